@@ -1,0 +1,371 @@
+/*
+ * The child runtime; see child.h.
+ *
+ * Supervisor channel (fd 3): sends HELLO, then READY after each complete
+ * configuration; receives CONFIG, LISTEN_SOCKET, CONFIG_END, PEER_CHANNEL.
+ * Peer channels: PEER_HELLO first, then whatever the roles speak.  A peer
+ * channel that breaks is simply dropped: the supervisor restarts the peer
+ * and hands both sides a fresh channel.  When the supervisor channel ends,
+ * the node is shutting down or the supervisor died, and the child exits.
+ */
+#include "child.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "log.h"
+
+struct child_peer {
+	struct ipc_channel *channel;
+	uint32_t pid;
+	uint32_t generation;
+	bool greeted; /* PEER_HELLO received */
+};
+
+static struct {
+	const struct child_ops *ops;
+	struct ev_loop *loop;
+	struct ipc_channel *supervisor;
+	uint32_t generation;
+	struct config pending;
+	bool pending_valid;
+	struct config current;
+	bool configured;
+	struct child_peer peers[PROC_ROLE_COUNT];
+} child;
+
+struct ev_loop *child_loop(void)
+{
+	return child.loop;
+}
+
+const struct config *child_config(void)
+{
+	return &child.current;
+}
+
+bool child_peer_connected(enum proc_role peer)
+{
+	return (unsigned)peer < PROC_ROLE_COUNT && child.peers[peer].greeted;
+}
+
+int child_send(enum proc_role peer, uint16_t type, uint64_t id, const void *data, size_t len,
+	       int fd)
+{
+	if ((unsigned)peer >= PROC_ROLE_COUNT || child.peers[peer].channel == NULL) {
+		if (fd != -1)
+			close(fd);
+		errno = ENOTCONN;
+		return -1;
+	}
+	return ipc_send(child.peers[peer].channel, type, id, data, len, fd);
+}
+
+static bool child_is_linked(enum proc_role peer)
+{
+	return proc_peer_fd(child.ops->role, peer) != -1;
+}
+
+static void child_peer_drop(enum proc_role peer)
+{
+	struct child_peer *p = &child.peers[peer];
+	bool was_up = p->greeted;
+	ipc_channel_free(p->channel);
+	*p = (struct child_peer){0};
+	if (was_up && child.ops->peer_down != NULL)
+		child.ops->peer_down(peer);
+}
+
+static enum proc_role child_peer_of(struct ipc_channel *ch)
+{
+	for (int role = 0; role < PROC_ROLE_COUNT; role++) {
+		if (child.peers[role].channel == ch)
+			return (enum proc_role)role;
+	}
+	return PROC_ROLE_COUNT;
+}
+
+static void child_peer_closed(struct ipc_channel *ch, const char *reason, void *arg)
+{
+	(void)arg;
+	enum proc_role peer = child_peer_of(ch);
+	if (peer == PROC_ROLE_COUNT) {
+		ipc_channel_free(ch);
+		return;
+	}
+	if (reason == NULL)
+		log_info("channel to %s closed; waiting for the supervisor to reconnect it",
+			 proc_role_name(peer));
+	child_peer_drop(peer);
+}
+
+static void child_peer_msg(struct ipc_channel *ch, const struct ipc_msg *msg, void *arg)
+{
+	(void)arg;
+	enum proc_role peer = child_peer_of(ch);
+	struct child_peer *p = &child.peers[peer];
+
+	if (msg->type == PROTO_PEER_HELLO) {
+		struct proto_hello hello;
+		if (msg->fd != -1)
+			close(msg->fd);
+		if (msg->len != sizeof(hello) || p->greeted) {
+			ipc_channel_fail(ch, "bad PEER_HELLO");
+			return;
+		}
+		memcpy(&hello, msg->data, sizeof(hello));
+		if (hello.version != PROTO_VERSION || hello.role != (uint32_t)peer) {
+			ipc_channel_fail(ch,
+					 "PEER_HELLO from %s version %u; expected %s version %d",
+					 proc_role_name((enum proc_role)hello.role), hello.version,
+					 proc_role_name(peer), PROTO_VERSION);
+			return;
+		}
+		p->pid = hello.pid;
+		p->generation = hello.generation;
+		p->greeted = true;
+		log_info("connected to %s (pid %u, generation %u)", proc_role_name(peer), hello.pid,
+			 hello.generation);
+		if (child.ops->peer_up != NULL)
+			child.ops->peer_up(peer);
+		return;
+	}
+	/* The role owns the descriptor only of a message it takes. */
+	bool taken =
+	    p->greeted && child.ops->peer_message != NULL && child.ops->peer_message(peer, msg);
+	if (!taken) {
+		if (msg->fd != -1)
+			close(msg->fd);
+		ipc_channel_fail(ch, "unexpected message %s%s", proto_type_name(msg->type),
+				 p->greeted ? "" : " before PEER_HELLO");
+	}
+}
+
+static void child_peer_attach(enum proc_role peer, int fd)
+{
+	char name[32];
+	if (child.peers[peer].channel != NULL)
+		child_peer_drop(peer);
+	snprintf(name, sizeof(name), "channel to %s", proc_role_name(peer));
+	struct ipc_channel *ch =
+	    ipc_channel_new(child.loop, fd, name, child_peer_msg, child_peer_closed, NULL);
+	if (ch == NULL) {
+		log_warn("cannot watch the channel to %s", proc_role_name(peer));
+		return;
+	}
+	child.peers[peer].channel = ch;
+	struct proto_hello hello = {
+	    .version = PROTO_VERSION,
+	    .role = child.ops->role,
+	    .pid = (uint32_t)getpid(),
+	    .generation = child.generation,
+	};
+	ipc_send(ch, PROTO_PEER_HELLO, 0, &hello, sizeof(hello), -1);
+}
+
+static void child_send_ready(bool ok, const char *message)
+{
+	struct proto_result result = {.ok = ok, .message_len = (uint32_t)strlen(message)};
+	struct iovec iov[2] = {
+	    {.iov_base = &result, .iov_len = sizeof(result)},
+	    {.iov_base = (void *)message, .iov_len = result.message_len},
+	};
+	ipc_sendv(child.supervisor, PROTO_READY, 0, iov, 2, -1);
+}
+
+static void child_apply_config(void)
+{
+	char why[256] = "";
+	bool first = !child.configured;
+
+	if (!child.pending_valid) {
+		ipc_channel_fail(child.supervisor, "CONFIG_END without CONFIG");
+		return;
+	}
+	log_set_level((enum log_level)child.pending.log_level);
+	if (child.ops->configure(&child.pending, first, why, sizeof(why)) == -1) {
+		if (first) {
+			log_warnx("cannot start with this configuration: %s", why);
+			exit(PROC_EXIT_CONFIG);
+		}
+		log_warnx("keeping the previous configuration: %s", why);
+		log_set_level((enum log_level)child.current.log_level);
+		child_send_ready(false, why);
+	} else {
+		child.current = child.pending;
+		child.configured = true;
+		child_send_ready(true, "");
+	}
+	child.pending_valid = false;
+}
+
+static void child_supervisor_msg(struct ipc_channel *ch, const struct ipc_msg *msg, void *arg)
+{
+	(void)arg;
+	int fd = msg->fd;
+
+	switch (msg->type) {
+	case PROTO_CONFIG:
+		if (msg->len != sizeof(struct config)) {
+			ipc_channel_fail(ch, "CONFIG of %zu bytes, expected %zu", msg->len,
+					 sizeof(struct config));
+			break;
+		}
+		memcpy(&child.pending, msg->data, sizeof(child.pending));
+		child.pending_valid = true;
+		break;
+	case PROTO_LISTEN_SOCKET: {
+		struct proto_listen_socket info;
+		if (child.ops->listen_socket == NULL || msg->len != sizeof(info) || fd == -1) {
+			ipc_channel_fail(ch, "unexpected LISTEN_SOCKET");
+			break;
+		}
+		memcpy(&info, msg->data, sizeof(info));
+		info.address[sizeof(info.address) - 1] = '\0';
+		child.ops->listen_socket(fd, &info);
+		fd = -1;
+		break;
+	}
+	case PROTO_CONFIG_END:
+		child_apply_config();
+		break;
+	case PROTO_PEER_CHANNEL: {
+		struct proto_peer_channel info;
+		if (msg->len != sizeof(info) || fd == -1) {
+			ipc_channel_fail(ch, "bad PEER_CHANNEL");
+			break;
+		}
+		memcpy(&info, msg->data, sizeof(info));
+		if (info.role >= PROC_ROLE_COUNT || !child_is_linked((enum proc_role)info.role)) {
+			ipc_channel_fail(ch, "PEER_CHANNEL to %u, which is not a peer of ours",
+					 info.role);
+			break;
+		}
+		child_peer_attach((enum proc_role)info.role, fd);
+		fd = -1;
+		break;
+	}
+	default:
+		ipc_channel_fail(ch, "unexpected message %s", proto_type_name(msg->type));
+		break;
+	}
+	if (fd != -1)
+		close(fd);
+}
+
+static void child_supervisor_closed(struct ipc_channel *ch, const char *reason, void *arg)
+{
+	(void)ch;
+	(void)arg;
+	/* Without the supervisor nobody restarts our peers or hands out sockets. */
+	if (reason == NULL)
+		log_info("the supervisor closed our channel; exiting");
+	else
+		log_warnx("lost the supervisor (%s); exiting", reason);
+	exit(reason == NULL ? PROC_EXIT_OK : PROC_EXIT_FAILURE);
+}
+
+static void child_on_sigterm(struct ev_loop *loop, int signo, void *arg)
+{
+	(void)signo;
+	(void)arg;
+	log_debug("stopping");
+	if (child.ops->stop != NULL)
+		child.ops->stop();
+	ev_loop_stop(loop);
+}
+
+static void child_usage(const char *role)
+{
+	fprintf(stderr,
+		"usage: rxmpp-%s [--generation N] [--log-level LEVEL] [--syslog]\n"
+		"This program is started by rxmppd, which hands it its channels at descriptors "
+		"%d and up.\n",
+		role, PROC_FD_SUPERVISOR);
+}
+
+int child_main(int argc, char **argv, const struct child_ops *ops)
+{
+	static const struct option options[] = {
+	    {"generation", required_argument, NULL, 'g'},
+	    {"log-level", required_argument, NULL, 'l'},
+	    {"syslog", no_argument, NULL, 's'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	enum log_level level = LOG_LEVEL_INFO;
+	enum log_target target = LOG_TARGET_STDERR;
+	const char *role = proc_role_name(ops->role);
+	int opt;
+
+	child.ops = ops;
+	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		switch (opt) {
+		case 'g':
+			child.generation = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
+		case 'l':
+			if (log_level_parse(optarg, &level) == -1) {
+				child_usage(role);
+				return 2;
+			}
+			break;
+		case 's':
+			target = LOG_TARGET_SYSLOG;
+			break;
+		case 'h':
+			child_usage(role);
+			return 0;
+		default:
+			child_usage(role);
+			return 2;
+		}
+	}
+	log_init(role, level, target);
+
+	if (fcntl(PROC_FD_SUPERVISOR, F_GETFD) == -1) {
+		child_usage(role);
+		return PROC_EXIT_CONFIG;
+	}
+	/* Die with the supervisor; it may already be gone by now. */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1)
+		fatal("prctl(PR_SET_PDEATHSIG)");
+	if (getppid() == 1)
+		fatalx("the supervisor exited before we started");
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+
+	child.loop = ev_loop_new();
+	if (child.loop == NULL)
+		fatal("event loop");
+	if (ev_signal_add(child.loop, SIGTERM, child_on_sigterm, NULL) == -1)
+		fatal("signalfd");
+	child.supervisor = ipc_channel_new(child.loop, PROC_FD_SUPERVISOR, "channel to supervisor",
+					   child_supervisor_msg, child_supervisor_closed, NULL);
+	if (child.supervisor == NULL)
+		fatal("supervisor channel");
+	for (int peer = 0; peer < PROC_ROLE_COUNT; peer++) {
+		int fd = proc_peer_fd(ops->role, (enum proc_role)peer);
+		if (fd != -1 && fcntl(fd, F_GETFD) != -1) {
+			fcntl(fd, F_SETFD, FD_CLOEXEC);
+			child_peer_attach((enum proc_role)peer, fd);
+		}
+	}
+	struct proto_hello hello = {
+	    .version = PROTO_VERSION,
+	    .role = ops->role,
+	    .pid = (uint32_t)getpid(),
+	    .generation = child.generation,
+	};
+	ipc_send(child.supervisor, PROTO_HELLO, 0, &hello, sizeof(hello), -1);
+	if (ev_loop_run(child.loop) == -1)
+		fatal("event loop");
+	return PROC_EXIT_OK;
+}

@@ -1,0 +1,152 @@
+/*
+ * Logging: one line per call, written with a single write(2) so that lines
+ * from the supervisor and its children, which share stderr, never interleave.
+ * Bytes that are not printable (a peer may put a newline into a name it sends
+ * us) are replaced so that nobody can forge a log line.
+ */
+#include "log.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#define LOG_LINE_MAX 2048
+
+static char log_title[32] = "rxmpp";
+static enum log_level log_threshold = LOG_LEVEL_INFO;
+static enum log_target log_destination = LOG_TARGET_STDERR;
+
+static const char *const log_level_names[] = {
+    [LOG_LEVEL_ERR] = "err",
+    [LOG_LEVEL_WARNING] = "warning",
+    [LOG_LEVEL_INFO] = "info",
+    [LOG_LEVEL_DEBUG] = "debug",
+};
+
+void log_init(const char *title, enum log_level level, enum log_target target)
+{
+	snprintf(log_title, sizeof(log_title), "%s", title);
+	log_threshold = level;
+	log_destination = target;
+	if (target == LOG_TARGET_SYSLOG)
+		openlog(log_title, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+}
+
+void log_set_level(enum log_level level)
+{
+	log_threshold = level;
+}
+
+enum log_level log_get_level(void)
+{
+	return log_threshold;
+}
+
+enum log_target log_get_target(void)
+{
+	return log_destination;
+}
+
+int log_level_parse(const char *name, enum log_level *level)
+{
+	for (size_t i = 0; i < sizeof(log_level_names) / sizeof(log_level_names[0]); i++) {
+		if (log_level_names[i] != NULL && strcmp(name, log_level_names[i]) == 0) {
+			*level = (enum log_level)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+const char *log_level_name(enum log_level level)
+{
+	if ((size_t)level < sizeof(log_level_names) / sizeof(log_level_names[0]) &&
+	    log_level_names[level] != NULL)
+		return log_level_names[level];
+	return "unknown";
+}
+
+static void log_emit(enum log_level level, int errnum, const char *fmt, va_list ap)
+{
+	char message[LOG_LINE_MAX];
+	int n = vsnprintf(message, sizeof(message), fmt, ap);
+	size_t len = n < 0 ? 0 : (size_t)n >= sizeof(message) ? sizeof(message) - 1 : (size_t)n;
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)message[i];
+		if (c < 0x20 || c == 0x7f)
+			message[i] = '?';
+	}
+	if (errnum != 0)
+		snprintf(message + len, sizeof(message) - len, ": %s", strerror(errnum));
+
+	if (log_destination == LOG_TARGET_SYSLOG) {
+		syslog((int)level, "%s", message);
+		return;
+	}
+	char line[LOG_LINE_MAX + 64];
+	int line_len = snprintf(line, sizeof(line), "<%d>%s[%ld]: %s\n", (int)level, log_title,
+				(long)getpid(), message);
+	if (line_len < 0)
+		return;
+	if ((size_t)line_len >= sizeof(line)) {
+		line_len = sizeof(line) - 1;
+		line[line_len - 1] = '\n';
+	}
+	/* A failed log write has nowhere better to be reported. */
+	ssize_t written = write(STDERR_FILENO, line, (size_t)line_len);
+	(void)written;
+}
+
+#define LOG_FORWARD(level, errnum)                                                                 \
+	do {                                                                                       \
+		if ((level) > log_threshold)                                                       \
+			return;                                                                    \
+		va_list ap;                                                                        \
+		va_start(ap, fmt);                                                                 \
+		log_emit((level), (errnum), fmt, ap);                                              \
+		va_end(ap);                                                                        \
+	} while (0)
+
+void log_warn(const char *fmt, ...)
+{
+	int errnum = errno;
+	LOG_FORWARD(LOG_LEVEL_WARNING, errnum);
+}
+
+void log_warnx(const char *fmt, ...)
+{
+	LOG_FORWARD(LOG_LEVEL_WARNING, 0);
+}
+
+void log_info(const char *fmt, ...)
+{
+	LOG_FORWARD(LOG_LEVEL_INFO, 0);
+}
+
+void log_debug(const char *fmt, ...)
+{
+	LOG_FORWARD(LOG_LEVEL_DEBUG, 0);
+}
+
+void fatal(const char *fmt, ...)
+{
+	int errnum = errno;
+	va_list ap;
+	va_start(ap, fmt);
+	log_emit(LOG_LEVEL_ERR, errnum, fmt, ap);
+	va_end(ap);
+	exit(1);
+}
+
+void fatalx(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	log_emit(LOG_LEVEL_ERR, 0, fmt, ap);
+	va_end(ap);
+	exit(1);
+}

@@ -1,0 +1,46 @@
+/*
+ * Logging for every rxmpp process.
+ *
+ * Lines go to stderr with a syslog priority prefix ("<4>") so that journald
+ * keeps their level, followed by the process title and pid; a daemon that
+ * detached from its terminal logs to syslog(3) instead.  Functions that fail
+ * return -1 and leave logging to the caller that decides what the failure
+ * means, so each problem is logged once.
+ */
+#ifndef RXMPP_LOG_H
+#define RXMPP_LOG_H
+
+#include <stdarg.h>
+#include <stdnoreturn.h>
+
+enum log_level {
+	LOG_LEVEL_ERR = 3,
+	LOG_LEVEL_WARNING = 4,
+	LOG_LEVEL_INFO = 6,
+	LOG_LEVEL_DEBUG = 7,
+};
+
+enum log_target {
+	LOG_TARGET_STDERR,
+	LOG_TARGET_SYSLOG,
+};
+
+void log_init(const char *title, enum log_level level, enum log_target target);
+void log_set_level(enum log_level level);
+enum log_level log_get_level(void);
+enum log_target log_get_target(void);
+
+/* "err", "warning", "info", "debug" <-> the levels; -1 for an unknown name. */
+int log_level_parse(const char *name, enum log_level *level);
+const char *log_level_name(enum log_level level);
+
+/* log_warn and fatal append strerror(errno); the x variants do not. */
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* An error this process cannot continue after; exits with status 1. */
+noreturn void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+noreturn void fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

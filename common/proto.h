@@ -1,0 +1,111 @@
+/*
+ * The messages of every IPC channel and their payloads.  Payloads are fixed
+ * structs (sizes asserted, no pointers, no padding that differs between
+ * builds) optionally followed by variable data whose length the struct says.
+ * A receiver checks the size of every payload before it reads it, and a type
+ * it does not expect on a channel cuts the channel off (ipc_channel_fail).
+ */
+#ifndef RXMPP_PROTO_H
+#define RXMPP_PROTO_H
+
+#include <stdint.h>
+
+/* Raised whenever a payload below changes, so mixed builds refuse each other. */
+#define PROTO_VERSION 1
+
+enum proto_type {
+	/* child -> supervisor, first message: struct proto_hello */
+	PROTO_HELLO = 1,
+	/* supervisor -> child: struct config (config/config.h) */
+	PROTO_CONFIG,
+	/* supervisor -> listener: struct proto_listen_socket, with the socket */
+	PROTO_LISTEN_SOCKET,
+	/* supervisor -> child: the configuration is complete; apply it */
+	PROTO_CONFIG_END,
+	/* child -> supervisor: configuration applied, serving (no payload) */
+	PROTO_READY,
+	/* supervisor -> child: struct proto_peer_channel, with a fresh socket */
+	PROTO_PEER_CHANNEL,
+	/* child <-> child, first message on a peer channel: struct proto_hello */
+	PROTO_PEER_HELLO,
+	/* rxmppctl -> supervisor: no payload */
+	PROTO_CTL_STATUS,
+	/* supervisor -> rxmppctl: struct proto_status, then `children` times
+	 * struct proto_status_child */
+	PROTO_CTL_STATUS_REPLY,
+	/* rxmppctl -> supervisor: re-read the configuration (no payload) */
+	PROTO_CTL_RELOAD,
+	/* supervisor -> rxmppctl: struct proto_result, then `message_len` bytes */
+	PROTO_CTL_RESULT,
+	PROTO_TYPE_END,
+};
+
+const char *proto_type_name(uint16_t type);
+
+struct proto_hello {
+	uint32_t version;
+	uint32_t role; /* enum proc_role */
+	uint32_t pid;
+	uint32_t generation; /* how many times the supervisor started this role */
+};
+_Static_assert(sizeof(struct proto_hello) == 16, "proto_hello has a fixed size");
+
+enum proto_socket_kind {
+	PROTO_SOCKET_CLIENT,	 /* RFC 6120 client-to-server, STARTTLS */
+	PROTO_SOCKET_CLIENT_TLS, /* XEP-0368 direct TLS for clients */
+	PROTO_SOCKET_COMPONENT,	 /* XEP-0114 call bridges */
+};
+
+struct proto_listen_socket {
+	uint32_t kind; /* enum proto_socket_kind */
+	uint16_t port;
+	uint16_t reserved;
+	char address[64]; /* as configured, for log lines */
+};
+_Static_assert(sizeof(struct proto_listen_socket) == 72, "proto_listen_socket has a fixed size");
+
+struct proto_peer_channel {
+	uint32_t role; /* enum proc_role of the peer at the other end */
+};
+_Static_assert(sizeof(struct proto_peer_channel) == 4, "proto_peer_channel has a fixed size");
+
+enum proto_child_state {
+	PROTO_CHILD_STARTING,  /* spawned, not ready yet */
+	PROTO_CHILD_READY,     /* serving */
+	PROTO_CHILD_BACKOFF,   /* died; waiting to be restarted */
+	PROTO_CHILD_THROTTLED, /* died before ready again and again; restarted slowly */
+	PROTO_CHILD_FAILED,    /* exited with a permanent error; not restarted */
+	PROTO_CHILD_STOPPED,   /* stopped on purpose */
+};
+
+struct proto_status {
+	uint32_t pid;
+	uint32_t children;
+	uint64_t uptime_ms;
+	uint32_t ready; /* every needed child is ready */
+	uint32_t reserved;
+	char domain[256];
+	char config_path[1024];
+};
+_Static_assert(sizeof(struct proto_status) == 1304, "proto_status has a fixed size");
+
+struct proto_status_child {
+	char name[16];
+	uint32_t state; /* enum proto_child_state */
+	uint32_t pid;	/* 0 when not running */
+	uint32_t generation;
+	uint32_t restarts;
+	uint64_t uptime_ms;
+	uint64_t next_start_ms; /* in backoff: how long until the next start */
+};
+_Static_assert(sizeof(struct proto_status_child) == 48, "proto_status_child has a fixed size");
+
+const char *proto_child_state_name(uint32_t state);
+
+struct proto_result {
+	uint32_t ok;
+	uint32_t message_len;
+};
+_Static_assert(sizeof(struct proto_result) == 8, "proto_result has a fixed size");
+
+#endif

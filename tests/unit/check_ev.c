@@ -1,0 +1,195 @@
+/* The event loop: timer order and rescheduling, descriptors, deletion from
+ * inside callbacks, signals through signalfd, before-sleep hooks. */
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/ev.h"
+#include "unit.h"
+
+struct timer_log {
+	struct ev_loop *loop;
+	int order[16];
+	int count;
+	int stop_after;
+};
+
+static int64_t record_timer(struct ev_timer *t, void *arg);
+
+struct tagged {
+	struct timer_log *log;
+	int tag;
+	int repeats;
+};
+
+static int64_t record_timer(struct ev_timer *t, void *arg)
+{
+	struct tagged *tagged = arg;
+	(void)t;
+	tagged->log->order[tagged->log->count++] = tagged->tag;
+	if (tagged->log->count == tagged->log->stop_after)
+		ev_loop_stop(tagged->log->loop);
+	if (tagged->repeats-- > 0)
+		return 5;
+	return EV_TIMER_DONE;
+}
+
+START_TEST(test_timers_fire_in_deadline_order)
+{
+	struct ev_loop *loop = ev_loop_new();
+	struct timer_log log = {.loop = loop, .stop_after = 4};
+	struct tagged a = {&log, 1, 0}, b = {&log, 2, 0}, c = {&log, 3, 1};
+	ck_assert_ptr_nonnull(ev_timer_add(loop, 30, record_timer, &a));
+	ck_assert_ptr_nonnull(ev_timer_add(loop, 10, record_timer, &b));
+	ck_assert_ptr_nonnull(ev_timer_add(loop, 1, record_timer, &c));
+	ck_assert_int_eq(ev_loop_run(loop), 0);
+	/* c fires at 1 ms and again 5 ms later, before b at 10 and a at 30. */
+	ck_assert_int_eq(log.count, 4);
+	ck_assert_int_eq(log.order[0], 3);
+	ck_assert_int_eq(log.order[1], 3);
+	ck_assert_int_eq(log.order[2], 2);
+	ck_assert_int_eq(log.order[3], 1);
+	ev_loop_free(loop);
+}
+END_TEST
+
+static int64_t fail_if_called(struct ev_timer *t, void *arg)
+{
+	(void)t;
+	(void)arg;
+	ck_abort_msg("a deleted timer ran");
+	return EV_TIMER_DONE;
+}
+
+static int64_t stop_loop(struct ev_timer *t, void *arg)
+{
+	(void)t;
+	ev_loop_stop(arg);
+	return EV_TIMER_DONE;
+}
+
+START_TEST(test_deleted_and_reset_timers)
+{
+	struct ev_loop *loop = ev_loop_new();
+	struct ev_timer *doomed = ev_timer_add(loop, 5, fail_if_called, NULL);
+	struct ev_timer *postponed = ev_timer_add(loop, 5, fail_if_called, NULL);
+	ev_timer_add(loop, 30, stop_loop, loop);
+	ev_timer_del(doomed);
+	ev_timer_reset(postponed, 10000);
+	ck_assert_int_eq(ev_loop_run(loop), 0);
+	ev_timer_del(postponed);
+	ev_loop_free(loop);
+}
+END_TEST
+
+struct pipe_reader {
+	struct ev_loop *loop;
+	struct ev_io *other; /* deleted from inside our callback */
+	char got[16];
+	int reads;
+};
+
+static void read_pipe(struct ev_io *io, int fd, uint32_t events, void *arg)
+{
+	struct pipe_reader *r = arg;
+	(void)io;
+	ck_assert(events & EV_READ);
+	ssize_t n = read(fd, r->got, sizeof(r->got));
+	ck_assert_int_gt(n, 0);
+	r->reads++;
+	if (r->other != NULL) {
+		ev_io_del(r->other);
+		r->other = NULL;
+	}
+	ev_loop_stop(r->loop);
+}
+
+START_TEST(test_io_and_deletion_inside_callback)
+{
+	struct ev_loop *loop = ev_loop_new();
+	int p1[2], p2[2];
+	ck_assert_int_eq(pipe(p1), 0);
+	ck_assert_int_eq(pipe(p2), 0);
+	struct pipe_reader r1 = {.loop = loop}, r2 = {.loop = loop};
+	struct ev_io *io1 = ev_io_add(loop, p1[0], EV_READ, read_pipe, &r1);
+	struct ev_io *io2 = ev_io_add(loop, p2[0], EV_READ, read_pipe, &r2);
+	ck_assert_ptr_nonnull(io1);
+	ck_assert_ptr_nonnull(io2);
+	/* Both become readable in the same round; whichever runs first deletes
+	 * the other, which then must not run. */
+	r1.other = io2;
+	r2.other = io1;
+	ck_assert_int_eq(write(p1[1], "a", 1), 1);
+	ck_assert_int_eq(write(p2[1], "b", 1), 1);
+	ck_assert_int_eq(ev_loop_run(loop), 0);
+	ck_assert_int_eq(r1.reads + r2.reads, 1);
+	ev_io_del(r1.reads ? io1 : io2);
+	ev_loop_free(loop);
+	close(p1[0]);
+	close(p1[1]);
+	close(p2[0]);
+	close(p2[1]);
+}
+END_TEST
+
+static void on_usr1(struct ev_loop *loop, int signo, void *arg)
+{
+	*(int *)arg = signo;
+	ev_loop_stop(loop);
+}
+
+START_TEST(test_signal_delivered_through_loop)
+{
+	struct ev_loop *loop = ev_loop_new();
+	int got = 0;
+	ck_assert_int_eq(ev_signal_add(loop, SIGUSR1, on_usr1, &got), 0);
+	ck_assert_int_eq(kill(getpid(), SIGUSR1), 0);
+	ev_timer_add(loop, 5000, stop_loop, loop);
+	ck_assert_int_eq(ev_loop_run(loop), 0);
+	ck_assert_int_eq(got, SIGUSR1);
+	ev_loop_free(loop);
+	ev_signals_unblock();
+}
+END_TEST
+
+static void count_hook(struct ev_loop *loop, void *arg)
+{
+	int *count = arg;
+	if (++*count == 3)
+		ev_loop_stop(loop);
+}
+
+static int64_t tick(struct ev_timer *t, void *arg)
+{
+	(void)t;
+	(void)arg;
+	return 1;
+}
+
+START_TEST(test_hooks_run_before_each_sleep_once_registered)
+{
+	struct ev_loop *loop = ev_loop_new();
+	int count = 0;
+	ck_assert_int_eq(ev_hook_add(loop, count_hook, &count), 0);
+	/* Registering the same hook twice must not run it twice per round. */
+	ck_assert_int_eq(ev_hook_add(loop, count_hook, &count), 0);
+	ev_timer_add(loop, 1, tick, NULL);
+	ck_assert_int_eq(ev_loop_run(loop), 0);
+	ck_assert_int_eq(count, 3);
+	ev_hook_del(loop, count_hook, &count);
+	ev_loop_free(loop);
+}
+END_TEST
+
+Suite *ev_suite(void)
+{
+	Suite *s = suite_create("ev");
+	TCase *tc = tcase_create("ev");
+	tcase_add_test(tc, test_timers_fire_in_deadline_order);
+	tcase_add_test(tc, test_deleted_and_reset_timers);
+	tcase_add_test(tc, test_io_and_deletion_inside_callback);
+	tcase_add_test(tc, test_signal_delivered_through_loop);
+	tcase_add_test(tc, test_hooks_run_before_each_sleep_once_registered);
+	suite_add_tcase(s, tc);
+	return s;
+}

@@ -1,0 +1,75 @@
+/* Logging: priority prefixes, the process title, levels, and that bytes a
+ * peer controls cannot forge a second log line. */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "unit.h"
+
+/* Runs `emit` with stderr redirected and returns what it wrote. */
+static void capture(void (*emit)(void), char *out, size_t size)
+{
+	int pipefd[2];
+	ck_assert_int_eq(pipe(pipefd), 0);
+	int saved = dup(STDERR_FILENO);
+	dup2(pipefd[1], STDERR_FILENO);
+	close(pipefd[1]);
+	emit();
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	ssize_t n = read(pipefd[0], out, size - 1);
+	out[n > 0 ? n : 0] = '\0';
+	close(pipefd[0]);
+}
+
+static void emit_levels(void)
+{
+	log_init("tester", LOG_LEVEL_INFO, LOG_TARGET_STDERR);
+	log_debug("hidden at info");
+	log_info("an info line");
+	errno = ENOENT;
+	log_warn("opening %s", "x");
+	log_warnx("peer said \"%s\"", "evil\n<3>forged line");
+	log_init("unit", LOG_LEVEL_ERR, LOG_TARGET_STDERR);
+}
+
+START_TEST(test_prefixes_levels_and_sanitising)
+{
+	char out[2048];
+	capture(emit_levels, out, sizeof(out));
+	ck_assert_ptr_null(strstr(out, "hidden at info"));
+	ck_assert_ptr_nonnull(strstr(out, "<6>tester["));
+	ck_assert_ptr_nonnull(strstr(out, "]: an info line\n"));
+	ck_assert_ptr_nonnull(strstr(out, "<4>tester["));
+	ck_assert_ptr_nonnull(strstr(out, "]: opening x: No such file or directory\n"));
+	ck_assert_ptr_nonnull(strstr(out, "peer said \"evil?<3>forged line\"\n"));
+	int lines = 0;
+	for (const char *p = out; *p != '\0'; p++)
+		lines += *p == '\n';
+	ck_assert_int_eq(lines, 3);
+}
+END_TEST
+
+START_TEST(test_level_names)
+{
+	enum log_level level;
+	ck_assert_int_eq(log_level_parse("warning", &level), 0);
+	ck_assert_int_eq(level, LOG_LEVEL_WARNING);
+	ck_assert_int_eq(log_level_parse("debug", &level), 0);
+	ck_assert_int_eq(level, LOG_LEVEL_DEBUG);
+	ck_assert_int_eq(log_level_parse("loud", &level), -1);
+	ck_assert_str_eq(log_level_name(LOG_LEVEL_ERR), "err");
+}
+END_TEST
+
+Suite *log_suite(void)
+{
+	Suite *s = suite_create("log");
+	TCase *tc = tcase_create("log");
+	tcase_add_test(tc, test_prefixes_levels_and_sanitising);
+	tcase_add_test(tc, test_level_names);
+	suite_add_tcase(s, tc);
+	return s;
+}

@@ -1,0 +1,13 @@
+/* The Check suites of the unit test runner, one per module. */
+#ifndef RXMPP_TESTS_UNIT_H
+#define RXMPP_TESTS_UNIT_H
+
+#include <check.h>
+
+Suite *buf_suite(void);
+Suite *ev_suite(void);
+Suite *ipc_suite(void);
+Suite *config_suite(void);
+Suite *log_suite(void);
+
+#endif
