@@ -1,0 +1,302 @@
+/*
+ * The configuration: defaults, good files, every kind of bad file with its
+ * file:line:column message, the canonical form parsing back to the same
+ * structure, and the example file documenting every key of the schema.
+ */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config/config_yaml.h"
+#include "unit.h"
+
+static struct config cfg;
+static struct config_errors errors;
+
+static int parse(const char *text)
+{
+	return config_parse("test.yaml", text, strlen(text), "/etc/rxmpp", &cfg, &errors);
+}
+
+static bool has_error(const char *expected)
+{
+	for (unsigned i = 0; i < errors.count; i++) {
+		if (strstr(errors.message[i], expected) != NULL)
+			return true;
+	}
+	return false;
+}
+
+#define ck_assert_error(expected)                                                                  \
+	ck_assert_msg(has_error(expected), "no error containing \"%s\"; got %u: %s", expected,     \
+		      errors.count, errors.count ? errors.message[0] : "(none)")
+
+START_TEST(test_only_a_domain_gives_every_default)
+{
+	ck_assert_int_eq(parse("domain: Example.COM\n"), 0);
+	ck_assert_str_eq(cfg.domain, "example.com");
+	ck_assert_uint_eq(cfg.version, 1);
+	ck_assert_uint_eq(cfg.log_level, 6);
+	ck_assert_str_eq(cfg.state_directory, "/var/lib/rxmpp");
+	ck_assert_str_eq(cfg.control_socket, "/run/rxmpp/control.sock");
+	ck_assert_uint_eq(cfg.listen.address_count, 1);
+	ck_assert_str_eq(cfg.listen.addresses[0], "any");
+	ck_assert_uint_eq(cfg.listen.client_port, 5222);
+	ck_assert_uint_eq(cfg.listen.component_port, 5223);
+	ck_assert_uint_eq(cfg.listen.direct_tls_port, CONFIG_NONE);
+	ck_assert_uint_eq(cfg.listen.component_tls, CONFIG_COMPONENT_TLS_DIRECT);
+	ck_assert_str_eq(cfg.tls.bundle, "");
+	ck_assert_uint_eq(cfg.tls.required, 1);
+	ck_assert_uint_eq(cfg.tls.min_version, CONFIG_TLS_1_2);
+	ck_assert_uint_eq(cfg.tls.expiry_warning_ms, 30u * 24 * 3600 * 1000);
+	ck_assert_uint_eq(cfg.limits.max_stanza_size, 256 * 1024);
+	ck_assert_uint_eq(cfg.limits.max_sessions, CONFIG_NONE);
+	ck_assert_uint_eq(cfg.limits.max_connections_per_address, 100);
+	ck_assert_uint_eq(cfg.limits.idle_timeout_ms, 300000);
+	ck_assert_uint_eq(cfg.cluster.enabled, 0);
+	ck_assert_uint_eq(cfg.cluster.heartbeat_interval_ms, 100);
+	ck_assert_uint_eq(cfg.cluster.election_timeout_min_ms, 500);
+	ck_assert_uint_eq(cfg.cluster.election_timeout_max_ms, 1000);
+	ck_assert_uint_eq(cfg.cluster.queue_max_bytes, 16 * 1024 * 1024);
+}
+END_TEST
+
+START_TEST(test_every_value_form)
+{
+	const char *text = "domain: chat.example.org\n"
+			   "log_level: debug\n"
+			   "state_directory: state\n"
+			   "listen:\n"
+			   "  addresses: [127.0.0.1, \"::1\"]\n"
+			   "  client_port: 15222\n"
+			   "  direct_tls_port: 15270\n"
+			   "  component_tls: plain\n"
+			   "tls:\n"
+			   "  bundle: chain.pem\n"
+			   "  required: false\n"
+			   "  min_version: \"1.3\"\n"
+			   "limits:\n"
+			   "  max_stanza_size: 1MiB\n"
+			   "  max_sessions: 2\n"
+			   "  max_connections_per_address: none\n"
+			   "  idle_timeout: 1h\n"
+			   "cluster:\n"
+			   "  enabled: true\n"
+			   "  heartbeat_interval: 50ms\n"
+			   "  election_timeout_max: 2s\n"
+			   "  queue_max_bytes: 65536\n";
+	ck_assert_int_eq(parse(text), 0);
+	ck_assert_uint_eq(cfg.log_level, 7);
+	ck_assert_str_eq(cfg.state_directory, "/etc/rxmpp/state");
+	ck_assert_uint_eq(cfg.listen.address_count, 2);
+	ck_assert_str_eq(cfg.listen.addresses[1], "::1");
+	ck_assert_uint_eq(cfg.listen.direct_tls_port, 15270);
+	ck_assert_uint_eq(cfg.listen.component_tls, CONFIG_COMPONENT_TLS_PLAIN);
+	ck_assert_str_eq(cfg.tls.bundle, "/etc/rxmpp/chain.pem");
+	ck_assert_uint_eq(cfg.tls.required, 0);
+	ck_assert_uint_eq(cfg.tls.min_version, CONFIG_TLS_1_3);
+	ck_assert_uint_eq(cfg.limits.max_stanza_size, 1024 * 1024);
+	ck_assert_uint_eq(cfg.limits.max_sessions, 2);
+	ck_assert_uint_eq(cfg.limits.max_connections_per_address, CONFIG_NONE);
+	ck_assert_uint_eq(cfg.limits.idle_timeout_ms, 3600000);
+	ck_assert_uint_eq(cfg.cluster.enabled, 1);
+	ck_assert_uint_eq(cfg.cluster.heartbeat_interval_ms, 50);
+	ck_assert_uint_eq(cfg.cluster.election_timeout_max_ms, 2000);
+	ck_assert_uint_eq(cfg.cluster.queue_max_bytes, 65536);
+}
+END_TEST
+
+START_TEST(test_canonical_form_parses_to_the_same_structure)
+{
+	ck_assert_int_eq(
+	    parse("domain: example.com\nlisten:\n  addresses: [\"192.0.2.1\", "
+		  "\"2001:db8::1\"]\nlimits:\n  max_stanza_size: 1500\n"
+		  "  auth_timeout: 1500ms\ntls:\n  bundle: \"/a path/with \\\"q\\\"\"\n"),
+	    0);
+	struct config first = cfg;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+	config_print(&first, out);
+	fclose(out);
+	ck_assert_msg(parse(text) == 0, "canonical form does not parse: %s\n%s", errors.message[0],
+		      text);
+	ck_assert_msg(memcmp(&first, &cfg, sizeof(cfg)) == 0, "canonical form differs:\n%s", text);
+	free(text);
+}
+END_TEST
+
+START_TEST(test_syntax_error_has_line_and_column)
+{
+	ck_assert_int_eq(parse("domain: example.com\nlisten:\n  client_port: [5222\n"), -1);
+	ck_assert_error("test.yaml:4:1: YAML syntax error");
+}
+END_TEST
+
+START_TEST(test_unknown_keys)
+{
+	ck_assert_int_eq(parse("domain: example.com\ndomian: typo\nlimits:\n  max_sesions: 5\n"),
+			 -1);
+	ck_assert_uint_eq(errors.count, 2);
+	ck_assert_error("test.yaml:2:1: unknown key 'domian'; expected one of: version, domain");
+	ck_assert_error("test.yaml:4:3: unknown key 'max_sesions' in section limits; expected one "
+			"of: max_stanza_size");
+}
+END_TEST
+
+START_TEST(test_wrong_types_and_ranges)
+{
+	const char *text = "domain: example.com\n"
+			   "listen:\n"
+			   "  client_port: 70000\n"
+			   "  component_port: five\n"
+			   "  addresses: [localhost]\n"
+			   "tls:\n"
+			   "  required: yes\n"
+			   "  min_version: \"1.1\"\n"
+			   "limits:\n"
+			   "  max_stanza_size: 5GiB\n"
+			   "  idle_timeout: 300\n"
+			   "  max_depth: [1, 2]\n"
+			   "log_level: loud\n";
+	ck_assert_int_eq(parse(text), -1);
+	ck_assert_error("test.yaml:3:16: listen.client_port: expected a whole number from 1 to "
+			"65535, got '70000'");
+	ck_assert_error("test.yaml:4:19: listen.component_port: expected a whole number");
+	ck_assert_error(
+	    "test.yaml:5:15: listen.addresses: expected an IPv4 or IPv6 address, or any, "
+	    "got 'localhost'");
+	ck_assert_error("test.yaml:7:13: tls.required: expected true or false, got 'yes'");
+	ck_assert_error("test.yaml:8:16: tls.min_version: expected one of: 1.2 1.3, got '1.1'");
+	ck_assert_error(
+	    "test.yaml:10:20: limits.max_stanza_size: expected a size from 1KiB to 1MiB");
+	ck_assert_error("test.yaml:11:17: limits.idle_timeout: expected a duration from 1s to 1d "
+			"with a unit");
+	ck_assert_error("test.yaml:12:14: limits.max_depth: expected a single value, got a list");
+	ck_assert_error("test.yaml:13:12: log_level: expected one of: err warning info debug");
+	ck_assert_uint_eq(errors.count, 9);
+}
+END_TEST
+
+START_TEST(test_structure_errors)
+{
+	ck_assert_int_eq(parse(""), -1);
+	ck_assert_error("the file is empty");
+
+	ck_assert_int_eq(parse("- domain\n"), -1);
+	ck_assert_error("test.yaml:1:1: expected a mapping of keys");
+
+	ck_assert_int_eq(parse("domain: example.com\nlimits: 5\n"), -1);
+	ck_assert_error("test.yaml:2:9: limits: expected a mapping of keys");
+
+	ck_assert_int_eq(parse("domain: example.com\ndomain: example.org\n"), -1);
+	ck_assert_error("test.yaml:2:1: domain appears twice");
+
+	ck_assert_int_eq(parse("domain: example.com\nlisten: {}\nlisten: {}\n"), -1);
+	ck_assert_error("test.yaml:3:1: section 'listen' appears twice");
+
+	ck_assert_int_eq(parse("domain: &d example.com\nstate_directory: *d\n"), -1);
+	ck_assert_error("test.yaml:2:18: YAML aliases (*d) are not allowed");
+
+	ck_assert_int_eq(parse("domain: example.com\n---\ndomain: example.org\n"), -1);
+	ck_assert_error("a second YAML document");
+
+	ck_assert_int_eq(parse("domain:\n"), -1);
+	ck_assert_error("test.yaml:1:8: domain: expected a value");
+
+	ck_assert_int_eq(parse("domain: exa mple.com\n"), -1);
+	ck_assert_error("domain: expected a DNS domain name");
+}
+END_TEST
+
+START_TEST(test_cross_key_checks)
+{
+	ck_assert_int_eq(parse("log_level: info\n"), -1);
+	ck_assert_error("test.yaml: domain: required");
+
+	ck_assert_int_eq(parse("domain: example.com\nlisten:\n  component_port: 5222\n"), -1);
+	ck_assert_error("test.yaml:3:3: listen.component_port: must differ from client_port");
+
+	ck_assert_int_eq(parse("domain: example.com\nlisten:\n  addresses: [any, 127.0.0.1]\n"),
+			 -1);
+	ck_assert_error("'any' already covers every address");
+
+	ck_assert_int_eq(parse("domain: example.com\ncluster:\n  election_timeout_min: 2s\n"), -1);
+	ck_assert_error("cluster.election_timeout_max: must be above election_timeout_min");
+
+	ck_assert_int_eq(parse("domain: example.com\ncluster:\n  heartbeat_interval: 400ms\n"), -1);
+	ck_assert_error("test.yaml:3:3: cluster.heartbeat_interval: at most a third");
+
+	ck_assert_int_eq(parse("domain: example.com\nlimits:\n  keepalive_interval: 10m\n"), -1);
+	ck_assert_error("limits.keepalive_interval: must be shorter than idle_timeout");
+}
+END_TEST
+
+START_TEST(test_errors_are_bounded)
+{
+	char text[8192] = "domain: example.com\n";
+	for (int i = 0; i < 100; i++) {
+		size_t used = strlen(text);
+		snprintf(text + used, sizeof(text) - used, "unknown_%d: 1\n", i);
+	}
+	ck_assert_int_eq(parse(text), -1);
+	ck_assert_uint_eq(errors.count, CONFIG_ERRORS_MAX);
+	ck_assert_uint_eq(errors.dropped, 100 - CONFIG_ERRORS_MAX);
+}
+END_TEST
+
+START_TEST(test_missing_file)
+{
+	ck_assert_int_eq(config_load("/nonexistent/rxmpp.yaml", &cfg, &errors), -1);
+	ck_assert_error("/nonexistent/rxmpp.yaml: cannot open: No such file or directory");
+}
+END_TEST
+
+START_TEST(test_example_file_is_valid_and_documents_every_key)
+{
+	/* The runner starts in tests/unit. */
+	const char *path = "../../packaging/rxmpp.yaml";
+	ck_assert_msg(config_load(path, &cfg, &errors) == 0, "%s", errors.message[0]);
+	struct config defaults;
+	config_set_defaults(&defaults);
+	memcpy(defaults.domain, cfg.domain, sizeof(defaults.domain));
+	ck_assert_msg(memcmp(&defaults, &cfg, sizeof(cfg)) == 0,
+		      "the example file shows a value that is not the default");
+
+	FILE *f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	static char text[CONFIG_FILE_MAX];
+	size_t len = fread(text, 1, sizeof(text) - 1, f);
+	text[len] = '\0';
+	fclose(f);
+	for (size_t i = 0; i < config_key_count; i++) {
+		char needle[80];
+		snprintf(needle, sizeof(needle), "\n%s%s:", config_keys[i].section ? "  " : "",
+			 config_keys[i].name);
+		ck_assert_msg(strstr(text, needle) != NULL, "packaging/rxmpp.yaml lacks %s%s%s",
+			      config_keys[i].section ? config_keys[i].section : "",
+			      config_keys[i].section ? "." : "", config_keys[i].name);
+	}
+}
+END_TEST
+
+Suite *config_suite(void)
+{
+	Suite *s = suite_create("config");
+	TCase *tc = tcase_create("config");
+	tcase_add_test(tc, test_only_a_domain_gives_every_default);
+	tcase_add_test(tc, test_every_value_form);
+	tcase_add_test(tc, test_canonical_form_parses_to_the_same_structure);
+	tcase_add_test(tc, test_syntax_error_has_line_and_column);
+	tcase_add_test(tc, test_unknown_keys);
+	tcase_add_test(tc, test_wrong_types_and_ranges);
+	tcase_add_test(tc, test_structure_errors);
+	tcase_add_test(tc, test_cross_key_checks);
+	tcase_add_test(tc, test_errors_are_bounded);
+	tcase_add_test(tc, test_missing_file);
+	tcase_add_test(tc, test_example_file_is_valid_and_documents_every_key);
+	suite_add_tcase(s, tc);
+	return s;
+}
