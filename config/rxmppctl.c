@@ -1,0 +1,324 @@
+/*
+ * rxmppctl: administration of an rxmpp node.
+ *
+ * Talks to rxmppd over its control socket with the IPC framing.  Verbs so
+ * far: `status` (the supervisor and each child: state, pid, generation,
+ * restarts, uptime) and `reload` (re-read the configuration, as SIGHUP).
+ * Exit codes: 0 success, 1 failure, 2 usage.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "common/ev.h"
+#include "common/ipc.h"
+#include "common/log.h"
+#include "common/proto.h"
+#include "config/config_yaml.h"
+
+#define CTL_TIMEOUT_MS 5000
+#define DEFAULT_CONFIG "/etc/rxmpp/rxmpp.yaml"
+
+enum { CTL_OK = 0, CTL_FAILED = 1, CTL_USAGE = 2 };
+
+struct ctl_request {
+	struct ev_loop *loop;
+	uint16_t expect;
+	bool json;
+	int result;
+	bool answered;
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: rxmppctl [-c FILE | -s SOCKET] COMMAND [--json]\n"
+		"\n"
+		"Commands:\n"
+		"  status        the node's processes: state, pid, generation, restarts, uptime\n"
+		"  reload        re-read the configuration file (as SIGHUP); an invalid file\n"
+		"                is refused with its errors and the running one kept\n"
+		"\n"
+		"Options:\n"
+		"  -c, --config FILE   find the control socket in FILE (default %s)\n"
+		"  -s, --socket PATH   talk to the control socket at PATH\n"
+		"      --json          print the answer as JSON\n"
+		"  -h, --help          print this help\n"
+		"\n"
+		"Exit status: 0 success, 1 failure, 2 usage error.  See rxmppctl(8).\n",
+		DEFAULT_CONFIG);
+}
+
+static void format_duration(uint64_t ms, char *out, size_t size)
+{
+	uint64_t s = ms / 1000;
+	if (s >= 86400)
+		snprintf(out, size, "%" PRIu64 "d%02" PRIu64 "h", s / 86400, s % 86400 / 3600);
+	else if (s >= 3600)
+		snprintf(out, size, "%" PRIu64 "h%02" PRIu64 "m", s / 3600, s % 3600 / 60);
+	else if (s >= 60)
+		snprintf(out, size, "%" PRIu64 "m%02" PRIu64 "s", s / 60, s % 60);
+	else
+		snprintf(out, size, "%" PRIu64 ".%01" PRIu64 "s", s, ms % 1000 / 100);
+}
+
+static void print_json_string(const char *s)
+{
+	putchar('"');
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20)
+			printf("\\u%04x", c);
+		else
+			putchar(c);
+	}
+	putchar('"');
+}
+
+static int print_status(const struct ipc_msg *msg, bool json)
+{
+	struct proto_status status;
+	if (msg->len < sizeof(status))
+		return CTL_FAILED;
+	memcpy(&status, msg->data, sizeof(status));
+	status.domain[sizeof(status.domain) - 1] = '\0';
+	status.config_path[sizeof(status.config_path) - 1] = '\0';
+	if (status.children > 16 ||
+	    msg->len != sizeof(status) + status.children * sizeof(struct proto_status_child))
+		return CTL_FAILED;
+	const struct proto_status_child *kids =
+	    (const void *)((const char *)msg->data + sizeof(status));
+	char uptime[48];
+
+	if (json) {
+		printf("{\"pid\": %u, \"uptime_ms\": %" PRIu64 ", \"ready\": %s, \"domain\": ",
+		       status.pid, status.uptime_ms, status.ready ? "true" : "false");
+		print_json_string(status.domain);
+		printf(", \"config\": ");
+		print_json_string(status.config_path);
+		printf(", \"processes\": [");
+	} else {
+		format_duration(status.uptime_ms, uptime, sizeof(uptime));
+		printf("rxmppd pid %u, up %s, %s\n", status.pid, uptime,
+		       status.ready ? "ready" : "not ready");
+		printf("domain: %s\nconfiguration: %s\n\n", status.domain, status.config_path);
+		printf("%-11s %-10s %8s %5s %9s %10s\n", "PROCESS", "STATE", "PID", "GEN",
+		       "RESTARTS", "UPTIME");
+	}
+	for (uint32_t i = 0; i < status.children; i++) {
+		struct proto_status_child k;
+		memcpy(&k, &kids[i], sizeof(k));
+		k.name[sizeof(k.name) - 1] = '\0';
+		if (json) {
+			printf("%s{\"name\": ", i ? ", " : "");
+			print_json_string(k.name);
+			printf(", \"state\": \"%s\", \"pid\": %u, \"generation\": %u, "
+			       "\"restarts\": %u, \"uptime_ms\": %" PRIu64
+			       ", \"next_start_ms\": %" PRIu64 "}",
+			       proto_child_state_name(k.state), k.pid, k.generation, k.restarts,
+			       k.uptime_ms, k.next_start_ms);
+			continue;
+		}
+		char pid[16] = "-";
+		if (k.pid != 0)
+			snprintf(pid, sizeof(pid), "%u", k.pid);
+		if (k.pid != 0)
+			format_duration(k.uptime_ms, uptime, sizeof(uptime));
+		else if (k.next_start_ms != 0) {
+			char next[24];
+			format_duration(k.next_start_ms, next, sizeof(next));
+			snprintf(uptime, sizeof(uptime), "start in %s", next);
+		} else
+			snprintf(uptime, sizeof(uptime), "-");
+		printf("%-11s %-10s %8s %5u %9u %10s\n", k.name, proto_child_state_name(k.state),
+		       pid, k.generation, k.restarts, uptime);
+	}
+	if (json)
+		printf("]}\n");
+	return CTL_OK;
+}
+
+static int print_result(const struct ipc_msg *msg, bool json)
+{
+	struct proto_result result;
+	if (msg->len < sizeof(result))
+		return CTL_FAILED;
+	memcpy(&result, msg->data, sizeof(result));
+	if (result.message_len != msg->len - sizeof(result))
+		return CTL_FAILED;
+	char *text = strndup((const char *)msg->data + sizeof(result), result.message_len);
+	if (text == NULL)
+		return CTL_FAILED;
+	if (json) {
+		printf("{\"ok\": %s, \"message\": ", result.ok ? "true" : "false");
+		print_json_string(text);
+		printf("}\n");
+	} else {
+		fprintf(result.ok ? stdout : stderr, "%s%s", text,
+			text[0] != '\0' && text[strlen(text) - 1] == '\n' ? "" : "\n");
+	}
+	free(text);
+	return result.ok ? CTL_OK : CTL_FAILED;
+}
+
+static void ctl_msg(struct ipc_channel *ch, const struct ipc_msg *msg, void *arg)
+{
+	struct ctl_request *req = arg;
+	(void)ch;
+	if (msg->fd != -1)
+		close(msg->fd);
+	if (msg->type != req->expect) {
+		fprintf(stderr, "rxmppctl: unexpected answer %s from rxmppd\n",
+			proto_type_name(msg->type));
+		req->result = CTL_FAILED;
+	} else if (msg->type == PROTO_CTL_STATUS_REPLY) {
+		req->result = print_status(msg, req->json);
+	} else {
+		req->result = print_result(msg, req->json);
+	}
+	if (req->result == CTL_FAILED && msg->type == PROTO_CTL_STATUS_REPLY)
+		fprintf(stderr, "rxmppctl: malformed answer from rxmppd\n");
+	req->answered = true;
+	ev_loop_stop(req->loop);
+}
+
+static void ctl_closed(struct ipc_channel *ch, const char *reason, void *arg)
+{
+	struct ctl_request *req = arg;
+	(void)ch;
+	if (!req->answered)
+		fprintf(stderr, "rxmppctl: rxmppd closed the connection%s%s\n", reason ? ": " : "",
+			reason ? reason : "");
+	ev_loop_stop(req->loop);
+}
+
+static int64_t ctl_timeout(struct ev_timer *timer, void *arg)
+{
+	struct ctl_request *req = arg;
+	(void)timer;
+	fprintf(stderr, "rxmppctl: no answer from rxmppd within %d s\n", CTL_TIMEOUT_MS / 1000);
+	ev_loop_stop(req->loop);
+	return EV_TIMER_DONE;
+}
+
+static int ctl_connect(const char *path)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		fprintf(stderr, "rxmppctl: socket path too long: %s\n", path);
+		return -1;
+	}
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd == -1 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		fprintf(stderr, "rxmppctl: cannot reach rxmppd at %s: %s\n", path, strerror(errno));
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int ctl_run(const char *socket_path, uint16_t request, uint16_t expect, bool json)
+{
+	int fd = ctl_connect(socket_path);
+	if (fd == -1)
+		return CTL_FAILED;
+	struct ctl_request req = {.expect = expect, .json = json, .result = CTL_FAILED};
+	req.loop = ev_loop_new();
+	if (req.loop == NULL) {
+		close(fd);
+		return CTL_FAILED;
+	}
+	struct ipc_channel *ch =
+	    ipc_channel_new(req.loop, fd, "rxmppd control socket", ctl_msg, ctl_closed, &req);
+	struct ev_timer *timer = ev_timer_add(req.loop, CTL_TIMEOUT_MS, ctl_timeout, &req);
+	if (ch == NULL || timer == NULL || ipc_send(ch, request, 0, NULL, 0, -1) == -1) {
+		fprintf(stderr, "rxmppctl: %s\n", strerror(errno));
+	} else {
+		ev_loop_run(req.loop);
+	}
+	ipc_channel_free(ch);
+	ev_loop_free(req.loop);
+	return req.result;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option options[] = {
+	    {"config", required_argument, NULL, 'c'},
+	    {"socket", required_argument, NULL, 's'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *config_path = DEFAULT_CONFIG;
+	const char *socket_path = NULL;
+	bool json = false;
+	int opt;
+
+	log_init("rxmppctl", LOG_LEVEL_WARNING, LOG_TARGET_STDERR);
+	while ((opt = getopt_long(argc, argv, "c:s:h", options, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			config_path = optarg;
+			break;
+		case 's':
+			socket_path = optarg;
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return CTL_OK;
+		default:
+			usage(stderr);
+			return CTL_USAGE;
+		}
+	}
+	if (optind != argc - 1) {
+		usage(stderr);
+		return CTL_USAGE;
+	}
+	const char *command = argv[optind];
+	uint16_t request, expect;
+	if (strcmp(command, "status") == 0) {
+		request = PROTO_CTL_STATUS;
+		expect = PROTO_CTL_STATUS_REPLY;
+	} else if (strcmp(command, "reload") == 0) {
+		request = PROTO_CTL_RELOAD;
+		expect = PROTO_CTL_RESULT;
+	} else {
+		fprintf(stderr, "rxmppctl: unknown command '%s'\n", command);
+		usage(stderr);
+		return CTL_USAGE;
+	}
+
+	static struct config cfg;
+	static struct config_errors errors;
+	bool config_broken = false;
+	if (socket_path == NULL) {
+		/* A broken file must not stop `status` or `reload`: the daemon runs
+		 * on its last good configuration, and the socket is rarely what broke. */
+		config_broken = config_load(config_path, &cfg, &errors) == -1;
+		socket_path = cfg.control_socket;
+	}
+	int rc = ctl_run(socket_path, request, expect, json);
+	if (rc != CTL_OK && config_broken && access(socket_path, F_OK) == -1) {
+		fprintf(stderr,
+			"rxmppctl: %s has errors, so the control socket may be elsewhere:\n",
+			config_path);
+		config_errors_print(&errors, stderr);
+	}
+	return rc;
+}

@@ -1,0 +1,317 @@
+/*
+ * rxmppd: the supervisor of an rxmpp node.
+ *
+ * Loads and validates the configuration (and refuses to start on an invalid
+ * one), opens the listening sockets and the control socket, starts the
+ * children, tells systemd when every child is ready, re-reads the
+ * configuration on SIGHUP (keeping the old one when the new one is
+ * invalid), and on SIGTERM or SIGINT stops the children in order and exits 0.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "config/config_yaml.h"
+#include "supervisor.h"
+
+#ifndef RXMPP_VERSION
+#define RXMPP_VERSION "0.0.0"
+#endif
+#ifndef RXMPP_LIBEXECDIR
+#define RXMPP_LIBEXECDIR "/usr/lib/rxmpp"
+#endif
+#define DEFAULT_CONFIG "/etc/rxmpp/rxmpp.yaml"
+
+struct supervisor sv;
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: rxmppd [-f] [-c FILE] [-l LEVEL]\n"
+		"       rxmppd -n [-v] [-c FILE]\n"
+		"\n"
+		"The rxmpp XMPP server: supervises the listener, router, elector and\n"
+		"certificate worker processes of one cluster node.\n"
+		"\n"
+		"  -c, --config FILE     configuration file (default %s)\n"
+		"  -f, --foreground      stay in the foreground and log to stderr\n"
+		"                        (for systemd and terminals); otherwise detach\n"
+		"                        and log to syslog\n"
+		"  -l, --log-level LEVEL err, warning, info or debug; overrides log_level\n"
+		"  -n, --check           check the configuration and exit (0 valid, 78 not)\n"
+		"  -v, --verbose         with -n: print the configuration in canonical form\n"
+		"  -V, --version         print the version and exit\n"
+		"  -h, --help            print this help and exit\n"
+		"\n"
+		"Signals: SIGHUP re-reads the configuration; SIGTERM and SIGINT stop the\n"
+		"node in order.  See rxmppd(8).\n",
+		DEFAULT_CONFIG);
+}
+
+/* Children live beside rxmppd in a build tree, in RXMPP_LIBEXECDIR once installed. */
+static void find_libexec_dir(void)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n > 0) {
+		self[n] = '\0';
+		char probe[PATH_MAX + 32];
+		const char *dir = dirname(self);
+		snprintf(probe, sizeof(probe), "%s/rxmpp-listener", dir);
+		if (access(probe, X_OK) == 0) {
+			snprintf(sv.libexec_dir, sizeof(sv.libexec_dir), "%s", dir);
+			return;
+		}
+	}
+	snprintf(sv.libexec_dir, sizeof(sv.libexec_dir), "%s", RXMPP_LIBEXECDIR);
+}
+
+static void log_config_errors(const struct config_errors *errors)
+{
+	for (unsigned i = 0; i < errors->count; i++)
+		log_warnx("%s", errors->message[i]);
+	if (errors->dropped > 0)
+		log_warnx("(%u more errors not shown)", errors->dropped);
+}
+
+int supervisor_reload(char *why, size_t why_size)
+{
+	static struct config next;
+	struct config_errors errors;
+
+	log_info("reloading %s", sv.config_path);
+	if (config_load(sv.config_path, &next, &errors) == -1) {
+		log_warnx("the new configuration is invalid; keeping the running one:");
+		log_config_errors(&errors);
+		size_t used = 0;
+		why[0] = '\0';
+		for (unsigned i = 0; i < errors.count && used + 1 < why_size; i++)
+			used += (size_t)snprintf(why + used, why_size - used, "%s\n",
+						 errors.message[i]);
+		return -1;
+	}
+	bool listen_changed = !sockets_config_equal(&sv.cfg, &next);
+	if (listen_changed && sockets_update(&next, &sv.listening, why, why_size) == -1) {
+		log_warnx("cannot apply the new listen settings (%s); keeping the running "
+			  "configuration",
+			  why);
+		return -1;
+	}
+	if (strcmp(next.control_socket, sv.cfg.control_socket) != 0)
+		log_warnx("control_socket changes when rxmppd restarts; still using %s",
+			  sv.cfg.control_socket);
+	if (strcmp(next.state_directory, sv.cfg.state_directory) != 0)
+		log_warnx("state_directory changes when rxmppd restarts; still using %s",
+			  sv.cfg.state_directory);
+	snprintf(next.control_socket, sizeof(next.control_socket), "%s", sv.cfg.control_socket);
+	snprintf(next.state_directory, sizeof(next.state_directory), "%s", sv.cfg.state_directory);
+	sv.cfg = next;
+	log_set_level((enum log_level)sv.cfg.log_level);
+	children_reconfigure();
+	if (listen_changed) {
+		log_info("listen settings changed; restarting the listener on the new sockets");
+		children_restart_listener();
+	}
+	log_info("configuration reloaded");
+	return 0;
+}
+
+void supervisor_ready(void)
+{
+	char state[CONFIG_DOMAIN_MAX + 64];
+	sv.ready_announced = true;
+	log_info("ready: domain %s, client port %u, component port %u, control socket %s",
+		 sv.cfg.domain, sv.cfg.listen.client_port, sv.cfg.listen.component_port,
+		 sv.cfg.control_socket);
+	snprintf(state, sizeof(state), "READY=1\nSTATUS=serving %s\nMAINPID=%d", sv.cfg.domain,
+		 (int)getpid());
+	notify_send(state);
+}
+
+static void supervisor_stopped(void)
+{
+	control_close();
+	sockets_close(&sv.listening);
+	log_info("stopped");
+	ev_loop_stop(sv.loop);
+}
+
+static void supervisor_shutdown(void)
+{
+	if (sv.shutting_down)
+		return;
+	sv.shutting_down = true;
+	notify_send("STOPPING=1");
+	log_info("shutting down");
+	children_stop_all(supervisor_stopped);
+}
+
+void supervisor_fail(int status)
+{
+	sv.exit_status = status;
+	supervisor_shutdown();
+}
+
+static void on_terminate(struct ev_loop *loop, int signo, void *arg)
+{
+	(void)loop;
+	(void)arg;
+	log_info("received %s", strsignal(signo));
+	supervisor_shutdown();
+}
+
+static void on_hangup(struct ev_loop *loop, int signo, void *arg)
+{
+	char why[4096];
+	(void)loop;
+	(void)signo;
+	(void)arg;
+	if (!sv.shutting_down)
+		supervisor_reload(why, sizeof(why));
+}
+
+static void on_child(struct ev_loop *loop, int signo, void *arg)
+{
+	(void)loop;
+	(void)signo;
+	(void)arg;
+	children_reap();
+}
+
+static void daemonize(void)
+{
+	pid_t pid = fork();
+	if (pid == -1)
+		fatal("fork");
+	if (pid > 0)
+		_exit(0);
+	if (setsid() == -1)
+		fatal("setsid");
+	pid = fork();
+	if (pid == -1)
+		fatal("fork");
+	if (pid > 0)
+		_exit(0);
+	if (chdir("/") == -1)
+		fatal("chdir /");
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null == -1)
+		fatal("/dev/null");
+	dup2(null, STDIN_FILENO);
+	dup2(null, STDOUT_FILENO);
+	dup2(null, STDERR_FILENO);
+	close(null);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option options[] = {
+	    {"config", required_argument, NULL, 'c'},
+	    {"foreground", no_argument, NULL, 'f'},
+	    {"log-level", required_argument, NULL, 'l'},
+	    {"check", no_argument, NULL, 'n'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"version", no_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *config_path = DEFAULT_CONFIG;
+	bool foreground = false, check_only = false, verbose = false;
+	enum log_level forced_level = 0;
+	bool level_forced = false;
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "c:fl:nvVh", options, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			config_path = optarg;
+			break;
+		case 'f':
+			foreground = true;
+			break;
+		case 'l':
+			if (log_level_parse(optarg, &forced_level) == -1) {
+				fprintf(stderr, "rxmppd: unknown log level '%s'\n", optarg);
+				usage(stderr);
+				return 2;
+			}
+			level_forced = true;
+			break;
+		case 'n':
+			check_only = true;
+			break;
+		case 'v':
+			verbose = true;
+			break;
+		case 'V':
+			printf("rxmppd %s\n", RXMPP_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+
+	struct config_errors errors;
+	if (config_load(config_path, &sv.cfg, &errors) == -1) {
+		config_errors_print(&errors, stderr);
+		fprintf(stderr, "rxmppd: %s is invalid; not starting\n", config_path);
+		return PROC_EXIT_CONFIG;
+	}
+	if (check_only) {
+		if (verbose)
+			config_print(&sv.cfg, stdout);
+		fprintf(stderr, "%s: configuration OK\n", config_path);
+		return 0;
+	}
+	if (realpath(config_path, sv.config_path) == NULL)
+		snprintf(sv.config_path, sizeof(sv.config_path), "%s", config_path);
+	if (level_forced)
+		sv.cfg.log_level = forced_level;
+
+	if (!foreground)
+		daemonize();
+	log_init("rxmppd", (enum log_level)sv.cfg.log_level,
+		 foreground ? LOG_TARGET_STDERR : LOG_TARGET_SYSLOG);
+	find_libexec_dir();
+	signal(SIGPIPE, SIG_IGN);
+
+	sv.loop = ev_loop_new();
+	if (sv.loop == NULL)
+		fatal("event loop");
+	sv.started_at = ev_now(sv.loop);
+	if (ev_signal_add(sv.loop, SIGTERM, on_terminate, NULL) == -1 ||
+	    ev_signal_add(sv.loop, SIGINT, on_terminate, NULL) == -1 ||
+	    ev_signal_add(sv.loop, SIGHUP, on_hangup, NULL) == -1 ||
+	    ev_signal_add(sv.loop, SIGCHLD, on_child, NULL) == -1)
+		fatal("signalfd");
+
+	char why[512];
+	if (sockets_update(&sv.cfg, &sv.listening, why, sizeof(why)) == -1)
+		fatalx("%s", why);
+	if (control_open(sv.cfg.control_socket, why, sizeof(why)) == -1)
+		fatalx("%s", why);
+	log_info("rxmppd %s starting for %s (configuration %s, children from %s)", RXMPP_VERSION,
+		 sv.cfg.domain, sv.config_path, sv.libexec_dir);
+	children_start_all();
+
+	if (ev_loop_run(sv.loop) == -1)
+		fatal("event loop");
+	return sv.exit_status;
+}

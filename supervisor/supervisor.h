@@ -1,0 +1,86 @@
+/*
+ * rxmppd, the supervisor: shared state of its parts.
+ *
+ *   rxmppd.c              start-up, signals, reload, orderly shutdown
+ *   supervisor_children.c the process table; spawn, handshake, restart, wiring
+ *   supervisor_sockets.c  the listening sockets it owns for the listener
+ *   supervisor_control.c  the control socket rxmppctl talks to
+ *   supervisor_notify.c   readiness for systemd (sd_notify protocol)
+ */
+#ifndef RXMPP_SUPERVISOR_H
+#define RXMPP_SUPERVISOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/ev.h"
+#include "common/ipc.h"
+#include "common/proc.h"
+#include "common/proto.h"
+#include "config/config.h"
+
+struct listen_socket {
+	int fd;
+	enum proto_socket_kind kind;
+	uint16_t port;
+	char address[CONFIG_ADDRESS_MAX];
+};
+
+struct listen_set {
+	struct listen_socket *sockets;
+	size_t count;
+};
+
+struct supervisor {
+	struct ev_loop *loop;
+	struct config cfg;
+	char config_path[1024];
+	char libexec_dir[1024];
+	struct listen_set listening;
+	int64_t started_at;
+	bool ready_announced;
+	bool shutting_down;
+	int exit_status;
+};
+
+extern struct supervisor sv;
+
+/* supervisor_children.c */
+void children_start_all(void);
+/* Sends the configuration in sv.cfg to every running child. */
+void children_reconfigure(void);
+/* Restarts the listener on purpose (new sockets); not counted as a failure. */
+void children_restart_listener(void);
+/* Reaps exited children and schedules their restarts (SIGCHLD). */
+void children_reap(void);
+/* Stops the children one by one in reverse start order, then calls `done`. */
+void children_stop_all(void (*done)(void));
+size_t children_status(struct proto_status_child *out, size_t max);
+bool children_all_ready(void);
+
+/* supervisor_sockets.c */
+/* Makes `set` the sockets the configuration asks for: keeps those that
+ * stay, opens the new ones, closes the rest.  All or nothing: on -1 (the
+ * reason in `why`) `set` is as it was. */
+int sockets_update(const struct config *cfg, struct listen_set *set, char *why, size_t why_size);
+void sockets_close(struct listen_set *set);
+bool sockets_config_equal(const struct config *a, const struct config *b);
+
+/* supervisor_control.c */
+int control_open(const char *path, char *why, size_t why_size);
+void control_close(void);
+
+/* supervisor_notify.c: no-ops when NOTIFY_SOCKET is not set. */
+void notify_send(const char *state);
+
+/* rxmppd.c */
+/* Re-reads the configuration file; 0, or -1 with the errors in `why`. */
+int supervisor_reload(char *why, size_t why_size);
+/* Called when the last needed child becomes ready. */
+void supervisor_ready(void);
+/* A child cannot run with this configuration: stop everything. */
+void supervisor_fail(int status);
+
+#endif

@@ -1,0 +1,548 @@
+/*
+ * The children of rxmppd: the process table, fork+exec with the channels at
+ * fixed descriptors, the hello/config/ready handshake, restarts and the
+ * re-wiring of peers when one of them comes back.
+ *
+ * Restart policy (after keepalived and Postfix master): the first death
+ * after a good run is restarted at once; each further death in a row waits
+ * twice as long (250 ms, 500 ms, ... up to 60 s).  A child that dies before
+ * it is ready CHILD_THROTTLE_AFTER times in a row is throttled: reported,
+ * and restarted only every 60 s.  A minute of ready uptime forgives the
+ * past.  Exit status PROC_EXIT_CONFIG means the configuration cannot work;
+ * restarting cannot help, so the supervisor stops the node.
+ *
+ * A channel to a child that sends garbage is closed (ipc logs it) and the
+ * child is killed, so the ordinary restart gives it a clean start.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "supervisor.h"
+
+#define CHILD_BACKOFF_FIRST_MS 250
+#define CHILD_BACKOFF_MAX_MS   60000
+#define CHILD_THROTTLE_AFTER   5
+#define CHILD_FORGIVE_AFTER_MS 60000
+#define CHILD_STOP_GRACE_MS    5000
+
+struct child_spec {
+	enum proc_role role;
+	const char *executable;
+	bool needed_for_ready;
+};
+
+/* Start order; shutdown goes the other way, so the listener stops taking
+ * connections before the processes behind it go. */
+static const struct child_spec child_specs[] = {
+    {PROC_CERTWORKER, "rxmpp-certworker", true},
+    {PROC_ELECTOR, "rxmpp-elector", true},
+    {PROC_ROUTER, "rxmpp-router", true},
+    {PROC_LISTENER, "rxmpp-listener", true},
+};
+#define CHILD_COUNT (sizeof(child_specs) / sizeof(child_specs[0]))
+
+struct child {
+	const struct child_spec *spec;
+	pid_t pid;
+	uint32_t generation;
+	enum proto_child_state state;
+	struct ipc_channel *channel;
+	bool greeted;
+	int64_t started_at;
+	int64_t ready_at; /* 0 until ready in this generation */
+	uint32_t restarts;
+	uint32_t failures_in_row;
+	uint32_t startup_failures_in_row;
+	struct ev_timer *restart_timer;
+	int64_t restart_at;
+	bool restart_on_purpose;
+};
+
+static struct child children[CHILD_COUNT];
+static void (*stop_done)(void);
+static struct ev_timer *stop_timer;
+
+static struct child *child_by_role(enum proc_role role)
+{
+	for (size_t i = 0; i < CHILD_COUNT; i++) {
+		if (children[i].spec->role == role)
+			return &children[i];
+	}
+	return NULL;
+}
+
+static const char *child_name(const struct child *c)
+{
+	return proc_role_name(c->spec->role);
+}
+
+bool children_all_ready(void)
+{
+	for (size_t i = 0; i < CHILD_COUNT; i++) {
+		if (children[i].spec->needed_for_ready && children[i].state != PROTO_CHILD_READY)
+			return false;
+	}
+	return true;
+}
+
+/* Handshake and messages from a child */
+
+static void child_send_config(struct child *c)
+{
+	ipc_send(c->channel, PROTO_CONFIG, 0, &sv.cfg, sizeof(sv.cfg), -1);
+	if (c->spec->role == PROC_LISTENER) {
+		for (size_t i = 0; i < sv.listening.count; i++) {
+			const struct listen_socket *s = &sv.listening.sockets[i];
+			struct proto_listen_socket info = {.kind = s->kind, .port = s->port};
+			snprintf(info.address, sizeof(info.address), "%s", s->address);
+			/* The supervisor keeps its own copy across listener restarts. */
+			int fd = fcntl(s->fd, F_DUPFD_CLOEXEC, 0);
+			if (fd == -1) {
+				log_warn("dup of the listening socket %s:%u", s->address, s->port);
+				continue;
+			}
+			ipc_send(c->channel, PROTO_LISTEN_SOCKET, 0, &info, sizeof(info), fd);
+		}
+	}
+	ipc_send(c->channel, PROTO_CONFIG_END, 0, NULL, 0, -1);
+}
+
+static void child_on_hello(struct child *c, const struct ipc_msg *msg)
+{
+	struct proto_hello hello;
+	if (msg->len != sizeof(hello) || c->greeted) {
+		ipc_channel_fail(c->channel, "bad HELLO");
+		return;
+	}
+	memcpy(&hello, msg->data, sizeof(hello));
+	if (hello.version != PROTO_VERSION || hello.role != (uint32_t)c->spec->role ||
+	    hello.pid != (uint32_t)c->pid || hello.generation != c->generation) {
+		ipc_channel_fail(
+		    c->channel,
+		    "HELLO says %s pid %u generation %u version %u; expected %s pid %d "
+		    "generation %u version %d",
+		    proc_role_name((enum proc_role)hello.role), hello.pid, hello.generation,
+		    hello.version, child_name(c), (int)c->pid, c->generation, PROTO_VERSION);
+		return;
+	}
+	c->greeted = true;
+	child_send_config(c);
+}
+
+static void child_on_ready(struct child *c, const struct ipc_msg *msg)
+{
+	struct proto_result result;
+	if (msg->len < sizeof(result) || !c->greeted) {
+		ipc_channel_fail(c->channel, "bad READY");
+		return;
+	}
+	memcpy(&result, msg->data, sizeof(result));
+	if (result.message_len != msg->len - sizeof(result)) {
+		ipc_channel_fail(c->channel, "READY with a bad message length");
+		return;
+	}
+	if (!result.ok) {
+		log_warnx("%s refused the new configuration and keeps its old one: %.*s",
+			  child_name(c), (int)result.message_len,
+			  (const char *)msg->data + sizeof(result));
+		return;
+	}
+	if (c->state == PROTO_CHILD_READY)
+		return; /* a reload confirmed */
+	c->state = PROTO_CHILD_READY;
+	c->ready_at = ev_now(sv.loop);
+	c->startup_failures_in_row = 0;
+	log_info("%s ready (pid %d, generation %u)", child_name(c), (int)c->pid, c->generation);
+	if (!sv.ready_announced && children_all_ready())
+		supervisor_ready();
+}
+
+static void child_msg(struct ipc_channel *ch, const struct ipc_msg *msg, void *arg)
+{
+	struct child *c = arg;
+	(void)ch;
+	if (msg->fd != -1)
+		close(msg->fd);
+	if (msg->type == PROTO_HELLO)
+		child_on_hello(c, msg);
+	else if (msg->type == PROTO_READY)
+		child_on_ready(c, msg);
+	else
+		ipc_channel_fail(c->channel, "unexpected message %s", proto_type_name(msg->type));
+}
+
+static void child_channel_closed(struct ipc_channel *ch, const char *reason, void *arg)
+{
+	struct child *c = arg;
+	ipc_channel_free(ch);
+	c->channel = NULL;
+	/* A child that broke the protocol is restarted; one that closed the
+	 * channel is exiting and is reaped through SIGCHLD. */
+	if (reason != NULL && c->pid > 0) {
+		log_warnx("killing %s (pid %d) after a protocol error", child_name(c), (int)c->pid);
+		kill(c->pid, SIGKILL);
+	}
+}
+
+/* Spawning */
+
+static void child_exec(const struct child *c, int supervisor_fd, const int peer_fds[])
+{
+	/* Move every inherited end above the fixed numbers first, so that
+	 * dup2 onto 3, 4, ... never overwrites one that is still needed. */
+	int high_supervisor = fcntl(supervisor_fd, F_DUPFD, 64);
+	int high_peers[PROC_ROLE_COUNT];
+	for (int r = 0; r < PROC_ROLE_COUNT; r++)
+		high_peers[r] = peer_fds[r] == -1 ? -1 : fcntl(peer_fds[r], F_DUPFD, 64);
+	if (high_supervisor == -1 || dup2(high_supervisor, PROC_FD_SUPERVISOR) == -1)
+		_exit(PROC_EXIT_FAILURE);
+	int last = PROC_FD_SUPERVISOR;
+	for (int r = 0; r < PROC_ROLE_COUNT; r++) {
+		int target = proc_peer_fd(c->spec->role, (enum proc_role)r);
+		if (target == -1)
+			continue;
+		if (target > last)
+			last = target;
+		if (high_peers[r] != -1 && dup2(high_peers[r], target) == -1)
+			_exit(PROC_EXIT_FAILURE);
+		if (high_peers[r] == -1)
+			close(target);
+	}
+	close_range((unsigned)last + 1, ~0u, 0);
+
+	char path[1200], generation[16];
+	snprintf(path, sizeof(path), "%s/%s", sv.libexec_dir, c->spec->executable);
+	snprintf(generation, sizeof(generation), "%u", c->generation);
+	const char *argv[] = {
+	    path,
+	    "--generation",
+	    generation,
+	    "--log-level",
+	    log_level_name(log_get_level()),
+	    log_get_target() == LOG_TARGET_SYSLOG ? "--syslog" : NULL,
+	    NULL,
+	};
+	execv(path, (char **)argv);
+	log_warn("cannot run %s", path);
+	_exit(127);
+}
+
+/* Starts `c`.  peer_fds[role] is this child's end of the channel to that
+ * peer, or -1; the caller keeps ownership of its descriptors. */
+static int child_spawn(struct child *c, const int peer_fds[])
+{
+	int pair[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == -1) {
+		log_warn("socketpair for %s", child_name(c));
+		return -1;
+	}
+	c->generation++;
+	pid_t pid = fork();
+	if (pid == -1) {
+		log_warn("fork for %s", child_name(c));
+		close(pair[0]);
+		close(pair[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		/* A process group of its own keeps a terminal's Ctrl-C away from
+		 * the children: rxmppd alone decides the order of shutdown. */
+		setpgid(0, 0);
+		ev_signals_unblock();
+		close(pair[0]);
+		child_exec(c, pair[1], peer_fds);
+	}
+	close(pair[1]);
+	c->pid = pid;
+	c->state = PROTO_CHILD_STARTING;
+	c->greeted = false;
+	c->started_at = ev_now(sv.loop);
+	c->ready_at = 0;
+	c->channel =
+	    ipc_channel_new(sv.loop, pair[0], child_name(c), child_msg, child_channel_closed, c);
+	if (c->channel == NULL) {
+		log_warn("channel to %s", child_name(c));
+		kill(pid, SIGKILL);
+		return -1;
+	}
+	log_info("started %s (pid %d, generation %u)", child_name(c), (int)pid, c->generation);
+	return 0;
+}
+
+static bool child_running(const struct child *c)
+{
+	return c->pid > 0;
+}
+
+/* Restarts one child: fresh channels to each of its peers; a running peer
+ * gets the other end by SCM_RIGHTS, a dead one will make its own when it
+ * comes back. */
+static void child_restart(struct child *c)
+{
+	int own_ends[PROC_ROLE_COUNT], peer_ends[PROC_ROLE_COUNT];
+	for (int r = 0; r < PROC_ROLE_COUNT; r++) {
+		own_ends[r] = peer_ends[r] = -1;
+		struct child *peer = child_by_role((enum proc_role)r);
+		if (peer == NULL || proc_peer_fd(c->spec->role, (enum proc_role)r) == -1 ||
+		    !child_running(peer) || peer->channel == NULL)
+			continue;
+		int pair[2];
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == -1) {
+			log_warn("socketpair %s-%s", child_name(c), child_name(peer));
+			continue;
+		}
+		own_ends[r] = pair[0];
+		peer_ends[r] = pair[1];
+	}
+	int rc = child_spawn(c, own_ends);
+	for (int r = 0; r < PROC_ROLE_COUNT; r++) {
+		if (own_ends[r] != -1)
+			close(own_ends[r]);
+		if (peer_ends[r] == -1)
+			continue;
+		if (rc == -1) {
+			close(peer_ends[r]);
+			continue;
+		}
+		struct child *peer = child_by_role((enum proc_role)r);
+		struct proto_peer_channel info = {.role = c->spec->role};
+		ipc_send(peer->channel, PROTO_PEER_CHANNEL, 0, &info, sizeof(info), peer_ends[r]);
+	}
+	if (rc == -1)
+		c->state = PROTO_CHILD_BACKOFF;
+}
+
+void children_start_all(void)
+{
+	int ends[CHILD_COUNT][PROC_ROLE_COUNT];
+
+	for (size_t i = 0; i < CHILD_COUNT; i++) {
+		children[i].spec = &child_specs[i];
+		for (int r = 0; r < PROC_ROLE_COUNT; r++)
+			ends[i][r] = -1;
+	}
+	/* At the first start every channel exists before anyone runs. */
+	for (unsigned l = 0; l < proc_link_count; l++) {
+		int pair[2];
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == -1)
+			fatal("socketpair");
+		size_t a = (size_t)(child_by_role(proc_links[l].a) - children);
+		size_t b = (size_t)(child_by_role(proc_links[l].b) - children);
+		ends[a][proc_links[l].b] = pair[0];
+		ends[b][proc_links[l].a] = pair[1];
+	}
+	for (size_t i = 0; i < CHILD_COUNT; i++) {
+		if (child_spawn(&children[i], ends[i]) == -1)
+			fatalx("cannot start %s", child_name(&children[i]));
+	}
+	for (size_t i = 0; i < CHILD_COUNT; i++) {
+		for (int r = 0; r < PROC_ROLE_COUNT; r++) {
+			if (ends[i][r] != -1)
+				close(ends[i][r]);
+		}
+	}
+}
+
+static int64_t child_restart_due(struct ev_timer *timer, void *arg)
+{
+	struct child *c = arg;
+	(void)timer;
+	c->restart_timer = NULL;
+	if (!sv.shutting_down && !child_running(c))
+		child_restart(c);
+	return EV_TIMER_DONE;
+}
+
+static void child_schedule_restart(struct child *c, int64_t delay_ms)
+{
+	c->restart_at = ev_now(sv.loop) + delay_ms;
+	c->restart_timer = ev_timer_add(sv.loop, delay_ms, child_restart_due, c);
+	if (c->restart_timer == NULL)
+		fatal("restart timer");
+}
+
+static void child_describe_exit(int status, char *out, size_t size)
+{
+	if (WIFEXITED(status))
+		snprintf(out, size, "exited with status %d", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(out, size, "was killed by signal %d (%s)", WTERMSIG(status),
+			 strsignal(WTERMSIG(status)));
+	else
+		snprintf(out, size, "ended with wait status %d", status);
+}
+
+static void child_exited(struct child *c, int status)
+{
+	char how[96];
+	int64_t now = ev_now(sv.loop);
+	bool was_ready = c->ready_at != 0;
+
+	child_describe_exit(status, how, sizeof(how));
+	if (c->channel != NULL) {
+		ipc_channel_free(c->channel);
+		c->channel = NULL;
+	}
+	pid_t pid = c->pid;
+	c->pid = 0;
+	c->greeted = false;
+
+	if (sv.shutting_down) {
+		log_info("%s (pid %d) %s", child_name(c), (int)pid, how);
+		c->state = PROTO_CHILD_STOPPED;
+		return;
+	}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == PROC_EXIT_CONFIG) {
+		log_warnx("%s (pid %d) %s: it cannot run with this configuration; stopping rxmppd",
+			  child_name(c), (int)pid, how);
+		c->state = PROTO_CHILD_FAILED;
+		supervisor_fail(PROC_EXIT_CONFIG);
+		return;
+	}
+	if (c->restart_on_purpose) {
+		c->restart_on_purpose = false;
+		c->state = PROTO_CHILD_BACKOFF;
+		child_restart(c);
+		return;
+	}
+
+	c->restarts++;
+	if (was_ready && now - c->ready_at >= CHILD_FORGIVE_AFTER_MS)
+		c->failures_in_row = 0;
+	c->failures_in_row++;
+	c->startup_failures_in_row = was_ready ? 0 : c->startup_failures_in_row + 1;
+
+	int64_t delay = 0;
+	if (c->failures_in_row > 1) {
+		delay = CHILD_BACKOFF_FIRST_MS;
+		for (uint32_t i = 2; i < c->failures_in_row && delay < CHILD_BACKOFF_MAX_MS; i++)
+			delay *= 2;
+		if (delay > CHILD_BACKOFF_MAX_MS)
+			delay = CHILD_BACKOFF_MAX_MS;
+	}
+	if (c->startup_failures_in_row >= CHILD_THROTTLE_AFTER) {
+		if (c->state != PROTO_CHILD_THROTTLED)
+			log_warnx("%s died before it was ready %u times in a row; throttling: one "
+				  "start every %d s until it stays up",
+				  child_name(c), c->startup_failures_in_row,
+				  CHILD_BACKOFF_MAX_MS / 1000);
+		c->state = PROTO_CHILD_THROTTLED;
+		delay = CHILD_BACKOFF_MAX_MS;
+	} else {
+		c->state = PROTO_CHILD_BACKOFF;
+	}
+	log_warnx("%s (pid %d) %s%s; restarting in %lld ms", child_name(c), (int)pid, how,
+		  was_ready ? "" : " before it was ready", (long long)delay);
+	child_schedule_restart(c, delay);
+}
+
+void children_reap(void)
+{
+	int status;
+	pid_t pid;
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (size_t i = 0; i < CHILD_COUNT; i++) {
+			if (children[i].pid == pid) {
+				child_exited(&children[i], status);
+				break;
+			}
+		}
+	}
+	if (sv.shutting_down && stop_done != NULL) {
+		/* The next child in the shutdown order may go now. */
+		children_stop_all(stop_done);
+	}
+}
+
+void children_reconfigure(void)
+{
+	for (size_t i = 0; i < CHILD_COUNT; i++) {
+		struct child *c = &children[i];
+		if (c->channel != NULL && c->greeted)
+			child_send_config(c);
+	}
+}
+
+void children_restart_listener(void)
+{
+	struct child *c = child_by_role(PROC_LISTENER);
+	if (!child_running(c))
+		return;
+	c->restart_on_purpose = true;
+	kill(c->pid, SIGTERM);
+}
+
+/* Shutdown */
+
+static int64_t child_stop_overdue(struct ev_timer *timer, void *arg)
+{
+	struct child *c = arg;
+	(void)timer;
+	stop_timer = NULL;
+	if (child_running(c)) {
+		log_warnx("%s (pid %d) did not stop within %d s; killing it", child_name(c),
+			  (int)c->pid, CHILD_STOP_GRACE_MS / 1000);
+		kill(c->pid, SIGKILL);
+	}
+	return EV_TIMER_DONE;
+}
+
+void children_stop_all(void (*done)(void))
+{
+	stop_done = done;
+	for (size_t i = 0; i < CHILD_COUNT; i++) {
+		if (children[i].restart_timer != NULL) {
+			ev_timer_del(children[i].restart_timer);
+			children[i].restart_timer = NULL;
+		}
+	}
+	for (size_t i = CHILD_COUNT; i-- > 0;) {
+		struct child *c = &children[i];
+		if (!child_running(c))
+			continue;
+		if (stop_timer != NULL && c->state == PROTO_CHILD_STOPPED)
+			return; /* already asked; waiting for it */
+		if (stop_timer != NULL)
+			ev_timer_del(stop_timer);
+		c->state = PROTO_CHILD_STOPPED;
+		log_info("stopping %s (pid %d)", child_name(c), (int)c->pid);
+		kill(c->pid, SIGTERM);
+		stop_timer = ev_timer_add(sv.loop, CHILD_STOP_GRACE_MS, child_stop_overdue, c);
+		return;
+	}
+	if (stop_timer != NULL) {
+		ev_timer_del(stop_timer);
+		stop_timer = NULL;
+	}
+	stop_done = NULL;
+	done();
+}
+
+size_t children_status(struct proto_status_child *out, size_t max)
+{
+	int64_t now = ev_now(sv.loop);
+	size_t n = 0;
+	for (size_t i = 0; i < CHILD_COUNT && n < max; i++, n++) {
+		const struct child *c = &children[i];
+		struct proto_status_child *s = &out[n];
+		memset(s, 0, sizeof(*s));
+		snprintf(s->name, sizeof(s->name), "%s", child_name(c));
+		s->state = c->state;
+		s->pid = c->pid > 0 ? (uint32_t)c->pid : 0;
+		s->generation = c->generation;
+		s->restarts = c->restarts;
+		s->uptime_ms = c->pid > 0 ? (uint64_t)(now - c->started_at) : 0;
+		s->next_start_ms = c->restart_timer != NULL && c->restart_at > now
+				       ? (uint64_t)(c->restart_at - now)
+				       : 0;
+	}
+	return n;
+}

@@ -1,0 +1,199 @@
+/*
+ * The control socket: a Unix stream socket (mode 0660) on which rxmppctl
+ * asks for status and reloads, speaking the IPC framing.  A client gets one
+ * answer per request; a client that sends anything else, or frames larger
+ * than a request can be, is cut off.  The number of clients at once is
+ * bounded so that a stuck script cannot exhaust descriptors.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "supervisor.h"
+
+#define CONTROL_CLIENTS_MAX 16
+#define CONTROL_FRAME_MAX   4096
+
+static struct {
+	int fd;
+	struct ev_io *io;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct ipc_channel *clients[CONTROL_CLIENTS_MAX];
+} control = {.fd = -1};
+
+static void control_client_closed(struct ipc_channel *ch, const char *reason, void *arg)
+{
+	(void)reason;
+	(void)arg;
+	for (size_t i = 0; i < CONTROL_CLIENTS_MAX; i++) {
+		if (control.clients[i] == ch)
+			control.clients[i] = NULL;
+	}
+	ipc_channel_free(ch);
+}
+
+static void control_send_status(struct ipc_channel *ch)
+{
+	struct proto_status_child kids[8];
+	size_t n = children_status(kids, sizeof(kids) / sizeof(kids[0]));
+	struct proto_status status = {
+	    .pid = (uint32_t)getpid(),
+	    .children = (uint32_t)n,
+	    .uptime_ms = (uint64_t)(ev_now(sv.loop) - sv.started_at),
+	    .ready = children_all_ready(),
+	};
+	snprintf(status.domain, sizeof(status.domain), "%s", sv.cfg.domain);
+	snprintf(status.config_path, sizeof(status.config_path), "%s", sv.config_path);
+	struct iovec iov[2] = {
+	    {.iov_base = &status, .iov_len = sizeof(status)},
+	    {.iov_base = kids, .iov_len = n * sizeof(kids[0])},
+	};
+	ipc_sendv(ch, PROTO_CTL_STATUS_REPLY, 0, iov, 2, -1);
+}
+
+static void control_send_result(struct ipc_channel *ch, bool ok, const char *message)
+{
+	struct proto_result result = {.ok = ok, .message_len = (uint32_t)strlen(message)};
+	struct iovec iov[2] = {
+	    {.iov_base = &result, .iov_len = sizeof(result)},
+	    {.iov_base = (void *)message, .iov_len = result.message_len},
+	};
+	ipc_sendv(ch, PROTO_CTL_RESULT, 0, iov, 2, -1);
+}
+
+static void control_client_msg(struct ipc_channel *ch, const struct ipc_msg *msg, void *arg)
+{
+	(void)arg;
+	if (msg->fd != -1) {
+		close(msg->fd);
+		ipc_channel_fail(ch, "control clients may not send descriptors");
+		return;
+	}
+	switch (msg->type) {
+	case PROTO_CTL_STATUS:
+		control_send_status(ch);
+		break;
+	case PROTO_CTL_RELOAD: {
+		char why[4096];
+		int rc = supervisor_reload(why, sizeof(why));
+		control_send_result(ch, rc == 0, rc == 0 ? "configuration reloaded" : why);
+		break;
+	}
+	default:
+		ipc_channel_fail(ch, "unexpected message %s", proto_type_name(msg->type));
+		break;
+	}
+}
+
+static void control_accept(struct ev_io *io, int fd, uint32_t events, void *arg)
+{
+	(void)io;
+	(void)events;
+	(void)arg;
+	for (;;) {
+		int client = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (client == -1) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+				log_warn("control socket accept");
+			return;
+		}
+		size_t slot = 0;
+		while (slot < CONTROL_CLIENTS_MAX && control.clients[slot] != NULL)
+			slot++;
+		if (slot == CONTROL_CLIENTS_MAX) {
+			log_warnx("control socket: %d clients already connected; refusing another",
+				  CONTROL_CLIENTS_MAX);
+			close(client);
+			continue;
+		}
+		struct ipc_channel *ch =
+		    ipc_channel_new(sv.loop, client, "control client", control_client_msg,
+				    control_client_closed, NULL);
+		if (ch == NULL) {
+			log_warn("control client");
+			continue;
+		}
+		ipc_channel_set_max_frame(ch, CONTROL_FRAME_MAX);
+		control.clients[slot] = ch;
+	}
+}
+
+int control_open(const char *path, char *why, size_t why_size)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		snprintf(why, why_size, "control socket path %s is longer than %zu bytes", path,
+			 sizeof(sun.sun_path) - 1);
+		return -1;
+	}
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1) {
+		snprintf(why, why_size, "control socket: %s", strerror(errno));
+		return -1;
+	}
+	/* A socket file left by a daemon that died is removed; one that still
+	 * answers belongs to a running rxmppd, which must not be hijacked. */
+	struct stat st;
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			snprintf(why, why_size, "%s exists and is not a socket", path);
+			close(fd);
+			return -1;
+		}
+		int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		bool alive =
+		    probe != -1 && connect(probe, (struct sockaddr *)&sun, sizeof(sun)) == 0;
+		if (probe != -1)
+			close(probe);
+		if (alive) {
+			snprintf(why, why_size, "another rxmppd answers on %s", path);
+			close(fd);
+			return -1;
+		}
+		unlink(path);
+	}
+	mode_t old_umask = umask(0117);
+	int rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(old_umask);
+	if (rc == -1 || listen(fd, 16) == -1) {
+		snprintf(why, why_size, "control socket %s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	control.io = ev_io_add(sv.loop, fd, EV_READ, control_accept, NULL);
+	if (control.io == NULL) {
+		snprintf(why, why_size, "control socket: %s", strerror(errno));
+		close(fd);
+		unlink(path);
+		return -1;
+	}
+	control.fd = fd;
+	snprintf(control.path, sizeof(control.path), "%s", path);
+	return 0;
+}
+
+void control_close(void)
+{
+	for (size_t i = 0; i < CONTROL_CLIENTS_MAX; i++) {
+		if (control.clients[i] != NULL) {
+			ipc_flush(control.clients[i]);
+			if (control.clients[i] != NULL)
+				ipc_channel_free(control.clients[i]);
+			control.clients[i] = NULL;
+		}
+	}
+	if (control.fd == -1)
+		return;
+	ev_io_del(control.io);
+	close(control.fd);
+	unlink(control.path);
+	control.fd = -1;
+}

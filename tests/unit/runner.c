@@ -1,0 +1,20 @@
+/* Runs every unit suite; Check prints the summary line, the exit status is
+ * 0 only when every test passed. */
+#include <stdlib.h>
+
+#include "common/log.h"
+#include "unit.h"
+
+int main(void)
+{
+	log_init("unit", LOG_LEVEL_ERR, LOG_TARGET_STDERR);
+	SRunner *runner = srunner_create(buf_suite());
+	srunner_add_suite(runner, ev_suite());
+	srunner_add_suite(runner, ipc_suite());
+	srunner_add_suite(runner, config_suite());
+	srunner_add_suite(runner, log_suite());
+	srunner_run_all(runner, CK_NORMAL);
+	int failed = srunner_ntests_failed(runner);
+	srunner_free(runner);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
