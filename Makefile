@@ -1,0 +1,120 @@
+# rxmpp: one entry point.
+#   make              build every program into build/bin
+#   make check        install missing test dependencies, build, run every test
+#   make check SANITIZE=1   the same with AddressSanitizer and UBSan (build-sanitize/)
+#   make run          build and start a local node under ./run/
+#   make format       format the C sources with the checked-in .clang-format
+
+VERSION := 0.1.0
+PREFIX ?= /usr
+LIBEXECDIR ?= $(PREFIX)/lib/rxmpp
+
+ifeq ($(SANITIZE),1)
+BUILD ?= build-sanitize
+SANITIZE_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+else
+BUILD ?= build
+SANITIZE_FLAGS :=
+endif
+
+CC ?= cc
+PKG_CONFIG ?= pkg-config
+PKGS := openssl expat yaml-0.1 libmnl
+CPPFLAGS += -I. -D_GNU_SOURCE -DRXMPP_VERSION='"$(VERSION)"' \
+	-DRXMPP_LIBEXECDIR='"$(LIBEXECDIR)"'
+CFLAGS += -std=gnu11 -Wall -Wextra -Werror -O2 -g $(SANITIZE_FLAGS) \
+	$(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+LDFLAGS += $(SANITIZE_FLAGS)
+YAML_LIBS = $(shell $(PKG_CONFIG) --libs yaml-0.1)
+CHECK_CFLAGS = $(shell $(PKG_CONFIG) --cflags check)
+CHECK_LIBS = $(shell $(PKG_CONFIG) --libs check)
+
+COMMON_SRC := common/buf.c common/ev.c common/ipc.c common/log.c common/proc.c common/proto.c
+CHILD_SRC := common/child.c config/config.c
+CONFIG_SRC := config/config.c config/config_yaml.c
+SUPERVISOR_SRC := supervisor/rxmppd.c supervisor/supervisor_children.c \
+	supervisor/supervisor_control.c supervisor/supervisor_notify.c \
+	supervisor/supervisor_sockets.c
+UNIT_SRC := $(wildcard tests/unit/*.c)
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+
+BIN := $(BUILD)/bin
+PROGRAMS := $(BIN)/rxmppd $(BIN)/rxmppctl $(BIN)/rxmpp-listener $(BIN)/rxmpp-router \
+	$(BIN)/rxmpp-elector $(BIN)/rxmpp-certworker
+UNIT_RUNNER := $(BUILD)/tests/unit-tests
+
+.PHONY: all check unit integration run deps-build deps-test format format-check clean
+.DEFAULT_GOAL := all
+
+all: $(PROGRAMS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/obj/tests/unit/%.o: CFLAGS += $(CHECK_CFLAGS)
+
+$(BIN)/rxmppd: $(call obj,$(SUPERVISOR_SRC) $(CONFIG_SRC) $(COMMON_SRC))
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ -o $@ $(YAML_LIBS)
+
+$(BIN)/rxmppctl: $(call obj,config/rxmppctl.c $(CONFIG_SRC) $(COMMON_SRC))
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ -o $@ $(YAML_LIBS)
+
+$(BIN)/rxmpp-listener: $(call obj,listener/listener_main.c $(CHILD_SRC) $(COMMON_SRC))
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ -o $@
+
+$(BIN)/rxmpp-router: $(call obj,router/router_main.c $(CHILD_SRC) $(COMMON_SRC))
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ -o $@
+
+$(BIN)/rxmpp-elector: $(call obj,elector/elector_main.c $(CHILD_SRC) $(COMMON_SRC))
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ -o $@
+
+$(BIN)/rxmpp-certworker: $(call obj,certtool/certworker_main.c $(CHILD_SRC) $(COMMON_SRC))
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ -o $@
+
+$(UNIT_RUNNER): $(call obj,$(UNIT_SRC) $(CONFIG_SRC) $(COMMON_SRC))
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ -o $@ $(YAML_LIBS) $(CHECK_LIBS)
+
+# Dependencies first, as separate make runs, so that pkg-config flags are
+# read after the packages are there.
+check: deps-test
+	$(MAKE) --no-print-directory format-check
+	$(MAKE) --no-print-directory unit integration
+
+unit: $(UNIT_RUNNER)
+	cd tests/unit && CK_DEFAULT_TIMEOUT=60 ../../$(UNIT_RUNNER)
+
+integration: $(PROGRAMS)
+	RXMPP_BUILD=$(abspath $(BUILD)) /usr/bin/python3 -m pytest -p no:cacheprovider \
+		-o console_output_style=classic tests/integration
+
+run: deps-build
+	$(MAKE) --no-print-directory all
+	scripts/run-local.sh $(BUILD)
+
+deps-build:
+	@scripts/ensure-deps.sh build
+
+deps-test:
+	@scripts/ensure-deps.sh test
+
+C_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find . -name '*.[ch]' -not -path './build*')
+
+format:
+	clang-format -i $(C_FILES)
+
+format-check:
+	@clang-format --dry-run --Werror $(C_FILES) && echo "format: the tree is formatted"
+
+clean:
+	rm -rf build build-sanitize
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,45 @@
+"""pytest set-up for the integration tests: a `node` fixture that always ends
+what it started, and the plain `N passed, M failed` closing line."""
+
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+from rxmpp_node import Node  # noqa: E402
+
+
+@pytest.fixture
+def node_factory(tmp_path):
+    nodes = []
+
+    def make(**kwargs):
+        directory = tmp_path / f"node{len(nodes)}"
+        directory.mkdir()
+        node = Node(directory, **kwargs)
+        nodes.append(node)
+        return node
+
+    yield make
+    reports = []
+    for node in nodes:
+        node.cleanup()
+        reports += node.sanitizer_reports()
+    # A sanitizer build reports memory errors and leaks on stderr of the
+    # process concerned, which every child shares with rxmppd.
+    assert not reports, "sanitizer reports:\n" + "\n".join(reports)
+
+
+@pytest.fixture
+def node(node_factory):
+    return node_factory().start()
+
+
+def pytest_terminal_summary(terminalreporter):
+    stats = terminalreporter.stats
+    passed = len(stats.get("passed", []))
+    failed = len(stats.get("failed", [])) + len(stats.get("error", []))
+    skipped = len(stats.get("skipped", []))
+    terminalreporter.write_line(f"{passed} passed, {failed} failed, {skipped} skipped")

@@ -1,0 +1,200 @@
+"""Runs a real rxmppd for a test: its own temporary directory, free loopback
+ports, stderr collected line by line so tests can wait for log lines, and
+rxmppctl for status.  Everything it starts it ends by PID."""
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+BUILD = os.environ.get("RXMPP_BUILD", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
+BIN = os.path.join(BUILD, "bin")
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate, timeout=10.0, interval=0.02, what="condition"):
+    """Polls `predicate` until it returns something true; bounded in time."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def process_alive(pid):
+    """True while `pid` exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+class Node:
+    def __init__(self, directory, bin_dir=BIN, extra=""):
+        self.dir = str(directory)
+        self.bin = bin_dir
+        self.client_port = free_port()
+        self.component_port = free_port()
+        self.config = os.path.join(self.dir, "rxmpp.yaml")
+        self.control = os.path.join(self.dir, "control.sock")
+        self.write_config(extra=extra)
+        self.proc = None
+        self.reader = None
+        self.lines = []
+        self.lock = threading.Condition()
+        self.known_pids = set()
+
+    def config_text(self, extra="", client_port=None, log_level="debug"):
+        return (
+            f"domain: test.example\n"
+            f"log_level: {log_level}\n"
+            f"state_directory: state\n"
+            f"control_socket: control.sock\n"
+            f"listen:\n"
+            f"  addresses: [127.0.0.1]\n"
+            f"  client_port: {client_port or self.client_port}\n"
+            f"  component_port: {self.component_port}\n"
+            f"{extra}"
+        )
+
+    def write_config(self, text=None, **kwargs):
+        tmp = self.config + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(text if text is not None else self.config_text(**kwargs))
+        os.replace(tmp, self.config)
+
+    def start(self, env=None, wait_ready=True):
+        self.proc = subprocess.Popen(
+            [os.path.join(self.bin, "rxmppd"), "--foreground", "--config", self.config],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env=env,
+            text=True,
+            errors="replace",
+        )
+        self.known_pids.add(self.proc.pid)
+        self.reader = threading.Thread(target=self._collect, daemon=True)
+        self.reader.start()
+        if wait_ready:
+            self.wait_log(r"rxmppd\[\d+\]: ready:", what="readiness")
+            self.remember_children()
+        return self
+
+    def _collect(self):
+        for line in self.proc.stderr:
+            with self.lock:
+                self.lines.append(line.rstrip("\n"))
+                self.lock.notify_all()
+
+    def wait_log(self, pattern, timeout=10.0, start=0, what=None):
+        """Returns the first log line from index `start` on that matches."""
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        with self.lock:
+            while True:
+                for line in self.lines[start:]:
+                    if regex.search(line):
+                        return line
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    tail = "\n".join(self.lines[-30:])
+                    raise AssertionError(
+                        f"no log line matching {what or pattern!r} within {timeout}s; last lines:\n{tail}"
+                    )
+                self.lock.wait(left)
+
+    def log_mark(self):
+        with self.lock:
+            return len(self.lines)
+
+    def ctl(self, *args, check=True):
+        result = subprocess.run(
+            [os.path.join(self.bin, "rxmppctl"), "--config", self.config, *args],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        if check:
+            assert result.returncode == 0, f"rxmppctl {' '.join(args)}: {result.stderr}"
+        return result
+
+    def status(self):
+        return json.loads(self.ctl("status", "--json").stdout)
+
+    def children(self):
+        return {p["name"]: p for p in self.status()["processes"]}
+
+    def remember_children(self):
+        for p in self.status()["processes"]:
+            if p["pid"]:
+                self.known_pids.add(p["pid"])
+
+    def wait_child_back(self, name, old_pid, timeout=10.0):
+        """Waits until `name` runs with a pid other than `old_pid` and is ready."""
+
+        def back():
+            child = self.children()[name]
+            if child["pid"] not in (0, old_pid) and child["state"] == "ready":
+                self.known_pids.add(child["pid"])
+                return child
+            return None
+
+        return wait_until(back, timeout=timeout, what=f"{name} to be back")
+
+    def stop(self, sig=signal.SIGTERM, timeout=20):
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout=timeout)
+        finally:
+            self.cleanup()
+
+    def cleanup(self):
+        """Ends whatever of ours is still alive, by PID."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        for pid in self.known_pids:
+            if process_alive(pid):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        if self.reader is not None:
+            # Every process that shared stderr is gone, so this ends.
+            self.reader.join(timeout=10)
+
+    def sanitizer_reports(self):
+        """Lines in which AddressSanitizer, LeakSanitizer or UBSan spoke."""
+        markers = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+        with self.lock:
+            return [line for line in self.lines if any(m in line for m in markers)]
+
+
+def copy_bin_with(directory, name, script):
+    """A copy of the build's programs in which `name` is replaced by `script`."""
+    target = os.path.join(str(directory), "bin")
+    shutil.copytree(BIN, target)
+    path = os.path.join(target, name)
+    os.remove(path)
+    with open(path, "w") as f:
+        f.write(script)
+    os.chmod(path, 0o755)
+    return target
