@@ -20,10 +20,13 @@
 #include "common/log.h"
 
 #define LISTENER_SOCKETS_MAX 64
+/* Out of descriptors or memory: the queue keeps the connections meanwhile. */
+#define LISTENER_ACCEPT_PAUSE_MS 100
 
 struct listener_socket {
 	int fd;
 	struct ev_io *io;
+	struct ev_timer *resume;
 	struct proto_listen_socket info;
 };
 
@@ -46,10 +49,18 @@ static void listener_format_peer(const struct sockaddr_storage *ss, char *out, s
 	snprintf(out, size, "[%s]:%u", host, port);
 }
 
+static int64_t listener_resume(struct ev_timer *timer, void *arg)
+{
+	struct listener_socket *s = arg;
+	(void)timer;
+	s->resume = NULL;
+	ev_io_set_events(s->io, EV_READ);
+	return EV_TIMER_DONE;
+}
+
 static void listener_accept(struct ev_io *io, int fd, uint32_t events, void *arg)
 {
 	struct listener_socket *s = arg;
-	(void)io;
 	(void)events;
 	/* Bounded so that one busy port cannot starve the others. */
 	for (int i = 0; i < 64; i++) {
@@ -58,9 +69,19 @@ static void listener_accept(struct ev_io *io, int fd, uint32_t events, void *arg
 		int conn =
 		    accept4(fd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (conn == -1) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
-			    errno != ECONNABORTED)
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM) {
+				/* Level-triggered readiness would report the same
+				 * connection again at once: pause instead of spinning. */
+				log_warn("accept on %s port %u; pausing %d ms", s->info.address,
+					 s->info.port, LISTENER_ACCEPT_PAUSE_MS);
+				ev_io_set_events(io, 0);
+				s->resume = ev_timer_add(child_loop(), LISTENER_ACCEPT_PAUSE_MS,
+							 listener_resume, s);
+			} else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+				   errno != ECONNABORTED) {
 				log_warn("accept on %s port %u", s->info.address, s->info.port);
+			}
 			return;
 		}
 		char name[INET6_ADDRSTRLEN + 16];
@@ -81,6 +102,7 @@ static void listener_listen_socket(int fd, const struct proto_listen_socket *inf
 	}
 	struct listener_socket *s = &sockets[socket_count];
 	s->fd = fd;
+	s->resume = NULL;
 	s->info = *info;
 	s->io = ev_io_add(child_loop(), fd, EV_READ, listener_accept, s);
 	if (s->io == NULL) {
@@ -104,6 +126,7 @@ static int listener_configure(const struct config *cfg, bool first, char *why, s
 static void listener_stop(void)
 {
 	for (size_t i = 0; i < socket_count; i++) {
+		ev_timer_del(sockets[i].resume);
 		ev_io_del(sockets[i].io);
 		close(sockets[i].fd);
 	}

@@ -7,7 +7,8 @@
  * after a good run is restarted at once; each further death in a row waits
  * twice as long (250 ms, 500 ms, ... up to 60 s).  A child that dies before
  * it is ready CHILD_THROTTLE_AFTER times in a row is throttled: reported,
- * and restarted only every 60 s.  A minute of ready uptime forgives the
+ * and restarted only every 60 s; one that is not ready within 30 s is
+ * killed, which counts the same.  A minute of ready uptime forgives the
  * past.  Exit status PROC_EXIT_CONFIG means the configuration cannot work;
  * restarting cannot help, so the supervisor stops the node.
  *
@@ -32,6 +33,8 @@
 #define CHILD_THROTTLE_AFTER   5
 #define CHILD_FORGIVE_AFTER_MS 60000
 #define CHILD_STOP_GRACE_MS    5000
+/* A child that has not said ready by then is hung, not slow. */
+#define CHILD_READY_TIMEOUT_MS 30000
 
 struct child_spec {
 	enum proc_role role;
@@ -62,6 +65,7 @@ struct child {
 	uint32_t failures_in_row;
 	uint32_t startup_failures_in_row;
 	struct ev_timer *restart_timer;
+	struct ev_timer *ready_timer;
 	int64_t restart_at;
 	bool restart_on_purpose;
 };
@@ -159,6 +163,8 @@ static void child_on_ready(struct child *c, const struct ipc_msg *msg)
 		return; /* a reload confirmed */
 	c->state = PROTO_CHILD_READY;
 	c->ready_at = ev_now(sv.loop);
+	ev_timer_del(c->ready_timer);
+	c->ready_timer = NULL;
 	c->startup_failures_in_row = 0;
 	log_info("%s ready (pid %d, generation %u)", child_name(c), (int)c->pid, c->generation);
 	if (!sv.ready_announced && children_all_ready())
@@ -193,6 +199,19 @@ static void child_channel_closed(struct ipc_channel *ch, const char *reason, voi
 }
 
 /* Spawning */
+
+static int64_t child_ready_overdue(struct ev_timer *timer, void *arg)
+{
+	struct child *c = arg;
+	(void)timer;
+	c->ready_timer = NULL;
+	if (c->pid > 0 && c->ready_at == 0) {
+		log_warnx("%s (pid %d) is not ready after %d s; killing it", child_name(c),
+			  (int)c->pid, CHILD_READY_TIMEOUT_MS / 1000);
+		kill(c->pid, SIGKILL);
+	}
+	return EV_TIMER_DONE;
+}
 
 static void child_exec(const struct child *c, int supervisor_fd, const int peer_fds[])
 {
@@ -266,6 +285,7 @@ static int child_spawn(struct child *c, const int peer_fds[])
 	c->greeted = false;
 	c->started_at = ev_now(sv.loop);
 	c->ready_at = 0;
+	c->ready_timer = ev_timer_add(sv.loop, CHILD_READY_TIMEOUT_MS, child_ready_overdue, c);
 	c->channel =
 	    ipc_channel_new(sv.loop, pair[0], child_name(c), child_msg, child_channel_closed, c);
 	if (c->channel == NULL) {
@@ -387,6 +407,8 @@ static void child_exited(struct child *c, int status)
 	bool was_ready = c->ready_at != 0;
 
 	child_describe_exit(status, how, sizeof(how));
+	ev_timer_del(c->ready_timer);
+	c->ready_timer = NULL;
 	if (c->channel != NULL) {
 		ipc_channel_free(c->channel);
 		c->channel = NULL;

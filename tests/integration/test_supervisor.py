@@ -258,3 +258,24 @@ def test_rxmppctl_usage_and_unreachable_daemon(tmp_path):
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 1
     assert "cannot reach rxmppd" in result.stderr
+
+
+def test_child_that_breaks_the_protocol_is_cut_off_and_restarted(node_factory, tmp_path):
+    # A stand-in certworker that greets rxmppd with a frame far larger than
+    # any message may be, then waits to be dealt with.
+    script = ("#!/usr/bin/python3\n"
+              "import os, time\n"
+              "os.write(3, (1).to_bytes(2, 'little') + bytes(2) + (1 << 30).to_bytes(4, 'little')"
+              " + bytes(8))\n"
+              "time.sleep(60)\n")
+    bin_dir = copy_bin_with(tmp_path, "rxmpp-certworker", script)
+    node = node_factory(bin_dir=bin_dir).start(wait_ready=False)
+    line = node.wait_log(r"rxmppd\[\d+\]: certworker: frame of type 1 with bad length 1073741824")
+    assert "closing the channel" in line
+    killed = node.wait_log(r"killing certworker \(pid (\d+)\) after a protocol error")
+    pid = int(killed.split("pid ")[1].split(")")[0])
+    node.wait_log(rf"certworker \(pid {pid}\) was killed by signal 9.*restarting")
+    wait_until(lambda: node.children()["certworker"]["generation"] >= 2,
+               what="certworker to be started again")
+    assert not process_alive(pid)
+    assert node.stop() == 0
