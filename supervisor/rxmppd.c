@@ -114,6 +114,8 @@ int supervisor_reload(char *why, size_t why_size)
 			  sv.cfg.state_directory);
 	snprintf(next.control_socket, sizeof(next.control_socket), "%s", sv.cfg.control_socket);
 	snprintf(next.state_directory, sizeof(next.state_directory), "%s", sv.cfg.state_directory);
+	if (sv.log_level_forced)
+		next.log_level = sv.forced_log_level;
 	sv.cfg = next;
 	log_set_level((enum log_level)sv.cfg.log_level);
 	children_reconfigure();
@@ -226,8 +228,6 @@ int main(int argc, char **argv)
 	};
 	const char *config_path = DEFAULT_CONFIG;
 	bool foreground = false, check_only = false, verbose = false;
-	enum log_level forced_level = 0;
-	bool level_forced = false;
 	int opt;
 
 	while ((opt = getopt_long(argc, argv, "c:fl:nvVh", options, NULL)) != -1) {
@@ -239,12 +239,12 @@ int main(int argc, char **argv)
 			foreground = true;
 			break;
 		case 'l':
-			if (log_level_parse(optarg, &forced_level) == -1) {
+			if (log_level_parse(optarg, &sv.forced_log_level) == -1) {
 				fprintf(stderr, "rxmppd: unknown log level '%s'\n", optarg);
 				usage(stderr);
 				return 2;
 			}
-			level_forced = true;
+			sv.log_level_forced = true;
 			break;
 		case 'n':
 			check_only = true;
@@ -282,8 +282,8 @@ int main(int argc, char **argv)
 	}
 	if (realpath(config_path, sv.config_path) == NULL)
 		snprintf(sv.config_path, sizeof(sv.config_path), "%s", config_path);
-	if (level_forced)
-		sv.cfg.log_level = forced_level;
+	if (sv.log_level_forced)
+		sv.cfg.log_level = sv.forced_log_level;
 
 	if (!foreground)
 		daemonize();

@@ -17,6 +17,7 @@
 
 #include "common/ev.h"
 #include "common/ipc.h"
+#include "common/log.h"
 #include "common/proc.h"
 #include "common/proto.h"
 #include "config/config.h"
@@ -39,6 +40,9 @@ struct supervisor {
 	char config_path[1024];
 	char libexec_dir[1024];
 	struct listen_set listening;
+	/* --log-level wins over the file, also across reloads. */
+	bool log_level_forced;
+	enum log_level forced_log_level;
 	int64_t started_at;
 	bool ready_announced;
 	bool shutting_down;
