@@ -26,12 +26,20 @@ CFLAGS += -std=gnu11 -Wall -Wextra -Werror -O2 -g $(SANITIZE_FLAGS) \
 	$(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 LDFLAGS += $(SANITIZE_FLAGS)
 YAML_LIBS = $(shell $(PKG_CONFIG) --libs yaml-0.1)
+CRYPTO_LIBS = $(shell $(PKG_CONFIG) --libs libcrypto)
+SSL_LIBS = $(shell $(PKG_CONFIG) --libs openssl)
+EXPAT_LIBS = $(shell $(PKG_CONFIG) --libs expat)
 CHECK_CFLAGS = $(shell $(PKG_CONFIG) --cflags check)
 CHECK_LIBS = $(shell $(PKG_CONFIG) --libs check)
 
-COMMON_SRC := common/buf.c common/ev.c common/ipc.c common/log.c common/proc.c common/proto.c
+COMMON_SRC := common/buf.c common/ev.c common/ipc.c common/log.c common/proc.c common/proto.c \
+	common/fileio.c common/jid.c common/table.c
 CHILD_SRC := common/child.c config/config.c
-CONFIG_SRC := config/config.c config/config_yaml.c
+ACCOUNTS_SRC := common/accounts.c common/scram.c
+LISTENER_SRC := listener/listener_main.c listener/listener_conn.c listener/listener_client.c \
+	listener/listener_component.c listener/listener_route.c listener/listener_accounts.c \
+	listener/listener_xml.c listener/listener_tls.c listener/listener_sasl.c
+CONFIG_SRC := config/config.c config/config_yaml.c config/callbridges.c
 SUPERVISOR_SRC := supervisor/rxmppd.c supervisor/supervisor_children.c \
 	supervisor/supervisor_control.c supervisor/supervisor_notify.c \
 	supervisor/supervisor_sockets.c
@@ -59,15 +67,17 @@ $(BIN)/rxmppd: $(call obj,$(SUPERVISOR_SRC) $(CONFIG_SRC) $(COMMON_SRC))
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -o $@ $(YAML_LIBS)
 
-$(BIN)/rxmppctl: $(call obj,config/rxmppctl.c $(CONFIG_SRC) $(COMMON_SRC))
+$(BIN)/rxmppctl: $(call obj,config/rxmppctl.c config/rxmppctl_user.c $(ACCOUNTS_SRC) $(CONFIG_SRC) \
+		$(COMMON_SRC))
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ -o $@ $(YAML_LIBS)
+	$(CC) $(LDFLAGS) $^ -o $@ $(YAML_LIBS) $(CRYPTO_LIBS)
 
-$(BIN)/rxmpp-listener: $(call obj,listener/listener_main.c $(CHILD_SRC) $(COMMON_SRC))
+$(BIN)/rxmpp-listener: $(call obj,$(LISTENER_SRC) $(ACCOUNTS_SRC) $(CHILD_SRC) $(COMMON_SRC))
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ -o $@
+	$(CC) $(LDFLAGS) $^ -o $@ $(SSL_LIBS) $(EXPAT_LIBS)
 
-$(BIN)/rxmpp-router: $(call obj,router/router_main.c $(CHILD_SRC) $(COMMON_SRC))
+$(BIN)/rxmpp-router: $(call obj,router/router_main.c router/router_table.c router/router_route.c \
+		$(CHILD_SRC) $(COMMON_SRC))
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -o $@
 
@@ -79,9 +89,9 @@ $(BIN)/rxmpp-certworker: $(call obj,certtool/certworker_main.c $(CHILD_SRC) $(CO
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -o $@
 
-$(UNIT_RUNNER): $(call obj,$(UNIT_SRC) $(CONFIG_SRC) $(COMMON_SRC))
+$(UNIT_RUNNER): $(call obj,$(UNIT_SRC) $(ACCOUNTS_SRC) $(CONFIG_SRC) $(COMMON_SRC))
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ -o $@ $(YAML_LIBS) $(CHECK_LIBS)
+	$(CC) $(LDFLAGS) $^ -o $@ $(YAML_LIBS) $(CRYPTO_LIBS) $(CHECK_LIBS)
 
 # Dependencies first, as separate make runs, so that pkg-config flags are
 # read after the packages are there.

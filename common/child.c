@@ -68,6 +68,16 @@ int child_send(enum proc_role peer, uint16_t type, uint64_t id, const void *data
 	return ipc_send(child.peers[peer].channel, type, id, data, len, fd);
 }
 
+int child_send_v(enum proc_role peer, uint16_t type, uint64_t id, const struct iovec *iov,
+		 int iovcnt)
+{
+	if ((unsigned)peer >= PROC_ROLE_COUNT || child.peers[peer].channel == NULL) {
+		errno = ENOTCONN;
+		return -1;
+	}
+	return ipc_sendv(child.peers[peer].channel, type, id, iov, iovcnt, -1);
+}
+
 static bool child_is_linked(enum proc_role peer)
 {
 	return proc_peer_fd(child.ops->role, peer) != -1;
@@ -253,6 +263,10 @@ static void child_supervisor_msg(struct ipc_channel *ch, const struct ipc_msg *m
 		break;
 	}
 	default:
+		if (child.ops->supervisor_message != NULL && child.ops->supervisor_message(msg)) {
+			fd = -1;
+			break;
+		}
 		ipc_channel_fail(ch, "unexpected message %s", proto_type_name(msg->type));
 		break;
 	}

@@ -33,6 +33,9 @@ struct child_ops {
 	/* A message from a peer; false for a type the role does not take, which
 	 * cuts the channel off. */
 	bool (*peer_message)(enum proc_role peer, const struct ipc_msg *msg);
+	/* Any other message from the supervisor; false for a type the role
+	 * does not take, which cuts the channel off.  Owns msg->fd if true. */
+	bool (*supervisor_message)(const struct ipc_msg *msg);
 	/* SIGTERM: release what must be released; the loop stops afterwards. */
 	void (*stop)(void);
 };
@@ -46,6 +49,8 @@ const struct config *child_config(void);
 /* Sends to a peer child; -1 (ENOTCONN) while that peer is away. */
 int child_send(enum proc_role peer, uint16_t type, uint64_t id, const void *data, size_t len,
 	       int fd);
+int child_send_v(enum proc_role peer, uint16_t type, uint64_t id, const struct iovec *iov,
+		 int iovcnt);
 bool child_peer_connected(enum proc_role peer);
 
 #endif

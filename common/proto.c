@@ -1,5 +1,8 @@
-/* Names of the IPC messages and child states, for log lines and rxmppctl. */
+/* Names of the IPC messages and child states, for log lines and rxmppctl,
+ * and the unpacking of routing headers. */
 #include "proto.h"
+
+#include <string.h>
 
 static const char *const proto_type_names[PROTO_TYPE_END] = {
     [PROTO_HELLO] = "HELLO",
@@ -33,4 +36,43 @@ const char *proto_child_state_name(uint32_t state)
 	if (state < sizeof(proto_child_state_names) / sizeof(proto_child_state_names[0]))
 		return proto_child_state_names[state];
 	return "unknown";
+}
+
+static int proto_take(const char **p, size_t *left, size_t n, char *out, size_t size)
+{
+	if (n > *left || n >= size)
+		return -1;
+	memcpy(out, *p, n);
+	out[n] = '\0';
+	/* A NUL inside would cut the string short where the sender did not. */
+	if (memchr(out, '\0', n) != NULL)
+		return -1;
+	*p += n;
+	*left -= n;
+	return 0;
+}
+
+int proto_route_unpack(const void *data, size_t len, struct proto_route_view *out)
+{
+	struct proto_route route;
+	if (len < sizeof(route))
+		return -1;
+	memcpy(&route, data, sizeof(route));
+	const char *p = (const char *)data + sizeof(route);
+	size_t left = len - sizeof(route);
+	out->kind = route.kind;
+	if (route.kind > PROTO_STANZA_IQ ||
+	    proto_take(&p, &left, route.type_len, out->type, sizeof(out->type)) == -1 ||
+	    proto_take(&p, &left, route.id_len, out->id, sizeof(out->id)) == -1 ||
+	    proto_take(&p, &left, route.from_len, out->from, sizeof(out->from)) == -1 ||
+	    proto_take(&p, &left, route.to_len, out->to, sizeof(out->to)) == -1 ||
+	    proto_take(&p, &left, route.payload_ns_len, out->payload_ns, sizeof(out->payload_ns)) ==
+		-1 ||
+	    proto_take(&p, &left, route.payload_name_len, out->payload_name,
+		       sizeof(out->payload_name)) == -1 ||
+	    route.stanza_len != left || left == 0)
+		return -1;
+	out->stanza = p;
+	out->stanza_len = left;
+	return 0;
 }

@@ -8,6 +8,7 @@
 #ifndef RXMPP_PROTO_H
 #define RXMPP_PROTO_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* Raised whenever a payload below changes, so mixed builds refuse each other. */
@@ -37,6 +38,24 @@ enum proto_type {
 	PROTO_CTL_RELOAD,
 	/* supervisor -> rxmppctl: struct proto_result, then `message_len` bytes */
 	PROTO_CTL_RESULT,
+	/* supervisor -> listener, between CONFIG and CONFIG_END: one call bridge,
+	 * struct proto_callbridge */
+	PROTO_CALLBRIDGE,
+	/* listener -> router, header peer = session id: a session is bound;
+	 * struct proto_session, then the JID */
+	PROTO_SESSION_UP,
+	/* listener -> router, header peer = session id: the session ended */
+	PROTO_SESSION_DOWN,
+	/* listener -> router, header peer = session id: struct proto_presence */
+	PROTO_SESSION_PRESENCE,
+	/* listener -> router, header peer = origin session: struct proto_route,
+	 * its strings, then the serialized stanza */
+	PROTO_STANZA,
+	/* router -> listener, header peer = destination session: stanza bytes */
+	PROTO_DELIVER,
+	/* router -> listener, header peer = session: end it with
+	 * struct proto_kick's stream error condition */
+	PROTO_SESSION_KICK,
 	PROTO_TYPE_END,
 };
 
@@ -101,6 +120,81 @@ struct proto_status_child {
 _Static_assert(sizeof(struct proto_status_child) == 48, "proto_status_child has a fixed size");
 
 const char *proto_child_state_name(uint32_t state);
+
+struct proto_callbridge {
+	char name[64];
+	char address[256]; /* the component's JID, normally name.domain */
+	char secret[256];
+};
+_Static_assert(sizeof(struct proto_callbridge) == 576, "proto_callbridge has a fixed size");
+
+enum proto_session_kind {
+	PROTO_SESSION_CLIENT,
+	PROTO_SESSION_COMPONENT,
+};
+
+struct proto_session {
+	uint32_t kind; /* enum proto_session_kind */
+	uint32_t jid_len;
+};
+_Static_assert(sizeof(struct proto_session) == 8, "proto_session has a fixed size");
+
+struct proto_presence {
+	int32_t priority;
+	uint32_t available;
+};
+_Static_assert(sizeof(struct proto_presence) == 8, "proto_presence has a fixed size");
+
+enum proto_stanza_kind {
+	PROTO_STANZA_MESSAGE,
+	PROTO_STANZA_PRESENCE,
+	PROTO_STANZA_IQ,
+};
+
+/*
+ * The routing header of a stanza: what the router needs to route it and to
+ * answer for the server, so that it never parses XML.  The strings follow
+ * in this order, without NULs: type, id, from, to, and the namespace and
+ * name of the first child element (what an iq is about).
+ */
+struct proto_route {
+	uint32_t kind; /* enum proto_stanza_kind */
+	uint16_t type_len;
+	uint16_t id_len;
+	uint16_t from_len;
+	uint16_t to_len;
+	uint16_t payload_ns_len;
+	uint16_t payload_name_len;
+	uint32_t stanza_len;
+};
+_Static_assert(sizeof(struct proto_route) == 20, "proto_route has a fixed size");
+
+/* A routing header unpacked, the strings NUL-terminated copies. */
+#define PROTO_ROUTE_STRING_MAX 3072
+struct proto_route_view {
+	uint32_t kind;
+	char type[32];
+	char id[256];
+	char from[PROTO_ROUTE_STRING_MAX + 8];
+	char to[PROTO_ROUTE_STRING_MAX + 8];
+	char payload_ns[256];
+	char payload_name[64];
+	const char *stanza;
+	size_t stanza_len;
+};
+
+/* Checks every length against the payload and copies the strings out;
+ * -1 for a malformed header. */
+int proto_route_unpack(const void *data, size_t len, struct proto_route_view *out);
+
+enum proto_kick_reason {
+	PROTO_KICK_CONFLICT, /* the same full JID logged in elsewhere */
+};
+
+struct proto_kick {
+	uint32_t reason; /* enum proto_kick_reason */
+};
+_Static_assert(sizeof(struct proto_kick) == 4, "proto_kick has a fixed size");
 
 struct proto_result {
 	uint32_t ok;

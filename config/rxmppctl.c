@@ -1,10 +1,11 @@
 /*
  * rxmppctl: administration of an rxmpp node.
  *
- * Talks to rxmppd over its control socket with the IPC framing.  Verbs so
- * far: `status` (the supervisor and each child: state, pid, generation,
- * restarts, uptime) and `reload` (re-read the configuration, as SIGHUP).
- * Exit codes: 0 success, 1 failure, 2 usage.
+ * Talks to rxmppd over its control socket with the IPC framing: `status`
+ * (the supervisor and each child: state, pid, generation, restarts, uptime)
+ * and `reload` (re-read the configuration, as SIGHUP).  `user` edits the
+ * accounts file directly (rxmppctl_user.c).  Exit codes: 0 success,
+ * 1 failure, 2 usage.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -22,11 +23,10 @@
 #include "common/log.h"
 #include "common/proto.h"
 #include "config/config_yaml.h"
+#include "config/rxmppctl.h"
 
 #define CTL_TIMEOUT_MS 5000
 #define DEFAULT_CONFIG "/etc/rxmpp/rxmpp.yaml"
-
-enum { CTL_OK = 0, CTL_FAILED = 1, CTL_USAGE = 2 };
 
 struct ctl_request {
 	struct ev_loop *loop;
@@ -45,6 +45,7 @@ static void usage(FILE *out)
 		"  status        the node's processes: state, pid, generation, restarts, uptime\n"
 		"  reload        re-read the configuration file (as SIGHUP); an invalid file\n"
 		"                is refused with its errors and the running one kept\n"
+		"  user add|passwd|del|list   client accounts (rxmppctl user --help)\n"
 		"\n"
 		"Options:\n"
 		"  -c, --config FILE   find the control socket in FILE (default %s)\n"
@@ -69,7 +70,7 @@ static void format_duration(uint64_t ms, char *out, size_t size)
 		snprintf(out, size, "%" PRIu64 ".%01" PRIu64 "s", s, ms % 1000 / 100);
 }
 
-static void print_json_string(const char *s)
+void ctl_print_json_string(const char *s)
 {
 	putchar('"');
 	for (; *s != '\0'; s++) {
@@ -102,9 +103,9 @@ static int print_status(const struct ipc_msg *msg, bool json)
 	if (json) {
 		printf("{\"pid\": %u, \"uptime_ms\": %" PRIu64 ", \"ready\": %s, \"domain\": ",
 		       status.pid, status.uptime_ms, status.ready ? "true" : "false");
-		print_json_string(status.domain);
+		ctl_print_json_string(status.domain);
 		printf(", \"config\": ");
-		print_json_string(status.config_path);
+		ctl_print_json_string(status.config_path);
 		printf(", \"processes\": [");
 	} else {
 		format_duration(status.uptime_ms, uptime, sizeof(uptime));
@@ -120,7 +121,7 @@ static int print_status(const struct ipc_msg *msg, bool json)
 		k.name[sizeof(k.name) - 1] = '\0';
 		if (json) {
 			printf("%s{\"name\": ", i ? ", " : "");
-			print_json_string(k.name);
+			ctl_print_json_string(k.name);
 			printf(", \"state\": \"%s\", \"pid\": %u, \"generation\": %u, "
 			       "\"restarts\": %u, \"uptime_ms\": %" PRIu64
 			       ", \"next_start_ms\": %" PRIu64 "}",
@@ -160,7 +161,7 @@ static int print_result(const struct ipc_msg *msg, bool json)
 		return CTL_FAILED;
 	if (json) {
 		printf("{\"ok\": %s, \"message\": ", result.ok ? "true" : "false");
-		print_json_string(text);
+		ctl_print_json_string(text);
 		printf("}\n");
 	} else {
 		fprintf(result.ok ? stdout : stderr, "%s%s", text,
@@ -257,7 +258,6 @@ int main(int argc, char **argv)
 	static const struct option options[] = {
 	    {"config", required_argument, NULL, 'c'},
 	    {"socket", required_argument, NULL, 's'},
-	    {"json", no_argument, NULL, 'j'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -267,16 +267,23 @@ int main(int argc, char **argv)
 	int opt;
 
 	log_init("rxmppctl", LOG_LEVEL_WARNING, LOG_TARGET_STDERR);
-	while ((opt = getopt_long(argc, argv, "c:s:h", options, NULL)) != -1) {
+	/* --json may follow the command; take it out wherever it stands. */
+	int kept = 1;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			json = true;
+		else
+			argv[kept++] = argv[i];
+	}
+	argc = kept;
+	argv[argc] = NULL;
+	while ((opt = getopt_long(argc, argv, "+c:s:h", options, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			config_path = optarg;
 			break;
 		case 's':
 			socket_path = optarg;
-			break;
-		case 'j':
-			json = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -286,18 +293,20 @@ int main(int argc, char **argv)
 			return CTL_USAGE;
 		}
 	}
-	if (optind != argc - 1) {
+	if (optind >= argc) {
 		usage(stderr);
 		return CTL_USAGE;
 	}
 	const char *command = argv[optind];
 	uint16_t request, expect;
-	if (strcmp(command, "status") == 0) {
+	if (strcmp(command, "status") == 0 && optind + 1 == argc) {
 		request = PROTO_CTL_STATUS;
 		expect = PROTO_CTL_STATUS_REPLY;
-	} else if (strcmp(command, "reload") == 0) {
+	} else if (strcmp(command, "reload") == 0 && optind + 1 == argc) {
 		request = PROTO_CTL_RELOAD;
 		expect = PROTO_CTL_RESULT;
+	} else if (strcmp(command, "user") == 0) {
+		request = expect = 0;
 	} else {
 		fprintf(stderr, "rxmppctl: unknown command '%s'\n", command);
 		usage(stderr);
@@ -306,13 +315,18 @@ int main(int argc, char **argv)
 
 	static struct config cfg;
 	static struct config_errors errors;
-	bool config_broken = false;
-	if (socket_path == NULL) {
-		/* A broken file must not stop `status` or `reload`: the daemon runs
-		 * on its last good configuration, and the socket is rarely what broke. */
-		config_broken = config_load(config_path, &cfg, &errors) == -1;
-		socket_path = cfg.control_socket;
+	/* A broken file must not stop `status` or `reload`: the daemon runs on
+	 * its last good configuration, and the socket is rarely what broke. */
+	bool config_broken = config_load(config_path, &cfg, &errors) == -1;
+	if (request == 0) {
+		if (config_broken) {
+			config_errors_print(&errors, stderr);
+			return CTL_FAILED;
+		}
+		return ctl_user(argc - optind, argv + optind, &cfg, json);
 	}
+	if (socket_path == NULL)
+		socket_path = cfg.control_socket;
 	int rc = ctl_run(socket_path, request, expect, json);
 	if (rc != CTL_OK && config_broken && access(socket_path, F_OK) == -1) {
 		fprintf(stderr,

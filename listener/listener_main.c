@@ -1,16 +1,22 @@
 /*
- * rxmpp-listener: the process that holds client and call-bridge connections.
+ * rxmpp-listener: the process that holds client and call-bridge
+ * connections of a node.
  *
  * Runs under rxmppd (common/child.c does the handshake).  Receives the
- * listening sockets from the supervisor as LISTEN_SOCKET messages and
- * accepts on them; the XMPP streams themselves (TLS, SASL, XEP-0114) are
- * not served yet, so each accepted connection is closed at once.  If this
- * process dies, rxmppd restarts it with the same bound sockets, and the
- * connections the kernel queued meanwhile are accepted by the new one.
+ * listening sockets (LISTEN_SOCKET) and the call bridges (CALLBRIDGE) from
+ * the supervisor, loads the TLS key and certificate named by the
+ * configuration, accepts connections and runs their streams
+ * (listener_conn.c and the files it names), and talks to the router
+ * (listener_route.c).  A certificate that cannot be loaded at start stops
+ * the process with PROC_EXIT_CONFIG; on a reload the old one stays in use.
+ *
+ * If this process dies, rxmppd restarts it with the same bound sockets; the
+ * router forgets its sessions, and clients log in again.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -18,10 +24,13 @@
 
 #include "common/child.h"
 #include "common/log.h"
+#include "listener.h"
 
 #define LISTENER_SOCKETS_MAX 64
 /* Out of descriptors or memory: the queue keeps the connections meanwhile. */
 #define LISTENER_ACCEPT_PAUSE_MS 100
+
+struct listener L;
 
 struct listener_socket {
 	int fd;
@@ -33,7 +42,8 @@ struct listener_socket {
 static struct listener_socket sockets[LISTENER_SOCKETS_MAX];
 static size_t socket_count;
 
-static void listener_format_peer(const struct sockaddr_storage *ss, char *out, size_t size)
+static void format_peer(const struct sockaddr_storage *ss, char *peer, size_t peer_size,
+			char *address, size_t address_size)
 {
 	char host[INET6_ADDRSTRLEN] = "?";
 	unsigned port = 0;
@@ -46,7 +56,8 @@ static void listener_format_peer(const struct sockaddr_storage *ss, char *out, s
 		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
 		port = ntohs(sin6->sin6_port);
 	}
-	snprintf(out, size, "[%s]:%u", host, port);
+	snprintf(peer, peer_size, "[%s]:%u", host, port);
+	snprintf(address, address_size, "%s", host);
 }
 
 static int64_t listener_resume(struct ev_timer *timer, void *arg)
@@ -64,10 +75,9 @@ static void listener_accept(struct ev_io *io, int fd, uint32_t events, void *arg
 	(void)events;
 	/* Bounded so that one busy port cannot starve the others. */
 	for (int i = 0; i < 64; i++) {
-		struct sockaddr_storage peer;
-		socklen_t len = sizeof(peer);
-		int conn =
-		    accept4(fd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		int conn = accept4(fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (conn == -1) {
 			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
 			    errno == ENOMEM) {
@@ -84,11 +94,17 @@ static void listener_accept(struct ev_io *io, int fd, uint32_t events, void *arg
 			}
 			return;
 		}
-		char name[INET6_ADDRSTRLEN + 16];
-		listener_format_peer(&peer, name, sizeof(name));
-		log_debug("connection from %s on port %u closed: XMPP streams are not served yet",
-			  name, s->info.port);
-		close(conn);
+		char peer[INET6_ADDRSTRLEN_PLUS_PORT], address[48];
+		format_peer(&ss, peer, sizeof(peer), address, sizeof(address));
+		unsigned limit = L.cfg.limits.max_connections_per_address;
+		if (limit != CONFIG_NONE && conn_count_from(address) >= limit) {
+			log_warnx("%s: refused: %u connections from %s already", peer, limit,
+				  address);
+			close(conn);
+			continue;
+		}
+		log_debug("connection from %s on port %u", peer, s->info.port);
+		conn_new(conn, (enum proto_socket_kind)s->info.kind, peer, address);
 	}
 }
 
@@ -114,29 +130,99 @@ static void listener_listen_socket(int fd, const struct proto_listen_socket *inf
 	log_info("accepting on %s port %u", info->address, info->port);
 }
 
+static bool listener_supervisor_message(const struct ipc_msg *msg)
+{
+	if (msg->type != PROTO_CALLBRIDGE || msg->len != sizeof(struct proto_callbridge) ||
+	    msg->fd != -1)
+		return false;
+	if (L.next_bridge_count == L.next_bridge_cap) {
+		size_t cap = L.next_bridge_cap ? 2 * L.next_bridge_cap : 8;
+		struct proto_callbridge *grown = realloc(L.next_bridges, cap * sizeof(*grown));
+		if (grown == NULL)
+			return false;
+		L.next_bridges = grown;
+		L.next_bridge_cap = cap;
+	}
+	struct proto_callbridge *b = &L.next_bridges[L.next_bridge_count++];
+	memcpy(b, msg->data, sizeof(*b));
+	b->name[sizeof(b->name) - 1] = '\0';
+	b->address[sizeof(b->address) - 1] = '\0';
+	b->secret[sizeof(b->secret) - 1] = '\0';
+	return true;
+}
+
 static int listener_configure(const struct config *cfg, bool first, char *why, size_t why_size)
 {
-	(void)cfg;
-	(void)first;
-	(void)why;
-	(void)why_size;
+	SSL_CTX *tls = tls_context_new(&cfg->tls, why, why_size);
+	if (tls == NULL) {
+		L.next_bridge_count = 0;
+		return -1;
+	}
+	if (L.tls != NULL)
+		SSL_CTX_free(L.tls); /* connections keep their own reference */
+	L.tls = tls;
+	L.cfg = *cfg;
+	/* The call bridges that came with this configuration replace the old. */
+	free(L.bridges);
+	L.bridges = L.next_bridges;
+	L.bridge_count = L.next_bridge_count;
+	L.next_bridges = NULL;
+	L.next_bridge_count = L.next_bridge_cap = 0;
+	log_info("%s: TLS certificate %s, %zu call bridges", first ? "configured" : "reconfigured",
+		 cfg->tls.certificate, L.bridge_count);
 	return 0;
+}
+
+static void listener_peer_up(enum proc_role peer)
+{
+	if (peer == PROC_ROUTER)
+		route_announce_all();
+}
+
+static bool listener_peer_message(enum proc_role peer, const struct ipc_msg *msg)
+{
+	return peer == PROC_ROUTER && msg->fd == -1 && route_message(msg);
+}
+
+static void listener_flush(struct ev_loop *loop, void *arg)
+{
+	(void)loop;
+	(void)arg;
+	conns_flush();
 }
 
 static void listener_stop(void)
 {
+	conns_close_all();
 	for (size_t i = 0; i < socket_count; i++) {
 		ev_timer_del(sockets[i].resume);
 		ev_io_del(sockets[i].io);
 		close(sockets[i].fd);
 	}
 	socket_count = 0;
+	free(L.bridges);
+	free(L.next_bridges);
+	L.bridges = L.next_bridges = NULL;
+	SSL_CTX_free(L.tls);
+	L.tls = NULL;
+}
+
+static int listener_start(const struct config *cfg, bool first, char *why, size_t why_size)
+{
+	if (first) {
+		L.loop = child_loop();
+		ev_hook_add(L.loop, listener_flush, NULL);
+	}
+	return listener_configure(cfg, first, why, why_size);
 }
 
 static const struct child_ops listener_ops = {
     .role = PROC_LISTENER,
-    .configure = listener_configure,
+    .configure = listener_start,
     .listen_socket = listener_listen_socket,
+    .peer_up = listener_peer_up,
+    .peer_message = listener_peer_message,
+    .supervisor_message = listener_supervisor_message,
     .stop = listener_stop,
 };
 

@@ -2,26 +2,96 @@
  * rxmpp-router: the routing process of a node.
  *
  * Runs under rxmppd (common/child.c does the handshake and keeps the
- * channels to the listener and the elector, re-attaching them when either
- * restarts).  It holds no state another process needs to survive it.  The
- * routing table and the cluster stanza links come with the XMPP and cluster
- * work; until then it takes no messages beyond the handshake.
+ * channels to the listener and the elector).  From the listener:
+ * SESSION_UP/DOWN/PRESENCE and STANZA; to it: DELIVER and SESSION_KICK.
+ * When the listener goes away, its sessions are forgotten (its clients log
+ * in again); when this process restarts, the listener announces its
+ * sessions again, so no state here has to survive a crash.
  */
+#include <string.h>
+
 #include "common/child.h"
+#include "common/jid.h"
 #include "common/log.h"
+#include "router.h"
+
+void router_deliver(uint64_t session, const char *bytes, size_t len)
+{
+	if (child_send(PROC_LISTENER, PROTO_DELIVER, session, bytes, len, -1) == -1)
+		log_debug("cannot deliver to session %llu: the listener is away",
+			  (unsigned long long)session);
+}
+
+void router_kick(uint64_t session, uint32_t reason)
+{
+	struct proto_kick kick = {.reason = reason};
+	child_send(PROC_LISTENER, PROTO_SESSION_KICK, session, &kick, sizeof(kick), -1);
+}
+
+static bool router_from_listener(const struct ipc_msg *msg)
+{
+	switch (msg->type) {
+	case PROTO_SESSION_UP: {
+		struct proto_session session;
+		if (msg->len < sizeof(session))
+			return false;
+		memcpy(&session, msg->data, sizeof(session));
+		char jid[JID_MAX];
+		if (session.jid_len == 0 || session.jid_len >= sizeof(jid) ||
+		    msg->len != sizeof(session) + session.jid_len ||
+		    session.kind > PROTO_SESSION_COMPONENT)
+			return false;
+		memcpy(jid, (const char *)msg->data + sizeof(session), session.jid_len);
+		jid[session.jid_len] = '\0';
+		if (session_add(msg->peer, session.kind, jid) == NULL)
+			log_warnx("out of memory: session %s not routable", jid);
+		return true;
+	}
+	case PROTO_SESSION_DOWN:
+		session_remove(msg->peer);
+		return true;
+	case PROTO_SESSION_PRESENCE: {
+		struct proto_presence presence;
+		if (msg->len != sizeof(presence))
+			return false;
+		memcpy(&presence, msg->data, sizeof(presence));
+		session_presence(msg->peer, presence.priority, presence.available != 0);
+		return true;
+	}
+	case PROTO_STANZA:
+		route_stanza(msg->peer, msg->data, msg->len);
+		return true;
+	default:
+		return false;
+	}
+}
+
+static bool router_peer_message(enum proc_role peer, const struct ipc_msg *msg)
+{
+	return peer == PROC_LISTENER && msg->fd == -1 && router_from_listener(msg);
+}
+
+static void router_peer_down(enum proc_role peer)
+{
+	if (peer == PROC_LISTENER)
+		sessions_clear();
+}
 
 static int router_configure(const struct config *cfg, bool first, char *why, size_t why_size)
 {
 	(void)why;
 	(void)why_size;
-	if (first)
-		log_debug("routing for %s", cfg->domain);
+	if (first && routing_table_init() == -1)
+		return -1;
+	route_init(cfg);
 	return 0;
 }
 
 static const struct child_ops router_ops = {
     .role = PROC_ROUTER,
     .configure = router_configure,
+    .peer_down = router_peer_down,
+    .peer_message = router_peer_message,
 };
 
 int main(int argc, char **argv)

@@ -83,6 +83,14 @@ static void log_config_errors(const struct config_errors *errors)
 		log_warnx("(%u more errors not shown)", errors->dropped);
 }
 
+static void errors_to_text(const struct config_errors *errors, char *why, size_t why_size)
+{
+	size_t used = 0;
+	why[0] = '\0';
+	for (unsigned i = 0; i < errors->count && used + 1 < why_size; i++)
+		used += (size_t)snprintf(why + used, why_size - used, "%s\n", errors->message[i]);
+}
+
 int supervisor_reload(char *why, size_t why_size)
 {
 	static struct config next;
@@ -92,11 +100,14 @@ int supervisor_reload(char *why, size_t why_size)
 	if (config_load(sv.config_path, &next, &errors) == -1) {
 		log_warnx("the new configuration is invalid; keeping the running one:");
 		log_config_errors(&errors);
-		size_t used = 0;
-		why[0] = '\0';
-		for (unsigned i = 0; i < errors.count && used + 1 < why_size; i++)
-			used += (size_t)snprintf(why + used, why_size - used, "%s\n",
-						 errors.message[i]);
+		errors_to_text(&errors, why, why_size);
+		return -1;
+	}
+	struct callbridges bridges;
+	if (callbridges_load(next.callbridges_file, next.domain, &bridges, &errors) == -1) {
+		log_warnx("the call-bridges file is invalid; keeping the running configuration:");
+		log_config_errors(&errors);
+		errors_to_text(&errors, why, why_size);
 		return -1;
 	}
 	bool listen_changed = !sockets_config_equal(&sv.cfg, &next);
@@ -104,8 +115,11 @@ int supervisor_reload(char *why, size_t why_size)
 		log_warnx("cannot apply the new listen settings (%s); keeping the running "
 			  "configuration",
 			  why);
+		callbridges_free(&bridges);
 		return -1;
 	}
+	callbridges_free(&sv.bridges);
+	sv.bridges = bridges;
 	if (strcmp(next.control_socket, sv.cfg.control_socket) != 0)
 		log_warnx("control_socket changes when rxmppd restarts; still using %s",
 			  sv.cfg.control_socket);
@@ -272,6 +286,11 @@ int main(int argc, char **argv)
 	if (config_load(config_path, &sv.cfg, &errors) == -1) {
 		config_errors_print(&errors, stderr);
 		fprintf(stderr, "rxmppd: %s is invalid; not starting\n", config_path);
+		return PROC_EXIT_CONFIG;
+	}
+	if (callbridges_load(sv.cfg.callbridges_file, sv.cfg.domain, &sv.bridges, &errors) == -1) {
+		config_errors_print(&errors, stderr);
+		fprintf(stderr, "rxmppd: %s is invalid; not starting\n", sv.cfg.callbridges_file);
 		return PROC_EXIT_CONFIG;
 	}
 	if (check_only) {

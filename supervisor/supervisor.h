@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "common/proc.h"
 #include "common/proto.h"
+#include "config/callbridges.h"
 #include "config/config.h"
 
 struct listen_socket {
@@ -40,6 +41,7 @@ struct supervisor {
 	char config_path[1024];
 	char libexec_dir[1024];
 	struct listen_set listening;
+	struct callbridges bridges;
 	/* --log-level wins over the file, also across reloads. */
 	bool log_level_forced;
 	enum log_level forced_log_level;

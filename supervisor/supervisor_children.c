@@ -116,6 +116,11 @@ static void child_send_config(struct child *c)
 			ipc_send(c->channel, PROTO_LISTEN_SOCKET, 0, &info, sizeof(info), fd);
 		}
 	}
+	if (c->spec->role == PROC_LISTENER) {
+		for (size_t i = 0; i < sv.bridges.count; i++)
+			ipc_send(c->channel, PROTO_CALLBRIDGE, 0, &sv.bridges.items[i],
+				 sizeof(sv.bridges.items[i]), -1);
+	}
 	ipc_send(c->channel, PROTO_CONFIG_END, 0, NULL, 0, -1);
 }
 

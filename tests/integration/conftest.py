@@ -8,17 +8,23 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 
+from certs import make_server_certs  # noqa: E402
 from rxmpp_node import Node  # noqa: E402
 
 
+@pytest.fixture(scope="session")
+def certs(tmp_path_factory):
+    return make_server_certs(tmp_path_factory.mktemp("certs"))
+
+
 @pytest.fixture
-def node_factory(tmp_path):
+def node_factory(tmp_path, certs):
     nodes = []
 
     def make(**kwargs):
         directory = tmp_path / f"node{len(nodes)}"
         directory.mkdir()
-        node = Node(directory, **kwargs)
+        node = Node(directory, certs, **kwargs)
         nodes.append(node)
         return node
 

@@ -44,13 +44,15 @@ def process_alive(pid):
 
 
 class Node:
-    def __init__(self, directory, bin_dir=BIN, extra=""):
+    def __init__(self, directory, certs, bin_dir=BIN, extra=""):
         self.dir = str(directory)
         self.bin = bin_dir
+        self.certs = certs
         self.client_port = free_port()
         self.component_port = free_port()
         self.config = os.path.join(self.dir, "rxmpp.yaml")
         self.control = os.path.join(self.dir, "control.sock")
+        os.makedirs(os.path.join(self.dir, "state"), exist_ok=True)
         self.write_config(extra=extra)
         self.proc = None
         self.reader = None
@@ -64,12 +66,31 @@ class Node:
             f"log_level: {log_level}\n"
             f"state_directory: state\n"
             f"control_socket: control.sock\n"
+            f"callbridges_file: callbridges.yaml\n"
             f"listen:\n"
             f"  addresses: [127.0.0.1]\n"
             f"  client_port: {client_port or self.client_port}\n"
             f"  component_port: {self.component_port}\n"
+            f"tls:\n"
+            f"  key: {self.certs['key']}\n"
+            f"  certificate: {self.certs['cert']}\n"
             f"{extra}"
         )
+
+    def add_user(self, name, password):
+        result = subprocess.run(
+            [os.path.join(self.bin, "rxmppctl"), "--config", self.config, "user", "add", name,
+             "--stdin"], input=password + "\n", capture_output=True, text=True, timeout=30)
+        assert result.returncode == 0, result.stderr
+
+    def write_bridges(self, bridges):
+        """bridges: name -> secret."""
+        path = os.path.join(self.dir, "callbridges.yaml")
+        with open(path + ".tmp", "w") as f:
+            for name, secret in bridges.items():
+                f.write(f'{name}: "{secret}"\n')
+        os.chmod(path + ".tmp", 0o640)
+        os.replace(path + ".tmp", path)
 
     def write_config(self, text=None, **kwargs):
         tmp = self.config + ".tmp"

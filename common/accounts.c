@@ -1,0 +1,229 @@
+/* The accounts file; see accounts.h. */
+#include "accounts.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "fileio.h"
+
+#define ACCOUNTS_HEADER "# rxmpp accounts, format 1: salted SCRAM keys only (rxmppctl user ...)\n"
+
+void accounts_init(struct accounts *a)
+{
+	memset(a, 0, sizeof(*a));
+}
+
+void accounts_free(struct accounts *a)
+{
+	for (size_t i = 0; i < a->count; i++)
+		free(a->items[i].name);
+	free(a->items);
+	accounts_init(a);
+}
+
+/* Index of `name`, or of where it would go (with *found false). */
+static size_t accounts_position(const struct accounts *a, const char *name, bool *found)
+{
+	size_t lo = 0, hi = a->count;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(a->items[mid].name, name);
+		if (c == 0) {
+			*found = true;
+			return mid;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*found = false;
+	return lo;
+}
+
+const struct account *accounts_find(const struct accounts *a, const char *name)
+{
+	bool found;
+	size_t i = accounts_position(a, name, &found);
+	return found ? &a->items[i] : NULL;
+}
+
+static struct account *accounts_insert(struct accounts *a, const char *name)
+{
+	bool found;
+	size_t i = accounts_position(a, name, &found);
+	if (found)
+		return &a->items[i];
+	if (a->count == a->cap) {
+		size_t cap = a->cap ? a->cap * 2 : 16;
+		struct account *items = realloc(a->items, cap * sizeof(*items));
+		if (items == NULL)
+			return NULL;
+		a->items = items;
+		a->cap = cap;
+	}
+	char *copy = strdup(name);
+	if (copy == NULL)
+		return NULL;
+	memmove(&a->items[i + 1], &a->items[i], (a->count - i) * sizeof(a->items[0]));
+	memset(&a->items[i], 0, sizeof(a->items[i]));
+	a->items[i].name = copy;
+	a->count++;
+	return &a->items[i];
+}
+
+int accounts_remove(struct accounts *a, const char *name)
+{
+	bool found;
+	size_t i = accounts_position(a, name, &found);
+	if (!found)
+		return -1;
+	free(a->items[i].name);
+	memmove(&a->items[i], &a->items[i + 1], (a->count - i - 1) * sizeof(a->items[0]));
+	a->count--;
+	return 0;
+}
+
+int accounts_set_password(struct accounts *a, const char *name, const char *password,
+			  size_t password_len, char *why, size_t why_size)
+{
+	struct scram_keys keys[SCRAM_HASH_COUNT];
+	for (int h = 0; h < SCRAM_HASH_COUNT; h++) {
+		if (scram_derive_random((enum scram_hash)h, password, password_len,
+					SCRAM_ITERATIONS, &keys[h]) == -1) {
+			snprintf(why, why_size, "cannot derive the SCRAM keys");
+			return -1;
+		}
+	}
+	struct account *account = accounts_insert(a, name);
+	if (account == NULL) {
+		snprintf(why, why_size, "out of memory");
+		return -1;
+	}
+	memcpy(account->keys, keys, sizeof(keys));
+	return 0;
+}
+
+/* "SCRAM-SHA-1=4096,salt,stored,server" */
+static int accounts_parse_keys(char *field, struct account *account)
+{
+	char *eq = strchr(field, '=');
+	if (eq == NULL)
+		return -1;
+	*eq = '\0';
+	int hash = -1;
+	for (int h = 0; h < SCRAM_HASH_COUNT; h++) {
+		if (strcmp(field, scram_mechanism_name((enum scram_hash)h)) == 0)
+			hash = h;
+	}
+	if (hash == -1)
+		return -1;
+	struct scram_keys *keys = &account->keys[hash];
+	size_t key_len = scram_key_len((enum scram_hash)hash);
+	char *save = NULL;
+	char *iterations = strtok_r(eq + 1, ",", &save);
+	char *salt = strtok_r(NULL, ",", &save);
+	char *stored = strtok_r(NULL, ",", &save);
+	char *server = strtok_r(NULL, ",", &save);
+	if (iterations == NULL || salt == NULL || stored == NULL || server == NULL ||
+	    strtok_r(NULL, ",", &save) != NULL)
+		return -1;
+	char *end;
+	unsigned long n = strtoul(iterations, &end, 10);
+	if (*end != '\0' || n < 1 || n > 10000000)
+		return -1;
+	keys->iterations = (unsigned)n;
+	int salt_len = scram_base64_decode(salt, strlen(salt), keys->salt, sizeof(keys->salt));
+	if (salt_len <= 0)
+		return -1;
+	keys->salt_len = (size_t)salt_len;
+	unsigned char decoded[SCRAM_KEY_MAX + 3];
+	if (scram_base64_decode(stored, strlen(stored), decoded, sizeof(decoded)) != (int)key_len)
+		return -1;
+	memcpy(keys->stored_key, decoded, key_len);
+	if (scram_base64_decode(server, strlen(server), decoded, sizeof(decoded)) != (int)key_len)
+		return -1;
+	memcpy(keys->server_key, decoded, key_len);
+	return 0;
+}
+
+int accounts_load(const char *path, struct accounts *a, char *why, size_t why_size)
+{
+	char *text;
+	size_t len;
+	accounts_init(a);
+	if (access(path, F_OK) == -1 && errno == ENOENT)
+		return 0; /* no account made yet */
+	if (fileio_read_all(path, ACCOUNTS_FILE_MAX, &text, &len, why, why_size) == -1)
+		return -1;
+	unsigned line_no = 0;
+	char *save_line = NULL;
+	for (char *line = strtok_r(text, "\n", &save_line); line != NULL;
+	     line = strtok_r(NULL, "\n", &save_line)) {
+		line_no++;
+		if (line[0] == '#' || line[0] == '\0')
+			continue;
+		char *save = NULL;
+		char *name = strtok_r(line, " ", &save);
+		char normal[JID_PART_MAX + 1];
+		if (jid_normalize_local(name, strlen(name), normal, sizeof(normal)) == -1 ||
+		    accounts_find(a, normal) != NULL)
+			goto bad;
+		struct account *account = accounts_insert(a, normal);
+		if (account == NULL)
+			goto bad;
+		int fields = 0;
+		for (char *field = strtok_r(NULL, " ", &save); field != NULL;
+		     field = strtok_r(NULL, " ", &save), fields++) {
+			if (accounts_parse_keys(field, account) == -1)
+				goto bad;
+		}
+		if (fields != SCRAM_HASH_COUNT || account->keys[0].iterations == 0 ||
+		    account->keys[1].iterations == 0)
+			goto bad;
+	}
+	free(text);
+	return 0;
+bad:
+	snprintf(why, why_size, "%s:%u: not a valid account line", path, line_no);
+	free(text);
+	accounts_free(a);
+	return -1;
+}
+
+int accounts_save(const char *path, const struct accounts *a, char *why, size_t why_size)
+{
+	struct buf out;
+	buf_init(&out, ACCOUNTS_FILE_MAX);
+	int rc = buf_append(&out, ACCOUNTS_HEADER, strlen(ACCOUNTS_HEADER));
+	for (size_t i = 0; i < a->count && rc == 0; i++) {
+		const struct account *account = &a->items[i];
+		rc = buf_append(&out, account->name, strlen(account->name));
+		for (int h = 0; h < SCRAM_HASH_COUNT && rc == 0; h++) {
+			const struct scram_keys *keys = &account->keys[h];
+			size_t key_len = scram_key_len((enum scram_hash)h);
+			char salt[64], stored[64], server[64], field[256];
+			scram_base64_encode(keys->salt, keys->salt_len, salt);
+			scram_base64_encode(keys->stored_key, key_len, stored);
+			scram_base64_encode(keys->server_key, key_len, server);
+			int n = snprintf(field, sizeof(field), " %s=%u,%s,%s,%s",
+					 scram_mechanism_name((enum scram_hash)h), keys->iterations,
+					 salt, stored, server);
+			rc = buf_append(&out, field, (size_t)n);
+		}
+		if (rc == 0)
+			rc = buf_append(&out, "\n", 1);
+	}
+	if (rc == -1) {
+		snprintf(why, why_size, "accounts too large");
+		buf_free(&out);
+		return -1;
+	}
+	rc = fileio_write_atomic(path, buf_head(&out), buf_len(&out), 0600, why, why_size);
+	buf_free(&out);
+	return rc;
+}

@@ -1,0 +1,47 @@
+/*
+ * Client accounts: names with salted SCRAM-SHA-1 and SCRAM-SHA-256 keys,
+ * never passwords.  The file (state_directory/accounts, mode 0600) has one
+ * account a line:
+ *
+ *   name SCRAM-SHA-1=ITERATIONS,SALT,STOREDKEY,SERVERKEY SCRAM-SHA-256=...
+ *
+ * with base64 values.  rxmppctl writes it (atomically, under a lock); the
+ * listener reads it and notices when it was replaced.
+ */
+#ifndef RXMPP_ACCOUNTS_H
+#define RXMPP_ACCOUNTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "jid.h"
+#include "scram.h"
+
+#define ACCOUNTS_FILE_NAME "accounts"
+#define ACCOUNTS_FILE_MAX (256u * 1024u * 1024u)
+
+struct account {
+	char *name; /* normal form of the localpart */
+	struct scram_keys keys[SCRAM_HASH_COUNT];
+};
+
+struct accounts {
+	struct account *items; /* sorted by name */
+	size_t count;
+	size_t cap;
+};
+
+void accounts_init(struct accounts *a);
+void accounts_free(struct accounts *a);
+/* Reads `path`; a missing file is an empty set.  On error (the reason with
+ * the line number in `why`), `a` is left empty. */
+int accounts_load(const char *path, struct accounts *a, char *why, size_t why_size);
+int accounts_save(const char *path, const struct accounts *a, char *why, size_t why_size);
+const struct account *accounts_find(const struct accounts *a, const char *name);
+/* Adds or replaces `name` with keys derived from `password`. */
+int accounts_set_password(struct accounts *a, const char *name, const char *password,
+			  size_t password_len, char *why, size_t why_size);
+int accounts_remove(struct accounts *a, const char *name);
+
+#endif

@@ -1,0 +1,256 @@
+/* The call-bridges file; see callbridges.h.  Runs in the supervisor. */
+#include "callbridges.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <yaml.h>
+
+#include "common/fileio.h"
+#include "common/jid.h"
+#include "common/log.h"
+
+struct reader {
+	yaml_parser_t parser;
+	const char *path;
+	struct config_errors *errors;
+	bool broken;
+};
+
+static void fail_at(struct reader *r, const yaml_mark_t *mark, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void fail_at(struct reader *r, const yaml_mark_t *mark, const char *fmt, ...)
+{
+	char text[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	config_errors_add(r->errors, r->path, (unsigned)mark->line + 1, (unsigned)mark->column + 1,
+			  "%s", text);
+}
+
+static bool next(struct reader *r, yaml_event_t *e)
+{
+	if (r->broken)
+		return false;
+	if (!yaml_parser_parse(&r->parser, e)) {
+		fail_at(r, &r->parser.problem_mark, "YAML syntax error: %s",
+			r->parser.problem ? r->parser.problem : "unreadable input");
+		r->broken = true;
+		return false;
+	}
+	if (e->type == YAML_ALIAS_EVENT) {
+		fail_at(r, &e->start_mark, "YAML aliases are not allowed here");
+		yaml_event_delete(e);
+		r->broken = true;
+		return false;
+	}
+	return true;
+}
+
+static bool name_valid(const char *name)
+{
+	size_t len = strlen(name);
+	if (len == 0 || len > 63 || name[0] == '-' || name[len - 1] == '-')
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char c = name[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+static bool secret_valid(const char *secret)
+{
+	size_t len = strlen(secret);
+	if (len < CALLBRIDGE_SECRET_MIN || len >= sizeof(((struct proto_callbridge *)0)->secret))
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		if ((unsigned char)secret[i] <= 0x20 || secret[i] == 0x7f)
+			return false;
+	}
+	return true;
+}
+
+static int add(struct callbridges *out, const struct proto_callbridge *b)
+{
+	struct proto_callbridge *items = realloc(out->items, (out->count + 1) * sizeof(*items));
+	if (items == NULL)
+		return -1;
+	out->items = items;
+	out->items[out->count++] = *b;
+	return 0;
+}
+
+/* The value of one bridge: a secret, or a mapping with secret and address. */
+static bool read_bridge(struct reader *r, struct proto_callbridge *b, const char *domain,
+			const yaml_mark_t *name_mark)
+{
+	yaml_event_t e;
+	bool have_secret = false;
+	snprintf(b->address, sizeof(b->address), "%s.%s", b->name, domain);
+	if (!next(r, &e))
+		return false;
+	if (e.type == YAML_SCALAR_EVENT) {
+		const char *secret = (const char *)e.data.scalar.value;
+		if (!secret_valid(secret))
+			fail_at(r, &e.start_mark,
+				"%s: the secret must be %d to 255 characters without spaces", b->name,
+				CALLBRIDGE_SECRET_MIN);
+		snprintf(b->secret, sizeof(b->secret), "%s", secret);
+		yaml_event_delete(&e);
+		return true;
+	}
+	if (e.type != YAML_MAPPING_START_EVENT) {
+		fail_at(r, &e.start_mark, "%s: expected a secret or a mapping with secret and address",
+			b->name);
+		yaml_event_delete(&e);
+		r->broken = true;
+		return false;
+	}
+	yaml_event_delete(&e);
+	for (;;) {
+		if (!next(r, &e))
+			return false;
+		if (e.type == YAML_MAPPING_END_EVENT) {
+			yaml_event_delete(&e);
+			break;
+		}
+		char key[32];
+		yaml_mark_t key_mark = e.start_mark;
+		snprintf(key, sizeof(key), "%s",
+			 e.type == YAML_SCALAR_EVENT ? (const char *)e.data.scalar.value : "");
+		yaml_event_delete(&e);
+		if (!next(r, &e))
+			return false;
+		if (e.type != YAML_SCALAR_EVENT) {
+			fail_at(r, &e.start_mark, "%s.%s: expected a single value", b->name, key);
+			yaml_event_delete(&e);
+			r->broken = true;
+			return false;
+		}
+		const char *value = (const char *)e.data.scalar.value;
+		char normal[JID_MAX];
+		if (strcmp(key, "secret") == 0) {
+			have_secret = true;
+			if (!secret_valid(value))
+				fail_at(r, &e.start_mark,
+					"%s.secret: must be %d to 255 characters without spaces",
+					b->name, CALLBRIDGE_SECRET_MIN);
+			snprintf(b->secret, sizeof(b->secret), "%s", value);
+		} else if (strcmp(key, "address") == 0) {
+			if (strchr(value, '@') != NULL || strchr(value, '/') != NULL ||
+			    jid_normalize(value, strlen(value), normal, sizeof(normal)) == -1 ||
+			    strlen(normal) >= sizeof(b->address))
+				fail_at(r, &e.start_mark, "%s.address: expected a domain name, got '%.40s'",
+					b->name, value);
+			else
+				snprintf(b->address, sizeof(b->address), "%s", normal);
+		} else {
+			fail_at(r, &key_mark, "%s: unknown key '%s'; expected secret or address",
+				b->name, key);
+		}
+		yaml_event_delete(&e);
+	}
+	if (!have_secret)
+		fail_at(r, name_mark, "%s: no secret", b->name);
+	return true;
+}
+
+int callbridges_load(const char *path, const char *domain, struct callbridges *out,
+		     struct config_errors *errors)
+{
+	char *text, why[512];
+	size_t len;
+	memset(out, 0, sizeof(*out));
+	memset(errors, 0, sizeof(*errors));
+	struct stat st;
+	if (stat(path, &st) == -1 && errno == ENOENT)
+		return 0;
+	if (fileio_read_all(path, 1024 * 1024, &text, &len, why, sizeof(why)) == -1) {
+		config_errors_add(errors, path, 0, 0, "%s", why);
+		return -1;
+	}
+	if (st.st_mode & S_IROTH)
+		log_warnx("%s is readable by every user; it holds secrets (chmod 0640)", path);
+
+	struct reader r = {.path = path, .errors = errors};
+	yaml_parser_initialize(&r.parser);
+	yaml_parser_set_input_string(&r.parser, (const unsigned char *)text, len);
+	yaml_event_t e;
+	bool ok = next(&r, &e); /* STREAM_START */
+	if (ok)
+		yaml_event_delete(&e);
+	ok = ok && next(&r, &e);
+	if (ok && e.type == YAML_DOCUMENT_START_EVENT) {
+		yaml_event_delete(&e);
+		ok = next(&r, &e);
+		if (ok && e.type != YAML_MAPPING_START_EVENT && e.type != YAML_SCALAR_EVENT) {
+			fail_at(&r, &e.start_mark, "expected a mapping of bridge names to secrets");
+			ok = false;
+		}
+		/* An empty document (a file of comments) is no bridges. */
+		bool empty = ok && e.type == YAML_SCALAR_EVENT && e.data.scalar.length == 0;
+		if (ok && e.type == YAML_SCALAR_EVENT && !empty) {
+			fail_at(&r, &e.start_mark, "expected a mapping of bridge names to secrets");
+			ok = false;
+		}
+		bool mapping = ok && e.type == YAML_MAPPING_START_EVENT;
+		yaml_event_delete(&e);
+		while (mapping && next(&r, &e)) {
+			if (e.type == YAML_MAPPING_END_EVENT) {
+				yaml_event_delete(&e);
+				break;
+			}
+			struct proto_callbridge b;
+			memset(&b, 0, sizeof(b));
+			yaml_mark_t mark = e.start_mark;
+			const char *name = e.type == YAML_SCALAR_EVENT ? (const char *)e.data.scalar.value
+								       : "";
+			if (!name_valid(name))
+				fail_at(&r, &mark,
+					"bridge name '%.40s': expected 1 to 63 lower-case letters, "
+					"digits and hyphens",
+					name);
+			snprintf(b.name, sizeof(b.name), "%s", name);
+			yaml_event_delete(&e);
+			if (!read_bridge(&r, &b, domain, &mark))
+				break;
+			for (size_t i = 0; i < out->count; i++) {
+				if (strcmp(out->items[i].name, b.name) == 0)
+					fail_at(&r, &mark, "bridge %s appears twice", b.name);
+				else if (strcmp(out->items[i].address, b.address) == 0)
+					fail_at(&r, &mark, "bridges %s and %s have the same address %s",
+						out->items[i].name, b.name, b.address);
+			}
+			if (add(out, &b) == -1)
+				config_errors_add(errors, path, 0, 0, "out of memory");
+		}
+	} else if (ok) {
+		yaml_event_delete(&e); /* STREAM_END: an empty file */
+	}
+	yaml_parser_delete(&r.parser);
+	memset(text, 0, len);
+	free(text);
+	if (errors->count > 0) {
+		callbridges_free(out);
+		return -1;
+	}
+	return 0;
+}
+
+void callbridges_free(struct callbridges *b)
+{
+	if (b->items != NULL)
+		memset(b->items, 0, b->count * sizeof(*b->items));
+	free(b->items);
+	b->items = NULL;
+	b->count = 0;
+}

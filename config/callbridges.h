@@ -1,0 +1,33 @@
+/*
+ * The call-bridges file (callbridges_file, mode 0640): the name and shared
+ * secret of each call bridge allowed to connect as an XMPP component, and
+ * optionally its address (default NAME.DOMAIN):
+ *
+ *   cb1: "the secret rxmppctl callbridge add printed"
+ *   cb2:
+ *     secret: "..."
+ *     address: bridge2.example.com
+ *
+ * Read by the supervisor only; the listener receives the entries over IPC.
+ */
+#ifndef RXMPP_CALLBRIDGES_H
+#define RXMPP_CALLBRIDGES_H
+
+#include <stddef.h>
+
+#include "common/proto.h"
+#include "config.h"
+
+#define CALLBRIDGE_SECRET_MIN 8
+
+struct callbridges {
+	struct proto_callbridge *items;
+	size_t count;
+};
+
+/* A missing file is no bridges.  On -1 every problem is in `errors`. */
+int callbridges_load(const char *path, const char *domain, struct callbridges *out,
+		     struct config_errors *errors);
+void callbridges_free(struct callbridges *b);
+
+#endif

@@ -1,0 +1,227 @@
+/*
+ * rxmppctl user add|del|passwd|list: the accounts file under the state
+ * directory (see common/accounts.h).  Passwords come from a prompt without
+ * echo, from standard input (--stdin) or from a file (--password-file),
+ * never from the command line, where other users could read them.  Changes
+ * are made under a lock and written atomically; the running listener sees
+ * the new file at the next login, without a reload.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "common/accounts.h"
+#include "common/fileio.h"
+#include "rxmppctl.h"
+
+#define PASSWORD_MAX 1024
+
+static void user_usage(FILE *out)
+{
+	fprintf(out, "usage: rxmppctl user add NAME [--stdin | --password-file FILE]\n"
+		     "       rxmppctl user passwd NAME [--stdin | --password-file FILE]\n"
+		     "       rxmppctl user del NAME\n"
+		     "       rxmppctl user list [--json]\n"
+		     "\n"
+		     "Accounts are stored as salted SCRAM-SHA-1 and SCRAM-SHA-256 keys in\n"
+		     "STATE_DIRECTORY/accounts (mode 0600); the password itself is never stored.\n"
+		     "Without --stdin or --password-file the password is asked for twice.\n");
+}
+
+/* Reads one line without its newline; -1 when there is none or it is too long. */
+static int read_line(FILE *in, char *out, size_t size)
+{
+	if (fgets(out, (int)size, in) == NULL)
+		return -1;
+	size_t len = strcspn(out, "\r\n");
+	if (len == strlen(out) && !feof(in))
+		return -1; /* no newline before the buffer ended */
+	out[len] = '\0';
+	return (int)len;
+}
+
+static int prompt_password(const char *prompt, char *out, size_t size)
+{
+	FILE *tty = fopen("/dev/tty", "r+");
+	if (tty == NULL) {
+		fprintf(stderr, "rxmppctl: no terminal to ask for the password; use --stdin or "
+				"--password-file\n");
+		return -1;
+	}
+	struct termios saved, quiet;
+	int fd = fileno(tty);
+	tcgetattr(fd, &saved);
+	quiet = saved;
+	quiet.c_lflag &= ~(tcflag_t)ECHO;
+	tcsetattr(fd, TCSAFLUSH, &quiet);
+	fputs(prompt, tty);
+	fflush(tty);
+	int len = read_line(tty, out, size);
+	tcsetattr(fd, TCSAFLUSH, &saved);
+	fputc('\n', tty);
+	fclose(tty);
+	return len;
+}
+
+static int get_password(const char *source, const char *file, char *out, size_t size)
+{
+	int len;
+	if (source != NULL && strcmp(source, "stdin") == 0) {
+		len = read_line(stdin, out, size);
+	} else if (source != NULL) {
+		FILE *f = fopen(file, "r");
+		if (f == NULL) {
+			fprintf(stderr, "rxmppctl: %s: %s\n", file, strerror(errno));
+			return -1;
+		}
+		len = read_line(f, out, size);
+		fclose(f);
+	} else {
+		char again[PASSWORD_MAX + 2];
+		len = prompt_password("Password: ", out, size);
+		if (len >= 0 && (prompt_password("Password again: ", again, sizeof(again)) != len ||
+				 strcmp(out, again) != 0)) {
+			fprintf(stderr, "rxmppctl: the passwords differ\n");
+			len = -1;
+		}
+		OPENSSL_cleanse(again, sizeof(again));
+		if (len < 0)
+			return -1;
+	}
+	if (len <= 0) {
+		fprintf(stderr, "rxmppctl: no password given (one line of 1 to %d bytes)\n",
+			PASSWORD_MAX);
+		return -1;
+	}
+	return len;
+}
+
+static int user_list(const struct accounts *accounts, bool json)
+{
+	if (json)
+		printf("[");
+	for (size_t i = 0; i < accounts->count; i++) {
+		if (json) {
+			printf("%s", i ? ", " : "");
+			ctl_print_json_string(accounts->items[i].name);
+		} else {
+			printf("%s\n", accounts->items[i].name);
+		}
+	}
+	if (json)
+		printf("]\n");
+	return CTL_OK;
+}
+
+int ctl_user(int argc, char **argv, const struct config *cfg, bool json)
+{
+	static const struct option options[] = {
+		{"stdin", no_argument, NULL, 'i'},
+		{"password-file", required_argument, NULL, 'f'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *source = NULL, *file = NULL;
+	int opt;
+	/* 0, not 1: GNU getopt then forgets the first parse, ordering included. */
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+		switch (opt) {
+		case 'i':
+			source = "stdin";
+			break;
+		case 'f':
+			source = "file";
+			file = optarg;
+			break;
+		case 'h':
+			user_usage(stdout);
+			return CTL_OK;
+		default:
+			user_usage(stderr);
+			return CTL_USAGE;
+		}
+	}
+	const char *verb = optind < argc ? argv[optind] : NULL;
+	const char *raw_name = optind + 1 < argc ? argv[optind + 1] : NULL;
+	bool is_list = verb != NULL && strcmp(verb, "list") == 0;
+	if (verb == NULL || (is_list ? optind + 1 != argc : optind + 2 != argc)) {
+		user_usage(stderr);
+		return CTL_USAGE;
+	}
+	char name[JID_PART_MAX + 1] = "";
+	if (!is_list && jid_normalize_local(raw_name, strlen(raw_name), name, sizeof(name)) == -1) {
+		fprintf(stderr,
+			"rxmppctl: '%s' is not a valid user name (no spaces or \"&'/:<>@)\n",
+			raw_name);
+		return CTL_FAILED;
+	}
+
+	char path[PATH_MAX], why[512];
+	snprintf(path, sizeof(path), "%s/%s", cfg->state_directory, ACCOUNTS_FILE_NAME);
+	int lock = fileio_lock(path, why, sizeof(why));
+	if (lock == -1) {
+		fprintf(stderr, "rxmppctl: %s\n", why);
+		return CTL_FAILED;
+	}
+	struct accounts accounts;
+	int rc = CTL_FAILED;
+	if (accounts_load(path, &accounts, why, sizeof(why)) == -1) {
+		fprintf(stderr, "rxmppctl: %s\n", why);
+		goto done;
+	}
+	bool exists = !is_list && accounts_find(&accounts, name) != NULL;
+	if (is_list) {
+		rc = user_list(&accounts, json);
+		goto done;
+	} else if (strcmp(verb, "del") == 0) {
+		if (!exists) {
+			fprintf(stderr, "rxmppctl: no user %s\n", name);
+			goto done;
+		}
+		accounts_remove(&accounts, name);
+	} else if (strcmp(verb, "add") == 0 || strcmp(verb, "passwd") == 0) {
+		bool adding = verb[0] == 'a';
+		if (adding && exists) {
+			fprintf(stderr, "rxmppctl: user %s exists; use 'user passwd'\n", name);
+			goto done;
+		}
+		if (!adding && !exists) {
+			fprintf(stderr, "rxmppctl: no user %s\n", name);
+			goto done;
+		}
+		char password[PASSWORD_MAX + 2];
+		int len = get_password(source, file, password, sizeof(password));
+		int set = len < 0 ? -1
+				  : accounts_set_password(&accounts, name, password, (size_t)len,
+							  why, sizeof(why));
+		OPENSSL_cleanse(password, sizeof(password));
+		if (set == -1) {
+			if (len >= 0)
+				fprintf(stderr, "rxmppctl: %s\n", why);
+			goto done;
+		}
+	} else {
+		user_usage(stderr);
+		rc = CTL_USAGE;
+		goto done;
+	}
+	if (accounts_save(path, &accounts, why, sizeof(why)) == -1) {
+		fprintf(stderr, "rxmppctl: %s\n", why);
+		goto done;
+	}
+	printf("user %s %s\n", name,
+	       verb[0] == 'd' ? "deleted" : verb[0] == 'a' ? "added" : "password changed");
+	rc = CTL_OK;
+done:
+	accounts_free(&accounts);
+	close(lock);
+	return rc;
+}

@@ -1,0 +1,136 @@
+/*
+ * rxmpp-listener: shared state of its parts.
+ *
+ *   listener_main.c       the process: sockets, accept, configuration, router channel
+ *   listener_conn.c       one connection: socket, TLS, XML stream, timers, stream errors
+ *   listener_client.c     the client stream: STARTTLS, SASL, bind, stanzas (RFC 6120)
+ *   listener_component.c  the component stream of call bridges (XEP-0114)
+ *   listener_route.c      sessions and stanzas to and from the router
+ *   listener_accounts.c   the accounts file, re-read when it changes
+ *   listener_xml.c, listener_tls.c, listener_sasl.c   parser, TLS, SASL
+ */
+#ifndef RXMPP_LISTENER_H
+#define RXMPP_LISTENER_H
+
+#include <openssl/ssl.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+#include "common/ev.h"
+#include "common/ipc.h"
+#include "common/jid.h"
+#include "common/proto.h"
+#include "config/config.h"
+#include "listener_sasl.h"
+#include "listener_tls.h"
+#include "listener_xml.h"
+
+#define INET6_ADDRSTRLEN_PLUS_PORT 72
+
+enum conn_state {
+	CONN_TLS_HANDSHAKE, /* direct TLS: handshake before the stream */
+	CONN_STREAM_HEADER, /* waiting for <stream:stream> */
+	CONN_AUTH,	    /* client: features sent, not authenticated */
+	CONN_SASL,	    /* client: in a SASL exchange */
+	CONN_BIND,	    /* client: authenticated, not bound */
+	CONN_SESSION,	    /* client: bound; stanzas are routed */
+	CONN_HANDSHAKE,	    /* component: waiting for <handshake> */
+	CONN_COMPONENT,	    /* component: authenticated; stanzas are routed */
+	CONN_CLOSING,	    /* flushing the last bytes before closing */
+};
+
+struct conn {
+	uint64_t id;
+	int fd;
+	struct ev_io *io;
+	enum proto_socket_kind kind;
+	enum conn_state state;
+	char peer[INET6_ADDRSTRLEN_PLUS_PORT];
+	char peer_address[48]; /* without the port: the per-address limit's key */
+	struct buf raw;	       /* bytes from the socket (ciphertext under TLS) */
+	struct buf plain;      /* decrypted bytes not yet parsed */
+	struct buf out;	       /* bytes for the socket */
+	struct tls_conn tls;
+	bool tls_active;
+	struct xml_stream *xml;
+	bool restart_pending; /* the stream restarts after the current element */
+	bool starttls_pending;
+	bool header_sent;
+	char stream_id[40];
+	struct sasl sasl;
+	unsigned auth_failures;
+	char user[JID_PART_MAX + 1];
+	char jid[JID_MAX]; /* full JID of a bound client, or a component's address */
+	char bridge[64];   /* component: the call bridge's name */
+	bool announced;	   /* SESSION_UP sent to the router */
+	bool available;	   /* last presence broadcast was available */
+	int priority;
+	int64_t created;
+	int64_t last_in;
+	int64_t last_out;
+	struct ev_timer *timer;
+	struct conn *next;
+	struct conn **prev;
+	struct conn *dirty_next; /* output waiting for the before-sleep flush */
+	bool dirty;
+};
+
+struct listener {
+	struct ev_loop *loop;
+	struct config cfg;
+	SSL_CTX *tls;
+	struct conn *conns;
+	uint64_t next_id;
+	unsigned client_sessions; /* bound clients, for max_sessions */
+	struct proto_callbridge *bridges; /* in force */
+	size_t bridge_count;
+	struct proto_callbridge *next_bridges; /* arriving with a configuration */
+	size_t next_bridge_count;
+	size_t next_bridge_cap;
+};
+
+extern struct listener L;
+
+/* listener_conn.c */
+struct conn *conn_new(int fd, enum proto_socket_kind kind, const char *peer,
+		      const char *peer_address);
+/* Queues bytes for the peer (through TLS when it is on). */
+void conn_send(struct conn *c, const char *data, size_t len);
+void conn_send_str(struct conn *c, const char *text);
+/* Ends the stream with an RFC 6120 stream error and closes after the flush. */
+void conn_stream_error(struct conn *c, const char *condition, const char *text);
+/* Closes the stream cleanly (</stream:stream>) and the connection after. */
+void conn_end_stream(struct conn *c);
+void conn_close(struct conn *c, const char *why);
+/* A new XML stream (after STARTTLS or SASL success). */
+void conn_restart_stream(struct conn *c);
+void conn_send_header(struct conn *c, const char *content_ns, const char *from);
+struct conn *conn_find(uint64_t id);
+unsigned conn_count_from(const char *peer_address);
+void conns_flush(void);
+void conns_close_all(void);
+
+/* listener_client.c */
+void client_open(struct conn *c, const char *content_ns, const struct xml_attr *attrs);
+void client_element(struct conn *c, struct xml_node *element);
+
+/* listener_component.c */
+void component_open(struct conn *c, const char *content_ns, const struct xml_attr *attrs);
+void component_element(struct conn *c, struct xml_node *element);
+const struct proto_callbridge *bridge_find_address(const char *address);
+
+/* listener_route.c */
+/* Sends a stanza to the router, `from` and `to` already checked. */
+void route_stanza(struct conn *c, struct xml_node *stanza, const char *from, const char *to);
+void route_session_up(struct conn *c);
+void route_session_down(struct conn *c);
+void route_presence(struct conn *c, int priority, bool available);
+/* The router came (back): announce every session again. */
+void route_announce_all(void);
+bool route_message(const struct ipc_msg *msg);
+
+/* listener_accounts.c */
+const struct scram_keys *accounts_lookup(const char *user, enum scram_hash hash, void *arg);
+
+#endif

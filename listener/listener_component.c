@@ -1,0 +1,155 @@
+/*
+ * The component stream of call bridges (XEP-0114, jabber:component:accept),
+ * in the listener.  The bridge names its address in the stream header
+ * (normally NAME.DOMAIN); it proves the shared secret with
+ * <handshake>hex(SHA-1(stream id + secret))</handshake>, checked in
+ * constant time.  Unknown address: host-unknown.  Wrong secret:
+ * not-authorized and one warning naming the bridge and the peer, never the
+ * secret.  A bridge that connects again replaces its older connection
+ * (the older one ends with <conflict/>), logged.
+ */
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/log.h"
+#include "listener.h"
+
+const struct proto_callbridge *bridge_find_address(const char *address)
+{
+	for (size_t i = 0; i < L.bridge_count; i++) {
+		if (strcasecmp(L.bridges[i].address, address) == 0)
+			return &L.bridges[i];
+	}
+	return NULL;
+}
+
+void component_open(struct conn *c, const char *content_ns, const struct xml_attr *attrs)
+{
+	const char *to = NULL;
+	for (const struct xml_attr *a = attrs; a != NULL; a = a->next) {
+		if (a->ns[0] == '\0' && strcmp(a->name, "to") == 0)
+			to = a->value;
+	}
+	if (strcmp(content_ns, XML_NS_COMPONENT) != 0) {
+		conn_stream_error(c, "invalid-namespace",
+				  "the content namespace must be jabber:component:accept");
+		return;
+	}
+	const struct proto_callbridge *bridge = to ? bridge_find_address(to) : NULL;
+	if (bridge == NULL) {
+		log_warnx("%s: component stream for unknown address %s", c->peer, to ? to : "(none)");
+		conn_stream_error(c, "host-unknown", "no call bridge has this address");
+		return;
+	}
+	snprintf(c->bridge, sizeof(c->bridge), "%s", bridge->name);
+	snprintf(c->jid, sizeof(c->jid), "%s", bridge->address);
+	conn_send_header(c, XML_NS_COMPONENT, bridge->address);
+	c->state = CONN_HANDSHAKE;
+}
+
+/* hex(SHA-1(stream id + secret)), lower case. */
+static void component_digest(const char *stream_id, const char *secret, char out[41])
+{
+	unsigned char digest[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	EVP_DigestInit_ex(md, EVP_sha1(), NULL);
+	EVP_DigestUpdate(md, stream_id, strlen(stream_id));
+	EVP_DigestUpdate(md, secret, strlen(secret));
+	EVP_DigestFinal_ex(md, digest, &len);
+	EVP_MD_CTX_free(md);
+	for (unsigned i = 0; i < len && i < 20; i++)
+		snprintf(out + 2 * i, 3, "%02x", digest[i]);
+	out[40] = '\0';
+}
+
+static void component_handshake(struct conn *c, const struct xml_node *element)
+{
+	const struct proto_callbridge *bridge = bridge_find_address(c->jid);
+	char given[64] = "";
+	int len = xml_text(element, given, sizeof(given));
+	for (int i = 0; i < len; i++) {
+		if (given[i] >= 'A' && given[i] <= 'F')
+			given[i] = (char)(given[i] - 'A' + 'a');
+	}
+	char expected[41];
+	if (bridge != NULL)
+		component_digest(c->stream_id, bridge->secret, expected);
+	if (bridge == NULL || len != 40 || CRYPTO_memcmp(given, expected, 40) != 0) {
+		log_warnx("%s: call bridge %s: wrong secret", c->peer, c->bridge);
+		conn_stream_error(c, "not-authorized", "wrong handshake");
+		return;
+	}
+	/* A bridge that reconnects (after a network break, say) replaces the
+	 * connection it left behind. */
+	for (struct conn *other = L.conns; other != NULL; other = other->next) {
+		if (other != c && other->state == CONN_COMPONENT && strcmp(other->jid, c->jid) == 0) {
+			log_info("%s: call bridge %s connected again from %s; replacing the old "
+				 "connection",
+				 other->peer, c->bridge, c->peer);
+			conn_stream_error(other, "conflict", "replaced by a new connection");
+		}
+	}
+	conn_send_str(c, "<handshake/>");
+	c->state = CONN_COMPONENT;
+	log_info("%s: call bridge %s connected as %s", c->peer, c->bridge, c->jid);
+	route_session_up(c);
+}
+
+/* The domain of a JID in normal form. */
+static void jid_domain(const char *jid, char *out, size_t size)
+{
+	const char *at = strchr(jid, '@');
+	const char *slash = strchr(jid, '/');
+	const char *start = at != NULL && (slash == NULL || at < slash) ? at + 1 : jid;
+	size_t len = slash != NULL ? (size_t)(slash - start) : strlen(start);
+	snprintf(out, size, "%.*s", (int)len, start);
+}
+
+void component_element(struct conn *c, struct xml_node *element)
+{
+	if (c->state == CONN_HANDSHAKE) {
+		if (xml_is(element, XML_NS_COMPONENT, "handshake"))
+			component_handshake(c, element);
+		else
+			conn_stream_error(c, "not-authorized", "handshake first");
+		return;
+	}
+	if (c->state != CONN_COMPONENT)
+		return;
+	bool stanza = strcmp(element->ns, XML_NS_COMPONENT) == 0 &&
+		      (strcmp(element->name, "message") == 0 || strcmp(element->name, "presence") == 0 ||
+		       strcmp(element->name, "iq") == 0);
+	if (!stanza) {
+		conn_stream_error(c, "unsupported-stanza-type", element->name);
+		return;
+	}
+	const char *from = xml_attr_get(element, "from");
+	const char *to = xml_attr_get(element, "to");
+	const char *id = xml_attr_get(element, "id");
+	char from_normal[JID_MAX], to_normal[JID_MAX], domain[JID_MAX];
+	if (id != NULL && strlen(id) > 255) {
+		conn_stream_error(c, "policy-violation", "an id longer than 255 bytes");
+		return;
+	}
+	/* A component speaks for addresses in its own domain only. */
+	if (from == NULL)
+		snprintf(from_normal, sizeof(from_normal), "%s", c->jid);
+	else if (jid_normalize(from, strlen(from), from_normal, sizeof(from_normal)) == -1) {
+		conn_stream_error(c, "invalid-from", "malformed from address");
+		return;
+	}
+	jid_domain(from_normal, domain, sizeof(domain));
+	if (strcmp(domain, c->jid) != 0) {
+		conn_stream_error(c, "invalid-from", "from is outside the component's domain");
+		return;
+	}
+	if (to == NULL || jid_normalize(to, strlen(to), to_normal, sizeof(to_normal)) == -1) {
+		conn_stream_error(c, "improper-addressing", "a component's stanza needs a valid to");
+		return;
+	}
+	route_stanza(c, element, from_normal, to_normal);
+}

@@ -1,0 +1,504 @@
+/*
+ * One connection of the listener: the socket, TLS over the connection's own
+ * buffers, the XML stream, the timers (TLS handshake, authentication, idle
+ * with whitespace keepalives), stream errors, and output flushed once per
+ * loop round.  The stream logic is in listener_client.c and
+ * listener_component.c.
+ *
+ * Failure: a peer that misbehaves gets an RFC 6120 stream error and one
+ * warning with its address; nothing a peer sends can end the process.
+ */
+#include <errno.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "listener.h"
+
+/* A peer that does not read its output is dropped past this much. */
+#define CONN_OUTPUT_MAX (8u * 1024u * 1024u)
+#define CONN_READ_CHUNK (16u * 1024u)
+/* Time to flush the last bytes of a closing connection. */
+#define CONN_LINGER_MS 2000
+/* Buffers of an idle connection are given back whole. */
+#define CONN_IDLE_BUFFER 0
+
+static struct conn *dirty_head;
+
+static void conn_readable(struct ev_io *io, int fd, uint32_t events, void *arg);
+static int64_t conn_timer(struct ev_timer *timer, void *arg);
+
+static void xml_open(void *arg, const char *content_ns, const struct xml_attr *attrs)
+{
+	struct conn *c = arg;
+	if (c->kind == PROTO_SOCKET_COMPONENT)
+		component_open(c, content_ns, attrs);
+	else
+		client_open(c, content_ns, attrs);
+}
+
+static void xml_element(void *arg, struct xml_node *element)
+{
+	struct conn *c = arg;
+	if (c->state == CONN_CLOSING)
+		return;
+	if (c->kind == PROTO_SOCKET_COMPONENT)
+		component_element(c, element);
+	else
+		client_element(c, element);
+}
+
+static void xml_close(void *arg)
+{
+	struct conn *c = arg;
+	log_debug("%s closed its stream", c->peer);
+	conn_end_stream(c);
+}
+
+static const struct xml_stream_events xml_events = {
+	.open = xml_open,
+	.element = xml_element,
+	.close = xml_close,
+};
+
+static struct xml_stream *conn_new_stream(struct conn *c)
+{
+	struct xml_limits limits = {
+		.max_stanza_size = L.cfg.limits.max_stanza_size,
+		.max_depth = L.cfg.limits.max_depth,
+		.max_attributes = L.cfg.limits.max_attributes,
+	};
+	return xml_stream_new(&limits, &xml_events, c);
+}
+
+struct conn *conn_new(int fd, enum proto_socket_kind kind, const char *peer,
+		      const char *peer_address)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return NULL;
+	c->id = ++L.next_id;
+	c->fd = fd;
+	c->kind = kind;
+	snprintf(c->peer, sizeof(c->peer), "%s", peer);
+	snprintf(c->peer_address, sizeof(c->peer_address), "%s", peer_address);
+	size_t stream_room = L.cfg.limits.max_stanza_size + 64 * 1024;
+	buf_init(&c->raw, stream_room);
+	buf_init(&c->plain, stream_room);
+	buf_init(&c->out, CONN_OUTPUT_MAX);
+	sasl_init(&c->sasl);
+	c->created = c->last_in = c->last_out = ev_now(L.loop);
+	c->io = ev_io_add(L.loop, fd, EV_READ, conn_readable, c);
+	c->timer = ev_timer_add(L.loop, 1000, conn_timer, c);
+	if (c->io == NULL || c->timer == NULL) {
+		ev_io_del(c->io);
+		ev_timer_del(c->timer);
+		free(c);
+		return NULL;
+	}
+	c->next = L.conns;
+	if (L.conns != NULL)
+		L.conns->prev = &c->next;
+	L.conns = c;
+	c->prev = &L.conns;
+
+	bool direct_tls = kind == PROTO_SOCKET_CLIENT_TLS ||
+			  (kind == PROTO_SOCKET_COMPONENT &&
+			   L.cfg.listen.component_tls == CONFIG_COMPONENT_TLS_DIRECT);
+	if (direct_tls) {
+		if (L.tls == NULL || tls_conn_init(&c->tls, L.tls, &c->raw, &c->out) == -1) {
+			conn_close(c, "no TLS context for a TLS port");
+			return NULL;
+		}
+		c->tls_active = true;
+		c->state = CONN_TLS_HANDSHAKE;
+	} else {
+		c->state = CONN_STREAM_HEADER;
+	}
+	unsigned char random[15];
+	RAND_bytes(random, sizeof(random));
+	for (size_t i = 0; i < sizeof(random); i++)
+		snprintf(c->stream_id + 2 * i, 3, "%02x", random[i]);
+	c->xml = conn_new_stream(c);
+	if (c->xml == NULL) {
+		conn_close(c, "out of memory");
+		return NULL;
+	}
+	return c;
+}
+
+struct conn *conn_find(uint64_t id)
+{
+	for (struct conn *c = L.conns; c != NULL; c = c->next) {
+		if (c->id == id)
+			return c;
+	}
+	return NULL;
+}
+
+unsigned conn_count_from(const char *peer_address)
+{
+	unsigned n = 0;
+	for (struct conn *c = L.conns; c != NULL; c = c->next)
+		n += strcmp(c->peer_address, peer_address) == 0;
+	return n;
+}
+
+void conn_close(struct conn *c, const char *why)
+{
+	if (why != NULL)
+		log_debug("%s: closing: %s", c->peer, why);
+	if (c->announced)
+		route_session_down(c);
+	if (c->state == CONN_SESSION && L.client_sessions > 0)
+		L.client_sessions--;
+	*c->prev = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	if (c->dirty) {
+		for (struct conn **p = &dirty_head; *p != NULL; p = &(*p)->dirty_next) {
+			if (*p == c) {
+				*p = c->dirty_next;
+				break;
+			}
+		}
+	}
+	ev_io_del(c->io);
+	ev_timer_del(c->timer);
+	close(c->fd);
+	tls_conn_free(&c->tls);
+	xml_stream_free(c->xml);
+	sasl_free(&c->sasl);
+	buf_free(&c->raw);
+	buf_free(&c->plain);
+	buf_free(&c->out);
+	free(c);
+}
+
+/* Output */
+
+static void conn_mark_dirty(struct conn *c)
+{
+	if (c->dirty)
+		return;
+	c->dirty = true;
+	c->dirty_next = dirty_head;
+	dirty_head = c;
+}
+
+void conn_send(struct conn *c, const char *data, size_t len)
+{
+	char why[256];
+	if (c->tls_active && c->tls.handshake_done) {
+		if (tls_conn_write(&c->tls, data, len, why, sizeof(why)) != TLS_OK) {
+			log_warnx("%s: %s", c->peer, why);
+			c->state = CONN_CLOSING;
+		}
+	} else if (buf_append(&c->out, data, len) == -1) {
+		log_warnx("%s: does not read what it is sent; closing", c->peer);
+		c->state = CONN_CLOSING;
+	}
+	c->last_out = ev_now(L.loop);
+	conn_mark_dirty(c);
+}
+
+void conn_send_str(struct conn *c, const char *text)
+{
+	conn_send(c, text, strlen(text));
+}
+
+/* Writes what the socket takes; false when the connection was closed. */
+static bool conn_flush(struct conn *c)
+{
+	while (buf_len(&c->out) > 0) {
+		ssize_t n = send(c->fd, buf_head(&c->out), buf_len(&c->out), MSG_NOSIGNAL);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			ev_io_set_events(c->io, EV_READ | EV_WRITE);
+			return true;
+		}
+		if (n <= 0) {
+			conn_close(c, strerror(errno));
+			return false;
+		}
+		buf_consume(&c->out, (size_t)n);
+	}
+	buf_reset(&c->out, CONN_IDLE_BUFFER);
+	ev_io_set_events(c->io, EV_READ);
+	if (c->state == CONN_CLOSING) {
+		conn_close(c, NULL);
+		return false;
+	}
+	return true;
+}
+
+void conns_flush(void)
+{
+	while (dirty_head != NULL) {
+		struct conn *c = dirty_head;
+		dirty_head = c->dirty_next;
+		c->dirty = false;
+		conn_flush(c);
+	}
+}
+
+void conns_close_all(void)
+{
+	while (L.conns != NULL) {
+		struct conn *c = L.conns;
+		if (c->header_sent)
+			conn_send_str(c, "<stream:error><system-shutdown "
+					 "xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"
+					 "</stream:error></stream:stream>");
+		if (c->tls_active)
+			tls_conn_shutdown(&c->tls);
+		/* One last best-effort write; the process is going away. */
+		if (buf_len(&c->out) > 0) {
+			ssize_t n = send(c->fd, buf_head(&c->out), buf_len(&c->out),
+					 MSG_NOSIGNAL | MSG_DONTWAIT);
+			(void)n;
+		}
+		conn_close(c, NULL);
+	}
+}
+
+void conn_send_header(struct conn *c, const char *content_ns, const char *from)
+{
+	char header[512];
+	snprintf(header, sizeof(header),
+		 "<?xml version='1.0'?><stream:stream xmlns='%s' "
+		 "xmlns:stream='http://etherx.jabber.org/streams' id='%s' from='%s'%s>",
+		 content_ns, c->stream_id, from,
+		 strcmp(content_ns, XML_NS_CLIENT) == 0 ? " version='1.0' xml:lang='en'" : "");
+	conn_send_str(c, header);
+	c->header_sent = true;
+}
+
+void conn_stream_error(struct conn *c, const char *condition, const char *text)
+{
+	if (c->state == CONN_CLOSING)
+		return;
+	log_warnx("%s: stream error %s%s%s", c->peer, condition, text ? ": " : "",
+		  text ? text : "");
+	/* RFC 6120 4.9.1.1: an error before our header still opens the stream. */
+	if (!c->header_sent)
+		conn_send_header(c,
+				 c->kind == PROTO_SOCKET_COMPONENT ? XML_NS_COMPONENT : XML_NS_CLIENT,
+				 L.cfg.domain);
+	struct buf out;
+	buf_init(&out, 4096);
+	buf_append(&out, "<stream:error><", 15);
+	buf_append(&out, condition, strlen(condition));
+	buf_append(&out, " xmlns='" XML_NS_STREAM_ERRORS "'/>", 8 + strlen(XML_NS_STREAM_ERRORS) + 3);
+	if (text != NULL) {
+		const char *open = "<text xmlns='" XML_NS_STREAM_ERRORS "'>";
+		buf_append(&out, open, strlen(open));
+		xml_escape(&out, text, strlen(text), false);
+		buf_append(&out, "</text>", 7);
+	}
+	buf_append(&out, "</stream:error></stream:stream>", 31);
+	conn_send(c, buf_head(&out), buf_len(&out));
+	buf_free(&out);
+	if (c->tls_active && c->tls.handshake_done)
+		tls_conn_shutdown(&c->tls);
+	c->state = CONN_CLOSING;
+	xml_stream_stop(c->xml);
+	ev_timer_reset(c->timer, CONN_LINGER_MS);
+}
+
+void conn_end_stream(struct conn *c)
+{
+	if (c->state == CONN_CLOSING)
+		return;
+	if (!c->header_sent)
+		conn_send_header(c,
+				 c->kind == PROTO_SOCKET_COMPONENT ? XML_NS_COMPONENT : XML_NS_CLIENT,
+				 L.cfg.domain);
+	conn_send_str(c, "</stream:stream>");
+	if (c->tls_active && c->tls.handshake_done)
+		tls_conn_shutdown(&c->tls);
+	c->state = CONN_CLOSING;
+	xml_stream_stop(c->xml);
+	ev_timer_reset(c->timer, CONN_LINGER_MS);
+}
+
+void conn_restart_stream(struct conn *c)
+{
+	c->restart_pending = true;
+	xml_stream_stop(c->xml);
+}
+
+/* Input */
+
+/* Parses `data`; returns how much was consumed. Handles restarts. */
+static size_t conn_parse(struct conn *c, const char *data, size_t len)
+{
+	size_t used = xml_stream_feed(c->xml, data, len);
+	const char *error = xml_stream_error(c->xml);
+	if (error != NULL) {
+		conn_stream_error(c, error, xml_stream_error_text(c->xml));
+		return len;
+	}
+	return used;
+}
+
+/* Swaps in a fresh XML stream (and TLS after STARTTLS); true when it did. */
+static bool conn_apply_restart(struct conn *c)
+{
+	if (!c->restart_pending || c->state == CONN_CLOSING)
+		return false;
+	c->restart_pending = false;
+	xml_stream_free(c->xml);
+	c->xml = conn_new_stream(c);
+	c->header_sent = false;
+	if (c->xml == NULL) {
+		/* Closed after this round; the caller still holds the connection. */
+		c->state = CONN_CLOSING;
+		return false;
+	}
+	if (c->starttls_pending) {
+		c->starttls_pending = false;
+		if (tls_conn_init(&c->tls, L.tls, &c->raw, &c->out) == -1) {
+			log_warnx("%s: TLS set-up failed", c->peer);
+			c->state = CONN_CLOSING;
+			return false;
+		}
+		c->tls_active = true;
+		c->state = CONN_TLS_HANDSHAKE;
+	}
+	return true;
+}
+
+/* Moves what arrived through TLS and the parser; false when closed. */
+static bool conn_process(struct conn *c)
+{
+	char why[256];
+	for (int rounds = 0; rounds < 8; rounds++) {
+		if (c->state == CONN_CLOSING)
+			return true;
+		if (!c->tls_active) {
+			size_t used = conn_parse(c, buf_head(&c->raw), buf_len(&c->raw));
+			buf_consume(&c->raw, used);
+		} else {
+			bool was_done = c->tls.handshake_done;
+			enum tls_status status = tls_conn_read(&c->tls, &c->plain, why, sizeof(why));
+			if (status == TLS_ERROR) {
+				log_warnx("%s: %s", c->peer, why);
+				conn_mark_dirty(c); /* a TLS alert may be waiting to go */
+				c->state = CONN_CLOSING;
+				return true;
+			}
+			if (!was_done && c->tls.handshake_done) {
+				c->state = CONN_STREAM_HEADER;
+				conn_mark_dirty(c); /* the handshake's last flight */
+			}
+			if (buf_len(&c->out) > 0)
+				conn_mark_dirty(c);
+			if (status == TLS_CLOSED) {
+				conn_end_stream(c);
+				return true;
+			}
+			size_t used = conn_parse(c, buf_head(&c->plain), buf_len(&c->plain));
+			buf_consume(&c->plain, used);
+		}
+		if (!conn_apply_restart(c))
+			break;
+		/* Whatever followed the restart point is parsed by the new stream. */
+	}
+	buf_reset(&c->plain, 0);
+	return true;
+}
+
+static void conn_readable(struct ev_io *io, int fd, uint32_t events, void *arg)
+{
+	struct conn *c = arg;
+	(void)io;
+	if (events & EV_WRITE) {
+		if (!conn_flush(c))
+			return;
+	}
+	if (!(events & EV_READ))
+		return;
+	if (c->state == CONN_CLOSING) {
+		/* Drain and ignore: the stream is over. */
+		char sink[4096];
+		ssize_t n = read(fd, sink, sizeof(sink));
+		if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR))
+			conn_close(c, "closed");
+		return;
+	}
+	if (buf_reserve(&c->raw, CONN_READ_CHUNK) == -1) {
+		conn_stream_error(c, "policy-violation", "too much unparsed input");
+		return;
+	}
+	ssize_t n = recv(fd, buf_tail(&c->raw), CONN_READ_CHUNK, 0);
+	if (n == -1) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			conn_close(c, strerror(errno));
+		return;
+	}
+	if (n == 0) {
+		if (c->announced || c->state != CONN_STREAM_HEADER)
+			log_debug("%s: connection closed by the peer", c->peer);
+		conn_close(c, NULL);
+		return;
+	}
+	buf_commit(&c->raw, (size_t)n);
+	c->last_in = ev_now(L.loop);
+	conn_process(c);
+	if (buf_len(&c->raw) == 0)
+		buf_reset(&c->raw, CONN_IDLE_BUFFER);
+	if (c->state == CONN_CLOSING)
+		conn_mark_dirty(c);
+}
+
+/* Timers: one per connection, aimed at the nearest deadline. */
+static int64_t conn_timer(struct ev_timer *timer, void *arg)
+{
+	struct conn *c = arg;
+	(void)timer;
+	int64_t now = ev_now(L.loop);
+	const struct config_limits *lim = &L.cfg.limits;
+
+	if (c->state == CONN_CLOSING) {
+		/* The linger time is over: the peer would not take the last bytes. */
+		c->timer = NULL;
+		conn_close(c, "linger time over");
+		return EV_TIMER_DONE;
+	}
+	if (c->state == CONN_TLS_HANDSHAKE && now - c->created >= lim->tls_handshake_timeout_ms) {
+		log_warnx("%s: no TLS handshake within %u ms; closing", c->peer,
+			  lim->tls_handshake_timeout_ms);
+		c->timer = NULL;
+		conn_close(c, NULL);
+		return EV_TIMER_DONE;
+	}
+	bool authenticated = c->state == CONN_SESSION || c->state == CONN_COMPONENT;
+	if (!authenticated && now - c->created >= lim->auth_timeout_ms) {
+		conn_stream_error(c, "connection-timeout", "not authenticated in time");
+		return CONN_LINGER_MS;
+	}
+	if (now - c->last_in >= lim->idle_timeout_ms) {
+		conn_stream_error(c, "connection-timeout", "idle for too long");
+		return CONN_LINGER_MS;
+	}
+	if (authenticated && now - c->last_out >= lim->keepalive_interval_ms) {
+		conn_send(c, " ", 1); /* RFC 6120 4.6.1 whitespace keepalive */
+	}
+	int64_t next = lim->idle_timeout_ms - (now - c->last_in);
+	if (!authenticated) {
+		int64_t auth_left = lim->auth_timeout_ms - (now - c->created);
+		if (auth_left < next)
+			next = auth_left;
+	} else {
+		int64_t keepalive_left = lim->keepalive_interval_ms - (now - c->last_out);
+		if (keepalive_left < next)
+			next = keepalive_left;
+	}
+	return next < 10 ? 10 : next;
+}

@@ -1,0 +1,169 @@
+/*
+ * Sessions and stanzas between the listener and the router.
+ *
+ * Sends SESSION_UP/DOWN/PRESENCE and STANZA (a routing header plus the
+ * serialized stanza, so that the router never parses XML); receives DELIVER
+ * (bytes for one session) and SESSION_KICK.  When the router restarts, every
+ * session is announced again.  A stanza that cannot reach the router is
+ * answered with service-unavailable, never dropped silently.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "common/child.h"
+#include "common/log.h"
+#include "listener.h"
+
+static enum proto_stanza_kind stanza_kind(const char *name)
+{
+	if (strcmp(name, "message") == 0)
+		return PROTO_STANZA_MESSAGE;
+	if (strcmp(name, "presence") == 0)
+		return PROTO_STANZA_PRESENCE;
+	return PROTO_STANZA_IQ;
+}
+
+/* The error reply of RFC 6120 8.3 for a stanza that could not be routed. */
+static void route_bounce(struct conn *c, const struct xml_node *stanza, const char *to,
+			 const char *condition)
+{
+	const char *type = xml_attr_get(stanza, "type");
+	const char *id = xml_attr_get(stanza, "id");
+	if ((type != NULL && (strcmp(type, "error") == 0 || strcmp(type, "result") == 0)) ||
+	    strcmp(stanza->name, "presence") == 0)
+		return; /* never an error about an error, a result or presence */
+	struct buf out;
+	buf_init(&out, 8192);
+	buf_append(&out, "<", 1);
+	buf_append(&out, stanza->name, strlen(stanza->name));
+	if (to != NULL) {
+		buf_append(&out, " from=\"", 7);
+		xml_escape(&out, to, strlen(to), true);
+		buf_append(&out, "\"", 1);
+	}
+	buf_append(&out, " type=\"error\"", 13);
+	if (id != NULL) {
+		buf_append(&out, " id=\"", 5);
+		xml_escape(&out, id, strlen(id), true);
+		buf_append(&out, "\"", 1);
+	}
+	char error[256];
+	snprintf(error, sizeof(error),
+		 "><error type='cancel'><%s xmlns='" XML_NS_STANZA_ERRORS "'/></error></%s>",
+		 condition, stanza->name);
+	buf_append(&out, error, strlen(error));
+	conn_send(c, buf_head(&out), buf_len(&out));
+	buf_free(&out);
+}
+
+void route_stanza(struct conn *c, struct xml_node *stanza, const char *from, const char *to)
+{
+	const char *parent_ns = c->kind == PROTO_SOCKET_COMPONENT ? XML_NS_COMPONENT : XML_NS_CLIENT;
+	const char *type = xml_attr_get(stanza, "type");
+	const char *id = xml_attr_get(stanza, "id");
+	struct xml_node *payload = xml_first_element(stanza);
+	struct buf bytes;
+	/* The serialized form stays within the IPC frame whatever the input. */
+	buf_init(&bytes, IPC_FRAME_MAX - 16 * 1024);
+	if (xml_serialize(stanza, parent_ns, from, to, &bytes) == -1) {
+		buf_free(&bytes);
+		conn_stream_error(c, "policy-violation", "stanza too large once serialized");
+		return;
+	}
+	struct proto_route route = {
+		.kind = stanza_kind(stanza->name),
+		.type_len = (uint16_t)(type ? strlen(type) : 0),
+		.id_len = (uint16_t)(id ? strlen(id) : 0),
+		.from_len = (uint16_t)strlen(from),
+		.to_len = (uint16_t)(to ? strlen(to) : 0),
+		.payload_ns_len = (uint16_t)(payload && strlen(payload->ns) < 256 ? strlen(payload->ns) : 0),
+		.payload_name_len =
+			(uint16_t)(payload && strlen(payload->name) < 64 ? strlen(payload->name) : 0),
+		.stanza_len = (uint32_t)buf_len(&bytes),
+	};
+	struct iovec iov[] = {
+		{.iov_base = &route, .iov_len = sizeof(route)},
+		{.iov_base = (void *)(type ? type : ""), .iov_len = route.type_len},
+		{.iov_base = (void *)(id ? id : ""), .iov_len = route.id_len},
+		{.iov_base = (void *)from, .iov_len = route.from_len},
+		{.iov_base = (void *)(to ? to : ""), .iov_len = route.to_len},
+		{.iov_base = (void *)(payload ? payload->ns : ""), .iov_len = route.payload_ns_len},
+		{.iov_base = (void *)(payload ? payload->name : ""), .iov_len = route.payload_name_len},
+		{.iov_base = (void *)buf_head(&bytes), .iov_len = buf_len(&bytes)},
+	};
+	bool sent = child_peer_connected(PROC_ROUTER) && c->announced &&
+		    child_send_v(PROC_ROUTER, PROTO_STANZA, c->id, iov, 8) == 0;
+	buf_free(&bytes);
+	if (!sent)
+		route_bounce(c, stanza, to, "service-unavailable");
+}
+
+void route_session_up(struct conn *c)
+{
+	struct proto_session session = {
+		.kind = c->kind == PROTO_SOCKET_COMPONENT ? PROTO_SESSION_COMPONENT
+							  : PROTO_SESSION_CLIENT,
+		.jid_len = (uint32_t)strlen(c->jid),
+	};
+	struct iovec iov[] = {
+		{.iov_base = &session, .iov_len = sizeof(session)},
+		{.iov_base = c->jid, .iov_len = session.jid_len},
+	};
+	c->announced = true;
+	if (child_peer_connected(PROC_ROUTER))
+		child_send_v(PROC_ROUTER, PROTO_SESSION_UP, c->id, iov, 2);
+}
+
+void route_session_down(struct conn *c)
+{
+	c->announced = false;
+	if (child_peer_connected(PROC_ROUTER))
+		child_send(PROC_ROUTER, PROTO_SESSION_DOWN, c->id, NULL, 0, -1);
+}
+
+void route_presence(struct conn *c, int priority, bool available)
+{
+	struct proto_presence presence = {.priority = priority, .available = available};
+	c->priority = priority;
+	c->available = available;
+	if (child_peer_connected(PROC_ROUTER))
+		child_send(PROC_ROUTER, PROTO_SESSION_PRESENCE, c->id, &presence, sizeof(presence),
+			   -1);
+}
+
+void route_announce_all(void)
+{
+	unsigned n = 0;
+	for (struct conn *c = L.conns; c != NULL; c = c->next) {
+		if (!c->announced)
+			continue;
+		route_session_up(c);
+		if (c->available)
+			route_presence(c, c->priority, true);
+		n++;
+	}
+	if (n > 0)
+		log_info("announced %u sessions to the router", n);
+}
+
+bool route_message(const struct ipc_msg *msg)
+{
+	struct conn *c;
+	switch (msg->type) {
+	case PROTO_DELIVER:
+		c = conn_find(msg->peer);
+		/* A session that ended meanwhile: the router learns it shortly. */
+		if (c != NULL && (c->state == CONN_SESSION || c->state == CONN_COMPONENT))
+			conn_send(c, msg->data, msg->len);
+		return true;
+	case PROTO_SESSION_KICK:
+		c = conn_find(msg->peer);
+		if (c != NULL && msg->len == sizeof(struct proto_kick)) {
+			log_info("%s: session %s replaced by a newer login", c->peer, c->jid);
+			conn_stream_error(c, "conflict", "replaced by a new session of the same resource");
+		}
+		return msg->len == sizeof(struct proto_kick);
+	default:
+		return false;
+	}
+}

@@ -1,0 +1,210 @@
+/* TLS over the connection's buffers; see listener_tls.h.  Runs in the listener. */
+#include "listener_tls.h"
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <stdio.h>
+#include <string.h>
+
+static BIO_METHOD *buffer_method;
+
+static int buffer_write(BIO *bio, const char *data, int len)
+{
+	struct tls_conn *t = BIO_get_data(bio);
+	BIO_clear_retry_flags(bio);
+	if (buf_append(t->out, data, (size_t)len) == -1)
+		return -1;
+	return len;
+}
+
+static int buffer_read(BIO *bio, char *data, int len)
+{
+	struct tls_conn *t = BIO_get_data(bio);
+	BIO_clear_retry_flags(bio);
+	size_t have = buf_len(t->in);
+	if (have == 0) {
+		BIO_set_retry_read(bio);
+		return -1;
+	}
+	size_t n = have < (size_t)len ? have : (size_t)len;
+	memcpy(data, buf_head(t->in), n);
+	buf_consume(t->in, n);
+	return (int)n;
+}
+
+static long buffer_ctrl(BIO *bio, int cmd, long num, void *ptr)
+{
+	(void)num, (void)ptr;
+	struct tls_conn *t = BIO_get_data(bio);
+	switch (cmd) {
+	case BIO_CTRL_FLUSH:
+		return 1;
+	case BIO_CTRL_PENDING:
+		return t != NULL ? (long)buf_len(t->in) : 0;
+	case BIO_CTRL_WPENDING:
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+static int buffer_create(BIO *bio)
+{
+	BIO_set_init(bio, 1);
+	return 1;
+}
+
+static BIO_METHOD *tls_buffer_method(void)
+{
+	if (buffer_method == NULL) {
+		buffer_method = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "rxmpp buffer");
+		BIO_meth_set_write(buffer_method, buffer_write);
+		BIO_meth_set_read(buffer_method, buffer_read);
+		BIO_meth_set_ctrl(buffer_method, buffer_ctrl);
+		BIO_meth_set_create(buffer_method, buffer_create);
+	}
+	return buffer_method;
+}
+
+static void tls_error_text(char *why, size_t why_size, const char *what)
+{
+	unsigned long code = ERR_get_error();
+	char detail[256] = "no detail";
+	if (code != 0)
+		ERR_error_string_n(code, detail, sizeof(detail));
+	ERR_clear_error();
+	snprintf(why, why_size, "%s: %s", what, detail);
+}
+
+SSL_CTX *tls_context_new(const struct config_tls *cfg, char *why, size_t why_size)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	if (ctx == NULL) {
+		tls_error_text(why, why_size, "SSL_CTX_new");
+		return NULL;
+	}
+	SSL_CTX_set_min_proto_version(ctx, cfg->min_version == CONFIG_TLS_1_3 ? TLS1_3_VERSION
+									       : TLS1_2_VERSION);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
+					 SSL_OP_CIPHER_SERVER_PREFERENCE);
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	/* Resumption by tickets only: a server-side cache costs memory per client. */
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	if (SSL_CTX_use_certificate_chain_file(ctx, cfg->certificate) != 1) {
+		tls_error_text(why, why_size, cfg->certificate);
+		goto fail;
+	}
+	if (cfg->bundle[0] != '\0') {
+		FILE *f = fopen(cfg->bundle, "r");
+		if (f == NULL) {
+			snprintf(why, why_size, "%s: cannot open", cfg->bundle);
+			goto fail;
+		}
+		X509 *cert;
+		while ((cert = PEM_read_X509(f, NULL, NULL, NULL)) != NULL) {
+			if (SSL_CTX_add0_chain_cert(ctx, cert) != 1) {
+				X509_free(cert);
+				fclose(f);
+				tls_error_text(why, why_size, cfg->bundle);
+				goto fail;
+			}
+		}
+		fclose(f);
+		ERR_clear_error(); /* the end of the file reads as an error */
+	}
+	if (SSL_CTX_use_PrivateKey_file(ctx, cfg->key, SSL_FILETYPE_PEM) != 1) {
+		tls_error_text(why, why_size, cfg->key);
+		goto fail;
+	}
+	if (SSL_CTX_check_private_key(ctx) != 1) {
+		snprintf(why, why_size, "%s does not belong to %s", cfg->key, cfg->certificate);
+		ERR_clear_error();
+		goto fail;
+	}
+	return ctx;
+fail:
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
+int tls_conn_init(struct tls_conn *t, SSL_CTX *ctx, struct buf *in, struct buf *out)
+{
+	memset(t, 0, sizeof(*t));
+	t->in = in;
+	t->out = out;
+	t->ssl = SSL_new(ctx);
+	BIO *bio = t->ssl ? BIO_new(tls_buffer_method()) : NULL;
+	if (bio == NULL) {
+		SSL_free(t->ssl);
+		t->ssl = NULL;
+		return -1;
+	}
+	BIO_set_data(bio, t);
+	SSL_set_bio(t->ssl, bio, bio);
+	SSL_set_accept_state(t->ssl);
+	return 0;
+}
+
+void tls_conn_free(struct tls_conn *t)
+{
+	if (t->ssl != NULL)
+		SSL_free(t->ssl);
+	t->ssl = NULL;
+}
+
+static enum tls_status tls_status_of(struct tls_conn *t, int rc, char *why, size_t why_size,
+				     const char *what)
+{
+	switch (SSL_get_error(t->ssl, rc)) {
+	case SSL_ERROR_WANT_READ:
+	case SSL_ERROR_WANT_WRITE:
+		return TLS_OK;
+	case SSL_ERROR_ZERO_RETURN:
+		return TLS_CLOSED;
+	default:
+		tls_error_text(why, why_size, what);
+		return TLS_ERROR;
+	}
+}
+
+enum tls_status tls_conn_read(struct tls_conn *t, struct buf *plain, char *why, size_t why_size)
+{
+	if (!t->handshake_done) {
+		int rc = SSL_do_handshake(t->ssl);
+		if (rc != 1)
+			return tls_status_of(t, rc, why, why_size, "TLS handshake");
+		t->handshake_done = true;
+	}
+	for (;;) {
+		if (buf_reserve(plain, 16384) == -1) {
+			snprintf(why, why_size, "input buffer full");
+			return TLS_ERROR;
+		}
+		size_t got = 0;
+		int rc = SSL_read_ex(t->ssl, buf_tail(plain), buf_room(plain), &got);
+		if (rc != 1)
+			return tls_status_of(t, rc, why, why_size, "TLS read");
+		buf_commit(plain, got);
+	}
+}
+
+enum tls_status tls_conn_write(struct tls_conn *t, const void *data, size_t len, char *why,
+			       size_t why_size)
+{
+	size_t written = 0;
+	if (len == 0)
+		return TLS_OK;
+	/* The output BIO never refuses (the buffer has its own bound), so one
+	 * call writes everything or fails. */
+	if (SSL_write_ex(t->ssl, data, len, &written) != 1 || written != len) {
+		tls_error_text(why, why_size, "TLS write");
+		return TLS_ERROR;
+	}
+	return TLS_OK;
+}
+
+void tls_conn_shutdown(struct tls_conn *t)
+{
+	if (t->ssl != NULL && t->handshake_done)
+		SSL_shutdown(t->ssl);
+}

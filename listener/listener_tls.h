@@ -1,0 +1,44 @@
+/*
+ * TLS for the listener's connections, with no socket: OpenSSL reads
+ * ciphertext from, and writes it to, the connection's own buffers through a
+ * small BIO, so the connection decides when to touch the network and can
+ * give the buffers back when idle (with SSL_MODE_RELEASE_BUFFERS, OpenSSL
+ * gives its record buffers back too).
+ */
+#ifndef RXMPP_LISTENER_TLS_H
+#define RXMPP_LISTENER_TLS_H
+
+#include <openssl/ssl.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/buf.h"
+#include "config/config.h"
+
+/* The server context: key, certificate and chain from the configuration. */
+SSL_CTX *tls_context_new(const struct config_tls *cfg, char *why, size_t why_size);
+
+struct tls_conn {
+	SSL *ssl;
+	struct buf *in;	 /* ciphertext received, consumed by OpenSSL */
+	struct buf *out; /* ciphertext to send, produced by OpenSSL */
+	bool handshake_done;
+};
+
+int tls_conn_init(struct tls_conn *t, SSL_CTX *ctx, struct buf *in, struct buf *out);
+void tls_conn_free(struct tls_conn *t);
+
+enum tls_status {
+	TLS_OK,	    /* progress made or nothing to do */
+	TLS_CLOSED, /* the peer sent close_notify */
+	TLS_ERROR,  /* fatal; see tls_last_error */
+};
+
+/* Runs the handshake and decrypts what has arrived into `plain`. */
+enum tls_status tls_conn_read(struct tls_conn *t, struct buf *plain, char *why, size_t why_size);
+/* Encrypts `len` bytes into the output buffer. */
+enum tls_status tls_conn_write(struct tls_conn *t, const void *data, size_t len, char *why,
+			       size_t why_size);
+void tls_conn_shutdown(struct tls_conn *t);
+
+#endif

@@ -1,0 +1,572 @@
+/*
+ * The XML stream parser; see listener_xml.h.  Runs in the listener.
+ *
+ * expat reports names as "namespace\xFFlocal".  The tree of the element
+ * being read lives in an arena that is emptied after each element, so a
+ * connection holds no parsed XML between stanzas.
+ */
+#include "listener_xml.h"
+
+#include <expat.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define XML_NS_SEPARATOR '\xff'
+/* Input is handed to expat in pieces no larger than this, so the limits are
+ * checked at least this often. */
+#define XML_FEED_CHUNK 4096
+#define XML_ARENA_CHUNK 4096
+
+struct arena_chunk {
+	struct arena_chunk *next;
+	size_t used;
+	size_t size;
+	char data[];
+};
+
+struct xml_stream {
+	XML_Parser parser;
+	struct xml_limits limits;
+	const struct xml_stream_events *events;
+	void *arg;
+	unsigned depth; /* 0 before the stream header, 1 inside it, 2+ in an element */
+	char content_ns[256];
+	struct xml_node *element; /* the top-level element being built */
+	struct xml_node *current;
+	struct buf text; /* character data not yet attached to the tree */
+	struct arena_chunk *arena;
+	size_t arena_total;
+	size_t arena_limit;
+	/* Bytes handed to expat in all, and where the last complete unit (the
+	 * header, an element, stream-level whitespace) ended: the difference is
+	 * what expat holds for an unfinished element. */
+	uint64_t fed;
+	uint64_t settled;
+	uint64_t feed_base; /* `fed` when the current XML_Parse call began */
+	size_t stop_at;	    /* bytes of the current call consumed at a stop */
+	bool stopped;
+	const char *error;
+	char error_text[128];
+};
+
+/* The arena */
+
+static void *arena_alloc(struct xml_stream *s, size_t size)
+{
+	size = (size + 7) & ~(size_t)7;
+	struct arena_chunk *chunk = s->arena;
+	if (chunk == NULL || chunk->size - chunk->used < size) {
+		size_t want = size > XML_ARENA_CHUNK ? size : XML_ARENA_CHUNK;
+		if (s->arena_total + want > s->arena_limit)
+			return NULL;
+		chunk = malloc(sizeof(*chunk) + want);
+		if (chunk == NULL)
+			return NULL;
+		chunk->next = s->arena;
+		chunk->used = 0;
+		chunk->size = want;
+		s->arena = chunk;
+		s->arena_total += want;
+	}
+	void *p = chunk->data + chunk->used;
+	chunk->used += size;
+	return p;
+}
+
+static char *arena_strndup(struct xml_stream *s, const char *text, size_t len)
+{
+	char *copy = arena_alloc(s, len + 1);
+	if (copy != NULL) {
+		memcpy(copy, text, len);
+		copy[len] = '\0';
+	}
+	return copy;
+}
+
+static void arena_reset(struct xml_stream *s)
+{
+	while (s->arena != NULL) {
+		struct arena_chunk *next = s->arena->next;
+		free(s->arena);
+		s->arena = next;
+	}
+	s->arena_total = 0;
+}
+
+/* Errors */
+
+static void stream_fail(struct xml_stream *s, const char *condition, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void stream_fail(struct xml_stream *s, const char *condition, const char *fmt, ...)
+{
+	if (s->error == NULL) {
+		s->error = condition;
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(s->error_text, sizeof(s->error_text), fmt, ap);
+		va_end(ap);
+	}
+	XML_StopParser(s->parser, XML_FALSE);
+}
+
+static uint64_t stream_position(struct xml_stream *s)
+{
+	/* The end of the event being reported, counted over the whole stream. */
+	XML_Index index = XML_GetCurrentByteIndex(s->parser);
+	int count = XML_GetCurrentByteCount(s->parser);
+	return (uint64_t)(index < 0 ? 0 : index) + (uint64_t)(count < 0 ? 0 : count);
+}
+
+/* Splits "ns\xFFlocal" into its parts, in the arena. */
+static int split_name(struct xml_stream *s, const char *raw, const char **ns, const char **local)
+{
+	const char *sep = strchr(raw, XML_NS_SEPARATOR);
+	if (sep == NULL) {
+		*ns = "";
+		*local = arena_strndup(s, raw, strlen(raw));
+		return *local == NULL ? -1 : 0;
+	}
+	*ns = arena_strndup(s, raw, (size_t)(sep - raw));
+	*local = arena_strndup(s, sep + 1, strlen(sep + 1));
+	return *ns == NULL || *local == NULL ? -1 : 0;
+}
+
+static void add_child(struct xml_node *parent, struct xml_node *child)
+{
+	child->parent = parent;
+	if (parent->last_child != NULL)
+		parent->last_child->next = child;
+	else
+		parent->children = child;
+	parent->last_child = child;
+}
+
+static int flush_text(struct xml_stream *s)
+{
+	if (buf_len(&s->text) == 0 || s->current == NULL)
+		return 0;
+	struct xml_node *node = arena_alloc(s, sizeof(*node));
+	char *text = node ? arena_strndup(s, buf_head(&s->text), buf_len(&s->text)) : NULL;
+	if (text == NULL)
+		return -1;
+	memset(node, 0, sizeof(*node));
+	node->text = text;
+	node->text_len = buf_len(&s->text);
+	add_child(s->current, node);
+	buf_reset(&s->text, 1024);
+	return 0;
+}
+
+static void too_big(struct xml_stream *s)
+{
+	stream_fail(s, "policy-violation", "stanza larger than %zu bytes", s->limits.max_stanza_size);
+}
+
+/* expat handlers */
+
+static void on_start(void *data, const XML_Char *name, const XML_Char **atts)
+{
+	struct xml_stream *s = data;
+	if (s->error != NULL || s->stopped)
+		return;
+
+	if (s->depth == 0) {
+		const char *sep = strchr(name, XML_NS_SEPARATOR);
+		if (sep == NULL || strncmp(name, XML_NS_STREAM, (size_t)(sep - name)) != 0 ||
+		    strlen(XML_NS_STREAM) != (size_t)(sep - name) || strcmp(sep + 1, "stream") != 0) {
+			stream_fail(s, "invalid-namespace", "the stream must open with stream:stream");
+			return;
+		}
+		struct xml_attr *attrs = NULL, **tail = &attrs;
+		for (int i = 0; atts[i] != NULL; i += 2) {
+			struct xml_attr *a = arena_alloc(s, sizeof(*a));
+			if (a == NULL || split_name(s, atts[i], &a->ns, &a->name) == -1 ||
+			    (a->value = arena_strndup(s, atts[i + 1], strlen(atts[i + 1]))) == NULL) {
+				too_big(s);
+				return;
+			}
+			a->next = NULL;
+			*tail = a;
+			tail = &a->next;
+		}
+		s->depth = 1;
+		s->settled = stream_position(s);
+		s->events->open(s->arg, s->content_ns, attrs);
+		arena_reset(s);
+		return;
+	}
+
+	if (s->depth - 1 >= s->limits.max_depth) {
+		stream_fail(s, "policy-violation", "elements nested deeper than %u",
+			    s->limits.max_depth);
+		return;
+	}
+	if (flush_text(s) == -1) {
+		too_big(s);
+		return;
+	}
+	struct xml_node *node = arena_alloc(s, sizeof(*node));
+	if (node == NULL) {
+		too_big(s);
+		return;
+	}
+	memset(node, 0, sizeof(*node));
+	if (split_name(s, name, &node->ns, &node->name) == -1) {
+		too_big(s);
+		return;
+	}
+	unsigned count = 0;
+	struct xml_attr **tail = &node->attrs;
+	for (int i = 0; atts[i] != NULL; i += 2) {
+		if (++count > s->limits.max_attributes) {
+			stream_fail(s, "policy-violation", "more than %u attributes on <%s>",
+				    s->limits.max_attributes, node->name);
+			return;
+		}
+		struct xml_attr *a = arena_alloc(s, sizeof(*a));
+		if (a == NULL || split_name(s, atts[i], &a->ns, &a->name) == -1 ||
+		    (a->value = arena_strndup(s, atts[i + 1], strlen(atts[i + 1]))) == NULL) {
+			too_big(s);
+			return;
+		}
+		a->next = NULL;
+		*tail = a;
+		tail = &a->next;
+	}
+	if (s->depth == 1)
+		s->element = node;
+	else
+		add_child(s->current, node);
+	s->current = node;
+	s->depth++;
+}
+
+static void on_end(void *data, const XML_Char *name)
+{
+	struct xml_stream *s = data;
+	(void)name;
+	if (s->error != NULL || s->stopped)
+		return;
+	if (s->depth == 1) {
+		s->depth = 0;
+		s->settled = stream_position(s);
+		s->events->close(s->arg);
+		return;
+	}
+	if (flush_text(s) == -1) {
+		too_big(s);
+		return;
+	}
+	s->depth--;
+	if (s->depth > 1) {
+		s->current = s->current->parent;
+		return;
+	}
+	struct xml_node *element = s->element;
+	s->element = NULL;
+	s->current = NULL;
+	s->settled = stream_position(s);
+	s->events->element(s->arg, element);
+	arena_reset(s);
+	if (s->stopped && s->error == NULL) {
+		/* Whatever follows belongs to whoever takes over (TLS, a new stream). */
+		s->stop_at = (size_t)(s->settled - s->feed_base);
+		XML_StopParser(s->parser, XML_FALSE);
+	}
+}
+
+static void on_text(void *data, const XML_Char *text, int len)
+{
+	struct xml_stream *s = data;
+	if (s->error != NULL || s->stopped)
+		return;
+	if (s->depth <= 1) {
+		for (int i = 0; i < len; i++) {
+			if (text[i] != ' ' && text[i] != '\t' && text[i] != '\r' && text[i] != '\n') {
+				stream_fail(s, "bad-format", "text outside any stanza");
+				return;
+			}
+		}
+		/* Whitespace keepalives: nothing to keep. */
+		s->settled = stream_position(s);
+		return;
+	}
+	if (buf_append(&s->text, text, (size_t)len) == -1)
+		too_big(s);
+}
+
+static void on_namespace(void *data, const XML_Char *prefix, const XML_Char *uri)
+{
+	struct xml_stream *s = data;
+	if (s->depth == 0 && prefix == NULL && uri != NULL)
+		snprintf(s->content_ns, sizeof(s->content_ns), "%s", uri);
+}
+
+static void on_doctype(void *data, const XML_Char *name, const XML_Char *sysid,
+		       const XML_Char *pubid, int has_internal_subset)
+{
+	(void)name, (void)sysid, (void)pubid, (void)has_internal_subset;
+	stream_fail(data, "restricted-xml", "a DOCTYPE");
+}
+
+static void on_entity(void *data, const XML_Char *name, int is_parameter, const XML_Char *value,
+		      int value_len, const XML_Char *base, const XML_Char *sysid,
+		      const XML_Char *pubid, const XML_Char *notation)
+{
+	(void)name, (void)is_parameter, (void)value, (void)value_len, (void)base, (void)sysid;
+	(void)pubid, (void)notation;
+	stream_fail(data, "restricted-xml", "an entity declaration");
+}
+
+static void on_pi(void *data, const XML_Char *target, const XML_Char *pi_data)
+{
+	(void)target, (void)pi_data;
+	stream_fail(data, "restricted-xml", "a processing instruction");
+}
+
+static void on_comment(void *data, const XML_Char *text)
+{
+	(void)text;
+	stream_fail(data, "restricted-xml", "a comment");
+}
+
+/* The stream */
+
+struct xml_stream *xml_stream_new(const struct xml_limits *limits,
+				  const struct xml_stream_events *events, void *arg)
+{
+	struct xml_stream *s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return NULL;
+	s->parser = XML_ParserCreateNS("UTF-8", XML_NS_SEPARATOR);
+	if (s->parser == NULL) {
+		free(s);
+		return NULL;
+	}
+	s->limits = *limits;
+	s->events = events;
+	s->arg = arg;
+	/* The tree costs more than its text: names and values are copied, and
+	 * every node and attribute has its bookkeeping. */
+	s->arena_limit = 3 * limits->max_stanza_size + 64 * 1024;
+	buf_init(&s->text, limits->max_stanza_size);
+	XML_SetUserData(s->parser, s);
+	XML_SetElementHandler(s->parser, on_start, on_end);
+	XML_SetCharacterDataHandler(s->parser, on_text);
+	XML_SetNamespaceDeclHandler(s->parser, on_namespace, NULL);
+	XML_SetStartDoctypeDeclHandler(s->parser, on_doctype);
+	XML_SetEntityDeclHandler(s->parser, on_entity);
+	XML_SetProcessingInstructionHandler(s->parser, on_pi);
+	XML_SetCommentHandler(s->parser, on_comment);
+	return s;
+}
+
+void xml_stream_free(struct xml_stream *s)
+{
+	if (s == NULL)
+		return;
+	arena_reset(s);
+	buf_free(&s->text);
+	XML_ParserFree(s->parser);
+	free(s);
+}
+
+void xml_stream_stop(struct xml_stream *s)
+{
+	s->stopped = true;
+}
+
+const char *xml_stream_error(const struct xml_stream *s)
+{
+	return s->error;
+}
+
+const char *xml_stream_error_text(const struct xml_stream *s)
+{
+	return s->error_text;
+}
+
+size_t xml_stream_feed(struct xml_stream *s, const char *data, size_t len)
+{
+	size_t done = 0;
+	while (done < len && s->error == NULL && !s->stopped) {
+		size_t chunk = len - done > XML_FEED_CHUNK ? XML_FEED_CHUNK : len - done;
+		/* What expat would hold for an unfinished element must stay within
+		 * the stanza limit, checked before expat buffers it. */
+		if (s->fed + chunk - s->settled > s->limits.max_stanza_size) {
+			too_big(s);
+			break;
+		}
+		s->feed_base = s->fed;
+		s->stop_at = chunk;
+		s->fed += chunk;
+		if (XML_Parse(s->parser, data + done, (int)chunk, XML_FALSE) == XML_STATUS_ERROR &&
+		    s->error == NULL && !s->stopped) {
+			enum XML_Error code = XML_GetErrorCode(s->parser);
+			/* Bad syntax, bad UTF-8 and unbound prefixes alike (RFC 6120 4.9.3.13). */
+			stream_fail(s, "not-well-formed", "%s at line %lu", XML_ErrorString(code),
+				    (unsigned long)XML_GetCurrentLineNumber(s->parser));
+		}
+		done += s->stopped && s->error == NULL ? s->stop_at : chunk;
+	}
+	return done;
+}
+
+/* Tree helpers */
+
+const char *xml_attr_get(const struct xml_node *node, const char *name)
+{
+	for (const struct xml_attr *a = node->attrs; a != NULL; a = a->next) {
+		if (a->ns[0] == '\0' && strcmp(a->name, name) == 0)
+			return a->value;
+	}
+	return NULL;
+}
+
+bool xml_is(const struct xml_node *node, const char *ns, const char *name)
+{
+	return node != NULL && node->name != NULL && strcmp(node->name, name) == 0 &&
+	       strcmp(node->ns, ns) == 0;
+}
+
+struct xml_node *xml_child(const struct xml_node *node, const char *ns, const char *name)
+{
+	for (struct xml_node *c = node->children; c != NULL; c = c->next) {
+		if (xml_is(c, ns, name))
+			return c;
+	}
+	return NULL;
+}
+
+struct xml_node *xml_first_element(const struct xml_node *node)
+{
+	for (struct xml_node *c = node->children; c != NULL; c = c->next) {
+		if (c->name != NULL)
+			return c;
+	}
+	return NULL;
+}
+
+int xml_text(const struct xml_node *node, char *out, size_t size)
+{
+	size_t used = 0;
+	for (const struct xml_node *c = node->children; c != NULL; c = c->next) {
+		if (c->name != NULL)
+			continue;
+		if (used + c->text_len + 1 > size)
+			return -1;
+		memcpy(out + used, c->text, c->text_len);
+		used += c->text_len;
+	}
+	out[used] = '\0';
+	return (int)used;
+}
+
+int xml_escape(struct buf *out, const char *text, size_t len, bool attribute)
+{
+	size_t start = 0;
+	for (size_t i = 0; i < len; i++) {
+		const char *entity = NULL;
+		switch (text[i]) {
+		case '&':
+			entity = "&amp;";
+			break;
+		case '<':
+			entity = "&lt;";
+			break;
+		case '>':
+			/* Only "]]>" must be escaped in text; attributes never need it. */
+			if (!attribute && i >= 2 && text[i - 1] == ']' && text[i - 2] == ']')
+				entity = "&gt;";
+			break;
+		case '"':
+			entity = attribute ? "&quot;" : NULL;
+			break;
+		case '\t':
+			entity = attribute ? "&#9;" : NULL;
+			break;
+		case '\n':
+			entity = attribute ? "&#10;" : NULL;
+			break;
+		case '\r':
+			entity = "&#13;";
+			break;
+		}
+		if (entity == NULL)
+			continue;
+		if (buf_append(out, text + start, i - start) == -1 ||
+		    buf_append(out, entity, strlen(entity)) == -1)
+			return -1;
+		start = i + 1;
+	}
+	return buf_append(out, text + start, len - start);
+}
+
+static int put(struct buf *out, const char *text)
+{
+	return buf_append(out, text, strlen(text));
+}
+
+static int put_attr(struct buf *out, const char *prefix, const char *name, const char *value)
+{
+	if (put(out, " ") == -1 || (prefix != NULL && (put(out, prefix) == -1 || put(out, ":") == -1)) ||
+	    put(out, name) == -1 || put(out, "=\"") == -1 ||
+	    xml_escape(out, value, strlen(value), true) == -1)
+		return -1;
+	return put(out, "\"");
+}
+
+static int serialize(const struct xml_node *node, const char *parent_ns, const char *from,
+		     const char *to, struct buf *out)
+{
+	if (node->name == NULL)
+		return xml_escape(out, node->text, node->text_len, false);
+	if (put(out, "<") == -1 || put(out, node->name) == -1)
+		return -1;
+	if (strcmp(node->ns, parent_ns) != 0 && put_attr(out, NULL, "xmlns", node->ns) == -1)
+		return -1;
+	if (from != NULL && put_attr(out, NULL, "from", from) == -1)
+		return -1;
+	if (to != NULL && put_attr(out, NULL, "to", to) == -1)
+		return -1;
+	unsigned prefixes = 0;
+	for (const struct xml_attr *a = node->attrs; a != NULL; a = a->next) {
+		if (a->ns[0] == '\0') {
+			if ((from != NULL && strcmp(a->name, "from") == 0) ||
+			    (to != NULL && strcmp(a->name, "to") == 0))
+				continue;
+			if (put_attr(out, NULL, a->name, a->value) == -1)
+				return -1;
+		} else if (strcmp(a->ns, XML_NS_XML) == 0) {
+			if (put_attr(out, "xml", a->name, a->value) == -1)
+				return -1;
+		} else {
+			/* A namespaced attribute gets a prefix of its own here. */
+			char prefix[16];
+			snprintf(prefix, sizeof(prefix), "a%u", prefixes++);
+			if (put_attr(out, "xmlns", prefix, a->ns) == -1 ||
+			    put_attr(out, prefix, a->name, a->value) == -1)
+				return -1;
+		}
+	}
+	if (node->children == NULL)
+		return put(out, "/>");
+	if (put(out, ">") == -1)
+		return -1;
+	for (const struct xml_node *c = node->children; c != NULL; c = c->next) {
+		if (serialize(c, node->ns, NULL, NULL, out) == -1)
+			return -1;
+	}
+	if (put(out, "</") == -1 || put(out, node->name) == -1)
+		return -1;
+	return put(out, ">");
+}
+
+int xml_serialize(const struct xml_node *node, const char *parent_ns, const char *from,
+		  const char *to, struct buf *out)
+{
+	return serialize(node, parent_ns, from, to, out);
+}

@@ -1,0 +1,285 @@
+/*
+ * Routing rules of the router (RFC 6120 section 10, RFC 6121 section 8)
+ * and the server's own iqs (ping XEP-0199, disco XEP-0030, version
+ * XEP-0092, an empty roster).  Stanzas arrive with a routing header and
+ * their serialized bytes; the router reads only the header.
+ *
+ * An undeliverable message or iq is answered with the RFC 6120 error
+ * (service-unavailable for local addresses, remote-server-not-found for
+ * other domains); presence and errors are never answered with errors.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "common/buf.h"
+#include "common/jid.h"
+#include "common/log.h"
+#include "router.h"
+
+#define NS_PING "urn:xmpp:ping"
+#define NS_DISCO_INFO "http://jabber.org/protocol/disco#info"
+#define NS_DISCO_ITEMS "http://jabber.org/protocol/disco#items"
+#define NS_VERSION "jabber:iq:version"
+#define NS_ROSTER "jabber:iq:roster"
+#define NS_STANZAS "urn:ietf:params:xml:ns:xmpp-stanzas"
+
+#ifndef RXMPP_VERSION
+#define RXMPP_VERSION "0.0.0"
+#endif
+
+static const char *const kind_names[] = {"message", "presence", "iq"};
+static char domain[CONFIG_DOMAIN_MAX];
+
+void route_init(const struct config *cfg)
+{
+	snprintf(domain, sizeof(domain), "%s", cfg->domain);
+}
+
+static void put(struct buf *out, const char *text)
+{
+	buf_append(out, text, strlen(text));
+}
+
+static void put_attr(struct buf *out, const char *name, const char *value)
+{
+	put(out, " ");
+	put(out, name);
+	put(out, "=\"");
+	for (const char *p = value; *p != '\0'; p++) {
+		switch (*p) {
+		case '&':
+			put(out, "&amp;");
+			break;
+		case '<':
+			put(out, "&lt;");
+			break;
+		case '"':
+			put(out, "&quot;");
+			break;
+		default:
+			buf_append(out, p, 1);
+		}
+	}
+	put(out, "\"");
+}
+
+/* <kind from to type id>payload</kind> to the session `to_session`. */
+static void reply(uint64_t to_session, const struct proto_route_view *r, const char *type,
+		  const char *payload)
+{
+	struct buf out;
+	buf_init(&out, 64 * 1024);
+	put(&out, "<");
+	put(&out, kind_names[r->kind]);
+	if (r->to[0] != '\0')
+		put_attr(&out, "from", r->to);
+	put_attr(&out, "to", r->from);
+	put_attr(&out, "type", type);
+	if (r->id[0] != '\0')
+		put_attr(&out, "id", r->id);
+	if (payload[0] == '\0') {
+		put(&out, "/>");
+	} else {
+		put(&out, ">");
+		put(&out, payload);
+		put(&out, "</");
+		put(&out, kind_names[r->kind]);
+		put(&out, ">");
+	}
+	router_deliver(to_session, buf_head(&out), buf_len(&out));
+	buf_free(&out);
+}
+
+static void bounce(uint64_t origin, const struct proto_route_view *r, const char *condition)
+{
+	if (strcmp(r->type, "error") == 0 || strcmp(r->type, "result") == 0 ||
+	    r->kind == PROTO_STANZA_PRESENCE)
+		return;
+	char payload[256];
+	snprintf(payload, sizeof(payload), "<error type='cancel'><%s xmlns='" NS_STANZAS "'/></error>",
+		 condition);
+	reply(origin, r, "error", payload);
+}
+
+struct items {
+	struct buf *out;
+};
+
+static void add_item(struct rsession *s, void *arg)
+{
+	struct buf *out = arg;
+	put(out, "<item");
+	put_attr(out, "jid", s->jid);
+	put(out, "/>");
+}
+
+/* An iq for the server itself, or for the sender's own account. */
+static void server_iq(uint64_t origin, const struct proto_route_view *r, bool for_account)
+{
+	if (strcmp(r->type, "result") == 0 || strcmp(r->type, "error") == 0)
+		return;
+	bool get = strcmp(r->type, "get") == 0;
+	const char *ns = r->payload_ns;
+	if (get && strcmp(ns, NS_PING) == 0 && strcmp(r->payload_name, "ping") == 0) {
+		reply(origin, r, "result", "");
+	} else if (get && strcmp(ns, NS_DISCO_INFO) == 0) {
+		const char *identity = for_account
+					       ? "<identity category='account' type='registered'/>"
+					       : "<identity category='server' type='im' name='rxmpp'/>";
+		char payload[1024];
+		snprintf(payload, sizeof(payload),
+			 "<query xmlns='" NS_DISCO_INFO "'>%s<feature var='" NS_DISCO_INFO "'/>"
+			 "<feature var='" NS_DISCO_ITEMS "'/><feature var='" NS_PING "'/>%s</query>",
+			 identity, for_account ? "" : "<feature var='" NS_VERSION "'/>");
+		reply(origin, r, "result", payload);
+	} else if (get && strcmp(ns, NS_DISCO_ITEMS) == 0) {
+		struct buf items;
+		buf_init(&items, 1024 * 1024);
+		put(&items, "<query xmlns='" NS_DISCO_ITEMS "'>");
+		if (!for_account)
+			components_each(add_item, &items);
+		put(&items, "</query>");
+		buf_append(&items, "", 1);
+		reply(origin, r, "result", buf_head(&items));
+		buf_free(&items);
+	} else if (get && !for_account && strcmp(ns, NS_VERSION) == 0) {
+		reply(origin, r, "result",
+		      "<query xmlns='" NS_VERSION "'><name>rxmpp</name><version>" RXMPP_VERSION
+		      "</version></query>");
+	} else if (get && for_account && strcmp(ns, NS_ROSTER) == 0) {
+		/* Rosters are not kept: every client starts with an empty one. */
+		reply(origin, r, "result", "<query xmlns='" NS_ROSTER "'/>");
+	} else {
+		bounce(origin, r, "service-unavailable");
+	}
+}
+
+static void deliver(const struct rsession *s, const struct proto_route_view *r)
+{
+	router_deliver(s->id, r->stanza, r->stanza_len);
+}
+
+/* RFC 6121 8.5.2.1: a message to a bare JID goes to the available
+ * resource(s) of highest non-negative priority; here the most recent of
+ * those, so one client gets each message. */
+static const struct rsession *best_resource(const char *bare)
+{
+	const struct rsession *best = NULL;
+	for (const struct rsession *s = sessions_of_bare(bare); s != NULL; s = s->next_of_bare) {
+		if (!s->available || s->priority < 0)
+			continue;
+		if (best == NULL || s->priority > best->priority ||
+		    (s->priority == best->priority && s->seq > best->seq))
+			best = s;
+	}
+	return best;
+}
+
+static void route_to_bare(uint64_t origin, const struct proto_route_view *r, const char *bare)
+{
+	switch (r->kind) {
+	case PROTO_STANZA_MESSAGE: {
+		if (strcmp(r->type, "groupchat") == 0) {
+			bounce(origin, r, "service-unavailable");
+			return;
+		}
+		if (strcmp(r->type, "headline") == 0 || strcmp(r->type, "error") == 0) {
+			/* Headlines go to every available resource or nowhere. */
+			for (const struct rsession *s = sessions_of_bare(bare); s != NULL;
+			     s = s->next_of_bare) {
+				if (s->available && s->priority >= 0 && r->type[0] == 'h')
+					deliver(s, r);
+			}
+			return;
+		}
+		const struct rsession *best = best_resource(bare);
+		if (best != NULL)
+			deliver(best, r);
+		else
+			bounce(origin, r, "service-unavailable"); /* no offline storage */
+		return;
+	}
+	case PROTO_STANZA_PRESENCE:
+		for (const struct rsession *s = sessions_of_bare(bare); s != NULL; s = s->next_of_bare) {
+			if (s->available)
+				deliver(s, r);
+		}
+		return;
+	default:
+		/* An iq to a bare JID is the server's to answer for the account. */
+		server_iq(origin, r, true);
+		return;
+	}
+}
+
+void route_stanza(uint64_t origin, const void *data, size_t len)
+{
+	static struct proto_route_view r;
+	if (proto_route_unpack(data, len, &r) == -1) {
+		log_warnx("malformed routing header from session %llu; dropped",
+			  (unsigned long long)origin);
+		return;
+	}
+	const struct rsession *sender = session_by_id(origin);
+	if (sender == NULL)
+		return; /* the session ended while its stanza was on the way */
+
+	char bare[JID_MAX];
+	if (r.to[0] == '\0') {
+		/* RFC 6120 10.3: no 'to' means the sender's own account. */
+		if (r.kind == PROTO_STANZA_IQ)
+			server_iq(origin, &r, true);
+		return;
+	}
+	struct jid_parts to;
+	if (jid_split(r.to, strlen(r.to), &to) == -1) {
+		bounce(origin, &r, "jid-malformed");
+		return;
+	}
+	/* A component's address (or any JID within it) goes to the component. */
+	char to_domain[JID_MAX];
+	snprintf(to_domain, sizeof(to_domain), "%.*s", (int)to.domain_len, to.domain);
+	const struct rsession *component = session_by_jid(to_domain);
+	if (component != NULL && component->kind == PROTO_SESSION_COMPONENT) {
+		deliver(component, &r);
+		return;
+	}
+	if (strcmp(to_domain, domain) != 0) {
+		bool bridge_address = to.local_len == 0 && strchr(to_domain, '.') != NULL &&
+				      strlen(to_domain) > strlen(domain) &&
+				      strcmp(to_domain + strlen(to_domain) - strlen(domain), domain) == 0;
+		/* No server-to-server links: another domain is unreachable; a
+		 * subdomain of ours is a call bridge that is not connected. */
+		bounce(origin, &r, bridge_address ? "service-unavailable" : "remote-server-not-found");
+		return;
+	}
+	if (to.local_len == 0) {
+		/* The server itself. */
+		if (r.kind == PROTO_STANZA_IQ)
+			server_iq(origin, &r, false);
+		return;
+	}
+	jid_bare(r.to, bare, sizeof(bare));
+	if (to.resource_len == 0) {
+		bool own = strcmp(bare, sender->bare) == 0;
+		if (r.kind == PROTO_STANZA_IQ && own) {
+			server_iq(origin, &r, true);
+			return;
+		}
+		route_to_bare(origin, &r, bare);
+		return;
+	}
+	const struct rsession *target = session_by_jid(r.to);
+	if (target != NULL) {
+		deliver(target, &r);
+		return;
+	}
+	/* RFC 6121 8.5.3.2: a full JID that is not online. */
+	if (r.kind == PROTO_STANZA_MESSAGE &&
+	    (r.type[0] == '\0' || strcmp(r.type, "normal") == 0 || strcmp(r.type, "chat") == 0)) {
+		route_to_bare(origin, &r, bare);
+		return;
+	}
+	if (r.kind == PROTO_STANZA_IQ)
+		bounce(origin, &r, "service-unavailable");
+}

@@ -1,0 +1,134 @@
+"""Real XMPP peers for the tests: slixmpp clients and components (the
+library from Debian), driven from one asyncio loop with bounded waits."""
+
+import asyncio
+import logging
+
+import slixmpp
+from slixmpp.exceptions import IqError
+
+logging.getLogger("slixmpp").setLevel(logging.CRITICAL)
+
+WAIT = 15  # seconds for any single expected event
+
+
+class Client(slixmpp.ClientXMPP):
+    def __init__(self, jid, password, ca, mech=None):
+        super().__init__(jid, password, sasl_mech=mech)
+        self.ca_certs = ca
+        self.inbox = asyncio.Queue()
+        self.presences = asyncio.Queue()
+        loop = asyncio.get_event_loop()
+        self.started = loop.create_future()
+        self.gone = loop.create_future()
+        self.register_plugin("xep_0030")
+        self.register_plugin("xep_0199")
+        self.register_plugin("xep_0092")
+        self.add_event_handler("session_start", self._on_start)
+        self.add_event_handler("failed_all_auth", self._on_failed)
+        self.add_event_handler("failed_auth", self._on_failed)
+        self.add_event_handler("message", self.inbox.put_nowait)
+        self.add_event_handler("presence", self.presences.put_nowait)
+        self.add_event_handler("disconnected", self._on_gone)
+
+    async def _on_start(self, event):
+        self.send_presence()
+        if not self.started.done():
+            self.started.set_result(True)
+
+    def _on_failed(self, event):
+        if not self.started.done():
+            self.started.set_exception(PermissionError("authentication failed"))
+
+    def _on_gone(self, event):
+        if not self.started.done():
+            self.started.set_exception(ConnectionError("disconnected before the session"))
+        if not self.gone.done():
+            self.gone.set_result(True)
+
+    async def next_message(self, timeout=WAIT):
+        return await asyncio.wait_for(self.inbox.get(), timeout)
+
+    async def close(self):
+        self.disconnect()
+        try:
+            await asyncio.wait_for(self.gone, WAIT)
+        except asyncio.TimeoutError:
+            self.abort()
+
+
+class Component(slixmpp.ComponentXMPP):
+    def __init__(self, jid, secret, port, ca):
+        super().__init__(jid, secret, "127.0.0.1", port)
+        self.ca_certs = ca
+        self.inbox = asyncio.Queue()
+        self.iqs = asyncio.Queue()
+        loop = asyncio.get_event_loop()
+        self.started = loop.create_future()
+        self.gone = loop.create_future()
+        self.add_event_handler("session_start", self._on_start)
+        self.add_event_handler("message", self.inbox.put_nowait)
+        self.add_event_handler("disconnected", self._on_gone)
+        self.add_event_handler("stream_error", self._on_error)
+        self.stream_errors = []
+
+    def _on_start(self, event):
+        if not self.started.done():
+            self.started.set_result(True)
+
+    def _on_error(self, error):
+        self.stream_errors.append(error["condition"])
+
+    def _on_gone(self, event):
+        if not self.started.done():
+            self.started.set_exception(ConnectionError("disconnected before the handshake"))
+        if not self.gone.done():
+            self.gone.set_result(True)
+
+    async def close(self):
+        self.disconnect()
+        try:
+            await asyncio.wait_for(self.gone, WAIT)
+        except asyncio.TimeoutError:
+            self.abort()
+
+
+async def login(node, user, password, mech=None, port=None, resource=None):
+    jid = f"{user}@test.example" + (f"/{resource}" if resource else "")
+    client = Client(jid, password, node.certs["ca"], mech)
+    client.connect(address=("127.0.0.1", port or node.client_port))
+    try:
+        await asyncio.wait_for(client.started, WAIT)
+    except BaseException:
+        client.abort()
+        raise
+    return client
+
+
+async def connect_bridge(node, name, secret, use_ssl=True):
+    component = Component(f"{name}.test.example", secret, node.component_port, node.certs["ca"])
+    component.connect(use_ssl=use_ssl)
+    try:
+        await asyncio.wait_for(component.started, WAIT)
+    except BaseException:
+        component.abort()
+        raise
+    return component
+
+
+def run(coro, timeout=120):
+    """Runs one test's coroutine on a fresh loop, bounded in time."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        return loop.run_until_complete(asyncio.wait_for(coro, timeout))
+    finally:
+        # slixmpp leaves a filter task per stream waiting; end them quietly.
+        pending = asyncio.all_tasks(loop)
+        for task in pending:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        loop.close()
+
+
+__all__ = ["Client", "Component", "IqError", "connect_bridge", "login", "run", "WAIT"]
