@@ -36,9 +36,10 @@ COMMON_SRC := common/buf.c common/ev.c common/ipc.c common/log.c common/proc.c c
 	common/fileio.c common/jid.c common/table.c
 CHILD_SRC := common/child.c config/config.c
 ACCOUNTS_SRC := common/accounts.c common/scram.c
+LISTENER_CORE_SRC := listener/listener_xml.c listener/listener_tls.c listener/listener_sasl.c
 LISTENER_SRC := listener/listener_main.c listener/listener_conn.c listener/listener_client.c \
 	listener/listener_component.c listener/listener_route.c listener/listener_accounts.c \
-	listener/listener_xml.c listener/listener_tls.c listener/listener_sasl.c
+	listener/listener_handshake.c $(LISTENER_CORE_SRC)
 CONFIG_SRC := config/config.c config/config_yaml.c config/callbridges.c
 SUPERVISOR_SRC := supervisor/rxmppd.c supervisor/supervisor_children.c \
 	supervisor/supervisor_control.c supervisor/supervisor_notify.c \
@@ -89,9 +90,10 @@ $(BIN)/rxmpp-certworker: $(call obj,certtool/certworker_main.c $(CHILD_SRC) $(CO
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -o $@
 
-$(UNIT_RUNNER): $(call obj,$(UNIT_SRC) $(ACCOUNTS_SRC) $(CONFIG_SRC) $(COMMON_SRC))
+$(UNIT_RUNNER): $(call obj,$(UNIT_SRC) $(LISTENER_CORE_SRC) listener/listener_handshake.c \
+		$(ACCOUNTS_SRC) $(CONFIG_SRC) $(COMMON_SRC))
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ -o $@ $(YAML_LIBS) $(CRYPTO_LIBS) $(CHECK_LIBS)
+	$(CC) $(LDFLAGS) $^ -o $@ $(YAML_LIBS) $(SSL_LIBS) $(EXPAT_LIBS) $(CHECK_LIBS)
 
 # Dependencies first, as separate make runs, so that pkg-config flags are
 # read after the packages are there.

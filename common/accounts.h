@@ -19,7 +19,7 @@
 #include "scram.h"
 
 #define ACCOUNTS_FILE_NAME "accounts"
-#define ACCOUNTS_FILE_MAX (256u * 1024u * 1024u)
+#define ACCOUNTS_FILE_MAX  (256u * 1024u * 1024u)
 
 struct account {
 	char *name; /* normal form of the localpart */

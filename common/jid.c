@@ -24,7 +24,8 @@ static bool jid_domain_valid(const char *p, size_t len)
 	/* An IPv6 literal in brackets is allowed by RFC 7622; DNS names are
 	 * letters, digits and hyphens in labels of at most 63 bytes. */
 	if (p[0] == '[')
-		return len > 2 && p[len - 1] == ']' && strspn(p + 1, "0123456789abcdefABCDEF:.") >= len - 2;
+		return len > 2 && p[len - 1] == ']' &&
+		       strspn(p + 1, "0123456789abcdefABCDEF:.") >= len - 2;
 	size_t label = 0;
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)p[i];
@@ -34,8 +35,8 @@ static bool jid_domain_valid(const char *p, size_t len)
 			label = 0;
 			continue;
 		}
-		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-			  c == '-' || c == '_' || c >= 0x80;
+		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			  (c >= '0' && c <= '9') || c == '-' || c == '_' || c >= 0x80;
 		if (!ok || ++label > 63)
 			return false;
 	}

@@ -91,8 +91,9 @@ int scram_base64_decode(const char *in, size_t len, unsigned char *out, size_t o
 	size_t decoded = len / 4 * 3 - padding;
 	for (size_t i = 0; i < len; i++) {
 		char c = in[i];
-		bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-			  c == '+' || c == '/' || (c == '=' && i >= len - padding);
+		bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+			  (c >= '0' && c <= '9') || c == '+' || c == '/' ||
+			  (c == '=' && i >= len - padding);
 		if (!ok)
 			return -1;
 	}

@@ -10,8 +10,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define SCRAM_KEY_MAX 32 /* SHA-256 */
-#define SCRAM_SALT_LEN 16
+#define SCRAM_KEY_MAX	 32 /* SHA-256 */
+#define SCRAM_SALT_LEN	 16
 #define SCRAM_ITERATIONS 4096
 
 enum scram_hash {

@@ -61,8 +61,8 @@ void table_free(struct table *t)
 static struct entry **table_slot(const struct table *t, const void *key, size_t len, uint64_t hash)
 {
 	struct entry **slot = &t->buckets[hash & (t->bucket_count - 1)];
-	while (*slot != NULL &&
-	       ((*slot)->hash != hash || (*slot)->len != len || memcmp((*slot)->key, key, len) != 0))
+	while (*slot != NULL && ((*slot)->hash != hash || (*slot)->len != len ||
+				 memcmp((*slot)->key, key, len) != 0))
 		slot = &(*slot)->next;
 	return slot;
 }

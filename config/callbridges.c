@@ -22,7 +22,7 @@ struct reader {
 };
 
 static void fail_at(struct reader *r, const yaml_mark_t *mark, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static void fail_at(struct reader *r, const yaml_mark_t *mark, const char *fmt, ...)
 {
@@ -102,15 +102,15 @@ static bool read_bridge(struct reader *r, struct proto_callbridge *b, const char
 		const char *secret = (const char *)e.data.scalar.value;
 		if (!secret_valid(secret))
 			fail_at(r, &e.start_mark,
-				"%s: the secret must be %d to 255 characters without spaces", b->name,
-				CALLBRIDGE_SECRET_MIN);
+				"%s: the secret must be %d to 255 characters without spaces",
+				b->name, CALLBRIDGE_SECRET_MIN);
 		snprintf(b->secret, sizeof(b->secret), "%s", secret);
 		yaml_event_delete(&e);
 		return true;
 	}
 	if (e.type != YAML_MAPPING_START_EVENT) {
-		fail_at(r, &e.start_mark, "%s: expected a secret or a mapping with secret and address",
-			b->name);
+		fail_at(r, &e.start_mark,
+			"%s: expected a secret or a mapping with secret and address", b->name);
 		yaml_event_delete(&e);
 		r->broken = true;
 		return false;
@@ -149,8 +149,9 @@ static bool read_bridge(struct reader *r, struct proto_callbridge *b, const char
 			if (strchr(value, '@') != NULL || strchr(value, '/') != NULL ||
 			    jid_normalize(value, strlen(value), normal, sizeof(normal)) == -1 ||
 			    strlen(normal) >= sizeof(b->address))
-				fail_at(r, &e.start_mark, "%s.address: expected a domain name, got '%.40s'",
-					b->name, value);
+				fail_at(r, &e.start_mark,
+					"%s.address: expected a domain name, got '%.40s'", b->name,
+					value);
 			else
 				snprintf(b->address, sizeof(b->address), "%s", normal);
 		} else {
@@ -212,8 +213,8 @@ int callbridges_load(const char *path, const char *domain, struct callbridges *o
 			struct proto_callbridge b;
 			memset(&b, 0, sizeof(b));
 			yaml_mark_t mark = e.start_mark;
-			const char *name = e.type == YAML_SCALAR_EVENT ? (const char *)e.data.scalar.value
-								       : "";
+			const char *name =
+			    e.type == YAML_SCALAR_EVENT ? (const char *)e.data.scalar.value : "";
 			if (!name_valid(name))
 				fail_at(&r, &mark,
 					"bridge name '%.40s': expected 1 to 63 lower-case letters, "
@@ -227,7 +228,8 @@ int callbridges_load(const char *path, const char *domain, struct callbridges *o
 				if (strcmp(out->items[i].name, b.name) == 0)
 					fail_at(&r, &mark, "bridge %s appears twice", b.name);
 				else if (strcmp(out->items[i].address, b.address) == 0)
-					fail_at(&r, &mark, "bridges %s and %s have the same address %s",
+					fail_at(&r, &mark,
+						"bridges %s and %s have the same address %s",
 						out->items[i].name, b.name, b.address);
 			}
 			if (add(out, &b) == -1)

@@ -28,6 +28,7 @@
 
 static const char *const component_tls_choices[] = {"direct", "plain", NULL};
 static const char *const tls_version_choices[] = {"1.2", "1.3", NULL};
+static const char *const bridge_conflict_choices[] = {"replace", "refuse", NULL};
 
 const char *const config_sections[CONFIG_SECTION_COUNT + 1] = {"listen", "tls", "limits", "cluster",
 							       NULL};
@@ -42,6 +43,8 @@ const struct config_key config_keys[] = {
      "/run/rxmpp/control.sock"},
     {NULL, "callbridges_file", CONFIG_TYPE_PATH, FIELD(callbridges_file), 0, 0, NULL,
      "/etc/rxmpp/callbridges.yaml"},
+    {NULL, "callbridge_conflict", CONFIG_TYPE_ENUM, FIELD(callbridge_conflict), 0, 0,
+     bridge_conflict_choices, "replace"},
 
     {"listen", "addresses", CONFIG_TYPE_ADDRESSES, FIELD(listen.addresses), 0, 0, NULL, "[any]"},
     {"listen", "client_port", CONFIG_TYPE_INT, FIELD(listen.client_port), 1, 65535, NULL, "5222"},

@@ -28,6 +28,11 @@ enum config_component_tls {
 	CONFIG_COMPONENT_TLS_PLAIN,  /* plain TCP, e.g. for a bridge on the same host */
 };
 
+enum config_bridge_conflict {
+	CONFIG_BRIDGE_REPLACE, /* a bridge that connects again replaces its old connection */
+	CONFIG_BRIDGE_REFUSE,  /* the new connection is refused while the old one lives */
+};
+
 enum config_tls_version {
 	CONFIG_TLS_1_2,
 	CONFIG_TLS_1_3,
@@ -82,6 +87,7 @@ struct config {
 	char state_directory[CONFIG_PATH_MAX];
 	char control_socket[CONFIG_PATH_MAX];
 	char callbridges_file[CONFIG_PATH_MAX];
+	uint32_t callbridge_conflict; /* enum config_bridge_conflict */
 	struct config_listen listen;
 	struct config_tls tls;
 	struct config_limits limits;

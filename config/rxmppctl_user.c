@@ -123,10 +123,10 @@ static int user_list(const struct accounts *accounts, bool json)
 int ctl_user(int argc, char **argv, const struct config *cfg, bool json)
 {
 	static const struct option options[] = {
-		{"stdin", no_argument, NULL, 'i'},
-		{"password-file", required_argument, NULL, 'f'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"stdin", no_argument, NULL, 'i'},
+	    {"password-file", required_argument, NULL, 'f'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *source = NULL, *file = NULL;
 	int opt;
@@ -218,7 +218,9 @@ int ctl_user(int argc, char **argv, const struct config *cfg, bool json)
 		goto done;
 	}
 	printf("user %s %s\n", name,
-	       verb[0] == 'd' ? "deleted" : verb[0] == 'a' ? "added" : "password changed");
+	       verb[0] == 'd'	? "deleted"
+	       : verb[0] == 'a' ? "added"
+				: "password changed");
 	rc = CTL_OK;
 done:
 	accounts_free(&accounts);

@@ -82,7 +82,7 @@ struct listener {
 	SSL_CTX *tls;
 	struct conn *conns;
 	uint64_t next_id;
-	unsigned client_sessions; /* bound clients, for max_sessions */
+	unsigned client_sessions;	  /* bound clients, for max_sessions */
 	struct proto_callbridge *bridges; /* in force */
 	size_t bridge_count;
 	struct proto_callbridge *next_bridges; /* arriving with a configuration */

@@ -30,7 +30,8 @@ static void accounts_refresh(void)
 	if (stat(path, &st) == -1)
 		memset(&st, 0, sizeof(st));
 	if (current.loaded && st.st_ino == current.ino && st.st_size == current.size &&
-	    st.st_mtim.tv_sec == current.mtime.tv_sec && st.st_mtim.tv_nsec == current.mtime.tv_nsec)
+	    st.st_mtim.tv_sec == current.mtime.tv_sec &&
+	    st.st_mtim.tv_nsec == current.mtime.tv_nsec)
 		return;
 	struct accounts fresh;
 	if (accounts_load(path, &fresh, why, sizeof(why)) == -1) {

@@ -19,7 +19,7 @@
 
 /* RFC 6120 6.4.5: a few retries, then the stream ends. */
 #define CLIENT_AUTH_ATTEMPTS 3
-#define CLIENT_ID_MAX 255
+#define CLIENT_ID_MAX	     255
 
 static const char *attr_of(const struct xml_attr *attrs, const char *name)
 {
@@ -42,9 +42,9 @@ static void client_send_features(struct conn *c)
 		buf_append(&f, bind, strlen(bind));
 	} else {
 		if (offer_tls) {
-			const char *tls = L.cfg.tls.required
-						  ? "<starttls xmlns='" XML_NS_TLS "'><required/></starttls>"
-						  : "<starttls xmlns='" XML_NS_TLS "'/>";
+			const char *tls = L.cfg.tls.required ? "<starttls xmlns='" XML_NS_TLS
+							       "'><required/></starttls>"
+							     : "<starttls xmlns='" XML_NS_TLS "'/>";
 			buf_append(&f, tls, strlen(tls));
 		}
 		if (c->tls_active || !L.cfg.tls.required) {
@@ -70,7 +70,8 @@ static void client_send_features(struct conn *c)
 void client_open(struct conn *c, const char *content_ns, const struct xml_attr *attrs)
 {
 	if (strcmp(content_ns, XML_NS_CLIENT) != 0) {
-		conn_stream_error(c, "invalid-namespace", "the content namespace must be jabber:client");
+		conn_stream_error(c, "invalid-namespace",
+				  "the content namespace must be jabber:client");
 		return;
 	}
 	const char *to = attr_of(attrs, "to");
@@ -209,12 +210,12 @@ static void client_iq_result(struct conn *c, const char *id, const char *payload
 	buf_free(&out);
 }
 
-static void client_iq_error(struct conn *c, const char *id, const char *type,
-			    const char *condition)
+static void client_iq_error(struct conn *c, const char *id, const char *type, const char *condition)
 {
 	char text[512];
 	snprintf(text, sizeof(text),
-		 "<error type='%s'><%s xmlns='" XML_NS_STANZA_ERRORS "'/></error>", type, condition);
+		 "<error type='%s'><%s xmlns='" XML_NS_STANZA_ERRORS "'/></error>", type,
+		 condition);
 	struct buf out;
 	buf_init(&out, 8192);
 	buf_append(&out, "<iq type='error' id='", 21);
@@ -231,14 +232,16 @@ static void client_bind(struct conn *c, const struct xml_node *iq, const struct 
 	const char *id = xml_attr_get(iq, "id");
 	const char *type = xml_attr_get(iq, "type");
 	if (id == NULL || type == NULL || strcmp(type, "set") != 0) {
-		conn_stream_error(c, "bad-format", "resource binding is an iq of type set with an id");
+		conn_stream_error(c, "bad-format",
+				  "resource binding is an iq of type set with an id");
 		return;
 	}
 	if (L.cfg.limits.max_sessions != CONFIG_NONE &&
 	    L.client_sessions >= L.cfg.limits.max_sessions) {
 		log_warnx("%s: refused %s: max_sessions (%u) reached", c->peer, c->user,
 			  L.cfg.limits.max_sessions);
-		conn_stream_error(c, "resource-constraint", "the session limit of this node is reached");
+		conn_stream_error(c, "resource-constraint",
+				  "the session limit of this node is reached");
 		return;
 	}
 	char resource[JID_PART_MAX + 1] = "";

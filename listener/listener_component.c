@@ -6,16 +6,17 @@
  * constant time.  Unknown address: host-unknown.  Wrong secret:
  * not-authorized and one warning naming the bridge and the peer, never the
  * secret.  A bridge that connects again replaces its older connection
- * (the older one ends with <conflict/>), logged.
+ * (the older one ends with <conflict/>), or with callbridge_conflict:
+ * refuse is itself refused; either way logged.
  */
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 #include "common/log.h"
 #include "listener.h"
+#include "listener_handshake.h"
 
 const struct proto_callbridge *bridge_find_address(const char *address)
 {
@@ -40,7 +41,8 @@ void component_open(struct conn *c, const char *content_ns, const struct xml_att
 	}
 	const struct proto_callbridge *bridge = to ? bridge_find_address(to) : NULL;
 	if (bridge == NULL) {
-		log_warnx("%s: component stream for unknown address %s", c->peer, to ? to : "(none)");
+		log_warnx("%s: component stream for unknown address %s", c->peer,
+			  to ? to : "(none)");
 		conn_stream_error(c, "host-unknown", "no call bridge has this address");
 		return;
 	}
@@ -48,22 +50,6 @@ void component_open(struct conn *c, const char *content_ns, const struct xml_att
 	snprintf(c->jid, sizeof(c->jid), "%s", bridge->address);
 	conn_send_header(c, XML_NS_COMPONENT, bridge->address);
 	c->state = CONN_HANDSHAKE;
-}
-
-/* hex(SHA-1(stream id + secret)), lower case. */
-static void component_digest(const char *stream_id, const char *secret, char out[41])
-{
-	unsigned char digest[EVP_MAX_MD_SIZE];
-	unsigned int len = 0;
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	EVP_DigestInit_ex(md, EVP_sha1(), NULL);
-	EVP_DigestUpdate(md, stream_id, strlen(stream_id));
-	EVP_DigestUpdate(md, secret, strlen(secret));
-	EVP_DigestFinal_ex(md, digest, &len);
-	EVP_MD_CTX_free(md);
-	for (unsigned i = 0; i < len && i < 20; i++)
-		snprintf(out + 2 * i, 3, "%02x", digest[i]);
-	out[40] = '\0';
 }
 
 static void component_handshake(struct conn *c, const struct xml_node *element)
@@ -77,21 +63,28 @@ static void component_handshake(struct conn *c, const struct xml_node *element)
 	}
 	char expected[41];
 	if (bridge != NULL)
-		component_digest(c->stream_id, bridge->secret, expected);
+		handshake_digest(c->stream_id, bridge->secret, expected);
 	if (bridge == NULL || len != 40 || CRYPTO_memcmp(given, expected, 40) != 0) {
 		log_warnx("%s: call bridge %s: wrong secret", c->peer, c->bridge);
 		conn_stream_error(c, "not-authorized", "wrong handshake");
 		return;
 	}
 	/* A bridge that reconnects (after a network break, say) replaces the
-	 * connection it left behind. */
+	 * connection it left behind, unless the configuration says refuse. */
 	for (struct conn *other = L.conns; other != NULL; other = other->next) {
-		if (other != c && other->state == CONN_COMPONENT && strcmp(other->jid, c->jid) == 0) {
-			log_info("%s: call bridge %s connected again from %s; replacing the old "
-				 "connection",
-				 other->peer, c->bridge, c->peer);
-			conn_stream_error(other, "conflict", "replaced by a new connection");
+		if (other == c || other->state != CONN_COMPONENT || strcmp(other->jid, c->jid) != 0)
+			continue;
+		if (L.cfg.callbridge_conflict == CONFIG_BRIDGE_REFUSE) {
+			log_warnx(
+			    "%s: call bridge %s is already connected from %s; refusing the new "
+			    "connection",
+			    c->peer, c->bridge, other->peer);
+			conn_stream_error(c, "conflict", "this call bridge is already connected");
+			return;
 		}
+		log_info("%s: call bridge %s connected again from %s; replacing the old connection",
+			 other->peer, c->bridge, c->peer);
+		conn_stream_error(other, "conflict", "replaced by a new connection");
 	}
 	conn_send_str(c, "<handshake/>");
 	c->state = CONN_COMPONENT;
@@ -121,8 +114,8 @@ void component_element(struct conn *c, struct xml_node *element)
 	if (c->state != CONN_COMPONENT)
 		return;
 	bool stanza = strcmp(element->ns, XML_NS_COMPONENT) == 0 &&
-		      (strcmp(element->name, "message") == 0 || strcmp(element->name, "presence") == 0 ||
-		       strcmp(element->name, "iq") == 0);
+		      (strcmp(element->name, "message") == 0 ||
+		       strcmp(element->name, "presence") == 0 || strcmp(element->name, "iq") == 0);
 	if (!stanza) {
 		conn_stream_error(c, "unsupported-stanza-type", element->name);
 		return;
@@ -148,7 +141,8 @@ void component_element(struct conn *c, struct xml_node *element)
 		return;
 	}
 	if (to == NULL || jid_normalize(to, strlen(to), to_normal, sizeof(to_normal)) == -1) {
-		conn_stream_error(c, "improper-addressing", "a component's stanza needs a valid to");
+		conn_stream_error(c, "improper-addressing",
+				  "a component's stanza needs a valid to");
 		return;
 	}
 	route_stanza(c, element, from_normal, to_normal);

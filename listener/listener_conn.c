@@ -60,17 +60,17 @@ static void xml_close(void *arg)
 }
 
 static const struct xml_stream_events xml_events = {
-	.open = xml_open,
-	.element = xml_element,
-	.close = xml_close,
+    .open = xml_open,
+    .element = xml_element,
+    .close = xml_close,
 };
 
 static struct xml_stream *conn_new_stream(struct conn *c)
 {
 	struct xml_limits limits = {
-		.max_stanza_size = L.cfg.limits.max_stanza_size,
-		.max_depth = L.cfg.limits.max_depth,
-		.max_attributes = L.cfg.limits.max_attributes,
+	    .max_stanza_size = L.cfg.limits.max_stanza_size,
+	    .max_depth = L.cfg.limits.max_depth,
+	    .max_attributes = L.cfg.limits.max_attributes,
 	};
 	return xml_stream_new(&limits, &xml_events, c);
 }
@@ -287,14 +287,15 @@ void conn_stream_error(struct conn *c, const char *condition, const char *text)
 		  text ? text : "");
 	/* RFC 6120 4.9.1.1: an error before our header still opens the stream. */
 	if (!c->header_sent)
-		conn_send_header(c,
-				 c->kind == PROTO_SOCKET_COMPONENT ? XML_NS_COMPONENT : XML_NS_CLIENT,
-				 L.cfg.domain);
+		conn_send_header(
+		    c, c->kind == PROTO_SOCKET_COMPONENT ? XML_NS_COMPONENT : XML_NS_CLIENT,
+		    L.cfg.domain);
 	struct buf out;
 	buf_init(&out, 4096);
 	buf_append(&out, "<stream:error><", 15);
 	buf_append(&out, condition, strlen(condition));
-	buf_append(&out, " xmlns='" XML_NS_STREAM_ERRORS "'/>", 8 + strlen(XML_NS_STREAM_ERRORS) + 3);
+	buf_append(&out, " xmlns='" XML_NS_STREAM_ERRORS "'/>",
+		   8 + strlen(XML_NS_STREAM_ERRORS) + 3);
 	if (text != NULL) {
 		const char *open = "<text xmlns='" XML_NS_STREAM_ERRORS "'>";
 		buf_append(&out, open, strlen(open));
@@ -316,9 +317,9 @@ void conn_end_stream(struct conn *c)
 	if (c->state == CONN_CLOSING)
 		return;
 	if (!c->header_sent)
-		conn_send_header(c,
-				 c->kind == PROTO_SOCKET_COMPONENT ? XML_NS_COMPONENT : XML_NS_CLIENT,
-				 L.cfg.domain);
+		conn_send_header(
+		    c, c->kind == PROTO_SOCKET_COMPONENT ? XML_NS_COMPONENT : XML_NS_CLIENT,
+		    L.cfg.domain);
 	conn_send_str(c, "</stream:stream>");
 	if (c->tls_active && c->tls.handshake_done)
 		tls_conn_shutdown(&c->tls);
@@ -386,7 +387,8 @@ static bool conn_process(struct conn *c)
 			buf_consume(&c->raw, used);
 		} else {
 			bool was_done = c->tls.handshake_done;
-			enum tls_status status = tls_conn_read(&c->tls, &c->plain, why, sizeof(why));
+			enum tls_status status =
+			    tls_conn_read(&c->tls, &c->plain, why, sizeof(why));
 			if (status == TLS_ERROR) {
 				log_warnx("%s: %s", c->peer, why);
 				conn_mark_dirty(c); /* a TLS alert may be waiting to go */

@@ -58,7 +58,8 @@ static void route_bounce(struct conn *c, const struct xml_node *stanza, const ch
 
 void route_stanza(struct conn *c, struct xml_node *stanza, const char *from, const char *to)
 {
-	const char *parent_ns = c->kind == PROTO_SOCKET_COMPONENT ? XML_NS_COMPONENT : XML_NS_CLIENT;
+	const char *parent_ns =
+	    c->kind == PROTO_SOCKET_COMPONENT ? XML_NS_COMPONENT : XML_NS_CLIENT;
 	const char *type = xml_attr_get(stanza, "type");
 	const char *id = xml_attr_get(stanza, "id");
 	struct xml_node *payload = xml_first_element(stanza);
@@ -71,25 +72,26 @@ void route_stanza(struct conn *c, struct xml_node *stanza, const char *from, con
 		return;
 	}
 	struct proto_route route = {
-		.kind = stanza_kind(stanza->name),
-		.type_len = (uint16_t)(type ? strlen(type) : 0),
-		.id_len = (uint16_t)(id ? strlen(id) : 0),
-		.from_len = (uint16_t)strlen(from),
-		.to_len = (uint16_t)(to ? strlen(to) : 0),
-		.payload_ns_len = (uint16_t)(payload && strlen(payload->ns) < 256 ? strlen(payload->ns) : 0),
-		.payload_name_len =
-			(uint16_t)(payload && strlen(payload->name) < 64 ? strlen(payload->name) : 0),
-		.stanza_len = (uint32_t)buf_len(&bytes),
+	    .kind = stanza_kind(stanza->name),
+	    .type_len = (uint16_t)(type ? strlen(type) : 0),
+	    .id_len = (uint16_t)(id ? strlen(id) : 0),
+	    .from_len = (uint16_t)strlen(from),
+	    .to_len = (uint16_t)(to ? strlen(to) : 0),
+	    .payload_ns_len =
+		(uint16_t)(payload && strlen(payload->ns) < 256 ? strlen(payload->ns) : 0),
+	    .payload_name_len =
+		(uint16_t)(payload && strlen(payload->name) < 64 ? strlen(payload->name) : 0),
+	    .stanza_len = (uint32_t)buf_len(&bytes),
 	};
 	struct iovec iov[] = {
-		{.iov_base = &route, .iov_len = sizeof(route)},
-		{.iov_base = (void *)(type ? type : ""), .iov_len = route.type_len},
-		{.iov_base = (void *)(id ? id : ""), .iov_len = route.id_len},
-		{.iov_base = (void *)from, .iov_len = route.from_len},
-		{.iov_base = (void *)(to ? to : ""), .iov_len = route.to_len},
-		{.iov_base = (void *)(payload ? payload->ns : ""), .iov_len = route.payload_ns_len},
-		{.iov_base = (void *)(payload ? payload->name : ""), .iov_len = route.payload_name_len},
-		{.iov_base = (void *)buf_head(&bytes), .iov_len = buf_len(&bytes)},
+	    {.iov_base = &route, .iov_len = sizeof(route)},
+	    {.iov_base = (void *)(type ? type : ""), .iov_len = route.type_len},
+	    {.iov_base = (void *)(id ? id : ""), .iov_len = route.id_len},
+	    {.iov_base = (void *)from, .iov_len = route.from_len},
+	    {.iov_base = (void *)(to ? to : ""), .iov_len = route.to_len},
+	    {.iov_base = (void *)(payload ? payload->ns : ""), .iov_len = route.payload_ns_len},
+	    {.iov_base = (void *)(payload ? payload->name : ""), .iov_len = route.payload_name_len},
+	    {.iov_base = (void *)buf_head(&bytes), .iov_len = buf_len(&bytes)},
 	};
 	bool sent = child_peer_connected(PROC_ROUTER) && c->announced &&
 		    child_send_v(PROC_ROUTER, PROTO_STANZA, c->id, iov, 8) == 0;
@@ -101,13 +103,13 @@ void route_stanza(struct conn *c, struct xml_node *stanza, const char *from, con
 void route_session_up(struct conn *c)
 {
 	struct proto_session session = {
-		.kind = c->kind == PROTO_SOCKET_COMPONENT ? PROTO_SESSION_COMPONENT
-							  : PROTO_SESSION_CLIENT,
-		.jid_len = (uint32_t)strlen(c->jid),
+	    .kind =
+		c->kind == PROTO_SOCKET_COMPONENT ? PROTO_SESSION_COMPONENT : PROTO_SESSION_CLIENT,
+	    .jid_len = (uint32_t)strlen(c->jid),
 	};
 	struct iovec iov[] = {
-		{.iov_base = &session, .iov_len = sizeof(session)},
-		{.iov_base = c->jid, .iov_len = session.jid_len},
+	    {.iov_base = &session, .iov_len = sizeof(session)},
+	    {.iov_base = c->jid, .iov_len = session.jid_len},
 	};
 	c->announced = true;
 	if (child_peer_connected(PROC_ROUTER))
@@ -160,7 +162,8 @@ bool route_message(const struct ipc_msg *msg)
 		c = conn_find(msg->peer);
 		if (c != NULL && msg->len == sizeof(struct proto_kick)) {
 			log_info("%s: session %s replaced by a newer login", c->peer, c->jid);
-			conn_stream_error(c, "conflict", "replaced by a new session of the same resource");
+			conn_stream_error(c, "conflict",
+					  "replaced by a new session of the same resource");
 		}
 		return msg->len == sizeof(struct proto_kick);
 	default:

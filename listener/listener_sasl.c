@@ -8,9 +8,9 @@
 #include <string.h>
 
 static const char *const mechanism_names[SASL_MECHANISM_COUNT] = {
-	[SASL_SCRAM_SHA_256] = "SCRAM-SHA-256",
-	[SASL_SCRAM_SHA_1] = "SCRAM-SHA-1",
-	[SASL_PLAIN] = "PLAIN",
+    [SASL_SCRAM_SHA_256] = "SCRAM-SHA-256",
+    [SASL_SCRAM_SHA_1] = "SCRAM-SHA-1",
+    [SASL_PLAIN] = "PLAIN",
 };
 
 /* Keys for names that do not exist: derived once from a random secret, so
@@ -114,7 +114,8 @@ static enum sasl_result scram_first(struct sasl *s, const char *in, size_t in_le
 	/* gs2-header: "n,," or "y,," (we offer no channel binding); no authzid
 	 * other than empty. */
 	if (in_len < 3 || (in[0] != 'n' && in[0] != 'y') || in[1] != ',' || in[2] != ',')
-		return fail(out, in_len >= 1 && in[0] == 'p' ? "invalid-mechanism" : "malformed-request");
+		return fail(out, in_len >= 1 && in[0] == 'p' ? "invalid-mechanism"
+							     : "malformed-request");
 	const char *bare = in + 3;
 	size_t bare_len = in_len - 3;
 	if (bare_len < 5 || strncmp(bare, "n=", 2) != 0)
@@ -181,8 +182,8 @@ static enum sasl_result scram_final(struct sasl *s, const char *in, size_t in_le
 		if (strncmp(in + i, ",p=", 3) == 0)
 			proof = in + i;
 	}
-	if (in_len < 2 + c_len || strncmp(in, "c=", 2) != 0 || memcmp(in + 2, expected_c, c_len) != 0 ||
-	    proof == NULL)
+	if (in_len < 2 + c_len || strncmp(in, "c=", 2) != 0 ||
+	    memcmp(in + 2, expected_c, c_len) != 0 || proof == NULL)
 		return fail(out, "malformed-request");
 	size_t without_proof_len = (size_t)(proof - in);
 	const char *r = in + 2 + c_len;
@@ -238,7 +239,8 @@ static enum sasl_result plain(struct sasl *s, const char *in, size_t in_len, sas
 			      void *arg, struct buf *out)
 {
 	const char *first = memchr(in, '\0', in_len);
-	const char *second = first ? memchr(first + 1, '\0', (size_t)(in + in_len - first - 1)) : NULL;
+	const char *second =
+	    first ? memchr(first + 1, '\0', (size_t)(in + in_len - first - 1)) : NULL;
 	if (second == NULL)
 		return fail(out, "malformed-request");
 	const char *authcid = first + 1;
@@ -253,7 +255,8 @@ static enum sasl_result plain(struct sasl *s, const char *in, size_t in_len, sas
 		char authzid[JID_MAX];
 		size_t len = (size_t)(first - in);
 		size_t user_len = strlen(s->user);
-		if (len >= sizeof(authzid) || jid_normalize(in, len, authzid, sizeof(authzid)) == -1 ||
+		if (len >= sizeof(authzid) ||
+		    jid_normalize(in, len, authzid, sizeof(authzid)) == -1 ||
 		    strncmp(authzid, s->user, user_len) != 0 || authzid[user_len] != '@' ||
 		    strchr(authzid, '/') != NULL)
 			return fail(out, "invalid-authzid");
@@ -267,8 +270,9 @@ static enum sasl_result plain(struct sasl *s, const char *in, size_t in_len, sas
 	/* Derive even for unknown names, so the time taken does not tell. */
 	int rc = scram_derive(SCRAM_SHA_256, password, password_len, stored->salt, stored->salt_len,
 			      stored->iterations, &derived);
-	bool match = rc == 0 && stored != &fake &&
-		     scram_equal(derived.stored_key, stored->stored_key, scram_key_len(SCRAM_SHA_256));
+	bool match =
+	    rc == 0 && stored != &fake &&
+	    scram_equal(derived.stored_key, stored->stored_key, scram_key_len(SCRAM_SHA_256));
 	OPENSSL_cleanse(&derived, sizeof(derived));
 	if (!match)
 		return fail(out, "not-authorized");

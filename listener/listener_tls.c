@@ -57,7 +57,8 @@ static int buffer_create(BIO *bio)
 static BIO_METHOD *tls_buffer_method(void)
 {
 	if (buffer_method == NULL) {
-		buffer_method = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "rxmpp buffer");
+		buffer_method =
+		    BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "rxmpp buffer");
 		BIO_meth_set_write(buffer_method, buffer_write);
 		BIO_meth_set_read(buffer_method, buffer_read);
 		BIO_meth_set_ctrl(buffer_method, buffer_ctrl);
@@ -84,9 +85,9 @@ SSL_CTX *tls_context_new(const struct config_tls *cfg, char *why, size_t why_siz
 		return NULL;
 	}
 	SSL_CTX_set_min_proto_version(ctx, cfg->min_version == CONFIG_TLS_1_3 ? TLS1_3_VERSION
-									       : TLS1_2_VERSION);
+									      : TLS1_2_VERSION);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
-					 SSL_OP_CIPHER_SERVER_PREFERENCE);
+				     SSL_OP_CIPHER_SERVER_PREFERENCE);
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 	/* Resumption by tickets only: a server-side cache costs memory per client. */
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);

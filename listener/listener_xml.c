@@ -16,7 +16,7 @@
 #define XML_NS_SEPARATOR '\xff'
 /* Input is handed to expat in pieces no larger than this, so the limits are
  * checked at least this often. */
-#define XML_FEED_CHUNK 4096
+#define XML_FEED_CHUNK	4096
 #define XML_ARENA_CHUNK 4096
 
 struct arena_chunk {
@@ -98,7 +98,7 @@ static void arena_reset(struct xml_stream *s)
 /* Errors */
 
 static void stream_fail(struct xml_stream *s, const char *condition, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static void stream_fail(struct xml_stream *s, const char *condition, const char *fmt, ...)
 {
@@ -162,7 +162,8 @@ static int flush_text(struct xml_stream *s)
 
 static void too_big(struct xml_stream *s)
 {
-	stream_fail(s, "policy-violation", "stanza larger than %zu bytes", s->limits.max_stanza_size);
+	stream_fail(s, "policy-violation", "stanza larger than %zu bytes",
+		    s->limits.max_stanza_size);
 }
 
 /* expat handlers */
@@ -176,15 +177,18 @@ static void on_start(void *data, const XML_Char *name, const XML_Char **atts)
 	if (s->depth == 0) {
 		const char *sep = strchr(name, XML_NS_SEPARATOR);
 		if (sep == NULL || strncmp(name, XML_NS_STREAM, (size_t)(sep - name)) != 0 ||
-		    strlen(XML_NS_STREAM) != (size_t)(sep - name) || strcmp(sep + 1, "stream") != 0) {
-			stream_fail(s, "invalid-namespace", "the stream must open with stream:stream");
+		    strlen(XML_NS_STREAM) != (size_t)(sep - name) ||
+		    strcmp(sep + 1, "stream") != 0) {
+			stream_fail(s, "invalid-namespace",
+				    "the stream must open with stream:stream");
 			return;
 		}
 		struct xml_attr *attrs = NULL, **tail = &attrs;
 		for (int i = 0; atts[i] != NULL; i += 2) {
 			struct xml_attr *a = arena_alloc(s, sizeof(*a));
 			if (a == NULL || split_name(s, atts[i], &a->ns, &a->name) == -1 ||
-			    (a->value = arena_strndup(s, atts[i + 1], strlen(atts[i + 1]))) == NULL) {
+			    (a->value = arena_strndup(s, atts[i + 1], strlen(atts[i + 1]))) ==
+				NULL) {
 				too_big(s);
 				return;
 			}
@@ -285,7 +289,8 @@ static void on_text(void *data, const XML_Char *text, int len)
 		return;
 	if (s->depth <= 1) {
 		for (int i = 0; i < len; i++) {
-			if (text[i] != ' ' && text[i] != '\t' && text[i] != '\r' && text[i] != '\n') {
+			if (text[i] != ' ' && text[i] != '\t' && text[i] != '\r' &&
+			    text[i] != '\n') {
 				stream_fail(s, "bad-format", "text outside any stanza");
 				return;
 			}
@@ -512,7 +517,8 @@ static int put(struct buf *out, const char *text)
 
 static int put_attr(struct buf *out, const char *prefix, const char *name, const char *value)
 {
-	if (put(out, " ") == -1 || (prefix != NULL && (put(out, prefix) == -1 || put(out, ":") == -1)) ||
+	if (put(out, " ") == -1 ||
+	    (prefix != NULL && (put(out, prefix) == -1 || put(out, ":") == -1)) ||
 	    put(out, name) == -1 || put(out, "=\"") == -1 ||
 	    xml_escape(out, value, strlen(value), true) == -1)
 		return -1;

@@ -20,16 +20,16 @@
 
 #include "common/buf.h"
 
-#define XML_NS_STREAM "http://etherx.jabber.org/streams"
-#define XML_NS_CLIENT "jabber:client"
-#define XML_NS_COMPONENT "jabber:component:accept"
-#define XML_NS_TLS "urn:ietf:params:xml:ns:xmpp-tls"
-#define XML_NS_SASL "urn:ietf:params:xml:ns:xmpp-sasl"
-#define XML_NS_BIND "urn:ietf:params:xml:ns:xmpp-bind"
-#define XML_NS_SESSION "urn:ietf:params:xml:ns:xmpp-session"
+#define XML_NS_STREAM	     "http://etherx.jabber.org/streams"
+#define XML_NS_CLIENT	     "jabber:client"
+#define XML_NS_COMPONENT     "jabber:component:accept"
+#define XML_NS_TLS	     "urn:ietf:params:xml:ns:xmpp-tls"
+#define XML_NS_SASL	     "urn:ietf:params:xml:ns:xmpp-sasl"
+#define XML_NS_BIND	     "urn:ietf:params:xml:ns:xmpp-bind"
+#define XML_NS_SESSION	     "urn:ietf:params:xml:ns:xmpp-session"
 #define XML_NS_STREAM_ERRORS "urn:ietf:params:xml:ns:xmpp-streams"
 #define XML_NS_STANZA_ERRORS "urn:ietf:params:xml:ns:xmpp-stanzas"
-#define XML_NS_XML "http://www.w3.org/XML/1998/namespace"
+#define XML_NS_XML	     "http://www.w3.org/XML/1998/namespace"
 
 struct xml_attr {
 	const char *ns; /* "" when none */

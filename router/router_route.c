@@ -16,12 +16,12 @@
 #include "common/log.h"
 #include "router.h"
 
-#define NS_PING "urn:xmpp:ping"
-#define NS_DISCO_INFO "http://jabber.org/protocol/disco#info"
+#define NS_PING	       "urn:xmpp:ping"
+#define NS_DISCO_INFO  "http://jabber.org/protocol/disco#info"
 #define NS_DISCO_ITEMS "http://jabber.org/protocol/disco#items"
-#define NS_VERSION "jabber:iq:version"
-#define NS_ROSTER "jabber:iq:roster"
-#define NS_STANZAS "urn:ietf:params:xml:ns:xmpp-stanzas"
+#define NS_VERSION     "jabber:iq:version"
+#define NS_ROSTER      "jabber:iq:roster"
+#define NS_STANZAS     "urn:ietf:params:xml:ns:xmpp-stanzas"
 
 #ifndef RXMPP_VERSION
 #define RXMPP_VERSION "0.0.0"
@@ -96,8 +96,8 @@ static void bounce(uint64_t origin, const struct proto_route_view *r, const char
 	    r->kind == PROTO_STANZA_PRESENCE)
 		return;
 	char payload[256];
-	snprintf(payload, sizeof(payload), "<error type='cancel'><%s xmlns='" NS_STANZAS "'/></error>",
-		 condition);
+	snprintf(payload, sizeof(payload),
+		 "<error type='cancel'><%s xmlns='" NS_STANZAS "'/></error>", condition);
 	reply(origin, r, "error", payload);
 }
 
@@ -124,12 +124,13 @@ static void server_iq(uint64_t origin, const struct proto_route_view *r, bool fo
 		reply(origin, r, "result", "");
 	} else if (get && strcmp(ns, NS_DISCO_INFO) == 0) {
 		const char *identity = for_account
-					       ? "<identity category='account' type='registered'/>"
-					       : "<identity category='server' type='im' name='rxmpp'/>";
+					   ? "<identity category='account' type='registered'/>"
+					   : "<identity category='server' type='im' name='rxmpp'/>";
 		char payload[1024];
 		snprintf(payload, sizeof(payload),
 			 "<query xmlns='" NS_DISCO_INFO "'>%s<feature var='" NS_DISCO_INFO "'/>"
-			 "<feature var='" NS_DISCO_ITEMS "'/><feature var='" NS_PING "'/>%s</query>",
+			 "<feature var='" NS_DISCO_ITEMS "'/><feature var='" NS_PING
+			 "'/>%s</query>",
 			 identity, for_account ? "" : "<feature var='" NS_VERSION "'/>");
 		reply(origin, r, "result", payload);
 	} else if (get && strcmp(ns, NS_DISCO_ITEMS) == 0) {
@@ -200,7 +201,8 @@ static void route_to_bare(uint64_t origin, const struct proto_route_view *r, con
 		return;
 	}
 	case PROTO_STANZA_PRESENCE:
-		for (const struct rsession *s = sessions_of_bare(bare); s != NULL; s = s->next_of_bare) {
+		for (const struct rsession *s = sessions_of_bare(bare); s != NULL;
+		     s = s->next_of_bare) {
 			if (s->available)
 				deliver(s, r);
 		}
@@ -245,12 +247,14 @@ void route_stanza(uint64_t origin, const void *data, size_t len)
 		return;
 	}
 	if (strcmp(to_domain, domain) != 0) {
-		bool bridge_address = to.local_len == 0 && strchr(to_domain, '.') != NULL &&
-				      strlen(to_domain) > strlen(domain) &&
-				      strcmp(to_domain + strlen(to_domain) - strlen(domain), domain) == 0;
+		bool bridge_address =
+		    to.local_len == 0 && strchr(to_domain, '.') != NULL &&
+		    strlen(to_domain) > strlen(domain) &&
+		    strcmp(to_domain + strlen(to_domain) - strlen(domain), domain) == 0;
 		/* No server-to-server links: another domain is unreachable; a
 		 * subdomain of ours is a call bridge that is not connected. */
-		bounce(origin, &r, bridge_address ? "service-unavailable" : "remote-server-not-found");
+		bounce(origin, &r,
+		       bridge_address ? "service-unavailable" : "remote-server-not-found");
 		return;
 	}
 	if (to.local_len == 0) {

@@ -9,5 +9,8 @@ Suite *ev_suite(void);
 Suite *ipc_suite(void);
 Suite *config_suite(void);
 Suite *log_suite(void);
+Suite *xml_suite(void);
+Suite *sasl_suite(void);
+Suite *jid_suite(void);
 
 #endif
