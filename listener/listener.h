@@ -64,6 +64,7 @@ struct conn {
 	char jid[JID_MAX]; /* full JID of a bound client, or a component's address */
 	char bridge[64];   /* component: the call bridge's name */
 	bool announced;	   /* SESSION_UP sent to the router */
+	bool counted;	   /* counts towards max_sessions */
 	bool available;	   /* last presence broadcast was available */
 	int priority;
 	int64_t created;

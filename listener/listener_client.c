@@ -264,6 +264,7 @@ static void client_bind(struct conn *c, const struct xml_node *iq, const struct 
 		return;
 	}
 	c->state = CONN_SESSION;
+	c->counted = true;
 	L.client_sessions++;
 	char payload[JID_MAX + 128];
 	struct buf escaped;

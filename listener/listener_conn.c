@@ -154,7 +154,7 @@ void conn_close(struct conn *c, const char *why)
 		log_debug("%s: closing: %s", c->peer, why);
 	if (c->announced)
 		route_session_down(c);
-	if (c->state == CONN_SESSION && L.client_sessions > 0)
+	if (c->counted)
 		L.client_sessions--;
 	*c->prev = c->next;
 	if (c->next != NULL)

@@ -154,6 +154,11 @@ class Node:
             assert result.returncode == 0, f"rxmppctl {' '.join(args)}: {result.stderr}"
         return result
 
+    def ctl_input(self, args, text):
+        return subprocess.run(
+            [os.path.join(self.bin, "rxmppctl"), "--config", self.config, *args],
+            input=text, capture_output=True, text=True, timeout=30)
+
     def status(self):
         return json.loads(self.ctl("status", "--json").stdout)
 

@@ -22,7 +22,8 @@ START_TEST(test_valid_jids)
 	ck_assert_str_eq(normal("cb1.example.com"), "cb1.example.com");
 	ck_assert_str_eq(normal("a@b/c/d@e"), "a@b/c/d@e"); /* the first / starts the resource */
 	ck_assert_str_eq(normal("juliet@example.com/ foo"), "juliet@example.com/ foo");
-	ck_assert_str_eq(normal("\xc3\xa9l\xc3\xa8ve@example.com"), "\xc3\xa9l\xc3\xa8ve@example.com");
+	ck_assert_str_eq(normal("\xc3\xa9l\xc3\xa8ve@example.com"),
+			 "\xc3\xa9l\xc3\xa8ve@example.com");
 	ck_assert_str_eq(normal("a@[::1]"), "a@[::1]");
 	char bare[JID_MAX];
 	jid_bare("alice@example.com/laptop", bare, sizeof(bare));
@@ -33,10 +34,23 @@ END_TEST
 START_TEST(test_invalid_jids)
 {
 	const char *bad[] = {
-		"", "@example.com", "alice@", "alice@example.com/", "ali ce@example.com",
-		"a\"b@example.com", "a&b@example.com", "a'b@example.com", "a:b@example.com",
-		"a<b@example.com", "a>b@example.com", "a@b@example.com", "example..com",
-		"example.com.", "exa mple.com", "alice@example.com/\x01", "a@exa_mple!.com",
+	    "",
+	    "@example.com",
+	    "alice@",
+	    "alice@example.com/",
+	    "ali ce@example.com",
+	    "a\"b@example.com",
+	    "a&b@example.com",
+	    "a'b@example.com",
+	    "a:b@example.com",
+	    "a<b@example.com",
+	    "a>b@example.com",
+	    "a@b@example.com",
+	    "example..com",
+	    "example.com.",
+	    "exa mple.com",
+	    "alice@example.com/\x01",
+	    "a@exa_mple!.com",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		ck_assert_msg(normal(bad[i]) == NULL, "accepted '%s'", bad[i]);

@@ -47,8 +47,9 @@ static void run_rfc_exchange(enum sasl_mechanism mech, enum scram_hash hash, con
 	sasl_init(&s);
 	buf_init(&out, 4096);
 	s.forced_server_nonce = server_nonce;
-	ck_assert_int_eq(sasl_start(&s, mech, client_first, strlen(client_first), lookup, NULL, &out),
-			 SASL_CONTINUE);
+	ck_assert_int_eq(
+	    sasl_start(&s, mech, client_first, strlen(client_first), lookup, NULL, &out),
+	    SASL_CONTINUE);
 	ck_assert_str_eq(text_of(&out), server_first);
 	buf_reset(&out, 0);
 	ck_assert_int_eq(sasl_step(&s, client_final, strlen(client_final), &out), SASL_SUCCESS);
@@ -71,8 +72,9 @@ END_TEST
 
 START_TEST(test_rfc7677_scram_sha_256)
 {
-	run_rfc_exchange(SASL_SCRAM_SHA_256, SCRAM_SHA_256, "W22ZaJ0SNY7soEsUEjb6gQ==",
-			 "n,,n=user,r=rOprNGfwEbeRWgbNEkqO", "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0",
+	run_rfc_exchange(SASL_SCRAM_SHA_256, SCRAM_SHA_256,
+			 "W22ZaJ0SNY7soEsUEjb6gQ==", "n,,n=user,r=rOprNGfwEbeRWgbNEkqO",
+			 "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0",
 			 "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,"
 			 "s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096",
 			 "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,"
@@ -89,7 +91,7 @@ static enum sasl_result final_with(const char *client_first, const char *client_
 	sasl_init(&s);
 	s.forced_server_nonce = "3rfcNHYJY1ZVvWVs7j";
 	enum sasl_result r =
-		sasl_start(&s, SASL_SCRAM_SHA_1, client_first, strlen(client_first), lookup, NULL, out);
+	    sasl_start(&s, SASL_SCRAM_SHA_1, client_first, strlen(client_first), lookup, NULL, out);
 	if (r == SASL_CONTINUE) {
 		buf_reset(out, 0);
 		r = sasl_step(&s, client_final, strlen(client_final), out);
@@ -119,14 +121,21 @@ START_TEST(test_wrong_proof_unknown_user_and_bad_messages)
 
 	/* A nonce that is not the one agreed. */
 	buf_reset(&out, 0);
-	ck_assert_int_eq(final_with(first,
-				    "c=biws,r=fyko+d2lbbFgONRv9qkxdawLXXXX,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=",
-				    &out),
-			 SASL_FAILURE);
+	ck_assert_int_eq(
+	    final_with(
+		first,
+		"c=biws,r=fyko+d2lbbFgONRv9qkxdawLXXXX,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=", &out),
+	    SASL_FAILURE);
 	ck_assert_str_eq(text_of(&out), "malformed-request");
 
-	const char *bad_firsts[] = {"", "x", "n,,", "n,,user", "n,,n=user", "n,,n=user,r=",
-				    "n,,n=a=ZZb,r=abc", "p=tls-unique,,n=user,r=abc"};
+	const char *bad_firsts[] = {"",
+				    "x",
+				    "n,,",
+				    "n,,user",
+				    "n,,n=user",
+				    "n,,n=user,r=",
+				    "n,,n=a=ZZb,r=abc",
+				    "p=tls-unique,,n=user,r=abc"};
 	for (size_t i = 0; i < sizeof(bad_firsts) / sizeof(bad_firsts[0]); i++) {
 		buf_reset(&out, 0);
 		ck_assert_msg(final_with(bad_firsts[i], "", &out) == SASL_FAILURE, "accepted '%s'",
@@ -147,14 +156,14 @@ START_TEST(test_plain)
 		size_t len;
 		enum sasl_result expect;
 	} cases[] = {
-		{"\0user\0pencil", 12, SASL_SUCCESS},
-		{"user@example.com\0user\0pencil", 28, SASL_SUCCESS},
-		{"\0USER\0pencil", 12, SASL_SUCCESS}, /* localparts fold case */
-		{"\0user\0pencil2", 13, SASL_FAILURE},
-		{"\0nobody\0pencil", 14, SASL_FAILURE},
-		{"admin@example.com\0user\0pencil", 29, SASL_FAILURE},
-		{"\0user", 5, SASL_FAILURE},
-		{"\0user\0", 6, SASL_FAILURE},
+	    {"\0user\0pencil", 12, SASL_SUCCESS},
+	    {"user@example.com\0user\0pencil", 28, SASL_SUCCESS},
+	    {"\0USER\0pencil", 12, SASL_SUCCESS}, /* localparts fold case */
+	    {"\0user\0pencil2", 13, SASL_FAILURE},
+	    {"\0nobody\0pencil", 14, SASL_FAILURE},
+	    {"admin@example.com\0user\0pencil", 29, SASL_FAILURE},
+	    {"\0user", 5, SASL_FAILURE},
+	    {"\0user\0", 6, SASL_FAILURE},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		sasl_init(&s);

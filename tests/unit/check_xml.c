@@ -57,8 +57,8 @@ static const struct xml_stream_events callbacks = {on_open, on_element, on_close
 
 static struct xml_stream *make_stream(struct events *e, size_t max_stanza)
 {
-	struct xml_limits limits = {.max_stanza_size = max_stanza, .max_depth = 8,
-				    .max_attributes = 8};
+	struct xml_limits limits = {
+	    .max_stanza_size = max_stanza, .max_depth = 8, .max_attributes = 8};
 	memset(e, 0, sizeof(*e));
 	e->stream = xml_stream_new(&limits, &callbacks, e);
 	ck_assert_ptr_nonnull(e->stream);
@@ -66,14 +66,14 @@ static struct xml_stream *make_stream(struct events *e, size_t max_stanza)
 }
 
 #define HEADER                                                                                     \
-	"<?xml version='1.0'?><stream:stream to='example.com' xmlns='jabber:client' "           \
+	"<?xml version='1.0'?><stream:stream to='example.com' xmlns='jabber:client' "              \
 	"xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>"
 
 static const char good_stream[] =
-	HEADER "<message to='bob@example.com' type='chat' id='m1'><body>hi &amp; &lt;3 "
-	       "&#x1F600;</body><x xmlns='urn:example:x' a='1'/></message>  \n"
-	       "<iq type='get' id='p'><ping xmlns='urn:xmpp:ping'/></iq>"
-	       "<presence xml:lang='en'><status>a\"b</status></presence></stream:stream>";
+    HEADER "<message to='bob@example.com' type='chat' id='m1'><body>hi &amp; &lt;3 "
+	   "&#x1F600;</body><x xmlns='urn:example:x' a='1'/></message>  \n"
+	   "<iq type='get' id='p'><ping xmlns='urn:xmpp:ping'/></iq>"
+	   "<presence xml:lang='en'><status>a\"b</status></presence></stream:stream>";
 
 static void check_good(const struct events *e)
 {
@@ -81,9 +81,10 @@ static void check_good(const struct events *e)
 	ck_assert_str_eq(e->content_ns, "jabber:client");
 	ck_assert_str_eq(e->to, "example.com");
 	ck_assert_int_eq(e->elements, 3);
-	ck_assert_str_eq(e->serialized[0],
-			 "<message to=\"bob@example.com\" type=\"chat\" id=\"m1\"><body>hi &amp; "
-			 "&lt;3 \xf0\x9f\x98\x80</body><x xmlns=\"urn:example:x\" a=\"1\"/></message>");
+	ck_assert_str_eq(
+	    e->serialized[0],
+	    "<message to=\"bob@example.com\" type=\"chat\" id=\"m1\"><body>hi &amp; "
+	    "&lt;3 \xf0\x9f\x98\x80</body><x xmlns=\"urn:example:x\" a=\"1\"/></message>");
 	ck_assert_str_eq(e->serialized[1],
 			 "<iq type=\"get\" id=\"p\"><ping xmlns=\"urn:xmpp:ping\"/></iq>");
 	ck_assert_str_eq(e->serialized[2],
@@ -110,7 +111,8 @@ START_TEST(test_split_at_every_byte)
 		struct events e;
 		struct xml_stream *s = make_stream(&e, 65536);
 		ck_assert_uint_eq(xml_stream_feed(s, good_stream, split), split);
-		ck_assert_uint_eq(xml_stream_feed(s, good_stream + split, len - split), len - split);
+		ck_assert_uint_eq(xml_stream_feed(s, good_stream + split, len - split),
+				  len - split);
 		ck_assert_ptr_null(xml_stream_error(s));
 		check_good(&e);
 		xml_stream_free(s);
@@ -133,7 +135,8 @@ START_TEST(test_stop_returns_the_rest)
 {
 	/* A stream restart (STARTTLS, SASL success): what follows the element
 	 * must be left for whoever takes over. */
-	const char text[] = HEADER "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>\x16\x03\x01";
+	const char text[] =
+	    HEADER "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>\x16\x03\x01";
 	struct events e;
 	struct xml_stream *s = make_stream(&e, 65536);
 	e.stop_after_first = true;
@@ -160,9 +163,9 @@ static void expect_error(const char *text, const char *condition, size_t max_sta
 
 START_TEST(test_restricted_xml)
 {
-	expect_error("<?xml version='1.0'?><!DOCTYPE s [<!ENTITY a 'aaaa'><!ENTITY b '&a;&a;'>]>"
-		     HEADER,
-		     "restricted-xml", 65536);
+	expect_error(
+	    "<?xml version='1.0'?><!DOCTYPE s [<!ENTITY a 'aaaa'><!ENTITY b '&a;&a;'>]>" HEADER,
+	    "restricted-xml", 65536);
 	expect_error(HEADER "<!-- a comment -->", "restricted-xml", 65536);
 	expect_error(HEADER "<?php echo 1; ?>", "restricted-xml", 65536);
 	expect_error(HEADER "<message><!-- inside --></message>", "restricted-xml", 65536);
