@@ -3,6 +3,7 @@
 #   make check        install missing test dependencies, build, run every test
 #   make check SANITIZE=1   the same with AddressSanitizer and UBSan (build-sanitize/)
 #   make run          build and start a local node under ./run/
+#   make fuzz         run the libFuzzer targets for FUZZ_SECONDS each (default 60)
 #   make format       format the C sources with the checked-in .clang-format
 
 VERSION := 0.1.0
@@ -52,8 +53,13 @@ BIN := $(BUILD)/bin
 PROGRAMS := $(BIN)/rxmppd $(BIN)/rxmppctl $(BIN)/rxmpp-listener $(BIN)/rxmpp-router \
 	$(BIN)/rxmpp-elector $(BIN)/rxmpp-certworker
 UNIT_RUNNER := $(BUILD)/tests/unit-tests
+STREAM_PARSER_SRC := $(LISTENER_CORE_SRC) $(ACCOUNTS_SRC) $(COMMON_SRC)
+FUZZ_TARGETS := stream config
+FUZZ_SECONDS ?= 60
+FUZZ_CC ?= clang
 
-.PHONY: all check unit integration run deps-build deps-test format format-check clean
+.PHONY: all check unit integration fuzz-replay fuzz run deps-build deps-test deps-fuzz format \
+	format-check clean
 .DEFAULT_GOAL := all
 
 all: $(PROGRAMS)
@@ -95,11 +101,45 @@ $(UNIT_RUNNER): $(call obj,$(UNIT_SRC) $(LISTENER_CORE_SRC) listener/listener_ha
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -o $@ $(YAML_LIBS) $(SSL_LIBS) $(EXPAT_LIBS) $(CHECK_LIBS)
 
+# The fuzz targets' corpora replay in `make check` through a plain driver.
+$(BUILD)/tests/replay-stream: $(call obj,tests/fuzz/replay.c tests/fuzz/fuzz_stream.c \
+		$(STREAM_PARSER_SRC))
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ -o $@ $(SSL_LIBS) $(EXPAT_LIBS)
+
+$(BUILD)/tests/replay-config: $(call obj,tests/fuzz/replay.c tests/fuzz/fuzz_config.c \
+		$(CONFIG_SRC) $(COMMON_SRC))
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ -o $@ $(YAML_LIBS)
+
 # Dependencies first, as separate make runs, so that pkg-config flags are
 # read after the packages are there.
 check: deps-test
 	$(MAKE) --no-print-directory format-check
-	$(MAKE) --no-print-directory unit integration
+	$(MAKE) --no-print-directory unit fuzz-replay integration
+
+fuzz-replay: $(foreach t,$(FUZZ_TARGETS),$(BUILD)/tests/replay-$(t))
+	@for t in $(FUZZ_TARGETS); do \
+		printf 'fuzz corpus %s: ' $$t; \
+		$(BUILD)/tests/replay-$$t tests/fuzz/corpus/$$t || exit 1; \
+	done
+
+# libFuzzer with ASan and UBSan, FUZZ_SECONDS per target, on a scratch copy
+# of each corpus (new finds stay in build-fuzz/; copy good ones back by hand).
+fuzz: deps-fuzz
+	@mkdir -p build-fuzz
+	@for t in $(FUZZ_TARGETS); do \
+		case $$t in \
+		stream) src="tests/fuzz/fuzz_stream.c $(STREAM_PARSER_SRC)"; libs="$(SSL_LIBS) $(EXPAT_LIBS)";; \
+		config) src="tests/fuzz/fuzz_config.c $(CONFIG_SRC) $(COMMON_SRC)"; libs="$(YAML_LIBS)";; \
+		esac; \
+		$(FUZZ_CC) $(CPPFLAGS) -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined \
+			$$src -o build-fuzz/fuzz-$$t $$libs || exit 1; \
+		rm -rf build-fuzz/corpus-$$t; cp -r tests/fuzz/corpus/$$t build-fuzz/corpus-$$t; \
+		echo "fuzzing $$t for $(FUZZ_SECONDS) s"; \
+		build-fuzz/fuzz-$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+			build-fuzz/corpus-$$t || exit 1; \
+	done
 
 unit: $(UNIT_RUNNER)
 	cd tests/unit && CK_DEFAULT_TIMEOUT=60 ../../$(UNIT_RUNNER)
@@ -118,6 +158,9 @@ deps-build:
 deps-test:
 	@scripts/ensure-deps.sh test
 
+deps-fuzz:
+	@scripts/ensure-deps.sh fuzz
+
 C_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find . -name '*.[ch]' -not -path './build*')
 
 format:
@@ -127,6 +170,6 @@ format-check:
 	@clang-format --dry-run --Werror $(C_FILES) && echo "format: the tree is formatted"
 
 clean:
-	rm -rf build build-sanitize
+	rm -rf build build-sanitize build-fuzz
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,17 +1,20 @@
 #!/bin/sh
-# Installs the Debian packages rxmpp needs for building ("build") or for
-# building and testing ("test").  As root it runs apt-get; otherwise it
-# prints the exact command to run and fails, changing nothing.
+# Installs the Debian packages rxmpp needs: "build" for building, "test" for
+# building and testing, "fuzz" for the libFuzzer targets.  As root it runs
+# apt-get; otherwise it prints the exact command to run and fails, changing
+# nothing.
 set -eu
 
 BUILD_PACKAGES="gcc make pkg-config libssl-dev libexpat1-dev libyaml-dev libmnl-dev openssl"
 TEST_PACKAGES="check python3 python3-pytest python3-slixmpp clang-format iproute2"
+FUZZ_PACKAGES="clang libclang-rt-dev"
 
 case "${1:-}" in
 build) wanted="$BUILD_PACKAGES" ;;
 test) wanted="$BUILD_PACKAGES $TEST_PACKAGES" ;;
+fuzz) wanted="$BUILD_PACKAGES $FUZZ_PACKAGES" ;;
 *)
-	echo "usage: $0 build|test" >&2
+	echo "usage: $0 build|test|fuzz" >&2
 	exit 2
 	;;
 esac
