@@ -58,14 +58,14 @@ struct conn {
 	bool starttls_pending;
 	bool header_sent;
 	char stream_id[40];
-	struct sasl sasl;
+	struct sasl *sasl; /* during an authentication exchange only */
 	unsigned auth_failures;
-	char user[JID_PART_MAX + 1];
-	char jid[JID_MAX]; /* full JID of a bound client, or a component's address */
-	char bridge[64];   /* component: the call bridge's name */
-	bool announced;	   /* SESSION_UP sent to the router */
-	bool counted;	   /* counts towards max_sessions */
-	bool available;	   /* last presence broadcast was available */
+	char *user;	 /* once authenticated */
+	char *jid;	 /* full JID of a bound client, or a component's address */
+	char bridge[64]; /* component: the call bridge's name */
+	bool announced;	 /* SESSION_UP sent to the router */
+	bool counted;	 /* counts towards max_sessions */
+	bool available;	 /* last presence broadcast was available */
 	int priority;
 	int64_t created;
 	int64_t last_in;
@@ -94,6 +94,8 @@ struct listener {
 extern struct listener L;
 
 /* listener_conn.c */
+/* Sets a copied string field (user, jid); -1 when out of memory. */
+int conn_set(char **field, const char *value);
 struct conn *conn_new(int fd, enum proto_socket_kind kind, const char *peer,
 		      const char *peer_address);
 /* Queues bytes for the peer (through TLS when it is on). */

@@ -86,11 +86,20 @@ void client_open(struct conn *c, const char *content_ns, const struct xml_attr *
 		return;
 	}
 	if (c->state == CONN_STREAM_HEADER)
-		c->state = c->user[0] != '\0' ? CONN_BIND : CONN_AUTH;
+		c->state = c->user != NULL ? CONN_BIND : CONN_AUTH;
 	client_send_features(c);
 }
 
 /* SASL */
+
+static void client_sasl_done(struct conn *c)
+{
+	if (c->sasl == NULL)
+		return;
+	sasl_free(c->sasl);
+	free(c->sasl);
+	c->sasl = NULL;
+}
 
 static void client_sasl_reply(struct conn *c, enum sasl_result result, struct buf *data)
 {
@@ -105,10 +114,12 @@ static void client_sasl_reply(struct conn *c, enum sasl_result result, struct bu
 		buf_append(&out, "/></failure>", 12);
 		conn_send(c, buf_head(&out), buf_len(&out));
 		buf_free(&out);
-		const char *who = c->sasl.user[0] ? c->sasl.user : "(no name)";
-		log_warnx("%s: authentication as %s with %s failed: %s", c->peer, who,
-			  sasl_mechanism_name(c->sasl.mechanism), condition);
-		sasl_free(&c->sasl);
+		const char *who = c->sasl != NULL && c->sasl->user[0] ? c->sasl->user : "(no name)";
+		const char *mechanism =
+		    c->sasl != NULL ? sasl_mechanism_name(c->sasl->mechanism) : "no mechanism";
+		log_warnx("%s: authentication as %s with %s failed: %s", c->peer, who, mechanism,
+			  condition);
+		client_sasl_done(c);
 		c->state = CONN_AUTH;
 		if (++c->auth_failures >= CLIENT_AUTH_ATTEMPTS)
 			conn_stream_error(c, "policy-violation", "too many failed authentications");
@@ -129,10 +140,14 @@ static void client_sasl_reply(struct conn *c, enum sasl_result result, struct bu
 	conn_send(c, buf_head(&out), buf_len(&out));
 	buf_free(&out);
 	if (result == SASL_SUCCESS) {
-		snprintf(c->user, sizeof(c->user), "%s", sasl_user(&c->sasl));
+		if (conn_set(&c->user, sasl_user(c->sasl)) == -1) {
+			client_sasl_done(c);
+			conn_stream_error(c, "internal-server-error", "out of memory");
+			return;
+		}
 		log_info("%s: authenticated as %s with %s", c->peer, c->user,
-			 sasl_mechanism_name(c->sasl.mechanism));
-		sasl_free(&c->sasl);
+			 sasl_mechanism_name(c->sasl->mechanism));
+		client_sasl_done(c);
 		c->state = CONN_STREAM_HEADER;
 		conn_restart_stream(c);
 	} else {
@@ -172,8 +187,16 @@ static void client_auth(struct conn *c, const struct xml_node *element)
 		buf_append(&reply, "incorrect-encoding", 18);
 		client_sasl_reply(c, SASL_FAILURE, &reply);
 	} else {
-		sasl_free(&c->sasl);
-		enum sasl_result result = sasl_start(&c->sasl, mechanism, payload, (size_t)len,
+		client_sasl_done(c);
+		c->sasl = malloc(sizeof(*c->sasl));
+		if (c->sasl == NULL) {
+			buf_append(&reply, "temporary-auth-failure", 22);
+			client_sasl_reply(c, SASL_FAILURE, &reply);
+			buf_free(&reply);
+			return;
+		}
+		sasl_init(c->sasl);
+		enum sasl_result result = sasl_start(c->sasl, mechanism, payload, (size_t)len,
 						     accounts_lookup, NULL, &reply);
 		client_sasl_reply(c, result, &reply);
 	}
@@ -190,7 +213,7 @@ static void client_response(struct conn *c, const struct xml_node *element)
 		buf_append(&reply, "incorrect-encoding", 18);
 		client_sasl_reply(c, SASL_FAILURE, &reply);
 	} else {
-		client_sasl_reply(c, sasl_step(&c->sasl, payload, (size_t)len, &reply), &reply);
+		client_sasl_reply(c, sasl_step(c->sasl, payload, (size_t)len, &reply), &reply);
 	}
 	buf_free(&reply);
 }
@@ -257,10 +280,14 @@ static void client_bind(struct conn *c, const struct xml_node *iq, const struct 
 		for (size_t i = 0; i < sizeof(random); i++)
 			snprintf(resource + 6 + 2 * i, 3, "%02x", random[i]);
 	}
-	char full[JID_MAX];
+	char full[JID_MAX], normal[JID_MAX];
 	snprintf(full, sizeof(full), "%s@%s/%s", c->user, L.cfg.domain, resource);
-	if (jid_normalize(full, strlen(full), c->jid, sizeof(c->jid)) == -1) {
+	if (jid_normalize(full, strlen(full), normal, sizeof(normal)) == -1) {
 		client_iq_error(c, id, "modify", "bad-request");
+		return;
+	}
+	if (conn_set(&c->jid, normal) == -1) {
+		client_iq_error(c, id, "wait", "resource-constraint");
 		return;
 	}
 	c->state = CONN_SESSION;

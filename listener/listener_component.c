@@ -47,7 +47,10 @@ void component_open(struct conn *c, const char *content_ns, const struct xml_att
 		return;
 	}
 	snprintf(c->bridge, sizeof(c->bridge), "%s", bridge->name);
-	snprintf(c->jid, sizeof(c->jid), "%s", bridge->address);
+	if (conn_set(&c->jid, bridge->address) == -1) {
+		conn_stream_error(c, "internal-server-error", "out of memory");
+		return;
+	}
 	conn_send_header(c, XML_NS_COMPONENT, bridge->address);
 	c->state = CONN_HANDSHAKE;
 }
@@ -72,7 +75,8 @@ static void component_handshake(struct conn *c, const struct xml_node *element)
 	/* A bridge that reconnects (after a network break, say) replaces the
 	 * connection it left behind, unless the configuration says refuse. */
 	for (struct conn *other = L.conns; other != NULL; other = other->next) {
-		if (other == c || other->state != CONN_COMPONENT || strcmp(other->jid, c->jid) != 0)
+		if (other == c || other->state != CONN_COMPONENT || other->jid == NULL ||
+		    strcmp(other->jid, c->jid) != 0)
 			continue;
 		if (L.cfg.callbridge_conflict == CONFIG_BRIDGE_REFUSE) {
 			log_warnx(

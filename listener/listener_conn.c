@@ -22,6 +22,8 @@
 /* A peer that does not read its output is dropped past this much. */
 #define CONN_OUTPUT_MAX (8u * 1024u * 1024u)
 #define CONN_READ_CHUNK (16u * 1024u)
+/* A session silent this long gives its parser's memory back. */
+#define CONN_PARSER_IDLE_MS 5000
 /* Time to flush the last bytes of a closing connection. */
 #define CONN_LINGER_MS 2000
 /* Buffers of an idle connection are given back whole. */
@@ -90,7 +92,6 @@ struct conn *conn_new(int fd, enum proto_socket_kind kind, const char *peer,
 	buf_init(&c->raw, stream_room);
 	buf_init(&c->plain, stream_room);
 	buf_init(&c->out, CONN_OUTPUT_MAX);
-	sasl_init(&c->sasl);
 	c->created = c->last_in = c->last_out = ev_now(L.loop);
 	c->io = ev_io_add(L.loop, fd, EV_READ, conn_readable, c);
 	c->timer = ev_timer_add(L.loop, 1000, conn_timer, c);
@@ -129,6 +130,16 @@ struct conn *conn_new(int fd, enum proto_socket_kind kind, const char *peer,
 		return NULL;
 	}
 	return c;
+}
+
+int conn_set(char **field, const char *value)
+{
+	char *copy = strdup(value);
+	if (copy == NULL)
+		return -1;
+	free(*field);
+	*field = copy;
+	return 0;
 }
 
 struct conn *conn_find(uint64_t id)
@@ -172,7 +183,12 @@ void conn_close(struct conn *c, const char *why)
 	close(c->fd);
 	tls_conn_free(&c->tls);
 	xml_stream_free(c->xml);
-	sasl_free(&c->sasl);
+	if (c->sasl != NULL) {
+		sasl_free(c->sasl);
+		free(c->sasl);
+	}
+	free(c->user);
+	free(c->jid);
 	buf_free(&c->raw);
 	buf_free(&c->plain);
 	buf_free(&c->out);
@@ -493,6 +509,13 @@ static int64_t conn_timer(struct ev_timer *timer, void *arg)
 		conn_send(c, " ", 1); /* RFC 6120 4.6.1 whitespace keepalive */
 	}
 	int64_t next = lim->idle_timeout_ms - (now - c->last_in);
+	if (authenticated && xml_stream_loaded(c->xml)) {
+		int64_t quiet = now - c->last_in;
+		if (quiet >= CONN_PARSER_IDLE_MS)
+			xml_stream_release(c->xml);
+		else if (CONN_PARSER_IDLE_MS - quiet < next)
+			next = CONN_PARSER_IDLE_MS - quiet;
+	}
 	if (!authenticated) {
 		int64_t auth_left = lim->auth_timeout_ms - (now - c->created);
 		if (auth_left < next)

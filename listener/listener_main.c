@@ -15,6 +15,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,8 @@
 #define LISTENER_SOCKETS_MAX 64
 /* Out of descriptors or memory: the queue keeps the connections meanwhile. */
 #define LISTENER_ACCEPT_PAUSE_MS 100
+/* How often memory freed by idle sessions is handed back to the kernel. */
+#define LISTENER_TRIM_MS 10000
 
 struct listener L;
 
@@ -191,6 +194,16 @@ static void listener_flush(struct ev_loop *loop, void *arg)
 	conns_flush();
 }
 
+/* Idle sessions give their parser and buffers back, but glibc keeps freed
+ * small blocks inside the heap; trimming returns whole free pages. */
+static int64_t listener_trim(struct ev_timer *timer, void *arg)
+{
+	(void)timer;
+	(void)arg;
+	malloc_trim(0);
+	return LISTENER_TRIM_MS;
+}
+
 static void listener_stop(void)
 {
 	conns_close_all();
@@ -212,6 +225,7 @@ static int listener_start(const struct config *cfg, bool first, char *why, size_
 	if (first) {
 		L.loop = child_loop();
 		ev_hook_add(L.loop, listener_flush, NULL);
+		ev_timer_add(L.loop, LISTENER_TRIM_MS, listener_trim, NULL);
 	}
 	return listener_configure(cfg, first, why, why_size);
 }

@@ -49,6 +49,11 @@ struct xml_stream {
 	bool stopped;
 	const char *error;
 	char error_text[128];
+	/* To rebuild the parser of an idle stream: the root's qualified name and
+	 * the namespaces it declared, replayed in a header nobody else sees. */
+	char root_qname[64];
+	char root_namespaces[1024];
+	bool resuming;
 };
 
 /* The arena */
@@ -160,6 +165,8 @@ static int flush_text(struct xml_stream *s)
 	return 0;
 }
 
+static void remember_root(struct xml_stream *s);
+
 static void too_big(struct xml_stream *s)
 {
 	stream_fail(s, "policy-violation", "stanza larger than %zu bytes",
@@ -174,6 +181,12 @@ static void on_start(void *data, const XML_Char *name, const XML_Char **atts)
 	if (s->error != NULL || s->stopped)
 		return;
 
+	if (s->depth == 0 && s->resuming) {
+		s->resuming = false;
+		s->depth = 1;
+		s->settled = stream_position(s);
+		return;
+	}
 	if (s->depth == 0) {
 		const char *sep = strchr(name, XML_NS_SEPARATOR);
 		if (sep == NULL || strncmp(name, XML_NS_STREAM, (size_t)(sep - name)) != 0 ||
@@ -198,6 +211,7 @@ static void on_start(void *data, const XML_Char *name, const XML_Char **atts)
 		}
 		s->depth = 1;
 		s->settled = stream_position(s);
+		remember_root(s);
 		s->events->open(s->arg, s->content_ns, attrs);
 		arena_reset(s);
 		return;
@@ -306,8 +320,41 @@ static void on_text(void *data, const XML_Char *text, int len)
 static void on_namespace(void *data, const XML_Char *prefix, const XML_Char *uri)
 {
 	struct xml_stream *s = data;
-	if (s->depth == 0 && prefix == NULL && uri != NULL)
+	if (s->depth != 0 || s->resuming || uri == NULL)
+		return;
+	if (prefix == NULL)
 		snprintf(s->content_ns, sizeof(s->content_ns), "%s", uri);
+	/* Kept (escaped as an attribute) for rebuilding the parser later. */
+	struct buf decl;
+	buf_init(&decl, sizeof(s->root_namespaces));
+	buf_append(&decl, " xmlns", 6);
+	if (prefix != NULL) {
+		buf_append(&decl, ":", 1);
+		buf_append(&decl, prefix, strlen(prefix));
+	}
+	buf_append(&decl, "=\"", 2);
+	xml_escape(&decl, uri, strlen(uri), true);
+	size_t used = strlen(s->root_namespaces);
+	if (buf_append(&decl, "\"", 1) == 0 && used + buf_len(&decl) < sizeof(s->root_namespaces))
+		memcpy(s->root_namespaces + used, buf_head(&decl), buf_len(&decl));
+	buf_free(&decl);
+}
+
+/* The root's qualified name as written ("stream:stream"), from the raw
+ * bytes of its start tag: expat reports names without their prefixes. */
+static void remember_root(struct xml_stream *s)
+{
+	int offset = 0, size = 0;
+	const char *context = XML_GetInputContext(s->parser, &offset, &size);
+	int count = XML_GetCurrentByteCount(s->parser);
+	s->root_qname[0] = '\0';
+	if (context == NULL || offset < 0 || count <= 1 || offset + count > size ||
+	    context[offset] != '<')
+		return;
+	size_t len = strcspn(context + offset + 1, " \t\r\n/>");
+	if (len < sizeof(s->root_qname) && (int)len < count)
+		snprintf(s->root_qname, sizeof(s->root_qname), "%.*s", (int)len,
+			 context + offset + 1);
 }
 
 static void on_doctype(void *data, const XML_Char *name, const XML_Char *sysid,
@@ -340,24 +387,11 @@ static void on_comment(void *data, const XML_Char *text)
 
 /* The stream */
 
-struct xml_stream *xml_stream_new(const struct xml_limits *limits,
-				  const struct xml_stream_events *events, void *arg)
+static int parser_create(struct xml_stream *s)
 {
-	struct xml_stream *s = calloc(1, sizeof(*s));
-	if (s == NULL)
-		return NULL;
 	s->parser = XML_ParserCreateNS("UTF-8", XML_NS_SEPARATOR);
-	if (s->parser == NULL) {
-		free(s);
-		return NULL;
-	}
-	s->limits = *limits;
-	s->events = events;
-	s->arg = arg;
-	/* The tree costs more than its text: names and values are copied, and
-	 * every node and attribute has its bookkeeping. */
-	s->arena_limit = 3 * limits->max_stanza_size + 64 * 1024;
-	buf_init(&s->text, limits->max_stanza_size);
+	if (s->parser == NULL)
+		return -1;
 	XML_SetUserData(s->parser, s);
 	XML_SetElementHandler(s->parser, on_start, on_end);
 	XML_SetCharacterDataHandler(s->parser, on_text);
@@ -366,6 +400,62 @@ struct xml_stream *xml_stream_new(const struct xml_limits *limits,
 	XML_SetEntityDeclHandler(s->parser, on_entity);
 	XML_SetProcessingInstructionHandler(s->parser, on_pi);
 	XML_SetCommentHandler(s->parser, on_comment);
+	return 0;
+}
+
+bool xml_stream_loaded(const struct xml_stream *s)
+{
+	return s->parser != NULL;
+}
+
+bool xml_stream_release(struct xml_stream *s)
+{
+	if (s->parser == NULL || s->depth != 1 || s->fed != s->settled || s->error != NULL ||
+	    s->stopped || s->root_qname[0] == '\0')
+		return false;
+	XML_ParserFree(s->parser);
+	s->parser = NULL;
+	buf_reset(&s->text, 0);
+	return true;
+}
+
+/* A new parser standing where the old one stood: inside the stream root. */
+static int parser_resume(struct xml_stream *s)
+{
+	char header[sizeof(s->root_qname) + sizeof(s->root_namespaces) + 8];
+	int n = snprintf(header, sizeof(header), "<%s%s>", s->root_qname, s->root_namespaces);
+	if (n < 0 || (size_t)n >= sizeof(header) || parser_create(s) == -1)
+		return -1;
+	s->depth = 0;
+	s->resuming = true;
+	s->fed = s->settled = 0;
+	s->feed_base = 0;
+	if (XML_Parse(s->parser, header, n, XML_FALSE) == XML_STATUS_ERROR || s->depth != 1) {
+		stream_fail(s, "internal-server-error", "cannot resume the stream parser");
+		return -1;
+	}
+	s->fed = (uint64_t)n;
+	s->settled = s->fed;
+	return 0;
+}
+
+struct xml_stream *xml_stream_new(const struct xml_limits *limits,
+				  const struct xml_stream_events *events, void *arg)
+{
+	struct xml_stream *s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return NULL;
+	s->limits = *limits;
+	if (parser_create(s) == -1) {
+		free(s);
+		return NULL;
+	}
+	s->events = events;
+	s->arg = arg;
+	/* The tree costs more than its text: names and values are copied, and
+	 * every node and attribute has its bookkeeping. */
+	s->arena_limit = 3 * limits->max_stanza_size + 64 * 1024;
+	buf_init(&s->text, limits->max_stanza_size);
 	return s;
 }
 
@@ -375,7 +465,8 @@ void xml_stream_free(struct xml_stream *s)
 		return;
 	arena_reset(s);
 	buf_free(&s->text);
-	XML_ParserFree(s->parser);
+	if (s->parser != NULL)
+		XML_ParserFree(s->parser);
 	free(s);
 }
 
@@ -397,6 +488,8 @@ const char *xml_stream_error_text(const struct xml_stream *s)
 size_t xml_stream_feed(struct xml_stream *s, const char *data, size_t len)
 {
 	size_t done = 0;
+	if (s->parser == NULL && len > 0 && parser_resume(s) == -1)
+		return 0;
 	while (done < len && s->error == NULL && !s->stopped) {
 		size_t chunk = len - done > XML_FEED_CHUNK ? XML_FEED_CHUNK : len - done;
 		/* What expat would hold for an unfinished element must stay within

@@ -79,6 +79,11 @@ void xml_stream_free(struct xml_stream *s);
  * error condition and further input is refused.
  */
 size_t xml_stream_feed(struct xml_stream *s, const char *data, size_t len);
+/* Gives expat's memory back while nothing is pending between stanzas; the
+ * next xml_stream_feed builds a new parser positioned inside the stream.
+ * True when released. */
+bool xml_stream_release(struct xml_stream *s);
+bool xml_stream_loaded(const struct xml_stream *s);
 /* From a callback: stop after the current element (a stream restart, or
  * the connection is closing); xml_stream_feed then returns early. */
 void xml_stream_stop(struct xml_stream *s);

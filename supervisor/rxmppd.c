@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -73,6 +74,21 @@ static void find_libexec_dir(void)
 		}
 	}
 	snprintf(sv.libexec_dir, sizeof(sv.libexec_dir), "%s", RXMPP_LIBEXECDIR);
+}
+
+/* Every session is a descriptor in the listener: take all the system allows
+ * (the children inherit it); a soft limit of 1024 would cap a node far below
+ * what it can serve. */
+static void raise_descriptor_limit(void)
+{
+	struct rlimit limit;
+	if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+		limit.rlim_cur = limit.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &limit) == -1)
+			log_warn("raising the descriptor limit");
+	}
+	if (getrlimit(RLIMIT_NOFILE, &limit) == 0)
+		log_info("descriptor limit %llu", (unsigned long long)limit.rlim_cur);
 }
 
 static void log_config_errors(const struct config_errors *errors)
@@ -310,6 +326,7 @@ int main(int argc, char **argv)
 		 foreground ? LOG_TARGET_STDERR : LOG_TARGET_SYSLOG);
 	find_libexec_dir();
 	signal(SIGPIPE, SIG_IGN);
+	raise_descriptor_limit();
 
 	sv.loop = ev_loop_new();
 	if (sv.loop == NULL)

@@ -36,8 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size == 0)
 		return 0;
-	struct xml_limits limits = {.max_stanza_size = 4096, .max_depth = 16,
-				    .max_attributes = 16};
+	struct xml_limits limits = {.max_stanza_size = 4096, .max_depth = 16, .max_attributes = 16};
 	struct xml_stream *s = xml_stream_new(&limits, &events, NULL);
 	if (s == NULL)
 		return 0;

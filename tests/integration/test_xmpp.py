@@ -239,3 +239,19 @@ def test_200_clients_each_send_20_messages_all_delivered(node_factory):
         await asyncio.gather(*[client.close() for client in clients])
 
     run(scenario(), timeout=300)
+
+
+def test_same_full_jid_twice_replaces_the_first_session(xnode):
+    async def scenario():
+        first = await login(xnode, "alice", "alice-pw", resource="desk")
+        second = await login(xnode, "alice", "alice-pw", resource="desk")
+        await asyncio.wait_for(first.gone, 15)
+        bob = await login(xnode, "bob", "bob-pw")
+        bob.send_message(mto="alice@test.example/desk", mbody="to the newer one", mtype="chat")
+        assert (await second.next_message())["body"] == "to the newer one"
+        await second.close()
+        await bob.close()
+
+    run(scenario())
+    xnode.wait_log(r"session alice@test\.example/desk replaced by a newer login")
+    xnode.wait_log(r"stream error conflict")

@@ -215,6 +215,40 @@ START_TEST(test_bad_syntax_and_wrong_root)
 }
 END_TEST
 
+START_TEST(test_release_and_resume_between_stanzas)
+{
+	/* A root with its own prefix and a prefix declared on it, used by a
+	 * stanza after the parser was rebuilt. */
+	const char header[] = "<s:stream xmlns:s='http://etherx.jabber.org/streams' "
+			      "xmlns='jabber:client' xmlns:x='urn:example:x' to='example.com' "
+			      "version='1.0'>";
+	struct events e;
+	struct xml_stream *s = make_stream(&e, 65536);
+	xml_stream_feed(s, header, strlen(header));
+	ck_assert(!xml_stream_release(s) || e.opens == 1);
+	const char one[] = "<message><body>one</body></message>";
+	xml_stream_feed(s, one, strlen(one));
+	ck_assert(xml_stream_release(s));
+	ck_assert(!xml_stream_loaded(s));
+	const char two[] = "<message><x:data>two</x:data></message>";
+	ck_assert_uint_eq(xml_stream_feed(s, two, strlen(two)), strlen(two));
+	ck_assert(xml_stream_loaded(s));
+	/* Not released in the middle of an element. */
+	xml_stream_feed(s, "<presence>", 10);
+	ck_assert(!xml_stream_release(s));
+	xml_stream_feed(s, "</presence>", 11);
+	ck_assert(xml_stream_release(s));
+	xml_stream_feed(s, "</s:stream>", 11);
+	ck_assert_ptr_null(xml_stream_error(s));
+	ck_assert_int_eq(e.opens, 1); /* the rebuilt header is nobody's business */
+	ck_assert_int_eq(e.elements, 3);
+	ck_assert_str_eq(e.serialized[1],
+			 "<message><data xmlns=\"urn:example:x\">two</data></message>");
+	ck_assert_int_eq(e.closes, 1);
+	xml_stream_free(s);
+}
+END_TEST
+
 START_TEST(test_escaping)
 {
 	struct buf out;
@@ -244,6 +278,7 @@ Suite *xml_suite(void)
 	tcase_add_test(tc, test_size_limits);
 	tcase_add_test(tc, test_depth_and_attributes);
 	tcase_add_test(tc, test_bad_syntax_and_wrong_root);
+	tcase_add_test(tc, test_release_and_resume_between_stanzas);
 	tcase_add_test(tc, test_escaping);
 	suite_add_tcase(s, tc);
 	return s;
