@@ -318,8 +318,12 @@ int main(int argc, char **argv)
 	/* A broken file must not stop `status` or `reload`: the daemon runs on
 	 * its last good configuration, and the socket is rarely what broke. */
 	bool config_broken = config_load(config_path, &cfg, &errors) == -1;
+	bool wants_help = false;
+	for (int i = optind; i < argc; i++)
+		wants_help |= strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0;
 	if (request == 0) {
-		if (config_broken) {
+		/* Help needs no configuration; the verbs do. */
+		if (config_broken && !wants_help) {
 			config_errors_print(&errors, stderr);
 			return CTL_FAILED;
 		}
