@@ -97,6 +97,7 @@ $(BIN)/rxmpp-certworker: $(call obj,certtool/certworker_main.c $(CHILD_SRC) $(CO
 	$(CC) $(LDFLAGS) $^ -o $@
 
 $(UNIT_RUNNER): $(call obj,$(UNIT_SRC) $(LISTENER_CORE_SRC) listener/listener_handshake.c \
+		elector/elector_core.c \
 		$(ACCOUNTS_SRC) $(CONFIG_SRC) $(COMMON_SRC))
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -o $@ $(YAML_LIBS) $(SSL_LIBS) $(EXPAT_LIBS) $(CHECK_LIBS)

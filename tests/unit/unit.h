@@ -12,5 +12,6 @@ Suite *log_suite(void);
 Suite *xml_suite(void);
 Suite *sasl_suite(void);
 Suite *jid_suite(void);
+Suite *elector_suite(void);
 
 #endif

@@ -1,0 +1,572 @@
+/*
+ * The election core; see elector_core.h.  Pure: everything it knows comes in
+ * through elector_new, elector_tick, elector_step and the propose calls, and
+ * everything it decides goes out through elector_ready.
+ */
+#include "elector_core.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct peer_progress {
+	uint64_t id;
+	uint64_t match_index; /* the membership entry the peer acknowledged */
+	uint64_t heard_at;    /* tick of its last reply */
+};
+
+struct elector {
+	struct elector_options opt;
+	struct elector_persistent p;
+	bool dirty;
+	enum elector_role role;
+	uint64_t leader;
+	uint64_t reported_leader;
+	uint64_t now;		/* ticks since start */
+	uint64_t elapsed;	/* ticks since the election timer was reset */
+	uint64_t timeout;	/* this round's election timeout */
+	uint64_t heartbeat_due; /* leader: ticks since the last heartbeat */
+	uint64_t quorum_due;	/* leader: ticks since the last quorum check */
+	uint64_t leader_heard;	/* ticks since a leader was last heard */
+	uint64_t rng;
+	uint64_t votes[ELECTOR_MEMBERS_MAX];
+	unsigned vote_count;
+	struct peer_progress progress[ELECTOR_MEMBERS_MAX];
+	struct elector_msg *out;
+	size_t out_count;
+	size_t out_cap;
+};
+
+const char *elector_role_name(enum elector_role role)
+{
+	switch (role) {
+	case ELECTOR_FOLLOWER:
+		return "FOLLOWER";
+	case ELECTOR_PRE_CANDIDATE:
+		return "PRE-CANDIDATE";
+	case ELECTOR_CANDIDATE:
+		return "CANDIDATE";
+	case ELECTOR_LEADER:
+		return "LEADER";
+	}
+	return "UNKNOWN";
+}
+
+/* xorshift64*: the only randomness, from the injected seed. */
+static uint64_t next_random(struct elector *e)
+{
+	e->rng ^= e->rng >> 12;
+	e->rng ^= e->rng << 25;
+	e->rng ^= e->rng >> 27;
+	return e->rng * 2685821657736338717ull;
+}
+
+static void reset_timer(struct elector *e)
+{
+	uint64_t span = e->opt.election_ticks_max - e->opt.election_ticks_min;
+	e->elapsed = 0;
+	e->timeout = e->opt.election_ticks_min + (span > 0 ? next_random(e) % span : 0);
+}
+
+static const struct elector_member *member(const struct elector_config *c, uint64_t id)
+{
+	for (uint32_t i = 0; i < c->count; i++) {
+		if (c->members[i].id == id)
+			return &c->members[i];
+	}
+	return NULL;
+}
+
+static unsigned quorum(const struct elector *e)
+{
+	return e->p.config.count / 2 + 1;
+}
+
+/* A node outside the membership never campaigns. */
+static bool promotable(const struct elector *e)
+{
+	return member(&e->p.config, e->opt.id) != NULL;
+}
+
+static struct elector_msg *emit(struct elector *e, uint32_t type, uint64_t to)
+{
+	if (e->out_count == e->out_cap) {
+		size_t cap = e->out_cap ? 2 * e->out_cap : 16;
+		struct elector_msg *grown = realloc(e->out, cap * sizeof(*grown));
+		if (grown == NULL)
+			return NULL; /* dropped: the protocol tolerates lost messages */
+		e->out = grown;
+		e->out_cap = cap;
+	}
+	struct elector_msg *m = &e->out[e->out_count++];
+	memset(m, 0, sizeof(*m));
+	m->type = type;
+	m->from = e->opt.id;
+	m->to = to;
+	m->term = e->p.term;
+	m->last_index = e->p.config.index;
+	m->last_term = e->p.config.term;
+	m->commit_index = e->p.commit_index;
+	return m;
+}
+
+/* Is (term, index) at least as recent as this node's membership entry? */
+static bool up_to_date(const struct elector *e, uint64_t last_term, uint64_t last_index)
+{
+	if (last_term != e->p.config.term)
+		return last_term > e->p.config.term;
+	return last_index >= e->p.config.index;
+}
+
+static void become_follower(struct elector *e, uint64_t term, uint64_t leader)
+{
+	if (term > e->p.term) {
+		e->p.term = term;
+		e->p.voted_for = ELECTOR_NONE;
+		e->dirty = true;
+	}
+	e->role = ELECTOR_FOLLOWER;
+	e->leader = leader;
+	e->vote_count = 0;
+	reset_timer(e);
+}
+
+static void send_heartbeats(struct elector *e)
+{
+	e->heartbeat_due = 0;
+	for (uint32_t i = 0; i < e->p.config.count; i++) {
+		uint64_t id = e->p.config.members[i].id;
+		if (id == e->opt.id)
+			continue;
+		struct elector_msg *m = emit(e, ELECTOR_MSG_HEARTBEAT, id);
+		if (m != NULL)
+			m->config = e->p.config;
+	}
+}
+
+static struct peer_progress *progress_of(struct elector *e, uint64_t id)
+{
+	for (size_t i = 0; i < ELECTOR_MEMBERS_MAX; i++) {
+		if (e->progress[i].id == id)
+			return &e->progress[i];
+	}
+	return NULL;
+}
+
+/* Leader: the progress table follows the membership. */
+static void progress_sync(struct elector *e)
+{
+	struct peer_progress next[ELECTOR_MEMBERS_MAX];
+	memset(next, 0, sizeof(next));
+	for (uint32_t i = 0; i < e->p.config.count; i++) {
+		uint64_t id = e->p.config.members[i].id;
+		struct peer_progress *old = progress_of(e, id);
+		next[i] = old != NULL ? *old
+				      : (struct peer_progress){.id = id, .heard_at = e->now};
+		next[i].id = id;
+	}
+	memcpy(e->progress, next, sizeof(next));
+	struct peer_progress *self = progress_of(e, e->opt.id);
+	if (self != NULL) {
+		self->match_index = e->p.config.index;
+		self->heard_at = e->now;
+	}
+}
+
+static void maybe_commit(struct elector *e)
+{
+	if (e->role != ELECTOR_LEADER || e->p.commit_index >= e->p.config.index ||
+	    e->p.config.term != e->p.term)
+		return;
+	unsigned acked = 0;
+	for (uint32_t i = 0; i < e->p.config.count; i++) {
+		struct peer_progress *pr = progress_of(e, e->p.config.members[i].id);
+		if (pr != NULL && pr->match_index >= e->p.config.index)
+			acked++;
+	}
+	if (acked < quorum(e))
+		return;
+	e->p.commit_index = e->p.config.index;
+	e->dirty = true;
+	/* Committed without us: a leader that removed itself steps down. */
+	if (!promotable(e))
+		become_follower(e, e->p.term, ELECTOR_NONE);
+}
+
+/* A new membership entry at the next index, in this term. */
+static void append_config(struct elector *e, const struct elector_config *members)
+{
+	uint64_t index = e->p.config.index + 1;
+	e->p.config = *members;
+	e->p.config.index = index;
+	e->p.config.term = e->p.term;
+	e->dirty = true;
+	progress_sync(e);
+	maybe_commit(e);
+	if (e->role == ELECTOR_LEADER)
+		send_heartbeats(e);
+}
+
+static void become_leader(struct elector *e)
+{
+	e->role = ELECTOR_LEADER;
+	e->leader = e->opt.id;
+	e->heartbeat_due = 0;
+	e->quorum_due = 0;
+	memset(e->progress, 0, sizeof(e->progress));
+	/* The same membership re-entered in this term is Raft's no-op entry: its
+	 * commit is what lets this leader commit anything. */
+	struct elector_config same = e->p.config;
+	append_config(e, &same);
+}
+
+static void count_vote(struct elector *e, uint64_t from)
+{
+	for (unsigned i = 0; i < e->vote_count; i++) {
+		if (e->votes[i] == from)
+			return;
+	}
+	if (member(&e->p.config, from) != NULL && e->vote_count < ELECTOR_MEMBERS_MAX)
+		e->votes[e->vote_count++] = from;
+}
+
+static void campaign(struct elector *e, bool pre)
+{
+	e->vote_count = 0;
+	e->leader = ELECTOR_NONE;
+	reset_timer(e);
+	if (pre) {
+		e->role = ELECTOR_PRE_CANDIDATE;
+	} else {
+		e->role = ELECTOR_CANDIDATE;
+		e->p.term++;
+		e->p.voted_for = e->opt.id;
+		e->dirty = true;
+	}
+	count_vote(e, e->opt.id);
+	if (e->vote_count >= quorum(e)) {
+		if (pre)
+			campaign(e, false);
+		else
+			become_leader(e);
+		return;
+	}
+	for (uint32_t i = 0; i < e->p.config.count; i++) {
+		uint64_t id = e->p.config.members[i].id;
+		if (id == e->opt.id)
+			continue;
+		struct elector_msg *m =
+		    emit(e, pre ? ELECTOR_MSG_PRE_VOTE : ELECTOR_MSG_VOTE, id);
+		if (m != NULL && pre)
+			m->term = e->p.term + 1; /* the term it would campaign in */
+	}
+}
+
+struct elector *elector_new(const struct elector_options *options,
+			    const struct elector_persistent *state)
+{
+	if (options->id == ELECTOR_NONE || options->election_ticks_min == 0 ||
+	    options->election_ticks_max < options->election_ticks_min ||
+	    options->heartbeat_ticks == 0)
+		return NULL;
+	struct elector *e = calloc(1, sizeof(*e));
+	if (e == NULL)
+		return NULL;
+	e->opt = *options;
+	e->p = *state;
+	e->rng = options->seed ^ (options->id * 0x9e3779b97f4a7c15ull);
+	if (e->rng == 0)
+		e->rng = 0x2545f4914f6cdd1dull;
+	e->leader_heard = UINT64_MAX / 2;
+	become_follower(e, e->p.term, ELECTOR_NONE);
+	return e;
+}
+
+void elector_free(struct elector *e)
+{
+	if (e == NULL)
+		return;
+	free(e->out);
+	free(e);
+}
+
+void elector_tick(struct elector *e)
+{
+	e->now++;
+	e->leader_heard++;
+	if (e->role == ELECTOR_LEADER) {
+		if (++e->heartbeat_due >= e->opt.heartbeat_ticks)
+			send_heartbeats(e);
+		if (++e->quorum_due >= e->opt.election_ticks_min) {
+			e->quorum_due = 0;
+			unsigned recent = 0;
+			for (uint32_t i = 0; i < e->p.config.count; i++) {
+				uint64_t id = e->p.config.members[i].id;
+				struct peer_progress *pr = progress_of(e, id);
+				if (id == e->opt.id ||
+				    (pr != NULL && e->now - pr->heard_at < e->opt.election_ticks_min))
+					recent++;
+			}
+			/* Check-quorum: cut off from the majority, stop leading. */
+			if (recent < quorum(e))
+				become_follower(e, e->p.term, ELECTOR_NONE);
+		}
+		return;
+	}
+	if (++e->elapsed >= e->timeout) {
+		if (promotable(e))
+			campaign(e, true);
+		else
+			reset_timer(e);
+	}
+}
+
+static bool leader_recently_heard(const struct elector *e)
+{
+	return e->role == ELECTOR_LEADER ||
+	       (e->leader != ELECTOR_NONE && e->leader_heard < e->opt.election_ticks_min);
+}
+
+static void on_heartbeat(struct elector *e, const struct elector_msg *m)
+{
+	if (e->role != ELECTOR_FOLLOWER || e->leader != m->from)
+		become_follower(e, m->term, m->from);
+	e->leader = m->from;
+	e->elapsed = 0;
+	e->leader_heard = 0;
+	/* The leader's membership entry is authoritative: an uncommitted entry
+	 * from an older leader is replaced (Raft's log truncation). */
+	if (m->config.index != e->p.config.index || m->config.term != e->p.config.term ||
+	    m->config.count != e->p.config.count ||
+	    memcmp(m->config.members, e->p.config.members,
+		   m->config.count * sizeof(m->config.members[0])) != 0) {
+		if (m->config.count <= ELECTOR_MEMBERS_MAX) {
+			e->p.config = m->config;
+			e->dirty = true;
+		}
+	}
+	uint64_t commit = m->commit_index < e->p.config.index ? m->commit_index : e->p.config.index;
+	if (commit > e->p.commit_index) {
+		e->p.commit_index = commit;
+		e->dirty = true;
+	}
+	emit(e, ELECTOR_MSG_HEARTBEAT_REPLY, m->from);
+}
+
+void elector_step(struct elector *e, const struct elector_msg *m)
+{
+	if (m->to != e->opt.id || m->from == e->opt.id || m->from == ELECTOR_NONE)
+		return;
+
+	if (m->type == ELECTOR_MSG_PRE_VOTE) {
+		/* Granted without changing our term: only a node that could win a
+		 * real election gets to start one. */
+		bool grant = m->term > e->p.term && up_to_date(e, m->last_term, m->last_index) &&
+			     !leader_recently_heard(e);
+		struct elector_msg *r = emit(e, ELECTOR_MSG_PRE_VOTE_REPLY, m->from);
+		if (r != NULL) {
+			r->granted = grant;
+			r->term = grant ? m->term : e->p.term;
+		}
+		return;
+	}
+
+	if (m->term > e->p.term) {
+		/* A node that heard its leader lately ignores would-be candidates
+		 * altogether (thesis 4.2.3): removed or partitioned nodes cannot
+		 * depose a healthy leader. */
+		if (m->type == ELECTOR_MSG_VOTE && leader_recently_heard(e))
+			return;
+		if (m->type == ELECTOR_MSG_PRE_VOTE_REPLY) {
+			/* A refusal that names a newer term: that term exists. */
+			if (!m->granted)
+				become_follower(e, m->term, ELECTOR_NONE);
+		} else {
+			become_follower(e, m->term,
+					m->type == ELECTOR_MSG_HEARTBEAT ? m->from : ELECTOR_NONE);
+		}
+	} else if (m->term < e->p.term) {
+		/* A stale leader or candidate learns the current term and steps down. */
+		if (m->type == ELECTOR_MSG_HEARTBEAT)
+			emit(e, ELECTOR_MSG_HEARTBEAT_REPLY, m->from);
+		else if (m->type == ELECTOR_MSG_VOTE)
+			emit(e, ELECTOR_MSG_VOTE_REPLY, m->from);
+		return;
+	}
+
+	switch (m->type) {
+	case ELECTOR_MSG_PRE_VOTE_REPLY:
+		if (e->role == ELECTOR_PRE_CANDIDATE && m->granted && m->term == e->p.term + 1) {
+			count_vote(e, m->from);
+			if (e->vote_count >= quorum(e))
+				campaign(e, false);
+		}
+		break;
+	case ELECTOR_MSG_VOTE: {
+		bool grant = (e->p.voted_for == ELECTOR_NONE || e->p.voted_for == m->from) &&
+			     up_to_date(e, m->last_term, m->last_index) && e->role != ELECTOR_LEADER;
+		if (grant) {
+			if (e->p.voted_for != m->from) {
+				e->p.voted_for = m->from;
+				e->dirty = true;
+			}
+			reset_timer(e);
+		}
+		struct elector_msg *r = emit(e, ELECTOR_MSG_VOTE_REPLY, m->from);
+		if (r != NULL)
+			r->granted = grant;
+		break;
+	}
+	case ELECTOR_MSG_VOTE_REPLY:
+		if (e->role == ELECTOR_CANDIDATE && m->granted) {
+			count_vote(e, m->from);
+			if (e->vote_count >= quorum(e))
+				become_leader(e);
+		}
+		break;
+	case ELECTOR_MSG_HEARTBEAT:
+		on_heartbeat(e, m);
+		break;
+	case ELECTOR_MSG_HEARTBEAT_REPLY:
+		if (e->role == ELECTOR_LEADER) {
+			struct peer_progress *pr = progress_of(e, m->from);
+			if (pr != NULL) {
+				pr->heard_at = e->now;
+				if (m->last_index == e->p.config.index &&
+				    m->last_term == e->p.config.term)
+					pr->match_index = m->last_index;
+				maybe_commit(e);
+			}
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+int elector_initialize(struct elector *e, const char *address)
+{
+	if (e->p.config.count != 0 || strlen(address) >= ELECTOR_ADDRESS_MAX)
+		return -1;
+	struct elector_config one = {.count = 1};
+	one.members[0].id = e->opt.id;
+	strcpy(one.members[0].address, address);
+	e->p.term++;
+	e->p.voted_for = e->opt.id;
+	e->p.config = one;
+	e->dirty = true;
+	e->role = ELECTOR_LEADER;
+	e->leader = e->opt.id;
+	memset(e->progress, 0, sizeof(e->progress));
+	append_config(e, &one);
+	return 0;
+}
+
+static bool change_allowed(const struct elector *e)
+{
+	return e->role == ELECTOR_LEADER && e->p.commit_index == e->p.config.index;
+}
+
+int elector_propose_add(struct elector *e, uint64_t id, const char *address)
+{
+	if (!change_allowed(e) || id == ELECTOR_NONE || strlen(address) >= ELECTOR_ADDRESS_MAX)
+		return -1;
+	struct elector_config next = e->p.config;
+	for (uint32_t i = 0; i < next.count; i++) {
+		if (next.members[i].id == id) {
+			if (strcmp(next.members[i].address, address) == 0)
+				return -1;
+			strcpy(next.members[i].address, address);
+			append_config(e, &next);
+			return 0;
+		}
+	}
+	if (next.count == ELECTOR_MEMBERS_MAX)
+		return -1;
+	next.members[next.count].id = id;
+	strcpy(next.members[next.count].address, address);
+	next.count++;
+	append_config(e, &next);
+	return 0;
+}
+
+int elector_propose_remove(struct elector *e, uint64_t id)
+{
+	if (!change_allowed(e))
+		return -1;
+	struct elector_config next = e->p.config;
+	for (uint32_t i = 0; i < next.count; i++) {
+		if (next.members[i].id != id)
+			continue;
+		if (next.count == 1)
+			return -1; /* the last member: disable the cluster instead */
+		memmove(&next.members[i], &next.members[i + 1],
+			(next.count - i - 1) * sizeof(next.members[0]));
+		next.count--;
+		memset(&next.members[next.count], 0, sizeof(next.members[0]));
+		append_config(e, &next);
+		return 0;
+	}
+	return -1;
+}
+
+bool elector_has_ready(const struct elector *e)
+{
+	return e->dirty || e->out_count > 0 || e->leader != e->reported_leader;
+}
+
+void elector_ready(struct elector *e, struct elector_ready *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->persist = e->dirty;
+	out->state = e->p;
+	out->msgs = e->out;
+	out->msg_count = e->out_count;
+	out->role = e->role;
+	out->leader = e->leader;
+	out->leader_changed = e->leader != e->reported_leader;
+}
+
+void elector_advance(struct elector *e)
+{
+	e->dirty = false;
+	e->out_count = 0;
+	e->reported_leader = e->leader;
+}
+
+enum elector_role elector_role(const struct elector *e)
+{
+	return e->role;
+}
+
+uint64_t elector_term(const struct elector *e)
+{
+	return e->p.term;
+}
+
+uint64_t elector_leader(const struct elector *e)
+{
+	return e->leader;
+}
+
+const struct elector_config *elector_config(const struct elector *e)
+{
+	return &e->p.config;
+}
+
+uint64_t elector_commit_index(const struct elector *e)
+{
+	return e->p.commit_index;
+}
+
+uint64_t elector_silence(const struct elector *e, uint64_t id)
+{
+	if (e->role != ELECTOR_LEADER)
+		return UINT64_MAX;
+	if (id == e->opt.id)
+		return 0;
+	for (size_t i = 0; i < ELECTOR_MEMBERS_MAX; i++) {
+		if (e->progress[i].id == id)
+			return e->now - e->progress[i].heard_at;
+	}
+	return UINT64_MAX;
+}

@@ -1,0 +1,133 @@
+/*
+ * The election core: a Raft-style protocol (Ongaro's thesis, chapters 3
+ * and 4) for leadership and membership only, as a pure deterministic state
+ * machine.  No sockets, no clock, no files, no randomness of its own: the
+ * shell feeds it received messages (elector_step) and clock ticks
+ * (elector_tick) and takes out what to persist, what to send and who leads
+ * (elector_ready), persisting before sending, then says so (elector_advance).
+ *
+ * What it does: terms; randomised election timeouts from an injected seed;
+ * pre-vote (a node that cannot win does not disturb the cluster) and
+ * check-quorum (a leader that has not heard from a majority within an
+ * election timeout steps down); followers that heard from a leader recently
+ * refuse to vote; heartbeats that carry the membership; membership changes
+ * one node at a time through the leader, committed by a majority of the new
+ * membership before the next may start.  The membership is the only
+ * replicated state, so the "log" is its latest entry (index, term).
+ */
+#ifndef RXMPP_ELECTOR_CORE_H
+#define RXMPP_ELECTOR_CORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ELECTOR_MEMBERS_MAX 16
+#define ELECTOR_ADDRESS_MAX 128
+#define ELECTOR_NONE 0 /* no node: node ids are never 0 */
+
+struct elector_member {
+	uint64_t id;
+	char address[ELECTOR_ADDRESS_MAX]; /* where its peers reach it, host:port */
+};
+
+/* A membership entry: the members, and the (index, term) it was made at. */
+struct elector_config {
+	uint64_t index;
+	uint64_t term;
+	uint32_t count;
+	struct elector_member members[ELECTOR_MEMBERS_MAX];
+};
+
+/* What must be on disk before any message that depends on it is sent. */
+struct elector_persistent {
+	uint64_t term;
+	uint64_t voted_for;
+	uint64_t commit_index; /* the membership entry known committed */
+	struct elector_config config;
+};
+
+enum elector_role {
+	ELECTOR_FOLLOWER,
+	ELECTOR_PRE_CANDIDATE,
+	ELECTOR_CANDIDATE,
+	ELECTOR_LEADER,
+};
+
+enum elector_msg_type {
+	ELECTOR_MSG_PRE_VOTE = 1,
+	ELECTOR_MSG_PRE_VOTE_REPLY,
+	ELECTOR_MSG_VOTE,
+	ELECTOR_MSG_VOTE_REPLY,
+	ELECTOR_MSG_HEARTBEAT,
+	ELECTOR_MSG_HEARTBEAT_REPLY,
+};
+
+struct elector_msg {
+	uint32_t type; /* enum elector_msg_type */
+	uint32_t granted;
+	uint64_t from;
+	uint64_t to;
+	uint64_t term;
+	/* votes: the candidate's membership entry; heartbeats: the leader's */
+	uint64_t last_index;
+	uint64_t last_term;
+	uint64_t commit_index;
+	struct elector_config config; /* heartbeats only */
+};
+
+struct elector_options {
+	uint64_t id;
+	unsigned heartbeat_ticks;
+	unsigned election_ticks_min; /* the timeout is drawn from [min, max) */
+	unsigned election_ticks_max;
+	uint64_t seed;
+};
+
+struct elector;
+
+/* Starts from persisted state (all zero for a new node, which knows no
+ * membership and waits to be initialized or joined). */
+struct elector *elector_new(const struct elector_options *options,
+			    const struct elector_persistent *state);
+void elector_free(struct elector *e);
+
+void elector_tick(struct elector *e);
+/* A message from a peer; ones not addressed to this node are ignored. */
+void elector_step(struct elector *e, const struct elector_msg *msg);
+
+/* A one-node cluster of this node at `address`; it leads at once. */
+int elector_initialize(struct elector *e, const char *address);
+/* Leader only: add `id` at `address` (or move it there), or remove `id`.
+ * -1 when not leader, when another change is not yet committed, when the
+ * cluster is full, or when it would change nothing. */
+int elector_propose_add(struct elector *e, uint64_t id, const char *address);
+int elector_propose_remove(struct elector *e, uint64_t id);
+
+struct elector_ready {
+	bool persist; /* state changed: write it before sending the messages */
+	struct elector_persistent state;
+	const struct elector_msg *msgs;
+	size_t msg_count;
+	enum elector_role role;
+	uint64_t leader; /* ELECTOR_NONE when not known */
+	bool leader_changed;
+};
+
+bool elector_has_ready(const struct elector *e);
+/* Valid until elector_advance, which must follow once the state is
+ * persisted and the messages are handed to the network. */
+void elector_ready(struct elector *e, struct elector_ready *out);
+void elector_advance(struct elector *e);
+
+/* For status and tests. */
+enum elector_role elector_role(const struct elector *e);
+uint64_t elector_term(const struct elector *e);
+uint64_t elector_leader(const struct elector *e);
+const struct elector_config *elector_config(const struct elector *e);
+uint64_t elector_commit_index(const struct elector *e);
+/* Ticks since a leader last heard from `id` (leader only; UINT64_MAX if never). */
+uint64_t elector_silence(const struct elector *e, uint64_t id);
+const char *elector_role_name(enum elector_role role);
+
+#endif

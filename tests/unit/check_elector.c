@@ -1,0 +1,495 @@
+/*
+ * The election core in simulation: 3- and 5-node clusters through thousands
+ * of seeded random schedules with message loss, delay, reordering,
+ * duplication, partitions and crash-restarts from the persisted state.
+ *
+ * Checked: at most one leader per term; persisted state never rolls back (a
+ * term never decreases, a vote is never changed within its term); once a
+ * majority can talk again, a leader within a bounded number of ticks that
+ * every connected node follows.  A failing schedule prints its seed;
+ * ELECTOR_SEED=N replays that one, ELECTOR_SCHEDULES=N runs more or fewer.
+ * Scenario tests cover membership: initialize, add, remove, rejoin.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "elector/elector_core.h"
+#include "unit.h"
+
+#define SIM_NODES_MAX 5
+#define HEARTBEAT 10
+#define ELECTION_MIN 50
+#define ELECTION_MAX 100
+
+struct sim_node {
+	uint64_t id;
+	struct elector *e;
+	struct elector_persistent disk;
+	bool up;
+};
+
+struct sim_msg {
+	uint64_t at;
+	struct elector_msg m;
+};
+
+struct sim {
+	int n;
+	struct sim_node nodes[SIM_NODES_MAX];
+	bool link[SIM_NODES_MAX][SIM_NODES_MAX];
+	struct sim_msg *queue;
+	size_t queued;
+	size_t cap;
+	uint64_t now;
+	uint64_t rng;
+	unsigned loss_percent;
+	unsigned max_delay;
+	uint64_t leader_of_term[4096];
+	uint64_t seed;
+	char failure[256];
+};
+
+static uint64_t sim_random(struct sim *s)
+{
+	s->rng ^= s->rng << 13;
+	s->rng ^= s->rng >> 7;
+	s->rng ^= s->rng << 17;
+	return s->rng;
+}
+
+static int sim_index(const struct sim *s, uint64_t id)
+{
+	for (int i = 0; i < s->n; i++) {
+		if (s->nodes[i].id == id)
+			return i;
+	}
+	return -1;
+}
+
+static void sim_fail(struct sim *s, const char *what)
+{
+	if (s->failure[0] == '\0')
+		snprintf(s->failure, sizeof(s->failure), "seed %llu, tick %llu: %s",
+			 (unsigned long long)s->seed, (unsigned long long)s->now, what);
+}
+
+static void sim_boot(struct sim *s, int i)
+{
+	struct elector_options options = {
+		.id = s->nodes[i].id,
+		.heartbeat_ticks = HEARTBEAT,
+		.election_ticks_min = ELECTION_MIN,
+		.election_ticks_max = ELECTION_MAX,
+		.seed = sim_random(s),
+	};
+	s->nodes[i].e = elector_new(&options, &s->nodes[i].disk);
+	s->nodes[i].up = true;
+}
+
+static void sim_crash(struct sim *s, int i)
+{
+	elector_free(s->nodes[i].e);
+	s->nodes[i].e = NULL;
+	s->nodes[i].up = false;
+}
+
+static void sim_send(struct sim *s, const struct elector_msg *m)
+{
+	if (sim_random(s) % 100 < s->loss_percent)
+		return;
+	int copies = sim_random(s) % 50 == 0 ? 2 : 1; /* occasional duplicates */
+	for (int c = 0; c < copies; c++) {
+		if (s->queued == s->cap) {
+			s->cap = s->cap ? 2 * s->cap : 256;
+			s->queue = realloc(s->queue, s->cap * sizeof(*s->queue));
+		}
+		/* A random delay per message also reorders them. */
+		s->queue[s->queued++] = (struct sim_msg){
+		    .at = s->now + 1 + sim_random(s) % s->max_delay, .m = *m};
+	}
+}
+
+/* Persist before send, as the shell does, checking the state never rolls back. */
+static void sim_drain(struct sim *s, int i)
+{
+	struct sim_node *node = &s->nodes[i];
+	while (elector_has_ready(node->e)) {
+		struct elector_ready r;
+		elector_ready(node->e, &r);
+		if (r.persist) {
+			if (r.state.term < node->disk.term)
+				sim_fail(s, "persisted term went backwards");
+			if (r.state.term == node->disk.term && node->disk.voted_for != ELECTOR_NONE &&
+			    r.state.voted_for != node->disk.voted_for)
+				sim_fail(s, "vote changed within a term");
+			if (r.state.commit_index < node->disk.commit_index)
+				sim_fail(s, "commit index went backwards");
+			node->disk = r.state;
+		}
+		for (size_t k = 0; k < r.msg_count; k++)
+			sim_send(s, &r.msgs[k]);
+		if (r.role == ELECTOR_LEADER) {
+			uint64_t term = elector_term(node->e);
+			uint64_t *slot = &s->leader_of_term[term % 4096];
+			if (term < 4096) {
+				if (*slot != 0 && *slot != node->id)
+					sim_fail(s, "two leaders in one term");
+				*slot = node->id;
+			}
+		}
+		elector_advance(node->e);
+	}
+}
+
+static void sim_step(struct sim *s)
+{
+	s->now++;
+	for (int i = 0; i < s->n; i++) {
+		if (s->nodes[i].up) {
+			elector_tick(s->nodes[i].e);
+			sim_drain(s, i);
+		}
+	}
+	size_t kept = 0;
+	for (size_t k = 0; k < s->queued; k++) {
+		struct sim_msg msg = s->queue[k];
+		if (msg.at > s->now) {
+			s->queue[kept++] = msg;
+			continue;
+		}
+		int from = sim_index(s, msg.m.from), to = sim_index(s, msg.m.to);
+		if (from < 0 || to < 0 || !s->nodes[to].up || !s->link[from][to])
+			continue;
+		elector_step(s->nodes[to].e, &msg.m);
+		sim_drain(s, to);
+	}
+	s->queued = kept;
+}
+
+static void sim_connect_all(struct sim *s)
+{
+	for (int a = 0; a < s->n; a++)
+		for (int b = 0; b < s->n; b++)
+			s->link[a][b] = true;
+}
+
+static void sim_partition(struct sim *s)
+{
+	/* Two random sides; occasionally one-way breaks too. */
+	int side[SIM_NODES_MAX];
+	for (int i = 0; i < s->n; i++)
+		side[i] = (int)(sim_random(s) % 2);
+	for (int a = 0; a < s->n; a++)
+		for (int b = 0; b < s->n; b++)
+			s->link[a][b] = side[a] == side[b] || sim_random(s) % 10 == 0;
+}
+
+static void sim_init(struct sim *s, int n, uint64_t seed)
+{
+	memset(s, 0, sizeof(*s));
+	s->n = n;
+	s->seed = seed;
+	s->rng = seed * 2654435761u + 1;
+	s->max_delay = 1 + (unsigned)(sim_random(s) % 8);
+	s->loss_percent = (unsigned)(sim_random(s) % 20);
+	struct elector_config config = {.index = 1, .term = 0, .count = (uint32_t)n};
+	for (int i = 0; i < n; i++) {
+		s->nodes[i].id = 100 + (uint64_t)i;
+		config.members[i].id = s->nodes[i].id;
+		snprintf(config.members[i].address, ELECTOR_ADDRESS_MAX, "10.0.0.%d:5224", i);
+	}
+	for (int i = 0; i < n; i++) {
+		s->nodes[i].disk.config = config;
+		s->nodes[i].disk.commit_index = 1;
+		sim_boot(s, i);
+	}
+	sim_connect_all(s);
+}
+
+static void sim_free(struct sim *s)
+{
+	for (int i = 0; i < s->n; i++)
+		elector_free(s->nodes[i].e);
+	free(s->queue);
+}
+
+/* A leader every up node follows, in one term; its id or 0. */
+static uint64_t sim_agreed_leader(struct sim *s)
+{
+	uint64_t leader = 0, term = 0;
+	for (int i = 0; i < s->n; i++) {
+		if (!s->nodes[i].up)
+			continue;
+		uint64_t l = elector_leader(s->nodes[i].e);
+		uint64_t t = elector_term(s->nodes[i].e);
+		if (l == ELECTOR_NONE || (leader != 0 && (l != leader || t != term)))
+			return 0;
+		leader = l;
+		term = t;
+	}
+	int at = sim_index(s, leader);
+	return at >= 0 && s->nodes[at].up && elector_role(s->nodes[at].e) == ELECTOR_LEADER ? leader
+											   : 0;
+}
+
+/* One schedule: chaos, then healing; returns the ticks a leader took. */
+static uint64_t sim_run(int n, uint64_t seed, char *failure, size_t failure_size)
+{
+	struct sim s;
+	sim_init(&s, n, seed);
+	for (int t = 0; t < 3000 && s.failure[0] == '\0'; t++) {
+		uint64_t r = sim_random(&s) % 1000;
+		if (r < 3) {
+			int i = (int)(sim_random(&s) % (uint64_t)n);
+			if (s.nodes[i].up)
+				sim_crash(&s, i);
+			else
+				sim_boot(&s, i);
+		} else if (r < 6) {
+			sim_partition(&s);
+		} else if (r < 9) {
+			sim_connect_all(&s);
+		}
+		sim_step(&s);
+	}
+	/* A majority (here: everyone) can talk again, with the same loss. */
+	sim_connect_all(&s);
+	for (int i = 0; i < n; i++) {
+		if (!s.nodes[i].up)
+			sim_boot(&s, i);
+	}
+	uint64_t healed = s.now, took = 0;
+	const uint64_t bound = 40 * ELECTION_MAX;
+	while (s.failure[0] == '\0' && s.now - healed < bound) {
+		sim_step(&s);
+		if (sim_agreed_leader(&s) != 0) {
+			took = s.now - healed;
+			break;
+		}
+	}
+	if (s.failure[0] == '\0' && took == 0)
+		sim_fail(&s, "no leader within the bound after healing");
+	snprintf(failure, failure_size, "%s", s.failure);
+	sim_free(&s);
+	return took;
+}
+
+static unsigned schedules(unsigned fallback)
+{
+	const char *env = getenv("ELECTOR_SCHEDULES");
+	return env != NULL ? (unsigned)strtoul(env, NULL, 10) : fallback;
+}
+
+static void run_many(int n, unsigned count)
+{
+	const char *only = getenv("ELECTOR_SEED");
+	uint64_t worst = 0;
+	char failure[256];
+	for (unsigned k = 0; k < count; k++) {
+		uint64_t seed = only != NULL ? strtoull(only, NULL, 10) : 1000003ull * k + (uint64_t)n;
+		uint64_t took = sim_run(n, seed, failure, sizeof(failure));
+		ck_assert_msg(failure[0] == '\0', "%d nodes: %s (replay: ELECTOR_SEED=%llu)", n,
+			      failure, (unsigned long long)seed);
+		if (took > worst)
+			worst = took;
+		if (only != NULL)
+			break;
+	}
+	printf("elector simulation: %u schedules of %d nodes, slowest recovery %llu ticks "
+	       "(election timeout %d-%d)\n",
+	       only ? 1 : count, n, (unsigned long long)worst, ELECTION_MIN, ELECTION_MAX);
+}
+
+START_TEST(test_three_nodes_random_schedules)
+{
+	run_many(3, schedules(1500));
+}
+END_TEST
+
+START_TEST(test_five_nodes_random_schedules)
+{
+	run_many(5, schedules(700));
+}
+END_TEST
+
+/* Scenarios */
+
+static struct elector *scenario_node(uint64_t id, const struct elector_persistent *disk)
+{
+	struct elector_options options = {.id = id, .heartbeat_ticks = HEARTBEAT,
+					  .election_ticks_min = ELECTION_MIN,
+					  .election_ticks_max = ELECTION_MAX, .seed = id};
+	struct elector_persistent empty = {0};
+	return elector_new(&options, disk ? disk : &empty);
+}
+
+/* Delivers everything among `nodes` (no loss) for `ticks` ticks. */
+static void scenario_run(struct elector **nodes, int n, int ticks)
+{
+	static struct elector_msg queue[4096]; /* about 9 MB: not on the stack */
+	for (int t = 0; t < ticks; t++) {
+		size_t count = 0;
+		for (int i = 0; i < n; i++) {
+			if (nodes[i] == NULL)
+				continue;
+			elector_tick(nodes[i]);
+		}
+		for (int round = 0; round < 4; round++) {
+			count = 0;
+			for (int i = 0; i < n; i++) {
+				if (nodes[i] == NULL || !elector_has_ready(nodes[i]))
+					continue;
+				struct elector_ready r;
+				elector_ready(nodes[i], &r);
+				for (size_t k = 0; k < r.msg_count && count < 4096; k++)
+					queue[count++] = r.msgs[k];
+				elector_advance(nodes[i]);
+			}
+			for (size_t k = 0; k < count; k++) {
+				for (int i = 0; i < n; i++) {
+					if (nodes[i] != NULL)
+						elector_step(nodes[i], &queue[k]);
+				}
+			}
+		}
+	}
+}
+
+START_TEST(test_initialize_add_remove_rejoin)
+{
+	struct elector *nodes[4] = {scenario_node(1, NULL), scenario_node(2, NULL),
+				    scenario_node(3, NULL), NULL};
+	/* A new node knows no membership and never campaigns. */
+	scenario_run(nodes, 3, 500);
+	ck_assert_int_eq(elector_role(nodes[0]), ELECTOR_FOLLOWER);
+	ck_assert_int_eq(elector_leader(nodes[0]), ELECTOR_NONE);
+
+	ck_assert_int_eq(elector_initialize(nodes[0], "a:5224"), 0);
+	ck_assert_int_eq(elector_role(nodes[0]), ELECTOR_LEADER);
+	ck_assert_int_eq(elector_initialize(nodes[0], "a:5224"), -1);
+	ck_assert_int_eq(elector_propose_add(nodes[0], 2, "b:5224"), 0);
+	/* One change at a time: the next waits for the commit. */
+	ck_assert_int_eq(elector_propose_add(nodes[0], 3, "c:5224"), -1);
+	scenario_run(nodes, 3, 30);
+	ck_assert_uint_eq(elector_commit_index(nodes[0]), elector_config(nodes[0])->index);
+	ck_assert_int_eq(elector_propose_add(nodes[0], 3, "c:5224"), 0);
+	scenario_run(nodes, 3, 30);
+	for (int i = 0; i < 3; i++) {
+		ck_assert_uint_eq(elector_config(nodes[i])->count, 3);
+		ck_assert_uint_eq(elector_leader(nodes[i]), 1);
+	}
+	/* The leader dies: one of the others takes over within a timeout or two. */
+	elector_free(nodes[0]);
+	nodes[0] = NULL;
+	scenario_run(nodes, 3, 3 * ELECTION_MAX);
+	uint64_t leader = elector_leader(nodes[1]);
+	ck_assert(leader == 2 || leader == 3);
+	ck_assert_uint_eq(elector_leader(nodes[2]), leader);
+	struct elector *boss = nodes[leader == 2 ? 1 : 2];
+	/* Node 1 was reset and comes back as node 4 at the same address: the old
+	 * entry goes, then the new one comes, so status never shows both. */
+	ck_assert_int_eq(elector_propose_remove(boss, 1), 0);
+	scenario_run(nodes, 3, 30);
+	ck_assert_uint_eq(elector_config(boss)->count, 2);
+	nodes[3] = scenario_node(4, NULL);
+	ck_assert_int_eq(elector_propose_add(boss, 4, "a:5224"), 0);
+	scenario_run(nodes, 4, 30);
+	const struct elector_config *c = elector_config(nodes[3]);
+	ck_assert_uint_eq(c->count, 3);
+	for (uint32_t i = 0; i < c->count; i++)
+		ck_assert_uint_ne(c->members[i].id, 1);
+	ck_assert_uint_eq(elector_leader(nodes[3]), leader);
+	/* Removing the leader itself: it commits the change, then steps down. */
+	ck_assert_int_eq(elector_propose_remove(boss, leader), 0);
+	scenario_run(nodes, 4, 4 * ELECTION_MAX);
+	ck_assert_int_ne(elector_role(boss), ELECTOR_LEADER);
+	uint64_t next = elector_leader(nodes[3]);
+	ck_assert(next != ELECTOR_NONE && next != leader);
+	for (int i = 1; i < 4; i++)
+		elector_free(nodes[i]);
+}
+END_TEST
+
+START_TEST(test_partitioned_node_cannot_depose_the_leader)
+{
+	struct elector_persistent disk = {.commit_index = 1};
+	disk.config = (struct elector_config){.index = 1, .count = 3};
+	for (int i = 0; i < 3; i++)
+		disk.config.members[i].id = (uint64_t)i + 1;
+	struct elector *nodes[3];
+	for (int i = 0; i < 3; i++)
+		nodes[i] = scenario_node((uint64_t)i + 1, &disk);
+	scenario_run(nodes, 3, 3 * ELECTION_MAX);
+	uint64_t leader = elector_leader(nodes[0]);
+	ck_assert_uint_ne(leader, ELECTOR_NONE);
+	uint64_t term = elector_term(nodes[0]);
+	/* Cut one follower off for a long time; it keeps trying (pre-vote),
+	 * but its term does not grow, so on return it disturbs nobody. */
+	int lonely = leader == 3 ? 0 : 2;
+	struct elector *alone[1] = {nodes[lonely]};
+	struct elector *rest[2];
+	for (int i = 0, k = 0; i < 3; i++)
+		if (i != lonely)
+			rest[k++] = nodes[i];
+	for (int t = 0; t < 20; t++) {
+		scenario_run(alone, 1, ELECTION_MAX);
+		scenario_run(rest, 2, ELECTION_MAX);
+	}
+	ck_assert_uint_eq(elector_term(nodes[lonely]), term);
+	scenario_run(nodes, 3, 2 * ELECTION_MAX);
+	ck_assert_uint_eq(elector_leader(nodes[lonely]), leader);
+	ck_assert_uint_eq(elector_term(nodes[0]), term);
+	for (int i = 0; i < 3; i++)
+		elector_free(nodes[i]);
+}
+END_TEST
+
+START_TEST(test_leader_cut_off_steps_down)
+{
+	struct elector_persistent disk = {.commit_index = 1};
+	disk.config = (struct elector_config){.index = 1, .count = 3};
+	for (int i = 0; i < 3; i++)
+		disk.config.members[i].id = (uint64_t)i + 1;
+	struct elector *nodes[3];
+	for (int i = 0; i < 3; i++)
+		nodes[i] = scenario_node((uint64_t)i + 1, &disk);
+	scenario_run(nodes, 3, 3 * ELECTION_MAX);
+	int li = (int)elector_leader(nodes[0]) - 1;
+	struct elector *alone[1] = {nodes[li]};
+	struct elector *rest[2];
+	for (int i = 0, k = 0; i < 3; i++)
+		if (i != li)
+			rest[k++] = nodes[i];
+	for (int t = 0; t < 5; t++) {
+		scenario_run(alone, 1, ELECTION_MAX);
+		scenario_run(rest, 2, ELECTION_MAX);
+	}
+	/* Check-quorum: the old leader stopped leading; the majority elected one. */
+	ck_assert_int_ne(elector_role(nodes[li]), ELECTOR_LEADER);
+	ck_assert_int_eq(elector_role(rest[0]) == ELECTOR_LEADER ||
+				 elector_role(rest[1]) == ELECTOR_LEADER,
+			 1);
+	scenario_run(nodes, 3, 3 * ELECTION_MAX);
+	int leaders = 0;
+	for (int i = 0; i < 3; i++)
+		leaders += elector_role(nodes[i]) == ELECTOR_LEADER;
+	ck_assert_int_eq(leaders, 1);
+	for (int i = 0; i < 3; i++)
+		elector_free(nodes[i]);
+}
+END_TEST
+
+Suite *elector_suite(void)
+{
+	Suite *s = suite_create("elector");
+	TCase *tc = tcase_create("elector");
+	tcase_set_timeout(tc, 600);
+	tcase_add_test(tc, test_initialize_add_remove_rejoin);
+	tcase_add_test(tc, test_partitioned_node_cannot_depose_the_leader);
+	tcase_add_test(tc, test_leader_cut_off_steps_down);
+	tcase_add_test(tc, test_three_nodes_random_schedules);
+	tcase_add_test(tc, test_five_nodes_random_schedules);
+	suite_add_tcase(s, tc);
+	return s;
+}
