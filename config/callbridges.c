@@ -2,7 +2,6 @@
 #include "callbridges.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,46 +12,11 @@
 #include "common/fileio.h"
 #include "common/jid.h"
 #include "common/log.h"
+#include "yaml_events.h"
 
 struct reader {
-	yaml_parser_t parser;
-	const char *path;
-	struct config_errors *errors;
-	bool broken;
+	struct yaml_events y;
 };
-
-static void fail_at(struct reader *r, const yaml_mark_t *mark, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void fail_at(struct reader *r, const yaml_mark_t *mark, const char *fmt, ...)
-{
-	char text[256];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
-	va_end(ap);
-	config_errors_add(r->errors, r->path, (unsigned)mark->line + 1, (unsigned)mark->column + 1,
-			  "%s", text);
-}
-
-static bool next(struct reader *r, yaml_event_t *e)
-{
-	if (r->broken)
-		return false;
-	if (!yaml_parser_parse(&r->parser, e)) {
-		fail_at(r, &r->parser.problem_mark, "YAML syntax error: %s",
-			r->parser.problem ? r->parser.problem : "unreadable input");
-		r->broken = true;
-		return false;
-	}
-	if (e->type == YAML_ALIAS_EVENT) {
-		fail_at(r, &e->start_mark, "YAML aliases are not allowed here");
-		yaml_event_delete(e);
-		r->broken = true;
-		return false;
-	}
-	return true;
-}
 
 static bool name_valid(const char *name)
 {
@@ -96,28 +60,30 @@ static bool read_bridge(struct reader *r, struct proto_callbridge *b, const char
 	yaml_event_t e;
 	bool have_secret = false;
 	snprintf(b->address, sizeof(b->address), "%s.%s", b->name, domain);
-	if (!next(r, &e))
+	if (!yaml_events_next(&r->y, &e))
 		return false;
 	if (e.type == YAML_SCALAR_EVENT) {
 		const char *secret = (const char *)e.data.scalar.value;
 		if (!secret_valid(secret))
-			fail_at(r, &e.start_mark,
-				"%s: the secret must be %d to 255 characters without spaces",
-				b->name, CALLBRIDGE_SECRET_MIN);
+			yaml_events_error(
+			    &r->y, &e.start_mark,
+			    "%s: the secret must be %d to 255 characters without spaces", b->name,
+			    CALLBRIDGE_SECRET_MIN);
 		snprintf(b->secret, sizeof(b->secret), "%s", secret);
 		yaml_event_delete(&e);
 		return true;
 	}
 	if (e.type != YAML_MAPPING_START_EVENT) {
-		fail_at(r, &e.start_mark,
-			"%s: expected a secret or a mapping with secret and address", b->name);
+		yaml_events_error(&r->y, &e.start_mark,
+				  "%s: expected a secret or a mapping with secret and address",
+				  b->name);
 		yaml_event_delete(&e);
-		r->broken = true;
+		r->y.failed = true;
 		return false;
 	}
 	yaml_event_delete(&e);
 	for (;;) {
-		if (!next(r, &e))
+		if (!yaml_events_next(&r->y, &e))
 			return false;
 		if (e.type == YAML_MAPPING_END_EVENT) {
 			yaml_event_delete(&e);
@@ -128,12 +94,13 @@ static bool read_bridge(struct reader *r, struct proto_callbridge *b, const char
 		snprintf(key, sizeof(key), "%s",
 			 e.type == YAML_SCALAR_EVENT ? (const char *)e.data.scalar.value : "");
 		yaml_event_delete(&e);
-		if (!next(r, &e))
+		if (!yaml_events_next(&r->y, &e))
 			return false;
 		if (e.type != YAML_SCALAR_EVENT) {
-			fail_at(r, &e.start_mark, "%s.%s: expected a single value", b->name, key);
+			yaml_events_error(&r->y, &e.start_mark, "%s.%s: expected a single value",
+					  b->name, key);
 			yaml_event_delete(&e);
-			r->broken = true;
+			r->y.failed = true;
 			return false;
 		}
 		const char *value = (const char *)e.data.scalar.value;
@@ -141,27 +108,29 @@ static bool read_bridge(struct reader *r, struct proto_callbridge *b, const char
 		if (strcmp(key, "secret") == 0) {
 			have_secret = true;
 			if (!secret_valid(value))
-				fail_at(r, &e.start_mark,
-					"%s.secret: must be %d to 255 characters without spaces",
-					b->name, CALLBRIDGE_SECRET_MIN);
+				yaml_events_error(
+				    &r->y, &e.start_mark,
+				    "%s.secret: must be %d to 255 characters without spaces",
+				    b->name, CALLBRIDGE_SECRET_MIN);
 			snprintf(b->secret, sizeof(b->secret), "%s", value);
 		} else if (strcmp(key, "address") == 0) {
 			if (strchr(value, '@') != NULL || strchr(value, '/') != NULL ||
 			    jid_normalize(value, strlen(value), normal, sizeof(normal)) == -1 ||
 			    strlen(normal) >= sizeof(b->address))
-				fail_at(r, &e.start_mark,
-					"%s.address: expected a domain name, got '%.40s'", b->name,
-					value);
+				yaml_events_error(&r->y, &e.start_mark,
+						  "%s.address: expected a domain name, got '%.40s'",
+						  b->name, value);
 			else
 				snprintf(b->address, sizeof(b->address), "%s", normal);
 		} else {
-			fail_at(r, &key_mark, "%s: unknown key '%s'; expected secret or address",
-				b->name, key);
+			yaml_events_error(&r->y, &key_mark,
+					  "%s: unknown key '%s'; expected secret or address",
+					  b->name, key);
 		}
 		yaml_event_delete(&e);
 	}
 	if (!have_secret)
-		fail_at(r, name_mark, "%s: no secret", b->name);
+		yaml_events_error(&r->y, name_mark, "%s: no secret", b->name);
 	return true;
 }
 
@@ -182,30 +151,34 @@ int callbridges_load(const char *path, const char *domain, struct callbridges *o
 	if (st.st_mode & S_IROTH)
 		log_warnx("%s is readable by every user; it holds secrets (chmod 0640)", path);
 
-	struct reader r = {.path = path, .errors = errors};
-	yaml_parser_initialize(&r.parser);
-	yaml_parser_set_input_string(&r.parser, (const unsigned char *)text, len);
+	struct reader r;
+	if (yaml_events_open(&r.y, path, text, len, errors) == -1) {
+		free(text);
+		return -1;
+	}
 	yaml_event_t e;
-	bool ok = next(&r, &e); /* STREAM_START */
+	bool ok = yaml_events_next(&r.y, &e); /* STREAM_START */
 	if (ok)
 		yaml_event_delete(&e);
-	ok = ok && next(&r, &e);
+	ok = ok && yaml_events_next(&r.y, &e);
 	if (ok && e.type == YAML_DOCUMENT_START_EVENT) {
 		yaml_event_delete(&e);
-		ok = next(&r, &e);
+		ok = yaml_events_next(&r.y, &e);
 		if (ok && e.type != YAML_MAPPING_START_EVENT && e.type != YAML_SCALAR_EVENT) {
-			fail_at(&r, &e.start_mark, "expected a mapping of bridge names to secrets");
+			yaml_events_error(&r.y, &e.start_mark,
+					  "expected a mapping of bridge names to secrets");
 			ok = false;
 		}
 		/* An empty document (a file of comments) is no bridges. */
 		bool empty = ok && e.type == YAML_SCALAR_EVENT && e.data.scalar.length == 0;
 		if (ok && e.type == YAML_SCALAR_EVENT && !empty) {
-			fail_at(&r, &e.start_mark, "expected a mapping of bridge names to secrets");
+			yaml_events_error(&r.y, &e.start_mark,
+					  "expected a mapping of bridge names to secrets");
 			ok = false;
 		}
 		bool mapping = ok && e.type == YAML_MAPPING_START_EVENT;
 		yaml_event_delete(&e);
-		while (mapping && next(&r, &e)) {
+		while (mapping && yaml_events_next(&r.y, &e)) {
 			if (e.type == YAML_MAPPING_END_EVENT) {
 				yaml_event_delete(&e);
 				break;
@@ -216,21 +189,24 @@ int callbridges_load(const char *path, const char *domain, struct callbridges *o
 			const char *name =
 			    e.type == YAML_SCALAR_EVENT ? (const char *)e.data.scalar.value : "";
 			if (!name_valid(name))
-				fail_at(&r, &mark,
-					"bridge name '%.40s': expected 1 to 63 lower-case letters, "
-					"digits and hyphens",
-					name);
+				yaml_events_error(
+				    &r.y, &mark,
+				    "bridge name '%.40s': expected 1 to 63 lower-case letters, "
+				    "digits and hyphens",
+				    name);
 			snprintf(b.name, sizeof(b.name), "%s", name);
 			yaml_event_delete(&e);
 			if (!read_bridge(&r, &b, domain, &mark))
 				break;
 			for (size_t i = 0; i < out->count; i++) {
 				if (strcmp(out->items[i].name, b.name) == 0)
-					fail_at(&r, &mark, "bridge %s appears twice", b.name);
+					yaml_events_error(&r.y, &mark, "bridge %s appears twice",
+							  b.name);
 				else if (strcmp(out->items[i].address, b.address) == 0)
-					fail_at(&r, &mark,
-						"bridges %s and %s have the same address %s",
-						out->items[i].name, b.name, b.address);
+					yaml_events_error(
+					    &r.y, &mark,
+					    "bridges %s and %s have the same address %s",
+					    out->items[i].name, b.name, b.address);
 			}
 			if (add(out, &b) == -1)
 				config_errors_add(errors, path, 0, 0, "out of memory");
@@ -238,7 +214,7 @@ int callbridges_load(const char *path, const char *domain, struct callbridges *o
 	} else if (ok) {
 		yaml_event_delete(&e); /* STREAM_END: an empty file */
 	}
-	yaml_parser_delete(&r.parser);
+	yaml_events_close(&r.y);
 	memset(text, 0, len);
 	free(text);
 	if (errors->count > 0) {

@@ -7,6 +7,7 @@
  * a huge one.
  */
 #include "config_yaml.h"
+#include "yaml_events.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -21,75 +22,13 @@
 #include <yaml.h>
 
 struct config_reader {
-	yaml_parser_t parser;
-	const char *name;
+	struct yaml_events y;
 	const char *base_dir;
 	struct config *cfg;
-	struct config_errors *errors;
-	bool syntax_failed;
 	/* Where each key of config_keys was set, for cross-key messages. */
 	unsigned key_line[CONFIG_KEYS_MAX];
 	unsigned key_column[CONFIG_KEYS_MAX];
 };
-
-static void reader_error(struct config_reader *r, const yaml_mark_t *mark, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void reader_error(struct config_reader *r, const yaml_mark_t *mark, const char *fmt, ...)
-{
-	char text[256];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
-	va_end(ap);
-	config_errors_add(r->errors, r->name, (unsigned)mark->line + 1, (unsigned)mark->column + 1,
-			  "%s", text);
-}
-
-/* Fetches the next event; false (with the error recorded) when the YAML is
- * not well formed or uses a feature the configuration does not allow. */
-static bool reader_next(struct config_reader *r, yaml_event_t *event)
-{
-	if (r->syntax_failed)
-		return false;
-	if (!yaml_parser_parse(&r->parser, event)) {
-		const yaml_mark_t *mark = &r->parser.problem_mark;
-		if (r->parser.context != NULL)
-			reader_error(r, mark, "YAML syntax error: %s %s", r->parser.problem,
-				     r->parser.context);
-		else
-			reader_error(r, mark, "YAML syntax error: %s",
-				     r->parser.problem ? r->parser.problem : "unreadable input");
-		r->syntax_failed = true;
-		return false;
-	}
-	if (event->type == YAML_ALIAS_EVENT) {
-		reader_error(r, &event->start_mark, "YAML aliases (*%s) are not allowed here",
-			     (const char *)event->data.alias.anchor);
-		yaml_event_delete(event);
-		r->syntax_failed = true;
-		return false;
-	}
-	return true;
-}
-
-/* Skips the value that starts with `event` (already fetched), however nested. */
-static bool reader_skip(struct config_reader *r, yaml_event_t *event)
-{
-	int depth = 0;
-	do {
-		if (event->type == YAML_MAPPING_START_EVENT ||
-		    event->type == YAML_SEQUENCE_START_EVENT)
-			depth++;
-		else if (event->type == YAML_MAPPING_END_EVENT ||
-			 event->type == YAML_SEQUENCE_END_EVENT)
-			depth--;
-		yaml_event_delete(event);
-		if (depth == 0)
-			return true;
-	} while (reader_next(r, event));
-	return false;
-}
 
 static const char *event_kind(const yaml_event_t *event)
 {
@@ -111,11 +50,11 @@ static void reader_value_error(struct config_reader *r, const struct config_key 
 		 key->section ? "." : "", key->name);
 	if (event->type == YAML_SCALAR_EVENT) {
 		const char *value = (const char *)event->data.scalar.value;
-		reader_error(r, &event->start_mark, "%s: expected %s, got '%.40s%s'", where,
-			     expected, value, strlen(value) > 40 ? "..." : "");
+		yaml_events_error(&r->y, &event->start_mark, "%s: expected %s, got '%.40s%s'",
+				  where, expected, value, strlen(value) > 40 ? "..." : "");
 	} else {
-		reader_error(r, &event->start_mark, "%s: expected %s, got %s", where, expected,
-			     event_kind(event));
+		yaml_events_error(&r->y, &event->start_mark, "%s: expected %s, got %s", where,
+				  expected, event_kind(event));
 	}
 }
 
@@ -135,11 +74,11 @@ static bool reader_addresses(struct config_reader *r, const struct config_key *k
 	}
 	if (event->type != YAML_SEQUENCE_START_EVENT) {
 		reader_value_error(r, key, event, "a list of addresses");
-		return reader_skip(r, event);
+		return yaml_events_skip(&r->y, event);
 	}
 	yaml_event_delete(event);
 	for (;;) {
-		if (!reader_next(r, event))
+		if (!yaml_events_next(&r->y, event))
 			return false;
 		if (event->type == YAML_SEQUENCE_END_EVENT) {
 			yaml_event_delete(event);
@@ -147,7 +86,7 @@ static bool reader_addresses(struct config_reader *r, const struct config_key *k
 		}
 		if (event->type != YAML_SCALAR_EVENT) {
 			reader_value_error(r, key, event, "an address");
-			if (!reader_skip(r, event))
+			if (!yaml_events_skip(&r->y, event))
 				return false;
 			continue;
 		}
@@ -164,13 +103,13 @@ static bool reader_value(struct config_reader *r, const struct config_key *key)
 	yaml_event_t event;
 	char why[160];
 
-	if (!reader_next(r, &event))
+	if (!yaml_events_next(&r->y, &event))
 		return false;
 	if (key->type == CONFIG_TYPE_ADDRESSES)
 		return reader_addresses(r, key, &event);
 	if (event.type != YAML_SCALAR_EVENT) {
 		reader_value_error(r, key, &event, "a single value");
-		return reader_skip(r, &event);
+		return yaml_events_skip(&r->y, &event);
 	}
 	const char *literal = (const char *)event.data.scalar.value;
 	if (literal[0] == '\0' && event.data.scalar.plain_implicit)
@@ -223,9 +162,9 @@ static void reader_unknown_key(struct config_reader *r, const char *section,
 			snprintf(known + used, sizeof(known) - used, ", %s", *s);
 		}
 	}
-	reader_error(r, &event->start_mark, "unknown key '%.40s'%s%s; expected one of: %s",
-		     (const char *)event->data.scalar.value, section ? " in section " : "",
-		     section ? section : "", known);
+	yaml_events_error(&r->y, &event->start_mark, "unknown key '%.40s'%s%s; expected one of: %s",
+			  (const char *)event->data.scalar.value, section ? " in section " : "",
+			  section ? section : "", known);
 }
 
 /* Reads a mapping of keys (the top level, or a section); the MAPPING_START
@@ -237,17 +176,17 @@ static bool reader_mapping(struct config_reader *r, const char *section)
 	yaml_event_t event;
 
 	for (;;) {
-		if (!reader_next(r, &event))
+		if (!yaml_events_next(&r->y, &event))
 			return false;
 		if (event.type == YAML_MAPPING_END_EVENT) {
 			yaml_event_delete(&event);
 			return true;
 		}
 		if (event.type != YAML_SCALAR_EVENT) {
-			reader_error(r, &event.start_mark, "expected a key name, got %s",
-				     event_kind(&event));
-			if (!reader_skip(r, &event) || !reader_next(r, &event) ||
-			    !reader_skip(r, &event))
+			yaml_events_error(&r->y, &event.start_mark, "expected a key name, got %s",
+					  event_kind(&event));
+			if (!yaml_events_skip(&r->y, &event) || !yaml_events_next(&r->y, &event) ||
+			    !yaml_events_skip(&r->y, &event))
 				return false;
 			continue;
 		}
@@ -261,18 +200,18 @@ static bool reader_mapping(struct config_reader *r, const char *section)
 			while (strcmp(config_sections[index], name) != 0)
 				index++;
 			if (seen_sections[index])
-				reader_error(r, &mark, "section '%s' appears twice", name);
+				yaml_events_error(&r->y, &mark, "section '%s' appears twice", name);
 			seen_sections[index] = true;
 			yaml_event_delete(&event);
-			if (!reader_next(r, &event))
+			if (!yaml_events_next(&r->y, &event))
 				return false;
 			if (event.type != YAML_MAPPING_START_EVENT) {
-				reader_error(
-				    r, &event.start_mark,
+				yaml_events_error(
+				    &r->y, &event.start_mark,
 				    "%s: expected a mapping of keys (indented below '%s:'), "
 				    "got %s",
 				    name, name, event_kind(&event));
-				if (!reader_skip(r, &event))
+				if (!yaml_events_skip(&r->y, &event))
 					return false;
 				continue;
 			}
@@ -284,14 +223,14 @@ static bool reader_mapping(struct config_reader *r, const char *section)
 		if (key == NULL) {
 			reader_unknown_key(r, section, &event);
 			yaml_event_delete(&event);
-			if (!reader_next(r, &event) || !reader_skip(r, &event))
+			if (!yaml_events_next(&r->y, &event) || !yaml_events_skip(&r->y, &event))
 				return false;
 			continue;
 		}
 		size_t index = (size_t)(key - config_keys);
 		if (seen[index])
-			reader_error(r, &mark, "%s%s%s appears twice", section ? section : "",
-				     section ? "." : "", name);
+			yaml_events_error(&r->y, &mark, "%s%s%s appears twice",
+					  section ? section : "", section ? "." : "", name);
 		seen[index] = true;
 		r->key_line[index] = (unsigned)mark.line + 1;
 		r->key_column[index] = (unsigned)mark.column + 1;
@@ -313,39 +252,40 @@ static bool reader_document(struct config_reader *r)
 {
 	yaml_event_t event;
 
-	if (!reader_next(r, &event))
+	if (!yaml_events_next(&r->y, &event))
 		return false;
 	yaml_event_delete(&event); /* STREAM_START */
-	if (!reader_next(r, &event))
+	if (!yaml_events_next(&r->y, &event))
 		return false;
 	if (event.type == YAML_STREAM_END_EVENT) {
-		reader_error(r, &event.start_mark,
-			     "the file is empty; at least 'domain: example.com' is required");
+		yaml_events_error(&r->y, &event.start_mark,
+				  "the file is empty; at least 'domain: example.com' is required");
 		yaml_event_delete(&event);
 		return false;
 	}
 	yaml_event_delete(&event); /* DOCUMENT_START */
-	if (!reader_next(r, &event))
+	if (!yaml_events_next(&r->y, &event))
 		return false;
 	if (event.type != YAML_MAPPING_START_EVENT) {
-		reader_error(r, &event.start_mark,
-			     "expected a mapping of keys such as 'domain: "
-			     "example.com' at the top level, got %s",
-			     event_kind(&event));
+		yaml_events_error(&r->y, &event.start_mark,
+				  "expected a mapping of keys such as 'domain: "
+				  "example.com' at the top level, got %s",
+				  event_kind(&event));
 		yaml_event_delete(&event);
 		return false;
 	}
 	yaml_event_delete(&event);
 	if (!reader_mapping(r, NULL))
 		return false;
-	if (!reader_next(r, &event))
+	if (!yaml_events_next(&r->y, &event))
 		return false;
 	yaml_event_delete(&event); /* DOCUMENT_END */
-	if (!reader_next(r, &event))
+	if (!yaml_events_next(&r->y, &event))
 		return false;
 	if (event.type != YAML_STREAM_END_EVENT)
-		reader_error(r, &event.start_mark,
-			     "a second YAML document ('---'); the configuration is one document");
+		yaml_events_error(
+		    &r->y, &event.start_mark,
+		    "a second YAML document ('---'); the configuration is one document");
 	yaml_event_delete(&event);
 	return true;
 }
@@ -358,17 +298,12 @@ int config_parse(const char *name, const char *text, size_t len, const char *bas
 	memset(&r, 0, sizeof(r));
 	memset(errors, 0, sizeof(*errors));
 	config_set_defaults(cfg);
-	r.name = name;
 	r.base_dir = base_dir;
 	r.cfg = cfg;
-	r.errors = errors;
-	if (!yaml_parser_initialize(&r.parser)) {
-		config_errors_add(errors, name, 0, 0, "out of memory");
+	if (yaml_events_open(&r.y, name, text, len, errors) == -1)
 		return -1;
-	}
-	yaml_parser_set_input_string(&r.parser, (const unsigned char *)text, len);
 	bool complete = reader_document(&r);
-	yaml_parser_delete(&r.parser);
+	yaml_events_close(&r.y);
 	/* Checks across keys would only echo a value already reported as bad. */
 	if (complete && errors->count == 0)
 		config_validate(cfg, name, reader_mark, &r, errors);

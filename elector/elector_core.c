@@ -160,8 +160,7 @@ static void progress_sync(struct elector *e)
 	for (uint32_t i = 0; i < e->p.config.count; i++) {
 		uint64_t id = e->p.config.members[i].id;
 		struct peer_progress *old = progress_of(e, id);
-		next[i] = old != NULL ? *old
-				      : (struct peer_progress){.id = id, .heard_at = e->now};
+		next[i] = old != NULL ? *old : (struct peer_progress){.id = id, .heard_at = e->now};
 		next[i].id = id;
 	}
 	memcpy(e->progress, next, sizeof(next));
@@ -254,8 +253,7 @@ static void campaign(struct elector *e, bool pre)
 		uint64_t id = e->p.config.members[i].id;
 		if (id == e->opt.id)
 			continue;
-		struct elector_msg *m =
-		    emit(e, pre ? ELECTOR_MSG_PRE_VOTE : ELECTOR_MSG_VOTE, id);
+		struct elector_msg *m = emit(e, pre ? ELECTOR_MSG_PRE_VOTE : ELECTOR_MSG_VOTE, id);
 		if (m != NULL && pre)
 			m->term = e->p.term + 1; /* the term it would campaign in */
 	}
@@ -303,7 +301,8 @@ void elector_tick(struct elector *e)
 				uint64_t id = e->p.config.members[i].id;
 				struct peer_progress *pr = progress_of(e, id);
 				if (id == e->opt.id ||
-				    (pr != NULL && e->now - pr->heard_at < e->opt.election_ticks_min))
+				    (pr != NULL &&
+				     e->now - pr->heard_at < e->opt.election_ticks_min))
 					recent++;
 			}
 			/* Check-quorum: cut off from the majority, stop leading. */
@@ -403,7 +402,8 @@ void elector_step(struct elector *e, const struct elector_msg *m)
 		break;
 	case ELECTOR_MSG_VOTE: {
 		bool grant = (e->p.voted_for == ELECTOR_NONE || e->p.voted_for == m->from) &&
-			     up_to_date(e, m->last_term, m->last_index) && e->role != ELECTOR_LEADER;
+			     up_to_date(e, m->last_term, m->last_index) &&
+			     e->role != ELECTOR_LEADER;
 		if (grant) {
 			if (e->p.voted_for != m->from) {
 				e->p.voted_for = m->from;

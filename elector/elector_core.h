@@ -24,7 +24,7 @@
 
 #define ELECTOR_MEMBERS_MAX 16
 #define ELECTOR_ADDRESS_MAX 128
-#define ELECTOR_NONE 0 /* no node: node ids are never 0 */
+#define ELECTOR_NONE	    0 /* no node: node ids are never 0 */
 
 struct elector_member {
 	uint64_t id;

@@ -220,11 +220,13 @@ static void client_response(struct conn *c, const struct xml_node *element)
 
 /* Binding */
 
-static void client_iq_result(struct conn *c, const char *id, const char *payload)
+static void client_send_iq(struct conn *c, const char *type, const char *id, const char *payload)
 {
 	struct buf out;
 	buf_init(&out, 8192);
-	buf_append(&out, "<iq type='result' id='", 22);
+	buf_append(&out, "<iq type='", 10);
+	buf_append(&out, type, strlen(type));
+	buf_append(&out, "' id='", 6);
 	xml_escape(&out, id, strlen(id), true);
 	buf_append(&out, "'>", 2);
 	buf_append(&out, payload, strlen(payload));
@@ -233,21 +235,18 @@ static void client_iq_result(struct conn *c, const char *id, const char *payload
 	buf_free(&out);
 }
 
+static void client_iq_result(struct conn *c, const char *id, const char *payload)
+{
+	client_send_iq(c, "result", id, payload);
+}
+
 static void client_iq_error(struct conn *c, const char *id, const char *type, const char *condition)
 {
-	char text[512];
-	snprintf(text, sizeof(text),
+	char error[256];
+	snprintf(error, sizeof(error),
 		 "<error type='%s'><%s xmlns='" XML_NS_STANZA_ERRORS "'/></error>", type,
 		 condition);
-	struct buf out;
-	buf_init(&out, 8192);
-	buf_append(&out, "<iq type='error' id='", 21);
-	xml_escape(&out, id, strlen(id), true);
-	buf_append(&out, "'>", 2);
-	buf_append(&out, text, strlen(text));
-	buf_append(&out, "</iq>", 5);
-	conn_send(c, buf_head(&out), buf_len(&out));
-	buf_free(&out);
+	client_send_iq(c, "error", id, error);
 }
 
 static void client_bind(struct conn *c, const struct xml_node *iq, const struct xml_node *bind)

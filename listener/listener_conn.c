@@ -295,17 +295,28 @@ void conn_send_header(struct conn *c, const char *content_ns, const char *from)
 	c->header_sent = true;
 }
 
+/* Sends the last bytes of the stream (opening it first if it never was,
+ * RFC 6120 4.9.1.1) and closes once they are out or the linger time ends. */
+static void conn_finish(struct conn *c, const char *last, size_t len)
+{
+	if (!c->header_sent)
+		conn_send_header(
+		    c, c->kind == PROTO_SOCKET_COMPONENT ? XML_NS_COMPONENT : XML_NS_CLIENT,
+		    L.cfg.domain);
+	conn_send(c, last, len);
+	if (c->tls_active && c->tls.handshake_done)
+		tls_conn_shutdown(&c->tls);
+	c->state = CONN_CLOSING;
+	xml_stream_stop(c->xml);
+	ev_timer_reset(c->timer, CONN_LINGER_MS);
+}
+
 void conn_stream_error(struct conn *c, const char *condition, const char *text)
 {
 	if (c->state == CONN_CLOSING)
 		return;
 	log_warnx("%s: stream error %s%s%s", c->peer, condition, text ? ": " : "",
 		  text ? text : "");
-	/* RFC 6120 4.9.1.1: an error before our header still opens the stream. */
-	if (!c->header_sent)
-		conn_send_header(
-		    c, c->kind == PROTO_SOCKET_COMPONENT ? XML_NS_COMPONENT : XML_NS_CLIENT,
-		    L.cfg.domain);
 	struct buf out;
 	buf_init(&out, 4096);
 	buf_append(&out, "<stream:error><", 15);
@@ -319,29 +330,14 @@ void conn_stream_error(struct conn *c, const char *condition, const char *text)
 		buf_append(&out, "</text>", 7);
 	}
 	buf_append(&out, "</stream:error></stream:stream>", 31);
-	conn_send(c, buf_head(&out), buf_len(&out));
+	conn_finish(c, buf_head(&out), buf_len(&out));
 	buf_free(&out);
-	if (c->tls_active && c->tls.handshake_done)
-		tls_conn_shutdown(&c->tls);
-	c->state = CONN_CLOSING;
-	xml_stream_stop(c->xml);
-	ev_timer_reset(c->timer, CONN_LINGER_MS);
 }
 
 void conn_end_stream(struct conn *c)
 {
-	if (c->state == CONN_CLOSING)
-		return;
-	if (!c->header_sent)
-		conn_send_header(
-		    c, c->kind == PROTO_SOCKET_COMPONENT ? XML_NS_COMPONENT : XML_NS_CLIENT,
-		    L.cfg.domain);
-	conn_send_str(c, "</stream:stream>");
-	if (c->tls_active && c->tls.handshake_done)
-		tls_conn_shutdown(&c->tls);
-	c->state = CONN_CLOSING;
-	xml_stream_stop(c->xml);
-	ev_timer_reset(c->timer, CONN_LINGER_MS);
+	if (c->state != CONN_CLOSING)
+		conn_finish(c, "</stream:stream>", 16);
 }
 
 void conn_restart_stream(struct conn *c)

@@ -12,33 +12,22 @@ logging.getLogger("slixmpp").setLevel(logging.CRITICAL)
 WAIT = 15  # seconds for any single expected event
 
 
-class Client(slixmpp.ClientXMPP):
-    def __init__(self, jid, password, ca, mech=None):
-        super().__init__(jid, password, sasl_mech=mech)
+class Peer:
+    """What clients and components share: queues of what arrived, a future
+    for the session start and one for the end of the connection."""
+
+    def _setup_peer(self, ca):
         self.ca_certs = ca
         self.inbox = asyncio.Queue()
-        self.presences = asyncio.Queue()
         loop = asyncio.get_event_loop()
         self.started = loop.create_future()
         self.gone = loop.create_future()
-        self.register_plugin("xep_0030")
-        self.register_plugin("xep_0199")
-        self.register_plugin("xep_0092")
-        self.add_event_handler("session_start", self._on_start)
-        self.add_event_handler("failed_all_auth", self._on_failed)
-        self.add_event_handler("failed_auth", self._on_failed)
         self.add_event_handler("message", self.inbox.put_nowait)
-        self.add_event_handler("presence", self.presences.put_nowait)
         self.add_event_handler("disconnected", self._on_gone)
 
-    async def _on_start(self, event):
-        self.send_presence()
+    def _started_ok(self):
         if not self.started.done():
             self.started.set_result(True)
-
-    def _on_failed(self, event):
-        if not self.started.done():
-            self.started.set_exception(PermissionError("authentication failed"))
 
     def _on_gone(self, event):
         if not self.started.done():
@@ -57,40 +46,33 @@ class Client(slixmpp.ClientXMPP):
             self.abort()
 
 
-class Component(slixmpp.ComponentXMPP):
-    def __init__(self, jid, secret, port, ca):
-        super().__init__(jid, secret, "127.0.0.1", port)
-        self.ca_certs = ca
-        self.inbox = asyncio.Queue()
-        self.iqs = asyncio.Queue()
-        loop = asyncio.get_event_loop()
-        self.started = loop.create_future()
-        self.gone = loop.create_future()
+class Client(Peer, slixmpp.ClientXMPP):
+    def __init__(self, jid, password, ca, mech=None):
+        slixmpp.ClientXMPP.__init__(self, jid, password, sasl_mech=mech)
+        self._setup_peer(ca)
+        self.presences = asyncio.Queue()
+        self.register_plugin("xep_0030")
+        self.register_plugin("xep_0199")
+        self.register_plugin("xep_0092")
         self.add_event_handler("session_start", self._on_start)
-        self.add_event_handler("message", self.inbox.put_nowait)
-        self.add_event_handler("disconnected", self._on_gone)
-        self.add_event_handler("stream_error", self._on_error)
-        self.stream_errors = []
+        self.add_event_handler("failed_all_auth", self._on_failed)
+        self.add_event_handler("failed_auth", self._on_failed)
+        self.add_event_handler("presence", self.presences.put_nowait)
 
-    def _on_start(self, event):
+    async def _on_start(self, event):
+        self.send_presence()
+        self._started_ok()
+
+    def _on_failed(self, event):
         if not self.started.done():
-            self.started.set_result(True)
+            self.started.set_exception(PermissionError("authentication failed"))
 
-    def _on_error(self, error):
-        self.stream_errors.append(error["condition"])
 
-    def _on_gone(self, event):
-        if not self.started.done():
-            self.started.set_exception(ConnectionError("disconnected before the handshake"))
-        if not self.gone.done():
-            self.gone.set_result(True)
-
-    async def close(self):
-        self.disconnect()
-        try:
-            await asyncio.wait_for(self.gone, WAIT)
-        except asyncio.TimeoutError:
-            self.abort()
+class Component(Peer, slixmpp.ComponentXMPP):
+    def __init__(self, jid, secret, port, ca):
+        slixmpp.ComponentXMPP.__init__(self, jid, secret, "127.0.0.1", port)
+        self._setup_peer(ca)
+        self.add_event_handler("session_start", lambda event: self._started_ok())
 
 
 async def login(node, user, password, mech=None, port=None, resource=None):

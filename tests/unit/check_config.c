@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config/callbridges.h"
 #include "config/config_yaml.h"
 #include "unit.h"
 
@@ -282,6 +283,56 @@ START_TEST(test_example_file_is_valid_and_documents_every_key)
 }
 END_TEST
 
+static int bridges_from(const char *text, struct callbridges *out)
+{
+	char path[] = "/tmp/rxmpp-bridges-XXXXXX";
+	int fd = mkstemp(path);
+	ck_assert_int_ne(fd, -1);
+	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	int rc = callbridges_load(path, "example.com", out, &errors);
+	unlink(path);
+	return rc;
+}
+
+START_TEST(test_callbridges_file)
+{
+	struct callbridges b;
+	ck_assert_int_eq(
+	    callbridges_load("/nonexistent/callbridges.yaml", "example.com", &b, &errors), 0);
+	ck_assert_uint_eq(b.count, 0);
+	ck_assert_int_eq(bridges_from("# only comments\n", &b), 0);
+	ck_assert_uint_eq(b.count, 0);
+
+	ck_assert_int_eq(bridges_from("cb1: \"secret-one\"\ncb2:\n  secret: secret-two\n"
+				      "  address: Bridge2.Example.COM\n",
+				      &b),
+			 0);
+	ck_assert_uint_eq(b.count, 2);
+	ck_assert_str_eq(b.items[0].name, "cb1");
+	ck_assert_str_eq(b.items[0].address, "cb1.example.com");
+	ck_assert_str_eq(b.items[0].secret, "secret-one");
+	ck_assert_str_eq(b.items[1].address, "bridge2.example.com");
+	callbridges_free(&b);
+
+	ck_assert_int_eq(bridges_from("CB_1: \"secret-one\"\n", &b), -1);
+	ck_assert_error(":1:1: bridge name 'CB_1': expected 1 to 63 lower-case letters");
+	ck_assert_int_eq(bridges_from("cb1: short\n", &b), -1);
+	ck_assert_error(":1:6: cb1: the secret must be 8 to 255 characters without spaces");
+	ck_assert_int_eq(bridges_from("cb1:\n  secret: secret-one\n  colour: red\n", &b), -1);
+	ck_assert_error(":3:3: cb1: unknown key 'colour'; expected secret or address");
+	ck_assert_int_eq(bridges_from("cb1:\n  address: x.example.com\n", &b), -1);
+	ck_assert_error(":1:1: cb1: no secret");
+	ck_assert_int_eq(bridges_from("cb1: secret-one\ncb1: secret-two\n", &b), -1);
+	ck_assert_error(":2:1: bridge cb1 appears twice");
+	ck_assert_int_eq(bridges_from("cb1: &s secret-one\ncb2: *s\n", &b), -1);
+	ck_assert_error(":2:6: YAML aliases (*s) are not allowed here");
+	ck_assert_int_eq(bridges_from("- cb1\n", &b), -1);
+	ck_assert_error("expected a mapping of bridge names to secrets");
+	ck_assert_uint_eq(b.count, 0);
+}
+END_TEST
+
 Suite *config_suite(void)
 {
 	Suite *s = suite_create("config");
@@ -297,6 +348,7 @@ Suite *config_suite(void)
 	tcase_add_test(tc, test_errors_are_bounded);
 	tcase_add_test(tc, test_missing_file);
 	tcase_add_test(tc, test_example_file_is_valid_and_documents_every_key);
+	tcase_add_test(tc, test_callbridges_file);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -18,9 +18,9 @@
 #include "unit.h"
 
 #define SIM_NODES_MAX 5
-#define HEARTBEAT 10
-#define ELECTION_MIN 50
-#define ELECTION_MAX 100
+#define HEARTBEAT     10
+#define ELECTION_MIN  50
+#define ELECTION_MAX  100
 
 struct sim_node {
 	uint64_t id;
@@ -77,11 +77,11 @@ static void sim_fail(struct sim *s, const char *what)
 static void sim_boot(struct sim *s, int i)
 {
 	struct elector_options options = {
-		.id = s->nodes[i].id,
-		.heartbeat_ticks = HEARTBEAT,
-		.election_ticks_min = ELECTION_MIN,
-		.election_ticks_max = ELECTION_MAX,
-		.seed = sim_random(s),
+	    .id = s->nodes[i].id,
+	    .heartbeat_ticks = HEARTBEAT,
+	    .election_ticks_min = ELECTION_MIN,
+	    .election_ticks_max = ELECTION_MAX,
+	    .seed = sim_random(s),
 	};
 	s->nodes[i].e = elector_new(&options, &s->nodes[i].disk);
 	s->nodes[i].up = true;
@@ -105,8 +105,8 @@ static void sim_send(struct sim *s, const struct elector_msg *m)
 			s->queue = realloc(s->queue, s->cap * sizeof(*s->queue));
 		}
 		/* A random delay per message also reorders them. */
-		s->queue[s->queued++] = (struct sim_msg){
-		    .at = s->now + 1 + sim_random(s) % s->max_delay, .m = *m};
+		s->queue[s->queued++] =
+		    (struct sim_msg){.at = s->now + 1 + sim_random(s) % s->max_delay, .m = *m};
 	}
 }
 
@@ -120,7 +120,8 @@ static void sim_drain(struct sim *s, int i)
 		if (r.persist) {
 			if (r.state.term < node->disk.term)
 				sim_fail(s, "persisted term went backwards");
-			if (r.state.term == node->disk.term && node->disk.voted_for != ELECTOR_NONE &&
+			if (r.state.term == node->disk.term &&
+			    node->disk.voted_for != ELECTOR_NONE &&
 			    r.state.voted_for != node->disk.voted_for)
 				sim_fail(s, "vote changed within a term");
 			if (r.state.commit_index < node->disk.commit_index)
@@ -230,7 +231,7 @@ static uint64_t sim_agreed_leader(struct sim *s)
 	}
 	int at = sim_index(s, leader);
 	return at >= 0 && s->nodes[at].up && elector_role(s->nodes[at].e) == ELECTOR_LEADER ? leader
-											   : 0;
+											    : 0;
 }
 
 /* One schedule: chaos, then healing; returns the ticks a leader took. */
@@ -287,7 +288,8 @@ static void run_many(int n, unsigned count)
 	uint64_t worst = 0;
 	char failure[256];
 	for (unsigned k = 0; k < count; k++) {
-		uint64_t seed = only != NULL ? strtoull(only, NULL, 10) : 1000003ull * k + (uint64_t)n;
+		uint64_t seed =
+		    only != NULL ? strtoull(only, NULL, 10) : 1000003ull * k + (uint64_t)n;
 		uint64_t took = sim_run(n, seed, failure, sizeof(failure));
 		ck_assert_msg(failure[0] == '\0', "%d nodes: %s (replay: ELECTOR_SEED=%llu)", n,
 			      failure, (unsigned long long)seed);
@@ -317,9 +319,11 @@ END_TEST
 
 static struct elector *scenario_node(uint64_t id, const struct elector_persistent *disk)
 {
-	struct elector_options options = {.id = id, .heartbeat_ticks = HEARTBEAT,
+	struct elector_options options = {.id = id,
+					  .heartbeat_ticks = HEARTBEAT,
 					  .election_ticks_min = ELECTION_MIN,
-					  .election_ticks_max = ELECTION_MAX, .seed = id};
+					  .election_ticks_max = ELECTION_MAX,
+					  .seed = id};
 	struct elector_persistent empty = {0};
 	return elector_new(&options, disk ? disk : &empty);
 }
@@ -411,27 +415,40 @@ START_TEST(test_initialize_add_remove_rejoin)
 }
 END_TEST
 
-START_TEST(test_partitioned_node_cannot_depose_the_leader)
+/* Three members 1, 2, 3 of an existing cluster, run until one leads. */
+static void scenario_three(struct elector *nodes[3])
 {
 	struct elector_persistent disk = {.commit_index = 1};
 	disk.config = (struct elector_config){.index = 1, .count = 3};
 	for (int i = 0; i < 3; i++)
 		disk.config.members[i].id = (uint64_t)i + 1;
-	struct elector *nodes[3];
 	for (int i = 0; i < 3; i++)
 		nodes[i] = scenario_node((uint64_t)i + 1, &disk);
 	scenario_run(nodes, 3, 3 * ELECTION_MAX);
+}
+
+/* Node `cut` alone on one side, the two others on the other. */
+static void scenario_split(struct elector *nodes[3], int cut, struct elector *alone[1],
+			   struct elector *rest[2])
+{
+	alone[0] = nodes[cut];
+	for (int i = 0, k = 0; i < 3; i++)
+		if (i != cut)
+			rest[k++] = nodes[i];
+}
+
+START_TEST(test_partitioned_node_cannot_depose_the_leader)
+{
+	struct elector *nodes[3];
+	scenario_three(nodes);
 	uint64_t leader = elector_leader(nodes[0]);
 	ck_assert_uint_ne(leader, ELECTOR_NONE);
 	uint64_t term = elector_term(nodes[0]);
 	/* Cut one follower off for a long time; it keeps trying (pre-vote),
 	 * but its term does not grow, so on return it disturbs nobody. */
 	int lonely = leader == 3 ? 0 : 2;
-	struct elector *alone[1] = {nodes[lonely]};
-	struct elector *rest[2];
-	for (int i = 0, k = 0; i < 3; i++)
-		if (i != lonely)
-			rest[k++] = nodes[i];
+	struct elector *alone[1], *rest[2];
+	scenario_split(nodes, lonely, alone, rest);
 	for (int t = 0; t < 20; t++) {
 		scenario_run(alone, 1, ELECTION_MAX);
 		scenario_run(rest, 2, ELECTION_MAX);
@@ -447,29 +464,19 @@ END_TEST
 
 START_TEST(test_leader_cut_off_steps_down)
 {
-	struct elector_persistent disk = {.commit_index = 1};
-	disk.config = (struct elector_config){.index = 1, .count = 3};
-	for (int i = 0; i < 3; i++)
-		disk.config.members[i].id = (uint64_t)i + 1;
 	struct elector *nodes[3];
-	for (int i = 0; i < 3; i++)
-		nodes[i] = scenario_node((uint64_t)i + 1, &disk);
-	scenario_run(nodes, 3, 3 * ELECTION_MAX);
+	scenario_three(nodes);
 	int li = (int)elector_leader(nodes[0]) - 1;
-	struct elector *alone[1] = {nodes[li]};
-	struct elector *rest[2];
-	for (int i = 0, k = 0; i < 3; i++)
-		if (i != li)
-			rest[k++] = nodes[i];
+	struct elector *alone[1], *rest[2];
+	scenario_split(nodes, li, alone, rest);
 	for (int t = 0; t < 5; t++) {
 		scenario_run(alone, 1, ELECTION_MAX);
 		scenario_run(rest, 2, ELECTION_MAX);
 	}
 	/* Check-quorum: the old leader stopped leading; the majority elected one. */
 	ck_assert_int_ne(elector_role(nodes[li]), ELECTOR_LEADER);
-	ck_assert_int_eq(elector_role(rest[0]) == ELECTOR_LEADER ||
-				 elector_role(rest[1]) == ELECTOR_LEADER,
-			 1);
+	ck_assert_int_eq(
+	    elector_role(rest[0]) == ELECTOR_LEADER || elector_role(rest[1]) == ELECTOR_LEADER, 1);
 	scenario_run(nodes, 3, 3 * ELECTION_MAX);
 	int leaders = 0;
 	for (int i = 0; i < 3; i++)
