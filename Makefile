@@ -37,7 +37,7 @@ COMMON_SRC := common/buf.c common/ev.c common/ipc.c common/log.c common/proc.c c
 	common/fileio.c common/jid.c common/table.c
 CHILD_SRC := common/child.c config/config.c
 ACCOUNTS_SRC := common/accounts.c common/scram.c
-LISTENER_CORE_SRC := listener/listener_xml.c listener/listener_tls.c listener/listener_sasl.c
+LISTENER_CORE_SRC := listener/listener_xml.c common/tls.c listener/listener_sasl.c
 LISTENER_SRC := listener/listener_main.c listener/listener_conn.c listener/listener_client.c \
 	listener/listener_component.c listener/listener_route.c listener/listener_accounts.c \
 	listener/listener_handshake.c $(LISTENER_CORE_SRC)

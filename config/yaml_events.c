@@ -46,7 +46,8 @@ bool yaml_events_next(struct yaml_events *y, yaml_event_t *event)
 					  y->parser.context);
 		else
 			yaml_events_error(y, mark, "YAML syntax error: %s",
-					  y->parser.problem ? y->parser.problem : "unreadable input");
+					  y->parser.problem ? y->parser.problem
+							    : "unreadable input");
 		y->failed = true;
 		return false;
 	}
@@ -64,7 +65,8 @@ bool yaml_events_skip(struct yaml_events *y, yaml_event_t *event)
 {
 	int depth = 0;
 	do {
-		if (event->type == YAML_MAPPING_START_EVENT || event->type == YAML_SEQUENCE_START_EVENT)
+		if (event->type == YAML_MAPPING_START_EVENT ||
+		    event->type == YAML_SEQUENCE_START_EVENT)
 			depth++;
 		else if (event->type == YAML_MAPPING_END_EVENT ||
 			 event->type == YAML_SEQUENCE_END_EVENT)

@@ -7,7 +7,7 @@
  *   listener_component.c  the component stream of call bridges (XEP-0114)
  *   listener_route.c      sessions and stanzas to and from the router
  *   listener_accounts.c   the accounts file, re-read when it changes
- *   listener_xml.c, listener_tls.c, listener_sasl.c   parser, TLS, SASL
+ *   listener_xml.c, listener_sasl.c, common/tls.c   parser, SASL, TLS
  */
 #ifndef RXMPP_LISTENER_H
 #define RXMPP_LISTENER_H
@@ -23,7 +23,7 @@
 #include "common/proto.h"
 #include "config/config.h"
 #include "listener_sasl.h"
-#include "listener_tls.h"
+#include "common/tls.h"
 #include "listener_xml.h"
 
 #define INET6_ADDRSTRLEN_PLUS_PORT 72

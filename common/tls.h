@@ -1,12 +1,12 @@
 /*
- * TLS for the listener's connections, with no socket: OpenSSL reads
- * ciphertext from, and writes it to, the connection's own buffers through a
- * small BIO, so the connection decides when to touch the network and can
- * give the buffers back when idle (with SSL_MODE_RELEASE_BUFFERS, OpenSSL
- * gives its record buffers back too).
+ * TLS with no socket, for the listener's connections and the cluster's
+ * peer links: OpenSSL reads ciphertext from, and writes it to, the
+ * connection's own buffers through a small BIO, so the connection decides
+ * when to touch the network and can give the buffers back when idle (with
+ * SSL_MODE_RELEASE_BUFFERS, OpenSSL gives its record buffers back too).
  */
-#ifndef RXMPP_LISTENER_TLS_H
-#define RXMPP_LISTENER_TLS_H
+#ifndef RXMPP_TLS_H
+#define RXMPP_TLS_H
 
 #include <openssl/ssl.h>
 #include <stdbool.h>
@@ -17,6 +17,11 @@
 
 /* The server context: key, certificate and chain from the configuration. */
 SSL_CTX *tls_context_new(const struct config_tls *cfg, char *why, size_t why_size);
+/* The context of cluster peer links: this node's key and certificate, and
+ * only peers whose certificate is in `trust_bundle` (mutual TLS, both
+ * directions; a certificate in the bundle is trusted as it is). */
+SSL_CTX *tls_peer_context_new(const struct config_tls *cfg, const char *trust_bundle, char *why,
+			      size_t why_size);
 
 struct tls_conn {
 	SSL *ssl;
@@ -26,6 +31,8 @@ struct tls_conn {
 };
 
 int tls_conn_init(struct tls_conn *t, SSL_CTX *ctx, struct buf *in, struct buf *out);
+/* The same for the side that connects. */
+int tls_conn_init_client(struct tls_conn *t, SSL_CTX *ctx, struct buf *in, struct buf *out);
 void tls_conn_free(struct tls_conn *t);
 
 enum tls_status {

@@ -1,5 +1,5 @@
-/* TLS over the connection's buffers; see listener_tls.h.  Runs in the listener. */
-#include "listener_tls.h"
+/* TLS over the connection's buffers; see tls.h.  Runs in the listener and the elector. */
+#include "tls.h"
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -77,9 +77,37 @@ static void tls_error_text(char *why, size_t why_size, const char *what)
 	snprintf(why, why_size, "%s: %s", what, detail);
 }
 
+static SSL_CTX *tls_context_with_identity(const SSL_METHOD *method, const struct config_tls *cfg,
+					  char *why, size_t why_size);
+
 SSL_CTX *tls_context_new(const struct config_tls *cfg, char *why, size_t why_size)
 {
-	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	return tls_context_with_identity(TLS_server_method(), cfg, why, why_size);
+}
+
+SSL_CTX *tls_peer_context_new(const struct config_tls *cfg, const char *trust_bundle, char *why,
+			      size_t why_size)
+{
+	SSL_CTX *ctx = tls_context_with_identity(TLS_method(), cfg, why, why_size);
+	if (ctx == NULL)
+		return NULL;
+	/* Peers prove themselves with certificates from the trust bundle; one
+	 * that is in it is trusted as it is, CA or not. */
+	if (SSL_CTX_load_verify_locations(ctx, trust_bundle, NULL) != 1) {
+		tls_error_text(why, why_size, trust_bundle);
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	X509_VERIFY_PARAM_set_flags(SSL_CTX_get0_param(ctx), X509_V_FLAG_PARTIAL_CHAIN);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
+	return ctx;
+}
+
+static SSL_CTX *tls_context_with_identity(const SSL_METHOD *method, const struct config_tls *cfg,
+					  char *why, size_t why_size)
+{
+	SSL_CTX *ctx = SSL_CTX_new(method);
 	if (ctx == NULL) {
 		tls_error_text(why, why_size, "SSL_CTX_new");
 		return NULL;
@@ -143,6 +171,14 @@ int tls_conn_init(struct tls_conn *t, SSL_CTX *ctx, struct buf *in, struct buf *
 	BIO_set_data(bio, t);
 	SSL_set_bio(t->ssl, bio, bio);
 	SSL_set_accept_state(t->ssl);
+	return 0;
+}
+
+int tls_conn_init_client(struct tls_conn *t, SSL_CTX *ctx, struct buf *in, struct buf *out)
+{
+	if (tls_conn_init(t, ctx, in, out) == -1)
+		return -1;
+	SSL_set_connect_state(t->ssl);
 	return 0;
 }
 
