@@ -74,7 +74,8 @@ $(BIN)/rxmppd: $(call obj,$(SUPERVISOR_SRC) $(CONFIG_SRC) $(COMMON_SRC))
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -o $@ $(YAML_LIBS)
 
-$(BIN)/rxmppctl: $(call obj,config/rxmppctl.c config/rxmppctl_user.c $(ACCOUNTS_SRC) $(CONFIG_SRC) \
+$(BIN)/rxmppctl: $(call obj,config/rxmppctl.c config/rxmppctl_user.c config/rxmppctl_cluster.c \
+		$(ACCOUNTS_SRC) $(CONFIG_SRC) \
 		$(COMMON_SRC))
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -o $@ $(YAML_LIBS) $(CRYPTO_LIBS)
@@ -88,9 +89,10 @@ $(BIN)/rxmpp-router: $(call obj,router/router_main.c router/router_table.c route
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -o $@
 
-$(BIN)/rxmpp-elector: $(call obj,elector/elector_main.c $(CHILD_SRC) $(COMMON_SRC))
+$(BIN)/rxmpp-elector: $(call obj,elector/elector_main.c elector/elector_io.c elector/elector_core.c \
+		elector/elector_state.c common/peerlink.c common/tls.c $(CHILD_SRC) $(COMMON_SRC))
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ -o $@
+	$(CC) $(LDFLAGS) $^ -o $@ $(SSL_LIBS)
 
 $(BIN)/rxmpp-certworker: $(call obj,certtool/certworker_main.c $(CHILD_SRC) $(COMMON_SRC))
 	@mkdir -p $(dir $@)

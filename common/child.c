@@ -78,6 +78,11 @@ int child_send_v(enum proc_role peer, uint16_t type, uint64_t id, const struct i
 	return ipc_sendv(child.peers[peer].channel, type, id, iov, iovcnt, -1);
 }
 
+int child_send_supervisor_v(uint16_t type, uint64_t id, const struct iovec *iov, int iovcnt)
+{
+	return ipc_sendv(child.supervisor, type, id, iov, iovcnt, -1);
+}
+
 static bool child_is_linked(enum proc_role peer)
 {
 	return proc_peer_fd(child.ops->role, peer) != -1;

@@ -52,5 +52,7 @@ int child_send(enum proc_role peer, uint16_t type, uint64_t id, const void *data
 int child_send_v(enum proc_role peer, uint16_t type, uint64_t id, const struct iovec *iov,
 		 int iovcnt);
 bool child_peer_connected(enum proc_role peer);
+/* To the supervisor (answers to requests it relayed). */
+int child_send_supervisor_v(uint16_t type, uint64_t id, const struct iovec *iov, int iovcnt);
 
 #endif

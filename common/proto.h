@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 /* Raised whenever a payload below changes, so mixed builds refuse each other. */
-#define PROTO_VERSION 1
+#define PROTO_VERSION 2
 
 enum proto_type {
 	/* child -> supervisor, first message: struct proto_hello */
@@ -56,6 +56,19 @@ enum proto_type {
 	/* router -> listener, header peer = session: end it with
 	 * struct proto_kick's stream error condition */
 	PROTO_SESSION_KICK,
+	/* supervisor -> elector: a listening socket for peer links,
+	 * struct proto_listen_socket with the socket (as LISTEN_SOCKET) */
+	PROTO_CLUSTER_SOCKET,
+	/* rxmppctl -> supervisor -> elector: struct proto_cluster_request;
+	 * the supervisor sets header peer to tell its clients apart */
+	PROTO_CLUSTER_REQUEST,
+	/* elector -> supervisor -> rxmppctl: struct proto_cluster_status, then
+	 * `members` times struct proto_cluster_member */
+	PROTO_CLUSTER_STATUS,
+	/* elector -> supervisor -> rxmppctl: struct proto_result and its text */
+	PROTO_CLUSTER_RESULT,
+	/* elector -> router: struct proto_leader, whenever the leader changes */
+	PROTO_LEADER,
 	PROTO_TYPE_END,
 };
 
@@ -73,6 +86,7 @@ enum proto_socket_kind {
 	PROTO_SOCKET_CLIENT,	 /* RFC 6120 client-to-server, STARTTLS */
 	PROTO_SOCKET_CLIENT_TLS, /* XEP-0368 direct TLS for clients */
 	PROTO_SOCKET_COMPONENT,	 /* XEP-0114 call bridges */
+	PROTO_SOCKET_CLUSTER,	 /* peer links of the elector */
 };
 
 struct proto_listen_socket {
@@ -186,6 +200,46 @@ struct proto_route_view {
 /* Checks every length against the payload and copies the strings out;
  * -1 for a malformed header. */
 int proto_route_unpack(const void *data, size_t len, struct proto_route_view *out);
+
+enum proto_cluster_op {
+	PROTO_CLUSTER_OP_STATUS,
+	PROTO_CLUSTER_OP_INITIALIZE,
+	PROTO_CLUSTER_OP_JOIN,	 /* arg: host:port of any member */
+	PROTO_CLUSTER_OP_REMOVE, /* arg: node id (hex) or host:port */
+};
+
+struct proto_cluster_request {
+	uint32_t op; /* enum proto_cluster_op */
+	uint32_t reserved;
+	char arg[256];
+};
+_Static_assert(sizeof(struct proto_cluster_request) == 264, "proto_cluster_request is fixed");
+
+struct proto_cluster_status {
+	uint32_t enabled;
+	uint32_t role; /* enum elector_role */
+	uint64_t term;
+	uint64_t self;
+	uint64_t leader;
+	uint32_t members;
+	uint32_t reserved;
+};
+_Static_assert(sizeof(struct proto_cluster_status) == 40, "proto_cluster_status is fixed");
+
+struct proto_cluster_member {
+	uint64_t id;
+	uint64_t heard_ms; /* since this node last heard from it; UINT64_MAX: never */
+	char address[128];
+};
+_Static_assert(sizeof(struct proto_cluster_member) == 144, "proto_cluster_member is fixed");
+
+struct proto_leader {
+	uint64_t term;
+	uint64_t leader; /* 0: none known */
+	uint64_t self;
+	char address[128]; /* the leader's cluster address */
+};
+_Static_assert(sizeof(struct proto_leader) == 152, "proto_leader has a fixed size");
 
 enum proto_kick_reason {
 	PROTO_KICK_CONFLICT, /* the same full JID logged in elsewhere */

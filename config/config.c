@@ -85,6 +85,7 @@ const struct config_key config_keys[] = {
 
     {"cluster", "enabled", CONFIG_TYPE_BOOL, FIELD(cluster.enabled), 0, 1, NULL, "false"},
     {"cluster", "port", CONFIG_TYPE_INT, FIELD(cluster.port), 1, 65535, NULL, "5224"},
+    {"cluster", "address", CONFIG_TYPE_HOST_PORT, FIELD(cluster.address), 0, 0, NULL, "none"},
     {"cluster", "trust_bundle", CONFIG_TYPE_PATH, FIELD(cluster.trust_bundle), 0, 0, NULL,
      "/etc/rxmpp/cluster-trust.pem"},
     {"cluster", "heartbeat_interval", CONFIG_TYPE_DURATION, FIELD(cluster.heartbeat_interval_ms),
@@ -370,6 +371,27 @@ int config_key_parse(const struct config_key *key, struct config *cfg, const cha
 	case CONFIG_TYPE_ADDRESSES:
 		snprintf(why, why_size, "a list such as [any] or [192.0.2.10, \"2001:db8::10\"]");
 		return -1;
+	case CONFIG_TYPE_HOST_PORT: {
+		if (strcmp(literal, "none") == 0) {
+			memset(config_str(key, cfg), 0, key->size);
+			return 0;
+		}
+		const char *colon = strrchr(literal, ':');
+		char *end = NULL;
+		long port = colon ? strtol(colon + 1, &end, 10) : 0;
+		bool bracketed = literal[0] == '[';
+		bool host_ok =
+		    colon != NULL && colon > literal &&
+		    (bracketed ? colon[-1] == ']'
+			       : memchr(literal, ':', (size_t)(colon - literal)) == NULL);
+		if (!host_ok || end == NULL || *end != '\0' || port < 1 || port > 65535 ||
+		    strlen(literal) >= key->size || strpbrk(literal, " /@") != NULL) {
+			snprintf(why, why_size, "host:port (an IPv6 address in brackets), or none");
+			return -1;
+		}
+		config_copy(config_str(key, cfg), key->size, literal);
+		return 0;
+	}
 	}
 	snprintf(why, why_size, "a known type");
 	return -1;
@@ -447,6 +469,12 @@ void config_validate(const struct config *cfg, const char *file, config_mark_fn 
 					       cfg->cluster.port != cfg->listen.component_port &&
 					       cfg->cluster.port != cfg->listen.direct_tls_port),
 		     "cluster", "port", "cluster.port: must differ from the XMPP ports");
+	char cluster_address[CONFIG_CLUSTER_ADDRESS_MAX + 16];
+	CONFIG_CHECK(!cfg->cluster.enabled ||
+			 config_cluster_address(cfg, cluster_address, sizeof(cluster_address)) == 0,
+		     "cluster", "address",
+		     "cluster.address: required when listen.addresses is any (the host:port "
+		     "other nodes reach this one at)");
 	CONFIG_CHECK(cfg->cluster.election_timeout_min_ms < cfg->cluster.election_timeout_max_ms,
 		     "cluster", "election_timeout_max",
 		     "cluster.election_timeout_max: must be above election_timeout_min (%ums)",
@@ -461,6 +489,22 @@ void config_validate(const struct config *cfg, const char *file, config_mark_fn 
 		     "keepalive_interval",
 		     "limits.keepalive_interval: must be shorter than idle_timeout");
 #undef CONFIG_CHECK
+}
+
+int config_cluster_address(const struct config *cfg, char *out, size_t size)
+{
+	if (cfg->cluster.address[0] != '\0') {
+		snprintf(out, size, "%s", cfg->cluster.address);
+		return 0;
+	}
+	const char *first = cfg->listen.addresses[0];
+	if (cfg->listen.address_count == 0 || strcmp(first, "any") == 0)
+		return -1;
+	if (strchr(first, ':') != NULL)
+		snprintf(out, size, "[%s]:%u", first, cfg->cluster.port);
+	else
+		snprintf(out, size, "%s:%u", first, cfg->cluster.port);
+	return 0;
 }
 
 static void config_print_string(FILE *out, const char *value)
@@ -509,6 +553,7 @@ static void config_print_value(const struct config_key *key, const struct config
 		fputs(log_level_name((enum log_level)number), out);
 		return;
 	case CONFIG_TYPE_PATH_NONE:
+	case CONFIG_TYPE_HOST_PORT:
 		if (text[0] == '\0') {
 			fputs("none", out);
 			return;

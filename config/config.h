@@ -68,9 +68,12 @@ struct config_limits {
 	uint32_t keepalive_interval_ms;
 };
 
+#define CONFIG_CLUSTER_ADDRESS_MAX 128
+
 struct config_cluster {
 	uint32_t enabled;
 	uint32_t port;
+	char address[CONFIG_CLUSTER_ADDRESS_MAX]; /* host:port peers reach us at; "" derived */
 	char trust_bundle[CONFIG_PATH_MAX];
 	uint32_t heartbeat_interval_ms;
 	uint32_t election_timeout_min_ms;
@@ -106,6 +109,7 @@ enum config_type {
 	CONFIG_TYPE_PATH,      /* file name; relative ones are taken from the file's folder */
 	CONFIG_TYPE_PATH_NONE, /* file name, or `none` */
 	CONFIG_TYPE_ADDRESSES, /* list of IP addresses or `any` */
+	CONFIG_TYPE_HOST_PORT, /* host:port, [v6]:port, or `none` */
 };
 
 struct config_key {
@@ -154,6 +158,10 @@ typedef void config_mark_fn(const struct config_key *key, unsigned *line, unsign
 			    void *arg);
 void config_validate(const struct config *cfg, const char *file, config_mark_fn *mark, void *arg,
 		     struct config_errors *errors);
+
+/* The address peers reach this node at: cluster.address, or the first
+ * listen address with cluster.port; -1 when neither gives one. */
+int config_cluster_address(const struct config *cfg, char *out, size_t size);
 
 /* Prints every key with its value; the output parses back to the same struct. */
 void config_print(const struct config *cfg, FILE *out);

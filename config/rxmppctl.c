@@ -25,7 +25,6 @@
 #include "config/config_yaml.h"
 #include "config/rxmppctl.h"
 
-#define CTL_TIMEOUT_MS 5000
 #define DEFAULT_CONFIG "/etc/rxmpp/rxmpp.yaml"
 
 struct ctl_request {
@@ -34,6 +33,7 @@ struct ctl_request {
 	bool json;
 	int result;
 	bool answered;
+	int timeout_ms;
 };
 
 static void usage(FILE *out)
@@ -46,6 +46,7 @@ static void usage(FILE *out)
 		"  reload        re-read the configuration file (as SIGHUP); an invalid file\n"
 		"                is refused with its errors and the running one kept\n"
 		"  user add|passwd|del|list   client accounts (rxmppctl user --help)\n"
+		"  cluster initialize|join|remove|status   the cluster (rxmppctl cluster --help)\n"
 		"\n"
 		"Options:\n"
 		"  -c, --config FILE   find the control socket in FILE (default %s)\n"
@@ -183,10 +184,13 @@ static void ctl_msg(struct ipc_channel *ch, const struct ipc_msg *msg, void *arg
 		req->result = CTL_FAILED;
 	} else if (msg->type == PROTO_CTL_STATUS_REPLY) {
 		req->result = print_status(msg, req->json);
+	} else if (msg->type == PROTO_CLUSTER_STATUS) {
+		req->result = ctl_print_cluster_status(msg, req->json);
 	} else {
 		req->result = print_result(msg, req->json);
 	}
-	if (req->result == CTL_FAILED && msg->type == PROTO_CTL_STATUS_REPLY)
+	if (req->result == CTL_FAILED &&
+	    (msg->type == PROTO_CTL_STATUS_REPLY || msg->type == PROTO_CLUSTER_STATUS))
 		fprintf(stderr, "rxmppctl: malformed answer from rxmppd\n");
 	req->answered = true;
 	ev_loop_stop(req->loop);
@@ -206,7 +210,7 @@ static int64_t ctl_timeout(struct ev_timer *timer, void *arg)
 {
 	struct ctl_request *req = arg;
 	(void)timer;
-	fprintf(stderr, "rxmppctl: no answer from rxmppd within %d s\n", CTL_TIMEOUT_MS / 1000);
+	fprintf(stderr, "rxmppctl: no answer from rxmppd within %d s\n", req->timeout_ms / 1000);
 	ev_loop_stop(req->loop);
 	return EV_TIMER_DONE;
 }
@@ -229,12 +233,14 @@ static int ctl_connect(const char *path)
 	return fd;
 }
 
-static int ctl_run(const char *socket_path, uint16_t request, uint16_t expect, bool json)
+int ctl_request(const char *socket_path, uint16_t request, const void *data, size_t len,
+		uint16_t expect, bool json, int timeout_ms)
 {
 	int fd = ctl_connect(socket_path);
 	if (fd == -1)
 		return CTL_FAILED;
-	struct ctl_request req = {.expect = expect, .json = json, .result = CTL_FAILED};
+	struct ctl_request req = {
+	    .expect = expect, .json = json, .result = CTL_FAILED, .timeout_ms = timeout_ms};
 	req.loop = ev_loop_new();
 	if (req.loop == NULL) {
 		close(fd);
@@ -242,8 +248,8 @@ static int ctl_run(const char *socket_path, uint16_t request, uint16_t expect, b
 	}
 	struct ipc_channel *ch =
 	    ipc_channel_new(req.loop, fd, "rxmppd control socket", ctl_msg, ctl_closed, &req);
-	struct ev_timer *timer = ev_timer_add(req.loop, CTL_TIMEOUT_MS, ctl_timeout, &req);
-	if (ch == NULL || timer == NULL || ipc_send(ch, request, 0, NULL, 0, -1) == -1) {
+	struct ev_timer *timer = ev_timer_add(req.loop, timeout_ms, ctl_timeout, &req);
+	if (ch == NULL || timer == NULL || ipc_send(ch, request, 0, data, len, -1) == -1) {
 		fprintf(stderr, "rxmppctl: %s\n", strerror(errno));
 	} else {
 		ev_loop_run(req.loop);
@@ -305,7 +311,7 @@ int main(int argc, char **argv)
 	} else if (strcmp(command, "reload") == 0 && optind + 1 == argc) {
 		request = PROTO_CTL_RELOAD;
 		expect = PROTO_CTL_RESULT;
-	} else if (strcmp(command, "user") == 0) {
+	} else if (strcmp(command, "user") == 0 || strcmp(command, "cluster") == 0) {
 		request = expect = 0;
 	} else {
 		fprintf(stderr, "rxmppctl: unknown command '%s'\n", command);
@@ -321,6 +327,10 @@ int main(int argc, char **argv)
 	bool wants_help = false;
 	for (int i = optind; i < argc; i++)
 		wants_help |= strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0;
+	if (socket_path == NULL)
+		socket_path = cfg.control_socket;
+	if (strcmp(command, "cluster") == 0)
+		return ctl_cluster(argc - optind, argv + optind, socket_path, &cfg, json);
 	if (request == 0) {
 		/* Help needs no configuration; the verbs do. */
 		if (config_broken && !wants_help) {
@@ -329,9 +339,7 @@ int main(int argc, char **argv)
 		}
 		return ctl_user(argc - optind, argv + optind, &cfg, json);
 	}
-	if (socket_path == NULL)
-		socket_path = cfg.control_socket;
-	int rc = ctl_run(socket_path, request, expect, json);
+	int rc = ctl_request(socket_path, request, NULL, 0, expect, json, 5000);
 	if (rc != CTL_OK && config_broken && access(socket_path, F_OK) == -1) {
 		fprintf(stderr,
 			"rxmppctl: %s has errors, so the control socket may be elsewhere:\n",

@@ -3,6 +3,8 @@
 #define RXMPP_RXMPPCTL_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "config/config.h"
 
@@ -12,5 +14,15 @@ void ctl_print_json_string(const char *s);
 
 /* rxmppctl_user.c: `user ...`; argv[0] is "user". */
 int ctl_user(int argc, char **argv, const struct config *cfg, bool json);
+
+/* rxmppctl_cluster.c: `cluster ...`; argv[0] is "cluster". */
+int ctl_cluster(int argc, char **argv, const char *socket_path, const struct config *cfg,
+		bool json);
+struct ipc_msg;
+int ctl_print_cluster_status(const struct ipc_msg *msg, bool json);
+
+/* rxmppctl.c: one request to rxmppd and the printed answer. */
+int ctl_request(const char *socket_path, uint16_t type, const void *data, size_t len,
+		uint16_t expect, bool json, int timeout_ms);
 
 #endif

@@ -1,26 +1,51 @@
 /*
  * rxmpp-elector: cluster membership and leader election for a node.
  *
- * Runs under rxmppd (common/child.c does the handshake and keeps the channel
- * to the router).  The election core and its persisted term and vote come
- * with the cluster work; until then it takes no messages beyond the
- * handshake.
+ * Runs under rxmppd (common/child.c does the handshake).  The pure election
+ * core is elector_core.c; its I/O shell (peer links, persistence, requests
+ * from rxmppctl) is elector_io.c.  If this process dies, it comes back as a
+ * follower from the persisted term and vote, so it can never vote twice in
+ * one term; a persisted state it cannot read stops it (PROC_EXIT_CONFIG).
  */
+#include <string.h>
+
 #include "common/child.h"
 #include "common/log.h"
+#include "elector_io.h"
 
-static int elector_configure(const struct config *cfg, bool first, char *why, size_t why_size)
+static bool elector_supervisor_message(const struct ipc_msg *msg)
 {
-	(void)why;
-	(void)why_size;
-	if (first)
-		log_debug("cluster %s", cfg->cluster.enabled ? "enabled" : "disabled");
-	return 0;
+	if (msg->type == PROTO_CLUSTER_SOCKET && msg->len == sizeof(struct proto_listen_socket) &&
+	    msg->fd != -1) {
+		struct proto_listen_socket info;
+		memcpy(&info, msg->data, sizeof(info));
+		info.address[sizeof(info.address) - 1] = '\0';
+		elector_io_socket(msg->fd, &info);
+		return true;
+	}
+	if (msg->type == PROTO_CLUSTER_REQUEST &&
+	    msg->len == sizeof(struct proto_cluster_request) && msg->fd == -1) {
+		struct proto_cluster_request request;
+		memcpy(&request, msg->data, sizeof(request));
+		request.arg[sizeof(request.arg) - 1] = '\0';
+		elector_io_request(msg->peer, &request);
+		return true;
+	}
+	return false;
+}
+
+static void elector_peer_up(enum proc_role peer)
+{
+	if (peer == PROC_ROUTER)
+		elector_io_router_up();
 }
 
 static const struct child_ops elector_ops = {
     .role = PROC_ELECTOR,
-    .configure = elector_configure,
+    .configure = elector_io_configure,
+    .peer_up = elector_peer_up,
+    .supervisor_message = elector_supervisor_message,
+    .stop = elector_io_stop,
 };
 
 int main(int argc, char **argv)

@@ -66,9 +66,26 @@ static bool router_from_listener(const struct ipc_msg *msg)
 	}
 }
 
+static bool router_from_elector(const struct ipc_msg *msg)
+{
+	struct proto_leader leader;
+	if (msg->type != PROTO_LEADER || msg->len != sizeof(leader))
+		return false;
+	memcpy(&leader, msg->data, sizeof(leader));
+	leader.address[sizeof(leader.address) - 1] = '\0';
+	/* Forwarding stanzas to the leader builds on this. */
+	log_debug("leader %016llx at %s in term %llu", (unsigned long long)leader.leader,
+		  leader.address[0] ? leader.address : "-", (unsigned long long)leader.term);
+	return true;
+}
+
 static bool router_peer_message(enum proc_role peer, const struct ipc_msg *msg)
 {
-	return peer == PROC_LISTENER && msg->fd == -1 && router_from_listener(msg);
+	if (msg->fd != -1)
+		return false;
+	if (peer == PROC_ELECTOR)
+		return router_from_elector(msg);
+	return peer == PROC_LISTENER && router_from_listener(msg);
 }
 
 static void router_peer_down(enum proc_role peer)

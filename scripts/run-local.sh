@@ -24,7 +24,7 @@ if [ ! -f "$run/rxmpp.crt" ]; then
 		-keyout "$run/ca.key" -out "$run/ca.crt" -subj "/CN=rxmpp make-run CA" 2>/dev/null
 	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 		-keyout "$run/rxmpp.key" -out "$run/rxmpp.csr" -subj "/CN=$domain" 2>/dev/null
-	printf 'subjectAltName=DNS:%s,DNS:*.%s,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' \
+	printf 'subjectAltName=DNS:%s,DNS:*.%s,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n' \
 		"$domain" "$domain" >"$run/rxmpp.ext"
 	openssl x509 -req -in "$run/rxmpp.csr" -CA "$run/ca.crt" -CAkey "$run/ca.key" \
 		-CAcreateserial -days 365 -extfile "$run/rxmpp.ext" -out "$run/rxmpp.crt" 2>/dev/null

@@ -64,6 +64,8 @@ void children_reap(void);
 /* Stops the children one by one in reverse start order, then calls `done`. */
 void children_stop_all(void (*done)(void));
 size_t children_status(struct proto_status_child *out, size_t max);
+/* A message to a running child; -1 when it is not there. */
+int children_send(enum proc_role role, uint16_t type, uint64_t peer, const void *data, size_t len);
 bool children_all_ready(void);
 
 /* supervisor_sockets.c */
@@ -77,6 +79,8 @@ bool sockets_config_equal(const struct config *a, const struct config *b);
 /* supervisor_control.c */
 int control_open(const char *path, char *why, size_t why_size);
 void control_close(void);
+/* An answer from a child to the control client whose token is `token`. */
+void control_relay(uint64_t token, uint16_t type, const void *data, size_t len);
 
 /* supervisor_notify.c: no-ops when NOTIFY_SOCKET is not set. */
 void notify_send(const char *state);

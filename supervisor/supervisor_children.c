@@ -102,9 +102,13 @@ bool children_all_ready(void)
 static void child_send_config(struct child *c)
 {
 	ipc_send(c->channel, PROTO_CONFIG, 0, &sv.cfg, sizeof(sv.cfg), -1);
-	if (c->spec->role == PROC_LISTENER) {
+	if (c->spec->role == PROC_LISTENER || c->spec->role == PROC_ELECTOR) {
 		for (size_t i = 0; i < sv.listening.count; i++) {
 			const struct listen_socket *s = &sv.listening.sockets[i];
+			/* Cluster sockets to the elector, the rest to the listener. */
+			bool cluster = s->kind == PROTO_SOCKET_CLUSTER;
+			if (cluster != (c->spec->role == PROC_ELECTOR))
+				continue;
 			struct proto_listen_socket info = {.kind = s->kind, .port = s->port};
 			snprintf(info.address, sizeof(info.address), "%s", s->address);
 			/* The supervisor keeps its own copy across listener restarts. */
@@ -113,7 +117,8 @@ static void child_send_config(struct child *c)
 				log_warn("dup of the listening socket %s:%u", s->address, s->port);
 				continue;
 			}
-			ipc_send(c->channel, PROTO_LISTEN_SOCKET, 0, &info, sizeof(info), fd);
+			ipc_send(c->channel, cluster ? PROTO_CLUSTER_SOCKET : PROTO_LISTEN_SOCKET,
+				 0, &info, sizeof(info), fd);
 		}
 	}
 	if (c->spec->role == PROC_LISTENER) {
@@ -186,6 +191,9 @@ static void child_msg(struct ipc_channel *ch, const struct ipc_msg *msg, void *a
 		child_on_hello(c, msg);
 	else if (msg->type == PROTO_READY)
 		child_on_ready(c, msg);
+	else if (c->spec->role == PROC_ELECTOR && c->greeted &&
+		 (msg->type == PROTO_CLUSTER_STATUS || msg->type == PROTO_CLUSTER_RESULT))
+		control_relay(msg->peer, msg->type, msg->data, msg->len);
 	else
 		ipc_channel_fail(c->channel, "unexpected message %s", proto_type_name(msg->type));
 }
@@ -551,6 +559,14 @@ void children_stop_all(void (*done)(void))
 	}
 	stop_done = NULL;
 	done();
+}
+
+int children_send(enum proc_role role, uint16_t type, uint64_t peer, const void *data, size_t len)
+{
+	struct child *c = child_by_role(role);
+	if (c == NULL || c->channel == NULL || !c->greeted)
+		return -1;
+	return ipc_send(c->channel, type, peer, data, len, -1);
 }
 
 size_t children_status(struct proto_status_child *out, size_t max)

@@ -1,6 +1,7 @@
 /*
  * The control socket: a Unix stream socket (mode 0660) on which rxmppctl
- * asks for status and reloads, speaking the IPC framing.  A client gets one
+ * asks for status and reloads, speaking the IPC framing; cluster requests
+ * are relayed to the elector and its answers back.  A client gets one
  * answer per request; a client that sends anything else, or frames larger
  * than a request can be, is cut off.  The number of clients at once is
  * bounded so that a stuck script cannot exhaust descriptors.
@@ -25,6 +26,10 @@ static struct {
 	struct ev_io *io;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct ipc_channel *clients[CONTROL_CLIENTS_MAX];
+	/* Answers relayed from children find their client by token, so one
+	 * that left (and whose slot was taken) gets nobody else's answer. */
+	uint64_t tokens[CONTROL_CLIENTS_MAX];
+	uint64_t next_token;
 } control = {.fd = -1};
 
 static void control_client_closed(struct ipc_channel *ch, const char *reason, void *arg)
@@ -79,6 +84,26 @@ static void control_client_msg(struct ipc_channel *ch, const struct ipc_msg *msg
 	case PROTO_CTL_STATUS:
 		control_send_status(ch);
 		break;
+	case PROTO_CLUSTER_REQUEST: {
+		size_t slot = 0;
+		while (slot < CONTROL_CLIENTS_MAX && control.clients[slot] != ch)
+			slot++;
+		if (msg->len != sizeof(struct proto_cluster_request) ||
+		    slot == CONTROL_CLIENTS_MAX) {
+			ipc_channel_fail(ch, "bad CLUSTER_REQUEST");
+			break;
+		}
+		if (children_send(PROC_ELECTOR, PROTO_CLUSTER_REQUEST, control.tokens[slot],
+				  msg->data, msg->len) == -1) {
+			struct proto_result result = {.ok = 0};
+			const char *text = "the elector is not running; see rxmppctl status";
+			result.message_len = (uint32_t)strlen(text);
+			struct iovec iov[2] = {{&result, sizeof(result)},
+					       {(void *)text, result.message_len}};
+			ipc_sendv(ch, PROTO_CLUSTER_RESULT, 0, iov, 2, -1);
+		}
+		break;
+	}
 	case PROTO_CTL_RELOAD: {
 		char why[4096];
 		int rc = supervisor_reload(why, sizeof(why));
@@ -121,6 +146,17 @@ static void control_accept(struct ev_io *io, int fd, uint32_t events, void *arg)
 		}
 		ipc_channel_set_max_frame(ch, CONTROL_FRAME_MAX);
 		control.clients[slot] = ch;
+		control.tokens[slot] = ++control.next_token;
+	}
+}
+
+void control_relay(uint64_t token, uint16_t type, const void *data, size_t len)
+{
+	for (size_t i = 0; i < CONTROL_CLIENTS_MAX; i++) {
+		if (control.clients[i] != NULL && control.tokens[i] == token) {
+			ipc_send(control.clients[i], type, 0, data, len, -1);
+			return;
+		}
 	}
 }
 

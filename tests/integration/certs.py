@@ -23,7 +23,7 @@ def make_server_certs(directory, domain="test.example"):
     with open(ext, "w") as f:
         f.write(f"subjectAltName=DNS:{domain},DNS:*.{domain},IP:127.0.0.1\n"
                 "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\n"
-                "extendedKeyUsage=serverAuth\n")
+                "extendedKeyUsage=serverAuth,clientAuth\n")
     run("x509", "-req", "-in", csr, "-CA", ca_crt, "-CAkey", ca_key, "-CAcreateserial",
         "-out", crt, "-days", "2", "-extfile", ext)
     os.chmod(key, 0o600)

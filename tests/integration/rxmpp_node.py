@@ -99,6 +99,8 @@ class Node:
         os.replace(tmp, self.config)
 
     def start(self, env=None, wait_ready=True):
+        # A restarted node's log goes on from the previous run's lines.
+        mark = self.log_mark()
         self.proc = subprocess.Popen(
             [os.path.join(self.bin, "rxmppd"), "--foreground", "--config", self.config],
             stdin=subprocess.DEVNULL,
@@ -112,7 +114,7 @@ class Node:
         self.reader = threading.Thread(target=self._collect, daemon=True)
         self.reader.start()
         if wait_ready:
-            self.wait_log(r"rxmppd\[\d+\]: ready:", what="readiness")
+            self.wait_log(rf"rxmppd\[{self.proc.pid}\]: ready:", start=mark, what="readiness")
             self.remember_children()
         return self
 

@@ -1,0 +1,60 @@
+/*
+ * A link between two nodes of a cluster: TCP with mutual TLS (the cluster
+ * trust bundle on both sides), carrying the frames of ipc.h (16-byte header
+ * and payload).  The first frame each way is struct peerlink_hello, naming
+ * the node; a link that says nothing within its deadline, sends a bad frame
+ * or fails TLS is closed with one log line naming the address.
+ *
+ * Used by the elector for heartbeats and votes (and, separately, by the
+ * router for stanzas), so the two kinds of traffic never share a queue.
+ */
+#ifndef RXMPP_PEERLINK_H
+#define RXMPP_PEERLINK_H
+
+#include <openssl/ssl.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ev.h"
+#include "ipc.h"
+
+#define PEERLINK_FRAME_MAX (64u * 1024u)
+#define PEERLINK_HELLO 1 /* frame type of the hello; others are the user's */
+
+struct peerlink_hello {
+	uint32_t version;
+	uint32_t kind; /* what the link carries, so a wrong port is noticed */
+	uint64_t node_id;
+	char address[128]; /* where the sender listens, host:port */
+};
+_Static_assert(sizeof(struct peerlink_hello) == 144, "peerlink_hello has a fixed size");
+
+struct peerlink;
+
+struct peerlink_events {
+	/* The peer said hello: its id and address are known. */
+	void (*up)(struct peerlink *l, void *arg);
+	void (*message)(struct peerlink *l, const struct ipc_msg *msg, void *arg);
+	/* Called once; the owner frees the link (it may do so inside). */
+	void (*closed)(struct peerlink *l, const char *reason, void *arg);
+};
+
+/* Connects to host:port (numeric or resolvable); NULL with the reason. */
+struct peerlink *peerlink_connect(struct ev_loop *loop, SSL_CTX *ctx, const char *address,
+				  const struct peerlink_hello *hello,
+				  const struct peerlink_events *events, void *arg, char *why,
+				  size_t why_size);
+/* Serves an accepted connection; takes `fd`. */
+struct peerlink *peerlink_accept(struct ev_loop *loop, SSL_CTX *ctx, int fd, const char *peer,
+				 const struct peerlink_hello *hello,
+				 const struct peerlink_events *events, void *arg);
+void peerlink_free(struct peerlink *l);
+
+int peerlink_send(struct peerlink *l, uint16_t type, const void *data, size_t len);
+bool peerlink_is_up(const struct peerlink *l);
+const struct peerlink_hello *peerlink_remote(const struct peerlink *l);
+const char *peerlink_peer(const struct peerlink *l);
+void peerlink_set_arg(struct peerlink *l, void *arg);
+
+#endif

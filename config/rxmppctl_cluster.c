@@ -1,0 +1,129 @@
+/*
+ * rxmppctl cluster initialize | join HOST[:PORT] | remove NODE | status:
+ * requests to the node's elector, relayed by rxmppd.  Status lists each
+ * member once: address, node id, (Leader), and how long ago this node last
+ * heard from it.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/ipc.h"
+#include "common/proto.h"
+#include "elector/elector_core.h"
+#include "rxmppctl.h"
+
+static void cluster_usage(FILE *out)
+{
+	fprintf(out, "usage: rxmppctl cluster initialize\n"
+		     "       rxmppctl cluster join HOST[:PORT]\n"
+		     "       rxmppctl cluster remove NODE\n"
+		     "       rxmppctl cluster status [--json]\n"
+		     "\n"
+		     "initialize  make this node a one-node cluster (it leads at once)\n"
+		     "join        join the cluster of the member at HOST (port: cluster.port);\n"
+		     "            a node that was reset replaces its old entry\n"
+		     "remove      remove the member NODE (its node id or host:port)\n"
+		     "status      this node's role and term, and every member once\n");
+}
+
+static const char *role_name(uint32_t role)
+{
+	return role == ELECTOR_LEADER ? "LEADER" : role == ELECTOR_FOLLOWER ? "FOLLOWER" : "CANDIDATE";
+}
+
+int ctl_print_cluster_status(const struct ipc_msg *msg, bool json)
+{
+	struct proto_cluster_status st;
+	if (msg->len < sizeof(st))
+		return CTL_FAILED;
+	memcpy(&st, msg->data, sizeof(st));
+	if (st.members > ELECTOR_MEMBERS_MAX ||
+	    msg->len != sizeof(st) + st.members * sizeof(struct proto_cluster_member))
+		return CTL_FAILED;
+	const char *members = (const char *)msg->data + sizeof(st);
+	if (json) {
+		printf("{\"enabled\": %s, \"state\": \"%s\", \"term\": %" PRIu64
+		       ", \"node\": \"%016" PRIx64 "\", \"leader\": ",
+		       st.enabled ? "true" : "false", st.enabled ? role_name(st.role) : "DISABLED",
+		       st.term, st.self);
+		if (st.leader)
+			printf("\"%016" PRIx64 "\"", st.leader);
+		else
+			printf("null");
+		printf(", \"members\": [");
+	} else if (!st.enabled) {
+		printf("State: DISABLED (cluster.enabled is false)\n");
+		return CTL_OK;
+	} else {
+		printf("State: %s\nTerm: %" PRIu64 "\nNode: %016" PRIx64 "\n", role_name(st.role),
+		       st.term, st.self);
+		printf(st.members ? "Members:\n" : "Members: none (cluster initialize or join)\n");
+	}
+	for (uint32_t i = 0; i < st.members; i++) {
+		struct proto_cluster_member m;
+		memcpy(&m, members + i * sizeof(m), sizeof(m));
+		m.address[sizeof(m.address) - 1] = '\0';
+		bool leader = m.id == st.leader, self = m.id == st.self;
+		if (json) {
+			printf("%s{\"address\": ", i ? ", " : "");
+			ctl_print_json_string(m.address);
+			printf(", \"node\": \"%016" PRIx64 "\", \"leader\": %s, \"self\": %s, "
+			       "\"heartbeat_ms\": ",
+			       m.id, leader ? "true" : "false", self ? "true" : "false");
+			if (m.heard_ms == UINT64_MAX)
+				printf("null}");
+			else
+				printf("%" PRIu64 "}", m.heard_ms);
+			continue;
+		}
+		char age[32] = "-";
+		if (self)
+			snprintf(age, sizeof(age), "this node");
+		else if (m.heard_ms != UINT64_MAX)
+			snprintf(age, sizeof(age), "%" PRIu64 ".%01" PRIu64 "s ago", m.heard_ms / 1000,
+				 m.heard_ms % 1000 / 100);
+		printf("  %-28s %016" PRIx64 " %-9s last heartbeat: %s\n", m.address, m.id,
+		       leader ? "(Leader)" : "", age);
+	}
+	if (json)
+		printf("]}\n");
+	return CTL_OK;
+}
+
+int ctl_cluster(int argc, char **argv, const char *socket_path, const struct config *cfg,
+		bool json)
+{
+	struct proto_cluster_request request = {0};
+	const char *verb = argc > 1 ? argv[1] : NULL;
+	if (verb == NULL || strcmp(verb, "--help") == 0 || strcmp(verb, "-h") == 0) {
+		cluster_usage(verb ? stdout : stderr);
+		return verb ? CTL_OK : CTL_USAGE;
+	}
+	if (strcmp(verb, "status") == 0 && argc == 2) {
+		request.op = PROTO_CLUSTER_OP_STATUS;
+	} else if (strcmp(verb, "initialize") == 0 && argc == 2) {
+		request.op = PROTO_CLUSTER_OP_INITIALIZE;
+	} else if (strcmp(verb, "join") == 0 && argc == 3) {
+		request.op = PROTO_CLUSTER_OP_JOIN;
+		const char *host = argv[2];
+		const char *colon = strrchr(host, ':');
+		bool has_port = colon != NULL && (host[0] != '[' || colon[-1] == ']');
+		if (has_port)
+			snprintf(request.arg, sizeof(request.arg), "%s", host);
+		else
+			snprintf(request.arg, sizeof(request.arg), "%s:%u", host, cfg->cluster.port);
+	} else if (strcmp(verb, "remove") == 0 && argc == 3) {
+		request.op = PROTO_CLUSTER_OP_REMOVE;
+		snprintf(request.arg, sizeof(request.arg), "%s", argv[2]);
+	} else {
+		cluster_usage(stderr);
+		return CTL_USAGE;
+	}
+	uint16_t expect = request.op == PROTO_CLUSTER_OP_STATUS ? PROTO_CLUSTER_STATUS
+								 : PROTO_CLUSTER_RESULT;
+	/* A join or remove may wait for a leader and a commit. */
+	int timeout_ms = request.op == PROTO_CLUSTER_OP_STATUS ? 5000 : 35000;
+	return ctl_request(socket_path, PROTO_CLUSTER_REQUEST, &request, sizeof(request), expect,
+			   json, timeout_ms);
+}

@@ -1,0 +1,765 @@
+/*
+ * The elector's I/O shell: everything the pure core (elector_core.c) must
+ * not do.  Runs in the elector process.
+ *
+ * - A 10 ms tick drives the core; its output is handled in order: the
+ *   state is written and flushed to disk (elector_state.c) before any
+ *   message that depends on it leaves.  If it cannot be written, the
+ *   process exits rather than send (the supervisor restarts it from disk).
+ * - Peer links (common/peerlink.c, mutual TLS against the cluster trust
+ *   bundle): one outgoing link per member, reconnected with backoff, and
+ *   whatever links other members open to us.  A message whose sender is not
+ *   the node that authenticated the link is refused.
+ * - Membership requests from rxmppctl: initialize here; join and remove go
+ *   to the leader over a link of their own, following redirects, asking
+ *   again while the change is pending, for at most 30 s.
+ * - The router is told who leads whenever that changes (PROTO_LEADER).
+ */
+#include "elector_io.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/child.h"
+#include "common/log.h"
+#include "common/peerlink.h"
+#include "common/tls.h"
+#include "elector_core.h"
+#include "elector_state.h"
+#include "elector_wire.h"
+
+#define TICK_MS 10
+#define LINKS_IN_MAX 64
+#define SOCKETS_MAX 16
+#define RETRY_FIRST_MS 200
+#define RETRY_MAX_MS 2000
+#define REQUEST_DEADLINE_MS 30000
+#define REQUEST_RETRY_MS 300
+#define REQUEST_HOPS_MAX 4
+
+struct out_link {
+	uint64_t id;
+	char address[ELECTOR_ADDRESS_MAX];
+	struct peerlink *link;
+	int64_t retry_at;
+	int64_t backoff;
+};
+
+struct heard {
+	uint64_t id;
+	int64_t at;
+};
+
+/* One membership request of rxmppctl under way at a time. */
+struct request {
+	bool active;
+	uint64_t token;
+	uint32_t op;
+	struct elector_change change;
+	char target[ELECTOR_ADDRESS_MAX];
+	struct peerlink *link;
+	int64_t deadline;
+	int64_t retry_at;
+	int hops;
+};
+
+static struct {
+	struct ev_loop *loop;
+	struct config cfg;
+	bool enabled;
+	uint64_t id;
+	char address[ELECTOR_ADDRESS_MAX];
+	struct elector *core;
+	SSL_CTX *tls;
+	struct ev_timer *ticker;
+	struct {
+		int fd;
+		struct ev_io *io;
+	} sockets[SOCKETS_MAX];
+	size_t socket_count;
+	struct out_link outs[ELECTOR_MEMBERS_MAX];
+	struct peerlink *ins[LINKS_IN_MAX];
+	struct heard heard[ELECTOR_MEMBERS_MAX * 2];
+	struct request req;
+	uint64_t told_leader;
+	uint64_t told_term;
+} E;
+
+static void pump(void);
+static void request_finish(bool ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int64_t now_ms(void)
+{
+	return ev_now(E.loop);
+}
+
+static struct peerlink_hello local_hello(void)
+{
+	struct peerlink_hello hello = {.kind = ELECTOR_LINK_KIND, .node_id = E.id};
+	snprintf(hello.address, sizeof(hello.address), "%s", E.address);
+	return hello;
+}
+
+static const struct elector_member *member_of(uint64_t id)
+{
+	const struct elector_config *c = elector_config(E.core);
+	for (uint32_t i = 0; i < c->count; i++) {
+		if (c->members[i].id == id)
+			return &c->members[i];
+	}
+	return NULL;
+}
+
+static void note_heard(uint64_t id)
+{
+	size_t free_slot = SIZE_MAX;
+	for (size_t i = 0; i < sizeof(E.heard) / sizeof(E.heard[0]); i++) {
+		if (E.heard[i].id == id) {
+			E.heard[i].at = now_ms();
+			return;
+		}
+		if (E.heard[i].id == 0 && free_slot == SIZE_MAX)
+			free_slot = i;
+	}
+	if (free_slot != SIZE_MAX)
+		E.heard[free_slot] = (struct heard){.id = id, .at = now_ms()};
+}
+
+static uint64_t heard_ago(uint64_t id)
+{
+	if (id == E.id)
+		return 0;
+	for (size_t i = 0; i < sizeof(E.heard) / sizeof(E.heard[0]); i++) {
+		if (E.heard[i].id == id)
+			return (uint64_t)(now_ms() - E.heard[i].at);
+	}
+	return UINT64_MAX;
+}
+
+/* Telling the router and the log who leads */
+
+static void tell_router(void)
+{
+	struct proto_leader leader = {
+	    .term = E.core ? elector_term(E.core) : 0,
+	    .leader = E.core ? elector_leader(E.core) : 0,
+	    .self = E.id,
+	};
+	const struct elector_member *m = leader.leader ? member_of(leader.leader) : NULL;
+	if (m != NULL)
+		snprintf(leader.address, sizeof(leader.address), "%s", m->address);
+	child_send(PROC_ROUTER, PROTO_LEADER, 0, &leader, sizeof(leader), -1);
+}
+
+static void leader_changed(uint64_t leader)
+{
+	uint64_t term = elector_term(E.core);
+	if (leader == E.id)
+		log_info("this node leads the cluster in term %" PRIu64, term);
+	else if (leader == ELECTOR_NONE)
+		log_info("no leader known in term %" PRIu64, term);
+	else {
+		const struct elector_member *m = member_of(leader);
+		log_info("leader is %016" PRIx64 " at %s in term %" PRIu64, leader,
+			 m ? m->address : "?", term);
+	}
+	E.told_leader = leader;
+	E.told_term = term;
+	tell_router();
+}
+
+/* Links */
+
+static struct out_link *out_for(uint64_t id)
+{
+	for (size_t i = 0; i < ELECTOR_MEMBERS_MAX; i++) {
+		if (E.outs[i].id == id)
+			return &E.outs[i];
+	}
+	return NULL;
+}
+
+static void link_up(struct peerlink *l, void *arg);
+static void link_message(struct peerlink *l, const struct ipc_msg *msg, void *arg);
+static void link_closed(struct peerlink *l, const char *reason, void *arg);
+
+static const struct peerlink_events link_events = {link_up, link_message, link_closed};
+
+/* The arg of a link says what it is: an out_link, the request, or NULL (in). */
+static void link_up(struct peerlink *l, void *arg)
+{
+	const struct peerlink_hello *remote = peerlink_remote(l);
+	note_heard(remote->node_id);
+	if (arg == &E.req) {
+		peerlink_send(l, ELECTOR_WIRE_CHANGE, &E.req.change, sizeof(E.req.change));
+		return;
+	}
+	if (arg != NULL) {
+		struct out_link *out = arg;
+		if (remote->node_id != out->id) {
+			log_warnx("cluster link %s: the node there is %016" PRIx64 ", not member %016" PRIx64
+				  "; closing it",
+				  peerlink_peer(l), remote->node_id, out->id);
+			out->link = NULL;
+			out->retry_at = now_ms() + RETRY_MAX_MS;
+			peerlink_free(l);
+			return;
+		}
+		out->backoff = RETRY_FIRST_MS;
+		log_info("cluster link to %016" PRIx64 " at %s up", out->id, out->address);
+	}
+}
+
+static void link_closed(struct peerlink *l, const char *reason, void *arg)
+{
+	if (arg == &E.req) {
+		E.req.link = NULL;
+		/* A node that does not trust us (or that we do not trust) will not
+		 * change its mind within the deadline: say so now. */
+		if (E.req.active && reason != NULL && strncmp(reason, "TLS", 3) == 0) {
+			request_finish(false, "%s refused the link: %s", E.req.target, reason);
+			peerlink_free(l);
+			return;
+		}
+		if (E.req.active)
+			E.req.retry_at = now_ms() + REQUEST_RETRY_MS;
+	} else if (arg != NULL) {
+		struct out_link *out = arg;
+		out->link = NULL;
+		out->retry_at = now_ms() + out->backoff;
+		out->backoff = out->backoff * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : out->backoff * 2;
+		if (reason == NULL)
+			log_debug("cluster link to %s closed", out->address);
+	} else {
+		for (size_t i = 0; i < LINKS_IN_MAX; i++) {
+			if (E.ins[i] == l)
+				E.ins[i] = NULL;
+		}
+	}
+	peerlink_free(l);
+}
+
+static void reconcile_links(void)
+{
+	const struct elector_config *c = elector_config(E.core);
+	/* Links to nodes that are no longer members go. */
+	for (size_t i = 0; i < ELECTOR_MEMBERS_MAX; i++) {
+		struct out_link *out = &E.outs[i];
+		const struct elector_member *m = out->id ? member_of(out->id) : NULL;
+		if (out->id != 0 && (m == NULL || strcmp(m->address, out->address) != 0)) {
+			peerlink_free(out->link);
+			memset(out, 0, sizeof(*out));
+		}
+	}
+	for (uint32_t k = 0; k < c->count; k++) {
+		const struct elector_member *m = &c->members[k];
+		if (m->id == E.id)
+			continue;
+		struct out_link *out = out_for(m->id);
+		if (out == NULL) {
+			out = out_for(0);
+			if (out == NULL)
+				continue;
+			out->id = m->id;
+			snprintf(out->address, sizeof(out->address), "%s", m->address);
+			out->backoff = RETRY_FIRST_MS;
+			out->retry_at = 0;
+		}
+		if (out->link != NULL || now_ms() < out->retry_at)
+			continue;
+		char why[256];
+		struct peerlink_hello hello = local_hello();
+		out->link = peerlink_connect(E.loop, E.tls, out->address, &hello, &link_events, out,
+					     why, sizeof(why));
+		if (out->link == NULL) {
+			log_debug("cluster link to %s: %s", out->address, why);
+			out->retry_at = now_ms() + out->backoff;
+			out->backoff = out->backoff * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : out->backoff * 2;
+		}
+	}
+}
+
+static void send_msg(const struct elector_msg *m)
+{
+	struct out_link *out = out_for(m->to);
+	if (out == NULL || out->link == NULL || !peerlink_is_up(out->link))
+		return; /* lost, as on any network: the protocol copes */
+	/* Only heartbeats carry the membership. */
+	size_t len = m->type == ELECTOR_MSG_HEARTBEAT ? sizeof(*m)
+						      : offsetof(struct elector_msg, config);
+	peerlink_send(out->link, ELECTOR_WIRE_MSG, m, len);
+}
+
+/* Persist, then send: the order the core's contract asks for. */
+static void pump(void)
+{
+	char why[512];
+	while (E.core != NULL && elector_has_ready(E.core)) {
+		struct elector_ready r;
+		elector_ready(E.core, &r);
+		if (r.persist && elector_state_save(E.cfg.state_directory, &r.state, why,
+						    sizeof(why)) == -1)
+			fatalx("cannot persist the election state (%s); stopping rather than "
+			       "risking a second vote",
+			       why);
+		for (size_t i = 0; i < r.msg_count; i++)
+			send_msg(&r.msgs[i]);
+		bool changed = r.leader_changed || elector_term(E.core) != E.told_term;
+		uint64_t leader = r.leader;
+		elector_advance(E.core);
+		if (changed && (leader != E.told_leader || leader == E.id))
+			leader_changed(leader);
+		else if (changed)
+			E.told_term = elector_term(E.core);
+	}
+	if (E.core != NULL)
+		reconcile_links();
+}
+
+/* Membership changes asked of this node by another */
+
+static void reply_change(struct peerlink *l, uint32_t status, const char *text)
+{
+	struct elector_change_reply reply = {.status = status};
+	uint64_t leader = elector_leader(E.core);
+	const struct elector_member *m = leader ? member_of(leader) : NULL;
+	if (m != NULL)
+		snprintf(reply.leader_address, sizeof(reply.leader_address), "%s", m->address);
+	snprintf(reply.text, sizeof(reply.text), "%s", text);
+	peerlink_send(l, ELECTOR_WIRE_CHANGE_REPLY, &reply, sizeof(reply));
+}
+
+/* The leader's answer to a join or remove; applies what it can now. */
+static uint32_t apply_change(const struct elector_change *change, const char **text)
+{
+	const struct elector_config *c = elector_config(E.core);
+	bool committed = elector_commit_index(E.core) == c->index;
+	const struct elector_member *m = member_of(change->node_id);
+	*text = "";
+	if (change->op == ELECTOR_CHANGE_JOIN) {
+		if (m != NULL && strcmp(m->address, change->address) == 0)
+			return committed ? ELECTOR_CHANGE_DONE : ELECTOR_CHANGE_PENDING;
+		if (!committed)
+			return ELECTOR_CHANGE_PENDING;
+		/* A node that was reset comes back with a new id at its old address:
+		 * its old entry goes first, so the membership never lists it twice. */
+		for (uint32_t i = 0; i < c->count; i++) {
+			if (c->members[i].id != change->node_id &&
+			    strcmp(c->members[i].address, change->address) == 0) {
+				log_info("replacing member %016" PRIx64 " at %s by %016" PRIx64,
+					 c->members[i].id, change->address, change->node_id);
+				elector_propose_remove(E.core, c->members[i].id);
+				return ELECTOR_CHANGE_PENDING;
+			}
+		}
+		if (elector_propose_add(E.core, change->node_id, change->address) == -1) {
+			*text = "the cluster is full";
+			return ELECTOR_CHANGE_REFUSED;
+		}
+		log_info("adding member %016" PRIx64 " at %s", change->node_id, change->address);
+		return ELECTOR_CHANGE_PENDING;
+	}
+	if (m == NULL)
+		return committed ? ELECTOR_CHANGE_DONE : ELECTOR_CHANGE_PENDING;
+	if (!committed)
+		return ELECTOR_CHANGE_PENDING;
+	if (elector_propose_remove(E.core, change->node_id) == -1) {
+		*text = "the last member cannot be removed; disable the cluster instead";
+		return ELECTOR_CHANGE_REFUSED;
+	}
+	log_info("removing member %016" PRIx64 " at %s", change->node_id, m->address);
+	return ELECTOR_CHANGE_PENDING;
+}
+
+static void on_change(struct peerlink *l, const struct elector_change *change)
+{
+	if (E.core == NULL) {
+		reply_change(l, ELECTOR_CHANGE_REFUSED, "the cluster is disabled on that node");
+		return;
+	}
+	if (elector_role(E.core) != ELECTOR_LEADER) {
+		bool known = elector_leader(E.core) != ELECTOR_NONE;
+		reply_change(l, known ? ELECTOR_CHANGE_REDIRECT : ELECTOR_CHANGE_PENDING,
+			     known ? "" : "no leader at the moment");
+		return;
+	}
+	const char *text;
+	uint32_t status = apply_change(change, &text);
+	pump();
+	reply_change(l, status, text);
+}
+
+static void link_message(struct peerlink *l, const struct ipc_msg *msg, void *arg)
+{
+	const struct peerlink_hello *remote = peerlink_remote(l);
+	note_heard(remote->node_id);
+	switch (msg->type) {
+	case ELECTOR_WIRE_MSG: {
+		struct elector_msg m;
+		if (msg->len > sizeof(m) || msg->len < offsetof(struct elector_msg, config) ||
+		    E.core == NULL)
+			return;
+		memset(&m, 0, sizeof(m));
+		memcpy(&m, msg->data, msg->len);
+		if (m.from != remote->node_id) {
+			log_warnx("cluster link %s: node %016" PRIx64 " speaks for %016" PRIx64
+				  "; ignored",
+				  peerlink_peer(l), remote->node_id, m.from);
+			return;
+		}
+		if (m.type == ELECTOR_MSG_HEARTBEAT && msg->len != sizeof(m))
+			return;
+		elector_step(E.core, &m);
+		pump();
+		return;
+	}
+	case ELECTOR_WIRE_CHANGE: {
+		struct elector_change change;
+		if (msg->len != sizeof(change))
+			return;
+		memcpy(&change, msg->data, sizeof(change));
+		change.address[sizeof(change.address) - 1] = '\0';
+		/* A node speaks for itself when it joins. */
+		if (change.op == ELECTOR_CHANGE_JOIN && change.node_id != remote->node_id)
+			return;
+		on_change(l, &change);
+		return;
+	}
+	case ELECTOR_WIRE_CHANGE_REPLY: {
+		struct elector_change_reply reply;
+		if (arg != &E.req || !E.req.active || msg->len != sizeof(reply))
+			return;
+		memcpy(&reply, msg->data, sizeof(reply));
+		reply.leader_address[sizeof(reply.leader_address) - 1] = '\0';
+		reply.text[sizeof(reply.text) - 1] = '\0';
+		const char *what = E.req.op == PROTO_CLUSTER_OP_JOIN ? "joined" : "removed";
+		switch (reply.status) {
+		case ELECTOR_CHANGE_DONE:
+			request_finish(true, "%s; the leader is at %s", what,
+				       reply.leader_address[0] ? reply.leader_address : E.req.target);
+			return;
+		case ELECTOR_CHANGE_REDIRECT:
+			if (++E.req.hops > REQUEST_HOPS_MAX || reply.leader_address[0] == '\0') {
+				request_finish(false, "no leader answered after %d redirects",
+					       REQUEST_HOPS_MAX);
+				return;
+			}
+			snprintf(E.req.target, sizeof(E.req.target), "%s", reply.leader_address);
+			peerlink_free(E.req.link);
+			E.req.link = NULL;
+			E.req.retry_at = 0;
+			return;
+		case ELECTOR_CHANGE_PENDING:
+			E.req.retry_at = now_ms() + REQUEST_RETRY_MS;
+			return;
+		default:
+			request_finish(false, "refused: %s", reply.text);
+			return;
+		}
+	}
+	default:
+		return;
+	}
+}
+
+/* Requests from rxmppctl */
+
+static void send_result(uint64_t token, bool ok, const char *text)
+{
+	struct proto_result result = {.ok = ok, .message_len = (uint32_t)strlen(text)};
+	struct iovec iov[2] = {{&result, sizeof(result)}, {(void *)text, result.message_len}};
+	child_send_supervisor_v(PROTO_CLUSTER_RESULT, token, iov, 2);
+}
+
+static void request_finish(bool ok, const char *fmt, ...)
+{
+	char text[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	if (!E.req.active)
+		return;
+	send_result(E.req.token, ok, text);
+	(ok ? log_info : log_warnx)("cluster %s: %s",
+				    E.req.op == PROTO_CLUSTER_OP_JOIN ? "join" : "remove", text);
+	peerlink_free(E.req.link);
+	E.req = (struct request){0};
+}
+
+static void request_drive(void)
+{
+	if (!E.req.active)
+		return;
+	if (now_ms() >= E.req.deadline) {
+		request_finish(false, "no answer from %s within %d s", E.req.target,
+			       REQUEST_DEADLINE_MS / 1000);
+		return;
+	}
+	if (E.req.retry_at == 0 || now_ms() < E.req.retry_at)
+		return;
+	E.req.retry_at = 0;
+	if (E.req.link != NULL && peerlink_is_up(E.req.link)) {
+		peerlink_send(E.req.link, ELECTOR_WIRE_CHANGE, &E.req.change, sizeof(E.req.change));
+		return;
+	}
+	if (E.req.link != NULL)
+		return; /* still connecting */
+	char why[256];
+	struct peerlink_hello hello = local_hello();
+	E.req.link = peerlink_connect(E.loop, E.tls, E.req.target, &hello, &link_events, &E.req,
+				      why, sizeof(why));
+	if (E.req.link == NULL) {
+		log_debug("cluster request to %s: %s", E.req.target, why);
+		E.req.retry_at = now_ms() + REQUEST_RETRY_MS;
+	}
+}
+
+static void send_status(uint64_t token)
+{
+	struct proto_cluster_status status = {.enabled = E.core != NULL, .self = E.id};
+	struct proto_cluster_member members[ELECTOR_MEMBERS_MAX];
+	if (E.core != NULL) {
+		const struct elector_config *c = elector_config(E.core);
+		enum elector_role role = elector_role(E.core);
+		status.role = role == ELECTOR_PRE_CANDIDATE ? ELECTOR_CANDIDATE : role;
+		status.term = elector_term(E.core);
+		status.leader = elector_leader(E.core);
+		status.members = c->count;
+		for (uint32_t i = 0; i < c->count; i++) {
+			members[i] = (struct proto_cluster_member){.id = c->members[i].id};
+			snprintf(members[i].address, sizeof(members[i].address), "%s",
+				 c->members[i].address);
+			uint64_t silence = elector_silence(E.core, c->members[i].id);
+			members[i].heard_ms = silence != UINT64_MAX ? silence * TICK_MS
+								    : heard_ago(c->members[i].id);
+		}
+	}
+	struct iovec iov[2] = {{&status, sizeof(status)},
+			       {members, status.members * sizeof(members[0])}};
+	child_send_supervisor_v(PROTO_CLUSTER_STATUS, token, iov, 2);
+}
+
+/* A node id in hex, or the address of a member. */
+static uint64_t resolve_node(const char *arg)
+{
+	char *end;
+	uint64_t id = strtoull(arg, &end, 16);
+	if (*end == '\0' && member_of(id) != NULL)
+		return id;
+	const struct elector_config *c = elector_config(E.core);
+	for (uint32_t i = 0; i < c->count; i++) {
+		if (strcmp(c->members[i].address, arg) == 0)
+			return c->members[i].id;
+	}
+	return 0;
+}
+
+void elector_io_request(uint64_t token, const struct proto_cluster_request *request)
+{
+	if (request->op == PROTO_CLUSTER_OP_STATUS) {
+		send_status(token);
+		return;
+	}
+	if (E.core == NULL) {
+		send_result(token, false,
+			    "the cluster is disabled: set cluster.enabled: true and reload first");
+		return;
+	}
+	if (E.req.active) {
+		send_result(token, false, "another cluster change is under way; try again shortly");
+		return;
+	}
+	const struct elector_config *c = elector_config(E.core);
+	char text[512];
+	switch (request->op) {
+	case PROTO_CLUSTER_OP_INITIALIZE:
+		if (c->count != 0) {
+			send_result(token, false,
+				    "this node is already in a cluster; remove it or reset it first");
+			return;
+		}
+		elector_initialize(E.core, E.address);
+		pump();
+		snprintf(text, sizeof(text), "initialized a one-node cluster: node %016" PRIx64 " at %s",
+			 E.id, E.address);
+		log_info("%s", text);
+		send_result(token, true, text);
+		return;
+	case PROTO_CLUSTER_OP_JOIN:
+		if (c->count > 1 || (c->count == 1 && c->members[0].id != E.id)) {
+			send_result(token, false,
+				    "this node is already in a cluster; remove it or reset it first");
+			return;
+		}
+		E.req = (struct request){.active = true, .token = token, .op = request->op};
+		E.req.change = (struct elector_change){.op = ELECTOR_CHANGE_JOIN, .node_id = E.id};
+		snprintf(E.req.change.address, sizeof(E.req.change.address), "%s", E.address);
+		if (strlen(request->arg) >= sizeof(E.req.target)) {
+			send_result(token, false, "the address is too long");
+			E.req = (struct request){0};
+			return;
+		}
+		snprintf(E.req.target, sizeof(E.req.target), "%.*s", (int)sizeof(E.req.target) - 1,
+			 request->arg);
+		break;
+	case PROTO_CLUSTER_OP_REMOVE: {
+		uint64_t id = resolve_node(request->arg);
+		uint64_t leader = elector_leader(E.core);
+		const struct elector_member *lm = leader ? member_of(leader) : NULL;
+		if (id == 0) {
+			snprintf(text, sizeof(text), "no member %s", request->arg);
+			send_result(token, false, text);
+			return;
+		}
+		if (lm == NULL) {
+			send_result(token, false, "no leader at the moment; try again shortly");
+			return;
+		}
+		E.req = (struct request){.active = true, .token = token, .op = request->op};
+		E.req.change = (struct elector_change){.op = ELECTOR_CHANGE_REMOVE, .node_id = id};
+		snprintf(E.req.target, sizeof(E.req.target), "%s", lm->address);
+		break;
+	}
+	default:
+		send_result(token, false, "unknown cluster request");
+		return;
+	}
+	E.req.deadline = now_ms() + REQUEST_DEADLINE_MS;
+	E.req.retry_at = now_ms();
+	request_drive();
+}
+
+/* Listening and ticking */
+
+static void on_accept(struct ev_io *io, int fd, uint32_t events, void *arg)
+{
+	(void)io, (void)events, (void)arg;
+	for (int i = 0; i < 16; i++) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		int conn = accept4(fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (conn == -1)
+			return;
+		char host[INET6_ADDRSTRLEN] = "?", peer[INET6_ADDRSTRLEN + 16];
+		unsigned port = 0;
+		if (ss.ss_family == AF_INET) {
+			inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host, sizeof(host));
+			port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+		} else if (ss.ss_family == AF_INET6) {
+			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host, sizeof(host));
+			port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+		}
+		snprintf(peer, sizeof(peer), "[%s]:%u", host, port);
+		size_t slot = 0;
+		while (slot < LINKS_IN_MAX && E.ins[slot] != NULL)
+			slot++;
+		if (slot == LINKS_IN_MAX || E.tls == NULL) {
+			log_warnx("cluster link from %s refused: %s", peer,
+				  E.tls == NULL ? "the cluster is disabled" : "too many links");
+			close(conn);
+			continue;
+		}
+		struct peerlink_hello hello = local_hello();
+		E.ins[slot] = peerlink_accept(E.loop, E.tls, conn, peer, &hello, &link_events, NULL);
+	}
+}
+
+void elector_io_socket(int fd, const struct proto_listen_socket *info)
+{
+	if (E.socket_count == SOCKETS_MAX) {
+		close(fd);
+		return;
+	}
+	E.sockets[E.socket_count].fd = fd;
+	E.sockets[E.socket_count].io = ev_io_add(child_loop(), fd, EV_READ, on_accept, NULL);
+	E.socket_count++;
+	log_info("accepting cluster links on %s port %u", info->address, info->port);
+}
+
+static int64_t on_tick(struct ev_timer *timer, void *arg)
+{
+	(void)timer, (void)arg;
+	if (E.core != NULL) {
+		elector_tick(E.core);
+		pump();
+	}
+	request_drive();
+	return TICK_MS;
+}
+
+int elector_io_configure(const struct config *cfg, bool first, char *why, size_t why_size)
+{
+	if (!first) {
+		/* Cluster settings are read once; the rest does not concern us. */
+		if (cfg->cluster.enabled != E.cfg.cluster.enabled ||
+		    memcmp(&cfg->cluster, &E.cfg.cluster, sizeof(cfg->cluster)) != 0)
+			log_warnx("cluster settings change when rxmppd restarts");
+		return 0;
+	}
+	E.loop = child_loop();
+	E.cfg = *cfg;
+	E.enabled = cfg->cluster.enabled;
+	if (!E.enabled) {
+		log_info("cluster disabled: this node runs alone");
+		E.ticker = ev_timer_add(E.loop, TICK_MS, on_tick, NULL);
+		return 0;
+	}
+	if (config_cluster_address(cfg, E.address, sizeof(E.address)) == -1) {
+		snprintf(why, why_size, "cluster.address is needed when listening on any address");
+		return -1;
+	}
+	if (elector_state_node_id(cfg->state_directory, &E.id, why, why_size) == -1)
+		return -1;
+	struct elector_persistent state;
+	if (elector_state_load(cfg->state_directory, &state, why, why_size) == -1)
+		return -1;
+	E.tls = tls_peer_context_new(&cfg->tls, cfg->cluster.trust_bundle, why, why_size);
+	if (E.tls == NULL)
+		return -1;
+	unsigned hb = cfg->cluster.heartbeat_interval_ms / TICK_MS;
+	struct elector_options options = {
+	    .id = E.id,
+	    .heartbeat_ticks = hb > 0 ? hb : 1,
+	    .election_ticks_min = cfg->cluster.election_timeout_min_ms / TICK_MS,
+	    .election_ticks_max = cfg->cluster.election_timeout_max_ms / TICK_MS,
+	    .seed = E.id ^ (uint64_t)getpid() ^ (uint64_t)now_ms(),
+	};
+	E.core = elector_new(&options, &state);
+	if (E.core == NULL) {
+		snprintf(why, why_size, "cannot start the election core");
+		return -1;
+	}
+	log_info("node %016" PRIx64 " at %s, term %" PRIu64 ", %u members", E.id, E.address,
+		 state.term, state.config.count);
+	E.ticker = ev_timer_add(E.loop, TICK_MS, on_tick, NULL);
+	return 0;
+}
+
+void elector_io_router_up(void)
+{
+	tell_router();
+}
+
+void elector_io_stop(void)
+{
+	for (size_t i = 0; i < ELECTOR_MEMBERS_MAX; i++)
+		peerlink_free(E.outs[i].link);
+	for (size_t i = 0; i < LINKS_IN_MAX; i++)
+		peerlink_free(E.ins[i]);
+	peerlink_free(E.req.link);
+	for (size_t i = 0; i < E.socket_count; i++) {
+		ev_io_del(E.sockets[i].io);
+		close(E.sockets[i].fd);
+	}
+	elector_free(E.core);
+	SSL_CTX_free(E.tls);
+	memset(&E, 0, sizeof(E));
+}

@@ -1,0 +1,21 @@
+/* The elector's I/O shell (elector_io.c), as its process main sees it. */
+#ifndef RXMPP_ELECTOR_IO_H
+#define RXMPP_ELECTOR_IO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/ipc.h"
+#include "common/proto.h"
+#include "config/config.h"
+
+int elector_io_configure(const struct config *cfg, bool first, char *why, size_t why_size);
+void elector_io_socket(int fd, const struct proto_listen_socket *info);
+/* A request from rxmppctl (through the supervisor); the answer goes back
+ * with the same token. */
+void elector_io_request(uint64_t token, const struct proto_cluster_request *request);
+/* The router (re)connected: tell it who leads. */
+void elector_io_router_up(void);
+void elector_io_stop(void);
+
+#endif

@@ -1,0 +1,48 @@
+/*
+ * What electors say to each other on peer links (frame types after the
+ * hello of common/peerlink.h), and the kind of link they use.
+ */
+#ifndef RXMPP_ELECTOR_WIRE_H
+#define RXMPP_ELECTOR_WIRE_H
+
+#include <stdint.h>
+
+#include "elector_core.h"
+
+#define ELECTOR_LINK_KIND 0x454c4543u /* "ELEC": heartbeats and votes */
+
+enum elector_wire_type {
+	ELECTOR_WIRE_MSG = 2,	  /* struct elector_msg */
+	ELECTOR_WIRE_CHANGE,	  /* struct elector_change: join or remove */
+	ELECTOR_WIRE_CHANGE_REPLY /* struct elector_change_reply */
+};
+
+enum elector_change_op {
+	ELECTOR_CHANGE_JOIN,
+	ELECTOR_CHANGE_REMOVE,
+};
+
+struct elector_change {
+	uint32_t op;
+	uint32_t reserved;
+	uint64_t node_id;
+	char address[ELECTOR_ADDRESS_MAX];
+};
+_Static_assert(sizeof(struct elector_change) == 144, "elector_change has a fixed size");
+
+enum elector_change_status {
+	ELECTOR_CHANGE_DONE,	 /* the membership is as asked, committed */
+	ELECTOR_CHANGE_PENDING,	 /* under way; ask again shortly */
+	ELECTOR_CHANGE_REDIRECT, /* not the leader: ask `leader_address` */
+	ELECTOR_CHANGE_REFUSED,	 /* cannot be done; `text` says why */
+};
+
+struct elector_change_reply {
+	uint32_t status;
+	uint32_t reserved;
+	char leader_address[ELECTOR_ADDRESS_MAX];
+	char text[128];
+};
+_Static_assert(sizeof(struct elector_change_reply) == 264, "elector_change_reply is fixed");
+
+#endif

@@ -1,0 +1,188 @@
+"""Three real nodes on loopback forming a cluster with mutual TLS:
+initialize and join, status listing each member once, failover when the
+leader node dies (kill -9 of all its processes), the leader's listener or a
+follower's elector killed without an election, remove, a reset node joining
+again without appearing twice, and a node with an untrusted certificate
+refused."""
+
+import json
+import os
+import shutil
+import signal
+import time
+
+import pytest
+
+from certs import make_server_certs
+from rxmpp_node import free_port, process_alive, wait_until
+
+
+def cluster_node(node_factory, certs, trust=None):
+    port = free_port()
+    node = node_factory(extra=f"cluster:\n  enabled: true\n  port: {port}\n"
+                              f"  trust_bundle: {trust or certs['ca']}\n")
+    node.cluster_port = port
+    node.cluster_address = f"127.0.0.1:{port}"
+    return node
+
+
+def status(node):
+    return json.loads(node.ctl("cluster", "status", "--json").stdout)
+
+
+def form_cluster(node_factory, certs, size=3):
+    nodes = [cluster_node(node_factory, certs).start() for _ in range(size)]
+    out = nodes[0].ctl("cluster", "initialize").stdout
+    assert "initialized a one-node cluster" in out
+    for node in nodes[1:]:
+        result = node.ctl("cluster", "join", nodes[0].cluster_address)
+        assert "joined" in result.stdout
+    # Every node learns the whole membership from the leader's heartbeats.
+    wait_until(lambda: all(len(status(n)["members"]) == size for n in nodes),
+               what="every node to list every member")
+    return nodes
+
+
+def leader_of(nodes):
+    for node in nodes:
+        if node.proc.poll() is None and status(node)["state"] == "LEADER":
+            return node
+    return None
+
+
+def kill_node(node):
+    """kill -9 of every process of a node, as a power cut would."""
+    pids = [node.proc.pid] + [p["pid"] for p in node.status()["processes"] if p["pid"]]
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)
+    node.proc.wait(timeout=10)
+    wait_until(lambda: not any(process_alive(pid) for pid in pids), what="the node to be gone")
+
+
+def test_three_nodes_form_a_cluster(node_factory, certs):
+    nodes = form_cluster(node_factory, certs)
+    views = [status(n) for n in nodes]
+    leader = views[0]["node"]
+    assert views[0]["state"] == "LEADER"
+    for view in views:
+        ids = [m["node"] for m in view["members"]]
+        assert sorted(ids) == sorted(v["node"] for v in views)  # each member once
+        assert view["leader"] == leader
+        assert [m["leader"] for m in view["members"]].count(True) == 1
+    text = nodes[1].ctl("cluster", "status").stdout
+    assert text.startswith("State: FOLLOWER\nTerm: ")
+    assert "(Leader)" in text and nodes[0].cluster_address in text
+    # The leader hears every follower's replies.
+    assert all(m["heartbeat_ms"] is not None and m["heartbeat_ms"] < 5000
+               for m in views[0]["members"])
+
+
+def test_leader_node_killed_a_new_leader_takes_over(node_factory, certs):
+    nodes = form_cluster(node_factory, certs)
+    old = leader_of(nodes)
+    term = status(old)["term"]
+    killed_at = time.monotonic()
+    kill_node(old)
+    survivors = [n for n in nodes if n is not old]
+    new = wait_until(lambda: leader_of(survivors), timeout=10, what="a new leader")
+    took = time.monotonic() - killed_at
+    print(f"new leader {took * 1000:.0f} ms after kill -9 of the leader node")
+    assert status(new)["term"] > term
+    assert all(status(n)["leader"] == status(new)["node"] for n in survivors)
+    # The old leader comes back from its persisted state as a follower.
+    old.start()
+    wait_until(lambda: status(old)["leader"] == status(new)["node"], what="the old leader to follow")
+    assert status(old)["state"] == "FOLLOWER"
+    assert len(status(old)["members"]) == 3
+
+
+def test_leader_listener_killed_same_leader_same_term(node_factory, certs):
+    nodes = form_cluster(node_factory, certs)
+    leader = leader_of(nodes)
+    before = status(leader)
+    listener = leader.children()["listener"]["pid"]
+    os.kill(listener, signal.SIGKILL)
+    leader.wait_child_back("listener", listener)
+    time.sleep(1.5)  # more than an election timeout
+    after = status(leader)
+    assert after["state"] == "LEADER"
+    assert after["term"] == before["term"]
+    assert leader.children()["elector"]["generation"] == 1
+
+
+def test_follower_elector_killed_keeps_term_and_vote(node_factory, certs):
+    nodes = form_cluster(node_factory, certs)
+    leader = leader_of(nodes)
+    follower = next(n for n in nodes if n is not leader)
+    with open(os.path.join(follower.dir, "state", "election")) as f:
+        persisted = f.read()
+    term = status(follower)["term"]
+    elector = follower.children()["elector"]["pid"]
+    os.kill(elector, signal.SIGKILL)
+    follower.wait_child_back("elector", elector)
+    wait_until(lambda: status(follower)["leader"] == status(leader)["node"],
+               what="the restarted elector to follow the leader")
+    assert status(follower)["term"] == term
+    assert status(leader)["state"] == "LEADER" and status(leader)["term"] == term
+    with open(os.path.join(follower.dir, "state", "election")) as f:
+        assert f.read() == persisted  # same term, same vote, same membership
+
+
+def test_remove_a_member(node_factory, certs):
+    nodes = form_cluster(node_factory, certs)
+    leader = leader_of(nodes)
+    follower = next(n for n in nodes if n is not leader)
+    other = next(n for n in nodes if n is not leader and n is not follower)
+    # Asked on a follower, done by the leader.
+    result = other.ctl("cluster", "remove", follower.cluster_address)
+    assert "removed" in result.stdout
+    wait_until(lambda: len(status(leader)["members"]) == 2, what="the membership to shrink")
+    assert follower.cluster_address not in [m["address"] for m in status(other)["members"]]
+
+
+def test_reset_node_joins_again_without_appearing_twice(node_factory, certs):
+    nodes = form_cluster(node_factory, certs)
+    leader = leader_of(nodes)
+    third = next(n for n in nodes if n is not leader and n is not nodes[0])
+    old_id = status(third)["node"]
+    assert third.stop() == 0
+    # What a reset does: the node's cluster state and node id are gone.
+    for name in ("node-id", "election"):
+        os.remove(os.path.join(third.dir, "state", name))
+    third.start()
+    new_id = status(third)["node"]
+    assert new_id != old_id
+    result = third.ctl("cluster", "join", leader.cluster_address)
+    assert "joined" in result.stdout
+    wait_until(lambda: len(status(third)["members"]) == 3, what="the rejoined node to see all")
+    for node in nodes:
+        members = status(node)["members"]
+        addresses = [m["address"] for m in members]
+        assert len(addresses) == len(set(addresses)) == 3  # no address twice
+        assert old_id not in [m["node"] for m in members]
+    leader.wait_log(rf"replacing member {old_id} at {third.cluster_address}")
+
+
+def test_untrusted_node_cannot_join(node_factory, certs, tmp_path):
+    nodes = form_cluster(node_factory, certs, size=1)
+    stranger_certs = make_server_certs(tmp_path / "stranger")
+    stranger = cluster_node(node_factory, stranger_certs, trust=certs["ca"])
+    stranger.certs = stranger_certs
+    with open(stranger.config) as f:
+        text = f.read()
+    stranger.write_config(text=text.replace(certs["key"], stranger_certs["key"])
+                          .replace(certs["cert"], stranger_certs["cert"]))
+    stranger.start()
+    result = stranger.ctl("cluster", "join", nodes[0].cluster_address, check=False)
+    assert result.returncode == 1
+    assert "refused the link" in result.stderr
+    nodes[0].wait_log(r"cluster link \[127\.0\.0\.1\]:\d+: TLS: .*(certificate|unknown ca)")
+    assert len(status(nodes[0])["members"]) == 1
+
+
+def test_cluster_verbs_when_disabled(node):
+    out = node.ctl("cluster", "status").stdout
+    assert "DISABLED" in out
+    result = node.ctl("cluster", "initialize", check=False)
+    assert result.returncode == 1
+    assert "the cluster is disabled" in result.stderr
