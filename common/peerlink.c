@@ -17,7 +17,7 @@
 #define PEERLINK_VERSION 1
 /* Connect, TLS and hello must be done by then. */
 #define PEERLINK_HANDSHAKE_MS 5000
-#define PEERLINK_OUTPUT_MAX (16u * 1024u * 1024u)
+#define PEERLINK_OUTPUT_MAX   (16u * 1024u * 1024u)
 
 struct peerlink {
 	struct ev_loop *loop;
@@ -123,7 +123,8 @@ int peerlink_send(struct peerlink *l, uint16_t type, const void *data, size_t le
 	return link_write_frame(l, type, data, len);
 }
 
-static void link_fail(struct peerlink *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void link_fail(struct peerlink *l, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static void link_fail(struct peerlink *l, const char *fmt, ...)
 {
@@ -161,8 +162,8 @@ static void link_frames(struct peerlink *l)
 			}
 			memcpy(&l->remote, msg.data, sizeof(l->remote));
 			l->remote.address[sizeof(l->remote.address) - 1] = '\0';
-			if (l->remote.version != PEERLINK_VERSION || l->remote.kind != l->local.kind ||
-			    l->remote.node_id == 0) {
+			if (l->remote.version != PEERLINK_VERSION ||
+			    l->remote.kind != l->local.kind || l->remote.node_id == 0) {
 				link_fail(l, "hello of version %u, kind %u; expected %d, %u",
 					  l->remote.version, l->remote.kind, PEERLINK_VERSION,
 					  l->local.kind);
@@ -342,7 +343,8 @@ struct peerlink *peerlink_connect(struct ev_loop *loop, SSL_CTX *ctx, const char
 		return NULL;
 	}
 	int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd == -1 || (connect(fd, res->ai_addr, res->ai_addrlen) == -1 && errno != EINPROGRESS)) {
+	if (fd == -1 ||
+	    (connect(fd, res->ai_addr, res->ai_addrlen) == -1 && errno != EINPROGRESS)) {
 		snprintf(why, why_size, "%s: %s", address, strerror(errno));
 		if (fd != -1)
 			close(fd);

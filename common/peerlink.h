@@ -20,7 +20,7 @@
 #include "ipc.h"
 
 #define PEERLINK_FRAME_MAX (64u * 1024u)
-#define PEERLINK_HELLO 1 /* frame type of the hello; others are the user's */
+#define PEERLINK_HELLO	   1 /* frame type of the hello; others are the user's */
 
 struct peerlink_hello {
 	uint32_t version;

@@ -29,7 +29,9 @@ static void cluster_usage(FILE *out)
 
 static const char *role_name(uint32_t role)
 {
-	return role == ELECTOR_LEADER ? "LEADER" : role == ELECTOR_FOLLOWER ? "FOLLOWER" : "CANDIDATE";
+	return role == ELECTOR_LEADER	  ? "LEADER"
+	       : role == ELECTOR_FOLLOWER ? "FOLLOWER"
+					  : "CANDIDATE";
 }
 
 int ctl_print_cluster_status(const struct ipc_msg *msg, bool json)
@@ -81,8 +83,8 @@ int ctl_print_cluster_status(const struct ipc_msg *msg, bool json)
 		if (self)
 			snprintf(age, sizeof(age), "this node");
 		else if (m.heard_ms != UINT64_MAX)
-			snprintf(age, sizeof(age), "%" PRIu64 ".%01" PRIu64 "s ago", m.heard_ms / 1000,
-				 m.heard_ms % 1000 / 100);
+			snprintf(age, sizeof(age), "%" PRIu64 ".%01" PRIu64 "s ago",
+				 m.heard_ms / 1000, m.heard_ms % 1000 / 100);
 		printf("  %-28s %016" PRIx64 " %-9s last heartbeat: %s\n", m.address, m.id,
 		       leader ? "(Leader)" : "", age);
 	}
@@ -91,8 +93,7 @@ int ctl_print_cluster_status(const struct ipc_msg *msg, bool json)
 	return CTL_OK;
 }
 
-int ctl_cluster(int argc, char **argv, const char *socket_path, const struct config *cfg,
-		bool json)
+int ctl_cluster(int argc, char **argv, const char *socket_path, const struct config *cfg, bool json)
 {
 	struct proto_cluster_request request = {0};
 	const char *verb = argc > 1 ? argv[1] : NULL;
@@ -112,7 +113,8 @@ int ctl_cluster(int argc, char **argv, const char *socket_path, const struct con
 		if (has_port)
 			snprintf(request.arg, sizeof(request.arg), "%s", host);
 		else
-			snprintf(request.arg, sizeof(request.arg), "%s:%u", host, cfg->cluster.port);
+			snprintf(request.arg, sizeof(request.arg), "%s:%u", host,
+				 cfg->cluster.port);
 	} else if (strcmp(verb, "remove") == 0 && argc == 3) {
 		request.op = PROTO_CLUSTER_OP_REMOVE;
 		snprintf(request.arg, sizeof(request.arg), "%s", argv[2]);
@@ -120,8 +122,8 @@ int ctl_cluster(int argc, char **argv, const char *socket_path, const struct con
 		cluster_usage(stderr);
 		return CTL_USAGE;
 	}
-	uint16_t expect = request.op == PROTO_CLUSTER_OP_STATUS ? PROTO_CLUSTER_STATUS
-								 : PROTO_CLUSTER_RESULT;
+	uint16_t expect =
+	    request.op == PROTO_CLUSTER_OP_STATUS ? PROTO_CLUSTER_STATUS : PROTO_CLUSTER_RESULT;
 	/* A join or remove may wait for a leader and a commit. */
 	int timeout_ms = request.op == PROTO_CLUSTER_OP_STATUS ? 5000 : 35000;
 	return ctl_request(socket_path, PROTO_CLUSTER_REQUEST, &request, sizeof(request), expect,

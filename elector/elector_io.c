@@ -35,14 +35,14 @@
 #include "elector_state.h"
 #include "elector_wire.h"
 
-#define TICK_MS 10
-#define LINKS_IN_MAX 64
-#define SOCKETS_MAX 16
-#define RETRY_FIRST_MS 200
-#define RETRY_MAX_MS 2000
+#define TICK_MS		    10
+#define LINKS_IN_MAX	    64
+#define SOCKETS_MAX	    16
+#define RETRY_FIRST_MS	    200
+#define RETRY_MAX_MS	    2000
 #define REQUEST_DEADLINE_MS 30000
-#define REQUEST_RETRY_MS 300
-#define REQUEST_HOPS_MAX 4
+#define REQUEST_RETRY_MS    300
+#define REQUEST_HOPS_MAX    4
 
 struct out_link {
 	uint64_t id;
@@ -204,8 +204,8 @@ static void link_up(struct peerlink *l, void *arg)
 	if (arg != NULL) {
 		struct out_link *out = arg;
 		if (remote->node_id != out->id) {
-			log_warnx("cluster link %s: the node there is %016" PRIx64 ", not member %016" PRIx64
-				  "; closing it",
+			log_warnx("cluster link %s: the node there is %016" PRIx64
+				  ", not member %016" PRIx64 "; closing it",
 				  peerlink_peer(l), remote->node_id, out->id);
 			out->link = NULL;
 			out->retry_at = now_ms() + RETRY_MAX_MS;
@@ -281,7 +281,8 @@ static void reconcile_links(void)
 		if (out->link == NULL) {
 			log_debug("cluster link to %s: %s", out->address, why);
 			out->retry_at = now_ms() + out->backoff;
-			out->backoff = out->backoff * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : out->backoff * 2;
+			out->backoff =
+			    out->backoff * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : out->backoff * 2;
 		}
 	}
 }
@@ -292,8 +293,8 @@ static void send_msg(const struct elector_msg *m)
 	if (out == NULL || out->link == NULL || !peerlink_is_up(out->link))
 		return; /* lost, as on any network: the protocol copes */
 	/* Only heartbeats carry the membership. */
-	size_t len = m->type == ELECTOR_MSG_HEARTBEAT ? sizeof(*m)
-						      : offsetof(struct elector_msg, config);
+	size_t len =
+	    m->type == ELECTOR_MSG_HEARTBEAT ? sizeof(*m) : offsetof(struct elector_msg, config);
 	peerlink_send(out->link, ELECTOR_WIRE_MSG, m, len);
 }
 
@@ -304,8 +305,8 @@ static void pump(void)
 	while (E.core != NULL && elector_has_ready(E.core)) {
 		struct elector_ready r;
 		elector_ready(E.core, &r);
-		if (r.persist && elector_state_save(E.cfg.state_directory, &r.state, why,
-						    sizeof(why)) == -1)
+		if (r.persist &&
+		    elector_state_save(E.cfg.state_directory, &r.state, why, sizeof(why)) == -1)
 			fatalx("cannot persist the election state (%s); stopping rather than "
 			       "risking a second vote",
 			       why);
@@ -443,7 +444,8 @@ static void link_message(struct peerlink *l, const struct ipc_msg *msg, void *ar
 		switch (reply.status) {
 		case ELECTOR_CHANGE_DONE:
 			request_finish(true, "%s; the leader is at %s", what,
-				       reply.leader_address[0] ? reply.leader_address : E.req.target);
+				       reply.leader_address[0] ? reply.leader_address
+							       : E.req.target);
 			return;
 		case ELECTOR_CHANGE_REDIRECT:
 			if (++E.req.hops > REQUEST_HOPS_MAX || reply.leader_address[0] == '\0') {
@@ -538,8 +540,8 @@ static void send_status(uint64_t token)
 			snprintf(members[i].address, sizeof(members[i].address), "%s",
 				 c->members[i].address);
 			uint64_t silence = elector_silence(E.core, c->members[i].id);
-			members[i].heard_ms = silence != UINT64_MAX ? silence * TICK_MS
-								    : heard_ago(c->members[i].id);
+			members[i].heard_ms =
+			    silence != UINT64_MAX ? silence * TICK_MS : heard_ago(c->members[i].id);
 		}
 	}
 	struct iovec iov[2] = {{&status, sizeof(status)},
@@ -582,21 +584,24 @@ void elector_io_request(uint64_t token, const struct proto_cluster_request *requ
 	switch (request->op) {
 	case PROTO_CLUSTER_OP_INITIALIZE:
 		if (c->count != 0) {
-			send_result(token, false,
-				    "this node is already in a cluster; remove it or reset it first");
+			send_result(
+			    token, false,
+			    "this node is already in a cluster; remove it or reset it first");
 			return;
 		}
 		elector_initialize(E.core, E.address);
 		pump();
-		snprintf(text, sizeof(text), "initialized a one-node cluster: node %016" PRIx64 " at %s",
-			 E.id, E.address);
+		snprintf(text, sizeof(text),
+			 "initialized a one-node cluster: node %016" PRIx64 " at %s", E.id,
+			 E.address);
 		log_info("%s", text);
 		send_result(token, true, text);
 		return;
 	case PROTO_CLUSTER_OP_JOIN:
 		if (c->count > 1 || (c->count == 1 && c->members[0].id != E.id)) {
-			send_result(token, false,
-				    "this node is already in a cluster; remove it or reset it first");
+			send_result(
+			    token, false,
+			    "this node is already in a cluster; remove it or reset it first");
 			return;
 		}
 		E.req = (struct request){.active = true, .token = token, .op = request->op};
@@ -651,10 +656,12 @@ static void on_accept(struct ev_io *io, int fd, uint32_t events, void *arg)
 		char host[INET6_ADDRSTRLEN] = "?", peer[INET6_ADDRSTRLEN + 16];
 		unsigned port = 0;
 		if (ss.ss_family == AF_INET) {
-			inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host, sizeof(host));
+			inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host,
+				  sizeof(host));
 			port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
 		} else if (ss.ss_family == AF_INET6) {
-			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host, sizeof(host));
+			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host,
+				  sizeof(host));
 			port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
 		}
 		snprintf(peer, sizeof(peer), "[%s]:%u", host, port);
@@ -668,7 +675,8 @@ static void on_accept(struct ev_io *io, int fd, uint32_t events, void *arg)
 			continue;
 		}
 		struct peerlink_hello hello = local_hello();
-		E.ins[slot] = peerlink_accept(E.loop, E.tls, conn, peer, &hello, &link_events, NULL);
+		E.ins[slot] =
+		    peerlink_accept(E.loop, E.tls, conn, peer, &hello, &link_events, NULL);
 	}
 }
 

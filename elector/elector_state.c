@@ -14,7 +14,7 @@
 #include "common/buf.h"
 #include "common/fileio.h"
 
-#define NODE_ID_FILE "node-id"
+#define NODE_ID_FILE  "node-id"
 #define ELECTION_FILE "election"
 
 int elector_state_node_id(const char *state_dir, uint64_t *id, char *why, size_t why_size)
@@ -60,8 +60,8 @@ int elector_state_save(const char *state_dir, const struct elector_persistent *s
 			 s->term, s->voted_for, s->commit_index, s->config.index, s->config.term);
 	buf_append(&out, line, (size_t)n);
 	for (uint32_t i = 0; i < s->config.count; i++) {
-		n = snprintf(line, sizeof(line), "member %016" PRIx64 " %s\n", s->config.members[i].id,
-			     s->config.members[i].address);
+		n = snprintf(line, sizeof(line), "member %016" PRIx64 " %s\n",
+			     s->config.members[i].id, s->config.members[i].address);
 		buf_append(&out, line, (size_t)n);
 	}
 	int rc = fileio_write_atomic(path, buf_head(&out), buf_len(&out), 0600, why, why_size);
@@ -109,16 +109,18 @@ int elector_state_load(const char *state_dir, struct elector_persistent *s, char
 			strcpy(s->config.members[s->config.count].address, address);
 			s->config.count++;
 		} else {
-			snprintf(why, why_size, "%s:%u: unreadable line; refusing to start from a damaged "
-				 "election state", path, line_no);
+			snprintf(why, why_size,
+				 "%s:%u: unreadable line; refusing to start from a damaged "
+				 "election state",
+				 path, line_no);
 			free(text);
 			return -1;
 		}
 	}
 	free(text);
 	if (seen != 15) {
-		snprintf(why, why_size, "%s: incomplete; refusing to start from a damaged election state",
-			 path);
+		snprintf(why, why_size,
+			 "%s: incomplete; refusing to start from a damaged election state", path);
 		return -1;
 	}
 	return 0;

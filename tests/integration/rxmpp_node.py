@@ -56,6 +56,7 @@ class Node:
         self.write_config(extra=extra)
         self.proc = None
         self.reader = None
+        self.wrapper = []  # e.g. ["ip", "netns", "exec", NAME]
         self.lines = []
         self.lock = threading.Condition()
         self.known_pids = set()
@@ -102,7 +103,8 @@ class Node:
         # A restarted node's log goes on from the previous run's lines.
         mark = self.log_mark()
         self.proc = subprocess.Popen(
-            [os.path.join(self.bin, "rxmppd"), "--foreground", "--config", self.config],
+            self.wrapper + [os.path.join(self.bin, "rxmppd"), "--foreground", "--config",
+                            self.config],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
