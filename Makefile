@@ -85,9 +85,9 @@ $(BIN)/rxmpp-listener: $(call obj,$(LISTENER_SRC) $(ACCOUNTS_SRC) $(CHILD_SRC) $
 	$(CC) $(LDFLAGS) $^ -o $@ $(SSL_LIBS) $(EXPAT_LIBS)
 
 $(BIN)/rxmpp-router: $(call obj,router/router_main.c router/router_table.c router/router_route.c \
-		$(CHILD_SRC) $(COMMON_SRC))
+		router/router_cluster.c common/peerlink.c common/tls.c $(CHILD_SRC) $(COMMON_SRC))
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ -o $@
+	$(CC) $(LDFLAGS) $^ -o $@ $(SSL_LIBS)
 
 $(BIN)/rxmpp-elector: $(call obj,elector/elector_main.c elector/elector_io.c elector/elector_core.c \
 		elector/elector_state.c common/peerlink.c common/tls.c $(CHILD_SRC) $(COMMON_SRC))

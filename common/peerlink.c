@@ -78,6 +78,10 @@ static void link_close(struct peerlink *l, const char *reason)
 	l->depth++;
 	l->events->closed(l, reason, l->arg);
 	l->depth--;
+	/* Closed from outside any callback of ours (a failed send): the owner
+	 * freed it in its close callback, and nobody else will finish that. */
+	if (l->free_asked && l->depth == 0)
+		link_release(l);
 }
 
 static void link_flush(struct peerlink *l)

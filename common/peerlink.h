@@ -19,7 +19,8 @@
 #include "ev.h"
 #include "ipc.h"
 
-#define PEERLINK_FRAME_MAX (64u * 1024u)
+/* Stanza links carry stanzas of up to the configured maximum (1 MiB). */
+#define PEERLINK_FRAME_MAX IPC_FRAME_MAX
 #define PEERLINK_HELLO	   1 /* frame type of the hello; others are the user's */
 
 struct peerlink_hello {

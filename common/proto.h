@@ -87,6 +87,7 @@ enum proto_socket_kind {
 	PROTO_SOCKET_CLIENT_TLS, /* XEP-0368 direct TLS for clients */
 	PROTO_SOCKET_COMPONENT,	 /* XEP-0114 call bridges */
 	PROTO_SOCKET_CLUSTER,	 /* peer links of the elector */
+	PROTO_SOCKET_STANZAS,	 /* stanza links of the router (cluster.port + 1) */
 };
 
 struct proto_listen_socket {
@@ -237,9 +238,11 @@ struct proto_leader {
 	uint64_t term;
 	uint64_t leader; /* 0: none known */
 	uint64_t self;
+	uint32_t members;  /* in the membership, this node included */
+	uint32_t alive;	   /* of them, heard within an election timeout */
 	char address[128]; /* the leader's cluster address */
 };
-_Static_assert(sizeof(struct proto_leader) == 152, "proto_leader has a fixed size");
+_Static_assert(sizeof(struct proto_leader) == 160, "proto_leader has a fixed size");
 
 enum proto_kick_reason {
 	PROTO_KICK_CONFLICT, /* the same full JID logged in elsewhere */

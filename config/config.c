@@ -465,10 +465,17 @@ void config_validate(const struct config *cfg, const char *file, config_mark_fn 
 			 cfg->listen.direct_tls_port != cfg->listen.component_port,
 		     "listen", "direct_tls_port",
 		     "listen.direct_tls_port: must differ from client_port and component_port");
-	CONFIG_CHECK(!cfg->cluster.enabled || (cfg->cluster.port != cfg->listen.client_port &&
+	/* cluster.port carries heartbeats and votes, the next port stanzas. */
+	uint32_t stanza_port = cfg->cluster.port + 1;
+	CONFIG_CHECK(!cfg->cluster.enabled || (cfg->cluster.port < 65535 &&
+					       cfg->cluster.port != cfg->listen.client_port &&
 					       cfg->cluster.port != cfg->listen.component_port &&
-					       cfg->cluster.port != cfg->listen.direct_tls_port),
-		     "cluster", "port", "cluster.port: must differ from the XMPP ports");
+					       cfg->cluster.port != cfg->listen.direct_tls_port &&
+					       stanza_port != cfg->listen.client_port &&
+					       stanza_port != cfg->listen.component_port &&
+					       stanza_port != cfg->listen.direct_tls_port),
+		     "cluster", "port",
+		     "cluster.port: it and the port after it must differ from the XMPP ports");
 	char cluster_address[CONFIG_CLUSTER_ADDRESS_MAX + 16];
 	CONFIG_CHECK(!cfg->cluster.enabled ||
 			 config_cluster_address(cfg, cluster_address, sizeof(cluster_address)) == 0,

@@ -90,6 +90,7 @@ static struct {
 	struct request req;
 	uint64_t told_leader;
 	uint64_t told_term;
+	uint32_t told_members;
 } E;
 
 static void pump(void);
@@ -151,7 +152,14 @@ static void tell_router(void)
 	    .term = E.core ? elector_term(E.core) : 0,
 	    .leader = E.core ? elector_leader(E.core) : 0,
 	    .self = E.id,
+	    .members = E.core ? elector_config(E.core)->count : 0,
 	};
+	if (E.core != NULL) {
+		const struct elector_config *c = elector_config(E.core);
+		for (uint32_t i = 0; i < c->count; i++)
+			leader.alive +=
+			    heard_ago(c->members[i].id) < E.cfg.cluster.election_timeout_min_ms;
+	}
 	const struct elector_member *m = leader.leader ? member_of(leader.leader) : NULL;
 	if (m != NULL)
 		snprintf(leader.address, sizeof(leader.address), "%s", m->address);
@@ -172,6 +180,7 @@ static void leader_changed(uint64_t leader)
 	}
 	E.told_leader = leader;
 	E.told_term = term;
+	E.told_members = elector_config(E.core)->count;
 	tell_router();
 }
 
@@ -320,8 +329,13 @@ static void pump(void)
 		else if (changed)
 			E.told_term = elector_term(E.core);
 	}
-	if (E.core != NULL)
+	if (E.core != NULL) {
+		if (elector_config(E.core)->count != E.told_members) {
+			E.told_members = elector_config(E.core)->count;
+			tell_router();
+		}
 		reconcile_links();
+	}
 }
 
 /* Membership changes asked of this node by another */

@@ -18,8 +18,26 @@
 #include "common/proto.h"
 #include "config/config.h"
 
+/* The node a session lives on: ROUTER_LOCAL for this node's listener, or
+ * another node's id (known on the leader, which routes for the cluster). */
+#define ROUTER_LOCAL	   0
+#define ROUTER_ORIGINS_MAX 16
+
+struct rref {
+	uint64_t node;
+	uint64_t session;
+};
+
+/* What a session has been delivered from each other node, so that a
+ * stanza sent again after a leader change is not delivered twice. */
+struct delivered_mark {
+	uint64_t node;
+	uint64_t epoch;
+	uint64_t seq;
+};
+
 struct rsession {
-	uint64_t id;
+	struct rref ref;
 	uint32_t kind; /* enum proto_session_kind */
 	char *jid;     /* full JID of a client, or a component's address */
 	char *bare;
@@ -27,28 +45,61 @@ struct rsession {
 	int priority;
 	uint64_t seq; /* when it last bound or sent presence: newer wins ties */
 	struct rsession *next_of_bare;
+	struct delivered_mark delivered[ROUTER_ORIGINS_MAX];
 };
 
 /* router_table.c */
 int routing_table_init(void);
-struct rsession *session_add(uint64_t id, uint32_t kind, const char *jid);
-void session_remove(uint64_t id);
-void session_presence(uint64_t id, int priority, bool available);
-struct rsession *session_by_id(uint64_t id);
+struct rsession *session_add(struct rref ref, uint32_t kind, const char *jid);
+void session_remove(struct rref ref);
+void session_presence(struct rref ref, int priority, bool available);
+struct rsession *session_by_ref(struct rref ref);
 struct rsession *session_by_jid(const char *jid);
 struct rsession *sessions_of_bare(const char *bare);
-/* Forgets every session (the listener went away). */
-void sessions_clear(void);
+/* Forgets every session of `node` (its listener or its link went away). */
+void sessions_clear_node(uint64_t node);
 size_t session_count(void);
-/* Calls fn for every component session. */
+/* Calls fn for every session, or every component session. */
+void sessions_each(void (*fn)(struct rsession *s, void *arg), void *arg);
 void components_each(void (*fn)(struct rsession *s, void *arg), void *arg);
 
 /* router_route.c */
 void route_init(const struct config *cfg);
-void route_stanza(uint64_t origin, const void *data, size_t len);
+/* Routes a stanza from `origin`; false when this node cannot and it must go
+ * to the leader (a follower's stanza for a recipient it does not hold). */
+bool route_stanza(struct rref origin, const struct proto_route_view *r, bool forwarded);
+/* An RFC 6120 error reply to `origin` for the stanza `r`. */
+void route_bounce(struct rref origin, const struct proto_route_view *r, const char *type,
+		  const char *condition);
+
+/* router_cluster.c: stanza links between the nodes' routers */
+void cluster_init(const struct config *cfg);
+void cluster_socket(int fd);
+void cluster_leader(const struct proto_leader *leader);
+bool cluster_routes_for_all(void); /* this node is the leader of a cluster */
+bool cluster_follower(void);	   /* stanzas it cannot deliver go to the leader */
+/* A stanza from a local session that only the leader can route. */
+void cluster_forward(uint64_t session, const void *data, size_t len);
+/* Bytes for a session on another node (leader only). */
+void cluster_deliver(const struct rsession *target, const char *bytes, size_t len);
+void cluster_kick(const struct rsession *target, uint32_t reason);
+/* The forwarded stanza being routed already reached `s` (sent again after
+ * a leader change): skip it.  Marks it delivered otherwise. */
+bool cluster_already_delivered(struct rsession *s);
+/* Local session changes, for the leader's table. */
+void cluster_session_up(const struct rsession *s);
+void cluster_session_down(struct rref ref);
+void cluster_session_presence(const struct rsession *s);
+/* The listener went away and took this node's sessions. */
+void cluster_local_forgotten(void);
+/* A leader routes what waited before anything newer (order per sender). */
+void cluster_catch_up(void);
+void cluster_stop(void);
 
 /* router_main.c */
 void router_deliver(uint64_t session, const char *bytes, size_t len);
 void router_kick(uint64_t session, uint32_t reason);
+/* Delivers to a session wherever it lives (locally, or through the leader). */
+void deliver_to(const struct rsession *target, const char *bytes, size_t len);
 
 #endif

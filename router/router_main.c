@@ -4,9 +4,11 @@
  * Runs under rxmppd (common/child.c does the handshake and keeps the
  * channels to the listener and the elector).  From the listener:
  * SESSION_UP/DOWN/PRESENCE and STANZA; to it: DELIVER and SESSION_KICK.
- * When the listener goes away, its sessions are forgotten (its clients log
- * in again); when this process restarts, the listener announces its
- * sessions again, so no state here has to survive a crash.
+ * From the elector: LEADER.  In a cluster, stanza links to the other nodes'
+ * routers (router_cluster.c).  When the listener goes away, its sessions
+ * are forgotten (its clients log in again); when this process restarts, the
+ * listener announces its sessions again, so no state here has to survive a
+ * crash.
  */
 #include <string.h>
 
@@ -28,8 +30,17 @@ void router_kick(uint64_t session, uint32_t reason)
 	child_send(PROC_LISTENER, PROTO_SESSION_KICK, session, &kick, sizeof(kick), -1);
 }
 
+void deliver_to(const struct rsession *target, const char *bytes, size_t len)
+{
+	if (target->ref.node != ROUTER_LOCAL)
+		cluster_deliver(target, bytes, len);
+	else if (!cluster_already_delivered((struct rsession *)target))
+		router_deliver(target->ref.session, bytes, len);
+}
+
 static bool router_from_listener(const struct ipc_msg *msg)
 {
+	struct rref ref = {ROUTER_LOCAL, msg->peer};
 	switch (msg->type) {
 	case PROTO_SESSION_UP: {
 		struct proto_session session;
@@ -43,24 +54,41 @@ static bool router_from_listener(const struct ipc_msg *msg)
 			return false;
 		memcpy(jid, (const char *)msg->data + sizeof(session), session.jid_len);
 		jid[session.jid_len] = '\0';
-		if (session_add(msg->peer, session.kind, jid) == NULL)
+		struct rsession *s = session_add(ref, session.kind, jid);
+		if (s == NULL)
 			log_warnx("out of memory: session %s not routable", jid);
+		else
+			cluster_session_up(s);
 		return true;
 	}
 	case PROTO_SESSION_DOWN:
-		session_remove(msg->peer);
+		session_remove(ref);
+		cluster_session_down(ref);
 		return true;
 	case PROTO_SESSION_PRESENCE: {
 		struct proto_presence presence;
 		if (msg->len != sizeof(presence))
 			return false;
 		memcpy(&presence, msg->data, sizeof(presence));
-		session_presence(msg->peer, presence.priority, presence.available != 0);
+		session_presence(ref, presence.priority, presence.available != 0);
+		struct rsession *s = session_by_ref(ref);
+		if (s != NULL)
+			cluster_session_presence(s);
 		return true;
 	}
-	case PROTO_STANZA:
-		route_stanza(msg->peer, msg->data, msg->len);
+	case PROTO_STANZA: {
+		static struct proto_route_view r;
+		if (proto_route_unpack(msg->data, msg->len, &r) == -1) {
+			log_warnx("malformed routing header from session %llu; dropped",
+				  (unsigned long long)msg->peer);
+			return true;
+		}
+		/* What only the leader can route goes there. */
+		cluster_catch_up();
+		if (!route_stanza(ref, &r, false))
+			cluster_forward(msg->peer, msg->data, msg->len);
 		return true;
+	}
 	default:
 		return false;
 	}
@@ -73,9 +101,7 @@ static bool router_from_elector(const struct ipc_msg *msg)
 		return false;
 	memcpy(&leader, msg->data, sizeof(leader));
 	leader.address[sizeof(leader.address) - 1] = '\0';
-	/* Forwarding stanzas to the leader builds on this. */
-	log_debug("leader %016llx at %s in term %llu", (unsigned long long)leader.leader,
-		  leader.address[0] ? leader.address : "-", (unsigned long long)leader.term);
+	cluster_leader(&leader);
 	return true;
 }
 
@@ -90,16 +116,30 @@ static bool router_peer_message(enum proc_role peer, const struct ipc_msg *msg)
 
 static void router_peer_down(enum proc_role peer)
 {
-	if (peer == PROC_LISTENER)
-		sessions_clear();
+	if (peer == PROC_LISTENER) {
+		sessions_clear_node(ROUTER_LOCAL);
+		cluster_local_forgotten();
+	}
+}
+
+static bool router_supervisor_message(const struct ipc_msg *msg)
+{
+	if (msg->type != PROTO_CLUSTER_SOCKET || msg->fd == -1 ||
+	    msg->len != sizeof(struct proto_listen_socket))
+		return false;
+	cluster_socket(msg->fd);
+	return true;
 }
 
 static int router_configure(const struct config *cfg, bool first, char *why, size_t why_size)
 {
 	(void)why;
 	(void)why_size;
-	if (first && routing_table_init() == -1)
-		return -1;
+	if (first) {
+		if (routing_table_init() == -1)
+			return -1;
+		cluster_init(cfg);
+	}
 	route_init(cfg);
 	return 0;
 }
@@ -109,6 +149,8 @@ static const struct child_ops router_ops = {
     .configure = router_configure,
     .peer_down = router_peer_down,
     .peer_message = router_peer_message,
+    .supervisor_message = router_supervisor_message,
+    .stop = cluster_stop,
 };
 
 int main(int argc, char **argv)

@@ -63,10 +63,13 @@ static void put_attr(struct buf *out, const char *name, const char *value)
 	put(out, "\"");
 }
 
-/* <kind from to type id>payload</kind> to the session `to_session`. */
-static void reply(uint64_t to_session, const struct proto_route_view *r, const char *type,
+/* <kind from to type id>payload</kind> to the session `to`. */
+static void reply(struct rref to, const struct proto_route_view *r, const char *type,
 		  const char *payload)
 {
+	const struct rsession *target = session_by_ref(to);
+	if (target == NULL)
+		return; /* the sender is gone */
 	struct buf out;
 	buf_init(&out, 64 * 1024);
 	put(&out, "<");
@@ -86,24 +89,26 @@ static void reply(uint64_t to_session, const struct proto_route_view *r, const c
 		put(&out, kind_names[r->kind]);
 		put(&out, ">");
 	}
-	router_deliver(to_session, buf_head(&out), buf_len(&out));
+	deliver_to(target, buf_head(&out), buf_len(&out));
 	buf_free(&out);
 }
 
-static void bounce(uint64_t origin, const struct proto_route_view *r, const char *condition)
+void route_bounce(struct rref origin, const struct proto_route_view *r, const char *type,
+		  const char *condition)
 {
 	if (strcmp(r->type, "error") == 0 || strcmp(r->type, "result") == 0 ||
 	    r->kind == PROTO_STANZA_PRESENCE)
 		return;
 	char payload[256];
-	snprintf(payload, sizeof(payload),
-		 "<error type='cancel'><%s xmlns='" NS_STANZAS "'/></error>", condition);
+	snprintf(payload, sizeof(payload), "<error type='%s'><%s xmlns='" NS_STANZAS "'/></error>",
+		 type, condition);
 	reply(origin, r, "error", payload);
 }
 
-struct items {
-	struct buf *out;
-};
+static void bounce(struct rref origin, const struct proto_route_view *r, const char *condition)
+{
+	route_bounce(origin, r, "cancel", condition);
+}
 
 static void add_item(struct rsession *s, void *arg)
 {
@@ -114,7 +119,7 @@ static void add_item(struct rsession *s, void *arg)
 }
 
 /* An iq for the server itself, or for the sender's own account. */
-static void server_iq(uint64_t origin, const struct proto_route_view *r, bool for_account)
+static void server_iq(struct rref origin, const struct proto_route_view *r, bool for_account)
 {
 	if (strcmp(r->type, "result") == 0 || strcmp(r->type, "error") == 0)
 		return;
@@ -157,7 +162,7 @@ static void server_iq(uint64_t origin, const struct proto_route_view *r, bool fo
 
 static void deliver(const struct rsession *s, const struct proto_route_view *r)
 {
-	router_deliver(s->id, r->stanza, r->stanza_len);
+	deliver_to(s, r->stanza, r->stanza_len);
 }
 
 /* RFC 6121 8.5.2.1: a message to a bare JID goes to the available
@@ -176,7 +181,7 @@ static const struct rsession *best_resource(const char *bare)
 	return best;
 }
 
-static void route_to_bare(uint64_t origin, const struct proto_route_view *r, const char *bare)
+static void route_to_bare(struct rref origin, const struct proto_route_view *r, const char *bare)
 {
 	switch (r->kind) {
 	case PROTO_STANZA_MESSAGE: {
@@ -214,76 +219,86 @@ static void route_to_bare(uint64_t origin, const struct proto_route_view *r, con
 	}
 }
 
-void route_stanza(uint64_t origin, const void *data, size_t len)
+bool route_stanza(struct rref origin, const struct proto_route_view *r, bool forwarded)
 {
-	static struct proto_route_view r;
-	if (proto_route_unpack(data, len, &r) == -1) {
-		log_warnx("malformed routing header from session %llu; dropped",
-			  (unsigned long long)origin);
-		return;
-	}
-	const struct rsession *sender = session_by_id(origin);
+	const struct rsession *sender = session_by_ref(origin);
 	if (sender == NULL)
-		return; /* the session ended while its stanza was on the way */
+		return true; /* the session ended while its stanza was on the way */
+	/* A follower holds only its own sessions: what it cannot deliver here
+	 * goes to the leader, which holds every node's. */
+	bool follower = cluster_follower() && !forwarded;
 
 	char bare[JID_MAX];
-	if (r.to[0] == '\0') {
+	if (r->to[0] == '\0') {
 		/* RFC 6120 10.3: no 'to' means the sender's own account. */
-		if (r.kind == PROTO_STANZA_IQ)
-			server_iq(origin, &r, true);
-		return;
+		if (r->kind == PROTO_STANZA_IQ)
+			server_iq(origin, r, true);
+		return true;
 	}
 	struct jid_parts to;
-	if (jid_split(r.to, strlen(r.to), &to) == -1) {
-		bounce(origin, &r, "jid-malformed");
-		return;
+	if (jid_split(r->to, strlen(r->to), &to) == -1) {
+		bounce(origin, r, "jid-malformed");
+		return true;
 	}
 	/* A component's address (or any JID within it) goes to the component. */
 	char to_domain[JID_MAX];
 	snprintf(to_domain, sizeof(to_domain), "%.*s", (int)to.domain_len, to.domain);
 	const struct rsession *component = session_by_jid(to_domain);
 	if (component != NULL && component->kind == PROTO_SESSION_COMPONENT) {
-		deliver(component, &r);
-		return;
+		/* A warming leader already knows some remote sessions; it must not
+		 * deliver to them ahead of what waits for it (order per sender). */
+		if (follower && component->ref.node != ROUTER_LOCAL)
+			return false;
+		deliver(component, r);
+		return true;
 	}
-	if (strcmp(to_domain, domain) != 0) {
-		bool bridge_address =
-		    to.local_len == 0 && strchr(to_domain, '.') != NULL &&
-		    strlen(to_domain) > strlen(domain) &&
-		    strcmp(to_domain + strlen(to_domain) - strlen(domain), domain) == 0;
+	bool own_domain = strcmp(to_domain, domain) == 0;
+	bool subdomain = !own_domain && to.local_len == 0 && strlen(to_domain) > strlen(domain) &&
+			 to_domain[strlen(to_domain) - strlen(domain) - 1] == '.' &&
+			 strcmp(to_domain + strlen(to_domain) - strlen(domain), domain) == 0;
+	if (!own_domain) {
+		/* A call bridge may be connected to another node. */
+		if (follower && subdomain)
+			return false;
 		/* No server-to-server links: another domain is unreachable; a
 		 * subdomain of ours is a call bridge that is not connected. */
-		bounce(origin, &r,
-		       bridge_address ? "service-unavailable" : "remote-server-not-found");
-		return;
+		bounce(origin, r, subdomain ? "service-unavailable" : "remote-server-not-found");
+		return true;
 	}
 	if (to.local_len == 0) {
 		/* The server itself. */
-		if (r.kind == PROTO_STANZA_IQ)
-			server_iq(origin, &r, false);
-		return;
+		if (r->kind == PROTO_STANZA_IQ)
+			server_iq(origin, r, false);
+		return true;
 	}
-	jid_bare(r.to, bare, sizeof(bare));
+	jid_bare(r->to, bare, sizeof(bare));
 	if (to.resource_len == 0) {
 		bool own = strcmp(bare, sender->bare) == 0;
-		if (r.kind == PROTO_STANZA_IQ && own) {
-			server_iq(origin, &r, true);
-			return;
+		if (r->kind == PROTO_STANZA_IQ && own) {
+			server_iq(origin, r, true);
+			return true;
 		}
-		route_to_bare(origin, &r, bare);
-		return;
+		/* The best resource may be on any node. */
+		if (follower)
+			return false;
+		route_to_bare(origin, r, bare);
+		return true;
 	}
-	const struct rsession *target = session_by_jid(r.to);
-	if (target != NULL) {
-		deliver(target, &r);
-		return;
+	const struct rsession *target = session_by_jid(r->to);
+	if (target != NULL && !(follower && target->ref.node != ROUTER_LOCAL)) {
+		deliver(target, r);
+		return true;
 	}
+	if (follower)
+		return false;
 	/* RFC 6121 8.5.3.2: a full JID that is not online. */
-	if (r.kind == PROTO_STANZA_MESSAGE &&
-	    (r.type[0] == '\0' || strcmp(r.type, "normal") == 0 || strcmp(r.type, "chat") == 0)) {
-		route_to_bare(origin, &r, bare);
-		return;
+	if (r->kind == PROTO_STANZA_MESSAGE &&
+	    (r->type[0] == '\0' || strcmp(r->type, "normal") == 0 ||
+	     strcmp(r->type, "chat") == 0)) {
+		route_to_bare(origin, r, bare);
+		return true;
 	}
-	if (r.kind == PROTO_STANZA_IQ)
-		bounce(origin, &r, "service-unavailable");
+	if (r->kind == PROTO_STANZA_IQ)
+		bounce(origin, r, "service-unavailable");
+	return true;
 }

@@ -1,8 +1,10 @@
 /*
- * The routing table of the router: every bound session by id and by JID,
- * clients grouped by bare JID (for bare-JID messages and presence), and
- * components by address.  A second login with the same full JID replaces the
- * first, which is told to end (RFC 6120 7.7.2.2, conflict).
+ * The routing table of the router: sessions by (node, session id) and by
+ * JID, clients grouped by bare JID (for bare-JID messages and presence),
+ * components by address.  A follower holds its own sessions; the leader
+ * holds every node's (registered over the stanza links).  A second login
+ * with the same full JID replaces the first, which is told to end (RFC 6120
+ * 7.7.2.2, conflict).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -12,20 +14,20 @@
 #include "common/table.h"
 #include "router.h"
 
-static struct table *by_id, *by_jid, *by_bare;
+static struct table *by_ref, *by_jid, *by_bare;
 static uint64_t next_seq;
 
 int routing_table_init(void)
 {
-	by_id = table_new();
+	by_ref = table_new();
 	by_jid = table_new();
 	by_bare = table_new();
-	return by_id && by_jid && by_bare ? 0 : -1;
+	return by_ref && by_jid && by_bare ? 0 : -1;
 }
 
-struct rsession *session_by_id(uint64_t id)
+struct rsession *session_by_ref(struct rref ref)
 {
-	return table_get(by_id, &id, sizeof(id));
+	return table_get(by_ref, &ref, sizeof(ref));
 }
 
 struct rsession *session_by_jid(const char *jid)
@@ -40,7 +42,7 @@ struct rsession *sessions_of_bare(const char *bare)
 
 size_t session_count(void)
 {
-	return table_count(by_id);
+	return table_count(by_ref);
 }
 
 static void bare_unlink(struct rsession *s)
@@ -68,9 +70,9 @@ static void session_free(struct rsession *s)
 	free(s);
 }
 
-void session_remove(uint64_t id)
+void session_remove(struct rref ref)
 {
-	struct rsession *s = table_remove(by_id, &id, sizeof(id));
+	struct rsession *s = table_remove(by_ref, &ref, sizeof(ref));
 	if (s == NULL)
 		return;
 	if (session_by_jid(s->jid) == s)
@@ -81,7 +83,7 @@ void session_remove(uint64_t id)
 	session_free(s);
 }
 
-struct rsession *session_add(uint64_t id, uint32_t kind, const char *jid)
+struct rsession *session_add(struct rref ref, uint32_t kind, const char *jid)
 {
 	struct rsession *s = calloc(1, sizeof(*s));
 	char bare[JID_MAX];
@@ -91,20 +93,24 @@ struct rsession *session_add(uint64_t id, uint32_t kind, const char *jid)
 			session_free(s);
 		return NULL;
 	}
-	s->id = id;
+	s->ref = ref;
 	s->kind = kind;
 	s->seq = ++next_seq;
-	session_remove(id); /* announced again after a router or listener restart */
+	session_remove(ref); /* announced again after a restart or a leader change */
 	struct rsession *older = session_by_jid(jid);
 	if (older != NULL) {
-		if (kind == PROTO_SESSION_CLIENT)
-			router_kick(older->id, PROTO_KICK_CONFLICT);
-		session_remove(older->id);
+		if (kind == PROTO_SESSION_CLIENT) {
+			if (older->ref.node == ROUTER_LOCAL)
+				router_kick(older->ref.session, PROTO_KICK_CONFLICT);
+			else
+				cluster_kick(older, PROTO_KICK_CONFLICT);
+		}
+		session_remove(older->ref);
 	}
 	void *replaced;
-	if (table_put(by_id, &s->id, sizeof(s->id), s, &replaced) == -1 ||
+	if (table_put(by_ref, &s->ref, sizeof(s->ref), s, &replaced) == -1 ||
 	    table_put(by_jid, s->jid, strlen(s->jid), s, &replaced) == -1) {
-		table_remove(by_id, &s->id, sizeof(s->id));
+		table_remove(by_ref, &s->ref, sizeof(s->ref));
 		session_free(s);
 		return NULL;
 	}
@@ -116,9 +122,9 @@ struct rsession *session_add(uint64_t id, uint32_t kind, const char *jid)
 	return s;
 }
 
-void session_presence(uint64_t id, int priority, bool available)
+void session_presence(struct rref ref, int priority, bool available)
 {
-	struct rsession *s = session_by_id(id);
+	struct rsession *s = session_by_ref(ref);
 	if (s == NULL)
 		return;
 	s->priority = priority;
@@ -126,40 +132,60 @@ void session_presence(uint64_t id, int priority, bool available)
 	s->seq = ++next_seq;
 }
 
-static void free_each(void *value, void *arg)
-{
-	(void)arg;
-	session_free(value);
-}
-
-void sessions_clear(void)
-{
-	size_t n = session_count();
-	table_each(by_id, free_each, NULL);
-	table_free(by_id);
-	table_free(by_jid);
-	table_free(by_bare);
-	if (routing_table_init() == -1)
-		log_warnx("out of memory rebuilding the routing table");
-	if (n > 0)
-		log_info("forgot %zu sessions of the listener", n);
-}
-
-struct each_component {
-	void (*fn)(struct rsession *s, void *arg);
-	void *arg;
+struct collect {
+	struct rref *refs;
+	size_t count;
+	size_t cap;
+	uint64_t node;
 };
 
-static void component_each(void *value, void *arg)
+static void collect_node(void *value, void *arg)
 {
 	struct rsession *s = value;
-	struct each_component *each = arg;
-	if (s->kind == PROTO_SESSION_COMPONENT)
+	struct collect *c = arg;
+	if (s->ref.node != c->node || c->count == c->cap)
+		return;
+	c->refs[c->count++] = s->ref;
+}
+
+void sessions_clear_node(uint64_t node)
+{
+	/* Collected first: removing while walking the table would not be safe. */
+	struct collect c = {.cap = table_count(by_ref), .node = node};
+	c.refs = calloc(c.cap ? c.cap : 1, sizeof(*c.refs));
+	if (c.refs == NULL)
+		return;
+	table_each(by_ref, collect_node, &c);
+	for (size_t i = 0; i < c.count; i++)
+		session_remove(c.refs[i]);
+	if (c.count > 0)
+		log_info("forgot %zu sessions of %s", c.count,
+			 node == ROUTER_LOCAL ? "the listener" : "another node");
+	free(c.refs);
+}
+
+struct each {
+	void (*fn)(struct rsession *s, void *arg);
+	void *arg;
+	bool components_only;
+};
+
+static void each_session(void *value, void *arg)
+{
+	struct rsession *s = value;
+	struct each *each = arg;
+	if (!each->components_only || s->kind == PROTO_SESSION_COMPONENT)
 		each->fn(s, each->arg);
+}
+
+void sessions_each(void (*fn)(struct rsession *s, void *arg), void *arg)
+{
+	struct each each = {.fn = fn, .arg = arg};
+	table_each(by_ref, each_session, &each);
 }
 
 void components_each(void (*fn)(struct rsession *s, void *arg), void *arg)
 {
-	struct each_component each = {.fn = fn, .arg = arg};
-	table_each(by_id, component_each, &each);
+	struct each each = {.fn = fn, .arg = arg, .components_only = true};
+	table_each(by_ref, each_session, &each);
 }

@@ -102,12 +102,17 @@ bool children_all_ready(void)
 static void child_send_config(struct child *c)
 {
 	ipc_send(c->channel, PROTO_CONFIG, 0, &sv.cfg, sizeof(sv.cfg), -1);
-	if (c->spec->role == PROC_LISTENER || c->spec->role == PROC_ELECTOR) {
+	if (c->spec->role == PROC_LISTENER || c->spec->role == PROC_ELECTOR ||
+	    c->spec->role == PROC_ROUTER) {
 		for (size_t i = 0; i < sv.listening.count; i++) {
 			const struct listen_socket *s = &sv.listening.sockets[i];
-			/* Cluster sockets to the elector, the rest to the listener. */
-			bool cluster = s->kind == PROTO_SOCKET_CLUSTER;
-			if (cluster != (c->spec->role == PROC_ELECTOR))
+			/* Peer-link sockets to the elector, stanza-link sockets to the
+			 * router, client and component sockets to the listener. */
+			enum proc_role owner = s->kind == PROTO_SOCKET_CLUSTER	 ? PROC_ELECTOR
+					       : s->kind == PROTO_SOCKET_STANZAS ? PROC_ROUTER
+										 : PROC_LISTENER;
+			bool cluster = owner != PROC_LISTENER;
+			if (owner != c->spec->role)
 				continue;
 			struct proto_listen_socket info = {.kind = s->kind, .port = s->port};
 			snprintf(info.address, sizeof(info.address), "%s", s->address);

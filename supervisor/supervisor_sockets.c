@@ -94,6 +94,7 @@ int sockets_update(const struct config *cfg, struct listen_set *set, char *why, 
 	    {PROTO_SOCKET_COMPONENT, cfg->listen.component_port},
 	    {PROTO_SOCKET_CLIENT_TLS, cfg->listen.direct_tls_port},
 	    {PROTO_SOCKET_CLUSTER, cfg->cluster.enabled ? cfg->cluster.port : CONFIG_NONE},
+	    {PROTO_SOCKET_STANZAS, cfg->cluster.enabled ? cfg->cluster.port + 1 : CONFIG_NONE},
 	};
 	size_t max = cfg->listen.address_count * (sizeof(ports) / sizeof(ports[0]));
 	struct listen_set next = {.sockets = calloc(max, sizeof(struct listen_socket))};

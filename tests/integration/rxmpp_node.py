@@ -215,7 +215,13 @@ class Node:
         """Lines in which AddressSanitizer, LeakSanitizer or UBSan spoke."""
         markers = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
         with self.lock:
-            return [line for line in self.lines if any(m in line for m in markers)]
+            reports = []
+            for i, line in enumerate(self.lines):
+                if any(m in line for m in markers):
+                    # The report itself: the lines up to the next log line.
+                    tail = [l for l in self.lines[i + 1:i + 60] if not l.startswith("<")]
+                    reports.append("\n".join([line] + tail[:40]))
+            return reports
 
 
 def copy_bin_with(directory, name, script):
