@@ -41,7 +41,8 @@ LISTENER_CORE_SRC := listener/listener_xml.c common/tls.c listener/listener_sasl
 LISTENER_SRC := listener/listener_main.c listener/listener_conn.c listener/listener_client.c \
 	listener/listener_component.c listener/listener_route.c listener/listener_accounts.c \
 	listener/listener_handshake.c $(LISTENER_CORE_SRC)
-CONFIG_SRC := config/config.c config/config_yaml.c config/callbridges.c config/yaml_events.c
+CONFIG_SRC := config/config.c config/config_yaml.c config/callbridges.c config/yaml_events.c \
+	config/config_edit.c
 SUPERVISOR_SRC := supervisor/rxmppd.c supervisor/supervisor_children.c \
 	supervisor/supervisor_control.c supervisor/supervisor_notify.c \
 	supervisor/supervisor_sockets.c

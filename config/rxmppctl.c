@@ -46,7 +46,8 @@ static void usage(FILE *out)
 		"  reload        re-read the configuration file (as SIGHUP); an invalid file\n"
 		"                is refused with its errors and the running one kept\n"
 		"  user add|passwd|del|list   client accounts (rxmppctl user --help)\n"
-		"  cluster initialize|join|remove|status   the cluster (rxmppctl cluster --help)\n"
+		"  cluster enable|disable|trust|initialize|join|remove|status\n"
+		"                the cluster (rxmppctl cluster --help)\n"
 		"\n"
 		"Options:\n"
 		"  -c, --config FILE   find the control socket in FILE (default %s)\n"
@@ -178,7 +179,12 @@ static void ctl_msg(struct ipc_channel *ch, const struct ipc_msg *msg, void *arg
 	(void)ch;
 	if (msg->fd != -1)
 		close(msg->fd);
-	if (msg->type != req->expect) {
+	/* A request for the cluster may be answered that the elector is away. */
+	if (msg->type == PROTO_CLUSTER_RESULT && req->expect == PROTO_CLUSTER_STATUS) {
+		req->result = print_result(msg, req->json);
+		if (req->result == CTL_OK)
+			req->result = CTL_FAILED;
+	} else if (msg->type != req->expect) {
 		fprintf(stderr, "rxmppctl: unexpected answer %s from rxmppd\n",
 			proto_type_name(msg->type));
 		req->result = CTL_FAILED;
@@ -330,7 +336,8 @@ int main(int argc, char **argv)
 	if (socket_path == NULL)
 		socket_path = cfg.control_socket;
 	if (strcmp(command, "cluster") == 0)
-		return ctl_cluster(argc - optind, argv + optind, socket_path, &cfg, json);
+		return ctl_cluster(argc - optind, argv + optind, config_path, socket_path, &cfg,
+				   json);
 	if (request == 0) {
 		/* Help needs no configuration; the verbs do. */
 		if (config_broken && !wants_help) {

@@ -16,8 +16,8 @@ void ctl_print_json_string(const char *s);
 int ctl_user(int argc, char **argv, const struct config *cfg, bool json);
 
 /* rxmppctl_cluster.c: `cluster ...`; argv[0] is "cluster". */
-int ctl_cluster(int argc, char **argv, const char *socket_path, const struct config *cfg,
-		bool json);
+int ctl_cluster(int argc, char **argv, const char *config_path, const char *socket_path,
+		const struct config *cfg, bool json);
 struct ipc_msg;
 int ctl_print_cluster_status(const struct ipc_msg *msg, bool json);
 

@@ -5,8 +5,14 @@
  * heard from it.
  */
 #include <inttypes.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "common/fileio.h"
+#include "config/config_edit.h"
 
 #include "common/ipc.h"
 #include "common/proto.h"
@@ -15,11 +21,17 @@
 
 static void cluster_usage(FILE *out)
 {
-	fprintf(out, "usage: rxmppctl cluster initialize\n"
+	fprintf(out, "usage: rxmppctl cluster enable | disable\n"
+		     "       rxmppctl cluster trust FILE\n"
+		     "       rxmppctl cluster initialize\n"
 		     "       rxmppctl cluster join HOST[:PORT]\n"
 		     "       rxmppctl cluster remove NODE\n"
 		     "       rxmppctl cluster status [--json]\n"
 		     "\n"
+		     "enable      set cluster.enabled: true in the configuration and reload\n"
+		     "disable     set cluster.enabled: false and reload (the node runs alone)\n"
+		     "trust       install FILE (PEM certificates of the nodes, or their CA) as\n"
+		     "            cluster.trust_bundle and reload\n"
 		     "initialize  make this node a one-node cluster (it leads at once)\n"
 		     "join        join the cluster of the member at HOST (port: cluster.port);\n"
 		     "            a node that was reset replaces its old entry\n"
@@ -93,7 +105,68 @@ int ctl_print_cluster_status(const struct ipc_msg *msg, bool json)
 	return CTL_OK;
 }
 
-int ctl_cluster(int argc, char **argv, const char *socket_path, const struct config *cfg, bool json)
+/* After an edit of the file: the running node takes it by a reload. */
+static int reload_after(const char *socket_path, const char *done)
+{
+	printf("%s\n", done);
+	if (ctl_request(socket_path, PROTO_CTL_RELOAD, NULL, 0, PROTO_CTL_RESULT, false, 5000) !=
+	    CTL_OK) {
+		fprintf(stderr,
+			"rxmppctl: the file is changed; the node takes it when it starts\n");
+		return CTL_FAILED;
+	}
+	return CTL_OK;
+}
+
+static int set_enabled(const char *config_path, const char *socket_path, bool on)
+{
+	struct config_errors errors;
+	if (config_edit_file(config_path, "cluster", "enabled", on ? "true" : "false", &errors) ==
+	    -1) {
+		config_errors_print(&errors, stderr);
+		return CTL_FAILED;
+	}
+	return reload_after(socket_path, on ? "cluster.enabled: true" : "cluster.enabled: false");
+}
+
+/* Checks that `file` holds certificates and installs it as the trust bundle. */
+static int trust(const char *file, const struct config *cfg, const char *socket_path)
+{
+	FILE *f = fopen(file, "r");
+	if (f == NULL) {
+		perror(file);
+		return CTL_FAILED;
+	}
+	unsigned count = 0;
+	X509 *cert;
+	while ((cert = PEM_read_X509(f, NULL, NULL, NULL)) != NULL) {
+		char subject[256];
+		X509_NAME_oneline(X509_get_subject_name(cert), subject, sizeof(subject));
+		printf("certificate %u: %s\n", ++count, subject);
+		X509_free(cert);
+	}
+	fclose(f);
+	if (count == 0) {
+		fprintf(stderr, "rxmppctl: %s holds no PEM certificate\n", file);
+		return CTL_FAILED;
+	}
+	char *text, why[512];
+	size_t len;
+	if (fileio_read_all(file, 4 * 1024 * 1024, &text, &len, why, sizeof(why)) == -1 ||
+	    fileio_write_atomic(cfg->cluster.trust_bundle, text, len, 0644, why, sizeof(why)) ==
+		-1) {
+		fprintf(stderr, "rxmppctl: %s\n", why);
+		return CTL_FAILED;
+	}
+	free(text);
+	char done[1200];
+	snprintf(done, sizeof(done), "installed %u certificates as %s", count,
+		 cfg->cluster.trust_bundle);
+	return reload_after(socket_path, done);
+}
+
+int ctl_cluster(int argc, char **argv, const char *config_path, const char *socket_path,
+		const struct config *cfg, bool json)
 {
 	struct proto_cluster_request request = {0};
 	const char *verb = argc > 1 ? argv[1] : NULL;
@@ -101,6 +174,10 @@ int ctl_cluster(int argc, char **argv, const char *socket_path, const struct con
 		cluster_usage(verb ? stdout : stderr);
 		return verb ? CTL_OK : CTL_USAGE;
 	}
+	if ((strcmp(verb, "enable") == 0 || strcmp(verb, "disable") == 0) && argc == 2)
+		return set_enabled(config_path, socket_path, verb[0] == 'e');
+	if (strcmp(verb, "trust") == 0 && argc == 3)
+		return trust(argv[2], cfg, socket_path);
 	if (strcmp(verb, "status") == 0 && argc == 2) {
 		request.op = PROTO_CLUSTER_OP_STATUS;
 	} else if (strcmp(verb, "initialize") == 0 && argc == 2) {

@@ -720,10 +720,17 @@ static int64_t on_tick(struct ev_timer *timer, void *arg)
 int elector_io_configure(const struct config *cfg, bool first, char *why, size_t why_size)
 {
 	if (!first) {
-		/* Cluster settings are read once; the rest does not concern us. */
-		if (cfg->cluster.enabled != E.cfg.cluster.enabled ||
-		    memcmp(&cfg->cluster, &E.cfg.cluster, sizeof(cfg->cluster)) != 0)
-			log_warnx("cluster settings change when rxmppd restarts");
+		/* A new trust bundle or certificate serves the links made from now
+		 * on (rxmppd restarts this process when the cluster itself changes). */
+		if (E.tls != NULL) {
+			SSL_CTX *tls = tls_peer_context_new(&cfg->tls, cfg->cluster.trust_bundle,
+							    why, why_size);
+			if (tls == NULL)
+				return -1;
+			SSL_CTX_free(E.tls);
+			E.tls = tls;
+		}
+		E.cfg = *cfg;
 		return 0;
 	}
 	E.loop = child_loop();

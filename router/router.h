@@ -94,6 +94,8 @@ void cluster_session_presence(const struct rsession *s);
 void cluster_local_forgotten(void);
 /* A leader routes what waited before anything newer (order per sender). */
 void cluster_catch_up(void);
+/* A reload: new trust bundle and queue limits (links made from now on). */
+int cluster_reconfigure(const struct config *cfg, char *why, size_t why_size);
 void cluster_stop(void);
 
 /* router_main.c */

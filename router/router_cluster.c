@@ -33,10 +33,10 @@
 #include "router.h"
 
 #define ROUTER_LINK_KIND 0x524f5554u /* "ROUT" */
-#define LINKS_MAX 32
-#define DRIVE_MS 50
-#define WARMUP_MS 1500
-#define RETRY_MS 200
+#define LINKS_MAX	 32
+#define DRIVE_MS	 50
+#define WARMUP_MS	 1500
+#define RETRY_MS	 200
 
 enum wire {
 	W_REGISTER = 2, /* struct w_register + jid */
@@ -206,8 +206,10 @@ static void register_one(struct rsession *s, void *arg)
 	struct peerlink *l = arg;
 	if (s->ref.node != ROUTER_LOCAL)
 		return;
-	struct w_register r = {.session = s->ref.session, .kind = s->kind,
-			       .priority = s->priority, .available = s->available,
+	struct w_register r = {.session = s->ref.session,
+			       .kind = s->kind,
+			       .priority = s->priority,
+			       .available = s->available,
 			       .jid_len = (uint32_t)strlen(s->jid)};
 	send_to(l, W_REGISTER, &r, sizeof(r), s->jid, r.jid_len);
 }
@@ -233,8 +235,8 @@ void cluster_local_forgotten(void)
 
 void cluster_session_presence(const struct rsession *s)
 {
-	struct w_presence w = {.session = s->ref.session, .priority = s->priority,
-			       .available = s->available};
+	struct w_presence w = {
+	    .session = s->ref.session, .priority = s->priority, .available = s->available};
 	if (C.up != NULL && !C.leading)
 		send_to(C.up, W_PRESENCE, &w, sizeof(w), NULL, 0);
 }
@@ -268,8 +270,8 @@ void cluster_forward(uint64_t session, const void *data, size_t len)
 	struct item *it = malloc(sizeof(*it) + len);
 	if (it == NULL)
 		return;
-	*it = (struct item){.seq = ++C.next_seq, .session = session, .queued_at = now_ms(),
-			    .len = len};
+	*it = (struct item){
+	    .seq = ++C.next_seq, .session = session, .queued_at = now_ms(), .len = len};
 	memcpy(it->data, data, len);
 	if (C.item_count + 1 > C.cfg.cluster.queue_max_stanzas ||
 	    C.item_bytes + len > C.cfg.cluster.queue_max_bytes) {
@@ -352,9 +354,12 @@ void cluster_deliver(const struct rsession *target, const char *bytes, size_t le
 			C.pending_cap = cap;
 		}
 		d.delivery = ++C.next_delivery;
-		C.pending[C.pending_count++] = (struct pending){
-		    .delivery = d.delivery, .node = target->ref.node, .origin_node = C.ctx.origin_node,
-		    .epoch = C.ctx.epoch, .seq = C.ctx.seq, .remaining = C.ctx.remaining};
+		C.pending[C.pending_count++] = (struct pending){.delivery = d.delivery,
+								.node = target->ref.node,
+								.origin_node = C.ctx.origin_node,
+								.epoch = C.ctx.epoch,
+								.seq = C.ctx.seq,
+								.remaining = C.ctx.remaining};
 		(*C.ctx.remaining)++;
 	}
 	send_to(l, W_DELIVER, &d, sizeof(d), bytes, len);
@@ -548,7 +553,8 @@ static void link_message(struct peerlink *l, const struct ipc_msg *msg, void *ar
 		memcpy(&ack, p, sizeof(ack));
 		if (ack.epoch != C.epoch)
 			return;
-		for (struct item *it = C.items, *prev = NULL; it != NULL; prev = it, it = it->next) {
+		for (struct item *it = C.items, *prev = NULL; it != NULL;
+		     prev = it, it = it->next) {
 			if (it->seq == ack.seq) {
 				item_unlink(prev, it);
 				break;
@@ -605,7 +611,8 @@ static void on_accept(struct ev_io *io, int fd, uint32_t ev, void *arg)
 			continue;
 		}
 		struct peerlink_hello h = hello();
-		C.links[slot] = peerlink_accept(C.loop, C.tls, conn, "stanza link", &h, &events, NULL);
+		C.links[slot] =
+		    peerlink_accept(C.loop, C.tls, conn, "stanza link", &h, &events, NULL);
 	}
 }
 
@@ -630,7 +637,8 @@ static void drain(void)
 		while (C.items != NULL) {
 			/* As any node's: the old leader may have delivered some. */
 			struct item *it = C.items;
-			struct w_forward fwd = {.epoch = C.epoch, .seq = it->seq, .session = it->session};
+			struct w_forward fwd = {
+			    .epoch = C.epoch, .seq = it->seq, .session = it->session};
 			route_forwarded(C.self, &fwd, it->data, it->len);
 			item_unlink(NULL, it);
 		}
@@ -660,7 +668,8 @@ static void drain(void)
 		return;
 	char why[256];
 	struct peerlink_hello h = hello();
-	C.up = peerlink_connect(C.loop, C.tls, C.leader_address, &h, &events, NULL, why, sizeof(why));
+	C.up =
+	    peerlink_connect(C.loop, C.tls, C.leader_address, &h, &events, NULL, why, sizeof(why));
 	if (C.up == NULL) {
 		log_debug("stanza link to %s: %s", C.leader_address, why);
 		C.up_retry_at = now + RETRY_MS;
@@ -764,6 +773,22 @@ void cluster_init(const struct config *cfg)
 		return;
 	}
 	ev_timer_add(C.loop, DRIVE_MS, on_drive, NULL);
+}
+
+int cluster_reconfigure(const struct config *cfg, char *why, size_t why_size)
+{
+	if (C.on && C.tls != NULL) {
+		SSL_CTX *tls =
+		    tls_peer_context_new(&cfg->tls, cfg->cluster.trust_bundle, why, why_size);
+		if (tls == NULL)
+			return -1;
+		SSL_CTX_free(C.tls);
+		C.tls = tls;
+	}
+	C.cfg.cluster.queue_max_stanzas = cfg->cluster.queue_max_stanzas;
+	C.cfg.cluster.queue_max_bytes = cfg->cluster.queue_max_bytes;
+	C.cfg.cluster.queue_max_wait_ms = cfg->cluster.queue_max_wait_ms;
+	return 0;
 }
 
 void cluster_stop(void)

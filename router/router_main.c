@@ -133,12 +133,12 @@ static bool router_supervisor_message(const struct ipc_msg *msg)
 
 static int router_configure(const struct config *cfg, bool first, char *why, size_t why_size)
 {
-	(void)why;
-	(void)why_size;
 	if (first) {
 		if (routing_table_init() == -1)
 			return -1;
 		cluster_init(cfg);
+	} else if (cluster_reconfigure(cfg, why, why_size) == -1) {
+		return -1;
 	}
 	route_init(cfg);
 	return 0;

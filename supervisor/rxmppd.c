@@ -126,8 +126,14 @@ int supervisor_reload(char *why, size_t why_size)
 		errors_to_text(&errors, why, why_size);
 		return -1;
 	}
-	bool listen_changed = !sockets_config_equal(&sv.cfg, &next);
-	if (listen_changed && sockets_update(&next, &sv.listening, why, why_size) == -1) {
+	bool listen_changed = memcmp(&sv.cfg.listen, &next.listen, sizeof(next.listen)) != 0;
+	/* The cluster's sockets and identity are read by the elector and the
+	 * router when they start: a change restarts the two of them. */
+	bool cluster_changed = sv.cfg.cluster.enabled != next.cluster.enabled ||
+			       sv.cfg.cluster.port != next.cluster.port ||
+			       strcmp(sv.cfg.cluster.address, next.cluster.address) != 0;
+	if ((listen_changed || cluster_changed) &&
+	    sockets_update(&next, &sv.listening, why, why_size) == -1) {
 		log_warnx("cannot apply the new listen settings (%s); keeping the running "
 			  "configuration",
 			  why);
@@ -151,7 +157,12 @@ int supervisor_reload(char *why, size_t why_size)
 	children_reconfigure();
 	if (listen_changed) {
 		log_info("listen settings changed; restarting the listener on the new sockets");
-		children_restart_listener();
+		children_restart(PROC_LISTENER);
+	}
+	if (cluster_changed) {
+		log_info("cluster settings changed; restarting the elector and the router");
+		children_restart(PROC_ELECTOR);
+		children_restart(PROC_ROUTER);
 	}
 	log_info("configuration reloaded");
 	return 0;

@@ -57,8 +57,9 @@ extern struct supervisor sv;
 void children_start_all(void);
 /* Sends the configuration in sv.cfg to every running child. */
 void children_reconfigure(void);
-/* Restarts the listener on purpose (new sockets); not counted as a failure. */
-void children_restart_listener(void);
+/* Restarts a child on purpose (new sockets, new cluster settings); not
+ * counted as a failure. */
+void children_restart(enum proc_role role);
 /* Reaps exited children and schedules their restarts (SIGCHLD). */
 void children_reap(void);
 /* Stops the children one by one in reverse start order, then calls `done`. */
@@ -74,7 +75,6 @@ bool children_all_ready(void);
  * reason in `why`) `set` is as it was. */
 int sockets_update(const struct config *cfg, struct listen_set *set, char *why, size_t why_size);
 void sockets_close(struct listen_set *set);
-bool sockets_config_equal(const struct config *a, const struct config *b);
 
 /* supervisor_control.c */
 int control_open(const char *path, char *why, size_t why_size);

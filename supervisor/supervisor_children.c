@@ -210,7 +210,8 @@ static void child_channel_closed(struct ipc_channel *ch, const char *reason, voi
 	c->channel = NULL;
 	/* A child that broke the protocol is restarted; one that closed the
 	 * channel is exiting and is reaped through SIGCHLD. */
-	if (reason != NULL && c->pid > 0) {
+	bool leaving = c->restart_on_purpose || c->state == PROTO_CHILD_STOPPED;
+	if (reason != NULL && c->pid > 0 && !leaving) {
 		log_warnx("killing %s (pid %d) after a protocol error", child_name(c), (int)c->pid);
 		kill(c->pid, SIGKILL);
 	}
@@ -511,9 +512,9 @@ void children_reconfigure(void)
 	}
 }
 
-void children_restart_listener(void)
+void children_restart(enum proc_role role)
 {
-	struct child *c = child_by_role(PROC_LISTENER);
+	struct child *c = child_by_role(role);
 	if (!child_running(c))
 		return;
 	c->restart_on_purpose = true;

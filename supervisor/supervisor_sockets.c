@@ -167,8 +167,3 @@ void sockets_close(struct listen_set *set)
 	set->sockets = NULL;
 	set->count = 0;
 }
-
-bool sockets_config_equal(const struct config *a, const struct config *b)
-{
-	return memcmp(&a->listen, &b->listen, sizeof(a->listen)) == 0;
-}

@@ -30,6 +30,12 @@ def status(node):
     return json.loads(node.ctl("cluster", "status", "--json").stdout)
 
 
+def status_when_answered(node):
+    """The status, or None while the elector is restarting."""
+    result = node.ctl("cluster", "status", "--json", check=False)
+    return json.loads(result.stdout) if result.returncode == 0 else None
+
+
 def form_cluster(node_factory, certs, size=3):
     nodes = [cluster_node(node_factory, certs).start() for _ in range(size)]
     out = nodes[0].ctl("cluster", "initialize").stdout
@@ -285,3 +291,34 @@ def test_numbered_messages_through_a_failover_arrive_once_and_in_order(node_fact
     survivors = [one, two]
     new = wait_until(lambda: leader_of(survivors), what="a new leader")
     assert new is not None
+
+
+def test_enable_trust_and_disable_with_rxmppctl(node_factory, certs, tmp_path):
+    port = free_port()
+    trust_path = tmp_path / "installed-trust.pem"
+    node = node_factory(extra=f"# cluster settings, kept by rxmppctl edits\ncluster:\n"
+                              f"  enabled: false  # not yet\n  port: {port}\n"
+                              f"  trust_bundle: {trust_path}\n")
+    node.start()
+    assert status(node)["enabled"] is False
+    out = node.ctl("cluster", "trust", certs["ca"]).stdout
+    assert "certificate 1: /CN=rxmpp test CA" in out
+    assert trust_path.read_bytes() == open(certs["ca"], "rb").read()
+    before = node.children()
+    node.ctl("cluster", "enable")
+    # Only the elector and the router start again, with the cluster on.
+    node.wait_child_back("elector", before["elector"]["pid"])
+    node.wait_child_back("router", before["router"]["pid"])
+    assert node.children()["listener"]["pid"] == before["listener"]["pid"]
+    wait_until(lambda: (status_when_answered(node) or {}).get("enabled"),
+               what="the cluster to be enabled")
+    assert "initialized" in node.ctl("cluster", "initialize").stdout
+    assert status(node)["state"] == "LEADER"
+    text = open(node.config).read()
+    assert "# cluster settings, kept by rxmppctl edits\n" in text
+    assert "  enabled: true  # not yet\n" in text
+    node.ctl("cluster", "disable")
+    wait_until(lambda: (status_when_answered(node) or {"enabled": True})["enabled"] is False,
+               what="the cluster to be disabled")
+    bad = node.ctl("cluster", "trust", node.config, check=False)
+    assert bad.returncode == 1 and "holds no PEM certificate" in bad.stderr

@@ -255,3 +255,25 @@ def test_same_full_jid_twice_replaces_the_first_session(xnode):
     run(scenario())
     xnode.wait_log(r"session alice@test\.example/desk replaced by a newer login")
     xnode.wait_log(r"stream error conflict")
+
+
+def test_router_restart_gets_its_routes_back(xnode):
+    async def scenario():
+        alice = await login(xnode, "alice", "alice-pw", resource="a")
+        bob = await login(xnode, "bob", "bob-pw", resource="b")
+        router = xnode.children()["router"]["pid"]
+        import os
+        import signal
+        os.kill(router, signal.SIGKILL)
+        await asyncio.get_event_loop().run_in_executor(None, xnode.wait_child_back, "router",
+                                                       router)
+        xnode.wait_log(r"announced 2 sessions to the router")
+        alice.send_message(mto="bob@test.example/b", mbody="after the router restart",
+                           mtype="chat")
+        assert (await bob.next_message())["body"] == "after the router restart"
+        bob.send_message(mto="alice@test.example", mbody="bare JID too", mtype="chat")
+        assert (await alice.next_message())["body"] == "bare JID too"
+        await alice.close()
+        await bob.close()
+
+    run(scenario())

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "config/callbridges.h"
+#include "config/config_edit.h"
 #include "config/config_yaml.h"
 #include "unit.h"
 
@@ -333,6 +334,100 @@ START_TEST(test_callbridges_file)
 }
 END_TEST
 
+static char *edited(const char *text, const char *section, const char *key, const char *literal)
+{
+	char *out = NULL, why[256] = "";
+	size_t len;
+	ck_assert_msg(config_edit_text(text, strlen(text), section, key, literal, &out, &len, why,
+				       sizeof(why)) == 0,
+		      "edit refused: %s", why);
+	ck_assert_uint_eq(strlen(out), len);
+	return out;
+}
+
+START_TEST(test_edit_keeps_everything_else)
+{
+	const char *text = "# my node\n"
+			   "domain: example.com   # the domain\n"
+			   "\n"
+			   "cluster:\n"
+			   "    # on once the certificates are in\n"
+			   "    enabled: false\n"
+			   "    port: 5224\n"
+			   "limits: {max_sessions: 10, idle_timeout: 5m}\n";
+	char *out = edited(text, "cluster", "enabled", "true");
+	ck_assert_str_eq(out, "# my node\n"
+			      "domain: example.com   # the domain\n"
+			      "\n"
+			      "cluster:\n"
+			      "    # on once the certificates are in\n"
+			      "    enabled: true\n"
+			      "    port: 5224\n"
+			      "limits: {max_sessions: 10, idle_timeout: 5m}\n");
+	free(out);
+	/* A value inside an inline mapping, and a quoted one. */
+	out = edited(text, "limits", "max_sessions", "none");
+	ck_assert_ptr_nonnull(strstr(out, "limits: {max_sessions: none, idle_timeout: 5m}\n"));
+	free(out);
+	out = edited("domain: \"example.com\" # q\n", NULL, "domain", "\"example.org\"");
+	ck_assert_str_eq(out, "domain: \"example.org\" # q\n");
+	free(out);
+	/* A missing key goes into its section, with the section's indentation. */
+	out = edited(text, "cluster", "trust_bundle", "\"/etc/rxmpp/trust.pem\"");
+	ck_assert_ptr_nonnull(strstr(out,
+				     "    port: 5224\n    trust_bundle: \"/etc/rxmpp/trust.pem\"\n"
+				     "limits:"));
+	ck_assert_int_eq(parse(out), 0);
+	ck_assert_str_eq(cfg.cluster.trust_bundle, "/etc/rxmpp/trust.pem");
+	free(out);
+	/* A missing section is appended; the result parses to what was asked. */
+	out = edited("domain: example.com\nlisten: {addresses: [192.0.2.1]}\n", "cluster",
+		     "enabled", "true");
+	ck_assert_str_eq(out, "domain: example.com\nlisten: {addresses: [192.0.2.1]}\ncluster:\n"
+			      "  enabled: true\n");
+	ck_assert_int_eq(parse(out), 0);
+	ck_assert_uint_eq(cfg.cluster.enabled, 1);
+	free(out);
+}
+END_TEST
+
+START_TEST(test_edit_refusals_and_file)
+{
+	char *out = NULL, why[256] = "";
+	size_t len;
+	ck_assert_int_eq(config_edit_text("cluster: {port: 1}\n", 19, "cluster", "enabled", "true",
+					  &out, &len, why, sizeof(why)),
+			 -1);
+	ck_assert_ptr_nonnull(strstr(why, "written inline"));
+	ck_assert_int_eq(config_edit_text("listen:\n  addresses: [any]\n", 27, "listen",
+					  "addresses", "x", &out, &len, why, sizeof(why)),
+			 -1);
+	ck_assert_ptr_nonnull(strstr(why, "not a single value"));
+
+	char path[] = "/tmp/rxmpp-edit-XXXXXX";
+	int fd = mkstemp(path);
+	const char *text = "domain: example.com # keep me\nlisten:\n  addresses: [192.0.2.1]\n"
+			   "cluster:\n  enabled: false\n";
+	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	ck_assert_int_eq(config_edit_file(path, "cluster", "enabled", "true", &errors), 0);
+	/* An edit that would make the file invalid leaves it untouched. */
+	ck_assert_int_eq(config_edit_file(path, "cluster", "port", "70000", &errors), -1);
+	ck_assert_error(":6:9: cluster.port: expected a whole number from 1 to 65535");
+	FILE *f = fopen(path, "r");
+	char back[256] = "";
+	size_t n = fread(back, 1, sizeof(back) - 1, f);
+	back[n] = '\0';
+	fclose(f);
+	ck_assert_str_eq(back, "domain: example.com # keep me\nlisten:\n  addresses: [192.0.2.1]\n"
+			       "cluster:\n  enabled: true\n");
+	unlink(path);
+	char lock[64];
+	snprintf(lock, sizeof(lock), "%s.lock", path);
+	unlink(lock);
+}
+END_TEST
+
 Suite *config_suite(void)
 {
 	Suite *s = suite_create("config");
@@ -349,6 +444,8 @@ Suite *config_suite(void)
 	tcase_add_test(tc, test_missing_file);
 	tcase_add_test(tc, test_example_file_is_valid_and_documents_every_key);
 	tcase_add_test(tc, test_callbridges_file);
+	tcase_add_test(tc, test_edit_keeps_everything_else);
+	tcase_add_test(tc, test_edit_refusals_and_file);
 	suite_add_tcase(s, tc);
 	return s;
 }

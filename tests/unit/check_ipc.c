@@ -15,6 +15,7 @@
 
 #include "common/ev.h"
 #include "common/ipc.h"
+#include "common/proto.h"
 #include "unit.h"
 
 #define MAX_SEEN 4096
@@ -410,6 +411,17 @@ START_TEST(test_owner_frees_channel_inside_callback)
 }
 END_TEST
 
+START_TEST(test_every_message_type_has_a_name)
+{
+	/* Log lines and rxmppctl name messages; a new type without a name
+	 * would show up as UNKNOWN. */
+	for (uint16_t type = 1; type < PROTO_TYPE_END; type++)
+		ck_assert_msg(strcmp(proto_type_name(type), "UNKNOWN") != 0, "type %u has no name",
+			      type);
+	ck_assert_str_eq(proto_type_name(PROTO_TYPE_END), "UNKNOWN");
+}
+END_TEST
+
 Suite *ipc_suite(void)
 {
 	Suite *s = suite_create("ipc");
@@ -426,6 +438,7 @@ Suite *ipc_suite(void)
 	tcase_add_test(tc, test_lowered_frame_limit);
 	tcase_add_test(tc, test_send_refuses_oversized_frames);
 	tcase_add_test(tc, test_owner_frees_channel_inside_callback);
+	tcase_add_test(tc, test_every_message_type_has_a_name);
 	suite_add_tcase(s, tc);
 	return s;
 }
