@@ -165,7 +165,8 @@ deps-test:
 deps-fuzz:
 	@scripts/ensure-deps.sh fuzz
 
-C_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find . -name '*.[ch]' -not -path './build*')
+C_FILES = $(shell git ls-files --cached --others --exclude-standard '*.c' '*.h' 2>/dev/null || \
+	find . -name '*.[ch]' -not -path './build*')
 
 format:
 	clang-format -i $(C_FILES)

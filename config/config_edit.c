@@ -19,12 +19,12 @@ struct span {
 };
 
 struct place {
-	struct span value;		/* the key's value, when the key exists */
+	struct span value; /* the key's value, when the key exists */
 	bool section_found;
-	bool section_flow;		/* written as {a: 1}: no insertion there */
-	size_t section_after;		/* end of the section's last value */
-	unsigned section_key_column;	/* indentation of the section's keys */
-	size_t top_after;		/* end of the top level's last value */
+	bool section_flow;	     /* written as {a: 1}: no insertion there */
+	size_t section_after;	     /* end of the section's last value */
+	unsigned section_key_column; /* indentation of the section's keys */
+	size_t top_after;	     /* end of the top level's last value */
 	bool top_flow;
 };
 
@@ -90,7 +90,8 @@ static bool walk_mapping(yaml_parser_t *p, const char *key, const char *section,
 		}
 		if (is_key) {
 			if (e.type != YAML_SCALAR_EVENT) {
-				snprintf(why, why_size, "%s%s%s is not a single value here; edit it by hand",
+				snprintf(why, why_size,
+					 "%s%s%s is not a single value here; edit it by hand",
 					 section ? section : "", section ? "." : "", key);
 				yaml_event_delete(&e);
 				return false;
@@ -155,8 +156,8 @@ int config_edit_text(const char *text, size_t len, const char *section, const ch
 		buf_append(&b, text + place.value.end, len - place.value.end);
 	} else if (section != NULL && place.section_found) {
 		if (place.section_flow) {
-			snprintf(why, why_size, "section %s is written inline ({...}); edit it by hand",
-				 section);
+			snprintf(why, why_size,
+				 "section %s is written inline ({...}); edit it by hand", section);
 			buf_free(&b);
 			return -1;
 		}
@@ -174,7 +175,8 @@ int config_edit_text(const char *text, size_t len, const char *section, const ch
 		buf_append(&b, text + at, len - at);
 	} else {
 		if (place.top_flow) {
-			snprintf(why, why_size, "the file is written inline ({...}); edit it by hand");
+			snprintf(why, why_size,
+				 "the file is written inline ({...}); edit it by hand");
 			buf_free(&b);
 			return -1;
 		}
