@@ -35,6 +35,7 @@ const char *const config_sections[CONFIG_SECTION_COUNT + 1] = {"listen", "tls", 
 
 const struct config_key config_keys[] = {
     {NULL, "version", CONFIG_TYPE_INT, FIELD(version), 1, 1, NULL, "1"},
+    {NULL, "enabled", CONFIG_TYPE_BOOL, FIELD(enabled), 0, 1, NULL, "true"},
     {NULL, "domain", CONFIG_TYPE_DOMAIN, FIELD(domain), 0, 0, NULL, NULL},
     {NULL, "log_level", CONFIG_TYPE_LOG_LEVEL, FIELD(log_level), 0, 0, NULL, "info"},
     {NULL, "state_directory", CONFIG_TYPE_PATH, FIELD(state_directory), 0, 0, NULL,

@@ -85,6 +85,7 @@ struct config_cluster {
 
 struct config {
 	uint32_t version;
+	uint32_t enabled; /* false: the node accepts no connections (CMS xmpp disable) */
 	char domain[CONFIG_DOMAIN_MAX];
 	uint32_t log_level; /* enum log_level */
 	char state_directory[CONFIG_PATH_MAX];

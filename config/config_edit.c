@@ -28,16 +28,23 @@ struct place {
 	bool top_flow;
 };
 
-/* Skips a whole value (nested or not); returns its end offset. */
+/* Skips a whole value (nested or not); returns its end offset.  A block
+ * collection's end event marks where the next key begins (its indentation
+ * included), so its end is that of the last event inside it. */
 static bool skip_value(yaml_parser_t *p, yaml_event_t *e, size_t *end)
 {
 	int depth = 0;
+	bool block = (e->type == YAML_SEQUENCE_START_EVENT &&
+		      e->data.sequence_start.style == YAML_BLOCK_SEQUENCE_STYLE) ||
+		     (e->type == YAML_MAPPING_START_EVENT &&
+		      e->data.mapping_start.style == YAML_BLOCK_MAPPING_STYLE);
 	for (;;) {
 		if (e->type == YAML_MAPPING_START_EVENT || e->type == YAML_SEQUENCE_START_EVENT)
 			depth++;
 		else if (e->type == YAML_MAPPING_END_EVENT || e->type == YAML_SEQUENCE_END_EVENT)
 			depth--;
-		*end = e->end_mark.index;
+		if (!(block && depth == 0))
+			*end = e->end_mark.index;
 		yaml_event_delete(e);
 		if (depth == 0)
 			return true;
@@ -88,19 +95,20 @@ static bool walk_mapping(yaml_parser_t *p, const char *key, const char *section,
 			place->top_after = place->section_after;
 			continue;
 		}
-		if (is_key) {
-			if (e.type != YAML_SCALAR_EVENT) {
-				snprintf(why, why_size,
-					 "%s%s%s is not a single value here; edit it by hand",
-					 section ? section : "", section ? "." : "", key);
-				yaml_event_delete(&e);
-				return false;
-			}
-			place->value = (struct span){true, e.start_mark.index, e.end_mark.index};
+		bool list = e.type == YAML_SEQUENCE_START_EVENT;
+		if (is_key && e.type != YAML_SCALAR_EVENT && !list) {
+			snprintf(why, why_size,
+				 "%s%s%s is not a single value here; edit it by hand",
+				 section ? section : "", section ? "." : "", key);
+			yaml_event_delete(&e);
+			return false;
 		}
-		size_t end;
+		size_t start = e.start_mark.index, end;
 		if (!skip_value(p, &e, &end))
 			return false;
+		/* A list is replaced whole, from its first item to its last. */
+		if (is_key)
+			place->value = (struct span){true, start, end};
 		if (top)
 			place->top_after = end;
 		else
@@ -209,6 +217,13 @@ int config_edit_text(const char *text, size_t len, const char *section, const ch
 int config_edit_file(const char *path, const char *section, const char *key, const char *literal,
 		     struct config_errors *errors)
 {
+	struct config_edit edit = {section, key, literal};
+	return config_edit_file_many(path, &edit, 1, errors);
+}
+
+int config_edit_file_many(const char *path, const struct config_edit *edits, size_t count,
+			  struct config_errors *errors)
+{
 	char why[512] = "", *text = NULL, *edited = NULL;
 	size_t len, edited_len;
 	static struct config check;
@@ -219,12 +234,25 @@ int config_edit_file(const char *path, const char *section, const char *key, con
 		return -1;
 	}
 	int rc = -1;
-	if (fileio_read_all(path, CONFIG_FILE_MAX, &text, &len, why, sizeof(why)) == -1 ||
-	    config_edit_text(text, len, section, key, literal, &edited, &edited_len, why,
-			     sizeof(why)) == -1) {
+	if (fileio_read_all(path, CONFIG_FILE_MAX, &text, &len, why, sizeof(why)) == -1) {
 		config_errors_add(errors, path, 0, 0, "%s", why);
 		goto done;
 	}
+	/* Every edit on the result of the one before; one validation, one write. */
+	for (size_t i = 0; i < count; i++) {
+		if (config_edit_text(text, len, edits[i].section, edits[i].key, edits[i].literal,
+				     &edited, &edited_len, why, sizeof(why)) == -1) {
+			config_errors_add(errors, path, 0, 0, "%s", why);
+			goto done;
+		}
+		free(text);
+		text = edited;
+		len = edited_len;
+		edited = NULL;
+	}
+	edited = text;
+	edited_len = len;
+	text = NULL;
 	/* The edited file must be valid before it replaces the old one. */
 	char dir[1024];
 	snprintf(dir, sizeof(dir), "%s", path);

@@ -28,4 +28,13 @@ int config_edit_text(const char *text, size_t len, const char *section, const ch
 int config_edit_file(const char *path, const char *section, const char *key, const char *literal,
 		     struct config_errors *errors);
 
+/* Several values at once: all of them, or (on any error) none. */
+struct config_edit {
+	const char *section;
+	const char *key;
+	const char *literal;
+};
+int config_edit_file_many(const char *path, const struct config_edit *edits, size_t count,
+			  struct config_errors *errors);
+
 #endif

@@ -48,6 +48,9 @@ static void usage(FILE *out)
 		"  user add|passwd|del|list   client accounts (rxmppctl user --help)\n"
 		"  cluster enable|disable|trust|initialize|join|remove|status\n"
 		"                the cluster (rxmppctl cluster --help)\n"
+		"Commands that edit the configuration (only the value they change) and reload:\n");
+	ctl_config_usage(out);
+	fprintf(out,
 		"\n"
 		"Options:\n"
 		"  -c, --config FILE   find the control socket in FILE (default %s)\n"
@@ -265,6 +268,18 @@ int ctl_request(const char *socket_path, uint16_t request, const void *data, siz
 	return req.result;
 }
 
+int ctl_reload_after(const char *socket_path, const char *done)
+{
+	printf("%s\n", done);
+	if (ctl_request(socket_path, PROTO_CTL_RELOAD, NULL, 0, PROTO_CTL_RESULT, false, 5000) !=
+	    CTL_OK) {
+		fprintf(stderr,
+			"rxmppctl: the file is changed; the node takes it when it starts\n");
+		return CTL_FAILED;
+	}
+	return CTL_OK;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option options[] = {
@@ -317,7 +332,8 @@ int main(int argc, char **argv)
 	} else if (strcmp(command, "reload") == 0 && optind + 1 == argc) {
 		request = PROTO_CTL_RELOAD;
 		expect = PROTO_CTL_RESULT;
-	} else if (strcmp(command, "user") == 0 || strcmp(command, "cluster") == 0) {
+	} else if (strcmp(command, "user") == 0 || strcmp(command, "cluster") == 0 ||
+		   ctl_is_config_verb(command)) {
 		request = expect = 0;
 	} else {
 		fprintf(stderr, "rxmppctl: unknown command '%s'\n", command);
@@ -338,6 +354,9 @@ int main(int argc, char **argv)
 	if (strcmp(command, "cluster") == 0)
 		return ctl_cluster(argc - optind, argv + optind, config_path, socket_path, &cfg,
 				   json);
+	/* They read and check the file themselves. */
+	if (ctl_is_config_verb(command))
+		return ctl_config_verb(argc - optind, argv + optind, config_path, socket_path);
 	if (request == 0) {
 		/* Help needs no configuration; the verbs do. */
 		if (config_broken && !wants_help) {

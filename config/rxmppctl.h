@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "config/config.h"
 
@@ -20,6 +21,15 @@ int ctl_cluster(int argc, char **argv, const char *config_path, const char *sock
 		const struct config *cfg, bool json);
 struct ipc_msg;
 int ctl_print_cluster_status(const struct ipc_msg *msg, bool json);
+
+/* rxmppctl_config.c: domain, listen, certs, enable, disable, max-sessions,
+ * config check; argv[0] is the verb. */
+bool ctl_is_config_verb(const char *name);
+int ctl_config_verb(int argc, char **argv, const char *config_path, const char *socket_path);
+void ctl_config_usage(FILE *out);
+
+/* rxmppctl.c: after the file changed, the running node reloads. */
+int ctl_reload_after(const char *socket_path, const char *done);
 
 /* rxmppctl.c: one request to rxmppd and the printed answer. */
 int ctl_request(const char *socket_path, uint16_t type, const void *data, size_t len,

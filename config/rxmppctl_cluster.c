@@ -105,19 +105,6 @@ int ctl_print_cluster_status(const struct ipc_msg *msg, bool json)
 	return CTL_OK;
 }
 
-/* After an edit of the file: the running node takes it by a reload. */
-static int reload_after(const char *socket_path, const char *done)
-{
-	printf("%s\n", done);
-	if (ctl_request(socket_path, PROTO_CTL_RELOAD, NULL, 0, PROTO_CTL_RESULT, false, 5000) !=
-	    CTL_OK) {
-		fprintf(stderr,
-			"rxmppctl: the file is changed; the node takes it when it starts\n");
-		return CTL_FAILED;
-	}
-	return CTL_OK;
-}
-
 static int set_enabled(const char *config_path, const char *socket_path, bool on)
 {
 	struct config_errors errors;
@@ -126,7 +113,8 @@ static int set_enabled(const char *config_path, const char *socket_path, bool on
 		config_errors_print(&errors, stderr);
 		return CTL_FAILED;
 	}
-	return reload_after(socket_path, on ? "cluster.enabled: true" : "cluster.enabled: false");
+	return ctl_reload_after(socket_path,
+				on ? "cluster.enabled: true" : "cluster.enabled: false");
 }
 
 /* Checks that `file` holds certificates and installs it as the trust bundle. */
@@ -162,7 +150,7 @@ static int trust(const char *file, const struct config *cfg, const char *socket_
 	char done[1200];
 	snprintf(done, sizeof(done), "installed %u certificates as %s", count,
 		 cfg->cluster.trust_bundle);
-	return reload_after(socket_path, done);
+	return ctl_reload_after(socket_path, done);
 }
 
 int ctl_cluster(int argc, char **argv, const char *config_path, const char *socket_path,

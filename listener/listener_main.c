@@ -123,6 +123,7 @@ static void listener_listen_socket(int fd, const struct proto_listen_socket *inf
 	s->fd = fd;
 	s->resume = NULL;
 	s->info = *info;
+	/* Sockets arrive before the configuration: a disabled node waits. */
 	s->io = ev_io_add(child_loop(), fd, EV_READ, listener_accept, s);
 	if (s->io == NULL) {
 		log_warn("cannot watch %s port %u", info->address, info->port);
@@ -164,7 +165,17 @@ static int listener_configure(const struct config *cfg, bool first, char *why, s
 	if (L.tls != NULL)
 		SSL_CTX_free(L.tls); /* connections keep their own reference */
 	L.tls = tls;
+	bool was_enabled = first || L.cfg.enabled;
 	L.cfg = *cfg;
+	/* rxmppctl disable: the service is off, sessions end, nothing new comes in. */
+	for (size_t i = 0; i < socket_count; i++)
+		ev_io_set_events(sockets[i].io, cfg->enabled ? EV_READ : 0);
+	if (was_enabled && !cfg->enabled) {
+		log_info("disabled: closing every session and accepting no more");
+		conns_close_all();
+	} else if (!was_enabled && cfg->enabled) {
+		log_info("enabled: accepting connections again");
+	}
 	/* The call bridges that came with this configuration replace the old. */
 	free(L.bridges);
 	L.bridges = L.next_bridges;

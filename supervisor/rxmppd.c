@@ -155,16 +155,28 @@ int supervisor_reload(char *why, size_t why_size)
 	sv.cfg = next;
 	log_set_level((enum log_level)sv.cfg.log_level);
 	children_reconfigure();
-	if (listen_changed) {
-		log_info("listen settings changed; restarting the listener on the new sockets");
+	/* Sessions carry JIDs of the old domain: their clients log in again. */
+	bool domain_changed = strcmp(sv.cfg.domain, next.domain) != 0;
+	char restarted[128] = "";
+	if (listen_changed || domain_changed) {
+		log_info("%s changed; restarting the listener",
+			 listen_changed ? "listen settings" : "the domain");
 		children_restart(PROC_LISTENER);
+		snprintf(restarted, sizeof(restarted), "listener");
 	}
 	if (cluster_changed) {
 		log_info("cluster settings changed; restarting the elector and the router");
 		children_restart(PROC_ELECTOR);
 		children_restart(PROC_ROUTER);
+		size_t used = strlen(restarted);
+		snprintf(restarted + used, sizeof(restarted) - used, "%selector, router",
+			 used ? ", " : "");
 	}
 	log_info("configuration reloaded");
+	if (restarted[0] != '\0')
+		snprintf(why, why_size, "configuration reloaded; restarted: %s", restarted);
+	else
+		snprintf(why, why_size, "configuration reloaded; nothing restarted");
 	return 0;
 }
 

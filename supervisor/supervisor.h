@@ -86,7 +86,8 @@ void control_relay(uint64_t token, uint16_t type, const void *data, size_t len);
 void notify_send(const char *state);
 
 /* rxmppd.c */
-/* Re-reads the configuration file; 0, or -1 with the errors in `why`. */
+/* Re-reads the configuration file; 0 with what was restarted in `why`, or
+ * -1 with the errors in `why`. */
 int supervisor_reload(char *why, size_t why_size);
 /* Called when the last needed child becomes ready. */
 void supervisor_ready(void);

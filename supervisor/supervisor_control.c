@@ -107,7 +107,7 @@ static void control_client_msg(struct ipc_channel *ch, const struct ipc_msg *msg
 	case PROTO_CTL_RELOAD: {
 		char why[4096];
 		int rc = supervisor_reload(why, sizeof(why));
-		control_send_result(ch, rc == 0, rc == 0 ? "configuration reloaded" : why);
+		control_send_result(ch, rc == 0, why);
 		break;
 	}
 	default:

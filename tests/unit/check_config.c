@@ -142,7 +142,8 @@ START_TEST(test_unknown_keys)
 	ck_assert_int_eq(parse("domain: example.com\ndomian: typo\nlimits:\n  max_sesions: 5\n"),
 			 -1);
 	ck_assert_uint_eq(errors.count, 2);
-	ck_assert_error("test.yaml:2:1: unknown key 'domian'; expected one of: version, domain");
+	ck_assert_error(
+	    "test.yaml:2:1: unknown key 'domian'; expected one of: version, enabled, domain");
 	ck_assert_error("test.yaml:4:3: unknown key 'max_sesions' in section limits; expected one "
 			"of: max_stanza_size");
 }
@@ -399,10 +400,25 @@ START_TEST(test_edit_refusals_and_file)
 					  &out, &len, why, sizeof(why)),
 			 -1);
 	ck_assert_ptr_nonnull(strstr(why, "written inline"));
-	ck_assert_int_eq(config_edit_text("listen:\n  addresses: [any]\n", 27, "listen",
-					  "addresses", "x", &out, &len, why, sizeof(why)),
-			 -1);
+	ck_assert_int_eq(
+	    config_edit_text("tls: {key: a}\n", 14, NULL, "tls", "x", &out, &len, why, sizeof(why)),
+	    -1);
 	ck_assert_ptr_nonnull(strstr(why, "not a single value"));
+	/* Lists are replaced whole, inline or block style. */
+	out = edited("listen:\n  addresses: [any] # all\n  client_port: 5222\n", "listen",
+		     "addresses", "[192.0.2.1, 192.0.2.2]");
+	ck_assert_str_eq(
+	    out, "listen:\n  addresses: [192.0.2.1, 192.0.2.2] # all\n  client_port: 5222\n");
+	free(out);
+	out =
+	    edited("domain: example.com\nlisten:\n  addresses:\n    - 192.0.2.1\n    - 192.0.2.2\n"
+		   "  client_port: 5222\n",
+		   "listen", "addresses", "[192.0.2.3]");
+	ck_assert_int_eq(parse(out), 0);
+	ck_assert_uint_eq(cfg.listen.address_count, 1);
+	ck_assert_str_eq(cfg.listen.addresses[0], "192.0.2.3");
+	ck_assert_uint_eq(cfg.listen.client_port, 5222);
+	free(out);
 
 	char path[] = "/tmp/rxmpp-edit-XXXXXX";
 	int fd = mkstemp(path);

@@ -1,0 +1,153 @@
+/*
+ * rxmppctl verbs that change the configuration file, as the CMS MMP has
+ * them: domain, listen, certs, enable, disable, max-sessions; and config
+ * check.  Each rewrites only the values it changes (config_edit.c), checks
+ * the result, and asks the running node to reload; the node says what it
+ * restarted, if anything.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/proto.h"
+#include "config/config_edit.h"
+#include "config/config_yaml.h"
+#include "rxmppctl.h"
+
+struct verb {
+	const char *name;
+	const char *usage;
+	const char *help;
+};
+
+static const struct verb verbs[] = {
+    {"domain", "domain NAME", "set the XMPP domain this node serves"},
+    {"listen", "listen ADDRESS...", "set the addresses to listen on (IP addresses, or any)"},
+    {"certs", "certs KEY CERT [BUNDLE]", "set the TLS key, certificate and chain (paths)"},
+    {"enable", "enable", "turn the XMPP service on (enabled: true)"},
+    {"disable", "disable", "turn the XMPP service off: sessions end, none are accepted"},
+    {"max-sessions", "max-sessions N|none", "limit the client sessions of this node"},
+    {"config", "config check [FILE]", "check a configuration file (default: the one in use)"},
+};
+
+static const struct verb *find_verb(const char *name)
+{
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
+		if (strcmp(verbs[i].name, name) == 0)
+			return &verbs[i];
+	}
+	return NULL;
+}
+
+bool ctl_is_config_verb(const char *name)
+{
+	return find_verb(name) != NULL;
+}
+
+/* A YAML double-quoted string of `text`. */
+static void quote(const char *text, char *out, size_t size)
+{
+	size_t n = 0;
+	out[n++] = '"';
+	for (const char *p = text; *p != '\0' && n + 3 < size; p++) {
+		if (*p == '"' || *p == '\\')
+			out[n++] = '\\';
+		out[n++] = *p;
+	}
+	out[n++] = '"';
+	out[n] = '\0';
+}
+
+static int edit_and_reload(const char *config_path, const char *socket_path,
+			   const struct config_edit *edits, size_t count, const char *done)
+{
+	struct config_errors errors;
+	if (config_edit_file_many(config_path, edits, count, &errors) == -1) {
+		config_errors_print(&errors, stderr);
+		return CTL_FAILED;
+	}
+	return ctl_reload_after(socket_path, done);
+}
+
+static int config_check(const char *file)
+{
+	static struct config cfg;
+	struct config_errors errors;
+	if (config_load(file, &cfg, &errors) == -1) {
+		config_errors_print(&errors, stderr);
+		return CTL_FAILED;
+	}
+	printf("%s: configuration OK\n", file);
+	return CTL_OK;
+}
+
+int ctl_config_verb(int argc, char **argv, const char *config_path, const char *socket_path)
+{
+	const struct verb *verb = find_verb(argv[0]);
+	if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		printf("usage: rxmppctl %s\n%s\n", verb->usage, verb->help);
+		return CTL_OK;
+	}
+	char literal[4096], done[4200];
+	const char *name = verb->name;
+	struct config_edit edits[3];
+	size_t count = 0;
+	if (strcmp(name, "domain") == 0 && argc == 2) {
+		quote(argv[1], literal, sizeof(literal));
+		edits[count++] = (struct config_edit){NULL, "domain", literal};
+		snprintf(done, sizeof(done), "domain: %s", argv[1]);
+	} else if (strcmp(name, "listen") == 0 && argc >= 2) {
+		size_t n = 0;
+		literal[n++] = '[';
+		for (int i = 1; i < argc && n + 4 < sizeof(literal); i++) {
+			char item[256];
+			quote(argv[i], item, sizeof(item));
+			n += (size_t)snprintf(literal + n, sizeof(literal) - n, "%s%s",
+					      i > 1 ? ", " : "", item);
+		}
+		snprintf(literal + n, sizeof(literal) - n, "]");
+		edits[count++] = (struct config_edit){"listen", "addresses", literal};
+		snprintf(done, sizeof(done), "listen.addresses: %s", literal);
+	} else if (strcmp(name, "certs") == 0 && (argc == 3 || argc == 4)) {
+		static char key[1100], cert[1100], bundle[1100];
+		quote(argv[1], key, sizeof(key));
+		quote(argv[2], cert, sizeof(cert));
+		if (argc == 4)
+			quote(argv[3], bundle, sizeof(bundle));
+		else
+			snprintf(bundle, sizeof(bundle), "none");
+		edits[count++] = (struct config_edit){"tls", "key", key};
+		edits[count++] = (struct config_edit){"tls", "certificate", cert};
+		edits[count++] = (struct config_edit){"tls", "bundle", bundle};
+		snprintf(done, sizeof(done), "tls: key %s, certificate %s, bundle %s", argv[1],
+			 argv[2], argc == 4 ? argv[3] : "none");
+	} else if ((strcmp(name, "enable") == 0 || strcmp(name, "disable") == 0) && argc == 1) {
+		bool on = name[0] == 'e';
+		edits[count++] = (struct config_edit){NULL, "enabled", on ? "true" : "false"};
+		snprintf(done, sizeof(done), "enabled: %s", on ? "true" : "false");
+	} else if (strcmp(name, "max-sessions") == 0 && argc == 2) {
+		char *end;
+		long n = strtol(argv[1], &end, 10);
+		if (strcmp(argv[1], "none") != 0 && (*end != '\0' || n < 1)) {
+			fprintf(stderr,
+				"rxmppctl: max-sessions takes a number of at least 1, or none\n");
+			return CTL_USAGE;
+		}
+		snprintf(literal, sizeof(literal), "%s", argv[1]);
+		edits[count++] = (struct config_edit){"limits", "max_sessions", literal};
+		snprintf(done, sizeof(done), "limits.max_sessions: %s", argv[1]);
+	} else if (strcmp(name, "config") == 0 && argc >= 2 && argc <= 3 &&
+		   strcmp(argv[1], "check") == 0) {
+		return config_check(argc == 3 ? argv[2] : config_path);
+	} else {
+		fprintf(stderr, "usage: rxmppctl %s\n", verb->usage);
+		return CTL_USAGE;
+	}
+	return edit_and_reload(config_path, socket_path, edits, count, done);
+}
+
+void ctl_config_usage(FILE *out)
+{
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		fprintf(out, "  %-26s %s\n", verbs[i].usage, verbs[i].help);
+}
