@@ -18,7 +18,7 @@ struct reader {
 	struct yaml_events y;
 };
 
-static bool name_valid(const char *name)
+bool callbridge_name_valid(const char *name)
 {
 	size_t len = strlen(name);
 	if (len == 0 || len > 63 || name[0] == '-' || name[len - 1] == '-')
@@ -150,12 +150,20 @@ int callbridges_load(const char *path, const char *domain, struct callbridges *o
 	}
 	if (st.st_mode & S_IROTH)
 		log_warnx("%s is readable by every user; it holds secrets (chmod 0640)", path);
+	int rc = callbridges_parse(path, text, len, domain, out, errors);
+	memset(text, 0, len);
+	free(text);
+	return rc;
+}
 
+int callbridges_parse(const char *path, const char *text, size_t len, const char *domain,
+		      struct callbridges *out, struct config_errors *errors)
+{
+	memset(out, 0, sizeof(*out));
+	memset(errors, 0, sizeof(*errors));
 	struct reader r;
-	if (yaml_events_open(&r.y, path, text, len, errors) == -1) {
-		free(text);
+	if (yaml_events_open(&r.y, path, text, len, errors) == -1)
 		return -1;
-	}
 	yaml_event_t e;
 	bool ok = yaml_events_next(&r.y, &e); /* STREAM_START */
 	if (ok)
@@ -188,7 +196,7 @@ int callbridges_load(const char *path, const char *domain, struct callbridges *o
 			yaml_mark_t mark = e.start_mark;
 			const char *name =
 			    e.type == YAML_SCALAR_EVENT ? (const char *)e.data.scalar.value : "";
-			if (!name_valid(name))
+			if (!callbridge_name_valid(name))
 				yaml_events_error(
 				    &r.y, &mark,
 				    "bridge name '%.40s': expected 1 to 63 lower-case letters, "
@@ -215,8 +223,6 @@ int callbridges_load(const char *path, const char *domain, struct callbridges *o
 		yaml_event_delete(&e); /* STREAM_END: an empty file */
 	}
 	yaml_events_close(&r.y);
-	memset(text, 0, len);
-	free(text);
 	if (errors->count > 0) {
 		callbridges_free(out);
 		return -1;

@@ -13,6 +13,7 @@
 #ifndef RXMPP_CALLBRIDGES_H
 #define RXMPP_CALLBRIDGES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "common/proto.h"
@@ -28,6 +29,11 @@ struct callbridges {
 /* A missing file is no bridges.  On -1 every problem is in `errors`. */
 int callbridges_load(const char *path, const char *domain, struct callbridges *out,
 		     struct config_errors *errors);
+/* The same for text in memory (`path` names it in messages). */
+int callbridges_parse(const char *path, const char *text, size_t len, const char *domain,
+		      struct callbridges *out, struct config_errors *errors);
 void callbridges_free(struct callbridges *b);
+/* 1 to 63 lower-case letters, digits and hyphens, as a DNS label. */
+bool callbridge_name_valid(const char *name);
 
 #endif

@@ -214,6 +214,63 @@ int config_edit_text(const char *text, size_t len, const char *section, const ch
 	return 0;
 }
 
+int config_edit_remove_text(const char *text, size_t len, const char *key, char **out,
+			    size_t *out_len, char *why, size_t why_size)
+{
+	yaml_parser_t p;
+	yaml_event_t e;
+	size_t from = 0, to = 0;
+	bool found = false, ok = yaml_parser_initialize(&p);
+	yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
+	for (int i = 0; ok && i < 3; i++) {
+		ok = yaml_parser_parse(&p, &e);
+		if (ok && i == 2 && e.type != YAML_MAPPING_START_EVENT)
+			ok = false;
+		if (ok)
+			yaml_event_delete(&e);
+	}
+	while (ok && !found) {
+		ok = yaml_parser_parse(&p, &e);
+		if (!ok || e.type == YAML_MAPPING_END_EVENT) {
+			if (ok)
+				yaml_event_delete(&e);
+			break;
+		}
+		bool match = e.type == YAML_SCALAR_EVENT &&
+			     strcmp((const char *)e.data.scalar.value, key) == 0;
+		size_t key_start = e.start_mark.index, end;
+		ok = skip_value(&p, &e, &end) && yaml_parser_parse(&p, &e) &&
+		     skip_value(&p, &e, &end);
+		if (ok && match) {
+			/* The whole lines of the entry, from its key to its value's end. */
+			from = key_start;
+			while (from > 0 && text[from - 1] != '\n')
+				from--;
+			to = line_end(text, len, end > 0 ? end - 1 : 0);
+			found = true;
+		}
+	}
+	yaml_parser_delete(&p);
+	if (!ok) {
+		snprintf(why, why_size, "the file is not valid YAML");
+		return -1;
+	}
+	if (!found) {
+		snprintf(why, why_size, "no entry %s", key);
+		return -1;
+	}
+	*out_len = len - (to - from);
+	*out = malloc(*out_len + 1);
+	if (*out == NULL) {
+		snprintf(why, why_size, "out of memory");
+		return -1;
+	}
+	memcpy(*out, text, from);
+	memcpy(*out + from, text + to, len - to);
+	(*out)[*out_len] = '\0';
+	return 0;
+}
+
 int config_edit_file(const char *path, const char *section, const char *key, const char *literal,
 		     struct config_errors *errors)
 {

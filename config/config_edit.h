@@ -23,6 +23,10 @@
 int config_edit_text(const char *text, size_t len, const char *section, const char *key,
 		     const char *literal, char **out, size_t *out_len, char *why, size_t why_size);
 
+/* Removes the top-level entry `key` (its whole lines) from `text`. */
+int config_edit_remove_text(const char *text, size_t len, const char *key, char **out,
+			    size_t *out_len, char *why, size_t why_size);
+
 /* The same on a file: lock, edit, validate (errors as file:line:column in
  * `errors`), write atomically.  The old file is untouched on any error. */
 int config_edit_file(const char *path, const char *section, const char *key, const char *literal,

@@ -46,6 +46,7 @@ static void usage(FILE *out)
 		"  reload        re-read the configuration file (as SIGHUP); an invalid file\n"
 		"                is refused with its errors and the running one kept\n"
 		"  user add|passwd|del|list   client accounts (rxmppctl user --help)\n"
+		"  callbridge add|add-secret|del|list   call bridges (rxmppctl callbridge --help)\n"
 		"  cluster enable|disable|trust|initialize|join|remove|status\n"
 		"                the cluster (rxmppctl cluster --help)\n"
 		"Commands that edit the configuration (only the value they change) and reload:\n");
@@ -333,7 +334,7 @@ int main(int argc, char **argv)
 		request = PROTO_CTL_RELOAD;
 		expect = PROTO_CTL_RESULT;
 	} else if (strcmp(command, "user") == 0 || strcmp(command, "cluster") == 0 ||
-		   ctl_is_config_verb(command)) {
+		   strcmp(command, "callbridge") == 0 || ctl_is_config_verb(command)) {
 		request = expect = 0;
 	} else {
 		fprintf(stderr, "rxmppctl: unknown command '%s'\n", command);
@@ -354,6 +355,13 @@ int main(int argc, char **argv)
 	if (strcmp(command, "cluster") == 0)
 		return ctl_cluster(argc - optind, argv + optind, config_path, socket_path, &cfg,
 				   json);
+	if (strcmp(command, "callbridge") == 0) {
+		if (config_broken && !wants_help) {
+			config_errors_print(&errors, stderr);
+			return CTL_FAILED;
+		}
+		return ctl_callbridge(argc - optind, argv + optind, &cfg, socket_path, json);
+	}
 	/* They read and check the file themselves. */
 	if (ctl_is_config_verb(command))
 		return ctl_config_verb(argc - optind, argv + optind, config_path, socket_path);

@@ -28,6 +28,10 @@ bool ctl_is_config_verb(const char *name);
 int ctl_config_verb(int argc, char **argv, const char *config_path, const char *socket_path);
 void ctl_config_usage(FILE *out);
 
+/* rxmppctl_callbridge.c: `callbridge ...`; argv[0] is "callbridge". */
+int ctl_callbridge(int argc, char **argv, const struct config *cfg, const char *socket_path,
+		   bool json);
+
 /* rxmppctl.c: after the file changed, the running node reloads. */
 int ctl_reload_after(const char *socket_path, const char *done);
 

@@ -1,0 +1,249 @@
+/*
+ * rxmppctl callbridge add|add-secret|del|list: the call-bridges file
+ * (callbridges_file, mode 0640), kept as the administrator wrote it: an
+ * entry is appended, its secret spliced in, or its lines removed, and the
+ * result must parse before it replaces the file (atomically, under a lock).
+ * `add` makes a strong random secret and prints it once; `add-secret`
+ * takes one made on another node from a prompt or standard input, never
+ * from the command line.  The running node reloads.
+ */
+#include <errno.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "common/fileio.h"
+#include "common/scram.h"
+#include "config/callbridges.h"
+#include "config/config_edit.h"
+#include "rxmppctl.h"
+
+#define HEADER "# rxmpp call bridges: NAME: SECRET (rxmppctl callbridge add NAME)\n"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: rxmppctl callbridge add NAME\n"
+		"       rxmppctl callbridge add-secret NAME [--stdin]\n"
+		"       rxmppctl callbridge del NAME\n"
+		"       rxmppctl callbridge list [--json]\n"
+		"\n"
+		"add         make a call bridge with a new random secret, printed once; enter\n"
+		"            the same secret on the other nodes with add-secret\n"
+		"add-secret  set the secret of NAME (asked for, or one line on stdin)\n"
+		"del         remove NAME: its connections are refused from now on\n"
+		"list        names, addresses and secrets (the file is mode 0640)\n");
+}
+
+static int read_secret(bool from_stdin, char *out, size_t size)
+{
+	FILE *in = from_stdin ? stdin : fopen("/dev/tty", "r+");
+	if (in == NULL) {
+		fprintf(stderr, "rxmppctl: no terminal to ask for the secret; use --stdin\n");
+		return -1;
+	}
+	struct termios saved, quiet;
+	if (!from_stdin) {
+		tcgetattr(fileno(in), &saved);
+		quiet = saved;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		tcsetattr(fileno(in), TCSAFLUSH, &quiet);
+		fputs("Secret: ", in);
+		fflush(in);
+	}
+	bool ok = fgets(out, (int)size, in) != NULL;
+	if (!from_stdin) {
+		tcsetattr(fileno(in), TCSAFLUSH, &saved);
+		fputc('\n', in);
+		fclose(in);
+	}
+	if (!ok)
+		return -1;
+	out[strcspn(out, "\r\n")] = '\0';
+	return 0;
+}
+
+/* Checks the edited text like the daemon will, then writes it. */
+static int write_checked(const char *path, const char *text, size_t len, const char *domain)
+{
+	struct callbridges parsed;
+	struct config_errors errors;
+	char why[512];
+	if (callbridges_parse(path, text, len, domain, &parsed, &errors) == -1) {
+		config_errors_print(&errors, stderr);
+		return -1;
+	}
+	callbridges_free(&parsed);
+	if (fileio_write_atomic(path, text, len, 0640, why, sizeof(why)) == -1) {
+		fprintf(stderr, "rxmppctl: %s\n", why);
+		return -1;
+	}
+	return 0;
+}
+
+static bool has_bridge(const struct callbridges *b, const char *name)
+{
+	for (size_t i = 0; i < b->count; i++) {
+		if (strcmp(b->items[i].name, name) == 0)
+			return true;
+	}
+	return false;
+}
+
+static int list(const struct callbridges *b, bool json)
+{
+	if (json)
+		printf("[");
+	for (size_t i = 0; i < b->count; i++) {
+		const struct proto_callbridge *c = &b->items[i];
+		if (json) {
+			printf("%s{\"name\": ", i ? ", " : "");
+			ctl_print_json_string(c->name);
+			printf(", \"address\": ");
+			ctl_print_json_string(c->address);
+			printf(", \"secret\": ");
+			ctl_print_json_string(c->secret);
+			printf("}");
+		} else {
+			printf("%-20s %-32s %s\n", c->name, c->address, c->secret);
+		}
+	}
+	if (json)
+		printf("]\n");
+	return CTL_OK;
+}
+
+int ctl_callbridge(int argc, char **argv, const struct config *cfg, const char *socket_path,
+		   bool json)
+{
+	const char *verb = argc > 1 ? argv[1] : NULL;
+	bool from_stdin = argc == 4 && strcmp(argv[3], "--stdin") == 0;
+	if (verb == NULL || strcmp(verb, "--help") == 0 || strcmp(verb, "-h") == 0) {
+		usage(verb ? stdout : stderr);
+		return verb ? CTL_OK : CTL_USAGE;
+	}
+	bool is_list = strcmp(verb, "list") == 0;
+	if (is_list ? argc != 2 : (argc != 3 && !(from_stdin && strcmp(verb, "add-secret") == 0))) {
+		usage(stderr);
+		return CTL_USAGE;
+	}
+	const char *path = cfg->callbridges_file;
+	const char *name = is_list ? NULL : argv[2];
+	if (name != NULL && !callbridge_name_valid(name)) {
+		fprintf(stderr,
+			"rxmppctl: '%s' is not a valid name (1 to 63 lower-case letters, digits "
+			"and hyphens)\n",
+			name);
+		return CTL_FAILED;
+	}
+	char why[512];
+	int lock = fileio_lock(path, why, sizeof(why));
+	if (lock == -1) {
+		fprintf(stderr, "rxmppctl: %s\n", why);
+		return CTL_FAILED;
+	}
+	char *text = NULL, *edited = NULL;
+	size_t len = 0, edited_len = 0;
+	int rc = CTL_FAILED;
+	struct callbridges bridges = {0};
+	struct config_errors errors;
+	if (access(path, F_OK) == 0) {
+		if (fileio_read_all(path, 1024 * 1024, &text, &len, why, sizeof(why)) == -1) {
+			fprintf(stderr, "rxmppctl: %s\n", why);
+			goto done;
+		}
+	} else {
+		text = strdup(HEADER);
+		len = strlen(HEADER);
+	}
+	if (callbridges_parse(path, text, len, cfg->domain, &bridges, &errors) == -1) {
+		config_errors_print(&errors, stderr);
+		goto done;
+	}
+	if (is_list) {
+		rc = list(&bridges, json);
+		goto done;
+	}
+	bool exists = has_bridge(&bridges, name);
+	char secret[300], done_text[512];
+	if (strcmp(verb, "del") == 0) {
+		if (!exists) {
+			fprintf(stderr, "rxmppctl: no call bridge %s\n", name);
+			goto done;
+		}
+		if (config_edit_remove_text(text, len, name, &edited, &edited_len, why,
+					    sizeof(why)) == -1) {
+			fprintf(stderr, "rxmppctl: %s\n", why);
+			goto done;
+		}
+		snprintf(done_text, sizeof(done_text), "call bridge %s deleted", name);
+	} else if (strcmp(verb, "add") == 0 || strcmp(verb, "add-secret") == 0) {
+		bool adding = verb[3] == '\0';
+		if (adding && exists) {
+			fprintf(stderr,
+				"rxmppctl: call bridge %s exists; use callbridge add-secret\n",
+				name);
+			goto done;
+		}
+		if (adding) {
+			unsigned char random[24];
+			RAND_bytes(random, sizeof(random));
+			scram_base64_encode(random, sizeof(random), secret);
+			for (char *p = secret; *p; p++)
+				*p = *p == '+' ? '-' : *p == '/' ? '_' : *p;
+			OPENSSL_cleanse(random, sizeof(random));
+		} else if (read_secret(from_stdin, secret, sizeof(secret)) == -1) {
+			fprintf(stderr, "rxmppctl: no secret given\n");
+			goto done;
+		}
+		char literal[320];
+		snprintf(literal, sizeof(literal), "\"%s\"", secret);
+		/* The secret of an existing entry is spliced in (either form). */
+		if (exists &&
+		    config_edit_text(text, len, NULL, name, literal, &edited, &edited_len, why,
+				     sizeof(why)) == -1 &&
+		    config_edit_text(text, len, name, "secret", literal, &edited, &edited_len, why,
+				     sizeof(why)) == -1) {
+			fprintf(stderr, "rxmppctl: %s\n", why);
+			goto done;
+		}
+		if (!exists) {
+			edited_len = len + strlen(name) + strlen(literal) + 4;
+			edited = malloc(edited_len + 1);
+			snprintf(edited, edited_len + 1, "%s%s%s: %s\n", text,
+				 len > 0 && text[len - 1] != '\n' ? "\n" : "", name, literal);
+			edited_len = strlen(edited);
+		}
+		if (adding)
+			snprintf(
+			    done_text, sizeof(done_text),
+			    "call bridge %s added; its secret (shown once, enter it on the other "
+			    "nodes with add-secret):\n%s",
+			    name, secret);
+		else
+			snprintf(done_text, sizeof(done_text), "secret of call bridge %s set",
+				 name);
+		OPENSSL_cleanse(secret, sizeof(secret));
+	} else {
+		usage(stderr);
+		rc = CTL_USAGE;
+		goto done;
+	}
+	if (write_checked(path, edited, edited_len, cfg->domain) == -1)
+		goto done;
+	rc = ctl_reload_after(socket_path, done_text);
+done:
+	callbridges_free(&bridges);
+	if (text != NULL)
+		OPENSSL_cleanse(text, len);
+	if (edited != NULL)
+		OPENSSL_cleanse(edited, edited_len);
+	free(text);
+	free(edited);
+	close(lock);
+	return rc;
+}

@@ -1,0 +1,123 @@
+"""rxmppctl's CMS verbs against a running node: each changes only what it
+must in the configuration or call-bridges file, the node reloads, and the
+effect is seen by real clients and call bridges."""
+
+import os
+import socket
+
+import pytest
+
+from raw import HEADER
+from rxmpp_node import free_port, wait_until
+from xmpp import connect_bridge, login, run
+
+
+@pytest.fixture
+def anode(node_factory):
+    node = node_factory()
+    for user in ("a", "b", "c"):
+        node.add_user(user, "pw-" + user)
+    return node.start()
+
+
+def test_callbridge_add_then_del(anode):
+    out = anode.ctl("callbridge", "add", "cb7").stdout
+    assert "call bridge cb7 added" in out
+    lines = out.strip().splitlines()
+    secret = lines[[i for i, line in enumerate(lines) if "shown once" in line][0] + 1]
+    assert len(secret) >= 24
+    mode = os.stat(os.path.join(anode.dir, "callbridges.yaml")).st_mode & 0o777
+    assert mode == 0o640
+    listed = anode.ctl("callbridge", "list").stdout
+    assert "cb7" in listed and "cb7.test.example" in listed and secret in listed
+
+    async def bridge_logs_in():
+        bridge = await connect_bridge(anode, "cb7", secret)
+        await bridge.close()
+
+    run(bridge_logs_in())
+    assert "deleted" in anode.ctl("callbridge", "del", "cb7").stdout
+
+    async def bridge_is_refused():
+        with pytest.raises(ConnectionError):
+            await connect_bridge(anode, "cb7", secret)
+
+    run(bridge_is_refused())
+    anode.wait_log(r"component stream for unknown address cb7\.test\.example")
+    assert anode.ctl("callbridge", "del", "cb7", check=False).returncode == 1
+
+
+def test_callbridge_add_secret_from_stdin(anode):
+    result = anode.ctl_input(["callbridge", "add-secret", "cb8", "--stdin"], "entered-elsewhere-1\n")
+    assert result.returncode == 0, result.stderr
+    # The secret never appears in the command line, and works.
+    async def bridge():
+        peer = await connect_bridge(anode, "cb8", "entered-elsewhere-1")
+        await peer.close()
+
+    run(bridge())
+    short = anode.ctl_input(["callbridge", "add-secret", "cb8", "--stdin"], "short\n")
+    assert short.returncode == 1 and "the secret must be 8 to 255 characters" in short.stderr
+
+
+def test_max_sessions_2_refuses_the_third_login(anode):
+    text = open(anode.config).read()
+    anode.ctl("max-sessions", "2")
+    assert open(anode.config).read().startswith(text)  # only appended to
+
+    async def scenario():
+        first = await login(anode, "a", "pw-a")
+        second = await login(anode, "b", "pw-b")
+        with pytest.raises(ConnectionError):
+            await login(anode, "c", "pw-c")
+        await first.close()
+        await second.close()
+
+    run(scenario())
+    anode.wait_log(r"stream error resource-constraint")
+    anode.ctl("max-sessions", "none")
+    assert "max_sessions: none" in open(anode.config).read()
+
+
+def test_disable_and_enable(anode):
+    anode.ctl("disable")
+    sock = socket.create_connection(("127.0.0.1", anode.client_port), timeout=5)
+    sock.settimeout(1.5)
+    sock.sendall(HEADER)
+    with pytest.raises(socket.timeout):
+        sock.recv(100)  # queued by the kernel, never served while disabled
+    sock.close()
+    anode.ctl("enable")
+
+    async def scenario():
+        client = await login(anode, "a", "pw-a")
+        await client.close()
+
+    run(scenario())
+
+
+def test_listen_and_domain_say_what_restarts(anode):
+    before = anode.children()
+    result = anode.ctl("listen", "127.0.0.1")
+    assert "configuration reloaded; nothing restarted" in result.stdout
+    result = anode.ctl("domain", "test.example")
+    assert "nothing restarted" in result.stdout
+    bad = anode.ctl("listen", "not-an-address", check=False)
+    assert bad.returncode == 1
+    assert "listen.addresses: expected an IPv4 or IPv6 address" in bad.stderr
+    assert anode.children()["listener"]["pid"] == before["listener"]["pid"]
+    port = free_port()
+    text = open(anode.config).read().replace(f"client_port: {anode.client_port}",
+                                              f"client_port: {port}")
+    anode.write_config(text=text)
+    result = anode.ctl("reload")
+    assert "restarted: listener" in result.stdout
+
+
+def test_verbs_have_help_and_usage_errors(anode):
+    for verb in ("domain", "listen", "certs", "enable", "disable", "max-sessions", "config",
+                 "callbridge", "user", "cluster"):
+        result = anode.ctl(verb, "--help")
+        assert "usage: rxmppctl" in result.stdout, verb
+    assert anode.ctl("max-sessions", "zero", check=False).returncode == 2
+    assert anode.ctl("domain", check=False).returncode == 2
