@@ -76,7 +76,8 @@ $(BIN)/rxmppd: $(call obj,$(SUPERVISOR_SRC) $(CONFIG_SRC) $(COMMON_SRC))
 	$(CC) $(LDFLAGS) $^ -o $@ $(YAML_LIBS)
 
 $(BIN)/rxmppctl: $(call obj,config/rxmppctl.c config/rxmppctl_user.c config/rxmppctl_cluster.c \
-		config/rxmppctl_config.c config/rxmppctl_callbridge.c \
+		config/rxmppctl_config.c config/rxmppctl_callbridge.c config/rxmppctl_reset.c \
+		elector/elector_state.c \
 		$(ACCOUNTS_SRC) $(CONFIG_SRC) \
 		$(COMMON_SRC))
 	@mkdir -p $(dir $@)

@@ -28,6 +28,7 @@ static const char *const proto_type_names[PROTO_TYPE_END] = {
     [PROTO_CLUSTER_STATUS] = "CLUSTER_STATUS",
     [PROTO_CLUSTER_RESULT] = "CLUSTER_RESULT",
     [PROTO_LEADER] = "LEADER",
+    [PROTO_STATS] = "STATS",
 };
 
 const char *proto_type_name(uint16_t type)

@@ -69,6 +69,8 @@ enum proto_type {
 	PROTO_CLUSTER_RESULT,
 	/* elector -> router: struct proto_leader, whenever the leader changes */
 	PROTO_LEADER,
+	/* listener -> supervisor: struct proto_stats, when the counts change */
+	PROTO_STATS,
 	PROTO_TYPE_END,
 };
 
@@ -112,16 +114,25 @@ enum proto_child_state {
 	PROTO_CHILD_STOPPED,   /* stopped on purpose */
 };
 
+struct proto_stats {
+	uint32_t clients;    /* bound client sessions */
+	uint32_t components; /* connected call bridges */
+};
+_Static_assert(sizeof(struct proto_stats) == 8, "proto_stats has a fixed size");
+
 struct proto_status {
 	uint32_t pid;
 	uint32_t children;
 	uint64_t uptime_ms;
-	uint32_t ready; /* every needed child is ready */
-	uint32_t reserved;
+	uint32_t ready;	  /* every needed child is ready */
+	uint32_t enabled; /* the XMPP service is on */
+	uint32_t client_port;
+	uint32_t component_port;
+	struct proto_stats stats;
 	char domain[256];
 	char config_path[1024];
 };
-_Static_assert(sizeof(struct proto_status) == 1304, "proto_status has a fixed size");
+_Static_assert(sizeof(struct proto_status) == 1320, "proto_status has a fixed size");
 
 struct proto_status_child {
 	char name[16];

@@ -10,6 +10,9 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +30,8 @@
 
 #define DEFAULT_CONFIG "/etc/rxmpp/rxmpp.yaml"
 
+static const struct config *status_cfg;
+
 struct ctl_request {
 	struct ev_loop *loop;
 	uint16_t expect;
@@ -42,11 +47,12 @@ static void usage(FILE *out)
 		"usage: rxmppctl [-c FILE | -s SOCKET] COMMAND [--json]\n"
 		"\n"
 		"Commands:\n"
-		"  status        the node's processes: state, pid, generation, restarts, uptime\n"
+		"  status        service, ports, sessions, certificate expiry, processes, cluster\n"
 		"  reload        re-read the configuration file (as SIGHUP); an invalid file\n"
 		"                is refused with its errors and the running one kept\n"
 		"  user add|passwd|del|list   client accounts (rxmppctl user --help)\n"
 		"  callbridge add|add-secret|del|list   call bridges (rxmppctl callbridge --help)\n"
+		"  reset         forget this node's id and cluster state (rxmppd stopped)\n"
 		"  cluster enable|disable|trust|initialize|join|remove|status\n"
 		"                the cluster (rxmppctl cluster --help)\n"
 		"Commands that edit the configuration (only the value they change) and reload:\n");
@@ -91,6 +97,26 @@ void ctl_print_json_string(const char *s)
 	putchar('"');
 }
 
+/* The configured certificate's days of validity left; LONG_MIN when it
+ * cannot be read (rxmppctl may run as a user who cannot read it). */
+static long certificate_days_left(const struct config *cfg)
+{
+	if (cfg == NULL)
+		return LONG_MIN;
+	FILE *f = fopen(cfg->tls.certificate, "r");
+	if (f == NULL)
+		return LONG_MIN;
+	X509 *cert = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	if (cert == NULL)
+		return LONG_MIN;
+	int days = 0, seconds = 0;
+	long left =
+	    ASN1_TIME_diff(&days, &seconds, NULL, X509_get0_notAfter(cert)) ? days : LONG_MIN;
+	X509_free(cert);
+	return left;
+}
+
 static int print_status(const struct ipc_msg *msg, bool json)
 {
 	struct proto_status status;
@@ -106,9 +132,19 @@ static int print_status(const struct ipc_msg *msg, bool json)
 	    (const void *)((const char *)msg->data + sizeof(status));
 	char uptime[48];
 
+	long cert_days = certificate_days_left(status_cfg);
 	if (json) {
-		printf("{\"pid\": %u, \"uptime_ms\": %" PRIu64 ", \"ready\": %s, \"domain\": ",
-		       status.pid, status.uptime_ms, status.ready ? "true" : "false");
+		printf("{\"pid\": %u, \"uptime_ms\": %" PRIu64 ", \"ready\": %s, \"enabled\": %s, "
+		       "\"client_port\": %u, \"component_port\": %u, \"sessions\": %u, "
+		       "\"callbridges_connected\": %u, \"certificate_days_left\": ",
+		       status.pid, status.uptime_ms, status.ready ? "true" : "false",
+		       status.enabled ? "true" : "false", status.client_port, status.component_port,
+		       status.stats.clients, status.stats.components);
+		if (cert_days == LONG_MIN)
+			printf("null");
+		else
+			printf("%ld", cert_days);
+		printf(", \"domain\": ");
 		ctl_print_json_string(status.domain);
 		printf(", \"config\": ");
 		ctl_print_json_string(status.config_path);
@@ -117,7 +153,17 @@ static int print_status(const struct ipc_msg *msg, bool json)
 		format_duration(status.uptime_ms, uptime, sizeof(uptime));
 		printf("rxmppd pid %u, up %s, %s\n", status.pid, uptime,
 		       status.ready ? "ready" : "not ready");
-		printf("domain: %s\nconfiguration: %s\n\n", status.domain, status.config_path);
+		printf("domain: %s\nconfiguration: %s\n", status.domain, status.config_path);
+		printf("XMPP service: %s; clients on port %u, call bridges on port %u\n",
+		       status.enabled ? "enabled" : "DISABLED", status.client_port,
+		       status.component_port);
+		printf("sessions: %u clients, %u call bridges connected\n", status.stats.clients,
+		       status.stats.components);
+		if (cert_days == LONG_MIN)
+			printf("certificate: cannot be read here\n\n");
+		else
+			printf("certificate: expires in %ld days%s\n\n", cert_days,
+			       cert_days < 30 ? " (renew it soon)" : "");
 		printf("%-11s %-10s %8s %5s %9s %10s\n", "PROCESS", "STATE", "PID", "GEN",
 		       "RESTARTS", "UPTIME");
 	}
@@ -334,7 +380,8 @@ int main(int argc, char **argv)
 		request = PROTO_CTL_RELOAD;
 		expect = PROTO_CTL_RESULT;
 	} else if (strcmp(command, "user") == 0 || strcmp(command, "cluster") == 0 ||
-		   strcmp(command, "callbridge") == 0 || ctl_is_config_verb(command)) {
+		   strcmp(command, "callbridge") == 0 || strcmp(command, "reset") == 0 ||
+		   ctl_is_config_verb(command)) {
 		request = expect = 0;
 	} else {
 		fprintf(stderr, "rxmppctl: unknown command '%s'\n", command);
@@ -355,6 +402,13 @@ int main(int argc, char **argv)
 	if (strcmp(command, "cluster") == 0)
 		return ctl_cluster(argc - optind, argv + optind, config_path, socket_path, &cfg,
 				   json);
+	if (strcmp(command, "reset") == 0) {
+		if (config_broken && !wants_help) {
+			config_errors_print(&errors, stderr);
+			return CTL_FAILED;
+		}
+		return ctl_reset(argc - optind, argv + optind, &cfg, socket_path);
+	}
 	if (strcmp(command, "callbridge") == 0) {
 		if (config_broken && !wants_help) {
 			config_errors_print(&errors, stderr);
@@ -373,7 +427,15 @@ int main(int argc, char **argv)
 		}
 		return ctl_user(argc - optind, argv + optind, &cfg, json);
 	}
+	status_cfg = config_broken ? NULL : &cfg;
 	int rc = ctl_request(socket_path, request, NULL, 0, expect, json, 5000);
+	/* The cluster role belongs in a node's status too. */
+	if (rc == CTL_OK && request == PROTO_CTL_STATUS && !json) {
+		struct proto_cluster_request cluster = {.op = PROTO_CLUSTER_OP_STATUS};
+		printf("\n");
+		ctl_request(socket_path, PROTO_CLUSTER_REQUEST, &cluster, sizeof(cluster),
+			    PROTO_CLUSTER_STATUS, false, 5000);
+	}
 	if (rc != CTL_OK && config_broken && access(socket_path, F_OK) == -1) {
 		fprintf(stderr,
 			"rxmppctl: %s has errors, so the control socket may be elsewhere:\n",

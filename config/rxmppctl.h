@@ -32,6 +32,9 @@ void ctl_config_usage(FILE *out);
 int ctl_callbridge(int argc, char **argv, const struct config *cfg, const char *socket_path,
 		   bool json);
 
+/* rxmppctl_reset.c: `reset`; argv[0] is "reset". */
+int ctl_reset(int argc, char **argv, const struct config *cfg, const char *socket_path);
+
 /* rxmppctl.c: after the file changed, the running node reloads. */
 int ctl_reload_after(const char *socket_path, const char *done);
 

@@ -203,6 +203,16 @@ static void listener_flush(struct ev_loop *loop, void *arg)
 	(void)loop;
 	(void)arg;
 	conns_flush();
+	/* The supervisor shows these in rxmppctl status. */
+	static struct proto_stats told;
+	struct proto_stats now = {.clients = L.client_sessions};
+	for (struct conn *c = L.conns; c != NULL; c = c->next)
+		now.components += c->state == CONN_COMPONENT;
+	if (memcmp(&now, &told, sizeof(now)) != 0) {
+		struct iovec iov = {.iov_base = &now, .iov_len = sizeof(now)};
+		if (child_send_supervisor_v(PROTO_STATS, 0, &iov, 1) == 0)
+			told = now;
+	}
 }
 
 /* Idle sessions give their parser and buffers back, but glibc keeps freed

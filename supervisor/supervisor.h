@@ -42,6 +42,7 @@ struct supervisor {
 	char libexec_dir[1024];
 	struct listen_set listening;
 	struct callbridges bridges;
+	struct proto_stats stats; /* the listener's last report */
 	/* --log-level wins over the file, also across reloads. */
 	bool log_level_forced;
 	enum log_level forced_log_level;

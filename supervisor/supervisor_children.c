@@ -196,6 +196,9 @@ static void child_msg(struct ipc_channel *ch, const struct ipc_msg *msg, void *a
 		child_on_hello(c, msg);
 	else if (msg->type == PROTO_READY)
 		child_on_ready(c, msg);
+	else if (c->spec->role == PROC_LISTENER && c->greeted && msg->type == PROTO_STATS &&
+		 msg->len == sizeof(sv.stats))
+		memcpy(&sv.stats, msg->data, sizeof(sv.stats));
 	else if (c->spec->role == PROC_ELECTOR && c->greeted &&
 		 (msg->type == PROTO_CLUSTER_STATUS || msg->type == PROTO_CLUSTER_RESULT))
 		control_relay(msg->peer, msg->type, msg->data, msg->len);
@@ -435,6 +438,8 @@ static void child_exited(struct child *c, int status)
 	pid_t pid = c->pid;
 	c->pid = 0;
 	c->greeted = false;
+	if (c->spec->role == PROC_LISTENER)
+		memset(&sv.stats, 0, sizeof(sv.stats));
 
 	if (sv.shutting_down) {
 		log_info("%s (pid %d) %s", child_name(c), (int)pid, how);

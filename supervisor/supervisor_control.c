@@ -52,6 +52,10 @@ static void control_send_status(struct ipc_channel *ch)
 	    .children = (uint32_t)n,
 	    .uptime_ms = (uint64_t)(ev_now(sv.loop) - sv.started_at),
 	    .ready = children_all_ready(),
+	    .enabled = sv.cfg.enabled,
+	    .client_port = sv.cfg.listen.client_port,
+	    .component_port = sv.cfg.listen.component_port,
+	    .stats = sv.stats,
 	};
 	snprintf(status.domain, sizeof(status.domain), "%s", sv.cfg.domain);
 	snprintf(status.config_path, sizeof(status.config_path), "%s", sv.config_path);

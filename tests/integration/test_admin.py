@@ -121,3 +121,31 @@ def test_verbs_have_help_and_usage_errors(anode):
         assert "usage: rxmppctl" in result.stdout, verb
     assert anode.ctl("max-sessions", "zero", check=False).returncode == 2
     assert anode.ctl("domain", check=False).returncode == 2
+
+
+def test_status_shows_service_sessions_bridges_and_certificate(anode):
+    import json
+
+    anode.write_bridges({"cb1": "bridge-secret-1"})
+    anode.ctl("reload")
+
+    async def scenario():
+        client = await login(anode, "a", "pw-a")
+        bridge = await connect_bridge(anode, "cb1", "bridge-secret-1")
+
+        def counted():
+            status = json.loads(anode.ctl("status", "--json").stdout)
+            return status if status["sessions"] == 1 and \
+                status["callbridges_connected"] == 1 else None
+
+        status = wait_until(counted, what="the counts in the status")
+        assert status["enabled"] is True
+        assert status["client_port"] == anode.client_port
+        assert 0 <= status["certificate_days_left"] <= 2  # the test certificate's life
+        text = anode.ctl("status").stdout
+        assert "sessions: 1 clients, 1 call bridges connected" in text
+        assert "XMPP service: enabled" in text and "State: " in text
+        await bridge.close()
+        await client.close()
+
+    run(scenario())

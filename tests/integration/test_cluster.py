@@ -151,10 +151,12 @@ def test_reset_node_joins_again_without_appearing_twice(node_factory, certs):
     leader = leader_of(nodes)
     third = next(n for n in nodes if n is not leader and n is not nodes[0])
     old_id = status(third)["node"]
+    refused = third.ctl("reset", "--yes", check=False)
+    assert refused.returncode == 1 and "rxmppd is running" in refused.stderr
     assert third.stop() == 0
-    # What a reset does: the node's cluster state and node id are gone.
-    for name in ("node-id", "election"):
-        os.remove(os.path.join(third.dir, "state", name))
+    refused = third.ctl("reset", "--yes", check=False)
+    assert refused.returncode == 1 and "member of a cluster of 3 nodes" in refused.stderr
+    assert "removed" in third.ctl("reset", "--yes", "--force").stdout
     third.start()
     new_id = status(third)["node"]
     assert new_id != old_id

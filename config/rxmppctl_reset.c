@@ -1,0 +1,86 @@
+/*
+ * rxmppctl reset: forget this node's cluster identity, its node id and its
+ * persisted term, vote and membership, so that it can start over (and join
+ * again, replacing its old entry).  rxmppd must be stopped: a running
+ * elector would write its state back.  It asks for confirmation (--yes for
+ * scripts), and a node that is still a member of a larger cluster is told
+ * to be removed from it first (--force to reset anyway).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "elector/elector_state.h"
+#include "rxmppctl.h"
+
+static bool daemon_answers(const char *socket_path)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", socket_path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool alive = fd != -1 && connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
+	if (fd != -1)
+		close(fd);
+	return alive;
+}
+
+int ctl_reset(int argc, char **argv, const struct config *cfg, const char *socket_path)
+{
+	bool yes = false, force = false;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--yes") == 0)
+			yes = true;
+		else if (strcmp(argv[i], "--force") == 0)
+			force = true;
+		else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			printf(
+			    "usage: rxmppctl reset [--yes] [--force]\n"
+			    "Removes this node's id and cluster state (rxmppd must be stopped).\n"
+			    "--yes: do not ask; --force: even while it is a member of a "
+			    "cluster.\n");
+			return CTL_OK;
+		} else {
+			fprintf(stderr, "usage: rxmppctl reset [--yes] [--force]\n");
+			return CTL_USAGE;
+		}
+	}
+	if (daemon_answers(socket_path)) {
+		fprintf(stderr,
+			"rxmppctl: rxmppd is running; stop it first (systemctl stop rxmpp)\n");
+		return CTL_FAILED;
+	}
+	struct elector_persistent state;
+	char why[512];
+	if (elector_state_load(cfg->state_directory, &state, why, sizeof(why)) == 0 &&
+	    state.config.count > 1 && !force) {
+		fprintf(stderr,
+			"rxmppctl: this node is a member of a cluster of %u nodes; remove it first "
+			"(rxmppctl cluster remove NODE on another member), or reset --force\n",
+			state.config.count);
+		return CTL_FAILED;
+	}
+	if (!yes) {
+		char answer[16] = "";
+		printf("This removes the node id and the cluster state of this node. Type yes: ");
+		fflush(stdout);
+		if (fgets(answer, sizeof(answer), stdin) == NULL || strcmp(answer, "yes\n") != 0) {
+			fprintf(stderr, "rxmppctl: not reset\n");
+			return CTL_FAILED;
+		}
+	}
+	const char *files[] = {"node-id", "election"};
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		char path[PATH_MAX];
+		snprintf(path, sizeof(path), "%s/%s", cfg->state_directory, files[i]);
+		if (unlink(path) == -1 && errno != ENOENT) {
+			fprintf(stderr, "rxmppctl: %s: %s\n", path, strerror(errno));
+			return CTL_FAILED;
+		}
+	}
+	printf("reset: node id and cluster state removed; the node starts as a new one\n");
+	return CTL_OK;
+}
