@@ -26,7 +26,8 @@ struct child_peer {
 	struct ipc_channel *channel;
 	uint32_t pid;
 	uint32_t generation;
-	bool greeted; /* PEER_HELLO received */
+	bool greeted;	 /* its PEER_HELLO received */
+	bool hello_sent; /* ours sent */
 };
 
 static struct {
@@ -51,15 +52,22 @@ const struct config *child_config(void)
 	return &child.current;
 }
 
+/* A peer is up once both hellos have crossed: before that one side
+ * might not be configured yet and could not handle what it receives. */
+static bool child_peer_is_up(const struct child_peer *p)
+{
+	return p->greeted && p->hello_sent;
+}
+
 bool child_peer_connected(enum proc_role peer)
 {
-	return (unsigned)peer < PROC_ROLE_COUNT && child.peers[peer].greeted;
+	return (unsigned)peer < PROC_ROLE_COUNT && child_peer_is_up(&child.peers[peer]);
 }
 
 int child_send(enum proc_role peer, uint16_t type, uint64_t id, const void *data, size_t len,
 	       int fd)
 {
-	if ((unsigned)peer >= PROC_ROLE_COUNT || child.peers[peer].channel == NULL) {
+	if (!child_peer_connected(peer)) {
 		if (fd != -1)
 			close(fd);
 		errno = ENOTCONN;
@@ -71,7 +79,7 @@ int child_send(enum proc_role peer, uint16_t type, uint64_t id, const void *data
 int child_send_v(enum proc_role peer, uint16_t type, uint64_t id, const struct iovec *iov,
 		 int iovcnt)
 {
-	if ((unsigned)peer >= PROC_ROLE_COUNT || child.peers[peer].channel == NULL) {
+	if (!child_peer_connected(peer)) {
 		errno = ENOTCONN;
 		return -1;
 	}
@@ -91,7 +99,7 @@ static bool child_is_linked(enum proc_role peer)
 static void child_peer_drop(enum proc_role peer)
 {
 	struct child_peer *p = &child.peers[peer];
-	bool was_up = p->greeted;
+	bool was_up = child_peer_is_up(p);
 	ipc_channel_free(p->channel);
 	*p = (struct child_peer){0};
 	if (was_up && child.ops->peer_down != NULL)
@@ -121,6 +129,17 @@ static void child_peer_closed(struct ipc_channel *ch, const char *reason, void *
 	child_peer_drop(peer);
 }
 
+static void child_peer_came_up(enum proc_role peer)
+{
+	struct child_peer *p = &child.peers[peer];
+	if (!child_peer_is_up(p))
+		return;
+	log_info("connected to %s (pid %u, generation %u)", proc_role_name(peer), p->pid,
+		 p->generation);
+	if (child.ops->peer_up != NULL)
+		child.ops->peer_up(peer);
+}
+
 static void child_peer_msg(struct ipc_channel *ch, const struct ipc_msg *msg, void *arg)
 {
 	(void)arg;
@@ -146,21 +165,33 @@ static void child_peer_msg(struct ipc_channel *ch, const struct ipc_msg *msg, vo
 		p->pid = hello.pid;
 		p->generation = hello.generation;
 		p->greeted = true;
-		log_info("connected to %s (pid %u, generation %u)", proc_role_name(peer), hello.pid,
-			 hello.generation);
-		if (child.ops->peer_up != NULL)
-			child.ops->peer_up(peer);
+		child_peer_came_up(peer);
 		return;
 	}
 	/* The role owns the descriptor only of a message it takes. */
-	bool taken =
-	    p->greeted && child.ops->peer_message != NULL && child.ops->peer_message(peer, msg);
+	bool taken = child_peer_is_up(p) && child.ops->peer_message != NULL &&
+		     child.ops->peer_message(peer, msg);
 	if (!taken) {
 		if (msg->fd != -1)
 			close(msg->fd);
 		ipc_channel_fail(ch, "unexpected message %s%s", proto_type_name(msg->type),
 				 p->greeted ? "" : " before PEER_HELLO");
 	}
+}
+
+static void child_peer_greet(enum proc_role peer)
+{
+	struct proto_hello hello = {
+	    .version = PROTO_VERSION,
+	    .role = child.ops->role,
+	    .pid = (uint32_t)getpid(),
+	    .generation = child.generation,
+	};
+	struct child_peer *p = &child.peers[peer];
+	if (ipc_send(p->channel, PROTO_PEER_HELLO, 0, &hello, sizeof(hello), -1) == -1)
+		return;
+	p->hello_sent = true;
+	child_peer_came_up(peer);
 }
 
 static void child_peer_attach(enum proc_role peer, int fd)
@@ -176,13 +207,18 @@ static void child_peer_attach(enum proc_role peer, int fd)
 		return;
 	}
 	child.peers[peer].channel = ch;
-	struct proto_hello hello = {
-	    .version = PROTO_VERSION,
-	    .role = child.ops->role,
-	    .pid = (uint32_t)getpid(),
-	    .generation = child.generation,
-	};
-	ipc_send(ch, PROTO_PEER_HELLO, 0, &hello, sizeof(hello), -1);
+	/* Our hello waits until we are configured (child_apply_config sends
+	 * it then), so a peer never talks to us before we can answer. */
+	if (child.configured)
+		child_peer_greet(peer);
+}
+
+static void child_peer_greet_all(void)
+{
+	for (int peer = 0; peer < PROC_ROLE_COUNT; peer++) {
+		if (child.peers[peer].channel != NULL)
+			child_peer_greet((enum proc_role)peer);
+	}
 }
 
 static void child_send_ready(bool ok, const char *message)
@@ -216,6 +252,8 @@ static void child_apply_config(void)
 	} else {
 		child.current = child.pending;
 		child.configured = true;
+		if (first)
+			child_peer_greet_all();
 		child_send_ready(true, "");
 	}
 	child.pending_valid = false;

@@ -2,7 +2,8 @@
  * The runtime every child process (listener, router, elector, certworker)
  * starts with: it finds its channels at the fixed descriptors of proc.h,
  * says hello to the supervisor, receives the configuration (and, for the
- * listener, the listening sockets), answers ready, takes fresh peer channels
+ * listener, the listening sockets), answers ready and only then greets its
+ * peers (so nothing arrives before it can be handled), takes fresh peer channels
  * when a peer restarts, exits when the supervisor goes away, and stops on
  * SIGTERM.  The role plugs its own work in through struct child_ops.
  */
@@ -27,7 +28,8 @@ struct child_ops {
 	int (*configure)(const struct config *cfg, bool first, char *why, size_t why_size);
 	/* A listening socket (listener only; NULL elsewhere).  Owns `fd`. */
 	void (*listen_socket)(int fd, const struct proto_listen_socket *info);
-	/* A peer channel came up (after PEER_HELLO) or went away. */
+	/* A peer channel came up (both PEER_HELLOs crossed, so both sides are
+	 * configured) or went away. */
 	void (*peer_up)(enum proc_role peer);
 	void (*peer_down)(enum proc_role peer);
 	/* A message from a peer; false for a type the role does not take, which
@@ -46,7 +48,7 @@ int child_main(int argc, char **argv, const struct child_ops *ops);
 struct ev_loop *child_loop(void);
 /* The configuration in force (valid after the first configure). */
 const struct config *child_config(void);
-/* Sends to a peer child; -1 (ENOTCONN) while that peer is away. */
+/* Sends to a peer child; -1 (ENOTCONN) while that peer is not up. */
 int child_send(enum proc_role peer, uint16_t type, uint64_t id, const void *data, size_t len,
 	       int fd);
 int child_send_v(enum proc_role peer, uint16_t type, uint64_t id, const struct iovec *iov,
