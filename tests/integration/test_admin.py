@@ -149,3 +149,19 @@ def test_status_shows_service_sessions_bridges_and_certificate(anode):
         await client.close()
 
     run(scenario())
+
+
+def test_concurrent_rxmppctl_edits_lose_nothing(anode):
+    import subprocess
+
+    ctl = os.path.join(anode.bin, "rxmppctl")
+    runs = [subprocess.Popen([ctl, "--config", anode.config, "user", "add", f"u{i}", "--stdin"],
+                             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True) for i in range(20)]
+    for i, run_ in enumerate(runs):
+        run_.stdin.write(f"pw{i}\n")
+        run_.stdin.close()
+    for run_ in runs:
+        assert run_.wait(timeout=120) == 0, run_.stderr.read()
+    listed = anode.ctl("user", "list").stdout.split()
+    assert all(f"u{i}" in listed for i in range(20))

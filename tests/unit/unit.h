@@ -13,5 +13,6 @@ Suite *xml_suite(void);
 Suite *sasl_suite(void);
 Suite *jid_suite(void);
 Suite *elector_suite(void);
+Suite *fileio_suite(void);
 
 #endif

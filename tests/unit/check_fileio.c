@@ -1,0 +1,107 @@
+/*
+ * Atomic replacement and locks: a writer killed at random moments leaves
+ * the old file or the new one, never a mix; a second holder of a lock waits
+ * for the first.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/fileio.h"
+#include "unit.h"
+
+#define BIG (4u * 1024u * 1024u)
+
+START_TEST(test_killed_writer_leaves_old_or_new)
+{
+	char dir[] = "/tmp/rxmpp-fileio-XXXXXX";
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	char path[128], why[256];
+	snprintf(path, sizeof(path), "%s/state", dir);
+	char *a = malloc(BIG), *b = malloc(BIG);
+	memset(a, 'a', BIG);
+	memset(b, 'b', BIG);
+	ck_assert_int_eq(fileio_write_atomic(path, a, BIG, 0600, why, sizeof(why)), 0);
+	for (int round = 0; round < 20; round++) {
+		pid_t pid = fork();
+		if (pid == 0) {
+			for (int i = 0;; i++)
+				fileio_write_atomic(path, i % 2 ? a : b, BIG, 0600, why,
+						    sizeof(why));
+		}
+		struct timespec pause = {0, 1000000L * (1 + round % 7)};
+		nanosleep(&pause, NULL);
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		char *text;
+		size_t len;
+		ck_assert_int_eq(fileio_read_all(path, 2 * BIG, &text, &len, why, sizeof(why)), 0);
+		ck_assert_uint_eq(len, BIG);
+		ck_assert_msg(memcmp(text, a, BIG) == 0 || memcmp(text, b, BIG) == 0,
+			      "round %d: a mix of old and new", round);
+		free(text);
+	}
+	free(a);
+	free(b);
+	char command[160];
+	snprintf(command, sizeof(command), "rm -rf %s", dir);
+	ck_assert_int_eq(system(command), 0);
+}
+END_TEST
+
+START_TEST(test_lock_waits_for_the_holder)
+{
+	char dir[] = "/tmp/rxmpp-lock-XXXXXX";
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	char path[128], order[128], why[256];
+	snprintf(path, sizeof(path), "%s/file", dir);
+	snprintf(order, sizeof(order), "%s/order", dir);
+	int ready[2];
+	ck_assert_int_eq(pipe(ready), 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		int lock = fileio_lock(path, why, sizeof(why));
+		ck_assert_int_eq(write(ready[1], "x", 1), 1);
+		struct timespec pause = {0, 200000000L};
+		nanosleep(&pause, NULL);
+		FILE *f = fopen(order, "a");
+		fputs("holder\n", f);
+		fclose(f);
+		close(lock);
+		_exit(0);
+	}
+	char c;
+	ck_assert_int_eq(read(ready[0], &c, 1), 1);
+	int lock = fileio_lock(path, why, sizeof(why));
+	ck_assert_int_ne(lock, -1);
+	FILE *f = fopen(order, "a");
+	fputs("waiter\n", f);
+	fclose(f);
+	close(lock);
+	waitpid(pid, NULL, 0);
+	char *text;
+	size_t len;
+	ck_assert_int_eq(fileio_read_all(order, 1024, &text, &len, why, sizeof(why)), 0);
+	ck_assert_str_eq(text, "holder\nwaiter\n");
+	free(text);
+	char command[160];
+	snprintf(command, sizeof(command), "rm -rf %s", dir);
+	ck_assert_int_eq(system(command), 0);
+}
+END_TEST
+
+Suite *fileio_suite(void)
+{
+	Suite *s = suite_create("fileio");
+	TCase *tc = tcase_create("fileio");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_killed_writer_leaves_old_or_new);
+	tcase_add_test(tc, test_lock_waits_for_the_holder);
+	suite_add_tcase(s, tc);
+	return s;
+}
