@@ -127,6 +127,8 @@ int supervisor_reload(char *why, size_t why_size)
 		return -1;
 	}
 	bool listen_changed = memcmp(&sv.cfg.listen, &next.listen, sizeof(next.listen)) != 0;
+	/* Sessions carry JIDs of the old domain: their clients log in again. */
+	bool domain_changed = strcmp(sv.cfg.domain, next.domain) != 0;
 	/* The cluster's sockets and identity are read by the elector and the
 	 * router when they start: a change restarts the two of them. */
 	bool cluster_changed = sv.cfg.cluster.enabled != next.cluster.enabled ||
@@ -155,8 +157,6 @@ int supervisor_reload(char *why, size_t why_size)
 	sv.cfg = next;
 	log_set_level((enum log_level)sv.cfg.log_level);
 	children_reconfigure();
-	/* Sessions carry JIDs of the old domain: their clients log in again. */
-	bool domain_changed = strcmp(sv.cfg.domain, next.domain) != 0;
 	char restarted[128] = "";
 	if (listen_changed || domain_changed) {
 		log_info("%s changed; restarting the listener",

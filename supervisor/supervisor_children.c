@@ -99,11 +99,13 @@ bool children_all_ready(void)
 
 /* Handshake and messages from a child */
 
-static void child_send_config(struct child *c)
+/* A child gets its listening sockets once, at its start: a reload that
+ * changes them restarts the child (supervisor_control.c), so a live
+ * reconfiguration sends the configuration alone. */
+static void child_send_config(struct child *c, bool with_sockets)
 {
 	ipc_send(c->channel, PROTO_CONFIG, 0, &sv.cfg, sizeof(sv.cfg), -1);
-	if (c->spec->role == PROC_LISTENER || c->spec->role == PROC_ELECTOR ||
-	    c->spec->role == PROC_ROUTER) {
+	if (with_sockets) {
 		for (size_t i = 0; i < sv.listening.count; i++) {
 			const struct listen_socket *s = &sv.listening.sockets[i];
 			/* Peer-link sockets to the elector, stanza-link sockets to the
@@ -153,7 +155,7 @@ static void child_on_hello(struct child *c, const struct ipc_msg *msg)
 		return;
 	}
 	c->greeted = true;
-	child_send_config(c);
+	child_send_config(c, true);
 }
 
 static void child_on_ready(struct child *c, const struct ipc_msg *msg)
@@ -513,7 +515,7 @@ void children_reconfigure(void)
 	for (size_t i = 0; i < CHILD_COUNT; i++) {
 		struct child *c = &children[i];
 		if (c->channel != NULL && c->greeted)
-			child_send_config(c);
+			child_send_config(c, false);
 	}
 }
 

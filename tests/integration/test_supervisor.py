@@ -177,6 +177,20 @@ def test_rxmppctl_reload_reports_errors_and_success(node):
     assert "configuration reloaded" in result.stdout
 
 
+def test_reloads_keep_the_children_s_descriptors(node):
+    # A live reload sends the configuration only: listening sockets go to a
+    # child once, when it starts, so repeated reloads open nothing new.
+    def open_descriptors():
+        return {p["name"]: len(os.listdir(f"/proc/{p['pid']}/fd"))
+                for p in node.status()["processes"]}
+
+    before = open_descriptors()
+    for _ in range(5):
+        assert "nothing restarted" in node.ctl("reload").stdout
+    assert open_descriptors() == before
+    connect(node.client_port).close()
+
+
 def test_reload_with_a_new_port_restarts_only_the_listener(node):
     before = node.children()
     old_port = node.client_port
