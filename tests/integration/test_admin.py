@@ -7,7 +7,8 @@ import socket
 
 import pytest
 
-from raw import HEADER
+from certs import issue_server_cert, serial_of
+from raw import HEADER, Raw
 from rxmpp_node import free_port, wait_until
 from xmpp import connect_bridge, login, run
 
@@ -106,6 +107,12 @@ def test_listen_and_domain_say_what_restarts(anode):
     assert bad.returncode == 1
     assert "listen.addresses: expected an IPv4 or IPv6 address" in bad.stderr
     assert anode.children()["listener"]["pid"] == before["listener"]["pid"]
+    result = anode.ctl("domain", "other.example")
+    assert "configuration reloaded; restarted: listener" in result.stdout
+    wait_until(lambda: anode.children()["listener"]["pid"] != before["listener"]["pid"],
+               what="a new listener")
+    assert anode.status()["domain"] == "other.example"
+    anode.ctl("domain", "test.example")
     port = free_port()
     text = open(anode.config).read().replace(f"client_port: {anode.client_port}",
                                               f"client_port: {port}")
@@ -165,3 +172,32 @@ def test_concurrent_rxmppctl_edits_lose_nothing(anode):
         assert run_.wait(timeout=120) == 0, run_.stderr.read()
     listed = anode.ctl("user", "list").stdout.split()
     assert all(f"u{i}" in listed for i in range(20))
+
+
+def test_certs_change_live_without_dropping_sessions(anode):
+    key, cert = issue_server_cert(anode.dir, anode.certs["ca"], anode.certs["ca_key"], "renewed")
+    def pids():
+        return {name: child["pid"] for name, child in anode.children().items()}
+
+    before = pids()
+
+    async def scenario():
+        a = await login(anode, "a", "pw-a")
+        result = anode.ctl("certs", key, cert)
+        assert "configuration reloaded; nothing restarted" in result.stdout
+        anode.wait_log(r"listener\[\d+\]: reconfigured: TLS certificate " + cert)
+        raw = Raw(anode.client_port, anode.certs["ca"])
+        raw.starttls()
+        assert raw.sock.getpeercert()["serialNumber"].upper() == serial_of(cert)
+        raw.close()
+        # The session from before the change still carries traffic both ways.
+        b = await login(anode, "b", "pw-b")
+        a.send_message(mto="b@test.example", mbody="after the new certificate")
+        assert (await b.next_message())["body"] == "after the new certificate"
+        b.send_message(mto="a@test.example", mbody="and back")
+        assert (await a.next_message())["body"] == "and back"
+        await b.close()
+        await a.close()
+
+    run(scenario())
+    assert pids() == before
