@@ -315,13 +315,38 @@ int ctl_request(const char *socket_path, uint16_t request, const void *data, siz
 	return req.result;
 }
 
+/* Nobody listens at the control socket: no file there, or a file left
+ * by a daemon that is gone. */
+static bool ctl_daemon_absent(const char *path)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return false;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return false;
+	bool absent = connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 &&
+		      (errno == ENOENT || errno == ECONNREFUSED);
+	close(fd);
+	return absent;
+}
+
 int ctl_reload_after(const char *socket_path, const char *done)
 {
 	printf("%s\n", done);
+	/* Setting a node up before its first start is normal: the change is
+	 * saved and rxmppd reads it when it starts. */
+	if (ctl_daemon_absent(socket_path)) {
+		printf("rxmppd is not running (nothing at %s); it takes the change when it "
+		       "starts\n",
+		       socket_path);
+		return CTL_OK;
+	}
 	if (ctl_request(socket_path, PROTO_CTL_RELOAD, NULL, 0, PROTO_CTL_RESULT, false, 5000) !=
 	    CTL_OK) {
-		fprintf(stderr,
-			"rxmppctl: the file is changed; the node takes it when it starts\n");
+		fprintf(stderr, "rxmppctl: the file is changed, but the running node did not "
+				"take it (see above)\n");
 		return CTL_FAILED;
 	}
 	return CTL_OK;

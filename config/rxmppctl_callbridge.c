@@ -141,8 +141,10 @@ int ctl_callbridge(int argc, char **argv, const struct config *cfg, const char *
 		return CTL_FAILED;
 	}
 	char why[512];
-	int lock = fileio_lock(path, why, sizeof(why));
-	if (lock == -1) {
+	/* Writers replace the file atomically, so a reader needs no lock (and
+	 * may not be allowed to create the lock file). */
+	int lock = -1;
+	if (!is_list && (lock = fileio_lock(path, why, sizeof(why))) == -1) {
 		fprintf(stderr, "rxmppctl: %s\n", why);
 		return CTL_FAILED;
 	}
@@ -151,6 +153,13 @@ int ctl_callbridge(int argc, char **argv, const struct config *cfg, const char *
 	int rc = CTL_FAILED;
 	struct callbridges bridges = {0};
 	struct config_errors errors;
+	if (access(path, R_OK) == -1 && errno == EACCES) {
+		fprintf(stderr,
+			"rxmppctl: %s: %s (the call-bridges file is for root and the rxmpp group "
+			"only)\n",
+			path, strerror(errno));
+		goto done;
+	}
 	if (access(path, F_OK) == 0) {
 		if (fileio_read_all(path, 1024 * 1024, &text, &len, why, sizeof(why)) == -1) {
 			fprintf(stderr, "rxmppctl: %s\n", why);
@@ -191,7 +200,10 @@ int ctl_callbridge(int argc, char **argv, const struct config *cfg, const char *
 		}
 		if (adding) {
 			unsigned char random[24];
-			RAND_bytes(random, sizeof(random));
+			if (RAND_bytes(random, sizeof(random)) != 1) {
+				fprintf(stderr, "rxmppctl: no random bytes for a secret\n");
+				goto done;
+			}
 			scram_base64_encode(random, sizeof(random), secret);
 			for (char *p = secret; *p; p++)
 				*p = *p == '+' ? '-' : *p == '/' ? '_' : *p;
@@ -244,6 +256,7 @@ done:
 		OPENSSL_cleanse(edited, edited_len);
 	free(text);
 	free(edited);
-	close(lock);
+	if (lock != -1)
+		close(lock);
 	return rc;
 }

@@ -201,3 +201,22 @@ def test_certs_change_live_without_dropping_sessions(anode):
 
     run(scenario())
     assert pids() == before
+
+
+def test_edits_before_the_first_start_are_kept_and_taken_at_start(node_factory):
+    # Setting a node up before rxmppd runs is normal: the edit succeeds and
+    # says so, and the daemon starts with it.
+    node = node_factory()
+    node.write_config()
+    added = node.ctl("callbridge", "add", "cb9")
+    assert "rxmppd is not running" in added.stdout
+    secret = added.stdout.splitlines()[1]
+    assert "rxmppd is not running" in node.ctl("max-sessions", "1").stdout
+    node.start()
+
+    async def scenario():
+        bridge = await connect_bridge(node, "cb9", secret)
+        await bridge.close()
+
+    run(scenario())
+    assert "max_sessions: 1" in open(node.config).read()
