@@ -40,19 +40,23 @@ ACCOUNTS_SRC := common/accounts.c common/scram.c
 LISTENER_CORE_SRC := listener/listener_xml.c common/tls.c listener/listener_sasl.c
 LISTENER_SRC := listener/listener_main.c listener/listener_conn.c listener/listener_client.c \
 	listener/listener_component.c listener/listener_route.c listener/listener_accounts.c \
-	listener/listener_handshake.c $(LISTENER_CORE_SRC)
+	listener/listener_handshake.c listener/listener_tls.c $(LISTENER_CORE_SRC)
 CONFIG_SRC := config/config.c config/config_yaml.c config/callbridges.c config/yaml_events.c \
 	config/config_edit.c
 SUPERVISOR_SRC := supervisor/rxmppd.c supervisor/supervisor_children.c \
 	supervisor/supervisor_control.c supervisor/supervisor_notify.c \
 	supervisor/supervisor_sockets.c
+CERT_SRC := certtool/cert_load.c certtool/cert_info.c certtool/cert_chain.c certtool/cert_make.c \
+	certtool/cert_set.c
+CERTTOOL_SRC := certtool/certtool_main.c certtool/certtool_make.c certtool/certtool_show.c \
+	certtool/certtool_check.c
 UNIT_SRC := $(wildcard tests/unit/*.c)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
 BIN := $(BUILD)/bin
 PROGRAMS := $(BIN)/rxmppd $(BIN)/rxmppctl $(BIN)/rxmpp-listener $(BIN)/rxmpp-router \
-	$(BIN)/rxmpp-elector $(BIN)/rxmpp-certworker
+	$(BIN)/rxmpp-elector $(BIN)/rxmpp-certworker $(BIN)/rxmpp-certtool
 UNIT_RUNNER := $(BUILD)/tests/unit-tests
 STREAM_PARSER_SRC := $(LISTENER_CORE_SRC) $(ACCOUNTS_SRC) $(COMMON_SRC)
 FUZZ_TARGETS := stream config
@@ -77,7 +81,7 @@ $(BIN)/rxmppd: $(call obj,$(SUPERVISOR_SRC) $(CONFIG_SRC) $(COMMON_SRC))
 
 $(BIN)/rxmppctl: $(call obj,config/rxmppctl.c config/rxmppctl_user.c config/rxmppctl_cluster.c \
 		config/rxmppctl_config.c config/rxmppctl_callbridge.c config/rxmppctl_reset.c \
-		elector/elector_state.c \
+		elector/elector_state.c $(CERT_SRC) \
 		$(ACCOUNTS_SRC) $(CONFIG_SRC) \
 		$(COMMON_SRC))
 	@mkdir -p $(dir $@)
@@ -97,12 +101,18 @@ $(BIN)/rxmpp-elector: $(call obj,elector/elector_main.c elector/elector_io.c ele
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -o $@ $(SSL_LIBS)
 
-$(BIN)/rxmpp-certworker: $(call obj,certtool/certworker_main.c $(CHILD_SRC) $(COMMON_SRC))
+$(BIN)/rxmpp-certworker: $(call obj,certtool/certworker_main.c certtool/certworker_watch.c \
+		$(CERT_SRC) common/tls.c \
+		$(CHILD_SRC) $(COMMON_SRC))
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ -o $@
+	$(CC) $(LDFLAGS) $^ -o $@ $(SSL_LIBS)
+
+$(BIN)/rxmpp-certtool: $(call obj,$(CERTTOOL_SRC) $(CERT_SRC) $(COMMON_SRC))
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ -o $@ $(CRYPTO_LIBS)
 
 $(UNIT_RUNNER): $(call obj,$(UNIT_SRC) $(LISTENER_CORE_SRC) listener/listener_handshake.c \
-		elector/elector_core.c \
+		elector/elector_core.c $(CERT_SRC) \
 		$(ACCOUNTS_SRC) $(CONFIG_SRC) $(COMMON_SRC))
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -o $@ $(YAML_LIBS) $(SSL_LIBS) $(EXPAT_LIBS) $(CHECK_LIBS)

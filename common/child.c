@@ -47,6 +47,11 @@ struct ev_loop *child_loop(void)
 	return child.loop;
 }
 
+unsigned child_generation(void)
+{
+	return child.generation;
+}
+
 const struct config *child_config(void)
 {
 	return &child.current;
@@ -233,7 +238,7 @@ static void child_send_ready(bool ok, const char *message)
 
 static void child_apply_config(void)
 {
-	char why[256] = "";
+	char why[4096] = "";
 	bool first = !child.configured;
 
 	if (!child.pending_valid) {

@@ -4,6 +4,7 @@
 const struct proc_link proc_links[] = {
     {PROC_LISTENER, PROC_ROUTER},
     {PROC_ROUTER, PROC_ELECTOR},
+    {PROC_CERTWORKER, PROC_LISTENER},
 };
 const unsigned proc_link_count = sizeof(proc_links) / sizeof(proc_links[0]);
 

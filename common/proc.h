@@ -31,7 +31,8 @@ struct proc_link {
 	enum proc_role b;
 };
 
-/* The channels between children: listener <-> router <-> elector. */
+/* The channels between children: listener <-> router <-> elector, and
+ * certworker -> listener for TLS sets. */
 extern const struct proc_link proc_links[];
 extern const unsigned proc_link_count;
 

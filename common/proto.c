@@ -29,6 +29,8 @@ static const char *const proto_type_names[PROTO_TYPE_END] = {
     [PROTO_CLUSTER_RESULT] = "CLUSTER_RESULT",
     [PROTO_LEADER] = "LEADER",
     [PROTO_STATS] = "STATS",
+    [PROTO_TLS_SET] = "TLS_SET",
+    [PROTO_CERT_STATE] = "CERT_STATE",
 };
 
 const char *proto_type_name(uint16_t type)

@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 /* Raised whenever a payload below changes, so mixed builds refuse each other. */
-#define PROTO_VERSION 2
+#define PROTO_VERSION 3
 
 enum proto_type {
 	/* child -> supervisor, first message: struct proto_hello */
@@ -71,6 +71,12 @@ enum proto_type {
 	PROTO_LEADER,
 	/* listener -> supervisor: struct proto_stats, when the counts change */
 	PROTO_STATS,
+	/* certworker -> listener: struct proto_tls_set, with a sealed memfd
+	 * holding the checked private key and then the chain as PEM */
+	PROTO_TLS_SET,
+	/* certworker -> supervisor: struct proto_cert_state, whenever the set
+	 * in use or the verdict on the files changes */
+	PROTO_CERT_STATE,
 	PROTO_TYPE_END,
 };
 
@@ -120,6 +126,23 @@ struct proto_stats {
 };
 _Static_assert(sizeof(struct proto_stats) == 8, "proto_stats has a fixed size");
 
+struct proto_tls_set {
+	int64_t not_after;	/* the node's certificate, seconds since 1970 */
+	char subject[512];	/* the node's certificate */
+	char certificate[1024]; /* the file it came from, for log lines */
+};
+_Static_assert(sizeof(struct proto_tls_set) == 1544, "proto_tls_set has a fixed size");
+
+struct proto_cert_state {
+	int64_t not_after; /* when the first member of the chain in use expires; 0: none in use */
+	uint32_t refused;  /* the files on disk were refused (problem says why) */
+	uint32_t reserved;
+	char subject[512];  /* the node's certificate in use */
+	char expiring[512]; /* the member that expires first, "#N (subject)" */
+	char problem[1024]; /* why the files were refused, or "" */
+};
+_Static_assert(sizeof(struct proto_cert_state) == 2064, "proto_cert_state has a fixed size");
+
 struct proto_status {
 	uint32_t pid;
 	uint32_t children;
@@ -131,8 +154,9 @@ struct proto_status {
 	struct proto_stats stats;
 	char domain[256];
 	char config_path[1024];
+	struct proto_cert_state cert; /* from the certificate worker */
 };
-_Static_assert(sizeof(struct proto_status) == 1320, "proto_status has a fixed size");
+_Static_assert(sizeof(struct proto_status) == 3384, "proto_status has a fixed size");
 
 struct proto_status_child {
 	char name[16];

@@ -77,79 +77,132 @@ static void tls_error_text(char *why, size_t why_size, const char *what)
 	snprintf(why, why_size, "%s: %s", what, detail);
 }
 
-static SSL_CTX *tls_context_with_identity(const SSL_METHOD *method, const struct config_tls *cfg,
-					  char *why, size_t why_size);
-
-SSL_CTX *tls_context_new(const struct config_tls *cfg, char *why, size_t why_size)
-{
-	return tls_context_with_identity(TLS_server_method(), cfg, why, why_size);
-}
-
-SSL_CTX *tls_peer_context_new(const struct config_tls *cfg, const char *trust_bundle, char *why,
-			      size_t why_size)
-{
-	SSL_CTX *ctx = tls_context_with_identity(TLS_method(), cfg, why, why_size);
-	if (ctx == NULL)
-		return NULL;
-	/* Peers prove themselves with certificates from the trust bundle; one
-	 * that is in it is trusted as it is, CA or not. */
-	if (SSL_CTX_load_verify_locations(ctx, trust_bundle, NULL) != 1) {
-		tls_error_text(why, why_size, trust_bundle);
-		SSL_CTX_free(ctx);
-		return NULL;
-	}
-	X509_VERIFY_PARAM_set_flags(SSL_CTX_get0_param(ctx), X509_V_FLAG_PARTIAL_CHAIN);
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
-	SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
-	return ctx;
-}
-
-static SSL_CTX *tls_context_with_identity(const SSL_METHOD *method, const struct config_tls *cfg,
-					  char *why, size_t why_size)
+/* The settings every context shares: protocol floor, no compression or
+ * renegotiation, buffers released when idle, resumption by tickets only. */
+static SSL_CTX *tls_context_base(const SSL_METHOD *method, const struct config_tls *cfg, char *why,
+				 size_t why_size)
 {
 	SSL_CTX *ctx = SSL_CTX_new(method);
 	if (ctx == NULL) {
 		tls_error_text(why, why_size, "SSL_CTX_new");
 		return NULL;
 	}
-	SSL_CTX_set_min_proto_version(ctx, cfg->min_version == CONFIG_TLS_1_3 ? TLS1_3_VERSION
-									      : TLS1_2_VERSION);
+	tls_context_update(ctx, cfg);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
 				     SSL_OP_CIPHER_SERVER_PREFERENCE);
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
-	/* Resumption by tickets only: a server-side cache costs memory per client. */
+	/* A server-side session cache costs memory per client. */
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	return ctx;
+}
+
+void tls_context_update(SSL_CTX *ctx, const struct config_tls *cfg)
+{
+	SSL_CTX_set_min_proto_version(ctx, cfg->min_version == CONFIG_TLS_1_3 ? TLS1_3_VERSION
+									      : TLS1_2_VERSION);
+}
+
+static int tls_check_key(SSL_CTX *ctx, const char *what, char *why, size_t why_size)
+{
+	if (SSL_CTX_check_private_key(ctx) != 1) {
+		snprintf(why, why_size, "%s: the key does not belong to the certificate", what);
+		ERR_clear_error();
+		return -1;
+	}
+	return 0;
+}
+
+/* Keys here are never encrypted; OpenSSL must not prompt for a passphrase. */
+static int tls_no_passphrase(char *buf, int size, int rwflag, void *arg)
+{
+	(void)buf, (void)size, (void)rwflag, (void)arg;
+	return -1;
+}
+
+SSL_CTX *tls_context_from_pem(const struct config_tls *cfg, const char *pem, size_t len, char *why,
+			      size_t why_size)
+{
+	SSL_CTX *ctx = tls_context_base(TLS_server_method(), cfg, why, why_size);
+	BIO *bio = ctx != NULL ? BIO_new_mem_buf(pem, (int)len) : NULL;
+	EVP_PKEY *key =
+	    bio != NULL ? PEM_read_bio_PrivateKey(bio, NULL, tls_no_passphrase, NULL) : NULL;
+	X509 *leaf = key != NULL ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+	if (leaf == NULL || SSL_CTX_use_PrivateKey(ctx, key) != 1 ||
+	    SSL_CTX_use_certificate(ctx, leaf) != 1) {
+		tls_error_text(why, why_size, "the TLS set");
+		goto fail;
+	}
+	X509 *member;
+	while ((member = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+		if (SSL_CTX_add0_chain_cert(ctx, member) != 1) {
+			X509_free(member);
+			tls_error_text(why, why_size, "the TLS chain");
+			goto fail;
+		}
+	}
+	ERR_clear_error(); /* the end of the input reads as an error */
+	if (tls_check_key(ctx, "the TLS set", why, why_size) == -1)
+		goto fail;
+	EVP_PKEY_free(key);
+	X509_free(leaf);
+	BIO_free(bio);
+	return ctx;
+fail:
+	EVP_PKEY_free(key);
+	X509_free(leaf);
+	BIO_free(bio);
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
+static int tls_add_chain_file(SSL_CTX *ctx, const char *path, char *why, size_t why_size)
+{
+	FILE *f = fopen(path, "r");
+	if (f == NULL) {
+		snprintf(why, why_size, "%s: cannot open", path);
+		return -1;
+	}
+	X509 *cert;
+	while ((cert = PEM_read_X509(f, NULL, NULL, NULL)) != NULL) {
+		if (SSL_CTX_add0_chain_cert(ctx, cert) != 1) {
+			X509_free(cert);
+			fclose(f);
+			tls_error_text(why, why_size, path);
+			return -1;
+		}
+	}
+	fclose(f);
+	ERR_clear_error(); /* the end of the file reads as an error */
+	return 0;
+}
+
+SSL_CTX *tls_peer_context_new(const struct config_tls *cfg, const char *trust_bundle, char *why,
+			      size_t why_size)
+{
+	SSL_CTX *ctx = tls_context_base(TLS_method(), cfg, why, why_size);
+	if (ctx == NULL)
+		return NULL;
 	if (SSL_CTX_use_certificate_chain_file(ctx, cfg->certificate) != 1) {
 		tls_error_text(why, why_size, cfg->certificate);
 		goto fail;
 	}
-	if (cfg->bundle[0] != '\0') {
-		FILE *f = fopen(cfg->bundle, "r");
-		if (f == NULL) {
-			snprintf(why, why_size, "%s: cannot open", cfg->bundle);
-			goto fail;
-		}
-		X509 *cert;
-		while ((cert = PEM_read_X509(f, NULL, NULL, NULL)) != NULL) {
-			if (SSL_CTX_add0_chain_cert(ctx, cert) != 1) {
-				X509_free(cert);
-				fclose(f);
-				tls_error_text(why, why_size, cfg->bundle);
-				goto fail;
-			}
-		}
-		fclose(f);
-		ERR_clear_error(); /* the end of the file reads as an error */
-	}
+	if (cfg->bundle[0] != '\0' && tls_add_chain_file(ctx, cfg->bundle, why, why_size) == -1)
+		goto fail;
 	if (SSL_CTX_use_PrivateKey_file(ctx, cfg->key, SSL_FILETYPE_PEM) != 1) {
 		tls_error_text(why, why_size, cfg->key);
 		goto fail;
 	}
-	if (SSL_CTX_check_private_key(ctx) != 1) {
-		snprintf(why, why_size, "%s does not belong to %s", cfg->key, cfg->certificate);
-		ERR_clear_error();
+	if (tls_check_key(ctx, cfg->key, why, why_size) == -1)
+		goto fail;
+	/* Peers prove themselves with certificates from the trust bundle; one
+	 * that is in it is trusted as it is, CA or not. */
+	if (SSL_CTX_load_verify_locations(ctx, trust_bundle, NULL) != 1) {
+		tls_error_text(why, why_size, trust_bundle);
 		goto fail;
 	}
+	X509_VERIFY_PARAM_set_flags(SSL_CTX_get0_param(ctx), X509_V_FLAG_PARTIAL_CHAIN);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
 	return ctx;
 fail:
 	SSL_CTX_free(ctx);

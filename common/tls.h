@@ -15,8 +15,13 @@
 #include "common/buf.h"
 #include "config/config.h"
 
-/* The server context: key, certificate and chain from the configuration. */
-SSL_CTX *tls_context_new(const struct config_tls *cfg, char *why, size_t why_size);
+/* The server context from a checked set: the private key and then the
+ * certificate chain as PEM (what the certificate worker hands over). */
+SSL_CTX *tls_context_from_pem(const struct config_tls *cfg, const char *pem, size_t len, char *why,
+			      size_t why_size);
+/* Applies settings that may change on reload (the protocol floor) to a
+ * context in use; new connections get them. */
+void tls_context_update(SSL_CTX *ctx, const struct config_tls *cfg);
 /* The context of cluster peer links: this node's key and certificate, and
  * only peers whose certificate is in `trust_bundle` (mutual TLS, both
  * directions; a certificate in the bundle is trusted as it is). */

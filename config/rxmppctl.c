@@ -10,15 +10,13 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <limits.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/ev.h"
@@ -97,24 +95,47 @@ void ctl_print_json_string(const char *s)
 	putchar('"');
 }
 
-/* The configured certificate's days of validity left; LONG_MIN when it
- * cannot be read (rxmppctl may run as a user who cannot read it). */
-static long certificate_days_left(const struct config *cfg)
+/* Whole days from now to `t`, rounded down (negative once past). */
+static long days_until(int64_t t)
 {
-	if (cfg == NULL)
-		return LONG_MIN;
-	FILE *f = fopen(cfg->tls.certificate, "r");
-	if (f == NULL)
-		return LONG_MIN;
-	X509 *cert = PEM_read_X509(f, NULL, NULL, NULL);
-	fclose(f);
-	if (cert == NULL)
-		return LONG_MIN;
-	int days = 0, seconds = 0;
-	long left =
-	    ASN1_TIME_diff(&days, &seconds, NULL, X509_get0_notAfter(cert)) ? days : LONG_MIN;
-	X509_free(cert);
-	return left;
+	int64_t left = t - (int64_t)time(NULL);
+	return (long)(left >= 0 ? left / 86400 : -((-left + 86399) / 86400));
+}
+
+static void print_certificate(const struct proto_cert_state *cert, bool json)
+{
+	long days = days_until(cert->not_after);
+	long warn_days = status_cfg ? (long)(status_cfg->tls.expiry_warning_ms / 86400000) : 30;
+	if (json) {
+		printf(", \"certificate_days_left\": ");
+		if (cert->not_after == 0)
+			printf("null");
+		else
+			printf("%ld", days);
+		printf(", \"certificate\": {\"subject\": ");
+		ctl_print_json_string(cert->subject);
+		printf(", \"not_after\": %" PRId64 ", \"expiring\": ", cert->not_after);
+		ctl_print_json_string(cert->expiring);
+		printf(", \"refused\": %s, \"problem\": ", cert->refused ? "true" : "false");
+		ctl_print_json_string(cert->problem);
+		printf("}");
+		return;
+	}
+	if (cert->not_after == 0) {
+		printf("certificate: none in use\n");
+	} else {
+		char when[32] = "?";
+		struct tm tm;
+		time_t t = (time_t)cert->not_after;
+		if (gmtime_r(&t, &tm) != NULL)
+			strftime(when, sizeof(when), "%Y-%m-%d", &tm);
+		printf("certificate: %s, expires %s (in %ld days)%s\n", cert->subject, when, days,
+		       days < 0		  ? ": EXPIRED"
+		       : days < warn_days ? ": renew it soon"
+					  : "");
+	}
+	if (cert->refused)
+		printf("certificate files REFUSED (the set in use stays): %s\n", cert->problem);
 }
 
 static int print_status(const struct ipc_msg *msg, bool json)
@@ -131,19 +152,17 @@ static int print_status(const struct ipc_msg *msg, bool json)
 	const struct proto_status_child *kids =
 	    (const void *)((const char *)msg->data + sizeof(status));
 	char uptime[48];
-
-	long cert_days = certificate_days_left(status_cfg);
+	status.cert.subject[sizeof(status.cert.subject) - 1] = '\0';
+	status.cert.expiring[sizeof(status.cert.expiring) - 1] = '\0';
+	status.cert.problem[sizeof(status.cert.problem) - 1] = '\0';
 	if (json) {
 		printf("{\"pid\": %u, \"uptime_ms\": %" PRIu64 ", \"ready\": %s, \"enabled\": %s, "
 		       "\"client_port\": %u, \"component_port\": %u, \"sessions\": %u, "
-		       "\"callbridges_connected\": %u, \"certificate_days_left\": ",
+		       "\"callbridges_connected\": %u",
 		       status.pid, status.uptime_ms, status.ready ? "true" : "false",
 		       status.enabled ? "true" : "false", status.client_port, status.component_port,
 		       status.stats.clients, status.stats.components);
-		if (cert_days == LONG_MIN)
-			printf("null");
-		else
-			printf("%ld", cert_days);
+		print_certificate(&status.cert, true);
 		printf(", \"domain\": ");
 		ctl_print_json_string(status.domain);
 		printf(", \"config\": ");
@@ -159,11 +178,8 @@ static int print_status(const struct ipc_msg *msg, bool json)
 		       status.component_port);
 		printf("sessions: %u clients, %u call bridges connected\n", status.stats.clients,
 		       status.stats.components);
-		if (cert_days == LONG_MIN)
-			printf("certificate: cannot be read here\n\n");
-		else
-			printf("certificate: expires in %ld days%s\n\n", cert_days,
-			       cert_days < 30 ? " (renew it soon)" : "");
+		print_certificate(&status.cert, false);
+		printf("\n");
 		printf("%-11s %-10s %8s %5s %9s %10s\n", "PROCESS", "STATE", "PID", "GEN",
 		       "RESTARTS", "UPTIME");
 	}
@@ -343,8 +359,8 @@ int ctl_reload_after(const char *socket_path, const char *done)
 		       socket_path);
 		return CTL_OK;
 	}
-	if (ctl_request(socket_path, PROTO_CTL_RELOAD, NULL, 0, PROTO_CTL_RESULT, false, 5000) !=
-	    CTL_OK) {
+	if (ctl_request(socket_path, PROTO_CTL_RELOAD, NULL, 0, PROTO_CTL_RESULT, false,
+			CTL_RELOAD_TIMEOUT_MS) != CTL_OK) {
 		fprintf(stderr, "rxmppctl: the file is changed, but the running node did not "
 				"take it (see above)\n");
 		return CTL_FAILED;
@@ -453,7 +469,8 @@ int main(int argc, char **argv)
 		return ctl_user(argc - optind, argv + optind, &cfg, json);
 	}
 	status_cfg = config_broken ? NULL : &cfg;
-	int rc = ctl_request(socket_path, request, NULL, 0, expect, json, 5000);
+	int rc = ctl_request(socket_path, request, NULL, 0, expect, json,
+			     request == PROTO_CTL_RELOAD ? CTL_RELOAD_TIMEOUT_MS : 5000);
 	/* The cluster role belongs in a node's status too. */
 	if (rc == CTL_OK && request == PROTO_CTL_STATUS && !json) {
 		struct proto_cluster_request cluster = {.op = PROTO_CLUSTER_OP_STATUS};

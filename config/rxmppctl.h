@@ -35,6 +35,9 @@ int ctl_callbridge(int argc, char **argv, const struct config *cfg, const char *
 /* rxmppctl_reset.c: `reset`; argv[0] is "reset". */
 int ctl_reset(int argc, char **argv, const struct config *cfg, const char *socket_path);
 
+/* A reload waits for every process to confirm (rxmppd gives them 10 s). */
+#define CTL_RELOAD_TIMEOUT_MS 15000
+
 /* rxmppctl.c: after the file changed, the running node reloads. */
 int ctl_reload_after(const char *socket_path, const char *done);
 

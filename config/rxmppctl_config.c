@@ -3,12 +3,18 @@
  * them: domain, listen, certs, enable, disable, max-sessions; and config
  * check.  Each rewrites only the values it changes (config_edit.c), checks
  * the result, and asks the running node to reload; the node says what it
- * restarted, if anything.
+ * restarted, if anything.  `certs` first checks the key, certificate and
+ * bundle as the certificate worker will (certtool/cert_set.c) and leaves
+ * the file alone if they would be refused; `config check` checks the TLS
+ * files the configuration names as well.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "certtool/cert_set.h"
 #include "common/proto.h"
 #include "config/config_edit.h"
 #include "config/config_yaml.h"
@@ -69,6 +75,22 @@ static int edit_and_reload(const char *config_path, const char *socket_path,
 	return ctl_reload_after(socket_path, done);
 }
 
+/* The TLS files checked as the certificate worker checks them. */
+static int check_tls_files(const struct cert_set_files *files, const struct config *cfg)
+{
+	struct cert_set set;
+	static char why[8192], warnings[4096];
+	if (cert_set_load(files, cfg->domain, cfg->cluster.enabled, time(NULL), &set, why,
+			  sizeof(why), warnings, sizeof(warnings)) == -1) {
+		fprintf(stderr, "rxmppctl: %s\n", why);
+		return -1;
+	}
+	for (char *line = strtok(warnings, "\n"); line != NULL; line = strtok(NULL, "\n"))
+		fprintf(stderr, "rxmppctl: warning: %s\n", line);
+	cert_set_free(&set);
+	return 0;
+}
+
 static int config_check(const char *file)
 {
 	static struct config cfg;
@@ -77,8 +99,37 @@ static int config_check(const char *file)
 		config_errors_print(&errors, stderr);
 		return CTL_FAILED;
 	}
+	struct cert_set_files files = {cfg.tls.key, cfg.tls.certificate, cfg.tls.bundle};
+	if (check_tls_files(&files, &cfg) == -1) {
+		fprintf(stderr, "%s: the TLS files it names would be refused\n", file);
+		return CTL_FAILED;
+	}
 	printf("%s: configuration OK\n", file);
 	return CTL_OK;
+}
+
+/* certs KEY CERT [BUNDLE]: absolute names (the configuration takes relative
+ * ones from its own folder), checked before anything is written. */
+static int certs_prepare(const char *config_path, char **paths, int count, char out[][PATH_MAX])
+{
+	for (int i = 0; i < count; i++) {
+		if (realpath(paths[i], out[i]) == NULL) {
+			fprintf(stderr, "rxmppctl: %s: %m\n", paths[i]);
+			return -1;
+		}
+	}
+	static struct config cfg;
+	struct config_errors errors;
+	if (config_load(config_path, &cfg, &errors) == -1) {
+		config_errors_print(&errors, stderr);
+		return -1;
+	}
+	struct cert_set_files files = {out[0], out[1], count == 3 ? out[2] : NULL};
+	if (check_tls_files(&files, &cfg) == -1) {
+		fprintf(stderr, "rxmppctl: %s is unchanged\n", config_path);
+		return -1;
+	}
+	return 0;
 }
 
 int ctl_config_verb(int argc, char **argv, const char *config_path, const char *socket_path)
@@ -109,18 +160,22 @@ int ctl_config_verb(int argc, char **argv, const char *config_path, const char *
 		edits[count++] = (struct config_edit){"listen", "addresses", literal};
 		snprintf(done, sizeof(done), "listen.addresses: %s", literal);
 	} else if (strcmp(name, "certs") == 0 && (argc == 3 || argc == 4)) {
-		static char key[1100], cert[1100], bundle[1100];
-		quote(argv[1], key, sizeof(key));
-		quote(argv[2], cert, sizeof(cert));
+		static char key[PATH_MAX + 8], cert[PATH_MAX + 8], bundle[PATH_MAX + 8];
+		static char full[3][PATH_MAX];
+		if (certs_prepare(config_path, argv + 1, argc - 1, full) == -1)
+			return CTL_FAILED;
+		quote(full[0], key, sizeof(key));
+		quote(full[1], cert, sizeof(cert));
 		if (argc == 4)
-			quote(argv[3], bundle, sizeof(bundle));
+			quote(full[2], bundle, sizeof(bundle));
 		else
 			snprintf(bundle, sizeof(bundle), "none");
 		edits[count++] = (struct config_edit){"tls", "key", key};
 		edits[count++] = (struct config_edit){"tls", "certificate", cert};
 		edits[count++] = (struct config_edit){"tls", "bundle", bundle};
-		snprintf(done, sizeof(done), "tls: key %s, certificate %s, bundle %s", argv[1],
-			 argv[2], argc == 4 ? argv[3] : "none");
+		snprintf(done, sizeof(done),
+			 "tls: key %.1024s, certificate %.1024s, bundle %.1024s", full[0], full[1],
+			 argc == 4 ? full[2] : "none");
 	} else if ((strcmp(name, "enable") == 0 || strcmp(name, "disable") == 0) && argc == 1) {
 		bool on = name[0] == 'e';
 		edits[count++] = (struct config_edit){NULL, "enabled", on ? "true" : "false"};

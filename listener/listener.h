@@ -80,7 +80,8 @@ struct conn {
 struct listener {
 	struct ev_loop *loop;
 	struct config cfg;
-	SSL_CTX *tls;
+	bool configured;
+	SSL_CTX *tls; /* the set from the certificate worker; NULL until it comes */
 	struct conn *conns;
 	uint64_t next_id;
 	unsigned client_sessions;	  /* bound clients, for max_sessions */
@@ -92,6 +93,12 @@ struct listener {
 };
 
 extern struct listener L;
+
+/* listener_main.c: accept when configured, enabled and holding a TLS set. */
+void listener_sockets_update(void);
+
+/* listener_tls.c: a TLS_SET from the certificate worker; false if malformed. */
+bool listener_tls_message(const struct ipc_msg *msg);
 
 /* listener_conn.c */
 /* Sets a copied string field (user, jid); -1 when out of memory. */

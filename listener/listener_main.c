@@ -4,11 +4,10 @@
  *
  * Runs under rxmppd (common/child.c does the handshake).  Receives the
  * listening sockets (LISTEN_SOCKET) and the call bridges (CALLBRIDGE) from
- * the supervisor, loads the TLS key and certificate named by the
- * configuration, accepts connections and runs their streams
- * (listener_conn.c and the files it names), and talks to the router
- * (listener_route.c).  A certificate that cannot be loaded at start stops
- * the process with PROC_EXIT_CONFIG; on a reload the old one stays in use.
+ * the supervisor and its TLS set from the certificate worker
+ * (listener_tls.c), accepts connections once it has both a configuration
+ * and a TLS set, runs their streams (listener_conn.c and the files it
+ * names), and talks to the router (listener_route.c).
  *
  * If this process dies, rxmppd restarts it with the same bound sockets; the
  * router forgets its sessions, and clients log in again.
@@ -63,12 +62,18 @@ static void format_peer(const struct sockaddr_storage *ss, char *peer, size_t pe
 	snprintf(address, address_size, "%s", host);
 }
 
+/* Configured, enabled (rxmppctl disable closes the door) and holding a TLS set. */
+static bool listener_open(void)
+{
+	return L.configured && L.cfg.enabled && L.tls != NULL;
+}
+
 static int64_t listener_resume(struct ev_timer *timer, void *arg)
 {
 	struct listener_socket *s = arg;
 	(void)timer;
 	s->resume = NULL;
-	ev_io_set_events(s->io, EV_READ);
+	ev_io_set_events(s->io, listener_open() ? EV_READ : 0);
 	return EV_TIMER_DONE;
 }
 
@@ -123,8 +128,9 @@ static void listener_listen_socket(int fd, const struct proto_listen_socket *inf
 	s->fd = fd;
 	s->resume = NULL;
 	s->info = *info;
-	/* Sockets arrive before the configuration: a disabled node waits. */
-	s->io = ev_io_add(child_loop(), fd, EV_READ, listener_accept, s);
+	/* Sockets arrive before the configuration and the TLS set: the kernel
+	 * queues connections until listener_sockets_update opens the door. */
+	s->io = ev_io_add(child_loop(), fd, 0, listener_accept, s);
 	if (s->io == NULL) {
 		log_warn("cannot watch %s port %u", info->address, info->port);
 		close(fd);
@@ -132,6 +138,15 @@ static void listener_listen_socket(int fd, const struct proto_listen_socket *inf
 	}
 	socket_count++;
 	log_info("accepting on %s port %u", info->address, info->port);
+}
+
+void listener_sockets_update(void)
+{
+	bool open = listener_open();
+	for (size_t i = 0; i < socket_count; i++) {
+		if (sockets[i].resume == NULL)
+			ev_io_set_events(sockets[i].io, open ? EV_READ : 0);
+	}
 }
 
 static bool listener_supervisor_message(const struct ipc_msg *msg)
@@ -157,19 +172,14 @@ static bool listener_supervisor_message(const struct ipc_msg *msg)
 
 static int listener_configure(const struct config *cfg, bool first, char *why, size_t why_size)
 {
-	SSL_CTX *tls = tls_context_new(&cfg->tls, why, why_size);
-	if (tls == NULL) {
-		L.next_bridge_count = 0;
-		return -1;
-	}
-	if (L.tls != NULL)
-		SSL_CTX_free(L.tls); /* connections keep their own reference */
-	L.tls = tls;
+	(void)why;
+	(void)why_size;
 	bool was_enabled = first || L.cfg.enabled;
 	L.cfg = *cfg;
-	/* rxmppctl disable: the service is off, sessions end, nothing new comes in. */
-	for (size_t i = 0; i < socket_count; i++)
-		ev_io_set_events(sockets[i].io, cfg->enabled ? EV_READ : 0);
+	L.configured = true;
+	if (L.tls != NULL)
+		tls_context_update(L.tls, &cfg->tls);
+	listener_sockets_update();
 	if (was_enabled && !cfg->enabled) {
 		log_info("disabled: closing every session and accepting no more");
 		conns_close_all();
@@ -182,8 +192,8 @@ static int listener_configure(const struct config *cfg, bool first, char *why, s
 	L.bridge_count = L.next_bridge_count;
 	L.next_bridges = NULL;
 	L.next_bridge_count = L.next_bridge_cap = 0;
-	log_info("%s: TLS certificate %s, %zu call bridges", first ? "configured" : "reconfigured",
-		 cfg->tls.certificate, L.bridge_count);
+	log_info("%s: %zu call bridges%s", first ? "configured" : "reconfigured", L.bridge_count,
+		 L.tls == NULL ? "; waiting for the TLS set" : "");
 	return 0;
 }
 
@@ -195,6 +205,8 @@ static void listener_peer_up(enum proc_role peer)
 
 static bool listener_peer_message(enum proc_role peer, const struct ipc_msg *msg)
 {
+	if (peer == PROC_CERTWORKER)
+		return listener_tls_message(msg);
 	return peer == PROC_ROUTER && msg->fd == -1 && route_message(msg);
 }
 

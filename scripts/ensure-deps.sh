@@ -6,7 +6,7 @@
 set -eu
 
 BUILD_PACKAGES="gcc make pkg-config libssl-dev libexpat1-dev libyaml-dev libmnl-dev openssl"
-TEST_PACKAGES="check python3 python3-pytest python3-slixmpp clang-format iproute2"
+TEST_PACKAGES="check python3 python3-pytest python3-slixmpp python3-cryptography clang-format iproute2"
 FUZZ_PACKAGES="clang libclang-rt-dev"
 
 case "${1:-}" in

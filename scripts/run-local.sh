@@ -19,16 +19,14 @@ mkdir -p "$run"
 
 if [ ! -f "$run/rxmpp.crt" ]; then
 	echo "making a local certificate authority and the nodes' certificate for $domain"
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 365 \
-		-keyout "$run/ca.key" -out "$run/ca.crt" -subj "/CN=rxmpp make-run CA" 2>/dev/null
-	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-		-keyout "$run/rxmpp.key" -out "$run/rxmpp.csr" -subj "/CN=$domain" 2>/dev/null
-	# Cluster peers present it both as servers and as clients.
-	printf 'subjectAltName=DNS:%s,DNS:*.%s,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n' \
-		"$domain" "$domain" >"$run/rxmpp.ext"
-	openssl x509 -req -in "$run/rxmpp.csr" -CA "$run/ca.crt" -CAkey "$run/ca.key" \
-		-CAcreateserial -days 365 -extfile "$run/rxmpp.ext" -out "$run/rxmpp.crt" 2>/dev/null
-	rm -f "$run/rxmpp.csr" "$run/rxmpp.ext"
+	certtool="$bin/rxmpp-certtool"
+	"$certtool" ca make "$run/ca" "CN:rxmpp make-run CA" --key-type p256 >/dev/null
+	# One certificate for the three nodes; it names the domain, its
+	# subdomains (call bridges) and the loopback address.
+	"$certtool" csr "$run/rxmpp" "CN:$domain" "subjectAltName:$domain,*.$domain,127.0.0.1" \
+		--key-type p256 >/dev/null
+	"$certtool" ca sign "$run/ca" "$run/rxmpp.csr" >/dev/null
+	rm -f "$run/rxmpp.csr"
 fi
 
 secret() {

@@ -42,7 +42,8 @@ struct supervisor {
 	char libexec_dir[1024];
 	struct listen_set listening;
 	struct callbridges bridges;
-	struct proto_stats stats; /* the listener's last report */
+	struct proto_stats stats;     /* the listener's last report */
+	struct proto_cert_state cert; /* from the certificate worker */
 	/* --log-level wins over the file, also across reloads. */
 	bool log_level_forced;
 	enum log_level forced_log_level;
@@ -56,8 +57,12 @@ extern struct supervisor sv;
 
 /* supervisor_children.c */
 void children_start_all(void);
-/* Sends the configuration in sv.cfg to every running child. */
+/* Sends the configuration in sv.cfg to every running child and starts a
+ * reload round: when each has answered (or RELOAD_ANSWER_MS passed),
+ * control_reload_done hears whether all took it. */
 void children_reconfigure(void);
+/* A reload round is waiting for answers. */
+bool children_reload_pending(void);
 /* Restarts a child on purpose (new sockets, new cluster settings); not
  * counted as a failure. */
 void children_restart(enum proc_role role);
@@ -80,6 +85,8 @@ void sockets_close(struct listen_set *set);
 /* supervisor_control.c */
 int control_open(const char *path, char *why, size_t why_size);
 void control_close(void);
+/* The end of a reload round: `refusals` says which child kept what and why. */
+void control_reload_done(bool ok, const char *refusals);
 /* An answer from a child to the control client whose token is `token`. */
 void control_relay(uint64_t token, uint16_t type, const void *data, size_t len);
 

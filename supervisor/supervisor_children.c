@@ -35,6 +35,8 @@
 #define CHILD_STOP_GRACE_MS    5000
 /* A child that has not said ready by then is hung, not slow. */
 #define CHILD_READY_TIMEOUT_MS 30000
+/* How long a reload waits for the children to confirm it. */
+#define RELOAD_ANSWER_MS 10000
 
 struct child_spec {
 	enum proc_role role;
@@ -68,9 +70,15 @@ struct child {
 	struct ev_timer *ready_timer;
 	int64_t restart_at;
 	bool restart_on_purpose;
+	bool reload_pending; /* reconfigured; its READY is awaited */
 };
 
 static struct child children[CHILD_COUNT];
+/* The reload round: the verdicts of the children reconfigured live. */
+static struct {
+	struct ev_timer *timer;
+	char refusals[4096];
+} round;
 static void (*stop_done)(void);
 static struct ev_timer *stop_timer;
 
@@ -158,6 +166,45 @@ static void child_on_hello(struct child *c, const struct ipc_msg *msg)
 	child_send_config(c, true);
 }
 
+static void reload_round_check(void)
+{
+	for (size_t i = 0; i < CHILD_COUNT; i++) {
+		if (children[i].reload_pending)
+			return;
+	}
+	ev_timer_del(round.timer);
+	round.timer = NULL;
+	control_reload_done(round.refusals[0] == '\0', round.refusals);
+}
+
+static int64_t reload_round_overdue(struct ev_timer *timer, void *arg)
+{
+	(void)timer;
+	(void)arg;
+	round.timer = NULL;
+	for (size_t i = 0; i < CHILD_COUNT; i++) {
+		struct child *c = &children[i];
+		size_t used = strlen(round.refusals);
+		if (c->reload_pending && used < sizeof(round.refusals))
+			snprintf(round.refusals + used, sizeof(round.refusals) - used,
+				 "%s%s did not confirm the new configuration", used ? "\n" : "",
+				 child_name(c));
+		c->reload_pending = false;
+	}
+	control_reload_done(false, round.refusals);
+	return EV_TIMER_DONE;
+}
+
+/* A child that goes away during a round is not waited for: its successor
+ * starts with the new configuration. */
+static void reload_round_forget(struct child *c)
+{
+	if (c->reload_pending) {
+		c->reload_pending = false;
+		reload_round_check();
+	}
+}
+
 static void child_on_ready(struct child *c, const struct ipc_msg *msg)
 {
 	struct proto_result result;
@@ -171,11 +218,20 @@ static void child_on_ready(struct child *c, const struct ipc_msg *msg)
 		return;
 	}
 	if (!result.ok) {
-		log_warnx("%s refused the new configuration and keeps its old one: %.*s",
-			  child_name(c), (int)result.message_len,
-			  (const char *)msg->data + sizeof(result));
-		return;
+		log_warnx("%s refused the new configuration: %.*s", child_name(c),
+			  (int)result.message_len, (const char *)msg->data + sizeof(result));
+		size_t used = strlen(round.refusals);
+		if (c->reload_pending && used < sizeof(round.refusals))
+			snprintf(round.refusals + used, sizeof(round.refusals) - used,
+				 "%s%s refused it: %.*s", used ? "\n" : "", child_name(c),
+				 (int)result.message_len, (const char *)msg->data + sizeof(result));
 	}
+	if (c->reload_pending) {
+		c->reload_pending = false;
+		reload_round_check();
+	}
+	if (!result.ok)
+		return;
 	if (c->state == PROTO_CHILD_READY)
 		return; /* a reload confirmed */
 	c->state = PROTO_CHILD_READY;
@@ -201,6 +257,9 @@ static void child_msg(struct ipc_channel *ch, const struct ipc_msg *msg, void *a
 	else if (c->spec->role == PROC_LISTENER && c->greeted && msg->type == PROTO_STATS &&
 		 msg->len == sizeof(sv.stats))
 		memcpy(&sv.stats, msg->data, sizeof(sv.stats));
+	else if (c->spec->role == PROC_CERTWORKER && c->greeted && msg->type == PROTO_CERT_STATE &&
+		 msg->len == sizeof(sv.cert))
+		memcpy(&sv.cert, msg->data, sizeof(sv.cert));
 	else if (c->spec->role == PROC_ELECTOR && c->greeted &&
 		 (msg->type == PROTO_CLUSTER_STATUS || msg->type == PROTO_CLUSTER_RESULT))
 		control_relay(msg->peer, msg->type, msg->data, msg->len);
@@ -440,6 +499,7 @@ static void child_exited(struct child *c, int status)
 	pid_t pid = c->pid;
 	c->pid = 0;
 	c->greeted = false;
+	reload_round_forget(c);
 	if (c->spec->role == PROC_LISTENER)
 		memset(&sv.stats, 0, sizeof(sv.stats));
 
@@ -512,11 +572,21 @@ void children_reap(void)
 
 void children_reconfigure(void)
 {
+	round.refusals[0] = '\0';
+	ev_timer_del(round.timer);
+	round.timer = ev_timer_add(sv.loop, RELOAD_ANSWER_MS, reload_round_overdue, NULL);
 	for (size_t i = 0; i < CHILD_COUNT; i++) {
 		struct child *c = &children[i];
-		if (c->channel != NULL && c->greeted)
+		c->reload_pending = c->channel != NULL && c->greeted;
+		if (c->reload_pending)
 			child_send_config(c, false);
 	}
+	reload_round_check();
+}
+
+bool children_reload_pending(void)
+{
+	return round.timer != NULL;
 }
 
 void children_restart(enum proc_role role)

@@ -30,6 +30,10 @@ static struct {
 	 * that left (and whose slot was taken) gets nobody else's answer. */
 	uint64_t tokens[CONTROL_CLIENTS_MAX];
 	uint64_t next_token;
+	/* Clients whose reload waits for the children's answers, and what the
+	 * supervisor said of it (what restarted). */
+	bool reload_waiting[CONTROL_CLIENTS_MAX];
+	char reload_said[CONTROL_CLIENTS_MAX][256];
 } control = {.fd = -1};
 
 static void control_client_closed(struct ipc_channel *ch, const char *reason, void *arg)
@@ -37,8 +41,10 @@ static void control_client_closed(struct ipc_channel *ch, const char *reason, vo
 	(void)reason;
 	(void)arg;
 	for (size_t i = 0; i < CONTROL_CLIENTS_MAX; i++) {
-		if (control.clients[i] == ch)
+		if (control.clients[i] == ch) {
 			control.clients[i] = NULL;
+			control.reload_waiting[i] = false;
+		}
 	}
 	ipc_channel_free(ch);
 }
@@ -56,6 +62,7 @@ static void control_send_status(struct ipc_channel *ch)
 	    .client_port = sv.cfg.listen.client_port,
 	    .component_port = sv.cfg.listen.component_port,
 	    .stats = sv.stats,
+	    .cert = sv.cert,
 	};
 	snprintf(status.domain, sizeof(status.domain), "%s", sv.cfg.domain);
 	snprintf(status.config_path, sizeof(status.config_path), "%s", sv.config_path);
@@ -74,6 +81,19 @@ static void control_send_result(struct ipc_channel *ch, bool ok, const char *mes
 	    {.iov_base = (void *)message, .iov_len = result.message_len},
 	};
 	ipc_sendv(ch, PROTO_CTL_RESULT, 0, iov, 2, -1);
+}
+
+void control_reload_done(bool ok, const char *refusals)
+{
+	for (size_t i = 0; i < CONTROL_CLIENTS_MAX; i++) {
+		if (!control.reload_waiting[i] || control.clients[i] == NULL)
+			continue;
+		char text[4096 + 256];
+		snprintf(text, sizeof(text), "%s%s%s", control.reload_said[i], ok ? "" : "\n",
+			 ok ? "" : refusals);
+		control_send_result(control.clients[i], ok, text);
+		control.reload_waiting[i] = false;
+	}
 }
 
 static void control_client_msg(struct ipc_channel *ch, const struct ipc_msg *msg, void *arg)
@@ -110,8 +130,18 @@ static void control_client_msg(struct ipc_channel *ch, const struct ipc_msg *msg
 	}
 	case PROTO_CTL_RELOAD: {
 		char why[4096];
+		size_t slot = 0;
+		while (slot < CONTROL_CLIENTS_MAX && control.clients[slot] != ch)
+			slot++;
 		int rc = supervisor_reload(why, sizeof(why));
-		control_send_result(ch, rc == 0, why);
+		if (rc == -1 || slot == CONTROL_CLIENTS_MAX || !children_reload_pending()) {
+			control_send_result(ch, rc == 0, why);
+			break;
+		}
+		/* The answer waits until the children have confirmed or refused. */
+		control.reload_waiting[slot] = true;
+		snprintf(control.reload_said[slot], sizeof(control.reload_said[slot]), "%.*s",
+			 (int)sizeof(control.reload_said[slot]) - 1, why);
 		break;
 	}
 	default:

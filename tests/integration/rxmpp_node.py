@@ -4,6 +4,7 @@ rxmppctl for status.  Everything it starts it ends by PID."""
 
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -16,10 +17,35 @@ BUILD = os.environ.get("RXMPP_BUILD", os.path.join(os.path.dirname(__file__), ".
 BIN = os.path.join(BUILD, "bin")
 
 
-def free_port():
+# Ports for the nodes come from below the kernel's ephemeral range
+# (/proc/sys/net/ipv4/ip_local_port_range), so that no outgoing connection of
+# a test can take one between its choice and the node's bind; each is handed
+# out once per run, and `span` consecutive ports (a cluster port and its
+# stanza port) are free together.
+PORT_RANGE = (20000, 32700)
+_ports_given = set()
+_port_random = random.Random(os.getpid())
+
+
+def _bindable(port):
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(span=1):
+    for _ in range(1000):
+        port = _port_random.randrange(PORT_RANGE[0], PORT_RANGE[1] - span)
+        wanted = range(port, port + span)
+        if any(p in _ports_given for p in wanted) or not all(_bindable(p) for p in wanted):
+            continue
+        _ports_given.update(wanted)
+        return port
+    raise AssertionError("no free port below the ephemeral range")
 
 
 def wait_until(predicate, timeout=10.0, interval=0.02, what="condition"):
@@ -75,7 +101,8 @@ class Node:
             f"tls:\n"
             f"  key: {self.certs['key']}\n"
             f"  certificate: {self.certs['cert']}\n"
-            f"{extra}"
+            + (f"  bundle: {self.certs['bundle']}\n" if self.certs.get("bundle") else "")
+            + f"{extra}"
         )
 
     def add_user(self, name, password):

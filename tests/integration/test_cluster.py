@@ -18,7 +18,7 @@ from rxmpp_node import free_port, process_alive, wait_until
 
 
 def cluster_node(node_factory, certs, trust=None):
-    port = free_port()
+    port = free_port(span=2)  # the elector's peer port and the router's stanza port
     node = node_factory(extra=f"cluster:\n  enabled: true\n  port: {port}\n"
                               f"  trust_bundle: {trust or certs['ca']}\n")
     node.cluster_port = port
@@ -296,7 +296,7 @@ def test_numbered_messages_through_a_failover_arrive_once_and_in_order(node_fact
 
 
 def test_enable_trust_and_disable_with_rxmppctl(node_factory, certs, tmp_path):
-    port = free_port()
+    port = free_port(span=2)
     trust_path = tmp_path / "installed-trust.pem"
     node = node_factory(extra=f"# cluster settings, kept by rxmppctl edits\ncluster:\n"
                               f"  enabled: false  # not yet\n  port: {port}\n"

@@ -1,6 +1,7 @@
 """The documentation says what the code does: rxmppctl(8) has every command
-of rxmppctl --help, rxmpp.yaml(5) and the example file every key of the
-schema (as rxmppd -n -v prints it), and the bash completion every command."""
+of rxmppctl --help, rxmpp-certtool(1) every command and option of
+rxmpp-certtool --help, rxmpp.yaml(5) and the example file every key of the
+schema (as rxmppd -n -v prints it), and the bash completions every command."""
 
 import os
 import re
@@ -65,3 +66,21 @@ def test_rxmpp_yaml_man_page_documents_every_key():
     man = read("packaging/man/rxmpp.yaml.5")
     for key in keys:
         assert re.search(rf"\b{re.escape(key)}\b", man), key
+
+
+def test_certtool_man_page_and_completion_cover_every_command_and_option():
+    text = subprocess.run([os.path.join(BIN, "rxmpp-certtool"), "--help"], capture_output=True,
+                          text=True, timeout=30).stdout
+    commands = {m.group(1) for m in re.finditer(r"^  ([a-z]+)\b", text, re.M)}
+    assert commands == {"csr", "selfsigned", "ca", "list", "inspect", "match", "verify",
+                        "bundle"}
+    options = set(re.findall(r"(--[a-z-]+)", text))
+    assert {"--key-type", "--days", "--force", "--json", "--fix", "--ca", "--name"} <= options
+    man = read("packaging/man/rxmpp-certtool.1").replace("\\-", "-")
+    completion = read("packaging/bash-completion/rxmpp-certtool")
+    for command in commands:
+        assert re.search(rf"^\.(B|BI|BR) .*\b{command}\b", man, re.M), command
+        assert re.search(rf"\b{command}\b", completion), command
+    for option in options:
+        assert option in man, option
+        assert option in completion or option == "--help", option

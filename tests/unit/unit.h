@@ -14,5 +14,6 @@ Suite *sasl_suite(void);
 Suite *jid_suite(void);
 Suite *elector_suite(void);
 Suite *fileio_suite(void);
+Suite *cert_suite(void);
 
 #endif
