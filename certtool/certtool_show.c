@@ -224,7 +224,11 @@ static void inspect_cert(STACK_OF(X509) * certs, int i, time_t now, bool json)
 	usage_text(cert, usage, sizeof(usage));
 	BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
 	char *hex = bn ? BN_bn2hex(bn) : NULL;
-	snprintf(serial, sizeof(serial), "%s", hex ? hex : "?");
+	/* BN_bn2hex pads to whole bytes; the serial reads as one number. */
+	const char *digits = hex ? hex : "?";
+	while (digits[0] == '0' && digits[1] != '\0')
+		digits++;
+	snprintf(serial, sizeof(serial), "%s", digits);
 	OPENSSL_free(hex);
 	BN_free(bn);
 	if (json) {
