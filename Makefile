@@ -5,10 +5,21 @@
 #   make run          build and start a local node under ./run/
 #   make fuzz         run the libFuzzer targets for FUZZ_SECONDS each (default 60)
 #   make format       format the C sources with the checked-in .clang-format
+#   make install      install into DESTDIR (what the packages use)
+#   make deb          build-deb/rxmpp_VERSION_ARCH.deb (DEB_VERSION=… for another version)
+#   make rpm          build-rpm/RPMS/ARCH/rxmpp-VERSION-1.ARCH.rpm
 
 VERSION := 0.1.0
 PREFIX ?= /usr
 LIBEXECDIR ?= $(PREFIX)/lib/rxmpp
+SBINDIR ?= $(PREFIX)/sbin
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+DATADIR ?= $(PREFIX)/share/rxmpp
+COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
+SYSCONFDIR ?= /etc
+UNITDIR ?= /lib/systemd/system
+DEB_VERSION ?= $(VERSION)
 
 ifeq ($(SANITIZE),1)
 BUILD ?= build-sanitize
@@ -16,6 +27,8 @@ SANITIZE_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-om
 else
 BUILD ?= build
 SANITIZE_FLAGS :=
+# As Debian's package build does: buffer sizes checked at compile time too.
+CPPFLAGS += -D_FORTIFY_SOURCE=2
 endif
 
 CC ?= cc
@@ -63,8 +76,8 @@ FUZZ_TARGETS := stream config
 FUZZ_SECONDS ?= 60
 FUZZ_CC ?= clang
 
-.PHONY: all check unit integration fuzz-replay fuzz run deps-build deps-test deps-fuzz format \
-	format-check clean
+.PHONY: all check unit integration package-tests fuzz-replay fuzz run deps-build deps-test \
+	deps-fuzz deps-package format format-check clean install deb rpm
 .DEFAULT_GOAL := all
 
 all: $(PROGRAMS)
@@ -133,6 +146,18 @@ $(BUILD)/tests/replay-config: $(call obj,tests/fuzz/replay.c tests/fuzz/fuzz_con
 check: deps-test
 	$(MAKE) --no-print-directory format-check
 	$(MAKE) --no-print-directory unit fuzz-replay integration
+	$(MAKE) --no-print-directory package-tests
+
+# Build, lint, install, upgrade and purge the Debian package (and build the
+# RPM); they change the machine, so they run only as root and undo it all.
+package-tests:
+	@if [ "$$(id -u)" -ne 0 ]; then \
+		echo "package tests: SKIP (they install a package: run make check as root)"; \
+	else \
+		scripts/ensure-deps.sh package && \
+		RXMPP_BUILD=$(abspath $(BUILD)) /usr/bin/python3 -m pytest -p no:cacheprovider \
+			-o console_output_style=classic tests/package; \
+	fi
 
 fuzz-replay: $(foreach t,$(FUZZ_TARGETS),$(BUILD)/tests/replay-$(t))
 	@for t in $(FUZZ_TARGETS); do \
@@ -177,6 +202,51 @@ deps-test:
 deps-fuzz:
 	@scripts/ensure-deps.sh fuzz
 
+deps-package:
+	@scripts/ensure-deps.sh package
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) \
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(DATADIR) $(DESTDIR)$(COMPLETIONDIR) $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(SYSCONFDIR)/rxmpp
+	install -m 0755 $(BIN)/rxmppd $(BIN)/rxmppctl $(DESTDIR)$(SBINDIR)
+	install -m 0755 $(BIN)/rxmpp-certtool $(DESTDIR)$(BINDIR)
+	install -m 0755 $(BIN)/rxmpp-listener $(BIN)/rxmpp-router $(BIN)/rxmpp-elector \
+		$(BIN)/rxmpp-certworker $(DESTDIR)$(LIBEXECDIR)
+	install -m 0644 packaging/man/rxmpp-certtool.1 $(DESTDIR)$(MANDIR)/man1
+	install -m 0644 packaging/man/rxmpp.yaml.5 $(DESTDIR)$(MANDIR)/man5
+	install -m 0644 packaging/man/rxmppd.8 packaging/man/rxmppctl.8 $(DESTDIR)$(MANDIR)/man8
+	install -m 0644 packaging/bash-completion/rxmppctl \
+		packaging/bash-completion/rxmpp-certtool $(DESTDIR)$(COMPLETIONDIR)
+	install -m 0644 packaging/systemd/rxmpp.service $(DESTDIR)$(UNITDIR)
+	install -m 0644 packaging/rxmpp.yaml $(DESTDIR)$(SYSCONFDIR)/rxmpp/rxmpp.yaml
+	install -m 0644 packaging/callbridges.yaml $(DESTDIR)$(DATADIR)/callbridges.yaml
+
+# The sources as git sees them (committed or not, ignored files left out).
+SOURCE_FILES = $(shell git ls-files --cached --others --exclude-standard | \
+	while read -r f; do [ -e "$$f" ] && echo "$$f"; done)
+
+# dpkg-buildpackage runs on a copy (build-deb/rxmpp-VERSION with
+# packaging/debian as debian/), so the tree stays clean.
+deb: deps-package
+	rm -rf build-deb && mkdir -p build-deb/rxmpp-$(DEB_VERSION)
+	tar -cf - $(SOURCE_FILES) | tar -xf - -C build-deb/rxmpp-$(DEB_VERSION)
+	cp -r packaging/debian build-deb/rxmpp-$(DEB_VERSION)/debian
+	scripts/deb-changelog.sh $(DEB_VERSION) build-deb/rxmpp-$(DEB_VERSION)/debian/changelog
+	cd build-deb/rxmpp-$(DEB_VERSION) && \
+		DEB_BUILD_OPTIONS="parallel=$$(nproc) $(DEB_BUILD_OPTIONS)" \
+		dpkg-buildpackage -b -us -uc
+	@ls build-deb/*.deb
+
+rpm: deps-package
+	rm -rf build-rpm && mkdir -p build-rpm/SOURCES build-rpm/rxmpp-$(VERSION)
+	tar -cf - $(SOURCE_FILES) | tar -xf - -C build-rpm/rxmpp-$(VERSION)
+	tar -czf build-rpm/SOURCES/rxmpp-$(VERSION).tar.gz -C build-rpm rxmpp-$(VERSION)
+	rpmbuild -bb --nodeps --define "_topdir $(abspath build-rpm)" \
+		--define "version $(VERSION)" packaging/rpm/rxmpp.spec
+	@find build-rpm/RPMS -name '*.rpm'
+
 C_FILES = $(shell git ls-files --cached --others --exclude-standard '*.c' '*.h' 2>/dev/null || \
 	find . -name '*.[ch]' -not -path './build*')
 
@@ -187,6 +257,6 @@ format-check:
 	@clang-format --dry-run --Werror $(C_FILES) && echo "format: the tree is formatted"
 
 clean:
-	rm -rf build build-sanitize build-fuzz
+	rm -rf build build-sanitize build-fuzz build-deb build-rpm
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

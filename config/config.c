@@ -350,6 +350,12 @@ int config_key_parse(const struct config_key *key, struct config *cfg, const cha
 		return 0;
 	}
 	case CONFIG_TYPE_DOMAIN:
+		/* A node installed but not yet set up has no domain; it does
+		 * not start until it has one (config_unready). */
+		if (strcmp(literal, "none") == 0) {
+			memset(config_str(key, cfg), 0, key->size);
+			return 0;
+		}
 		if (!config_domain_valid(literal)) {
 			snprintf(why, why_size,
 				 "a DNS domain name such as example.com (letters, digits, hyphens "
@@ -449,8 +455,6 @@ void config_validate(const struct config *cfg, const char *file, config_mark_fn 
 		}                                                                                  \
 	} while (0)
 
-	CONFIG_CHECK(cfg->domain[0] != '\0', NULL, "domain",
-		     "domain: required, the XMPP domain this service is for (e.g. example.com)");
 	CONFIG_CHECK(cfg->listen.address_count > 0, "listen", "addresses",
 		     "listen.addresses: at least one address, or any");
 	bool any_with_others = false;
@@ -562,12 +566,12 @@ static void config_print_value(const struct config_key *key, const struct config
 		return;
 	case CONFIG_TYPE_PATH_NONE:
 	case CONFIG_TYPE_HOST_PORT:
+	case CONFIG_TYPE_DOMAIN:
 		if (text[0] == '\0') {
 			fputs("none", out);
 			return;
 		}
 		/* fall through */
-	case CONFIG_TYPE_DOMAIN:
 	case CONFIG_TYPE_PATH:
 		config_print_string(out, text);
 		return;
@@ -604,4 +608,12 @@ void config_print(const struct config *cfg, FILE *out)
 			fputc('\n', out);
 		}
 	}
+}
+
+const char *config_unready(const struct config *cfg)
+{
+	if (cfg->domain[0] == '\0')
+		return "domain: not set; the XMPP domain this service is for is needed before "
+		       "it starts (rxmppctl domain NAME)";
+	return NULL;
 }

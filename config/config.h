@@ -142,8 +142,13 @@ void config_errors_add(struct config_errors *errors, const char *file, unsigned 
 		       unsigned column, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 void config_errors_print(const struct config_errors *errors, FILE *out);
 
-/* Every key at its default; the domain stays empty (it is required). */
+/* Every key at its default; the domain stays empty (none: not set yet). */
 void config_set_defaults(struct config *cfg);
+
+/* Why a valid configuration cannot serve yet (no domain), or NULL: a freshly
+ * installed node's file is valid but names no domain, and rxmppd refuses to
+ * start, or to reload into, such a configuration. */
+const char *config_unready(const struct config *cfg);
 
 /* Converts a literal as it appears in the file into the field's value.
  * `base_dir` resolves relative paths.  On error, writes what was expected. */

@@ -348,6 +348,35 @@ static bool ctl_daemon_absent(const char *path)
 	return absent;
 }
 
+/* A stopped node (or one that refused to start): what keeps it from starting,
+ * so that a freshly installed node tells its administrator what to set. */
+static int status_not_running(const char *config_path, const char *socket_path, bool json)
+{
+	char *problems = NULL;
+	size_t size = 0;
+	FILE *out = open_memstream(&problems, &size);
+	if (out == NULL)
+		return CTL_FAILED;
+	bool ready = ctl_config_ready(config_path, out) == 0;
+	fclose(out);
+	if (json) {
+		printf("{\"running\": false, \"ready\": %s, \"problems\": ",
+		       ready ? "true" : "false");
+		ctl_print_json_string(problems);
+		printf("}\n");
+	} else if (ready) {
+		printf("rxmppd is not running (nothing at %s).\n%s is ready: start it with "
+		       "`systemctl start rxmpp`.\n%s",
+		       socket_path, config_path, problems);
+	} else {
+		printf("rxmppd is not running (nothing at %s).\nIt cannot start until this is "
+		       "put right:\n%s",
+		       socket_path, problems);
+	}
+	free(problems);
+	return CTL_FAILED;
+}
+
 int ctl_reload_after(const char *socket_path, const char *done)
 {
 	printf("%s\n", done);
@@ -468,6 +497,8 @@ int main(int argc, char **argv)
 		}
 		return ctl_user(argc - optind, argv + optind, &cfg, json);
 	}
+	if (request == PROTO_CTL_STATUS && ctl_daemon_absent(socket_path))
+		return status_not_running(config_path, socket_path, json);
 	status_cfg = config_broken ? NULL : &cfg;
 	int rc = ctl_request(socket_path, request, NULL, 0, expect, json,
 			     request == PROTO_CTL_RELOAD ? CTL_RELOAD_TIMEOUT_MS : 5000);

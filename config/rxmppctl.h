@@ -26,6 +26,9 @@ int ctl_print_cluster_status(const struct ipc_msg *msg, bool json);
  * config check; argv[0] is the verb. */
 bool ctl_is_config_verb(const char *name);
 int ctl_config_verb(int argc, char **argv, const char *config_path, const char *socket_path);
+/* Whether the configuration in `file` lets rxmppd start: prints each problem
+ * (errors, no domain, TLS files that would be refused) to `out`; 0 if none. */
+int ctl_config_ready(const char *file, FILE *out);
 void ctl_config_usage(FILE *out);
 
 /* rxmppctl_callbridge.c: `callbridge ...`; argv[0] is "callbridge". */

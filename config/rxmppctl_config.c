@@ -8,11 +8,15 @@
  * the file alone if they would be refused; `config check` checks the TLS
  * files the configuration names as well.
  */
+#include <grp.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "certtool/cert_set.h"
 #include "common/proto.h"
@@ -75,37 +79,87 @@ static int edit_and_reload(const char *config_path, const char *socket_path,
 	return ctl_reload_after(socket_path, done);
 }
 
-/* The TLS files checked as the certificate worker checks them. */
-static int check_tls_files(const struct cert_set_files *files, const struct config *cfg)
+/* The TLS files checked as the certificate worker checks them; the reason
+ * for a refusal and any warnings go to `out`. */
+static int check_tls_files(const struct cert_set_files *files, const struct config *cfg, FILE *out)
 {
 	struct cert_set set;
 	static char why[8192], warnings[4096];
 	if (cert_set_load(files, cfg->domain, cfg->cluster.enabled, time(NULL), &set, why,
 			  sizeof(why), warnings, sizeof(warnings)) == -1) {
-		fprintf(stderr, "rxmppctl: %s\n", why);
+		fprintf(out, "rxmppctl: %s\n", why);
 		return -1;
 	}
 	for (char *line = strtok(warnings, "\n"); line != NULL; line = strtok(NULL, "\n"))
-		fprintf(stderr, "rxmppctl: warning: %s\n", line);
+		fprintf(out, "rxmppctl: warning: %s\n", line);
 	cert_set_free(&set);
 	return 0;
 }
 
-static int config_check(const char *file)
+int ctl_config_ready(const char *file, FILE *out)
 {
 	static struct config cfg;
 	struct config_errors errors;
 	if (config_load(file, &cfg, &errors) == -1) {
-		config_errors_print(&errors, stderr);
-		return CTL_FAILED;
+		config_errors_print(&errors, out);
+		return -1;
 	}
+	const char *unready = config_unready(&cfg);
+	if (unready != NULL)
+		fprintf(out, "%s: %s\n", file, unready);
 	struct cert_set_files files = {cfg.tls.key, cfg.tls.certificate, cfg.tls.bundle};
-	if (check_tls_files(&files, &cfg) == -1) {
-		fprintf(stderr, "%s: the TLS files it names would be refused\n", file);
-		return CTL_FAILED;
+	if (check_tls_files(&files, &cfg, out) == -1) {
+		fprintf(out,
+			"%s: the TLS files it names would be refused (rxmppctl certs KEY CERT "
+			"[BUNDLE])\n",
+			file);
+		return -1;
 	}
+	return unready == NULL ? 0 : -1;
+}
+
+static int config_check(const char *file)
+{
+	if (ctl_config_ready(file, stderr) == -1)
+		return CTL_FAILED;
 	printf("%s: configuration OK\n", file);
 	return CTL_OK;
+}
+
+/* The daemon runs as the owner of its state folder (the rxmpp user when
+ * installed); root, who runs rxmppctl, reads anything, so a key left at mode
+ * 0600 root would pass here and be refused by the certificate worker. */
+static int check_daemon_can_read(const struct config *cfg, char paths[][PATH_MAX], int count)
+{
+	struct stat state, st;
+	if (geteuid() != 0 || stat(cfg->state_directory, &state) == -1 || state.st_uid == 0)
+		return 0;
+	for (int i = 0; i < count; i++) {
+		if (stat(paths[i], &st) == -1)
+			continue;
+		bool readable = (st.st_uid == state.st_uid && (st.st_mode & S_IRUSR)) ||
+				(st.st_gid == state.st_gid && (st.st_mode & S_IRGRP)) ||
+				(st.st_mode & S_IROTH);
+		if (!readable) {
+			const struct passwd *user = getpwuid(state.st_uid);
+			const struct group *group = getgrgid(state.st_gid);
+			char group_name[64];
+			if (group != NULL)
+				snprintf(group_name, sizeof(group_name), "%s", group->gr_name);
+			else
+				snprintf(group_name, sizeof(group_name), "%u",
+					 (unsigned)state.st_gid);
+			fprintf(stderr,
+				"rxmppctl: %s (mode %04o) cannot be read by %s, the user rxmppd "
+				"runs as (the owner of %s); to let it: chgrp %s %s && chmod 0640 "
+				"%s\n",
+				paths[i], (unsigned)(st.st_mode & 07777),
+				user != NULL ? user->pw_name : "the daemon", cfg->state_directory,
+				group_name, paths[i], paths[i]);
+			return -1;
+		}
+	}
+	return 0;
 }
 
 /* certs KEY CERT [BUNDLE]: absolute names (the configuration takes relative
@@ -125,7 +179,8 @@ static int certs_prepare(const char *config_path, char **paths, int count, char 
 		return -1;
 	}
 	struct cert_set_files files = {out[0], out[1], count == 3 ? out[2] : NULL};
-	if (check_tls_files(&files, &cfg) == -1) {
+	if (check_tls_files(&files, &cfg, stderr) == -1 ||
+	    check_daemon_can_read(&cfg, out, count) == -1) {
 		fprintf(stderr, "rxmppctl: %s is unchanged\n", config_path);
 		return -1;
 	}

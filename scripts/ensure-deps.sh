@@ -1,6 +1,7 @@
 #!/bin/sh
 # Installs the Debian packages rxmpp needs: "build" for building, "test" for
-# building and testing, "fuzz" for the libFuzzer targets.  As root it runs
+# building and testing, "fuzz" for the libFuzzer targets, "package" for
+# building and checking the Debian package and the RPM.  As root it runs
 # apt-get; otherwise it prints the exact command to run and fails, changing
 # nothing.
 set -eu
@@ -8,13 +9,15 @@ set -eu
 BUILD_PACKAGES="gcc make pkg-config libssl-dev libexpat1-dev libyaml-dev libmnl-dev openssl"
 TEST_PACKAGES="check python3 python3-pytest python3-slixmpp python3-cryptography clang-format iproute2"
 FUZZ_PACKAGES="clang libclang-rt-dev"
+PACKAGE_PACKAGES="dpkg-dev debhelper lintian rpm systemd adduser"
 
 case "${1:-}" in
 build) wanted="$BUILD_PACKAGES" ;;
 test) wanted="$BUILD_PACKAGES $TEST_PACKAGES" ;;
 fuzz) wanted="$BUILD_PACKAGES $FUZZ_PACKAGES" ;;
+package) wanted="$BUILD_PACKAGES $PACKAGE_PACKAGES" ;;
 *)
-	echo "usage: $0 build|test|fuzz" >&2
+	echo "usage: $0 build|test|fuzz|package" >&2
 	exit 2
 	;;
 esac

@@ -119,6 +119,12 @@ int supervisor_reload(char *why, size_t why_size)
 		errors_to_text(&errors, why, why_size);
 		return -1;
 	}
+	const char *unready = config_unready(&next);
+	if (unready != NULL) {
+		log_warnx("%s: %s; keeping the running configuration", sv.config_path, unready);
+		snprintf(why, why_size, "%s: %s\n", sv.config_path, unready);
+		return -1;
+	}
 	struct callbridges bridges;
 	if (callbridges_load(next.callbridges_file, next.domain, &bridges, &errors) == -1) {
 		log_warnx("the call-bridges file is invalid; keeping the running configuration:");
@@ -332,9 +338,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "rxmppd: %s is invalid; not starting\n", sv.cfg.callbridges_file);
 		return PROC_EXIT_CONFIG;
 	}
+	if (check_only && verbose)
+		config_print(&sv.cfg, stdout);
+	const char *unready = config_unready(&sv.cfg);
+	if (unready != NULL) {
+		fprintf(stderr, "%s: %s\nrxmppd: %s is not complete; not starting\n", config_path,
+			unready, config_path);
+		return PROC_EXIT_CONFIG;
+	}
 	if (check_only) {
-		if (verbose)
-			config_print(&sv.cfg, stdout);
 		fprintf(stderr, "%s: configuration OK\n", config_path);
 		return 0;
 	}

@@ -10,6 +10,7 @@
 #ifndef RXMPP_SUPERVISOR_H
 #define RXMPP_SUPERVISOR_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -38,7 +39,7 @@ struct listen_set {
 struct supervisor {
 	struct ev_loop *loop;
 	struct config cfg;
-	char config_path[1024];
+	char config_path[PATH_MAX];
 	char libexec_dir[1024];
 	struct listen_set listening;
 	struct callbridges bridges;

@@ -65,7 +65,8 @@ static void control_send_status(struct ipc_channel *ch)
 	    .cert = sv.cert,
 	};
 	snprintf(status.domain, sizeof(status.domain), "%s", sv.cfg.domain);
-	snprintf(status.config_path, sizeof(status.config_path), "%s", sv.config_path);
+	snprintf(status.config_path, sizeof(status.config_path), "%.*s",
+		 (int)sizeof(status.config_path) - 1, sv.config_path);
 	struct iovec iov[2] = {
 	    {.iov_base = &status, .iov_len = sizeof(status)},
 	    {.iov_base = kids, .iov_len = n * sizeof(kids[0])},

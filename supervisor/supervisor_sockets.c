@@ -64,8 +64,12 @@ static int sockets_bind_one(const char *address, uint16_t port, char *why, size_
 	if (ss.ss_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, dual_stack ? &off : &on, sizeof(int));
 	if (bind(fd, (struct sockaddr *)&ss, len) == -1 || listen(fd, LISTEN_BACKLOG) == -1) {
-		snprintf(why, why_size, "cannot listen on %s port %u: %s", address, port,
-			 strerror(errno));
+		/* The packaged service runs without capabilities (rxmppd(8)). */
+		snprintf(why, why_size, "cannot listen on %s port %u: %s%s", address, port,
+			 strerror(errno),
+			 errno == EACCES && port < 1024
+			     ? " (a port below 1024 needs CAP_NET_BIND_SERVICE; see rxmppd(8))"
+			     : "");
 		close(fd);
 		return -1;
 	}

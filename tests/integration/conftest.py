@@ -10,6 +10,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 from certs import make_server_certs  # noqa: E402
 from rxmpp_node import Node  # noqa: E402
+from summary import pytest_terminal_summary  # noqa: E402,F401
 
 
 @pytest.fixture(scope="session")
@@ -41,11 +42,3 @@ def node_factory(tmp_path, certs):
 @pytest.fixture
 def node(node_factory):
     return node_factory().start()
-
-
-def pytest_terminal_summary(terminalreporter):
-    stats = terminalreporter.stats
-    passed = len(stats.get("passed", []))
-    failed = len(stats.get("failed", [])) + len(stats.get("error", []))
-    skipped = len(stats.get("skipped", []))
-    terminalreporter.write_line(f"{passed} passed, {failed} failed, {skipped} skipped")

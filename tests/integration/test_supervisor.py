@@ -3,6 +3,7 @@ restarts after kill -9, listening sockets kept across a listener restart,
 throttling of a child that dies at once, reloads good and bad, orderly
 shutdown, and the sd_notify handshake."""
 
+import json
 import os
 import signal
 import socket
@@ -283,10 +284,40 @@ def test_garbage_on_the_control_socket_is_cut_off(node):
 def test_rxmppctl_usage_and_unreachable_daemon(tmp_path):
     ctl = os.path.join(BIN, "rxmppctl")
     assert subprocess.run([ctl, "frobnicate"], capture_output=True, timeout=30).returncode == 2
-    result = subprocess.run([ctl, "--socket", str(tmp_path / "none.sock"), "status"],
+    # No daemon: status says so, and what keeps the configuration from serving.
+    config = tmp_path / "rxmpp.yaml"
+    config.write_text("domain: none\n")
+    result = subprocess.run([ctl, "--config", str(config), "--socket", str(tmp_path / "none.sock"),
+                             "status"], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 1
+    assert f"rxmppd is not running (nothing at {tmp_path / 'none.sock'})" in result.stdout
+    assert f"{config}: domain: not set" in result.stdout, result.stdout
+    assert "/etc/rxmpp/rxmpp.key: No such file or directory" in result.stdout, result.stdout
+    as_json = subprocess.run([ctl, "--config", str(config), "--socket", str(tmp_path / "none.sock"),
+                              "status", "--json"], capture_output=True, text=True, timeout=30)
+    answer = json.loads(as_json.stdout)
+    assert answer["running"] is False and answer["ready"] is False
+    assert "domain: not set" in answer["problems"]
+    # A socket that is there but answers nothing is a different failure.
+    listening = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listening.bind(str(tmp_path / "mute.sock"))
+    listening.listen(1)
+    mute = subprocess.run([ctl, "--config", str(config), "--socket", str(tmp_path / "mute.sock"),
+                           "status"], capture_output=True, text=True, timeout=30)
+    listening.close()
+    assert mute.returncode == 1 and "no answer from rxmppd" in mute.stderr, mute.stderr
+
+
+def test_status_of_a_stopped_node_with_a_ready_configuration(tmp_path, certs):
+    config = tmp_path / "rxmpp.yaml"
+    config.write_text(f"domain: test.example\ntls:\n  key: {certs['key']}\n"
+                      f"  certificate: {certs['cert']}\n")
+    result = subprocess.run([os.path.join(BIN, "rxmppctl"), "--config", str(config), "--socket",
+                             str(tmp_path / "none.sock"), "status"],
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 1
-    assert "cannot reach rxmppd" in result.stderr
+    assert f"{config} is ready: start it with `systemctl start rxmpp`" in result.stdout, result.stdout
+    assert "cannot start" not in result.stdout
 
 
 def test_child_that_breaks_the_protocol_is_cut_off_and_restarted(node_factory, tmp_path):
