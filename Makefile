@@ -94,11 +94,11 @@ $(BIN)/rxmppd: $(call obj,$(SUPERVISOR_SRC) $(CONFIG_SRC) $(COMMON_SRC))
 
 $(BIN)/rxmppctl: $(call obj,config/rxmppctl.c config/rxmppctl_user.c config/rxmppctl_cluster.c \
 		config/rxmppctl_config.c config/rxmppctl_callbridge.c config/rxmppctl_reset.c \
-		elector/elector_state.c $(CERT_SRC) \
+		config/rxmppctl_dns.c common/srv.c elector/elector_state.c $(CERT_SRC) \
 		$(ACCOUNTS_SRC) $(CONFIG_SRC) \
 		$(COMMON_SRC))
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ -o $@ $(YAML_LIBS) $(CRYPTO_LIBS)
+	$(CC) $(LDFLAGS) $^ -o $@ $(YAML_LIBS) $(SSL_LIBS) -lresolv
 
 $(BIN)/rxmpp-listener: $(call obj,$(LISTENER_SRC) $(ACCOUNTS_SRC) $(CHILD_SRC) $(COMMON_SRC))
 	@mkdir -p $(dir $@)
@@ -125,7 +125,7 @@ $(BIN)/rxmpp-certtool: $(call obj,$(CERTTOOL_SRC) $(CERT_SRC) $(COMMON_SRC))
 	$(CC) $(LDFLAGS) $^ -o $@ $(CRYPTO_LIBS)
 
 $(UNIT_RUNNER): $(call obj,$(UNIT_SRC) $(LISTENER_CORE_SRC) listener/listener_handshake.c \
-		elector/elector_core.c $(CERT_SRC) \
+		elector/elector_core.c common/srv.c $(CERT_SRC) \
 		$(ACCOUNTS_SRC) $(CONFIG_SRC) $(COMMON_SRC))
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -o $@ $(YAML_LIBS) $(SSL_LIBS) $(EXPAT_LIBS) $(CHECK_LIBS)

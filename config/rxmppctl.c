@@ -53,6 +53,8 @@ static void usage(FILE *out)
 		"  reset         forget this node's id and cluster state (rxmppd stopped)\n"
 		"  cluster enable|disable|trust|initialize|join|remove|status\n"
 		"                the cluster (rxmppctl cluster --help)\n"
+		"  dns check [DOMAIN] [--server ADDRESS[:PORT]]\n"
+		"                the domain's SRV records against this cluster\n"
 		"Commands that edit the configuration (only the value they change) and reload:\n");
 	ctl_config_usage(out);
 	fprintf(out,
@@ -450,8 +452,8 @@ int main(int argc, char **argv)
 		request = PROTO_CTL_RELOAD;
 		expect = PROTO_CTL_RESULT;
 	} else if (strcmp(command, "user") == 0 || strcmp(command, "cluster") == 0 ||
-		   strcmp(command, "callbridge") == 0 || strcmp(command, "reset") == 0 ||
-		   ctl_is_config_verb(command)) {
+		   strcmp(command, "dns") == 0 || strcmp(command, "callbridge") == 0 ||
+		   strcmp(command, "reset") == 0 || ctl_is_config_verb(command)) {
 		request = expect = 0;
 	} else {
 		fprintf(stderr, "rxmppctl: unknown command '%s'\n", command);
@@ -478,6 +480,13 @@ int main(int argc, char **argv)
 			return CTL_FAILED;
 		}
 		return ctl_reset(argc - optind, argv + optind, &cfg, socket_path);
+	}
+	if (strcmp(command, "dns") == 0) {
+		if (config_broken && !wants_help) {
+			config_errors_print(&errors, stderr);
+			return CTL_FAILED;
+		}
+		return ctl_dns(argc - optind, argv + optind, &cfg, json);
 	}
 	if (strcmp(command, "callbridge") == 0) {
 		if (config_broken && !wants_help) {

@@ -29,6 +29,8 @@ int ctl_config_verb(int argc, char **argv, const char *config_path, const char *
 /* Whether the configuration in `file` lets rxmppd start: prints each problem
  * (errors, no domain, TLS files that would be refused) to `out`; 0 if none. */
 int ctl_config_ready(const char *file, FILE *out);
+/* dns check: the SRV records of the domain held against this cluster. */
+int ctl_dns(int argc, char **argv, const struct config *cfg, bool json);
 void ctl_config_usage(FILE *out);
 
 /* rxmppctl_callbridge.c: `callbridge ...`; argv[0] is "callbridge". */

@@ -15,5 +15,6 @@ Suite *jid_suite(void);
 Suite *elector_suite(void);
 Suite *fileio_suite(void);
 Suite *cert_suite(void);
+Suite *srv_suite(void);
 
 #endif
