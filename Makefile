@@ -47,7 +47,7 @@ CHECK_CFLAGS = $(shell $(PKG_CONFIG) --cflags check)
 CHECK_LIBS = $(shell $(PKG_CONFIG) --libs check)
 
 COMMON_SRC := common/buf.c common/ev.c common/ipc.c common/log.c common/proc.c common/proto.c \
-	common/fileio.c common/jid.c common/table.c
+	common/fileio.c common/jid.c common/table.c common/netaddr.c
 CHILD_SRC := common/child.c config/config.c
 ACCOUNTS_SRC := common/accounts.c common/scram.c
 LISTENER_CORE_SRC := listener/listener_xml.c common/tls.c listener/listener_sasl.c

@@ -23,6 +23,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "common/netaddr.h"
 #include "common/srv.h"
 #include "elector/elector_state.h"
 #include "rxmppctl.h"
@@ -143,24 +144,37 @@ static void address_lookup(struct target *t, int type)
 	}
 }
 
-/* "host:port" or "[v6]:port" to the host, as an address text if it is one. */
-static void add_member_host(const char *host_port)
+static bool is_member(const char *address)
+{
+	for (size_t i = 0; i < D.member_count; i++) {
+		if (strcmp(D.members[i], address) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* A member known by address; one known by a host name cannot be matched
+ * against the records' addresses and is left out. */
+static void add_member(const char *host)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	if (netaddr_from_text(host, 0, &ss, &len) == -1 || is_member(host) ||
+	    D.member_count == DNS_MEMBERS_MAX)
+		return;
+	snprintf(D.members[D.member_count++], sizeof(address_text), "%.*s",
+		 (int)sizeof(address_text) - 1, host);
+}
+
+/* "host:port" or "[v6]:port", as the membership and cluster.address say. */
+static void add_member_host_port(const char *host_port)
 {
 	char host[INET6_ADDRSTRLEN + 2];
 	snprintf(host, sizeof(host), "%s", host_port[0] == '[' ? host_port + 1 : host_port);
 	char *end = strrchr(host, host_port[0] == '[' ? ']' : ':');
 	if (end != NULL)
 		*end = '\0';
-	unsigned char bytes[16];
-	if (inet_pton(AF_INET, host, bytes) != 1 && inet_pton(AF_INET6, host, bytes) != 1)
-		return;
-	for (size_t i = 0; i < D.member_count; i++) {
-		if (strcmp(D.members[i], host) == 0)
-			return;
-	}
-	if (D.member_count < DNS_MEMBERS_MAX)
-		snprintf(D.members[D.member_count++], sizeof(address_text), "%.*s",
-			 (int)sizeof(address_text) - 1, host);
+	add_member(host);
 }
 
 /* The cluster members' addresses: from the membership on disk, or, for a
@@ -173,47 +187,23 @@ static void find_members(const struct config *cfg)
 	    elector_state_load(cfg->state_directory, &state, why, sizeof(why)) == 0 &&
 	    state.config.count > 0) {
 		for (uint32_t i = 0; i < state.config.count; i++)
-			add_member_host(state.config.members[i].address);
+			add_member_host_port(state.config.members[i].address);
 		return;
 	}
 	if (cfg->cluster.address[0] != '\0') {
-		add_member_host(cfg->cluster.address);
+		add_member_host_port(cfg->cluster.address);
 		return;
 	}
-	for (uint32_t i = 0; i < cfg->listen.address_count; i++) {
-		char with_port[CONFIG_ADDRESS_MAX + 8];
-		snprintf(with_port, sizeof(with_port),
-			 strchr(cfg->listen.addresses[i], ':') ? "[%s]:0" : "%s:0",
-			 cfg->listen.addresses[i]);
-		add_member_host(with_port);
-	}
-}
-
-static bool is_member(const char *address)
-{
-	for (size_t i = 0; i < D.member_count; i++) {
-		if (strcmp(D.members[i], address) == 0)
-			return true;
-	}
-	return false;
+	for (uint32_t i = 0; i < cfg->listen.address_count; i++)
+		add_member(cfg->listen.addresses[i]);
 }
 
 static int probe_connect(const char *address, uint16_t port, char *why, size_t why_size)
 {
-	struct sockaddr_storage ss = {0};
+	struct sockaddr_storage ss;
 	socklen_t len;
-	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-	if (inet_pton(AF_INET, address, &sin->sin_addr) == 1) {
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons(port);
-		len = sizeof(*sin);
-	} else {
-		inet_pton(AF_INET6, address, &sin6->sin6_addr);
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons(port);
-		len = sizeof(*sin6);
-	}
+	/* The addresses come from inet_ntop (DNS answers): always IP text. */
+	netaddr_from_text(address, port, &ss, &len);
 	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1) {
 		snprintf(why, why_size, "socket: %m");

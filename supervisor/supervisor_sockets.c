@@ -6,7 +6,6 @@
  * whose address and port stay are kept as they are: the running listener
  * still holds them, so they could not be bound a second time anyway.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -15,6 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/netaddr.h"
 #include "supervisor.h"
 
 #define LISTEN_BACKLOG 1024
@@ -23,34 +23,15 @@ static int sockets_bind_one(const char *address, uint16_t port, char *why, size_
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
-	memset(&ss, 0, sizeof(ss));
-	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
 	bool any = strcmp(address, "any") == 0;
-	bool dual_stack = false;
+	bool dual_stack = any;
 
-	if (any || inet_pton(AF_INET6, address, &sin6->sin6_addr) == 1) {
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons(port);
-		if (any)
-			sin6->sin6_addr = in6addr_any;
-		len = sizeof(*sin6);
-		dual_stack = any;
-	} else {
-		inet_pton(AF_INET, address, &sin->sin_addr);
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons(port);
-		len = sizeof(*sin);
-	}
-
+	/* The configuration allows only IP addresses and "any" (config.c). */
+	netaddr_from_text(any ? "::" : address, port, &ss, &len);
 	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1 && any && errno == EAFNOSUPPORT) {
 		/* No IPv6 on this host: "any" is every IPv4 address. */
-		memset(&ss, 0, sizeof(ss));
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons(port);
-		sin->sin_addr.s_addr = htonl(INADDR_ANY);
-		len = sizeof(*sin);
+		netaddr_from_text("0.0.0.0", port, &ss, &len);
 		dual_stack = false;
 		fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	}

@@ -44,6 +44,9 @@ INSTALLED = [
     "/usr/share/bash-completion/completions/rxmpp-certtool",
 ]
 
+# As the unit runs it: the rxmpp user and group, no capabilities kept.
+AS_RXMPP = ["setpriv", "--reuid=rxmpp", "--regid=rxmpp", "--init-groups", "--"]
+
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the package tests install a package: root only")
 
 
@@ -98,8 +101,7 @@ class Machine:
         shutil.chown("/run/rxmpp", "rxmpp", "rxmpp")
         log = open(os.path.join(self.work, "rxmppd.log"), "a")
         process = subprocess.Popen(
-            ["setpriv", "--reuid=rxmpp", "--regid=rxmpp", "--init-groups", "--",
-             "/usr/sbin/rxmppd", "--foreground"], stdout=log, stderr=subprocess.STDOUT)
+            AS_RXMPP + ["/usr/sbin/rxmppd", "--foreground"], stdout=log, stderr=subprocess.STDOUT)
         self.processes.append(process)
         wait_until(lambda: process.poll() is not None or sh("rxmppctl", "status", check=False).returncode == 0,
                    timeout=30, what="the installed rxmppd to be ready")
@@ -181,8 +183,7 @@ def test_install_does_not_start_and_says_what_is_missing(machine):
     assert "rxmppd is not running" in status.stdout and "domain: not set" in status.stdout, status.stdout
     assert "/etc/rxmpp/rxmpp.key" in status.stdout, status.stdout
     # What systemd would do: rxmppd itself refuses with exit 78 (not retried).
-    refused = sh("setpriv", "--reuid=rxmpp", "--regid=rxmpp", "--init-groups", "--",
-                 "/usr/sbin/rxmppd", "--foreground", check=False)
+    refused = sh(*AS_RXMPP, "/usr/sbin/rxmppd", "--foreground", check=False)
     assert refused.returncode == 78 and "domain: not set" in refused.stderr, refused.stderr
 
 

@@ -1,0 +1,16 @@
+/*
+ * IP addresses as text (the form configurations, membership and DNS answers
+ * carry) turned into socket addresses.
+ */
+#ifndef RXMPP_NETADDR_H
+#define RXMPP_NETADDR_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+
+/* Fills `ss` and `len` for `address` (IPv4 or IPv6, no brackets) and
+ * `port`; -1 when the text is neither. */
+int netaddr_from_text(const char *address, uint16_t port, struct sockaddr_storage *ss,
+		      socklen_t *len);
+
+#endif
