@@ -43,6 +43,7 @@ YAML_LIBS = $(shell $(PKG_CONFIG) --libs yaml-0.1)
 CRYPTO_LIBS = $(shell $(PKG_CONFIG) --libs libcrypto)
 SSL_LIBS = $(shell $(PKG_CONFIG) --libs openssl)
 EXPAT_LIBS = $(shell $(PKG_CONFIG) --libs expat)
+MNL_LIBS = $(shell $(PKG_CONFIG) --libs libmnl)
 CHECK_CFLAGS = $(shell $(PKG_CONFIG) --cflags check)
 CHECK_LIBS = $(shell $(PKG_CONFIG) --libs check)
 
@@ -58,7 +59,7 @@ CONFIG_SRC := config/config.c config/config_yaml.c config/callbridges.c config/y
 	config/config_edit.c
 SUPERVISOR_SRC := supervisor/rxmppd.c supervisor/supervisor_children.c \
 	supervisor/supervisor_control.c supervisor/supervisor_notify.c \
-	supervisor/supervisor_sockets.c
+	supervisor/supervisor_sockets.c supervisor/supervisor_interfaces.c common/rtnl.c
 CERT_SRC := certtool/cert_load.c certtool/cert_info.c certtool/cert_chain.c certtool/cert_make.c \
 	certtool/cert_set.c
 CERTTOOL_SRC := certtool/certtool_main.c certtool/certtool_make.c certtool/certtool_show.c \
@@ -90,7 +91,7 @@ $(BUILD)/obj/tests/unit/%.o: CFLAGS += $(CHECK_CFLAGS)
 
 $(BIN)/rxmppd: $(call obj,$(SUPERVISOR_SRC) $(CONFIG_SRC) $(COMMON_SRC))
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ -o $@ $(YAML_LIBS)
+	$(CC) $(LDFLAGS) $^ -o $@ $(YAML_LIBS) $(MNL_LIBS)
 
 $(BIN)/rxmppctl: $(call obj,config/rxmppctl.c config/rxmppctl_user.c config/rxmppctl_cluster.c \
 		config/rxmppctl_config.c config/rxmppctl_callbridge.c config/rxmppctl_reset.c \
@@ -125,10 +126,10 @@ $(BIN)/rxmpp-certtool: $(call obj,$(CERTTOOL_SRC) $(CERT_SRC) $(COMMON_SRC))
 	$(CC) $(LDFLAGS) $^ -o $@ $(CRYPTO_LIBS)
 
 $(UNIT_RUNNER): $(call obj,$(UNIT_SRC) $(LISTENER_CORE_SRC) listener/listener_handshake.c \
-		elector/elector_core.c common/srv.c $(CERT_SRC) \
+		elector/elector_core.c common/srv.c common/rtnl.c $(CERT_SRC) \
 		$(ACCOUNTS_SRC) $(CONFIG_SRC) $(COMMON_SRC))
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ -o $@ $(YAML_LIBS) $(SSL_LIBS) $(EXPAT_LIBS) $(CHECK_LIBS)
+	$(CC) $(LDFLAGS) $^ -o $@ $(YAML_LIBS) $(SSL_LIBS) $(EXPAT_LIBS) $(MNL_LIBS) $(CHECK_LIBS)
 
 # The fuzz targets' corpora replay in `make check` through a plain driver.
 $(BUILD)/tests/replay-stream: $(call obj,tests/fuzz/replay.c tests/fuzz/fuzz_stream.c \

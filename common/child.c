@@ -2,7 +2,8 @@
  * The child runtime; see child.h.
  *
  * Supervisor channel (fd 3): sends HELLO, then READY after each complete
- * configuration; receives CONFIG, LISTEN_SOCKET, CONFIG_END, PEER_CHANNEL.
+ * configuration; receives CONFIG, LISTEN_SOCKET, LISTEN_CLOSE, CONFIG_END,
+ * PEER_CHANNEL.
  * Peer channels: PEER_HELLO first, then whatever the roles speak.  A peer
  * channel that breaks is simply dropped: the supervisor restarts the peer
  * and hands both sides a fresh channel.  When the supervisor channel ends,
@@ -287,8 +288,21 @@ static void child_supervisor_msg(struct ipc_channel *ch, const struct ipc_msg *m
 		}
 		memcpy(&info, msg->data, sizeof(info));
 		info.address[sizeof(info.address) - 1] = '\0';
+		info.interface[sizeof(info.interface) - 1] = '\0';
 		child.ops->listen_socket(fd, &info);
 		fd = -1;
+		break;
+	}
+	case PROTO_LISTEN_CLOSE: {
+		struct proto_listen_socket info;
+		if (child.ops->listen_close == NULL || msg->len != sizeof(info)) {
+			ipc_channel_fail(ch, "unexpected LISTEN_CLOSE");
+			break;
+		}
+		memcpy(&info, msg->data, sizeof(info));
+		info.address[sizeof(info.address) - 1] = '\0';
+		info.interface[sizeof(info.interface) - 1] = '\0';
+		child.ops->listen_close(&info);
 		break;
 	}
 	case PROTO_CONFIG_END:

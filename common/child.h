@@ -28,6 +28,8 @@ struct child_ops {
 	int (*configure)(const struct config *cfg, bool first, char *why, size_t why_size);
 	/* A listening socket (listener only; NULL elsewhere).  Owns `fd`. */
 	void (*listen_socket)(int fd, const struct proto_listen_socket *info);
+	/* LISTEN_CLOSE: stop accepting on the socket with info->id. */
+	void (*listen_close)(const struct proto_listen_socket *info);
 	/* A peer channel came up (both PEER_HELLOs crossed, so both sides are
 	 * configured) or went away. */
 	void (*peer_up)(enum proc_role peer);

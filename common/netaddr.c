@@ -1,6 +1,7 @@
 #include "netaddr.h"
 
 #include <arpa/inet.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <string.h>
 
@@ -15,6 +16,20 @@ int netaddr_from_text(const char *address, uint16_t port, struct sockaddr_storag
 		sin->sin_port = htons(port);
 		*len = sizeof(*sin);
 		return 0;
+	}
+	/* A link-local IPv6 address names its interface after '%' (RFC 4007). */
+	char plain[INET6_ADDRSTRLEN];
+	const char *zone = strchr(address, '%');
+	if (zone != NULL) {
+		size_t length = (size_t)(zone - address);
+		if (length >= sizeof(plain))
+			return -1;
+		memcpy(plain, address, length);
+		plain[length] = '\0';
+		sin6->sin6_scope_id = if_nametoindex(zone + 1);
+		if (sin6->sin6_scope_id == 0)
+			return -1;
+		address = plain;
 	}
 	if (inet_pton(AF_INET6, address, &sin6->sin6_addr) == 1) {
 		sin6->sin6_family = AF_INET6;

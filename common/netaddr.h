@@ -8,8 +8,9 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-/* Fills `ss` and `len` for `address` (IPv4 or IPv6, no brackets) and
- * `port`; -1 when the text is neither. */
+/* Fills `ss` and `len` for `address` (IPv4 or IPv6, no brackets, an IPv6
+ * address may end in %interface) and `port`; -1 when the text is neither,
+ * or names an interface that is not there. */
 int netaddr_from_text(const char *address, uint16_t port, struct sockaddr_storage *ss,
 		      socklen_t *len);
 

@@ -31,6 +31,7 @@ static const char *const proto_type_names[PROTO_TYPE_END] = {
     [PROTO_STATS] = "STATS",
     [PROTO_TLS_SET] = "TLS_SET",
     [PROTO_CERT_STATE] = "CERT_STATE",
+    [PROTO_LISTEN_CLOSE] = "LISTEN_CLOSE",
 };
 
 const char *proto_type_name(uint16_t type)
@@ -50,6 +51,19 @@ const char *proto_child_state_name(uint32_t state)
 {
 	if (state < sizeof(proto_child_state_names) / sizeof(proto_child_state_names[0]))
 		return proto_child_state_names[state];
+	return "unknown";
+}
+
+static const char *const proto_socket_kind_names[] = {
+    [PROTO_SOCKET_CLIENT] = "client",	    [PROTO_SOCKET_CLIENT_TLS] = "client-tls",
+    [PROTO_SOCKET_COMPONENT] = "component", [PROTO_SOCKET_CLUSTER] = "cluster",
+    [PROTO_SOCKET_STANZAS] = "stanzas",
+};
+
+const char *proto_socket_kind_name(uint32_t kind)
+{
+	if (kind < sizeof(proto_socket_kind_names) / sizeof(proto_socket_kind_names[0]))
+		return proto_socket_kind_names[kind];
 	return "unknown";
 }
 

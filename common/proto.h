@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 /* Raised whenever a payload below changes, so mixed builds refuse each other. */
-#define PROTO_VERSION 3
+#define PROTO_VERSION 4
 
 enum proto_type {
 	/* child -> supervisor, first message: struct proto_hello */
@@ -32,7 +32,8 @@ enum proto_type {
 	/* rxmppctl -> supervisor: no payload */
 	PROTO_CTL_STATUS,
 	/* supervisor -> rxmppctl: struct proto_status, then `children` times
-	 * struct proto_status_child */
+	 * struct proto_status_child, then `listening` times
+	 * struct proto_listen_socket (id 0) */
 	PROTO_CTL_STATUS_REPLY,
 	/* rxmppctl -> supervisor: re-read the configuration (no payload) */
 	PROTO_CTL_RELOAD,
@@ -77,6 +78,10 @@ enum proto_type {
 	/* certworker -> supervisor: struct proto_cert_state, whenever the set
 	 * in use or the verdict on the files changes */
 	PROTO_CERT_STATE,
+	/* supervisor -> listener: stop accepting on the socket that
+	 * struct proto_listen_socket's id names (its address left the
+	 * interface, or a reload dropped it); sessions it accepted stay */
+	PROTO_LISTEN_CLOSE,
 	PROTO_TYPE_END,
 };
 
@@ -100,11 +105,16 @@ enum proto_socket_kind {
 
 struct proto_listen_socket {
 	uint32_t kind; /* enum proto_socket_kind */
+	uint32_t id;   /* the supervisor's number for it, named by LISTEN_CLOSE */
 	uint16_t port;
 	uint16_t reserved;
-	char address[64]; /* as configured, for log lines */
+	char address[64];   /* the address bound, for log lines */
+	char interface[16]; /* the interface it came from; "" for a configured address */
 };
-_Static_assert(sizeof(struct proto_listen_socket) == 72, "proto_listen_socket has a fixed size");
+_Static_assert(sizeof(struct proto_listen_socket) == 92, "proto_listen_socket has a fixed size");
+
+/* "client", "client-tls", "component", "cluster", "stanzas". */
+const char *proto_socket_kind_name(uint32_t kind);
 
 struct proto_peer_channel {
 	uint32_t role; /* enum proc_role of the peer at the other end */
@@ -155,8 +165,10 @@ struct proto_status {
 	char domain[256];
 	char config_path[1024];
 	struct proto_cert_state cert; /* from the certificate worker */
+	uint32_t listening;	      /* struct proto_listen_socket after the children */
+	uint32_t reserved;
 };
-_Static_assert(sizeof(struct proto_status) == 3384, "proto_status has a fixed size");
+_Static_assert(sizeof(struct proto_status) == 3392, "proto_status has a fixed size");
 
 struct proto_status_child {
 	char name[16];

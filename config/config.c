@@ -10,6 +10,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <net/if.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -55,6 +56,7 @@ const struct config_key config_keys[] = {
      "5223"},
     {"listen", "component_tls", CONFIG_TYPE_ENUM, FIELD(listen.component_tls), 0, 0,
      component_tls_choices, "direct"},
+    {"listen", "link_local", CONFIG_TYPE_BOOL, FIELD(listen.link_local), 0, 1, NULL, "false"},
 
     {"tls", "key", CONFIG_TYPE_PATH, FIELD(tls.key), 0, 0, NULL, "/etc/rxmpp/rxmpp.key"},
     {"tls", "certificate", CONFIG_TYPE_PATH, FIELD(tls.certificate), 0, 0, NULL,
@@ -404,17 +406,36 @@ int config_key_parse(const struct config_key *key, struct config *cfg, const cha
 	return -1;
 }
 
+/* The kernel's rule for interface names (dev_valid_name). */
+static bool interface_name_valid(const char *name)
+{
+	size_t length = strlen(name);
+	if (length == 0 || length >= IF_NAMESIZE || strcmp(name, ".") == 0 ||
+	    strcmp(name, "..") == 0)
+		return false;
+	for (const char *p = name; *p != '\0'; p++) {
+		if (*p == '/' || *p == ':' || isspace((unsigned char)*p))
+			return false;
+	}
+	return true;
+}
+
+bool config_address_is_interface(const char *entry)
+{
+	unsigned char probe[sizeof(struct in6_addr)];
+	return strcmp(entry, "any") != 0 && inet_pton(AF_INET, entry, probe) != 1 &&
+	       inet_pton(AF_INET6, entry, probe) != 1;
+}
+
 int config_key_append_address(const struct config_key *key, struct config *cfg, const char *literal,
 			      char *why, size_t why_size)
 {
 	struct config_listen *listen =
 	    (struct config_listen *)((char *)cfg + key->offset -
 				     offsetof(struct config_listen, addresses));
-	unsigned char probe[sizeof(struct in6_addr)];
 
-	if (strcmp(literal, "any") != 0 && inet_pton(AF_INET, literal, probe) != 1 &&
-	    inet_pton(AF_INET6, literal, probe) != 1) {
-		snprintf(why, why_size, "an IPv4 or IPv6 address, or any");
+	if (config_address_is_interface(literal) && !interface_name_valid(literal)) {
+		snprintf(why, why_size, "an IPv4 or IPv6 address, an interface name, or any");
 		return -1;
 	}
 	for (uint32_t i = 0; i < listen->address_count; i++) {
@@ -463,6 +484,15 @@ void config_validate(const struct config *cfg, const char *file, config_mark_fn 
 		    cfg->listen.address_count > 1 && strcmp(cfg->listen.addresses[i], "any") == 0;
 	CONFIG_CHECK(!any_with_others, "listen", "addresses",
 		     "listen.addresses: 'any' already covers every address; list it alone");
+	/* Checked here, where the node will run: a name that is not there now
+	 * is far more often a typing error than an interface still to come. */
+	for (uint32_t i = 0; i < cfg->listen.address_count; i++) {
+		const char *entry = cfg->listen.addresses[i];
+		CONFIG_CHECK(!config_address_is_interface(entry) || if_nametoindex(entry) != 0,
+			     "listen", "addresses",
+			     "listen.addresses: there is no interface named '%s' on this host",
+			     entry);
+	}
 	CONFIG_CHECK(cfg->listen.client_port != cfg->listen.component_port, "listen",
 		     "component_port", "listen.component_port: must differ from client_port (%u)",
 		     cfg->listen.client_port);
@@ -485,8 +515,8 @@ void config_validate(const struct config *cfg, const char *file, config_mark_fn 
 	CONFIG_CHECK(!cfg->cluster.enabled ||
 			 config_cluster_address(cfg, cluster_address, sizeof(cluster_address)) == 0,
 		     "cluster", "address",
-		     "cluster.address: required when listen.addresses is any (the host:port "
-		     "other nodes reach this one at)");
+		     "cluster.address: required when listen.addresses holds no IP address (any "
+		     "or interfaces only): the host:port other nodes reach this one at");
 	CONFIG_CHECK(cfg->cluster.election_timeout_min_ms < cfg->cluster.election_timeout_max_ms,
 		     "cluster", "election_timeout_max",
 		     "cluster.election_timeout_max: must be above election_timeout_min (%ums)",
@@ -509,8 +539,13 @@ int config_cluster_address(const struct config *cfg, char *out, size_t size)
 		snprintf(out, size, "%s", cfg->cluster.address);
 		return 0;
 	}
-	const char *first = cfg->listen.addresses[0];
-	if (cfg->listen.address_count == 0 || strcmp(first, "any") == 0)
+	const char *first = NULL;
+	for (uint32_t i = 0; i < cfg->listen.address_count && first == NULL; i++) {
+		const char *entry = cfg->listen.addresses[i];
+		if (strcmp(entry, "any") != 0 && !config_address_is_interface(entry))
+			first = entry;
+	}
+	if (first == NULL)
 		return -1;
 	if (strchr(first, ':') != NULL)
 		snprintf(out, size, "[%s]:%u", first, cfg->cluster.port);

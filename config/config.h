@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 #define CONFIG_VERSION	   1
@@ -45,6 +46,7 @@ struct config_listen {
 	uint32_t direct_tls_port; /* CONFIG_NONE: off */
 	uint32_t component_port;
 	uint32_t component_tls; /* enum config_component_tls */
+	uint32_t link_local;	/* interfaces: their link-local addresses too */
 };
 
 struct config_tls {
@@ -109,7 +111,7 @@ enum config_type {
 	CONFIG_TYPE_DOMAIN,    /* DNS name */
 	CONFIG_TYPE_PATH,      /* file name; relative ones are taken from the file's folder */
 	CONFIG_TYPE_PATH_NONE, /* file name, or `none` */
-	CONFIG_TYPE_ADDRESSES, /* list of IP addresses or `any` */
+	CONFIG_TYPE_ADDRESSES, /* list of IP addresses, interface names, or `any` */
 	CONFIG_TYPE_HOST_PORT, /* host:port, [v6]:port, or `none` */
 };
 
@@ -165,8 +167,12 @@ typedef void config_mark_fn(const struct config_key *key, unsigned *line, unsign
 void config_validate(const struct config *cfg, const char *file, config_mark_fn *mark, void *arg,
 		     struct config_errors *errors);
 
-/* The address peers reach this node at: cluster.address, or the first
- * listen address with cluster.port; -1 when neither gives one. */
+/* A listen.addresses entry that names an interface (not `any`, not an IP
+ * address): the supervisor follows its addresses. */
+bool config_address_is_interface(const char *entry);
+
+/* The address peers reach this node at: cluster.address, or the first IP
+ * address in listen.addresses with cluster.port; -1 when neither gives one. */
 int config_cluster_address(const struct config *cfg, char *out, size_t size);
 
 /* Prints every key with its value; the output parses back to the same struct. */

@@ -140,6 +140,39 @@ static void print_certificate(const struct proto_cert_state *cert, bool json)
 		printf("certificate files REFUSED (the set in use stays): %s\n", cert->problem);
 }
 
+/* The sockets rxmppd holds: configured addresses and those of interfaces. */
+static void print_listening(const struct proto_listen_socket *sockets, uint32_t count, bool json)
+{
+	if (json)
+		printf(", \"listening\": [");
+	else if (count == 0)
+		printf("listening: NOTHING (the interfaces in listen.addresses have no usable "
+		       "address now)\n");
+	for (uint32_t i = 0; i < count; i++) {
+		struct proto_listen_socket l;
+		memcpy(&l, &sockets[i], sizeof(l));
+		l.address[sizeof(l.address) - 1] = '\0';
+		l.interface[sizeof(l.interface) - 1] = '\0';
+		if (!json) {
+			printf("listening: %s port %u (%s%s%s)\n", l.address, l.port,
+			       proto_socket_kind_name(l.kind), l.interface[0] ? ", interface " : "",
+			       l.interface);
+			continue;
+		}
+		printf("%s{\"kind\": \"%s\", \"address\": ", i ? ", " : "",
+		       proto_socket_kind_name(l.kind));
+		ctl_print_json_string(l.address);
+		printf(", \"port\": %u, \"interface\": ", l.port);
+		if (l.interface[0])
+			ctl_print_json_string(l.interface);
+		else
+			printf("null");
+		printf("}");
+	}
+	if (json)
+		printf("]");
+}
+
 static int print_status(const struct ipc_msg *msg, bool json)
 {
 	struct proto_status status;
@@ -148,11 +181,13 @@ static int print_status(const struct ipc_msg *msg, bool json)
 	memcpy(&status, msg->data, sizeof(status));
 	status.domain[sizeof(status.domain) - 1] = '\0';
 	status.config_path[sizeof(status.config_path) - 1] = '\0';
-	if (status.children > 16 ||
-	    msg->len != sizeof(status) + status.children * sizeof(struct proto_status_child))
+	if (status.children > 16 || status.listening > 4096 ||
+	    msg->len != sizeof(status) + status.children * sizeof(struct proto_status_child) +
+			    status.listening * sizeof(struct proto_listen_socket))
 		return CTL_FAILED;
 	const struct proto_status_child *kids =
 	    (const void *)((const char *)msg->data + sizeof(status));
+	const struct proto_listen_socket *listening = (const void *)(kids + status.children);
 	char uptime[48];
 	status.cert.subject[sizeof(status.cert.subject) - 1] = '\0';
 	status.cert.expiring[sizeof(status.cert.expiring) - 1] = '\0';
@@ -169,6 +204,7 @@ static int print_status(const struct ipc_msg *msg, bool json)
 		ctl_print_json_string(status.domain);
 		printf(", \"config\": ");
 		ctl_print_json_string(status.config_path);
+		print_listening(listening, status.listening, true);
 		printf(", \"processes\": [");
 	} else {
 		format_duration(status.uptime_ms, uptime, sizeof(uptime));
@@ -181,6 +217,7 @@ static int print_status(const struct ipc_msg *msg, bool json)
 		printf("sessions: %u clients, %u call bridges connected\n", status.stats.clients,
 		       status.stats.components);
 		print_certificate(&status.cert, false);
+		print_listening(listening, status.listening, false);
 		printf("\n");
 		printf("%-11s %-10s %8s %5s %9s %10s\n", "PROCESS", "STATE", "PID", "GEN",
 		       "RESTARTS", "UPTIME");

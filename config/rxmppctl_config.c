@@ -32,7 +32,7 @@ struct verb {
 
 static const struct verb verbs[] = {
     {"domain", "domain NAME", "set the XMPP domain this node serves"},
-    {"listen", "listen ADDRESS...", "set the addresses to listen on (IP addresses, or any)"},
+    {"listen", "listen ADDRESS...", "set what to listen on: IP addresses, interface names, or any"},
     {"certs", "certs KEY CERT [BUNDLE]", "set the TLS key, certificate and chain (paths)"},
     {"enable", "enable", "turn the XMPP service on (enabled: true)"},
     {"disable", "disable", "turn the XMPP service off: sessions end, none are accepted"},

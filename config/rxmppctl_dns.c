@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <arpa/nameser.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <openssl/err.h>
@@ -177,6 +178,35 @@ static void add_member_host_port(const char *host_port)
 	add_member(host);
 }
 
+/* The addresses an interface has now, as rxmppd would listen on them; a
+ * link-local address never belongs in DNS, so it is left out. */
+static void add_interface_members(const char *name)
+{
+	struct ifaddrs *all;
+	if (getifaddrs(&all) == -1)
+		return;
+	for (const struct ifaddrs *a = all; a != NULL; a = a->ifa_next) {
+		if (a->ifa_addr == NULL || strcmp(a->ifa_name, name) != 0)
+			continue;
+		char text[INET6_ADDRSTRLEN];
+		if (a->ifa_addr->sa_family == AF_INET) {
+			const struct sockaddr_in *sin = (const void *)a->ifa_addr;
+			if ((ntohl(sin->sin_addr.s_addr) >> 16) == 0xa9fe)
+				continue;
+			inet_ntop(AF_INET, &sin->sin_addr, text, sizeof(text));
+		} else if (a->ifa_addr->sa_family == AF_INET6) {
+			const struct sockaddr_in6 *sin6 = (const void *)a->ifa_addr;
+			if (IN6_IS_ADDR_LINKLOCAL(&sin6->sin6_addr))
+				continue;
+			inet_ntop(AF_INET6, &sin6->sin6_addr, text, sizeof(text));
+		} else {
+			continue;
+		}
+		add_member(text);
+	}
+	freeifaddrs(all);
+}
+
 /* The cluster members' addresses: from the membership on disk, or, for a
  * node alone, where it is reached (cluster.address) or listens. */
 static void find_members(const struct config *cfg)
@@ -194,8 +224,12 @@ static void find_members(const struct config *cfg)
 		add_member_host_port(cfg->cluster.address);
 		return;
 	}
-	for (uint32_t i = 0; i < cfg->listen.address_count; i++)
-		add_member(cfg->listen.addresses[i]);
+	for (uint32_t i = 0; i < cfg->listen.address_count; i++) {
+		if (config_address_is_interface(cfg->listen.addresses[i]))
+			add_interface_members(cfg->listen.addresses[i]);
+		else
+			add_member(cfg->listen.addresses[i]);
+	}
 }
 
 static int probe_connect(const char *address, uint16_t port, char *why, size_t why_size)

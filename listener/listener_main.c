@@ -3,7 +3,8 @@
  * connections of a node.
  *
  * Runs under rxmppd (common/child.c does the handshake).  Receives the
- * listening sockets (LISTEN_SOCKET) and the call bridges (CALLBRIDGE) from
+ * listening sockets (LISTEN_SOCKET, at its start and whenever an address
+ * comes; LISTEN_CLOSE when one goes) and the call bridges (CALLBRIDGE) from
  * the supervisor and its TLS set from the certificate worker
  * (listener_tls.c), accepts connections once it has both a configuration
  * and a TLS set, runs their streams (listener_conn.c and the files it
@@ -26,7 +27,8 @@
 #include "common/log.h"
 #include "listener.h"
 
-#define LISTENER_SOCKETS_MAX 64
+/* Three ports on each configured address and interface address. */
+#define LISTENER_SOCKETS_MAX 256
 /* Out of descriptors or memory: the queue keeps the connections meanwhile. */
 #define LISTENER_ACCEPT_PAUSE_MS 100
 /* How often memory freed by idle sessions is handed back to the kernel. */
@@ -41,8 +43,10 @@ struct listener_socket {
 	struct proto_listen_socket info;
 };
 
+/* A slot whose fd is -1 is free: the event loop holds pointers to the
+ * others, so they never move. */
 static struct listener_socket sockets[LISTENER_SOCKETS_MAX];
-static size_t socket_count;
+static size_t socket_slots; /* slots used so far, free ones among them */
 
 static void format_peer(const struct sockaddr_storage *ss, char *peer, size_t peer_size,
 			char *address, size_t address_size)
@@ -118,33 +122,63 @@ static void listener_accept(struct ev_io *io, int fd, uint32_t events, void *arg
 
 static void listener_listen_socket(int fd, const struct proto_listen_socket *info)
 {
-	if (socket_count == LISTENER_SOCKETS_MAX) {
+	size_t slot = 0;
+	while (slot < socket_slots && sockets[slot].fd != -1)
+		slot++;
+	if (slot == LISTENER_SOCKETS_MAX) {
 		log_warnx("more than %d listening sockets; ignoring %s port %u",
 			  LISTENER_SOCKETS_MAX, info->address, info->port);
 		close(fd);
 		return;
 	}
-	struct listener_socket *s = &sockets[socket_count];
-	s->fd = fd;
+	struct listener_socket *s = &sockets[slot];
 	s->resume = NULL;
 	s->info = *info;
 	/* Sockets arrive before the configuration and the TLS set: the kernel
 	 * queues connections until listener_sockets_update opens the door. */
-	s->io = ev_io_add(child_loop(), fd, 0, listener_accept, s);
+	s->io = ev_io_add(child_loop(), fd, listener_open() ? EV_READ : 0, listener_accept, s);
 	if (s->io == NULL) {
 		log_warn("cannot watch %s port %u", info->address, info->port);
 		close(fd);
 		return;
 	}
-	socket_count++;
-	log_info("accepting on %s port %u", info->address, info->port);
+	s->fd = fd;
+	if (slot == socket_slots)
+		socket_slots++;
+	log_info("accepting on %s port %u%s%s", info->address, info->port,
+		 info->interface[0] ? " of " : "", info->interface);
+}
+
+static void listener_socket_free(struct listener_socket *s)
+{
+	ev_timer_del(s->resume);
+	ev_io_del(s->io);
+	close(s->fd);
+	s->fd = -1;
+	s->resume = NULL;
+	s->io = NULL;
+}
+
+/* Connections already accepted on the socket are sessions of their own and
+ * stay; only the door closes (and what waits in its queue is refused). */
+static void listener_listen_close(const struct proto_listen_socket *info)
+{
+	for (size_t i = 0; i < socket_slots; i++) {
+		if (sockets[i].fd != -1 && sockets[i].info.id == info->id) {
+			log_info("no longer accepting on %s port %u", sockets[i].info.address,
+				 sockets[i].info.port);
+			listener_socket_free(&sockets[i]);
+			return;
+		}
+	}
+	log_debug("LISTEN_CLOSE for socket %u, which this listener does not hold", info->id);
 }
 
 void listener_sockets_update(void)
 {
 	bool open = listener_open();
-	for (size_t i = 0; i < socket_count; i++) {
-		if (sockets[i].resume == NULL)
+	for (size_t i = 0; i < socket_slots; i++) {
+		if (sockets[i].fd != -1 && sockets[i].resume == NULL)
 			ev_io_set_events(sockets[i].io, open ? EV_READ : 0);
 	}
 }
@@ -240,12 +274,11 @@ static int64_t listener_trim(struct ev_timer *timer, void *arg)
 static void listener_stop(void)
 {
 	conns_close_all();
-	for (size_t i = 0; i < socket_count; i++) {
-		ev_timer_del(sockets[i].resume);
-		ev_io_del(sockets[i].io);
-		close(sockets[i].fd);
+	for (size_t i = 0; i < socket_slots; i++) {
+		if (sockets[i].fd != -1)
+			listener_socket_free(&sockets[i]);
 	}
-	socket_count = 0;
+	socket_slots = 0;
 	free(L.bridges);
 	free(L.next_bridges);
 	L.bridges = L.next_bridges = NULL;
@@ -267,6 +300,7 @@ static const struct child_ops listener_ops = {
     .role = PROC_LISTENER,
     .configure = listener_start,
     .listen_socket = listener_listen_socket,
+    .listen_close = listener_listen_close,
     .peer_up = listener_peer_up,
     .peer_message = listener_peer_message,
     .supervisor_message = listener_supervisor_message,

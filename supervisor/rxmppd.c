@@ -107,6 +107,55 @@ static void errors_to_text(const struct config_errors *errors, char *why, size_t
 		used += (size_t)snprintf(why + used, why_size - used, "%s\n", errors->message[i]);
 }
 
+/* An address came to or left a listened interface. */
+static void on_interfaces_changed(void)
+{
+	char why[512];
+	const struct interface_address *extra;
+	size_t count = interfaces_addresses(&extra);
+	if (sockets_update(&sv.cfg, extra, count, &sv.listening, children_listen_changed, why,
+			   sizeof(why)) == -1)
+		log_warnx("%s", why);
+}
+
+/* What a reload opened and closed, for the answer to rxmppctl. */
+static struct {
+	char text[1024];
+	bool cluster; /* the elector's or the router's sockets changed */
+} reload_sockets;
+
+static void on_reload_socket(const struct listen_socket *s, bool opened)
+{
+	size_t used = strlen(reload_sockets.text);
+	bool ipv6 = strchr(s->address, ':') != NULL;
+	snprintf(reload_sockets.text + used, sizeof(reload_sockets.text) - used, "; %s %s%s%s:%u",
+		 opened ? "listening on" : "closed", ipv6 ? "[" : "", s->address, ipv6 ? "]" : "",
+		 s->port);
+	if (s->kind == PROTO_SOCKET_CLUSTER || s->kind == PROTO_SOCKET_STANZAS)
+		reload_sockets.cluster = true;
+	else
+		children_listen_changed(s, opened);
+}
+
+/* Switches the sockets (and the interfaces followed) to `next`; on -1 both
+ * stay as they were. */
+static int reload_sockets_apply(const struct config *next, char *why, size_t why_size)
+{
+	reload_sockets.text[0] = '\0';
+	reload_sockets.cluster = false;
+	if (interfaces_watch(next, on_interfaces_changed, why, why_size) == -1)
+		goto restore;
+	const struct interface_address *extra;
+	size_t count = interfaces_addresses(&extra);
+	if (sockets_update(next, extra, count, &sv.listening, on_reload_socket, why, why_size) == 0)
+		return 0;
+restore:;
+	char again[256];
+	if (interfaces_watch(&sv.cfg, on_interfaces_changed, again, sizeof(again)) == -1)
+		log_warnx("%s", again);
+	return -1;
+}
+
 int supervisor_reload(char *why, size_t why_size)
 {
 	static struct config next;
@@ -132,6 +181,8 @@ int supervisor_reload(char *why, size_t why_size)
 		errors_to_text(&errors, why, why_size);
 		return -1;
 	}
+	/* New sockets reach the running listener, closed ones leave it: the
+	 * sessions it holds stay. */
 	bool listen_changed = memcmp(&sv.cfg.listen, &next.listen, sizeof(next.listen)) != 0;
 	/* Sessions carry JIDs of the old domain: their clients log in again. */
 	bool domain_changed = strcmp(sv.cfg.domain, next.domain) != 0;
@@ -141,7 +192,7 @@ int supervisor_reload(char *why, size_t why_size)
 			       sv.cfg.cluster.port != next.cluster.port ||
 			       strcmp(sv.cfg.cluster.address, next.cluster.address) != 0;
 	if ((listen_changed || cluster_changed) &&
-	    sockets_update(&next, &sv.listening, why, why_size) == -1) {
+	    reload_sockets_apply(&next, why, why_size) == -1) {
 		log_warnx("cannot apply the new listen settings (%s); keeping the running "
 			  "configuration",
 			  why);
@@ -164,13 +215,12 @@ int supervisor_reload(char *why, size_t why_size)
 	log_set_level((enum log_level)sv.cfg.log_level);
 	children_reconfigure();
 	char restarted[128] = "";
-	if (listen_changed || domain_changed) {
-		log_info("%s changed; restarting the listener",
-			 listen_changed ? "listen settings" : "the domain");
+	if (domain_changed) {
+		log_info("the domain changed; restarting the listener");
 		children_restart(PROC_LISTENER);
 		snprintf(restarted, sizeof(restarted), "listener");
 	}
-	if (cluster_changed) {
+	if (cluster_changed || (listen_changed && reload_sockets.cluster)) {
 		log_info("cluster settings changed; restarting the elector and the router");
 		children_restart(PROC_ELECTOR);
 		children_restart(PROC_ROUTER);
@@ -179,10 +229,12 @@ int supervisor_reload(char *why, size_t why_size)
 			 used ? ", " : "");
 	}
 	log_info("configuration reloaded");
+	const char *sockets = listen_changed || cluster_changed ? reload_sockets.text : "";
 	if (restarted[0] != '\0')
-		snprintf(why, why_size, "configuration reloaded; restarted: %s", restarted);
+		snprintf(why, why_size, "configuration reloaded; restarted: %s%s", restarted,
+			 sockets);
 	else
-		snprintf(why, why_size, "configuration reloaded; nothing restarted");
+		snprintf(why, why_size, "configuration reloaded; nothing restarted%s", sockets);
 	return 0;
 }
 
@@ -201,6 +253,7 @@ void supervisor_ready(void)
 static void supervisor_stopped(void)
 {
 	control_close();
+	interfaces_stop();
 	sockets_close(&sv.listening);
 	log_info("stopped");
 	ev_loop_stop(sv.loop);
@@ -374,7 +427,12 @@ int main(int argc, char **argv)
 		fatal("signalfd");
 
 	char why[512];
-	if (sockets_update(&sv.cfg, &sv.listening, why, sizeof(why)) == -1)
+	const struct interface_address *extra;
+	if (interfaces_watch(&sv.cfg, on_interfaces_changed, why, sizeof(why)) == -1)
+		fatalx("%s", why);
+	size_t extra_count = interfaces_addresses(&extra);
+	if (sockets_update(&sv.cfg, extra, extra_count, &sv.listening, NULL, why, sizeof(why)) ==
+	    -1)
 		fatalx("%s", why);
 	if (control_open(sv.cfg.control_socket, why, sizeof(why)) == -1)
 		fatalx("%s", why);

@@ -4,6 +4,7 @@
  *   rxmppd.c              start-up, signals, reload, orderly shutdown
  *   supervisor_children.c the process table; spawn, handshake, restart, wiring
  *   supervisor_sockets.c  the listening sockets it owns for the listener
+ *   supervisor_interfaces.c  the interfaces in listen.addresses, via rtnetlink
  *   supervisor_control.c  the control socket rxmppctl talks to
  *   supervisor_notify.c   readiness for systemd (sd_notify protocol)
  */
@@ -11,6 +12,8 @@
 #define RXMPP_SUPERVISOR_H
 
 #include <limits.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -26,9 +29,21 @@
 
 struct listen_socket {
 	int fd;
+	uint32_t id; /* named in LISTEN_SOCKET and LISTEN_CLOSE */
 	enum proto_socket_kind kind;
 	uint16_t port;
 	char address[CONFIG_ADDRESS_MAX];
+	char interface[IF_NAMESIZE]; /* "" for an address from the configuration */
+};
+
+/* An address of an interface named in listen.addresses. */
+#define INTERFACE_ADDRESSES_MAX 64
+struct interface_address {
+	char interface[IF_NAMESIZE];
+	uint32_t ifindex;
+	char plain[INET6_ADDRSTRLEN];	  /* as the kernel names it */
+	char address[CONFIG_ADDRESS_MAX]; /* to bind: link-local ones carry %interface */
+	bool stale;			  /* not seen again in the latest dump */
 };
 
 struct listen_set {
@@ -74,14 +89,33 @@ void children_stop_all(void (*done)(void));
 size_t children_status(struct proto_status_child *out, size_t max);
 /* A message to a running child; -1 when it is not there. */
 int children_send(enum proc_role role, uint16_t type, uint64_t peer, const void *data, size_t len);
+/* Tells the listener, if it has had its configuration, of a listening socket
+ * opened or closed since (its restart brings the whole set anyway). */
+void children_listen_changed(const struct listen_socket *s, bool opened);
 bool children_all_ready(void);
 
 /* supervisor_sockets.c */
-/* Makes `set` the sockets the configuration asks for: keeps those that
- * stay, opens the new ones, closes the rest.  All or nothing: on -1 (the
- * reason in `why`) `set` is as it was. */
-int sockets_update(const struct config *cfg, struct listen_set *set, char *why, size_t why_size);
+/* Told of each socket sockets_update opened (`opened`) or is about to close. */
+typedef void sockets_changed_fn(const struct listen_socket *s, bool opened);
+/* Makes `set` the sockets the configuration and the current addresses of
+ * its interfaces (`extra`) ask for: keeps those that stay, opens the new
+ * ones, closes the rest, telling `changed` (may be NULL) of each.  A
+ * configured address that cannot be bound fails the whole update: on -1
+ * (the reason in `why`) `set` is as it was; an interface's address that
+ * cannot be bound is a warning. */
+int sockets_update(const struct config *cfg, const struct interface_address *extra,
+		   size_t extra_count, struct listen_set *set, sockets_changed_fn *changed,
+		   char *why, size_t why_size);
 void sockets_close(struct listen_set *set);
+
+/* supervisor_interfaces.c */
+/* Follows the interfaces named in cfg's listen.addresses (none: stops
+ * following); `changed` runs when their usable addresses change.  -1 with
+ * the reason when rtnetlink cannot be used. */
+int interfaces_watch(const struct config *cfg, void (*changed)(void), char *why, size_t why_size);
+/* The usable addresses of the followed interfaces, in `*out`. */
+size_t interfaces_addresses(const struct interface_address **out);
+void interfaces_stop(void);
 
 /* supervisor_control.c */
 int control_open(const char *path, char *why, size_t why_size);

@@ -107,34 +107,44 @@ bool children_all_ready(void)
 
 /* Handshake and messages from a child */
 
-/* A child gets its listening sockets once, at its start: a reload that
- * changes them restarts the child (supervisor_control.c), so a live
- * reconfiguration sends the configuration alone. */
+/* Peer-link sockets go to the elector, stanza-link sockets to the router,
+ * client and component sockets to the listener. */
+static enum proc_role socket_owner(const struct listen_socket *s)
+{
+	return s->kind == PROTO_SOCKET_CLUSTER	 ? PROC_ELECTOR
+	       : s->kind == PROTO_SOCKET_STANZAS ? PROC_ROUTER
+						 : PROC_LISTENER;
+}
+
+static void child_send_socket(struct child *c, const struct listen_socket *s)
+{
+	struct proto_listen_socket info = {.kind = s->kind, .id = s->id, .port = s->port};
+	snprintf(info.address, sizeof(info.address), "%s", s->address);
+	snprintf(info.interface, sizeof(info.interface), "%s", s->interface);
+	if (s->fd == -1) {
+		ipc_send(c->channel, PROTO_LISTEN_CLOSE, 0, &info, sizeof(info), -1);
+		return;
+	}
+	/* The supervisor keeps its own copy across listener restarts. */
+	int fd = fcntl(s->fd, F_DUPFD_CLOEXEC, 0);
+	if (fd == -1) {
+		log_warn("dup of the listening socket %s:%u", s->address, s->port);
+		return;
+	}
+	ipc_send(c->channel,
+		 socket_owner(s) == PROC_LISTENER ? PROTO_LISTEN_SOCKET : PROTO_CLUSTER_SOCKET, 0,
+		 &info, sizeof(info), fd);
+}
+
+/* A child gets its listening sockets at its start; afterwards only the
+ * listener hears of sockets opened and closed (children_listen_changed):
+ * the elector and the router restart when theirs change. */
 static void child_send_config(struct child *c, bool with_sockets)
 {
 	ipc_send(c->channel, PROTO_CONFIG, 0, &sv.cfg, sizeof(sv.cfg), -1);
-	if (with_sockets) {
-		for (size_t i = 0; i < sv.listening.count; i++) {
-			const struct listen_socket *s = &sv.listening.sockets[i];
-			/* Peer-link sockets to the elector, stanza-link sockets to the
-			 * router, client and component sockets to the listener. */
-			enum proc_role owner = s->kind == PROTO_SOCKET_CLUSTER	 ? PROC_ELECTOR
-					       : s->kind == PROTO_SOCKET_STANZAS ? PROC_ROUTER
-										 : PROC_LISTENER;
-			bool cluster = owner != PROC_LISTENER;
-			if (owner != c->spec->role)
-				continue;
-			struct proto_listen_socket info = {.kind = s->kind, .port = s->port};
-			snprintf(info.address, sizeof(info.address), "%s", s->address);
-			/* The supervisor keeps its own copy across listener restarts. */
-			int fd = fcntl(s->fd, F_DUPFD_CLOEXEC, 0);
-			if (fd == -1) {
-				log_warn("dup of the listening socket %s:%u", s->address, s->port);
-				continue;
-			}
-			ipc_send(c->channel, cluster ? PROTO_CLUSTER_SOCKET : PROTO_LISTEN_SOCKET,
-				 0, &info, sizeof(info), fd);
-		}
+	for (size_t i = 0; with_sockets && i < sv.listening.count; i++) {
+		if (socket_owner(&sv.listening.sockets[i]) == c->spec->role)
+			child_send_socket(c, &sv.listening.sockets[i]);
 	}
 	if (c->spec->role == PROC_LISTENER) {
 		for (size_t i = 0; i < sv.bridges.count; i++)
@@ -650,6 +660,18 @@ int children_send(enum proc_role role, uint16_t type, uint64_t peer, const void 
 	if (c == NULL || c->channel == NULL || !c->greeted)
 		return -1;
 	return ipc_send(c->channel, type, peer, data, len, -1);
+}
+
+void children_listen_changed(const struct listen_socket *s, bool opened)
+{
+	struct child *c = child_by_role(PROC_LISTENER);
+	/* A listener that has not said hello yet gets the whole set then. */
+	if (socket_owner(s) != PROC_LISTENER || c == NULL || c->channel == NULL || !c->greeted)
+		return;
+	struct listen_socket told = *s;
+	if (!opened)
+		told.fd = -1;
+	child_send_socket(c, &told);
 }
 
 size_t children_status(struct proto_status_child *out, size_t max)

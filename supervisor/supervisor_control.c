@@ -64,14 +64,26 @@ static void control_send_status(struct ipc_channel *ch)
 	    .stats = sv.stats,
 	    .cert = sv.cert,
 	};
+	/* What is bound now, interfaces' addresses included. */
+	struct proto_listen_socket *listening = calloc(sv.listening.count + 1, sizeof(*listening));
+	for (size_t i = 0; listening != NULL && i < sv.listening.count; i++) {
+		const struct listen_socket *s = &sv.listening.sockets[i];
+		struct proto_listen_socket *l = &listening[status.listening++];
+		l->kind = s->kind;
+		l->port = s->port;
+		snprintf(l->address, sizeof(l->address), "%s", s->address);
+		snprintf(l->interface, sizeof(l->interface), "%s", s->interface);
+	}
 	snprintf(status.domain, sizeof(status.domain), "%s", sv.cfg.domain);
 	snprintf(status.config_path, sizeof(status.config_path), "%.*s",
 		 (int)sizeof(status.config_path) - 1, sv.config_path);
-	struct iovec iov[2] = {
+	struct iovec iov[3] = {
 	    {.iov_base = &status, .iov_len = sizeof(status)},
 	    {.iov_base = kids, .iov_len = n * sizeof(kids[0])},
+	    {.iov_base = listening, .iov_len = status.listening * sizeof(*listening)},
 	};
-	ipc_sendv(ch, PROTO_CTL_STATUS_REPLY, 0, iov, 2, -1);
+	ipc_sendv(ch, PROTO_CTL_STATUS_REPLY, 0, iov, 3, -1);
+	free(listening);
 }
 
 static void control_send_result(struct ipc_channel *ch, bool ok, const char *message)

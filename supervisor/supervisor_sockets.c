@@ -2,9 +2,11 @@
  * The listening sockets.  The supervisor opens them (so the listener can run
  * without the right to bind, and a restarted listener finds the same bound
  * sockets with the connections the kernel queued meanwhile) and hands
- * duplicates to each new listener with SCM_RIGHTS.  On a reload, sockets
- * whose address and port stay are kept as they are: the running listener
- * still holds them, so they could not be bound a second time anyway.
+ * duplicates to each new listener with SCM_RIGHTS.  On a reload or a change
+ * of a listened interface's addresses, sockets whose address and port stay
+ * are kept as they are: the running listener still holds them, so they
+ * could not be bound a second time anyway; the caller hears of each socket
+ * opened or closed and tells the process that uses it.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -26,8 +28,13 @@ static int sockets_bind_one(const char *address, uint16_t port, char *why, size_
 	bool any = strcmp(address, "any") == 0;
 	bool dual_stack = any;
 
-	/* The configuration allows only IP addresses and "any" (config.c). */
-	netaddr_from_text(any ? "::" : address, port, &ss, &len);
+	/* Addresses come from the configuration (checked in config.c) or the
+	 * kernel; a link-local one whose interface just left does not parse. */
+	if (netaddr_from_text(any ? "::" : address, port, &ss, &len) == -1) {
+		snprintf(why, why_size, "cannot listen on %s port %u: its interface is gone",
+			 address, port);
+		return -1;
+	}
 	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1 && any && errno == EAFNOSUPPORT) {
 		/* No IPv6 on this host: "any" is every IPv4 address. */
@@ -69,7 +76,16 @@ static struct listen_socket *sockets_find(struct listen_set *set, enum proto_soc
 	return NULL;
 }
 
-int sockets_update(const struct config *cfg, struct listen_set *set, char *why, size_t why_size)
+/* One socket the configuration asks for. */
+struct wanted {
+	enum proto_socket_kind kind;
+	uint16_t port;
+	const char *address;
+	const char *interface; /* NULL: from the configuration, so it must bind */
+};
+
+static size_t wanted_list(const struct config *cfg, const struct interface_address *extra,
+			  size_t extra_count, struct wanted *out)
 {
 	struct {
 		enum proto_socket_kind kind;
@@ -81,48 +97,99 @@ int sockets_update(const struct config *cfg, struct listen_set *set, char *why, 
 	    {PROTO_SOCKET_CLUSTER, cfg->cluster.enabled ? cfg->cluster.port : CONFIG_NONE},
 	    {PROTO_SOCKET_STANZAS, cfg->cluster.enabled ? cfg->cluster.port + 1 : CONFIG_NONE},
 	};
-	size_t max = cfg->listen.address_count * (sizeof(ports) / sizeof(ports[0]));
-	struct listen_set next = {.sockets = calloc(max, sizeof(struct listen_socket))};
-	bool *fresh = calloc(max, sizeof(bool));
-
-	if (next.sockets == NULL || fresh == NULL) {
-		snprintf(why, why_size, "out of memory");
-		free(next.sockets);
-		free(fresh);
-		return -1;
-	}
+	size_t n = 0;
 	for (size_t p = 0; p < sizeof(ports) / sizeof(ports[0]); p++) {
 		if (ports[p].port == CONFIG_NONE)
 			continue;
+		uint16_t port = (uint16_t)ports[p].port;
+		bool cluster =
+		    ports[p].kind == PROTO_SOCKET_CLUSTER || ports[p].kind == PROTO_SOCKET_STANZAS;
+		size_t configured = 0;
 		for (uint32_t a = 0; a < cfg->listen.address_count; a++) {
-			const char *address = cfg->listen.addresses[a];
-			uint16_t port = (uint16_t)ports[p].port;
-			struct listen_socket *s = &next.sockets[next.count];
-			struct listen_socket *kept =
-			    sockets_find(set, ports[p].kind, address, port);
-			if (kept != NULL) {
-				*s = *kept;
-				kept->fd = -1;
-			} else {
-				s->fd = sockets_bind_one(address, port, why, why_size);
-				if (s->fd == -1)
-					goto fail;
-				fresh[next.count] = true;
-				s->kind = ports[p].kind;
-				s->port = port;
-				snprintf(s->address, sizeof(s->address), "%s", address);
-			}
-			next.count++;
+			if (config_address_is_interface(cfg->listen.addresses[a]))
+				continue;
+			out[n++] =
+			    (struct wanted){ports[p].kind, port, cfg->listen.addresses[a], NULL};
+			configured++;
 		}
+		/* Peer links must not come and go with an interface's addresses (a
+		 * leader that lost its socket for a moment would start an election):
+		 * with interfaces alone they take every address, guarded by mutual
+		 * TLS, and the other nodes dial cluster.address. */
+		if (cluster && configured == 0)
+			out[n++] = (struct wanted){ports[p].kind, port, "any", NULL};
+		if (cluster)
+			continue;
+		for (size_t e = 0; e < extra_count; e++)
+			out[n++] = (struct wanted){ports[p].kind, port, extra[e].address,
+						   extra[e].interface};
+	}
+	return n;
+}
+
+int sockets_update(const struct config *cfg, const struct interface_address *extra,
+		   size_t extra_count, struct listen_set *set, sockets_changed_fn *changed,
+		   char *why, size_t why_size)
+{
+	static uint32_t next_id = 1;
+	size_t max = 5 * ((size_t)cfg->listen.address_count + extra_count + 1);
+	struct wanted *wanted = calloc(max, sizeof(*wanted));
+	struct listen_set next = {.sockets = calloc(max, sizeof(struct listen_socket))};
+	bool *fresh = calloc(max, sizeof(bool));
+
+	if (wanted == NULL || next.sockets == NULL || fresh == NULL) {
+		snprintf(why, why_size, "out of memory");
+		goto fail;
+	}
+	size_t count = wanted_list(cfg, extra, extra_count, wanted);
+	for (size_t i = 0; i < count; i++) {
+		const struct wanted *w = &wanted[i];
+		struct listen_socket *s = &next.sockets[next.count];
+		struct listen_socket *kept = sockets_find(set, w->kind, w->address, w->port);
+		if (kept != NULL) {
+			*s = *kept;
+			kept->fd = -1;
+			next.count++;
+			continue;
+		}
+		char failed[512];
+		s->fd = sockets_bind_one(w->address, w->port, failed, sizeof(failed));
+		if (s->fd == -1 && w->interface == NULL) {
+			snprintf(why, why_size, "%s", failed);
+			goto fail;
+		}
+		if (s->fd == -1) {
+			/* Gone again already, or the port is taken: the next change of
+			 * the interface tries again. */
+			log_warnx("%s (an address of %s)", failed, w->interface);
+			continue;
+		}
+		fresh[next.count] = true;
+		s->id = next_id++;
+		s->kind = w->kind;
+		s->port = w->port;
+		snprintf(s->address, sizeof(s->address), "%s", w->address);
+		snprintf(s->interface, sizeof(s->interface), "%s",
+			 w->interface ? w->interface : "");
+		next.count++;
 	}
 	/* What the old set still holds is no longer wanted. */
+	for (size_t i = 0; i < set->count; i++) {
+		if (set->sockets[i].fd != -1 && changed != NULL)
+			changed(&set->sockets[i], false);
+	}
 	sockets_close(set);
 	*set = next;
+	for (size_t i = 0; i < next.count; i++) {
+		if (fresh[i] && changed != NULL)
+			changed(&next.sockets[i], true);
+	}
+	free(wanted);
 	free(fresh);
 	return 0;
 fail:
 	/* Give the kept sockets back and close only what this call opened. */
-	for (size_t i = 0; i < next.count; i++) {
+	for (size_t i = 0; next.sockets != NULL && i < next.count; i++) {
 		struct listen_socket *s = &next.sockets[i];
 		if (fresh[i]) {
 			close(s->fd);
@@ -137,6 +204,7 @@ fail:
 			}
 		}
 	}
+	free(wanted);
 	free(next.sockets);
 	free(fresh);
 	return -1;

@@ -82,7 +82,8 @@ class Node:
         self.write_config(extra=extra)
         self.proc = None
         self.reader = None
-        self.wrapper = []  # e.g. ["ip", "netns", "exec", NAME]
+        # rxmppd and rxmppctl run under it, e.g. ["ip", "netns", "exec", NAME]
+        self.wrapper = []
         self.lines = []
         self.lock = threading.Condition()
         self.known_pids = set()
@@ -107,8 +108,8 @@ class Node:
 
     def add_user(self, name, password):
         result = subprocess.run(
-            [os.path.join(self.bin, "rxmppctl"), "--config", self.config, "user", "add", name,
-             "--stdin"], input=password + "\n", capture_output=True, text=True, timeout=30)
+            self.wrapper + [os.path.join(self.bin, "rxmppctl"), "--config", self.config, "user",
+                            "add", name, "--stdin"], input=password + "\n", capture_output=True, text=True, timeout=30)
         assert result.returncode == 0, result.stderr
 
     def write_bridges(self, bridges):
@@ -176,7 +177,7 @@ class Node:
 
     def ctl(self, *args, check=True):
         result = subprocess.run(
-            [os.path.join(self.bin, "rxmppctl"), "--config", self.config, *args],
+            self.wrapper + [os.path.join(self.bin, "rxmppctl"), "--config", self.config, *args],
             capture_output=True,
             text=True,
             timeout=30,
@@ -187,7 +188,7 @@ class Node:
 
     def ctl_input(self, args, text):
         return subprocess.run(
-            [os.path.join(self.bin, "rxmppctl"), "--config", self.config, *args],
+            self.wrapper + [os.path.join(self.bin, "rxmppctl"), "--config", self.config, *args],
             input=text, capture_output=True, text=True, timeout=30)
 
     def status(self):

@@ -192,21 +192,35 @@ def test_reloads_keep_the_children_s_descriptors(node):
     connect(node.client_port).close()
 
 
-def test_reload_with_a_new_port_restarts_only_the_listener(node):
+def test_reload_with_a_new_port_restarts_nothing(node):
     before = node.children()
     old_port = node.client_port
+    held = connect(old_port)  # accepted on the old port: must outlive it
+    held.sendall(b"<?xml version='1.0'?><stream:stream to='test.example' version='1.0' "
+                 b"xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>")
+    assert b"<stream:stream" in held.recv(4096)
     new_port = node.client_port = __import__("rxmpp_node").free_port()
     node.write_config(client_port=new_port)
     mark = node.log_mark()
     node.ctl("reload")
-    node.wait_log(r"listen settings changed; restarting the listener", start=mark)
-    back = node.wait_child_back("listener", before["listener"]["pid"])
-    assert back["restarts"] == 0  # a planned restart is not a failure
+    node.wait_log(r"listener\[\d+\]: no longer accepting on 127\.0\.0\.1 port %d" % old_port,
+                  start=mark)
+    node.wait_log(r"listener\[\d+\]: accepting on 127\.0\.0\.1 port %d" % new_port,
+                  start=mark)
     connect(new_port).close()
     with pytest.raises(ConnectionRefusedError):
         connect(old_port)
+    # The stream accepted before the change still answers.
+    held.sendall(b"<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+    answer = b""
+    while b"<proceed" not in answer and b"</stream:stream>" not in answer:
+        chunk = held.recv(4096)
+        assert chunk, f"the held stream ended: {answer!r}"
+        answer += chunk
+    assert b"<proceed" in answer, answer
+    held.close()
     after = node.children()
-    for name in ("certworker", "elector", "router"):
+    for name in ("certworker", "elector", "router", "listener"):
         assert after[name]["pid"] == before[name]["pid"]
 
 

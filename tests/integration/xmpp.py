@@ -75,10 +75,10 @@ class Component(Peer, slixmpp.ComponentXMPP):
         self.add_event_handler("session_start", lambda event: self._started_ok())
 
 
-async def login(node, user, password, mech=None, port=None, resource=None):
+async def login(node, user, password, mech=None, port=None, resource=None, address="127.0.0.1"):
     jid = f"{user}@test.example" + (f"/{resource}" if resource else "")
     client = Client(jid, password, node.certs["ca"], mech)
-    client.connect(address=("127.0.0.1", port or node.client_port))
+    client.connect(address=(address, port or node.client_port))
     try:
         await asyncio.wait_for(client.started, WAIT)
     except BaseException:

@@ -155,7 +155,7 @@ START_TEST(test_wrong_types_and_ranges)
 			   "listen:\n"
 			   "  client_port: 70000\n"
 			   "  component_port: five\n"
-			   "  addresses: [localhost]\n"
+			   "  addresses: [local host]\n"
 			   "tls:\n"
 			   "  required: yes\n"
 			   "  min_version: \"1.1\"\n"
@@ -169,8 +169,8 @@ START_TEST(test_wrong_types_and_ranges)
 			"65535, got '70000'");
 	ck_assert_error("test.yaml:4:19: listen.component_port: expected a whole number");
 	ck_assert_error(
-	    "test.yaml:5:15: listen.addresses: expected an IPv4 or IPv6 address, or any, "
-	    "got 'localhost'");
+	    "test.yaml:5:15: listen.addresses: expected an IPv4 or IPv6 address, an interface "
+	    "name, or any, got 'local host'");
 	ck_assert_error("test.yaml:7:13: tls.required: expected true or false, got 'yes'");
 	ck_assert_error("test.yaml:8:16: tls.min_version: expected one of: 1.2 1.3, got '1.1'");
 	ck_assert_error(
@@ -241,6 +241,42 @@ START_TEST(test_cross_key_checks)
 
 	ck_assert_int_eq(parse("domain: example.com\nlimits:\n  keepalive_interval: 10m\n"), -1);
 	ck_assert_error("limits.keepalive_interval: must be shorter than idle_timeout");
+}
+END_TEST
+
+START_TEST(test_interfaces_in_listen)
+{
+	/* lo is on every host; the other name on none. */
+	ck_assert_int_eq(parse("domain: example.com\nlisten:\n  addresses: [lo, 10.0.0.7]\n"), 0);
+	ck_assert(config_address_is_interface(cfg.listen.addresses[0]));
+	ck_assert(!config_address_is_interface(cfg.listen.addresses[1]));
+	ck_assert(!config_address_is_interface("any"));
+	ck_assert(!config_address_is_interface("::1"));
+	ck_assert_uint_eq(cfg.listen.link_local, 0);
+
+	ck_assert_int_eq(parse("domain: example.com\nlisten:\n  link_local: true\n"
+			       "  addresses: [rxmppnosuch0]\n"),
+			 -1);
+	ck_assert_error("test.yaml:4:3: listen.addresses: there is no interface named "
+			"'rxmppnosuch0' on this host");
+	ck_assert_int_eq(parse("domain: example.com\nlisten:\n  addresses: [eth0/1]\n"), -1);
+	ck_assert_error(
+	    "expected an IPv4 or IPv6 address, an interface name, or any, got 'eth0/1'");
+	ck_assert_int_eq(
+	    parse("domain: example.com\nlisten:\n  addresses: [averylonginterfacename]\n"), -1);
+	ck_assert_error("an interface name, or any, got 'averylonginterfacename'");
+
+	/* The cluster's own address comes from the first IP address listed. */
+	char address[300];
+	ck_assert_int_eq(parse("domain: example.com\nlisten:\n  addresses: [lo, 10.0.0.7]\n"
+			       "cluster:\n  enabled: true\n  port: 4000\n"),
+			 0);
+	ck_assert_int_eq(config_cluster_address(&cfg, address, sizeof(address)), 0);
+	ck_assert_str_eq(address, "10.0.0.7:4000");
+	ck_assert_int_eq(parse("domain: example.com\nlisten:\n  addresses: [lo]\n"
+			       "cluster:\n  enabled: true\n"),
+			 -1);
+	ck_assert_error("cluster.address: required when listen.addresses holds no IP address");
 }
 END_TEST
 
@@ -462,6 +498,7 @@ Suite *config_suite(void)
 	tcase_add_test(tc, test_wrong_types_and_ranges);
 	tcase_add_test(tc, test_structure_errors);
 	tcase_add_test(tc, test_cross_key_checks);
+	tcase_add_test(tc, test_interfaces_in_listen);
 	tcase_add_test(tc, test_errors_are_bounded);
 	tcase_add_test(tc, test_missing_file);
 	tcase_add_test(tc, test_example_file_is_valid_and_documents_every_key);

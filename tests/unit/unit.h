@@ -16,5 +16,6 @@ Suite *elector_suite(void);
 Suite *fileio_suite(void);
 Suite *cert_suite(void);
 Suite *srv_suite(void);
+Suite *rtnl_suite(void);
 
 #endif
