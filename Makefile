@@ -4,6 +4,7 @@
 #   make check SANITIZE=1   the same with AddressSanitizer and UBSan (build-sanitize/)
 #   make run          build and start a local node under ./run/
 #   make fuzz         run the libFuzzer targets for FUZZ_SECONDS each (default 60)
+#   make bench        the benchmark set against rxmpp (BENCH_RUNS, default 3)
 #   make format       format the C sources with the checked-in .clang-format
 #   make install      install into DESTDIR (what the packages use)
 #   make deb          build-deb/rxmpp_VERSION_ARCH.deb (DEB_VERSION=… for another version)
@@ -77,7 +78,7 @@ FUZZ_TARGETS := stream config
 FUZZ_SECONDS ?= 60
 FUZZ_CC ?= clang
 
-.PHONY: all check unit integration package-tests fuzz-replay fuzz run deps-build deps-test \
+.PHONY: all check unit integration package-tests fuzz-replay fuzz run bench deps-build deps-test \
 	deps-fuzz deps-package format format-check clean install deb rpm
 .DEFAULT_GOAL := all
 
@@ -130,6 +131,13 @@ $(UNIT_RUNNER): $(call obj,$(UNIT_SRC) $(LISTENER_CORE_SRC) listener/listener_ha
 		$(ACCOUNTS_SRC) $(CONFIG_SRC) $(COMMON_SRC))
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -o $@ $(YAML_LIBS) $(SSL_LIBS) $(EXPAT_LIBS) $(MNL_LIBS) $(CHECK_LIBS)
+
+# The benchmark load generator (make bench; docs/PERFORMANCE.md).
+LOAD_SRC := tests/bench/load_main.c tests/bench/load_net.c tests/bench/load_xmpp.c \
+	tests/bench/load_scenarios.c common/scram.c
+$(BUILD)/tests/rxmpp-load: $(call obj,$(LOAD_SRC))
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ -o $@ $(SSL_LIBS) $(EXPAT_LIBS)
 
 # The fuzz targets' corpora replay in `make check` through a plain driver.
 $(BUILD)/tests/replay-stream: $(call obj,tests/fuzz/replay.c tests/fuzz/fuzz_stream.c \
@@ -186,9 +194,17 @@ fuzz: deps-fuzz
 unit: $(UNIT_RUNNER)
 	cd tests/unit && CK_DEFAULT_TIMEOUT=60 ../../$(UNIT_RUNNER)
 
-integration: $(PROGRAMS)
+integration: $(PROGRAMS) $(BUILD)/tests/rxmpp-load
 	RXMPP_BUILD=$(abspath $(BUILD)) /usr/bin/python3 -m pytest -p no:cacheprovider \
 		-o console_output_style=classic tests/integration
+
+# The standard benchmark set against rxmpp (one node and a 3-node cluster on
+# loopback), BENCH_RUNS times, medians and min-max; docs/PERFORMANCE.md.
+BENCH_RUNS ?= 3
+bench: deps-test
+	$(MAKE) --no-print-directory all $(BUILD)/tests/rxmpp-load
+	RXMPP_BUILD=$(abspath $(BUILD)) /usr/bin/python3 tests/bench/bench.py --runs $(BENCH_RUNS) \
+		--json $(BUILD)/bench.json
 
 run: deps-build
 	$(MAKE) --no-print-directory all

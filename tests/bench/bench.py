@@ -1,0 +1,197 @@
+#!/usr/bin/python3
+"""`make bench`: the standard benchmark set against rxmpp, one node and a
+3-node loopback cluster, driven by the C load generator rxmpp-load (this
+script only starts the servers and collects the figures; nothing of the
+measured traffic goes through Python).  Prints a table with the median and
+min-max of each figure over --runs runs, and the load generator's own CPU
+beside the server's; --json FILE keeps every run.
+
+Everything runs on loopback, each run is bounded in time, and every process
+started is stopped by PID (tests/integration/rxmpp_node.py)."""
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
+from certs import make_server_certs  # noqa: E402
+from rxmpp_node import BUILD, Node, free_port, wait_until  # noqa: E402
+
+LOAD = os.path.join(BUILD, "tests", "rxmpp-load")
+PASSWORD = "bench-password"
+BRIDGE_SECRET = "bench-bridge-secret"
+ACCOUNTS = 40
+BRIDGES = 2
+STORM = 1000  # clients of the leader that log in again elsewhere after it dies
+LIMITS = ("limits:\n  max_connections_per_address: none\n  max_sessions: none\n")
+
+# name, scenario, arguments; the figures each reports are in docs/PERFORMANCE.md.
+SINGLE = [
+    ("idle 1000", "idle", ["--sessions", "1000"]),
+    ("setup 500", "setup", ["--sessions", "500", "--concurrency", "50"]),
+    ("chat 20 pairs", "chat", ["--pairs", "20", "--seconds", "10", "--window", "16"]),
+    ("bridges 20 users, 2 bridges", "bridges",
+     ["--pairs", "20", "--bridges", str(BRIDGES), "--seconds", "10", "--window", "8"]),
+]
+CLUSTER = [
+    ("cluster-chat 20 pairs", "cluster-chat",
+     ["--pairs", "20", "--seconds", "10", "--window", "16"]),
+]
+
+
+def start_node(directory, certs, cluster_port=None):
+    extra = LIMITS
+    if cluster_port:
+        extra += (f"cluster:\n  enabled: true\n  port: {cluster_port}\n"
+                  f"  trust_bundle: {certs['ca']}\n")
+    node = Node(directory, certs)
+    node.write_config(log_level="warning", extra=extra)
+    for i in range(ACCOUNTS):
+        node.add_user(f"bench{i}", PASSWORD)
+    node.write_bridges({f"cb{i}": BRIDGE_SECRET for i in range(BRIDGES)})
+    node.start(wait_ready=False)
+    wait_until(lambda: ready(node), timeout=60, interval=0.1, what="the node to be ready")
+    return node
+
+
+def ready(node):
+    result = node.ctl("status", "--json", check=False)
+    return result.returncode == 0 and json.loads(result.stdout)["ready"]
+
+
+def load(node, scenario, args, ports, root):
+    command = [LOAD, scenario, "--json", "--port", ",".join(str(p) for p in ports),
+               "--component-port", str(node.component_port), "--ca", node.certs["ca"],
+               "--accounts", str(ACCOUNTS), "--password", PASSWORD,
+               "--bridge-secret", BRIDGE_SECRET, "--server-root", str(root), *args]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    if result.returncode != 0:
+        raise RuntimeError(f"rxmpp-load {scenario} failed: {result.stderr.strip()}")
+    return json.loads(result.stdout)
+
+
+def single_node_runs(tmp, certs):
+    results = {}
+    for name, scenario, args in SINGLE:
+        # A fresh node per scenario: one's leftovers do not weigh on the next.
+        directory = os.path.join(tmp, f"single-{scenario}")
+        shutil.rmtree(directory, ignore_errors=True)
+        os.makedirs(directory)
+        node = start_node(directory, certs)
+        try:
+            results[name] = load(node, scenario, args, [node.client_port], node.proc.pid)
+        finally:
+            node.stop()
+    return results
+
+
+def cluster_runs(tmp, certs):
+    directory = os.path.join(tmp, "cluster")
+    shutil.rmtree(directory, ignore_errors=True)
+    nodes = []
+    try:
+        for i in range(3):
+            os.makedirs(os.path.join(directory, str(i)))
+            nodes.append(start_node(os.path.join(directory, str(i)), certs,
+                                    cluster_port=free_port(span=2)))
+        first = nodes[0]
+        first.ctl("cluster", "initialize")
+        address = f"127.0.0.1:{cluster_port_of(first)}"
+        for node in nodes[1:]:
+            node.ctl("cluster", "join", address)
+        wait_until(lambda: all(len(cluster_status(n)["members"]) == 3 for n in nodes),
+                   timeout=30, what="the cluster to form")
+        followers = [n for n in nodes if cluster_status(n)["state"] != "LEADER"]
+        results = {}
+        for name, scenario, args in CLUSTER:
+            # Sender on one follower, receiver on the other: every message
+            # crosses the leader.  The server is all three nodes.
+            results[name] = load(followers[0], scenario, args,
+                                 [followers[0].client_port, followers[1].client_port],
+                                 os.getpid())
+        # Last, as the leader does not survive it: steady traffic between
+        # the followers and to a bridge, STORM clients on the leader, then
+        # kill -9 of every process of the leader.
+        leader = next(n for n in nodes if n not in followers)
+        pids = [leader.proc.pid] + [p["pid"] for p in leader.status()["processes"] if p["pid"]]
+        results["failover"] = load(
+            followers[0], "failover",
+            ["--pairs", "10", "--rate", "20", "--seconds", "10", "--kill-after", "3",
+             "--sessions", str(STORM), "--concurrency", "100",
+             "--kill-pids", ",".join(str(p) for p in pids)],
+            [leader.client_port, followers[0].client_port, followers[1].client_port],
+            os.getpid())
+        return results
+    finally:
+        for node in nodes:
+            node.stop()
+
+
+def cluster_port_of(node):
+    with open(node.config) as f:
+        for line in f:
+            if line.strip().startswith("port:"):
+                return int(line.split(":")[1])
+    raise AssertionError("no cluster port")
+
+
+def cluster_status(node):
+    return json.loads(node.ctl("cluster", "status", "--json").stdout)
+
+
+def summarize(runs):
+    """name -> figure -> (median, min, max) over the runs."""
+    table = {}
+    for name in runs[0]:
+        table[name] = {}
+        for figure, value in runs[0][name].items():
+            if figure == "scenario":
+                continue
+            values = [run[name][figure] for run in runs]
+            table[name][figure] = (statistics.median(values), min(values), max(values))
+    return table
+
+
+def print_table(table, count):
+    print(f"\nrxmpp benchmarks: median (min-max) of {count} run(s)")
+    for name, figures in table.items():
+        print(f"\n{name}")
+        for figure, (median, low, high) in figures.items():
+            spread = f"  ({low:.4g}-{high:.4g})" if count > 1 else ""
+            print(f"  {figure:26s} {median:12.4g}{spread}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--json", help="write every run's figures to this file")
+    parser.add_argument("--no-cluster", action="store_true")
+    args = parser.parse_args()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    runs = []
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="rxmpp-bench-") as tmp:
+        certs = make_server_certs(os.path.join(tmp, "certs"))
+        for run in range(args.runs):
+            print(f"run {run + 1} of {args.runs}", flush=True)
+            figures = single_node_runs(tmp, certs)
+            if not args.no_cluster:
+                figures.update(cluster_runs(tmp, certs))
+            runs.append(figures)
+    print_table(summarize(runs), len(runs))
+    print(f"\n{len(runs)} run(s) in {time.monotonic() - started:.0f} s")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(runs, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+"""The benchmark load generator (tests/bench/rxmpp-load) against real nodes,
+small: it must log in with SCRAM and PLAIN, count every message (none lost
+or repeated), talk to call bridges, and in the failover scenario bring the
+killed leader's clients back on the survivors.  Behaviour only: no figure
+of speed is checked here (make bench measures)."""
+
+import json
+import os
+import subprocess
+
+from rxmpp_node import BUILD
+from test_cluster import form_cluster, leader_of
+
+LOAD = os.path.join(BUILD, "tests", "rxmpp-load")
+SECRET = "load-test-bridge-secret"
+
+
+def prepare(node, accounts=3):
+    for i in range(accounts):
+        node.add_user(f"bench{i}", "bench-password")
+    node.write_bridges({"cb0": SECRET, "cb1": SECRET})
+
+
+def load(node, scenario, *args, ports=None, root=None):
+    command = [LOAD, scenario, "--json", "--accounts", "3", "--bridge-secret", SECRET,
+               "--port", ",".join(str(p) for p in (ports or [node.client_port])),
+               "--component-port", str(node.component_port), "--ca", node.certs["ca"],
+               "--server-root", str(root or node.proc.pid), *args]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_setup_idle_chat_and_bridges_count_everything(node_factory):
+    node = node_factory(extra="limits:\n  max_connections_per_address: none\n")
+    prepare(node)
+    node.start()
+    setup = load(node, "setup", "--sessions", "30", "--concurrency", "10")
+    assert setup["sessions"] == 30 and setup["server_cpu_per_setup"] > 0
+    plain = load(node, "setup", "--sessions", "5", "--plain")
+    assert plain["sessions"] == 5
+    chat = load(node, "chat", "--pairs", "3", "--seconds", "1", "--window", "4")
+    assert chat["delivered_per_s"] > 0
+    assert chat["lost"] == 0 and chat["duplicated"] == 0
+    assert chat["latency_max"] >= chat["latency_p99"] >= chat["latency_p50"] > 0
+    bridges = load(node, "bridges", "--pairs", "4", "--bridges", "2", "--seconds", "1")
+    assert bridges["delivered_per_s"] > 0
+    assert bridges["lost"] == 0 and bridges["duplicated"] == 0
+
+
+def test_wrong_password_is_a_clear_failure(node):
+    node.add_user("bench0", "bench-password")
+    result = subprocess.run(
+        [LOAD, "setup", "--sessions", "1", "--password", "wrong", "--port",
+         str(node.client_port), "--ca", node.certs["ca"]],
+        capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "authentication failed" in result.stderr
+
+
+def test_failover_brings_the_leaders_clients_back(node_factory, certs):
+    nodes = form_cluster(node_factory, certs)
+    for node in nodes:
+        prepare(node)
+        node.ctl("reload")  # the call bridges
+    leader = leader_of(nodes)
+    followers = [n for n in nodes if n is not leader]
+    pids = [leader.proc.pid] + [p["pid"] for p in leader.status()["processes"] if p["pid"]]
+    figures = load(followers[0], "failover", "--pairs", "2", "--rate", "20", "--seconds", "4",
+                   "--kill-after", "1", "--sessions", "20", "--kill-pids",
+                   ",".join(str(p) for p in pids),
+                   ports=[leader.client_port, followers[0].client_port,
+                          followers[1].client_port],
+                   root=os.getpid())
+    leader.proc.wait(timeout=10)
+    assert figures["storm_back"] == figures["storm_clients"] == 20
+    assert figures["relogin_all"] > 0
+    assert figures["cut_off_survivors"] == 0
+    assert figures["duplicated"] == 0
