@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,12 +40,27 @@ struct peerlink {
 	struct peerlink_hello remote;
 	const struct peerlink_events *events;
 	void *arg;
+	/* Frames of this turn of the loop, sealed into TLS records and sent
+	 * together before the loop sleeps (seal_all): one record and one
+	 * send for a burst of stanzas instead of two records and a send each. */
+	struct buf pending;
+	struct peerlink *next_dirty;
+	bool dirty;
 };
+
+static struct peerlink *dirty_links;
 
 static void link_io(struct ev_io *io, int fd, uint32_t events, void *arg);
 
 static void link_release(struct peerlink *l)
 {
+	for (struct peerlink **p = &dirty_links; l->dirty && *p != NULL; p = &(*p)->next_dirty) {
+		if (*p == l) {
+			*p = l->next_dirty;
+			break;
+		}
+	}
+	buf_free(&l->pending);
 	ev_io_del(l->io);
 	ev_timer_del(l->deadline);
 	if (l->fd != -1)
@@ -120,11 +137,54 @@ static int link_write_frame(struct peerlink *l, uint16_t type, const void *data,
 	return 0;
 }
 
+/* Seals what the link gathered this turn; the link may be gone after it. */
+static void link_seal(struct peerlink *l)
+{
+	char why[256];
+	if (l->closed || buf_len(&l->pending) == 0)
+		return;
+	enum tls_status status =
+	    tls_conn_write(&l->tls, buf_head(&l->pending), buf_len(&l->pending), why, sizeof(why));
+	buf_reset(&l->pending, PEERLINK_FRAME_MAX);
+	if (status != TLS_OK) {
+		log_warnx("cluster link %s: %s", l->peer, why);
+		link_close(l, why);
+		return;
+	}
+	link_flush(l);
+}
+
+static void seal_all(struct ev_loop *loop, void *arg)
+{
+	(void)loop, (void)arg;
+	while (dirty_links != NULL) {
+		struct peerlink *l = dirty_links;
+		dirty_links = l->next_dirty;
+		l->dirty = false;
+		link_seal(l);
+	}
+}
+
 int peerlink_send(struct peerlink *l, uint16_t type, const void *data, size_t len)
 {
-	if (!l->greeted || !l->tls.handshake_done)
+	if (!l->greeted || !l->tls.handshake_done || l->closed)
 		return -1;
-	return link_write_frame(l, type, data, len);
+	struct ipc_header hdr = {.type = type, .len = (uint32_t)(sizeof(hdr) + len)};
+	if (len > PEERLINK_FRAME_MAX - sizeof(hdr) ||
+	    buf_len(&l->out) + buf_len(&l->pending) > PEERLINK_OUTPUT_MAX ||
+	    buf_append(&l->pending, &hdr, sizeof(hdr)) == -1 ||
+	    buf_append(&l->pending, data, len) == -1)
+		return -1;
+	if (!l->dirty) {
+		if (ev_hook_add(l->loop, seal_all, NULL) == -1) {
+			link_seal(l);
+			return 0;
+		}
+		l->dirty = true;
+		l->next_dirty = dirty_links;
+		dirty_links = l;
+	}
+	return 0;
 }
 
 static void link_fail(struct peerlink *l, const char *fmt, ...)
@@ -271,6 +331,11 @@ static struct peerlink *link_new(struct ev_loop *loop, int fd, const char *peer,
 				 const struct peerlink_hello *hello,
 				 const struct peerlink_events *events, void *arg)
 {
+	/* Writes are gathered per turn of the loop already; with Nagle the next
+	 * batch would wait for the peer's delayed ACK (40 ms) while the one
+	 * before is unacknowledged (measured: p99 of cluster-chat, PERFORMANCE.md). */
+	int on = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 	struct peerlink *l = calloc(1, sizeof(*l));
 	if (l == NULL) {
 		close(fd);
@@ -286,6 +351,7 @@ static struct peerlink *link_new(struct ev_loop *loop, int fd, const char *peer,
 	buf_init(&l->raw, 2 * PEERLINK_FRAME_MAX);
 	buf_init(&l->plain, 2 * PEERLINK_FRAME_MAX);
 	buf_init(&l->out, PEERLINK_OUTPUT_MAX + PEERLINK_FRAME_MAX);
+	buf_init(&l->pending, PEERLINK_OUTPUT_MAX + PEERLINK_FRAME_MAX);
 	l->io = ev_io_add(loop, fd, EV_READ, link_io, l);
 	l->deadline = ev_timer_add(loop, PEERLINK_HANDSHAKE_MS, link_deadline, l);
 	if (l->io == NULL || l->deadline == NULL) {

@@ -9,6 +9,8 @@
  * warning with its address; nothing a peer sends can end the process.
  */
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,6 +82,10 @@ static struct xml_stream *conn_new_stream(struct conn *c)
 struct conn *conn_new(int fd, enum proto_socket_kind kind, const char *peer,
 		      const char *peer_address)
 {
+	/* Output is flushed once per turn of the loop (conns_flush), so Nagle
+	 * would only hold a second flush for the client's delayed ACK. */
+	int on = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 	struct conn *c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return NULL;
