@@ -5,6 +5,7 @@
 #   make run          build and start a local node under ./run/
 #   make fuzz         run the libFuzzer targets for FUZZ_SECONDS each (default 60)
 #   make bench        the benchmark set against rxmpp (BENCH_RUNS, default 3)
+#   make bench-peers  the one-node set against rxmpp, Prosody and ejabberd
 #   make format       format the C sources with the checked-in .clang-format
 #   make install      install into DESTDIR (what the packages use)
 #   make deb          build-deb/rxmpp_VERSION_ARCH.deb (DEB_VERSION=… for another version)
@@ -78,7 +79,8 @@ FUZZ_TARGETS := stream config
 FUZZ_SECONDS ?= 60
 FUZZ_CC ?= clang
 
-.PHONY: all check unit integration package-tests fuzz-replay fuzz run bench deps-build deps-test \
+.PHONY: all check unit integration package-tests fuzz-replay fuzz run bench bench-peers deps-build \
+	deps-test \
 	deps-fuzz deps-package format format-check clean install deb rpm
 .DEFAULT_GOAL := all
 
@@ -205,6 +207,14 @@ bench: deps-test
 	$(MAKE) --no-print-directory all $(BUILD)/tests/rxmpp-load
 	RXMPP_BUILD=$(abspath $(BUILD)) /usr/bin/python3 tests/bench/bench.py --runs $(BENCH_RUNS) \
 		--json $(BUILD)/bench.json
+
+# The same one-node set against Prosody and ejabberd from Debian (installed
+# here if missing: root), one server at a time, with rxmpp / best-peer ratios.
+bench-peers: deps-test
+	scripts/ensure-deps.sh peers
+	$(MAKE) --no-print-directory all $(BUILD)/tests/rxmpp-load
+	RXMPP_BUILD=$(abspath $(BUILD)) /usr/bin/python3 tests/bench/peers.py --runs $(BENCH_RUNS) \
+		--json $(BUILD)/bench-peers.json
 
 run: deps-build
 	$(MAKE) --no-print-directory all

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs the Debian packages rxmpp needs: "build" for building, "test" for
 # building and testing, "fuzz" for the libFuzzer targets, "package" for
-# building and checking the Debian package and the RPM.  As root it runs
+# building and checking the Debian package and the RPM, "peers" for the
+# servers make bench-peers measures beside rxmpp.  As root it runs
 # apt-get; otherwise it prints the exact command to run and fails, changing
 # nothing.
 set -eu
@@ -10,14 +11,18 @@ BUILD_PACKAGES="gcc make pkg-config libssl-dev libexpat1-dev libyaml-dev libmnl-
 TEST_PACKAGES="check python3 python3-pytest python3-slixmpp python3-cryptography clang-format iproute2 dnsmasq-base"
 FUZZ_PACKAGES="clang libclang-rt-dev"
 PACKAGE_PACKAGES="dpkg-dev debhelper lintian rpm systemd adduser"
+# The servers make bench-peers compares with; their system services are not
+# started (policy-rc.d below) and the benchmark runs its own instances.
+PEER_PACKAGES="prosody ejabberd"
 
 case "${1:-}" in
 build) wanted="$BUILD_PACKAGES" ;;
 test) wanted="$BUILD_PACKAGES $TEST_PACKAGES" ;;
 fuzz) wanted="$BUILD_PACKAGES $FUZZ_PACKAGES" ;;
 package) wanted="$BUILD_PACKAGES $PACKAGE_PACKAGES" ;;
+peers) wanted="$PEER_PACKAGES" ;;
 *)
-	echo "usage: $0 build|test|fuzz|package" >&2
+	echo "usage: $0 build|test|fuzz|package|peers" >&2
 	exit 2
 	;;
 esac
@@ -41,5 +46,14 @@ fi
 echo "installing Debian packages:$missing"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
+# Installing a server must not start its system service: the benchmarks
+# run their own instances, and a service would hold the standard ports.
+made_policy=""
+if [ "$1" = peers ] && [ ! -e /usr/sbin/policy-rc.d ]; then
+	printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+	chmod 755 /usr/sbin/policy-rc.d
+	made_policy=yes
+fi
 # shellcheck disable=SC2086
 apt-get install -y -q --no-install-recommends $missing
+[ -z "$made_policy" ] || rm -f /usr/sbin/policy-rc.d

@@ -35,7 +35,8 @@ struct load_options {
 	const char *password;
 	const char *bridge_prefix; /* components PREFIX0.domain, ... */
 	const char *bridge_secret;
-	bool plain; /* SASL PLAIN instead of SCRAM-SHA-1 */
+	bool plain;	      /* SASL PLAIN instead of SCRAM-SHA-1 */
+	bool component_plain; /* components without TLS (servers that offer none) */
 	unsigned sessions;
 	unsigned pairs;
 	unsigned bridges;

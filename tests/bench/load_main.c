@@ -20,6 +20,7 @@ static const char usage[] =
     "  --host ADDR            the server's address (default 127.0.0.1)\n"
     "  --port P[,P2]          client port; chat takes receivers on the last one\n"
     "  --component-port P     call bridges (XEP-0114, TLS from the first byte)\n"
+    "  --component-plain      call bridges without TLS\n"
     "  --domain D --ca FILE   the XMPP domain and the CA its certificate chains to\n"
     "  --user-prefix U        accounts U0, U1, ... (default bench)\n"
     "  --accounts N           how many of them to use (default 1)\n"
@@ -235,6 +236,7 @@ int main(int argc, char **argv)
 	    {"rate", 1, 0, 'T'},
 	    {"kill-pids", 1, 0, 'K'},
 	    {"kill-after", 1, 0, 'k'},
+	    {"component-plain", 0, 0, 'C'},
 	    {0, 0, 0, 0},
 	};
 	int c;
@@ -298,6 +300,9 @@ int main(int argc, char **argv)
 			break;
 		case 'j':
 			o.json = true;
+			break;
+		case 'C':
+			o.component_plain = true;
 			break;
 		case 'T':
 			o.rate = number(optarg, "--rate");

@@ -22,7 +22,7 @@
 #include "load.h"
 
 #define SECOND_NS	 1000000000LL
-#define LOGIN_DEADLINE_S 600
+#define LOGIN_DEADLINE_S 180
 #define DRAIN_MS	 5000
 #define IDLE_REST_MS	 12000 /* parsers freed after 5 s idle, memory trimmed every 10 s */
 

@@ -331,7 +331,7 @@ void xmpp_component_init(struct session *s, const struct load_options *o, unsign
 {
 	common_init(s, o, index, events, arg);
 	s->component = true;
-	s->tls_direct = true;
+	s->tls_direct = !o->component_plain;
 	s->port = o->component_port;
 	snprintf(s->jid, sizeof(s->jid), "%s%u.%s", o->bridge_prefix, index, o->domain);
 }
@@ -343,7 +343,8 @@ void xmpp_connected(struct session *s)
 			load_close(s, "cannot start TLS");
 		return;
 	}
-	s->state = SESSION_STREAM;
+	/* A plain component speaks XEP-0114 at once; a client asks for TLS. */
+	s->state = s->component ? SESSION_COMPONENT : SESSION_STREAM;
 	send_header(s);
 }
 
