@@ -241,8 +241,13 @@ bool route_stanza(struct rref origin, const struct proto_route_view *r, bool for
 		return true;
 	}
 	/* A component's address (or any JID within it) goes to the component. */
+	/* Copied by hand: snprintf was a tenth of the router's instructions
+	 * per message (docs/PERFORMANCE.md, profile). */
 	char to_domain[JID_MAX];
-	snprintf(to_domain, sizeof(to_domain), "%.*s", (int)to.domain_len, to.domain);
+	size_t domain_len =
+	    to.domain_len < sizeof(to_domain) ? to.domain_len : sizeof(to_domain) - 1;
+	memcpy(to_domain, to.domain, domain_len);
+	to_domain[domain_len] = '\0';
 	const struct rsession *component = session_by_jid(to_domain);
 	if (component != NULL && component->kind == PROTO_SESSION_COMPONENT) {
 		/* A warming leader already knows some remote sessions; it must not
