@@ -5,7 +5,7 @@
 #   make run          build and start a local node under ./run/
 #   make fuzz         run the libFuzzer targets for FUZZ_SECONDS each (default 60)
 #   make bench        the benchmark set against rxmpp (BENCH_RUNS, default 3)
-#   make bench-peers  the one-node set against rxmpp, Prosody and ejabberd
+#   make bench-peers  the one-node set against rxmpp, Prosody, ejabberd and jabberd2
 #   make format       format the C sources with the checked-in .clang-format
 #   make install      install into DESTDIR (what the packages use)
 #   make deb          build-deb/rxmpp_VERSION_ARCH.deb (DEB_VERSION=… for another version)
@@ -208,7 +208,7 @@ bench: deps-test
 	RXMPP_BUILD=$(abspath $(BUILD)) /usr/bin/python3 tests/bench/bench.py --runs $(BENCH_RUNS) \
 		--json $(BUILD)/bench.json
 
-# The same one-node set against Prosody and ejabberd from Debian (installed
+# The same one-node set against Prosody, ejabberd and jabberd2 from Debian (installed
 # here if missing: root), one server at a time, with rxmpp / best-peer ratios.
 bench-peers: deps-test
 	scripts/ensure-deps.sh peers

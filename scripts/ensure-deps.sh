@@ -13,7 +13,7 @@ FUZZ_PACKAGES="clang libclang-rt-dev"
 PACKAGE_PACKAGES="dpkg-dev debhelper lintian rpm systemd adduser"
 # The servers make bench-peers compares with; their system services are not
 # started (policy-rc.d below) and the benchmark runs its own instances.
-PEER_PACKAGES="prosody ejabberd"
+PEER_PACKAGES="prosody ejabberd jabberd2"
 
 case "${1:-}" in
 build) wanted="$BUILD_PACKAGES" ;;

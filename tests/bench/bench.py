@@ -92,7 +92,7 @@ def single_node_runs(tmp, certs):
     return results
 
 
-def cluster_runs(tmp, certs):
+def cluster_runs(tmp, certs, storm=STORM):
     directory = os.path.join(tmp, "cluster")
     shutil.rmtree(directory, ignore_errors=True)
     nodes = []
@@ -124,7 +124,7 @@ def cluster_runs(tmp, certs):
         results["failover"] = load(
             followers[0], "failover",
             ["--pairs", "10", "--rate", "20", "--seconds", "10", "--kill-after", "3",
-             "--sessions", str(STORM), "--concurrency", "100",
+             "--sessions", str(storm), "--concurrency", "100",
              "--kill-pids", ",".join(str(p) for p in pids)],
             [leader.client_port, followers[0].client_port, followers[1].client_port],
             os.getpid())
@@ -173,6 +173,9 @@ def main():
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--json", help="write every run's figures to this file")
     parser.add_argument("--no-cluster", action="store_true")
+    parser.add_argument("--no-single", action="store_true")
+    parser.add_argument("--storm", type=int, default=STORM,
+                        help="clients on the leader in the failover scenario")
     args = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
@@ -182,9 +185,9 @@ def main():
         certs = make_server_certs(os.path.join(tmp, "certs"))
         for run in range(args.runs):
             print(f"run {run + 1} of {args.runs}", flush=True)
-            figures = single_node_runs(tmp, certs)
+            figures = {} if args.no_single else single_node_runs(tmp, certs)
             if not args.no_cluster:
-                figures.update(cluster_runs(tmp, certs))
+                figures.update(cluster_runs(tmp, certs, args.storm))
             runs.append(figures)
     print_table(summarize(runs), len(runs))
     print(f"\n{len(runs)} run(s) in {time.monotonic() - started:.0f} s")

@@ -402,7 +402,14 @@ static int run_bridges(struct load_report *r)
  * kill_after seconds the leader's processes get SIGKILL; the storm clients
  * log in again on the followers. */
 
-static unsigned storm_first, storm_count, storm_back, lost_sessions;
+/* A re-login that fails is tried again on the other survivor, as a client
+ * would, up to this many times. */
+#define STORM_ATTEMPTS	 5
+#define STORM_DEADLINE_S 120
+
+static unsigned storm_first, storm_count, storm_back, storm_retries, storm_gave_up;
+static unsigned lost_sessions;
+static uint8_t *storm_attempts;
 static int64_t killed_ns, storm_back_ns;
 
 static void on_storm_ready(struct session *s)
@@ -423,11 +430,26 @@ static void on_storm_closed(struct session *s, const char *why)
 		on_login_closed(s, why);
 		return;
 	}
-	/* Its node is gone: log in again on a survivor, as a client would. */
+	/* Its node is gone (or the survivor refused it): log in again on a
+	 * survivor, as a client would. */
 	unsigned index = s->index, account = s->account;
-	xmpp_session_init(s, O, index, account, O->ports[1 + index % 2], &storm_events, NULL);
+	unsigned attempt = storm_attempts[index - storm_first]++;
+	if (attempt == STORM_ATTEMPTS) {
+		storm_gave_up++;
+		fprintf(stderr, "rxmpp-load: a client of the dead leader gave up: %s\n", why);
+		return;
+	}
+	storm_retries += attempt > 0;
+	xmpp_session_init(s, O, index, account, O->ports[1 + (index + attempt) % 2], &storm_events,
+			  NULL);
 	if (load_connect(s, s->port) == -1)
-		lost_sessions++;
+		storm_gave_up++;
+}
+
+static bool storm_settled(void *arg)
+{
+	(void)arg;
+	return storm_back + storm_gave_up == storm_count;
 }
 
 static void on_steady_closed(struct session *s, const char *why)
@@ -476,6 +498,7 @@ static int run_failover(struct load_report *r)
 		f->iq = true;
 	}
 	storm_first = n;
+	storm_attempts = calloc(storm_count + 1, 1);
 	for (unsigned i = 0; i < storm_count; i++, n++)
 		xmpp_session_init(&sessions[n], O, n, n % O->accounts, O->ports[0], &storm_events,
 				  NULL);
@@ -501,6 +524,8 @@ static int run_failover(struct load_report *r)
 	}
 	sending = false;
 	load_run_until(all_delivered, NULL, load_now_ns() + DRAIN_MS * 1000000LL);
+	/* The storm may outlast the traffic. */
+	load_run_until(storm_settled, NULL, load_now_ns() + STORM_DEADLINE_S * SECOND_NS);
 	struct totals t = flow_totals();
 	report_add(r, "pairs", pairs, "");
 	report_add(r, "bridge_users", users, "");
@@ -512,6 +537,8 @@ static int run_failover(struct load_report *r)
 	report_add(r, "cut_off_survivors", lost_sessions, "sessions");
 	report_add(r, "storm_clients", storm_count, "");
 	report_add(r, "storm_back", storm_back, "");
+	report_add(r, "storm_retries", storm_retries, "");
+	report_add(r, "storm_gave_up", storm_gave_up, "");
 	if (storm_back == storm_count && killed_ns != 0)
 		report_add(r, "relogin_all", (storm_back_ns - killed_ns) / 1e9, "s");
 	close_all();

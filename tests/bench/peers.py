@@ -428,6 +428,9 @@ def main():
             for kind in kinds:
                 print(f"run {run + 1} of {args.runs}: {kind.name}", flush=True)
                 runs[kind.name].append(run_server(kind, tmp, certs))
+                if args.json:  # kept as it goes: a late failure loses nothing
+                    with open(args.json, "w") as f:
+                        json.dump(runs, f, indent=1)
     print_comparison(runs, args.runs)
     print(f"\n{args.runs} run(s) in {time.monotonic() - started:.0f} s")
     for peer, lifted in THROTTLES_LIFTED.items():
