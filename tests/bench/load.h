@@ -103,10 +103,7 @@ struct session {
 	char nonce[48];
 	char first_bare[320];
 	unsigned char server_signature[20];
-	int64_t start_ns, ready_ns;
-	/* Figures kept by scenarios. */
-	uint64_t sent, received, lost, duplicated, next_expected;
-	int64_t last_arrival_ns, longest_gap_ns;
+	int64_t ready_ns; /* when it became ready; 0 before */
 };
 
 /* load_net.c */

@@ -81,7 +81,6 @@ int load_connect(struct session *s, uint16_t port)
 	setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 	s->port = port;
 	s->state = SESSION_CONNECTING;
-	s->start_ns = load_now_ns();
 	if (connect(s->fd, (struct sockaddr *)&ss, len) == -1 && errno != EINPROGRESS) {
 		close(s->fd);
 		s->fd = -1;

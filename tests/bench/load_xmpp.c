@@ -29,8 +29,6 @@ struct salted {
 };
 static struct salted *salted_cache;
 
-static void start_parser(struct session *s);
-
 static const char *local_name(const char *name)
 {
 	const char *colon = strrchr(name, ':');
