@@ -72,6 +72,8 @@ struct session_events {
 	/* A message or iq arrived; `body` is its body (message) or id (iq). */
 	void (*stanza)(struct session *s, bool iq, const char *from, const char *body);
 	void (*closed)(struct session *s, const char *why);
+	/* A message came back with type='error' (the server bounced one). */
+	void (*bounced)(struct session *s);
 };
 
 struct session {
@@ -96,6 +98,7 @@ struct session {
 	char top[32];
 	char from[256];
 	char id[64];
+	char type[16];
 	char text[1024];
 	size_t text_len;
 	bool in_body;

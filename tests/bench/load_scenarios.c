@@ -235,8 +235,20 @@ static void on_bridge_stanza(struct session *s, bool iq, const char *from, const
 			   s->jid, from, body);
 }
 
-static const struct session_events login_events = {
-    .ready = on_login_ready, .stanza = on_flow_stanza, .closed = on_login_closed};
+/* Messages the server sent back as errors (no route, or no leader within
+ * cluster.queue_max_wait): not delivered, but not silently lost either. */
+static uint64_t bounced;
+
+static void on_bounced(struct session *s)
+{
+	(void)s;
+	bounced++;
+}
+
+static const struct session_events login_events = {.ready = on_login_ready,
+						   .stanza = on_flow_stanza,
+						   .closed = on_login_closed,
+						   .bounced = on_bounced};
 static const struct session_events bridge_events = {
     .ready = on_login_ready, .stanza = on_bridge_stanza, .closed = on_login_closed};
 
@@ -285,6 +297,7 @@ static void report_flows(struct load_report *r, struct totals t, double seconds,
 		report_add(r, "server_cpu_per_1000", server_cpu * 1000.0 / received_in_window, "s");
 	report_latency(r);
 	report_add(r, "lost", (double)(t.sent - t.received), "msg");
+	report_add(r, "bounced", (double)bounced, "msg");
 	report_add(r, "duplicated", (double)t.duplicated, "msg");
 	report_add(r, "reordered", (double)t.reordered, "msg");
 }
@@ -462,8 +475,10 @@ static void on_steady_closed(struct session *s, const char *why)
 	fprintf(stderr, "rxmpp-load: a client of a surviving node was cut off: %s\n", why);
 }
 
-static const struct session_events steady_events = {
-    .ready = on_login_ready, .stanza = on_flow_stanza, .closed = on_steady_closed};
+static const struct session_events steady_events = {.ready = on_login_ready,
+						    .stanza = on_flow_stanza,
+						    .closed = on_steady_closed,
+						    .bounced = on_bounced};
 static const struct session_events steady_bridge_events = {
     .ready = on_login_ready, .stanza = on_bridge_stanza, .closed = on_steady_closed};
 
@@ -532,6 +547,7 @@ static int run_failover(struct load_report *r)
 	report_add(r, "rate_per_sender", O->rate, "msg/s");
 	report_add(r, "longest_gap", t.longest_gap_ns / 1e6, "ms");
 	report_add(r, "lost", (double)(t.sent - t.received), "msg");
+	report_add(r, "bounced", (double)bounced, "msg");
 	report_add(r, "duplicated", (double)t.duplicated, "msg");
 	report_add(r, "reordered", (double)t.reordered, "msg");
 	report_add(r, "cut_off_survivors", lost_sessions, "sessions");

@@ -230,7 +230,10 @@ static void top_level_done(struct session *s)
 			ready(s);
 		break;
 	case SESSION_READY:
-		if (strcmp(name, "message") == 0 && s->events->stanza != NULL) {
+		if (strcmp(name, "message") == 0 && strcmp(s->type, "error") == 0) {
+			if (s->events->bounced != NULL)
+				s->events->bounced(s);
+		} else if (strcmp(name, "message") == 0 && s->events->stanza != NULL) {
 			s->text[s->text_len] = '\0';
 			s->events->stanza(s, false, s->from, s->text);
 		} else if (strcmp(name, "iq") == 0 && s->events->stanza != NULL) {
@@ -261,6 +264,8 @@ static void on_start(void *arg, const char *name, const char **attrs)
 		const char *from = attribute(attrs, "from"), *id = attribute(attrs, "id");
 		snprintf(s->from, sizeof(s->from), "%s", from ? from : "");
 		snprintf(s->id, sizeof(s->id), "%s", id ? id : "");
+		const char *type = attribute(attrs, "type");
+		snprintf(s->type, sizeof(s->type), "%s", type ? type : "");
 		s->text_len = 0;
 	}
 	/* Text worth keeping: a message body, SASL data, the bound JID. */

@@ -41,7 +41,7 @@ def test_setup_idle_chat_and_bridges_count_everything(node_factory):
     assert plain["sessions"] == 5
     chat = load(node, "chat", "--pairs", "3", "--seconds", "1", "--window", "4")
     assert chat["delivered_per_s"] > 0
-    assert chat["lost"] == 0 and chat["duplicated"] == 0
+    assert chat["lost"] == 0 and chat["duplicated"] == 0 and chat["bounced"] == 0
     assert chat["latency_max"] >= chat["latency_p99"] >= chat["latency_p50"] > 0
     bridges = load(node, "bridges", "--pairs", "4", "--bridges", "2", "--seconds", "1")
     assert bridges["delivered_per_s"] > 0
