@@ -33,7 +33,7 @@ enum proto_type {
 	PROTO_CTL_STATUS,
 	/* supervisor -> rxmppctl: struct proto_status, then `children` times
 	 * struct proto_status_child, then `listening` times
-	 * struct proto_listen_socket (id 0) */
+	 * struct proto_listen_socket */
 	PROTO_CTL_STATUS_REPLY,
 	/* rxmppctl -> supervisor: re-read the configuration (no payload) */
 	PROTO_CTL_RELOAD,

@@ -111,10 +111,7 @@ static void errors_to_text(const struct config_errors *errors, char *why, size_t
 static void on_interfaces_changed(void)
 {
 	char why[512];
-	const struct interface_address *extra;
-	size_t count = interfaces_addresses(&extra);
-	if (sockets_update(&sv.cfg, extra, count, &sv.listening, children_listen_changed, why,
-			   sizeof(why)) == -1)
+	if (sockets_update(&sv.cfg, &sv.listening, children_listen_changed, why, sizeof(why)) == -1)
 		log_warnx("%s", why);
 }
 
@@ -131,10 +128,10 @@ static void on_reload_socket(const struct listen_socket *s, bool opened)
 	snprintf(reload_sockets.text + used, sizeof(reload_sockets.text) - used, "; %s %s%s%s:%u",
 		 opened ? "listening on" : "closed", ipv6 ? "[" : "", s->address, ipv6 ? "]" : "",
 		 s->port);
-	if (s->kind == PROTO_SOCKET_CLUSTER || s->kind == PROTO_SOCKET_STANZAS)
-		reload_sockets.cluster = true;
-	else
-		children_listen_changed(s, opened);
+	/* The elector and the router take theirs when they restart. */
+	reload_sockets.cluster |=
+	    s->kind == PROTO_SOCKET_CLUSTER || s->kind == PROTO_SOCKET_STANZAS;
+	children_listen_changed(s, opened);
 }
 
 /* Switches the sockets (and the interfaces followed) to `next`; on -1 both
@@ -143,13 +140,9 @@ static int reload_sockets_apply(const struct config *next, char *why, size_t why
 {
 	reload_sockets.text[0] = '\0';
 	reload_sockets.cluster = false;
-	if (interfaces_watch(next, on_interfaces_changed, why, why_size) == -1)
-		goto restore;
-	const struct interface_address *extra;
-	size_t count = interfaces_addresses(&extra);
-	if (sockets_update(next, extra, count, &sv.listening, on_reload_socket, why, why_size) == 0)
+	if (interfaces_watch(next, on_interfaces_changed, why, why_size) == 0 &&
+	    sockets_update(next, &sv.listening, on_reload_socket, why, why_size) == 0)
 		return 0;
-restore:;
 	char again[256];
 	if (interfaces_watch(&sv.cfg, on_interfaces_changed, again, sizeof(again)) == -1)
 		log_warnx("%s", again);
@@ -427,12 +420,8 @@ int main(int argc, char **argv)
 		fatal("signalfd");
 
 	char why[512];
-	const struct interface_address *extra;
-	if (interfaces_watch(&sv.cfg, on_interfaces_changed, why, sizeof(why)) == -1)
-		fatalx("%s", why);
-	size_t extra_count = interfaces_addresses(&extra);
-	if (sockets_update(&sv.cfg, extra, extra_count, &sv.listening, NULL, why, sizeof(why)) ==
-	    -1)
+	if (interfaces_watch(&sv.cfg, on_interfaces_changed, why, sizeof(why)) == -1 ||
+	    sockets_update(&sv.cfg, &sv.listening, NULL, why, sizeof(why)) == -1)
 		fatalx("%s", why);
 	if (control_open(sv.cfg.control_socket, why, sizeof(why)) == -1)
 		fatalx("%s", why);

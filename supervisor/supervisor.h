@@ -90,7 +90,8 @@ size_t children_status(struct proto_status_child *out, size_t max);
 /* A message to a running child; -1 when it is not there. */
 int children_send(enum proc_role role, uint16_t type, uint64_t peer, const void *data, size_t len);
 /* Tells the listener, if it has had its configuration, of a listening socket
- * opened or closed since (its restart brings the whole set anyway). */
+ * opened or closed since (its restart brings the whole set anyway); the
+ * elector's and the router's sockets are not its business. */
 void children_listen_changed(const struct listen_socket *s, bool opened);
 bool children_all_ready(void);
 
@@ -98,15 +99,17 @@ bool children_all_ready(void);
 /* Told of each socket sockets_update opened (`opened`) or is about to close. */
 typedef void sockets_changed_fn(const struct listen_socket *s, bool opened);
 /* Makes `set` the sockets the configuration and the current addresses of
- * its interfaces (`extra`) ask for: keeps those that stay, opens the new
- * ones, closes the rest, telling `changed` (may be NULL) of each.  A
- * configured address that cannot be bound fails the whole update: on -1
- * (the reason in `why`) `set` is as it was; an interface's address that
- * cannot be bound is a warning. */
-int sockets_update(const struct config *cfg, const struct interface_address *extra,
-		   size_t extra_count, struct listen_set *set, sockets_changed_fn *changed,
+ * its interfaces (interfaces_addresses: follow cfg's interfaces first)
+ * ask for: keeps those that stay, opens the new ones, closes the rest,
+ * telling `changed` (may be NULL) of each.  A configured address that
+ * cannot be bound fails the whole update: on -1 (the reason in `why`)
+ * `set` is as it was; an interface's address that cannot be bound is a
+ * warning. */
+int sockets_update(const struct config *cfg, struct listen_set *set, sockets_changed_fn *changed,
 		   char *why, size_t why_size);
 void sockets_close(struct listen_set *set);
+/* The socket as the listener and rxmppctl status see it. */
+void sockets_describe(const struct listen_socket *s, struct proto_listen_socket *out);
 
 /* supervisor_interfaces.c */
 /* Follows the interfaces named in cfg's listen.addresses (none: stops

@@ -116,12 +116,13 @@ static enum proc_role socket_owner(const struct listen_socket *s)
 						 : PROC_LISTENER;
 }
 
-static void child_send_socket(struct child *c, const struct listen_socket *s)
+/* LISTEN_SOCKET (or CLUSTER_SOCKET) with a duplicate of `s`, or, when it
+ * is no longer `open`, LISTEN_CLOSE naming it. */
+static void child_send_socket(struct child *c, const struct listen_socket *s, bool open)
 {
-	struct proto_listen_socket info = {.kind = s->kind, .id = s->id, .port = s->port};
-	snprintf(info.address, sizeof(info.address), "%s", s->address);
-	snprintf(info.interface, sizeof(info.interface), "%s", s->interface);
-	if (s->fd == -1) {
+	struct proto_listen_socket info;
+	sockets_describe(s, &info);
+	if (!open) {
 		ipc_send(c->channel, PROTO_LISTEN_CLOSE, 0, &info, sizeof(info), -1);
 		return;
 	}
@@ -144,7 +145,7 @@ static void child_send_config(struct child *c, bool with_sockets)
 	ipc_send(c->channel, PROTO_CONFIG, 0, &sv.cfg, sizeof(sv.cfg), -1);
 	for (size_t i = 0; with_sockets && i < sv.listening.count; i++) {
 		if (socket_owner(&sv.listening.sockets[i]) == c->spec->role)
-			child_send_socket(c, &sv.listening.sockets[i]);
+			child_send_socket(c, &sv.listening.sockets[i], true);
 	}
 	if (c->spec->role == PROC_LISTENER) {
 		for (size_t i = 0; i < sv.bridges.count; i++)
@@ -668,10 +669,7 @@ void children_listen_changed(const struct listen_socket *s, bool opened)
 	/* A listener that has not said hello yet gets the whole set then. */
 	if (socket_owner(s) != PROC_LISTENER || c == NULL || c->channel == NULL || !c->greeted)
 		return;
-	struct listen_socket told = *s;
-	if (!opened)
-		told.fd = -1;
-	child_send_socket(c, &told);
+	child_send_socket(c, s, opened);
 }
 
 size_t children_status(struct proto_status_child *out, size_t max)

@@ -66,14 +66,8 @@ static void control_send_status(struct ipc_channel *ch)
 	};
 	/* What is bound now, interfaces' addresses included. */
 	struct proto_listen_socket *listening = calloc(sv.listening.count + 1, sizeof(*listening));
-	for (size_t i = 0; listening != NULL && i < sv.listening.count; i++) {
-		const struct listen_socket *s = &sv.listening.sockets[i];
-		struct proto_listen_socket *l = &listening[status.listening++];
-		l->kind = s->kind;
-		l->port = s->port;
-		snprintf(l->address, sizeof(l->address), "%s", s->address);
-		snprintf(l->interface, sizeof(l->interface), "%s", s->interface);
-	}
+	for (size_t i = 0; listening != NULL && i < sv.listening.count; i++)
+		sockets_describe(&sv.listening.sockets[i], &listening[status.listening++]);
 	snprintf(status.domain, sizeof(status.domain), "%s", sv.cfg.domain);
 	snprintf(status.config_path, sizeof(status.config_path), "%.*s",
 		 (int)sizeof(status.config_path) - 1, sv.config_path);

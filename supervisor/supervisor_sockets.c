@@ -127,11 +127,12 @@ static size_t wanted_list(const struct config *cfg, const struct interface_addre
 	return n;
 }
 
-int sockets_update(const struct config *cfg, const struct interface_address *extra,
-		   size_t extra_count, struct listen_set *set, sockets_changed_fn *changed,
+int sockets_update(const struct config *cfg, struct listen_set *set, sockets_changed_fn *changed,
 		   char *why, size_t why_size)
 {
 	static uint32_t next_id = 1;
+	const struct interface_address *extra;
+	size_t extra_count = interfaces_addresses(&extra);
 	size_t max = 5 * ((size_t)cfg->listen.address_count + extra_count + 1);
 	struct wanted *wanted = calloc(max, sizeof(*wanted));
 	struct listen_set next = {.sockets = calloc(max, sizeof(struct listen_socket))};
@@ -208,6 +209,13 @@ fail:
 	free(next.sockets);
 	free(fresh);
 	return -1;
+}
+
+void sockets_describe(const struct listen_socket *s, struct proto_listen_socket *out)
+{
+	*out = (struct proto_listen_socket){.kind = s->kind, .id = s->id, .port = s->port};
+	snprintf(out->address, sizeof(out->address), "%s", s->address);
+	snprintf(out->interface, sizeof(out->interface), "%s", s->interface);
 }
 
 void sockets_close(struct listen_set *set)
