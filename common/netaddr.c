@@ -39,3 +39,14 @@ int netaddr_from_text(const char *address, uint16_t port, struct sockaddr_storag
 	}
 	return -1;
 }
+
+bool netaddr_is_link_local(int family, const void *raw)
+{
+	if (family == AF_INET6) {
+		struct in6_addr a6;
+		memcpy(&a6, raw, sizeof(a6));
+		return IN6_IS_ADDR_LINKLOCAL(&a6);
+	}
+	const unsigned char *a4 = raw;
+	return family == AF_INET && a4[0] == 169 && a4[1] == 254;
+}

@@ -5,6 +5,7 @@
 #ifndef RXMPP_NETADDR_H
 #define RXMPP_NETADDR_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -13,5 +14,9 @@
  * or names an interface that is not there. */
 int netaddr_from_text(const char *address, uint16_t port, struct sockaddr_storage *ss,
 		      socklen_t *len);
+
+/* fe80::/10 or 169.254.0.0/16: `raw` is the address of `family` in network
+ * order (struct in_addr or in6_addr bytes). */
+bool netaddr_is_link_local(int family, const void *raw);
 
 #endif

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "netaddr.h"
+
 struct nlmsghdr *rtnl_address_dump_request(void *buf, uint32_t seq)
 {
 	memset(buf, 0, RTNL_REQUEST_SIZE);
@@ -113,12 +115,5 @@ bool rtnl_address_usable(const struct rtnl_event *address, bool link_local)
 	 * it again once duplicate address detection has passed. */
 	if (address->flags & (IFA_F_TENTATIVE | IFA_F_DADFAILED))
 		return false;
-	if (link_local)
-		return true;
-	if (address->family == AF_INET6) {
-		struct in6_addr a6;
-		memcpy(&a6, address->raw, sizeof(a6));
-		return !IN6_IS_ADDR_LINKLOCAL(&a6);
-	}
-	return !(address->raw[0] == 169 && address->raw[1] == 254);
+	return link_local || !netaddr_is_link_local(address->family, address->raw);
 }

@@ -188,20 +188,16 @@ static void add_interface_members(const char *name)
 	for (const struct ifaddrs *a = all; a != NULL; a = a->ifa_next) {
 		if (a->ifa_addr == NULL || strcmp(a->ifa_name, name) != 0)
 			continue;
+		int family = a->ifa_addr->sa_family;
+		const void *raw = NULL;
+		if (family == AF_INET)
+			raw = &((const struct sockaddr_in *)(const void *)a->ifa_addr)->sin_addr;
+		else if (family == AF_INET6)
+			raw = &((const struct sockaddr_in6 *)(const void *)a->ifa_addr)->sin6_addr;
 		char text[INET6_ADDRSTRLEN];
-		if (a->ifa_addr->sa_family == AF_INET) {
-			const struct sockaddr_in *sin = (const void *)a->ifa_addr;
-			if ((ntohl(sin->sin_addr.s_addr) >> 16) == 0xa9fe)
-				continue;
-			inet_ntop(AF_INET, &sin->sin_addr, text, sizeof(text));
-		} else if (a->ifa_addr->sa_family == AF_INET6) {
-			const struct sockaddr_in6 *sin6 = (const void *)a->ifa_addr;
-			if (IN6_IS_ADDR_LINKLOCAL(&sin6->sin6_addr))
-				continue;
-			inet_ntop(AF_INET6, &sin6->sin6_addr, text, sizeof(text));
-		} else {
+		if (raw == NULL || netaddr_is_link_local(family, raw) ||
+		    inet_ntop(family, raw, text, sizeof(text)) == NULL)
 			continue;
-		}
 		add_member(text);
 	}
 	freeifaddrs(all);
