@@ -136,7 +136,7 @@ $(UNIT_RUNNER): $(call obj,$(UNIT_SRC) $(LISTENER_CORE_SRC) listener/listener_ha
 
 # The benchmark load generator (make bench; docs/PERFORMANCE.md).
 LOAD_SRC := tests/bench/load_main.c tests/bench/load_net.c tests/bench/load_xmpp.c \
-	tests/bench/load_scenarios.c common/scram.c
+	tests/bench/load_scenarios.c common/scram.c common/netaddr.c
 $(BUILD)/tests/rxmpp-load: $(call obj,$(LOAD_SRC))
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -o $@ $(SSL_LIBS) $(EXPAT_LIBS)
