@@ -46,13 +46,17 @@ CLUSTER = [
 ]
 
 
-def start_node(directory, certs, cluster_port=None):
+def start_node(directory, certs, cluster_port=None, component_tls="direct"):
     extra = LIMITS
     if cluster_port:
         extra += (f"cluster:\n  enabled: true\n  port: {cluster_port}\n"
                   f"  trust_bundle: {certs['ca']}\n")
     node = Node(directory, certs)
+    node.cluster_port = cluster_port
     node.write_config(log_level="warning", extra=extra)
+    text = open(node.config).read().replace(
+        "listen:\n", f"listen:\n  component_tls: {component_tls}\n")
+    node.write_config(text=text)
     for i in range(ACCOUNTS):
         node.add_user(f"bench{i}", PASSWORD)
     node.write_bridges({f"cb{i}": BRIDGE_SECRET for i in range(BRIDGES)})
@@ -66,11 +70,17 @@ def ready(node):
     return result.returncode == 0 and json.loads(result.stdout)["ready"]
 
 
+def load_command(scenario, args, ports, component_port, ca, root):
+    """rxmpp-load for a server with the benchmark's accounts and bridges
+    (also what peers.py runs against the other servers)."""
+    return [LOAD, scenario, "--json", "--port", ",".join(str(p) for p in ports),
+            "--component-port", str(component_port), "--ca", ca, "--accounts", str(ACCOUNTS),
+            "--password", PASSWORD, "--bridge-secret", BRIDGE_SECRET, "--server-root",
+            str(root), *args]
+
+
 def load(node, scenario, args, ports, root):
-    command = [LOAD, scenario, "--json", "--port", ",".join(str(p) for p in ports),
-               "--component-port", str(node.component_port), "--ca", node.certs["ca"],
-               "--accounts", str(ACCOUNTS), "--password", PASSWORD,
-               "--bridge-secret", BRIDGE_SECRET, "--server-root", str(root), *args]
+    command = load_command(scenario, args, ports, node.component_port, node.certs["ca"], root)
     result = subprocess.run(command, capture_output=True, text=True, timeout=900)
     if result.returncode != 0:
         raise RuntimeError(f"rxmpp-load {scenario} failed: {result.stderr.strip()}")
@@ -103,7 +113,7 @@ def cluster_runs(tmp, certs, storm=STORM):
                                     cluster_port=free_port(span=2)))
         first = nodes[0]
         first.ctl("cluster", "initialize")
-        address = f"127.0.0.1:{cluster_port_of(first)}"
+        address = f"127.0.0.1:{first.cluster_port}"
         for node in nodes[1:]:
             node.ctl("cluster", "join", address)
         wait_until(lambda: all(len(cluster_status(n)["members"]) == 3 for n in nodes),
@@ -132,14 +142,6 @@ def cluster_runs(tmp, certs, storm=STORM):
     finally:
         for node in nodes:
             node.stop()
-
-
-def cluster_port_of(node):
-    with open(node.config) as f:
-        for line in f:
-            if line.strip().startswith("port:"):
-                return int(line.split(":")[1])
-    raise AssertionError("no cluster port")
 
 
 def cluster_status(node):

@@ -136,17 +136,8 @@ class Rxmpp(Server):
     name = "rxmpp"
 
     def start(self):
-        self.node = bench.Node(self.dir, self.certs)
-        self.node.write_config(log_level="warning", extra=bench.LIMITS)
-        text = open(self.node.config).read().replace(
-            "listen:\n", "listen:\n  component_tls: plain\n")
-        self.node.write_config(text=text)
-        for i in range(bench.ACCOUNTS):
-            self.node.add_user(f"bench{i}", bench.PASSWORD)
-        self.node.write_bridges({f"cb{i}": bench.BRIDGE_SECRET for i in range(bench.BRIDGES)})
-        self.node.start(wait_ready=False)
-        wait_until(lambda: bench.ready(self.node), timeout=60, interval=0.1,
-                   what="rxmpp to be ready")
+        # Plain call bridges, as every peer is measured (see SCENARIOS).
+        self.node = bench.start_node(self.dir, self.certs, component_tls="plain")
         self.client_port = self.node.client_port
         self.component_port = self.node.component_port
 
@@ -392,11 +383,8 @@ def run_server(kind, tmp, certs):
             server.start()
             if getattr(server, "plain_only", False) and "--plain" not in args:
                 args = [*args, "--plain"]
-            command = [bench.LOAD, scenario, "--json", "--port", str(server.client_port),
-                       "--component-port", str(server.component_port), "--ca", certs["ca"],
-                       "--accounts", str(bench.ACCOUNTS), "--password", bench.PASSWORD,
-                       "--bridge-secret", bench.BRIDGE_SECRET, "--server-root",
-                       str(server.root()), *args]
+            command = bench.load_command(scenario, args, [server.client_port],
+                                         server.component_port, certs["ca"], server.root())
             result = subprocess.run(command, capture_output=True, text=True, timeout=900)
             if result.returncode == 0:
                 figures[name] = json.loads(result.stdout)
