@@ -12,6 +12,7 @@ Suite *log_suite(void);
 Suite *xml_suite(void);
 Suite *sasl_suite(void);
 Suite *jid_suite(void);
+Suite *accounts_suite(void);
 Suite *elector_suite(void);
 Suite *fileio_suite(void);
 Suite *cert_suite(void);
