@@ -23,7 +23,13 @@ SYSCONFDIR ?= /etc
 UNITDIR ?= /lib/systemd/system
 DEB_VERSION ?= $(VERSION)
 
-ifeq ($(SANITIZE),1)
+FUZZ_CC ?= clang
+ifeq ($(FUZZ),1)
+BUILD ?= build-fuzz
+CC := $(FUZZ_CC)
+SANITIZE_FLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer
+else ifeq ($(SANITIZE),1)
 BUILD ?= build-sanitize
 SANITIZE_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 else
@@ -49,35 +55,29 @@ MNL_LIBS = $(shell $(PKG_CONFIG) --libs libmnl)
 CHECK_CFLAGS = $(shell $(PKG_CONFIG) --cflags check)
 CHECK_LIBS = $(shell $(PKG_CONFIG) --libs check)
 
-COMMON_SRC := common/buf.c common/ev.c common/ipc.c common/log.c common/proc.c common/proto.c \
-	common/fileio.c common/jid.c common/table.c common/netaddr.c
-CHILD_SRC := common/child.c config/config.c
-ACCOUNTS_SRC := common/accounts.c common/scram.c
-LISTENER_CORE_SRC := listener/listener_xml.c common/tls.c listener/listener_sasl.c
-LISTENER_SRC := listener/listener_main.c listener/listener_conn.c listener/listener_client.c \
-	listener/listener_component.c listener/listener_route.c listener/listener_accounts.c \
-	listener/listener_handshake.c listener/listener_tls.c $(LISTENER_CORE_SRC)
-CONFIG_SRC := config/config.c config/config_yaml.c config/callbridges.c config/yaml_events.c \
-	config/config_edit.c
-SUPERVISOR_SRC := supervisor/rxmppd.c supervisor/supervisor_children.c \
-	supervisor/supervisor_control.c supervisor/supervisor_notify.c \
-	supervisor/supervisor_sockets.c supervisor/supervisor_interfaces.c common/rtnl.c
-CERT_SRC := certtool/cert_load.c certtool/cert_info.c certtool/cert_chain.c certtool/cert_make.c \
-	certtool/cert_set.c
-CERTTOOL_SRC := certtool/certtool_main.c certtool/certtool_make.c certtool/certtool_show.c \
-	certtool/certtool_check.c
-UNIT_SRC := $(wildcard tests/unit/*.c)
-
+# Each folder is one static library of everything in it but its programs'
+# main files; a program links its main with the libraries it uses, its own
+# first and common last (common/ depends on nothing above it), and the
+# linker takes only the objects it needs.  A new file joins its folder's
+# library by being there.
+LIB_DIRS := listener router elector supervisor certtool config common
+MAINS := supervisor/rxmppd.c config/rxmppctl.c listener/listener_main.c router/router_main.c \
+	elector/elector_main.c certtool/certworker_main.c certtool/certtool_main.c
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+lib = $(foreach d,$(1),$(BUILD)/lib/librxmpp-$(d).a)
+LINK = mkdir -p $(dir $@) && $(CC) $(LDFLAGS) $^ -o $@
 
 BIN := $(BUILD)/bin
 PROGRAMS := $(BIN)/rxmppd $(BIN)/rxmppctl $(BIN)/rxmpp-listener $(BIN)/rxmpp-router \
 	$(BIN)/rxmpp-elector $(BIN)/rxmpp-certworker $(BIN)/rxmpp-certtool
 UNIT_RUNNER := $(BUILD)/tests/unit-tests
-STREAM_PARSER_SRC := $(LISTENER_CORE_SRC) $(ACCOUNTS_SRC) $(COMMON_SRC)
+# A fuzz target is tests/fuzz/fuzz_NAME.c with its seeds in
+# tests/fuzz/corpus/NAME/; adding one is adding its NAME here.
 FUZZ_TARGETS := stream config
 FUZZ_SECONDS ?= 60
-FUZZ_CC ?= clang
+# What the unit tests and fuzz targets may link: every library.
+TEST_LIBS := $(call lib,$(LIB_DIRS))
+TEST_LDLIBS = $(YAML_LIBS) $(SSL_LIBS) $(EXPAT_LIBS) $(MNL_LIBS) -lresolv
 
 .PHONY: all check unit integration package-tests fuzz-replay fuzz run bench bench-peers deps-build \
 	deps-test \
@@ -90,67 +90,52 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
+# Objects reached only through pattern rules (the fuzz targets') stay.
+.PRECIOUS: $(BUILD)/obj/%.o
+
 $(BUILD)/obj/tests/unit/%.o: CFLAGS += $(CHECK_CFLAGS)
 
-$(BIN)/rxmppd: $(call obj,$(SUPERVISOR_SRC) $(CONFIG_SRC) $(COMMON_SRC))
+$(foreach d,$(LIB_DIRS),$(eval \
+	$(call lib,$(d)): $(call obj,$(filter-out $(MAINS),$(wildcard $(d)/*.c)))))
+$(BUILD)/lib/%.a:
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ -o $@ $(YAML_LIBS) $(MNL_LIBS)
+	rm -f $@; $(AR) rcs $@ $^
 
-$(BIN)/rxmppctl: $(call obj,config/rxmppctl.c config/rxmppctl_user.c config/rxmppctl_cluster.c \
-		config/rxmppctl_config.c config/rxmppctl_callbridge.c config/rxmppctl_reset.c \
-		config/rxmppctl_dns.c common/srv.c elector/elector_state.c $(CERT_SRC) \
-		$(ACCOUNTS_SRC) $(CONFIG_SRC) \
-		$(COMMON_SRC))
-	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ -o $@ $(YAML_LIBS) $(SSL_LIBS) -lresolv
+$(BIN)/rxmppd: $(call obj,supervisor/rxmppd.c) $(call lib,supervisor config common)
+	$(LINK) $(YAML_LIBS) $(MNL_LIBS)
 
-$(BIN)/rxmpp-listener: $(call obj,$(LISTENER_SRC) $(ACCOUNTS_SRC) $(CHILD_SRC) $(COMMON_SRC))
-	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ -o $@ $(SSL_LIBS) $(EXPAT_LIBS)
+$(BIN)/rxmppctl: $(call obj,$(wildcard config/rxmppctl*.c)) $(call lib,elector certtool config common)
+	$(LINK) $(YAML_LIBS) $(SSL_LIBS) -lresolv
 
-$(BIN)/rxmpp-router: $(call obj,router/router_main.c router/router_table.c router/router_route.c \
-		router/router_cluster.c common/peerlink.c common/tls.c $(CHILD_SRC) $(COMMON_SRC))
-	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ -o $@ $(SSL_LIBS)
+$(BIN)/rxmpp-listener: $(call obj,listener/listener_main.c) $(call lib,listener common)
+	$(LINK) $(SSL_LIBS) $(EXPAT_LIBS)
 
-$(BIN)/rxmpp-elector: $(call obj,elector/elector_main.c elector/elector_io.c elector/elector_core.c \
-		elector/elector_state.c common/peerlink.c common/tls.c $(CHILD_SRC) $(COMMON_SRC))
-	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ -o $@ $(SSL_LIBS)
+$(BIN)/rxmpp-router: $(call obj,router/router_main.c) $(call lib,router common)
+	$(LINK) $(SSL_LIBS)
 
-$(BIN)/rxmpp-certworker: $(call obj,certtool/certworker_main.c certtool/certworker_watch.c \
-		$(CERT_SRC) common/tls.c \
-		$(CHILD_SRC) $(COMMON_SRC))
-	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ -o $@ $(SSL_LIBS)
+$(BIN)/rxmpp-elector: $(call obj,elector/elector_main.c) $(call lib,elector config common)
+	$(LINK) $(SSL_LIBS)
 
-$(BIN)/rxmpp-certtool: $(call obj,$(CERTTOOL_SRC) $(CERT_SRC) $(COMMON_SRC))
-	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ -o $@ $(CRYPTO_LIBS)
+$(BIN)/rxmpp-certworker: $(call obj,certtool/certworker_main.c) $(call lib,certtool common)
+	$(LINK) $(SSL_LIBS)
 
-$(UNIT_RUNNER): $(call obj,$(UNIT_SRC) $(LISTENER_CORE_SRC) listener/listener_handshake.c \
-		elector/elector_core.c common/srv.c common/rtnl.c $(CERT_SRC) \
-		$(ACCOUNTS_SRC) $(CONFIG_SRC) $(COMMON_SRC))
-	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ -o $@ $(YAML_LIBS) $(SSL_LIBS) $(EXPAT_LIBS) $(MNL_LIBS) $(CHECK_LIBS)
+$(BIN)/rxmpp-certtool: $(call obj,certtool/certtool_main.c) $(call lib,certtool common)
+	$(LINK) $(CRYPTO_LIBS)
+
+$(UNIT_RUNNER): $(call obj,$(wildcard tests/unit/*.c)) $(TEST_LIBS)
+	$(LINK) $(TEST_LDLIBS) $(CHECK_LIBS)
 
 # The benchmark load generator (make bench; docs/PERFORMANCE.md).
-LOAD_SRC := tests/bench/load_main.c tests/bench/load_net.c tests/bench/load_xmpp.c \
-	tests/bench/load_scenarios.c common/scram.c common/netaddr.c
-$(BUILD)/tests/rxmpp-load: $(call obj,$(LOAD_SRC))
-	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ -o $@ $(SSL_LIBS) $(EXPAT_LIBS)
+$(BUILD)/tests/rxmpp-load: $(call obj,$(wildcard tests/bench/*.c)) $(call lib,common)
+	$(LINK) $(SSL_LIBS) $(EXPAT_LIBS)
 
-# The fuzz targets' corpora replay in `make check` through a plain driver.
-$(BUILD)/tests/replay-stream: $(call obj,tests/fuzz/replay.c tests/fuzz/fuzz_stream.c \
-		$(STREAM_PARSER_SRC))
-	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ -o $@ $(SSL_LIBS) $(EXPAT_LIBS)
+# The fuzz targets' corpora replay in `make check` through a plain driver;
+# `make fuzz` links the same target with libFuzzer.
+$(BUILD)/tests/replay-%: $(call obj,tests/fuzz/replay.c) $(BUILD)/obj/tests/fuzz/fuzz_%.o $(TEST_LIBS)
+	$(LINK) $(TEST_LDLIBS)
 
-$(BUILD)/tests/replay-config: $(call obj,tests/fuzz/replay.c tests/fuzz/fuzz_config.c \
-		$(CONFIG_SRC) $(COMMON_SRC))
-	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ -o $@ $(YAML_LIBS)
+$(BUILD)/tests/fuzz-%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(TEST_LIBS)
+	$(LINK) -fsanitize=fuzzer $(TEST_LDLIBS)
 
 # Dependencies first, as separate make runs, so that pkg-config flags are
 # read after the packages are there.
@@ -177,21 +162,20 @@ fuzz-replay: $(foreach t,$(FUZZ_TARGETS),$(BUILD)/tests/replay-$(t))
 	done
 
 # libFuzzer with ASan and UBSan, FUZZ_SECONDS per target, on a scratch copy
-# of each corpus (new finds stay in build-fuzz/; copy good ones back by hand).
-fuzz: deps-fuzz
-	@mkdir -p build-fuzz
+# of each corpus: the whole build again with clang (FUZZ=1) in build-fuzz/,
+# where new finds and crash files stay (copy good ones to tests/fuzz/corpus/).
+ifeq ($(FUZZ),1)
+fuzz: $(foreach t,$(FUZZ_TARGETS),$(BUILD)/tests/fuzz-$(t))
 	@for t in $(FUZZ_TARGETS); do \
-		case $$t in \
-		stream) src="tests/fuzz/fuzz_stream.c $(STREAM_PARSER_SRC)"; libs="$(SSL_LIBS) $(EXPAT_LIBS)";; \
-		config) src="tests/fuzz/fuzz_config.c $(CONFIG_SRC) $(COMMON_SRC)"; libs="$(YAML_LIBS)";; \
-		esac; \
-		$(FUZZ_CC) $(CPPFLAGS) -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined \
-			$$src -o build-fuzz/fuzz-$$t $$libs || exit 1; \
-		rm -rf build-fuzz/corpus-$$t; cp -r tests/fuzz/corpus/$$t build-fuzz/corpus-$$t; \
+		rm -rf $(BUILD)/corpus-$$t; cp -r tests/fuzz/corpus/$$t $(BUILD)/corpus-$$t; \
 		echo "fuzzing $$t for $(FUZZ_SECONDS) s"; \
-		build-fuzz/fuzz-$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
-			build-fuzz/corpus-$$t || exit 1; \
+		$(BUILD)/tests/fuzz-$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+			-artifact_prefix=$(BUILD)/ $(BUILD)/corpus-$$t || exit 1; \
 	done
+else
+fuzz: deps-fuzz
+	$(MAKE) --no-print-directory FUZZ=1 fuzz
+endif
 
 unit: $(UNIT_RUNNER)
 	cd tests/unit && CK_DEFAULT_TIMEOUT=60 ../../$(UNIT_RUNNER)
