@@ -1,6 +1,8 @@
 # rxmpp: one entry point.
 #   make              build every program into build/bin
 #   make check        install missing test dependencies, build, run every test
+#                     but the package tests
+#   make package-tests  install, upgrade and purge the Debian package (root; CI runs it)
 #   make check SANITIZE=1   the same with AddressSanitizer and UBSan (build-sanitize/)
 #   make run          build and start a local node under ./run/
 #   make fuzz         run the libFuzzer targets for FUZZ_SECONDS each (default 60)
@@ -142,13 +144,13 @@ $(BUILD)/tests/fuzz-%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(TEST_LIBS)
 check: deps-test
 	$(MAKE) --no-print-directory format-check
 	$(MAKE) --no-print-directory unit fuzz-replay integration
-	$(MAKE) --no-print-directory package-tests
 
 # Build, lint, install, upgrade and purge the Debian package (and build the
-# RPM); they change the machine, so they run only as root and undo it all.
+# RPM).  They change the machine, so they are not part of `make check`, run
+# only as root and undo it all; CI (.ci/run) runs them after `make check`.
 package-tests:
 	@if [ "$$(id -u)" -ne 0 ]; then \
-		echo "package tests: SKIP (they install a package: run make check as root)"; \
+		echo "package tests: SKIP (they install a package: run make package-tests as root)"; \
 	else \
 		scripts/ensure-deps.sh package && \
 		RXMPP_BUILD=$(abspath $(BUILD)) /usr/bin/python3 -m pytest -p no:cacheprovider \
