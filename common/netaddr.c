@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <string.h>
 
 int netaddr_from_text(const char *address, uint16_t port, struct sockaddr_storage *ss,
@@ -38,6 +39,40 @@ int netaddr_from_text(const char *address, uint16_t port, struct sockaddr_storag
 		return 0;
 	}
 	return -1;
+}
+
+_Static_assert(NETADDR_TEXT_MAX >= INET6_ADDRSTRLEN, "room for any IPv6 address");
+_Static_assert(NETADDR_PEER_TEXT_MAX >= NETADDR_TEXT_MAX + sizeof("[]:65535") - 1,
+	       "room for brackets and a port");
+
+int netaddr_to_text(const struct sockaddr *sa, char *host, size_t host_size, uint16_t *port)
+{
+	const void *raw = NULL;
+	uint16_t net_port = 0;
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)(const void *)sa;
+		raw = &sin->sin_addr;
+		net_port = sin->sin_port;
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)(const void *)sa;
+		raw = &sin6->sin6_addr;
+		net_port = sin6->sin6_port;
+	}
+	if (port != NULL)
+		*port = ntohs(net_port);
+	if (raw == NULL || inet_ntop(sa->sa_family, raw, host, (socklen_t)host_size) == NULL) {
+		snprintf(host, host_size, "?");
+		return -1;
+	}
+	return 0;
+}
+
+void netaddr_peer_text(const struct sockaddr *sa, char *text, size_t text_size)
+{
+	char host[NETADDR_TEXT_MAX];
+	uint16_t port;
+	netaddr_to_text(sa, host, sizeof(host), &port);
+	snprintf(text, text_size, "[%s]:%u", host, port);
 }
 
 bool netaddr_is_link_local(int family, const void *raw)

@@ -194,9 +194,9 @@ static void add_interface_members(const char *name)
 			raw = &((const struct sockaddr_in *)(const void *)a->ifa_addr)->sin_addr;
 		else if (family == AF_INET6)
 			raw = &((const struct sockaddr_in6 *)(const void *)a->ifa_addr)->sin6_addr;
-		char text[INET6_ADDRSTRLEN];
+		char text[NETADDR_TEXT_MAX];
 		if (raw == NULL || netaddr_is_link_local(family, raw) ||
-		    inet_ntop(family, raw, text, sizeof(text)) == NULL)
+		    netaddr_to_text(a->ifa_addr, text, sizeof(text), NULL) == -1)
 			continue;
 		add_member(text);
 	}

@@ -20,13 +20,12 @@
 #include "common/ev.h"
 #include "common/ipc.h"
 #include "common/jid.h"
+#include "common/netaddr.h"
 #include "common/proto.h"
 #include "config/config.h"
 #include "listener_sasl.h"
 #include "common/tls.h"
 #include "listener_xml.h"
-
-#define INET6_ADDRSTRLEN_PLUS_PORT 72
 
 enum conn_state {
 	CONN_TLS_HANDSHAKE, /* direct TLS: handshake before the stream */
@@ -46,11 +45,11 @@ struct conn {
 	struct ev_io *io;
 	enum proto_socket_kind kind;
 	enum conn_state state;
-	char peer[INET6_ADDRSTRLEN_PLUS_PORT];
-	char peer_address[48]; /* without the port: the per-address limit's key */
-	struct buf raw;	       /* bytes from the socket (ciphertext under TLS) */
-	struct buf plain;      /* decrypted bytes not yet parsed */
-	struct buf out;	       /* bytes for the socket */
+	char peer[NETADDR_PEER_TEXT_MAX];
+	char peer_address[NETADDR_TEXT_MAX]; /* without the port: the per-address limit's key */
+	struct buf raw;			     /* bytes from the socket (ciphertext under TLS) */
+	struct buf plain;		     /* decrypted bytes not yet parsed */
+	struct buf out;			     /* bytes for the socket */
 	struct tls_conn tls;
 	bool tls_active;
 	struct xml_stream *xml;

@@ -13,7 +13,6 @@
  * If this process dies, rxmppd restarts it with the same bound sockets; the
  * router forgets its sessions, and clients log in again.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <malloc.h>
 #include <netinet/in.h>
@@ -25,6 +24,7 @@
 
 #include "common/child.h"
 #include "common/log.h"
+#include "common/netaddr.h"
 #include "listener.h"
 
 /* Three ports on each configured address and interface address. */
@@ -47,24 +47,6 @@ struct listener_socket {
  * others, so they never move. */
 static struct listener_socket sockets[LISTENER_SOCKETS_MAX];
 static size_t socket_slots; /* slots used so far, free ones among them */
-
-static void format_peer(const struct sockaddr_storage *ss, char *peer, size_t peer_size,
-			char *address, size_t address_size)
-{
-	char host[INET6_ADDRSTRLEN] = "?";
-	unsigned port = 0;
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
-		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
-		port = ntohs(sin->sin_port);
-	} else if (ss->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
-		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
-		port = ntohs(sin6->sin6_port);
-	}
-	snprintf(peer, peer_size, "[%s]:%u", host, port);
-	snprintf(address, address_size, "%s", host);
-}
 
 /* Configured, enabled (rxmppctl disable closes the door) and holding a TLS set. */
 static bool listener_open(void)
@@ -106,8 +88,9 @@ static void listener_accept(struct ev_io *io, int fd, uint32_t events, void *arg
 			}
 			return;
 		}
-		char peer[INET6_ADDRSTRLEN_PLUS_PORT], address[48];
-		format_peer(&ss, peer, sizeof(peer), address, sizeof(address));
+		char peer[NETADDR_PEER_TEXT_MAX], address[NETADDR_TEXT_MAX];
+		netaddr_peer_text((struct sockaddr *)&ss, peer, sizeof(peer));
+		netaddr_to_text((struct sockaddr *)&ss, address, sizeof(address), NULL);
 		unsigned limit = L.cfg.limits.max_connections_per_address;
 		if (limit != CONFIG_NONE && conn_count_from(address) >= limit) {
 			log_warnx("%s: refused: %u connections from %s already", peer, limit,

@@ -18,5 +18,6 @@ Suite *fileio_suite(void);
 Suite *cert_suite(void);
 Suite *srv_suite(void);
 Suite *rtnl_suite(void);
+Suite *netaddr_suite(void);
 
 #endif
