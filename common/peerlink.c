@@ -14,6 +14,7 @@
 
 #include "buf.h"
 #include "log.h"
+#include "netaddr.h"
 #include "tls.h"
 
 #define PEERLINK_VERSION 1
@@ -165,16 +166,22 @@ static void seal_all(struct ev_loop *loop, void *arg)
 	}
 }
 
-int peerlink_send(struct peerlink *l, uint16_t type, const void *data, size_t len)
+int peerlink_sendv(struct peerlink *l, uint16_t type, const struct iovec *iov, size_t count)
 {
 	if (!l->greeted || !l->tls.handshake_done || l->closed)
 		return -1;
+	size_t len = 0;
+	for (size_t i = 0; i < count; i++)
+		len += iov[i].iov_len;
 	struct ipc_header hdr = {.type = type, .len = (uint32_t)(sizeof(hdr) + len)};
 	if (len > PEERLINK_FRAME_MAX - sizeof(hdr) ||
 	    buf_len(&l->out) + buf_len(&l->pending) > PEERLINK_OUTPUT_MAX ||
-	    buf_append(&l->pending, &hdr, sizeof(hdr)) == -1 ||
-	    buf_append(&l->pending, data, len) == -1)
+	    buf_reserve(&l->pending, sizeof(hdr) + len) == -1)
 		return -1;
+	/* Room is reserved for the whole frame, so no piece can fail half-way. */
+	buf_append(&l->pending, &hdr, sizeof(hdr));
+	for (size_t i = 0; i < count; i++)
+		buf_append(&l->pending, iov[i].iov_base, iov[i].iov_len);
 	if (!l->dirty) {
 		if (ev_hook_add(l->loop, seal_all, NULL) == -1) {
 			link_seal(l);
@@ -185,6 +192,12 @@ int peerlink_send(struct peerlink *l, uint16_t type, const void *data, size_t le
 		dirty_links = l;
 	}
 	return 0;
+}
+
+int peerlink_send(struct peerlink *l, uint16_t type, const void *data, size_t len)
+{
+	struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
+	return peerlink_sendv(l, type, &iov, 1);
 }
 
 static void link_fail(struct peerlink *l, const char *fmt, ...)
@@ -361,9 +374,10 @@ static struct peerlink *link_new(struct ev_loop *loop, int fd, const char *peer,
 	return l;
 }
 
-struct peerlink *peerlink_accept(struct ev_loop *loop, SSL_CTX *ctx, int fd, const char *peer,
-				 const struct peerlink_hello *hello,
-				 const struct peerlink_events *events, void *arg)
+/* Serves an accepted connection; takes `fd`. */
+static struct peerlink *link_accept(struct ev_loop *loop, SSL_CTX *ctx, int fd, const char *peer,
+				    const struct peerlink_hello *hello,
+				    const struct peerlink_events *events, void *arg)
 {
 	struct peerlink *l = link_new(loop, fd, peer, hello, events, arg);
 	if (l != NULL && tls_conn_init(&l->tls, ctx, &l->raw, &l->out) == -1) {
@@ -435,6 +449,98 @@ struct peerlink *peerlink_connect(struct ev_loop *loop, SSL_CTX *ctx, const char
 	l->connecting = true;
 	ev_io_set_events(l->io, EV_WRITE);
 	return l;
+}
+
+/* Listening */
+
+/* Out of descriptors or memory: the kernel keeps the connections queued. */
+#define PEERLINK_ACCEPT_PAUSE_MS 100
+/* Connections taken per readiness, so one socket cannot starve the loop. */
+#define PEERLINK_ACCEPT_BURST 16
+
+struct peerlink_listener {
+	struct ev_loop *loop;
+	int fd;
+	struct ev_io *io;
+	struct ev_timer *resume;
+	char what[32];
+	peerlink_admit_cb *admit;
+	void *arg;
+};
+
+static int64_t listener_resume(struct ev_timer *timer, void *arg)
+{
+	struct peerlink_listener *pl = arg;
+	(void)timer;
+	pl->resume = NULL;
+	ev_io_set_events(pl->io, EV_READ);
+	return EV_TIMER_DONE;
+}
+
+static void listener_accept(struct ev_io *io, int fd, uint32_t events, void *arg)
+{
+	struct peerlink_listener *pl = arg;
+	(void)io, (void)events;
+	for (int i = 0; i < PEERLINK_ACCEPT_BURST; i++) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		int conn = accept4(fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (conn == -1) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM) {
+				/* Readiness would report the same connection at once. */
+				log_warn("%s: accept; pausing %d ms", pl->what,
+					 PEERLINK_ACCEPT_PAUSE_MS);
+				ev_io_set_events(pl->io, 0);
+				pl->resume = ev_timer_add(pl->loop, PEERLINK_ACCEPT_PAUSE_MS,
+							  listener_resume, pl);
+			} else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+				   errno != ECONNABORTED) {
+				log_warn("%s: accept", pl->what);
+			}
+			return;
+		}
+		char peer[NETADDR_PEER_TEXT_MAX];
+		netaddr_peer_text((struct sockaddr *)&ss, peer, sizeof(peer));
+		struct peerlink_admission a = {0};
+		const char *refusal = "refused";
+		if (pl->admit(&a, &refusal, pl->arg) == -1) {
+			log_warnx("%s from %s refused: %s", pl->what, peer, refusal);
+			close(conn);
+			continue;
+		}
+		*a.slot = link_accept(pl->loop, a.ctx, conn, peer, &a.hello, a.events, a.arg);
+		if (*a.slot == NULL)
+			log_warnx("%s from %s refused: out of memory", pl->what, peer);
+	}
+}
+
+struct peerlink_listener *peerlink_listen(struct ev_loop *loop, int fd, const char *what,
+					  peerlink_admit_cb *admit, void *arg)
+{
+	struct peerlink_listener *pl = calloc(1, sizeof(*pl));
+	if (pl == NULL) {
+		close(fd);
+		return NULL;
+	}
+	*pl = (struct peerlink_listener){.loop = loop, .fd = fd, .admit = admit, .arg = arg};
+	snprintf(pl->what, sizeof(pl->what), "%s", what);
+	pl->io = ev_io_add(loop, fd, EV_READ, listener_accept, pl);
+	if (pl->io == NULL) {
+		peerlink_listener_free(pl);
+		return NULL;
+	}
+	return pl;
+}
+
+void peerlink_listener_free(struct peerlink_listener *pl)
+{
+	if (pl == NULL)
+		return;
+	ev_io_del(pl->io);
+	ev_timer_del(pl->resume);
+	close(pl->fd);
+	free(pl);
 }
 
 bool peerlink_is_up(const struct peerlink *l)

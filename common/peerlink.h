@@ -7,6 +7,9 @@
  *
  * Used by the elector for heartbeats and votes (and, separately, by the
  * router for stanzas), so the two kinds of traffic never share a queue.
+ *
+ * What is sent in one turn of the loop leaves as one TLS record before the
+ * loop sleeps; peerlink_sendv gathers a frame from pieces straight into it.
  */
 #ifndef RXMPP_PEERLINK_H
 #define RXMPP_PEERLINK_H
@@ -15,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "ev.h"
 #include "ipc.h"
@@ -46,12 +50,31 @@ struct peerlink *peerlink_connect(struct ev_loop *loop, SSL_CTX *ctx, const char
 				  const struct peerlink_hello *hello,
 				  const struct peerlink_events *events, void *arg, char *why,
 				  size_t why_size);
-/* Serves an accepted connection; takes `fd`. */
-struct peerlink *peerlink_accept(struct ev_loop *loop, SSL_CTX *ctx, int fd, const char *peer,
-				 const struct peerlink_hello *hello,
-				 const struct peerlink_events *events, void *arg);
 void peerlink_free(struct peerlink *l);
 
+/* A listening socket for links from other nodes.  Each connection that
+ * arrives is offered to the owner's admit callback, which fills in how to
+ * serve it and where to keep the link, or refuses it with a reason that is
+ * logged with the peer's address. */
+struct peerlink_admission {
+	struct peerlink **slot; /* receives the new link (NULL if it failed) */
+	SSL_CTX *ctx;
+	struct peerlink_hello hello;
+	const struct peerlink_events *events;
+	void *arg;
+};
+typedef int peerlink_admit_cb(struct peerlink_admission *admission, const char **refusal,
+			      void *arg);
+struct peerlink_listener;
+/* Takes `fd`; `what` names the links in the log ("cluster link"). */
+struct peerlink_listener *peerlink_listen(struct ev_loop *loop, int fd, const char *what,
+					  peerlink_admit_cb *admit, void *arg);
+/* Stops listening and closes the socket; links already accepted stay. */
+void peerlink_listener_free(struct peerlink_listener *pl);
+
+/* Queues one frame for this turn's record; -1 if the link is not up, the
+ * frame too long or the output full.  The frame is the pieces in order. */
+int peerlink_sendv(struct peerlink *l, uint16_t type, const struct iovec *iov, size_t count);
 int peerlink_send(struct peerlink *l, uint16_t type, const void *data, size_t len);
 bool peerlink_is_up(const struct peerlink *l);
 const struct peerlink_hello *peerlink_remote(const struct peerlink *l);

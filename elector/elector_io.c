@@ -17,7 +17,6 @@
  */
 #include "elector_io.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <netinet/in.h>
@@ -79,10 +78,7 @@ static struct {
 	struct elector *core;
 	SSL_CTX *tls;
 	struct ev_timer *ticker;
-	struct {
-		int fd;
-		struct ev_io *io;
-	} sockets[SOCKETS_MAX];
+	struct peerlink_listener *sockets[SOCKETS_MAX];
 	size_t socket_count;
 	struct out_link outs[ELECTOR_MEMBERS_MAX];
 	struct peerlink *ins[LINKS_IN_MAX];
@@ -658,40 +654,19 @@ void elector_io_request(uint64_t token, const struct proto_cluster_request *requ
 
 /* Listening and ticking */
 
-static void on_accept(struct ev_io *io, int fd, uint32_t events, void *arg)
+static int admit_link(struct peerlink_admission *a, const char **refusal, void *arg)
 {
-	(void)io, (void)events, (void)arg;
-	for (int i = 0; i < 16; i++) {
-		struct sockaddr_storage ss;
-		socklen_t len = sizeof(ss);
-		int conn = accept4(fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (conn == -1)
-			return;
-		char host[INET6_ADDRSTRLEN] = "?", peer[INET6_ADDRSTRLEN + 16];
-		unsigned port = 0;
-		if (ss.ss_family == AF_INET) {
-			inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host,
-				  sizeof(host));
-			port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-		} else if (ss.ss_family == AF_INET6) {
-			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host,
-				  sizeof(host));
-			port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-		}
-		snprintf(peer, sizeof(peer), "[%s]:%u", host, port);
-		size_t slot = 0;
-		while (slot < LINKS_IN_MAX && E.ins[slot] != NULL)
-			slot++;
-		if (slot == LINKS_IN_MAX || E.tls == NULL) {
-			log_warnx("cluster link from %s refused: %s", peer,
-				  E.tls == NULL ? "the cluster is disabled" : "too many links");
-			close(conn);
-			continue;
-		}
-		struct peerlink_hello hello = local_hello();
-		E.ins[slot] =
-		    peerlink_accept(E.loop, E.tls, conn, peer, &hello, &link_events, NULL);
+	(void)arg;
+	size_t slot = 0;
+	while (slot < LINKS_IN_MAX && E.ins[slot] != NULL)
+		slot++;
+	if (E.tls == NULL || slot == LINKS_IN_MAX) {
+		*refusal = E.tls == NULL ? "the cluster is disabled" : "too many links";
+		return -1;
 	}
+	*a = (struct peerlink_admission){
+	    .slot = &E.ins[slot], .ctx = E.tls, .hello = local_hello(), .events = &link_events};
+	return 0;
 }
 
 void elector_io_socket(int fd, const struct proto_listen_socket *info)
@@ -700,8 +675,12 @@ void elector_io_socket(int fd, const struct proto_listen_socket *info)
 		close(fd);
 		return;
 	}
-	E.sockets[E.socket_count].fd = fd;
-	E.sockets[E.socket_count].io = ev_io_add(child_loop(), fd, EV_READ, on_accept, NULL);
+	E.sockets[E.socket_count] =
+	    peerlink_listen(child_loop(), fd, "cluster link", admit_link, NULL);
+	if (E.sockets[E.socket_count] == NULL) {
+		log_warnx("cluster links on %s port %u: out of memory", info->address, info->port);
+		return;
+	}
 	E.socket_count++;
 	log_info("accepting cluster links on %s port %u", info->address, info->port);
 }
@@ -784,10 +763,8 @@ void elector_io_stop(void)
 	for (size_t i = 0; i < LINKS_IN_MAX; i++)
 		peerlink_free(E.ins[i]);
 	peerlink_free(E.req.link);
-	for (size_t i = 0; i < E.socket_count; i++) {
-		ev_io_del(E.sockets[i].io);
-		close(E.sockets[i].fd);
-	}
+	for (size_t i = 0; i < E.socket_count; i++)
+		peerlink_listener_free(E.sockets[i]);
 	elector_free(E.core);
 	SSL_CTX_free(E.tls);
 	memset(&E, 0, sizeof(E));

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "common/child.h"
@@ -148,8 +149,7 @@ static struct {
 		uint64_t origin_node, epoch, seq;
 		unsigned *remaining;
 	} ctx;
-	int fds[8];
-	struct ev_io *ios[8];
+	struct peerlink_listener *ports[8];
 	size_t socket_count;
 } C;
 
@@ -179,14 +179,8 @@ static void send_to(struct peerlink *l, uint16_t type, const void *a, size_t ale
 {
 	if (l == NULL || !peerlink_is_up(l))
 		return;
-	char *frame = malloc(alen + blen);
-	if (frame == NULL)
-		return;
-	memcpy(frame, a, alen);
-	if (blen > 0)
-		memcpy(frame + alen, b, blen);
-	peerlink_send(l, type, frame, alen + blen);
-	free(frame);
+	struct iovec iov[2] = {{(void *)a, alen}, {(void *)b, blen}};
+	peerlink_sendv(l, type, iov, 2);
 }
 
 static struct peerlink *link_of(uint64_t node)
@@ -596,35 +590,32 @@ static void link_closed(struct peerlink *l, const char *reason, void *arg)
 	peerlink_free(l);
 }
 
-static void on_accept(struct ev_io *io, int fd, uint32_t ev, void *arg)
+static int admit_link(struct peerlink_admission *a, const char **refusal, void *arg)
 {
-	(void)io, (void)ev, (void)arg;
-	for (int n = 0; n < 16; n++) {
-		int conn = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (conn == -1)
-			return;
-		size_t slot = 0;
-		while (slot < LINKS_MAX && C.links[slot] != NULL)
-			slot++;
-		if (slot == LINKS_MAX || C.tls == NULL) {
-			close(conn);
-			continue;
-		}
-		struct peerlink_hello h = hello();
-		C.links[slot] =
-		    peerlink_accept(C.loop, C.tls, conn, "stanza link", &h, &events, NULL);
+	(void)arg;
+	size_t slot = 0;
+	while (slot < LINKS_MAX && C.links[slot] != NULL)
+		slot++;
+	if (C.tls == NULL || slot == LINKS_MAX) {
+		*refusal = C.tls == NULL ? "the cluster is disabled" : "too many links";
+		return -1;
 	}
+	*a = (struct peerlink_admission){
+	    .slot = &C.links[slot], .ctx = C.tls, .hello = hello(), .events = &events};
+	return 0;
 }
 
 void cluster_socket(int fd)
 {
-	if (C.socket_count == sizeof(C.fds) / sizeof(C.fds[0])) {
+	if (C.socket_count == sizeof(C.ports) / sizeof(C.ports[0])) {
+		log_warnx("too many stanza link sockets; closing one");
 		close(fd);
 		return;
 	}
-	C.fds[C.socket_count] = fd;
-	C.ios[C.socket_count] = ev_io_add(child_loop(), fd, EV_READ, on_accept, NULL);
-	C.socket_count++;
+	C.ports[C.socket_count] =
+	    peerlink_listen(child_loop(), fd, "stanza link", admit_link, NULL);
+	if (C.ports[C.socket_count] != NULL)
+		C.socket_count++;
 }
 
 /* Leadership */
@@ -796,10 +787,8 @@ void cluster_stop(void)
 	peerlink_free(C.up);
 	for (size_t i = 0; i < LINKS_MAX; i++)
 		peerlink_free(C.links[i]);
-	for (size_t i = 0; i < C.socket_count; i++) {
-		ev_io_del(C.ios[i]);
-		close(C.fds[i]);
-	}
+	for (size_t i = 0; i < C.socket_count; i++)
+		peerlink_listener_free(C.ports[i]);
 	while (C.items != NULL)
 		item_unlink(NULL, C.items);
 	while (C.held != NULL) {
