@@ -6,6 +6,7 @@
  *   listener_client.c     the client stream: STARTTLS, SASL, bind, stanzas (RFC 6120)
  *   listener_component.c  the component stream of call bridges (XEP-0114)
  *   listener_route.c      sessions and stanzas to and from the router
+ *   listener_index.c      connections by id and by peer address, session counts
  *   listener_accounts.c   the accounts file, re-read when it changes
  *   listener_xml.c, listener_sasl.c, common/tls.c   parser, SASL, TLS
  */
@@ -23,6 +24,7 @@
 #include "common/netaddr.h"
 #include "common/proto.h"
 #include "config/config.h"
+#include "listener_index.h"
 #include "listener_sasl.h"
 #include "common/tls.h"
 #include "listener_xml.h"
@@ -63,7 +65,7 @@ struct conn {
 	char *jid;	 /* full JID of a bound client, or a component's address */
 	char bridge[64]; /* component: the call bridge's name */
 	bool announced;	 /* SESSION_UP sent to the router */
-	bool counted;	 /* counts towards max_sessions */
+	bool counted;	 /* a session in L.index's counts (listener_index_count_session) */
 	bool available;	 /* last presence broadcast was available */
 	int priority;
 	int64_t created;
@@ -82,8 +84,8 @@ struct listener {
 	bool configured;
 	SSL_CTX *tls; /* the set from the certificate worker; NULL until it comes */
 	struct conn *conns;
+	struct listener_index index; /* the same connections, found without a walk */
 	uint64_t next_id;
-	unsigned client_sessions;	  /* bound clients, for max_sessions */
 	struct proto_callbridge *bridges; /* in force */
 	size_t bridge_count;
 	struct proto_callbridge *next_bridges; /* arriving with a configuration */
@@ -115,8 +117,6 @@ void conn_close(struct conn *c, const char *why);
 /* A new XML stream (after STARTTLS or SASL success). */
 void conn_restart_stream(struct conn *c);
 void conn_send_header(struct conn *c, const char *content_ns, const char *from);
-struct conn *conn_find(uint64_t id);
-unsigned conn_count_from(const char *peer_address);
 void conns_flush(void);
 void conns_close_all(void);
 

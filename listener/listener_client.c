@@ -259,7 +259,7 @@ static void client_bind(struct conn *c, const struct xml_node *iq, const struct 
 		return;
 	}
 	if (L.cfg.limits.max_sessions != CONFIG_NONE &&
-	    L.client_sessions >= L.cfg.limits.max_sessions) {
+	    L.index.clients >= L.cfg.limits.max_sessions) {
 		log_warnx("%s: refused %s: max_sessions (%u) reached", c->peer, c->user,
 			  L.cfg.limits.max_sessions);
 		conn_stream_error(c, "resource-constraint",
@@ -290,8 +290,7 @@ static void client_bind(struct conn *c, const struct xml_node *iq, const struct 
 		return;
 	}
 	c->state = CONN_SESSION;
-	c->counted = true;
-	L.client_sessions++;
+	listener_index_count_session(&L.index, c);
 	char payload[JID_MAX + 128];
 	struct buf escaped;
 	buf_init(&escaped, sizeof(payload));

@@ -92,6 +92,7 @@ static void component_handshake(struct conn *c, const struct xml_node *element)
 	}
 	conn_send_str(c, "<handshake/>");
 	c->state = CONN_COMPONENT;
+	listener_index_count_session(&L.index, c);
 	log_info("%s: call bridge %s connected as %s", c->peer, c->bridge, c->jid);
 	route_session_up(c);
 }

@@ -101,7 +101,7 @@ struct conn *conn_new(int fd, enum proto_socket_kind kind, const char *peer,
 	c->created = c->last_in = c->last_out = ev_now(L.loop);
 	c->io = ev_io_add(L.loop, fd, EV_READ, conn_readable, c);
 	c->timer = ev_timer_add(L.loop, 1000, conn_timer, c);
-	if (c->io == NULL || c->timer == NULL) {
+	if (c->io == NULL || c->timer == NULL || listener_index_add(&L.index, c) == -1) {
 		ev_io_del(c->io);
 		ev_timer_del(c->timer);
 		free(c);
@@ -148,31 +148,13 @@ int conn_set(char **field, const char *value)
 	return 0;
 }
 
-struct conn *conn_find(uint64_t id)
-{
-	for (struct conn *c = L.conns; c != NULL; c = c->next) {
-		if (c->id == id)
-			return c;
-	}
-	return NULL;
-}
-
-unsigned conn_count_from(const char *peer_address)
-{
-	unsigned n = 0;
-	for (struct conn *c = L.conns; c != NULL; c = c->next)
-		n += strcmp(c->peer_address, peer_address) == 0;
-	return n;
-}
-
 void conn_close(struct conn *c, const char *why)
 {
 	if (why != NULL)
 		log_debug("%s: closing: %s", c->peer, why);
 	if (c->announced)
 		route_session_down(c);
-	if (c->counted)
-		L.client_sessions--;
+	listener_index_remove(&L.index, c);
 	*c->prev = c->next;
 	if (c->next != NULL)
 		c->next->prev = c->prev;

@@ -92,7 +92,7 @@ static void listener_accept(struct ev_io *io, int fd, uint32_t events, void *arg
 		netaddr_peer_text((struct sockaddr *)&ss, peer, sizeof(peer));
 		netaddr_to_text((struct sockaddr *)&ss, address, sizeof(address), NULL);
 		unsigned limit = L.cfg.limits.max_connections_per_address;
-		if (limit != CONFIG_NONE && conn_count_from(address) >= limit) {
+		if (limit != CONFIG_NONE && listener_index_count_from(&L.index, address) >= limit) {
 			log_warnx("%s: refused: %u connections from %s already", peer, limit,
 				  address);
 			close(conn);
@@ -234,9 +234,7 @@ static void listener_flush(struct ev_loop *loop, void *arg)
 	conns_flush();
 	/* The supervisor shows these in rxmppctl status. */
 	static struct proto_stats told;
-	struct proto_stats now = {.clients = L.client_sessions};
-	for (struct conn *c = L.conns; c != NULL; c = c->next)
-		now.components += c->state == CONN_COMPONENT;
+	struct proto_stats now = {.clients = L.index.clients, .components = L.index.components};
 	if (memcmp(&now, &told, sizeof(now)) != 0) {
 		struct iovec iov = {.iov_base = &now, .iov_len = sizeof(now)};
 		if (child_send_supervisor_v(PROTO_STATS, 0, &iov, 1) == 0)
@@ -257,6 +255,7 @@ static int64_t listener_trim(struct ev_timer *timer, void *arg)
 static void listener_stop(void)
 {
 	conns_close_all();
+	listener_index_free(&L.index);
 	for (size_t i = 0; i < socket_slots; i++) {
 		if (sockets[i].fd != -1)
 			listener_socket_free(&sockets[i]);
@@ -272,6 +271,10 @@ static void listener_stop(void)
 static int listener_start(const struct config *cfg, bool first, char *why, size_t why_size)
 {
 	if (first) {
+		if (listener_index_init(&L.index) == -1) {
+			snprintf(why, why_size, "out of memory");
+			return -1;
+		}
 		L.loop = child_loop();
 		ev_hook_add(L.loop, listener_flush, NULL);
 		ev_timer_add(L.loop, LISTENER_TRIM_MS, listener_trim, NULL);

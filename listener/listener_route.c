@@ -153,13 +153,13 @@ bool route_message(const struct ipc_msg *msg)
 	struct conn *c;
 	switch (msg->type) {
 	case PROTO_DELIVER:
-		c = conn_find(msg->peer);
+		c = listener_index_find(&L.index, msg->peer);
 		/* A session that ended meanwhile: the router learns it shortly. */
 		if (c != NULL && (c->state == CONN_SESSION || c->state == CONN_COMPONENT))
 			conn_send(c, msg->data, msg->len);
 		return true;
 	case PROTO_SESSION_KICK:
-		c = conn_find(msg->peer);
+		c = listener_index_find(&L.index, msg->peer);
 		if (c != NULL && msg->len == sizeof(struct proto_kick)) {
 			log_info("%s: session %s replaced by a newer login", c->peer, c->jid);
 			conn_stream_error(c, "conflict",

@@ -19,5 +19,6 @@ Suite *cert_suite(void);
 Suite *srv_suite(void);
 Suite *rtnl_suite(void);
 Suite *netaddr_suite(void);
+Suite *listener_index_suite(void);
 
 #endif
