@@ -1,5 +1,5 @@
 /* Names of the IPC messages and child states, for log lines and rxmppctl,
- * and the unpacking of routing headers. */
+ * stanza types, and the unpacking of routing headers. */
 #include "proto.h"
 
 #include <string.h>
@@ -81,6 +81,34 @@ static int proto_take(const char **p, size_t *left, size_t n, char *out, size_t 
 	return 0;
 }
 
+static const char *const proto_stanza_type_names[PROTO_STANZA_TYPE_END] = {
+    [PROTO_STANZA_TYPE_NORMAL] = "normal",
+    [PROTO_STANZA_TYPE_CHAT] = "chat",
+    [PROTO_STANZA_TYPE_GROUPCHAT] = "groupchat",
+    [PROTO_STANZA_TYPE_HEADLINE] = "headline",
+    [PROTO_STANZA_TYPE_GET] = "get",
+    [PROTO_STANZA_TYPE_SET] = "set",
+    [PROTO_STANZA_TYPE_RESULT] = "result",
+    [PROTO_STANZA_TYPE_UNAVAILABLE] = "unavailable",
+    [PROTO_STANZA_TYPE_SUBSCRIBE] = "subscribe",
+    [PROTO_STANZA_TYPE_SUBSCRIBED] = "subscribed",
+    [PROTO_STANZA_TYPE_UNSUBSCRIBE] = "unsubscribe",
+    [PROTO_STANZA_TYPE_UNSUBSCRIBED] = "unsubscribed",
+    [PROTO_STANZA_TYPE_PROBE] = "probe",
+    [PROTO_STANZA_TYPE_ERROR] = "error",
+};
+
+uint16_t proto_stanza_type_from_name(const char *name)
+{
+	if (name == NULL)
+		return PROTO_STANZA_TYPE_NONE;
+	for (uint16_t t = PROTO_STANZA_TYPE_NORMAL; t < PROTO_STANZA_TYPE_END; t++) {
+		if (strcmp(name, proto_stanza_type_names[t]) == 0)
+			return t;
+	}
+	return PROTO_STANZA_TYPE_OTHER;
+}
+
 int proto_route_unpack(const void *data, size_t len, struct proto_route_view *out)
 {
 	struct proto_route route;
@@ -90,8 +118,8 @@ int proto_route_unpack(const void *data, size_t len, struct proto_route_view *ou
 	const char *p = (const char *)data + sizeof(route);
 	size_t left = len - sizeof(route);
 	out->kind = route.kind;
-	if (route.kind > PROTO_STANZA_IQ ||
-	    proto_take(&p, &left, route.type_len, out->type, sizeof(out->type)) == -1 ||
+	out->type = route.type;
+	if (route.kind > PROTO_STANZA_IQ || route.type >= PROTO_STANZA_TYPE_END ||
 	    proto_take(&p, &left, route.id_len, out->id, sizeof(out->id)) == -1 ||
 	    proto_take(&p, &left, route.from_len, out->from, sizeof(out->from)) == -1 ||
 	    proto_take(&p, &left, route.to_len, out->to, sizeof(out->to)) == -1 ||

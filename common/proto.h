@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 /* Raised whenever a payload below changes, so mixed builds refuse each other. */
-#define PROTO_VERSION 4
+#define PROTO_VERSION 5
 
 enum proto_type {
 	/* child -> supervisor, first message: struct proto_hello */
@@ -213,15 +213,41 @@ enum proto_stanza_kind {
 	PROTO_STANZA_IQ,
 };
 
+/* A stanza's type attribute (RFC 6120 8.2.3, RFC 6121 4.7.1 and 5.2.2),
+ * read once by the listener so that the router compares numbers. */
+enum proto_stanza_type {
+	PROTO_STANZA_TYPE_NONE,	 /* no type attribute */
+	PROTO_STANZA_TYPE_OTHER, /* a value not below (routed as it came) */
+	PROTO_STANZA_TYPE_NORMAL,
+	PROTO_STANZA_TYPE_CHAT,
+	PROTO_STANZA_TYPE_GROUPCHAT,
+	PROTO_STANZA_TYPE_HEADLINE,
+	PROTO_STANZA_TYPE_GET,
+	PROTO_STANZA_TYPE_SET,
+	PROTO_STANZA_TYPE_RESULT,
+	PROTO_STANZA_TYPE_UNAVAILABLE,
+	PROTO_STANZA_TYPE_SUBSCRIBE,
+	PROTO_STANZA_TYPE_SUBSCRIBED,
+	PROTO_STANZA_TYPE_UNSUBSCRIBE,
+	PROTO_STANZA_TYPE_UNSUBSCRIBED,
+	PROTO_STANZA_TYPE_PROBE,
+	PROTO_STANZA_TYPE_ERROR,
+	PROTO_STANZA_TYPE_END,
+};
+
+/* The type attribute's value (NULL: none) as enum proto_stanza_type. */
+uint16_t proto_stanza_type_from_name(const char *name);
+
 /*
  * The routing header of a stanza: what the router needs to route it and to
  * answer for the server, so that it never parses XML.  The strings follow
- * in this order, without NULs: type, id, from, to, and the namespace and
- * name of the first child element (what an iq is about).
+ * in this order, without NULs: id, from, to, and the namespace and name of
+ * the first child element (what an iq is about).  Stanza links between
+ * routers carry it unchanged (router_cluster.c).
  */
 struct proto_route {
 	uint32_t kind; /* enum proto_stanza_kind */
-	uint16_t type_len;
+	uint16_t type; /* enum proto_stanza_type */
 	uint16_t id_len;
 	uint16_t from_len;
 	uint16_t to_len;
@@ -234,8 +260,8 @@ _Static_assert(sizeof(struct proto_route) == 20, "proto_route has a fixed size")
 /* A routing header unpacked, the strings NUL-terminated copies. */
 #define PROTO_ROUTE_STRING_MAX 3072
 struct proto_route_view {
-	uint32_t kind;
-	char type[32];
+	uint32_t kind; /* enum proto_stanza_kind */
+	uint32_t type; /* enum proto_stanza_type */
 	char id[256];
 	char from[PROTO_ROUTE_STRING_MAX + 8];
 	char to[PROTO_ROUTE_STRING_MAX + 8];

@@ -73,7 +73,7 @@ void route_stanza(struct conn *c, struct xml_node *stanza, const char *from, con
 	}
 	struct proto_route route = {
 	    .kind = stanza_kind(stanza->name),
-	    .type_len = (uint16_t)(type ? strlen(type) : 0),
+	    .type = proto_stanza_type_from_name(type),
 	    .id_len = (uint16_t)(id ? strlen(id) : 0),
 	    .from_len = (uint16_t)strlen(from),
 	    .to_len = (uint16_t)(to ? strlen(to) : 0),
@@ -85,7 +85,6 @@ void route_stanza(struct conn *c, struct xml_node *stanza, const char *from, con
 	};
 	struct iovec iov[] = {
 	    {.iov_base = &route, .iov_len = sizeof(route)},
-	    {.iov_base = (void *)(type ? type : ""), .iov_len = route.type_len},
 	    {.iov_base = (void *)(id ? id : ""), .iov_len = route.id_len},
 	    {.iov_base = (void *)from, .iov_len = route.from_len},
 	    {.iov_base = (void *)(to ? to : ""), .iov_len = route.to_len},
@@ -94,7 +93,7 @@ void route_stanza(struct conn *c, struct xml_node *stanza, const char *from, con
 	    {.iov_base = (void *)buf_head(&bytes), .iov_len = buf_len(&bytes)},
 	};
 	bool sent = child_peer_connected(PROC_ROUTER) && c->announced &&
-		    child_send_v(PROC_ROUTER, PROTO_STANZA, c->id, iov, 8) == 0;
+		    child_send_v(PROC_ROUTER, PROTO_STANZA, c->id, iov, 7) == 0;
 	buf_free(&bytes);
 	if (!sent)
 		route_bounce(c, stanza, to, "service-unavailable");

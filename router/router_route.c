@@ -96,7 +96,7 @@ static void reply(struct rref to, const struct proto_route_view *r, const char *
 void route_bounce(struct rref origin, const struct proto_route_view *r, const char *type,
 		  const char *condition)
 {
-	if (strcmp(r->type, "error") == 0 || strcmp(r->type, "result") == 0 ||
+	if (r->type == PROTO_STANZA_TYPE_ERROR || r->type == PROTO_STANZA_TYPE_RESULT ||
 	    r->kind == PROTO_STANZA_PRESENCE)
 		return;
 	char payload[256];
@@ -121,9 +121,9 @@ static void add_item(struct rsession *s, void *arg)
 /* An iq for the server itself, or for the sender's own account. */
 static void server_iq(struct rref origin, const struct proto_route_view *r, bool for_account)
 {
-	if (strcmp(r->type, "result") == 0 || strcmp(r->type, "error") == 0)
+	if (r->type == PROTO_STANZA_TYPE_RESULT || r->type == PROTO_STANZA_TYPE_ERROR)
 		return;
-	bool get = strcmp(r->type, "get") == 0;
+	bool get = r->type == PROTO_STANZA_TYPE_GET;
 	const char *ns = r->payload_ns;
 	if (get && strcmp(ns, NS_PING) == 0 && strcmp(r->payload_name, "ping") == 0) {
 		reply(origin, r, "result", "");
@@ -185,15 +185,16 @@ static void route_to_bare(struct rref origin, const struct proto_route_view *r, 
 {
 	switch (r->kind) {
 	case PROTO_STANZA_MESSAGE: {
-		if (strcmp(r->type, "groupchat") == 0) {
+		if (r->type == PROTO_STANZA_TYPE_GROUPCHAT) {
 			bounce(origin, r, "service-unavailable");
 			return;
 		}
-		if (strcmp(r->type, "headline") == 0 || strcmp(r->type, "error") == 0) {
+		if (r->type == PROTO_STANZA_TYPE_HEADLINE || r->type == PROTO_STANZA_TYPE_ERROR) {
 			/* Headlines go to every available resource or nowhere. */
 			for (const struct rsession *s = sessions_of_bare(bare); s != NULL;
 			     s = s->next_of_bare) {
-				if (s->available && s->priority >= 0 && r->type[0] == 'h')
+				if (s->available && s->priority >= 0 &&
+				    r->type == PROTO_STANZA_TYPE_HEADLINE)
 					deliver(s, r);
 			}
 			return;
@@ -298,8 +299,8 @@ bool route_stanza(struct rref origin, const struct proto_route_view *r, bool for
 		return false;
 	/* RFC 6121 8.5.3.2: a full JID that is not online. */
 	if (r->kind == PROTO_STANZA_MESSAGE &&
-	    (r->type[0] == '\0' || strcmp(r->type, "normal") == 0 ||
-	     strcmp(r->type, "chat") == 0)) {
+	    (r->type == PROTO_STANZA_TYPE_NONE || r->type == PROTO_STANZA_TYPE_NORMAL ||
+	     r->type == PROTO_STANZA_TYPE_CHAT)) {
 		route_to_bare(origin, r, bare);
 		return true;
 	}
