@@ -48,6 +48,7 @@ struct ev_signal_handler {
 struct ev_hook {
 	ev_hook_cb *cb;
 	void *arg;
+	enum ev_hook_phase phase;
 };
 
 struct ev_loop {
@@ -349,7 +350,7 @@ void ev_signals_unblock(void)
 
 /* Hooks */
 
-int ev_hook_add(struct ev_loop *loop, ev_hook_cb *cb, void *arg)
+int ev_hook_add(struct ev_loop *loop, enum ev_hook_phase phase, ev_hook_cb *cb, void *arg)
 {
 	for (size_t i = 0; i < EV_HOOK_MAX; i++) {
 		if (loop->hooks[i].cb == cb && loop->hooks[i].arg == arg)
@@ -357,7 +358,7 @@ int ev_hook_add(struct ev_loop *loop, ev_hook_cb *cb, void *arg)
 	}
 	for (size_t i = 0; i < EV_HOOK_MAX; i++) {
 		if (loop->hooks[i].cb == NULL) {
-			loop->hooks[i] = (struct ev_hook){.cb = cb, .arg = arg};
+			loop->hooks[i] = (struct ev_hook){.cb = cb, .arg = arg, .phase = phase};
 			return 0;
 		}
 	}
@@ -375,6 +376,26 @@ void ev_hook_del(struct ev_loop *loop, ev_hook_cb *cb, void *arg)
 
 /* The loop */
 
+/* The before-sleep flush in the order that ev.h states; true when the last
+ * pass still flushed something, so the loop must not sleep. */
+static bool ev_run_hooks(struct ev_loop *loop)
+{
+	bool flushed = true;
+	for (int pass = 0; pass < EV_HOOK_PASSES && flushed; pass++) {
+		flushed = false;
+		for (int phase = 0; phase < EV_PHASE_COUNT; phase++) {
+			for (size_t i = 0; i < EV_HOOK_MAX; i++) {
+				if (loop->stopping)
+					return false;
+				struct ev_hook *h = &loop->hooks[i];
+				if (h->cb != NULL && (int)h->phase == phase && h->cb(loop, h->arg))
+					flushed = true;
+			}
+		}
+	}
+	return flushed;
+}
+
 static int ev_sleep_ms(struct ev_loop *loop)
 {
 	if (loop->heap_len == 0)
@@ -391,13 +412,10 @@ int ev_loop_run(struct ev_loop *loop)
 
 	loop->stopping = false;
 	while (!loop->stopping) {
-		for (size_t i = 0; i < EV_HOOK_MAX && !loop->stopping; i++) {
-			if (loop->hooks[i].cb != NULL)
-				loop->hooks[i].cb(loop, loop->hooks[i].arg);
-		}
+		bool more = ev_run_hooks(loop);
 		if (loop->stopping)
 			break;
-		int n = epoll_wait(loop->epoll_fd, events, EV_BATCH, ev_sleep_ms(loop));
+		int n = epoll_wait(loop->epoll_fd, events, EV_BATCH, more ? 0 : ev_sleep_ms(loop));
 		if (n == -1 && errno != EINTR)
 			return -1;
 		loop->now = ev_clock_ms();

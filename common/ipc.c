@@ -88,9 +88,10 @@ static void ipc_dirty_add(struct ipc_channel *ch)
 	ch->dirty_prev = &ipc_dirty_head;
 }
 
-static void ipc_flush_dirty(struct ev_loop *loop, void *arg)
+static bool ipc_flush_dirty(struct ev_loop *loop, void *arg)
 {
 	(void)arg;
+	bool flushed = false;
 	/* Close callbacks may free other channels, so restart from the head
 	 * each time; every flush takes its channel off the list. */
 	for (;;) {
@@ -98,9 +99,10 @@ static void ipc_flush_dirty(struct ev_loop *loop, void *arg)
 		while (ch != NULL && ch->loop != loop)
 			ch = ch->dirty_next;
 		if (ch == NULL)
-			return;
+			return flushed;
 		ipc_dirty_remove(ch);
 		ipc_flush(ch);
+		flushed = true;
 	}
 }
 
@@ -113,7 +115,7 @@ struct ipc_channel *ipc_channel_new(struct ev_loop *loop, int fd, const char *na
 	int flags = fcntl(fd, F_GETFL);
 	if (flags == -1 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) == -1)
 		goto fail;
-	if (ev_hook_add(loop, ipc_flush_dirty, NULL) == -1)
+	if (ev_hook_add(loop, EV_PHASE_IPC, ipc_flush_dirty, NULL) == -1)
 		goto fail;
 	ch->loop = loop;
 	ch->fd = fd;

@@ -155,15 +155,17 @@ static void link_seal(struct peerlink *l)
 	link_flush(l);
 }
 
-static void seal_all(struct ev_loop *loop, void *arg)
+static bool seal_all(struct ev_loop *loop, void *arg)
 {
 	(void)loop, (void)arg;
+	bool sealed = dirty_links != NULL;
 	while (dirty_links != NULL) {
 		struct peerlink *l = dirty_links;
 		dirty_links = l->next_dirty;
 		l->dirty = false;
 		link_seal(l);
 	}
+	return sealed;
 }
 
 int peerlink_sendv(struct peerlink *l, uint16_t type, const struct iovec *iov, size_t count)
@@ -183,7 +185,7 @@ int peerlink_sendv(struct peerlink *l, uint16_t type, const struct iovec *iov, s
 	for (size_t i = 0; i < count; i++)
 		buf_append(&l->pending, iov[i].iov_base, iov[i].iov_len);
 	if (!l->dirty) {
-		if (ev_hook_add(l->loop, seal_all, NULL) == -1) {
+		if (ev_hook_add(l->loop, EV_PHASE_PEERLINKS, seal_all, NULL) == -1) {
 			link_seal(l);
 			return 0;
 		}

@@ -14,6 +14,9 @@
 /* Raised whenever a payload below changes, so mixed builds refuse each other. */
 #define PROTO_VERSION 5
 
+/* Session ids start at 1; 0 names the server itself (see PROTO_STANZA). */
+#define PROTO_SERVER_SESSION 0
+
 enum proto_type {
 	/* child -> supervisor, first message: struct proto_hello */
 	PROTO_HELLO = 1,
@@ -50,7 +53,9 @@ enum proto_type {
 	/* listener -> router, header peer = session id: struct proto_presence */
 	PROTO_SESSION_PRESENCE,
 	/* listener -> router, header peer = origin session: struct proto_route,
-	 * its strings, then the serialized stanza */
+	 * its strings, then the serialized stanza.  Origin PROTO_SERVER_SESSION:
+	 * a stanza delivered to a session that had just ended, routed again by
+	 * its addresses (errors go back to the 'from' JID, not to a session). */
 	PROTO_STANZA,
 	/* router -> listener, header peer = destination session: stanza bytes */
 	PROTO_DELIVER,

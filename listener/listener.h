@@ -117,7 +117,8 @@ void conn_close(struct conn *c, const char *why);
 /* A new XML stream (after STARTTLS or SASL success). */
 void conn_restart_stream(struct conn *c);
 void conn_send_header(struct conn *c, const char *content_ns, const char *from);
-void conns_flush(void);
+/* The before-sleep flush of every connection with output; true if any. */
+bool conns_flush(void);
 void conns_close_all(void);
 
 /* listener_client.c */

@@ -241,14 +241,16 @@ static bool conn_flush(struct conn *c)
 	return true;
 }
 
-void conns_flush(void)
+bool conns_flush(void)
 {
+	bool flushed = dirty_head != NULL;
 	while (dirty_head != NULL) {
 		struct conn *c = dirty_head;
 		dirty_head = c->dirty_next;
 		c->dirty = false;
 		conn_flush(c);
 	}
+	return flushed;
 }
 
 void conns_close_all(void)

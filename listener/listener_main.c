@@ -227,11 +227,11 @@ static bool listener_peer_message(enum proc_role peer, const struct ipc_msg *msg
 	return peer == PROC_ROUTER && msg->fd == -1 && route_message(msg);
 }
 
-static void listener_flush(struct ev_loop *loop, void *arg)
+static bool listener_flush(struct ev_loop *loop, void *arg)
 {
 	(void)loop;
 	(void)arg;
-	conns_flush();
+	bool flushed = conns_flush();
 	/* The supervisor shows these in rxmppctl status. */
 	static struct proto_stats told;
 	struct proto_stats now = {.clients = L.index.clients, .components = L.index.components};
@@ -240,6 +240,7 @@ static void listener_flush(struct ev_loop *loop, void *arg)
 		if (child_send_supervisor_v(PROTO_STATS, 0, &iov, 1) == 0)
 			told = now;
 	}
+	return flushed;
 }
 
 /* Idle sessions give their parser and buffers back, but glibc keeps freed
@@ -276,7 +277,7 @@ static int listener_start(const struct config *cfg, bool first, char *why, size_
 			return -1;
 		}
 		L.loop = child_loop();
-		ev_hook_add(L.loop, listener_flush, NULL);
+		ev_hook_add(L.loop, EV_PHASE_STREAMS, listener_flush, NULL);
 		ev_timer_add(L.loop, LISTENER_TRIM_MS, listener_trim, NULL);
 	}
 	return listener_configure(cfg, first, why, why_size);

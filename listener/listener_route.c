@@ -5,7 +5,8 @@
  * serialized stanza, so that the router never parses XML); receives DELIVER
  * (bytes for one session) and SESSION_KICK.  When the router restarts, every
  * session is announced again.  A stanza that cannot reach the router is
- * answered with service-unavailable, never dropped silently.
+ * answered with service-unavailable, never dropped silently; nor is one
+ * delivered to a session that has just ended (route_undeliverable).
  */
 #include <stdio.h>
 #include <string.h>
@@ -56,10 +57,10 @@ static void route_bounce(struct conn *c, const struct xml_node *stanza, const ch
 	buf_free(&out);
 }
 
-void route_stanza(struct conn *c, struct xml_node *stanza, const char *from, const char *to)
+/* Sends a stanza to the router as `session` (0: the server itself). */
+static bool route_send(uint64_t session, const struct xml_node *stanza, const char *parent_ns,
+		       const char *from, const char *to, bool *too_large)
 {
-	const char *parent_ns =
-	    c->kind == PROTO_SOCKET_COMPONENT ? XML_NS_COMPONENT : XML_NS_CLIENT;
 	const char *type = xml_attr_get(stanza, "type");
 	const char *id = xml_attr_get(stanza, "id");
 	struct xml_node *payload = xml_first_element(stanza);
@@ -68,8 +69,8 @@ void route_stanza(struct conn *c, struct xml_node *stanza, const char *from, con
 	buf_init(&bytes, IPC_FRAME_MAX - 16 * 1024);
 	if (xml_serialize(stanza, parent_ns, from, to, &bytes) == -1) {
 		buf_free(&bytes);
-		conn_stream_error(c, "policy-violation", "stanza too large once serialized");
-		return;
+		*too_large = true;
+		return false;
 	}
 	struct proto_route route = {
 	    .kind = stanza_kind(stanza->name),
@@ -92,11 +93,79 @@ void route_stanza(struct conn *c, struct xml_node *stanza, const char *from, con
 	    {.iov_base = (void *)(payload ? payload->name : ""), .iov_len = route.payload_name_len},
 	    {.iov_base = (void *)buf_head(&bytes), .iov_len = buf_len(&bytes)},
 	};
-	bool sent = child_peer_connected(PROC_ROUTER) && c->announced &&
-		    child_send_v(PROC_ROUTER, PROTO_STANZA, c->id, iov, 7) == 0;
+	bool sent = child_peer_connected(PROC_ROUTER) &&
+		    child_send_v(PROC_ROUTER, PROTO_STANZA, session, iov, 7) == 0;
 	buf_free(&bytes);
-	if (!sent)
+	return sent;
+}
+
+void route_stanza(struct conn *c, struct xml_node *stanza, const char *from, const char *to)
+{
+	const char *parent_ns =
+	    c->kind == PROTO_SOCKET_COMPONENT ? XML_NS_COMPONENT : XML_NS_CLIENT;
+	bool too_large = false;
+	if (c->announced && route_send(c->id, stanza, parent_ns, from, to, &too_large))
+		return;
+	if (too_large)
+		conn_stream_error(c, "policy-violation", "stanza too large once serialized");
+	else
 		route_bounce(c, stanza, to, "service-unavailable");
+}
+
+static void undeliverable_open(void *arg, const char *content_ns, const struct xml_attr *attrs)
+{
+	(void)arg, (void)content_ns, (void)attrs;
+}
+
+static void undeliverable_close(void *arg)
+{
+	(void)arg;
+}
+
+/* Routed again as the server: the router, which has heard SESSION_DOWN by
+ * now (the same channel, earlier), applies RFC 6121 8.5.3.2 to the full JID
+ * that is gone: a chat message goes to the other resources, an iq comes back
+ * to its sender as service-unavailable, presence and errors end here. */
+static void undeliverable_element(void *arg, struct xml_node *stanza)
+{
+	(void)arg;
+	const char *from = xml_attr_get(stanza, "from");
+	const char *to = xml_attr_get(stanza, "to");
+	bool too_large = false;
+	/* RFC 6121 8.5.3.2.3: presence for a resource that is gone is ignored. */
+	if (from != NULL && to != NULL && strcmp(stanza->name, "presence") != 0 &&
+	    !route_send(PROTO_SERVER_SESSION, stanza, stanza->ns, from, to, &too_large))
+		log_warnx("a stanza from %s to %s found its session gone and could not be routed "
+			  "again%s",
+			  from, to, too_large ? " (too large)" : "");
+}
+
+/*
+ * A delivery for a session that ended while the stanza was on its way (the
+ * router had not yet read SESSION_DOWN).  The routing header is not kept
+ * with a delivery, so the listener, the one process that parses XML, reads
+ * it again from the stanza.
+ */
+static void route_undeliverable(const char *bytes, size_t len)
+{
+	static const struct xml_stream_events events = {
+	    .open = undeliverable_open,
+	    .element = undeliverable_element,
+	    .close = undeliverable_close,
+	};
+	static const char header[] =
+	    "<stream:stream xmlns='" XML_NS_CLIENT "' xmlns:stream='" XML_NS_STREAM "'>";
+	struct xml_limits limits = {
+	    .max_stanza_size = IPC_FRAME_MAX,
+	    .max_depth = L.cfg.limits.max_depth,
+	    .max_attributes = L.cfg.limits.max_attributes,
+	};
+	struct xml_stream *s = xml_stream_new(&limits, &events, NULL);
+	if (s == NULL)
+		return;
+	xml_stream_feed(s, header, sizeof(header) - 1);
+	xml_stream_feed(s, bytes, len);
+	xml_stream_free(s);
 }
 
 void route_session_up(struct conn *c)
@@ -153,9 +222,13 @@ bool route_message(const struct ipc_msg *msg)
 	switch (msg->type) {
 	case PROTO_DELIVER:
 		c = listener_index_find(&L.index, msg->peer);
-		/* A session that ended meanwhile: the router learns it shortly. */
 		if (c != NULL && (c->state == CONN_SESSION || c->state == CONN_COMPONENT))
 			conn_send(c, msg->data, msg->len);
+		else {
+			log_debug("session %llu ended before a delivery: routing it again",
+				  (unsigned long long)msg->peer);
+			route_undeliverable(msg->data, msg->len);
+		}
 		return true;
 	case PROTO_SESSION_KICK:
 		c = listener_index_find(&L.index, msg->peer);

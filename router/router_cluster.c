@@ -447,7 +447,9 @@ bool cluster_already_delivered(struct rsession *s)
 static void deliver_here(const struct w_deliver *d, const char *bytes, size_t len)
 {
 	struct rsession *s = session_by_ref((struct rref){ROUTER_LOCAL, d->session});
-	if (s != NULL && !seen_before(s, d->origin_node, d->origin_epoch, d->origin_seq))
+	/* A session that ended after the leader routed to it: the listener
+	 * finds it gone and routes the stanza again (listener_route.c). */
+	if (s == NULL || !seen_before(s, d->origin_node, d->origin_epoch, d->origin_seq))
 		router_deliver(d->session, bytes, len);
 }
 

@@ -67,7 +67,10 @@ static void put_attr(struct buf *out, const char *name, const char *value)
 static void reply(struct rref to, const struct proto_route_view *r, const char *type,
 		  const char *payload)
 {
-	const struct rsession *target = session_by_ref(to);
+	/* A stanza that the listener routed again for a session that ended
+	 * (PROTO_SERVER_SESSION) is answered by its sender's address. */
+	const struct rsession *target =
+	    to.session == PROTO_SERVER_SESSION ? session_by_jid(r->from) : session_by_ref(to);
 	if (target == NULL)
 		return; /* the sender is gone */
 	struct buf out;
@@ -223,7 +226,7 @@ static void route_to_bare(struct rref origin, const struct proto_route_view *r, 
 bool route_stanza(struct rref origin, const struct proto_route_view *r, bool forwarded)
 {
 	const struct rsession *sender = session_by_ref(origin);
-	if (sender == NULL)
+	if (sender == NULL && origin.session != PROTO_SERVER_SESSION)
 		return true; /* the session ended while its stanza was on the way */
 	/* A follower holds only its own sessions: what it cannot deliver here
 	 * goes to the leader, which holds every node's. */
@@ -279,7 +282,7 @@ bool route_stanza(struct rref origin, const struct proto_route_view *r, bool for
 	}
 	jid_bare(r->to, bare, sizeof(bare));
 	if (to.resource_len == 0) {
-		bool own = strcmp(bare, sender->bare) == 0;
+		bool own = sender != NULL && strcmp(bare, sender->bare) == 0;
 		if (r->kind == PROTO_STANZA_IQ && own) {
 			server_iq(origin, r, true);
 			return true;

@@ -152,11 +152,12 @@ START_TEST(test_signal_delivered_through_loop)
 }
 END_TEST
 
-static void count_hook(struct ev_loop *loop, void *arg)
+static bool count_hook(struct ev_loop *loop, void *arg)
 {
 	int *count = arg;
 	if (++*count == 3)
 		ev_loop_stop(loop);
+	return false;
 }
 
 static int64_t tick(struct ev_timer *t, void *arg)
@@ -170,13 +171,136 @@ START_TEST(test_hooks_run_before_each_sleep_once_registered)
 {
 	struct ev_loop *loop = ev_loop_new();
 	int count = 0;
-	ck_assert_int_eq(ev_hook_add(loop, count_hook, &count), 0);
+	ck_assert_int_eq(ev_hook_add(loop, EV_PHASE_IPC, count_hook, &count), 0);
 	/* Registering the same hook twice must not run it twice per round. */
-	ck_assert_int_eq(ev_hook_add(loop, count_hook, &count), 0);
+	ck_assert_int_eq(ev_hook_add(loop, EV_PHASE_IPC, count_hook, &count), 0);
 	ev_timer_add(loop, 1, tick, NULL);
 	ck_assert_int_eq(ev_loop_run(loop), 0);
 	ck_assert_int_eq(count, 3);
 	ev_hook_del(loop, count_hook, &count);
+	ev_loop_free(loop);
+}
+END_TEST
+
+/* Three layers as a process has them: each hook records that it ran and
+ * "flushes" what was queued for it, possibly queueing for another layer. */
+struct layers {
+	char trace[64];
+	size_t len;
+	int queued[EV_PHASE_COUNT];
+	int ipc_closes_streams; /* the IPC flush queues stream output this many times */
+};
+
+static bool layer_flush(struct layers *ly, enum ev_hook_phase phase, char name)
+{
+	if (ly->len + 1 < sizeof(ly->trace))
+		ly->trace[ly->len++] = name;
+	if (ly->queued[phase] == 0)
+		return false;
+	ly->queued[phase]--;
+	return true;
+}
+
+static bool streams_hook(struct ev_loop *loop, void *arg)
+{
+	struct layers *ly = arg;
+	(void)loop;
+	bool flushed = layer_flush(ly, EV_PHASE_STREAMS, 's');
+	/* A stream that ends tells the router: work for the IPC phase. */
+	if (flushed)
+		ly->queued[EV_PHASE_IPC]++;
+	return flushed;
+}
+
+static bool peerlinks_hook(struct ev_loop *loop, void *arg)
+{
+	(void)loop;
+	return layer_flush(arg, EV_PHASE_PEERLINKS, 'p');
+}
+
+static bool ipc_hook(struct ev_loop *loop, void *arg)
+{
+	struct layers *ly = arg;
+	bool flushed = layer_flush(ly, EV_PHASE_IPC, 'i');
+	if (flushed && ly->ipc_closes_streams > 0) {
+		ly->ipc_closes_streams--;
+		ly->queued[EV_PHASE_STREAMS]++;
+	}
+	/* Everything queued has left: the turn is over. */
+	if (ly->queued[EV_PHASE_STREAMS] + ly->queued[EV_PHASE_PEERLINKS] +
+		ly->queued[EV_PHASE_IPC] ==
+	    0)
+		ev_loop_stop(loop);
+	return flushed;
+}
+
+static int64_t stop_after_sleeping(struct ev_timer *t, void *arg)
+{
+	(void)t;
+	int *slept = arg;
+	*slept = 1;
+	return EV_TIMER_DONE;
+}
+
+START_TEST(test_hooks_run_by_phase_whatever_the_order_they_were_added)
+{
+	struct ev_loop *loop = ev_loop_new();
+	struct layers ly = {.queued = {[EV_PHASE_STREAMS] = 1}};
+	/* Added in the reverse order, as modules that start in that order would. */
+	ck_assert_int_eq(ev_hook_add(loop, EV_PHASE_IPC, ipc_hook, &ly), 0);
+	ck_assert_int_eq(ev_hook_add(loop, EV_PHASE_PEERLINKS, peerlinks_hook, &ly), 0);
+	ck_assert_int_eq(ev_hook_add(loop, EV_PHASE_STREAMS, streams_hook, &ly), 0);
+	int slept = 0;
+	struct ev_timer *t = ev_timer_add(loop, 3600 * 1000, stop_after_sleeping, &slept);
+	ck_assert_int_eq(ev_loop_run(loop), 0);
+	/* The stream's SESSION_DOWN left in the same pass, before any sleep. */
+	ck_assert_str_eq(ly.trace, "spi");
+	ck_assert_int_eq(slept, 0);
+	ev_timer_del(t);
+	ev_loop_free(loop);
+}
+END_TEST
+
+START_TEST(test_work_queued_for_an_earlier_phase_leaves_in_the_same_turn)
+{
+	struct ev_loop *loop = ev_loop_new();
+	struct layers ly = {.queued = {[EV_PHASE_IPC] = 1}, .ipc_closes_streams = 1};
+	ck_assert_int_eq(ev_hook_add(loop, EV_PHASE_STREAMS, streams_hook, &ly), 0);
+	ck_assert_int_eq(ev_hook_add(loop, EV_PHASE_PEERLINKS, peerlinks_hook, &ly), 0);
+	ck_assert_int_eq(ev_hook_add(loop, EV_PHASE_IPC, ipc_hook, &ly), 0);
+	int slept = 0;
+	struct ev_timer *t = ev_timer_add(loop, 3600 * 1000, stop_after_sleeping, &slept);
+	ck_assert_int_eq(ev_loop_run(loop), 0);
+	/* Pass 1: the IPC flush ends a stream; pass 2: the stream flushes and
+	 * queues for IPC, which flushes in the same pass. */
+	ck_assert_str_eq(ly.trace, "spispi");
+	ck_assert_int_eq(slept, 0);
+	ev_timer_del(t);
+	ev_loop_free(loop);
+}
+END_TEST
+
+static bool always_busy_hook(struct ev_loop *loop, void *arg)
+{
+	int *calls = arg;
+	if (++*calls == 3 * EV_HOOK_PASSES)
+		ev_loop_stop(loop);
+	return true;
+}
+
+START_TEST(test_a_hook_that_stays_busy_is_bounded_and_the_loop_does_not_sleep)
+{
+	struct ev_loop *loop = ev_loop_new();
+	int calls = 0;
+	ck_assert_int_eq(ev_hook_add(loop, EV_PHASE_STREAMS, always_busy_hook, &calls), 0);
+	int slept = 0;
+	/* Were the loop to sleep with work left, this test would hang until
+	 * Check's timeout instead of stopping after three turns. */
+	struct ev_timer *t = ev_timer_add(loop, 3600 * 1000, stop_after_sleeping, &slept);
+	ck_assert_int_eq(ev_loop_run(loop), 0);
+	ck_assert_int_eq(calls, 3 * EV_HOOK_PASSES);
+	ck_assert_int_eq(slept, 0);
+	ev_timer_del(t);
 	ev_loop_free(loop);
 }
 END_TEST
@@ -190,6 +314,9 @@ Suite *ev_suite(void)
 	tcase_add_test(tc, test_io_and_deletion_inside_callback);
 	tcase_add_test(tc, test_signal_delivered_through_loop);
 	tcase_add_test(tc, test_hooks_run_before_each_sleep_once_registered);
+	tcase_add_test(tc, test_hooks_run_by_phase_whatever_the_order_they_were_added);
+	tcase_add_test(tc, test_work_queued_for_an_earlier_phase_leaves_in_the_same_turn);
+	tcase_add_test(tc, test_a_hook_that_stays_busy_is_bounded_and_the_loop_does_not_sleep);
 	suite_add_tcase(s, tc);
 	return s;
 }

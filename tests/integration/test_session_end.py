@@ -1,0 +1,121 @@
+"""A stream that a client ends gracefully is forgotten by the router in the
+same turn of the listener's loop, not at the listener's next timer: on an
+idle node the router's table shrinks at once, and in a cluster a message to
+that full JID sent right afterwards from another node comes back as an
+error instead of vanishing."""
+
+import json
+import time
+
+from rxmpp_node import wait_until
+from test_cluster import form_cluster, leader_of, with_accounts
+
+
+def test_router_forgets_a_gracefully_closed_session_at_once(node):
+    from xmpp import login, run
+
+    node.add_user("alice", "alice-pw")
+
+    async def scenario():
+        alice = await login(node, "alice", "alice-pw", resource="idle")
+        node.wait_log(r"session alice@test\.example/idle up")
+        mark = node.log_mark()
+        await alice.close()  # </stream:stream>, then the connection closes
+        return mark
+
+    mark = run(scenario())
+    closed_at = time.monotonic()
+    # The listener is idle now: nothing else would wake it before its 10 s
+    # trim timer, so the router hears of the end only if the flush that
+    # closed the connection also sent SESSION_DOWN.
+    node.wait_log(r"session alice@test\.example/idle ended", start=mark, timeout=2.0,
+                  what="the router to forget the session")
+    print(f"router forgot the session {(time.monotonic() - closed_at) * 1000:.0f} ms after "
+          "the client's stream ended")
+    # rxmppctl status counts from the same flush.
+    wait_until(lambda: json.loads(node.ctl("status", "--json").stdout)["sessions"] == 0,
+               timeout=2.0, what="rxmppctl status to count no session")
+
+
+def test_message_to_a_full_jid_that_just_left_another_node_bounces(node_factory, certs):
+    import asyncio
+
+    from xmpp import WAIT, login, run
+
+    nodes = form_cluster(node_factory, certs)
+    with_accounts(nodes)
+    leader = leader_of(nodes)
+    one, two = [n for n in nodes if n is not leader]
+
+    async def scenario():
+        alice = await login(one, "alice", "alice-pw", resource="a")
+        bob = await login(two, "bob", "bob-pw", resource="gone")
+        # Both sessions are known to the leader before the test goes on.
+        leader.wait_log(r"bob@test\.example/gone", what="the leader to learn bob's session")
+        alice.send_message(mto="bob@test.example/gone", mbody="are you there?", mtype="chat")
+        assert (await bob.next_message())["body"] == "are you there?"
+        errors = asyncio.Queue()
+        alice.add_event_handler("message_error", errors.put_nowait)
+        await bob.close()
+        alice.send_message(mto="bob@test.example/gone", mbody="still there?", mtype="chat",
+                           mfrom=alice.boundjid)
+        reply = await asyncio.wait_for(errors.get(), WAIT)
+        assert reply["type"] == "error", reply
+        # RFC 6121 8.5.3.2.1: no resource of bob is online, so the message
+        # cannot go to the bare JID either: service-unavailable.
+        assert reply["error"]["condition"] == "service-unavailable", reply
+        assert str(reply["from"]) == "bob@test.example/gone"
+        assert alice.inbox.empty()
+        await alice.close()
+
+    run(scenario())
+
+
+def test_messages_racing_a_session_end_arrive_or_come_back(node_factory, certs):
+    """A burst from another node races bob's end of stream: each message
+    is either read by bob before his stream closed or comes back to alice
+    as an error, none vanishes, none does both."""
+    import asyncio
+
+    from xmpp import login, run
+
+    nodes = form_cluster(node_factory, certs)
+    with_accounts(nodes)
+    leader = leader_of(nodes)
+    one, two = [n for n in nodes if n is not leader]
+    count = 300
+
+    async def scenario():
+        alice = await login(one, "alice", "alice-pw", resource="a")
+        bob = await login(two, "bob", "bob-pw", resource="leaving")
+        leader.wait_log(r"bob@test\.example/leaving", what="the leader to learn bob's session")
+        errors = asyncio.Queue()
+        alice.add_event_handler("message_error", errors.put_nowait)
+        received = []
+        bob.add_event_handler("message", lambda m: received.append(m["id"]))
+        sent = []
+        for n in range(count):
+            message = alice.make_message(mto="bob@test.example/leaving", mbody=f"m{n}",
+                                         mtype="chat")
+            message["id"] = f"race-{n}"
+            message.send()
+            sent.append(f"race-{n}")
+            if n == count // 4:
+                closing = asyncio.ensure_future(bob.close())
+            if n % 10 == 0:
+                await asyncio.sleep(0.001)
+        await closing
+        bounced = []
+        while len(received) + len(bounced) < count:
+            bounced.append((await asyncio.wait_for(errors.get(), 15))["id"])
+        await asyncio.sleep(0.5)  # anything more would be a duplicate
+        while not errors.empty():
+            bounced.append(errors.get_nowait()["id"])
+        rerouted = sum("ended before a delivery" in line for line in two.lines)
+        print(f"{len(received)} read by bob, {len(bounced)} came back to alice, "
+              f"{rerouted} found bob's session gone on his node and were routed again")
+        assert sorted(received + bounced) == sorted(sent)
+        assert len(bounced) > 0 and len(received) > 0
+        await alice.close()
+
+    run(scenario())
