@@ -115,7 +115,7 @@ $(BIN)/rxmpp-listener: $(call obj,listener/listener_main.c) $(call lib,listener 
 $(BIN)/rxmpp-router: $(call obj,router/router_main.c) $(call lib,router common)
 	$(LINK) $(SSL_LIBS)
 
-$(BIN)/rxmpp-elector: $(call obj,elector/elector_main.c) $(call lib,elector config common)
+$(BIN)/rxmpp-elector: $(call obj,elector/elector_main.c) $(call lib,elector common)
 	$(LINK) $(SSL_LIBS)
 
 $(BIN)/rxmpp-certworker: $(call obj,certtool/certworker_main.c) $(call lib,certtool common)

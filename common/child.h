@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config/config.h"
+#include "config.h"
 #include "ev.h"
 #include "ipc.h"
 #include "proc.h"

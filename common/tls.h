@@ -13,7 +13,7 @@
 #include <stddef.h>
 
 #include "common/buf.h"
-#include "config/config.h"
+#include "common/config.h"
 
 /* The server context from a checked set: the private key and then the
  * certificate chain as PEM (what the certificate worker hands over). */

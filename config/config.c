@@ -1,12 +1,11 @@
 /*
  * The configuration schema: every key with its type, limits and default, and
  * the conversions between the literals of the file and the typed structure.
- * Linked into the supervisor and rxmppctl (with config_yaml.c) and into the
- * children, which only use the structure.
+ * Linked into the supervisor and rxmppctl (with config_yaml.c); the children
+ * only receive the structure (common/config.h).
  */
 #include "config.h"
 
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -420,13 +419,6 @@ static bool interface_name_valid(const char *name)
 	return true;
 }
 
-bool config_address_is_interface(const char *entry)
-{
-	unsigned char probe[sizeof(struct in6_addr)];
-	return strcmp(entry, "any") != 0 && inet_pton(AF_INET, entry, probe) != 1 &&
-	       inet_pton(AF_INET6, entry, probe) != 1;
-}
-
 int config_key_append_address(const struct config_key *key, struct config *cfg, const char *literal,
 			      char *why, size_t why_size)
 {
@@ -531,27 +523,6 @@ void config_validate(const struct config *cfg, const char *file, config_mark_fn 
 		     "keepalive_interval",
 		     "limits.keepalive_interval: must be shorter than idle_timeout");
 #undef CONFIG_CHECK
-}
-
-int config_cluster_address(const struct config *cfg, char *out, size_t size)
-{
-	if (cfg->cluster.address[0] != '\0') {
-		snprintf(out, size, "%s", cfg->cluster.address);
-		return 0;
-	}
-	const char *first = NULL;
-	for (uint32_t i = 0; i < cfg->listen.address_count && first == NULL; i++) {
-		const char *entry = cfg->listen.addresses[i];
-		if (strcmp(entry, "any") != 0 && !config_address_is_interface(entry))
-			first = entry;
-	}
-	if (first == NULL)
-		return -1;
-	if (strchr(first, ':') != NULL)
-		snprintf(out, size, "[%s]:%u", first, cfg->cluster.port);
-	else
-		snprintf(out, size, "%s:%u", first, cfg->cluster.port);
-	return 0;
 }
 
 static void config_print_string(FILE *out, const char *value)

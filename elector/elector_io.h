@@ -7,7 +7,7 @@
 
 #include "common/ipc.h"
 #include "common/proto.h"
-#include "config/config.h"
+#include "common/config.h"
 
 int elector_io_configure(const struct config *cfg, bool first, char *why, size_t why_size);
 void elector_io_socket(int fd, const struct proto_listen_socket *info);

@@ -23,7 +23,7 @@
 #include "common/jid.h"
 #include "common/netaddr.h"
 #include "common/proto.h"
-#include "config/config.h"
+#include "common/config.h"
 #include "listener_index.h"
 #include "listener_sasl.h"
 #include "common/tls.h"

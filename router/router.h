@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 #include "common/proto.h"
-#include "config/config.h"
+#include "common/config.h"
 
 /* The node a session lives on: ROUTER_LOCAL for this node's listener, or
  * another node's id (known on the leader, which routes for the cluster). */
