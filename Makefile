@@ -63,8 +63,8 @@ CHECK_LIBS = $(shell $(PKG_CONFIG) --libs check)
 # linker takes only the objects it needs.  A new file joins its folder's
 # library by being there.
 LIB_DIRS := listener router elector supervisor certtool config common
-MAINS := supervisor/rxmppd.c config/rxmppctl.c listener/listener_main.c router/router_main.c \
-	elector/elector_main.c certtool/certworker_main.c certtool/certtool_main.c
+MAINS := supervisor/rxmppd.c listener/listener_main.c router/router_main.c elector/elector_main.c \
+	certtool/certworker_main.c certtool/certtool_main.c
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 lib = $(foreach d,$(1),$(BUILD)/lib/librxmpp-$(d).a)
 LINK = mkdir -p $(dir $@) && $(CC) $(LDFLAGS) $^ -o $@
@@ -106,7 +106,8 @@ $(BUILD)/lib/%.a:
 $(BIN)/rxmppd: $(call obj,supervisor/rxmppd.c) $(call lib,supervisor config common)
 	$(LINK) $(YAML_LIBS) $(MNL_LIBS)
 
-$(BIN)/rxmppctl: $(call obj,$(wildcard config/rxmppctl*.c)) $(call lib,elector certtool config common)
+# rxmppctl has a folder of its own and no library: nothing else links it.
+$(BIN)/rxmppctl: $(call obj,$(wildcard rxmppctl/*.c)) $(call lib,elector certtool config common)
 	$(LINK) $(YAML_LIBS) $(SSL_LIBS) -lresolv
 
 $(BIN)/rxmpp-listener: $(call obj,listener/listener_main.c) $(call lib,listener common)

@@ -20,7 +20,7 @@
 enum proto_type {
 	/* child -> supervisor, first message: struct proto_hello */
 	PROTO_HELLO = 1,
-	/* supervisor -> child: struct config (config/config.h) */
+	/* supervisor -> child: struct config (common/config.h) */
 	PROTO_CONFIG,
 	/* supervisor -> listener: struct proto_listen_socket, with the socket */
 	PROTO_LISTEN_SOCKET,

@@ -24,7 +24,7 @@
 #include "common/log.h"
 #include "common/proto.h"
 #include "config/config_yaml.h"
-#include "config/rxmppctl.h"
+#include "rxmppctl/rxmppctl.h"
 
 #define DEFAULT_CONFIG "/etc/rxmpp/rxmpp.yaml"
 
