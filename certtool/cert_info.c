@@ -110,20 +110,6 @@ GENERAL_NAMES *cert_req_sans(const X509_REQ *req)
 	return names;
 }
 
-void cert_common_name(const X509_NAME *name, char *out, size_t size)
-{
-	out[0] = '\0';
-	int at = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
-	if (at < 0)
-		return;
-	const ASN1_STRING *s = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, at));
-	unsigned char *utf8 = NULL;
-	int len = ASN1_STRING_to_UTF8(&utf8, s);
-	if (len >= 0)
-		snprintf(out, size, "%.*s", len, (const char *)utf8);
-	OPENSSL_free(utf8);
-}
-
 static time_t asn1_time_to_time(const ASN1_TIME *t)
 {
 	struct tm tm;

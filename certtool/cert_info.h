@@ -22,8 +22,6 @@ void cert_sans_text(const GENERAL_NAMES *names, char *out, size_t size);
 void cert_cert_sans_text(const X509 *cert, char *out, size_t size);
 /* The subjectAltName of a request, or NULL; the caller frees it. */
 GENERAL_NAMES *cert_req_sans(const X509_REQ *req);
-/* The value of the subject's first commonName, or "". */
-void cert_common_name(const X509_NAME *name, char *out, size_t size);
 
 time_t cert_not_before(const X509 *cert);
 time_t cert_not_after(const X509 *cert);

@@ -40,8 +40,6 @@ int ct_bundle(int argc, char **argv, const struct ct_options *o);
 
 /* Prints the usage of `verb` to `out`. */
 void ct_usage(FILE *out, const char *verb);
-/* The trusted certificates: --ca files, or the system's store without. */
-X509_STORE *ct_trust_store(const struct ct_options *o);
 /* A JSON string, escaped. */
 void ct_json_string(FILE *out, const char *s);
 

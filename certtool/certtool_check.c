@@ -35,7 +35,8 @@ static int load_certs(const char *path, struct cert_file *f)
 	return 0;
 }
 
-X509_STORE *ct_trust_store(const struct ct_options *o)
+/* The trusted certificates: --ca files, or the system's store without. */
+static X509_STORE *ct_trust_store(const struct ct_options *o)
 {
 	X509_STORE *store = X509_STORE_new();
 	if (store == NULL)

@@ -12,7 +12,7 @@
 
 #define ACCOUNTS_HEADER "# rxmpp accounts, format 1: salted SCRAM keys only (rxmppctl user ...)\n"
 
-void accounts_init(struct accounts *a)
+static void accounts_init(struct accounts *a)
 {
 	memset(a, 0, sizeof(*a));
 }

@@ -32,7 +32,6 @@ struct accounts {
 	size_t cap;
 };
 
-void accounts_init(struct accounts *a);
 void accounts_free(struct accounts *a);
 /* Reads `path`; a missing file is an empty set.  On error (the reason with
  * the line number in `why`), `a` is left empty. */

@@ -53,11 +53,6 @@ unsigned child_generation(void)
 	return child.generation;
 }
 
-const struct config *child_config(void)
-{
-	return &child.current;
-}
-
 /* A peer is up once both hellos have crossed: before that one side
  * might not be configured yet and could not handle what it receives. */
 static bool child_peer_is_up(const struct child_peer *p)

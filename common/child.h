@@ -50,8 +50,6 @@ int child_main(int argc, char **argv, const struct child_ops *ops);
 struct ev_loop *child_loop(void);
 /* How many times the supervisor has started this role, this one included. */
 unsigned child_generation(void);
-/* The configuration in force (valid after the first configure). */
-const struct config *child_config(void);
 /* Sends to a peer child; -1 (ENOTCONN) while that peer is not up. */
 int child_send(enum proc_role peer, uint16_t type, uint64_t id, const void *data, size_t len,
 	       int fd);

@@ -136,16 +136,6 @@ fail:
 	return NULL;
 }
 
-const char *ipc_channel_name(const struct ipc_channel *ch)
-{
-	return ch->name;
-}
-
-void ipc_channel_set_name(struct ipc_channel *ch, const char *name)
-{
-	snprintf(ch->name, sizeof(ch->name), "%s", name);
-}
-
 void ipc_channel_set_max_frame(struct ipc_channel *ch, uint32_t max)
 {
 	if (max < ch->max_frame)

@@ -53,8 +53,6 @@ typedef void ipc_close_cb(struct ipc_channel *ch, const char *reason, void *arg)
 struct ipc_channel *ipc_channel_new(struct ev_loop *loop, int fd, const char *name,
 				    ipc_msg_cb *on_msg, ipc_close_cb *on_close, void *arg);
 void ipc_channel_free(struct ipc_channel *ch);
-const char *ipc_channel_name(const struct ipc_channel *ch);
-void ipc_channel_set_name(struct ipc_channel *ch, const char *name);
 /* Lowers the largest frame this channel accepts (e.g. for control clients). */
 void ipc_channel_set_max_frame(struct ipc_channel *ch, uint32_t max);
 

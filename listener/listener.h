@@ -128,7 +128,6 @@ void client_element(struct conn *c, struct xml_node *element);
 /* listener_component.c */
 void component_open(struct conn *c, const char *content_ns, const struct xml_attr *attrs);
 void component_element(struct conn *c, struct xml_node *element);
-const struct proto_callbridge *bridge_find_address(const char *address);
 
 /* listener_route.c */
 /* Sends a stanza to the router, `from` and `to` already checked. */

@@ -18,7 +18,7 @@
 #include "listener.h"
 #include "listener_handshake.h"
 
-const struct proto_callbridge *bridge_find_address(const char *address)
+static const struct proto_callbridge *bridge_find_address(const char *address)
 {
 	for (size_t i = 0; i < L.bridge_count; i++) {
 		if (strcasecmp(L.bridges[i].address, address) == 0)
