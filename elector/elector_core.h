@@ -128,6 +128,8 @@ const struct elector_config *elector_config(const struct elector *e);
 uint64_t elector_commit_index(const struct elector *e);
 /* Ticks since a leader last heard from `id` (leader only; UINT64_MAX if never). */
 uint64_t elector_silence(const struct elector *e, uint64_t id);
+/* The one name of each role ("PRE-CANDIDATE"...): the elector's log lines
+ * and rxmppctl cluster status both print it. */
 const char *elector_role_name(enum elector_role role);
 
 #endif

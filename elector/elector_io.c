@@ -87,6 +87,7 @@ static struct {
 	uint64_t told_leader;
 	uint64_t told_term;
 	uint32_t told_members;
+	enum elector_role told_role; /* the role last logged */
 } E;
 
 static void pump(void);
@@ -324,6 +325,11 @@ static void pump(void)
 			leader_changed(leader);
 		else if (changed)
 			E.told_term = elector_term(E.core);
+		if (elector_role(E.core) != E.told_role) {
+			E.told_role = elector_role(E.core);
+			log_info("%s in term %" PRIu64, elector_role_name(E.told_role),
+				 elector_term(E.core));
+		}
 	}
 	if (E.core != NULL) {
 		if (elector_config(E.core)->count != E.told_members) {
@@ -540,8 +546,7 @@ static void send_status(uint64_t token)
 	struct proto_cluster_member members[ELECTOR_MEMBERS_MAX];
 	if (E.core != NULL) {
 		const struct elector_config *c = elector_config(E.core);
-		enum elector_role role = elector_role(E.core);
-		status.role = role == ELECTOR_PRE_CANDIDATE ? ELECTOR_CANDIDATE : role;
+		status.role = elector_role(E.core);
 		status.term = elector_term(E.core);
 		status.leader = elector_leader(E.core);
 		status.members = c->count;

@@ -39,13 +39,6 @@ static void cluster_usage(FILE *out)
 		     "status      this node's role and term, and every member once\n");
 }
 
-static const char *role_name(uint32_t role)
-{
-	return role == ELECTOR_LEADER	  ? "LEADER"
-	       : role == ELECTOR_FOLLOWER ? "FOLLOWER"
-					  : "CANDIDATE";
-}
-
 int ctl_print_cluster_status(const struct ipc_msg *msg, bool json)
 {
 	struct proto_cluster_status st;
@@ -59,7 +52,8 @@ int ctl_print_cluster_status(const struct ipc_msg *msg, bool json)
 	if (json) {
 		printf("{\"enabled\": %s, \"state\": \"%s\", \"term\": %" PRIu64
 		       ", \"node\": \"%016" PRIx64 "\", \"leader\": ",
-		       st.enabled ? "true" : "false", st.enabled ? role_name(st.role) : "DISABLED",
+		       st.enabled ? "true" : "false",
+		       st.enabled ? elector_role_name((enum elector_role)st.role) : "DISABLED",
 		       st.term, st.self);
 		if (st.leader)
 			printf("\"%016" PRIx64 "\"", st.leader);
@@ -70,8 +64,8 @@ int ctl_print_cluster_status(const struct ipc_msg *msg, bool json)
 		printf("State: DISABLED (cluster.enabled is false)\n");
 		return CTL_OK;
 	} else {
-		printf("State: %s\nTerm: %" PRIu64 "\nNode: %016" PRIx64 "\n", role_name(st.role),
-		       st.term, st.self);
+		printf("State: %s\nTerm: %" PRIu64 "\nNode: %016" PRIx64 "\n",
+		       elector_role_name((enum elector_role)st.role), st.term, st.self);
 		printf(st.members ? "Members:\n" : "Members: none (cluster initialize or join)\n");
 	}
 	for (uint32_t i = 0; i < st.members; i++) {

@@ -324,3 +324,20 @@ def test_enable_trust_and_disable_with_rxmppctl(node_factory, certs, tmp_path):
                what="the cluster to be disabled")
     bad = node.ctl("cluster", "trust", node.config, check=False)
     assert bad.returncode == 1 and "holds no PEM certificate" in bad.stderr
+
+
+def test_member_cut_off_shows_pre_candidate(node_factory, certs):
+    """A member left without a majority asks for pre-votes that never come:
+    rxmppctl shows PRE-CANDIDATE (the elector's own name for it, as its log
+    says), not CANDIDATE, and its term does not move."""
+    nodes = form_cluster(node_factory, certs, size=2)
+    leader = leader_of(nodes)
+    alone = next(n for n in nodes if n is not leader)
+    term = status(alone)["term"]
+    mark = alone.log_mark()
+    kill_node(leader)
+    wait_until(lambda: status(alone)["state"] == "PRE-CANDIDATE", what="a pre-vote campaign")
+    assert status(alone)["term"] == term
+    assert alone.ctl("cluster", "status").stdout.startswith("State: PRE-CANDIDATE\nTerm: ")
+    alone.wait_log(rf"elector\[\d+\]: PRE-CANDIDATE in term {term}", start=mark,
+                   what="the elector's log line")
