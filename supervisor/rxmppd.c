@@ -118,7 +118,7 @@ static void on_interfaces_changed(void)
 /* What a reload opened and closed, for the answer to rxmppctl. */
 static struct {
 	char text[1024];
-	bool cluster; /* the elector's or the router's sockets changed */
+	uint32_t kinds; /* 1 << enum proto_socket_kind of each socket opened or closed */
 } reload_sockets;
 
 static void on_reload_socket(const struct listen_socket *s, bool opened)
@@ -128,9 +128,8 @@ static void on_reload_socket(const struct listen_socket *s, bool opened)
 	snprintf(reload_sockets.text + used, sizeof(reload_sockets.text) - used, "; %s %s%s%s:%u",
 		 opened ? "listening on" : "closed", ipv6 ? "[" : "", s->address, ipv6 ? "]" : "",
 		 s->port);
-	/* The elector and the router take theirs when they restart. */
-	reload_sockets.cluster |=
-	    s->kind == PROTO_SOCKET_CLUSTER || s->kind == PROTO_SOCKET_STANZAS;
+	/* A child without sockets_live takes its own when it restarts. */
+	reload_sockets.kinds |= 1u << s->kind;
 	children_listen_changed(s, opened);
 }
 
@@ -139,7 +138,7 @@ static void on_reload_socket(const struct listen_socket *s, bool opened)
 static int reload_sockets_apply(const struct config *next, char *why, size_t why_size)
 {
 	reload_sockets.text[0] = '\0';
-	reload_sockets.cluster = false;
+	reload_sockets.kinds = 0;
 	if (interfaces_watch(next, on_interfaces_changed, why, why_size) == 0 &&
 	    sockets_update(next, &sv.listening, on_reload_socket, why, why_size) == 0)
 		return 0;
@@ -177,10 +176,8 @@ int supervisor_reload(char *why, size_t why_size)
 	/* New sockets reach the running listener, closed ones leave it: the
 	 * sessions it holds stay. */
 	bool listen_changed = memcmp(&sv.cfg.listen, &next.listen, sizeof(next.listen)) != 0;
-	/* Sessions carry JIDs of the old domain: their clients log in again. */
+	/* Who restarts for which of these: restart_on in the process table. */
 	bool domain_changed = strcmp(sv.cfg.domain, next.domain) != 0;
-	/* The cluster's sockets and identity are read by the elector and the
-	 * router when they start: a change restarts the two of them. */
 	bool cluster_changed = sv.cfg.cluster.enabled != next.cluster.enabled ||
 			       sv.cfg.cluster.port != next.cluster.port ||
 			       strcmp(sv.cfg.cluster.address, next.cluster.address) != 0;
@@ -207,20 +204,13 @@ int supervisor_reload(char *why, size_t why_size)
 	sv.cfg = next;
 	log_set_level((enum log_level)sv.cfg.log_level);
 	children_reconfigure();
-	char restarted[128] = "";
-	if (domain_changed) {
-		log_info("the domain changed; restarting the listener");
-		children_restart(PROC_LISTENER);
-		snprintf(restarted, sizeof(restarted), "listener");
-	}
-	if (cluster_changed || (listen_changed && reload_sockets.cluster)) {
-		log_info("cluster settings changed; restarting the elector and the router");
-		children_restart(PROC_ELECTOR);
-		children_restart(PROC_ROUTER);
-		size_t used = strlen(restarted);
-		snprintf(restarted + used, sizeof(restarted) - used, "%selector, router",
-			 used ? ", " : "");
-	}
+	/* The process table says who reads what only at start. */
+	char restarted[128];
+	children_restart_for((domain_changed ? CHILD_RESTART_DOMAIN : 0) |
+				 (cluster_changed ? CHILD_RESTART_CLUSTER : 0) |
+				 CHILD_RESTART_SOCKETS,
+			     listen_changed || cluster_changed ? reload_sockets.kinds : 0,
+			     restarted, sizeof(restarted));
 	log_info("configuration reloaded");
 	const char *sockets = listen_changed || cluster_changed ? reload_sockets.text : "";
 	if (restarted[0] != '\0')

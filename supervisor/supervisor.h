@@ -2,7 +2,8 @@
  * rxmppd, the supervisor: shared state of its parts.
  *
  *   rxmppd.c              start-up, signals, reload, orderly shutdown
- *   supervisor_children.c the process table; spawn, handshake, restart, wiring
+ *   supervisor_table.c    the process table: each child's executable, sockets, restarts
+ *   supervisor_children.c spawn, handshake, restart and wiring, as the table says
  *   supervisor_sockets.c  the listening sockets it owns for the listener
  *   supervisor_interfaces.c  the interfaces in listen.addresses, via rtnetlink
  *   supervisor_control.c  the control socket rxmppctl talks to
@@ -71,6 +72,41 @@ struct supervisor {
 
 extern struct supervisor sv;
 
+/* supervisor_table.c */
+/* Configuration changes that restart a child: what it reads only at start. */
+enum child_restart_cause {
+	CHILD_RESTART_DOMAIN = 1u << 0,	 /* domain */
+	CHILD_RESTART_CLUSTER = 1u << 1, /* cluster.enabled, cluster.port, cluster.address */
+	CHILD_RESTART_SOCKETS = 1u << 2, /* a listening socket it owns opened or closed */
+};
+
+struct child_restart_policy {
+	int64_t backoff_first_ms; /* the wait before the second restart in a row */
+	int64_t backoff_max_ms;	  /* the longest wait, and a throttled child's */
+	uint32_t throttle_after;  /* deaths before ready in a row that throttle it */
+	int64_t forgive_after_ms; /* ready uptime that clears its record */
+	int64_t ready_timeout_ms; /* not ready by then: killed */
+	int64_t stop_grace_ms;	  /* SIGTERM, then SIGKILL after this */
+};
+
+struct child_spec {
+	enum proc_role role;
+	const char *executable;	 /* in the libexec directory */
+	bool needed_for_ready;	 /* the node is ready once each of these is */
+	uint32_t socket_kinds;	 /* the listening sockets it owns: 1 << enum proto_socket_kind */
+	uint16_t socket_message; /* the message that hands it one of them */
+	/* Hears of its sockets opened and closed while it runs; without this,
+	 * CHILD_RESTART_SOCKETS in restart_on gives it the new set. */
+	bool sockets_live;
+	bool gets_callbridges; /* CALLBRIDGE messages with its configuration */
+	uint32_t restart_on;   /* enum child_restart_cause */
+	const struct child_restart_policy *policy;
+};
+
+#define SUPERVISOR_CHILD_COUNT 4
+/* In start order; its channels are proc_links (common/proc.c). */
+extern const struct child_spec child_specs[SUPERVISOR_CHILD_COUNT];
+
 /* supervisor_children.c */
 void children_start_all(void);
 /* Sends the configuration in sv.cfg to every running child and starts a
@@ -79,9 +115,11 @@ void children_start_all(void);
 void children_reconfigure(void);
 /* A reload round is waiting for answers. */
 bool children_reload_pending(void);
-/* Restarts a child on purpose (new sockets, new cluster settings); not
- * counted as a failure. */
-void children_restart(enum proc_role role);
+/* Restarts on purpose (not counted as a failure) every child whose
+ * restart_on holds one of `causes`, CHILD_RESTART_SOCKETS counting only for
+ * a child that owns one of `socket_kinds` (1 << enum proto_socket_kind);
+ * their names, comma-separated, in `names` ("" when none). */
+void children_restart_for(uint32_t causes, uint32_t socket_kinds, char *names, size_t names_size);
 /* Reaps exited children and schedules their restarts (SIGCHLD). */
 void children_reap(void);
 /* Stops the children one by one in reverse start order, then calls `done`. */

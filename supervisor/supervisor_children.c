@@ -1,16 +1,17 @@
 /*
- * The children of rxmppd: the process table, fork+exec with the channels at
- * fixed descriptors, the hello/config/ready handshake, restarts and the
- * re-wiring of peers when one of them comes back.
+ * The children of rxmppd, as the process table (supervisor_table.c) says:
+ * fork+exec with the channels at fixed descriptors, the hello/config/ready
+ * handshake, the listening sockets each owns, restarts and the re-wiring of
+ * peers when one of them comes back.
  *
- * Restart policy (after keepalived and Postfix master): the first death
+ * Restart policy (the table's struct child_restart_policy): the first death
  * after a good run is restarted at once; each further death in a row waits
  * twice as long (250 ms, 500 ms, ... up to 60 s).  A child that dies before
- * it is ready CHILD_THROTTLE_AFTER times in a row is throttled: reported,
- * and restarted only every 60 s; one that is not ready within 30 s is
- * killed, which counts the same.  A minute of ready uptime forgives the
- * past.  Exit status PROC_EXIT_CONFIG means the configuration cannot work;
- * restarting cannot help, so the supervisor stops the node.
+ * it is ready throttle_after times in a row is throttled: reported, and
+ * restarted only every 60 s; one that is not ready within 30 s is killed,
+ * which counts the same.  A minute of ready uptime forgives the past.  Exit
+ * status PROC_EXIT_CONFIG means the configuration cannot work; restarting
+ * cannot help, so the supervisor stops the node.
  *
  * A channel to a child that sends garbage is closed (ipc logs it) and the
  * child is killed, so the ordinary restart gives it a clean start.
@@ -28,31 +29,8 @@
 #include "common/log.h"
 #include "supervisor.h"
 
-#define CHILD_BACKOFF_FIRST_MS 250
-#define CHILD_BACKOFF_MAX_MS   60000
-#define CHILD_THROTTLE_AFTER   5
-#define CHILD_FORGIVE_AFTER_MS 60000
-#define CHILD_STOP_GRACE_MS    5000
-/* A child that has not said ready by then is hung, not slow. */
-#define CHILD_READY_TIMEOUT_MS 30000
 /* How long a reload waits for the children to confirm it. */
 #define RELOAD_ANSWER_MS 10000
-
-struct child_spec {
-	enum proc_role role;
-	const char *executable;
-	bool needed_for_ready;
-};
-
-/* Start order; shutdown goes the other way, so the listener stops taking
- * connections before the processes behind it go. */
-static const struct child_spec child_specs[] = {
-    {PROC_CERTWORKER, "rxmpp-certworker", true},
-    {PROC_ELECTOR, "rxmpp-elector", true},
-    {PROC_ROUTER, "rxmpp-router", true},
-    {PROC_LISTENER, "rxmpp-listener", true},
-};
-#define CHILD_COUNT (sizeof(child_specs) / sizeof(child_specs[0]))
 
 struct child {
 	const struct child_spec *spec;
@@ -73,7 +51,7 @@ struct child {
 	bool reload_pending; /* reconfigured; its READY is awaited */
 };
 
-static struct child children[CHILD_COUNT];
+static struct child children[SUPERVISOR_CHILD_COUNT];
 /* The reload round: the verdicts of the children reconfigured live. */
 static struct {
 	struct ev_timer *timer;
@@ -84,7 +62,7 @@ static struct ev_timer *stop_timer;
 
 static struct child *child_by_role(enum proc_role role)
 {
-	for (size_t i = 0; i < CHILD_COUNT; i++) {
+	for (size_t i = 0; i < SUPERVISOR_CHILD_COUNT; i++) {
 		if (children[i].spec->role == role)
 			return &children[i];
 	}
@@ -98,7 +76,7 @@ static const char *child_name(const struct child *c)
 
 bool children_all_ready(void)
 {
-	for (size_t i = 0; i < CHILD_COUNT; i++) {
+	for (size_t i = 0; i < SUPERVISOR_CHILD_COUNT; i++) {
 		if (children[i].spec->needed_for_ready && children[i].state != PROTO_CHILD_READY)
 			return false;
 	}
@@ -107,17 +85,23 @@ bool children_all_ready(void)
 
 /* Handshake and messages from a child */
 
-/* Peer-link sockets go to the elector, stanza-link sockets to the router,
- * client and component sockets to the listener. */
-static enum proc_role socket_owner(const struct listen_socket *s)
+static bool child_owns(const struct child_spec *spec, const struct listen_socket *s)
 {
-	return s->kind == PROTO_SOCKET_CLUSTER	 ? PROC_ELECTOR
-	       : s->kind == PROTO_SOCKET_STANZAS ? PROC_ROUTER
-						 : PROC_LISTENER;
+	return (spec->socket_kinds & (1u << s->kind)) != 0;
 }
 
-/* LISTEN_SOCKET (or CLUSTER_SOCKET) with a duplicate of `s`, or, when it
- * is no longer `open`, LISTEN_CLOSE naming it. */
+/* The child that the table gives sockets of this kind, or NULL. */
+static struct child *socket_owner(const struct listen_socket *s)
+{
+	for (size_t i = 0; i < SUPERVISOR_CHILD_COUNT; i++) {
+		if (child_owns(children[i].spec, s))
+			return &children[i];
+	}
+	return NULL;
+}
+
+/* The child's socket_message (LISTEN_SOCKET, CLUSTER_SOCKET) with a
+ * duplicate of `s`, or, when it is no longer `open`, LISTEN_CLOSE naming it. */
 static void child_send_socket(struct child *c, const struct listen_socket *s, bool open)
 {
 	struct proto_listen_socket info;
@@ -132,22 +116,20 @@ static void child_send_socket(struct child *c, const struct listen_socket *s, bo
 		log_warn("dup of the listening socket %s:%u", s->address, s->port);
 		return;
 	}
-	ipc_send(c->channel,
-		 socket_owner(s) == PROC_LISTENER ? PROTO_LISTEN_SOCKET : PROTO_CLUSTER_SOCKET, 0,
-		 &info, sizeof(info), fd);
+	ipc_send(c->channel, c->spec->socket_message, 0, &info, sizeof(info), fd);
 }
 
-/* A child gets its listening sockets at its start; afterwards only the
- * listener hears of sockets opened and closed (children_listen_changed):
- * the elector and the router restart when theirs change. */
+/* A child gets its listening sockets at its start; afterwards only one
+ * with sockets_live hears of sockets opened and closed
+ * (children_listen_changed): the others restart when theirs change. */
 static void child_send_config(struct child *c, bool with_sockets)
 {
 	ipc_send(c->channel, PROTO_CONFIG, 0, &sv.cfg, sizeof(sv.cfg), -1);
 	for (size_t i = 0; with_sockets && i < sv.listening.count; i++) {
-		if (socket_owner(&sv.listening.sockets[i]) == c->spec->role)
+		if (child_owns(c->spec, &sv.listening.sockets[i]))
 			child_send_socket(c, &sv.listening.sockets[i], true);
 	}
-	if (c->spec->role == PROC_LISTENER) {
+	if (c->spec->gets_callbridges) {
 		for (size_t i = 0; i < sv.bridges.count; i++)
 			ipc_send(c->channel, PROTO_CALLBRIDGE, 0, &sv.bridges.items[i],
 				 sizeof(sv.bridges.items[i]), -1);
@@ -179,7 +161,7 @@ static void child_on_hello(struct child *c, const struct ipc_msg *msg)
 
 static void reload_round_check(void)
 {
-	for (size_t i = 0; i < CHILD_COUNT; i++) {
+	for (size_t i = 0; i < SUPERVISOR_CHILD_COUNT; i++) {
 		if (children[i].reload_pending)
 			return;
 	}
@@ -193,7 +175,7 @@ static int64_t reload_round_overdue(struct ev_timer *timer, void *arg)
 	(void)timer;
 	(void)arg;
 	round.timer = NULL;
-	for (size_t i = 0; i < CHILD_COUNT; i++) {
+	for (size_t i = 0; i < SUPERVISOR_CHILD_COUNT; i++) {
 		struct child *c = &children[i];
 		size_t used = strlen(round.refusals);
 		if (c->reload_pending && used < sizeof(round.refusals))
@@ -301,7 +283,7 @@ static int64_t child_ready_overdue(struct ev_timer *timer, void *arg)
 	c->ready_timer = NULL;
 	if (c->pid > 0 && c->ready_at == 0) {
 		log_warnx("%s (pid %d) is not ready after %d s; killing it", child_name(c),
-			  (int)c->pid, CHILD_READY_TIMEOUT_MS / 1000);
+			  (int)c->pid, (int)(c->spec->policy->ready_timeout_ms / 1000));
 		kill(c->pid, SIGKILL);
 	}
 	return EV_TIMER_DONE;
@@ -379,7 +361,8 @@ static int child_spawn(struct child *c, const int peer_fds[])
 	c->greeted = false;
 	c->started_at = ev_now(sv.loop);
 	c->ready_at = 0;
-	c->ready_timer = ev_timer_add(sv.loop, CHILD_READY_TIMEOUT_MS, child_ready_overdue, c);
+	c->ready_timer =
+	    ev_timer_add(sv.loop, c->spec->policy->ready_timeout_ms, child_ready_overdue, c);
 	c->channel =
 	    ipc_channel_new(sv.loop, pair[0], child_name(c), child_msg, child_channel_closed, c);
 	if (c->channel == NULL) {
@@ -436,9 +419,9 @@ static void child_restart(struct child *c)
 
 void children_start_all(void)
 {
-	int ends[CHILD_COUNT][PROC_ROLE_COUNT];
+	int ends[SUPERVISOR_CHILD_COUNT][PROC_ROLE_COUNT];
 
-	for (size_t i = 0; i < CHILD_COUNT; i++) {
+	for (size_t i = 0; i < SUPERVISOR_CHILD_COUNT; i++) {
 		children[i].spec = &child_specs[i];
 		for (int r = 0; r < PROC_ROLE_COUNT; r++)
 			ends[i][r] = -1;
@@ -453,11 +436,11 @@ void children_start_all(void)
 		ends[a][proc_links[l].b] = pair[0];
 		ends[b][proc_links[l].a] = pair[1];
 	}
-	for (size_t i = 0; i < CHILD_COUNT; i++) {
+	for (size_t i = 0; i < SUPERVISOR_CHILD_COUNT; i++) {
 		if (child_spawn(&children[i], ends[i]) == -1)
 			fatalx("cannot start %s", child_name(&children[i]));
 	}
-	for (size_t i = 0; i < CHILD_COUNT; i++) {
+	for (size_t i = 0; i < SUPERVISOR_CHILD_COUNT; i++) {
 		for (int r = 0; r < PROC_ROLE_COUNT; r++) {
 			if (ends[i][r] != -1)
 				close(ends[i][r]);
@@ -533,28 +516,29 @@ static void child_exited(struct child *c, int status)
 		return;
 	}
 
+	const struct child_restart_policy *policy = c->spec->policy;
 	c->restarts++;
-	if (was_ready && now - c->ready_at >= CHILD_FORGIVE_AFTER_MS)
+	if (was_ready && now - c->ready_at >= policy->forgive_after_ms)
 		c->failures_in_row = 0;
 	c->failures_in_row++;
 	c->startup_failures_in_row = was_ready ? 0 : c->startup_failures_in_row + 1;
 
 	int64_t delay = 0;
 	if (c->failures_in_row > 1) {
-		delay = CHILD_BACKOFF_FIRST_MS;
-		for (uint32_t i = 2; i < c->failures_in_row && delay < CHILD_BACKOFF_MAX_MS; i++)
+		delay = policy->backoff_first_ms;
+		for (uint32_t i = 2; i < c->failures_in_row && delay < policy->backoff_max_ms; i++)
 			delay *= 2;
-		if (delay > CHILD_BACKOFF_MAX_MS)
-			delay = CHILD_BACKOFF_MAX_MS;
+		if (delay > policy->backoff_max_ms)
+			delay = policy->backoff_max_ms;
 	}
-	if (c->startup_failures_in_row >= CHILD_THROTTLE_AFTER) {
+	if (c->startup_failures_in_row >= policy->throttle_after) {
 		if (c->state != PROTO_CHILD_THROTTLED)
 			log_warnx("%s died before it was ready %u times in a row; throttling: one "
 				  "start every %d s until it stays up",
 				  child_name(c), c->startup_failures_in_row,
-				  CHILD_BACKOFF_MAX_MS / 1000);
+				  (int)(policy->backoff_max_ms / 1000));
 		c->state = PROTO_CHILD_THROTTLED;
-		delay = CHILD_BACKOFF_MAX_MS;
+		delay = policy->backoff_max_ms;
 	} else {
 		c->state = PROTO_CHILD_BACKOFF;
 	}
@@ -568,7 +552,7 @@ void children_reap(void)
 	int status;
 	pid_t pid;
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		for (size_t i = 0; i < CHILD_COUNT; i++) {
+		for (size_t i = 0; i < SUPERVISOR_CHILD_COUNT; i++) {
 			if (children[i].pid == pid) {
 				child_exited(&children[i], status);
 				break;
@@ -586,7 +570,7 @@ void children_reconfigure(void)
 	round.refusals[0] = '\0';
 	ev_timer_del(round.timer);
 	round.timer = ev_timer_add(sv.loop, RELOAD_ANSWER_MS, reload_round_overdue, NULL);
-	for (size_t i = 0; i < CHILD_COUNT; i++) {
+	for (size_t i = 0; i < SUPERVISOR_CHILD_COUNT; i++) {
 		struct child *c = &children[i];
 		c->reload_pending = c->channel != NULL && c->greeted;
 		if (c->reload_pending)
@@ -600,13 +584,34 @@ bool children_reload_pending(void)
 	return round.timer != NULL;
 }
 
-void children_restart(enum proc_role role)
+/* Why a child restarts, for its log line. */
+static const char *restart_cause_text(uint32_t causes)
 {
-	struct child *c = child_by_role(role);
-	if (!child_running(c))
-		return;
-	c->restart_on_purpose = true;
-	kill(c->pid, SIGTERM);
+	if (causes & CHILD_RESTART_DOMAIN)
+		return "the domain changed";
+	if (causes & CHILD_RESTART_CLUSTER)
+		return "cluster settings changed";
+	return "its listening sockets changed";
+}
+
+void children_restart_for(uint32_t causes, uint32_t socket_kinds, char *names, size_t names_size)
+{
+	names[0] = '\0';
+	for (size_t i = 0; i < SUPERVISOR_CHILD_COUNT; i++) {
+		struct child *c = &children[i];
+		uint32_t mine = c->spec->restart_on & causes;
+		if ((c->spec->socket_kinds & socket_kinds) == 0)
+			mine &= ~(uint32_t)CHILD_RESTART_SOCKETS;
+		if (mine == 0)
+			continue;
+		size_t used = strlen(names);
+		snprintf(names + used, names_size - used, "%s%s", used ? ", " : "", child_name(c));
+		log_info("%s; restarting the %s", restart_cause_text(mine), child_name(c));
+		if (!child_running(c))
+			continue;
+		c->restart_on_purpose = true;
+		kill(c->pid, SIGTERM);
+	}
 }
 
 /* Shutdown */
@@ -618,7 +623,7 @@ static int64_t child_stop_overdue(struct ev_timer *timer, void *arg)
 	stop_timer = NULL;
 	if (child_running(c)) {
 		log_warnx("%s (pid %d) did not stop within %d s; killing it", child_name(c),
-			  (int)c->pid, CHILD_STOP_GRACE_MS / 1000);
+			  (int)c->pid, (int)(c->spec->policy->stop_grace_ms / 1000));
 		kill(c->pid, SIGKILL);
 	}
 	return EV_TIMER_DONE;
@@ -627,13 +632,13 @@ static int64_t child_stop_overdue(struct ev_timer *timer, void *arg)
 void children_stop_all(void (*done)(void))
 {
 	stop_done = done;
-	for (size_t i = 0; i < CHILD_COUNT; i++) {
+	for (size_t i = 0; i < SUPERVISOR_CHILD_COUNT; i++) {
 		if (children[i].restart_timer != NULL) {
 			ev_timer_del(children[i].restart_timer);
 			children[i].restart_timer = NULL;
 		}
 	}
-	for (size_t i = CHILD_COUNT; i-- > 0;) {
+	for (size_t i = SUPERVISOR_CHILD_COUNT; i-- > 0;) {
 		struct child *c = &children[i];
 		if (!child_running(c))
 			continue;
@@ -644,7 +649,8 @@ void children_stop_all(void (*done)(void))
 		c->state = PROTO_CHILD_STOPPED;
 		log_info("stopping %s (pid %d)", child_name(c), (int)c->pid);
 		kill(c->pid, SIGTERM);
-		stop_timer = ev_timer_add(sv.loop, CHILD_STOP_GRACE_MS, child_stop_overdue, c);
+		stop_timer =
+		    ev_timer_add(sv.loop, c->spec->policy->stop_grace_ms, child_stop_overdue, c);
 		return;
 	}
 	if (stop_timer != NULL) {
@@ -665,9 +671,9 @@ int children_send(enum proc_role role, uint16_t type, uint64_t peer, const void 
 
 void children_listen_changed(const struct listen_socket *s, bool opened)
 {
-	struct child *c = child_by_role(PROC_LISTENER);
-	/* A listener that has not said hello yet gets the whole set then. */
-	if (socket_owner(s) != PROC_LISTENER || c == NULL || c->channel == NULL || !c->greeted)
+	struct child *c = socket_owner(s);
+	/* A child that has not said hello yet gets the whole set then. */
+	if (c == NULL || !c->spec->sockets_live || c->channel == NULL || !c->greeted)
 		return;
 	child_send_socket(c, s, opened);
 }
@@ -676,7 +682,7 @@ size_t children_status(struct proto_status_child *out, size_t max)
 {
 	int64_t now = ev_now(sv.loop);
 	size_t n = 0;
-	for (size_t i = 0; i < CHILD_COUNT && n < max; i++, n++) {
+	for (size_t i = 0; i < SUPERVISOR_CHILD_COUNT && n < max; i++, n++) {
 		const struct child *c = &children[i];
 		struct proto_status_child *s = &out[n];
 		memset(s, 0, sizeof(*s));

@@ -20,5 +20,6 @@ Suite *srv_suite(void);
 Suite *rtnl_suite(void);
 Suite *netaddr_suite(void);
 Suite *listener_index_suite(void);
+Suite *supervisor_table_suite(void);
 
 #endif
