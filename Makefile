@@ -97,11 +97,13 @@ $(BUILD)/obj/%.o: %.c
 
 $(BUILD)/obj/tests/unit/%.o: CFLAGS += $(CHECK_CFLAGS)
 
+# The folder is a prerequisite too: a file moved or removed changes its
+# time, so the library is made again without that file's object.
 $(foreach d,$(LIB_DIRS),$(eval \
-	$(call lib,$(d)): $(call obj,$(filter-out $(MAINS),$(wildcard $(d)/*.c)))))
+	$(call lib,$(d)): $(d) $(call obj,$(filter-out $(MAINS),$(wildcard $(d)/*.c)))))
 $(BUILD)/lib/%.a:
 	@mkdir -p $(dir $@)
-	rm -f $@; $(AR) rcs $@ $^
+	rm -f $@; $(AR) rcs $@ $(filter %.o,$^)
 
 $(BIN)/rxmppd: $(call obj,supervisor/rxmppd.c) $(call lib,supervisor config common)
 	$(LINK) $(YAML_LIBS) $(MNL_LIBS)
