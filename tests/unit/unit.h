@@ -21,5 +21,6 @@ Suite *rtnl_suite(void);
 Suite *netaddr_suite(void);
 Suite *listener_index_suite(void);
 Suite *supervisor_table_suite(void);
+Suite *stream_suite(void);
 
 #endif

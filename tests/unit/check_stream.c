@@ -1,0 +1,340 @@
+/* The byte stream of connections and peer links (common/stream.c): two
+ * streams over a socketpair, in clear and under TLS, through the real event
+ * loop; partial writes, the output bound, the end of a stream, and frees
+ * from inside the stream's own callbacks. */
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/stream.h"
+#include "unit.h"
+
+/* A test object: begins with its stream, as stream.h asks. */
+struct peer {
+	struct stream stream;
+	struct buf got; /* everything the input callback saw */
+	bool secured;
+	int drained;
+	bool ended;
+	enum stream_end end;
+	bool free_in_input; /* frees itself from its input callback */
+	bool free_in_ended;
+	bool *freed;
+};
+
+static struct ev_loop *loop;
+static bool (*done)(void);
+
+static void peer_input(struct stream *s)
+{
+	struct peer *p = (struct peer *)s;
+	struct buf *in = stream_input(s);
+	ck_assert_int_eq(buf_append(&p->got, buf_head(in), buf_len(in)), 0);
+	buf_consume(in, buf_len(in));
+	if (p->free_in_input) {
+		*p->freed = true;
+		buf_free(&p->got);
+		stream_free(s);
+	}
+}
+
+static void peer_secured(struct stream *s)
+{
+	((struct peer *)s)->secured = true;
+}
+
+static void peer_drained(struct stream *s)
+{
+	((struct peer *)s)->drained++;
+}
+
+static void peer_ended(struct stream *s, enum stream_end end, const char *reason)
+{
+	struct peer *p = (struct peer *)s;
+	(void)reason;
+	p->ended = true;
+	p->end = end;
+	if (p->free_in_ended) {
+		*p->freed = true;
+		buf_free(&p->got);
+		stream_free(s);
+	}
+}
+
+static const struct stream_events peer_events = {
+    .input = peer_input,
+    .secured = peer_secured,
+    .drained = peer_drained,
+    .ended = peer_ended,
+};
+
+static const struct stream_settings settings = {
+    .input_max = 1u << 20,
+    .output_max = 4u << 20,
+    .idle_keep = 0,
+    .phase = EV_PHASE_STREAMS,
+};
+
+static struct peer *peer_new(int fd)
+{
+	struct peer *p = stream_new(sizeof(*p), loop, fd, &peer_events, &settings);
+	ck_assert_ptr_nonnull(p);
+	buf_init(&p->got, 8u << 20);
+	return p;
+}
+
+static void peer_free(struct peer *p)
+{
+	buf_free(&p->got);
+	stream_free(&p->stream);
+}
+
+static int64_t check_done(struct ev_timer *timer, void *arg)
+{
+	(void)timer, (void)arg;
+	if (done())
+		ev_loop_stop(loop);
+	return 1;
+}
+
+static int64_t give_up(struct ev_timer *timer, void *arg)
+{
+	(void)timer, (void)arg;
+	ck_abort_msg("the streams did not get there within 10 s");
+	return EV_TIMER_DONE;
+}
+
+/* Runs the loop until `until` holds, for at most 10 s. */
+static void run_until(bool (*until)(void))
+{
+	done = until;
+	struct ev_timer *check = ev_timer_add(loop, 1, check_done, NULL);
+	struct ev_timer *limit = ev_timer_add(loop, 10000, give_up, NULL);
+	ck_assert_int_eq(ev_loop_run(loop), 0);
+	ev_timer_del(check);
+	ev_timer_del(limit);
+}
+
+static struct peer *a, *b;
+static size_t want;
+
+static void pair_new(void)
+{
+	int fds[2];
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds),
+			 0);
+	/* Small socket buffers: large output leaves in many partial sends. */
+	int small = 4096;
+	setsockopt(fds[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+	setsockopt(fds[1], SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	loop = ev_loop_new();
+	a = peer_new(fds[0]);
+	b = peer_new(fds[1]);
+}
+
+static void pair_free(void)
+{
+	if (a != NULL)
+		peer_free(a);
+	if (b != NULL)
+		peer_free(b);
+	a = b = NULL;
+	ev_loop_free(loop);
+}
+
+static bool b_has_all(void)
+{
+	return buf_len(&b->got) >= want;
+}
+
+static bool both_secured(void)
+{
+	return a->secured && b->secured;
+}
+
+static bool b_ended(void)
+{
+	return b->ended;
+}
+
+static void fill_pattern(char *data, size_t len, unsigned seed)
+{
+	for (size_t i = 0; i < len; i++)
+		data[i] = (char)((i * 131 + seed) % 251);
+}
+
+START_TEST(test_clear_output_leaves_whole_through_partial_sends)
+{
+	pair_new();
+	static char data[2u << 20];
+	fill_pattern(data, sizeof(data), 7);
+	/* One turn's output is far more than the socket takes at once. */
+	ck_assert_int_eq(stream_write(&a->stream, data, sizeof(data) / 2), 0);
+	ck_assert_int_eq(stream_write(&a->stream, data + sizeof(data) / 2, sizeof(data) / 2), 0);
+	want = sizeof(data);
+	run_until(b_has_all);
+	ck_assert_uint_eq(buf_len(&b->got), sizeof(data));
+	ck_assert_int_eq(memcmp(buf_head(&b->got), data, sizeof(data)), 0);
+	ck_assert_int_ge(a->drained, 1);
+	/* An empty buffer gives its memory back (idle_keep 0). */
+	ck_assert_ptr_null(a->stream.out.data);
+	pair_free();
+}
+END_TEST
+
+START_TEST(test_output_past_the_bound_is_refused_whole)
+{
+	pair_new();
+	static char data[1u << 20];
+	for (int i = 0; i < 4; i++)
+		ck_assert_int_eq(stream_write(&a->stream, data, sizeof(data)), 0);
+	struct iovec iov[2] = {{data, 1}, {data, 1}};
+	ck_assert_int_eq(stream_writev(&a->stream, iov, 2), -1);
+	ck_assert_uint_eq(buf_len(&a->stream.out), 4u << 20);
+	pair_free();
+}
+END_TEST
+
+/* TLS between the two: a's side connects, b's accepts. */
+static SSL_CTX *server_ctx, *client_ctx;
+
+static void tls_contexts_new(void)
+{
+	EVP_PKEY *key = EVP_EC_gen("P-256");
+	X509 *cert = X509_new();
+	ck_assert_ptr_nonnull(key);
+	X509_set_version(cert, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
+	X509_gmtime_adj(X509_getm_notBefore(cert), -60);
+	X509_gmtime_adj(X509_getm_notAfter(cert), 3600);
+	X509_NAME_add_entry_by_txt(X509_get_subject_name(cert), "CN", MBSTRING_ASC,
+				   (const unsigned char *)"stream.test", -1, -1, 0);
+	X509_set_issuer_name(cert, X509_get_subject_name(cert));
+	X509_set_pubkey(cert, key);
+	ck_assert_int_gt(X509_sign(cert, key, EVP_sha256()), 0);
+	server_ctx = SSL_CTX_new(TLS_server_method());
+	ck_assert_int_eq(SSL_CTX_use_certificate(server_ctx, cert), 1);
+	ck_assert_int_eq(SSL_CTX_use_PrivateKey(server_ctx, key), 1);
+	client_ctx = SSL_CTX_new(TLS_client_method());
+	SSL_CTX_set_verify(client_ctx, SSL_VERIFY_NONE, NULL);
+	X509_free(cert);
+	EVP_PKEY_free(key);
+}
+
+static void tls_contexts_free(void)
+{
+	SSL_CTX_free(server_ctx);
+	SSL_CTX_free(client_ctx);
+}
+
+static void tls_pair_new(void)
+{
+	pair_new();
+	tls_contexts_new();
+	ck_assert_int_eq(stream_start_tls(&a->stream, client_ctx, true), 0);
+	ck_assert_int_eq(stream_start_tls(&b->stream, server_ctx, false), 0);
+	/* A socketpair is connected already; the client's hello goes first. */
+	stream_connecting(&a->stream);
+}
+
+START_TEST(test_tls_handshake_and_gathered_output)
+{
+	tls_pair_new();
+	run_until(both_secured);
+	ck_assert(stream_secured(&a->stream) && stream_secured(&b->stream));
+	/* Pieces of several writes in one turn arrive in order, once. */
+	static char data[300000];
+	fill_pattern(data, sizeof(data), 3);
+	struct iovec iov[3] = {{data, 10}, {data + 10, 100000}, {data + 100010, 99990}};
+	ck_assert_int_eq(stream_writev(&a->stream, iov, 3), 0);
+	ck_assert_int_eq(stream_write(&a->stream, data + 200000, 100000), 0);
+	/* Nothing is encrypted before the flush: one record per turn. */
+	ck_assert_uint_eq(buf_len(&a->stream.pending), sizeof(data));
+	want = sizeof(data);
+	run_until(b_has_all);
+	ck_assert_uint_eq(buf_len(&b->got), sizeof(data));
+	ck_assert_int_eq(memcmp(buf_head(&b->got), data, sizeof(data)), 0);
+	/* close_notify ends b's stream as closed by the peer. */
+	stream_shutdown(&a->stream);
+	run_until(b_ended);
+	ck_assert_int_eq(b->end, STREAM_END_CLOSED);
+	pair_free();
+	tls_contexts_free();
+}
+END_TEST
+
+START_TEST(test_garbage_under_tls_ends_the_stream)
+{
+	pair_new();
+	tls_contexts_new();
+	ck_assert_int_eq(stream_start_tls(&b->stream, server_ctx, false), 0);
+	ck_assert_int_eq(stream_write(&a->stream, "GET / HTTP/1.0\r\n\r\n", 18), 0);
+	run_until(b_ended);
+	ck_assert_int_eq(b->end, STREAM_END_TLS);
+	ck_assert(!b->secured);
+	pair_free();
+	tls_contexts_free();
+}
+END_TEST
+
+static bool b_freed;
+
+static bool b_is_freed(void)
+{
+	return b_freed;
+}
+
+START_TEST(test_a_stream_freed_in_its_own_callbacks)
+{
+	pair_new();
+	b_freed = false;
+	b->freed = &b_freed;
+	b->free_in_input = true;
+	ck_assert_int_eq(stream_write(&a->stream, "bytes", 5), 0);
+	run_until(b_is_freed);
+	b = NULL; /* freed by itself; AddressSanitizer checks nothing touched it after */
+	pair_free();
+
+	pair_new();
+	b_freed = false;
+	b->freed = &b_freed;
+	b->free_in_ended = true;
+	peer_free(a);
+	a = NULL;
+	run_until(b_is_freed);
+	b = NULL;
+	pair_free();
+}
+END_TEST
+
+START_TEST(test_a_free_waits_for_the_outermost_leave)
+{
+	pair_new();
+	stream_enter(&b->stream);
+	stream_enter(&b->stream);
+	buf_free(&b->got);
+	stream_free(&b->stream);
+	/* Held: nothing more is reported, and the memory is still there. */
+	ck_assert(b->stream.free_asked && b->stream.ended);
+	ck_assert(stream_leave(&b->stream));
+	ck_assert(!stream_leave(&b->stream));
+	b = NULL;
+	pair_free();
+}
+END_TEST
+
+Suite *stream_suite(void)
+{
+	Suite *s = suite_create("stream");
+	TCase *tc = tcase_create("stream");
+	tcase_add_test(tc, test_clear_output_leaves_whole_through_partial_sends);
+	tcase_add_test(tc, test_output_past_the_bound_is_refused_whole);
+	tcase_add_test(tc, test_tls_handshake_and_gathered_output);
+	tcase_add_test(tc, test_garbage_under_tls_ends_the_stream);
+	tcase_add_test(tc, test_a_stream_freed_in_its_own_callbacks);
+	tcase_add_test(tc, test_a_free_waits_for_the_outermost_leave);
+	suite_add_tcase(s, tc);
+	return s;
+}
