@@ -192,6 +192,17 @@ static void ipc_close(struct ipc_channel *ch, const char *reason)
 		ipc_release(ch);
 }
 
+int ipc_get_data(const struct ipc_msg *msg, void *out, size_t size)
+{
+	if (msg->len != size) {
+		errno = EBADMSG;
+		return -1;
+	}
+	if (size > 0)
+		memcpy(out, msg->data, size);
+	return 0;
+}
+
 void ipc_channel_fail(struct ipc_channel *ch, const char *fmt, ...)
 {
 	char reason[256];

@@ -70,6 +70,13 @@ int ipc_sendv(struct ipc_channel *ch, uint16_t type, uint64_t peer, const struct
 void ipc_flush(struct ipc_channel *ch);
 size_t ipc_pending_output(const struct ipc_channel *ch);
 
+/*
+ * Copies a payload that must be exactly `size` bytes (a fixed struct) into
+ * `out`, as OpenBSD's imsg_get_data does; -1 (errno EBADMSG) when its size
+ * differs, and `out` is left alone: the caller then refuses the message.
+ */
+int ipc_get_data(const struct ipc_msg *msg, void *out, size_t size);
+
 /* Logs `fmt` as a protocol violation by the peer and closes the channel. */
 void ipc_channel_fail(struct ipc_channel *ch, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
