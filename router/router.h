@@ -5,6 +5,8 @@
  *   router_table.c  the routing table: sessions, full and bare JIDs, components
  *   router_route.c  routing rules (RFC 6120 10, RFC 6121 8), errors and the
  *                   server's own iqs
+ *   router_cluster.c  stanza links to the other nodes' routers (the shell)
+ *   router_relay.c    the relay protocol between them, a pure core
  *
  * The router never parses XML: it routes on the header the listener sends
  * with each stanza, and writes the few replies it makes itself.
@@ -17,23 +19,15 @@
 
 #include "common/proto.h"
 #include "common/config.h"
+#include "router_relay.h"
 
 /* The node a session lives on: ROUTER_LOCAL for this node's listener, or
  * another node's id (known on the leader, which routes for the cluster). */
-#define ROUTER_LOCAL	   0
-#define ROUTER_ORIGINS_MAX 16
+#define ROUTER_LOCAL RELAY_LOCAL
 
 struct rref {
 	uint64_t node;
 	uint64_t session;
-};
-
-/* What a session has been delivered from each other node, so that a
- * stanza sent again after a leader change is not delivered twice. */
-struct delivered_mark {
-	uint64_t node;
-	uint64_t epoch;
-	uint64_t seq;
 };
 
 struct rsession {
@@ -45,7 +39,9 @@ struct rsession {
 	int priority;
 	uint64_t seq; /* when it last bound or sent presence: newer wins ties */
 	struct rsession *next_of_bare;
-	struct delivered_mark delivered[ROUTER_ORIGINS_MAX];
+	/* What it got from each origin, so that a stanza sent again after a
+	 * leader change is not delivered twice. */
+	struct relay_marks delivered;
 };
 
 /* router_table.c */
@@ -65,20 +61,20 @@ void components_each(void (*fn)(struct rsession *s, void *arg), void *arg);
 
 /* router_route.c */
 void route_init(const struct config *cfg);
-/* Routes a stanza from `origin`; false when this node cannot and it must go
- * to the leader (a follower's stanza for a recipient it does not hold). */
+/* Routes a stanza from `origin`; false when it must go through the relay
+ * (in a cluster, a local stanza for a recipient not held here). */
 bool route_stanza(struct rref origin, const struct proto_route_view *r, bool forwarded);
 /* An RFC 6120 error reply to `origin` for the stanza `r`. */
 void route_bounce(struct rref origin, const struct proto_route_view *r, const char *type,
 		  const char *condition);
 
-/* router_cluster.c: stanza links between the nodes' routers */
+/* router_cluster.c: stanza links between the nodes' routers, the shell of
+ * the relay core (router_relay.c) */
 void cluster_init(const struct config *cfg);
 void cluster_socket(int fd);
 void cluster_leader(const struct proto_leader *leader);
-bool cluster_routes_for_all(void); /* this node is the leader of a cluster */
-bool cluster_follower(void);	   /* stanzas it cannot deliver go to the leader */
-/* A stanza from a local session that only the leader can route. */
+bool cluster_relaying(void); /* stanzas it cannot deliver go through the relay */
+/* A stanza from a local session for a recipient not held here. */
 void cluster_forward(uint64_t session, const void *data, size_t len);
 /* Bytes for a session on another node (leader only). */
 void cluster_deliver(const struct rsession *target, const char *bytes, size_t len);

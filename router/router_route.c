@@ -228,9 +228,12 @@ bool route_stanza(struct rref origin, const struct proto_route_view *r, bool for
 	const struct rsession *sender = session_by_ref(origin);
 	if (sender == NULL && origin.session != PROTO_SERVER_SESSION)
 		return true; /* the session ended while its stanza was on the way */
-	/* A follower holds only its own sessions: what it cannot deliver here
-	 * goes to the leader, which holds every node's. */
-	bool follower = cluster_follower() && !forwarded;
+	/* In a cluster, what a node cannot deliver to its own sessions goes
+	 * through the relay: a follower's to the leader, which holds every
+	 * node's sessions; the leader's own too, so that a stanza for another
+	 * node is kept until that node confirms it, whatever happens to the
+	 * leadership meanwhile. */
+	bool follower = cluster_relaying() && !forwarded;
 
 	char bare[JID_MAX];
 	if (r->to[0] == '\0') {

@@ -1,0 +1,736 @@
+/*
+ * The cluster relay core (router_relay.h says the protocol): queues,
+ * warm-up, confirmations, acknowledgements and deduplication, with no I/O.
+ * Runs in the router; router_cluster.c is its shell, and the unit tests
+ * drive it in simulation (tests/unit/check_relay.c).
+ *
+ * Out of memory is the one failure it cannot report, and it aborts (the
+ * supervisor restarts the router; its clients log in again) rather than
+ * lose a stanza silently.
+ */
+#include "router_relay.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/jid.h"
+
+#define PEERS_MAX 64
+
+/* A stanza queued here for the leader, or held by a warming leader. */
+struct relay_stanza {
+	struct relay_stanza *next;
+	uint64_t node; /* held: who forwarded it */
+	uint64_t epoch;
+	uint64_t seq;
+	uint64_t session;
+	int64_t queued_at;
+	bool sent;	/* on the link to the leader now, or routed here */
+	bool ever_sent; /* it may have been delivered: never bounced then */
+	size_t len;
+	char data[]; /* routing header and stanza */
+};
+
+struct relay_list {
+	struct relay_stanza *head, **tail;
+	size_t count, bytes;
+};
+
+/* At the leader: one delivery of a forwarded stanza, not yet confirmed,
+ * with its bytes, to send again if the link to its node drops and comes
+ * back; given up with the node if it does not come back within relink_ms. */
+struct relay_pending {
+	uint64_t node; /* where it went */
+	struct relay_key key;
+	struct relay_wire_deliver head;
+	struct relay_stanza *copy;
+	bool lost;
+	int64_t lost_at;
+};
+
+struct relay_peer {
+	uint64_t node;
+	bool synced;
+};
+
+struct relay {
+	struct relay_options o;
+	int64_t now;
+	uint64_t self, leader, term;
+	uint32_t alive;
+	bool leading, warm, up;
+	int64_t warm_deadline;
+	uint64_t next_seq, next_delivery;
+	struct relay_list queue; /* for the leader, in sequence order */
+	struct relay_list held;	 /* forwarded to this warming leader */
+	struct relay_list dead;	 /* freed once the outputs that point in are taken */
+	struct relay_pending *pending;
+	size_t pending_count, pending_cap;
+	struct relay_peer peers[PEERS_MAX];
+	size_t peer_count;
+	struct relay_out *outs;
+	size_t out_head, out_count, out_cap;
+	struct {
+		bool active;
+		struct relay_key key;
+		unsigned deliveries;
+	} route;
+};
+
+static void *relay_alloc(size_t size)
+{
+	void *p = malloc(size);
+	if (p == NULL)
+		abort();
+	return p;
+}
+
+static void list_init(struct relay_list *l)
+{
+	l->head = NULL;
+	l->tail = &l->head;
+	l->count = l->bytes = 0;
+}
+
+static void list_append(struct relay_list *l, struct relay_stanza *s)
+{
+	s->next = NULL;
+	*l->tail = s;
+	l->tail = &s->next;
+	l->count++;
+	l->bytes += s->len;
+}
+
+static struct relay_stanza *list_take(struct relay_list *l, struct relay_stanza **at)
+{
+	struct relay_stanza *s = *at;
+	*at = s->next;
+	if (l->tail == &s->next)
+		l->tail = at;
+	l->count--;
+	l->bytes -= s->len;
+	return s;
+}
+
+static void list_free(struct relay_list *l)
+{
+	while (l->head != NULL)
+		free(list_take(l, &l->head));
+}
+
+static void out_push(struct relay *r, const struct relay_out *o)
+{
+	if (r->out_count == r->out_cap) {
+		size_t cap = r->out_cap ? 2 * r->out_cap : 64;
+		struct relay_out *grown = realloc(r->outs, cap * sizeof(*grown));
+		if (grown == NULL)
+			abort();
+		r->outs = grown;
+		r->out_cap = cap;
+	}
+	r->outs[r->out_count++] = *o;
+}
+
+static void send_up(struct relay *r, uint16_t type, const void *head, size_t head_len,
+		    const char *data, size_t len)
+{
+	struct relay_out o = {.kind = RELAY_OUT_SEND,
+			      .to_leader = true,
+			      .node = r->leader,
+			      .type = type,
+			      .head_len = head_len,
+			      .data = data,
+			      .len = len};
+	memcpy(&o.head, head, head_len);
+	out_push(r, &o);
+}
+
+static void send_forward(struct relay *r, struct relay_stanza *s)
+{
+	struct relay_wire_forward fwd = {.epoch = r->o.epoch, .seq = s->seq, .session = s->session};
+	send_up(r, RELAY_WIRE_FORWARD, &fwd, sizeof(fwd), s->data, s->len);
+	s->sent = s->ever_sent = true;
+}
+
+static struct relay_peer *peer_of(struct relay *r, uint64_t node)
+{
+	for (size_t i = 0; i < r->peer_count; i++) {
+		if (r->peers[i].node == node)
+			return &r->peers[i];
+	}
+	return NULL;
+}
+
+static void ack(struct relay *r, struct relay_key key)
+{
+	if (key.node == r->self) {
+		/* One of ours, routed here while leading: done with. */
+		if (key.epoch != r->o.epoch)
+			return;
+		for (struct relay_stanza **at = &r->queue.head; *at != NULL; at = &(*at)->next) {
+			if ((*at)->seq == key.seq) {
+				list_append(&r->dead, list_take(&r->queue, at));
+				return;
+			}
+		}
+		return;
+	}
+	if (peer_of(r, key.node) == NULL)
+		return;
+	struct relay_out o = {.kind = RELAY_OUT_SEND,
+			      .node = key.node,
+			      .type = RELAY_WIRE_ACK,
+			      .head.ack = {.epoch = key.epoch, .seq = key.seq},
+			      .head_len = sizeof(struct relay_wire_ack)};
+	out_push(r, &o);
+}
+
+static bool same_key(struct relay_key a, struct relay_key b)
+{
+	return a.node == b.node && a.epoch == b.epoch && a.seq == b.seq;
+}
+
+static void pending_done(struct relay *r, size_t i)
+{
+	struct relay_key key = r->pending[i].key;
+	list_append(&r->dead, r->pending[i].copy);
+	r->pending[i] = r->pending[--r->pending_count];
+	for (size_t k = 0; k < r->pending_count; k++) {
+		if (same_key(r->pending[k].key, key))
+			return;
+	}
+	ack(r, key);
+}
+
+static void route_out(struct relay *r, struct relay_stanza *s, uint64_t node)
+{
+	struct relay_out o = {.kind = RELAY_OUT_ROUTE,
+			      .node = node == r->self ? RELAY_LOCAL : node,
+			      .session = s->session,
+			      .key = {node, s->epoch, s->seq},
+			      .data = s->data,
+			      .len = s->len};
+	out_push(r, &o);
+}
+
+static void bounce_out(struct relay *r, uint64_t session, const char *data, size_t len,
+		       const char *why)
+{
+	struct relay_out o = {
+	    .kind = RELAY_OUT_BOUNCE, .session = session, .why = why, .data = data, .len = len};
+	out_push(r, &o);
+}
+
+/* A warm leader routes what waits here, then what it held; otherwise what
+ * waited unsent too long is bounced (sent ones wait for their ack). */
+static void drain(struct relay *r)
+{
+	if (relay_routes_for_all(r)) {
+		/* As any node's: the old leader may have delivered some, and they
+		 * stay until their deliveries are confirmed (ack). */
+		for (struct relay_stanza *s = r->queue.head; s != NULL; s = s->next) {
+			if (!s->sent) {
+				s->sent = s->ever_sent = true;
+				route_out(r, s, r->self);
+			}
+		}
+		while (r->held.head != NULL) {
+			struct relay_stanza *s = list_take(&r->held, &r->held.head);
+			route_out(r, s, s->node);
+			list_append(&r->dead, s);
+		}
+		return;
+	}
+	for (struct relay_stanza **at = &r->queue.head; *at != NULL;) {
+		struct relay_stanza *s = *at;
+		if (!s->ever_sent && r->now - s->queued_at >= r->o.queue_max_wait_ms) {
+			list_take(&r->queue, at);
+			bounce_out(r, s->session, s->data, s->len,
+				   "no leader within queue_max_wait");
+			list_append(&r->dead, s);
+			continue;
+		}
+		at = &s->next;
+	}
+}
+
+static void maybe_warm(struct relay *r)
+{
+	if (!r->leading || r->warm)
+		return;
+	size_t synced = 0;
+	for (size_t i = 0; i < r->peer_count; i++)
+		synced += r->peers[i].synced;
+	if (r->now >= r->warm_deadline || (r->alive > 0 && synced + 1 >= r->alive)) {
+		r->warm = true;
+		drain(r);
+	}
+}
+
+static void unsend_all(struct relay *r)
+{
+	for (struct relay_stanza *s = r->queue.head; s != NULL; s = s->next)
+		s->sent = false;
+}
+
+struct relay *relay_new(const struct relay_options *options)
+{
+	struct relay *r = calloc(1, sizeof(*r));
+	if (r == NULL)
+		return NULL;
+	r->o = *options;
+	list_init(&r->queue);
+	list_init(&r->held);
+	list_init(&r->dead);
+	return r;
+}
+
+void relay_free(struct relay *r)
+{
+	if (r == NULL)
+		return;
+	list_free(&r->queue);
+	list_free(&r->held);
+	list_free(&r->dead);
+	for (size_t i = 0; i < r->pending_count; i++)
+		free(r->pending[i].copy);
+	free(r->pending);
+	free(r->outs);
+	free(r);
+}
+
+void relay_set_limits(struct relay *r, size_t max_stanzas, size_t max_bytes, int64_t max_wait_ms)
+{
+	r->o.queue_max_stanzas = max_stanzas;
+	r->o.queue_max_bytes = max_bytes;
+	r->o.queue_max_wait_ms = max_wait_ms;
+}
+
+void relay_tick(struct relay *r, int64_t now_ms)
+{
+	r->now = now_ms;
+	/* A node that did not come back took its sessions with it. */
+	for (size_t i = 0; i < r->pending_count;) {
+		if (r->pending[i].lost && r->now - r->pending[i].lost_at >= r->o.relink_ms)
+			pending_done(r, i);
+		else
+			i++;
+	}
+	maybe_warm(r);
+	drain(r);
+}
+
+bool relay_leader(struct relay *r, uint64_t self, uint64_t leader, uint64_t term, uint32_t alive)
+{
+	r->self = self;
+	r->alive = alive;
+	if (leader == r->leader && term == r->term) {
+		maybe_warm(r);
+		return false;
+	}
+	bool was_leading = r->leading;
+	r->leader = leader;
+	r->term = term;
+	r->leading = leader != 0 && leader == r->self;
+	r->up = false;
+	unsend_all(r);
+	if (!r->leading) {
+		/* The other nodes' sessions are theirs to keep.  What they forwarded
+		 * here and was not confirmed (held, or pending) they send again to
+		 * the leader: their links close, so that they do, in order, rather
+		 * than go on after a gap on a link to a node that does not lead. */
+		while (r->held.head != NULL)
+			list_append(&r->dead, list_take(&r->held, &r->held.head));
+		r->warm = false;
+		for (size_t i = 0; i < r->peer_count; i++) {
+			struct relay_out o = {.kind = RELAY_OUT_CLOSE, .node = r->peers[i].node};
+			out_push(r, &o);
+			o.kind = RELAY_OUT_FORGET;
+			out_push(r, &o);
+		}
+		r->peer_count = 0;
+		while (r->pending_count > 0)
+			list_append(&r->dead, r->pending[--r->pending_count].copy);
+	}
+	if (r->leading && !was_leading) {
+		r->warm = false;
+		r->warm_deadline = r->now + r->o.warmup_ms;
+		maybe_warm(r);
+	}
+	drain(r);
+	return true;
+}
+
+void relay_up_link(struct relay *r, bool up)
+{
+	if (!up) {
+		r->up = false;
+		unsend_all(r);
+		return;
+	}
+	if (r->leading || r->leader == 0 || r->up)
+		return;
+	r->up = true;
+	/* Sessions first, so that the leader knows every recipient here before
+	 * it routes for all; then what waited, and what the previous leader
+	 * never acknowledged, in order. */
+	struct relay_out o = {.kind = RELAY_OUT_REGISTER_ALL, .node = r->leader};
+	out_push(r, &o);
+	send_up(r, RELAY_WIRE_SYNCED, NULL, 0, NULL, 0);
+	for (struct relay_stanza *s = r->queue.head; s != NULL; s = s->next)
+		send_forward(r, s);
+}
+
+static int by_delivery(const void *a, const void *b)
+{
+	const struct relay_pending *x = *(struct relay_pending *const *)a;
+	const struct relay_pending *y = *(struct relay_pending *const *)b;
+	return x->head.delivery < y->head.delivery ? -1 : x->head.delivery > y->head.delivery;
+}
+
+/* A node linked again: what it may have missed goes again, in the order it
+ * first went and before anything newer (it drops what it had). */
+static void redeliver(struct relay *r, uint64_t node)
+{
+	struct relay_pending **lost = relay_alloc((r->pending_count + 1) * sizeof(*lost));
+	size_t count = 0;
+	for (size_t i = 0; i < r->pending_count; i++) {
+		if (r->pending[i].node == node && r->pending[i].lost)
+			lost[count++] = &r->pending[i];
+	}
+	qsort(lost, count, sizeof(*lost), by_delivery);
+	for (size_t i = 0; i < count; i++) {
+		lost[i]->lost = false;
+		struct relay_out o = {.kind = RELAY_OUT_SEND,
+				      .node = node,
+				      .type = RELAY_WIRE_DELIVER,
+				      .head.deliver = lost[i]->head,
+				      .head_len = sizeof(lost[i]->head),
+				      .data = lost[i]->copy->data,
+				      .len = lost[i]->copy->len};
+		out_push(r, &o);
+	}
+	free(lost);
+}
+
+void relay_peer_link(struct relay *r, uint64_t node, bool up)
+{
+	struct relay_peer *p = peer_of(r, node);
+	if (up) {
+		if (p == NULL && r->peer_count < PEERS_MAX)
+			r->peers[r->peer_count++] = (struct relay_peer){.node = node};
+		redeliver(r, node);
+		return;
+	}
+	if (p == NULL)
+		return;
+	*p = r->peers[--r->peer_count];
+	for (size_t i = 0; i < r->pending_count; i++) {
+		if (r->pending[i].node == node && !r->pending[i].lost) {
+			r->pending[i].lost = true;
+			r->pending[i].lost_at = r->now;
+		}
+	}
+	/* It sends again whatever was not acknowledged. */
+	for (struct relay_stanza **at = &r->held.head; *at != NULL;) {
+		if ((*at)->node == node)
+			list_append(&r->dead, list_take(&r->held, at));
+		else
+			at = &(*at)->next;
+	}
+	struct relay_out o = {.kind = RELAY_OUT_FORGET, .node = node};
+	out_push(r, &o);
+}
+
+void relay_forward(struct relay *r, uint64_t session, const void *data, size_t len)
+{
+	uint64_t seq = ++r->next_seq;
+	if (r->queue.count + 1 > r->o.queue_max_stanzas ||
+	    r->queue.bytes + len > r->o.queue_max_bytes) {
+		bounce_out(r, session, data, len, "the queue for the leader is full");
+		return;
+	}
+	struct relay_stanza *s = relay_alloc(sizeof(*s) + len);
+	*s = (struct relay_stanza){
+	    .epoch = r->o.epoch, .seq = seq, .session = session, .queued_at = r->now, .len = len};
+	memcpy(s->data, data, len);
+	list_append(&r->queue, s);
+	if (r->up)
+		send_forward(r, s);
+	else
+		relay_catch_up(r);
+}
+
+static void hold(struct relay *r, uint64_t node, const struct relay_wire_msg *m)
+{
+	struct relay_stanza *s = relay_alloc(sizeof(*s) + m->data_len);
+	*s = (struct relay_stanza){.node = node,
+				   .epoch = m->u.forward.epoch,
+				   .seq = m->u.forward.seq,
+				   .session = m->u.forward.session,
+				   .len = m->data_len};
+	memcpy(s->data, m->data, m->data_len);
+	list_append(&r->held, s);
+}
+
+int relay_step(struct relay *r, uint64_t node, bool from_leader, const struct relay_wire_msg *m,
+	       const char **why)
+{
+	switch (m->type) {
+	case RELAY_WIRE_FORWARD: {
+		if (from_leader) {
+			*why = "a stanza forwarded by the leader";
+			return -1;
+		}
+		/* Taken even before our elector told us we lead: a node links
+		 * only to the router it believes leads, and we hear it shortly. */
+		if (!relay_routes_for_all(r)) {
+			hold(r, node, m);
+			return 0;
+		}
+		relay_catch_up(r);
+		struct relay_out o = {.kind = RELAY_OUT_ROUTE,
+				      .node = node,
+				      .session = m->u.forward.session,
+				      .key = {node, m->u.forward.epoch, m->u.forward.seq},
+				      .data = m->data,
+				      .len = m->data_len};
+		out_push(r, &o);
+		return 0;
+	}
+	case RELAY_WIRE_DELIVER: {
+		if (!from_leader) {
+			*why = "a delivery from a node that does not lead";
+			return -1;
+		}
+		const struct relay_wire_deliver *d = &m->u.deliver;
+		struct relay_out o = {.kind = RELAY_OUT_DELIVER,
+				      .session = d->session,
+				      .key = {d->origin_node, d->origin_epoch, d->origin_seq},
+				      .data = m->data,
+				      .len = m->data_len};
+		out_push(r, &o);
+		if (d->delivery != 0) {
+			struct relay_wire_delivered ok = {.delivery = d->delivery};
+			send_up(r, RELAY_WIRE_DELIVERED, &ok, sizeof(ok), NULL, 0);
+		}
+		return 0;
+	}
+	case RELAY_WIRE_DELIVERED:
+		if (from_leader) {
+			*why = "a confirmation from the leader";
+			return -1;
+		}
+		/* One we no longer wait for (its stanza was acknowledged as its
+		 * node left and came back) is no fault of the sender. */
+		for (size_t i = 0; i < r->pending_count; i++) {
+			if (r->pending[i].head.delivery == m->u.delivered.delivery &&
+			    r->pending[i].node == node) {
+				pending_done(r, i);
+				break;
+			}
+		}
+		return 0;
+	case RELAY_WIRE_ACK:
+		if (!from_leader) {
+			*why = "an acknowledgement from a node that does not lead";
+			return -1;
+		}
+		if (m->u.ack.epoch != r->o.epoch)
+			return 0; /* for a previous run of this router */
+		for (struct relay_stanza **at = &r->queue.head; *at != NULL; at = &(*at)->next) {
+			if ((*at)->seq == m->u.ack.seq) {
+				list_append(&r->dead, list_take(&r->queue, at));
+				break;
+			}
+		}
+		return 0;
+	case RELAY_WIRE_SYNCED: {
+		struct relay_peer *p = from_leader ? NULL : peer_of(r, node);
+		if (p == NULL) {
+			*why = "SYNCED on a link that is not a follower's";
+			return -1;
+		}
+		p->synced = true;
+		maybe_warm(r);
+		return 0;
+	}
+	default:
+		*why = "a frame the relay does not take";
+		return -1;
+	}
+}
+
+void relay_catch_up(struct relay *r)
+{
+	/* Whatever waited goes before anything newer, so order holds. */
+	if (!relay_routes_for_all(r))
+		return;
+	bool waiting = r->held.head != NULL;
+	for (struct relay_stanza *s = r->queue.head; s != NULL && !waiting; s = s->next)
+		waiting = !s->sent;
+	if (waiting)
+		drain(r);
+}
+
+bool relay_next(struct relay *r, struct relay_out *out)
+{
+	if (r->out_head < r->out_count) {
+		*out = r->outs[r->out_head++];
+		return true;
+	}
+	r->out_head = r->out_count = 0;
+	list_free(&r->dead);
+	return false;
+}
+
+void relay_route_begin(struct relay *r, const struct relay_out *route)
+{
+	r->route.active = true;
+	r->route.key = route->key;
+	r->route.deliveries = 0;
+}
+
+struct relay_key relay_route_key(const struct relay *r)
+{
+	struct relay_key none = {0};
+	return r->route.active ? r->route.key : none;
+}
+
+bool relay_deliver_remote(struct relay *r, uint64_t node, uint64_t session, const void *bytes,
+			  size_t len, struct relay_wire_deliver *out)
+{
+	if (peer_of(r, node) == NULL)
+		return false;
+	*out = (struct relay_wire_deliver){.session = session};
+	if (!r->route.active)
+		return true;
+	if (r->pending_count == r->pending_cap) {
+		size_t cap = r->pending_cap ? 2 * r->pending_cap : 64;
+		struct relay_pending *grown = realloc(r->pending, cap * sizeof(*grown));
+		if (grown == NULL)
+			abort();
+		r->pending = grown;
+		r->pending_cap = cap;
+	}
+	out->origin_node = r->route.key.node;
+	out->origin_epoch = r->route.key.epoch;
+	out->origin_seq = r->route.key.seq;
+	out->delivery = ++r->next_delivery;
+	struct relay_stanza *copy = relay_alloc(sizeof(*copy) + len);
+	*copy = (struct relay_stanza){.len = len};
+	memcpy(copy->data, bytes, len);
+	r->pending[r->pending_count++] =
+	    (struct relay_pending){.node = node, .key = r->route.key, .head = *out, .copy = copy};
+	r->route.deliveries++;
+	return true;
+}
+
+void relay_route_end(struct relay *r)
+{
+	if (r->route.active && r->route.deliveries == 0)
+		ack(r, r->route.key);
+	r->route.active = false;
+}
+
+bool relay_seen_before(struct relay_marks *marks, struct relay_key key)
+{
+	if (key.seq == 0)
+		return false;
+	struct relay_key *mark = NULL, *free_mark = NULL;
+	for (size_t i = 0; i < RELAY_ORIGINS_MAX; i++) {
+		struct relay_key *m = &marks->last[i];
+		if (m->node == key.node && m->epoch == key.epoch)
+			mark = m;
+		else if (free_mark == NULL && (m->node == 0 || m->node == key.node))
+			free_mark = m;
+	}
+	if (mark != NULL && key.seq <= mark->seq)
+		return true;
+	if (mark == NULL)
+		mark = free_mark != NULL ? free_mark : &marks->last[0];
+	*mark = key;
+	return false;
+}
+
+bool relay_leading(const struct relay *r)
+{
+	return r->leading;
+}
+
+bool relay_routes_for_all(const struct relay *r)
+{
+	return r->leading && r->warm;
+}
+
+uint64_t relay_link_wanted(const struct relay *r)
+{
+	return r->leading ? 0 : r->leader;
+}
+
+size_t relay_queued(const struct relay *r)
+{
+	return r->queue.count;
+}
+
+int relay_wire_decode(const struct ipc_msg *msg, struct relay_wire_msg *out, const char **why)
+{
+	*out = (struct relay_wire_msg){.type = msg->type};
+	const char *p = msg->data;
+	size_t fixed;
+	switch (msg->type) {
+	case RELAY_WIRE_REGISTER:
+		fixed = sizeof(out->u.reg);
+		break;
+	case RELAY_WIRE_UNREGISTER:
+		fixed = sizeof(out->u.session);
+		break;
+	case RELAY_WIRE_PRESENCE:
+		fixed = sizeof(out->u.presence);
+		break;
+	case RELAY_WIRE_FORWARD:
+		fixed = sizeof(out->u.forward);
+		break;
+	case RELAY_WIRE_DELIVER:
+		fixed = sizeof(out->u.deliver);
+		break;
+	case RELAY_WIRE_DELIVERED:
+		fixed = sizeof(out->u.delivered);
+		break;
+	case RELAY_WIRE_ACK:
+		fixed = sizeof(out->u.ack);
+		break;
+	case RELAY_WIRE_KICK:
+		fixed = sizeof(out->u.kick);
+		break;
+	case RELAY_WIRE_FORGET:
+	case RELAY_WIRE_SYNCED:
+		fixed = 0;
+		break;
+	default:
+		*why = "unknown frame type";
+		return -1;
+	}
+	bool tail = msg->type == RELAY_WIRE_REGISTER || msg->type == RELAY_WIRE_FORWARD ||
+		    msg->type == RELAY_WIRE_DELIVER;
+	if (tail ? msg->len < fixed : ipc_get_data(msg, &out->u, fixed) == -1) {
+		*why = "a frame of the wrong size";
+		return -1;
+	}
+	if (tail) {
+		memcpy(&out->u, p, fixed);
+		out->data = p + fixed;
+		out->data_len = msg->len - fixed;
+	}
+	if (msg->type == RELAY_WIRE_REGISTER &&
+	    (out->u.reg.jid_len == 0 || out->u.reg.jid_len >= JID_MAX ||
+	     out->u.reg.jid_len != out->data_len)) {
+		*why = "a registration with a bad JID length";
+		return -1;
+	}
+	if (msg->type == RELAY_WIRE_FORWARD && out->data_len == 0) {
+		*why = "a forwarded stanza without bytes";
+		return -1;
+	}
+	return 0;
+}

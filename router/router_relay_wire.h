@@ -1,0 +1,120 @@
+/*
+ * What routers say to each other on stanza links (frame types after the
+ * hello of common/peerlink.h, kind RELAY_LINK_KIND), and the one decoder
+ * that checks every frame before the router reads it.
+ *
+ * A follower opens one link to the leader's router and says, in order:
+ * REGISTER for each of its sessions, SYNCED (all registered), then FORWARD
+ * for each stanza only the leader can route, and later UNREGISTER, PRESENCE
+ * and FORGET as its sessions change, and DELIVERED for each confirmation
+ * asked.  The leader says DELIVER (bytes for one session of the follower),
+ * ACK (a forwarded stanza is done with) and KICK.
+ *
+ * Payloads are fixed structs (sizes asserted, host byte order: both ends
+ * are the same build, checked by the hello's version) followed, for
+ * REGISTER, FORWARD and DELIVER, by variable data whose length is the rest
+ * of the frame (REGISTER: jid_len bytes exactly).
+ */
+#ifndef RXMPP_ROUTER_RELAY_WIRE_H
+#define RXMPP_ROUTER_RELAY_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/ipc.h"
+
+#define RELAY_LINK_KIND 0x524f5554u /* "ROUT": stanzas between routers */
+
+enum relay_wire_type {
+	RELAY_WIRE_REGISTER = 2, /* struct relay_wire_register + jid */
+	RELAY_WIRE_UNREGISTER,	 /* struct relay_wire_session */
+	RELAY_WIRE_FORGET,	 /* no payload: forget every session of the sender */
+	RELAY_WIRE_PRESENCE,	 /* struct relay_wire_presence */
+	RELAY_WIRE_FORWARD,	 /* struct relay_wire_forward + routing header and stanza */
+	RELAY_WIRE_DELIVER,	 /* struct relay_wire_deliver + stanza bytes */
+	RELAY_WIRE_DELIVERED,	 /* struct relay_wire_delivered */
+	RELAY_WIRE_ACK,		 /* struct relay_wire_ack */
+	RELAY_WIRE_KICK,	 /* struct relay_wire_kick */
+	RELAY_WIRE_SYNCED,	 /* no payload: every session of the sender is registered */
+};
+
+struct relay_wire_register {
+	uint64_t session;
+	uint32_t kind; /* enum proto_session_kind */
+	int32_t priority;
+	uint32_t available;
+	uint32_t jid_len;
+};
+_Static_assert(sizeof(struct relay_wire_register) == 24, "relay_wire_register is fixed");
+
+struct relay_wire_session {
+	uint64_t session;
+};
+_Static_assert(sizeof(struct relay_wire_session) == 8, "relay_wire_session is fixed");
+
+struct relay_wire_presence {
+	uint64_t session;
+	int32_t priority;
+	uint32_t available;
+};
+_Static_assert(sizeof(struct relay_wire_presence) == 16, "relay_wire_presence is fixed");
+
+/* A stanza is named by its origin node, the origin's epoch (drawn at its
+ * start) and a sequence number the origin counts up from 1. */
+struct relay_wire_forward {
+	uint64_t epoch;
+	uint64_t seq;
+	uint64_t session; /* the sender, on the origin node */
+};
+_Static_assert(sizeof(struct relay_wire_forward) == 24, "relay_wire_forward is fixed");
+
+struct relay_wire_deliver {
+	uint64_t session;
+	uint64_t origin_node;
+	uint64_t origin_epoch;
+	uint64_t origin_seq; /* 0: no deduplication asked */
+	uint64_t delivery;   /* 0: no confirmation asked */
+};
+_Static_assert(sizeof(struct relay_wire_deliver) == 40, "relay_wire_deliver is fixed");
+
+struct relay_wire_delivered {
+	uint64_t delivery;
+};
+_Static_assert(sizeof(struct relay_wire_delivered) == 8, "relay_wire_delivered is fixed");
+
+struct relay_wire_ack {
+	uint64_t epoch;
+	uint64_t seq;
+};
+_Static_assert(sizeof(struct relay_wire_ack) == 16, "relay_wire_ack is fixed");
+
+struct relay_wire_kick {
+	uint64_t session;
+	uint32_t reason; /* enum proto_kick_reason */
+	uint32_t reserved;
+};
+_Static_assert(sizeof(struct relay_wire_kick) == 16, "relay_wire_kick is fixed");
+
+/* One decoded frame: the fixed part, and the variable data after it
+ * (pointing into the frame). */
+struct relay_wire_msg {
+	uint16_t type;
+	union {
+		struct relay_wire_register reg;
+		struct relay_wire_session session;
+		struct relay_wire_presence presence;
+		struct relay_wire_forward forward;
+		struct relay_wire_deliver deliver;
+		struct relay_wire_delivered delivered;
+		struct relay_wire_ack ack;
+		struct relay_wire_kick kick;
+	} u;
+	const char *data;
+	size_t data_len;
+};
+
+/* Checks the frame's type and sizes and decodes it; -1 with `*why` set
+ * when it is malformed or of an unknown type (the link is then closed). */
+int relay_wire_decode(const struct ipc_msg *msg, struct relay_wire_msg *out, const char **why);
+
+#endif

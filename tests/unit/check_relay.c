@@ -1,0 +1,1006 @@
+/*
+ * The cluster relay core (router/router_relay.c) in simulation: 3 and 5
+ * routers, one client session each, every one sending numbered stanzas to
+ * the others, through seeded random schedules of leader changes (each node
+ * hears of them at its own time), crashes, link cuts, duplicates (what is
+ * sent again after a link drops) and reordering (every link has its own
+ * delays).  The simulated shell does what router_cluster.c does: links
+ * that come up and go, REGISTER and SYNCED, routing on what the node
+ * registered, frames encoded and decoded with relay_wire_decode.
+ *
+ * Checked at every delivery: no stanza twice, and each receiver gets each
+ * sender's stanzas in order.  Checked at the end, once a leader is known
+ * to all and everything settled: every stanza between two nodes that never
+ * crashed was delivered or bounced, never dropped silently; in schedules
+ * where only leaders crash (a failover, as the integration test does it),
+ * every one was delivered and none bounced.  (In the others, a stanza
+ * delivered by a leader that died before it could acknowledge it goes
+ * again, and may then be bounced where its recipient's node is between two
+ * links: a needless error, never a loss or a duplicate.)  A failing
+ * schedule prints its seed; RELAY_SEED=N replays it, RELAY_SCHEDULES=N runs
+ * more or fewer.  Scenario tests follow.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "router/router_relay.h"
+#include "unit.h"
+
+#define SIM_NODES_MAX 5
+#define SIM_CONNS_MAX 512
+#define SIM_SENT_MAX  4096
+#define SIM_FRAME_MAX 128
+#define WARMUP	      300
+#define SESSION	      7 /* every node's one session */
+
+struct sim_stanza {
+	uint32_t from, to; /* node indices */
+	uint32_t number;   /* per sender, from 1 */
+};
+
+struct sim_frame {
+	uint64_t at;
+	uint16_t type;
+	size_t len;
+	char data[SIM_FRAME_MAX];
+};
+
+/* A stanza link: follower f linked to node l.  Direction 0 is f -> l. */
+struct sim_conn {
+	bool open;
+	int f, l;
+	bool up[2];	     /* [0]: up at l (hello from f heard); [1]: up at f */
+	uint64_t up_at[2];   /* when each side hears the other's hello */
+	uint64_t down_at[2]; /* when each side hears it closed; 0: not closed */
+	bool gone[2];	     /* each side has let go of it */
+	bool cut;	     /* broken: nothing more gets through */
+	struct sim_frame *q[2];
+	size_t head[2], count[2], cap[2];
+	uint64_t last[2];
+};
+
+struct sim_node {
+	uint64_t id;
+	struct relay *r;
+	bool alive;
+	bool registered[SIM_NODES_MAX]; /* whose session it knows (as a leader) */
+	int up;				/* its link to the leader, or -1 */
+	uint64_t retry_at;
+	struct relay_marks marks;
+	/* the next leader notice it will hear */
+	bool notice;
+	uint64_t notice_at, notice_leader, notice_term;
+	uint32_t notice_alive;
+	uint32_t sent;
+};
+
+enum sim_outcome { SIM_DELIVERED = 1, SIM_BOUNCED = 2 }; /* bits */
+
+struct sim {
+	int n;
+	struct sim_node nodes[SIM_NODES_MAX];
+	struct sim_conn conns[SIM_CONNS_MAX];
+	size_t conn_count;
+	uint64_t now, rng, seed, term;
+	int leader;  /* index, or -1 */
+	bool strict; /* only leaders crash: nothing between survivors bounces */
+	unsigned max_delay, notice_delay;
+	int64_t max_wait;
+	uint8_t outcome[SIM_NODES_MAX][SIM_SENT_MAX]; /* enum sim_outcome bits */
+	uint8_t dest[SIM_NODES_MAX][SIM_SENT_MAX];
+	uint32_t last[SIM_NODES_MAX][SIM_NODES_MAX];
+	uint64_t crashed_ever; /* bit per node */
+	unsigned delivered, resent, bounced_between_survivors;
+	char failure[256];
+};
+
+static bool sim_tracing;
+
+/* RELAY_TRACE=1 with RELAY_SEED=N tells the story of one schedule. */
+static void sim_trace(const struct sim *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void sim_trace(const struct sim *s, const char *fmt, ...)
+{
+	if (!sim_tracing)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "%6llu ", (unsigned long long)s->now);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+static uint64_t sim_random(struct sim *s)
+{
+	s->rng ^= s->rng << 13;
+	s->rng ^= s->rng >> 7;
+	s->rng ^= s->rng << 17;
+	return s->rng;
+}
+
+static void sim_fail(struct sim *s, const char *fmt, const struct sim_stanza *st)
+{
+	if (s->failure[0] != '\0')
+		return;
+	char what[160];
+	snprintf(what, sizeof(what), fmt, st ? st->number : 0, st ? st->from : 0, st ? st->to : 0);
+	snprintf(s->failure, sizeof(s->failure), "seed %llu, tick %llu: %s",
+		 (unsigned long long)s->seed, (unsigned long long)s->now, what);
+}
+
+static int sim_index(const struct sim *s, uint64_t id)
+{
+	for (int i = 0; i < s->n; i++) {
+		if (s->nodes[i].id == id)
+			return i;
+	}
+	return -1;
+}
+
+/* Links */
+
+static void sim_enqueue(struct sim *s, struct sim_conn *c, int dir, uint16_t type, const void *head,
+			size_t head_len, const void *data, size_t len)
+{
+	if (c->cut)
+		return;
+	if (c->count[dir] == c->cap[dir]) {
+		c->cap[dir] = c->cap[dir] ? 2 * c->cap[dir] : 16;
+		c->q[dir] = realloc(c->q[dir], c->cap[dir] * sizeof(*c->q[dir]));
+	}
+	/* One link keeps its order (TCP); links differ in their delays. */
+	uint64_t at = s->now + 1 + sim_random(s) % s->max_delay;
+	if (at < c->last[dir])
+		at = c->last[dir];
+	c->last[dir] = at;
+	struct sim_frame *fr = &c->q[dir][c->count[dir]++];
+	fr->at = at;
+	fr->type = type;
+	fr->len = head_len + len;
+	ck_assert(fr->len <= SIM_FRAME_MAX);
+	if (head_len > 0)
+		memcpy(fr->data, head, head_len);
+	if (len > 0)
+		memcpy(fr->data + head_len, data, len);
+}
+
+/* Side `side` (0: the leader end, 1: the follower end) lets go of the link;
+ * the other end hears of it a little later. */
+static void sim_close(struct sim *s, struct sim_conn *c, int side)
+{
+	if (c->gone[side])
+		return;
+	c->gone[side] = true;
+	c->up[side] = false;
+	int other = 1 - side;
+	if (!c->gone[other] && c->down_at[other] == 0) {
+		uint64_t at = s->now + 1 + sim_random(s) % s->max_delay;
+		c->down_at[other] =
+		    at > c->last[side == 0 ? 1 : 0] ? at : c->last[side == 0 ? 1 : 0];
+	}
+	if (side == 1 && s->nodes[c->f].up == (int)(c - s->conns))
+		s->nodes[c->f].up = -1;
+}
+
+static struct sim_conn *sim_inbound(struct sim *s, int at, int from)
+{
+	for (size_t k = 0; k < s->conn_count; k++) {
+		struct sim_conn *c = &s->conns[k];
+		if (c->open && c->l == at && c->f == from && c->up[0] && !c->gone[0])
+			return c;
+	}
+	return NULL;
+}
+
+static void sim_pump(struct sim *s, int i);
+
+static void sim_record(struct sim *s, const struct sim_stanza *st, enum sim_outcome what)
+{
+	uint8_t *o = &s->outcome[st->from][st->number];
+	sim_trace(s, "stanza %u %u->%u %s", st->number, st->from, st->to,
+		  what == SIM_DELIVERED ? "DELIVERED" : "BOUNCED");
+	if (what == SIM_DELIVERED) {
+		if (*o & SIM_DELIVERED)
+			sim_fail(s, "stanza %u from node %u delivered twice to node %u", st);
+		if (st->number <= s->last[st->from][st->to])
+			sim_fail(s, "stanza %u from node %u overtaken at node %u", st);
+		s->last[st->from][st->to] = st->number;
+		s->delivered++;
+	}
+	*o |= (uint8_t)what;
+}
+
+static void sim_deliver_local(struct sim *s, int i, const struct sim_stanza *st,
+			      struct relay_key key)
+{
+	if (relay_seen_before(&s->nodes[i].marks, key)) {
+		s->resent++;
+		return;
+	}
+	if ((int)st->to != i)
+		sim_fail(s, "stanza %u from node %u for node %u delivered elsewhere", st);
+	sim_record(s, st, SIM_DELIVERED);
+}
+
+/* What router_route.c does, on this simulation's table: one session a node. */
+static void sim_route(struct sim *s, int i, const struct sim_stanza *st, bool forwarded,
+		      uint64_t origin)
+{
+	struct sim_node *node = &s->nodes[i];
+	if (forwarded && origin != RELAY_LOCAL && !node->registered[sim_index(s, origin)]) {
+		/* router_route.c drops it: fine only if the sender is gone. */
+		if (!(s->crashed_ever & (1ull << st->from)))
+			sim_fail(s, "stanza %u from node %u to %u dropped: sender unknown", st);
+		return;
+	}
+	if ((int)st->to == i) {
+		sim_deliver_local(s, i, st, relay_route_key(node->r));
+		return;
+	}
+	if (!forwarded) {
+		relay_forward(node->r, SESSION, st, sizeof(*st));
+		return;
+	}
+	if (!node->registered[st->to]) {
+		sim_record(s, st, SIM_BOUNCED); /* recipient-unavailable, to the sender */
+		return;
+	}
+	struct relay_wire_deliver d;
+	if (!relay_deliver_remote(node->r, s->nodes[st->to].id, SESSION, st, sizeof(*st), &d)) {
+		sim_fail(s, "stanza %u from node %u: node %u registered without a link", st);
+		return;
+	}
+	struct sim_conn *c = sim_inbound(s, i, (int)st->to);
+	if (c != NULL)
+		sim_enqueue(s, c, 1, RELAY_WIRE_DELIVER, &d, sizeof(d), st, sizeof(*st));
+}
+
+static void sim_perform(struct sim *s, int i, const struct relay_out *o)
+{
+	struct sim_node *node = &s->nodes[i];
+	sim_trace(s, "node %d out %d to_leader %d node %llu type %u key %llu/%llu", i, o->kind,
+		  o->to_leader, (unsigned long long)o->node, o->type,
+		  (unsigned long long)o->key.node, (unsigned long long)o->key.seq);
+	switch (o->kind) {
+	case RELAY_OUT_SEND: {
+		if (o->to_leader) {
+			struct sim_conn *c = node->up >= 0 ? &s->conns[node->up] : NULL;
+			if (c != NULL && c->up[1])
+				sim_enqueue(s, c, 0, o->type, &o->head, o->head_len, o->data,
+					    o->len);
+		} else {
+			struct sim_conn *c = sim_inbound(s, i, sim_index(s, o->node));
+			if (c != NULL)
+				sim_enqueue(s, c, 1, o->type, &o->head, o->head_len, o->data,
+					    o->len);
+		}
+		return;
+	}
+	case RELAY_OUT_REGISTER_ALL: {
+		struct sim_conn *c = &s->conns[node->up];
+		struct relay_wire_register reg = {.session = SESSION, .jid_len = 1};
+		sim_enqueue(s, c, 0, RELAY_WIRE_REGISTER, &reg, sizeof(reg), "x", 1);
+		return;
+	}
+	case RELAY_OUT_ROUTE: {
+		struct sim_stanza st;
+		ck_assert_uint_eq(o->len, sizeof(st));
+		memcpy(&st, o->data, sizeof(st));
+		relay_route_begin(node->r, o);
+		sim_route(s, i, &st, true, o->node);
+		relay_route_end(node->r);
+		return;
+	}
+	case RELAY_OUT_DELIVER: {
+		struct sim_stanza st;
+		memcpy(&st, o->data, sizeof(st));
+		sim_deliver_local(s, i, &st, o->key);
+		return;
+	}
+	case RELAY_OUT_BOUNCE: {
+		struct sim_stanza st;
+		memcpy(&st, o->data, sizeof(st));
+		sim_record(s, &st, SIM_BOUNCED);
+		return;
+	}
+	case RELAY_OUT_FORGET:
+		node->registered[sim_index(s, o->node)] = false;
+		return;
+	case RELAY_OUT_CLOSE:
+		for (size_t k = 0; k < s->conn_count; k++) {
+			struct sim_conn *c = &s->conns[k];
+			if (c->open && c->l == i && c->f == sim_index(s, o->node))
+				sim_close(s, c, 0);
+		}
+		return;
+	}
+}
+
+static void sim_pump(struct sim *s, int i)
+{
+	struct relay_out o;
+	while (relay_next(s->nodes[i].r, &o))
+		sim_perform(s, i, &o);
+}
+
+/* A frame arrives at side `side` of a link; as link_message does. */
+static void sim_arrive(struct sim *s, struct sim_conn *c, int side, const struct sim_frame *fr)
+{
+	int at = side == 0 ? c->l : c->f;
+	int from = side == 0 ? c->f : c->l;
+	struct sim_node *node = &s->nodes[at];
+	struct ipc_msg msg = {.type = fr->type, .data = fr->data, .len = fr->len, .fd = -1};
+	struct relay_wire_msg m;
+	const char *why = NULL;
+	if (relay_wire_decode(&msg, &m, &why) == -1) {
+		sim_fail(s, "a frame the relay sent does not decode", NULL);
+		return;
+	}
+	bool from_leader = side == 1;
+	sim_trace(s, "conn %zu: node %d gets type %u from %d", (size_t)(c - s->conns), at, m.type,
+		  from);
+	switch (m.type) {
+	case RELAY_WIRE_REGISTER:
+		node->registered[from] = true;
+		return;
+	case RELAY_WIRE_UNREGISTER:
+	case RELAY_WIRE_FORGET:
+	case RELAY_WIRE_PRESENCE:
+	case RELAY_WIRE_KICK:
+		return;
+	default:
+		if (relay_step(node->r, s->nodes[from].id, from_leader, &m, &why) == -1) {
+			snprintf(s->failure, sizeof(s->failure), "seed %llu: refused: %s",
+				 (unsigned long long)s->seed, why);
+			return;
+		}
+		sim_pump(s, at);
+	}
+}
+
+static void sim_link_up(struct sim *s, struct sim_conn *c, int side)
+{
+	sim_trace(s, "conn %zu %d->%d up at %s", (size_t)(c - s->conns), c->f, c->l,
+		  side ? "follower" : "leader");
+	c->up[side] = true;
+	if (side == 1) {
+		struct sim_node *f = &s->nodes[c->f];
+		if (s->nodes[c->l].id != relay_link_wanted(f->r)) {
+			sim_close(s, c, 1);
+			return;
+		}
+		relay_up_link(f->r, true);
+		sim_pump(s, c->f);
+		return;
+	}
+	/* A node that linked again replaces its old link. */
+	for (size_t k = 0; k < s->conn_count; k++) {
+		struct sim_conn *old = &s->conns[k];
+		if (old != c && old->open && old->l == c->l && old->f == c->f && old->up[0] &&
+		    !old->gone[0]) {
+			sim_close(s, old, 0);
+			relay_peer_link(s->nodes[c->l].r, s->nodes[c->f].id, false);
+		}
+	}
+	relay_peer_link(s->nodes[c->l].r, s->nodes[c->f].id, true);
+	sim_pump(s, c->l);
+}
+
+static void sim_link_down(struct sim *s, struct sim_conn *c, int side)
+{
+	sim_trace(s, "conn %zu %d->%d down at %s", (size_t)(c - s->conns), c->f, c->l,
+		  side ? "follower" : "leader");
+	bool was_up = c->up[side];
+	c->gone[side] = true;
+	c->up[side] = false;
+	if (side == 1) {
+		struct sim_node *f = &s->nodes[c->f];
+		if (f->up == (int)(c - s->conns)) {
+			f->up = -1;
+			f->retry_at = s->now + 5;
+			relay_up_link(f->r, false);
+			sim_pump(s, c->f);
+		}
+	} else if (was_up) {
+		relay_peer_link(s->nodes[c->l].r, s->nodes[c->f].id, false);
+		sim_pump(s, c->l);
+	}
+}
+
+static void sim_links(struct sim *s)
+{
+	for (size_t k = 0; k < s->conn_count; k++) {
+		struct sim_conn *c = &s->conns[k];
+		if (!c->open)
+			continue;
+		for (int side = 0; side < 2; side++) {
+			int at = side == 0 ? c->l : c->f;
+			if (c->gone[side] || !s->nodes[at].alive)
+				continue;
+			if (!c->up[side] && c->up_at[side] != 0 && c->up_at[side] <= s->now &&
+			    (c->down_at[side] == 0 || c->up_at[side] < c->down_at[side])) {
+				c->up_at[side] = 0;
+				sim_link_up(s, c, side);
+			}
+			while (c->up[side] && !c->gone[side] && c->head[side] < c->count[side] &&
+			       c->q[side][c->head[side]].at <= s->now) {
+				struct sim_frame fr = c->q[side][c->head[side]++];
+				sim_arrive(s, c, side, &fr);
+			}
+			if (!c->gone[side] && c->down_at[side] != 0 && c->down_at[side] <= s->now)
+				sim_link_down(s, c, side);
+		}
+		if (c->gone[0] && c->gone[1]) {
+			c->open = false;
+			for (int d = 0; d < 2; d++) {
+				free(c->q[d]);
+				c->q[d] = NULL;
+			}
+		}
+	}
+}
+
+/* The follower end asks for a link to whom it believes leads. */
+static void sim_connect(struct sim *s, int i)
+{
+	struct sim_node *node = &s->nodes[i];
+	uint64_t wanted = relay_link_wanted(node->r);
+	if (wanted == 0 || node->up >= 0 || s->now < node->retry_at)
+		return;
+	int l = sim_index(s, wanted);
+	node->retry_at = s->now + 5;
+	if (!s->nodes[l].alive || s->conn_count == SIM_CONNS_MAX)
+		return; /* refused; tried again later */
+	struct sim_conn *c = &s->conns[s->conn_count];
+	*c = (struct sim_conn){.open = true, .f = i, .l = l};
+	c->up_at[0] = s->now + 1 + sim_random(s) % s->max_delay;
+	c->up_at[1] = s->now + 1 + sim_random(s) % s->max_delay;
+	c->last[0] = c->up_at[0];
+	c->last[1] = c->up_at[1];
+	node->up = (int)s->conn_count++;
+}
+
+/* Leadership */
+
+static uint32_t sim_alive(const struct sim *s)
+{
+	uint32_t alive = 0;
+	for (int i = 0; i < s->n; i++)
+		alive += s->nodes[i].alive;
+	return alive;
+}
+
+/* A new leader (or none); every node hears of it at its own time. */
+static void sim_elect(struct sim *s, int leader)
+{
+	s->leader = leader;
+	s->term++;
+	sim_trace(s, "elected %d in term %llu", leader, (unsigned long long)s->term);
+	for (int i = 0; i < s->n; i++) {
+		struct sim_node *node = &s->nodes[i];
+		/* A later election does not put off hearing of the change: a
+		 * deposed leader learns it within an election timeout. */
+		uint64_t at = s->now + sim_random(s) % s->notice_delay;
+		if (!node->notice || at < node->notice_at)
+			node->notice_at = at;
+		node->notice = true;
+		node->notice_leader = leader >= 0 ? s->nodes[leader].id : 0;
+		node->notice_term = s->term;
+		/* The elector's count of members heard lately may still hold
+		 * one that just died. */
+		node->notice_alive = sim_alive(s) + (sim_random(s) % 8 == 0);
+	}
+}
+
+static void sim_notices(struct sim *s)
+{
+	for (int i = 0; i < s->n; i++) {
+		struct sim_node *node = &s->nodes[i];
+		if (!node->alive || !node->notice || node->notice_at > s->now)
+			continue;
+		node->notice = false;
+		sim_trace(s, "node %d hears leader %llu term %llu alive %u", i,
+			  (unsigned long long)node->notice_leader,
+			  (unsigned long long)node->notice_term, node->notice_alive);
+		if (relay_leader(node->r, node->id, node->notice_leader, node->notice_term,
+				 node->notice_alive) &&
+		    node->up >= 0) {
+			sim_close(s, &s->conns[node->up], 1);
+			node->up = -1;
+			node->retry_at = 0;
+		}
+		sim_pump(s, i);
+	}
+}
+
+static void sim_crash(struct sim *s, int i)
+{
+	struct sim_node *node = &s->nodes[i];
+	node->alive = false;
+	sim_trace(s, "node %d crashes", i);
+	s->crashed_ever |= 1ull << i;
+	for (size_t k = 0; k < s->conn_count; k++) {
+		struct sim_conn *c = &s->conns[k];
+		if (c->open && (c->f == i || c->l == i))
+			sim_close(s, c, c->f == i ? 1 : 0);
+	}
+	node->up = -1;
+}
+
+static void sim_cut(struct sim *s)
+{
+	if (s->conn_count == 0)
+		return;
+	struct sim_conn *c = &s->conns[sim_random(s) % s->conn_count];
+	if (!c->open)
+		return;
+	/* Both ends see it break; what was in flight is lost. */
+	c->cut = true;
+	for (int side = 0; side < 2; side++) {
+		c->head[side] = c->count[side];
+		if (!c->gone[side] && c->down_at[side] == 0)
+			c->down_at[side] = s->now + 1 + sim_random(s) % s->max_delay;
+	}
+}
+
+/* Clients */
+
+static void sim_client_send(struct sim *s, int i)
+{
+	struct sim_node *node = &s->nodes[i];
+	int to = (int)(sim_random(s) % (uint64_t)(s->n - 1));
+	if (to >= i)
+		to++;
+	if (node->sent + 1 >= SIM_SENT_MAX)
+		return;
+	struct sim_stanza st = {.from = (uint32_t)i, .to = (uint32_t)to, .number = ++node->sent};
+	s->dest[i][st.number] = (uint8_t)to;
+	sim_trace(s, "stanza %u %d->%d sent", st.number, i, to);
+	/* As router_main.c does with a stanza from the listener. */
+	relay_catch_up(node->r);
+	sim_pump(s, i);
+	sim_route(s, i, &st, false, RELAY_LOCAL);
+	sim_pump(s, i);
+}
+
+static void sim_step(struct sim *s, bool chaos, bool clients)
+{
+	s->now++;
+	if (chaos) {
+		uint64_t r = sim_random(s) % 1000;
+		int victim = (int)(sim_random(s) % (uint64_t)s->n);
+		bool can_crash = sim_alive(s) > 2;
+		if (r < 2 && s->leader >= 0 && can_crash) {
+			sim_crash(s, s->leader);
+			sim_elect(s, -1);
+		} else if (r < 4 && s->leader < 0) {
+			if (s->nodes[victim].alive)
+				sim_elect(s, victim);
+		} else if (!s->strict && r < 6) {
+			if (s->nodes[victim].alive)
+				sim_elect(s, victim);
+		} else if (!s->strict && r < 7 && can_crash && victim != s->leader) {
+			sim_crash(s, victim);
+		} else if (!s->strict && r < 10) {
+			sim_cut(s);
+		}
+	}
+	sim_notices(s);
+	sim_links(s);
+	for (int i = 0; i < s->n; i++) {
+		if (!s->nodes[i].alive)
+			continue;
+		relay_tick(s->nodes[i].r, (int64_t)s->now);
+		sim_pump(s, i);
+		sim_connect(s, i);
+		if (clients && sim_random(s) % 4 == 0)
+			sim_client_send(s, i);
+	}
+}
+
+static bool sim_settled(const struct sim *s)
+{
+	for (int i = 0; i < s->n; i++) {
+		if (s->nodes[i].alive && (relay_queued(s->nodes[i].r) > 0 || s->nodes[i].notice))
+			return false;
+	}
+	for (size_t k = 0; k < s->conn_count; k++) {
+		const struct sim_conn *c = &s->conns[k];
+		for (int d = 0; c->open && d < 2; d++) {
+			if (c->head[d] < c->count[d] && !c->gone[d])
+				return false;
+		}
+	}
+	return true;
+}
+
+static void sim_init(struct sim *s, int n, uint64_t seed, bool strict)
+{
+	memset(s, 0, sizeof(*s));
+	s->n = n;
+	s->seed = seed;
+	s->strict = strict;
+	s->rng = seed * 2654435761u + 1;
+	s->max_delay = 1 + (unsigned)(sim_random(s) % 20);
+	/* Strict schedules: every node hears of a new leader well within the
+	 * warm-up, as the elector's heartbeats make sure. */
+	s->notice_delay = strict ? 1 + (unsigned)(sim_random(s) % (WARMUP / 3))
+				 : 1 + (unsigned)(sim_random(s) % (2 * WARMUP));
+	s->max_wait = strict || sim_random(s) % 2 ? 100000 : 50 + (int64_t)(sim_random(s) % 2000);
+	for (int i = 0; i < n; i++) {
+		struct sim_node *node = &s->nodes[i];
+		node->id = 100 + (uint64_t)i;
+		struct relay_options o = {.epoch = sim_random(s),
+					  .queue_max_stanzas = 100000,
+					  .queue_max_bytes = 1u << 30,
+					  .queue_max_wait_ms = s->max_wait,
+					  .warmup_ms = WARMUP,
+					  .relink_ms = 3 * WARMUP};
+		node->r = relay_new(&o);
+		node->alive = true;
+		node->up = -1;
+	}
+	s->leader = -1;
+	sim_elect(s, (int)(sim_random(s) % (uint64_t)n));
+}
+
+static void sim_free(struct sim *s)
+{
+	for (int i = 0; i < s->n; i++)
+		relay_free(s->nodes[i].r);
+	for (size_t k = 0; k < s->conn_count; k++) {
+		free(s->conns[k].q[0]);
+		free(s->conns[k].q[1]);
+	}
+}
+
+/* Every stanza between two nodes that never crashed has one outcome, and
+ * in a strict schedule it is a delivery. */
+static void sim_verify(struct sim *s)
+{
+	for (int a = 0; a < s->n; a++) {
+		for (uint32_t k = 1; k <= s->nodes[a].sent; k++) {
+			int b = s->dest[a][k];
+			struct sim_stanza st = {(uint32_t)a, (uint32_t)b, k};
+			if ((s->crashed_ever & (1ull << a)) || (s->crashed_ever & (1ull << b)))
+				continue;
+			if (s->outcome[a][k] & SIM_BOUNCED)
+				s->bounced_between_survivors++;
+			if (s->outcome[a][k] == 0)
+				sim_fail(s, "stanza %u from node %u to node %u lost", &st);
+			else if (s->strict && s->outcome[a][k] & SIM_BOUNCED)
+				sim_fail(s,
+					 "stanza %u from node %u to node %u bounced in a failover",
+					 &st);
+		}
+	}
+}
+
+static int sim_run(int n, uint64_t seed, bool strict, char *failure, size_t failure_size,
+		   unsigned counts[3])
+{
+	static struct sim s;
+	sim_init(&s, n, seed, strict);
+	for (int t = 0; t < 4000 && s.failure[0] == '\0'; t++)
+		sim_step(&s, true, true);
+	/* Healing: a leader every survivor hears of, then quiet. */
+	if (s.leader < 0 || !s.nodes[s.leader].alive) {
+		int leader = 0;
+		while (!s.nodes[leader].alive)
+			leader++;
+		sim_elect(&s, leader);
+	}
+	bool settled = false;
+	for (int t = 0; t < 20000 && s.failure[0] == '\0' && !settled; t++) {
+		sim_step(&s, false, false);
+		settled = t > 2 * WARMUP && sim_settled(&s);
+	}
+	if (!settled)
+		sim_fail(&s, "nothing settled after healing", NULL);
+	sim_verify(&s);
+	snprintf(failure, failure_size, "%s", s.failure);
+	counts[0] += s.delivered;
+	counts[1] += s.resent;
+	counts[2] += s.bounced_between_survivors;
+	sim_free(&s);
+	return failure[0] == '\0' ? 0 : -1;
+}
+
+static unsigned schedules(unsigned fallback)
+{
+	const char *env = getenv("RELAY_SCHEDULES");
+	return env != NULL ? (unsigned)strtoul(env, NULL, 10) : fallback;
+}
+
+static void run_many(int n, bool strict, unsigned count)
+{
+	const char *only = getenv("RELAY_SEED");
+	sim_tracing = only != NULL && getenv("RELAY_TRACE") != NULL;
+	unsigned counts[3] = {0};
+	char failure[256];
+	for (unsigned k = 0; k < count; k++) {
+		uint64_t seed = only != NULL ? strtoull(only, NULL, 10)
+					     : 7919ull * k + (uint64_t)n + (strict ? 1000000 : 0);
+		sim_run(n, seed, strict, failure, sizeof(failure), counts);
+		ck_assert_msg(failure[0] == '\0', "%d nodes%s: %s (replay: RELAY_SEED=%llu)", n,
+			      strict ? ", failovers only" : "", failure, (unsigned long long)seed);
+		if (only != NULL)
+			break;
+	}
+	printf("relay simulation: %u schedules of %d nodes%s: %u stanzas delivered, %u copies "
+	       "dropped as delivered before, %u bounced between nodes that stayed up\n",
+	       only ? 1 : count, n, strict ? " (failovers only)" : "", counts[0], counts[1],
+	       counts[2]);
+}
+
+START_TEST(test_three_routers_failovers)
+{
+	run_many(3, true, schedules(150));
+}
+END_TEST
+
+START_TEST(test_five_routers_failovers)
+{
+	run_many(5, true, schedules(80));
+}
+END_TEST
+
+START_TEST(test_three_routers_chaos)
+{
+	run_many(3, false, schedules(150));
+}
+END_TEST
+
+START_TEST(test_five_routers_chaos)
+{
+	run_many(5, false, schedules(80));
+}
+END_TEST
+
+/* Scenarios: one core driven by hand */
+
+static struct relay *scenario_relay(void)
+{
+	struct relay_options o = {.epoch = 5,
+				  .queue_max_stanzas = 4,
+				  .queue_max_bytes = 1 << 20,
+				  .queue_max_wait_ms = 1000,
+				  .warmup_ms = 1500,
+				  .relink_ms = 5000};
+	struct relay *r = relay_new(&o);
+	relay_tick(r, 0);
+	return r;
+}
+
+/* The kinds (and frame types of sends) of the outputs, as text: "S11 S6". */
+static const char *scenario_outs(struct relay *r)
+{
+	static char text[512];
+	static const char *const kinds[] = {"S",      "REG",	"ROUTE", "DELIVER",
+					    "BOUNCE", "FORGET", "CLOSE"};
+	size_t at = 0;
+	text[0] = '\0';
+	struct relay_out o;
+	while (relay_next(r, &o)) {
+		if (o.kind == RELAY_OUT_ROUTE) {
+			relay_route_begin(r, &o);
+			relay_route_end(r);
+		}
+		if (at < sizeof(text) - 16)
+			at += (size_t)snprintf(text + at, sizeof(text) - at, "%s%s", at ? " " : "",
+					       kinds[o.kind]);
+		if (o.kind == RELAY_OUT_SEND && at < sizeof(text) - 16)
+			at += (size_t)snprintf(text + at, sizeof(text) - at, "%u", o.type);
+	}
+	return text;
+}
+
+static struct relay_wire_msg scenario_forward(uint64_t seq)
+{
+	struct relay_wire_msg m = {.type = RELAY_WIRE_FORWARD, .data = "x", .data_len = 1};
+	m.u.forward = (struct relay_wire_forward){.epoch = 9, .seq = seq, .session = 1};
+	return m;
+}
+
+START_TEST(test_follower_registers_then_syncs_then_forwards_in_order)
+{
+	struct relay *r = scenario_relay();
+	relay_leader(r, 1, 2, 7, 3);
+	ck_assert_uint_eq(relay_link_wanted(r), 2);
+	relay_forward(r, 10, "a", 1);
+	relay_forward(r, 10, "b", 1);
+	ck_assert_str_eq(scenario_outs(r), ""); /* no link yet: they wait */
+	relay_up_link(r, true);
+	ck_assert_str_eq(scenario_outs(r), "REG S11 S6 S6");
+	/* Acknowledged ones go; the other goes again on the next link. */
+	struct relay_wire_msg ack = {.type = RELAY_WIRE_ACK};
+	ack.u.ack = (struct relay_wire_ack){.epoch = 5, .seq = 1};
+	const char *why;
+	ck_assert_int_eq(relay_step(r, 2, true, &ack, &why), 0);
+	relay_up_link(r, false);
+	relay_up_link(r, true);
+	ck_assert_str_eq(scenario_outs(r), "REG S11 S6");
+	ck_assert_uint_eq(relay_queued(r), 1);
+	relay_free(r);
+}
+END_TEST
+
+/* The flaky failover: a new leader must not route before every node it
+ * heard lately registered its sessions (SYNCED), or it bounces stanzas
+ * for recipients whose node linked but had not registered yet. */
+START_TEST(test_new_leader_holds_until_every_live_node_synced)
+{
+	struct relay *r = scenario_relay();
+	relay_leader(r, 1, 1, 3, 3);
+	ck_assert(relay_leading(r) && !relay_routes_for_all(r));
+	relay_peer_link(r, 2, true);
+	relay_peer_link(r, 3, true);
+	const char *why;
+	struct relay_wire_msg fwd = scenario_forward(1);
+	struct relay_wire_msg synced = {.type = RELAY_WIRE_SYNCED};
+	ck_assert_int_eq(relay_step(r, 2, false, &fwd, &why), 0);
+	ck_assert_int_eq(relay_step(r, 2, false, &synced, &why), 0);
+	/* Linked, but node 3 has not registered: still held. */
+	ck_assert_str_eq(scenario_outs(r), "");
+	ck_assert(!relay_routes_for_all(r));
+	ck_assert_int_eq(relay_step(r, 3, false, &synced, &why), 0);
+	ck_assert(relay_routes_for_all(r));
+	ck_assert_str_eq(scenario_outs(r), "ROUTE S9");
+	relay_free(r);
+}
+END_TEST
+
+START_TEST(test_warmup_ends_at_its_deadline_when_a_member_is_dead)
+{
+	struct relay *r = scenario_relay();
+	relay_leader(r, 1, 1, 3, 3); /* the elector still counts a dead node */
+	relay_peer_link(r, 2, true);
+	const char *why;
+	struct relay_wire_msg synced = {.type = RELAY_WIRE_SYNCED};
+	struct relay_wire_msg fwd = scenario_forward(1);
+	ck_assert_int_eq(relay_step(r, 2, false, &synced, &why), 0);
+	ck_assert_int_eq(relay_step(r, 2, false, &fwd, &why), 0);
+	relay_tick(r, 1499);
+	ck_assert_str_eq(scenario_outs(r), "");
+	relay_tick(r, 1500);
+	ck_assert_str_eq(scenario_outs(r), "ROUTE S9");
+	relay_free(r);
+}
+END_TEST
+
+START_TEST(test_only_what_never_reached_a_leader_is_bounced)
+{
+	struct relay *r = scenario_relay();
+	relay_leader(r, 1, 2, 7, 3);
+	relay_forward(r, 10, "a", 1);
+	relay_up_link(r, true);
+	ck_assert_str_eq(scenario_outs(r), "REG S11 S6");
+	relay_up_link(r, false); /* "a" may have been delivered */
+	relay_forward(r, 10, "b", 1);
+	relay_tick(r, 999);
+	ck_assert_str_eq(scenario_outs(r), "");
+	relay_tick(r, 1000);
+	ck_assert_str_eq(scenario_outs(r), "BOUNCE");
+	ck_assert_uint_eq(relay_queued(r), 1);
+	/* A full queue bounces at once. */
+	for (int i = 0; i < 4; i++)
+		relay_forward(r, 10, "c", 1);
+	ck_assert_str_eq(scenario_outs(r), "BOUNCE");
+	relay_free(r);
+}
+END_TEST
+
+START_TEST(test_a_delivery_lost_with_its_link_goes_again_in_order)
+{
+	struct relay *r = scenario_relay();
+	relay_leader(r, 1, 1, 3, 2);
+	relay_peer_link(r, 2, true);
+	relay_peer_link(r, 3, true);
+	const char *why;
+	struct relay_wire_msg synced = {.type = RELAY_WIRE_SYNCED};
+	ck_assert_int_eq(relay_step(r, 2, false, &synced, &why), 0);
+	ck_assert_str_eq(scenario_outs(r), "");
+	/* Two stanzas of node 3 for a session on node 2, in flight when the
+	 * link to node 2 drops. */
+	struct relay_wire_deliver d;
+	for (uint64_t seq = 1; seq <= 2; seq++) {
+		struct relay_out route = {.kind = RELAY_OUT_ROUTE, .key = {3, 9, seq}};
+		relay_route_begin(r, &route);
+		ck_assert(relay_deliver_remote(r, 2, 77, "x", 1, &d));
+		relay_route_end(r);
+	}
+	ck_assert_uint_eq(d.origin_seq, 2);
+	ck_assert_str_eq(scenario_outs(r), "");
+	relay_peer_link(r, 2, false);
+	ck_assert_str_eq(scenario_outs(r), "FORGET");
+	ck_assert(!relay_deliver_remote(r, 2, 77, "x", 1, &d));
+	relay_peer_link(r, 2, true);
+	ck_assert_str_eq(scenario_outs(r), "S7 S7");
+	/* Confirmed: node 3 hears its stanza is done. */
+	struct relay_wire_msg ok = {.type = RELAY_WIRE_DELIVERED};
+	ok.u.delivered.delivery = d.delivery;
+	ck_assert_int_eq(relay_step(r, 2, false, &ok, &why), 0);
+	ck_assert_str_eq(scenario_outs(r), "S9");
+	relay_free(r);
+}
+END_TEST
+
+START_TEST(test_a_session_drops_what_it_had_from_an_origin)
+{
+	struct relay_marks marks = {0};
+	ck_assert(!relay_seen_before(&marks, (struct relay_key){3, 9, 1}));
+	ck_assert(!relay_seen_before(&marks, (struct relay_key){3, 9, 2}));
+	ck_assert(relay_seen_before(&marks, (struct relay_key){3, 9, 1}));
+	ck_assert(relay_seen_before(&marks, (struct relay_key){3, 9, 2}));
+	/* Another run of node 3 counts from 1 again. */
+	ck_assert(!relay_seen_before(&marks, (struct relay_key){3, 10, 1}));
+	/* Not numbered: never deduplicated. */
+	ck_assert(!relay_seen_before(&marks, (struct relay_key){3, 9, 0}));
+	ck_assert(!relay_seen_before(&marks, (struct relay_key){3, 9, 0}));
+}
+END_TEST
+
+START_TEST(test_frames_out_of_place_or_malformed_are_refused)
+{
+	struct relay *r = scenario_relay();
+	relay_leader(r, 1, 2, 7, 3);
+	const char *why;
+	struct relay_wire_msg fwd = scenario_forward(1);
+	ck_assert_int_eq(relay_step(r, 2, true, &fwd, &why), -1);
+	struct relay_wire_msg synced = {.type = RELAY_WIRE_SYNCED};
+	ck_assert_int_eq(relay_step(r, 3, false, &synced, &why), -1); /* no such link */
+	struct relay_wire_msg kick = {.type = RELAY_WIRE_KICK};
+	ck_assert_int_eq(relay_step(r, 2, true, &kick, &why), -1);
+	char bytes[64] = {0};
+	struct relay_wire_msg m;
+	struct ipc_msg msg = {.type = RELAY_WIRE_ACK, .data = bytes, .len = 15, .fd = -1};
+	ck_assert_int_eq(relay_wire_decode(&msg, &m, &why), -1);
+	msg.len = 16;
+	ck_assert_int_eq(relay_wire_decode(&msg, &m, &why), 0);
+	msg.type = RELAY_WIRE_SYNCED;
+	ck_assert_int_eq(relay_wire_decode(&msg, &m, &why), -1);
+	msg.type = 99;
+	ck_assert_int_eq(relay_wire_decode(&msg, &m, &why), -1);
+	/* A registration's JID length must be the rest of the frame. */
+	struct relay_wire_register reg = {.session = 1, .jid_len = 3};
+	memcpy(bytes, &reg, sizeof(reg));
+	memcpy(bytes + sizeof(reg), "a@b", 3);
+	msg = (struct ipc_msg){
+	    .type = RELAY_WIRE_REGISTER, .data = bytes, .len = sizeof(reg) + 3, .fd = -1};
+	ck_assert_int_eq(relay_wire_decode(&msg, &m, &why), 0);
+	ck_assert_uint_eq(m.data_len, 3);
+	msg.len--;
+	ck_assert_int_eq(relay_wire_decode(&msg, &m, &why), -1);
+	relay_free(r);
+}
+END_TEST
+
+Suite *relay_suite(void)
+{
+	/* CK_RUN_CASE=scenarios, failovers or chaos runs one kind. */
+	Suite *s = suite_create("relay");
+	TCase *scenarios = tcase_create("scenarios");
+	tcase_add_test(scenarios, test_follower_registers_then_syncs_then_forwards_in_order);
+	tcase_add_test(scenarios, test_new_leader_holds_until_every_live_node_synced);
+	tcase_add_test(scenarios, test_warmup_ends_at_its_deadline_when_a_member_is_dead);
+	tcase_add_test(scenarios, test_only_what_never_reached_a_leader_is_bounced);
+	tcase_add_test(scenarios, test_a_delivery_lost_with_its_link_goes_again_in_order);
+	tcase_add_test(scenarios, test_a_session_drops_what_it_had_from_an_origin);
+	tcase_add_test(scenarios, test_frames_out_of_place_or_malformed_are_refused);
+	suite_add_tcase(s, scenarios);
+	TCase *failovers = tcase_create("failovers");
+	tcase_set_timeout(failovers, 600);
+	tcase_add_test(failovers, test_three_routers_failovers);
+	tcase_add_test(failovers, test_five_routers_failovers);
+	suite_add_tcase(s, failovers);
+	TCase *chaos = tcase_create("chaos");
+	tcase_set_timeout(chaos, 600);
+	tcase_add_test(chaos, test_three_routers_chaos);
+	tcase_add_test(chaos, test_five_routers_chaos);
+	suite_add_tcase(s, chaos);
+	return s;
+}
