@@ -2,7 +2,7 @@
  * rxmpp-listener: shared state of its parts.
  *
  *   listener_main.c       the process: sockets, accept, configuration, router channel
- *   listener_conn.c       one connection: socket, TLS, XML stream, timers, stream errors
+ *   listener_conn.c       one connection: its byte stream, XML stream, timers, stream errors
  *   listener_client.c     the client stream: STARTTLS, SASL, bind, stanzas (RFC 6120)
  *   listener_component.c  the component stream of call bridges (XEP-0114)
  *   listener_route.c      sessions and stanzas to and from the router
@@ -24,6 +24,7 @@
 #include "common/netaddr.h"
 #include "common/proto.h"
 #include "common/config.h"
+#include "common/stream.h"
 #include "listener_index.h"
 #include "listener_sasl.h"
 #include "common/tls.h"
@@ -42,18 +43,12 @@ enum conn_state {
 };
 
 struct conn {
+	struct stream stream; /* first: the socket, buffers and TLS (common/stream.h) */
 	uint64_t id;
-	int fd;
-	struct ev_io *io;
 	enum proto_socket_kind kind;
 	enum conn_state state;
 	char peer[NETADDR_PEER_TEXT_MAX];
 	char peer_address[NETADDR_TEXT_MAX]; /* without the port: the per-address limit's key */
-	struct buf raw;			     /* bytes from the socket (ciphertext under TLS) */
-	struct buf plain;		     /* decrypted bytes not yet parsed */
-	struct buf out;			     /* bytes for the socket */
-	struct tls_conn tls;
-	bool tls_active;
 	struct xml_stream *xml;
 	bool restart_pending; /* the stream restarts after the current element */
 	bool starttls_pending;
@@ -74,8 +69,6 @@ struct conn {
 	struct ev_timer *timer;
 	struct conn *next;
 	struct conn **prev;
-	struct conn *dirty_next; /* output waiting for the before-sleep flush */
-	bool dirty;
 };
 
 struct listener {
@@ -117,8 +110,6 @@ void conn_close(struct conn *c, const char *why);
 /* A new XML stream (after STARTTLS or SASL success). */
 void conn_restart_stream(struct conn *c);
 void conn_send_header(struct conn *c, const char *content_ns, const char *from);
-/* The before-sleep flush of every connection with output; true if any. */
-bool conns_flush(void);
 void conns_close_all(void);
 
 /* listener_client.c */

@@ -35,7 +35,7 @@ static void client_send_features(struct conn *c)
 	struct buf f;
 	buf_init(&f, 4096);
 	buf_append(&f, "<stream:features>", 17);
-	bool offer_tls = !c->tls_active && L.tls != NULL;
+	bool offer_tls = !c->stream.tls_active && L.tls != NULL;
 	if (c->state == CONN_BIND) {
 		const char *bind = "<bind xmlns='" XML_NS_BIND "'/>"
 				   "<session xmlns='" XML_NS_SESSION "'><optional/></session>";
@@ -47,12 +47,12 @@ static void client_send_features(struct conn *c)
 							     : "<starttls xmlns='" XML_NS_TLS "'/>";
 			buf_append(&f, tls, strlen(tls));
 		}
-		if (c->tls_active || !L.cfg.tls.required) {
+		if (c->stream.tls_active || !L.cfg.tls.required) {
 			const char *open = "<mechanisms xmlns='" XML_NS_SASL "'>";
 			buf_append(&f, open, strlen(open));
 			for (int m = 0; m < SASL_MECHANISM_COUNT; m++) {
 				/* PLAIN sends the password itself: only inside TLS. */
-				if (m == SASL_PLAIN && !c->tls_active)
+				if (m == SASL_PLAIN && !c->stream.tls_active)
 					continue;
 				char item[64];
 				int n = snprintf(item, sizeof(item), "<mechanism>%s</mechanism>",
@@ -180,7 +180,7 @@ static void client_auth(struct conn *c, const struct xml_node *element)
 	if (name == NULL || sasl_mechanism_parse(name, &mechanism) == -1) {
 		buf_append(&reply, "invalid-mechanism", 17);
 		client_sasl_reply(c, SASL_FAILURE, &reply);
-	} else if (!c->tls_active && (mechanism == SASL_PLAIN || L.cfg.tls.required)) {
+	} else if (!c->stream.tls_active && (mechanism == SASL_PLAIN || L.cfg.tls.required)) {
 		buf_append(&reply, "encryption-required", 19);
 		client_sasl_reply(c, SASL_FAILURE, &reply);
 	} else if ((len = client_sasl_payload(c, element, payload, sizeof(payload))) < 0) {
@@ -368,7 +368,7 @@ void client_element(struct conn *c, struct xml_node *element)
 	switch (c->state) {
 	case CONN_AUTH:
 		if (xml_is(element, XML_NS_TLS, "starttls")) {
-			if (c->tls_active || L.tls == NULL) {
+			if (c->stream.tls_active || L.tls == NULL) {
 				/* RFC 6120 5.4.2.2: a failure, then the stream ends. */
 				log_warnx("%s: STARTTLS asked for but not available", c->peer);
 				conn_send_str(c, "<failure xmlns='" XML_NS_TLS "'/>");

@@ -1,29 +1,23 @@
 /*
- * One connection of the listener: the socket, TLS over the connection's own
- * buffers, the XML stream, the timers (TLS handshake, authentication, idle
- * with whitespace keepalives), stream errors, and output flushed once per
- * loop round.  The stream logic is in listener_client.c and
- * listener_component.c.
+ * One connection of the listener: its byte stream (common/stream.c: the
+ * socket, TLS over the connection's own buffers, output flushed once per
+ * loop round), the XML stream, the timers (TLS handshake, authentication,
+ * idle with whitespace keepalives) and stream errors.  The stream logic is
+ * in listener_client.c and listener_component.c.
  *
  * Failure: a peer that misbehaves gets an RFC 6120 stream error and one
  * warning with its address; nothing a peer sends can end the process.
  */
-#include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "common/log.h"
 #include "listener.h"
 
 /* A peer that does not read its output is dropped past this much. */
 #define CONN_OUTPUT_MAX (8u * 1024u * 1024u)
-#define CONN_READ_CHUNK (16u * 1024u)
 /* A session silent this long gives its parser's memory back. */
 #define CONN_PARSER_IDLE_MS 5000
 /* Time to flush the last bytes of a closing connection. */
@@ -31,9 +25,7 @@
 /* Buffers of an idle connection are given back whole. */
 #define CONN_IDLE_BUFFER 0
 
-static struct conn *dirty_head;
-
-static void conn_readable(struct ev_io *io, int fd, uint32_t events, void *arg);
+static const struct stream_events conn_stream_events;
 static int64_t conn_timer(struct ev_timer *timer, void *arg);
 
 static void xml_open(void *arg, const char *content_ns, const struct xml_attr *attrs)
@@ -82,29 +74,24 @@ static struct xml_stream *conn_new_stream(struct conn *c)
 struct conn *conn_new(int fd, enum proto_socket_kind kind, const char *peer,
 		      const char *peer_address)
 {
-	/* Output is flushed once per turn of the loop (conns_flush), so Nagle
-	 * would only hold a second flush for the client's delayed ACK. */
-	int on = 1;
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
-	struct conn *c = calloc(1, sizeof(*c));
+	struct stream_settings settings = {
+	    .input_max = L.cfg.limits.max_stanza_size + 64 * 1024,
+	    .output_max = CONN_OUTPUT_MAX,
+	    .idle_keep = CONN_IDLE_BUFFER,
+	    .phase = EV_PHASE_STREAMS,
+	};
+	struct conn *c = stream_new(sizeof(*c), L.loop, fd, &conn_stream_events, &settings);
 	if (c == NULL)
 		return NULL;
 	c->id = ++L.next_id;
-	c->fd = fd;
 	c->kind = kind;
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
 	snprintf(c->peer_address, sizeof(c->peer_address), "%s", peer_address);
-	size_t stream_room = L.cfg.limits.max_stanza_size + 64 * 1024;
-	buf_init(&c->raw, stream_room);
-	buf_init(&c->plain, stream_room);
-	buf_init(&c->out, CONN_OUTPUT_MAX);
 	c->created = c->last_in = c->last_out = ev_now(L.loop);
-	c->io = ev_io_add(L.loop, fd, EV_READ, conn_readable, c);
 	c->timer = ev_timer_add(L.loop, 1000, conn_timer, c);
-	if (c->io == NULL || c->timer == NULL || listener_index_add(&L.index, c) == -1) {
-		ev_io_del(c->io);
+	if (c->timer == NULL || listener_index_add(&L.index, c) == -1) {
 		ev_timer_del(c->timer);
-		free(c);
+		stream_free(&c->stream);
 		return NULL;
 	}
 	c->next = L.conns;
@@ -117,11 +104,10 @@ struct conn *conn_new(int fd, enum proto_socket_kind kind, const char *peer,
 			  (kind == PROTO_SOCKET_COMPONENT &&
 			   L.cfg.listen.component_tls == CONFIG_COMPONENT_TLS_DIRECT);
 	if (direct_tls) {
-		if (L.tls == NULL || tls_conn_init(&c->tls, L.tls, &c->raw, &c->out) == -1) {
+		if (L.tls == NULL || stream_start_tls(&c->stream, L.tls, false) == -1) {
 			conn_close(c, "no TLS context for a TLS port");
 			return NULL;
 		}
-		c->tls_active = true;
 		c->state = CONN_TLS_HANDSHAKE;
 	} else {
 		c->state = CONN_STREAM_HEADER;
@@ -158,18 +144,7 @@ void conn_close(struct conn *c, const char *why)
 	*c->prev = c->next;
 	if (c->next != NULL)
 		c->next->prev = c->prev;
-	if (c->dirty) {
-		for (struct conn **p = &dirty_head; *p != NULL; p = &(*p)->dirty_next) {
-			if (*p == c) {
-				*p = c->dirty_next;
-				break;
-			}
-		}
-	}
-	ev_io_del(c->io);
 	ev_timer_del(c->timer);
-	close(c->fd);
-	tls_conn_free(&c->tls);
 	xml_stream_free(c->xml);
 	if (c->sasl != NULL) {
 		sasl_free(c->sasl);
@@ -177,80 +152,30 @@ void conn_close(struct conn *c, const char *why)
 	}
 	free(c->user);
 	free(c->jid);
-	buf_free(&c->raw);
-	buf_free(&c->plain);
-	buf_free(&c->out);
-	free(c);
+	/* The object goes with its stream once the stream's callbacks return;
+	 * until then a caller up the stack sees a closing connection. */
+	c->state = CONN_CLOSING;
+	c->xml = NULL;
+	c->sasl = NULL;
+	c->user = c->jid = NULL;
+	stream_free(&c->stream);
 }
 
 /* Output */
 
-static void conn_mark_dirty(struct conn *c)
-{
-	if (c->dirty)
-		return;
-	c->dirty = true;
-	c->dirty_next = dirty_head;
-	dirty_head = c;
-}
-
 void conn_send(struct conn *c, const char *data, size_t len)
 {
-	char why[256];
-	if (c->tls_active && c->tls.handshake_done) {
-		if (tls_conn_write(&c->tls, data, len, why, sizeof(why)) != TLS_OK) {
-			log_warnx("%s: %s", c->peer, why);
-			c->state = CONN_CLOSING;
-		}
-	} else if (buf_append(&c->out, data, len) == -1) {
+	if (stream_write(&c->stream, data, len) == -1 && c->state != CONN_CLOSING) {
 		log_warnx("%s: does not read what it is sent; closing", c->peer);
 		c->state = CONN_CLOSING;
+		stream_stop_input(&c->stream);
 	}
 	c->last_out = ev_now(L.loop);
-	conn_mark_dirty(c);
 }
 
 void conn_send_str(struct conn *c, const char *text)
 {
 	conn_send(c, text, strlen(text));
-}
-
-/* Writes what the socket takes; false when the connection was closed. */
-static bool conn_flush(struct conn *c)
-{
-	while (buf_len(&c->out) > 0) {
-		ssize_t n = send(c->fd, buf_head(&c->out), buf_len(&c->out), MSG_NOSIGNAL);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			ev_io_set_events(c->io, EV_READ | EV_WRITE);
-			return true;
-		}
-		if (n <= 0) {
-			conn_close(c, strerror(errno));
-			return false;
-		}
-		buf_consume(&c->out, (size_t)n);
-	}
-	buf_reset(&c->out, CONN_IDLE_BUFFER);
-	ev_io_set_events(c->io, EV_READ);
-	if (c->state == CONN_CLOSING) {
-		conn_close(c, NULL);
-		return false;
-	}
-	return true;
-}
-
-bool conns_flush(void)
-{
-	bool flushed = dirty_head != NULL;
-	while (dirty_head != NULL) {
-		struct conn *c = dirty_head;
-		dirty_head = c->dirty_next;
-		c->dirty = false;
-		conn_flush(c);
-	}
-	return flushed;
 }
 
 void conns_close_all(void)
@@ -261,14 +186,9 @@ void conns_close_all(void)
 			conn_send_str(c, "<stream:error><system-shutdown "
 					 "xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"
 					 "</stream:error></stream:stream>");
-		if (c->tls_active)
-			tls_conn_shutdown(&c->tls);
+		stream_shutdown(&c->stream);
 		/* One last best-effort write; the process is going away. */
-		if (buf_len(&c->out) > 0) {
-			ssize_t n = send(c->fd, buf_head(&c->out), buf_len(&c->out),
-					 MSG_NOSIGNAL | MSG_DONTWAIT);
-			(void)n;
-		}
+		stream_flush(&c->stream);
 		conn_close(c, NULL);
 	}
 }
@@ -294,9 +214,9 @@ static void conn_finish(struct conn *c, const char *last, size_t len)
 		    c, c->kind == PROTO_SOCKET_COMPONENT ? XML_NS_COMPONENT : XML_NS_CLIENT,
 		    L.cfg.domain);
 	conn_send(c, last, len);
-	if (c->tls_active && c->tls.handshake_done)
-		tls_conn_shutdown(&c->tls);
+	stream_shutdown(&c->stream);
 	c->state = CONN_CLOSING;
+	stream_stop_input(&c->stream);
 	xml_stream_stop(c->xml);
 	ev_timer_reset(c->timer, CONN_LINGER_MS);
 }
@@ -366,100 +286,76 @@ static bool conn_apply_restart(struct conn *c)
 	}
 	if (c->starttls_pending) {
 		c->starttls_pending = false;
-		if (tls_conn_init(&c->tls, L.tls, &c->raw, &c->out) == -1) {
+		if (stream_start_tls(&c->stream, L.tls, false) == -1) {
 			log_warnx("%s: TLS set-up failed", c->peer);
 			c->state = CONN_CLOSING;
+			stream_stop_input(&c->stream);
 			return false;
 		}
-		c->tls_active = true;
 		c->state = CONN_TLS_HANDSHAKE;
 	}
 	return true;
 }
 
-/* Moves what arrived through TLS and the parser; false when closed. */
-static bool conn_process(struct conn *c)
+/* What arrived, through the parser; a restart (SASL) goes on with the rest
+ * here, STARTTLS returns so that the stream decrypts what follows. */
+static void conn_input(struct stream *s)
 {
-	char why[256];
-	for (int rounds = 0; rounds < 8; rounds++) {
-		if (c->state == CONN_CLOSING)
-			return true;
-		if (!c->tls_active) {
-			size_t used = conn_parse(c, buf_head(&c->raw), buf_len(&c->raw));
-			buf_consume(&c->raw, used);
-		} else {
-			bool was_done = c->tls.handshake_done;
-			enum tls_status status =
-			    tls_conn_read(&c->tls, &c->plain, why, sizeof(why));
-			if (status == TLS_ERROR) {
-				log_warnx("%s: %s", c->peer, why);
-				conn_mark_dirty(c); /* a TLS alert may be waiting to go */
-				c->state = CONN_CLOSING;
-				return true;
-			}
-			if (!was_done && c->tls.handshake_done) {
-				c->state = CONN_STREAM_HEADER;
-				conn_mark_dirty(c); /* the handshake's last flight */
-			}
-			if (buf_len(&c->out) > 0)
-				conn_mark_dirty(c);
-			if (status == TLS_CLOSED) {
-				conn_end_stream(c);
-				return true;
-			}
-			size_t used = conn_parse(c, buf_head(&c->plain), buf_len(&c->plain));
-			buf_consume(&c->plain, used);
-		}
-		if (!conn_apply_restart(c))
-			break;
-		/* Whatever followed the restart point is parsed by the new stream. */
-	}
-	buf_reset(&c->plain, 0);
-	return true;
-}
-
-static void conn_readable(struct ev_io *io, int fd, uint32_t events, void *arg)
-{
-	struct conn *c = arg;
-	(void)io;
-	if (events & EV_WRITE) {
-		if (!conn_flush(c))
+	struct conn *c = (struct conn *)s;
+	c->last_in = ev_now(L.loop);
+	for (int rounds = 0; rounds < 8 && c->state != CONN_CLOSING; rounds++) {
+		struct buf *in = stream_input(s);
+		buf_consume(in, conn_parse(c, buf_head(in), buf_len(in)));
+		bool was_tls = s->tls_active;
+		if (!conn_apply_restart(c) || s->tls_active != was_tls)
 			return;
 	}
-	if (!(events & EV_READ))
-		return;
-	if (c->state == CONN_CLOSING) {
-		/* Drain and ignore: the stream is over. */
-		char sink[4096];
-		ssize_t n = read(fd, sink, sizeof(sink));
-		if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR))
-			conn_close(c, "closed");
-		return;
-	}
-	if (buf_reserve(&c->raw, CONN_READ_CHUNK) == -1) {
+}
+
+/* The TLS handshake is over: the XML stream may begin. */
+static void conn_secured(struct stream *s)
+{
+	struct conn *c = (struct conn *)s;
+	if (c->state == CONN_TLS_HANDSHAKE)
+		c->state = CONN_STREAM_HEADER;
+}
+
+/* Everything is out: a closing connection is done. */
+static void conn_drained(struct stream *s)
+{
+	struct conn *c = (struct conn *)s;
+	if (c->state == CONN_CLOSING)
+		conn_close(c, NULL);
+}
+
+static void conn_ended(struct stream *s, enum stream_end end, const char *reason)
+{
+	struct conn *c = (struct conn *)s;
+	switch (end) {
+	case STREAM_END_FULL:
 		conn_stream_error(c, "policy-violation", "too much unparsed input");
 		return;
-	}
-	ssize_t n = recv(fd, buf_tail(&c->raw), CONN_READ_CHUNK, 0);
-	if (n == -1) {
-		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-			conn_close(c, strerror(errno));
+	case STREAM_END_TLS:
+		log_warnx("%s: %s", c->peer, reason);
+		conn_close(c, NULL);
 		return;
-	}
-	if (n == 0) {
+	case STREAM_END_ERROR:
+		conn_close(c, reason);
+		return;
+	case STREAM_END_CLOSED:
 		if (c->announced || c->state != CONN_STREAM_HEADER)
 			log_debug("%s: connection closed by the peer", c->peer);
 		conn_close(c, NULL);
 		return;
 	}
-	buf_commit(&c->raw, (size_t)n);
-	c->last_in = ev_now(L.loop);
-	conn_process(c);
-	if (buf_len(&c->raw) == 0)
-		buf_reset(&c->raw, CONN_IDLE_BUFFER);
-	if (c->state == CONN_CLOSING)
-		conn_mark_dirty(c);
 }
+
+static const struct stream_events conn_stream_events = {
+    .input = conn_input,
+    .secured = conn_secured,
+    .drained = conn_drained,
+    .ended = conn_ended,
+};
 
 /* Timers: one per connection, aimed at the nearest deadline. */
 static int64_t conn_timer(struct ev_timer *timer, void *arg)

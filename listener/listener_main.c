@@ -231,7 +231,6 @@ static bool listener_flush(struct ev_loop *loop, void *arg)
 {
 	(void)loop;
 	(void)arg;
-	bool flushed = conns_flush();
 	/* The supervisor shows these in rxmppctl status. */
 	static struct proto_stats told;
 	struct proto_stats now = {.clients = L.index.clients, .components = L.index.components};
@@ -240,7 +239,9 @@ static bool listener_flush(struct ev_loop *loop, void *arg)
 		if (child_send_supervisor_v(PROTO_STATS, 0, &iov, 1) == 0)
 			told = now;
 	}
-	return flushed;
+	/* Queued for the IPC phase, which comes after; a connection that
+	 * closes in the streams' flush makes the loop pass here again. */
+	return false;
 }
 
 /* Idle sessions give their parser and buffers back, but glibc keeps freed
