@@ -8,8 +8,10 @@
  *   process exits rather than send (the supervisor restarts it from disk).
  * - Peer links (common/peerlink.c, mutual TLS against the cluster trust
  *   bundle): one outgoing link per member, reconnected with backoff, and
- *   whatever links other members open to us.  A message whose sender is not
- *   the node that authenticated the link is refused.
+ *   whatever links other members open to us.  Every frame is checked by
+ *   elector_wire_decode; a malformed one, a message in the name of another
+ *   node than the one that authenticated the link, or an answer nobody
+ *   asked for closes the link with one warning (the peer links again).
  * - Membership requests from rxmppctl: initialize here; join and remove go
  *   to the leader over a link of their own, following redirects, asking
  *   again while the change is pending, for at most 30 s.
@@ -413,76 +415,80 @@ static void on_change(struct peerlink *l, const struct elector_change *change)
 	reply_change(l, status, text);
 }
 
+/* Bad input from a peer: one warning, and the link closes. */
+static void link_drop(struct peerlink *l, void *arg, const char *why)
+{
+	log_warnx("cluster link %s (node %016" PRIx64 "): %s; closing it", peerlink_peer(l),
+		  peerlink_remote(l)->node_id, why);
+	link_closed(l, why, arg);
+}
+
+static void on_reply(const struct elector_change_reply *reply)
+{
+	const char *what = E.req.op == PROTO_CLUSTER_OP_JOIN ? "joined" : "removed";
+	switch (reply->status) {
+	case ELECTOR_CHANGE_DONE:
+		request_finish(true, "%s; the leader is at %s", what,
+			       reply->leader_address[0] ? reply->leader_address : E.req.target);
+		return;
+	case ELECTOR_CHANGE_REDIRECT:
+		if (++E.req.hops > REQUEST_HOPS_MAX || reply->leader_address[0] == '\0') {
+			request_finish(false, "no leader answered after %d redirects",
+				       REQUEST_HOPS_MAX);
+			return;
+		}
+		snprintf(E.req.target, sizeof(E.req.target), "%s", reply->leader_address);
+		peerlink_free(E.req.link);
+		E.req.link = NULL;
+		E.req.retry_at = 0;
+		return;
+	case ELECTOR_CHANGE_PENDING:
+		E.req.retry_at = now_ms() + REQUEST_RETRY_MS;
+		return;
+	default:
+		request_finish(false, "refused: %s", reply->text);
+		return;
+	}
+}
+
 static void link_message(struct peerlink *l, const struct ipc_msg *msg, void *arg)
 {
 	const struct peerlink_hello *remote = peerlink_remote(l);
 	note_heard(remote->node_id);
-	switch (msg->type) {
-	case ELECTOR_WIRE_MSG: {
-		struct elector_msg m;
-		if (msg->len > sizeof(m) || msg->len < offsetof(struct elector_msg, config) ||
-		    E.core == NULL)
-			return;
-		memset(&m, 0, sizeof(m));
-		memcpy(&m, msg->data, msg->len);
-		if (m.from != remote->node_id) {
-			log_warnx("cluster link %s: node %016" PRIx64 " speaks for %016" PRIx64
-				  "; ignored",
-				  peerlink_peer(l), remote->node_id, m.from);
+	struct elector_wire_msg m;
+	const char *why;
+	if (elector_wire_decode(msg, &m, &why) == -1) {
+		link_drop(l, arg, why);
+		return;
+	}
+	switch (m.type) {
+	case ELECTOR_WIRE_MSG:
+		if (m.u.msg.from != remote->node_id) {
+			link_drop(l, arg, "a message in another node's name");
 			return;
 		}
-		if (m.type == ELECTOR_MSG_HEARTBEAT && msg->len != sizeof(m))
-			return;
-		elector_step(E.core, &m);
+		if (E.core == NULL)
+			return; /* the cluster is disabled here */
+		elector_step(E.core, &m.u.msg);
 		pump();
 		return;
-	}
-	case ELECTOR_WIRE_CHANGE: {
-		struct elector_change change;
-		if (msg->len != sizeof(change))
-			return;
-		memcpy(&change, msg->data, sizeof(change));
-		change.address[sizeof(change.address) - 1] = '\0';
+	case ELECTOR_WIRE_CHANGE:
 		/* A node speaks for itself when it joins. */
-		if (change.op == ELECTOR_CHANGE_JOIN && change.node_id != remote->node_id)
-			return;
-		on_change(l, &change);
-		return;
-	}
-	case ELECTOR_WIRE_CHANGE_REPLY: {
-		struct elector_change_reply reply;
-		if (arg != &E.req || !E.req.active || msg->len != sizeof(reply))
-			return;
-		memcpy(&reply, msg->data, sizeof(reply));
-		reply.leader_address[sizeof(reply.leader_address) - 1] = '\0';
-		reply.text[sizeof(reply.text) - 1] = '\0';
-		const char *what = E.req.op == PROTO_CLUSTER_OP_JOIN ? "joined" : "removed";
-		switch (reply.status) {
-		case ELECTOR_CHANGE_DONE:
-			request_finish(true, "%s; the leader is at %s", what,
-				       reply.leader_address[0] ? reply.leader_address
-							       : E.req.target);
-			return;
-		case ELECTOR_CHANGE_REDIRECT:
-			if (++E.req.hops > REQUEST_HOPS_MAX || reply.leader_address[0] == '\0') {
-				request_finish(false, "no leader answered after %d redirects",
-					       REQUEST_HOPS_MAX);
-				return;
-			}
-			snprintf(E.req.target, sizeof(E.req.target), "%s", reply.leader_address);
-			peerlink_free(E.req.link);
-			E.req.link = NULL;
-			E.req.retry_at = 0;
-			return;
-		case ELECTOR_CHANGE_PENDING:
-			E.req.retry_at = now_ms() + REQUEST_RETRY_MS;
-			return;
-		default:
-			request_finish(false, "refused: %s", reply.text);
+		if (m.u.change.op == ELECTOR_CHANGE_JOIN && m.u.change.node_id != remote->node_id) {
+			link_drop(l, arg, "a join in another node's name");
 			return;
 		}
-	}
+		on_change(l, &m.u.change);
+		return;
 	default:
+		if (arg != &E.req) {
+			link_drop(l, arg, "an answer to a change it was not asked");
+			return;
+		}
+		/* One that comes after the request ended (its deadline) is late,
+		 * not wrong. */
+		if (E.req.active)
+			on_reply(&m.u.reply);
 		return;
 	}
 }

@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 
+#include "common/ipc.h"
 #include "elector_core.h"
 
 #define ELECTOR_LINK_KIND 0x454c4543u /* "ELEC": heartbeats and votes */
@@ -44,5 +45,21 @@ struct elector_change_reply {
 	char text[128];
 };
 _Static_assert(sizeof(struct elector_change_reply) == 264, "elector_change_reply is fixed");
+
+/* One decoded frame.  Only heartbeats carry the membership (`config`);
+ * the other messages end before it, and it is zero in what is decoded. */
+struct elector_wire_msg {
+	uint16_t type;
+	union {
+		struct elector_msg msg;
+		struct elector_change change;
+		struct elector_change_reply reply;
+	} u;
+};
+
+/* Checks the frame's type, size and contents (message types, counts, text
+ * ends) and decodes it; -1 with `*why` set when it is malformed or of an
+ * unknown type (the link is then closed). */
+int elector_wire_decode(const struct ipc_msg *msg, struct elector_wire_msg *out, const char **why);
 
 #endif

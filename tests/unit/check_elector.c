@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "elector/elector_core.h"
+#include "elector/elector_wire.h"
 #include "unit.h"
 
 #define SIM_NODES_MAX 5
@@ -487,11 +488,51 @@ START_TEST(test_leader_cut_off_steps_down)
 }
 END_TEST
 
+/* What a peer link brings is checked before the core sees it. */
+START_TEST(test_wire_frames_are_checked)
+{
+	static struct elector_msg hb;
+	hb = (struct elector_msg){.type = ELECTOR_MSG_HEARTBEAT, .from = 1, .to = 2, .term = 3};
+	hb.config.count = 1;
+	snprintf(hb.config.members[0].address, ELECTOR_ADDRESS_MAX, "a:5224");
+	static struct elector_wire_msg m;
+	const char *why;
+	struct ipc_msg msg = {.type = ELECTOR_WIRE_MSG, .data = &hb, .len = sizeof(hb), .fd = -1};
+	ck_assert_int_eq(elector_wire_decode(&msg, &m, &why), 0);
+	ck_assert_uint_eq(m.u.msg.config.count, 1);
+	/* A heartbeat without its membership, a vote with one. */
+	msg.len = offsetof(struct elector_msg, config);
+	ck_assert_int_eq(elector_wire_decode(&msg, &m, &why), -1);
+	hb.type = ELECTOR_MSG_VOTE;
+	ck_assert_int_eq(elector_wire_decode(&msg, &m, &why), 0);
+	msg.len = sizeof(hb);
+	ck_assert_int_eq(elector_wire_decode(&msg, &m, &why), -1);
+	hb.type = ELECTOR_MSG_HEARTBEAT;
+	memset(hb.config.members[0].address, 'x', ELECTOR_ADDRESS_MAX);
+	ck_assert_int_eq(elector_wire_decode(&msg, &m, &why), -1);
+	hb.config.members[0].address[0] = '\0';
+	hb.config.count = ELECTOR_MEMBERS_MAX + 1;
+	ck_assert_int_eq(elector_wire_decode(&msg, &m, &why), -1);
+	hb.type = 0;
+	hb.config.count = 0;
+	ck_assert_int_eq(elector_wire_decode(&msg, &m, &why), -1);
+	struct elector_change change = {.op = ELECTOR_CHANGE_JOIN, .node_id = 4};
+	msg = (struct ipc_msg){
+	    .type = ELECTOR_WIRE_CHANGE, .data = &change, .len = sizeof(change), .fd = -1};
+	ck_assert_int_eq(elector_wire_decode(&msg, &m, &why), 0);
+	change.op = 7;
+	ck_assert_int_eq(elector_wire_decode(&msg, &m, &why), -1);
+	msg.type = 99;
+	ck_assert_int_eq(elector_wire_decode(&msg, &m, &why), -1);
+}
+END_TEST
+
 Suite *elector_suite(void)
 {
 	Suite *s = suite_create("elector");
 	TCase *tc = tcase_create("elector");
 	tcase_set_timeout(tc, 600);
+	tcase_add_test(tc, test_wire_frames_are_checked);
 	tcase_add_test(tc, test_initialize_add_remove_rejoin);
 	tcase_add_test(tc, test_partitioned_node_cannot_depose_the_leader);
 	tcase_add_test(tc, test_leader_cut_off_steps_down);
