@@ -151,11 +151,10 @@ static void child_peer_msg(struct ipc_channel *ch, const struct ipc_msg *msg, vo
 		struct proto_hello hello;
 		if (msg->fd != -1)
 			close(msg->fd);
-		if (msg->len != sizeof(hello) || p->greeted) {
+		if (p->greeted || ipc_get_data(msg, &hello, sizeof(hello)) == -1) {
 			ipc_channel_fail(ch, "bad PEER_HELLO");
 			return;
 		}
-		memcpy(&hello, msg->data, sizeof(hello));
 		if (hello.version != PROTO_VERSION || hello.role != (uint32_t)peer) {
 			ipc_channel_fail(ch,
 					 "PEER_HELLO from %s version %u; expected %s version %d",
@@ -267,21 +266,20 @@ static void child_supervisor_msg(struct ipc_channel *ch, const struct ipc_msg *m
 
 	switch (msg->type) {
 	case PROTO_CONFIG:
-		if (msg->len != sizeof(struct config)) {
+		if (ipc_get_data(msg, &child.pending, sizeof(child.pending)) == -1) {
 			ipc_channel_fail(ch, "CONFIG of %zu bytes, expected %zu", msg->len,
 					 sizeof(struct config));
 			break;
 		}
-		memcpy(&child.pending, msg->data, sizeof(child.pending));
 		child.pending_valid = true;
 		break;
 	case PROTO_LISTEN_SOCKET: {
 		struct proto_listen_socket info;
-		if (child.ops->listen_socket == NULL || msg->len != sizeof(info) || fd == -1) {
+		if (child.ops->listen_socket == NULL || fd == -1 ||
+		    ipc_get_data(msg, &info, sizeof(info)) == -1) {
 			ipc_channel_fail(ch, "unexpected LISTEN_SOCKET");
 			break;
 		}
-		memcpy(&info, msg->data, sizeof(info));
 		info.address[sizeof(info.address) - 1] = '\0';
 		info.interface[sizeof(info.interface) - 1] = '\0';
 		child.ops->listen_socket(fd, &info);
@@ -290,11 +288,11 @@ static void child_supervisor_msg(struct ipc_channel *ch, const struct ipc_msg *m
 	}
 	case PROTO_LISTEN_CLOSE: {
 		struct proto_listen_socket info;
-		if (child.ops->listen_close == NULL || msg->len != sizeof(info)) {
+		if (child.ops->listen_close == NULL ||
+		    ipc_get_data(msg, &info, sizeof(info)) == -1) {
 			ipc_channel_fail(ch, "unexpected LISTEN_CLOSE");
 			break;
 		}
-		memcpy(&info, msg->data, sizeof(info));
 		info.address[sizeof(info.address) - 1] = '\0';
 		info.interface[sizeof(info.interface) - 1] = '\0';
 		child.ops->listen_close(&info);
@@ -305,11 +303,10 @@ static void child_supervisor_msg(struct ipc_channel *ch, const struct ipc_msg *m
 		break;
 	case PROTO_PEER_CHANNEL: {
 		struct proto_peer_channel info;
-		if (msg->len != sizeof(info) || fd == -1) {
+		if (fd == -1 || ipc_get_data(msg, &info, sizeof(info)) == -1) {
 			ipc_channel_fail(ch, "bad PEER_CHANNEL");
 			break;
 		}
-		memcpy(&info, msg->data, sizeof(info));
 		if (info.role >= PROC_ROLE_COUNT || !child_is_linked((enum proc_role)info.role)) {
 			ipc_channel_fail(ch, "PEER_CHANNEL to %u, which is not a peer of ours",
 					 info.role);

@@ -15,18 +15,16 @@
 
 static bool elector_supervisor_message(const struct ipc_msg *msg)
 {
-	if (msg->type == PROTO_CLUSTER_SOCKET && msg->len == sizeof(struct proto_listen_socket) &&
-	    msg->fd != -1) {
-		struct proto_listen_socket info;
-		memcpy(&info, msg->data, sizeof(info));
+	struct proto_listen_socket info;
+	if (msg->type == PROTO_CLUSTER_SOCKET && msg->fd != -1 &&
+	    ipc_get_data(msg, &info, sizeof(info)) == 0) {
 		info.address[sizeof(info.address) - 1] = '\0';
 		elector_io_socket(msg->fd, &info);
 		return true;
 	}
-	if (msg->type == PROTO_CLUSTER_REQUEST &&
-	    msg->len == sizeof(struct proto_cluster_request) && msg->fd == -1) {
-		struct proto_cluster_request request;
-		memcpy(&request, msg->data, sizeof(request));
+	struct proto_cluster_request request;
+	if (msg->type == PROTO_CLUSTER_REQUEST && msg->fd == -1 &&
+	    ipc_get_data(msg, &request, sizeof(request)) == 0) {
 		request.arg[sizeof(request.arg) - 1] = '\0';
 		elector_io_request(msg->peer, &request);
 		return true;

@@ -45,9 +45,9 @@ static char *read_memfd(int fd, size_t *len)
 bool listener_tls_message(const struct ipc_msg *msg)
 {
 	struct proto_tls_set set;
-	if (msg->type != PROTO_TLS_SET || msg->len != sizeof(set) || msg->fd == -1)
+	if (msg->type != PROTO_TLS_SET || msg->fd == -1 ||
+	    ipc_get_data(msg, &set, sizeof(set)) == -1)
 		return false;
-	memcpy(&set, msg->data, sizeof(set));
 	set.subject[sizeof(set.subject) - 1] = '\0';
 	set.certificate[sizeof(set.certificate) - 1] = '\0';
 	size_t len = 0;

@@ -67,9 +67,8 @@ static bool router_from_listener(const struct ipc_msg *msg)
 		return true;
 	case PROTO_SESSION_PRESENCE: {
 		struct proto_presence presence;
-		if (msg->len != sizeof(presence))
+		if (ipc_get_data(msg, &presence, sizeof(presence)) == -1)
 			return false;
-		memcpy(&presence, msg->data, sizeof(presence));
 		session_presence(ref, presence.priority, presence.available != 0);
 		struct rsession *s = session_by_ref(ref);
 		if (s != NULL)
@@ -97,9 +96,8 @@ static bool router_from_listener(const struct ipc_msg *msg)
 static bool router_from_elector(const struct ipc_msg *msg)
 {
 	struct proto_leader leader;
-	if (msg->type != PROTO_LEADER || msg->len != sizeof(leader))
+	if (msg->type != PROTO_LEADER || ipc_get_data(msg, &leader, sizeof(leader)) == -1)
 		return false;
-	memcpy(&leader, msg->data, sizeof(leader));
 	leader.address[sizeof(leader.address) - 1] = '\0';
 	cluster_leader(&leader);
 	return true;

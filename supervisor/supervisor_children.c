@@ -140,11 +140,10 @@ static void child_send_config(struct child *c, bool with_sockets)
 static void child_on_hello(struct child *c, const struct ipc_msg *msg)
 {
 	struct proto_hello hello;
-	if (msg->len != sizeof(hello) || c->greeted) {
+	if (c->greeted || ipc_get_data(msg, &hello, sizeof(hello)) == -1) {
 		ipc_channel_fail(c->channel, "bad HELLO");
 		return;
 	}
-	memcpy(&hello, msg->data, sizeof(hello));
 	if (hello.version != PROTO_VERSION || hello.role != (uint32_t)c->spec->role ||
 	    hello.pid != (uint32_t)c->pid || hello.generation != c->generation) {
 		ipc_channel_fail(
