@@ -1,0 +1,72 @@
+/*
+ * Fuzz target: the decoder of what electors say on peer links
+ * (elector/elector_wire.c) and the election core behind it.  The input is
+ * a frame: its type (2 bytes) then the payload.  A message the decoder
+ * accepts goes into a follower of a three-node cluster and its output is
+ * taken as the shell would.  Nothing may crash or read out of bounds, and
+ * every text accepted must end within its field.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "elector/elector_core.h"
+#include "elector/elector_wire.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (size < 2)
+		return 0;
+	uint16_t type;
+	memcpy(&type, data, sizeof(type));
+	struct ipc_msg msg = {.type = type, .data = data + 2, .len = size - 2, .fd = -1};
+	static struct elector_wire_msg m;
+	const char *why = NULL;
+	if (elector_wire_decode(&msg, &m, &why) == -1) {
+		if (why == NULL)
+			abort();
+		return 0;
+	}
+	if (type == ELECTOR_WIRE_CHANGE &&
+	    strnlen(m.u.change.address, sizeof(m.u.change.address)) == sizeof(m.u.change.address))
+		abort();
+	if (type == ELECTOR_WIRE_CHANGE_REPLY &&
+	    (strnlen(m.u.reply.text, sizeof(m.u.reply.text)) == sizeof(m.u.reply.text) ||
+	     strnlen(m.u.reply.leader_address, sizeof(m.u.reply.leader_address)) ==
+		 sizeof(m.u.reply.leader_address)))
+		abort();
+	if (type != ELECTOR_WIRE_MSG)
+		return 0;
+	static struct elector_persistent disk;
+	memset(&disk, 0, sizeof(disk));
+	disk.commit_index = 1;
+	disk.config.index = 1;
+	disk.config.count = 3;
+	for (uint32_t i = 0; i < 3; i++) {
+		disk.config.members[i].id = i + 1;
+		memcpy(disk.config.members[i].address, "127.0.0.1:5224", 15);
+	}
+	struct elector_options options = {.id = m.u.msg.to,
+					  .heartbeat_ticks = 1,
+					  .election_ticks_min = 5,
+					  .election_ticks_max = 10,
+					  .seed = 1};
+	struct elector *e = elector_new(&options, &disk);
+	if (e == NULL)
+		return 0;
+	elector_step(e, &m.u.msg);
+	for (int t = 0; t < 12; t++) {
+		while (elector_has_ready(e)) {
+			struct elector_ready r;
+			elector_ready(e, &r);
+			if (r.state.config.count > ELECTOR_MEMBERS_MAX)
+				abort();
+			elector_advance(e);
+		}
+		elector_tick(e);
+	}
+	elector_free(e);
+	return 0;
+}
