@@ -56,6 +56,40 @@ def leader_of(nodes):
     return None
 
 
+async def until_reachable(sender, receiver, to):
+    """Sends probes until one reaches `receiver`: the leader knows both
+    sessions then (a fixed sleep is a race on a loaded machine).  Late
+    probes and the errors of early ones are left for is_probe to skip."""
+    import asyncio
+
+    for n in range(60):
+        probe = sender.make_message(mto=to, mbody=f"probe{n}", mtype="chat")
+        probe["id"] = f"probe{n}"
+        probe.send()
+        try:
+            while True:
+                got = await asyncio.wait_for(receiver.inbox.get(), 0.5)
+                if got["body"].startswith("probe"):
+                    return
+        except asyncio.TimeoutError:
+            continue
+    raise AssertionError(f"no probe reached {to}")
+
+
+def is_probe(message):
+    """A probe of until_reachable, or the error that bounced one."""
+    return message["body"].startswith("probe") or (
+        message["type"] == "error" and message["id"].startswith("probe"))
+
+
+async def next_real(client):
+    """The next message that is not a probe."""
+    while True:
+        message = await client.next_message()
+        if not is_probe(message):
+            return message
+
+
 def kill_node(node):
     """kill -9 of every process of a node, as a power cut would."""
     pids = [node.proc.pid] + [p["pid"] for p in node.status()["processes"] if p["pid"]]
@@ -222,11 +256,12 @@ def test_clients_on_two_nodes_and_a_bridge_on_a_third(node_factory, certs):
         bob = await login(two, "bob", "bob-pw", resource="b")
         bridge = await connect_bridge(leader, "cb1", BRIDGE_SECRET)
         bridge.register_plugin("xep_0199")
-        await asyncio.sleep(0.5)  # registrations reach the leader
+        await until_reachable(alice, bob, "bob@test.example/b")
+        await until_reachable(bob, alice, "alice@test.example/a")
         alice.send_message(mto="bob@test.example/b", mbody="hello across nodes", mtype="chat")
-        assert (await bob.next_message())["body"] == "hello across nodes"
+        assert (await next_real(bob))["body"] == "hello across nodes"
         bob.send_message(mto="alice@test.example", mbody="to your bare JID", mtype="chat")
-        message = await alice.next_message()
+        message = await next_real(alice)
         assert message["body"] == "to your bare JID"
         assert str(message["from"]) == "bob@test.example/b"
         await alice["xep_0199"].ping("bob@test.example/b", timeout=10)
@@ -235,7 +270,7 @@ def test_clients_on_two_nodes_and_a_bridge_on_a_third(node_factory, certs):
         for client in (alice, bob):
             bridge.send_message(mto=client.boundjid.full, mfrom="conf@cb1.test.example",
                                 mbody="welcome", mtype="chat")
-            assert (await client.next_message())["body"] == "welcome"
+            assert (await next_real(client))["body"] == "welcome"
         await bridge["xep_0199"].ping("bob@test.example/b", timeout=10, ifrom="cb1.test.example")
         for peer in (alice, bob, bridge):
             await peer.close()
@@ -257,13 +292,15 @@ def test_numbered_messages_through_a_failover_arrive_once_and_in_order(node_fact
     async def scenario():
         alice = await login(one, "alice", "alice-pw", resource="a")
         bob = await login(two, "bob", "bob-pw", resource="b")
-        await asyncio.sleep(0.5)
+        await until_reachable(alice, bob, "bob@test.example/b")
+        await until_reachable(bob, alice, "alice@test.example/a")
         arrivals = {"alice": [], "bob": []}
 
         async def collect(client, name):
             while len(arrivals[name]) < count:
                 message = await client.next_message(timeout=30)
-                arrivals[name].append((time.monotonic(), message["body"]))
+                if not is_probe(message):
+                    arrivals[name].append((time.monotonic(), message["body"]))
 
         collectors = [asyncio.ensure_future(collect(alice, "alice")),
                       asyncio.ensure_future(collect(bob, "bob"))]
@@ -278,7 +315,9 @@ def test_numbered_messages_through_a_failover_arrive_once_and_in_order(node_fact
         await asyncio.wait_for(asyncio.gather(*collectors), 60)
         # Nothing more comes: no duplicate is on its way.
         await asyncio.sleep(1.0)
-        assert alice.inbox.empty() and bob.inbox.empty()
+        for client in (alice, bob):
+            while not client.inbox.empty():
+                assert is_probe(client.inbox.get_nowait())
         for name, prefix in (("bob", "a"), ("alice", "b")):
             bodies = [body for _, body in arrivals[name]]
             assert bodies == [f"{prefix}{n}" for n in range(count)], bodies[:20]
