@@ -141,7 +141,8 @@ static void send_up(struct relay *r, uint16_t type, const void *head, size_t hea
 			      .head_len = head_len,
 			      .data = data,
 			      .len = len};
-	memcpy(&o.head, head, head_len);
+	if (head_len > 0)
+		memcpy(&o.head, head, head_len);
 	out_push(r, &o);
 }
 
