@@ -5,6 +5,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,7 @@ struct peerlink {
 	const struct peerlink_events *events;
 	void *arg;
 };
+_Static_assert(offsetof(struct peerlink, stream) == 0, "a link begins with its stream");
 
 void peerlink_free(struct peerlink *l)
 {

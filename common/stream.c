@@ -14,8 +14,6 @@
 /* Restarts of the input (STARTTLS) handled in one read. */
 #define STREAM_INPUT_ROUNDS 8
 
-_Static_assert(offsetof(struct stream, loop) == 0, "an owner's object begins with its stream");
-
 /* Streams with output waiting for the flush before the loop sleeps, by
  * the phase of the flush (client connections before peer links, ev.h). */
 static struct stream *dirty_streams[EV_PHASE_COUNT];

@@ -15,6 +15,7 @@
 
 #include <openssl/ssl.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "common/buf.h"
@@ -70,6 +71,7 @@ struct conn {
 	struct conn *next;
 	struct conn **prev;
 };
+_Static_assert(offsetof(struct conn, stream) == 0, "a connection begins with its stream");
 
 struct listener {
 	struct ev_loop *loop;
@@ -97,6 +99,7 @@ bool listener_tls_message(const struct ipc_msg *msg);
 /* listener_conn.c */
 /* Sets a copied string field (user, jid); -1 when out of memory. */
 int conn_set(char **field, const char *value);
+/* Serves an accepted connection; takes `fd` (closed when this fails). */
 struct conn *conn_new(int fd, enum proto_socket_kind kind, const char *peer,
 		      const char *peer_address);
 /* Queues bytes for the peer (through TLS when it is on). */
