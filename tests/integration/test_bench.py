@@ -21,8 +21,8 @@ def prepare(node, accounts=3):
     node.write_bridges({"cb0": SECRET, "cb1": SECRET})
 
 
-def load(node, scenario, *args, ports=None, root=None):
-    command = [LOAD, scenario, "--json", "--accounts", "3", "--bridge-secret", SECRET,
+def load(node, scenario, *args, ports=None, root=None, accounts=3):
+    command = [LOAD, scenario, "--json", "--accounts", str(accounts), "--bridge-secret", SECRET,
                "--port", ",".join(str(p) for p in (ports or [node.client_port])),
                "--component-port", str(node.component_port), "--ca", node.certs["ca"],
                "--server-root", str(root or node.proc.pid), *args]
@@ -33,10 +33,12 @@ def load(node, scenario, *args, ports=None, root=None):
 
 def test_setup_idle_chat_and_bridges_count_everything(node_factory):
     node = node_factory(extra="limits:\n  max_connections_per_address: none\n")
-    prepare(node)
+    prepare(node, accounts=10)
     node.start()
-    setup = load(node, "setup", "--sessions", "30", "--concurrency", "10")
-    assert setup["sessions"] == 30 and setup["server_cpu_per_setup"] > 0
+    # Enough log-ins that the server's CPU, read in 10 ms ticks from /proc,
+    # cannot round to zero (30 did, once in a few runs).
+    setup = load(node, "setup", "--sessions", "200", "--concurrency", "10", accounts=10)
+    assert setup["sessions"] == 200 and setup["server_cpu_per_setup"] > 0
     plain = load(node, "setup", "--sessions", "5", "--plain")
     assert plain["sessions"] == 5
     chat = load(node, "chat", "--pairs", "3", "--seconds", "1", "--window", "4")
