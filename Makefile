@@ -106,7 +106,7 @@ $(BUILD)/lib/%.a:
 	rm -f $@; $(AR) rcs $@ $(filter %.o,$^)
 
 $(BIN)/rxmppd: $(call obj,supervisor/rxmppd.c) $(call lib,supervisor config common)
-	$(LINK) $(YAML_LIBS) $(MNL_LIBS)
+	$(LINK) $(YAML_LIBS) $(MNL_LIBS) $(CRYPTO_LIBS)
 
 # rxmppctl has a folder of its own and no library: nothing else links it.
 $(BIN)/rxmppctl: $(call obj,$(wildcard rxmppctl/*.c)) $(call lib,elector certtool config common)

@@ -735,10 +735,8 @@ int elector_io_configure(const struct config *cfg, bool first, char *why, size_t
 		snprintf(why, why_size, "cluster.address is needed when listening on any address");
 		return -1;
 	}
-	if (elector_state_node_id(cfg->state_directory, &E.id, why, why_size) == -1)
-		return -1;
 	struct elector_persistent state;
-	if (elector_state_load(cfg->state_directory, &state, why, why_size) == -1)
+	if (elector_state_open(cfg->state_directory, &E.id, &state, why, why_size) == -1)
 		return -1;
 	E.tls = tls_peer_context_new(&cfg->tls, cfg->cluster.trust_bundle, why, why_size);
 	if (E.tls == NULL)

@@ -1,4 +1,5 @@
-/* The elector's files; see elector_state.h.  Runs in the elector. */
+/* The elector's files; see elector_state.h.  Runs in the elector (and in
+ * rxmppctl reset, which only reads). */
 #include "elector_state.h"
 
 #include <errno.h>
@@ -8,120 +9,358 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/buf.h"
 #include "common/fileio.h"
+#include "common/log.h"
 
-#define NODE_ID_FILE  "node-id"
-#define ELECTION_FILE "election"
+#define NODE_ID_KIND  "node-id"
+#define ELECTION_KIND "election"
+#define STATE_VERSION 1
+#define ELECTION_MAX  (64 * 1024)
+#define FIELDS_MAX    4
+/* What to do about a damaged file, in every refusal. */
+#define STATE_ADVICE                                                                               \
+	"restore the state directory from a backup, or run `rxmppctl reset` and join the "         \
+	"cluster again (see rxmppd(8), DAMAGED STATE FILES)"
 
-int elector_state_node_id(const char *state_dir, uint64_t *id, char *why, size_t why_size)
+/* Splits `line` at single spaces into at most FIELDS_MAX fields; -1 when
+ * there are more, or an empty one (two spaces, a space at either end). */
+static int split_fields(char *line, char **fields)
+{
+	int n = 0;
+	for (char *p = line;; n++) {
+		if (n == FIELDS_MAX || *p == '\0' || *p == ' ')
+			return -1;
+		fields[n] = p;
+		p = strchr(p, ' ');
+		if (p == NULL)
+			return n + 1;
+		*p++ = '\0';
+	}
+}
+
+/* Decimal, canonical (no sign, no leading zero), within uint64_t. */
+static bool parse_dec(const char *s, uint64_t *out)
+{
+	uint64_t v = 0;
+	if (s[0] == '\0' || (s[0] == '0' && s[1] != '\0'))
+		return false;
+	for (; *s != '\0'; s++) {
+		if (*s < '0' || *s > '9' || v > (UINT64_MAX - (uint64_t)(*s - '0')) / 10)
+			return false;
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	*out = v;
+	return true;
+}
+
+/* Exactly 16 lower-case hex digits, as written. */
+static bool parse_hex16(const char *s, uint64_t *out)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 16; i++) {
+		char c = s[i];
+		if (c >= '0' && c <= '9')
+			v = v << 4 | (uint64_t)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			v = v << 4 | (uint64_t)(c - 'a' + 10);
+		else
+			return false;
+	}
+	if (s[16] != '\0')
+		return false;
+	*out = v;
+	return true;
+}
+
+/* host:port, printable, no spaces, a port of 1-65535, shorter than the
+ * field it goes into. */
+static bool address_valid(const char *s)
+{
+	size_t len = strlen(s);
+	if (len == 0 || len >= ELECTOR_ADDRESS_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
+			return false;
+	}
+	const char *colon = strrchr(s, ':');
+	uint64_t port;
+	return colon != NULL && colon != s && parse_dec(colon + 1, &port) && port >= 1 &&
+	       port <= 65535;
+}
+
+/* One member line's fields after "member"; false with the reason. */
+static bool parse_member(char **fields, int n, const struct elector_config *config,
+			 struct elector_member *m, const char **reason)
+{
+	if (n != 3) {
+		*reason = "expected \"member ID HOST:PORT\"";
+		return false;
+	}
+	if (!parse_hex16(fields[1], &m->id) || m->id == 0) {
+		*reason = "the member id is not 16 hex digits (and not 0)";
+		return false;
+	}
+	if (!address_valid(fields[2])) {
+		*reason = "the member address is not HOST:PORT";
+		return false;
+	}
+	for (uint32_t i = 0; i < config->count; i++) {
+		if (config->members[i].id == m->id ||
+		    strcmp(config->members[i].address, fields[2]) == 0) {
+			*reason = "a member listed twice";
+			return false;
+		}
+	}
+	snprintf(m->address, sizeof(m->address), "%s", fields[2]);
+	return true;
+}
+
+/* The body, line by line: term, voted_for, commit, config, then members,
+ * each field exactly once and in that order (as written); comment lines
+ * are allowed anywhere. */
+static int election_parse(const char *path, char *body, size_t len, unsigned first_line,
+			  struct elector_persistent *s, char *why, size_t why_size)
+{
+	static const char *const keys[] = {"term", "voted_for", "commit", "config", "member"};
+	char *cursor = body, *end = body + len, *line;
+	unsigned line_no = first_line - 1, next = 0;
+	bool cut;
+	const char *reason = NULL;
+	while (reason == NULL && fileio_next_line(&cursor, end, &line, &cut)) {
+		line_no++;
+		if (line[0] == '#')
+			continue;
+		char *fields[FIELDS_MAX];
+		int n = split_fields(line, fields);
+		if (n < 1) {
+			reason = "not \"KEY VALUE\" separated by single spaces";
+			break;
+		}
+		unsigned key = 0;
+		while (key < 5 && strcmp(fields[0], keys[key]) != 0)
+			key++;
+		if (key == 5) {
+			reason = "unknown line";
+		} else if (key < 4 && key != next) {
+			reason = key < next ? "a line repeated or out of order"
+					    : "a line missing before this one";
+		} else if (key == 0) {
+			if (n != 2 || !parse_dec(fields[1], &s->term))
+				reason = "the term is not a decimal number";
+		} else if (key == 1) {
+			if (n != 2 || !parse_hex16(fields[1], &s->voted_for))
+				reason = "the vote is not 16 hex digits";
+		} else if (key == 2) {
+			if (n != 2 || !parse_dec(fields[1], &s->commit_index))
+				reason = "the commit index is not a decimal number";
+		} else if (key == 3) {
+			if (n != 3 || !parse_dec(fields[1], &s->config.index) ||
+			    !parse_dec(fields[2], &s->config.term))
+				reason = "expected \"config INDEX TERM\" in decimal";
+			else if (s->config.term > s->term)
+				reason = "the membership is from a term later than the current one";
+		} else if (next < 4) {
+			reason = "a member before the config line";
+		} else if (s->config.count == ELECTOR_MEMBERS_MAX) {
+			reason = "too many members";
+		} else if (parse_member(fields, n, &s->config, &s->config.members[s->config.count],
+					&reason)) {
+			s->config.count++;
+		}
+		if (key < 4)
+			next = key + 1;
+	}
+	if (reason == NULL && cut) {
+		line_no++;
+		reason = "the line is cut short (no end of line)";
+	}
+	if (reason == NULL && next < 4) {
+		snprintf(why, why_size, "%s: incomplete (no \"%s\" line); %s", path, keys[next],
+			 STATE_ADVICE);
+		return -1;
+	}
+	if (reason != NULL) {
+		snprintf(why, why_size, "%s:%u: %s; %s", path, line_no, reason, STATE_ADVICE);
+		return -1;
+	}
+	return 0;
+}
+
+/* Reads `path` of `kind` whole and checks its seal; the body is
+ * *text[*start, *start + *len), starting on *first_line.  1 when missing. */
+static int state_read(const char *path, const char *kind, size_t max, char **text, size_t *start,
+		      size_t *len, unsigned *first_line, bool *unsealed, char *why, size_t why_size)
+{
+	size_t total;
+	unsigned version = 0;
+	if (access(path, F_OK) == -1 && errno == ENOENT)
+		return 1;
+	if (fileio_read_all(path, max, text, &total, why, why_size) == -1)
+		return -1;
+	char inner[512];
+	enum fileio_seal seal =
+	    fileio_unseal(path, *text, total, kind, &version, start, len, inner, sizeof(inner));
+	if (seal == FILEIO_SEAL_BROKEN || (seal == FILEIO_SEALED && version != STATE_VERSION)) {
+		if (seal == FILEIO_SEALED)
+			snprintf(inner, sizeof(inner),
+				 "%s:1: format version %u, this rxmpp reads %u", path, version,
+				 STATE_VERSION);
+		snprintf(why, why_size, "%s; %s", inner, STATE_ADVICE);
+		free(*text);
+		return -1;
+	}
+	*unsealed = seal == FILEIO_UNSEALED;
+	*first_line = *unsealed ? 1 : 2;
+	return 0;
+}
+
+/* 0 read, 1 missing, -1 damaged. */
+static int node_id_read(const char *path, uint64_t *id, bool *unsealed, char *why, size_t why_size)
+{
+	char *text;
+	size_t start, len;
+	unsigned first_line;
+	int rc = state_read(path, NODE_ID_KIND, 4096, &text, &start, &len, &first_line, unsealed,
+			    why, why_size);
+	if (rc != 0)
+		return rc;
+	char *cursor = text + start, *line;
+	bool cut;
+	bool ok = fileio_next_line(&cursor, text + start + len, &line, &cut) &&
+		  cursor == text + start + len && parse_hex16(line, id) && *id != 0;
+	free(text);
+	if (!ok) {
+		snprintf(why, why_size, "%s:%u: not a node id (one line of 16 hex digits); %s",
+			 path, first_line, STATE_ADVICE);
+		return -1;
+	}
+	return 0;
+}
+
+static int node_id_save(const char *path, uint64_t id, char *why, size_t why_size)
+{
+	char line[32];
+	int n = snprintf(line, sizeof(line), "%016" PRIx64 "\n", id);
+	return fileio_write_sealed(path, NODE_ID_KIND, STATE_VERSION, line, (size_t)n, 0644, why,
+				   why_size);
+}
+
+int elector_state_load(const char *state_dir, struct elector_persistent *s, bool *unsealed,
+		       char *why, size_t why_size)
 {
 	char path[PATH_MAX], *text;
-	size_t len;
-	snprintf(path, sizeof(path), "%s/%s", state_dir, NODE_ID_FILE);
-	if (access(path, F_OK) == 0) {
-		if (fileio_read_all(path, 64, &text, &len, why, why_size) == -1)
-			return -1;
-		char *end;
-		*id = strtoull(text, &end, 16);
-		bool ok = end == text + 16 && (*end == '\n' || *end == '\0') && *id != 0;
-		free(text);
-		if (!ok) {
-			snprintf(why, why_size, "%s: not a node id (16 hex digits)", path);
-			return -1;
-		}
-		return 0;
-	}
-	do {
-		if (RAND_bytes((unsigned char *)id, sizeof(*id)) != 1) {
-			snprintf(why, why_size, "no random bytes for a node id");
-			return -1;
-		}
-	} while (*id == 0);
-	char line[32];
-	int n = snprintf(line, sizeof(line), "%016" PRIx64 "\n", *id);
-	return fileio_write_atomic(path, line, (size_t)n, 0644, why, why_size);
+	size_t start, len;
+	unsigned first_line;
+	memset(s, 0, sizeof(*s));
+	snprintf(path, sizeof(path), "%s/%s", state_dir, ELECTOR_STATE_ELECTION_FILE);
+	int rc = state_read(path, ELECTION_KIND, ELECTION_MAX, &text, &start, &len, &first_line,
+			    unsealed, why, why_size);
+	if (rc != 0)
+		return rc;
+	rc = election_parse(path, text + start, len, first_line, s, why, why_size);
+	free(text);
+	if (rc == -1)
+		memset(s, 0, sizeof(*s));
+	return rc;
 }
 
 int elector_state_save(const char *state_dir, const struct elector_persistent *s, char *why,
 		       size_t why_size)
 {
 	char path[PATH_MAX], line[256];
-	snprintf(path, sizeof(path), "%s/%s", state_dir, ELECTION_FILE);
+	snprintf(path, sizeof(path), "%s/%s", state_dir, ELECTOR_STATE_ELECTION_FILE);
 	struct buf out;
-	buf_init(&out, 64 * 1024);
+	buf_init(&out, ELECTION_MAX);
 	int n = snprintf(line, sizeof(line),
-			 "# rxmpp election state (written by the elector; do not edit)\n"
+			 "# written by the elector; do not edit (the last line is a checksum)\n"
 			 "term %" PRIu64 "\nvoted_for %016" PRIx64 "\ncommit %" PRIu64
 			 "\nconfig %" PRIu64 " %" PRIu64 "\n",
 			 s->term, s->voted_for, s->commit_index, s->config.index, s->config.term);
-	buf_append(&out, line, (size_t)n);
-	for (uint32_t i = 0; i < s->config.count; i++) {
+	int rc = buf_append(&out, line, (size_t)n);
+	for (uint32_t i = 0; i < s->config.count && rc == 0; i++) {
 		n = snprintf(line, sizeof(line), "member %016" PRIx64 " %s\n",
 			     s->config.members[i].id, s->config.members[i].address);
-		buf_append(&out, line, (size_t)n);
+		rc = buf_append(&out, line, (size_t)n);
 	}
-	int rc = fileio_write_atomic(path, buf_head(&out), buf_len(&out), 0600, why, why_size);
+	if (rc == 0)
+		rc = fileio_write_sealed(path, ELECTION_KIND, STATE_VERSION, buf_head(&out),
+					 buf_len(&out), 0600, why, why_size);
+	else
+		snprintf(why, why_size, "%s: election state too large", path);
 	buf_free(&out);
 	return rc;
 }
 
-int elector_state_load(const char *state_dir, struct elector_persistent *s, char *why,
-		       size_t why_size)
+static bool state_is_empty(const struct elector_persistent *s)
 {
-	char path[PATH_MAX], *text;
-	size_t len;
-	memset(s, 0, sizeof(*s));
-	snprintf(path, sizeof(path), "%s/%s", state_dir, ELECTION_FILE);
-	if (access(path, F_OK) == -1 && errno == ENOENT)
-		return 0;
-	if (fileio_read_all(path, 64 * 1024, &text, &len, why, why_size) == -1)
+	return s->term == 0 && s->voted_for == 0 && s->commit_index == 0 && s->config.count == 0;
+}
+
+int elector_state_open(const char *state_dir, uint64_t *id, struct elector_persistent *state,
+		       char *why, size_t why_size)
+{
+	char id_path[PATH_MAX];
+	bool id_unsealed = false, state_unsealed = false;
+	snprintf(id_path, sizeof(id_path), "%s/%s", state_dir, ELECTOR_STATE_NODE_ID_FILE);
+	int id_rc = node_id_read(id_path, id, &id_unsealed, why, why_size);
+	if (id_rc == -1)
 		return -1;
-	unsigned line_no = 0, seen = 0;
-	char *save = NULL;
-	for (char *line = strtok_r(text, "\n", &save); line != NULL;
-	     line = strtok_r(NULL, "\n", &save)) {
-		line_no++;
-		if (line[0] == '#')
-			continue;
-		char address[ELECTOR_ADDRESS_MAX + 1];
-		uint64_t a, b;
-		if (sscanf(line, "term %" SCNu64, &a) == 1) {
-			s->term = a;
-			seen |= 1;
-		} else if (sscanf(line, "voted_for %" SCNx64, &a) == 1) {
-			s->voted_for = a;
-			seen |= 2;
-		} else if (sscanf(line, "commit %" SCNu64, &a) == 1) {
-			s->commit_index = a;
-			seen |= 4;
-		} else if (sscanf(line, "config %" SCNu64 " %" SCNu64, &a, &b) == 2) {
-			s->config.index = a;
-			s->config.term = b;
-			seen |= 8;
-		} else if (sscanf(line, "member %" SCNx64 " %128s", &a, address) == 2 &&
-			   s->config.count < ELECTOR_MEMBERS_MAX && a != 0 &&
-			   strlen(address) < ELECTOR_ADDRESS_MAX) {
-			s->config.members[s->config.count].id = a;
-			strcpy(s->config.members[s->config.count].address, address);
-			s->config.count++;
-		} else {
-			snprintf(why, why_size,
-				 "%s:%u: unreadable line; refusing to start from a damaged "
-				 "election state",
-				 path, line_no);
-			free(text);
-			return -1;
-		}
-	}
-	free(text);
-	if (seen != 15) {
+	int state_rc = elector_state_load(state_dir, state, &state_unsealed, why, why_size);
+	if (state_rc == -1)
+		return -1;
+	if (id_rc == 0 && state_rc == 1) {
+		/* Starting empty could vote a second time in a term this node
+		 * already voted in, under the same id. */
 		snprintf(why, why_size,
-			 "%s: incomplete; refusing to start from a damaged election state", path);
+			 "%s/%s is missing but this node has an id (%s): its term, vote and "
+			 "membership are lost, and starting empty could vote twice in one term; "
+			 "restore the file from a backup, or run `rxmppctl reset` and join the "
+			 "cluster again (see rxmppd(8), DAMAGED STATE FILES)",
+			 state_dir, ELECTOR_STATE_ELECTION_FILE, id_path);
 		return -1;
+	}
+	if (id_rc == 1 && !state_is_empty(state)) {
+		snprintf(why, why_size,
+			 "%s is missing but %s/%s holds a term, vote or membership: this node's "
+			 "identity is lost; restore it from a backup, or run `rxmppctl reset` and "
+			 "join the cluster again (see rxmppd(8), DAMAGED STATE FILES)",
+			 id_path, state_dir, ELECTOR_STATE_ELECTION_FILE);
+		return -1;
+	}
+	if (id_rc == 1) {
+		/* A new node (or one that stopped between these two writes).  The
+		 * election file goes first: a node-id alone means state was lost. */
+		if ((state_rc == 1 || state_unsealed) &&
+		    elector_state_save(state_dir, state, why, why_size) == -1)
+			return -1;
+		do {
+			if (RAND_bytes((unsigned char *)id, sizeof(*id)) != 1) {
+				snprintf(why, why_size, "no random bytes for a node id");
+				return -1;
+			}
+		} while (*id == 0);
+		if (node_id_save(id_path, *id, why, why_size) == -1)
+			return -1;
+		log_info("new node: id %016" PRIx64 " written to %s", *id, id_path);
+		return 0;
+	}
+	if (id_unsealed) {
+		if (node_id_save(id_path, *id, why, why_size) == -1)
+			return -1;
+		log_info("%s was in the previous format (no header, no checksum): read it once "
+			 "and rewrote it sealed",
+			 id_path);
+	}
+	if (state_unsealed) {
+		if (elector_state_save(state_dir, state, why, why_size) == -1)
+			return -1;
+		log_info("%s/%s was in the previous format (no header, no checksum): read it once "
+			 "strictly and rewrote it sealed",
+			 state_dir, ELECTOR_STATE_ELECTION_FILE);
 	}
 	return 0;
 }

@@ -209,8 +209,9 @@ static void find_members(const struct config *cfg)
 {
 	static struct elector_persistent state;
 	char why[512];
+	bool unsealed;
 	if (cfg->cluster.enabled &&
-	    elector_state_load(cfg->state_directory, &state, why, sizeof(why)) == 0 &&
+	    elector_state_load(cfg->state_directory, &state, &unsealed, why, sizeof(why)) == 0 &&
 	    state.config.count > 0) {
 		for (uint32_t i = 0; i < state.config.count; i++)
 			add_member_host_port(state.config.members[i].address);

@@ -55,7 +55,8 @@ int ctl_reset(int argc, char **argv, const struct config *cfg, const char *socke
 	}
 	struct elector_persistent state;
 	char why[512];
-	if (elector_state_load(cfg->state_directory, &state, why, sizeof(why)) == 0 &&
+	bool unsealed;
+	if (elector_state_load(cfg->state_directory, &state, &unsealed, why, sizeof(why)) == 0 &&
 	    state.config.count > 1 && !force) {
 		fprintf(stderr,
 			"rxmppctl: this node is a member of a cluster of %u nodes; remove it first "

@@ -14,6 +14,7 @@ Suite *sasl_suite(void);
 Suite *jid_suite(void);
 Suite *accounts_suite(void);
 Suite *elector_suite(void);
+Suite *elector_state_suite(void);
 Suite *relay_suite(void);
 Suite *fileio_suite(void);
 Suite *cert_suite(void);

@@ -1,0 +1,75 @@
+"""State files prove themselves: a node whose election file was damaged
+(or is gone) does not report ready, stops with status 78 and names the
+file and line; `rxmppctl reset` and starting again is the way back; a file
+of the previous format is read once and rewritten sealed."""
+
+import os
+import re
+
+from test_cluster import form_cluster, status
+
+
+def damaged_start(node):
+    """Starts `node` and returns its log once rxmppd gave up (status 78)."""
+    node.start(wait_ready=False)
+    assert node.proc.wait(timeout=30) == 78
+    node.reader.join(timeout=10)
+    log = "\n".join(node.lines)
+    assert not re.search(rf"rxmppd\[{node.proc.pid}\]: ready:", log)
+    return log
+
+
+def test_damaged_election_file_is_refused_with_file_and_line(node_factory, certs):
+    node = form_cluster(node_factory, certs, size=1)[0]
+    term = status(node)["term"]
+    assert node.stop() == 0
+    path = os.path.join(node.dir, "state", "election")
+    with open(path) as f:
+        text = f.read()
+    assert text.startswith("rxmpp-election 1\n") and "\nsha256 " in text
+    # A changed digit: the checksum no longer matches.
+    with open(path, "w") as f:
+        f.write(text.replace(f"\nterm {term}\n", f"\nterm {term + 1}\n"))
+    log = damaged_start(node)
+    assert re.search(rf"{re.escape(path)}:\d+: checksum mismatch.*rxmppctl reset", log), log
+    # A term of -1 in a file of the previous format: refused by the parser.
+    with open(path, "w") as f:
+        f.write("term -1\nvoted_for 0000000000000000\ncommit 0\nconfig 0 0\n")
+    log = damaged_start(node)
+    assert re.search(rf"{re.escape(path)}:1: the term is not a decimal number", log), log
+
+
+def test_lost_election_file_stops_the_node_until_reset(node_factory, certs):
+    node = form_cluster(node_factory, certs, size=1)[0]
+    old_id = status(node)["node"]
+    assert node.stop() == 0
+    os.unlink(os.path.join(node.dir, "state", "election"))
+    log = damaged_start(node)
+    assert re.search(r"state/election is missing but this node has an id.*rxmppctl reset",
+                     log), log
+    assert "removed" in node.ctl("reset", "--yes", "--force").stdout
+    node.start()
+    assert status(node)["node"] != old_id
+    assert "initialized" in node.ctl("cluster", "initialize").stdout
+
+
+def test_previous_format_is_rewritten(node_factory, certs):
+    node = form_cluster(node_factory, certs, size=1)[0]
+    before = status(node)
+    assert node.stop() == 0
+    state = os.path.join(node.dir, "state")
+    member = before["members"][0]
+    with open(os.path.join(state, "node-id"), "w") as f:
+        f.write(f"{before['node']}\n")
+    with open(os.path.join(state, "election"), "w") as f:
+        f.write("# rxmpp election state (written by the elector; do not edit)\n"
+                f"term {before['term']}\nvoted_for {before['node']}\ncommit 1\nconfig 1 1\n"
+                f"member {member['node']} {member['address']}\n")
+    mark = node.log_mark()
+    node.start()
+    node.wait_log(r"election was in the previous format .* rewrote it sealed", start=mark)
+    node.wait_log(r"node-id was in the previous format", start=mark)
+    with open(os.path.join(state, "election")) as f:
+        assert f.read().startswith("rxmpp-election 1\n")
+    after = status(node)
+    assert after["node"] == before["node"] and after["term"] >= before["term"]

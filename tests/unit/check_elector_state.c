@@ -1,0 +1,296 @@
+/*
+ * The elector's files prove themselves: every way of damaging node-id and
+ * election (a changed digit, a negative term, a cut line, a changed member
+ * id, a repeated line, trailing junk, a wrong checksum, a missing file) is
+ * refused with the file and line, and files of the previous format are
+ * read strictly once and rewritten sealed.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/fileio.h"
+#include "elector/elector_state.h"
+#include "unit.h"
+
+static char dir[64];
+static char election[128], node_id[128];
+
+static void state_dir_setup(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/rxmpp-state-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(election, sizeof(election), "%s/election", dir);
+	snprintf(node_id, sizeof(node_id), "%s/node-id", dir);
+}
+
+static void state_dir_teardown(void)
+{
+	unlink(election);
+	unlink(node_id);
+	rmdir(dir);
+}
+
+static void write_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static char *read_text(const char *path)
+{
+	char *text, why[256];
+	size_t len;
+	ck_assert_int_eq(fileio_read_all(path, 1 << 20, &text, &len, why, sizeof(why)), 0);
+	return text;
+}
+
+static void write_sealed(const char *body)
+{
+	char why[256];
+	ck_assert_int_eq(fileio_write_sealed(election, "election", 1, body, strlen(body), 0600, why,
+					     sizeof(why)),
+			 0);
+}
+
+/* Loading fails, naming `where` (the file and line) in the reason. */
+static void assert_refused(const char *where, const char *what)
+{
+	struct elector_persistent s;
+	char why[1024], expect[192];
+	bool unsealed;
+	ck_assert_int_eq(elector_state_load(dir, &s, &unsealed, why, sizeof(why)), -1);
+	snprintf(expect, sizeof(expect), "%s%s", election, where);
+	ck_assert_msg(strstr(why, expect) != NULL, "%s: \"%s\" lacks \"%s\"", what, why, expect);
+	ck_assert_msg(strstr(why, "rxmppctl reset") != NULL, "%s: no advice in \"%s\"", what, why);
+	ck_assert_uint_eq(s.term, 0);
+	ck_assert_uint_eq(s.config.count, 0);
+}
+
+static const struct elector_persistent sample = {
+    .term = 42,
+    .voted_for = 0x1111111111111111,
+    .commit_index = 7,
+    .config = {.index = 7,
+	       .term = 40,
+	       .count = 3,
+	       .members = {{0x1111111111111111, "10.0.0.1:5270"},
+			   {0x2222222222222222, "10.0.0.2:5270"},
+			   {0x3333333333333333, "[fd00::3]:5270"}}},
+};
+
+static void save_sample(void)
+{
+	char why[256];
+	ck_assert_int_eq(elector_state_save(dir, &sample, why, sizeof(why)), 0);
+}
+
+/* Replaces the first `from` in the election file by `to`. */
+static void edit_file(const char *from, const char *to)
+{
+	char *text = read_text(election);
+	char *at = strstr(text, from);
+	ck_assert_ptr_nonnull(at);
+	char out[8192];
+	snprintf(out, sizeof(out), "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
+	write_text(election, out);
+	free(text);
+}
+
+START_TEST(test_round_trip_is_sealed)
+{
+	save_sample();
+	char *text = read_text(election);
+	ck_assert_msg(strncmp(text, "rxmpp-election 1\n", 17) == 0, "header: %s", text);
+	ck_assert_ptr_nonnull(strstr(text, "\nsha256 "));
+	free(text);
+	struct elector_persistent s;
+	char why[512];
+	bool unsealed = true;
+	ck_assert_int_eq(elector_state_load(dir, &s, &unsealed, why, sizeof(why)), 0);
+	ck_assert(!unsealed);
+	ck_assert_mem_eq(&s, &sample, sizeof(s));
+}
+END_TEST
+
+/* Damage a checksum catches, whatever the parser would make of it. */
+START_TEST(test_damage_breaks_the_checksum)
+{
+	static const struct {
+		const char *from, *to, *where, *what;
+	} cases[] = {
+	    {"term 42", "term 43", ":", "a changed digit"},
+	    {"term 42", "term -1", ":", "a negative term"},
+	    {"member 2222222222222222", "member 2222222222222223", ":", "a changed member id"},
+	    {"member 3333333333333333 [fd00::3]:5270\n", "", ":", "a member line cut off"},
+	    {"commit 7\n", "commit 7\ncommit 9\n", ":", "a repeated line"},
+	    {"sha256 ", "sha256 0", ":", "a wrong checksum"},
+	    {"rxmpp-election 1\n", "", ":1:", "no header"},
+	    {"rxmpp-election 1", "rxmpp-election 2", ":", "another version"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		save_sample();
+		edit_file(cases[i].from, cases[i].to);
+		assert_refused(cases[i].where, cases[i].what);
+	}
+	/* Trailing junk after the checksum, and a file cut in its checksum. */
+	save_sample();
+	char *text = read_text(election);
+	char out[8192];
+	snprintf(out, sizeof(out), "%sjunk\n", text);
+	write_text(election, out);
+	assert_refused(":", "trailing junk");
+	text[strlen(text) - 10] = '\0';
+	write_text(election, text);
+	assert_refused(":", "a cut checksum");
+	free(text);
+}
+END_TEST
+
+/* Damage behind a valid checksum (or in a file of the previous format):
+ * the parser refuses it by itself, with the line. */
+START_TEST(test_strict_parsing)
+{
+	static const char head[] = "term 5\nvoted_for 0000000000000000\ncommit 0\nconfig 0 0\n";
+	static const struct {
+		const char *body, *where, *what;
+	} cases[] = {
+	    {"term -1\nvoted_for 0000000000000000\ncommit 0\nconfig 0 0\n", ":2:", "term -1"},
+	    {"term 18446744073709551616\nvoted_for 0000000000000000\ncommit 0\nconfig 0 0\n",
+	     ":2:", "a term past 2^64-1"},
+	    {"term 05\nvoted_for 0000000000000000\ncommit 0\nconfig 0 0\n", ":2:", "a leading 0"},
+	    {"term 5 junk\nvoted_for 0000000000000000\ncommit 0\nconfig 0 0\n",
+	     ":2:", "junk after a value"},
+	    {"term 5\nterm 6\nvoted_for 0000000000000000\ncommit 0\nconfig 0 0\n",
+	     ":3:", "a repeated line"},
+	    {"term 5\nvoted_for 00000000000000\ncommit 0\nconfig 0 0\n", ":3:", "a short vote"},
+	    {"term 5\ncommit 0\nconfig 0 0\n", ":3:", "a missing line"},
+	    {"term 5\nvoted_for 0000000000000000\ncommit 0\nconfig 0 9\n",
+	     ":5:", "a membership from the future"},
+	    {"term 5\nvoted_for 0000000000000000\ncommit 0\n", ": incomplete", "no config"},
+	    {"term 5\nvoted_for 0000000000000000\ncommit 0\nconfig 0 0\nmember 1111111111111111\n",
+	     ":6:", "a member line cut short"},
+	    {"term 5\nvoted_for 0000000000000000\ncommit 0\nconfig 0 0\nmember 11111111 "
+	     "a:1\n",
+	     ":6:", "a short member id"},
+	    {"term 5\nvoted_for 0000000000000000\ncommit 0\nconfig 0 0\nmember "
+	     "1111111111111111 a:1\nmember 1111111111111111 b:1\n",
+	     ":7:", "a member twice"},
+	    {"term 5\nvoted_for 0000000000000000\ncommit 0\nconfig 0 0\nmember "
+	     "1111111111111111 nowhere\n",
+	     ":6:", "an address without a port"},
+	    {"term 5\nvoted_for 0000000000000000\ncommit 0\nconfig 0 0\nmember "
+	     "1111111111111111 a:1 junk\n",
+	     ":6:", "junk after a member"},
+	    {"term 5\nvoted_for 0000000000000000\ncommit 0\nconfig 0 0\n\n",
+	     ":6:", "an empty line"},
+	    {"term 5\nvoted_for 0000000000000000\ncommit 0\nconfig 0 0\nquorum 2\n",
+	     ":6:", "an unknown line"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		write_sealed(cases[i].body);
+		assert_refused(cases[i].where, cases[i].what);
+	}
+	/* The same parser reads the previous format: line numbers from 1. */
+	write_text(election, "term -1\nvoted_for 0000000000000000\ncommit 0\nconfig 0 0\n");
+	assert_refused(":1:", "term -1 unsealed");
+	char cut[256];
+	snprintf(cut, sizeof(cut), "%smember 1111111111111111 a:5", head);
+	write_text(election, cut);
+	assert_refused(":5:", "an unsealed file cut in a line");
+}
+END_TEST
+
+START_TEST(test_previous_format_is_migrated)
+{
+	write_text(node_id, "00000000000000ab\n");
+	write_text(election, "# rxmpp election state (written by the elector; do not edit)\n"
+			     "term 3\nvoted_for 00000000000000ab\ncommit 1\nconfig 1 2\n"
+			     "member 00000000000000ab 127.0.0.1:5270\n");
+	struct elector_persistent s;
+	char why[512];
+	bool unsealed = false;
+	ck_assert_int_eq(elector_state_load(dir, &s, &unsealed, why, sizeof(why)), 0);
+	ck_assert(unsealed);
+	uint64_t id = 0;
+	ck_assert_int_eq(elector_state_open(dir, &id, &s, why, sizeof(why)), 0);
+	ck_assert_uint_eq(id, 0xab);
+	ck_assert_uint_eq(s.term, 3);
+	ck_assert_uint_eq(s.config.count, 1);
+	char *text = read_text(election);
+	ck_assert_msg(strncmp(text, "rxmpp-election 1\n", 17) == 0, "not rewritten: %s", text);
+	free(text);
+	text = read_text(node_id);
+	ck_assert_msg(strncmp(text, "rxmpp-node-id 1\n00000000000000ab\nsha256 ", 40) == 0,
+		      "not rewritten: %s", text);
+	free(text);
+	ck_assert_int_eq(elector_state_load(dir, &s, &unsealed, why, sizeof(why)), 0);
+	ck_assert(!unsealed);
+}
+END_TEST
+
+START_TEST(test_open_new_node_and_lost_files)
+{
+	struct elector_persistent s;
+	char why[1024];
+	uint64_t id = 0, again = 0;
+	/* A new node: both files made, the election file first. */
+	ck_assert_int_eq(elector_state_open(dir, &id, &s, why, sizeof(why)), 0);
+	ck_assert_uint_ne(id, 0);
+	ck_assert_int_eq(access(election, F_OK), 0);
+	ck_assert_int_eq(elector_state_open(dir, &again, &s, why, sizeof(why)), 0);
+	ck_assert_uint_eq(again, id);
+
+	/* The election state gone under a known id: no vote until told. */
+	unlink(election);
+	ck_assert_int_eq(elector_state_open(dir, &again, &s, why, sizeof(why)), -1);
+	ck_assert_msg(strstr(why, election) != NULL && strstr(why, "rxmppctl reset") != NULL, "%s",
+		      why);
+	ck_assert_int_eq(access(election, F_OK), -1); /* nothing written */
+
+	/* The node id gone beside a state that has voted. */
+	unlink(node_id);
+	save_sample();
+	ck_assert_int_eq(elector_state_open(dir, &again, &s, why, sizeof(why)), -1);
+	ck_assert_msg(strstr(why, node_id) != NULL, "%s", why);
+
+	/* A damaged node id: changed digit, junk, cut. */
+	static const char *const bad[] = {"00000000000000ab\n00\n", "00000000000000a\n",
+					  "00000000000000ab", "-0000000000000ab\n",
+					  "00000000000000ab junk\n"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		write_text(node_id, bad[i]);
+		ck_assert_int_eq(elector_state_open(dir, &again, &s, why, sizeof(why)), -1);
+		ck_assert_msg(strstr(why, node_id) != NULL, "%s", why);
+	}
+	ck_assert_int_eq(fileio_write_sealed(node_id, "node-id", 1, "00000000000000ab\n", 17, 0600,
+					     why, sizeof(why)),
+			 0);
+	ck_assert_int_eq(elector_state_open(dir, &again, &s, why, sizeof(why)), 0);
+	ck_assert_uint_eq(again, 0xab);
+	char *text = read_text(node_id);
+	text[17] = 'c'; /* a changed digit */
+	write_text(node_id, text);
+	free(text);
+	ck_assert_int_eq(elector_state_open(dir, &again, &s, why, sizeof(why)), -1);
+	ck_assert_msg(strstr(why, "checksum") != NULL, "%s", why);
+}
+END_TEST
+
+Suite *elector_state_suite(void)
+{
+	Suite *s = suite_create("elector_state");
+	TCase *tc = tcase_create("files");
+	tcase_add_checked_fixture(tc, state_dir_setup, state_dir_teardown);
+	tcase_add_test(tc, test_round_trip_is_sealed);
+	tcase_add_test(tc, test_damage_breaks_the_checksum);
+	tcase_add_test(tc, test_strict_parsing);
+	tcase_add_test(tc, test_previous_format_is_migrated);
+	tcase_add_test(tc, test_open_new_node_and_lost_files);
+	suite_add_tcase(s, tc);
+	return s;
+}
