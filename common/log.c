@@ -7,10 +7,12 @@
 #include "log.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #define LOG_LINE_MAX 2048
@@ -101,6 +103,17 @@ static void log_emit(enum log_level level, int errnum, const char *fmt, va_list 
 	(void)written;
 }
 
+static void log_forward(enum log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void log_forward(enum log_level level, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	log_emit(level, 0, fmt, ap);
+	va_end(ap);
+}
+
 #define LOG_FORWARD(level, errnum)                                                                 \
 	do {                                                                                       \
 		if ((level) > log_threshold)                                                       \
@@ -130,6 +143,63 @@ void log_info(const char *fmt, ...)
 void log_debug(const char *fmt, ...)
 {
 	LOG_FORWARD(LOG_LEVEL_DEBUG, 0);
+}
+
+static long long log_monotonic_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	/* Never 0, which means "nothing logged yet". */
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + 1;
+}
+
+/* true when this line is to be logged; then `*suppressed` is the number
+ * of lines of its kind that were not since the last one that was. */
+static bool log_limit_pass(struct log_limit *limit, unsigned long *suppressed)
+{
+	long long now = log_monotonic_ms();
+	if (limit->window_start_ms == 0 || now - limit->window_start_ms >= LOG_LIMIT_INTERVAL_MS) {
+		limit->window_start_ms = now;
+		limit->logged = 0;
+	}
+	if (limit->logged == LOG_LIMIT_BURST) {
+		limit->suppressed++;
+		return false;
+	}
+	limit->logged++;
+	*suppressed = limit->suppressed;
+	limit->suppressed = 0;
+	return true;
+}
+
+static void log_limited(struct log_limit *limit, enum log_level level, const char *fmt, va_list ap)
+{
+	unsigned long suppressed;
+	if (level > log_threshold || !log_limit_pass(limit, &suppressed))
+		return;
+	char message[LOG_LINE_MAX];
+	vsnprintf(message, sizeof(message), fmt, ap);
+	if (suppressed > 0)
+		log_forward(level, "%s (and %lu more like it since the last one)", message,
+			    suppressed);
+	else
+		log_forward(level, "%s", message);
+}
+
+void log_warnx_limited(struct log_limit *limit, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	log_limited(limit, LOG_LEVEL_WARNING, fmt, ap);
+	va_end(ap);
+}
+
+void log_info_limited(struct log_limit *limit, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	log_limited(limit, LOG_LEVEL_INFO, fmt, ap);
+	va_end(ap);
 }
 
 void fatal(const char *fmt, ...)

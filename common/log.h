@@ -39,6 +39,27 @@ void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/*
+ * Lines that someone outside can cause at will (a refused connection, a
+ * failed handshake, a bad stanza) would let them fill the disk and hide
+ * everything else.  Each kind of such a line has its own struct log_limit
+ * (a static at the call site): the first LOG_LIMIT_BURST lines of each
+ * LOG_LIMIT_INTERVAL_MS are logged, the others are counted, and the next
+ * line logged says how many were not ("... (and 8585 more like it since
+ * the last one)").
+ */
+#define LOG_LIMIT_INTERVAL_MS 10000
+#define LOG_LIMIT_BURST	      10
+struct log_limit {
+	long long window_start_ms; /* monotonic; 0: nothing logged yet */
+	unsigned logged;	   /* lines logged in this window */
+	unsigned long suppressed;  /* lines not logged since the last one */
+};
+void log_warnx_limited(struct log_limit *limit, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void log_info_limited(struct log_limit *limit, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 /* An error this process cannot continue after; exits with status 1. */
 noreturn void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 noreturn void fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -117,8 +117,9 @@ static void client_sasl_reply(struct conn *c, enum sasl_result result, struct bu
 		const char *who = c->sasl != NULL && c->sasl->user[0] ? c->sasl->user : "(no name)";
 		const char *mechanism =
 		    c->sasl != NULL ? sasl_mechanism_name(c->sasl->mechanism) : "no mechanism";
-		log_warnx("%s: authentication as %s with %s failed: %s", c->peer, who, mechanism,
-			  condition);
+		static struct log_limit auth_failed;
+		log_warnx_limited(&auth_failed, "%s: authentication as %s with %s failed: %s",
+				  c->peer, who, mechanism, condition);
 		client_sasl_done(c);
 		c->state = CONN_AUTH;
 		if (++c->auth_failures >= CLIENT_AUTH_ATTEMPTS)
@@ -260,8 +261,9 @@ static void client_bind(struct conn *c, const struct xml_node *iq, const struct 
 	}
 	if (L.cfg.limits.max_sessions != CONFIG_NONE &&
 	    L.index.clients >= L.cfg.limits.max_sessions) {
-		log_warnx("%s: refused %s: max_sessions (%u) reached", c->peer, c->user,
-			  L.cfg.limits.max_sessions);
+		static struct log_limit max_sessions;
+		log_warnx_limited(&max_sessions, "%s: refused %s: max_sessions (%u) reached",
+				  c->peer, c->user, L.cfg.limits.max_sessions);
 		conn_stream_error(c, "resource-constraint",
 				  "the session limit of this node is reached");
 		return;
@@ -370,7 +372,10 @@ void client_element(struct conn *c, struct xml_node *element)
 		if (xml_is(element, XML_NS_TLS, "starttls")) {
 			if (c->stream.tls_active || L.tls == NULL) {
 				/* RFC 6120 5.4.2.2: a failure, then the stream ends. */
-				log_warnx("%s: STARTTLS asked for but not available", c->peer);
+				static struct log_limit no_starttls;
+				log_warnx_limited(&no_starttls,
+						  "%s: STARTTLS asked for but not available",
+						  c->peer);
 				conn_send_str(c, "<failure xmlns='" XML_NS_TLS "'/>");
 				conn_end_stream(c);
 				return;

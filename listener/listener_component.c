@@ -41,8 +41,9 @@ void component_open(struct conn *c, const char *content_ns, const struct xml_att
 	}
 	const struct proto_callbridge *bridge = to ? bridge_find_address(to) : NULL;
 	if (bridge == NULL) {
-		log_warnx("%s: component stream for unknown address %s", c->peer,
-			  to ? to : "(none)");
+		static struct log_limit unknown_bridge;
+		log_warnx_limited(&unknown_bridge, "%s: component stream for unknown address %s",
+				  c->peer, to ? to : "(none)");
 		conn_stream_error(c, "host-unknown", "no call bridge has this address");
 		return;
 	}
@@ -68,7 +69,9 @@ static void component_handshake(struct conn *c, const struct xml_node *element)
 	if (bridge != NULL)
 		handshake_digest(c->stream_id, bridge->secret, expected);
 	if (bridge == NULL || len != 40 || CRYPTO_memcmp(given, expected, 40) != 0) {
-		log_warnx("%s: call bridge %s: wrong secret", c->peer, c->bridge);
+		static struct log_limit wrong_secret;
+		log_warnx_limited(&wrong_secret, "%s: call bridge %s: wrong secret", c->peer,
+				  c->bridge);
 		conn_stream_error(c, "not-authorized", "wrong handshake");
 		return;
 	}

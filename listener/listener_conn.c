@@ -166,7 +166,9 @@ void conn_close(struct conn *c, const char *why)
 void conn_send(struct conn *c, const char *data, size_t len)
 {
 	if (stream_write(&c->stream, data, len) == -1 && c->state != CONN_CLOSING) {
-		log_warnx("%s: does not read what it is sent; closing", c->peer);
+		static struct log_limit not_reading;
+		log_warnx_limited(&not_reading, "%s: does not read what it is sent; closing",
+				  c->peer);
 		c->state = CONN_CLOSING;
 		stream_stop_input(&c->stream);
 	}
@@ -225,8 +227,9 @@ void conn_stream_error(struct conn *c, const char *condition, const char *text)
 {
 	if (c->state == CONN_CLOSING)
 		return;
-	log_warnx("%s: stream error %s%s%s", c->peer, condition, text ? ": " : "",
-		  text ? text : "");
+	static struct log_limit stream_error;
+	log_warnx_limited(&stream_error, "%s: stream error %s%s%s", c->peer, condition,
+			  text ? ": " : "", text ? text : "");
 	struct buf out;
 	buf_init(&out, 4096);
 	buf_append(&out, "<stream:error><", 15);
@@ -336,7 +339,8 @@ static void conn_ended(struct stream *s, enum stream_end end, const char *reason
 		conn_stream_error(c, "policy-violation", "too much unparsed input");
 		return;
 	case STREAM_END_TLS:
-		log_warnx("%s: %s", c->peer, reason);
+		static struct log_limit tls_failed;
+		log_warnx_limited(&tls_failed, "%s: %s", c->peer, reason);
 		conn_close(c, NULL);
 		return;
 	case STREAM_END_ERROR:
@@ -372,8 +376,9 @@ static int64_t conn_timer(struct ev_timer *timer, void *arg)
 		return EV_TIMER_DONE;
 	}
 	if (c->state == CONN_TLS_HANDSHAKE && now - c->created >= lim->tls_handshake_timeout_ms) {
-		log_warnx("%s: no TLS handshake within %u ms; closing", c->peer,
-			  lim->tls_handshake_timeout_ms);
+		static struct log_limit no_handshake;
+		log_warnx_limited(&no_handshake, "%s: no TLS handshake within %u ms; closing",
+				  c->peer, lim->tls_handshake_timeout_ms);
 		c->timer = NULL;
 		conn_close(c, NULL);
 		return EV_TIMER_DONE;

@@ -93,8 +93,9 @@ static void listener_accept(struct ev_io *io, int fd, uint32_t events, void *arg
 		netaddr_to_text((struct sockaddr *)&ss, address, sizeof(address), NULL);
 		unsigned limit = L.cfg.limits.max_connections_per_address;
 		if (limit != CONFIG_NONE && listener_index_count_from(&L.index, address) >= limit) {
-			log_warnx("%s: refused: %u connections from %s already", peer, limit,
-				  address);
+			static struct log_limit refused;
+			log_warnx_limited(&refused, "%s: refused: %u connections from %s already",
+					  peer, limit, address);
 			close(conn);
 			continue;
 		}

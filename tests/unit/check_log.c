@@ -52,6 +52,33 @@ START_TEST(test_prefixes_levels_and_sanitising)
 }
 END_TEST
 
+static void emit_flood(void)
+{
+	static struct log_limit refusals, other;
+	log_init("tester", LOG_LEVEL_INFO, LOG_TARGET_STDERR);
+	for (int i = 0; i < 3 * LOG_LIMIT_BURST; i++)
+		log_warnx_limited(&refusals, "refused %d", i);
+	log_info_limited(&other, "another kind");
+	log_init("unit", LOG_LEVEL_ERR, LOG_TARGET_STDERR);
+}
+
+/* A burst of lines an outsider causes: the first LOG_LIMIT_BURST of the
+ * interval are logged, the rest only counted; other kinds are not held. */
+START_TEST(test_limited_lines)
+{
+	char out[4096];
+	capture(emit_flood, out, sizeof(out));
+	int lines = 0;
+	for (const char *p = out; *p != '\0'; p++)
+		lines += *p == '\n';
+	ck_assert_int_eq(lines, LOG_LIMIT_BURST + 1);
+	ck_assert_ptr_nonnull(strstr(out, "refused 0\n"));
+	ck_assert_ptr_null(strstr(out, "refused 10\n"));
+	ck_assert_ptr_nonnull(strstr(out, "<6>tester["));
+	ck_assert_ptr_nonnull(strstr(out, "another kind\n"));
+}
+END_TEST
+
 START_TEST(test_level_names)
 {
 	enum log_level level;
@@ -70,6 +97,7 @@ Suite *log_suite(void)
 	TCase *tc = tcase_create("log");
 	tcase_add_test(tc, test_prefixes_levels_and_sanitising);
 	tcase_add_test(tc, test_level_names);
+	tcase_add_test(tc, test_limited_lines);
 	suite_add_tcase(s, tc);
 	return s;
 }
