@@ -28,6 +28,9 @@ struct peerlink {
 	struct ev_timer *deadline;
 	bool greeted; /* the peer's hello arrived */
 	bool closed;
+	/* Accepted and not yet greeted: the listener owns it (see below). */
+	struct peerlink_listener *pending_in;
+	char source[NETADDR_TEXT_MAX]; /* the peer's address, without the port */
 	char peer[160];
 	struct peerlink_hello local;
 	struct peerlink_hello remote;
@@ -45,6 +48,8 @@ void peerlink_free(struct peerlink *l)
 	stream_free(&l->stream);
 }
 
+static void pending_forget(struct peerlink *l);
+
 static void link_close(struct peerlink *l, const char *reason)
 {
 	if (l->closed)
@@ -53,6 +58,12 @@ static void link_close(struct peerlink *l, const char *reason)
 	stream_stop(&l->stream);
 	ev_timer_del(l->deadline);
 	l->deadline = NULL;
+	if (l->pending_in != NULL) {
+		/* Its owner never heard of it. */
+		pending_forget(l);
+		peerlink_free(l);
+		return;
+	}
 	/* The owner frees the link in its callback; held until it returns. */
 	stream_enter(&l->stream);
 	l->events->closed(l, reason, l->arg);
@@ -69,7 +80,11 @@ static void link_fail(struct peerlink *l, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(reason, sizeof(reason), fmt, ap);
 	va_end(ap);
-	log_warnx("cluster link %s: %s; closing it", l->peer, reason);
+	/* Before the hello anyone who can reach the port can cause this line;
+	 * after it, any holder of a trusted certificate. */
+	static struct log_limit before_hello, after_hello;
+	log_warnx_limited(l->greeted ? &after_hello : &before_hello,
+			  "cluster link %s: %s; closing it", l->peer, reason);
 	link_close(l, reason);
 }
 
@@ -122,6 +137,8 @@ static void link_hello(struct peerlink *l, const struct ipc_msg *msg)
 	l->greeted = true;
 	ev_timer_del(l->deadline);
 	l->deadline = NULL;
+	if (l->pending_in != NULL)
+		pending_forget(l);
 	l->events->up(l, l->arg);
 }
 
@@ -282,12 +299,23 @@ struct peerlink *peerlink_connect(struct ev_loop *loop, SSL_CTX *ctx, const char
 	return l;
 }
 
-/* Listening */
+/* Listening
+ *
+ * A connection that has not yet proved who it is (TLS and hello) is
+ * pending: the listener owns it, and its owner hears of it only when it is
+ * up.  Pending links are few per source address and few in all, and a new
+ * connection is always taken: when its source (or the listener) is at its
+ * budget, the oldest pending link of that source (or of all) is closed.
+ * Idle connections from anywhere can then never keep a member out: its
+ * handshake takes milliseconds, theirs would have to keep arriving faster.
+ * Nothing here takes an owner's slot before the peer is authenticated. */
 
 /* Out of descriptors or memory: the kernel keeps the connections queued. */
 #define PEERLINK_ACCEPT_PAUSE_MS 100
 /* Connections taken per readiness, so one socket cannot starve the loop. */
-#define PEERLINK_ACCEPT_BURST 16
+#define PEERLINK_ACCEPT_BURST	    16
+#define PEERLINK_PENDING_PER_SOURCE 4
+#define PEERLINK_PENDING_MAX	    32
 
 struct peerlink_listener {
 	struct ev_loop *loop;
@@ -297,7 +325,47 @@ struct peerlink_listener {
 	char what[32];
 	peerlink_admit_cb *admit;
 	void *arg;
+	struct peerlink *pending[PEERLINK_PENDING_MAX]; /* oldest first */
+	size_t pending_count;
 };
+
+static void pending_forget(struct peerlink *l)
+{
+	struct peerlink_listener *pl = l->pending_in;
+	l->pending_in = NULL;
+	for (size_t i = 0; i < pl->pending_count; i++) {
+		if (pl->pending[i] == l) {
+			memmove(&pl->pending[i], &pl->pending[i + 1],
+				(pl->pending_count - i - 1) * sizeof(pl->pending[0]));
+			pl->pending_count--;
+			return;
+		}
+	}
+}
+
+/* Room for one more pending link from `source`, made by closing the
+ * oldest one of that source, or of all, if need be. */
+static void pending_make_room(struct peerlink_listener *pl, const char *source)
+{
+	static struct log_limit evicted;
+	struct peerlink *oldest = NULL;
+	unsigned from_source = 0;
+	for (size_t i = 0; i < pl->pending_count; i++) {
+		if (strcmp(pl->pending[i]->source, source) == 0 && from_source++ == 0)
+			oldest = pl->pending[i];
+	}
+	if (from_source < PEERLINK_PENDING_PER_SOURCE) {
+		if (pl->pending_count < PEERLINK_PENDING_MAX)
+			return;
+		oldest = pl->pending[0];
+	}
+	log_warnx_limited(&evicted,
+			  "%s from %s: closed before its handshake to make room for a newer "
+			  "connection (%u pending from there, %zu in all)",
+			  pl->what, oldest->peer, from_source, pl->pending_count);
+	/* Not inside any callback of its stream: freed at once. */
+	link_close(oldest, NULL);
+}
 
 static int64_t listener_resume(struct ev_timer *timer, void *arg)
 {
@@ -331,18 +399,29 @@ static void listener_accept(struct ev_io *io, int fd, uint32_t events, void *arg
 			}
 			return;
 		}
-		char peer[NETADDR_PEER_TEXT_MAX];
+		char peer[NETADDR_PEER_TEXT_MAX], source[NETADDR_TEXT_MAX];
 		netaddr_peer_text((struct sockaddr *)&ss, peer, sizeof(peer));
+		netaddr_to_text((struct sockaddr *)&ss, source, sizeof(source), NULL);
 		struct peerlink_admission a = {0};
 		const char *refusal = "refused";
+		static struct log_limit refused;
 		if (pl->admit(&a, &refusal, pl->arg) == -1) {
-			log_warnx("%s from %s refused: %s", pl->what, peer, refusal);
+			log_warnx_limited(&refused, "%s from %s refused: %s", pl->what, peer,
+					  refusal);
 			close(conn);
 			continue;
 		}
-		*a.slot = link_new(pl->loop, a.ctx, false, conn, peer, &a.hello, a.events, a.arg);
-		if (*a.slot == NULL)
-			log_warnx("%s from %s refused: out of memory", pl->what, peer);
+		pending_make_room(pl, source);
+		struct peerlink *l =
+		    link_new(pl->loop, a.ctx, false, conn, peer, &a.hello, a.events, a.arg);
+		if (l == NULL) {
+			log_warnx_limited(&refused, "%s from %s refused: out of memory", pl->what,
+					  peer);
+			continue;
+		}
+		l->pending_in = pl;
+		snprintf(l->source, sizeof(l->source), "%s", source);
+		pl->pending[pl->pending_count++] = l;
 	}
 }
 
@@ -371,6 +450,11 @@ void peerlink_listener_free(struct peerlink_listener *pl)
 	ev_io_del(pl->io);
 	ev_timer_del(pl->resume);
 	close(pl->fd);
+	while (pl->pending_count > 0) {
+		struct peerlink *l = pl->pending[0];
+		pending_forget(l);
+		peerlink_free(l);
+	}
 	free(pl);
 }
 

@@ -54,10 +54,12 @@ void peerlink_free(struct peerlink *l);
 
 /* A listening socket for links from other nodes.  Each connection that
  * arrives is offered to the owner's admit callback, which fills in how to
- * serve it and where to keep the link, or refuses it with a reason that is
- * logged with the peer's address. */
+ * serve it, or refuses it with a reason that is logged (at most once per
+ * LOG_LIMIT_INTERVAL_MS) with the peer's address.  Until its TLS handshake
+ * and hello are done the link belongs to the listener, which bounds such
+ * links per source address and in all (see peerlink.c); the owner gets it
+ * in events->up and keeps or frees it from there. */
 struct peerlink_admission {
-	struct peerlink **slot; /* receives the new link (NULL if it failed) */
 	SSL_CTX *ctx;
 	struct peerlink_hello hello;
 	const struct peerlink_events *events;

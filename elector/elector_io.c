@@ -222,7 +222,19 @@ static void link_up(struct peerlink *l, void *arg)
 		}
 		out->backoff = RETRY_FIRST_MS;
 		log_info("cluster link to %016" PRIx64 " at %s up", out->id, out->address);
+		return;
 	}
+	size_t slot = 0;
+	while (slot < LINKS_IN_MAX && E.ins[slot] != NULL)
+		slot++;
+	if (slot == LINKS_IN_MAX) {
+		static struct log_limit full;
+		log_warnx_limited(&full, "cluster link %s: too many links; closing it",
+				  peerlink_peer(l));
+		peerlink_free(l);
+		return;
+	}
+	E.ins[slot] = l;
 }
 
 static void link_closed(struct peerlink *l, const char *reason, void *arg)
@@ -418,8 +430,9 @@ static void on_change(struct peerlink *l, const struct elector_change *change)
 /* Bad input from a peer: one warning, and the link closes. */
 static void link_drop(struct peerlink *l, void *arg, const char *why)
 {
-	log_warnx("cluster link %s (node %016" PRIx64 "): %s; closing it", peerlink_peer(l),
-		  peerlink_remote(l)->node_id, why);
+	static struct log_limit dropped;
+	log_warnx_limited(&dropped, "cluster link %s (node %016" PRIx64 "): %s; closing it",
+			  peerlink_peer(l), peerlink_remote(l)->node_id, why);
 	link_closed(l, why, arg);
 }
 
@@ -665,18 +678,16 @@ void elector_io_request(uint64_t token, const struct proto_cluster_request *requ
 
 /* Listening and ticking */
 
+/* A link from another node; it gets a slot in E.ins once it said hello. */
 static int admit_link(struct peerlink_admission *a, const char **refusal, void *arg)
 {
 	(void)arg;
-	size_t slot = 0;
-	while (slot < LINKS_IN_MAX && E.ins[slot] != NULL)
-		slot++;
-	if (E.tls == NULL || slot == LINKS_IN_MAX) {
-		*refusal = E.tls == NULL ? "the cluster is disabled" : "too many links";
+	if (E.tls == NULL) {
+		*refusal = "the cluster is disabled";
 		return -1;
 	}
 	*a = (struct peerlink_admission){
-	    .slot = &E.ins[slot], .ctx = E.tls, .hello = local_hello(), .events = &link_events};
+	    .ctx = E.tls, .hello = local_hello(), .events = &link_events};
 	return 0;
 }
 

@@ -47,7 +47,7 @@ static struct {
 	/* follower: the link to the leader */
 	struct peerlink *up;
 	int64_t up_retry_at;
-	/* leader: links from the other nodes (and not yet greeted ones) */
+	/* leader: links from the other nodes, once they said hello */
 	struct peerlink *links[LINKS_MAX];
 	struct peerlink_listener *ports[8];
 	size_t socket_count;
@@ -147,9 +147,12 @@ static void route_out(const struct relay_out *o)
 	if (proto_route_unpack(o->data, o->len, &r) == -1) {
 		/* Our own were checked when they came from the listener. */
 		struct peerlink *l = link_of(o->node);
-		log_warnx("stanza link %s: node %016" PRIx64 " forwarded a malformed routing "
-			  "header; closing it",
-			  l ? peerlink_peer(l) : "?", o->node);
+		static struct log_limit malformed;
+		log_warnx_limited(&malformed,
+				  "stanza link %s: node %016" PRIx64
+				  " forwarded a malformed routing "
+				  "header; closing it",
+				  l ? peerlink_peer(l) : "?", o->node);
 		if (l != NULL) {
 			*slot_of(l) = NULL;
 			peerlink_free(l);
@@ -189,7 +192,10 @@ static void perform(const struct relay_out *o)
 		static struct proto_route_view r;
 		if (proto_route_unpack(o->data, o->len, &r) == -1)
 			return;
-		log_warnx("stanza from %s to %s bounced: %s", r.from, r.to, o->why);
+		/* Users can cause as many of these as they like. */
+		static struct log_limit bounced;
+		log_warnx_limited(&bounced, "stanza from %s to %s bounced: %s", r.from, r.to,
+				  o->why);
 		route_bounce((struct rref){ROUTER_LOCAL, o->session}, &r, "wait",
 			     "recipient-unavailable");
 		return;
@@ -284,6 +290,15 @@ static void link_up(struct peerlink *l, void *arg)
 		pump();
 		return;
 	}
+	struct peerlink **slot = slot_of(NULL);
+	if (slot == NULL) {
+		static struct log_limit full;
+		log_warnx_limited(&full, "stanza link %s: too many links; closing it",
+				  peerlink_peer(l));
+		peerlink_free(l);
+		return;
+	}
+	*slot = l;
 	log_info("stanza link from node %016" PRIx64 " up", node);
 	/* A node that linked again replaces its old link, whose end we may
 	 * not have seen yet: its sessions come again on the new one. */
@@ -326,8 +341,9 @@ static void link_closed(struct peerlink *l, const char *reason, void *arg)
 /* Bad input from a peer: one warning, and the link closes. */
 static void link_drop(struct peerlink *l, const char *why)
 {
-	log_warnx("stanza link %s (node %016" PRIx64 "): %s; closing it", peerlink_peer(l),
-		  peerlink_remote(l)->node_id, why);
+	static struct log_limit dropped;
+	log_warnx_limited(&dropped, "stanza link %s (node %016" PRIx64 "): %s; closing it",
+			  peerlink_peer(l), peerlink_remote(l)->node_id, why);
 	link_gone(l, true);
 }
 
@@ -402,15 +418,11 @@ static void link_message(struct peerlink *l, const struct ipc_msg *msg, void *ar
 static int admit_link(struct peerlink_admission *a, const char **refusal, void *arg)
 {
 	(void)arg;
-	size_t slot = 0;
-	while (slot < LINKS_MAX && C.links[slot] != NULL)
-		slot++;
-	if (C.tls == NULL || slot == LINKS_MAX) {
-		*refusal = C.tls == NULL ? "the cluster is disabled" : "too many links";
+	if (C.tls == NULL) {
+		*refusal = "the cluster is disabled";
 		return -1;
 	}
-	*a = (struct peerlink_admission){
-	    .slot = &C.links[slot], .ctx = C.tls, .hello = hello(), .events = &events};
+	*a = (struct peerlink_admission){.ctx = C.tls, .hello = hello(), .events = &events};
 	return 0;
 }
 
