@@ -21,9 +21,13 @@ enum proc_role {
 /* Channels to other children follow, in the order of proc_links. */
 #define PROC_FD_FIRST_PEER 4
 
-/* Exit codes.  PROC_EXIT_CONFIG is permanent: restarting cannot help. */
+/* Exit codes.  PROC_EXIT_CONFIG is permanent: restarting cannot help.
+ * PROC_EXIT_STORAGE: the state directory could not be written (disk full,
+ * read-only); the supervisor restarts the child as soon as a test write
+ * there succeeds, not after a backoff. */
 #define PROC_EXIT_OK	  0
 #define PROC_EXIT_FAILURE 1
+#define PROC_EXIT_STORAGE 74 /* EX_IOERR from sysexits.h */
 #define PROC_EXIT_CONFIG  78 /* EX_CONFIG from sysexits.h */
 
 struct proc_link {

@@ -42,9 +42,10 @@ const char *proto_type_name(uint16_t type)
 }
 
 static const char *const proto_child_state_names[] = {
-    [PROTO_CHILD_STARTING] = "starting", [PROTO_CHILD_READY] = "ready",
-    [PROTO_CHILD_BACKOFF] = "backoff",	 [PROTO_CHILD_THROTTLED] = "throttled",
-    [PROTO_CHILD_FAILED] = "failed",	 [PROTO_CHILD_STOPPED] = "stopped",
+    [PROTO_CHILD_STARTING] = "starting",     [PROTO_CHILD_READY] = "ready",
+    [PROTO_CHILD_BACKOFF] = "backoff",	     [PROTO_CHILD_THROTTLED] = "throttled",
+    [PROTO_CHILD_FAILED] = "failed",	     [PROTO_CHILD_STOPPED] = "stopped",
+    [PROTO_CHILD_NO_STORAGE] = "no-storage",
 };
 
 const char *proto_child_state_name(uint32_t state)

@@ -127,12 +127,13 @@ struct proto_peer_channel {
 _Static_assert(sizeof(struct proto_peer_channel) == 4, "proto_peer_channel has a fixed size");
 
 enum proto_child_state {
-	PROTO_CHILD_STARTING,  /* spawned, not ready yet */
-	PROTO_CHILD_READY,     /* serving */
-	PROTO_CHILD_BACKOFF,   /* died; waiting to be restarted */
-	PROTO_CHILD_THROTTLED, /* died before ready again and again; restarted slowly */
-	PROTO_CHILD_FAILED,    /* exited with a permanent error; not restarted */
-	PROTO_CHILD_STOPPED,   /* stopped on purpose */
+	PROTO_CHILD_STARTING,	/* spawned, not ready yet */
+	PROTO_CHILD_READY,	/* serving */
+	PROTO_CHILD_BACKOFF,	/* died; waiting to be restarted */
+	PROTO_CHILD_THROTTLED,	/* died before ready again and again; restarted slowly */
+	PROTO_CHILD_FAILED,	/* exited with a permanent error; not restarted */
+	PROTO_CHILD_STOPPED,	/* stopped on purpose */
+	PROTO_CHILD_NO_STORAGE, /* could not write its state; restarted once a write succeeds */
 };
 
 struct proto_stats {

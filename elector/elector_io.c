@@ -326,10 +326,13 @@ static void pump(void)
 		struct elector_ready r;
 		elector_ready(E.core, &r);
 		if (r.persist &&
-		    elector_state_save(E.cfg.state_directory, &r.state, why, sizeof(why)) == -1)
-			fatalx("cannot persist the election state (%s); stopping rather than "
-			       "risking a second vote",
-			       why);
+		    elector_state_save(E.cfg.state_directory, &r.state, why, sizeof(why)) == -1) {
+			/* The supervisor restarts us once the folder takes a write again. */
+			log_warnx("cannot persist the election state (%s); stopping rather than "
+				  "risking a second vote",
+				  why);
+			exit(PROC_EXIT_STORAGE);
+		}
 		for (size_t i = 0; i < r.msg_count; i++)
 			send_msg(&r.msgs[i]);
 		bool changed = r.leader_changed || elector_term(E.core) != E.told_term;
@@ -747,7 +750,13 @@ int elector_io_configure(const struct config *cfg, bool first, char *why, size_t
 		return -1;
 	}
 	struct elector_persistent state;
-	if (elector_state_open(cfg->state_directory, &E.id, &state, why, why_size) == -1)
+	int opened = elector_state_open(cfg->state_directory, &E.id, &state, why, why_size);
+	if (opened == -2) {
+		/* Not the configuration's fault: wait for the disk, not for an admin. */
+		log_warnx("%s", why);
+		exit(PROC_EXIT_STORAGE);
+	}
+	if (opened == -1)
 		return -1;
 	E.tls = tls_peer_context_new(&cfg->tls, cfg->cluster.trust_bundle, why, why_size);
 	if (E.tls == NULL)

@@ -336,7 +336,7 @@ int elector_state_open(const char *state_dir, uint64_t *id, struct elector_persi
 		 * election file goes first: a node-id alone means state was lost. */
 		if ((state_rc == 1 || state_unsealed) &&
 		    elector_state_save(state_dir, state, why, why_size) == -1)
-			return -1;
+			return -2;
 		do {
 			if (RAND_bytes((unsigned char *)id, sizeof(*id)) != 1) {
 				snprintf(why, why_size, "no random bytes for a node id");
@@ -344,20 +344,20 @@ int elector_state_open(const char *state_dir, uint64_t *id, struct elector_persi
 			}
 		} while (*id == 0);
 		if (node_id_save(id_path, *id, why, why_size) == -1)
-			return -1;
+			return -2;
 		log_info("new node: id %016" PRIx64 " written to %s", *id, id_path);
 		return 0;
 	}
 	if (id_unsealed) {
 		if (node_id_save(id_path, *id, why, why_size) == -1)
-			return -1;
+			return -2;
 		log_info("%s was in the previous format (no header, no checksum): read it once "
 			 "and rewrote it sealed",
 			 id_path);
 	}
 	if (state_unsealed) {
 		if (elector_state_save(state_dir, state, why, why_size) == -1)
-			return -1;
+			return -2;
 		log_info("%s/%s was in the previous format (no header, no checksum): read it once "
 			 "strictly and rewrote it sealed",
 			 state_dir, ELECTOR_STATE_ELECTION_FILE);

@@ -28,7 +28,8 @@
 /* What the elector needs at start: reads the node id and the state, makes
  * both for a new node, rewrites files of the previous format (saying so
  * in the log), and refuses (-1, the file, line and what to do in `why`)
- * anything damaged or a node-id without its election state. */
+ * anything damaged or a node-id without its election state; -2 when a
+ * file could not be written (disk full, read-only: worth retrying). */
 int elector_state_open(const char *state_dir, uint64_t *id, struct elector_persistent *state,
 		       char *why, size_t why_size);
 /* Reads the persisted state: 0 when read (*unsealed: in the previous

@@ -11,7 +11,12 @@
  * restarted only every 60 s; one that is not ready within 30 s is killed,
  * which counts the same.  A minute of ready uptime forgives the past.  Exit
  * status PROC_EXIT_CONFIG means the configuration cannot work; restarting
- * cannot help, so the supervisor stops the node.
+ * cannot help, so the supervisor stops the node.  Exit status
+ * PROC_EXIT_STORAGE means the child could not write the state directory
+ * (disk full, read-only): a backoff of up to 60 s would keep the cluster
+ * leaderless long after the disk is fixed, and a restart before then
+ * would only fail again, so the supervisor tries a write there every
+ * second (STORAGE_PROBE_MS) and restarts the child as soon as one succeeds.
  *
  * A channel to a child that sends garbage is closed (ipc logs it) and the
  * child is killed, so the ordinary restart gives it a clean start.
@@ -26,11 +31,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/fileio.h"
 #include "common/log.h"
 #include "supervisor.h"
 
 /* How long a reload waits for the children to confirm it. */
 #define RELOAD_ANSWER_MS 10000
+/* How often the state directory is tried while a child waits for it. */
+#define STORAGE_PROBE_MS   1000
+#define STORAGE_PROBE_FILE ".rxmppd-write-test"
 
 struct child {
 	const struct child_spec *spec;
@@ -465,6 +474,60 @@ static void child_schedule_restart(struct child *c, int64_t delay_ms)
 		fatal("restart timer");
 }
 
+/* A real write, flushed: what the child needs to work again. */
+static bool storage_writable(char *why, size_t why_size)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/%s", sv.cfg.state_directory, STORAGE_PROBE_FILE);
+	if (fileio_write_atomic(path, "rxmppd\n", 7, 0600, why, why_size) == -1)
+		return false;
+	unlink(path);
+	return true;
+}
+
+static int64_t child_storage_probe(struct ev_timer *timer, void *arg)
+{
+	struct child *c = arg;
+	char why[512];
+	(void)timer;
+	if (sv.shutting_down || child_running(c)) {
+		c->restart_timer = NULL;
+		return EV_TIMER_DONE;
+	}
+	if (!storage_writable(why, sizeof(why))) {
+		c->restart_at = ev_now(sv.loop) + STORAGE_PROBE_MS;
+		return STORAGE_PROBE_MS;
+	}
+	c->restart_timer = NULL;
+	log_info("%s takes writes again; restarting %s", sv.cfg.state_directory, child_name(c));
+	child_restart(c);
+	return EV_TIMER_DONE;
+}
+
+/* The child could not write its state: restart it when the folder can be
+ * written, checked every STORAGE_PROBE_MS.  False when the folder takes a
+ * test write already: then what failed is not the disk, and the ordinary
+ * backoff applies (a restart every second would be a loop). */
+static bool child_wait_for_storage(struct child *c, pid_t pid, const char *how)
+{
+	char why[512];
+	if (storage_writable(why, sizeof(why))) {
+		log_warnx("%s (pid %d) could not write its state, but %s takes a test write",
+			  child_name(c), (int)pid, sv.cfg.state_directory);
+		return false;
+	}
+	c->restarts++;
+	c->state = PROTO_CHILD_NO_STORAGE;
+	log_warnx("%s (pid %d) %s: it cannot write its state (%s); restarting it as soon as "
+		  "a test write there succeeds (tried every %d s)",
+		  child_name(c), (int)pid, how, why, STORAGE_PROBE_MS / 1000);
+	c->restart_at = ev_now(sv.loop) + STORAGE_PROBE_MS;
+	c->restart_timer = ev_timer_add(sv.loop, STORAGE_PROBE_MS, child_storage_probe, c);
+	if (c->restart_timer == NULL)
+		fatal("storage probe timer");
+	return true;
+}
+
 static void child_describe_exit(int status, char *out, size_t size)
 {
 	if (WIFEXITED(status))
@@ -506,6 +569,11 @@ static void child_exited(struct child *c, int status)
 			  child_name(c), (int)pid, how);
 		c->state = PROTO_CHILD_FAILED;
 		supervisor_fail(PROC_EXIT_CONFIG);
+		return;
+	}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == PROC_EXIT_STORAGE &&
+	    child_wait_for_storage(c, pid, how)) {
+		c->restart_on_purpose = false;
 		return;
 	}
 	if (c->restart_on_purpose) {

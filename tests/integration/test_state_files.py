@@ -1,12 +1,20 @@
 """State files prove themselves: a node whose election file was damaged
 (or is gone) does not report ready, stops with status 78 and names the
 file and line; `rxmppctl reset` and starting again is the way back; a file
-of the previous format is read once and rewritten sealed."""
+of the previous format is read once and rewritten sealed.  An elector that
+stopped because its state directory was full comes back as soon as the
+directory takes a write, not after a restart backoff."""
 
+import errno
 import os
 import re
+import subprocess
+import time
 
-from test_cluster import form_cluster, status
+import pytest
+
+from rxmpp_node import wait_until
+from test_cluster import cluster_node, form_cluster, status
 
 
 def damaged_start(node):
@@ -73,3 +81,59 @@ def test_previous_format_is_rewritten(node_factory, certs):
         assert f.read().startswith("rxmpp-election 1\n")
     after = status(node)
     assert after["node"] == before["node"] and after["term"] >= before["term"]
+
+
+def fill(directory):
+    """Writes a file in `directory` until the filesystem is full."""
+    path = os.path.join(directory, "filler")
+    with open(path, "wb", buffering=0) as f:
+        for _ in range(100000):
+            try:
+                f.write(b"x" * 4096)
+            except OSError as e:
+                assert e.errno == errno.ENOSPC
+                return path
+    raise AssertionError("the filesystem never filled up")
+
+
+def test_elector_comes_back_as_soon_as_the_disk_takes_writes(node_factory, certs):
+    node = cluster_node(node_factory, certs)
+    state = os.path.join(node.dir, "state")
+    # A small filesystem of our own to fill (root is not stopped by modes).
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", state],
+                             capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs: {mounted.stderr!r}")
+    ctl = None
+    try:
+        node.start()
+        elector = node.children()["elector"]
+        filler = fill(state)
+        mark = node.log_mark()
+        # Initializing changes the membership: the elector must persist it.
+        # (The elector dies before it answers, so rxmppctl is not waited for.)
+        ctl = subprocess.Popen([os.path.join(node.bin, "rxmppctl"), "--config", node.config,
+                                "cluster", "initialize"], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+        node.wait_log(r"cannot persist the election state .*No space left", start=mark)
+        node.wait_log(r"elector \(pid \d+\) exited with status 74: it cannot write its state"
+                      r".*restarting it as soon as a test write there succeeds", start=mark)
+        # Not restarted into the full disk, so no backoff builds up.
+        time.sleep(2.5)
+        waiting = node.children()["elector"]
+        assert waiting["state"] == "no-storage" and waiting["pid"] == 0
+        assert waiting["generation"] == elector["generation"]
+        mark = node.log_mark()
+        os.unlink(filler)
+        node.wait_log(r"takes writes again; restarting elector", start=mark, timeout=5)
+        wait_until(lambda: node.children()["elector"]["state"] == "ready",
+                   what="the elector to be ready again")
+        assert node.children()["elector"]["generation"] == elector["generation"] + 1
+        assert "initialized" in node.ctl("cluster", "initialize").stdout
+        assert status(node)["state"] == "LEADER"
+    finally:
+        if ctl is not None:
+            ctl.kill()
+            ctl.wait()
+        node.stop()
+        subprocess.run(["umount", state], check=True)
