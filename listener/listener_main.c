@@ -169,8 +169,9 @@ void listener_sockets_update(void)
 
 static bool listener_supervisor_message(const struct ipc_msg *msg)
 {
-	if (msg->type != PROTO_CALLBRIDGE || msg->len != sizeof(struct proto_callbridge) ||
-	    msg->fd != -1)
+	struct proto_callbridge bridge;
+	if (msg->type != PROTO_CALLBRIDGE || msg->fd != -1 ||
+	    ipc_get_data(msg, &bridge, sizeof(bridge)) == -1)
 		return false;
 	if (L.next_bridge_count == L.next_bridge_cap) {
 		size_t cap = L.next_bridge_cap ? 2 * L.next_bridge_cap : 8;
@@ -181,7 +182,7 @@ static bool listener_supervisor_message(const struct ipc_msg *msg)
 		L.next_bridge_cap = cap;
 	}
 	struct proto_callbridge *b = &L.next_bridges[L.next_bridge_count++];
-	memcpy(b, msg->data, sizeof(*b));
+	*b = bridge;
 	b->name[sizeof(b->name) - 1] = '\0';
 	b->address[sizeof(b->address) - 1] = '\0';
 	b->secret[sizeof(b->secret) - 1] = '\0';
