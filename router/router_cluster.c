@@ -37,7 +37,6 @@
 
 static struct {
 	struct ev_loop *loop;
-	struct config cfg;
 	bool on;
 	SSL_CTX *tls;
 	uint64_t self;
@@ -494,7 +493,6 @@ void cluster_init(const struct config *cfg)
 {
 	char why[256];
 	C.loop = child_loop();
-	C.cfg = *cfg;
 	C.on = cfg->cluster.enabled;
 	if (!C.on)
 		return;
