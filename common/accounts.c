@@ -10,7 +10,13 @@
 #include "buf.h"
 #include "fileio.h"
 
-#define ACCOUNTS_HEADER "# rxmpp accounts, format 1: salted SCRAM keys only (rxmppctl user ...)\n"
+#define ACCOUNTS_KIND	 "accounts"
+#define ACCOUNTS_VERSION 1
+#define ACCOUNTS_COMMENT                                                                           \
+	"# salted SCRAM keys only; written by rxmppctl user (the last line is a checksum)\n"
+#define ACCOUNTS_ADVICE                                                                            \
+	"restore the file from a backup, or remove it and add the users again with "               \
+	"`rxmppctl user add`"
 
 static void accounts_init(struct accounts *a)
 {
@@ -133,6 +139,9 @@ static int accounts_parse_keys(char *field, struct account *account)
 	    strtok_r(NULL, ",", &save) != NULL)
 		return -1;
 	char *end;
+	/* Canonical decimal only: no sign, space or leading zero. */
+	if (iterations[0] < '1' || iterations[0] > '9')
+		return -1;
 	unsigned long n = strtoul(iterations, &end, 10);
 	if (*end != '\0' || n < 1 || n > 10000000)
 		return -1;
@@ -151,45 +160,76 @@ static int accounts_parse_keys(char *field, struct account *account)
 	return 0;
 }
 
-int accounts_load(const char *path, struct accounts *a, char *why, size_t why_size)
+int accounts_load(const char *path, struct accounts *a, bool *unsealed, char *why, size_t why_size)
 {
 	char *text;
-	size_t len;
+	size_t len, start, body_len;
+	unsigned version = 0;
 	accounts_init(a);
 	if (access(path, F_OK) == -1 && errno == ENOENT)
 		return 0; /* no account made yet */
 	if (fileio_read_all(path, ACCOUNTS_FILE_MAX, &text, &len, why, why_size) == -1)
 		return -1;
-	unsigned line_no = 0;
-	char *save_line = NULL;
-	for (char *line = strtok_r(text, "\n", &save_line); line != NULL;
-	     line = strtok_r(NULL, "\n", &save_line)) {
+	char inner[512];
+	enum fileio_seal seal = fileio_unseal(path, text, len, ACCOUNTS_KIND, &version, &start,
+					      &body_len, inner, sizeof(inner));
+	if (seal == FILEIO_SEAL_BROKEN || (seal == FILEIO_SEALED && version != ACCOUNTS_VERSION)) {
+		if (seal == FILEIO_SEALED)
+			snprintf(inner, sizeof(inner),
+				 "%s:1: format version %u, this rxmpp reads %u", path, version,
+				 ACCOUNTS_VERSION);
+		snprintf(why, why_size, "%s; %s", inner, ACCOUNTS_ADVICE);
+		free(text);
+		return -1;
+	}
+	if (unsealed != NULL)
+		*unsealed = seal == FILEIO_UNSEALED;
+	unsigned line_no = seal == FILEIO_SEALED ? 1 : 0;
+	char *cursor = text + start, *end = text + start + body_len, *line;
+	bool cut = false;
+	while (fileio_next_line(&cursor, end, &line, &cut)) {
 		line_no++;
-		if (line[0] == '#' || line[0] == '\0')
+		if (line[0] == '#')
 			continue;
-		char *save = NULL;
-		char *name = strtok_r(line, " ", &save);
+		/* "NAME SCRAM-SHA-1=... SCRAM-SHA-256=...", single spaces. */
+		char *fields[SCRAM_HASH_COUNT + 2];
+		int n = 0;
+		for (char *p = line; p != NULL && n < SCRAM_HASH_COUNT + 2; n++) {
+			fields[n] = p;
+			p = strchr(p, ' ');
+			if (p != NULL)
+				*p++ = '\0';
+		}
+		if (n != SCRAM_HASH_COUNT + 1)
+			goto bad;
 		char normal[JID_PART_MAX + 1];
-		if (jid_normalize_local(name, strlen(name), normal, sizeof(normal)) == -1 ||
-		    accounts_find(a, normal) != NULL)
+		/* The name as written must be its normal form: another spelling
+		 * would be a second key for one user. */
+		if (jid_normalize_local(fields[0], strlen(fields[0]), normal, sizeof(normal)) ==
+			-1 ||
+		    strcmp(normal, fields[0]) != 0 || accounts_find(a, normal) != NULL)
 			goto bad;
 		struct account *account = accounts_insert(a, normal);
 		if (account == NULL)
 			goto bad;
-		int fields = 0;
-		for (char *field = strtok_r(NULL, " ", &save); field != NULL;
-		     field = strtok_r(NULL, " ", &save), fields++) {
-			if (accounts_parse_keys(field, account) == -1)
+		for (int f = 1; f <= SCRAM_HASH_COUNT; f++) {
+			if (accounts_parse_keys(fields[f], account) == -1)
 				goto bad;
 		}
-		if (fields != SCRAM_HASH_COUNT || account->keys[0].iterations == 0 ||
-		    account->keys[1].iterations == 0)
-			goto bad;
+		for (int h = 0; h < SCRAM_HASH_COUNT; h++) {
+			if (account->keys[h].iterations == 0)
+				goto bad;
+		}
+	}
+	if (cut) {
+		line_no++;
+		goto bad;
 	}
 	free(text);
 	return 0;
 bad:
-	snprintf(why, why_size, "%s:%u: not a valid account line", path, line_no);
+	snprintf(why, why_size, "%s:%u: not a valid account line%s; %s", path, line_no,
+		 cut ? " (cut short)" : "", ACCOUNTS_ADVICE);
 	free(text);
 	accounts_free(a);
 	return -1;
@@ -199,7 +239,7 @@ int accounts_save(const char *path, const struct accounts *a, char *why, size_t 
 {
 	struct buf out;
 	buf_init(&out, ACCOUNTS_FILE_MAX);
-	int rc = buf_append(&out, ACCOUNTS_HEADER, strlen(ACCOUNTS_HEADER));
+	int rc = buf_append(&out, ACCOUNTS_COMMENT, strlen(ACCOUNTS_COMMENT));
 	for (size_t i = 0; i < a->count && rc == 0; i++) {
 		const struct account *account = &a->items[i];
 		rc = buf_append(&out, account->name, strlen(account->name));
@@ -223,7 +263,8 @@ int accounts_save(const char *path, const struct accounts *a, char *why, size_t 
 		buf_free(&out);
 		return -1;
 	}
-	rc = fileio_write_atomic(path, buf_head(&out), buf_len(&out), 0600, why, why_size);
+	rc = fileio_write_sealed(path, ACCOUNTS_KIND, ACCOUNTS_VERSION, buf_head(&out),
+				 buf_len(&out), 0600, why, why_size);
 	buf_free(&out);
 	return rc;
 }

@@ -6,7 +6,12 @@
  *   name SCRAM-SHA-1=ITERATIONS,SALT,STOREDKEY,SERVERKEY SCRAM-SHA-256=...
  *
  * with base64 values.  rxmppctl writes it (atomically, under a lock); the
- * listener reads it and notices when it was replaced.
+ * listener reads it and notices when it was replaced.  Nobody edits it by
+ * hand, so it is sealed like the elector's files (common/fileio.h: a
+ * "rxmpp-accounts 1" first line, a SHA-256 last line) and parsed strictly:
+ * a damaged file is refused, never read as "one user fewer".  rxmppd
+ * checks it at start (a damaged file stops the node) and rewrites a file of
+ * the previous format (no header, no checksum) sealed.
  */
 #ifndef RXMPP_ACCOUNTS_H
 #define RXMPP_ACCOUNTS_H
@@ -34,8 +39,9 @@ struct accounts {
 
 void accounts_free(struct accounts *a);
 /* Reads `path`; a missing file is an empty set.  On error (the reason with
- * the line number in `why`), `a` is left empty. */
-int accounts_load(const char *path, struct accounts *a, char *why, size_t why_size);
+ * the line number and what to do in `why`), `a` is left empty.  *unsealed
+ * (may be NULL) tells a file of the previous format. */
+int accounts_load(const char *path, struct accounts *a, bool *unsealed, char *why, size_t why_size);
 int accounts_save(const char *path, const struct accounts *a, char *why, size_t why_size);
 const struct account *accounts_find(const struct accounts *a, const char *name);
 /* Adds or replaces `name` with keys derived from `password`. */

@@ -34,7 +34,7 @@ static void accounts_refresh(void)
 	    st.st_mtim.tv_nsec == current.mtime.tv_nsec)
 		return;
 	struct accounts fresh;
-	if (accounts_load(path, &fresh, why, sizeof(why)) == -1) {
+	if (accounts_load(path, &fresh, NULL, why, sizeof(why)) == -1) {
 		log_warnx("%s; keeping the %zu accounts read before", why, current.set.count);
 		return;
 	}

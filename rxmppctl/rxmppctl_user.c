@@ -173,7 +173,7 @@ int ctl_user(int argc, char **argv, const struct config *cfg, bool json)
 	}
 	struct accounts accounts;
 	int rc = CTL_FAILED;
-	if (accounts_load(path, &accounts, why, sizeof(why)) == -1) {
+	if (accounts_load(path, &accounts, NULL, why, sizeof(why)) == -1) {
 		fprintf(stderr, "rxmppctl: %s\n", why);
 		goto done;
 	}

@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/accounts.h"
 #include "common/log.h"
 #include "config/config_yaml.h"
 #include "supervisor.h"
@@ -59,6 +60,34 @@ static void usage(FILE *out)
 }
 
 /* Children live beside rxmppd in a build tree, in RXMPP_LIBEXECDIR once installed. */
+/* The accounts file is read by the listener at log-in time; a damaged one
+ * would leave the node "ready" while log-ins fail or a user is missing, so
+ * it is checked here, before any child starts.  A file of the previous
+ * format is rewritten sealed (a failed rewrite is only a warning: the
+ * listener still reads that format). */
+static int accounts_check_at_start(void)
+{
+	char path[PATH_MAX], why[1024];
+	struct accounts accounts;
+	bool unsealed = false;
+	snprintf(path, sizeof(path), "%s/%s", sv.cfg.state_directory, ACCOUNTS_FILE_NAME);
+	if (accounts_load(path, &accounts, &unsealed, why, sizeof(why)) == -1) {
+		log_warnx("%s; not starting", why);
+		return -1;
+	}
+	if (unsealed) {
+		if (accounts_save(path, &accounts, why, sizeof(why)) == -1)
+			log_warnx("%s was in the previous format and could not be rewritten: %s",
+				  path, why);
+		else
+			log_info("%s was in the previous format (no header, no checksum): read "
+				 "%zu accounts once and rewrote it sealed",
+				 path, accounts.count);
+	}
+	accounts_free(&accounts);
+	return 0;
+}
+
 static void find_libexec_dir(void)
 {
 	char self[PATH_MAX];
@@ -399,6 +428,8 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	raise_descriptor_limit();
 
+	if (accounts_check_at_start() == -1)
+		return PROC_EXIT_CONFIG;
 	sv.loop = ev_loop_new();
 	if (sv.loop == NULL)
 		fatal("event loop");

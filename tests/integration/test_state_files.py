@@ -137,3 +137,42 @@ def test_elector_comes_back_as_soon_as_the_disk_takes_writes(node_factory, certs
             ctl.wait()
         node.stop()
         subprocess.run(["umount", state], check=True)
+
+
+def test_damaged_accounts_file_stops_the_node(node_factory):
+    node = node_factory()
+    node.add_user("alice", "alice-pw")
+    node.add_user("bob", "bob-pw")
+    path = os.path.join(node.dir, "state", "accounts")
+    with open(path) as f:
+        text = f.read()
+    assert text.startswith("rxmpp-accounts 1\n") and "\nsha256 " in text
+    # One user's line gone (cut at a line boundary): not "one user fewer".
+    lines = text.splitlines(keepends=True)
+    with open(path, "w") as f:
+        f.write("".join(line for line in lines if not line.startswith("bob ")))
+    log = damaged_start(node)
+    assert re.search(rf"{re.escape(path)}:\d+: checksum mismatch.*rxmppctl user add", log), log
+
+
+def test_accounts_of_the_previous_format_are_rewritten(node_factory):
+    from xmpp import login, run
+
+    node = node_factory()
+    node.add_user("alice", "alice-pw")
+    path = os.path.join(node.dir, "state", "accounts")
+    with open(path) as f:
+        lines = f.read().splitlines(keepends=True)
+    alice = next(line for line in lines if line.startswith("alice "))
+    with open(path, "w") as f:
+        f.write("# rxmpp accounts, format 1: salted SCRAM keys only (rxmppctl user ...)\n" + alice)
+    node.start()
+    node.wait_log(r"accounts was in the previous format .* read 1 accounts once and rewrote it")
+    with open(path) as f:
+        assert f.read().startswith("rxmpp-accounts 1\n")
+
+    async def scenario():
+        client = await login(node, "alice", "alice-pw")
+        client.disconnect()
+
+    run(scenario())
