@@ -58,7 +58,7 @@ static bool read_bridge(struct reader *r, struct proto_callbridge *b, const char
 			const yaml_mark_t *name_mark)
 {
 	yaml_event_t e;
-	bool have_secret = false;
+	bool have_secret = false, have_address = false;
 	snprintf(b->address, sizeof(b->address), "%s.%s", b->name, domain);
 	if (!yaml_events_next(&r->y, &e))
 		return false;
@@ -105,6 +105,14 @@ static bool read_bridge(struct reader *r, struct proto_callbridge *b, const char
 		}
 		const char *value = (const char *)e.data.scalar.value;
 		char normal[JID_MAX];
+		/* YAML would let the last of two win: an edit that added a key
+		 * instead of changing it must not silently replace a secret. */
+		if ((strcmp(key, "secret") == 0 && have_secret) ||
+		    (strcmp(key, "address") == 0 && have_address)) {
+			yaml_events_error(&r->y, &key_mark, "%s.%s: given twice", b->name, key);
+			yaml_event_delete(&e);
+			continue;
+		}
 		if (strcmp(key, "secret") == 0) {
 			have_secret = true;
 			if (!secret_valid(value))
@@ -114,6 +122,7 @@ static bool read_bridge(struct reader *r, struct proto_callbridge *b, const char
 				    b->name, CALLBRIDGE_SECRET_MIN);
 			snprintf(b->secret, sizeof(b->secret), "%s", value);
 		} else if (strcmp(key, "address") == 0) {
+			have_address = true;
 			if (strchr(value, '@') != NULL || strchr(value, '/') != NULL ||
 			    jid_normalize(value, strlen(value), normal, sizeof(normal)) == -1 ||
 			    strlen(normal) >= sizeof(b->address))
@@ -218,6 +227,18 @@ int callbridges_parse(const char *path, const char *text, size_t len, const char
 			}
 			if (add(out, &b) == -1)
 				config_errors_add(errors, path, 0, 0, "out of memory");
+		}
+		/* Nothing after the mapping: a second document would be ignored. */
+		if (mapping && !r.y.failed && yaml_events_next(&r.y, &e)) {
+			bool end = e.type == YAML_DOCUMENT_END_EVENT;
+			yaml_event_delete(&e);
+			if (end && yaml_events_next(&r.y, &e)) {
+				if (e.type != YAML_STREAM_END_EVENT)
+					yaml_events_error(&r.y, &e.start_mark,
+							  "a second YAML document; the file is one "
+							  "mapping of bridge names");
+				yaml_event_delete(&e);
+			}
 		}
 	} else if (ok) {
 		yaml_event_delete(&e); /* STREAM_END: an empty file */

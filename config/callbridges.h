@@ -9,6 +9,17 @@
  *     address: bridge2.example.com
  *
  * Read by the supervisor only; the listener receives the entries over IPC.
+ *
+ * Unlike the state files (common/fileio.h), this file carries no checksum:
+ * administrators edit it by hand (rxmppctl callbridge edits keep their
+ * comments), and a checksum would make every such edit look like damage,
+ * or teach them to recompute it, which proves nothing.  Its proof is a
+ * strict parser: every problem is named with file:line:column; a name, a
+ * key or a secret given twice, an alias, an unknown key or a second
+ * document is refused rather than resolved by "the last one wins"; and a
+ * refused file stops rxmppd at start (status 78) or keeps the previous
+ * bridges on a reload.  What no parser can see is a whole bridge deleted
+ * by a bad edit; `rxmppctl callbridge list` shows what is in force.
  */
 #ifndef RXMPP_CALLBRIDGES_H
 #define RXMPP_CALLBRIDGES_H

@@ -373,6 +373,19 @@ START_TEST(test_callbridges_file)
 	ck_assert_error(":2:6: YAML aliases (*s) are not allowed here");
 	ck_assert_int_eq(bridges_from("- cb1\n", &b), -1);
 	ck_assert_error("expected a mapping of bridge names to secrets");
+	/* A key given twice, a second document, a file cut in a value. */
+	ck_assert_int_eq(bridges_from("cb1:\n  secret: secret-one\n  secret: secret-two\n", &b),
+			 -1);
+	ck_assert_error(":3:3: cb1.secret: given twice");
+	ck_assert_int_eq(bridges_from("cb1:\n  address: a.example.com\n  secret: secret-one\n"
+				      "  address: b.example.com\n",
+				      &b),
+			 -1);
+	ck_assert_error(":4:3: cb1.address: given twice");
+	ck_assert_int_eq(bridges_from("cb1: secret-one\n---\ncb2: secret-two\n", &b), -1);
+	ck_assert_error(":2:1: a second YAML document");
+	ck_assert_int_eq(bridges_from("cb1: secret-one\ncb2: \"secret-t", &b), -1);
+	ck_assert_error(":2:");
 	ck_assert_uint_eq(b.count, 0);
 }
 END_TEST
