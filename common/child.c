@@ -2,11 +2,13 @@
  * The child runtime; see child.h.
  *
  * Supervisor channel (fd 3): sends HELLO, then READY after each complete
- * configuration; receives CONFIG, LISTEN_SOCKET, LISTEN_CLOSE, CONFIG_END,
+ * configuration, and PEER_STATE whenever a peer channel comes up or goes
+ * away; receives CONFIG, LISTEN_SOCKET, LISTEN_CLOSE, CONFIG_END,
  * PEER_CHANNEL.
  * Peer channels: PEER_HELLO first, then whatever the roles speak.  A peer
- * channel that breaks is simply dropped: the supervisor restarts the peer
- * and hands both sides a fresh channel.  When the supervisor channel ends,
+ * channel that breaks is dropped and reported (PEER_STATE): the supervisor
+ * hands both sides a fresh channel, or restarts the peer if it died, and
+ * does not call the node ready meanwhile.  When the supervisor channel ends,
  * the node is shutting down or the supervisor died, and the child exits.
  */
 #include "child.h"
@@ -92,17 +94,35 @@ int child_send_supervisor_v(uint16_t type, uint64_t id, const struct iovec *iov,
 	return ipc_sendv(child.supervisor, type, id, iov, iovcnt, -1);
 }
 
+void child_peer_pause_input(enum proc_role peer, bool paused)
+{
+	if ((unsigned)peer < PROC_ROLE_COUNT && child.peers[peer].channel != NULL)
+		ipc_channel_pause_input(child.peers[peer].channel, paused);
+}
+
 static bool child_is_linked(enum proc_role peer)
 {
 	return proc_peer_fd(child.ops->role, peer) != -1;
+}
+
+/* The supervisor keeps the node unready, and heals, while a channel is down. */
+static void child_peer_report(enum proc_role peer, bool up)
+{
+	struct proto_peer_state state = {.role = peer, .up = up};
+	ipc_send(child.supervisor, PROTO_PEER_STATE, 0, &state, sizeof(state), -1);
 }
 
 static void child_peer_drop(enum proc_role peer)
 {
 	struct child_peer *p = &child.peers[peer];
 	bool was_up = child_peer_is_up(p);
+	/* What was paused for this channel must not stay paused without it. */
+	bool was_congested = p->channel != NULL && ipc_channel_congested(p->channel);
 	ipc_channel_free(p->channel);
 	*p = (struct child_peer){0};
+	child_peer_report(peer, false);
+	if (was_congested && child.ops->peer_pressure != NULL)
+		child.ops->peer_pressure(peer, false);
 	if (was_up && child.ops->peer_down != NULL)
 		child.ops->peer_down(peer);
 }
@@ -124,10 +144,23 @@ static void child_peer_closed(struct ipc_channel *ch, const char *reason, void *
 		ipc_channel_free(ch);
 		return;
 	}
-	if (reason == NULL)
-		log_info("channel to %s closed; waiting for the supervisor to reconnect it",
-			 proc_role_name(peer));
+	/* A broken channel was logged where it broke (ipc.c). */
+	log_info("channel to %s %s; waiting for the supervisor to reconnect it",
+		 proc_role_name(peer), reason == NULL ? "closed" : "broke");
 	child_peer_drop(peer);
+}
+
+static void child_peer_pressure(struct ipc_channel *ch, bool congested, void *arg)
+{
+	(void)arg;
+	enum proc_role peer = child_peer_of(ch);
+	if (peer == PROC_ROLE_COUNT)
+		return;
+	log_info("channel to %s %s (%zu bytes queued)", proc_role_name(peer),
+		 congested ? "congested: pausing the input that feeds it" : "drained: resuming",
+		 ipc_pending_output(ch));
+	if (child.ops->peer_pressure != NULL)
+		child.ops->peer_pressure(peer, congested);
 }
 
 static void child_peer_came_up(enum proc_role peer)
@@ -137,6 +170,7 @@ static void child_peer_came_up(enum proc_role peer)
 		return;
 	log_info("connected to %s (pid %u, generation %u)", proc_role_name(peer), p->pid,
 		 p->generation);
+	child_peer_report(peer, true);
 	if (child.ops->peer_up != NULL)
 		child.ops->peer_up(peer);
 }
@@ -206,6 +240,7 @@ static void child_peer_attach(enum proc_role peer, int fd)
 		log_warn("cannot watch the channel to %s", proc_role_name(peer));
 		return;
 	}
+	ipc_channel_set_pressure(ch, child_peer_pressure);
 	child.peers[peer].channel = ch;
 	/* Our hello waits until we are configured (child_apply_config sends
 	 * it then), so a peer never talks to us before we can answer. */

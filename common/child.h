@@ -34,6 +34,9 @@ struct child_ops {
 	 * configured) or went away. */
 	void (*peer_up)(enum proc_role peer);
 	void (*peer_down)(enum proc_role peer);
+	/* The channel to `peer` became congested or drained again (ipc.h,
+	 * backpressure): pause or resume the input that feeds it.  Optional. */
+	void (*peer_pressure)(enum proc_role peer, bool congested);
 	/* A message from a peer; false for a type the role does not take, which
 	 * cuts the channel off. */
 	bool (*peer_message)(enum proc_role peer, const struct ipc_msg *msg);
@@ -56,6 +59,8 @@ int child_send(enum proc_role peer, uint16_t type, uint64_t id, const void *data
 int child_send_v(enum proc_role peer, uint16_t type, uint64_t id, const struct iovec *iov,
 		 int iovcnt);
 bool child_peer_connected(enum proc_role peer);
+/* Stops or resumes reading the channel from `peer` (backpressure, ipc.h). */
+void child_peer_pause_input(enum proc_role peer, bool paused);
 /* To the supervisor (answers to requests it relayed). */
 int child_send_supervisor_v(uint16_t type, uint64_t id, const struct iovec *iov, int iovcnt);
 

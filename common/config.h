@@ -64,6 +64,9 @@ struct config_limits {
 	uint32_t max_attributes;
 	uint32_t max_sessions;		      /* CONFIG_NONE: unlimited */
 	uint32_t max_connections_per_address; /* CONFIG_NONE: unlimited */
+	uint32_t max_resources_per_user;      /* CONFIG_NONE: unlimited */
+	uint32_t max_fanout_bytes;	      /* one stanza to all of an account's resources */
+	uint32_t max_queued_bytes_total;      /* output queued for all connections */
 	uint32_t tls_handshake_timeout_ms;
 	uint32_t auth_timeout_ms;
 	uint32_t idle_timeout_ms;

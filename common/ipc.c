@@ -51,12 +51,12 @@ struct ipc_channel {
 	ipc_msg_cb *on_msg;
 	ipc_close_cb *on_close;
 	void *arg;
-	int depth;	 /* nesting of our callbacks on the stack */
-	bool closed;	 /* peer gone or cut off; on_close called */
-	bool free_asked; /* ipc_channel_free called while callbacks ran */
-	/* A failure found while queueing; reported from the flush hook so that
-	 * ipc_send never calls the owner's close callback under its feet. */
-	char pending_failure[128];
+	ipc_pressure_cb *on_pressure;
+	int depth;	   /* nesting of our callbacks on the stack */
+	bool closed;	   /* peer gone or cut off; on_close called */
+	bool free_asked;   /* ipc_channel_free called while callbacks ran */
+	bool congested;	   /* above IPC_OUTPUT_HIGH, not yet below IPC_OUTPUT_LOW */
+	bool input_paused; /* the owner stopped reading (backpressure) */
 	/* Channels with queued output, flushed by the before-sleep hook. */
 	struct ipc_channel *dirty_next;
 	struct ipc_channel **dirty_prev;
@@ -147,6 +147,40 @@ size_t ipc_pending_output(const struct ipc_channel *ch)
 	return ch->out_bytes;
 }
 
+void ipc_channel_set_pressure(struct ipc_channel *ch, ipc_pressure_cb *on_pressure)
+{
+	ch->on_pressure = on_pressure;
+}
+
+bool ipc_channel_congested(const struct ipc_channel *ch)
+{
+	return ch->congested;
+}
+
+/* The events to watch: input unless paused, output while some waits. */
+static void ipc_watch(struct ipc_channel *ch, bool want_write)
+{
+	if (ch->io == NULL)
+		return;
+	ev_io_set_events(ch->io, (ch->input_paused ? 0 : EV_READ) | (want_write ? EV_WRITE : 0));
+}
+
+void ipc_channel_pause_input(struct ipc_channel *ch, bool paused)
+{
+	if (ch->input_paused == paused || ch->closed)
+		return;
+	ch->input_paused = paused;
+	/* Output still waiting for room is being watched already; keep it so. */
+	ipc_watch(ch, ch->out_head != NULL && ch->dirty_prev == NULL);
+}
+
+static void ipc_pressure(struct ipc_channel *ch, bool congested)
+{
+	ch->congested = congested;
+	if (ch->on_pressure != NULL)
+		ch->on_pressure(ch, congested, ch->arg);
+}
+
 static void ipc_release(struct ipc_channel *ch)
 {
 	ipc_dirty_remove(ch);
@@ -224,16 +258,12 @@ int ipc_sendv(struct ipc_channel *ch, uint16_t type, uint64_t peer, const struct
 		len += iov[i].iov_len;
 
 	int refusal = 0;
-	if (ch->closed || ch->pending_failure[0] != '\0')
+	if (ch->closed)
 		refusal = EPIPE;
 	else if (len > IPC_FRAME_MAX)
 		refusal = EMSGSIZE;
-	else if (ch->out_bytes + len > IPC_OUTPUT_MAX) {
-		refusal = ENOBUFS;
-		snprintf(ch->pending_failure, sizeof(ch->pending_failure),
-			 "the peer stopped reading (%zu bytes queued)", ch->out_bytes);
-		ipc_dirty_add(ch);
-	}
+	else if (ch->out_bytes + len > IPC_OUTPUT_MAX)
+		refusal = ENOBUFS; /* over budget: refused, the channel stays */
 	if (refusal != 0) {
 		if (fd != -1)
 			close(fd);
@@ -267,6 +297,8 @@ int ipc_sendv(struct ipc_channel *ch, uint16_t type, uint64_t peer, const struct
 	ch->out_tail = &out->next;
 	ch->out_bytes += len;
 	ipc_dirty_add(ch);
+	if (!ch->congested && ch->out_bytes > IPC_OUTPUT_HIGH)
+		ipc_pressure(ch, true);
 	return 0;
 }
 
@@ -325,20 +357,24 @@ static ssize_t ipc_send_batch(struct ipc_channel *ch)
 	return n;
 }
 
+/* Below the low-water mark again: the owner may read its input again. */
+static void ipc_flush_relieved(struct ipc_channel *ch)
+{
+	if (ch->congested && ch->out_bytes < IPC_OUTPUT_LOW)
+		ipc_pressure(ch, false);
+}
+
 void ipc_flush(struct ipc_channel *ch)
 {
 	if (ch->closed)
 		return;
-	if (ch->pending_failure[0] != '\0') {
-		ipc_channel_fail(ch, "%s", ch->pending_failure);
-		return;
-	}
 	while (ch->out_head != NULL) {
 		ssize_t n = ipc_send_batch(ch);
 		if (n == -1) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK) {
-				ev_io_set_events(ch->io, EV_READ | EV_WRITE);
 				ipc_dirty_remove(ch);
+				ipc_watch(ch, true);
+				ipc_flush_relieved(ch);
 				return;
 			}
 			log_warn("%s: write", ch->name);
@@ -362,7 +398,8 @@ void ipc_flush(struct ipc_channel *ch)
 		}
 	}
 	ipc_dirty_remove(ch);
-	ev_io_set_events(ch->io, EV_READ);
+	ipc_watch(ch, false);
+	ipc_flush_relieved(ch);
 }
 
 /* Input */
@@ -481,7 +518,7 @@ static void ipc_read_some(struct ipc_channel *ch)
 			return;
 		}
 		buf_commit(&ch->in, (size_t)n);
-		if (!ipc_dispatch(ch))
+		if (!ipc_dispatch(ch) || ch->input_paused)
 			return;
 	}
 }

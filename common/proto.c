@@ -32,6 +32,7 @@ static const char *const proto_type_names[PROTO_TYPE_END] = {
     [PROTO_TLS_SET] = "TLS_SET",
     [PROTO_CERT_STATE] = "CERT_STATE",
     [PROTO_LISTEN_CLOSE] = "LISTEN_CLOSE",
+    [PROTO_PEER_STATE] = "PEER_STATE",
 };
 
 const char *proto_type_name(uint16_t type)

@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 /* Raised whenever a payload below changes, so mixed builds refuse each other. */
-#define PROTO_VERSION 5
+#define PROTO_VERSION 6
 
 /* Session ids start at 1; 0 names the server itself (see PROTO_STANZA). */
 #define PROTO_SERVER_SESSION 0
@@ -87,6 +87,9 @@ enum proto_type {
 	 * struct proto_listen_socket's id names (its address left the
 	 * interface, or a reload dropped it); sessions it accepted stay */
 	PROTO_LISTEN_CLOSE,
+	/* child -> supervisor: struct proto_peer_state, whenever the channel
+	 * to a peer child comes up (both PEER_HELLOs crossed) or goes away */
+	PROTO_PEER_STATE,
 	PROTO_TYPE_END,
 };
 
@@ -126,6 +129,12 @@ struct proto_peer_channel {
 };
 _Static_assert(sizeof(struct proto_peer_channel) == 4, "proto_peer_channel has a fixed size");
 
+struct proto_peer_state {
+	uint32_t role; /* enum proc_role of the peer */
+	uint32_t up;   /* 1: talking to it; 0: no channel, or it broke */
+};
+_Static_assert(sizeof(struct proto_peer_state) == 8, "proto_peer_state has a fixed size");
+
 enum proto_child_state {
 	PROTO_CHILD_STARTING,	/* spawned, not ready yet */
 	PROTO_CHILD_READY,	/* serving */
@@ -163,7 +172,7 @@ struct proto_status {
 	uint32_t pid;
 	uint32_t children;
 	uint64_t uptime_ms;
-	uint32_t ready;	  /* every needed child is ready */
+	uint32_t ready;	  /* every needed child is ready, every channel up */
 	uint32_t enabled; /* the XMPP service is on */
 	uint32_t client_port;
 	uint32_t component_port;
@@ -172,7 +181,7 @@ struct proto_status {
 	char config_path[1024];
 	struct proto_cert_state cert; /* from the certificate worker */
 	uint32_t listening;	      /* struct proto_listen_socket after the children */
-	uint32_t reserved;
+	uint32_t channels_down;	      /* channels between running children not up */
 };
 _Static_assert(sizeof(struct proto_status) == 3392, "proto_status has a fixed size");
 

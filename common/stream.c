@@ -21,8 +21,20 @@ static struct stream *dirty_streams[EV_PHASE_COUNT];
 static void stream_io(struct ev_io *io, int fd, uint32_t events, void *arg);
 static bool stream_flush_all(struct ev_loop *loop, void *arg);
 
+/* Brings settings.queued_total up to date with this stream's output. */
+static void stream_count_queued(struct stream *s)
+{
+	if (s->settings.queued_total == NULL)
+		return;
+	size_t now = buf_len(&s->out) + buf_len(&s->pending);
+	*s->settings.queued_total += now - s->queued;
+	s->queued = now;
+}
+
 static void stream_release(struct stream *s)
 {
+	if (s->settings.queued_total != NULL)
+		*s->settings.queued_total -= s->queued;
 	stream_stop(s);
 	if (s->fd != -1)
 		close(s->fd);
@@ -124,7 +136,7 @@ static void stream_watch(struct stream *s)
 {
 	if (s->io == NULL)
 		return;
-	uint32_t events = s->ended ? 0 : EV_READ;
+	uint32_t events = s->ended || s->input_paused ? 0 : EV_READ;
 	if (s->connecting || buf_len(&s->out) > 0)
 		events |= EV_WRITE;
 	ev_io_set_events(s->io, events);
@@ -170,6 +182,14 @@ void stream_stop_input(struct stream *s)
 	s->input_stopped = true;
 }
 
+void stream_pause_input(struct stream *s, bool paused)
+{
+	if (s->input_paused == paused)
+		return;
+	s->input_paused = paused;
+	stream_watch(s);
+}
+
 /* Output */
 
 int stream_writev(struct stream *s, const struct iovec *iov, size_t count)
@@ -186,6 +206,7 @@ int stream_writev(struct stream *s, const struct iovec *iov, size_t count)
 	for (size_t i = 0; i < count; i++)
 		buf_append(to, iov[i].iov_base, iov[i].iov_len);
 	stream_mark_dirty(s);
+	stream_count_queued(s);
 	return 0;
 }
 
@@ -214,6 +235,7 @@ void stream_shutdown(struct stream *s)
 	if (stream_seal(s, why, sizeof(why)) == 0)
 		tls_conn_shutdown(&s->tls);
 	stream_mark_dirty(s);
+	stream_count_queued(s);
 }
 
 /* Sends what the socket takes: 1 when all left, 0 when the socket is full
@@ -245,7 +267,9 @@ int stream_flush(struct stream *s)
 	char why[256];
 	if (s->fd == -1 || stream_seal(s, why, sizeof(why)) == -1)
 		return -1;
-	return stream_send(s) == -1 ? -1 : 0;
+	int sent = stream_send(s);
+	stream_count_queued(s);
+	return sent == -1 ? -1 : 0;
 }
 
 /* Seals and sends one stream's output; reports the end or the drain. */
@@ -259,6 +283,7 @@ static void stream_flush_one(struct stream *s)
 	if (s->connecting)
 		return; /* sent once the connection is made */
 	int sent = stream_send(s);
+	stream_count_queued(s);
 	if (sent == -1)
 		stream_end(s, STREAM_END_ERROR, strerror(errno));
 	else if (sent == 1 && s->events->drained != NULL && !s->free_asked)
@@ -399,5 +424,6 @@ static void stream_io(struct ev_io *io, int fd, uint32_t events, void *arg)
 		if (!s->ended && !s->free_asked && (events & EV_READ))
 			stream_read(s);
 	}
+	stream_count_queued(s);
 	stream_leave(s);
 }

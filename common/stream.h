@@ -54,6 +54,9 @@ struct stream_settings {
 	size_t output_max;	  /* written and not yet sent */
 	size_t idle_keep;	  /* buffer memory kept once a buffer is empty */
 	enum ev_hook_phase phase; /* when its output is flushed (ev.h) */
+	/* Optional: a sum over many streams of their output not yet sent, kept
+	 * up to date by each (the listener's cap over all its clients). */
+	size_t *queued_total;
 };
 
 struct stream {
@@ -70,10 +73,12 @@ struct stream {
 	bool tls_active;
 	bool connecting;    /* TCP connect still under way */
 	bool input_stopped; /* what arrives is read and dropped */
+	bool input_paused;  /* nothing is read for now (backpressure) */
 	bool ended;	    /* ended() was called, or stream_stop */
 	int depth;	    /* our callbacks on the stack */
 	bool free_asked;    /* stream_free waits for them to return */
 	bool dirty;	    /* output waits for the flush before the loop sleeps */
+	size_t queued;	    /* out + pending, as counted in settings.queued_total */
 	struct stream *dirty_next;
 };
 
@@ -102,6 +107,9 @@ bool stream_secured(const struct stream *s);
 struct buf *stream_input(struct stream *s);
 /* What arrives from now on is read and dropped (the owner is closing). */
 void stream_stop_input(struct stream *s);
+/* Stops reading the socket for now, or reads again (backpressure: where the
+ * input goes is congested).  An end of the connection is still noticed. */
+void stream_pause_input(struct stream *s, bool paused);
 /* No more events and no more output: for an owner that is done with the
  * stream but frees it later. */
 void stream_stop(struct stream *s);

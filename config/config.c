@@ -76,6 +76,12 @@ const struct config_key config_keys[] = {
      "none"},
     {"limits", "max_connections_per_address", CONFIG_TYPE_INT_NONE,
      FIELD(limits.max_connections_per_address), 1, 10000000, NULL, "100"},
+    {"limits", "max_resources_per_user", CONFIG_TYPE_INT_NONE, FIELD(limits.max_resources_per_user),
+     1, 100000, NULL, "64"},
+    {"limits", "max_fanout_bytes", CONFIG_TYPE_SIZE, FIELD(limits.max_fanout_bytes), 64 * KIB,
+     1024 * MIB, NULL, "4MiB"},
+    {"limits", "max_queued_bytes_total", CONFIG_TYPE_SIZE, FIELD(limits.max_queued_bytes_total),
+     1 * MIB, 4095 * MIB, NULL, "64MiB"},
     {"limits", "tls_handshake_timeout", CONFIG_TYPE_DURATION,
      FIELD(limits.tls_handshake_timeout_ms), 100, 10 * MINUTE, NULL, "10s"},
     {"limits", "auth_timeout", CONFIG_TYPE_DURATION, FIELD(limits.auth_timeout_ms), 100,
@@ -522,6 +528,11 @@ void config_validate(const struct config *cfg, const char *file, config_mark_fn 
 	CONFIG_CHECK(cfg->limits.keepalive_interval_ms < cfg->limits.idle_timeout_ms, "limits",
 		     "keepalive_interval",
 		     "limits.keepalive_interval: must be shorter than idle_timeout");
+	/* Otherwise a stanza the listener accepts could reach nobody at all. */
+	CONFIG_CHECK(cfg->limits.max_fanout_bytes >= cfg->limits.max_stanza_size, "limits",
+		     "max_fanout_bytes",
+		     "limits.max_fanout_bytes: must be at least max_stanza_size (%u bytes)",
+		     cfg->limits.max_stanza_size);
 #undef CONFIG_CHECK
 }
 

@@ -86,6 +86,11 @@ struct listener {
 	struct proto_callbridge *next_bridges; /* arriving with a configuration */
 	size_t next_bridge_count;
 	size_t next_bridge_cap;
+	/* The channel to the router is congested: client input waits
+	 * (backpressure, common/ipc.h). */
+	bool input_paused;
+	/* Output queued for all connections (limits.max_queued_bytes_total). */
+	size_t queued_total;
 };
 
 extern struct listener L;
@@ -114,6 +119,11 @@ void conn_close(struct conn *c, const char *why);
 void conn_restart_stream(struct conn *c);
 void conn_send_header(struct conn *c, const char *content_ns, const char *from);
 void conns_close_all(void);
+/* Pauses or resumes reading every connection (L.input_paused). */
+void conns_pause_input(bool paused);
+/* Over limits.max_queued_bytes_total: closes the connections with the
+ * largest queues until it is not; true when it closed one. */
+bool conns_shed(void);
 
 /* listener_client.c */
 void client_open(struct conn *c, const char *content_ns, const struct xml_attr *attrs);

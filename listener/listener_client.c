@@ -268,6 +268,14 @@ static void client_bind(struct conn *c, const struct xml_node *iq, const struct 
 				  "the session limit of this node is reached");
 		return;
 	}
+	uint32_t per_user = L.cfg.limits.max_resources_per_user;
+	if (per_user != CONFIG_NONE && listener_index_count_user(&L.index, c->user) >= per_user) {
+		/* RFC 6120 7.6.2.1: the account has reached its limit of resources. */
+		log_warnx("%s: refused a resource of %s: max_resources_per_user (%u) reached",
+			  c->peer, c->user, per_user);
+		client_iq_error(c, id, "cancel", "resource-constraint");
+		return;
+	}
 	char resource[JID_PART_MAX + 1] = "";
 	struct xml_node *wanted = xml_child(bind, XML_NS_BIND, "resource");
 	if (wanted != NULL && xml_text(wanted, resource, sizeof(resource)) < 0) {
@@ -287,12 +295,11 @@ static void client_bind(struct conn *c, const struct xml_node *iq, const struct 
 		client_iq_error(c, id, "modify", "bad-request");
 		return;
 	}
-	if (conn_set(&c->jid, normal) == -1) {
+	if (conn_set(&c->jid, normal) == -1 || listener_index_count_session(&L.index, c) == -1) {
 		client_iq_error(c, id, "wait", "resource-constraint");
 		return;
 	}
 	c->state = CONN_SESSION;
-	listener_index_count_session(&L.index, c);
 	char payload[JID_MAX + 128];
 	struct buf escaped;
 	buf_init(&escaped, sizeof(payload));

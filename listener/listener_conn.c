@@ -79,6 +79,7 @@ struct conn *conn_new(int fd, enum proto_socket_kind kind, const char *peer,
 	    .output_max = CONN_OUTPUT_MAX,
 	    .idle_keep = CONN_IDLE_BUFFER,
 	    .phase = EV_PHASE_STREAMS,
+	    .queued_total = &L.queued_total,
 	};
 	struct conn *c = stream_new(sizeof(*c), L.loop, fd, &conn_stream_events, &settings);
 	if (c == NULL)
@@ -99,6 +100,8 @@ struct conn *conn_new(int fd, enum proto_socket_kind kind, const char *peer,
 		L.conns->prev = &c->next;
 	L.conns = c;
 	c->prev = &L.conns;
+	if (L.input_paused)
+		stream_pause_input(&c->stream, true);
 
 	bool direct_tls = kind == PROTO_SOCKET_CLIENT_TLS ||
 			  (kind == PROTO_SOCKET_COMPONENT &&
@@ -193,6 +196,51 @@ void conns_close_all(void)
 		stream_flush(&c->stream);
 		conn_close(c, NULL);
 	}
+}
+
+void conns_pause_input(bool paused)
+{
+	L.input_paused = paused;
+	for (struct conn *c = L.conns; c != NULL; c = c->next)
+		stream_pause_input(&c->stream, paused);
+}
+
+/* Memory for all clients is bounded, not only per connection: a few clients
+ * that never read must not take the listener, and with it every session of
+ * the node, down.  Those holding the most go first, with a stream error. */
+bool conns_shed(void)
+{
+	size_t cap = L.cfg.limits.max_queued_bytes_total;
+	if (L.queued_total <= cap)
+		return false;
+	/* What the sockets take now is not held: count only what they refuse. */
+	for (struct conn *c = L.conns; c != NULL; c = c->next)
+		stream_flush(&c->stream);
+	bool shed = false;
+	while (L.queued_total > cap) {
+		struct conn *largest = NULL;
+		for (struct conn *c = L.conns; c != NULL; c = c->next) {
+			if (largest == NULL || c->stream.queued > largest->stream.queued)
+				largest = c;
+		}
+		if (largest == NULL || largest->stream.queued == 0)
+			break;
+		log_warnx(
+		    "%s: stream error resource-constraint: %zu bytes wait for it, %zu for all "
+		    "clients (limits.max_queued_bytes_total %zu); closing it",
+		    largest->peer, largest->stream.queued, L.queued_total, cap);
+		static const char error[] =
+		    "<stream:error><resource-constraint xmlns='" XML_NS_STREAM_ERRORS
+		    "'/></stream:error></stream:stream>";
+		/* Best effort: behind what it did not read, it may never arrive. */
+		if (largest->header_sent && largest->state != CONN_CLOSING)
+			stream_write(&largest->stream, error, sizeof(error) - 1);
+		stream_shutdown(&largest->stream);
+		stream_flush(&largest->stream);
+		conn_close(largest, NULL);
+		shed = true;
+	}
+	return shed;
 }
 
 void conn_send_header(struct conn *c, const char *content_ns, const char *from)

@@ -12,7 +12,8 @@
 #include "common/table.h"
 #include "listener.h"
 
-/* How many connections come from one peer address; gone at zero. */
+/* How many connections come from one peer address, or how many bound
+ * sessions one account has; gone at zero. */
 struct listener_address {
 	unsigned count;
 };
@@ -22,7 +23,8 @@ int listener_index_init(struct listener_index *x)
 	memset(x, 0, sizeof(*x));
 	x->by_id = table_new();
 	x->by_address = table_new();
-	if (x->by_id == NULL || x->by_address == NULL) {
+	x->by_user = table_new();
+	if (x->by_id == NULL || x->by_address == NULL || x->by_user == NULL) {
 		listener_index_free(x);
 		errno = ENOMEM;
 		return -1;
@@ -41,8 +43,22 @@ void listener_index_free(struct listener_index *x)
 	if (x->by_address != NULL)
 		table_each(x->by_address, listener_address_free, NULL);
 	table_free(x->by_address);
+	if (x->by_user != NULL)
+		table_each(x->by_user, listener_address_free, NULL);
+	table_free(x->by_user);
 	table_free(x->by_id);
 	memset(x, 0, sizeof(*x));
+}
+
+static void listener_index_uncount_user(struct listener_index *x, const char *user)
+{
+	if (user == NULL)
+		return;
+	struct listener_address *u = table_get(x->by_user, user, strlen(user));
+	if (u != NULL && --u->count == 0) {
+		table_remove(x->by_user, user, strlen(user));
+		free(u);
+	}
 }
 
 int listener_index_add(struct listener_index *x, struct conn *c)
@@ -84,10 +100,12 @@ void listener_index_remove(struct listener_index *x, struct conn *c)
 	}
 	if (c->counted) {
 		c->counted = false;
-		if (c->kind == PROTO_SOCKET_COMPONENT)
+		if (c->kind == PROTO_SOCKET_COMPONENT) {
 			x->components--;
-		else
+		} else {
 			x->clients--;
+			listener_index_uncount_user(x, c->user);
+		}
 	}
 }
 
@@ -103,13 +121,32 @@ unsigned listener_index_count_from(const struct listener_index *x, const char *p
 	return a != NULL ? a->count : 0;
 }
 
-void listener_index_count_session(struct listener_index *x, struct conn *c)
+unsigned listener_index_count_user(const struct listener_index *x, const char *user)
+{
+	const struct listener_address *u = table_get(x->by_user, user, strlen(user));
+	return u != NULL ? u->count : 0;
+}
+
+int listener_index_count_session(struct listener_index *x, struct conn *c)
 {
 	if (c->counted)
-		return;
-	c->counted = true;
-	if (c->kind == PROTO_SOCKET_COMPONENT)
+		return 0;
+	if (c->kind == PROTO_SOCKET_COMPONENT) {
 		x->components++;
-	else
+	} else {
+		size_t user_len = strlen(c->user);
+		struct listener_address *u = table_get(x->by_user, c->user, user_len);
+		if (u == NULL) {
+			u = calloc(1, sizeof(*u));
+			if (u == NULL || table_put(x->by_user, c->user, user_len, u, NULL) == -1) {
+				free(u);
+				errno = ENOMEM;
+				return -1;
+			}
+		}
+		u->count++;
 		x->clients++;
+	}
+	c->counted = true;
+	return 0;
 }

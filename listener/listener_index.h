@@ -1,8 +1,9 @@
 /*
  * The listener's connections found without walking them: by id (where the
  * router delivers), how many come from each peer address (the per-address
- * limit at accept) and how many are bound clients and connected call
- * bridges (max_sessions and the counts in rxmppctl status).  Socket-free,
+ * limit at accept), how many are bound clients and connected call
+ * bridges (max_sessions and the counts in rxmppctl status) and how many
+ * bound sessions each account has (max_resources_per_user).  Socket-free,
  * so that it is tested in memory (tests/unit/check_listener_index.c).
  *
  * A connection is added once accepted and removed once closed, whatever
@@ -21,6 +22,7 @@ struct table;
 struct listener_index {
 	struct table *by_id;	  /* struct conn by its id (8 bytes, host order) */
 	struct table *by_address; /* struct listener_address by peer address */
+	struct table *by_user;	  /* the same count, of bound sessions by account */
 	unsigned clients;	  /* bound client sessions */
 	unsigned components;	  /* authenticated call bridges */
 };
@@ -33,7 +35,10 @@ int listener_index_add(struct listener_index *x, struct conn *c);
 void listener_index_remove(struct listener_index *x, struct conn *c);
 struct conn *listener_index_find(const struct listener_index *x, uint64_t id);
 unsigned listener_index_count_from(const struct listener_index *x, const char *peer_address);
-/* `c` became a bound client or an authenticated call bridge (once). */
-void listener_index_count_session(struct listener_index *x, struct conn *c);
+/* `c` became a bound client (c->user set) or an authenticated call bridge
+ * (once); -1 (ENOMEM) counts nothing. */
+int listener_index_count_session(struct listener_index *x, struct conn *c);
+/* Bound client sessions of the account `user`. */
+unsigned listener_index_count_user(const struct listener_index *x, const char *user);
 
 #endif

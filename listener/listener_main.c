@@ -222,6 +222,15 @@ static void listener_peer_up(enum proc_role peer)
 		route_announce_all();
 }
 
+/* Backpressure (common/ipc.h): client input feeds the channel to the
+ * router; it waits while that channel drains.  The router's channel itself
+ * is always read, so the router's own pause always ends. */
+static void listener_peer_pressure(enum proc_role peer, bool congested)
+{
+	if (peer == PROC_ROUTER)
+		conns_pause_input(congested);
+}
+
 static bool listener_peer_message(enum proc_role peer, const struct ipc_msg *msg)
 {
 	if (peer == PROC_CERTWORKER)
@@ -233,6 +242,8 @@ static bool listener_flush(struct ev_loop *loop, void *arg)
 {
 	(void)loop;
 	(void)arg;
+	/* Before the statistics: shedding ends sessions. */
+	bool shed = conns_shed();
 	/* The supervisor shows these in rxmppctl status. */
 	static struct proto_stats told;
 	struct proto_stats now = {.clients = L.index.clients, .components = L.index.components};
@@ -243,7 +254,7 @@ static bool listener_flush(struct ev_loop *loop, void *arg)
 	}
 	/* Queued for the IPC phase, which comes after; a connection that
 	 * closes in the streams' flush makes the loop pass here again. */
-	return false;
+	return shed;
 }
 
 /* Idle sessions give their parser and buffers back, but glibc keeps freed
@@ -292,6 +303,7 @@ static const struct child_ops listener_ops = {
     .listen_socket = listener_listen_socket,
     .listen_close = listener_listen_close,
     .peer_up = listener_peer_up,
+    .peer_pressure = listener_peer_pressure,
     .peer_message = listener_peer_message,
     .supervisor_message = listener_supervisor_message,
     .stop = listener_stop,

@@ -95,9 +95,11 @@ int cluster_reconfigure(const struct config *cfg, char *why, size_t why_size);
 void cluster_stop(void);
 
 /* router_main.c */
-void router_deliver(uint64_t session, const char *bytes, size_t len);
+/* -1 when the listener is away or its channel is beyond its budget. */
+int router_deliver(uint64_t session, const char *bytes, size_t len);
 void router_kick(uint64_t session, uint32_t reason);
-/* Delivers to a session wherever it lives (locally, or through the leader). */
-void deliver_to(const struct rsession *target, const char *bytes, size_t len);
+/* Delivers to a session wherever it lives (locally, or through the leader);
+ * -1 when a local delivery was refused (router_deliver). */
+int deliver_to(const struct rsession *target, const char *bytes, size_t len);
 
 #endif

@@ -10,6 +10,7 @@
  * listener announces its sessions again, so no state here has to survive a
  * crash.
  */
+#include <errno.h>
 #include <string.h>
 
 #include "common/child.h"
@@ -17,11 +18,15 @@
 #include "common/log.h"
 #include "router.h"
 
-void router_deliver(uint64_t session, const char *bytes, size_t len)
+int router_deliver(uint64_t session, const char *bytes, size_t len)
 {
-	if (child_send(PROC_LISTENER, PROTO_DELIVER, session, bytes, len, -1) == -1)
-		log_debug("cannot deliver to session %llu: the listener is away",
-			  (unsigned long long)session);
+	if (child_send(PROC_LISTENER, PROTO_DELIVER, session, bytes, len, -1) == 0)
+		return 0;
+	/* ENOBUFS: the channel is beyond its budget (common/ipc.h); the caller
+	 * answers the sender. */
+	log_debug("cannot deliver to session %llu: %s", (unsigned long long)session,
+		  errno == ENOBUFS ? "the listener's queue is full" : "the listener is away");
+	return -1;
 }
 
 void router_kick(uint64_t session, uint32_t reason)
@@ -30,12 +35,13 @@ void router_kick(uint64_t session, uint32_t reason)
 	child_send(PROC_LISTENER, PROTO_SESSION_KICK, session, &kick, sizeof(kick), -1);
 }
 
-void deliver_to(const struct rsession *target, const char *bytes, size_t len)
+int deliver_to(const struct rsession *target, const char *bytes, size_t len)
 {
 	if (target->ref.node != ROUTER_LOCAL)
 		cluster_deliver(target, bytes, len);
 	else if (!cluster_already_delivered((struct rsession *)target))
-		router_deliver(target->ref.session, bytes, len);
+		return router_deliver(target->ref.session, bytes, len);
+	return 0;
 }
 
 static bool router_from_listener(const struct ipc_msg *msg)
@@ -120,6 +126,15 @@ static void router_peer_down(enum proc_role peer)
 	}
 }
 
+/* Backpressure (common/ipc.h): what the listener sends is what fills the
+ * channel back to it, so its input waits while that channel drains.  The
+ * listener never stops reading ours, so this cannot wait on itself. */
+static void router_peer_pressure(enum proc_role peer, bool congested)
+{
+	if (peer == PROC_LISTENER)
+		child_peer_pause_input(PROC_LISTENER, congested);
+}
+
 static bool router_supervisor_message(const struct ipc_msg *msg)
 {
 	if (msg->type != PROTO_CLUSTER_SOCKET || msg->fd == -1 ||
@@ -146,6 +161,7 @@ static const struct child_ops router_ops = {
     .role = PROC_ROUTER,
     .configure = router_configure,
     .peer_down = router_peer_down,
+    .peer_pressure = router_peer_pressure,
     .peer_message = router_peer_message,
     .supervisor_message = router_supervisor_message,
     .stop = cluster_stop,

@@ -6,12 +6,18 @@
  *
  * An undeliverable message or iq is answered with the RFC 6120 error
  * (service-unavailable for local addresses, remote-server-not-found for
- * other domains); presence and errors are never answered with errors.
+ * other domains); presence and errors are never answered with errors,
+ * with one exception: a stanza for every resource of an account (presence
+ * to a bare JID, a headline) stops at limits.max_fanout_bytes of copies, and
+ * its sender hears of it (policy-violation), whatever its kind.  A delivery
+ * the listener's channel refuses (beyond its budget, common/ipc.h) is
+ * answered with resource-constraint.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "common/buf.h"
+#include "common/child.h"
 #include "common/jid.h"
 #include "common/log.h"
 #include "router.h"
@@ -29,10 +35,18 @@
 
 static const char *const kind_names[] = {"message", "presence", "iq"};
 static char domain[CONFIG_DOMAIN_MAX];
+static size_t fanout_max;
+/* Warnings about capped fan-outs: one per interval, with a count. */
+#define FANOUT_WARN_INTERVAL_MS 10000
+static struct {
+	int64_t last;
+	unsigned unsaid;
+} fanout_warn;
 
 void route_init(const struct config *cfg)
 {
 	snprintf(domain, sizeof(domain), "%s", cfg->domain);
+	fanout_max = cfg->limits.max_fanout_bytes;
 }
 
 static void put(struct buf *out, const char *text)
@@ -163,9 +177,32 @@ static void server_iq(struct rref origin, const struct proto_route_view *r, bool
 	}
 }
 
-static void deliver(const struct rsession *s, const struct proto_route_view *r)
+static void deliver(struct rref origin, const struct rsession *s, const struct proto_route_view *r)
 {
-	deliver_to(s, r->stanza, r->stanza_len);
+	if (deliver_to(s, r->stanza, r->stanza_len) == -1)
+		route_bounce(origin, r, "wait", "resource-constraint");
+}
+
+/* A fan-out stopped at fanout_max: the sender hears of it, the log once
+ * per interval. */
+static void fanout_capped(struct rref origin, const struct proto_route_view *r, const char *bare,
+			  size_t sent)
+{
+	int64_t now = ev_now(child_loop());
+	if (fanout_warn.last == 0 || now - fanout_warn.last >= FANOUT_WARN_INTERVAL_MS) {
+		log_warnx("a %s of %zu bytes from %s to %s stopped after %zu bytes of copies "
+			  "(limits.max_fanout_bytes)%s",
+			  kind_names[r->kind], r->stanza_len, r->from, bare, sent,
+			  fanout_warn.unsaid ? "; more since the last warning" : "");
+		fanout_warn.last = now;
+		fanout_warn.unsaid = 0;
+	} else {
+		fanout_warn.unsaid++;
+	}
+	if (r->type == PROTO_STANZA_TYPE_ERROR)
+		return;
+	reply(origin, r, "error",
+	      "<error type='modify'><policy-violation xmlns='" NS_STANZAS "'/></error>");
 }
 
 /* RFC 6121 8.5.2.1: a message to a bare JID goes to the available
@@ -184,6 +221,24 @@ static const struct rsession *best_resource(const char *bare)
 	return best;
 }
 
+/* A copy to every available resource of `bare` (of non-negative priority
+ * unless `any_priority`), up to fanout_max bytes of copies in all. */
+static void fan_out(struct rref origin, const struct proto_route_view *r, const char *bare,
+		    bool any_priority)
+{
+	size_t sent = 0;
+	for (const struct rsession *s = sessions_of_bare(bare); s != NULL; s = s->next_of_bare) {
+		if (!s->available || (!any_priority && s->priority < 0))
+			continue;
+		if (sent + r->stanza_len > fanout_max) {
+			fanout_capped(origin, r, bare, sent);
+			return;
+		}
+		deliver(origin, s, r);
+		sent += r->stanza_len;
+	}
+}
+
 static void route_to_bare(struct rref origin, const struct proto_route_view *r, const char *bare)
 {
 	switch (r->kind) {
@@ -194,27 +249,19 @@ static void route_to_bare(struct rref origin, const struct proto_route_view *r, 
 		}
 		if (r->type == PROTO_STANZA_TYPE_HEADLINE || r->type == PROTO_STANZA_TYPE_ERROR) {
 			/* Headlines go to every available resource or nowhere. */
-			for (const struct rsession *s = sessions_of_bare(bare); s != NULL;
-			     s = s->next_of_bare) {
-				if (s->available && s->priority >= 0 &&
-				    r->type == PROTO_STANZA_TYPE_HEADLINE)
-					deliver(s, r);
-			}
+			if (r->type == PROTO_STANZA_TYPE_HEADLINE)
+				fan_out(origin, r, bare, false);
 			return;
 		}
 		const struct rsession *best = best_resource(bare);
 		if (best != NULL)
-			deliver(best, r);
+			deliver(origin, best, r);
 		else
 			bounce(origin, r, "service-unavailable"); /* no offline storage */
 		return;
 	}
 	case PROTO_STANZA_PRESENCE:
-		for (const struct rsession *s = sessions_of_bare(bare); s != NULL;
-		     s = s->next_of_bare) {
-			if (s->available)
-				deliver(s, r);
-		}
+		fan_out(origin, r, bare, true);
 		return;
 	default:
 		/* An iq to a bare JID is the server's to answer for the account. */
@@ -261,7 +308,7 @@ bool route_stanza(struct rref origin, const struct proto_route_view *r, bool for
 		 * deliver to them ahead of what waits for it (order per sender). */
 		if (follower && component->ref.node != ROUTER_LOCAL)
 			return false;
-		deliver(component, r);
+		deliver(origin, component, r);
 		return true;
 	}
 	bool own_domain = strcmp(to_domain, domain) == 0;
@@ -298,7 +345,7 @@ bool route_stanza(struct rref origin, const struct proto_route_view *r, bool for
 	}
 	const struct rsession *target = session_by_jid(r->to);
 	if (target != NULL && !(follower && target->ref.node != ROUTER_LOCAL)) {
-		deliver(target, r);
+		deliver(origin, target, r);
 		return true;
 	}
 	if (follower)

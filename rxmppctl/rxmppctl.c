@@ -195,10 +195,10 @@ static int print_status(const struct ipc_msg *msg, bool json)
 	if (json) {
 		printf("{\"pid\": %u, \"uptime_ms\": %" PRIu64 ", \"ready\": %s, \"enabled\": %s, "
 		       "\"client_port\": %u, \"component_port\": %u, \"sessions\": %u, "
-		       "\"callbridges_connected\": %u",
+		       "\"callbridges_connected\": %u, \"channels_down\": %u",
 		       status.pid, status.uptime_ms, status.ready ? "true" : "false",
 		       status.enabled ? "true" : "false", status.client_port, status.component_port,
-		       status.stats.clients, status.stats.components);
+		       status.stats.clients, status.stats.components, status.channels_down);
 		print_certificate(&status.cert, true);
 		printf(", \"domain\": ");
 		ctl_print_json_string(status.domain);
@@ -208,8 +208,11 @@ static int print_status(const struct ipc_msg *msg, bool json)
 		printf(", \"processes\": [");
 	} else {
 		format_duration(status.uptime_ms, uptime, sizeof(uptime));
-		printf("rxmppd pid %u, up %s, %s\n", status.pid, uptime,
+		printf("rxmppd pid %u, up %s, %s", status.pid, uptime,
 		       status.ready ? "ready" : "not ready");
+		if (status.channels_down > 0)
+			printf(" (%u channels between processes down)", status.channels_down);
+		printf("\n");
 		printf("domain: %s\nconfiguration: %s\n", status.domain, status.config_path);
 		printf("XMPP service: %s; clients on port %u, call bridges on port %u\n",
 		       status.enabled ? "enabled" : "DISABLED", status.client_port,

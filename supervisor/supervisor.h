@@ -131,7 +131,11 @@ int children_send(enum proc_role role, uint16_t type, uint64_t peer, const void 
  * opened or closed since (its restart brings the whole set anyway); the
  * elector's and the router's sockets are not its business. */
 void children_listen_changed(const struct listen_socket *s, bool opened);
+/* Every needed child is ready and every channel between running children
+ * is up: what rxmppctl status and systemd hear as ready. */
 bool children_all_ready(void);
+/* Channels between running children that are not up on both ends. */
+unsigned children_channels_down(void);
 
 /* supervisor_sockets.c */
 /* Told of each socket sockets_update opened (`opened`) or is about to close. */

@@ -20,6 +20,14 @@
  *
  * A channel to a child that sends garbage is closed (ipc logs it) and the
  * child is killed, so the ordinary restart gives it a clean start.
+ *
+ * Channels between children (proc_links): each end reports whether it talks
+ * to its peer (PEER_STATE).  The node is ready only while every channel
+ * between running children is up on both ends.  One that goes down while
+ * both ends stay ready is healed: after LINK_HEAL_DELAY_MS (so that a peer
+ * that is dying is reaped first, and its restart brings fresh channels)
+ * both ends get a fresh socketpair, as at a restart; a channel handed out
+ * less than LINK_HEAL_GRACE_MS ago is still given time to come up.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -40,6 +48,9 @@
 /* How often the state directory is tried while a child waits for it. */
 #define STORAGE_PROBE_MS   1000
 #define STORAGE_PROBE_FILE ".rxmppd-write-test"
+/* Channels between children: see above. */
+#define LINK_HEAL_DELAY_MS 250
+#define LINK_HEAL_GRACE_MS 2000
 
 struct child {
 	const struct child_spec *spec;
@@ -57,7 +68,9 @@ struct child {
 	struct ev_timer *ready_timer;
 	int64_t restart_at;
 	bool restart_on_purpose;
-	bool reload_pending; /* reconfigured; its READY is awaited */
+	bool reload_pending;		    /* reconfigured; its READY is awaited */
+	bool peer_up[PROC_ROLE_COUNT];	    /* its last PEER_STATE about each peer */
+	int64_t handed_at[PROC_ROLE_COUNT]; /* when it last got a channel to each */
 };
 
 static struct child children[SUPERVISOR_CHILD_COUNT];
@@ -68,6 +81,9 @@ static struct {
 } round;
 static void (*stop_done)(void);
 static struct ev_timer *stop_timer;
+static struct ev_timer *link_timer;
+/* The node said it was degraded (a channel down) after it was ready. */
+static bool link_degraded_said;
 
 static struct child *child_by_role(enum proc_role role)
 {
@@ -83,13 +99,133 @@ static const char *child_name(const struct child *c)
 	return proc_role_name(c->spec->role);
 }
 
-bool children_all_ready(void)
+static bool children_needed_ready(void)
 {
 	for (size_t i = 0; i < SUPERVISOR_CHILD_COUNT; i++) {
 		if (children[i].spec->needed_for_ready && children[i].state != PROTO_CHILD_READY)
 			return false;
 	}
 	return true;
+}
+
+/* Channels */
+
+static bool link_up(const struct child *a, const struct child *b)
+{
+	return a->peer_up[b->spec->role] && b->peer_up[a->spec->role];
+}
+
+unsigned children_channels_down(void)
+{
+	unsigned down = 0;
+	for (unsigned l = 0; l < proc_link_count; l++) {
+		const struct child *a = child_by_role(proc_links[l].a);
+		const struct child *b = child_by_role(proc_links[l].b);
+		if (a->pid > 0 && b->pid > 0 && !link_up(a, b))
+			down++;
+	}
+	return down;
+}
+
+bool children_all_ready(void)
+{
+	return children_needed_ready() && children_channels_down() == 0;
+}
+
+/* Both ends serve, so neither is about to be restarted with fresh channels. */
+static bool link_ends_ready(const struct child *a, const struct child *b)
+{
+	return a->state == PROTO_CHILD_READY && b->state == PROTO_CHILD_READY &&
+	       a->channel != NULL && b->channel != NULL && a->pid > 0 && b->pid > 0;
+}
+
+/* A fresh socketpair for the channel between `a` and `b`, one end each. */
+static void link_heal(struct child *a, struct child *b)
+{
+	int pair[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == -1) {
+		log_warn("socketpair %s-%s", child_name(a), child_name(b));
+		return;
+	}
+	log_warnx("the channel between %s and %s is down; handing both a fresh one", child_name(a),
+		  child_name(b));
+	struct proto_peer_channel to_a = {.role = b->spec->role};
+	struct proto_peer_channel to_b = {.role = a->spec->role};
+	ipc_send(a->channel, PROTO_PEER_CHANNEL, 0, &to_a, sizeof(to_a), pair[0]);
+	ipc_send(b->channel, PROTO_PEER_CHANNEL, 0, &to_b, sizeof(to_b), pair[1]);
+	a->handed_at[b->spec->role] = b->handed_at[a->spec->role] = ev_now(sv.loop);
+}
+
+/* Heals what is down past its grace; runs again while something waits. */
+static int64_t link_check(struct ev_timer *timer, void *arg)
+{
+	(void)timer;
+	(void)arg;
+	int64_t now = ev_now(sv.loop), next = EV_TIMER_DONE;
+	for (unsigned l = 0; l < proc_link_count; l++) {
+		struct child *a = child_by_role(proc_links[l].a);
+		struct child *b = child_by_role(proc_links[l].b);
+		if (!link_ends_ready(a, b) || link_up(a, b))
+			continue;
+		int64_t wait = a->handed_at[b->spec->role] + LINK_HEAL_GRACE_MS - now;
+		if (wait <= 0) {
+			link_heal(a, b);
+			wait = LINK_HEAL_GRACE_MS;
+		}
+		if (next == EV_TIMER_DONE || wait < next)
+			next = wait;
+	}
+	if (next == EV_TIMER_DONE)
+		link_timer = NULL;
+	return next;
+}
+
+static void link_check_soon(void)
+{
+	if (link_timer == NULL)
+		link_timer = ev_timer_add(sv.loop, LINK_HEAL_DELAY_MS, link_check, NULL);
+}
+
+/* The node's readiness after a change of a child or a channel: announced
+ * the first time; later, systemd's status says when it is degraded. */
+static void children_ready_changed(void)
+{
+	bool ready = children_all_ready();
+	if (ready && !sv.ready_announced) {
+		supervisor_ready();
+		return;
+	}
+	if (!sv.ready_announced || ready == !link_degraded_said)
+		return;
+	char state[CONFIG_DOMAIN_MAX + 96];
+	if (ready) {
+		log_info("every channel between the processes is up again");
+		snprintf(state, sizeof(state), "STATUS=serving %s", sv.cfg.domain);
+	} else {
+		snprintf(state, sizeof(state),
+			 "STATUS=degraded: %u channels between processes down",
+			 children_channels_down());
+	}
+	link_degraded_said = !ready;
+	notify_send(state);
+}
+
+static void child_on_peer_state(struct child *c, const struct ipc_msg *msg)
+{
+	struct proto_peer_state state;
+	if (!c->greeted || ipc_get_data(msg, &state, sizeof(state)) == -1 ||
+	    state.role >= PROC_ROLE_COUNT ||
+	    proc_peer_fd(c->spec->role, (enum proc_role)state.role) == -1) {
+		ipc_channel_fail(c->channel, "bad PEER_STATE");
+		return;
+	}
+	c->peer_up[state.role] = state.up != 0;
+	struct child *peer = child_by_role((enum proc_role)state.role);
+	if (!state.up && peer != NULL && peer->pid > 0) {
+		log_info("%s reports its channel to %s down", child_name(c), child_name(peer));
+		link_check_soon();
+	}
+	children_ready_changed();
 }
 
 /* Handshake and messages from a child */
@@ -241,8 +377,8 @@ static void child_on_ready(struct child *c, const struct ipc_msg *msg)
 	c->ready_timer = NULL;
 	c->startup_failures_in_row = 0;
 	log_info("%s ready (pid %d, generation %u)", child_name(c), (int)c->pid, c->generation);
-	if (!sv.ready_announced && children_all_ready())
-		supervisor_ready();
+	link_check_soon();
+	children_ready_changed();
 }
 
 static void child_msg(struct ipc_channel *ch, const struct ipc_msg *msg, void *arg)
@@ -255,6 +391,8 @@ static void child_msg(struct ipc_channel *ch, const struct ipc_msg *msg, void *a
 		child_on_hello(c, msg);
 	else if (msg->type == PROTO_READY)
 		child_on_ready(c, msg);
+	else if (msg->type == PROTO_PEER_STATE)
+		child_on_peer_state(c, msg);
 	else if (c->spec->role == PROC_LISTENER && c->greeted && msg->type == PROTO_STATS &&
 		 msg->len == sizeof(sv.stats))
 		memcpy(&sv.stats, msg->data, sizeof(sv.stats));
@@ -367,6 +505,11 @@ static int child_spawn(struct child *c, const int peer_fds[])
 	c->pid = pid;
 	c->state = PROTO_CHILD_STARTING;
 	c->greeted = false;
+	/* Its channels are the ones handed to it now (peer_fds). */
+	for (int r = 0; r < PROC_ROLE_COUNT; r++) {
+		c->peer_up[r] = false;
+		c->handed_at[r] = ev_now(sv.loop);
+	}
 	c->started_at = ev_now(sv.loop);
 	c->ready_at = 0;
 	c->ready_timer =
@@ -419,6 +562,7 @@ static void child_restart(struct child *c)
 		}
 		struct child *peer = child_by_role((enum proc_role)r);
 		struct proto_peer_channel info = {.role = c->spec->role};
+		peer->handed_at[c->spec->role] = ev_now(sv.loop);
 		ipc_send(peer->channel, PROTO_PEER_CHANNEL, 0, &info, sizeof(info), peer_ends[r]);
 	}
 	if (rc == -1)
@@ -555,6 +699,7 @@ static void child_exited(struct child *c, int status)
 	pid_t pid = c->pid;
 	c->pid = 0;
 	c->greeted = false;
+	memset(c->peer_up, 0, sizeof(c->peer_up));
 	reload_round_forget(c);
 	if (c->spec->role == PROC_LISTENER)
 		memset(&sv.stats, 0, sizeof(sv.stats));

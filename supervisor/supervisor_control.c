@@ -63,6 +63,7 @@ static void control_send_status(struct ipc_channel *ch)
 	    .component_port = sv.cfg.listen.component_port,
 	    .stats = sv.stats,
 	    .cert = sv.cert,
+	    .channels_down = children_channels_down(),
 	};
 	/* What is bound now, interfaces' addresses included. */
 	struct proto_listen_socket *listening = calloc(sv.listening.count + 1, sizeof(*listening));

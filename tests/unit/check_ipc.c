@@ -411,6 +411,117 @@ START_TEST(test_owner_frees_channel_inside_callback)
 }
 END_TEST
 
+/* Backpressure (ipc.h): a peer that does not read makes the channel
+ * congested past the high-water mark, then refuses frames past the budget,
+ * and never closes it; once the peer reads, it drains below the low-water
+ * mark and takes frames again. */
+struct pressure {
+	int congested;
+	int relieved;
+};
+
+static void on_pressure(struct ipc_channel *ch, bool congested, void *arg)
+{
+	struct seen *s = arg;
+	struct pressure *p = (struct pressure *)(s + 1);
+	(void)ch;
+	if (congested)
+		p->congested++;
+	else
+		p->relieved++;
+}
+
+START_TEST(test_backpressure_marks_and_budget)
+{
+	struct ev_loop *loop = ev_loop_new();
+	int sv[2];
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	struct {
+		struct seen seen;
+		struct pressure pressure;
+	} *state = calloc(1, sizeof(*state));
+	ck_assert_ptr_nonnull(state);
+	struct ipc_channel *ch = ipc_channel_new(loop, sv[0], "t", on_msg, on_close, &state->seen);
+	ipc_channel_set_pressure(ch, on_pressure);
+	size_t payload = 1024 * 1024;
+	char *data = calloc(1, payload);
+	ck_assert_ptr_nonnull(data);
+
+	/* Nobody reads sv[1]: the queue grows until the budget refuses. */
+	size_t queued = 0;
+	int sent = 0, rc = 0;
+	for (int i = 0; i < 200 && rc == 0; i++) {
+		rc = ipc_send(ch, 1, 0, data, payload, -1);
+		if (rc == 0)
+			sent++, queued += payload + 16;
+		if (queued > IPC_OUTPUT_HIGH)
+			ck_assert_int_eq(state->pressure.congested, 1);
+		else
+			ck_assert_int_eq(state->pressure.congested, 0);
+		spin(loop);
+	}
+	ck_assert_int_eq(rc, -1);
+	ck_assert_int_eq(errno, ENOBUFS);
+	ck_assert(ipc_channel_congested(ch));
+	ck_assert_uint_le(ipc_pending_output(ch), IPC_OUTPUT_MAX);
+	spin(loop);
+	ck_assert(!state->seen.closed); /* refused, never cut off */
+	ck_assert_int_eq(state->pressure.congested, 1);
+	ck_assert_int_eq(state->pressure.relieved, 0);
+
+	/* The peer reads everything: relieved once, below the low-water mark. */
+	size_t expect = (size_t)sent * (payload + 16), got = 0;
+	char *sink = malloc(256 * 1024);
+	ck_assert_ptr_nonnull(sink);
+	for (int rounds = 0; rounds < 100000 && got < expect; rounds++) {
+		ssize_t n = recv(sv[1], sink, 256 * 1024, MSG_DONTWAIT);
+		if (n > 0)
+			got += (size_t)n;
+		if (state->pressure.relieved == 0)
+			ck_assert_uint_ge(ipc_pending_output(ch), IPC_OUTPUT_LOW);
+		spin(loop);
+	}
+	ck_assert_uint_eq(got, expect);
+	ck_assert_int_eq(state->pressure.relieved, 1);
+	ck_assert(!ipc_channel_congested(ch));
+	ck_assert_int_eq(ipc_send(ch, 1, 0, data, payload, -1), 0);
+	ck_assert(!state->seen.closed);
+	free(sink);
+	free(data);
+	ipc_channel_free(ch);
+	close(sv[1]);
+	free(state);
+	ev_loop_free(loop);
+}
+END_TEST
+
+/* A paused channel reads nothing more until resumed, but still notices
+ * that its peer went away. */
+START_TEST(test_paused_input)
+{
+	struct pair p;
+	pair_open(&p);
+	char stream[64];
+	size_t len = frame(stream, 5, 0, 1, "held", 4);
+	ipc_channel_pause_input(p.recv, true);
+	ck_assert_int_eq(write(p.raw, stream, len), (ssize_t)len);
+	spin(p.loop);
+	ck_assert_int_eq(p.seen.count, 0);
+	ipc_channel_pause_input(p.recv, false);
+	spin(p.loop);
+	ck_assert_int_eq(p.seen.count, 1);
+	ck_assert_uint_eq(p.seen.type[0], 5);
+
+	ipc_channel_pause_input(p.recv, true);
+	close(p.raw);
+	p.raw = -1;
+	spin(p.loop);
+	ck_assert(p.seen.closed);
+	ck_assert_str_eq(p.seen.reason, "EOF");
+	pair_close(&p);
+}
+END_TEST
+
 START_TEST(test_every_message_type_has_a_name)
 {
 	/* Log lines and rxmppctl name messages; a new type without a name
@@ -438,6 +549,8 @@ Suite *ipc_suite(void)
 	tcase_add_test(tc, test_lowered_frame_limit);
 	tcase_add_test(tc, test_send_refuses_oversized_frames);
 	tcase_add_test(tc, test_owner_frees_channel_inside_callback);
+	tcase_add_test(tc, test_backpressure_marks_and_budget);
+	tcase_add_test(tc, test_paused_input);
 	tcase_add_test(tc, test_every_message_type_has_a_name);
 	suite_add_tcase(s, tc);
 	return s;

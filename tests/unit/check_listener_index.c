@@ -1,5 +1,5 @@
-/* The listener's connection index: lookups by id, counts per peer address
- * and session counts, exact through every add, count and remove, checked
+/* The listener's connection index: lookups by id, counts per peer address,
+ * session counts and sessions per account, exact through every add, count and remove, checked
  * against a plain walk at every step of a seeded random schedule. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +15,18 @@ static struct conn *conn_make(uint64_t id, enum proto_socket_kind kind, const ch
 	c->id = id;
 	c->kind = kind;
 	snprintf(c->peer_address, sizeof(c->peer_address), "%s", address);
+	char user[16];
+	snprintf(user, sizeof(user), "user%llu", (unsigned long long)(id % 3));
+	c->user = strdup(user);
+	ck_assert_ptr_nonnull(c->user);
 	return c;
+}
+
+static void conn_drop(struct conn *c)
+{
+	if (c != NULL)
+		free(c->user);
+	free(c);
 }
 
 START_TEST(test_index_find_and_count)
@@ -34,17 +45,20 @@ START_TEST(test_index_find_and_count)
 	ck_assert_uint_eq(listener_index_count_from(&x, "2001:db8::1"), 1);
 	ck_assert_uint_eq(listener_index_count_from(&x, "192.0.2.2"), 0);
 
-	listener_index_count_session(&x, a);
-	listener_index_count_session(&x, a); /* counted once */
-	listener_index_count_session(&x, cb);
+	ck_assert_int_eq(listener_index_count_session(&x, a), 0);
+	ck_assert_int_eq(listener_index_count_session(&x, a), 0); /* counted once */
+	ck_assert_int_eq(listener_index_count_session(&x, cb), 0);
 	ck_assert_uint_eq(x.clients, 1);
 	ck_assert_uint_eq(x.components, 1);
+	ck_assert_uint_eq(listener_index_count_user(&x, "user1"), 1);
+	ck_assert_uint_eq(listener_index_count_user(&x, "user0"), 0); /* a component */
 
 	listener_index_remove(&x, a);
 	listener_index_remove(&x, a); /* a second close changes nothing */
 	ck_assert_ptr_null(listener_index_find(&x, 1));
 	ck_assert_uint_eq(listener_index_count_from(&x, "192.0.2.1"), 1);
 	ck_assert_uint_eq(x.clients, 0);
+	ck_assert_uint_eq(listener_index_count_user(&x, "user1"), 0);
 	listener_index_remove(&x, cb);
 	ck_assert_uint_eq(x.components, 0);
 	ck_assert_uint_eq(listener_index_count_from(&x, "2001:db8::1"), 0);
@@ -54,10 +68,10 @@ START_TEST(test_index_find_and_count)
 	listener_index_remove(&x, stray);
 	ck_assert_uint_eq(listener_index_count_from(&x, "192.0.2.1"), 1);
 	listener_index_free(&x);
-	free(a);
-	free(b);
-	free(cb);
-	free(stray);
+	conn_drop(a);
+	conn_drop(b);
+	conn_drop(cb);
+	conn_drop(stray);
 }
 END_TEST
 
@@ -87,10 +101,10 @@ START_TEST(test_index_random_schedule)
 			listener_index_count_session(&x, live[slot]);
 		} else {
 			listener_index_remove(&x, live[slot]);
-			free(live[slot]);
+			conn_drop(live[slot]);
 			live[slot] = NULL;
 		}
-		unsigned clients = 0, components = 0, per_address[4] = {0};
+		unsigned clients = 0, components = 0, per_address[4] = {0}, per_user[3] = {0};
 		for (size_t i = 0; i < SIM_SLOTS; i++) {
 			struct conn *c = live[i];
 			if (c == NULL)
@@ -103,7 +117,15 @@ START_TEST(test_index_random_schedule)
 			if (c->counted && c->kind == PROTO_SOCKET_COMPONENT)
 				components++;
 			else if (c->counted)
-				clients++;
+				clients++, per_user[c->id % 3]++;
+		}
+		for (unsigned k = 0; k < 3; k++) {
+			char user[16];
+			snprintf(user, sizeof(user), "user%u", k);
+			if (listener_index_count_user(&x, user) != per_user[k])
+				ck_abort_msg("seed %u step %d: %s has %u sessions, walk says %u",
+					     seed, step, user, listener_index_count_user(&x, user),
+					     per_user[k]);
 		}
 		for (size_t k = 0; k < 4; k++) {
 			if (listener_index_count_from(&x, addresses[k]) != per_address[k])
@@ -117,7 +139,7 @@ START_TEST(test_index_random_schedule)
 				     x.clients, x.components, clients, components);
 	}
 	for (size_t i = 0; i < SIM_SLOTS; i++)
-		free(live[i]);
+		conn_drop(live[i]);
 	listener_index_free(&x);
 }
 END_TEST
