@@ -10,9 +10,17 @@ HEADER = (b"<?xml version='1.0'?><stream:stream to='test.example' xmlns='jabber:
 
 
 class Raw:
-    def __init__(self, port, ca, timeout=10):
+    def __init__(self, port, ca, timeout=10, source=None, rcvbuf=None):
+        """`source`: the local address to connect from (127.0.0.x); `rcvbuf`:
+        a small receive buffer, for a peer that is meant to stop reading."""
         self.ca = ca
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        if rcvbuf:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        if source:
+            self.sock.bind((source, 0))
+        self.sock.connect(("127.0.0.1", port))
         self.received = b""
 
     def send(self, data):
