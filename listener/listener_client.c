@@ -271,8 +271,11 @@ static void client_bind(struct conn *c, const struct xml_node *iq, const struct 
 	uint32_t per_user = L.cfg.limits.max_resources_per_user;
 	if (per_user != CONFIG_NONE && listener_index_count_user(&L.index, c->user) >= per_user) {
 		/* RFC 6120 7.6.2.1: the account has reached its limit of resources. */
-		log_warnx("%s: refused a resource of %s: max_resources_per_user (%u) reached",
-			  c->peer, c->user, per_user);
+		static struct log_limit max_resources;
+		log_warnx_limited(
+		    &max_resources,
+		    "%s: refused a resource of %s: max_resources_per_user (%u) reached", c->peer,
+		    c->user, per_user);
 		client_iq_error(c, id, "cancel", "resource-constraint");
 		return;
 	}

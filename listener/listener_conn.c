@@ -225,9 +225,11 @@ bool conns_shed(void)
 		}
 		if (largest == NULL || largest->stream.queued == 0)
 			break;
-		log_warnx(
-		    "%s: stream error resource-constraint: %zu bytes wait for it, %zu for all "
-		    "clients (limits.max_queued_bytes_total %zu); closing it",
+		static struct log_limit shed_limit;
+		log_warnx_limited(
+		    &shed_limit,
+		    "%s: stream error resource-constraint: %zu bytes wait for it, %zu "
+		    "for all clients (limits.max_queued_bytes_total %zu); closing it",
 		    largest->peer, largest->stream.queued, L.queued_total, cap);
 		static const char error[] =
 		    "<stream:error><resource-constraint xmlns='" XML_NS_STREAM_ERRORS

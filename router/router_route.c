@@ -17,7 +17,6 @@
 #include <string.h>
 
 #include "common/buf.h"
-#include "common/child.h"
 #include "common/jid.h"
 #include "common/log.h"
 #include "router.h"
@@ -36,12 +35,6 @@
 static const char *const kind_names[] = {"message", "presence", "iq"};
 static char domain[CONFIG_DOMAIN_MAX];
 static size_t fanout_max;
-/* Warnings about capped fan-outs: one per interval, with a count. */
-#define FANOUT_WARN_INTERVAL_MS 10000
-static struct {
-	int64_t last;
-	unsigned unsaid;
-} fanout_warn;
 
 void route_init(const struct config *cfg)
 {
@@ -183,22 +176,16 @@ static void deliver(struct rref origin, const struct rsession *s, const struct p
 		route_bounce(origin, r, "wait", "resource-constraint");
 }
 
-/* A fan-out stopped at fanout_max: the sender hears of it, the log once
- * per interval. */
+/* A fan-out stopped at fanout_max: the sender hears of it; the log line is
+ * limited, as the sender can repeat it at will. */
 static void fanout_capped(struct rref origin, const struct proto_route_view *r, const char *bare,
 			  size_t sent)
 {
-	int64_t now = ev_now(child_loop());
-	if (fanout_warn.last == 0 || now - fanout_warn.last >= FANOUT_WARN_INTERVAL_MS) {
-		log_warnx("a %s of %zu bytes from %s to %s stopped after %zu bytes of copies "
-			  "(limits.max_fanout_bytes)%s",
-			  kind_names[r->kind], r->stanza_len, r->from, bare, sent,
-			  fanout_warn.unsaid ? "; more since the last warning" : "");
-		fanout_warn.last = now;
-		fanout_warn.unsaid = 0;
-	} else {
-		fanout_warn.unsaid++;
-	}
+	static struct log_limit capped;
+	log_warnx_limited(&capped,
+			  "a %s of %zu bytes from %s to %s stopped after %zu bytes of copies "
+			  "(limits.max_fanout_bytes)",
+			  kind_names[r->kind], r->stanza_len, r->from, bare, sent);
 	if (r->type == PROTO_STANZA_TYPE_ERROR)
 		return;
 	reply(origin, r, "error",
