@@ -300,19 +300,19 @@ static bool state_is_empty(const struct elector_persistent *s)
 	return s->term == 0 && s->voted_for == 0 && s->commit_index == 0 && s->config.count == 0;
 }
 
-int elector_state_open(const char *state_dir, uint64_t *id, struct elector_persistent *state,
-		       char *why, size_t why_size)
+/* Reads both files and refuses what cannot be trusted, writing nothing:
+ * -1 with the reason, or 0 with each file's read result (0 read, 1 missing). */
+static int state_read_both(const char *state_dir, const char *id_path, uint64_t *id,
+			   struct elector_persistent *state, int *id_rc, int *state_rc,
+			   bool *id_unsealed, bool *state_unsealed, char *why, size_t why_size)
 {
-	char id_path[PATH_MAX];
-	bool id_unsealed = false, state_unsealed = false;
-	snprintf(id_path, sizeof(id_path), "%s/%s", state_dir, ELECTOR_STATE_NODE_ID_FILE);
-	int id_rc = node_id_read(id_path, id, &id_unsealed, why, why_size);
-	if (id_rc == -1)
+	*id_rc = node_id_read(id_path, id, id_unsealed, why, why_size);
+	if (*id_rc == -1)
 		return -1;
-	int state_rc = elector_state_load(state_dir, state, &state_unsealed, why, why_size);
-	if (state_rc == -1)
+	*state_rc = elector_state_load(state_dir, state, state_unsealed, why, why_size);
+	if (*state_rc == -1)
 		return -1;
-	if (id_rc == 0 && state_rc == 1) {
+	if (*id_rc == 0 && *state_rc == 1) {
 		/* Starting empty could vote a second time in a term this node
 		 * already voted in, under the same id. */
 		snprintf(why, why_size,
@@ -323,7 +323,7 @@ int elector_state_open(const char *state_dir, uint64_t *id, struct elector_persi
 			 state_dir, ELECTOR_STATE_ELECTION_FILE, id_path);
 		return -1;
 	}
-	if (id_rc == 1 && !state_is_empty(state)) {
+	if (*id_rc == 1 && !state_is_empty(state)) {
 		snprintf(why, why_size,
 			 "%s is missing but %s/%s holds a term, vote or membership: this node's "
 			 "identity is lost; restore it from a backup, or run `rxmppctl reset` and "
@@ -331,6 +331,31 @@ int elector_state_open(const char *state_dir, uint64_t *id, struct elector_persi
 			 id_path, state_dir, ELECTOR_STATE_ELECTION_FILE);
 		return -1;
 	}
+	return 0;
+}
+
+int elector_state_check(const char *state_dir, char *why, size_t why_size)
+{
+	char id_path[PATH_MAX];
+	uint64_t id;
+	struct elector_persistent state;
+	int id_rc, state_rc;
+	bool id_unsealed, state_unsealed;
+	snprintf(id_path, sizeof(id_path), "%s/%s", state_dir, ELECTOR_STATE_NODE_ID_FILE);
+	return state_read_both(state_dir, id_path, &id, &state, &id_rc, &state_rc, &id_unsealed,
+			       &state_unsealed, why, why_size);
+}
+
+int elector_state_open(const char *state_dir, uint64_t *id, struct elector_persistent *state,
+		       char *why, size_t why_size)
+{
+	char id_path[PATH_MAX];
+	int id_rc, state_rc;
+	bool id_unsealed = false, state_unsealed = false;
+	snprintf(id_path, sizeof(id_path), "%s/%s", state_dir, ELECTOR_STATE_NODE_ID_FILE);
+	if (state_read_both(state_dir, id_path, id, state, &id_rc, &state_rc, &id_unsealed,
+			    &state_unsealed, why, why_size) == -1)
+		return -1;
 	if (id_rc == 1) {
 		/* A new node (or one that stopped between these two writes).  The
 		 * election file goes first: a node-id alone means state was lost. */

@@ -19,9 +19,12 @@
 #include <unistd.h>
 
 #include "certtool/cert_set.h"
+#include "common/accounts.h"
 #include "common/proto.h"
+#include "config/callbridges.h"
 #include "config/config_edit.h"
 #include "config/config_yaml.h"
+#include "elector/elector_state.h"
 #include "rxmppctl.h"
 
 struct verb {
@@ -96,6 +99,37 @@ static int check_tls_files(const struct cert_set_files *files, const struct conf
 	return 0;
 }
 
+/* The files rxmppd and its children refuse to start with: call bridges,
+ * accounts and, with the cluster on, the elector's state (read only). */
+static int check_node_files(const struct config *cfg, FILE *out)
+{
+	static char why[2048];
+	struct config_errors errors;
+	struct callbridges bridges;
+	int rc = 0;
+	if (callbridges_load(cfg->callbridges_file, cfg->domain, &bridges, &errors) == -1) {
+		config_errors_print(&errors, out);
+		rc = -1;
+	} else {
+		callbridges_free(&bridges);
+	}
+	char path[PATH_MAX];
+	struct accounts accounts;
+	snprintf(path, sizeof(path), "%s/%s", cfg->state_directory, ACCOUNTS_FILE_NAME);
+	if (accounts_load(path, &accounts, NULL, why, sizeof(why)) == -1) {
+		fprintf(out, "rxmppctl: %s\n", why);
+		rc = -1;
+	} else {
+		accounts_free(&accounts);
+	}
+	if (cfg->cluster.enabled &&
+	    elector_state_check(cfg->state_directory, why, sizeof(why)) == -1) {
+		fprintf(out, "rxmppctl: %s\n", why);
+		rc = -1;
+	}
+	return rc;
+}
+
 int ctl_config_ready(const char *file, FILE *out)
 {
 	static struct config cfg;
@@ -115,6 +149,8 @@ int ctl_config_ready(const char *file, FILE *out)
 			file);
 		return -1;
 	}
+	if (check_node_files(&cfg, out) == -1)
+		return -1;
 	return unready == NULL ? 0 : -1;
 }
 

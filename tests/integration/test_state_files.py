@@ -27,6 +27,14 @@ def damaged_start(node):
     return log
 
 
+def offline_status(node):
+    """What `rxmppctl status` says of the stopped node."""
+    result = node.ctl("status", check=False)
+    assert result.returncode == 1
+    assert "It cannot start until this is put right" in result.stdout, result.stdout
+    return result.stdout
+
+
 def test_damaged_election_file_is_refused_with_file_and_line(node_factory, certs):
     node = form_cluster(node_factory, certs, size=1)[0]
     term = status(node)["term"]
@@ -40,6 +48,7 @@ def test_damaged_election_file_is_refused_with_file_and_line(node_factory, certs
         f.write(text.replace(f"\nterm {term}\n", f"\nterm {term + 1}\n"))
     log = damaged_start(node)
     assert re.search(rf"{re.escape(path)}:\d+: checksum mismatch.*rxmppctl reset", log), log
+    assert re.search(rf"{re.escape(path)}:\d+: checksum mismatch", offline_status(node))
     # A term of -1 in a file of the previous format: refused by the parser.
     with open(path, "w") as f:
         f.write("term -1\nvoted_for 0000000000000000\ncommit 0\nconfig 0 0\n")
@@ -55,6 +64,7 @@ def test_lost_election_file_stops_the_node_until_reset(node_factory, certs):
     log = damaged_start(node)
     assert re.search(r"state/election is missing but this node has an id.*rxmppctl reset",
                      log), log
+    assert "election is missing" in offline_status(node)
     assert "removed" in node.ctl("reset", "--yes", "--force").stdout
     node.start()
     assert status(node)["node"] != old_id
@@ -153,6 +163,7 @@ def test_damaged_accounts_file_stops_the_node(node_factory):
         f.write("".join(line for line in lines if not line.startswith("bob ")))
     log = damaged_start(node)
     assert re.search(rf"{re.escape(path)}:\d+: checksum mismatch.*rxmppctl user add", log), log
+    assert re.search(rf"{re.escape(path)}:\d+: checksum mismatch", offline_status(node))
 
 
 def test_accounts_of_the_previous_format_are_rewritten(node_factory):
