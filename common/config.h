@@ -74,12 +74,22 @@ struct config_limits {
 };
 
 #define CONFIG_CLUSTER_ADDRESS_MAX 128
+#define CONFIG_PEER_NAMES_MAX	   16
+
+/* Names a peer's certificate may carry (DNS names in its subjectAltName, or
+ * its common name) to be let into the cluster when the trust bundle holds
+ * a CA. */
+struct config_names {
+	uint32_t count;
+	char names[CONFIG_PEER_NAMES_MAX][CONFIG_DOMAIN_MAX];
+};
 
 struct config_cluster {
 	uint32_t enabled;
 	uint32_t port;
 	char address[CONFIG_CLUSTER_ADDRESS_MAX]; /* host:port peers reach us at; "" derived */
 	char trust_bundle[CONFIG_PATH_MAX];
+	struct config_names peer_names;
 	uint32_t heartbeat_interval_ms;
 	uint32_t election_timeout_min_ms;
 	uint32_t election_timeout_max_ms;

@@ -94,6 +94,7 @@ const struct config_key config_keys[] = {
     {"cluster", "enabled", CONFIG_TYPE_BOOL, FIELD(cluster.enabled), 0, 1, NULL, "false"},
     {"cluster", "port", CONFIG_TYPE_INT, FIELD(cluster.port), 1, 65535, NULL, "5224"},
     {"cluster", "address", CONFIG_TYPE_HOST_PORT, FIELD(cluster.address), 0, 0, NULL, "none"},
+    {"cluster", "peer_names", CONFIG_TYPE_NAMES, FIELD(cluster.peer_names), 0, 0, NULL, "[]"},
     {"cluster", "trust_bundle", CONFIG_TYPE_PATH, FIELD(cluster.trust_bundle), 0, 0, NULL,
      "/etc/rxmpp/cluster-trust.pem"},
     {"cluster", "heartbeat_interval", CONFIG_TYPE_DURATION, FIELD(cluster.heartbeat_interval_ms),
@@ -167,9 +168,11 @@ void config_set_defaults(struct config *cfg)
 		if (key->default_literal == NULL)
 			continue;
 		if (key->type == CONFIG_TYPE_ADDRESSES) {
-			config_key_append_address(key, cfg, "any", why, sizeof(why));
+			config_key_append(key, cfg, "any", why, sizeof(why));
 			continue;
 		}
+		if (key->type == CONFIG_TYPE_NAMES)
+			continue; /* empty */
 		if (config_key_parse(key, cfg, key->default_literal, "/", why, sizeof(why)) == -1)
 			fatalx("default of %s is invalid: %s", key->name, why);
 	}
@@ -385,6 +388,9 @@ int config_key_parse(const struct config_key *key, struct config *cfg, const cha
 	case CONFIG_TYPE_ADDRESSES:
 		snprintf(why, why_size, "a list such as [any] or [192.0.2.10, \"2001:db8::10\"]");
 		return -1;
+	case CONFIG_TYPE_NAMES:
+		snprintf(why, why_size, "a list such as [node1.example.com, node2.example.com]");
+		return -1;
 	case CONFIG_TYPE_HOST_PORT: {
 		if (strcmp(literal, "none") == 0) {
 			memset(config_str(key, cfg), 0, key->size);
@@ -425,8 +431,8 @@ static bool interface_name_valid(const char *name)
 	return true;
 }
 
-int config_key_append_address(const struct config_key *key, struct config *cfg, const char *literal,
-			      char *why, size_t why_size)
+static int config_append_address(const struct config_key *key, struct config *cfg,
+				 const char *literal, char *why, size_t why_size)
 {
 	struct config_listen *listen =
 	    (struct config_listen *)((char *)cfg + key->offset -
@@ -448,6 +454,57 @@ int config_key_append_address(const struct config_key *key, struct config *cfg, 
 	}
 	config_copy(listen->addresses[listen->address_count++], CONFIG_ADDRESS_MAX, literal);
 	return 0;
+}
+
+/* A DNS name or a common name: printable, no spaces (a name with a control
+ * character would reach the log). */
+static int config_append_name(const struct config_key *key, struct config *cfg, const char *literal,
+			      char *why, size_t why_size)
+{
+	struct config_names *names = (struct config_names *)((char *)cfg + key->offset);
+	size_t length = strlen(literal);
+	bool ok = length > 0 && length < CONFIG_DOMAIN_MAX;
+	for (const char *p = literal; ok && *p != '\0'; p++)
+		ok = *p > ' ' && *p < 0x7f;
+	if (!ok) {
+		snprintf(why, why_size, "a DNS name or common name (printable, no spaces)");
+		return -1;
+	}
+	for (uint32_t i = 0; i < names->count; i++) {
+		if (strcasecmp(names->names[i], literal) == 0) {
+			snprintf(why, why_size, "each name once");
+			return -1;
+		}
+	}
+	if (names->count == CONFIG_PEER_NAMES_MAX) {
+		snprintf(why, why_size, "at most %d names", CONFIG_PEER_NAMES_MAX);
+		return -1;
+	}
+	config_copy(names->names[names->count++], CONFIG_DOMAIN_MAX, literal);
+	return 0;
+}
+
+bool config_key_is_list(const struct config_key *key)
+{
+	return key->type == CONFIG_TYPE_ADDRESSES || key->type == CONFIG_TYPE_NAMES;
+}
+
+void config_key_clear(const struct config_key *key, struct config *cfg)
+{
+	if (key->type == CONFIG_TYPE_ADDRESSES) {
+		cfg->listen.address_count = 0;
+		memset(cfg->listen.addresses, 0, sizeof(cfg->listen.addresses));
+	} else {
+		memset((char *)cfg + key->offset, 0, key->size);
+	}
+}
+
+int config_key_append(const struct config_key *key, struct config *cfg, const char *literal,
+		      char *why, size_t why_size)
+{
+	if (key->type == CONFIG_TYPE_ADDRESSES)
+		return config_append_address(key, cfg, literal, why, why_size);
+	return config_append_name(key, cfg, literal, why, why_size);
 }
 
 static const struct config_key *config_find(const char *section, const char *name)
@@ -601,6 +658,18 @@ static void config_print_value(const struct config_key *key, const struct config
 		}
 		fputc(']', out);
 		return;
+	case CONFIG_TYPE_NAMES: {
+		const struct config_names *names =
+		    (const struct config_names *)((const char *)cfg + key->offset);
+		fputc('[', out);
+		for (uint32_t i = 0; i < names->count; i++) {
+			if (i > 0)
+				fputs(", ", out);
+			config_print_string(out, names->names[i]);
+		}
+		fputc(']', out);
+		return;
+	}
 	}
 }
 

@@ -28,6 +28,7 @@ enum config_type {
 	CONFIG_TYPE_PATH_NONE, /* file name, or `none` */
 	CONFIG_TYPE_ADDRESSES, /* list of IP addresses, interface names, or `any` */
 	CONFIG_TYPE_HOST_PORT, /* host:port, [v6]:port, or `none` */
+	CONFIG_TYPE_NAMES,     /* list of DNS names or certificate common names */
 };
 
 struct config_key {
@@ -71,9 +72,12 @@ const char *config_unready(const struct config *cfg);
  * `base_dir` resolves relative paths.  On error, writes what was expected. */
 int config_key_parse(const struct config_key *key, struct config *cfg, const char *literal,
 		     const char *base_dir, char *why, size_t why_size);
-/* Adds one entry to a CONFIG_TYPE_ADDRESSES list; same contract. */
-int config_key_append_address(const struct config_key *key, struct config *cfg, const char *literal,
-			      char *why, size_t why_size);
+/* Lists (CONFIG_TYPE_ADDRESSES, CONFIG_TYPE_NAMES): empties one, and adds
+ * one entry to one; same contract. */
+bool config_key_is_list(const struct config_key *key);
+void config_key_clear(const struct config_key *key, struct config *cfg);
+int config_key_append(const struct config_key *key, struct config *cfg, const char *literal,
+		      char *why, size_t why_size);
 
 /* Checks that only make sense across keys.  `mark` gives the position of a
  * key (line, column) for the message, or zeros when unknown. */

@@ -58,22 +58,20 @@ static void reader_value_error(struct config_reader *r, const struct config_key 
 	}
 }
 
-static bool reader_addresses(struct config_reader *r, const struct config_key *key,
-			     yaml_event_t *event)
+static bool reader_list(struct config_reader *r, const struct config_key *key, yaml_event_t *event)
 {
 	char why[128];
-	r->cfg->listen.address_count = 0;
-	memset(r->cfg->listen.addresses, 0, sizeof(r->cfg->listen.addresses));
+	config_key_clear(key, r->cfg);
 	if (event->type == YAML_SCALAR_EVENT) {
-		/* A single address is a list of one. */
-		if (config_key_append_address(key, r->cfg, (const char *)event->data.scalar.value,
-					      why, sizeof(why)) == -1)
+		/* A single entry is a list of one. */
+		if (config_key_append(key, r->cfg, (const char *)event->data.scalar.value, why,
+				      sizeof(why)) == -1)
 			reader_value_error(r, key, event, why);
 		yaml_event_delete(event);
 		return true;
 	}
 	if (event->type != YAML_SEQUENCE_START_EVENT) {
-		reader_value_error(r, key, event, "a list of addresses");
+		reader_value_error(r, key, event, "a list");
 		return yaml_events_skip(&r->y, event);
 	}
 	yaml_event_delete(event);
@@ -85,13 +83,13 @@ static bool reader_addresses(struct config_reader *r, const struct config_key *k
 			return true;
 		}
 		if (event->type != YAML_SCALAR_EVENT) {
-			reader_value_error(r, key, event, "an address");
+			reader_value_error(r, key, event, "a single entry");
 			if (!yaml_events_skip(&r->y, event))
 				return false;
 			continue;
 		}
-		if (config_key_append_address(key, r->cfg, (const char *)event->data.scalar.value,
-					      why, sizeof(why)) == -1)
+		if (config_key_append(key, r->cfg, (const char *)event->data.scalar.value, why,
+				      sizeof(why)) == -1)
 			reader_value_error(r, key, event, why);
 		yaml_event_delete(event);
 	}
@@ -105,8 +103,8 @@ static bool reader_value(struct config_reader *r, const struct config_key *key)
 
 	if (!yaml_events_next(&r->y, &event))
 		return false;
-	if (key->type == CONFIG_TYPE_ADDRESSES)
-		return reader_addresses(r, key, &event);
+	if (config_key_is_list(key))
+		return reader_list(r, key, &event);
 	if (event.type != YAML_SCALAR_EVENT) {
 		reader_value_error(r, key, &event, "a single value");
 		return yaml_events_skip(&r->y, &event);

@@ -244,6 +244,25 @@ START_TEST(test_cross_key_checks)
 }
 END_TEST
 
+/* Who may join a cluster whose trust bundle is a CA. */
+START_TEST(test_peer_names)
+{
+	ck_assert_int_eq(parse("domain: example.com\n"), 0);
+	ck_assert_uint_eq(cfg.cluster.peer_names.count, 0);
+	ck_assert_int_eq(parse("domain: example.com\ncluster:\n"
+			       "  peer_names: [node1.example.com, 192.0.2.7]\n"),
+			 0);
+	ck_assert_uint_eq(cfg.cluster.peer_names.count, 2);
+	ck_assert_str_eq(cfg.cluster.peer_names.names[1], "192.0.2.7");
+	ck_assert_int_eq(parse("domain: example.com\ncluster:\n  peer_names: node1\n"), 0);
+	ck_assert_uint_eq(cfg.cluster.peer_names.count, 1);
+	ck_assert_int_eq(parse("domain: example.com\ncluster:\n  peer_names: [a, A]\n"), -1);
+	ck_assert_error("cluster.peer_names: expected each name once");
+	ck_assert_int_eq(parse("domain: example.com\ncluster:\n  peer_names: [\"a b\"]\n"), -1);
+	ck_assert_error("cluster.peer_names: expected a DNS name or common name");
+}
+END_TEST
+
 START_TEST(test_interfaces_in_listen)
 {
 	/* lo is on every host; the other name on none. */
@@ -512,6 +531,7 @@ Suite *config_suite(void)
 	tcase_add_test(tc, test_structure_errors);
 	tcase_add_test(tc, test_cross_key_checks);
 	tcase_add_test(tc, test_interfaces_in_listen);
+	tcase_add_test(tc, test_peer_names);
 	tcase_add_test(tc, test_errors_are_bounded);
 	tcase_add_test(tc, test_missing_file);
 	tcase_add_test(tc, test_example_file_is_valid_and_documents_every_key);
