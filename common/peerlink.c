@@ -2,6 +2,8 @@
 #include "peerlink.h"
 
 #include <errno.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -16,7 +18,8 @@
 #include "netaddr.h"
 #include "stream.h"
 
-#define PEERLINK_VERSION 1
+/* 2: members carry the fingerprint of their certificate (elector_core.h) */
+#define PEERLINK_VERSION 2
 /* Connect, TLS and hello must be done by then. */
 #define PEERLINK_HANDSHAKE_MS 5000
 #define PEERLINK_OUTPUT_MAX   (16u * 1024u * 1024u)
@@ -30,7 +33,8 @@ struct peerlink {
 	bool closed;
 	/* Accepted and not yet greeted: the listener owns it (see below). */
 	struct peerlink_listener *pending_in;
-	char source[NETADDR_TEXT_MAX]; /* the peer's address, without the port */
+	char source[NETADDR_TEXT_MAX];			/* the peer's address, without the port */
+	uint8_t fingerprint[PEERLINK_FINGERPRINT_SIZE]; /* of the peer's certificate */
 	char peer[160];
 	struct peerlink_hello local;
 	struct peerlink_hello remote;
@@ -127,7 +131,16 @@ static void link_hello(struct peerlink *l, const struct ipc_msg *msg)
 		return;
 	}
 	memcpy(&l->remote, msg->data, sizeof(l->remote));
-	l->remote.address[sizeof(l->remote.address) - 1] = '\0';
+	if (memchr(l->remote.address, '\0', sizeof(l->remote.address)) == NULL) {
+		link_fail(l, "a hello with an address without its end");
+		return;
+	}
+	for (const char *p = l->remote.address; *p != '\0'; p++) {
+		if (*p <= ' ' || *p >= 0x7f) {
+			link_fail(l, "a hello with control characters or spaces in its address");
+			return;
+		}
+	}
 	if (l->remote.version != PEERLINK_VERSION || l->remote.kind != l->local.kind ||
 	    l->remote.node_id == 0) {
 		link_fail(l, "hello of version %u, kind %u; expected %d, %u", l->remote.version,
@@ -174,6 +187,15 @@ static void link_input(struct stream *s)
 static void link_secured(struct stream *s)
 {
 	struct peerlink *l = (struct peerlink *)s;
+	/* Who the peer is, from here on, is its certificate (the context asks
+	 * for one and refuses a handshake without). */
+	X509 *cert = SSL_get0_peer_certificate(s->tls.ssl);
+	unsigned int len = 0;
+	if (cert == NULL || X509_digest(cert, EVP_sha256(), l->fingerprint, &len) != 1 ||
+	    len != sizeof(l->fingerprint)) {
+		link_fail(l, "no certificate to know the peer by");
+		return;
+	}
 	struct iovec iov = {.iov_base = &l->local, .iov_len = sizeof(l->local)};
 	if (link_write_frame(l, PEERLINK_HELLO, &iov, 1) == -1)
 		link_fail(l, "cannot send the hello");
@@ -466,6 +488,16 @@ bool peerlink_is_up(const struct peerlink *l)
 const struct peerlink_hello *peerlink_remote(const struct peerlink *l)
 {
 	return &l->remote;
+}
+
+const uint8_t *peerlink_fingerprint(const struct peerlink *l)
+{
+	return l->fingerprint;
+}
+
+X509 *peerlink_certificate(const struct peerlink *l)
+{
+	return SSL_get0_peer_certificate(l->stream.tls.ssl);
 }
 
 const char *peerlink_peer(const struct peerlink *l)

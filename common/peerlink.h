@@ -2,7 +2,8 @@
  * A link between two nodes of a cluster: TCP with mutual TLS (the cluster
  * trust bundle on both sides), carrying the frames of ipc.h (16-byte header
  * and payload).  The first frame each way is struct peerlink_hello, naming
- * the node; a link that says nothing within its deadline, sends a bad frame
+ * the node (a claim: the certificate, peerlink_fingerprint, is the proof
+ * that its owner checks); a link that says nothing within its deadline, sends a bad frame
  * or fails TLS is closed with one log line naming the address.
  *
  * Used by the elector for heartbeats and votes (and, separately, by the
@@ -24,14 +25,15 @@
 #include "ipc.h"
 
 /* Stanza links carry stanzas of up to the configured maximum (1 MiB). */
-#define PEERLINK_FRAME_MAX IPC_FRAME_MAX
-#define PEERLINK_HELLO	   1 /* frame type of the hello; others are the user's */
+#define PEERLINK_FRAME_MAX	  IPC_FRAME_MAX
+#define PEERLINK_HELLO		  1  /* frame type of the hello; others are the user's */
+#define PEERLINK_FINGERPRINT_SIZE 32 /* SHA-256 of the peer's certificate */
 
 struct peerlink_hello {
 	uint32_t version;
 	uint32_t kind; /* what the link carries, so a wrong port is noticed */
 	uint64_t node_id;
-	char address[128]; /* where the sender listens, host:port */
+	char address[128]; /* where the sender listens; printable, ended */
 };
 _Static_assert(sizeof(struct peerlink_hello) == 144, "peerlink_hello has a fixed size");
 
@@ -81,6 +83,10 @@ int peerlink_send(struct peerlink *l, uint16_t type, const void *data, size_t le
 bool peerlink_is_up(const struct peerlink *l);
 const struct peerlink_hello *peerlink_remote(const struct peerlink *l);
 const char *peerlink_peer(const struct peerlink *l);
+/* The peer's certificate and its SHA-256 fingerprint: who the peer is
+ * (its hello only says what it claims); valid once the link is up. */
+const uint8_t *peerlink_fingerprint(const struct peerlink *l);
+X509 *peerlink_certificate(const struct peerlink *l);
 void peerlink_set_arg(struct peerlink *l, void *arg);
 
 #endif

@@ -67,6 +67,49 @@ static void reset_timer(struct elector *e)
 	e->timeout = e->opt.election_ticks_min + (span > 0 ? next_random(e) % span : 0);
 }
 
+bool elector_address_valid(const char *address, size_t size)
+{
+	const char *end = memchr(address, '\0', size);
+	if (end == NULL || end == address)
+		return false;
+	for (const char *p = address; p < end; p++) {
+		if (*p <= ' ' || *p >= 0x7f)
+			return false;
+	}
+	const char *colon = strrchr(address, ':');
+	if (colon == NULL || colon == address || colon[1] == '\0' || end - colon > 6)
+		return false;
+	unsigned long port = 0;
+	for (const char *p = colon + 1; p < end; p++) {
+		if (*p < '0' || *p > '9')
+			return false;
+		port = port * 10 + (unsigned long)(*p - '0');
+	}
+	if (port == 0 || port > 65535)
+		return false;
+	if (address[0] == '[')
+		return colon - address > 2 && colon[-1] == ']' &&
+		       memchr(address + 1, ']', (size_t)(colon - address - 2)) == NULL;
+	/* An IPv6 address without brackets would be ambiguous. */
+	return memchr(address, ':', (size_t)(colon - address)) == NULL &&
+	       memchr(address, '[', (size_t)(colon - address)) == NULL &&
+	       memchr(address, ']', (size_t)(colon - address)) == NULL;
+}
+
+static bool same_fingerprint(const struct elector_member *m,
+			     const uint8_t fingerprint[ELECTOR_FINGERPRINT_SIZE])
+{
+	return memcmp(m->fingerprint, fingerprint, ELECTOR_FINGERPRINT_SIZE) == 0;
+}
+
+/* A member read from a state file of before fingerprints: bound to the
+ * next certificate the shell lets speak for it (see elector_propose_add). */
+static bool unbound(const struct elector_member *m)
+{
+	static const uint8_t zero[ELECTOR_FINGERPRINT_SIZE];
+	return same_fingerprint(m, zero);
+}
+
 static const struct elector_member *member(const struct elector_config *c, uint64_t id)
 {
 	for (uint32_t i = 0; i < c->count; i++) {
@@ -319,6 +362,8 @@ void elector_tick(struct elector *e)
 	}
 }
 
+static void step(struct elector *e, const struct elector_msg *m);
+
 static bool leader_recently_heard(const struct elector *e)
 {
 	return e->role == ELECTOR_LEADER ||
@@ -351,10 +396,43 @@ static void on_heartbeat(struct elector *e, const struct elector_msg *m)
 	emit(e, ELECTOR_MSG_HEARTBEAT_REPLY, m->from);
 }
 
-void elector_step(struct elector *e, const struct elector_msg *m)
+/* Is the sender of `m`, on a link with `fingerprint`, who it says? */
+static int check_sender(const struct elector *e, const struct elector_msg *m,
+			const uint8_t fingerprint[ELECTOR_FINGERPRINT_SIZE], const char **why)
+{
+	const struct elector_member *known = member(&e->p.config, m->from);
+	if (known != NULL) {
+		if (same_fingerprint(known, fingerprint) || unbound(known))
+			return 0;
+		*why = "a message in a member's name from another certificate";
+		return -1;
+	}
+	/* A node that knows no membership yet (it is joining) learns it from
+	 * the leader's first heartbeat, which must list that leader with the
+	 * certificate it speaks with.  A node with a membership hears only its
+	 * members: one that missed the change adding a new leader learns it
+	 * from the next leader it knows, as a majority always includes one. */
+	const struct elector_member *claimed =
+	    m->type == ELECTOR_MSG_HEARTBEAT ? member(&m->config, m->from) : NULL;
+	if (e->p.config.count == 0 && claimed != NULL && same_fingerprint(claimed, fingerprint))
+		return 0;
+	*why = "an election message from a node that is not a member";
+	return -1;
+}
+
+int elector_step(struct elector *e, const struct elector_msg *m,
+		 const uint8_t fingerprint[ELECTOR_FINGERPRINT_SIZE], const char **why)
 {
 	if (m->to != e->opt.id || m->from == e->opt.id || m->from == ELECTOR_NONE)
-		return;
+		return 0;
+	if (check_sender(e, m, fingerprint, why) == -1)
+		return -1;
+	step(e, m);
+	return 0;
+}
+
+static void step(struct elector *e, const struct elector_msg *m)
+{
 
 	if (m->type == ELECTOR_MSG_PRE_VOTE) {
 		/* Granted without changing our term: only a node that could win a
@@ -443,12 +521,14 @@ void elector_step(struct elector *e, const struct elector_msg *m)
 	}
 }
 
-int elector_initialize(struct elector *e, const char *address)
+int elector_initialize(struct elector *e, const char *address,
+		       const uint8_t fingerprint[ELECTOR_FINGERPRINT_SIZE])
 {
-	if (e->p.config.count != 0 || strlen(address) >= ELECTOR_ADDRESS_MAX)
+	if (e->p.config.count != 0 || !elector_address_valid(address, ELECTOR_ADDRESS_MAX))
 		return -1;
 	struct elector_config one = {.count = 1};
 	one.members[0].id = e->opt.id;
+	memcpy(one.members[0].fingerprint, fingerprint, ELECTOR_FINGERPRINT_SIZE);
 	strcpy(one.members[0].address, address);
 	e->p.term++;
 	e->p.voted_for = e->opt.id;
@@ -466,15 +546,21 @@ static bool change_allowed(const struct elector *e)
 	return e->role == ELECTOR_LEADER && e->p.commit_index == e->p.config.index;
 }
 
-int elector_propose_add(struct elector *e, uint64_t id, const char *address)
+int elector_propose_add(struct elector *e, uint64_t id, const char *address,
+			const uint8_t fingerprint[ELECTOR_FINGERPRINT_SIZE])
 {
-	if (!change_allowed(e) || id == ELECTOR_NONE || strlen(address) >= ELECTOR_ADDRESS_MAX)
+	if (!change_allowed(e) || id == ELECTOR_NONE ||
+	    !elector_address_valid(address, ELECTOR_ADDRESS_MAX))
 		return -1;
 	struct elector_config next = e->p.config;
 	for (uint32_t i = 0; i < next.count; i++) {
 		if (next.members[i].id == id) {
-			if (strcmp(next.members[i].address, address) == 0)
+			/* An id stays with the certificate it joined with. */
+			bool same = same_fingerprint(&next.members[i], fingerprint);
+			if ((same && strcmp(next.members[i].address, address) == 0) ||
+			    (!same && !unbound(&next.members[i])))
 				return -1;
+			memcpy(next.members[i].fingerprint, fingerprint, ELECTOR_FINGERPRINT_SIZE);
 			strcpy(next.members[i].address, address);
 			append_config(e, &next);
 			return 0;
@@ -483,6 +569,7 @@ int elector_propose_add(struct elector *e, uint64_t id, const char *address)
 	if (next.count == ELECTOR_MEMBERS_MAX)
 		return -1;
 	next.members[next.count].id = id;
+	memcpy(next.members[next.count].fingerprint, fingerprint, ELECTOR_FINGERPRINT_SIZE);
 	strcpy(next.members[next.count].address, address);
 	next.count++;
 	append_config(e, &next);

@@ -14,6 +14,18 @@
  * one node at a time through the leader, committed by a majority of the new
  * membership before the next may start.  The membership is the only
  * replicated state, so the "log" is its latest entry (index, term).
+ *
+ * Who a peer is: each member is bound to the SHA-256 fingerprint of the
+ * certificate it joined with (the shell reads it from the link's TLS
+ * session and hands it in with every message).  A message in a member's
+ * name from another certificate is refused, and so is a message from a
+ * node that is not a member, except, for a node that knows no membership
+ * yet (it is joining), a heartbeat whose membership lists its sender with
+ * that certificate.  Which certificates may join at all is the shell's
+ * decision (the trust bundle, cluster.peer_names).
+ * A member with an all-zero fingerprint (read from a state file of before
+ * fingerprints) is not bound yet: the leader binds it with
+ * elector_propose_add when it is heard from.
  */
 #ifndef RXMPP_ELECTOR_CORE_H
 #define RXMPP_ELECTOR_CORE_H
@@ -22,14 +34,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ELECTOR_MEMBERS_MAX 16
-#define ELECTOR_ADDRESS_MAX 128
-#define ELECTOR_NONE	    0 /* no node: node ids are never 0 */
+#define ELECTOR_MEMBERS_MAX	 16
+#define ELECTOR_ADDRESS_MAX	 128
+#define ELECTOR_NONE		 0  /* no node: node ids are never 0 */
+#define ELECTOR_FINGERPRINT_SIZE 32 /* SHA-256 */
 
 struct elector_member {
 	uint64_t id;
-	char address[ELECTOR_ADDRESS_MAX]; /* where its peers reach it, host:port */
+	uint8_t fingerprint[ELECTOR_FINGERPRINT_SIZE]; /* of its certificate */
+	char address[ELECTOR_ADDRESS_MAX];	       /* where its peers reach it, host:port */
 };
+
+/* A member address: host:port (IPv6 in brackets), printable ASCII without
+ * spaces, ended within `size` bytes.  It goes into files and log lines, so
+ * every address from a peer is checked with this. */
+bool elector_address_valid(const char *address, size_t size);
 
 /* A membership entry: the members, and the (index, term) it was made at. */
 struct elector_config {
@@ -93,15 +112,24 @@ struct elector *elector_new(const struct elector_options *options,
 void elector_free(struct elector *e);
 
 void elector_tick(struct elector *e);
-/* A message from a peer; ones not addressed to this node are ignored. */
-void elector_step(struct elector *e, const struct elector_msg *msg);
+/* A message from a peer over a link whose certificate has `fingerprint`;
+ * ones not addressed to this node are ignored.  -1 with `*why` when the
+ * message is not the sender's to send (see above): the shell closes the
+ * link. */
+int elector_step(struct elector *e, const struct elector_msg *msg,
+		 const uint8_t fingerprint[ELECTOR_FINGERPRINT_SIZE], const char **why);
 
-/* A one-node cluster of this node at `address`; it leads at once. */
-int elector_initialize(struct elector *e, const char *address);
-/* Leader only: add `id` at `address` (or move it there), or remove `id`.
- * -1 when not leader, when another change is not yet committed, when the
- * cluster is full, or when it would change nothing. */
-int elector_propose_add(struct elector *e, uint64_t id, const char *address);
+/* A one-node cluster of this node at `address`, with this node's
+ * certificate's `fingerprint`; it leads at once. */
+int elector_initialize(struct elector *e, const char *address,
+		       const uint8_t fingerprint[ELECTOR_FINGERPRINT_SIZE]);
+/* Leader only: add `id` at `address` (or move it there) bound to
+ * `fingerprint` (or bind a member not bound yet), or remove `id`.  -1 when
+ * not leader, when another change is not yet committed, when the cluster is
+ * full, when the address is not valid, when `id` is a member bound to
+ * another fingerprint, or when it would change nothing. */
+int elector_propose_add(struct elector *e, uint64_t id, const char *address,
+			const uint8_t fingerprint[ELECTOR_FINGERPRINT_SIZE]);
 int elector_propose_remove(struct elector *e, uint64_t id);
 
 struct elector_ready {

@@ -12,6 +12,13 @@
  *   elector_wire_decode; a malformed one, a message in the name of another
  *   node than the one that authenticated the link, or an answer nobody
  *   asked for closes the link with one warning (the peer links again).
+ * - Who a peer is: the fingerprint of its certificate.  A link is heard
+ *   only when that certificate is a member's or may join (elector_peers.c:
+ *   the trust bundle, cluster.peer_names); the core checks that each
+ *   message comes from the certificate its sender is bound to.  A join
+ *   binds the joining node's id to the certificate of the link it asked
+ *   on; a removal is taken only from a member on a link with its own
+ *   certificate.
  * - Membership requests from rxmppctl: initialize here; join and remove go
  *   to the leader over a link of their own, following redirects, asking
  *   again while the change is pending, for at most 30 s.
@@ -33,6 +40,7 @@
 #include "common/peerlink.h"
 #include "common/tls.h"
 #include "elector_core.h"
+#include "elector_peers.h"
 #include "elector_state.h"
 #include "elector_wire.h"
 
@@ -76,6 +84,7 @@ static struct {
 	struct config cfg;
 	bool enabled;
 	uint64_t id;
+	uint8_t fingerprint[ELECTOR_FINGERPRINT_SIZE]; /* of this node's certificate */
 	char address[ELECTOR_ADDRESS_MAX];
 	struct elector *core;
 	SSL_CTX *tls;
@@ -200,26 +209,59 @@ static void link_closed(struct peerlink *l, const char *reason, void *arg);
 
 static const struct peerlink_events link_events = {link_up, link_message, link_closed};
 
+/* Is the certificate of `l` a member's, or one that may join?  Nothing
+ * else is heard. */
+static bool link_vouched(struct peerlink *l, const char **why)
+{
+	const uint8_t *fingerprint = peerlink_fingerprint(l);
+	if (E.core != NULL) {
+		const struct elector_config *c = elector_config(E.core);
+		for (uint32_t i = 0; i < c->count; i++) {
+			if (memcmp(c->members[i].fingerprint, fingerprint,
+				   ELECTOR_FINGERPRINT_SIZE) == 0)
+				return true;
+		}
+	}
+	return elector_peers_may_join(E.tls, &E.cfg.cluster.peer_names, peerlink_certificate(l),
+				      why);
+}
+
 /* The arg of a link says what it is: an out_link, the request, or NULL (in). */
 static void link_up(struct peerlink *l, void *arg)
 {
 	const struct peerlink_hello *remote = peerlink_remote(l);
-	note_heard(remote->node_id);
+	const char *why = "";
 	if (arg == &E.req) {
+		/* The node asked must be one this node would hear afterwards. */
+		if (!link_vouched(l, &why)) {
+			request_finish(false, "%s is not a node this one may trust: %s",
+				       E.req.target, why);
+			return;
+		}
 		peerlink_send(l, ELECTOR_WIRE_CHANGE, &E.req.change, sizeof(E.req.change));
 		return;
 	}
 	if (arg != NULL) {
 		struct out_link *out = arg;
-		if (remote->node_id != out->id) {
-			log_warnx("cluster link %s: the node there is %016" PRIx64
-				  ", not member %016" PRIx64 "; closing it",
-				  peerlink_peer(l), remote->node_id, out->id);
+		const struct elector_member *m = member_of(out->id);
+		static const uint8_t unbound[ELECTOR_FINGERPRINT_SIZE];
+		bool bound = m != NULL && memcmp(m->fingerprint, unbound, sizeof(unbound)) != 0;
+		if (remote->node_id != out->id ||
+		    (bound && memcmp(m->fingerprint, peerlink_fingerprint(l),
+				     ELECTOR_FINGERPRINT_SIZE) != 0) ||
+		    (!bound && !link_vouched(l, &why))) {
+			static struct log_limit other;
+			log_warnx_limited(&other,
+					  "cluster link %s: the node there is %016" PRIx64
+					  " with another certificate, not member %016" PRIx64
+					  "; closing it",
+					  peerlink_peer(l), remote->node_id, out->id);
 			out->link = NULL;
 			out->retry_at = now_ms() + RETRY_MAX_MS;
 			peerlink_free(l);
 			return;
 		}
+		note_heard(remote->node_id);
 		out->backoff = RETRY_FIRST_MS;
 		log_info("cluster link to %016" PRIx64 " at %s up", out->id, out->address);
 		return;
@@ -370,31 +412,45 @@ static void reply_change(struct peerlink *l, uint32_t status, const char *text)
 	peerlink_send(l, ELECTOR_WIRE_CHANGE_REPLY, &reply, sizeof(reply));
 }
 
-/* The leader's answer to a join or remove; applies what it can now. */
-static uint32_t apply_change(const struct elector_change *change, const char **text)
+/* The leader's answer to a join or remove; applies what it can now.  A
+ * join binds the node to `fingerprint`, its link's certificate. */
+static uint32_t apply_change(const struct elector_change *change, const uint8_t *fingerprint,
+			     const char **text)
 {
 	const struct elector_config *c = elector_config(E.core);
 	bool committed = elector_commit_index(E.core) == c->index;
 	const struct elector_member *m = member_of(change->node_id);
 	*text = "";
 	if (change->op == ELECTOR_CHANGE_JOIN) {
-		if (m != NULL && strcmp(m->address, change->address) == 0)
+		bool same_cert =
+		    m != NULL && memcmp(m->fingerprint, fingerprint, ELECTOR_FINGERPRINT_SIZE) == 0;
+		if (same_cert && strcmp(m->address, change->address) == 0)
 			return committed ? ELECTOR_CHANGE_DONE : ELECTOR_CHANGE_PENDING;
 		if (!committed)
 			return ELECTOR_CHANGE_PENDING;
-		/* A node that was reset comes back with a new id at its old address:
-		 * its old entry goes first, so the membership never lists it twice. */
+		/* A node that was reset comes back with a new id at its old address
+		 * (and with its certificate): its old entry goes first, so the
+		 * membership never lists it twice.  With another certificate the
+		 * address is someone else's. */
 		for (uint32_t i = 0; i < c->count; i++) {
 			if (c->members[i].id != change->node_id &&
 			    strcmp(c->members[i].address, change->address) == 0) {
+				if (memcmp(c->members[i].fingerprint, fingerprint,
+					   ELECTOR_FINGERPRINT_SIZE) != 0) {
+					*text = "that address is a member's, with another "
+						"certificate";
+					return ELECTOR_CHANGE_REFUSED;
+				}
 				log_info("replacing member %016" PRIx64 " at %s by %016" PRIx64,
 					 c->members[i].id, change->address, change->node_id);
 				elector_propose_remove(E.core, c->members[i].id);
 				return ELECTOR_CHANGE_PENDING;
 			}
 		}
-		if (elector_propose_add(E.core, change->node_id, change->address) == -1) {
-			*text = "the cluster is full";
+		if (elector_propose_add(E.core, change->node_id, change->address, fingerprint) ==
+		    -1) {
+			*text = m != NULL ? "that node id is a member's, with another certificate"
+					  : "the cluster is full";
 			return ELECTOR_CHANGE_REFUSED;
 		}
 		log_info("adding member %016" PRIx64 " at %s", change->node_id, change->address);
@@ -418,6 +474,28 @@ static void on_change(struct peerlink *l, const struct elector_change *change)
 		reply_change(l, ELECTOR_CHANGE_REFUSED, "the cluster is disabled on that node");
 		return;
 	}
+	/* Who may ask: anyone allowed to join may join (as itself: checked by
+	 * the caller); only a member, by its own certificate, may remove. */
+	const char *why = "";
+	const struct elector_member *asker = member_of(peerlink_remote(l)->node_id);
+	bool refused = change->op == ELECTOR_CHANGE_JOIN
+			   ? !link_vouched(l, &why)
+			   : (asker == NULL || memcmp(asker->fingerprint, peerlink_fingerprint(l),
+						      ELECTOR_FINGERPRINT_SIZE) != 0);
+	if (refused) {
+		char text[128];
+		snprintf(text, sizeof(text), "%s",
+			 change->op == ELECTOR_CHANGE_JOIN
+			     ? why
+			     : "only a member, with its own certificate, may remove one");
+		static struct log_limit refusals;
+		log_warnx_limited(&refusals,
+				  "cluster link %s (node %016" PRIx64 "): %s refused: %s",
+				  peerlink_peer(l), peerlink_remote(l)->node_id,
+				  change->op == ELECTOR_CHANGE_JOIN ? "a join" : "a removal", text);
+		reply_change(l, ELECTOR_CHANGE_REFUSED, text);
+		return;
+	}
 	if (elector_role(E.core) != ELECTOR_LEADER) {
 		bool known = elector_leader(E.core) != ELECTOR_NONE;
 		reply_change(l, known ? ELECTOR_CHANGE_REDIRECT : ELECTOR_CHANGE_PENDING,
@@ -425,7 +503,7 @@ static void on_change(struct peerlink *l, const struct elector_change *change)
 		return;
 	}
 	const char *text;
-	uint32_t status = apply_change(change, &text);
+	uint32_t status = apply_change(change, peerlink_fingerprint(l), &text);
 	pump();
 	reply_change(l, status, text);
 }
@@ -467,10 +545,25 @@ static void on_reply(const struct elector_change_reply *reply)
 	}
 }
 
+/* A member read from an old state file (no fingerprint yet) is bound to
+ * the certificate it speaks with when the leader first hears from it: a
+ * membership change like any other. */
+static void maybe_bind(uint64_t id, const uint8_t *fingerprint)
+{
+	static const uint8_t unbound[ELECTOR_FINGERPRINT_SIZE];
+	const struct elector_member *m = member_of(id);
+	if (m == NULL || memcmp(m->fingerprint, unbound, sizeof(unbound)) != 0 ||
+	    elector_role(E.core) != ELECTOR_LEADER)
+		return;
+	char address[ELECTOR_ADDRESS_MAX];
+	snprintf(address, sizeof(address), "%s", m->address);
+	if (elector_propose_add(E.core, id, address, fingerprint) == 0)
+		log_info("member %016" PRIx64 " at %s bound to its certificate", id, address);
+}
+
 static void link_message(struct peerlink *l, const struct ipc_msg *msg, void *arg)
 {
 	const struct peerlink_hello *remote = peerlink_remote(l);
-	note_heard(remote->node_id);
 	struct elector_wire_msg m;
 	const char *why;
 	if (elector_wire_decode(msg, &m, &why) == -1) {
@@ -485,7 +578,13 @@ static void link_message(struct peerlink *l, const struct ipc_msg *msg, void *ar
 		}
 		if (E.core == NULL)
 			return; /* the cluster is disabled here */
-		elector_step(E.core, &m.u.msg);
+		if (!link_vouched(l, &why) ||
+		    elector_step(E.core, &m.u.msg, peerlink_fingerprint(l), &why) == -1) {
+			link_drop(l, arg, why);
+			return;
+		}
+		note_heard(remote->node_id);
+		maybe_bind(remote->node_id, peerlink_fingerprint(l));
 		pump();
 		return;
 	case ELECTOR_WIRE_CHANGE:
@@ -626,7 +725,10 @@ void elector_io_request(uint64_t token, const struct proto_cluster_request *requ
 			    "this node is already in a cluster; remove it or reset it first");
 			return;
 		}
-		elector_initialize(E.core, E.address);
+		if (elector_initialize(E.core, E.address, E.fingerprint) == -1) {
+			send_result(token, false, "cluster.address is not a valid host:port");
+			return;
+		}
 		pump();
 		snprintf(text, sizeof(text),
 			 "initialized a one-node cluster: node %016" PRIx64 " at %s", E.id,
@@ -715,6 +817,8 @@ static int64_t on_tick(struct ev_timer *timer, void *arg)
 	(void)timer, (void)arg;
 	if (E.core != NULL) {
 		elector_tick(E.core);
+		/* A leader read from an old state file binds itself too. */
+		maybe_bind(E.id, E.fingerprint);
 		pump();
 	}
 	request_drive();
@@ -731,6 +835,16 @@ int elector_io_configure(const struct config *cfg, bool first, char *why, size_t
 							    why, why_size);
 			if (tls == NULL)
 				return -1;
+			uint8_t fingerprint[ELECTOR_FINGERPRINT_SIZE];
+			if (elector_peers_own_fingerprint(tls, fingerprint, sizeof(fingerprint)) ==
+				0 &&
+			    memcmp(fingerprint, E.fingerprint, sizeof(fingerprint)) != 0) {
+				log_warnx("this node's certificate changed: the members know it by "
+					  "the old one, and will not hear it with the new one; "
+					  "remove it from the cluster and join again (see "
+					  "README, The cluster)");
+				memcpy(E.fingerprint, fingerprint, sizeof(fingerprint));
+			}
 			SSL_CTX_free(E.tls);
 			E.tls = tls;
 		}
@@ -761,6 +875,10 @@ int elector_io_configure(const struct config *cfg, bool first, char *why, size_t
 	E.tls = tls_peer_context_new(&cfg->tls, cfg->cluster.trust_bundle, why, why_size);
 	if (E.tls == NULL)
 		return -1;
+	if (elector_peers_own_fingerprint(E.tls, E.fingerprint, sizeof(E.fingerprint)) == -1) {
+		snprintf(why, why_size, "cannot read this node's certificate");
+		return -1;
+	}
 	unsigned hb = cfg->cluster.heartbeat_interval_ms / TICK_MS;
 	struct elector_options options = {
 	    .id = E.id,

@@ -15,11 +15,15 @@
 #include "common/fileio.h"
 #include "common/log.h"
 
-#define NODE_ID_KIND  "node-id"
-#define ELECTION_KIND "election"
-#define STATE_VERSION 1
-#define ELECTION_MAX  (64 * 1024)
-#define FIELDS_MAX    4
+#define NODE_ID_KIND	"node-id"
+#define ELECTION_KIND	"election"
+#define NODE_ID_VERSION 1
+/* 2: each member line carries the SHA-256 fingerprint of the member's
+ * certificate; version 1 files are read (fingerprints unknown, zero) and
+ * rewritten. */
+#define ELECTION_VERSION 2
+#define ELECTION_MAX	 (64 * 1024)
+#define FIELDS_MAX	 4
 /* What to do about a damaged file, in every refusal. */
 #define STATE_ADVICE                                                                               \
 	"restore the state directory from a backup, or run `rxmppctl reset` and join the "         \
@@ -75,47 +79,56 @@ static bool parse_hex16(const char *s, uint64_t *out)
 	return true;
 }
 
-/* host:port, printable, no spaces, a port of 1-65535, shorter than the
- * field it goes into. */
-static bool address_valid(const char *s)
+/* Exactly 64 lower-case hex digits, as written. */
+static bool parse_fingerprint(const char *s, uint8_t out[ELECTOR_FINGERPRINT_SIZE])
 {
-	size_t len = strlen(s);
-	if (len == 0 || len >= ELECTOR_ADDRESS_MAX)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
+	for (int i = 0; i < 2 * ELECTOR_FINGERPRINT_SIZE; i++) {
+		char c = s[i];
+		unsigned v;
+		if (c >= '0' && c <= '9')
+			v = (unsigned)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			v = (unsigned)(c - 'a' + 10);
+		else
 			return false;
+		out[i / 2] = (uint8_t)(i % 2 ? out[i / 2] | v : v << 4);
 	}
-	const char *colon = strrchr(s, ':');
-	uint64_t port;
-	return colon != NULL && colon != s && parse_dec(colon + 1, &port) && port >= 1 &&
-	       port <= 65535;
+	return s[2 * ELECTOR_FINGERPRINT_SIZE] == '\0';
 }
 
-/* One member line's fields after "member"; false with the reason. */
-static bool parse_member(char **fields, int n, const struct elector_config *config,
-			 struct elector_member *m, const char **reason)
+/* One member line's fields after "member"; false with the reason.  Files
+ * of version 1 have no fingerprint. */
+static bool parse_member(char **fields, int n, unsigned version,
+			 const struct elector_config *config, struct elector_member *m,
+			 const char **reason)
 {
-	if (n != 3) {
-		*reason = "expected \"member ID HOST:PORT\"";
+	bool bound = version >= 2;
+	if (n != (bound ? 4 : 3)) {
+		*reason = bound ? "expected \"member ID FINGERPRINT HOST:PORT\""
+				: "expected \"member ID HOST:PORT\"";
 		return false;
 	}
 	if (!parse_hex16(fields[1], &m->id) || m->id == 0) {
 		*reason = "the member id is not 16 hex digits (and not 0)";
 		return false;
 	}
-	if (!address_valid(fields[2])) {
+	if (bound && !parse_fingerprint(fields[2], m->fingerprint)) {
+		*reason = "the member's certificate fingerprint is not 64 hex digits";
+		return false;
+	}
+	const char *address = fields[bound ? 3 : 2];
+	if (!elector_address_valid(address, ELECTOR_ADDRESS_MAX)) {
 		*reason = "the member address is not HOST:PORT";
 		return false;
 	}
 	for (uint32_t i = 0; i < config->count; i++) {
 		if (config->members[i].id == m->id ||
-		    strcmp(config->members[i].address, fields[2]) == 0) {
+		    strcmp(config->members[i].address, address) == 0) {
 			*reason = "a member listed twice";
 			return false;
 		}
 	}
-	snprintf(m->address, sizeof(m->address), "%s", fields[2]);
+	snprintf(m->address, sizeof(m->address), "%s", address);
 	return true;
 }
 
@@ -123,7 +136,8 @@ static bool parse_member(char **fields, int n, const struct elector_config *conf
  * each field exactly once and in that order (as written); comment lines
  * are allowed anywhere. */
 static int election_parse(const char *path, char *body, size_t len, unsigned first_line,
-			  struct elector_persistent *s, char *why, size_t why_size)
+			  unsigned version, struct elector_persistent *s, char *why,
+			  size_t why_size)
 {
 	static const char *const keys[] = {"term", "voted_for", "commit", "config", "member"};
 	char *cursor = body, *end = body + len, *line;
@@ -167,8 +181,8 @@ static int election_parse(const char *path, char *body, size_t len, unsigned fir
 			reason = "a member before the config line";
 		} else if (s->config.count == ELECTOR_MEMBERS_MAX) {
 			reason = "too many members";
-		} else if (parse_member(fields, n, &s->config, &s->config.members[s->config.count],
-					&reason)) {
+		} else if (parse_member(fields, n, version, &s->config,
+					&s->config.members[s->config.count], &reason)) {
 			s->config.count++;
 		}
 		if (key < 4)
@@ -190,31 +204,36 @@ static int election_parse(const char *path, char *body, size_t len, unsigned fir
 	return 0;
 }
 
-/* Reads `path` of `kind` whole and checks its seal; the body is
- * *text[*start, *start + *len), starting on *first_line.  1 when missing. */
-static int state_read(const char *path, const char *kind, size_t max, char **text, size_t *start,
-		      size_t *len, unsigned *first_line, bool *unsealed, char *why, size_t why_size)
+/* Reads `path` of `kind` whole and checks its seal (a format version of
+ * at most `newest`); the body is *text[*start, *start + *len), starting on
+ * *first_line, and *version is 0 when the file is unsealed.  1 when
+ * missing. */
+static int state_read(const char *path, const char *kind, unsigned newest, size_t max, char **text,
+		      size_t *start, size_t *len, unsigned *first_line, unsigned *version,
+		      char *why, size_t why_size)
 {
 	size_t total;
-	unsigned version = 0;
+	*version = 0;
 	if (access(path, F_OK) == -1 && errno == ENOENT)
 		return 1;
 	if (fileio_read_all(path, max, text, &total, why, why_size) == -1)
 		return -1;
 	char inner[512];
 	enum fileio_seal seal =
-	    fileio_unseal(path, *text, total, kind, &version, start, len, inner, sizeof(inner));
-	if (seal == FILEIO_SEAL_BROKEN || (seal == FILEIO_SEALED && version != STATE_VERSION)) {
+	    fileio_unseal(path, *text, total, kind, version, start, len, inner, sizeof(inner));
+	if (seal == FILEIO_SEAL_BROKEN ||
+	    (seal == FILEIO_SEALED && (*version == 0 || *version > newest))) {
 		if (seal == FILEIO_SEALED)
 			snprintf(inner, sizeof(inner),
-				 "%s:1: format version %u, this rxmpp reads %u", path, version,
-				 STATE_VERSION);
+				 "%s:1: format version %u, this rxmpp reads 1 to %u", path,
+				 *version, newest);
 		snprintf(why, why_size, "%s; %s", inner, STATE_ADVICE);
 		free(*text);
 		return -1;
 	}
-	*unsealed = seal == FILEIO_UNSEALED;
-	*first_line = *unsealed ? 1 : 2;
+	if (seal == FILEIO_UNSEALED)
+		*version = 0;
+	*first_line = seal == FILEIO_UNSEALED ? 1 : 2;
 	return 0;
 }
 
@@ -224,10 +243,12 @@ static int node_id_read(const char *path, uint64_t *id, bool *unsealed, char *wh
 	char *text;
 	size_t start, len;
 	unsigned first_line;
-	int rc = state_read(path, NODE_ID_KIND, 4096, &text, &start, &len, &first_line, unsealed,
-			    why, why_size);
+	unsigned version;
+	int rc = state_read(path, NODE_ID_KIND, NODE_ID_VERSION, 4096, &text, &start, &len,
+			    &first_line, &version, why, why_size);
 	if (rc != 0)
 		return rc;
+	*unsealed = version == 0;
 	char *cursor = text + start, *line;
 	bool cut;
 	bool ok = fileio_next_line(&cursor, text + start + len, &line, &cut) &&
@@ -245,7 +266,7 @@ static int node_id_save(const char *path, uint64_t id, char *why, size_t why_siz
 {
 	char line[32];
 	int n = snprintf(line, sizeof(line), "%016" PRIx64 "\n", id);
-	return fileio_write_sealed(path, NODE_ID_KIND, STATE_VERSION, line, (size_t)n, 0644, why,
+	return fileio_write_sealed(path, NODE_ID_KIND, NODE_ID_VERSION, line, (size_t)n, 0644, why,
 				   why_size);
 }
 
@@ -257,11 +278,15 @@ int elector_state_load(const char *state_dir, struct elector_persistent *s, bool
 	unsigned first_line;
 	memset(s, 0, sizeof(*s));
 	snprintf(path, sizeof(path), "%s/%s", state_dir, ELECTOR_STATE_ELECTION_FILE);
-	int rc = state_read(path, ELECTION_KIND, ELECTION_MAX, &text, &start, &len, &first_line,
-			    unsealed, why, why_size);
+	unsigned version;
+	int rc = state_read(path, ELECTION_KIND, ELECTION_VERSION, ELECTION_MAX, &text, &start,
+			    &len, &first_line, &version, why, why_size);
 	if (rc != 0)
 		return rc;
-	rc = election_parse(path, text + start, len, first_line, s, why, why_size);
+	/* Unsealed files are of version 1's content. */
+	*unsealed = version < ELECTION_VERSION;
+	rc = election_parse(path, text + start, len, first_line, version == 0 ? 1 : version, s, why,
+			    why_size);
 	free(text);
 	if (rc == -1)
 		memset(s, 0, sizeof(*s));
@@ -282,12 +307,16 @@ int elector_state_save(const char *state_dir, const struct elector_persistent *s
 			 s->term, s->voted_for, s->commit_index, s->config.index, s->config.term);
 	int rc = buf_append(&out, line, (size_t)n);
 	for (uint32_t i = 0; i < s->config.count && rc == 0; i++) {
-		n = snprintf(line, sizeof(line), "member %016" PRIx64 " %s\n",
-			     s->config.members[i].id, s->config.members[i].address);
+		const struct elector_member *m = &s->config.members[i];
+		char fingerprint[2 * ELECTOR_FINGERPRINT_SIZE + 1];
+		for (int k = 0; k < ELECTOR_FINGERPRINT_SIZE; k++)
+			snprintf(fingerprint + 2 * k, 3, "%02x", m->fingerprint[k]);
+		n = snprintf(line, sizeof(line), "member %016" PRIx64 " %s %s\n", m->id,
+			     fingerprint, m->address);
 		rc = buf_append(&out, line, (size_t)n);
 	}
 	if (rc == 0)
-		rc = fileio_write_sealed(path, ELECTION_KIND, STATE_VERSION, buf_head(&out),
+		rc = fileio_write_sealed(path, ELECTION_KIND, ELECTION_VERSION, buf_head(&out),
 					 buf_len(&out), 0600, why, why_size);
 	else
 		snprintf(why, why_size, "%s: election state too large", path);
@@ -383,8 +412,8 @@ int elector_state_open(const char *state_dir, uint64_t *id, struct elector_persi
 	if (state_unsealed) {
 		if (elector_state_save(state_dir, state, why, why_size) == -1)
 			return -2;
-		log_info("%s/%s was in the previous format (no header, no checksum): read it once "
-			 "strictly and rewrote it sealed",
+		log_info("%s/%s was in the previous format (no checksum, or members without "
+			 "certificate fingerprints): read it once strictly and rewrote it sealed",
 			 state_dir, ELECTOR_STATE_ELECTION_FILE);
 	}
 	return 0;

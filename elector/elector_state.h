@@ -1,7 +1,8 @@
 /*
  * What the elector keeps on disk, under the state directory:
  *   node-id   this node's permanent id (16 hex digits), made once
- *   election  term, vote, commit index and membership, rewritten atomically
+ *   election  term, vote, commit index and membership (each member's id,
+ *             certificate fingerprint and address), rewritten atomically
  *             (temporary file, fsync, rename) before any message that
  *             depends on them is sent
  * Both are sealed (common/fileio.h: a "rxmpp-<kind> <version>" first line
@@ -11,7 +12,9 @@
  * starting over could vote twice in one term.  For the same reason a
  * node whose node-id is there but whose election file is gone does not
  * start; `rxmppctl reset` and joining again is the way back.  Files
- * written before sealing are read once and rewritten sealed.
+ * written before sealing, and election files of version 1 (members without
+ * the fingerprint of their certificate), are read once and rewritten; such
+ * a member is bound to a certificate when it is next heard from.
  */
 #ifndef RXMPP_ELECTOR_STATE_H
 #define RXMPP_ELECTOR_STATE_H

@@ -36,8 +36,10 @@ static int decode_msg(const struct ipc_msg *msg, struct elector_msg *m, const ch
 		return -1;
 	}
 	for (uint32_t i = 0; i < m->config.count; i++) {
-		if (!ends(m->config.members[i].address, sizeof(m->config.members[i].address))) {
-			*why = "a member address without its end";
+		const struct elector_member *member = &m->config.members[i];
+		if (member->id == ELECTOR_NONE ||
+		    !elector_address_valid(member->address, sizeof(member->address))) {
+			*why = "a member without an id or with an address that is not host:port";
 			return -1;
 		}
 	}
@@ -58,6 +60,9 @@ int elector_wire_decode(const struct ipc_msg *msg, struct elector_wire_msg *out,
 		}
 		if ((out->u.change.op != ELECTOR_CHANGE_JOIN &&
 		     out->u.change.op != ELECTOR_CHANGE_REMOVE) ||
+		    (out->u.change.op == ELECTOR_CHANGE_JOIN &&
+		     !elector_address_valid(out->u.change.address,
+					    sizeof(out->u.change.address))) ||
 		    !ends(out->u.change.address, sizeof(out->u.change.address))) {
 			*why = "a malformed membership change";
 			return -1;
@@ -66,6 +71,9 @@ int elector_wire_decode(const struct ipc_msg *msg, struct elector_wire_msg *out,
 	case ELECTOR_WIRE_CHANGE_REPLY:
 		if (ipc_get_data(msg, &out->u.reply, sizeof(out->u.reply)) == -1 ||
 		    !ends(out->u.reply.leader_address, sizeof(out->u.reply.leader_address)) ||
+		    (out->u.reply.leader_address[0] != '\0' &&
+		     !elector_address_valid(out->u.reply.leader_address,
+					    sizeof(out->u.reply.leader_address))) ||
 		    !ends(out->u.reply.text, sizeof(out->u.reply.text))) {
 			*why = "a malformed answer to a membership change";
 			return -1;

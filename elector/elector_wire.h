@@ -23,6 +23,9 @@ enum elector_change_op {
 	ELECTOR_CHANGE_REMOVE,
 };
 
+/* The node that asks is the one at the other end of the link: a join
+ * binds node_id to that link's certificate (its fingerprint), and a
+ * removal is taken only from a member on a link with its own certificate. */
 struct elector_change {
 	uint32_t op;
 	uint32_t reserved;
@@ -58,8 +61,8 @@ struct elector_wire_msg {
 };
 
 /* Checks the frame's type, size and contents (message types, counts, text
- * ends) and decodes it; -1 with `*why` set when it is malformed or of an
- * unknown type (the link is then closed). */
+ * ends, member and leader addresses: elector_address_valid) and decodes it; -1 with `*why` set when
+ * it is malformed or of an unknown type (the link is then closed). */
 int elector_wire_decode(const struct ipc_msg *msg, struct elector_wire_msg *out, const char **why);
 
 #endif

@@ -3,9 +3,13 @@
  * (elector/elector_wire.c) and the election core behind it.  The input is
  * a frame: its type (2 bytes) then the payload.  A message the decoder
  * accepts goes into a follower of a three-node cluster and its output is
- * taken as the shell would.  Nothing may crash or read out of bounds, and
- * every text accepted must end within its field.
+ * taken as the shell would, from a link with the certificate of the member
+ * it names (or, when bit 1 of `granted` is set, of an outsider).  Nothing
+ * may crash or read out of bounds, every text accepted must end within its
+ * field, every address accepted must be host:port, and an outsider's
+ * message must be refused.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +36,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (type == ELECTOR_WIRE_CHANGE &&
 	    strnlen(m.u.change.address, sizeof(m.u.change.address)) == sizeof(m.u.change.address))
 		abort();
+	if (type == ELECTOR_WIRE_CHANGE && m.u.change.op == ELECTOR_CHANGE_JOIN &&
+	    !elector_address_valid(m.u.change.address, sizeof(m.u.change.address)))
+		abort();
 	if (type == ELECTOR_WIRE_CHANGE_REPLY &&
 	    (strnlen(m.u.reply.text, sizeof(m.u.reply.text)) == sizeof(m.u.reply.text) ||
 	     strnlen(m.u.reply.leader_address, sizeof(m.u.reply.leader_address)) ==
@@ -39,6 +46,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (type != ELECTOR_WIRE_MSG)
 		return 0;
+	for (uint32_t i = 0; i < m.u.msg.config.count; i++) {
+		if (!elector_address_valid(m.u.msg.config.members[i].address, ELECTOR_ADDRESS_MAX))
+			abort();
+	}
 	static struct elector_persistent disk;
 	memset(&disk, 0, sizeof(disk));
 	disk.commit_index = 1;
@@ -46,6 +57,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	disk.config.count = 3;
 	for (uint32_t i = 0; i < 3; i++) {
 		disk.config.members[i].id = i + 1;
+		memset(disk.config.members[i].fingerprint, (int)i + 1, ELECTOR_FINGERPRINT_SIZE);
 		memcpy(disk.config.members[i].address, "127.0.0.1:5224", 15);
 	}
 	struct elector_options options = {.id = m.u.msg.to,
@@ -56,7 +68,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct elector *e = elector_new(&options, &disk);
 	if (e == NULL)
 		return 0;
-	elector_step(e, &m.u.msg);
+	uint8_t fingerprint[ELECTOR_FINGERPRINT_SIZE];
+	bool outsider = (m.u.msg.granted & 2) != 0;
+	memset(fingerprint, outsider ? 0xee : (int)m.u.msg.from, sizeof(fingerprint));
+	uint64_t term = elector_term(e);
+	if (elector_step(e, &m.u.msg, fingerprint, &why) == 0 && outsider &&
+	    m.u.msg.to == options.id && m.u.msg.from != options.id && m.u.msg.from != 0)
+		abort();
+	if (outsider && elector_term(e) != term)
+		abort();
 	for (int t = 0; t < 12; t++) {
 		while (elector_has_ready(e)) {
 			struct elector_ready r;

@@ -20,7 +20,8 @@ from rxmpp_node import free_port, process_alive, wait_until
 def cluster_node(node_factory, certs, trust=None):
     port = free_port(span=2)  # the elector's peer port and the router's stanza port
     node = node_factory(extra=f"cluster:\n  enabled: true\n  port: {port}\n"
-                              f"  trust_bundle: {trust or certs['ca']}\n")
+                              f"  trust_bundle: {trust or certs['ca']}\n"
+                              "  peer_names: [test.example]\n")
     node.cluster_port = port
     node.cluster_address = f"127.0.0.1:{port}"
     return node

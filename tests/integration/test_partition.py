@@ -75,7 +75,8 @@ def test_leader_cut_off_steps_down_and_one_leader_after_healing(network, node_fa
         node = node_factory()
         node.write_config(text=node.config_text().replace("[127.0.0.1]", f"[{address}]") +
                           f"cluster:\n  enabled: true\n  port: 5224\n"
-                          f"  trust_bundle: {node.certs['ca']}\n")
+                          f"  trust_bundle: {node.certs['ca']}\n"
+                          "  peer_names: [test.example]\n")
         node.wrapper = ["ip", "netns", "exec", name]
         node.namespace = name
         node.cluster_address = f"{address}:5224"

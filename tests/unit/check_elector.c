@@ -6,9 +6,12 @@
  * Checked: at most one leader per term; persisted state never rolls back (a
  * term never decreases, a vote is never changed within its term); once a
  * majority can talk again, a leader within a bounded number of ticks that
- * every connected node follows.  A failing schedule prints its seed;
- * ELECTOR_SEED=N replays that one, ELECTOR_SCHEDULES=N runs more or fewer.
- * Scenario tests cover membership: initialize, add, remove, rejoin.
+ * every connected node follows.  An impostor (a node with a certificate of
+ * its own) keeps sending messages in members' names and in its own: every
+ * one is refused and changes nothing, and no honest message is refused.
+ * A failing schedule prints its seed; ELECTOR_SEED=N replays that one,
+ * ELECTOR_SCHEDULES=N runs more or fewer.  Scenario tests cover
+ * membership: initialize, add, remove, rejoin, and what an impostor tries.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +25,18 @@
 #define HEARTBEAT     10
 #define ELECTION_MIN  50
 #define ELECTION_MAX  100
+#define IMPOSTOR      999
+
+/* The fingerprint of node `id`'s certificate: distinct per node. */
+static const uint8_t *cert_of(uint64_t id)
+{
+	static uint8_t fingerprints[8][ELECTOR_FINGERPRINT_SIZE];
+	static unsigned next;
+	uint8_t *fp = fingerprints[next++ % 8];
+	for (int i = 0; i < ELECTOR_FINGERPRINT_SIZE; i++)
+		fp[i] = (uint8_t)(id >> (8 * (i % 8))) ^ (uint8_t)(0x5a + i);
+	return fp;
+}
 
 struct sim_node {
 	uint64_t id;
@@ -163,10 +178,61 @@ static void sim_step(struct sim *s)
 		int from = sim_index(s, msg.m.from), to = sim_index(s, msg.m.to);
 		if (from < 0 || to < 0 || !s->nodes[to].up || !s->link[from][to])
 			continue;
-		elector_step(s->nodes[to].e, &msg.m);
+		const char *why;
+		if (elector_step(s->nodes[to].e, &msg.m, cert_of(msg.m.from), &why) == -1)
+			sim_fail(s, "a member's own message refused");
 		sim_drain(s, to);
 	}
 	s->queued = kept;
+}
+
+/* The impostor holds a certificate of its own and writes what it likes:
+ * a member's name with a higher term (a forged heartbeat, vote or
+ * pre-vote), or its own name with a membership that lists it with its
+ * certificate.  Each is refused and changes nothing on the node it
+ * reaches. */
+static void sim_impostor(struct sim *s)
+{
+	int to = (int)(sim_random(s) % (uint64_t)s->n);
+	if (!s->nodes[to].up)
+		return;
+	struct elector *e = s->nodes[to].e;
+	static const uint32_t types[] = {ELECTOR_MSG_HEARTBEAT, ELECTOR_MSG_VOTE,
+					 ELECTOR_MSG_PRE_VOTE, ELECTOR_MSG_VOTE_REPLY,
+					 ELECTOR_MSG_HEARTBEAT_REPLY};
+	static struct elector_msg m;
+	m = (struct elector_msg){
+	    .type = types[sim_random(s) % 5],
+	    .granted = 1,
+	    .to = s->nodes[to].id,
+	    .term = elector_term(e) + 1 + sim_random(s) % 3,
+	    .last_index = 1000,
+	    .last_term = elector_term(e) + 1,
+	    .commit_index = 1000,
+	};
+	bool own_name = sim_random(s) % 2 == 0;
+	m.from = own_name ? IMPOSTOR : s->nodes[sim_random(s) % (uint64_t)s->n].id;
+	if (m.from == m.to)
+		return; /* the node's own name: not something a link can bring */
+	if (m.type == ELECTOR_MSG_HEARTBEAT) {
+		m.config = *elector_config(e);
+		if (own_name && m.config.count < ELECTOR_MEMBERS_MAX) {
+			struct elector_member *me = &m.config.members[m.config.count++];
+			me->id = IMPOSTOR;
+			memcpy(me->fingerprint, cert_of(IMPOSTOR), ELECTOR_FINGERPRINT_SIZE);
+			snprintf(me->address, sizeof(me->address), "10.6.6.6:5224");
+		}
+	}
+	uint64_t term = elector_term(e), leader = elector_leader(e);
+	enum elector_role role = elector_role(e);
+	uint64_t index = elector_config(e)->index;
+	bool ready = elector_has_ready(e);
+	const char *why;
+	if (elector_step(e, &m, cert_of(IMPOSTOR), &why) != -1)
+		sim_fail(s, "an impostor's message was taken");
+	if (elector_term(e) != term || elector_leader(e) != leader || elector_role(e) != role ||
+	    elector_config(e)->index != index || elector_has_ready(e) != ready)
+		sim_fail(s, "an impostor's message changed something");
 }
 
 static void sim_connect_all(struct sim *s)
@@ -199,6 +265,8 @@ static void sim_init(struct sim *s, int n, uint64_t seed)
 	for (int i = 0; i < n; i++) {
 		s->nodes[i].id = 100 + (uint64_t)i;
 		config.members[i].id = s->nodes[i].id;
+		memcpy(config.members[i].fingerprint, cert_of(s->nodes[i].id),
+		       ELECTOR_FINGERPRINT_SIZE);
 		snprintf(config.members[i].address, ELECTOR_ADDRESS_MAX, "10.0.0.%d:5224", i);
 	}
 	for (int i = 0; i < n; i++) {
@@ -252,6 +320,8 @@ static uint64_t sim_run(int n, uint64_t seed, char *failure, size_t failure_size
 			sim_partition(&s);
 		} else if (r < 9) {
 			sim_connect_all(&s);
+		} else if (r < 40) {
+			sim_impostor(&s);
 		}
 		sim_step(&s);
 	}
@@ -353,8 +423,10 @@ static void scenario_run(struct elector **nodes, int n, int ticks)
 			}
 			for (size_t k = 0; k < count; k++) {
 				for (int i = 0; i < n; i++) {
+					const char *why;
 					if (nodes[i] != NULL)
-						elector_step(nodes[i], &queue[k]);
+						elector_step(nodes[i], &queue[k],
+							     cert_of(queue[k].from), &why);
 				}
 			}
 		}
@@ -370,15 +442,16 @@ START_TEST(test_initialize_add_remove_rejoin)
 	ck_assert_int_eq(elector_role(nodes[0]), ELECTOR_FOLLOWER);
 	ck_assert_int_eq(elector_leader(nodes[0]), ELECTOR_NONE);
 
-	ck_assert_int_eq(elector_initialize(nodes[0], "a:5224"), 0);
+	ck_assert_int_eq(elector_initialize(nodes[0], "a:5224\nmember 6 x:1", cert_of(1)), -1);
+	ck_assert_int_eq(elector_initialize(nodes[0], "a:5224", cert_of(1)), 0);
 	ck_assert_int_eq(elector_role(nodes[0]), ELECTOR_LEADER);
-	ck_assert_int_eq(elector_initialize(nodes[0], "a:5224"), -1);
-	ck_assert_int_eq(elector_propose_add(nodes[0], 2, "b:5224"), 0);
+	ck_assert_int_eq(elector_initialize(nodes[0], "a:5224", cert_of(1)), -1);
+	ck_assert_int_eq(elector_propose_add(nodes[0], 2, "b:5224", cert_of(2)), 0);
 	/* One change at a time: the next waits for the commit. */
-	ck_assert_int_eq(elector_propose_add(nodes[0], 3, "c:5224"), -1);
+	ck_assert_int_eq(elector_propose_add(nodes[0], 3, "c:5224", cert_of(3)), -1);
 	scenario_run(nodes, 3, 30);
 	ck_assert_uint_eq(elector_commit_index(nodes[0]), elector_config(nodes[0])->index);
-	ck_assert_int_eq(elector_propose_add(nodes[0], 3, "c:5224"), 0);
+	ck_assert_int_eq(elector_propose_add(nodes[0], 3, "c:5224", cert_of(3)), 0);
 	scenario_run(nodes, 3, 30);
 	for (int i = 0; i < 3; i++) {
 		ck_assert_uint_eq(elector_config(nodes[i])->count, 3);
@@ -398,7 +471,7 @@ START_TEST(test_initialize_add_remove_rejoin)
 	scenario_run(nodes, 3, 30);
 	ck_assert_uint_eq(elector_config(boss)->count, 2);
 	nodes[3] = scenario_node(4, NULL);
-	ck_assert_int_eq(elector_propose_add(boss, 4, "a:5224"), 0);
+	ck_assert_int_eq(elector_propose_add(boss, 4, "a:5224", cert_of(4)), 0);
 	scenario_run(nodes, 4, 30);
 	const struct elector_config *c = elector_config(nodes[3]);
 	ck_assert_uint_eq(c->count, 3);
@@ -421,8 +494,12 @@ static void scenario_three(struct elector *nodes[3])
 {
 	struct elector_persistent disk = {.commit_index = 1};
 	disk.config = (struct elector_config){.index = 1, .count = 3};
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 3; i++) {
 		disk.config.members[i].id = (uint64_t)i + 1;
+		memcpy(disk.config.members[i].fingerprint, cert_of((uint64_t)i + 1),
+		       ELECTOR_FINGERPRINT_SIZE);
+		snprintf(disk.config.members[i].address, ELECTOR_ADDRESS_MAX, "n%d:5224", i + 1);
+	}
 	for (int i = 0; i < 3; i++)
 		nodes[i] = scenario_node((uint64_t)i + 1, &disk);
 	scenario_run(nodes, 3, 3 * ELECTION_MAX);
@@ -488,12 +565,125 @@ START_TEST(test_leader_cut_off_steps_down)
 }
 END_TEST
 
+/* A node with a trusted certificate of its own, not a member, tries each
+ * attack: a forged heartbeat and vote in members' names, a heartbeat in
+ * its own name with a newer membership that lists it, and, through the
+ * leader, taking a member's id or an address with a newline.  Nothing
+ * changes. */
+START_TEST(test_impostor_changes_nothing)
+{
+	struct elector *nodes[3];
+	scenario_three(nodes);
+	int li = (int)elector_leader(nodes[0]) - 1;
+	struct elector *leader = nodes[li], *follower = nodes[(li + 1) % 3];
+	uint64_t term = elector_term(leader), leader_id = (uint64_t)li + 1;
+	uint64_t follower_id = (uint64_t)((li + 1) % 3) + 1;
+	const char *why = NULL;
+	static struct elector_msg hb;
+	hb = (struct elector_msg){.type = ELECTOR_MSG_HEARTBEAT,
+				  .from = follower_id,
+				  .to = leader_id,
+				  .term = term + 5,
+				  .last_index = 99,
+				  .last_term = term + 5};
+	hb.config = *elector_config(leader);
+	/* One forged heartbeat would have made the leader step down. */
+	ck_assert_int_eq(elector_step(leader, &hb, cert_of(IMPOSTOR), &why), -1);
+	ck_assert_ptr_nonnull(why);
+	hb.from = leader_id;
+	hb.to = follower_id;
+	ck_assert_int_eq(elector_step(follower, &hb, cert_of(IMPOSTOR), &why), -1);
+	struct elector_msg vote = hb;
+	vote.type = ELECTOR_MSG_VOTE;
+	vote.from = follower_id;
+	vote.to = leader_id;
+	ck_assert_int_eq(elector_step(leader, &vote, cert_of(IMPOSTOR), &why), -1);
+	vote.from = IMPOSTOR;
+	vote.to = follower_id;
+	ck_assert_int_eq(elector_step(follower, &vote, cert_of(IMPOSTOR), &why), -1);
+	/* Its own name, a newer membership listing it with its certificate. */
+	hb.from = IMPOSTOR;
+	hb.config.index += 10;
+	struct elector_member *me = &hb.config.members[hb.config.count++];
+	me->id = IMPOSTOR;
+	memcpy(me->fingerprint, cert_of(IMPOSTOR), ELECTOR_FINGERPRINT_SIZE);
+	snprintf(me->address, sizeof(me->address), "evil:5224");
+	ck_assert_int_eq(elector_step(follower, &hb, cert_of(IMPOSTOR), &why), -1);
+	/* Through the leader: a member's id with another certificate, and an
+	 * address that would put a line of its own into the state file. */
+	ck_assert_int_eq(elector_propose_add(leader, follower_id, "evil:5224", cert_of(IMPOSTOR)),
+			 -1);
+	ck_assert_int_eq(
+	    elector_propose_add(leader, IMPOSTOR, "e:1\nmember 7 x:1", cert_of(IMPOSTOR)), -1);
+	ck_assert_int_eq(elector_propose_add(leader, IMPOSTOR, "e:1 x", cert_of(IMPOSTOR)), -1);
+	ck_assert_int_eq(elector_propose_add(leader, IMPOSTOR, "e:99999", cert_of(IMPOSTOR)), -1);
+	scenario_run(nodes, 3, 2 * ELECTION_MAX);
+	for (int i = 0; i < 3; i++) {
+		ck_assert_uint_eq(elector_term(nodes[i]), term);
+		ck_assert_uint_eq(elector_leader(nodes[i]), leader_id);
+		ck_assert_uint_eq(elector_config(nodes[i])->count, 3);
+	}
+	for (int i = 0; i < 3; i++)
+		elector_free(nodes[i]);
+}
+END_TEST
+
+/* A member bound to no certificate yet (read from a state file of before
+ * fingerprints) is heard from any; the leader binds it, and from then on
+ * only its certificate speaks for it. */
+START_TEST(test_unbound_member_is_bound_once)
+{
+	struct elector *nodes[3];
+	scenario_three(nodes);
+	int li = (int)elector_leader(nodes[0]) - 1;
+	uint64_t other = (uint64_t)((li + 1) % 3) + 1;
+	struct elector_persistent disk = {.commit_index = 1};
+	disk.config = *elector_config(nodes[li]);
+	for (int i = 0; i < 3; i++) {
+		memset(disk.config.members[i].fingerprint, 0, ELECTOR_FINGERPRINT_SIZE);
+		elector_free(nodes[i]);
+	}
+	disk.config.index = 1;
+	disk.config.term = 0;
+	for (int i = 0; i < 3; i++)
+		nodes[i] = scenario_node((uint64_t)i + 1, &disk);
+	scenario_run(nodes, 3, 3 * ELECTION_MAX);
+	struct elector *leader = nodes[elector_leader(nodes[0]) - 1];
+	ck_assert_uint_ne(elector_leader(nodes[0]), ELECTOR_NONE);
+	if (elector_leader(nodes[0]) == other)
+		other = other % 3 + 1;
+	char address[ELECTOR_ADDRESS_MAX];
+	snprintf(address, sizeof(address), "n%d:5224", (int)other);
+	ck_assert_int_eq(elector_propose_add(leader, other, address, cert_of(other)), 0);
+	scenario_run(nodes, 3, 30);
+	for (int i = 0; i < 3; i++) {
+		const struct elector_config *c = elector_config(nodes[i]);
+		for (uint32_t k = 0; k < c->count; k++) {
+			if (c->members[k].id == other)
+				ck_assert_mem_eq(c->members[k].fingerprint, cert_of(other),
+						 ELECTOR_FINGERPRINT_SIZE);
+		}
+	}
+	ck_assert_int_eq(elector_propose_add(leader, other, address, cert_of(IMPOSTOR)), -1);
+	static struct elector_msg vote;
+	vote = (struct elector_msg){.type = ELECTOR_MSG_VOTE,
+				    .from = other,
+				    .to = elector_leader(nodes[0]),
+				    .term = elector_term(leader) + 1};
+	const char *why;
+	ck_assert_int_eq(elector_step(leader, &vote, cert_of(IMPOSTOR), &why), -1);
+	for (int i = 0; i < 3; i++)
+		elector_free(nodes[i]);
+}
+END_TEST
+
 /* What a peer link brings is checked before the core sees it. */
 START_TEST(test_wire_frames_are_checked)
 {
 	static struct elector_msg hb;
 	hb = (struct elector_msg){.type = ELECTOR_MSG_HEARTBEAT, .from = 1, .to = 2, .term = 3};
 	hb.config.count = 1;
+	hb.config.members[0].id = 1;
 	snprintf(hb.config.members[0].address, ELECTOR_ADDRESS_MAX, "a:5224");
 	static struct elector_wire_msg m;
 	const char *why;
@@ -510,6 +700,26 @@ START_TEST(test_wire_frames_are_checked)
 	hb.type = ELECTOR_MSG_HEARTBEAT;
 	memset(hb.config.members[0].address, 'x', ELECTOR_ADDRESS_MAX);
 	ck_assert_int_eq(elector_wire_decode(&msg, &m, &why), -1);
+	/* Addresses reach the state file and the log: host:port, nothing else. */
+	static const char *const bad[] = {"a:5224\nmember 1 b:1",
+					  "a:0",
+					  "a",
+					  ":5224",
+					  "a b:1",
+					  "1::2:5224",
+					  "[::1]x:1",
+					  "a:1\x7f"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memset(hb.config.members[0].address, 0, ELECTOR_ADDRESS_MAX);
+		snprintf(hb.config.members[0].address, ELECTOR_ADDRESS_MAX, "%s", bad[i]);
+		ck_assert_msg(elector_wire_decode(&msg, &m, &why) == -1, "%s", bad[i]);
+	}
+	static const char *const good[] = {"a:5224", "[::1]:5224", "192.0.2.1:1", "n-1.x.y:65535"};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		memset(hb.config.members[0].address, 0, ELECTOR_ADDRESS_MAX);
+		snprintf(hb.config.members[0].address, ELECTOR_ADDRESS_MAX, "%s", good[i]);
+		ck_assert_msg(elector_wire_decode(&msg, &m, &why) == 0, "%s", good[i]);
+	}
 	hb.config.members[0].address[0] = '\0';
 	hb.config.count = ELECTOR_MEMBERS_MAX + 1;
 	ck_assert_int_eq(elector_wire_decode(&msg, &m, &why), -1);
@@ -517,8 +727,11 @@ START_TEST(test_wire_frames_are_checked)
 	hb.config.count = 0;
 	ck_assert_int_eq(elector_wire_decode(&msg, &m, &why), -1);
 	struct elector_change change = {.op = ELECTOR_CHANGE_JOIN, .node_id = 4};
+	snprintf(change.address, sizeof(change.address), "d:5224\nmember 5 e:1");
 	msg = (struct ipc_msg){
 	    .type = ELECTOR_WIRE_CHANGE, .data = &change, .len = sizeof(change), .fd = -1};
+	ck_assert_int_eq(elector_wire_decode(&msg, &m, &why), -1);
+	snprintf(change.address, sizeof(change.address), "d:5224");
 	ck_assert_int_eq(elector_wire_decode(&msg, &m, &why), 0);
 	change.op = 7;
 	ck_assert_int_eq(elector_wire_decode(&msg, &m, &why), -1);
@@ -536,6 +749,8 @@ Suite *elector_suite(void)
 	tcase_add_test(tc, test_initialize_add_remove_rejoin);
 	tcase_add_test(tc, test_partitioned_node_cannot_depose_the_leader);
 	tcase_add_test(tc, test_leader_cut_off_steps_down);
+	tcase_add_test(tc, test_impostor_changes_nothing);
+	tcase_add_test(tc, test_unbound_member_is_bound_once);
 	tcase_add_test(tc, test_three_nodes_random_schedules);
 	tcase_add_test(tc, test_five_nodes_random_schedules);
 	suite_add_tcase(s, tc);

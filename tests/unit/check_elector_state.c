@@ -49,12 +49,18 @@ static char *read_text(const char *path)
 	return text;
 }
 
-static void write_sealed(const char *body)
+static void write_sealed_version(const char *body, unsigned version)
 {
 	char why[256];
-	ck_assert_int_eq(fileio_write_sealed(election, "election", 1, body, strlen(body), 0600, why,
-					     sizeof(why)),
+	ck_assert_int_eq(fileio_write_sealed(election, "election", version, body, strlen(body),
+					     0600, why, sizeof(why)),
 			 0);
+}
+
+/* Version 1: members without the fingerprint of their certificate. */
+static void write_sealed(const char *body)
+{
+	write_sealed_version(body, 1);
 }
 
 /* Loading fails, naming `where` (the file and line) in the reason. */
@@ -78,9 +84,15 @@ static const struct elector_persistent sample = {
     .config = {.index = 7,
 	       .term = 40,
 	       .count = 3,
-	       .members = {{0x1111111111111111, "10.0.0.1:5270"},
-			   {0x2222222222222222, "10.0.0.2:5270"},
-			   {0x3333333333333333, "[fd00::3]:5270"}}},
+	       .members = {{.id = 0x1111111111111111,
+			    .fingerprint = {0x11, 0xab},
+			    .address = "10.0.0.1:5270"},
+			   {.id = 0x2222222222222222,
+			    .fingerprint = {0x22, 0xcd},
+			    .address = "10.0.0.2:5270"},
+			   {.id = 0x3333333333333333,
+			    .fingerprint = {0x33, 0xef, [31] = 0x01},
+			    .address = "[fd00::3]:5270"}}},
 };
 
 static void save_sample(void)
@@ -105,7 +117,12 @@ START_TEST(test_round_trip_is_sealed)
 {
 	save_sample();
 	char *text = read_text(election);
-	ck_assert_msg(strncmp(text, "rxmpp-election 1\n", 17) == 0, "header: %s", text);
+	ck_assert_msg(strncmp(text, "rxmpp-election 2\n", 17) == 0, "header: %s", text);
+	/* Each member with its certificate's fingerprint, in hex. */
+	ck_assert_ptr_nonnull(strstr(text,
+				     "\nmember 3333333333333333 33ef"
+				     "000000000000000000000000000000000000000000000000000000000001 "
+				     "[fd00::3]:5270\n"));
 	ck_assert_ptr_nonnull(strstr(text, "\nsha256 "));
 	free(text);
 	struct elector_persistent s;
@@ -126,11 +143,12 @@ START_TEST(test_damage_breaks_the_checksum)
 	    {"term 42", "term 43", ":", "a changed digit"},
 	    {"term 42", "term -1", ":", "a negative term"},
 	    {"member 2222222222222222", "member 2222222222222223", ":", "a changed member id"},
-	    {"member 3333333333333333 [fd00::3]:5270\n", "", ":", "a member line cut off"},
+	    {"member 3333333333333333 33ef", "", ":", "a member line cut off"},
+	    {"22cd0000", "22cd0001", ":", "a changed fingerprint"},
 	    {"commit 7\n", "commit 7\ncommit 9\n", ":", "a repeated line"},
 	    {"sha256 ", "sha256 0", ":", "a wrong checksum"},
-	    {"rxmpp-election 1\n", "", ":1:", "no header"},
-	    {"rxmpp-election 1", "rxmpp-election 2", ":", "another version"},
+	    {"rxmpp-election 2\n", "", ":1:", "no header"},
+	    {"rxmpp-election 2", "rxmpp-election 3", ":", "another version"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		save_sample();
@@ -205,6 +223,42 @@ START_TEST(test_strict_parsing)
 }
 END_TEST
 
+/* Version 2: every member line carries a fingerprint of 64 hex digits. */
+START_TEST(test_strict_fingerprints)
+{
+#define HEAD "term 5\nvoted_for 0000000000000000\ncommit 0\nconfig 0 0\nmember 1111111111111111 "
+#define FP   "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+	static const struct {
+		const char *body, *what;
+	} cases[] = {
+	    {HEAD "a:1\n", "no fingerprint"},
+	    {HEAD "0011 a:1\n", "a short fingerprint"},
+	    {HEAD "00112233445566778899AABBCCDDEEFF00112233445566778899aabbccddeeff a:1\n",
+	     "upper case"},
+	    {HEAD FP "0 a:1\n", "a long fingerprint"},
+	    {HEAD FP " a:1 b\n", "junk after the address"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		write_sealed_version(cases[i].body, 2);
+		assert_refused(":6:", cases[i].what);
+	}
+	write_sealed_version(HEAD FP " a:1\n", 2);
+	struct elector_persistent s;
+	char why[512];
+	bool unsealed = true;
+	ck_assert_int_eq(elector_state_load(dir, &s, &unsealed, why, sizeof(why)), 0);
+	ck_assert(!unsealed);
+	ck_assert_uint_eq(s.config.members[0].fingerprint[31], 0xff);
+	/* A sealed file of version 1: read (no fingerprints), to be rewritten. */
+	write_sealed(HEAD "a:1\n");
+	ck_assert_int_eq(elector_state_load(dir, &s, &unsealed, why, sizeof(why)), 0);
+	ck_assert(unsealed);
+	ck_assert_uint_eq(s.config.members[0].fingerprint[0], 0);
+#undef HEAD
+#undef FP
+}
+END_TEST
+
 START_TEST(test_previous_format_is_migrated)
 {
 	write_text(node_id, "00000000000000ab\n");
@@ -222,7 +276,7 @@ START_TEST(test_previous_format_is_migrated)
 	ck_assert_uint_eq(s.term, 3);
 	ck_assert_uint_eq(s.config.count, 1);
 	char *text = read_text(election);
-	ck_assert_msg(strncmp(text, "rxmpp-election 1\n", 17) == 0, "not rewritten: %s", text);
+	ck_assert_msg(strncmp(text, "rxmpp-election 2\n", 17) == 0, "not rewritten: %s", text);
 	free(text);
 	text = read_text(node_id);
 	ck_assert_msg(strncmp(text, "rxmpp-node-id 1\n00000000000000ab\nsha256 ", 40) == 0,
@@ -289,6 +343,7 @@ Suite *elector_state_suite(void)
 	tcase_add_test(tc, test_round_trip_is_sealed);
 	tcase_add_test(tc, test_damage_breaks_the_checksum);
 	tcase_add_test(tc, test_strict_parsing);
+	tcase_add_test(tc, test_strict_fingerprints);
 	tcase_add_test(tc, test_previous_format_is_migrated);
 	tcase_add_test(tc, test_open_new_node_and_lost_files);
 	suite_add_tcase(s, tc);
