@@ -95,6 +95,83 @@ START_TEST(test_lock_waits_for_the_holder)
 }
 END_TEST
 
+/* Whatever sits at the temporary name (a file left by a crashed writer of
+ * the same pid, a link planted by someone else) is not written through. */
+START_TEST(test_temporary_file_is_new)
+{
+	char dir[] = "/tmp/rxmpp-excl-XXXXXX";
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	char path[128], planted[192], target[160], link[192], why[256];
+	snprintf(path, sizeof(path), "%s/state", dir);
+	snprintf(target, sizeof(target), "%s/target", dir);
+	snprintf(planted, sizeof(planted), "%s.tmp.%ld.0", path, (long)getpid());
+	snprintf(link, sizeof(link), "%s.tmp.%ld.1", path, (long)getpid());
+	FILE *f = fopen(planted, "w");
+	fputs("planted", f);
+	fclose(f);
+	f = fopen(target, "w");
+	fputs("target", f);
+	fclose(f);
+	ck_assert_int_eq(symlink(target, link), 0);
+	ck_assert_int_eq(fileio_write_atomic(path, "new", 3, 0600, why, sizeof(why)), 0);
+	char *text;
+	size_t len;
+	ck_assert_int_eq(fileio_read_all(path, 64, &text, &len, why, sizeof(why)), 0);
+	ck_assert_str_eq(text, "new");
+	free(text);
+	ck_assert_int_eq(fileio_read_all(planted, 64, &text, &len, why, sizeof(why)), 0);
+	ck_assert_str_eq(text, "planted");
+	free(text);
+	ck_assert_int_eq(fileio_read_all(target, 64, &text, &len, why, sizeof(why)), 0);
+	ck_assert_str_eq(text, "target");
+	free(text);
+	char command[160];
+	snprintf(command, sizeof(command), "rm -rf %s", dir);
+	ck_assert_int_eq(system(command), 0);
+}
+END_TEST
+
+/* The seal: the kind, the version and a checksum over all before it. */
+START_TEST(test_seal_round_trip_and_damage)
+{
+	char dir[] = "/tmp/rxmpp-seal-XXXXXX";
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	char path[128], why[512];
+	snprintf(path, sizeof(path), "%s/thing", dir);
+	ck_assert_int_eq(
+	    fileio_write_sealed(path, "thing", 3, "a 1\nb 2\n", 8, 0600, why, sizeof(why)), 0);
+	char *text;
+	size_t len, start, body_len;
+	unsigned version;
+	ck_assert_int_eq(fileio_read_all(path, 4096, &text, &len, why, sizeof(why)), 0);
+	ck_assert_int_eq(
+	    fileio_unseal(path, text, len, "thing", &version, &start, &body_len, why, sizeof(why)),
+	    FILEIO_SEALED);
+	ck_assert_uint_eq(version, 3);
+	ck_assert_uint_eq(body_len, 8);
+	ck_assert_int_eq(memcmp(text + start, "a 1\nb 2\n", 8), 0);
+	/* Another kind, a changed byte, a NUL, and text without any seal. */
+	ck_assert_int_eq(
+	    fileio_unseal(path, text, len, "other", &version, &start, &body_len, why, sizeof(why)),
+	    FILEIO_SEAL_BROKEN);
+	text[14] = '3';
+	ck_assert_int_eq(
+	    fileio_unseal(path, text, len, "thing", &version, &start, &body_len, why, sizeof(why)),
+	    FILEIO_SEAL_BROKEN);
+	ck_assert_ptr_nonnull(strstr(why, "checksum mismatch"));
+	text[14] = '\0';
+	ck_assert_int_eq(
+	    fileio_unseal(path, text, len, "thing", &version, &start, &body_len, why, sizeof(why)),
+	    FILEIO_SEAL_BROKEN);
+	free(text);
+	ck_assert_int_eq(
+	    fileio_unseal(path, "a 1\n", 4, "thing", &version, &start, &body_len, why, sizeof(why)),
+	    FILEIO_UNSEALED);
+	unlink(path);
+	rmdir(dir);
+}
+END_TEST
+
 Suite *fileio_suite(void)
 {
 	Suite *s = suite_create("fileio");
@@ -102,6 +179,8 @@ Suite *fileio_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_killed_writer_leaves_old_or_new);
 	tcase_add_test(tc, test_lock_waits_for_the_holder);
+	tcase_add_test(tc, test_temporary_file_is_new);
+	tcase_add_test(tc, test_seal_round_trip_and_damage);
 	suite_add_tcase(s, tc);
 	return s;
 }
