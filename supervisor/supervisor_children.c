@@ -136,7 +136,8 @@ bool children_all_ready(void)
 static bool link_ends_ready(const struct child *a, const struct child *b)
 {
 	return a->state == PROTO_CHILD_READY && b->state == PROTO_CHILD_READY &&
-	       a->channel != NULL && b->channel != NULL && a->pid > 0 && b->pid > 0;
+	       a->channel != NULL && b->channel != NULL && a->pid > 0 && b->pid > 0 &&
+	       !a->restart_on_purpose && !b->restart_on_purpose && !sv.shutting_down;
 }
 
 /* A fresh socketpair for the channel between `a` and `b`, one end each. */
@@ -190,6 +191,8 @@ static void link_check_soon(void)
  * the first time; later, systemd's status says when it is degraded. */
 static void children_ready_changed(void)
 {
+	if (sv.shutting_down)
+		return; /* channels end in the order of the shutdown */
 	bool ready = children_all_ready();
 	if (ready && !sv.ready_announced) {
 		supervisor_ready();

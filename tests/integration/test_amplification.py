@@ -12,9 +12,12 @@ healed by the supervisor, which says the node is degraded until then."""
 
 import ctypes
 import os
+import signal
 import socket
 import threading
 import time
+
+import pytest
 
 from raw import Raw, stream_error
 from rxmpp_node import wait_until
@@ -282,5 +285,12 @@ def test_a_broken_channel_between_children_is_healed(node_factory, tmp_path):
         assert_node_healthy(node, before)
         alice.close()
         bob.close()
+        # Channels that end in the shutdown are no degradation.
+        node.proc.send_signal(signal.SIGTERM)
+        assert "STOPPING=1" in sink.recv(4096).decode().splitlines()
+        assert node.stop() == 0
+        sink.settimeout(0.5)
+        with pytest.raises(TimeoutError):
+            print(sink.recv(4096))
     finally:
         sink.close()
