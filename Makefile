@@ -75,7 +75,7 @@ PROGRAMS := $(BIN)/rxmppd $(BIN)/rxmppctl $(BIN)/rxmpp-listener $(BIN)/rxmpp-rou
 UNIT_RUNNER := $(BUILD)/tests/unit-tests
 # A fuzz target is tests/fuzz/fuzz_NAME.c with its seeds in
 # tests/fuzz/corpus/NAME/; adding one is adding its NAME here.
-FUZZ_TARGETS := stream config route relay elector
+FUZZ_TARGETS := stream config route relay elector ipc sasl accounts callbridges election
 FUZZ_SECONDS ?= 60
 # What the unit tests and fuzz targets may link: every library.
 TEST_LIBS := $(call lib,$(LIB_DIRS))
