@@ -2,6 +2,7 @@
 #include "accounts.h"
 
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +28,8 @@ void accounts_free(struct accounts *a)
 {
 	for (size_t i = 0; i < a->count; i++)
 		free(a->items[i].name);
-	free(a->items);
+	/* The keys let anyone who has them log in to this server (SCRAM). */
+	buf_wipe_free(a->items, a->cap * sizeof(*a->items));
 	accounts_init(a);
 }
 
@@ -66,7 +68,8 @@ static struct account *accounts_insert(struct accounts *a, const char *name)
 		return &a->items[i];
 	if (a->count == a->cap) {
 		size_t cap = a->cap ? a->cap * 2 : 16;
-		struct account *items = realloc(a->items, cap * sizeof(*items));
+		struct account *items =
+		    buf_wipe_realloc(a->items, a->cap * sizeof(*items), cap * sizeof(*items));
 		if (items == NULL)
 			return NULL;
 		a->items = items;
@@ -91,6 +94,7 @@ int accounts_remove(struct accounts *a, const char *name)
 	free(a->items[i].name);
 	memmove(&a->items[i], &a->items[i + 1], (a->count - i - 1) * sizeof(a->items[0]));
 	a->count--;
+	OPENSSL_cleanse(&a->items[a->count], sizeof(a->items[0]));
 	return 0;
 }
 
@@ -106,11 +110,13 @@ int accounts_set_password(struct accounts *a, const char *name, const char *pass
 		}
 	}
 	struct account *account = accounts_insert(a, name);
+	if (account != NULL)
+		memcpy(account->keys, keys, sizeof(keys));
+	OPENSSL_cleanse(keys, sizeof(keys));
 	if (account == NULL) {
 		snprintf(why, why_size, "out of memory");
 		return -1;
 	}
-	memcpy(account->keys, keys, sizeof(keys));
 	return 0;
 }
 
@@ -151,13 +157,17 @@ static int accounts_parse_keys(char *field, struct account *account)
 		return -1;
 	keys->salt_len = (size_t)salt_len;
 	unsigned char decoded[SCRAM_KEY_MAX + 3];
-	if (scram_base64_decode(stored, strlen(stored), decoded, sizeof(decoded)) != (int)key_len)
-		return -1;
-	memcpy(keys->stored_key, decoded, key_len);
-	if (scram_base64_decode(server, strlen(server), decoded, sizeof(decoded)) != (int)key_len)
-		return -1;
-	memcpy(keys->server_key, decoded, key_len);
-	return 0;
+	int rc = -1;
+	if (scram_base64_decode(stored, strlen(stored), decoded, sizeof(decoded)) == (int)key_len) {
+		memcpy(keys->stored_key, decoded, key_len);
+		if (scram_base64_decode(server, strlen(server), decoded, sizeof(decoded)) ==
+		    (int)key_len) {
+			memcpy(keys->server_key, decoded, key_len);
+			rc = 0;
+		}
+	}
+	OPENSSL_cleanse(decoded, sizeof(decoded));
+	return rc;
 }
 
 int accounts_load(const char *path, struct accounts *a, bool *unsealed, char *why, size_t why_size)
@@ -179,7 +189,7 @@ int accounts_load(const char *path, struct accounts *a, bool *unsealed, char *wh
 				 "%s:1: format version %u, this rxmpp reads %u", path, version,
 				 ACCOUNTS_VERSION);
 		snprintf(why, why_size, "%s; %s", inner, ACCOUNTS_ADVICE);
-		free(text);
+		buf_wipe_free(text, len);
 		return -1;
 	}
 	if (unsealed != NULL)
@@ -225,12 +235,12 @@ int accounts_load(const char *path, struct accounts *a, bool *unsealed, char *wh
 		line_no++;
 		goto bad;
 	}
-	free(text);
+	buf_wipe_free(text, len);
 	return 0;
 bad:
 	snprintf(why, why_size, "%s:%u: not a valid account line%s; %s", path, line_no,
 		 cut ? " (cut short)" : "", ACCOUNTS_ADVICE);
-	free(text);
+	buf_wipe_free(text, len);
 	accounts_free(a);
 	return -1;
 }
@@ -239,6 +249,7 @@ int accounts_save(const char *path, const struct accounts *a, char *why, size_t 
 {
 	struct buf out;
 	buf_init(&out, ACCOUNTS_FILE_MAX);
+	buf_set_sensitive(&out);
 	int rc = buf_append(&out, ACCOUNTS_COMMENT, strlen(ACCOUNTS_COMMENT));
 	for (size_t i = 0; i < a->count && rc == 0; i++) {
 		const struct account *account = &a->items[i];
@@ -254,6 +265,9 @@ int accounts_save(const char *path, const struct accounts *a, char *why, size_t 
 					 scram_mechanism_name((enum scram_hash)h), keys->iterations,
 					 salt, stored, server);
 			rc = buf_append(&out, field, (size_t)n);
+			OPENSSL_cleanse(stored, sizeof(stored));
+			OPENSSL_cleanse(server, sizeof(server));
+			OPENSSL_cleanse(field, sizeof(field));
 		}
 		if (rc == 0)
 			rc = buf_append(&out, "\n", 1);

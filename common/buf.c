@@ -2,6 +2,7 @@
 #include "buf.h"
 
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,10 +14,40 @@ void buf_init(struct buf *b, size_t limit)
 	b->limit = limit;
 }
 
+void buf_set_sensitive(struct buf *b)
+{
+	b->sensitive = true;
+}
+
+void buf_wipe_free(void *p, size_t size)
+{
+	if (p == NULL)
+		return;
+	OPENSSL_cleanse(p, size);
+	free(p);
+}
+
+void *buf_wipe_realloc(void *p, size_t old_size, size_t new_size)
+{
+	/* Not realloc: it may move the block and leave the old copy behind. */
+	void *grown = malloc(new_size);
+	if (grown == NULL)
+		return NULL;
+	if (p != NULL)
+		memcpy(grown, p, old_size < new_size ? old_size : new_size);
+	buf_wipe_free(p, old_size);
+	return grown;
+}
+
 void buf_free(struct buf *b)
 {
-	free(b->data);
+	bool sensitive = b->sensitive;
+	if (sensitive)
+		buf_wipe_free(b->data, b->cap);
+	else
+		free(b->data);
 	buf_init(b, b->limit);
+	b->sensitive = sensitive;
 }
 
 int buf_reserve(struct buf *b, size_t want)
@@ -32,6 +63,8 @@ int buf_reserve(struct buf *b, size_t want)
 	/* Moving the unconsumed bytes down may be enough. */
 	if (b->start > 0) {
 		memmove(b->data, b->data + b->start, used);
+		if (b->sensitive)
+			OPENSSL_cleanse(b->data + used, b->end - used);
 		b->start = 0;
 		b->end = used;
 		if (b->cap - b->end >= want)
@@ -40,7 +73,7 @@ int buf_reserve(struct buf *b, size_t want)
 	size_t cap = b->cap < BUF_MIN_ALLOC ? BUF_MIN_ALLOC : b->cap;
 	while (cap - used < want)
 		cap *= 2;
-	char *data = realloc(b->data, cap);
+	char *data = b->sensitive ? buf_wipe_realloc(b->data, b->cap, cap) : realloc(b->data, cap);
 	if (data == NULL)
 		return -1;
 	b->data = data;
@@ -76,6 +109,8 @@ int buf_append(struct buf *b, const void *data, size_t n)
 
 void buf_consume(struct buf *b, size_t n)
 {
+	if (b->sensitive && b->data != NULL)
+		OPENSSL_cleanse(b->data + b->start, n < buf_len(b) ? n : buf_len(b));
 	if (n >= buf_len(b)) {
 		b->start = b->end = 0;
 		return;
@@ -85,6 +120,8 @@ void buf_consume(struct buf *b, size_t n)
 
 void buf_reset(struct buf *b, size_t keep)
 {
+	if (b->sensitive && b->data != NULL)
+		OPENSSL_cleanse(b->data, b->end);
 	b->start = b->end = 0;
 	if (b->cap > keep) {
 		free(b->data);

@@ -7,6 +7,9 @@
  * receiver sees every descriptor no later than the header of its frame and
  * can keep them in arrival order and hand each to the next frame flagged
  * IPC_FLAG_FD.
+ *
+ * Frames carry call-bridge secrets and decrypted stanzas, so both ends wipe
+ * them once done (a sensitive input buffer, OPENSSL_cleanse on output).
  */
 #include "ipc.h"
 
@@ -126,6 +129,7 @@ struct ipc_channel *ipc_channel_new(struct ev_loop *loop, int fd, const char *na
 	ch->out_tail = &ch->out_head;
 	snprintf(ch->name, sizeof(ch->name), "%s", name);
 	buf_init(&ch->in, IPC_FRAME_MAX + IPC_READ_CHUNK);
+	buf_set_sensitive(&ch->in);
 	ch->io = ev_io_add(loop, fd, EV_READ, ipc_readable, ch);
 	if (ch->io == NULL)
 		goto fail;
@@ -191,7 +195,7 @@ static void ipc_release(struct ipc_channel *ch)
 		ch->out_head = out->next;
 		if (out->fd != -1)
 			close(out->fd);
-		free(out);
+		buf_wipe_free(out, sizeof(*out) + out->len);
 	}
 	for (size_t i = 0; i < ch->in_fd_count; i++)
 		close(ch->in_fds[i]);
@@ -394,7 +398,7 @@ void ipc_flush(struct ipc_channel *ch)
 			ch->out_head = out->next;
 			if (ch->out_head == NULL)
 				ch->out_tail = &ch->out_head;
-			free(out);
+			buf_wipe_free(out, sizeof(*out) + out->len);
 		}
 	}
 	ipc_dirty_remove(ch);

@@ -71,6 +71,10 @@ void *stream_new(size_t size, struct ev_loop *loop, int fd, const struct stream_
 	/* TLS adds a little to each record; the bound is on what was written. */
 	buf_init(&s->out, settings->output_max + settings->output_max / 64 + 4096);
 	buf_init(&s->pending, settings->output_max);
+	/* Decrypted input and output about to be encrypted may hold passwords
+	 * (SASL PLAIN) and private messages: wiped whenever they are let go. */
+	buf_set_sensitive(&s->plain);
+	buf_set_sensitive(&s->pending);
 	s->io = ev_io_add(loop, fd, EV_READ, stream_io, s);
 	if (s->io == NULL) {
 		stream_release(s);

@@ -78,7 +78,9 @@ static void tls_error_text(char *why, size_t why_size, const char *what)
 }
 
 /* The settings every context shares: protocol floor, no compression or
- * renegotiation, buffers released when idle, resumption by tickets only. */
+ * renegotiation, buffers released when idle, resumption by tickets only,
+ * and OpenSSL's copy of each decrypted record wiped once we have read it
+ * (our own copy is in a sensitive buffer, see stream.c). */
 static SSL_CTX *tls_context_base(const SSL_METHOD *method, const struct config_tls *cfg, char *why,
 				 size_t why_size)
 {
@@ -89,7 +91,7 @@ static SSL_CTX *tls_context_base(const SSL_METHOD *method, const struct config_t
 	}
 	tls_context_update(ctx, cfg);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
-				     SSL_OP_CIPHER_SERVER_PREFERENCE);
+				     SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_CLEANSE_PLAINTEXT);
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 	/* A server-side session cache costs memory per client. */
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);

@@ -2,6 +2,7 @@
 #include "callbridges.h"
 
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include <sys/stat.h>
 #include <yaml.h>
 
+#include "common/buf.h"
 #include "common/fileio.h"
 #include "common/jid.h"
 #include "common/log.h"
@@ -45,7 +47,8 @@ static bool secret_valid(const char *secret)
 
 static int add(struct callbridges *out, const struct proto_callbridge *b)
 {
-	struct proto_callbridge *items = realloc(out->items, (out->count + 1) * sizeof(*items));
+	struct proto_callbridge *items = buf_wipe_realloc(out->items, out->count * sizeof(*items),
+							  (out->count + 1) * sizeof(*items));
 	if (items == NULL)
 		return -1;
 	out->items = items;
@@ -70,6 +73,8 @@ static bool read_bridge(struct reader *r, struct proto_callbridge *b, const char
 			    "%s: the secret must be %d to 255 characters without spaces", b->name,
 			    CALLBRIDGE_SECRET_MIN);
 		snprintf(b->secret, sizeof(b->secret), "%s", secret);
+		/* libyaml frees its copy without wiping it. */
+		OPENSSL_cleanse(e.data.scalar.value, e.data.scalar.length);
 		yaml_event_delete(&e);
 		return true;
 	}
@@ -121,6 +126,7 @@ static bool read_bridge(struct reader *r, struct proto_callbridge *b, const char
 				    "%s.secret: must be %d to 255 characters without spaces",
 				    b->name, CALLBRIDGE_SECRET_MIN);
 			snprintf(b->secret, sizeof(b->secret), "%s", value);
+			OPENSSL_cleanse(e.data.scalar.value, e.data.scalar.length);
 		} else if (strcmp(key, "address") == 0) {
 			have_address = true;
 			if (strchr(value, '@') != NULL || strchr(value, '/') != NULL ||
@@ -160,8 +166,7 @@ int callbridges_load(const char *path, const char *domain, struct callbridges *o
 	if (st.st_mode & S_IROTH)
 		log_warnx("%s is readable by every user; it holds secrets (chmod 0640)", path);
 	int rc = callbridges_parse(path, text, len, domain, out, errors);
-	memset(text, 0, len);
-	free(text);
+	buf_wipe_free(text, len);
 	return rc;
 }
 
@@ -213,8 +218,10 @@ int callbridges_parse(const char *path, const char *text, size_t len, const char
 				    name);
 			snprintf(b.name, sizeof(b.name), "%s", name);
 			yaml_event_delete(&e);
-			if (!read_bridge(&r, &b, domain, &mark))
+			if (!read_bridge(&r, &b, domain, &mark)) {
+				OPENSSL_cleanse(&b, sizeof(b));
 				break;
+			}
 			for (size_t i = 0; i < out->count; i++) {
 				if (strcmp(out->items[i].name, b.name) == 0)
 					yaml_events_error(&r.y, &mark, "bridge %s appears twice",
@@ -227,6 +234,7 @@ int callbridges_parse(const char *path, const char *text, size_t len, const char
 			}
 			if (add(out, &b) == -1)
 				config_errors_add(errors, path, 0, 0, "out of memory");
+			OPENSSL_cleanse(&b, sizeof(b));
 		}
 		/* Nothing after the mapping: a second document would be ignored. */
 		if (mapping && !r.y.failed && yaml_events_next(&r.y, &e)) {
@@ -253,9 +261,7 @@ int callbridges_parse(const char *path, const char *text, size_t len, const char
 
 void callbridges_free(struct callbridges *b)
 {
-	if (b->items != NULL)
-		memset(b->items, 0, b->count * sizeof(*b->items));
-	free(b->items);
+	buf_wipe_free(b->items, b->count * sizeof(*b->items));
 	b->items = NULL;
 	b->count = 0;
 }

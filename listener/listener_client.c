@@ -8,6 +8,7 @@
  * 6120 names it, with one log line carrying the peer's address; an
  * authentication failure names the user, never the password.
  */
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -164,10 +165,12 @@ static int client_sasl_payload(struct conn *c, const struct xml_node *element, c
 	int len = xml_text(element, text, sizeof(text));
 	if (len < 0)
 		return -1;
-	if (strcmp(text, "=") == 0 || len == 0)
-		return 0;
 	(void)c;
-	return scram_base64_decode(text, (size_t)len, (unsigned char *)out, size);
+	int decoded = strcmp(text, "=") == 0 || len == 0
+			  ? 0
+			  : scram_base64_decode(text, (size_t)len, (unsigned char *)out, size);
+	OPENSSL_cleanse(text, (size_t)len);
+	return decoded;
 }
 
 static void client_auth(struct conn *c, const struct xml_node *element)
@@ -199,6 +202,8 @@ static void client_auth(struct conn *c, const struct xml_node *element)
 		sasl_init(c->sasl);
 		enum sasl_result result = sasl_start(c->sasl, mechanism, payload, (size_t)len,
 						     accounts_lookup, NULL, &reply);
+		/* A PLAIN payload is the password itself. */
+		OPENSSL_cleanse(payload, (size_t)len);
 		client_sasl_reply(c, result, &reply);
 	}
 	buf_free(&reply);
@@ -214,7 +219,9 @@ static void client_response(struct conn *c, const struct xml_node *element)
 		buf_append(&reply, "incorrect-encoding", 18);
 		client_sasl_reply(c, SASL_FAILURE, &reply);
 	} else {
-		client_sasl_reply(c, sasl_step(c->sasl, payload, (size_t)len, &reply), &reply);
+		enum sasl_result result = sasl_step(c->sasl, payload, (size_t)len, &reply);
+		OPENSSL_cleanse(payload, (size_t)len);
+		client_sasl_reply(c, result, &reply);
 	}
 	buf_free(&reply);
 }
@@ -287,7 +294,11 @@ static void client_bind(struct conn *c, const struct xml_node *iq, const struct 
 	}
 	if (resource[0] == '\0') {
 		unsigned char random[8];
-		RAND_bytes(random, sizeof(random));
+		if (RAND_bytes(random, sizeof(random)) != 1) {
+			log_warnx("%s: no random bytes for a resource", c->peer);
+			client_iq_error(c, id, "wait", "internal-server-error");
+			return;
+		}
 		snprintf(resource, sizeof(resource), "rxmpp-");
 		for (size_t i = 0; i < sizeof(random); i++)
 			snprintf(resource + 6 + 2 * i, 3, "%02x", random[i]);

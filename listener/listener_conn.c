@@ -115,8 +115,12 @@ struct conn *conn_new(int fd, enum proto_socket_kind kind, const char *peer,
 	} else {
 		c->state = CONN_STREAM_HEADER;
 	}
+	/* A predictable id would let a recorded component handshake be replayed. */
 	unsigned char random[15];
-	RAND_bytes(random, sizeof(random));
+	if (RAND_bytes(random, sizeof(random)) != 1) {
+		conn_close(c, "no random bytes for a stream id");
+		return NULL;
+	}
 	for (size_t i = 0; i < sizeof(random); i++)
 		snprintf(c->stream_id + 2 * i, 3, "%02x", random[i]);
 	c->xml = conn_new_stream(c);

@@ -175,7 +175,8 @@ static bool listener_supervisor_message(const struct ipc_msg *msg)
 		return false;
 	if (L.next_bridge_count == L.next_bridge_cap) {
 		size_t cap = L.next_bridge_cap ? 2 * L.next_bridge_cap : 8;
-		struct proto_callbridge *grown = realloc(L.next_bridges, cap * sizeof(*grown));
+		struct proto_callbridge *grown = buf_wipe_realloc(
+		    L.next_bridges, L.next_bridge_cap * sizeof(*grown), cap * sizeof(*grown));
 		if (grown == NULL)
 			return false;
 		L.next_bridges = grown;
@@ -205,8 +206,9 @@ static int listener_configure(const struct config *cfg, bool first, char *why, s
 	} else if (!was_enabled && cfg->enabled) {
 		log_info("enabled: accepting connections again");
 	}
-	/* The call bridges that came with this configuration replace the old. */
-	free(L.bridges);
+	/* The call bridges that came with this configuration replace the old
+	 * (only the first bridge_count entries ever held a secret). */
+	buf_wipe_free(L.bridges, L.bridge_count * sizeof(*L.bridges));
 	L.bridges = L.next_bridges;
 	L.bridge_count = L.next_bridge_count;
 	L.next_bridges = NULL;
@@ -276,9 +278,10 @@ static void listener_stop(void)
 			listener_socket_free(&sockets[i]);
 	}
 	socket_slots = 0;
-	free(L.bridges);
-	free(L.next_bridges);
+	buf_wipe_free(L.bridges, L.bridge_count * sizeof(*L.bridges));
+	buf_wipe_free(L.next_bridges, L.next_bridge_count * sizeof(*L.next_bridges));
 	L.bridges = L.next_bridges = NULL;
+	L.bridge_count = L.next_bridge_count = L.next_bridge_cap = 0;
 	SSL_CTX_free(L.tls);
 	L.tls = NULL;
 }

@@ -91,21 +91,28 @@ static int scram_username(const char *in, size_t len, char *out, size_t size)
 	return jid_normalize_local(raw, n, out, size);
 }
 
-static void unknown_keys(const char *user, enum scram_hash hash, struct scram_keys *keys)
+/* -1 when there are no random bytes: the exchange then fails as a
+ * temporary failure, never with keys someone could predict. */
+static int unknown_keys(const char *user, enum scram_hash hash, struct scram_keys *keys)
 {
 	if (!unknown_secret_ready) {
-		RAND_bytes(unknown_secret, sizeof(unknown_secret));
+		if (RAND_bytes(unknown_secret, sizeof(unknown_secret)) != 1)
+			return -1;
 		unknown_secret_ready = true;
 	}
 	unsigned char mac[SCRAM_KEY_MAX];
-	scram_hmac(SCRAM_SHA_256, unknown_secret, sizeof(unknown_secret), user, strlen(user), mac);
+	if (scram_hmac(SCRAM_SHA_256, unknown_secret, sizeof(unknown_secret), user, strlen(user),
+		       mac) == -1)
+		return -1;
 	memset(keys, 0, sizeof(*keys));
 	keys->iterations = SCRAM_ITERATIONS;
 	keys->salt_len = SCRAM_SALT_LEN;
 	memcpy(keys->salt, mac, SCRAM_SALT_LEN);
 	/* Keys no proof can match: random, never compared successfully. */
-	RAND_bytes(keys->stored_key, (int)scram_key_len(hash));
-	RAND_bytes(keys->server_key, (int)scram_key_len(hash));
+	if (RAND_bytes(keys->stored_key, (int)scram_key_len(hash)) != 1 ||
+	    RAND_bytes(keys->server_key, (int)scram_key_len(hash)) != 1)
+		return -1;
+	return 0;
 }
 
 static enum sasl_result scram_first(struct sasl *s, const char *in, size_t in_len,
@@ -142,15 +149,16 @@ static enum sasl_result scram_first(struct sasl *s, const char *in, size_t in_le
 	s->known = keys != NULL;
 	if (keys != NULL)
 		s->keys = *keys;
-	else
-		unknown_keys(s->user, hash, &s->keys);
+	else if (unknown_keys(s->user, hash, &s->keys) == -1)
+		return fail(out, "temporary-auth-failure");
 
 	char server_nonce[40];
 	if (s->forced_server_nonce != NULL) {
 		snprintf(server_nonce, sizeof(server_nonce), "%s", s->forced_server_nonce);
 	} else {
 		unsigned char random[18];
-		RAND_bytes(random, sizeof(random));
+		if (RAND_bytes(random, sizeof(random)) != 1)
+			return fail(out, "temporary-auth-failure");
 		scram_base64_encode(random, sizeof(random), server_nonce);
 	}
 	snprintf(s->nonce, sizeof(s->nonce), "%.*s%s", (int)client_nonce_len, client_nonce,
@@ -264,7 +272,8 @@ static enum sasl_result plain(struct sasl *s, const char *in, size_t in_len, sas
 	const struct scram_keys *stored = lookup(s->user, SCRAM_SHA_256, arg);
 	struct scram_keys derived, fake;
 	if (stored == NULL) {
-		unknown_keys(s->user, SCRAM_SHA_256, &fake);
+		if (unknown_keys(s->user, SCRAM_SHA_256, &fake) == -1)
+			return fail(out, "temporary-auth-failure");
 		stored = &fake;
 	}
 	/* Derive even for unknown names, so the time taken does not tell. */

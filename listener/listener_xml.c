@@ -4,10 +4,15 @@
  * expat reports names as "namespace\xFFlocal".  The tree of the element
  * being read lives in an arena that is emptied after each element, so a
  * connection holds no parsed XML between stanzas.
+ *
+ * What the parser holds is decrypted client traffic (a SASL <auth> carries
+ * a password in base64): the arena, the text buffer and expat's own memory
+ * are wiped with OPENSSL_cleanse before they are freed.
  */
 #include "listener_xml.h"
 
 #include <expat.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,7 +99,7 @@ static void arena_reset(struct xml_stream *s)
 {
 	while (s->arena != NULL) {
 		struct arena_chunk *next = s->arena->next;
-		free(s->arena);
+		buf_wipe_free(s->arena, sizeof(*s->arena) + s->arena->used);
 		s->arena = next;
 	}
 	s->arena_total = 0;
@@ -385,11 +390,28 @@ static void on_comment(void *data, const XML_Char *text)
 	stream_fail(data, "restricted-xml", "a comment");
 }
 
+/* expat's memory, wiped when freed: expat does not say how large a block
+ * is, so malloc_usable_size does (glibc, and the sanitizers' allocator). */
+
+static void xml_wipe_free(void *p)
+{
+	if (p != NULL)
+		buf_wipe_free(p, malloc_usable_size(p));
+}
+
+static void *xml_wipe_realloc(void *p, size_t size)
+{
+	return buf_wipe_realloc(p, p != NULL ? malloc_usable_size(p) : 0, size);
+}
+
+static const XML_Memory_Handling_Suite xml_wipe_memory = {malloc, xml_wipe_realloc, xml_wipe_free};
+static const XML_Char xml_ns_separator[] = {XML_NS_SEPARATOR, '\0'};
+
 /* The stream */
 
 static int parser_create(struct xml_stream *s)
 {
-	s->parser = XML_ParserCreateNS("UTF-8", XML_NS_SEPARATOR);
+	s->parser = XML_ParserCreate_MM("UTF-8", &xml_wipe_memory, xml_ns_separator);
 	if (s->parser == NULL)
 		return -1;
 	XML_SetUserData(s->parser, s);
@@ -456,6 +478,7 @@ struct xml_stream *xml_stream_new(const struct xml_limits *limits,
 	 * every node and attribute has its bookkeeping. */
 	s->arena_limit = 3 * limits->max_stanza_size + 64 * 1024;
 	buf_init(&s->text, limits->max_stanza_size);
+	buf_set_sensitive(&s->text);
 	return s;
 }
 

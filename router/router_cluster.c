@@ -503,7 +503,12 @@ void cluster_init(const struct config *cfg)
 	    .warmup_ms = WARMUP_MS,
 	    .relink_ms = RELINK_MS,
 	};
-	RAND_bytes((unsigned char *)&options.epoch, sizeof(options.epoch));
+	/* The epoch tells the peers this incarnation apart: never a guess. */
+	if (RAND_bytes((unsigned char *)&options.epoch, sizeof(options.epoch)) != 1) {
+		log_warnx("no stanza links: no random bytes for the relay epoch");
+		C.on = false;
+		return;
+	}
 	C.tls = tls_peer_context_new(&cfg->tls, cfg->cluster.trust_bundle, why, sizeof(why));
 	if (C.tls == NULL) {
 		log_warnx("no stanza links: %s", why);

@@ -16,6 +16,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "common/buf.h"
 #include "common/fileio.h"
 #include "common/scram.h"
 #include "config/callbridges.h"
@@ -46,6 +47,9 @@ static int read_secret(bool from_stdin, char *out, size_t size)
 		fprintf(stderr, "rxmppctl: no terminal to ask for the secret; use --stdin\n");
 		return -1;
 	}
+	/* Unbuffered, before any I/O on it: stdio's buffer would keep a copy
+	 * of the secret. */
+	setvbuf(in, NULL, _IONBF, 0);
 	struct termios saved, quiet;
 	if (!from_stdin) {
 		tcgetattr(fileno(in), &saved);
@@ -153,6 +157,7 @@ int ctl_callbridge(int argc, char **argv, const struct config *cfg, const char *
 	int rc = CTL_FAILED;
 	struct callbridges bridges = {0};
 	struct config_errors errors;
+	char secret[300] = "", done_text[512] = "";
 	if (access(path, R_OK) == -1 && errno == EACCES) {
 		fprintf(stderr,
 			"rxmppctl: %s: %s (the call-bridges file is for root and the rxmpp group "
@@ -178,7 +183,6 @@ int ctl_callbridge(int argc, char **argv, const struct config *cfg, const char *
 		goto done;
 	}
 	bool exists = has_bridge(&bridges, name);
-	char secret[300], done_text[512];
 	if (strcmp(verb, "del") == 0) {
 		if (!exists) {
 			fprintf(stderr, "rxmppctl: no call bridge %s\n", name);
@@ -230,6 +234,7 @@ int ctl_callbridge(int argc, char **argv, const struct config *cfg, const char *
 				 len > 0 && text[len - 1] != '\n' ? "\n" : "", name, literal);
 			edited_len = strlen(edited);
 		}
+		OPENSSL_cleanse(literal, sizeof(literal));
 		if (adding)
 			snprintf(
 			    done_text, sizeof(done_text),
@@ -239,7 +244,6 @@ int ctl_callbridge(int argc, char **argv, const struct config *cfg, const char *
 		else
 			snprintf(done_text, sizeof(done_text), "secret of call bridge %s set",
 				 name);
-		OPENSSL_cleanse(secret, sizeof(secret));
 	} else {
 		usage(stderr);
 		rc = CTL_USAGE;
@@ -249,13 +253,12 @@ int ctl_callbridge(int argc, char **argv, const struct config *cfg, const char *
 		goto done;
 	rc = ctl_reload_after(socket_path, done_text);
 done:
+	/* Every way out passes here, the error paths too. */
+	OPENSSL_cleanse(secret, sizeof(secret));
+	OPENSSL_cleanse(done_text, sizeof(done_text));
 	callbridges_free(&bridges);
-	if (text != NULL)
-		OPENSSL_cleanse(text, len);
-	if (edited != NULL)
-		OPENSSL_cleanse(edited, edited_len);
-	free(text);
-	free(edited);
+	buf_wipe_free(text, len);
+	buf_wipe_free(edited, edited_len);
 	if (lock != -1)
 		close(lock);
 	return rc;

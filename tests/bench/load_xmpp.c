@@ -69,7 +69,10 @@ static void send_auth(struct session *s, unsigned account)
 		return;
 	}
 	unsigned char random[18];
-	RAND_bytes(random, sizeof(random));
+	if (RAND_bytes(random, sizeof(random)) != 1) {
+		fprintf(stderr, "rxmpp-load: no random bytes for a SCRAM nonce\n");
+		exit(1);
+	}
 	scram_base64_encode(random, sizeof(random), s->nonce);
 	snprintf(s->first_bare, sizeof(s->first_bare), "n=%s,r=%s", user, s->nonce);
 	int n = snprintf(raw, sizeof(raw), "n,,%s", s->first_bare);
