@@ -392,11 +392,13 @@ static void conn_ended(struct stream *s, enum stream_end end, const char *reason
 	case STREAM_END_FULL:
 		conn_stream_error(c, "policy-violation", "too much unparsed input");
 		return;
-	case STREAM_END_TLS:
+	case STREAM_END_TLS: {
+		/* A block: a declaration right after a label is C23 (clang 14 refuses). */
 		static struct log_limit tls_failed;
 		log_warnx_limited(&tls_failed, "%s: %s", c->peer, reason);
 		conn_close(c, NULL);
 		return;
+	}
 	case STREAM_END_ERROR:
 		conn_close(c, reason);
 		return;
