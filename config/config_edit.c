@@ -158,6 +158,8 @@ int config_edit_text(const char *text, size_t len, const char *section, const ch
 
 	struct buf b;
 	buf_init(&b, len + 4096);
+	/* The text may be the call-bridges file, secrets and all. */
+	buf_set_sensitive(&b);
 	if (place.value.found) {
 		buf_append(&b, text, place.value.start);
 		buf_append(&b, literal, strlen(literal));

@@ -35,7 +35,9 @@ static void user_usage(FILE *out)
 		     "Without --stdin or --password-file the password is asked for twice.\n");
 }
 
-/* Reads one line without its newline; -1 when there is none or it is too long. */
+/* Reads one line without its newline; -1 when there is none or it is too
+ * long.  `in` is unbuffered (set before any I/O on it): stdio's buffer
+ * would keep a copy of the password. */
 static int read_line(FILE *in, char *out, size_t size)
 {
 	if (fgets(out, (int)size, in) == NULL)
@@ -55,6 +57,7 @@ static int prompt_password(const char *prompt, char *out, size_t size)
 				"--password-file\n");
 		return -1;
 	}
+	setvbuf(tty, NULL, _IONBF, 0);
 	struct termios saved, quiet;
 	int fd = fileno(tty);
 	tcgetattr(fd, &saved);
@@ -74,6 +77,7 @@ static int get_password(const char *source, const char *file, char *out, size_t 
 {
 	int len;
 	if (source != NULL && strcmp(source, "stdin") == 0) {
+		setvbuf(stdin, NULL, _IONBF, 0);
 		len = read_line(stdin, out, size);
 	} else if (source != NULL) {
 		FILE *f = fopen(file, "r");
@@ -81,6 +85,7 @@ static int get_password(const char *source, const char *file, char *out, size_t 
 			fprintf(stderr, "rxmppctl: %s: %s\n", file, strerror(errno));
 			return -1;
 		}
+		setvbuf(f, NULL, _IONBF, 0);
 		len = read_line(f, out, size);
 		fclose(f);
 	} else {
