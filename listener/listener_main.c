@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <malloc.h>
 #include <netinet/in.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -177,13 +178,16 @@ static bool listener_supervisor_message(const struct ipc_msg *msg)
 		size_t cap = L.next_bridge_cap ? 2 * L.next_bridge_cap : 8;
 		struct proto_callbridge *grown = buf_wipe_realloc(
 		    L.next_bridges, L.next_bridge_cap * sizeof(*grown), cap * sizeof(*grown));
-		if (grown == NULL)
+		if (grown == NULL) {
+			OPENSSL_cleanse(&bridge, sizeof(bridge));
 			return false;
+		}
 		L.next_bridges = grown;
 		L.next_bridge_cap = cap;
 	}
 	struct proto_callbridge *b = &L.next_bridges[L.next_bridge_count++];
 	*b = bridge;
+	OPENSSL_cleanse(&bridge, sizeof(bridge));
 	b->name[sizeof(b->name) - 1] = '\0';
 	b->address[sizeof(b->address) - 1] = '\0';
 	b->secret[sizeof(b->secret) - 1] = '\0';
