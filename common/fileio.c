@@ -15,6 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "buf.h"
+
 int fileio_write_atomic(const char *path, const void *data, size_t len, mode_t mode, char *why,
 			size_t why_size)
 {
@@ -111,12 +113,13 @@ int fileio_write_sealed(const char *path, const char *kind, unsigned version, co
 	char hex[65];
 	if (fileio_sha256_hex(text, (size_t)n + len, hex) == -1) {
 		snprintf(why, why_size, "%s: cannot compute SHA-256", path);
-		free(text);
+		buf_wipe_free(text, total + 1);
 		return -1;
 	}
 	snprintf(text + n + len, SEAL_SUM_LINE + 1, SEAL_SUM "%s\n", hex);
 	int rc = fileio_write_atomic(path, text, total, mode, why, why_size);
-	free(text);
+	/* The body may be the accounts' keys. */
+	buf_wipe_free(text, total + 1);
 	return rc;
 }
 
