@@ -317,10 +317,11 @@ _Static_assert(sizeof(struct proto_cluster_status) == 40, "proto_cluster_status 
 
 struct proto_cluster_member {
 	uint64_t id;
-	uint64_t heard_ms; /* since this node last heard from it; UINT64_MAX: never */
+	uint64_t heard_ms;	 /* since this node last heard from it; UINT64_MAX: never */
+	uint8_t fingerprint[32]; /* SHA-256 of the certificate it is bound to; zeros: none */
 	char address[128];
 };
-_Static_assert(sizeof(struct proto_cluster_member) == 144, "proto_cluster_member is fixed");
+_Static_assert(sizeof(struct proto_cluster_member) == 176, "proto_cluster_member is fixed");
 
 struct proto_leader {
 	uint64_t term;

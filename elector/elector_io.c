@@ -673,6 +673,8 @@ static void send_status(uint64_t token)
 		status.members = c->count;
 		for (uint32_t i = 0; i < c->count; i++) {
 			members[i] = (struct proto_cluster_member){.id = c->members[i].id};
+			memcpy(members[i].fingerprint, c->members[i].fingerprint,
+			       sizeof(members[i].fingerprint));
 			snprintf(members[i].address, sizeof(members[i].address), "%s",
 				 c->members[i].address);
 			uint64_t silence = elector_silence(E.core, c->members[i].id);

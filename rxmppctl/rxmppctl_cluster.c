@@ -73,12 +73,18 @@ int ctl_print_cluster_status(const struct ipc_msg *msg, bool json)
 		memcpy(&m, members + i * sizeof(m), sizeof(m));
 		m.address[sizeof(m.address) - 1] = '\0';
 		bool leader = m.id == st.leader, self = m.id == st.self;
+		/* As rxmpp-certtool inspect prints it, to compare. */
+		char fingerprint[3 * sizeof(m.fingerprint)];
+		for (size_t k = 0; k < sizeof(m.fingerprint); k++)
+			snprintf(fingerprint + 3 * k, 4, "%02X%s", m.fingerprint[k],
+				 k + 1 < sizeof(m.fingerprint) ? ":" : "");
 		if (json) {
 			printf("%s{\"address\": ", i ? ", " : "");
 			ctl_print_json_string(m.address);
 			printf(", \"node\": \"%016" PRIx64 "\", \"leader\": %s, \"self\": %s, "
-			       "\"heartbeat_ms\": ",
-			       m.id, leader ? "true" : "false", self ? "true" : "false");
+			       "\"certificate_sha256\": \"%s\", \"heartbeat_ms\": ",
+			       m.id, leader ? "true" : "false", self ? "true" : "false",
+			       fingerprint);
 			if (m.heard_ms == UINT64_MAX)
 				printf("null}");
 			else
@@ -93,6 +99,7 @@ int ctl_print_cluster_status(const struct ipc_msg *msg, bool json)
 				 m.heard_ms / 1000, m.heard_ms % 1000 / 100);
 		printf("  %-28s %016" PRIx64 " %-9s last heartbeat: %s\n", m.address, m.id,
 		       leader ? "(Leader)" : "", age);
+		printf("    certificate SHA-256 %s\n", fingerprint);
 	}
 	if (json)
 		printf("]}\n");
