@@ -43,12 +43,23 @@ START_TEST(test_timers_fire_in_deadline_order)
 	ck_assert_ptr_nonnull(ev_timer_add(loop, 10, record_timer, &b));
 	ck_assert_ptr_nonnull(ev_timer_add(loop, 1, record_timer, &c));
 	ck_assert_int_eq(ev_loop_run(loop), 0);
-	/* c fires at 1 ms and again 5 ms later, before b at 10 and a at 30. */
+	/* c fires first (1 ms), then b (10) before a (30).  c's second run is
+	 * due 5 ms after its first ran: before b on an idle machine, anywhere
+	 * after its first run when the process was held up past b's deadline
+	 * (overdue timers still run in deadline order). */
 	ck_assert_int_eq(log.count, 4);
 	ck_assert_int_eq(log.order[0], 3);
-	ck_assert_int_eq(log.order[1], 3);
-	ck_assert_int_eq(log.order[2], 2);
-	ck_assert_int_eq(log.order[3], 1);
+	int others[3], n = 0, c_runs = 1;
+	for (int i = 1; i < 4; i++) {
+		if (log.order[i] == 3)
+			c_runs++;
+		else
+			others[n++] = log.order[i];
+	}
+	ck_assert_int_eq(c_runs, 2);
+	ck_assert_int_eq(n, 2);
+	ck_assert_int_eq(others[0], 2);
+	ck_assert_int_eq(others[1], 1);
 	ev_loop_free(loop);
 }
 END_TEST
