@@ -1,7 +1,8 @@
 /* The byte stream of connections and peer links (common/stream.c): two
  * streams over a socketpair, in clear and under TLS, through the real event
- * loop; partial writes, the output bound, the end of a stream, and frees
- * from inside the stream's own callbacks. */
+ * loop; partial writes, the output bound, the end of a stream, frees
+ * from inside the stream's own callbacks, paused input, and the count of
+ * unsent output over all streams (back to zero once every one is freed). */
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <string.h>
@@ -70,11 +71,14 @@ static const struct stream_events peer_events = {
     .ended = peer_ended,
 };
 
+static size_t queued_total;
+
 static const struct stream_settings settings = {
     .input_max = 1u << 20,
     .output_max = 4u << 20,
     .idle_keep = 0,
     .phase = EV_PHASE_STREAMS,
+    .queued_total = &queued_total,
 };
 
 static struct peer *peer_new(int fd)
@@ -142,6 +146,8 @@ static void pair_free(void)
 		peer_free(b);
 	a = b = NULL;
 	ev_loop_free(loop);
+	/* Whatever each stream held unsent left the count with it. */
+	ck_assert_uint_eq(queued_total, 0);
 }
 
 static bool b_has_all(void)
@@ -173,8 +179,10 @@ START_TEST(test_clear_output_leaves_whole_through_partial_sends)
 	/* One turn's output is far more than the socket takes at once. */
 	ck_assert_int_eq(stream_write(&a->stream, data, sizeof(data) / 2), 0);
 	ck_assert_int_eq(stream_write(&a->stream, data + sizeof(data) / 2, sizeof(data) / 2), 0);
+	ck_assert_uint_eq(queued_total, sizeof(data));
 	want = sizeof(data);
 	run_until(b_has_all);
+	ck_assert_uint_eq(queued_total, 0);
 	ck_assert_uint_eq(buf_len(&b->got), sizeof(data));
 	ck_assert_int_eq(memcmp(buf_head(&b->got), data, sizeof(data)), 0);
 	ck_assert_int_ge(a->drained, 1);
@@ -193,6 +201,7 @@ START_TEST(test_output_past_the_bound_is_refused_whole)
 	struct iovec iov[2] = {{data, 1}, {data, 1}};
 	ck_assert_int_eq(stream_writev(&a->stream, iov, 2), -1);
 	ck_assert_uint_eq(buf_len(&a->stream.out), 4u << 20);
+	ck_assert_uint_eq(queued_total, 4u << 20); /* freed unsent: see pair_free */
 	pair_free();
 }
 END_TEST
@@ -252,6 +261,8 @@ START_TEST(test_tls_handshake_and_gathered_output)
 	ck_assert_int_eq(stream_write(&a->stream, data + 200000, 100000), 0);
 	/* Nothing is encrypted before the flush: one record per turn. */
 	ck_assert_uint_eq(buf_len(&a->stream.pending), sizeof(data));
+	/* The plain text, and what is left of the handshake. */
+	ck_assert_uint_ge(queued_total, sizeof(data));
 	want = sizeof(data);
 	run_until(b_has_all);
 	ck_assert_uint_eq(buf_len(&b->got), sizeof(data));
@@ -276,6 +287,33 @@ START_TEST(test_garbage_under_tls_ends_the_stream)
 	ck_assert(!b->secured);
 	pair_free();
 	tls_contexts_free();
+}
+END_TEST
+
+static bool a_drained(void)
+{
+	return a->drained > 0;
+}
+
+/* Backpressure: a paused stream reads nothing until resumed. */
+START_TEST(test_paused_input_waits)
+{
+	pair_new();
+	stream_pause_input(&b->stream, true);
+	ck_assert_int_eq(stream_write(&a->stream, "held back", 9), 0);
+	run_until(a_drained);
+	ck_assert_uint_eq(buf_len(&b->got), 0);
+	stream_pause_input(&b->stream, false);
+	want = 9;
+	run_until(b_has_all);
+	ck_assert_int_eq(memcmp(buf_head(&b->got), "held back", 9), 0);
+	/* Paused, the end of the connection is still noticed. */
+	stream_pause_input(&b->stream, true);
+	peer_free(a);
+	a = NULL;
+	run_until(b_ended);
+	ck_assert_int_eq(b->end, STREAM_END_CLOSED);
+	pair_free();
 }
 END_TEST
 
@@ -335,6 +373,7 @@ Suite *stream_suite(void)
 	tcase_add_test(tc, test_garbage_under_tls_ends_the_stream);
 	tcase_add_test(tc, test_a_stream_freed_in_its_own_callbacks);
 	tcase_add_test(tc, test_a_free_waits_for_the_outermost_leave);
+	tcase_add_test(tc, test_paused_input_waits);
 	suite_add_tcase(s, tc);
 	return s;
 }
