@@ -341,7 +341,10 @@ static int state_read_both(const char *state_dir, const char *id_path, uint64_t 
 	*state_rc = elector_state_load(state_dir, state, state_unsealed, why, why_size);
 	if (*state_rc == -1)
 		return -1;
-	if (*id_rc == 0 && *state_rc == 1) {
+	/* Version 0.1 wrote the election file only at the first vote or
+	 * membership change: its node-id (unsealed) alone is a node that never
+	 * voted.  Since then the election file is written with the node-id. */
+	if (*id_rc == 0 && *state_rc == 1 && !*id_unsealed) {
 		/* Starting empty could vote a second time in a term this node
 		 * already voted in, under the same id. */
 		snprintf(why, why_size,
@@ -401,6 +404,14 @@ int elector_state_open(const char *state_dir, uint64_t *id, struct elector_persi
 			return -2;
 		log_info("new node: id %016" PRIx64 " written to %s", *id, id_path);
 		return 0;
+	}
+	if (id_unsealed && state_rc == 1) {
+		/* Before the sealed node-id: a sealed node-id alone means lost state. */
+		if (elector_state_save(state_dir, state, why, why_size) == -1)
+			return -2;
+		log_info("%s/%s: none beside a node-id of the previous format, which wrote it only "
+			 "at the first vote; starting from an empty state",
+			 state_dir, ELECTOR_STATE_ELECTION_FILE);
 	}
 	if (id_unsealed) {
 		if (node_id_save(id_path, *id, why, why_size) == -1)

@@ -14,7 +14,9 @@
  * start; `rxmppctl reset` and joining again is the way back.  Files
  * written before sealing, and election files of version 1 (members without
  * the fingerprint of their certificate), are read once and rewritten; such
- * a member is bound to a certificate when it is next heard from.
+ * a member is bound to a certificate when it is next heard from.  A
+ * node-id written before sealing with no election file beside it is a
+ * node that never voted (version 0.1 wrote that file only then).
  */
 #ifndef RXMPP_ELECTOR_STATE_H
 #define RXMPP_ELECTOR_STATE_H

@@ -306,6 +306,16 @@ START_TEST(test_open_new_node_and_lost_files)
 		      why);
 	ck_assert_int_eq(access(election, F_OK), -1); /* nothing written */
 
+	/* A node-id of the previous format alone: version 0.1 wrote the
+	 * election file only at the first vote, so this node never voted. */
+	write_text(node_id, "00000000000000ab\n");
+	ck_assert_int_eq(elector_state_open(dir, &again, &s, why, sizeof(why)), 0);
+	ck_assert_uint_eq(again, 0xab);
+	ck_assert_uint_eq(s.term, 0);
+	ck_assert_int_eq(access(election, F_OK), 0);
+	unlink(election);
+	ck_assert_int_eq(elector_state_open(dir, &again, &s, why, sizeof(why)), -1);
+
 	/* The node id gone beside a state that has voted. */
 	unlink(node_id);
 	save_sample();
