@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 /* Raised whenever a payload below changes, so mixed builds refuse each other. */
-#define PROTO_VERSION 6
+#define PROTO_VERSION 7
 
 /* Session ids start at 1; 0 names the server itself (see PROTO_STANZA). */
 #define PROTO_SERVER_SESSION 0
@@ -90,6 +90,10 @@ enum proto_type {
 	/* child -> supervisor: struct proto_peer_state, whenever the channel
 	 * to a peer child comes up (both PEER_HELLOs crossed) or goes away */
 	PROTO_PEER_STATE,
+	/* elector -> router: struct proto_members, whenever the membership or
+	 * a member's certificate changes and when the router (re)connects:
+	 * who may hold a stanza link (router_members.h) */
+	PROTO_MEMBERS,
 	PROTO_TYPE_END,
 };
 
@@ -332,6 +336,22 @@ struct proto_leader {
 	char address[128]; /* the leader's cluster address */
 };
 _Static_assert(sizeof(struct proto_leader) == 160, "proto_leader has a fixed size");
+
+/* The cluster's members and the certificates they are bound to, as the
+ * elector knows them (elector_core.h); a zero fingerprint: not yet bound. */
+#define PROTO_MEMBERS_MAX 16
+struct proto_member {
+	uint64_t id;
+	uint8_t fingerprint[32]; /* SHA-256 of the member's certificate */
+};
+_Static_assert(sizeof(struct proto_member) == 40, "proto_member has a fixed size");
+
+struct proto_members {
+	uint32_t count;
+	uint32_t reserved;
+	struct proto_member members[PROTO_MEMBERS_MAX];
+};
+_Static_assert(sizeof(struct proto_members) == 648, "proto_members has a fixed size");
 
 enum proto_kick_reason {
 	PROTO_KICK_CONFLICT, /* the same full JID logged in elsewhere */

@@ -22,7 +22,9 @@
  * - Membership requests from rxmppctl: initialize here; join and remove go
  *   to the leader over a link of their own, following redirects, asking
  *   again while the change is pending, for at most 30 s.
- * - The router is told who leads whenever that changes (PROTO_LEADER).
+ * - The router is told who leads whenever that changes (PROTO_LEADER), and
+ *   the members with their certificates whenever those change
+ *   (PROTO_MEMBERS): its stanza links are held only by members.
  */
 #include "elector_io.h"
 
@@ -98,7 +100,8 @@ static struct {
 	uint64_t told_leader;
 	uint64_t told_term;
 	uint32_t told_members;
-	enum elector_role told_role; /* the role last logged */
+	struct proto_members told_membership; /* last sent to the router */
+	enum elector_role told_role;	      /* the role last logged */
 } E;
 
 static void pump(void);
@@ -172,6 +175,31 @@ static void tell_router(void)
 	if (m != NULL)
 		snprintf(leader.address, sizeof(leader.address), "%s", m->address);
 	child_send(PROC_ROUTER, PROTO_LEADER, 0, &leader, sizeof(leader), -1);
+}
+
+_Static_assert(ELECTOR_MEMBERS_MAX <= PROTO_MEMBERS_MAX, "every member fits in proto_members");
+_Static_assert(ELECTOR_FINGERPRINT_SIZE == sizeof(((struct proto_member *)0)->fingerprint),
+	       "a fingerprint is the same size in proto_members");
+
+/* The members and their certificates, when they changed since the router
+ * last heard them or `always` (the router came up again). */
+static void tell_router_members(bool always)
+{
+	struct proto_members members;
+	memset(&members, 0, sizeof(members));
+	if (E.core != NULL) {
+		const struct elector_config *c = elector_config(E.core);
+		members.count = c->count;
+		for (uint32_t i = 0; i < c->count; i++) {
+			members.members[i].id = c->members[i].id;
+			memcpy(members.members[i].fingerprint, c->members[i].fingerprint,
+			       ELECTOR_FINGERPRINT_SIZE);
+		}
+	}
+	if (!always && memcmp(&members, &E.told_membership, sizeof(members)) == 0)
+		return;
+	E.told_membership = members;
+	child_send(PROC_ROUTER, PROTO_MEMBERS, 0, &members, sizeof(members), -1);
 }
 
 static void leader_changed(uint64_t leader)
@@ -395,6 +423,7 @@ static void pump(void)
 			E.told_members = elector_config(E.core)->count;
 			tell_router();
 		}
+		tell_router_members(false);
 		reconcile_links();
 	}
 }
@@ -902,6 +931,7 @@ int elector_io_configure(const struct config *cfg, bool first, char *why, size_t
 
 void elector_io_router_up(void)
 {
+	tell_router_members(true);
 	tell_router();
 }
 

@@ -73,6 +73,8 @@ void route_bounce(struct rref origin, const struct proto_route_view *r, const ch
 void cluster_init(const struct config *cfg);
 void cluster_socket(int fd);
 void cluster_leader(const struct proto_leader *leader);
+/* Who may hold a stanza link (router_members.h); links of others close. */
+void cluster_members(const struct proto_members *members);
 bool cluster_relaying(void); /* stanzas it cannot deliver go through the relay */
 /* A stanza from a local session for a recipient not held here. */
 void cluster_forward(uint64_t session, const void *data, size_t len);

@@ -12,6 +12,14 @@
  * to route, in the order it says.  A frame that is malformed, or that has
  * no business on its link, closes that link with one warning; the peer
  * connects again and sends what was not acknowledged.
+ *
+ * Who is at the other end of a link is its certificate, not the node id
+ * its hello claims: a link, accepted or made to the leader, is kept only
+ * while that id is a member's and the certificate is the one the member
+ * is bound to (the membership comes from the elector, PROTO_MEMBERS;
+ * router_members.c).  Anyone else holding a certificate the trust bundle
+ * accepts could otherwise register sessions under any JID and receive
+ * their stanzas.
  */
 #include <inttypes.h>
 #include <openssl/rand.h>
@@ -28,6 +36,7 @@
 #include "common/peerlink.h"
 #include "common/tls.h"
 #include "router.h"
+#include "router_members.h"
 
 #define LINKS_MAX 32
 #define DRIVE_MS  50
@@ -50,6 +59,8 @@ static struct {
 	struct peerlink *links[LINKS_MAX];
 	struct peerlink_listener *ports[8];
 	size_t socket_count;
+	/* from the elector; none until it speaks, so no link is a member's */
+	struct proto_members members;
 } C;
 
 static int64_t now_ms(void)
@@ -272,6 +283,21 @@ static void up_retry_later(void)
 	C.up_retry_at = now_ms() + RETRY_MS;
 }
 
+/* Is `l` the link of the member its hello names?  Says why not, once per
+ * interval: anyone the trust bundle accepts can make us say it. */
+static bool link_is_members(struct peerlink *l)
+{
+	const char *why;
+	uint64_t node = peerlink_remote(l)->node_id;
+	if (router_members_admit(&C.members, node, peerlink_fingerprint(l), &why) == 0)
+		return true;
+	static struct log_limit refused;
+	log_warnx_limited(&refused,
+			  "stanza link %s claims to be node %016" PRIx64 ": %s; closing it",
+			  peerlink_peer(l), node, why);
+	return false;
+}
+
 static void link_up(struct peerlink *l, void *arg)
 {
 	(void)arg;
@@ -285,8 +311,19 @@ static void link_up(struct peerlink *l, void *arg)
 			up_retry_later();
 			return;
 		}
+		/* The leader's router must be the leader's too, not anyone's
+		 * who answers at its address. */
+		if (!link_is_members(l)) {
+			peerlink_free(l);
+			up_retry_later();
+			return;
+		}
 		relay_up_link(C.relay, true);
 		pump();
+		return;
+	}
+	if (!link_is_members(l)) {
+		peerlink_free(l);
 		return;
 	}
 	struct peerlink **slot = slot_of(NULL);
@@ -344,6 +381,26 @@ static void link_drop(struct peerlink *l, const char *why)
 	log_warnx_limited(&dropped, "stanza link %s (node %016" PRIx64 "): %s; closing it",
 			  peerlink_peer(l), peerlink_remote(l)->node_id, why);
 	link_gone(l, true);
+}
+
+void cluster_members(const struct proto_members *members)
+{
+	if (!C.on)
+		return;
+	if (router_members_valid(members) == -1) {
+		log_warnx("a malformed membership from the elector; keeping the one before");
+		return;
+	}
+	C.members = *members;
+	/* A node that left, or whose member now has another certificate,
+	 * keeps no link. */
+	for (size_t i = 0; i < LINKS_MAX; i++) {
+		struct peerlink *l = C.links[i];
+		if (l != NULL && peerlink_is_up(l) && !link_is_members(l))
+			link_gone(l, true);
+	}
+	if (C.up != NULL && peerlink_is_up(C.up) && !link_is_members(C.up))
+		link_gone(C.up, true);
 }
 
 static void link_message(struct peerlink *l, const struct ipc_msg *msg, void *arg)

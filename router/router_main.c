@@ -101,6 +101,13 @@ static bool router_from_listener(const struct ipc_msg *msg)
 
 static bool router_from_elector(const struct ipc_msg *msg)
 {
+	if (msg->type == PROTO_MEMBERS) {
+		struct proto_members members;
+		if (ipc_get_data(msg, &members, sizeof(members)) == -1)
+			return false;
+		cluster_members(&members);
+		return true;
+	}
 	struct proto_leader leader;
 	if (msg->type != PROTO_LEADER || ipc_get_data(msg, &leader, sizeof(leader)) == -1)
 		return false;

@@ -24,5 +24,6 @@ Suite *netaddr_suite(void);
 Suite *listener_index_suite(void);
 Suite *supervisor_table_suite(void);
 Suite *stream_suite(void);
+Suite *router_members_suite(void);
 
 #endif
