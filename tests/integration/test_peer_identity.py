@@ -35,16 +35,18 @@ def frame(kind, payload):
 
 
 class PeerLink:
-    """One elector peer link from a certificate of our own, by hand."""
+    """One peer link (the elector's, or of another `kind`) from a
+    certificate of our own, by hand."""
 
-    def __init__(self, port, cert, key, ca, node_id, address="127.0.0.1:1"):
+    def __init__(self, port, cert, key, ca, node_id, address="127.0.0.1:1",
+                 kind=ELECTOR_LINK_KIND):
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         context.check_hostname = False
         context.load_verify_locations(ca)
         context.load_cert_chain(cert, key)
         raw = socket.create_connection(("127.0.0.1", port), timeout=10)
         self.sock = context.wrap_socket(raw)
-        hello = struct.pack("<IIQ128s", PEERLINK_VERSION, ELECTOR_LINK_KIND, node_id,
+        hello = struct.pack("<IIQ128s", PEERLINK_VERSION, kind, node_id,
                             address.encode())
         self.sock.sendall(frame(PEERLINK_HELLO, hello))
         self.buffer = b""
