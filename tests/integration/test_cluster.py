@@ -174,11 +174,17 @@ def test_remove_a_member(node_factory, certs):
     leader = leader_of(nodes)
     follower = next(n for n in nodes if n is not leader)
     other = next(n for n in nodes if n is not leader and n is not follower)
+    follower_id = int(status(follower)["node"], 16)
+    leader.wait_log(r"stanza link from node %016x up" % follower_id)
+    mark = leader.log_mark()
     # Asked on a follower, done by the leader.
     result = other.ctl("cluster", "remove", follower.cluster_address)
     assert "removed" in result.stdout
     wait_until(lambda: len(status(leader)["members"]) == 2, what="the membership to shrink")
     assert follower.cluster_address not in [m["address"] for m in status(other)["members"]]
+    # A node that is no member holds no stanza link to the leader's router.
+    leader.wait_log(r"stanza link .* claims to be node %016x: that node is not a member "
+                    r"of the cluster; closing it" % follower_id, start=mark)
 
 
 def test_reset_node_joins_again_without_appearing_twice(node_factory, certs):

@@ -63,6 +63,8 @@ def test_trusted_non_member_holds_no_stanza_link(node_factory, certs):
             link.close()
         leader.wait_log(r"stanza link .* claims to be node %016x: its certificate is not "
                         r"the one that member is bound to; closing it" % one_id, start=mark)
+        leader.wait_log(r"stanza link .* claims to be node %016x: that node is not a member "
+                        r"of the cluster; closing it" % ATTACKER_ID, start=mark)
         # The members' users are undisturbed: bob's bare JID is still bob's.
         for n in range(3):
             alice.send_message(mto="bob@test.example", mbody=f"after {n}", mtype="chat")
