@@ -2,8 +2,8 @@
 initialize and join, status listing each member once, failover when the
 leader node dies (kill -9 of all its processes), the leader's listener or a
 follower's elector killed without an election, remove, a reset node joining
-again without appearing twice, and a node with an untrusted certificate
-refused."""
+again without appearing twice, a node with an untrusted certificate
+refused, and bad frames on peer links closing them with one warning."""
 
 import json
 import os
@@ -387,3 +387,65 @@ def test_member_cut_off_shows_pre_candidate(node_factory, certs):
     assert alone.ctl("cluster", "status").stdout.startswith("State: PRE-CANDIDATE\nTerm: ")
     alone.wait_log(rf"elector\[\d+\]: PRE-CANDIDATE in term {term}", start=mark,
                    what="the elector's log line")
+
+
+def peer_link(port, certs, kind, node_id):
+    """A peer link by hand: mutual TLS with a certificate the node trusts,
+    then the hello (common/peerlink.h) each way."""
+    import socket
+    import ssl
+    import struct
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    context.load_cert_chain(certs["cert"], certs["key"])
+    sock = context.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=10))
+    version = 2  # PEERLINK_VERSION, common/peerlink.c
+    hello = struct.pack("<IIQ", version, kind, node_id) + bytes(128)
+    sock.sendall(struct.pack("<HHIQ", 1, 0, 16 + len(hello), 0) + hello)
+    got = b""
+    while len(got) < 16 + len(hello):
+        chunk = sock.recv(4096)
+        assert chunk, "the node closed the link before its hello"
+        got += chunk
+    return sock
+
+
+def closed_by_peer(sock):
+    import ssl
+
+    try:
+        while sock.recv(4096):
+            pass
+    except (ssl.SSLError, ConnectionResetError):
+        pass
+    return True
+
+
+def test_bad_frames_on_peer_links_close_them_with_one_warning(node_factory, certs):
+    import struct
+
+    node = cluster_node(node_factory, certs).start()
+    node.ctl("cluster", "initialize")
+    # Only members hold stanza links: speak as the node itself, whose
+    # certificate the test has.
+    member = int(status(node)["node"], 16)
+    cases = [  # the router's stanza port, then the elector's port
+        (node.cluster_port + 1, 0x524F5554, 9, r"stanza link .*a frame of the wrong size; closing it"),
+        (node.cluster_port, 0x454C4543, 2,
+         r"cluster link .*an election message of the wrong size; closing it"),
+    ]
+    for port, kind, frame_type, warning in cases:
+        sock = peer_link(port, certs, kind, member)
+        mark = node.log_mark()
+        sock.sendall(struct.pack("<HHIQ", frame_type, 0, 16 + 3, 0) + b"abc")
+        assert closed_by_peer(sock)
+        node.wait_log(warning, start=mark)
+        time.sleep(0.3)
+        with node.lock:
+            lines = node.lines[mark:]
+        assert sum("closing it" in line for line in lines) == 1, lines
+        sock.close()
+    # The node is none the worse for it.
+    assert status(node)["state"] == "LEADER"
