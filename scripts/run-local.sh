@@ -64,6 +64,8 @@ cluster:
   enabled: true
   port: $((base + 2))
   trust_bundle: ../ca.crt
+  # The bundle is a CA: only its certificates naming $domain may join.
+  peer_names: [$domain]
 YAML
 	fi
 	if [ ! -f "$dir/state/accounts" ]; then
@@ -77,8 +79,11 @@ YAML
 done
 
 pids=()
+# Ctrl-C, or a step below that failed (set -e): the nodes started here go
+# with the script, never left running behind it.
 stop() {
-	trap - INT TERM
+	local status=${1:-0}
+	trap - INT TERM EXIT
 	echo
 	echo "stopping the three nodes"
 	for pid in "${pids[@]}"; do
@@ -87,9 +92,10 @@ stop() {
 	for pid in "${pids[@]}"; do
 		wait "$pid" 2>/dev/null || true
 	done
-	exit 0
+	exit "$status"
 }
 trap stop INT TERM
+trap 'stop $?' EXIT
 
 for n in "${nodes[@]}"; do
 	"$bin/rxmppd" --foreground --config "$run/node$n/rxmpp.yaml" 2>>"$run/node$n/rxmppd.log" &

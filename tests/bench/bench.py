@@ -50,7 +50,7 @@ def start_node(directory, certs, cluster_port=None, component_tls="direct"):
     extra = LIMITS
     if cluster_port:
         extra += (f"cluster:\n  enabled: true\n  port: {cluster_port}\n"
-                  f"  trust_bundle: {certs['ca']}\n")
+                  f"  trust_bundle: {certs['ca']}\n  peer_names: [test.example]\n")
     node = Node(directory, certs)
     node.cluster_port = cluster_port
     node.write_config(log_level="warning", extra=extra)
