@@ -4,7 +4,8 @@
 #                     but the package tests
 #   make package-tests  install, upgrade and purge the Debian package (root; CI runs it)
 #   make check SANITIZE=1   the same with AddressSanitizer and UBSan (build-sanitize/)
-#   make run          build and start a local node under ./run/
+#   make run          build and start a local 3-node cluster under ./run/
+#   make names-check  every name a process exports has its prefix, once (in make check)
 #   make fuzz         run the libFuzzer targets for FUZZ_SECONDS each (default 60)
 #   make bench        the benchmark set against rxmpp (BENCH_RUNS, default 3)
 #   make bench-peers  the one-node set against rxmpp, Prosody, ejabberd and jabberd2
@@ -81,7 +82,7 @@ FUZZ_SECONDS ?= 60
 TEST_LIBS := $(call lib,$(LIB_DIRS))
 TEST_LDLIBS = $(YAML_LIBS) $(SSL_LIBS) $(EXPAT_LIBS) $(MNL_LIBS) -lresolv
 
-.PHONY: all check unit integration package-tests fuzz-replay fuzz run bench bench-peers deps-build \
+.PHONY: all check names-check unit integration package-tests fuzz-replay fuzz run bench bench-peers deps-build \
 	deps-test \
 	deps-fuzz deps-package format format-check clean install deb rpm
 .DEFAULT_GOAL := all
@@ -146,7 +147,12 @@ $(BUILD)/tests/fuzz-%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(TEST_LIBS)
 # read after the packages are there.
 check: deps-test
 	$(MAKE) --no-print-directory format-check
-	$(MAKE) --no-print-directory unit fuzz-replay integration
+	$(MAKE) --no-print-directory names-check unit fuzz-replay integration
+
+# Every name a process exports carries its prefix and is defined once
+# (scripts/check-names.sh says the rule).
+names-check: $(PROGRAMS)
+	@scripts/check-names.sh $(BUILD)
 
 # Build, lint, install, upgrade and purge the Debian package (and build the
 # RPM).  They change the machine, so they are not part of `make check`, run

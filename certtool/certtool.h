@@ -29,18 +29,18 @@ struct ct_options {
 	const char *purpose; /* verify: server (default), client, any */
 };
 
-int ct_csr(int argc, char **argv, const struct ct_options *o);
-int ct_selfsigned(int argc, char **argv, const struct ct_options *o);
-int ct_ca(int argc, char **argv, const struct ct_options *o);
-int ct_list(int argc, char **argv, const struct ct_options *o);
-int ct_inspect(int argc, char **argv, const struct ct_options *o);
-int ct_match(int argc, char **argv, const struct ct_options *o);
-int ct_verify(int argc, char **argv, const struct ct_options *o);
-int ct_bundle(int argc, char **argv, const struct ct_options *o);
+int certtool_csr(int argc, char **argv, const struct ct_options *o);
+int certtool_selfsigned(int argc, char **argv, const struct ct_options *o);
+int certtool_ca(int argc, char **argv, const struct ct_options *o);
+int certtool_list(int argc, char **argv, const struct ct_options *o);
+int certtool_inspect(int argc, char **argv, const struct ct_options *o);
+int certtool_match(int argc, char **argv, const struct ct_options *o);
+int certtool_verify(int argc, char **argv, const struct ct_options *o);
+int certtool_bundle(int argc, char **argv, const struct ct_options *o);
 
 /* Prints the usage of `verb` to `out`. */
-void ct_usage(FILE *out, const char *verb);
+void certtool_usage(FILE *out, const char *verb);
 /* A JSON string, escaped. */
-void ct_json_string(FILE *out, const char *s);
+void certtool_json_string(FILE *out, const char *s);
 
 #endif

@@ -69,13 +69,13 @@ static int purpose_of(const char *name)
 	return -1;
 }
 
-int ct_verify(int argc, char **argv, const struct ct_options *o)
+int certtool_verify(int argc, char **argv, const struct ct_options *o)
 {
 	int purpose = purpose_of(o->purpose);
 	if (argc < 1 || argc > 2 || purpose == -1) {
 		if (purpose == -1)
 			fprintf(stderr, "rxmpp-certtool: --purpose takes server, client or any\n");
-		ct_usage(stderr, "verify");
+		certtool_usage(stderr, "verify");
 		return CT_USAGE;
 	}
 	struct cert_file cert = {0}, bundle = {0};
@@ -155,7 +155,7 @@ static int fix_order(const char *path, STACK_OF(X509) * certs, const struct cert
 static int bundle_check(int argc, char **argv, const struct ct_options *o)
 {
 	if (argc != 1) {
-		ct_usage(stderr, "bundle");
+		certtool_usage(stderr, "bundle");
 		return CT_USAGE;
 	}
 	struct cert_file f;
@@ -202,7 +202,7 @@ done:
 static int bundle_make(int argc, char **argv, const struct ct_options *o)
 {
 	if (argc < 2) {
-		ct_usage(stderr, "bundle");
+		certtool_usage(stderr, "bundle");
 		return CT_USAGE;
 	}
 	struct stat st;
@@ -255,12 +255,12 @@ static int bundle_make(int argc, char **argv, const struct ct_options *o)
 	return rc;
 }
 
-int ct_bundle(int argc, char **argv, const struct ct_options *o)
+int certtool_bundle(int argc, char **argv, const struct ct_options *o)
 {
 	if (argc >= 1 && strcmp(argv[0], "check") == 0)
 		return bundle_check(argc - 1, argv + 1, o);
 	if (argc >= 1 && strcmp(argv[0], "make") == 0)
 		return bundle_make(argc - 1, argv + 1, o);
-	ct_usage(stderr, "bundle");
+	certtool_usage(stderr, "bundle");
 	return CT_USAGE;
 }

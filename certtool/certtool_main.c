@@ -17,7 +17,7 @@ static const struct verb {
 	const char *synopsis;
 	const char *help;
 } verbs[] = {
-    {"csr", ct_csr,
+    {"csr", certtool_csr,
      "csr BASENAME [CN:name] [OU:unit] [O:org] [L:city] [ST:state] [C:country] "
      "[subjectAltName:name,...] [--key-type TYPE] [--force]",
      "Write a new private key to BASENAME.key (mode 0600) and a certificate request for it\n"
@@ -25,11 +25,11 @@ static const struct verb {
      "domain and the node's own name there (RFC 6120 section 13.7).  TYPE is rsa2048\n"
      "(default), rsa3072, rsa4096, p256 or p384.  An existing BASENAME.key is kept\n"
      "unless --force is given."},
-    {"selfsigned", ct_selfsigned,
+    {"selfsigned", certtool_selfsigned,
      "selfsigned BASENAME [CN:name] [...as csr...] [--days N] [--key-type TYPE] [--force]",
      "Write a new key to BASENAME.key and a self-signed certificate for it to BASENAME.crt\n"
      "(for tests; valid 365 days unless --days)."},
-    {"ca", ct_ca,
+    {"ca", certtool_ca,
      "ca make BASENAME [CN:name] [...] [--days N] [--key-type TYPE] [--force]\n"
      "ca sign CA REQUEST.csr [--out FILE] [--days N] [--intermediate]",
      "make: a private certificate authority, BASENAME.key and BASENAME.crt (10 years unless\n"
@@ -37,25 +37,25 @@ static const struct verb {
      "request's name with .crt), valid 365 days unless --days; the certificate is for TLS\n"
      "servers and clients (cluster peers are both) and keeps the request's names, or is a\n"
      "certificate authority itself with --intermediate."},
-    {"list", ct_list, "list [DIR] [--json]",
+    {"list", certtool_list, "list [DIR] [--json]",
      "One line for each key, certificate, bundle and request in DIR (default: the current\n"
      "folder): kind, file, subject or key type, expiry, and which key or certificate of\n"
      "the folder belongs to it."},
-    {"inspect", ct_inspect, "inspect FILE [--json]",
+    {"inspect", certtool_inspect, "inspect FILE [--json]",
      "Everything in FILE: for each certificate, in order, subject, issuer, alternative\n"
      "names, validity, key type and size, SHA-256 fingerprint; for a key its type and the\n"
      "SHA-256 of its public key (never the private key); for a request its subject and\n"
      "names."},
-    {"match", ct_match, "match KEY CERT",
+    {"match", certtool_match, "match KEY CERT",
      "Whether KEY is the private key of the certificate (or request) in CERT."},
-    {"verify", ct_verify,
+    {"verify", certtool_verify,
      "verify CERT [BUNDLE] [--ca FILE]... [--name NAME] [--purpose server|client|any]",
      "Verify the first certificate of CERT with the other certificates of CERT and BUNDLE\n"
      "as intermediates, against the --ca files (default: the system's trusted CAs), for\n"
      "TLS server use unless --purpose says otherwise, and for NAME if given.  On failure\n"
      "it says which certificate and why (expired, not yet valid, unknown issuer, wrong\n"
      "purpose, name mismatch)."},
-    {"bundle", ct_bundle,
+    {"bundle", certtool_bundle,
      "bundle check FILE [--ca FILE]... [--fix]\n"
      "bundle make OUT CERT...",
      "check: the order of FILE (the server's certificate first, each certificate issued\n"
@@ -86,7 +86,7 @@ static void print_synopsis(FILE *out, const struct verb *verb, const char *first
 	}
 }
 
-void ct_usage(FILE *out, const char *name)
+void certtool_usage(FILE *out, const char *name)
 {
 	const struct verb *verb = find_verb(name);
 	if (verb != NULL) {
@@ -101,7 +101,7 @@ void ct_usage(FILE *out, const char *name)
 		     "problem found,\n2 usage error.  See rxmpp-certtool(1).\n");
 }
 
-void ct_json_string(FILE *out, const char *s)
+void certtool_json_string(FILE *out, const char *s)
 {
 	fputc('"', out);
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
@@ -181,20 +181,20 @@ int main(int argc, char **argv)
 			help = true;
 			break;
 		default:
-			ct_usage(stderr, NULL);
+			certtool_usage(stderr, NULL);
 			return CT_USAGE;
 		}
 	}
 	const char *name = optind < argc ? argv[optind] : NULL;
 	const struct verb *verb = find_verb(name);
 	if (help) {
-		ct_usage(stdout, name);
+		certtool_usage(stdout, name);
 		return CT_OK;
 	}
 	if (verb == NULL) {
 		if (name != NULL)
 			fprintf(stderr, "rxmpp-certtool: unknown command '%s'\n", name);
-		ct_usage(stderr, NULL);
+		certtool_usage(stderr, NULL);
 		return CT_USAGE;
 	}
 	return verb->run(argc - optind - 1, argv + optind + 1, &o);

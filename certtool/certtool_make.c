@@ -117,7 +117,7 @@ static int make(int argc, char **argv, const struct ct_options *o, const char *v
 		enum cert_profile profile, int default_days)
 {
 	if (argc < 2) {
-		ct_usage(stderr, verb);
+		certtool_usage(stderr, verb);
 		return CT_USAGE;
 	}
 	char why[512], key_path[4096], out_path[4096];
@@ -181,12 +181,12 @@ done:
 	return rc;
 }
 
-int ct_csr(int argc, char **argv, const struct ct_options *o)
+int certtool_csr(int argc, char **argv, const struct ct_options *o)
 {
 	return make(argc, argv, o, "csr", true, CERT_PROFILE_SERVER, 0);
 }
 
-int ct_selfsigned(int argc, char **argv, const struct ct_options *o)
+int certtool_selfsigned(int argc, char **argv, const struct ct_options *o)
 {
 	return make(argc, argv, o, "selfsigned", false, CERT_PROFILE_SERVER, DEFAULT_CERT_DAYS);
 }
@@ -204,7 +204,7 @@ static void ca_paths(const char *ca, char *key, char *cert, size_t size)
 static int ca_sign(int argc, char **argv, const struct ct_options *o)
 {
 	if (argc != 2) {
-		ct_usage(stderr, "ca");
+		certtool_usage(stderr, "ca");
 		return CT_USAGE;
 	}
 	char why[1024], key_path[4096], cert_path[4096], out_path[4096];
@@ -269,12 +269,12 @@ done:
 	return rc;
 }
 
-int ct_ca(int argc, char **argv, const struct ct_options *o)
+int certtool_ca(int argc, char **argv, const struct ct_options *o)
 {
 	if (argc >= 1 && strcmp(argv[0], "make") == 0)
 		return make(argc - 1, argv + 1, o, "ca", false, CERT_PROFILE_CA, DEFAULT_CA_DAYS);
 	if (argc >= 1 && strcmp(argv[0], "sign") == 0)
 		return ca_sign(argc - 1, argv + 1, o);
-	ct_usage(stderr, "ca");
+	certtool_usage(stderr, "ca");
 	return CT_USAGE;
 }

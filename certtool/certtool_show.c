@@ -131,15 +131,15 @@ static void list_one(const struct listed *all, int n, int i, time_t now, bool js
 		expiry_text(leaf, now, expiry, sizeof(expiry));
 	if (json) {
 		printf("%s\n  {\"file\": ", i ? "," : "");
-		ct_json_string(stdout, all[i].name);
+		certtool_json_string(stdout, all[i].name);
 		printf(", \"kind\": \"%s\", \"description\": ", kind_of(f));
-		ct_json_string(stdout, what);
+		certtool_json_string(stdout, what);
 		if (leaf != NULL)
 			printf(", \"not_after\": %lld, \"expired\": %s",
 			       (long long)cert_not_after(leaf),
 			       cert_not_after(leaf) < now ? "true" : "false");
 		printf(", \"pairs_with\": ");
-		ct_json_string(stdout, pair);
+		certtool_json_string(stdout, pair);
 		printf("}");
 		return;
 	}
@@ -153,10 +153,10 @@ static int by_name(const void *a, const void *b)
 	return strcmp(((const struct listed *)a)->name, ((const struct listed *)b)->name);
 }
 
-int ct_list(int argc, char **argv, const struct ct_options *o)
+int certtool_list(int argc, char **argv, const struct ct_options *o)
 {
 	if (argc > 1) {
-		ct_usage(stderr, "list");
+		certtool_usage(stderr, "list");
 		return CT_USAGE;
 	}
 	const char *dir = argc == 1 ? argv[0] : ".";
@@ -233,11 +233,11 @@ static void inspect_cert(STACK_OF(X509) * certs, int i, time_t now, bool json)
 	BN_free(bn);
 	if (json) {
 		printf("%s\n    {\"position\": %d, \"subject\": ", i ? "," : "", i + 1);
-		ct_json_string(stdout, subject);
+		certtool_json_string(stdout, subject);
 		printf(", \"issuer\": ");
-		ct_json_string(stdout, issuer);
+		certtool_json_string(stdout, issuer);
 		printf(", \"names\": ");
-		ct_json_string(stdout, names);
+		certtool_json_string(stdout, names);
 		printf(", \"not_before\": %lld, \"not_after\": %lld, \"key\": \"%s\", "
 		       "\"sha256\": \"%s\", \"serial\": \"%s\", \"usage\": \"%s\", "
 		       "\"self_signed\": %s}",
@@ -256,10 +256,10 @@ static void inspect_cert(STACK_OF(X509) * certs, int i, time_t now, bool json)
 	printf("  SHA-256:  %s\n", fingerprint);
 }
 
-int ct_inspect(int argc, char **argv, const struct ct_options *o)
+int certtool_inspect(int argc, char **argv, const struct ct_options *o)
 {
 	if (argc != 1) {
-		ct_usage(stderr, "inspect");
+		certtool_usage(stderr, "inspect");
 		return CT_USAGE;
 	}
 	struct cert_file f;
@@ -282,7 +282,7 @@ int ct_inspect(int argc, char **argv, const struct ct_options *o)
 	}
 	if (o->json) {
 		printf("{\"file\": ");
-		ct_json_string(stdout, argv[0]);
+		certtool_json_string(stdout, argv[0]);
 		printf(", \"certificates\": [");
 		for (int i = 0; i < sk_X509_num(f.certs); i++)
 			inspect_cert(f.certs, i, now, true);
@@ -299,9 +299,9 @@ int ct_inspect(int argc, char **argv, const struct ct_options *o)
 			cert_sans_text(sans, names, sizeof(names));
 			GENERAL_NAMES_free(sans);
 			printf(", \"request\": {\"subject\": ");
-			ct_json_string(stdout, subject);
+			certtool_json_string(stdout, subject);
 			printf(", \"names\": ");
-			ct_json_string(stdout, names);
+			certtool_json_string(stdout, names);
 			printf("}");
 		}
 		printf("}\n");
@@ -334,11 +334,11 @@ int ct_inspect(int argc, char **argv, const struct ct_options *o)
 
 /* match */
 
-int ct_match(int argc, char **argv, const struct ct_options *o)
+int certtool_match(int argc, char **argv, const struct ct_options *o)
 {
 	(void)o;
 	if (argc != 2) {
-		ct_usage(stderr, "match");
+		certtool_usage(stderr, "match");
 		return CT_USAGE;
 	}
 	struct cert_file key = {0}, cert = {0};

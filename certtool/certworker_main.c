@@ -52,41 +52,41 @@ static struct {
 	struct proto_tls_set announce; /* what the listener is told with it */
 	struct proto_cert_state state; /* what the supervisor is told */
 	struct ev_timer *expiry_timer;
-} W = {.memfd = -1};
+} worker = {.memfd = -1};
 
 static void send_state(void)
 {
-	struct iovec iov = {.iov_base = &W.state, .iov_len = sizeof(W.state)};
+	struct iovec iov = {.iov_base = &worker.state, .iov_len = sizeof(worker.state)};
 	child_send_supervisor_v(PROTO_CERT_STATE, 0, &iov, 1);
 }
 
 static void send_set_to_listener(void)
 {
-	if (W.memfd == -1 || !child_peer_connected(PROC_LISTENER))
+	if (worker.memfd == -1 || !child_peer_connected(PROC_LISTENER))
 		return;
-	int fd = fcntl(W.memfd, F_DUPFD_CLOEXEC, 0);
+	int fd = fcntl(worker.memfd, F_DUPFD_CLOEXEC, 0);
 	if (fd == -1) {
 		log_warn("dup of the TLS set");
 		return;
 	}
-	child_send(PROC_LISTENER, PROTO_TLS_SET, 0, &W.announce, sizeof(W.announce), fd);
+	child_send(PROC_LISTENER, PROTO_TLS_SET, 0, &worker.announce, sizeof(worker.announce), fd);
 }
 
 static void warn_if_expiring(void)
 {
-	const struct config *cfg = &W.cfg;
-	if (W.state.not_after == 0)
+	const struct config *cfg = &worker.cfg;
+	if (worker.state.not_after == 0)
 		return;
 	time_t now = time(NULL);
-	int64_t left = (int64_t)W.state.not_after - now;
+	int64_t left = (int64_t)worker.state.not_after - now;
 	char when[64];
-	cert_time_text((time_t)W.state.not_after, when, sizeof(when));
+	cert_time_text((time_t)worker.state.not_after, when, sizeof(when));
 	if (left < 0)
 		log_warnx("the TLS certificate %s EXPIRED on %s; clients refuse it: renew it",
-			  W.state.expiring, when);
+			  worker.state.expiring, when);
 	else if (left * 1000 < (int64_t)cfg->tls.expiry_warning_ms)
 		log_warnx("the TLS certificate %s expires in %lld days (%s): renew it",
-			  W.state.expiring, (long long)(left / 86400), when);
+			  worker.state.expiring, (long long)(left / 86400), when);
 }
 
 static int64_t expiry_tick(struct ev_timer *timer, void *arg)
@@ -155,7 +155,7 @@ static int take_files(const struct config *cfg, bool *changed, char *why, size_t
 	for (char *line = strtok(warnings, "\n"); line != NULL; line = strtok(NULL, "\n"))
 		log_warnx("%s", line);
 	rc = 0;
-	if (W.memfd != -1 && memcmp(digest, W.digest, sizeof(W.digest)) == 0)
+	if (worker.memfd != -1 && memcmp(digest, worker.digest, sizeof(worker.digest)) == 0)
 		goto done;
 	int fd = seal(pem, len);
 	if (fd == -1) {
@@ -163,18 +163,18 @@ static int take_files(const struct config *cfg, bool *changed, char *why, size_t
 		rc = -1;
 		goto done;
 	}
-	if (W.memfd != -1)
-		close(W.memfd);
-	W.memfd = fd;
-	memcpy(W.digest, digest, sizeof(W.digest));
-	W.announce.not_after = (int64_t)cert_not_after(sk_X509_value(set.chain, 0));
-	snprintf(W.announce.subject, sizeof(W.announce.subject), "%s", set.subject);
-	snprintf(W.announce.certificate, sizeof(W.announce.certificate), "%s",
+	if (worker.memfd != -1)
+		close(worker.memfd);
+	worker.memfd = fd;
+	memcpy(worker.digest, digest, sizeof(worker.digest));
+	worker.announce.not_after = (int64_t)cert_not_after(sk_X509_value(set.chain, 0));
+	snprintf(worker.announce.subject, sizeof(worker.announce.subject), "%s", set.subject);
+	snprintf(worker.announce.certificate, sizeof(worker.announce.certificate), "%s",
 		 cfg->tls.certificate);
-	W.state.not_after = (int64_t)set.not_after;
-	snprintf(W.state.subject, sizeof(W.state.subject), "%s", set.subject);
-	snprintf(W.state.expiring, sizeof(W.state.expiring), "%.*s",
-		 (int)sizeof(W.state.expiring) - 1, set.expiring);
+	worker.state.not_after = (int64_t)set.not_after;
+	snprintf(worker.state.subject, sizeof(worker.state.subject), "%s", set.subject);
+	snprintf(worker.state.expiring, sizeof(worker.state.expiring), "%.*s",
+		 (int)sizeof(worker.state.expiring) - 1, set.expiring);
 	*changed = true;
 	char until[64];
 	cert_time_text(set.not_after, until, sizeof(until));
@@ -192,16 +192,16 @@ done:
 
 static void refused(const char *why)
 {
-	W.state.refused = 1;
-	snprintf(W.state.problem, sizeof(W.state.problem), "%.*s", (int)sizeof(W.state.problem) - 1,
-		 why);
+	worker.state.refused = 1;
+	snprintf(worker.state.problem, sizeof(worker.state.problem), "%.*s",
+		 (int)sizeof(worker.state.problem) - 1, why);
 	send_state();
 }
 
 static void accepted(void)
 {
-	W.state.refused = 0;
-	W.state.problem[0] = '\0';
+	worker.state.refused = 0;
+	worker.state.problem[0] = '\0';
 	send_state();
 	warn_if_expiring();
 }
@@ -210,17 +210,17 @@ static void watch(const struct config *cfg)
 {
 	const char *paths[CERTWATCH_FILES_MAX] = {cfg->tls.key, cfg->tls.certificate,
 						  cfg->tls.bundle};
-	certwatch_set(paths, CERTWATCH_FILES_MAX);
+	certworker_watch_set(paths, CERTWATCH_FILES_MAX);
 }
 
 static void files_changed(void)
 {
-	const struct config *cfg = &W.cfg;
+	const struct config *cfg = &worker.cfg;
 	char why[4096];
 	bool changed;
 	if (take_files(cfg, &changed, why, sizeof(why)) == -1) {
 		/* Each new refusal once, not at every event of the same files. */
-		if (strncmp(why, W.state.problem, sizeof(W.state.problem) - 1) != 0)
+		if (strncmp(why, worker.state.problem, sizeof(worker.state.problem) - 1) != 0)
 			log_warnx("the changed TLS files are refused; the set in use stays: %s",
 				  why);
 		refused(why);
@@ -237,10 +237,11 @@ static int certworker_configure(const struct config *cfg, bool first, char *why,
 {
 	bool changed;
 	if (first) {
-		certwatch_init(child_loop(), files_changed);
-		W.expiry_timer = ev_timer_add(child_loop(), EXPIRY_CHECK_MS, expiry_tick, NULL);
+		certworker_watch_init(child_loop(), files_changed);
+		worker.expiry_timer =
+		    ev_timer_add(child_loop(), EXPIRY_CHECK_MS, expiry_tick, NULL);
 	}
-	W.cfg = *cfg;
+	worker.cfg = *cfg;
 	watch(cfg);
 	if (take_files(cfg, &changed, why, why_size) == 0) {
 		accepted();
@@ -268,12 +269,12 @@ static void certworker_peer_up(enum proc_role peer)
 
 static void certworker_stop(void)
 {
-	certwatch_stop();
-	ev_timer_del(W.expiry_timer);
-	W.expiry_timer = NULL;
-	if (W.memfd != -1)
-		close(W.memfd);
-	W.memfd = -1;
+	certworker_watch_stop();
+	ev_timer_del(worker.expiry_timer);
+	worker.expiry_timer = NULL;
+	if (worker.memfd != -1)
+		close(worker.memfd);
+	worker.memfd = -1;
 }
 
 static const struct child_ops certworker_ops = {

@@ -30,21 +30,21 @@ static struct {
 	int wd_count;
 	char names[WATCH_NAMES_MAX][NAME_MAX + 1];
 	int name_count;
-} W = {.fd = -1};
+} watched = {.fd = -1};
 
 static int64_t settled(struct ev_timer *timer, void *arg)
 {
 	(void)timer;
 	(void)arg;
-	W.settle = NULL;
-	W.changed();
+	watched.settle = NULL;
+	watched.changed();
 	return EV_TIMER_DONE;
 }
 
 static bool watched_name(const char *name)
 {
-	for (int i = 0; i < W.name_count; i++) {
-		if (strcmp(W.names[i], name) == 0)
+	for (int i = 0; i < watched.name_count; i++) {
+		if (strcmp(watched.names[i], name) == 0)
 			return true;
 	}
 	return false;
@@ -73,25 +73,25 @@ static void on_events(struct ev_io *io, int fd, uint32_t events, void *arg)
 	}
 	if (!relevant)
 		return;
-	if (W.settle != NULL)
-		ev_timer_reset(W.settle, CERTWATCH_SETTLE_MS);
+	if (watched.settle != NULL)
+		ev_timer_reset(watched.settle, CERTWATCH_SETTLE_MS);
 	else
-		W.settle = ev_timer_add(W.loop, CERTWATCH_SETTLE_MS, settled, NULL);
+		watched.settle = ev_timer_add(watched.loop, CERTWATCH_SETTLE_MS, settled, NULL);
 }
 
-int certwatch_init(struct ev_loop *loop, certwatch_cb *changed)
+int certworker_watch_init(struct ev_loop *loop, certwatch_cb *changed)
 {
-	W.loop = loop;
-	W.changed = changed;
-	W.fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	if (W.fd == -1) {
+	watched.loop = loop;
+	watched.changed = changed;
+	watched.fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (watched.fd == -1) {
 		log_warn("inotify");
 		return -1;
 	}
-	W.io = ev_io_add(loop, W.fd, EV_READ, on_events, NULL);
-	if (W.io == NULL) {
-		close(W.fd);
-		W.fd = -1;
+	watched.io = ev_io_add(loop, watched.fd, EV_READ, on_events, NULL);
+	if (watched.io == NULL) {
+		close(watched.fd);
+		watched.fd = -1;
 		return -1;
 	}
 	return 0;
@@ -103,27 +103,27 @@ static void watch_path(const char *path)
 	snprintf(dir_copy, sizeof(dir_copy), "%s", path);
 	snprintf(base_copy, sizeof(base_copy), "%s", path);
 	const char *dir = dirname(dir_copy), *base = basename(base_copy);
-	int wd = inotify_add_watch(W.fd, dir, WATCH_MASK);
+	int wd = inotify_add_watch(watched.fd, dir, WATCH_MASK);
 	if (wd == -1) {
 		log_warn("cannot watch %s for changes to %s", dir, base);
 		return;
 	}
 	bool known = false;
-	for (int i = 0; i < W.wd_count; i++)
-		known |= W.wds[i] == wd;
-	if (!known && W.wd_count < WATCH_NAMES_MAX)
-		W.wds[W.wd_count++] = wd;
-	if (W.name_count < WATCH_NAMES_MAX && !watched_name(base))
-		snprintf(W.names[W.name_count++], sizeof(W.names[0]), "%s", base);
+	for (int i = 0; i < watched.wd_count; i++)
+		known |= watched.wds[i] == wd;
+	if (!known && watched.wd_count < WATCH_NAMES_MAX)
+		watched.wds[watched.wd_count++] = wd;
+	if (watched.name_count < WATCH_NAMES_MAX && !watched_name(base))
+		snprintf(watched.names[watched.name_count++], sizeof(watched.names[0]), "%s", base);
 }
 
-void certwatch_set(const char *const *paths, int count)
+void certworker_watch_set(const char *const *paths, int count)
 {
-	if (W.fd == -1)
+	if (watched.fd == -1)
 		return;
-	for (int i = 0; i < W.wd_count; i++)
-		inotify_rm_watch(W.fd, W.wds[i]);
-	W.wd_count = W.name_count = 0;
+	for (int i = 0; i < watched.wd_count; i++)
+		inotify_rm_watch(watched.fd, watched.wds[i]);
+	watched.wd_count = watched.name_count = 0;
 	for (int i = 0; i < count && i < CERTWATCH_FILES_MAX; i++) {
 		if (paths[i] == NULL || paths[i][0] == '\0')
 			continue;
@@ -135,13 +135,13 @@ void certwatch_set(const char *const *paths, int count)
 	}
 }
 
-void certwatch_stop(void)
+void certworker_watch_stop(void)
 {
-	ev_timer_del(W.settle);
-	W.settle = NULL;
-	ev_io_del(W.io);
-	W.io = NULL;
-	if (W.fd != -1)
-		close(W.fd);
-	W.fd = -1;
+	ev_timer_del(watched.settle);
+	watched.settle = NULL;
+	ev_io_del(watched.io);
+	watched.io = NULL;
+	if (watched.fd != -1)
+		close(watched.fd);
+	watched.fd = -1;
 }

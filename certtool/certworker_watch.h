@@ -17,9 +17,9 @@
 
 typedef void certwatch_cb(void);
 
-int certwatch_init(struct ev_loop *loop, certwatch_cb *changed);
+int certworker_watch_init(struct ev_loop *loop, certwatch_cb *changed);
 /* Watches these files from now on (NULL or "" entries are skipped). */
-void certwatch_set(const char *const *paths, int count);
-void certwatch_stop(void);
+void certworker_watch_set(const char *const *paths, int count);
+void certworker_watch_stop(void);
 
 #endif

@@ -102,26 +102,26 @@ static struct {
 	uint32_t told_members;
 	struct proto_members told_membership; /* last sent to the router */
 	enum elector_role told_role;	      /* the role last logged */
-} E;
+} shell;
 
 static void pump(void);
 static void request_finish(bool ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static int64_t now_ms(void)
 {
-	return ev_now(E.loop);
+	return ev_now(shell.loop);
 }
 
 static struct peerlink_hello local_hello(void)
 {
-	struct peerlink_hello hello = {.kind = ELECTOR_LINK_KIND, .node_id = E.id};
-	snprintf(hello.address, sizeof(hello.address), "%s", E.address);
+	struct peerlink_hello hello = {.kind = ELECTOR_LINK_KIND, .node_id = shell.id};
+	snprintf(hello.address, sizeof(hello.address), "%s", shell.address);
 	return hello;
 }
 
 static const struct elector_member *member_of(uint64_t id)
 {
-	const struct elector_config *c = elector_config(E.core);
+	const struct elector_config *c = elector_config(shell.core);
 	for (uint32_t i = 0; i < c->count; i++) {
 		if (c->members[i].id == id)
 			return &c->members[i];
@@ -132,25 +132,25 @@ static const struct elector_member *member_of(uint64_t id)
 static void note_heard(uint64_t id)
 {
 	size_t free_slot = SIZE_MAX;
-	for (size_t i = 0; i < sizeof(E.heard) / sizeof(E.heard[0]); i++) {
-		if (E.heard[i].id == id) {
-			E.heard[i].at = now_ms();
+	for (size_t i = 0; i < sizeof(shell.heard) / sizeof(shell.heard[0]); i++) {
+		if (shell.heard[i].id == id) {
+			shell.heard[i].at = now_ms();
 			return;
 		}
-		if (E.heard[i].id == 0 && free_slot == SIZE_MAX)
+		if (shell.heard[i].id == 0 && free_slot == SIZE_MAX)
 			free_slot = i;
 	}
 	if (free_slot != SIZE_MAX)
-		E.heard[free_slot] = (struct heard){.id = id, .at = now_ms()};
+		shell.heard[free_slot] = (struct heard){.id = id, .at = now_ms()};
 }
 
 static uint64_t heard_ago(uint64_t id)
 {
-	if (id == E.id)
+	if (id == shell.id)
 		return 0;
-	for (size_t i = 0; i < sizeof(E.heard) / sizeof(E.heard[0]); i++) {
-		if (E.heard[i].id == id)
-			return (uint64_t)(now_ms() - E.heard[i].at);
+	for (size_t i = 0; i < sizeof(shell.heard) / sizeof(shell.heard[0]); i++) {
+		if (shell.heard[i].id == id)
+			return (uint64_t)(now_ms() - shell.heard[i].at);
 	}
 	return UINT64_MAX;
 }
@@ -160,16 +160,16 @@ static uint64_t heard_ago(uint64_t id)
 static void tell_router(void)
 {
 	struct proto_leader leader = {
-	    .term = E.core ? elector_term(E.core) : 0,
-	    .leader = E.core ? elector_leader(E.core) : 0,
-	    .self = E.id,
-	    .members = E.core ? elector_config(E.core)->count : 0,
+	    .term = shell.core ? elector_term(shell.core) : 0,
+	    .leader = shell.core ? elector_leader(shell.core) : 0,
+	    .self = shell.id,
+	    .members = shell.core ? elector_config(shell.core)->count : 0,
 	};
-	if (E.core != NULL) {
-		const struct elector_config *c = elector_config(E.core);
+	if (shell.core != NULL) {
+		const struct elector_config *c = elector_config(shell.core);
 		for (uint32_t i = 0; i < c->count; i++)
 			leader.alive +=
-			    heard_ago(c->members[i].id) < E.cfg.cluster.election_timeout_min_ms;
+			    heard_ago(c->members[i].id) < shell.cfg.cluster.election_timeout_min_ms;
 	}
 	const struct elector_member *m = leader.leader ? member_of(leader.leader) : NULL;
 	if (m != NULL)
@@ -187,8 +187,8 @@ static void tell_router_members(bool always)
 {
 	struct proto_members members;
 	memset(&members, 0, sizeof(members));
-	if (E.core != NULL) {
-		const struct elector_config *c = elector_config(E.core);
+	if (shell.core != NULL) {
+		const struct elector_config *c = elector_config(shell.core);
 		members.count = c->count;
 		for (uint32_t i = 0; i < c->count; i++) {
 			members.members[i].id = c->members[i].id;
@@ -196,16 +196,16 @@ static void tell_router_members(bool always)
 			       ELECTOR_FINGERPRINT_SIZE);
 		}
 	}
-	if (!always && memcmp(&members, &E.told_membership, sizeof(members)) == 0)
+	if (!always && memcmp(&members, &shell.told_membership, sizeof(members)) == 0)
 		return;
-	E.told_membership = members;
+	shell.told_membership = members;
 	child_send(PROC_ROUTER, PROTO_MEMBERS, 0, &members, sizeof(members), -1);
 }
 
 static void leader_changed(uint64_t leader)
 {
-	uint64_t term = elector_term(E.core);
-	if (leader == E.id)
+	uint64_t term = elector_term(shell.core);
+	if (leader == shell.id)
 		log_info("this node leads the cluster in term %" PRIu64, term);
 	else if (leader == ELECTOR_NONE)
 		log_info("no leader known in term %" PRIu64, term);
@@ -214,9 +214,9 @@ static void leader_changed(uint64_t leader)
 		log_info("leader is %016" PRIx64 " at %s in term %" PRIu64, leader,
 			 m ? m->address : "?", term);
 	}
-	E.told_leader = leader;
-	E.told_term = term;
-	E.told_members = elector_config(E.core)->count;
+	shell.told_leader = leader;
+	shell.told_term = term;
+	shell.told_members = elector_config(shell.core)->count;
 	tell_router();
 }
 
@@ -225,8 +225,8 @@ static void leader_changed(uint64_t leader)
 static struct out_link *out_for(uint64_t id)
 {
 	for (size_t i = 0; i < ELECTOR_MEMBERS_MAX; i++) {
-		if (E.outs[i].id == id)
-			return &E.outs[i];
+		if (shell.outs[i].id == id)
+			return &shell.outs[i];
 	}
 	return NULL;
 }
@@ -242,16 +242,16 @@ static const struct peerlink_events link_events = {link_up, link_message, link_c
 static bool link_vouched(struct peerlink *l, const char **why)
 {
 	const uint8_t *fingerprint = peerlink_fingerprint(l);
-	if (E.core != NULL) {
-		const struct elector_config *c = elector_config(E.core);
+	if (shell.core != NULL) {
+		const struct elector_config *c = elector_config(shell.core);
 		for (uint32_t i = 0; i < c->count; i++) {
 			if (memcmp(c->members[i].fingerprint, fingerprint,
 				   ELECTOR_FINGERPRINT_SIZE) == 0)
 				return true;
 		}
 	}
-	return elector_peers_may_join(E.tls, &E.cfg.cluster.peer_names, peerlink_certificate(l),
-				      why);
+	return elector_peers_may_join(shell.tls, &shell.cfg.cluster.peer_names,
+				      peerlink_certificate(l), why);
 }
 
 /* The arg of a link says what it is: an out_link, the request, or NULL (in). */
@@ -259,14 +259,14 @@ static void link_up(struct peerlink *l, void *arg)
 {
 	const struct peerlink_hello *remote = peerlink_remote(l);
 	const char *why = "";
-	if (arg == &E.req) {
+	if (arg == &shell.req) {
 		/* The node asked must be one this node would hear afterwards. */
 		if (!link_vouched(l, &why)) {
 			request_finish(false, "%s is not a node this one may trust: %s",
-				       E.req.target, why);
+				       shell.req.target, why);
 			return;
 		}
-		peerlink_send(l, ELECTOR_WIRE_CHANGE, &E.req.change, sizeof(E.req.change));
+		peerlink_send(l, ELECTOR_WIRE_CHANGE, &shell.req.change, sizeof(shell.req.change));
 		return;
 	}
 	if (arg != NULL) {
@@ -295,7 +295,7 @@ static void link_up(struct peerlink *l, void *arg)
 		return;
 	}
 	size_t slot = 0;
-	while (slot < LINKS_IN_MAX && E.ins[slot] != NULL)
+	while (slot < LINKS_IN_MAX && shell.ins[slot] != NULL)
 		slot++;
 	if (slot == LINKS_IN_MAX) {
 		static struct log_limit full;
@@ -304,22 +304,22 @@ static void link_up(struct peerlink *l, void *arg)
 		peerlink_free(l);
 		return;
 	}
-	E.ins[slot] = l;
+	shell.ins[slot] = l;
 }
 
 static void link_closed(struct peerlink *l, const char *reason, void *arg)
 {
-	if (arg == &E.req) {
-		E.req.link = NULL;
+	if (arg == &shell.req) {
+		shell.req.link = NULL;
 		/* A node that does not trust us (or that we do not trust) will not
 		 * change its mind within the deadline: say so now. */
-		if (E.req.active && reason != NULL && strncmp(reason, "TLS", 3) == 0) {
-			request_finish(false, "%s refused the link: %s", E.req.target, reason);
+		if (shell.req.active && reason != NULL && strncmp(reason, "TLS", 3) == 0) {
+			request_finish(false, "%s refused the link: %s", shell.req.target, reason);
 			peerlink_free(l);
 			return;
 		}
-		if (E.req.active)
-			E.req.retry_at = now_ms() + REQUEST_RETRY_MS;
+		if (shell.req.active)
+			shell.req.retry_at = now_ms() + REQUEST_RETRY_MS;
 	} else if (arg != NULL) {
 		struct out_link *out = arg;
 		out->link = NULL;
@@ -329,8 +329,8 @@ static void link_closed(struct peerlink *l, const char *reason, void *arg)
 			log_debug("cluster link to %s closed", out->address);
 	} else {
 		for (size_t i = 0; i < LINKS_IN_MAX; i++) {
-			if (E.ins[i] == l)
-				E.ins[i] = NULL;
+			if (shell.ins[i] == l)
+				shell.ins[i] = NULL;
 		}
 	}
 	peerlink_free(l);
@@ -338,10 +338,10 @@ static void link_closed(struct peerlink *l, const char *reason, void *arg)
 
 static void reconcile_links(void)
 {
-	const struct elector_config *c = elector_config(E.core);
+	const struct elector_config *c = elector_config(shell.core);
 	/* Links to nodes that are no longer members go. */
 	for (size_t i = 0; i < ELECTOR_MEMBERS_MAX; i++) {
-		struct out_link *out = &E.outs[i];
+		struct out_link *out = &shell.outs[i];
 		const struct elector_member *m = out->id ? member_of(out->id) : NULL;
 		if (out->id != 0 && (m == NULL || strcmp(m->address, out->address) != 0)) {
 			peerlink_free(out->link);
@@ -350,7 +350,7 @@ static void reconcile_links(void)
 	}
 	for (uint32_t k = 0; k < c->count; k++) {
 		const struct elector_member *m = &c->members[k];
-		if (m->id == E.id)
+		if (m->id == shell.id)
 			continue;
 		struct out_link *out = out_for(m->id);
 		if (out == NULL) {
@@ -366,8 +366,8 @@ static void reconcile_links(void)
 			continue;
 		char why[256];
 		struct peerlink_hello hello = local_hello();
-		out->link = peerlink_connect(E.loop, E.tls, out->address, &hello, &link_events, out,
-					     why, sizeof(why));
+		out->link = peerlink_connect(shell.loop, shell.tls, out->address, &hello,
+					     &link_events, out, why, sizeof(why));
 		if (out->link == NULL) {
 			log_debug("cluster link to %s: %s", out->address, why);
 			out->retry_at = now_ms() + out->backoff;
@@ -392,11 +392,11 @@ static void send_msg(const struct elector_msg *m)
 static void pump(void)
 {
 	char why[512];
-	while (E.core != NULL && elector_has_ready(E.core)) {
+	while (shell.core != NULL && elector_has_ready(shell.core)) {
 		struct elector_ready r;
-		elector_ready(E.core, &r);
-		if (r.persist &&
-		    elector_state_save(E.cfg.state_directory, &r.state, why, sizeof(why)) == -1) {
+		elector_ready(shell.core, &r);
+		if (r.persist && elector_state_save(shell.cfg.state_directory, &r.state, why,
+						    sizeof(why)) == -1) {
 			/* The supervisor restarts us once the folder takes a write again. */
 			log_warnx("cannot persist the election state (%s); stopping rather than "
 				  "risking a second vote",
@@ -405,22 +405,22 @@ static void pump(void)
 		}
 		for (size_t i = 0; i < r.msg_count; i++)
 			send_msg(&r.msgs[i]);
-		bool changed = r.leader_changed || elector_term(E.core) != E.told_term;
+		bool changed = r.leader_changed || elector_term(shell.core) != shell.told_term;
 		uint64_t leader = r.leader;
-		elector_advance(E.core);
-		if (changed && (leader != E.told_leader || leader == E.id))
+		elector_advance(shell.core);
+		if (changed && (leader != shell.told_leader || leader == shell.id))
 			leader_changed(leader);
 		else if (changed)
-			E.told_term = elector_term(E.core);
-		if (elector_role(E.core) != E.told_role) {
-			E.told_role = elector_role(E.core);
-			log_info("%s in term %" PRIu64, elector_role_name(E.told_role),
-				 elector_term(E.core));
+			shell.told_term = elector_term(shell.core);
+		if (elector_role(shell.core) != shell.told_role) {
+			shell.told_role = elector_role(shell.core);
+			log_info("%s in term %" PRIu64, elector_role_name(shell.told_role),
+				 elector_term(shell.core));
 		}
 	}
-	if (E.core != NULL) {
-		if (elector_config(E.core)->count != E.told_members) {
-			E.told_members = elector_config(E.core)->count;
+	if (shell.core != NULL) {
+		if (elector_config(shell.core)->count != shell.told_members) {
+			shell.told_members = elector_config(shell.core)->count;
 			tell_router();
 		}
 		tell_router_members(false);
@@ -433,7 +433,7 @@ static void pump(void)
 static void reply_change(struct peerlink *l, uint32_t status, const char *text)
 {
 	struct elector_change_reply reply = {.status = status};
-	uint64_t leader = elector_leader(E.core);
+	uint64_t leader = elector_leader(shell.core);
 	const struct elector_member *m = leader ? member_of(leader) : NULL;
 	if (m != NULL)
 		snprintf(reply.leader_address, sizeof(reply.leader_address), "%s", m->address);
@@ -446,8 +446,8 @@ static void reply_change(struct peerlink *l, uint32_t status, const char *text)
 static uint32_t apply_change(const struct elector_change *change, const uint8_t *fingerprint,
 			     const char **text)
 {
-	const struct elector_config *c = elector_config(E.core);
-	bool committed = elector_commit_index(E.core) == c->index;
+	const struct elector_config *c = elector_config(shell.core);
+	bool committed = elector_commit_index(shell.core) == c->index;
 	const struct elector_member *m = member_of(change->node_id);
 	*text = "";
 	if (change->op == ELECTOR_CHANGE_JOIN) {
@@ -472,12 +472,12 @@ static uint32_t apply_change(const struct elector_change *change, const uint8_t 
 				}
 				log_info("replacing member %016" PRIx64 " at %s by %016" PRIx64,
 					 c->members[i].id, change->address, change->node_id);
-				elector_propose_remove(E.core, c->members[i].id);
+				elector_propose_remove(shell.core, c->members[i].id);
 				return ELECTOR_CHANGE_PENDING;
 			}
 		}
-		if (elector_propose_add(E.core, change->node_id, change->address, fingerprint) ==
-		    -1) {
+		if (elector_propose_add(shell.core, change->node_id, change->address,
+					fingerprint) == -1) {
 			*text = m != NULL ? "that node id is a member's, with another certificate"
 					  : "the cluster is full";
 			return ELECTOR_CHANGE_REFUSED;
@@ -489,7 +489,7 @@ static uint32_t apply_change(const struct elector_change *change, const uint8_t 
 		return committed ? ELECTOR_CHANGE_DONE : ELECTOR_CHANGE_PENDING;
 	if (!committed)
 		return ELECTOR_CHANGE_PENDING;
-	if (elector_propose_remove(E.core, change->node_id) == -1) {
+	if (elector_propose_remove(shell.core, change->node_id) == -1) {
 		*text = "the last member cannot be removed; disable the cluster instead";
 		return ELECTOR_CHANGE_REFUSED;
 	}
@@ -499,7 +499,7 @@ static uint32_t apply_change(const struct elector_change *change, const uint8_t 
 
 static void on_change(struct peerlink *l, const struct elector_change *change)
 {
-	if (E.core == NULL) {
+	if (shell.core == NULL) {
 		reply_change(l, ELECTOR_CHANGE_REFUSED, "the cluster is disabled on that node");
 		return;
 	}
@@ -525,8 +525,8 @@ static void on_change(struct peerlink *l, const struct elector_change *change)
 		reply_change(l, ELECTOR_CHANGE_REFUSED, text);
 		return;
 	}
-	if (elector_role(E.core) != ELECTOR_LEADER) {
-		bool known = elector_leader(E.core) != ELECTOR_NONE;
+	if (elector_role(shell.core) != ELECTOR_LEADER) {
+		bool known = elector_leader(shell.core) != ELECTOR_NONE;
 		reply_change(l, known ? ELECTOR_CHANGE_REDIRECT : ELECTOR_CHANGE_PENDING,
 			     known ? "" : "no leader at the moment");
 		return;
@@ -548,25 +548,25 @@ static void link_drop(struct peerlink *l, void *arg, const char *why)
 
 static void on_reply(const struct elector_change_reply *reply)
 {
-	const char *what = E.req.op == PROTO_CLUSTER_OP_JOIN ? "joined" : "removed";
+	const char *what = shell.req.op == PROTO_CLUSTER_OP_JOIN ? "joined" : "removed";
 	switch (reply->status) {
 	case ELECTOR_CHANGE_DONE:
 		request_finish(true, "%s; the leader is at %s", what,
-			       reply->leader_address[0] ? reply->leader_address : E.req.target);
+			       reply->leader_address[0] ? reply->leader_address : shell.req.target);
 		return;
 	case ELECTOR_CHANGE_REDIRECT:
-		if (++E.req.hops > REQUEST_HOPS_MAX || reply->leader_address[0] == '\0') {
+		if (++shell.req.hops > REQUEST_HOPS_MAX || reply->leader_address[0] == '\0') {
 			request_finish(false, "no leader answered after %d redirects",
 				       REQUEST_HOPS_MAX);
 			return;
 		}
-		snprintf(E.req.target, sizeof(E.req.target), "%s", reply->leader_address);
-		peerlink_free(E.req.link);
-		E.req.link = NULL;
-		E.req.retry_at = 0;
+		snprintf(shell.req.target, sizeof(shell.req.target), "%s", reply->leader_address);
+		peerlink_free(shell.req.link);
+		shell.req.link = NULL;
+		shell.req.retry_at = 0;
 		return;
 	case ELECTOR_CHANGE_PENDING:
-		E.req.retry_at = now_ms() + REQUEST_RETRY_MS;
+		shell.req.retry_at = now_ms() + REQUEST_RETRY_MS;
 		return;
 	default:
 		request_finish(false, "refused: %s", reply->text);
@@ -582,11 +582,11 @@ static void maybe_bind(uint64_t id, const uint8_t *fingerprint)
 	static const uint8_t unbound[ELECTOR_FINGERPRINT_SIZE];
 	const struct elector_member *m = member_of(id);
 	if (m == NULL || memcmp(m->fingerprint, unbound, sizeof(unbound)) != 0 ||
-	    elector_role(E.core) != ELECTOR_LEADER)
+	    elector_role(shell.core) != ELECTOR_LEADER)
 		return;
 	char address[ELECTOR_ADDRESS_MAX];
 	snprintf(address, sizeof(address), "%s", m->address);
-	if (elector_propose_add(E.core, id, address, fingerprint) == 0)
+	if (elector_propose_add(shell.core, id, address, fingerprint) == 0)
 		log_info("member %016" PRIx64 " at %s bound to its certificate", id, address);
 }
 
@@ -605,10 +605,10 @@ static void link_message(struct peerlink *l, const struct ipc_msg *msg, void *ar
 			link_drop(l, arg, "a message in another node's name");
 			return;
 		}
-		if (E.core == NULL)
+		if (shell.core == NULL)
 			return; /* the cluster is disabled here */
 		if (!link_vouched(l, &why) ||
-		    elector_step(E.core, &m.u.msg, peerlink_fingerprint(l), &why) == -1) {
+		    elector_step(shell.core, &m.u.msg, peerlink_fingerprint(l), &why) == -1) {
 			link_drop(l, arg, why);
 			return;
 		}
@@ -625,13 +625,13 @@ static void link_message(struct peerlink *l, const struct ipc_msg *msg, void *ar
 		on_change(l, &m.u.change);
 		return;
 	default:
-		if (arg != &E.req) {
+		if (arg != &shell.req) {
 			link_drop(l, arg, "an answer to a change it was not asked");
 			return;
 		}
 		/* One that comes after the request ended (its deadline) is late,
 		 * not wrong. */
-		if (E.req.active)
+		if (shell.req.active)
 			on_reply(&m.u.reply);
 		return;
 	}
@@ -653,52 +653,53 @@ static void request_finish(bool ok, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	if (!E.req.active)
+	if (!shell.req.active)
 		return;
-	send_result(E.req.token, ok, text);
-	(ok ? log_info : log_warnx)("cluster %s: %s",
-				    E.req.op == PROTO_CLUSTER_OP_JOIN ? "join" : "remove", text);
-	peerlink_free(E.req.link);
-	E.req = (struct request){0};
+	send_result(shell.req.token, ok, text);
+	(ok ? log_info : log_warnx)(
+	    "cluster %s: %s", shell.req.op == PROTO_CLUSTER_OP_JOIN ? "join" : "remove", text);
+	peerlink_free(shell.req.link);
+	shell.req = (struct request){0};
 }
 
 static void request_drive(void)
 {
-	if (!E.req.active)
+	if (!shell.req.active)
 		return;
-	if (now_ms() >= E.req.deadline) {
-		request_finish(false, "no answer from %s within %d s", E.req.target,
+	if (now_ms() >= shell.req.deadline) {
+		request_finish(false, "no answer from %s within %d s", shell.req.target,
 			       REQUEST_DEADLINE_MS / 1000);
 		return;
 	}
-	if (E.req.retry_at == 0 || now_ms() < E.req.retry_at)
+	if (shell.req.retry_at == 0 || now_ms() < shell.req.retry_at)
 		return;
-	E.req.retry_at = 0;
-	if (E.req.link != NULL && peerlink_is_up(E.req.link)) {
-		peerlink_send(E.req.link, ELECTOR_WIRE_CHANGE, &E.req.change, sizeof(E.req.change));
+	shell.req.retry_at = 0;
+	if (shell.req.link != NULL && peerlink_is_up(shell.req.link)) {
+		peerlink_send(shell.req.link, ELECTOR_WIRE_CHANGE, &shell.req.change,
+			      sizeof(shell.req.change));
 		return;
 	}
-	if (E.req.link != NULL)
+	if (shell.req.link != NULL)
 		return; /* still connecting */
 	char why[256];
 	struct peerlink_hello hello = local_hello();
-	E.req.link = peerlink_connect(E.loop, E.tls, E.req.target, &hello, &link_events, &E.req,
-				      why, sizeof(why));
-	if (E.req.link == NULL) {
-		log_debug("cluster request to %s: %s", E.req.target, why);
-		E.req.retry_at = now_ms() + REQUEST_RETRY_MS;
+	shell.req.link = peerlink_connect(shell.loop, shell.tls, shell.req.target, &hello,
+					  &link_events, &shell.req, why, sizeof(why));
+	if (shell.req.link == NULL) {
+		log_debug("cluster request to %s: %s", shell.req.target, why);
+		shell.req.retry_at = now_ms() + REQUEST_RETRY_MS;
 	}
 }
 
 static void send_status(uint64_t token)
 {
-	struct proto_cluster_status status = {.enabled = E.core != NULL, .self = E.id};
+	struct proto_cluster_status status = {.enabled = shell.core != NULL, .self = shell.id};
 	struct proto_cluster_member members[ELECTOR_MEMBERS_MAX];
-	if (E.core != NULL) {
-		const struct elector_config *c = elector_config(E.core);
-		status.role = elector_role(E.core);
-		status.term = elector_term(E.core);
-		status.leader = elector_leader(E.core);
+	if (shell.core != NULL) {
+		const struct elector_config *c = elector_config(shell.core);
+		status.role = elector_role(shell.core);
+		status.term = elector_term(shell.core);
+		status.leader = elector_leader(shell.core);
 		status.members = c->count;
 		for (uint32_t i = 0; i < c->count; i++) {
 			members[i] = (struct proto_cluster_member){.id = c->members[i].id};
@@ -706,7 +707,7 @@ static void send_status(uint64_t token)
 			       sizeof(members[i].fingerprint));
 			snprintf(members[i].address, sizeof(members[i].address), "%s",
 				 c->members[i].address);
-			uint64_t silence = elector_silence(E.core, c->members[i].id);
+			uint64_t silence = elector_silence(shell.core, c->members[i].id);
 			members[i].heard_ms =
 			    silence != UINT64_MAX ? silence * TICK_MS : heard_ago(c->members[i].id);
 		}
@@ -723,7 +724,7 @@ static uint64_t resolve_node(const char *arg)
 	uint64_t id = strtoull(arg, &end, 16);
 	if (*end == '\0' && member_of(id) != NULL)
 		return id;
-	const struct elector_config *c = elector_config(E.core);
+	const struct elector_config *c = elector_config(shell.core);
 	for (uint32_t i = 0; i < c->count; i++) {
 		if (strcmp(c->members[i].address, arg) == 0)
 			return c->members[i].id;
@@ -737,16 +738,16 @@ void elector_io_request(uint64_t token, const struct proto_cluster_request *requ
 		send_status(token);
 		return;
 	}
-	if (E.core == NULL) {
+	if (shell.core == NULL) {
 		send_result(token, false,
 			    "the cluster is disabled: set cluster.enabled: true and reload first");
 		return;
 	}
-	if (E.req.active) {
+	if (shell.req.active) {
 		send_result(token, false, "another cluster change is under way; try again shortly");
 		return;
 	}
-	const struct elector_config *c = elector_config(E.core);
+	const struct elector_config *c = elector_config(shell.core);
 	char text[512];
 	switch (request->op) {
 	case PROTO_CLUSTER_OP_INITIALIZE:
@@ -756,38 +757,40 @@ void elector_io_request(uint64_t token, const struct proto_cluster_request *requ
 			    "this node is already in a cluster; remove it or reset it first");
 			return;
 		}
-		if (elector_initialize(E.core, E.address, E.fingerprint) == -1) {
+		if (elector_initialize(shell.core, shell.address, shell.fingerprint) == -1) {
 			send_result(token, false, "cluster.address is not a valid host:port");
 			return;
 		}
 		pump();
 		snprintf(text, sizeof(text),
-			 "initialized a one-node cluster: node %016" PRIx64 " at %s", E.id,
-			 E.address);
+			 "initialized a one-node cluster: node %016" PRIx64 " at %s", shell.id,
+			 shell.address);
 		log_info("%s", text);
 		send_result(token, true, text);
 		return;
 	case PROTO_CLUSTER_OP_JOIN:
-		if (c->count > 1 || (c->count == 1 && c->members[0].id != E.id)) {
+		if (c->count > 1 || (c->count == 1 && c->members[0].id != shell.id)) {
 			send_result(
 			    token, false,
 			    "this node is already in a cluster; remove it or reset it first");
 			return;
 		}
-		E.req = (struct request){.active = true, .token = token, .op = request->op};
-		E.req.change = (struct elector_change){.op = ELECTOR_CHANGE_JOIN, .node_id = E.id};
-		snprintf(E.req.change.address, sizeof(E.req.change.address), "%s", E.address);
-		if (strlen(request->arg) >= sizeof(E.req.target)) {
+		shell.req = (struct request){.active = true, .token = token, .op = request->op};
+		shell.req.change =
+		    (struct elector_change){.op = ELECTOR_CHANGE_JOIN, .node_id = shell.id};
+		snprintf(shell.req.change.address, sizeof(shell.req.change.address), "%s",
+			 shell.address);
+		if (strlen(request->arg) >= sizeof(shell.req.target)) {
 			send_result(token, false, "the address is too long");
-			E.req = (struct request){0};
+			shell.req = (struct request){0};
 			return;
 		}
-		snprintf(E.req.target, sizeof(E.req.target), "%.*s", (int)sizeof(E.req.target) - 1,
-			 request->arg);
+		snprintf(shell.req.target, sizeof(shell.req.target), "%.*s",
+			 (int)sizeof(shell.req.target) - 1, request->arg);
 		break;
 	case PROTO_CLUSTER_OP_REMOVE: {
 		uint64_t id = resolve_node(request->arg);
-		uint64_t leader = elector_leader(E.core);
+		uint64_t leader = elector_leader(shell.core);
 		const struct elector_member *lm = leader ? member_of(leader) : NULL;
 		if (id == 0) {
 			snprintf(text, sizeof(text), "no member %s", request->arg);
@@ -798,58 +801,59 @@ void elector_io_request(uint64_t token, const struct proto_cluster_request *requ
 			send_result(token, false, "no leader at the moment; try again shortly");
 			return;
 		}
-		E.req = (struct request){.active = true, .token = token, .op = request->op};
-		E.req.change = (struct elector_change){.op = ELECTOR_CHANGE_REMOVE, .node_id = id};
-		snprintf(E.req.target, sizeof(E.req.target), "%s", lm->address);
+		shell.req = (struct request){.active = true, .token = token, .op = request->op};
+		shell.req.change =
+		    (struct elector_change){.op = ELECTOR_CHANGE_REMOVE, .node_id = id};
+		snprintf(shell.req.target, sizeof(shell.req.target), "%s", lm->address);
 		break;
 	}
 	default:
 		send_result(token, false, "unknown cluster request");
 		return;
 	}
-	E.req.deadline = now_ms() + REQUEST_DEADLINE_MS;
-	E.req.retry_at = now_ms();
+	shell.req.deadline = now_ms() + REQUEST_DEADLINE_MS;
+	shell.req.retry_at = now_ms();
 	request_drive();
 }
 
 /* Listening and ticking */
 
-/* A link from another node; it gets a slot in E.ins once it said hello. */
+/* A link from another node; it gets a slot in shell.ins once it said hello. */
 static int admit_link(struct peerlink_admission *a, const char **refusal, void *arg)
 {
 	(void)arg;
-	if (E.tls == NULL) {
+	if (shell.tls == NULL) {
 		*refusal = "the cluster is disabled";
 		return -1;
 	}
 	*a = (struct peerlink_admission){
-	    .ctx = E.tls, .hello = local_hello(), .events = &link_events};
+	    .ctx = shell.tls, .hello = local_hello(), .events = &link_events};
 	return 0;
 }
 
 void elector_io_socket(int fd, const struct proto_listen_socket *info)
 {
-	if (E.socket_count == SOCKETS_MAX) {
+	if (shell.socket_count == SOCKETS_MAX) {
 		close(fd);
 		return;
 	}
-	E.sockets[E.socket_count] =
+	shell.sockets[shell.socket_count] =
 	    peerlink_listen(child_loop(), fd, "cluster link", admit_link, NULL);
-	if (E.sockets[E.socket_count] == NULL) {
+	if (shell.sockets[shell.socket_count] == NULL) {
 		log_warnx("cluster links on %s port %u: out of memory", info->address, info->port);
 		return;
 	}
-	E.socket_count++;
+	shell.socket_count++;
 	log_info("accepting cluster links on %s port %u", info->address, info->port);
 }
 
 static int64_t on_tick(struct ev_timer *timer, void *arg)
 {
 	(void)timer, (void)arg;
-	if (E.core != NULL) {
-		elector_tick(E.core);
+	if (shell.core != NULL) {
+		elector_tick(shell.core);
 		/* A leader read from an old state file binds itself too. */
-		maybe_bind(E.id, E.fingerprint);
+		maybe_bind(shell.id, shell.fingerprint);
 		pump();
 	}
 	request_drive();
@@ -861,7 +865,7 @@ int elector_io_configure(const struct config *cfg, bool first, char *why, size_t
 	if (!first) {
 		/* A new trust bundle or certificate serves the links made from now
 		 * on (rxmppd restarts this process when the cluster itself changes). */
-		if (E.tls != NULL) {
+		if (shell.tls != NULL) {
 			SSL_CTX *tls = tls_peer_context_new(&cfg->tls, cfg->cluster.trust_bundle,
 							    why, why_size);
 			if (tls == NULL)
@@ -869,33 +873,33 @@ int elector_io_configure(const struct config *cfg, bool first, char *why, size_t
 			uint8_t fingerprint[ELECTOR_FINGERPRINT_SIZE];
 			if (elector_peers_own_fingerprint(tls, fingerprint, sizeof(fingerprint)) ==
 				0 &&
-			    memcmp(fingerprint, E.fingerprint, sizeof(fingerprint)) != 0) {
+			    memcmp(fingerprint, shell.fingerprint, sizeof(fingerprint)) != 0) {
 				log_warnx("this node's certificate changed: the members know it by "
 					  "the old one, and will not hear it with the new one; "
 					  "remove it from the cluster and join again (see "
 					  "README, The cluster)");
-				memcpy(E.fingerprint, fingerprint, sizeof(fingerprint));
+				memcpy(shell.fingerprint, fingerprint, sizeof(fingerprint));
 			}
-			SSL_CTX_free(E.tls);
-			E.tls = tls;
+			SSL_CTX_free(shell.tls);
+			shell.tls = tls;
 		}
-		E.cfg = *cfg;
+		shell.cfg = *cfg;
 		return 0;
 	}
-	E.loop = child_loop();
-	E.cfg = *cfg;
-	E.enabled = cfg->cluster.enabled;
-	if (!E.enabled) {
+	shell.loop = child_loop();
+	shell.cfg = *cfg;
+	shell.enabled = cfg->cluster.enabled;
+	if (!shell.enabled) {
 		log_info("cluster disabled: this node runs alone");
-		E.ticker = ev_timer_add(E.loop, TICK_MS, on_tick, NULL);
+		shell.ticker = ev_timer_add(shell.loop, TICK_MS, on_tick, NULL);
 		return 0;
 	}
-	if (config_cluster_address(cfg, E.address, sizeof(E.address)) == -1) {
+	if (config_cluster_address(cfg, shell.address, sizeof(shell.address)) == -1) {
 		snprintf(why, why_size, "cluster.address is needed when listening on any address");
 		return -1;
 	}
 	struct elector_persistent state;
-	int opened = elector_state_open(cfg->state_directory, &E.id, &state, why, why_size);
+	int opened = elector_state_open(cfg->state_directory, &shell.id, &state, why, why_size);
 	if (opened == -2) {
 		/* Not the configuration's fault: wait for the disk, not for an admin. */
 		log_warnx("%s", why);
@@ -903,29 +907,30 @@ int elector_io_configure(const struct config *cfg, bool first, char *why, size_t
 	}
 	if (opened == -1)
 		return -1;
-	E.tls = tls_peer_context_new(&cfg->tls, cfg->cluster.trust_bundle, why, why_size);
-	if (E.tls == NULL)
+	shell.tls = tls_peer_context_new(&cfg->tls, cfg->cluster.trust_bundle, why, why_size);
+	if (shell.tls == NULL)
 		return -1;
-	if (elector_peers_own_fingerprint(E.tls, E.fingerprint, sizeof(E.fingerprint)) == -1) {
+	if (elector_peers_own_fingerprint(shell.tls, shell.fingerprint,
+					  sizeof(shell.fingerprint)) == -1) {
 		snprintf(why, why_size, "cannot read this node's certificate");
 		return -1;
 	}
 	unsigned hb = cfg->cluster.heartbeat_interval_ms / TICK_MS;
 	struct elector_options options = {
-	    .id = E.id,
+	    .id = shell.id,
 	    .heartbeat_ticks = hb > 0 ? hb : 1,
 	    .election_ticks_min = cfg->cluster.election_timeout_min_ms / TICK_MS,
 	    .election_ticks_max = cfg->cluster.election_timeout_max_ms / TICK_MS,
-	    .seed = E.id ^ (uint64_t)getpid() ^ (uint64_t)now_ms(),
+	    .seed = shell.id ^ (uint64_t)getpid() ^ (uint64_t)now_ms(),
 	};
-	E.core = elector_new(&options, &state);
-	if (E.core == NULL) {
+	shell.core = elector_new(&options, &state);
+	if (shell.core == NULL) {
 		snprintf(why, why_size, "cannot start the election core");
 		return -1;
 	}
-	log_info("node %016" PRIx64 " at %s, term %" PRIu64 ", %u members", E.id, E.address,
+	log_info("node %016" PRIx64 " at %s, term %" PRIu64 ", %u members", shell.id, shell.address,
 		 state.term, state.config.count);
-	E.ticker = ev_timer_add(E.loop, TICK_MS, on_tick, NULL);
+	shell.ticker = ev_timer_add(shell.loop, TICK_MS, on_tick, NULL);
 	return 0;
 }
 
@@ -938,13 +943,13 @@ void elector_io_router_up(void)
 void elector_io_stop(void)
 {
 	for (size_t i = 0; i < ELECTOR_MEMBERS_MAX; i++)
-		peerlink_free(E.outs[i].link);
+		peerlink_free(shell.outs[i].link);
 	for (size_t i = 0; i < LINKS_IN_MAX; i++)
-		peerlink_free(E.ins[i]);
-	peerlink_free(E.req.link);
-	for (size_t i = 0; i < E.socket_count; i++)
-		peerlink_listener_free(E.sockets[i]);
-	elector_free(E.core);
-	SSL_CTX_free(E.tls);
-	memset(&E, 0, sizeof(E));
+		peerlink_free(shell.ins[i]);
+	peerlink_free(shell.req.link);
+	for (size_t i = 0; i < shell.socket_count; i++)
+		peerlink_listener_free(shell.sockets[i]);
+	elector_free(shell.core);
+	SSL_CTX_free(shell.tls);
+	memset(&shell, 0, sizeof(shell));
 }

@@ -61,8 +61,9 @@ struct conn {
 	char *jid;	 /* full JID of a bound client, or a component's address */
 	char bridge[64]; /* component: the call bridge's name */
 	bool announced;	 /* SESSION_UP sent to the router */
-	bool counted;	 /* a session in L.index's counts (listener_index_count_session) */
-	bool available;	 /* last presence broadcast was available */
+	bool
+	    counted; /* a session in listener_state.index's counts (listener_index_count_session) */
+	bool available; /* last presence broadcast was available */
 	int priority;
 	int64_t created;
 	int64_t last_in;
@@ -93,7 +94,7 @@ struct listener {
 	size_t queued_total;
 };
 
-extern struct listener L;
+extern struct listener listener_state;
 
 /* listener_main.c: accept when configured, enabled and holding a TLS set. */
 void listener_sockets_update(void);
@@ -103,47 +104,49 @@ bool listener_tls_message(const struct ipc_msg *msg);
 
 /* listener_conn.c */
 /* Sets a copied string field (user, jid); -1 when out of memory. */
-int conn_set(char **field, const char *value);
+int listener_conn_set(char **field, const char *value);
 /* Serves an accepted connection; takes `fd` (closed when this fails). */
-struct conn *conn_new(int fd, enum proto_socket_kind kind, const char *peer,
-		      const char *peer_address);
+struct conn *listener_conn_new(int fd, enum proto_socket_kind kind, const char *peer,
+			       const char *peer_address);
 /* Queues bytes for the peer (through TLS when it is on). */
-void conn_send(struct conn *c, const char *data, size_t len);
-void conn_send_str(struct conn *c, const char *text);
+void listener_conn_send(struct conn *c, const char *data, size_t len);
+void listener_conn_send_str(struct conn *c, const char *text);
 /* Ends the stream with an RFC 6120 stream error and closes after the flush. */
-void conn_stream_error(struct conn *c, const char *condition, const char *text);
+void listener_conn_stream_error(struct conn *c, const char *condition, const char *text);
 /* Closes the stream cleanly (</stream:stream>) and the connection after. */
-void conn_end_stream(struct conn *c);
-void conn_close(struct conn *c, const char *why);
+void listener_conn_end_stream(struct conn *c);
+void listener_conn_close(struct conn *c, const char *why);
 /* A new XML stream (after STARTTLS or SASL success). */
-void conn_restart_stream(struct conn *c);
-void conn_send_header(struct conn *c, const char *content_ns, const char *from);
-void conns_close_all(void);
-/* Pauses or resumes reading every connection (L.input_paused). */
-void conns_pause_input(bool paused);
+void listener_conn_restart_stream(struct conn *c);
+void listener_conn_send_header(struct conn *c, const char *content_ns, const char *from);
+void listener_conns_close_all(void);
+/* Pauses or resumes reading every connection (listener_state.input_paused). */
+void listener_conns_pause_input(bool paused);
 /* Over limits.max_queued_bytes_total: closes the connections with the
  * largest queues until it is not; true when it closed one. */
-bool conns_shed(void);
+bool listener_conns_shed(void);
 
 /* listener_client.c */
-void client_open(struct conn *c, const char *content_ns, const struct xml_attr *attrs);
-void client_element(struct conn *c, struct xml_node *element);
+void listener_client_open(struct conn *c, const char *content_ns, const struct xml_attr *attrs);
+void listener_client_element(struct conn *c, struct xml_node *element);
 
 /* listener_component.c */
-void component_open(struct conn *c, const char *content_ns, const struct xml_attr *attrs);
-void component_element(struct conn *c, struct xml_node *element);
+void listener_component_open(struct conn *c, const char *content_ns, const struct xml_attr *attrs);
+void listener_component_element(struct conn *c, struct xml_node *element);
 
 /* listener_route.c */
 /* Sends a stanza to the router, `from` and `to` already checked. */
-void route_stanza(struct conn *c, struct xml_node *stanza, const char *from, const char *to);
-void route_session_up(struct conn *c);
-void route_session_down(struct conn *c);
-void route_presence(struct conn *c, int priority, bool available);
+void listener_route_stanza(struct conn *c, struct xml_node *stanza, const char *from,
+			   const char *to);
+void listener_route_session_up(struct conn *c);
+void listener_route_session_down(struct conn *c);
+void listener_route_presence(struct conn *c, int priority, bool available);
 /* The router came (back): announce every session again. */
-void route_announce_all(void);
-bool route_message(const struct ipc_msg *msg);
+void listener_route_announce_all(void);
+bool listener_route_message(const struct ipc_msg *msg);
 
 /* listener_accounts.c */
-const struct scram_keys *accounts_lookup(const char *user, enum scram_hash hash, void *arg);
+const struct scram_keys *listener_accounts_lookup(const char *user, enum scram_hash hash,
+						  void *arg);
 
 #endif

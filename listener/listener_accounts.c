@@ -25,7 +25,8 @@ static struct {
 static void accounts_refresh(void)
 {
 	char path[PATH_MAX], why[512];
-	snprintf(path, sizeof(path), "%s/%s", L.cfg.state_directory, ACCOUNTS_FILE_NAME);
+	snprintf(path, sizeof(path), "%s/%s", listener_state.cfg.state_directory,
+		 ACCOUNTS_FILE_NAME);
 	struct stat st;
 	if (stat(path, &st) == -1)
 		memset(&st, 0, sizeof(st));
@@ -47,7 +48,7 @@ static void accounts_refresh(void)
 	log_info("read %zu accounts from %s", fresh.count, path);
 }
 
-const struct scram_keys *accounts_lookup(const char *user, enum scram_hash hash, void *arg)
+const struct scram_keys *listener_accounts_lookup(const char *user, enum scram_hash hash, void *arg)
 {
 	(void)arg;
 	accounts_refresh();

@@ -36,19 +36,20 @@ static void client_send_features(struct conn *c)
 	struct buf f;
 	buf_init(&f, 4096);
 	buf_append(&f, "<stream:features>", 17);
-	bool offer_tls = !c->stream.tls_active && L.tls != NULL;
+	bool offer_tls = !c->stream.tls_active && listener_state.tls != NULL;
 	if (c->state == CONN_BIND) {
 		const char *bind = "<bind xmlns='" XML_NS_BIND "'/>"
 				   "<session xmlns='" XML_NS_SESSION "'><optional/></session>";
 		buf_append(&f, bind, strlen(bind));
 	} else {
 		if (offer_tls) {
-			const char *tls = L.cfg.tls.required ? "<starttls xmlns='" XML_NS_TLS
-							       "'><required/></starttls>"
-							     : "<starttls xmlns='" XML_NS_TLS "'/>";
+			const char *tls = listener_state.cfg.tls.required
+					      ? "<starttls xmlns='" XML_NS_TLS
+						"'><required/></starttls>"
+					      : "<starttls xmlns='" XML_NS_TLS "'/>";
 			buf_append(&f, tls, strlen(tls));
 		}
-		if (c->stream.tls_active || !L.cfg.tls.required) {
+		if (c->stream.tls_active || !listener_state.cfg.tls.required) {
 			const char *open = "<mechanisms xmlns='" XML_NS_SASL "'>";
 			buf_append(&f, open, strlen(open));
 			for (int m = 0; m < SASL_MECHANISM_COUNT; m++) {
@@ -56,34 +57,35 @@ static void client_send_features(struct conn *c)
 				if (m == SASL_PLAIN && !c->stream.tls_active)
 					continue;
 				char item[64];
-				int n = snprintf(item, sizeof(item), "<mechanism>%s</mechanism>",
-						 sasl_mechanism_name((enum sasl_mechanism)m));
+				int n =
+				    snprintf(item, sizeof(item), "<mechanism>%s</mechanism>",
+					     listener_sasl_mechanism_name((enum sasl_mechanism)m));
 				buf_append(&f, item, (size_t)n);
 			}
 			buf_append(&f, "</mechanisms>", 13);
 		}
 	}
 	buf_append(&f, "</stream:features>", 18);
-	conn_send(c, buf_head(&f), buf_len(&f));
+	listener_conn_send(c, buf_head(&f), buf_len(&f));
 	buf_free(&f);
 }
 
-void client_open(struct conn *c, const char *content_ns, const struct xml_attr *attrs)
+void listener_client_open(struct conn *c, const char *content_ns, const struct xml_attr *attrs)
 {
 	if (strcmp(content_ns, XML_NS_CLIENT) != 0) {
-		conn_stream_error(c, "invalid-namespace",
-				  "the content namespace must be jabber:client");
+		listener_conn_stream_error(c, "invalid-namespace",
+					   "the content namespace must be jabber:client");
 		return;
 	}
 	const char *to = attr_of(attrs, "to");
 	const char *version = attr_of(attrs, "version");
-	conn_send_header(c, XML_NS_CLIENT, L.cfg.domain);
-	if (to != NULL && strcasecmp(to, L.cfg.domain) != 0) {
-		conn_stream_error(c, "host-unknown", "this server serves another domain");
+	listener_conn_send_header(c, XML_NS_CLIENT, listener_state.cfg.domain);
+	if (to != NULL && strcasecmp(to, listener_state.cfg.domain) != 0) {
+		listener_conn_stream_error(c, "host-unknown", "this server serves another domain");
 		return;
 	}
 	if (version == NULL || strncmp(version, "1.", 2) != 0) {
-		conn_stream_error(c, "unsupported-version", "XMPP 1.0 is required");
+		listener_conn_stream_error(c, "unsupported-version", "XMPP 1.0 is required");
 		return;
 	}
 	if (c->state == CONN_STREAM_HEADER)
@@ -97,7 +99,7 @@ static void client_sasl_done(struct conn *c)
 {
 	if (c->sasl == NULL)
 		return;
-	sasl_free(c->sasl);
+	listener_sasl_free(c->sasl);
 	free(c->sasl);
 	c->sasl = NULL;
 }
@@ -113,18 +115,20 @@ static void client_sasl_reply(struct conn *c, enum sasl_result result, struct bu
 		buf_append(&out, open, strlen(open));
 		buf_append(&out, condition, strlen(condition));
 		buf_append(&out, "/></failure>", 12);
-		conn_send(c, buf_head(&out), buf_len(&out));
+		listener_conn_send(c, buf_head(&out), buf_len(&out));
 		buf_free(&out);
 		const char *who = c->sasl != NULL && c->sasl->user[0] ? c->sasl->user : "(no name)";
-		const char *mechanism =
-		    c->sasl != NULL ? sasl_mechanism_name(c->sasl->mechanism) : "no mechanism";
+		const char *mechanism = c->sasl != NULL
+					    ? listener_sasl_mechanism_name(c->sasl->mechanism)
+					    : "no mechanism";
 		static struct log_limit auth_failed;
 		log_warnx_limited(&auth_failed, "%s: authentication as %s with %s failed: %s",
 				  c->peer, who, mechanism, condition);
 		client_sasl_done(c);
 		c->state = CONN_AUTH;
 		if (++c->auth_failures >= CLIENT_AUTH_ATTEMPTS)
-			conn_stream_error(c, "policy-violation", "too many failed authentications");
+			listener_conn_stream_error(c, "policy-violation",
+						   "too many failed authentications");
 		return;
 	}
 	char encoded[4096];
@@ -139,19 +143,19 @@ static void client_sasl_reply(struct conn *c, enum sasl_result result, struct bu
 	char close[32];
 	snprintf(close, sizeof(close), "</%s>", name);
 	buf_append(&out, close, strlen(close));
-	conn_send(c, buf_head(&out), buf_len(&out));
+	listener_conn_send(c, buf_head(&out), buf_len(&out));
 	buf_free(&out);
 	if (result == SASL_SUCCESS) {
-		if (conn_set(&c->user, sasl_user(c->sasl)) == -1) {
+		if (listener_conn_set(&c->user, listener_sasl_user(c->sasl)) == -1) {
 			client_sasl_done(c);
-			conn_stream_error(c, "internal-server-error", "out of memory");
+			listener_conn_stream_error(c, "internal-server-error", "out of memory");
 			return;
 		}
 		log_info("%s: authenticated as %s with %s", c->peer, c->user,
-			 sasl_mechanism_name(c->sasl->mechanism));
+			 listener_sasl_mechanism_name(c->sasl->mechanism));
 		client_sasl_done(c);
 		c->state = CONN_STREAM_HEADER;
-		conn_restart_stream(c);
+		listener_conn_restart_stream(c);
 	} else {
 		c->state = CONN_SASL;
 	}
@@ -162,7 +166,7 @@ static int client_sasl_payload(struct conn *c, const struct xml_node *element, c
 			       size_t size)
 {
 	char text[8192];
-	int len = xml_text(element, text, sizeof(text));
+	int len = listener_xml_text(element, text, sizeof(text));
 	if (len < 0)
 		return -1;
 	(void)c;
@@ -178,13 +182,14 @@ static void client_auth(struct conn *c, const struct xml_node *element)
 	struct buf reply;
 	buf_init(&reply, 4096);
 	enum sasl_mechanism mechanism;
-	const char *name = xml_attr_get(element, "mechanism");
+	const char *name = listener_xml_attr_get(element, "mechanism");
 	char payload[6144];
 	int len;
-	if (name == NULL || sasl_mechanism_parse(name, &mechanism) == -1) {
+	if (name == NULL || listener_sasl_mechanism_parse(name, &mechanism) == -1) {
 		buf_append(&reply, "invalid-mechanism", 17);
 		client_sasl_reply(c, SASL_FAILURE, &reply);
-	} else if (!c->stream.tls_active && (mechanism == SASL_PLAIN || L.cfg.tls.required)) {
+	} else if (!c->stream.tls_active &&
+		   (mechanism == SASL_PLAIN || listener_state.cfg.tls.required)) {
 		buf_append(&reply, "encryption-required", 19);
 		client_sasl_reply(c, SASL_FAILURE, &reply);
 	} else if ((len = client_sasl_payload(c, element, payload, sizeof(payload))) < 0) {
@@ -199,9 +204,10 @@ static void client_auth(struct conn *c, const struct xml_node *element)
 			buf_free(&reply);
 			return;
 		}
-		sasl_init(c->sasl);
-		enum sasl_result result = sasl_start(c->sasl, mechanism, payload, (size_t)len,
-						     accounts_lookup, NULL, &reply);
+		listener_sasl_init(c->sasl);
+		enum sasl_result result =
+		    listener_sasl_start(c->sasl, mechanism, payload, (size_t)len,
+					listener_accounts_lookup, NULL, &reply);
 		/* A PLAIN payload is the password itself. */
 		OPENSSL_cleanse(payload, (size_t)len);
 		client_sasl_reply(c, result, &reply);
@@ -219,7 +225,7 @@ static void client_response(struct conn *c, const struct xml_node *element)
 		buf_append(&reply, "incorrect-encoding", 18);
 		client_sasl_reply(c, SASL_FAILURE, &reply);
 	} else {
-		enum sasl_result result = sasl_step(c->sasl, payload, (size_t)len, &reply);
+		enum sasl_result result = listener_sasl_step(c->sasl, payload, (size_t)len, &reply);
 		OPENSSL_cleanse(payload, (size_t)len);
 		client_sasl_reply(c, result, &reply);
 	}
@@ -235,11 +241,11 @@ static void client_send_iq(struct conn *c, const char *type, const char *id, con
 	buf_append(&out, "<iq type='", 10);
 	buf_append(&out, type, strlen(type));
 	buf_append(&out, "' id='", 6);
-	xml_escape(&out, id, strlen(id), true);
+	listener_xml_escape(&out, id, strlen(id), true);
 	buf_append(&out, "'>", 2);
 	buf_append(&out, payload, strlen(payload));
 	buf_append(&out, "</iq>", 5);
-	conn_send(c, buf_head(&out), buf_len(&out));
+	listener_conn_send(c, buf_head(&out), buf_len(&out));
 	buf_free(&out);
 }
 
@@ -259,24 +265,25 @@ static void client_iq_error(struct conn *c, const char *id, const char *type, co
 
 static void client_bind(struct conn *c, const struct xml_node *iq, const struct xml_node *bind)
 {
-	const char *id = xml_attr_get(iq, "id");
-	const char *type = xml_attr_get(iq, "type");
+	const char *id = listener_xml_attr_get(iq, "id");
+	const char *type = listener_xml_attr_get(iq, "type");
 	if (id == NULL || type == NULL || strcmp(type, "set") != 0) {
-		conn_stream_error(c, "bad-format",
-				  "resource binding is an iq of type set with an id");
+		listener_conn_stream_error(c, "bad-format",
+					   "resource binding is an iq of type set with an id");
 		return;
 	}
-	if (L.cfg.limits.max_sessions != CONFIG_NONE &&
-	    L.index.clients >= L.cfg.limits.max_sessions) {
+	if (listener_state.cfg.limits.max_sessions != CONFIG_NONE &&
+	    listener_state.index.clients >= listener_state.cfg.limits.max_sessions) {
 		static struct log_limit max_sessions;
 		log_warnx_limited(&max_sessions, "%s: refused %s: max_sessions (%u) reached",
-				  c->peer, c->user, L.cfg.limits.max_sessions);
-		conn_stream_error(c, "resource-constraint",
-				  "the session limit of this node is reached");
+				  c->peer, c->user, listener_state.cfg.limits.max_sessions);
+		listener_conn_stream_error(c, "resource-constraint",
+					   "the session limit of this node is reached");
 		return;
 	}
-	uint32_t per_user = L.cfg.limits.max_resources_per_user;
-	if (per_user != CONFIG_NONE && listener_index_count_user(&L.index, c->user) >= per_user) {
+	uint32_t per_user = listener_state.cfg.limits.max_resources_per_user;
+	if (per_user != CONFIG_NONE &&
+	    listener_index_count_user(&listener_state.index, c->user) >= per_user) {
 		/* RFC 6120 7.6.2.1: the account has reached its limit of resources. */
 		static struct log_limit max_resources;
 		log_warnx_limited(
@@ -287,8 +294,8 @@ static void client_bind(struct conn *c, const struct xml_node *iq, const struct 
 		return;
 	}
 	char resource[JID_PART_MAX + 1] = "";
-	struct xml_node *wanted = xml_child(bind, XML_NS_BIND, "resource");
-	if (wanted != NULL && xml_text(wanted, resource, sizeof(resource)) < 0) {
+	struct xml_node *wanted = listener_xml_child(bind, XML_NS_BIND, "resource");
+	if (wanted != NULL && listener_xml_text(wanted, resource, sizeof(resource)) < 0) {
 		client_iq_error(c, id, "modify", "bad-request");
 		return;
 	}
@@ -304,12 +311,13 @@ static void client_bind(struct conn *c, const struct xml_node *iq, const struct 
 			snprintf(resource + 6 + 2 * i, 3, "%02x", random[i]);
 	}
 	char full[JID_MAX], normal[JID_MAX];
-	snprintf(full, sizeof(full), "%s@%s/%s", c->user, L.cfg.domain, resource);
+	snprintf(full, sizeof(full), "%s@%s/%s", c->user, listener_state.cfg.domain, resource);
 	if (jid_normalize(full, strlen(full), normal, sizeof(normal)) == -1) {
 		client_iq_error(c, id, "modify", "bad-request");
 		return;
 	}
-	if (conn_set(&c->jid, normal) == -1 || listener_index_count_session(&L.index, c) == -1) {
+	if (listener_conn_set(&c->jid, normal) == -1 ||
+	    listener_index_count_session(&listener_state.index, c) == -1) {
 		client_iq_error(c, id, "wait", "resource-constraint");
 		return;
 	}
@@ -317,13 +325,13 @@ static void client_bind(struct conn *c, const struct xml_node *iq, const struct 
 	char payload[JID_MAX + 128];
 	struct buf escaped;
 	buf_init(&escaped, sizeof(payload));
-	xml_escape(&escaped, c->jid, strlen(c->jid), false);
+	listener_xml_escape(&escaped, c->jid, strlen(c->jid), false);
 	snprintf(payload, sizeof(payload), "<bind xmlns='" XML_NS_BIND "'><jid>%.*s</jid></bind>",
 		 (int)buf_len(&escaped), buf_head(&escaped));
 	buf_free(&escaped);
 	client_iq_result(c, id, payload);
 	log_info("%s: session %s bound", c->peer, c->jid);
-	route_session_up(c);
+	listener_route_session_up(c);
 }
 
 /* Stanzas of a bound session */
@@ -337,15 +345,15 @@ static bool is_stanza(const struct xml_node *e)
 
 static void client_stanza(struct conn *c, struct xml_node *stanza)
 {
-	const char *id = xml_attr_get(stanza, "id");
-	const char *type = xml_attr_get(stanza, "type");
-	const char *to = xml_attr_get(stanza, "to");
+	const char *id = listener_xml_attr_get(stanza, "id");
+	const char *type = listener_xml_attr_get(stanza, "type");
+	const char *to = listener_xml_attr_get(stanza, "to");
 	if (id != NULL && strlen(id) > CLIENT_ID_MAX) {
-		conn_stream_error(c, "policy-violation", "an id longer than 255 bytes");
+		listener_conn_stream_error(c, "policy-violation", "an id longer than 255 bytes");
 		return;
 	}
 	if (type != NULL && strlen(type) > 16) {
-		conn_stream_error(c, "bad-format", "an unknown stanza type");
+		listener_conn_stream_error(c, "bad-format", "an unknown stanza type");
 		return;
 	}
 	char to_normal[JID_MAX] = "";
@@ -360,10 +368,11 @@ static void client_stanza(struct conn *c, struct xml_node *stanza)
 		if (id == NULL || type == NULL ||
 		    (strcmp(type, "get") && strcmp(type, "set") && strcmp(type, "result") &&
 		     strcmp(type, "error"))) {
-			conn_stream_error(c, "bad-format", "an iq needs an id and a known type");
+			listener_conn_stream_error(c, "bad-format",
+						   "an iq needs an id and a known type");
 			return;
 		}
-		struct xml_node *session = xml_child(stanza, XML_NS_SESSION, "session");
+		struct xml_node *session = listener_xml_child(stanza, XML_NS_SESSION, "session");
 		if (to == NULL && session != NULL && strcmp(type, "set") == 0) {
 			client_iq_result(c, id, ""); /* RFC 3921 session: nothing to do */
 			return;
@@ -374,50 +383,50 @@ static void client_stanza(struct conn *c, struct xml_node *stanza)
 		/* Availability for routing to the bare JID; with no roster there
 		 * is nobody to broadcast it to. */
 		int priority = 0;
-		struct xml_node *p = xml_child(stanza, XML_NS_CLIENT, "priority");
+		struct xml_node *p = listener_xml_child(stanza, XML_NS_CLIENT, "priority");
 		char text[16];
-		if (p != NULL && xml_text(p, text, sizeof(text)) > 0) {
+		if (p != NULL && listener_xml_text(p, text, sizeof(text)) > 0) {
 			long value = strtol(text, NULL, 10);
 			priority = value < -128 ? -128 : value > 127 ? 127 : (int)value;
 		}
-		route_presence(c, priority, type == NULL);
+		listener_route_presence(c, priority, type == NULL);
 		return;
 	}
-	route_stanza(c, stanza, c->jid, to != NULL ? to_normal : NULL);
+	listener_route_stanza(c, stanza, c->jid, to != NULL ? to_normal : NULL);
 }
 
-void client_element(struct conn *c, struct xml_node *element)
+void listener_client_element(struct conn *c, struct xml_node *element)
 {
 	switch (c->state) {
 	case CONN_AUTH:
-		if (xml_is(element, XML_NS_TLS, "starttls")) {
-			if (c->stream.tls_active || L.tls == NULL) {
+		if (listener_xml_is(element, XML_NS_TLS, "starttls")) {
+			if (c->stream.tls_active || listener_state.tls == NULL) {
 				/* RFC 6120 5.4.2.2: a failure, then the stream ends. */
 				static struct log_limit no_starttls;
 				log_warnx_limited(&no_starttls,
 						  "%s: STARTTLS asked for but not available",
 						  c->peer);
-				conn_send_str(c, "<failure xmlns='" XML_NS_TLS "'/>");
-				conn_end_stream(c);
+				listener_conn_send_str(c, "<failure xmlns='" XML_NS_TLS "'/>");
+				listener_conn_end_stream(c);
 				return;
 			}
-			conn_send_str(c, "<proceed xmlns='" XML_NS_TLS "'/>");
+			listener_conn_send_str(c, "<proceed xmlns='" XML_NS_TLS "'/>");
 			c->starttls_pending = true;
 			c->state = CONN_TLS_HANDSHAKE;
-			conn_restart_stream(c);
+			listener_conn_restart_stream(c);
 			return;
 		}
-		if (xml_is(element, XML_NS_SASL, "auth")) {
+		if (listener_xml_is(element, XML_NS_SASL, "auth")) {
 			client_auth(c, element);
 			return;
 		}
 		break;
 	case CONN_SASL:
-		if (xml_is(element, XML_NS_SASL, "response")) {
+		if (listener_xml_is(element, XML_NS_SASL, "response")) {
 			client_response(c, element);
 			return;
 		}
-		if (xml_is(element, XML_NS_SASL, "abort")) {
+		if (listener_xml_is(element, XML_NS_SASL, "abort")) {
 			struct buf reply;
 			buf_init(&reply, 64);
 			buf_append(&reply, "aborted", 7);
@@ -427,8 +436,8 @@ void client_element(struct conn *c, struct xml_node *element)
 		}
 		break;
 	case CONN_BIND:
-		if (xml_is(element, XML_NS_CLIENT, "iq")) {
-			struct xml_node *bind = xml_child(element, XML_NS_BIND, "bind");
+		if (listener_xml_is(element, XML_NS_CLIENT, "iq")) {
+			struct xml_node *bind = listener_xml_child(element, XML_NS_BIND, "bind");
 			if (bind != NULL) {
 				client_bind(c, element, bind);
 				return;
@@ -440,7 +449,7 @@ void client_element(struct conn *c, struct xml_node *element)
 			client_stanza(c, element);
 			return;
 		}
-		conn_stream_error(c, "unsupported-stanza-type", element->name);
+		listener_conn_stream_error(c, "unsupported-stanza-type", element->name);
 		return;
 	default:
 		break;
@@ -448,7 +457,8 @@ void client_element(struct conn *c, struct xml_node *element)
 	if (c->state == CONN_SESSION)
 		return;
 	if (is_stanza(element))
-		conn_stream_error(c, "not-authorized", "authenticate and bind a resource first");
+		listener_conn_stream_error(c, "not-authorized",
+					   "authenticate and bind a resource first");
 	else
-		conn_stream_error(c, "unsupported-stanza-type", element->name);
+		listener_conn_stream_error(c, "unsupported-stanza-type", element->name);
 }

@@ -20,14 +20,14 @@
 
 static const struct proto_callbridge *bridge_find_address(const char *address)
 {
-	for (size_t i = 0; i < L.bridge_count; i++) {
-		if (strcasecmp(L.bridges[i].address, address) == 0)
-			return &L.bridges[i];
+	for (size_t i = 0; i < listener_state.bridge_count; i++) {
+		if (strcasecmp(listener_state.bridges[i].address, address) == 0)
+			return &listener_state.bridges[i];
 	}
 	return NULL;
 }
 
-void component_open(struct conn *c, const char *content_ns, const struct xml_attr *attrs)
+void listener_component_open(struct conn *c, const char *content_ns, const struct xml_attr *attrs)
 {
 	const char *to = NULL;
 	for (const struct xml_attr *a = attrs; a != NULL; a = a->next) {
@@ -35,8 +35,8 @@ void component_open(struct conn *c, const char *content_ns, const struct xml_att
 			to = a->value;
 	}
 	if (strcmp(content_ns, XML_NS_COMPONENT) != 0) {
-		conn_stream_error(c, "invalid-namespace",
-				  "the content namespace must be jabber:component:accept");
+		listener_conn_stream_error(c, "invalid-namespace",
+					   "the content namespace must be jabber:component:accept");
 		return;
 	}
 	const struct proto_callbridge *bridge = to ? bridge_find_address(to) : NULL;
@@ -44,15 +44,15 @@ void component_open(struct conn *c, const char *content_ns, const struct xml_att
 		static struct log_limit unknown_bridge;
 		log_warnx_limited(&unknown_bridge, "%s: component stream for unknown address %s",
 				  c->peer, to ? to : "(none)");
-		conn_stream_error(c, "host-unknown", "no call bridge has this address");
+		listener_conn_stream_error(c, "host-unknown", "no call bridge has this address");
 		return;
 	}
 	snprintf(c->bridge, sizeof(c->bridge), "%s", bridge->name);
-	if (conn_set(&c->jid, bridge->address) == -1) {
-		conn_stream_error(c, "internal-server-error", "out of memory");
+	if (listener_conn_set(&c->jid, bridge->address) == -1) {
+		listener_conn_stream_error(c, "internal-server-error", "out of memory");
 		return;
 	}
-	conn_send_header(c, XML_NS_COMPONENT, bridge->address);
+	listener_conn_send_header(c, XML_NS_COMPONENT, bridge->address);
 	c->state = CONN_HANDSHAKE;
 }
 
@@ -60,44 +60,45 @@ static void component_handshake(struct conn *c, const struct xml_node *element)
 {
 	const struct proto_callbridge *bridge = bridge_find_address(c->jid);
 	char given[64] = "";
-	int len = xml_text(element, given, sizeof(given));
+	int len = listener_xml_text(element, given, sizeof(given));
 	for (int i = 0; i < len; i++) {
 		if (given[i] >= 'A' && given[i] <= 'F')
 			given[i] = (char)(given[i] - 'A' + 'a');
 	}
 	char expected[41];
 	if (bridge != NULL)
-		handshake_digest(c->stream_id, bridge->secret, expected);
+		listener_handshake_digest(c->stream_id, bridge->secret, expected);
 	if (bridge == NULL || len != 40 || CRYPTO_memcmp(given, expected, 40) != 0) {
 		static struct log_limit wrong_secret;
 		log_warnx_limited(&wrong_secret, "%s: call bridge %s: wrong secret", c->peer,
 				  c->bridge);
-		conn_stream_error(c, "not-authorized", "wrong handshake");
+		listener_conn_stream_error(c, "not-authorized", "wrong handshake");
 		return;
 	}
 	/* A bridge that reconnects (after a network break, say) replaces the
 	 * connection it left behind, unless the configuration says refuse. */
-	for (struct conn *other = L.conns; other != NULL; other = other->next) {
+	for (struct conn *other = listener_state.conns; other != NULL; other = other->next) {
 		if (other == c || other->state != CONN_COMPONENT || other->jid == NULL ||
 		    strcmp(other->jid, c->jid) != 0)
 			continue;
-		if (L.cfg.callbridge_conflict == CONFIG_BRIDGE_REFUSE) {
+		if (listener_state.cfg.callbridge_conflict == CONFIG_BRIDGE_REFUSE) {
 			log_warnx(
 			    "%s: call bridge %s is already connected from %s; refusing the new "
 			    "connection",
 			    c->peer, c->bridge, other->peer);
-			conn_stream_error(c, "conflict", "this call bridge is already connected");
+			listener_conn_stream_error(c, "conflict",
+						   "this call bridge is already connected");
 			return;
 		}
 		log_info("%s: call bridge %s connected again from %s; replacing the old connection",
 			 other->peer, c->bridge, c->peer);
-		conn_stream_error(other, "conflict", "replaced by a new connection");
+		listener_conn_stream_error(other, "conflict", "replaced by a new connection");
 	}
-	conn_send_str(c, "<handshake/>");
+	listener_conn_send_str(c, "<handshake/>");
 	c->state = CONN_COMPONENT;
-	listener_index_count_session(&L.index, c);
+	listener_index_count_session(&listener_state.index, c);
 	log_info("%s: call bridge %s connected as %s", c->peer, c->bridge, c->jid);
-	route_session_up(c);
+	listener_route_session_up(c);
 }
 
 /* The domain of a JID in normal form. */
@@ -110,13 +111,13 @@ static void jid_domain(const char *jid, char *out, size_t size)
 	snprintf(out, size, "%.*s", (int)len, start);
 }
 
-void component_element(struct conn *c, struct xml_node *element)
+void listener_component_element(struct conn *c, struct xml_node *element)
 {
 	if (c->state == CONN_HANDSHAKE) {
-		if (xml_is(element, XML_NS_COMPONENT, "handshake"))
+		if (listener_xml_is(element, XML_NS_COMPONENT, "handshake"))
 			component_handshake(c, element);
 		else
-			conn_stream_error(c, "not-authorized", "handshake first");
+			listener_conn_stream_error(c, "not-authorized", "handshake first");
 		return;
 	}
 	if (c->state != CONN_COMPONENT)
@@ -125,33 +126,34 @@ void component_element(struct conn *c, struct xml_node *element)
 		      (strcmp(element->name, "message") == 0 ||
 		       strcmp(element->name, "presence") == 0 || strcmp(element->name, "iq") == 0);
 	if (!stanza) {
-		conn_stream_error(c, "unsupported-stanza-type", element->name);
+		listener_conn_stream_error(c, "unsupported-stanza-type", element->name);
 		return;
 	}
-	const char *from = xml_attr_get(element, "from");
-	const char *to = xml_attr_get(element, "to");
-	const char *id = xml_attr_get(element, "id");
+	const char *from = listener_xml_attr_get(element, "from");
+	const char *to = listener_xml_attr_get(element, "to");
+	const char *id = listener_xml_attr_get(element, "id");
 	char from_normal[JID_MAX], to_normal[JID_MAX], domain[JID_MAX];
 	if (id != NULL && strlen(id) > 255) {
-		conn_stream_error(c, "policy-violation", "an id longer than 255 bytes");
+		listener_conn_stream_error(c, "policy-violation", "an id longer than 255 bytes");
 		return;
 	}
 	/* A component speaks for addresses in its own domain only. */
 	if (from == NULL)
 		snprintf(from_normal, sizeof(from_normal), "%s", c->jid);
 	else if (jid_normalize(from, strlen(from), from_normal, sizeof(from_normal)) == -1) {
-		conn_stream_error(c, "invalid-from", "malformed from address");
+		listener_conn_stream_error(c, "invalid-from", "malformed from address");
 		return;
 	}
 	jid_domain(from_normal, domain, sizeof(domain));
 	if (strcmp(domain, c->jid) != 0) {
-		conn_stream_error(c, "invalid-from", "from is outside the component's domain");
+		listener_conn_stream_error(c, "invalid-from",
+					   "from is outside the component's domain");
 		return;
 	}
 	if (to == NULL || jid_normalize(to, strlen(to), to_normal, sizeof(to_normal)) == -1) {
-		conn_stream_error(c, "improper-addressing",
-				  "a component's stanza needs a valid to");
+		listener_conn_stream_error(c, "improper-addressing",
+					   "a component's stanza needs a valid to");
 		return;
 	}
-	route_stanza(c, element, from_normal, to_normal);
+	listener_route_stanza(c, element, from_normal, to_normal);
 }

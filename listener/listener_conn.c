@@ -32,9 +32,9 @@ static void xml_open(void *arg, const char *content_ns, const struct xml_attr *a
 {
 	struct conn *c = arg;
 	if (c->kind == PROTO_SOCKET_COMPONENT)
-		component_open(c, content_ns, attrs);
+		listener_component_open(c, content_ns, attrs);
 	else
-		client_open(c, content_ns, attrs);
+		listener_client_open(c, content_ns, attrs);
 }
 
 static void xml_element(void *arg, struct xml_node *element)
@@ -43,16 +43,16 @@ static void xml_element(void *arg, struct xml_node *element)
 	if (c->state == CONN_CLOSING)
 		return;
 	if (c->kind == PROTO_SOCKET_COMPONENT)
-		component_element(c, element);
+		listener_component_element(c, element);
 	else
-		client_element(c, element);
+		listener_client_element(c, element);
 }
 
 static void xml_close(void *arg)
 {
 	struct conn *c = arg;
 	log_debug("%s closed its stream", c->peer);
-	conn_end_stream(c);
+	listener_conn_end_stream(c);
 }
 
 static const struct xml_stream_events xml_events = {
@@ -64,51 +64,53 @@ static const struct xml_stream_events xml_events = {
 static struct xml_stream *conn_new_stream(struct conn *c)
 {
 	struct xml_limits limits = {
-	    .max_stanza_size = L.cfg.limits.max_stanza_size,
-	    .max_depth = L.cfg.limits.max_depth,
-	    .max_attributes = L.cfg.limits.max_attributes,
+	    .max_stanza_size = listener_state.cfg.limits.max_stanza_size,
+	    .max_depth = listener_state.cfg.limits.max_depth,
+	    .max_attributes = listener_state.cfg.limits.max_attributes,
 	};
-	return xml_stream_new(&limits, &xml_events, c);
+	return listener_xml_stream_new(&limits, &xml_events, c);
 }
 
-struct conn *conn_new(int fd, enum proto_socket_kind kind, const char *peer,
-		      const char *peer_address)
+struct conn *listener_conn_new(int fd, enum proto_socket_kind kind, const char *peer,
+			       const char *peer_address)
 {
 	struct stream_settings settings = {
-	    .input_max = L.cfg.limits.max_stanza_size + 64 * 1024,
+	    .input_max = listener_state.cfg.limits.max_stanza_size + 64 * 1024,
 	    .output_max = CONN_OUTPUT_MAX,
 	    .idle_keep = CONN_IDLE_BUFFER,
 	    .phase = EV_PHASE_STREAMS,
-	    .queued_total = &L.queued_total,
+	    .queued_total = &listener_state.queued_total,
 	};
-	struct conn *c = stream_new(sizeof(*c), L.loop, fd, &conn_stream_events, &settings);
+	struct conn *c =
+	    stream_new(sizeof(*c), listener_state.loop, fd, &conn_stream_events, &settings);
 	if (c == NULL)
 		return NULL;
-	c->id = ++L.next_id;
+	c->id = ++listener_state.next_id;
 	c->kind = kind;
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
 	snprintf(c->peer_address, sizeof(c->peer_address), "%s", peer_address);
-	c->created = c->last_in = c->last_out = ev_now(L.loop);
-	c->timer = ev_timer_add(L.loop, 1000, conn_timer, c);
-	if (c->timer == NULL || listener_index_add(&L.index, c) == -1) {
+	c->created = c->last_in = c->last_out = ev_now(listener_state.loop);
+	c->timer = ev_timer_add(listener_state.loop, 1000, conn_timer, c);
+	if (c->timer == NULL || listener_index_add(&listener_state.index, c) == -1) {
 		ev_timer_del(c->timer);
 		stream_free(&c->stream);
 		return NULL;
 	}
-	c->next = L.conns;
-	if (L.conns != NULL)
-		L.conns->prev = &c->next;
-	L.conns = c;
-	c->prev = &L.conns;
-	if (L.input_paused)
+	c->next = listener_state.conns;
+	if (listener_state.conns != NULL)
+		listener_state.conns->prev = &c->next;
+	listener_state.conns = c;
+	c->prev = &listener_state.conns;
+	if (listener_state.input_paused)
 		stream_pause_input(&c->stream, true);
 
 	bool direct_tls = kind == PROTO_SOCKET_CLIENT_TLS ||
 			  (kind == PROTO_SOCKET_COMPONENT &&
-			   L.cfg.listen.component_tls == CONFIG_COMPONENT_TLS_DIRECT);
+			   listener_state.cfg.listen.component_tls == CONFIG_COMPONENT_TLS_DIRECT);
 	if (direct_tls) {
-		if (L.tls == NULL || stream_start_tls(&c->stream, L.tls, false) == -1) {
-			conn_close(c, "no TLS context for a TLS port");
+		if (listener_state.tls == NULL ||
+		    stream_start_tls(&c->stream, listener_state.tls, false) == -1) {
+			listener_conn_close(c, "no TLS context for a TLS port");
 			return NULL;
 		}
 		c->state = CONN_TLS_HANDSHAKE;
@@ -118,20 +120,20 @@ struct conn *conn_new(int fd, enum proto_socket_kind kind, const char *peer,
 	/* A predictable id would let a recorded component handshake be replayed. */
 	unsigned char random[15];
 	if (RAND_bytes(random, sizeof(random)) != 1) {
-		conn_close(c, "no random bytes for a stream id");
+		listener_conn_close(c, "no random bytes for a stream id");
 		return NULL;
 	}
 	for (size_t i = 0; i < sizeof(random); i++)
 		snprintf(c->stream_id + 2 * i, 3, "%02x", random[i]);
 	c->xml = conn_new_stream(c);
 	if (c->xml == NULL) {
-		conn_close(c, "out of memory");
+		listener_conn_close(c, "out of memory");
 		return NULL;
 	}
 	return c;
 }
 
-int conn_set(char **field, const char *value)
+int listener_conn_set(char **field, const char *value)
 {
 	char *copy = strdup(value);
 	if (copy == NULL)
@@ -141,20 +143,20 @@ int conn_set(char **field, const char *value)
 	return 0;
 }
 
-void conn_close(struct conn *c, const char *why)
+void listener_conn_close(struct conn *c, const char *why)
 {
 	if (why != NULL)
 		log_debug("%s: closing: %s", c->peer, why);
 	if (c->announced)
-		route_session_down(c);
-	listener_index_remove(&L.index, c);
+		listener_route_session_down(c);
+	listener_index_remove(&listener_state.index, c);
 	*c->prev = c->next;
 	if (c->next != NULL)
 		c->next->prev = c->prev;
 	ev_timer_del(c->timer);
-	xml_stream_free(c->xml);
+	listener_xml_stream_free(c->xml);
 	if (c->sasl != NULL) {
-		sasl_free(c->sasl);
+		listener_sasl_free(c->sasl);
 		free(c->sasl);
 	}
 	free(c->user);
@@ -170,7 +172,7 @@ void conn_close(struct conn *c, const char *why)
 
 /* Output */
 
-void conn_send(struct conn *c, const char *data, size_t len)
+void listener_conn_send(struct conn *c, const char *data, size_t len)
 {
 	if (stream_write(&c->stream, data, len) == -1 && c->state != CONN_CLOSING) {
 		static struct log_limit not_reading;
@@ -179,51 +181,51 @@ void conn_send(struct conn *c, const char *data, size_t len)
 		c->state = CONN_CLOSING;
 		stream_stop_input(&c->stream);
 	}
-	c->last_out = ev_now(L.loop);
+	c->last_out = ev_now(listener_state.loop);
 }
 
-void conn_send_str(struct conn *c, const char *text)
+void listener_conn_send_str(struct conn *c, const char *text)
 {
-	conn_send(c, text, strlen(text));
+	listener_conn_send(c, text, strlen(text));
 }
 
-void conns_close_all(void)
+void listener_conns_close_all(void)
 {
-	while (L.conns != NULL) {
-		struct conn *c = L.conns;
+	while (listener_state.conns != NULL) {
+		struct conn *c = listener_state.conns;
 		if (c->header_sent)
-			conn_send_str(c, "<stream:error><system-shutdown "
-					 "xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"
-					 "</stream:error></stream:stream>");
+			listener_conn_send_str(c, "<stream:error><system-shutdown "
+						  "xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"
+						  "</stream:error></stream:stream>");
 		stream_shutdown(&c->stream);
 		/* One last best-effort write; the process is going away. */
 		stream_flush(&c->stream);
-		conn_close(c, NULL);
+		listener_conn_close(c, NULL);
 	}
 }
 
-void conns_pause_input(bool paused)
+void listener_conns_pause_input(bool paused)
 {
-	L.input_paused = paused;
-	for (struct conn *c = L.conns; c != NULL; c = c->next)
+	listener_state.input_paused = paused;
+	for (struct conn *c = listener_state.conns; c != NULL; c = c->next)
 		stream_pause_input(&c->stream, paused);
 }
 
 /* Memory for all clients is bounded, not only per connection: a few clients
  * that never read must not take the listener, and with it every session of
  * the node, down.  Those holding the most go first, with a stream error. */
-bool conns_shed(void)
+bool listener_conns_shed(void)
 {
-	size_t cap = L.cfg.limits.max_queued_bytes_total;
-	if (L.queued_total <= cap)
+	size_t cap = listener_state.cfg.limits.max_queued_bytes_total;
+	if (listener_state.queued_total <= cap)
 		return false;
 	/* What the sockets take now is not held: count only what they refuse. */
-	for (struct conn *c = L.conns; c != NULL; c = c->next)
+	for (struct conn *c = listener_state.conns; c != NULL; c = c->next)
 		stream_flush(&c->stream);
 	bool shed = false;
-	while (L.queued_total > cap) {
+	while (listener_state.queued_total > cap) {
 		struct conn *largest = NULL;
-		for (struct conn *c = L.conns; c != NULL; c = c->next) {
+		for (struct conn *c = listener_state.conns; c != NULL; c = c->next) {
 			if (largest == NULL || c->stream.queued > largest->stream.queued)
 				largest = c;
 		}
@@ -234,7 +236,7 @@ bool conns_shed(void)
 		    &shed_limit,
 		    "%s: stream error resource-constraint: %zu bytes wait for it, %zu "
 		    "for all clients (limits.max_queued_bytes_total %zu); closing it",
-		    largest->peer, largest->stream.queued, L.queued_total, cap);
+		    largest->peer, largest->stream.queued, listener_state.queued_total, cap);
 		static const char error[] =
 		    "<stream:error><resource-constraint xmlns='" XML_NS_STREAM_ERRORS
 		    "'/></stream:error></stream:stream>";
@@ -243,13 +245,13 @@ bool conns_shed(void)
 			stream_write(&largest->stream, error, sizeof(error) - 1);
 		stream_shutdown(&largest->stream);
 		stream_flush(&largest->stream);
-		conn_close(largest, NULL);
+		listener_conn_close(largest, NULL);
 		shed = true;
 	}
 	return shed;
 }
 
-void conn_send_header(struct conn *c, const char *content_ns, const char *from)
+void listener_conn_send_header(struct conn *c, const char *content_ns, const char *from)
 {
 	char header[512];
 	snprintf(header, sizeof(header),
@@ -257,7 +259,7 @@ void conn_send_header(struct conn *c, const char *content_ns, const char *from)
 		 "xmlns:stream='http://etherx.jabber.org/streams' id='%s' from='%s'%s>",
 		 content_ns, c->stream_id, from,
 		 strcmp(content_ns, XML_NS_CLIENT) == 0 ? " version='1.0' xml:lang='en'" : "");
-	conn_send_str(c, header);
+	listener_conn_send_str(c, header);
 	c->header_sent = true;
 }
 
@@ -266,18 +268,18 @@ void conn_send_header(struct conn *c, const char *content_ns, const char *from)
 static void conn_finish(struct conn *c, const char *last, size_t len)
 {
 	if (!c->header_sent)
-		conn_send_header(
+		listener_conn_send_header(
 		    c, c->kind == PROTO_SOCKET_COMPONENT ? XML_NS_COMPONENT : XML_NS_CLIENT,
-		    L.cfg.domain);
-	conn_send(c, last, len);
+		    listener_state.cfg.domain);
+	listener_conn_send(c, last, len);
 	stream_shutdown(&c->stream);
 	c->state = CONN_CLOSING;
 	stream_stop_input(&c->stream);
-	xml_stream_stop(c->xml);
+	listener_xml_stream_stop(c->xml);
 	ev_timer_reset(c->timer, CONN_LINGER_MS);
 }
 
-void conn_stream_error(struct conn *c, const char *condition, const char *text)
+void listener_conn_stream_error(struct conn *c, const char *condition, const char *text)
 {
 	if (c->state == CONN_CLOSING)
 		return;
@@ -293,7 +295,7 @@ void conn_stream_error(struct conn *c, const char *condition, const char *text)
 	if (text != NULL) {
 		const char *open = "<text xmlns='" XML_NS_STREAM_ERRORS "'>";
 		buf_append(&out, open, strlen(open));
-		xml_escape(&out, text, strlen(text), false);
+		listener_xml_escape(&out, text, strlen(text), false);
 		buf_append(&out, "</text>", 7);
 	}
 	buf_append(&out, "</stream:error></stream:stream>", 31);
@@ -301,16 +303,16 @@ void conn_stream_error(struct conn *c, const char *condition, const char *text)
 	buf_free(&out);
 }
 
-void conn_end_stream(struct conn *c)
+void listener_conn_end_stream(struct conn *c)
 {
 	if (c->state != CONN_CLOSING)
 		conn_finish(c, "</stream:stream>", 16);
 }
 
-void conn_restart_stream(struct conn *c)
+void listener_conn_restart_stream(struct conn *c)
 {
 	c->restart_pending = true;
-	xml_stream_stop(c->xml);
+	listener_xml_stream_stop(c->xml);
 }
 
 /* Input */
@@ -318,10 +320,10 @@ void conn_restart_stream(struct conn *c)
 /* Parses `data`; returns how much was consumed. Handles restarts. */
 static size_t conn_parse(struct conn *c, const char *data, size_t len)
 {
-	size_t used = xml_stream_feed(c->xml, data, len);
-	const char *error = xml_stream_error(c->xml);
+	size_t used = listener_xml_stream_feed(c->xml, data, len);
+	const char *error = listener_xml_stream_error(c->xml);
 	if (error != NULL) {
-		conn_stream_error(c, error, xml_stream_error_text(c->xml));
+		listener_conn_stream_error(c, error, listener_xml_stream_error_text(c->xml));
 		return len;
 	}
 	return used;
@@ -333,7 +335,7 @@ static bool conn_apply_restart(struct conn *c)
 	if (!c->restart_pending || c->state == CONN_CLOSING)
 		return false;
 	c->restart_pending = false;
-	xml_stream_free(c->xml);
+	listener_xml_stream_free(c->xml);
 	c->xml = conn_new_stream(c);
 	c->header_sent = false;
 	if (c->xml == NULL) {
@@ -343,7 +345,7 @@ static bool conn_apply_restart(struct conn *c)
 	}
 	if (c->starttls_pending) {
 		c->starttls_pending = false;
-		if (stream_start_tls(&c->stream, L.tls, false) == -1) {
+		if (stream_start_tls(&c->stream, listener_state.tls, false) == -1) {
 			log_warnx("%s: TLS set-up failed", c->peer);
 			c->state = CONN_CLOSING;
 			stream_stop_input(&c->stream);
@@ -359,7 +361,7 @@ static bool conn_apply_restart(struct conn *c)
 static void conn_input(struct stream *s)
 {
 	struct conn *c = (struct conn *)s;
-	c->last_in = ev_now(L.loop);
+	c->last_in = ev_now(listener_state.loop);
 	for (int rounds = 0; rounds < 8 && c->state != CONN_CLOSING; rounds++) {
 		struct buf *in = stream_input(s);
 		buf_consume(in, conn_parse(c, buf_head(in), buf_len(in)));
@@ -382,7 +384,7 @@ static void conn_drained(struct stream *s)
 {
 	struct conn *c = (struct conn *)s;
 	if (c->state == CONN_CLOSING)
-		conn_close(c, NULL);
+		listener_conn_close(c, NULL);
 }
 
 static void conn_ended(struct stream *s, enum stream_end end, const char *reason)
@@ -390,22 +392,22 @@ static void conn_ended(struct stream *s, enum stream_end end, const char *reason
 	struct conn *c = (struct conn *)s;
 	switch (end) {
 	case STREAM_END_FULL:
-		conn_stream_error(c, "policy-violation", "too much unparsed input");
+		listener_conn_stream_error(c, "policy-violation", "too much unparsed input");
 		return;
 	case STREAM_END_TLS: {
 		/* A block: a declaration right after a label is C23 (clang 14 refuses). */
 		static struct log_limit tls_failed;
 		log_warnx_limited(&tls_failed, "%s: %s", c->peer, reason);
-		conn_close(c, NULL);
+		listener_conn_close(c, NULL);
 		return;
 	}
 	case STREAM_END_ERROR:
-		conn_close(c, reason);
+		listener_conn_close(c, reason);
 		return;
 	case STREAM_END_CLOSED:
 		if (c->announced || c->state != CONN_STREAM_HEADER)
 			log_debug("%s: connection closed by the peer", c->peer);
-		conn_close(c, NULL);
+		listener_conn_close(c, NULL);
 		return;
 	}
 }
@@ -422,13 +424,13 @@ static int64_t conn_timer(struct ev_timer *timer, void *arg)
 {
 	struct conn *c = arg;
 	(void)timer;
-	int64_t now = ev_now(L.loop);
-	const struct config_limits *lim = &L.cfg.limits;
+	int64_t now = ev_now(listener_state.loop);
+	const struct config_limits *lim = &listener_state.cfg.limits;
 
 	if (c->state == CONN_CLOSING) {
 		/* The linger time is over: the peer would not take the last bytes. */
 		c->timer = NULL;
-		conn_close(c, "linger time over");
+		listener_conn_close(c, "linger time over");
 		return EV_TIMER_DONE;
 	}
 	if (c->state == CONN_TLS_HANDSHAKE && now - c->created >= lim->tls_handshake_timeout_ms) {
@@ -436,26 +438,26 @@ static int64_t conn_timer(struct ev_timer *timer, void *arg)
 		log_warnx_limited(&no_handshake, "%s: no TLS handshake within %u ms; closing",
 				  c->peer, lim->tls_handshake_timeout_ms);
 		c->timer = NULL;
-		conn_close(c, NULL);
+		listener_conn_close(c, NULL);
 		return EV_TIMER_DONE;
 	}
 	bool authenticated = c->state == CONN_SESSION || c->state == CONN_COMPONENT;
 	if (!authenticated && now - c->created >= lim->auth_timeout_ms) {
-		conn_stream_error(c, "connection-timeout", "not authenticated in time");
+		listener_conn_stream_error(c, "connection-timeout", "not authenticated in time");
 		return CONN_LINGER_MS;
 	}
 	if (now - c->last_in >= lim->idle_timeout_ms) {
-		conn_stream_error(c, "connection-timeout", "idle for too long");
+		listener_conn_stream_error(c, "connection-timeout", "idle for too long");
 		return CONN_LINGER_MS;
 	}
 	if (authenticated && now - c->last_out >= lim->keepalive_interval_ms) {
-		conn_send(c, " ", 1); /* RFC 6120 4.6.1 whitespace keepalive */
+		listener_conn_send(c, " ", 1); /* RFC 6120 4.6.1 whitespace keepalive */
 	}
 	int64_t next = lim->idle_timeout_ms - (now - c->last_in);
-	if (authenticated && xml_stream_loaded(c->xml)) {
+	if (authenticated && listener_xml_stream_loaded(c->xml)) {
 		int64_t quiet = now - c->last_in;
 		if (quiet >= CONN_PARSER_IDLE_MS)
-			xml_stream_release(c->xml);
+			listener_xml_stream_release(c->xml);
 		else if (CONN_PARSER_IDLE_MS - quiet < next)
 			next = CONN_PARSER_IDLE_MS - quiet;
 	}

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-void handshake_digest(const char *stream_id, const char *secret, char out[41])
+void listener_handshake_digest(const char *stream_id, const char *secret, char out[41])
 {
 	unsigned char digest[EVP_MAX_MD_SIZE];
 	unsigned int len = 0;

@@ -3,6 +3,6 @@
 #define RXMPP_LISTENER_HANDSHAKE_H
 
 /* hex(SHA-1(stream id + secret)) in lower case, 40 characters and a NUL. */
-void handshake_digest(const char *stream_id, const char *secret, char out[41]);
+void listener_handshake_digest(const char *stream_id, const char *secret, char out[41]);
 
 #endif

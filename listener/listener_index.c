@@ -91,7 +91,7 @@ int listener_index_add(struct listener_index *x, struct conn *c)
 void listener_index_remove(struct listener_index *x, struct conn *c)
 {
 	if (table_remove(x->by_id, &c->id, sizeof(c->id)) != c)
-		return; /* never added (conn_new failed before) */
+		return; /* never added (listener_conn_new failed before) */
 	size_t address_len = strlen(c->peer_address);
 	struct listener_address *a = table_get(x->by_address, c->peer_address, address_len);
 	if (a != NULL && --a->count == 0) {

@@ -35,7 +35,7 @@
 /* How often memory freed by idle sessions is handed back to the kernel. */
 #define LISTENER_TRIM_MS 10000
 
-struct listener L;
+struct listener listener_state;
 
 struct listener_socket {
 	int fd;
@@ -52,7 +52,8 @@ static size_t socket_slots; /* slots used so far, free ones among them */
 /* Configured, enabled (rxmppctl disable closes the door) and holding a TLS set. */
 static bool listener_open(void)
 {
-	return L.configured && L.cfg.enabled && L.tls != NULL;
+	return listener_state.configured && listener_state.cfg.enabled &&
+	       listener_state.tls != NULL;
 }
 
 static int64_t listener_resume(struct ev_timer *timer, void *arg)
@@ -92,8 +93,9 @@ static void listener_accept(struct ev_io *io, int fd, uint32_t events, void *arg
 		char peer[NETADDR_PEER_TEXT_MAX], address[NETADDR_TEXT_MAX];
 		netaddr_peer_text((struct sockaddr *)&ss, peer, sizeof(peer));
 		netaddr_to_text((struct sockaddr *)&ss, address, sizeof(address), NULL);
-		unsigned limit = L.cfg.limits.max_connections_per_address;
-		if (limit != CONFIG_NONE && listener_index_count_from(&L.index, address) >= limit) {
+		unsigned limit = listener_state.cfg.limits.max_connections_per_address;
+		if (limit != CONFIG_NONE &&
+		    listener_index_count_from(&listener_state.index, address) >= limit) {
 			static struct log_limit refused;
 			log_warnx_limited(&refused, "%s: refused: %u connections from %s already",
 					  peer, limit, address);
@@ -101,7 +103,7 @@ static void listener_accept(struct ev_io *io, int fd, uint32_t events, void *arg
 			continue;
 		}
 		log_debug("connection from %s on port %u", peer, s->info.port);
-		conn_new(conn, (enum proto_socket_kind)s->info.kind, peer, address);
+		listener_conn_new(conn, (enum proto_socket_kind)s->info.kind, peer, address);
 	}
 }
 
@@ -174,18 +176,21 @@ static bool listener_supervisor_message(const struct ipc_msg *msg)
 	if (msg->type != PROTO_CALLBRIDGE || msg->fd != -1 ||
 	    ipc_get_data(msg, &bridge, sizeof(bridge)) == -1)
 		return false;
-	if (L.next_bridge_count == L.next_bridge_cap) {
-		size_t cap = L.next_bridge_cap ? 2 * L.next_bridge_cap : 8;
+	if (listener_state.next_bridge_count == listener_state.next_bridge_cap) {
+		size_t cap =
+		    listener_state.next_bridge_cap ? 2 * listener_state.next_bridge_cap : 8;
 		struct proto_callbridge *grown = buf_wipe_realloc(
-		    L.next_bridges, L.next_bridge_cap * sizeof(*grown), cap * sizeof(*grown));
+		    listener_state.next_bridges, listener_state.next_bridge_cap * sizeof(*grown),
+		    cap * sizeof(*grown));
 		if (grown == NULL) {
 			OPENSSL_cleanse(&bridge, sizeof(bridge));
 			return false;
 		}
-		L.next_bridges = grown;
-		L.next_bridge_cap = cap;
+		listener_state.next_bridges = grown;
+		listener_state.next_bridge_cap = cap;
 	}
-	struct proto_callbridge *b = &L.next_bridges[L.next_bridge_count++];
+	struct proto_callbridge *b =
+	    &listener_state.next_bridges[listener_state.next_bridge_count++];
 	*b = bridge;
 	OPENSSL_cleanse(&bridge, sizeof(bridge));
 	b->name[sizeof(b->name) - 1] = '\0';
@@ -198,34 +203,36 @@ static int listener_configure(const struct config *cfg, bool first, char *why, s
 {
 	(void)why;
 	(void)why_size;
-	bool was_enabled = first || L.cfg.enabled;
-	L.cfg = *cfg;
-	L.configured = true;
-	if (L.tls != NULL)
-		tls_context_update(L.tls, &cfg->tls);
+	bool was_enabled = first || listener_state.cfg.enabled;
+	listener_state.cfg = *cfg;
+	listener_state.configured = true;
+	if (listener_state.tls != NULL)
+		tls_context_update(listener_state.tls, &cfg->tls);
 	listener_sockets_update();
 	if (was_enabled && !cfg->enabled) {
 		log_info("disabled: closing every session and accepting no more");
-		conns_close_all();
+		listener_conns_close_all();
 	} else if (!was_enabled && cfg->enabled) {
 		log_info("enabled: accepting connections again");
 	}
 	/* The call bridges that came with this configuration replace the old
 	 * (only the first bridge_count entries ever held a secret). */
-	buf_wipe_free(L.bridges, L.bridge_count * sizeof(*L.bridges));
-	L.bridges = L.next_bridges;
-	L.bridge_count = L.next_bridge_count;
-	L.next_bridges = NULL;
-	L.next_bridge_count = L.next_bridge_cap = 0;
-	log_info("%s: %zu call bridges%s", first ? "configured" : "reconfigured", L.bridge_count,
-		 L.tls == NULL ? "; waiting for the TLS set" : "");
+	buf_wipe_free(listener_state.bridges,
+		      listener_state.bridge_count * sizeof(*listener_state.bridges));
+	listener_state.bridges = listener_state.next_bridges;
+	listener_state.bridge_count = listener_state.next_bridge_count;
+	listener_state.next_bridges = NULL;
+	listener_state.next_bridge_count = listener_state.next_bridge_cap = 0;
+	log_info("%s: %zu call bridges%s", first ? "configured" : "reconfigured",
+		 listener_state.bridge_count,
+		 listener_state.tls == NULL ? "; waiting for the TLS set" : "");
 	return 0;
 }
 
 static void listener_peer_up(enum proc_role peer)
 {
 	if (peer == PROC_ROUTER)
-		route_announce_all();
+		listener_route_announce_all();
 }
 
 /* Backpressure (common/ipc.h): client input feeds the channel to the
@@ -234,14 +241,14 @@ static void listener_peer_up(enum proc_role peer)
 static void listener_peer_pressure(enum proc_role peer, bool congested)
 {
 	if (peer == PROC_ROUTER)
-		conns_pause_input(congested);
+		listener_conns_pause_input(congested);
 }
 
 static bool listener_peer_message(enum proc_role peer, const struct ipc_msg *msg)
 {
 	if (peer == PROC_CERTWORKER)
 		return listener_tls_message(msg);
-	return peer == PROC_ROUTER && msg->fd == -1 && route_message(msg);
+	return peer == PROC_ROUTER && msg->fd == -1 && listener_route_message(msg);
 }
 
 static bool listener_flush(struct ev_loop *loop, void *arg)
@@ -249,10 +256,11 @@ static bool listener_flush(struct ev_loop *loop, void *arg)
 	(void)loop;
 	(void)arg;
 	/* Before the statistics: shedding ends sessions. */
-	bool shed = conns_shed();
+	bool shed = listener_conns_shed();
 	/* The supervisor shows these in rxmppctl status. */
 	static struct proto_stats told;
-	struct proto_stats now = {.clients = L.index.clients, .components = L.index.components};
+	struct proto_stats now = {.clients = listener_state.index.clients,
+				  .components = listener_state.index.components};
 	if (memcmp(&now, &told, sizeof(now)) != 0) {
 		struct iovec iov = {.iov_base = &now, .iov_len = sizeof(now)};
 		if (child_send_supervisor_v(PROTO_STATS, 0, &iov, 1) == 0)
@@ -275,31 +283,34 @@ static int64_t listener_trim(struct ev_timer *timer, void *arg)
 
 static void listener_stop(void)
 {
-	conns_close_all();
-	listener_index_free(&L.index);
+	listener_conns_close_all();
+	listener_index_free(&listener_state.index);
 	for (size_t i = 0; i < socket_slots; i++) {
 		if (sockets[i].fd != -1)
 			listener_socket_free(&sockets[i]);
 	}
 	socket_slots = 0;
-	buf_wipe_free(L.bridges, L.bridge_count * sizeof(*L.bridges));
-	buf_wipe_free(L.next_bridges, L.next_bridge_count * sizeof(*L.next_bridges));
-	L.bridges = L.next_bridges = NULL;
-	L.bridge_count = L.next_bridge_count = L.next_bridge_cap = 0;
-	SSL_CTX_free(L.tls);
-	L.tls = NULL;
+	buf_wipe_free(listener_state.bridges,
+		      listener_state.bridge_count * sizeof(*listener_state.bridges));
+	buf_wipe_free(listener_state.next_bridges,
+		      listener_state.next_bridge_count * sizeof(*listener_state.next_bridges));
+	listener_state.bridges = listener_state.next_bridges = NULL;
+	listener_state.bridge_count = listener_state.next_bridge_count =
+	    listener_state.next_bridge_cap = 0;
+	SSL_CTX_free(listener_state.tls);
+	listener_state.tls = NULL;
 }
 
 static int listener_start(const struct config *cfg, bool first, char *why, size_t why_size)
 {
 	if (first) {
-		if (listener_index_init(&L.index) == -1) {
+		if (listener_index_init(&listener_state.index) == -1) {
 			snprintf(why, why_size, "out of memory");
 			return -1;
 		}
-		L.loop = child_loop();
-		ev_hook_add(L.loop, EV_PHASE_STREAMS, listener_flush, NULL);
-		ev_timer_add(L.loop, LISTENER_TRIM_MS, listener_trim, NULL);
+		listener_state.loop = child_loop();
+		ev_hook_add(listener_state.loop, EV_PHASE_STREAMS, listener_flush, NULL);
+		ev_timer_add(listener_state.loop, LISTENER_TRIM_MS, listener_trim, NULL);
 	}
 	return listener_configure(cfg, first, why, why_size);
 }

@@ -28,8 +28,8 @@ static enum proto_stanza_kind stanza_kind(const char *name)
 static void route_bounce(struct conn *c, const struct xml_node *stanza, const char *to,
 			 const char *condition)
 {
-	const char *type = xml_attr_get(stanza, "type");
-	const char *id = xml_attr_get(stanza, "id");
+	const char *type = listener_xml_attr_get(stanza, "type");
+	const char *id = listener_xml_attr_get(stanza, "id");
 	if ((type != NULL && (strcmp(type, "error") == 0 || strcmp(type, "result") == 0)) ||
 	    strcmp(stanza->name, "presence") == 0)
 		return; /* never an error about an error, a result or presence */
@@ -39,13 +39,13 @@ static void route_bounce(struct conn *c, const struct xml_node *stanza, const ch
 	buf_append(&out, stanza->name, strlen(stanza->name));
 	if (to != NULL) {
 		buf_append(&out, " from=\"", 7);
-		xml_escape(&out, to, strlen(to), true);
+		listener_xml_escape(&out, to, strlen(to), true);
 		buf_append(&out, "\"", 1);
 	}
 	buf_append(&out, " type=\"error\"", 13);
 	if (id != NULL) {
 		buf_append(&out, " id=\"", 5);
-		xml_escape(&out, id, strlen(id), true);
+		listener_xml_escape(&out, id, strlen(id), true);
 		buf_append(&out, "\"", 1);
 	}
 	char error[256];
@@ -53,7 +53,7 @@ static void route_bounce(struct conn *c, const struct xml_node *stanza, const ch
 		 "><error type='cancel'><%s xmlns='" XML_NS_STANZA_ERRORS "'/></error></%s>",
 		 condition, stanza->name);
 	buf_append(&out, error, strlen(error));
-	conn_send(c, buf_head(&out), buf_len(&out));
+	listener_conn_send(c, buf_head(&out), buf_len(&out));
 	buf_free(&out);
 }
 
@@ -61,13 +61,13 @@ static void route_bounce(struct conn *c, const struct xml_node *stanza, const ch
 static bool route_send(uint64_t session, const struct xml_node *stanza, const char *parent_ns,
 		       const char *from, const char *to, bool *too_large)
 {
-	const char *type = xml_attr_get(stanza, "type");
-	const char *id = xml_attr_get(stanza, "id");
-	struct xml_node *payload = xml_first_element(stanza);
+	const char *type = listener_xml_attr_get(stanza, "type");
+	const char *id = listener_xml_attr_get(stanza, "id");
+	struct xml_node *payload = listener_xml_first_element(stanza);
 	struct buf bytes;
 	/* The serialized form stays within the IPC frame whatever the input. */
 	buf_init(&bytes, IPC_FRAME_MAX - 16 * 1024);
-	if (xml_serialize(stanza, parent_ns, from, to, &bytes) == -1) {
+	if (listener_xml_serialize(stanza, parent_ns, from, to, &bytes) == -1) {
 		buf_free(&bytes);
 		*too_large = true;
 		return false;
@@ -99,7 +99,8 @@ static bool route_send(uint64_t session, const struct xml_node *stanza, const ch
 	return sent;
 }
 
-void route_stanza(struct conn *c, struct xml_node *stanza, const char *from, const char *to)
+void listener_route_stanza(struct conn *c, struct xml_node *stanza, const char *from,
+			   const char *to)
 {
 	const char *parent_ns =
 	    c->kind == PROTO_SOCKET_COMPONENT ? XML_NS_COMPONENT : XML_NS_CLIENT;
@@ -107,7 +108,8 @@ void route_stanza(struct conn *c, struct xml_node *stanza, const char *from, con
 	if (c->announced && route_send(c->id, stanza, parent_ns, from, to, &too_large))
 		return;
 	if (too_large)
-		conn_stream_error(c, "policy-violation", "stanza too large once serialized");
+		listener_conn_stream_error(c, "policy-violation",
+					   "stanza too large once serialized");
 	else
 		route_bounce(c, stanza, to, "service-unavailable");
 }
@@ -129,8 +131,8 @@ static void undeliverable_close(void *arg)
 static void undeliverable_element(void *arg, struct xml_node *stanza)
 {
 	(void)arg;
-	const char *from = xml_attr_get(stanza, "from");
-	const char *to = xml_attr_get(stanza, "to");
+	const char *from = listener_xml_attr_get(stanza, "from");
+	const char *to = listener_xml_attr_get(stanza, "to");
 	bool too_large = false;
 	/* RFC 6121 8.5.3.2.3: presence for a resource that is gone is ignored. */
 	if (from != NULL && to != NULL && strcmp(stanza->name, "presence") != 0 &&
@@ -157,18 +159,18 @@ static void route_undeliverable(const char *bytes, size_t len)
 	    "<stream:stream xmlns='" XML_NS_CLIENT "' xmlns:stream='" XML_NS_STREAM "'>";
 	struct xml_limits limits = {
 	    .max_stanza_size = IPC_FRAME_MAX,
-	    .max_depth = L.cfg.limits.max_depth,
-	    .max_attributes = L.cfg.limits.max_attributes,
+	    .max_depth = listener_state.cfg.limits.max_depth,
+	    .max_attributes = listener_state.cfg.limits.max_attributes,
 	};
-	struct xml_stream *s = xml_stream_new(&limits, &events, NULL);
+	struct xml_stream *s = listener_xml_stream_new(&limits, &events, NULL);
 	if (s == NULL)
 		return;
-	xml_stream_feed(s, header, sizeof(header) - 1);
-	xml_stream_feed(s, bytes, len);
-	xml_stream_free(s);
+	listener_xml_stream_feed(s, header, sizeof(header) - 1);
+	listener_xml_stream_feed(s, bytes, len);
+	listener_xml_stream_free(s);
 }
 
-void route_session_up(struct conn *c)
+void listener_route_session_up(struct conn *c)
 {
 	struct proto_session session = {
 	    .kind =
@@ -184,14 +186,14 @@ void route_session_up(struct conn *c)
 		child_send_v(PROC_ROUTER, PROTO_SESSION_UP, c->id, iov, 2);
 }
 
-void route_session_down(struct conn *c)
+void listener_route_session_down(struct conn *c)
 {
 	c->announced = false;
 	if (child_peer_connected(PROC_ROUTER))
 		child_send(PROC_ROUTER, PROTO_SESSION_DOWN, c->id, NULL, 0, -1);
 }
 
-void route_presence(struct conn *c, int priority, bool available)
+void listener_route_presence(struct conn *c, int priority, bool available)
 {
 	struct proto_presence presence = {.priority = priority, .available = available};
 	c->priority = priority;
@@ -201,29 +203,29 @@ void route_presence(struct conn *c, int priority, bool available)
 			   -1);
 }
 
-void route_announce_all(void)
+void listener_route_announce_all(void)
 {
 	unsigned n = 0;
-	for (struct conn *c = L.conns; c != NULL; c = c->next) {
+	for (struct conn *c = listener_state.conns; c != NULL; c = c->next) {
 		if (!c->announced)
 			continue;
-		route_session_up(c);
+		listener_route_session_up(c);
 		if (c->available)
-			route_presence(c, c->priority, true);
+			listener_route_presence(c, c->priority, true);
 		n++;
 	}
 	if (n > 0)
 		log_info("announced %u sessions to the router", n);
 }
 
-bool route_message(const struct ipc_msg *msg)
+bool listener_route_message(const struct ipc_msg *msg)
 {
 	struct conn *c;
 	switch (msg->type) {
 	case PROTO_DELIVER:
-		c = listener_index_find(&L.index, msg->peer);
+		c = listener_index_find(&listener_state.index, msg->peer);
 		if (c != NULL && (c->state == CONN_SESSION || c->state == CONN_COMPONENT))
-			conn_send(c, msg->data, msg->len);
+			listener_conn_send(c, msg->data, msg->len);
 		else {
 			log_debug("session %llu ended before a delivery: routing it again",
 				  (unsigned long long)msg->peer);
@@ -231,11 +233,11 @@ bool route_message(const struct ipc_msg *msg)
 		}
 		return true;
 	case PROTO_SESSION_KICK:
-		c = listener_index_find(&L.index, msg->peer);
+		c = listener_index_find(&listener_state.index, msg->peer);
 		if (c != NULL && msg->len == sizeof(struct proto_kick)) {
 			log_info("%s: session %s replaced by a newer login", c->peer, c->jid);
-			conn_stream_error(c, "conflict",
-					  "replaced by a new session of the same resource");
+			listener_conn_stream_error(
+			    c, "conflict", "replaced by a new session of the same resource");
 		}
 		return msg->len == sizeof(struct proto_kick);
 	default:

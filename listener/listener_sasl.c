@@ -18,12 +18,12 @@ static const char *const mechanism_names[SASL_MECHANISM_COUNT] = {
 static unsigned char unknown_secret[32];
 static bool unknown_secret_ready;
 
-const char *sasl_mechanism_name(enum sasl_mechanism mechanism)
+const char *listener_sasl_mechanism_name(enum sasl_mechanism mechanism)
 {
 	return mechanism_names[mechanism];
 }
 
-int sasl_mechanism_parse(const char *name, enum sasl_mechanism *mechanism)
+int listener_sasl_mechanism_parse(const char *name, enum sasl_mechanism *mechanism)
 {
 	for (int m = 0; m < SASL_MECHANISM_COUNT; m++) {
 		if (strcmp(name, mechanism_names[m]) == 0) {
@@ -34,20 +34,20 @@ int sasl_mechanism_parse(const char *name, enum sasl_mechanism *mechanism)
 	return -1;
 }
 
-void sasl_init(struct sasl *s)
+void listener_sasl_init(struct sasl *s)
 {
 	memset(s, 0, sizeof(*s));
 }
 
-void sasl_free(struct sasl *s)
+void listener_sasl_free(struct sasl *s)
 {
 	free(s->client_first_bare);
 	free(s->server_first);
 	OPENSSL_cleanse(&s->keys, sizeof(s->keys));
-	sasl_init(s);
+	listener_sasl_init(s);
 }
 
-const char *sasl_user(const struct sasl *s)
+const char *listener_sasl_user(const struct sasl *s)
 {
 	return s->user;
 }
@@ -289,8 +289,9 @@ static enum sasl_result plain(struct sasl *s, const char *in, size_t in_len, sas
 	return SASL_SUCCESS;
 }
 
-enum sasl_result sasl_start(struct sasl *s, enum sasl_mechanism mechanism, const char *in,
-			    size_t in_len, sasl_lookup_fn *lookup, void *arg, struct buf *out)
+enum sasl_result listener_sasl_start(struct sasl *s, enum sasl_mechanism mechanism, const char *in,
+				     size_t in_len, sasl_lookup_fn *lookup, void *arg,
+				     struct buf *out)
 {
 	s->mechanism = mechanism;
 	if (mechanism == SASL_PLAIN)
@@ -299,7 +300,7 @@ enum sasl_result sasl_start(struct sasl *s, enum sasl_mechanism mechanism, const
 	return scram_first(s, in, in_len, lookup, arg, out);
 }
 
-enum sasl_result sasl_step(struct sasl *s, const char *in, size_t in_len, struct buf *out)
+enum sasl_result listener_sasl_step(struct sasl *s, const char *in, size_t in_len, struct buf *out)
 {
 	if (s->mechanism == SASL_PLAIN || s->step == 0 || s->client_first_bare == NULL)
 		return fail(out, "malformed-request");

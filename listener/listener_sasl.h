@@ -23,15 +23,15 @@ enum sasl_mechanism {
 	SASL_MECHANISM_COUNT,
 };
 
-const char *sasl_mechanism_name(enum sasl_mechanism mechanism);
-int sasl_mechanism_parse(const char *name, enum sasl_mechanism *mechanism);
+const char *listener_sasl_mechanism_name(enum sasl_mechanism mechanism);
+int listener_sasl_mechanism_parse(const char *name, enum sasl_mechanism *mechanism);
 
 /* Finds the keys of `user` for `hash`; NULL when there is no such account. */
 typedef const struct scram_keys *sasl_lookup_fn(const char *user, enum scram_hash hash, void *arg);
 
 enum sasl_result {
 	SASL_CONTINUE, /* send `out` as a challenge */
-	SASL_SUCCESS,  /* authenticated as sasl_user(); `out` is the additional data */
+	SASL_SUCCESS,  /* authenticated as listener_sasl_user(); `out` is the additional data */
 	SASL_FAILURE,  /* send <failure> with the condition in `out` */
 };
 
@@ -47,13 +47,14 @@ struct sasl {
 	const char *forced_server_nonce; /* tests only: the RFC's example nonce */
 };
 
-void sasl_init(struct sasl *s);
-void sasl_free(struct sasl *s);
+void listener_sasl_init(struct sasl *s);
+void listener_sasl_free(struct sasl *s);
 
 /* `in` is the decoded initial response or response (may be empty). */
-enum sasl_result sasl_start(struct sasl *s, enum sasl_mechanism mechanism, const char *in,
-			    size_t in_len, sasl_lookup_fn *lookup, void *arg, struct buf *out);
-enum sasl_result sasl_step(struct sasl *s, const char *in, size_t in_len, struct buf *out);
-const char *sasl_user(const struct sasl *s);
+enum sasl_result listener_sasl_start(struct sasl *s, enum sasl_mechanism mechanism, const char *in,
+				     size_t in_len, sasl_lookup_fn *lookup, void *arg,
+				     struct buf *out);
+enum sasl_result listener_sasl_step(struct sasl *s, const char *in, size_t in_len, struct buf *out);
+const char *listener_sasl_user(const struct sasl *s);
 
 #endif

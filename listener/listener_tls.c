@@ -59,7 +59,7 @@ bool listener_tls_message(const struct ipc_msg *msg)
 		return true;
 	}
 	char why[512];
-	SSL_CTX *ctx = tls_context_from_pem(&L.cfg.tls, pem, len, why, sizeof(why));
+	SSL_CTX *ctx = tls_context_from_pem(&listener_state.cfg.tls, pem, len, why, sizeof(why));
 	OPENSSL_cleanse(pem, len);
 	free(pem);
 	if (ctx == NULL) {
@@ -67,9 +67,9 @@ bool listener_tls_message(const struct ipc_msg *msg)
 			  set.subject, why);
 		return true;
 	}
-	bool first = L.tls == NULL;
-	SSL_CTX_free(L.tls); /* open connections keep their own reference */
-	L.tls = ctx;
+	bool first = listener_state.tls == NULL;
+	SSL_CTX_free(listener_state.tls); /* open connections keep their own reference */
+	listener_state.tls = ctx;
 	struct tm tm;
 	time_t until = (time_t)set.not_after;
 	char when[32] = "?";

@@ -338,7 +338,7 @@ static void on_namespace(void *data, const XML_Char *prefix, const XML_Char *uri
 		buf_append(&decl, prefix, strlen(prefix));
 	}
 	buf_append(&decl, "=\"", 2);
-	xml_escape(&decl, uri, strlen(uri), true);
+	listener_xml_escape(&decl, uri, strlen(uri), true);
 	size_t used = strlen(s->root_namespaces);
 	if (buf_append(&decl, "\"", 1) == 0 && used + buf_len(&decl) < sizeof(s->root_namespaces))
 		memcpy(s->root_namespaces + used, buf_head(&decl), buf_len(&decl));
@@ -425,12 +425,12 @@ static int parser_create(struct xml_stream *s)
 	return 0;
 }
 
-bool xml_stream_loaded(const struct xml_stream *s)
+bool listener_xml_stream_loaded(const struct xml_stream *s)
 {
 	return s->parser != NULL;
 }
 
-bool xml_stream_release(struct xml_stream *s)
+bool listener_xml_stream_release(struct xml_stream *s)
 {
 	if (s->parser == NULL || s->depth != 1 || s->fed != s->settled || s->error != NULL ||
 	    s->stopped || s->root_qname[0] == '\0')
@@ -461,8 +461,8 @@ static int parser_resume(struct xml_stream *s)
 	return 0;
 }
 
-struct xml_stream *xml_stream_new(const struct xml_limits *limits,
-				  const struct xml_stream_events *events, void *arg)
+struct xml_stream *listener_xml_stream_new(const struct xml_limits *limits,
+					   const struct xml_stream_events *events, void *arg)
 {
 	struct xml_stream *s = calloc(1, sizeof(*s));
 	if (s == NULL)
@@ -482,7 +482,7 @@ struct xml_stream *xml_stream_new(const struct xml_limits *limits,
 	return s;
 }
 
-void xml_stream_free(struct xml_stream *s)
+void listener_xml_stream_free(struct xml_stream *s)
 {
 	if (s == NULL)
 		return;
@@ -493,22 +493,22 @@ void xml_stream_free(struct xml_stream *s)
 	free(s);
 }
 
-void xml_stream_stop(struct xml_stream *s)
+void listener_xml_stream_stop(struct xml_stream *s)
 {
 	s->stopped = true;
 }
 
-const char *xml_stream_error(const struct xml_stream *s)
+const char *listener_xml_stream_error(const struct xml_stream *s)
 {
 	return s->error;
 }
 
-const char *xml_stream_error_text(const struct xml_stream *s)
+const char *listener_xml_stream_error_text(const struct xml_stream *s)
 {
 	return s->error_text;
 }
 
-size_t xml_stream_feed(struct xml_stream *s, const char *data, size_t len)
+size_t listener_xml_stream_feed(struct xml_stream *s, const char *data, size_t len)
 {
 	size_t done = 0;
 	if (s->parser == NULL && len > 0 && parser_resume(s) == -1)
@@ -538,7 +538,7 @@ size_t xml_stream_feed(struct xml_stream *s, const char *data, size_t len)
 
 /* Tree helpers */
 
-const char *xml_attr_get(const struct xml_node *node, const char *name)
+const char *listener_xml_attr_get(const struct xml_node *node, const char *name)
 {
 	for (const struct xml_attr *a = node->attrs; a != NULL; a = a->next) {
 		if (a->ns[0] == '\0' && strcmp(a->name, name) == 0)
@@ -547,22 +547,22 @@ const char *xml_attr_get(const struct xml_node *node, const char *name)
 	return NULL;
 }
 
-bool xml_is(const struct xml_node *node, const char *ns, const char *name)
+bool listener_xml_is(const struct xml_node *node, const char *ns, const char *name)
 {
 	return node != NULL && node->name != NULL && strcmp(node->name, name) == 0 &&
 	       strcmp(node->ns, ns) == 0;
 }
 
-struct xml_node *xml_child(const struct xml_node *node, const char *ns, const char *name)
+struct xml_node *listener_xml_child(const struct xml_node *node, const char *ns, const char *name)
 {
 	for (struct xml_node *c = node->children; c != NULL; c = c->next) {
-		if (xml_is(c, ns, name))
+		if (listener_xml_is(c, ns, name))
 			return c;
 	}
 	return NULL;
 }
 
-struct xml_node *xml_first_element(const struct xml_node *node)
+struct xml_node *listener_xml_first_element(const struct xml_node *node)
 {
 	for (struct xml_node *c = node->children; c != NULL; c = c->next) {
 		if (c->name != NULL)
@@ -571,7 +571,7 @@ struct xml_node *xml_first_element(const struct xml_node *node)
 	return NULL;
 }
 
-int xml_text(const struct xml_node *node, char *out, size_t size)
+int listener_xml_text(const struct xml_node *node, char *out, size_t size)
 {
 	size_t used = 0;
 	for (const struct xml_node *c = node->children; c != NULL; c = c->next) {
@@ -586,7 +586,7 @@ int xml_text(const struct xml_node *node, char *out, size_t size)
 	return (int)used;
 }
 
-int xml_escape(struct buf *out, const char *text, size_t len, bool attribute)
+int listener_xml_escape(struct buf *out, const char *text, size_t len, bool attribute)
 {
 	size_t start = 0;
 	for (size_t i = 0; i < len; i++) {
@@ -636,7 +636,7 @@ static int put_attr(struct buf *out, const char *prefix, const char *name, const
 	if (put(out, " ") == -1 ||
 	    (prefix != NULL && (put(out, prefix) == -1 || put(out, ":") == -1)) ||
 	    put(out, name) == -1 || put(out, "=\"") == -1 ||
-	    xml_escape(out, value, strlen(value), true) == -1)
+	    listener_xml_escape(out, value, strlen(value), true) == -1)
 		return -1;
 	return put(out, "\"");
 }
@@ -645,7 +645,7 @@ static int serialize(const struct xml_node *node, const char *parent_ns, const c
 		     const char *to, struct buf *out)
 {
 	if (node->name == NULL)
-		return xml_escape(out, node->text, node->text_len, false);
+		return listener_xml_escape(out, node->text, node->text_len, false);
 	if (put(out, "<") == -1 || put(out, node->name) == -1)
 		return -1;
 	if (strcmp(node->ns, parent_ns) != 0 && put_attr(out, NULL, "xmlns", node->ns) == -1)
@@ -687,8 +687,8 @@ static int serialize(const struct xml_node *node, const char *parent_ns, const c
 	return put(out, ">");
 }
 
-int xml_serialize(const struct xml_node *node, const char *parent_ns, const char *from,
-		  const char *to, struct buf *out)
+int listener_xml_serialize(const struct xml_node *node, const char *parent_ns, const char *from,
+			   const char *to, struct buf *out)
 {
 	return serialize(node, parent_ns, from, to, out);
 }

@@ -45,56 +45,56 @@ struct rsession {
 };
 
 /* router_table.c */
-int routing_table_init(void);
-struct rsession *session_add(struct rref ref, uint32_t kind, const char *jid);
-void session_remove(struct rref ref);
-void session_presence(struct rref ref, int priority, bool available);
-struct rsession *session_by_ref(struct rref ref);
-struct rsession *session_by_jid(const char *jid);
-struct rsession *sessions_of_bare(const char *bare);
+int router_routing_table_init(void);
+struct rsession *router_session_add(struct rref ref, uint32_t kind, const char *jid);
+void router_session_remove(struct rref ref);
+void router_session_presence(struct rref ref, int priority, bool available);
+struct rsession *router_session_by_ref(struct rref ref);
+struct rsession *router_session_by_jid(const char *jid);
+struct rsession *router_sessions_of_bare(const char *bare);
 /* Forgets every session of `node` (its listener or its link went away). */
-void sessions_clear_node(uint64_t node);
-size_t session_count(void);
+void router_sessions_clear_node(uint64_t node);
+size_t router_session_count(void);
 /* Calls fn for every session, or every component session. */
-void sessions_each(void (*fn)(struct rsession *s, void *arg), void *arg);
-void components_each(void (*fn)(struct rsession *s, void *arg), void *arg);
+void router_sessions_each(void (*fn)(struct rsession *s, void *arg), void *arg);
+void router_components_each(void (*fn)(struct rsession *s, void *arg), void *arg);
 
 /* router_route.c */
-void route_init(const struct config *cfg);
+void router_route_init(const struct config *cfg);
 /* Routes a stanza from `origin`; false when it must go through the relay
  * (in a cluster, a local stanza for a recipient not held here). */
-bool route_stanza(struct rref origin, const struct proto_route_view *r, bool forwarded);
+bool router_route_stanza(struct rref origin, const struct proto_route_view *r, bool forwarded);
 /* An RFC 6120 error reply to `origin` for the stanza `r`. */
-void route_bounce(struct rref origin, const struct proto_route_view *r, const char *type,
-		  const char *condition);
+void router_route_bounce(struct rref origin, const struct proto_route_view *r, const char *type,
+			 const char *condition);
 
 /* router_cluster.c: stanza links between the nodes' routers, the shell of
  * the relay core (router_relay.c) */
-void cluster_init(const struct config *cfg);
-void cluster_socket(int fd);
-void cluster_leader(const struct proto_leader *leader);
+void router_cluster_init(const struct config *cfg);
+void router_cluster_socket(int fd);
+void router_cluster_leader(const struct proto_leader *leader);
 /* Who may hold a stanza link (router_members.h); links of others close. */
-void cluster_members(const struct proto_members *members);
-bool cluster_relaying(void); /* stanzas it cannot deliver go through the relay */
+void router_cluster_members(const struct proto_members *members);
+bool router_cluster_relaying(void); /* stanzas it cannot deliver go through the relay */
 /* A stanza from a local session for a recipient not held here. */
-void cluster_forward(uint64_t session, const void *data, size_t len);
+void router_cluster_forward(uint64_t session, const void *data, size_t len);
 /* Bytes for a session on another node (leader only). */
-void cluster_deliver(const struct rsession *target, const char *bytes, size_t len);
-void cluster_kick(const struct rsession *target, uint32_t reason);
+void router_cluster_deliver(const struct rsession *target, const char *bytes, size_t len);
+void router_cluster_kick(const struct rsession *target, uint32_t reason);
 /* The forwarded stanza being routed already reached `s` (sent again after
  * a leader change): skip it.  Marks it delivered otherwise. */
-bool cluster_already_delivered(struct rsession *s);
+bool router_cluster_already_delivered(struct rsession *s);
 /* Local session changes, for the leader's table. */
-void cluster_session_up(const struct rsession *s);
-void cluster_session_down(struct rref ref);
-void cluster_session_presence(const struct rsession *s);
+void router_cluster_session_up(const struct rsession *s);
+void router_cluster_session_down(struct rref ref);
+void router_cluster_session_presence(const struct rsession *s);
 /* The listener went away and took this node's sessions. */
-void cluster_local_forgotten(void);
+void router_cluster_local_forgotten(void);
 /* A leader routes what waited before anything newer (order per sender). */
-void cluster_catch_up(void);
+void router_cluster_catch_up(void);
 /* A reload: new trust bundle and queue limits (links made from now on). */
-int cluster_reconfigure(const struct config *cfg, char *why, size_t why_size);
-void cluster_stop(void);
+int router_cluster_reconfigure(const struct config *cfg, char *why, size_t why_size);
+void router_cluster_stop(void);
 
 /* router_main.c */
 /* -1 when the listener is away or its channel is beyond its budget. */
@@ -102,6 +102,6 @@ int router_deliver(uint64_t session, const char *bytes, size_t len);
 void router_kick(uint64_t session, uint32_t reason);
 /* Delivers to a session wherever it lives (locally, or through the leader);
  * -1 when a local delivery was refused (router_deliver). */
-int deliver_to(const struct rsession *target, const char *bytes, size_t len);
+int router_deliver_to(const struct rsession *target, const char *bytes, size_t len);
 
 #endif

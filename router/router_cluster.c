@@ -61,21 +61,21 @@ static struct {
 	size_t socket_count;
 	/* from the elector; none until it speaks, so no link is a member's */
 	struct proto_members members;
-} C;
+} cluster;
 
 static int64_t now_ms(void)
 {
-	return ev_now(C.loop);
+	return ev_now(cluster.loop);
 }
 
-bool cluster_relaying(void)
+bool router_cluster_relaying(void)
 {
-	return C.on && C.self != 0;
+	return cluster.on && cluster.self != 0;
 }
 
 static struct peerlink_hello hello(void)
 {
-	struct peerlink_hello h = {.kind = RELAY_LINK_KIND, .node_id = C.self};
+	struct peerlink_hello h = {.kind = RELAY_LINK_KIND, .node_id = cluster.self};
 	return h;
 }
 
@@ -91,9 +91,9 @@ static void send_to(struct peerlink *l, uint16_t type, const void *a, size_t ale
 static struct peerlink *link_of(uint64_t node)
 {
 	for (size_t i = 0; i < LINKS_MAX; i++) {
-		if (C.links[i] != NULL && peerlink_is_up(C.links[i]) &&
-		    peerlink_remote(C.links[i])->node_id == node)
-			return C.links[i];
+		if (cluster.links[i] != NULL && peerlink_is_up(cluster.links[i]) &&
+		    peerlink_remote(cluster.links[i])->node_id == node)
+			return cluster.links[i];
 	}
 	return NULL;
 }
@@ -101,8 +101,8 @@ static struct peerlink *link_of(uint64_t node)
 static struct peerlink **slot_of(struct peerlink *l)
 {
 	for (size_t i = 0; i < LINKS_MAX; i++) {
-		if (C.links[i] == l)
-			return &C.links[i];
+		if (cluster.links[i] == l)
+			return &cluster.links[i];
 	}
 	return NULL;
 }
@@ -122,31 +122,31 @@ static void register_one(struct rsession *s, void *arg)
 	send_to(l, RELAY_WIRE_REGISTER, &r, sizeof(r), s->jid, r.jid_len);
 }
 
-void cluster_session_up(const struct rsession *s)
+void router_cluster_session_up(const struct rsession *s)
 {
-	if (C.up != NULL && !relay_leading(C.relay))
-		register_one((struct rsession *)s, C.up);
+	if (cluster.up != NULL && !router_relay_leading(cluster.relay))
+		register_one((struct rsession *)s, cluster.up);
 }
 
-void cluster_session_down(struct rref ref)
+void router_cluster_session_down(struct rref ref)
 {
 	struct relay_wire_session w = {.session = ref.session};
-	if (C.up != NULL && !relay_leading(C.relay))
-		send_to(C.up, RELAY_WIRE_UNREGISTER, &w, sizeof(w), NULL, 0);
+	if (cluster.up != NULL && !router_relay_leading(cluster.relay))
+		send_to(cluster.up, RELAY_WIRE_UNREGISTER, &w, sizeof(w), NULL, 0);
 }
 
-void cluster_local_forgotten(void)
+void router_cluster_local_forgotten(void)
 {
-	if (C.up != NULL && !relay_leading(C.relay))
-		send_to(C.up, RELAY_WIRE_FORGET, NULL, 0, NULL, 0);
+	if (cluster.up != NULL && !router_relay_leading(cluster.relay))
+		send_to(cluster.up, RELAY_WIRE_FORGET, NULL, 0, NULL, 0);
 }
 
-void cluster_session_presence(const struct rsession *s)
+void router_cluster_session_presence(const struct rsession *s)
 {
 	struct relay_wire_presence w = {
 	    .session = s->ref.session, .priority = s->priority, .available = s->available};
-	if (C.up != NULL && !relay_leading(C.relay))
-		send_to(C.up, RELAY_WIRE_PRESENCE, &w, sizeof(w), NULL, 0);
+	if (cluster.up != NULL && !router_relay_leading(cluster.relay))
+		send_to(cluster.up, RELAY_WIRE_PRESENCE, &w, sizeof(w), NULL, 0);
 }
 
 /* Doing what the core says, in its order */
@@ -166,35 +166,35 @@ static void route_out(const struct relay_out *o)
 		if (l != NULL) {
 			*slot_of(l) = NULL;
 			peerlink_free(l);
-			relay_peer_link(C.relay, o->node, false);
+			router_relay_peer_link(cluster.relay, o->node, false);
 		}
 		return;
 	}
-	relay_route_begin(C.relay, o);
-	route_stanza((struct rref){o->node, o->session}, &r, true);
-	relay_route_end(C.relay);
+	router_relay_route_begin(cluster.relay, o);
+	router_route_stanza((struct rref){o->node, o->session}, &r, true);
+	router_relay_route_end(cluster.relay);
 }
 
 static void perform(const struct relay_out *o)
 {
 	switch (o->kind) {
 	case RELAY_OUT_SEND:
-		send_to(o->to_leader ? C.up : link_of(o->node), o->type, &o->head, o->head_len,
-			o->data, o->len);
+		send_to(o->to_leader ? cluster.up : link_of(o->node), o->type, &o->head,
+			o->head_len, o->data, o->len);
 		return;
 	case RELAY_OUT_REGISTER_ALL:
 		log_info("stanza link to the leader at %s up; registering %zu sessions",
-			 C.leader_address, session_count());
-		sessions_each(register_one, C.up);
+			 cluster.leader_address, router_session_count());
+		router_sessions_each(register_one, cluster.up);
 		return;
 	case RELAY_OUT_ROUTE:
 		route_out(o);
 		return;
 	case RELAY_OUT_DELIVER: {
-		struct rsession *s = session_by_ref((struct rref){ROUTER_LOCAL, o->session});
+		struct rsession *s = router_session_by_ref((struct rref){ROUTER_LOCAL, o->session});
 		/* A session that ended after the leader routed to it: the listener
 		 * finds it gone and routes the stanza again (listener_route.c). */
-		if (s == NULL || !relay_seen_before(&s->delivered, o->key))
+		if (s == NULL || !router_relay_seen_before(&s->delivered, o->key))
 			router_deliver(o->session, o->data, o->len);
 		return;
 	}
@@ -206,12 +206,12 @@ static void perform(const struct relay_out *o)
 		static struct log_limit bounced;
 		log_warnx_limited(&bounced, "stanza from %s to %s bounced: %s", r.from, r.to,
 				  o->why);
-		route_bounce((struct rref){ROUTER_LOCAL, o->session}, &r, "wait",
-			     "recipient-unavailable");
+		router_route_bounce((struct rref){ROUTER_LOCAL, o->session}, &r, "wait",
+				    "recipient-unavailable");
 		return;
 	}
 	case RELAY_OUT_FORGET:
-		sessions_clear_node(o->node);
+		router_sessions_clear_node(o->node);
 		return;
 	case RELAY_OUT_CLOSE: {
 		struct peerlink *l;
@@ -228,43 +228,45 @@ static void perform(const struct relay_out *o)
  * comes back here, but a nested call would only find the loop running. */
 static void pump(void)
 {
-	if (C.relay == NULL || C.pumping)
+	if (cluster.relay == NULL || cluster.pumping)
 		return;
-	C.pumping = true;
+	cluster.pumping = true;
 	struct relay_out o;
-	while (relay_next(C.relay, &o))
+	while (router_relay_next(cluster.relay, &o))
 		perform(&o);
-	C.pumping = false;
+	cluster.pumping = false;
 }
 
-void cluster_forward(uint64_t session, const void *data, size_t len)
+void router_cluster_forward(uint64_t session, const void *data, size_t len)
 {
-	relay_forward(C.relay, session, data, len);
+	router_relay_forward(cluster.relay, session, data, len);
 	pump();
 }
 
-void cluster_catch_up(void)
+void router_cluster_catch_up(void)
 {
-	if (C.relay == NULL)
+	if (cluster.relay == NULL)
 		return;
-	relay_catch_up(C.relay);
+	router_relay_catch_up(cluster.relay);
 	pump();
 }
 
-void cluster_deliver(const struct rsession *target, const char *bytes, size_t len)
+void router_cluster_deliver(const struct rsession *target, const char *bytes, size_t len)
 {
 	struct relay_wire_deliver d;
 	/* No link: that node just left, and its sessions go with it. */
-	if (relay_deliver_remote(C.relay, target->ref.node, target->ref.session, bytes, len, &d))
+	if (router_relay_deliver_remote(cluster.relay, target->ref.node, target->ref.session, bytes,
+					len, &d))
 		send_to(link_of(target->ref.node), RELAY_WIRE_DELIVER, &d, sizeof(d), bytes, len);
 }
 
-bool cluster_already_delivered(struct rsession *s)
+bool router_cluster_already_delivered(struct rsession *s)
 {
-	return C.relay != NULL && relay_seen_before(&s->delivered, relay_route_key(C.relay));
+	return cluster.relay != NULL &&
+	       router_relay_seen_before(&s->delivered, router_relay_route_key(cluster.relay));
 }
 
-void cluster_kick(const struct rsession *target, uint32_t reason)
+void router_cluster_kick(const struct rsession *target, uint32_t reason)
 {
 	struct relay_wire_kick k = {.session = target->ref.session, .reason = reason};
 	send_to(link_of(target->ref.node), RELAY_WIRE_KICK, &k, sizeof(k), NULL, 0);
@@ -279,8 +281,8 @@ static const struct peerlink_events events = {link_up, link_message, link_closed
 
 static void up_retry_later(void)
 {
-	C.up = NULL;
-	C.up_retry_at = now_ms() + RETRY_MS;
+	cluster.up = NULL;
+	cluster.up_retry_at = now_ms() + RETRY_MS;
 }
 
 /* Is `l` the link of the member its hello names?  Says why not, once per
@@ -289,7 +291,7 @@ static bool link_is_members(struct peerlink *l)
 {
 	const char *why;
 	uint64_t node = peerlink_remote(l)->node_id;
-	if (router_members_admit(&C.members, node, peerlink_fingerprint(l), &why) == 0)
+	if (router_members_admit(&cluster.members, node, peerlink_fingerprint(l), &why) == 0)
 		return true;
 	static struct log_limit refused;
 	log_warnx_limited(&refused,
@@ -302,8 +304,8 @@ static void link_up(struct peerlink *l, void *arg)
 {
 	(void)arg;
 	uint64_t node = peerlink_remote(l)->node_id;
-	if (l == C.up) {
-		if (node != relay_link_wanted(C.relay)) {
+	if (l == cluster.up) {
+		if (node != router_relay_link_wanted(cluster.relay)) {
 			log_warnx("stanza link %s leads to node %016" PRIx64
 				  ", not the leader; closing",
 				  peerlink_peer(l), node);
@@ -318,7 +320,7 @@ static void link_up(struct peerlink *l, void *arg)
 			up_retry_later();
 			return;
 		}
-		relay_up_link(C.relay, true);
+		router_relay_up_link(cluster.relay, true);
 		pump();
 		return;
 	}
@@ -342,24 +344,25 @@ static void link_up(struct peerlink *l, void *arg)
 	if (old != NULL && old != l) {
 		*slot_of(old) = NULL;
 		peerlink_free(old);
-		relay_peer_link(C.relay, node, false);
+		router_relay_peer_link(cluster.relay, node, false);
 	}
-	relay_peer_link(C.relay, node, true);
+	router_relay_peer_link(cluster.relay, node, true);
 	pump();
 }
 
 /* The link went (closed by the peer, or by us): the core hears of it. */
 static void link_gone(struct peerlink *l, bool was_up)
 {
-	if (l == C.up) {
+	if (l == cluster.up) {
 		up_retry_later();
-		relay_up_link(C.relay, false);
+		router_relay_up_link(cluster.relay, false);
 	} else {
 		struct peerlink **slot = slot_of(l);
 		if (slot != NULL) {
 			*slot = NULL;
 			if (was_up)
-				relay_peer_link(C.relay, peerlink_remote(l)->node_id, false);
+				router_relay_peer_link(cluster.relay, peerlink_remote(l)->node_id,
+						       false);
 		}
 	}
 	peerlink_free(l);
@@ -369,7 +372,7 @@ static void link_gone(struct peerlink *l, bool was_up)
 static void link_closed(struct peerlink *l, const char *reason, void *arg)
 {
 	(void)arg;
-	if (l == C.up && reason == NULL)
+	if (l == cluster.up && reason == NULL)
 		log_info("stanza link to the leader closed");
 	link_gone(l, peerlink_remote(l)->node_id != 0);
 }
@@ -383,34 +386,34 @@ static void link_drop(struct peerlink *l, const char *why)
 	link_gone(l, true);
 }
 
-void cluster_members(const struct proto_members *members)
+void router_cluster_members(const struct proto_members *members)
 {
-	if (!C.on)
+	if (!cluster.on)
 		return;
 	if (router_members_valid(members) == -1) {
 		log_warnx("a malformed membership from the elector; keeping the one before");
 		return;
 	}
-	C.members = *members;
+	cluster.members = *members;
 	/* A node that left, or whose member now has another certificate,
 	 * keeps no link. */
 	for (size_t i = 0; i < LINKS_MAX; i++) {
-		struct peerlink *l = C.links[i];
+		struct peerlink *l = cluster.links[i];
 		if (l != NULL && peerlink_is_up(l) && !link_is_members(l))
 			link_gone(l, true);
 	}
-	if (C.up != NULL && peerlink_is_up(C.up) && !link_is_members(C.up))
-		link_gone(C.up, true);
+	if (cluster.up != NULL && peerlink_is_up(cluster.up) && !link_is_members(cluster.up))
+		link_gone(cluster.up, true);
 }
 
 static void link_message(struct peerlink *l, const struct ipc_msg *msg, void *arg)
 {
 	(void)arg;
 	uint64_t node = peerlink_remote(l)->node_id;
-	bool from_leader = l == C.up;
+	bool from_leader = l == cluster.up;
 	struct relay_wire_msg m;
 	const char *why;
-	if (relay_wire_decode(msg, &m, &why) == -1) {
+	if (router_relay_wire_decode(msg, &m, &why) == -1) {
 		link_drop(l, why);
 		return;
 	}
@@ -419,7 +422,7 @@ static void link_message(struct peerlink *l, const struct ipc_msg *msg, void *ar
 	case RELAY_WIRE_UNREGISTER:
 	case RELAY_WIRE_FORGET:
 	case RELAY_WIRE_PRESENCE:
-		if (from_leader || C.relay == NULL) {
+		if (from_leader || cluster.relay == NULL) {
 			link_drop(l, "session registrations from the leader");
 			return;
 		}
@@ -432,8 +435,9 @@ static void link_message(struct peerlink *l, const struct ipc_msg *msg, void *ar
 		router_kick(m.u.kick.session, m.u.kick.reason);
 		return;
 	default:
-		if (C.relay == NULL || relay_step(C.relay, node, from_leader, &m, &why) == -1) {
-			link_drop(l, C.relay == NULL ? "a stanza before any leader" : why);
+		if (cluster.relay == NULL ||
+		    router_relay_step(cluster.relay, node, from_leader, &m, &why) == -1) {
+			link_drop(l, cluster.relay == NULL ? "a stanza before any leader" : why);
 			return;
 		}
 		pump();
@@ -451,7 +455,7 @@ static void link_message(struct peerlink *l, const struct ipc_msg *msg, void *ar
 		memcpy(jid, m.data, m.data_len);
 		jid[m.data_len] = '\0';
 		struct rsession *s =
-		    session_add((struct rref){node, m.u.reg.session}, m.u.reg.kind, jid);
+		    router_session_add((struct rref){node, m.u.reg.session}, m.u.reg.kind, jid);
 		if (s != NULL) {
 			s->available = m.u.reg.available;
 			s->priority = m.u.reg.priority;
@@ -459,14 +463,14 @@ static void link_message(struct peerlink *l, const struct ipc_msg *msg, void *ar
 		return;
 	}
 	case RELAY_WIRE_UNREGISTER:
-		session_remove((struct rref){node, m.u.session.session});
+		router_session_remove((struct rref){node, m.u.session.session});
 		return;
 	case RELAY_WIRE_FORGET:
-		sessions_clear_node(node);
+		router_sessions_clear_node(node);
 		return;
 	default:
-		session_presence((struct rref){node, m.u.presence.session}, m.u.presence.priority,
-				 m.u.presence.available);
+		router_session_presence((struct rref){node, m.u.presence.session},
+					m.u.presence.priority, m.u.presence.available);
 		return;
 	}
 }
@@ -474,48 +478,48 @@ static void link_message(struct peerlink *l, const struct ipc_msg *msg, void *ar
 static int admit_link(struct peerlink_admission *a, const char **refusal, void *arg)
 {
 	(void)arg;
-	if (C.tls == NULL) {
+	if (cluster.tls == NULL) {
 		*refusal = "the cluster is disabled";
 		return -1;
 	}
-	*a = (struct peerlink_admission){.ctx = C.tls, .hello = hello(), .events = &events};
+	*a = (struct peerlink_admission){.ctx = cluster.tls, .hello = hello(), .events = &events};
 	return 0;
 }
 
-void cluster_socket(int fd)
+void router_cluster_socket(int fd)
 {
-	if (C.socket_count == sizeof(C.ports) / sizeof(C.ports[0])) {
+	if (cluster.socket_count == sizeof(cluster.ports) / sizeof(cluster.ports[0])) {
 		log_warnx("too many stanza link sockets; closing one");
 		close(fd);
 		return;
 	}
-	C.ports[C.socket_count] =
+	cluster.ports[cluster.socket_count] =
 	    peerlink_listen(child_loop(), fd, "stanza link", admit_link, NULL);
-	if (C.ports[C.socket_count] != NULL)
-		C.socket_count++;
+	if (cluster.ports[cluster.socket_count] != NULL)
+		cluster.socket_count++;
 }
 
 /* Leadership and the clock */
 
 static void connect_up(void)
 {
-	uint64_t wanted = relay_link_wanted(C.relay);
-	if (wanted == 0 || C.up != NULL || now_ms() < C.up_retry_at)
+	uint64_t wanted = router_relay_link_wanted(cluster.relay);
+	if (wanted == 0 || cluster.up != NULL || now_ms() < cluster.up_retry_at)
 		return;
 	char why[256];
 	struct peerlink_hello h = hello();
-	C.up =
-	    peerlink_connect(C.loop, C.tls, C.leader_address, &h, &events, NULL, why, sizeof(why));
-	if (C.up == NULL) {
-		log_debug("stanza link to %s: %s", C.leader_address, why);
-		C.up_retry_at = now_ms() + RETRY_MS;
+	cluster.up = peerlink_connect(cluster.loop, cluster.tls, cluster.leader_address, &h,
+				      &events, NULL, why, sizeof(why));
+	if (cluster.up == NULL) {
+		log_debug("stanza link to %s: %s", cluster.leader_address, why);
+		cluster.up_retry_at = now_ms() + RETRY_MS;
 	}
 }
 
 static int64_t on_drive(struct ev_timer *timer, void *arg)
 {
 	(void)timer, (void)arg;
-	relay_tick(C.relay, now_ms());
+	router_relay_tick(cluster.relay, now_ms());
 	pump();
 	connect_up();
 	return DRIVE_MS;
@@ -529,29 +533,29 @@ static void stanza_address(const char *elector, char *out, size_t size)
 	snprintf(out, size, "%.*s:%u", colon ? (int)(colon - elector) : 0, elector, port + 1);
 }
 
-void cluster_leader(const struct proto_leader *l)
+void router_cluster_leader(const struct proto_leader *l)
 {
-	if (!C.on)
+	if (!cluster.on)
 		return;
-	C.self = l->self;
-	relay_tick(C.relay, now_ms());
-	if (relay_leader(C.relay, l->self, l->leader, l->term, l->alive)) {
-		stanza_address(l->address, C.leader_address, sizeof(C.leader_address));
+	cluster.self = l->self;
+	router_relay_tick(cluster.relay, now_ms());
+	if (router_relay_leader(cluster.relay, l->self, l->leader, l->term, l->alive)) {
+		stanza_address(l->address, cluster.leader_address, sizeof(cluster.leader_address));
 		/* Whatever link led to the old leader is of no use now. */
-		peerlink_free(C.up);
-		C.up = NULL;
-		C.up_retry_at = 0;
+		peerlink_free(cluster.up);
+		cluster.up = NULL;
+		cluster.up_retry_at = 0;
 	}
 	pump();
 	connect_up();
 }
 
-void cluster_init(const struct config *cfg)
+void router_cluster_init(const struct config *cfg)
 {
 	char why[256];
-	C.loop = child_loop();
-	C.on = cfg->cluster.enabled;
-	if (!C.on)
+	cluster.loop = child_loop();
+	cluster.on = cfg->cluster.enabled;
+	if (!cluster.on)
 		return;
 	struct relay_options options = {
 	    .queue_max_stanzas = cfg->cluster.queue_max_stanzas,
@@ -563,48 +567,49 @@ void cluster_init(const struct config *cfg)
 	/* The epoch tells the peers this incarnation apart: never a guess. */
 	if (RAND_bytes((unsigned char *)&options.epoch, sizeof(options.epoch)) != 1) {
 		log_warnx("no stanza links: no random bytes for the relay epoch");
-		C.on = false;
+		cluster.on = false;
 		return;
 	}
-	C.tls = tls_peer_context_new(&cfg->tls, cfg->cluster.trust_bundle, why, sizeof(why));
-	if (C.tls == NULL) {
+	cluster.tls = tls_peer_context_new(&cfg->tls, cfg->cluster.trust_bundle, why, sizeof(why));
+	if (cluster.tls == NULL) {
 		log_warnx("no stanza links: %s", why);
-		C.on = false;
+		cluster.on = false;
 		return;
 	}
-	C.relay = relay_new(&options);
-	if (C.relay == NULL) {
+	cluster.relay = router_relay_new(&options);
+	if (cluster.relay == NULL) {
 		log_warnx("no stanza links: out of memory");
-		C.on = false;
+		cluster.on = false;
 		return;
 	}
-	relay_tick(C.relay, now_ms());
-	ev_timer_add(C.loop, DRIVE_MS, on_drive, NULL);
+	router_relay_tick(cluster.relay, now_ms());
+	ev_timer_add(cluster.loop, DRIVE_MS, on_drive, NULL);
 }
 
-int cluster_reconfigure(const struct config *cfg, char *why, size_t why_size)
+int router_cluster_reconfigure(const struct config *cfg, char *why, size_t why_size)
 {
-	if (C.on && C.tls != NULL) {
+	if (cluster.on && cluster.tls != NULL) {
 		SSL_CTX *tls =
 		    tls_peer_context_new(&cfg->tls, cfg->cluster.trust_bundle, why, why_size);
 		if (tls == NULL)
 			return -1;
-		SSL_CTX_free(C.tls);
-		C.tls = tls;
+		SSL_CTX_free(cluster.tls);
+		cluster.tls = tls;
 	}
-	if (C.relay != NULL)
-		relay_set_limits(C.relay, cfg->cluster.queue_max_stanzas,
-				 cfg->cluster.queue_max_bytes, cfg->cluster.queue_max_wait_ms);
+	if (cluster.relay != NULL)
+		router_relay_set_limits(cluster.relay, cfg->cluster.queue_max_stanzas,
+					cfg->cluster.queue_max_bytes,
+					cfg->cluster.queue_max_wait_ms);
 	return 0;
 }
 
-void cluster_stop(void)
+void router_cluster_stop(void)
 {
-	peerlink_free(C.up);
+	peerlink_free(cluster.up);
 	for (size_t i = 0; i < LINKS_MAX; i++)
-		peerlink_free(C.links[i]);
-	for (size_t i = 0; i < C.socket_count; i++)
-		peerlink_listener_free(C.ports[i]);
-	relay_free(C.relay);
-	SSL_CTX_free(C.tls);
+		peerlink_free(cluster.links[i]);
+	for (size_t i = 0; i < cluster.socket_count; i++)
+		peerlink_listener_free(cluster.ports[i]);
+	router_relay_free(cluster.relay);
+	SSL_CTX_free(cluster.tls);
 }

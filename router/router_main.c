@@ -35,11 +35,11 @@ void router_kick(uint64_t session, uint32_t reason)
 	child_send(PROC_LISTENER, PROTO_SESSION_KICK, session, &kick, sizeof(kick), -1);
 }
 
-int deliver_to(const struct rsession *target, const char *bytes, size_t len)
+int router_deliver_to(const struct rsession *target, const char *bytes, size_t len)
 {
 	if (target->ref.node != ROUTER_LOCAL)
-		cluster_deliver(target, bytes, len);
-	else if (!cluster_already_delivered((struct rsession *)target))
+		router_cluster_deliver(target, bytes, len);
+	else if (!router_cluster_already_delivered((struct rsession *)target))
 		return router_deliver(target->ref.session, bytes, len);
 	return 0;
 }
@@ -60,25 +60,25 @@ static bool router_from_listener(const struct ipc_msg *msg)
 			return false;
 		memcpy(jid, (const char *)msg->data + sizeof(session), session.jid_len);
 		jid[session.jid_len] = '\0';
-		struct rsession *s = session_add(ref, session.kind, jid);
+		struct rsession *s = router_session_add(ref, session.kind, jid);
 		if (s == NULL)
 			log_warnx("out of memory: session %s not routable", jid);
 		else
-			cluster_session_up(s);
+			router_cluster_session_up(s);
 		return true;
 	}
 	case PROTO_SESSION_DOWN:
-		session_remove(ref);
-		cluster_session_down(ref);
+		router_session_remove(ref);
+		router_cluster_session_down(ref);
 		return true;
 	case PROTO_SESSION_PRESENCE: {
 		struct proto_presence presence;
 		if (ipc_get_data(msg, &presence, sizeof(presence)) == -1)
 			return false;
-		session_presence(ref, presence.priority, presence.available != 0);
-		struct rsession *s = session_by_ref(ref);
+		router_session_presence(ref, presence.priority, presence.available != 0);
+		struct rsession *s = router_session_by_ref(ref);
 		if (s != NULL)
-			cluster_session_presence(s);
+			router_cluster_session_presence(s);
 		return true;
 	}
 	case PROTO_STANZA: {
@@ -89,9 +89,9 @@ static bool router_from_listener(const struct ipc_msg *msg)
 			return true;
 		}
 		/* What only the leader can route goes there. */
-		cluster_catch_up();
-		if (!route_stanza(ref, &r, false))
-			cluster_forward(msg->peer, msg->data, msg->len);
+		router_cluster_catch_up();
+		if (!router_route_stanza(ref, &r, false))
+			router_cluster_forward(msg->peer, msg->data, msg->len);
 		return true;
 	}
 	default:
@@ -105,14 +105,14 @@ static bool router_from_elector(const struct ipc_msg *msg)
 		struct proto_members members;
 		if (ipc_get_data(msg, &members, sizeof(members)) == -1)
 			return false;
-		cluster_members(&members);
+		router_cluster_members(&members);
 		return true;
 	}
 	struct proto_leader leader;
 	if (msg->type != PROTO_LEADER || ipc_get_data(msg, &leader, sizeof(leader)) == -1)
 		return false;
 	leader.address[sizeof(leader.address) - 1] = '\0';
-	cluster_leader(&leader);
+	router_cluster_leader(&leader);
 	return true;
 }
 
@@ -128,8 +128,8 @@ static bool router_peer_message(enum proc_role peer, const struct ipc_msg *msg)
 static void router_peer_down(enum proc_role peer)
 {
 	if (peer == PROC_LISTENER) {
-		sessions_clear_node(ROUTER_LOCAL);
-		cluster_local_forgotten();
+		router_sessions_clear_node(ROUTER_LOCAL);
+		router_cluster_local_forgotten();
 	}
 }
 
@@ -147,20 +147,20 @@ static bool router_supervisor_message(const struct ipc_msg *msg)
 	if (msg->type != PROTO_CLUSTER_SOCKET || msg->fd == -1 ||
 	    msg->len != sizeof(struct proto_listen_socket))
 		return false;
-	cluster_socket(msg->fd);
+	router_cluster_socket(msg->fd);
 	return true;
 }
 
 static int router_configure(const struct config *cfg, bool first, char *why, size_t why_size)
 {
 	if (first) {
-		if (routing_table_init() == -1)
+		if (router_routing_table_init() == -1)
 			return -1;
-		cluster_init(cfg);
-	} else if (cluster_reconfigure(cfg, why, why_size) == -1) {
+		router_cluster_init(cfg);
+	} else if (router_cluster_reconfigure(cfg, why, why_size) == -1) {
 		return -1;
 	}
-	route_init(cfg);
+	router_route_init(cfg);
 	return 0;
 }
 
@@ -171,7 +171,7 @@ static const struct child_ops router_ops = {
     .peer_pressure = router_peer_pressure,
     .peer_message = router_peer_message,
     .supervisor_message = router_supervisor_message,
-    .stop = cluster_stop,
+    .stop = router_cluster_stop,
 };
 
 int main(int argc, char **argv)

@@ -226,7 +226,7 @@ static void bounce_out(struct relay *r, uint64_t session, const char *data, size
  * waited unsent too long is bounced (sent ones wait for their ack). */
 static void drain(struct relay *r)
 {
-	if (relay_routes_for_all(r)) {
+	if (router_relay_routes_for_all(r)) {
 		/* As any node's: the old leader may have delivered some, and they
 		 * stay until their deliveries are confirmed (ack). */
 		for (struct relay_stanza *s = r->queue.head; s != NULL; s = s->next) {
@@ -274,7 +274,7 @@ static void unsend_all(struct relay *r)
 		s->sent = false;
 }
 
-struct relay *relay_new(const struct relay_options *options)
+struct relay *router_relay_new(const struct relay_options *options)
 {
 	struct relay *r = calloc(1, sizeof(*r));
 	if (r == NULL)
@@ -286,7 +286,7 @@ struct relay *relay_new(const struct relay_options *options)
 	return r;
 }
 
-void relay_free(struct relay *r)
+void router_relay_free(struct relay *r)
 {
 	if (r == NULL)
 		return;
@@ -300,14 +300,15 @@ void relay_free(struct relay *r)
 	free(r);
 }
 
-void relay_set_limits(struct relay *r, size_t max_stanzas, size_t max_bytes, int64_t max_wait_ms)
+void router_relay_set_limits(struct relay *r, size_t max_stanzas, size_t max_bytes,
+			     int64_t max_wait_ms)
 {
 	r->o.queue_max_stanzas = max_stanzas;
 	r->o.queue_max_bytes = max_bytes;
 	r->o.queue_max_wait_ms = max_wait_ms;
 }
 
-void relay_tick(struct relay *r, int64_t now_ms)
+void router_relay_tick(struct relay *r, int64_t now_ms)
 {
 	r->now = now_ms;
 	/* A node that did not come back took its sessions with it. */
@@ -321,7 +322,8 @@ void relay_tick(struct relay *r, int64_t now_ms)
 	drain(r);
 }
 
-bool relay_leader(struct relay *r, uint64_t self, uint64_t leader, uint64_t term, uint32_t alive)
+bool router_relay_leader(struct relay *r, uint64_t self, uint64_t leader, uint64_t term,
+			 uint32_t alive)
 {
 	r->self = self;
 	r->alive = alive;
@@ -362,7 +364,7 @@ bool relay_leader(struct relay *r, uint64_t self, uint64_t leader, uint64_t term
 	return true;
 }
 
-void relay_up_link(struct relay *r, bool up)
+void router_relay_up_link(struct relay *r, bool up)
 {
 	if (!up) {
 		r->up = false;
@@ -414,7 +416,7 @@ static void redeliver(struct relay *r, uint64_t node)
 	free(lost);
 }
 
-void relay_peer_link(struct relay *r, uint64_t node, bool up)
+void router_relay_peer_link(struct relay *r, uint64_t node, bool up)
 {
 	struct relay_peer *p = peer_of(r, node);
 	if (up) {
@@ -443,7 +445,7 @@ void relay_peer_link(struct relay *r, uint64_t node, bool up)
 	out_push(r, &o);
 }
 
-void relay_forward(struct relay *r, uint64_t session, const void *data, size_t len)
+void router_relay_forward(struct relay *r, uint64_t session, const void *data, size_t len)
 {
 	uint64_t seq = ++r->next_seq;
 	if (r->queue.count + 1 > r->o.queue_max_stanzas ||
@@ -459,7 +461,7 @@ void relay_forward(struct relay *r, uint64_t session, const void *data, size_t l
 	if (r->up)
 		send_forward(r, s);
 	else
-		relay_catch_up(r);
+		router_relay_catch_up(r);
 }
 
 static void hold(struct relay *r, uint64_t node, const struct relay_wire_msg *m)
@@ -474,8 +476,8 @@ static void hold(struct relay *r, uint64_t node, const struct relay_wire_msg *m)
 	list_append(&r->held, s);
 }
 
-int relay_step(struct relay *r, uint64_t node, bool from_leader, const struct relay_wire_msg *m,
-	       const char **why)
+int router_relay_step(struct relay *r, uint64_t node, bool from_leader,
+		      const struct relay_wire_msg *m, const char **why)
 {
 	switch (m->type) {
 	case RELAY_WIRE_FORWARD: {
@@ -485,11 +487,11 @@ int relay_step(struct relay *r, uint64_t node, bool from_leader, const struct re
 		}
 		/* Taken even before our elector told us we lead: a node links
 		 * only to the router it believes leads, and we hear it shortly. */
-		if (!relay_routes_for_all(r)) {
+		if (!router_relay_routes_for_all(r)) {
 			hold(r, node, m);
 			return 0;
 		}
-		relay_catch_up(r);
+		router_relay_catch_up(r);
 		struct relay_out o = {.kind = RELAY_OUT_ROUTE,
 				      .node = node,
 				      .session = m->u.forward.session,
@@ -562,10 +564,10 @@ int relay_step(struct relay *r, uint64_t node, bool from_leader, const struct re
 	}
 }
 
-void relay_catch_up(struct relay *r)
+void router_relay_catch_up(struct relay *r)
 {
 	/* Whatever waited goes before anything newer, so order holds. */
-	if (!relay_routes_for_all(r))
+	if (!router_relay_routes_for_all(r))
 		return;
 	bool waiting = r->held.head != NULL;
 	for (struct relay_stanza *s = r->queue.head; s != NULL && !waiting; s = s->next)
@@ -574,7 +576,7 @@ void relay_catch_up(struct relay *r)
 		drain(r);
 }
 
-bool relay_next(struct relay *r, struct relay_out *out)
+bool router_relay_next(struct relay *r, struct relay_out *out)
 {
 	if (r->out_head < r->out_count) {
 		*out = r->outs[r->out_head++];
@@ -585,21 +587,21 @@ bool relay_next(struct relay *r, struct relay_out *out)
 	return false;
 }
 
-void relay_route_begin(struct relay *r, const struct relay_out *route)
+void router_relay_route_begin(struct relay *r, const struct relay_out *route)
 {
 	r->route.active = true;
 	r->route.key = route->key;
 	r->route.deliveries = 0;
 }
 
-struct relay_key relay_route_key(const struct relay *r)
+struct relay_key router_relay_route_key(const struct relay *r)
 {
 	struct relay_key none = {0};
 	return r->route.active ? r->route.key : none;
 }
 
-bool relay_deliver_remote(struct relay *r, uint64_t node, uint64_t session, const void *bytes,
-			  size_t len, struct relay_wire_deliver *out)
+bool router_relay_deliver_remote(struct relay *r, uint64_t node, uint64_t session,
+				 const void *bytes, size_t len, struct relay_wire_deliver *out)
 {
 	if (peer_of(r, node) == NULL)
 		return false;
@@ -627,14 +629,14 @@ bool relay_deliver_remote(struct relay *r, uint64_t node, uint64_t session, cons
 	return true;
 }
 
-void relay_route_end(struct relay *r)
+void router_relay_route_end(struct relay *r)
 {
 	if (r->route.active && r->route.deliveries == 0)
 		ack(r, r->route.key);
 	r->route.active = false;
 }
 
-bool relay_seen_before(struct relay_marks *marks, struct relay_key key)
+bool router_relay_seen_before(struct relay_marks *marks, struct relay_key key)
 {
 	if (key.seq == 0)
 		return false;
@@ -654,27 +656,28 @@ bool relay_seen_before(struct relay_marks *marks, struct relay_key key)
 	return false;
 }
 
-bool relay_leading(const struct relay *r)
+bool router_relay_leading(const struct relay *r)
 {
 	return r->leading;
 }
 
-bool relay_routes_for_all(const struct relay *r)
+bool router_relay_routes_for_all(const struct relay *r)
 {
 	return r->leading && r->warm;
 }
 
-uint64_t relay_link_wanted(const struct relay *r)
+uint64_t router_relay_link_wanted(const struct relay *r)
 {
 	return r->leading ? 0 : r->leader;
 }
 
-size_t relay_queued(const struct relay *r)
+size_t router_relay_queued(const struct relay *r)
 {
 	return r->queue.count;
 }
 
-int relay_wire_decode(const struct ipc_msg *msg, struct relay_wire_msg *out, const char **why)
+int router_relay_wire_decode(const struct ipc_msg *msg, struct relay_wire_msg *out,
+			     const char **why)
 {
 	*out = (struct relay_wire_msg){.type = msg->type};
 	const char *p = msg->data;

@@ -3,10 +3,10 @@
  * cluster without being lost or delivered twice across a failover, as a
  * pure deterministic state machine.  No sockets, no clock, no randomness
  * of its own (the epoch is handed in): the shell (router_cluster.c) feeds
- * it inputs and takes out, in order, what to do (relay_next).
+ * it inputs and takes out, in order, what to do (router_relay_next).
  *
  * The protocol.  A node delivers to its own sessions itself; every other
- * stanza goes through the relay (relay_forward), numbered (its node, its
+ * stanza goes through the relay (router_relay_forward), numbered (its node, its
  * epoch, a sequence number), and is kept until the leader acknowledges it:
  * a follower forwards it to the leader, the leader routes its own at once.
  * The leader routes a forwarded stanza with every node's sessions; each
@@ -17,7 +17,7 @@
  * (or given up) the leader acknowledges it to its origin (ACK).  After a
  * leader change, or when its link drops, the origin sends everything
  * unacknowledged again, in order, and a receiving node drops what a session
- * already got from that origin (relay_seen_before: per session, the highest
+ * already got from that origin (router_relay_seen_before: per session, the highest
  * sequence number delivered from each origin and epoch, which works because
  * each origin's stanzas are routed, and delivered, in sequence order).
  * A node that stops leading closes the links of the others, which then
@@ -36,12 +36,12 @@
  * reached a leader may have been delivered, so it is never bounced: it
  * waits for its ack, and goes again to the next leader.
  *
- * Inputs: relay_tick (time), relay_leader (who leads), relay_up_link (the
- * link to the leader came up or went), relay_peer_link (a link from another
- * node, at a leader), relay_forward, relay_step (a decoded frame of type
- * FORWARD, DELIVER, DELIVERED, ACK or SYNCED), relay_catch_up.  While the
- * shell routes a ROUTE output it brackets it with relay_route_begin/end and
- * asks relay_deliver_remote for each delivery to another node.
+ * Inputs: router_relay_tick (time), router_relay_leader (who leads), router_relay_up_link (the
+ * link to the leader came up or went), router_relay_peer_link (a link from another
+ * node, at a leader), router_relay_forward, router_relay_step (a decoded frame of type
+ * FORWARD, DELIVER, DELIVERED, ACK or SYNCED), router_relay_catch_up.  While the
+ * shell routes a ROUTE output it brackets it with router_relay_route_begin/end and
+ * asks router_relay_deliver_remote for each delivery to another node.
  */
 #ifndef RXMPP_ROUTER_RELAY_H
 #define RXMPP_ROUTER_RELAY_H
@@ -77,10 +77,10 @@ enum relay_out_kind {
 	RELAY_OUT_REGISTER_ALL,
 	/* Route the stanza `data` (routing header and stanza) from `session`
 	 * on node `node` (RELAY_LOCAL: here), named `key`, between
-	 * relay_route_begin and relay_route_end. */
+	 * router_relay_route_begin and router_relay_route_end. */
 	RELAY_OUT_ROUTE,
 	/* Deliver `data` to the local session `session` unless
-	 * relay_seen_before says it had `key` already. */
+	 * router_relay_seen_before says it had `key` already. */
 	RELAY_OUT_DELIVER,
 	/* Bounce the stanza `data` to its local sender `session`: `why`. */
 	RELAY_OUT_BOUNCE,
@@ -122,58 +122,60 @@ struct relay_marks {
 
 struct relay;
 
-struct relay *relay_new(const struct relay_options *options);
-void relay_free(struct relay *r);
+struct relay *router_relay_new(const struct relay_options *options);
+void router_relay_free(struct relay *r);
 /* New queue limits (a reload). */
-void relay_set_limits(struct relay *r, size_t max_stanzas, size_t max_bytes, int64_t max_wait_ms);
+void router_relay_set_limits(struct relay *r, size_t max_stanzas, size_t max_bytes,
+			     int64_t max_wait_ms);
 
 /* Inputs */
-void relay_tick(struct relay *r, int64_t now_ms);
+void router_relay_tick(struct relay *r, int64_t now_ms);
 /* The elector's view: this node's id, who leads in which term, and how
  * many members it heard lately (this node included).  True when the leader
  * or the term changed: the link to the old leader is then of no use. */
-bool relay_leader(struct relay *r, uint64_t self, uint64_t leader, uint64_t term, uint32_t alive);
-/* The link to the leader (relay_link_wanted) came up, or went. */
-void relay_up_link(struct relay *r, bool up);
+bool router_relay_leader(struct relay *r, uint64_t self, uint64_t leader, uint64_t term,
+			 uint32_t alive);
+/* The link to the leader (router_relay_link_wanted) came up, or went. */
+void router_relay_up_link(struct relay *r, bool up);
 /* A link from `node` came up (hello received), or went. */
-void relay_peer_link(struct relay *r, uint64_t node, bool up);
+void router_relay_peer_link(struct relay *r, uint64_t node, bool up);
 /* A stanza of local `session` that only the leader can route; copied. */
-void relay_forward(struct relay *r, uint64_t session, const void *data, size_t len);
+void router_relay_forward(struct relay *r, uint64_t session, const void *data, size_t len);
 /* A decoded relay frame (FORWARD, DELIVER, DELIVERED, ACK, SYNCED) from
  * `node`, on the link to the leader (`from_leader`) or on one from another
  * node; -1 with `*why` when it has no business there (close the link).
- * Its data must stay valid until relay_next returns false. */
-int relay_step(struct relay *r, uint64_t node, bool from_leader, const struct relay_wire_msg *m,
-	       const char **why);
+ * Its data must stay valid until router_relay_next returns false. */
+int router_relay_step(struct relay *r, uint64_t node, bool from_leader,
+		      const struct relay_wire_msg *m, const char **why);
 /* Before a warm leader routes anything new: what waited goes first. */
-void relay_catch_up(struct relay *r);
+void router_relay_catch_up(struct relay *r);
 
 /* Outputs, first in first out.  Pointers in `out` stay valid until
- * relay_next returns false. */
-bool relay_next(struct relay *r, struct relay_out *out);
+ * router_relay_next returns false. */
+bool router_relay_next(struct relay *r, struct relay_out *out);
 
 /* Routing a ROUTE output */
-void relay_route_begin(struct relay *r, const struct relay_out *route);
+void router_relay_route_begin(struct relay *r, const struct relay_out *route);
 /* The key of the stanza being routed ({0} outside a route). */
-struct relay_key relay_route_key(const struct relay *r);
+struct relay_key router_relay_route_key(const struct relay *r);
 /* A delivery of `len` bytes to `session` on `node`: fills the DELIVER
  * header to send with them; inside a route it asks for a confirmation and
  * keeps a copy until then.  False when there is no link to that node (its
  * sessions are gone). */
-bool relay_deliver_remote(struct relay *r, uint64_t node, uint64_t session, const void *bytes,
-			  size_t len, struct relay_wire_deliver *out);
-void relay_route_end(struct relay *r);
+bool router_relay_deliver_remote(struct relay *r, uint64_t node, uint64_t session,
+				 const void *bytes, size_t len, struct relay_wire_deliver *out);
+void router_relay_route_end(struct relay *r);
 
 /* True when `key` already reached the session of `marks` (sent again after
  * a leader change); otherwise records it. */
-bool relay_seen_before(struct relay_marks *marks, struct relay_key key);
+bool router_relay_seen_before(struct relay_marks *marks, struct relay_key key);
 
 /* Queries */
-bool relay_leading(const struct relay *r);
+bool router_relay_leading(const struct relay *r);
 /* A leader that routes for every node (warm). */
-bool relay_routes_for_all(const struct relay *r);
+bool router_relay_routes_for_all(const struct relay *r);
 /* The node to keep a link to (the leader, when following), or 0. */
-uint64_t relay_link_wanted(const struct relay *r);
-size_t relay_queued(const struct relay *r);
+uint64_t router_relay_link_wanted(const struct relay *r);
+size_t router_relay_queued(const struct relay *r);
 
 #endif

@@ -115,6 +115,7 @@ struct relay_wire_msg {
 
 /* Checks the frame's type and sizes and decodes it; -1 with `*why` set
  * when it is malformed or of an unknown type (the link is then closed). */
-int relay_wire_decode(const struct ipc_msg *msg, struct relay_wire_msg *out, const char **why);
+int router_relay_wire_decode(const struct ipc_msg *msg, struct relay_wire_msg *out,
+			     const char **why);
 
 #endif

@@ -36,7 +36,7 @@ static const char *const kind_names[] = {"message", "presence", "iq"};
 static char domain[CONFIG_DOMAIN_MAX];
 static size_t fanout_max;
 
-void route_init(const struct config *cfg)
+void router_route_init(const struct config *cfg)
 {
 	snprintf(domain, sizeof(domain), "%s", cfg->domain);
 	fanout_max = cfg->limits.max_fanout_bytes;
@@ -76,8 +76,9 @@ static void reply(struct rref to, const struct proto_route_view *r, const char *
 {
 	/* A stanza that the listener routed again for a session that ended
 	 * (PROTO_SERVER_SESSION) is answered by its sender's address. */
-	const struct rsession *target =
-	    to.session == PROTO_SERVER_SESSION ? session_by_jid(r->from) : session_by_ref(to);
+	const struct rsession *target = to.session == PROTO_SERVER_SESSION
+					    ? router_session_by_jid(r->from)
+					    : router_session_by_ref(to);
 	if (target == NULL)
 		return; /* the sender is gone */
 	struct buf out;
@@ -99,12 +100,12 @@ static void reply(struct rref to, const struct proto_route_view *r, const char *
 		put(&out, kind_names[r->kind]);
 		put(&out, ">");
 	}
-	deliver_to(target, buf_head(&out), buf_len(&out));
+	router_deliver_to(target, buf_head(&out), buf_len(&out));
 	buf_free(&out);
 }
 
-void route_bounce(struct rref origin, const struct proto_route_view *r, const char *type,
-		  const char *condition)
+void router_route_bounce(struct rref origin, const struct proto_route_view *r, const char *type,
+			 const char *condition)
 {
 	if (r->type == PROTO_STANZA_TYPE_ERROR || r->type == PROTO_STANZA_TYPE_RESULT ||
 	    r->kind == PROTO_STANZA_PRESENCE)
@@ -117,7 +118,7 @@ void route_bounce(struct rref origin, const struct proto_route_view *r, const ch
 
 static void bounce(struct rref origin, const struct proto_route_view *r, const char *condition)
 {
-	route_bounce(origin, r, "cancel", condition);
+	router_route_bounce(origin, r, "cancel", condition);
 }
 
 static void add_item(struct rsession *s, void *arg)
@@ -153,7 +154,7 @@ static void server_iq(struct rref origin, const struct proto_route_view *r, bool
 		buf_init(&items, 1024 * 1024);
 		put(&items, "<query xmlns='" NS_DISCO_ITEMS "'>");
 		if (!for_account)
-			components_each(add_item, &items);
+			router_components_each(add_item, &items);
 		put(&items, "</query>");
 		buf_append(&items, "", 1);
 		reply(origin, r, "result", buf_head(&items));
@@ -172,8 +173,8 @@ static void server_iq(struct rref origin, const struct proto_route_view *r, bool
 
 static void deliver(struct rref origin, const struct rsession *s, const struct proto_route_view *r)
 {
-	if (deliver_to(s, r->stanza, r->stanza_len) == -1)
-		route_bounce(origin, r, "wait", "resource-constraint");
+	if (router_deliver_to(s, r->stanza, r->stanza_len) == -1)
+		router_route_bounce(origin, r, "wait", "resource-constraint");
 }
 
 /* A fan-out stopped at fanout_max: the sender hears of it; the log line is
@@ -198,7 +199,8 @@ static void fanout_capped(struct rref origin, const struct proto_route_view *r, 
 static const struct rsession *best_resource(const char *bare)
 {
 	const struct rsession *best = NULL;
-	for (const struct rsession *s = sessions_of_bare(bare); s != NULL; s = s->next_of_bare) {
+	for (const struct rsession *s = router_sessions_of_bare(bare); s != NULL;
+	     s = s->next_of_bare) {
 		if (!s->available || s->priority < 0)
 			continue;
 		if (best == NULL || s->priority > best->priority ||
@@ -214,7 +216,8 @@ static void fan_out(struct rref origin, const struct proto_route_view *r, const 
 		    bool any_priority)
 {
 	size_t sent = 0;
-	for (const struct rsession *s = sessions_of_bare(bare); s != NULL; s = s->next_of_bare) {
+	for (const struct rsession *s = router_sessions_of_bare(bare); s != NULL;
+	     s = s->next_of_bare) {
 		if (!s->available || (!any_priority && s->priority < 0))
 			continue;
 		if (sent + r->stanza_len > fanout_max) {
@@ -257,9 +260,9 @@ static void route_to_bare(struct rref origin, const struct proto_route_view *r, 
 	}
 }
 
-bool route_stanza(struct rref origin, const struct proto_route_view *r, bool forwarded)
+bool router_route_stanza(struct rref origin, const struct proto_route_view *r, bool forwarded)
 {
-	const struct rsession *sender = session_by_ref(origin);
+	const struct rsession *sender = router_session_by_ref(origin);
 	if (sender == NULL && origin.session != PROTO_SERVER_SESSION)
 		return true; /* the session ended while its stanza was on the way */
 	/* In a cluster, what a node cannot deliver to its own sessions goes
@@ -267,7 +270,7 @@ bool route_stanza(struct rref origin, const struct proto_route_view *r, bool for
 	 * node's sessions; the leader's own too, so that a stanza for another
 	 * node is kept until that node confirms it, whatever happens to the
 	 * leadership meanwhile. */
-	bool follower = cluster_relaying() && !forwarded;
+	bool follower = router_cluster_relaying() && !forwarded;
 
 	char bare[JID_MAX];
 	if (r->to[0] == '\0') {
@@ -289,7 +292,7 @@ bool route_stanza(struct rref origin, const struct proto_route_view *r, bool for
 	    to.domain_len < sizeof(to_domain) ? to.domain_len : sizeof(to_domain) - 1;
 	memcpy(to_domain, to.domain, domain_len);
 	to_domain[domain_len] = '\0';
-	const struct rsession *component = session_by_jid(to_domain);
+	const struct rsession *component = router_session_by_jid(to_domain);
 	if (component != NULL && component->kind == PROTO_SESSION_COMPONENT) {
 		/* A warming leader already knows some remote sessions; it must not
 		 * deliver to them ahead of what waits for it (order per sender). */
@@ -330,7 +333,7 @@ bool route_stanza(struct rref origin, const struct proto_route_view *r, bool for
 		route_to_bare(origin, r, bare);
 		return true;
 	}
-	const struct rsession *target = session_by_jid(r->to);
+	const struct rsession *target = router_session_by_jid(r->to);
 	if (target != NULL && !(follower && target->ref.node != ROUTER_LOCAL)) {
 		deliver(origin, target, r);
 		return true;

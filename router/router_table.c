@@ -17,7 +17,7 @@
 static struct table *by_ref, *by_jid, *by_bare;
 static uint64_t next_seq;
 
-int routing_table_init(void)
+int router_routing_table_init(void)
 {
 	by_ref = table_new();
 	by_jid = table_new();
@@ -25,29 +25,29 @@ int routing_table_init(void)
 	return by_ref && by_jid && by_bare ? 0 : -1;
 }
 
-struct rsession *session_by_ref(struct rref ref)
+struct rsession *router_session_by_ref(struct rref ref)
 {
 	return table_get(by_ref, &ref, sizeof(ref));
 }
 
-struct rsession *session_by_jid(const char *jid)
+struct rsession *router_session_by_jid(const char *jid)
 {
 	return table_get(by_jid, jid, strlen(jid));
 }
 
-struct rsession *sessions_of_bare(const char *bare)
+struct rsession *router_sessions_of_bare(const char *bare)
 {
 	return table_get(by_bare, bare, strlen(bare));
 }
 
-size_t session_count(void)
+size_t router_session_count(void)
 {
 	return table_count(by_ref);
 }
 
 static void bare_unlink(struct rsession *s)
 {
-	struct rsession *head = sessions_of_bare(s->bare);
+	struct rsession *head = router_sessions_of_bare(s->bare);
 	if (head == s) {
 		if (s->next_of_bare != NULL)
 			table_put(by_bare, s->bare, strlen(s->bare), s->next_of_bare, NULL);
@@ -70,20 +70,20 @@ static void session_free(struct rsession *s)
 	free(s);
 }
 
-void session_remove(struct rref ref)
+void router_session_remove(struct rref ref)
 {
 	struct rsession *s = table_remove(by_ref, &ref, sizeof(ref));
 	if (s == NULL)
 		return;
-	if (session_by_jid(s->jid) == s)
+	if (router_session_by_jid(s->jid) == s)
 		table_remove(by_jid, s->jid, strlen(s->jid));
 	if (s->kind == PROTO_SESSION_CLIENT)
 		bare_unlink(s);
-	log_debug("session %s ended (%zu left)", s->jid, session_count());
+	log_debug("session %s ended (%zu left)", s->jid, router_session_count());
 	session_free(s);
 }
 
-struct rsession *session_add(struct rref ref, uint32_t kind, const char *jid)
+struct rsession *router_session_add(struct rref ref, uint32_t kind, const char *jid)
 {
 	struct rsession *s = calloc(1, sizeof(*s));
 	char bare[JID_MAX];
@@ -96,16 +96,16 @@ struct rsession *session_add(struct rref ref, uint32_t kind, const char *jid)
 	s->ref = ref;
 	s->kind = kind;
 	s->seq = ++next_seq;
-	session_remove(ref); /* announced again after a restart or a leader change */
-	struct rsession *older = session_by_jid(jid);
+	router_session_remove(ref); /* announced again after a restart or a leader change */
+	struct rsession *older = router_session_by_jid(jid);
 	if (older != NULL) {
 		if (kind == PROTO_SESSION_CLIENT) {
 			if (older->ref.node == ROUTER_LOCAL)
 				router_kick(older->ref.session, PROTO_KICK_CONFLICT);
 			else
-				cluster_kick(older, PROTO_KICK_CONFLICT);
+				router_cluster_kick(older, PROTO_KICK_CONFLICT);
 		}
-		session_remove(older->ref);
+		router_session_remove(older->ref);
 	}
 	void *replaced;
 	if (table_put(by_ref, &s->ref, sizeof(s->ref), s, &replaced) == -1 ||
@@ -115,16 +115,16 @@ struct rsession *session_add(struct rref ref, uint32_t kind, const char *jid)
 		return NULL;
 	}
 	if (kind == PROTO_SESSION_CLIENT) {
-		s->next_of_bare = sessions_of_bare(s->bare);
+		s->next_of_bare = router_sessions_of_bare(s->bare);
 		table_put(by_bare, s->bare, strlen(s->bare), s, &replaced);
 	}
-	log_debug("session %s up (%zu in all)", jid, session_count());
+	log_debug("session %s up (%zu in all)", jid, router_session_count());
 	return s;
 }
 
-void session_presence(struct rref ref, int priority, bool available)
+void router_session_presence(struct rref ref, int priority, bool available)
 {
-	struct rsession *s = session_by_ref(ref);
+	struct rsession *s = router_session_by_ref(ref);
 	if (s == NULL)
 		return;
 	s->priority = priority;
@@ -148,7 +148,7 @@ static void collect_node(void *value, void *arg)
 	c->refs[c->count++] = s->ref;
 }
 
-void sessions_clear_node(uint64_t node)
+void router_sessions_clear_node(uint64_t node)
 {
 	/* Collected first: removing while walking the table would not be safe. */
 	struct collect c = {.cap = table_count(by_ref), .node = node};
@@ -157,7 +157,7 @@ void sessions_clear_node(uint64_t node)
 		return;
 	table_each(by_ref, collect_node, &c);
 	for (size_t i = 0; i < c.count; i++)
-		session_remove(c.refs[i]);
+		router_session_remove(c.refs[i]);
 	if (c.count > 0)
 		log_info("forgot %zu sessions of %s", c.count,
 			 node == ROUTER_LOCAL ? "the listener" : "another node");
@@ -178,13 +178,13 @@ static void each_session(void *value, void *arg)
 		each->fn(s, each->arg);
 }
 
-void sessions_each(void (*fn)(struct rsession *s, void *arg), void *arg)
+void router_sessions_each(void (*fn)(struct rsession *s, void *arg), void *arg)
 {
 	struct each each = {.fn = fn, .arg = arg};
 	table_each(by_ref, each_session, &each);
 }
 
-void components_each(void (*fn)(struct rsession *s, void *arg), void *arg)
+void router_components_each(void (*fn)(struct rsession *s, void *arg), void *arg)
 {
 	struct each each = {.fn = fn, .arg = arg, .components_only = true};
 	table_each(by_ref, each_session, &each);

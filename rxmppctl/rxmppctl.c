@@ -30,7 +30,7 @@
 
 static const struct config *status_cfg;
 
-struct ctl_request {
+struct rxmppctl_request {
 	struct ev_loop *loop;
 	uint16_t expect;
 	bool json;
@@ -56,7 +56,7 @@ static void usage(FILE *out)
 		"  dns check [DOMAIN] [--server ADDRESS[:PORT]]\n"
 		"                the domain's SRV records against this cluster\n"
 		"Commands that edit the configuration (only the value they change) and reload:\n");
-	ctl_config_usage(out);
+	rxmppctl_config_usage(out);
 	fprintf(out,
 		"\n"
 		"Options:\n"
@@ -82,7 +82,7 @@ static void format_duration(uint64_t ms, char *out, size_t size)
 		snprintf(out, size, "%" PRIu64 ".%01" PRIu64 "s", s, ms % 1000 / 100);
 }
 
-void ctl_print_json_string(const char *s)
+void rxmppctl_print_json_string(const char *s)
 {
 	putchar('"');
 	for (; *s != '\0'; s++) {
@@ -115,11 +115,11 @@ static void print_certificate(const struct proto_cert_state *cert, bool json)
 		else
 			printf("%ld", days);
 		printf(", \"certificate\": {\"subject\": ");
-		ctl_print_json_string(cert->subject);
+		rxmppctl_print_json_string(cert->subject);
 		printf(", \"not_after\": %" PRId64 ", \"expiring\": ", cert->not_after);
-		ctl_print_json_string(cert->expiring);
+		rxmppctl_print_json_string(cert->expiring);
 		printf(", \"refused\": %s, \"problem\": ", cert->refused ? "true" : "false");
-		ctl_print_json_string(cert->problem);
+		rxmppctl_print_json_string(cert->problem);
 		printf("}");
 		return;
 	}
@@ -161,10 +161,10 @@ static void print_listening(const struct proto_listen_socket *sockets, uint32_t 
 		}
 		printf("%s{\"kind\": \"%s\", \"address\": ", i ? ", " : "",
 		       proto_socket_kind_name(l.kind));
-		ctl_print_json_string(l.address);
+		rxmppctl_print_json_string(l.address);
 		printf(", \"port\": %u, \"interface\": ", l.port);
 		if (l.interface[0])
-			ctl_print_json_string(l.interface);
+			rxmppctl_print_json_string(l.interface);
 		else
 			printf("null");
 		printf("}");
@@ -201,9 +201,9 @@ static int print_status(const struct ipc_msg *msg, bool json)
 		       status.stats.clients, status.stats.components, status.channels_down);
 		print_certificate(&status.cert, true);
 		printf(", \"domain\": ");
-		ctl_print_json_string(status.domain);
+		rxmppctl_print_json_string(status.domain);
 		printf(", \"config\": ");
-		ctl_print_json_string(status.config_path);
+		rxmppctl_print_json_string(status.config_path);
 		print_listening(listening, status.listening, true);
 		printf(", \"processes\": [");
 	} else {
@@ -231,7 +231,7 @@ static int print_status(const struct ipc_msg *msg, bool json)
 		k.name[sizeof(k.name) - 1] = '\0';
 		if (json) {
 			printf("%s{\"name\": ", i ? ", " : "");
-			ctl_print_json_string(k.name);
+			rxmppctl_print_json_string(k.name);
 			printf(", \"state\": \"%s\", \"pid\": %u, \"generation\": %u, "
 			       "\"restarts\": %u, \"uptime_ms\": %" PRIu64
 			       ", \"next_start_ms\": %" PRIu64 "}",
@@ -271,7 +271,7 @@ static int print_result(const struct ipc_msg *msg, bool json)
 		return CTL_FAILED;
 	if (json) {
 		printf("{\"ok\": %s, \"message\": ", result.ok ? "true" : "false");
-		ctl_print_json_string(text);
+		rxmppctl_print_json_string(text);
 		printf("}\n");
 	} else {
 		fprintf(result.ok ? stdout : stderr, "%s%s", text,
@@ -283,7 +283,7 @@ static int print_result(const struct ipc_msg *msg, bool json)
 
 static void ctl_msg(struct ipc_channel *ch, const struct ipc_msg *msg, void *arg)
 {
-	struct ctl_request *req = arg;
+	struct rxmppctl_request *req = arg;
 	(void)ch;
 	if (msg->fd != -1)
 		close(msg->fd);
@@ -299,7 +299,7 @@ static void ctl_msg(struct ipc_channel *ch, const struct ipc_msg *msg, void *arg
 	} else if (msg->type == PROTO_CTL_STATUS_REPLY) {
 		req->result = print_status(msg, req->json);
 	} else if (msg->type == PROTO_CLUSTER_STATUS) {
-		req->result = ctl_print_cluster_status(msg, req->json);
+		req->result = rxmppctl_print_cluster_status(msg, req->json);
 	} else {
 		req->result = print_result(msg, req->json);
 	}
@@ -312,7 +312,7 @@ static void ctl_msg(struct ipc_channel *ch, const struct ipc_msg *msg, void *arg
 
 static void ctl_closed(struct ipc_channel *ch, const char *reason, void *arg)
 {
-	struct ctl_request *req = arg;
+	struct rxmppctl_request *req = arg;
 	(void)ch;
 	if (!req->answered)
 		fprintf(stderr, "rxmppctl: rxmppd closed the connection%s%s\n", reason ? ": " : "",
@@ -322,7 +322,7 @@ static void ctl_closed(struct ipc_channel *ch, const char *reason, void *arg)
 
 static int64_t ctl_timeout(struct ev_timer *timer, void *arg)
 {
-	struct ctl_request *req = arg;
+	struct rxmppctl_request *req = arg;
 	(void)timer;
 	fprintf(stderr, "rxmppctl: no answer from rxmppd within %d s\n", req->timeout_ms / 1000);
 	ev_loop_stop(req->loop);
@@ -347,13 +347,13 @@ static int ctl_connect(const char *path)
 	return fd;
 }
 
-int ctl_request(const char *socket_path, uint16_t request, const void *data, size_t len,
-		uint16_t expect, bool json, int timeout_ms)
+int rxmppctl_request(const char *socket_path, uint16_t request, const void *data, size_t len,
+		     uint16_t expect, bool json, int timeout_ms)
 {
 	int fd = ctl_connect(socket_path);
 	if (fd == -1)
 		return CTL_FAILED;
-	struct ctl_request req = {
+	struct rxmppctl_request req = {
 	    .expect = expect, .json = json, .result = CTL_FAILED, .timeout_ms = timeout_ms};
 	req.loop = ev_loop_new();
 	if (req.loop == NULL) {
@@ -399,12 +399,12 @@ static int status_not_running(const char *config_path, const char *socket_path, 
 	FILE *out = open_memstream(&problems, &size);
 	if (out == NULL)
 		return CTL_FAILED;
-	bool ready = ctl_config_ready(config_path, out) == 0;
+	bool ready = rxmppctl_config_ready(config_path, out) == 0;
 	fclose(out);
 	if (json) {
 		printf("{\"running\": false, \"ready\": %s, \"problems\": ",
 		       ready ? "true" : "false");
-		ctl_print_json_string(problems);
+		rxmppctl_print_json_string(problems);
 		printf("}\n");
 	} else if (ready) {
 		printf("rxmppd is not running (nothing at %s).\n%s is ready: start it with "
@@ -419,7 +419,7 @@ static int status_not_running(const char *config_path, const char *socket_path, 
 	return CTL_FAILED;
 }
 
-int ctl_reload_after(const char *socket_path, const char *done)
+int rxmppctl_reload_after(const char *socket_path, const char *done)
 {
 	printf("%s\n", done);
 	/* Setting a node up before its first start is normal: the change is
@@ -430,8 +430,8 @@ int ctl_reload_after(const char *socket_path, const char *done)
 		       socket_path);
 		return CTL_OK;
 	}
-	if (ctl_request(socket_path, PROTO_CTL_RELOAD, NULL, 0, PROTO_CTL_RESULT, false,
-			CTL_RELOAD_TIMEOUT_MS) != CTL_OK) {
+	if (rxmppctl_request(socket_path, PROTO_CTL_RELOAD, NULL, 0, PROTO_CTL_RESULT, false,
+			     CTL_RELOAD_TIMEOUT_MS) != CTL_OK) {
 		fprintf(stderr, "rxmppctl: the file is changed, but the running node did not "
 				"take it (see above)\n");
 		return CTL_FAILED;
@@ -493,7 +493,7 @@ int main(int argc, char **argv)
 		expect = PROTO_CTL_RESULT;
 	} else if (strcmp(command, "user") == 0 || strcmp(command, "cluster") == 0 ||
 		   strcmp(command, "dns") == 0 || strcmp(command, "callbridge") == 0 ||
-		   strcmp(command, "reset") == 0 || ctl_is_config_verb(command)) {
+		   strcmp(command, "reset") == 0 || rxmppctl_is_config_verb(command)) {
 		request = expect = 0;
 	} else {
 		fprintf(stderr, "rxmppctl: unknown command '%s'\n", command);
@@ -512,51 +512,51 @@ int main(int argc, char **argv)
 	if (socket_path == NULL)
 		socket_path = cfg.control_socket;
 	if (strcmp(command, "cluster") == 0)
-		return ctl_cluster(argc - optind, argv + optind, config_path, socket_path, &cfg,
-				   json);
+		return rxmppctl_cluster(argc - optind, argv + optind, config_path, socket_path,
+					&cfg, json);
 	if (strcmp(command, "reset") == 0) {
 		if (config_broken && !wants_help) {
 			config_errors_print(&errors, stderr);
 			return CTL_FAILED;
 		}
-		return ctl_reset(argc - optind, argv + optind, &cfg, socket_path);
+		return rxmppctl_reset(argc - optind, argv + optind, &cfg, socket_path);
 	}
 	if (strcmp(command, "dns") == 0) {
 		if (config_broken && !wants_help) {
 			config_errors_print(&errors, stderr);
 			return CTL_FAILED;
 		}
-		return ctl_dns(argc - optind, argv + optind, &cfg, json);
+		return rxmppctl_dns(argc - optind, argv + optind, &cfg, json);
 	}
 	if (strcmp(command, "callbridge") == 0) {
 		if (config_broken && !wants_help) {
 			config_errors_print(&errors, stderr);
 			return CTL_FAILED;
 		}
-		return ctl_callbridge(argc - optind, argv + optind, &cfg, socket_path, json);
+		return rxmppctl_callbridge(argc - optind, argv + optind, &cfg, socket_path, json);
 	}
 	/* They read and check the file themselves. */
-	if (ctl_is_config_verb(command))
-		return ctl_config_verb(argc - optind, argv + optind, config_path, socket_path);
+	if (rxmppctl_is_config_verb(command))
+		return rxmppctl_config_verb(argc - optind, argv + optind, config_path, socket_path);
 	if (request == 0) {
 		/* Help needs no configuration; the verbs do. */
 		if (config_broken && !wants_help) {
 			config_errors_print(&errors, stderr);
 			return CTL_FAILED;
 		}
-		return ctl_user(argc - optind, argv + optind, &cfg, json);
+		return rxmppctl_user(argc - optind, argv + optind, &cfg, json);
 	}
 	if (request == PROTO_CTL_STATUS && ctl_daemon_absent(socket_path))
 		return status_not_running(config_path, socket_path, json);
 	status_cfg = config_broken ? NULL : &cfg;
-	int rc = ctl_request(socket_path, request, NULL, 0, expect, json,
-			     request == PROTO_CTL_RELOAD ? CTL_RELOAD_TIMEOUT_MS : 5000);
+	int rc = rxmppctl_request(socket_path, request, NULL, 0, expect, json,
+				  request == PROTO_CTL_RELOAD ? CTL_RELOAD_TIMEOUT_MS : 5000);
 	/* The cluster role belongs in a node's status too. */
 	if (rc == CTL_OK && request == PROTO_CTL_STATUS && !json) {
 		struct proto_cluster_request cluster = {.op = PROTO_CLUSTER_OP_STATUS};
 		printf("\n");
-		ctl_request(socket_path, PROTO_CLUSTER_REQUEST, &cluster, sizeof(cluster),
-			    PROTO_CLUSTER_STATUS, false, 5000);
+		rxmppctl_request(socket_path, PROTO_CLUSTER_REQUEST, &cluster, sizeof(cluster),
+				 PROTO_CLUSTER_STATUS, false, 5000);
 	}
 	if (rc != CTL_OK && config_broken && access(socket_path, F_OK) == -1) {
 		fprintf(stderr,

@@ -11,43 +11,43 @@
 
 enum { CTL_OK = 0, CTL_FAILED = 1, CTL_USAGE = 2 };
 
-void ctl_print_json_string(const char *s);
+void rxmppctl_print_json_string(const char *s);
 
 /* rxmppctl_user.c: `user ...`; argv[0] is "user". */
-int ctl_user(int argc, char **argv, const struct config *cfg, bool json);
+int rxmppctl_user(int argc, char **argv, const struct config *cfg, bool json);
 
 /* rxmppctl_cluster.c: `cluster ...`; argv[0] is "cluster". */
-int ctl_cluster(int argc, char **argv, const char *config_path, const char *socket_path,
-		const struct config *cfg, bool json);
+int rxmppctl_cluster(int argc, char **argv, const char *config_path, const char *socket_path,
+		     const struct config *cfg, bool json);
 struct ipc_msg;
-int ctl_print_cluster_status(const struct ipc_msg *msg, bool json);
+int rxmppctl_print_cluster_status(const struct ipc_msg *msg, bool json);
 
 /* rxmppctl_config.c: domain, listen, certs, enable, disable, max-sessions,
  * config check; argv[0] is the verb. */
-bool ctl_is_config_verb(const char *name);
-int ctl_config_verb(int argc, char **argv, const char *config_path, const char *socket_path);
+bool rxmppctl_is_config_verb(const char *name);
+int rxmppctl_config_verb(int argc, char **argv, const char *config_path, const char *socket_path);
 /* Whether the configuration in `file` lets rxmppd start: prints each problem
  * (errors, no domain, TLS files that would be refused) to `out`; 0 if none. */
-int ctl_config_ready(const char *file, FILE *out);
+int rxmppctl_config_ready(const char *file, FILE *out);
 /* dns check: the SRV records of the domain held against this cluster. */
-int ctl_dns(int argc, char **argv, const struct config *cfg, bool json);
-void ctl_config_usage(FILE *out);
+int rxmppctl_dns(int argc, char **argv, const struct config *cfg, bool json);
+void rxmppctl_config_usage(FILE *out);
 
 /* rxmppctl_callbridge.c: `callbridge ...`; argv[0] is "callbridge". */
-int ctl_callbridge(int argc, char **argv, const struct config *cfg, const char *socket_path,
-		   bool json);
+int rxmppctl_callbridge(int argc, char **argv, const struct config *cfg, const char *socket_path,
+			bool json);
 
 /* rxmppctl_reset.c: `reset`; argv[0] is "reset". */
-int ctl_reset(int argc, char **argv, const struct config *cfg, const char *socket_path);
+int rxmppctl_reset(int argc, char **argv, const struct config *cfg, const char *socket_path);
 
 /* A reload waits for every process to confirm (rxmppd gives them 10 s). */
 #define CTL_RELOAD_TIMEOUT_MS 15000
 
 /* rxmppctl.c: after the file changed, the running node reloads. */
-int ctl_reload_after(const char *socket_path, const char *done);
+int rxmppctl_reload_after(const char *socket_path, const char *done);
 
 /* rxmppctl.c: one request to rxmppd and the printed answer. */
-int ctl_request(const char *socket_path, uint16_t type, const void *data, size_t len,
-		uint16_t expect, bool json, int timeout_ms);
+int rxmppctl_request(const char *socket_path, uint16_t type, const void *data, size_t len,
+		     uint16_t expect, bool json, int timeout_ms);
 
 #endif

@@ -106,11 +106,11 @@ static int list(const struct callbridges *b, bool json)
 		const struct proto_callbridge *c = &b->items[i];
 		if (json) {
 			printf("%s{\"name\": ", i ? ", " : "");
-			ctl_print_json_string(c->name);
+			rxmppctl_print_json_string(c->name);
 			printf(", \"address\": ");
-			ctl_print_json_string(c->address);
+			rxmppctl_print_json_string(c->address);
 			printf(", \"secret\": ");
-			ctl_print_json_string(c->secret);
+			rxmppctl_print_json_string(c->secret);
 			printf("}");
 		} else {
 			printf("%-20s %-32s %s\n", c->name, c->address, c->secret);
@@ -121,8 +121,8 @@ static int list(const struct callbridges *b, bool json)
 	return CTL_OK;
 }
 
-int ctl_callbridge(int argc, char **argv, const struct config *cfg, const char *socket_path,
-		   bool json)
+int rxmppctl_callbridge(int argc, char **argv, const struct config *cfg, const char *socket_path,
+			bool json)
 {
 	const char *verb = argc > 1 ? argv[1] : NULL;
 	bool from_stdin = argc == 4 && strcmp(argv[3], "--stdin") == 0;
@@ -251,7 +251,7 @@ int ctl_callbridge(int argc, char **argv, const struct config *cfg, const char *
 	}
 	if (write_checked(path, edited, edited_len, cfg->domain) == -1)
 		goto done;
-	rc = ctl_reload_after(socket_path, done_text);
+	rc = rxmppctl_reload_after(socket_path, done_text);
 done:
 	/* Every way out passes here, the error paths too. */
 	OPENSSL_cleanse(secret, sizeof(secret));

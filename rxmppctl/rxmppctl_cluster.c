@@ -39,7 +39,7 @@ static void cluster_usage(FILE *out)
 		     "status      this node's role and term, and every member once\n");
 }
 
-int ctl_print_cluster_status(const struct ipc_msg *msg, bool json)
+int rxmppctl_print_cluster_status(const struct ipc_msg *msg, bool json)
 {
 	struct proto_cluster_status st;
 	if (msg->len < sizeof(st))
@@ -80,7 +80,7 @@ int ctl_print_cluster_status(const struct ipc_msg *msg, bool json)
 				 k + 1 < sizeof(m.fingerprint) ? ":" : "");
 		if (json) {
 			printf("%s{\"address\": ", i ? ", " : "");
-			ctl_print_json_string(m.address);
+			rxmppctl_print_json_string(m.address);
 			printf(", \"node\": \"%016" PRIx64 "\", \"leader\": %s, \"self\": %s, "
 			       "\"certificate_sha256\": \"%s\", \"heartbeat_ms\": ",
 			       m.id, leader ? "true" : "false", self ? "true" : "false",
@@ -114,8 +114,8 @@ static int set_enabled(const char *config_path, const char *socket_path, bool on
 		config_errors_print(&errors, stderr);
 		return CTL_FAILED;
 	}
-	return ctl_reload_after(socket_path,
-				on ? "cluster.enabled: true" : "cluster.enabled: false");
+	return rxmppctl_reload_after(socket_path,
+				     on ? "cluster.enabled: true" : "cluster.enabled: false");
 }
 
 /* Checks that `file` holds certificates and installs it as the trust bundle. */
@@ -151,11 +151,11 @@ static int trust(const char *file, const struct config *cfg, const char *socket_
 	char done[1200];
 	snprintf(done, sizeof(done), "installed %u certificates as %s", count,
 		 cfg->cluster.trust_bundle);
-	return ctl_reload_after(socket_path, done);
+	return rxmppctl_reload_after(socket_path, done);
 }
 
-int ctl_cluster(int argc, char **argv, const char *config_path, const char *socket_path,
-		const struct config *cfg, bool json)
+int rxmppctl_cluster(int argc, char **argv, const char *config_path, const char *socket_path,
+		     const struct config *cfg, bool json)
 {
 	struct proto_cluster_request request = {0};
 	const char *verb = argc > 1 ? argv[1] : NULL;
@@ -192,6 +192,6 @@ int ctl_cluster(int argc, char **argv, const char *config_path, const char *sock
 	    request.op == PROTO_CLUSTER_OP_STATUS ? PROTO_CLUSTER_STATUS : PROTO_CLUSTER_RESULT;
 	/* A join or remove may wait for a leader and a commit. */
 	int timeout_ms = request.op == PROTO_CLUSTER_OP_STATUS ? 5000 : 35000;
-	return ctl_request(socket_path, PROTO_CLUSTER_REQUEST, &request, sizeof(request), expect,
-			   json, timeout_ms);
+	return rxmppctl_request(socket_path, PROTO_CLUSTER_REQUEST, &request, sizeof(request),
+				expect, json, timeout_ms);
 }

@@ -52,7 +52,7 @@ static const struct verb *find_verb(const char *name)
 	return NULL;
 }
 
-bool ctl_is_config_verb(const char *name)
+bool rxmppctl_is_config_verb(const char *name)
 {
 	return find_verb(name) != NULL;
 }
@@ -79,7 +79,7 @@ static int edit_and_reload(const char *config_path, const char *socket_path,
 		config_errors_print(&errors, stderr);
 		return CTL_FAILED;
 	}
-	return ctl_reload_after(socket_path, done);
+	return rxmppctl_reload_after(socket_path, done);
 }
 
 /* The TLS files checked as the certificate worker checks them; the reason
@@ -130,7 +130,7 @@ static int check_node_files(const struct config *cfg, FILE *out)
 	return rc;
 }
 
-int ctl_config_ready(const char *file, FILE *out)
+int rxmppctl_config_ready(const char *file, FILE *out)
 {
 	static struct config cfg;
 	struct config_errors errors;
@@ -156,7 +156,7 @@ int ctl_config_ready(const char *file, FILE *out)
 
 static int config_check(const char *file)
 {
-	if (ctl_config_ready(file, stderr) == -1)
+	if (rxmppctl_config_ready(file, stderr) == -1)
 		return CTL_FAILED;
 	printf("%s: configuration OK\n", file);
 	return CTL_OK;
@@ -223,7 +223,7 @@ static int certs_prepare(const char *config_path, char **paths, int count, char 
 	return 0;
 }
 
-int ctl_config_verb(int argc, char **argv, const char *config_path, const char *socket_path)
+int rxmppctl_config_verb(int argc, char **argv, const char *config_path, const char *socket_path)
 {
 	const struct verb *verb = find_verb(argv[0]);
 	if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
@@ -292,7 +292,7 @@ int ctl_config_verb(int argc, char **argv, const char *config_path, const char *
 	return edit_and_reload(config_path, socket_path, edits, count, done);
 }
 
-void ctl_config_usage(FILE *out)
+void rxmppctl_config_usage(FILE *out)
 {
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
 		fprintf(out, "  %-26s %s\n", verbs[i].usage, verbs[i].help);

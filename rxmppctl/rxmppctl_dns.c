@@ -58,16 +58,16 @@ static struct {
 	size_t finding_count;
 	address_text members[DNS_MEMBERS_MAX];
 	size_t member_count;
-} D;
+} dns;
 
 static void report(const char *verdict, const char *service, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static void report(const char *verdict, const char *service, const char *fmt, ...)
 {
-	if (D.finding_count == DNS_FINDINGS_MAX)
+	if (dns.finding_count == DNS_FINDINGS_MAX)
 		return;
-	struct finding *f = &D.findings[D.finding_count++];
+	struct finding *f = &dns.findings[dns.finding_count++];
 	f->verdict = verdict;
 	snprintf(f->service, sizeof(f->service), "%s", service);
 	va_list ap;
@@ -81,13 +81,13 @@ static void report(const char *verdict, const char *service, const char *fmt, ..
 static int query(const char *name, int type, unsigned char *answer, int size, char *why,
 		 size_t why_size)
 {
-	int len = res_nquery(&D.resolver, name, ns_c_in, type, answer, size);
+	int len = res_nquery(&dns.resolver, name, ns_c_in, type, answer, size);
 	if (len >= 0)
 		return len;
-	if (D.resolver.res_h_errno == HOST_NOT_FOUND || D.resolver.res_h_errno == NO_DATA)
+	if (dns.resolver.res_h_errno == HOST_NOT_FOUND || dns.resolver.res_h_errno == NO_DATA)
 		return 0;
 	snprintf(why, why_size, "no answer from the DNS server for %s (%s)", name,
-		 hstrerror(D.resolver.res_h_errno));
+		 hstrerror(dns.resolver.res_h_errno));
 	return -1;
 }
 
@@ -147,8 +147,8 @@ static void address_lookup(struct target *t, int type)
 
 static bool is_member(const char *address)
 {
-	for (size_t i = 0; i < D.member_count; i++) {
-		if (strcmp(D.members[i], address) == 0)
+	for (size_t i = 0; i < dns.member_count; i++) {
+		if (strcmp(dns.members[i], address) == 0)
 			return true;
 	}
 	return false;
@@ -161,9 +161,9 @@ static void add_member(const char *host)
 	struct sockaddr_storage ss;
 	socklen_t len;
 	if (netaddr_from_text(host, 0, &ss, &len) == -1 || is_member(host) ||
-	    D.member_count == DNS_MEMBERS_MAX)
+	    dns.member_count == DNS_MEMBERS_MAX)
 		return;
-	snprintf(D.members[D.member_count++], sizeof(address_text), "%.*s",
+	snprintf(dns.members[dns.member_count++], sizeof(address_text), "%.*s",
 		 (int)sizeof(address_text) - 1, host);
 }
 
@@ -291,7 +291,7 @@ static int starttls(int fd, char *why, size_t why_size)
 	int n = snprintf(open, sizeof(open),
 			 "<?xml version='1.0'?><stream:stream to='%s' version='1.0' "
 			 "xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>",
-			 D.domain);
+			 dns.domain);
 	static const char request[] = "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>";
 	if (write(fd, open, (size_t)n) != n || !read_until(fd, "</stream:features>")) {
 		/* <stream:error><host-unknown xmlns=…/>: the condition's name. */
@@ -323,7 +323,7 @@ static int tls_certificate_check(int fd, char *why, size_t why_size, char *subje
 		goto done;
 	}
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-	SSL_set_tlsext_host_name(ssl, D.domain);
+	SSL_set_tlsext_host_name(ssl, dns.domain);
 	SSL_set_fd(ssl, fd);
 	if (SSL_connect(ssl) != 1) {
 		snprintf(why, why_size, "the TLS handshake failed (%s)",
@@ -338,9 +338,9 @@ static int tls_certificate_check(int fd, char *why, size_t why_size, char *subje
 		goto done;
 	}
 	X509_NAME_oneline(X509_get_subject_name(cert), subject, (int)subject_size);
-	if (X509_check_host(cert, D.domain, 0, 0, NULL) != 1)
+	if (X509_check_host(cert, dns.domain, 0, 0, NULL) != 1)
 		snprintf(why, why_size, "presents a certificate (%s) that does not cover %s",
-			 subject, D.domain);
+			 subject, dns.domain);
 	else
 		rc = 0;
 	X509_free(cert);
@@ -380,7 +380,7 @@ static void probe(const char *service, const char *target, const char *address, 
 		       target, where);
 	else
 		report("ok", service, "%s (%s) accepts TLS; its certificate covers %s", target,
-		       where, D.domain);
+		       where, dns.domain);
 }
 
 static uint32_t random_draw(uint32_t bound, void *arg)
@@ -430,7 +430,7 @@ static void report_order(const char *service, const struct target *targets, size
 static void check_service(const char *prefix, uint32_t node_port, enum probe_kind kind)
 {
 	char service[300];
-	snprintf(service, sizeof(service), "%s.%s", prefix, D.domain);
+	snprintf(service, sizeof(service), "%s.%s", prefix, dns.domain);
 	static struct target targets[DNS_RECORDS_MAX];
 	size_t count = 0;
 	char why[400];
@@ -468,17 +468,17 @@ static void check_service(const char *prefix, uint32_t node_port, enum probe_kin
 				       "%s has the address %s, which is not a "
 				       "cluster member",
 				       t->srv.target, t->addresses[a]);
-			for (size_t m = 0; m < D.member_count; m++)
-				pointed_at[m] |= strcmp(D.members[m], t->addresses[a]) == 0;
+			for (size_t m = 0; m < dns.member_count; m++)
+				pointed_at[m] |= strcmp(dns.members[m], t->addresses[a]) == 0;
 			probe(service, t->srv.target, t->addresses[a], t->srv.port, kind);
 		}
 	}
-	for (size_t m = 0; m < D.member_count; m++) {
+	for (size_t m = 0; m < dns.member_count; m++) {
 		if (!pointed_at[m])
 			report("error", service,
 			       "the cluster member %s has no record pointing at it: clients do not "
 			       "find it when the others are down",
-			       D.members[m]);
+			       dns.members[m]);
 	}
 	report_order(service, targets, count);
 }
@@ -499,38 +499,38 @@ static int set_server(const char *text)
 	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
 	if (inet_pton(AF_INET, host, &sin.sin_addr) != 1)
 		return -1;
-	D.resolver.nscount = 1;
-	D.resolver.nsaddr_list[0] = sin;
+	dns.resolver.nscount = 1;
+	dns.resolver.nsaddr_list[0] = sin;
 	return 0;
 }
 
 static void print_findings(void)
 {
 	size_t errors = 0;
-	for (size_t i = 0; i < D.finding_count; i++)
-		errors += strcmp(D.findings[i].verdict, "error") == 0;
-	if (D.json) {
+	for (size_t i = 0; i < dns.finding_count; i++)
+		errors += strcmp(dns.findings[i].verdict, "error") == 0;
+	if (dns.json) {
 		printf("{\"domain\": ");
-		ctl_print_json_string(D.domain);
+		rxmppctl_print_json_string(dns.domain);
 		printf(", \"errors\": %zu, \"findings\": [", errors);
-		for (size_t i = 0; i < D.finding_count; i++) {
+		for (size_t i = 0; i < dns.finding_count; i++) {
 			printf("%s\n  {\"verdict\": \"%s\", \"service\": ", i ? "," : "",
-			       D.findings[i].verdict);
-			ctl_print_json_string(D.findings[i].service);
+			       dns.findings[i].verdict);
+			rxmppctl_print_json_string(dns.findings[i].service);
 			printf(", \"text\": ");
-			ctl_print_json_string(D.findings[i].text);
+			rxmppctl_print_json_string(dns.findings[i].text);
 			printf("}");
 		}
 		printf("\n]}\n");
 		return;
 	}
-	for (size_t i = 0; i < D.finding_count; i++) {
+	for (size_t i = 0; i < dns.finding_count; i++) {
 		char verdict[16];
 		size_t n = 0;
-		for (const char *p = D.findings[i].verdict; *p && n + 1 < sizeof(verdict); p++)
+		for (const char *p = dns.findings[i].verdict; *p && n + 1 < sizeof(verdict); p++)
 			verdict[n++] = (char)(*p - 'a' + 'A');
 		verdict[n] = '\0';
-		printf("%-8s %s: %s\n", verdict, D.findings[i].service, D.findings[i].text);
+		printf("%-8s %s: %s\n", verdict, dns.findings[i].service, dns.findings[i].text);
 	}
 	printf("%zu error%s\n", errors, errors == 1 ? "" : "s");
 }
@@ -549,7 +549,7 @@ static void dns_usage(FILE *out)
 		"ERROR is found.\n");
 }
 
-int ctl_dns(int argc, char **argv, const struct config *cfg, bool json)
+int rxmppctl_dns(int argc, char **argv, const struct config *cfg, bool json)
 {
 	const char *domain = cfg->domain, *server = NULL;
 	if (argc < 2 || strcmp(argv[1], "check") != 0) {
@@ -575,19 +575,19 @@ int ctl_dns(int argc, char **argv, const struct config *cfg, bool json)
 		fprintf(stderr, "rxmppctl: no domain given and none configured\n");
 		return CTL_USAGE;
 	}
-	memset(&D, 0, sizeof(D));
-	D.domain = domain;
-	D.json = json;
-	if (res_ninit(&D.resolver) == -1) {
+	memset(&dns, 0, sizeof(dns));
+	dns.domain = domain;
+	dns.json = json;
+	if (res_ninit(&dns.resolver) == -1) {
 		fprintf(stderr, "rxmppctl: cannot set up the resolver\n");
 		return CTL_FAILED;
 	}
-	D.resolver.retrans = 2;
-	D.resolver.retry = 2;
+	dns.resolver.retrans = 2;
+	dns.resolver.retry = 2;
 	if (server != NULL && set_server(server) == -1) {
 		fprintf(stderr, "rxmppctl: --server %s: expected an IPv4 address, and a port\n",
 			server);
-		res_nclose(&D.resolver);
+		res_nclose(&dns.resolver);
 		return CTL_USAGE;
 	}
 	srandom((unsigned)getpid());
@@ -596,10 +596,10 @@ int ctl_dns(int argc, char **argv, const struct config *cfg, bool json)
 	check_service("_xmpp-component._tcp", cfg->listen.component_port,
 		      cfg->listen.component_tls == CONFIG_COMPONENT_TLS_DIRECT ? PROBE_DIRECT_TLS
 									       : PROBE_TCP);
-	res_nclose(&D.resolver);
+	res_nclose(&dns.resolver);
 	print_findings();
-	for (size_t i = 0; i < D.finding_count; i++) {
-		if (strcmp(D.findings[i].verdict, "error") == 0)
+	for (size_t i = 0; i < dns.finding_count; i++) {
+		if (strcmp(dns.findings[i].verdict, "error") == 0)
 			return CTL_FAILED;
 	}
 	return CTL_OK;

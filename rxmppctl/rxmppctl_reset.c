@@ -28,7 +28,7 @@ static bool daemon_answers(const char *socket_path)
 	return alive;
 }
 
-int ctl_reset(int argc, char **argv, const struct config *cfg, const char *socket_path)
+int rxmppctl_reset(int argc, char **argv, const struct config *cfg, const char *socket_path)
 {
 	bool yes = false, force = false;
 	for (int i = 1; i < argc; i++) {

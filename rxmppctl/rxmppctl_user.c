@@ -115,7 +115,7 @@ static int user_list(const struct accounts *accounts, bool json)
 	for (size_t i = 0; i < accounts->count; i++) {
 		if (json) {
 			printf("%s", i ? ", " : "");
-			ctl_print_json_string(accounts->items[i].name);
+			rxmppctl_print_json_string(accounts->items[i].name);
 		} else {
 			printf("%s\n", accounts->items[i].name);
 		}
@@ -125,7 +125,7 @@ static int user_list(const struct accounts *accounts, bool json)
 	return CTL_OK;
 }
 
-int ctl_user(int argc, char **argv, const struct config *cfg, bool json)
+int rxmppctl_user(int argc, char **argv, const struct config *cfg, bool json)
 {
 	static const struct option options[] = {
 	    {"stdin", no_argument, NULL, 'i'},

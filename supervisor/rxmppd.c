@@ -33,7 +33,7 @@
 #endif
 #define DEFAULT_CONFIG "/etc/rxmpp/rxmpp.yaml"
 
-struct supervisor sv;
+struct supervisor supervisor_state;
 
 static void usage(FILE *out)
 {
@@ -70,7 +70,8 @@ static int accounts_check_at_start(void)
 	char path[PATH_MAX], why[1024];
 	struct accounts accounts;
 	bool unsealed = false;
-	snprintf(path, sizeof(path), "%s/%s", sv.cfg.state_directory, ACCOUNTS_FILE_NAME);
+	snprintf(path, sizeof(path), "%s/%s", supervisor_state.cfg.state_directory,
+		 ACCOUNTS_FILE_NAME);
 	if (accounts_load(path, &accounts, &unsealed, why, sizeof(why)) == -1) {
 		log_warnx("%s; not starting", why);
 		return -1;
@@ -98,11 +99,13 @@ static void find_libexec_dir(void)
 		const char *dir = dirname(self);
 		snprintf(probe, sizeof(probe), "%s/rxmpp-listener", dir);
 		if (access(probe, X_OK) == 0) {
-			snprintf(sv.libexec_dir, sizeof(sv.libexec_dir), "%s", dir);
+			snprintf(supervisor_state.libexec_dir, sizeof(supervisor_state.libexec_dir),
+				 "%s", dir);
 			return;
 		}
 	}
-	snprintf(sv.libexec_dir, sizeof(sv.libexec_dir), "%s", RXMPP_LIBEXECDIR);
+	snprintf(supervisor_state.libexec_dir, sizeof(supervisor_state.libexec_dir), "%s",
+		 RXMPP_LIBEXECDIR);
 }
 
 /* Every session is a descriptor in the listener: take all the system allows
@@ -140,7 +143,8 @@ static void errors_to_text(const struct config_errors *errors, char *why, size_t
 static void on_interfaces_changed(void)
 {
 	char why[512];
-	if (sockets_update(&sv.cfg, &sv.listening, children_listen_changed, why, sizeof(why)) == -1)
+	if (supervisor_sockets_update(&supervisor_state.cfg, &supervisor_state.listening,
+				      supervisor_children_listen_changed, why, sizeof(why)) == -1)
 		log_warnx("%s", why);
 }
 
@@ -159,7 +163,7 @@ static void on_reload_socket(const struct listen_socket *s, bool opened)
 		 s->port);
 	/* A child without sockets_live takes its own when it restarts. */
 	reload_sockets.kinds |= 1u << s->kind;
-	children_listen_changed(s, opened);
+	supervisor_children_listen_changed(s, opened);
 }
 
 /* Switches the sockets (and the interfaces followed) to `next`; on -1 both
@@ -168,11 +172,13 @@ static int reload_sockets_apply(const struct config *next, char *why, size_t why
 {
 	reload_sockets.text[0] = '\0';
 	reload_sockets.kinds = 0;
-	if (interfaces_watch(next, on_interfaces_changed, why, why_size) == 0 &&
-	    sockets_update(next, &sv.listening, on_reload_socket, why, why_size) == 0)
+	if (supervisor_interfaces_watch(next, on_interfaces_changed, why, why_size) == 0 &&
+	    supervisor_sockets_update(next, &supervisor_state.listening, on_reload_socket, why,
+				      why_size) == 0)
 		return 0;
 	char again[256];
-	if (interfaces_watch(&sv.cfg, on_interfaces_changed, again, sizeof(again)) == -1)
+	if (supervisor_interfaces_watch(&supervisor_state.cfg, on_interfaces_changed, again,
+					sizeof(again)) == -1)
 		log_warnx("%s", again);
 	return -1;
 }
@@ -182,8 +188,8 @@ int supervisor_reload(char *why, size_t why_size)
 	static struct config next;
 	struct config_errors errors;
 
-	log_info("reloading %s", sv.config_path);
-	if (config_load(sv.config_path, &next, &errors) == -1) {
+	log_info("reloading %s", supervisor_state.config_path);
+	if (config_load(supervisor_state.config_path, &next, &errors) == -1) {
 		log_warnx("the new configuration is invalid; keeping the running one:");
 		log_config_errors(&errors);
 		errors_to_text(&errors, why, why_size);
@@ -191,8 +197,9 @@ int supervisor_reload(char *why, size_t why_size)
 	}
 	const char *unready = config_unready(&next);
 	if (unready != NULL) {
-		log_warnx("%s: %s; keeping the running configuration", sv.config_path, unready);
-		snprintf(why, why_size, "%s: %s\n", sv.config_path, unready);
+		log_warnx("%s: %s; keeping the running configuration", supervisor_state.config_path,
+			  unready);
+		snprintf(why, why_size, "%s: %s\n", supervisor_state.config_path, unready);
 		return -1;
 	}
 	struct callbridges bridges;
@@ -204,12 +211,14 @@ int supervisor_reload(char *why, size_t why_size)
 	}
 	/* New sockets reach the running listener, closed ones leave it: the
 	 * sessions it holds stay. */
-	bool listen_changed = memcmp(&sv.cfg.listen, &next.listen, sizeof(next.listen)) != 0;
+	bool listen_changed =
+	    memcmp(&supervisor_state.cfg.listen, &next.listen, sizeof(next.listen)) != 0;
 	/* Who restarts for which of these: restart_on in the process table. */
-	bool domain_changed = strcmp(sv.cfg.domain, next.domain) != 0;
-	bool cluster_changed = sv.cfg.cluster.enabled != next.cluster.enabled ||
-			       sv.cfg.cluster.port != next.cluster.port ||
-			       strcmp(sv.cfg.cluster.address, next.cluster.address) != 0;
+	bool domain_changed = strcmp(supervisor_state.cfg.domain, next.domain) != 0;
+	bool cluster_changed =
+	    supervisor_state.cfg.cluster.enabled != next.cluster.enabled ||
+	    supervisor_state.cfg.cluster.port != next.cluster.port ||
+	    strcmp(supervisor_state.cfg.cluster.address, next.cluster.address) != 0;
 	if ((listen_changed || cluster_changed) &&
 	    reload_sockets_apply(&next, why, why_size) == -1) {
 		log_warnx("cannot apply the new listen settings (%s); keeping the running "
@@ -218,28 +227,30 @@ int supervisor_reload(char *why, size_t why_size)
 		callbridges_free(&bridges);
 		return -1;
 	}
-	callbridges_free(&sv.bridges);
-	sv.bridges = bridges;
-	if (strcmp(next.control_socket, sv.cfg.control_socket) != 0)
+	callbridges_free(&supervisor_state.bridges);
+	supervisor_state.bridges = bridges;
+	if (strcmp(next.control_socket, supervisor_state.cfg.control_socket) != 0)
 		log_warnx("control_socket changes when rxmppd restarts; still using %s",
-			  sv.cfg.control_socket);
-	if (strcmp(next.state_directory, sv.cfg.state_directory) != 0)
+			  supervisor_state.cfg.control_socket);
+	if (strcmp(next.state_directory, supervisor_state.cfg.state_directory) != 0)
 		log_warnx("state_directory changes when rxmppd restarts; still using %s",
-			  sv.cfg.state_directory);
-	snprintf(next.control_socket, sizeof(next.control_socket), "%s", sv.cfg.control_socket);
-	snprintf(next.state_directory, sizeof(next.state_directory), "%s", sv.cfg.state_directory);
-	if (sv.log_level_forced)
-		next.log_level = sv.forced_log_level;
-	sv.cfg = next;
-	log_set_level((enum log_level)sv.cfg.log_level);
-	children_reconfigure();
+			  supervisor_state.cfg.state_directory);
+	snprintf(next.control_socket, sizeof(next.control_socket), "%s",
+		 supervisor_state.cfg.control_socket);
+	snprintf(next.state_directory, sizeof(next.state_directory), "%s",
+		 supervisor_state.cfg.state_directory);
+	if (supervisor_state.log_level_forced)
+		next.log_level = supervisor_state.forced_log_level;
+	supervisor_state.cfg = next;
+	log_set_level((enum log_level)supervisor_state.cfg.log_level);
+	supervisor_children_reconfigure();
 	/* The process table says who reads what only at start. */
 	char restarted[128];
-	children_restart_for((domain_changed ? CHILD_RESTART_DOMAIN : 0) |
-				 (cluster_changed ? CHILD_RESTART_CLUSTER : 0) |
-				 CHILD_RESTART_SOCKETS,
-			     listen_changed || cluster_changed ? reload_sockets.kinds : 0,
-			     restarted, sizeof(restarted));
+	supervisor_children_restart_for(
+	    (domain_changed ? CHILD_RESTART_DOMAIN : 0) |
+		(cluster_changed ? CHILD_RESTART_CLUSTER : 0) | CHILD_RESTART_SOCKETS,
+	    listen_changed || cluster_changed ? reload_sockets.kinds : 0, restarted,
+	    sizeof(restarted));
 	log_info("configuration reloaded");
 	const char *sockets = listen_changed || cluster_changed ? reload_sockets.text : "";
 	if (restarted[0] != '\0')
@@ -253,37 +264,37 @@ int supervisor_reload(char *why, size_t why_size)
 void supervisor_ready(void)
 {
 	char state[CONFIG_DOMAIN_MAX + 64];
-	sv.ready_announced = true;
+	supervisor_state.ready_announced = true;
 	log_info("ready: domain %s, client port %u, component port %u, control socket %s",
-		 sv.cfg.domain, sv.cfg.listen.client_port, sv.cfg.listen.component_port,
-		 sv.cfg.control_socket);
-	snprintf(state, sizeof(state), "READY=1\nSTATUS=serving %s\nMAINPID=%d", sv.cfg.domain,
-		 (int)getpid());
-	notify_send(state);
+		 supervisor_state.cfg.domain, supervisor_state.cfg.listen.client_port,
+		 supervisor_state.cfg.listen.component_port, supervisor_state.cfg.control_socket);
+	snprintf(state, sizeof(state), "READY=1\nSTATUS=serving %s\nMAINPID=%d",
+		 supervisor_state.cfg.domain, (int)getpid());
+	supervisor_notify_send(state);
 }
 
 static void supervisor_stopped(void)
 {
-	control_close();
-	interfaces_stop();
-	sockets_close(&sv.listening);
+	supervisor_control_close();
+	supervisor_interfaces_stop();
+	supervisor_sockets_close(&supervisor_state.listening);
 	log_info("stopped");
-	ev_loop_stop(sv.loop);
+	ev_loop_stop(supervisor_state.loop);
 }
 
 static void supervisor_shutdown(void)
 {
-	if (sv.shutting_down)
+	if (supervisor_state.shutting_down)
 		return;
-	sv.shutting_down = true;
-	notify_send("STOPPING=1");
+	supervisor_state.shutting_down = true;
+	supervisor_notify_send("STOPPING=1");
 	log_info("shutting down");
-	children_stop_all(supervisor_stopped);
+	supervisor_children_stop_all(supervisor_stopped);
 }
 
 void supervisor_fail(int status)
 {
-	sv.exit_status = status;
+	supervisor_state.exit_status = status;
 	supervisor_shutdown();
 }
 
@@ -301,7 +312,7 @@ static void on_hangup(struct ev_loop *loop, int signo, void *arg)
 	(void)loop;
 	(void)signo;
 	(void)arg;
-	if (!sv.shutting_down)
+	if (!supervisor_state.shutting_down)
 		supervisor_reload(why, sizeof(why));
 }
 
@@ -310,7 +321,7 @@ static void on_child(struct ev_loop *loop, int signo, void *arg)
 	(void)loop;
 	(void)signo;
 	(void)arg;
-	children_reap();
+	supervisor_children_reap();
 }
 
 static void daemonize(void)
@@ -363,12 +374,12 @@ int main(int argc, char **argv)
 			foreground = true;
 			break;
 		case 'l':
-			if (log_level_parse(optarg, &sv.forced_log_level) == -1) {
+			if (log_level_parse(optarg, &supervisor_state.forced_log_level) == -1) {
 				fprintf(stderr, "rxmppd: unknown log level '%s'\n", optarg);
 				usage(stderr);
 				return 2;
 			}
-			sv.log_level_forced = true;
+			supervisor_state.log_level_forced = true;
 			break;
 		case 'n':
 			check_only = true;
@@ -393,19 +404,21 @@ int main(int argc, char **argv)
 	}
 
 	struct config_errors errors;
-	if (config_load(config_path, &sv.cfg, &errors) == -1) {
+	if (config_load(config_path, &supervisor_state.cfg, &errors) == -1) {
 		config_errors_print(&errors, stderr);
 		fprintf(stderr, "rxmppd: %s is invalid; not starting\n", config_path);
 		return PROC_EXIT_CONFIG;
 	}
-	if (callbridges_load(sv.cfg.callbridges_file, sv.cfg.domain, &sv.bridges, &errors) == -1) {
+	if (callbridges_load(supervisor_state.cfg.callbridges_file, supervisor_state.cfg.domain,
+			     &supervisor_state.bridges, &errors) == -1) {
 		config_errors_print(&errors, stderr);
-		fprintf(stderr, "rxmppd: %s is invalid; not starting\n", sv.cfg.callbridges_file);
+		fprintf(stderr, "rxmppd: %s is invalid; not starting\n",
+			supervisor_state.cfg.callbridges_file);
 		return PROC_EXIT_CONFIG;
 	}
 	if (check_only && verbose)
-		config_print(&sv.cfg, stdout);
-	const char *unready = config_unready(&sv.cfg);
+		config_print(&supervisor_state.cfg, stdout);
+	const char *unready = config_unready(&supervisor_state.cfg);
 	if (unready != NULL) {
 		fprintf(stderr, "%s: %s\nrxmppd: %s is not complete; not starting\n", config_path,
 			unready, config_path);
@@ -415,14 +428,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s: configuration OK\n", config_path);
 		return 0;
 	}
-	if (realpath(config_path, sv.config_path) == NULL)
-		snprintf(sv.config_path, sizeof(sv.config_path), "%s", config_path);
-	if (sv.log_level_forced)
-		sv.cfg.log_level = sv.forced_log_level;
+	if (realpath(config_path, supervisor_state.config_path) == NULL)
+		snprintf(supervisor_state.config_path, sizeof(supervisor_state.config_path), "%s",
+			 config_path);
+	if (supervisor_state.log_level_forced)
+		supervisor_state.cfg.log_level = supervisor_state.forced_log_level;
 
 	if (!foreground)
 		daemonize();
-	log_init("rxmppd", (enum log_level)sv.cfg.log_level,
+	log_init("rxmppd", (enum log_level)supervisor_state.cfg.log_level,
 		 foreground ? LOG_TARGET_STDERR : LOG_TARGET_SYSLOG);
 	find_libexec_dir();
 	signal(SIGPIPE, SIG_IGN);
@@ -430,27 +444,30 @@ int main(int argc, char **argv)
 
 	if (accounts_check_at_start() == -1)
 		return PROC_EXIT_CONFIG;
-	sv.loop = ev_loop_new();
-	if (sv.loop == NULL)
+	supervisor_state.loop = ev_loop_new();
+	if (supervisor_state.loop == NULL)
 		fatal("event loop");
-	sv.started_at = ev_now(sv.loop);
-	if (ev_signal_add(sv.loop, SIGTERM, on_terminate, NULL) == -1 ||
-	    ev_signal_add(sv.loop, SIGINT, on_terminate, NULL) == -1 ||
-	    ev_signal_add(sv.loop, SIGHUP, on_hangup, NULL) == -1 ||
-	    ev_signal_add(sv.loop, SIGCHLD, on_child, NULL) == -1)
+	supervisor_state.started_at = ev_now(supervisor_state.loop);
+	if (ev_signal_add(supervisor_state.loop, SIGTERM, on_terminate, NULL) == -1 ||
+	    ev_signal_add(supervisor_state.loop, SIGINT, on_terminate, NULL) == -1 ||
+	    ev_signal_add(supervisor_state.loop, SIGHUP, on_hangup, NULL) == -1 ||
+	    ev_signal_add(supervisor_state.loop, SIGCHLD, on_child, NULL) == -1)
 		fatal("signalfd");
 
 	char why[512];
-	if (interfaces_watch(&sv.cfg, on_interfaces_changed, why, sizeof(why)) == -1 ||
-	    sockets_update(&sv.cfg, &sv.listening, NULL, why, sizeof(why)) == -1)
+	if (supervisor_interfaces_watch(&supervisor_state.cfg, on_interfaces_changed, why,
+					sizeof(why)) == -1 ||
+	    supervisor_sockets_update(&supervisor_state.cfg, &supervisor_state.listening, NULL, why,
+				      sizeof(why)) == -1)
 		fatalx("%s", why);
-	if (control_open(sv.cfg.control_socket, why, sizeof(why)) == -1)
+	if (supervisor_control_open(supervisor_state.cfg.control_socket, why, sizeof(why)) == -1)
 		fatalx("%s", why);
 	log_info("rxmppd %s starting for %s (configuration %s, children from %s)", RXMPP_VERSION,
-		 sv.cfg.domain, sv.config_path, sv.libexec_dir);
-	children_start_all();
+		 supervisor_state.cfg.domain, supervisor_state.config_path,
+		 supervisor_state.libexec_dir);
+	supervisor_children_start_all();
 
-	if (ev_loop_run(sv.loop) == -1)
+	if (ev_loop_run(supervisor_state.loop) == -1)
 		fatal("event loop");
-	return sv.exit_status;
+	return supervisor_state.exit_status;
 }

@@ -70,7 +70,7 @@ struct supervisor {
 	int exit_status;
 };
 
-extern struct supervisor sv;
+extern struct supervisor supervisor_state;
 
 /* supervisor_table.c */
 /* Configuration changes that restart a child: what it reads only at start. */
@@ -105,73 +105,76 @@ struct child_spec {
 
 #define SUPERVISOR_CHILD_COUNT 4
 /* In start order; its channels are proc_links (common/proc.c). */
-extern const struct child_spec child_specs[SUPERVISOR_CHILD_COUNT];
+extern const struct child_spec supervisor_child_specs[SUPERVISOR_CHILD_COUNT];
 
 /* supervisor_children.c */
-void children_start_all(void);
-/* Sends the configuration in sv.cfg to every running child and starts a
+void supervisor_children_start_all(void);
+/* Sends the configuration in supervisor_state.cfg to every running child and starts a
  * reload round: when each has answered (or RELOAD_ANSWER_MS passed),
- * control_reload_done hears whether all took it. */
-void children_reconfigure(void);
+ * supervisor_control_reload_done hears whether all took it. */
+void supervisor_children_reconfigure(void);
 /* A reload round is waiting for answers. */
-bool children_reload_pending(void);
+bool supervisor_children_reload_pending(void);
 /* Restarts on purpose (not counted as a failure) every child whose
  * restart_on holds one of `causes`, CHILD_RESTART_SOCKETS counting only for
  * a child that owns one of `socket_kinds` (1 << enum proto_socket_kind);
  * their names, comma-separated, in `names` ("" when none). */
-void children_restart_for(uint32_t causes, uint32_t socket_kinds, char *names, size_t names_size);
+void supervisor_children_restart_for(uint32_t causes, uint32_t socket_kinds, char *names,
+				     size_t names_size);
 /* Reaps exited children and schedules their restarts (SIGCHLD). */
-void children_reap(void);
+void supervisor_children_reap(void);
 /* Stops the children one by one in reverse start order, then calls `done`. */
-void children_stop_all(void (*done)(void));
-size_t children_status(struct proto_status_child *out, size_t max);
+void supervisor_children_stop_all(void (*done)(void));
+size_t supervisor_children_status(struct proto_status_child *out, size_t max);
 /* A message to a running child; -1 when it is not there. */
-int children_send(enum proc_role role, uint16_t type, uint64_t peer, const void *data, size_t len);
+int supervisor_children_send(enum proc_role role, uint16_t type, uint64_t peer, const void *data,
+			     size_t len);
 /* Tells the listener, if it has had its configuration, of a listening socket
  * opened or closed since (its restart brings the whole set anyway); the
  * elector's and the router's sockets are not its business. */
-void children_listen_changed(const struct listen_socket *s, bool opened);
+void supervisor_children_listen_changed(const struct listen_socket *s, bool opened);
 /* Every needed child is ready and every channel between running children
  * is up: what rxmppctl status and systemd hear as ready. */
-bool children_all_ready(void);
+bool supervisor_children_all_ready(void);
 /* Channels between running children that are not up on both ends. */
-unsigned children_channels_down(void);
+unsigned supervisor_children_channels_down(void);
 
 /* supervisor_sockets.c */
-/* Told of each socket sockets_update opened (`opened`) or is about to close. */
+/* Told of each socket supervisor_sockets_update opened (`opened`) or is about to close. */
 typedef void sockets_changed_fn(const struct listen_socket *s, bool opened);
 /* Makes `set` the sockets the configuration and the current addresses of
- * its interfaces (interfaces_addresses: follow cfg's interfaces first)
+ * its interfaces (supervisor_interfaces_addresses: follow cfg's interfaces first)
  * ask for: keeps those that stay, opens the new ones, closes the rest,
  * telling `changed` (may be NULL) of each.  A configured address that
  * cannot be bound fails the whole update: on -1 (the reason in `why`)
  * `set` is as it was; an interface's address that cannot be bound is a
  * warning. */
-int sockets_update(const struct config *cfg, struct listen_set *set, sockets_changed_fn *changed,
-		   char *why, size_t why_size);
-void sockets_close(struct listen_set *set);
+int supervisor_sockets_update(const struct config *cfg, struct listen_set *set,
+			      sockets_changed_fn *changed, char *why, size_t why_size);
+void supervisor_sockets_close(struct listen_set *set);
 /* The socket as the listener and rxmppctl status see it. */
-void sockets_describe(const struct listen_socket *s, struct proto_listen_socket *out);
+void supervisor_sockets_describe(const struct listen_socket *s, struct proto_listen_socket *out);
 
 /* supervisor_interfaces.c */
 /* Follows the interfaces named in cfg's listen.addresses (none: stops
  * following); `changed` runs when their usable addresses change.  -1 with
  * the reason when rtnetlink cannot be used. */
-int interfaces_watch(const struct config *cfg, void (*changed)(void), char *why, size_t why_size);
+int supervisor_interfaces_watch(const struct config *cfg, void (*changed)(void), char *why,
+				size_t why_size);
 /* The usable addresses of the followed interfaces, in `*out`. */
-size_t interfaces_addresses(const struct interface_address **out);
-void interfaces_stop(void);
+size_t supervisor_interfaces_addresses(const struct interface_address **out);
+void supervisor_interfaces_stop(void);
 
 /* supervisor_control.c */
-int control_open(const char *path, char *why, size_t why_size);
-void control_close(void);
+int supervisor_control_open(const char *path, char *why, size_t why_size);
+void supervisor_control_close(void);
 /* The end of a reload round: `refusals` says which child kept what and why. */
-void control_reload_done(bool ok, const char *refusals);
+void supervisor_control_reload_done(bool ok, const char *refusals);
 /* An answer from a child to the control client whose token is `token`. */
-void control_relay(uint64_t token, uint16_t type, const void *data, size_t len);
+void supervisor_control_relay(uint64_t token, uint16_t type, const void *data, size_t len);
 
 /* supervisor_notify.c: no-ops when NOTIFY_SOCKET is not set. */
-void notify_send(const char *state);
+void supervisor_notify_send(const char *state);
 
 /* rxmppd.c */
 /* Re-reads the configuration file; 0 with what was restarted in `why`, or

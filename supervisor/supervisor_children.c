@@ -115,7 +115,7 @@ static bool link_up(const struct child *a, const struct child *b)
 	return a->peer_up[b->spec->role] && b->peer_up[a->spec->role];
 }
 
-unsigned children_channels_down(void)
+unsigned supervisor_children_channels_down(void)
 {
 	unsigned down = 0;
 	for (unsigned l = 0; l < proc_link_count; l++) {
@@ -127,9 +127,9 @@ unsigned children_channels_down(void)
 	return down;
 }
 
-bool children_all_ready(void)
+bool supervisor_children_all_ready(void)
 {
-	return children_needed_ready() && children_channels_down() == 0;
+	return children_needed_ready() && supervisor_children_channels_down() == 0;
 }
 
 /* Both ends serve, so neither is about to be restarted with fresh channels. */
@@ -137,7 +137,7 @@ static bool link_ends_ready(const struct child *a, const struct child *b)
 {
 	return a->state == PROTO_CHILD_READY && b->state == PROTO_CHILD_READY &&
 	       a->channel != NULL && b->channel != NULL && a->pid > 0 && b->pid > 0 &&
-	       !a->restart_on_purpose && !b->restart_on_purpose && !sv.shutting_down;
+	       !a->restart_on_purpose && !b->restart_on_purpose && !supervisor_state.shutting_down;
 }
 
 /* A fresh socketpair for the channel between `a` and `b`, one end each. */
@@ -154,7 +154,7 @@ static void link_heal(struct child *a, struct child *b)
 	struct proto_peer_channel to_b = {.role = a->spec->role};
 	ipc_send(a->channel, PROTO_PEER_CHANNEL, 0, &to_a, sizeof(to_a), pair[0]);
 	ipc_send(b->channel, PROTO_PEER_CHANNEL, 0, &to_b, sizeof(to_b), pair[1]);
-	a->handed_at[b->spec->role] = b->handed_at[a->spec->role] = ev_now(sv.loop);
+	a->handed_at[b->spec->role] = b->handed_at[a->spec->role] = ev_now(supervisor_state.loop);
 }
 
 /* Heals what is down past its grace; runs again while something waits. */
@@ -162,7 +162,7 @@ static int64_t link_check(struct ev_timer *timer, void *arg)
 {
 	(void)timer;
 	(void)arg;
-	int64_t now = ev_now(sv.loop), next = EV_TIMER_DONE;
+	int64_t now = ev_now(supervisor_state.loop), next = EV_TIMER_DONE;
 	for (unsigned l = 0; l < proc_link_count; l++) {
 		struct child *a = child_by_role(proc_links[l].a);
 		struct child *b = child_by_role(proc_links[l].b);
@@ -184,33 +184,34 @@ static int64_t link_check(struct ev_timer *timer, void *arg)
 static void link_check_soon(void)
 {
 	if (link_timer == NULL)
-		link_timer = ev_timer_add(sv.loop, LINK_HEAL_DELAY_MS, link_check, NULL);
+		link_timer =
+		    ev_timer_add(supervisor_state.loop, LINK_HEAL_DELAY_MS, link_check, NULL);
 }
 
 /* The node's readiness after a change of a child or a channel: announced
  * the first time; later, systemd's status says when it is degraded. */
 static void children_ready_changed(void)
 {
-	if (sv.shutting_down)
+	if (supervisor_state.shutting_down)
 		return; /* channels end in the order of the shutdown */
-	bool ready = children_all_ready();
-	if (ready && !sv.ready_announced) {
+	bool ready = supervisor_children_all_ready();
+	if (ready && !supervisor_state.ready_announced) {
 		supervisor_ready();
 		return;
 	}
-	if (!sv.ready_announced || ready == !link_degraded_said)
+	if (!supervisor_state.ready_announced || ready == !link_degraded_said)
 		return;
 	char state[CONFIG_DOMAIN_MAX + 96];
 	if (ready) {
 		log_info("every channel between the processes is up again");
-		snprintf(state, sizeof(state), "STATUS=serving %s", sv.cfg.domain);
+		snprintf(state, sizeof(state), "STATUS=serving %s", supervisor_state.cfg.domain);
 	} else {
 		snprintf(state, sizeof(state),
 			 "STATUS=degraded: %u channels between processes down",
-			 children_channels_down());
+			 supervisor_children_channels_down());
 	}
 	link_degraded_said = !ready;
-	notify_send(state);
+	supervisor_notify_send(state);
 }
 
 static void child_on_peer_state(struct child *c, const struct ipc_msg *msg)
@@ -253,7 +254,7 @@ static struct child *socket_owner(const struct listen_socket *s)
 static void child_send_socket(struct child *c, const struct listen_socket *s, bool open)
 {
 	struct proto_listen_socket info;
-	sockets_describe(s, &info);
+	supervisor_sockets_describe(s, &info);
 	if (!open) {
 		ipc_send(c->channel, PROTO_LISTEN_CLOSE, 0, &info, sizeof(info), -1);
 		return;
@@ -269,18 +270,20 @@ static void child_send_socket(struct child *c, const struct listen_socket *s, bo
 
 /* A child gets its listening sockets at its start; afterwards only one
  * with sockets_live hears of sockets opened and closed
- * (children_listen_changed): the others restart when theirs change. */
+ * (supervisor_children_listen_changed): the others restart when theirs change. */
 static void child_send_config(struct child *c, bool with_sockets)
 {
-	ipc_send(c->channel, PROTO_CONFIG, 0, &sv.cfg, sizeof(sv.cfg), -1);
-	for (size_t i = 0; with_sockets && i < sv.listening.count; i++) {
-		if (child_owns(c->spec, &sv.listening.sockets[i]))
-			child_send_socket(c, &sv.listening.sockets[i], true);
+	ipc_send(c->channel, PROTO_CONFIG, 0, &supervisor_state.cfg, sizeof(supervisor_state.cfg),
+		 -1);
+	for (size_t i = 0; with_sockets && i < supervisor_state.listening.count; i++) {
+		if (child_owns(c->spec, &supervisor_state.listening.sockets[i]))
+			child_send_socket(c, &supervisor_state.listening.sockets[i], true);
 	}
 	if (c->spec->gets_callbridges) {
-		for (size_t i = 0; i < sv.bridges.count; i++)
-			ipc_send(c->channel, PROTO_CALLBRIDGE, 0, &sv.bridges.items[i],
-				 sizeof(sv.bridges.items[i]), -1);
+		for (size_t i = 0; i < supervisor_state.bridges.count; i++)
+			ipc_send(c->channel, PROTO_CALLBRIDGE, 0,
+				 &supervisor_state.bridges.items[i],
+				 sizeof(supervisor_state.bridges.items[i]), -1);
 	}
 	ipc_send(c->channel, PROTO_CONFIG_END, 0, NULL, 0, -1);
 }
@@ -314,7 +317,7 @@ static void reload_round_check(void)
 	}
 	ev_timer_del(round.timer);
 	round.timer = NULL;
-	control_reload_done(round.refusals[0] == '\0', round.refusals);
+	supervisor_control_reload_done(round.refusals[0] == '\0', round.refusals);
 }
 
 static int64_t reload_round_overdue(struct ev_timer *timer, void *arg)
@@ -331,7 +334,7 @@ static int64_t reload_round_overdue(struct ev_timer *timer, void *arg)
 				 child_name(c));
 		c->reload_pending = false;
 	}
-	control_reload_done(false, round.refusals);
+	supervisor_control_reload_done(false, round.refusals);
 	return EV_TIMER_DONE;
 }
 
@@ -375,7 +378,7 @@ static void child_on_ready(struct child *c, const struct ipc_msg *msg)
 	if (c->state == PROTO_CHILD_READY)
 		return; /* a reload confirmed */
 	c->state = PROTO_CHILD_READY;
-	c->ready_at = ev_now(sv.loop);
+	c->ready_at = ev_now(supervisor_state.loop);
 	ev_timer_del(c->ready_timer);
 	c->ready_timer = NULL;
 	c->startup_failures_in_row = 0;
@@ -397,14 +400,14 @@ static void child_msg(struct ipc_channel *ch, const struct ipc_msg *msg, void *a
 	else if (msg->type == PROTO_PEER_STATE)
 		child_on_peer_state(c, msg);
 	else if (c->spec->role == PROC_LISTENER && c->greeted && msg->type == PROTO_STATS &&
-		 msg->len == sizeof(sv.stats))
-		memcpy(&sv.stats, msg->data, sizeof(sv.stats));
+		 msg->len == sizeof(supervisor_state.stats))
+		memcpy(&supervisor_state.stats, msg->data, sizeof(supervisor_state.stats));
 	else if (c->spec->role == PROC_CERTWORKER && c->greeted && msg->type == PROTO_CERT_STATE &&
-		 msg->len == sizeof(sv.cert))
-		memcpy(&sv.cert, msg->data, sizeof(sv.cert));
+		 msg->len == sizeof(supervisor_state.cert))
+		memcpy(&supervisor_state.cert, msg->data, sizeof(supervisor_state.cert));
 	else if (c->spec->role == PROC_ELECTOR && c->greeted &&
 		 (msg->type == PROTO_CLUSTER_STATUS || msg->type == PROTO_CLUSTER_RESULT))
-		control_relay(msg->peer, msg->type, msg->data, msg->len);
+		supervisor_control_relay(msg->peer, msg->type, msg->data, msg->len);
 	else
 		ipc_channel_fail(c->channel, "unexpected message %s", proto_type_name(msg->type));
 }
@@ -463,7 +466,7 @@ static void child_exec(const struct child *c, int supervisor_fd, const int peer_
 	close_range((unsigned)last + 1, ~0u, 0);
 
 	char path[1200], generation[16];
-	snprintf(path, sizeof(path), "%s/%s", sv.libexec_dir, c->spec->executable);
+	snprintf(path, sizeof(path), "%s/%s", supervisor_state.libexec_dir, c->spec->executable);
 	snprintf(generation, sizeof(generation), "%u", c->generation);
 	const char *argv[] = {
 	    path,
@@ -511,14 +514,14 @@ static int child_spawn(struct child *c, const int peer_fds[])
 	/* Its channels are the ones handed to it now (peer_fds). */
 	for (int r = 0; r < PROC_ROLE_COUNT; r++) {
 		c->peer_up[r] = false;
-		c->handed_at[r] = ev_now(sv.loop);
+		c->handed_at[r] = ev_now(supervisor_state.loop);
 	}
-	c->started_at = ev_now(sv.loop);
+	c->started_at = ev_now(supervisor_state.loop);
 	c->ready_at = 0;
-	c->ready_timer =
-	    ev_timer_add(sv.loop, c->spec->policy->ready_timeout_ms, child_ready_overdue, c);
-	c->channel =
-	    ipc_channel_new(sv.loop, pair[0], child_name(c), child_msg, child_channel_closed, c);
+	c->ready_timer = ev_timer_add(supervisor_state.loop, c->spec->policy->ready_timeout_ms,
+				      child_ready_overdue, c);
+	c->channel = ipc_channel_new(supervisor_state.loop, pair[0], child_name(c), child_msg,
+				     child_channel_closed, c);
 	if (c->channel == NULL) {
 		log_warn("channel to %s", child_name(c));
 		kill(pid, SIGKILL);
@@ -565,19 +568,19 @@ static void child_restart(struct child *c)
 		}
 		struct child *peer = child_by_role((enum proc_role)r);
 		struct proto_peer_channel info = {.role = c->spec->role};
-		peer->handed_at[c->spec->role] = ev_now(sv.loop);
+		peer->handed_at[c->spec->role] = ev_now(supervisor_state.loop);
 		ipc_send(peer->channel, PROTO_PEER_CHANNEL, 0, &info, sizeof(info), peer_ends[r]);
 	}
 	if (rc == -1)
 		c->state = PROTO_CHILD_BACKOFF;
 }
 
-void children_start_all(void)
+void supervisor_children_start_all(void)
 {
 	int ends[SUPERVISOR_CHILD_COUNT][PROC_ROLE_COUNT];
 
 	for (size_t i = 0; i < SUPERVISOR_CHILD_COUNT; i++) {
-		children[i].spec = &child_specs[i];
+		children[i].spec = &supervisor_child_specs[i];
 		for (int r = 0; r < PROC_ROLE_COUNT; r++)
 			ends[i][r] = -1;
 	}
@@ -608,15 +611,15 @@ static int64_t child_restart_due(struct ev_timer *timer, void *arg)
 	struct child *c = arg;
 	(void)timer;
 	c->restart_timer = NULL;
-	if (!sv.shutting_down && !child_running(c))
+	if (!supervisor_state.shutting_down && !child_running(c))
 		child_restart(c);
 	return EV_TIMER_DONE;
 }
 
 static void child_schedule_restart(struct child *c, int64_t delay_ms)
 {
-	c->restart_at = ev_now(sv.loop) + delay_ms;
-	c->restart_timer = ev_timer_add(sv.loop, delay_ms, child_restart_due, c);
+	c->restart_at = ev_now(supervisor_state.loop) + delay_ms;
+	c->restart_timer = ev_timer_add(supervisor_state.loop, delay_ms, child_restart_due, c);
 	if (c->restart_timer == NULL)
 		fatal("restart timer");
 }
@@ -625,7 +628,8 @@ static void child_schedule_restart(struct child *c, int64_t delay_ms)
 static bool storage_writable(char *why, size_t why_size)
 {
 	char path[PATH_MAX];
-	snprintf(path, sizeof(path), "%s/%s", sv.cfg.state_directory, STORAGE_PROBE_FILE);
+	snprintf(path, sizeof(path), "%s/%s", supervisor_state.cfg.state_directory,
+		 STORAGE_PROBE_FILE);
 	if (fileio_write_atomic(path, "rxmppd\n", 7, 0600, why, why_size) == -1)
 		return false;
 	unlink(path);
@@ -637,16 +641,17 @@ static int64_t child_storage_probe(struct ev_timer *timer, void *arg)
 	struct child *c = arg;
 	char why[512];
 	(void)timer;
-	if (sv.shutting_down || child_running(c)) {
+	if (supervisor_state.shutting_down || child_running(c)) {
 		c->restart_timer = NULL;
 		return EV_TIMER_DONE;
 	}
 	if (!storage_writable(why, sizeof(why))) {
-		c->restart_at = ev_now(sv.loop) + STORAGE_PROBE_MS;
+		c->restart_at = ev_now(supervisor_state.loop) + STORAGE_PROBE_MS;
 		return STORAGE_PROBE_MS;
 	}
 	c->restart_timer = NULL;
-	log_info("%s takes writes again; restarting %s", sv.cfg.state_directory, child_name(c));
+	log_info("%s takes writes again; restarting %s", supervisor_state.cfg.state_directory,
+		 child_name(c));
 	child_restart(c);
 	return EV_TIMER_DONE;
 }
@@ -660,7 +665,7 @@ static bool child_wait_for_storage(struct child *c, pid_t pid, const char *how)
 	char why[512];
 	if (storage_writable(why, sizeof(why))) {
 		log_warnx("%s (pid %d) could not write its state, but %s takes a test write",
-			  child_name(c), (int)pid, sv.cfg.state_directory);
+			  child_name(c), (int)pid, supervisor_state.cfg.state_directory);
 		return false;
 	}
 	c->restarts++;
@@ -668,8 +673,9 @@ static bool child_wait_for_storage(struct child *c, pid_t pid, const char *how)
 	log_warnx("%s (pid %d) %s: it cannot write its state (%s); restarting it as soon as "
 		  "a test write there succeeds (tried every %d s)",
 		  child_name(c), (int)pid, how, why, STORAGE_PROBE_MS / 1000);
-	c->restart_at = ev_now(sv.loop) + STORAGE_PROBE_MS;
-	c->restart_timer = ev_timer_add(sv.loop, STORAGE_PROBE_MS, child_storage_probe, c);
+	c->restart_at = ev_now(supervisor_state.loop) + STORAGE_PROBE_MS;
+	c->restart_timer =
+	    ev_timer_add(supervisor_state.loop, STORAGE_PROBE_MS, child_storage_probe, c);
 	if (c->restart_timer == NULL)
 		fatal("storage probe timer");
 	return true;
@@ -689,7 +695,7 @@ static void child_describe_exit(int status, char *out, size_t size)
 static void child_exited(struct child *c, int status)
 {
 	char how[96];
-	int64_t now = ev_now(sv.loop);
+	int64_t now = ev_now(supervisor_state.loop);
 	bool was_ready = c->ready_at != 0;
 
 	child_describe_exit(status, how, sizeof(how));
@@ -705,9 +711,9 @@ static void child_exited(struct child *c, int status)
 	memset(c->peer_up, 0, sizeof(c->peer_up));
 	reload_round_forget(c);
 	if (c->spec->role == PROC_LISTENER)
-		memset(&sv.stats, 0, sizeof(sv.stats));
+		memset(&supervisor_state.stats, 0, sizeof(supervisor_state.stats));
 
-	if (sv.shutting_down) {
+	if (supervisor_state.shutting_down) {
 		log_info("%s (pid %d) %s", child_name(c), (int)pid, how);
 		c->state = PROTO_CHILD_STOPPED;
 		return;
@@ -762,7 +768,7 @@ static void child_exited(struct child *c, int status)
 	child_schedule_restart(c, delay);
 }
 
-void children_reap(void)
+void supervisor_children_reap(void)
 {
 	int status;
 	pid_t pid;
@@ -774,17 +780,18 @@ void children_reap(void)
 			}
 		}
 	}
-	if (sv.shutting_down && stop_done != NULL) {
+	if (supervisor_state.shutting_down && stop_done != NULL) {
 		/* The next child in the shutdown order may go now. */
-		children_stop_all(stop_done);
+		supervisor_children_stop_all(stop_done);
 	}
 }
 
-void children_reconfigure(void)
+void supervisor_children_reconfigure(void)
 {
 	round.refusals[0] = '\0';
 	ev_timer_del(round.timer);
-	round.timer = ev_timer_add(sv.loop, RELOAD_ANSWER_MS, reload_round_overdue, NULL);
+	round.timer =
+	    ev_timer_add(supervisor_state.loop, RELOAD_ANSWER_MS, reload_round_overdue, NULL);
 	for (size_t i = 0; i < SUPERVISOR_CHILD_COUNT; i++) {
 		struct child *c = &children[i];
 		c->reload_pending = c->channel != NULL && c->greeted;
@@ -794,7 +801,7 @@ void children_reconfigure(void)
 	reload_round_check();
 }
 
-bool children_reload_pending(void)
+bool supervisor_children_reload_pending(void)
 {
 	return round.timer != NULL;
 }
@@ -809,7 +816,8 @@ static const char *restart_cause_text(uint32_t causes)
 	return "its listening sockets changed";
 }
 
-void children_restart_for(uint32_t causes, uint32_t socket_kinds, char *names, size_t names_size)
+void supervisor_children_restart_for(uint32_t causes, uint32_t socket_kinds, char *names,
+				     size_t names_size)
 {
 	names[0] = '\0';
 	for (size_t i = 0; i < SUPERVISOR_CHILD_COUNT; i++) {
@@ -844,7 +852,7 @@ static int64_t child_stop_overdue(struct ev_timer *timer, void *arg)
 	return EV_TIMER_DONE;
 }
 
-void children_stop_all(void (*done)(void))
+void supervisor_children_stop_all(void (*done)(void))
 {
 	stop_done = done;
 	for (size_t i = 0; i < SUPERVISOR_CHILD_COUNT; i++) {
@@ -864,8 +872,8 @@ void children_stop_all(void (*done)(void))
 		c->state = PROTO_CHILD_STOPPED;
 		log_info("stopping %s (pid %d)", child_name(c), (int)c->pid);
 		kill(c->pid, SIGTERM);
-		stop_timer =
-		    ev_timer_add(sv.loop, c->spec->policy->stop_grace_ms, child_stop_overdue, c);
+		stop_timer = ev_timer_add(supervisor_state.loop, c->spec->policy->stop_grace_ms,
+					  child_stop_overdue, c);
 		return;
 	}
 	if (stop_timer != NULL) {
@@ -876,7 +884,8 @@ void children_stop_all(void (*done)(void))
 	done();
 }
 
-int children_send(enum proc_role role, uint16_t type, uint64_t peer, const void *data, size_t len)
+int supervisor_children_send(enum proc_role role, uint16_t type, uint64_t peer, const void *data,
+			     size_t len)
 {
 	struct child *c = child_by_role(role);
 	if (c == NULL || c->channel == NULL || !c->greeted)
@@ -884,7 +893,7 @@ int children_send(enum proc_role role, uint16_t type, uint64_t peer, const void 
 	return ipc_send(c->channel, type, peer, data, len, -1);
 }
 
-void children_listen_changed(const struct listen_socket *s, bool opened)
+void supervisor_children_listen_changed(const struct listen_socket *s, bool opened)
 {
 	struct child *c = socket_owner(s);
 	/* A child that has not said hello yet gets the whole set then. */
@@ -893,9 +902,9 @@ void children_listen_changed(const struct listen_socket *s, bool opened)
 	child_send_socket(c, s, opened);
 }
 
-size_t children_status(struct proto_status_child *out, size_t max)
+size_t supervisor_children_status(struct proto_status_child *out, size_t max)
 {
-	int64_t now = ev_now(sv.loop);
+	int64_t now = ev_now(supervisor_state.loop);
 	size_t n = 0;
 	for (size_t i = 0; i < SUPERVISOR_CHILD_COUNT && n < max; i++, n++) {
 		const struct child *c = &children[i];

@@ -52,26 +52,28 @@ static void control_client_closed(struct ipc_channel *ch, const char *reason, vo
 static void control_send_status(struct ipc_channel *ch)
 {
 	struct proto_status_child kids[8];
-	size_t n = children_status(kids, sizeof(kids) / sizeof(kids[0]));
+	size_t n = supervisor_children_status(kids, sizeof(kids) / sizeof(kids[0]));
 	struct proto_status status = {
 	    .pid = (uint32_t)getpid(),
 	    .children = (uint32_t)n,
-	    .uptime_ms = (uint64_t)(ev_now(sv.loop) - sv.started_at),
-	    .ready = children_all_ready(),
-	    .enabled = sv.cfg.enabled,
-	    .client_port = sv.cfg.listen.client_port,
-	    .component_port = sv.cfg.listen.component_port,
-	    .stats = sv.stats,
-	    .cert = sv.cert,
-	    .channels_down = children_channels_down(),
+	    .uptime_ms = (uint64_t)(ev_now(supervisor_state.loop) - supervisor_state.started_at),
+	    .ready = supervisor_children_all_ready(),
+	    .enabled = supervisor_state.cfg.enabled,
+	    .client_port = supervisor_state.cfg.listen.client_port,
+	    .component_port = supervisor_state.cfg.listen.component_port,
+	    .stats = supervisor_state.stats,
+	    .cert = supervisor_state.cert,
+	    .channels_down = supervisor_children_channels_down(),
 	};
 	/* What is bound now, interfaces' addresses included. */
-	struct proto_listen_socket *listening = calloc(sv.listening.count + 1, sizeof(*listening));
-	for (size_t i = 0; listening != NULL && i < sv.listening.count; i++)
-		sockets_describe(&sv.listening.sockets[i], &listening[status.listening++]);
-	snprintf(status.domain, sizeof(status.domain), "%s", sv.cfg.domain);
+	struct proto_listen_socket *listening =
+	    calloc(supervisor_state.listening.count + 1, sizeof(*listening));
+	for (size_t i = 0; listening != NULL && i < supervisor_state.listening.count; i++)
+		supervisor_sockets_describe(&supervisor_state.listening.sockets[i],
+					    &listening[status.listening++]);
+	snprintf(status.domain, sizeof(status.domain), "%s", supervisor_state.cfg.domain);
 	snprintf(status.config_path, sizeof(status.config_path), "%.*s",
-		 (int)sizeof(status.config_path) - 1, sv.config_path);
+		 (int)sizeof(status.config_path) - 1, supervisor_state.config_path);
 	struct iovec iov[3] = {
 	    {.iov_base = &status, .iov_len = sizeof(status)},
 	    {.iov_base = kids, .iov_len = n * sizeof(kids[0])},
@@ -91,7 +93,7 @@ static void control_send_result(struct ipc_channel *ch, bool ok, const char *mes
 	ipc_sendv(ch, PROTO_CTL_RESULT, 0, iov, 2, -1);
 }
 
-void control_reload_done(bool ok, const char *refusals)
+void supervisor_control_reload_done(bool ok, const char *refusals)
 {
 	for (size_t i = 0; i < CONTROL_CLIENTS_MAX; i++) {
 		if (!control.reload_waiting[i] || control.clients[i] == NULL)
@@ -125,8 +127,8 @@ static void control_client_msg(struct ipc_channel *ch, const struct ipc_msg *msg
 			ipc_channel_fail(ch, "bad CLUSTER_REQUEST");
 			break;
 		}
-		if (children_send(PROC_ELECTOR, PROTO_CLUSTER_REQUEST, control.tokens[slot],
-				  msg->data, msg->len) == -1) {
+		if (supervisor_children_send(PROC_ELECTOR, PROTO_CLUSTER_REQUEST,
+					     control.tokens[slot], msg->data, msg->len) == -1) {
 			struct proto_result result = {.ok = 0};
 			const char *text = "the elector is not running; see rxmppctl status";
 			result.message_len = (uint32_t)strlen(text);
@@ -142,7 +144,8 @@ static void control_client_msg(struct ipc_channel *ch, const struct ipc_msg *msg
 		while (slot < CONTROL_CLIENTS_MAX && control.clients[slot] != ch)
 			slot++;
 		int rc = supervisor_reload(why, sizeof(why));
-		if (rc == -1 || slot == CONTROL_CLIENTS_MAX || !children_reload_pending()) {
+		if (rc == -1 || slot == CONTROL_CLIENTS_MAX ||
+		    !supervisor_children_reload_pending()) {
 			control_send_result(ch, rc == 0, why);
 			break;
 		}
@@ -180,8 +183,8 @@ static void control_accept(struct ev_io *io, int fd, uint32_t events, void *arg)
 			continue;
 		}
 		struct ipc_channel *ch =
-		    ipc_channel_new(sv.loop, client, "control client", control_client_msg,
-				    control_client_closed, NULL);
+		    ipc_channel_new(supervisor_state.loop, client, "control client",
+				    control_client_msg, control_client_closed, NULL);
 		if (ch == NULL) {
 			log_warn("control client");
 			continue;
@@ -192,7 +195,7 @@ static void control_accept(struct ev_io *io, int fd, uint32_t events, void *arg)
 	}
 }
 
-void control_relay(uint64_t token, uint16_t type, const void *data, size_t len)
+void supervisor_control_relay(uint64_t token, uint16_t type, const void *data, size_t len)
 {
 	for (size_t i = 0; i < CONTROL_CLIENTS_MAX; i++) {
 		if (control.clients[i] != NULL && control.tokens[i] == token) {
@@ -202,7 +205,7 @@ void control_relay(uint64_t token, uint16_t type, const void *data, size_t len)
 	}
 }
 
-int control_open(const char *path, char *why, size_t why_size)
+int supervisor_control_open(const char *path, char *why, size_t why_size)
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	if (strlen(path) >= sizeof(sun.sun_path)) {
@@ -246,7 +249,7 @@ int control_open(const char *path, char *why, size_t why_size)
 		close(fd);
 		return -1;
 	}
-	control.io = ev_io_add(sv.loop, fd, EV_READ, control_accept, NULL);
+	control.io = ev_io_add(supervisor_state.loop, fd, EV_READ, control_accept, NULL);
 	if (control.io == NULL) {
 		snprintf(why, why_size, "control socket: %s", strerror(errno));
 		close(fd);
@@ -258,7 +261,7 @@ int control_open(const char *path, char *why, size_t why_size)
 	return 0;
 }
 
-void control_close(void)
+void supervisor_control_close(void)
 {
 	for (size_t i = 0; i < CONTROL_CLIENTS_MAX; i++) {
 		if (control.clients[i] != NULL) {

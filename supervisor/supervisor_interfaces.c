@@ -1,7 +1,7 @@
 /*
  * The interfaces named in listen.addresses, followed through rtnetlink.
  *
- * Runs in the supervisor.  interfaces_watch reads every address of the
+ * Runs in the supervisor.  supervisor_interfaces_watch reads every address of the
  * named interfaces with an RTM_GETADDR dump (a blocking socket of its own,
  * answered at once by the kernel) and keeps a second socket subscribed to
  * the link and address groups.  When an address of a listened interface
@@ -51,22 +51,22 @@ static struct {
 	struct interface_address addresses[INTERFACE_ADDRESSES_MAX];
 	size_t address_count;
 	void (*changed)(void);
-} W;
+} watch;
 
 static struct watched *watched_by_index(uint32_t ifindex)
 {
-	for (size_t i = 0; i < W.watched_count; i++) {
-		if (ifindex != 0 && W.watched[i].ifindex == ifindex)
-			return &W.watched[i];
+	for (size_t i = 0; i < watch.watched_count; i++) {
+		if (ifindex != 0 && watch.watched[i].ifindex == ifindex)
+			return &watch.watched[i];
 	}
 	return NULL;
 }
 
 static struct watched *watched_by_name(const char *name)
 {
-	for (size_t i = 0; i < W.watched_count; i++) {
-		if (strcmp(W.watched[i].name, name) == 0)
-			return &W.watched[i];
+	for (size_t i = 0; i < watch.watched_count; i++) {
+		if (strcmp(watch.watched[i].name, name) == 0)
+			return &watch.watched[i];
 	}
 	return NULL;
 }
@@ -74,11 +74,11 @@ static struct watched *watched_by_name(const char *name)
 static bool address_forget(uint32_t ifindex, const char *address)
 {
 	bool gone = false;
-	for (size_t i = 0; i < W.address_count;) {
-		struct interface_address *a = &W.addresses[i];
+	for (size_t i = 0; i < watch.address_count;) {
+		struct interface_address *a = &watch.addresses[i];
 		if (a->ifindex == ifindex && (address == NULL || strcmp(a->plain, address) == 0)) {
 			log_info("%s: address %s is no longer listened on", a->interface, a->plain);
-			*a = W.addresses[--W.address_count];
+			*a = watch.addresses[--watch.address_count];
 			gone = true;
 		} else {
 			i++;
@@ -89,20 +89,20 @@ static bool address_forget(uint32_t ifindex, const char *address)
 
 static bool address_learn(const struct watched *w, const struct rtnl_event *e)
 {
-	for (size_t i = 0; i < W.address_count; i++) {
-		struct interface_address *known = &W.addresses[i];
+	for (size_t i = 0; i < watch.address_count; i++) {
+		struct interface_address *known = &watch.addresses[i];
 		if (known->ifindex == e->ifindex && strcmp(known->plain, e->address) == 0) {
 			known->stale = false;
 			return false;
 		}
 	}
-	if (W.address_count == INTERFACE_ADDRESSES_MAX) {
+	if (watch.address_count == INTERFACE_ADDRESSES_MAX) {
 		log_warnx(
 		    "%s: more than %d addresses on the listened interfaces; %s is not listened on",
 		    w->name, INTERFACE_ADDRESSES_MAX, e->address);
 		return false;
 	}
-	struct interface_address *a = &W.addresses[W.address_count++];
+	struct interface_address *a = &watch.addresses[watch.address_count++];
 	memset(a, 0, sizeof(*a));
 	memcpy(a->interface, w->name, sizeof(a->interface));
 	a->ifindex = e->ifindex;
@@ -134,8 +134,9 @@ static bool apply(const struct nlmsghdr *nlh)
 			return false;
 		/* The same address announced again with new flags: tentative
 		 * becomes usable, or duplicate address detection failed. */
-		return rtnl_address_usable(&e, W.link_local) ? address_learn(w, &e)
-							     : address_forget(e.ifindex, e.address);
+		return rtnl_address_usable(&e, watch.link_local)
+			   ? address_learn(w, &e)
+			   : address_forget(e.ifindex, e.address);
 	case RTNL_ADDRESS_DEL:
 		return w != NULL && address_forget(e.ifindex, e.address);
 	case RTNL_LINK_NEW:
@@ -197,8 +198,8 @@ static int dump_addresses(char *why, size_t why_size)
 		goto out;
 	}
 	/* What the dump does not name again is gone (swept below). */
-	for (size_t i = 0; i < W.address_count; i++)
-		W.addresses[i].stale = true;
+	for (size_t i = 0; i < watch.address_count; i++)
+		watch.addresses[i].stale = true;
 	static char buf[NETLINK_READ_SIZE];
 	bool changed = false;
 	for (int reads = 0; reads < DUMP_READS_MAX; reads++) {
@@ -223,9 +224,9 @@ static int dump_addresses(char *why, size_t why_size)
 	snprintf(why, why_size, "the address dump did not end after %d reads", DUMP_READS_MAX);
 	goto out;
 sweep:
-	for (size_t i = 0; i < W.address_count;) {
-		if (W.addresses[i].stale)
-			address_forget(W.addresses[i].ifindex, W.addresses[i].plain);
+	for (size_t i = 0; i < watch.address_count;) {
+		if (watch.addresses[i].stale)
+			address_forget(watch.addresses[i].ifindex, watch.addresses[i].plain);
 		else
 			i++;
 	}
@@ -240,7 +241,7 @@ static void on_events(struct ev_io *io, int fd, uint32_t events, void *arg)
 	static char buf[NETLINK_READ_SIZE];
 	bool changed = false;
 	for (int reads = 0; reads < EVENT_READS_MAX; reads++) {
-		ssize_t n = mnl_socket_recvfrom(W.events, buf, sizeof(buf));
+		ssize_t n = mnl_socket_recvfrom(watch.events, buf, sizeof(buf));
 		if (n == -1 && errno == ENOBUFS) {
 			/* The kernel dropped events: what we hold may be stale. */
 			char why[256];
@@ -258,58 +259,61 @@ static void on_events(struct ev_io *io, int fd, uint32_t events, void *arg)
 		/* Events carry sequence number 0 and come from the kernel (port 0). */
 		mnl_cb_run(buf, (size_t)n, 0, 0, apply_cb, &changed);
 	}
-	if (changed && W.changed != NULL)
-		W.changed();
+	if (changed && watch.changed != NULL)
+		watch.changed();
 }
 
 static int events_open(char *why, size_t why_size)
 {
-	if (W.events != NULL)
+	if (watch.events != NULL)
 		return 0;
-	W.events = mnl_socket_open2(NETLINK_ROUTE, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	watch.events = mnl_socket_open2(NETLINK_ROUTE, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	unsigned groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR;
-	if (W.events == NULL || mnl_socket_bind(W.events, groups, MNL_SOCKET_AUTOPID) == -1) {
+	if (watch.events == NULL ||
+	    mnl_socket_bind(watch.events, groups, MNL_SOCKET_AUTOPID) == -1) {
 		snprintf(why, why_size, "cannot subscribe to interface changes (rtnetlink): %s",
 			 strerror(errno));
 		goto fail;
 	}
 	int size = EVENT_SOCKET_BUFFER;
-	setsockopt(mnl_socket_get_fd(W.events), SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
-	W.io = ev_io_add(sv.loop, mnl_socket_get_fd(W.events), EV_READ, on_events, NULL);
-	if (W.io == NULL) {
+	setsockopt(mnl_socket_get_fd(watch.events), SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+	watch.io = ev_io_add(supervisor_state.loop, mnl_socket_get_fd(watch.events), EV_READ,
+			     on_events, NULL);
+	if (watch.io == NULL) {
 		snprintf(why, why_size, "cannot watch the rtnetlink socket: %s", strerror(errno));
 		goto fail;
 	}
 	return 0;
 fail:
-	if (W.events != NULL)
-		mnl_socket_close(W.events);
-	W.events = NULL;
+	if (watch.events != NULL)
+		mnl_socket_close(watch.events);
+	watch.events = NULL;
 	return -1;
 }
 
-void interfaces_stop(void)
+void supervisor_interfaces_stop(void)
 {
-	if (W.io != NULL)
-		ev_io_del(W.io);
-	if (W.events != NULL)
-		mnl_socket_close(W.events);
-	W.io = NULL;
-	W.events = NULL;
-	W.watched_count = 0;
-	W.address_count = 0;
+	if (watch.io != NULL)
+		ev_io_del(watch.io);
+	if (watch.events != NULL)
+		mnl_socket_close(watch.events);
+	watch.io = NULL;
+	watch.events = NULL;
+	watch.watched_count = 0;
+	watch.address_count = 0;
 }
 
-int interfaces_watch(const struct config *cfg, void (*changed)(void), char *why, size_t why_size)
+int supervisor_interfaces_watch(const struct config *cfg, void (*changed)(void), char *why,
+				size_t why_size)
 {
-	W.watched_count = 0;
-	W.link_local = cfg->listen.link_local;
-	W.changed = changed;
+	watch.watched_count = 0;
+	watch.link_local = cfg->listen.link_local;
+	watch.changed = changed;
 	for (uint32_t i = 0; i < cfg->listen.address_count; i++) {
 		const char *entry = cfg->listen.addresses[i];
 		if (!config_address_is_interface(entry))
 			continue;
-		struct watched *w = &W.watched[W.watched_count++];
+		struct watched *w = &watch.watched[watch.watched_count++];
 		snprintf(w->name, sizeof(w->name), "%s", entry);
 		w->ifindex = if_nametoindex(entry);
 		if (w->ifindex == 0)
@@ -317,21 +321,21 @@ int interfaces_watch(const struct config *cfg, void (*changed)(void), char *why,
 				  "comes",
 				  entry);
 	}
-	if (W.watched_count == 0) {
-		interfaces_stop();
+	if (watch.watched_count == 0) {
+		supervisor_interfaces_stop();
 		return 0;
 	}
 	/* Subscribe first: a change between the dump and the subscription
 	 * would otherwise be missed; one seen twice changes nothing. */
 	if (events_open(why, why_size) == -1 || dump_addresses(why, why_size) == -1) {
-		interfaces_stop();
+		supervisor_interfaces_stop();
 		return -1;
 	}
 	return 0;
 }
 
-size_t interfaces_addresses(const struct interface_address **out)
+size_t supervisor_interfaces_addresses(const struct interface_address **out)
 {
-	*out = W.addresses;
-	return W.address_count;
+	*out = watch.addresses;
+	return watch.address_count;
 }

@@ -15,7 +15,7 @@
 #include "common/log.h"
 #include "supervisor.h"
 
-void notify_send(const char *state)
+void supervisor_notify_send(const char *state)
 {
 	const char *path = getenv("NOTIFY_SOCKET");
 	if (path == NULL || path[0] == '\0')

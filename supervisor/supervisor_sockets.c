@@ -127,12 +127,12 @@ static size_t wanted_list(const struct config *cfg, const struct interface_addre
 	return n;
 }
 
-int sockets_update(const struct config *cfg, struct listen_set *set, sockets_changed_fn *changed,
-		   char *why, size_t why_size)
+int supervisor_sockets_update(const struct config *cfg, struct listen_set *set,
+			      sockets_changed_fn *changed, char *why, size_t why_size)
 {
 	static uint32_t next_id = 1;
 	const struct interface_address *extra;
-	size_t extra_count = interfaces_addresses(&extra);
+	size_t extra_count = supervisor_interfaces_addresses(&extra);
 	size_t max = 5 * ((size_t)cfg->listen.address_count + extra_count + 1);
 	struct wanted *wanted = calloc(max, sizeof(*wanted));
 	struct listen_set next = {.sockets = calloc(max, sizeof(struct listen_socket))};
@@ -179,7 +179,7 @@ int sockets_update(const struct config *cfg, struct listen_set *set, sockets_cha
 		if (set->sockets[i].fd != -1 && changed != NULL)
 			changed(&set->sockets[i], false);
 	}
-	sockets_close(set);
+	supervisor_sockets_close(set);
 	*set = next;
 	for (size_t i = 0; i < next.count; i++) {
 		if (fresh[i] && changed != NULL)
@@ -211,14 +211,14 @@ fail:
 	return -1;
 }
 
-void sockets_describe(const struct listen_socket *s, struct proto_listen_socket *out)
+void supervisor_sockets_describe(const struct listen_socket *s, struct proto_listen_socket *out)
 {
 	*out = (struct proto_listen_socket){.kind = s->kind, .id = s->id, .port = s->port};
 	snprintf(out->address, sizeof(out->address), "%s", s->address);
 	snprintf(out->interface, sizeof(out->interface), "%s", s->interface);
 }
 
-void sockets_close(struct listen_set *set)
+void supervisor_sockets_close(struct listen_set *set)
 {
 	for (size_t i = 0; i < set->count; i++) {
 		if (set->sockets[i].fd != -1)

@@ -23,7 +23,7 @@ static const struct child_restart_policy child_policy_default = {
 
 /* Start order; shutdown goes the other way, so the listener stops taking
  * connections before the processes behind it go. */
-const struct child_spec child_specs[] = {
+const struct child_spec supervisor_child_specs[] = {
     {
 	.role = PROC_CERTWORKER,
 	.executable = "rxmpp-certworker",

@@ -4,7 +4,7 @@
  * and the payload decoders the children run on what arrives: the routing
  * header (proto_route_unpack), the peer-link messages of the elector
  * (elector_wire_decode) and the relay messages of the router
- * (relay_wire_decode), each given every frame.  The input goes through a
+ * (router_relay_wire_decode), each given every frame.  The input goes through a
  * real socketpair into a real channel on one event loop, as a child reads
  * it; the channel must end, by end of file or by refusing a frame, and
  * nothing may read out of bounds.
@@ -39,7 +39,7 @@ static void fuzz_ipc_on_msg(struct ipc_channel *ch, const struct ipc_msg *msg, v
 		abort();
 	static struct relay_wire_msg relay;
 	why = NULL;
-	if (relay_wire_decode(msg, &relay, &why) == -1 && why == NULL)
+	if (router_relay_wire_decode(msg, &relay, &why) == -1 && why == NULL)
 		abort();
 }
 

@@ -18,13 +18,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static void fuzz_relay_drain(struct relay *r)
 {
 	struct relay_out o;
-	while (relay_next(r, &o)) {
+	while (router_relay_next(r, &o)) {
 		if (o.kind != RELAY_OUT_ROUTE)
 			continue;
-		relay_route_begin(r, &o);
+		router_relay_route_begin(r, &o);
 		struct relay_wire_deliver d;
-		relay_deliver_remote(r, 2, o.session, o.data, o.len, &d);
-		relay_route_end(r);
+		router_relay_deliver_remote(r, 2, o.session, o.data, o.len, &d);
+		router_relay_route_end(r);
 	}
 }
 
@@ -36,16 +36,16 @@ static struct relay *fuzz_relay_node(uint64_t self, uint64_t leader)
 					.queue_max_wait_ms = 100,
 					.warmup_ms = 100,
 					.relink_ms = 100};
-	struct relay *r = relay_new(&options);
+	struct relay *r = router_relay_new(&options);
 	if (r == NULL)
 		abort();
-	relay_tick(r, 0);
-	relay_leader(r, self, leader, 1, 2);
+	router_relay_tick(r, 0);
+	router_relay_leader(r, self, leader, 1, 2);
 	if (leader == self) {
-		relay_peer_link(r, 2, true);
+		router_relay_peer_link(r, 2, true);
 	} else {
-		relay_forward(r, 5, "x", 1);
-		relay_up_link(r, true);
+		router_relay_forward(r, 5, "x", 1);
+		router_relay_up_link(r, true);
 	}
 	fuzz_relay_drain(r);
 	return r;
@@ -61,7 +61,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct ipc_msg msg = {.type = type, .data = data + 3, .len = size - 3, .fd = -1};
 	struct relay_wire_msg m;
 	const char *why = NULL;
-	if (relay_wire_decode(&msg, &m, &why) == -1) {
+	if (router_relay_wire_decode(&msg, &m, &why) == -1) {
 		if (why == NULL)
 			abort();
 		return 0;
@@ -74,17 +74,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct relay *leader = fuzz_relay_node(1, 1);
 	struct relay *follower = fuzz_relay_node(2, 1);
 	struct relay *r = from_leader ? follower : leader;
-	if (relay_step(r, from_leader ? 1 : 2, from_leader, &m, &why) == -1 && why == NULL)
+	if (router_relay_step(r, from_leader ? 1 : 2, from_leader, &m, &why) == -1 && why == NULL)
 		abort();
 	fuzz_relay_drain(r);
 	/* What was accepted survives the links going and time passing. */
-	relay_peer_link(leader, 2, false);
-	relay_up_link(follower, false);
-	relay_tick(leader, 1000);
-	relay_tick(follower, 1000);
+	router_relay_peer_link(leader, 2, false);
+	router_relay_up_link(follower, false);
+	router_relay_tick(leader, 1000);
+	router_relay_tick(follower, 1000);
 	fuzz_relay_drain(leader);
 	fuzz_relay_drain(follower);
-	relay_free(leader);
-	relay_free(follower);
+	router_relay_free(leader);
+	router_relay_free(follower);
 	return 0;
 }

@@ -37,16 +37,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (split > len)
 		split = len;
 	struct sasl s;
-	sasl_init(&s);
+	listener_sasl_init(&s);
 	s.forced_server_nonce = "3rfcNHYJY1ZVvWVs7j";
 	struct buf out;
 	buf_init(&out, 4096);
-	enum sasl_result r = sasl_start(&s, mechanism, text, split, fuzz_sasl_lookup, NULL, &out);
+	enum sasl_result r =
+	    listener_sasl_start(&s, mechanism, text, split, fuzz_sasl_lookup, NULL, &out);
 	if (r == SASL_CONTINUE)
-		r = sasl_step(&s, text + split, len - split, &out);
+		r = listener_sasl_step(&s, text + split, len - split, &out);
 	if (buf_len(&out) > 1024)
 		abort();
 	buf_free(&out);
-	sasl_free(&s);
+	listener_sasl_free(&s);
 	return 0;
 }

@@ -29,7 +29,7 @@ static struct {
 	EVP_PKEY *root_key, *int1_key, *int2_key, *leaf_key, *other_key, *stranger_key;
 	X509 *root, *int1, *int2, *leaf, *expired, *stranger;
 	time_t now;
-} P;
+} pki;
 
 static X509 *issue(const char *cn, const char *sans, EVP_PKEY *key, X509 *issuer,
 		   EVP_PKEY *issuer_key, enum cert_profile profile, time_t from, time_t until)
@@ -52,38 +52,38 @@ static X509 *issue(const char *cn, const char *sans, EVP_PKEY *key, X509 *issuer
 
 static void pki_make(void)
 {
-	P.now = time(NULL);
-	time_t from = P.now - DAY, until = P.now + 30 * DAY;
-	P.root_key = cert_key_generate(CERT_KEY_P256);
-	P.int1_key = cert_key_generate(CERT_KEY_P256);
-	P.int2_key = cert_key_generate(CERT_KEY_P256);
-	P.leaf_key = cert_key_generate(CERT_KEY_P256);
-	P.other_key = cert_key_generate(CERT_KEY_P256);
-	P.stranger_key = cert_key_generate(CERT_KEY_P256);
-	P.root = issue("Test Root", NULL, P.root_key, NULL, P.root_key, CERT_PROFILE_CA, from,
-		       until + DAY);
-	P.int1 =
-	    issue("Int One", NULL, P.int1_key, P.root, P.root_key, CERT_PROFILE_CA, from, until);
-	P.int2 =
-	    issue("Int Two", NULL, P.int2_key, P.int1, P.int1_key, CERT_PROFILE_CA, from, until);
-	P.leaf = issue("xmpp.example.com", "xmpp.example.com,node1.example.com,192.0.2.1",
-		       P.leaf_key, P.int2, P.int2_key, CERT_PROFILE_SERVER, from, until);
-	P.expired = issue("xmpp.example.com", "xmpp.example.com", P.leaf_key, P.int2, P.int2_key,
-			  CERT_PROFILE_SERVER, P.now - 10 * DAY, P.now - DAY);
-	P.stranger = issue("Stranger CA", NULL, P.stranger_key, NULL, P.stranger_key,
-			   CERT_PROFILE_CA, from, until);
+	pki.now = time(NULL);
+	time_t from = pki.now - DAY, until = pki.now + 30 * DAY;
+	pki.root_key = cert_key_generate(CERT_KEY_P256);
+	pki.int1_key = cert_key_generate(CERT_KEY_P256);
+	pki.int2_key = cert_key_generate(CERT_KEY_P256);
+	pki.leaf_key = cert_key_generate(CERT_KEY_P256);
+	pki.other_key = cert_key_generate(CERT_KEY_P256);
+	pki.stranger_key = cert_key_generate(CERT_KEY_P256);
+	pki.root = issue("Test Root", NULL, pki.root_key, NULL, pki.root_key, CERT_PROFILE_CA, from,
+			 until + DAY);
+	pki.int1 = issue("Int One", NULL, pki.int1_key, pki.root, pki.root_key, CERT_PROFILE_CA,
+			 from, until);
+	pki.int2 = issue("Int Two", NULL, pki.int2_key, pki.int1, pki.int1_key, CERT_PROFILE_CA,
+			 from, until);
+	pki.leaf = issue("xmpp.example.com", "xmpp.example.com,node1.example.com,192.0.2.1",
+			 pki.leaf_key, pki.int2, pki.int2_key, CERT_PROFILE_SERVER, from, until);
+	pki.expired = issue("xmpp.example.com", "xmpp.example.com", pki.leaf_key, pki.int2,
+			    pki.int2_key, CERT_PROFILE_SERVER, pki.now - 10 * DAY, pki.now - DAY);
+	pki.stranger = issue("Stranger CA", NULL, pki.stranger_key, NULL, pki.stranger_key,
+			     CERT_PROFILE_CA, from, until);
 }
 
 static void pki_free(void)
 {
-	EVP_PKEY *keys[] = {P.root_key, P.int1_key,  P.int2_key,
-			    P.leaf_key, P.other_key, P.stranger_key};
-	X509 *certs[] = {P.root, P.int1, P.int2, P.leaf, P.expired, P.stranger};
+	EVP_PKEY *keys[] = {pki.root_key, pki.int1_key,	 pki.int2_key,
+			    pki.leaf_key, pki.other_key, pki.stranger_key};
+	X509 *certs[] = {pki.root, pki.int1, pki.int2, pki.leaf, pki.expired, pki.stranger};
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		EVP_PKEY_free(keys[i]);
 	for (size_t i = 0; i < sizeof(certs) / sizeof(certs[0]); i++)
 		X509_free(certs[i]);
-	memset(&P, 0, sizeof(P));
+	memset(&pki, 0, sizeof(pki));
 }
 
 /* A stack of the given certificates (references taken), NULL-terminated. */
@@ -164,19 +164,19 @@ END_TEST
 START_TEST(test_signed_certificate_has_the_request_names_and_uses)
 {
 	char names[512], issuer[256];
-	cert_cert_sans_text(P.leaf, names, sizeof(names));
+	cert_cert_sans_text(pki.leaf, names, sizeof(names));
 	ck_assert_str_eq(names, "DNS:xmpp.example.com, DNS:node1.example.com, IP:192.0.2.1");
-	cert_issuer_text(P.leaf, issuer, sizeof(issuer));
+	cert_issuer_text(pki.leaf, issuer, sizeof(issuer));
 	ck_assert_str_eq(issuer, "CN=Int Two");
-	ck_assert_int_eq(X509_check_purpose(P.leaf, X509_PURPOSE_SSL_SERVER, 0), 1);
-	ck_assert_int_eq(X509_check_purpose(P.leaf, X509_PURPOSE_SSL_CLIENT, 0), 1);
-	ck_assert(!cert_is_ca(P.leaf));
-	ck_assert(cert_is_ca(P.int1));
-	ck_assert(cert_self_signed(P.root));
-	ck_assert(!cert_self_signed(P.int1));
-	ck_assert_int_eq(X509_verify(P.leaf, P.int2_key), 1);
-	ck_assert(cert_key_matches(P.leaf_key, X509_get0_pubkey(P.leaf)));
-	ck_assert(!cert_key_matches(P.other_key, X509_get0_pubkey(P.leaf)));
+	ck_assert_int_eq(X509_check_purpose(pki.leaf, X509_PURPOSE_SSL_SERVER, 0), 1);
+	ck_assert_int_eq(X509_check_purpose(pki.leaf, X509_PURPOSE_SSL_CLIENT, 0), 1);
+	ck_assert(!cert_is_ca(pki.leaf));
+	ck_assert(cert_is_ca(pki.int1));
+	ck_assert(cert_self_signed(pki.root));
+	ck_assert(!cert_self_signed(pki.int1));
+	ck_assert_int_eq(X509_verify(pki.leaf, pki.int2_key), 1);
+	ck_assert(cert_key_matches(pki.leaf_key, X509_get0_pubkey(pki.leaf)));
+	ck_assert(!cert_key_matches(pki.other_key, X509_get0_pubkey(pki.leaf)));
 }
 END_TEST
 
@@ -186,9 +186,9 @@ START_TEST(test_signing_with_a_key_that_is_not_the_ca_s_is_refused)
 	struct cert_spec spec;
 	char why[256];
 	ck_assert_int_eq(cert_spec_parse(1, argv, &spec, why, sizeof(why)), 0);
-	X509_REQ *req = cert_make_csr(P.leaf_key, &spec, why, sizeof(why));
-	X509 *cert = cert_make_cert(req, P.int2, P.other_key, CERT_PROFILE_SERVER, P.now,
-				    P.now + DAY, why, sizeof(why));
+	X509_REQ *req = cert_make_csr(pki.leaf_key, &spec, why, sizeof(why));
+	X509 *cert = cert_make_cert(req, pki.int2, pki.other_key, CERT_PROFILE_SERVER, pki.now,
+				    pki.now + DAY, why, sizeof(why));
 	ck_assert_ptr_null(cert);
 	ck_assert_str_eq(why, "the CA key does not belong to the CA certificate");
 	X509_REQ_free(req);
@@ -222,8 +222,8 @@ START_TEST(test_pem_with_every_kind)
 {
 	char *key_pem, *certs_pem;
 	size_t key_len, certs_len;
-	STACK_OF(X509) *two = stack_of(P.leaf, P.int2, NULL);
-	ck_assert_int_eq(cert_pem_key(P.leaf_key, &key_pem, &key_len), 0);
+	STACK_OF(X509) *two = stack_of(pki.leaf, pki.int2, NULL);
+	ck_assert_int_eq(cert_pem_key(pki.leaf_key, &key_pem, &key_len), 0);
 	ck_assert_int_eq(cert_pem_certs(two, &certs_pem, &certs_len), 0);
 	char *text = malloc(key_len + certs_len + 64);
 	snprintf(text, key_len + certs_len + 64, "junk before\n%s%s", certs_pem, key_pem);
@@ -231,9 +231,9 @@ START_TEST(test_pem_with_every_kind)
 	char why[256];
 	ck_assert_int_eq(cert_file_parse("mixed.pem", text, strlen(text), &f, why, sizeof(why)), 0);
 	ck_assert_int_eq(sk_X509_num(f.certs), 2);
-	ck_assert_int_eq(X509_cmp(sk_X509_value(f.certs, 1), P.int2), 0);
+	ck_assert_int_eq(X509_cmp(sk_X509_value(f.certs, 1), pki.int2), 0);
 	ck_assert_ptr_nonnull(f.key);
-	ck_assert(cert_key_matches(f.key, X509_get0_pubkey(P.leaf)));
+	ck_assert(cert_key_matches(f.key, X509_get0_pubkey(pki.leaf)));
 	ck_assert(!cert_file_empty(&f));
 	cert_file_free(&f);
 	free(text);
@@ -246,7 +246,7 @@ END_TEST
 START_TEST(test_encrypted_key_is_noted_not_prompted_for)
 {
 	BIO *bio = BIO_new(BIO_s_mem());
-	ck_assert_int_eq(PEM_write_bio_PrivateKey(bio, P.leaf_key, EVP_aes_256_cbc(),
+	ck_assert_int_eq(PEM_write_bio_PrivateKey(bio, pki.leaf_key, EVP_aes_256_cbc(),
 						  (unsigned char *)"secret", 6, NULL, NULL),
 			 1);
 	char *data;
@@ -266,7 +266,7 @@ START_TEST(test_damaged_pem_names_the_block)
 {
 	char *pem;
 	size_t len;
-	STACK_OF(X509) *two = stack_of(P.leaf, P.int2, NULL);
+	STACK_OF(X509) *two = stack_of(pki.leaf, pki.int2, NULL);
 	ck_assert_int_eq(cert_pem_certs(two, &pem, &len), 0);
 	/* Damage the base64 of the second block. */
 	char *second = strstr(strstr(pem, "-----END") + 8, "-----BEGIN CERTIFICATE-----\n");
@@ -284,13 +284,13 @@ END_TEST
 START_TEST(test_der_certificate)
 {
 	unsigned char *der = NULL;
-	int len = i2d_X509(P.root, &der);
+	int len = i2d_X509(pki.root, &der);
 	struct cert_file f;
 	char why[256];
 	ck_assert_int_eq(
 	    cert_file_parse("root.der", (char *)der, (size_t)len, &f, why, sizeof(why)), 0);
 	ck_assert_int_eq(sk_X509_num(f.certs), 1);
-	ck_assert_int_eq(X509_cmp(sk_X509_value(f.certs, 0), P.root), 0);
+	ck_assert_int_eq(X509_cmp(sk_X509_value(f.certs, 0), pki.root), 0);
 	cert_file_free(&f);
 	OPENSSL_free(der);
 	ck_assert_int_eq(cert_file_parse("notes.txt", "hello\n", 6, &f, why, sizeof(why)), 0);
@@ -303,9 +303,9 @@ END_TEST
 
 START_TEST(test_chain_in_order)
 {
-	STACK_OF(X509) *certs = stack_of(P.leaf, P.int2, P.int1, P.root, NULL);
+	STACK_OF(X509) *certs = stack_of(pki.leaf, pki.int2, pki.int1, pki.root, NULL);
 	struct cert_chain_report r;
-	ck_assert_int_eq(cert_chain_analyse(certs, NULL, P.now, &r), 0);
+	ck_assert_int_eq(cert_chain_analyse(certs, NULL, pki.now, &r), 0);
 	ck_assert_msg(!cert_chain_has_problems(&r), "%s", r.text);
 	ck_assert_int_eq(r.length, 4);
 	for (int i = 0; i < 4; i++)
@@ -316,9 +316,9 @@ END_TEST
 
 START_TEST(test_chain_out_of_order_names_the_certificate)
 {
-	STACK_OF(X509) *certs = stack_of(P.leaf, P.int1, P.int2, P.root, NULL);
+	STACK_OF(X509) *certs = stack_of(pki.leaf, pki.int1, pki.int2, pki.root, NULL);
 	struct cert_chain_report r;
-	ck_assert_int_eq(cert_chain_analyse(certs, NULL, P.now, &r), 0);
+	ck_assert_int_eq(cert_chain_analyse(certs, NULL, pki.now, &r), 0);
 	ck_assert(r.misordered);
 	ck_assert_msg(strstr(r.text, "certificate #2 (CN=Int One) is out of place: #1 "
 				     "(CN=xmpp.example.com) is issued by #3 (CN=Int Two), "
@@ -334,9 +334,9 @@ END_TEST
 
 START_TEST(test_chain_root_first_is_out_of_place)
 {
-	STACK_OF(X509) *certs = stack_of(P.root, P.leaf, P.int2, P.int1, NULL);
+	STACK_OF(X509) *certs = stack_of(pki.root, pki.leaf, pki.int2, pki.int1, NULL);
 	struct cert_chain_report r;
-	ck_assert_int_eq(cert_chain_analyse(certs, NULL, P.now, &r), 0);
+	ck_assert_int_eq(cert_chain_analyse(certs, NULL, pki.now, &r), 0);
 	ck_assert(r.misordered);
 	ck_assert_msg(strstr(r.text, "certificate #1 (CN=Test Root) is out of place: the chain "
 				     "starts with the server's own certificate, #2") != NULL,
@@ -347,9 +347,9 @@ END_TEST
 
 START_TEST(test_chain_duplicates_strangers_and_missing_issuer)
 {
-	STACK_OF(X509) *certs = stack_of(P.leaf, P.int2, P.int2, P.stranger, NULL);
+	STACK_OF(X509) *certs = stack_of(pki.leaf, pki.int2, pki.int2, pki.stranger, NULL);
 	struct cert_chain_report r;
-	ck_assert_int_eq(cert_chain_analyse(certs, NULL, P.now, &r), 0);
+	ck_assert_int_eq(cert_chain_analyse(certs, NULL, pki.now, &r), 0);
 	ck_assert_uint_eq(r.duplicates, 1);
 	ck_assert_uint_eq(r.unrelated, 1);
 	ck_assert(r.issuer_missing);
@@ -365,11 +365,11 @@ END_TEST
 
 START_TEST(test_chain_ending_at_a_trusted_issuer_is_complete)
 {
-	STACK_OF(X509) *certs = stack_of(P.leaf, P.int2, P.int1, NULL);
+	STACK_OF(X509) *certs = stack_of(pki.leaf, pki.int2, pki.int1, NULL);
 	X509_STORE *trust = X509_STORE_new();
-	X509_STORE_add_cert(trust, P.root);
+	X509_STORE_add_cert(trust, pki.root);
 	struct cert_chain_report r;
-	ck_assert_int_eq(cert_chain_analyse(certs, trust, P.now, &r), 0);
+	ck_assert_int_eq(cert_chain_analyse(certs, trust, pki.now, &r), 0);
 	ck_assert_msg(!cert_chain_has_problems(&r), "%s", r.text);
 	ck_assert(r.ends_trusted);
 	X509_STORE_free(trust);
@@ -379,14 +379,14 @@ END_TEST
 
 START_TEST(test_chain_expired_member)
 {
-	STACK_OF(X509) *certs = stack_of(P.expired, P.int2, P.int1, P.root, NULL);
+	STACK_OF(X509) *certs = stack_of(pki.expired, pki.int2, pki.int1, pki.root, NULL);
 	struct cert_chain_report r;
-	ck_assert_int_eq(cert_chain_analyse(certs, NULL, P.now, &r), 0);
+	ck_assert_int_eq(cert_chain_analyse(certs, NULL, pki.now, &r), 0);
 	ck_assert_uint_eq(r.expired, 1);
 	ck_assert_msg(strstr(r.text, "certificate #1 (CN=xmpp.example.com) expired on "), "%s",
 		      r.text);
 	/* Five days ago the leaf was valid and nothing else was yet. */
-	ck_assert_int_eq(cert_chain_analyse(certs, NULL, P.now - 5 * DAY, &r), 0);
+	ck_assert_int_eq(cert_chain_analyse(certs, NULL, pki.now - 5 * DAY, &r), 0);
 	ck_assert_uint_eq(r.expired, 0);
 	ck_assert_uint_eq(r.not_yet_valid, 3);
 	sk_X509_pop_free(certs, X509_free);
@@ -399,37 +399,39 @@ static int verify(X509 *leaf, STACK_OF(X509) * untrusted, int purpose, const cha
 		  size_t why_size)
 {
 	X509_STORE *trust = X509_STORE_new();
-	X509_STORE_add_cert(trust, P.root);
-	int rc = cert_verify(leaf, untrusted, trust, purpose, name, P.now, NULL, why, why_size);
+	X509_STORE_add_cert(trust, pki.root);
+	int rc = cert_verify(leaf, untrusted, trust, purpose, name, pki.now, NULL, why, why_size);
 	X509_STORE_free(trust);
 	return rc;
 }
 
 START_TEST(test_verify_reasons)
 {
-	STACK_OF(X509) *ints = stack_of(P.int2, P.int1, NULL), *one = stack_of(P.int1, NULL);
+	STACK_OF(X509) *ints = stack_of(pki.int2, pki.int1, NULL), *one = stack_of(pki.int1, NULL);
 	char why[1024];
 	ck_assert_int_eq(
-	    verify(P.leaf, ints, X509_PURPOSE_SSL_SERVER, "node1.example.com", why, sizeof(why)),
+	    verify(pki.leaf, ints, X509_PURPOSE_SSL_SERVER, "node1.example.com", why, sizeof(why)),
 	    0);
 	ck_assert_int_eq(
-	    verify(P.leaf, ints, X509_PURPOSE_SSL_SERVER, "192.0.2.1", why, sizeof(why)), 0);
+	    verify(pki.leaf, ints, X509_PURPOSE_SSL_SERVER, "192.0.2.1", why, sizeof(why)), 0);
 	ck_assert_int_eq(
-	    verify(P.leaf, ints, X509_PURPOSE_SSL_SERVER, "other.example.com", why, sizeof(why)),
+	    verify(pki.leaf, ints, X509_PURPOSE_SSL_SERVER, "other.example.com", why, sizeof(why)),
 	    -1);
 	ck_assert_msg(
 	    strstr(why, "other.example.com is not among its names (DNS:xmpp.example.com,"), "%s",
 	    why);
-	ck_assert_int_eq(verify(P.expired, ints, X509_PURPOSE_SSL_SERVER, NULL, why, sizeof(why)),
+	ck_assert_int_eq(verify(pki.expired, ints, X509_PURPOSE_SSL_SERVER, NULL, why, sizeof(why)),
 			 -1);
 	ck_assert_msg(strstr(why, "depth 0 (CN=xmpp.example.com): certificate has expired (not "
 				  "after "),
 		      "%s", why);
-	ck_assert_int_eq(verify(P.leaf, one, X509_PURPOSE_SSL_SERVER, NULL, why, sizeof(why)), -1);
+	ck_assert_int_eq(verify(pki.leaf, one, X509_PURPOSE_SSL_SERVER, NULL, why, sizeof(why)),
+			 -1);
 	ck_assert_msg(strstr(why, "its issuer 'CN=Int Two' is neither in the bundle nor trusted"),
 		      "%s", why);
 	/* A certificate authority is no TLS server. */
-	ck_assert_int_eq(verify(P.int2, one, X509_PURPOSE_SSL_SERVER, NULL, why, sizeof(why)), -1);
+	ck_assert_int_eq(verify(pki.int2, one, X509_PURPOSE_SSL_SERVER, NULL, why, sizeof(why)),
+			 -1);
 	ck_assert_msg(strstr(why, "unsuitable certificate purpose"), "%s", why);
 	sk_X509_pop_free(ints, X509_free);
 	sk_X509_pop_free(one, X509_free);
@@ -484,7 +486,7 @@ static int load_set(const char *key, const char *cert, const char *bundle, const
 	snprintf(b, sizeof(b), "%s/%s", set_dir, bundle ? bundle : "");
 	struct cert_set_files files = {k, c, bundle ? b : NULL};
 	struct cert_set set;
-	int rc = cert_set_load(&files, domain, true, P.now, &set, why, why_size, warnings,
+	int rc = cert_set_load(&files, domain, true, pki.now, &set, why, why_size, warnings,
 			       warnings_size);
 	if (rc == 0) {
 		ck_assert_int_eq(sk_X509_num(set.chain), bundle ? 3 : 1);
@@ -502,13 +504,13 @@ static void set_files_make(void)
 {
 	snprintf(set_dir, sizeof(set_dir), "/tmp/rxmpp-cert-XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(set_dir));
-	write_key("node.key", P.leaf_key);
-	write_key("other.key", P.other_key);
-	write_certs("node.crt", P.leaf, NULL);
-	write_certs("expired.crt", P.expired, NULL);
-	write_certs("chain.pem", P.int2, P.int1, NULL);
-	write_certs("swapped.pem", P.int1, P.int2, NULL);
-	write_certs("wrongfirst.crt", P.int2, P.leaf, NULL);
+	write_key("node.key", pki.leaf_key);
+	write_key("other.key", pki.other_key);
+	write_certs("node.crt", pki.leaf, NULL);
+	write_certs("expired.crt", pki.expired, NULL);
+	write_certs("chain.pem", pki.int2, pki.int1, NULL);
+	write_certs("swapped.pem", pki.int1, pki.int2, NULL);
+	write_certs("wrongfirst.crt", pki.int2, pki.leaf, NULL);
 }
 
 static void set_files_remove(void)
@@ -558,8 +560,8 @@ START_TEST(test_set_refusals)
 	char key_and_cert[8192];
 	char *key_pem, *cert_pem;
 	size_t len;
-	STACK_OF(X509) *one = stack_of(P.int2, NULL);
-	ck_assert_int_eq(cert_pem_key(P.other_key, &key_pem, &len), 0);
+	STACK_OF(X509) *one = stack_of(pki.int2, NULL);
+	ck_assert_int_eq(cert_pem_key(pki.other_key, &key_pem, &len), 0);
 	ck_assert_int_eq(cert_pem_certs(one, &cert_pem, &len), 0);
 	snprintf(key_and_cert, sizeof(key_and_cert), "%s%s", cert_pem, key_pem);
 	write_file("with-key.pem", key_and_cert);

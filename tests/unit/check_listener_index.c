@@ -63,7 +63,7 @@ START_TEST(test_index_find_and_count)
 	ck_assert_uint_eq(x.components, 0);
 	ck_assert_uint_eq(listener_index_count_from(&x, "2001:db8::1"), 0);
 
-	/* Never added (conn_new failed early): removing it is harmless. */
+	/* Never added (listener_conn_new failed early): removing it is harmless. */
 	struct conn *stray = conn_make(9, PROTO_SOCKET_CLIENT, "192.0.2.1");
 	listener_index_remove(&x, stray);
 	ck_assert_uint_eq(listener_index_count_from(&x, "192.0.2.1"), 1);

@@ -6,7 +6,7 @@
  * sent again after a link drops) and reordering (every link has its own
  * delays).  The simulated shell does what router_cluster.c does: links
  * that come up and go, REGISTER and SYNCED, routing on what the node
- * registered, frames encoded and decoded with relay_wire_decode.
+ * registered, frames encoded and decoded with router_relay_wire_decode.
  *
  * Checked at every delivery: no stanza twice, and each receiver gets each
  * sender's stanzas in order.  Checked at the end, once a leader is known
@@ -217,7 +217,7 @@ static void sim_record(struct sim *s, const struct sim_stanza *st, enum sim_outc
 static void sim_deliver_local(struct sim *s, int i, const struct sim_stanza *st,
 			      struct relay_key key)
 {
-	if (relay_seen_before(&s->nodes[i].marks, key)) {
+	if (router_relay_seen_before(&s->nodes[i].marks, key)) {
 		s->resent++;
 		return;
 	}
@@ -238,11 +238,11 @@ static void sim_route(struct sim *s, int i, const struct sim_stanza *st, bool fo
 		return;
 	}
 	if ((int)st->to == i) {
-		sim_deliver_local(s, i, st, relay_route_key(node->r));
+		sim_deliver_local(s, i, st, router_relay_route_key(node->r));
 		return;
 	}
 	if (!forwarded) {
-		relay_forward(node->r, SESSION, st, sizeof(*st));
+		router_relay_forward(node->r, SESSION, st, sizeof(*st));
 		return;
 	}
 	if (!node->registered[st->to]) {
@@ -250,7 +250,8 @@ static void sim_route(struct sim *s, int i, const struct sim_stanza *st, bool fo
 		return;
 	}
 	struct relay_wire_deliver d;
-	if (!relay_deliver_remote(node->r, s->nodes[st->to].id, SESSION, st, sizeof(*st), &d)) {
+	if (!router_relay_deliver_remote(node->r, s->nodes[st->to].id, SESSION, st, sizeof(*st),
+					 &d)) {
 		sim_fail(s, "stanza %u from node %u: node %u registered without a link", st);
 		return;
 	}
@@ -290,9 +291,9 @@ static void sim_perform(struct sim *s, int i, const struct relay_out *o)
 		struct sim_stanza st;
 		ck_assert_uint_eq(o->len, sizeof(st));
 		memcpy(&st, o->data, sizeof(st));
-		relay_route_begin(node->r, o);
+		router_relay_route_begin(node->r, o);
 		sim_route(s, i, &st, true, o->node);
-		relay_route_end(node->r);
+		router_relay_route_end(node->r);
 		return;
 	}
 	case RELAY_OUT_DELIVER: {
@@ -323,7 +324,7 @@ static void sim_perform(struct sim *s, int i, const struct relay_out *o)
 static void sim_pump(struct sim *s, int i)
 {
 	struct relay_out o;
-	while (relay_next(s->nodes[i].r, &o))
+	while (router_relay_next(s->nodes[i].r, &o))
 		sim_perform(s, i, &o);
 }
 
@@ -336,7 +337,7 @@ static void sim_arrive(struct sim *s, struct sim_conn *c, int side, const struct
 	struct ipc_msg msg = {.type = fr->type, .data = fr->data, .len = fr->len, .fd = -1};
 	struct relay_wire_msg m;
 	const char *why = NULL;
-	if (relay_wire_decode(&msg, &m, &why) == -1) {
+	if (router_relay_wire_decode(&msg, &m, &why) == -1) {
 		sim_fail(s, "a frame the relay sent does not decode", NULL);
 		return;
 	}
@@ -353,7 +354,7 @@ static void sim_arrive(struct sim *s, struct sim_conn *c, int side, const struct
 	case RELAY_WIRE_KICK:
 		return;
 	default:
-		if (relay_step(node->r, s->nodes[from].id, from_leader, &m, &why) == -1) {
+		if (router_relay_step(node->r, s->nodes[from].id, from_leader, &m, &why) == -1) {
 			snprintf(s->failure, sizeof(s->failure), "seed %llu: refused: %s",
 				 (unsigned long long)s->seed, why);
 			return;
@@ -369,11 +370,11 @@ static void sim_link_up(struct sim *s, struct sim_conn *c, int side)
 	c->up[side] = true;
 	if (side == 1) {
 		struct sim_node *f = &s->nodes[c->f];
-		if (s->nodes[c->l].id != relay_link_wanted(f->r)) {
+		if (s->nodes[c->l].id != router_relay_link_wanted(f->r)) {
 			sim_close(s, c, 1);
 			return;
 		}
-		relay_up_link(f->r, true);
+		router_relay_up_link(f->r, true);
 		sim_pump(s, c->f);
 		return;
 	}
@@ -383,10 +384,10 @@ static void sim_link_up(struct sim *s, struct sim_conn *c, int side)
 		if (old != c && old->open && old->l == c->l && old->f == c->f && old->up[0] &&
 		    !old->gone[0]) {
 			sim_close(s, old, 0);
-			relay_peer_link(s->nodes[c->l].r, s->nodes[c->f].id, false);
+			router_relay_peer_link(s->nodes[c->l].r, s->nodes[c->f].id, false);
 		}
 	}
-	relay_peer_link(s->nodes[c->l].r, s->nodes[c->f].id, true);
+	router_relay_peer_link(s->nodes[c->l].r, s->nodes[c->f].id, true);
 	sim_pump(s, c->l);
 }
 
@@ -402,11 +403,11 @@ static void sim_link_down(struct sim *s, struct sim_conn *c, int side)
 		if (f->up == (int)(c - s->conns)) {
 			f->up = -1;
 			f->retry_at = s->now + 5;
-			relay_up_link(f->r, false);
+			router_relay_up_link(f->r, false);
 			sim_pump(s, c->f);
 		}
 	} else if (was_up) {
-		relay_peer_link(s->nodes[c->l].r, s->nodes[c->f].id, false);
+		router_relay_peer_link(s->nodes[c->l].r, s->nodes[c->f].id, false);
 		sim_pump(s, c->l);
 	}
 }
@@ -448,7 +449,7 @@ static void sim_links(struct sim *s)
 static void sim_connect(struct sim *s, int i)
 {
 	struct sim_node *node = &s->nodes[i];
-	uint64_t wanted = relay_link_wanted(node->r);
+	uint64_t wanted = router_relay_link_wanted(node->r);
 	if (wanted == 0 || node->up >= 0 || s->now < node->retry_at)
 		return;
 	int l = sim_index(s, wanted);
@@ -506,8 +507,8 @@ static void sim_notices(struct sim *s)
 		sim_trace(s, "node %d hears leader %llu term %llu alive %u", i,
 			  (unsigned long long)node->notice_leader,
 			  (unsigned long long)node->notice_term, node->notice_alive);
-		if (relay_leader(node->r, node->id, node->notice_leader, node->notice_term,
-				 node->notice_alive) &&
+		if (router_relay_leader(node->r, node->id, node->notice_leader, node->notice_term,
+					node->notice_alive) &&
 		    node->up >= 0) {
 			sim_close(s, &s->conns[node->up], 1);
 			node->up = -1;
@@ -561,7 +562,7 @@ static void sim_client_send(struct sim *s, int i)
 	s->dest[i][st.number] = (uint8_t)to;
 	sim_trace(s, "stanza %u %d->%d sent", st.number, i, to);
 	/* As router_main.c does with a stanza from the listener. */
-	relay_catch_up(node->r);
+	router_relay_catch_up(node->r);
 	sim_pump(s, i);
 	sim_route(s, i, &st, false, RELAY_LOCAL);
 	sim_pump(s, i);
@@ -594,7 +595,7 @@ static void sim_step(struct sim *s, bool chaos, bool clients)
 	for (int i = 0; i < s->n; i++) {
 		if (!s->nodes[i].alive)
 			continue;
-		relay_tick(s->nodes[i].r, (int64_t)s->now);
+		router_relay_tick(s->nodes[i].r, (int64_t)s->now);
 		sim_pump(s, i);
 		sim_connect(s, i);
 		if (clients && sim_random(s) % 4 == 0)
@@ -605,7 +606,8 @@ static void sim_step(struct sim *s, bool chaos, bool clients)
 static bool sim_settled(const struct sim *s)
 {
 	for (int i = 0; i < s->n; i++) {
-		if (s->nodes[i].alive && (relay_queued(s->nodes[i].r) > 0 || s->nodes[i].notice))
+		if (s->nodes[i].alive &&
+		    (router_relay_queued(s->nodes[i].r) > 0 || s->nodes[i].notice))
 			return false;
 	}
 	for (size_t k = 0; k < s->conn_count; k++) {
@@ -640,7 +642,7 @@ static void sim_init(struct sim *s, int n, uint64_t seed, bool strict)
 					  .queue_max_wait_ms = s->max_wait,
 					  .warmup_ms = WARMUP,
 					  .relink_ms = 3 * WARMUP};
-		node->r = relay_new(&o);
+		node->r = router_relay_new(&o);
 		node->alive = true;
 		node->up = -1;
 	}
@@ -651,7 +653,7 @@ static void sim_init(struct sim *s, int n, uint64_t seed, bool strict)
 static void sim_free(struct sim *s)
 {
 	for (int i = 0; i < s->n; i++)
-		relay_free(s->nodes[i].r);
+		router_relay_free(s->nodes[i].r);
 	for (size_t k = 0; k < s->conn_count; k++) {
 		free(s->conns[k].q[0]);
 		free(s->conns[k].q[1]);
@@ -771,8 +773,8 @@ static struct relay *scenario_relay(void)
 				  .queue_max_wait_ms = 1000,
 				  .warmup_ms = 1500,
 				  .relink_ms = 5000};
-	struct relay *r = relay_new(&o);
-	relay_tick(r, 0);
+	struct relay *r = router_relay_new(&o);
+	router_relay_tick(r, 0);
 	return r;
 }
 
@@ -785,10 +787,10 @@ static const char *scenario_outs(struct relay *r)
 	size_t at = 0;
 	text[0] = '\0';
 	struct relay_out o;
-	while (relay_next(r, &o)) {
+	while (router_relay_next(r, &o)) {
 		if (o.kind == RELAY_OUT_ROUTE) {
-			relay_route_begin(r, &o);
-			relay_route_end(r);
+			router_relay_route_begin(r, &o);
+			router_relay_route_end(r);
 		}
 		if (at < sizeof(text) - 16)
 			at += (size_t)snprintf(text + at, sizeof(text) - at, "%s%s", at ? " " : "",
@@ -809,23 +811,23 @@ static struct relay_wire_msg scenario_forward(uint64_t seq)
 START_TEST(test_follower_registers_then_syncs_then_forwards_in_order)
 {
 	struct relay *r = scenario_relay();
-	relay_leader(r, 1, 2, 7, 3);
-	ck_assert_uint_eq(relay_link_wanted(r), 2);
-	relay_forward(r, 10, "a", 1);
-	relay_forward(r, 10, "b", 1);
+	router_relay_leader(r, 1, 2, 7, 3);
+	ck_assert_uint_eq(router_relay_link_wanted(r), 2);
+	router_relay_forward(r, 10, "a", 1);
+	router_relay_forward(r, 10, "b", 1);
 	ck_assert_str_eq(scenario_outs(r), ""); /* no link yet: they wait */
-	relay_up_link(r, true);
+	router_relay_up_link(r, true);
 	ck_assert_str_eq(scenario_outs(r), "REG S11 S6 S6");
 	/* Acknowledged ones go; the other goes again on the next link. */
 	struct relay_wire_msg ack = {.type = RELAY_WIRE_ACK};
 	ack.u.ack = (struct relay_wire_ack){.epoch = 5, .seq = 1};
 	const char *why;
-	ck_assert_int_eq(relay_step(r, 2, true, &ack, &why), 0);
-	relay_up_link(r, false);
-	relay_up_link(r, true);
+	ck_assert_int_eq(router_relay_step(r, 2, true, &ack, &why), 0);
+	router_relay_up_link(r, false);
+	router_relay_up_link(r, true);
 	ck_assert_str_eq(scenario_outs(r), "REG S11 S6");
-	ck_assert_uint_eq(relay_queued(r), 1);
-	relay_free(r);
+	ck_assert_uint_eq(router_relay_queued(r), 1);
+	router_relay_free(r);
 }
 END_TEST
 
@@ -835,147 +837,147 @@ END_TEST
 START_TEST(test_new_leader_holds_until_every_live_node_synced)
 {
 	struct relay *r = scenario_relay();
-	relay_leader(r, 1, 1, 3, 3);
-	ck_assert(relay_leading(r) && !relay_routes_for_all(r));
-	relay_peer_link(r, 2, true);
-	relay_peer_link(r, 3, true);
+	router_relay_leader(r, 1, 1, 3, 3);
+	ck_assert(router_relay_leading(r) && !router_relay_routes_for_all(r));
+	router_relay_peer_link(r, 2, true);
+	router_relay_peer_link(r, 3, true);
 	const char *why;
 	struct relay_wire_msg fwd = scenario_forward(1);
 	struct relay_wire_msg synced = {.type = RELAY_WIRE_SYNCED};
-	ck_assert_int_eq(relay_step(r, 2, false, &fwd, &why), 0);
-	ck_assert_int_eq(relay_step(r, 2, false, &synced, &why), 0);
+	ck_assert_int_eq(router_relay_step(r, 2, false, &fwd, &why), 0);
+	ck_assert_int_eq(router_relay_step(r, 2, false, &synced, &why), 0);
 	/* Linked, but node 3 has not registered: still held. */
 	ck_assert_str_eq(scenario_outs(r), "");
-	ck_assert(!relay_routes_for_all(r));
-	ck_assert_int_eq(relay_step(r, 3, false, &synced, &why), 0);
-	ck_assert(relay_routes_for_all(r));
+	ck_assert(!router_relay_routes_for_all(r));
+	ck_assert_int_eq(router_relay_step(r, 3, false, &synced, &why), 0);
+	ck_assert(router_relay_routes_for_all(r));
 	ck_assert_str_eq(scenario_outs(r), "ROUTE S9");
-	relay_free(r);
+	router_relay_free(r);
 }
 END_TEST
 
 START_TEST(test_warmup_ends_at_its_deadline_when_a_member_is_dead)
 {
 	struct relay *r = scenario_relay();
-	relay_leader(r, 1, 1, 3, 3); /* the elector still counts a dead node */
-	relay_peer_link(r, 2, true);
+	router_relay_leader(r, 1, 1, 3, 3); /* the elector still counts a dead node */
+	router_relay_peer_link(r, 2, true);
 	const char *why;
 	struct relay_wire_msg synced = {.type = RELAY_WIRE_SYNCED};
 	struct relay_wire_msg fwd = scenario_forward(1);
-	ck_assert_int_eq(relay_step(r, 2, false, &synced, &why), 0);
-	ck_assert_int_eq(relay_step(r, 2, false, &fwd, &why), 0);
-	relay_tick(r, 1499);
+	ck_assert_int_eq(router_relay_step(r, 2, false, &synced, &why), 0);
+	ck_assert_int_eq(router_relay_step(r, 2, false, &fwd, &why), 0);
+	router_relay_tick(r, 1499);
 	ck_assert_str_eq(scenario_outs(r), "");
-	relay_tick(r, 1500);
+	router_relay_tick(r, 1500);
 	ck_assert_str_eq(scenario_outs(r), "ROUTE S9");
-	relay_free(r);
+	router_relay_free(r);
 }
 END_TEST
 
 START_TEST(test_only_what_never_reached_a_leader_is_bounced)
 {
 	struct relay *r = scenario_relay();
-	relay_leader(r, 1, 2, 7, 3);
-	relay_forward(r, 10, "a", 1);
-	relay_up_link(r, true);
+	router_relay_leader(r, 1, 2, 7, 3);
+	router_relay_forward(r, 10, "a", 1);
+	router_relay_up_link(r, true);
 	ck_assert_str_eq(scenario_outs(r), "REG S11 S6");
-	relay_up_link(r, false); /* "a" may have been delivered */
-	relay_forward(r, 10, "b", 1);
-	relay_tick(r, 999);
+	router_relay_up_link(r, false); /* "a" may have been delivered */
+	router_relay_forward(r, 10, "b", 1);
+	router_relay_tick(r, 999);
 	ck_assert_str_eq(scenario_outs(r), "");
-	relay_tick(r, 1000);
+	router_relay_tick(r, 1000);
 	ck_assert_str_eq(scenario_outs(r), "BOUNCE");
-	ck_assert_uint_eq(relay_queued(r), 1);
+	ck_assert_uint_eq(router_relay_queued(r), 1);
 	/* A full queue bounces at once. */
 	for (int i = 0; i < 4; i++)
-		relay_forward(r, 10, "c", 1);
+		router_relay_forward(r, 10, "c", 1);
 	ck_assert_str_eq(scenario_outs(r), "BOUNCE");
-	relay_free(r);
+	router_relay_free(r);
 }
 END_TEST
 
 START_TEST(test_a_delivery_lost_with_its_link_goes_again_in_order)
 {
 	struct relay *r = scenario_relay();
-	relay_leader(r, 1, 1, 3, 2);
-	relay_peer_link(r, 2, true);
-	relay_peer_link(r, 3, true);
+	router_relay_leader(r, 1, 1, 3, 2);
+	router_relay_peer_link(r, 2, true);
+	router_relay_peer_link(r, 3, true);
 	const char *why;
 	struct relay_wire_msg synced = {.type = RELAY_WIRE_SYNCED};
-	ck_assert_int_eq(relay_step(r, 2, false, &synced, &why), 0);
+	ck_assert_int_eq(router_relay_step(r, 2, false, &synced, &why), 0);
 	ck_assert_str_eq(scenario_outs(r), "");
 	/* Two stanzas of node 3 for a session on node 2, in flight when the
 	 * link to node 2 drops. */
 	struct relay_wire_deliver d;
 	for (uint64_t seq = 1; seq <= 2; seq++) {
 		struct relay_out route = {.kind = RELAY_OUT_ROUTE, .key = {3, 9, seq}};
-		relay_route_begin(r, &route);
-		ck_assert(relay_deliver_remote(r, 2, 77, "x", 1, &d));
-		relay_route_end(r);
+		router_relay_route_begin(r, &route);
+		ck_assert(router_relay_deliver_remote(r, 2, 77, "x", 1, &d));
+		router_relay_route_end(r);
 	}
 	ck_assert_uint_eq(d.origin_seq, 2);
 	ck_assert_str_eq(scenario_outs(r), "");
-	relay_peer_link(r, 2, false);
+	router_relay_peer_link(r, 2, false);
 	ck_assert_str_eq(scenario_outs(r), "FORGET");
-	ck_assert(!relay_deliver_remote(r, 2, 77, "x", 1, &d));
-	relay_peer_link(r, 2, true);
+	ck_assert(!router_relay_deliver_remote(r, 2, 77, "x", 1, &d));
+	router_relay_peer_link(r, 2, true);
 	ck_assert_str_eq(scenario_outs(r), "S7 S7");
 	/* Confirmed: node 3 hears its stanza is done. */
 	struct relay_wire_msg ok = {.type = RELAY_WIRE_DELIVERED};
 	ok.u.delivered.delivery = d.delivery;
-	ck_assert_int_eq(relay_step(r, 2, false, &ok, &why), 0);
+	ck_assert_int_eq(router_relay_step(r, 2, false, &ok, &why), 0);
 	ck_assert_str_eq(scenario_outs(r), "S9");
-	relay_free(r);
+	router_relay_free(r);
 }
 END_TEST
 
 START_TEST(test_a_session_drops_what_it_had_from_an_origin)
 {
 	struct relay_marks marks = {0};
-	ck_assert(!relay_seen_before(&marks, (struct relay_key){3, 9, 1}));
-	ck_assert(!relay_seen_before(&marks, (struct relay_key){3, 9, 2}));
-	ck_assert(relay_seen_before(&marks, (struct relay_key){3, 9, 1}));
-	ck_assert(relay_seen_before(&marks, (struct relay_key){3, 9, 2}));
+	ck_assert(!router_relay_seen_before(&marks, (struct relay_key){3, 9, 1}));
+	ck_assert(!router_relay_seen_before(&marks, (struct relay_key){3, 9, 2}));
+	ck_assert(router_relay_seen_before(&marks, (struct relay_key){3, 9, 1}));
+	ck_assert(router_relay_seen_before(&marks, (struct relay_key){3, 9, 2}));
 	/* Another run of node 3 counts from 1 again. */
-	ck_assert(!relay_seen_before(&marks, (struct relay_key){3, 10, 1}));
+	ck_assert(!router_relay_seen_before(&marks, (struct relay_key){3, 10, 1}));
 	/* Not numbered: never deduplicated. */
-	ck_assert(!relay_seen_before(&marks, (struct relay_key){3, 9, 0}));
-	ck_assert(!relay_seen_before(&marks, (struct relay_key){3, 9, 0}));
+	ck_assert(!router_relay_seen_before(&marks, (struct relay_key){3, 9, 0}));
+	ck_assert(!router_relay_seen_before(&marks, (struct relay_key){3, 9, 0}));
 }
 END_TEST
 
 START_TEST(test_frames_out_of_place_or_malformed_are_refused)
 {
 	struct relay *r = scenario_relay();
-	relay_leader(r, 1, 2, 7, 3);
+	router_relay_leader(r, 1, 2, 7, 3);
 	const char *why;
 	struct relay_wire_msg fwd = scenario_forward(1);
-	ck_assert_int_eq(relay_step(r, 2, true, &fwd, &why), -1);
+	ck_assert_int_eq(router_relay_step(r, 2, true, &fwd, &why), -1);
 	struct relay_wire_msg synced = {.type = RELAY_WIRE_SYNCED};
-	ck_assert_int_eq(relay_step(r, 3, false, &synced, &why), -1); /* no such link */
+	ck_assert_int_eq(router_relay_step(r, 3, false, &synced, &why), -1); /* no such link */
 	struct relay_wire_msg kick = {.type = RELAY_WIRE_KICK};
-	ck_assert_int_eq(relay_step(r, 2, true, &kick, &why), -1);
+	ck_assert_int_eq(router_relay_step(r, 2, true, &kick, &why), -1);
 	char bytes[64] = {0};
 	struct relay_wire_msg m;
 	struct ipc_msg msg = {.type = RELAY_WIRE_ACK, .data = bytes, .len = 15, .fd = -1};
-	ck_assert_int_eq(relay_wire_decode(&msg, &m, &why), -1);
+	ck_assert_int_eq(router_relay_wire_decode(&msg, &m, &why), -1);
 	msg.len = 16;
-	ck_assert_int_eq(relay_wire_decode(&msg, &m, &why), 0);
+	ck_assert_int_eq(router_relay_wire_decode(&msg, &m, &why), 0);
 	msg.type = RELAY_WIRE_SYNCED;
-	ck_assert_int_eq(relay_wire_decode(&msg, &m, &why), -1);
+	ck_assert_int_eq(router_relay_wire_decode(&msg, &m, &why), -1);
 	msg.type = 99;
-	ck_assert_int_eq(relay_wire_decode(&msg, &m, &why), -1);
+	ck_assert_int_eq(router_relay_wire_decode(&msg, &m, &why), -1);
 	/* A registration's JID length must be the rest of the frame. */
 	struct relay_wire_register reg = {.session = 1, .jid_len = 3};
 	memcpy(bytes, &reg, sizeof(reg));
 	memcpy(bytes + sizeof(reg), "a@b", 3);
 	msg = (struct ipc_msg){
 	    .type = RELAY_WIRE_REGISTER, .data = bytes, .len = sizeof(reg) + 3, .fd = -1};
-	ck_assert_int_eq(relay_wire_decode(&msg, &m, &why), 0);
+	ck_assert_int_eq(router_relay_wire_decode(&msg, &m, &why), 0);
 	ck_assert_uint_eq(m.data_len, 3);
 	msg.len--;
-	ck_assert_int_eq(relay_wire_decode(&msg, &m, &why), -1);
-	relay_free(r);
+	ck_assert_int_eq(router_relay_wire_decode(&msg, &m, &why), -1);
+	router_relay_free(r);
 }
 END_TEST
 

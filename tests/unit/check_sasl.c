@@ -44,18 +44,19 @@ static void run_rfc_exchange(enum sasl_mechanism mech, enum scram_hash hash, con
 	derive_user(hash, salt);
 	struct sasl s;
 	struct buf out;
-	sasl_init(&s);
+	listener_sasl_init(&s);
 	buf_init(&out, 4096);
 	s.forced_server_nonce = server_nonce;
 	ck_assert_int_eq(
-	    sasl_start(&s, mech, client_first, strlen(client_first), lookup, NULL, &out),
+	    listener_sasl_start(&s, mech, client_first, strlen(client_first), lookup, NULL, &out),
 	    SASL_CONTINUE);
 	ck_assert_str_eq(text_of(&out), server_first);
 	buf_reset(&out, 0);
-	ck_assert_int_eq(sasl_step(&s, client_final, strlen(client_final), &out), SASL_SUCCESS);
+	ck_assert_int_eq(listener_sasl_step(&s, client_final, strlen(client_final), &out),
+			 SASL_SUCCESS);
 	ck_assert_str_eq(text_of(&out), server_final);
-	ck_assert_str_eq(sasl_user(&s), "user");
-	sasl_free(&s);
+	ck_assert_str_eq(listener_sasl_user(&s), "user");
+	listener_sasl_free(&s);
 	buf_free(&out);
 }
 
@@ -88,15 +89,15 @@ static enum sasl_result final_with(const char *client_first, const char *client_
 {
 	derive_user(SCRAM_SHA_1, "QSXCR+Q6sek8bf92");
 	struct sasl s;
-	sasl_init(&s);
+	listener_sasl_init(&s);
 	s.forced_server_nonce = "3rfcNHYJY1ZVvWVs7j";
-	enum sasl_result r =
-	    sasl_start(&s, SASL_SCRAM_SHA_1, client_first, strlen(client_first), lookup, NULL, out);
+	enum sasl_result r = listener_sasl_start(&s, SASL_SCRAM_SHA_1, client_first,
+						 strlen(client_first), lookup, NULL, out);
 	if (r == SASL_CONTINUE) {
 		buf_reset(out, 0);
-		r = sasl_step(&s, client_final, strlen(client_final), out);
+		r = listener_sasl_step(&s, client_final, strlen(client_final), out);
 	}
-	sasl_free(&s);
+	listener_sasl_free(&s);
 	return r;
 }
 
@@ -166,12 +167,12 @@ START_TEST(test_plain)
 	    {"\0user\0", 6, SASL_FAILURE},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		sasl_init(&s);
+		listener_sasl_init(&s);
 		buf_reset(&out, 0);
-		ck_assert_msg(sasl_start(&s, SASL_PLAIN, cases[i].msg, cases[i].len, lookup, NULL,
-					 &out) == cases[i].expect,
+		ck_assert_msg(listener_sasl_start(&s, SASL_PLAIN, cases[i].msg, cases[i].len,
+						  lookup, NULL, &out) == cases[i].expect,
 			      "case %zu", i);
-		sasl_free(&s);
+		listener_sasl_free(&s);
 	}
 	buf_free(&out);
 }
@@ -181,7 +182,7 @@ START_TEST(test_handshake_digest)
 {
 	char digest[41];
 	/* Computed independently: sha1("3BF96D32" "private-secret"). */
-	handshake_digest("3BF96D32", "private-secret", digest);
+	listener_handshake_digest("3BF96D32", "private-secret", digest);
 	ck_assert_str_eq(digest, "b46c341dd5d3d8d6684fa43581a19805a675f43b");
 }
 END_TEST

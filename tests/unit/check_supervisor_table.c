@@ -7,8 +7,8 @@
 static const struct child_spec *spec_of(enum proc_role role)
 {
 	for (size_t i = 0; i < SUPERVISOR_CHILD_COUNT; i++) {
-		if (child_specs[i].role == role)
-			return &child_specs[i];
+		if (supervisor_child_specs[i].role == role)
+			return &supervisor_child_specs[i];
 	}
 	return NULL;
 }
@@ -19,12 +19,12 @@ START_TEST(test_every_child_once)
 	for (int r = PROC_SUPERVISOR + 1; r < PROC_ROLE_COUNT; r++) {
 		unsigned seen = 0;
 		for (size_t i = 0; i < SUPERVISOR_CHILD_COUNT; i++)
-			seen += child_specs[i].role == (enum proc_role)r;
+			seen += supervisor_child_specs[i].role == (enum proc_role)r;
 		ck_assert_msg(seen == 1, "%s appears %u times", proc_role_name((enum proc_role)r),
 			      seen);
 	}
 	for (size_t i = 0; i < SUPERVISOR_CHILD_COUNT; i++) {
-		const struct child_spec *s = &child_specs[i];
+		const struct child_spec *s = &supervisor_child_specs[i];
 		ck_assert_ptr_nonnull(s->executable);
 		ck_assert_ptr_nonnull(s->policy);
 		ck_assert_int_le(s->policy->backoff_first_ms, s->policy->backoff_max_ms);
@@ -42,11 +42,11 @@ START_TEST(test_every_socket_one_owner)
 	for (unsigned kind = PROTO_SOCKET_CLIENT; kind <= PROTO_SOCKET_STANZAS; kind++) {
 		const struct child_spec *owner = NULL;
 		for (size_t i = 0; i < SUPERVISOR_CHILD_COUNT; i++) {
-			if ((child_specs[i].socket_kinds & (1u << kind)) == 0)
+			if ((supervisor_child_specs[i].socket_kinds & (1u << kind)) == 0)
 				continue;
 			ck_assert_msg(owner == NULL, "%s sockets have two owners",
 				      proto_socket_kind_name(kind));
-			owner = &child_specs[i];
+			owner = &supervisor_child_specs[i];
 		}
 		ck_assert_msg(owner != NULL, "%s sockets have no owner",
 			      proto_socket_kind_name(kind));
