@@ -504,8 +504,3 @@ const char *peerlink_peer(const struct peerlink *l)
 {
 	return l->peer;
 }
-
-void peerlink_set_arg(struct peerlink *l, void *arg)
-{
-	l->arg = arg;
-}

@@ -87,6 +87,5 @@ const char *peerlink_peer(const struct peerlink *l);
  * (its hello only says what it claims); valid once the link is up. */
 const uint8_t *peerlink_fingerprint(const struct peerlink *l);
 X509 *peerlink_certificate(const struct peerlink *l);
-void peerlink_set_arg(struct peerlink *l, void *arg);
 
 #endif

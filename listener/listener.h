@@ -115,7 +115,6 @@ void listener_conn_send_str(struct conn *c, const char *text);
 void listener_conn_stream_error(struct conn *c, const char *condition, const char *text);
 /* Closes the stream cleanly (</stream:stream>) and the connection after. */
 void listener_conn_end_stream(struct conn *c);
-void listener_conn_close(struct conn *c, const char *why);
 /* A new XML stream (after STARTTLS or SASL success). */
 void listener_conn_restart_stream(struct conn *c);
 void listener_conn_send_header(struct conn *c, const char *content_ns, const char *from);

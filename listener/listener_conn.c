@@ -27,6 +27,7 @@
 
 static const struct stream_events conn_stream_events;
 static int64_t conn_timer(struct ev_timer *timer, void *arg);
+static void listener_conn_close(struct conn *c, const char *why);
 
 static void xml_open(void *arg, const char *content_ns, const struct xml_attr *attrs)
 {
@@ -143,7 +144,7 @@ int listener_conn_set(char **field, const char *value)
 	return 0;
 }
 
-void listener_conn_close(struct conn *c, const char *why)
+static void listener_conn_close(struct conn *c, const char *why)
 {
 	if (why != NULL)
 		log_debug("%s: closing: %s", c->peer, why);
