@@ -232,14 +232,18 @@ bool listener_route_message(const struct ipc_msg *msg)
 			route_undeliverable(msg->data, msg->len);
 		}
 		return true;
-	case PROTO_SESSION_KICK:
+	case PROTO_SESSION_KICK: {
+		struct proto_kick kick;
+		if (ipc_get_data(msg, &kick, sizeof(kick)) == -1)
+			return false;
 		c = listener_index_find(&listener_state.index, msg->peer);
-		if (c != NULL && msg->len == sizeof(struct proto_kick)) {
+		if (c != NULL) {
 			log_info("%s: session %s replaced by a newer login", c->peer, c->jid);
 			listener_conn_stream_error(
 			    c, "conflict", "replaced by a new session of the same resource");
 		}
-		return msg->len == sizeof(struct proto_kick);
+		return true;
+	}
 	default:
 		return false;
 	}

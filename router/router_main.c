@@ -144,8 +144,9 @@ static void router_peer_pressure(enum proc_role peer, bool congested)
 
 static bool router_supervisor_message(const struct ipc_msg *msg)
 {
+	struct proto_listen_socket socket_info;
 	if (msg->type != PROTO_CLUSTER_SOCKET || msg->fd == -1 ||
-	    msg->len != sizeof(struct proto_listen_socket))
+	    ipc_get_data(msg, &socket_info, sizeof(socket_info)) == -1)
 		return false;
 	router_cluster_socket(msg->fd);
 	return true;

@@ -399,14 +399,16 @@ static void child_msg(struct ipc_channel *ch, const struct ipc_msg *msg, void *a
 		child_on_ready(c, msg);
 	else if (msg->type == PROTO_PEER_STATE)
 		child_on_peer_state(c, msg);
-	else if (c->spec->role == PROC_LISTENER && c->greeted && msg->type == PROTO_STATS &&
-		 msg->len == sizeof(supervisor_state.stats))
-		memcpy(&supervisor_state.stats, msg->data, sizeof(supervisor_state.stats));
-	else if (c->spec->role == PROC_CERTWORKER && c->greeted && msg->type == PROTO_CERT_STATE &&
-		 msg->len == sizeof(supervisor_state.cert))
-		memcpy(&supervisor_state.cert, msg->data, sizeof(supervisor_state.cert));
-	else if (c->spec->role == PROC_ELECTOR && c->greeted &&
-		 (msg->type == PROTO_CLUSTER_STATUS || msg->type == PROTO_CLUSTER_RESULT))
+	else if (c->spec->role == PROC_LISTENER && c->greeted && msg->type == PROTO_STATS) {
+		if (ipc_get_data(msg, &supervisor_state.stats, sizeof(supervisor_state.stats)) ==
+		    -1)
+			ipc_channel_fail(c->channel, "STATS of %zu bytes", msg->len);
+	} else if (c->spec->role == PROC_CERTWORKER && c->greeted &&
+		   msg->type == PROTO_CERT_STATE) {
+		if (ipc_get_data(msg, &supervisor_state.cert, sizeof(supervisor_state.cert)) == -1)
+			ipc_channel_fail(c->channel, "CERT_STATE of %zu bytes", msg->len);
+	} else if (c->spec->role == PROC_ELECTOR && c->greeted &&
+		   (msg->type == PROTO_CLUSTER_STATUS || msg->type == PROTO_CLUSTER_RESULT))
 		supervisor_control_relay(msg->peer, msg->type, msg->data, msg->len);
 	else
 		ipc_channel_fail(c->channel, "unexpected message %s", proto_type_name(msg->type));

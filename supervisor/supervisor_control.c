@@ -122,13 +122,15 @@ static void control_client_msg(struct ipc_channel *ch, const struct ipc_msg *msg
 		size_t slot = 0;
 		while (slot < CONTROL_CLIENTS_MAX && control.clients[slot] != ch)
 			slot++;
-		if (msg->len != sizeof(struct proto_cluster_request) ||
+		struct proto_cluster_request request;
+		if (ipc_get_data(msg, &request, sizeof(request)) == -1 ||
 		    slot == CONTROL_CLIENTS_MAX) {
 			ipc_channel_fail(ch, "bad CLUSTER_REQUEST");
 			break;
 		}
 		if (supervisor_children_send(PROC_ELECTOR, PROTO_CLUSTER_REQUEST,
-					     control.tokens[slot], msg->data, msg->len) == -1) {
+					     control.tokens[slot], &request,
+					     sizeof(request)) == -1) {
 			struct proto_result result = {.ok = 0};
 			const char *text = "the elector is not running; see rxmppctl status";
 			result.message_len = (uint32_t)strlen(text);
