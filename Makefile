@@ -6,7 +6,8 @@
 #   make check SANITIZE=1   the same with AddressSanitizer and UBSan (build-sanitize/)
 #   make run          build and start a local 3-node cluster under ./run/
 #   make names-check  every name a process exports has its prefix, once (in make check)
-#   make fuzz         run the libFuzzer targets for FUZZ_SECONDS each (default 60)
+#   make fuzz         run the libFuzzer targets for FUZZ_SECONDS each (default 60),
+#                     or until FUZZ_RUNS inputs; figures in docs/FUZZING.md
 #   make bench        the benchmark set against rxmpp (BENCH_RUNS, default 3)
 #   make bench-peers  the one-node set against rxmpp, Prosody, ejabberd and jabberd2
 #   make format       format the C sources with the checked-in .clang-format
@@ -78,6 +79,8 @@ UNIT_RUNNER := $(BUILD)/tests/unit-tests
 # tests/fuzz/corpus/NAME/; adding one is adding its NAME here.
 FUZZ_TARGETS := stream config route relay elector ipc sasl accounts callbridges election
 FUZZ_SECONDS ?= 60
+# Or stop each target after this many inputs (-1: no limit).
+FUZZ_RUNS ?= -1
 # What the unit tests and fuzz targets may link: every library.
 TEST_LIBS := $(call lib,$(LIB_DIRS))
 TEST_LDLIBS = $(YAML_LIBS) $(SSL_LIBS) $(EXPAT_LIBS) $(MNL_LIBS) -lresolv
@@ -180,7 +183,7 @@ fuzz: $(foreach t,$(FUZZ_TARGETS),$(BUILD)/tests/fuzz-$(t))
 	@for t in $(FUZZ_TARGETS); do \
 		rm -rf $(BUILD)/corpus-$$t; cp -r tests/fuzz/corpus/$$t $(BUILD)/corpus-$$t; \
 		echo "fuzzing $$t for $(FUZZ_SECONDS) s"; \
-		$(BUILD)/tests/fuzz-$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+		$(BUILD)/tests/fuzz-$$t -max_total_time=$(FUZZ_SECONDS) -runs=$(FUZZ_RUNS) -max_len=65536 \
 			-artifact_prefix=$(BUILD)/ $(BUILD)/corpus-$$t || exit 1; \
 	done
 else
