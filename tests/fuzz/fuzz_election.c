@@ -6,7 +6,7 @@
  * even, the rest is the election file, read by elector_state_load; odd,
  * the rest is the node-id file beside a valid election file, read by
  * elector_state_open as the elector starts.  Files go into a scratch state
- * directory removed at exit.  State accepted holds at most
+ * directory (in /dev/shm when it can) removed at exit.  State accepted holds at most
  * ELECTOR_MEMBERS_MAX members with nonzero ids and addresses that end
  * within their field; a refusal says why; nothing may crash or read out of
  * bounds.
@@ -23,7 +23,9 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static char fuzz_election_dir[] = "/tmp/rxmpp-fuzz-election-XXXXXX";
+/* In memory when there is a tmpfs: an fsync there costs nothing, and the
+ * elector fsyncs every file it rewrites. */
+static char fuzz_election_dir[64];
 
 static void fuzz_election_path(const char *name, char *path, size_t size)
 {
@@ -69,6 +71,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static char valid_text[4096];
 	static size_t valid_len;
 	if (!ready) {
+		snprintf(fuzz_election_dir, sizeof(fuzz_election_dir),
+			 "%s/rxmpp-fuzz-election-XXXXXX",
+			 access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
 		if (mkdtemp(fuzz_election_dir) == NULL)
 			abort();
 		atexit(fuzz_election_cleanup);
