@@ -25,7 +25,9 @@ for obj in "$build"/obj/listener/*.o "$build"/obj/router/*.o "$build"/obj/electo
 	common | config) prefix= ;;
 	*) prefix=${folder}_ ;;
 	esac
-	for name in $(nm -g --defined-only "$obj" | awk 'NF == 3 && $2 ~ /^[TDBRC]$/ { print $3 }'); do
+	# Names the compiler makes (AddressSanitizer's __odr_asan.*) are not ours.
+	for name in $(nm -g --defined-only "$obj" |
+		awk 'NF == 3 && $2 ~ /^[TDBRC]$/ && $3 !~ /^__/ { print $3 }'); do
 		echo "$name $folder/$file.c" >>"$symbols"
 		[ "$name" = main ] && continue
 		if [ -n "$prefix" ] && [ "${name#"$prefix"}" = "$name" ]; then
