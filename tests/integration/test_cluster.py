@@ -248,15 +248,22 @@ def with_accounts(nodes):
         node.ctl("reload")
 
 
+def cluster_with_accounts(node_factory, certs):
+    """Three nodes with alice, bob and cb1 on each: the leader and the two
+    followers."""
+    nodes = form_cluster(node_factory, certs)
+    with_accounts(nodes)
+    leader = leader_of(nodes)
+    one, two = [n for n in nodes if n is not leader]
+    return leader, one, two
+
+
 def test_clients_on_two_nodes_and_a_bridge_on_a_third(node_factory, certs):
     import asyncio
 
     from xmpp import connect_bridge, login, run
 
-    nodes = form_cluster(node_factory, certs)
-    with_accounts(nodes)
-    leader = leader_of(nodes)
-    one, two = [n for n in nodes if n is not leader]
+    leader, one, two = cluster_with_accounts(node_factory, certs)
 
     async def scenario():
         alice = await login(one, "alice", "alice-pw", resource="a")
@@ -290,10 +297,7 @@ def test_numbered_messages_through_a_failover_arrive_once_and_in_order(node_fact
 
     from xmpp import login, run
 
-    nodes = form_cluster(node_factory, certs)
-    with_accounts(nodes)
-    leader = leader_of(nodes)
-    one, two = [n for n in nodes if n is not leader]
+    leader, one, two = cluster_with_accounts(node_factory, certs)
     count = 300
 
     async def scenario():

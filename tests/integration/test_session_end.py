@@ -8,7 +8,7 @@ import json
 import time
 
 from rxmpp_node import wait_until
-from test_cluster import form_cluster, leader_of, with_accounts
+from test_cluster import cluster_with_accounts
 
 
 def test_router_forgets_a_gracefully_closed_session_at_once(node):
@@ -42,10 +42,7 @@ def test_message_to_a_full_jid_that_just_left_another_node_bounces(node_factory,
 
     from xmpp import WAIT, login, run
 
-    nodes = form_cluster(node_factory, certs)
-    with_accounts(nodes)
-    leader = leader_of(nodes)
-    one, two = [n for n in nodes if n is not leader]
+    leader, one, two = cluster_with_accounts(node_factory, certs)
 
     async def scenario():
         alice = await login(one, "alice", "alice-pw", resource="a")
@@ -79,10 +76,7 @@ def test_messages_racing_a_session_end_arrive_or_come_back(node_factory, certs):
 
     from xmpp import login, run
 
-    nodes = form_cluster(node_factory, certs)
-    with_accounts(nodes)
-    leader = leader_of(nodes)
-    one, two = [n for n in nodes if n is not leader]
+    leader, one, two = cluster_with_accounts(node_factory, certs)
     count = 300
 
     async def scenario():

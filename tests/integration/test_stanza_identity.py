@@ -13,7 +13,7 @@ import ssl
 import struct
 
 from certs import issue_server_cert
-from test_cluster import form_cluster, leader_of, next_real, status, until_reachable, with_accounts
+from test_cluster import cluster_with_accounts, next_real, status, until_reachable
 from test_peer_identity import ATTACKER_ID, PeerLink
 
 ROUTER_LINK_KIND = 0x524F5554  # router/router_relay_wire.h
@@ -41,10 +41,7 @@ def register(link, session, jid):
 
 
 def test_trusted_non_member_holds_no_stanza_link(node_factory, certs):
-    nodes = form_cluster(node_factory, certs)
-    with_accounts(nodes)
-    leader = leader_of(nodes)
-    one, two = [n for n in nodes if n is not leader]
+    leader, one, two = cluster_with_accounts(node_factory, certs)
     one_id = int(status(one)["node"], 16)
     # Issued by the cluster's CA with the allowed name: it could join, but
     # it is not a member.
