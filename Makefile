@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # rxmpp: one entry point.
 #   make              build every program into build/bin
 #   make check        install missing test dependencies, build, run every test
@@ -6,6 +7,7 @@
 #   make check SANITIZE=1   the same with AddressSanitizer and UBSan (build-sanitize/)
 #   make run          build and start a local 3-node cluster under ./run/
 #   make names-check  every name a process exports has its prefix, once (in make check)
+#   make licence-check  every source file names the MIT licence (in make check)
 #   make fuzz         run the libFuzzer targets for FUZZ_SECONDS each (default 60),
 #                     or until FUZZ_RUNS inputs; figures in docs/FUZZING.md
 #   make bench        the benchmark set against rxmpp (BENCH_RUNS, default 3)
@@ -85,7 +87,7 @@ FUZZ_RUNS ?= -1
 TEST_LIBS := $(call lib,$(LIB_DIRS))
 TEST_LDLIBS = $(YAML_LIBS) $(SSL_LIBS) $(EXPAT_LIBS) $(MNL_LIBS) -lresolv
 
-.PHONY: all check names-check unit integration package-tests fuzz-replay fuzz run bench bench-peers deps-build \
+.PHONY: all check names-check licence-check unit integration package-tests fuzz-replay fuzz run bench bench-peers deps-build \
 	deps-test \
 	deps-fuzz deps-package format format-check clean install deb rpm
 .DEFAULT_GOAL := all
@@ -149,13 +151,17 @@ $(BUILD)/tests/fuzz-%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(TEST_LIBS)
 # Dependencies first, as separate make runs, so that pkg-config flags are
 # read after the packages are there.
 check: deps-test
-	$(MAKE) --no-print-directory format-check
+	$(MAKE) --no-print-directory format-check licence-check
 	$(MAKE) --no-print-directory names-check unit fuzz-replay integration
 
 # Every name a process exports carries its prefix and is defined once
 # (scripts/check-names.sh says the rule).
 names-check: $(PROGRAMS)
 	@scripts/check-names.sh $(BUILD)
+
+# The SPDX identifier at the top of every source file (LICENSE, the MIT licence).
+licence-check:
+	@scripts/check-licence.sh
 
 # Build, lint, install, upgrade and purge the Debian package (and build the
 # RPM).  They change the machine, so they are not part of `make check`, run

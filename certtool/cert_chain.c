@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Chain order and verification; see cert_chain.h. */
 #include "cert_chain.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Chains of certificates: the order a bundle must have (the server's own
  * certificate first, each certificate issued by the next, the root last),

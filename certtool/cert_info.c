@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Certificates, keys and requests as text; see cert_info.h. */
 #include "cert_info.h"
 

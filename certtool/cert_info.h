@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * What an administrator needs to see of a certificate, key or request, as
  * text: names, alternative names, validity, key type and size, SHA-256

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Reading PEM and DER files of certificates, keys and requests; see cert_load.h. */
 #include "cert_load.h"
 

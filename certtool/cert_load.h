@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Reading the files an administrator hands us: PEM with any mix of
  * certificates, one private key and certificate requests, or a single DER

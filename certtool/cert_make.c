@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Keys, requests and certificates; see cert_make.h. */
 #include "cert_make.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Making keys, certificate requests and certificates: what `rxmpp-certtool
  * csr`, `selfsigned` and `ca make|sign` do, and what the unit tests use to

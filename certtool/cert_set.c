@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Loading and checking the key, certificate and bundle a node serves; see cert_set.h. */
 #include "cert_set.h"
 

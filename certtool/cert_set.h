@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The set a node serves over TLS: its private key, its certificate and the
  * chain sent after it (the rest of the certificate file, then the bundle).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * rxmpp-certtool: the verbs, one file per group (certtool_make.c: csr,
  * selfsigned, ca; certtool_show.c: list, inspect, match; certtool_check.c:

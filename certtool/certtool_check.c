@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * rxmpp-certtool verify, bundle check and bundle make: chains verified as
  * a client would, bundles put in order, trust bundles assembled.  Every

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * rxmpp-certtool: keys, certificate requests, certificates and bundles
  * for rxmpp nodes, with the verbs of Cisco Meeting Server's `pki`.  Reads

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * rxmpp-certtool csr, selfsigned, ca make and ca sign: new keys (mode
  * 0600, never over an existing one without --force), requests and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * rxmpp-certtool list, inspect and match: what is in a folder or a file,
  * and which key belongs to which certificate.  Keys are described by type,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * rxmpp-certworker: the certificate worker of a node.
  *

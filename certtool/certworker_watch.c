@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Watching the TLS files for changes; see certworker_watch.h.  Runs in the certificate worker. */
 #include "certworker_watch.h"
 

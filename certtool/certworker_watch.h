@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The certificate worker's eye on its files: inotify on the folders that
  * hold the key, the certificate and the bundle (and, for a symbolic link,

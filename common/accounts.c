@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The accounts file; see accounts.h. */
 #include "accounts.h"
 

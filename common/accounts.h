@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Client accounts: names with salted SCRAM-SHA-1 and SCRAM-SHA-256 keys,
  * never passwords.  The file (state_directory/accounts, mode 0600) has one

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Growable byte buffers; see buf.h. */
 #include "buf.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The runtime every child process (listener, router, elector, certworker)
  * starts with: it finds its channels at the fixed descriptors of proc.h,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The pure helpers over the configuration structure that processes other
  * than the supervisor need (the elector derives its own cluster address).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The rxmpp configuration (schema version 1) as one typed structure, and the
  * few pure helpers that the processes receiving it need.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The event loop: epoll for descriptors, a binary min-heap of timers keyed
  * by monotonic deadline, one signalfd for all signals, and before-sleep

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The event loop every rxmpp process runs: descriptors (epoll), timers on
  * the monotonic clock, signals (signalfd) and hooks that run before each

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Atomic file replacement, sealed state files, whole-file reads and
  * advisory locks; see fileio.h. */
 #include "fileio.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Files that must never be seen half written: configuration, call bridges,
  * accounts, election state.  A write goes to a temporary file in the same

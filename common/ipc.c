@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * IPC framing over nonblocking Unix stream sockets; see ipc.h.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * One framing for every channel between rxmpp processes (and rxmppctl):
  * a fixed 16-byte header -- type, flags, total length, peer/session id --

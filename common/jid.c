@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* XMPP addresses; see jid.h. */
 #include "jid.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * XMPP addresses (RFC 7622): splitting, validation and the normal form used
  * as routing keys.  The localpart is folded to lower case (the

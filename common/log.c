@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Logging: one line per call, written with a single write(2) so that lines
  * from the supervisor and its children, which share stderr, never interleave.

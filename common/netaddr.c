@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "netaddr.h"
 
 #include <arpa/inet.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * IP addresses as text (the form configurations, membership and DNS answers
  * carry) turned into socket addresses, and back (the form logs and limits

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Cluster peer links; see peerlink.h. */
 #include "peerlink.h"
 

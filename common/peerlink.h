@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A link between two nodes of a cluster: TCP with mutual TLS (the cluster
  * trust bundle on both sides), carrying the frames of ipc.h (16-byte header

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Process roles and the channel map; see proc.h. */
 #include "proc.h"
 

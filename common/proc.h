@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The processes of an rxmpp node, the channels between them, the fixed
  * descriptors those channels arrive on, and exit codes with a meaning for

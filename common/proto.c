@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Names of the IPC messages and child states, for log lines and rxmppctl,
  * stanza types, and the unpacking of routing headers. */
 #include "proto.h"

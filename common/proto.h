@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The messages of every IPC channel and their payloads.  Payloads are fixed
  * structs (sizes asserted, no pointers, no padding that differs between

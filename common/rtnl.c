@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * rtnetlink messages in memory: the dump request the supervisor sends and
  * the address and link messages it reads back (see rtnl.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * rtnetlink address and link messages, built and read in memory with libmnl
  * (no socket here, so the unit tests drive it byte by byte).  The

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* SCRAM arithmetic with OpenSSL 3; see scram.h. */
 #include "scram.h"
 

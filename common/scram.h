@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The arithmetic of SCRAM (RFC 5802, RFC 7677) shared by account storage
  * and the listener's SASL server: salted password, client and server keys,

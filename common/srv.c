@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "srv.h"
 
 #include <stdlib.h>

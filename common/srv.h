@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * DNS SRV records (RFC 2782) as a client uses them: lowest priority first;
  * within one priority, a weighted random pick among what is left, a weight

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* One TCP byte stream, in clear or under TLS; see stream.h.  Runs in the
  * listener (client connections), the router and the elector (peer links). */
 #include "stream.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * One TCP byte stream, in clear or under TLS: what the listener's client
  * connections (listener_conn.c) and the cluster's peer links (peerlink.c)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Hash table; see table.h.  FNV-1a hashing, power-of-two bucket counts. */
 #include "table.h"
 

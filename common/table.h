@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A hash table from byte-string keys to pointers, with chaining, growing as
  * it fills.  The table keeps its own copy of each key.  Used for the

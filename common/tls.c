@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* TLS over the connection's buffers; see tls.h.  Runs in the listener and the elector. */
 #include "tls.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * TLS with no socket, for the listener's connections and the cluster's
  * peer links: OpenSSL reads ciphertext from, and writes it to, the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The call-bridges file; see callbridges.h.  Runs in the supervisor. */
 #include "callbridges.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The call-bridges file (callbridges_file, mode 0640): the name and shared
  * secret of each call bridge allowed to connect as an XMPP component, and

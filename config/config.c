@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The configuration schema: every key with its type, limits and default, and
  * the conversions between the literals of the file and the typed structure.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The configuration schema (schema version 1) over the structure in
  * common/config.h: every key's type, limits and default, parsing of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Comment-keeping edits of the configuration; see config_edit.h. */
 #include "config_edit.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Editing the YAML configuration the way an administrator would: only the
  * value that changes is rewritten; comments, key order, blank lines and the

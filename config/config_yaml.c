@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The YAML reader for the configuration: walks libyaml's event stream (the
  * events carry the line and column of every key and value), fills struct

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Reading the YAML configuration file into struct config (libyaml).
  * Only the supervisor and rxmppctl link this.

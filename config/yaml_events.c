@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* YAML event reading with positioned errors; see yaml_events.h. */
 #include "yaml_events.h"
 

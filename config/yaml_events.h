@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Reading YAML as libyaml's event stream, for the configuration and the
  * call-bridges file alike: every error goes into a config_errors list with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The election core; see elector_core.h.  Pure: everything it knows comes in
  * through elector_new, elector_tick, elector_step and the propose calls, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The election core: a Raft-style protocol (Ongaro's thesis, chapters 3
  * and 4) for leadership and membership only, as a pure deterministic state

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The elector's I/O shell: everything the pure core (elector_core.c) must
  * not do.  Runs in the elector process.

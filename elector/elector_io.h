@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The elector's I/O shell (elector_io.c), as its process main sees it. */
 #ifndef RXMPP_ELECTOR_IO_H
 #define RXMPP_ELECTOR_IO_H

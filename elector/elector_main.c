@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * rxmpp-elector: cluster membership and leader election for a node.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Which certificates may be cluster members; see elector_peers.h.  Runs in
  * the elector, on each link that says hello. */
 #include "elector_peers.h"

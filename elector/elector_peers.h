@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Which certificates may be cluster members, in the elector.  A peer's
  * certificate has passed the trust bundle (common/tls.c) before it gets

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The elector's files; see elector_state.h.  Runs in the elector (and in
  * rxmppctl reset, which only reads). */
 #include "elector_state.h"

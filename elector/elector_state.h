@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * What the elector keeps on disk, under the state directory:
  *   node-id   this node's permanent id (16 hex digits), made once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The decoder of what electors say to each other on peer links
  * (elector_wire.h): every frame is checked here before the shell

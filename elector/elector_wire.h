@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * What electors say to each other on peer links (frame types after the
  * hello of common/peerlink.h), and the kind of link they use.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The accounts file as the listener sees it: loaded at the first login and
  * loaded again whenever the file was replaced (rxmppctl writes a new file

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The client stream (RFC 6120) of one connection, in the listener: the
  * stream header, features, STARTTLS, SASL, resource binding, the legacy

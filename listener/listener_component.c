@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The component stream of call bridges (XEP-0114, jabber:component:accept),
  * in the listener.  The bridge names its address in the stream header

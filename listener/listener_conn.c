@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * One connection of the listener: its byte stream (common/stream.c: the
  * socket, TLS over the connection's own buffers, output flushed once per

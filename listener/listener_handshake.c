@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The XEP-0114 handshake digest; see listener_handshake.h.  Runs in the listener. */
 #include "listener_handshake.h"
 

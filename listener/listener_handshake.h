@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The XEP-0114 component handshake digest, alone so tests can reach it. */
 #ifndef RXMPP_LISTENER_HANDSHAKE_H
 #define RXMPP_LISTENER_HANDSHAKE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The listener's connection index (listener_index.h): two hash tables
  * (common/table.c) and two counters, kept by the calls that add, count

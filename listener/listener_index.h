@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The listener's connections found without walking them: by id (where the
  * router delivers), how many come from each peer address (the per-address

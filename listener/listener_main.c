@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * rxmpp-listener: the process that holds client and call-bridge
  * connections of a node.

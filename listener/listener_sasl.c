@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* SASL mechanisms; see listener_sasl.h.  Runs in the listener. */
 #include "listener_sasl.h"
 

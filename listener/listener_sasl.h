@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The SASL server of the listener: SCRAM-SHA-256, SCRAM-SHA-1 (RFC 5802,
  * RFC 7677; no channel binding) and PLAIN (RFC 4616; the connection offers

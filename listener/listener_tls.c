@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The listener's TLS set.  It comes from the certificate worker only
  * (TLS_SET: struct proto_tls_set and a sealed memfd with the checked key

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The XML stream parser; see listener_xml.h.  Runs in the listener.
  *

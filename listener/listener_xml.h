@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The XML stream of one connection (RFC 6120 section 4), parsed with expat
  * in namespace mode, with no socket: bytes in, events out.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Stanzas between the nodes of a cluster, in the router: the shell of the
  * relay core (router_relay.c, whose header says the protocol).  Every

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * rxmpp-router: the routing process of a node.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Who may hold a stanza link (router_members.h). */
 #include "router_members.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Who may hold a stanza link: the cluster's members as the elector told
  * them (PROTO_MEMBERS), each bound to the fingerprint of its certificate.

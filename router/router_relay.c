@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The cluster relay core (router_relay.h says the protocol): queues,
  * warm-up, confirmations, acknowledgements and deduplication, with no I/O.

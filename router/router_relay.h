@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The cluster relay core: how stanzas cross between the routers of a
  * cluster without being lost or delivered twice across a failover, as a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * What routers say to each other on stanza links (frame types after the
  * hello of common/peerlink.h, kind RELAY_LINK_KIND), and the one decoder

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Routing rules of the router (RFC 6120 section 10, RFC 6121 section 8)
  * and the server's own iqs (ping XEP-0199, disco XEP-0030, version

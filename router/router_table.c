@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The routing table of the router: sessions by (node, session id) and by
  * JID, clients grouped by bare JID (for bare-JID messages and presence),

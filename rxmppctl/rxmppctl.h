@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rxmppctl: what its command files share. */
 #ifndef RXMPP_RXMPPCTL_H
 #define RXMPP_RXMPPCTL_H

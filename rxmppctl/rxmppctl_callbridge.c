@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * rxmppctl callbridge add|add-secret|del|list: the call-bridges file
  * (callbridges_file, mode 0640), kept as the administrator wrote it: an

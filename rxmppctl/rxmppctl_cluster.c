@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * rxmppctl cluster initialize | join HOST[:PORT] | remove NODE | status:
  * requests to the node's elector, relayed by rxmppd.  Status lists each

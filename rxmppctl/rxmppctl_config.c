@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * rxmppctl verbs that change the configuration file, as the CMS MMP has
  * them: domain, listen, certs, enable, disable, max-sessions; and config

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * rxmppctl dns check [DOMAIN] [--server ADDR[:PORT]] [--json]: the SRV
  * records of the domain's XMPP services (RFC 6120 section 3.2.1, RFC 2782)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * rxmppctl reset: forget this node's cluster identity, its node id and its
  * persisted term, vote and membership, so that it can start over (and join

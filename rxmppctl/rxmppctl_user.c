@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * rxmppctl user add|del|passwd|list: the accounts file under the state
  * directory (see common/accounts.h).  Passwords come from a prompt without

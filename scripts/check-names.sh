@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # The names rule of docs/STYLE (issue 14): every function or variable that
 # a process's code exports carries that process's prefix, so that grep finds
 # one definition and no name means two things in two processes.  Process

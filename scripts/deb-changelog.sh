@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # deb-changelog.sh VERSION CHANGELOG: makes VERSION the package version by
 # putting an entry on top of the (copied) Debian changelog, unless it is the
 # version there already.  `make deb DEB_VERSION=…` uses it to build a newer

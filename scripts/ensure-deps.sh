@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Installs the Debian packages rxmpp needs: "build" for building, "test" for
 # building and testing, "fuzz" for the libFuzzer targets, "package" for
 # building and checking the Debian package and the RPM, "peers" for the

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # `make run`: a three-node rxmpp cluster on loopback, everything under ./run/
 # in the checkout (certificates, configurations, state, control sockets,
 # logs); nothing outside it is touched.  What it generates the first time (a

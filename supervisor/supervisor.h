@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * rxmppd, the supervisor: shared state of its parts.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The children of rxmppd, as the process table (supervisor_table.c) says:
  * fork+exec with the channels at fixed descriptors, the hello/config/ready

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The control socket: a Unix stream socket (mode 0660) on which rxmppctl
  * asks for status and reloads, speaking the IPC framing; cluster requests

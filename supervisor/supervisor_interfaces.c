@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The interfaces named in listen.addresses, followed through rtnetlink.
  *

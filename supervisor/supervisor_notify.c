@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Readiness and status for systemd (Type=notify) with the sd_notify
  * protocol: datagrams of "KEY=value" lines sent to $NOTIFY_SOCKET, a path or

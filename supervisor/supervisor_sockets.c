@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The listening sockets.  The supervisor opens them (so the listener can run
  * without the right to bind, and a restarted listener finds the same bound

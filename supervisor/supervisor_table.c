@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The process table of rxmppd: what the supervisor knows of each child,
  * as data (struct child_spec in supervisor.h).  Spawning, the handshake,

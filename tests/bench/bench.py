@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """`make bench`: the standard benchmark set against rxmpp, one node and a
 3-node loopback cluster, driven by the C load generator rxmpp-load (this
 script only starts the servers and collects the figures; nothing of the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * rxmpp-load, the benchmark load generator: many XMPP sessions over real
  * TLS on one epoll loop, driven by a scenario, reporting JSON and a table.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * rxmpp-load: options, the server's figures from /proc, and the report
  * (a table, or JSON with --json).  See load.h for the parts and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The load generator's loop: one epoll set, nonblocking connections, TLS
  * with OpenSSL directly on the socket, output buffered per session and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The scenarios of rxmpp-load (see load.h and docs/PERFORMANCE.md):
  *

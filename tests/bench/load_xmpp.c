@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The XMPP side of a load session, parsed with expat: a client goes
  * through STARTTLS, SASL (SCRAM-SHA-1, RFC 5802, or PLAIN), bind and

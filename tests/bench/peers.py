@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """`make bench-peers`: the one-node scenarios of `make bench` against rxmpp
 and, one server at a time in the same run, against the XMPP servers an
 administrator would pick instead, as Debian ships them; prints each figure

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Where a routed message spends its instructions: runs one rxmpp node whose
 listener and router run under valgrind's callgrind (instruction counts, not
 seconds: repeatable on a shared machine), drives `rxmpp-load chat` through

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Fuzz target: the accounts file parser (common/accounts.c), which the
  * listener, rxmppd and rxmppctl read from the state directory, sealed

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Fuzz target: the call-bridges file parser (config/callbridges.c), which
  * the supervisor and rxmppctl read.  The input is the file.  Accepted

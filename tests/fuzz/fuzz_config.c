@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Fuzz target: the YAML configuration reader.  Whatever the input, it must
  * end in a configuration or a list of errors, and a configuration it

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Fuzz target: the elector's state files (elector/elector_state.c), the
  * node id and the election state (term, vote, commit index, membership)

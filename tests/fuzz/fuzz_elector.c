@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Fuzz target: the decoder of what electors say on peer links
  * (elector/elector_wire.c) and the election core behind it.  The input is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Fuzz target: the IPC framing every channel between rxmpp processes reads
  * (common/ipc.c: header, length and flag checks, frames split across reads)

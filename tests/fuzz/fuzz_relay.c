@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Fuzz target: the stanza-link decoder and the relay core behind it
  * (router/router_relay.c), as a router runs them on frames from another

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Fuzz target: the router's decoding of a STANZA message, the routing
  * header, its strings and the serialized stanza (proto_route_unpack, as

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Fuzz target: the listener's SASL server (listener/listener_sasl.c), the
  * decoded messages a client sends: the PLAIN response, the SCRAM

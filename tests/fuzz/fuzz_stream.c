@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Fuzz target: the listener's XML stream parser.  The first input byte
  * chooses where the rest is split into two feeds, so split points are

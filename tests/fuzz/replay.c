@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Replays a fuzz corpus without libFuzzer: every file named (or every file
  * in each folder named) goes through LLVMFuzzerTestOneInput once.  Built

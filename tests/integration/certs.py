@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Certificates for tests, made at test time with the openssl command (no
 private key is ever committed): a CA and a server certificate for the test
 domain, its call-bridge subdomains and 127.0.0.1."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """pytest set-up for the integration tests: a `node` fixture that always ends
 what it started, and the plain `N passed, M failed` closing line."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Certificate fixtures made at test time with python3-cryptography, a
 library independent of the code under test: a root, two intermediates,
 leaves (one expired, one not yet valid, one for clients only), a stranger's

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """A hand-driven XMPP connection for hostile tests: exact bytes in, exact
 bytes out, STARTTLS with Python's ssl module, bounded reads."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Runs a real rxmppd for a test: its own temporary directory, free loopback
 ports, stderr collected line by line so tests can wait for log lines, and
 rxmppctl for status.  Everything it starts it ends by PID."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The closing line every test runner of the project prints:
 `N passed, M failed, K skipped`."""
 

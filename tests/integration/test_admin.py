@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """rxmppctl's CMS verbs against a running node: each changes only what it
 must in the configuration or call-bridges file, the node reloads, and the
 effect is seen by real clients and call bridges."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """No user can switch routing off (issue 23, point 1).  One account with
 hundreds of available resources, logged in from several source addresses,
 sends one large presence to its own bare JID: the fan-out stops at

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The benchmark load generator (tests/bench/rxmpp-load) against real nodes,
 small: it must log in with SCRAM and PLAIN, count every message (none lost
 or repeated), talk to call bridges, and in the failover scenario bring the

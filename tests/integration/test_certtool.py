@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """rxmpp-certtool, each verb with good and bad input: its output, its exit
 status (0 ok, 1 failure or a problem found, 2 usage), and what it writes,
 read back with python3-cryptography."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The certificate worker: it checks the key, certificate and bundle before
 the listener gets them, swaps them live when the files change (sessions
 stay, new connections see the new certificate), refuses a bad set with the

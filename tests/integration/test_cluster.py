@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Three real nodes on loopback forming a cluster with mutual TLS:
 initialize and join, status listing each member once, failover when the
 leader node dies (kill -9 of all its processes), the leader's listener or a

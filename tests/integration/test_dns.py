@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """rxmppctl dns check against a real DNS server: dnsmasq from Debian on
 loopback, with its own configuration in the test's folder (no system
 service), serving good and broken SRV records for test.example; the node

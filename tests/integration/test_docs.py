@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The documentation says what the code does: rxmppctl(8) has every command
 of rxmppctl --help, rxmpp-certtool(1) every command and option of
 rxmpp-certtool --help, rxmpp.yaml(5) and the example file every key of the

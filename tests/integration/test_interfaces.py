@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Listening by interface name: the supervisor reads the interface's
 addresses over rtnetlink and follows them as they come and go, telling the
 running listener, so sessions on other addresses are untouched.

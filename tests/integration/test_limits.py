@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Hostile input and the limits that protect a node: every refusal is the
 RFC 6120 stream error with one log line naming the peer, memory stays
 bounded, and after each of them a fresh login still works."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """`make run`, the README's first command: scripts/run-local.sh makes its
 certificate authority, three node configurations and demo accounts, forms a
 three-node cluster on loopback, prints how to connect, and a demo user logs

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """A network partition, for real: three nodes in network namespaces this
 test makes (a bridge namespace and one namespace per node, on a private
 subnet that exists only inside them).  The leader is cut off from the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Nobody unauthenticated can keep peers apart: idle TCP connections from
 several loopback source addresses, held open (and opened again whenever a
 node closes one) on both cluster ports of two nodes, do not stop a

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """A peer is who its certificate says.  Two holders of certificates that the
 cluster's CA issued, neither of them a member, speak the elector's peer-link
 protocol by hand to a running three-node cluster: one whose certificate

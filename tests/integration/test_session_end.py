@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """A stream that a client ends gracefully is forgotten by the router in the
 same turn of the listener's loop, not at the listener's next timer: on an
 idle node the router's table shrinks at once, and in a cluster a message to

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """A stanza link is a member's, proven by its certificate.  A holder of a
 certificate that the cluster's CA issued (one that could even join, but is
 not a member) opens a stanza link to the leader's router, claiming a

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """State files prove themselves: a node whose election file was damaged
 (or is gone) does not report ready, stops with status 78 and names the
 file and line; `rxmppctl reset` and starting again is the way back; a file

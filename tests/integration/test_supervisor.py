@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """rxmppd and its children as real processes: start-up and readiness,
 restarts after kill -9, listening sockets kept across a listener restart,
 throttling of a child that dies at once, reloads good and bad, orderly

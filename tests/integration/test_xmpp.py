@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """One node serving real XMPP clients and call bridges (slixmpp): STARTTLS
 and each SASL mechanism, wrong passwords, messages with awkward text,
 directed presence, the server's iqs, components with right and wrong

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Real XMPP peers for the tests: slixmpp clients and components (the
 library from Debian), driven from one asyncio loop with bounded waits."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """pytest set-up for the package tests: the integration tests' helpers on
 the path, and their closing line."""
 

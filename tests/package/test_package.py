@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The Debian package as an administrator meets it: built with `make deb`,
 checked by lintian, installed with dpkg (not started: no domain, no
 certificate), set up with the installed rxmppctl and rxmpp-certtool, run as

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The accounts file: salted SCRAM keys, never passwords. */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Growable buffers: append, consume, compaction, the hard limit, and the
  * wiping of sensitive buffers. */
 #include <errno.h>

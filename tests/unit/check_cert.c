@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The certificate library behind rxmpp-certtool and the certificate
  * worker: subjects in the CMS syntax, requests and certificates, reading

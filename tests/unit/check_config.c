@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The configuration: defaults, good files, every kind of bad file with its
  * file:line:column message, the canonical form parsing back to the same

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The election core in simulation: 3- and 5-node clusters through thousands
  * of seeded random schedules with message loss, delay, reordering,

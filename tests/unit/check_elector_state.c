@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The elector's files prove themselves: every way of damaging node-id and
  * election (a changed digit, a negative term, a cut line, a changed member

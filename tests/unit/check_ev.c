@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The event loop: timer order and rescheduling, descriptors, deletion from
  * inside callbacks, signals through signalfd, before-sleep hooks. */
 #include <signal.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Atomic replacement and locks: a writer killed at random moments leaves
  * the old file or the new one, never a mix; a second holder of a lock waits

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * IPC framing over a real socketpair: frames split at every byte, many
  * frames in one read, batching of queued output, large transfers with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* JIDs (RFC 7622). */
 #include <stdio.h>
 #include <stdlib.h>

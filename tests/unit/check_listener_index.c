@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The listener's connection index: lookups by id, counts per peer address,
  * session counts and sessions per account, exact through every add, count and remove, checked
  * against a plain walk at every step of a seeded random schedule. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Logging: priority prefixes, the process title, levels, and that bytes a
  * peer controls cannot forge a second log line. */
 #include <errno.h>

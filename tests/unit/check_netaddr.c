@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* IP addresses as text and back (common/netaddr.c). */
 #include <netinet/in.h>
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The cluster relay core (router/router_relay.c) in simulation: 3 and 5
  * routers, one client session each, every one sending numbered stanzas to

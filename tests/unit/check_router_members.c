@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Who may hold a stanza link (router/router_members.c). */
 #include <string.h>
 

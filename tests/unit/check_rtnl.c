@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rtnetlink messages: the dump request, and address and link messages
  * built here the way the kernel sends them. */
 #include <arpa/inet.h>

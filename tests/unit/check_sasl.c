@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * SASL: the SCRAM exchanges of RFC 5802 (SHA-1) and RFC 7677 (SHA-256)
  * reproduced byte for byte with the RFCs' nonces and salts, wrong proofs and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* SRV ordering as a client uses it (RFC 2782). */
 #include <string.h>
 

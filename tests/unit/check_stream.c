@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The byte stream of connections and peer links (common/stream.c): two
  * streams over a socketpair, in clear and under TLS, through the real event
  * loop; partial writes, the output bound, the end of a stream, frees

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The supervisor's process table: every child once, every listening
  * socket with exactly one owner that can receive it (now or by a restart),
  * every channel between children that exist, a restart policy each. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The listener's XML stream parser: a normal stream, stanzas split at every
  * byte boundary, serialization, and each hostile input (restricted XML,

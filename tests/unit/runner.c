@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Runs every unit suite; Check prints the summary line, the exit status is
  * 0 only when every test passed. */
 #include <stdlib.h>

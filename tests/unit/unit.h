@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The Check suites of the unit test runner, one per module. */
 #ifndef RXMPP_TESTS_UNIT_H
 #define RXMPP_TESTS_UNIT_H
