@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/log.h"
 
@@ -362,8 +363,10 @@ int config_key_parse(const struct config_key *key, struct config *cfg, const cha
 	}
 	case CONFIG_TYPE_DOMAIN:
 		/* A node installed but not yet set up has no domain; it does
-		 * not start until it has one (config_unready). */
-		if (strcmp(literal, "none") == 0) {
+		 * not start until it has one (config_unready).  Domains are
+		 * case-insensitive, so "NONE" is that same word: were it a
+		 * domain it would print as none and read back as unset. */
+		if (strcasecmp(literal, "none") == 0) {
 			memset(config_str(key, cfg), 0, key->size);
 			return 0;
 		}

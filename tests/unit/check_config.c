@@ -222,6 +222,9 @@ START_TEST(test_cross_key_checks)
 	ck_assert_ptr_nonnull(config_unready(&cfg));
 	ck_assert_int_eq(parse("domain: none\n"), 0);
 	ck_assert_str_eq(cfg.domain, "");
+	/* Found by fuzzing: "noNe" was the domain "none", printed as unset. */
+	ck_assert_int_eq(parse("domain: noNe\n"), 0);
+	ck_assert_str_eq(cfg.domain, "");
 	ck_assert_msg(strstr(config_unready(&cfg), "domain: not set") != NULL, "%s",
 		      config_unready(&cfg));
 	ck_assert_int_eq(parse("domain: Example.COM\n"), 0);
