@@ -98,7 +98,8 @@ void certtool_usage(FILE *out, const char *name)
 	fprintf(out, "usage: rxmpp-certtool COMMAND [ARGUMENTS] [OPTIONS]\n\nCommands:\n");
 	for (size_t i = 0; i < VERB_COUNT; i++)
 		print_synopsis(out, &verbs[i], "  ", "  ");
-	fprintf(out, "\nEach command takes --help.  Exit status: 0 success, 1 failure or a "
+	fprintf(out, "\nEach command takes --help; --version prints the version.  Exit status: 0 "
+		     "success, 1 failure or a "
 		     "problem found,\n2 usage error.  See rxmpp-certtool(1).\n");
 }
 
@@ -130,12 +131,13 @@ int main(int argc, char **argv)
 	    {"name", required_argument, NULL, 'n'},
 	    {"purpose", required_argument, NULL, 'p'},
 	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct ct_options o = {.key_type = "rsa2048", .purpose = "server"};
 	bool help = false;
 	int c;
-	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "hV", options, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			o.json = true;
@@ -181,6 +183,9 @@ int main(int argc, char **argv)
 		case 'h':
 			help = true;
 			break;
+		case 'V':
+			printf("rxmpp-certtool %s\n", RXMPP_VERSION);
+			return CT_OK;
 		default:
 			certtool_usage(stderr, NULL);
 			return CT_USAGE;

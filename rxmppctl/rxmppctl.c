@@ -9,7 +9,6 @@
  * 1 failure, 2 usage.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -43,7 +42,7 @@ struct rxmppctl_request {
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: rxmppctl [-c FILE | -s SOCKET] COMMAND [--json]\n"
+		"usage: rxmppctl [-c FILE | -s SOCKET] [--json] COMMAND [ARGUMENTS]\n"
 		"\n"
 		"Commands:\n"
 		"  status        service, ports, sessions, certificate expiry, processes, cluster\n"
@@ -64,7 +63,9 @@ static void usage(FILE *out)
 		"  -c, --config FILE   find the control socket in FILE (default %s)\n"
 		"  -s, --socket PATH   talk to the control socket at PATH\n"
 		"      --json          print the answer as JSON\n"
-		"  -h, --help          print this help\n"
+		"  -h, --help          print this help; after a command, that command's help\n"
+		"  -V, --version       print the version\n"
+		"Options may stand before or after the command.\n"
 		"\n"
 		"Exit status: 0 success, 1 failure, 2 usage error.  See rxmppctl(8).\n",
 		DEFAULT_CONFIG);
@@ -440,120 +441,171 @@ int rxmppctl_reload_after(const char *socket_path, const char *done)
 	return CTL_OK;
 }
 
+/* Takes the value of a global option that needs one: "-c FILE", "-cFILE",
+ * "--config FILE" or "--config=FILE"; NULL if argv[*i] is not that option. */
+static const char *global_value(int argc, char **argv, int *i, char letter, const char *name,
+				bool *missing)
+{
+	const char *arg = argv[*i];
+	size_t name_len = strlen(name);
+	if (arg[0] == '-' && arg[1] == letter)
+		return arg[2] != '\0'  ? arg + 2
+		       : *i + 1 < argc ? argv[++*i]
+				       : (*missing = true, NULL);
+	if (strncmp(arg, "--", 2) == 0 && strncmp(arg + 2, name, name_len) == 0) {
+		if (arg[2 + name_len] == '=')
+			return arg + 3 + name_len;
+		if (arg[2 + name_len] == '\0')
+			return *i + 1 < argc ? argv[++*i] : (*missing = true, NULL);
+	}
+	return NULL;
+}
+
+static bool is_help(const char *arg)
+{
+	return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;
+}
+
+static const char *const commands[] = {"status", "reload",     "user", "cluster",
+				       "dns",	 "callbridge", "reset"};
+
+static bool known_command(const char *name)
+{
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(commands[i], name) == 0)
+			return true;
+	}
+	return rxmppctl_is_config_verb(name);
+}
+
+static void status_usage(FILE *out, const char *command)
+{
+	if (strcmp(command, "status") == 0)
+		fprintf(out,
+			"usage: rxmppctl status [--json]\n"
+			"The service, ports, sessions, certificate expiry, each process and the\n"
+			"cluster; when rxmppd is not running, what keeps it from starting (exit\n"
+			"status 1).\n");
+	else
+		fprintf(out,
+			"usage: rxmppctl reload [--json]\n"
+			"Re-read the configuration and the call-bridges file, as SIGHUP does;\n"
+			"an invalid file is refused with its errors and the running one kept.\n");
+}
+
 int main(int argc, char **argv)
 {
-	static const struct option options[] = {
-	    {"config", required_argument, NULL, 'c'},
-	    {"socket", required_argument, NULL, 's'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
 	const char *config_path = DEFAULT_CONFIG;
 	const char *socket_path = NULL;
-	bool json = false;
-	int opt;
+	bool json = false, wants_help = false;
 
 	log_init("rxmppctl", LOG_LEVEL_WARNING, LOG_TARGET_STDERR);
-	/* --json may follow the command; take it out wherever it stands. */
-	int kept = 1;
+	/* The global options may stand anywhere, before or after the command
+	 * (`rxmppctl status --json -c FILE`): they are taken out here and the
+	 * command sees only its own words.  `--` ends that. */
+	int kept = 1, command_at = 0;
+	bool options_end = false;
 	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--json") == 0)
-			json = true;
-		else
+		const char *arg = argv[i], *value;
+		bool missing = false;
+		if (options_end || arg[0] != '-' || arg[1] == '\0') {
+			if (command_at == 0)
+				command_at = kept;
 			argv[kept++] = argv[i];
-	}
-	argc = kept;
-	argv[argc] = NULL;
-	while ((opt = getopt_long(argc, argv, "+c:s:h", options, NULL)) != -1) {
-		switch (opt) {
-		case 'c':
-			config_path = optarg;
-			break;
-		case 's':
-			socket_path = optarg;
-			break;
-		case 'h':
-			usage(stdout);
+		} else if (strcmp(arg, "--") == 0) {
+			options_end = true;
+		} else if (strcmp(arg, "--json") == 0) {
+			json = true;
+		} else if (strcmp(arg, "--version") == 0 || strcmp(arg, "-V") == 0) {
+			printf("rxmppctl %s\n", RXMPP_VERSION);
 			return CTL_OK;
-		default:
+		} else if ((value = global_value(argc, argv, &i, 'c', "config", &missing)) !=
+			   NULL) {
+			config_path = value;
+		} else if ((value = global_value(argc, argv, &i, 's', "socket", &missing)) !=
+			   NULL) {
+			socket_path = value;
+		} else if (missing) {
+			fprintf(stderr, "rxmppctl: %s needs a value\n", arg);
 			usage(stderr);
 			return CTL_USAGE;
+		} else if (is_help(arg)) {
+			if (command_at == 0) {
+				usage(stdout);
+				return CTL_OK;
+			}
+			wants_help = true;
+		} else if (command_at == 0) {
+			fprintf(stderr, "rxmppctl: unknown option '%s'\n", arg);
+			usage(stderr);
+			return CTL_USAGE;
+		} else {
+			argv[kept++] = argv[i];
 		}
 	}
-	if (optind >= argc) {
+	argv[kept] = NULL;
+	if (command_at == 0) {
 		usage(stderr);
 		return CTL_USAGE;
 	}
-	const char *command = argv[optind];
-	uint16_t request, expect;
-	if (strcmp(command, "status") == 0 && optind + 1 == argc) {
-		request = PROTO_CTL_STATUS;
-		expect = PROTO_CTL_STATUS_REPLY;
-	} else if (strcmp(command, "reload") == 0 && optind + 1 == argc) {
-		request = PROTO_CTL_RELOAD;
-		expect = PROTO_CTL_RESULT;
-	} else if (strcmp(command, "user") == 0 || strcmp(command, "cluster") == 0 ||
-		   strcmp(command, "dns") == 0 || strcmp(command, "callbridge") == 0 ||
-		   strcmp(command, "reset") == 0 || rxmppctl_is_config_verb(command)) {
-		request = expect = 0;
-	} else {
+	/* From here on the command's words start at argv[0]. */
+	argc = kept - command_at;
+	argv += command_at;
+	const char *command = argv[0];
+	if (!known_command(command)) {
 		fprintf(stderr, "rxmppctl: unknown command '%s'\n", command);
 		usage(stderr);
 		return CTL_USAGE;
+	}
+	/* Help, wherever it stands, is the command's own help: each command
+	 * prints it when it is its only argument. */
+	char *help_argv[] = {argv[0], "--help", NULL};
+	if (wants_help) {
+		argc = 2;
+		argv = help_argv;
+	}
+	bool is_status = strcmp(command, "status") == 0;
+	if (is_status || strcmp(command, "reload") == 0) {
+		if (wants_help || argc != 1) {
+			status_usage(wants_help ? stdout : stderr, command);
+			return wants_help ? CTL_OK : CTL_USAGE;
+		}
 	}
 
 	static struct config cfg;
 	static struct config_errors errors;
 	/* A broken file must not stop `status` or `reload`: the daemon runs on
-	 * its last good configuration, and the socket is rarely what broke. */
+	 * its last good configuration, and the socket is rarely what broke.
+	 * Help needs no configuration at all. */
 	bool config_broken = config_load(config_path, &cfg, &errors) == -1;
-	bool wants_help = false;
-	for (int i = optind; i < argc; i++)
-		wants_help |= strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0;
 	if (socket_path == NULL)
 		socket_path = cfg.control_socket;
 	if (strcmp(command, "cluster") == 0)
-		return rxmppctl_cluster(argc - optind, argv + optind, config_path, socket_path,
-					&cfg, json);
-	if (strcmp(command, "reset") == 0) {
-		if (config_broken && !wants_help) {
-			config_errors_print(&errors, stderr);
-			return CTL_FAILED;
-		}
-		return rxmppctl_reset(argc - optind, argv + optind, &cfg, socket_path);
-	}
-	if (strcmp(command, "dns") == 0) {
-		if (config_broken && !wants_help) {
-			config_errors_print(&errors, stderr);
-			return CTL_FAILED;
-		}
-		return rxmppctl_dns(argc - optind, argv + optind, &cfg, json);
-	}
-	if (strcmp(command, "callbridge") == 0) {
-		if (config_broken && !wants_help) {
-			config_errors_print(&errors, stderr);
-			return CTL_FAILED;
-		}
-		return rxmppctl_callbridge(argc - optind, argv + optind, &cfg, socket_path, json);
-	}
+		return rxmppctl_cluster(argc, argv, config_path, socket_path, &cfg, json);
 	/* They read and check the file themselves. */
 	if (rxmppctl_is_config_verb(command))
-		return rxmppctl_config_verb(argc - optind, argv + optind, config_path, socket_path);
-	if (request == 0) {
-		/* Help needs no configuration; the verbs do. */
-		if (config_broken && !wants_help) {
-			config_errors_print(&errors, stderr);
-			return CTL_FAILED;
-		}
-		return rxmppctl_user(argc - optind, argv + optind, &cfg, json);
+		return rxmppctl_config_verb(argc, argv, config_path, socket_path);
+	if (!is_status && strcmp(command, "reload") != 0 && config_broken && !wants_help) {
+		config_errors_print(&errors, stderr);
+		return CTL_FAILED;
 	}
-	if (request == PROTO_CTL_STATUS && ctl_daemon_absent(socket_path))
+	if (strcmp(command, "reset") == 0)
+		return rxmppctl_reset(argc, argv, &cfg, socket_path);
+	if (strcmp(command, "dns") == 0)
+		return rxmppctl_dns(argc, argv, &cfg, json);
+	if (strcmp(command, "callbridge") == 0)
+		return rxmppctl_callbridge(argc, argv, &cfg, socket_path, json);
+	if (strcmp(command, "user") == 0)
+		return rxmppctl_user(argc, argv, &cfg, json);
+	uint16_t request = is_status ? PROTO_CTL_STATUS : PROTO_CTL_RELOAD;
+	uint16_t expect = is_status ? PROTO_CTL_STATUS_REPLY : PROTO_CTL_RESULT;
+	if (is_status && ctl_daemon_absent(socket_path))
 		return status_not_running(config_path, socket_path, json);
 	status_cfg = config_broken ? NULL : &cfg;
 	int rc = rxmppctl_request(socket_path, request, NULL, 0, expect, json,
-				  request == PROTO_CTL_RELOAD ? CTL_RELOAD_TIMEOUT_MS : 5000);
+				  is_status ? 5000 : CTL_RELOAD_TIMEOUT_MS);
 	/* The cluster role belongs in a node's status too. */
-	if (rc == CTL_OK && request == PROTO_CTL_STATUS && !json) {
+	if (rc == CTL_OK && is_status && !json) {
 		struct proto_cluster_request cluster = {.op = PROTO_CLUSTER_OP_STATUS};
 		printf("\n");
 		rxmppctl_request(socket_path, PROTO_CLUSTER_REQUEST, &cluster, sizeof(cluster),

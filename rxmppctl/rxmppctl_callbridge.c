@@ -125,14 +125,23 @@ static int list(const struct callbridges *b, bool json)
 int rxmppctl_callbridge(int argc, char **argv, const struct config *cfg, const char *socket_path,
 			bool json)
 {
+	/* --stdin may stand anywhere after the command. */
+	bool from_stdin = false;
+	int kept = 0;
+	for (int i = 0; i < argc; i++) {
+		if (i > 0 && strcmp(argv[i], "--stdin") == 0)
+			from_stdin = true;
+		else
+			argv[kept++] = argv[i];
+	}
+	argc = kept;
 	const char *verb = argc > 1 ? argv[1] : NULL;
-	bool from_stdin = argc == 4 && strcmp(argv[3], "--stdin") == 0;
 	if (verb == NULL || strcmp(verb, "--help") == 0 || strcmp(verb, "-h") == 0) {
 		usage(verb ? stdout : stderr);
 		return verb ? CTL_OK : CTL_USAGE;
 	}
 	bool is_list = strcmp(verb, "list") == 0;
-	if (is_list ? argc != 2 : (argc != 3 && !(from_stdin && strcmp(verb, "add-secret") == 0))) {
+	if (is_list ? argc != 2 : argc != 3 || (from_stdin && strcmp(verb, "add-secret") != 0)) {
 		usage(stderr);
 		return CTL_USAGE;
 	}
