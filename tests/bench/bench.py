@@ -31,7 +31,12 @@ BRIDGE_SECRET = "bench-bridge-secret"
 ACCOUNTS = 40
 BRIDGES = 2
 STORM = 1000  # clients of the leader that log in again elsewhere after it dies
-LIMITS = ("limits:\n  max_connections_per_address: none\n  max_sessions: none\n")
+# How many of them are logging in again at once (the generator paces them).
+RELOGIN_CONCURRENCY = 1000
+# Every storm client of the failover scenario is a resource of one of
+# ACCOUNTS accounts: far more than the default 64 resources per user.
+LIMITS = ("limits:\n  max_connections_per_address: none\n  max_sessions: none\n"
+          "  max_resources_per_user: none\n")
 
 # name, scenario, arguments; the figures each reports are in docs/PERFORMANCE.md.
 SINGLE = [
@@ -103,7 +108,8 @@ def single_node_runs(tmp, certs):
     return results
 
 
-def cluster_runs(tmp, certs, storm=STORM):
+def cluster_runs(tmp, certs, storm=STORM, relogin_concurrency=RELOGIN_CONCURRENCY,
+                 failover_only=False):
     directory = os.path.join(tmp, "cluster")
     shutil.rmtree(directory, ignore_errors=True)
     nodes = []
@@ -121,7 +127,7 @@ def cluster_runs(tmp, certs, storm=STORM):
                    timeout=30, what="the cluster to form")
         followers = [n for n in nodes if cluster_status(n)["state"] != "LEADER"]
         results = {}
-        for name, scenario, args in CLUSTER:
+        for name, scenario, args in ([] if failover_only else CLUSTER):
             # Sender on one follower, receiver on the other: every message
             # crosses the leader.  The server is all three nodes.
             results[name] = load(followers[0], scenario, args,
@@ -136,6 +142,7 @@ def cluster_runs(tmp, certs, storm=STORM):
             followers[0], "failover",
             ["--pairs", "10", "--rate", "20", "--seconds", "10", "--kill-after", "3",
              "--sessions", str(storm), "--concurrency", "100",
+             "--relogin-concurrency", str(relogin_concurrency),
              "--kill-pids", ",".join(str(p) for p in pids)],
             [leader.client_port, followers[0].client_port, followers[1].client_port],
             os.getpid())
@@ -179,6 +186,10 @@ def main():
     parser.add_argument("--no-single", action="store_true")
     parser.add_argument("--storm", type=int, default=STORM,
                         help="clients on the leader in the failover scenario")
+    parser.add_argument("--relogin-concurrency", type=int, default=RELOGIN_CONCURRENCY,
+                        help="failover: re-log-ins under way at once")
+    parser.add_argument("--failover-only", action="store_true",
+                        help="of the cluster scenarios, only the failover (implies --no-single)")
     args = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
@@ -188,9 +199,11 @@ def main():
         certs = make_server_certs(os.path.join(tmp, "certs"))
         for run in range(args.runs):
             print(f"run {run + 1} of {args.runs}", flush=True)
-            figures = {} if args.no_single else single_node_runs(tmp, certs)
+            single = not args.no_single and not args.failover_only
+            figures = single_node_runs(tmp, certs) if single else {}
             if not args.no_cluster:
-                figures.update(cluster_runs(tmp, certs, args.storm))
+                figures.update(cluster_runs(tmp, certs, args.storm, args.relogin_concurrency,
+                                            args.failover_only))
             runs.append(figures)
     print_table(summarize(runs), len(runs))
     print(f"\n{len(runs)} run(s) in {time.monotonic() - started:.0f} s")

@@ -42,12 +42,13 @@ struct load_options {
 	unsigned pairs;
 	unsigned bridges;
 	unsigned seconds;
-	unsigned window;      /* messages in flight per sender */
-	unsigned rate;	      /* failover: messages per second per sender */
-	unsigned concurrency; /* log-ins under way at once */
-	unsigned accounts;    /* distinct accounts to spread sessions over */
-	int server_root;      /* the server's top process: its tree is measured */
-	int kill_pids[64];    /* failover: the leader node's processes */
+	unsigned window;	      /* messages in flight per sender */
+	unsigned rate;		      /* failover: messages per second per sender */
+	unsigned concurrency;	      /* log-ins under way at once */
+	unsigned relogin_concurrency; /* failover: re-log-ins under way at once */
+	unsigned accounts;	      /* distinct accounts to spread sessions over */
+	int server_root;	      /* the server's top process: its tree is measured */
+	int kill_pids[64];	      /* failover: the leader node's processes */
 	size_t kill_count;
 	unsigned kill_after; /* failover: seconds of traffic before the kill */
 	bool json;
@@ -112,6 +113,8 @@ struct session {
 
 /* load_net.c */
 int64_t load_now_ns(void);
+/* Sets up the loop; called again in a forked process, it gives that
+ * process a loop of its own. */
 int load_loop_init(const struct load_options *options);
 /* Opens a TCP connection to host:port for `s` (nonblocking); -1 on failure. */
 int load_connect(struct session *s, uint16_t port);
@@ -155,6 +158,9 @@ void report_add(struct load_report *r, const char *name, double value, const cha
 /* The server's process tree: CPU seconds used so far and resident KiB now. */
 double server_cpu_seconds(int root);
 long server_rss_kib(int root);
+/* The same, leaving out the processes in `pids` (a node about to be killed). */
+double server_cpu_seconds_except(int root, const int *pids, size_t count);
+long server_rss_kib_except(int root, const int *pids, size_t count);
 double own_cpu_seconds(void);
 
 #endif

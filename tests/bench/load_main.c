@@ -34,7 +34,11 @@ static const char usage[] =
     "  --rate R               failover: messages per second per sender (default 20)\n"
     "  --kill-pids P,P...     failover: the leader node's processes, killed with SIGKILL\n"
     "  --kill-after S         failover: seconds of traffic before the kill (default 3)\n"
-    "  (failover: --port LEADER,FOLLOWER1,FOLLOWER2; --sessions clients on the leader)\n"
+    "  (failover: --port LEADER,FOLLOWER1,FOLLOWER2; --sessions clients on the leader,\n"
+    "   held by a second process that logs them in again on the followers;\n"
+    "   the traffic runs at least --seconds and until they are all back)\n"
+    "  --relogin-concurrency C  failover: re-log-ins under way at once (default:\n"
+    "                         --concurrency; --sessions for a crowd all at once)\n"
     "  --json                 JSON instead of a table\n";
 
 void report_add(struct load_report *r, const char *name, double value, const char *unit)
@@ -100,12 +104,14 @@ static size_t proc_scan(struct proc_entry **out)
 	return count;
 }
 
-/* Marks `root` and its descendants, leaving out this program and its
- * ancestors (the driver that started both may be the root). */
+/* Marks `root` and its descendants, leaving out this program, its
+ * ancestors (the driver that started both may be the root) and its own
+ * children (the failover scenario's second process). */
 static size_t proc_tree(int root, struct proc_entry **out)
 {
 	size_t n = proc_scan(out);
 	struct proc_entry *p = *out;
+	int self = getpid();
 	int self_line[64];
 	size_t self_count = 0;
 	for (int pid = getpid(); pid > 1 && self_count < 64;) {
@@ -123,7 +129,7 @@ static size_t proc_tree(int root, struct proc_entry **out)
 				continue;
 			bool in = p[i].pid == root;
 			for (size_t j = 0; j < n && !in; j++)
-				in = p[j].counted && p[j].pid == p[i].ppid;
+				in = p[j].counted && p[j].pid == p[i].ppid && p[j].pid != self;
 			if (in) {
 				p[i].counted = true;
 				grew = true;
@@ -137,28 +143,50 @@ static size_t proc_tree(int root, struct proc_entry **out)
 	return n;
 }
 
-double server_cpu_seconds(int root)
+/* CPU seconds and resident KiB of the tree, leaving out `pids`. */
+static void server_sum(int root, const int *pids, size_t count, double *cpu, long *rss_kib)
 {
 	struct proc_entry *p;
 	size_t n = root > 0 ? proc_tree(root, &p) : 0;
-	double total = 0;
-	for (size_t i = 0; i < n; i++)
-		total += p[i].counted ? p[i].cpu : 0;
+	*cpu = 0;
+	*rss_kib = 0;
+	for (size_t i = 0; i < n; i++) {
+		bool left_out = !p[i].counted;
+		for (size_t k = 0; k < count && !left_out; k++)
+			left_out = p[i].pid == pids[k];
+		if (!left_out) {
+			*cpu += p[i].cpu;
+			*rss_kib += p[i].rss_kib;
+		}
+	}
 	if (root > 0)
 		free(p);
-	return total;
+}
+
+double server_cpu_seconds(int root)
+{
+	return server_cpu_seconds_except(root, NULL, 0);
 }
 
 long server_rss_kib(int root)
 {
-	struct proc_entry *p;
-	size_t n = root > 0 ? proc_tree(root, &p) : 0;
-	long total = 0;
-	for (size_t i = 0; i < n; i++)
-		total += p[i].counted ? p[i].rss_kib : 0;
-	if (root > 0)
-		free(p);
-	return total;
+	return server_rss_kib_except(root, NULL, 0);
+}
+
+double server_cpu_seconds_except(int root, const int *pids, size_t count)
+{
+	double cpu;
+	long rss;
+	server_sum(root, pids, count, &cpu, &rss);
+	return cpu;
+}
+
+long server_rss_kib_except(int root, const int *pids, size_t count)
+{
+	double cpu;
+	long rss;
+	server_sum(root, pids, count, &cpu, &rss);
+	return rss;
 }
 
 double own_cpu_seconds(void)
@@ -238,6 +266,7 @@ int main(int argc, char **argv)
 	    {"kill-pids", 1, 0, 'K'},
 	    {"kill-after", 1, 0, 'k'},
 	    {"component-plain", 0, 0, 'C'},
+	    {"relogin-concurrency", 1, 0, 'L'},
 	    {0, 0, 0, 0},
 	};
 	int c;
@@ -296,6 +325,9 @@ int main(int argc, char **argv)
 		case 'c':
 			o.concurrency = number(optarg, "--concurrency");
 			break;
+		case 'L':
+			o.relogin_concurrency = number(optarg, "--relogin-concurrency");
+			break;
 		case 'R':
 			o.server_root = (int)number(optarg, "--server-root");
 			break;
@@ -330,6 +362,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	o.scenario = argv[optind];
+	if (o.relogin_concurrency == 0)
+		o.relogin_concurrency = o.concurrency;
 	struct rlimit limit;
 	if (getrlimit(RLIMIT_NOFILE, &limit) == 0) {
 		limit.rlim_cur = limit.rlim_max;

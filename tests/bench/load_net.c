@@ -36,6 +36,11 @@ int64_t load_now_ns(void)
 int load_loop_init(const struct load_options *options)
 {
 	opts = options;
+	/* Again in a forked process: an epoll set is shared across fork, so
+	 * the child needs its own (and gives up its copy of the parent's). */
+	if (epoll_fd != -1)
+		close(epoll_fd);
+	SSL_CTX_free(tls);
 	epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	tls = SSL_CTX_new(TLS_client_method());
 	if (epoll_fd == -1 || tls == NULL)

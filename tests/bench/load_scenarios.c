@@ -14,11 +14,14 @@
  * A message body is "SEQ SENT_NS": the receiver counts gaps and repeats
  * by sequence and latency from the time it was sent (one clock: one host).
  */
+#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "load.h"
 
@@ -26,6 +29,8 @@
 #define LOGIN_DEADLINE_S 180
 #define DRAIN_MS	 5000
 #define IDLE_REST_MS	 12000 /* parsers freed after 5 s idle, memory trimmed every 10 s */
+/* Delivered, but later than this after it was sent: late, not lost. */
+#define LATE_MS 1000
 
 static const struct load_options *O;
 static struct session *sessions;
@@ -143,12 +148,16 @@ static void report_latency(struct load_report *r)
 
 struct flow {
 	struct session *from, *to;
-	uint64_t sent, received, duplicated, reordered, expected;
+	uint64_t sent, received, duplicated, reordered, late, expected;
 	uint8_t *seen; /* a bit per sequence number that arrived */
 	size_t seen_bytes;
 	int64_t last_ns, longest_gap_ns;
 	bool iq; /* alternate messages and iq (to a component) */
 };
+
+/* Messages the server sent back as errors (no route, or no leader within
+ * cluster.queue_max_wait): not delivered, but not silently lost either. */
+static uint64_t bounced;
 
 static struct flow *flows;
 static unsigned flow_count;
@@ -205,6 +214,8 @@ static void flow_arrived(struct flow *f, const char *text)
 	}
 	f->seen[byte] |= bit;
 	f->received++;
+	if (now - sent_ns > LATE_MS * 1000000LL)
+		f->late++;
 	/* Arrived after a later one: late, not lost (and not a repeat). */
 	if (seq < f->expected)
 		f->reordered++;
@@ -236,10 +247,6 @@ static void on_bridge_stanza(struct session *s, bool iq, const char *from, const
 			   s->jid, from, body);
 }
 
-/* Messages the server sent back as errors (no route, or no leader within
- * cluster.queue_max_wait): not delivered, but not silently lost either. */
-static uint64_t bounced;
-
 static void on_bounced(struct session *s)
 {
 	(void)s;
@@ -264,7 +271,7 @@ static void start_window(void)
 }
 
 struct totals {
-	uint64_t sent, received, duplicated, reordered;
+	uint64_t sent, received, duplicated, reordered, late;
 	int64_t longest_gap_ns;
 };
 
@@ -276,6 +283,7 @@ static struct totals flow_totals(void)
 		t.received += flows[i].received;
 		t.duplicated += flows[i].duplicated;
 		t.reordered += flows[i].reordered;
+		t.late += flows[i].late;
 		if (flows[i].longest_gap_ns > t.longest_gap_ns)
 			t.longest_gap_ns = flows[i].longest_gap_ns;
 	}
@@ -286,10 +294,16 @@ static bool all_delivered(void *arg)
 {
 	(void)arg;
 	struct totals t = flow_totals();
-	return t.received + t.duplicated >= t.sent;
+	return t.received + bounced >= t.sent;
 }
 
-/* Lost: sent and never seen (gaps inside the sequence included). */
+/* Lost: sent, never seen (gaps inside the sequence included) and not
+ * bounced back either. */
+static uint64_t flows_lost(struct totals t)
+{
+	return t.sent > t.received + bounced ? t.sent - t.received - bounced : 0;
+}
+
 static void report_flows(struct load_report *r, struct totals t, double seconds,
 			 uint64_t received_in_window, double server_cpu)
 {
@@ -297,7 +311,7 @@ static void report_flows(struct load_report *r, struct totals t, double seconds,
 	if (received_in_window > 0)
 		report_add(r, "server_cpu_per_1000", server_cpu * 1000.0 / received_in_window, "s");
 	report_latency(r);
-	report_add(r, "lost", (double)(t.sent - t.received), "msg");
+	report_add(r, "lost", (double)flows_lost(t), "msg");
 	report_add(r, "bounced", (double)bounced, "msg");
 	report_add(r, "duplicated", (double)t.duplicated, "msg");
 	report_add(r, "reordered", (double)t.reordered, "msg");
@@ -414,61 +428,179 @@ static int run_bridges(struct load_report *r)
  * (ports[1], ports[2]) and from users on the second follower to a bridge on
  * the first, while `storm` clients sit on the leader (ports[0]).  After
  * kill_after seconds the leader's processes get SIGKILL; the storm clients
- * log in again on the followers. */
+ * log in again on the followers.
+ *
+ * Two processes, so that the instrument does not starve what it measures:
+ * this one holds the flows, kills the leader and reports; a child forked
+ * here holds the storm clients and logs them in again,
+ * `relogin_concurrency` at a time (on one loop,
+ * 10,000 re-logins at once left the flows' sockets unread for seconds and
+ * their messages were counted as lost).  The flows go on until the storm
+ * is over, then every message still on its way gets FINAL_DRAIN_MS. */
 
 /* A re-login that fails is tried again on the other survivor, as a client
  * would, up to this many times. */
 #define STORM_ATTEMPTS	 5
 #define STORM_DEADLINE_S 120
+#define FINAL_DRAIN_MS	 30000
+/* How often the survivors' memory is read during the storm. */
+#define RSS_SAMPLE_MS 200
 
-static unsigned storm_first, storm_count, storm_back, storm_retries, storm_gave_up;
-static unsigned lost_sessions;
-static uint8_t *storm_attempts;
-static int64_t killed_ns, storm_back_ns;
+/* The storm process's word to the flows' process, over a pipe (one write
+ * each, smaller than PIPE_BUF: never split). */
+struct storm_word {
+	bool final;    /* false: logged in on the leader (or failed); true: the storm is over */
+	bool ok;       /* the first log-in of every storm client succeeded */
+	unsigned back; /* logged in again on a survivor */
+	unsigned retries, gave_up;
+	int64_t back_ns; /* when the last came back */
+	double cpu;	 /* the storm process's CPU seconds from the kill to the end */
+};
+
+enum storm_client { STORM_ON_LEADER, STORM_RELOGGING, STORM_QUEUED, STORM_BACK };
+
+static unsigned storm_first, storm_count, storm_back, storm_retries, storm_gave_up, storm_relogging;
+static uint8_t *storm_attempts, *storm_state;
+static unsigned *storm_queue, storm_queue_head, storm_queue_len;
+static bool storm_armed;
+static int64_t storm_back_ns;
+static pid_t storm_parent;
+
+static void storm_relogin_more(void)
+{
+	while (storm_relogging < O->relogin_concurrency && storm_queue_len > 0) {
+		unsigned index = storm_queue[storm_queue_head];
+		storm_queue_head = (storm_queue_head + 1) % storm_count;
+		storm_queue_len--;
+		struct session *s = &sessions[index];
+		unsigned attempt = storm_attempts[index]++;
+		storm_retries += attempt > 0;
+		xmpp_session_init(s, O, s->index, s->account, O->ports[1 + (index + attempt) % 2],
+				  s->events, NULL);
+		storm_state[index] = STORM_RELOGGING;
+		storm_relogging++;
+		if (load_connect(s, s->port) == -1) {
+			storm_state[index] = STORM_ON_LEADER;
+			storm_relogging--;
+			storm_gave_up++;
+		}
+	}
+}
 
 static void on_storm_ready(struct session *s)
 {
-	if (killed_ns == 0)
+	if (!storm_armed) {
 		on_login_ready(s);
-	else if (++storm_back == storm_count)
+		return;
+	}
+	storm_state[s->index - storm_first] = STORM_BACK;
+	storm_relogging--;
+	if (++storm_back == storm_count)
 		storm_back_ns = load_now_ns();
+	storm_relogin_more();
 }
-
-static void on_storm_closed(struct session *s, const char *why);
-static const struct session_events storm_events = {
-    .ready = on_storm_ready, .stanza = NULL, .closed = on_storm_closed};
 
 static void on_storm_closed(struct session *s, const char *why)
 {
-	if (killed_ns == 0) {
+	if (!storm_armed) {
 		on_login_closed(s, why);
 		return;
 	}
-	/* Its node is gone (or the survivor refused it): log in again on a
-	 * survivor, as a client would. */
-	unsigned index = s->index, account = s->account;
-	unsigned attempt = storm_attempts[index - storm_first]++;
-	if (attempt == STORM_ATTEMPTS) {
+	/* Its node is gone (or the survivor refused it): it logs in again on a
+	 * survivor, as a client would, when its turn comes. */
+	unsigned index = s->index - storm_first;
+	if (storm_state[index] == STORM_RELOGGING)
+		storm_relogging--;
+	else if (storm_state[index] == STORM_BACK)
+		storm_back--;
+	if (storm_attempts[index] == STORM_ATTEMPTS) {
+		storm_state[index] = STORM_ON_LEADER;
 		storm_gave_up++;
 		fprintf(stderr, "rxmpp-load: a client of the dead leader gave up: %s\n", why);
-		return;
+	} else {
+		storm_state[index] = STORM_QUEUED;
+		storm_queue[(storm_queue_head + storm_queue_len++) % storm_count] = index;
 	}
-	storm_retries += attempt > 0;
-	xmpp_session_init(s, O, index, account, O->ports[1 + (index + attempt) % 2], &storm_events,
-			  NULL);
-	if (load_connect(s, s->port) == -1)
-		storm_gave_up++;
+	storm_relogin_more();
 }
+
+static const struct session_events storm_events = {
+    .ready = on_storm_ready, .stanza = NULL, .closed = on_storm_closed};
 
 static bool storm_settled(void *arg)
 {
 	(void)arg;
+	/* The flows' process is gone: nobody waits for this one. */
+	if (getppid() != storm_parent)
+		exit(1);
 	return storm_back + storm_gave_up == storm_count;
+}
+
+/* The child: logs the storm clients in on the leader, says so, and after
+ * the kill brings them back; says when they all are.  Never returns. */
+static void storm_process(int to_flows)
+{
+	struct storm_word word = {0};
+	if (load_loop_init(O) == -1)
+		exit(1);
+	sessions_alloc(storm_count);
+	storm_attempts = calloc(storm_count, 1);
+	storm_state = calloc(storm_count, 1);
+	storm_queue = calloc(storm_count, sizeof(*storm_queue));
+	if (storm_attempts == NULL || storm_state == NULL || storm_queue == NULL)
+		exit(1);
+	/* Numbered after the flows' sessions: resources r<index> do not clash. */
+	for (unsigned i = 0, n = storm_first; i < storm_count; i++, n++)
+		xmpp_session_init(&sessions[i], O, n, n % O->accounts, O->ports[0], &storm_events,
+				  NULL);
+	word.ok = login_all() == 0;
+	storm_armed = true;
+	if (write(to_flows, &word, sizeof(word)) != sizeof(word) || !word.ok)
+		exit(1);
+	int64_t deadline =
+	    load_now_ns() + (int64_t)(O->kill_after + O->seconds + STORM_DEADLINE_S) * SECOND_NS;
+	/* Until the kill it only keeps idle sessions: its CPU is the re-login's. */
+	double cpu_before = own_cpu_seconds();
+	load_run_until(storm_settled, NULL, deadline);
+	word = (struct storm_word){.final = true,
+				   .ok = true,
+				   .back = storm_back,
+				   .retries = storm_retries,
+				   .gave_up = storm_count - storm_back,
+				   .back_ns = storm_back_ns,
+				   .cpu = own_cpu_seconds() - cpu_before};
+	if (write(to_flows, &word, sizeof(word)) != sizeof(word))
+		exit(1);
+	close_all();
+	exit(0);
+}
+
+/* The flows' process */
+
+static unsigned lost_sessions;
+static int storm_pipe = -1;
+static struct storm_word storm_heard;
+static bool storm_heard_first, storm_heard_final;
+
+static bool storm_listen(void *arg)
+{
+	(void)arg;
+	struct storm_word word;
+	while (read(storm_pipe, &word, sizeof(word)) == sizeof(word)) {
+		if (word.final) {
+			storm_heard = word;
+			storm_heard_final = true;
+		} else {
+			storm_heard.ok = word.ok;
+			storm_heard_first = true;
+		}
+	}
+	return storm_heard_first;
 }
 
 static void on_steady_closed(struct session *s, const char *why)
 {
-	if (killed_ns == 0 || s->ready_ns == 0) {
+	if (!sending || s->ready_ns == 0) {
 		on_login_closed(s, why);
 		return;
 	}
@@ -483,6 +615,38 @@ static const struct session_events steady_events = {.ready = on_login_ready,
 static const struct session_events steady_bridge_events = {
     .ready = on_login_ready, .stanza = on_bridge_stanza, .closed = on_steady_closed};
 
+static pid_t storm_start(void)
+{
+	int fds[2];
+	if (pipe2(fds, O_CLOEXEC) == -1)
+		return -1;
+	fflush(NULL);
+	storm_parent = getpid();
+	pid_t child = fork();
+	if (child == 0) {
+		close(fds[0]);
+		storm_process(fds[1]);
+	}
+	close(fds[1]);
+	if (child == -1) {
+		close(fds[0]);
+		return -1;
+	}
+	storm_pipe = fds[0];
+	fcntl(storm_pipe, F_SETFL, O_NONBLOCK);
+	return child;
+}
+
+static void storm_stop(pid_t child)
+{
+	int status;
+	/* Our own child, by its PID; it ends by itself once it reported. */
+	if (!storm_heard_final)
+		kill(child, SIGTERM);
+	waitpid(child, &status, 0);
+	close(storm_pipe);
+}
+
 static int run_failover(struct load_report *r)
 {
 	if (O->port_count < 3 || O->kill_count == 0) {
@@ -491,7 +655,13 @@ static int run_failover(struct load_report *r)
 	}
 	unsigned pairs = O->pairs, users = O->pairs;
 	storm_count = O->sessions;
-	sessions_alloc(2 * pairs + users + 1 + storm_count);
+	storm_first = 2 * pairs + users + 1;
+	pid_t storm = storm_count > 0 ? storm_start() : 0;
+	if (storm == -1) {
+		fprintf(stderr, "rxmpp-load: cannot start the storm's process\n");
+		return -1;
+	}
+	sessions_alloc(2 * pairs + users + 1);
 	flow_count = pairs + users;
 	flows = calloc(flow_count, sizeof(*flows));
 	unsigned n = 0;
@@ -513,22 +683,42 @@ static int run_failover(struct load_report *r)
 		f->to = bridge;
 		f->iq = true;
 	}
-	storm_first = n;
-	storm_attempts = calloc(storm_count + 1, 1);
-	for (unsigned i = 0; i < storm_count; i++, n++)
-		xmpp_session_init(&sessions[n], O, n, n % O->accounts, O->ports[0], &storm_events,
-				  NULL);
-	if (login_all() == -1)
+	if (login_all() == -1 ||
+	    (storm > 0 &&
+	     (!load_run_until(storm_listen, NULL, load_now_ns() + LOGIN_DEADLINE_S * SECOND_NS) ||
+	      !storm_heard.ok))) {
+		if (storm > 0) {
+			fprintf(stderr, "rxmpp-load: the storm clients did not log in\n");
+			storm_stop(storm);
+		}
 		return -1;
+	}
+	if (storm == 0)
+		storm_heard_final = true;
 	load_run_for(500);
+	long rss_before = server_rss_kib_except(O->server_root, O->kill_pids, O->kill_count);
+	long rss_peak = rss_before;
+	double own_before = own_cpu_seconds(), server_cpu_before = 0;
+	int64_t killed_ns = 0, sampled_ns = 0;
 	sending = true;
 	int64_t start = load_now_ns(), end = start + (int64_t)O->seconds * SECOND_NS;
 	int64_t kill_at = start + (int64_t)O->kill_after * SECOND_NS;
-	for (int64_t now = start; now < end; now = load_now_ns()) {
+	int64_t give_up = end + (int64_t)STORM_DEADLINE_S * SECOND_NS;
+	for (int64_t now = start; (now < end || !storm_heard_final) && now < give_up;
+	     now = load_now_ns()) {
 		if (killed_ns == 0 && now >= kill_at) {
+			server_cpu_before =
+			    server_cpu_seconds_except(O->server_root, O->kill_pids, O->kill_count);
 			for (size_t k = 0; k < O->kill_count; k++)
 				kill(O->kill_pids[k], SIGKILL);
 			killed_ns = load_now_ns();
+		}
+		if (killed_ns != 0 && !storm_heard_final &&
+		    now - sampled_ns >= RSS_SAMPLE_MS * 1000000LL) {
+			long rss =
+			    server_rss_kib_except(O->server_root, O->kill_pids, O->kill_count);
+			rss_peak = rss > rss_peak ? rss : rss_peak;
+			sampled_ns = now;
 		}
 		/* Steady rate: each flow catches up with rate * elapsed. */
 		uint64_t due = (uint64_t)((now - start) / 1000000) * O->rate / 1000;
@@ -537,27 +727,42 @@ static int run_failover(struct load_report *r)
 				flow_send(&flows[i]);
 		}
 		load_run_for(5);
+		if (storm > 0)
+			storm_listen(NULL);
 	}
+	double server_cpu = server_cpu_seconds_except(O->server_root, O->kill_pids, O->kill_count) -
+			    server_cpu_before;
 	sending = false;
-	load_run_until(all_delivered, NULL, load_now_ns() + DRAIN_MS * 1000000LL);
-	/* The storm may outlast the traffic. */
-	load_run_until(storm_settled, NULL, load_now_ns() + STORM_DEADLINE_S * SECOND_NS);
+	/* The final pass: what is still on its way may arrive (late, if so). */
+	load_run_until(all_delivered, NULL, load_now_ns() + FINAL_DRAIN_MS * 1000000LL);
+	double own = own_cpu_seconds() - own_before;
+	if (storm > 0)
+		storm_stop(storm);
 	struct totals t = flow_totals();
 	report_add(r, "pairs", pairs, "");
 	report_add(r, "bridge_users", users, "");
 	report_add(r, "rate_per_sender", O->rate, "msg/s");
+	report_add(r, "sent", (double)t.sent, "msg");
 	report_add(r, "longest_gap", t.longest_gap_ns / 1e6, "ms");
-	report_add(r, "lost", (double)(t.sent - t.received), "msg");
+	report_latency(r);
+	report_add(r, "lost", (double)flows_lost(t), "msg");
+	report_add(r, "late", (double)t.late, "msg");
 	report_add(r, "bounced", (double)bounced, "msg");
 	report_add(r, "duplicated", (double)t.duplicated, "msg");
 	report_add(r, "reordered", (double)t.reordered, "msg");
 	report_add(r, "cut_off_survivors", lost_sessions, "sessions");
 	report_add(r, "storm_clients", storm_count, "");
-	report_add(r, "storm_back", storm_back, "");
-	report_add(r, "storm_retries", storm_retries, "");
-	report_add(r, "storm_gave_up", storm_gave_up, "");
-	if (storm_back == storm_count && killed_ns != 0)
-		report_add(r, "relogin_all", (storm_back_ns - killed_ns) / 1e9, "s");
+	report_add(r, "relogin_concurrency", O->relogin_concurrency, "");
+	report_add(r, "storm_back", storm_heard.back, "");
+	report_add(r, "storm_retries", storm_heard.retries, "");
+	report_add(r, "storm_gave_up", storm_heard.gave_up, "");
+	if (storm_count > 0 && storm_heard.back == storm_count && killed_ns != 0)
+		report_add(r, "relogin_all", (storm_heard.back_ns - killed_ns) / 1e9, "s");
+	report_add(r, "survivors_rss_before", (double)rss_before, "KiB");
+	report_add(r, "survivors_rss_peak", (double)rss_peak, "KiB");
+	report_add(r, "survivors_cpu", server_cpu, "s");
+	report_add(r, "load_cpu_flows", own, "s");
+	report_add(r, "load_cpu_storm", storm_heard.cpu, "s");
 	close_all();
 	return 0;
 }

@@ -234,7 +234,9 @@ static void top_level_done(struct session *s)
 			ready(s);
 		break;
 	case SESSION_READY:
-		if (strcmp(name, "message") == 0 && strcmp(s->type, "error") == 0) {
+		/* An iq error is a bounce too, not the answer the flow waits for. */
+		if ((strcmp(name, "message") == 0 || strcmp(name, "iq") == 0) &&
+		    strcmp(s->type, "error") == 0) {
 			if (s->events->bounced != NULL)
 				s->events->bounced(s);
 		} else if (strcmp(name, "message") == 0 && s->events->stanza != NULL) {
