@@ -4,6 +4,14 @@
  * from the supervisor and its children, which share stderr, never interleave.
  * Bytes that are not printable (a peer may put a newline into a name it sends
  * us) are replaced so that nobody can forge a log line.
+ *
+ * Lines on stderr open with the time in UTC, ISO 8601 with milliseconds
+ * ("2026-12-07T15:04:05.123Z"), the same on every node whatever its zone,
+ * unless stderr is the journal: systemd then sets JOURNAL_STREAM to the
+ * device and inode of the stream it connected (systemd.exec(5)), journald
+ * stamps every line itself, and a second stamp would only be noise.  The
+ * stream is compared, not just the variable's presence, so that a process
+ * started from a unit with its stderr sent elsewhere still stamps its lines.
  */
 #include "log.h"
 
@@ -12,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,6 +30,7 @@
 static char log_title[32] = "rxmpp";
 static enum log_level log_threshold = LOG_LEVEL_INFO;
 static enum log_target log_destination = LOG_TARGET_STDERR;
+static bool log_stamped = true;
 
 static const char *const log_level_names[] = {
     [LOG_LEVEL_ERR] = "err",
@@ -29,11 +39,24 @@ static const char *const log_level_names[] = {
     [LOG_LEVEL_DEBUG] = "debug",
 };
 
+bool log_stderr_is_journal(void)
+{
+	const char *journal = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	char rest;
+	struct stat st;
+	if (journal == NULL || sscanf(journal, "%llu:%llu%c", &dev, &ino, &rest) != 2 ||
+	    fstat(STDERR_FILENO, &st) == -1)
+		return false;
+	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
 void log_init(const char *title, enum log_level level, enum log_target target)
 {
 	snprintf(log_title, sizeof(log_title), "%s", title);
 	log_threshold = level;
 	log_destination = target;
+	log_stamped = target == LOG_TARGET_STDERR && !log_stderr_is_journal();
 	if (target == LOG_TARGET_SYSLOG)
 		openlog(log_title, LOG_PID | LOG_NDELAY, LOG_DAEMON);
 }
@@ -72,6 +95,20 @@ const char *log_level_name(enum log_level level)
 	return "unknown";
 }
 
+/* "2026-12-07T15:04:05.123Z " */
+static void log_timestamp(char *out, size_t size)
+{
+	struct timespec ts;
+	struct tm tm;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (gmtime_r(&ts.tv_sec, &tm) == NULL) {
+		out[0] = '\0';
+		return;
+	}
+	size_t n = strftime(out, size, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out + n, size - n, ".%03ldZ ", ts.tv_nsec / 1000000);
+}
+
 static void log_emit(enum log_level level, int errnum, const char *fmt, va_list ap)
 {
 	char message[LOG_LINE_MAX];
@@ -90,9 +127,12 @@ static void log_emit(enum log_level level, int errnum, const char *fmt, va_list 
 		syslog((int)level, "%s", message);
 		return;
 	}
-	char line[LOG_LINE_MAX + 64];
-	int line_len = snprintf(line, sizeof(line), "<%d>%s[%ld]: %s\n", (int)level, log_title,
-				(long)getpid(), message);
+	char stamp[40] = "";
+	if (log_stamped)
+		log_timestamp(stamp, sizeof(stamp));
+	char line[LOG_LINE_MAX + 96];
+	int line_len = snprintf(line, sizeof(line), "%s<%d>%s[%ld]: %s\n", stamp, (int)level,
+				log_title, (long)getpid(), message);
 	if (line_len < 0)
 		return;
 	if ((size_t)line_len >= sizeof(line)) {

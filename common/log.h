@@ -4,7 +4,9 @@
  *
  * Lines go to stderr with a syslog priority prefix ("<4>") so that journald
  * keeps their level, followed by the process title and pid; a daemon that
- * detached from its terminal logs to syslog(3) instead.  Functions that fail
+ * detached from its terminal logs to syslog(3) instead.  On stderr that is
+ * not the journal each line opens with the UTC time to the millisecond
+ * ("2026-12-07T15:04:05.123Z <6>rxmppd[812]: ready: ...").  Functions that fail
  * return -1 and leave logging to the caller that decides what the failure
  * means, so each problem is logged once.
  */
@@ -12,6 +14,7 @@
 #define RXMPP_LOG_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdnoreturn.h>
 
 enum log_level {
@@ -22,12 +25,16 @@ enum log_level {
 };
 
 enum log_target {
-	LOG_TARGET_STDERR,
-	LOG_TARGET_SYSLOG,
+	LOG_TARGET_STDERR,	 /* a daemon's log: stamped unless it is the journal */
+	LOG_TARGET_SYSLOG,	 /* a detached daemon */
+	LOG_TARGET_STDERR_PLAIN, /* a command's messages to its user: never stamped */
 };
 
 void log_init(const char *title, enum log_level level, enum log_target target);
 void log_set_level(enum log_level level);
+/* stderr is the stream systemd connected to the journal (JOURNAL_STREAM
+ * names its device and inode): journald stamps the lines itself. */
+bool log_stderr_is_journal(void);
 enum log_level log_get_level(void);
 enum log_target log_get_target(void);
 

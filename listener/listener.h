@@ -67,6 +67,9 @@ struct conn {
 	bool available; /* last presence broadcast was available */
 	int priority;
 	int64_t created;
+	int64_t session_at;   /* when it was bound (client) or handshaken (bridge) */
+	bool session_logged;  /* its start was logged: its end will be */
+	char end_reason[160]; /* why it ends, for the log line; the first cause wins */
 	int64_t last_in;
 	int64_t last_out;
 	struct ev_timer *timer;
@@ -119,7 +122,16 @@ void listener_conn_end_stream(struct conn *c);
 /* A new XML stream (after STARTTLS or SASL success). */
 void listener_conn_restart_stream(struct conn *c);
 void listener_conn_send_header(struct conn *c, const char *content_ns, const char *from);
-void listener_conns_close_all(void);
+/* Ends every connection with <system-shutdown/>; `why` for the log lines. */
+void listener_conns_close_all(const char *why);
+/* The session is bound (client) or handshaken (bridge): logs its start. */
+void listener_conn_session_started(struct conn *c);
+/* Why the connection ends, for its session's last log line (the first
+ * cause set wins: a stream error, then the close that follows it). */
+void listener_conn_end_reason(struct conn *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* "TLSv1.3", or "no TLS". */
+const char *listener_conn_tls_version(const struct conn *c);
 /* Pauses or resumes reading every connection (listener_state.input_paused). */
 void listener_conns_pause_input(bool paused);
 /* Over limits.max_queued_bytes_total: closes the connections with the

@@ -331,7 +331,7 @@ static void client_bind(struct conn *c, const struct xml_node *iq, const struct 
 		 (int)buf_len(&escaped), buf_head(&escaped));
 	buf_free(&escaped);
 	client_iq_result(c, id, payload);
-	log_info("%s: session %s bound", c->peer, c->jid);
+	listener_conn_session_started(c);
 	listener_route_session_up(c);
 }
 

@@ -8,8 +8,14 @@
  *
  * Failure: a peer that misbehaves gets an RFC 6120 stream error and one
  * warning with its address; nothing a peer sends can end the process.
+ *
+ * A session's start (bound, or a bridge's handshake accepted) and its end
+ * are logged at info, with the JID, the peer's address, the TLS version,
+ * how long it lasted and why it ended (end_reason: the first cause, so a
+ * stream error is not reported as the close that follows it).
  */
 #include <openssl/rand.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +60,8 @@ static void xml_close(void *arg)
 {
 	struct conn *c = arg;
 	log_debug("%s closed its stream", c->peer);
+	listener_conn_end_reason(c, "closed by the %s",
+				 c->kind == PROTO_SOCKET_COMPONENT ? "call bridge" : "client");
 	listener_conn_end_stream(c);
 }
 
@@ -145,10 +153,61 @@ int listener_conn_set(char **field, const char *value)
 	return 0;
 }
 
+const char *listener_conn_tls_version(const struct conn *c)
+{
+	return c->stream.tls_active && c->stream.tls.ssl != NULL
+		   ? SSL_get_version(c->stream.tls.ssl)
+		   : "no TLS";
+}
+
+/* "client session alice@example.com/phone from 192.0.2.7:50312" */
+static void conn_session_name(const struct conn *c, char *out, size_t size)
+{
+	if (c->kind == PROTO_SOCKET_COMPONENT)
+		snprintf(out, size, "call bridge %s session %s from %s", c->bridge,
+			 c->jid ? c->jid : "?", c->peer);
+	else
+		snprintf(out, size, "client session %s from %s", c->jid ? c->jid : "?", c->peer);
+}
+
+void listener_conn_session_started(struct conn *c)
+{
+	char name[JID_MAX + 160];
+	conn_session_name(c, name, sizeof(name));
+	c->session_at = ev_now(listener_state.loop);
+	c->session_logged = true;
+	log_info("%s started (%s)", name, listener_conn_tls_version(c));
+}
+
+void listener_conn_end_reason(struct conn *c, const char *fmt, ...)
+{
+	if (c->end_reason[0] != '\0')
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(c->end_reason, sizeof(c->end_reason), fmt, ap);
+	va_end(ap);
+}
+
+static void conn_log_end(struct conn *c)
+{
+	char name[JID_MAX + 160];
+	conn_session_name(c, name, sizeof(name));
+	int64_t lasted = ev_now(listener_state.loop) - c->session_at;
+	log_info("%s ended after %lld.%lld s: %s", name, (long long)(lasted / 1000),
+		 (long long)(lasted % 1000 / 100),
+		 c->end_reason[0] ? c->end_reason : "connection closed");
+	c->session_logged = false;
+}
+
 static void listener_conn_close(struct conn *c, const char *why)
 {
-	if (why != NULL)
+	if (why != NULL) {
 		log_debug("%s: closing: %s", c->peer, why);
+		listener_conn_end_reason(c, "%s", why);
+	}
+	if (c->session_logged)
+		conn_log_end(c);
 	if (c->announced)
 		listener_route_session_down(c);
 	listener_index_remove(&listener_state.index, c);
@@ -180,6 +239,7 @@ void listener_conn_send(struct conn *c, const char *data, size_t len)
 		static struct log_limit not_reading;
 		log_warnx_limited(&not_reading, "%s: does not read what it is sent; closing",
 				  c->peer);
+		listener_conn_end_reason(c, "does not read what it is sent");
 		c->state = CONN_CLOSING;
 		stream_stop_input(&c->stream);
 	}
@@ -191,10 +251,11 @@ void listener_conn_send_str(struct conn *c, const char *text)
 	listener_conn_send(c, text, strlen(text));
 }
 
-void listener_conns_close_all(void)
+void listener_conns_close_all(const char *why)
 {
 	while (listener_state.conns != NULL) {
 		struct conn *c = listener_state.conns;
+		listener_conn_end_reason(c, "stream error system-shutdown: %s", why);
 		if (c->header_sent)
 			listener_conn_send_str(c, "<stream:error><system-shutdown "
 						  "xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"
@@ -239,6 +300,9 @@ bool listener_conns_shed(void)
 		    "%s: stream error resource-constraint: %zu bytes wait for it, %zu "
 		    "for all clients (limits.max_queued_bytes_total %zu); closing it",
 		    largest->peer, largest->stream.queued, listener_state.queued_total, cap);
+		listener_conn_end_reason(largest,
+					 "stream error resource-constraint: too much output "
+					 "waiting for all clients");
 		static const char error[] =
 		    "<stream:error><resource-constraint xmlns='" XML_NS_STREAM_ERRORS
 		    "'/></stream:error></stream:stream>";
@@ -288,6 +352,8 @@ void listener_conn_stream_error(struct conn *c, const char *condition, const cha
 	static struct log_limit stream_error;
 	log_warnx_limited(&stream_error, "%s: stream error %s%s%s", c->peer, condition,
 			  text ? ": " : "", text ? text : "");
+	listener_conn_end_reason(c, "stream error %s%s%s", condition, text ? ": " : "",
+				 text ? text : "");
 	struct buf out;
 	buf_init(&out, 4096);
 	buf_append(&out, "<stream:error><", 15);
@@ -400,6 +466,7 @@ static void conn_ended(struct stream *s, enum stream_end end, const char *reason
 		/* A block: a declaration right after a label is C23 (clang 14 refuses). */
 		static struct log_limit tls_failed;
 		log_warnx_limited(&tls_failed, "%s: %s", c->peer, reason);
+		listener_conn_end_reason(c, "TLS failed: %s", reason);
 		listener_conn_close(c, NULL);
 		return;
 	}
@@ -409,6 +476,9 @@ static void conn_ended(struct stream *s, enum stream_end end, const char *reason
 	case STREAM_END_CLOSED:
 		if (c->announced || c->state != CONN_STREAM_HEADER)
 			log_debug("%s: connection closed by the peer", c->peer);
+		listener_conn_end_reason(c, "connection closed by the %s without ending its stream",
+					 c->kind == PROTO_SOCKET_COMPONENT ? "call bridge"
+									   : "client");
 		listener_conn_close(c, NULL);
 		return;
 	}
@@ -439,6 +509,7 @@ static int64_t conn_timer(struct ev_timer *timer, void *arg)
 		static struct log_limit no_handshake;
 		log_warnx_limited(&no_handshake, "%s: no TLS handshake within %u ms; closing",
 				  c->peer, lim->tls_handshake_timeout_ms);
+		listener_conn_end_reason(c, "no TLS handshake in time");
 		c->timer = NULL;
 		listener_conn_close(c, NULL);
 		return EV_TIMER_DONE;

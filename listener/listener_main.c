@@ -212,7 +212,7 @@ static int listener_configure(const struct config *cfg, bool first, char *why, s
 	listener_sockets_update();
 	if (was_enabled && !cfg->enabled) {
 		log_info("disabled: closing every session and accepting no more");
-		listener_conns_close_all();
+		listener_conns_close_all("the XMPP service was disabled");
 	} else if (!was_enabled && cfg->enabled) {
 		log_info("enabled: accepting connections again");
 	}
@@ -284,7 +284,7 @@ static int64_t listener_trim(struct ev_timer *timer, void *arg)
 
 static void listener_stop(void)
 {
-	listener_conns_close_all();
+	listener_conns_close_all("the node is shutting down");
 	listener_index_free(&listener_state.index);
 	for (size_t i = 0; i < socket_slots; i++) {
 		if (sockets[i].fd != -1)

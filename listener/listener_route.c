@@ -239,7 +239,6 @@ bool listener_route_message(const struct ipc_msg *msg)
 			return false;
 		c = listener_index_find(&listener_state.index, msg->peer);
 		if (c != NULL) {
-			log_info("%s: session %s replaced by a newer login", c->peer, c->jid);
 			listener_conn_stream_error(
 			    c, "conflict", "replaced by a new session of the same resource");
 		}

@@ -499,7 +499,7 @@ int main(int argc, char **argv)
 	const char *socket_path = NULL;
 	bool json = false, wants_help = false;
 
-	log_init("rxmppctl", LOG_LEVEL_WARNING, LOG_TARGET_STDERR);
+	log_init("rxmppctl", LOG_LEVEL_WARNING, LOG_TARGET_STDERR_PLAIN);
 	/* The global options may stand anywhere, before or after the command
 	 * (`rxmppctl status --json -c FILE`): they are taken out here and the
 	 * command sees only its own words.  `--` ends that. */

@@ -16,6 +16,10 @@ import time
 
 BUILD = os.environ.get("RXMPP_BUILD", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
 BIN = os.path.join(BUILD, "bin")
+# A line an rxmpp process logged: the UTC time, unless stderr is the journal,
+# then the syslog priority, the process and its pid (common/log.h).
+LOG_STAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z "
+LOG_LINE = re.compile(rf"^(?:{LOG_STAMP})?<\d>[\w.-]+\[\d+\]: ")
 
 
 # Ports for the nodes come from below the kernel's ephemeral range
@@ -249,7 +253,7 @@ class Node:
             for i, line in enumerate(self.lines):
                 if any(m in line for m in markers):
                     # The report itself: the lines up to the next log line.
-                    tail = [l for l in self.lines[i + 1:i + 60] if not l.startswith("<")]
+                    tail = [l for l in self.lines[i + 1:i + 60] if not LOG_LINE.match(l)]
                     reports.append("\n".join([line] + tail[:40]))
             return reports
 

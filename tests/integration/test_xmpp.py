@@ -254,7 +254,8 @@ def test_same_full_jid_twice_replaces_the_first_session(xnode):
         await bob.close()
 
     run(scenario())
-    xnode.wait_log(r"session alice@test\.example/desk replaced by a newer login")
+    xnode.wait_log(r"client session alice@test\.example/desk from \[127\.0\.0\.1\]:\d+ ended after "
+                   r"\d+\.\d s: stream error conflict: replaced by a new session")
     xnode.wait_log(r"stream error conflict")
 
 

@@ -3,7 +3,11 @@
  * peer controls cannot forge a second log line. */
 #include <errno.h>
 #include <fcntl.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -92,6 +96,75 @@ START_TEST(test_level_names)
 }
 END_TEST
 
+/* Every line of `out` matches `pattern` (extended, anchored by the caller). */
+static void assert_each_line(const char *out, const char *pattern)
+{
+	regex_t re;
+	ck_assert_int_eq(regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB), 0);
+	char copy[4096];
+	snprintf(copy, sizeof(copy), "%s", out);
+	int lines = 0;
+	for (char *save = NULL, *line = strtok_r(copy, "\n", &save); line != NULL;
+	     line = strtok_r(NULL, "\n", &save), lines++)
+		ck_assert_msg(regexec(&re, line, 0, NULL, 0) == 0, "line '%s' is not /%s/", line,
+			      pattern);
+	regfree(&re);
+	ck_assert_int_gt(lines, 0);
+}
+
+static void emit_two(void)
+{
+	log_init("tester", LOG_LEVEL_INFO, LOG_TARGET_STDERR);
+	log_info("first");
+	log_warnx("second");
+	log_init("unit", LOG_LEVEL_ERR, LOG_TARGET_STDERR);
+}
+
+/* journald's stream: what JOURNAL_STREAM names is this process's stderr. */
+static void emit_two_to_journal(void)
+{
+	struct stat st;
+	ck_assert_int_eq(fstat(STDERR_FILENO, &st), 0);
+	char value[64];
+	snprintf(value, sizeof(value), "%llu:%llu", (unsigned long long)st.st_dev,
+		 (unsigned long long)st.st_ino);
+	setenv("JOURNAL_STREAM", value, 1);
+	emit_two();
+	unsetenv("JOURNAL_STREAM");
+}
+
+/* A unit whose stderr was sent elsewhere: the variable is inherited but
+ * names another stream, so the lines are stamped. */
+static void emit_two_journal_elsewhere(void)
+{
+	setenv("JOURNAL_STREAM", "1:2", 1);
+	emit_two();
+	unsetenv("JOURNAL_STREAM");
+}
+
+static void emit_plain(void)
+{
+	log_init("tool", LOG_LEVEL_INFO, LOG_TARGET_STDERR_PLAIN);
+	log_warnx("to the user");
+	log_init("unit", LOG_LEVEL_ERR, LOG_TARGET_STDERR);
+}
+
+#define STAMP "[0-9]{4}-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-6][0-9]\\.[0-9]{3}Z "
+
+START_TEST(test_timestamps)
+{
+	char out[4096];
+	capture(emit_two, out, sizeof(out));
+	assert_each_line(out, "^" STAMP "<[46]>tester\\[[0-9]+\\]: (first|second)$");
+	capture(emit_two_journal_elsewhere, out, sizeof(out));
+	assert_each_line(out, "^" STAMP "<[46]>tester\\[[0-9]+\\]: (first|second)$");
+	capture(emit_two_to_journal, out, sizeof(out));
+	assert_each_line(out, "^<[46]>tester\\[[0-9]+\\]: (first|second)$");
+	capture(emit_plain, out, sizeof(out));
+	assert_each_line(out, "^<4>tool\\[[0-9]+\\]: to the user$");
+}
+END_TEST
+
 Suite *log_suite(void)
 {
 	Suite *s = suite_create("log");
@@ -99,6 +172,7 @@ Suite *log_suite(void)
 	tcase_add_test(tc, test_prefixes_levels_and_sanitising);
 	tcase_add_test(tc, test_level_names);
 	tcase_add_test(tc, test_limited_lines);
+	tcase_add_test(tc, test_timestamps);
 	suite_add_tcase(s, tc);
 	return s;
 }
