@@ -35,6 +35,7 @@ static const char *const proto_type_names[PROTO_TYPE_END] = {
     [PROTO_LISTEN_CLOSE] = "LISTEN_CLOSE",
     [PROTO_PEER_STATE] = "PEER_STATE",
     [PROTO_MEMBERS] = "MEMBERS",
+    [PROTO_CLUSTER_PROGRESS] = "CLUSTER_PROGRESS",
 };
 
 const char *proto_type_name(uint16_t type)

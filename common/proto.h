@@ -95,6 +95,10 @@ enum proto_type {
 	 * a member's certificate changes and when the router (re)connects:
 	 * who may hold a stanza link (router_members.h) */
 	PROTO_MEMBERS,
+	/* elector -> supervisor -> rxmppctl: struct proto_result (ok 1) and a
+	 * line of progress of a join or remove under way; the
+	 * PROTO_CLUSTER_RESULT that ends it follows */
+	PROTO_CLUSTER_PROGRESS,
 	PROTO_TYPE_END,
 };
 
@@ -316,7 +320,7 @@ struct proto_cluster_status {
 	uint64_t self;
 	uint64_t leader;
 	uint32_t members;
-	uint32_t reserved;
+	uint32_t removed; /* 1: this node was removed (elector_removed) */
 };
 _Static_assert(sizeof(struct proto_cluster_status) == 40, "proto_cluster_status is fixed");
 

@@ -254,9 +254,17 @@ static enum tls_status tls_status_of(struct tls_conn *t, int rc, char *why, size
 		return TLS_OK;
 	case SSL_ERROR_ZERO_RETURN:
 		return TLS_CLOSED;
-	default:
+	default: {
 		tls_error_text(why, why_size, what);
+		/* OpenSSL says only "certificate verify failed"; the check that
+		 * failed is what an administrator can act on. */
+		long verify = SSL_get_verify_result(t->ssl);
+		size_t used = strlen(why);
+		if (verify != X509_V_OK && used < why_size)
+			snprintf(why + used, why_size - used, " (%s)",
+				 X509_verify_cert_error_string(verify));
 		return TLS_ERROR;
+	}
 	}
 }
 

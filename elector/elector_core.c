@@ -15,6 +15,16 @@ struct peer_progress {
 	uint64_t heard_at;    /* tick of its last reply */
 };
 
+/* Leader: a member just removed, told of its removal by heartbeats that
+ * carry the membership without it, until it acknowledges the committed
+ * removal or a bounded time has passed. */
+struct departure {
+	struct elector_member member;
+	uint64_t index; /* the membership entry that removed it */
+	uint64_t since; /* tick it was removed at */
+	enum elector_departure state;
+};
+
 struct elector {
 	struct elector_options opt;
 	struct elector_persistent p;
@@ -32,6 +42,7 @@ struct elector {
 	uint64_t votes[ELECTOR_MEMBERS_MAX];
 	unsigned vote_count;
 	struct peer_progress progress[ELECTOR_MEMBERS_MAX];
+	struct departure departures[ELECTOR_MEMBERS_MAX];
 	struct elector_msg *out;
 	size_t out_count;
 	size_t out_cap;
@@ -185,6 +196,61 @@ static void send_heartbeats(struct elector *e)
 		if (m != NULL)
 			m->config = e->p.config;
 	}
+	for (size_t i = 0; i < ELECTOR_MEMBERS_MAX; i++) {
+		if (e->departures[i].state != ELECTOR_DEPARTURE_TELLING)
+			continue;
+		struct elector_msg *m = emit(e, ELECTOR_MSG_HEARTBEAT, e->departures[i].member.id);
+		if (m != NULL)
+			m->config = e->p.config;
+	}
+}
+
+static size_t departure_slot(const struct elector *e, uint64_t id)
+{
+	size_t i = 0;
+	while (i < ELECTOR_MEMBERS_MAX && (e->departures[i].state == ELECTOR_DEPARTURE_NONE ||
+					   e->departures[i].member.id != id))
+		i++;
+	return i;
+}
+
+static struct departure *departure_of(struct elector *e, uint64_t id)
+{
+	size_t i = departure_slot(e, id);
+	return i < ELECTOR_MEMBERS_MAX ? &e->departures[i] : NULL;
+}
+
+/* Leader: members of `old` missing from the new membership are told they
+ * were removed; a member (again) is no longer departing.  A full table
+ * gives the oldest slot up. */
+static void departures_sync(struct elector *e, const struct elector_config *old)
+{
+	for (size_t i = 0; i < ELECTOR_MEMBERS_MAX; i++) {
+		if (e->departures[i].state != ELECTOR_DEPARTURE_NONE &&
+		    member(&e->p.config, e->departures[i].member.id) != NULL)
+			e->departures[i] = (struct departure){0};
+	}
+	for (uint32_t k = 0; k < old->count; k++) {
+		const struct elector_member *gone = &old->members[k];
+		if (gone->id == e->opt.id || member(&e->p.config, gone->id) != NULL)
+			continue;
+		struct departure *d = departure_of(e, gone->id);
+		for (size_t i = 0; d == NULL && i < ELECTOR_MEMBERS_MAX; i++) {
+			if (e->departures[i].state == ELECTOR_DEPARTURE_NONE)
+				d = &e->departures[i];
+		}
+		if (d == NULL) {
+			d = &e->departures[0];
+			for (size_t i = 1; i < ELECTOR_MEMBERS_MAX; i++) {
+				if (e->departures[i].since < d->since)
+					d = &e->departures[i];
+			}
+		}
+		*d = (struct departure){.member = *gone,
+					.index = e->p.config.index,
+					.since = e->now,
+					.state = ELECTOR_DEPARTURE_TELLING};
+	}
 }
 
 static struct peer_progress *progress_of(struct elector *e, uint64_t id)
@@ -239,11 +305,14 @@ static void maybe_commit(struct elector *e)
 static void append_config(struct elector *e, const struct elector_config *members)
 {
 	uint64_t index = e->p.config.index + 1;
+	struct elector_config old = e->p.config;
 	e->p.config = *members;
 	e->p.config.index = index;
 	e->p.config.term = e->p.term;
 	e->dirty = true;
 	progress_sync(e);
+	if (e->role == ELECTOR_LEADER)
+		departures_sync(e, &old);
 	maybe_commit(e);
 	if (e->role == ELECTOR_LEADER)
 		send_heartbeats(e);
@@ -256,6 +325,7 @@ static void become_leader(struct elector *e)
 	e->heartbeat_due = 0;
 	e->quorum_due = 0;
 	memset(e->progress, 0, sizeof(e->progress));
+	memset(e->departures, 0, sizeof(e->departures));
 	/* The same membership re-entered in this term is Raft's no-op entry: its
 	 * commit is what lets this leader commit anything. */
 	struct elector_config same = e->p.config;
@@ -336,6 +406,12 @@ void elector_tick(struct elector *e)
 	e->now++;
 	e->leader_heard++;
 	if (e->role == ELECTOR_LEADER) {
+		for (size_t i = 0; i < ELECTOR_MEMBERS_MAX; i++) {
+			struct departure *d = &e->departures[i];
+			if (d->state == ELECTOR_DEPARTURE_TELLING &&
+			    e->now - d->since >= 2 * (uint64_t)e->opt.election_ticks_max)
+				d->state = ELECTOR_DEPARTURE_UNANSWERED;
+		}
 		if (++e->heartbeat_due >= e->opt.heartbeat_ticks)
 			send_heartbeats(e);
 		if (++e->quorum_due >= e->opt.election_ticks_min) {
@@ -426,6 +502,19 @@ int elector_step(struct elector *e, const struct elector_msg *m,
 {
 	if (m->to != e->opt.id || m->from == e->opt.id || m->from == ELECTOR_NONE)
 		return 0;
+	/* A member being told of its removal is heard only to learn that it
+	 * knows; whatever else it says (it may have campaigned before it
+	 * knew) changes nothing here. */
+	struct departure *d = e->role == ELECTOR_LEADER && member(&e->p.config, m->from) == NULL
+				  ? departure_of(e, m->from)
+				  : NULL;
+	if (d != NULL && same_fingerprint(&d->member, fingerprint)) {
+		if (m->type == ELECTOR_MSG_HEARTBEAT_REPLY && d->state != ELECTOR_DEPARTURE_TOLD &&
+		    m->last_index >= d->index && m->commit_index >= d->index &&
+		    e->p.commit_index >= d->index)
+			d->state = ELECTOR_DEPARTURE_TOLD;
+		return 0;
+	}
 	if (check_sender(e, m, fingerprint, why) == -1)
 		return -1;
 	step(e, m);
@@ -644,6 +733,36 @@ const struct elector_config *elector_config(const struct elector *e)
 uint64_t elector_commit_index(const struct elector *e)
 {
 	return e->p.commit_index;
+}
+
+bool elector_state_removed(const struct elector_persistent *p, uint64_t id)
+{
+	return p->config.count > 0 && member(&p->config, id) == NULL &&
+	       p->commit_index >= p->config.index;
+}
+
+bool elector_removed(const struct elector *e)
+{
+	return elector_state_removed(&e->p, e->opt.id);
+}
+
+enum elector_departure elector_departure(const struct elector *e, uint64_t id)
+{
+	if (e->role != ELECTOR_LEADER)
+		return ELECTOR_DEPARTURE_NONE;
+	size_t i = departure_slot(e, id);
+	return i < ELECTOR_MEMBERS_MAX ? e->departures[i].state : ELECTOR_DEPARTURE_NONE;
+}
+
+const struct elector_member *elector_departing(const struct elector *e, size_t i)
+{
+	if (e->role != ELECTOR_LEADER)
+		return NULL;
+	for (size_t k = 0; k < ELECTOR_MEMBERS_MAX; k++) {
+		if (e->departures[k].state == ELECTOR_DEPARTURE_TELLING && i-- == 0)
+			return &e->departures[k].member;
+	}
+	return NULL;
 }
 
 uint64_t elector_silence(const struct elector *e, uint64_t id)

@@ -24,6 +24,12 @@
  * yet (it is joining), a heartbeat whose membership lists its sender with
  * that certificate.  Which certificates may join at all is the shell's
  * decision (the trust bundle, cluster.peer_names).
+ * A removed member is told: the leader goes on sending it heartbeats with
+ * the membership without it until it acknowledges the committed removal
+ * (or for two election timeouts at most), and hears from it nothing but
+ * that acknowledgement.  A node whose committed membership does not list
+ * it knows it was removed (elector_removed): it is persisted with the
+ * membership, and such a node never campaigns.
  * A member with an all-zero fingerprint (read from a state file of before
  * fingerprints) is not bound yet: the leader binds it with
  * elector_propose_add when it is heard from.
@@ -142,6 +148,22 @@ struct elector_ready {
 	uint64_t leader; /* ELECTOR_NONE when not known */
 	bool leader_changed;
 };
+
+/* Leader: whether a removed member `id` knows (see above). */
+enum elector_departure {
+	ELECTOR_DEPARTURE_NONE,	      /* not a member removed by this leader */
+	ELECTOR_DEPARTURE_TELLING,    /* being told */
+	ELECTOR_DEPARTURE_TOLD,	      /* it acknowledged the committed removal */
+	ELECTOR_DEPARTURE_UNANSWERED, /* it did not within two election timeouts */
+};
+enum elector_departure elector_departure(const struct elector *e, uint64_t id);
+/* Leader: the i-th removed member still being told (NULL past the last):
+ * the shell keeps a link to each. */
+const struct elector_member *elector_departing(const struct elector *e, size_t i);
+/* This node's committed membership does not list it: it was removed.
+ * The same of persisted state `p` of node `id` (rxmppctl reset asks). */
+bool elector_removed(const struct elector *e);
+bool elector_state_removed(const struct elector_persistent *p, uint64_t id);
 
 bool elector_has_ready(const struct elector *e);
 /* Valid until elector_advance, which must follow once the state is

@@ -21,8 +21,16 @@
  *   on; a removal is taken only from a member on a link with its own
  *   certificate.
  * - Membership requests from rxmppctl: initialize here; join and remove go
- *   to the leader over a link of their own, following redirects, asking
- *   again while the change is pending, for at most 30 s.
+ *   to the leader over a link of their own, following at most 4 redirects,
+ *   asking again while the change is pending, for at most 30 s in all.  A
+ *   node that cannot be reached (3 connections refused or failed in a
+ *   row, or none made within 5 s) or that refuses TLS ends the request at
+ *   once with the cause.  Each step is told to rxmppctl as it happens
+ *   (PROTO_CLUSTER_PROGRESS).
+ * - A member removed is told so by the leader (elector_core.h); the
+ *   leader keeps a link to it until then, and a removal is answered once
+ *   the removed node knows, or did not answer within two election
+ *   timeouts.
  * - The router is told who leads whenever that changes (PROTO_LEADER), and
  *   the members with their certificates whenever those change
  *   (PROTO_MEMBERS): its stanza links are held only by members.
@@ -55,6 +63,8 @@
 #define REQUEST_DEADLINE_MS 30000
 #define REQUEST_RETRY_MS    300
 #define REQUEST_HOPS_MAX    4
+#define CONTACT_TRIES	    3
+#define CONTACT_DEADLINE_MS 5000
 
 struct out_link {
 	uint64_t id;
@@ -80,6 +90,12 @@ struct request {
 	int64_t deadline;
 	int64_t retry_at;
 	int hops;
+	/* Reaching `target`: whether a link to it came up, the attempts that
+	 * failed before one did, and by when one must have. */
+	bool contacted;
+	int failures;
+	int64_t contact_deadline;
+	char said[256]; /* the last progress line, said once */
 };
 
 static struct {
@@ -107,6 +123,7 @@ static struct {
 
 static void pump(void);
 static void request_finish(bool ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void request_progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 static int64_t now_ms(void)
 {
@@ -128,6 +145,17 @@ static const struct elector_member *member_of(uint64_t id)
 			return &c->members[i];
 	}
 	return NULL;
+}
+
+/* A member, or a removed member the leader is still telling so. */
+static const struct elector_member *linked_member(uint64_t id)
+{
+	const struct elector_member *m = member_of(id);
+	for (size_t i = 0; m == NULL && elector_departing(shell.core, i) != NULL; i++) {
+		if (elector_departing(shell.core, i)->id == id)
+			m = elector_departing(shell.core, i);
+	}
+	return m;
 }
 
 static void note_heard(uint64_t id)
@@ -267,12 +295,14 @@ static void link_up(struct peerlink *l, void *arg)
 				       shell.req.target, why);
 			return;
 		}
+		shell.req.contacted = true;
+		shell.req.failures = 0;
 		peerlink_send(l, ELECTOR_WIRE_CHANGE, &shell.req.change, sizeof(shell.req.change));
 		return;
 	}
 	if (arg != NULL) {
 		struct out_link *out = arg;
-		const struct elector_member *m = member_of(out->id);
+		const struct elector_member *m = linked_member(out->id);
 		static const uint8_t unbound[ELECTOR_FINGERPRINT_SIZE];
 		bool bound = m != NULL && memcmp(m->fingerprint, unbound, sizeof(unbound)) != 0;
 		if (remote->node_id != out->id ||
@@ -308,6 +338,37 @@ static void link_up(struct peerlink *l, void *arg)
 	shell.ins[slot] = l;
 }
 
+/* What a failed TLS handshake with the node asked means, in words. */
+static const char *tls_refusal_cause(const char *reason)
+{
+	if (strstr(reason, "unknown ca") != NULL || strstr(reason, "bad certificate") != NULL ||
+	    strstr(reason, "certificate unknown") != NULL ||
+	    strstr(reason, "certificate required") != NULL)
+		return "that node does not trust this node's certificate (is it, or its CA, in "
+		       "that node's cluster.trust_bundle?)";
+	if (strstr(reason, "certificate verify failed") != NULL)
+		return "this node does not trust that node's certificate (is it, or its CA, in "
+		       "this node's cluster.trust_bundle?)";
+	if (strstr(reason, "wrong version number") != NULL ||
+	    strstr(reason, "packet length too long") != NULL ||
+	    strstr(reason, "record layer failure") != NULL)
+		return "what answers there does not speak the cluster's TLS: is it that node's "
+		       "cluster port?";
+	return "TLS failed";
+}
+
+/* A connection to the node asked failed before any came up: a node that
+ * refuses a few in a row, or answers none in time, is not there. */
+static void request_unreached(const char *reason)
+{
+	if (++shell.req.failures < CONTACT_TRIES && now_ms() < shell.req.contact_deadline)
+		return;
+	request_finish(false,
+		       "cannot reach %s: %s (is rxmppd running there with the cluster enabled, "
+		       "and is that its cluster.address?)",
+		       shell.req.target, reason);
+}
+
 static void link_closed(struct peerlink *l, const char *reason, void *arg)
 {
 	if (arg == &shell.req) {
@@ -315,10 +376,13 @@ static void link_closed(struct peerlink *l, const char *reason, void *arg)
 		/* A node that does not trust us (or that we do not trust) will not
 		 * change its mind within the deadline: say so now. */
 		if (shell.req.active && reason != NULL && strncmp(reason, "TLS", 3) == 0) {
-			request_finish(false, "%s refused the link: %s", shell.req.target, reason);
+			request_finish(false, "%s refused the link: %s (%s)", shell.req.target,
+				       tls_refusal_cause(reason), reason);
 			peerlink_free(l);
 			return;
 		}
+		if (shell.req.active && !shell.req.contacted)
+			request_unreached(reason ? reason : "the connection closed");
 		if (shell.req.active)
 			shell.req.retry_at = now_ms() + REQUEST_RETRY_MS;
 	} else if (arg != NULL) {
@@ -340,17 +404,21 @@ static void link_closed(struct peerlink *l, const char *reason, void *arg)
 static void reconcile_links(void)
 {
 	const struct elector_config *c = elector_config(shell.core);
-	/* Links to nodes that are no longer members go. */
+	/* Links to nodes that are no longer members (nor being told they were
+	 * removed) go. */
 	for (size_t i = 0; i < ELECTOR_MEMBERS_MAX; i++) {
 		struct out_link *out = &shell.outs[i];
-		const struct elector_member *m = out->id ? member_of(out->id) : NULL;
+		const struct elector_member *m = out->id ? linked_member(out->id) : NULL;
 		if (out->id != 0 && (m == NULL || strcmp(m->address, out->address) != 0)) {
 			peerlink_free(out->link);
 			memset(out, 0, sizeof(*out));
 		}
 	}
-	for (uint32_t k = 0; k < c->count; k++) {
-		const struct elector_member *m = &c->members[k];
+	for (uint32_t k = 0; k < c->count + ELECTOR_MEMBERS_MAX; k++) {
+		const struct elector_member *m =
+		    k < c->count ? &c->members[k] : elector_departing(shell.core, k - c->count);
+		if (m == NULL)
+			break;
 		if (m->id == shell.id)
 			continue;
 		struct out_link *out = out_for(m->id);
@@ -486,8 +554,26 @@ static uint32_t apply_change(const struct elector_change *change, const uint8_t 
 		log_info("adding member %016" PRIx64 " at %s", change->node_id, change->address);
 		return ELECTOR_CHANGE_PENDING;
 	}
-	if (m == NULL)
-		return committed ? ELECTOR_CHANGE_DONE : ELECTOR_CHANGE_PENDING;
+	if (m == NULL) {
+		if (!committed)
+			return ELECTOR_CHANGE_PENDING;
+		/* Answered once the node removed knows it (its rxmppctl reset then
+		 * needs no --force), or could not be told. */
+		switch (elector_departure(shell.core, change->node_id)) {
+		case ELECTOR_DEPARTURE_TELLING:
+			*text = "telling the node it was removed";
+			return ELECTOR_CHANGE_PENDING;
+		case ELECTOR_DEPARTURE_TOLD:
+			*text = "the node knows it was removed";
+			return ELECTOR_CHANGE_DONE;
+		case ELECTOR_DEPARTURE_UNANSWERED:
+			*text = "the node did not answer and does not know it was removed: "
+				"reset it with rxmppctl reset --force";
+			return ELECTOR_CHANGE_DONE;
+		default:
+			return ELECTOR_CHANGE_DONE;
+		}
+	}
 	if (!committed)
 		return ELECTOR_CHANGE_PENDING;
 	if (elector_propose_remove(shell.core, change->node_id) == -1) {
@@ -547,26 +633,44 @@ static void link_drop(struct peerlink *l, void *arg, const char *why)
 	link_closed(l, why, arg);
 }
 
+/* Ask `target` from now on, on a link of its own. */
+static void request_retarget(const char *target)
+{
+	snprintf(shell.req.target, sizeof(shell.req.target), "%s", target);
+	/* Freed later: this may run inside the old link's own callback. */
+	struct peerlink *old = shell.req.link;
+	shell.req.link = NULL;
+	shell.req.contacted = false;
+	shell.req.failures = 0;
+	shell.req.contact_deadline = now_ms() + CONTACT_DEADLINE_MS;
+	shell.req.retry_at = now_ms();
+	peerlink_free(old);
+}
+
 static void on_reply(const struct elector_change_reply *reply)
 {
 	const char *what = shell.req.op == PROTO_CLUSTER_OP_JOIN ? "joined" : "removed";
 	switch (reply->status) {
 	case ELECTOR_CHANGE_DONE:
-		request_finish(true, "%s; the leader is at %s", what,
-			       reply->leader_address[0] ? reply->leader_address : shell.req.target);
+		request_finish(true, "%s; the leader is at %s%s%s", what,
+			       reply->leader_address[0] ? reply->leader_address : shell.req.target,
+			       reply->text[0] ? "; " : "", reply->text);
 		return;
 	case ELECTOR_CHANGE_REDIRECT:
 		if (++shell.req.hops > REQUEST_HOPS_MAX || reply->leader_address[0] == '\0') {
-			request_finish(false, "no leader answered after %d redirects",
-				       REQUEST_HOPS_MAX);
+			request_finish(false, "no leader answered after %d redirects (last: %s)",
+				       REQUEST_HOPS_MAX, shell.req.target);
 			return;
 		}
-		snprintf(shell.req.target, sizeof(shell.req.target), "%s", reply->leader_address);
-		peerlink_free(shell.req.link);
-		shell.req.link = NULL;
-		shell.req.retry_at = 0;
+		request_progress("%s is not the leader; redirected to the leader at %s ...",
+				 shell.req.target, reply->leader_address);
+		request_retarget(reply->leader_address);
 		return;
 	case ELECTOR_CHANGE_PENDING:
+		if (reply->text[0] != '\0')
+			request_progress("%s ...", reply->text);
+		else
+			request_progress("waiting for the membership change to commit ...");
 		shell.req.retry_at = now_ms() + REQUEST_RETRY_MS;
 		return;
 	default:
@@ -647,6 +751,24 @@ static void send_result(uint64_t token, bool ok, const char *text)
 	child_send_supervisor_v(PROTO_CLUSTER_RESULT, token, iov, 2);
 }
 
+/* A line for rxmppctl while it waits: each step once. */
+static void request_progress(const char *fmt, ...)
+{
+	char text[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	if (!shell.req.active || strcmp(text, shell.req.said) == 0)
+		return;
+	snprintf(shell.req.said, sizeof(shell.req.said), "%s", text);
+	struct proto_result result = {.ok = 1, .message_len = (uint32_t)strlen(text)};
+	struct iovec iov[2] = {{&result, sizeof(result)}, {text, result.message_len}};
+	child_send_supervisor_v(PROTO_CLUSTER_PROGRESS, shell.req.token, iov, 2);
+	log_debug("cluster %s: %s", shell.req.op == PROTO_CLUSTER_OP_JOIN ? "join" : "remove",
+		  text);
+}
+
 static void request_finish(bool ok, const char *fmt, ...)
 {
 	char text[512];
@@ -672,6 +794,11 @@ static void request_drive(void)
 			       REQUEST_DEADLINE_MS / 1000);
 		return;
 	}
+	if (!shell.req.contacted && now_ms() >= shell.req.contact_deadline) {
+		request_finish(false, "cannot reach %s: no connection within %d s",
+			       shell.req.target, CONTACT_DEADLINE_MS / 1000);
+		return;
+	}
 	if (shell.req.retry_at == 0 || now_ms() < shell.req.retry_at)
 		return;
 	shell.req.retry_at = 0;
@@ -684,11 +811,14 @@ static void request_drive(void)
 		return; /* still connecting */
 	char why[256];
 	struct peerlink_hello hello = local_hello();
+	request_progress("contacting %s ...", shell.req.target);
 	shell.req.link = peerlink_connect(shell.loop, shell.tls, shell.req.target, &hello,
 					  &link_events, &shell.req, why, sizeof(why));
 	if (shell.req.link == NULL) {
 		log_debug("cluster request to %s: %s", shell.req.target, why);
-		shell.req.retry_at = now_ms() + REQUEST_RETRY_MS;
+		request_unreached(why);
+		if (shell.req.active)
+			shell.req.retry_at = now_ms() + REQUEST_RETRY_MS;
 	}
 }
 
@@ -702,6 +832,7 @@ static void send_status(uint64_t token)
 		status.term = elector_term(shell.core);
 		status.leader = elector_leader(shell.core);
 		status.members = c->count;
+		status.removed = elector_removed(shell.core);
 		for (uint32_t i = 0; i < c->count; i++) {
 			members[i] = (struct proto_cluster_member){.id = c->members[i].id};
 			memcpy(members[i].fingerprint, c->members[i].fingerprint,
@@ -770,6 +901,12 @@ void elector_io_request(uint64_t token, const struct proto_cluster_request *requ
 		send_result(token, true, text);
 		return;
 	case PROTO_CLUSTER_OP_JOIN:
+		if (elector_removed(shell.core)) {
+			send_result(token, false,
+				    "this node was removed from its cluster: stop rxmppd, rxmppctl "
+				    "reset, start it and join again");
+			return;
+		}
 		if (c->count > 1 || (c->count == 1 && c->members[0].id != shell.id)) {
 			send_result(
 			    token, false,
@@ -813,6 +950,7 @@ void elector_io_request(uint64_t token, const struct proto_cluster_request *requ
 		return;
 	}
 	shell.req.deadline = now_ms() + REQUEST_DEADLINE_MS;
+	shell.req.contact_deadline = now_ms() + CONTACT_DEADLINE_MS;
 	shell.req.retry_at = now_ms();
 	request_drive();
 }

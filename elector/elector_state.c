@@ -367,6 +367,14 @@ static int state_read_both(const char *state_dir, const char *id_path, uint64_t 
 	return 0;
 }
 
+int elector_state_node_id(const char *state_dir, uint64_t *id, char *why, size_t why_size)
+{
+	char id_path[PATH_MAX];
+	bool unsealed;
+	snprintf(id_path, sizeof(id_path), "%s/%s", state_dir, ELECTOR_STATE_NODE_ID_FILE);
+	return node_id_read(id_path, id, &unsealed, why, why_size);
+}
+
 int elector_state_check(const char *state_dir, char *why, size_t why_size)
 {
 	char id_path[PATH_MAX];

@@ -46,6 +46,9 @@ int elector_state_check(const char *state_dir, char *why, size_t why_size);
  * cannot be trusted.  Writes nothing. */
 int elector_state_load(const char *state_dir, struct elector_persistent *state, bool *unsealed,
 		       char *why, size_t why_size);
+/* Reads the node id: 0 when read, 1 when there is none, -1 when the file
+ * cannot be trusted.  Writes nothing. */
+int elector_state_node_id(const char *state_dir, uint64_t *id, char *why, size_t why_size);
 int elector_state_save(const char *state_dir, const struct elector_persistent *state, char *why,
 		       size_t why_size);
 

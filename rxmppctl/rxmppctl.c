@@ -289,6 +289,14 @@ static void ctl_msg(struct ipc_channel *ch, const struct ipc_msg *msg, void *arg
 	(void)ch;
 	if (msg->fd != -1)
 		close(msg->fd);
+	/* A join or remove says how it goes while it waits; the answer follows.
+	 * JSON output holds the answer alone. */
+	if (msg->type == PROTO_CLUSTER_PROGRESS && req->expect == PROTO_CLUSTER_RESULT) {
+		if (!req->json && print_result(msg, false) != CTL_OK)
+			fprintf(stderr, "rxmppctl: malformed progress from rxmppd\n");
+		fflush(stdout);
+		return;
+	}
 	/* A request for the cluster may be answered that the elector is away. */
 	if (msg->type == PROTO_CLUSTER_RESULT && req->expect == PROTO_CLUSTER_STATUS) {
 		req->result = print_result(msg, req->json);

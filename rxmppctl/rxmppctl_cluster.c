@@ -34,9 +34,11 @@ static void cluster_usage(FILE *out)
 		     "trust       install FILE (PEM certificates of the nodes, or their CA) as\n"
 		     "            cluster.trust_bundle and reload\n"
 		     "initialize  make this node a one-node cluster (it leads at once)\n"
-		     "join        join the cluster of the member at HOST (port: cluster.port);\n"
-		     "            a node that was reset replaces its old entry\n"
-		     "remove      remove the member NODE (its node id or host:port)\n"
+		     "join        join the cluster of the member at HOST (port: cluster.port),\n"
+		     "            following a follower's redirect to the leader and printing\n"
+		     "            each step; a node that was reset replaces its old entry\n"
+		     "remove      remove the member NODE (its node id or host:port); the leader\n"
+		     "            tells it, so its reset needs no --force\n"
 		     "status      this node's role and term, and every member once\n");
 }
 
@@ -50,12 +52,14 @@ int rxmppctl_print_cluster_status(const struct ipc_msg *msg, bool json)
 	    msg->len != sizeof(st) + st.members * sizeof(struct proto_cluster_member))
 		return CTL_FAILED;
 	const char *members = (const char *)msg->data + sizeof(st);
+	/* A removed node follows no one any more: its role says nothing. */
+	const char *state = !st.enabled	 ? "DISABLED"
+			    : st.removed ? "REMOVED"
+					 : elector_role_name((enum elector_role)st.role);
 	if (json) {
 		printf("{\"enabled\": %s, \"state\": \"%s\", \"term\": %" PRIu64
 		       ", \"node\": \"%016" PRIx64 "\", \"leader\": ",
-		       st.enabled ? "true" : "false",
-		       st.enabled ? elector_role_name((enum elector_role)st.role) : "DISABLED",
-		       st.term, st.self);
+		       st.enabled ? "true" : "false", state, st.term, st.self);
 		if (st.leader)
 			printf("\"%016" PRIx64 "\"", st.leader);
 		else
@@ -65,8 +69,12 @@ int rxmppctl_print_cluster_status(const struct ipc_msg *msg, bool json)
 		printf("State: DISABLED (cluster.enabled is false)\n");
 		return CTL_OK;
 	} else {
-		printf("State: %s\nTerm: %" PRIu64 "\nNode: %016" PRIx64 "\n",
-		       elector_role_name((enum elector_role)st.role), st.term, st.self);
+		printf("State: %s\nTerm: %" PRIu64 "\nNode: %016" PRIx64 "\n", state, st.term,
+		       st.self);
+		if (st.removed)
+			printf(
+			    "This node was removed from the cluster: stop rxmppd, rxmppctl reset, "
+			    "start it and join again.\n");
 		printf(st.members ? "Members:\n" : "Members: none (cluster initialize or join)\n");
 	}
 	for (uint32_t i = 0; i < st.members; i++) {

@@ -5,7 +5,9 @@
  * again, replacing its old entry).  rxmppd must be stopped: a running
  * elector would write its state back.  It asks for confirmation (--yes for
  * scripts), and a node that is still a member of a larger cluster is told
- * to be removed from it first (--force to reset anyway).
+ * to be removed from it first (--force to reset anyway).  A node that was
+ * removed knows it (the leader told it: its persisted, committed
+ * membership no longer lists it) and resets without --force.
  */
 #include <errno.h>
 #include <limits.h>
@@ -42,7 +44,9 @@ int rxmppctl_reset(int argc, char **argv, const struct config *cfg, const char *
 			    "usage: rxmppctl reset [--yes] [--force]\n"
 			    "Removes this node's id and cluster state (rxmppd must be stopped).\n"
 			    "--yes: do not ask; --force: even while it is a member of a "
-			    "cluster.\n");
+			    "cluster\n"
+			    "(a node removed with cluster remove knows it and needs no "
+			    "--force).\n");
 			return CTL_OK;
 		} else {
 			fprintf(stderr, "usage: rxmppctl reset [--yes] [--force]\n");
@@ -57,8 +61,15 @@ int rxmppctl_reset(int argc, char **argv, const struct config *cfg, const char *
 	struct elector_persistent state;
 	char why[512];
 	bool unsealed;
-	if (elector_state_load(cfg->state_directory, &state, &unsealed, why, sizeof(why)) == 0 &&
-	    state.config.count > 1 && !force) {
+	uint64_t id;
+	bool loaded =
+	    elector_state_load(cfg->state_directory, &state, &unsealed, why, sizeof(why)) == 0;
+	bool removed = loaded &&
+		       elector_state_node_id(cfg->state_directory, &id, why, sizeof(why)) == 0 &&
+		       elector_state_removed(&state, id);
+	if (removed)
+		printf("this node was removed from its cluster of %u nodes\n", state.config.count);
+	else if (loaded && state.config.count > 1 && !force) {
 		fprintf(stderr,
 			"rxmppctl: this node is a member of a cluster of %u nodes; remove it first "
 			"(rxmppctl cluster remove NODE on another member), or reset --force\n",

@@ -10,9 +10,13 @@
  * every connected node follows.  An impostor (a node with a certificate of
  * its own) keeps sending messages in members' names and in its own: every
  * one is refused and changes nothing, and no honest message is refused.
+ * In the five-node runs the leader removes one member at a random moment:
+ * a node that knows it was removed never campaigns or leads again, and a
+ * node that knows it never is one the leader did not remove.
  * A failing schedule prints its seed; ELECTOR_SEED=N replays that one,
  * ELECTOR_SCHEDULES=N runs more or fewer.  Scenario tests cover
- * membership: initialize, add, remove, rejoin, and what an impostor tries.
+ * membership: initialize, add, remove (and telling the node removed),
+ * rejoin, and what an impostor tries.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,6 +67,7 @@ struct sim {
 	unsigned loss_percent;
 	unsigned max_delay;
 	uint64_t leader_of_term[4096];
+	uint64_t removed; /* the member the leader removed; 0: none yet */
 	uint64_t seed;
 	char failure[256];
 };
@@ -145,6 +150,20 @@ static void sim_drain(struct sim *s, int i)
 				sim_fail(s, "commit index went backwards");
 			node->disk = r.state;
 		}
+		/* Once a node knows it was removed it stays out: no campaign, no
+		 * term of its own. */
+		if (elector_removed(node->e) && node->id != s->removed)
+			sim_fail(s, "a node holds itself removed that no leader removed");
+		if (elector_removed(node->e)) {
+			if (r.role != ELECTOR_FOLLOWER)
+				sim_fail(s, "a node that knows it was removed campaigns or leads");
+			for (size_t k = 0; k < r.msg_count; k++) {
+				if (r.msgs[k].type == ELECTOR_MSG_PRE_VOTE ||
+				    r.msgs[k].type == ELECTOR_MSG_VOTE)
+					sim_fail(s,
+						 "a node that knows it was removed asks for votes");
+			}
+		}
 		for (size_t k = 0; k < r.msg_count; k++)
 			sim_send(s, &r.msgs[k]);
 		if (r.role == ELECTOR_LEADER) {
@@ -180,7 +199,9 @@ static void sim_step(struct sim *s)
 		if (from < 0 || to < 0 || !s->nodes[to].up || !s->link[from][to])
 			continue;
 		const char *why;
-		if (elector_step(s->nodes[to].e, &msg.m, cert_of(msg.m.from), &why) == -1)
+		/* A member removed may speak before it knows: it is no member. */
+		if (elector_step(s->nodes[to].e, &msg.m, cert_of(msg.m.from), &why) == -1 &&
+		    msg.m.from != s->removed)
 			sim_fail(s, "a member's own message refused");
 		sim_drain(s, to);
 	}
@@ -234,6 +255,24 @@ static void sim_impostor(struct sim *s)
 	if (elector_term(e) != term || elector_leader(e) != leader || elector_role(e) != role ||
 	    elector_config(e)->index != index || elector_has_ready(e) != ready)
 		sim_fail(s, "an impostor's message changed something");
+}
+
+/* The leader, if there is one free to change the membership, removes a
+ * member other than itself. */
+static void sim_remove_one(struct sim *s)
+{
+	for (int i = 0; i < s->n; i++) {
+		struct elector *e = s->nodes[i].e;
+		if (!s->nodes[i].up || elector_role(e) != ELECTOR_LEADER)
+			continue;
+		const struct elector_config *c = elector_config(e);
+		uint64_t id = c->members[sim_random(s) % c->count].id;
+		if (id != s->nodes[i].id && elector_propose_remove(e, id) == 0) {
+			s->removed = id;
+			sim_drain(s, i);
+		}
+		return;
+	}
 }
 
 static void sim_connect_all(struct sim *s)
@@ -290,7 +329,9 @@ static uint64_t sim_agreed_leader(struct sim *s)
 {
 	uint64_t leader = 0, term = 0;
 	for (int i = 0; i < s->n; i++) {
-		if (!s->nodes[i].up)
+		/* A node removed follows no one; one that does not know it yet
+		 * may still campaign in vain. */
+		if (!s->nodes[i].up || s->nodes[i].id == s->removed)
 			continue;
 		uint64_t l = elector_leader(s->nodes[i].e);
 		uint64_t t = elector_term(s->nodes[i].e);
@@ -305,7 +346,7 @@ static uint64_t sim_agreed_leader(struct sim *s)
 }
 
 /* One schedule: chaos, then healing; returns the ticks a leader took. */
-static uint64_t sim_run(int n, uint64_t seed, char *failure, size_t failure_size)
+static uint64_t sim_run(int n, uint64_t seed, char *failure, size_t failure_size, unsigned *told)
 {
 	struct sim s;
 	sim_init(&s, n, seed);
@@ -343,6 +384,25 @@ static uint64_t sim_run(int n, uint64_t seed, char *failure, size_t failure_size
 	}
 	if (s.failure[0] == '\0' && took == 0)
 		sim_fail(&s, "no leader within the bound after healing");
+	/* Five nodes: then the leader removes a member, as an administrator
+	 * would, with the same loss; the four left agree on a leader again. */
+	if (n == 5 && s.failure[0] == '\0') {
+		for (int t = 0; t < 4 * ELECTION_MAX && s.removed == 0; t++) {
+			sim_remove_one(&s);
+			sim_step(&s);
+		}
+		uint64_t removed_at = s.now, agreed = 0;
+		while (s.failure[0] == '\0' && s.now - removed_at < bound &&
+		       (agreed == 0 || s.now - removed_at < 4 * ELECTION_MAX)) {
+			sim_step(&s);
+			agreed = sim_agreed_leader(&s);
+		}
+		if (s.failure[0] == '\0' && agreed == 0)
+			sim_fail(&s, "no leader within the bound after a removal");
+		int at = sim_index(&s, s.removed);
+		if (at >= 0 && elector_removed(s.nodes[at].e))
+			(*told)++;
+	}
 	snprintf(failure, failure_size, "%s", s.failure);
 	sim_free(&s);
 	return took;
@@ -358,11 +418,12 @@ static void run_many(int n, unsigned count)
 {
 	const char *only = getenv("ELECTOR_SEED");
 	uint64_t worst = 0;
+	unsigned told = 0;
 	char failure[256];
 	for (unsigned k = 0; k < count; k++) {
 		uint64_t seed =
 		    only != NULL ? strtoull(only, NULL, 10) : 1000003ull * k + (uint64_t)n;
-		uint64_t took = sim_run(n, seed, failure, sizeof(failure));
+		uint64_t took = sim_run(n, seed, failure, sizeof(failure), &told);
 		ck_assert_msg(failure[0] == '\0', "%d nodes: %s (replay: ELECTOR_SEED=%llu)", n,
 			      failure, (unsigned long long)seed);
 		if (took > worst)
@@ -371,8 +432,11 @@ static void run_many(int n, unsigned count)
 			break;
 	}
 	printf("elector simulation: %u schedules of %d nodes, slowest recovery %llu ticks "
-	       "(election timeout %d-%d)\n",
+	       "(election timeout %d-%d)",
 	       only ? 1 : count, n, (unsigned long long)worst, ELECTION_MIN, ELECTION_MAX);
+	if (n == 5)
+		printf("; the member removed knew it in %u", told);
+	printf("\n");
 }
 
 START_TEST(test_three_nodes_random_schedules)
@@ -486,6 +550,66 @@ START_TEST(test_initialize_add_remove_rejoin)
 	uint64_t next = elector_leader(nodes[3]);
 	ck_assert(next != ELECTOR_NONE && next != leader);
 	for (int i = 1; i < 4; i++)
+		elector_free(nodes[i]);
+}
+END_TEST
+
+static void scenario_three(struct elector *nodes[3]);
+
+/* The leader removes a member: it goes on telling it until the node knows
+ * (persisted: its committed membership lacks it), the node then never
+ * campaigns, and what it says after changes nothing on the leader.  A
+ * member removed while down is given up on after two election timeouts. */
+START_TEST(test_removed_member_is_told)
+{
+	struct elector *nodes[3];
+	scenario_three(nodes);
+	int li = (int)elector_leader(nodes[0]) - 1;
+	struct elector *leader = nodes[li];
+	int gone = (li + 1) % 3, down = (li + 2) % 3;
+	uint64_t gone_id = (uint64_t)gone + 1, down_id = (uint64_t)down + 1;
+	ck_assert_int_eq(elector_propose_remove(leader, gone_id), 0);
+	ck_assert_int_eq(elector_departure(leader, gone_id), ELECTOR_DEPARTURE_TELLING);
+	ck_assert_ptr_nonnull(elector_departing(leader, 0));
+	ck_assert_uint_eq(elector_departing(leader, 0)->id, gone_id);
+	ck_assert(!elector_removed(nodes[gone]));
+	scenario_run(nodes, 3, 3 * HEARTBEAT);
+	ck_assert_int_eq(elector_departure(leader, gone_id), ELECTOR_DEPARTURE_TOLD);
+	ck_assert_ptr_null(elector_departing(leader, 0));
+	ck_assert(elector_removed(nodes[gone]));
+	struct elector_ready r;
+	elector_ready(nodes[gone], &r);
+	ck_assert(elector_state_removed(&r.state, gone_id));
+	elector_advance(nodes[gone]);
+	/* It stays out, and its pre-votes move nothing. */
+	uint64_t term = elector_term(leader);
+	scenario_run(nodes, 3, 5 * ELECTION_MAX);
+	ck_assert_int_eq(elector_role(nodes[gone]), ELECTOR_FOLLOWER);
+	ck_assert_int_eq(elector_role(leader), ELECTOR_LEADER);
+	ck_assert_uint_eq(elector_term(leader), term);
+	struct elector_msg campaign = {.type = ELECTOR_MSG_VOTE,
+				       .from = gone_id,
+				       .to = (uint64_t)li + 1,
+				       .term = term + 5,
+				       .last_index = 1000,
+				       .last_term = term + 5};
+	const char *why;
+	ck_assert_int_eq(elector_step(leader, &campaign, cert_of(gone_id), &why), 0);
+	ck_assert_uint_eq(elector_term(leader), term);
+	ck_assert_int_eq(elector_role(leader), ELECTOR_LEADER);
+
+	/* Removed while down: not told, and not waited for beyond the bound. */
+	struct elector *survivors[2] = {leader, NULL};
+	elector_free(nodes[down]);
+	nodes[down] = NULL;
+	ck_assert_int_eq(elector_propose_remove(leader, down_id), 0);
+	scenario_run(survivors, 1, 2 * ELECTION_MAX - 1);
+	ck_assert_int_eq(elector_departure(leader, down_id), ELECTOR_DEPARTURE_TELLING);
+	scenario_run(survivors, 1, 2);
+	ck_assert_int_eq(elector_departure(leader, down_id), ELECTOR_DEPARTURE_UNANSWERED);
+	ck_assert_ptr_null(elector_departing(leader, 0));
+	ck_assert_uint_eq(elector_config(leader)->count, 1);
+	for (int i = 0; i < 3; i++)
 		elector_free(nodes[i]);
 }
 END_TEST
@@ -748,6 +872,7 @@ Suite *elector_suite(void)
 	tcase_set_timeout(tc, 600);
 	tcase_add_test(tc, test_wire_frames_are_checked);
 	tcase_add_test(tc, test_initialize_add_remove_rejoin);
+	tcase_add_test(tc, test_removed_member_is_told);
 	tcase_add_test(tc, test_partitioned_node_cannot_depose_the_leader);
 	tcase_add_test(tc, test_leader_cut_off_steps_down);
 	tcase_add_test(tc, test_impostor_changes_nothing);

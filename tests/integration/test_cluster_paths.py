@@ -1,0 +1,98 @@
+# SPDX-License-Identifier: MIT
+"""The paths the documentation promises for joining and leaving a cluster:
+`cluster join` through a follower follows the redirect to the leader and
+says so; a join to an address where nothing listens, or where TLS is
+refused, fails with the cause instead of waiting; a node removed through a
+follower or through the leader knows it, so `reset` needs no --force."""
+
+import re
+
+from certs import make_server_certs
+from rxmpp_node import free_port
+from test_cluster import cluster_node, form_cluster, leader_of, status
+
+
+def test_join_through_a_follower_follows_the_redirect(node_factory, certs):
+    nodes = form_cluster(node_factory, certs, size=2)
+    leader = leader_of(nodes)
+    follower = next(n for n in nodes if n is not leader)
+    newcomer = cluster_node(node_factory, certs).start()
+    result = newcomer.ctl("cluster", "join", follower.cluster_address, check=False)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert f"contacting {follower.cluster_address} ..." in out
+    assert f"redirected to the leader at {leader.cluster_address} ..." in out
+    assert f"contacting {leader.cluster_address} ..." in out
+    assert "waiting for the membership change to commit ..." in out
+    assert re.search(rf"^joined; the leader is at {re.escape(leader.cluster_address)}$", out,
+                     re.M), out
+    assert len(status(newcomer)["members"]) == 3
+    assert status(newcomer)["leader"] == status(leader)["node"]
+
+
+def test_join_where_nothing_listens_says_why(node_factory, certs):
+    node = cluster_node(node_factory, certs).start()
+    nowhere = f"127.0.0.1:{free_port()}"
+    result = node.ctl("cluster", "join", nowhere, check=False)
+    assert result.returncode == 1
+    assert f"contacting {nowhere} ..." in result.stdout
+    assert f"cannot reach {nowhere}: Connection refused" in result.stderr
+    assert status(node)["members"] == []
+
+
+def test_join_refused_by_tls_says_which_side_distrusts(node_factory, certs, tmp_path):
+    nodes = form_cluster(node_factory, certs, size=1)
+    stranger_certs = make_server_certs(tmp_path / "stranger")
+    # A node that trusts only a CA of its own: it distrusts the member.
+    wary = cluster_node(node_factory, certs, trust=stranger_certs["ca"]).start()
+    result = wary.ctl("cluster", "join", nodes[0].cluster_address, check=False)
+    assert result.returncode == 1
+    assert (f"{nodes[0].cluster_address} refused the link: this node does not trust that "
+            "node's certificate") in result.stderr
+    assert "certificate verify failed (self-signed certificate in certificate chain)" \
+        in result.stderr  # the check that failed, in OpenSSL's words
+    # A node with a certificate of another CA: the member distrusts it.
+    stranger = cluster_node(node_factory, stranger_certs, trust=certs["ca"])
+    with open(stranger.config) as f:
+        text = f.read()
+    stranger.write_config(text=text.replace(certs["key"], stranger_certs["key"])
+                          .replace(certs["cert"], stranger_certs["cert"]))
+    stranger.start()
+    result = stranger.ctl("cluster", "join", nodes[0].cluster_address, check=False)
+    assert result.returncode == 1
+    assert (f"{nodes[0].cluster_address} refused the link: that node does not trust this "
+            "node's certificate") in result.stderr
+    assert len(status(nodes[0])["members"]) == 1
+
+
+def removed_node_resets_without_force(node):
+    view = status(node)
+    assert view["state"] == "REMOVED", view
+    assert "This node was removed from the cluster" in node.ctl("cluster", "status").stdout
+    refused = node.ctl("cluster", "join", "127.0.0.1:1", check=False)
+    assert refused.returncode == 1 and "was removed from its cluster" in refused.stderr
+    assert node.stop() == 0
+    result = node.ctl("reset", "--yes", check=False)
+    assert result.returncode == 0, result.stderr
+    assert "this node was removed from its cluster" in result.stdout
+    assert "node id and cluster state removed" in result.stdout
+
+
+def test_removed_nodes_know_it_through_a_follower_and_the_leader(node_factory, certs):
+    nodes = form_cluster(node_factory, certs)
+    leader = leader_of(nodes)
+    one, two = [n for n in nodes if n is not leader]
+    # Asked on a follower: the leader does it and tells the node removed.
+    result = two.ctl("cluster", "remove", one.cluster_address)
+    assert "removed; the leader is at" in result.stdout
+    assert "the node knows it was removed" in result.stdout
+    assert f"redirected to the leader at {leader.cluster_address}" not in result.stdout
+    assert len(status(leader)["members"]) == 2
+    removed_node_resets_without_force(one)
+    # Asked on the leader.
+    result = leader.ctl("cluster", "remove", status(two)["node"])
+    assert "the node knows it was removed" in result.stdout
+    assert len(status(leader)["members"]) == 1
+    removed_node_resets_without_force(two)
+    # The one left still leads its cluster of one.
+    assert status(leader)["state"] == "LEADER"
