@@ -47,7 +47,7 @@ endif
 
 CC ?= cc
 PKG_CONFIG ?= pkg-config
-PKGS := openssl expat yaml-0.1 libmnl
+PKGS := openssl expat yaml-0.1 libmnl libidn
 CPPFLAGS += -I. -D_GNU_SOURCE -DRXMPP_VERSION='"$(VERSION)"' \
 	-DRXMPP_LIBEXECDIR='"$(LIBEXECDIR)"'
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -O2 -g $(SANITIZE_FLAGS) \
@@ -58,6 +58,8 @@ CRYPTO_LIBS = $(shell $(PKG_CONFIG) --libs libcrypto)
 SSL_LIBS = $(shell $(PKG_CONFIG) --libs openssl)
 EXPAT_LIBS = $(shell $(PKG_CONFIG) --libs expat)
 MNL_LIBS = $(shell $(PKG_CONFIG) --libs libmnl)
+# libidn: the XMPP stringprep profiles that prepare JIDs (common/jidprep.c).
+IDN_LIBS = $(shell $(PKG_CONFIG) --libs libidn)
 CHECK_CFLAGS = $(shell $(PKG_CONFIG) --cflags check)
 CHECK_LIBS = $(shell $(PKG_CONFIG) --libs check)
 
@@ -79,13 +81,13 @@ PROGRAMS := $(BIN)/rxmppd $(BIN)/rxmppctl $(BIN)/rxmpp-listener $(BIN)/rxmpp-rou
 UNIT_RUNNER := $(BUILD)/tests/unit-tests
 # A fuzz target is tests/fuzz/fuzz_NAME.c with its seeds in
 # tests/fuzz/corpus/NAME/; adding one is adding its NAME here.
-FUZZ_TARGETS := stream config route relay elector ipc sasl accounts callbridges election
+FUZZ_TARGETS := stream config route relay elector ipc sasl accounts callbridges election jidprep
 FUZZ_SECONDS ?= 60
 # Or stop each target after this many inputs (-1: no limit).
 FUZZ_RUNS ?= -1
 # What the unit tests and fuzz targets may link: every library.
 TEST_LIBS := $(call lib,$(LIB_DIRS))
-TEST_LDLIBS = $(YAML_LIBS) $(SSL_LIBS) $(EXPAT_LIBS) $(MNL_LIBS) -lresolv
+TEST_LDLIBS = $(YAML_LIBS) $(SSL_LIBS) $(EXPAT_LIBS) $(MNL_LIBS) $(IDN_LIBS) -lresolv
 
 .PHONY: all check names-check licence-check unit integration package-tests fuzz-replay fuzz run bench bench-peers deps-build \
 	deps-test \
@@ -112,14 +114,14 @@ $(BUILD)/lib/%.a:
 	rm -f $@; $(AR) rcs $@ $(filter %.o,$^)
 
 $(BIN)/rxmppd: $(call obj,supervisor/rxmppd.c) $(call lib,supervisor config common)
-	$(LINK) $(YAML_LIBS) $(MNL_LIBS) $(CRYPTO_LIBS)
+	$(LINK) $(YAML_LIBS) $(MNL_LIBS) $(CRYPTO_LIBS) $(IDN_LIBS)
 
 # rxmppctl has a folder of its own and no library: nothing else links it.
 $(BIN)/rxmppctl: $(call obj,$(wildcard rxmppctl/*.c)) $(call lib,elector certtool config common)
-	$(LINK) $(YAML_LIBS) $(SSL_LIBS) -lresolv
+	$(LINK) $(YAML_LIBS) $(SSL_LIBS) $(IDN_LIBS) -lresolv
 
 $(BIN)/rxmpp-listener: $(call obj,listener/listener_main.c) $(call lib,listener common)
-	$(LINK) $(SSL_LIBS) $(EXPAT_LIBS)
+	$(LINK) $(SSL_LIBS) $(EXPAT_LIBS) $(IDN_LIBS)
 
 $(BIN)/rxmpp-router: $(call obj,router/router_main.c) $(call lib,router common)
 	$(LINK) $(SSL_LIBS)

@@ -11,6 +11,7 @@
 
 #include "buf.h"
 #include "fileio.h"
+#include "jidprep.h"
 
 #define ACCOUNTS_KIND	 "accounts"
 #define ACCOUNTS_VERSION 1
@@ -213,12 +214,24 @@ int accounts_load(const char *path, struct accounts *a, bool *unsealed, char *wh
 		}
 		if (n != SCRAM_HASH_COUNT + 1)
 			goto bad;
-		char normal[JID_PART_MAX + 1];
-		/* The name as written must be its normal form: another spelling
-		 * would be a second key for one user. */
-		if (jid_normalize_local(fields[0], strlen(fields[0]), normal, sizeof(normal)) ==
-			-1 ||
-		    strcmp(normal, fields[0]) != 0 || accounts_find(a, normal) != NULL)
+		char normal[JID_PART_MAX + 1], prep_why[JIDPREP_WHY_MAX];
+		/* The name as written must be its prepared form: another
+		 * spelling would be a second key for one user, and a name that
+		 * is not prepared is one no client can log in as. */
+		if (jidprep_node(fields[0], strlen(fields[0]), normal, sizeof(normal), prep_why,
+				 sizeof(prep_why)) == -1) {
+			snprintf(why, why_size, "%s:%u: user name: %s; %s", path, line_no, prep_why,
+				 ACCOUNTS_ADVICE);
+			goto refused;
+		}
+		if (strcmp(normal, fields[0]) != 0) {
+			snprintf(why, why_size,
+				 "%s:%u: user name not in its prepared form (nodeprep makes it "
+				 "'%s'); %s",
+				 path, line_no, normal, ACCOUNTS_ADVICE);
+			goto refused;
+		}
+		if (accounts_find(a, normal) != NULL)
 			goto bad;
 		struct account *account = accounts_insert(a, normal);
 		if (account == NULL)
@@ -241,6 +254,7 @@ int accounts_load(const char *path, struct accounts *a, bool *unsealed, char *wh
 bad:
 	snprintf(why, why_size, "%s:%u: not a valid account line%s; %s", path, line_no,
 		 cut ? " (cut short)" : "", ACCOUNTS_ADVICE);
+refused:
 	buf_wipe_free(text, len);
 	accounts_free(a);
 	return -1;

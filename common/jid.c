@@ -87,39 +87,6 @@ int jid_split(const char *text, size_t len, struct jid_parts *out)
 	return 0;
 }
 
-static size_t jid_copy_lower(char *out, const char *in, size_t len)
-{
-	for (size_t i = 0; i < len; i++) {
-		char c = in[i];
-		out[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
-	}
-	return len;
-}
-
-int jid_normalize(const char *text, size_t len, char *out, size_t out_size)
-{
-	struct jid_parts parts;
-	if (jid_split(text, len, &parts) == -1)
-		return -1;
-	size_t need = parts.local_len + (parts.local_len ? 1 : 0) + parts.domain_len +
-		      (parts.resource_len ? 1 + parts.resource_len : 0);
-	if (need + 1 > out_size)
-		return -1;
-	size_t n = 0;
-	if (parts.local_len) {
-		n += jid_copy_lower(out + n, parts.local, parts.local_len);
-		out[n++] = '@';
-	}
-	n += jid_copy_lower(out + n, parts.domain, parts.domain_len);
-	if (parts.resource_len) {
-		out[n++] = '/';
-		memcpy(out + n, parts.resource, parts.resource_len);
-		n += parts.resource_len;
-	}
-	out[n] = '\0';
-	return (int)n;
-}
-
 size_t jid_bare(const char *jid, char *out, size_t out_size)
 {
 	size_t len = strcspn(jid, "/");
@@ -128,13 +95,4 @@ size_t jid_bare(const char *jid, char *out, size_t out_size)
 	memcpy(out, jid, len);
 	out[len] = '\0';
 	return len;
-}
-
-int jid_normalize_local(const char *text, size_t len, char *out, size_t out_size)
-{
-	if (!jid_local_valid(text, len) || memchr(text, '\0', len) != NULL || len + 1 > out_size)
-		return -1;
-	jid_copy_lower(out, text, len);
-	out[len] = '\0';
-	return (int)len;
 }

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * XMPP addresses (RFC 7622): splitting, validation and the normal form used
- * as routing keys.  The localpart is folded to lower case (the
- * UsernameCaseMapped profile; ASCII only: other scripts are compared as
- * given), the domainpart is a lower-case DNS name, the resourcepart is kept
- * as it is.  Full PRECIS (Unicode normalisation) is not applied.
+ * XMPP addresses (RFC 7622): the syntax of a JID, splitting it into its
+ * parts and checking each part's characters.  Preparing a JID from a client
+ * into the form used as a routing key is jidprep.h's work; this module only
+ * reads JIDs and needs no Unicode tables (the router uses it on JIDs the
+ * listener has prepared).
  */
 #ifndef RXMPP_JID_H
 #define RXMPP_JID_H
@@ -27,11 +27,7 @@ struct jid_parts {
 
 /* Splits and validates `len` bytes; -1 when it is not a valid JID. */
 int jid_split(const char *text, size_t len, struct jid_parts *out);
-/* Writes the normal form of `text` into `out`; its length, or -1. */
-int jid_normalize(const char *text, size_t len, char *out, size_t out_size);
 /* Writes the bare form (no resource) of a normal JID; its length. */
 size_t jid_bare(const char *jid, char *out, size_t out_size);
-/* A localpart on its own (an account name) in normal form; its length, or -1. */
-int jid_normalize_local(const char *text, size_t len, char *out, size_t out_size);
 
 #endif

@@ -14,6 +14,7 @@
 #include "common/buf.h"
 #include "common/fileio.h"
 #include "common/jid.h"
+#include "common/jidprep.h"
 #include "common/log.h"
 #include "yaml_events.h"
 
@@ -110,7 +111,7 @@ static bool read_bridge(struct reader *r, struct proto_callbridge *b, const char
 			return false;
 		}
 		const char *value = (const char *)e.data.scalar.value;
-		char normal[JID_MAX];
+		char normal[JID_MAX], prep_why[JIDPREP_WHY_MAX] = "too long";
 		/* YAML would let the last of two win: an edit that added a key
 		 * instead of changing it must not silently replace a secret. */
 		if ((strcmp(key, "secret") == 0 && have_secret) ||
@@ -131,11 +132,13 @@ static bool read_bridge(struct reader *r, struct proto_callbridge *b, const char
 		} else if (strcmp(key, "address") == 0) {
 			have_address = true;
 			if (strchr(value, '@') != NULL || strchr(value, '/') != NULL ||
-			    jid_normalize(value, strlen(value), normal, sizeof(normal)) == -1 ||
+			    jidprep_jid(value, strlen(value), normal, sizeof(normal), prep_why,
+					sizeof(prep_why)) == -1 ||
 			    strlen(normal) >= sizeof(b->address))
-				yaml_events_error(&r->y, &e.start_mark,
-						  "%s.address: expected a domain name, got '%.40s'",
-						  b->name, value);
+				yaml_events_error(
+				    &r->y, &e.start_mark,
+				    "%s.address: expected a domain name, got '%.40s' (%s)", b->name,
+				    value, prep_why);
 			else
 				snprintf(b->address, sizeof(b->address), "%s", normal);
 		} else {

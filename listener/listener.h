@@ -150,6 +150,10 @@ void listener_component_element(struct conn *c, struct xml_node *element);
 /* Sends a stanza to the router, `from` and `to` already checked. */
 void listener_route_stanza(struct conn *c, struct xml_node *stanza, const char *from,
 			   const char *to);
+/* The error reply of RFC 6120 8.3 for a stanza that was not routed, with
+ * an optional human-readable text; none for errors, results and presence. */
+void listener_route_bounce(struct conn *c, const struct xml_node *stanza, const char *to,
+			   const char *error_type, const char *condition, const char *text);
 void listener_route_session_up(struct conn *c);
 void listener_route_session_down(struct conn *c);
 void listener_route_presence(struct conn *c, int priority, bool available);

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/jidprep.h"
 #include "common/log.h"
 #include "listener.h"
 
@@ -115,7 +116,16 @@ static void client_sasl_reply(struct conn *c, enum sasl_result result, struct bu
 		const char *open = "<failure xmlns='" XML_NS_SASL "'><";
 		buf_append(&out, open, strlen(open));
 		buf_append(&out, condition, strlen(condition));
-		buf_append(&out, "/></failure>", 12);
+		buf_append(&out, "/>", 2);
+		/* RFC 6120 6.4.5: a text the user can act on ("prohibited
+		 * character U+0040"); it tells nothing about which names exist. */
+		const char *why = c->sasl != NULL ? c->sasl->why : "";
+		if (why[0] != '\0') {
+			buf_append(&out, "<text xml:lang='en'>", 20);
+			listener_xml_escape(&out, why, strlen(why), false);
+			buf_append(&out, "</text>", 7);
+		}
+		buf_append(&out, "</failure>", 10);
 		listener_conn_send(c, buf_head(&out), buf_len(&out));
 		buf_free(&out);
 		const char *who = c->sasl != NULL && c->sasl->user[0] ? c->sasl->user : "(no name)";
@@ -123,8 +133,8 @@ static void client_sasl_reply(struct conn *c, enum sasl_result result, struct bu
 					    ? listener_sasl_mechanism_name(c->sasl->mechanism)
 					    : "no mechanism";
 		static struct log_limit auth_failed;
-		log_warnx_limited(&auth_failed, "%s: authentication as %s with %s failed: %s",
-				  c->peer, who, mechanism, condition);
+		log_warnx_limited(&auth_failed, "%s: authentication as %s with %s failed: %s%s%s",
+				  c->peer, who, mechanism, condition, why[0] ? ": " : "", why);
 		client_sasl_done(c);
 		c->state = CONN_AUTH;
 		if (++c->auth_failures >= CLIENT_AUTH_ATTEMPTS)
@@ -264,6 +274,19 @@ static void client_iq_error(struct conn *c, const char *id, const char *type, co
 	client_send_iq(c, "error", id, error);
 }
 
+/* An error with a reason the client can show; `text` is ours (ASCII, no
+ * markup), as jidprep's reasons are. */
+static void client_iq_error_text(struct conn *c, const char *id, const char *type,
+				 const char *condition, const char *text)
+{
+	char error[256 + JIDPREP_WHY_MAX];
+	snprintf(error, sizeof(error),
+		 "<error type='%s'><%s xmlns='" XML_NS_STANZA_ERRORS
+		 "'/><text xmlns='" XML_NS_STANZA_ERRORS "'>%s</text></error>",
+		 type, condition, text);
+	client_send_iq(c, "error", id, error);
+}
+
 static void client_bind(struct conn *c, const struct xml_node *iq, const struct xml_node *bind)
 {
 	const char *id = listener_xml_attr_get(iq, "id");
@@ -311,10 +334,14 @@ static void client_bind(struct conn *c, const struct xml_node *iq, const struct 
 		for (size_t i = 0; i < sizeof(random); i++)
 			snprintf(resource + 6 + 2 * i, 3, "%02x", random[i]);
 	}
-	char full[JID_MAX], normal[JID_MAX];
+	char full[JID_MAX], normal[JID_MAX], why[JIDPREP_WHY_MAX];
 	snprintf(full, sizeof(full), "%s@%s/%s", c->user, listener_state.cfg.domain, resource);
-	if (jid_normalize(full, strlen(full), normal, sizeof(normal)) == -1) {
-		client_iq_error(c, id, "modify", "bad-request");
+	if (jidprep_jid(full, strlen(full), normal, sizeof(normal), why, sizeof(why)) == -1) {
+		/* RFC 6120 7.7.2.1: a resourcepart that cannot be prepared. */
+		static struct log_limit bad_resource;
+		log_warnx_limited(&bad_resource, "%s: refused the resource %s asked for: %s",
+				  c->peer, c->user, why);
+		client_iq_error_text(c, id, "modify", "bad-request", why);
 		return;
 	}
 	if (listener_conn_set(&c->jid, normal) == -1 ||
@@ -357,12 +384,15 @@ static void client_stanza(struct conn *c, struct xml_node *stanza)
 		listener_conn_stream_error(c, "bad-format", "an unknown stanza type");
 		return;
 	}
-	char to_normal[JID_MAX] = "";
-	if (to != NULL && jid_normalize(to, strlen(to), to_normal, sizeof(to_normal)) == -1) {
-		/* RFC 6120 8.3.3.8 jid-malformed, as a stanza error (none for errors). */
-		if (strcmp(stanza->name, "iq") == 0 && id != NULL &&
-		    (type == NULL || (strcmp(type, "error") != 0 && strcmp(type, "result") != 0)))
-			client_iq_error(c, id, "modify", "jid-malformed");
+	char to_normal[JID_MAX] = "", why[JIDPREP_WHY_MAX];
+	if (to != NULL &&
+	    jidprep_jid(to, strlen(to), to_normal, sizeof(to_normal), why, sizeof(why)) == -1) {
+		/* RFC 6120 8.3.3.8 jid-malformed, as a stanza error (none for
+		 * errors, results and presence). */
+		if (strcmp(stanza->name, "iq") == 0 && id == NULL)
+			listener_conn_stream_error(c, "bad-format", "an iq needs an id");
+		else
+			listener_route_bounce(c, stanza, NULL, "modify", "jid-malformed", why);
 		return;
 	}
 	if (strcmp(stanza->name, "iq") == 0) {

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/jidprep.h"
 #include "common/log.h"
 #include "listener.h"
 #include "listener_handshake.h"
@@ -133,7 +134,7 @@ void listener_component_element(struct conn *c, struct xml_node *element)
 	const char *from = listener_xml_attr_get(element, "from");
 	const char *to = listener_xml_attr_get(element, "to");
 	const char *id = listener_xml_attr_get(element, "id");
-	char from_normal[JID_MAX], to_normal[JID_MAX], domain[JID_MAX];
+	char from_normal[JID_MAX], to_normal[JID_MAX], domain[JID_MAX], why[JIDPREP_WHY_MAX];
 	if (id != NULL && strlen(id) > 255) {
 		listener_conn_stream_error(c, "policy-violation", "an id longer than 255 bytes");
 		return;
@@ -141,8 +142,11 @@ void listener_component_element(struct conn *c, struct xml_node *element)
 	/* A component speaks for addresses in its own domain only. */
 	if (from == NULL)
 		snprintf(from_normal, sizeof(from_normal), "%s", c->jid);
-	else if (jid_normalize(from, strlen(from), from_normal, sizeof(from_normal)) == -1) {
-		listener_conn_stream_error(c, "invalid-from", "malformed from address");
+	else if (jidprep_jid(from, strlen(from), from_normal, sizeof(from_normal), why,
+			     sizeof(why)) == -1) {
+		char text[JIDPREP_WHY_MAX + 32];
+		snprintf(text, sizeof(text), "malformed from address: %s", why);
+		listener_conn_stream_error(c, "invalid-from", text);
 		return;
 	}
 	jid_domain(from_normal, domain, sizeof(domain));
@@ -151,9 +155,15 @@ void listener_component_element(struct conn *c, struct xml_node *element)
 					   "from is outside the component's domain");
 		return;
 	}
-	if (to == NULL || jid_normalize(to, strlen(to), to_normal, sizeof(to_normal)) == -1) {
+	if (to == NULL) {
 		listener_conn_stream_error(c, "improper-addressing",
-					   "a component's stanza needs a valid to");
+					   "a component's stanza needs a to");
+		return;
+	}
+	if (jidprep_jid(to, strlen(to), to_normal, sizeof(to_normal), why, sizeof(why)) == -1) {
+		char text[JIDPREP_WHY_MAX + 32];
+		snprintf(text, sizeof(text), "malformed to address: %s", why);
+		listener_conn_stream_error(c, "improper-addressing", text);
 		return;
 	}
 	listener_route_stanza(c, element, from_normal, to_normal);

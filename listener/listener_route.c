@@ -25,9 +25,8 @@ static enum proto_stanza_kind stanza_kind(const char *name)
 	return PROTO_STANZA_IQ;
 }
 
-/* The error reply of RFC 6120 8.3 for a stanza that could not be routed. */
-static void route_bounce(struct conn *c, const struct xml_node *stanza, const char *to,
-			 const char *condition)
+void listener_route_bounce(struct conn *c, const struct xml_node *stanza, const char *to,
+			   const char *error_type, const char *condition, const char *text)
 {
 	const char *type = listener_xml_attr_get(stanza, "type");
 	const char *id = listener_xml_attr_get(stanza, "id");
@@ -50,9 +49,16 @@ static void route_bounce(struct conn *c, const struct xml_node *stanza, const ch
 		buf_append(&out, "\"", 1);
 	}
 	char error[256];
-	snprintf(error, sizeof(error),
-		 "><error type='cancel'><%s xmlns='" XML_NS_STANZA_ERRORS "'/></error></%s>",
-		 condition, stanza->name);
+	snprintf(error, sizeof(error), "><error type='%s'><%s xmlns='" XML_NS_STANZA_ERRORS "'/>",
+		 error_type, condition);
+	buf_append(&out, error, strlen(error));
+	if (text != NULL) {
+		const char *open = "<text xmlns='" XML_NS_STANZA_ERRORS "'>";
+		buf_append(&out, open, strlen(open));
+		listener_xml_escape(&out, text, strlen(text), false);
+		buf_append(&out, "</text>", 7);
+	}
+	snprintf(error, sizeof(error), "</error></%s>", stanza->name);
 	buf_append(&out, error, strlen(error));
 	listener_conn_send(c, buf_head(&out), buf_len(&out));
 	buf_free(&out);
@@ -112,7 +118,7 @@ void listener_route_stanza(struct conn *c, struct xml_node *stanza, const char *
 		listener_conn_stream_error(c, "policy-violation",
 					   "stanza too large once serialized");
 	else
-		route_bounce(c, stanza, to, "service-unavailable");
+		listener_route_bounce(c, stanza, to, "cancel", "service-unavailable", NULL);
 }
 
 static void undeliverable_open(void *arg, const char *content_ns, const struct xml_attr *attrs)

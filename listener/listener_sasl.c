@@ -65,8 +65,10 @@ static enum scram_hash mechanism_hash(enum sasl_mechanism m)
 	return m == SASL_SCRAM_SHA_1 ? SCRAM_SHA_1 : SCRAM_SHA_256;
 }
 
-/* Decodes a SCRAM saslname (=2C for ',' and =3D for '=') into a normal localpart. */
-static int scram_username(const char *in, size_t len, char *out, size_t size)
+/* Decodes a SCRAM saslname (=2C for ',' and =3D for '=') into a prepared
+ * localpart; the reason in `why` when the name cannot be prepared. */
+static int scram_username(const char *in, size_t len, char *out, size_t size, char *why,
+			  size_t why_size)
 {
 	char raw[JID_PART_MAX + 1];
 	size_t n = 0;
@@ -89,7 +91,7 @@ static int scram_username(const char *in, size_t len, char *out, size_t size)
 			return -1;
 		raw[n++] = in[i];
 	}
-	return jid_normalize_local(raw, n, out, size);
+	return jidprep_node(raw, n, out, size, why, why_size);
 }
 
 /* -1 when there are no random bytes: the exchange then fails as a
@@ -142,7 +144,8 @@ static enum sasl_result scram_first(struct sasl *s, const char *in, size_t in_le
 		if (client_nonce[i] < 0x21 || client_nonce[i] > 0x7e || client_nonce[i] == ',')
 			return fail(out, "malformed-request");
 	}
-	if (scram_username(bare + 2, (size_t)(comma - bare - 2), s->user, sizeof(s->user)) == -1)
+	if (scram_username(bare + 2, (size_t)(comma - bare - 2), s->user, sizeof(s->user), s->why,
+			   sizeof(s->why)) == -1)
 		return fail(out, "malformed-request");
 
 	enum scram_hash hash = mechanism_hash(s->mechanism);
@@ -256,16 +259,19 @@ static enum sasl_result plain(struct sasl *s, const char *in, size_t in_len, sas
 	size_t authcid_len = (size_t)(second - authcid);
 	const char *password = second + 1;
 	size_t password_len = (size_t)(in + in_len - password);
-	if (jid_normalize_local(authcid, authcid_len, s->user, sizeof(s->user)) == -1 ||
-	    password_len == 0)
+	if (jidprep_node(authcid, authcid_len, s->user, sizeof(s->user), s->why, sizeof(s->why)) ==
+	    -1)
+		return fail(out, "malformed-request");
+	if (password_len == 0)
 		return fail(out, "not-authorized");
 	/* An authorization identity other than the user's own is not granted. */
 	if (first != in) {
 		char authzid[JID_MAX];
 		size_t len = (size_t)(first - in);
 		size_t user_len = strlen(s->user);
+		char why[JIDPREP_WHY_MAX];
 		if (len >= sizeof(authzid) ||
-		    jid_normalize(in, len, authzid, sizeof(authzid)) == -1 ||
+		    jidprep_jid(in, len, authzid, sizeof(authzid), why, sizeof(why)) == -1 ||
 		    strncmp(authzid, s->user, user_len) != 0 || authzid[user_len] != '@' ||
 		    strchr(authzid, '/') != NULL)
 			return fail(out, "invalid-authzid");

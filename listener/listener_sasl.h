@@ -15,6 +15,7 @@
 
 #include "common/buf.h"
 #include "common/jid.h"
+#include "common/jidprep.h"
 #include "common/scram.h"
 
 enum sasl_mechanism {
@@ -33,13 +34,14 @@ typedef const struct scram_keys *sasl_lookup_fn(const char *user, enum scram_has
 enum sasl_result {
 	SASL_CONTINUE, /* send `out` as a challenge */
 	SASL_SUCCESS,  /* authenticated as listener_sasl_user(); `out` is the additional data */
-	SASL_FAILURE,  /* send <failure> with the condition in `out` */
+	SASL_FAILURE,  /* send <failure> with the condition in `out`, and `why` as its text */
 };
 
 struct sasl {
 	enum sasl_mechanism mechanism;
 	int step;
 	char user[JID_PART_MAX + 1];
+	char why[JIDPREP_WHY_MAX]; /* a failure's reason for the client, or "" */
 	char *client_first_bare;
 	char *server_first;
 	char nonce[128];

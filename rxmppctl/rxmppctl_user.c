@@ -19,6 +19,7 @@
 #include <openssl/crypto.h>
 
 #include "common/accounts.h"
+#include "common/jidprep.h"
 #include "common/fileio.h"
 #include "rxmppctl.h"
 
@@ -33,7 +34,22 @@ static void user_usage(FILE *out)
 		     "\n"
 		     "Accounts are stored as salted SCRAM-SHA-1 and SCRAM-SHA-256 keys in\n"
 		     "STATE_DIRECTORY/accounts (mode 0600); the password itself is never stored.\n"
-		     "Without --stdin or --password-file the password is asked for twice.\n");
+		     "Without --stdin or --password-file the password is asked for twice.\n"
+		     "NAME is prepared as XMPP clients prepare it (the stringprep Nodeprep\n"
+		     "profile: 'ÅSA' is stored as 'åsa'); a name with a space, one of \"&'/:<>@,\n"
+		     "a control, an unassigned code point or invalid UTF-8 is refused.\n");
+}
+
+/* A refused name as typed, with controls (and, when it is not UTF-8, every
+ * byte above ASCII) as \xHH so that the message stays readable text. */
+static void user_print_name(FILE *out, const char *name, bool escape_high)
+{
+	for (const unsigned char *p = (const unsigned char *)name; *p != '\0'; p++) {
+		if (*p < 0x20 || *p == 0x7f || (escape_high && *p >= 0x80))
+			fprintf(out, "\\x%02x", *p);
+		else
+			fputc(*p, out);
+	}
 }
 
 /* Reads one line without its newline; -1 when there is none or it is too
@@ -162,11 +178,12 @@ int rxmppctl_user(int argc, char **argv, const struct config *cfg, bool json)
 		user_usage(stderr);
 		return CTL_USAGE;
 	}
-	char name[JID_PART_MAX + 1] = "";
-	if (!is_list && jid_normalize_local(raw_name, strlen(raw_name), name, sizeof(name)) == -1) {
-		fprintf(stderr,
-			"rxmppctl: '%s' is not a valid user name (no spaces or \"&'/:<>@)\n",
-			raw_name);
+	char name[JID_PART_MAX + 1] = "", prep_why[JIDPREP_WHY_MAX];
+	if (!is_list && jidprep_node(raw_name, strlen(raw_name), name, sizeof(name), prep_why,
+				     sizeof(prep_why)) == -1) {
+		fprintf(stderr, "rxmppctl: user name '");
+		user_print_name(stderr, raw_name, strncmp(prep_why, "invalid UTF-8", 13) == 0);
+		fprintf(stderr, "': %s\n", prep_why);
 		return CTL_FAILED;
 	}
 

@@ -175,6 +175,33 @@ START_TEST(test_plain)
 			      "case %zu", i);
 		listener_sasl_free(&s);
 	}
+	/* A name the Nodeprep profile refuses fails with the reason, for
+	 * PLAIN and SCRAM alike; "U\xc5\xbfER" (a long s) is prepared to "user". */
+	listener_sasl_init(&s);
+	buf_reset(&out, 0);
+	ck_assert_int_eq(
+	    listener_sasl_start(&s, SASL_PLAIN, "\0us@er\0pencil", 14, lookup, NULL, &out),
+	    SASL_FAILURE);
+	ck_assert_str_eq(text_of(&out), "malformed-request");
+	ck_assert_str_eq(s.why, "prohibited character U+0040");
+	listener_sasl_free(&s);
+	listener_sasl_init(&s);
+	buf_reset(&out, 0);
+	ck_assert_int_eq(listener_sasl_start(&s, SASL_PLAIN,
+					     "\0U\xc5\xbf"
+					     "ER\0pencil",
+					     13, lookup, NULL, &out),
+			 SASL_SUCCESS);
+	ck_assert_str_eq(listener_sasl_user(&s), "user");
+	listener_sasl_free(&s);
+	listener_sasl_init(&s);
+	buf_reset(&out, 0);
+	const char *first = "n,,n=u\xffser,r=abc";
+	ck_assert_int_eq(
+	    listener_sasl_start(&s, SASL_SCRAM_SHA_256, first, strlen(first), lookup, NULL, &out),
+	    SASL_FAILURE);
+	ck_assert_str_eq(s.why, "invalid UTF-8 at byte 2");
+	listener_sasl_free(&s);
 	buf_free(&out);
 }
 END_TEST

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Fuzz target: JID preparation (common/jidprep.c), the addresses, SASL
+ * names and resources clients send, and the names rxmppctl and the
+ * accounts file give.  A JID either is refused with a reason or comes out
+ * prepared: valid JID syntax, and prepared again to itself (the accounts
+ * file refuses a stored name that is not its own prepared form, so a name
+ * that changed on a second pass could never be stored).
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/jid.h"
+#include "common/jidprep.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static char out[JID_MAX], again[JID_MAX];
+	char why[JIDPREP_WHY_MAX] = "";
+	int n = jidprep_jid((const char *)data, size, out, sizeof(out), why, sizeof(why));
+	if (n == -1) {
+		if (why[0] == '\0' || out[0] != '\0')
+			abort();
+	} else {
+		struct jid_parts parts;
+		if ((size_t)n != strlen(out) || jid_split(out, (size_t)n, &parts) == -1)
+			abort();
+		if (jidprep_jid(out, (size_t)n, again, sizeof(again), why, sizeof(why)) != n ||
+		    memcmp(out, again, (size_t)n) != 0)
+			abort();
+	}
+	/* The same bytes as a user name on its own. */
+	n = jidprep_node((const char *)data, size, out, sizeof(out), why, sizeof(why));
+	if (n != -1 && (jidprep_node(out, (size_t)n, again, sizeof(again), why, sizeof(why)) != n ||
+			memcmp(out, again, (size_t)n) != 0))
+		abort();
+	return 0;
+}
