@@ -5,6 +5,8 @@
 
 #include <string.h>
 
+#include "jid.h"
+
 static const char *const proto_type_names[PROTO_TYPE_END] = {
     [PROTO_HELLO] = "HELLO",
     [PROTO_CONFIG] = "CONFIG",
@@ -36,6 +38,9 @@ static const char *const proto_type_names[PROTO_TYPE_END] = {
     [PROTO_PEER_STATE] = "PEER_STATE",
     [PROTO_MEMBERS] = "MEMBERS",
     [PROTO_CLUSTER_PROGRESS] = "CLUSTER_PROGRESS",
+    [PROTO_CTL_SESSIONS] = "CTL_SESSIONS",
+    [PROTO_SESSIONS] = "SESSIONS",
+    [PROTO_CTL_KICK] = "CTL_KICK",
 };
 
 const char *proto_type_name(uint16_t type)
@@ -137,4 +142,83 @@ int proto_route_unpack(const void *data, size_t len, struct proto_route_view *ou
 	out->stanza = p;
 	out->stanza_len = left;
 	return 0;
+}
+
+const char *proto_session_kind_name(uint32_t kind)
+{
+	return kind == PROTO_SESSION_CLIENT	 ? "client"
+	       : kind == PROTO_SESSION_COMPONENT ? "callbridge"
+						 : "unknown";
+}
+
+/* A fixed-size string field holds its NUL and nothing unprintable before it. */
+static bool proto_field_ok(const char *field, size_t size)
+{
+	const char *end = memchr(field, '\0', size);
+	if (end == NULL)
+		return false;
+	for (const char *p = field; p < end; p++) {
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return false;
+	}
+	return true;
+}
+
+int proto_sessions_unpack(const void *data, size_t len, struct proto_sessions *head,
+			  void (*each)(const struct proto_session_view *s, void *arg), void *arg)
+{
+	const char *bytes = data;
+	if (len < sizeof(*head))
+		return -1;
+	memcpy(head, bytes, sizeof(*head));
+	if (head->total < head->count)
+		return -1;
+	struct proto_session_view view;
+	/* Twice over the payload: first only checking it, so that a malformed
+	 * one is refused before anything of it is used. */
+	for (int pass = 0; pass < (each == NULL ? 1 : 2); pass++) {
+		size_t at = sizeof(*head);
+		for (uint32_t i = 0; i < head->count; i++) {
+			struct proto_session_entry entry;
+			if (len - at < sizeof(entry))
+				return -1;
+			memcpy(&entry, bytes + at, sizeof(entry));
+			at += sizeof(entry);
+			if (entry.kind > PROTO_SESSION_COMPONENT || entry.jid_len == 0 ||
+			    entry.jid_len >= sizeof(view.jid) || len - at < entry.jid_len ||
+			    !proto_field_ok(entry.address, sizeof(entry.address)) ||
+			    !proto_field_ok(entry.tls, sizeof(entry.tls)))
+				return -1;
+			for (uint32_t j = 0; j < entry.jid_len; j++) {
+				unsigned char c = (unsigned char)bytes[at + j];
+				if (c < 0x20 || c == 0x7f)
+					return -1;
+			}
+			if (pass == 1) {
+				view.kind = entry.kind;
+				view.since_ms = entry.since_ms;
+				view.idle_ms = entry.idle_ms;
+				memcpy(view.address, entry.address, sizeof(view.address));
+				memcpy(view.tls, entry.tls, sizeof(view.tls));
+				memcpy(view.jid, bytes + at, entry.jid_len);
+				view.jid[entry.jid_len] = '\0';
+				each(&view, arg);
+			}
+			at += entry.jid_len;
+		}
+		if (at != len)
+			return -1;
+	}
+	return 0;
+}
+
+int proto_admin_kick_check(const struct proto_admin_kick *kick)
+{
+	if (kick->reason >= PROTO_ADMIN_KICK_END || kick->reserved != 0 ||
+	    memchr(kick->jid, '\0', sizeof(kick->jid)) == NULL || kick->jid[0] == '\0')
+		return -1;
+	/* The sender prepared it (rxmppctl, jidprep); the processes that pass
+	 * it on only check its shape, so that none of them needs libidn. */
+	struct jid_parts parts;
+	return jid_split(kick->jid, strlen(kick->jid), &parts);
 }

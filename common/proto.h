@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 /* Raised whenever a payload below changes, so mixed builds refuse each other. */
-#define PROTO_VERSION 7
+#define PROTO_VERSION 8
 
 /* Session ids start at 1; 0 names the server itself (see PROTO_STANZA). */
 #define PROTO_SERVER_SESSION 0
@@ -99,6 +99,16 @@ enum proto_type {
 	 * line of progress of a join or remove under way; the
 	 * PROTO_CLUSTER_RESULT that ends it follows */
 	PROTO_CLUSTER_PROGRESS,
+	/* rxmppctl -> supervisor -> listener (header peer: the supervisor's
+	 * token for its client): list the sessions (no payload) */
+	PROTO_CTL_SESSIONS,
+	/* listener -> supervisor -> rxmppctl: struct proto_sessions, then
+	 * `count` times struct proto_session_entry and its JID
+	 * (proto_sessions_unpack) */
+	PROTO_SESSIONS,
+	/* rxmppctl -> supervisor -> listener: end sessions,
+	 * struct proto_admin_kick; the listener answers with CTL_RESULT */
+	PROTO_CTL_KICK,
 	PROTO_TYPE_END,
 };
 
@@ -366,6 +376,69 @@ struct proto_kick {
 	uint32_t reason; /* enum proto_kick_reason */
 };
 _Static_assert(sizeof(struct proto_kick) == 4, "proto_kick has a fixed size");
+
+/* A node's sessions as `rxmppctl sessions` shows them.  The list is one
+ * answer, bounded by PROTO_SESSIONS_BYTES_MAX: a node with more sessions
+ * than fit sends the first ones and says how many there are in all. */
+#define PROTO_SESSIONS_BYTES_MAX (1024u * 1024u)
+struct proto_sessions {
+	uint32_t count; /* entries that follow */
+	uint32_t total; /* sessions on the node (count or more) */
+};
+_Static_assert(sizeof(struct proto_sessions) == 8, "proto_sessions has a fixed size");
+
+struct proto_session_entry {
+	uint32_t kind;	  /* enum proto_session_kind */
+	uint32_t jid_len; /* the JID's bytes follow the entry, without a NUL */
+	int64_t since_ms; /* when it started, milliseconds since 1970 (UTC) */
+	uint64_t idle_ms; /* since the peer last sent anything */
+	char address[64]; /* the peer, "[192.0.2.7]:50312" */
+	char tls[16];	  /* "TLSv1.3", or "" without TLS */
+};
+_Static_assert(sizeof(struct proto_session_entry) == 104, "proto_session_entry is fixed");
+
+/* One entry unpacked; the strings NUL-terminated. */
+struct proto_session_view {
+	uint32_t kind;
+	int64_t since_ms;
+	uint64_t idle_ms;
+	char address[64];
+	char tls[16];
+	char jid[3072];
+};
+
+/* Checks a SESSIONS payload whole (the header, `count` entries filling it
+ * exactly, each JID 1 to 3071 bytes without a NUL or a control character,
+ * the strings terminated, the kind known) and then, if `each` is not NULL,
+ * hands every entry to it.  -1, before any call of `each`, when malformed. */
+int proto_sessions_unpack(const void *data, size_t len, struct proto_sessions *head,
+			  void (*each)(const struct proto_session_view *s, void *arg), void *arg);
+
+/* "client" or "callbridge". */
+const char *proto_session_kind_name(uint32_t kind);
+
+/* Why an administrator's request ends sessions: the stream error each gets
+ * (RFC 6120 4.9.3). */
+enum proto_admin_kick_reason {
+	PROTO_ADMIN_KICK_ADMIN,	   /* rxmppctl kick: <policy-violation/> */
+	PROTO_ADMIN_KICK_DELETED,  /* rxmppctl user del: <not-authorized/> */
+	PROTO_ADMIN_KICK_PASSWORD, /* rxmppctl user passwd: <reset/> */
+	PROTO_ADMIN_KICK_END,
+};
+
+struct proto_admin_kick {
+	uint32_t reason;   /* enum proto_admin_kick_reason */
+	uint32_t reserved; /* 0 */
+	/* A full JID (that session), a bare JID (every session of the account)
+	 * or a call bridge's address; prepared (jidprep), NUL-terminated. */
+	char jid[3072];
+};
+_Static_assert(sizeof(struct proto_admin_kick) == 3080, "proto_admin_kick has a fixed size");
+
+/* 0 when a received kick is well formed (the reason known, reserved zero,
+ * the JID terminated, not empty and a JID by jid_split); -1 if not.  The
+ * sender prepares the JID (jidprep): one in another form matches nothing. */
+int proto_admin_kick_check(const struct proto_admin_kick *kick);
 
 struct proto_result {
 	uint32_t ok;

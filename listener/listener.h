@@ -9,6 +9,7 @@
  *   listener_route.c      sessions and stanzas to and from the router
  *   listener_index.c      connections by id and by peer address, session counts
  *   listener_accounts.c   the accounts file, re-read when it changes
+ *   listener_admin.c      rxmppctl sessions and kick, relayed by the supervisor
  *   listener_xml.c, listener_sasl.c, common/tls.c   parser, SASL, TLS
  */
 #ifndef RXMPP_LISTENER_H
@@ -160,6 +161,10 @@ void listener_route_presence(struct conn *c, int priority, bool available);
 /* The router came (back): announce every session again. */
 void listener_route_announce_all(void);
 bool listener_route_message(const struct ipc_msg *msg);
+
+/* listener_admin.c: CTL_SESSIONS and CTL_KICK from the supervisor; false
+ * for another type or a malformed request. */
+bool listener_admin_message(const struct ipc_msg *msg);
 
 /* listener_accounts.c */
 const struct scram_keys *listener_accounts_lookup(const char *user, enum scram_hash hash,

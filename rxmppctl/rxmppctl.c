@@ -49,6 +49,8 @@ static void usage(FILE *out)
 		"  reload        re-read the configuration file (as SIGHUP); an invalid file\n"
 		"                is refused with its errors and the running one kept\n"
 		"  user add|passwd|del|list   client accounts (rxmppctl user --help)\n"
+		"  sessions      the client sessions and call bridges on this node\n"
+		"  kick JID      end a session (full JID) or all of a user's (bare JID)\n"
 		"  callbridge add|add-secret|del|list   call bridges (rxmppctl callbridge --help)\n"
 		"  reset         forget this node's id and cluster state (rxmppd stopped)\n"
 		"  cluster enable|disable|trust|initialize|join|remove|status\n"
@@ -297,8 +299,10 @@ static void ctl_msg(struct ipc_channel *ch, const struct ipc_msg *msg, void *arg
 		fflush(stdout);
 		return;
 	}
-	/* A request for the cluster may be answered that the elector is away. */
-	if (msg->type == PROTO_CLUSTER_RESULT && req->expect == PROTO_CLUSTER_STATUS) {
+	/* A request for the cluster (or the sessions) may be answered that the
+	 * elector (or the listener) is away. */
+	if ((msg->type == PROTO_CLUSTER_RESULT && req->expect == PROTO_CLUSTER_STATUS) ||
+	    (msg->type == PROTO_CTL_RESULT && req->expect == PROTO_SESSIONS)) {
 		req->result = print_result(msg, req->json);
 		if (req->result == CTL_OK)
 			req->result = CTL_FAILED;
@@ -310,11 +314,14 @@ static void ctl_msg(struct ipc_channel *ch, const struct ipc_msg *msg, void *arg
 		req->result = print_status(msg, req->json);
 	} else if (msg->type == PROTO_CLUSTER_STATUS) {
 		req->result = rxmppctl_print_cluster_status(msg, req->json);
+	} else if (msg->type == PROTO_SESSIONS) {
+		req->result = rxmppctl_print_sessions(msg, req->json);
 	} else {
 		req->result = print_result(msg, req->json);
 	}
 	if (req->result == CTL_FAILED &&
-	    (msg->type == PROTO_CTL_STATUS_REPLY || msg->type == PROTO_CLUSTER_STATUS))
+	    (msg->type == PROTO_CTL_STATUS_REPLY || msg->type == PROTO_CLUSTER_STATUS ||
+	     msg->type == PROTO_SESSIONS))
 		fprintf(stderr, "rxmppctl: malformed answer from rxmppd\n");
 	req->answered = true;
 	ev_loop_stop(req->loop);
@@ -385,7 +392,7 @@ int rxmppctl_request(const char *socket_path, uint16_t request, const void *data
 
 /* Nobody listens at the control socket: no file there, or a file left
  * by a daemon that is gone. */
-static bool ctl_daemon_absent(const char *path)
+bool rxmppctl_daemon_absent(const char *path)
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	if (strlen(path) >= sizeof(sun.sun_path))
@@ -434,7 +441,7 @@ int rxmppctl_reload_after(const char *socket_path, const char *done)
 	printf("%s\n", done);
 	/* Setting a node up before its first start is normal: the change is
 	 * saved and rxmppd reads it when it starts. */
-	if (ctl_daemon_absent(socket_path)) {
+	if (rxmppctl_daemon_absent(socket_path)) {
 		printf("rxmppd is not running (nothing at %s); it takes the change when it "
 		       "starts\n",
 		       socket_path);
@@ -474,8 +481,8 @@ static bool is_help(const char *arg)
 	return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;
 }
 
-static const char *const commands[] = {"status", "reload",     "user", "cluster",
-				       "dns",	 "callbridge", "reset"};
+static const char *const commands[] = {"status",     "reload", "user",	   "cluster", "dns",
+				       "callbridge", "reset",  "sessions", "kick"};
 
 static bool known_command(const char *name)
 {
@@ -604,10 +611,14 @@ int main(int argc, char **argv)
 	if (strcmp(command, "callbridge") == 0)
 		return rxmppctl_callbridge(argc, argv, &cfg, socket_path, json);
 	if (strcmp(command, "user") == 0)
-		return rxmppctl_user(argc, argv, &cfg, json);
+		return rxmppctl_user(argc, argv, &cfg, socket_path, json);
+	if (strcmp(command, "sessions") == 0)
+		return rxmppctl_sessions(argc, argv, socket_path, json);
+	if (strcmp(command, "kick") == 0)
+		return rxmppctl_kick(argc, argv, socket_path);
 	uint16_t request = is_status ? PROTO_CTL_STATUS : PROTO_CTL_RELOAD;
 	uint16_t expect = is_status ? PROTO_CTL_STATUS_REPLY : PROTO_CTL_RESULT;
-	if (is_status && ctl_daemon_absent(socket_path))
+	if (is_status && rxmppctl_daemon_absent(socket_path))
 		return status_not_running(config_path, socket_path, json);
 	status_cfg = config_broken ? NULL : &cfg;
 	int rc = rxmppctl_request(socket_path, request, NULL, 0, expect, json,

@@ -15,7 +15,8 @@ enum { CTL_OK = 0, CTL_FAILED = 1, CTL_USAGE = 2 };
 void rxmppctl_print_json_string(const char *s);
 
 /* rxmppctl_user.c: `user ...`; argv[0] is "user". */
-int rxmppctl_user(int argc, char **argv, const struct config *cfg, bool json);
+int rxmppctl_user(int argc, char **argv, const struct config *cfg, const char *socket_path,
+		  bool json);
 
 /* rxmppctl_cluster.c: `cluster ...`; argv[0] is "cluster". */
 int rxmppctl_cluster(int argc, char **argv, const char *config_path, const char *socket_path,
@@ -41,8 +42,20 @@ int rxmppctl_callbridge(int argc, char **argv, const struct config *cfg, const c
 /* rxmppctl_reset.c: `reset`; argv[0] is "reset". */
 int rxmppctl_reset(int argc, char **argv, const struct config *cfg, const char *socket_path);
 
+/* rxmppctl_sessions.c: `sessions` and `kick`; argv[0] is the command. */
+int rxmppctl_sessions(int argc, char **argv, const char *socket_path, bool json);
+int rxmppctl_kick(int argc, char **argv, const char *socket_path);
+int rxmppctl_print_sessions(const struct ipc_msg *msg, bool json);
+/* Ends the running node's sessions of `jid` (enum proto_admin_kick_reason)
+ * and prints what it did. */
+int rxmppctl_end_sessions(const char *socket_path, const char *jid, uint32_t reason);
+
 /* A reload waits for every process to confirm (rxmppd gives them 10 s). */
 #define CTL_RELOAD_TIMEOUT_MS 15000
+
+/* rxmppctl.c: nobody listens at the control socket (no file, or one left
+ * by a daemon that is gone). */
+bool rxmppctl_daemon_absent(const char *socket_path);
 
 /* rxmppctl.c: after the file changed, the running node reloads. */
 int rxmppctl_reload_after(const char *socket_path, const char *done);

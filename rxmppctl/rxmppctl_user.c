@@ -5,7 +5,9 @@
  * echo, from standard input (--stdin) or from a file (--password-file),
  * never from the command line, where other users could read them.  Changes
  * are made under a lock and written atomically; the running listener sees
- * the new file at the next login, without a reload.
+ * the new file at the next login, without a reload.  `del` and `passwd`
+ * then ask the running node to end the user's sessions (<not-authorized/>,
+ * <reset/>), so that nobody stays logged in on what no longer holds.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -21,6 +23,8 @@
 #include "common/accounts.h"
 #include "common/jidprep.h"
 #include "common/fileio.h"
+#include "common/jid.h"
+#include "common/proto.h"
 #include "rxmppctl.h"
 
 #define PASSWORD_MAX 1024
@@ -37,7 +41,9 @@ static void user_usage(FILE *out)
 		     "Without --stdin or --password-file the password is asked for twice.\n"
 		     "NAME is prepared as XMPP clients prepare it (the stringprep Nodeprep\n"
 		     "profile: 'ÅSA' is stored as 'åsa'); a name with a space, one of \"&'/:<>@,\n"
-		     "a control, an unassigned code point or invalid UTF-8 is refused.\n");
+		     "a control, an unassigned code point or invalid UTF-8 is refused.\n"
+		     "passwd and del end the user's sessions on the running node (<reset/>,\n"
+		     "<not-authorized/>); accounts are per node.\n");
 }
 
 /* A refused name as typed, with controls (and, when it is not UTF-8, every
@@ -142,7 +148,8 @@ static int user_list(const struct accounts *accounts, bool json)
 	return CTL_OK;
 }
 
-int rxmppctl_user(int argc, char **argv, const struct config *cfg, bool json)
+int rxmppctl_user(int argc, char **argv, const struct config *cfg, const char *socket_path,
+		  bool json)
 {
 	static const struct option options[] = {
 	    {"stdin", no_argument, NULL, 'i'},
@@ -248,5 +255,20 @@ int rxmppctl_user(int argc, char **argv, const struct config *cfg, bool json)
 done:
 	accounts_free(&accounts);
 	close(lock);
+	/* A deleted account or an old password must not stay logged in: the
+	 * running node ends the user's sessions (on this node: accounts are
+	 * per node).  A stopped node has none. */
+	if (rc == CTL_OK && (verb[0] == 'd' || verb[0] == 'p') &&
+	    !rxmppctl_daemon_absent(socket_path)) {
+		char jid[JID_MAX];
+		snprintf(jid, sizeof(jid), "%s@%s", name, cfg->domain);
+		if (rxmppctl_end_sessions(socket_path, jid,
+					  verb[0] == 'd' ? PROTO_ADMIN_KICK_DELETED
+							 : PROTO_ADMIN_KICK_PASSWORD) != CTL_OK) {
+			fprintf(stderr, "rxmppctl: the account is changed, but the running node "
+					"did not end its sessions (see above)\n");
+			rc = CTL_FAILED;
+		}
+	}
 	return rc;
 }

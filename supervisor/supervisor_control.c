@@ -2,7 +2,8 @@
 /*
  * The control socket: a Unix stream socket (mode 0660) on which rxmppctl
  * asks for status and reloads, speaking the IPC framing; cluster requests
- * are relayed to the elector and its answers back.  A client gets one
+ * are relayed to the elector, session lists and kicks (checked here first)
+ * to the listener, and their answers back.  A client gets one
  * answer per request; a client that sends anything else, or frames larger
  * than a request can be, is cut off.  The number of clients at once is
  * bounded so that a stuck script cannot exhaust descriptors.
@@ -94,6 +95,25 @@ static void control_send_result(struct ipc_channel *ch, bool ok, const char *mes
 	ipc_sendv(ch, PROTO_CTL_RESULT, 0, iov, 2, -1);
 }
 
+/* A request a child answers: passed on with the client's token, or answered
+ * at once (as `failure_type`, a struct proto_result) when the child is away. */
+static void control_forward(struct ipc_channel *ch, enum proc_role role, uint16_t type,
+			    const void *data, size_t len, uint16_t failure_type)
+{
+	size_t slot = 0;
+	while (slot < CONTROL_CLIENTS_MAX && control.clients[slot] != ch)
+		slot++;
+	if (slot < CONTROL_CLIENTS_MAX &&
+	    supervisor_children_send(role, type, control.tokens[slot], data, len) == 0)
+		return;
+	char text[128];
+	snprintf(text, sizeof(text), "the %s is not running; see rxmppctl status",
+		 proc_role_name(role));
+	struct proto_result result = {.ok = 0, .message_len = (uint32_t)strlen(text)};
+	struct iovec iov[2] = {{&result, sizeof(result)}, {text, result.message_len}};
+	ipc_sendv(ch, failure_type, 0, iov, 2, -1);
+}
+
 void supervisor_control_reload_done(bool ok, const char *refusals)
 {
 	for (size_t i = 0; i < CONTROL_CLIENTS_MAX; i++) {
@@ -120,25 +140,31 @@ static void control_client_msg(struct ipc_channel *ch, const struct ipc_msg *msg
 		control_send_status(ch);
 		break;
 	case PROTO_CLUSTER_REQUEST: {
-		size_t slot = 0;
-		while (slot < CONTROL_CLIENTS_MAX && control.clients[slot] != ch)
-			slot++;
 		struct proto_cluster_request request;
-		if (ipc_get_data(msg, &request, sizeof(request)) == -1 ||
-		    slot == CONTROL_CLIENTS_MAX) {
+		if (ipc_get_data(msg, &request, sizeof(request)) == -1) {
 			ipc_channel_fail(ch, "bad CLUSTER_REQUEST");
 			break;
 		}
-		if (supervisor_children_send(PROC_ELECTOR, PROTO_CLUSTER_REQUEST,
-					     control.tokens[slot], &request,
-					     sizeof(request)) == -1) {
-			struct proto_result result = {.ok = 0};
-			const char *text = "the elector is not running; see rxmppctl status";
-			result.message_len = (uint32_t)strlen(text);
-			struct iovec iov[2] = {{&result, sizeof(result)},
-					       {(void *)text, result.message_len}};
-			ipc_sendv(ch, PROTO_CLUSTER_RESULT, 0, iov, 2, -1);
+		control_forward(ch, PROC_ELECTOR, msg->type, &request, sizeof(request),
+				PROTO_CLUSTER_RESULT);
+		break;
+	}
+	case PROTO_CTL_SESSIONS:
+		if (msg->len != 0) {
+			ipc_channel_fail(ch, "CTL_SESSIONS with a payload");
+			break;
 		}
+		control_forward(ch, PROC_LISTENER, msg->type, NULL, 0, PROTO_CTL_RESULT);
+		break;
+	case PROTO_CTL_KICK: {
+		static struct proto_admin_kick kick;
+		if (ipc_get_data(msg, &kick, sizeof(kick)) == -1 ||
+		    proto_admin_kick_check(&kick) == -1) {
+			ipc_channel_fail(ch, "bad CTL_KICK");
+			break;
+		}
+		control_forward(ch, PROC_LISTENER, msg->type, &kick, sizeof(kick),
+				PROTO_CTL_RESULT);
 		break;
 	}
 	case PROTO_CTL_RELOAD: {

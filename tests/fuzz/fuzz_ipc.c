@@ -4,8 +4,10 @@
  * (common/ipc.c: header, length and flag checks, frames split across reads)
  * and the payload decoders the children run on what arrives: the routing
  * header (proto_route_unpack), the peer-link messages of the elector
- * (elector_wire_decode) and the relay messages of the router
- * (router_relay_wire_decode), each given every frame.  The input goes through a
+ * (elector_wire_decode), the relay messages of the router
+ * (router_relay_wire_decode) and the administration messages (a session
+ * list, proto_sessions_unpack; a kick, proto_admin_kick_check), each given
+ * every frame.  The input goes through a
  * real socketpair into a real channel on one event loop, as a child reads
  * it; the channel must end, by end of file or by refusing a frame, and
  * nothing may read out of bounds.
@@ -27,6 +29,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct ev_loop *fuzz_ipc_loop;
 
+static void fuzz_ipc_session(const struct proto_session_view *s, void *arg)
+{
+	(void)arg;
+	/* What the decoder hands over is terminated within its fields. */
+	if (strlen(s->jid) >= sizeof(s->jid) || strlen(s->address) >= sizeof(s->address) ||
+	    strlen(s->tls) >= sizeof(s->tls))
+		abort();
+}
+
 static void fuzz_ipc_on_msg(struct ipc_channel *ch, const struct ipc_msg *msg, void *arg)
 {
 	(void)ch, (void)arg;
@@ -42,6 +53,11 @@ static void fuzz_ipc_on_msg(struct ipc_channel *ch, const struct ipc_msg *msg, v
 	why = NULL;
 	if (router_relay_wire_decode(msg, &relay, &why) == -1 && why == NULL)
 		abort();
+	struct proto_sessions head;
+	proto_sessions_unpack(msg->data, msg->len, &head, fuzz_ipc_session, NULL);
+	static struct proto_admin_kick kick;
+	if (ipc_get_data(msg, &kick, sizeof(kick)) == 0)
+		proto_admin_kick_check(&kick);
 }
 
 static void fuzz_ipc_on_close(struct ipc_channel *ch, const char *reason, void *arg)

@@ -31,6 +31,7 @@ int main(void)
 	srunner_add_suite(runner, supervisor_table_suite());
 	srunner_add_suite(runner, stream_suite());
 	srunner_add_suite(runner, router_members_suite());
+	srunner_add_suite(runner, proto_suite());
 	srunner_run_all(runner, CK_NORMAL);
 	int failed = srunner_ntests_failed(runner);
 	srunner_free(runner);

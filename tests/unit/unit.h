@@ -27,5 +27,6 @@ Suite *listener_index_suite(void);
 Suite *supervisor_table_suite(void);
 Suite *stream_suite(void);
 Suite *router_members_suite(void);
+Suite *proto_suite(void);
 
 #endif

@@ -1,0 +1,163 @@
+# SPDX-License-Identifier: MIT
+"""Sessions can be seen and ended (issue 22, point 4): `rxmppctl sessions`
+lists the node's client sessions and call bridges with their address, TLS
+version, start and idleness; `rxmppctl kick` ends one session (full JID),
+all of a user's (bare JID) or a bridge's with <policy-violation/>; `user
+del` and `user passwd` end the user's live sessions with <not-authorized/>
+and <reset/>.  Real slixmpp clients see the stream error, and the session
+is gone from the list."""
+
+import asyncio
+import json
+import re
+import time
+
+import pytest
+
+from rxmpp_node import wait_until
+from test_xmpp import BRIDGE_SECRET, make_xnode
+from xmpp import WAIT, connect_bridge, login, run
+
+
+@pytest.fixture
+def snode(node_factory):
+    return make_xnode(node_factory).start()
+
+
+def sessions(node):
+    return json.loads(node.ctl("sessions", "--json").stdout)
+
+
+def jids(node):
+    return sorted(s["jid"] for s in sessions(node)["sessions"])
+
+
+def watch_errors(peer):
+    """A queue of the stream errors the peer receives."""
+    errors = asyncio.Queue()
+    peer.add_event_handler("stream_error", errors.put_nowait)
+    return errors
+
+
+async def stream_error_of(peer, errors):
+    error = await asyncio.wait_for(errors.get(), WAIT)
+    await asyncio.wait_for(peer.gone, WAIT)
+    return error["condition"], error["text"]
+
+
+def test_sessions_lists_clients_and_bridges(snode):
+    async def scenario():
+        alice = await login(snode, "alice", "alice-pw", resource="desk")
+        bob = await login(snode, "bob", "bob-pw", resource="phone")
+        bridge = await connect_bridge(snode, "cb1", BRIDGE_SECRET)
+        before = time.time()
+        listed = wait_until(lambda: (lambda s: s if s["total"] == 3 else None)(sessions(snode)),
+                            what="three sessions listed")
+        assert listed["shown"] == 3
+        by_jid = {s["jid"]: s for s in listed["sessions"]}
+        assert sorted(by_jid) == ["alice@test.example/desk", "bob@test.example/phone",
+                                  "cb1.test.example"]
+        assert by_jid["alice@test.example/desk"]["kind"] == "client"
+        assert by_jid["cb1.test.example"]["kind"] == "callbridge"
+        for s in listed["sessions"]:
+            assert re.fullmatch(r"\[127\.0\.0\.1\]:\d+", s["address"]), s
+            assert s["tls"] in ("TLSv1.2", "TLSv1.3"), s
+            assert before - 60 < s["since_ms"] / 1000 <= time.time() + 1, s
+            assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", s["since"]), s
+            assert 0 <= s["idle_ms"] < 60000, s
+        # The client's own port is the one listed.
+        port = alice.transport.get_extra_info("sockname")[1]
+        assert by_jid["alice@test.example/desk"]["address"] == f"[127.0.0.1]:{port}"
+        table = snode.ctl("sessions").stdout
+        assert re.search(r"^JID +KIND +ADDRESS +TLS +SINCE +IDLE$", table, re.M), table
+        assert re.search(r"^bob@test\.example/phone +client +\[127\.0\.0\.1\]:\d+ +TLSv1\.[23] ",
+                         table, re.M), table
+        assert "3 sessions on this node" in table
+        for peer in (alice, bob, bridge):
+            await peer.close()
+        wait_until(lambda: sessions(snode)["total"] == 0, what="no session listed")
+        assert "no sessions on this node" in snode.ctl("sessions").stdout
+
+    run(scenario())
+
+
+def test_kick_a_full_jid_ends_that_session_only(snode):
+    async def scenario():
+        desk = await login(snode, "alice", "alice-pw", resource="desk")
+        phone = await login(snode, "alice", "alice-pw", resource="phone")
+        errors = watch_errors(desk)
+        result = snode.ctl("kick", "alice@test.example/desk")
+        assert "ended 1 session of alice@test.example/desk" in result.stdout
+        assert await stream_error_of(desk, errors) == ("policy-violation",
+                                                       "kicked by the administrator")
+        wait_until(lambda: jids(snode) == ["alice@test.example/phone"],
+                   what="only the phone left")
+        # The other resource still works.
+        await phone["xep_0199"].ping("test.example", timeout=10)
+        await phone.close()
+
+    run(scenario())
+    snode.wait_log(r"client session alice@test\.example/desk from \[127\.0\.0\.1\]:\d+ ended "
+                   r"after \d+\.\d s: stream error policy-violation: kicked by the administrator")
+
+
+def test_kick_a_bare_jid_ends_every_session_of_the_user(snode):
+    async def scenario():
+        desk = await login(snode, "alice", "alice-pw", resource="desk")
+        phone = await login(snode, "alice", "alice-pw", resource="phone")
+        bob = await login(snode, "bob", "bob-pw", resource="b")
+        errors = [watch_errors(desk), watch_errors(phone)]
+        # Any case: JIDs are compared in their normal form.
+        result = snode.ctl("kick", "Alice@Test.Example")
+        assert "ended 2 sessions of alice@test.example" in result.stdout
+        for peer, queue in zip((desk, phone), errors):
+            assert (await stream_error_of(peer, queue))[0] == "policy-violation"
+        wait_until(lambda: jids(snode) == ["bob@test.example/b"], what="only bob left")
+        await bob.close()
+
+    run(scenario())
+
+
+def test_kick_a_call_bridge_and_nobody(snode):
+    async def scenario():
+        bridge = await connect_bridge(snode, "cb1", BRIDGE_SECRET)
+        errors = watch_errors(bridge)
+        snode.ctl("kick", "cb1.test.example")
+        assert (await stream_error_of(bridge, errors))[0] == "policy-violation"
+        wait_until(lambda: jids(snode) == [], what="the bridge gone from the list")
+
+    run(scenario())
+    nobody = snode.ctl("kick", "carol@test.example", check=False)
+    assert nobody.returncode == 1
+    assert "no session of carol@test.example on this node" in nobody.stderr
+    bad = snode.ctl("kick", "not a jid", check=False)
+    assert bad.returncode == 1 and "not a valid JID" in bad.stderr
+    usage = snode.ctl("kick", check=False)
+    assert usage.returncode == 2
+
+
+def test_user_del_and_passwd_end_the_users_sessions(snode):
+    async def scenario():
+        alice = await login(snode, "alice", "alice-pw", resource="a")
+        bob = await login(snode, "bob", "bob-pw", resource="b")
+        alice_errors, bob_errors = watch_errors(alice), watch_errors(bob)
+        changed = snode.ctl_input(["user", "passwd", "alice", "--stdin"], "new-pw\n")
+        assert changed.returncode == 0, changed.stderr
+        assert "ended 1 session of alice@test.example" in changed.stdout
+        assert await stream_error_of(alice, alice_errors) == ("reset",
+                                                              "the password was changed")
+        # The old password no longer logs in; the new one does.
+        with pytest.raises(PermissionError):
+            await login(snode, "alice", "alice-pw")
+        again = await login(snode, "alice", "new-pw", resource="again")
+        deleted = snode.ctl("user", "del", "bob")
+        assert "ended 1 session of bob@test.example" in deleted.stdout
+        assert await stream_error_of(bob, bob_errors) == ("not-authorized",
+                                                          "the account was deleted")
+        wait_until(lambda: jids(snode) == ["alice@test.example/again"], what="bob gone")
+        await again.close()
+        # Nobody logged in: nothing to end, and that is no failure.
+        quiet = snode.ctl("user", "del", "alice")
+        assert "no session of alice@test.example on this node" in quiet.stdout
+
+    run(scenario())

@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: MIT */
+/* The decoders of the administration messages (common/proto.c): a session
+ * list is taken whole or not at all, a kick only for something shaped as a
+ * JID. */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/proto.h"
+#include "unit.h"
+
+/* A SESSIONS payload with the given JIDs (kinds alternate client, bridge). */
+static size_t build_sessions(char *out, size_t size, const char *const *jids, uint32_t count,
+			     uint32_t total)
+{
+	struct proto_sessions head = {.count = count, .total = total};
+	size_t at = sizeof(head);
+	memcpy(out, &head, sizeof(head));
+	for (uint32_t i = 0; i < count; i++) {
+		struct proto_session_entry e = {
+		    .kind = i % 2 ? PROTO_SESSION_COMPONENT : PROTO_SESSION_CLIENT,
+		    .jid_len = (uint32_t)strlen(jids[i]),
+		    .since_ms = 1796655845123 + i,
+		    .idle_ms = 1000 * i,
+		};
+		strcpy(e.address, "[192.0.2.7]:50312");
+		strcpy(e.tls, "TLSv1.3");
+		ck_assert_uint_le(at + sizeof(e) + e.jid_len, size);
+		memcpy(out + at, &e, sizeof(e));
+		memcpy(out + at + sizeof(e), jids[i], e.jid_len);
+		at += sizeof(e) + e.jid_len;
+	}
+	return at;
+}
+
+struct seen {
+	unsigned calls;
+	char last[3200];
+	uint64_t idle;
+};
+
+static void count_one(const struct proto_session_view *s, void *arg)
+{
+	struct seen *seen = arg;
+	seen->calls++;
+	snprintf(seen->last, sizeof(seen->last), "%s %s %s", s->jid, s->address, s->tls);
+	seen->idle = s->idle_ms;
+}
+
+START_TEST(test_sessions_unpack)
+{
+	static const char *const jids[] = {"alice@example.com/desk", "cb1.example.com"};
+	char payload[1024];
+	size_t len = build_sessions(payload, sizeof(payload), jids, 2, 7);
+	struct proto_sessions head;
+	struct seen seen = {0};
+	ck_assert_int_eq(proto_sessions_unpack(payload, len, &head, count_one, &seen), 0);
+	ck_assert_uint_eq(head.count, 2);
+	ck_assert_uint_eq(head.total, 7);
+	ck_assert_uint_eq(seen.calls, 2);
+	ck_assert_str_eq(seen.last, "cb1.example.com [192.0.2.7]:50312 TLSv1.3");
+	ck_assert_uint_eq(seen.idle, 1000);
+
+	/* Anything short, long or inconsistent is refused before any entry is
+	 * handed over. */
+	seen.calls = 0;
+	for (size_t cut = 0; cut < len; cut++)
+		ck_assert_int_eq(proto_sessions_unpack(payload, cut, &head, count_one, &seen), -1);
+	char longer[1100];
+	memcpy(longer, payload, len);
+	longer[len] = 'x';
+	ck_assert_int_eq(proto_sessions_unpack(longer, len + 1, &head, count_one, &seen), -1);
+	ck_assert_uint_eq(seen.calls, 0);
+
+	char bad[1024];
+	struct proto_session_entry e;
+	/* total below count */
+	memcpy(bad, payload, len);
+	((struct proto_sessions *)bad)->total = 1;
+	ck_assert_int_eq(proto_sessions_unpack(bad, len, &head, NULL, NULL), -1);
+	/* an unknown kind, an address without its NUL, a control byte in a JID,
+	 * a JID longer than the rest */
+	for (int variant = 0; variant < 4; variant++) {
+		memcpy(bad, payload, len);
+		memcpy(&e, bad + sizeof(struct proto_sessions), sizeof(e));
+		if (variant == 0)
+			e.kind = 9;
+		else if (variant == 1)
+			memset(e.address, 'a', sizeof(e.address));
+		else if (variant == 3)
+			e.jid_len = 4000;
+		memcpy(bad + sizeof(struct proto_sessions), &e, sizeof(e));
+		if (variant == 2)
+			bad[sizeof(struct proto_sessions) + sizeof(e) + 5] = '\n';
+		ck_assert_int_eq(proto_sessions_unpack(bad, len, &head, count_one, &seen), -1);
+	}
+	ck_assert_uint_eq(seen.calls, 0);
+
+	/* None listed, some counted: a node with more than one answer holds. */
+	len = build_sessions(payload, sizeof(payload), jids, 0, 5);
+	ck_assert_int_eq(proto_sessions_unpack(payload, len, &head, count_one, &seen), 0);
+	ck_assert_uint_eq(head.total, 5);
+	ck_assert_uint_eq(seen.calls, 0);
+}
+END_TEST
+
+START_TEST(test_admin_kick_check)
+{
+	struct proto_admin_kick kick = {.reason = PROTO_ADMIN_KICK_ADMIN};
+	strcpy(kick.jid, "alice@example.com/desk");
+	ck_assert_int_eq(proto_admin_kick_check(&kick), 0);
+	strcpy(kick.jid, "alice@example.com");
+	ck_assert_int_eq(proto_admin_kick_check(&kick), 0);
+	strcpy(kick.jid, "cb1.example.com");
+	ck_assert_int_eq(proto_admin_kick_check(&kick), 0);
+	kick.reason = PROTO_ADMIN_KICK_PASSWORD;
+	ck_assert_int_eq(proto_admin_kick_check(&kick), 0);
+
+	/* Not a JID, empty, unterminated. */
+	strcpy(kick.jid, "@example.com");
+	ck_assert_int_eq(proto_admin_kick_check(&kick), -1);
+	strcpy(kick.jid, "alice@example.com/");
+	ck_assert_int_eq(proto_admin_kick_check(&kick), -1);
+	kick.jid[0] = '\0';
+	ck_assert_int_eq(proto_admin_kick_check(&kick), -1);
+	memset(kick.jid, 'a', sizeof(kick.jid));
+	ck_assert_int_eq(proto_admin_kick_check(&kick), -1);
+	/* An unknown reason, reserved bits set. */
+	strcpy(kick.jid, "alice@example.com");
+	kick.reason = PROTO_ADMIN_KICK_END;
+	ck_assert_int_eq(proto_admin_kick_check(&kick), -1);
+	kick.reason = PROTO_ADMIN_KICK_ADMIN;
+	kick.reserved = 1;
+	ck_assert_int_eq(proto_admin_kick_check(&kick), -1);
+}
+END_TEST
+
+Suite *proto_suite(void)
+{
+	Suite *s = suite_create("proto");
+	TCase *tc = tcase_create("proto");
+	tcase_add_test(tc, test_sessions_unpack);
+	tcase_add_test(tc, test_admin_kick_check);
+	suite_add_tcase(s, tc);
+	return s;
+}
