@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -169,7 +170,22 @@ int stream_start_tls(struct stream *s, SSL_CTX *ctx, bool client)
 	if (rc == -1)
 		return -1;
 	s->tls_active = true;
+	s->tls_preamble = true;
 	return 0;
+}
+
+int stream_tls_preamble(const char *data, size_t len, size_t *skip)
+{
+	size_t i = 0;
+	while (i < len && (data[i] == ' ' || data[i] == '\t' || data[i] == '\r' || data[i] == '\n'))
+		i++;
+	*skip = i;
+	if (i == len)
+		return 0;
+	/* A record begins with its content type: change_cipher_spec (20),
+	 * alert, handshake, application_data or heartbeat (24). */
+	unsigned char type = (unsigned char)data[i];
+	return type >= 20 && type <= 24 ? 1 : -1;
 }
 
 bool stream_secured(const struct stream *s)
@@ -313,11 +329,38 @@ static bool stream_flush_all(struct ev_loop *loop, void *arg)
 
 /* Input */
 
+/* Drops the whitespace before the peer's first TLS record; false (the
+ * stream ended) when something else stands there: plain text is never
+ * given to TLS, whose session it would otherwise seem to belong to. */
+static bool stream_skip_preamble(struct stream *s)
+{
+	size_t skip;
+	int found = stream_tls_preamble(buf_head(&s->raw), buf_len(&s->raw), &skip);
+	buf_consume(&s->raw, skip);
+	if (found == 0)
+		return true;
+	if (found == 1) {
+		s->tls_preamble = false;
+		return true;
+	}
+	char why[128];
+	unsigned char first = (unsigned char)*buf_head(&s->raw);
+	snprintf(why, sizeof(why),
+		 "%zu bytes of plain text where the TLS handshake should begin (the first: "
+		 "0x%02x); refused, not read",
+		 buf_len(&s->raw), first);
+	stream_send(s); /* what was written in clear before TLS (<proceed/>) */
+	stream_end(s, STREAM_END_TLS, why);
+	return false;
+}
+
 /* Runs TLS over the raw bytes and hands the plain text over; false when
  * the stream ended or is being freed. */
 static bool stream_decrypt(struct stream *s)
 {
 	char why[256];
+	if (s->tls_preamble && !stream_skip_preamble(s))
+		return false;
 	bool was_done = s->tls.handshake_done;
 	enum tls_status status = tls_conn_read(&s->tls, &s->plain, why, sizeof(why));
 	if (buf_len(&s->out) > 0)

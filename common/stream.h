@@ -29,7 +29,8 @@
 enum stream_end {
 	STREAM_END_CLOSED, /* the peer closed the connection or sent close_notify */
 	STREAM_END_ERROR,  /* the socket failed, or the connection could not be made */
-	STREAM_END_TLS,	   /* TLS failed; the alert, if any, was sent */
+	STREAM_END_TLS,	   /* TLS failed (the alert, if any, was sent), or plain
+			    * text stood where its first record should */
 	STREAM_END_FULL,   /* more input than the owner consumed fits in the buffers */
 };
 
@@ -72,6 +73,7 @@ struct stream {
 	struct buf pending; /* plain text of this turn's TLS record */
 	struct tls_conn tls;
 	bool tls_active;
+	bool tls_preamble;  /* TLS is on and its first record has not begun */
 	bool connecting;    /* TCP connect still under way */
 	bool input_stopped; /* what arrives is read and dropped */
 	bool input_paused;  /* nothing is read for now (backpressure) */
@@ -99,8 +101,18 @@ bool stream_leave(struct stream *s);
  * made, and a failure ends the stream with STREAM_END_ERROR. */
 void stream_connecting(struct stream *s);
 /* Puts TLS over the stream from here on, as the accepting or the
- * connecting side; -1 when OpenSSL cannot set it up. */
+ * connecting side; -1 when OpenSSL cannot set it up.  Whitespace before the
+ * peer's first TLS record is skipped (a STARTTLS client may end its
+ * <starttls/> with a newline); any other byte that cannot begin a record
+ * ends the stream with STREAM_END_TLS, so plain text sent ahead of the
+ * handshake never reaches TLS, let alone the owner as if it came under TLS
+ * (the STARTTLS command-injection class of bug). */
 int stream_start_tls(struct stream *s, SSL_CTX *ctx, bool client);
+/* Where the first TLS record begins in `data`: 1 after `*skip` bytes of
+ * whitespace; 0 when all `len` bytes are whitespace (`*skip` = len); -1
+ * when the byte at `*skip` is neither whitespace nor the first byte of a
+ * TLS record. */
+int stream_tls_preamble(const char *data, size_t len, size_t *skip);
 /* The TLS handshake is complete (true in clear). */
 bool stream_secured(const struct stream *s);
 

@@ -81,6 +81,20 @@ static struct xml_stream *conn_new_stream(struct conn *c)
 	return listener_xml_stream_new(&limits, &xml_events, c);
 }
 
+/* Every stream, the first and each restarted one, gets an id of its own
+ * (RFC 6120 4.7.3); a predictable one would let a recorded component
+ * handshake be replayed.  -1 when there are no random bytes. */
+static int conn_new_stream_id(struct conn *c)
+{
+	unsigned char random[15];
+	_Static_assert(2 * sizeof(random) < sizeof(c->stream_id), "the id fits");
+	if (RAND_bytes(random, sizeof(random)) != 1)
+		return -1;
+	for (size_t i = 0; i < sizeof(random); i++)
+		snprintf(c->stream_id + 2 * i, 3, "%02x", random[i]);
+	return 0;
+}
+
 struct conn *listener_conn_new(int fd, enum proto_socket_kind kind, const char *peer,
 			       const char *peer_address)
 {
@@ -127,14 +141,10 @@ struct conn *listener_conn_new(int fd, enum proto_socket_kind kind, const char *
 	} else {
 		c->state = CONN_STREAM_HEADER;
 	}
-	/* A predictable id would let a recorded component handshake be replayed. */
-	unsigned char random[15];
-	if (RAND_bytes(random, sizeof(random)) != 1) {
+	if (conn_new_stream_id(c) == -1) {
 		listener_conn_close(c, "no random bytes for a stream id");
 		return NULL;
 	}
-	for (size_t i = 0; i < sizeof(random); i++)
-		snprintf(c->stream_id + 2 * i, 3, "%02x", random[i]);
 	c->xml = conn_new_stream(c);
 	if (c->xml == NULL) {
 		listener_conn_close(c, "out of memory");
@@ -406,9 +416,12 @@ static bool conn_apply_restart(struct conn *c)
 	listener_xml_stream_free(c->xml);
 	c->xml = conn_new_stream(c);
 	c->header_sent = false;
-	if (c->xml == NULL) {
+	if (c->xml == NULL || conn_new_stream_id(c) == -1) {
+		log_warnx("%s: %s for the restarted stream", c->peer,
+			  c->xml == NULL ? "out of memory" : "no random bytes");
 		/* Closed after this round; the caller still holds the connection. */
 		c->state = CONN_CLOSING;
+		stream_stop_input(&c->stream);
 		return false;
 	}
 	if (c->starttls_pending) {

@@ -509,9 +509,21 @@ const char *listener_xml_stream_error_text(const struct xml_stream *s)
 	return s->error_text;
 }
 
+/* XML's white space (the S production). */
+static bool xml_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
 size_t listener_xml_stream_feed(struct xml_stream *s, const char *data, size_t len)
 {
 	size_t done = 0;
+	/* Before expat has seen a byte: an XML declaration must be the very
+	 * first thing it sees, and the whitespace that may stand here (a client
+	 * ending <auth/> or <starttls/> with a newline, just before the stream
+	 * restarts) still belongs between the previous stream's elements. */
+	while (s->fed == 0 && s->parser != NULL && done < len && xml_space(data[done]))
+		done++;
 	if (s->parser == NULL && len > 0 && parser_resume(s) == -1)
 		return 0;
 	while (done < len && s->error == NULL && !s->stopped) {

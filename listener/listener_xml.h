@@ -74,7 +74,8 @@ struct xml_stream *listener_xml_stream_new(const struct xml_limits *limits,
 void listener_xml_stream_free(struct xml_stream *s);
 
 /*
- * Parses `len` bytes.  Returns how many were consumed: all of them, or fewer
+ * Parses `len` bytes; whitespace before the stream header is skipped.
+ * Returns how many were consumed: all of them, or fewer
  * when a callback asked for a restart (listener_xml_stream_stop) or an error stopped
  * the stream.  After an error, listener_xml_stream_error() names the RFC 6120 stream
  * error condition and further input is refused.

@@ -2,11 +2,14 @@
 /* The byte stream of connections and peer links (common/stream.c): two
  * streams over a socketpair, in clear and under TLS, through the real event
  * loop; partial writes, the output bound, the end of a stream, frees
- * from inside the stream's own callbacks, paused input, and the count of
+ * from inside the stream's own callbacks, paused input, whitespace and plain
+ * text before the first TLS record (STARTTLS), and the count of
  * unsent output over all streams (back to zero once every one is freed). */
 #include <openssl/evp.h>
 #include <openssl/x509.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -21,6 +24,10 @@ struct peer {
 	int drained;
 	bool ended;
 	enum stream_end end;
+	char reason[256]; /* why it ended */
+	/* Plays a STARTTLS server: once its input holds this, takes it and puts
+	 * TLS over what follows, as the listener does. */
+	const char *starttls_after;
 	bool free_in_input; /* frees itself from its input callback */
 	bool free_in_ended;
 	bool *freed;
@@ -29,10 +36,22 @@ struct peer {
 static struct ev_loop *loop;
 static bool (*done)(void);
 
+static SSL_CTX *server_ctx, *client_ctx;
+
 static void peer_input(struct stream *s)
 {
 	struct peer *p = (struct peer *)s;
 	struct buf *in = stream_input(s);
+	if (p->starttls_after != NULL && !s->tls_active) {
+		size_t len = strlen(p->starttls_after);
+		if (buf_len(in) < len)
+			return;
+		ck_assert_int_eq(memcmp(buf_head(in), p->starttls_after, len), 0);
+		ck_assert_int_eq(buf_append(&p->got, buf_head(in), len), 0);
+		buf_consume(in, len);
+		ck_assert_int_eq(stream_start_tls(s, server_ctx, false), 0);
+		return;
+	}
 	ck_assert_int_eq(buf_append(&p->got, buf_head(in), buf_len(in)), 0);
 	buf_consume(in, buf_len(in));
 	if (p->free_in_input) {
@@ -55,7 +74,7 @@ static void peer_drained(struct stream *s)
 static void peer_ended(struct stream *s, enum stream_end end, const char *reason)
 {
 	struct peer *p = (struct peer *)s;
-	(void)reason;
+	snprintf(p->reason, sizeof(p->reason), "%s", reason != NULL ? reason : "");
 	p->ended = true;
 	p->end = end;
 	if (p->free_in_ended) {
@@ -208,7 +227,6 @@ START_TEST(test_output_past_the_bound_is_refused_whole)
 END_TEST
 
 /* TLS between the two: a's side connects, b's accepts. */
-static SSL_CTX *server_ctx, *client_ctx;
 
 static void tls_contexts_new(void)
 {
@@ -296,6 +314,97 @@ static bool a_drained(void)
 	return a->drained > 0;
 }
 
+START_TEST(test_tls_preamble)
+{
+	size_t skip = 99;
+	ck_assert_int_eq(stream_tls_preamble(NULL, 0, &skip), 0);
+	ck_assert_uint_eq(skip, 0);
+	ck_assert_int_eq(stream_tls_preamble(" \r\n\t", 4, &skip), 0);
+	ck_assert_uint_eq(skip, 4);
+	ck_assert_int_eq(stream_tls_preamble("\n\x16\x03\x01", 4, &skip), 1);
+	ck_assert_uint_eq(skip, 1);
+	ck_assert_int_eq(stream_tls_preamble("\x16\x03\x01", 3, &skip), 1);
+	ck_assert_uint_eq(skip, 0);
+	/* Every record type begins a record; nothing else does. */
+	for (int byte = 0; byte < 256; byte++) {
+		char c = (char)byte;
+		int want = byte >= 20 && byte <= 24			     ? 1
+			   : c == ' ' || c == '\t' || c == '\r' || c == '\n' ? 0
+									     : -1;
+		ck_assert_int_eq(stream_tls_preamble(&c, 1, &skip), want);
+	}
+	ck_assert_int_eq(stream_tls_preamble("\n<message>", 10, &skip), -1);
+	ck_assert_uint_eq(skip, 1);
+}
+END_TEST
+
+static bool b_tls_on(void)
+{
+	return b->stream.tls_active;
+}
+
+/* a sent everything and b read it all. */
+static bool b_read_all(void)
+{
+	int unread = -1;
+	return a->drained > 0 && ioctl(b->stream.fd, FIONREAD, &unread) == 0 && unread == 0;
+}
+
+/* A STARTTLS client that ends <starttls/> with whitespace, in the same
+ * write as its ClientHello, then alone before it: the handshake goes on. */
+START_TEST(test_whitespace_before_the_first_tls_record_is_skipped)
+{
+	for (int alone = 0; alone < 2; alone++) {
+		pair_new();
+		tls_contexts_new();
+		b->starttls_after = "<starttls/>";
+		ck_assert_int_eq(stream_write(&a->stream, "<starttls/>", 11), 0);
+		if (alone) {
+			run_until(b_tls_on);
+			a->drained = 0;
+			ck_assert_int_eq(stream_write(&a->stream, "\r\n \t", 4), 0);
+			run_until(b_read_all);
+			ck_assert_uint_eq(buf_len(&b->stream.raw), 0);
+		} else {
+			ck_assert_int_eq(stream_write(&a->stream, "\r\n \t", 4), 0);
+		}
+		ck_assert_int_eq(stream_start_tls(&a->stream, client_ctx, true), 0);
+		stream_connecting(&a->stream);
+		run_until(both_secured);
+		ck_assert_int_eq(stream_write(&a->stream, "under TLS", 9), 0);
+		want = 20;
+		run_until(b_has_all);
+		ck_assert_uint_eq(buf_len(&b->got), 20);
+		ck_assert_int_eq(memcmp(buf_head(&b->got), "<starttls/>under TLS", 20), 0);
+		pair_free();
+		tls_contexts_free();
+	}
+}
+END_TEST
+
+/* The STARTTLS command-injection class: plain text sent after <starttls/>
+ * in the same write must never be read as if it came under TLS. */
+START_TEST(test_plain_text_after_starttls_is_refused)
+{
+	pair_new();
+	tls_contexts_new();
+	b->starttls_after = "<starttls/>";
+	static const char injected[] = "<starttls/>\n<message to='victim'>injected</message>";
+	ck_assert_int_eq(stream_write(&a->stream, injected, sizeof(injected) - 1), 0);
+	ck_assert_int_eq(stream_start_tls(&a->stream, client_ctx, true), 0);
+	stream_connecting(&a->stream);
+	run_until(b_ended);
+	ck_assert_int_eq(b->end, STREAM_END_TLS);
+	ck_assert_ptr_nonnull(strstr(b->reason, "plain text where the TLS handshake should begin"));
+	ck_assert(!b->secured);
+	/* The owner saw the <starttls/> and nothing after it. */
+	ck_assert_uint_eq(buf_len(&b->got), 11);
+	ck_assert_int_eq(memcmp(buf_head(&b->got), "<starttls/>", 11), 0);
+	pair_free();
+	tls_contexts_free();
+}
+END_TEST
+
 /* Backpressure: a paused stream reads nothing until resumed. */
 START_TEST(test_paused_input_waits)
 {
@@ -372,6 +481,9 @@ Suite *stream_suite(void)
 	tcase_add_test(tc, test_output_past_the_bound_is_refused_whole);
 	tcase_add_test(tc, test_tls_handshake_and_gathered_output);
 	tcase_add_test(tc, test_garbage_under_tls_ends_the_stream);
+	tcase_add_test(tc, test_tls_preamble);
+	tcase_add_test(tc, test_whitespace_before_the_first_tls_record_is_skipped);
+	tcase_add_test(tc, test_plain_text_after_starttls_is_refused);
 	tcase_add_test(tc, test_a_stream_freed_in_its_own_callbacks);
 	tcase_add_test(tc, test_a_free_waits_for_the_outermost_leave);
 	tcase_add_test(tc, test_paused_input_waits);

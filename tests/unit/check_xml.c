@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The listener's XML stream parser: a normal stream, stanzas split at every
- * byte boundary, serialization, and each hostile input (restricted XML,
- * oversized stanzas and start tags, nesting, attributes, bad syntax, the
- * wrong root) refused with its RFC 6120 condition.
+ * byte boundary, whitespace before the header, serialization, and each
+ * hostile input (restricted XML, oversized stanzas and start tags, nesting,
+ * attributes, bad syntax, the wrong root) refused with its RFC 6120
+ * condition.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -150,6 +151,37 @@ START_TEST(test_stop_returns_the_rest)
 }
 END_TEST
 
+START_TEST(test_whitespace_before_the_header_is_skipped)
+{
+	/* go-xmpp ends <auth/> and <starttls/> with a newline: it reaches the
+	 * restarted stream's parser before the next header, in the same read or
+	 * in a read of its own, and must not make the declaration "not at the
+	 * start of the entity". */
+	static const char lead[] = "\r\n \t\n";
+	char text[sizeof(good_stream) + sizeof(lead)];
+	snprintf(text, sizeof(text), "%s%s", lead, good_stream);
+	size_t len = strlen(text);
+	for (size_t split = 0; split <= strlen(lead) + 1; split++) {
+		struct events e;
+		struct xml_stream *s = make_stream(&e, 65536);
+		ck_assert_uint_eq(listener_xml_stream_feed(s, text, split), split);
+		ck_assert_uint_eq(listener_xml_stream_feed(s, text + split, len - split),
+				  len - split);
+		ck_assert_ptr_null(listener_xml_stream_error(s));
+		check_good(&e);
+		listener_xml_stream_free(s);
+	}
+	/* Only whitespace: anything else before the declaration is refused. */
+	struct events e;
+	struct xml_stream *s = make_stream(&e, 65536);
+	ck_assert_uint_eq(listener_xml_stream_feed(s, "\n", 1), 1);
+	listener_xml_stream_feed(s, "x" HEADER, strlen(HEADER) + 1);
+	ck_assert_str_eq(listener_xml_stream_error(s), "not-well-formed");
+	ck_assert_int_eq(e.opens, 0);
+	listener_xml_stream_free(s);
+}
+END_TEST
+
 static void expect_error(const char *text, const char *condition, size_t max_stanza)
 {
 	struct events e;
@@ -275,6 +307,7 @@ Suite *xml_suite(void)
 	tcase_add_test(tc, test_split_at_every_byte);
 	tcase_add_test(tc, test_one_byte_at_a_time);
 	tcase_add_test(tc, test_stop_returns_the_rest);
+	tcase_add_test(tc, test_whitespace_before_the_header_is_skipped);
 	tcase_add_test(tc, test_restricted_xml);
 	tcase_add_test(tc, test_size_limits);
 	tcase_add_test(tc, test_depth_and_attributes);
