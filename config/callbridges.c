@@ -47,13 +47,19 @@ static bool secret_valid(const char *secret)
 	return true;
 }
 
+/* The array grows by doubling: growing by one entry copied (and wiped)
+ * the whole array each time, quadratic in the file's length. */
 static int add(struct callbridges *out, const struct proto_callbridge *b)
 {
-	struct proto_callbridge *items = buf_wipe_realloc(out->items, out->count * sizeof(*items),
-							  (out->count + 1) * sizeof(*items));
-	if (items == NULL)
-		return -1;
-	out->items = items;
+	if (out->count == out->capacity) {
+		size_t capacity = out->capacity == 0 ? 8 : 2 * out->capacity;
+		struct proto_callbridge *items = buf_wipe_realloc(
+		    out->items, out->capacity * sizeof(*items), capacity * sizeof(*items));
+		if (items == NULL)
+			return -1;
+		out->items = items;
+		out->capacity = capacity;
+	}
 	out->items[out->count++] = *b;
 	return 0;
 }
@@ -212,6 +218,12 @@ int callbridges_parse(const char *path, const char *text, size_t len, const char
 			struct proto_callbridge b;
 			memset(&b, 0, sizeof(b));
 			yaml_mark_t mark = e.start_mark;
+			if (out->count == CALLBRIDGES_MAX) {
+				yaml_events_error(&r.y, &mark, "more than %d call bridges",
+						  CALLBRIDGES_MAX);
+				yaml_event_delete(&e);
+				break;
+			}
 			const char *name =
 			    e.type == YAML_SCALAR_EVENT ? (const char *)e.data.scalar.value : "";
 			if (!callbridge_name_valid(name))
@@ -265,7 +277,8 @@ int callbridges_parse(const char *path, const char *text, size_t len, const char
 
 void callbridges_free(struct callbridges *b)
 {
-	buf_wipe_free(b->items, b->count * sizeof(*b->items));
+	buf_wipe_free(b->items, b->capacity * sizeof(*b->items));
 	b->items = NULL;
 	b->count = 0;
+	b->capacity = 0;
 }

@@ -32,10 +32,15 @@
 #include "config.h"
 
 #define CALLBRIDGE_SECRET_MIN 8
+/* Far more bridges than a conferencing cluster has (dozens); a file with
+ * more is refused, which keeps the duplicate checks and the listener's
+ * table small whatever the file holds. */
+#define CALLBRIDGES_MAX 1024
 
 struct callbridges {
 	struct proto_callbridge *items;
 	size_t count;
+	size_t capacity;
 };
 
 /* A missing file is no bridges.  On -1 every problem is in `errors`. */

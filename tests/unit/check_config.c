@@ -413,6 +413,26 @@ START_TEST(test_callbridges_file)
 }
 END_TEST
 
+/* The cap, reached through the doubling array: CALLBRIDGES_MAX bridges are
+ * read in order, one more is refused at its own line. */
+START_TEST(test_callbridges_cap)
+{
+	static char text[(CALLBRIDGES_MAX + 1) * 24];
+	size_t len = 0;
+	for (int i = 0; i < CALLBRIDGES_MAX; i++)
+		len += (size_t)snprintf(text + len, sizeof(text) - len, "cb%d: secret-%d\n", i, i);
+	struct callbridges b;
+	ck_assert_int_eq(bridges_from(text, &b), 0);
+	ck_assert_uint_eq(b.count, CALLBRIDGES_MAX);
+	ck_assert_str_eq(b.items[CALLBRIDGES_MAX - 1].name, "cb1023");
+	ck_assert_str_eq(b.items[CALLBRIDGES_MAX - 1].secret, "secret-1023");
+	callbridges_free(&b);
+	snprintf(text + len, sizeof(text) - len, "one-more: secret-more\n");
+	ck_assert_int_eq(bridges_from(text, &b), -1);
+	ck_assert_error(":1025:1: more than 1024 call bridges");
+}
+END_TEST
+
 static char *edited(const char *text, const char *section, const char *key, const char *literal)
 {
 	char *out = NULL, why[256] = "";
@@ -540,6 +560,7 @@ Suite *config_suite(void)
 	tcase_add_test(tc, test_missing_file);
 	tcase_add_test(tc, test_example_file_is_valid_and_documents_every_key);
 	tcase_add_test(tc, test_callbridges_file);
+	tcase_add_test(tc, test_callbridges_cap);
 	tcase_add_test(tc, test_edit_keeps_everything_else);
 	tcase_add_test(tc, test_edit_refusals_and_file);
 	suite_add_tcase(s, tc);
