@@ -18,6 +18,7 @@ int main(void)
 	srunner_add_suite(runner, sasl_suite());
 	srunner_add_suite(runner, jid_suite());
 	srunner_add_suite(runner, jidprep_suite());
+	srunner_add_suite(runner, table_suite());
 	srunner_add_suite(runner, accounts_suite());
 	srunner_add_suite(runner, elector_suite());
 	srunner_add_suite(runner, elector_state_suite());

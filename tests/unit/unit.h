@@ -14,6 +14,7 @@ Suite *xml_suite(void);
 Suite *sasl_suite(void);
 Suite *jid_suite(void);
 Suite *jidprep_suite(void);
+Suite *table_suite(void);
 Suite *accounts_suite(void);
 Suite *elector_suite(void);
 Suite *elector_state_suite(void);
