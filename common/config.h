@@ -20,6 +20,7 @@
 #define CONFIG_DOMAIN_MAX  254
 #define CONFIG_LISTEN_MAX  16
 #define CONFIG_ADDRESS_MAX 64
+#define CONFIG_USER_MAX	   33
 /* Room the YAML reader keeps per key; config.c asserts the table fits. */
 #define CONFIG_KEYS_MAX 64
 /* uint32 fields that accept `none` store it as this. */
@@ -107,6 +108,7 @@ struct config {
 	char state_directory[CONFIG_PATH_MAX];
 	char control_socket[CONFIG_PATH_MAX];
 	char callbridges_file[CONFIG_PATH_MAX];
+	char user[CONFIG_USER_MAX];   /* rxmppd started as root runs as this user */
 	uint32_t callbridge_conflict; /* enum config_bridge_conflict */
 	struct config_listen listen;
 	struct config_tls tls;

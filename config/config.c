@@ -46,6 +46,7 @@ const struct config_key config_keys[] = {
      "/run/rxmpp/control.sock"},
     {NULL, "callbridges_file", CONFIG_TYPE_PATH, FIELD(callbridges_file), 0, 0, NULL,
      "/etc/rxmpp/callbridges.yaml"},
+    {NULL, "user", CONFIG_TYPE_USER, FIELD(user), 0, 0, NULL, "rxmpp"},
     {NULL, "callbridge_conflict", CONFIG_TYPE_ENUM, FIELD(callbridge_conflict), 0, 0,
      bridge_conflict_choices, "replace"},
 
@@ -380,6 +381,20 @@ int config_key_parse(const struct config_key *key, struct config *cfg, const cha
 		for (char *p = config_str(key, cfg); *p != '\0'; p++)
 			*p = (char)tolower((unsigned char)*p);
 		return 0;
+	case CONFIG_TYPE_USER:
+		/* The portable user names of POSIX, as adduser takes them. */
+		if (literal[0] == '\0' || literal[0] == '-' || strlen(literal) >= key->size ||
+		    strspn(literal,
+			   "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
+			strlen(literal)) {
+			snprintf(why, why_size,
+				 "a user name of 1 to %zu letters, digits, dots, underscores and "
+				 "hyphens",
+				 key->size - 1);
+			return -1;
+		}
+		config_copy(config_str(key, cfg), key->size, literal);
+		return 0;
 	case CONFIG_TYPE_PATH_NONE:
 		if (strcmp(literal, "none") == 0) {
 			memset(config_str(key, cfg), 0, key->size);
@@ -651,6 +666,7 @@ static void config_print_value(const struct config_key *key, const struct config
 		}
 		/* fall through */
 	case CONFIG_TYPE_PATH:
+	case CONFIG_TYPE_USER:
 		config_print_string(out, text);
 		return;
 	case CONFIG_TYPE_ADDRESSES:

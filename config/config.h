@@ -30,6 +30,7 @@ enum config_type {
 	CONFIG_TYPE_ADDRESSES, /* list of IP addresses, interface names, or `any` */
 	CONFIG_TYPE_HOST_PORT, /* host:port, [v6]:port, or `none` */
 	CONFIG_TYPE_NAMES,     /* list of DNS names or certificate common names */
+	CONFIG_TYPE_USER,      /* a system user name */
 };
 
 struct config_key {

@@ -35,6 +35,26 @@ int rxmppctl_config_ready(const char *file, FILE *out);
 int rxmppctl_dns(int argc, char **argv, const struct config *cfg, bool json);
 void rxmppctl_config_usage(FILE *out);
 
+/* rxmppctl_access.c: whether the user rxmppd runs as (`user:` when rxmppctl
+ * runs as root, else rxmppctl's own) can use each path: read a file, through
+ * every folder on its way, or write a folder.  Each problem to `out`, with
+ * the command that puts it right; -1 if any. */
+enum rxmppctl_need {
+	RXMPPCTL_NEED_READ,	  /* a file it reads (one that is missing is not judged) */
+	RXMPPCTL_NEED_WRITE_DIR,  /* a folder it writes, which must exist */
+	RXMPPCTL_NEED_SOCKET_DIR, /* the same, or missing (made at start) */
+};
+struct rxmppctl_access {
+	const char *path; /* NULL or "": not used */
+	const char *what;
+	enum rxmppctl_need need;
+};
+int rxmppctl_access_check(const struct config *cfg, const char *config_path,
+			  const struct rxmppctl_access *items, size_t count, FILE *out);
+/* The configuration, TLS files, call-bridges file, state directory and
+ * control socket folder `cfg` names. */
+int rxmppctl_access_check_node(const struct config *cfg, const char *config_path, FILE *out);
+
 /* rxmppctl_callbridge.c: `callbridge ...`; argv[0] is "callbridge". */
 int rxmppctl_callbridge(int argc, char **argv, const struct config *cfg, const char *socket_path,
 			bool json);

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "certtool/cert_load.h"
+#include "common/buf.h"
 #include "common/fileio.h"
 #include "config/config_edit.h"
 
@@ -32,7 +34,8 @@ static void cluster_usage(FILE *out)
 		     "enable      set cluster.enabled: true in the configuration and reload\n"
 		     "disable     set cluster.enabled: false and reload (the node runs alone)\n"
 		     "trust       install FILE (PEM certificates of the nodes, or their CA) as\n"
-		     "            cluster.trust_bundle and reload\n"
+		     "            cluster.trust_bundle, mode 0644, and reload; a file with a\n"
+		     "            private key or anything but certificates is refused\n"
 		     "initialize  make this node a one-node cluster (it leads at once)\n"
 		     "join        join the cluster of the member at HOST (port: cluster.port),\n"
 		     "            following a follower's redirect to the leader and printing\n"
@@ -127,38 +130,54 @@ static int set_enabled(const char *config_path, const char *socket_path, bool on
 				     on ? "cluster.enabled: true" : "cluster.enabled: false");
 }
 
-/* Checks that `file` holds certificates and installs it as the trust bundle. */
+/* Installs `file` as the trust bundle, mode 0644 (every node's user reads
+ * it), only when it holds certificates and nothing else: a private key
+ * pasted in by mistake would otherwise be published world-readable, as
+ * rxmpp-certtool bundle make refuses too. */
 static int trust(const char *file, const struct config *cfg, const char *socket_path)
 {
-	FILE *f = fopen(file, "r");
-	if (f == NULL) {
-		perror(file);
-		return CTL_FAILED;
-	}
-	unsigned count = 0;
-	X509 *cert;
-	while ((cert = PEM_read_X509(f, NULL, NULL, NULL)) != NULL) {
-		char subject[256];
-		X509_NAME_oneline(X509_get_subject_name(cert), subject, sizeof(subject));
-		printf("certificate %u: %s\n", ++count, subject);
-		X509_free(cert);
-	}
-	fclose(f);
-	if (count == 0) {
-		fprintf(stderr, "rxmppctl: %s holds no PEM certificate\n", file);
-		return CTL_FAILED;
-	}
-	char *text, why[512];
+	struct cert_file f;
+	char *text = NULL, why[1024];
 	size_t len;
-	if (fileio_read_all(file, 4 * 1024 * 1024, &text, &len, why, sizeof(why)) == -1 ||
-	    fileio_write_atomic(cfg->cluster.trust_bundle, text, len, 0644, why, sizeof(why)) ==
-		-1) {
+	if (fileio_read_all(file, CERT_FILE_MAX, &text, &len, why, sizeof(why)) == -1) {
 		fprintf(stderr, "rxmppctl: %s\n", why);
 		return CTL_FAILED;
 	}
-	free(text);
+	if (cert_file_parse(file, text, len, &f, why, sizeof(why)) == -1) {
+		fprintf(stderr, "rxmppctl: %s\n", why);
+		buf_wipe_free(text, len);
+		return CTL_FAILED;
+	}
+	int count = sk_X509_num(f.certs);
+	const char *refusal = f.keys > 0      ? "holds a private key"
+			      : f.csr != NULL ? "holds a certificate request"
+			      : f.unknown > 0 ? "holds PEM blocks that are not certificates"
+			      : count == 0    ? "holds no PEM certificate"
+					      : NULL;
+	for (int i = 0; refusal == NULL && i < count; i++) {
+		char subject[256];
+		X509_NAME_oneline(X509_get_subject_name(sk_X509_value(f.certs, i)), subject,
+				  sizeof(subject));
+		printf("certificate %d: %s\n", i + 1, subject);
+	}
+	cert_file_free(&f);
+	if (refusal != NULL) {
+		fprintf(stderr,
+			"rxmppctl: %s %s; a trust bundle holds certificates only (it is installed "
+			"readable by all): %s is unchanged\n",
+			file, refusal, cfg->cluster.trust_bundle);
+		buf_wipe_free(text, len);
+		return CTL_FAILED;
+	}
+	int written =
+	    fileio_write_atomic(cfg->cluster.trust_bundle, text, len, 0644, why, sizeof(why));
+	buf_wipe_free(text, len);
+	if (written == -1) {
+		fprintf(stderr, "rxmppctl: %s\n", why);
+		return CTL_FAILED;
+	}
 	char done[1200];
-	snprintf(done, sizeof(done), "installed %u certificates as %s", count,
+	snprintf(done, sizeof(done), "installed %d certificates as %s (mode 0644)", count,
 		 cfg->cluster.trust_bundle);
 	return rxmppctl_reload_after(socket_path, done);
 }

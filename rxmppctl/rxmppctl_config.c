@@ -5,13 +5,13 @@
  * check.  Each rewrites only the values it changes (config_edit.c), checks
  * the result, and asks the running node to reload; the node says what it
  * restarted, if anything.  `certs` first checks the key, certificate and
- * bundle as the certificate worker will (certtool/cert_set.c) and leaves
- * the file alone if they would be refused; `config check` checks the TLS
- * files the configuration names as well.
+ * bundle as the certificate worker will (certtool/cert_set.c), and that
+ * the user rxmppd runs as can read them (rxmppctl_access.c), and leaves the
+ * file alone if they would be refused; `config check` (and `status` of a
+ * stopped node) checks the TLS files the configuration names as well, and
+ * that the daemon's user can read them and write its folders.
  */
-#include <grp.h>
 #include <limits.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,6 +140,7 @@ int rxmppctl_config_ready(const char *file, FILE *out)
 		return -1;
 	}
 	const char *unready = config_unready(&cfg);
+	int rc = unready == NULL ? 0 : -1;
 	if (unready != NULL)
 		fprintf(out, "%s: %s\n", file, unready);
 	struct cert_set_files files = {cfg.tls.key, cfg.tls.certificate, cfg.tls.bundle};
@@ -148,11 +149,14 @@ int rxmppctl_config_ready(const char *file, FILE *out)
 			"%s: the TLS files it names would be refused (rxmppctl certs KEY CERT "
 			"[BUNDLE])\n",
 			file);
-		return -1;
+		rc = -1;
 	}
 	if (check_node_files(&cfg, out) == -1)
-		return -1;
-	return unready == NULL ? 0 : -1;
+		rc = -1;
+	/* Checked as root, what passes above may still fail the daemon's user. */
+	if (rxmppctl_access_check_node(&cfg, file, out) == -1)
+		rc = -1;
+	return rc;
 }
 
 static int config_check(const char *file)
@@ -161,42 +165,6 @@ static int config_check(const char *file)
 		return CTL_FAILED;
 	printf("%s: configuration OK\n", file);
 	return CTL_OK;
-}
-
-/* The daemon runs as the owner of its state folder (the rxmpp user when
- * installed); root, who runs rxmppctl, reads anything, so a key left at mode
- * 0600 root would pass here and be refused by the certificate worker. */
-static int check_daemon_can_read(const struct config *cfg, char paths[][PATH_MAX], int count)
-{
-	struct stat state, st;
-	if (geteuid() != 0 || stat(cfg->state_directory, &state) == -1 || state.st_uid == 0)
-		return 0;
-	for (int i = 0; i < count; i++) {
-		if (stat(paths[i], &st) == -1)
-			continue;
-		bool readable = (st.st_uid == state.st_uid && (st.st_mode & S_IRUSR)) ||
-				(st.st_gid == state.st_gid && (st.st_mode & S_IRGRP)) ||
-				(st.st_mode & S_IROTH);
-		if (!readable) {
-			const struct passwd *user = getpwuid(state.st_uid);
-			const struct group *group = getgrgid(state.st_gid);
-			char group_name[64];
-			if (group != NULL)
-				snprintf(group_name, sizeof(group_name), "%s", group->gr_name);
-			else
-				snprintf(group_name, sizeof(group_name), "%u",
-					 (unsigned)state.st_gid);
-			fprintf(stderr,
-				"rxmppctl: %s (mode %04o) cannot be read by %s, the user rxmppd "
-				"runs as (the owner of %s); to let it: chgrp %s %s && chmod 0640 "
-				"%s\n",
-				paths[i], (unsigned)(st.st_mode & 07777),
-				user != NULL ? user->pw_name : "the daemon", cfg->state_directory,
-				group_name, paths[i], paths[i]);
-			return -1;
-		}
-	}
-	return 0;
 }
 
 /* certs KEY CERT [BUNDLE]: absolute names (the configuration takes relative
@@ -216,8 +184,13 @@ static int certs_prepare(const char *config_path, char **paths, int count, char 
 		return -1;
 	}
 	struct cert_set_files files = {out[0], out[1], count == 3 ? out[2] : NULL};
+	const struct rxmppctl_access items[] = {
+	    {out[0], "the key", RXMPPCTL_NEED_READ},
+	    {out[1], "the certificate", RXMPPCTL_NEED_READ},
+	    {count == 3 ? out[2] : NULL, "the chain", RXMPPCTL_NEED_READ},
+	};
 	if (check_tls_files(&files, &cfg, stderr) == -1 ||
-	    check_daemon_can_read(&cfg, out, count) == -1) {
+	    rxmppctl_access_check(&cfg, config_path, items, 3, stderr) == -1) {
 		fprintf(stderr, "rxmppctl: %s is unchanged\n", config_path);
 		return -1;
 	}

@@ -52,6 +52,8 @@ for n in "${nodes[@]}"; do
 # Node $n of \`make run\`; edit freely, it is kept.  Every key is documented
 # in packaging/rxmpp.yaml.
 domain: $domain
+# Whoever runs make run owns run/; started as root, rxmppd stays root.
+user: $(id -un)
 state_directory: state
 control_socket: control.sock
 callbridges_file: ../callbridges.yaml

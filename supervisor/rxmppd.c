@@ -56,6 +56,8 @@ static void usage(FILE *out)
 		"  -V, --version         print the version and exit\n"
 		"  -h, --help            print this help and exit\n"
 		"\n"
+		"Started as root, it becomes the configuration's user: (rxmpp) once its\n"
+		"sockets are bound, or refuses to start when that user does not exist.\n"
 		"Signals: SIGHUP re-reads the configuration; SIGTERM and SIGINT stop the\n"
 		"node in order.  See rxmppd(8).\n",
 		DEFAULT_CONFIG);
@@ -89,6 +91,26 @@ static int accounts_check_at_start(void)
 	}
 	accounts_free(&accounts);
 	return 0;
+}
+
+/* The control socket's folder (/run/rxmpp), which systemd makes for the
+ * unit (RuntimeDirectory=) and a reboot empties: without systemd rxmppd
+ * makes it, one level, mode 0750.  Whether it did. */
+static bool make_control_dir(const char *control_socket)
+{
+	char dir[CONFIG_PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s", control_socket);
+	char *slash = strrchr(dir, '/');
+	if (slash == NULL || slash == dir)
+		return false;
+	*slash = '\0';
+	if (mkdir(dir, 0750) == -1) {
+		if (errno != EEXIST)
+			log_warn("cannot make the control socket's folder %s", dir);
+		return false;
+	}
+	log_info("made the control socket's folder %s", dir);
+	return true;
 }
 
 static void find_libexec_dir(void)
@@ -435,6 +457,12 @@ int main(int argc, char **argv)
 			 config_path);
 	if (supervisor_state.log_level_forced)
 		supervisor_state.cfg.log_level = supervisor_state.forced_log_level;
+	char why[512];
+	if (supervisor_privileges_check(&supervisor_state.cfg, supervisor_state.config_path, why,
+					sizeof(why)) == -1) {
+		fprintf(stderr, "rxmppd: %s; not starting\n", why);
+		return PROC_EXIT_CONFIG;
+	}
 
 	if (!foreground)
 		daemonize();
@@ -444,8 +472,6 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	raise_descriptor_limit();
 
-	if (accounts_check_at_start() == -1)
-		return PROC_EXIT_CONFIG;
 	supervisor_state.loop = ev_loop_new();
 	if (supervisor_state.loop == NULL)
 		fatal("event loop");
@@ -456,14 +482,27 @@ int main(int argc, char **argv)
 	    ev_signal_add(supervisor_state.loop, SIGCHLD, on_child, NULL) == -1)
 		fatal("signalfd");
 
-	char why[512];
 	if (supervisor_interfaces_watch(&supervisor_state.cfg, on_interfaces_changed, why,
 					sizeof(why)) == -1 ||
 	    supervisor_sockets_update(&supervisor_state.cfg, &supervisor_state.listening, NULL, why,
 				      sizeof(why)) == -1)
 		fatalx("%s", why);
+	bool made_control_dir = make_control_dir(supervisor_state.cfg.control_socket);
 	if (supervisor_control_open(supervisor_state.cfg.control_socket, why, sizeof(why)) == -1)
 		fatalx("%s", why);
+	/* Everything that needs root is bound: from here on no process of the
+	 * node keeps it.  The state files are read after, as that user, so a
+	 * file the node could not use later is found now. */
+	if (supervisor_privileges_drop(&supervisor_state.cfg, supervisor_state.config_path,
+				       made_control_dir, why, sizeof(why)) == -1) {
+		log_warnx("%s; not starting", why);
+		supervisor_control_close();
+		return PROC_EXIT_CONFIG;
+	}
+	if (accounts_check_at_start() == -1) {
+		supervisor_control_close();
+		return PROC_EXIT_CONFIG;
+	}
 	log_info("rxmppd %s starting for %s (configuration %s, children from %s)", RXMPP_VERSION,
 		 supervisor_state.cfg.domain, supervisor_state.config_path,
 		 supervisor_state.libexec_dir);

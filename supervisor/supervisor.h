@@ -9,6 +9,7 @@
  *   supervisor_interfaces.c  the interfaces in listen.addresses, via rtnetlink
  *   supervisor_control.c  the control socket rxmppctl talks to
  *   supervisor_notify.c   readiness for systemd (sd_notify protocol)
+ *   supervisor_privileges.c  started as root: become the configured user
  */
 #ifndef RXMPP_SUPERVISOR_H
 #define RXMPP_SUPERVISOR_H
@@ -173,6 +174,16 @@ void supervisor_control_close(void);
 void supervisor_control_reload_done(bool ok, const char *refusals);
 /* An answer from a child to the control client whose token is `token`. */
 void supervisor_control_relay(uint64_t token, uint16_t type, const void *data, size_t len);
+
+/* supervisor_privileges.c: whether, started as root, rxmppd has a user to
+ * become (checked before it detaches, so that the reason reaches the
+ * terminal); then, once it has bound its sockets, becomes cfg->user for good (the
+ * control socket, and its folder when `made_control_dir`, go to that user);
+ * -1 with the reason when it cannot.  Not root: nothing to do. */
+int supervisor_privileges_drop(const struct config *cfg, const char *config_path,
+			       bool made_control_dir, char *why, size_t why_size);
+int supervisor_privileges_check(const struct config *cfg, const char *config_path, char *why,
+				size_t why_size);
 
 /* supervisor_notify.c: no-ops when NOTIFY_SOCKET is not set. */
 void supervisor_notify_send(const char *state);

@@ -97,6 +97,9 @@ class Node:
     def config_text(self, extra="", client_port=None, log_level="debug"):
         return (
             f"domain: test.example\n"
+            # The tests run as root, on files under root's 0700 temporary
+            # folders: the node keeps root (test_privileges.py drops it).
+            f"user: root\n"
             f"log_level: {log_level}\n"
             f"state_directory: state\n"
             f"control_socket: control.sock\n"

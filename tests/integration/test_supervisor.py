@@ -325,8 +325,10 @@ def test_rxmppctl_usage_and_unreachable_daemon(tmp_path):
 
 def test_status_of_a_stopped_node_with_a_ready_configuration(tmp_path, certs):
     config = tmp_path / "rxmpp.yaml"
-    config.write_text(f"domain: test.example\ntls:\n  key: {certs['key']}\n"
-                      f"  certificate: {certs['cert']}\n")
+    # Ready means the folders are there for the user it runs as too.
+    (tmp_path / "state").mkdir()
+    config.write_text(f"domain: test.example\nuser: root\nstate_directory: state\n"
+                      f"tls:\n  key: {certs['key']}\n  certificate: {certs['cert']}\n")
     result = subprocess.run([os.path.join(BIN, "rxmppctl"), "--config", str(config), "--socket",
                              str(tmp_path / "none.sock"), "status"],
                             capture_output=True, text=True, timeout=30)

@@ -43,6 +43,7 @@ START_TEST(test_only_a_domain_gives_every_default)
 	ck_assert_uint_eq(cfg.version, 1);
 	ck_assert_uint_eq(cfg.log_level, 6);
 	ck_assert_str_eq(cfg.state_directory, "/var/lib/rxmpp");
+	ck_assert_str_eq(cfg.user, "rxmpp");
 	ck_assert_str_eq(cfg.control_socket, "/run/rxmpp/control.sock");
 	ck_assert_uint_eq(cfg.listen.address_count, 1);
 	ck_assert_str_eq(cfg.listen.addresses[0], "any");
@@ -69,6 +70,7 @@ END_TEST
 START_TEST(test_every_value_form)
 {
 	const char *text = "domain: chat.example.org\n"
+			   "user: _rxmpp-2\n"
 			   "log_level: debug\n"
 			   "state_directory: state\n"
 			   "listen:\n"
@@ -93,6 +95,11 @@ START_TEST(test_every_value_form)
 	ck_assert_int_eq(parse(text), 0);
 	ck_assert_uint_eq(cfg.log_level, 7);
 	ck_assert_str_eq(cfg.state_directory, "/etc/rxmpp/state");
+	ck_assert_str_eq(cfg.user, "_rxmpp-2");
+	ck_assert_int_eq(parse("user: \"rx mpp\"\n"), -1);
+	ck_assert_int_eq(parse("user: -rxmpp\n"), -1);
+	ck_assert_int_eq(parse("user: a234567890123456789012345678901234\n"), -1);
+	ck_assert_int_eq(parse(text), 0);
 	ck_assert_uint_eq(cfg.listen.address_count, 2);
 	ck_assert_str_eq(cfg.listen.addresses[1], "::1");
 	ck_assert_uint_eq(cfg.listen.direct_tls_port, 15270);
