@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/netaddr.h"
+
 #define CONFIG_VERSION	   1
 #define CONFIG_PATH_MAX	   1024
 #define CONFIG_DOMAIN_MAX  254
@@ -60,15 +62,27 @@ struct config_tls {
 	uint32_t expiry_warning_ms;
 };
 
+/* limits.trusted_networks: peers exempt from the per-address limits. */
+#define CONFIG_NETWORKS_MAX 32
+struct config_networks {
+	uint32_t count;
+	struct netaddr_net nets[CONFIG_NETWORKS_MAX];
+};
+
 struct config_limits {
 	uint32_t max_stanza_size;
 	uint32_t max_depth;
 	uint32_t max_attributes;
-	uint32_t max_sessions;		      /* CONFIG_NONE: unlimited */
-	uint32_t max_connections_per_address; /* CONFIG_NONE: unlimited */
-	uint32_t max_resources_per_user;      /* CONFIG_NONE: unlimited */
-	uint32_t max_fanout_bytes;	      /* one stanza to all of an account's resources */
-	uint32_t max_queued_bytes_total;      /* output queued for all connections */
+	uint32_t max_sessions; /* CONFIG_NONE: unlimited */
+	/* Per peer address, except from trusted_networks (listener_admit.h). */
+	uint32_t max_connections_per_address;	  /* CONFIG_NONE: unlimited */
+	uint32_t max_unauthenticated_per_address; /* CONFIG_NONE: unlimited */
+	uint32_t connection_rate_per_address;	  /* new ones a second; CONFIG_NONE: unlimited */
+	uint32_t connection_burst_per_address;	  /* new ones at once after a quiet spell */
+	struct config_networks trusted_networks;
+	uint32_t max_resources_per_user; /* CONFIG_NONE: unlimited */
+	uint32_t max_fanout_bytes;	 /* one stanza to all of an account's resources */
+	uint32_t max_queued_bytes_total; /* output queued for all connections */
 	uint32_t tls_handshake_timeout_ms;
 	uint32_t auth_timeout_ms;
 	uint32_t idle_timeout_ms;

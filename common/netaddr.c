@@ -5,6 +5,7 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int netaddr_from_text(const char *address, uint16_t port, struct sockaddr_storage *ss,
@@ -85,4 +86,88 @@ bool netaddr_is_link_local(int family, const void *raw)
 	}
 	const unsigned char *a4 = raw;
 	return family == AF_INET && a4[0] == 169 && a4[1] == 254;
+}
+
+int netaddr_net_parse(const char *text, struct netaddr_net *net, char *why, size_t why_size)
+{
+	memset(net, 0, sizeof(*net));
+	char address[INET6_ADDRSTRLEN];
+	const char *slash = strchr(text, '/');
+	size_t length = slash != NULL ? (size_t)(slash - text) : strlen(text);
+	if (length == 0 || length >= sizeof(address))
+		goto bad;
+	memcpy(address, text, length);
+	address[length] = '\0';
+	if (inet_pton(AF_INET, address, net->bytes) == 1)
+		net->family = AF_INET;
+	else if (inet_pton(AF_INET6, address, net->bytes) == 1)
+		net->family = AF_INET6;
+	else
+		goto bad;
+	uint32_t bits = net->family == AF_INET ? 32 : 128;
+	net->prefix = bits;
+	if (slash != NULL) {
+		const char *digits = slash + 1;
+		size_t count = strspn(digits, "0123456789");
+		if (count == 0 || count > 3 || digits[count] != '\0' ||
+		    (digits[0] == '0' && count > 1))
+			goto bad;
+		net->prefix = (uint32_t)atoi(digits);
+		if (net->prefix > bits)
+			goto bad;
+	}
+	for (uint32_t bit = net->prefix; bit < bits; bit++) {
+		if (net->bytes[bit / 8] & (0x80u >> (bit % 8))) {
+			char canonical[NETADDR_NET_TEXT_MAX];
+			struct netaddr_net fixed = *net;
+			for (uint32_t b = net->prefix; b < bits; b++)
+				fixed.bytes[b / 8] &= (uint8_t) ~(0x80u >> (b % 8));
+			netaddr_net_format(&fixed, canonical, sizeof(canonical));
+			snprintf(why, why_size,
+				 "a network without host bits after the prefix (%s covers %s)",
+				 text, canonical);
+			return -1;
+		}
+	}
+	return 0;
+bad:
+	snprintf(why, why_size,
+		 "an IPv4 or IPv6 network such as 192.0.2.0/24 or \"2001:db8::/32\", or one "
+		 "address");
+	return -1;
+}
+
+void netaddr_net_format(const struct netaddr_net *net, char *text, size_t text_size)
+{
+	char address[INET6_ADDRSTRLEN];
+	if (inet_ntop((int)net->family, net->bytes, address, sizeof(address)) == NULL)
+		snprintf(address, sizeof(address), "?");
+	snprintf(text, text_size, "%s/%u", address, net->prefix);
+}
+
+bool netaddr_net_contains(const struct netaddr_net *net, const struct sockaddr *sa)
+{
+	static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	const uint8_t *raw;
+	int family = sa->sa_family;
+	if (family == AF_INET) {
+		raw = (const uint8_t *)&((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+	} else if (family == AF_INET6) {
+		raw = ((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr.s6_addr;
+		if (net->family == AF_INET && memcmp(raw, mapped, sizeof(mapped)) == 0) {
+			raw += sizeof(mapped);
+			family = AF_INET;
+		}
+	} else {
+		return false;
+	}
+	if ((uint32_t)family != net->family)
+		return false;
+	uint32_t whole = net->prefix / 8, rest = net->prefix % 8;
+	if (memcmp(raw, net->bytes, whole) != 0)
+		return false;
+	if (rest == 0)
+		return true;
+	uint8_t mask = (uint8_t)(0xffu << (8 - rest));
+	return (raw[whole] & mask) == net->bytes[whole];
 }

@@ -33,4 +33,29 @@ void netaddr_peer_text(const struct sockaddr *sa, char *text, size_t text_size);
  * order (struct in_addr or in6_addr bytes). */
 bool netaddr_is_link_local(int family, const void *raw);
 
+/* An IPv4 or IPv6 network (limits.trusted_networks): `bytes` holds the
+ * address in network order (4 or 16 bytes used), host bits zero.  A fixed
+ * struct without pointers, so that it travels inside struct config. */
+struct netaddr_net {
+	uint32_t family; /* AF_INET or AF_INET6 */
+	uint32_t prefix; /* 0..32 or 0..128 */
+	uint8_t bytes[16];
+};
+
+/* Room for any text netaddr_net_format writes ("address/prefix"). */
+#define NETADDR_NET_TEXT_MAX (NETADDR_TEXT_MAX + 4)
+
+/* Parses "address/prefix" or a lone address (the network of that one
+ * host).  Strict: the address as inet_pton takes it, the prefix in decimal
+ * without sign, leading zero or trailing text, at most 32 or 128, and no
+ * bits set after the prefix (192.0.2.1/24 is refused: written so, it
+ * often means a different network than the one it covers).  -1 with the
+ * reason in `why` on error. */
+int netaddr_net_parse(const char *text, struct netaddr_net *net, char *why, size_t why_size);
+/* The canonical text: "address/prefix". */
+void netaddr_net_format(const struct netaddr_net *net, char *text, size_t text_size);
+/* Whether `sa` lies in `net`; an IPv4-mapped IPv6 address (::ffff:a.b.c.d,
+ * how a dual-stack socket shows an IPv4 peer) is taken as the IPv4 one. */
+bool netaddr_net_contains(const struct netaddr_net *net, const struct sockaddr *sa);
+
 #endif

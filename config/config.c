@@ -78,7 +78,15 @@ const struct config_key config_keys[] = {
     {"limits", "max_sessions", CONFIG_TYPE_INT_NONE, FIELD(limits.max_sessions), 1, 10000000, NULL,
      "none"},
     {"limits", "max_connections_per_address", CONFIG_TYPE_INT_NONE,
-     FIELD(limits.max_connections_per_address), 1, 10000000, NULL, "100"},
+     FIELD(limits.max_connections_per_address), 1, 10000000, NULL, "none"},
+    {"limits", "max_unauthenticated_per_address", CONFIG_TYPE_INT_NONE,
+     FIELD(limits.max_unauthenticated_per_address), 1, 10000000, NULL, "256"},
+    {"limits", "connection_rate_per_address", CONFIG_TYPE_INT_NONE,
+     FIELD(limits.connection_rate_per_address), 1, 1000000, NULL, "100"},
+    {"limits", "connection_burst_per_address", CONFIG_TYPE_INT,
+     FIELD(limits.connection_burst_per_address), 1, 1000000, NULL, "1000"},
+    {"limits", "trusted_networks", CONFIG_TYPE_NETWORKS, FIELD(limits.trusted_networks), 0, 0, NULL,
+     "[]"},
     {"limits", "max_resources_per_user", CONFIG_TYPE_INT_NONE, FIELD(limits.max_resources_per_user),
      1, 100000, NULL, "64"},
     {"limits", "max_fanout_bytes", CONFIG_TYPE_SIZE, FIELD(limits.max_fanout_bytes), 64 * KIB,
@@ -174,7 +182,7 @@ void config_set_defaults(struct config *cfg)
 			config_key_append(key, cfg, "any", why, sizeof(why));
 			continue;
 		}
-		if (key->type == CONFIG_TYPE_NAMES)
+		if (key->type == CONFIG_TYPE_NAMES || key->type == CONFIG_TYPE_NETWORKS)
 			continue; /* empty */
 		if (config_key_parse(key, cfg, key->default_literal, "/", why, sizeof(why)) == -1)
 			fatalx("default of %s is invalid: %s", key->name, why);
@@ -410,6 +418,9 @@ int config_key_parse(const struct config_key *key, struct config *cfg, const cha
 	case CONFIG_TYPE_NAMES:
 		snprintf(why, why_size, "a list such as [node1.example.com, node2.example.com]");
 		return -1;
+	case CONFIG_TYPE_NETWORKS:
+		snprintf(why, why_size, "a list such as [192.0.2.0/24, \"2001:db8::/32\"]");
+		return -1;
 	case CONFIG_TYPE_HOST_PORT: {
 		if (strcmp(literal, "none") == 0) {
 			memset(config_str(key, cfg), 0, key->size);
@@ -503,9 +514,31 @@ static int config_append_name(const struct config_key *key, struct config *cfg, 
 	return 0;
 }
 
+static int config_append_network(const struct config_key *key, struct config *cfg,
+				 const char *literal, char *why, size_t why_size)
+{
+	struct config_networks *networks = (struct config_networks *)((char *)cfg + key->offset);
+	struct netaddr_net net;
+	if (netaddr_net_parse(literal, &net, why, why_size) == -1)
+		return -1;
+	for (uint32_t i = 0; i < networks->count; i++) {
+		if (memcmp(&networks->nets[i], &net, sizeof(net)) == 0) {
+			snprintf(why, why_size, "each network once");
+			return -1;
+		}
+	}
+	if (networks->count == CONFIG_NETWORKS_MAX) {
+		snprintf(why, why_size, "at most %d networks", CONFIG_NETWORKS_MAX);
+		return -1;
+	}
+	networks->nets[networks->count++] = net;
+	return 0;
+}
+
 bool config_key_is_list(const struct config_key *key)
 {
-	return key->type == CONFIG_TYPE_ADDRESSES || key->type == CONFIG_TYPE_NAMES;
+	return key->type == CONFIG_TYPE_ADDRESSES || key->type == CONFIG_TYPE_NAMES ||
+	       key->type == CONFIG_TYPE_NETWORKS;
 }
 
 void config_key_clear(const struct config_key *key, struct config *cfg)
@@ -523,6 +556,8 @@ int config_key_append(const struct config_key *key, struct config *cfg, const ch
 {
 	if (key->type == CONFIG_TYPE_ADDRESSES)
 		return config_append_address(key, cfg, literal, why, why_size);
+	if (key->type == CONFIG_TYPE_NETWORKS)
+		return config_append_network(key, cfg, literal, why, why_size);
 	return config_append_name(key, cfg, literal, why, why_size);
 }
 
@@ -686,6 +721,20 @@ static void config_print_value(const struct config_key *key, const struct config
 			if (i > 0)
 				fputs(", ", out);
 			config_print_string(out, names->names[i]);
+		}
+		fputc(']', out);
+		return;
+	}
+	case CONFIG_TYPE_NETWORKS: {
+		const struct config_networks *networks =
+		    (const struct config_networks *)((const char *)cfg + key->offset);
+		fputc('[', out);
+		for (uint32_t i = 0; i < networks->count; i++) {
+			char text[NETADDR_NET_TEXT_MAX];
+			netaddr_net_format(&networks->nets[i], text, sizeof(text));
+			if (i > 0)
+				fputs(", ", out);
+			config_print_string(out, text);
 		}
 		fputc(']', out);
 		return;

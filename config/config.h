@@ -31,6 +31,7 @@ enum config_type {
 	CONFIG_TYPE_HOST_PORT, /* host:port, [v6]:port, or `none` */
 	CONFIG_TYPE_NAMES,     /* list of DNS names or certificate common names */
 	CONFIG_TYPE_USER,      /* a system user name */
+	CONFIG_TYPE_NETWORKS,  /* list of IPv4 or IPv6 networks (CIDR) or addresses */
 };
 
 struct config_key {
@@ -74,7 +75,7 @@ const char *config_unready(const struct config *cfg);
  * `base_dir` resolves relative paths.  On error, writes what was expected. */
 int config_key_parse(const struct config_key *key, struct config *cfg, const char *literal,
 		     const char *base_dir, char *why, size_t why_size);
-/* Lists (CONFIG_TYPE_ADDRESSES, CONFIG_TYPE_NAMES): empties one, and adds
+/* Lists (CONFIG_TYPE_ADDRESSES, CONFIG_TYPE_NAMES, CONFIG_TYPE_NETWORKS): empties one, and adds
  * one entry to one; same contract. */
 bool config_key_is_list(const struct config_key *key);
 void config_key_clear(const struct config_key *key, struct config *cfg);

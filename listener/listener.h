@@ -7,7 +7,8 @@
  *   listener_client.c     the client stream: STARTTLS, SASL, bind, stanzas (RFC 6120)
  *   listener_component.c  the component stream of call bridges (XEP-0114)
  *   listener_route.c      sessions and stanzas to and from the router
- *   listener_index.c      connections by id and by peer address, session counts
+ *   listener_index.c      connections by id, session counts
+ *   listener_admit.c      the per-address limits at accept (rate, unauthenticated)
  *   listener_accounts.c   the accounts file, re-read when it changes
  *   listener_admin.c      rxmppctl sessions and kick, relayed by the supervisor
  *   listener_xml.c, listener_sasl.c, common/tls.c   parser, SASL, TLS
@@ -28,6 +29,7 @@
 #include "common/proto.h"
 #include "common/config.h"
 #include "common/stream.h"
+#include "listener_admit.h"
 #include "listener_index.h"
 #include "listener_sasl.h"
 #include "common/tls.h"
@@ -51,7 +53,7 @@ struct conn {
 	enum proto_socket_kind kind;
 	enum conn_state state;
 	char peer[NETADDR_PEER_TEXT_MAX];
-	char peer_address[NETADDR_TEXT_MAX]; /* without the port: the per-address limit's key */
+	char peer_address[NETADDR_TEXT_MAX]; /* without the port: the per-address limits' key */
 	struct xml_stream *xml;
 	bool restart_pending; /* the stream restarts after the current element */
 	bool starttls_pending;
@@ -59,10 +61,11 @@ struct conn {
 	char stream_id[40];
 	struct sasl *sasl; /* during an authentication exchange only */
 	unsigned auth_failures;
-	char *user;	 /* once authenticated */
-	char *jid;	 /* full JID of a bound client, or a component's address */
-	char bridge[64]; /* component: the call bridge's name */
-	bool announced;	 /* SESSION_UP sent to the router */
+	bool authenticated; /* SASL or the component handshake succeeded */
+	char *user;	    /* once authenticated */
+	char *jid;	    /* full JID of a bound client, or a component's address */
+	char bridge[64];    /* component: the call bridge's name */
+	bool announced;	    /* SESSION_UP sent to the router */
 	bool
 	    counted; /* a session in listener_state.index's counts (listener_index_count_session) */
 	bool available; /* last presence broadcast was available */
@@ -86,6 +89,7 @@ struct listener {
 	SSL_CTX *tls; /* the set from the certificate worker; NULL until it comes */
 	struct conn *conns;
 	struct listener_index index; /* the same connections, found without a walk */
+	struct listener_admit admit; /* their counts and accept rate by peer address */
 	uint64_t next_id;
 	struct proto_callbridge *bridges; /* in force */
 	size_t bridge_count;
@@ -110,12 +114,17 @@ bool listener_tls_message(const struct ipc_msg *msg);
 /* listener_conn.c */
 /* Sets a copied string field (user, jid); -1 when out of memory. */
 int listener_conn_set(char **field, const char *value);
-/* Serves an accepted connection; takes `fd` (closed when this fails). */
+/* Serves an accepted connection; takes `fd` (closed when this fails) and
+ * the count listener_admit_open made for it (released when it closes, or
+ * when this fails). */
 struct conn *listener_conn_new(int fd, enum proto_socket_kind kind, const char *peer,
 			       const char *peer_address);
 /* Queues bytes for the peer (through TLS when it is on). */
 void listener_conn_send(struct conn *c, const char *data, size_t len);
 void listener_conn_send_str(struct conn *c, const char *text);
+/* SASL or the component handshake succeeded: no longer counted against
+ * limits.max_unauthenticated_per_address. */
+void listener_conn_authenticated(struct conn *c);
 /* Ends the stream with an RFC 6120 stream error and closes after the flush. */
 void listener_conn_stream_error(struct conn *c, const char *condition, const char *text);
 /* Closes the stream cleanly (</stream:stream>) and the connection after. */

@@ -162,6 +162,7 @@ static void client_sasl_reply(struct conn *c, enum sasl_result result, struct bu
 			listener_conn_stream_error(c, "internal-server-error", "out of memory");
 			return;
 		}
+		listener_conn_authenticated(c);
 		log_info("%s: authenticated as %s with %s", c->peer, c->user,
 			 listener_sasl_mechanism_name(c->sasl->mechanism));
 		client_sasl_done(c);

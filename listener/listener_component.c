@@ -98,6 +98,7 @@ static void component_handshake(struct conn *c, const struct xml_node *element)
 	}
 	listener_conn_send_str(c, "<handshake/>");
 	c->state = CONN_COMPONENT;
+	listener_conn_authenticated(c);
 	listener_index_count_session(&listener_state.index, c);
 	listener_conn_session_started(c);
 	listener_route_session_up(c);

@@ -107,8 +107,10 @@ struct conn *listener_conn_new(int fd, enum proto_socket_kind kind, const char *
 	};
 	struct conn *c =
 	    stream_new(sizeof(*c), listener_state.loop, fd, &conn_stream_events, &settings);
-	if (c == NULL)
+	if (c == NULL) {
+		listener_admit_close(&listener_state.admit, peer_address, false);
 		return NULL;
+	}
 	c->id = ++listener_state.next_id;
 	c->kind = kind;
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
@@ -116,6 +118,7 @@ struct conn *listener_conn_new(int fd, enum proto_socket_kind kind, const char *
 	c->created = c->last_in = c->last_out = ev_now(listener_state.loop);
 	c->timer = ev_timer_add(listener_state.loop, 1000, conn_timer, c);
 	if (c->timer == NULL || listener_index_add(&listener_state.index, c) == -1) {
+		listener_admit_close(&listener_state.admit, peer_address, false);
 		ev_timer_del(c->timer);
 		stream_free(&c->stream);
 		return NULL;
@@ -151,6 +154,14 @@ struct conn *listener_conn_new(int fd, enum proto_socket_kind kind, const char *
 		return NULL;
 	}
 	return c;
+}
+
+void listener_conn_authenticated(struct conn *c)
+{
+	if (c->authenticated)
+		return;
+	c->authenticated = true;
+	listener_admit_authenticated(&listener_state.admit, c->peer_address);
 }
 
 int listener_conn_set(char **field, const char *value)
@@ -221,6 +232,7 @@ static void listener_conn_close(struct conn *c, const char *why)
 	if (c->announced)
 		listener_route_session_down(c);
 	listener_index_remove(&listener_state.index, c);
+	listener_admit_close(&listener_state.admit, c->peer_address, c->authenticated);
 	*c->prev = c->next;
 	if (c->next != NULL)
 		c->next->prev = c->prev;

@@ -13,9 +13,8 @@
 #include "common/table.h"
 #include "listener.h"
 
-/* How many connections come from one peer address, or how many bound
- * sessions one account has; gone at zero. */
-struct listener_address {
+/* How many bound sessions one account has; gone at zero. */
+struct listener_count {
 	unsigned count;
 };
 
@@ -23,9 +22,8 @@ int listener_index_init(struct listener_index *x)
 {
 	memset(x, 0, sizeof(*x));
 	x->by_id = table_new();
-	x->by_address = table_new();
 	x->by_user = table_new();
-	if (x->by_id == NULL || x->by_address == NULL || x->by_user == NULL) {
+	if (x->by_id == NULL || x->by_user == NULL) {
 		listener_index_free(x);
 		errno = ENOMEM;
 		return -1;
@@ -33,7 +31,7 @@ int listener_index_init(struct listener_index *x)
 	return 0;
 }
 
-static void listener_address_free(void *value, void *arg)
+static void listener_count_free(void *value, void *arg)
 {
 	(void)arg;
 	free(value);
@@ -41,11 +39,8 @@ static void listener_address_free(void *value, void *arg)
 
 void listener_index_free(struct listener_index *x)
 {
-	if (x->by_address != NULL)
-		table_each(x->by_address, listener_address_free, NULL);
-	table_free(x->by_address);
 	if (x->by_user != NULL)
-		table_each(x->by_user, listener_address_free, NULL);
+		table_each(x->by_user, listener_count_free, NULL);
 	table_free(x->by_user);
 	table_free(x->by_id);
 	memset(x, 0, sizeof(*x));
@@ -55,7 +50,7 @@ static void listener_index_uncount_user(struct listener_index *x, const char *us
 {
 	if (user == NULL)
 		return;
-	struct listener_address *u = table_get(x->by_user, user, strlen(user));
+	struct listener_count *u = table_get(x->by_user, user, strlen(user));
 	if (u != NULL && --u->count == 0) {
 		table_remove(x->by_user, user, strlen(user));
 		free(u);
@@ -64,28 +59,10 @@ static void listener_index_uncount_user(struct listener_index *x, const char *us
 
 int listener_index_add(struct listener_index *x, struct conn *c)
 {
-	size_t address_len = strlen(c->peer_address);
-	struct listener_address *a = table_get(x->by_address, c->peer_address, address_len);
-	struct listener_address *fresh = NULL;
-	if (a == NULL) {
-		fresh = calloc(1, sizeof(*fresh));
-		if (fresh == NULL ||
-		    table_put(x->by_address, c->peer_address, address_len, fresh, NULL) == -1) {
-			free(fresh);
-			errno = ENOMEM;
-			return -1;
-		}
-		a = fresh;
-	}
 	if (table_put(x->by_id, &c->id, sizeof(c->id), c, NULL) == -1) {
-		if (fresh != NULL) {
-			table_remove(x->by_address, c->peer_address, address_len);
-			free(fresh);
-		}
 		errno = ENOMEM;
 		return -1;
 	}
-	a->count++;
 	return 0;
 }
 
@@ -93,12 +70,6 @@ void listener_index_remove(struct listener_index *x, struct conn *c)
 {
 	if (table_remove(x->by_id, &c->id, sizeof(c->id)) != c)
 		return; /* never added (listener_conn_new failed before) */
-	size_t address_len = strlen(c->peer_address);
-	struct listener_address *a = table_get(x->by_address, c->peer_address, address_len);
-	if (a != NULL && --a->count == 0) {
-		table_remove(x->by_address, c->peer_address, address_len);
-		free(a);
-	}
 	if (c->counted) {
 		c->counted = false;
 		if (c->kind == PROTO_SOCKET_COMPONENT) {
@@ -115,16 +86,9 @@ struct conn *listener_index_find(const struct listener_index *x, uint64_t id)
 	return table_get(x->by_id, &id, sizeof(id));
 }
 
-unsigned listener_index_count_from(const struct listener_index *x, const char *peer_address)
-{
-	const struct listener_address *a =
-	    table_get(x->by_address, peer_address, strlen(peer_address));
-	return a != NULL ? a->count : 0;
-}
-
 unsigned listener_index_count_user(const struct listener_index *x, const char *user)
 {
-	const struct listener_address *u = table_get(x->by_user, user, strlen(user));
+	const struct listener_count *u = table_get(x->by_user, user, strlen(user));
 	return u != NULL ? u->count : 0;
 }
 
@@ -136,7 +100,7 @@ int listener_index_count_session(struct listener_index *x, struct conn *c)
 		x->components++;
 	} else {
 		size_t user_len = strlen(c->user);
-		struct listener_address *u = table_get(x->by_user, c->user, user_len);
+		struct listener_count *u = table_get(x->by_user, c->user, user_len);
 		if (u == NULL) {
 			u = calloc(1, sizeof(*u));
 			if (u == NULL || table_put(x->by_user, c->user, user_len, u, NULL) == -1) {

@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The listener's connections found without walking them: by id (where the
- * router delivers), how many come from each peer address (the per-address
- * limit at accept), how many are bound clients and connected call
+ * router delivers), how many are bound clients and connected call
  * bridges (max_sessions and the counts in rxmppctl status) and how many
  * bound sessions each account has (max_resources_per_user).  Socket-free,
  * so that it is tested in memory (tests/unit/check_listener_index.c).
@@ -21,21 +20,19 @@ struct conn;
 struct table;
 
 struct listener_index {
-	struct table *by_id;	  /* struct conn by its id (8 bytes, host order) */
-	struct table *by_address; /* struct listener_address by peer address */
-	struct table *by_user;	  /* the same count, of bound sessions by account */
-	unsigned clients;	  /* bound client sessions */
-	unsigned components;	  /* authenticated call bridges */
+	struct table *by_id;   /* struct conn by its id (8 bytes, host order) */
+	struct table *by_user; /* struct listener_count of bound sessions by account */
+	unsigned clients;      /* bound client sessions */
+	unsigned components;   /* authenticated call bridges */
 };
 
 int listener_index_init(struct listener_index *x);
 void listener_index_free(struct listener_index *x);
-/* Indexes `c` under its id and peer address; -1 (ENOMEM) changes nothing. */
+/* Indexes `c` under its id; -1 (ENOMEM) changes nothing. */
 int listener_index_add(struct listener_index *x, struct conn *c);
 /* Forgets `c` and, if it was counted as a session, uncounts it. */
 void listener_index_remove(struct listener_index *x, struct conn *c);
 struct conn *listener_index_find(const struct listener_index *x, uint64_t id);
-unsigned listener_index_count_from(const struct listener_index *x, const char *peer_address);
 /* `c` became a bound client (c->user set) or an authenticated call bridge
  * (once); -1 (ENOMEM) counts nothing. */
 int listener_index_count_session(struct listener_index *x, struct conn *c);

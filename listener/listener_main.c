@@ -66,6 +66,16 @@ static int64_t listener_resume(struct ev_timer *timer, void *arg)
 	return EV_TIMER_DONE;
 }
 
+/* limits.trusted_networks: exempt from the per-address limits. */
+static bool listener_trusted(const struct sockaddr *sa, const struct config_limits *limits)
+{
+	for (uint32_t i = 0; i < limits->trusted_networks.count; i++) {
+		if (netaddr_net_contains(&limits->trusted_networks.nets[i], sa))
+			return true;
+	}
+	return false;
+}
+
 static void listener_accept(struct ev_io *io, int fd, uint32_t events, void *arg)
 {
 	struct listener_socket *s = arg;
@@ -94,12 +104,20 @@ static void listener_accept(struct ev_io *io, int fd, uint32_t events, void *arg
 		char peer[NETADDR_PEER_TEXT_MAX], address[NETADDR_TEXT_MAX];
 		netaddr_peer_text((struct sockaddr *)&ss, peer, sizeof(peer));
 		netaddr_to_text((struct sockaddr *)&ss, address, sizeof(address), NULL);
-		unsigned limit = listener_state.cfg.limits.max_connections_per_address;
-		if (limit != CONFIG_NONE &&
-		    listener_index_count_from(&listener_state.index, address) >= limit) {
+		const struct config_limits *limits = &listener_state.cfg.limits;
+		enum listener_admit_verdict verdict = listener_admit_open(
+		    &listener_state.admit, limits, address,
+		    listener_trusted((struct sockaddr *)&ss, limits), ev_now(child_loop()));
+		if (verdict != LISTENER_ADMIT_OK) {
+			unsigned unauthenticated,
+			    count = listener_admit_count(&listener_state.admit, address,
+							 &unauthenticated);
 			static struct log_limit refused;
-			log_warnx_limited(&refused, "%s: refused: %u connections from %s already",
-					  peer, limit, address);
+			log_warnx_limited(&refused,
+					  "%s: refused: %s (%u connections from %s, %u of them "
+					  "unauthenticated)",
+					  peer, listener_admit_reason(verdict), count, address,
+					  unauthenticated);
 			close(conn);
 			continue;
 		}
@@ -275,11 +293,14 @@ static bool listener_flush(struct ev_loop *loop, void *arg)
 }
 
 /* Idle sessions give their parser and buffers back, but glibc keeps freed
- * small blocks inside the heap; trimming returns whole free pages. */
+ * small blocks inside the heap; trimming returns whole free pages.  The
+ * per-address counts of addresses long gone go first. */
 static int64_t listener_trim(struct ev_timer *timer, void *arg)
 {
 	(void)timer;
 	(void)arg;
+	listener_admit_sweep(&listener_state.admit, &listener_state.cfg.limits,
+			     ev_now(listener_state.loop));
 	malloc_trim(0);
 	return LISTENER_TRIM_MS;
 }
@@ -288,6 +309,7 @@ static void listener_stop(void)
 {
 	listener_conns_close_all("the node is shutting down");
 	listener_index_free(&listener_state.index);
+	listener_admit_free(&listener_state.admit);
 	for (size_t i = 0; i < socket_slots; i++) {
 		if (sockets[i].fd != -1)
 			listener_socket_free(&sockets[i]);
@@ -307,7 +329,8 @@ static void listener_stop(void)
 static int listener_start(const struct config *cfg, bool first, char *why, size_t why_size)
 {
 	if (first) {
-		if (listener_index_init(&listener_state.index) == -1) {
+		if (listener_index_init(&listener_state.index) == -1 ||
+		    listener_admit_init(&listener_state.admit) == -1) {
 			snprintf(why, why_size, "out of memory");
 			return -1;
 		}

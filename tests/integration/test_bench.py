@@ -33,7 +33,7 @@ def load(node, scenario, *args, ports=None, root=None, accounts=3):
 
 
 def test_setup_idle_chat_and_bridges_count_everything(node_factory):
-    node = node_factory(extra="limits:\n  max_connections_per_address: none\n")
+    node = node_factory()
     prepare(node, accounts=10)
     node.start()
     # Enough log-ins that the server's CPU, read in 10 ms ticks from /proc,

@@ -4,17 +4,20 @@ RFC 6120 stream error with one log line naming the peer, memory stays
 bounded, and after each of them a fresh login still works."""
 
 import asyncio
+import json
 import os
 import re
 import socket
+import subprocess
 import time
 
 import pytest
 
 from raw import HEADER, Raw, stream_error
-from rxmpp_node import wait_until
+from rxmpp_node import BUILD, wait_until
 from xmpp import connect_bridge, login, run
 
+LOAD = os.path.join(BUILD, "tests", "rxmpp-load")
 LIMITS = ("limits:\n  max_stanza_size: 8KiB\n  max_depth: 8\n  max_attributes: 8\n")
 
 
@@ -189,34 +192,130 @@ def test_max_sessions_refuses_the_next_login(node_factory):
     node.wait_log(r"stream error resource-constraint")
 
 
+def stream_opens(port):
+    """Connects and sends a stream header: the open socket when the listener
+    answers with its features, None when it closes the connection at once
+    (a per-address refusal)."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    try:
+        sock.sendall(HEADER)
+        got = b""
+        while b"</stream:features>" not in got:
+            chunk = sock.recv(4096)
+            if not chunk:
+                sock.close()
+                return None
+            got += chunk
+        return sock
+    except (ConnectionResetError, BrokenPipeError):
+        sock.close()
+        return None
+
+
 def test_connections_per_address_are_limited(node_factory):
     node = node_factory(extra="limits:\n  max_connections_per_address: 3\n")
     node.start()
-    held = [socket.create_connection(("127.0.0.1", node.client_port), timeout=10)
-            for _ in range(3)]
-    for sock in held:
-        sock.sendall(HEADER)
-        assert b"<stream:features>" in sock.recv(4096)
-    extra = socket.create_connection(("127.0.0.1", node.client_port), timeout=10)
-    assert extra.recv(1) == b""
-    extra.close()
-    node.wait_log(r"refused: 3 connections from 127\.0\.0\.1 already")
+    held = [stream_opens(node.client_port) for _ in range(3)]
+    assert all(held)
+    assert stream_opens(node.client_port) is None
+    node.wait_log(r"refused: limits\.max_connections_per_address reached "
+                  r"\(3 connections from 127\.0\.0\.1, 3 of them unauthenticated\)")
     held.pop().close()
-    # With one closed, a new connection is served again.
+    # With one closed, a new connection is served again (once the listener
+    # has seen the close).
     def served():
-        # Until the listener has seen the close, a new one is still refused
-        # (and our bytes to a closed socket draw a reset).
-        sock = socket.create_connection(("127.0.0.1", node.client_port), timeout=10)
-        try:
-            sock.sendall(HEADER)
-            return b"<stream:stream" in sock.recv(4096)
-        except (ConnectionResetError, BrokenPipeError):
-            return False
-        finally:
+        sock = stream_opens(node.client_port)
+        if sock:
             sock.close()
+        return sock is not None
     wait_until(served, what="a free connection slot")
     for sock in held:
         sock.close()
+
+
+def test_a_flood_of_idle_unauthenticated_connections_is_cut(node_factory):
+    """With the default limits, one address holds at most 256 connections
+    that have not authenticated; the next is closed at once, and a slot
+    comes back when one of them goes."""
+    node = node_factory()
+    node.add_user("alice", "alice-pw")
+    node.start()
+    held = []
+    try:
+        for _ in range(256):
+            sock = stream_opens(node.client_port)
+            assert sock is not None, f"refused after {len(held)}"
+            held.append(sock)
+        assert stream_opens(node.client_port) is None
+        node.wait_log(r"refused: limits\.max_unauthenticated_per_address reached "
+                      r"\(256 connections from 127\.0\.0\.1, 256 of them unauthenticated\)")
+        held.pop().close()
+
+        def served():
+            sock = stream_opens(node.client_port)
+            if sock:
+                held.append(sock)
+            return sock is not None
+        wait_until(served, what="the freed slot")
+        # Idle connections held nothing from one who authenticates: alice
+        # is refused too until one of them goes (she is unauthenticated
+        # while she logs in), then logs in.
+        held.pop().close()
+        fresh_login_works(node)
+    finally:
+        for sock in held:
+            sock.close()
+
+
+def test_connection_rate_is_limited_and_trusted_networks_are_exempt(node_factory):
+    node = node_factory(extra="limits:\n  connection_rate_per_address: 1\n"
+                              "  connection_burst_per_address: 3\n")
+    node.start()
+    began = time.monotonic()
+    tried = [stream_opens(node.client_port) for _ in range(10)]
+    elapsed = time.monotonic() - began
+    served = [sock for sock in tried if sock is not None]
+    # The burst of 3, and at most one a second after it.
+    assert 3 <= len(served) <= 3 + int(elapsed) + 1, (len(served), elapsed)
+    node.wait_log(r"refused: over limits\.connection_rate_per_address")
+    for sock in served:
+        sock.close()
+    # The same limits, with loopback trusted: nothing is refused.
+    node.write_config(extra="limits:\n  connection_rate_per_address: 1\n"
+                            "  connection_burst_per_address: 3\n"
+                            "  max_unauthenticated_per_address: 3\n"
+                            "  trusted_networks: [192.0.2.0/24, 127.0.0.0/8]\n")
+    node.ctl("reload")
+    held = []
+    try:
+        for _ in range(20):
+            sock = stream_opens(node.client_port)
+            assert sock is not None, f"trusted peer refused after {len(held)}"
+            held.append(sock)
+    finally:
+        for sock in held:
+            sock.close()
+
+
+def test_500_clients_from_one_address_log_in_with_the_default_limits(node_factory):
+    """A conferencing web gateway logs all its users in from one address:
+    500 real log-ins (TLS, SCRAM, bind) from 127.0.0.1, all held at once at
+    the end (rxmpp-load setup closes them only then), with the default
+    configuration; with the old default the 101st was refused."""
+    node = node_factory()
+    accounts = 20  # 25 resources each, under max_resources_per_user
+    for i in range(accounts):
+        node.add_user(f"bench{i}", "bench-password")
+    node.start()
+    result = subprocess.run(
+        [LOAD, "setup", "--json", "--sessions", "500", "--concurrency", "20", "--accounts",
+         str(accounts), "--port", str(node.client_port), "--ca", node.certs["ca"],
+         "--server-root", str(node.proc.pid)],
+        capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["sessions"] == 500
+    with node.lock:
+        assert not [line for line in node.lines if "refused" in line]
 
 
 def test_accounts_change_without_a_restart(node_factory):

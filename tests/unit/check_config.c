@@ -57,7 +57,12 @@ START_TEST(test_only_a_domain_gives_every_default)
 	ck_assert_uint_eq(cfg.tls.expiry_warning_ms, 30u * 24 * 3600 * 1000);
 	ck_assert_uint_eq(cfg.limits.max_stanza_size, 256 * 1024);
 	ck_assert_uint_eq(cfg.limits.max_sessions, CONFIG_NONE);
-	ck_assert_uint_eq(cfg.limits.max_connections_per_address, 100);
+	/* A gateway logs all its users in from one address: no cap on them. */
+	ck_assert_uint_eq(cfg.limits.max_connections_per_address, CONFIG_NONE);
+	ck_assert_uint_eq(cfg.limits.max_unauthenticated_per_address, 256);
+	ck_assert_uint_eq(cfg.limits.connection_rate_per_address, 100);
+	ck_assert_uint_eq(cfg.limits.connection_burst_per_address, 1000);
+	ck_assert_uint_eq(cfg.limits.trusted_networks.count, 0);
 	ck_assert_uint_eq(cfg.limits.idle_timeout_ms, 300000);
 	ck_assert_uint_eq(cfg.cluster.enabled, 0);
 	ck_assert_uint_eq(cfg.cluster.heartbeat_interval_ms, 100);
@@ -123,6 +128,7 @@ START_TEST(test_canonical_form_parses_to_the_same_structure)
 	ck_assert_int_eq(
 	    parse("domain: example.com\nlisten:\n  addresses: [\"192.0.2.1\", "
 		  "\"2001:db8::1\"]\nlimits:\n  max_stanza_size: 1500\n"
+		  "  trusted_networks: [10.0.0.0/8, \"2001:db8::/32\", 192.0.2.1]\n"
 		  "  auth_timeout: 1500ms\ntls:\n  bundle: \"/a path/with \\\"q\\\"\"\n"),
 	    0);
 	struct config first = cfg;
@@ -271,6 +277,60 @@ START_TEST(test_peer_names)
 	ck_assert_error("cluster.peer_names: expected each name once");
 	ck_assert_int_eq(parse("domain: example.com\ncluster:\n  peer_names: [\"a b\"]\n"), -1);
 	ck_assert_error("cluster.peer_names: expected a DNS name or common name");
+}
+END_TEST
+
+START_TEST(test_trusted_networks)
+{
+	ck_assert_int_eq(
+	    parse("domain: example.com\nlimits:\n"
+		  "  trusted_networks: [10.0.0.0/8, \"2001:db8::/32\", 192.0.2.7, \"::1\","
+		  " 0.0.0.0/0]\n"),
+	    0);
+	const struct config_networks *n = &cfg.limits.trusted_networks;
+	ck_assert_uint_eq(n->count, 5);
+	char text[NETADDR_NET_TEXT_MAX];
+	netaddr_net_format(&n->nets[0], text, sizeof(text));
+	ck_assert_str_eq(text, "10.0.0.0/8");
+	netaddr_net_format(&n->nets[1], text, sizeof(text));
+	ck_assert_str_eq(text, "2001:db8::/32");
+	netaddr_net_format(&n->nets[2], text, sizeof(text));
+	ck_assert_str_eq(text, "192.0.2.7/32"); /* one address */
+	netaddr_net_format(&n->nets[3], text, sizeof(text));
+	ck_assert_str_eq(text, "::1/128");
+	/* A single entry is a list of one. */
+	ck_assert_int_eq(parse("domain: example.com\nlimits:\n  trusted_networks: 10.1.0.0/16\n"),
+			 0);
+	ck_assert_uint_eq(cfg.limits.trusted_networks.count, 1);
+
+	/* Each bad entry is named where it stands. */
+	ck_assert_int_eq(
+	    parse("domain: example.com\nlimits:\n"
+		  "  trusted_networks: [10.0.0.0/8, 10.0.0.1/8, 10.0.0.0/33,\n"
+		  "    10.0.0.0/08, 10.0.0/8, \"2001:db8::/129\", 10.0.0.0/, \" 10.0.0.0/8\",\n"
+		  "    10.0.0.0/8, example.com, 10.0.0.0/8x]\n"),
+	    -1);
+	ck_assert_error("test.yaml:3:34: limits.trusted_networks: expected a network without host "
+			"bits after the prefix (10.0.0.1/8 covers 10.0.0.0/8), got '10.0.0.1/8'");
+	ck_assert_error("test.yaml:3:46: limits.trusted_networks: expected an IPv4 or IPv6 network "
+			"such as 192.0.2.0/24");
+	ck_assert_error("test.yaml:4:5: limits.trusted_networks: expected an IPv4 or IPv6 network");
+	ck_assert_error(
+	    "test.yaml:4:18: limits.trusted_networks: expected an IPv4 or IPv6 network");
+	ck_assert_error(
+	    "test.yaml:4:28: limits.trusted_networks: expected an IPv4 or IPv6 network");
+	ck_assert_error(
+	    "test.yaml:4:46: limits.trusted_networks: expected an IPv4 or IPv6 network");
+	ck_assert_error(
+	    "test.yaml:4:57: limits.trusted_networks: expected an IPv4 or IPv6 network");
+	ck_assert_error("test.yaml:5:5: limits.trusted_networks: expected each network once");
+	ck_assert_error(
+	    "test.yaml:5:17: limits.trusted_networks: expected an IPv4 or IPv6 network");
+	ck_assert_error(
+	    "test.yaml:5:30: limits.trusted_networks: expected an IPv4 or IPv6 network");
+	ck_assert_uint_eq(errors.count, 10);
+	ck_assert_int_eq(parse("domain: example.com\nlimits:\n  trusted_networks: {a: 1}\n"), -1);
+	ck_assert_error("test.yaml:3:21: limits.trusted_networks: expected a list");
 }
 END_TEST
 
@@ -563,6 +623,7 @@ Suite *config_suite(void)
 	tcase_add_test(tc, test_cross_key_checks);
 	tcase_add_test(tc, test_interfaces_in_listen);
 	tcase_add_test(tc, test_peer_names);
+	tcase_add_test(tc, test_trusted_networks);
 	tcase_add_test(tc, test_errors_are_bounded);
 	tcase_add_test(tc, test_missing_file);
 	tcase_add_test(tc, test_example_file_is_valid_and_documents_every_key);

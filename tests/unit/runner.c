@@ -29,6 +29,7 @@ int main(void)
 	srunner_add_suite(runner, rtnl_suite());
 	srunner_add_suite(runner, netaddr_suite());
 	srunner_add_suite(runner, listener_index_suite());
+	srunner_add_suite(runner, listener_admit_suite());
 	srunner_add_suite(runner, supervisor_table_suite());
 	srunner_add_suite(runner, stream_suite());
 	srunner_add_suite(runner, router_members_suite());

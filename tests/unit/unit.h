@@ -25,6 +25,7 @@ Suite *srv_suite(void);
 Suite *rtnl_suite(void);
 Suite *netaddr_suite(void);
 Suite *listener_index_suite(void);
+Suite *listener_admit_suite(void);
 Suite *supervisor_table_suite(void);
 Suite *stream_suite(void);
 Suite *router_members_suite(void);
