@@ -35,13 +35,18 @@ bool callbridge_name_valid(const char *name)
 	return true;
 }
 
+/* Spaces inside a secret are the administrator's choice (a passphrase);
+ * one at either end is a copy-and-paste accident that would make two
+ * nodes' secrets differ invisibly, and control characters cannot be typed
+ * the same way twice. */
 static bool secret_valid(const char *secret)
 {
 	size_t len = strlen(secret);
-	if (len < CALLBRIDGE_SECRET_MIN || len >= sizeof(((struct proto_callbridge *)0)->secret))
+	if (len < CALLBRIDGE_SECRET_MIN || len >= sizeof(((struct proto_callbridge *)0)->secret) ||
+	    secret[0] == ' ' || secret[len - 1] == ' ')
 		return false;
 	for (size_t i = 0; i < len; i++) {
-		if ((unsigned char)secret[i] <= 0x20 || secret[i] == 0x7f)
+		if ((unsigned char)secret[i] < 0x20 || secret[i] == 0x7f)
 			return false;
 	}
 	return true;
@@ -76,10 +81,10 @@ static bool read_bridge(struct reader *r, struct proto_callbridge *b, const char
 	if (e.type == YAML_SCALAR_EVENT) {
 		const char *secret = (const char *)e.data.scalar.value;
 		if (!secret_valid(secret))
-			yaml_events_error(
-			    &r->y, &e.start_mark,
-			    "%s: the secret must be %d to 255 characters without spaces", b->name,
-			    CALLBRIDGE_SECRET_MIN);
+			yaml_events_error(&r->y, &e.start_mark,
+					  "%s: the secret must be %d to 255 characters, without "
+					  "control characters or a space at either end",
+					  b->name, CALLBRIDGE_SECRET_MIN);
 		snprintf(b->secret, sizeof(b->secret), "%s", secret);
 		/* libyaml frees its copy without wiping it. */
 		OPENSSL_cleanse(e.data.scalar.value, e.data.scalar.length);
@@ -131,7 +136,8 @@ static bool read_bridge(struct reader *r, struct proto_callbridge *b, const char
 			if (!secret_valid(value))
 				yaml_events_error(
 				    &r->y, &e.start_mark,
-				    "%s.secret: must be %d to 255 characters without spaces",
+				    "%s.secret: must be %d to 255 characters, without control "
+				    "characters or a space at either end",
 				    b->name, CALLBRIDGE_SECRET_MIN);
 			snprintf(b->secret, sizeof(b->secret), "%s", value);
 			OPENSSL_cleanse(e.data.scalar.value, e.data.scalar.length);

@@ -217,6 +217,30 @@ int config_edit_text(const char *text, size_t len, const char *section, const ch
 	return 0;
 }
 
+int config_edit_quote(const char *value, char *out, size_t size)
+{
+	size_t n = 0;
+	if (size < 3)
+		return -1;
+	out[n++] = '"';
+	for (const unsigned char *p = (const unsigned char *)value; *p != '\0'; p++) {
+		/* The longest escape, \xNN, and the closing quote must fit. */
+		if (n + 6 > size)
+			return -1;
+		if (*p == '"' || *p == '\\') {
+			out[n++] = '\\';
+			out[n++] = (char)*p;
+		} else if (*p < 0x20 || *p == 0x7f) {
+			n += (size_t)snprintf(out + n, size - n, "\\x%02x", *p);
+		} else {
+			out[n++] = (char)*p;
+		}
+	}
+	out[n++] = '"';
+	out[n] = '\0';
+	return 0;
+}
+
 int config_edit_remove_text(const char *text, size_t len, const char *key, char **out,
 			    size_t *out_len, char *why, size_t why_size)
 {

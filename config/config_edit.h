@@ -24,6 +24,11 @@
 int config_edit_text(const char *text, size_t len, const char *section, const char *key,
 		     const char *literal, char **out, size_t *out_len, char *why, size_t why_size);
 
+/* `value` as a YAML double-quoted scalar in `out`: quotes, backslashes and
+ * control characters escaped, so that any text (a secret with `"`, `'`,
+ * `: ` or ` #`) reads back as itself.  -1 when it does not fit `size`. */
+int config_edit_quote(const char *value, char *out, size_t size);
+
 /* Removes the top-level entry `key` (its whole lines) from `text`. */
 int config_edit_remove_text(const char *text, size_t len, const char *key, char **out,
 			    size_t *out_len, char *why, size_t why_size);

@@ -226,8 +226,13 @@ int rxmppctl_callbridge(int argc, char **argv, const struct config *cfg, const c
 			fprintf(stderr, "rxmppctl: no secret given\n");
 			goto done;
 		}
-		char literal[320];
-		snprintf(literal, sizeof(literal), "\"%s\"", secret);
+		/* Escaped: a secret made elsewhere may hold `"`, `\\`, `: ` or ` #`. */
+		char literal[4 * sizeof(secret) + 3];
+		if (config_edit_quote(secret, literal, sizeof(literal)) == -1) {
+			OPENSSL_cleanse(literal, sizeof(literal));
+			fprintf(stderr, "rxmppctl: the secret is too long\n");
+			goto done;
+		}
 		/* The secret of an existing entry is spliced in (either form). */
 		if (exists &&
 		    config_edit_text(text, len, NULL, name, literal, &edited, &edited_len, why,

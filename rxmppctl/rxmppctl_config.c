@@ -58,18 +58,12 @@ bool rxmppctl_is_config_verb(const char *name)
 	return find_verb(name) != NULL;
 }
 
-/* A YAML double-quoted string of `text`. */
+/* A YAML double-quoted string of `text`; one too long for `out` is cut to
+ * nothing, which the edit then refuses as an empty value. */
 static void quote(const char *text, char *out, size_t size)
 {
-	size_t n = 0;
-	out[n++] = '"';
-	for (const char *p = text; *p != '\0' && n + 3 < size; p++) {
-		if (*p == '"' || *p == '\\')
-			out[n++] = '\\';
-		out[n++] = *p;
-	}
-	out[n++] = '"';
-	out[n] = '\0';
+	if (config_edit_quote(text, out, size) == -1)
+		snprintf(out, size, "\"\"");
 }
 
 static int edit_and_reload(const char *config_path, const char *socket_path,

@@ -3,6 +3,7 @@
 must in the configuration or call-bridges file, the node reloads, and the
 effect is seen by real clients and call bridges."""
 
+import json
 import os
 import socket
 
@@ -60,6 +61,31 @@ def test_callbridge_add_secret_from_stdin(anode):
     run(bridge())
     short = anode.ctl_input(["callbridge", "add-secret", "cb8", "--stdin"], "short\n")
     assert short.returncode == 1 and "the secret must be 8 to 255 characters" in short.stderr
+
+
+def test_a_secret_with_yaml_characters_is_stored_escaped_and_works(anode):
+    # Quotes, ": " and " #" would end or comment out an unescaped scalar.
+    secret = "a\"b'c: #d\\e"
+    path = os.path.join(anode.dir, "callbridges.yaml")
+    with open(path, "w") as f:
+        f.write("# bridges of this node\n")
+    for entry in ("cb9", "cb10"):
+        result = anode.ctl_input(["callbridge", "add-secret", "--stdin", entry], secret + "\n")
+        assert result.returncode == 0, result.stderr
+    # A second time: the existing entry's value is spliced, escaped too.
+    result = anode.ctl_input(["callbridge", "add-secret", "cb9", "--stdin"], secret + "\n")
+    assert result.returncode == 0, result.stderr
+    text = open(path).read()
+    assert text.startswith("# bridges of this node\n")
+    assert 'cb9: "a\\"b\'c: #d\\\\e"' in text, text
+    listed = json.loads(anode.ctl("callbridge", "list", "--json").stdout)
+    assert {b["name"]: b["secret"] for b in listed} == {"cb9": secret, "cb10": secret}
+
+    async def bridge():
+        peer = await connect_bridge(anode, "cb9", secret)
+        await peer.close()
+
+    run(bridge())
 
 
 def test_max_sessions_2_refuses_the_third_login(anode):

@@ -452,7 +452,13 @@ START_TEST(test_callbridges_file)
 	ck_assert_int_eq(bridges_from("CB_1: \"secret-one\"\n", &b), -1);
 	ck_assert_error(":1:1: bridge name 'CB_1': expected 1 to 63 lower-case letters");
 	ck_assert_int_eq(bridges_from("cb1: short\n", &b), -1);
-	ck_assert_error(":1:6: cb1: the secret must be 8 to 255 characters without spaces");
+	ck_assert_error(":1:6: cb1: the secret must be 8 to 255 characters, without control "
+			"characters or a space at either end");
+	ck_assert_int_eq(bridges_from("cb1: \" secret-one\"\n", &b), -1);
+	ck_assert_int_eq(bridges_from("cb1: \"secret\\tone\"\n", &b), -1);
+	ck_assert_int_eq(bridges_from("cb1: \"a\\\"b'c: #d\\\\e\"\n", &b), 0);
+	ck_assert_str_eq(b.items[0].secret, "a\"b'c: #d\\e");
+	callbridges_free(&b);
 	ck_assert_int_eq(bridges_from("cb1:\n  secret: secret-one\n  colour: red\n", &b), -1);
 	ck_assert_error(":3:3: cb1: unknown key 'colour'; expected secret or address");
 	ck_assert_int_eq(bridges_from("cb1:\n  address: x.example.com\n", &b), -1);
@@ -609,6 +615,25 @@ START_TEST(test_edit_refusals_and_file)
 }
 END_TEST
 
+START_TEST(test_edit_quote_escapes_what_yaml_reads_specially)
+{
+	char out[64];
+	ck_assert_int_eq(config_edit_quote("a\"b'c: #d\\e\tf", out, sizeof(out)), 0);
+	ck_assert_str_eq(out, "\"a\\\"b'c: #d\\\\e\\x09f\"");
+	/* It reads back as itself, spliced into a file. */
+	char *edited = NULL, why[256];
+	size_t len;
+	ck_assert_int_eq(config_edit_text("domain: x.example\n", 18, NULL, "domain", out, &edited,
+					  &len, why, sizeof(why)),
+			 0);
+	ck_assert_ptr_nonnull(strstr(edited, out));
+	free(edited);
+	ck_assert_int_eq(config_edit_quote("0123456789", out, 8), -1);
+	ck_assert_int_eq(config_edit_quote("", out, 3), 0);
+	ck_assert_str_eq(out, "\"\"");
+}
+END_TEST
+
 Suite *config_suite(void)
 {
 	Suite *s = suite_create("config");
@@ -631,6 +656,7 @@ Suite *config_suite(void)
 	tcase_add_test(tc, test_callbridges_cap);
 	tcase_add_test(tc, test_edit_keeps_everything_else);
 	tcase_add_test(tc, test_edit_refusals_and_file);
+	tcase_add_test(tc, test_edit_quote_escapes_what_yaml_reads_specially);
 	suite_add_tcase(s, tc);
 	return s;
 }
