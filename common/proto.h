@@ -330,17 +330,34 @@ struct proto_cluster_status {
 	uint64_t self;
 	uint64_t leader;
 	uint32_t members;
-	uint32_t removed; /* 1: this node was removed (elector_removed) */
+	uint32_t removed;	/* 1: this node was removed (elector_removed) */
+	uint32_t reachable;	/* members reachable (proto_cluster_member.reachable) */
+	uint32_t needed;	/* members a quorum needs */
+	uint64_t report_age_ms; /* since the leader's view came; 0: this node leads;
+				   UINT64_MAX: none fresh */
 };
-_Static_assert(sizeof(struct proto_cluster_status) == 40, "proto_cluster_status is fixed");
+_Static_assert(sizeof(struct proto_cluster_status) == 56, "proto_cluster_status is fixed");
+
+/* How this node itself sees a member. */
+enum proto_reach {
+	PROTO_REACH_SELF,      /* the member is this node */
+	PROTO_REACH_HEARD,     /* heard within an election timeout (heard_ms) */
+	PROTO_REACH_SILENT,    /* not heard within one, or never (heard_ms) */
+	PROTO_REACH_LINK_UP,   /* a follower's fellow follower: only the link is known */
+	PROTO_REACH_LINK_DOWN, /* and it is down */
+};
 
 struct proto_cluster_member {
 	uint64_t id;
-	uint64_t heard_ms;	 /* since this node last heard from it; UINT64_MAX: never */
-	uint8_t fingerprint[32]; /* SHA-256 of the certificate it is bound to; zeros: none */
+	uint64_t heard_ms;	  /* since this node last heard from it; UINT64_MAX: never */
+	uint64_t leader_heard_ms; /* since the leader did, as it last reported; UINT64_MAX:
+				     not since it leads, or no fresh report */
+	uint32_t reachable;	  /* 1: by the leader's fresh view, else by this node's own */
+	uint32_t here;		  /* enum proto_reach */
+	uint8_t fingerprint[32];  /* SHA-256 of the certificate it is bound to; zeros: none */
 	char address[128];
 };
-_Static_assert(sizeof(struct proto_cluster_member) == 176, "proto_cluster_member is fixed");
+_Static_assert(sizeof(struct proto_cluster_member) == 192, "proto_cluster_member is fixed");
 
 struct proto_leader {
 	uint64_t term;

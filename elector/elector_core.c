@@ -12,7 +12,17 @@
 struct peer_progress {
 	uint64_t id;
 	uint64_t match_index; /* the membership entry the peer acknowledged */
-	uint64_t heard_at;    /* tick of its last reply */
+	uint64_t heard_at;    /* tick of its last reply (or of the start of the term) */
+	bool heard;	      /* a reply came since this node leads */
+};
+
+/* Follower: the leader's view of each member, from its last heartbeat. */
+struct leader_report {
+	uint64_t from; /* the leader that sent it; ELECTOR_NONE: no report */
+	uint64_t at;   /* tick it arrived */
+	uint32_t count;
+	uint64_t ids[ELECTOR_MEMBERS_MAX];
+	uint32_t silence[ELECTOR_MEMBERS_MAX];
 };
 
 /* Leader: a member just removed, told of its removal by heartbeats that
@@ -43,6 +53,7 @@ struct elector {
 	unsigned vote_count;
 	struct peer_progress progress[ELECTOR_MEMBERS_MAX];
 	struct departure departures[ELECTOR_MEMBERS_MAX];
+	struct leader_report report;
 	struct elector_msg *out;
 	size_t out_count;
 	size_t out_cap;
@@ -185,23 +196,34 @@ static void become_follower(struct elector *e, uint64_t term, uint64_t leader)
 	reset_timer(e);
 }
 
+static struct peer_progress *progress_of(struct elector *e, uint64_t id);
+
+/* A heartbeat to `to`: the membership and how long since this leader
+ * heard from each member. */
+static void emit_heartbeat(struct elector *e, uint64_t to)
+{
+	struct elector_msg *m = emit(e, ELECTOR_MSG_HEARTBEAT, to);
+	if (m == NULL)
+		return;
+	m->config = e->p.config;
+	for (uint32_t i = 0; i < e->p.config.count; i++) {
+		uint64_t silence = elector_silence(e, e->p.config.members[i].id);
+		m->silence[i] =
+		    silence < ELECTOR_SILENCE_NEVER ? (uint32_t)silence : ELECTOR_SILENCE_NEVER;
+	}
+}
+
 static void send_heartbeats(struct elector *e)
 {
 	e->heartbeat_due = 0;
 	for (uint32_t i = 0; i < e->p.config.count; i++) {
 		uint64_t id = e->p.config.members[i].id;
-		if (id == e->opt.id)
-			continue;
-		struct elector_msg *m = emit(e, ELECTOR_MSG_HEARTBEAT, id);
-		if (m != NULL)
-			m->config = e->p.config;
+		if (id != e->opt.id)
+			emit_heartbeat(e, id);
 	}
 	for (size_t i = 0; i < ELECTOR_MEMBERS_MAX; i++) {
-		if (e->departures[i].state != ELECTOR_DEPARTURE_TELLING)
-			continue;
-		struct elector_msg *m = emit(e, ELECTOR_MSG_HEARTBEAT, e->departures[i].member.id);
-		if (m != NULL)
-			m->config = e->p.config;
+		if (e->departures[i].state == ELECTOR_DEPARTURE_TELLING)
+			emit_heartbeat(e, e->departures[i].member.id);
 	}
 }
 
@@ -278,6 +300,7 @@ static void progress_sync(struct elector *e)
 	if (self != NULL) {
 		self->match_index = e->p.config.index;
 		self->heard_at = e->now;
+		self->heard = true;
 	}
 }
 
@@ -454,6 +477,11 @@ static void on_heartbeat(struct elector *e, const struct elector_msg *m)
 	e->leader = m->from;
 	e->elapsed = 0;
 	e->leader_heard = 0;
+	e->report = (struct leader_report){.from = m->from, .at = e->now, .count = m->config.count};
+	for (uint32_t i = 0; i < m->config.count && i < ELECTOR_MEMBERS_MAX; i++) {
+		e->report.ids[i] = m->config.members[i].id;
+		e->report.silence[i] = m->silence[i];
+	}
 	/* The leader's membership entry is authoritative: an uncommitted entry
 	 * from an older leader is replaced (Raft's log truncation). */
 	if (m->config.index != e->p.config.index || m->config.term != e->p.config.term ||
@@ -599,6 +627,7 @@ static void step(struct elector *e, const struct elector_msg *m)
 			struct peer_progress *pr = progress_of(e, m->from);
 			if (pr != NULL) {
 				pr->heard_at = e->now;
+				pr->heard = true;
 				if (m->last_index == e->p.config.index &&
 				    m->last_term == e->p.config.term)
 					pr->match_index = m->last_index;
@@ -773,7 +802,31 @@ uint64_t elector_silence(const struct elector *e, uint64_t id)
 		return 0;
 	for (size_t i = 0; i < ELECTOR_MEMBERS_MAX; i++) {
 		if (e->progress[i].id == id)
-			return e->now - e->progress[i].heard_at;
+			return e->progress[i].heard ? e->now - e->progress[i].heard_at : UINT64_MAX;
 	}
 	return UINT64_MAX;
+}
+
+int elector_leader_view(const struct elector *e, uint64_t id, uint64_t *silence, uint64_t *age)
+{
+	if (e->role == ELECTOR_LEADER) {
+		if (member(&e->p.config, id) == NULL)
+			return -1;
+		*silence = elector_silence(e, id);
+		*age = 0;
+		return 0;
+	}
+	/* Only the report of the leader this node follows. */
+	if (e->report.from == ELECTOR_NONE || e->report.from != e->leader)
+		return -1;
+	for (uint32_t i = 0; i < e->report.count; i++) {
+		if (e->report.ids[i] == id) {
+			*silence = e->report.silence[i] == ELECTOR_SILENCE_NEVER
+				       ? UINT64_MAX
+				       : e->report.silence[i];
+			*age = e->now - e->report.at;
+			return 0;
+		}
+	}
+	return -1;
 }

@@ -11,7 +11,10 @@
  * pre-vote (a node that cannot win does not disturb the cluster) and
  * check-quorum (a leader that has not heard from a majority within an
  * election timeout steps down); followers that heard from a leader recently
- * refuse to vote; heartbeats that carry the membership; membership changes
+ * refuse to vote; heartbeats that carry the membership and the leader's
+ * view of each member (how long since it last heard from it), so that a
+ * follower knows the health of members it does not hear itself (followers
+ * do not speak to each other); membership changes
  * one node at a time through the leader, committed by a majority of the new
  * membership before the next may start.  The membership is the only
  * replicated state, so the "log" is its latest entry (index, term).
@@ -43,8 +46,9 @@
 
 #define ELECTOR_MEMBERS_MAX	 16
 #define ELECTOR_ADDRESS_MAX	 128
-#define ELECTOR_NONE		 0  /* no node: node ids are never 0 */
-#define ELECTOR_FINGERPRINT_SIZE 32 /* SHA-256 */
+#define ELECTOR_NONE		 0	    /* no node: node ids are never 0 */
+#define ELECTOR_FINGERPRINT_SIZE 32	    /* SHA-256 */
+#define ELECTOR_SILENCE_NEVER	 UINT32_MAX /* not heard since this leader leads */
 
 struct elector_member {
 	uint64_t id;
@@ -100,6 +104,9 @@ struct elector_msg {
 	uint64_t last_term;
 	uint64_t commit_index;
 	struct elector_config config; /* heartbeats only */
+	/* Heartbeats only: ticks since the leader last heard from
+	 * config.members[i] (0 for itself), or ELECTOR_SILENCE_NEVER. */
+	uint32_t silence[ELECTOR_MEMBERS_MAX];
 };
 
 struct elector_options {
@@ -179,6 +186,12 @@ const struct elector_config *elector_config(const struct elector *e);
 uint64_t elector_commit_index(const struct elector *e);
 /* Ticks since a leader last heard from `id` (leader only; UINT64_MAX if never). */
 uint64_t elector_silence(const struct elector *e, uint64_t id);
+/* The leader's view of member `id`: on the leader its own; on a follower
+ * what the last heartbeat of the leader it follows said.  0 with `*silence`
+ * (ticks since the leader heard from it, as of the report; UINT64_MAX:
+ * not since it leads) and `*age` (ticks since the report; 0 on the
+ * leader); -1 when there is no such report. */
+int elector_leader_view(const struct elector *e, uint64_t id, uint64_t *silence, uint64_t *age);
 /* The one name of each role ("PRE-CANDIDATE"...): the elector's log lines
  * and rxmppctl cluster status both print it. */
 const char *elector_role_name(enum elector_role role);

@@ -31,6 +31,13 @@
  *   leader keeps a link to it until then, and a removal is answered once
  *   the removed node knows, or did not answer within two election
  *   timeouts.
+ * - Health: whether each member is reachable, as this node sees it (the
+ *   leader by heartbeat replies, a follower its leader by heartbeats and
+ *   the others by their links) and as the leader last reported it
+ *   (elector_leader_view: followers do not hear each other), and whether
+ *   a quorum is.  `cluster status` shows it; losing and regaining a member
+ *   or the quorum is logged once (elector_health.c), losing the leader
+ *   where the leader changes.
  * - The router is told who leads whenever that changes (PROTO_LEADER), and
  *   the members with their certificates whenever those change
  *   (PROTO_MEMBERS): its stanza links are held only by members.
@@ -51,6 +58,7 @@
 #include "common/peerlink.h"
 #include "common/tls.h"
 #include "elector_core.h"
+#include "elector_health.h"
 #include "elector_peers.h"
 #include "elector_state.h"
 #include "elector_wire.h"
@@ -65,6 +73,7 @@
 #define REQUEST_HOPS_MAX    4
 #define CONTACT_TRIES	    3
 #define CONTACT_DEADLINE_MS 5000
+#define HEALTH_EVERY_TICKS  10
 
 struct out_link {
 	uint64_t id;
@@ -119,6 +128,9 @@ static struct {
 	uint32_t told_members;
 	struct proto_members told_membership; /* last sent to the router */
 	enum elector_role told_role;	      /* the role last logged */
+	struct elector_health health;	      /* what the health lines said last */
+	int64_t started_ms;
+	unsigned health_due;
 } shell;
 
 static void pump(void);
@@ -236,7 +248,11 @@ static void leader_changed(uint64_t leader)
 	uint64_t term = elector_term(shell.core);
 	if (leader == shell.id)
 		log_info("this node leads the cluster in term %" PRIu64, term);
-	else if (leader == ELECTOR_NONE)
+	else if (leader == ELECTOR_NONE && shell.told_leader != ELECTOR_NONE) {
+		const struct elector_member *m = member_of(shell.told_leader);
+		log_warnx("lost the leader %016" PRIx64 " at %s: no leader in term %" PRIu64,
+			  shell.told_leader, m ? m->address : "?", term);
+	} else if (leader == ELECTOR_NONE)
 		log_info("no leader known in term %" PRIu64, term);
 	else {
 		const struct elector_member *m = member_of(leader);
@@ -822,6 +838,93 @@ static void request_drive(void)
 	}
 }
 
+/* One member's health: how this node sees it and how the leader last
+ * reported it; reachable at a glance by the leader's view while it is
+ * fresh (the leader hears every member), else by this node's own. */
+struct member_health {
+	uint32_t here; /* enum proto_reach */
+	uint64_t heard_ms;
+	uint64_t leader_heard_ms; /* UINT64_MAX: not heard, or no fresh view */
+	bool fresh_view;
+	bool reachable;
+};
+
+static void member_health(const struct elector_member *m, struct member_health *h)
+{
+	uint64_t timeout = shell.cfg.cluster.election_timeout_min_ms;
+	uint64_t silence = elector_silence(shell.core, m->id);
+	*h = (struct member_health){.heard_ms = silence != UINT64_MAX ? silence * TICK_MS
+								      : heard_ago(m->id),
+				    .leader_heard_ms = UINT64_MAX};
+	bool leads = elector_role(shell.core) == ELECTOR_LEADER;
+	if (m->id == shell.id) {
+		h->here = PROTO_REACH_SELF;
+	} else if (leads || m->id == elector_leader(shell.core)) {
+		if (leads)
+			h->heard_ms = silence != UINT64_MAX ? silence * TICK_MS : UINT64_MAX;
+		h->here = h->heard_ms < timeout ? PROTO_REACH_HEARD : PROTO_REACH_SILENT;
+	} else {
+		const struct out_link *out = out_for(m->id);
+		h->here = out != NULL && out->link != NULL && peerlink_is_up(out->link)
+			      ? PROTO_REACH_LINK_UP
+			      : PROTO_REACH_LINK_DOWN;
+	}
+	uint64_t age;
+	if (elector_leader_view(shell.core, m->id, &silence, &age) == 0 &&
+	    age * TICK_MS < timeout) {
+		h->fresh_view = true;
+		if (silence != UINT64_MAX)
+			h->leader_heard_ms = (silence + age) * TICK_MS;
+	}
+	h->reachable =
+	    h->here == PROTO_REACH_SELF ||
+	    (h->fresh_view ? h->leader_heard_ms < timeout
+			   : h->here == PROTO_REACH_HEARD || h->here == PROTO_REACH_LINK_UP);
+}
+
+static uint32_t quorum_needed(void)
+{
+	return elector_config(shell.core)->count / 2 + 1;
+}
+
+/* Every HEALTH_EVERY_TICKS, once links had time to come up: what changed
+ * goes to the log. */
+static void health_watch(void)
+{
+	const struct elector_config *c = elector_config(shell.core);
+	if (++shell.health_due < HEALTH_EVERY_TICKS || c->count == 0 ||
+	    elector_removed(shell.core) ||
+	    now_ms() - shell.started_ms < 2 * (int64_t)shell.cfg.cluster.election_timeout_max_ms)
+		return;
+	shell.health_due = 0;
+	struct elector_health_member members[ELECTOR_MEMBERS_MAX];
+	char why[ELECTOR_MEMBERS_MAX][96];
+	uint32_t reachable = 0;
+	for (uint32_t i = 0; i < c->count; i++) {
+		struct member_health h;
+		member_health(&c->members[i], &h);
+		reachable += h.reachable;
+		bool leads = elector_role(shell.core) == ELECTOR_LEADER;
+		uint64_t ms = h.fresh_view ? h.leader_heard_ms : h.heard_ms;
+		if (h.here == PROTO_REACH_LINK_DOWN && !h.fresh_view)
+			snprintf(why[i], sizeof(why[i]), "its cluster link is down");
+		else if (ms == UINT64_MAX)
+			snprintf(why[i], sizeof(why[i]), "%s not heard from it since %s",
+				 leads || !h.fresh_view ? "this node has" : "the leader has",
+				 leads || h.fresh_view ? "it leads" : "this node started");
+		else
+			snprintf(why[i], sizeof(why[i]),
+				 "%s last heard from it %" PRIu64 ".%01" PRIu64 " s ago",
+				 leads || !h.fresh_view ? "this node" : "the leader", ms / 1000,
+				 ms % 1000 / 100);
+		members[i] = (struct elector_health_member){.id = c->members[i].id,
+							    .address = c->members[i].address,
+							    .reachable = h.reachable,
+							    .why = why[i]};
+	}
+	elector_health_watch(&shell.health, members, c->count, reachable, quorum_needed());
+}
+
 static void send_status(uint64_t token)
 {
 	struct proto_cluster_status status = {.enabled = shell.core != NULL, .self = shell.id};
@@ -833,15 +936,27 @@ static void send_status(uint64_t token)
 		status.leader = elector_leader(shell.core);
 		status.members = c->count;
 		status.removed = elector_removed(shell.core);
+		status.needed = quorum_needed();
+		status.report_age_ms = UINT64_MAX;
 		for (uint32_t i = 0; i < c->count; i++) {
-			members[i] = (struct proto_cluster_member){.id = c->members[i].id};
+			struct member_health h;
+			member_health(&c->members[i], &h);
+			members[i] =
+			    (struct proto_cluster_member){.id = c->members[i].id,
+							  .heard_ms = h.heard_ms,
+							  .leader_heard_ms = h.leader_heard_ms,
+							  .reachable = h.reachable,
+							  .here = h.here};
 			memcpy(members[i].fingerprint, c->members[i].fingerprint,
 			       sizeof(members[i].fingerprint));
 			snprintf(members[i].address, sizeof(members[i].address), "%s",
 				 c->members[i].address);
-			uint64_t silence = elector_silence(shell.core, c->members[i].id);
-			members[i].heard_ms =
-			    silence != UINT64_MAX ? silence * TICK_MS : heard_ago(c->members[i].id);
+			status.reachable += h.reachable;
+			uint64_t silence, age;
+			if (elector_leader_view(shell.core, c->members[i].id, &silence, &age) ==
+				0 &&
+			    h.fresh_view)
+				status.report_age_ms = age * TICK_MS;
 		}
 	}
 	struct iovec iov[2] = {{&status, sizeof(status)},
@@ -994,6 +1109,7 @@ static int64_t on_tick(struct ev_timer *timer, void *arg)
 		/* A leader read from an old state file binds itself too. */
 		maybe_bind(shell.id, shell.fingerprint);
 		pump();
+		health_watch();
 	}
 	request_drive();
 	return TICK_MS;
@@ -1069,6 +1185,7 @@ int elector_io_configure(const struct config *cfg, bool first, char *why, size_t
 	}
 	log_info("node %016" PRIx64 " at %s, term %" PRIu64 ", %u members", shell.id, shell.address,
 		 state.term, state.config.count);
+	shell.started_ms = now_ms();
 	shell.ticker = ev_timer_add(shell.loop, TICK_MS, on_tick, NULL);
 	return 0;
 }

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * rxmppctl cluster initialize | join HOST[:PORT] | remove NODE | status:
- * requests to the node's elector, relayed by rxmppd.  Status lists each
- * member once: address, node id, (Leader), and how long ago this node last
- * heard from it.
+ * requests to the node's elector, relayed by rxmppd.  Status gives the
+ * quorum and each member once: address, node id, (Leader), reachable or
+ * not at a glance, and how this node and the leader last heard from it.
  */
 #include <inttypes.h>
 #include <openssl/pem.h>
@@ -42,7 +42,36 @@ static void cluster_usage(FILE *out)
 		     "            each step; a node that was reset replaces its old entry\n"
 		     "remove      remove the member NODE (its node id or host:port); the leader\n"
 		     "            tells it, so its reset needs no --force\n"
-		     "status      this node's role and term, and every member once\n");
+		     "status      this node's role and term, the quorum, and every member once:\n"
+		     "            reachable or UNREACHABLE, as seen here and by the leader\n");
+}
+
+static const char *reach_name(uint32_t here)
+{
+	static const char *const names[] = {
+	    [PROTO_REACH_SELF] = "self",	   [PROTO_REACH_HEARD] = "heard",
+	    [PROTO_REACH_SILENT] = "silent",	   [PROTO_REACH_LINK_UP] = "link up",
+	    [PROTO_REACH_LINK_DOWN] = "link down",
+	};
+	return here < sizeof(names) / sizeof(names[0]) ? names[here] : "unknown";
+}
+
+static void print_json_ms(const char *key, uint64_t ms)
+{
+	if (ms == UINT64_MAX)
+		printf(", \"%s\": null", key);
+	else
+		printf(", \"%s\": %" PRIu64, key, ms);
+}
+
+/* "heard 0.1s ago", or "never heard" */
+static void heard_text(char *out, size_t size, uint64_t ms)
+{
+	if (ms == UINT64_MAX)
+		snprintf(out, size, "never heard");
+	else
+		snprintf(out, size, "heard %" PRIu64 ".%01" PRIu64 "s ago", ms / 1000,
+			 ms % 1000 / 100);
 }
 
 int rxmppctl_print_cluster_status(const struct ipc_msg *msg, bool json)
@@ -59,6 +88,8 @@ int rxmppctl_print_cluster_status(const struct ipc_msg *msg, bool json)
 	const char *state = !st.enabled	 ? "DISABLED"
 			    : st.removed ? "REMOVED"
 					 : elector_role_name((enum elector_role)st.role);
+	bool leads = st.enabled && st.role == ELECTOR_LEADER;
+	bool quorum = st.members > 0 && !st.removed && st.reachable >= st.needed;
 	if (json) {
 		printf("{\"enabled\": %s, \"state\": \"%s\", \"term\": %" PRIu64
 		       ", \"node\": \"%016" PRIx64 "\", \"leader\": ",
@@ -67,6 +98,9 @@ int rxmppctl_print_cluster_status(const struct ipc_msg *msg, bool json)
 			printf("\"%016" PRIx64 "\"", st.leader);
 		else
 			printf("null");
+		printf(", \"quorum\": {\"ok\": %s, \"reachable\": %u, \"needed\": %u}",
+		       quorum ? "true" : "false", st.reachable, st.needed);
+		print_json_ms("leader_report_age_ms", st.report_age_ms);
 		printf(", \"members\": [");
 	} else if (!st.enabled) {
 		printf("State: DISABLED (cluster.enabled is false)\n");
@@ -78,6 +112,17 @@ int rxmppctl_print_cluster_status(const struct ipc_msg *msg, bool json)
 			printf(
 			    "This node was removed from the cluster: stop rxmppd, rxmppctl reset, "
 			    "start it and join again.\n");
+		else if (st.members > 0)
+			printf("Quorum: %s (%u of %u reachable, %u needed)\n",
+			       quorum ? "yes" : "no", st.reachable, st.members, st.needed);
+		if (!leads && !st.removed && st.members > 0) {
+			if (st.report_age_ms == UINT64_MAX)
+				printf("Leader's view: none lately (states are this node's own "
+				       "view)\n");
+			else
+				printf("Leader's view: from %" PRIu64 ".%01" PRIu64 "s ago\n",
+				       st.report_age_ms / 1000, st.report_age_ms % 1000 / 100);
+		}
 		printf(st.members ? "Members:\n" : "Members: none (cluster initialize or join)\n");
 	}
 	for (uint32_t i = 0; i < st.members; i++) {
@@ -93,24 +138,32 @@ int rxmppctl_print_cluster_status(const struct ipc_msg *msg, bool json)
 		if (json) {
 			printf("%s{\"address\": ", i ? ", " : "");
 			rxmppctl_print_json_string(m.address);
-			printf(", \"node\": \"%016" PRIx64 "\", \"leader\": %s, \"self\": %s, "
-			       "\"certificate_sha256\": \"%s\", \"heartbeat_ms\": ",
-			       m.id, leader ? "true" : "false", self ? "true" : "false",
-			       fingerprint);
-			if (m.heard_ms == UINT64_MAX)
-				printf("null}");
-			else
-				printf("%" PRIu64 "}", m.heard_ms);
+			printf(
+			    ", \"node\": \"%016" PRIx64 "\", \"leader\": %s, \"self\": %s, "
+			    "\"reachable\": %s, \"here\": \"%s\", \"certificate_sha256\": \"%s\"",
+			    m.id, leader ? "true" : "false", self ? "true" : "false",
+			    m.reachable ? "true" : "false", reach_name(m.here), fingerprint);
+			print_json_ms("heartbeat_ms", m.heard_ms);
+			print_json_ms("leader_heartbeat_ms", m.leader_heard_ms);
+			printf("}");
 			continue;
 		}
-		char age[32] = "-";
-		if (self)
-			snprintf(age, sizeof(age), "this node");
-		else if (m.heard_ms != UINT64_MAX)
-			snprintf(age, sizeof(age), "%" PRIu64 ".%01" PRIu64 "s ago",
-				 m.heard_ms / 1000, m.heard_ms % 1000 / 100);
-		printf("  %-28s %016" PRIx64 " %-9s last heartbeat: %s\n", m.address, m.id,
-		       leader ? "(Leader)" : "", age);
+		char here[48], view[48];
+		if (m.here == PROTO_REACH_SELF)
+			snprintf(here, sizeof(here), "this node");
+		else if (m.here == PROTO_REACH_LINK_UP || m.here == PROTO_REACH_LINK_DOWN)
+			snprintf(here, sizeof(here), "%s", reach_name(m.here));
+		else
+			heard_text(here, sizeof(here), m.heard_ms);
+		if (leads)
+			snprintf(view, sizeof(view), "(this node)");
+		else if (st.report_age_ms == UINT64_MAX)
+			snprintf(view, sizeof(view), "-");
+		else
+			heard_text(view, sizeof(view), m.leader_heard_ms);
+		printf("  %-24s %016" PRIx64 " %-8s %-11s here: %-19s leader: %s\n", m.address,
+		       m.id, leader ? "(Leader)" : "", m.reachable ? "reachable" : "UNREACHABLE",
+		       here, view);
 		printf("    certificate SHA-256 %s\n", fingerprint);
 	}
 	if (json)

@@ -8,7 +8,8 @@
  * it names (or, when bit 1 of `granted` is set, of an outsider).  Nothing
  * may crash or read out of bounds, every text accepted must end within its
  * field, every address accepted must be host:port, and an outsider's
- * message must be refused.
+ * message must be refused, and the leader's view of the members a
+ * heartbeat carries is taken only from the leader followed.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -78,6 +79,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (outsider && elector_term(e) != term)
 		abort();
+	/* The leader's view a heartbeat brought is only ever about members of
+	 * the membership it carried, and only from the leader followed. */
+	for (uint64_t id = 0; id <= 4; id++) {
+		uint64_t silence, age;
+		if (elector_leader_view(e, id, &silence, &age) == 0 &&
+		    (elector_leader(e) != m.u.msg.from || age != 0))
+			abort();
+	}
 	for (int t = 0; t < 12; t++) {
 		while (elector_has_ready(e)) {
 			struct elector_ready r;

@@ -93,7 +93,8 @@ class PeerLink:
             for member_id, fingerprint, address in members:
                 config += struct.pack("<Q32s128s", member_id, fingerprint, address.encode())
             config += b"\0" * ((MEMBERS_MAX - len(members)) * (8 + FINGERPRINT + ADDRESS))
-            head += config
+            # The leader's view of each member: not heard since it leads.
+            head += config + struct.pack(f"<{MEMBERS_MAX}I", *[0xFFFFFFFF] * MEMBERS_MAX)
         self.sock.sendall(frame(WIRE_MSG, head))
         self.sock.settimeout(3)
         try:

@@ -10,6 +10,9 @@
  * every connected node follows.  An impostor (a node with a certificate of
  * its own) keeps sending messages in members' names and in its own: every
  * one is refused and changes nothing, and no honest message is refused.
+ * What a follower holds of its leader's view of the members (piggybacked on
+ * heartbeats) never says the leader heard from a member more recently than
+ * a message of that member reached it, give or take one delivery delay.
  * In the five-node runs the leader removes one member at a random moment:
  * a node that knows it was removed never campaigns or leads again, and a
  * node that knows it never is one the leader did not remove.
@@ -68,6 +71,8 @@ struct sim {
 	unsigned max_delay;
 	uint64_t leader_of_term[4096];
 	uint64_t removed; /* the member the leader removed; 0: none yet */
+	/* tick a message from node i was last taken by node j; 0: never */
+	uint64_t delivered[SIM_NODES_MAX][SIM_NODES_MAX];
 	uint64_t seed;
 	char failure[256];
 };
@@ -179,6 +184,31 @@ static void sim_drain(struct sim *s, int i)
 	}
 }
 
+/* The leader's view as a follower holds it: when it says the leader last
+ * heard from a member, a message of that member had reached the leader by
+ * then (the view left the leader up to a delivery delay before it came). */
+static void sim_check_views(struct sim *s)
+{
+	for (int f = 0; f < s->n; f++) {
+		struct elector *e = s->nodes[f].e;
+		if (!s->nodes[f].up || elector_role(e) == ELECTOR_LEADER)
+			continue;
+		int l = sim_index(s, elector_leader(e));
+		const struct elector_config *c = elector_config(e);
+		for (uint32_t k = 0; l >= 0 && k < c->count; k++) {
+			int m = sim_index(s, c->members[k].id);
+			uint64_t silence, age;
+			if (m < 0 || m == l ||
+			    elector_leader_view(e, c->members[k].id, &silence, &age) == -1 ||
+			    silence == UINT64_MAX)
+				continue;
+			if (silence + age > s->now ||
+			    s->now - age - silence > s->delivered[m][l] + s->max_delay)
+				sim_fail(s, "the leader's view says it heard a member it did not");
+		}
+	}
+}
+
 static void sim_step(struct sim *s)
 {
 	s->now++;
@@ -200,12 +230,15 @@ static void sim_step(struct sim *s)
 			continue;
 		const char *why;
 		/* A member removed may speak before it knows: it is no member. */
-		if (elector_step(s->nodes[to].e, &msg.m, cert_of(msg.m.from), &why) == -1 &&
-		    msg.m.from != s->removed)
+		int taken = elector_step(s->nodes[to].e, &msg.m, cert_of(msg.m.from), &why);
+		if (taken == -1 && msg.m.from != s->removed)
 			sim_fail(s, "a member's own message refused");
+		if (taken == 0)
+			s->delivered[from][to] = s->now;
 		sim_drain(s, to);
 	}
 	s->queued = kept;
+	sim_check_views(s);
 }
 
 /* The impostor holds a certificate of its own and writes what it likes:
@@ -665,6 +698,40 @@ START_TEST(test_partitioned_node_cannot_depose_the_leader)
 }
 END_TEST
 
+/* A follower learns from the leader's heartbeats how long since the leader
+ * heard each member: a fellow follower it never hears itself looks
+ * healthy while it answers the leader, and silent once it is cut off. */
+START_TEST(test_leader_view_reaches_followers)
+{
+	struct elector *nodes[3];
+	scenario_three(nodes);
+	int li = (int)elector_leader(nodes[0]) - 1;
+	int a = (li + 1) % 3, b = (li + 2) % 3;
+	uint64_t silence, age;
+	ck_assert_int_eq(elector_leader_view(nodes[a], (uint64_t)b + 1, &silence, &age), 0);
+	ck_assert_uint_lt(silence, ELECTION_MIN);
+	ck_assert_uint_le(age, HEARTBEAT);
+	ck_assert_int_eq(elector_leader_view(nodes[a], (uint64_t)li + 1, &silence, &age), 0);
+	ck_assert_uint_eq(silence, 0);
+	ck_assert_int_eq(elector_leader_view(nodes[li], (uint64_t)b + 1, &silence, &age), 0);
+	ck_assert_uint_lt(silence, ELECTION_MIN);
+	ck_assert_uint_eq(age, 0);
+	ck_assert_int_eq(elector_leader_view(nodes[a], 99, &silence, &age), -1);
+	/* b is cut off: the leader's view of it, on a, grows past a timeout. */
+	struct elector *pair[2] = {nodes[li], nodes[a]};
+	scenario_run(pair, 2, 2 * ELECTION_MIN);
+	ck_assert_int_eq(elector_leader_view(nodes[a], (uint64_t)b + 1, &silence, &age), 0);
+	ck_assert_uint_ge(silence, ELECTION_MIN);
+	ck_assert_uint_le(age, HEARTBEAT);
+	/* No leader, no view: a's report ages, and goes with the leader. */
+	struct elector *alone[1] = {nodes[a]};
+	scenario_run(alone, 1, ELECTION_MAX + 1);
+	ck_assert_int_eq(elector_leader_view(nodes[a], (uint64_t)b + 1, &silence, &age), -1);
+	for (int i = 0; i < 3; i++)
+		elector_free(nodes[i]);
+}
+END_TEST
+
 START_TEST(test_leader_cut_off_steps_down)
 {
 	struct elector *nodes[3];
@@ -815,7 +882,10 @@ START_TEST(test_wire_frames_are_checked)
 	struct ipc_msg msg = {.type = ELECTOR_WIRE_MSG, .data = &hb, .len = sizeof(hb), .fd = -1};
 	ck_assert_int_eq(elector_wire_decode(&msg, &m, &why), 0);
 	ck_assert_uint_eq(m.u.msg.config.count, 1);
-	/* A heartbeat without its membership, a vote with one. */
+	/* A heartbeat without the leader's view of the members (as before
+	 * it carried one), without its membership; a vote with one. */
+	msg.len = offsetof(struct elector_msg, silence);
+	ck_assert_int_eq(elector_wire_decode(&msg, &m, &why), -1);
 	msg.len = offsetof(struct elector_msg, config);
 	ck_assert_int_eq(elector_wire_decode(&msg, &m, &why), -1);
 	hb.type = ELECTOR_MSG_VOTE;
@@ -873,6 +943,7 @@ Suite *elector_suite(void)
 	tcase_add_test(tc, test_wire_frames_are_checked);
 	tcase_add_test(tc, test_initialize_add_remove_rejoin);
 	tcase_add_test(tc, test_removed_member_is_told);
+	tcase_add_test(tc, test_leader_view_reaches_followers);
 	tcase_add_test(tc, test_partitioned_node_cannot_depose_the_leader);
 	tcase_add_test(tc, test_leader_cut_off_steps_down);
 	tcase_add_test(tc, test_impostor_changes_nothing);
