@@ -31,7 +31,7 @@
 
 static void user_usage(FILE *out)
 {
-	fprintf(out, "usage: rxmppctl user add NAME [--stdin | --password-file FILE]\n"
+	fprintf(out, "usage: rxmppctl user add NAME[@DOMAIN] [--stdin | --password-file FILE]\n"
 		     "       rxmppctl user passwd NAME [--stdin | --password-file FILE]\n"
 		     "       rxmppctl user del NAME\n"
 		     "       rxmppctl user list [--json]\n"
@@ -42,8 +42,47 @@ static void user_usage(FILE *out)
 		     "NAME is prepared as XMPP clients prepare it (the stringprep Nodeprep\n"
 		     "profile: 'ÅSA' is stored as 'åsa'); a name with a space, one of \"&'/:<>@,\n"
 		     "a control, an unassigned code point or invalid UTF-8 is refused.\n"
+		     "NAME@DOMAIN, as clients write it, is taken for this node's domain.\n"
 		     "passwd and del end the user's sessions on the running node (<reset/>,\n"
 		     "<not-authorized/>); accounts are per node.\n");
+}
+
+/* NAME@DOMAIN as a client writes it: the local part, in `local`, when
+ * DOMAIN is this node's; -1 with the reason printed otherwise. */
+static int user_local_part(const char *raw, const struct config *cfg, char *local, size_t size)
+{
+	char jid[3 * (JID_PART_MAX + 1)], why[JIDPREP_WHY_MAX];
+	if (jidprep_jid(raw, strlen(raw), jid, sizeof(jid), why, sizeof(why)) == -1) {
+		fprintf(stderr, "rxmppctl: '%s': %s\n", raw, why);
+		return -1;
+	}
+	char *at = strchr(jid, '@');
+	if (at == NULL || strchr(at, '/') != NULL) {
+		fprintf(stderr, "rxmppctl: '%s' is not NAME or NAME@DOMAIN\n", raw);
+		return -1;
+	}
+	*at = '\0';
+	const char *domain = at + 1;
+	if (cfg->domain[0] == '\0') {
+		fprintf(stderr,
+			"rxmppctl: this node has no domain yet (rxmppctl domain NAME); give the "
+			"user name alone: %s\n",
+			jid);
+		return -1;
+	}
+	if (strcmp(domain, cfg->domain) != 0) {
+		fprintf(stderr,
+			"rxmppctl: %s@%s is not an account of this node, whose domain is %s "
+			"(accounts are NAME@%s: give %s or %s@%s)\n",
+			jid, domain, cfg->domain, cfg->domain, jid, jid, cfg->domain);
+		return -1;
+	}
+	if (strlen(jid) >= size) {
+		fprintf(stderr, "rxmppctl: the user name in '%s' is too long\n", raw);
+		return -1;
+	}
+	memcpy(local, jid, strlen(jid) + 1);
+	return 0;
 }
 
 /* A refused name as typed, with controls (and, when it is not UTF-8, every
@@ -185,7 +224,12 @@ int rxmppctl_user(int argc, char **argv, const struct config *cfg, const char *s
 		user_usage(stderr);
 		return CTL_USAGE;
 	}
-	char name[JID_PART_MAX + 1] = "", prep_why[JIDPREP_WHY_MAX];
+	char name[JID_PART_MAX + 1] = "", prep_why[JIDPREP_WHY_MAX], local[JID_PART_MAX + 1];
+	if (!is_list && strchr(raw_name, '@') != NULL) {
+		if (user_local_part(raw_name, cfg, local, sizeof(local)) == -1)
+			return CTL_FAILED;
+		raw_name = local;
+	}
 	if (!is_list && jidprep_node(raw_name, strlen(raw_name), name, sizeof(name), prep_why,
 				     sizeof(prep_why)) == -1) {
 		fprintf(stderr, "rxmppctl: user name '");

@@ -88,6 +88,23 @@ def test_a_secret_with_yaml_characters_is_stored_escaped_and_works(anode):
     run(bridge())
 
 
+def test_user_add_takes_name_at_the_nodes_domain_and_refuses_another(anode):
+    result = anode.ctl_input(["user", "add", "dora@Test.Example", "--stdin"], "pw-dora\n")
+    assert result.returncode == 0 and "user dora added" in result.stdout, result.stderr
+    refused = anode.ctl_input(["user", "add", "erin@other.example", "--stdin"], "pw-erin\n")
+    assert refused.returncode == 1
+    assert ("erin@other.example is not an account of this node, whose domain is test.example"
+            in refused.stderr), refused.stderr
+    assert "erin" not in anode.ctl("user", "list").stdout.split()
+
+    async def dora_logs_in():
+        client = await login(anode, "dora", "pw-dora")
+        await client.close()
+
+    run(dora_logs_in())
+    assert "user dora deleted" in anode.ctl("user", "del", "dora@test.example").stdout
+
+
 def test_max_sessions_2_refuses_the_third_login(anode):
     text = open(anode.config).read()
     anode.ctl("max-sessions", "2")

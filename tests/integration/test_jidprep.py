@@ -96,7 +96,8 @@ def test_refused_names_say_why(inode):
 def test_user_add_refuses_what_nodeprep_refuses_and_list_stays_json(inode):
     cases = [
         ("z\udcffe", "user name 'z\\xffe': invalid UTF-8 at byte 2"),  # the byte 0xff
-        ("a@b", "user name 'a@b': prohibited character U+0040"),
+        # NAME@DOMAIN is taken for the node's own domain only.
+        ("a@b", "a@b is not an account of this node, whose domain is test.example"),
         ("a b", "user name 'a b': prohibited character U+0020"),
         ("x\u2028y", "user name 'x\u2028y': prohibited character U+2028"),
         ("\u0221", "user name '\u0221': unassigned code point U+0221"),
