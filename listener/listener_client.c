@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "common/jidprep.h"
 #include "common/log.h"
@@ -82,7 +81,17 @@ void listener_client_open(struct conn *c, const char *content_ns, const struct x
 	const char *to = attr_of(attrs, "to");
 	const char *version = attr_of(attrs, "version");
 	listener_conn_send_header(c, XML_NS_CLIENT, listener_state.cfg.domain);
-	if (to != NULL && strcasecmp(to, listener_state.cfg.domain) != 0) {
+	/* Compared prepared (Nameprep folds case and compatibility forms), as
+	 * the domain of every other address is. */
+	char domain[JID_MAX], why[JIDPREP_WHY_MAX];
+	if (to != NULL &&
+	    jidprep_jid(to, strlen(to), domain, sizeof(domain), why, sizeof(why)) == -1) {
+		char text[JIDPREP_WHY_MAX + 32];
+		snprintf(text, sizeof(text), "malformed to address: %s", why);
+		listener_conn_stream_error(c, "host-unknown", text);
+		return;
+	}
+	if (to != NULL && strcmp(domain, listener_state.cfg.domain) != 0) {
 		listener_conn_stream_error(c, "host-unknown", "this server serves another domain");
 		return;
 	}

@@ -13,17 +13,22 @@
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
 #include "common/jidprep.h"
 #include "common/log.h"
 #include "listener.h"
 #include "listener_handshake.h"
 
+/* The bridges' addresses are stored prepared (config/callbridges.c), so
+ * the address a component asks for is prepared before it is compared. */
 static const struct proto_callbridge *bridge_find_address(const char *address)
 {
+	char prepared[JID_MAX], why[JIDPREP_WHY_MAX];
+	if (jidprep_jid(address, strlen(address), prepared, sizeof(prepared), why, sizeof(why)) ==
+	    -1)
+		return NULL;
 	for (size_t i = 0; i < listener_state.bridge_count; i++) {
-		if (strcasecmp(listener_state.bridges[i].address, address) == 0)
+		if (strcmp(listener_state.bridges[i].address, prepared) == 0)
 			return &listener_state.bridges[i];
 	}
 	return NULL;

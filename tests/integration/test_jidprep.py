@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from raw import Raw
+from raw import HEADER, Raw
 from xmpp import login, run
 
 
@@ -112,3 +112,17 @@ def test_user_add_refuses_what_nodeprep_refuses_and_list_stays_json(inode):
     assert inode.ctl_input(["user", "passwd", "Åsa", "--stdin"], "new-pw\n").returncode == 0
     inode.ctl("user", "del", "ÅSA")
     assert json.loads(inode.ctl("user", "list", "--json").stdout) == ["bob"]
+
+
+def test_stream_to_is_prepared_like_any_domain(inode):
+    # Full-width "ＴＥＳＴ" is "test" after Nameprep.
+    for to, served in [("\uff34\uff25\uff33\uff34.example", True), ("other.example", False)]:
+        raw = Raw(inode.client_port, inode.certs["ca"])
+        try:
+            raw.send(HEADER.replace(b"to='test.example'", f"to='{to}'".encode()))
+            if served:
+                assert b"<starttls " in raw.read_until(b"</stream:features>")
+            else:
+                assert b"<host-unknown " in raw.read_to_end()
+        finally:
+            raw.close()
