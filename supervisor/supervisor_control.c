@@ -119,9 +119,15 @@ void supervisor_control_reload_done(bool ok, const char *refusals)
 	for (size_t i = 0; i < CONTROL_CLIENTS_MAX; i++) {
 		if (!control.reload_waiting[i] || control.clients[i] == NULL)
 			continue;
-		char text[4096 + 256];
-		snprintf(text, sizeof(text), "%s%s%s", control.reload_said[i], ok ? "" : "\n",
-			 ok ? "" : refusals);
+		char text[4096 + 512];
+		/* A refusal comes first: "reloaded" above it would be read as
+		 * success by an administrator who stops at the first line. */
+		if (ok)
+			snprintf(text, sizeof(text), "%s", control.reload_said[i]);
+		else
+			snprintf(text, sizeof(text),
+				 "configuration partly refused:\n%s\nthe rest was taken (%s)",
+				 refusals, control.reload_said[i]);
 		control_send_result(control.clients[i], ok, text);
 		control.reload_waiting[i] = false;
 	}
