@@ -255,6 +255,8 @@ install: all
 	install -m 0644 packaging/systemd/rxmpp.service $(DESTDIR)$(UNITDIR)
 	install -m 0644 packaging/rxmpp.yaml $(DESTDIR)$(SYSCONFDIR)/rxmpp/rxmpp.yaml
 	install -m 0644 packaging/callbridges.yaml $(DESTDIR)$(DATADIR)/callbridges.yaml
+	# The commented example as shipped, for when /etc/rxmpp/rxmpp.yaml is edited.
+	install -m 0644 packaging/rxmpp.yaml $(DESTDIR)$(DATADIR)/rxmpp.yaml
 
 # The sources as git sees them (committed or not, ignored files left out).
 SOURCE_FILES = $(shell git ls-files --cached --others --exclude-standard | \

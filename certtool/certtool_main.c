@@ -58,12 +58,13 @@ static const struct verb {
      "purpose, name mismatch)."},
     {"bundle", certtool_bundle,
      "bundle check FILE [--ca FILE]... [--fix]\n"
-     "bundle make OUT CERT...",
+     "bundle make OUT CERT... [--force]",
      "check: the order of FILE (the server's certificate first, each certificate issued\n"
      "by the next, the root last), missing intermediates, duplicates and expired members;\n"
      "names the certificate out of place and prints the right order; --fix rewrites FILE\n"
      "in that order.  make: write the certificates of the CERT files, checked, into OUT\n"
-     "(for example the cluster trust bundle from every node's certificate)."},
+     "(for example the cluster trust bundle from every node's certificate); a file with\n"
+     "a private key is refused, and an existing OUT is replaced only with --force."},
 };
 #define VERB_COUNT (sizeof(verbs) / sizeof(verbs[0]))
 

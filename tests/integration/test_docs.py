@@ -193,3 +193,18 @@ def test_rxmppd_and_certtool_answer_help_and_version():
                                 capture_output=True, text=True, timeout=30)
         assert result.returncode == 0, binary
         assert re.fullmatch(rf"{binary} \d+\.\d+\.\d+\n", result.stdout), result.stdout
+
+
+def test_files_the_documentation_names_under_usr_share_are_installed():
+    # What `make install` (the packages' install step) would install, without
+    # building or installing anything.
+    dry = subprocess.run(["make", "-n", "-C", TOP, "install", "PREFIX=/usr", "DESTDIR="],
+                         capture_output=True, text=True, timeout=120).stdout
+    installed = set(re.findall(r"(/usr/share/rxmpp/[\w.-]+)", dry))
+    assert "/usr/share/rxmpp/callbridges.yaml" in installed, dry
+    named = set()
+    for path in ("packaging/man/rxmpp.yaml.5", "packaging/man/rxmppd.8",
+                 "packaging/man/rxmppctl.8", "packaging/man/rxmpp-certtool.1", "README.md"):
+        named |= set(re.findall(r"(/usr/share/(?:rxmpp|doc/rxmpp)/[\w.-]*\w)", read(path)))
+    assert "/usr/share/rxmpp/rxmpp.yaml" in named
+    assert named <= installed, named - installed
