@@ -41,6 +41,9 @@ static const char *const proto_type_names[PROTO_TYPE_END] = {
     [PROTO_CTL_SESSIONS] = "CTL_SESSIONS",
     [PROTO_SESSIONS] = "SESSIONS",
     [PROTO_CTL_KICK] = "CTL_KICK",
+    [PROTO_CTL_CLUSTER_SESSIONS] = "CTL_CLUSTER_SESSIONS",
+    [PROTO_CTL_CLUSTER_KICK] = "CTL_CLUSTER_KICK",
+    [PROTO_CLUSTER_SESSIONS] = "CLUSTER_SESSIONS",
 };
 
 const char *proto_type_name(uint16_t type)
@@ -221,4 +224,57 @@ int proto_admin_kick_check(const struct proto_admin_kick *kick)
 	 * it on only check its shape, so that none of them needs libidn. */
 	struct jid_parts parts;
 	return jid_split(kick->jid, strlen(kick->jid), &parts);
+}
+
+/* A JID on the wire: 1 to 3071 bytes, no NUL or control character. */
+static bool proto_jid_bytes_ok(const char *bytes, uint32_t len)
+{
+	if (len == 0 || len >= JID_MAX)
+		return false;
+	for (uint32_t j = 0; j < len; j++) {
+		unsigned char c = (unsigned char)bytes[j];
+		if (c < 0x20 || c == 0x7f)
+			return false;
+	}
+	return true;
+}
+
+int proto_cluster_sessions_unpack(const void *data, size_t len, struct proto_cluster_sessions *head,
+				  void (*each)(const struct proto_remote_session_view *s,
+					       void *arg),
+				  void *arg)
+{
+	const char *bytes = data;
+	if (len < sizeof(*head))
+		return -1;
+	memcpy(head, bytes, sizeof(*head));
+	if (head->total < head->count || head->state >= PROTO_CLUSTER_SESSIONS_STATE_END ||
+	    head->reserved != 0)
+		return -1;
+	struct proto_remote_session_view view;
+	/* First only checking, then handing out: all or nothing. */
+	for (int pass = 0; pass < (each == NULL ? 1 : 2); pass++) {
+		size_t at = sizeof(*head);
+		for (uint32_t i = 0; i < head->count; i++) {
+			struct proto_remote_session entry;
+			if (len - at < sizeof(entry))
+				return -1;
+			memcpy(&entry, bytes + at, sizeof(entry));
+			at += sizeof(entry);
+			if (entry.kind > PROTO_SESSION_COMPONENT || entry.jid_len > len - at ||
+			    !proto_jid_bytes_ok(bytes + at, entry.jid_len))
+				return -1;
+			if (pass == 1) {
+				view.node = entry.node;
+				view.kind = entry.kind;
+				memcpy(view.jid, bytes + at, entry.jid_len);
+				view.jid[entry.jid_len] = '\0';
+				each(&view, arg);
+			}
+			at += entry.jid_len;
+		}
+		if (at != len)
+			return -1;
+	}
+	return 0;
 }

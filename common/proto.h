@@ -109,6 +109,18 @@ enum proto_type {
 	/* rxmppctl -> supervisor -> listener: end sessions,
 	 * struct proto_admin_kick; the listener answers with CTL_RESULT */
 	PROTO_CTL_KICK,
+	/* rxmppctl -> supervisor -> router: the sessions on the cluster's other
+	 * nodes as the leader knows them (no payload); answered with
+	 * PROTO_CLUSTER_SESSIONS (router/router_admin.c) */
+	PROTO_CTL_CLUSTER_SESSIONS,
+	/* rxmppctl -> supervisor -> router: end sessions on the other nodes,
+	 * struct proto_admin_kick (reason PROTO_ADMIN_KICK_ADMIN); answered
+	 * with PROTO_CLUSTER_SESSIONS whose total is how many were told to end */
+	PROTO_CTL_CLUSTER_KICK,
+	/* router -> supervisor -> rxmppctl: struct proto_cluster_sessions, then
+	 * `count` times struct proto_remote_session and its JID
+	 * (proto_cluster_sessions_unpack) */
+	PROTO_CLUSTER_SESSIONS,
 	PROTO_TYPE_END,
 };
 
@@ -387,6 +399,8 @@ _Static_assert(sizeof(struct proto_members) == 648, "proto_members has a fixed s
 
 enum proto_kick_reason {
 	PROTO_KICK_CONFLICT, /* the same full JID logged in elsewhere */
+	PROTO_KICK_ADMIN,    /* rxmppctl kick on another node of the cluster */
+	PROTO_KICK_END,
 };
 
 struct proto_kick {
@@ -456,6 +470,47 @@ _Static_assert(sizeof(struct proto_admin_kick) == 3080, "proto_admin_kick has a 
  * the JID terminated, not empty and a JID by jid_split); -1 if not.  The
  * sender prepares the JID (jidprep): one in another form matches nothing. */
 int proto_admin_kick_check(const struct proto_admin_kick *kick);
+
+/* The sessions of the cluster's other nodes, as its leader's routing table
+ * holds them: the node and the JID, nothing of the connection (address,
+ * TLS, times live in each node's listener).  Bounded like a node's list. */
+enum proto_cluster_sessions_state {
+	PROTO_CLUSTER_SESSIONS_OFF,	  /* no cluster: nothing to add */
+	PROTO_CLUSTER_SESSIONS_OK,	  /* the leader answered (or this node leads) */
+	PROTO_CLUSTER_SESSIONS_NO_LEADER, /* no leader known, or no link to it */
+	PROTO_CLUSTER_SESSIONS_NO_ANSWER, /* the leader did not answer in time */
+	PROTO_CLUSTER_SESSIONS_STATE_END,
+};
+
+struct proto_cluster_sessions {
+	uint64_t self;	 /* this node's id */
+	uint64_t leader; /* the leader's id; 0: none known */
+	uint32_t state;	 /* enum proto_cluster_sessions_state */
+	uint32_t count;	 /* entries that follow */
+	uint32_t total;	 /* sessions there are (a kick: how many were told to end) */
+	uint32_t reserved;
+};
+_Static_assert(sizeof(struct proto_cluster_sessions) == 32, "proto_cluster_sessions is fixed");
+
+struct proto_remote_session {
+	uint64_t node;	  /* the node that holds it */
+	uint32_t kind;	  /* enum proto_session_kind */
+	uint32_t jid_len; /* the JID's bytes follow, without a NUL */
+};
+_Static_assert(sizeof(struct proto_remote_session) == 16, "proto_remote_session is fixed");
+
+struct proto_remote_session_view {
+	uint64_t node;
+	uint32_t kind;
+	char jid[3072];
+};
+
+/* As proto_sessions_unpack, for a CLUSTER_SESSIONS payload (the state
+ * known, reserved zero, count <= total, entries filling it exactly). */
+int proto_cluster_sessions_unpack(const void *data, size_t len, struct proto_cluster_sessions *head,
+				  void (*each)(const struct proto_remote_session_view *s,
+					       void *arg),
+				  void *arg);
 
 struct proto_result {
 	uint32_t ok;

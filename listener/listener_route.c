@@ -241,10 +241,17 @@ bool listener_route_message(const struct ipc_msg *msg)
 		return true;
 	case PROTO_SESSION_KICK: {
 		struct proto_kick kick;
-		if (ipc_get_data(msg, &kick, sizeof(kick)) == -1)
+		if (ipc_get_data(msg, &kick, sizeof(kick)) == -1 || kick.reason >= PROTO_KICK_END)
 			return false;
 		c = listener_index_find(&listener_state.index, msg->peer);
-		if (c != NULL) {
+		if (c == NULL || (c->state != CONN_SESSION && c->state != CONN_COMPONENT))
+			return true; /* it ended meanwhile */
+		if (kick.reason == PROTO_KICK_ADMIN) {
+			log_info("%s: ending session %s (rxmppctl kick on another node)", c->peer,
+				 c->jid);
+			listener_conn_stream_error(c, "policy-violation",
+						   "kicked by the administrator");
+		} else {
 			listener_conn_stream_error(
 			    c, "conflict", "replaced by a new session of the same resource");
 		}

@@ -8,6 +8,7 @@
  *                   server's own iqs
  *   router_cluster.c  stanza links to the other nodes' routers (the shell)
  *   router_relay.c    the relay protocol between them, a pure core
+ *   router_admin.c    rxmppctl sessions and kick across the cluster
  *
  * The router never parses XML: it routes on the header the listener sends
  * with each stanza, and writes the few replies it makes itself.
@@ -18,9 +19,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <sys/uio.h>
+
+#include "common/ipc.h"
 #include "common/proto.h"
 #include "common/config.h"
 #include "router_relay.h"
+#include "router_relay_wire.h"
 
 /* The node a session lives on: ROUTER_LOCAL for this node's listener, or
  * another node's id (known on the leader, which routes for the cluster). */
@@ -96,6 +101,23 @@ void router_cluster_catch_up(void);
 /* A reload: new trust bundle and queue limits (links made from now on). */
 int router_cluster_reconfigure(const struct config *cfg, char *why, size_t why_size);
 void router_cluster_stop(void);
+/* This node's id and the leader's (0 when none is known or no cluster). */
+void router_cluster_identity(uint64_t *self, uint64_t *leader);
+uint64_t router_cluster_self(void);
+bool router_cluster_leading(void);
+/* A question to the leader over the stanza link; -1 without a link up. */
+int router_cluster_query(const struct relay_wire_query *q, const char *jid);
+/* The leader's answer to `node`'s question `id`: iov[0..1], a
+ * CLUSTER_SESSIONS payload. */
+void router_cluster_answer(uint64_t node, uint64_t id, const struct iovec *iov);
+
+/* router_admin.c */
+/* CTL_CLUSTER_SESSIONS and CTL_CLUSTER_KICK from the supervisor; false for
+ * another type or a malformed request. */
+bool router_admin_supervisor_message(const struct ipc_msg *msg);
+/* A follower's question (leader side) and the leader's answer (follower). */
+void router_admin_query(uint64_t node, const struct relay_wire_query *q, const char *jid);
+void router_admin_answer(uint64_t id, const char *data, size_t len);
 
 /* router_main.c */
 /* -1 when the listener is away or its channel is beyond its budget. */

@@ -273,6 +273,42 @@ void router_cluster_kick(const struct rsession *target, uint32_t reason)
 	send_to(link_of(target->ref.node), RELAY_WIRE_KICK, &k, sizeof(k), NULL, 0);
 }
 
+void router_cluster_identity(uint64_t *self, uint64_t *leader)
+{
+	*self = cluster.on ? cluster.self : 0;
+	*leader = !cluster.on || cluster.relay == NULL	? 0
+		  : router_relay_leading(cluster.relay) ? cluster.self
+							: router_relay_link_wanted(cluster.relay);
+}
+
+uint64_t router_cluster_self(void)
+{
+	return cluster.self;
+}
+
+bool router_cluster_leading(void)
+{
+	return cluster.relay != NULL && router_relay_leading(cluster.relay);
+}
+
+int router_cluster_query(const struct relay_wire_query *q, const char *jid)
+{
+	if (cluster.up == NULL || !peerlink_is_up(cluster.up) || router_cluster_leading())
+		return -1;
+	send_to(cluster.up, RELAY_WIRE_QUERY, q, sizeof(*q), jid, q->jid_len);
+	return 0;
+}
+
+void router_cluster_answer(uint64_t node, uint64_t id, const struct iovec *iov)
+{
+	struct relay_wire_answer a = {.id = id};
+	struct peerlink *l = link_of(node);
+	if (l == NULL)
+		return; /* it left meanwhile; its question times out there */
+	struct iovec parts[3] = {{&a, sizeof(a)}, iov[0], iov[1]};
+	peerlink_sendv(l, RELAY_WIRE_ANSWER, parts, 3);
+}
+
 /* Links */
 
 static void link_up(struct peerlink *l, void *arg);
@@ -434,6 +470,20 @@ static void link_message(struct peerlink *l, const struct ipc_msg *msg, void *ar
 			return;
 		}
 		router_kick(m.u.kick.session, m.u.kick.reason);
+		return;
+	case RELAY_WIRE_QUERY:
+		if (from_leader) {
+			link_drop(l, "a query from the leader");
+			return;
+		}
+		router_admin_query(node, &m.u.query, m.data);
+		return;
+	case RELAY_WIRE_ANSWER:
+		if (!from_leader) {
+			link_drop(l, "an answer from a node that does not lead");
+			return;
+		}
+		router_admin_answer(m.u.answer.id, m.data, m.data_len);
 		return;
 	default:
 		if (cluster.relay == NULL ||

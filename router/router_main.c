@@ -145,6 +145,8 @@ static void router_peer_pressure(enum proc_role peer, bool congested)
 
 static bool router_supervisor_message(const struct ipc_msg *msg)
 {
+	if (msg->type == PROTO_CTL_CLUSTER_SESSIONS || msg->type == PROTO_CTL_CLUSTER_KICK)
+		return router_admin_supervisor_message(msg);
 	struct proto_listen_socket socket_info;
 	if (msg->type != PROTO_CLUSTER_SOCKET || msg->fd == -1 ||
 	    ipc_get_data(msg, &socket_info, sizeof(socket_info)) == -1)

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "common/jid.h"
+#include "common/proto.h"
 
 #define PEERS_MAX 64
 
@@ -708,6 +709,12 @@ int router_relay_wire_decode(const struct ipc_msg *msg, struct relay_wire_msg *o
 	case RELAY_WIRE_KICK:
 		fixed = sizeof(out->u.kick);
 		break;
+	case RELAY_WIRE_QUERY:
+		fixed = sizeof(out->u.query);
+		break;
+	case RELAY_WIRE_ANSWER:
+		fixed = sizeof(out->u.answer);
+		break;
 	case RELAY_WIRE_FORGET:
 	case RELAY_WIRE_SYNCED:
 		fixed = 0;
@@ -717,7 +724,8 @@ int router_relay_wire_decode(const struct ipc_msg *msg, struct relay_wire_msg *o
 		return -1;
 	}
 	bool tail = msg->type == RELAY_WIRE_REGISTER || msg->type == RELAY_WIRE_FORWARD ||
-		    msg->type == RELAY_WIRE_DELIVER;
+		    msg->type == RELAY_WIRE_DELIVER || msg->type == RELAY_WIRE_QUERY ||
+		    msg->type == RELAY_WIRE_ANSWER;
 	if (tail ? msg->len < fixed : ipc_get_data(msg, &out->u, fixed) == -1) {
 		*why = "a frame of the wrong size";
 		return -1;
@@ -735,6 +743,33 @@ int router_relay_wire_decode(const struct ipc_msg *msg, struct relay_wire_msg *o
 	}
 	if (msg->type == RELAY_WIRE_FORWARD && out->data_len == 0) {
 		*why = "a forwarded stanza without bytes";
+		return -1;
+	}
+	if (msg->type == RELAY_WIRE_KICK && out->u.kick.reason >= PROTO_KICK_END) {
+		*why = "a kick for an unknown reason";
+		return -1;
+	}
+	const struct relay_wire_query *q = &out->u.query;
+	if (msg->type == RELAY_WIRE_QUERY &&
+	    (q->reserved != 0 || q->jid_len != out->data_len ||
+	     (q->op == RELAY_QUERY_LIST ? q->jid_len != 0 || q->reason != 0
+	      : q->op == RELAY_QUERY_KICK
+		  ? q->jid_len == 0 || q->jid_len >= JID_MAX || q->reason >= PROTO_KICK_END
+		  : true))) {
+		*why = "a malformed query";
+		return -1;
+	}
+	for (size_t i = 0; msg->type == RELAY_WIRE_QUERY && i < out->data_len; i++) {
+		unsigned char c = (unsigned char)out->data[i];
+		if (c < 0x20 || c == 0x7f) {
+			*why = "a query with a control character in its JID";
+			return -1;
+		}
+	}
+	struct proto_cluster_sessions head;
+	if (msg->type == RELAY_WIRE_ANSWER &&
+	    proto_cluster_sessions_unpack(out->data, out->data_len, &head, NULL, NULL) == -1) {
+		*why = "a malformed answer";
 		return -1;
 	}
 	return 0;

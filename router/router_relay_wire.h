@@ -9,7 +9,9 @@
  * for each stanza only the leader can route, and later UNREGISTER, PRESENCE
  * and FORGET as its sessions change, and DELIVERED for each confirmation
  * asked.  The leader says DELIVER (bytes for one session of the follower),
- * ACK (a forwarded stanza is done with) and KICK.
+ * ACK (a forwarded stanza is done with) and KICK.  For rxmppctl a follower
+ * may send QUERY (list the cluster's sessions, or end a JID's); the leader
+ * says ANSWER with the same id (router/router_admin.c).
  *
  * Payloads are fixed structs (sizes asserted, host byte order: both ends
  * are the same build, checked by the hello's version) followed, for
@@ -37,7 +39,28 @@ enum relay_wire_type {
 	RELAY_WIRE_ACK,		 /* struct relay_wire_ack */
 	RELAY_WIRE_KICK,	 /* struct relay_wire_kick */
 	RELAY_WIRE_SYNCED,	 /* no payload: every session of the sender is registered */
+	RELAY_WIRE_QUERY,	 /* struct relay_wire_query + jid (follower -> leader) */
+	RELAY_WIRE_ANSWER,	 /* struct relay_wire_answer + a CLUSTER_SESSIONS payload */
 };
+
+enum relay_query_op {
+	RELAY_QUERY_LIST, /* every session not on the asking node; jid_len 0 */
+	RELAY_QUERY_KICK, /* end the sessions of the JID not on the asking node */
+};
+
+struct relay_wire_query {
+	uint64_t id;	   /* the asker's, repeated in the answer */
+	uint32_t op;	   /* enum relay_query_op */
+	uint32_t reason;   /* KICK: enum proto_kick_reason; LIST: 0 */
+	uint32_t jid_len;  /* KICK: the JID's bytes follow; LIST: 0 */
+	uint32_t reserved; /* 0 */
+};
+_Static_assert(sizeof(struct relay_wire_query) == 24, "relay_wire_query is fixed");
+
+struct relay_wire_answer {
+	uint64_t id;
+};
+_Static_assert(sizeof(struct relay_wire_answer) == 8, "relay_wire_answer is fixed");
 
 struct relay_wire_register {
 	uint64_t session;
@@ -109,6 +132,8 @@ struct relay_wire_msg {
 		struct relay_wire_delivered delivered;
 		struct relay_wire_ack ack;
 		struct relay_wire_kick kick;
+		struct relay_wire_query query;
+		struct relay_wire_answer answer;
 	} u;
 	const char *data;
 	size_t data_len;

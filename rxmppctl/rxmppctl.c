@@ -32,6 +32,8 @@ static const struct config *status_cfg;
 
 struct rxmppctl_request {
 	struct ev_loop *loop;
+	rxmppctl_answer_fn *answer; /* NULL: the answer is printed here */
+	void *answer_arg;
 	uint16_t expect;
 	bool json;
 	int result;
@@ -49,7 +51,7 @@ static void usage(FILE *out)
 		"  reload        re-read the configuration file (as SIGHUP); an invalid file\n"
 		"                is refused with its errors and the running one kept\n"
 		"  user add|passwd|del|list   client accounts (rxmppctl user --help)\n"
-		"  sessions      the client sessions and call bridges on this node\n"
+		"  sessions      the client sessions and call bridges here and in the cluster\n"
 		"  kick JID      end a session (full JID) or all of a user's (bare JID)\n"
 		"  callbridge add|add-secret|del|list   call bridges (rxmppctl callbridge --help)\n"
 		"  reset         forget this node's id and cluster state (rxmppd stopped)\n"
@@ -292,6 +294,12 @@ static void ctl_msg(struct ipc_channel *ch, const struct ipc_msg *msg, void *arg
 	(void)ch;
 	if (msg->fd != -1)
 		close(msg->fd);
+	if (req->answer != NULL) {
+		req->result = req->answer(msg, req->answer_arg);
+		req->answered = true;
+		ev_loop_stop(req->loop);
+		return;
+	}
 	/* A join or remove says how it goes while it waits; the answer follows.
 	 * JSON output holds the answer alone. */
 	if (msg->type == PROTO_CLUSTER_PROGRESS && req->expect == PROTO_CLUSTER_RESULT) {
@@ -300,10 +308,8 @@ static void ctl_msg(struct ipc_channel *ch, const struct ipc_msg *msg, void *arg
 		fflush(stdout);
 		return;
 	}
-	/* A request for the cluster (or the sessions) may be answered that the
-	 * elector (or the listener) is away. */
-	if ((msg->type == PROTO_CLUSTER_RESULT && req->expect == PROTO_CLUSTER_STATUS) ||
-	    (msg->type == PROTO_CTL_RESULT && req->expect == PROTO_SESSIONS)) {
+	/* A request for the cluster may be answered that the elector is away. */
+	if (msg->type == PROTO_CLUSTER_RESULT && req->expect == PROTO_CLUSTER_STATUS) {
 		req->result = print_result(msg, req->json);
 		if (req->result == CTL_OK)
 			req->result = CTL_FAILED;
@@ -315,14 +321,11 @@ static void ctl_msg(struct ipc_channel *ch, const struct ipc_msg *msg, void *arg
 		req->result = print_status(msg, req->json);
 	} else if (msg->type == PROTO_CLUSTER_STATUS) {
 		req->result = rxmppctl_print_cluster_status(msg, req->json);
-	} else if (msg->type == PROTO_SESSIONS) {
-		req->result = rxmppctl_print_sessions(msg, req->json);
 	} else {
 		req->result = print_result(msg, req->json);
 	}
 	if (req->result == CTL_FAILED &&
-	    (msg->type == PROTO_CTL_STATUS_REPLY || msg->type == PROTO_CLUSTER_STATUS ||
-	     msg->type == PROTO_SESSIONS))
+	    (msg->type == PROTO_CTL_STATUS_REPLY || msg->type == PROTO_CLUSTER_STATUS))
 		fprintf(stderr, "rxmppctl: malformed answer from rxmppd\n");
 	req->answered = true;
 	ev_loop_stop(req->loop);
@@ -365,14 +368,12 @@ static int ctl_connect(const char *path)
 	return fd;
 }
 
-int rxmppctl_request(const char *socket_path, uint16_t request, const void *data, size_t len,
-		     uint16_t expect, bool json, int timeout_ms)
+static int ctl_request(const char *socket_path, uint16_t request, const void *data, size_t len,
+		       struct rxmppctl_request req)
 {
 	int fd = ctl_connect(socket_path);
 	if (fd == -1)
 		return CTL_FAILED;
-	struct rxmppctl_request req = {
-	    .expect = expect, .json = json, .result = CTL_FAILED, .timeout_ms = timeout_ms};
 	req.loop = ev_loop_new();
 	if (req.loop == NULL) {
 		close(fd);
@@ -380,7 +381,7 @@ int rxmppctl_request(const char *socket_path, uint16_t request, const void *data
 	}
 	struct ipc_channel *ch =
 	    ipc_channel_new(req.loop, fd, "rxmppd control socket", ctl_msg, ctl_closed, &req);
-	struct ev_timer *timer = ev_timer_add(req.loop, timeout_ms, ctl_timeout, &req);
+	struct ev_timer *timer = ev_timer_add(req.loop, req.timeout_ms, ctl_timeout, &req);
 	if (ch == NULL || timer == NULL || ipc_send(ch, request, 0, data, len, -1) == -1) {
 		fprintf(stderr, "rxmppctl: %s\n", strerror(errno));
 	} else {
@@ -389,6 +390,22 @@ int rxmppctl_request(const char *socket_path, uint16_t request, const void *data
 	ipc_channel_free(ch);
 	ev_loop_free(req.loop);
 	return req.result;
+}
+
+int rxmppctl_request(const char *socket_path, uint16_t request, const void *data, size_t len,
+		     uint16_t expect, bool json, int timeout_ms)
+{
+	struct rxmppctl_request req = {
+	    .expect = expect, .json = json, .result = CTL_FAILED, .timeout_ms = timeout_ms};
+	return ctl_request(socket_path, request, data, len, req);
+}
+
+int rxmppctl_request_with(const char *socket_path, uint16_t request, const void *data, size_t len,
+			  int timeout_ms, rxmppctl_answer_fn *answer, void *arg)
+{
+	struct rxmppctl_request req = {
+	    .answer = answer, .answer_arg = arg, .result = CTL_FAILED, .timeout_ms = timeout_ms};
+	return ctl_request(socket_path, request, data, len, req);
 }
 
 /* Nobody listens at the control socket: no file there, or a file left

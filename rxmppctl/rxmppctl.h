@@ -65,7 +65,6 @@ int rxmppctl_reset(int argc, char **argv, const struct config *cfg, const char *
 /* rxmppctl_sessions.c: `sessions` and `kick`; argv[0] is the command. */
 int rxmppctl_sessions(int argc, char **argv, const char *socket_path, bool json);
 int rxmppctl_kick(int argc, char **argv, const char *socket_path);
-int rxmppctl_print_sessions(const struct ipc_msg *msg, bool json);
 /* Ends the running node's sessions of `jid` (enum proto_admin_kick_reason)
  * and prints what it did. */
 int rxmppctl_end_sessions(const char *socket_path, const char *jid, uint32_t reason);
@@ -79,6 +78,12 @@ bool rxmppctl_daemon_absent(const char *socket_path);
 
 /* rxmppctl.c: after the file changed, the running node reloads. */
 int rxmppctl_reload_after(const char *socket_path, const char *done);
+
+/* rxmppctl.c: one request to rxmppd whose answer goes to `answer`, which
+ * returns the exit status; CTL_FAILED, said on stderr, without one. */
+typedef int rxmppctl_answer_fn(const struct ipc_msg *msg, void *arg);
+int rxmppctl_request_with(const char *socket_path, uint16_t type, const void *data, size_t len,
+			  int timeout_ms, rxmppctl_answer_fn *answer, void *arg);
 
 /* rxmppctl.c: one request to rxmppd and the printed answer. */
 int rxmppctl_request(const char *socket_path, uint16_t type, const void *data, size_t len,

@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * rxmppctl sessions [--json] and rxmppctl kick JID: the node's client and
- * call-bridge sessions as its listener holds them, and ending them.  Both
- * go through rxmppd's control socket to the listener (CTL_SESSIONS,
- * CTL_KICK; listener/listener_admin.c).  `user del` and `user passwd` end
- * the account's sessions the same way (rxmppctl_end_sessions).
+ * call-bridge sessions as its listener holds them (CTL_SESSIONS, CTL_KICK;
+ * listener/listener_admin.c), and in a cluster the other nodes' as the
+ * leader's routing table holds them, by JID and node (CTL_CLUSTER_SESSIONS,
+ * CTL_CLUSTER_KICK; router/router_admin.c).  `user del` and `user passwd`
+ * end the account's sessions on this node (rxmppctl_end_sessions):
+ * accounts are per node.
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -84,11 +87,134 @@ static void print_one(const struct proto_session_view *s, void *arg)
 	p->printed++;
 }
 
-int rxmppctl_print_sessions(const struct ipc_msg *msg, bool json)
+/* An answer kept for printing once both have come. */
+struct captured {
+	uint16_t type;
+	char *data;
+	size_t len;
+};
+
+static int capture(const struct ipc_msg *msg, void *arg)
+{
+	struct captured *c = arg;
+	c->type = msg->type;
+	c->len = msg->len;
+	c->data = malloc(msg->len + 1);
+	if (c->data == NULL)
+		return CTL_FAILED;
+	memcpy(c->data, msg->data, msg->len);
+	c->data[msg->len] = '\0';
+	return CTL_OK;
+}
+
+/* The text of a CTL_RESULT (a process away, or a kick's answer); NULL when
+ * malformed.  Points into `c`. */
+static const char *result_text(struct captured *c, bool *ok)
+{
+	struct proto_result result;
+	if (c->type != PROTO_CTL_RESULT || c->len < sizeof(result))
+		return NULL;
+	memcpy(&result, c->data, sizeof(result));
+	if (result.message_len != c->len - sizeof(result))
+		return NULL;
+	*ok = result.ok != 0;
+	return c->data + sizeof(result);
+}
+
+static const char *const cluster_states[PROTO_CLUSTER_SESSIONS_STATE_END] = {
+    [PROTO_CLUSTER_SESSIONS_OFF] = "off",
+    [PROTO_CLUSTER_SESSIONS_OK] = "ok",
+    [PROTO_CLUSTER_SESSIONS_NO_LEADER] = "no-leader",
+    [PROTO_CLUSTER_SESSIONS_NO_ANSWER] = "no-answer",
+};
+
+static void print_remote(const struct proto_remote_session_view *s, void *arg)
+{
+	struct sessions_print *p = arg;
+	if (p->json) {
+		printf("%s{\"jid\": ", p->printed ? ", " : "");
+		rxmppctl_print_json_string(s->jid);
+		printf(", \"kind\": \"%s\", \"node\": \"%016" PRIx64 "\"}",
+		       proto_session_kind_name(s->kind), s->node);
+	} else {
+		printf("%-40s %-10s %016" PRIx64 "\n", s->jid, proto_session_kind_name(s->kind),
+		       s->node);
+	}
+	p->printed++;
+}
+
+/* The other nodes' part; `c` is a CLUSTER_SESSIONS answer or the
+ * supervisor's word that the router is away. */
+static int print_cluster(struct captured *c, bool json)
+{
+	struct proto_cluster_sessions head;
+	bool ok;
+	const char *away = result_text(c, &ok);
+	if (c->type != PROTO_CLUSTER_SESSIONS ||
+	    proto_cluster_sessions_unpack(c->data, c->len, &head, NULL, NULL) == -1) {
+		if (away == NULL)
+			fprintf(stderr, "rxmppctl: malformed answer from rxmppd\n");
+		if (json)
+			printf(", \"cluster\": null}\n");
+		else if (away != NULL)
+			printf("\nsessions on the other nodes: unknown (%s)\n", away);
+		return away != NULL ? CTL_OK : CTL_FAILED;
+	}
+	struct sessions_print p = {.json = json};
+	if (json) {
+		if (head.state == PROTO_CLUSTER_SESSIONS_OFF) {
+			printf(", \"cluster\": null}\n");
+			return CTL_OK;
+		}
+		printf(", \"cluster\": {\"state\": \"%s\", \"node\": \"%016" PRIx64
+		       "\", \"leader\": ",
+		       cluster_states[head.state], head.self);
+		if (head.leader != 0)
+			printf("\"%016" PRIx64 "\"", head.leader);
+		else
+			printf("null");
+		printf(", \"total\": %u, \"shown\": %u, \"sessions\": [", head.total, head.count);
+		proto_cluster_sessions_unpack(c->data, c->len, &head, print_remote, &p);
+		printf("]}}\n");
+		return CTL_OK;
+	}
+	switch (head.state) {
+	case PROTO_CLUSTER_SESSIONS_OFF:
+		return CTL_OK;
+	case PROTO_CLUSTER_SESSIONS_NO_LEADER:
+		printf(
+		    "\nsessions on the other nodes: unknown (no leader, or no link to it, now)\n");
+		return CTL_OK;
+	case PROTO_CLUSTER_SESSIONS_NO_ANSWER:
+		printf(
+		    "\nsessions on the other nodes: unknown (the leader did not answer in time)\n");
+		return CTL_OK;
+	}
+	printf("\non the other nodes, as the leader (node %016" PRIx64
+	       ") knows them (address, TLS and times: rxmppctl sessions on that node):\n",
+	       head.leader);
+	if (head.total > 0)
+		printf("%-40s %-10s %s\n", "JID", "KIND", "NODE");
+	proto_cluster_sessions_unpack(c->data, c->len, &head, print_remote, &p);
+	printf("%u session%s on the other nodes", head.total, head.total == 1 ? "" : "s");
+	if (head.count < head.total)
+		printf("; %u not shown (one answer holds at most %u KiB)", head.total - head.count,
+		       PROTO_SESSIONS_BYTES_MAX / 1024);
+	printf("\n");
+	return CTL_OK;
+}
+
+static int print_local(struct captured *c, bool json)
 {
 	struct proto_sessions head;
-	if (proto_sessions_unpack(msg->data, msg->len, &head, NULL, NULL) == -1)
+	bool ok;
+	if (c->type != PROTO_SESSIONS ||
+	    proto_sessions_unpack(c->data, c->len, &head, NULL, NULL) == -1) {
+		const char *text = result_text(c, &ok);
+		fprintf(stderr, "rxmppctl: %s\n",
+			text != NULL ? text : "malformed answer from rxmppd");
 		return CTL_FAILED;
+	}
 	struct sessions_print p = {.json = json};
 	if (json) {
 		printf("{\"total\": %u, \"shown\": %u, \"sessions\": [", head.total, head.count);
@@ -99,9 +225,9 @@ int rxmppctl_print_sessions(const struct ipc_msg *msg, bool json)
 		printf("%-40s %-10s %-24s %-8s %-20s %s\n", "JID", "KIND", "ADDRESS", "TLS",
 		       "SINCE", "IDLE");
 	}
-	proto_sessions_unpack(msg->data, msg->len, &head, print_one, &p);
+	proto_sessions_unpack(c->data, c->len, &head, print_one, &p);
 	if (json) {
-		printf("]}\n");
+		printf("]");
 	} else {
 		printf("%u session%s on this node", head.total, head.total == 1 ? "" : "s");
 		if (head.count < head.total)
@@ -122,8 +248,20 @@ int rxmppctl_sessions(int argc, char **argv, const char *socket_path, bool json)
 		sessions_usage(stderr);
 		return CTL_USAGE;
 	}
-	return rxmppctl_request(socket_path, PROTO_CTL_SESSIONS, NULL, 0, PROTO_SESSIONS, json,
-				5000);
+	struct captured local = {0}, cluster = {0};
+	int rc =
+	    rxmppctl_request_with(socket_path, PROTO_CTL_SESSIONS, NULL, 0, 5000, capture, &local);
+	if (rc == CTL_OK)
+		rc = print_local(&local, json);
+	/* The leader answers within 2 s, or the router says it did not. */
+	if (rc == CTL_OK && rxmppctl_request_with(socket_path, PROTO_CTL_CLUSTER_SESSIONS, NULL, 0,
+						  5000, capture, &cluster) == CTL_OK)
+		rc = print_cluster(&cluster, json);
+	else if (rc == CTL_OK && json)
+		printf(", \"cluster\": null}\n");
+	free(local.data);
+	free(cluster.data);
+	return rc;
 }
 
 int rxmppctl_end_sessions(const char *socket_path, const char *jid, uint32_t reason)
@@ -150,5 +288,53 @@ int rxmppctl_kick(int argc, char **argv, const char *socket_path)
 		kick_usage(stderr);
 		return CTL_USAGE;
 	}
-	return rxmppctl_end_sessions(socket_path, argv[1], PROTO_ADMIN_KICK_ADMIN);
+	static struct proto_admin_kick kick;
+	kick.reason = PROTO_ADMIN_KICK_ADMIN;
+	char why[JIDPREP_WHY_MAX];
+	if (jidprep_jid(argv[1], strlen(argv[1]), kick.jid, sizeof(kick.jid), why, sizeof(why)) ==
+	    -1) {
+		fprintf(stderr, "rxmppctl: '%s' is not a valid JID (%s)\n", argv[1], why);
+		return CTL_FAILED;
+	}
+	struct captured local = {0}, cluster = {0};
+	bool local_ok = false, ended = false;
+	int rc = rxmppctl_request_with(socket_path, PROTO_CTL_KICK, &kick, sizeof(kick), 5000,
+				       capture, &local);
+	const char *text = rc == CTL_OK ? result_text(&local, &local_ok) : NULL;
+	if (rc == CTL_OK && text == NULL)
+		fprintf(stderr, "rxmppctl: malformed answer from rxmppd\n");
+	else if (text != NULL)
+		printf("%s\n", text);
+	ended = text != NULL && local_ok;
+	struct proto_cluster_sessions head;
+	if (rc == CTL_OK &&
+	    rxmppctl_request_with(socket_path, PROTO_CTL_CLUSTER_KICK, &kick, sizeof(kick), 5000,
+				  capture, &cluster) == CTL_OK) {
+		bool ok;
+		const char *away = result_text(&cluster, &ok);
+		if (cluster.type == PROTO_CLUSTER_SESSIONS &&
+		    proto_cluster_sessions_unpack(cluster.data, cluster.len, &head, NULL, NULL) ==
+			0) {
+			if (head.state == PROTO_CLUSTER_SESSIONS_OK && head.total > 0)
+				printf("told the other nodes to end %u session%s of %s\n",
+				       head.total, head.total == 1 ? "" : "s", kick.jid);
+			else if (head.state == PROTO_CLUSTER_SESSIONS_OK)
+				printf("no session of %s on the other nodes\n", kick.jid);
+			else if (head.state == PROTO_CLUSTER_SESSIONS_NO_LEADER)
+				printf("the other nodes were not asked: no leader, or no link to "
+				       "it, now\n");
+			else if (head.state == PROTO_CLUSTER_SESSIONS_NO_ANSWER)
+				printf("the other nodes may not have been asked: the leader did "
+				       "not answer in time\n");
+			ended |= head.state == PROTO_CLUSTER_SESSIONS_OK && head.total > 0;
+		} else {
+			printf("the other nodes were not asked: %s\n",
+			       away != NULL ? away : "malformed answer from rxmppd");
+		}
+	}
+	free(local.data);
+	free(cluster.data);
+	if (rc == CTL_OK && !ended)
+		fprintf(stderr, "rxmppctl: no session of %s ended\n", kick.jid);
+	return rc == CTL_OK && ended ? CTL_OK : CTL_FAILED;
 }

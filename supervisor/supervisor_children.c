@@ -415,6 +415,8 @@ static void child_msg(struct ipc_channel *ch, const struct ipc_msg *msg, void *a
 	else if (c->spec->role == PROC_LISTENER && c->greeted &&
 		 (msg->type == PROTO_SESSIONS || msg->type == PROTO_CTL_RESULT))
 		supervisor_control_relay(msg->peer, msg->type, msg->data, msg->len);
+	else if (c->spec->role == PROC_ROUTER && c->greeted && msg->type == PROTO_CLUSTER_SESSIONS)
+		supervisor_control_relay(msg->peer, msg->type, msg->data, msg->len);
 	else
 		ipc_channel_fail(c->channel, "unexpected message %s", proto_type_name(msg->type));
 }

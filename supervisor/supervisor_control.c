@@ -3,7 +3,8 @@
  * The control socket: a Unix stream socket (mode 0660) on which rxmppctl
  * asks for status and reloads, speaking the IPC framing; cluster requests
  * are relayed to the elector, session lists and kicks (checked here first)
- * to the listener, and their answers back.  A client gets one
+ * to the listener (this node's) and the router (the cluster's), and their
+ * answers back.  A client gets one
  * answer per request; a client that sends anything else, or frames larger
  * than a request can be, is cut off.  The number of clients at once is
  * bounded so that a stuck script cannot exhaust descriptors.
@@ -162,17 +163,27 @@ static void control_client_msg(struct ipc_channel *ch, const struct ipc_msg *msg
 		}
 		control_forward(ch, PROC_LISTENER, msg->type, NULL, 0, PROTO_CTL_RESULT);
 		break;
-	case PROTO_CTL_KICK: {
+	case PROTO_CTL_KICK:
+	case PROTO_CTL_CLUSTER_KICK: {
 		static struct proto_admin_kick kick;
+		bool cluster = msg->type == PROTO_CTL_CLUSTER_KICK;
 		if (ipc_get_data(msg, &kick, sizeof(kick)) == -1 ||
-		    proto_admin_kick_check(&kick) == -1) {
-			ipc_channel_fail(ch, "bad CTL_KICK");
+		    proto_admin_kick_check(&kick) == -1 ||
+		    (cluster && kick.reason != PROTO_ADMIN_KICK_ADMIN)) {
+			ipc_channel_fail(ch, "bad %s", proto_type_name(msg->type));
 			break;
 		}
-		control_forward(ch, PROC_LISTENER, msg->type, &kick, sizeof(kick),
-				PROTO_CTL_RESULT);
+		control_forward(ch, cluster ? PROC_ROUTER : PROC_LISTENER, msg->type, &kick,
+				sizeof(kick), PROTO_CTL_RESULT);
 		break;
 	}
+	case PROTO_CTL_CLUSTER_SESSIONS:
+		if (msg->len != 0) {
+			ipc_channel_fail(ch, "CTL_CLUSTER_SESSIONS with a payload");
+			break;
+		}
+		control_forward(ch, PROC_ROUTER, msg->type, NULL, 0, PROTO_CTL_RESULT);
+		break;
 	case PROTO_CTL_RELOAD: {
 		char why[4096];
 		size_t slot = 0;

@@ -5,9 +5,9 @@
  * and the payload decoders the children run on what arrives: the routing
  * header (proto_route_unpack), the peer-link messages of the elector
  * (elector_wire_decode), the relay messages of the router
- * (router_relay_wire_decode) and the administration messages (a session
- * list, proto_sessions_unpack; a kick, proto_admin_kick_check), each given
- * every frame.  The input goes through a
+ * (router_relay_wire_decode) and the administration messages (session
+ * lists, proto_sessions_unpack and proto_cluster_sessions_unpack; a kick,
+ * proto_admin_kick_check), each given every frame.  The input goes through a
  * real socketpair into a real channel on one event loop, as a child reads
  * it; the channel must end, by end of file or by refusing a frame, and
  * nothing may read out of bounds.
@@ -38,6 +38,13 @@ static void fuzz_ipc_session(const struct proto_session_view *s, void *arg)
 		abort();
 }
 
+static void fuzz_ipc_remote(const struct proto_remote_session_view *s, void *arg)
+{
+	(void)arg;
+	if (strlen(s->jid) == 0 || strlen(s->jid) >= sizeof(s->jid))
+		abort();
+}
+
 static void fuzz_ipc_on_msg(struct ipc_channel *ch, const struct ipc_msg *msg, void *arg)
 {
 	(void)ch, (void)arg;
@@ -55,6 +62,8 @@ static void fuzz_ipc_on_msg(struct ipc_channel *ch, const struct ipc_msg *msg, v
 		abort();
 	struct proto_sessions head;
 	proto_sessions_unpack(msg->data, msg->len, &head, fuzz_ipc_session, NULL);
+	struct proto_cluster_sessions cluster;
+	proto_cluster_sessions_unpack(msg->data, msg->len, &cluster, fuzz_ipc_remote, NULL);
 	static struct proto_admin_kick kick;
 	if (ipc_get_data(msg, &kick, sizeof(kick)) == 0)
 		proto_admin_kick_check(&kick);

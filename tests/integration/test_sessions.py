@@ -129,7 +129,8 @@ def test_kick_a_call_bridge_and_nobody(snode):
     run(scenario())
     nobody = snode.ctl("kick", "carol@test.example", check=False)
     assert nobody.returncode == 1
-    assert "no session of carol@test.example on this node" in nobody.stderr
+    assert "no session of carol@test.example on this node" in nobody.stdout
+    assert "no session of carol@test.example ended" in nobody.stderr
     bad = snode.ctl("kick", "not a jid", check=False)
     assert bad.returncode == 1 and "not a valid JID" in bad.stderr
     usage = snode.ctl("kick", check=False)
@@ -161,3 +162,74 @@ def test_user_del_and_passwd_end_the_users_sessions(snode):
         assert "no session of alice@test.example on this node" in quiet.stdout
 
     run(scenario())
+
+
+def cluster_ids(node):
+    return json.loads(node.ctl("cluster", "status", "--json").stdout)["node"]
+
+
+def test_the_cluster_lists_and_kicks_through_the_leader(node_factory, certs):
+    """Each node lists its own sessions in full and the others' by JID and
+    node, as the leader's routing table holds them; a kick on one node ends
+    sessions on the others, from a follower through the leader as well."""
+    from test_cluster import BRIDGE_SECRET as CLUSTER_BRIDGE_SECRET
+    from test_cluster import cluster_with_accounts
+
+    leader, one, two = cluster_with_accounts(node_factory, certs)
+    ids = {n: cluster_ids(n) for n in (leader, one, two)}
+
+    def remote(node):
+        cluster = sessions(node)["cluster"]
+        assert cluster is not None and cluster["state"] == "ok", cluster
+        assert cluster["node"] == ids[node] and cluster["leader"] == ids[leader], cluster
+        return sorted((s["jid"], s["node"]) for s in cluster["sessions"])
+
+    async def scenario():
+        alice = await login(one, "alice", "alice-pw", resource="a")
+        bob = await login(two, "bob", "bob-pw", resource="b")
+        bridge = await connect_bridge(leader, "cb1", CLUSTER_BRIDGE_SECRET)
+        everyone = [("alice@test.example/a", ids[one]), ("bob@test.example/b", ids[two]),
+                    ("cb1.test.example", ids[leader])]
+        # From a follower (through the leader's relay) and from the leader.
+        for node in (one, two, leader):
+            wait_until(lambda: remote(node) == sorted(e for e in everyone if e[1] != ids[node]),
+                       what=f"the other nodes' sessions seen from {ids[node]}")
+            assert [s["jid"] for s in sessions(node)["sessions"]] == \
+                [e[0] for e in everyone if e[1] == ids[node]]
+        table = one.ctl("sessions").stdout
+        assert re.search(rf"^bob@test\.example/b +client +{ids[two]}$", table, re.M), table
+        assert re.search(rf"^cb1\.test\.example +callbridge +{ids[leader]}$", table, re.M), table
+        assert "2 sessions on the other nodes" in table
+
+        # A follower kicks a session held by the other follower.
+        bob_errors = watch_errors(bob)
+        result = one.ctl("kick", "bob@test.example")
+        assert "no session of bob@test.example on this node" in result.stdout
+        assert "told the other nodes to end 1 session of bob@test.example" in result.stdout
+        assert await stream_error_of(bob, bob_errors) == ("policy-violation",
+                                                          "kicked by the administrator")
+        # The leader kicks a follower's session.
+        alice_errors = watch_errors(alice)
+        result = leader.ctl("kick", "alice@test.example/a")
+        assert "told the other nodes to end 1 session" in result.stdout
+        assert (await stream_error_of(alice, alice_errors))[0] == "policy-violation"
+        wait_until(lambda: remote(two) == [("cb1.test.example", ids[leader])],
+                   what="only the bridge left in the cluster")
+        # A follower kicks the leader's own session.
+        bridge_errors = watch_errors(bridge)
+        two.ctl("kick", "cb1.test.example")
+        assert (await stream_error_of(bridge, bridge_errors))[0] == "policy-violation"
+        wait_until(lambda: remote(one) == [], what="nobody left")
+        nobody = two.ctl("kick", "alice@test.example", check=False)
+        assert nobody.returncode == 1
+        assert "no session of alice@test.example on the other nodes" in nobody.stdout
+
+    run(scenario())
+    two.wait_log(r"client session bob@test\.example/b from \[127\.0\.0\.1\]:\d+ ended after "
+                 r"\d+\.\d s: stream error policy-violation: kicked by the administrator")
+
+
+def test_a_single_node_has_no_cluster_part(snode):
+    listed = sessions(snode)
+    assert listed["cluster"] is None
+    assert "other nodes" not in snode.ctl("sessions").stdout

@@ -135,12 +135,55 @@ START_TEST(test_admin_kick_check)
 }
 END_TEST
 
+static void count_remote(const struct proto_remote_session_view *s, void *arg)
+{
+	struct seen *seen = arg;
+	seen->calls++;
+	snprintf(seen->last, sizeof(seen->last), "%s %llx", s->jid, (unsigned long long)s->node);
+}
+
+START_TEST(test_cluster_sessions_unpack)
+{
+	char payload[512];
+	struct proto_cluster_sessions head = {
+	    .self = 1, .leader = 2, .state = PROTO_CLUSTER_SESSIONS_OK, .count = 1, .total = 4};
+	struct proto_remote_session e = {.node = 0xab, .kind = PROTO_SESSION_CLIENT, .jid_len = 5};
+	memcpy(payload, &head, sizeof(head));
+	memcpy(payload + sizeof(head), &e, sizeof(e));
+	memcpy(payload + sizeof(head) + sizeof(e), "a@b/c", 5);
+	size_t len = sizeof(head) + sizeof(e) + 5;
+	struct proto_cluster_sessions out;
+	struct seen seen = {0};
+	ck_assert_int_eq(proto_cluster_sessions_unpack(payload, len, &out, count_remote, &seen), 0);
+	ck_assert_uint_eq(seen.calls, 1);
+	ck_assert_str_eq(seen.last, "a@b/c ab");
+	ck_assert_uint_eq(out.total, 4);
+	seen.calls = 0;
+	for (size_t cut = 0; cut < len; cut++)
+		ck_assert_int_eq(
+		    proto_cluster_sessions_unpack(payload, cut, &out, count_remote, &seen), -1);
+	/* An unknown state, reserved bits, a NUL inside the JID. */
+	char bad[512];
+	memcpy(bad, payload, len);
+	((struct proto_cluster_sessions *)bad)->state = PROTO_CLUSTER_SESSIONS_STATE_END;
+	ck_assert_int_eq(proto_cluster_sessions_unpack(bad, len, &out, count_remote, &seen), -1);
+	memcpy(bad, payload, len);
+	((struct proto_cluster_sessions *)bad)->reserved = 1;
+	ck_assert_int_eq(proto_cluster_sessions_unpack(bad, len, &out, count_remote, &seen), -1);
+	memcpy(bad, payload, len);
+	bad[len - 2] = '\0';
+	ck_assert_int_eq(proto_cluster_sessions_unpack(bad, len, &out, count_remote, &seen), -1);
+	ck_assert_uint_eq(seen.calls, 0);
+}
+END_TEST
+
 Suite *proto_suite(void)
 {
 	Suite *s = suite_create("proto");
 	TCase *tc = tcase_create("proto");
 	tcase_add_test(tc, test_sessions_unpack);
 	tcase_add_test(tc, test_admin_kick_check);
+	tcase_add_test(tc, test_cluster_sessions_unpack);
 	suite_add_tcase(s, tc);
 	return s;
 }

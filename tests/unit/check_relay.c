@@ -26,7 +26,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/proto.h"
 #include "router/router_relay.h"
+#include "router/router_relay_wire.h"
 #include "unit.h"
 
 #define SIM_NODES_MAX 5
@@ -947,6 +949,64 @@ START_TEST(test_a_session_drops_what_it_had_from_an_origin)
 }
 END_TEST
 
+/* The questions rxmppctl sends through the leader (router_admin.c): a
+ * list asks nothing more, a kick names a JID without control characters
+ * for a known reason, an answer carries a well-formed session list. */
+START_TEST(test_queries_and_answers_are_checked)
+{
+	char bytes[128] = {0};
+	struct relay_wire_msg m;
+	const char *why;
+	struct relay_wire_query q = {.id = 1, .op = RELAY_QUERY_LIST};
+	memcpy(bytes, &q, sizeof(q));
+	struct ipc_msg msg = {.type = RELAY_WIRE_QUERY, .data = bytes, .len = sizeof(q), .fd = -1};
+	ck_assert_int_eq(router_relay_wire_decode(&msg, &m, &why), 0);
+	q.op = RELAY_QUERY_KICK;
+	q.reason = PROTO_KICK_ADMIN;
+	q.jid_len = 3;
+	memcpy(bytes, &q, sizeof(q));
+	memcpy(bytes + sizeof(q), "a@b", 3);
+	msg.len = sizeof(q) + 3;
+	ck_assert_int_eq(router_relay_wire_decode(&msg, &m, &why), 0);
+	ck_assert_int_eq((int)m.data_len, 3);
+	bytes[sizeof(q) + 1] = '\n';
+	ck_assert_int_eq(router_relay_wire_decode(&msg, &m, &why), -1);
+	bytes[sizeof(q) + 1] = '@';
+	q.reason = PROTO_KICK_END;
+	memcpy(bytes, &q, sizeof(q));
+	ck_assert_int_eq(router_relay_wire_decode(&msg, &m, &why), -1);
+	q.reason = PROTO_KICK_ADMIN;
+	q.op = 7;
+	memcpy(bytes, &q, sizeof(q));
+	ck_assert_int_eq(router_relay_wire_decode(&msg, &m, &why), -1);
+	/* A list with a JID, a length that is not the rest. */
+	q.op = RELAY_QUERY_LIST;
+	q.reason = 0;
+	memcpy(bytes, &q, sizeof(q));
+	ck_assert_int_eq(router_relay_wire_decode(&msg, &m, &why), -1);
+	q.op = RELAY_QUERY_KICK;
+	q.reason = PROTO_KICK_ADMIN;
+	q.jid_len = 2;
+	memcpy(bytes, &q, sizeof(q));
+	ck_assert_int_eq(router_relay_wire_decode(&msg, &m, &why), -1);
+
+	struct relay_wire_answer a = {.id = 1};
+	struct proto_cluster_sessions head = {.state = PROTO_CLUSTER_SESSIONS_OK, .total = 2};
+	memcpy(bytes, &a, sizeof(a));
+	memcpy(bytes + sizeof(a), &head, sizeof(head));
+	msg = (struct ipc_msg){
+	    .type = RELAY_WIRE_ANSWER, .data = bytes, .len = sizeof(a) + sizeof(head), .fd = -1};
+	ck_assert_int_eq(router_relay_wire_decode(&msg, &m, &why), 0);
+	head.count = 1; /* an entry announced that is not there */
+	memcpy(bytes + sizeof(a), &head, sizeof(head));
+	ck_assert_int_eq(router_relay_wire_decode(&msg, &m, &why), -1);
+	/* A kick from the leader for a reason nobody knows. */
+	struct relay_wire_kick k = {.session = 1, .reason = PROTO_KICK_END};
+	msg = (struct ipc_msg){.type = RELAY_WIRE_KICK, .data = &k, .len = sizeof(k), .fd = -1};
+	ck_assert_int_eq(router_relay_wire_decode(&msg, &m, &why), -1);
+}
+END_TEST
+
 START_TEST(test_frames_out_of_place_or_malformed_are_refused)
 {
 	struct relay *r = scenario_relay();
@@ -994,6 +1054,7 @@ Suite *relay_suite(void)
 	tcase_add_test(scenarios, test_a_delivery_lost_with_its_link_goes_again_in_order);
 	tcase_add_test(scenarios, test_a_session_drops_what_it_had_from_an_origin);
 	tcase_add_test(scenarios, test_frames_out_of_place_or_malformed_are_refused);
+	tcase_add_test(scenarios, test_queries_and_answers_are_checked);
 	suite_add_tcase(s, scenarios);
 	TCase *failovers = tcase_create("failovers");
 	tcase_set_timeout(failovers, 600);

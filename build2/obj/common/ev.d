@@ -1,0 +1,2 @@
+build2/obj/common/ev.o: common/ev.c common/ev.h
+common/ev.h:

@@ -1,0 +1,2 @@
+build2/obj/common/proc.o: common/proc.c common/proc.h
+common/proc.h:

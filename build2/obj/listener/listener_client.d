@@ -1,0 +1,25 @@
+build2/obj/listener/listener_client.o: listener/listener_client.c \
+ common/jidprep.h common/log.h listener/listener.h common/buf.h \
+ common/ev.h common/ipc.h common/ev.h common/jid.h common/netaddr.h \
+ common/proto.h common/config.h common/stream.h common/buf.h common/tls.h \
+ listener/listener_index.h listener/listener_sasl.h common/scram.h \
+ common/tls.h listener/listener_xml.h
+common/jidprep.h:
+common/log.h:
+listener/listener.h:
+common/buf.h:
+common/ev.h:
+common/ipc.h:
+common/ev.h:
+common/jid.h:
+common/netaddr.h:
+common/proto.h:
+common/config.h:
+common/stream.h:
+common/buf.h:
+common/tls.h:
+listener/listener_index.h:
+listener/listener_sasl.h:
+common/scram.h:
+common/tls.h:
+listener/listener_xml.h:

@@ -1,0 +1,15 @@
+build2/obj/supervisor/supervisor_table.o: supervisor/supervisor_table.c \
+ supervisor/supervisor.h common/ev.h common/ipc.h common/ev.h \
+ common/log.h common/proc.h common/proto.h config/callbridges.h \
+ config/config.h common/config.h config/config.h
+supervisor/supervisor.h:
+common/ev.h:
+common/ipc.h:
+common/ev.h:
+common/log.h:
+common/proc.h:
+common/proto.h:
+config/callbridges.h:
+config/config.h:
+common/config.h:
+config/config.h:

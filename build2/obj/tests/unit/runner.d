@@ -1,0 +1,4 @@
+build2/obj/tests/unit/runner.o: tests/unit/runner.c common/log.h \
+ tests/unit/unit.h
+common/log.h:
+tests/unit/unit.h:
