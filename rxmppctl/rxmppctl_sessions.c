@@ -59,6 +59,7 @@ static void format_idle(uint64_t ms, char *out, size_t size)
 struct sessions_print {
 	bool json;
 	unsigned printed;
+	uint64_t node; /* this node's id in a cluster; 0 without one */
 };
 
 static void print_one(const struct proto_session_view *s, void *arg)
@@ -76,8 +77,13 @@ static void print_one(const struct proto_session_view *s, void *arg)
 			rxmppctl_print_json_string(s->tls);
 		else
 			printf("null");
-		printf(", \"since\": \"%s\", \"since_ms\": %" PRId64 ", \"idle_ms\": %" PRIu64 "}",
+		printf(", \"since\": \"%s\", \"since_ms\": %" PRId64 ", \"idle_ms\": %" PRIu64
+		       ", \"node\": ",
 		       since, s->since_ms, s->idle_ms);
+		if (p->node != 0)
+			printf("\"%016" PRIx64 "\"}", p->node);
+		else
+			printf("null}");
 	} else {
 		format_idle(s->idle_ms, idle, sizeof(idle));
 		printf("%-40s %-10s %-24s %-8s %-20s %s\n", s->jid,
@@ -204,7 +210,18 @@ static int print_cluster(struct captured *c, bool json)
 	return CTL_OK;
 }
 
-static int print_local(struct captured *c, bool json)
+/* This node's id, when the cluster's answer has it. */
+static uint64_t cluster_self(struct captured *c)
+{
+	struct proto_cluster_sessions head;
+	if (c->type != PROTO_CLUSTER_SESSIONS ||
+	    proto_cluster_sessions_unpack(c->data, c->len, &head, NULL, NULL) == -1 ||
+	    head.state == PROTO_CLUSTER_SESSIONS_OFF)
+		return 0;
+	return head.self;
+}
+
+static int print_local(struct captured *c, bool json, uint64_t node)
 {
 	struct proto_sessions head;
 	bool ok;
@@ -215,11 +232,14 @@ static int print_local(struct captured *c, bool json)
 			text != NULL ? text : "malformed answer from rxmppd");
 		return CTL_FAILED;
 	}
-	struct sessions_print p = {.json = json};
+	struct sessions_print p = {.json = json, .node = node};
+	char which[40] = "";
+	if (node != 0)
+		snprintf(which, sizeof(which), " (node %016" PRIx64 ")", node);
 	if (json) {
 		printf("{\"total\": %u, \"shown\": %u, \"sessions\": [", head.total, head.count);
 	} else if (head.total == 0) {
-		printf("no sessions on this node\n");
+		printf("no sessions on this node%s\n", which);
 		return CTL_OK;
 	} else {
 		printf("%-40s %-10s %-24s %-8s %-20s %s\n", "JID", "KIND", "ADDRESS", "TLS",
@@ -229,7 +249,8 @@ static int print_local(struct captured *c, bool json)
 	if (json) {
 		printf("]");
 	} else {
-		printf("%u session%s on this node", head.total, head.total == 1 ? "" : "s");
+		printf("%u session%s on this node%s", head.total, head.total == 1 ? "" : "s",
+		       which);
 		if (head.count < head.total)
 			printf("; %u not shown (one answer holds at most %u KiB)",
 			       head.total - head.count, PROTO_SESSIONS_BYTES_MAX / 1024);
@@ -251,11 +272,15 @@ int rxmppctl_sessions(int argc, char **argv, const char *socket_path, bool json)
 	struct captured local = {0}, cluster = {0};
 	int rc =
 	    rxmppctl_request_with(socket_path, PROTO_CTL_SESSIONS, NULL, 0, 5000, capture, &local);
+	/* Both answers first: the local sessions are listed with this node's
+	 * id, which the cluster's answer brings.  The leader answers within
+	 * 2 s, or the router says it did not. */
+	bool cluster_answered =
+	    rc == CTL_OK && rxmppctl_request_with(socket_path, PROTO_CTL_CLUSTER_SESSIONS, NULL, 0,
+						  5000, capture, &cluster) == CTL_OK;
 	if (rc == CTL_OK)
-		rc = print_local(&local, json);
-	/* The leader answers within 2 s, or the router says it did not. */
-	if (rc == CTL_OK && rxmppctl_request_with(socket_path, PROTO_CTL_CLUSTER_SESSIONS, NULL, 0,
-						  5000, capture, &cluster) == CTL_OK)
+		rc = print_local(&local, json, cluster_answered ? cluster_self(&cluster) : 0);
+	if (rc == CTL_OK && cluster_answered)
 		rc = print_cluster(&cluster, json);
 	else if (rc == CTL_OK && json)
 		printf(", \"cluster\": null}\n");

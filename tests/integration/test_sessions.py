@@ -65,6 +65,7 @@ def test_sessions_lists_clients_and_bridges(snode):
             assert before - 60 < s["since_ms"] / 1000 <= time.time() + 1, s
             assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", s["since"]), s
             assert 0 <= s["idle_ms"] < 60000, s
+            assert s["node"] is None, s  # no cluster
         # The client's own port is the one listed.
         port = alice.transport.get_extra_info("sockname")[1]
         assert by_jid["alice@test.example/desk"]["address"] == f"[127.0.0.1]:{port}"
@@ -194,12 +195,13 @@ def test_the_cluster_lists_and_kicks_through_the_leader(node_factory, certs):
         for node in (one, two, leader):
             wait_until(lambda: remote(node) == sorted(e for e in everyone if e[1] != ids[node]),
                        what=f"the other nodes' sessions seen from {ids[node]}")
-            assert [s["jid"] for s in sessions(node)["sessions"]] == \
-                [e[0] for e in everyone if e[1] == ids[node]]
+            assert [(s["jid"], s["node"]) for s in sessions(node)["sessions"]] == \
+                [e for e in everyone if e[1] == ids[node]]
         table = one.ctl("sessions").stdout
         assert re.search(rf"^bob@test\.example/b +client +{ids[two]}$", table, re.M), table
         assert re.search(rf"^cb1\.test\.example +callbridge +{ids[leader]}$", table, re.M), table
         assert "2 sessions on the other nodes" in table
+        assert f"1 session on this node (node {ids[one]})" in table
 
         # A follower kicks a session held by the other follower.
         bob_errors = watch_errors(bob)
@@ -231,5 +233,5 @@ def test_the_cluster_lists_and_kicks_through_the_leader(node_factory, certs):
 
 def test_a_single_node_has_no_cluster_part(snode):
     listed = sessions(snode)
-    assert listed["cluster"] is None
+    assert listed["cluster"] is None and listed["sessions"] == []
     assert "other nodes" not in snode.ctl("sessions").stdout
