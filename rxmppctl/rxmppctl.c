@@ -454,6 +454,23 @@ static int status_not_running(const char *config_path, const char *socket_path, 
 	return CTL_FAILED;
 }
 
+/* A running node was checked when it started; what changed since (a key
+ * replaced by one its user cannot read, a state folder chowned) fails the
+ * next start, so status says it now. */
+static void status_next_start(const struct config *cfg, const char *config_path)
+{
+	char *problems = NULL;
+	size_t size = 0;
+	FILE *out = open_memstream(&problems, &size);
+	if (out == NULL)
+		return;
+	int rc = rxmppctl_access_check_node(cfg, config_path, out);
+	fclose(out);
+	if (rc == -1)
+		printf("\nThe next start would fail until this is put right:\n%s", problems);
+	free(problems);
+}
+
 int rxmppctl_reload_after(const char *socket_path, const char *done)
 {
 	printf("%s\n", done);
@@ -647,6 +664,8 @@ int main(int argc, char **argv)
 		printf("\n");
 		rxmppctl_request(socket_path, PROTO_CLUSTER_REQUEST, &cluster, sizeof(cluster),
 				 PROTO_CLUSTER_STATUS, false, 5000);
+		if (!config_broken)
+			status_next_start(&cfg, config_path);
 	}
 	if (rc != CTL_OK && config_broken && access(socket_path, F_OK) == -1) {
 		fprintf(stderr,

@@ -8,8 +8,8 @@
  * be refused at the next start.  The answer is the kernel's own: as root, a
  * child process becomes that user (its groups too) and tries access(2) on
  * each folder of the path and then the file, so modes, groups and ACLs all
- * count; run as another user, rxmppctl checks as itself (rxmppd can only be
- * that user then, or root, which drops to `user:`).  The child writes its
+ * count; run as another user, rxmppctl checks as itself when it is that
+ * user, and otherwise says it could not check.  The child writes its
  * findings to a pipe; the parent prints them.
  */
 #include <errno.h>
@@ -130,8 +130,8 @@ static int check_all(const struct rxmppctl_access *items, size_t count, const ch
 }
 
 /* As root: a child becomes `pw` and checks; its findings come back here. */
-static int check_as(const struct passwd *pw, const struct rxmppctl_access *items, size_t count,
-		    FILE *out)
+static int check_as(const struct passwd *pw, const char *cfg_user,
+		    const struct rxmppctl_access *items, size_t count, FILE *out)
 {
 	int pipefd[2];
 	if (pipe(pipefd) == -1) {
@@ -157,7 +157,7 @@ static int check_as(const struct passwd *pw, const struct rxmppctl_access *items
 				pw->pw_name, strerror(errno));
 			_exit(1);
 		}
-		int rc = check_all(items, count, pw->pw_name, pw->pw_gid, report);
+		int rc = check_all(items, count, cfg_user, pw->pw_gid, report);
 		fclose(report);
 		_exit(rc == 0 ? 0 : 1);
 	}
@@ -178,9 +178,22 @@ int rxmppctl_access_check(const struct config *cfg, const char *config_path,
 			  const struct rxmppctl_access *items, size_t count, FILE *out)
 {
 	if (geteuid() != 0) {
+		/* Only root can take another user's identity: a member of the
+		 * rxmpp group checking the rxmpp user's files would be judged
+		 * as itself, and told of problems the daemon does not have. */
 		const struct passwd *self = getpwuid(geteuid());
-		return check_all(items, count, self != NULL ? self->pw_name : "this user",
-				 getegid(), out);
+		if (self == NULL || strcmp(self->pw_name, cfg->user) != 0) {
+			fprintf(out,
+				"rxmppctl: note: not checked whether %s, the user rxmppd runs as, "
+				"can read its files and write its folders (run as root for that)\n",
+				cfg->user);
+			return 0;
+		}
+		/* A copy: describe() looks owners up with getpwuid(), whose
+		 * static answer would overwrite this one. */
+		char name[CONFIG_USER_MAX];
+		snprintf(name, sizeof(name), "%s", self->pw_name);
+		return check_all(items, count, name, getegid(), out);
 	}
 	if (strcmp(cfg->user, "root") == 0)
 		return check_all(items, count, "root", 0, out);
@@ -193,7 +206,7 @@ int rxmppctl_access_check(const struct config *cfg, const char *config_path,
 			cfg->user, config_path, cfg->user);
 		return -1;
 	}
-	return check_as(pw, items, count, out);
+	return check_as(pw, cfg->user, items, count, out);
 }
 
 int rxmppctl_access_check_node(const struct config *cfg, const char *config_path, FILE *out)

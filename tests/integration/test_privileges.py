@@ -122,6 +122,36 @@ def test_config_check_names_a_user_that_does_not_exist(open_dir, certs):
     assert "there is no user 'rxmpp-test-nosuchuser' (user: in" in result.stderr, result.stderr
 
 
+def become_nobody():
+    os.setgroups([])
+    os.setgid(NOBODY.pw_gid)
+    os.setuid(NOBODY.pw_uid)
+
+
+def test_config_check_as_another_user_checks_as_itself_or_says_it_cannot(open_dir, certs):
+    config, _, state = setup_node_files(open_dir, certs)
+    as_nobody = subprocess.run([os.path.join(BIN, "rxmppctl"), "-c", config, "config", "check"],
+                               capture_output=True, text=True, timeout=30,
+                               preexec_fn=become_nobody)
+    assert as_nobody.returncode == 0, as_nobody.stderr
+    os.chown(state, 0, 0)
+    as_nobody = subprocess.run([os.path.join(BIN, "rxmppctl"), "-c", config, "config", "check"],
+                               capture_output=True, text=True, timeout=30,
+                               preexec_fn=become_nobody)
+    assert as_nobody.returncode == 1 and "cannot be written by nobody" in as_nobody.stderr
+    # Not the daemon's user: it cannot judge for it, and says so.
+    os.chown(state, NOBODY.pw_uid, NOBODY.pw_gid)
+    with open(config) as f:
+        text = f.read()
+    with open(config, "w") as f:
+        f.write(text.replace("user: nobody", "user: root"))
+    as_nobody = subprocess.run([os.path.join(BIN, "rxmppctl"), "-c", config, "config", "check"],
+                               capture_output=True, text=True, timeout=30,
+                               preexec_fn=become_nobody)
+    assert as_nobody.returncode == 0, as_nobody.stderr
+    assert "note: not checked whether root, the user rxmppd runs as" in as_nobody.stderr
+
+
 def test_cluster_trust_refuses_a_private_key_and_installs_certificates_0644(open_dir, certs):
     config, key, _ = setup_node_files(open_dir, certs)
     installed = os.path.join(open_dir, "cluster-trust.pem")
@@ -178,6 +208,14 @@ def test_rxmppd_started_as_root_runs_as_the_configured_user(open_dir, certs):
             assert uid_of(pid) == [NOBODY.pw_uid] * 4, pid
         # The control socket is the daemon's now, so it can remove it at stop.
         assert os.stat(node.control).st_uid == NOBODY.pw_uid
+        assert "next start" not in node.ctl("status").stdout
+        # The key made root's alone while it runs: status warns of the next start.
+        os.chown(local_certs["key"], 0, 0)
+        os.chmod(local_certs["key"], 0o600)
+        status = node.ctl("status").stdout
+        assert "The next start would fail until this is put right:" in status, status
+        assert f"the TLS key (tls.key) {local_certs['key']} (mode 0600, root:root) cannot be " \
+            "read by nobody" in status, status
         assert node.stop() == 0
         assert not os.path.exists(node.control)
     finally:
