@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stringprep.h>
 
 #include "common/jid.h"
 #include "common/jidprep.h"
@@ -202,6 +203,51 @@ START_TEST(test_empty_and_length)
 }
 END_TEST
 
+/* libidn's verdict on `in` under `profile`: the prepared form, or NULL. */
+static const char *libidn(const char *in, Stringprep_profile_flags flags,
+			  const Stringprep_profile *profile)
+{
+	static char out[64];
+	snprintf(out, sizeof(out), "%s", in);
+	return stringprep(out, sizeof(out), flags, profile) == STRINGPREP_OK ? out : NULL;
+}
+
+START_TEST(test_ascii_shortcut_agrees_with_libidn)
+{
+	/* jidprep prepares ASCII itself (it is 20 times faster); every ASCII
+	 * character, alone and between letters of both cases, must come out
+	 * as libidn's profiles make it, or be refused where they refuse it. */
+	for (int c = 1; c < 128; c++) {
+		for (int form = 0; form < 2; form++) {
+			char in[8];
+			snprintf(in, sizeof(in), form ? "A%cb" : "%c", c);
+			const char *want =
+			    libidn(in, STRINGPREP_NO_UNASSIGNED, stringprep_xmpp_nodeprep);
+			const char *got = node(in, strlen(in));
+			ck_assert_msg((want == NULL) == (got == NULL), "nodeprep U+%04X", c);
+			if (want != NULL)
+				ck_assert_str_eq(got, want);
+			char jid[32];
+			want = libidn(in, 0, stringprep_xmpp_resourceprep);
+			snprintf(jid, sizeof(jid), "a@example.com/%s", in);
+			got = prep(jid);
+			ck_assert_msg((want == NULL) == (got == NULL), "resourceprep U+%04X", c);
+			if (want != NULL)
+				ck_assert_str_eq(got + strlen("a@example.com/"), want);
+			/* Nameprep refuses no ASCII and folds A-Z; what is not a
+			 * host name is jid_split's to refuse. */
+			want = libidn(in, STRINGPREP_NO_UNASSIGNED, stringprep_nameprep);
+			ck_assert_msg(want != NULL, "nameprep U+%04X", c);
+			snprintf(jid, sizeof(jid), "%s.example", in);
+			got = prep(jid);
+			if (got != NULL)
+				ck_assert_msg(strncmp(got, want, strlen(want)) == 0, "nameprep %s",
+					      in);
+		}
+	}
+}
+END_TEST
+
 Suite *jidprep_suite(void)
 {
 	Suite *s = suite_create("jidprep");
@@ -212,6 +258,7 @@ Suite *jidprep_suite(void)
 	tcase_add_test(tc, test_unassigned);
 	tcase_add_test(tc, test_invalid_utf8);
 	tcase_add_test(tc, test_empty_and_length);
+	tcase_add_test(tc, test_ascii_shortcut_agrees_with_libidn);
 	suite_add_tcase(s, tc);
 	return s;
 }
