@@ -31,6 +31,9 @@
 #define IDLE_REST_MS	 12000 /* parsers freed after 5 s idle, memory trimmed every 10 s */
 /* Delivered, but later than this after it was sent: late, not lost. */
 #define LATE_MS 1000
+/* Failover: a gap that begins this long after the kill is past the
+ * election (timeouts of 0.5-1 s, then a vote) and is the storm's. */
+#define STORM_GAP_AFTER_MS 2000
 
 static const struct load_options *O;
 static struct session *sessions;
@@ -151,8 +154,9 @@ struct flow {
 	uint64_t sent, received, duplicated, reordered, late, expected;
 	uint8_t *seen; /* a bit per sequence number that arrived */
 	size_t seen_bytes;
-	int64_t last_ns, longest_gap_ns;
-	bool iq; /* alternate messages and iq (to a component) */
+	int64_t last_ns, longest_gap_ns, longest_gap_from_ns;
+	int64_t longest_storm_gap_ns; /* failover: begun STORM_GAP_AFTER_MS past the kill */
+	bool iq;		      /* alternate messages and iq (to a component) */
 };
 
 /* Messages the server sent back as errors (no route, or no leader within
@@ -161,6 +165,8 @@ static uint64_t bounced;
 
 static struct flow *flows;
 static unsigned flow_count;
+/* Failover: when the leader was killed (0 before, and in other scenarios). */
+static int64_t killed_ns;
 static bool sending;
 static bool closed_loop; /* chat and bridges; failover sends at a steady rate */
 
@@ -189,8 +195,13 @@ static void flow_arrived(struct flow *f, const char *text)
 		   &sent_ns) != 2)
 		return;
 	int64_t now = load_now_ns();
-	if (f->last_ns != 0 && now - f->last_ns > f->longest_gap_ns)
+	if (f->last_ns != 0 && now - f->last_ns > f->longest_gap_ns) {
 		f->longest_gap_ns = now - f->last_ns;
+		f->longest_gap_from_ns = f->last_ns;
+	}
+	if (killed_ns != 0 && f->last_ns >= killed_ns + STORM_GAP_AFTER_MS * 1000000LL &&
+	    now - f->last_ns > f->longest_storm_gap_ns)
+		f->longest_storm_gap_ns = now - f->last_ns;
 	f->last_ns = now;
 	sample(now - sent_ns);
 	if (seq >= f->sent)
@@ -272,7 +283,7 @@ static void start_window(void)
 
 struct totals {
 	uint64_t sent, received, duplicated, reordered, late;
-	int64_t longest_gap_ns;
+	int64_t longest_gap_ns, longest_gap_from_ns, longest_storm_gap_ns;
 };
 
 static struct totals flow_totals(void)
@@ -284,8 +295,12 @@ static struct totals flow_totals(void)
 		t.duplicated += flows[i].duplicated;
 		t.reordered += flows[i].reordered;
 		t.late += flows[i].late;
-		if (flows[i].longest_gap_ns > t.longest_gap_ns)
+		if (flows[i].longest_gap_ns > t.longest_gap_ns) {
 			t.longest_gap_ns = flows[i].longest_gap_ns;
+			t.longest_gap_from_ns = flows[i].longest_gap_from_ns;
+		}
+		if (flows[i].longest_storm_gap_ns > t.longest_storm_gap_ns)
+			t.longest_storm_gap_ns = flows[i].longest_storm_gap_ns;
 	}
 	return t;
 }
@@ -699,7 +714,7 @@ static int run_failover(struct load_report *r)
 	long rss_before = server_rss_kib_except(O->server_root, O->kill_pids, O->kill_count);
 	long rss_peak = rss_before;
 	double own_before = own_cpu_seconds(), server_cpu_before = 0;
-	int64_t killed_ns = 0, sampled_ns = 0;
+	int64_t sampled_ns = 0;
 	sending = true;
 	int64_t start = load_now_ns(), end = start + (int64_t)O->seconds * SECOND_NS;
 	int64_t kill_at = start + (int64_t)O->kill_after * SECOND_NS;
@@ -744,6 +759,11 @@ static int run_failover(struct load_report *r)
 	report_add(r, "rate_per_sender", O->rate, "msg/s");
 	report_add(r, "sent", (double)t.sent, "msg");
 	report_add(r, "longest_gap", t.longest_gap_ns / 1e6, "ms");
+	/* Where it began, from the kill: the election's gap comes at once, the
+	 * storm's (if any) later. */
+	if (killed_ns != 0 && t.longest_gap_ns > 0)
+		report_add(r, "longest_gap_began", (t.longest_gap_from_ns - killed_ns) / 1e6, "ms");
+	report_add(r, "longest_gap_in_storm", t.longest_storm_gap_ns / 1e6, "ms");
 	report_latency(r);
 	report_add(r, "lost", (double)flows_lost(t), "msg");
 	report_add(r, "late", (double)t.late, "msg");
