@@ -469,8 +469,12 @@ static void stream_io(struct ev_io *io, int fd, uint32_t events, void *arg)
 			else if (buf_len(&s->out) == 0)
 				stream_mark_dirty(s); /* the owner hears of the drain */
 		}
-		if (!s->ended && !s->free_asked && (events & EV_READ))
+		if (!s->ended && !s->free_asked && (events & EV_READ) &&
+		    (s->events->may_read == NULL || s->events->may_read(s))) {
 			stream_read(s);
+			if (s->events->read_done != NULL)
+				s->events->read_done(s);
+		}
 	}
 	stream_count_queued(s);
 	stream_leave(s);

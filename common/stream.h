@@ -49,6 +49,14 @@ struct stream_events {
 	/* Nothing more will be read; `reason` says what failed (NULL for
 	 * STREAM_END_CLOSED).  The owner frees the stream, here or later. */
 	void (*ended)(struct stream *s, enum stream_end end, const char *reason);
+	/* Optional: asked before the socket is read.  False leaves what waits
+	 * there for later: the owner pauses the input (stream_pause_input) and
+	 * resumes it when it will take the work (the listener paces log-ins
+	 * this way, listener_pace.c). */
+	bool (*may_read)(struct stream *s);
+	/* Optional: the read that may_read allowed is over, whatever it did
+	 * (the stream may be closing: only the owner's bookkeeping is safe). */
+	void (*read_done)(struct stream *s);
 };
 
 struct stream_settings {

@@ -9,6 +9,7 @@
  *   listener_route.c      sessions and stanzas to and from the router
  *   listener_index.c      connections by id, session counts
  *   listener_admit.c      the per-address limits at accept (rate, unauthenticated)
+ *   listener_pace.c       log-in work per turn of the loop, bounded
  *   listener_accounts.c   the accounts file, re-read when it changes
  *   listener_admin.c      rxmppctl sessions and kick, relayed by the supervisor
  *   listener_xml.c, listener_sasl.c, common/tls.c   parser, SASL, TLS
@@ -79,6 +80,12 @@ struct conn {
 	struct ev_timer *timer;
 	struct conn *next;
 	struct conn **prev;
+	/* Log-in pacing (listener_pace.c): the queue it waits in, if any. */
+	struct pace_queue *pace_queue;
+	struct conn *pace_next;
+	struct conn **pace_prev;
+	bool pace_resumed;   /* taken from a queue, not read since */
+	bool pace_handshake; /* holds one of the slots for TLS handshakes */
 };
 _Static_assert(offsetof(struct conn, stream) == 0, "a connection begins with its stream");
 
@@ -147,6 +154,23 @@ void listener_conns_pause_input(bool paused);
 /* Over limits.max_queued_bytes_total: closes the connections with the
  * largest queues until it is not; true when it closed one. */
 bool listener_conns_shed(void);
+
+/* listener_pace.c: log-in work (accept, TLS handshake, SASL) bounded per
+ * turn of the loop, so that established sessions are never starved, and
+ * TLS handshakes in progress bounded in number (their memory). */
+/* Measures a piece of log-in work against this turn's budget, to its end. */
+void listener_pace_measure(void);
+void listener_pace_end(void);
+/* A connection's socket is about to be read: true to go on; false when it
+ * is still logging in and the budget is spent (it is paused and queued). */
+bool listener_pace_may_read(struct conn *c);
+bool listener_pace_queued(const struct conn *c);
+/* Its TLS handshake is over: the slot goes to the next that waits. */
+void listener_pace_handshake_over(struct conn *c);
+/* The connection is closing: out of the queues, its slot given back. */
+void listener_pace_forget(struct conn *c);
+/* Before the loop sleeps: a new budget, and the queue's first read again. */
+bool listener_pace_turn(struct ev_loop *loop, void *arg);
 
 /* listener_client.c */
 void listener_client_open(struct conn *c, const char *content_ns, const struct xml_attr *attrs);

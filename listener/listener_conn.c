@@ -233,6 +233,7 @@ static void listener_conn_close(struct conn *c, const char *why)
 		listener_route_session_down(c);
 	listener_index_remove(&listener_state.index, c);
 	listener_admit_close(&listener_state.admit, c->peer_address, c->authenticated);
+	listener_pace_forget(c);
 	*c->prev = c->next;
 	if (c->next != NULL)
 		c->next->prev = c->prev;
@@ -292,8 +293,9 @@ void listener_conns_close_all(const char *why)
 void listener_conns_pause_input(bool paused)
 {
 	listener_state.input_paused = paused;
+	/* What waits for its log-in turn stays paused (listener_pace.c). */
 	for (struct conn *c = listener_state.conns; c != NULL; c = c->next)
-		stream_pause_input(&c->stream, paused);
+		stream_pause_input(&c->stream, paused || listener_pace_queued(c));
 }
 
 /* Memory for all clients is bounded, not only per connection: a few clients
@@ -470,6 +472,7 @@ static void conn_secured(struct stream *s)
 	struct conn *c = (struct conn *)s;
 	if (c->state == CONN_TLS_HANDSHAKE)
 		c->state = CONN_STREAM_HEADER;
+	listener_pace_handshake_over(c);
 }
 
 /* Everything is out: a closing connection is done. */
@@ -509,11 +512,24 @@ static void conn_ended(struct stream *s, enum stream_end end, const char *reason
 	}
 }
 
+static bool conn_may_read(struct stream *s)
+{
+	return listener_pace_may_read((struct conn *)s);
+}
+
+static void conn_read_done(struct stream *s)
+{
+	(void)s;
+	listener_pace_end();
+}
+
 static const struct stream_events conn_stream_events = {
     .input = conn_input,
     .secured = conn_secured,
     .drained = conn_drained,
     .ended = conn_ended,
+    .may_read = conn_may_read,
+    .read_done = conn_read_done,
 };
 
 /* Timers: one per connection, aimed at the nearest deadline. */

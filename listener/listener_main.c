@@ -76,10 +76,8 @@ static bool listener_trusted(const struct sockaddr *sa, const struct config_limi
 	return false;
 }
 
-static void listener_accept(struct ev_io *io, int fd, uint32_t events, void *arg)
+static void listener_accept_batch(struct ev_io *io, int fd, struct listener_socket *s)
 {
-	struct listener_socket *s = arg;
-	(void)events;
 	/* Bounded so that one busy port cannot starve the others. */
 	for (int i = 0; i < 64; i++) {
 		struct sockaddr_storage ss;
@@ -124,6 +122,19 @@ static void listener_accept(struct ev_io *io, int fd, uint32_t events, void *arg
 		log_debug("connection from %s on port %u", peer, s->info.port);
 		listener_conn_new(conn, (enum proto_socket_kind)s->info.kind, peer, address);
 	}
+}
+
+static void listener_accept(struct ev_io *io, int fd, uint32_t events, void *arg)
+{
+	(void)events;
+	/* Accepting is not held back by the log-in budget (listener_pace.c): a
+	 * crowd left in the kernel's queue overflows it, and a client whose SYN
+	 * is dropped tries again only after 1 s, then 3 s.  It is bounded per
+	 * turn all the same, and its time counts against the budget, so the
+	 * handshakes of the connections it brings wait their turn. */
+	listener_pace_measure();
+	listener_accept_batch(io, fd, arg);
+	listener_pace_end();
 }
 
 static void listener_listen_socket(int fd, const struct proto_listen_socket *info)
@@ -336,6 +347,7 @@ static int listener_start(const struct config *cfg, bool first, char *why, size_
 		}
 		listener_state.loop = child_loop();
 		ev_hook_add(listener_state.loop, EV_PHASE_STREAMS, listener_flush, NULL);
+		ev_hook_add(listener_state.loop, EV_PHASE_STREAMS, listener_pace_turn, NULL);
 		ev_timer_add(listener_state.loop, LISTENER_TRIM_MS, listener_trim, NULL);
 	}
 	return listener_configure(cfg, first, why, why_size);

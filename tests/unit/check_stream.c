@@ -2,8 +2,9 @@
 /* The byte stream of connections and peer links (common/stream.c): two
  * streams over a socketpair, in clear and under TLS, through the real event
  * loop; partial writes, the output bound, the end of a stream, frees
- * from inside the stream's own callbacks, paused input, whitespace and plain
- * text before the first TLS record (STARTTLS), and the count of
+ * from inside the stream's own callbacks, paused input, reads an owner
+ * defers, whitespace and plain text before the first TLS record (STARTTLS),
+ * and the count of
  * unsent output over all streams (back to zero once every one is freed). */
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -144,7 +145,14 @@ static void run_until(bool (*until)(void))
 static struct peer *a, *b;
 static size_t want;
 
+static void pair_new_with(const struct stream_events *b_events);
+
 static void pair_new(void)
+{
+	pair_new_with(&peer_events);
+}
+
+static void pair_new_with(const struct stream_events *b_events)
 {
 	int fds[2];
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds),
@@ -155,7 +163,9 @@ static void pair_new(void)
 	setsockopt(fds[1], SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
 	loop = ev_loop_new();
 	a = peer_new(fds[0]);
-	b = peer_new(fds[1]);
+	b = stream_new(sizeof(*b), loop, fds[1], b_events, &settings);
+	ck_assert_ptr_nonnull(b);
+	buf_init(&b->got, 8u << 20);
 }
 
 static void pair_free(void)
@@ -427,6 +437,56 @@ START_TEST(test_paused_input_waits)
 }
 END_TEST
 
+/* An owner that rations its reads (the listener's log-in pacing): refused,
+ * the bytes wait in the socket; allowed, each read is followed by
+ * read_done. */
+static bool b_may_read;
+static int b_asked, b_reads_done;
+
+static bool gated_may_read(struct stream *s)
+{
+	b_asked++;
+	if (!b_may_read)
+		stream_pause_input(s, true);
+	return b_may_read;
+}
+
+static void gated_read_done(struct stream *s)
+{
+	(void)s;
+	b_reads_done++;
+}
+
+static const struct stream_events gated_events = {
+    .input = peer_input,
+    .secured = peer_secured,
+    .drained = peer_drained,
+    .ended = peer_ended,
+    .may_read = gated_may_read,
+    .read_done = gated_read_done,
+};
+
+START_TEST(test_an_owner_defers_its_reads)
+{
+	b_may_read = false;
+	b_asked = b_reads_done = 0;
+	pair_new_with(&gated_events);
+	ck_assert_int_eq(stream_write(&a->stream, "later", 5), 0);
+	run_until(a_drained);
+	/* Asked once, refused: nothing read, and not asked again while paused. */
+	ck_assert_int_eq(b_asked, 1);
+	ck_assert_int_eq(b_reads_done, 0);
+	ck_assert_uint_eq(buf_len(&b->got), 0);
+	b_may_read = true;
+	stream_pause_input(&b->stream, false);
+	want = 5;
+	run_until(b_has_all);
+	ck_assert_int_eq(memcmp(buf_head(&b->got), "later", 5), 0);
+	ck_assert_int_eq(b_reads_done, b_asked - 1);
+	pair_free();
+}
+END_TEST
+
 static bool b_freed;
 
 static bool b_is_freed(void)
@@ -487,6 +547,7 @@ Suite *stream_suite(void)
 	tcase_add_test(tc, test_a_stream_freed_in_its_own_callbacks);
 	tcase_add_test(tc, test_a_free_waits_for_the_outermost_leave);
 	tcase_add_test(tc, test_paused_input_waits);
+	tcase_add_test(tc, test_an_owner_defers_its_reads);
 	suite_add_tcase(s, tc);
 	return s;
 }
