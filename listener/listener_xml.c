@@ -120,7 +120,8 @@ static void stream_fail(struct xml_stream *s, const char *condition, const char 
 		vsnprintf(s->error_text, sizeof(s->error_text), fmt, ap);
 		va_end(ap);
 	}
-	XML_StopParser(s->parser, XML_FALSE);
+	if (s->parser != NULL)
+		XML_StopParser(s->parser, XML_FALSE);
 }
 
 static uint64_t stream_position(struct xml_stream *s)
@@ -469,10 +470,9 @@ struct xml_stream *listener_xml_stream_new(const struct xml_limits *limits,
 	if (s == NULL)
 		return NULL;
 	s->limits = *limits;
-	if (parser_create(s) == -1) {
-		free(s);
-		return NULL;
-	}
+	/* The parser comes with the first byte (listener_xml_stream_feed): a
+	 * stream restarted for STARTTLS waits through the TLS handshake, and a
+	 * crowd of handshakes would each hold one for nothing. */
 	s->events = events;
 	s->arg = arg;
 	/* The tree costs more than its text: names and values are copied, and
@@ -522,10 +522,17 @@ size_t listener_xml_stream_feed(struct xml_stream *s, const char *data, size_t l
 	 * first thing it sees, and the whitespace that may stand here (a client
 	 * ending <auth/> or <starttls/> with a newline, just before the stream
 	 * restarts) still belongs between the previous stream's elements. */
-	while (s->fed == 0 && s->parser != NULL && done < len && xml_space(data[done]))
+	while (s->fed == 0 && done < len && xml_space(data[done]))
 		done++;
-	if (s->parser == NULL && len > 0 && parser_resume(s) == -1)
-		return 0;
+	if (s->parser == NULL && done < len) {
+		/* Not begun yet, or released while idle inside the stream. */
+		bool begun = s->root_qname[0] != '\0';
+		if (begun ? parser_resume(s) == -1 : parser_create(s) == -1) {
+			if (!begun)
+				stream_fail(s, "internal-server-error", "out of memory");
+			return done;
+		}
+	}
 	while (done < len && s->error == NULL && !s->stopped) {
 		size_t chunk = len - done > XML_FEED_CHUNK ? XML_FEED_CHUNK : len - done;
 		/* What expat would hold for an unfinished element must stay within
