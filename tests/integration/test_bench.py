@@ -22,12 +22,12 @@ def prepare(node, accounts=3):
     node.write_bridges({"cb0": SECRET, "cb1": SECRET})
 
 
-def load(node, scenario, *args, ports=None, root=None, accounts=3):
+def load(node, scenario, *args, ports=None, root=None, accounts=3, timeout=120):
     command = [LOAD, scenario, "--json", "--accounts", str(accounts), "--bridge-secret", SECRET,
                "--port", ",".join(str(p) for p in (ports or [node.client_port])),
                "--component-port", str(node.component_port), "--ca", node.certs["ca"],
                "--server-root", str(root or node.proc.pid), *args]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
