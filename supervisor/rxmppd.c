@@ -259,6 +259,9 @@ int supervisor_reload(char *why, size_t why_size)
 	if (strcmp(next.state_directory, supervisor_state.cfg.state_directory) != 0)
 		log_warnx("state_directory changes when rxmppd restarts; still using %s",
 			  supervisor_state.cfg.state_directory);
+	if (strcmp(next.user, supervisor_state.cfg.user) != 0)
+		log_warnx("user changes when rxmppd restarts (as root); still running as before");
+	snprintf(next.user, sizeof(next.user), "%s", supervisor_state.cfg.user);
 	snprintf(next.control_socket, sizeof(next.control_socket), "%s",
 		 supervisor_state.cfg.control_socket);
 	snprintf(next.state_directory, sizeof(next.state_directory), "%s",

@@ -209,6 +209,14 @@ def test_rxmppd_started_as_root_runs_as_the_configured_user(open_dir, certs):
         # The control socket is the daemon's now, so it can remove it at stop.
         assert os.stat(node.control).st_uid == NOBODY.pw_uid
         assert "next start" not in node.ctl("status").stdout
+        # user: is read once, at start: a reload keeps the user and says so.
+        node.write_config(text=node.config_text().replace("user: root", "user: daemon"))
+        os.chmod(node.config, 0o644)
+        assert node.ctl("reload").returncode == 0
+        node.wait_log(r"user changes when rxmppd restarts \(as root\); still running as before")
+        assert uid_of(status["pid"]) == [NOBODY.pw_uid] * 4
+        node.write_config(text=node.config_text().replace("user: root", "user: nobody"))
+        os.chmod(node.config, 0o644)
         # The key made root's alone while it runs: status warns of the next start.
         os.chown(local_certs["key"], 0, 0)
         os.chmod(local_certs["key"], 0o600)
