@@ -304,6 +304,16 @@ static void progress_sync(struct elector *e)
 	}
 }
 
+/* The committed membership follows the latest entry once it commits. */
+static void note_committed(struct elector *e)
+{
+	if (e->p.commit_index >= e->p.config.index &&
+	    memcmp(&e->p.committed, &e->p.config, sizeof(e->p.config)) != 0) {
+		e->p.committed = e->p.config;
+		e->dirty = true;
+	}
+}
+
 static void maybe_commit(struct elector *e)
 {
 	if (e->role != ELECTOR_LEADER || e->p.commit_index >= e->p.config.index ||
@@ -319,6 +329,7 @@ static void maybe_commit(struct elector *e)
 		return;
 	e->p.commit_index = e->p.config.index;
 	e->dirty = true;
+	note_committed(e);
 	/* Committed without us: a leader that removed itself steps down. */
 	if (!promotable(e))
 		become_follower(e, e->p.term, ELECTOR_NONE);
@@ -412,6 +423,10 @@ struct elector *elector_new(const struct elector_options *options,
 	if (e->rng == 0)
 		e->rng = 0x2545f4914f6cdd1dull;
 	e->leader_heard = UINT64_MAX / 2;
+	/* A state of before the committed membership was kept knows it only
+	 * when its latest entry is committed. */
+	if (e->p.committed.count == 0 && e->p.commit_index >= e->p.config.index)
+		e->p.committed = e->p.config;
 	become_follower(e, e->p.term, ELECTOR_NONE);
 	return e;
 }
@@ -498,6 +513,7 @@ static void on_heartbeat(struct elector *e, const struct elector_msg *m)
 		e->p.commit_index = commit;
 		e->dirty = true;
 	}
+	note_committed(e);
 	emit(e, ELECTOR_MSG_HEARTBEAT_REPLY, m->from);
 }
 
@@ -506,6 +522,8 @@ static int check_sender(const struct elector *e, const struct elector_msg *m,
 			const uint8_t fingerprint[ELECTOR_FINGERPRINT_SIZE], const char **why)
 {
 	const struct elector_member *known = member(&e->p.config, m->from);
+	if (known == NULL && e->p.commit_index < e->p.config.index)
+		known = member(&e->p.committed, m->from);
 	if (known != NULL) {
 		if (same_fingerprint(known, fingerprint) || unbound(known))
 			return 0;

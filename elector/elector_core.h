@@ -25,17 +25,16 @@
  * name from another certificate is refused, and so is a message from a
  * node that is not a member, except, for a node that knows no membership
  * yet (it is joining), a heartbeat whose membership lists its sender with
- * that certificate.  Which certificates may join at all is the shell's
- * decision (the trust bundle, cluster.peer_names).
- * A removed member is told: the leader goes on sending it heartbeats with
- * the membership without it until it acknowledges the committed removal
- * (or for two election timeouts at most), and hears from it nothing but
- * that acknowledgement.  A node whose committed membership does not list
- * it knows it was removed (elector_removed): it is persisted with the
- * membership, and such a node never campaigns.
- * A member with an all-zero fingerprint (read from a state file of before
- * fingerprints) is not bound yet: the leader binds it with
- * elector_propose_add when it is heard from.
+ * that certificate.  Members of the last committed membership are heard
+ * too while the latest entry is not committed: one that removed a member
+ * may give way to that member's leadership (Raft's log truncation).  Which certificates may join at
+ * all is the shell's decision (the trust bundle, cluster.peer_names). A removed member is told: the
+ * leader goes on sending it heartbeats with the membership without it until it acknowledges the
+ * committed removal (or for two election timeouts at most), and hears from it nothing but that
+ * acknowledgement.  A node whose committed membership does not list it knows it was removed
+ * (elector_removed): it is persisted with the membership, and such a node never campaigns. A member
+ * with an all-zero fingerprint (read from a state file of before fingerprints) is not bound yet:
+ * the leader binds it with elector_propose_add when it is heard from.
  */
 #ifndef RXMPP_ELECTOR_CORE_H
 #define RXMPP_ELECTOR_CORE_H
@@ -75,6 +74,11 @@ struct elector_persistent {
 	uint64_t voted_for;
 	uint64_t commit_index; /* the membership entry known committed */
 	struct elector_config config;
+	/* The latest membership known committed: `config` once that is;
+	 * while it is not, the one before, whose members are heard too (an
+	 * entry that removed one of them may yet give way to its leadership).
+	 * Empty when not known (a state file of before it was kept). */
+	struct elector_config committed;
 };
 
 enum elector_role {

@@ -21,8 +21,11 @@
 #define NODE_ID_VERSION 1
 /* 2: each member line carries the SHA-256 fingerprint of the member's
  * certificate; version 1 files are read (fingerprints unknown, zero) and
- * rewritten. */
-#define ELECTION_VERSION 2
+ * rewritten.  3: while the membership is not committed, the last committed
+ * one follows it ("committed INDEX TERM", "committed_member ..."); files of
+ * version 2 are read (the committed membership known only when the latest
+ * is) and rewritten. */
+#define ELECTION_VERSION 3
 #define ELECTION_MAX	 (64 * 1024)
 #define FIELDS_MAX	 4
 /* What to do about a damaged file, in every refusal. */
@@ -134,13 +137,16 @@ static bool parse_member(char **fields, int n, unsigned version,
 }
 
 /* The body, line by line: term, voted_for, commit, config, then members,
- * each field exactly once and in that order (as written); comment lines
- * are allowed anywhere. */
+ * then (version 3, only while the membership is not committed) committed
+ * and its members, each field exactly once and in that order (as
+ * written); comment lines are allowed anywhere. */
 static int election_parse(const char *path, char *body, size_t len, unsigned first_line,
 			  unsigned version, struct elector_persistent *s, char *why,
 			  size_t why_size)
 {
-	static const char *const keys[] = {"term", "voted_for", "commit", "config", "member"};
+	static const char *const keys[] = {"term",   "voted_for", "commit",	     "config",
+					   "member", "committed", "committed_member"};
+	enum { KEY_MEMBER = 4, KEY_COMMITTED, KEY_COMMITTED_MEMBER, KEY_END };
 	char *cursor = body, *end = body + len, *line;
 	unsigned line_no = first_line - 1, next = 0;
 	bool cut;
@@ -156,13 +162,16 @@ static int election_parse(const char *path, char *body, size_t len, unsigned fir
 			break;
 		}
 		unsigned key = 0;
-		while (key < 5 && strcmp(fields[0], keys[key]) != 0)
+		while (key < KEY_END && strcmp(fields[0], keys[key]) != 0)
 			key++;
-		if (key == 5) {
+		if (key == KEY_END || (key >= KEY_COMMITTED && version < 3)) {
 			reason = "unknown line";
-		} else if (key < 4 && key != next) {
+		} else if (key < KEY_MEMBER && key != next) {
 			reason = key < next ? "a line repeated or out of order"
 					    : "a line missing before this one";
+		} else if (key == KEY_COMMITTED && next != KEY_MEMBER) {
+			reason = next > KEY_MEMBER ? "a line repeated or out of order"
+						   : "a line missing before this one";
 		} else if (key == 0) {
 			if (n != 2 || !parse_dec(fields[1], &s->term))
 				reason = "the term is not a decimal number";
@@ -178,22 +187,38 @@ static int election_parse(const char *path, char *body, size_t len, unsigned fir
 				reason = "expected \"config INDEX TERM\" in decimal";
 			else if (s->config.term > s->term)
 				reason = "the membership is from a term later than the current one";
-		} else if (next < 4) {
-			reason = "a member before the config line";
-		} else if (s->config.count == ELECTOR_MEMBERS_MAX) {
-			reason = "too many members";
-		} else if (parse_member(fields, n, version, &s->config,
-					&s->config.members[s->config.count], &reason)) {
-			s->config.count++;
+		} else if (key == KEY_COMMITTED) {
+			if (n != 3 || !parse_dec(fields[1], &s->committed.index) ||
+			    !parse_dec(fields[2], &s->committed.term))
+				reason = "expected \"committed INDEX TERM\" in decimal";
+			else if (s->commit_index >= s->config.index ||
+				 s->committed.index >= s->config.index ||
+				 s->committed.index > s->commit_index ||
+				 s->committed.term > s->config.term)
+				reason = "a committed membership beside one that is committed, or "
+					 "not one before it";
+		} else if (key == KEY_MEMBER ? next != KEY_MEMBER : next != KEY_COMMITTED_MEMBER) {
+			reason = key == KEY_MEMBER ? "a member before the config line or after "
+						     "the committed line"
+						   : "a committed member before the committed line";
+		} else {
+			struct elector_config *c = key == KEY_MEMBER ? &s->config : &s->committed;
+			if (c->count == ELECTOR_MEMBERS_MAX)
+				reason = "too many members";
+			else if (parse_member(fields, n, version, c, &c->members[c->count],
+					      &reason))
+				c->count++;
 		}
-		if (key < 4)
+		if (key < KEY_MEMBER || key == KEY_COMMITTED)
 			next = key + 1;
 	}
 	if (reason == NULL && cut) {
 		line_no++;
 		reason = "the line is cut short (no end of line)";
 	}
-	if (reason == NULL && next < 4) {
+	if (reason == NULL && next == KEY_COMMITTED_MEMBER && s->committed.count == 0)
+		reason = "a committed membership without members";
+	if (reason == NULL && next < KEY_MEMBER) {
 		snprintf(why, why_size, "%s: incomplete (no \"%s\" line); %s", path, keys[next],
 			 STATE_ADVICE);
 		return -1;
@@ -202,6 +227,8 @@ static int election_parse(const char *path, char *body, size_t len, unsigned fir
 		snprintf(why, why_size, "%s:%u: %s; %s", path, line_no, reason, STATE_ADVICE);
 		return -1;
 	}
+	if (s->committed.count == 0 && s->commit_index >= s->config.index)
+		s->committed = s->config;
 	return 0;
 }
 
@@ -294,6 +321,21 @@ int elector_state_load(const char *state_dir, struct elector_persistent *s, bool
 	return rc;
 }
 
+static int members_append(struct buf *out, const char *key, const struct elector_config *c)
+{
+	for (uint32_t i = 0; i < c->count; i++) {
+		const struct elector_member *m = &c->members[i];
+		char fingerprint[2 * ELECTOR_FINGERPRINT_SIZE + 1], line[256];
+		for (int k = 0; k < ELECTOR_FINGERPRINT_SIZE; k++)
+			snprintf(fingerprint + 2 * k, 3, "%02x", m->fingerprint[k]);
+		int n = snprintf(line, sizeof(line), "%s %016" PRIx64 " %s %s\n", key, m->id,
+				 fingerprint, m->address);
+		if (buf_append(out, line, (size_t)n) == -1)
+			return -1;
+	}
+	return 0;
+}
+
 int elector_state_save(const char *state_dir, const struct elector_persistent *s, char *why,
 		       size_t why_size)
 {
@@ -307,14 +349,13 @@ int elector_state_save(const char *state_dir, const struct elector_persistent *s
 			 "\nconfig %" PRIu64 " %" PRIu64 "\n",
 			 s->term, s->voted_for, s->commit_index, s->config.index, s->config.term);
 	int rc = buf_append(&out, line, (size_t)n);
-	for (uint32_t i = 0; i < s->config.count && rc == 0; i++) {
-		const struct elector_member *m = &s->config.members[i];
-		char fingerprint[2 * ELECTOR_FINGERPRINT_SIZE + 1];
-		for (int k = 0; k < ELECTOR_FINGERPRINT_SIZE; k++)
-			snprintf(fingerprint + 2 * k, 3, "%02x", m->fingerprint[k]);
-		n = snprintf(line, sizeof(line), "member %016" PRIx64 " %s %s\n", m->id,
-			     fingerprint, m->address);
+	rc = rc == 0 ? members_append(&out, "member", &s->config) : rc;
+	/* The committed membership goes along only while it is another. */
+	if (rc == 0 && s->committed.count > 0 && s->committed.index < s->config.index) {
+		n = snprintf(line, sizeof(line), "committed %" PRIu64 " %" PRIu64 "\n",
+			     s->committed.index, s->committed.term);
 		rc = buf_append(&out, line, (size_t)n);
+		rc = rc == 0 ? members_append(&out, "committed_member", &s->committed) : rc;
 	}
 	if (rc == 0)
 		rc = fileio_write_sealed(path, ELECTION_KIND, ELECTION_VERSION, buf_head(&out),

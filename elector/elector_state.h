@@ -3,7 +3,8 @@
  * What the elector keeps on disk, under the state directory:
  *   node-id   this node's permanent id (16 hex digits), made once
  *   election  term, vote, commit index and membership (each member's id,
- *             certificate fingerprint and address), rewritten atomically
+ *             certificate fingerprint and address), and while that is not
+ *             committed the last committed membership, rewritten atomically
  *             (temporary file, fsync, rename) before any message that
  *             depends on them is sent
  * Both are sealed (common/fileio.h: a "rxmpp-<kind> <version>" first line
@@ -13,9 +14,10 @@
  * starting over could vote twice in one term.  For the same reason a
  * node whose node-id is there but whose election file is gone does not
  * start; `rxmppctl reset` and joining again is the way back.  Files
- * written before sealing, and election files of version 1 (members without
- * the fingerprint of their certificate), are read once and rewritten; such
- * a member is bound to a certificate when it is next heard from.  A
+ * written before sealing, election files of version 1 (members without
+ * the fingerprint of their certificate; such a member is bound to a
+ * certificate when it is next heard from) and of version 2 (no committed
+ * membership) are read once and rewritten.  A
  * node-id written before sealing with no election file beside it is a
  * node that never voted (version 0.1 wrote that file only then).
  */

@@ -9,7 +9,8 @@
  * elector_state_open as the elector starts.  Files go into a scratch state
  * directory (in /dev/shm when it can) removed at exit.  State accepted holds at most
  * ELECTOR_MEMBERS_MAX members with nonzero ids and addresses that end
- * within their field; a refusal says why; nothing may crash or read out of
+ * within their field, in the latest membership and in the committed one
+ * (which is not later than the latest); a refusal says why; nothing may crash or read out of
  * bounds.
  */
 #include <stdbool.h>
@@ -52,16 +53,26 @@ static void fuzz_election_write(const char *name, const void *data, size_t size)
 		abort();
 }
 
-static void fuzz_election_check(const struct elector_persistent *s)
+static void fuzz_election_check_members(const struct elector_config *c)
 {
-	if (s->config.count > ELECTOR_MEMBERS_MAX)
+	if (c->count > ELECTOR_MEMBERS_MAX)
 		abort();
-	for (uint32_t i = 0; i < s->config.count; i++) {
-		if (s->config.members[i].id == 0 ||
-		    strnlen(s->config.members[i].address, sizeof(s->config.members[i].address)) ==
-			sizeof(s->config.members[i].address))
+	for (uint32_t i = 0; i < c->count; i++) {
+		if (c->members[i].id == 0 ||
+		    strnlen(c->members[i].address, sizeof(c->members[i].address)) ==
+			sizeof(c->members[i].address))
 			abort();
 	}
+}
+
+/* The latest membership and the committed one beside it; the committed
+ * one comes before the latest, or is it. */
+static void fuzz_election_check(const struct elector_persistent *s)
+{
+	fuzz_election_check_members(&s->config);
+	fuzz_election_check_members(&s->committed);
+	if (s->committed.count > 0 && s->committed.index > s->config.index)
+		abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

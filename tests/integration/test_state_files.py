@@ -43,7 +43,7 @@ def test_damaged_election_file_is_refused_with_file_and_line(node_factory, certs
     path = os.path.join(node.dir, "state", "election")
     with open(path) as f:
         text = f.read()
-    assert text.startswith("rxmpp-election 2\n") and "\nsha256 " in text
+    assert text.startswith("rxmpp-election 3\n") and "\nsha256 " in text
     # A changed digit: the checksum no longer matches.
     with open(path, "w") as f:
         f.write(text.replace(f"\nterm {term}\n", f"\nterm {term + 1}\n"))
@@ -89,7 +89,7 @@ def test_previous_format_is_rewritten(node_factory, certs):
     node.wait_log(r"election was in the previous format .* rewrote it sealed", start=mark)
     node.wait_log(r"node-id was in the previous format", start=mark)
     with open(os.path.join(state, "election")) as f:
-        assert f.read().startswith("rxmpp-election 2\n")
+        assert f.read().startswith("rxmpp-election 3\n")
     after = status(node)
     assert after["node"] == before["node"] and after["term"] >= before["term"]
     # Its member line had no certificate fingerprint: the leader binds itself.

@@ -13,7 +13,8 @@
  * What a follower holds of its leader's view of the members (piggybacked on
  * heartbeats) never says the leader heard from a member more recently than
  * a message of that member reached it, give or take one delivery delay.
- * In the five-node runs the leader removes one member at a random moment:
+ * In the five-node runs the leader removes one member at a random moment
+ * (amid the chaos, or else once healed):
  * a node that knows it was removed never campaigns or leads again, and a
  * node that knows it never is one the leader did not remove.
  * A failing schedule prints its seed; ELECTOR_SEED=N replays that one,
@@ -397,6 +398,10 @@ static uint64_t sim_run(int n, uint64_t seed, char *failure, size_t failure_size
 			sim_connect_all(&s);
 		} else if (r < 40) {
 			sim_impostor(&s);
+		} else if (r < 42 && n == 5 && s.removed == 0) {
+			/* Amid the chaos: the leader may die before the removal
+			 * commits, and the member removed may lead next. */
+			sim_remove_one(&s);
 		}
 		sim_step(&s);
 	}
@@ -417,8 +422,9 @@ static uint64_t sim_run(int n, uint64_t seed, char *failure, size_t failure_size
 	}
 	if (s.failure[0] == '\0' && took == 0)
 		sim_fail(&s, "no leader within the bound after healing");
-	/* Five nodes: then the leader removes a member, as an administrator
-	 * would, with the same loss; the four left agree on a leader again. */
+	/* Five nodes: then, if none was yet, the leader removes a member, as
+	 * an administrator would, with the same loss; the four left agree on a
+	 * leader again. */
 	if (n == 5 && s.failure[0] == '\0') {
 		for (int t = 0; t < 4 * ELECTION_MAX && s.removed == 0; t++) {
 			sim_remove_one(&s);
@@ -648,20 +654,78 @@ START_TEST(test_removed_member_is_told)
 END_TEST
 
 /* Three members 1, 2, 3 of an existing cluster, run until one leads. */
-static void scenario_three(struct elector *nodes[3])
+/* Members 1 to n of an existing cluster, run until one leads. */
+static void scenario_members(struct elector **nodes, int n)
 {
 	struct elector_persistent disk = {.commit_index = 1};
-	disk.config = (struct elector_config){.index = 1, .count = 3};
-	for (int i = 0; i < 3; i++) {
+	disk.config = (struct elector_config){.index = 1, .count = (uint32_t)n};
+	for (int i = 0; i < n; i++) {
 		disk.config.members[i].id = (uint64_t)i + 1;
 		memcpy(disk.config.members[i].fingerprint, cert_of((uint64_t)i + 1),
 		       ELECTOR_FINGERPRINT_SIZE);
 		snprintf(disk.config.members[i].address, ELECTOR_ADDRESS_MAX, "n%d:5224", i + 1);
 	}
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < n; i++)
 		nodes[i] = scenario_node((uint64_t)i + 1, &disk);
-	scenario_run(nodes, 3, 3 * ELECTION_MAX);
+	scenario_run(nodes, n, 3 * ELECTION_MAX);
 }
+
+static void scenario_three(struct elector *nodes[3])
+{
+	scenario_members(nodes, 3);
+}
+
+/* Five members; the leader removes one, the entry reaches one other member
+ * only, and the leader dies.  The member removed may then win the next
+ * election (a majority never saw its removal); the member that holds the
+ * removal, not committed, hears it as a member of its committed
+ * membership and follows it.  Tried with each member removed in turn,
+ * until one of them wins. */
+START_TEST(test_uncommitted_removal_gives_way_to_the_removed)
+{
+	bool seen = false;
+	for (int k = 1; k < 5 && !seen; k++) {
+		struct elector *nodes[5];
+		scenario_members(nodes, 5);
+		int li = (int)elector_leader(nodes[0]) - 1;
+		int gone = (li + k) % 5, holder = (li + k + 1) % 5;
+		ck_assert_int_eq(elector_propose_remove(nodes[li], (uint64_t)gone + 1), 0);
+		struct elector_ready r;
+		elector_ready(nodes[li], &r);
+		const char *why;
+		for (size_t i = 0; i < r.msg_count; i++) {
+			if (r.msgs[i].to == (uint64_t)holder + 1)
+				ck_assert_int_eq(elector_step(nodes[holder], &r.msgs[i],
+							      cert_of((uint64_t)li + 1), &why),
+						 0);
+		}
+		elector_advance(nodes[li]);
+		ck_assert_uint_eq(elector_config(nodes[holder])->count, 4);
+		ck_assert_uint_lt(elector_commit_index(nodes[holder]),
+				  elector_config(nodes[holder])->index);
+		elector_free(nodes[li]);
+		nodes[li] = NULL;
+		/* The three that never saw the removal elect one of them. */
+		struct elector *rest[3];
+		for (int i = 0, n = 0; i < 5; i++)
+			if (i != li && i != holder)
+				rest[n++] = nodes[i];
+		scenario_run(rest, 3, 4 * ELECTION_MAX);
+		if (elector_role(nodes[gone]) == ELECTOR_LEADER) {
+			seen = true;
+			scenario_run(nodes, 5, 2 * ELECTION_MAX);
+			ck_assert_int_eq(elector_role(nodes[gone]), ELECTOR_LEADER);
+			ck_assert_uint_eq(elector_leader(nodes[holder]), (uint64_t)gone + 1);
+			ck_assert_uint_eq(elector_config(nodes[holder])->count, 5);
+			ck_assert_uint_eq(elector_commit_index(nodes[holder]),
+					  elector_config(nodes[holder])->index);
+		}
+		for (int i = 0; i < 5; i++)
+			elector_free(nodes[i]);
+	}
+	ck_assert_msg(seen, "the member removed never won: the case was not tried");
+}
+END_TEST
 
 /* Node `cut` alone on one side, the two others on the other. */
 static void scenario_split(struct elector *nodes[3], int cut, struct elector *alone[1],
@@ -943,6 +1007,7 @@ Suite *elector_suite(void)
 	tcase_add_test(tc, test_wire_frames_are_checked);
 	tcase_add_test(tc, test_initialize_add_remove_rejoin);
 	tcase_add_test(tc, test_removed_member_is_told);
+	tcase_add_test(tc, test_uncommitted_removal_gives_way_to_the_removed);
 	tcase_add_test(tc, test_leader_view_reaches_followers);
 	tcase_add_test(tc, test_partitioned_node_cannot_depose_the_leader);
 	tcase_add_test(tc, test_leader_cut_off_steps_down);

@@ -118,7 +118,9 @@ START_TEST(test_round_trip_is_sealed)
 {
 	save_sample();
 	char *text = read_text(election);
-	ck_assert_msg(strncmp(text, "rxmpp-election 2\n", 17) == 0, "header: %s", text);
+	ck_assert_msg(strncmp(text, "rxmpp-election 3\n", 17) == 0, "header: %s", text);
+	/* Committed: no committed membership besides it. */
+	ck_assert_ptr_null(strstr(text, "committed"));
 	/* Each member with its certificate's fingerprint, in hex. */
 	ck_assert_ptr_nonnull(strstr(text,
 				     "\nmember 3333333333333333 33ef"
@@ -131,7 +133,67 @@ START_TEST(test_round_trip_is_sealed)
 	bool unsealed = true;
 	ck_assert_int_eq(elector_state_load(dir, &s, &unsealed, why, sizeof(why)), 0);
 	ck_assert(!unsealed);
-	ck_assert_mem_eq(&s, &sample, sizeof(s));
+	struct elector_persistent expect = sample;
+	expect.committed = expect.config;
+	ck_assert_mem_eq(&s, &expect, sizeof(s));
+}
+END_TEST
+
+/* While the latest membership is not committed, the one before goes
+ * along, and comes back as it was; its lines are checked like the
+ * others. */
+START_TEST(test_committed_membership_kept)
+{
+	struct elector_persistent pending = sample;
+	pending.commit_index = 6;
+	pending.committed = sample.config;
+	pending.committed.index = 6;
+	pending.config.count = 2; /* the third removed, not yet committed */
+	memset(&pending.config.members[2], 0, sizeof(pending.config.members[2]));
+	char why[512];
+	ck_assert_int_eq(elector_state_save(dir, &pending, why, sizeof(why)), 0);
+	char *text = read_text(election);
+	ck_assert_ptr_nonnull(strstr(text, "\ncommitted 6 40\ncommitted_member 1111111111111111 "));
+	ck_assert_ptr_nonnull(strstr(text, "\ncommitted_member 3333333333333333 33ef"));
+	free(text);
+	struct elector_persistent s;
+	bool unsealed = true;
+	ck_assert_int_eq(elector_state_load(dir, &s, &unsealed, why, sizeof(why)), 0);
+	ck_assert(!unsealed);
+	ck_assert_mem_eq(&s, &pending, sizeof(s));
+#define HEAD "term 5\nvoted_for 0000000000000000\ncommit 1\nconfig 2 5\n"
+#define FP   "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+#define M1   "member 1111111111111111 " FP " a:1\n"
+#define C1   "committed_member 1111111111111111 " FP " a:1\n"
+	static const struct {
+		const char *body, *where, *what;
+		unsigned version;
+	} cases[] = {
+	    {HEAD M1 "committed 1 5\n" C1, ":7:", "in a file of version 2", 2},
+	    {"term 5\nvoted_for 0000000000000000\ncommit 2\nconfig 2 5\n" M1 "committed 1 5\n" C1,
+	     ":7:", "beside a committed membership", 3},
+	    {HEAD M1 "committed 2 5\n" C1, ":7:", "not one before the latest", 3},
+	    {HEAD M1 "committed 1 6\n" C1, ":7:", "from a later term", 3},
+	    {HEAD M1 C1, ":7:", "a committed member before its line", 3},
+	    {HEAD M1 "committed 1 5\n", ":7:", "without members", 3},
+	    {HEAD M1 "committed 1 5\n" C1 M1, ":9:", "a member after it", 3},
+	    {HEAD M1 "committed 1 5\n" C1 "committed 1 5\n", ":9:", "twice", 3},
+	    {HEAD M1 "committed 1 5\n" C1 C1, ":9:", "a committed member twice", 3},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		write_sealed_version(cases[i].body, cases[i].version);
+		assert_refused(cases[i].where, cases[i].what);
+	}
+	/* A file of version 2 of a membership not committed: the committed
+	 * one is not known, and the file is rewritten. */
+	write_sealed_version(HEAD M1, 2);
+	ck_assert_int_eq(elector_state_load(dir, &s, &unsealed, why, sizeof(why)), 0);
+	ck_assert(unsealed);
+	ck_assert_uint_eq(s.committed.count, 0);
+#undef HEAD
+#undef FP
+#undef M1
+#undef C1
 }
 END_TEST
 
@@ -148,8 +210,8 @@ START_TEST(test_damage_breaks_the_checksum)
 	    {"22cd0000", "22cd0001", ":", "a changed fingerprint"},
 	    {"commit 7\n", "commit 7\ncommit 9\n", ":", "a repeated line"},
 	    {"sha256 ", "sha256 0", ":", "a wrong checksum"},
-	    {"rxmpp-election 2\n", "", ":1:", "no header"},
-	    {"rxmpp-election 2", "rxmpp-election 3", ":", "another version"},
+	    {"rxmpp-election 3\n", "", ":1:", "no header"},
+	    {"rxmpp-election 3", "rxmpp-election 4", ":", "another version"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		save_sample();
@@ -240,15 +302,20 @@ START_TEST(test_strict_fingerprints)
 	    {HEAD FP " a:1 b\n", "junk after the address"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		write_sealed_version(cases[i].body, 2);
+		write_sealed_version(cases[i].body, 3);
 		assert_refused(":6:", cases[i].what);
 	}
-	write_sealed_version(HEAD FP " a:1\n", 2);
+	write_sealed_version(HEAD FP " a:1\n", 3);
 	struct elector_persistent s;
 	char why[512];
 	bool unsealed = true;
 	ck_assert_int_eq(elector_state_load(dir, &s, &unsealed, why, sizeof(why)), 0);
 	ck_assert(!unsealed);
+	ck_assert_uint_eq(s.config.members[0].fingerprint[31], 0xff);
+	/* Version 2 reads the same, to be rewritten as version 3. */
+	write_sealed_version(HEAD FP " a:1\n", 2);
+	ck_assert_int_eq(elector_state_load(dir, &s, &unsealed, why, sizeof(why)), 0);
+	ck_assert(unsealed);
 	ck_assert_uint_eq(s.config.members[0].fingerprint[31], 0xff);
 	/* A sealed file of version 1: read (no fingerprints), to be rewritten. */
 	write_sealed(HEAD "a:1\n");
@@ -277,7 +344,7 @@ START_TEST(test_previous_format_is_migrated)
 	ck_assert_uint_eq(s.term, 3);
 	ck_assert_uint_eq(s.config.count, 1);
 	char *text = read_text(election);
-	ck_assert_msg(strncmp(text, "rxmpp-election 2\n", 17) == 0, "not rewritten: %s", text);
+	ck_assert_msg(strncmp(text, "rxmpp-election 3\n", 17) == 0, "not rewritten: %s", text);
 	free(text);
 	text = read_text(node_id);
 	ck_assert_msg(strncmp(text, "rxmpp-node-id 1\n00000000000000ab\nsha256 ", 40) == 0,
@@ -352,6 +419,7 @@ Suite *elector_state_suite(void)
 	TCase *tc = tcase_create("files");
 	tcase_add_checked_fixture(tc, state_dir_setup, state_dir_teardown);
 	tcase_add_test(tc, test_round_trip_is_sealed);
+	tcase_add_test(tc, test_committed_membership_kept);
 	tcase_add_test(tc, test_damage_breaks_the_checksum);
 	tcase_add_test(tc, test_strict_parsing);
 	tcase_add_test(tc, test_strict_fingerprints);
