@@ -71,6 +71,11 @@ cluster:
   # The bundle is a CA: only its certificates naming $domain may join.
   peer_names: [$domain]
 YAML
+	elif ! grep -q '^user:' "$dir/rxmpp.yaml"; then
+		# Made before rxmppd knew user: (whose default, rxmpp, a
+		# started-as-root rxmppd would become and that cannot enter run/).
+		printf '# Whoever runs make run owns run/; started as root, rxmppd stays root.\nuser: %s\n' \
+			"$(id -un)" >>"$dir/rxmpp.yaml"
 	fi
 	if [ ! -f "$dir/state/accounts" ]; then
 		# Accounts are per node: every node gets the demo accounts.

@@ -11,6 +11,7 @@ everything under ../run beside itself) with the real build."""
 
 import json
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -169,6 +170,29 @@ def test_make_run_with_a_port_taken_fails_with_the_nodes_error_and_stops_all(tmp
     assert "cannot listen on 127.0.0.1 port 5322: Address already in use" in text, text
     assert "Three nodes of domain" not in text
     assert not rxmppd_running(tmp_path), text
+
+    # The port free again, with configurations made before rxmppd knew user:
+    # (started as root it would become rxmpp, who cannot enter run/): the
+    # script gives them the user running it, and the run starts.
+    for n in (1, 2, 3):
+        config = top / "run" / f"node{n}" / "rxmpp.yaml"
+        config.write_text("".join(line for line in config.read_text().splitlines(True)
+                                  if "user" not in line))
+    proc, output, reader = start_make_run(top)
+    try:
+        wait_until(lambda: proc.poll() is not None or "stop:      Ctrl-C" in "".join(output),
+                   timeout=60, what="make run to print how to connect")
+        assert proc.poll() is None, "".join(output)
+        for n in (1, 2, 3):
+            config = (top / "run" / f"node{n}" / "rxmpp.yaml").read_text()
+            assert f"\nuser: {pwd.getpwuid(os.geteuid()).pw_name}\n" in config, config
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+        reader.join(timeout=30)
+    assert proc.returncode == 0, "".join(output)
+    assert not rxmppd_running(tmp_path)
 
 
 def demo_users_talk(run, credentials):
