@@ -30,9 +30,10 @@ PASSWORD = "bench-password"
 BRIDGE_SECRET = "bench-bridge-secret"
 ACCOUNTS = 40
 BRIDGES = 2
-STORM = 1000  # clients of the leader that log in again elsewhere after it dies
-# How many of them are logging in again at once (the generator paces them).
-RELOGIN_CONCURRENCY = 1000
+# Clients of the leader that log in again on the survivors after it dies,
+# all at once by default: the crowd a failed node leaves (issue 16).
+STORM = 10000
+RELOGIN_CONCURRENCY = None  # None: all of them at once
 # Every storm client of the failover scenario is a resource of one of
 # ACCOUNTS accounts: far more than the default 64 resources per user.  The
 # generator opens thousands of connections from loopback as fast as it
@@ -144,7 +145,7 @@ def cluster_runs(tmp, certs, storm=STORM, relogin_concurrency=RELOGIN_CONCURRENC
             followers[0], "failover",
             ["--pairs", "10", "--rate", "20", "--seconds", "10", "--kill-after", "3",
              "--sessions", str(storm), "--concurrency", "100",
-             "--relogin-concurrency", str(relogin_concurrency),
+             "--relogin-concurrency", str(relogin_concurrency or storm),
              "--kill-pids", ",".join(str(p) for p in pids)],
             [leader.client_port, followers[0].client_port, followers[1].client_port],
             os.getpid())
@@ -189,7 +190,7 @@ def main():
     parser.add_argument("--storm", type=int, default=STORM,
                         help="clients on the leader in the failover scenario")
     parser.add_argument("--relogin-concurrency", type=int, default=RELOGIN_CONCURRENCY,
-                        help="failover: re-log-ins under way at once")
+                        help="failover: re-log-ins under way at once (default: all)")
     parser.add_argument("--failover-only", action="store_true",
                         help="of the cluster scenarios, only the failover (implies --no-single)")
     args = parser.parse_args()
