@@ -29,6 +29,27 @@
 #define DEFAULT_CONFIG "/etc/rxmpp/rxmpp.yaml"
 
 static const struct config *status_cfg;
+/* What would fail the next start of a running node ("" when nothing). */
+static char *status_next_start;
+
+/* A running node was checked when it started; what changed since (a key
+ * replaced by one its user cannot read, a state folder chowned) fails the
+ * next start, so status says it now.  NULL when nothing would. */
+static char *next_start_problems(const struct config *cfg, const char *config_path)
+{
+	char *problems = NULL;
+	size_t size = 0;
+	FILE *out = open_memstream(&problems, &size);
+	if (out == NULL)
+		return NULL;
+	int rc = rxmppctl_access_check_node(cfg, config_path, out);
+	fclose(out);
+	if (rc == 0) {
+		free(problems);
+		return NULL;
+	}
+	return problems;
+}
 
 struct rxmppctl_request {
 	struct ev_loop *loop;
@@ -212,6 +233,11 @@ static int print_status(const struct ipc_msg *msg, bool json)
 		printf(", \"config\": ");
 		rxmppctl_print_json_string(status.config_path);
 		print_listening(listening, status.listening, true);
+		printf(", \"next_start_problems\": ");
+		if (status_next_start != NULL)
+			rxmppctl_print_json_string(status_next_start);
+		else
+			printf("null");
 		printf(", \"processes\": [");
 	} else {
 		format_duration(status.uptime_ms, uptime, sizeof(uptime));
@@ -454,23 +480,6 @@ static int status_not_running(const char *config_path, const char *socket_path, 
 	return CTL_FAILED;
 }
 
-/* A running node was checked when it started; what changed since (a key
- * replaced by one its user cannot read, a state folder chowned) fails the
- * next start, so status says it now. */
-static void status_next_start(const struct config *cfg, const char *config_path)
-{
-	char *problems = NULL;
-	size_t size = 0;
-	FILE *out = open_memstream(&problems, &size);
-	if (out == NULL)
-		return;
-	int rc = rxmppctl_access_check_node(cfg, config_path, out);
-	fclose(out);
-	if (rc == -1)
-		printf("\nThe next start would fail until this is put right:\n%s", problems);
-	free(problems);
-}
-
 int rxmppctl_reload_after(const char *socket_path, const char *done)
 {
 	printf("%s\n", done);
@@ -656,6 +665,8 @@ int main(int argc, char **argv)
 	if (is_status && rxmppctl_daemon_absent(socket_path))
 		return status_not_running(config_path, socket_path, json);
 	status_cfg = config_broken ? NULL : &cfg;
+	if (is_status && !config_broken)
+		status_next_start = next_start_problems(&cfg, config_path);
 	int rc = rxmppctl_request(socket_path, request, NULL, 0, expect, json,
 				  is_status ? 5000 : CTL_RELOAD_TIMEOUT_MS);
 	/* The cluster role belongs in a node's status too. */
@@ -664,9 +675,11 @@ int main(int argc, char **argv)
 		printf("\n");
 		rxmppctl_request(socket_path, PROTO_CLUSTER_REQUEST, &cluster, sizeof(cluster),
 				 PROTO_CLUSTER_STATUS, false, 5000);
-		if (!config_broken)
-			status_next_start(&cfg, config_path);
+		if (status_next_start != NULL)
+			printf("\nThe next start would fail until this is put right:\n%s",
+			       status_next_start);
 	}
+	free(status_next_start);
 	if (rc != CTL_OK && config_broken && access(socket_path, F_OK) == -1) {
 		fprintf(stderr,
 			"rxmppctl: %s has errors, so the control socket may be elsewhere:\n",

@@ -209,6 +209,7 @@ def test_rxmppd_started_as_root_runs_as_the_configured_user(open_dir, certs):
         # The control socket is the daemon's now, so it can remove it at stop.
         assert os.stat(node.control).st_uid == NOBODY.pw_uid
         assert "next start" not in node.ctl("status").stdout
+        assert node.status()["next_start_problems"] is None
         # user: is read once, at start: a reload keeps the user and says so.
         node.write_config(text=node.config_text().replace("user: root", "user: daemon"))
         os.chmod(node.config, 0o644)
@@ -224,6 +225,7 @@ def test_rxmppd_started_as_root_runs_as_the_configured_user(open_dir, certs):
         assert "The next start would fail until this is put right:" in status, status
         assert f"the TLS key (tls.key) {local_certs['key']} (mode 0600, root:root) cannot be " \
             "read by nobody" in status, status
+        assert "cannot be read by nobody" in node.status()["next_start_problems"]
         assert node.stop() == 0
         assert not os.path.exists(node.control)
     finally:
