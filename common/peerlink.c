@@ -32,6 +32,11 @@ struct peerlink {
 	struct ev_timer *deadline;
 	bool greeted; /* the peer's hello arrived */
 	bool closed;
+	/* A frame could not be queued: every later one is refused, so that
+	 * none overtakes it, and the link closes on the next turn (closing it
+	 * inside the owner's send would free it under the owner's feet); the
+	 * owner's recovery, on the next link, sends again what was lost. */
+	bool broken;
 	/* Accepted and not yet greeted: the listener owns it (see below). */
 	struct peerlink_listener *pending_in;
 	char source[NETADDR_TEXT_MAX];			/* the peer's address, without the port */
@@ -112,11 +117,29 @@ static int link_write_frame(struct peerlink *l, uint16_t type, const struct iove
 	return stream_writev(&l->stream, all, 1 + count);
 }
 
+static int64_t link_broken(struct ev_timer *timer, void *arg)
+{
+	struct peerlink *l = arg;
+	(void)timer;
+	l->deadline = NULL;
+	stream_enter(&l->stream);
+	link_fail(l, "a frame could not be queued (the peer does not read, or no memory)");
+	stream_leave(&l->stream);
+	return EV_TIMER_DONE;
+}
+
 int peerlink_sendv(struct peerlink *l, uint16_t type, const struct iovec *iov, size_t count)
 {
-	if (!l->greeted || l->closed)
+	if (!l->greeted || l->closed || l->broken)
 		return -1;
-	return link_write_frame(l, type, iov, count);
+	if (link_write_frame(l, type, iov, count) == 0)
+		return 0;
+	l->broken = true;
+	/* The handshake deadline is gone once greeted: its timer is free. */
+	l->deadline = ev_timer_add(l->stream.loop, 0, link_broken, l);
+	if (l->deadline == NULL)
+		stream_stop(&l->stream); /* no timer: the peer sees the end instead */
+	return -1;
 }
 
 int peerlink_send(struct peerlink *l, uint16_t type, const void *data, size_t len)
@@ -483,7 +506,7 @@ void peerlink_listener_free(struct peerlink_listener *pl)
 
 bool peerlink_is_up(const struct peerlink *l)
 {
-	return l->greeted && !l->closed;
+	return l->greeted && !l->closed && !l->broken;
 }
 
 const struct peerlink_hello *peerlink_remote(const struct peerlink *l)

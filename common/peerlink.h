@@ -78,7 +78,11 @@ struct peerlink_listener *peerlink_listen(struct ev_loop *loop, int fd, const ch
 void peerlink_listener_free(struct peerlink_listener *pl);
 
 /* Queues one frame for this turn's record; -1 if the link is not up, the
- * frame too long or the output full.  The frame is the pieces in order. */
+ * frame too long or the output full.  The frame is the pieces in order.
+ * A frame that cannot be queued on an up link breaks it: it is down from
+ * then on (every later frame is refused, so none overtakes the lost one)
+ * and closes on the next loop turn through events->closed, whose owner
+ * then sends again what the peer did not confirm. */
 int peerlink_sendv(struct peerlink *l, uint16_t type, const struct iovec *iov, size_t count);
 int peerlink_send(struct peerlink *l, uint16_t type, const void *data, size_t len);
 bool peerlink_is_up(const struct peerlink *l);

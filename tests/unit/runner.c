@@ -28,6 +28,7 @@ int main(void)
 	srunner_add_suite(runner, srv_suite());
 	srunner_add_suite(runner, rtnl_suite());
 	srunner_add_suite(runner, netaddr_suite());
+	srunner_add_suite(runner, peerlink_suite());
 	srunner_add_suite(runner, listener_index_suite());
 	srunner_add_suite(runner, listener_admit_suite());
 	srunner_add_suite(runner, supervisor_table_suite());

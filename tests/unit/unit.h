@@ -24,6 +24,7 @@ Suite *cert_suite(void);
 Suite *srv_suite(void);
 Suite *rtnl_suite(void);
 Suite *netaddr_suite(void);
+Suite *peerlink_suite(void);
 Suite *listener_index_suite(void);
 Suite *listener_admit_suite(void);
 Suite *supervisor_table_suite(void);
