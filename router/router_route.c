@@ -263,9 +263,12 @@ static void route_to_bare(struct rref origin, const struct proto_route_view *r, 
 
 bool router_route_stanza(struct rref origin, const struct proto_route_view *r, bool forwarded)
 {
+	/* NULL when the session ended while its stanza was on the way (a
+	 * client that sends and logs out at once, its stanza held by a warming
+	 * leader or queued while no leader was reachable): the stanza is
+	 * routed all the same, with the `from` the listener stamped on it;
+	 * only an error for it would have nobody to go to (reply). */
 	const struct rsession *sender = router_session_by_ref(origin);
-	if (sender == NULL && origin.session != PROTO_SERVER_SESSION)
-		return true; /* the session ended while its stanza was on the way */
 	/* In a cluster, what a node cannot deliver to its own sessions goes
 	 * through the relay: a follower's to the leader, which holds every
 	 * node's sessions; the leader's own too, so that a stanza for another
