@@ -44,6 +44,7 @@ static const char *const proto_type_names[PROTO_TYPE_END] = {
     [PROTO_CTL_CLUSTER_SESSIONS] = "CTL_CLUSTER_SESSIONS",
     [PROTO_CTL_CLUSTER_KICK] = "CTL_CLUSTER_KICK",
     [PROTO_CLUSTER_SESSIONS] = "CLUSTER_SESSIONS",
+    [PROTO_ROUTED] = "ROUTED",
 };
 
 const char *proto_type_name(uint16_t type)

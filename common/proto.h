@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 /* Raised whenever a payload below changes, so mixed builds refuse each other. */
-#define PROTO_VERSION 8
+#define PROTO_VERSION 9
 
 /* Session ids start at 1; 0 names the server itself (see PROTO_STANZA). */
 #define PROTO_SERVER_SESSION 0
@@ -121,6 +121,12 @@ enum proto_type {
 	 * `count` times struct proto_remote_session and its JID
 	 * (proto_cluster_sessions_unpack) */
 	PROTO_CLUSTER_SESSIONS,
+	/* router -> listener: struct proto_routed and its numbers: which of
+	 * the STANZAs of this channel (counted from 1 on each new channel) the
+	 * router is done with: routed, bounced, or acknowledged by the
+	 * cluster's leader.  What is not confirmed when the router goes is
+	 * answered by the listener (router_confirm.c, listener_route.c). */
+	PROTO_ROUTED,
 	PROTO_TYPE_END,
 };
 
@@ -470,6 +476,17 @@ _Static_assert(sizeof(struct proto_admin_kick) == 3080, "proto_admin_kick has a 
  * the JID terminated, not empty and a JID by jid_split); -1 if not.  The
  * sender prepares the JID (jidprep): one in another form matches nothing. */
 int proto_admin_kick_check(const struct proto_admin_kick *kick);
+/* Followed by `kept` uint64 numbers, ascending: the STANZAs up to `through`
+ * that the relay took since the previous ROUTED.  Every other STANZA up to
+ * `through` is done with; one the relay took is done with once its number
+ * is below `oldest`, the oldest the relay still keeps (0: none). */
+struct proto_routed {
+	uint64_t through; /* STANZAs of the channel read, counted from 1 */
+	uint64_t oldest;
+	uint32_t kept;
+	uint32_t reserved;
+};
+_Static_assert(sizeof(struct proto_routed) == 24, "proto_routed has a fixed size");
 
 /* The sessions of the cluster's other nodes, as its leader's routing table
  * holds them: the node and the JID, nothing of the connection (address,

@@ -191,6 +191,9 @@ void listener_route_bounce(struct conn *c, const struct xml_node *stanza, const 
 void listener_route_session_up(struct conn *c);
 void listener_route_session_down(struct conn *c);
 void listener_route_presence(struct conn *c, int priority, bool available);
+/* The channel to the router went, or a new one came: every stanza the
+ * router had not confirmed is answered (internal-server-error, wait). */
+void listener_route_router_gone(void);
 /* The router came (back): announce every session again. */
 void listener_route_announce_all(void);
 bool listener_route_message(const struct ipc_msg *msg);

@@ -263,8 +263,17 @@ static int listener_configure(const struct config *cfg, bool first, char *why, s
 
 static void listener_peer_up(enum proc_role peer)
 {
-	if (peer == PROC_ROUTER)
+	if (peer == PROC_ROUTER) {
+		/* A channel that went before it was up left no peer_down. */
+		listener_route_router_gone();
 		listener_route_announce_all();
+	}
+}
+
+static void listener_peer_down(enum proc_role peer)
+{
+	if (peer == PROC_ROUTER)
+		listener_route_router_gone();
 }
 
 /* Backpressure (common/ipc.h): client input feeds the channel to the
@@ -359,6 +368,7 @@ static const struct child_ops listener_ops = {
     .listen_socket = listener_listen_socket,
     .listen_close = listener_listen_close,
     .peer_up = listener_peer_up,
+    .peer_down = listener_peer_down,
     .peer_pressure = listener_peer_pressure,
     .peer_message = listener_peer_message,
     .supervisor_message = listener_supervisor_message,

@@ -8,8 +8,16 @@
  * session is announced again.  A stanza that cannot reach the router is
  * answered with service-unavailable, never dropped silently; nor is one
  * delivered to a session that has just ended (route_undeliverable).
+ *
+ * Nor is one the router took and then lost by dying: until the router
+ * confirms a stanza (ROUTED, router_confirm.c: routed, or acknowledged by
+ * the cluster's leader) a note of it is kept here, and when the channel to
+ * the router goes, each stanza still noted is answered with
+ * internal-server-error, type wait (it may or may not have been delivered:
+ * a leader may have routed it before this node's router died).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/child.h"
@@ -25,18 +33,22 @@ static enum proto_stanza_kind stanza_kind(const char *name)
 	return PROTO_STANZA_IQ;
 }
 
-void listener_route_bounce(struct conn *c, const struct xml_node *stanza, const char *to,
-			   const char *error_type, const char *condition, const char *text)
+/* Never an error about an error, a result or presence (RFC 6120 8.3.1). */
+static bool route_answerable(const char *name, const char *type)
 {
-	const char *type = listener_xml_attr_get(stanza, "type");
-	const char *id = listener_xml_attr_get(stanza, "id");
-	if ((type != NULL && (strcmp(type, "error") == 0 || strcmp(type, "result") == 0)) ||
-	    strcmp(stanza->name, "presence") == 0)
-		return; /* never an error about an error, a result or presence */
+	return !((type != NULL && (strcmp(type, "error") == 0 || strcmp(type, "result") == 0)) ||
+		 strcmp(name, "presence") == 0);
+}
+
+/* The error reply of RFC 6120 8.3 to the stanza `name` with `to` and `id`
+ * (either may be NULL). */
+static void route_error(struct conn *c, const char *name, const char *to, const char *id,
+			const char *error_type, const char *condition, const char *text)
+{
 	struct buf out;
 	buf_init(&out, 8192);
 	buf_append(&out, "<", 1);
-	buf_append(&out, stanza->name, strlen(stanza->name));
+	buf_append(&out, name, strlen(name));
 	if (to != NULL) {
 		buf_append(&out, " from=\"", 7);
 		listener_xml_escape(&out, to, strlen(to), true);
@@ -58,10 +70,162 @@ void listener_route_bounce(struct conn *c, const struct xml_node *stanza, const 
 		listener_xml_escape(&out, text, strlen(text), false);
 		buf_append(&out, "</text>", 7);
 	}
-	snprintf(error, sizeof(error), "</error></%s>", stanza->name);
+	snprintf(error, sizeof(error), "</error></%s>", name);
 	buf_append(&out, error, strlen(error));
 	listener_conn_send(c, buf_head(&out), buf_len(&out));
 	buf_free(&out);
+}
+
+void listener_route_bounce(struct conn *c, const struct xml_node *stanza, const char *to,
+			   const char *error_type, const char *condition, const char *text)
+{
+	if (route_answerable(stanza->name, listener_xml_attr_get(stanza, "type")))
+		route_error(c, stanza->name, to, listener_xml_attr_get(stanza, "id"), error_type,
+			    condition, text);
+}
+
+/* A stanza the router has not confirmed yet: what its error needs. */
+struct route_note {
+	struct route_note *next;
+	uint64_t number; /* its STANZA's on the channel, from 1 */
+	uint64_t session;
+	char name[9];  /* message or iq */
+	char *to, *id; /* in `text`; NULL when absent */
+	char text[];
+};
+
+struct route_notes {
+	struct route_note *head, **tail;
+	size_t count;
+};
+
+static struct {
+	uint64_t sent; /* STANZAs on the channel to the router */
+	/* Not yet read by the router (beyond its last `through`), then taken
+	 * by its relay and not yet let go; both in order. */
+	struct route_notes unread, kept;
+} unconfirmed = {.unread.tail = &unconfirmed.unread.head, .kept.tail = &unconfirmed.kept.head};
+
+/* A note for the stanza about to be sent as number unconfirmed.sent + 1, or
+ * NULL when it needs none (no answer is due for it, or it is the server's);
+ * `*failed` when there is no memory for one. */
+static struct route_note *route_note_new(uint64_t session, const struct xml_node *stanza,
+					 const char *to, bool *failed)
+{
+	const char *id = listener_xml_attr_get(stanza, "id");
+	*failed = false;
+	if (session == PROTO_SERVER_SESSION ||
+	    !route_answerable(stanza->name, listener_xml_attr_get(stanza, "type")))
+		return NULL;
+	size_t to_size = to ? strlen(to) + 1 : 0, id_size = id ? strlen(id) + 1 : 0;
+	struct route_note *n = malloc(sizeof(*n) + to_size + id_size);
+	if (n == NULL) {
+		*failed = true;
+		return NULL;
+	}
+	n->next = NULL;
+	n->session = session;
+	snprintf(n->name, sizeof(n->name), "%s", stanza->name);
+	n->to = to ? memcpy(n->text, to, to_size) : NULL;
+	n->id = id ? memcpy(n->text + to_size, id, id_size) : NULL;
+	return n;
+}
+
+static void route_notes_append(struct route_notes *l, struct route_note *n)
+{
+	n->next = NULL;
+	*l->tail = n;
+	l->tail = &n->next;
+	l->count++;
+}
+
+static struct route_note *route_notes_take(struct route_notes *l)
+{
+	struct route_note *n = l->head;
+	l->head = n->next;
+	if (l->head == NULL)
+		l->tail = &l->head;
+	l->count--;
+	return n;
+}
+
+static void route_note_add(struct route_note *n)
+{
+	unconfirmed.sent++;
+	if (n == NULL)
+		return;
+	n->number = unconfirmed.sent;
+	route_notes_append(&unconfirmed.unread, n);
+}
+
+/* ROUTED (common/proto.h): false when it makes no sense here. */
+static bool route_note_confirmed(const struct ipc_msg *msg)
+{
+	struct proto_routed routed;
+	if (msg->len < sizeof(routed))
+		return false;
+	memcpy(&routed, msg->data, sizeof(routed));
+	const char *numbers = (const char *)msg->data + sizeof(routed);
+	if (msg->len != sizeof(routed) + (size_t)routed.kept * sizeof(uint64_t) ||
+	    routed.through > unconfirmed.sent)
+		return false;
+	uint32_t k = 0;
+	uint64_t kept = 0, previous = 0;
+	while (unconfirmed.unread.head != NULL &&
+	       unconfirmed.unread.head->number <= routed.through) {
+		struct route_note *n = route_notes_take(&unconfirmed.unread);
+		/* The relay's numbers include stanzas without a note (presence). */
+		while (k < routed.kept && kept < n->number) {
+			memcpy(&kept, numbers + k++ * sizeof(kept), sizeof(kept));
+			if (kept <= previous || kept > routed.through) {
+				free(n);
+				return false;
+			}
+			previous = kept;
+		}
+		if (kept == n->number)
+			route_notes_append(&unconfirmed.kept, n);
+		else
+			free(n);
+	}
+	while (unconfirmed.kept.head != NULL &&
+	       (routed.oldest == 0 || unconfirmed.kept.head->number < routed.oldest))
+		free(route_notes_take(&unconfirmed.kept));
+	return true;
+}
+
+static void route_note_answer(struct route_note *n, size_t *answered)
+{
+	struct conn *c = listener_index_find(&listener_state.index, n->session);
+	if (c != NULL && (c->state == CONN_SESSION || c->state == CONN_COMPONENT)) {
+		route_error(c, n->name, n->to, n->id, "wait", "internal-server-error",
+			    "the router restarted before it confirmed this stanza; it may "
+			    "not have been delivered");
+		(*answered)++;
+	}
+	free(n);
+}
+
+void listener_route_router_gone(void)
+{
+	size_t noted = unconfirmed.kept.count + unconfirmed.unread.count, answered = 0;
+	/* In the order they were sent. */
+	struct route_note *kept = unconfirmed.kept.head, *unread = unconfirmed.unread.head;
+	while (kept != NULL || unread != NULL) {
+		struct route_note **first =
+		    unread == NULL || (kept != NULL && kept->number < unread->number) ? &kept
+										      : &unread;
+		struct route_note *n = *first;
+		*first = n->next;
+		route_note_answer(n, &answered);
+	}
+	unconfirmed.kept = (struct route_notes){.tail = &unconfirmed.kept.head};
+	unconfirmed.unread = (struct route_notes){.tail = &unconfirmed.unread.head};
+	unconfirmed.sent = 0;
+	if (noted > 0)
+		log_warnx("the router went before it confirmed %zu stanzas; %zu of their senders "
+			  "were told (internal-server-error), the others are gone",
+			  noted, answered);
 }
 
 /* Sends a stanza to the router as `session` (0: the server itself). */
@@ -100,8 +264,14 @@ static bool route_send(uint64_t session, const struct xml_node *stanza, const ch
 	    {.iov_base = (void *)(payload ? payload->name : ""), .iov_len = route.payload_name_len},
 	    {.iov_base = (void *)buf_head(&bytes), .iov_len = buf_len(&bytes)},
 	};
-	bool sent = child_peer_connected(PROC_ROUTER) &&
+	bool no_memory;
+	struct route_note *note = route_note_new(session, stanza, to, &no_memory);
+	bool sent = !no_memory && child_peer_connected(PROC_ROUTER) &&
 		    child_send_v(PROC_ROUTER, PROTO_STANZA, session, iov, 7) == 0;
+	if (sent)
+		route_note_add(note);
+	else
+		free(note);
 	buf_free(&bytes);
 	return sent;
 }
@@ -239,6 +409,8 @@ bool listener_route_message(const struct ipc_msg *msg)
 			route_undeliverable(msg->data, msg->len);
 		}
 		return true;
+	case PROTO_ROUTED:
+		return route_note_confirmed(msg);
 	case PROTO_SESSION_KICK: {
 		struct proto_kick kick;
 		if (ipc_get_data(msg, &kick, sizeof(kick)) == -1 || kick.reason >= PROTO_KICK_END)

@@ -9,6 +9,7 @@
  *   router_cluster.c  stanza links to the other nodes' routers (the shell)
  *   router_relay.c    the relay protocol between them, a pure core
  *   router_admin.c    rxmppctl sessions and kick across the cluster
+ *   router_confirm.c  which of the listener's stanzas are done (PROTO_ROUTED)
  *
  * The router never parses XML: it routes on the header the listener sends
  * with each stanza, and writes the few replies it makes itself.
@@ -83,7 +84,11 @@ void router_cluster_leader(const struct proto_leader *leader);
 void router_cluster_members(const struct proto_members *members);
 bool router_cluster_relaying(void); /* stanzas it cannot deliver go through the relay */
 /* A stanza from a local session for a recipient not held here. */
-void router_cluster_forward(uint64_t session, const void *data, size_t len);
+/* Returns the relay's number for the stanza while the relay keeps it, 0
+ * when it bounced it at once (its queue full). */
+uint64_t router_cluster_forward(uint64_t session, const void *data, size_t len);
+/* The relay number of the oldest stanza the relay keeps; UINT64_MAX for none. */
+uint64_t router_cluster_oldest_kept(void);
 /* Bytes for a session on another node (leader only). */
 void router_cluster_deliver(const struct rsession *target, const char *bytes, size_t len);
 void router_cluster_kick(const struct rsession *target, uint32_t reason);
@@ -126,5 +131,12 @@ void router_kick(uint64_t session, uint32_t reason);
 /* Delivers to a session wherever it lives (locally, or through the leader);
  * -1 when a local delivery was refused (router_deliver). */
 int router_deliver_to(const struct rsession *target, const char *bytes, size_t len);
+
+/* router_confirm.c: PROTO_ROUTED to the listener.  Every STANZA from the
+ * listener is counted once it is routed, with the relay number it got (0:
+ * none, done); a new channel to the listener starts the count again. */
+int router_confirm_init(struct ev_loop *loop);
+void router_confirm_stanza(uint64_t relay_seq);
+void router_confirm_reset(void);
 
 #endif

@@ -80,6 +80,12 @@ static struct peerlink_hello hello(void)
 	return h;
 }
 
+/* A frame that is not sent is not lost: without a link the core has heard
+ * (or hears) that the link went, and a frame that cannot be queued breaks
+ * its link (peerlink_sendv), which the core hears of on the next turn; it
+ * then sends again, on the next link, whatever the other end did not
+ * confirm (forwards, deliveries; an ack lost makes the origin send again,
+ * and the receivers drop what they had). */
 static void send_to(struct peerlink *l, uint16_t type, const void *a, size_t alen, const void *b,
 		    size_t blen)
 {
@@ -238,10 +244,16 @@ static void pump(void)
 	cluster.pumping = false;
 }
 
-void router_cluster_forward(uint64_t session, const void *data, size_t len)
+uint64_t router_cluster_forward(uint64_t session, const void *data, size_t len)
 {
-	router_relay_forward(cluster.relay, session, data, len);
+	uint64_t seq = router_relay_forward(cluster.relay, session, data, len);
 	pump();
+	return seq;
+}
+
+uint64_t router_cluster_oldest_kept(void)
+{
+	return cluster.relay != NULL ? router_relay_oldest(cluster.relay) : UINT64_MAX;
 }
 
 void router_cluster_catch_up(void)

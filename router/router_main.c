@@ -4,12 +4,11 @@
  *
  * Runs under rxmppd (common/child.c does the handshake and keeps the
  * channels to the listener and the elector).  From the listener:
- * SESSION_UP/DOWN/PRESENCE and STANZA; to it: DELIVER and SESSION_KICK.
- * From the elector: LEADER.  In a cluster, stanza links to the other nodes'
- * routers (router_cluster.c).  When the listener goes away, its sessions
- * are forgotten (its clients log in again); when this process restarts, the
- * listener announces its sessions again, so no state here has to survive a
- * crash.
+ * SESSION_UP/DOWN/PRESENCE and STANZA; to it: DELIVER, SESSION_KICK and
+ * ROUTED (router_confirm.c).  From the elector: LEADER.  In a cluster, stanza links to the other
+ * nodes' routers (router_cluster.c).  When the listener goes away, its sessions are forgotten (its
+ * clients log in again); when this process restarts, the listener announces its sessions again, so
+ * no state here has to survive a crash.
  */
 #include <errno.h>
 #include <string.h>
@@ -87,12 +86,15 @@ static bool router_from_listener(const struct ipc_msg *msg)
 		if (proto_route_unpack(msg->data, msg->len, &r) == -1) {
 			log_warnx("malformed routing header from session %llu; dropped",
 				  (unsigned long long)msg->peer);
+			router_confirm_stanza(0);
 			return true;
 		}
 		/* What only the leader can route goes there. */
 		router_cluster_catch_up();
+		uint64_t kept = 0;
 		if (!router_route_stanza(ref, &r, false))
-			router_cluster_forward(msg->peer, msg->data, msg->len);
+			kept = router_cluster_forward(msg->peer, msg->data, msg->len);
+		router_confirm_stanza(kept);
 		return true;
 	}
 	default:
@@ -131,6 +133,8 @@ static void router_peer_down(enum proc_role peer)
 	if (peer == PROC_LISTENER) {
 		router_sessions_clear_node(ROUTER_LOCAL);
 		router_cluster_local_forgotten();
+		/* The next listener counts its stanzas from zero. */
+		router_confirm_reset();
 	}
 }
 
@@ -158,7 +162,7 @@ static bool router_supervisor_message(const struct ipc_msg *msg)
 static int router_configure(const struct config *cfg, bool first, char *why, size_t why_size)
 {
 	if (first) {
-		if (router_routing_table_init() == -1)
+		if (router_routing_table_init() == -1 || router_confirm_init(child_loop()) == -1)
 			return -1;
 		router_cluster_init(cfg);
 	} else if (router_cluster_reconfigure(cfg, why, why_size) == -1) {

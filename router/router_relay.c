@@ -447,13 +447,13 @@ void router_relay_peer_link(struct relay *r, uint64_t node, bool up)
 	out_push(r, &o);
 }
 
-void router_relay_forward(struct relay *r, uint64_t session, const void *data, size_t len)
+uint64_t router_relay_forward(struct relay *r, uint64_t session, const void *data, size_t len)
 {
 	uint64_t seq = ++r->next_seq;
 	if (r->queue.count + 1 > r->o.queue_max_stanzas ||
 	    r->queue.bytes + len > r->o.queue_max_bytes) {
 		bounce_out(r, session, data, len, "the queue for the leader is full");
-		return;
+		return 0;
 	}
 	struct relay_stanza *s = relay_alloc(sizeof(*s) + len);
 	*s = (struct relay_stanza){
@@ -464,6 +464,7 @@ void router_relay_forward(struct relay *r, uint64_t session, const void *data, s
 		send_forward(r, s);
 	else
 		router_relay_catch_up(r);
+	return seq;
 }
 
 static void hold(struct relay *r, uint64_t node, const struct relay_wire_msg *m)
@@ -676,6 +677,12 @@ uint64_t router_relay_link_wanted(const struct relay *r)
 size_t router_relay_queued(const struct relay *r)
 {
 	return r->queue.count;
+}
+
+uint64_t router_relay_oldest(const struct relay *r)
+{
+	/* Appended in sequence order; taking out keeps that order. */
+	return r->queue.head != NULL ? r->queue.head->seq : UINT64_MAX;
 }
 
 int router_relay_wire_decode(const struct ipc_msg *msg, struct relay_wire_msg *out,

@@ -140,8 +140,10 @@ bool router_relay_leader(struct relay *r, uint64_t self, uint64_t leader, uint64
 void router_relay_up_link(struct relay *r, bool up);
 /* A link from `node` came up (hello received), or went. */
 void router_relay_peer_link(struct relay *r, uint64_t node, bool up);
-/* A stanza of local `session` that only the leader can route; copied. */
-void router_relay_forward(struct relay *r, uint64_t session, const void *data, size_t len);
+/* A stanza of local `session` that only the leader can route; copied.
+ * Returns its sequence number, kept until the leader acknowledges it (or
+ * it is bounced), or 0 when it is bounced at once (the queue is full). */
+uint64_t router_relay_forward(struct relay *r, uint64_t session, const void *data, size_t len);
 /* A decoded relay frame (FORWARD, DELIVER, DELIVERED, ACK, SYNCED) from
  * `node`, on the link to the leader (`from_leader`) or on one from another
  * node; -1 with `*why` when it has no business there (close the link).
@@ -178,5 +180,8 @@ bool router_relay_routes_for_all(const struct relay *r);
 /* The node to keep a link to (the leader, when following), or 0. */
 uint64_t router_relay_link_wanted(const struct relay *r);
 size_t router_relay_queued(const struct relay *r);
+/* The sequence number of the oldest stanza of this node still kept (not
+ * acknowledged, not bounced); UINT64_MAX when none.  Numbers only grow. */
+uint64_t router_relay_oldest(const struct relay *r);
 
 #endif

@@ -1,0 +1,78 @@
+# SPDX-License-Identifier: MIT
+"""Places on the cluster's relay path where a stanza could once be lost
+without a word (issue 16, point 4): a stanza whose sender logged out
+before a leader routed it, and the stanzas a router held when it died.
+Each is delivered, or its sender hears of it with an RFC 6120 error."""
+
+import asyncio
+import os
+import signal
+
+from test_cluster import (cluster_with_accounts, form_cluster, kill_node, leader_of,
+                          next_real, until_reachable, with_accounts)
+from xmpp import login, run
+
+NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
+
+
+def test_a_message_sent_just_before_logging_out_in_a_failover_is_delivered(
+        node_factory, certs):
+    """As go-sendxmpp does: log in, send, log out.  When that happens while
+    the leader is gone, the follower keeps the message until a new leader is
+    there, and the session has ended by then; the leader once dropped such a
+    stanza as from an unknown sender (and acknowledged it)."""
+    leader, one, two = cluster_with_accounts(node_factory, certs)
+
+    async def scenario():
+        bob = await login(two, "bob", "bob-pw", resource="b")
+        short = await login(one, "alice", "alice-pw", resource="short")
+        await until_reachable(short, bob, "bob@test.example/b")
+        await asyncio.get_event_loop().run_in_executor(None, kill_node, leader)
+        short.send_message(mto="bob@test.example/b", mbody="sent, then gone", mtype="chat")
+        await short.close()
+        message = await asyncio.wait_for(next_real(bob), 30)
+        assert message["body"] == "sent, then gone"
+        assert str(message["from"]) == "alice@test.example/short"
+        await bob.close()
+
+    run(scenario(), timeout=120)
+
+
+def test_stanzas_a_dead_router_had_not_confirmed_are_bounced(node_factory, certs):
+    """A follower whose leader is gone keeps what it cannot route until a
+    leader comes back (cluster.queue_max_wait, 10 s).  If its router dies
+    meanwhile, that queue dies with it: the listener, which noted every
+    stanza the router had not confirmed, tells each sender at once."""
+    nodes = form_cluster(node_factory, certs, size=2)
+    with_accounts(nodes)
+    leader = leader_of(nodes)
+    follower = next(n for n in nodes if n is not leader)
+
+    async def scenario():
+        alice = await login(follower, "alice", "alice-pw", resource="a")
+        # Errors without the original body come as message_error.
+        bounced = asyncio.Queue()
+        alice.add_event_handler("message_error", bounced.put_nowait)
+        await asyncio.get_event_loop().run_in_executor(None, kill_node, leader)
+        # With one of two nodes left there is no leader: these wait.
+        for n in range(3):
+            message = alice.make_message(mto=f"bob@test.example/nowhere{n}",
+                                         mbody=f"kept {n}", mtype="chat")
+            message["id"] = f"kept{n}"
+            message.send()
+        await alice["xep_0199"].ping("test.example", timeout=10)
+        router = follower.children()["router"]["pid"]
+        os.kill(router, signal.SIGKILL)
+        errors = {}
+        while len(errors) < 3:
+            got = await asyncio.wait_for(bounced.get(), 8)
+            errors[got["id"]] = got["error"]
+        for n in range(3):
+            error = errors[f"kept{n}"]
+            assert error["type"] == "wait"
+            assert error["condition"] == "internal-server-error"
+        await alice.close()
+
+    run(scenario(), timeout=120)
+    follower.wait_log(r"the router went before it confirmed 3 stanzas; 3 of their senders "
+                      r"were told")
