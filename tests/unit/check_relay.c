@@ -929,6 +929,77 @@ START_TEST(test_a_delivery_lost_with_its_link_goes_again_in_order)
 }
 END_TEST
 
+/* Issue 16: "the leader's own users' stanzas to other nodes are neither
+ * numbered nor resent".  They are: a leader's own stanza is numbered like
+ * any node's, routed from its queue, and kept until the node it went to
+ * confirms it; if the leadership moves first, it goes to the next leader
+ * with the same number, and the session that had it drops the copy. */
+START_TEST(test_the_leaders_own_stanzas_are_numbered_kept_and_sent_again)
+{
+	struct relay *r = scenario_relay();
+	router_relay_leader(r, 1, 1, 3, 2);
+	router_relay_peer_link(r, 2, true);
+	const char *why;
+	struct relay_wire_msg synced = {.type = RELAY_WIRE_SYNCED};
+	ck_assert_int_eq(router_relay_step(r, 2, false, &synced, &why), 0);
+	ck_assert(router_relay_routes_for_all(r));
+	ck_assert_str_eq(scenario_outs(r), "");
+
+	struct relay_marks marks = {0}; /* the session on node 2 */
+	struct relay_wire_deliver d[2];
+	for (int i = 0; i < 2; i++) {
+		ck_assert_uint_eq(router_relay_forward(r, 10, i ? "b" : "a", 1), (uint64_t)i + 1);
+		struct relay_out o;
+		ck_assert(router_relay_next(r, &o));
+		ck_assert_int_eq(o.kind, RELAY_OUT_ROUTE);
+		ck_assert_uint_eq(o.node, RELAY_LOCAL);
+		ck_assert_uint_eq(o.key.node, 1);
+		ck_assert_uint_eq(o.key.epoch, 5);
+		ck_assert_uint_eq(o.key.seq, (uint64_t)i + 1);
+		router_relay_route_begin(r, &o);
+		ck_assert(router_relay_deliver_remote(r, 2, 77, o.data, o.len, &d[i]));
+		router_relay_route_end(r);
+		ck_assert(!router_relay_next(r, &o));
+		ck_assert_uint_ne(d[i].delivery, 0); /* a confirmation is asked for */
+		ck_assert_uint_eq(d[i].origin_seq, (uint64_t)i + 1);
+		ck_assert(!router_relay_seen_before(
+		    &marks,
+		    (struct relay_key){d[i].origin_node, d[i].origin_epoch, d[i].origin_seq}));
+	}
+	/* Kept until node 2 confirms; the first is confirmed, and goes. */
+	ck_assert_uint_eq(router_relay_queued(r), 2);
+	ck_assert_uint_eq(router_relay_oldest(r), 1);
+	struct relay_wire_msg ok = {.type = RELAY_WIRE_DELIVERED};
+	ok.u.delivered.delivery = d[0].delivery;
+	ck_assert_int_eq(router_relay_step(r, 2, false, &ok, &why), 0);
+	ck_assert_str_eq(scenario_outs(r), "");
+	ck_assert_uint_eq(router_relay_queued(r), 1);
+	ck_assert_uint_eq(router_relay_oldest(r), 2);
+
+	/* Node 2 leads now, before it confirmed the second: it goes to node 2
+	 * as a forward, same epoch and number, after the registrations. */
+	router_relay_leader(r, 1, 2, 4, 2);
+	ck_assert_str_eq(scenario_outs(r), "CLOSE FORGET");
+	router_relay_up_link(r, true);
+	struct relay_out o;
+	ck_assert(router_relay_next(r, &o) && o.kind == RELAY_OUT_REGISTER_ALL);
+	ck_assert(router_relay_next(r, &o) && o.type == RELAY_WIRE_SYNCED);
+	ck_assert(router_relay_next(r, &o) && o.type == RELAY_WIRE_FORWARD);
+	ck_assert_uint_eq(o.head.forward.epoch, 5);
+	ck_assert_uint_eq(o.head.forward.seq, 2);
+	ck_assert(!router_relay_next(r, &o));
+	/* The session that had it drops the copy the new leader delivers. */
+	ck_assert(router_relay_seen_before(&marks, (struct relay_key){1, 5, 2}));
+	/* Acknowledged by the new leader: nothing kept. */
+	struct relay_wire_msg ack = {.type = RELAY_WIRE_ACK};
+	ack.u.ack = (struct relay_wire_ack){.epoch = 5, .seq = 2};
+	ck_assert_int_eq(router_relay_step(r, 2, true, &ack, &why), 0);
+	ck_assert_uint_eq(router_relay_queued(r), 0);
+	ck_assert_uint_eq(router_relay_oldest(r), UINT64_MAX);
+	router_relay_free(r);
+}
+END_TEST
+
 START_TEST(test_a_session_drops_what_it_had_from_an_origin)
 {
 	struct relay_marks marks = {0};
@@ -1047,6 +1118,7 @@ Suite *relay_suite(void)
 	tcase_add_test(scenarios, test_warmup_ends_at_its_deadline_when_a_member_is_dead);
 	tcase_add_test(scenarios, test_only_what_never_reached_a_leader_is_bounced);
 	tcase_add_test(scenarios, test_a_delivery_lost_with_its_link_goes_again_in_order);
+	tcase_add_test(scenarios, test_the_leaders_own_stanzas_are_numbered_kept_and_sent_again);
 	tcase_add_test(scenarios, test_a_session_drops_what_it_had_from_an_origin);
 	tcase_add_test(scenarios, test_frames_out_of_place_or_malformed_are_refused);
 	tcase_add_test(scenarios, test_queries_and_answers_are_checked);
