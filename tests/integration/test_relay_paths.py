@@ -76,3 +76,37 @@ def test_stanzas_a_dead_router_had_not_confirmed_are_bounced(node_factory, certs
     run(scenario(), timeout=120)
     follower.wait_log(r"the router went before it confirmed 3 stanzas; 3 of their senders "
                       r"were told")
+
+
+def test_a_router_that_dies_after_routing_everything_leaves_nothing_to_answer(node_factory):
+    """The confirmations keep up: on a single node every stanza is routed at
+    once and confirmed in the same turn, so a router killed afterwards
+    leaves the listener nothing to answer (no needless error, no notes
+    piling up)."""
+    node = node_factory()
+    node.add_user("alice", "alice-pw")
+    node.add_user("bob", "bob-pw")
+    node.start()
+
+    async def scenario():
+        alice = await login(node, "alice", "alice-pw", resource="a")
+        bob = await login(node, "bob", "bob-pw", resource="b")
+        bounced = asyncio.Queue()
+        alice.add_event_handler("message_error", bounced.put_nowait)
+        for n in range(200):
+            alice.send_message(mto="bob@test.example/b", mbody=f"m{n}", mtype="chat")
+        for n in range(200):
+            assert (await bob.next_message(timeout=30))["body"] == f"m{n}"
+        await alice["xep_0199"].ping("test.example", timeout=10)
+        router = node.children()["router"]["pid"]
+        os.kill(router, signal.SIGKILL)
+        node.wait_log(r"router \(pid \d+\) was killed by signal 9")
+        node.wait_log(r"connected to router \(pid \d+, generation 2\)")
+        await alice["xep_0199"].ping("test.example", timeout=10)
+        assert bounced.empty()
+        await alice.close()
+        await bob.close()
+
+    run(scenario(), timeout=120)
+    with node.lock:
+        assert not [line for line in node.lines if "before it confirmed" in line]
