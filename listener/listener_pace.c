@@ -25,6 +25,9 @@
  * PACE_HANDSHAKES_MAX are in progress at once; a connection whose first TLS
  * bytes would start one more waits, paused, in the slot queue and is read
  * when a handshake ends (done, failed or timed out: tls_handshake_timeout).
+ * A peer that stalls mid-handshake holds its slot until that timeout; the
+ * per-address cap on unauthenticated connections (listener_admit.c) keeps
+ * one address from holding many.
  *
  * Nothing is refused or dropped: a deferred connection's bytes wait in its
  * socket, and its handshake and authentication timeouts run as before.

@@ -27,6 +27,7 @@ Suite *netaddr_suite(void);
 Suite *peerlink_suite(void);
 Suite *listener_index_suite(void);
 Suite *listener_admit_suite(void);
+Suite *listener_pace_suite(void);
 Suite *supervisor_table_suite(void);
 Suite *stream_suite(void);
 Suite *router_members_suite(void);
