@@ -130,6 +130,7 @@ static struct {
 	enum elector_role told_role;	      /* the role last logged */
 	struct elector_health health;	      /* what the health lines said last */
 	int64_t started_ms;
+	int64_t leader_since; /* when the leader last changed, here */
 	unsigned health_due;
 } shell;
 
@@ -260,6 +261,7 @@ static void leader_changed(uint64_t leader)
 			 m ? m->address : "?", term);
 	}
 	shell.told_leader = leader;
+	shell.leader_since = now_ms();
 	shell.told_term = term;
 	shell.told_members = elector_config(shell.core)->count;
 	tell_router();
@@ -853,13 +855,17 @@ static void member_health(const struct elector_member *m, struct member_health *
 {
 	uint64_t timeout = shell.cfg.cluster.election_timeout_min_ms;
 	uint64_t silence = elector_silence(shell.core, m->id);
+	/* A new leader has not heard anyone yet: for an election timeout,
+	 * "not since it leads" says nothing, and the links say more. */
+	bool new_leader = now_ms() - shell.leader_since < (int64_t)timeout;
 	*h = (struct member_health){.heard_ms = silence != UINT64_MAX ? silence * TICK_MS
 								      : heard_ago(m->id),
 				    .leader_heard_ms = UINT64_MAX};
 	bool leads = elector_role(shell.core) == ELECTOR_LEADER;
 	if (m->id == shell.id) {
 		h->here = PROTO_REACH_SELF;
-	} else if (leads || m->id == elector_leader(shell.core)) {
+	} else if ((leads && !(new_leader && silence == UINT64_MAX)) ||
+		   m->id == elector_leader(shell.core)) {
 		if (leads)
 			h->heard_ms = silence != UINT64_MAX ? silence * TICK_MS : UINT64_MAX;
 		h->here = h->heard_ms < timeout ? PROTO_REACH_HEARD : PROTO_REACH_SILENT;
@@ -869,16 +875,20 @@ static void member_health(const struct elector_member *m, struct member_health *
 			      ? PROTO_REACH_LINK_UP
 			      : PROTO_REACH_LINK_DOWN;
 	}
+	/* The leader's verdict is the one it could give when it sent its view:
+	 * a view aging because the leader is gone says nothing of the others. */
 	uint64_t age;
+	bool leader_heard = false;
 	if (elector_leader_view(shell.core, m->id, &silence, &age) == 0 &&
-	    age * TICK_MS < timeout) {
+	    age * TICK_MS < timeout && !(new_leader && silence == UINT64_MAX)) {
 		h->fresh_view = true;
+		leader_heard = silence != UINT64_MAX && silence * TICK_MS < timeout;
 		if (silence != UINT64_MAX)
 			h->leader_heard_ms = (silence + age) * TICK_MS;
 	}
 	h->reachable =
 	    h->here == PROTO_REACH_SELF ||
-	    (h->fresh_view ? h->leader_heard_ms < timeout
+	    (h->fresh_view ? leader_heard
 			   : h->here == PROTO_REACH_HEARD || h->here == PROTO_REACH_LINK_UP);
 }
 

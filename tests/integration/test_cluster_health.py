@@ -106,3 +106,31 @@ def test_status_and_log_as_members_and_the_quorum_go_and_come_back(node_factory,
     assert count_lines(one, r"cluster quorum lost", 0) == 1
     assert count_lines(one, rf"cluster member {ids[two]} at .* is unreachable", 0) == 1
     assert count_lines(one, r"cluster quorum regained", 0) == 1
+
+
+def test_a_failover_warns_about_the_dead_leader_only(node_factory, certs):
+    """A new leader has heard no one yet, and its first heartbeats say so:
+    that is not taken for members lost.  In a cluster of five, where each
+    follower has fellow followers it knows only through the leader, only
+    the dead leader is reported unreachable."""
+    nodes = form_cluster(node_factory, certs, size=5)
+    leader = leader_of(nodes)
+    survivors = [n for n in nodes if n is not leader]
+    ids = {n: status(n)["node"] for n in nodes}
+    wait_until(lambda: all(status(n)["quorum"]["reachable"] == 5 for n in nodes),
+               what="every node to see all reachable")
+    marks = {n: n.log_mark() for n in survivors}
+    kill_node(leader)
+    new = wait_until(lambda: leader_of(survivors), what="a new leader")
+    for node in survivors:
+        node.wait_log(WARNING + rf"cluster member {ids[leader]} at .* is unreachable: ",
+                      start=marks[node])
+        wait_until(lambda: status(node)["quorum"] == {"ok": True, "reachable": 4, "needed": 3},
+                   what="the quorum of the four survivors")
+    time.sleep(1.0)  # more than an election timeout under the new leader
+    for node in survivors:
+        for other in survivors:
+            assert count_lines(node, rf"cluster member {ids[other]} .* is unreachable",
+                               marks[node]) == 0, "\n".join(node.lines[marks[node]:])
+        assert count_lines(node, r"cluster quorum lost", marks[node]) == 0
+    assert status(new)["state"] == "LEADER"
