@@ -213,7 +213,7 @@ static void perform(const struct relay_out *o)
 		static struct log_limit bounced;
 		log_warnx_limited(&bounced, "stanza from %s to %s bounced: %s", r.from, r.to,
 				  o->why);
-		router_route_bounce((struct rref){ROUTER_LOCAL, o->session}, &r, "wait",
+		router_route_bounce((struct rref){o->node, o->session}, &r, "wait",
 				    "recipient-unavailable");
 		return;
 	}

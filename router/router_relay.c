@@ -29,6 +29,11 @@ struct relay_stanza {
 	int64_t queued_at;
 	bool sent;	/* on the link to the leader now, or routed here */
 	bool ever_sent; /* it may have been delivered: never bounced then */
+	/* A routed stanza's copy for its deliveries to other nodes: how many
+	 * still wait for a confirmation, and whether its sender heard that
+	 * one of them was given up. */
+	unsigned refs;
+	bool bounced;
 	size_t len;
 	char data[]; /* routing header and stanza */
 };
@@ -40,12 +45,15 @@ struct relay_list {
 
 /* At the leader: one delivery of a forwarded stanza, not yet confirmed,
  * with its bytes, to send again if the link to its node drops and comes
- * back; given up with the node if it does not come back within relink_ms. */
+ * back; given up with the node if it does not come back within relink_ms,
+ * and then bounced to its sender (`routed`: the stanza as routed, shared
+ * by its deliveries), who would otherwise never hear of it. */
 struct relay_pending {
 	uint64_t node; /* where it went */
 	struct relay_key key;
 	struct relay_wire_deliver head;
 	struct relay_stanza *copy;
+	struct relay_stanza *routed;
 	bool lost;
 	int64_t lost_at;
 };
@@ -76,6 +84,8 @@ struct relay {
 		bool active;
 		struct relay_key key;
 		unsigned deliveries;
+		const struct relay_out *out; /* valid until router_relay_route_end */
+		struct relay_stanza *routed; /* its copy, made at its first delivery */
 	} route;
 };
 
@@ -193,10 +203,18 @@ static bool same_key(struct relay_key a, struct relay_key b)
 	return a.node == b.node && a.epoch == b.epoch && a.seq == b.seq;
 }
 
+/* A pending delivery is over (confirmed, given up, or no longer ours). */
+static void pending_forget(struct relay *r, struct relay_pending *p)
+{
+	list_append(&r->dead, p->copy);
+	if (--p->routed->refs == 0)
+		list_append(&r->dead, p->routed);
+}
+
 static void pending_done(struct relay *r, size_t i)
 {
 	struct relay_key key = r->pending[i].key;
-	list_append(&r->dead, r->pending[i].copy);
+	pending_forget(r, &r->pending[i]);
 	r->pending[i] = r->pending[--r->pending_count];
 	for (size_t k = 0; k < r->pending_count; k++) {
 		if (same_key(r->pending[k].key, key))
@@ -222,6 +240,25 @@ static void bounce_out(struct relay *r, uint64_t session, const char *data, size
 	struct relay_out o = {
 	    .kind = RELAY_OUT_BOUNCE, .session = session, .why = why, .data = data, .len = len};
 	out_push(r, &o);
+}
+
+/* A delivery given up with its node: its sender, here or on its own node,
+ * hears of it once per stanza.  (The node may have delivered it and lost
+ * only the confirmation: a needless error, never a silent loss.) */
+static void give_up(struct relay *r, size_t i)
+{
+	struct relay_pending *p = &r->pending[i];
+	if (!p->routed->bounced) {
+		p->routed->bounced = true;
+		struct relay_out o = {.kind = RELAY_OUT_BOUNCE,
+				      .node = p->key.node == r->self ? RELAY_LOCAL : p->key.node,
+				      .session = p->routed->session,
+				      .why = "its recipient's node did not come back",
+				      .data = p->routed->data,
+				      .len = p->routed->len};
+		out_push(r, &o);
+	}
+	pending_done(r, i);
 }
 
 /* A warm leader routes what waits here, then what it held; otherwise what
@@ -294,9 +331,9 @@ void router_relay_free(struct relay *r)
 		return;
 	list_free(&r->queue);
 	list_free(&r->held);
-	list_free(&r->dead);
 	for (size_t i = 0; i < r->pending_count; i++)
-		free(r->pending[i].copy);
+		pending_forget(r, &r->pending[i]);
+	list_free(&r->dead);
 	free(r->pending);
 	free(r->outs);
 	free(r);
@@ -316,7 +353,7 @@ void router_relay_tick(struct relay *r, int64_t now_ms)
 	/* A node that did not come back took its sessions with it. */
 	for (size_t i = 0; i < r->pending_count;) {
 		if (r->pending[i].lost && r->now - r->pending[i].lost_at >= r->o.relink_ms)
-			pending_done(r, i);
+			give_up(r, i);
 		else
 			i++;
 	}
@@ -355,7 +392,7 @@ bool router_relay_leader(struct relay *r, uint64_t self, uint64_t leader, uint64
 		}
 		r->peer_count = 0;
 		while (r->pending_count > 0)
-			list_append(&r->dead, r->pending[--r->pending_count].copy);
+			pending_forget(r, &r->pending[--r->pending_count]);
 	}
 	if (r->leading && !was_leading) {
 		r->warm = false;
@@ -595,6 +632,8 @@ void router_relay_route_begin(struct relay *r, const struct relay_out *route)
 	r->route.active = true;
 	r->route.key = route->key;
 	r->route.deliveries = 0;
+	r->route.out = route;
+	r->route.routed = NULL;
 }
 
 struct relay_key router_relay_route_key(const struct relay *r)
@@ -626,8 +665,20 @@ bool router_relay_deliver_remote(struct relay *r, uint64_t node, uint64_t sessio
 	struct relay_stanza *copy = relay_alloc(sizeof(*copy) + len);
 	*copy = (struct relay_stanza){.len = len};
 	memcpy(copy->data, bytes, len);
-	r->pending[r->pending_count++] =
-	    (struct relay_pending){.node = node, .key = r->route.key, .head = *out, .copy = copy};
+	if (r->route.routed == NULL) {
+		const struct relay_out *o = r->route.out;
+		struct relay_stanza *routed = relay_alloc(sizeof(*routed) + o->len);
+		*routed = (struct relay_stanza){.session = o->session, .len = o->len};
+		if (o->len > 0)
+			memcpy(routed->data, o->data, o->len);
+		r->route.routed = routed;
+	}
+	r->route.routed->refs++;
+	r->pending[r->pending_count++] = (struct relay_pending){.node = node,
+								.key = r->route.key,
+								.head = *out,
+								.copy = copy,
+								.routed = r->route.routed};
 	r->route.deliveries++;
 	return true;
 }
@@ -637,6 +688,8 @@ void router_relay_route_end(struct relay *r)
 	if (r->route.active && r->route.deliveries == 0)
 		ack(r, r->route.key);
 	r->route.active = false;
+	r->route.out = NULL;
+	r->route.routed = NULL;
 }
 
 bool router_relay_seen_before(struct relay_marks *marks, struct relay_key key)

@@ -14,7 +14,9 @@
  * delivery to another node carries the number and asks that node to
  * confirm it (DELIVER, DELIVERED); the leader keeps a copy, sends it again
  * if the link to that node drops and comes back, and gives it up with the
- * node after `relink_ms`.  Once every delivery of a stanza is confirmed
+ * node after `relink_ms`, bouncing it to its sender (the node may have
+ * delivered it and lost only the confirmation: a needless error then,
+ * never a silent loss).  Once every delivery of a stanza is confirmed
  * (or given up) the leader acknowledges it to its origin (ACK).  After a
  * leader change, or when its link drops, the origin sends everything
  * unacknowledged again, in order, and a receiving node drops what a session
@@ -83,7 +85,8 @@ enum relay_out_kind {
 	/* Deliver `data` to the local session `session` unless
 	 * router_relay_seen_before says it had `key` already. */
 	RELAY_OUT_DELIVER,
-	/* Bounce the stanza `data` to its local sender `session`: `why`. */
+	/* Bounce the stanza `data` (routing header and stanza) to its sender
+	 * `session` on node `node` (RELAY_LOCAL: here): `why`. */
 	RELAY_OUT_BOUNCE,
 	/* Forget every session of `node`: its link went. */
 	RELAY_OUT_FORGET,

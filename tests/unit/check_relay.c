@@ -1000,6 +1000,53 @@ START_TEST(test_the_leaders_own_stanzas_are_numbered_kept_and_sent_again)
 }
 END_TEST
 
+/* A node that does not link again within relink_ms took its sessions with
+ * it, or is cut off with them: the leader gives its deliveries up, and the
+ * sender (on another node here) hears of it before the ack, once. */
+START_TEST(test_a_delivery_given_up_with_its_node_is_bounced_to_its_sender)
+{
+	struct relay *r = scenario_relay();
+	router_relay_leader(r, 1, 1, 3, 2);
+	router_relay_peer_link(r, 2, true);
+	router_relay_peer_link(r, 3, true);
+	const char *why;
+	struct relay_wire_msg synced = {.type = RELAY_WIRE_SYNCED};
+	ck_assert_int_eq(router_relay_step(r, 2, false, &synced, &why), 0);
+	ck_assert_str_eq(scenario_outs(r), "");
+	/* A headline of node 3's session 44 to two sessions on node 2. */
+	struct relay_out route = {.kind = RELAY_OUT_ROUTE,
+				  .node = 3,
+				  .session = 44,
+				  .key = {3, 9, 1},
+				  .data = "header+stanza",
+				  .len = 13};
+	struct relay_wire_deliver d;
+	router_relay_route_begin(r, &route);
+	ck_assert(router_relay_deliver_remote(r, 2, 77, "x", 1, &d));
+	ck_assert(router_relay_deliver_remote(r, 2, 78, "x", 1, &d));
+	router_relay_route_end(r);
+	ck_assert_str_eq(scenario_outs(r), "");
+	router_relay_peer_link(r, 2, false);
+	ck_assert_str_eq(scenario_outs(r), "FORGET");
+	router_relay_tick(r, 4999);
+	ck_assert_str_eq(scenario_outs(r), "");
+	router_relay_tick(r, 5000);
+	struct relay_out o;
+	ck_assert(router_relay_next(r, &o));
+	ck_assert_int_eq(o.kind, RELAY_OUT_BOUNCE);
+	ck_assert_uint_eq(o.node, 3);
+	ck_assert_uint_eq(o.session, 44);
+	ck_assert_uint_eq(o.len, 13);
+	ck_assert_mem_eq(o.data, "header+stanza", 13);
+	ck_assert(router_relay_next(r, &o)); /* then node 3 hears it is done */
+	ck_assert_int_eq(o.kind, RELAY_OUT_SEND);
+	ck_assert_uint_eq(o.type, RELAY_WIRE_ACK);
+	ck_assert_uint_eq(o.head.ack.seq, 1);
+	ck_assert(!router_relay_next(r, &o)); /* one bounce for the two */
+	router_relay_free(r);
+}
+END_TEST
+
 START_TEST(test_a_session_drops_what_it_had_from_an_origin)
 {
 	struct relay_marks marks = {0};
@@ -1119,6 +1166,7 @@ Suite *relay_suite(void)
 	tcase_add_test(scenarios, test_only_what_never_reached_a_leader_is_bounced);
 	tcase_add_test(scenarios, test_a_delivery_lost_with_its_link_goes_again_in_order);
 	tcase_add_test(scenarios, test_the_leaders_own_stanzas_are_numbered_kept_and_sent_again);
+	tcase_add_test(scenarios, test_a_delivery_given_up_with_its_node_is_bounced_to_its_sender);
 	tcase_add_test(scenarios, test_a_session_drops_what_it_had_from_an_origin);
 	tcase_add_test(scenarios, test_frames_out_of_place_or_malformed_are_refused);
 	tcase_add_test(scenarios, test_queries_and_answers_are_checked);
