@@ -11,7 +11,7 @@
  * reports them, so with thousands of log-ins ready a stanza for an
  * established session waited behind all of them (seconds, measured:
  * docs/PERFORMANCE.md).  Here the log-in work of one turn of the loop is
- * bounded in time (PACE_TURN_BUDGET_US).  Past it, a connection still
+ * bounded in CPU time (PACE_TURN_BUDGET_US).  Past it, a connection still
  * logging in is not read this turn: its input is paused and it joins the
  * turn queue.  (Accepting counts against the budget but is bounded on its
  * own, listener_main.c.)  Before the loop sleeps, the budget is renewed and
@@ -36,8 +36,9 @@
 
 #include "listener.h"
 
-/* Log-in work per turn of the loop: what a stanza for an established
- * session may wait behind it, at most (plus one step already begun). */
+/* Log-in work per turn of the loop, in CPU time: what a stanza for an
+ * established session may wait behind it, at most (plus one step already
+ * begun). */
 #define PACE_TURN_BUDGET_US 5000
 /* Deferred connections read again per turn: about what the budget takes,
  * so that epoll is not flooded with connections that will wait again. */
@@ -58,10 +59,13 @@ static struct pace_queue turn_queue = {NULL, &turn_queue.head};
 static struct pace_queue slot_queue = {NULL, &slot_queue.head};
 static unsigned handshakes;
 
+/* The listener's own CPU time: on cores shared with other work, time the
+ * process waits for a core would otherwise spend the budget and defer
+ * log-ins for nothing (measured: 8% fewer log-ins per second). */
 static int64_t pace_now_us(void)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
