@@ -618,10 +618,12 @@ static void on_change(struct peerlink *l, const struct elector_change *change)
 						      ELECTOR_FINGERPRINT_SIZE) != 0);
 	if (refused) {
 		char text[128];
-		snprintf(text, sizeof(text), "%s",
-			 change->op == ELECTOR_CHANGE_JOIN
-			     ? why
-			     : "only a member, with its own certificate, may remove one");
+		if (change->op == ELECTOR_CHANGE_JOIN)
+			snprintf(text, sizeof(text),
+				 "the joining node's certificate is not accepted: %s", why);
+		else
+			snprintf(text, sizeof(text),
+				 "only a member, with its own certificate, may remove one");
 		static struct log_limit refusals;
 		log_warnx_limited(&refusals,
 				  "cluster link %s (node %016" PRIx64 "): %s refused: %s",
@@ -692,7 +694,7 @@ static void on_reply(const struct elector_change_reply *reply)
 		shell.req.retry_at = now_ms() + REQUEST_RETRY_MS;
 		return;
 	default:
-		request_finish(false, "refused: %s", reply->text);
+		request_finish(false, "refused by %s: %s", shell.req.target, reply->text);
 		return;
 	}
 }

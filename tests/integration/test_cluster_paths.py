@@ -7,7 +7,7 @@ follower or through the leader knows it, so `reset` needs no --force."""
 
 import re
 
-from certs import make_server_certs
+from certs import issue_server_cert, make_server_certs
 from rxmpp_node import free_port
 from test_cluster import cluster_node, form_cluster, leader_of, status
 
@@ -63,6 +63,38 @@ def test_join_refused_by_tls_says_which_side_distrusts(node_factory, certs, tmp_
     assert (f"{nodes[0].cluster_address} refused the link: that node does not trust this "
             "node's certificate") in result.stderr
     assert len(status(nodes[0])["members"]) == 1
+
+
+def test_join_refused_by_name_says_which_side(node_factory, certs, tmp_path):
+    """Both sides trust the CA, but one certificate lacks the name the
+    other's cluster.peer_names asks for."""
+    nodes = form_cluster(node_factory, certs, size=1)
+    # This node wants peers named other.example: the member is not one.
+    port = free_port(span=2)
+    picky = node_factory(extra=f"cluster:\n  enabled: true\n  port: {port}\n"
+                               f"  trust_bundle: {certs['ca']}\n"
+                               "  peer_names: [other.example]\n").start()
+    result = picky.ctl("cluster", "join", nodes[0].cluster_address, check=False)
+    assert result.returncode == 1
+    assert (f"{nodes[0].cluster_address} is not a node this one may trust: its certificate "
+            "carries none of cluster.peer_names") in result.stderr, result.stderr
+    # The other way round: a member that wants peers named other.example
+    # refuses a node whose certificate (its own, of the same CA) is for
+    # test.example.
+    assert "initialized" in picky.ctl("cluster", "initialize").stdout
+    (tmp_path / "own").mkdir()
+    key, cert = issue_server_cert(str(tmp_path / "own"), certs["ca"], certs["ca_key"], "own")
+    newcomer = cluster_node(node_factory, certs)
+    with open(newcomer.config) as f:
+        text = f.read()
+    newcomer.write_config(text=text.replace(certs["key"], key).replace(certs["cert"], cert))
+    newcomer.start()
+    result = newcomer.ctl("cluster", "join", f"127.0.0.1:{port}", check=False)
+    assert result.returncode == 1
+    assert (f"refused by 127.0.0.1:{port}: the joining node's certificate is not accepted: "
+            "its certificate carries none of cluster.peer_names") in result.stderr, \
+        result.stderr
+    assert len(status(picky)["members"]) == 1
 
 
 def removed_node_resets_without_force(node):
