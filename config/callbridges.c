@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <openssl/crypto.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include "common/jid.h"
 #include "common/jidprep.h"
 #include "common/log.h"
+#include "common/table.h"
 #include "yaml_events.h"
 
 struct reader {
@@ -191,9 +193,20 @@ int callbridges_parse(const char *path, const char *text, size_t len, const char
 {
 	memset(out, 0, sizeof(*out));
 	memset(errors, 0, sizeof(*errors));
+	struct table *names = table_new(), *addresses = table_new();
 	struct reader r;
-	if (yaml_events_open(&r.y, path, text, len, errors) == -1)
+	if (names == NULL || addresses == NULL) {
+		config_errors_add(errors, path, 0, 0, "cannot make the tables of names: %s",
+				  strerror(errno));
+		table_free(names);
+		table_free(addresses);
 		return -1;
+	}
+	if (yaml_events_open(&r.y, path, text, len, errors) == -1) {
+		table_free(names);
+		table_free(addresses);
+		return -1;
+	}
 	yaml_event_t e;
 	bool ok = yaml_events_next(&r.y, &e); /* STREAM_START */
 	if (ok)
@@ -244,17 +257,23 @@ int callbridges_parse(const char *path, const char *text, size_t len, const char
 				OPENSSL_cleanse(&b, sizeof(b));
 				break;
 			}
-			for (size_t i = 0; i < out->count; i++) {
-				if (strcmp(out->items[i].name, b.name) == 0)
-					yaml_events_error(&r.y, &mark, "bridge %s appears twice",
-							  b.name);
-				else if (strcmp(out->items[i].address, b.address) == 0)
-					yaml_events_error(
-					    &r.y, &mark,
-					    "bridges %s and %s have the same address %s",
-					    out->items[i].name, b.name, b.address);
-			}
-			if (add(out, &b) == -1)
+			/* Earlier bridges by name and by address: a table each,
+			 * so that a long file is not checked pair by pair. */
+			uintptr_t same_name = (uintptr_t)table_get(names, b.name, strlen(b.name));
+			uintptr_t same_address =
+			    (uintptr_t)table_get(addresses, b.address, strlen(b.address));
+			if (same_name != 0)
+				yaml_events_error(&r.y, &mark, "bridge %s appears twice", b.name);
+			else if (same_address != 0)
+				yaml_events_error(
+				    &r.y, &mark, "bridges %s and %s have the same address %s",
+				    out->items[same_address - 1].name, b.name, b.address);
+			void *value = (void *)(uintptr_t)(out->count + 1), *replaced;
+			if ((same_name == 0 &&
+			     table_put(names, b.name, strlen(b.name), value, &replaced) == -1) ||
+			    (same_address == 0 && table_put(addresses, b.address, strlen(b.address),
+							    value, &replaced) == -1) ||
+			    add(out, &b) == -1)
 				config_errors_add(errors, path, 0, 0, "out of memory");
 			OPENSSL_cleanse(&b, sizeof(b));
 		}
@@ -274,6 +293,8 @@ int callbridges_parse(const char *path, const char *text, size_t len, const char
 		yaml_event_delete(&e); /* STREAM_END: an empty file */
 	}
 	yaml_events_close(&r.y);
+	table_free(names);
+	table_free(addresses);
 	if (errors->count > 0) {
 		callbridges_free(out);
 		return -1;

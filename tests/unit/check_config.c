@@ -465,6 +465,11 @@ START_TEST(test_callbridges_file)
 	ck_assert_error(":1:1: cb1: no secret");
 	ck_assert_int_eq(bridges_from("cb1: secret-one\ncb1: secret-two\n", &b), -1);
 	ck_assert_error(":2:1: bridge cb1 appears twice");
+	ck_assert_int_eq(bridges_from("cb1: secret-one\ncb2:\n  secret: secret-two\n"
+				      "  address: CB1.example.com\n",
+				      &b),
+			 -1);
+	ck_assert_error(":2:1: bridges cb1 and cb2 have the same address cb1.example.com");
 	ck_assert_int_eq(bridges_from("cb1: &s secret-one\ncb2: *s\n", &b), -1);
 	ck_assert_error(":2:6: YAML aliases (*s) are not allowed here");
 	ck_assert_int_eq(bridges_from("- cb1\n", &b), -1);
