@@ -367,7 +367,8 @@ static const char *tls_refusal_cause(const char *reason)
 	if (strstr(reason, "certificate verify failed") != NULL)
 		return "this node does not trust that node's certificate (is it, or its CA, in "
 		       "this node's cluster.trust_bundle?)";
-	if (strstr(reason, "wrong version number") != NULL ||
+	if (strstr(reason, "plain text where the TLS handshake") != NULL ||
+	    strstr(reason, "wrong version number") != NULL ||
 	    strstr(reason, "packet length too long") != NULL ||
 	    strstr(reason, "record layer failure") != NULL)
 		return "what answers there does not speak the cluster's TLS: is it that node's "

@@ -40,6 +40,15 @@ def test_join_where_nothing_listens_says_why(node_factory, certs):
     assert status(node)["members"] == []
 
 
+def test_join_to_a_port_that_is_not_a_cluster_port_says_so(node_factory, certs):
+    node = cluster_node(node_factory, certs).start()
+    client_port = f"127.0.0.1:{node.client_port}"  # XMPP clients, not TLS from the first byte
+    result = node.ctl("cluster", "join", client_port, check=False)
+    assert result.returncode == 1
+    assert (f"{client_port} refused the link: what answers there does not speak the cluster's "
+            "TLS: is it that node's cluster port?") in result.stderr, result.stderr
+
+
 def test_join_refused_by_tls_says_which_side_distrusts(node_factory, certs, tmp_path):
     nodes = form_cluster(node_factory, certs, size=1)
     stranger_certs = make_server_certs(tmp_path / "stranger")
