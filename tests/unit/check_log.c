@@ -13,8 +13,7 @@
 #include "common/log.h"
 #include "unit.h"
 
-/* Runs `emit` with stderr redirected and returns what it wrote. */
-static void capture(void (*emit)(void), char *out, size_t size)
+void unit_capture_stderr(void (*emit)(void), char *out, size_t size)
 {
 	int pipefd[2];
 	ck_assert_int_eq(pipe(pipefd), 0);
@@ -43,7 +42,7 @@ static void emit_levels(void)
 START_TEST(test_prefixes_levels_and_sanitising)
 {
 	char out[2048];
-	capture(emit_levels, out, sizeof(out));
+	unit_capture_stderr(emit_levels, out, sizeof(out));
 	ck_assert_ptr_null(strstr(out, "hidden at info"));
 	ck_assert_ptr_nonnull(strstr(out, "<6>tester["));
 	ck_assert_ptr_nonnull(strstr(out, "]: an info line\n"));
@@ -72,7 +71,7 @@ static void emit_flood(void)
 START_TEST(test_limited_lines)
 {
 	char out[4096];
-	capture(emit_flood, out, sizeof(out));
+	unit_capture_stderr(emit_flood, out, sizeof(out));
 	int lines = 0;
 	for (const char *p = out; *p != '\0'; p++)
 		lines += *p == '\n';
@@ -154,13 +153,13 @@ static void emit_plain(void)
 START_TEST(test_timestamps)
 {
 	char out[4096];
-	capture(emit_two, out, sizeof(out));
+	unit_capture_stderr(emit_two, out, sizeof(out));
 	assert_each_line(out, "^" STAMP "<[46]>tester\\[[0-9]+\\]: (first|second)$");
-	capture(emit_two_journal_elsewhere, out, sizeof(out));
+	unit_capture_stderr(emit_two_journal_elsewhere, out, sizeof(out));
 	assert_each_line(out, "^" STAMP "<[46]>tester\\[[0-9]+\\]: (first|second)$");
-	capture(emit_two_to_journal, out, sizeof(out));
+	unit_capture_stderr(emit_two_to_journal, out, sizeof(out));
 	assert_each_line(out, "^<[46]>tester\\[[0-9]+\\]: (first|second)$");
-	capture(emit_plain, out, sizeof(out));
+	unit_capture_stderr(emit_plain, out, sizeof(out));
 	assert_each_line(out, "^<4>tool\\[[0-9]+\\]: to the user$");
 }
 END_TEST

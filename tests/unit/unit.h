@@ -32,5 +32,10 @@ Suite *supervisor_table_suite(void);
 Suite *stream_suite(void);
 Suite *router_members_suite(void);
 Suite *proto_suite(void);
+Suite *elector_health_suite(void);
+
+/* Runs `emit` with stderr redirected to a pipe and returns what it wrote
+ * (at most `size` - 1 bytes, ended); check_log.c. */
+void unit_capture_stderr(void (*emit)(void), char *out, size_t size);
 
 #endif
