@@ -10,20 +10,17 @@ runs inside it, and the test's clients join it from a thread of their own
 with the reason."""
 
 import asyncio
-import ctypes
 import errno
 import os
 import socket
 import subprocess
-import threading
 
 import pytest
 
+from netns import in_netns
 from rxmpp_node import wait_until
 from xmpp import login, run
 
-CLONE_NEWNET = 0x40000000
-_libc = ctypes.CDLL("libc.so.6", use_errno=True)
 _namespaces = 0
 
 
@@ -61,32 +58,6 @@ def make_veth(ns):
     ip("-n", ns, "addr", "add", "2001:db8:77::1/64", "dev", "rx0", "nodad")
     ip("-n", ns, "link", "set", "rx0", "up")
     ip("-n", ns, "link", "set", "rx1", "up")
-
-
-def in_netns(ns, function):
-    """Runs `function` in a thread that has joined namespace `ns`: every
-    socket it makes is inside.  Returns its result or raises its error."""
-    outcome = {}
-
-    def body():
-        try:
-            fd = os.open(f"/run/netns/{ns}", os.O_RDONLY)
-            try:
-                if _libc.setns(fd, CLONE_NEWNET) != 0:
-                    raise OSError(ctypes.get_errno(), "setns")
-            finally:
-                os.close(fd)
-            outcome["value"] = function()
-        except BaseException as error:  # handed to the test's thread
-            outcome["error"] = error
-
-    thread = threading.Thread(target=body)
-    thread.start()
-    thread.join(timeout=300)
-    assert not thread.is_alive(), "the namespace thread did not end"
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome.get("value")
 
 
 def listening(node, kind="client"):
