@@ -3,6 +3,7 @@
 #include "peerlink.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <netdb.h>
@@ -19,8 +20,6 @@
 #include "netaddr.h"
 #include "stream.h"
 
-/* 2: members carry the fingerprint of their certificate (elector_core.h) */
-#define PEERLINK_VERSION 2
 /* Connect, TLS and hello must be done by then. */
 #define PEERLINK_HANDSHAKE_MS 5000
 #define PEERLINK_OUTPUT_MAX   (16u * 1024u * 1024u)
@@ -30,7 +29,8 @@
 struct peerlink {
 	struct stream stream; /* first: see stream.h */
 	struct ev_timer *deadline;
-	bool greeted; /* the peer's hello arrived */
+	bool greeted;	  /* the peer's hello arrived */
+	unsigned version; /* agreed in the hellos */
 	bool closed;
 	/* A frame could not be queued: every later one is refused, so that
 	 * none overtakes it, and the link closes on the next turn (closing it
@@ -85,7 +85,7 @@ static void link_fail(struct peerlink *l, const char *fmt, ...)
 
 static void link_fail(struct peerlink *l, const char *fmt, ...)
 {
-	char reason[256];
+	char reason[384];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(reason, sizeof(reason), fmt, ap);
@@ -165,10 +165,17 @@ static void link_hello(struct peerlink *l, const struct ipc_msg *msg)
 			return;
 		}
 	}
-	if (l->remote.version != PEERLINK_VERSION || l->remote.kind != l->local.kind ||
-	    l->remote.node_id == 0) {
-		link_fail(l, "hello of version %u, kind %u; expected %d, %u", l->remote.version,
-			  l->remote.kind, PEERLINK_VERSION, l->local.kind);
+	if (l->remote.kind != l->local.kind || l->remote.node_id == 0) {
+		link_fail(l, "a hello of kind %u for node %016" PRIx64 "; expected kind %u",
+			  l->remote.kind, l->remote.node_id, l->local.kind);
+		return;
+	}
+	char why[300];
+	l->version =
+	    peerlink_version_agree(PEERLINK_VERSION_MIN, PEERLINK_VERSION, l->remote.version_min,
+				   l->remote.version, why, sizeof(why));
+	if (l->version == 0) {
+		link_fail(l, "%s", why);
 		return;
 	}
 	l->greeted = true;
@@ -276,6 +283,7 @@ static struct peerlink *link_new(struct ev_loop *loop, SSL_CTX *ctx, bool client
 		return NULL;
 	l->local = *hello;
 	l->local.version = PEERLINK_VERSION;
+	l->local.version_min = PEERLINK_VERSION_MIN;
 	l->events = events;
 	l->arg = arg;
 	snprintf(l->peer, sizeof(l->peer), "%s", peer);
@@ -507,6 +515,34 @@ void peerlink_listener_free(struct peerlink_listener *pl)
 bool peerlink_is_up(const struct peerlink *l)
 {
 	return l->greeted && !l->closed && !l->broken;
+}
+
+unsigned peerlink_version_agree(unsigned local_min, unsigned local_max, unsigned remote_min,
+				unsigned remote_max, char *why, size_t why_size)
+{
+	if (remote_min == 0)
+		remote_min = remote_max;
+	unsigned agreed = remote_max < local_max ? remote_max : local_max;
+	if (remote_min <= remote_max && agreed >= local_min && agreed >= remote_min)
+		return agreed;
+	const char *todo;
+	if (remote_min > remote_max)
+		todo = "a hello that is not rxmpp's";
+	else if (remote_max < local_min)
+		todo =
+		    "upgrade that node (one release behind: one node at a time; older: stop "
+		    "every node, upgrade all, start them; README \"Upgrades and compatibility\")";
+	else
+		todo = "this node is older than that one: upgrade this node";
+	snprintf(why, why_size,
+		 "it speaks protocol versions %u to %u, this node (rxmpp %s) %u to %u: %s",
+		 remote_min, remote_max, RXMPP_VERSION, local_min, local_max, todo);
+	return 0;
+}
+
+unsigned peerlink_version(const struct peerlink *l)
+{
+	return l->version;
 }
 
 const struct peerlink_hello *peerlink_remote(const struct peerlink *l)

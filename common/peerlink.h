@@ -30,9 +30,46 @@
 #define PEERLINK_HELLO		  1  /* frame type of the hello; others are the user's */
 #define PEERLINK_FINGERPRINT_SIZE 32 /* SHA-256 of the peer's certificate */
 
+/*
+ * Versions and compatibility: the rule (README "Upgrades and
+ * compatibility"; CHANGELOG.md records which version each release speaks).
+ *
+ * PEERLINK_VERSION is the protocol this build speaks on every peer link,
+ * both kinds (the elector's frames, elector/elector_wire.h, and the stanza
+ * relay's, router/router_relay_wire.h): one number for the hello, every
+ * frame type and every payload layout of both.  A release speaks its own
+ * version N and the previous release's N-1 (PEERLINK_VERSION_MIN); each
+ * side says its range in the hello, both take the highest version in both
+ * ranges (peerlink_version_agree, the same answer on both ends without a
+ * round trip), and a peer with no common version is refused with a log
+ * line naming both ranges and what to do.  So:
+ *
+ *   - Any change to what goes over a link after a release (a new frame
+ *     type, a field, a size: the heartbeat grew in d64d20d) raises
+ *     PEERLINK_VERSION once in the next release's cycle, and the codecs
+ *     keep encoding and decoding version N-1 for links that agreed on it
+ *     (peerlink_version); PEERLINK_VERSION_MIN becomes the previous
+ *     release's version.  tests/unit/check_wire_versions.c pins every
+ *     layout of the released versions and fails when one changes under
+ *     the same number.
+ *   - A feature that needs version N of every node (replicated state)
+ *     switches on only when the leader has heard every member speak N
+ *     (the hellos of its links tell it each member's range); until then
+ *     the cluster keeps to N-1.
+ *   - A node more than one release behind is upgraded offline: every node
+ *     stopped, upgraded, started.
+ *
+ * 1: rxmpp 0.1.0.  2: development builds between 0.1.0 and 0.2.0 (members
+ * carry certificate fingerprints; the heartbeat grew twice), never released.
+ * 3: rxmpp 0.2.0, the first release under this rule; it speaks only 3.
+ */
+#define PEERLINK_VERSION     3
+#define PEERLINK_VERSION_MIN 3
+
 struct peerlink_hello {
-	uint32_t version;
-	uint32_t kind; /* what the link carries, so a wrong port is noticed */
+	uint16_t version;     /* the highest protocol version the sender speaks */
+	uint16_t version_min; /* its lowest; 0 before 0.2.0 (a uint32_t version then) */
+	uint32_t kind;	      /* what the link carries, so a wrong port is noticed */
 	uint64_t node_id;
 	char address[128]; /* where the sender listens; printable, ended */
 };
@@ -86,6 +123,13 @@ void peerlink_listener_free(struct peerlink_listener *pl);
 int peerlink_sendv(struct peerlink *l, uint16_t type, const struct iovec *iov, size_t count);
 int peerlink_send(struct peerlink *l, uint16_t type, const void *data, size_t len);
 bool peerlink_is_up(const struct peerlink *l);
+/* The version both ends agreed on (see above); valid once the link is up. */
+unsigned peerlink_version(const struct peerlink *l);
+/* The highest version in both [local_min, local_max] and the remote's
+ * range (remote_min 0: it speaks only remote_max), or 0 with the refusal
+ * in `why`: both ranges, and which node to upgrade. */
+unsigned peerlink_version_agree(unsigned local_min, unsigned local_max, unsigned remote_min,
+				unsigned remote_max, char *why, size_t why_size);
 const struct peerlink_hello *peerlink_remote(const struct peerlink *l);
 const char *peerlink_peer(const struct peerlink *l);
 /* The peer's certificate and its SHA-256 fingerprint: who the peer is

@@ -394,9 +394,14 @@ def test_member_cut_off_shows_pre_candidate(node_factory, certs):
                    what="the elector's log line")
 
 
-def peer_link(port, certs, kind, node_id):
+PEERLINK_VERSION = 3  # common/peerlink.h
+
+
+def peer_link(port, certs, kind, node_id, versions=(PEERLINK_VERSION, PEERLINK_VERSION),
+              answered=True):
     """A peer link by hand: mutual TLS with a certificate the node trusts,
-    then the hello (common/peerlink.h) each way."""
+    then the hello (common/peerlink.h: the highest and lowest protocol
+    versions spoken, the kind, the node id, the address) each way."""
     import socket
     import ssl
     import struct
@@ -406,9 +411,11 @@ def peer_link(port, certs, kind, node_id):
     context.verify_mode = ssl.CERT_NONE
     context.load_cert_chain(certs["cert"], certs["key"])
     sock = context.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=10))
-    version = 2  # PEERLINK_VERSION, common/peerlink.c
-    hello = struct.pack("<IIQ", version, kind, node_id) + bytes(128)
+    highest, lowest = versions
+    hello = struct.pack("<HHIQ", highest, lowest, kind, node_id) + bytes(128)
     sock.sendall(struct.pack("<HHIQ", 1, 0, 16 + len(hello), 0) + hello)
+    if not answered:
+        return sock
     got = b""
     while len(got) < 16 + len(hello):
         chunk = sock.recv(4096)
@@ -426,6 +433,27 @@ def closed_by_peer(sock):
     except (ssl.SSLError, ConnectionResetError):
         pass
     return True
+
+
+def test_a_peer_of_an_older_protocol_is_refused_naming_both_versions(node_factory, certs):
+    """rxmpp 0.1.0's hello (a 32-bit version 1, no lowest version) on both
+    kinds of link: refused, with one warning naming both ranges and what to
+    do; a hello of this node's version on the same links is taken."""
+    node = cluster_node(node_factory, certs).start()
+    node.ctl("cluster", "initialize")
+    member = int(status(node)["node"], 16)
+    for port, kind, what in ((node.cluster_port, 0x454C4543, "cluster link"),
+                             (node.cluster_port + 1, 0x524F5554, "cluster link")):
+        mark = node.log_mark()
+        sock = peer_link(port, certs, kind, member, versions=(1, 0), answered=False)
+        assert closed_by_peer(sock)
+        node.wait_log(rf"{what} .*it speaks protocol versions 1 to 1, this node \(rxmpp "
+                      rf"[0-9.]+\) {PEERLINK_VERSION} to {PEERLINK_VERSION}: upgrade that node",
+                      start=mark)
+        sock.close()
+        sock = peer_link(port, certs, kind, member)
+        sock.close()
+    assert status(node)["state"] == "LEADER"
 
 
 def test_bad_frames_on_peer_links_close_them_with_one_warning(node_factory, certs):

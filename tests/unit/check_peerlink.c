@@ -166,6 +166,8 @@ START_TEST(test_a_frame_that_cannot_be_queued_breaks_the_link)
 					  why, sizeof(why));
 	ck_assert_msg(connected.link != NULL, "%s", why);
 	ck_assert(run_until(loop, both_up));
+	ck_assert_uint_eq(peerlink_version(connected.link), PEERLINK_VERSION);
+	ck_assert_uint_eq(peerlink_version(accepted.link), PEERLINK_VERSION);
 
 	/* Frames of nearly the largest size, more than the output holds
 	 * (16 MiB), in one turn: the peer cannot have read any of them. */
@@ -197,12 +199,37 @@ START_TEST(test_a_frame_that_cannot_be_queued_breaks_the_link)
 }
 END_TEST
 
+/* N and N-1 meet at N-1; each refusal names both ranges and what to do. */
+START_TEST(test_versions_agree_on_the_highest_common_one_or_refuse)
+{
+	char why[300] = "";
+	ck_assert_uint_eq(peerlink_version_agree(3, 4, 3, 4, why, sizeof(why)), 4);
+	ck_assert_uint_eq(peerlink_version_agree(3, 4, 4, 5, why, sizeof(why)), 4);
+	ck_assert_uint_eq(peerlink_version_agree(4, 5, 3, 4, why, sizeof(why)), 4);
+	/* A hello of before the rule (version_min 0) speaks only its version. */
+	ck_assert_uint_eq(peerlink_version_agree(3, 4, 0, 3, why, sizeof(why)), 3);
+
+	ck_assert_uint_eq(peerlink_version_agree(3, 3, 0, 1, why, sizeof(why)), 0);
+	ck_assert_msg(strstr(why, "versions 1 to 1") != NULL && strstr(why, "3 to 3") != NULL &&
+			  strstr(why, "upgrade that node") != NULL &&
+			  strstr(why, "rxmpp " RXMPP_VERSION) != NULL,
+		      "%s", why);
+	ck_assert_uint_eq(peerlink_version_agree(3, 3, 4, 5, why, sizeof(why)), 0);
+	ck_assert_msg(strstr(why, "versions 4 to 5") != NULL &&
+			  strstr(why, "upgrade this node") != NULL,
+		      "%s", why);
+	ck_assert_uint_eq(peerlink_version_agree(3, 3, 9, 4, why, sizeof(why)), 0);
+	ck_assert_msg(strstr(why, "not rxmpp's") != NULL, "%s", why);
+}
+END_TEST
+
 Suite *peerlink_suite(void)
 {
 	Suite *s = suite_create("peerlink");
 	TCase *tc = tcase_create("peerlink");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_a_frame_that_cannot_be_queued_breaks_the_link);
+	tcase_add_test(tc, test_versions_agree_on_the_highest_common_one_or_refuse);
 	suite_add_tcase(s, tc);
 	return s;
 }
