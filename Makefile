@@ -4,6 +4,8 @@
 #   make check        install missing test dependencies, build, run every test
 #                     but the package tests
 #   make package-tests  install, upgrade and purge the Debian package (root; CI runs it)
+#   make upgrade-test  build the previous release (CHANGELOG.md) from its commit, run a
+#                     3-node cluster of it and upgrade it to this build (CI runs it)
 #   make check SANITIZE=1   the same with AddressSanitizer and UBSan (build-sanitize/)
 #   make run          build and start a local 3-node cluster under ./run/
 #   make names-check  every name a process exports has its prefix, once (in make check)
@@ -89,7 +91,7 @@ FUZZ_RUNS ?= -1
 TEST_LIBS := $(call lib,$(LIB_DIRS))
 TEST_LDLIBS = $(YAML_LIBS) $(SSL_LIBS) $(EXPAT_LIBS) $(MNL_LIBS) $(IDN_LIBS) -lresolv
 
-.PHONY: all check names-check licence-check unit integration package-tests fuzz-replay fuzz run bench bench-peers deps-build \
+.PHONY: all check names-check licence-check unit integration upgrade-test package-tests fuzz-replay fuzz run bench bench-peers deps-build \
 	deps-test \
 	deps-fuzz deps-package format format-check clean install deb rpm
 .DEFAULT_GOAL := all
@@ -205,6 +207,11 @@ unit: $(UNIT_RUNNER)
 integration: $(PROGRAMS) $(BUILD)/tests/rxmpp-load
 	RXMPP_BUILD=$(abspath $(BUILD)) /usr/bin/python3 -m pytest -p no:cacheprovider \
 		-o console_output_style=classic tests/integration
+
+# Not in make check (it builds a second tree): tests/upgrade/test_upgrade.py.
+upgrade-test: $(PROGRAMS)
+	RXMPP_BUILD=$(abspath $(BUILD)) /usr/bin/python3 -m pytest -p no:cacheprovider \
+		-o console_output_style=classic tests/upgrade
 
 # The standard benchmark set against rxmpp (one node and a 3-node cluster on
 # loopback), BENCH_RUNS times, medians and min-max; docs/PERFORMANCE.md.
