@@ -353,8 +353,13 @@ struct proto_cluster_status {
 	uint32_t needed;	/* members a quorum needs */
 	uint64_t report_age_ms; /* since the leader's view came; 0: this node leads;
 				   UINT64_MAX: none fresh */
+	/* The peer-link protocol version every member speaks (the lowest of
+	 * their highest; common/peerlink.h), which features that need every
+	 * member go by; 0: a member not heard from yet. */
+	uint32_t protocol;
+	uint32_t reserved;
 };
-_Static_assert(sizeof(struct proto_cluster_status) == 56, "proto_cluster_status is fixed");
+_Static_assert(sizeof(struct proto_cluster_status) == 64, "proto_cluster_status is fixed");
 
 /* How this node itself sees a member. */
 enum proto_reach {
@@ -374,8 +379,12 @@ struct proto_cluster_member {
 	uint32_t here;		  /* enum proto_reach */
 	uint8_t fingerprint[32];  /* SHA-256 of the certificate it is bound to; zeros: none */
 	char address[128];
+	/* The protocol versions it speaks, as its link's hello said (this
+	 * node's own for itself); 0: not heard from since this elector began. */
+	uint16_t version_min, version_max;
+	uint32_t reserved;
 };
-_Static_assert(sizeof(struct proto_cluster_member) == 192, "proto_cluster_member is fixed");
+_Static_assert(sizeof(struct proto_cluster_member) == 200, "proto_cluster_member is fixed");
 
 struct proto_leader {
 	uint64_t term;

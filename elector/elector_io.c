@@ -86,6 +86,9 @@ struct out_link {
 struct heard {
 	uint64_t id;
 	int64_t at;
+	/* The protocol versions it speaks, from the hello of the link it was
+	 * heard on: what the cluster's version (cluster_protocol) goes by. */
+	uint16_t version_min, version_max;
 };
 
 /* One membership request of rxmppctl under way at a time. */
@@ -171,30 +174,65 @@ static const struct elector_member *linked_member(uint64_t id)
 	return m;
 }
 
-static void note_heard(uint64_t id)
+/* A member spoke on `l`, whose hello (its versions agreed with ours) says
+ * who it is and which protocol versions it speaks. */
+static void note_heard(const struct peerlink *l)
 {
+	const struct peerlink_hello *remote = peerlink_remote(l);
+	struct heard now = {.id = remote->node_id,
+			    .at = now_ms(),
+			    .version_min =
+				remote->version_min ? remote->version_min : remote->version,
+			    .version_max = remote->version};
 	size_t free_slot = SIZE_MAX;
 	for (size_t i = 0; i < sizeof(shell.heard) / sizeof(shell.heard[0]); i++) {
-		if (shell.heard[i].id == id) {
-			shell.heard[i].at = now_ms();
+		if (shell.heard[i].id == now.id) {
+			shell.heard[i] = now;
 			return;
 		}
 		if (shell.heard[i].id == 0 && free_slot == SIZE_MAX)
 			free_slot = i;
 	}
 	if (free_slot != SIZE_MAX)
-		shell.heard[free_slot] = (struct heard){.id = id, .at = now_ms()};
+		shell.heard[free_slot] = now;
+}
+
+static const struct heard *heard_of(uint64_t id)
+{
+	for (size_t i = 0; i < sizeof(shell.heard) / sizeof(shell.heard[0]); i++) {
+		if (shell.heard[i].id == id)
+			return &shell.heard[i];
+	}
+	return NULL;
+}
+
+/* The protocol version every member speaks: the lowest of their highest
+ * versions, 0 while a member has not been heard from.  The compatibility
+ * rule (common/peerlink.h): a feature that needs version N of every node
+ * switches on only when this is N; until then the cluster keeps to N-1.
+ * The leader hears every member, so its answer is the cluster's. */
+static unsigned cluster_protocol(void)
+{
+	const struct elector_config *c = elector_config(shell.core);
+	unsigned version = PEERLINK_VERSION;
+	for (uint32_t i = 0; i < c->count; i++) {
+		if (c->members[i].id == shell.id)
+			continue;
+		const struct heard *h = heard_of(c->members[i].id);
+		if (h == NULL)
+			return 0;
+		if (h->version_max < version)
+			version = h->version_max;
+	}
+	return c->count > 0 ? version : 0;
 }
 
 static uint64_t heard_ago(uint64_t id)
 {
 	if (id == shell.id)
 		return 0;
-	for (size_t i = 0; i < sizeof(shell.heard) / sizeof(shell.heard[0]); i++) {
-		if (shell.heard[i].id == id)
-			return (uint64_t)(now_ms() - shell.heard[i].at);
-	}
-	return UINT64_MAX;
+	const struct heard *h = heard_of(id);
+	return h != NULL ? (uint64_t)(now_ms() - h->at) : UINT64_MAX;
 }
 
 /* Telling the router and the log who leads */
@@ -338,7 +376,7 @@ static void link_up(struct peerlink *l, void *arg)
 			peerlink_free(l);
 			return;
 		}
-		note_heard(remote->node_id);
+		note_heard(l);
 		out->backoff = RETRY_FIRST_MS;
 		log_info("cluster link to %016" PRIx64 " at %s up", out->id, out->address);
 		return;
@@ -738,7 +776,7 @@ static void link_message(struct peerlink *l, const struct ipc_msg *msg, void *ar
 			link_drop(l, arg, why);
 			return;
 		}
-		note_heard(remote->node_id);
+		note_heard(l);
 		maybe_bind(remote->node_id, peerlink_fingerprint(l));
 		pump();
 		return;
@@ -951,6 +989,7 @@ static void send_status(uint64_t token)
 		status.removed = elector_removed(shell.core);
 		status.needed = quorum_needed();
 		status.report_age_ms = UINT64_MAX;
+		status.protocol = cluster_protocol();
 		for (uint32_t i = 0; i < c->count; i++) {
 			struct member_health h;
 			member_health(&c->members[i], &h);
@@ -962,6 +1001,14 @@ static void send_status(uint64_t token)
 							  .here = h.here};
 			memcpy(members[i].fingerprint, c->members[i].fingerprint,
 			       sizeof(members[i].fingerprint));
+			const struct heard *heard = heard_of(c->members[i].id);
+			if (c->members[i].id == shell.id) {
+				members[i].version_min = PEERLINK_VERSION_MIN;
+				members[i].version_max = PEERLINK_VERSION;
+			} else if (heard != NULL) {
+				members[i].version_min = heard->version_min;
+				members[i].version_max = heard->version_max;
+			}
 			snprintf(members[i].address, sizeof(members[i].address), "%s",
 				 c->members[i].address);
 			status.reachable += h.reachable;

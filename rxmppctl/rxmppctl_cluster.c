@@ -101,6 +101,10 @@ int rxmppctl_print_cluster_status(const struct ipc_msg *msg, bool json)
 		printf(", \"quorum\": {\"ok\": %s, \"reachable\": %u, \"needed\": %u}",
 		       quorum ? "true" : "false", st.reachable, st.needed);
 		print_json_ms("leader_report_age_ms", st.report_age_ms);
+		if (st.protocol)
+			printf(", \"protocol\": %u", st.protocol);
+		else
+			printf(", \"protocol\": null");
 		printf(", \"members\": [");
 	} else if (!st.enabled) {
 		printf("State: DISABLED (cluster.enabled is false)\n");
@@ -122,6 +126,12 @@ int rxmppctl_print_cluster_status(const struct ipc_msg *msg, bool json)
 			else
 				printf("Leader's view: from %" PRIu64 ".%01" PRIu64 "s ago\n",
 				       st.report_age_ms / 1000, st.report_age_ms % 1000 / 100);
+		}
+		if (st.members > 0 && !st.removed) {
+			if (st.protocol)
+				printf("Protocol: %u (every member speaks it)\n", st.protocol);
+			else
+				printf("Protocol: not known until every member is heard from\n");
 		}
 		printf(st.members ? "Members:\n" : "Members: none (cluster initialize or join)\n");
 	}
@@ -145,6 +155,11 @@ int rxmppctl_print_cluster_status(const struct ipc_msg *msg, bool json)
 			    m.reachable ? "true" : "false", reach_name(m.here), fingerprint);
 			print_json_ms("heartbeat_ms", m.heard_ms);
 			print_json_ms("leader_heartbeat_ms", m.leader_heard_ms);
+			if (m.version_max)
+				printf(", \"protocol_versions\": [%u, %u]", m.version_min,
+				       m.version_max);
+			else
+				printf(", \"protocol_versions\": null");
 			printf("}");
 			continue;
 		}
@@ -165,6 +180,11 @@ int rxmppctl_print_cluster_status(const struct ipc_msg *msg, bool json)
 		       m.id, leader ? "(Leader)" : "", m.reachable ? "reachable" : "UNREACHABLE",
 		       here, view);
 		printf("    certificate SHA-256 %s\n", fingerprint);
+		if (m.version_max)
+			printf("    speaks protocol versions %u to %u\n", m.version_min,
+			       m.version_max);
+		else
+			printf("    speaks protocol versions not known yet\n");
 	}
 	if (json)
 		printf("]}\n");

@@ -456,6 +456,21 @@ def test_a_peer_of_an_older_protocol_is_refused_naming_both_versions(node_factor
     assert status(node)["state"] == "LEADER"
 
 
+def test_every_member_s_protocol_versions_are_known_to_the_leader(node_factory, certs):
+    """The leader knows which protocol versions each member speaks (the
+    hellos of its links) and so the version every member speaks, which
+    features that need every member go by."""
+    nodes = form_cluster(node_factory, certs)
+    leader = leader_of(nodes)
+    wait_until(lambda: status(leader)["protocol"] == PEERLINK_VERSION,
+               what="the leader to know every member's protocol")
+    for member in status(leader)["members"]:
+        assert member["protocol_versions"] == [PEERLINK_VERSION, PEERLINK_VERSION], member
+    text = leader.ctl("cluster", "status").stdout
+    assert f"Protocol: {PEERLINK_VERSION} (every member speaks it)\n" in text
+    assert text.count(f"speaks protocol versions {PEERLINK_VERSION} to {PEERLINK_VERSION}\n") == 3
+
+
 def test_bad_frames_on_peer_links_close_them_with_one_warning(node_factory, certs):
     import struct
 

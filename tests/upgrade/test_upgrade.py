@@ -332,6 +332,11 @@ def upgrade_and_check(release, old_bin, certs, tmp_path):
         for node, text in zip(nodes, bridges_files):
             with open(os.path.join(node.dir, "callbridges.yaml")) as f:
                 assert f.read() == text
+        # Every member speaks this build's protocol: the leader knows it.
+        leader = leader_of(nodes)
+        wait_until(lambda: status(leader)["protocol"] is not None, timeout=20,
+                   what="the leader to know every member's protocol")
+        assert all(m["protocol_versions"] for m in status(leader)["members"])
         # Every account on every node, both bridges, numbered traffic.
         traffic_round(nodes, "after")
         for node in nodes:
