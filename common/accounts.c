@@ -185,6 +185,13 @@ int accounts_load(const char *path, struct accounts *a, bool *unsealed, char *wh
 	char inner[512];
 	enum fileio_seal seal = fileio_unseal(path, text, len, ACCOUNTS_KIND, &version, &start,
 					      &body_len, inner, sizeof(inner));
+	if (seal == FILEIO_SEALED && version > ACCOUNTS_VERSION) {
+		snprintf(why, why_size,
+			 "%s:1: format version %u: a newer rxmpp wrote it (rxmpp %s reads %u); %s",
+			 path, version, RXMPP_VERSION, ACCOUNTS_VERSION, FILEIO_NEWER_ADVICE);
+		buf_wipe_free(text, len);
+		return -1;
+	}
 	if (seal == FILEIO_SEAL_BROKEN || (seal == FILEIO_SEALED && version != ACCOUNTS_VERSION)) {
 		if (seal == FILEIO_SEALED)
 			snprintf(inner, sizeof(inner),

@@ -14,6 +14,17 @@
  *   ...                             the body, lines of text
  *   sha256 <64 hex digits>          the last line: SHA-256 of every byte before it
  *
+ * The version is the file's format, under the compatibility rule (README
+ * "Upgrades and compatibility"; common/peerlink.h has the same rule for
+ * the wire): a change to a format raises its version; a release reads its
+ * own format and every earlier one it ever wrote (at least the previous
+ * release's) and rewrites such a file in its own format at start, saying
+ * so in the log; a newer format is refused with both versions and
+ * FILEIO_NEWER_ADVICE, never read as if it were an older one.  The
+ * versions are defined where each file is read: NODE_ID_VERSION and
+ * ELECTION_VERSION (elector/elector_state.c), ACCOUNTS_VERSION
+ * (common/accounts.c); CHANGELOG.md lists the ones each release writes.
+ *
  * Hand-edited files (rxmpp.yaml, callbridges.yaml) are not sealed: a
  * checksum would turn every edit by an administrator into "damage"; their
  * proof is a strict parser that names the file, line and column.
@@ -24,6 +35,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
+
+/* What to do about a state file a newer release wrote. */
+#define FILEIO_NEWER_ADVICE                                                                        \
+	"run that release again (going back a release needs the state directory as it was "        \
+	"backed up before the upgrade)"
 
 /* Replaces `path` with `len` bytes of `data`, created with `mode`.  Run as
  * root, the new file keeps the owner and group of the old one (or of the

@@ -249,8 +249,15 @@ static int state_read(const char *path, const char *kind, unsigned newest, size_
 	char inner[512];
 	enum fileio_seal seal =
 	    fileio_unseal(path, *text, total, kind, version, start, len, inner, sizeof(inner));
-	if (seal == FILEIO_SEAL_BROKEN ||
-	    (seal == FILEIO_SEALED && (*version == 0 || *version > newest))) {
+	if (seal == FILEIO_SEALED && *version > newest) {
+		snprintf(why, why_size,
+			 "%s:1: format version %u: a newer rxmpp wrote it (rxmpp %s reads 1 to "
+			 "%u); %s",
+			 path, *version, RXMPP_VERSION, newest, FILEIO_NEWER_ADVICE);
+		free(*text);
+		return -1;
+	}
+	if (seal == FILEIO_SEAL_BROKEN || (seal == FILEIO_SEALED && *version == 0)) {
 		if (seal == FILEIO_SEALED)
 			snprintf(inner, sizeof(inner),
 				 "%s:1: format version %u, this rxmpp reads 1 to %u", path,

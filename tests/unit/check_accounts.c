@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "common/accounts.h"
+#include "common/fileio.h"
 #include "unit.h"
 
 START_TEST(test_accounts_round_trip)
@@ -130,6 +131,18 @@ START_TEST(test_accounts_damage_is_refused)
 	snprintf(bad, sizeof(bad), "%.*s", (int)strlen(good) - 5, good);
 	accounts_write_text(path, bad);
 	ck_assert_int_eq(accounts_load(path, &a, NULL, why, sizeof(why)), -1);
+
+	/* A newer release's format, sealed: refused with both versions, never
+	 * read as this one's. */
+	ck_assert_int_eq(fileio_write_sealed(path, "accounts", 2, zoe_line,
+					     (size_t)(sum_line - zoe_line), 0600, why, sizeof(why)),
+			 0);
+	ck_assert_int_eq(accounts_load(path, &a, NULL, why, sizeof(why)), -1);
+	ck_assert_msg(strstr(why, "format version 2: a newer rxmpp wrote it") != NULL &&
+			  strstr(why, "reads 1)") != NULL &&
+			  strstr(why, "run that release") != NULL,
+		      "%s", why);
+	ck_assert_uint_eq(a.count, 0);
 
 	/* The previous format (no header, no checksum) is read strictly. */
 	snprintf(bad, sizeof(bad), "# rxmpp accounts, format 1\n%.*s", (int)(sum_line - zoe_line),

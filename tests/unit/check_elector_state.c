@@ -327,6 +327,23 @@ START_TEST(test_strict_fingerprints)
 }
 END_TEST
 
+/* A newer release's format, sealed: refused with both versions and what to
+ * do, never read as if it were this one's. */
+START_TEST(test_a_newer_format_is_refused)
+{
+	write_sealed_version("term 5\nvoted_for 0000000000000000\ncommit 0\nconfig 0 0\n", 4);
+	struct elector_persistent s;
+	char why[1024];
+	bool unsealed;
+	ck_assert_int_eq(elector_state_load(dir, &s, &unsealed, why, sizeof(why)), -1);
+	ck_assert_msg(strstr(why, "format version 4: a newer rxmpp wrote it") != NULL &&
+			  strstr(why, "reads 1 to 3)") != NULL &&
+			  strstr(why, "run that release") != NULL,
+		      "%s", why);
+	ck_assert_uint_eq(s.term, 0);
+}
+END_TEST
+
 START_TEST(test_previous_format_is_migrated)
 {
 	write_text(node_id, "00000000000000ab\n");
@@ -423,6 +440,7 @@ Suite *elector_state_suite(void)
 	tcase_add_test(tc, test_damage_breaks_the_checksum);
 	tcase_add_test(tc, test_strict_parsing);
 	tcase_add_test(tc, test_strict_fingerprints);
+	tcase_add_test(tc, test_a_newer_format_is_refused);
 	tcase_add_test(tc, test_previous_format_is_migrated);
 	tcase_add_test(tc, test_open_new_node_and_lost_files);
 	suite_add_tcase(s, tc);
