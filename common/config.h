@@ -89,6 +89,15 @@ struct config_limits {
 	uint32_t keepalive_interval_ms;
 };
 
+/* stream_management: XEP-0198 and XEP-0352 for clients. */
+struct config_sm {
+	uint32_t enabled;
+	uint32_t resume_timeout_ms;   /* a detached session waits this long at most */
+	uint32_t max_unacked_stanzas; /* sent and not acknowledged, per session */
+	uint32_t max_unacked_bytes;
+	uint32_t csi_max_held; /* stanzas held back for an inactive client */
+};
+
 #define CONFIG_CLUSTER_ADDRESS_MAX 128
 #define CONFIG_PEER_NAMES_MAX	   16
 
@@ -127,6 +136,7 @@ struct config {
 	struct config_listen listen;
 	struct config_tls tls;
 	struct config_limits limits;
+	struct config_sm sm;
 	struct config_cluster cluster;
 };
 

@@ -32,8 +32,8 @@ static const char *const component_tls_choices[] = {"direct", "plain", NULL};
 static const char *const tls_version_choices[] = {"1.2", "1.3", NULL};
 static const char *const bridge_conflict_choices[] = {"replace", "refuse", NULL};
 
-const char *const config_sections[CONFIG_SECTION_COUNT + 1] = {"listen", "tls", "limits", "cluster",
-							       NULL};
+const char *const config_sections[CONFIG_SECTION_COUNT + 1] = {
+    "listen", "tls", "limits", "stream_management", "cluster", NULL};
 
 const struct config_key config_keys[] = {
     {NULL, "version", CONFIG_TYPE_INT, FIELD(version), 1, 1, NULL, "1"},
@@ -101,6 +101,16 @@ const struct config_key config_keys[] = {
      NULL, "5m"},
     {"limits", "keepalive_interval", CONFIG_TYPE_DURATION, FIELD(limits.keepalive_interval_ms),
      1 * SECOND, DAY, NULL, "60s"},
+
+    {"stream_management", "enabled", CONFIG_TYPE_BOOL, FIELD(sm.enabled), 0, 1, NULL, "true"},
+    {"stream_management", "resume_timeout", CONFIG_TYPE_DURATION, FIELD(sm.resume_timeout_ms),
+     1 * SECOND, HOUR, NULL, "300s"},
+    {"stream_management", "max_unacked_stanzas", CONFIG_TYPE_INT, FIELD(sm.max_unacked_stanzas), 8,
+     100000, NULL, "1000"},
+    {"stream_management", "max_unacked_bytes", CONFIG_TYPE_SIZE, FIELD(sm.max_unacked_bytes),
+     64 * KIB, 256 * MIB, NULL, "2MiB"},
+    {"stream_management", "csi_max_held", CONFIG_TYPE_INT, FIELD(sm.csi_max_held), 1, 10000, NULL,
+     "100"},
 
     {"cluster", "enabled", CONFIG_TYPE_BOOL, FIELD(cluster.enabled), 0, 1, NULL, "false"},
     {"cluster", "port", CONFIG_TYPE_INT, FIELD(cluster.port), 1, 65535, NULL, "5224"},
@@ -643,6 +653,12 @@ void config_validate(const struct config *cfg, const char *file, config_mark_fn 
 	CONFIG_CHECK(cfg->limits.max_fanout_bytes >= cfg->limits.max_stanza_size, "limits",
 		     "max_fanout_bytes",
 		     "limits.max_fanout_bytes: must be at least max_stanza_size (%u bytes)",
+		     cfg->limits.max_stanza_size);
+	/* A session must be able to hold the largest stanza it may be sent. */
+	CONFIG_CHECK(cfg->sm.max_unacked_bytes >= cfg->limits.max_stanza_size, "stream_management",
+		     "max_unacked_bytes",
+		     "stream_management.max_unacked_bytes: must be at least limits.max_stanza_size "
+		     "(%u bytes)",
 		     cfg->limits.max_stanza_size);
 #undef CONFIG_CHECK
 }

@@ -10,6 +10,8 @@
  *   listener_index.c      connections by id, session counts
  *   listener_admit.c      the per-address limits at accept (rate, unauthenticated)
  *   listener_pace.c       log-in work per turn of the loop, bounded
+ *   listener_client_sm.c  XEP-0198 acks and resumption, XEP-0352: their I/O
+ *   listener_sm.c, listener_csi.c  their pure state (counters, queues, decisions)
  *   listener_accounts.c   the accounts file, re-read when it changes
  *   listener_admin.c      rxmppctl sessions and kick, relayed by the supervisor
  *   listener_xml.c, listener_sasl.c, common/tls.c   parser, SASL, TLS
@@ -31,7 +33,9 @@
 #include "common/config.h"
 #include "common/stream.h"
 #include "listener_admit.h"
+#include "listener_csi.h"
 #include "listener_index.h"
+#include "listener_sm.h"
 #include "listener_sasl.h"
 #include "common/tls.h"
 #include "listener_xml.h"
@@ -46,6 +50,20 @@ enum conn_state {
 	CONN_HANDSHAKE,	    /* component: waiting for <handshake> */
 	CONN_COMPONENT,	    /* component: authenticated; stanzas are routed */
 	CONN_CLOSING,	    /* flushing the last bytes before closing */
+};
+
+/* A stream-management session (listener_client_sm.c): it outlives its
+ * connection while it waits to be resumed, still bound at the router. */
+struct sm_session {
+	struct listener_sm core;
+	struct conn *conn; /* attached; NULL while detached */
+	/* While detached: what the connection held. */
+	uint64_t session; /* the router's id of the session */
+	char *user, *jid;
+	int priority;
+	bool available;
+	int64_t detached_at;
+	struct ev_timer *expiry;
 };
 
 struct conn {
@@ -72,9 +90,12 @@ struct conn {
 	bool available; /* last presence broadcast was available */
 	int priority;
 	int64_t created;
-	int64_t session_at;   /* when it was bound (client) or handshaken (bridge) */
-	bool session_logged;  /* its start was logged: its end will be */
-	char end_reason[160]; /* why it ends, for the log line; the first cause wins */
+	int64_t session_at;	 /* when it was bound (client) or handshaken (bridge) */
+	bool session_logged;	 /* its start was logged: its end will be */
+	char end_reason[160];	 /* why it ends, for the log line; the first cause wins */
+	struct sm_session *sm;	 /* XEP-0198 enabled */
+	bool sm_final;		 /* ended on purpose: not kept for resumption */
+	struct listener_csi csi; /* XEP-0352 */
 	int64_t last_in;
 	int64_t last_out;
 	struct ev_timer *timer;
@@ -108,6 +129,10 @@ struct listener {
 	bool input_paused;
 	/* Output queued for all connections (limits.max_queued_bytes_total). */
 	size_t queued_total;
+	/* Stream-management sessions by resumption id, and those detached by
+	 * session id (listener_client_sm.c). */
+	struct table *sm_ids;
+	struct table *sm_detached;
 };
 
 extern struct listener listener_state;
@@ -134,6 +159,9 @@ void listener_conn_send_str(struct conn *c, const char *text);
 void listener_conn_authenticated(struct conn *c);
 /* Ends the stream with an RFC 6120 stream error and closes after the flush. */
 void listener_conn_stream_error(struct conn *c, const char *condition, const char *text);
+/* The same with an application-specific condition element `app` (markup). */
+void listener_conn_stream_error_app(struct conn *c, const char *condition, const char *text,
+				    const char *app);
 /* Closes the stream cleanly (</stream:stream>) and the connection after. */
 void listener_conn_end_stream(struct conn *c);
 /* A new XML stream (after STARTTLS or SASL success). */
@@ -176,6 +204,33 @@ bool listener_pace_turn(struct ev_loop *loop, void *arg);
 void listener_client_open(struct conn *c, const char *content_ns, const struct xml_attr *attrs);
 void listener_client_element(struct conn *c, struct xml_node *element);
 
+/* listener_client_sm.c: XEP-0198 and XEP-0352 for client sessions. */
+int listener_client_sm_init(void);
+/* The <sm/> and <csi/> stream features, after authentication. */
+void listener_client_sm_features(struct buf *features);
+/* An element of urn:xmpp:sm:3 or urn:xmpp:csi:0: true when it was one. */
+bool listener_client_sm_element(struct conn *c, struct xml_node *element);
+/* A stanza came from the client (its handled count). */
+void listener_client_sm_received(struct conn *c);
+/* Sends a stanza to a session: counted and kept until acknowledged with
+ * stream management, held back while a client is inactive (CSI). */
+void listener_client_sm_send(struct conn *c, const char *bytes, size_t len);
+/* The connection ends: true when its session was kept for resumption
+ * (still bound at the router); otherwise the caller ends the session and
+ * then calls listener_client_sm_end, which returns what was not
+ * acknowledged or held back to its senders. */
+bool listener_client_sm_detach(struct conn *c);
+void listener_client_sm_end(struct conn *c);
+/* A delivery or a kick for a session with no connection: true when a
+ * detached session took it. */
+bool listener_client_sm_deliver_detached(uint64_t session, const char *bytes, size_t len);
+bool listener_client_sm_kick_detached(uint64_t session);
+/* The router came (back): the detached sessions are announced again. */
+void listener_client_sm_announce_detached(void);
+/* The keepalive is due: an <r/> instead when stanzas wait for an ack;
+ * true when it sent one. */
+bool listener_client_sm_keepalive(struct conn *c);
+
 /* listener_component.c */
 void listener_component_open(struct conn *c, const char *content_ns, const struct xml_attr *attrs);
 void listener_component_element(struct conn *c, struct xml_node *element);
@@ -190,6 +245,13 @@ void listener_route_bounce(struct conn *c, const struct xml_node *stanza, const 
 			   const char *error_type, const char *condition, const char *text);
 void listener_route_session_up(struct conn *c);
 void listener_route_session_down(struct conn *c);
+/* The same for a session without a connection (detached, listener_client_sm.c). */
+void listener_route_session_up_id(uint64_t session, const char *jid);
+void listener_route_session_down_id(uint64_t session);
+void listener_route_presence_id(uint64_t session, int priority, bool available);
+/* A stanza for a session that has ended (SESSION_DOWN sent before):
+ * routed again as the server, which answers its sender (RFC 6121 8.5.3.2). */
+void listener_route_undeliverable(const char *bytes, size_t len);
 void listener_route_presence(struct conn *c, int priority, bool available);
 /* The channel to the router went, or a new one came: every stanza the
  * router had not confirmed is answered (internal-server-error, wait). */

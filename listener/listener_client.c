@@ -42,6 +42,7 @@ static void client_send_features(struct conn *c)
 		const char *bind = "<bind xmlns='" XML_NS_BIND "'/>"
 				   "<session xmlns='" XML_NS_SESSION "'><optional/></session>";
 		buf_append(&f, bind, strlen(bind));
+		listener_client_sm_features(&f);
 	} else {
 		if (offer_tls) {
 			const char *tls = listener_state.cfg.tls.required
@@ -266,7 +267,7 @@ static void client_send_iq(struct conn *c, const char *type, const char *id, con
 	buf_append(&out, "'>", 2);
 	buf_append(&out, payload, strlen(payload));
 	buf_append(&out, "</iq>", 5);
-	listener_conn_send(c, buf_head(&out), buf_len(&out));
+	listener_client_sm_send(c, buf_head(&out), buf_len(&out));
 	buf_free(&out);
 }
 
@@ -477,6 +478,8 @@ void listener_client_element(struct conn *c, struct xml_node *element)
 		}
 		break;
 	case CONN_BIND:
+		if (listener_client_sm_element(c, element))
+			return;
 		if (listener_xml_is(element, XML_NS_CLIENT, "iq")) {
 			struct xml_node *bind = listener_xml_child(element, XML_NS_BIND, "bind");
 			if (bind != NULL) {
@@ -486,7 +489,10 @@ void listener_client_element(struct conn *c, struct xml_node *element)
 		}
 		break;
 	case CONN_SESSION:
+		if (listener_client_sm_element(c, element))
+			return;
 		if (is_stanza(element)) {
+			listener_client_sm_received(c);
 			client_stanza(c, element);
 			return;
 		}

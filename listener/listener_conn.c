@@ -116,6 +116,7 @@ struct conn *listener_conn_new(int fd, enum proto_socket_kind kind, const char *
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
 	snprintf(c->peer_address, sizeof(c->peer_address), "%s", peer_address);
 	c->created = c->last_in = c->last_out = ev_now(listener_state.loop);
+	listener_csi_init(&c->csi);
 	c->timer = ev_timer_add(listener_state.loop, 1000, conn_timer, c);
 	if (c->timer == NULL || listener_index_add(&listener_state.index, c) == -1) {
 		listener_admit_close(&listener_state.admit, peer_address, false);
@@ -229,8 +230,12 @@ static void listener_conn_close(struct conn *c, const char *why)
 	}
 	if (c->session_logged)
 		conn_log_end(c);
-	if (c->announced)
+	/* A session kept for resumption stays bound at the router; any other
+	 * ends there first, so that what it had not acknowledged is routed
+	 * again to its senders, not back to it. */
+	if (c->announced && !listener_client_sm_detach(c))
 		listener_route_session_down(c);
+	listener_client_sm_end(c);
 	listener_index_remove(&listener_state.index, c);
 	listener_admit_close(&listener_state.admit, c->peer_address, c->authenticated);
 	listener_pace_forget(c);
@@ -279,6 +284,7 @@ void listener_conns_close_all(const char *why)
 	while (listener_state.conns != NULL) {
 		struct conn *c = listener_state.conns;
 		listener_conn_end_reason(c, "stream error system-shutdown: %s", why);
+		c->sm_final = true;
 		if (c->header_sent)
 			listener_conn_send_str(c, "<stream:error><system-shutdown "
 						  "xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"
@@ -327,6 +333,7 @@ bool listener_conns_shed(void)
 		listener_conn_end_reason(largest,
 					 "stream error resource-constraint: too much output "
 					 "waiting for all clients");
+		largest->sm_final = true;
 		static const char error[] =
 		    "<stream:error><resource-constraint xmlns='" XML_NS_STREAM_ERRORS
 		    "'/></stream:error></stream:stream>";
@@ -371,8 +378,18 @@ static void conn_finish(struct conn *c, const char *last, size_t len)
 
 void listener_conn_stream_error(struct conn *c, const char *condition, const char *text)
 {
+	listener_conn_stream_error_app(c, condition, text, NULL);
+}
+
+void listener_conn_stream_error_app(struct conn *c, const char *condition, const char *text,
+				    const char *app)
+{
 	if (c->state == CONN_CLOSING)
 		return;
+	/* XEP-0198 section 5: a session whose connection timed out may be
+	 * resumed; one the server ended for a reason may not. */
+	if (strcmp(condition, "connection-timeout") != 0)
+		c->sm_final = true;
 	static struct log_limit stream_error;
 	log_warnx_limited(&stream_error, "%s: stream error %s%s%s", c->peer, condition,
 			  text ? ": " : "", text ? text : "");
@@ -390,6 +407,8 @@ void listener_conn_stream_error(struct conn *c, const char *condition, const cha
 		listener_xml_escape(&out, text, strlen(text), false);
 		buf_append(&out, "</text>", 7);
 	}
+	if (app != NULL)
+		buf_append(&out, app, strlen(app));
 	buf_append(&out, "</stream:error></stream:stream>", 31);
 	conn_finish(c, buf_head(&out), buf_len(&out));
 	buf_free(&out);
@@ -397,6 +416,7 @@ void listener_conn_stream_error(struct conn *c, const char *condition, const cha
 
 void listener_conn_end_stream(struct conn *c)
 {
+	c->sm_final = true; /* XEP-0198 section 5: a closed stream is not resumed */
 	if (c->state != CONN_CLOSING)
 		conn_finish(c, "</stream:stream>", 16);
 }
@@ -564,7 +584,8 @@ static int64_t conn_timer(struct ev_timer *timer, void *arg)
 		listener_conn_stream_error(c, "connection-timeout", "idle for too long");
 		return CONN_LINGER_MS;
 	}
-	if (authenticated && now - c->last_out >= lim->keepalive_interval_ms) {
+	if (authenticated && now - c->last_out >= lim->keepalive_interval_ms &&
+	    !listener_client_sm_keepalive(c)) {
 		listener_conn_send(c, " ", 1); /* RFC 6120 4.6.1 whitespace keepalive */
 	}
 	int64_t next = lim->idle_timeout_ms - (now - c->last_in);

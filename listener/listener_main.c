@@ -350,7 +350,8 @@ static int listener_start(const struct config *cfg, bool first, char *why, size_
 {
 	if (first) {
 		if (listener_index_init(&listener_state.index) == -1 ||
-		    listener_admit_init(&listener_state.admit) == -1) {
+		    listener_admit_init(&listener_state.admit) == -1 ||
+		    listener_client_sm_init() == -1) {
 			snprintf(why, why_size, "out of memory");
 			return -1;
 		}

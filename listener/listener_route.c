@@ -7,7 +7,9 @@
  * (bytes for one session) and SESSION_KICK.  When the router restarts, every
  * session is announced again.  A stanza that cannot reach the router is
  * answered with service-unavailable, never dropped silently; nor is one
- * delivered to a session that has just ended (route_undeliverable).
+ * delivered to a session that has just ended (listener_route_undeliverable).
+ * A session kept for XEP-0198 resumption stays announced while it has no
+ * connection; its deliveries are held (listener_client_sm.c).
  *
  * Nor is one the router took and then lost by dying: until the router
  * confirms a stanza (ROUTED, router_confirm.c: routed, or acknowledged by
@@ -72,7 +74,7 @@ static void route_error(struct conn *c, const char *name, const char *to, const 
 	}
 	snprintf(error, sizeof(error), "</error></%s>", name);
 	buf_append(&out, error, strlen(error));
-	listener_conn_send(c, buf_head(&out), buf_len(&out));
+	listener_client_sm_send(c, buf_head(&out), buf_len(&out));
 	buf_free(&out);
 }
 
@@ -325,7 +327,7 @@ static void undeliverable_element(void *arg, struct xml_node *stanza)
  * with a delivery, so the listener, the one process that parses XML, reads
  * it again from the stanza.
  */
-static void route_undeliverable(const char *bytes, size_t len)
+void listener_route_undeliverable(const char *bytes, size_t len)
 {
 	static const struct xml_stream_events events = {
 	    .open = undeliverable_open,
@@ -347,37 +349,56 @@ static void route_undeliverable(const char *bytes, size_t len)
 	listener_xml_stream_free(s);
 }
 
-void listener_route_session_up(struct conn *c)
+static void route_session_up(uint64_t id, enum proto_session_kind kind, const char *jid)
 {
-	struct proto_session session = {
-	    .kind =
-		c->kind == PROTO_SOCKET_COMPONENT ? PROTO_SESSION_COMPONENT : PROTO_SESSION_CLIENT,
-	    .jid_len = (uint32_t)strlen(c->jid),
-	};
+	struct proto_session session = {.kind = kind, .jid_len = (uint32_t)strlen(jid)};
 	struct iovec iov[] = {
 	    {.iov_base = &session, .iov_len = sizeof(session)},
-	    {.iov_base = c->jid, .iov_len = session.jid_len},
+	    {.iov_base = (void *)jid, .iov_len = session.jid_len},
 	};
-	c->announced = true;
 	if (child_peer_connected(PROC_ROUTER))
-		child_send_v(PROC_ROUTER, PROTO_SESSION_UP, c->id, iov, 2);
+		child_send_v(PROC_ROUTER, PROTO_SESSION_UP, id, iov, 2);
+}
+
+void listener_route_session_up(struct conn *c)
+{
+	c->announced = true;
+	route_session_up(c->id,
+			 c->kind == PROTO_SOCKET_COMPONENT ? PROTO_SESSION_COMPONENT
+							   : PROTO_SESSION_CLIENT,
+			 c->jid);
+}
+
+void listener_route_session_up_id(uint64_t session, const char *jid)
+{
+	route_session_up(session, PROTO_SESSION_CLIENT, jid);
+}
+
+void listener_route_session_down_id(uint64_t session)
+{
+	if (child_peer_connected(PROC_ROUTER))
+		child_send(PROC_ROUTER, PROTO_SESSION_DOWN, session, NULL, 0, -1);
 }
 
 void listener_route_session_down(struct conn *c)
 {
 	c->announced = false;
+	listener_route_session_down_id(c->id);
+}
+
+void listener_route_presence_id(uint64_t session, int priority, bool available)
+{
+	struct proto_presence presence = {.priority = priority, .available = available};
 	if (child_peer_connected(PROC_ROUTER))
-		child_send(PROC_ROUTER, PROTO_SESSION_DOWN, c->id, NULL, 0, -1);
+		child_send(PROC_ROUTER, PROTO_SESSION_PRESENCE, session, &presence,
+			   sizeof(presence), -1);
 }
 
 void listener_route_presence(struct conn *c, int priority, bool available)
 {
-	struct proto_presence presence = {.priority = priority, .available = available};
 	c->priority = priority;
 	c->available = available;
-	if (child_peer_connected(PROC_ROUTER))
-		child_send(PROC_ROUTER, PROTO_SESSION_PRESENCE, c->id, &presence, sizeof(presence),
-			   -1);
+	listener_route_presence_id(c->id, priority, available);
 }
 
 void listener_route_announce_all(void)
@@ -393,6 +414,7 @@ void listener_route_announce_all(void)
 	}
 	if (n > 0)
 		log_info("announced %u sessions to the router", n);
+	listener_client_sm_announce_detached();
 }
 
 bool listener_route_message(const struct ipc_msg *msg)
@@ -402,11 +424,13 @@ bool listener_route_message(const struct ipc_msg *msg)
 	case PROTO_DELIVER:
 		c = listener_index_find(&listener_state.index, msg->peer);
 		if (c != NULL && (c->state == CONN_SESSION || c->state == CONN_COMPONENT))
-			listener_conn_send(c, msg->data, msg->len);
-		else {
+			listener_client_sm_send(c, msg->data, msg->len);
+		else if (c != NULL ||
+			 /* A detached session holds it for its resumption. */
+			 !listener_client_sm_deliver_detached(msg->peer, msg->data, msg->len)) {
 			log_debug("session %llu ended before a delivery: routing it again",
 				  (unsigned long long)msg->peer);
-			route_undeliverable(msg->data, msg->len);
+			listener_route_undeliverable(msg->data, msg->len);
 		}
 		return true;
 	case PROTO_ROUTED:
@@ -416,6 +440,8 @@ bool listener_route_message(const struct ipc_msg *msg)
 		if (ipc_get_data(msg, &kick, sizeof(kick)) == -1 || kick.reason >= PROTO_KICK_END)
 			return false;
 		c = listener_index_find(&listener_state.index, msg->peer);
+		if (c == NULL && listener_client_sm_kick_detached(msg->peer))
+			return true;
 		if (c == NULL || (c->state != CONN_SESSION && c->state != CONN_COMPONENT))
 			return true; /* it ended meanwhile */
 		if (kick.reason == PROTO_KICK_ADMIN) {

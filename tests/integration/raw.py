@@ -64,7 +64,8 @@ class Raw:
         self.send(HEADER)
         return self.read_until(b"</stream:features>")
 
-    def login(self, user, password, resource="raw"):
+    def authenticate(self, user, password):
+        """STARTTLS and SASL PLAIN; returns the features of the new stream."""
         self.starttls()
         token = base64.b64encode(b"\0" + user.encode() + b"\0" + password.encode())
         self.send(b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>" + token +
@@ -72,7 +73,10 @@ class Raw:
         self.read_until(b"<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>")
         self.read_until(b"</success>")
         self.send(HEADER)
-        self.read_until(b"</stream:features>")
+        return self.read_until(b"</stream:features>")
+
+    def login(self, user, password, resource="raw"):
+        self.authenticate(user, password)
         self.send(b"<iq type='set' id='b1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>"
                   b"<resource>" + resource.encode() + b"</resource></bind></iq>")
         return self.read_until(b"</iq>")

@@ -30,6 +30,7 @@ int main(void)
 	srunner_add_suite(runner, netaddr_suite());
 	srunner_add_suite(runner, peerlink_suite());
 	srunner_add_suite(runner, listener_index_suite());
+	srunner_add_suite(runner, listener_sm_suite());
 	srunner_add_suite(runner, listener_admit_suite());
 	srunner_add_suite(runner, listener_pace_suite());
 	srunner_add_suite(runner, supervisor_table_suite());

@@ -26,6 +26,7 @@ Suite *rtnl_suite(void);
 Suite *netaddr_suite(void);
 Suite *peerlink_suite(void);
 Suite *listener_index_suite(void);
+Suite *listener_sm_suite(void);
 Suite *listener_admit_suite(void);
 Suite *listener_pace_suite(void);
 Suite *supervisor_table_suite(void);

@@ -1,0 +1,507 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * XEP-0198 stream management and XEP-0352 client state indication for the
+ * client sessions of the listener: the I/O around the pure state of
+ * listener_sm.c and listener_csi.c.
+ *
+ * Every stanza written to a session goes through listener_client_sm_send:
+ * held back while the client is inactive (CSI), then counted and kept
+ * until the client acknowledges it.  An <r/> goes out once a quarter of
+ * stream_management.max_unacked_stanzas or max_unacked_bytes waits (or
+ * instead of a keepalive); past either limit the session ends with the
+ * stream error policy-violation.  An `h` that acknowledges more than was
+ * sent ends it with undefined-condition and <handled-count-too-high/>.
+ *
+ * When the connection of a resumable session is lost (not closed, not
+ * ended by a stream error other than connection-timeout), the session is
+ * detached: it stays bound at the router (no SESSION_DOWN), what is
+ * delivered to it is kept in its queue (bounded by the same limits), and
+ * for stream_management.resume_timeout a new connection of the same user
+ * may take it over with <resume/>: it gets <resumed h/> and exactly the
+ * stanzas it had not acknowledged.  A live connection of the session is
+ * replaced (stream error conflict).  When the time runs out, the queue
+ * overflows or the router kicks it, the session ends: SESSION_DOWN, then
+ * every stanza not acknowledged is routed again as undeliverable (RFC 6121
+ * 8.5.3.2: its sender gets the error), never dropped.  The same happens to
+ * what a session that ends for good had not acknowledged or held back.
+ *
+ * Detached sessions live in this process only: a listener that restarts
+ * forgets them (the router drops its sessions), and a client that tries to
+ * resume gets <failed><item-not-found/></failed> and binds afresh.
+ */
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/table.h"
+#include "listener.h"
+
+static const struct listener_sm_limits *sm_limits(void)
+{
+	static struct listener_sm_limits limits;
+	limits.max_stanzas = listener_state.cfg.sm.max_unacked_stanzas;
+	limits.max_bytes = listener_state.cfg.sm.max_unacked_bytes;
+	return &limits;
+}
+
+int listener_client_sm_init(void)
+{
+	listener_state.sm_ids = table_new();
+	listener_state.sm_detached = table_new();
+	return listener_state.sm_ids != NULL && listener_state.sm_detached != NULL ? 0 : -1;
+}
+
+void listener_client_sm_features(struct buf *features)
+{
+	static const char sm[] = "<sm xmlns='" XML_NS_SM "'/>";
+	static const char csi[] = "<csi xmlns='" XML_NS_CSI "'/>";
+	if (!listener_state.cfg.sm.enabled)
+		return;
+	buf_append(features, sm, sizeof(sm) - 1);
+	buf_append(features, csi, sizeof(csi) - 1);
+}
+
+/* <failed/> with a stanza error condition (XEP-0198 section 3 and 5). */
+static void sm_failed(struct conn *c, const char *condition)
+{
+	char out[256];
+	snprintf(out, sizeof(out),
+		 "<failed xmlns='" XML_NS_SM "'><%s xmlns='" XML_NS_STANZA_ERRORS "'/></failed>",
+		 condition);
+	listener_conn_send_str(c, out);
+}
+
+static void sm_session_free(struct sm_session *s)
+{
+	if (s->core.resumable)
+		table_remove(listener_state.sm_ids, s->core.id, strlen(s->core.id));
+	listener_sm_free(&s->core);
+	ev_timer_del(s->expiry);
+	free(s->user);
+	free(s->jid);
+	free(s);
+}
+
+/* Writes a stanza to the connection, counted and kept when SM is on. */
+static void sm_write(struct conn *c, const char *bytes, size_t len)
+{
+	struct sm_session *s = c->sm;
+	if (s == NULL) {
+		listener_conn_send(c, bytes, len);
+		return;
+	}
+	switch (listener_sm_sent(&s->core, sm_limits(), bytes, len)) {
+	case LISTENER_SM_FINE:
+		listener_conn_send(c, bytes, len);
+		return;
+	case LISTENER_SM_REQUEST:
+		listener_conn_send(c, bytes, len);
+		listener_conn_send_str(c, "<r xmlns='" XML_NS_SM "'/>");
+		listener_sm_requested(&s->core);
+		return;
+	case LISTENER_SM_OVER: {
+		/* Kept, not written: returned to its sender with the rest. */
+		static struct log_limit over;
+		log_warnx_limited(&over,
+				  "%s: %s did not acknowledge %u stanzas (%zu bytes); "
+				  "stream_management.max_unacked_stanzas %u, max_unacked_bytes %u",
+				  c->peer, c->jid, s->core.count, s->core.bytes,
+				  listener_state.cfg.sm.max_unacked_stanzas,
+				  listener_state.cfg.sm.max_unacked_bytes);
+		listener_conn_stream_error(c, "policy-violation",
+					   "too many stanzas not acknowledged (XEP-0198)");
+		return;
+	}
+	case LISTENER_SM_NO_MEMORY:
+		listener_conn_send(c, bytes, len);
+		listener_conn_stream_error(c, "resource-constraint",
+					   "no memory to keep what was sent");
+		return;
+	}
+}
+
+static void csi_flush(struct conn *c)
+{
+	struct listener_csi_item *item;
+	while ((item = listener_csi_take(&c->csi)) != NULL) {
+		sm_write(c, item->bytes, item->len);
+		free(item);
+	}
+}
+
+void listener_client_sm_send(struct conn *c, const char *bytes, size_t len)
+{
+	if (c->csi.inactive) {
+		enum listener_csi_verdict verdict = LISTENER_CSI_SEND;
+		if (listener_csi_offer(&c->csi, listener_state.cfg.sm.csi_max_held, bytes, len,
+				       &verdict) == -1)
+			verdict = LISTENER_CSI_SEND; /* no memory to hold it: sent now */
+		if (verdict == LISTENER_CSI_HELD)
+			return;
+		/* What waits goes first: the order of a sender's stanzas holds. */
+		csi_flush(c);
+		if (verdict == LISTENER_CSI_FLUSH)
+			return;
+	}
+	sm_write(c, bytes, len);
+}
+
+void listener_client_sm_received(struct conn *c)
+{
+	if (c->sm != NULL)
+		listener_sm_handled(&c->sm->core);
+}
+
+bool listener_client_sm_keepalive(struct conn *c)
+{
+	if (c->sm == NULL || c->sm->core.count == 0 || c->sm->core.requested ||
+	    c->state != CONN_SESSION)
+		return false;
+	listener_conn_send_str(c, "<r xmlns='" XML_NS_SM "'/>");
+	listener_sm_requested(&c->sm->core);
+	return true;
+}
+
+/* <enable/>, after binding (XEP-0198 section 3). */
+static void sm_enable(struct conn *c, const struct xml_node *element)
+{
+	if (c->state != CONN_SESSION || c->sm != NULL || !listener_state.cfg.sm.enabled) {
+		sm_failed(c, "unexpected-request");
+		return;
+	}
+	const char *resume = listener_xml_attr_get(element, "resume");
+	const char *wanted = listener_xml_attr_get(element, "max");
+	bool resumable = resume != NULL && (!strcmp(resume, "true") || !strcmp(resume, "1"));
+	uint32_t max = listener_state.cfg.sm.resume_timeout_ms / 1000, asked;
+	/* The client may ask for less time, never more. */
+	if (wanted != NULL && listener_sm_parse_h(wanted, &asked) == 0 && asked > 0 && asked < max)
+		max = asked;
+	unsigned char random[LISTENER_SM_RANDOM_LEN];
+	struct sm_session *s = calloc(1, sizeof(*s));
+	if (s == NULL || RAND_bytes(random, sizeof(random)) != 1) {
+		free(s);
+		sm_failed(c, "internal-server-error");
+		return;
+	}
+	listener_sm_init(&s->core, resumable, max, random);
+	OPENSSL_cleanse(random, sizeof(random));
+	if (resumable &&
+	    table_put(listener_state.sm_ids, s->core.id, strlen(s->core.id), s, NULL) == -1) {
+		free(s);
+		sm_failed(c, "internal-server-error");
+		return;
+	}
+	s->conn = c;
+	s->session = c->id;
+	c->sm = s;
+	char out[256];
+	if (resumable)
+		snprintf(out, sizeof(out),
+			 "<enabled xmlns='" XML_NS_SM "' id='%s' resume='true' max='%u'/>",
+			 s->core.id, max);
+	else
+		snprintf(out, sizeof(out), "<enabled xmlns='" XML_NS_SM "'/>");
+	listener_conn_send_str(c, out);
+	log_debug("%s: stream management enabled for %s%s", c->peer, c->jid,
+		  resumable ? " (resumable)" : "");
+}
+
+/* An `h` of more than was sent: XEP-0198 section 4. */
+static void sm_count_too_high(struct conn *c, const struct sm_session *s, uint32_t h)
+{
+	char app[160];
+	snprintf(app, sizeof(app),
+		 "<handled-count-too-high xmlns='" XML_NS_SM "' h='%u' send-count='%u'/>", h,
+		 s->core.sent);
+	char text[128];
+	snprintf(text, sizeof(text), "acknowledged %u stanzas of %u sent", h, s->core.sent);
+	listener_conn_stream_error_app(c, "undefined-condition", text, app);
+}
+
+static bool sm_read_h(struct conn *c, const struct xml_node *element, uint32_t *h)
+{
+	if (listener_sm_parse_h(listener_xml_attr_get(element, "h"), h) == 0)
+		return true;
+	listener_conn_stream_error(c, "bad-format", "h must be a number from 0 to 4294967295");
+	return false;
+}
+
+/* Moves a connection's index entry to `id`: the router knows the session
+ * by the id of the connection that bound it. */
+static int sm_rekey(struct conn *c, uint64_t id)
+{
+	listener_index_remove(&listener_state.index, c);
+	c->id = id;
+	return listener_index_add(&listener_state.index, c);
+}
+
+/* Takes a session away from its connection, which goes on closing without
+ * ending it; what the connection held back is now merely unacknowledged. */
+static int sm_unhook(struct sm_session *s)
+{
+	struct conn *old = s->conn;
+	if (s->user == NULL && (listener_conn_set(&s->user, old->user) == -1 ||
+				listener_conn_set(&s->jid, old->jid) == -1))
+		return -1;
+	struct listener_csi_item *item;
+	while ((item = listener_csi_take(&old->csi)) != NULL) {
+		enum listener_sm_verdict v =
+		    listener_sm_sent(&s->core, sm_limits(), item->bytes, item->len);
+		if (v == LISTENER_SM_NO_MEMORY)
+			listener_route_undeliverable(item->bytes, item->len);
+		free(item);
+	}
+	s->session = old->id;
+	s->priority = old->priority;
+	s->available = old->available;
+	s->conn = NULL;
+	old->sm = NULL;
+	old->announced = false;
+	return 0;
+}
+
+/* <resume/>, after authentication and before binding (XEP-0198 section 5). */
+static void sm_resume(struct conn *c, const struct xml_node *element)
+{
+	const char *previd = listener_xml_attr_get(element, "previd");
+	uint32_t h;
+	if (c->state != CONN_BIND || !listener_state.cfg.sm.enabled) {
+		sm_failed(c, "unexpected-request");
+		return;
+	}
+	if (!sm_read_h(c, element, &h))
+		return;
+	struct sm_session *s = previd != NULL && strlen(previd) == LISTENER_SM_ID_LEN
+				   ? table_get(listener_state.sm_ids, previd, strlen(previd))
+				   : NULL;
+	const char *owner = s == NULL ? NULL : s->conn != NULL ? s->conn->user : s->user;
+	/* Only its own user resumes a session; to anyone else it does not exist. */
+	if (s == NULL || owner == NULL || strcmp(owner, c->user) != 0) {
+		static struct log_limit unknown;
+		log_warnx_limited(&unknown, "%s: %s asked to resume an unknown or expired session",
+				  c->peer, c->user);
+		sm_failed(c, "item-not-found");
+		return;
+	}
+	if (listener_sm_acked(&s->core, h) == -1) {
+		sm_count_too_high(c, s, h);
+		return;
+	}
+	struct conn *old = s->conn;
+	if (old != NULL) {
+		/* Its server side had not noticed the connection was gone. */
+		if (sm_unhook(s) == -1 || sm_rekey(old, ++listener_state.next_id) == -1) {
+			sm_failed(c, "internal-server-error");
+			return;
+		}
+		listener_conn_end_reason(old, "resumed on another connection");
+		listener_conn_stream_error(old, "conflict", "the session was resumed elsewhere");
+	} else {
+		table_remove(listener_state.sm_detached, &s->session, sizeof(s->session));
+		ev_timer_del(s->expiry);
+		s->expiry = NULL;
+	}
+	if (sm_rekey(c, s->session) == -1 || listener_conn_set(&c->jid, s->jid) == -1 ||
+	    listener_index_count_session(&listener_state.index, c) == -1) {
+		/* It cannot go on here: its senders hear of what it had. */
+		listener_route_session_down_id(s->session);
+		struct listener_sm_item *item;
+		for (item = s->core.head; item != NULL; item = item->next)
+			listener_route_undeliverable(item->bytes, item->len);
+		sm_session_free(s);
+		listener_conn_stream_error(c, "internal-server-error", "out of memory");
+		return;
+	}
+	c->sm = s;
+	s->conn = c;
+	c->announced = true;
+	c->priority = s->priority;
+	c->available = s->available;
+	c->state = CONN_SESSION;
+	free(s->user);
+	free(s->jid);
+	s->user = s->jid = NULL;
+	char out[256];
+	snprintf(out, sizeof(out), "<resumed xmlns='" XML_NS_SM "' previd='%s' h='%u'/>",
+		 s->core.id, s->core.handled);
+	listener_conn_send_str(c, out);
+	/* Exactly what it has not acknowledged, in order, already counted. */
+	for (const struct listener_sm_item *item = s->core.head; item != NULL; item = item->next)
+		listener_conn_send(c, item->bytes, item->len);
+	listener_conn_session_started(c);
+	log_info("%s: resumed client session %s: %u stanzas sent again", c->peer, c->jid,
+		 s->core.count);
+}
+
+static void sm_ack(struct conn *c, const struct xml_node *element)
+{
+	uint32_t h;
+	if (c->sm == NULL) {
+		sm_failed(c, "unexpected-request");
+		return;
+	}
+	if (!sm_read_h(c, element, &h))
+		return;
+	if (listener_sm_acked(&c->sm->core, h) == -1)
+		sm_count_too_high(c, c->sm, h);
+}
+
+static void sm_request(struct conn *c)
+{
+	if (c->sm == NULL) {
+		sm_failed(c, "unexpected-request");
+		return;
+	}
+	char out[64];
+	snprintf(out, sizeof(out), "<a xmlns='" XML_NS_SM "' h='%u'/>", c->sm->core.handled);
+	listener_conn_send_str(c, out);
+}
+
+bool listener_client_sm_element(struct conn *c, struct xml_node *element)
+{
+	if (strcmp(element->ns, XML_NS_CSI) == 0 && c->state == CONN_SESSION) {
+		if (strcmp(element->name, "inactive") == 0) {
+			c->csi.inactive = true;
+			return true;
+		}
+		if (strcmp(element->name, "active") == 0) {
+			c->csi.inactive = false;
+			csi_flush(c);
+			return true;
+		}
+		return false;
+	}
+	if (strcmp(element->ns, XML_NS_SM) != 0)
+		return false;
+	if (strcmp(element->name, "enable") == 0)
+		sm_enable(c, element);
+	else if (strcmp(element->name, "resume") == 0)
+		sm_resume(c, element);
+	else if (strcmp(element->name, "a") == 0)
+		sm_ack(c, element);
+	else if (strcmp(element->name, "r") == 0)
+		sm_request(c);
+	else
+		return false;
+	return true;
+}
+
+/* The end of a session that had unacknowledged or held-back stanzas: its
+ * router entry is gone already, so each is routed back to its sender. */
+static unsigned sm_return_all(struct listener_sm *core, struct listener_csi *csi)
+{
+	unsigned n = 0;
+	if (core != NULL) {
+		for (const struct listener_sm_item *item = core->head; item != NULL;
+		     item = item->next, n++)
+			listener_route_undeliverable(item->bytes, item->len);
+	}
+	struct listener_csi_item *item;
+	while (csi != NULL && (item = listener_csi_take(csi)) != NULL) {
+		listener_route_undeliverable(item->bytes, item->len);
+		free(item);
+		n++;
+	}
+	return n;
+}
+
+static void sm_detached_end(struct sm_session *s, const char *why)
+{
+	table_remove(listener_state.sm_detached, &s->session, sizeof(s->session));
+	listener_route_session_down_id(s->session);
+	unsigned n = sm_return_all(&s->core, NULL);
+	log_info("client session %s ended without its connection: %s; %u stanzas returned to "
+		 "their senders",
+		 s->jid, why, n);
+	sm_session_free(s);
+}
+
+static int64_t sm_expired(struct ev_timer *timer, void *arg)
+{
+	struct sm_session *s = arg;
+	(void)timer;
+	s->expiry = NULL; /* the loop deletes it */
+	char why[96];
+	snprintf(why, sizeof(why), "not resumed within %u s", s->core.max_seconds);
+	sm_detached_end(s, why);
+	return EV_TIMER_DONE;
+}
+
+bool listener_client_sm_detach(struct conn *c)
+{
+	struct sm_session *s = c->sm;
+	if (s == NULL || !s->core.resumable || c->sm_final)
+		return false;
+	if (table_put(listener_state.sm_detached, &c->id, sizeof(c->id), s, NULL) == -1)
+		return false;
+	s->expiry =
+	    ev_timer_add(listener_state.loop, (int64_t)s->core.max_seconds * 1000, sm_expired, s);
+	if (s->expiry == NULL || sm_unhook(s) == -1) {
+		table_remove(listener_state.sm_detached, &c->id, sizeof(c->id));
+		ev_timer_del(s->expiry);
+		s->expiry = NULL;
+		return false;
+	}
+	s->detached_at = ev_now(listener_state.loop);
+	log_info("client session %s keeps its place for %u s, for a resumption (%u stanzas not "
+		 "acknowledged)",
+		 s->jid, s->core.max_seconds, s->core.count);
+	if (s->core.count > listener_state.cfg.sm.max_unacked_stanzas ||
+	    s->core.bytes > listener_state.cfg.sm.max_unacked_bytes)
+		sm_detached_end(s, "too much held for it");
+	return true;
+}
+
+void listener_client_sm_end(struct conn *c)
+{
+	struct sm_session *s = c->sm;
+	unsigned n = sm_return_all(s != NULL ? &s->core : NULL, &c->csi);
+	if (n > 0)
+		log_info("%s: %u stanzas %s returned to their senders", c->peer, n,
+			 s != NULL ? "not acknowledged or held back" : "held back");
+	if (s != NULL) {
+		c->sm = NULL;
+		sm_session_free(s);
+	}
+}
+
+bool listener_client_sm_deliver_detached(uint64_t session, const char *bytes, size_t len)
+{
+	struct sm_session *s = table_get(listener_state.sm_detached, &session, sizeof(session));
+	if (s == NULL)
+		return false;
+	enum listener_sm_verdict v = listener_sm_sent(&s->core, sm_limits(), bytes, len);
+	if (v == LISTENER_SM_OVER || v == LISTENER_SM_NO_MEMORY)
+		sm_detached_end(s, "too much held for it");
+	/* Not kept: after SESSION_DOWN, its sender hears of it too. */
+	if (v == LISTENER_SM_NO_MEMORY)
+		listener_route_undeliverable(bytes, len);
+	return true;
+}
+
+bool listener_client_sm_kick_detached(uint64_t session)
+{
+	struct sm_session *s = table_get(listener_state.sm_detached, &session, sizeof(session));
+	if (s == NULL)
+		return false;
+	sm_detached_end(s, "replaced or kicked");
+	return true;
+}
+
+static void sm_announce(void *value, void *arg)
+{
+	struct sm_session *s = value;
+	(void)arg;
+	listener_route_session_up_id(s->session, s->jid);
+	if (s->available)
+		listener_route_presence_id(s->session, s->priority, true);
+}
+
+void listener_client_sm_announce_detached(void)
+{
+	if (listener_state.sm_detached != NULL)
+		table_each(listener_state.sm_detached, sm_announce, NULL);
+}
