@@ -236,8 +236,16 @@ run: deps-build
 deps-build:
 	@scripts/ensure-deps.sh build
 
+# xmpp.js for the stream-management tests: from npm, exactly as the
+# lockfile pins it, installed again only when the lockfile changes.
+XMPPJS := tests/integration/xmppjs
 deps-test:
 	@scripts/ensure-deps.sh test
+	@if [ ! -e $(XMPPJS)/node_modules/.package-lock.json ] || \
+	    [ $(XMPPJS)/package-lock.json -nt $(XMPPJS)/node_modules/.package-lock.json ]; then \
+		command -v npm >/dev/null || { echo "npm is needed (Debian package npm)" >&2; exit 1; }; \
+		cd $(XMPPJS) && npm ci --no-audit --no-fund; \
+	fi
 
 deps-fuzz:
 	@scripts/ensure-deps.sh fuzz

@@ -3,13 +3,14 @@
 # Installs the Debian packages rxmpp needs: "build" for building, "test" for
 # building and testing, "fuzz" for the libFuzzer targets, "package" for
 # building and checking the Debian package and the RPM, "peers" for the
-# servers make bench-peers measures beside rxmpp.  As root it runs
-# apt-get; otherwise it prints the exact command to run and fails, changing
-# nothing.
+# servers make bench-peers measures beside rxmpp (nodejs, in "test", runs
+# xmpp.js, which `make deps-test` installs from npm as its lockfile pins it).
+# As root it runs apt-get; otherwise it prints the exact command to run and
+# fails, changing nothing.
 set -eu
 
 BUILD_PACKAGES="gcc make pkg-config libssl-dev libexpat1-dev libyaml-dev libmnl-dev libidn-dev openssl"
-TEST_PACKAGES="check python3 python3-pytest python3-slixmpp go-sendxmpp python3-cryptography clang-format iproute2 nftables dnsmasq-base"
+TEST_PACKAGES="check python3 python3-pytest python3-slixmpp go-sendxmpp python3-cryptography clang-format iproute2 nftables dnsmasq-base nodejs"
 FUZZ_PACKAGES="clang libclang-rt-dev"
 PACKAGE_PACKAGES="dpkg-dev debhelper lintian rpm systemd adduser"
 # The servers make bench-peers compares with; their system services are not
