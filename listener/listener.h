@@ -224,6 +224,9 @@ void listener_client_sm_end(struct conn *c);
 /* A delivery or a kick for a session with no connection: true when a
  * detached session took it. */
 bool listener_client_sm_deliver_detached(uint64_t session, const char *bytes, size_t len);
+/* A delivery for a connection that is closing: kept, unsent, when its
+ * session may still be resumed (true); false otherwise. */
+bool listener_client_sm_keep(struct conn *c, const char *bytes, size_t len);
 bool listener_client_sm_kick_detached(uint64_t session);
 /* The router came (back): the detached sessions are announced again. */
 void listener_client_sm_announce_detached(void);

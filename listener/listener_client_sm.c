@@ -482,6 +482,20 @@ bool listener_client_sm_deliver_detached(uint64_t session, const char *bytes, si
 	return true;
 }
 
+bool listener_client_sm_keep(struct conn *c, const char *bytes, size_t len)
+{
+	struct sm_session *s = c->sm;
+	if (s == NULL || !s->core.resumable || c->sm_final)
+		return false;
+	enum listener_sm_verdict v = listener_sm_sent(&s->core, sm_limits(), bytes, len);
+	if (v == LISTENER_SM_NO_MEMORY)
+		return false;
+	/* Past the limits it will not be resumed: it ends, and returns it all. */
+	if (v == LISTENER_SM_OVER)
+		c->sm_final = true;
+	return true;
+}
+
 bool listener_client_sm_kick_detached(uint64_t session)
 {
 	struct sm_session *s = table_get(listener_state.sm_detached, &session, sizeof(session));

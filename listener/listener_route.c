@@ -425,9 +425,11 @@ bool listener_route_message(const struct ipc_msg *msg)
 		c = listener_index_find(&listener_state.index, msg->peer);
 		if (c != NULL && (c->state == CONN_SESSION || c->state == CONN_COMPONENT))
 			listener_client_sm_send(c, msg->data, msg->len);
-		else if (c != NULL ||
-			 /* A detached session holds it for its resumption. */
-			 !listener_client_sm_deliver_detached(msg->peer, msg->data, msg->len)) {
+		else if (c != NULL
+			     /* A session that may be resumed holds it for then. */
+			     ? !listener_client_sm_keep(c, msg->data, msg->len)
+			     : !listener_client_sm_deliver_detached(msg->peer, msg->data,
+								    msg->len)) {
 			log_debug("session %llu ended before a delivery: routing it again",
 				  (unsigned long long)msg->peer);
 			listener_route_undeliverable(msg->data, msg->len);
