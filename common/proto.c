@@ -45,6 +45,7 @@ static const char *const proto_type_names[PROTO_TYPE_END] = {
     [PROTO_CTL_CLUSTER_KICK] = "CTL_CLUSTER_KICK",
     [PROTO_CLUSTER_SESSIONS] = "CLUSTER_SESSIONS",
     [PROTO_ROUTED] = "ROUTED",
+    [PROTO_CTL_DRAIN] = "CTL_DRAIN",
 };
 
 const char *proto_type_name(uint16_t type)
@@ -276,6 +277,25 @@ int proto_cluster_sessions_unpack(const void *data, size_t len, struct proto_clu
 		}
 		if (at != len)
 			return -1;
+	}
+	return 0;
+}
+
+int proto_drain_check(const struct proto_drain *drain)
+{
+	if (drain->on > 1 || drain->reserved != 0 || drain->count > PROTO_DRAIN_TARGETS_MAX ||
+	    (drain->on && (drain->rate == 0 || drain->rate > PROTO_DRAIN_RATE_MAX)))
+		return -1;
+	for (uint32_t i = 0; i < drain->count; i++) {
+		const char *t = drain->targets[i];
+		const char *end = memchr(t, '\0', sizeof(drain->targets[i]));
+		if (end == NULL || end == t)
+			return -1;
+		/* It goes into a stream error as text: nothing to escape. */
+		for (const char *p = t; p < end; p++) {
+			if (*p <= ' ' || *p > '~' || strchr("<>&'\"", *p) != NULL)
+				return -1;
+		}
 	}
 	return 0;
 }

@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 /* Raised whenever a payload below changes, so mixed builds refuse each other. */
-#define PROTO_VERSION 9
+#define PROTO_VERSION 10
 
 /* Session ids start at 1; 0 names the server itself (see PROTO_STANZA). */
 #define PROTO_SERVER_SESSION 0
@@ -127,6 +127,11 @@ enum proto_type {
 	 * cluster's leader.  What is not confirmed when the router goes is
 	 * answered by the listener (router_confirm.c, listener_route.c). */
 	PROTO_ROUTED,
+	/* rxmppctl -> supervisor: drain this node or stop draining it,
+	 * struct proto_drain; answered with CTL_RESULT.  supervisor ->
+	 * listener: the same, whenever it changes and with every
+	 * configuration (no answer) */
+	PROTO_CTL_DRAIN,
 	PROTO_TYPE_END,
 };
 
@@ -219,8 +224,10 @@ struct proto_status {
 	struct proto_cert_state cert; /* from the certificate worker */
 	uint32_t listening;	      /* struct proto_listen_socket after the children */
 	uint32_t channels_down;	      /* channels between running children not up */
+	uint32_t draining;	      /* rxmppctl drain is in force */
+	uint32_t drain_rate;	      /* its sessions redirected per second */
 };
-_Static_assert(sizeof(struct proto_status) == 3392, "proto_status has a fixed size");
+_Static_assert(sizeof(struct proto_status) == 3400, "proto_status has a fixed size");
 
 struct proto_status_child {
 	char name[16];
@@ -537,6 +544,28 @@ int proto_cluster_sessions_unpack(const void *data, size_t len, struct proto_clu
 				  void (*each)(const struct proto_remote_session_view *s,
 					       void *arg),
 				  void *arg);
+
+/* A node drained for maintenance (rxmppctl drain): new client and
+ * component streams are told to go elsewhere at once, and the sessions
+ * it holds are, `rate` a second, each with <see-other-host/> naming the
+ * next of `targets` in turn (host:port, another member's client address;
+ * none: <system-shutdown/>).  Kept by the supervisor across reloads and
+ * listener restarts, not across a restart of rxmppd. */
+#define PROTO_DRAIN_TARGETS_MAX 8
+#define PROTO_DRAIN_RATE_MAX	10000
+struct proto_drain {
+	uint32_t on;	   /* 1: drain; 0: accept again */
+	uint32_t rate;	   /* sessions redirected per second, 1..PROTO_DRAIN_RATE_MAX */
+	uint32_t count;	   /* targets that follow, at most PROTO_DRAIN_TARGETS_MAX */
+	uint32_t reserved; /* 0 */
+	char targets[PROTO_DRAIN_TARGETS_MAX][128];
+};
+_Static_assert(sizeof(struct proto_drain) == 1040, "proto_drain has a fixed size");
+
+/* 0 when a received drain is well formed: `on` 0 or 1, the rate in range
+ * when on, reserved zero, each target a terminated, non-empty host:port
+ * of printable characters that need no escaping in XML; -1 if not. */
+int proto_drain_check(const struct proto_drain *drain);
 
 struct proto_result {
 	uint32_t ok;

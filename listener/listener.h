@@ -14,6 +14,7 @@
  *   listener_sm.c, listener_csi.c  their pure state (counters, queues, decisions)
  *   listener_accounts.c   the accounts file, re-read when it changes
  *   listener_admin.c      rxmppctl sessions and kick, relayed by the supervisor
+ *   listener_drain.c      rxmppctl drain: streams and sessions sent to other nodes
  *   listener_xml.c, listener_sasl.c, common/tls.c   parser, SASL, TLS
  */
 #ifndef RXMPP_LISTENER_H
@@ -87,6 +88,10 @@ struct conn {
 	bool announced;	    /* SESSION_UP sent to the router */
 	bool
 	    counted; /* a session in listener_state.index's counts (listener_index_count_session) */
+	/* Drained (listener_conn_redirect): told to go elsewhere, no longer
+	 * a session the router knows, but what it still sends is routed
+	 * until it closes its stream. */
+	bool redirected;
 	bool available; /* last presence broadcast was available */
 	int priority;
 	int64_t created;
@@ -162,6 +167,12 @@ void listener_conn_stream_error(struct conn *c, const char *condition, const cha
 /* The same with an application-specific condition element `app` (markup). */
 void listener_conn_stream_error_app(struct conn *c, const char *condition, const char *text,
 				    const char *app);
+/* Drain: tells the peer to go to `host` (host:port) with RFC 6120
+ * 4.9.3.19 <see-other-host/>, or, when `host` is NULL, <system-shutdown/>.
+ * The session leaves the router at once, so that what is on its way to it
+ * is routed again (to its new session, or bounced); what the peer still
+ * sends before it closes its stream is routed as before. */
+void listener_conn_redirect(struct conn *c, const char *host);
 /* Closes the stream cleanly (</stream:stream>) and the connection after. */
 void listener_conn_end_stream(struct conn *c);
 /* A new XML stream (after STARTTLS or SASL success). */
@@ -266,6 +277,12 @@ bool listener_route_message(const struct ipc_msg *msg);
 /* listener_admin.c: CTL_SESSIONS and CTL_KICK from the supervisor; false
  * for another type or a malformed request. */
 bool listener_admin_message(const struct ipc_msg *msg);
+
+/* listener_drain.c: rxmppctl drain, relayed by the supervisor (CTL_DRAIN):
+ * new streams and, at a bounded rate, the sessions held are redirected. */
+bool listener_drain_message(const struct ipc_msg *msg);
+/* Draining: a stream that opens is redirected at once (true). */
+bool listener_drain_stream_open(struct conn *c);
 
 /* listener_accounts.c */
 const struct scram_keys *listener_accounts_lookup(const char *user, enum scram_hash hash,

@@ -79,6 +79,8 @@ void listener_client_open(struct conn *c, const char *content_ns, const struct x
 					   "the content namespace must be jabber:client");
 		return;
 	}
+	if (listener_drain_stream_open(c))
+		return;
 	const char *to = attr_of(attrs, "to");
 	const char *version = attr_of(attrs, "version");
 	listener_conn_send_header(c, XML_NS_CLIENT, listener_state.cfg.domain);

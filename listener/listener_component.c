@@ -46,6 +46,8 @@ void listener_component_open(struct conn *c, const char *content_ns, const struc
 					   "the content namespace must be jabber:component:accept");
 		return;
 	}
+	if (listener_drain_stream_open(c))
+		return;
 	const struct proto_callbridge *bridge = to ? bridge_find_address(to) : NULL;
 	if (bridge == NULL) {
 		static struct log_limit unknown_bridge;

@@ -390,6 +390,12 @@ void listener_conn_stream_error_app(struct conn *c, const char *condition, const
 	 * resumed; one the server ended for a reason may not. */
 	if (strcmp(condition, "connection-timeout") != 0)
 		c->sm_final = true;
+	if (c->redirected) {
+		/* Its stream was closed already, by the redirection. */
+		listener_conn_end_reason(c, "stream error %s after the redirection", condition);
+		conn_finish(c, "", 0);
+		return;
+	}
 	static struct log_limit stream_error;
 	log_warnx_limited(&stream_error, "%s: stream error %s%s%s", c->peer, condition,
 			  text ? ": " : "", text ? text : "");
@@ -414,11 +420,66 @@ void listener_conn_stream_error_app(struct conn *c, const char *condition, const
 	buf_free(&out);
 }
 
+void listener_conn_redirect(struct conn *c, const char *host)
+{
+	if (c->state == CONN_CLOSING || c->redirected)
+		return;
+	bool session = c->state == CONN_SESSION || c->state == CONN_COMPONENT;
+	if (!session) {
+		/* Not routed yet: nothing can be on its way to or from it. */
+		if (host == NULL) {
+			listener_conn_stream_error(c, "system-shutdown", "this node is draining");
+			return;
+		}
+		listener_conn_end_reason(c, "stream error see-other-host %s (drain)", host);
+	} else {
+		listener_conn_end_reason(c, "stream error %s%s (drain)",
+					 host ? "see-other-host " : "system-shutdown",
+					 host ? host : "");
+		if (c->announced)
+			listener_route_session_down(c);
+		c->redirected = true;
+		/* It cannot resume here (a draining node redirects that stream
+		 * too): what it has not acknowledged is routed again at once. */
+		c->sm_final = true;
+	}
+	struct buf out;
+	buf_init(&out, 512);
+	if (host != NULL) {
+		const char *open =
+		    "<stream:error><see-other-host xmlns='" XML_NS_STREAM_ERRORS "'>";
+		buf_append(&out, open, strlen(open));
+		/* proto_drain_check let through nothing that needs escaping. */
+		buf_append(&out, host, strlen(host));
+		buf_append(&out, "</see-other-host>", 17);
+	} else {
+		const char *open =
+		    "<stream:error><system-shutdown xmlns='" XML_NS_STREAM_ERRORS "'/>";
+		buf_append(&out, open, strlen(open));
+	}
+	const char *text =
+	    "<text xmlns='" XML_NS_STREAM_ERRORS "'>this node is draining for maintenance</text>"
+	    "</stream:error></stream:stream>";
+	buf_append(&out, text, strlen(text));
+	if (!session) {
+		conn_finish(c, buf_head(&out), buf_len(&out));
+	} else {
+		if (!c->header_sent)
+			listener_conn_send_header(
+			    c, c->kind == PROTO_SOCKET_COMPONENT ? XML_NS_COMPONENT : XML_NS_CLIENT,
+			    listener_state.cfg.domain);
+		listener_conn_send(c, buf_head(&out), buf_len(&out));
+		/* Closed when the peer closes its stream, or after the linger. */
+		ev_timer_reset(c->timer, CONN_LINGER_MS);
+	}
+	buf_free(&out);
+}
+
 void listener_conn_end_stream(struct conn *c)
 {
 	c->sm_final = true; /* XEP-0198 section 5: a closed stream is not resumed */
 	if (c->state != CONN_CLOSING)
-		conn_finish(c, "</stream:stream>", 16);
+		conn_finish(c, "</stream:stream>", c->redirected ? 0 : 16);
 }
 
 void listener_conn_restart_stream(struct conn *c)
@@ -560,7 +621,7 @@ static int64_t conn_timer(struct ev_timer *timer, void *arg)
 	int64_t now = ev_now(listener_state.loop);
 	const struct config_limits *lim = &listener_state.cfg.limits;
 
-	if (c->state == CONN_CLOSING) {
+	if (c->state == CONN_CLOSING || c->redirected) {
 		/* The linger time is over: the peer would not take the last bytes. */
 		c->timer = NULL;
 		listener_conn_close(c, "linger time over");

@@ -204,6 +204,8 @@ static bool listener_supervisor_message(const struct ipc_msg *msg)
 {
 	if (msg->type == PROTO_CTL_SESSIONS || msg->type == PROTO_CTL_KICK)
 		return listener_admin_message(msg);
+	if (msg->type == PROTO_CTL_DRAIN)
+		return listener_drain_message(msg);
 	struct proto_callbridge bridge;
 	if (msg->type != PROTO_CALLBRIDGE || msg->fd != -1 ||
 	    ipc_get_data(msg, &bridge, sizeof(bridge)) == -1)

@@ -284,7 +284,10 @@ void listener_route_stanza(struct conn *c, struct xml_node *stanza, const char *
 	const char *parent_ns =
 	    c->kind == PROTO_SOCKET_COMPONENT ? XML_NS_COMPONENT : XML_NS_CLIENT;
 	bool too_large = false;
-	if (c->announced && route_send(c->id, stanza, parent_ns, from, to, &too_large))
+	/* A redirected session's last stanzas are routed with the sender the
+	 * listener stamped, as those of a session that ended on their way. */
+	if ((c->announced || c->redirected) &&
+	    route_send(c->id, stanza, parent_ns, from, to, &too_large))
 		return;
 	if (too_large)
 		listener_conn_stream_error(c, "policy-violation",
@@ -398,7 +401,9 @@ void listener_route_presence(struct conn *c, int priority, bool available)
 {
 	c->priority = priority;
 	c->available = available;
-	listener_route_presence_id(c->id, priority, available);
+	/* A redirected session is not the router's any more. */
+	if (!c->redirected)
+		listener_route_presence_id(c->id, priority, available);
 }
 
 void listener_route_announce_all(void)
@@ -423,7 +428,8 @@ bool listener_route_message(const struct ipc_msg *msg)
 	switch (msg->type) {
 	case PROTO_DELIVER:
 		c = listener_index_find(&listener_state.index, msg->peer);
-		if (c != NULL && (c->state == CONN_SESSION || c->state == CONN_COMPONENT))
+		if (c != NULL && (c->state == CONN_SESSION || c->state == CONN_COMPONENT) &&
+		    !c->redirected)
 			listener_client_sm_send(c, msg->data, msg->len);
 		else if (c != NULL
 			     /* A session that may be resumed holds it for then. */
@@ -444,7 +450,8 @@ bool listener_route_message(const struct ipc_msg *msg)
 		c = listener_index_find(&listener_state.index, msg->peer);
 		if (c == NULL && listener_client_sm_kick_detached(msg->peer))
 			return true;
-		if (c == NULL || (c->state != CONN_SESSION && c->state != CONN_COMPONENT))
+		if (c == NULL || (c->state != CONN_SESSION && c->state != CONN_COMPONENT) ||
+		    c->redirected)
 			return true; /* it ended meanwhile */
 		if (kick.reason == PROTO_KICK_ADMIN) {
 			log_info("%s: ending session %s (rxmppctl kick on another node)", c->peer,

@@ -74,6 +74,10 @@ static void usage(FILE *out)
 		"  user add|passwd|del|list   client accounts (rxmppctl user --help)\n"
 		"  sessions      the client sessions and call bridges here and in the cluster\n"
 		"  kick JID      end a session (full JID) or all of a user's (bare JID)\n"
+		"  drain [--rate N] [--to HOST:PORT]... [--timeout SECONDS] [--no-wait]\n"
+		"                send this node's clients and call bridges to the other\n"
+		"                nodes for maintenance (rxmppctl drain --help)\n"
+		"  undrain       accept clients and call bridges again\n"
 		"  callbridge add|add-secret|del|list   call bridges (rxmppctl callbridge --help)\n"
 		"  reset         forget this node's id and cluster state (rxmppd stopped)\n"
 		"  cluster enable|disable|trust|initialize|join|remove|status\n"
@@ -207,6 +211,7 @@ static int print_status(const struct ipc_msg *msg, bool json)
 	if (msg->len < sizeof(status))
 		return CTL_FAILED;
 	memcpy(&status, msg->data, sizeof(status));
+	rxmppctl_cluster_note_draining(status.draining != 0);
 	status.domain[sizeof(status.domain) - 1] = '\0';
 	status.config_path[sizeof(status.config_path) - 1] = '\0';
 	if (status.children > 16 || status.listening > 4096 ||
@@ -223,10 +228,12 @@ static int print_status(const struct ipc_msg *msg, bool json)
 	if (json) {
 		printf("{\"pid\": %u, \"uptime_ms\": %" PRIu64 ", \"ready\": %s, \"enabled\": %s, "
 		       "\"client_port\": %u, \"component_port\": %u, \"sessions\": %u, "
-		       "\"callbridges_connected\": %u, \"channels_down\": %u",
+		       "\"callbridges_connected\": %u, \"channels_down\": %u, \"draining\": %s, "
+		       "\"drain_rate\": %u",
 		       status.pid, status.uptime_ms, status.ready ? "true" : "false",
 		       status.enabled ? "true" : "false", status.client_port, status.component_port,
-		       status.stats.clients, status.stats.components, status.channels_down);
+		       status.stats.clients, status.stats.components, status.channels_down,
+		       status.draining ? "true" : "false", status.drain_rate);
 		print_certificate(&status.cert, true);
 		printf(", \"domain\": ");
 		rxmppctl_print_json_string(status.domain);
@@ -250,6 +257,11 @@ static int print_status(const struct ipc_msg *msg, bool json)
 		printf("XMPP service: %s; clients on port %u, call bridges on port %u\n",
 		       status.enabled ? "enabled" : "DISABLED", status.client_port,
 		       status.component_port);
+		if (status.draining)
+			printf(
+			    "DRAINING: new clients and call bridges are sent to other nodes, and "
+			    "the sessions here, %u a second (rxmppctl undrain)\n",
+			    status.drain_rate);
 		printf("sessions: %u clients, %u call bridges connected\n", status.stats.clients,
 		       status.stats.components);
 		print_certificate(&status.cert, false);
@@ -525,8 +537,9 @@ static bool is_help(const char *arg)
 	return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;
 }
 
-static const char *const commands[] = {"status",     "reload", "user",	   "cluster", "dns",
-				       "callbridge", "reset",  "sessions", "kick"};
+static const char *const commands[] = {"status", "reload",     "user",	 "cluster",
+				       "dns",	 "callbridge", "reset",	 "sessions",
+				       "kick",	 "drain",      "undrain"};
 
 static bool known_command(const char *name)
 {
@@ -660,6 +673,8 @@ int main(int argc, char **argv)
 		return rxmppctl_sessions(argc, argv, socket_path, json);
 	if (strcmp(command, "kick") == 0)
 		return rxmppctl_kick(argc, argv, socket_path);
+	if (strcmp(command, "drain") == 0 || strcmp(command, "undrain") == 0)
+		return rxmppctl_drain(argc, argv, socket_path);
 	uint16_t request = is_status ? PROTO_CTL_STATUS : PROTO_CTL_RELOAD;
 	uint16_t expect = is_status ? PROTO_CTL_STATUS_REPLY : PROTO_CTL_RESULT;
 	if (is_status && rxmppctl_daemon_absent(socket_path))

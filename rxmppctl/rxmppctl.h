@@ -69,6 +69,12 @@ int rxmppctl_kick(int argc, char **argv, const char *socket_path);
  * and prints what it did. */
 int rxmppctl_end_sessions(const char *socket_path, const char *jid, uint32_t reason);
 
+/* rxmppctl_drain.c: `drain` and `undrain`; argv[0] is the command. */
+int rxmppctl_drain(int argc, char **argv, const char *socket_path);
+
+/* rxmppctl_cluster.c: whether this node drains, for the cluster status. */
+void rxmppctl_cluster_note_draining(bool draining);
+
 /* A reload waits for every process to confirm (rxmppd gives them 10 s). */
 #define CTL_RELOAD_TIMEOUT_MS 15000
 

@@ -74,6 +74,26 @@ static void heard_text(char *out, size_t size, uint64_t ms)
 			 ms % 1000 / 100);
 }
 
+/* Draining is the supervisor's to know, not the elector's: the status
+ * answer tells it (rxmppctl_cluster_note_draining) before this prints. */
+static bool cluster_self_draining;
+
+void rxmppctl_cluster_note_draining(bool draining)
+{
+	cluster_self_draining = draining;
+}
+
+static int cluster_note_status(const struct ipc_msg *msg, void *arg)
+{
+	(void)arg;
+	struct proto_status status;
+	if (msg->type != PROTO_CTL_STATUS_REPLY || msg->len < sizeof(status))
+		return CTL_FAILED;
+	memcpy(&status, msg->data, sizeof(status));
+	cluster_self_draining = status.draining != 0;
+	return CTL_OK;
+}
+
 int rxmppctl_print_cluster_status(const struct ipc_msg *msg, bool json)
 {
 	struct proto_cluster_status st;
@@ -105,13 +125,14 @@ int rxmppctl_print_cluster_status(const struct ipc_msg *msg, bool json)
 			printf(", \"protocol\": %u", st.protocol);
 		else
 			printf(", \"protocol\": null");
+		printf(", \"draining\": %s", cluster_self_draining ? "true" : "false");
 		printf(", \"members\": [");
 	} else if (!st.enabled) {
 		printf("State: DISABLED (cluster.enabled is false)\n");
 		return CTL_OK;
 	} else {
-		printf("State: %s\nTerm: %" PRIu64 "\nNode: %016" PRIx64 "\n", state, st.term,
-		       st.self);
+		printf("State: %s\nTerm: %" PRIu64 "\nNode: %016" PRIx64 "%s\n", state, st.term,
+		       st.self, cluster_self_draining ? " (DRAINING: rxmppctl undrain)" : "");
 		if (st.removed)
 			printf(
 			    "This node was removed from the cluster: stop rxmppd, rxmppctl reset, "
@@ -270,6 +291,10 @@ int rxmppctl_cluster(int argc, char **argv, const char *config_path, const char 
 		return trust(argv[2], cfg, socket_path);
 	if (strcmp(verb, "status") == 0 && argc == 2) {
 		request.op = PROTO_CLUSTER_OP_STATUS;
+		/* Without an answer the node is shown as not draining; the
+		 * cluster request below says what is wrong. */
+		rxmppctl_request_with(socket_path, PROTO_CTL_STATUS, NULL, 0, 5000,
+				      cluster_note_status, NULL);
 	} else if (strcmp(verb, "initialize") == 0 && argc == 2) {
 		request.op = PROTO_CLUSTER_OP_INITIALIZE;
 	} else if (strcmp(verb, "join") == 0 && argc == 3) {

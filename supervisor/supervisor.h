@@ -63,6 +63,9 @@ struct supervisor {
 	struct callbridges bridges;
 	struct proto_stats stats;     /* the listener's last report */
 	struct proto_cert_state cert; /* from the certificate worker */
+	/* rxmppctl drain: kept across reloads and listener restarts, sent to
+	 * the listener with each configuration; lost when rxmppd restarts. */
+	struct proto_drain drain;
 	/* --log-level wins over the file, also across reloads. */
 	bool log_level_forced;
 	enum log_level forced_log_level;

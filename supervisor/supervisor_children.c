@@ -286,6 +286,10 @@ static void child_send_config(struct child *c, bool with_sockets)
 				 &supervisor_state.bridges.items[i],
 				 sizeof(supervisor_state.bridges.items[i]), -1);
 	}
+	/* A restarted listener drains on as its predecessor did. */
+	if (c->spec->role == PROC_LISTENER)
+		ipc_send(c->channel, PROTO_CTL_DRAIN, 0, &supervisor_state.drain,
+			 sizeof(supervisor_state.drain), -1);
 	ipc_send(c->channel, PROTO_CONFIG_END, 0, NULL, 0, -1);
 }
 

@@ -4,7 +4,9 @@
  * asks for status and reloads, speaking the IPC framing; cluster requests
  * are relayed to the elector, session lists and kicks (checked here first)
  * to the listener (this node's) and the router (the cluster's), and their
- * answers back.  A client gets one
+ * answers back.  A drain (CTL_DRAIN) is answered here and kept in
+ * supervisor_state.drain, which the listener gets now and with every
+ * configuration.  A client gets one
  * answer per request; a client that sends anything else, or frames larger
  * than a request can be, is cut off.  The number of clients at once is
  * bounded so that a stuck script cannot exhaust descriptors.
@@ -67,6 +69,8 @@ static void control_send_status(struct ipc_channel *ch)
 	    .stats = supervisor_state.stats,
 	    .cert = supervisor_state.cert,
 	    .channels_down = supervisor_children_channels_down(),
+	    .draining = supervisor_state.drain.on,
+	    .drain_rate = supervisor_state.drain.on ? supervisor_state.drain.rate : 0,
 	};
 	/* What is bound now, interfaces' addresses included. */
 	struct proto_listen_socket *listening =
@@ -113,6 +117,39 @@ static void control_forward(struct ipc_channel *ch, enum proc_role role, uint16_
 	struct proto_result result = {.ok = 0, .message_len = (uint32_t)strlen(text)};
 	struct iovec iov[2] = {{&result, sizeof(result)}, {text, result.message_len}};
 	ipc_sendv(ch, failure_type, 0, iov, 2, -1);
+}
+
+/* The listener hears of it now if it runs, else with its configuration
+ * when it starts; the state stays here so that reloads keep it. */
+static void control_drain(struct ipc_channel *ch, const struct proto_drain *drain)
+{
+	bool was = supervisor_state.drain.on;
+	supervisor_state.drain = *drain;
+	if (!drain->on)
+		memset(&supervisor_state.drain, 0, sizeof(supervisor_state.drain));
+	supervisor_children_send(PROC_LISTENER, PROTO_CTL_DRAIN, 0, &supervisor_state.drain,
+				 sizeof(supervisor_state.drain));
+	char text[PROTO_DRAIN_TARGETS_MAX * 130 + 256];
+	if (!drain->on) {
+		log_info("drain %s: accepting clients and call bridges again",
+			 was ? "ended" : "asked to end, but none was in force");
+		snprintf(text, sizeof(text), "%s",
+			 was ? "no longer draining: new clients and call bridges are accepted"
+			     : "this node was not draining");
+		control_send_result(ch, true, text);
+		return;
+	}
+	size_t at = (size_t)snprintf(text, sizeof(text),
+				     "draining: new streams and %u sessions a second are sent to ",
+				     drain->rate);
+	for (uint32_t i = 0; i < drain->count && at < sizeof(text); i++)
+		at += (size_t)snprintf(text + at, sizeof(text) - at, "%s%s", i ? ", " : "",
+				       drain->targets[i]);
+	if (drain->count == 0 && at < sizeof(text))
+		snprintf(text + at, sizeof(text) - at,
+			 "no other node (they are ended with <system-shutdown/>)");
+	log_info("%s", text);
+	control_send_result(ch, true, text);
 }
 
 void supervisor_control_reload_done(bool ok, const char *refusals)
@@ -184,6 +221,16 @@ static void control_client_msg(struct ipc_channel *ch, const struct ipc_msg *msg
 		}
 		control_forward(ch, PROC_ROUTER, msg->type, NULL, 0, PROTO_CTL_RESULT);
 		break;
+	case PROTO_CTL_DRAIN: {
+		struct proto_drain drain;
+		if (ipc_get_data(msg, &drain, sizeof(drain)) == -1 ||
+		    proto_drain_check(&drain) == -1) {
+			ipc_channel_fail(ch, "bad CTL_DRAIN");
+			break;
+		}
+		control_drain(ch, &drain);
+		break;
+	}
 	case PROTO_CTL_RELOAD: {
 		char why[4096];
 		size_t slot = 0;

@@ -177,12 +177,54 @@ START_TEST(test_cluster_sessions_unpack)
 }
 END_TEST
 
+/* What goes into a <see-other-host/> as text must need no escaping. */
+START_TEST(test_drain_check)
+{
+	struct proto_drain d = {.on = 1, .rate = 50, .count = 2};
+	snprintf(d.targets[0], sizeof(d.targets[0]), "xmpp2.example.com:5222");
+	snprintf(d.targets[1], sizeof(d.targets[1]), "[2001:db8::2]:5222");
+	ck_assert_int_eq(proto_drain_check(&d), 0);
+	struct proto_drain off = {0};
+	ck_assert_int_eq(proto_drain_check(&off), 0);
+	struct proto_drain none = {.on = 1, .rate = 1};
+	ck_assert_int_eq(proto_drain_check(&none), 0); /* <system-shutdown/> */
+
+	struct proto_drain bad = d;
+	bad.rate = 0;
+	ck_assert_int_eq(proto_drain_check(&bad), -1);
+	bad.rate = PROTO_DRAIN_RATE_MAX + 1;
+	ck_assert_int_eq(proto_drain_check(&bad), -1);
+	bad = d;
+	bad.on = 2;
+	ck_assert_int_eq(proto_drain_check(&bad), -1);
+	bad = d;
+	bad.reserved = 1;
+	ck_assert_int_eq(proto_drain_check(&bad), -1);
+	bad = d;
+	bad.count = PROTO_DRAIN_TARGETS_MAX + 1;
+	ck_assert_int_eq(proto_drain_check(&bad), -1);
+	bad = d;
+	bad.targets[1][0] = '\0'; /* empty */
+	ck_assert_int_eq(proto_drain_check(&bad), -1);
+	bad = d;
+	memset(bad.targets[0], 'a', sizeof(bad.targets[0])); /* unterminated */
+	ck_assert_int_eq(proto_drain_check(&bad), -1);
+	const char *hostile[] = {"a<b>:1", "a&amp;:1", "a'b:1", "a b:1", "a\"b:1", "\xc3\xa9:1"};
+	for (size_t i = 0; i < sizeof(hostile) / sizeof(hostile[0]); i++) {
+		bad = d;
+		snprintf(bad.targets[0], sizeof(bad.targets[0]), "%s", hostile[i]);
+		ck_assert_msg(proto_drain_check(&bad) == -1, "%s taken", hostile[i]);
+	}
+}
+END_TEST
+
 Suite *proto_suite(void)
 {
 	Suite *s = suite_create("proto");
 	TCase *tc = tcase_create("proto");
 	tcase_add_test(tc, test_sessions_unpack);
 	tcase_add_test(tc, test_admin_kick_check);
+	tcase_add_test(tc, test_drain_check);
 	tcase_add_test(tc, test_cluster_sessions_unpack);
 	suite_add_tcase(s, tc);
 	return s;
