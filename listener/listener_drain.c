@@ -69,8 +69,7 @@ static int64_t drain_step(struct ev_timer *timer, void *arg)
 			continue;
 		}
 		drain.credit_ms -= 1000;
-		log_info("%s: %s %s sent to another node (drain)", c->peer,
-			 c->kind == PROTO_SOCKET_COMPONENT ? "call bridge" : "session", c->jid);
+		/* Its session's last log line says where it was sent. */
 		listener_conn_redirect(c, drain_target_for(c));
 		redirected++;
 	}

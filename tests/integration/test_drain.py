@@ -342,8 +342,13 @@ def test_drain_without_wait_and_timeout(node_factory, certs):
 
     run(scenario())
     assert "no longer draining" in one.ctl("undrain").stdout
-    out = one.ctl("drain", "--no-wait", *to)
+    # A follower now (an election on a loaded machine may have moved the
+    # leadership meanwhile); the other follower is where it sends clients.
+    nodes = [leader, one, two]
+    now_leader = wait_until(lambda: leader_of(nodes), what="a leader")
+    follower, other = [n for n in nodes if n is not now_leader]
+    out = follower.ctl("drain", "--no-wait", "--to", f"127.0.0.1:{other.client_port}")
     assert f"draining: new streams and 50 sessions a second are sent to 127.0.0.1:" \
-           f"{two.client_port}" in out.stdout
-    assert drained_status(one)["draining"] is True
-    one.ctl("undrain")
+           f"{other.client_port}" in out.stdout
+    assert drained_status(follower)["draining"] is True
+    follower.ctl("undrain")
