@@ -2,6 +2,13 @@
 /*
  * What electors say to each other on peer links (frame types after the
  * hello of common/peerlink.h), and the kind of link they use.
+ *
+ * Every frame type and layout here belongs to protocol version
+ * PEERLINK_VERSION (common/peerlink.h, the compatibility rule): a new
+ * message, operation or field after a release raises that version, is
+ * sent only on links that agreed on the new one (peerlink_version), and
+ * the frames of the previous version stay decodable for links that agreed
+ * on it; tests/unit/check_wire_versions.c pins the released layouts.
  */
 #ifndef RXMPP_ELECTOR_WIRE_H
 #define RXMPP_ELECTOR_WIRE_H

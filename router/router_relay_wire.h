@@ -13,8 +13,11 @@
  * may send QUERY (list the cluster's sessions, or end a JID's); the leader
  * says ANSWER with the same id (router/router_admin.c).
  *
- * Payloads are fixed structs (sizes asserted, host byte order: both ends
- * are the same build, checked by the hello's version) followed, for
+ * Payloads are fixed structs (sizes asserted, host byte order: nodes of a
+ * cluster run on one architecture) of the protocol version both ends agreed
+ * on in their hellos (common/peerlink.h has the compatibility rule: a
+ * change here raises PEERLINK_VERSION and keeps the previous version's
+ * frames for links that agreed on it) followed, for
  * REGISTER, FORWARD and DELIVER, by variable data whose length is the rest
  * of the frame (REGISTER: jid_len bytes exactly).
  */
