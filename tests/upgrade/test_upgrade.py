@@ -14,6 +14,11 @@ build along the path that release allows, which CHANGELOG.md records:
 * rolling (a release with the rule): one node at a time, followers first,
   with numbered traffic flowing; always a leader, nothing lost.
 
+The release before the previous one, when one is recorded, is upgraded
+offline too (skipping a release is offline by the rule).  Until a recorded
+previous release has the rule, the rolling path runs on this build upgraded
+to itself.
+
 Run with the integration tests' helpers (tests/integration/)."""
 
 import asyncio
@@ -57,21 +62,28 @@ def releases():
     return found
 
 
-def previous_release():
-    """The newest release recorded with a commit other than this checkout's
-    (a release being cut says "this commit")."""
+def recorded_before_this_checkout():
+    """The releases recorded with a commit other than this checkout's (a
+    release being cut says "this commit"), newest first."""
     head = subprocess.run(["git", "-C", ROOT, "rev-parse", "HEAD"], check=True,
                           capture_output=True, text=True, timeout=30).stdout.strip()
-    older = [r for r in releases()
-             if re.fullmatch(r"[0-9a-f]{7,40}", r["commit"]) and not head.startswith(r["commit"])]
-    assert older, "CHANGELOG.md records no release before this checkout"
-    return older[0]
+    return [r for r in releases()
+            if re.fullmatch(r"[0-9a-f]{7,40}", r["commit"]) and not head.startswith(r["commit"])]
 
 
-@pytest.fixture(scope="module")
-def old_build():
-    """The previous release's programs, built from its commit."""
-    release = previous_release()
+# The previous release, along the path it records; and the one before it,
+# offline, as an upgrade across more than one release is by the rule.
+@pytest.fixture(scope="module", params=[0, 1], ids=["previous", "before-previous"])
+def old_build(request):
+    """A recorded release's programs, built from its commit."""
+    older = recorded_before_this_checkout()
+    if request.param >= len(older):
+        if request.param == 0:
+            pytest.fail("CHANGELOG.md records no release before this checkout")
+        pytest.skip("CHANGELOG.md records only one release before this checkout")
+    release = dict(older[request.param])
+    if request.param > 0:
+        release["next"] = "offline"
     top = tempfile.mkdtemp(prefix="rxmpp-upgrade-")
     tree = os.path.join(top, "tree")
     subprocess.run(["git", "-C", ROOT, "worktree", "add", "--detach", tree, release["commit"]],
@@ -291,7 +303,7 @@ def upgrade_rolling(nodes, certs):
     assert [status(n)["node"] for n in nodes] == ids
 
 
-def check_offline_upgrade(nodes, certs):
+def check_offline_upgrade(nodes, certs, legacy):
     ids = [status(n)["node"] for n in nodes]
     members = membership(nodes[0])
     term = max(status(n)["term"] for n in nodes)
@@ -302,6 +314,8 @@ def check_offline_upgrade(nodes, certs):
                what="the membership of before on every node")
     leader = leader_of(nodes)
     assert min(status(n)["term"] for n in nodes) >= term
+    if not legacy:
+        return
     # 0.1.0's state files, read and rewritten sealed, saying so.
     for node, mark in zip(nodes, marks):
         heads = state_heads(node)
@@ -317,7 +331,8 @@ def check_offline_upgrade(nodes, certs):
 
 
 def upgrade_and_check(release, old_bin, certs, tmp_path):
-    legacy = release["next"] == "offline"
+    # 0.1.0, before the rule: other configuration keys, unsealed files.
+    legacy = release["version"] == "0.1.0"
     nodes = start_cluster(tmp_path, certs, old_bin, legacy)
     try:
         traffic_round(nodes, "before")
@@ -325,8 +340,8 @@ def upgrade_and_check(release, old_bin, certs, tmp_path):
         for node in nodes:
             with open(os.path.join(node.dir, "callbridges.yaml")) as f:
                 bridges_files.append(f.read())
-        if legacy:
-            check_offline_upgrade(nodes, certs)
+        if release["next"] == "offline":
+            check_offline_upgrade(nodes, certs, legacy)
         else:
             upgrade_rolling(nodes, certs)
         for node, text in zip(nodes, bridges_files):
@@ -346,14 +361,19 @@ def upgrade_and_check(release, old_bin, certs, tmp_path):
             node.cleanup()
 
 
-def test_upgrade_from_the_previous_release(old_build, certs, tmp_path):
-    """The path CHANGELOG.md records for the previous release."""
+def test_upgrade_from_a_recorded_release(old_build, certs, tmp_path):
+    """The previous release along the path CHANGELOG.md records for it; the
+    one before it offline."""
     release, old_bin = old_build
     upgrade_and_check(release, old_bin, certs, tmp_path)
 
 
 def test_the_rolling_path_on_this_build(certs, tmp_path):
-    """The rolling path, until a previous release has the rule (0.2.0 is the
-    first): this build upgraded to itself, one node at a time with traffic
-    flowing.  It checks the procedure, not two versions side by side."""
-    upgrade_and_check({"next": "rolling"}, BIN, certs, tmp_path)
+    """The rolling path, until a recorded previous release has the rule
+    (0.2.0 is the first): this build upgraded to itself, one node at a time
+    with traffic flowing.  It checks the procedure, not two versions side
+    by side."""
+    older = recorded_before_this_checkout()
+    if older and older[0]["next"] == "rolling":
+        pytest.skip(f"the rolling path runs from {older[0]['version']}")
+    upgrade_and_check({"version": "this build", "next": "rolling"}, BIN, certs, tmp_path)
