@@ -18,9 +18,8 @@ import time
 
 from certs import issue_server_cert
 from rxmpp_node import wait_until
-from test_cluster import form_cluster, leader_of, status
+from test_cluster import PEERLINK_VERSION, form_cluster, leader_of, status
 
-PEERLINK_VERSION = 2
 PEERLINK_HELLO = 1
 ELECTOR_LINK_KIND = 0x454C4543
 WIRE_MSG, WIRE_CHANGE, WIRE_CHANGE_REPLY = 2, 3, 4
@@ -47,7 +46,8 @@ class PeerLink:
         context.load_cert_chain(cert, key)
         raw = socket.create_connection(("127.0.0.1", port), timeout=10)
         self.sock = context.wrap_socket(raw)
-        hello = struct.pack("<IIQ128s", PEERLINK_VERSION, kind, node_id,
+        # The highest and the lowest protocol version spoken (common/peerlink.h).
+        hello = struct.pack("<HHIQ128s", PEERLINK_VERSION, PEERLINK_VERSION, kind, node_id,
                             address.encode())
         self.sock.sendall(frame(PEERLINK_HELLO, hello))
         self.buffer = b""
