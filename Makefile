@@ -49,7 +49,7 @@ endif
 
 CC ?= cc
 PKG_CONFIG ?= pkg-config
-PKGS := openssl expat yaml-0.1 libmnl libidn
+PKGS := openssl expat yaml-0.1 libmnl libidn libmicrohttpd
 CPPFLAGS += -I. -D_GNU_SOURCE -DRXMPP_VERSION='"$(VERSION)"' \
 	-DRXMPP_LIBEXECDIR='"$(LIBEXECDIR)"'
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -O2 -g $(SANITIZE_FLAGS) \
@@ -62,6 +62,8 @@ EXPAT_LIBS = $(shell $(PKG_CONFIG) --libs expat)
 MNL_LIBS = $(shell $(PKG_CONFIG) --libs libmnl)
 # libidn: the XMPP stringprep profiles that prepare JIDs (common/jidprep.c).
 IDN_LIBS = $(shell $(PKG_CONFIG) --libs libidn)
+# libmicrohttpd: the HTTP of the supervisor's metrics endpoint (supervisor_http.c).
+MHD_LIBS = $(shell $(PKG_CONFIG) --libs libmicrohttpd)
 CHECK_CFLAGS = $(shell $(PKG_CONFIG) --cflags check)
 CHECK_LIBS = $(shell $(PKG_CONFIG) --libs check)
 
@@ -89,7 +91,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_RUNS ?= -1
 # What the unit tests and fuzz targets may link: every library.
 TEST_LIBS := $(call lib,$(LIB_DIRS))
-TEST_LDLIBS = $(YAML_LIBS) $(SSL_LIBS) $(EXPAT_LIBS) $(MNL_LIBS) $(IDN_LIBS) -lresolv
+TEST_LDLIBS = $(YAML_LIBS) $(SSL_LIBS) $(EXPAT_LIBS) $(MNL_LIBS) $(IDN_LIBS) $(MHD_LIBS) -lresolv
 
 .PHONY: all check names-check licence-check unit integration upgrade-test package-tests fuzz-replay fuzz run bench bench-peers deps-build \
 	deps-test \
@@ -116,7 +118,7 @@ $(BUILD)/lib/%.a:
 	rm -f $@; $(AR) rcs $@ $(filter %.o,$^)
 
 $(BIN)/rxmppd: $(call obj,supervisor/rxmppd.c) $(call lib,supervisor config common)
-	$(LINK) $(YAML_LIBS) $(MNL_LIBS) $(CRYPTO_LIBS) $(IDN_LIBS)
+	$(LINK) $(YAML_LIBS) $(MNL_LIBS) $(CRYPTO_LIBS) $(IDN_LIBS) $(MHD_LIBS)
 
 # rxmppctl has a folder of its own and no library: nothing else links it.
 $(BIN)/rxmppctl: $(call obj,$(wildcard rxmppctl/*.c)) $(call lib,elector certtool config common)

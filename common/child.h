@@ -18,6 +18,7 @@
 #include "config.h"
 #include "ev.h"
 #include "ipc.h"
+#include "metrics.h"
 #include "proc.h"
 #include "proto.h"
 
@@ -46,6 +47,9 @@ struct child_ops {
 	bool (*supervisor_message)(const struct ipc_msg *msg);
 	/* SIGTERM: release what must be released; the loop stops afterwards. */
 	void (*stop)(void);
+	/* Its figures (common/metrics.h), appended to `set`; the runtime sends
+	 * the set to the supervisor once a second when it changed.  Optional. */
+	void (*metrics)(struct metrics_set *set);
 };
 
 /* Parses the child's arguments, runs its loop; returns the exit status. */

@@ -123,6 +123,11 @@ struct config_cluster {
 	uint32_t queue_max_wait_ms;
 };
 
+/* The metrics endpoint (supervisor_http.c). */
+struct config_metrics {
+	char listen[CONFIG_CLUSTER_ADDRESS_MAX]; /* address:port; "" off */
+};
+
 struct config {
 	uint32_t version;
 	uint32_t enabled; /* false: the node accepts no connections (CMS xmpp disable) */
@@ -138,6 +143,7 @@ struct config {
 	struct config_limits limits;
 	struct config_sm sm;
 	struct config_cluster cluster;
+	struct config_metrics metrics;
 };
 
 /* A listen.addresses entry that names an interface (not `any`, not an IP

@@ -46,6 +46,9 @@ static const char *const proto_type_names[PROTO_TYPE_END] = {
     [PROTO_CLUSTER_SESSIONS] = "CLUSTER_SESSIONS",
     [PROTO_ROUTED] = "ROUTED",
     [PROTO_CTL_DRAIN] = "CTL_DRAIN",
+    [PROTO_METRICS] = "METRICS",
+    [PROTO_CTL_STATS] = "CTL_STATS",
+    [PROTO_CTL_STATS_REPLY] = "CTL_STATS_REPLY",
 };
 
 const char *proto_type_name(uint16_t type)

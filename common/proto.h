@@ -132,6 +132,15 @@ enum proto_type {
 	 * listener: the same, whenever it changes and with every
 	 * configuration (no answer) */
 	PROTO_CTL_DRAIN,
+	/* child -> supervisor: struct metrics_head, then `count` times
+	 * struct metrics_entry (common/metrics.h, metrics_unpack): the child's
+	 * whole set of figures, about once a second while they change */
+	PROTO_METRICS,
+	/* rxmppctl -> supervisor: the node's metrics (no payload) */
+	PROTO_CTL_STATS,
+	/* supervisor -> rxmppctl: the metrics in the Prometheus text format,
+	 * as the HTTP endpoint serves them (no NUL) */
+	PROTO_CTL_STATS_REPLY,
 	PROTO_TYPE_END,
 };
 

@@ -33,7 +33,7 @@ static const char *const tls_version_choices[] = {"1.2", "1.3", NULL};
 static const char *const bridge_conflict_choices[] = {"replace", "refuse", NULL};
 
 const char *const config_sections[CONFIG_SECTION_COUNT + 1] = {
-    "listen", "tls", "limits", "stream_management", "cluster", NULL};
+    "listen", "tls", "limits", "stream_management", "cluster", "metrics", NULL};
 
 const struct config_key config_keys[] = {
     {NULL, "version", CONFIG_TYPE_INT, FIELD(version), 1, 1, NULL, "1"},
@@ -130,6 +130,8 @@ const struct config_key config_keys[] = {
      1024 * MIB, NULL, "16MiB"},
     {"cluster", "queue_max_wait", CONFIG_TYPE_DURATION, FIELD(cluster.queue_max_wait_ms), 100,
      10 * MINUTE, NULL, "10s"},
+
+    {"metrics", "listen", CONFIG_TYPE_HOST_PORT, FIELD(metrics.listen), 0, 0, NULL, "none"},
 };
 const size_t config_key_count = sizeof(config_keys) / sizeof(config_keys[0]);
 _Static_assert(sizeof(config_keys) / sizeof(config_keys[0]) <= CONFIG_KEYS_MAX,

@@ -47,7 +47,7 @@ struct config_key {
 
 extern const struct config_key config_keys[];
 extern const size_t config_key_count;
-#define CONFIG_SECTION_COUNT 5
+#define CONFIG_SECTION_COUNT 6
 /* The section names, NULL-terminated. */
 extern const char *const config_sections[CONFIG_SECTION_COUNT + 1];
 

@@ -135,6 +135,8 @@ static struct {
 	int64_t started_ms;
 	int64_t leader_since; /* when the leader last changed, here */
 	unsigned health_due;
+	uint64_t elections_started; /* became candidate (metrics) */
+	uint64_t elections_won;	    /* became leader */
 } shell;
 
 static void pump(void);
@@ -540,6 +542,8 @@ static void pump(void)
 			shell.told_term = elector_term(shell.core);
 		if (elector_role(shell.core) != shell.told_role) {
 			shell.told_role = elector_role(shell.core);
+			shell.elections_started += shell.told_role == ELECTOR_CANDIDATE;
+			shell.elections_won += shell.told_role == ELECTOR_LEADER;
 			log_info("%s in term %" PRIu64, elector_role_name(shell.told_role),
 				 elector_term(shell.core));
 		}
@@ -1022,6 +1026,34 @@ static void send_status(uint64_t token)
 	struct iovec iov[2] = {{&status, sizeof(status)},
 			       {members, status.members * sizeof(members[0])}};
 	child_send_supervisor_v(PROTO_CLUSTER_STATUS, token, iov, 2);
+}
+
+void elector_io_metrics(struct metrics_set *set)
+{
+	metrics_add(set, METRICS_ELECTIONS_STARTED, 0, 0, shell.elections_started);
+	metrics_add(set, METRICS_ELECTIONS_WON, 0, 0, shell.elections_won);
+	if (shell.core == NULL)
+		return;
+	const struct elector_config *c = elector_config(shell.core);
+	for (uint16_t role = 0; role < METRICS_ROLE_END; role++)
+		metrics_add(set, METRICS_CLUSTER_ROLE, role, 0, elector_role(shell.core) == role);
+	metrics_add(set, METRICS_CLUSTER_TERM, 0, 0, elector_term(shell.core));
+	if (elector_leader(shell.core) != 0)
+		metrics_add(set, METRICS_CLUSTER_LEADER, 0, elector_leader(shell.core), 1);
+	metrics_add(set, METRICS_CLUSTER_MEMBERS, 0, 0, c->count);
+	for (uint32_t i = 0; i < c->count; i++) {
+		const struct elector_member *m = &c->members[i];
+		if (m->id == shell.id || m->id == 0)
+			continue;
+		struct member_health h;
+		member_health(m, &h);
+		/* Never heard: no age to give (absent rather than a made-up one). */
+		if (h.heard_ms != UINT64_MAX)
+			metrics_add(set, METRICS_HEARTBEAT_AGE, 0, m->id, h.heard_ms);
+		const struct out_link *out = out_for(m->id);
+		metrics_add(set, METRICS_PEER_LINK_UP, 0, m->id,
+			    out != NULL && out->link != NULL && peerlink_is_up(out->link));
+	}
 }
 
 /* A node id in hex, or the address of a member. */

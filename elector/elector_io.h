@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "common/ipc.h"
+#include "common/metrics.h"
 #include "common/proto.h"
 #include "common/config.h"
 
@@ -18,5 +19,7 @@ void elector_io_request(uint64_t token, const struct proto_cluster_request *requ
 /* The router (re)connected: tell it who leads. */
 void elector_io_router_up(void);
 void elector_io_stop(void);
+/* Its figures for the supervisor (child_ops.metrics). */
+void elector_io_metrics(struct metrics_set *set);
 
 #endif

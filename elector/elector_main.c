@@ -45,6 +45,7 @@ static const struct child_ops elector_ops = {
     .peer_up = elector_peer_up,
     .supervisor_message = elector_supervisor_message,
     .stop = elector_io_stop,
+    .metrics = elector_io_metrics,
 };
 
 int main(int argc, char **argv)

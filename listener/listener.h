@@ -29,6 +29,7 @@
 #include "common/ev.h"
 #include "common/ipc.h"
 #include "common/jid.h"
+#include "common/metrics.h"
 #include "common/netaddr.h"
 #include "common/proto.h"
 #include "common/config.h"
@@ -115,6 +116,15 @@ struct conn {
 };
 _Static_assert(offsetof(struct conn, stream) == 0, "a connection begins with its stream");
 
+/* What the listener counts for the metrics (common/metrics.h). */
+struct listener_counters {
+	uint64_t logins[METRICS_LOGIN_KIND_END];
+	uint64_t login_failures[METRICS_LOGIN_FAILURE_END];
+	uint64_t tls_handshakes;
+	uint64_t tls_failures;
+	uint64_t limit_refusals[METRICS_LIMIT_END];
+};
+
 struct listener {
 	struct ev_loop *loop;
 	struct config cfg;
@@ -138,9 +148,15 @@ struct listener {
 	 * session id (listener_client_sm.c). */
 	struct table *sm_ids;
 	struct table *sm_detached;
+	struct listener_counters counters; /* listener_metrics.c */
 };
 
 extern struct listener listener_state;
+
+/* listener_metrics.c: the figures for the supervisor (child_ops.metrics). */
+void listener_metrics(struct metrics_set *set);
+/* A SASL failure with this RFC 6120 6.5 condition. */
+void listener_metrics_login_failed(const char *condition);
 
 /* listener_main.c: accept when configured, enabled and holding a TLS set. */
 void listener_sockets_update(void);

@@ -147,9 +147,11 @@ static void client_sasl_reply(struct conn *c, enum sasl_result result, struct bu
 		static struct log_limit auth_failed;
 		log_warnx_limited(&auth_failed, "%s: authentication as %s with %s failed: %s%s%s",
 				  c->peer, who, mechanism, condition, why[0] ? ": " : "", why);
+		listener_metrics_login_failed(condition);
 		client_sasl_done(c);
 		c->state = CONN_AUTH;
-		if (++c->auth_failures >= CLIENT_AUTH_ATTEMPTS)
+		if (++c->auth_failures >= CLIENT_AUTH_ATTEMPTS &&
+		    ++listener_state.counters.limit_refusals[METRICS_LIMIT_AUTH_ATTEMPTS] != 0)
 			listener_conn_stream_error(c, "policy-violation",
 						   "too many failed authentications");
 		return;
@@ -169,6 +171,7 @@ static void client_sasl_reply(struct conn *c, enum sasl_result result, struct bu
 	listener_conn_send(c, buf_head(&out), buf_len(&out));
 	buf_free(&out);
 	if (result == SASL_SUCCESS) {
+		listener_state.counters.logins[METRICS_LOGIN_CLIENT]++;
 		if (listener_conn_set(&c->user, listener_sasl_user(c->sasl)) == -1) {
 			client_sasl_done(c);
 			listener_conn_stream_error(c, "internal-server-error", "out of memory");
@@ -314,6 +317,7 @@ static void client_bind(struct conn *c, const struct xml_node *iq, const struct 
 		static struct log_limit max_sessions;
 		log_warnx_limited(&max_sessions, "%s: refused %s: max_sessions (%u) reached",
 				  c->peer, c->user, listener_state.cfg.limits.max_sessions);
+		listener_state.counters.limit_refusals[METRICS_LIMIT_SESSIONS]++;
 		listener_conn_stream_error(c, "resource-constraint",
 					   "the session limit of this node is reached");
 		return;
@@ -327,6 +331,7 @@ static void client_bind(struct conn *c, const struct xml_node *iq, const struct 
 		    &max_resources,
 		    "%s: refused a resource of %s: max_resources_per_user (%u) reached", c->peer,
 		    c->user, per_user);
+		listener_state.counters.limit_refusals[METRICS_LIMIT_RESOURCES]++;
 		client_iq_error(c, id, "cancel", "resource-constraint");
 		return;
 	}

@@ -53,6 +53,7 @@ void listener_component_open(struct conn *c, const char *content_ns, const struc
 		static struct log_limit unknown_bridge;
 		log_warnx_limited(&unknown_bridge, "%s: component stream for unknown address %s",
 				  c->peer, to ? to : "(none)");
+		listener_state.counters.login_failures[METRICS_LOGIN_BRIDGE_UNKNOWN]++;
 		listener_conn_stream_error(c, "host-unknown", "no call bridge has this address");
 		return;
 	}
@@ -81,6 +82,7 @@ static void component_handshake(struct conn *c, const struct xml_node *element)
 		static struct log_limit wrong_secret;
 		log_warnx_limited(&wrong_secret, "%s: call bridge %s: wrong secret", c->peer,
 				  c->bridge);
+		listener_state.counters.login_failures[METRICS_LOGIN_BRIDGE_WRONG_SECRET]++;
 		listener_conn_stream_error(c, "not-authorized", "wrong handshake");
 		return;
 	}
@@ -104,6 +106,7 @@ static void component_handshake(struct conn *c, const struct xml_node *element)
 		listener_conn_stream_error(other, "conflict", "replaced by a new connection");
 	}
 	listener_conn_send_str(c, "<handshake/>");
+	listener_state.counters.logins[METRICS_LOGIN_BRIDGE]++;
 	c->state = CONN_COMPONENT;
 	listener_conn_authenticated(c);
 	listener_index_count_session(&listener_state.index, c);

@@ -330,6 +330,7 @@ bool listener_conns_shed(void)
 		    "%s: stream error resource-constraint: %zu bytes wait for it, %zu "
 		    "for all clients (limits.max_queued_bytes_total %zu); closing it",
 		    largest->peer, largest->stream.queued, listener_state.queued_total, cap);
+		listener_state.counters.limit_refusals[METRICS_LIMIT_QUEUED_BYTES]++;
 		listener_conn_end_reason(largest,
 					 "stream error resource-constraint: too much output "
 					 "waiting for all clients");
@@ -553,6 +554,7 @@ static void conn_secured(struct stream *s)
 	struct conn *c = (struct conn *)s;
 	if (c->state == CONN_TLS_HANDSHAKE)
 		c->state = CONN_STREAM_HEADER;
+	listener_state.counters.tls_handshakes++;
 	listener_pace_handshake_over(c);
 }
 
@@ -569,12 +571,14 @@ static void conn_ended(struct stream *s, enum stream_end end, const char *reason
 	struct conn *c = (struct conn *)s;
 	switch (end) {
 	case STREAM_END_FULL:
+		listener_state.counters.limit_refusals[METRICS_LIMIT_STANZA_SIZE]++;
 		listener_conn_stream_error(c, "policy-violation", "too much unparsed input");
 		return;
 	case STREAM_END_TLS: {
 		/* A block: a declaration right after a label is C23 (clang 14 refuses). */
 		static struct log_limit tls_failed;
 		log_warnx_limited(&tls_failed, "%s: %s", c->peer, reason);
+		listener_state.counters.tls_failures++;
 		listener_conn_end_reason(c, "TLS failed: %s", reason);
 		listener_conn_close(c, NULL);
 		return;
@@ -629,6 +633,7 @@ static int64_t conn_timer(struct ev_timer *timer, void *arg)
 	}
 	if (c->state == CONN_TLS_HANDSHAKE && now - c->created >= lim->tls_handshake_timeout_ms) {
 		static struct log_limit no_handshake;
+		listener_state.counters.tls_failures++;
 		log_warnx_limited(&no_handshake, "%s: no TLS handshake within %u ms; closing",
 				  c->peer, lim->tls_handshake_timeout_ms);
 		listener_conn_end_reason(c, "no TLS handshake in time");

@@ -107,6 +107,15 @@ static void listener_accept_batch(struct ev_io *io, int fd, struct listener_sock
 		    &listener_state.admit, limits, address,
 		    listener_trusted((struct sockaddr *)&ss, limits), ev_now(child_loop()));
 		if (verdict != LISTENER_ADMIT_OK) {
+			static const int limit_of[] = {
+			    [LISTENER_ADMIT_RATE] = METRICS_LIMIT_CONNECTION_RATE,
+			    [LISTENER_ADMIT_UNAUTHENTICATED] = METRICS_LIMIT_UNAUTHENTICATED,
+			    [LISTENER_ADMIT_CONNECTIONS] = METRICS_LIMIT_CONNECTIONS,
+			    [LISTENER_ADMIT_NO_MEMORY] = -1,
+			};
+			if ((size_t)verdict < sizeof(limit_of) / sizeof(limit_of[0]) &&
+			    limit_of[verdict] >= 0)
+				listener_state.counters.limit_refusals[limit_of[verdict]]++;
 			unsigned unauthenticated,
 			    count = listener_admit_count(&listener_state.admit, address,
 							 &unauthenticated);
@@ -376,6 +385,7 @@ static const struct child_ops listener_ops = {
     .peer_message = listener_peer_message,
     .supervisor_message = listener_supervisor_message,
     .stop = listener_stop,
+    .metrics = listener_metrics,
 };
 
 int main(int argc, char **argv)

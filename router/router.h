@@ -23,6 +23,7 @@
 #include <sys/uio.h>
 
 #include "common/ipc.h"
+#include "common/metrics.h"
 #include "common/proto.h"
 #include "common/config.h"
 #include "router_relay.h"
@@ -87,6 +88,8 @@ bool router_cluster_relaying(void); /* stanzas it cannot deliver go through the 
 /* Returns the relay's number for the stanza while the relay keeps it, 0
  * when it bounced it at once (its queue full). */
 uint64_t router_cluster_forward(uint64_t session, const void *data, size_t len);
+/* Stanzas the relay holds (0 without a cluster). */
+size_t router_cluster_queued(void);
 /* The relay number of the oldest stanza the relay keeps; UINT64_MAX for none. */
 uint64_t router_cluster_oldest_kept(void);
 /* Bytes for a session on another node (leader only). */
@@ -123,6 +126,14 @@ bool router_admin_supervisor_message(const struct ipc_msg *msg);
 /* A follower's question (leader side) and the leader's answer (follower). */
 void router_admin_query(uint64_t node, const struct relay_wire_query *q, const char *jid);
 void router_admin_answer(uint64_t id, const char *data, size_t len);
+
+/* router_metrics.c: counted by the routing code, reported by the child
+ * runtime (child_ops.metrics); `kind` is enum proto_stanza_kind. */
+void router_metrics_routed(uint32_t kind);
+void router_metrics_bounced(uint32_t kind);
+/* Handed to the relay, or (`overflow`) bounced at once as its queue was full. */
+void router_metrics_queued(uint32_t kind, bool overflow);
+void router_metrics(struct metrics_set *set);
 
 /* router_main.c */
 /* -1 when the listener is away or its channel is beyond its budget. */

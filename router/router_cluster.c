@@ -179,6 +179,7 @@ static void route_out(const struct relay_out *o)
 	}
 	router_relay_route_begin(cluster.relay, o);
 	router_route_stanza((struct rref){o->node, o->session}, &r, true);
+	router_metrics_routed(r.kind);
 	router_relay_route_end(cluster.relay);
 }
 
@@ -249,6 +250,11 @@ uint64_t router_cluster_forward(uint64_t session, const void *data, size_t len)
 	uint64_t seq = router_relay_forward(cluster.relay, session, data, len);
 	pump();
 	return seq;
+}
+
+size_t router_cluster_queued(void)
+{
+	return cluster.relay != NULL ? router_relay_queued(cluster.relay) : 0;
 }
 
 uint64_t router_cluster_oldest_kept(void)

@@ -92,8 +92,12 @@ static bool router_from_listener(const struct ipc_msg *msg)
 		/* What only the leader can route goes there. */
 		router_cluster_catch_up();
 		uint64_t kept = 0;
-		if (!router_route_stanza(ref, &r, false))
+		if (!router_route_stanza(ref, &r, false)) {
 			kept = router_cluster_forward(msg->peer, msg->data, msg->len);
+			router_metrics_queued(r.kind, kept == 0);
+		} else {
+			router_metrics_routed(r.kind);
+		}
 		router_confirm_stanza(kept);
 		return true;
 	}
@@ -180,6 +184,7 @@ static const struct child_ops router_ops = {
     .peer_message = router_peer_message,
     .supervisor_message = router_supervisor_message,
     .stop = router_cluster_stop,
+    .metrics = router_metrics,
 };
 
 int main(int argc, char **argv)

@@ -108,6 +108,7 @@ static void reply(struct rref to, const struct proto_route_view *r, const char *
 void router_route_bounce(struct rref origin, const struct proto_route_view *r, const char *type,
 			 const char *condition)
 {
+	router_metrics_bounced(r->kind);
 	if (r->type == PROTO_STANZA_TYPE_ERROR || r->type == PROTO_STANZA_TYPE_RESULT ||
 	    r->kind == PROTO_STANZA_PRESENCE)
 		return;

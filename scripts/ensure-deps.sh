@@ -9,8 +9,9 @@
 # fails, changing nothing.
 set -eu
 
-BUILD_PACKAGES="gcc make pkg-config libssl-dev libexpat1-dev libyaml-dev libmnl-dev libidn-dev openssl"
-TEST_PACKAGES="check python3 python3-pytest python3-slixmpp go-sendxmpp python3-cryptography clang-format iproute2 nftables dnsmasq-base nodejs"
+BUILD_PACKAGES="gcc make pkg-config libssl-dev libexpat1-dev libyaml-dev libmnl-dev libidn-dev libmicrohttpd-dev openssl"
+# prometheus: its promtool checks the metrics endpoint's output (test_metrics.py).
+TEST_PACKAGES="prometheus check python3 python3-pytest python3-slixmpp go-sendxmpp python3-cryptography clang-format iproute2 nftables dnsmasq-base nodejs"
 FUZZ_PACKAGES="clang libclang-rt-dev"
 PACKAGE_PACKAGES="dpkg-dev debhelper lintian rpm systemd adduser"
 # The servers make bench-peers compares with; their system services are not

@@ -226,6 +226,14 @@ int supervisor_reload(char *why, size_t why_size)
 		snprintf(why, why_size, "%s: %s\n", supervisor_state.config_path, unready);
 		return -1;
 	}
+	struct sockaddr_storage metrics_at;
+	socklen_t metrics_len;
+	if (next.metrics.listen[0] != '\0' &&
+	    supervisor_http_parse(next.metrics.listen, &metrics_at, &metrics_len, why, why_size) ==
+		-1) {
+		log_warnx("%s; keeping the running configuration", why);
+		return -1;
+	}
 	struct callbridges bridges;
 	if (callbridges_load(next.callbridges_file, next.domain, &bridges, &errors) == -1) {
 		log_warnx("the call-bridges file is invalid; keeping the running configuration:");
@@ -278,6 +286,10 @@ int supervisor_reload(char *why, size_t why_size)
 		(cluster_changed ? CHILD_RESTART_CLUSTER : 0) | CHILD_RESTART_SOCKETS,
 	    listen_changed || cluster_changed ? reload_sockets.kinds : 0, restarted,
 	    sizeof(restarted));
+	char metrics_why[256] = "";
+	if (supervisor_http_reload(supervisor_state.cfg.metrics.listen, metrics_why,
+				   sizeof(metrics_why)) == -1)
+		log_warnx("%s; the metrics endpoint is off", metrics_why);
 	log_info("configuration reloaded");
 	const char *sockets = listen_changed || cluster_changed ? reload_sockets.text : "";
 	if (restarted[0] != '\0')
@@ -285,6 +297,9 @@ int supervisor_reload(char *why, size_t why_size)
 			 sockets);
 	else
 		snprintf(why, why_size, "configuration reloaded; nothing restarted%s", sockets);
+	if (metrics_why[0] != '\0')
+		snprintf(why + strlen(why), why_size - strlen(why),
+			 "\n%s; the metrics endpoint is off", metrics_why);
 	return 0;
 }
 
@@ -302,6 +317,7 @@ void supervisor_ready(void)
 
 static void supervisor_stopped(void)
 {
+	supervisor_http_close();
 	supervisor_control_close();
 	supervisor_interfaces_stop();
 	supervisor_sockets_close(&supervisor_state.listening);
@@ -451,6 +467,15 @@ int main(int argc, char **argv)
 			unready, config_path);
 		return PROC_EXIT_CONFIG;
 	}
+	char why[512];
+	struct sockaddr_storage metrics_at;
+	socklen_t metrics_len;
+	if (supervisor_state.cfg.metrics.listen[0] != '\0' &&
+	    supervisor_http_parse(supervisor_state.cfg.metrics.listen, &metrics_at, &metrics_len,
+				  why, sizeof(why)) == -1) {
+		fprintf(stderr, "%s: %s\nrxmppd: not starting\n", config_path, why);
+		return PROC_EXIT_CONFIG;
+	}
 	if (check_only) {
 		fprintf(stderr, "%s: configuration OK\n", config_path);
 		return 0;
@@ -460,7 +485,6 @@ int main(int argc, char **argv)
 			 config_path);
 	if (supervisor_state.log_level_forced)
 		supervisor_state.cfg.log_level = supervisor_state.forced_log_level;
-	char why[512];
 	if (supervisor_privileges_check(&supervisor_state.cfg, supervisor_state.config_path, why,
 					sizeof(why)) == -1) {
 		fprintf(stderr, "rxmppd: %s; not starting\n", why);
@@ -493,16 +517,24 @@ int main(int argc, char **argv)
 	bool made_control_dir = make_control_dir(supervisor_state.cfg.control_socket);
 	if (supervisor_control_open(supervisor_state.cfg.control_socket, why, sizeof(why)) == -1)
 		fatalx("%s", why);
+	/* Bound before root is given up, like the client ports. */
+	if (supervisor_http_open(supervisor_state.cfg.metrics.listen, why, sizeof(why)) == -1) {
+		log_warnx("%s; not starting", why);
+		supervisor_control_close();
+		return PROC_EXIT_CONFIG;
+	}
 	/* Everything that needs root is bound: from here on no process of the
 	 * node keeps it.  The state files are read after, as that user, so a
 	 * file the node could not use later is found now. */
 	if (supervisor_privileges_drop(&supervisor_state.cfg, supervisor_state.config_path,
 				       made_control_dir, why, sizeof(why)) == -1) {
 		log_warnx("%s; not starting", why);
+		supervisor_http_close();
 		supervisor_control_close();
 		return PROC_EXIT_CONFIG;
 	}
 	if (accounts_check_at_start() == -1) {
+		supervisor_http_close();
 		supervisor_control_close();
 		return PROC_EXIT_CONFIG;
 	}

@@ -25,6 +25,7 @@
 #include "common/ev.h"
 #include "common/ipc.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/proc.h"
 #include "common/proto.h"
 #include "config/callbridges.h"
@@ -131,6 +132,9 @@ void supervisor_children_reap(void);
 /* Stops the children one by one in reverse start order, then calls `done`. */
 void supervisor_children_stop_all(void (*done)(void));
 size_t supervisor_children_status(struct proto_status_child *out, size_t max);
+/* The figures the child of `role` last reported (METRICS), in `*out`; 0
+ * while it is not running or has not reported yet. */
+size_t supervisor_children_metrics(enum proc_role role, const struct metrics_entry **out);
 /* A message to a running child; -1 when it is not there. */
 int supervisor_children_send(enum proc_role role, uint16_t type, uint64_t peer, const void *data,
 			     size_t len);
@@ -177,6 +181,20 @@ void supervisor_control_close(void);
 void supervisor_control_reload_done(bool ok, const char *refusals);
 /* An answer from a child to the control client whose token is `token`. */
 void supervisor_control_relay(uint64_t token, uint16_t type, const void *data, size_t len);
+
+/* supervisor_metrics.c: the node's metrics in the Prometheus text format
+ * appended to `out`; -1 when it did not fit. */
+int supervisor_metrics_render(struct buf *out);
+
+/* supervisor_http.c: the metrics endpoint on metrics.listen ("": off). */
+/* `text` (address:port, an IPv6 address in brackets) as a socket address;
+ * -1 with the reason when it is not one. */
+int supervisor_http_parse(const char *text, struct sockaddr_storage *ss, socklen_t *len, char *why,
+			  size_t why_size);
+int supervisor_http_open(const char *address, char *why, size_t why_size);
+/* A reload: reopens on a changed address; -1 with the reason (it is off then). */
+int supervisor_http_reload(const char *address, char *why, size_t why_size);
+void supervisor_http_close(void);
 
 /* supervisor_privileges.c: whether, started as root, rxmppd has a user to
  * become (checked before it detaches, so that the reason reaches the

@@ -72,6 +72,9 @@ struct child {
 	bool reload_pending;		    /* reconfigured; its READY is awaited */
 	bool peer_up[PROC_ROLE_COUNT];	    /* its last PEER_STATE about each peer */
 	int64_t handed_at[PROC_ROLE_COUNT]; /* when it last got a channel to each */
+	/* Its last METRICS (common/metrics.h); none while it is not running. */
+	struct metrics_entry metrics[METRICS_ENTRIES_MAX];
+	size_t metrics_count;
 };
 
 static struct child children[SUPERVISOR_CHILD_COUNT];
@@ -404,7 +407,16 @@ static void child_msg(struct ipc_channel *ch, const struct ipc_msg *msg, void *a
 		child_on_ready(c, msg);
 	else if (msg->type == PROTO_PEER_STATE)
 		child_on_peer_state(c, msg);
-	else if (c->spec->role == PROC_LISTENER && c->greeted && msg->type == PROTO_STATS) {
+	else if (c->greeted && msg->type == PROTO_METRICS) {
+		static struct metrics_entry entries[METRICS_ENTRIES_MAX];
+		size_t count;
+		if (metrics_unpack(msg->data, msg->len, c->spec->role, entries, &count) == -1) {
+			ipc_channel_fail(c->channel, "malformed METRICS of %zu bytes", msg->len);
+		} else {
+			memcpy(c->metrics, entries, count * sizeof(entries[0]));
+			c->metrics_count = count;
+		}
+	} else if (c->spec->role == PROC_LISTENER && c->greeted && msg->type == PROTO_STATS) {
 		if (ipc_get_data(msg, &supervisor_state.stats, sizeof(supervisor_state.stats)) ==
 		    -1)
 			ipc_channel_fail(c->channel, "STATS of %zu bytes", msg->len);
@@ -723,6 +735,7 @@ static void child_exited(struct child *c, int status)
 	c->greeted = false;
 	memset(c->peer_up, 0, sizeof(c->peer_up));
 	reload_round_forget(c);
+	c->metrics_count = 0;
 	if (c->spec->role == PROC_LISTENER)
 		memset(&supervisor_state.stats, 0, sizeof(supervisor_state.stats));
 
@@ -913,6 +926,15 @@ void supervisor_children_listen_changed(const struct listen_socket *s, bool open
 	if (c == NULL || !c->spec->sockets_live || c->channel == NULL || !c->greeted)
 		return;
 	child_send_socket(c, s, opened);
+}
+
+size_t supervisor_children_metrics(enum proc_role role, const struct metrics_entry **out)
+{
+	const struct child *c = child_by_role(role);
+	if (c == NULL)
+		return 0;
+	*out = c->metrics;
+	return c->metrics_count;
 }
 
 size_t supervisor_children_status(struct proto_status_child *out, size_t max)

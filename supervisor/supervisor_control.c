@@ -183,6 +183,20 @@ static void control_client_msg(struct ipc_channel *ch, const struct ipc_msg *msg
 	case PROTO_CTL_STATUS:
 		control_send_status(ch);
 		break;
+	case PROTO_CTL_STATS: {
+		if (msg->len != 0) {
+			ipc_channel_fail(ch, "CTL_STATS with a payload");
+			break;
+		}
+		struct buf out;
+		buf_init(&out, IPC_FRAME_MAX - 64);
+		if (supervisor_metrics_render(&out) == 0)
+			ipc_send(ch, PROTO_CTL_STATS_REPLY, 0, buf_head(&out), buf_len(&out), -1);
+		else
+			control_send_result(ch, false, "the metrics do not fit in one answer");
+		buf_free(&out);
+		break;
+	}
 	case PROTO_CLUSTER_REQUEST: {
 		struct proto_cluster_request request;
 		if (ipc_get_data(msg, &request, sizeof(request)) == -1) {
