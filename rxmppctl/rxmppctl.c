@@ -73,6 +73,7 @@ static void usage(FILE *out)
 		"                is refused with its errors and the running one kept\n"
 		"  user add|passwd|del|list   client accounts (rxmppctl user --help)\n"
 		"  sessions      the client sessions and call bridges here and in the cluster\n"
+		"  stats         the node's metrics, as its Prometheus endpoint serves them\n"
 		"  kick JID      end a session (full JID) or all of a user's (bare JID)\n"
 		"  drain [--rate N] [--to HOST:PORT]... [--timeout SECONDS] [--no-wait]\n"
 		"                send this node's clients and call bridges to the other\n"
@@ -91,7 +92,7 @@ static void usage(FILE *out)
 		"Options:\n"
 		"  -c, --config FILE   find the control socket in FILE (default %s)\n"
 		"  -s, --socket PATH   talk to the control socket at PATH\n"
-		"      --json          print the answer as JSON (status, reload, sessions,\n"
+		"      --json          print the answer as JSON (status, reload, sessions, stats,\n"
 		"                      user list, callbridge list, cluster, dns check)\n"
 		"  -h, --help          print this help; after a command, that command's help\n"
 		"  -V, --version       print the version\n"
@@ -537,9 +538,9 @@ static bool is_help(const char *arg)
 	return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;
 }
 
-static const char *const commands[] = {"status", "reload",     "user",	 "cluster",
-				       "dns",	 "callbridge", "reset",	 "sessions",
-				       "kick",	 "drain",      "undrain"};
+static const char *const commands[] = {"status", "reload",     "user",	  "cluster",
+				       "dns",	 "callbridge", "reset",	  "sessions",
+				       "kick",	 "drain",      "undrain", "stats"};
 
 static bool known_command(const char *name)
 {
@@ -675,6 +676,8 @@ int main(int argc, char **argv)
 		return rxmppctl_kick(argc, argv, socket_path);
 	if (strcmp(command, "drain") == 0 || strcmp(command, "undrain") == 0)
 		return rxmppctl_drain(argc, argv, socket_path);
+	if (strcmp(command, "stats") == 0)
+		return rxmppctl_stats(argc, argv, socket_path, json);
 	uint16_t request = is_status ? PROTO_CTL_STATUS : PROTO_CTL_RELOAD;
 	uint16_t expect = is_status ? PROTO_CTL_STATUS_REPLY : PROTO_CTL_RESULT;
 	if (is_status && rxmppctl_daemon_absent(socket_path))

@@ -75,6 +75,9 @@ int rxmppctl_drain(int argc, char **argv, const char *socket_path);
 /* rxmppctl_cluster.c: whether this node drains, for the cluster status. */
 void rxmppctl_cluster_note_draining(bool draining);
 
+/* rxmppctl_stats.c: `stats`; argv[0] is "stats". */
+int rxmppctl_stats(int argc, char **argv, const char *socket_path, bool json);
+
 /* A reload waits for every process to confirm (rxmppd gives them 10 s). */
 #define CTL_RELOAD_TIMEOUT_MS 15000
 
