@@ -7,7 +7,8 @@
  * (elector_wire_decode), the relay messages of the router
  * (router_relay_wire_decode) and the administration messages (session
  * lists, proto_sessions_unpack and proto_cluster_sessions_unpack; a kick,
- * proto_admin_kick_check), each given every frame.  The input goes through a
+ * proto_admin_kick_check) and the children's figures (metrics_unpack, as
+ * from each child), each given every frame.  The input goes through a
  * real socketpair into a real channel on one event loop, as a child reads
  * it; the channel must end, by end of file or by refusing a frame, and
  * nothing may read out of bounds.
@@ -21,6 +22,7 @@
 #include "common/ev.h"
 #include "common/ipc.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/proto.h"
 #include "elector/elector_wire.h"
 #include "router/router_relay_wire.h"
@@ -67,6 +69,19 @@ static void fuzz_ipc_on_msg(struct ipc_channel *ch, const struct ipc_msg *msg, v
 	static struct proto_admin_kick kick;
 	if (ipc_get_data(msg, &kick, sizeof(kick)) == 0)
 		proto_admin_kick_check(&kick);
+	static struct metrics_entry entries[METRICS_ENTRIES_MAX];
+	static const enum proc_role roles[] = {PROC_LISTENER, PROC_ROUTER, PROC_ELECTOR};
+	for (size_t r = 0; r < sizeof(roles) / sizeof(roles[0]); r++) {
+		size_t count;
+		if (metrics_unpack(msg->data, msg->len, roles[r], entries, &count) == -1)
+			continue;
+		/* What it takes, the writer can name. */
+		for (size_t i = 0; i < count; i++) {
+			if (entries[i].id >= METRICS_ID_END ||
+			    metrics_defs[entries[i].id].source != roles[r])
+				abort();
+		}
+	}
 }
 
 static void fuzz_ipc_on_close(struct ipc_channel *ch, const char *reason, void *arg)

@@ -35,6 +35,7 @@ Suite *router_members_suite(void);
 Suite *proto_suite(void);
 Suite *elector_health_suite(void);
 Suite *wire_versions_suite(void);
+Suite *metrics_suite(void);
 
 /* Runs `emit` with stderr redirected to a pipe and returns what it wrote
  * (at most `size` - 1 bytes, ended); check_log.c. */
