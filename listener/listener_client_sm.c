@@ -301,6 +301,7 @@ static void sm_resume(struct conn *c, const struct xml_node *element)
 		listener_conn_stream_error(old, "conflict", "the session was resumed elsewhere");
 	} else {
 		table_remove(listener_state.sm_detached, &s->session, sizeof(s->session));
+		listener_index_release(&listener_state.index, s->user);
 		ev_timer_del(s->expiry);
 		s->expiry = NULL;
 	}
@@ -411,6 +412,7 @@ static unsigned sm_return_all(struct listener_sm *core, struct listener_csi *csi
 static void sm_detached_end(struct sm_session *s, const char *why)
 {
 	table_remove(listener_state.sm_detached, &s->session, sizeof(s->session));
+	listener_index_release(&listener_state.index, s->user);
 	listener_route_session_down_id(s->session);
 	unsigned n = sm_return_all(&s->core, NULL);
 	log_info("client session %s ended without its connection: %s; %u stanzas returned to "
@@ -437,9 +439,15 @@ bool listener_client_sm_detach(struct conn *c)
 		return false;
 	if (table_put(listener_state.sm_detached, &c->id, sizeof(c->id), s, NULL) == -1)
 		return false;
+	/* It still counts against max_sessions and max_resources_per_user. */
+	if (listener_index_hold(&listener_state.index, c->user) == -1) {
+		table_remove(listener_state.sm_detached, &c->id, sizeof(c->id));
+		return false;
+	}
 	s->expiry =
 	    ev_timer_add(listener_state.loop, (int64_t)s->core.max_seconds * 1000, sm_expired, s);
 	if (s->expiry == NULL || sm_unhook(s) == -1) {
+		listener_index_release(&listener_state.index, c->user);
 		table_remove(listener_state.sm_detached, &c->id, sizeof(c->id));
 		ev_timer_del(s->expiry);
 		s->expiry = NULL;

@@ -92,26 +92,43 @@ unsigned listener_index_count_user(const struct listener_index *x, const char *u
 	return u != NULL ? u->count : 0;
 }
 
+/* One more client session of `user`; -1 (ENOMEM) counts nothing. */
+static int listener_index_count_client(struct listener_index *x, const char *user)
+{
+	size_t user_len = strlen(user);
+	struct listener_count *u = table_get(x->by_user, user, user_len);
+	if (u == NULL) {
+		u = calloc(1, sizeof(*u));
+		if (u == NULL || table_put(x->by_user, user, user_len, u, NULL) == -1) {
+			free(u);
+			errno = ENOMEM;
+			return -1;
+		}
+	}
+	u->count++;
+	x->clients++;
+	return 0;
+}
+
 int listener_index_count_session(struct listener_index *x, struct conn *c)
 {
 	if (c->counted)
 		return 0;
-	if (c->kind == PROTO_SOCKET_COMPONENT) {
+	if (c->kind == PROTO_SOCKET_COMPONENT)
 		x->components++;
-	} else {
-		size_t user_len = strlen(c->user);
-		struct listener_count *u = table_get(x->by_user, c->user, user_len);
-		if (u == NULL) {
-			u = calloc(1, sizeof(*u));
-			if (u == NULL || table_put(x->by_user, c->user, user_len, u, NULL) == -1) {
-				free(u);
-				errno = ENOMEM;
-				return -1;
-			}
-		}
-		u->count++;
-		x->clients++;
-	}
+	else if (listener_index_count_client(x, c->user) == -1)
+		return -1;
 	c->counted = true;
 	return 0;
+}
+
+int listener_index_hold(struct listener_index *x, const char *user)
+{
+	return listener_index_count_client(x, user);
+}
+
+void listener_index_release(struct listener_index *x, const char *user)
+{
+	x->clients--;
+	listener_index_uncount_user(x, user);
 }

@@ -9,6 +9,9 @@
  * A connection is added once accepted and removed once closed, whatever
  * the path (peer gone, stream error, disable, stop); the counts follow
  * those two calls and listener_index_count_session, so they cannot drift.
+ * A session waiting to be resumed has no connection but still counts
+ * (listener_index_hold, then listener_index_release): it holds memory
+ * and its full JID as a connected one does.
  */
 #ifndef RXMPP_LISTENER_INDEX_H
 #define RXMPP_LISTENER_INDEX_H
@@ -36,6 +39,10 @@ struct conn *listener_index_find(const struct listener_index *x, uint64_t id);
 /* `c` became a bound client (c->user set) or an authenticated call bridge
  * (once); -1 (ENOMEM) counts nothing. */
 int listener_index_count_session(struct listener_index *x, struct conn *c);
+/* A client session of `user` without a connection (XEP-0198: waiting to
+ * be resumed) counts as one; -1 (ENOMEM) counts nothing.  Released once. */
+int listener_index_hold(struct listener_index *x, const char *user);
+void listener_index_release(struct listener_index *x, const char *user);
 /* Bound client sessions of the account `user`. */
 unsigned listener_index_count_user(const struct listener_index *x, const char *user);
 

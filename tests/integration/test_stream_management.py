@@ -8,6 +8,7 @@ acknowledges (stopped at its bound, everything returned to the sender), an
 `h` beyond what was sent, and what an inactive client is spared."""
 
 import asyncio
+import json
 import re
 import socket
 import time
@@ -15,6 +16,7 @@ import time
 import pytest
 
 from raw import Raw, stream_error
+from rxmpp_node import wait_until
 
 SM = "urn:xmpp:sm:3"
 
@@ -208,6 +210,34 @@ def test_a_session_not_resumed_in_time_bounces_what_was_held(node_factory):
         assert b"<item-not-found" in late.read_until(b"</failed>")
     finally:
         late.close()
+
+
+def test_a_session_waiting_to_be_resumed_still_counts(node_factory):
+    """It holds memory and its full JID: max_resources_per_user and the
+    session count of rxmppctl status include it until it ends."""
+    node = sm_node(node_factory, "  resume_timeout: 2s\n" + "limits:\n"
+                   "  max_resources_per_user: 1\n")
+    bob = Raw(node.client_port, node.certs["ca"])
+    bob.login("bob", "bob-pw", resource="phone")
+    bob.send(f"<enable xmlns='{SM}' resume='true'/>".encode())
+    bob.read_until(b"/>")
+    mark = node.log_mark()
+    bob.close()
+    node.wait_log(r"bob@test\.example/phone keeps its place", start=mark)
+    assert json.loads(node.ctl("status", "--json").stdout)["sessions"] == 1
+    second = Raw(node.client_port, node.certs["ca"])
+    try:
+        assert b"<resource-constraint" in second.login("bob", "bob-pw", resource="tablet")
+    finally:
+        second.close()
+    node.wait_log(r"bob@test\.example/phone ended without its connection", start=mark)
+    wait_until(lambda: json.loads(node.ctl("status", "--json").stdout)["sessions"] == 0,
+               timeout=5, what="the session to be counted no more")
+    third = Raw(node.client_port, node.certs["ca"])
+    try:
+        assert b"bob@test.example/tablet" in third.login("bob", "bob-pw", resource="tablet")
+    finally:
+        third.close()
 
 
 def test_a_client_that_never_acknowledges_is_stopped_at_its_bound(node_factory):

@@ -59,6 +59,18 @@ START_TEST(test_index_find_and_count)
 	listener_index_remove(&x, cb);
 	ck_assert_uint_eq(x.components, 0);
 
+	/* A session waiting to be resumed counts without a connection. */
+	ck_assert_int_eq(listener_index_hold(&x, "user1"), 0);
+	ck_assert_uint_eq(x.clients, 1);
+	ck_assert_uint_eq(listener_index_count_user(&x, "user1"), 1);
+	ck_assert_int_eq(listener_index_count_session(&x, b), 0); /* b is user2 */
+	ck_assert_uint_eq(x.clients, 2);
+	listener_index_release(&x, "user1");
+	ck_assert_uint_eq(x.clients, 1);
+	ck_assert_uint_eq(listener_index_count_user(&x, "user1"), 0);
+	listener_index_remove(&x, b);
+	ck_assert_uint_eq(x.clients, 0);
+
 	/* Never added (listener_conn_new failed early): removing it is harmless. */
 	struct conn *stray = conn_make(9, PROTO_SOCKET_CLIENT, "192.0.2.1");
 	listener_index_remove(&x, stray);
