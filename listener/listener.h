@@ -255,6 +255,9 @@ bool listener_client_sm_deliver_detached(uint64_t session, const char *bytes, si
  * session may still be resumed (true); false otherwise. */
 bool listener_client_sm_keep(struct conn *c, const char *bytes, size_t len);
 bool listener_client_sm_kick_detached(uint64_t session);
+/* Ends every session waiting to be resumed (the node drains: their
+ * clients are sent elsewhere when they come back). */
+void listener_client_sm_end_detached(const char *why);
 /* The router came (back): the detached sessions are announced again. */
 void listener_client_sm_announce_detached(void);
 /* The keepalive is due: an <r/> instead when stanzas wait for an ack;

@@ -513,6 +513,27 @@ bool listener_client_sm_kick_detached(uint64_t session)
 	return true;
 }
 
+static void sm_collect(void *value, void *arg)
+{
+	struct sm_session ***next = arg;
+	*(*next)++ = value;
+}
+
+void listener_client_sm_end_detached(const char *why)
+{
+	size_t n = listener_state.sm_detached != NULL ? table_count(listener_state.sm_detached) : 0;
+	if (n == 0)
+		return;
+	/* Collected first: ending one changes the table. */
+	struct sm_session **all = calloc(n, sizeof(*all)), **next = all;
+	if (all == NULL)
+		return; /* they end when their time runs out */
+	table_each(listener_state.sm_detached, sm_collect, &next);
+	for (size_t i = 0; i < n; i++)
+		sm_detached_end(all[i], why);
+	free(all);
+}
+
 static void sm_announce(void *value, void *arg)
 {
 	struct sm_session *s = value;

@@ -59,6 +59,9 @@ static int64_t drain_step(struct ev_timer *timer, void *arg)
 {
 	(void)timer;
 	(void)arg;
+	/* A session waiting to be resumed cannot be resumed here (its client
+	 * is redirected when it comes back): what it holds is routed again. */
+	listener_client_sm_end_detached("the node is draining");
 	drain.credit_ms += (uint64_t)drain.want.rate * DRAIN_STEP_MS;
 	unsigned redirected = 0, left = 0;
 	for (struct conn *c = listener_state.conns; c != NULL; c = c->next) {

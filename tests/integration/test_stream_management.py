@@ -240,6 +240,24 @@ def test_a_session_waiting_to_be_resumed_still_counts(node_factory):
         third.close()
 
 
+def test_a_draining_node_ends_the_sessions_waiting_to_be_resumed(node_factory):
+    """They cannot be resumed on a node that redirects every new stream:
+    what they held is routed again at once, not when their time runs out."""
+    node = sm_node(node_factory)
+    bob = Raw(node.client_port, node.certs["ca"])
+    bob.login("bob", "bob-pw", resource="phone")
+    bob.send(f"<enable xmlns='{SM}' resume='true'/>".encode())
+    bob.read_until(b"/>")
+    mark = node.log_mark()
+    bob.close()
+    node.wait_log(r"bob@test\.example/phone keeps its place for 300 s", start=mark)
+    node.ctl("drain", "--no-wait", "--to", "127.0.0.1:5999")
+    node.wait_log(r"client session bob@test\.example/phone ended without its connection: "
+                  r"the node is draining", start=mark, timeout=5)
+    wait_until(lambda: json.loads(node.ctl("status", "--json").stdout)["sessions"] == 0,
+               timeout=5, what="no session left")
+
+
 def test_a_client_that_never_acknowledges_is_stopped_at_its_bound(node_factory):
     from xmpp import WAIT, login, run
 
