@@ -42,12 +42,14 @@ struct elector {
 	enum elector_role role;
 	uint64_t leader;
 	uint64_t reported_leader;
-	uint64_t now;		/* ticks since start */
-	uint64_t elapsed;	/* ticks since the election timer was reset */
-	uint64_t timeout;	/* this round's election timeout */
-	uint64_t heartbeat_due; /* leader: ticks since the last heartbeat */
-	uint64_t quorum_due;	/* leader: ticks since the last quorum check */
-	uint64_t leader_heard;	/* ticks since a leader was last heard */
+	uint64_t now;		   /* ticks since start */
+	uint64_t elapsed;	   /* ticks since the election timer was reset */
+	uint64_t timeout;	   /* this round's election timeout */
+	uint64_t heartbeat_due;	   /* leader: ticks since the last heartbeat */
+	uint64_t quorum_due;	   /* leader: ticks since the last quorum check */
+	uint64_t leader_heard;	   /* ticks since a leader was last heard */
+	uint64_t transferee;	   /* leader: handing leadership to it; ELECTOR_NONE */
+	uint64_t transfer_elapsed; /* leader: ticks since the transfer began */
 	uint64_t rng;
 	uint64_t votes[ELECTOR_MEMBERS_MAX];
 	unsigned vote_count;
@@ -193,6 +195,7 @@ static void become_follower(struct elector *e, uint64_t term, uint64_t leader)
 	e->role = ELECTOR_FOLLOWER;
 	e->leader = leader;
 	e->vote_count = 0;
+	e->transferee = ELECTOR_NONE;
 	reset_timer(e);
 }
 
@@ -358,6 +361,7 @@ static void become_leader(struct elector *e)
 	e->leader = e->opt.id;
 	e->heartbeat_due = 0;
 	e->quorum_due = 0;
+	e->transferee = ELECTOR_NONE;
 	memset(e->progress, 0, sizeof(e->progress));
 	memset(e->departures, 0, sizeof(e->departures));
 	/* The same membership re-entered in this term is Raft's no-op entry: its
@@ -376,7 +380,9 @@ static void count_vote(struct elector *e, uint64_t from)
 		e->votes[e->vote_count++] = from;
 }
 
-static void campaign(struct elector *e, bool pre)
+/* `transfer`: the leader handed leadership here (no pre-vote; see
+ * ELECTOR_VOTE_TRANSFER). */
+static void campaign(struct elector *e, bool pre, bool transfer)
 {
 	e->vote_count = 0;
 	e->leader = ELECTOR_NONE;
@@ -392,7 +398,7 @@ static void campaign(struct elector *e, bool pre)
 	count_vote(e, e->opt.id);
 	if (e->vote_count >= quorum(e)) {
 		if (pre)
-			campaign(e, false);
+			campaign(e, false, false);
 		else
 			become_leader(e);
 		return;
@@ -404,6 +410,8 @@ static void campaign(struct elector *e, bool pre)
 		struct elector_msg *m = emit(e, pre ? ELECTOR_MSG_PRE_VOTE : ELECTOR_MSG_VOTE, id);
 		if (m != NULL && pre)
 			m->term = e->p.term + 1; /* the term it would campaign in */
+		else if (m != NULL && transfer)
+			m->granted = ELECTOR_VOTE_TRANSFER;
 	}
 }
 
@@ -450,6 +458,10 @@ void elector_tick(struct elector *e)
 			    e->now - d->since >= 2 * (uint64_t)e->opt.election_ticks_max)
 				d->state = ELECTOR_DEPARTURE_UNANSWERED;
 		}
+		/* A target that did not take over in time is not coming: lead on. */
+		if (e->transferee != ELECTOR_NONE &&
+		    ++e->transfer_elapsed >= e->opt.election_ticks_min)
+			e->transferee = ELECTOR_NONE;
 		if (++e->heartbeat_due >= e->opt.heartbeat_ticks)
 			send_heartbeats(e);
 		if (++e->quorum_due >= e->opt.election_ticks_min) {
@@ -471,7 +483,7 @@ void elector_tick(struct elector *e)
 	}
 	if (++e->elapsed >= e->timeout) {
 		if (promotable(e))
-			campaign(e, true);
+			campaign(e, true, false);
 		else
 			reset_timer(e);
 	}
@@ -491,6 +503,10 @@ static void on_heartbeat(struct elector *e, const struct elector_msg *m)
 		become_follower(e, m->term, m->from);
 	e->leader = m->from;
 	e->elapsed = 0;
+	/* A turn taken after a closed link (elector_link_closed) ends when
+	 * the leader is heard again. */
+	if (e->timeout < e->opt.election_ticks_min)
+		reset_timer(e);
 	e->leader_heard = 0;
 	e->report = (struct leader_report){.from = m->from, .at = e->now, .count = m->config.count};
 	for (uint32_t i = 0; i < m->config.count && i < ELECTOR_MEMBERS_MAX; i++) {
@@ -587,7 +603,8 @@ static void step(struct elector *e, const struct elector_msg *m)
 		/* A node that heard its leader lately ignores would-be candidates
 		 * altogether (thesis 4.2.3): removed or partitioned nodes cannot
 		 * depose a healthy leader. */
-		if (m->type == ELECTOR_MSG_VOTE && leader_recently_heard(e))
+		if (m->type == ELECTOR_MSG_VOTE && m->granted != ELECTOR_VOTE_TRANSFER &&
+		    leader_recently_heard(e))
 			return;
 		if (m->type == ELECTOR_MSG_PRE_VOTE_REPLY) {
 			/* A refusal that names a newer term: that term exists. */
@@ -611,7 +628,7 @@ static void step(struct elector *e, const struct elector_msg *m)
 		if (e->role == ELECTOR_PRE_CANDIDATE && m->granted && m->term == e->p.term + 1) {
 			count_vote(e, m->from);
 			if (e->vote_count >= quorum(e))
-				campaign(e, false);
+				campaign(e, false, false);
 		}
 		break;
 	case ELECTOR_MSG_VOTE: {
@@ -650,8 +667,17 @@ static void step(struct elector *e, const struct elector_msg *m)
 				    m->last_term == e->p.config.term)
 					pr->match_index = m->last_index;
 				maybe_commit(e);
+				/* The target caught up: it may take over now. */
+				if (e->transferee == m->from &&
+				    pr->match_index == e->p.config.index)
+					emit(e, ELECTOR_MSG_TIMEOUT_NOW, m->from);
 			}
 		}
+		break;
+	case ELECTOR_MSG_TIMEOUT_NOW:
+		/* Only from the leader this node follows, in its term. */
+		if (e->role == ELECTOR_FOLLOWER && e->leader == m->from && promotable(e))
+			campaign(e, false, true);
 		break;
 	default:
 		break;
@@ -678,9 +704,12 @@ int elector_initialize(struct elector *e, const char *address,
 	return 0;
 }
 
+/* Not while leadership is being handed over: the target must be up to
+ * date when it campaigns (thesis 3.10). */
 static bool change_allowed(const struct elector *e)
 {
-	return e->role == ELECTOR_LEADER && e->p.commit_index == e->p.config.index;
+	return e->role == ELECTOR_LEADER && e->p.commit_index == e->p.config.index &&
+	       e->transferee == ELECTOR_NONE;
 }
 
 int elector_propose_add(struct elector *e, uint64_t id, const char *address,
@@ -731,6 +760,81 @@ int elector_propose_remove(struct elector *e, uint64_t id)
 		return 0;
 	}
 	return -1;
+}
+
+void elector_link_closed(struct elector *e, uint64_t id)
+{
+	if (e->role != ELECTOR_FOLLOWER || e->leader == ELECTOR_NONE || e->leader != id ||
+	    !promotable(e))
+		return;
+	/* The leader is as good as gone: this node no longer holds it heard,
+	 * so it grants the others' pre-votes too. */
+	e->leader_heard = UINT64_MAX / 2;
+	/* Every follower hears the close at once: were they all to campaign
+	 * at once, their votes would split and cost a whole election timeout.
+	 * They take turns instead, by rank of id among the members that do
+	 * not lead, half a heartbeat apart (a pre-vote and a vote take far
+	 * less); a later one finds a leader already, or stands in for a
+	 * first one that cannot win. */
+	uint64_t rank = 0;
+	for (uint32_t i = 0; i < e->p.config.count; i++) {
+		uint64_t other = e->p.config.members[i].id;
+		rank += other != id && other < e->opt.id;
+	}
+	if (rank == 0) {
+		campaign(e, true, false);
+		return;
+	}
+	uint64_t turn = rank * (e->opt.heartbeat_ticks / 2 > 0 ? e->opt.heartbeat_ticks / 2 : 1);
+	if (e->timeout - e->elapsed > turn) {
+		e->elapsed = 0;
+		e->timeout = turn;
+	}
+}
+
+/* The most up-to-date other member: one that acknowledged the latest
+ * membership before one that did not, then the one heard from last. */
+static uint64_t transfer_candidate(const struct elector *e)
+{
+	const struct peer_progress *best = NULL;
+	for (size_t i = 0; i < ELECTOR_MEMBERS_MAX; i++) {
+		const struct peer_progress *pr = &e->progress[i];
+		if (pr->id == ELECTOR_NONE || pr->id == e->opt.id || !pr->heard ||
+		    member(&e->p.config, pr->id) == NULL)
+			continue;
+		bool current = pr->match_index == e->p.config.index;
+		bool best_current = best != NULL && best->match_index == e->p.config.index;
+		if (best == NULL || (current && !best_current) ||
+		    (current == best_current && pr->heard_at > best->heard_at))
+			best = pr;
+	}
+	return best != NULL ? best->id : ELECTOR_NONE;
+}
+
+int elector_transfer(struct elector *e, uint64_t id)
+{
+	if (e->role != ELECTOR_LEADER)
+		return -1;
+	if (id == ELECTOR_NONE)
+		id = e->transferee != ELECTOR_NONE ? e->transferee : transfer_candidate(e);
+	if (id == ELECTOR_NONE || id == e->opt.id || member(&e->p.config, id) == NULL ||
+	    (e->transferee != ELECTOR_NONE && e->transferee != id))
+		return -1;
+	if (e->transferee == id)
+		return 0;
+	e->transferee = id;
+	e->transfer_elapsed = 0;
+	const struct peer_progress *pr = progress_of(e, id);
+	if (pr != NULL && pr->match_index == e->p.config.index)
+		emit(e, ELECTOR_MSG_TIMEOUT_NOW, id);
+	else
+		emit_heartbeat(e, id); /* its reply says when it is up to date */
+	return 0;
+}
+
+uint64_t elector_transferee(const struct elector *e)
+{
+	return e->role == ELECTOR_LEADER ? e->transferee : ELECTOR_NONE;
 }
 
 bool elector_has_ready(const struct elector *e)

@@ -35,6 +35,25 @@
  * (elector_removed): it is persisted with the membership, and such a node never campaigns. A member
  * with an all-zero fingerprint (read from a state file of before fingerprints) is not bound yet:
  * the leader binds it with elector_propose_add when it is heard from.
+ *
+ * A crash noticed at once: the shell says when a peer link to a member
+ * closed (elector_link_closed); a follower whose leader's link closed
+ * (FIN or RST: the process or its machine went away) starts its pre-vote
+ * at once instead of waiting out its election timeout; the followers take
+ * turns by rank of node id, half a heartbeat apart, so that their votes
+ * do not split (no randomness needed).  Pre-vote still
+ * decides: members that hear the leader refuse, so a link that flaps, or
+ * a follower that lost only its own link, changes no term and deposes
+ * nobody.
+ *
+ * Leadership transfer (thesis 3.10, elector_transfer): the leader stops
+ * taking membership changes, brings the chosen member up to date (a
+ * heartbeat with the membership), and tells it to campaign at once
+ * (ELECTOR_MSG_TIMEOUT_NOW).  The target skips pre-vote and marks its vote
+ * requests ELECTOR_VOTE_TRANSFER, which members grant although they heard
+ * the leader lately (the leader among them: it steps down).  A transfer
+ * not done within election_ticks_min ticks is given up and the leader
+ * leads on.
  */
 #ifndef RXMPP_ELECTOR_CORE_H
 #define RXMPP_ELECTOR_CORE_H
@@ -95,11 +114,16 @@ enum elector_msg_type {
 	ELECTOR_MSG_VOTE_REPLY,
 	ELECTOR_MSG_HEARTBEAT,
 	ELECTOR_MSG_HEARTBEAT_REPLY,
+	ELECTOR_MSG_TIMEOUT_NOW, /* leader -> transfer target: campaign now */
 };
 
+/* `granted` of an ELECTOR_MSG_VOTE: the candidate campaigns because the
+ * leader handed leadership to it, so recent heartbeats do not stop it. */
+#define ELECTOR_VOTE_TRANSFER 1
+
 struct elector_msg {
-	uint32_t type; /* enum elector_msg_type */
-	uint32_t granted;
+	uint32_t type;	  /* enum elector_msg_type */
+	uint32_t granted; /* replies: 0 or 1; votes: 0 or ELECTOR_VOTE_TRANSFER; else 0 */
 	uint64_t from;
 	uint64_t to;
 	uint64_t term;
@@ -149,6 +173,24 @@ int elector_initialize(struct elector *e, const char *address,
 int elector_propose_add(struct elector *e, uint64_t id, const char *address,
 			const uint8_t fingerprint[ELECTOR_FINGERPRINT_SIZE]);
 int elector_propose_remove(struct elector *e, uint64_t id);
+
+/* A peer link to member `id` closed (FIN or RST); see above.  Whether the
+ * member was heard lately is the core's business: nothing for a leader,
+ * for a member that does not lead, or for a node that is not a member. */
+void elector_link_closed(struct elector *e, uint64_t id);
+
+/* Leader only: hand leadership to member `id`, or with ELECTOR_NONE to the
+ * most up-to-date other member (it acknowledged the latest membership;
+ * the one heard from last among those).  -1 when not leader, when `id` is
+ * this node or not a member, when no other member was heard from, or
+ * when a transfer is already under way to another member.  The outcome
+ * shows in elector_ready: another leader (or none, then that one) within
+ * election_ticks_min ticks, or this node still leading and
+ * elector_transferee back to ELECTOR_NONE (given up). */
+int elector_transfer(struct elector *e, uint64_t id);
+/* The member a transfer under way hands leadership to; ELECTOR_NONE when
+ * no transfer is under way. */
+uint64_t elector_transferee(const struct elector *e);
 
 struct elector_ready {
 	bool persist; /* state changed: write it before sending the messages */

@@ -7,6 +7,7 @@
  */
 #include "elector_wire.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -24,8 +25,14 @@ static int decode_msg(const struct ipc_msg *msg, struct elector_msg *m, const ch
 	}
 	memset(m, 0, sizeof(*m));
 	memcpy(m, msg->data, msg->len);
-	if (m->type < ELECTOR_MSG_PRE_VOTE || m->type > ELECTOR_MSG_HEARTBEAT_REPLY) {
+	if (m->type < ELECTOR_MSG_PRE_VOTE || m->type > ELECTOR_MSG_TIMEOUT_NOW) {
 		*why = "an election message of an unknown type";
+		return -1;
+	}
+	bool reply = m->type == ELECTOR_MSG_PRE_VOTE_REPLY || m->type == ELECTOR_MSG_VOTE_REPLY;
+	uint32_t flag_max = reply ? 1 : m->type == ELECTOR_MSG_VOTE ? ELECTOR_VOTE_TRANSFER : 0;
+	if (m->granted > flag_max) {
+		*why = "an election message with a flag it cannot carry";
 		return -1;
 	}
 	if ((m->type == ELECTOR_MSG_HEARTBEAT) != (msg->len == sizeof(*m))) {
@@ -60,10 +67,13 @@ int elector_wire_decode(const struct ipc_msg *msg, struct elector_wire_msg *out,
 			return -1;
 		}
 		if ((out->u.change.op != ELECTOR_CHANGE_JOIN &&
-		     out->u.change.op != ELECTOR_CHANGE_REMOVE) ||
+		     out->u.change.op != ELECTOR_CHANGE_REMOVE &&
+		     out->u.change.op != ELECTOR_CHANGE_LEADER) ||
 		    (out->u.change.op == ELECTOR_CHANGE_JOIN &&
 		     !elector_address_valid(out->u.change.address,
 					    sizeof(out->u.change.address))) ||
+		    (out->u.change.op == ELECTOR_CHANGE_LEADER &&
+		     out->u.change.address[0] != '\0') ||
 		    !ends(out->u.change.address, sizeof(out->u.change.address))) {
 			*why = "a malformed membership change";
 			return -1;

@@ -29,11 +29,21 @@ enum elector_wire_type {
 enum elector_change_op {
 	ELECTOR_CHANGE_JOIN,
 	ELECTOR_CHANGE_REMOVE,
+	/* Hand leadership to node_id (ELECTOR_NONE: the most up-to-date other
+	 * member); address empty.  PENDING while it is handed over; then the
+	 * old leader redirects (it no longer leads), or refuses when the
+	 * target did not take over. */
+	ELECTOR_CHANGE_LEADER,
 };
+
+/* The text of the PENDING answer to ELECTOR_CHANGE_LEADER of a leader that
+ * began the transfer (a PENDING from a node without a leader says why). */
+#define ELECTOR_CHANGE_HANDING "handing leadership over"
 
 /* The node that asks is the one at the other end of the link: a join
  * binds node_id to that link's certificate (its fingerprint), and a
- * removal is taken only from a member on a link with its own certificate. */
+ * removal or a leadership transfer is taken only from a member on a link
+ * with its own certificate. */
 struct elector_change {
 	uint32_t op;
 	uint32_t reserved;
@@ -68,9 +78,10 @@ struct elector_wire_msg {
 	} u;
 };
 
-/* Checks the frame's type, size and contents (message types, counts, text
- * ends, member and leader addresses: elector_address_valid) and decodes it; -1 with `*why` set when
- * it is malformed or of an unknown type (the link is then closed). */
+/* Checks the frame's type, size and contents (message types and flags,
+ * counts, text ends, member and leader addresses: elector_address_valid)
+ * and decodes it; -1 with `*why` set when it is malformed or of an unknown
+ * type (the link is then closed). */
 int elector_wire_decode(const struct ipc_msg *msg, struct elector_wire_msg *out, const char **why);
 
 #endif

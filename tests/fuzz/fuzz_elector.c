@@ -5,11 +5,15 @@
  * a frame: its type (2 bytes) then the payload.  A message the decoder
  * accepts goes into a follower of a three-node cluster and its output is
  * taken as the shell would, from a link with the certificate of the member
- * it names (or, when bit 1 of `granted` is set, of an outsider).  Nothing
+ * it names (or, when the top bit of the type is set, of an outsider; the
+ * bit is cleared before decoding).  Then the link of its
+ * sender closes (elector_link_closed), and a leader is asked to hand leadership to it
+ * (elector_transfer).  Nothing
  * may crash or read out of bounds, every text accepted must end within its
  * field, every address accepted must be host:port, and an outsider's
  * message must be refused, and the leader's view of the members a
- * heartbeat carries is taken only from the leader followed.
+ * heartbeat carries is taken only from the leader followed; a leadership
+ * transfer request carries no address.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -27,6 +31,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	uint16_t type;
 	memcpy(&type, data, sizeof(type));
+	bool outsider = (type & 0x8000) != 0;
+	type &= 0x7fff;
 	struct ipc_msg msg = {.type = type, .data = data + 2, .len = size - 2, .fd = -1};
 	static struct elector_wire_msg m;
 	const char *why = NULL;
@@ -40,6 +46,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (type == ELECTOR_WIRE_CHANGE && m.u.change.op == ELECTOR_CHANGE_JOIN &&
 	    !elector_address_valid(m.u.change.address, sizeof(m.u.change.address)))
+		abort();
+	if (type == ELECTOR_WIRE_CHANGE && m.u.change.op == ELECTOR_CHANGE_LEADER &&
+	    m.u.change.address[0] != '\0')
 		abort();
 	if (type == ELECTOR_WIRE_CHANGE_REPLY &&
 	    (strnlen(m.u.reply.text, sizeof(m.u.reply.text)) == sizeof(m.u.reply.text) ||
@@ -71,7 +80,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (e == NULL)
 		return 0;
 	uint8_t fingerprint[ELECTOR_FINGERPRINT_SIZE];
-	bool outsider = (m.u.msg.granted & 2) != 0;
 	memset(fingerprint, outsider ? 0xee : (int)m.u.msg.from, sizeof(fingerprint));
 	uint64_t term = elector_term(e);
 	if (elector_step(e, &m.u.msg, fingerprint, &why) == 0 && outsider &&
@@ -87,7 +95,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    (elector_leader(e) != m.u.msg.from || age != 0))
 			abort();
 	}
+	elector_link_closed(e, m.u.msg.from);
 	for (int t = 0; t < 12; t++) {
+		if (elector_role(e) == ELECTOR_LEADER)
+			elector_transfer(e, m.u.msg.from);
 		while (elector_has_ready(e)) {
 			struct elector_ready r;
 			elector_ready(e, &r);

@@ -18,9 +18,16 @@
  * a node that knows it was removed never campaigns or leads again, and a
  * node that knows it never is one the leader did not remove.
  * A failing schedule prints its seed; ELECTOR_SEED=N replays that one,
- * ELECTOR_SCHEDULES=N runs more or fewer.  Scenario tests cover
- * membership: initialize, add, remove (and telling the node removed),
- * rejoin, and what an impostor tries.
+ * ELECTOR_SCHEDULES=N runs more or fewer.  The shell's "link closed"
+ * comes in the schedules too: every node linked to one that crashes hears
+ * of it, and links also close now and then between healthy nodes (a
+ * flap); leaders hand leadership over (elector_transfer) now and then, to
+ * a member chosen at random or to the most up-to-date one.  Scenario tests
+ * cover membership: initialize, add, remove (and telling the node
+ * removed), rejoin, and what an impostor tries; a crash noticed by its
+ * closed links; a link that closes while the leader is healthy; and
+ * leadership transfer (to a lagging member, to one that crashes, while a
+ * membership change is pending).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,11 +122,48 @@ static void sim_boot(struct sim *s, int i)
 	s->nodes[i].up = true;
 }
 
+static void sim_drain(struct sim *s, int i);
+
+/* Its links close: every node that could hear it is told, as the shell
+ * tells the core when a peer's process dies. */
 static void sim_crash(struct sim *s, int i)
 {
 	elector_free(s->nodes[i].e);
 	s->nodes[i].e = NULL;
 	s->nodes[i].up = false;
+	for (int k = 0; k < s->n; k++) {
+		if (k != i && s->nodes[k].up && s->link[i][k]) {
+			elector_link_closed(s->nodes[k].e, s->nodes[i].id);
+			sim_drain(s, k);
+		}
+	}
+}
+
+/* A link between two healthy nodes closes and comes back (a flap): the
+ * node at one end hears of it. */
+static void sim_flap(struct sim *s)
+{
+	int i = (int)(sim_random(s) % (uint64_t)s->n), k = (int)(sim_random(s) % (uint64_t)s->n);
+	if (i == k || !s->nodes[i].up)
+		return;
+	elector_link_closed(s->nodes[i].e, s->nodes[k].id);
+	sim_drain(s, i);
+}
+
+/* The leader, if any, hands leadership to a member chosen at random, or
+ * to the most up-to-date one. */
+static void sim_transfer(struct sim *s)
+{
+	for (int i = 0; i < s->n; i++) {
+		if (!s->nodes[i].up || elector_role(s->nodes[i].e) != ELECTOR_LEADER)
+			continue;
+		const struct elector_config *c = elector_config(s->nodes[i].e);
+		uint64_t to =
+		    sim_random(s) % 2 ? c->members[sim_random(s) % c->count].id : ELECTOR_NONE;
+		if (elector_transfer(s->nodes[i].e, to) == 0)
+			sim_drain(s, i);
+		return;
+	}
 }
 
 static void sim_send(struct sim *s, const struct elector_msg *m)
@@ -398,7 +442,11 @@ static uint64_t sim_run(int n, uint64_t seed, char *failure, size_t failure_size
 			sim_connect_all(&s);
 		} else if (r < 40) {
 			sim_impostor(&s);
-		} else if (r < 42 && n == 5 && s.removed == 0) {
+		} else if (r < 41) {
+			sim_flap(&s);
+		} else if (r < 42) {
+			sim_transfer(&s);
+		} else if (r < 44 && n == 5 && s.removed == 0) {
 			/* Amid the chaos: the leader may die before the removal
 			 * commits, and the member removed may lead next. */
 			sim_remove_one(&s);
@@ -503,7 +551,17 @@ static struct elector *scenario_node(uint64_t id, const struct elector_persisten
 	return elector_new(&options, disk ? disk : &empty);
 }
 
-/* Delivers everything among `nodes` (no loss) for `ticks` ticks. */
+/* Messages between these two nodes are lost (0: none). */
+static uint64_t scenario_cut[2];
+
+static bool scenario_delivers(const struct elector_msg *m)
+{
+	return !((m->from == scenario_cut[0] && m->to == scenario_cut[1]) ||
+		 (m->from == scenario_cut[1] && m->to == scenario_cut[0]));
+}
+
+/* Delivers everything among `nodes` (no loss but scenario_cut) for
+ * `ticks` ticks. */
 static void scenario_run(struct elector **nodes, int n, int ticks)
 {
 	static struct elector_msg queue[4096]; /* about 9 MB: not on the stack */
@@ -528,7 +586,7 @@ static void scenario_run(struct elector **nodes, int n, int ticks)
 			for (size_t k = 0; k < count; k++) {
 				for (int i = 0; i < n; i++) {
 					const char *why;
-					if (nodes[i] != NULL)
+					if (nodes[i] != NULL && scenario_delivers(&queue[k]))
 						elector_step(nodes[i], &queue[k],
 							     cert_of(queue[k].from), &why);
 				}
@@ -985,6 +1043,27 @@ START_TEST(test_wire_frames_are_checked)
 	hb.type = 0;
 	hb.config.count = 0;
 	ck_assert_int_eq(elector_wire_decode(&msg, &m, &why), -1);
+	/* Flags: a reply's grant, a vote's transfer mark, nothing else. */
+	msg.len = offsetof(struct elector_msg, config);
+	hb.type = ELECTOR_MSG_TIMEOUT_NOW;
+	ck_assert_int_eq(elector_wire_decode(&msg, &m, &why), 0);
+	hb.type = ELECTOR_MSG_TIMEOUT_NOW + 1;
+	ck_assert_int_eq(elector_wire_decode(&msg, &m, &why), -1);
+	hb.type = ELECTOR_MSG_VOTE;
+	hb.granted = ELECTOR_VOTE_TRANSFER;
+	ck_assert_int_eq(elector_wire_decode(&msg, &m, &why), 0);
+	hb.granted = ELECTOR_VOTE_TRANSFER + 1;
+	ck_assert_int_eq(elector_wire_decode(&msg, &m, &why), -1);
+	hb.type = ELECTOR_MSG_VOTE_REPLY;
+	hb.granted = 1;
+	ck_assert_int_eq(elector_wire_decode(&msg, &m, &why), 0);
+	hb.granted = 2;
+	ck_assert_int_eq(elector_wire_decode(&msg, &m, &why), -1);
+	hb.type = ELECTOR_MSG_PRE_VOTE;
+	hb.granted = 1;
+	ck_assert_int_eq(elector_wire_decode(&msg, &m, &why), -1);
+	hb.granted = 0;
+	msg.len = sizeof(hb);
 	struct elector_change change = {.op = ELECTOR_CHANGE_JOIN, .node_id = 4};
 	snprintf(change.address, sizeof(change.address), "d:5224\nmember 5 e:1");
 	msg = (struct ipc_msg){
@@ -992,10 +1071,223 @@ START_TEST(test_wire_frames_are_checked)
 	ck_assert_int_eq(elector_wire_decode(&msg, &m, &why), -1);
 	snprintf(change.address, sizeof(change.address), "d:5224");
 	ck_assert_int_eq(elector_wire_decode(&msg, &m, &why), 0);
+	change = (struct elector_change){.op = ELECTOR_CHANGE_LEADER, .node_id = 4};
+	ck_assert_int_eq(elector_wire_decode(&msg, &m, &why), 0);
+	snprintf(change.address, sizeof(change.address), "d:5224");
+	ck_assert_int_eq(elector_wire_decode(&msg, &m, &why), -1);
 	change.op = 7;
 	ck_assert_int_eq(elector_wire_decode(&msg, &m, &why), -1);
 	msg.type = 99;
 	ck_assert_int_eq(elector_wire_decode(&msg, &m, &why), -1);
+}
+END_TEST
+
+/* The leader of three crashes; its links close on both followers at once.
+ * A leader follows within a few ticks, not an election timeout: without
+ * the closed links nobody would even have started by then. */
+START_TEST(test_crash_noticed_by_closed_links)
+{
+	for (int told = 0; told < 2; told++) {
+		struct elector *nodes[3];
+		scenario_three(nodes);
+		int li = (int)elector_leader(nodes[0]) - 1;
+		uint64_t leader = (uint64_t)li + 1, term = elector_term(nodes[(li + 1) % 3]);
+		elector_free(nodes[li]);
+		nodes[li] = NULL;
+		for (int i = 0; told && i < 3; i++) {
+			if (nodes[i] != NULL)
+				elector_link_closed(nodes[i], leader);
+		}
+		scenario_run(nodes, 3, HEARTBEAT);
+		int leaders = 0;
+		for (int i = 0; i < 3; i++)
+			leaders += nodes[i] != NULL && elector_role(nodes[i]) == ELECTOR_LEADER;
+		ck_assert_int_eq(leaders, told ? 1 : 0);
+		if (told)
+			ck_assert_uint_eq(elector_term(nodes[(li + 1) % 3]), term + 1);
+		for (int i = 0; i < 3; i++)
+			elector_free(nodes[i]);
+	}
+}
+END_TEST
+
+/* A link to a healthy leader closes (a flap) on one follower: its
+ * pre-vote fails (the other follower and the leader heard the leader),
+ * no term moves, and it follows the same leader again. */
+START_TEST(test_link_flap_deposes_nobody)
+{
+	struct elector *nodes[3];
+	scenario_three(nodes);
+	int li = (int)elector_leader(nodes[0]) - 1, f = (li + 1) % 3;
+	uint64_t leader = (uint64_t)li + 1, term = elector_term(nodes[li]);
+	for (int k = 0; k < 5; k++) {
+		elector_link_closed(nodes[f], leader);
+		scenario_run(nodes, 3, HEARTBEAT + 1);
+	}
+	scenario_run(nodes, 3, 2 * ELECTION_MAX);
+	for (int i = 0; i < 3; i++) {
+		ck_assert_uint_eq(elector_term(nodes[i]), term);
+		ck_assert_uint_eq(elector_leader(nodes[i]), leader);
+	}
+	ck_assert_int_eq(elector_role(nodes[li]), ELECTOR_LEADER);
+	/* Closed links to a member that does not lead, or on the leader,
+	 * start nothing. */
+	elector_link_closed(nodes[f], (uint64_t)(li + 2) % 3 + 1);
+	elector_link_closed(nodes[li], (uint64_t)f + 1);
+	ck_assert_int_eq(elector_role(nodes[f]), ELECTOR_FOLLOWER);
+	ck_assert_int_eq(elector_role(nodes[li]), ELECTOR_LEADER);
+	for (int i = 0; i < 3; i++)
+		elector_free(nodes[i]);
+}
+END_TEST
+
+/* A follower loses only its own link to the leader, for long: it keeps
+ * asking for pre-votes, which the other follower (hearing the leader)
+ * refuses; no term moves, and once the link is back it follows again. */
+START_TEST(test_follower_losing_its_own_link_deposes_nobody)
+{
+	struct elector *nodes[3];
+	scenario_three(nodes);
+	int li = (int)elector_leader(nodes[0]) - 1, f = (li + 1) % 3;
+	uint64_t leader = (uint64_t)li + 1, term = elector_term(nodes[li]);
+	scenario_cut[0] = leader;
+	scenario_cut[1] = (uint64_t)f + 1;
+	elector_link_closed(nodes[f], leader);
+	scenario_run(nodes, 3, 10 * ELECTION_MAX);
+	scenario_cut[0] = scenario_cut[1] = 0;
+	for (int i = 0; i < 3; i++)
+		ck_assert_uint_eq(elector_term(nodes[i]), term);
+	ck_assert_int_eq(elector_role(nodes[li]), ELECTOR_LEADER);
+	ck_assert_uint_eq(elector_leader(nodes[(li + 2) % 3]), leader);
+	scenario_run(nodes, 3, 2 * HEARTBEAT);
+	ck_assert_uint_eq(elector_leader(nodes[f]), leader);
+	for (int i = 0; i < 3; i++)
+		elector_free(nodes[i]);
+}
+END_TEST
+
+static int scenario_leader_index(struct elector **nodes, int n)
+{
+	int at = -1;
+	for (int i = 0; i < n; i++) {
+		if (nodes[i] != NULL && elector_role(nodes[i]) == ELECTOR_LEADER) {
+			ck_assert_int_eq(at, -1);
+			at = i;
+		}
+	}
+	return at;
+}
+
+/* Leadership moves to the member named, within a few ticks, in the next
+ * term; with none named, to another member; never to a non-member or to
+ * the leader itself, and only from a leader. */
+START_TEST(test_transfer_moves_leadership)
+{
+	struct elector *nodes[3];
+	scenario_three(nodes);
+	int li = scenario_leader_index(nodes, 3), to = (li + 2) % 3;
+	uint64_t term = elector_term(nodes[li]);
+	ck_assert_int_eq(elector_transfer(nodes[li], (uint64_t)li + 1), -1);
+	ck_assert_int_eq(elector_transfer(nodes[li], 42), -1);
+	ck_assert_int_eq(elector_transfer(nodes[to], ELECTOR_NONE), -1);
+	ck_assert_int_eq(elector_transfer(nodes[li], (uint64_t)to + 1), 0);
+	ck_assert_uint_eq(elector_transferee(nodes[li]), (uint64_t)to + 1);
+	/* No membership change while it is handed over. */
+	ck_assert_int_eq(elector_propose_remove(nodes[li], (uint64_t)to + 1), -1);
+	scenario_run(nodes, 3, 3);
+	ck_assert_int_eq(scenario_leader_index(nodes, 3), to);
+	for (int i = 0; i < 3; i++) {
+		ck_assert_uint_eq(elector_term(nodes[i]), term + 1);
+		ck_assert_uint_eq(elector_leader(nodes[i]), (uint64_t)to + 1);
+	}
+	ck_assert_uint_eq(elector_transferee(nodes[li]), ELECTOR_NONE);
+	ck_assert_int_eq(elector_transfer(nodes[to], ELECTOR_NONE), 0);
+	scenario_run(nodes, 3, 3);
+	int next = scenario_leader_index(nodes, 3);
+	ck_assert_int_ne(next, to);
+	ck_assert_int_ne(next, -1);
+	ck_assert_uint_eq(elector_term(nodes[next]), term + 2);
+	for (int i = 0; i < 3; i++)
+		elector_free(nodes[i]);
+}
+END_TEST
+
+/* The target crashes before it takes over: the leader gives the transfer
+ * up after an election timeout and leads on in the same term, taking
+ * membership changes again. */
+START_TEST(test_transfer_to_a_crashed_target_is_given_up)
+{
+	struct elector *nodes[3];
+	scenario_three(nodes);
+	int li = scenario_leader_index(nodes, 3), to = (li + 1) % 3;
+	uint64_t term = elector_term(nodes[li]);
+	elector_free(nodes[to]);
+	nodes[to] = NULL;
+	ck_assert_int_eq(elector_transfer(nodes[li], (uint64_t)to + 1), 0);
+	/* Asked again for another member meanwhile: refused, not restarted. */
+	ck_assert_int_eq(elector_transfer(nodes[li], (uint64_t)(li + 2) % 3 + 1), -1);
+	scenario_run(nodes, 3, ELECTION_MIN - 1);
+	ck_assert_uint_eq(elector_transferee(nodes[li]), (uint64_t)to + 1);
+	ck_assert_int_eq(elector_propose_remove(nodes[li], (uint64_t)to + 1), -1);
+	scenario_run(nodes, 3, 2);
+	ck_assert_uint_eq(elector_transferee(nodes[li]), ELECTOR_NONE);
+	ck_assert_int_eq(elector_role(nodes[li]), ELECTOR_LEADER);
+	ck_assert_uint_eq(elector_term(nodes[li]), term);
+	ck_assert_int_eq(elector_propose_remove(nodes[li], (uint64_t)to + 1), 0);
+	for (int i = 0; i < 3; i++)
+		elector_free(nodes[i]);
+}
+END_TEST
+
+/* A member that missed a membership change (cut off while it committed)
+ * is named: the leader brings it up to date first, and it wins with the
+ * latest membership. */
+START_TEST(test_transfer_to_a_lagging_member)
+{
+	struct elector *nodes[3];
+	scenario_three(nodes);
+	int li = scenario_leader_index(nodes, 3), lag = (li + 1) % 3, other = (li + 2) % 3;
+	scenario_cut[0] = (uint64_t)li + 1;
+	scenario_cut[1] = (uint64_t)lag + 1;
+	/* The other follower moves to a new address: committed by two of three. */
+	ck_assert_int_eq(elector_propose_add(nodes[li], (uint64_t)other + 1, "moved:5224",
+					     cert_of((uint64_t)other + 1)),
+			 0);
+	scenario_run(nodes, 3, 2 * HEARTBEAT);
+	uint64_t index = elector_config(nodes[li])->index;
+	ck_assert_uint_eq(elector_commit_index(nodes[li]), index);
+	ck_assert_uint_lt(elector_config(nodes[lag])->index, index);
+	scenario_cut[0] = scenario_cut[1] = 0;
+	ck_assert_int_eq(elector_transfer(nodes[li], (uint64_t)lag + 1), 0);
+	scenario_run(nodes, 3, 4);
+	ck_assert_int_eq(scenario_leader_index(nodes, 3), lag);
+	ck_assert_uint_ge(elector_config(nodes[lag])->index, index);
+	ck_assert_str_eq(elector_config(nodes[lag])->members[other].address, "moved:5224");
+	for (int i = 0; i < 3; i++)
+		elector_free(nodes[i]);
+}
+END_TEST
+
+/* A change is pending (not committed) when the leader hands over: the
+ * target gets the entry before it campaigns, and, leading, commits it. */
+START_TEST(test_transfer_while_a_change_is_pending)
+{
+	struct elector *nodes[3];
+	scenario_three(nodes);
+	int li = scenario_leader_index(nodes, 3), to = (li + 1) % 3;
+	static const uint8_t fourth[ELECTOR_FINGERPRINT_SIZE] = {4};
+	ck_assert_int_eq(elector_propose_add(nodes[li], 4, "n4:5224", fourth), 0);
+	ck_assert_uint_lt(elector_commit_index(nodes[li]), elector_config(nodes[li])->index);
+	ck_assert_int_eq(elector_transfer(nodes[li], (uint64_t)to + 1), 0);
+	scenario_run(nodes, 3, 2 * HEARTBEAT);
+	ck_assert_int_eq(scenario_leader_index(nodes, 3), to);
+	const struct elector_config *c = elector_config(nodes[to]);
+	ck_assert_uint_eq(c->count, 4);
+	ck_assert_uint_eq(elector_commit_index(nodes[to]), c->index);
+	for (int i = 0; i < 3; i++)
+		ck_assert_uint_eq(elector_config(nodes[i])->count, 4);
+	for (int i = 0; i < 3; i++)
+		elector_free(nodes[i]);
 }
 END_TEST
 
@@ -1013,6 +1305,13 @@ Suite *elector_suite(void)
 	tcase_add_test(tc, test_leader_cut_off_steps_down);
 	tcase_add_test(tc, test_impostor_changes_nothing);
 	tcase_add_test(tc, test_unbound_member_is_bound_once);
+	tcase_add_test(tc, test_crash_noticed_by_closed_links);
+	tcase_add_test(tc, test_link_flap_deposes_nobody);
+	tcase_add_test(tc, test_follower_losing_its_own_link_deposes_nobody);
+	tcase_add_test(tc, test_transfer_moves_leadership);
+	tcase_add_test(tc, test_transfer_to_a_crashed_target_is_given_up);
+	tcase_add_test(tc, test_transfer_to_a_lagging_member);
+	tcase_add_test(tc, test_transfer_while_a_change_is_pending);
 	tcase_add_test(tc, test_three_nodes_random_schedules);
 	tcase_add_test(tc, test_five_nodes_random_schedules);
 	suite_add_tcase(s, tc);

@@ -47,8 +47,8 @@ static const struct wire_layout released[] = {
      .ack = 16,
      .kick = 16,
      .last_elector_wire = ELECTOR_WIRE_CHANGE_REPLY,
-     .last_elector_msg = ELECTOR_MSG_HEARTBEAT_REPLY,
-     .last_change_op = ELECTOR_CHANGE_REMOVE,
+     .last_elector_msg = ELECTOR_MSG_TIMEOUT_NOW,
+     .last_change_op = ELECTOR_CHANGE_LEADER,
      .last_relay_wire = RELAY_WIRE_ANSWER,
      .last_query_op = RELAY_QUERY_KICK},
 };
@@ -72,8 +72,8 @@ static const struct wire_layout built = {
     .ack = sizeof(struct relay_wire_ack),
     .kick = sizeof(struct relay_wire_kick),
     .last_elector_wire = ELECTOR_WIRE_CHANGE_REPLY,
-    .last_elector_msg = ELECTOR_MSG_HEARTBEAT_REPLY,
-    .last_change_op = ELECTOR_CHANGE_REMOVE,
+    .last_elector_msg = ELECTOR_MSG_TIMEOUT_NOW,
+    .last_change_op = ELECTOR_CHANGE_LEADER,
     .last_relay_wire = RELAY_WIRE_ANSWER,
     .last_query_op = RELAY_QUERY_KICK,
 };
