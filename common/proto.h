@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 /* Raised whenever a payload below changes, so mixed builds refuse each other. */
-#define PROTO_VERSION 11
+#define PROTO_VERSION 12
 
 /* Session ids start at 1; 0 names the server itself (see PROTO_STANZA). */
 #define PROTO_SERVER_SESSION 0
@@ -348,6 +348,19 @@ enum proto_cluster_op {
 	PROTO_CLUSTER_OP_INITIALIZE,
 	PROTO_CLUSTER_OP_JOIN,	 /* arg: host:port of any member */
 	PROTO_CLUSTER_OP_REMOVE, /* arg: node id (hex) or host:port */
+	/* Leadership transfer (Raft thesis 3.10), from any member: the leader
+	 * hands leadership to the member named (node id in hex, or host:port),
+	 * or with an empty arg to the most up-to-date other member.  Answered
+	 * once another member leads, or when the transfer fails (the target
+	 * did not take over within the election timeout: the leader leads on). */
+	PROTO_CLUSTER_OP_LEADER,
+	/* Give up leadership, for the supervisor (SIGTERM) and rxmppctl drain:
+	 * arg empty.  A node that leads hands leadership to the most
+	 * up-to-date other member and answers once another leads (ok) or the
+	 * transfer failed (not ok, within an election timeout); a node that
+	 * does not lead, or runs alone, answers ok at once.  The answer is
+	 * PROTO_CLUSTER_RESULT with the request's header peer (token). */
+	PROTO_CLUSTER_OP_YIELD,
 };
 
 struct proto_cluster_request {

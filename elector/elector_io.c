@@ -38,6 +38,14 @@
  *   a quorum is.  `cluster status` shows it; losing and regaining a member
  *   or the quorum is logged once (elector_health.c), losing the leader
  *   where the leader changes.
+ * - A closed link to a member (FIN or RST) is told to the core
+ *   (elector_link_closed: a follower whose leader's links close campaigns
+ *   at once), and that member no longer counts as heard, so a new leader
+ *   does not wait for a dead node to register with its router.
+ * - Leadership transfer (elector_handover.c): rxmppctl cluster leader and
+ *   the supervisor's PROTO_CLUSTER_OP_YIELD (SIGTERM, drain) on the
+ *   leader; on a follower, cluster leader asks the leader over a link of
+ *   its own, as join and remove do (ELECTOR_CHANGE_LEADER).
  * - The router is told who leads whenever that changes (PROTO_LEADER), and
  *   the members with their certificates whenever those change
  *   (PROTO_MEMBERS): its stanza links are held only by members.
@@ -58,6 +66,7 @@
 #include "common/peerlink.h"
 #include "common/tls.h"
 #include "elector_core.h"
+#include "elector_handover.h"
 #include "elector_health.h"
 #include "elector_peers.h"
 #include "elector_state.h"
@@ -79,6 +88,7 @@ struct out_link {
 	uint64_t id;
 	char address[ELECTOR_ADDRESS_MAX];
 	struct peerlink *link;
+	bool up; /* the link said hello and is the member's */
 	int64_t retry_at;
 	int64_t backoff;
 };
@@ -108,6 +118,7 @@ struct request {
 	int failures;
 	int64_t contact_deadline;
 	char said[256]; /* the last progress line, said once */
+	bool handing;	/* cluster leader: the leader began the transfer */
 };
 
 static struct {
@@ -137,6 +148,8 @@ static struct {
 	unsigned health_due;
 	uint64_t elections_started; /* became candidate (metrics) */
 	uint64_t elections_won;	    /* became leader */
+	bool pumping;
+	struct elector_handover handover;
 } shell;
 
 static void pump(void);
@@ -229,12 +242,23 @@ static unsigned cluster_protocol(void)
 	return c->count > 0 ? version : 0;
 }
 
+/* A member whose link closed is not counted as heard until it speaks
+ * again (the versions it speaks are kept). */
+#define HEARD_NEVER INT64_MIN
+static void forget_heard(uint64_t id)
+{
+	for (size_t i = 0; i < sizeof(shell.heard) / sizeof(shell.heard[0]); i++) {
+		if (shell.heard[i].id == id)
+			shell.heard[i].at = HEARD_NEVER;
+	}
+}
+
 static uint64_t heard_ago(uint64_t id)
 {
 	if (id == shell.id)
 		return 0;
 	const struct heard *h = heard_of(id);
-	return h != NULL ? (uint64_t)(now_ms() - h->at) : UINT64_MAX;
+	return h != NULL && h->at != HEARD_NEVER ? (uint64_t)(now_ms() - h->at) : UINT64_MAX;
 }
 
 /* Telling the router and the log who leads */
@@ -379,6 +403,7 @@ static void link_up(struct peerlink *l, void *arg)
 			return;
 		}
 		note_heard(l);
+		out->up = true;
 		out->backoff = RETRY_FIRST_MS;
 		log_info("cluster link to %016" PRIx64 " at %s up", out->id, out->address);
 		return;
@@ -428,6 +453,24 @@ static void request_unreached(const char *reason)
 		       shell.req.target, reason);
 }
 
+/* A link of member `id` that was up closed: the member may be gone (its
+ * process or machine); whether that is the leader's loss is the core's
+ * call.  A link torn down on purpose here (reconcile_links) says
+ * nothing. */
+static void link_lost(uint64_t id)
+{
+	if (shell.core == NULL || member_of(id) == NULL)
+		return;
+	forget_heard(id);
+	elector_link_closed(shell.core, id);
+	if (!shell.pumping)
+		pump();
+	/* A new leader's router waits for the members heard lately to register
+	 * (router_relay.h, warm): one that just went need not be waited for. */
+	if (elector_role(shell.core) == ELECTOR_LEADER)
+		tell_router();
+}
+
 static void link_closed(struct peerlink *l, const char *reason, void *arg)
 {
 	if (arg == &shell.req) {
@@ -446,16 +489,29 @@ static void link_closed(struct peerlink *l, const char *reason, void *arg)
 			shell.req.retry_at = now_ms() + REQUEST_RETRY_MS;
 	} else if (arg != NULL) {
 		struct out_link *out = arg;
+		bool was_up = out->up;
 		out->link = NULL;
+		out->up = false;
 		out->retry_at = now_ms() + out->backoff;
 		out->backoff = out->backoff * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : out->backoff * 2;
 		if (reason == NULL)
 			log_debug("cluster link to %s closed", out->address);
+		if (was_up)
+			link_lost(out->id);
 	} else {
+		bool was_in = false;
 		for (size_t i = 0; i < LINKS_IN_MAX; i++) {
-			if (shell.ins[i] == l)
+			if (shell.ins[i] == l) {
 				shell.ins[i] = NULL;
+				was_in = true;
+			}
 		}
+		/* Only the member's own certificate speaks for it. */
+		const struct elector_member *m =
+		    was_in ? member_of(peerlink_remote(l)->node_id) : NULL;
+		if (m != NULL &&
+		    memcmp(m->fingerprint, peerlink_fingerprint(l), ELECTOR_FINGERPRINT_SIZE) == 0)
+			link_lost(m->id);
 	}
 	peerlink_free(l);
 }
@@ -469,7 +525,7 @@ static void reconcile_links(void)
 		struct out_link *out = &shell.outs[i];
 		const struct elector_member *m = out->id ? linked_member(out->id) : NULL;
 		if (out->id != 0 && (m == NULL || strcmp(m->address, out->address) != 0)) {
-			peerlink_free(out->link);
+			peerlink_free(out->link); /* on purpose: no link_lost */
 			memset(out, 0, sizeof(*out));
 		}
 	}
@@ -520,6 +576,7 @@ static void send_msg(const struct elector_msg *m)
 static void pump(void)
 {
 	char why[512];
+	shell.pumping = true;
 	while (shell.core != NULL && elector_has_ready(shell.core)) {
 		struct elector_ready r;
 		elector_ready(shell.core, &r);
@@ -556,6 +613,7 @@ static void pump(void)
 		tell_router_members(false);
 		reconcile_links();
 	}
+	shell.pumping = false;
 }
 
 /* Membership changes asked of this node by another */
@@ -580,6 +638,22 @@ static uint32_t apply_change(const struct elector_change *change, const uint8_t 
 	bool committed = elector_commit_index(shell.core) == c->index;
 	const struct elector_member *m = member_of(change->node_id);
 	*text = "";
+	if (change->op == ELECTOR_CHANGE_LEADER) {
+		if (change->node_id != ELECTOR_NONE && m == NULL) {
+			*text = "no such member";
+			return ELECTOR_CHANGE_REFUSED;
+		}
+		switch (elector_handover_remote(&shell.handover, shell.core, shell.id,
+						change->node_id, now_ms(), text)) {
+		case 0:
+			return ELECTOR_CHANGE_DONE;
+		case 1:
+			*text = ELECTOR_CHANGE_HANDING;
+			return ELECTOR_CHANGE_PENDING;
+		default:
+			return ELECTOR_CHANGE_REFUSED;
+		}
+	}
 	if (change->op == ELECTOR_CHANGE_JOIN) {
 		bool same_cert =
 		    m != NULL && memcmp(m->fingerprint, fingerprint, ELECTOR_FINGERPRINT_SIZE) == 0;
@@ -665,13 +739,17 @@ static void on_change(struct peerlink *l, const struct elector_change *change)
 			snprintf(text, sizeof(text),
 				 "the joining node's certificate is not accepted: %s", why);
 		else
-			snprintf(text, sizeof(text),
-				 "only a member, with its own certificate, may remove one");
+			snprintf(
+			    text, sizeof(text), "only a member, with its own certificate, may %s",
+			    change->op == ELECTOR_CHANGE_REMOVE ? "remove one" : "move leadership");
 		static struct log_limit refusals;
 		log_warnx_limited(&refusals,
 				  "cluster link %s (node %016" PRIx64 "): %s refused: %s",
 				  peerlink_peer(l), peerlink_remote(l)->node_id,
-				  change->op == ELECTOR_CHANGE_JOIN ? "a join" : "a removal", text);
+				  change->op == ELECTOR_CHANGE_JOIN	? "a join"
+				  : change->op == ELECTOR_CHANGE_REMOVE ? "a removal"
+									: "a leadership transfer",
+				  text);
 		reply_change(l, ELECTOR_CHANGE_REFUSED, text);
 		return;
 	}
@@ -712,7 +790,24 @@ static void request_retarget(const char *target)
 
 static void on_reply(const struct elector_change_reply *reply)
 {
-	const char *what = shell.req.op == PROTO_CLUSTER_OP_JOIN ? "joined" : "removed";
+	const char *what = shell.req.op == PROTO_CLUSTER_OP_JOIN     ? "joined"
+			   : shell.req.op == PROTO_CLUSTER_OP_REMOVE ? "removed"
+								     : "leadership is in place";
+	bool leader_op = shell.req.op == PROTO_CLUSTER_OP_LEADER;
+	/* The leader that began the transfer redirects once it no longer
+	 * leads: to the member asked for, or (none named) to whoever won. */
+	if (leader_op && shell.req.handing && reply->status == ELECTOR_CHANGE_REDIRECT &&
+	    reply->leader_address[0] != '\0' &&
+	    (shell.req.change.node_id == ELECTOR_NONE ||
+	     (member_of(shell.req.change.node_id) != NULL &&
+	      strcmp(member_of(shell.req.change.node_id)->address, reply->leader_address) == 0))) {
+		request_finish(true, "leadership handed over; the leader is at %s",
+			       reply->leader_address);
+		return;
+	}
+	if (leader_op && reply->status == ELECTOR_CHANGE_PENDING &&
+	    strcmp(reply->text, ELECTOR_CHANGE_HANDING) == 0)
+		shell.req.handing = true;
 	switch (reply->status) {
 	case ELECTOR_CHANGE_DONE:
 		request_finish(true, "%s; the leader is at %s%s%s", what,
@@ -814,6 +909,13 @@ static void send_result(uint64_t token, bool ok, const char *text)
 	child_send_supervisor_v(PROTO_CLUSTER_RESULT, token, iov, 2);
 }
 
+static const char *request_name(void)
+{
+	return shell.req.op == PROTO_CLUSTER_OP_JOIN	 ? "join"
+	       : shell.req.op == PROTO_CLUSTER_OP_REMOVE ? "remove"
+							 : "leader";
+}
+
 /* A line for rxmppctl while it waits: each step once. */
 static void request_progress(const char *fmt, ...)
 {
@@ -828,8 +930,7 @@ static void request_progress(const char *fmt, ...)
 	struct proto_result result = {.ok = 1, .message_len = (uint32_t)strlen(text)};
 	struct iovec iov[2] = {{&result, sizeof(result)}, {text, result.message_len}};
 	child_send_supervisor_v(PROTO_CLUSTER_PROGRESS, shell.req.token, iov, 2);
-	log_debug("cluster %s: %s", shell.req.op == PROTO_CLUSTER_OP_JOIN ? "join" : "remove",
-		  text);
+	log_debug("cluster %s: %s", request_name(), text);
 }
 
 static void request_finish(bool ok, const char *fmt, ...)
@@ -842,8 +943,7 @@ static void request_finish(bool ok, const char *fmt, ...)
 	if (!shell.req.active)
 		return;
 	send_result(shell.req.token, ok, text);
-	(ok ? log_info : log_warnx)(
-	    "cluster %s: %s", shell.req.op == PROTO_CLUSTER_OP_JOIN ? "join" : "remove", text);
+	(ok ? log_info : log_warnx)("cluster %s: %s", request_name(), text);
 	peerlink_free(shell.req.link);
 	shell.req = (struct request){0};
 }
@@ -1071,10 +1171,33 @@ static uint64_t resolve_node(const char *arg)
 	return 0;
 }
 
+static void handover_said(const struct elector_handover_news *news)
+{
+	if (news->answer)
+		send_result(news->token, news->ok, news->text);
+}
+
+/* cluster leader on the leader, or a yield: the transfer starts here. */
+static void handover_local(uint64_t token, uint64_t target, bool yield)
+{
+	struct elector_handover_news news;
+	elector_handover_start(&shell.handover, shell.core, shell.id, token, target, yield,
+			       now_ms(), shell.cfg.cluster.election_timeout_max_ms, &news);
+	pump();
+	handover_said(&news);
+}
+
 void elector_io_request(uint64_t token, const struct proto_cluster_request *request)
 {
 	if (request->op == PROTO_CLUSTER_OP_STATUS) {
 		send_status(token);
+		return;
+	}
+	if (request->op == PROTO_CLUSTER_OP_YIELD) {
+		if (shell.core == NULL)
+			send_result(token, true, "the cluster is disabled: nothing to hand over");
+		else
+			handover_local(token, ELECTOR_NONE, true);
 		return;
 	}
 	if (shell.core == NULL) {
@@ -1133,6 +1256,35 @@ void elector_io_request(uint64_t token, const struct proto_cluster_request *requ
 		snprintf(shell.req.target, sizeof(shell.req.target), "%.*s",
 			 (int)sizeof(shell.req.target) - 1, request->arg);
 		break;
+	case PROTO_CLUSTER_OP_LEADER: {
+		uint64_t id = request->arg[0] != '\0' ? resolve_node(request->arg) : ELECTOR_NONE;
+		uint64_t leader = elector_leader(shell.core);
+		const struct elector_member *lm = leader ? member_of(leader) : NULL;
+		if (request->arg[0] != '\0' && id == 0) {
+			snprintf(text, sizeof(text), "no member %s", request->arg);
+			send_result(token, false, text);
+			return;
+		}
+		if (elector_role(shell.core) == ELECTOR_LEADER) {
+			handover_local(token, id, false);
+			return;
+		}
+		if (lm == NULL) {
+			send_result(token, false, "no leader at the moment; try again shortly");
+			return;
+		}
+		if (id == leader) {
+			snprintf(text, sizeof(text), "%016" PRIx64 " at %s leads already", leader,
+				 lm->address);
+			send_result(token, true, text);
+			return;
+		}
+		shell.req = (struct request){.active = true, .token = token, .op = request->op};
+		shell.req.change =
+		    (struct elector_change){.op = ELECTOR_CHANGE_LEADER, .node_id = id};
+		snprintf(shell.req.target, sizeof(shell.req.target), "%s", lm->address);
+		break;
+	}
 	case PROTO_CLUSTER_OP_REMOVE: {
 		uint64_t id = resolve_node(request->arg);
 		uint64_t leader = elector_leader(shell.core);
@@ -1201,6 +1353,9 @@ static int64_t on_tick(struct ev_timer *timer, void *arg)
 		/* A leader read from an old state file binds itself too. */
 		maybe_bind(shell.id, shell.fingerprint);
 		pump();
+		struct elector_handover_news news;
+		elector_handover_watch(&shell.handover, shell.core, now_ms(), &news);
+		handover_said(&news);
 		health_watch();
 	}
 	request_drive();

@@ -29,6 +29,7 @@ static void cluster_usage(FILE *out)
 		     "       rxmppctl cluster initialize\n"
 		     "       rxmppctl cluster join HOST[:PORT]\n"
 		     "       rxmppctl cluster remove NODE\n"
+		     "       rxmppctl cluster leader [NODE]\n"
 		     "       rxmppctl cluster status [--json]\n"
 		     "\n"
 		     "enable      set cluster.enabled: true in the configuration and reload\n"
@@ -42,6 +43,12 @@ static void cluster_usage(FILE *out)
 		     "            each step; a node that was reset replaces its old entry\n"
 		     "remove      remove the member NODE (its node id or host:port); the leader\n"
 		     "            tells it, so its reset needs no --force\n"
+		     "leader      hand the leadership to the member NODE (node id or host:port),\n"
+		     "            or to the most up-to-date other member when none is named,\n"
+		     "            without an election timeout (the leader refuses membership\n"
+		     "            changes meanwhile); waits until another member leads, or\n"
+		     "            fails when the member did not take over within the election\n"
+		     "            timeout (the leader then leads on)\n"
 		     "status      this node's role and term, the quorum, and every member once:\n"
 		     "            reachable or UNREACHABLE, as seen here and by the leader\n");
 }
@@ -307,6 +314,10 @@ int rxmppctl_cluster(int argc, char **argv, const char *config_path, const char 
 		else
 			snprintf(request.arg, sizeof(request.arg), "%s:%u", host,
 				 cfg->cluster.port);
+	} else if (strcmp(verb, "leader") == 0 && (argc == 2 || argc == 3)) {
+		request.op = PROTO_CLUSTER_OP_LEADER;
+		if (argc == 3)
+			snprintf(request.arg, sizeof(request.arg), "%s", argv[2]);
 	} else if (strcmp(verb, "remove") == 0 && argc == 3) {
 		request.op = PROTO_CLUSTER_OP_REMOVE;
 		snprintf(request.arg, sizeof(request.arg), "%s", argv[2]);

@@ -6,7 +6,9 @@
  * one), opens the listening sockets and the control socket, starts the
  * children, tells systemd when every child is ready, re-reads the
  * configuration on SIGHUP (keeping the old one when the new one is
- * invalid), and on SIGTERM or SIGINT stops the children in order and exits 0.
+ * invalid), and on SIGTERM or SIGINT hands the cluster's leadership to
+ * another member when this node leads (supervisor_handover.c, bounded),
+ * then stops the children in order and exits 0.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -59,7 +61,8 @@ static void usage(FILE *out)
 		"Started as root, it becomes the configuration's user: (rxmpp) once its\n"
 		"sockets are bound, or refuses to start when that user does not exist.\n"
 		"Signals: SIGHUP re-reads the configuration; SIGTERM and SIGINT stop the\n"
-		"node in order.  See rxmppd(8).\n",
+		"node in order, after handing the cluster's leadership to another member\n"
+		"when this node leads.  See rxmppd(8).\n",
 		DEFAULT_CONFIG);
 }
 
@@ -325,6 +328,11 @@ static void supervisor_stopped(void)
 	ev_loop_stop(supervisor_state.loop);
 }
 
+static void supervisor_stop_children(void)
+{
+	supervisor_children_stop_all(supervisor_stopped);
+}
+
 static void supervisor_shutdown(void)
 {
 	if (supervisor_state.shutting_down)
@@ -332,7 +340,7 @@ static void supervisor_shutdown(void)
 	supervisor_state.shutting_down = true;
 	supervisor_notify_send("STOPPING=1");
 	log_info("shutting down");
-	supervisor_children_stop_all(supervisor_stopped);
+	supervisor_handover_start(supervisor_stop_children);
 }
 
 void supervisor_fail(int status)

@@ -8,6 +8,7 @@
  *   supervisor_sockets.c  the listening sockets it owns for the listener
  *   supervisor_interfaces.c  the interfaces in listen.addresses, via rtnetlink
  *   supervisor_control.c  the control socket rxmppctl talks to
+ *   supervisor_handover.c before stopping, a leader hands leadership over
  *   supervisor_notify.c   readiness for systemd (sd_notify protocol)
  *   supervisor_privileges.c  started as root: become the configured user
  */
@@ -173,6 +174,13 @@ int supervisor_interfaces_watch(const struct config *cfg, void (*changed)(void),
 /* The usable addresses of the followed interfaces, in `*out`. */
 size_t supervisor_interfaces_addresses(const struct interface_address **out);
 void supervisor_interfaces_stop(void);
+
+/* supervisor_handover.c: before the children stop, a node that leads hands
+ * leadership over (bounded wait); `then` runs once that is done, or was
+ * not needed, or took too long. */
+void supervisor_handover_start(void (*then)(void));
+/* An answer from the elector: true when it was the handover's. */
+bool supervisor_handover_answer(uint64_t token, uint16_t type, const void *data, size_t len);
 
 /* supervisor_control.c */
 int supervisor_control_open(const char *path, char *why, size_t why_size);

@@ -426,10 +426,11 @@ static void child_msg(struct ipc_channel *ch, const struct ipc_msg *msg, void *a
 			ipc_channel_fail(c->channel, "CERT_STATE of %zu bytes", msg->len);
 	} else if (c->spec->role == PROC_ELECTOR && c->greeted &&
 		   (msg->type == PROTO_CLUSTER_STATUS || msg->type == PROTO_CLUSTER_RESULT ||
-		    msg->type == PROTO_CLUSTER_PROGRESS))
-		supervisor_control_relay(msg->peer, msg->type, msg->data, msg->len);
-	else if (c->spec->role == PROC_LISTENER && c->greeted &&
-		 (msg->type == PROTO_SESSIONS || msg->type == PROTO_CTL_RESULT))
+		    msg->type == PROTO_CLUSTER_PROGRESS)) {
+		if (!supervisor_handover_answer(msg->peer, msg->type, msg->data, msg->len))
+			supervisor_control_relay(msg->peer, msg->type, msg->data, msg->len);
+	} else if (c->spec->role == PROC_LISTENER && c->greeted &&
+		   (msg->type == PROTO_SESSIONS || msg->type == PROTO_CTL_RESULT))
 		supervisor_control_relay(msg->peer, msg->type, msg->data, msg->len);
 	else if (c->spec->role == PROC_ROUTER && c->greeted && msg->type == PROTO_CLUSTER_SESSIONS)
 		supervisor_control_relay(msg->peer, msg->type, msg->data, msg->len);
