@@ -70,6 +70,16 @@ const struct metrics_def metrics_defs[METRICS_ID_END] = {
     [METRICS_OUTPUT_QUEUED_BYTES] = {"rxmpp_output_queued_bytes", METRICS_GAUGE, PROC_LISTENER,
 				     NO_LABEL, false,
 				     "Output waiting to be sent to all connections of this node."},
+    [METRICS_SM_WAITING] = {"rxmpp_sm_waiting_sessions", METRICS_GAUGE, PROC_LISTENER, NO_LABEL,
+			    false,
+			    "Client sessions whose connection was lost, waiting to be "
+			    "resumed (XEP-0198)."},
+    [METRICS_SM_UNACKED_BYTES] = {"rxmpp_sm_unacked_bytes", METRICS_GAUGE, PROC_LISTENER, NO_LABEL,
+				  false,
+				  "Stanzas sent to clients and kept until they acknowledge them "
+				  "(XEP-0198), in bytes."},
+    [METRICS_SM_RESUMPTIONS] = {"rxmpp_sm_resumptions_total", METRICS_COUNTER, PROC_LISTENER,
+				NO_LABEL, false, "Client sessions resumed (XEP-0198)."},
     [METRICS_STANZAS_ROUTED] = {"rxmpp_stanzas_routed_total", METRICS_COUNTER, PROC_ROUTER,
 				ENUM_LABEL("kind", stanza_kinds), false,
 				"Stanzas the router handled itself (delivered or answered)."},

@@ -59,6 +59,11 @@ enum metrics_id {
 	METRICS_CERTIFICATE_EXPIRY, /* labels certificate, subject */
 	METRICS_PROCESS_CPU,	    /* label process; milliseconds */
 	METRICS_PROCESS_MEMORY,	    /* label process */
+	/* listener, added after the first release of this table: ids travel in
+	 * METRICS messages (and the fuzz seeds), so new ones come last */
+	METRICS_SM_WAITING,	  /* XEP-0198 sessions waiting to be resumed */
+	METRICS_SM_UNACKED_BYTES, /* kept until the clients acknowledge them */
+	METRICS_SM_RESUMPTIONS,
 	METRICS_ID_END,
 };
 

@@ -123,6 +123,8 @@ struct listener_counters {
 	uint64_t tls_handshakes;
 	uint64_t tls_failures;
 	uint64_t limit_refusals[METRICS_LIMIT_END];
+	uint64_t sm_resumptions;
+	size_t sm_unacked_bytes; /* in every session's queue (listener_client_sm.c) */
 };
 
 struct listener {

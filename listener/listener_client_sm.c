@@ -74,8 +74,27 @@ static void sm_failed(struct conn *c, const char *condition)
 	listener_conn_send_str(c, out);
 }
 
+/* The queue changes through these two only, so that the metric of what
+ * all sessions keep (listener_state.counters.sm_unacked_bytes) stays exact. */
+static enum listener_sm_verdict sm_keep(struct sm_session *s, const char *bytes, size_t len)
+{
+	size_t before = s->core.bytes;
+	enum listener_sm_verdict v = listener_sm_sent(&s->core, sm_limits(), bytes, len);
+	listener_state.counters.sm_unacked_bytes += s->core.bytes - before;
+	return v;
+}
+
+static int sm_take_ack(struct sm_session *s, uint32_t h)
+{
+	size_t before = s->core.bytes;
+	int r = listener_sm_acked(&s->core, h);
+	listener_state.counters.sm_unacked_bytes -= before - s->core.bytes;
+	return r;
+}
+
 static void sm_session_free(struct sm_session *s)
 {
+	listener_state.counters.sm_unacked_bytes -= s->core.bytes;
 	if (s->core.resumable)
 		table_remove(listener_state.sm_ids, s->core.id, strlen(s->core.id));
 	listener_sm_free(&s->core);
@@ -93,7 +112,7 @@ static void sm_write(struct conn *c, const char *bytes, size_t len)
 		listener_conn_send(c, bytes, len);
 		return;
 	}
-	switch (listener_sm_sent(&s->core, sm_limits(), bytes, len)) {
+	switch (sm_keep(s, bytes, len)) {
 	case LISTENER_SM_FINE:
 		listener_conn_send(c, bytes, len);
 		return;
@@ -248,8 +267,7 @@ static int sm_unhook(struct sm_session *s)
 		return -1;
 	struct listener_csi_item *item;
 	while ((item = listener_csi_take(&old->csi)) != NULL) {
-		enum listener_sm_verdict v =
-		    listener_sm_sent(&s->core, sm_limits(), item->bytes, item->len);
+		enum listener_sm_verdict v = sm_keep(s, item->bytes, item->len);
 		if (v == LISTENER_SM_NO_MEMORY)
 			listener_route_undeliverable(item->bytes, item->len);
 		free(item);
@@ -286,7 +304,7 @@ static void sm_resume(struct conn *c, const struct xml_node *element)
 		sm_failed(c, "item-not-found");
 		return;
 	}
-	if (listener_sm_acked(&s->core, h) == -1) {
+	if (sm_take_ack(s, h) == -1) {
 		sm_count_too_high(c, s, h);
 		return;
 	}
@@ -333,6 +351,7 @@ static void sm_resume(struct conn *c, const struct xml_node *element)
 	for (const struct listener_sm_item *item = s->core.head; item != NULL; item = item->next)
 		listener_conn_send(c, item->bytes, item->len);
 	listener_conn_session_started(c);
+	listener_state.counters.sm_resumptions++;
 	log_info("%s: resumed client session %s: %u stanzas sent again", c->peer, c->jid,
 		 s->core.count);
 }
@@ -346,7 +365,7 @@ static void sm_ack(struct conn *c, const struct xml_node *element)
 	}
 	if (!sm_read_h(c, element, &h))
 		return;
-	if (listener_sm_acked(&c->sm->core, h) == -1)
+	if (sm_take_ack(c->sm, h) == -1)
 		sm_count_too_high(c, c->sm, h);
 }
 
@@ -481,7 +500,7 @@ bool listener_client_sm_deliver_detached(uint64_t session, const char *bytes, si
 	struct sm_session *s = table_get(listener_state.sm_detached, &session, sizeof(session));
 	if (s == NULL)
 		return false;
-	enum listener_sm_verdict v = listener_sm_sent(&s->core, sm_limits(), bytes, len);
+	enum listener_sm_verdict v = sm_keep(s, bytes, len);
 	if (v == LISTENER_SM_OVER || v == LISTENER_SM_NO_MEMORY)
 		sm_detached_end(s, "too much held for it");
 	/* Not kept: after SESSION_DOWN, its sender hears of it too. */
@@ -495,7 +514,7 @@ bool listener_client_sm_keep(struct conn *c, const char *bytes, size_t len)
 	struct sm_session *s = c->sm;
 	if (s == NULL || !s->core.resumable || c->sm_final)
 		return false;
-	enum listener_sm_verdict v = listener_sm_sent(&s->core, sm_limits(), bytes, len);
+	enum listener_sm_verdict v = sm_keep(s, bytes, len);
 	if (v == LISTENER_SM_NO_MEMORY)
 		return false;
 	/* Past the limits it will not be resumed: it ends, and returns it all. */

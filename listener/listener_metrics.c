@@ -7,6 +7,7 @@
  */
 #include <string.h>
 
+#include "common/table.h"
 #include "listener.h"
 
 void listener_metrics_login_failed(const char *condition)
@@ -75,4 +76,9 @@ void listener_metrics(struct metrics_set *set)
 	for (uint16_t i = 0; i < METRICS_LIMIT_END; i++)
 		metrics_add(set, METRICS_LIMIT_REFUSALS, i, 0, n->limit_refusals[i]);
 	metrics_add(set, METRICS_OUTPUT_QUEUED_BYTES, 0, 0, listener_state.queued_total);
+	metrics_add(set, METRICS_SM_WAITING, 0, 0,
+		    listener_state.sm_detached != NULL ? table_count(listener_state.sm_detached)
+						       : 0);
+	metrics_add(set, METRICS_SM_UNACKED_BYTES, 0, 0, n->sm_unacked_bytes);
+	metrics_add(set, METRICS_SM_RESUMPTIONS, 0, 0, n->sm_resumptions);
 }

@@ -21,6 +21,14 @@ from rxmpp_node import wait_until
 SM = "urn:xmpp:sm:3"
 
 
+def sm_figure(node, name):
+    """A listener figure from rxmppctl stats (common/metrics.h)."""
+    document = json.loads(node.ctl("stats", "--json").stdout)
+    families = {f["name"]: f for f in document["metrics"]}
+    samples = families[name]["samples"] if name in families else []
+    return samples[0]["value"] if samples else 0
+
+
 def sm_node(node_factory, extra=""):
     node = node_factory(extra="stream_management:\n" + extra if extra else "")
     node.start()
@@ -109,6 +117,8 @@ def test_slixmpp_enables_acks_and_resumes_after_the_connection_is_cut(node_facto
         await asyncio.wait_for(resumed, WAIT)
         node.wait_log(r"resumed client session bob@test\.example/phone: 5 stanzas sent again",
                       start=mark)
+        wait_until(lambda: sm_figure(node, "rxmpp_sm_resumptions_total") == 1, timeout=3,
+                   what="the resumption counted")
         got = [m["body"] for m in await drain(bob.inbox, quiet=1.5)]
         # Exactly once each, in order; nothing of before the cut again.
         assert got == [f"while away {i}" for i in range(5)], got
@@ -188,6 +198,10 @@ def test_a_session_not_resumed_in_time_bounces_what_was_held(node_factory):
         send_numbered(alice, "bob@test.example/phone", "held", 3)
         # Held while the window lasts...
         assert await drain(errors, quiet=1.0) == []
+        # ...as the node's figures show (reported about once a second).
+        wait_until(lambda: sm_figure(node, "rxmpp_sm_unacked_bytes") > 0, timeout=3,
+                   what="the held bytes in rxmppctl stats")
+        assert sm_figure(node, "rxmpp_sm_waiting_sessions") == 1
         # ...then returned, each with the RFC 6120 error, once the window ends.
         bounced = []
         for _ in range(3):
@@ -202,6 +216,9 @@ def test_a_session_not_resumed_in_time_bounces_what_was_held(node_factory):
         await alice.close()
 
     run(scenario())
+    wait_until(lambda: sm_figure(node, "rxmpp_sm_waiting_sessions") == 0 and
+               sm_figure(node, "rxmpp_sm_unacked_bytes") == 0, timeout=3,
+               what="rxmppctl stats to show nothing held")
     # The id is forgotten: resuming now fails.
     late = Raw(node.client_port, node.certs["ca"])
     try:
@@ -295,6 +312,9 @@ def test_a_client_that_never_acknowledges_is_stopped_at_its_bound(node_factory):
     assert count == 9 and held < 9 * 1024, line
     # Ended for a reason: not kept for resumption.
     assert not any("keeps its place" in line for line in node.lines[mark:])
+    # Nothing of it is held any more.
+    wait_until(lambda: sm_figure(node, "rxmpp_sm_unacked_bytes") == 0, timeout=3,
+               what="rxmppctl stats to show nothing held")
 
 
 def test_an_ack_beyond_what_was_sent_ends_the_stream(node_factory):
