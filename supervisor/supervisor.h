@@ -133,8 +133,9 @@ void supervisor_children_reap(void);
 /* Stops the children one by one in reverse start order, then calls `done`. */
 void supervisor_children_stop_all(void (*done)(void));
 size_t supervisor_children_status(struct proto_status_child *out, size_t max);
-/* The figures the child of `role` last reported (METRICS), in `*out`; 0
- * while it is not running or has not reported yet. */
+/* The figures the child of `role` last reported (METRICS), its counters
+ * with those of its earlier generations added, in `*out` (valid until the
+ * next call); only those counters while it is not running. */
 size_t supervisor_children_metrics(enum proc_role role, const struct metrics_entry **out);
 /* A message to a running child; -1 when it is not there. */
 int supervisor_children_send(enum proc_role role, uint16_t type, uint64_t peer, const void *data,

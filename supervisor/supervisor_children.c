@@ -75,7 +75,39 @@ struct child {
 	/* Its last METRICS (common/metrics.h); none while it is not running. */
 	struct metrics_entry metrics[METRICS_ENTRIES_MAX];
 	size_t metrics_count;
+	/* The counters of its earlier generations, added to the current ones:
+	 * the node's counters only grow while rxmppd runs, whichever of its
+	 * processes restarted. */
+	struct metrics_entry carried[METRICS_ENTRIES_MAX];
+	size_t carried_count;
 };
+
+/* Where in `set` the figure of `e` (same id, label, member) is; -1 if not. */
+static ssize_t metrics_find(const struct metrics_entry *set, size_t count,
+			    const struct metrics_entry *e)
+{
+	for (size_t i = 0; i < count; i++) {
+		if (set[i].id == e->id && set[i].label == e->label && set[i].member == e->member)
+			return (ssize_t)i;
+	}
+	return -1;
+}
+
+/* A child's last counters join what it carried; its gauges are gone with it. */
+static void metrics_carry(struct child *c)
+{
+	for (size_t i = 0; i < c->metrics_count; i++) {
+		const struct metrics_entry *e = &c->metrics[i];
+		if (metrics_defs[e->id].type != METRICS_COUNTER)
+			continue;
+		ssize_t at = metrics_find(c->carried, c->carried_count, e);
+		if (at >= 0)
+			c->carried[at].value += e->value;
+		else if (c->carried_count < METRICS_ENTRIES_MAX)
+			c->carried[c->carried_count++] = *e;
+	}
+	c->metrics_count = 0;
+}
 
 static struct child children[SUPERVISOR_CHILD_COUNT];
 /* The reload round: the verdicts of the children reconfigured live. */
@@ -736,7 +768,7 @@ static void child_exited(struct child *c, int status)
 	c->greeted = false;
 	memset(c->peer_up, 0, sizeof(c->peer_up));
 	reload_round_forget(c);
-	c->metrics_count = 0;
+	metrics_carry(c);
 	if (c->spec->role == PROC_LISTENER)
 		memset(&supervisor_state.stats, 0, sizeof(supervisor_state.stats));
 
@@ -934,8 +966,20 @@ size_t supervisor_children_metrics(enum proc_role role, const struct metrics_ent
 	const struct child *c = child_by_role(role);
 	if (c == NULL)
 		return 0;
-	*out = c->metrics;
-	return c->metrics_count;
+	/* The current figures with the earlier generations' counters added;
+	 * a counter the running one has not reported yet keeps its total. */
+	static struct metrics_entry merged[METRICS_ENTRIES_MAX];
+	size_t count = c->metrics_count;
+	memcpy(merged, c->metrics, count * sizeof(merged[0]));
+	for (size_t i = 0; i < c->carried_count; i++) {
+		ssize_t at = metrics_find(merged, count, &c->carried[i]);
+		if (at >= 0)
+			merged[at].value += c->carried[i].value;
+		else if (count < METRICS_ENTRIES_MAX)
+			merged[count++] = c->carried[i];
+	}
+	*out = merged;
+	return count;
 }
 
 size_t supervisor_children_status(struct proto_status_child *out, size_t max)

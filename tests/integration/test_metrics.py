@@ -161,8 +161,17 @@ def test_promtool_accepts_and_counters_move(node_factory):
 
 
 def test_answers_while_the_listener_is_killed_and_restarted(node_factory):
-    node = with_metrics(node_factory).start()
-    scrape(node)
+    node = with_metrics(node_factory)
+    node.add_user("alice", "alice-pw")
+    node.start()
+
+    async def one_login():
+        client = await login(node, "alice", "alice-pw")
+        await client.close()
+
+    run(one_login())
+    wait_until(lambda: value(scrape(node), "rxmpp_logins_total", kind="client") == 1,
+               what="the log-in counted")
     restarts = 3
     for round_ in range(restarts):
         pid = node.children()["listener"]["pid"]
@@ -179,7 +188,11 @@ def test_answers_while_the_listener_is_killed_and_restarted(node_factory):
         node.wait_child_back("listener", pid)
     wait_until(lambda: value(scrape(node), "rxmpp_child_up", process="listener") == 1,
                what="the listener up again in the metrics")
-    assert value(scrape(node), "rxmpp_child_restarts_total", process="listener") == restarts
+    samples = scrape(node)
+    assert value(samples, "rxmpp_child_restarts_total", process="listener") == restarts
+    # The dead listeners' counters stay in the node's: counters only grow.
+    assert value(samples, "rxmpp_logins_total", kind="client") == 1
+    assert value(samples, "rxmpp_tls_handshakes_total") >= 1
 
 
 def test_not_reachable_on_the_client_ports(node_factory):
