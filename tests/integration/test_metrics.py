@@ -272,11 +272,13 @@ def test_leader_killed_role_term_and_elections_move(node_factory, certs):
         before[id(new)], "rxmpp_cluster_elections_started_total")
     new_leaders = {labels for (name, labels) in after if name == "rxmpp_cluster_leader_info"}
     assert new_leaders and new_leaders != leaders
-    # The dead member: its link down and silent longer than an election timeout.
-    other = next(n for n in survivors if n is not new)
-    wait_until(lambda: sorted(v for (name, _), v in scrape(other).items()
-                              if name == "rxmpp_cluster_peer_link_up") == [0, 1],
-               timeout=10, what="one link down on the follower")
-    # The follower heard the dead leader last more than an election timeout ago.
-    heard = sorted(ages(scrape(other)))
-    assert heard and heard[-1] > 0.5, heard
+    # The dead member: its link down on both survivors, and no fresh
+    # heartbeat age for it (absent, or older than an election timeout).
+    (dead_label,) = leaders
+    dead = dict(dead_label)["leader"]
+    for n in survivors:
+        wait_until(lambda: value(scrape(n), "rxmpp_cluster_peer_link_up", member=dead) == 0
+                   and (("rxmpp_cluster_peer_link_up", (("member", dead),)) in scrape(n)),
+                   timeout=10, what="the dead member's link down")
+        age = scrape(n).get(("rxmpp_cluster_heartbeat_age_seconds", (("member", dead),)))
+        assert age is None or age > 0.5, age
