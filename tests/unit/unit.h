@@ -36,6 +36,7 @@ Suite *proto_suite(void);
 Suite *elector_health_suite(void);
 Suite *wire_versions_suite(void);
 Suite *metrics_suite(void);
+Suite *tls_suite(void);
 
 /* Runs `emit` with stderr redirected to a pipe and returns what it wrote
  * (at most `size` - 1 bytes, ended); check_log.c. */
