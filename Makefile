@@ -19,7 +19,7 @@
 #   make deb          build-deb/rxmpp_VERSION_ARCH.deb (DEB_VERSION=… for another version)
 #   make rpm          build-rpm/RPMS/ARCH/rxmpp-VERSION-1.ARCH.rpm
 
-VERSION := 0.1.0
+VERSION := 0.2.0
 PREFIX ?= /usr
 LIBEXECDIR ?= $(PREFIX)/lib/rxmpp
 SBINDIR ?= $(PREFIX)/sbin

@@ -27,7 +27,7 @@ struct wire_layout {
 	    last_query_op;
 };
 
-/* 3: rxmpp 0.2.0 (see CHANGELOG.md whether it is cut yet). */
+/* 3: rxmpp 0.2.0. */
 static const struct wire_layout released[] = {
     {.version = 3,
      .hello = 144,
