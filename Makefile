@@ -93,16 +93,24 @@ FUZZ_RUNS ?= -1
 TEST_LIBS := $(call lib,$(LIB_DIRS))
 TEST_LDLIBS = $(YAML_LIBS) $(SSL_LIBS) $(EXPAT_LIBS) $(MNL_LIBS) $(IDN_LIBS) $(MHD_LIBS) -lresolv
 
-.PHONY: all check names-check licence-check unit integration upgrade-test package-tests fuzz-replay fuzz run bench bench-peers deps-build \
+.PHONY: version-stamp all check names-check licence-check unit integration upgrade-test package-tests fuzz-replay fuzz run bench bench-peers deps-build \
 	deps-test \
 	deps-fuzz deps-package format format-check clean install deb rpm
 .DEFAULT_GOAL := all
 
 all: $(PROGRAMS)
 
-$(BUILD)/obj/%.o: %.c
+# RXMPP_VERSION is compiled in: every object is made again when VERSION
+# changes, which $(BUILD)/version records (written only then).
+$(BUILD)/obj/%.o: %.c $(BUILD)/version
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/version: version-stamp
+	@mkdir -p $(dir $@)
+	@[ "$$(cat $@ 2>/dev/null)" = "$(VERSION)" ] || echo "$(VERSION)" >$@
+
+version-stamp:
 
 # Objects reached only through pattern rules (the fuzz targets') stay.
 .PRECIOUS: $(BUILD)/obj/%.o
