@@ -65,9 +65,9 @@ START_TEST(test_only_a_domain_gives_every_default)
 	ck_assert_uint_eq(cfg.limits.trusted_networks.count, 0);
 	ck_assert_uint_eq(cfg.limits.idle_timeout_ms, 300000);
 	ck_assert_uint_eq(cfg.cluster.enabled, 0);
-	ck_assert_uint_eq(cfg.cluster.heartbeat_interval_ms, 100);
-	ck_assert_uint_eq(cfg.cluster.election_timeout_min_ms, 500);
-	ck_assert_uint_eq(cfg.cluster.election_timeout_max_ms, 1000);
+	ck_assert_uint_eq(cfg.cluster.heartbeat_interval_ms, 50);
+	ck_assert_uint_eq(cfg.cluster.election_timeout_min_ms, 250);
+	ck_assert_uint_eq(cfg.cluster.election_timeout_max_ms, 500);
 	ck_assert_uint_eq(cfg.cluster.queue_max_bytes, 16 * 1024 * 1024);
 }
 END_TEST
@@ -94,7 +94,7 @@ START_TEST(test_every_value_form)
 			   "  idle_timeout: 1h\n"
 			   "cluster:\n"
 			   "  enabled: true\n"
-			   "  heartbeat_interval: 50ms\n"
+			   "  heartbeat_interval: 80ms\n"
 			   "  election_timeout_max: 2s\n"
 			   "  queue_max_bytes: 65536\n";
 	ck_assert_int_eq(parse(text), 0);
@@ -117,7 +117,7 @@ START_TEST(test_every_value_form)
 	ck_assert_uint_eq(cfg.limits.max_connections_per_address, CONFIG_NONE);
 	ck_assert_uint_eq(cfg.limits.idle_timeout_ms, 3600000);
 	ck_assert_uint_eq(cfg.cluster.enabled, 1);
-	ck_assert_uint_eq(cfg.cluster.heartbeat_interval_ms, 50);
+	ck_assert_uint_eq(cfg.cluster.heartbeat_interval_ms, 80);
 	ck_assert_uint_eq(cfg.cluster.election_timeout_max_ms, 2000);
 	ck_assert_uint_eq(cfg.cluster.queue_max_bytes, 65536);
 }
