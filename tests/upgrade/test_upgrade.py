@@ -15,9 +15,7 @@ build along the path that release allows, which CHANGELOG.md records:
   with numbered traffic flowing; always a leader, nothing lost.
 
 The release before the previous one, when one is recorded, is upgraded
-offline too (skipping a release is offline by the rule).  Until a recorded
-previous release has the rule, the rolling path runs on this build upgraded
-to itself.
+offline too (skipping a release is offline by the rule).
 
 Run with the integration tests' helpers (tests/integration/)."""
 
@@ -366,14 +364,3 @@ def test_upgrade_from_a_recorded_release(old_build, certs, tmp_path):
     one before it offline."""
     release, old_bin = old_build
     upgrade_and_check(release, old_bin, certs, tmp_path)
-
-
-def test_the_rolling_path_on_this_build(certs, tmp_path):
-    """The rolling path, until a recorded previous release has the rule
-    (0.2.0 is the first): this build upgraded to itself, one node at a time
-    with traffic flowing.  It checks the procedure, not two versions side
-    by side."""
-    older = recorded_before_this_checkout()
-    if older and older[0]["next"] == "rolling":
-        pytest.skip(f"the rolling path runs from {older[0]['version']}")
-    upgrade_and_check({"version": "this build", "next": "rolling"}, BIN, certs, tmp_path)
