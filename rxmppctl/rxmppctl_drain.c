@@ -8,8 +8,9 @@
  * CTL_DRAIN to rxmppd (supervisor/supervisor_control.c, which hands it to
  * the listener: listener/listener_drain.c) and then follows the session
  * count in the status until it is zero, the timeout passes, or at once
- * with --no-wait.  A leader is not drained: the others would lose their
- * router; its leadership is moved first.
+ * with --no-wait.  A leader is not drained while it leads (the others
+ * route through it): it yields first (PROTO_CLUSTER_OP_YIELD, the
+ * elector's leadership transfer) and drains once another member leads.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -47,8 +48,8 @@ static void drain_usage(FILE *out, bool undrain)
 		"<system-shutdown/> and reconnect through their DNS SRV records.  drain\n"
 		"then shows the sessions left and returns when there are none (exit\n"
 		"status 0), after the timeout (default %d s; exit status 1, the node\n"
-		"stays draining), or at once with --no-wait.  A leader is not drained:\n"
-		"move the leadership first (rxmppctl cluster leader).  Draining\n"
+		"stays draining), or at once with --no-wait.  On the leader, the\n"
+		"leadership goes to the most up-to-date other member first.  Draining\n"
 		"survives rxmppctl reload, not a restart of rxmppd.\n"
 		"undrain accepts clients and call bridges again.\n",
 		DRAIN_RATE_DEFAULT, DRAIN_TIMEOUT_DEFAULT);
@@ -105,6 +106,27 @@ static int drain_result_answer(const struct ipc_msg *msg, void *arg)
 	return result.ok ? CTL_OK : CTL_FAILED;
 }
 
+/* The leader's answer to a yield: printed as it comes; a failure means
+ * it still leads, and nothing is drained. */
+static int drain_yield_answer(const struct ipc_msg *msg, void *arg)
+{
+	(void)arg;
+	struct proto_result result;
+	if (msg->type != PROTO_CLUSTER_RESULT || msg->len < sizeof(result) ||
+	    (memcpy(&result, msg->data, sizeof(result)),
+	     result.message_len != msg->len - sizeof(result))) {
+		fprintf(stderr, "rxmppctl: unexpected answer %s from rxmppd\n",
+			proto_type_name(msg->type));
+		return CTL_FAILED;
+	}
+	fprintf(result.ok ? stdout : stderr, "%s%.*s\n",
+		result.ok ? "" : "rxmppctl: ", (int)result.message_len,
+		(const char *)msg->data + sizeof(result));
+	if (!result.ok)
+		fprintf(stderr, "rxmppctl: this node still leads; not draining\n");
+	return result.ok ? CTL_OK : CTL_FAILED;
+}
+
 static int drain_status(const char *socket_path, struct proto_status *status)
 {
 	return rxmppctl_request_with(socket_path, PROTO_CTL_STATUS, NULL, 0, 5000,
@@ -135,9 +157,21 @@ static int drain_targets_from_cluster(const char *socket_path, uint32_t client_p
 	if (!cluster.st.enabled || cluster.st.removed)
 		return 0;
 	if (cluster.st.role == ELECTOR_LEADER && cluster.st.members > 1) {
-		fprintf(stderr, "rxmppctl: this node is the leader: move leadership first with "
-				"`rxmppctl cluster leader`\n");
-		return -1;
+		/* The others route through the leader: it hands leadership to
+		 * the most up-to-date other member first (elector_handover.c),
+		 * answered once another leads or the transfer failed. */
+		struct proto_cluster_request yield = {.op = PROTO_CLUSTER_OP_YIELD};
+		if (rxmppctl_request_with(socket_path, PROTO_CLUSTER_REQUEST, &yield, sizeof(yield),
+					  15000, drain_yield_answer, NULL) != CTL_OK ||
+		    rxmppctl_request_with(socket_path, PROTO_CLUSTER_REQUEST, &request,
+					  sizeof(request), 5000, drain_cluster_answer,
+					  &cluster) != CTL_OK)
+			return -1;
+		if (cluster.st.role == ELECTOR_LEADER) {
+			fprintf(stderr, "rxmppctl: this node leads again; not draining (try "
+					"`rxmppctl cluster leader`, then drain)\n");
+			return -1;
+		}
 	}
 	const struct proto_cluster_member *self = NULL;
 	for (uint32_t i = 0; i < cluster.st.members; i++) {

@@ -6,7 +6,8 @@ address and logs in there; the bridge is ended with <system-shutdown/> and
 connects to another node (as DNS SRV would send it); every numbered message
 is delivered or bounced to its sender, none lost; status and cluster status
 show the draining node; drain returns when no session is left; a new stream
-is redirected at once; undrain accepts again; the leader is not drained."""
+is redirected at once; undrain accepts again; the leader hands its
+leadership over before it drains."""
 
 import asyncio
 import json
@@ -126,12 +127,6 @@ def test_drain_moves_clients_and_a_bridge_to_other_members(node_factory, certs):
     leader, one, two = drain_cluster(node_factory, certs)
     ca = one.certs["ca"]
     others = {f"127.0.0.1:{leader.client_port}", f"127.0.0.1:{two.client_port}"}
-
-    # The leader is not drained: the others would lose their router.
-    refused = leader.ctl("drain", "--no-wait", check=False)
-    assert refused.returncode == 1
-    assert "this node is the leader: move leadership first" in refused.stderr
-    assert drained_status(leader)["draining"] is False
 
     drain_result = {}
 
@@ -352,3 +347,14 @@ def test_drain_without_wait_and_timeout(node_factory, certs):
            f"{other.client_port}" in out.stdout
     assert drained_status(follower)["draining"] is True
     follower.ctl("undrain")
+
+    # The leader hands its leadership over first, then drains.
+    out = now_leader.ctl("drain", "--no-wait", "--to", f"127.0.0.1:{follower.client_port}")
+    assert "leadership handed over: " in out.stdout, out.stdout
+    print(out.stdout)
+    assert "draining: new streams" in out.stdout
+    new_leader = wait_until(lambda: leader_of(nodes), what="a leader")
+    assert new_leader is not now_leader
+    assert drained_status(now_leader)["draining"] is True
+    assert json.loads(now_leader.ctl("cluster", "status", "--json").stdout)["state"] != "LEADER"
+    now_leader.ctl("undrain")
