@@ -68,11 +68,12 @@ def test_planned_stop_of_the_leader_hands_leadership_over_first(node_factory, ce
     assert all(status(n)["leader"] == status(new)["node"] for n in rest)
 
 
-# Seen in about 2 runs of 12 on a loaded machine: one message from the
-# client of the node that takes leadership over, sent as the transfer
-# happens, never arrives (no error either).  The old leader is still alive
-# and routing when the new one takes over; the stanza relay loses one in
-# that window.  Not yet found; reported with issue 19.
+# Seen in about 2 runs of 12 on a loaded machine: one message sent as the
+# transfer happens, in either direction (from or to the client of the node
+# that takes leadership over), never arrives, and no error comes back.  The
+# old leader is still alive and routing when the new one takes over; the
+# stanza relay loses one in that window.  Not yet found; reported with
+# issue 19.
 @pytest.mark.xfail(strict=False, reason="a stanza sent during the transfer is lost now and then")
 def test_planned_stop_of_the_leader_with_traffic_loses_nothing(node_factory, certs):
     import asyncio
