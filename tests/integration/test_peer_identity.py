@@ -87,7 +87,9 @@ class PeerLink:
     def election_message(self, kind, sender, to, term, members=None):
         """A heartbeat (with `members`, (id, fingerprint, address)) or a
         vote in `sender`'s name; True if the node closed the link over it."""
-        head = struct.pack("<IIQQQQQQ", kind, 1, sender, to, term, 1 << 20, term, 1 << 20)
+        # Well formed (`granted` 0: a flag a heartbeat cannot carry would be
+        # refused before the sender is looked at).
+        head = struct.pack("<IIQQQQQQ", kind, 0, sender, to, term, 1 << 20, term, 1 << 20)
         if kind == MSG_HEARTBEAT:
             config = struct.pack("<QQI4x", 1 << 20, term, len(members))
             for member_id, fingerprint, address in members:
