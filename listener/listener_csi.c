@@ -86,8 +86,13 @@ bool listener_csi_urgent(const char *bytes, size_t len)
 {
 	if (csi_replaceable_presence(bytes, len))
 		return false;
-	if (csi_is(bytes, len, "message"))
-		return csi_has_body(bytes, len);
+	if (csi_is(bytes, len, "message")) {
+		/* Sent to the account rather than to this device: a notification
+		 * the user is meant to see wherever they are. */
+		size_t n;
+		const char *to = csi_attr(bytes, len, "to", &n);
+		return csi_has_body(bytes, len) || (to != NULL && memchr(to, '/', n) == NULL);
+	}
 	/* An iq, a subscription request, anything unknown: now. */
 	return true;
 }

@@ -2,11 +2,12 @@
 /*
  * XEP-0352 client state indication of one client session, pure: while the
  * client says it is inactive, what it is sent is sorted into what needs
- * prompt delivery (an iq, a message with a body, anything unknown) and what
- * can wait (presence, messages without a body such as chat states).  What
- * waits is held, bounded in count, with only the latest presence of each
- * sender kept; an urgent stanza, <active/>, the bound or the end of the
- * session flushes it, in order, before anything else.
+ * prompt delivery (an iq, a message with a body or to the bare JID, anything
+ * unknown) and what can wait (presence, messages to this full JID without a
+ * body, such as chat states).  What waits is held, bounded in count, with
+ * only the latest presence of each sender kept; an urgent stanza,
+ * <active/>, the bound or the end of the session flushes it, in order,
+ * before anything else.
  *
  * The stanzas are the router's deliveries, serialised by this listener
  * (listener_xml_serialize: attributes in double quotes, `from` first after

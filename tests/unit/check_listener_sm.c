@@ -213,6 +213,10 @@ START_TEST(test_csi_sorting)
 	const char *typing = "<message from=\"a@x/1\"><composing "
 			     "xmlns=\"http://jabber.org/protocol/chatstates\"/></message>";
 	ck_assert(!listener_csi_urgent(typing, strlen(typing)));
+	const char *to_account = "<message from=\"a@x/1\" to=\"b@x\"><event/></message>";
+	ck_assert(listener_csi_urgent(to_account, strlen(to_account)));
+	const char *to_device = "<message from=\"a@x/1\" to=\"b@x/2\"><event/></message>";
+	ck_assert(!listener_csi_urgent(to_device, strlen(to_device)));
 	const char *chat = "<message from=\"a@x/1\"><body>hi</body></message>";
 	ck_assert(listener_csi_urgent(chat, strlen(chat)));
 	/* Attribute values are escaped: "<body" there is never a tag. */
