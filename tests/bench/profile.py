@@ -8,8 +8,10 @@ it, and prints each process's top functions per delivered message.
     /usr/bin/python3 tests/bench/profile.py [--pairs 4] [--seconds 5]
 
 The log-ins are part of the run; their share is measured separately with
-`--seconds 0` and subtracted.  Everything runs on loopback and every process
-started is stopped by PID."""
+`--seconds 0` and subtracted.  With `--logins N` it counts log-ins instead
+(`rxmpp-load setup`, the generator under callgrind too): 2N log-ins minus
+N, per log-in, for the server's processes and the client's side.
+Everything runs on loopback and every process started is stopped by PID."""
 
 import argparse
 import glob
@@ -63,10 +65,13 @@ def top_functions(path, count=12):
     return rows[:count]
 
 
-def run(tmp, certs, pairs, seconds):
-    out = os.path.join(tmp, f"callgrind-{seconds}")
+def run(tmp, certs, pairs, seconds, logins=0):
+    """Messages routed and each process's instruction counts; with logins,
+    that many log-ins and no messages, the generator counted too."""
+    tag = f"{seconds}-{logins}"
+    out = os.path.join(tmp, f"callgrind-{tag}")
     os.makedirs(out)
-    node_dir = os.path.join(tmp, f"node-{seconds}")
+    node_dir = os.path.join(tmp, f"node-{tag}")
     os.makedirs(node_dir)
     bin_dir = profiled_bin(node_dir, out)
     node = bench.Node(node_dir, certs, bin_dir=bin_dir)
@@ -77,13 +82,25 @@ def run(tmp, certs, pairs, seconds):
     try:
         bench.wait_until(lambda: bench.ready(node), timeout=120, interval=0.2,
                          what="the node under callgrind")
-        figures = bench.load(node, "chat", ["--pairs", str(pairs), "--seconds", str(seconds),
-                                            "--window", "8"], [node.client_port],
-                             node.proc.pid)
+        if logins:
+            generator = os.path.join(out, "rxmpp-load.out")
+            command = bench.load_command(
+                "setup", ["--sessions", str(logins), "--concurrency", "20"], [node.client_port],
+                node.component_port, certs["ca"], node.proc.pid)
+            subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={generator}",
+                            "--dump-instr=no", *command], check=True, capture_output=True,
+                           timeout=1800)
+            figures = {}
+        else:
+            figures = bench.load(node, "chat", ["--pairs", str(pairs), "--seconds",
+                                                str(seconds), "--window", "8"],
+                                 [node.client_port], node.proc.pid)
     finally:
         node.stop(timeout=120)
     messages = figures.get("delivered_per_s", 0) * seconds
     counts = {}
+    if logins:
+        counts["rxmpp-load"] = (total_instructions(generator), [generator])
     for name in ("rxmpp-listener", "rxmpp-router"):
         files = glob.glob(os.path.join(out, f"{name}.*.out"))
         counts[name] = (sum(total_instructions(f) for f in files), files)
@@ -94,9 +111,22 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--pairs", type=int, default=4)
     parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--logins", type=int, default=0,
+                        help="count N log-ins (2N minus N) instead of messages")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="rxmpp-profile-") as tmp:
         certs = make_server_certs(os.path.join(tmp, "certs"))
+        if args.logins:
+            _, base = run(tmp, certs, 0, 0, args.logins)
+            _, counts = run(tmp, certs, 0, 0, 2 * args.logins)
+            report = {"logins": args.logins}
+            for name, (total, files) in counts.items():
+                report[name] = (total - base[name][0]) / args.logins
+                print(f"\n{name}: {report[name]:,.0f} instructions per log-in")
+                for instructions, share, function in top_functions(files[0]):
+                    print(f"  {share:5.1f}%  {function}")
+            print(json.dumps(report))
+            return
         _, base = run(tmp, certs, args.pairs, 0)
         messages, counts = run(tmp, certs, args.pairs, args.seconds)
         report = {"messages": messages}
