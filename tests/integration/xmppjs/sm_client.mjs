@@ -18,6 +18,9 @@ const xmpp = client({
   resource,
   username,
   password,
+  // xmpp.js waits 2 s by default for each step, and its SCRAM runs 4096
+  // WebCrypto HMACs one await at a time: about 2 s on a loaded machine.
+  timeout: 20_000,
 });
 xmpp.reconnect.stop();
 const sm = xmpp.streamManagement;
