@@ -482,6 +482,18 @@ void router_relay_peer_link(struct relay *r, uint64_t node, bool up)
 	}
 	struct relay_out o = {.kind = RELAY_OUT_FORGET, .node = node};
 	out_push(r, &o);
+	/* Its sessions are gone from here, but perhaps not from the cluster:
+	 * a node that follows a new leader (a transfer, where this one still
+	 * routes until it hears of it) leaves the same way as one that died.
+	 * Routing on would bounce what is for its sessions; warming again
+	 * holds instead, until every member still heard of has synced (a dead
+	 * one is soon no longer heard of), the deadline passes, or this node
+	 * hears it no longer leads, when the origins send it to the next. */
+	if (r->leading && r->warm) {
+		r->warm = false;
+		r->warm_deadline = r->now + r->o.warmup_ms;
+		maybe_warm(r);
+	}
 }
 
 uint64_t router_relay_forward(struct relay *r, uint64_t session, const void *data, size_t len)

@@ -31,7 +31,10 @@
  * (`alive`, from the elector) has linked, registered its sessions and said
  * SYNCED, or `warmup` ms passed (a member may have died meanwhile).  Until
  * then it holds what others forward.  Routing earlier would bounce stanzas
- * for sessions whose node had not registered them yet.
+ * for sessions whose node had not registered them yet.  A warm leader that
+ * loses a follower's link warms again the same way: the follower may only
+ * have gone to follow a new leader (a transfer: this one routes on until
+ * it hears of it), and its sessions are then not gone from the cluster.
  *
  * While no leader is reachable, stanzas wait in a bounded queue; what does
  * not fit, or waits longer than `queue_max_wait` without ever reaching a

@@ -14,7 +14,9 @@
  * to all and everything settled: every stanza between two nodes that never
  * crashed was delivered or bounced, never dropped silently; in schedules
  * where only leaders crash (a failover, as the integration test does it),
- * every one was delivered and none bounced.  (In the others, a stanza
+ * every one was delivered and none bounced; the same in schedules of
+ * leadership transfers, where no node crashes and the old leader routes on
+ * until it hears of the new one.  (In the others, a stanza
  * delivered by a leader that died before it could acknowledge it goes
  * again, and may then be bounced where its recipient's node is between two
  * links: a needless error, never a loss or a duplicate.)  A failing
@@ -89,6 +91,9 @@ struct sim {
 	uint64_t now, rng, seed, term;
 	int leader;  /* index, or -1 */
 	bool strict; /* only leaders crash: nothing between survivors bounces */
+	/* Leadership transfers: a strict schedule where the leader hands over
+	 * to another node and stays up, routing until it hears of it. */
+	bool transfers;
 	unsigned max_delay, notice_delay;
 	int64_t max_wait;
 	uint8_t outcome[SIM_NODES_MAX][SIM_SENT_MAX]; /* enum sim_outcome bits */
@@ -490,8 +495,8 @@ static void sim_elect(struct sim *s, int leader)
 		node->notice_leader = leader >= 0 ? s->nodes[leader].id : 0;
 		node->notice_term = s->term;
 		/* The elector's count of members heard lately may still hold
-		 * one that just died. */
-		node->notice_alive = sim_alive(s) + (sim_random(s) % 8 == 0);
+		 * one that just died (where none die, it holds none). */
+		node->notice_alive = sim_alive(s) + (!s->transfers && sim_random(s) % 8 == 0);
 	}
 }
 
@@ -573,7 +578,10 @@ static void sim_step(struct sim *s, bool chaos, bool clients)
 		uint64_t r = sim_random(s) % 1000;
 		int victim = (int)(sim_random(s) % (uint64_t)s->n);
 		bool can_crash = sim_alive(s) > 2;
-		if (r < 2 && s->leader >= 0 && can_crash) {
+		if (r < 2 && s->leader >= 0 && s->transfers) {
+			if (victim != s->leader)
+				sim_elect(s, victim);
+		} else if (r < 2 && s->leader >= 0 && can_crash) {
 			sim_crash(s, s->leader);
 			sim_elect(s, -1);
 		} else if (r < 4 && s->leader < 0) {
@@ -618,12 +626,13 @@ static bool sim_settled(const struct sim *s)
 	return true;
 }
 
-static void sim_init(struct sim *s, int n, uint64_t seed, bool strict)
+static void sim_init(struct sim *s, int n, uint64_t seed, bool strict, bool transfers)
 {
 	memset(s, 0, sizeof(*s));
 	s->n = n;
 	s->seed = seed;
 	s->strict = strict;
+	s->transfers = transfers;
 	s->rng = seed * 2654435761u + 1;
 	s->max_delay = 1 + (unsigned)(sim_random(s) % 20);
 	/* Strict schedules: every node hears of a new leader well within the
@@ -680,11 +689,11 @@ static void sim_verify(struct sim *s)
 	}
 }
 
-static int sim_run(int n, uint64_t seed, bool strict, char *failure, size_t failure_size,
-		   unsigned counts[3])
+static int sim_run(int n, uint64_t seed, bool strict, bool transfers, char *failure,
+		   size_t failure_size, unsigned counts[3])
 {
 	static struct sim s;
-	sim_init(&s, n, seed, strict);
+	sim_init(&s, n, seed, strict, transfers);
 	for (int t = 0; t < 4000 && s.failure[0] == '\0'; t++)
 		sim_step(&s, true, true);
 	/* Healing: a leader every survivor hears of, then quiet. */
@@ -716,7 +725,7 @@ static unsigned schedules(unsigned fallback)
 	return env != NULL ? (unsigned)strtoul(env, NULL, 10) : fallback;
 }
 
-static void run_many(int n, bool strict, unsigned count)
+static void run_many(int n, bool strict, bool transfers, unsigned count)
 {
 	const char *only = getenv("RELAY_SEED");
 	sim_tracing = only != NULL && getenv("RELAY_TRACE") != NULL;
@@ -724,40 +733,59 @@ static void run_many(int n, bool strict, unsigned count)
 	char failure[256];
 	for (unsigned k = 0; k < count; k++) {
 		uint64_t seed = only != NULL ? strtoull(only, NULL, 10)
-					     : 7919ull * k + (uint64_t)n + (strict ? 1000000 : 0);
-		sim_run(n, seed, strict, failure, sizeof(failure), counts);
+					     : 7919ull * k + (uint64_t)n + (strict ? 1000000 : 0) +
+						   (transfers ? 2000000 : 0);
+		sim_run(n, seed, strict, transfers, failure, sizeof(failure), counts);
 		ck_assert_msg(failure[0] == '\0', "%d nodes%s: %s (replay: RELAY_SEED=%llu)", n,
-			      strict ? ", failovers only" : "", failure, (unsigned long long)seed);
+			      transfers ? ", transfers"
+			      : strict	? ", failovers only"
+					: "",
+			      failure, (unsigned long long)seed);
 		if (only != NULL)
 			break;
 	}
 	printf("relay simulation: %u schedules of %d nodes%s: %u stanzas delivered, %u copies "
 	       "dropped as delivered before, %u bounced between nodes that stayed up\n",
-	       only ? 1 : count, n, strict ? " (failovers only)" : "", counts[0], counts[1],
-	       counts[2]);
+	       only ? 1 : count, n,
+	       transfers ? " (transfers)"
+	       : strict	 ? " (failovers only)"
+			 : "",
+	       counts[0], counts[1], counts[2]);
 }
 
 START_TEST(test_three_routers_failovers)
 {
-	run_many(3, true, schedules(150));
+	run_many(3, true, false, schedules(150));
 }
 END_TEST
 
 START_TEST(test_five_routers_failovers)
 {
-	run_many(5, true, schedules(80));
+	run_many(5, true, false, schedules(80));
+}
+END_TEST
+
+START_TEST(test_three_routers_transfers)
+{
+	run_many(3, true, true, schedules(150));
+}
+END_TEST
+
+START_TEST(test_five_routers_transfers)
+{
+	run_many(5, true, true, schedules(80));
 }
 END_TEST
 
 START_TEST(test_three_routers_chaos)
 {
-	run_many(3, false, schedules(150));
+	run_many(3, false, false, schedules(150));
 }
 END_TEST
 
 START_TEST(test_five_routers_chaos)
 {
-	run_many(5, false, schedules(80));
+	run_many(5, false, false, schedules(80));
 }
 END_TEST
 
@@ -850,6 +878,44 @@ START_TEST(test_new_leader_holds_until_every_live_node_synced)
 	ck_assert_int_eq(router_relay_step(r, 3, false, &synced, &why), 0);
 	ck_assert(router_relay_routes_for_all(r));
 	ck_assert_str_eq(scenario_outs(r), "ROUTE S9");
+	router_relay_free(r);
+}
+END_TEST
+
+/* A leadership transfer: the old leader routes until it hears that it no
+ * longer leads, and a follower that already follows the new one has left
+ * it.  Routing on would bounce what is for that follower's sessions (gone
+ * from here, not from the cluster); it holds instead, and what it held
+ * goes to the new leader from its origin once it steps down. */
+START_TEST(test_a_leader_that_loses_a_follower_holds_until_it_is_back)
+{
+	struct relay *r = scenario_relay();
+	router_relay_leader(r, 1, 1, 3, 3);
+	router_relay_peer_link(r, 2, true);
+	router_relay_peer_link(r, 3, true);
+	const char *why;
+	struct relay_wire_msg synced = {.type = RELAY_WIRE_SYNCED};
+	ck_assert_int_eq(router_relay_step(r, 2, false, &synced, &why), 0);
+	ck_assert_int_eq(router_relay_step(r, 3, false, &synced, &why), 0);
+	ck_assert(router_relay_routes_for_all(r));
+	scenario_outs(r);
+	router_relay_peer_link(r, 3, false); /* node 3 follows another leader */
+	ck_assert(!router_relay_routes_for_all(r));
+	ck_assert_str_eq(scenario_outs(r), "FORGET");
+	struct relay_wire_msg fwd = scenario_forward(1);
+	ck_assert_int_eq(router_relay_step(r, 2, false, &fwd, &why), 0);
+	ck_assert_str_eq(scenario_outs(r), ""); /* held, not routed */
+	/* A follower that comes back and syncs: routing goes on, in order. */
+	router_relay_peer_link(r, 3, true);
+	ck_assert_int_eq(router_relay_step(r, 3, false, &synced, &why), 0);
+	ck_assert_str_eq(scenario_outs(r), "ROUTE S9");
+	/* Gone again, and this node hears that it no longer leads: what it
+	 * held is dropped unacknowledged, for its origin to send again. */
+	router_relay_peer_link(r, 3, false);
+	fwd = scenario_forward(2);
+	ck_assert_int_eq(router_relay_step(r, 2, false, &fwd, &why), 0);
+	router_relay_leader(r, 1, 3, 4, 3);
+	ck_assert_str_eq(scenario_outs(r), "FORGET CLOSE FORGET");
 	router_relay_free(r);
 }
 END_TEST
@@ -1163,6 +1229,7 @@ Suite *relay_suite(void)
 	tcase_add_test(scenarios, test_follower_registers_then_syncs_then_forwards_in_order);
 	tcase_add_test(scenarios, test_new_leader_holds_until_every_live_node_synced);
 	tcase_add_test(scenarios, test_warmup_ends_at_its_deadline_when_a_member_is_dead);
+	tcase_add_test(scenarios, test_a_leader_that_loses_a_follower_holds_until_it_is_back);
 	tcase_add_test(scenarios, test_only_what_never_reached_a_leader_is_bounced);
 	tcase_add_test(scenarios, test_a_delivery_lost_with_its_link_goes_again_in_order);
 	tcase_add_test(scenarios, test_the_leaders_own_stanzas_are_numbered_kept_and_sent_again);
@@ -1174,6 +1241,8 @@ Suite *relay_suite(void)
 	TCase *failovers = tcase_create("failovers");
 	tcase_set_timeout(failovers, 600);
 	tcase_add_test(failovers, test_three_routers_failovers);
+	tcase_add_test(failovers, test_three_routers_transfers);
+	tcase_add_test(failovers, test_five_routers_transfers);
 	tcase_add_test(failovers, test_five_routers_failovers);
 	suite_add_tcase(s, failovers);
 	TCase *chaos = tcase_create("chaos");
