@@ -283,6 +283,23 @@ static void tell_router(void)
 	child_send(PROC_ROUTER, PROTO_LEADER, 0, &leader, sizeof(leader), -1);
 }
 
+/* A member spoke.  A new leader told its router how many members it had
+ * heard lately before every follower answered it (followers do not speak
+ * to each other); the router holds what it should route for all until
+ * that many have registered (router_relay.h, warm), so one more heard is
+ * told at once: a follower answers well before its stanza link is up,
+ * and routing before it registered would bounce what is for its
+ * sessions. */
+static void heard_from(const struct peerlink *l)
+{
+	uint64_t id = peerlink_remote(l)->node_id;
+	bool counted = heard_ago(id) < shell.cfg.cluster.election_timeout_min_ms;
+	note_heard(l);
+	if (!counted && shell.core != NULL && shell.told_role == ELECTOR_LEADER &&
+	    member_of(id) != NULL)
+		tell_router();
+}
+
 _Static_assert(ELECTOR_MEMBERS_MAX <= PROTO_MEMBERS_MAX, "every member fits in proto_members");
 _Static_assert(ELECTOR_FINGERPRINT_SIZE == sizeof(((struct proto_member *)0)->fingerprint),
 	       "a fingerprint is the same size in proto_members");
@@ -402,7 +419,7 @@ static void link_up(struct peerlink *l, void *arg)
 			peerlink_free(l);
 			return;
 		}
-		note_heard(l);
+		heard_from(l);
 		out->up = true;
 		out->backoff = RETRY_FIRST_MS;
 		log_info("cluster link to %016" PRIx64 " at %s up", out->id, out->address);
@@ -875,7 +892,7 @@ static void link_message(struct peerlink *l, const struct ipc_msg *msg, void *ar
 			link_drop(l, arg, why);
 			return;
 		}
-		note_heard(l);
+		heard_from(l);
 		maybe_bind(remote->node_id, peerlink_fingerprint(l));
 		pump();
 		return;
