@@ -1,3 +1,0 @@
-build2/obj/certtool/certtool_main.o: certtool/certtool_main.c \
- certtool/certtool.h
-certtool/certtool.h:

@@ -1,2 +1,0 @@
-build2/obj/common/table.o: common/table.c common/table.h
-common/table.h:

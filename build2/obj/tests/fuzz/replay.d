@@ -1,1 +1,0 @@
-build2/obj/tests/fuzz/replay.o: tests/fuzz/replay.c

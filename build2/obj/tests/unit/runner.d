@@ -1,4 +1,0 @@
-build2/obj/tests/unit/runner.o: tests/unit/runner.c common/log.h \
- tests/unit/unit.h
-common/log.h:
-tests/unit/unit.h:
