@@ -172,6 +172,19 @@ static bool proto_field_ok(const char *field, size_t size)
 	return true;
 }
 
+/* A JID on the wire: 1 to JID_MAX - 1 bytes, no NUL or control character. */
+static bool proto_jid_bytes_ok(const char *bytes, uint32_t len)
+{
+	if (len == 0 || len >= JID_MAX)
+		return false;
+	for (uint32_t j = 0; j < len; j++) {
+		unsigned char c = (unsigned char)bytes[j];
+		if (c < 0x20 || c == 0x7f)
+			return false;
+	}
+	return true;
+}
+
 int proto_sessions_unpack(const void *data, size_t len, struct proto_sessions *head,
 			  void (*each)(const struct proto_session_view *s, void *arg), void *arg)
 {
@@ -192,16 +205,11 @@ int proto_sessions_unpack(const void *data, size_t len, struct proto_sessions *h
 				return -1;
 			memcpy(&entry, bytes + at, sizeof(entry));
 			at += sizeof(entry);
-			if (entry.kind > PROTO_SESSION_COMPONENT || entry.jid_len == 0 ||
-			    entry.jid_len >= sizeof(view.jid) || len - at < entry.jid_len ||
+			if (entry.kind > PROTO_SESSION_COMPONENT || len - at < entry.jid_len ||
+			    !proto_jid_bytes_ok(bytes + at, entry.jid_len) ||
 			    !proto_field_ok(entry.address, sizeof(entry.address)) ||
 			    !proto_field_ok(entry.tls, sizeof(entry.tls)))
 				return -1;
-			for (uint32_t j = 0; j < entry.jid_len; j++) {
-				unsigned char c = (unsigned char)bytes[at + j];
-				if (c < 0x20 || c == 0x7f)
-					return -1;
-			}
 			if (pass == 1) {
 				view.kind = entry.kind;
 				view.since_ms = entry.since_ms;
@@ -229,19 +237,6 @@ int proto_admin_kick_check(const struct proto_admin_kick *kick)
 	 * it on only check its shape, so that none of them needs libidn. */
 	struct jid_parts parts;
 	return jid_split(kick->jid, strlen(kick->jid), &parts);
-}
-
-/* A JID on the wire: 1 to 3071 bytes, no NUL or control character. */
-static bool proto_jid_bytes_ok(const char *bytes, uint32_t len)
-{
-	if (len == 0 || len >= JID_MAX)
-		return false;
-	for (uint32_t j = 0; j < len; j++) {
-		unsigned char c = (unsigned char)bytes[j];
-		if (c < 0x20 || c == 0x7f)
-			return false;
-	}
-	return true;
 }
 
 int proto_cluster_sessions_unpack(const void *data, size_t len, struct proto_cluster_sessions *head,
