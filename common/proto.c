@@ -49,6 +49,8 @@ static const char *const proto_type_names[PROTO_TYPE_END] = {
     [PROTO_METRICS] = "METRICS",
     [PROTO_CTL_STATS] = "CTL_STATS",
     [PROTO_CTL_STATS_REPLY] = "CTL_STATS_REPLY",
+    [PROTO_PROPOSE] = "PROPOSE",
+    [PROTO_PROPOSE_RESULT] = "PROPOSE_RESULT",
 };
 
 const char *proto_type_name(uint16_t type)
@@ -295,5 +297,39 @@ int proto_drain_check(const struct proto_drain *drain)
 				return -1;
 		}
 	}
+	return 0;
+}
+
+int proto_propose_check(const void *data, size_t len)
+{
+	struct proto_propose head;
+	if (len < sizeof(head))
+		return -1;
+	memcpy(&head, data, sizeof(head));
+	return head.len == 0 || head.len > PROTO_PROPOSE_MAX || head.reserved != 0 ||
+		       len != sizeof(head) + head.len
+		   ? -1
+		   : 0;
+}
+
+int proto_propose_result_unpack(const void *data, size_t len, struct proto_propose_result_view *out)
+{
+	const char *bytes = data;
+	if (len < sizeof(out->head))
+		return -1;
+	memcpy(&out->head, bytes, sizeof(out->head));
+	const struct proto_propose_result *h = &out->head;
+	if (h->status >= PROTO_PROPOSE_STATUS_END || h->outcome_len > PROTO_PROPOSE_TEXT_MAX ||
+	    h->text_len > PROTO_PROPOSE_TEXT_MAX ||
+	    len != sizeof(*h) + (size_t)h->outcome_len + h->text_len)
+		return -1;
+	const char *outcome = bytes + sizeof(*h), *text = outcome + h->outcome_len;
+	if (memchr(outcome, '\0', h->outcome_len) != NULL ||
+	    memchr(text, '\0', h->text_len) != NULL)
+		return -1;
+	memcpy(out->outcome, outcome, h->outcome_len);
+	out->outcome[h->outcome_len] = '\0';
+	memcpy(out->text, text, h->text_len);
+	out->text[h->text_len] = '\0';
 	return 0;
 }

@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 /* Raised whenever a payload below changes, so mixed builds refuse each other. */
-#define PROTO_VERSION 12
+#define PROTO_VERSION 13
 
 /* Session ids start at 1; 0 names the server itself (see PROTO_STANZA). */
 #define PROTO_SERVER_SESSION 0
@@ -141,6 +141,15 @@ enum proto_type {
 	/* supervisor -> rxmppctl: the metrics in the Prometheus text format,
 	 * as the HTTP endpoint serves them (no NUL) */
 	PROTO_CTL_STATS_REPLY,
+	/* rxmppctl -> supervisor -> elector (header peer: the supervisor's
+	 * token for its client, as CLUSTER_REQUEST): commit a command to the
+	 * cluster's state (elector/elector_machine.h encodes it); struct
+	 * proto_propose, then `len` bytes of command.  Answered once with
+	 * PROTO_PROPOSE_RESULT (see enum proto_propose_status for when). */
+	PROTO_PROPOSE,
+	/* elector -> supervisor -> rxmppctl: struct proto_propose_result, then
+	 * its two texts (proto_propose_result_unpack) */
+	PROTO_PROPOSE_RESULT,
 	PROTO_TYPE_END,
 };
 
@@ -594,5 +603,77 @@ struct proto_result {
 	uint32_t message_len;
 };
 _Static_assert(sizeof(struct proto_result) == 8, "proto_result has a fixed size");
+
+/*
+ * The write path of the cluster's state (README "Cluster state").  The
+ * elector that gets a PROTO_PROPOSE proposes the command itself when it
+ * leads, or forwards it to the leader's elector over the peer link; the
+ * command is committed by a majority, applied by every member in log
+ * order, and answered only after that, with the state machine's own
+ * outcome of it (the same on every node: applying is deterministic).
+ *
+ * Nothing is proposed unless the leader heard a majority of the members
+ * within an election timeout (check-quorum), so a write refused for want
+ * of a quorum is refused before it is in any log, and changes nothing
+ * anywhere.  What remains is a leader that loses its quorum after the
+ * entry went into its log: the answer is then PROTO_PROPOSE_UNKNOWN
+ * (Raft cannot take a proposal back; the entry commits later or is
+ * replaced by the next leader), never "failed".
+ */
+#define PROTO_PROPOSE_MAX 8192 /* bytes of one command (the log's DATA entry limit) */
+
+struct proto_propose {
+	uint32_t len; /* the command's bytes that follow, 1..PROTO_PROPOSE_MAX */
+	uint32_t reserved;
+};
+_Static_assert(sizeof(struct proto_propose) == 8, "proto_propose has a fixed size");
+/* A PROPOSE payload of `len` bytes: 0 when its head is right and the
+ * command's length is the rest, within PROTO_PROPOSE_MAX; else -1. */
+int proto_propose_check(const void *data, size_t len);
+
+enum proto_propose_status {
+	/* Committed, and applied on this node and on every member the leader
+	 * hears; `outcome` and the first text are the state machine's. */
+	PROTO_PROPOSE_APPLIED,
+	/* Committed and applied on this node, but within the wait (about 2 s)
+	 * not yet on the members the second text names. */
+	PROTO_PROPOSE_COMMITTED,
+	/* Not in any log: nothing changed anywhere.  The second text says why
+	 * (no leader, no quorum and which members cannot be reached, a member
+	 * of an older release, a command too large or malformed). */
+	PROTO_PROPOSE_REFUSED,
+	/* In the leader's log, but the leader lost its quorum or its
+	 * leadership before the commit: it may still commit (see above). */
+	PROTO_PROPOSE_UNKNOWN,
+	PROTO_PROPOSE_STATUS_END,
+};
+
+/* The answer; `outcome_len` bytes of the state machine's text (empty
+ * unless committed: "already known, identical", why it refused the
+ * command) then `text_len` bytes of the elector's (which members, why).
+ * Neither has a NUL; both are printable UTF-8 for the administrator. */
+#define PROTO_PROPOSE_TEXT_MAX 1024
+struct proto_propose_result {
+	uint32_t status;  /* enum proto_propose_status */
+	uint32_t outcome; /* the state machine's result code when committed, else 0 */
+	uint64_t index;	  /* where it is in the log; 0 when refused */
+	uint64_t term;
+	uint32_t applied; /* members known to have applied it, this node included */
+	uint32_t members; /* in the membership it was committed in */
+	uint32_t outcome_len;
+	uint32_t text_len;
+};
+_Static_assert(sizeof(struct proto_propose_result) == 40, "proto_propose_result is fixed");
+
+struct proto_propose_result_view {
+	struct proto_propose_result head;
+	char outcome[PROTO_PROPOSE_TEXT_MAX + 1]; /* NUL-terminated copies */
+	char text[PROTO_PROPOSE_TEXT_MAX + 1];
+};
+/* Checks the status, every length against the payload and the texts
+ * (no NUL, at most PROTO_PROPOSE_TEXT_MAX each) and copies them out; -1
+ * for a malformed answer. */
+int proto_propose_result_unpack(const void *data, size_t len,
+				struct proto_propose_result_view *out);
 
 #endif

@@ -926,6 +926,35 @@ static void send_result(uint64_t token, bool ok, const char *text)
 	child_send_supervisor_v(PROTO_CLUSTER_RESULT, token, iov, 2);
 }
 
+/* The one answer to a PROPOSE; the texts are cut to what the answer
+ * carries. */
+static void propose_answer(uint64_t token, const struct proto_propose_result *result,
+			   const char *outcome, const char *text)
+{
+	struct proto_propose_result head = *result;
+	size_t outcome_len = strlen(outcome), text_len = strlen(text);
+	head.outcome_len =
+	    (uint32_t)(outcome_len < PROTO_PROPOSE_TEXT_MAX ? outcome_len : PROTO_PROPOSE_TEXT_MAX);
+	head.text_len =
+	    (uint32_t)(text_len < PROTO_PROPOSE_TEXT_MAX ? text_len : PROTO_PROPOSE_TEXT_MAX);
+	struct iovec iov[3] = {{&head, sizeof(head)},
+			       {(void *)outcome, head.outcome_len},
+			       {(void *)text, head.text_len}};
+	child_send_supervisor_v(PROTO_PROPOSE_RESULT, token, iov, 3);
+}
+
+void elector_io_propose(uint64_t token, const uint8_t *command, size_t len)
+{
+	(void)command;
+	(void)len;
+	struct proto_propose_result refused = {.status = PROTO_PROPOSE_REFUSED};
+	propose_answer(token, &refused, "",
+		       shell.enabled ? "this node's elector does not replicate the cluster's "
+				       "state yet: nothing changed"
+				     : "this node is not in a cluster (cluster.enabled is "
+				       "false): nothing changed");
+}
+
 static const char *request_name(void)
 {
 	return shell.req.op == PROTO_CLUSTER_OP_JOIN	 ? "join"

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/ipc.h"
 #include "common/metrics.h"
@@ -16,6 +17,10 @@ void elector_io_socket(int fd, const struct proto_listen_socket *info);
 /* A request from rxmppctl (through the supervisor); the answer goes back
  * with the same token. */
 void elector_io_request(uint64_t token, const struct proto_cluster_request *request);
+/* A write from rxmppctl (PROTO_PROPOSE, checked): `len` bytes of a
+ * command for the cluster's state; answered once with
+ * PROTO_PROPOSE_RESULT and the same token. */
+void elector_io_propose(uint64_t token, const uint8_t *command, size_t len);
 /* The router (re)connected: tell it who leads. */
 void elector_io_router_up(void);
 void elector_io_stop(void);

@@ -30,6 +30,13 @@ static bool elector_supervisor_message(const struct ipc_msg *msg)
 		elector_io_request(msg->peer, &request);
 		return true;
 	}
+	if (msg->type == PROTO_PROPOSE && msg->fd == -1 &&
+	    proto_propose_check(msg->data, msg->len) == 0) {
+		elector_io_propose(msg->peer,
+				   (const uint8_t *)msg->data + sizeof(struct proto_propose),
+				   msg->len - sizeof(struct proto_propose));
+		return true;
+	}
 	return false;
 }
 

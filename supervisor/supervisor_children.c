@@ -458,7 +458,7 @@ static void child_msg(struct ipc_channel *ch, const struct ipc_msg *msg, void *a
 			ipc_channel_fail(c->channel, "CERT_STATE of %zu bytes", msg->len);
 	} else if (c->spec->role == PROC_ELECTOR && c->greeted &&
 		   (msg->type == PROTO_CLUSTER_STATUS || msg->type == PROTO_CLUSTER_RESULT ||
-		    msg->type == PROTO_CLUSTER_PROGRESS)) {
+		    msg->type == PROTO_CLUSTER_PROGRESS || msg->type == PROTO_PROPOSE_RESULT)) {
 		if (!supervisor_handover_answer(msg->peer, msg->type, msg->data, msg->len))
 			supervisor_control_relay(msg->peer, msg->type, msg->data, msg->len);
 	} else if (c->spec->role == PROC_LISTENER && c->greeted &&

@@ -207,6 +207,16 @@ static void control_client_msg(struct ipc_channel *ch, const struct ipc_msg *msg
 				PROTO_CLUSTER_RESULT);
 		break;
 	}
+	case PROTO_PROPOSE: {
+		/* Checked here too, so that a malformed write from a client
+		 * ends that client, not the elector's channel. */
+		if (proto_propose_check(msg->data, msg->len) == -1) {
+			ipc_channel_fail(ch, "bad PROPOSE of %zu bytes", msg->len);
+			break;
+		}
+		control_forward(ch, PROC_ELECTOR, msg->type, msg->data, msg->len, PROTO_CTL_RESULT);
+		break;
+	}
 	case PROTO_CTL_SESSIONS:
 		if (msg->len != 0) {
 			ipc_channel_fail(ch, "CTL_SESSIONS with a payload");

@@ -218,6 +218,47 @@ START_TEST(test_drain_check)
 }
 END_TEST
 
+/* The answer to a write carries two texts whose lengths the head says:
+ * every length is checked against the payload, and neither text may
+ * smuggle a NUL (rxmppctl prints them). */
+START_TEST(test_propose_result_unpack)
+{
+	struct proto_propose_result head = {.status = PROTO_PROPOSE_APPLIED,
+					    .outcome = 1,
+					    .index = 42,
+					    .term = 3,
+					    .applied = 3,
+					    .members = 3,
+					    .outcome_len = 24,
+					    .text_len = 9};
+	char buf[sizeof(head) + 33];
+	memcpy(buf, &head, sizeof(head));
+	memcpy(buf + sizeof(head), "already known, identicalon 3 of 3", 33);
+	struct proto_propose_result_view v;
+	ck_assert_int_eq(proto_propose_result_unpack(buf, sizeof(buf), &v), 0);
+	ck_assert_str_eq(v.outcome, "already known, identical");
+	ck_assert_str_eq(v.text, "on 3 of 3");
+	ck_assert_uint_eq(v.head.index, 42);
+
+	ck_assert_int_eq(proto_propose_result_unpack(buf, sizeof(buf) - 1, &v), -1); /* cut */
+	ck_assert_int_eq(proto_propose_result_unpack(buf, sizeof(head) - 1, &v), -1);
+	char bad[sizeof(buf)];
+	memcpy(bad, buf, sizeof(buf));
+	bad[sizeof(head) + 3] = '\0';
+	ck_assert_int_eq(proto_propose_result_unpack(bad, sizeof(bad), &v), -1);
+	struct proto_propose_result h = head;
+	h.status = PROTO_PROPOSE_STATUS_END;
+	memcpy(bad, &h, sizeof(h));
+	memcpy(bad + sizeof(h), buf + sizeof(h), 33);
+	ck_assert_int_eq(proto_propose_result_unpack(bad, sizeof(bad), &v), -1);
+	h = head;
+	h.outcome_len = UINT32_MAX; /* no overflow into a "fitting" sum */
+	h.text_len = 34;
+	memcpy(bad, &h, sizeof(h));
+	ck_assert_int_eq(proto_propose_result_unpack(bad, sizeof(bad), &v), -1);
+}
+END_TEST
+
 Suite *proto_suite(void)
 {
 	Suite *s = suite_create("proto");
@@ -226,6 +267,7 @@ Suite *proto_suite(void)
 	tcase_add_test(tc, test_admin_kick_check);
 	tcase_add_test(tc, test_drain_check);
 	tcase_add_test(tc, test_cluster_sessions_unpack);
+	tcase_add_test(tc, test_propose_result_unpack);
 	suite_add_tcase(s, tc);
 	return s;
 }
