@@ -85,7 +85,8 @@ PROGRAMS := $(BIN)/rxmppd $(BIN)/rxmppctl $(BIN)/rxmpp-listener $(BIN)/rxmpp-rou
 UNIT_RUNNER := $(BUILD)/tests/unit-tests
 # A fuzz target is tests/fuzz/fuzz_NAME.c with its seeds in
 # tests/fuzz/corpus/NAME/; adding one is adding its NAME here.
-FUZZ_TARGETS := stream config route relay elector ipc sasl accounts callbridges election jidprep
+FUZZ_TARGETS := stream config route relay elector ipc sasl accounts callbridges election jidprep \
+	machine
 FUZZ_SECONDS ?= 60
 # Or stop each target after this many inputs (-1: no limit).
 FUZZ_RUNS ?= -1
@@ -138,8 +139,9 @@ $(BIN)/rxmpp-listener: $(call obj,listener/listener_main.c) $(call lib,listener 
 $(BIN)/rxmpp-router: $(call obj,router/router_main.c) $(call lib,router common)
 	$(LINK) $(SSL_LIBS)
 
+# libidn: the state machine keeps account names in their nodeprep form.
 $(BIN)/rxmpp-elector: $(call obj,elector/elector_main.c) $(call lib,elector common)
-	$(LINK) $(SSL_LIBS)
+	$(LINK) $(SSL_LIBS) $(IDN_LIBS)
 
 $(BIN)/rxmpp-certworker: $(call obj,certtool/certworker_main.c) $(call lib,certtool common)
 	$(LINK) $(SSL_LIBS)

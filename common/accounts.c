@@ -100,6 +100,16 @@ int accounts_remove(struct accounts *a, const char *name)
 	return 0;
 }
 
+int accounts_set_keys(struct accounts *a, const char *name,
+		      const struct scram_keys keys[SCRAM_HASH_COUNT])
+{
+	struct account *account = accounts_insert(a, name);
+	if (account == NULL)
+		return -1;
+	memcpy(account->keys, keys, sizeof(account->keys));
+	return 0;
+}
+
 int accounts_set_password(struct accounts *a, const char *name, const char *password,
 			  size_t password_len, char *why, size_t why_size)
 {
@@ -111,11 +121,9 @@ int accounts_set_password(struct accounts *a, const char *name, const char *pass
 			return -1;
 		}
 	}
-	struct account *account = accounts_insert(a, name);
-	if (account != NULL)
-		memcpy(account->keys, keys, sizeof(keys));
+	int rc = accounts_set_keys(a, name, keys);
 	OPENSSL_cleanse(keys, sizeof(keys));
-	if (account == NULL) {
+	if (rc == -1) {
 		snprintf(why, why_size, "out of memory");
 		return -1;
 	}

@@ -48,6 +48,9 @@ const struct account *accounts_find(const struct accounts *a, const char *name);
 /* Adds or replaces `name` with keys derived from `password`. */
 int accounts_set_password(struct accounts *a, const char *name, const char *password,
 			  size_t password_len, char *why, size_t why_size);
+/* Adds or replaces `name` with these keys; -1 when out of memory. */
+int accounts_set_keys(struct accounts *a, const char *name,
+		      const struct scram_keys keys[SCRAM_HASH_COUNT]);
 int accounts_remove(struct accounts *a, const char *name);
 
 #endif

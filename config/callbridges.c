@@ -24,36 +24,6 @@ struct reader {
 	struct yaml_events y;
 };
 
-bool callbridge_name_valid(const char *name)
-{
-	size_t len = strlen(name);
-	if (len == 0 || len > 63 || name[0] == '-' || name[len - 1] == '-')
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		char c = name[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
-			return false;
-	}
-	return true;
-}
-
-/* Spaces inside a secret are the administrator's choice (a passphrase);
- * one at either end is a copy-and-paste accident that would make two
- * nodes' secrets differ invisibly, and control characters cannot be typed
- * the same way twice. */
-static bool secret_valid(const char *secret)
-{
-	size_t len = strlen(secret);
-	if (len < CALLBRIDGE_SECRET_MIN || len >= sizeof(((struct proto_callbridge *)0)->secret) ||
-	    secret[0] == ' ' || secret[len - 1] == ' ')
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		if ((unsigned char)secret[i] < 0x20 || secret[i] == 0x7f)
-			return false;
-	}
-	return true;
-}
-
 /* The array grows by doubling: growing by one entry copied (and wiped)
  * the whole array each time, quadratic in the file's length. */
 static int add(struct callbridges *out, const struct proto_callbridge *b)
@@ -82,7 +52,7 @@ static bool read_bridge(struct reader *r, struct proto_callbridge *b, const char
 		return false;
 	if (e.type == YAML_SCALAR_EVENT) {
 		const char *secret = (const char *)e.data.scalar.value;
-		if (!secret_valid(secret))
+		if (!callbridge_secret_valid(secret))
 			yaml_events_error(&r->y, &e.start_mark,
 					  "%s: the secret must be %d to 255 characters, without "
 					  "control characters or a space at either end",
@@ -135,7 +105,7 @@ static bool read_bridge(struct reader *r, struct proto_callbridge *b, const char
 		}
 		if (strcmp(key, "secret") == 0) {
 			have_secret = true;
-			if (!secret_valid(value))
+			if (!callbridge_secret_valid(value))
 				yaml_events_error(
 				    &r->y, &e.start_mark,
 				    "%s.secret: must be %d to 255 characters, without control "

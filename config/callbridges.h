@@ -28,14 +28,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "common/callbridge.h"
 #include "common/proto.h"
 #include "config.h"
-
-#define CALLBRIDGE_SECRET_MIN 8
-/* Far more bridges than a conferencing cluster has (dozens); a file with
- * more is refused, which keeps the duplicate checks and the listener's
- * table small whatever the file holds. */
-#define CALLBRIDGES_MAX 1024
 
 struct callbridges {
 	struct proto_callbridge *items;
@@ -50,7 +45,5 @@ int callbridges_load(const char *path, const char *domain, struct callbridges *o
 int callbridges_parse(const char *path, const char *text, size_t len, const char *domain,
 		      struct callbridges *out, struct config_errors *errors);
 void callbridges_free(struct callbridges *b);
-/* 1 to 63 lower-case letters, digits and hyphens, as a DNS label. */
-bool callbridge_name_valid(const char *name);
 
 #endif

@@ -18,6 +18,7 @@ Suite *table_suite(void);
 Suite *accounts_suite(void);
 Suite *elector_suite(void);
 Suite *elector_state_suite(void);
+Suite *elector_machine_suite(void);
 Suite *relay_suite(void);
 Suite *fileio_suite(void);
 Suite *cert_suite(void);

@@ -1,0 +1,956 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The cluster's replicated state machine; see elector_machine.h.  Runs in
+ * the elector (apply, snapshots, materialise) and in rxmppctl (encoders).
+ * Nothing here logs: answers go back to the caller, who decides.  Every
+ * decision depends only on the state and the command's bytes, so that
+ * every node reaches the same one; secrets and keys are compared in
+ * constant time and never copied into an answer.
+ */
+#include "elector_machine.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/fileio.h"
+#include "common/jid.h"
+#include "common/jidprep.h"
+#include "common/scram.h"
+
+#define MACHINE_FORMAT		 1
+#define MACHINE_SNAPSHOT_MAGIC	 "RXMS"
+#define MACHINE_SNAPSHOT_VERSION 1
+#define MACHINE_DIGEST_LEN	 32
+#define MACHINE_ITERATIONS_MAX	 10000000u
+
+struct elector_machine {
+	struct accounts accounts;
+	struct proto_callbridge *bridges; /* sorted by name */
+	size_t bridge_count;
+	bool accounts_dirty, bridges_dirty;
+};
+
+/* A bounds-checked cursor over bytes; the first problem sticks, with its
+ * offset. */
+struct machine_reader {
+	const unsigned char *data;
+	size_t len, at;
+	bool bad;
+	size_t bad_at;
+	const char *bad_what;
+};
+
+static void reader_fail(struct machine_reader *r, const char *what)
+{
+	if (!r->bad) {
+		r->bad = true;
+		r->bad_at = r->at;
+		r->bad_what = what;
+	}
+}
+
+static const unsigned char *reader_take(struct machine_reader *r, size_t n, const char *what)
+{
+	if (r->bad || r->len - r->at < n) {
+		reader_fail(r, what);
+		return NULL;
+	}
+	const unsigned char *p = r->data + r->at;
+	r->at += n;
+	return p;
+}
+
+static uint32_t reader_u(struct machine_reader *r, size_t width, const char *what)
+{
+	const unsigned char *p = reader_take(r, width, what);
+	uint32_t v = 0;
+	for (size_t i = 0; p != NULL && i < width; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* A length-prefixed string of 1 to `max` bytes without NUL, copied into
+ * `out` (max + 1 bytes) NUL-terminated. */
+static void reader_string(struct machine_reader *r, size_t width, size_t max, char *out,
+			  const char *what)
+{
+	size_t at = r->at;
+	uint32_t n = reader_u(r, width, what);
+	const unsigned char *p = NULL;
+	if (!r->bad && (n == 0 || n > max)) {
+		r->at = at;
+		reader_fail(r, what);
+	} else {
+		p = reader_take(r, n, what);
+	}
+	out[0] = '\0';
+	if (p == NULL)
+		return;
+	if (memchr(p, '\0', n) != NULL) {
+		r->at = at;
+		reader_fail(r, what);
+		return;
+	}
+	memcpy(out, p, n);
+	out[n] = '\0';
+}
+
+struct machine_account {
+	char name[JID_PART_MAX + 1];
+	struct scram_keys keys[SCRAM_HASH_COUNT];
+};
+
+static void reader_keys(struct machine_reader *r, struct scram_keys keys[SCRAM_HASH_COUNT])
+{
+	for (int h = 0; h < SCRAM_HASH_COUNT; h++) {
+		struct scram_keys *k = &keys[h];
+		size_t at = r->at;
+		k->iterations = reader_u(r, 4, "iterations");
+		if (!r->bad && (k->iterations == 0 || k->iterations > MACHINE_ITERATIONS_MAX)) {
+			r->at = at;
+			reader_fail(r, "iterations");
+		}
+		at = r->at;
+		k->salt_len = reader_u(r, 1, "salt");
+		const unsigned char *salt = NULL;
+		if (!r->bad && (k->salt_len == 0 || k->salt_len > sizeof(k->salt))) {
+			r->at = at;
+			reader_fail(r, "salt");
+		} else {
+			salt = reader_take(r, k->salt_len, "salt");
+		}
+		size_t key_len = scram_key_len((enum scram_hash)h);
+		const unsigned char *stored = reader_take(r, key_len, "stored key");
+		const unsigned char *server = reader_take(r, key_len, "server key");
+		if (r->bad)
+			return;
+		memcpy(k->salt, salt, k->salt_len);
+		memcpy(k->stored_key, stored, key_len);
+		memcpy(k->server_key, server, key_len);
+	}
+}
+
+/* The name must be its own nodeprep form: the accounts file the listener
+ * reads accepts no other, and a second spelling would be a second key for
+ * one user. */
+static void reader_account(struct machine_reader *r, struct machine_account *a)
+{
+	size_t at = r->at;
+	reader_string(r, 2, JID_PART_MAX, a->name, "user name");
+	char normal[JID_PART_MAX + 1], why[JIDPREP_WHY_MAX];
+	if (!r->bad && (jidprep_node(a->name, strlen(a->name), normal, sizeof(normal), why,
+				     sizeof(why)) == -1 ||
+			strcmp(normal, a->name) != 0)) {
+		r->at = at;
+		reader_fail(r, "user name");
+	}
+	reader_keys(r, a->keys);
+}
+
+static void reader_bridge(struct machine_reader *r, struct proto_callbridge *b, bool name_only)
+{
+	memset(b, 0, sizeof(*b));
+	size_t at = r->at;
+	reader_string(r, 1, sizeof(b->name) - 1, b->name, "bridge name");
+	if (!r->bad && !callbridge_name_valid(b->name)) {
+		r->at = at;
+		reader_fail(r, "bridge name");
+	}
+	if (name_only)
+		return;
+	at = r->at;
+	reader_string(r, 1, sizeof(b->address) - 1, b->address, "bridge address");
+	if (!r->bad && !callbridge_address_valid(b->address)) {
+		r->at = at;
+		reader_fail(r, "bridge address");
+	}
+	at = r->at;
+	reader_string(r, 1, sizeof(b->secret) - 1, b->secret, "bridge secret");
+	if (!r->bad && !callbridge_secret_valid(b->secret)) {
+		r->at = at;
+		reader_fail(r, "bridge secret");
+	}
+}
+
+/* Writers: big-endian integers and length-prefixed strings. */
+static int put_u(struct buf *out, uint32_t v, size_t width)
+{
+	unsigned char b[4];
+	for (size_t i = 0; i < width; i++)
+		b[i] = (unsigned char)(v >> (8 * (width - 1 - i)));
+	return buf_append(out, b, width);
+}
+
+static int put_string(struct buf *out, const char *s, size_t width)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n >= (size_t)1 << (8 * width))
+		return -1;
+	return put_u(out, (uint32_t)n, width) == 0 && buf_append(out, s, n) == 0 ? 0 : -1;
+}
+
+static int put_keys(struct buf *out, const struct scram_keys keys[SCRAM_HASH_COUNT])
+{
+	for (int h = 0; h < SCRAM_HASH_COUNT; h++) {
+		const struct scram_keys *k = &keys[h];
+		size_t key_len = scram_key_len((enum scram_hash)h);
+		if (k->iterations == 0 || k->iterations > MACHINE_ITERATIONS_MAX ||
+		    k->salt_len == 0 || k->salt_len > sizeof(k->salt) ||
+		    put_u(out, k->iterations, 4) == -1 ||
+		    put_u(out, (uint32_t)k->salt_len, 1) == -1 ||
+		    buf_append(out, k->salt, k->salt_len) == -1 ||
+		    buf_append(out, k->stored_key, key_len) == -1 ||
+		    buf_append(out, k->server_key, key_len) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* What put_account refuses for other reasons than a full buffer. */
+static bool account_encodable(const char *name, const struct scram_keys keys[SCRAM_HASH_COUNT])
+{
+	size_t len = strlen(name);
+	bool ok = len > 0 && len <= JID_PART_MAX;
+	for (int h = 0; h < SCRAM_HASH_COUNT; h++)
+		ok &= keys[h].iterations > 0 && keys[h].iterations <= MACHINE_ITERATIONS_MAX &&
+		      keys[h].salt_len > 0 && keys[h].salt_len <= sizeof(keys[h].salt);
+	return ok;
+}
+
+static int put_account(struct buf *out, const char *name,
+		       const struct scram_keys keys[SCRAM_HASH_COUNT])
+{
+	return put_string(out, name, 2) == 0 && put_keys(out, keys) == 0 ? 0 : -1;
+}
+
+static int put_bridge(struct buf *out, const struct proto_callbridge *b)
+{
+	if (!callbridge_name_valid(b->name) || !callbridge_address_valid(b->address) ||
+	    !callbridge_secret_valid(b->secret))
+		return -1;
+	return put_string(out, b->name, 1) == 0 && put_string(out, b->address, 1) == 0 &&
+		       put_string(out, b->secret, 1) == 0
+		   ? 0
+		   : -1;
+}
+
+static bool keys_equal(const struct scram_keys a[SCRAM_HASH_COUNT],
+		       const struct scram_keys b[SCRAM_HASH_COUNT])
+{
+	bool same = true;
+	for (int h = 0; h < SCRAM_HASH_COUNT; h++) {
+		size_t key_len = scram_key_len((enum scram_hash)h);
+		same &= a[h].iterations == b[h].iterations && a[h].salt_len == b[h].salt_len;
+		same &= scram_equal(a[h].salt, b[h].salt, sizeof(a[h].salt));
+		same &= scram_equal(a[h].stored_key, b[h].stored_key, key_len);
+		same &= scram_equal(a[h].server_key, b[h].server_key, key_len);
+	}
+	return same;
+}
+
+/* Address and secret alike, the secret in constant time; the buffers are
+ * zero-filled past their strings. */
+static bool bridge_equal(const struct proto_callbridge *a, const struct proto_callbridge *b)
+{
+	bool same = strcmp(a->address, b->address) == 0;
+	return scram_equal(a->secret, b->secret, sizeof(a->secret)) && same;
+}
+
+static size_t bridge_position(const struct elector_machine *m, const char *name, bool *found)
+{
+	size_t lo = 0, hi = m->bridge_count;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(m->bridges[mid].name, name);
+		if (c == 0) {
+			*found = true;
+			return mid;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*found = false;
+	return lo;
+}
+
+static const struct proto_callbridge *bridge_find(const struct elector_machine *m, const char *name)
+{
+	bool found;
+	size_t i = bridge_position(m, name, &found);
+	return found ? &m->bridges[i] : NULL;
+}
+
+static int bridge_insert(struct elector_machine *m, const struct proto_callbridge *b)
+{
+	bool found;
+	size_t i = bridge_position(m, b->name, &found);
+	if (found) {
+		m->bridges[i] = *b;
+		return 0;
+	}
+	if (m->bridges == NULL) {
+		/* The whole table at once: at most CALLBRIDGES_MAX, and one
+		 * block means no stale copy of a secret left behind. */
+		m->bridges = calloc(CALLBRIDGES_MAX, sizeof(*m->bridges));
+		if (m->bridges == NULL)
+			return -1;
+	}
+	if (m->bridge_count == CALLBRIDGES_MAX)
+		return -1;
+	memmove(&m->bridges[i + 1], &m->bridges[i], (m->bridge_count - i) * sizeof(*b));
+	m->bridges[i] = *b;
+	m->bridge_count++;
+	return 0;
+}
+
+static void bridge_remove(struct elector_machine *m, const char *name)
+{
+	bool found;
+	size_t i = bridge_position(m, name, &found);
+	if (!found)
+		return;
+	memmove(&m->bridges[i], &m->bridges[i + 1],
+		(m->bridge_count - i - 1) * sizeof(*m->bridges));
+	m->bridge_count--;
+	OPENSSL_cleanse(&m->bridges[m->bridge_count], sizeof(*m->bridges));
+}
+
+struct elector_machine *elector_machine_new(void)
+{
+	struct elector_machine *m = calloc(1, sizeof(*m));
+	if (m != NULL)
+		m->accounts_dirty = m->bridges_dirty = true;
+	return m;
+}
+
+static void machine_clear(struct elector_machine *m)
+{
+	accounts_free(&m->accounts);
+	buf_wipe_free(m->bridges, m->bridges ? CALLBRIDGES_MAX * sizeof(*m->bridges) : 0);
+	m->bridges = NULL;
+	m->bridge_count = 0;
+}
+
+void elector_machine_free(struct elector_machine *m)
+{
+	if (m == NULL)
+		return;
+	machine_clear(m);
+	free(m);
+}
+
+const char *elector_machine_status_name(uint32_t status)
+{
+	switch (status) {
+	case ELECTOR_MACHINE_OK:
+		return "ok";
+	case ELECTOR_MACHINE_IDENTICAL:
+		return "identical";
+	case ELECTOR_MACHINE_REFUSED:
+		return "refused";
+	}
+	return "?";
+}
+
+static void answer(struct elector_machine_result *result, uint32_t status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void answer(struct elector_machine_result *result, uint32_t status, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	result->status = status;
+	vsnprintf(result->text, sizeof(result->text), fmt, ap);
+	va_end(ap);
+}
+
+/* A decoded command; a MERGE's entries stay in the bytes (`entries`), read
+ * again as they are checked and applied. */
+struct machine_command {
+	uint32_t op;
+	struct machine_account account;
+	struct proto_callbridge bridge;
+	uint32_t account_count, bridge_count;
+	struct machine_reader entries;
+};
+
+/* Reads the entries of a MERGE, checking their order; calls `each` on
+ * every one (account or bridge).  Sorted and distinct names are part of
+ * the format, so that a batch cannot hold one name twice. */
+typedef int machine_entry_fn(const struct machine_account *a, const struct proto_callbridge *b,
+			     void *arg);
+static int merge_walk(const struct machine_command *c, machine_entry_fn *each, void *arg)
+{
+	struct machine_reader r = c->entries;
+	struct machine_account *a = calloc(2, sizeof(*a)), *cur, *prev = NULL;
+	struct proto_callbridge b[2];
+	int rc = 0;
+	if (a == NULL)
+		return -1;
+	for (uint32_t i = 0; i < c->account_count && rc == 0; i++) {
+		cur = &a[i % 2];
+		reader_account(&r, cur);
+		if (r.bad || (prev != NULL && strcmp(prev->name, cur->name) >= 0))
+			rc = -2;
+		else
+			rc = each(cur, NULL, arg);
+		prev = cur;
+	}
+	for (uint32_t i = 0; i < c->bridge_count && rc == 0; i++) {
+		reader_bridge(&r, &b[i % 2], false);
+		if (r.bad || (i > 0 && strcmp(b[(i + 1) % 2].name, b[i % 2].name) >= 0))
+			rc = -2;
+		else
+			rc = each(NULL, &b[i % 2], arg);
+	}
+	if (rc == 0 && r.at != r.len)
+		rc = -2;
+	buf_wipe_free(a, 2 * sizeof(*a));
+	OPENSSL_cleanse(b, sizeof(b));
+	return rc;
+}
+
+static int merge_validate(const struct machine_account *a, const struct proto_callbridge *b,
+			  void *arg)
+{
+	(void)a;
+	(void)b;
+	(void)arg;
+	return 0;
+}
+
+static bool command_decode(const void *data, size_t len, struct machine_command *c)
+{
+	struct machine_reader r = {.data = data, .len = len};
+	memset(c, 0, sizeof(*c));
+	if (len > ELECTOR_MACHINE_COMMAND_MAX || reader_u(&r, 1, "format") != MACHINE_FORMAT)
+		return false;
+	c->op = reader_u(&r, 1, "op");
+	switch (c->op) {
+	case ELECTOR_MACHINE_USER_ADD:
+	case ELECTOR_MACHINE_USER_PASSWD:
+		reader_account(&r, &c->account);
+		break;
+	case ELECTOR_MACHINE_USER_DEL:
+		reader_string(&r, 2, JID_PART_MAX, c->account.name, "user name");
+		break;
+	case ELECTOR_MACHINE_BRIDGE_ADD:
+	case ELECTOR_MACHINE_BRIDGE_ADD_SECRET:
+		reader_bridge(&r, &c->bridge, false);
+		break;
+	case ELECTOR_MACHINE_BRIDGE_DEL:
+		reader_bridge(&r, &c->bridge, true);
+		break;
+	case ELECTOR_MACHINE_MERGE:
+	case ELECTOR_MACHINE_MERGE_CHECK:
+		c->account_count = reader_u(&r, 4, "accounts");
+		c->bridge_count = reader_u(&r, 4, "bridges");
+		c->entries = r;
+		c->entries.data = r.data + r.at;
+		c->entries.len = r.len - r.at;
+		c->entries.at = 0;
+		return !r.bad && c->account_count <= ELECTOR_MACHINE_ACCOUNTS_MAX &&
+		       c->bridge_count <= CALLBRIDGES_MAX &&
+		       merge_walk(c, merge_validate, NULL) == 0;
+	default:
+		return false;
+	}
+	return !r.bad && r.at == r.len;
+}
+
+/* What a merge would do: counts, and the conflicting names as text. */
+struct merge_tally {
+	const struct elector_machine *m;
+	size_t new_accounts, same_accounts, new_bridges, same_bridges, conflicts;
+	char names[ELECTOR_MACHINE_TEXT_MAX - 200];
+	size_t names_len;
+	bool names_cut;
+};
+
+static void tally_conflict(struct merge_tally *t, const char *kind, const char *name)
+{
+	t->conflicts++;
+	int n = snprintf(t->names + t->names_len, sizeof(t->names) - t->names_len, "%s%s %s",
+			 t->names_len ? ", " : "", kind, name);
+	if (n < 0 || (size_t)n >= sizeof(t->names) - t->names_len) {
+		t->names[t->names_len] = '\0';
+		t->names_cut = true;
+		return;
+	}
+	t->names_len += (size_t)n;
+}
+
+static int merge_count(const struct machine_account *a, const struct proto_callbridge *b, void *arg)
+{
+	struct merge_tally *t = arg;
+	if (a != NULL) {
+		const struct account *have = accounts_find(&t->m->accounts, a->name);
+		if (have == NULL)
+			t->new_accounts++;
+		else if (keys_equal(have->keys, a->keys))
+			t->same_accounts++;
+		else if (!t->names_cut)
+			tally_conflict(t, "user", a->name);
+		else
+			t->conflicts++;
+	} else {
+		const struct proto_callbridge *have = bridge_find(t->m, b->name);
+		if (have == NULL)
+			t->new_bridges++;
+		else if (bridge_equal(have, b))
+			t->same_bridges++;
+		else if (!t->names_cut)
+			tally_conflict(t, "call bridge", b->name);
+		else
+			t->conflicts++;
+	}
+	return 0;
+}
+
+struct merge_apply {
+	struct elector_machine *m;
+	/* What this command added, to undo if memory runs out. */
+	struct accounts added;
+	bool bridge_added[CALLBRIDGES_MAX];
+	size_t bridge_seen;
+};
+
+static int merge_insert(const struct machine_account *a, const struct proto_callbridge *b,
+			void *arg)
+{
+	struct merge_apply *ma = arg;
+	if (a != NULL) {
+		if (accounts_find(&ma->m->accounts, a->name) != NULL)
+			return 0;
+		if (accounts_set_keys(&ma->added, a->name, a->keys) == -1 ||
+		    accounts_set_keys(&ma->m->accounts, a->name, a->keys) == -1)
+			return -1;
+		ma->m->accounts_dirty = true;
+		return 0;
+	}
+	size_t seen = ma->bridge_seen++;
+	if (bridge_find(ma->m, b->name) != NULL)
+		return 0;
+	if (bridge_insert(ma->m, b) == -1)
+		return -1;
+	ma->bridge_added[seen] = true;
+	ma->m->bridges_dirty = true;
+	return 0;
+}
+
+static int merge_undo(const struct machine_account *a, const struct proto_callbridge *b, void *arg)
+{
+	struct merge_apply *ma = arg;
+	if (a != NULL && accounts_find(&ma->added, a->name) != NULL)
+		accounts_remove(&ma->m->accounts, a->name);
+	if (b != NULL && ma->bridge_added[ma->bridge_seen++])
+		bridge_remove(ma->m, b->name);
+	return 0;
+}
+
+/* The answer (and, with `apply`, the change) of a decoded command. */
+static int machine_run(struct elector_machine *m, const struct machine_command *c, bool apply,
+		       struct elector_machine_result *result)
+{
+	const char *name = c->account.name;
+	const struct proto_callbridge *bridge = NULL;
+	switch (c->op) {
+	case ELECTOR_MACHINE_USER_ADD:
+		if (accounts_find(&m->accounts, name) != NULL) {
+			answer(result, ELECTOR_MACHINE_REFUSED, "user %s exists; use 'user passwd'",
+			       name);
+			return 0;
+		}
+		if (apply && accounts_set_keys(&m->accounts, name, c->account.keys) == -1)
+			return -1;
+		m->accounts_dirty |= apply;
+		answer(result, ELECTOR_MACHINE_OK, "user %s added", name);
+		return 0;
+	case ELECTOR_MACHINE_USER_PASSWD:
+		if (accounts_find(&m->accounts, name) == NULL) {
+			answer(result, ELECTOR_MACHINE_REFUSED, "no user %s", name);
+			return 0;
+		}
+		if (apply && accounts_set_keys(&m->accounts, name, c->account.keys) == -1)
+			return -1;
+		m->accounts_dirty |= apply;
+		answer(result, ELECTOR_MACHINE_OK, "user %s password changed", name);
+		return 0;
+	case ELECTOR_MACHINE_USER_DEL:
+		if (accounts_find(&m->accounts, name) == NULL) {
+			answer(result, ELECTOR_MACHINE_REFUSED, "no user %s", name);
+			return 0;
+		}
+		if (apply)
+			accounts_remove(&m->accounts, name);
+		m->accounts_dirty |= apply;
+		answer(result, ELECTOR_MACHINE_OK, "user %s deleted", name);
+		return 0;
+	case ELECTOR_MACHINE_BRIDGE_ADD:
+	case ELECTOR_MACHINE_BRIDGE_ADD_SECRET:
+		bridge = bridge_find(m, c->bridge.name);
+		if (bridge != NULL && c->op == ELECTOR_MACHINE_BRIDGE_ADD) {
+			answer(result, ELECTOR_MACHINE_REFUSED,
+			       "call bridge %s exists; use callbridge add-secret", c->bridge.name);
+			return 0;
+		}
+		if (bridge != NULL && bridge_equal(bridge, &c->bridge)) {
+			answer(result, ELECTOR_MACHINE_IDENTICAL,
+			       "call bridge %s: secret already known, identical", c->bridge.name);
+			return 0;
+		}
+		if (bridge != NULL) {
+			/* CMS's scenario 2 (a secret mistyped on one node) ends
+			 * here: one secret per bridge for the whole cluster. */
+			answer(result, ELECTOR_MACHINE_REFUSED,
+			       "call bridge %s: the cluster holds a different %s for it; nothing "
+			       "changed (to replace it: callbridge del %s, then callbridge add %s)",
+			       c->bridge.name,
+			       strcmp(bridge->address, c->bridge.address) != 0 ? "address"
+									       : "secret",
+			       c->bridge.name, c->bridge.name);
+			return 0;
+		}
+		if (apply && bridge_insert(m, &c->bridge) == -1)
+			return -1;
+		m->bridges_dirty |= apply;
+		answer(result, ELECTOR_MACHINE_OK, "call bridge %s added", c->bridge.name);
+		return 0;
+	case ELECTOR_MACHINE_BRIDGE_DEL:
+		if (bridge_find(m, c->bridge.name) == NULL) {
+			answer(result, ELECTOR_MACHINE_REFUSED, "no call bridge %s",
+			       c->bridge.name);
+			return 0;
+		}
+		if (apply)
+			bridge_remove(m, c->bridge.name);
+		m->bridges_dirty |= apply;
+		answer(result, ELECTOR_MACHINE_OK, "call bridge %s deleted", c->bridge.name);
+		return 0;
+	default:
+		break;
+	}
+	struct merge_tally *t = calloc(1, sizeof(*t));
+	if (t == NULL)
+		return -1;
+	t->m = m;
+	if (merge_walk(c, merge_count, t) != 0) {
+		free(t);
+		return -1;
+	}
+	if (t->conflicts > 0) {
+		size_t listed = 0;
+		for (const char *p = t->names; *p; p++)
+			listed += *p == ',';
+		listed += t->names_len > 0;
+		char more[64] = "";
+		if (t->conflicts > listed)
+			snprintf(more, sizeof(more), " and %zu more", t->conflicts - listed);
+		answer(result, ELECTOR_MACHINE_REFUSED,
+		       "the cluster holds different keys or secrets for %zu name%s; nothing "
+		       "merged: %s%s",
+		       t->conflicts, t->conflicts == 1 ? "" : "s", t->names, more);
+		free(t);
+		return 0;
+	}
+	bool changes = t->new_accounts + t->new_bridges > 0;
+	answer(result, changes ? ELECTOR_MACHINE_OK : ELECTOR_MACHINE_IDENTICAL,
+	       "%s %zu new user%s and %zu new call bridge%s; %zu user%s and %zu call bridge%s "
+	       "already known, identical",
+	       c->op == ELECTOR_MACHINE_MERGE_CHECK ? "would merge" : "merged", t->new_accounts,
+	       t->new_accounts == 1 ? "" : "s", t->new_bridges, t->new_bridges == 1 ? "" : "s",
+	       t->same_accounts, t->same_accounts == 1 ? "" : "s", t->same_bridges,
+	       t->same_bridges == 1 ? "" : "s");
+	free(t);
+	if (!apply || c->op == ELECTOR_MACHINE_MERGE_CHECK || !changes)
+		return 0;
+	struct merge_apply *ma = calloc(1, sizeof(*ma));
+	if (ma == NULL)
+		return -1;
+	ma->m = m;
+	bool accounts_dirty = m->accounts_dirty, bridges_dirty = m->bridges_dirty;
+	int rc = merge_walk(c, merge_insert, ma);
+	if (rc != 0) {
+		ma->bridge_seen = 0;
+		merge_walk(c, merge_undo, ma);
+		m->accounts_dirty = accounts_dirty;
+		m->bridges_dirty = bridges_dirty;
+	}
+	accounts_free(&ma->added);
+	free(ma);
+	return rc == 0 ? 0 : -1;
+}
+
+static void machine_malformed(const void *command, size_t len,
+			      struct elector_machine_result *result)
+{
+	answer(result, ELECTOR_MACHINE_REFUSED,
+	       "malformed command (%zu bytes%s); nothing changed (rxmppctl and rxmppd of "
+	       "different versions?)",
+	       len, len > ELECTOR_MACHINE_COMMAND_MAX ? ", too long" : "");
+	(void)command;
+}
+
+int elector_machine_apply(struct elector_machine *m, const void *command, size_t len,
+			  struct elector_machine_result *result)
+{
+	struct machine_command *c = malloc(sizeof(*c));
+	if (c == NULL)
+		return -1;
+	int rc = 0;
+	if (!command_decode(command, len, c))
+		machine_malformed(command, len, result);
+	else
+		rc = machine_run(m, c, true, result);
+	OPENSSL_cleanse(c, sizeof(*c));
+	free(c);
+	return rc;
+}
+
+void elector_machine_check(const struct elector_machine *m, const void *command, size_t len,
+			   struct elector_machine_result *result)
+{
+	struct machine_command *c = malloc(sizeof(*c));
+	if (c == NULL) {
+		answer(result, ELECTOR_MACHINE_REFUSED, "out of memory");
+		return;
+	}
+	if (!command_decode(command, len, c))
+		machine_malformed(command, len, result);
+	else if (machine_run((struct elector_machine *)m, c, false, result) == -1)
+		answer(result, ELECTOR_MACHINE_REFUSED, "out of memory");
+	OPENSSL_cleanse(c, sizeof(*c));
+	free(c);
+}
+
+int elector_machine_snapshot_encode(const struct elector_machine *m, struct buf *out)
+{
+	int rc = buf_append(out, MACHINE_SNAPSHOT_MAGIC, 4);
+	rc |= put_u(out, MACHINE_SNAPSHOT_VERSION, 4);
+	rc |= put_u(out, (uint32_t)m->accounts.count, 4);
+	rc |= put_u(out, (uint32_t)m->bridge_count, 4);
+	for (size_t i = 0; i < m->accounts.count && rc == 0; i++)
+		rc = put_account(out, m->accounts.items[i].name, m->accounts.items[i].keys);
+	for (size_t i = 0; i < m->bridge_count && rc == 0; i++)
+		rc = put_bridge(out, &m->bridges[i]);
+	unsigned char digest[MACHINE_DIGEST_LEN];
+	if (rc == 0 && scram_digest(SCRAM_SHA_256, buf_head(out), buf_len(out), digest) == -1)
+		rc = -1;
+	return rc == 0 ? buf_append(out, digest, sizeof(digest)) : -1;
+}
+
+int elector_machine_snapshot_decode(struct elector_machine *m, const void *data, size_t len,
+				    char *why, size_t why_size)
+{
+	const unsigned char *bytes = data;
+	unsigned char digest[MACHINE_DIGEST_LEN];
+	if (len < 16 + MACHINE_DIGEST_LEN || len > ELECTOR_MACHINE_SNAPSHOT_MAX) {
+		snprintf(why, why_size, "snapshot of %zu bytes: %s", len,
+			 len > ELECTOR_MACHINE_SNAPSHOT_MAX ? "too large" : "cut short");
+		return -1;
+	}
+	size_t body = len - MACHINE_DIGEST_LEN;
+	if (memcmp(bytes, MACHINE_SNAPSHOT_MAGIC, 4) != 0) {
+		snprintf(why, why_size, "snapshot offset 0: not a snapshot of the cluster state");
+		return -1;
+	}
+	if (scram_digest(SCRAM_SHA_256, bytes, body, digest) == -1 ||
+	    memcmp(digest, bytes + body, sizeof(digest)) != 0) {
+		snprintf(why, why_size, "snapshot offset %zu: checksum mismatch (damaged)", body);
+		return -1;
+	}
+	struct machine_reader r = {.data = bytes, .len = body, .at = 4};
+	uint32_t version = reader_u(&r, 4, "version");
+	if (version != MACHINE_SNAPSHOT_VERSION) {
+		snprintf(why, why_size, "snapshot offset 4: format version %u, this rxmpp reads %u",
+			 version, MACHINE_SNAPSHOT_VERSION);
+		return -1;
+	}
+	uint32_t accounts = reader_u(&r, 4, "accounts");
+	uint32_t bridges = reader_u(&r, 4, "bridges");
+	if (accounts > ELECTOR_MACHINE_ACCOUNTS_MAX || bridges > CALLBRIDGES_MAX) {
+		snprintf(why, why_size,
+			 "snapshot offset 8: %u accounts and %u bridges (limits %u, %u)", accounts,
+			 bridges, ELECTOR_MACHINE_ACCOUNTS_MAX, CALLBRIDGES_MAX);
+		return -1;
+	}
+	struct elector_machine next = {.accounts_dirty = true, .bridges_dirty = true};
+	struct machine_account *a = calloc(1, sizeof(*a));
+	struct proto_callbridge b;
+	bool oom = a == NULL;
+	for (uint32_t i = 0; i < accounts && !r.bad && !oom; i++) {
+		size_t at = r.at;
+		reader_account(&r, a);
+		if (r.bad)
+			break;
+		/* Appended in order: sorted and distinct, or refused. */
+		if (i > 0 && strcmp(next.accounts.items[i - 1].name, a->name) >= 0) {
+			r.at = at;
+			reader_fail(&r, "user name order");
+		} else if (accounts_set_keys(&next.accounts, a->name, a->keys) == -1) {
+			oom = true;
+		}
+	}
+	for (uint32_t i = 0; i < bridges && !r.bad && !oom; i++) {
+		size_t at = r.at;
+		reader_bridge(&r, &b, false);
+		if (r.bad)
+			break;
+		if (i > 0 && strcmp(next.bridges[i - 1].name, b.name) >= 0) {
+			r.at = at;
+			reader_fail(&r, "bridge name order");
+		} else if (bridge_insert(&next, &b) == -1) {
+			oom = true;
+		}
+	}
+	if (!r.bad && !oom && r.at != r.len)
+		reader_fail(&r, "end (bytes after the last entry)");
+	buf_wipe_free(a, a ? sizeof(*a) : 0);
+	OPENSSL_cleanse(&b, sizeof(b));
+	if (r.bad || oom) {
+		if (oom)
+			snprintf(why, why_size, "snapshot: out of memory");
+		else
+			snprintf(why, why_size, "snapshot offset %zu: bad %s", r.bad_at,
+				 r.bad_what);
+		machine_clear(&next);
+		return -1;
+	}
+	machine_clear(m);
+	*m = next;
+	return 0;
+}
+
+int elector_machine_materialise(struct elector_machine *m, const char *state_directory,
+				bool *bridges_changed, char *why, size_t why_size)
+{
+	char path[PATH_MAX];
+	*bridges_changed = false;
+	if (m->accounts_dirty) {
+		snprintf(path, sizeof(path), "%s/%s", state_directory, ACCOUNTS_FILE_NAME);
+		if (accounts_save(path, &m->accounts, why, why_size) == -1)
+			return -1;
+		m->accounts_dirty = false;
+	}
+	if (m->bridges_dirty) {
+		snprintf(path, sizeof(path), "%s/%s", state_directory, CALLBRIDGE_STATE_FILE_NAME);
+		if (callbridge_state_save(path, m->bridges, m->bridge_count, why, why_size) == -1)
+			return -1;
+		m->bridges_dirty = false;
+		*bridges_changed = true;
+	}
+	return 0;
+}
+
+const struct accounts *elector_machine_accounts(const struct elector_machine *m)
+{
+	return &m->accounts;
+}
+
+const struct proto_callbridge *elector_machine_bridges(const struct elector_machine *m,
+						       size_t *count)
+{
+	*count = m->bridge_count;
+	return m->bridges;
+}
+
+static int encode_start(struct buf *out, enum elector_machine_op op)
+{
+	buf_init(out, ELECTOR_MACHINE_COMMAND_MAX);
+	buf_set_sensitive(out);
+	return put_u(out, MACHINE_FORMAT, 1) == 0 && put_u(out, (uint32_t)op, 1) == 0 ? 0 : -1;
+}
+
+int elector_machine_encode_user(struct buf *out, enum elector_machine_op op, const char *name,
+				const struct scram_keys keys[SCRAM_HASH_COUNT])
+{
+	if (op != ELECTOR_MACHINE_USER_ADD && op != ELECTOR_MACHINE_USER_PASSWD &&
+	    op != ELECTOR_MACHINE_USER_DEL)
+		return -1;
+	int rc = encode_start(out, op);
+	if (rc == 0 && strlen(name) > JID_PART_MAX)
+		rc = -1;
+	if (rc == 0)
+		rc = op == ELECTOR_MACHINE_USER_DEL ? put_string(out, name, 2)
+						    : put_account(out, name, keys);
+	if (rc == -1)
+		buf_free(out);
+	return rc;
+}
+
+int elector_machine_encode_bridge(struct buf *out, enum elector_machine_op op,
+				  const struct proto_callbridge *bridge)
+{
+	if (op != ELECTOR_MACHINE_BRIDGE_ADD && op != ELECTOR_MACHINE_BRIDGE_ADD_SECRET &&
+	    op != ELECTOR_MACHINE_BRIDGE_DEL)
+		return -1;
+	int rc = encode_start(out, op);
+	if (rc == 0)
+		rc = op == ELECTOR_MACHINE_BRIDGE_DEL
+			 ? (callbridge_name_valid(bridge->name) ? put_string(out, bridge->name, 1)
+								: -1)
+			 : put_bridge(out, bridge);
+	if (rc == -1)
+		buf_free(out);
+	return rc;
+}
+
+int elector_machine_encode_merge(struct buf *out, enum elector_machine_op op,
+				 const struct account *accounts, size_t account_count,
+				 const struct proto_callbridge *bridges, size_t bridge_count,
+				 size_t *accounts_taken, size_t *bridges_taken)
+{
+	*accounts_taken = *bridges_taken = 0;
+	if ((op != ELECTOR_MACHINE_MERGE && op != ELECTOR_MACHINE_MERGE_CHECK) ||
+	    encode_start(out, op) == -1)
+		return -1;
+	size_t counts_at = buf_len(out);
+	if (put_u(out, 0, 4) == -1 || put_u(out, 0, 4) == -1) {
+		buf_free(out);
+		return -1;
+	}
+	/* Each entry is appended whole or not at all: on a full buffer the
+	 * tail goes back to where the entry began. */
+	for (size_t i = 0; i < account_count; i++) {
+		size_t before = buf_len(out);
+		if (!account_encodable(accounts[i].name, accounts[i].keys))
+			goto invalid;
+		if (put_account(out, accounts[i].name, accounts[i].keys) == -1) {
+			out->end = out->start + before;
+			goto full;
+		}
+		(*accounts_taken)++;
+	}
+	for (size_t i = 0; i < bridge_count; i++) {
+		size_t before = buf_len(out);
+		if (!callbridge_name_valid(bridges[i].name) ||
+		    !callbridge_address_valid(bridges[i].address) ||
+		    !callbridge_secret_valid(bridges[i].secret))
+			goto invalid;
+		if (put_bridge(out, &bridges[i]) == -1) {
+			out->end = out->start + before;
+			goto full;
+		}
+		(*bridges_taken)++;
+	}
+full:;
+	unsigned char *counts = (unsigned char *)out->data + out->start + counts_at;
+	uint32_t n[2] = {(uint32_t)*accounts_taken, (uint32_t)*bridges_taken};
+	for (int k = 0; k < 2; k++)
+		for (int i = 0; i < 4; i++)
+			counts[4 * k + i] = (unsigned char)(n[k] >> (8 * (3 - i)));
+	if (*accounts_taken + *bridges_taken == 0 && account_count + bridge_count > 0)
+		goto invalid;
+	return 0;
+invalid:
+	buf_free(out);
+	*accounts_taken = *bridges_taken = 0;
+	return -1;
+}

@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The cluster's replicated state machine: what the elector's log carries
+ * and every node applies in the same order (issue 15).  Pure and
+ * deterministic: no I/O but elector_machine_materialise, no clock, no
+ * randomness (salts and secrets are made by rxmppctl and travel in the
+ * commands), so every node that applies the same entries holds the same
+ * state and computes the same answer to each of them.
+ *
+ * The state:
+ *   accounts      name -> salted SCRAM-SHA-1 and SCRAM-SHA-256 keys (never
+ *                 passwords), the names in their nodeprep form
+ *   call bridges  name -> address (the component's JID) and shared secret
+ *
+ * Commands are bytes (a log entry's DATA, at most ELECTOR_MACHINE_COMMAND_MAX),
+ * big-endian, made by the elector_machine_encode_* functions:
+ *
+ *   u8 format (1) | u8 op | body
+ *   USER_ADD, USER_PASSWD  str16 name | keys[SCRAM_HASH_COUNT]
+ *   USER_DEL               str16 name
+ *   BRIDGE_ADD, BRIDGE_ADD_SECRET  str8 name | str8 address | str8 secret
+ *   BRIDGE_DEL             str8 name
+ *   MERGE, MERGE_CHECK     u32 accounts | u32 bridges | (str16 name | keys)... |
+ *                          (str8 name | str8 address | str8 secret)...
+ *   keys                   u32 iterations | str8 salt | stored key | server key
+ *                          (the keys as long as the hash's output)
+ *
+ * Applying a command answers with a status and a text that names what it
+ * changed and never holds a secret or a key:
+ *   OK         changed as asked
+ *   IDENTICAL  nothing to change: "already known, identical" (add-secret of
+ *              the secret the cluster holds; a merge of entries it holds)
+ *   REFUSED    nothing changed, and why: a user that exists (add) or does
+ *              not (passwd, del); a bridge whose secret differs from the
+ *              one the cluster holds (CMS's "scenario 2", made impossible:
+ *              "the cluster holds a different secret"); each conflicting
+ *              name of a merge; a command that does not decode
+ * Every command is all or nothing, a MERGE too (all its entries or none).
+ * MERGE_CHECK answers what MERGE would and changes nothing; `cluster join`
+ * runs it over every batch before it merges any.
+ *
+ * Snapshot (elector_machine_snapshot_encode/decode): the whole state as
+ *
+ *   "RXMS" | u32 version (1) | u32 accounts | u32 bridges |
+ *   (str16 name | keys)... sorted | (str8 name | str8 address | str8 secret)...
+ *   sorted | SHA-256 of every byte before it
+ *
+ * decoded strictly (sizes, sorted and distinct names, limits, checksum): a
+ * snapshot that fails any check is refused with the offset of the problem
+ * and replaces nothing.
+ *
+ * Materialising writes what the other processes read, only when it changed:
+ * state_directory/accounts (common/accounts.h), which the listener re-reads
+ * when it is replaced, and state_directory/cluster-callbridges
+ * (common/callbridge.h), which rxmppd reads instead of callbridges.yaml when
+ * cluster.enabled is true (the administrator's YAML file is never
+ * rewritten).  The elector calls it after applying a batch of entries and
+ * after installing a snapshot, then tells rxmppd (PROTO_CLUSTER_APPLIED)
+ * when the bridges changed so that it hands them to the listener.
+ */
+#ifndef RXMPP_ELECTOR_MACHINE_H
+#define RXMPP_ELECTOR_MACHINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/accounts.h"
+#include "common/buf.h"
+#include "common/callbridge.h"
+#include "common/proto.h"
+
+/* Piece A's bound on a log entry's data. */
+#define ELECTOR_MACHINE_COMMAND_MAX 8192
+/* Far above a site's accounts; what keeps a snapshot's size bounded. */
+#define ELECTOR_MACHINE_ACCOUNTS_MAX 1000000u
+#define ELECTOR_MACHINE_SNAPSHOT_MAX (256u * 1024u * 1024u)
+#define ELECTOR_MACHINE_TEXT_MAX     1024
+
+enum elector_machine_op {
+	ELECTOR_MACHINE_USER_ADD = 1,
+	ELECTOR_MACHINE_USER_PASSWD,
+	ELECTOR_MACHINE_USER_DEL,
+	ELECTOR_MACHINE_BRIDGE_ADD,
+	ELECTOR_MACHINE_BRIDGE_ADD_SECRET,
+	ELECTOR_MACHINE_BRIDGE_DEL,
+	ELECTOR_MACHINE_MERGE,
+	ELECTOR_MACHINE_MERGE_CHECK,
+};
+
+enum elector_machine_status {
+	ELECTOR_MACHINE_OK,
+	ELECTOR_MACHINE_IDENTICAL,
+	ELECTOR_MACHINE_REFUSED,
+};
+
+struct elector_machine_result {
+	uint32_t status; /* enum elector_machine_status */
+	char text[ELECTOR_MACHINE_TEXT_MAX];
+};
+
+struct elector_machine;
+
+struct elector_machine *elector_machine_new(void);
+void elector_machine_free(struct elector_machine *m);
+
+/* Applies one committed command.  Returns 0 with the answer in *result
+ * (a REFUSED answer included: refusing is part of the replicated outcome);
+ * -1 only when memory ran out, after which the machine is unchanged and the
+ * elector must not go on applying (it would diverge from the others). */
+int elector_machine_apply(struct elector_machine *m, const void *command, size_t len,
+			  struct elector_machine_result *result);
+/* What applying would answer, without changing anything. */
+void elector_machine_check(const struct elector_machine *m, const void *command, size_t len,
+			   struct elector_machine_result *result);
+
+/* The whole state into `out` (a sensitive buffer: it holds secrets), or
+ * replaced by a snapshot; on -1 the reason with the byte offset in `why`
+ * and the machine unchanged. */
+int elector_machine_snapshot_encode(const struct elector_machine *m, struct buf *out);
+int elector_machine_snapshot_decode(struct elector_machine *m, const void *data, size_t len,
+				    char *why, size_t why_size);
+
+/* Writes what changed since the last call (or everything, the first time)
+ * under `state_directory`; *bridges_changed tells whether rxmppd must hand
+ * new bridges to the listener.  -1 with the reason; the files then keep
+ * what they held and the next call writes them again. */
+int elector_machine_materialise(struct elector_machine *m, const char *state_directory,
+				bool *bridges_changed, char *why, size_t why_size);
+
+/* What the state holds, for `list` and tests (sorted by name). */
+const struct accounts *elector_machine_accounts(const struct elector_machine *m);
+const struct proto_callbridge *elector_machine_bridges(const struct elector_machine *m,
+						       size_t *count);
+
+/* Commands, made by rxmppctl.  -1 when an argument is not valid or it
+ * would not fit ELECTOR_MACHINE_COMMAND_MAX. */
+int elector_machine_encode_user(struct buf *out, enum elector_machine_op op, const char *name,
+				const struct scram_keys keys[SCRAM_HASH_COUNT]);
+int elector_machine_encode_bridge(struct buf *out, enum elector_machine_op op,
+				  const struct proto_callbridge *bridge);
+/* A MERGE or MERGE_CHECK of as many of the given entries as fit, accounts
+ * first; *accounts_taken and *bridges_taken say how many went in. */
+int elector_machine_encode_merge(struct buf *out, enum elector_machine_op op,
+				 const struct account *accounts, size_t account_count,
+				 const struct proto_callbridge *bridges, size_t bridge_count,
+				 size_t *accounts_taken, size_t *bridges_taken);
+
+const char *elector_machine_status_name(uint32_t status); /* "ok", "identical", "refused" */
+
+#endif
