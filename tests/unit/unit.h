@@ -19,6 +19,7 @@ Suite *accounts_suite(void);
 Suite *elector_suite(void);
 Suite *elector_state_suite(void);
 Suite *elector_machine_suite(void);
+Suite *elector_log_store_suite(void);
 Suite *relay_suite(void);
 Suite *fileio_suite(void);
 Suite *cert_suite(void);
