@@ -64,8 +64,11 @@ int buf_reserve(struct buf *b, size_t want)
 	/* Moving the unconsumed bytes down may be enough. */
 	if (b->start > 0) {
 		memmove(b->data, b->data + b->start, used);
+		/* Only the old copy of the moved bytes is left to wipe: what lies
+		 * before start was wiped when it was consumed. */
+		size_t stale = b->start > used ? b->start : used;
 		if (b->sensitive)
-			OPENSSL_cleanse(b->data + used, b->end - used);
+			OPENSSL_cleanse(b->data + stale, b->end - stale);
 		b->start = 0;
 		b->end = used;
 		if (b->cap - b->end >= want)

@@ -5,7 +5,7 @@ listener and router run under valgrind's callgrind (instruction counts, not
 seconds: repeatable on a shared machine), drives `rxmpp-load chat` through
 it, and prints each process's top functions per delivered message.
 
-    /usr/bin/python3 tests/bench/profile.py [--pairs 4] [--seconds 5]
+    /usr/bin/python3 tests/bench/profile.py [--pairs 4] [--seconds 5] [--keep DIR]
 
 The log-ins are part of the run; their share is measured separately with
 `--seconds 0` and subtracted.  With `--logins N` it counts log-ins instead
@@ -14,6 +14,7 @@ N, per log-in, for the server's processes and the client's side.
 Everything runs on loopback and every process started is stopped by PID."""
 
 import argparse
+import contextlib
 import glob
 import json
 import os
@@ -113,8 +114,14 @@ def main():
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--logins", type=int, default=0,
                         help="count N log-ins (2N minus N) instead of messages")
+    parser.add_argument("--keep", metavar="DIR",
+                        help="run in DIR (new) and keep the callgrind files there, "
+                        "for callgrind_annotate --tree=caller")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="rxmpp-profile-") as tmp:
+    if args.keep:
+        os.makedirs(args.keep)
+    with (contextlib.nullcontext(args.keep) if args.keep
+          else tempfile.TemporaryDirectory(prefix="rxmpp-profile-")) as tmp:
         certs = make_server_certs(os.path.join(tmp, "certs"))
         if args.logins:
             _, base = run(tmp, certs, 0, 0, args.logins)

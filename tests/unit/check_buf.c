@@ -129,6 +129,25 @@ START_TEST(test_sensitive_wipes_what_it_lets_go)
 }
 END_TEST
 
+/* When most of it was consumed before the move, the little that is left
+ * moves over wiped bytes, and its old copy is wiped. */
+START_TEST(test_sensitive_move_after_large_consume)
+{
+	struct buf b;
+	size_t n = sizeof(buf_test_secret);
+	buf_init(&b, 1 << 20);
+	buf_set_sensitive(&b);
+	ck_assert_int_eq(buf_append(&b, buf_test_secret, n), 0);
+	const char *at = b.data;
+	buf_consume(&b, n - 10);
+	ck_assert_int_eq(buf_reserve(&b, b.cap - 10), 0);
+	ck_assert_ptr_eq(b.data, at);
+	ck_assert_mem_eq(buf_head(&b), buf_test_secret + n - 10, 10);
+	ck_assert(buf_test_zero(b.data + 10, n - 10));
+	buf_free(&b);
+}
+END_TEST
+
 /*
  * Freed and outgrown blocks: glibc hands a block just freed back to the next
  * allocation of its size, so what it held can be read again without
@@ -185,6 +204,7 @@ Suite *buf_suite(void)
 	tcase_add_test(tc, test_compaction_keeps_order);
 	tcase_add_test(tc, test_reset_releases_memory);
 	tcase_add_test(tc, test_sensitive_wipes_what_it_lets_go);
+	tcase_add_test(tc, test_sensitive_move_after_large_consume);
 	tcase_add_test(tc, test_sensitive_wipes_freed_memory);
 	suite_add_tcase(s, tc);
 	return s;
