@@ -1,22 +1,27 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The election core; see elector_core.h.  Pure: everything it knows comes in
- * through elector_new, elector_tick, elector_step and the propose calls, and
- * everything it decides goes out through elector_ready.
+ * The election core and its replicated log; see elector_core.h.  Pure:
+ * everything it knows comes in through elector_new, elector_tick,
+ * elector_step and the propose calls, and everything it decides goes out
+ * through elector_ready.
  */
 #include "elector_core.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+/* Leader: what it knows of a member (or of a member being told of its
+ * removal). */
 struct peer_progress {
 	uint64_t id;
-	uint64_t match_index; /* the membership entry the peer acknowledged */
-	uint64_t heard_at;    /* tick of its last reply (or of the start of the term) */
-	bool heard;	      /* a reply came since this node leads */
+	uint64_t match;	   /* the last index its log is known to match ours up to */
+	uint64_t next;	   /* the next index to send it */
+	uint64_t applied;  /* what it said it applied */
+	uint64_t heard_at; /* tick of its last reply (or of the start of the term) */
+	bool heard;	   /* a reply came since this node leads */
 };
 
-/* Follower: the leader's view of each member, from its last heartbeat. */
+/* Follower: the leader's view of each member, from its last append. */
 struct leader_report {
 	uint64_t from; /* the leader that sent it; ELECTOR_NONE: no report */
 	uint64_t at;   /* tick it arrived */
@@ -25,20 +30,42 @@ struct leader_report {
 	uint32_t silence[ELECTOR_MEMBERS_MAX];
 };
 
-/* Leader: a member just removed, told of its removal by heartbeats that
- * carry the membership without it, until it acknowledges the committed
- * removal or a bounded time has passed. */
+/* Leader: a member just removed, told of its removal by appends until it
+ * acknowledges the committed removal or a bounded time has passed. */
 struct departure {
 	struct elector_member member;
 	uint64_t index; /* the membership entry that removed it */
 	uint64_t since; /* tick it was removed at */
 	enum elector_departure state;
+	struct peer_progress pr;
+};
+
+/* What an outgoing message refers to, resolved into pointers by
+ * elector_ready (the arrays grow while messages are made). */
+struct out_ref {
+	size_t first; /* into `arena` */
+	size_t snap;  /* into `snaps`, plus one; 0: none */
 };
 
 struct elector {
 	struct elector_options opt;
+	/* term, vote, commit index, latest and latest committed membership */
 	struct elector_persistent p;
-	bool dirty;
+	struct elector_persistent told; /* as handed out last */
+	bool compat;
+	/* The log: entries snap.index+1 .. snap.index+log_count; each one's
+	 * data is its own allocation, freed at elector_advance once dropped. */
+	struct elector_snapshot snap;
+	struct elector_entry *log;
+	size_t log_count;
+	size_t log_cap;
+	uint64_t unstable;  /* the first index to write; 0: none */
+	bool snap_unstable; /* `snap` to install */
+	uint64_t applied;   /* handed out to apply and advanced */
+	uint64_t applying;  /* handed out by the last elector_ready */
+	void **garbage;
+	size_t garbage_count;
+	size_t garbage_cap;
 	enum elector_role role;
 	uint64_t leader;
 	uint64_t reported_leader;
@@ -57,8 +84,15 @@ struct elector {
 	struct departure departures[ELECTOR_MEMBERS_MAX];
 	struct leader_report report;
 	struct elector_msg *out;
+	struct out_ref *refs;
 	size_t out_count;
 	size_t out_cap;
+	struct elector_entry *arena; /* entries of outgoing appends */
+	size_t arena_count;
+	size_t arena_cap;
+	struct elector_snapshot *snaps; /* snapshots of outgoing messages */
+	size_t snap_count;
+	size_t snap_cap;
 };
 
 const char *elector_role_name(enum elector_role role)
@@ -155,34 +189,266 @@ static bool promotable(const struct elector *e)
 	return member(&e->p.config, e->opt.id) != NULL;
 }
 
+/* Room for one more of `size` bytes in *array of *cap; false when memory
+ * is short (the caller drops what it would have added: a lost message). */
+static bool grow(void **array, size_t *cap, size_t count, size_t size)
+{
+	if (count < *cap)
+		return true;
+	size_t more = *cap ? 2 * *cap : 16;
+	void *grown = realloc(*array, more * size);
+	if (grown == NULL)
+		return false;
+	*array = grown;
+	*cap = more;
+	return true;
+}
+
+/* Freed at elector_advance: what the core handed out stays valid until then. */
+static void discard(struct elector *e, const void *data)
+{
+	if (data == NULL)
+		return;
+	if (!grow((void **)&e->garbage, &e->garbage_cap, e->garbage_count, sizeof(void *)))
+		return; /* leaked rather than freed under a reader */
+	e->garbage[e->garbage_count++] = (void *)(uintptr_t)data;
+}
+
+/* Memberships as entry bytes: count, then each member's id, fingerprint
+ * and address (length, bytes), integers little-endian. */
+static void put64(uint8_t **p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		*(*p)++ = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
+}
+
+size_t elector_config_encode(const struct elector_config *c, uint8_t *out)
+{
+	uint8_t *p = out;
+	uint32_t count = c->count <= ELECTOR_MEMBERS_MAX ? c->count : ELECTOR_MEMBERS_MAX;
+	for (int i = 0; i < 4; i++)
+		*p++ = (uint8_t)(count >> (8 * i));
+	for (uint32_t i = 0; i < count; i++) {
+		const struct elector_member *m = &c->members[i];
+		put64(&p, m->id);
+		memcpy(p, m->fingerprint, ELECTOR_FINGERPRINT_SIZE);
+		p += ELECTOR_FINGERPRINT_SIZE;
+		size_t len = strnlen(m->address, ELECTOR_ADDRESS_MAX - 1);
+		*p++ = (uint8_t)len;
+		memcpy(p, m->address, len);
+		p += len;
+	}
+	return (size_t)(p - out);
+}
+
+int elector_config_decode(const uint8_t *data, size_t len, struct elector_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	if (len < 4)
+		return -1;
+	uint32_t count = (uint32_t)data[0] | (uint32_t)data[1] << 8 | (uint32_t)data[2] << 16 |
+			 (uint32_t)data[3] << 24;
+	if (count > ELECTOR_MEMBERS_MAX)
+		return -1;
+	size_t at = 4;
+	for (uint32_t i = 0; i < count; i++) {
+		struct elector_member *m = &c->members[i];
+		if (len - at < 8 + ELECTOR_FINGERPRINT_SIZE + 1)
+			return -1;
+		m->id = get64(data + at);
+		memcpy(m->fingerprint, data + at + 8, ELECTOR_FINGERPRINT_SIZE);
+		at += 8 + ELECTOR_FINGERPRINT_SIZE;
+		size_t n = data[at++];
+		if (n >= ELECTOR_ADDRESS_MAX || len - at < n)
+			return -1;
+		memcpy(m->address, data + at, n);
+		at += n;
+		if (m->id == ELECTOR_NONE || member(c, m->id) != NULL ||
+		    !elector_address_valid(m->address, ELECTOR_ADDRESS_MAX))
+			return -1;
+		c->count = i + 1;
+	}
+	return at == len ? 0 : -1;
+}
+
+/* The log */
+
+static uint64_t last_index(const struct elector *e)
+{
+	return e->snap.index + e->log_count;
+}
+
+static uint64_t first_index(const struct elector *e)
+{
+	return e->snap.index + 1;
+}
+
+static const struct elector_entry *entry_at(const struct elector *e, uint64_t index)
+{
+	if (index < first_index(e) || index > last_index(e))
+		return NULL;
+	return &e->log[index - first_index(e)];
+}
+
+/* The term of entry `index`; 0 when it is not known (compacted away or
+ * past the end; index 0 is of term 0). */
+static uint64_t term_at(const struct elector *e, uint64_t index)
+{
+	if (index == e->snap.index)
+		return e->snap.term;
+	const struct elector_entry *x = entry_at(e, index);
+	return x != NULL ? x->term : 0;
+}
+
+static uint64_t last_term(const struct elector *e)
+{
+	return term_at(e, last_index(e));
+}
+
+static void mark_unstable(struct elector *e, uint64_t index)
+{
+	if (e->unstable == 0 || index < e->unstable)
+		e->unstable = index;
+}
+
+static void refresh_config(struct elector *e);
+static void config_of(const struct elector_entry *x, struct elector_config *c);
+
+/* Entries from `index` on are dropped (a conflicting uncommitted tail):
+ * a membership among them is no longer in effect. */
+static void truncate_from(struct elector *e, uint64_t index)
+{
+	while (last_index(e) >= index && e->log_count > 0) {
+		discard(e, e->log[e->log_count - 1].data);
+		e->log_count--;
+	}
+	if (e->unstable > last_index(e) + 1)
+		e->unstable = last_index(e) + 1;
+	if (e->p.config.index >= index)
+		refresh_config(e);
+}
+
+/* Appends a copy of `x` at the next index; -1 when memory is short. */
+static int append_entry(struct elector *e, uint64_t term, uint32_t type, const uint8_t *data,
+			size_t len)
+{
+	if (!grow((void **)&e->log, &e->log_cap, e->log_count, sizeof(*e->log)))
+		return -1;
+	uint8_t *copy = NULL;
+	if (len > 0) {
+		copy = malloc(len);
+		if (copy == NULL)
+			return -1;
+		memcpy(copy, data, len);
+	}
+	uint64_t index = last_index(e) + 1;
+	e->log[e->log_count++] = (struct elector_entry){
+	    .index = index, .term = term, .type = type, .len = (uint32_t)len, .data = copy};
+	mark_unstable(e, last_index(e));
+	/* A membership is in effect once appended (thesis 4.1). */
+	if (type == ELECTOR_ENTRY_CONFIG)
+		config_of(&e->log[e->log_count - 1], &e->p.config);
+	return 0;
+}
+
+/* The membership of CONFIG entry `x` (or an empty one when it does not
+ * decode: elector_new and the append path check before they take one). */
+static void config_of(const struct elector_entry *x, struct elector_config *c)
+{
+	if (elector_config_decode(x->data, x->len, c) == -1)
+		memset(c, 0, sizeof(*c));
+	c->index = x->index;
+	c->term = x->term;
+}
+
+/* The membership in effect at `index`: the latest CONFIG entry up to it,
+ * else the snapshot's. */
+static void config_at(const struct elector *e, uint64_t index, struct elector_config *c)
+{
+	for (uint64_t i = index; i >= first_index(e) && i > 0; i--) {
+		const struct elector_entry *x = entry_at(e, i);
+		if (x != NULL && x->type == ELECTOR_ENTRY_CONFIG) {
+			config_of(x, c);
+			return;
+		}
+	}
+	*c = e->snap.config;
+}
+
+/* The latest membership, and the latest committed one, follow the log
+ * (after a truncation, a snapshot, a start). */
+static void refresh_config(struct elector *e)
+{
+	config_at(e, last_index(e), &e->p.config);
+	if (e->p.commit_index >= e->p.config.index)
+		e->p.committed = e->p.config;
+	else
+		config_at(e, e->p.commit_index, &e->p.committed);
+}
+
+/* Entries up to `index` are committed (never past the log's end). */
+static void commit_to(struct elector *e, uint64_t index)
+{
+	if (index > last_index(e))
+		index = last_index(e);
+	if (index <= e->p.commit_index)
+		return;
+	uint64_t from = e->p.commit_index + 1;
+	e->p.commit_index = index;
+	if (index >= e->p.config.index) {
+		e->p.committed = e->p.config;
+		return;
+	}
+	for (uint64_t i = index; i >= from && i >= first_index(e); i--) {
+		const struct elector_entry *x = entry_at(e, i);
+		if (x->type == ELECTOR_ENTRY_CONFIG) {
+			config_of(x, &e->p.committed);
+			return;
+		}
+	}
+}
+
+/* Messages */
+
 static struct elector_msg *emit(struct elector *e, uint32_t type, uint64_t to)
 {
-	if (e->out_count == e->out_cap) {
-		size_t cap = e->out_cap ? 2 * e->out_cap : 16;
-		struct elector_msg *grown = realloc(e->out, cap * sizeof(*grown));
-		if (grown == NULL)
-			return NULL; /* dropped: the protocol tolerates lost messages */
-		e->out = grown;
-		e->out_cap = cap;
-	}
+	if (!grow((void **)&e->out, &e->out_cap, e->out_count, sizeof(*e->out)))
+		return NULL; /* dropped: the protocol tolerates lost messages */
+	size_t cap = e->out_cap;
+	struct out_ref *refs = realloc(e->refs, cap * sizeof(*refs));
+	if (refs == NULL)
+		return NULL;
+	e->refs = refs;
+	e->refs[e->out_count] = (struct out_ref){0};
 	struct elector_msg *m = &e->out[e->out_count++];
 	memset(m, 0, sizeof(*m));
 	m->type = type;
+	m->flags = ELECTOR_MSG_LOG;
 	m->from = e->opt.id;
 	m->to = to;
 	m->term = e->p.term;
+	/* What protocol 3 says: the membership entry; votes: the last entry. */
 	m->last_index = e->p.config.index;
 	m->last_term = e->p.config.term;
 	m->commit_index = e->p.commit_index;
+	m->applied_index = e->applied;
 	return m;
 }
 
-/* Is (term, index) at least as recent as this node's membership entry? */
-static bool up_to_date(const struct elector *e, uint64_t last_term, uint64_t last_index)
+/* Is (term, index) at least as recent as this node's last entry? */
+static bool up_to_date(const struct elector *e, uint64_t term, uint64_t index)
 {
-	if (last_term != e->p.config.term)
-		return last_term > e->p.config.term;
-	return last_index >= e->p.config.index;
+	if (term != last_term(e))
+		return term > last_term(e);
+	return index >= last_index(e);
 }
 
 static void become_follower(struct elector *e, uint64_t term, uint64_t leader)
@@ -190,7 +456,6 @@ static void become_follower(struct elector *e, uint64_t term, uint64_t leader)
 	if (term > e->p.term) {
 		e->p.term = term;
 		e->p.voted_for = ELECTOR_NONE;
-		e->dirty = true;
 	}
 	e->role = ELECTOR_FOLLOWER;
 	e->leader = leader;
@@ -199,15 +464,19 @@ static void become_follower(struct elector *e, uint64_t term, uint64_t leader)
 	reset_timer(e);
 }
 
-static struct peer_progress *progress_of(struct elector *e, uint64_t id);
-
-/* A heartbeat to `to`: the membership and how long since this leader
- * heard from each member. */
-static void emit_heartbeat(struct elector *e, uint64_t to)
+static struct peer_progress *progress_of(struct elector *e, uint64_t id)
 {
-	struct elector_msg *m = emit(e, ELECTOR_MSG_HEARTBEAT, to);
-	if (m == NULL)
-		return;
+	for (size_t i = 0; i < ELECTOR_MEMBERS_MAX; i++) {
+		if (e->progress[i].id == id && id != ELECTOR_NONE)
+			return &e->progress[i];
+	}
+	return NULL;
+}
+
+/* The leader's membership and silences, which every append and snapshot
+ * carry (and all a protocol-3 heartbeat is). */
+static void fill_view(struct elector *e, struct elector_msg *m)
+{
 	m->config = e->p.config;
 	for (uint32_t i = 0; i < e->p.config.count; i++) {
 		uint64_t silence = elector_silence(e, e->p.config.members[i].id);
@@ -216,17 +485,79 @@ static void emit_heartbeat(struct elector *e, uint64_t to)
 	}
 }
 
+static void send_snapshot(struct elector *e, struct peer_progress *pr)
+{
+	if (!grow((void **)&e->snaps, &e->snap_cap, e->snap_count, sizeof(*e->snaps)))
+		return;
+	struct elector_msg *m = emit(e, ELECTOR_MSG_SNAPSHOT, pr->id);
+	if (m == NULL)
+		return;
+	fill_view(e, m);
+	m->prev_index = e->snap.index;
+	m->prev_term = e->snap.term;
+	e->snaps[e->snap_count++] = e->snap;
+	e->refs[e->out_count - 1].snap = e->snap_count;
+	/* Optimistic: the entries after it follow at once; a lost snapshot
+	 * shows as a refused append, which brings next back below it. */
+	pr->next = e->snap.index + 1;
+}
+
+/* An append to `pr` from its next entry on (none: a heartbeat), bounded
+ * in count and bytes; a follower that needs compacted entries gets the
+ * snapshot. */
+static void send_append(struct elector *e, struct peer_progress *pr)
+{
+	if (pr->next <= e->snap.index) {
+		send_snapshot(e, pr);
+		return;
+	}
+	if (pr->next > last_index(e) + 1)
+		pr->next = last_index(e) + 1;
+	struct elector_msg *m = emit(e, ELECTOR_MSG_APPEND, pr->id);
+	if (m == NULL)
+		return;
+	fill_view(e, m);
+	m->prev_index = pr->next - 1;
+	m->prev_term = term_at(e, m->prev_index);
+	size_t first = e->arena_count, bytes = 0;
+	for (uint64_t i = pr->next; i <= last_index(e) && m->entry_count < ELECTOR_APPEND_ENTRIES;
+	     i++) {
+		const struct elector_entry *x = entry_at(e, i);
+		if (m->entry_count > 0 && bytes + x->len > ELECTOR_APPEND_BYTES)
+			break;
+		if (!grow((void **)&e->arena, &e->arena_cap, e->arena_count, sizeof(*e->arena)))
+			break;
+		e->arena[e->arena_count++] = *x;
+		bytes += x->len;
+		m->entry_count++;
+	}
+	e->refs[e->out_count - 1].first = first;
+	/* Pipelined: the next append goes on from here; a refusal brings it back. */
+	pr->next += m->entry_count;
+}
+
 static void send_heartbeats(struct elector *e)
 {
 	e->heartbeat_due = 0;
 	for (uint32_t i = 0; i < e->p.config.count; i++) {
-		uint64_t id = e->p.config.members[i].id;
-		if (id != e->opt.id)
-			emit_heartbeat(e, id);
+		struct peer_progress *pr = progress_of(e, e->p.config.members[i].id);
+		if (pr != NULL && pr->id != e->opt.id)
+			send_append(e, pr);
 	}
 	for (size_t i = 0; i < ELECTOR_MEMBERS_MAX; i++) {
 		if (e->departures[i].state == ELECTOR_DEPARTURE_TELLING)
-			emit_heartbeat(e, e->departures[i].member.id);
+			send_append(e, &e->departures[i].pr);
+	}
+}
+
+/* New entries go out at once to followers that are not behind. */
+static void broadcast(struct elector *e)
+{
+	for (uint32_t i = 0; i < e->p.config.count; i++) {
+		struct peer_progress *pr = progress_of(e, e->p.config.members[i].id);
+		if (pr != NULL && pr->id != e->opt.id && pr->next <= last_index(e) &&
+		    pr->next > pr->match)
+			send_append(e, pr);
 	}
 }
 
@@ -259,6 +590,10 @@ static void departures_sync(struct elector *e, const struct elector_config *old)
 		const struct elector_member *gone = &old->members[k];
 		if (gone->id == e->opt.id || member(&e->p.config, gone->id) != NULL)
 			continue;
+		struct peer_progress pr = {.id = gone->id, .next = last_index(e)};
+		struct peer_progress *was = progress_of(e, gone->id);
+		if (was != NULL)
+			pr = *was;
 		struct departure *d = departure_of(e, gone->id);
 		for (size_t i = 0; d == NULL && i < ELECTOR_MEMBERS_MAX; i++) {
 			if (e->departures[i].state == ELECTOR_DEPARTURE_NONE)
@@ -274,17 +609,9 @@ static void departures_sync(struct elector *e, const struct elector_config *old)
 		*d = (struct departure){.member = *gone,
 					.index = e->p.config.index,
 					.since = e->now,
-					.state = ELECTOR_DEPARTURE_TELLING};
+					.state = ELECTOR_DEPARTURE_TELLING,
+					.pr = pr};
 	}
-}
-
-static struct peer_progress *progress_of(struct elector *e, uint64_t id)
-{
-	for (size_t i = 0; i < ELECTOR_MEMBERS_MAX; i++) {
-		if (e->progress[i].id == id)
-			return &e->progress[i];
-	}
-	return NULL;
 }
 
 /* Leader: the progress table follows the membership. */
@@ -295,64 +622,82 @@ static void progress_sync(struct elector *e)
 	for (uint32_t i = 0; i < e->p.config.count; i++) {
 		uint64_t id = e->p.config.members[i].id;
 		struct peer_progress *old = progress_of(e, id);
-		next[i] = old != NULL ? *old : (struct peer_progress){.id = id, .heard_at = e->now};
-		next[i].id = id;
+		next[i] = old != NULL ? *old
+				      : (struct peer_progress){.id = id,
+							       .heard_at = e->now,
+							       .next = last_index(e) + 1};
 	}
 	memcpy(e->progress, next, sizeof(next));
 	struct peer_progress *self = progress_of(e, e->opt.id);
 	if (self != NULL) {
-		self->match_index = e->p.config.index;
+		self->match = last_index(e);
+		self->next = last_index(e) + 1;
+		self->applied = e->applied;
 		self->heard_at = e->now;
 		self->heard = true;
 	}
 }
 
-/* The committed membership follows the latest entry once it commits. */
-static void note_committed(struct elector *e)
-{
-	if (e->p.commit_index >= e->p.config.index &&
-	    memcmp(&e->p.committed, &e->p.config, sizeof(e->p.config)) != 0) {
-		e->p.committed = e->p.config;
-		e->dirty = true;
-	}
-}
-
+/* Leader: the highest index a majority of the membership holds, committed
+ * when its entry is of this term (thesis 3.6.2). */
 static void maybe_commit(struct elector *e)
 {
-	if (e->role != ELECTOR_LEADER || e->p.commit_index >= e->p.config.index ||
-	    e->p.config.term != e->p.term)
+	if (e->role != ELECTOR_LEADER)
 		return;
-	unsigned acked = 0;
+	uint64_t matches[ELECTOR_MEMBERS_MAX];
+	unsigned n = 0;
 	for (uint32_t i = 0; i < e->p.config.count; i++) {
 		struct peer_progress *pr = progress_of(e, e->p.config.members[i].id);
-		if (pr != NULL && pr->match_index >= e->p.config.index)
-			acked++;
+		matches[n++] = pr != NULL ? pr->match : 0;
 	}
-	if (acked < quorum(e))
+	/* The quorum-th highest match. */
+	for (unsigned i = 1; i < n; i++) {
+		for (unsigned k = i; k > 0 && matches[k - 1] < matches[k]; k--) {
+			uint64_t t = matches[k];
+			matches[k] = matches[k - 1];
+			matches[k - 1] = t;
+		}
+	}
+	if (n == 0)
 		return;
-	e->p.commit_index = e->p.config.index;
-	e->dirty = true;
-	note_committed(e);
+	uint64_t index = matches[quorum(e) - 1];
+	if (index <= e->p.commit_index || term_at(e, index) != e->p.term)
+		return;
+	commit_to(e, index);
 	/* Committed without us: a leader that removed itself steps down. */
-	if (!promotable(e))
+	if (!promotable(e)) {
 		become_follower(e, e->p.term, ELECTOR_NONE);
+		return;
+	}
+	/* Followers learn the commit index with the next append; now, for a
+	 * membership change (the next may start once they know). */
+	send_heartbeats(e);
 }
 
-/* A new membership entry at the next index, in this term. */
-static void append_config(struct elector *e, const struct elector_config *members)
+/* Leader: an entry of this term at the end of the log. */
+static int leader_append(struct elector *e, uint32_t type, const uint8_t *data, size_t len)
 {
-	uint64_t index = e->p.config.index + 1;
 	struct elector_config old = e->p.config;
-	e->p.config = *members;
-	e->p.config.index = index;
-	e->p.config.term = e->p.term;
-	e->dirty = true;
-	progress_sync(e);
-	if (e->role == ELECTOR_LEADER)
+	if (append_entry(e, e->p.term, type, data, len) == -1)
+		return -1;
+	if (type == ELECTOR_ENTRY_CONFIG) {
+		progress_sync(e);
 		departures_sync(e, &old);
+	}
+	struct peer_progress *self = progress_of(e, e->opt.id);
+	if (self != NULL)
+		self->match = last_index(e);
 	maybe_commit(e);
 	if (e->role == ELECTOR_LEADER)
-		send_heartbeats(e);
+		broadcast(e);
+	return 0;
+}
+
+static int append_config(struct elector *e, const struct elector_config *c)
+{
+	uint8_t buf[ELECTOR_CONFIG_ENCODED_MAX];
+	size_t len = elector_config_encode(c, buf);
+	return leader_append(e, ELECTOR_ENTRY_CONFIG, buf, len);
 }
 
 static void become_leader(struct elector *e)
@@ -364,10 +709,18 @@ static void become_leader(struct elector *e)
 	e->transferee = ELECTOR_NONE;
 	memset(e->progress, 0, sizeof(e->progress));
 	memset(e->departures, 0, sizeof(e->departures));
-	/* The same membership re-entered in this term is Raft's no-op entry: its
-	 * commit is what lets this leader commit anything. */
-	struct elector_config same = e->p.config;
-	append_config(e, &same);
+	progress_sync(e);
+	/* The first entry of a term: its commit commits the earlier terms'
+	 * entries.  Protocol 3 knows only memberships: then the membership
+	 * itself, re-entered (what 0.2.0 did). */
+	if (e->compat) {
+		struct elector_config same = e->p.config;
+		append_config(e, &same);
+	} else {
+		leader_append(e, ELECTOR_ENTRY_NOOP, NULL, 0);
+	}
+	if (e->role == ELECTOR_LEADER)
+		send_heartbeats(e);
 }
 
 static void count_vote(struct elector *e, uint64_t from)
@@ -393,7 +746,6 @@ static void campaign(struct elector *e, bool pre, bool transfer)
 		e->role = ELECTOR_CANDIDATE;
 		e->p.term++;
 		e->p.voted_for = e->opt.id;
-		e->dirty = true;
 	}
 	count_vote(e, e->opt.id);
 	if (e->vote_count >= quorum(e)) {
@@ -408,15 +760,70 @@ static void campaign(struct elector *e, bool pre, bool transfer)
 		if (id == e->opt.id)
 			continue;
 		struct elector_msg *m = emit(e, pre ? ELECTOR_MSG_PRE_VOTE : ELECTOR_MSG_VOTE, id);
-		if (m != NULL && pre)
+		if (m == NULL)
+			continue;
+		/* The election restriction: the last entry, not the membership. */
+		m->last_index = last_index(e);
+		m->last_term = last_term(e);
+		if (pre)
 			m->term = e->p.term + 1; /* the term it would campaign in */
-		else if (m != NULL && transfer)
+		else if (transfer)
 			m->granted = ELECTOR_VOTE_TRANSFER;
 	}
 }
 
-struct elector *elector_new(const struct elector_options *options,
-			    const struct elector_persistent *state)
+static void free_log(struct elector *e)
+{
+	for (size_t i = 0; i < e->log_count; i++)
+		discard(e, e->log[i].data);
+	e->log_count = 0;
+}
+
+/* Takes `s` as the snapshot (its bytes copied); the log is the caller's. */
+static int set_snapshot(struct elector *e, const struct elector_snapshot *s)
+{
+	uint8_t *copy = NULL;
+	if (s->len > 0) {
+		copy = malloc(s->len);
+		if (copy == NULL)
+			return -1;
+		memcpy(copy, s->data, s->len);
+	}
+	discard(e, e->snap.data);
+	e->snap = *s;
+	e->snap.data = copy;
+	e->snap.config.index = s->index == 0 ? 0 : s->config.index;
+	return 0;
+}
+
+void elector_boot_from_state(const struct elector_persistent *state, struct elector_boot *boot,
+			     struct elector_entry *entry, uint8_t buf[ELECTOR_CONFIG_ENCODED_MAX])
+{
+	memset(boot, 0, sizeof(*boot));
+	boot->term = state->term;
+	boot->voted_for = state->voted_for;
+	const struct elector_config *base = &state->config;
+	/* Not committed: the committed one is the snapshot, the latest the
+	 * entry after it (protocol 3 numbers memberships one after another). */
+	if (state->commit_index < state->config.index && state->committed.count > 0 &&
+	    state->committed.index + 1 == state->config.index) {
+		base = &state->committed;
+		*entry = (struct elector_entry){.index = state->config.index,
+						.term = state->config.term,
+						.type = ELECTOR_ENTRY_CONFIG,
+						.data = buf};
+		entry->len = (uint32_t)elector_config_encode(&state->config, buf);
+		boot->entries = entry;
+		boot->entry_count = 1;
+	}
+	boot->snapshot.index = base->index;
+	boot->snapshot.term = base->term;
+	boot->snapshot.config = *base;
+	boot->snapshot.membership_only = true;
+	boot->commit_index = base->index;
+}
+
+struct elector *elector_new(const struct elector_options *options, const struct elector_boot *boot)
 {
 	if (options->id == ELECTOR_NONE || options->election_ticks_min == 0 ||
 	    options->election_ticks_max < options->election_ticks_min ||
@@ -426,24 +833,58 @@ struct elector *elector_new(const struct elector_options *options,
 	if (e == NULL)
 		return NULL;
 	e->opt = *options;
-	e->p = *state;
+	e->p.term = boot->term;
+	e->p.voted_for = boot->voted_for;
 	e->rng = options->seed ^ (options->id * 0x9e3779b97f4a7c15ull);
 	if (e->rng == 0)
 		e->rng = 0x2545f4914f6cdd1dull;
 	e->leader_heard = UINT64_MAX / 2;
-	/* A state of before the committed membership was kept knows it only
-	 * when its latest entry is committed. */
-	if (e->p.committed.count == 0 && e->p.commit_index >= e->p.config.index)
-		e->p.committed = e->p.config;
+	bool ok = set_snapshot(e, &boot->snapshot) == 0;
+	for (size_t i = 0; ok && i < boot->entry_count; i++) {
+		const struct elector_entry *x = &boot->entries[i];
+		struct elector_config c;
+		ok = x->index == last_index(e) + 1 && x->term >= last_term(e) &&
+		     (x->type != ELECTOR_ENTRY_CONFIG ||
+		      elector_config_decode(x->data, x->len, &c) == 0) &&
+		     append_entry(e, x->term, x->type, x->data, x->len) == 0;
+	}
+	ok = ok && boot->commit_index <= last_index(e);
+	if (!ok) {
+		elector_free(e);
+		return NULL;
+	}
+	/* What is on disk need not be written again; what was committed is
+	 * applied again from the snapshot on (the shell rebuilt it). */
+	e->unstable = 0;
+	e->p.commit_index = boot->commit_index > e->snap.index ? boot->commit_index : e->snap.index;
+	e->applied = e->snap.index;
+	e->applying = e->applied;
+	refresh_config(e);
+	e->told = e->p;
 	become_follower(e, e->p.term, ELECTOR_NONE);
 	return e;
+}
+
+static void free_garbage(struct elector *e)
+{
+	for (size_t i = 0; i < e->garbage_count; i++)
+		free(e->garbage[i]);
+	e->garbage_count = 0;
 }
 
 void elector_free(struct elector *e)
 {
 	if (e == NULL)
 		return;
+	free_log(e);
+	discard(e, e->snap.data);
+	free_garbage(e);
+	free(e->garbage);
+	free(e->log);
 	free(e->out);
+	free(e->refs);
+	free(e->arena);
+	free(e->snaps);
 	free(e);
 }
 
@@ -497,7 +938,8 @@ static bool leader_recently_heard(const struct elector *e)
 	       (e->leader != ELECTOR_NONE && e->leader_heard < e->opt.election_ticks_min);
 }
 
-static void on_heartbeat(struct elector *e, const struct elector_msg *m)
+/* Follower: an append or snapshot from the leader of this term. */
+static void heard_leader(struct elector *e, const struct elector_msg *m)
 {
 	if (e->role != ELECTOR_FOLLOWER || e->leader != m->from)
 		become_follower(e, m->term, m->from);
@@ -513,24 +955,148 @@ static void on_heartbeat(struct elector *e, const struct elector_msg *m)
 		e->report.ids[i] = m->config.members[i].id;
 		e->report.silence[i] = m->silence[i];
 	}
-	/* The leader's membership entry is authoritative: an uncommitted entry
-	 * from an older leader is replaced (Raft's log truncation). */
-	if (m->config.index != e->p.config.index || m->config.term != e->p.config.term ||
-	    m->config.count != e->p.config.count ||
-	    memcmp(m->config.members, e->p.config.members,
-		   m->config.count * sizeof(m->config.members[0])) != 0) {
-		if (m->config.count <= ELECTOR_MEMBERS_MAX) {
-			e->p.config = m->config;
-			e->dirty = true;
+}
+
+static void reply(struct elector *e, const struct elector_msg *m, uint64_t match)
+{
+	struct elector_msg *r = emit(e, ELECTOR_MSG_APPEND_REPLY, m->from);
+	if (r != NULL)
+		r->prev_index = match;
+}
+
+/* The last index up to `index` whose entry's term is not above `term`
+ * (etcd's findConflictByTerm): where the leader's log may match ours. */
+static uint64_t conflict_hint(const struct elector *e, uint64_t index, uint64_t term)
+{
+	while (index > e->snap.index && term_at(e, index) > term)
+		index--;
+	return index;
+}
+
+/* Entries a leader sends: those not held already are appended, after
+ * dropping a conflicting tail (never a committed entry: the log-matching
+ * check passed at prev, and a leader holds every committed entry). */
+static int take_entries(struct elector *e, const struct elector_entry *xs, size_t count)
+{
+	for (size_t i = 0; i < count; i++) {
+		const struct elector_entry *x = &xs[i];
+		if (x->index <= last_index(e)) {
+			if (term_at(e, x->index) == x->term)
+				continue;
+			truncate_from(e, x->index);
 		}
+		if (x->index != last_index(e) + 1 ||
+		    append_entry(e, x->term, x->type, x->data, x->len) == -1)
+			return -1;
 	}
-	uint64_t commit = m->commit_index < e->p.config.index ? m->commit_index : e->p.config.index;
-	if (commit > e->p.commit_index) {
-		e->p.commit_index = commit;
-		e->dirty = true;
+	return 0;
+}
+
+static void on_append(struct elector *e, const struct elector_msg *m)
+{
+	heard_leader(e, m);
+	uint64_t prev = m->prev_index, prev_term = m->prev_term;
+	const struct elector_entry *xs = m->entries;
+	size_t count = m->entry_count;
+	/* What is committed here matches the leader's log: skip it. */
+	while (prev < e->p.commit_index && count > 0) {
+		prev = xs[0].index;
+		prev_term = xs[0].term;
+		xs++;
+		count--;
 	}
-	note_committed(e);
-	emit(e, ELECTOR_MSG_HEARTBEAT_REPLY, m->from);
+	if (prev < e->p.commit_index) {
+		reply(e, m, e->p.commit_index);
+		return;
+	}
+	if (prev > last_index(e) || term_at(e, prev) != prev_term) {
+		struct elector_msg *r = emit(e, ELECTOR_MSG_APPEND_REPLY, m->from);
+		if (r == NULL)
+			return;
+		r->flags |= ELECTOR_MSG_REJECT;
+		r->prev_index = m->prev_index;
+		r->hint_index =
+		    conflict_hint(e, prev < last_index(e) ? prev : last_index(e), prev_term);
+		r->hint_term = term_at(e, r->hint_index);
+		return;
+	}
+	if (take_entries(e, xs, count) == -1)
+		return; /* memory short: as if lost */
+	uint64_t matched = prev + count;
+	commit_to(e, m->commit_index < matched ? m->commit_index : matched);
+	reply(e, m, matched);
+}
+
+/* Protocol 3: a heartbeat that makes the leader's membership entry (I, T)
+ * authoritative (see elector_core.h).  0.2.0 numbers memberships one
+ * after another and re-enters the membership when it is elected, so a
+ * gap before I holds memberships only: the committed one stands in for
+ * them as a membership-only snapshot at I - 1. */
+static void on_v3_heartbeat(struct elector *e, const struct elector_msg *m)
+{
+	heard_leader(e, m);
+	uint64_t at = m->last_index, term = m->last_term;
+	if (at == 0 || m->config.count > ELECTOR_MEMBERS_MAX) {
+		reply(e, m, 0);
+		return;
+	}
+	if (term_at(e, at) != term || at > last_index(e)) {
+		if (at <= e->p.commit_index) {
+			reply(e, m, 0); /* would undo a committed entry: not from a leader */
+			return;
+		}
+		truncate_from(e, at);
+		if (last_index(e) + 1 < at) {
+			struct elector_snapshot base = {.index = at - 1,
+							.term = term,
+							.config = e->p.committed,
+							.membership_only = true};
+			if (set_snapshot(e, &base) == -1)
+				return;
+			e->snap.config.index = at - 1;
+			e->snap.config.term = term;
+			free_log(e);
+			e->unstable = 0;
+			e->snap_unstable = true;
+			e->p.commit_index = at - 1;
+			e->applied = at - 1;
+			e->applying = at - 1;
+		}
+		uint8_t buf[ELECTOR_CONFIG_ENCODED_MAX];
+		size_t len = elector_config_encode(&m->config, buf);
+		if (append_entry(e, term, ELECTOR_ENTRY_CONFIG, buf, len) == -1)
+			return;
+	}
+	commit_to(e, m->commit_index < at ? m->commit_index : at);
+	reply(e, m, at);
+}
+
+static void on_snapshot(struct elector *e, const struct elector_msg *m)
+{
+	heard_leader(e, m);
+	const struct elector_snapshot *s = m->snapshot;
+	if (s == NULL || s->index != m->prev_index || s->term != m->prev_term)
+		return;
+	if (s->index <= e->p.commit_index) {
+		reply(e, m, e->p.commit_index);
+		return;
+	}
+	/* The log holds it already: what follows is kept. */
+	if (term_at(e, s->index) == s->term && s->index <= last_index(e)) {
+		commit_to(e, s->index);
+		reply(e, m, s->index);
+		return;
+	}
+	if (set_snapshot(e, s) == -1)
+		return;
+	free_log(e);
+	e->unstable = 0;
+	e->snap_unstable = true;
+	e->p.commit_index = s->index;
+	e->applied = s->index;
+	e->applying = s->index;
+	refresh_config(e);
+	reply(e, m, s->index);
 }
 
 /* Is the sender of `m`, on a link with `fingerprint`, who it says? */
@@ -547,16 +1113,72 @@ static int check_sender(const struct elector *e, const struct elector_msg *m,
 		return -1;
 	}
 	/* A node that knows no membership yet (it is joining) learns it from
-	 * the leader's first heartbeat, which must list that leader with the
-	 * certificate it speaks with.  A node with a membership hears only its
-	 * members: one that missed the change adding a new leader learns it
-	 * from the next leader it knows, as a majority always includes one. */
+	 * the leader's first append or snapshot, which must list that leader
+	 * with the certificate it speaks with.  A node with a membership hears
+	 * only its members: one that missed the change adding a new leader
+	 * learns it from the next leader it knows, as a majority always
+	 * includes one. */
 	const struct elector_member *claimed =
-	    m->type == ELECTOR_MSG_HEARTBEAT ? member(&m->config, m->from) : NULL;
+	    m->type == ELECTOR_MSG_APPEND || m->type == ELECTOR_MSG_SNAPSHOT
+		? member(&m->config, m->from)
+		: NULL;
 	if (e->p.config.count == 0 && claimed != NULL && same_fingerprint(claimed, fingerprint))
 		return 0;
 	*why = "an election message from a node that is not a member";
 	return -1;
+}
+
+/* Leader: the index a reply says its sender now matches up to, 0 when it
+ * says nothing of the kind.  Protocol 3 replies with the membership entry
+ * it holds: a match when this log holds that entry. */
+static uint64_t reply_match(const struct elector *e, const struct elector_msg *m)
+{
+	if (m->flags & ELECTOR_MSG_LOG)
+		return m->flags & ELECTOR_MSG_REJECT ? 0 : m->prev_index;
+	if (m->last_index <= last_index(e) && m->last_index >= e->snap.index &&
+	    term_at(e, m->last_index) == m->last_term)
+		return m->last_index;
+	return 0;
+}
+
+/* Leader: a follower's (or a departing member's) answer to an append. */
+static void on_append_reply(struct elector *e, struct peer_progress *pr,
+			    const struct elector_msg *m)
+{
+	pr->heard_at = e->now;
+	pr->heard = true;
+	if (m->applied_index > pr->applied)
+		pr->applied = m->applied_index;
+	uint64_t match = reply_match(e, m);
+	if (match > last_index(e))
+		match = last_index(e); /* not of this log: a stale reply */
+	bool advanced = match > pr->match;
+	if (advanced)
+		pr->match = match;
+	if (pr->next <= pr->match)
+		pr->next = pr->match + 1;
+	if ((m->flags & (ELECTOR_MSG_LOG | ELECTOR_MSG_REJECT)) ==
+	    (ELECTOR_MSG_LOG | ELECTOR_MSG_REJECT)) {
+		/* A refusal of an append it since matched is stale. */
+		if (m->prev_index <= pr->match)
+			return;
+		uint64_t next =
+		    m->hint_index + 1 < m->prev_index ? m->hint_index + 1 : m->prev_index;
+		pr->next = next > pr->match ? next : pr->match + 1;
+		send_append(e, pr);
+		return;
+	}
+	if (!(m->flags & ELECTOR_MSG_LOG) && match == 0 && m->last_index < pr->next)
+		pr->next = m->last_index > pr->match ? m->last_index : pr->match + 1;
+	if (!advanced)
+		return;
+	maybe_commit(e);
+	if (e->role != ELECTOR_LEADER)
+		return;
+	/* More to send: on at once, up to the bound of what is in flight. */
+	if ((m->flags & ELECTOR_MSG_LOG) && pr->next <= last_index(e) &&
+	    pr->next - pr->match <= ELECTOR_APPEND_ENTRIES)
+		send_append(e, pr);
 }
 
 int elector_step(struct elector *e, const struct elector_msg *m,
@@ -571,10 +1193,12 @@ int elector_step(struct elector *e, const struct elector_msg *m,
 				  ? departure_of(e, m->from)
 				  : NULL;
 	if (d != NULL && same_fingerprint(&d->member, fingerprint)) {
-		if (m->type == ELECTOR_MSG_HEARTBEAT_REPLY && d->state != ELECTOR_DEPARTURE_TOLD &&
-		    m->last_index >= d->index && m->commit_index >= d->index &&
-		    e->p.commit_index >= d->index)
-			d->state = ELECTOR_DEPARTURE_TOLD;
+		if (m->type == ELECTOR_MSG_APPEND_REPLY && m->term == e->p.term) {
+			on_append_reply(e, &d->pr, m);
+			if (d->state != ELECTOR_DEPARTURE_TOLD && d->pr.match >= d->index &&
+			    m->commit_index >= d->index && e->p.commit_index >= d->index)
+				d->state = ELECTOR_DEPARTURE_TOLD;
+		}
 		return 0;
 	}
 	if (check_sender(e, m, fingerprint, why) == -1)
@@ -585,7 +1209,6 @@ int elector_step(struct elector *e, const struct elector_msg *m,
 
 static void step(struct elector *e, const struct elector_msg *m)
 {
-
 	if (m->type == ELECTOR_MSG_PRE_VOTE) {
 		/* Granted without changing our term: only a node that could win a
 		 * real election gets to start one. */
@@ -611,13 +1234,14 @@ static void step(struct elector *e, const struct elector_msg *m)
 			if (!m->granted)
 				become_follower(e, m->term, ELECTOR_NONE);
 		} else {
-			become_follower(e, m->term,
-					m->type == ELECTOR_MSG_HEARTBEAT ? m->from : ELECTOR_NONE);
+			bool from_leader =
+			    m->type == ELECTOR_MSG_APPEND || m->type == ELECTOR_MSG_SNAPSHOT;
+			become_follower(e, m->term, from_leader ? m->from : ELECTOR_NONE);
 		}
 	} else if (m->term < e->p.term) {
 		/* A stale leader or candidate learns the current term and steps down. */
-		if (m->type == ELECTOR_MSG_HEARTBEAT)
-			emit(e, ELECTOR_MSG_HEARTBEAT_REPLY, m->from);
+		if (m->type == ELECTOR_MSG_APPEND || m->type == ELECTOR_MSG_SNAPSHOT)
+			reply(e, m, 0);
 		else if (m->type == ELECTOR_MSG_VOTE)
 			emit(e, ELECTOR_MSG_VOTE_REPLY, m->from);
 		return;
@@ -636,10 +1260,7 @@ static void step(struct elector *e, const struct elector_msg *m)
 			     up_to_date(e, m->last_term, m->last_index) &&
 			     e->role != ELECTOR_LEADER;
 		if (grant) {
-			if (e->p.voted_for != m->from) {
-				e->p.voted_for = m->from;
-				e->dirty = true;
-			}
+			e->p.voted_for = m->from;
 			reset_timer(e);
 		}
 		struct elector_msg *r = emit(e, ELECTOR_MSG_VOTE_REPLY, m->from);
@@ -654,24 +1275,28 @@ static void step(struct elector *e, const struct elector_msg *m)
 				become_leader(e);
 		}
 		break;
-	case ELECTOR_MSG_HEARTBEAT:
-		on_heartbeat(e, m);
+	case ELECTOR_MSG_APPEND:
+		if (e->role == ELECTOR_LEADER)
+			break; /* two leaders in one term cannot be: not a leader's */
+		if (m->flags & ELECTOR_MSG_LOG)
+			on_append(e, m);
+		else
+			on_v3_heartbeat(e, m);
 		break;
-	case ELECTOR_MSG_HEARTBEAT_REPLY:
+	case ELECTOR_MSG_SNAPSHOT:
+		if (e->role != ELECTOR_LEADER)
+			on_snapshot(e, m);
+		break;
+	case ELECTOR_MSG_APPEND_REPLY:
 		if (e->role == ELECTOR_LEADER) {
 			struct peer_progress *pr = progress_of(e, m->from);
-			if (pr != NULL) {
-				pr->heard_at = e->now;
-				pr->heard = true;
-				if (m->last_index == e->p.config.index &&
-				    m->last_term == e->p.config.term)
-					pr->match_index = m->last_index;
-				maybe_commit(e);
-				/* The target caught up: it may take over now. */
-				if (e->transferee == m->from &&
-				    pr->match_index == e->p.config.index)
-					emit(e, ELECTOR_MSG_TIMEOUT_NOW, m->from);
-			}
+			if (pr == NULL)
+				break;
+			on_append_reply(e, pr, m);
+			/* The target caught up: it may take over now. */
+			if (e->role == ELECTOR_LEADER && e->transferee == m->from &&
+			    pr->match == last_index(e))
+				emit(e, ELECTOR_MSG_TIMEOUT_NOW, m->from);
 		}
 		break;
 	case ELECTOR_MSG_TIMEOUT_NOW:
@@ -687,7 +1312,8 @@ static void step(struct elector *e, const struct elector_msg *m)
 int elector_initialize(struct elector *e, const char *address,
 		       const uint8_t fingerprint[ELECTOR_FINGERPRINT_SIZE])
 {
-	if (e->p.config.count != 0 || !elector_address_valid(address, ELECTOR_ADDRESS_MAX))
+	if (e->p.config.count != 0 || last_index(e) != 0 ||
+	    !elector_address_valid(address, ELECTOR_ADDRESS_MAX))
 		return -1;
 	struct elector_config one = {.count = 1};
 	one.members[0].id = e->opt.id;
@@ -696,19 +1322,18 @@ int elector_initialize(struct elector *e, const char *address,
 	e->p.term++;
 	e->p.voted_for = e->opt.id;
 	e->p.config = one;
-	e->dirty = true;
 	e->role = ELECTOR_LEADER;
 	e->leader = e->opt.id;
 	memset(e->progress, 0, sizeof(e->progress));
-	append_config(e, &one);
-	return 0;
+	progress_sync(e);
+	return append_config(e, &one);
 }
 
 /* Not while leadership is being handed over: the target must be up to
  * date when it campaigns (thesis 3.10). */
 static bool change_allowed(const struct elector *e)
 {
-	return e->role == ELECTOR_LEADER && e->p.commit_index == e->p.config.index &&
+	return e->role == ELECTOR_LEADER && e->p.commit_index >= e->p.config.index &&
 	       e->transferee == ELECTOR_NONE;
 }
 
@@ -727,9 +1352,9 @@ int elector_propose_add(struct elector *e, uint64_t id, const char *address,
 			    (!same && !unbound(&next.members[i])))
 				return -1;
 			memcpy(next.members[i].fingerprint, fingerprint, ELECTOR_FINGERPRINT_SIZE);
+			memset(next.members[i].address, 0, ELECTOR_ADDRESS_MAX);
 			strcpy(next.members[i].address, address);
-			append_config(e, &next);
-			return 0;
+			return append_config(e, &next);
 		}
 	}
 	if (next.count == ELECTOR_MEMBERS_MAX)
@@ -738,8 +1363,7 @@ int elector_propose_add(struct elector *e, uint64_t id, const char *address,
 	memcpy(next.members[next.count].fingerprint, fingerprint, ELECTOR_FINGERPRINT_SIZE);
 	strcpy(next.members[next.count].address, address);
 	next.count++;
-	append_config(e, &next);
-	return 0;
+	return append_config(e, &next);
 }
 
 int elector_propose_remove(struct elector *e, uint64_t id)
@@ -756,10 +1380,67 @@ int elector_propose_remove(struct elector *e, uint64_t id)
 			(next.count - i - 1) * sizeof(next.members[0]));
 		next.count--;
 		memset(&next.members[next.count], 0, sizeof(next.members[0]));
-		append_config(e, &next);
-		return 0;
+		return append_config(e, &next);
 	}
 	return -1;
+}
+
+int elector_propose(struct elector *e, const uint8_t *data, size_t len, uint64_t *index,
+		    uint64_t *term, const char **why)
+{
+	if (e->role != ELECTOR_LEADER) {
+		*why = "this node does not lead";
+		return -1;
+	}
+	if (e->transferee != ELECTOR_NONE) {
+		*why = "leadership is being handed over";
+		return -1;
+	}
+	if (e->compat) {
+		*why = "a member speaks protocol 3 (rxmpp 0.2.0): upgrade it first";
+		return -1;
+	}
+	if (len == 0 || len > ELECTOR_DATA_MAX) {
+		*why = "a command must hold 1 to 8192 bytes";
+		return -1;
+	}
+	size_t bytes = 0;
+	for (uint64_t i = e->p.commit_index + 1; i <= last_index(e); i++)
+		bytes += entry_at(e, i)->len;
+	if (last_index(e) - e->p.commit_index >= ELECTOR_UNCOMMITTED_ENTRIES ||
+	    bytes + len > ELECTOR_UNCOMMITTED_BYTES) {
+		*why = "too much is not committed yet";
+		return -1;
+	}
+	if (leader_append(e, ELECTOR_ENTRY_DATA, data, len) == -1) {
+		*why = "out of memory";
+		return -1;
+	}
+	*index = last_index(e);
+	*term = e->p.term;
+	return 0;
+}
+
+int elector_compact(struct elector *e, uint64_t index, const uint8_t *data, size_t len)
+{
+	if (index > e->applied || index <= e->snap.index || index > last_index(e))
+		return -1;
+	struct elector_snapshot s = {
+	    .index = index, .term = term_at(e, index), .data = data, .len = len};
+	config_at(e, index, &s.config);
+	size_t drop = (size_t)(index - e->snap.index);
+	if (set_snapshot(e, &s) == -1)
+		return -1;
+	for (size_t i = 0; i < drop; i++)
+		discard(e, e->log[i].data);
+	memmove(e->log, e->log + drop, (e->log_count - drop) * sizeof(*e->log));
+	e->log_count -= drop;
+	return 0;
+}
+
+void elector_set_compat(struct elector *e, bool compat)
+{
+	e->compat = compat;
 }
 
 void elector_link_closed(struct elector *e, uint64_t id)
@@ -792,8 +1473,8 @@ void elector_link_closed(struct elector *e, uint64_t id)
 	}
 }
 
-/* The most up-to-date other member: one that acknowledged the latest
- * membership before one that did not, then the one heard from last. */
+/* The most up-to-date other member: one that holds the whole log before
+ * one that does not, then the one heard from last. */
 static uint64_t transfer_candidate(const struct elector *e)
 {
 	const struct peer_progress *best = NULL;
@@ -802,8 +1483,8 @@ static uint64_t transfer_candidate(const struct elector *e)
 		if (pr->id == ELECTOR_NONE || pr->id == e->opt.id || !pr->heard ||
 		    member(&e->p.config, pr->id) == NULL)
 			continue;
-		bool current = pr->match_index == e->p.config.index;
-		bool best_current = best != NULL && best->match_index == e->p.config.index;
+		bool current = pr->match == last_index(e);
+		bool best_current = best != NULL && best->match == last_index(e);
 		if (best == NULL || (current && !best_current) ||
 		    (current == best_current && pr->heard_at > best->heard_at))
 			best = pr;
@@ -824,11 +1505,11 @@ int elector_transfer(struct elector *e, uint64_t id)
 		return 0;
 	e->transferee = id;
 	e->transfer_elapsed = 0;
-	const struct peer_progress *pr = progress_of(e, id);
-	if (pr != NULL && pr->match_index == e->p.config.index)
+	struct peer_progress *pr = progress_of(e, id);
+	if (pr != NULL && pr->match == last_index(e))
 		emit(e, ELECTOR_MSG_TIMEOUT_NOW, id);
-	else
-		emit_heartbeat(e, id); /* its reply says when it is up to date */
+	else if (pr != NULL)
+		send_append(e, pr); /* its reply says when it is up to date */
 	return 0;
 }
 
@@ -839,14 +1520,38 @@ uint64_t elector_transferee(const struct elector *e)
 
 bool elector_has_ready(const struct elector *e)
 {
-	return e->dirty || e->out_count > 0 || e->leader != e->reported_leader;
+	return e->out_count > 0 || e->leader != e->reported_leader || e->unstable != 0 ||
+	       e->snap_unstable || e->applied < e->p.commit_index ||
+	       memcmp(&e->p, &e->told, sizeof(e->p)) != 0;
 }
 
 void elector_ready(struct elector *e, struct elector_ready *out)
 {
 	memset(out, 0, sizeof(*out));
-	out->persist = e->dirty;
+	out->persist = memcmp(&e->p, &e->told, sizeof(e->p)) != 0;
 	out->state = e->p;
+	if (e->snap_unstable)
+		out->snapshot = &e->snap;
+	if (e->unstable != 0 && e->unstable <= last_index(e)) {
+		out->entries = entry_at(e, e->unstable);
+		out->entry_count = (size_t)(last_index(e) - e->unstable + 1);
+	}
+	/* Bounded, so that a long catch-up does not hold the loop. */
+	uint64_t end = e->p.commit_index;
+	if (end - e->applied > 256)
+		end = e->applied + 256;
+	e->applying = end;
+	if (end > e->applied) {
+		out->committed = entry_at(e, e->applied + 1);
+		out->committed_count = (size_t)(end - e->applied);
+	}
+	for (size_t i = 0; i < e->out_count; i++) {
+		struct elector_msg *m = &e->out[i];
+		if (m->entry_count > 0)
+			m->entries = &e->arena[e->refs[i].first];
+		if (e->refs[i].snap > 0)
+			m->snapshot = &e->snaps[e->refs[i].snap - 1];
+	}
 	out->msgs = e->out;
 	out->msg_count = e->out_count;
 	out->role = e->role;
@@ -856,9 +1561,19 @@ void elector_ready(struct elector *e, struct elector_ready *out)
 
 void elector_advance(struct elector *e)
 {
-	e->dirty = false;
+	e->told = e->p;
 	e->out_count = 0;
+	e->arena_count = 0;
+	e->snap_count = 0;
+	e->unstable = 0;
+	e->snap_unstable = false;
+	if (e->applying > e->applied)
+		e->applied = e->applying;
 	e->reported_leader = e->leader;
+	struct peer_progress *self = progress_of(e, e->opt.id);
+	if (self != NULL && e->role == ELECTOR_LEADER)
+		self->applied = e->applied;
+	free_garbage(e);
 }
 
 enum elector_role elector_role(const struct elector *e)
@@ -884,6 +1599,45 @@ const struct elector_config *elector_config(const struct elector *e)
 uint64_t elector_commit_index(const struct elector *e)
 {
 	return e->p.commit_index;
+}
+
+uint64_t elector_last_index(const struct elector *e)
+{
+	return last_index(e);
+}
+
+uint64_t elector_last_term(const struct elector *e)
+{
+	return last_term(e);
+}
+
+uint64_t elector_applied_index(const struct elector *e)
+{
+	return e->applied;
+}
+
+const struct elector_snapshot *elector_snapshot(const struct elector *e)
+{
+	return &e->snap;
+}
+
+const struct elector_entry *elector_entry(const struct elector *e, uint64_t index)
+{
+	return entry_at(e, index);
+}
+
+int elector_progress(const struct elector *e, uint64_t id, uint64_t *match, uint64_t *applied)
+{
+	if (e->role != ELECTOR_LEADER || member(&e->p.config, id) == NULL)
+		return -1;
+	for (size_t i = 0; i < ELECTOR_MEMBERS_MAX; i++) {
+		if (e->progress[i].id == id) {
+			*match = e->progress[i].match;
+			*applied = e->progress[i].applied;
+			return 0;
+		}
+	}
+	return -1;
 }
 
 bool elector_state_removed(const struct elector_persistent *p, uint64_t id)

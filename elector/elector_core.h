@@ -16,8 +16,51 @@
  * follower knows the health of members it does not hear itself (followers
  * do not speak to each other); membership changes
  * one node at a time through the leader, committed by a majority of the new
- * membership before the next may start.  The membership is the only
- * replicated state, so the "log" is its latest entry (index, term).
+ * membership before the next may start.
+ *
+ * The replicated log (thesis chapter 3, 4 and 5): entries (index, term,
+ * type, bytes) of three types: NOOP (a new leader's first entry, whose
+ * commit commits the earlier terms' entries), CONFIG (a membership,
+ * encoded by the core: elector_config_encode) and DATA (opaque commands of
+ * the state machine, at most ELECTOR_DATA_MAX bytes).  A membership is in
+ * effect as soon as it is appended (thesis 4.1): the latest CONFIG entry
+ * of the log, else the snapshot's.  The leader sends AppendEntries
+ * (ELECTOR_MSG_APPEND: prev_index/prev_term, up to ELECTOR_APPEND_ENTRIES
+ * entries and ELECTOR_APPEND_BYTES bytes, its commit index) and the
+ * follower checks log matching: a mismatch is refused with a hint (the
+ * follower's last index, or the last index whose term is not above the
+ * leader's prev_term: etcd's findConflictByTerm) so that the leader skips
+ * a whole conflicting term at once; a conflicting uncommitted tail is
+ * replaced.  An entry commits when a majority of the current membership
+ * holds it and it is of the leader's term (thesis 3.6.2), and everything
+ * before it with it.  A vote goes only to a candidate whose last entry
+ * (term, then index) is at least as recent as the voter's (the election
+ * restriction).
+ *
+ * Snapshots (thesis chapter 5): once the shell has written the state
+ * machine as applied up to index I, it says so with elector_compact; the
+ * core drops entries up to I and keeps the snapshot's bytes, which it sends
+ * (ELECTOR_MSG_SNAPSHOT) to a follower whose next entry was dropped (a
+ * lagging follower, a node that joins).  A follower that takes one hands it
+ * out in elector_ready for the shell to install, then the entries after it.
+ *
+ * Compat with protocol 3 (0.2.0, rolling upgrades): a member of 0.2.0
+ * knows only "heartbeats" that carry the membership at (index, term), and
+ * replies with its own membership entry.  While the shell says a member
+ * speaks protocol 3 (elector_set_compat), the log takes only CONFIG
+ * entries: a new leader re-enters the membership instead of a NOOP, and
+ * DATA proposals are refused.  Every message the core emits fills the
+ * protocol-3 fields as 0.2.0 did (appends and snapshots: last_index /
+ * last_term / config are the leader's membership entry, with the commit
+ * index and the silences; replies: the follower's membership entry), so
+ * the shell translates to protocol 3 by dropping the rest.  What comes from
+ * a protocol-3 peer has no ELECTOR_MSG_LOG flag and the core reads it as
+ * 0.2.0 meant it: an append without entries that makes the leader's
+ * membership entry authoritative (kept when the log holds it; appended when
+ * it follows the log; taken as a membership-only snapshot when the log has
+ * a gap before it, see struct elector_snapshot), and a reply that matches
+ * the follower up to its membership entry when the leader's log holds that
+ * entry.
  *
  * Who a peer is: each member is bound to the SHA-256 fingerprint of the
  * certificate it joined with (the shell reads it from the link's TLS
@@ -54,6 +97,14 @@
  * the leader lately (the leader among them: it steps down).  A transfer
  * not done within election_ticks_min ticks is given up and the leader
  * leads on.
+ *
+ * What the shell does with elector_ready, in this order: persist the hard
+ * state (term, vote, commit), install the snapshot if there is one (it
+ * replaces the whole log and the state machine), truncate its log from the
+ * first entry's index and append the entries, fsync; then send the
+ * messages; then apply the committed entries in order; then
+ * elector_advance.  Nothing the core hands out changes before
+ * elector_advance.
  */
 #ifndef RXMPP_ELECTOR_CORE_H
 #define RXMPP_ELECTOR_CORE_H
@@ -87,11 +138,59 @@ struct elector_config {
 	struct elector_member members[ELECTOR_MEMBERS_MAX];
 };
 
-/* What must be on disk before any message that depends on it is sent. */
+/* The bytes of a membership in a CONFIG entry (and in a snapshot's
+ * meta): elector_config_encode writes at most ELECTOR_CONFIG_ENCODED_MAX;
+ * the entry's (index, term) are the entry's, not in the bytes.
+ * elector_config_decode checks counts, ids and addresses (-1 when
+ * malformed). */
+#define ELECTOR_CONFIG_ENCODED_MAX                                                                 \
+	(4 + ELECTOR_MEMBERS_MAX * (8 + ELECTOR_FINGERPRINT_SIZE + 1 + ELECTOR_ADDRESS_MAX))
+size_t elector_config_encode(const struct elector_config *c, uint8_t *out);
+int elector_config_decode(const uint8_t *data, size_t len, struct elector_config *c);
+
+enum elector_entry_type {
+	ELECTOR_ENTRY_NOOP = 1,
+	ELECTOR_ENTRY_CONFIG,
+	ELECTOR_ENTRY_DATA,
+};
+
+#define ELECTOR_DATA_MAX	    8192u	   /* bytes of one DATA entry */
+#define ELECTOR_APPEND_ENTRIES	    64u		   /* entries in one append */
+#define ELECTOR_APPEND_BYTES	    (256u * 1024u) /* their bytes, past the first */
+#define ELECTOR_UNCOMMITTED_ENTRIES 1024u	   /* a leader takes no more proposals beyond */
+#define ELECTOR_UNCOMMITTED_BYTES   (1024u * 1024u)
+
+struct elector_entry {
+	uint64_t index;
+	uint64_t term;
+	uint32_t type; /* enum elector_entry_type */
+	uint32_t len;
+	const uint8_t *data; /* len bytes; a CONFIG entry's: elector_config_encode */
+};
+
+/* A snapshot: the state machine as applied up to `index`, whose entry was
+ * of `term`, and the membership in effect there.  `data` is the state
+ * machine's bytes, opaque to the core.  membership_only: made from a
+ * protocol-3 heartbeat (see above): it carries the membership and no
+ * state machine, and the shell installs only its meta (keeps its state
+ * machine; a log of protocol-3 times has no DATA entries). */
+struct elector_snapshot {
+	uint64_t index;
+	uint64_t term;
+	struct elector_config config;
+	bool membership_only;
+	const uint8_t *data;
+	size_t len;
+};
+
+/* What must be on disk before any message that depends on it is sent:
+ * the hard state (term, vote, commit index), and, of the log, the latest
+ * membership entry and the latest committed one (what the election file of
+ * protocol 3 keeps; the entries themselves come in elector_ready). */
 struct elector_persistent {
 	uint64_t term;
 	uint64_t voted_for;
-	uint64_t commit_index; /* the membership entry known committed */
+	uint64_t commit_index;
 	struct elector_config config;
 	/* The latest membership known committed: `config` once that is;
 	 * while it is not, the one before, whose members are heard too (an
@@ -112,10 +211,16 @@ enum elector_msg_type {
 	ELECTOR_MSG_PRE_VOTE_REPLY,
 	ELECTOR_MSG_VOTE,
 	ELECTOR_MSG_VOTE_REPLY,
-	ELECTOR_MSG_HEARTBEAT,
-	ELECTOR_MSG_HEARTBEAT_REPLY,
-	ELECTOR_MSG_TIMEOUT_NOW, /* leader -> transfer target: campaign now */
+	ELECTOR_MSG_APPEND,	  /* AppendEntries; protocol 3's heartbeat */
+	ELECTOR_MSG_APPEND_REPLY, /* also the answer to a snapshot */
+	ELECTOR_MSG_TIMEOUT_NOW,  /* leader -> transfer target: campaign now */
+	ELECTOR_MSG_SNAPSHOT,	  /* leader -> follower: install `snapshot` (protocol 4 only) */
 };
+
+/* flags: the sender keeps a log (every message the core emits; a
+ * protocol-3 peer's have none); a reply that refuses an append. */
+#define ELECTOR_MSG_LOG	   1u
+#define ELECTOR_MSG_REJECT 2u
 
 /* `granted` of an ELECTOR_MSG_VOTE: the candidate campaigns because the
  * leader handed leadership to it, so recent heartbeats do not stop it. */
@@ -127,15 +232,33 @@ struct elector_msg {
 	uint64_t from;
 	uint64_t to;
 	uint64_t term;
-	/* votes: the candidate's membership entry; heartbeats: the leader's */
+	/* Votes: the candidate's last entry; appends and snapshots: the
+	 * leader's membership entry; replies: the sender's membership entry. */
 	uint64_t last_index;
 	uint64_t last_term;
 	uint64_t commit_index;
-	struct elector_config config; /* heartbeats only */
-	/* Heartbeats only: ticks since the leader last heard from
+	struct elector_config config; /* appends and snapshots: the leader's membership */
+	/* Appends and snapshots: ticks since the leader last heard from
 	 * config.members[i] (0 for itself), or ELECTOR_SILENCE_NEVER. */
 	uint32_t silence[ELECTOR_MEMBERS_MAX];
+	/* Not in a protocol-3 frame, which ends here (ELECTOR_MSG_V3_SIZE). */
+	uint32_t flags;	      /* ELECTOR_MSG_LOG, ELECTOR_MSG_REJECT */
+	uint32_t entry_count; /* appends */
+	/* Appends: the entry before `entries`.  Replies: the last index the
+	 * sender now matches the leader up to, or when rejecting, the
+	 * append's prev_index.  Snapshots: the snapshot's index and term. */
+	uint64_t prev_index;
+	uint64_t prev_term;
+	/* Rejecting replies: where the leader may try next (see above). */
+	uint64_t hint_index;
+	uint64_t hint_term;
+	uint64_t applied_index;			 /* replies: what the sender applied */
+	const struct elector_entry *entries;	 /* appends: entry_count entries */
+	const struct elector_snapshot *snapshot; /* snapshots */
 };
+
+/* The protocol-3 layout of a message: what 0.2.0 sends and takes. */
+#define ELECTOR_MSG_V3_SIZE offsetof(struct elector_msg, flags)
 
 struct elector_options {
 	uint64_t id;
@@ -147,10 +270,31 @@ struct elector_options {
 
 struct elector;
 
-/* Starts from persisted state (all zero for a new node, which knows no
- * membership and waits to be initialized or joined). */
-struct elector *elector_new(const struct elector_options *options,
-			    const struct elector_persistent *state);
+/* What a node reads from its disk at start: the hard state, the snapshot
+ * (meta and bytes; index 0 and no members when there is none) and the
+ * entries after it, in order.  All zero for a new node, which knows no
+ * membership and waits to be initialized or joined.  The core copies
+ * what it keeps. */
+struct elector_boot {
+	uint64_t term;
+	uint64_t voted_for;
+	uint64_t commit_index;
+	struct elector_snapshot snapshot;
+	const struct elector_entry *entries;
+	size_t entry_count;
+};
+
+/* The boot of a protocol-3 election file (term, vote, commit and the
+ * membership entries, no log): the committed membership as the snapshot,
+ * the latest one after it as the one entry when it is not committed
+ * (`entry` and `buf` hold it). */
+void elector_boot_from_state(const struct elector_persistent *state, struct elector_boot *boot,
+			     struct elector_entry *entry, uint8_t buf[ELECTOR_CONFIG_ENCODED_MAX]);
+
+/* NULL when the options or the boot are not consistent (entries not
+ * contiguous after the snapshot, a CONFIG entry that does not decode, a
+ * commit index past the log). */
+struct elector *elector_new(const struct elector_options *options, const struct elector_boot *boot);
 void elector_free(struct elector *e);
 
 void elector_tick(struct elector *e);
@@ -192,9 +336,45 @@ int elector_transfer(struct elector *e, uint64_t id);
  * no transfer is under way. */
 uint64_t elector_transferee(const struct elector *e);
 
+/* Leader: a DATA entry of `len` bytes at the end of the log; its index
+ * and term in *index and *term: it is committed when the commit index
+ * reaches the index while the entry there is of that term.  -1 with
+ * `*why` when this node does not lead, when leadership is being handed
+ * over, when a member speaks protocol 3, when `len` is 0 or above
+ * ELECTOR_DATA_MAX, or when too much is not yet committed
+ * (ELECTOR_UNCOMMITTED_*). */
+int elector_propose(struct elector *e, const uint8_t *data, size_t len, uint64_t *index,
+		    uint64_t *term, const char **why);
+
+/* The shell wrote the state machine as applied up to `index` (`len`
+ * bytes of `data`, copied): the core drops the entries up to it and sends
+ * this snapshot to followers that need entries before it.  -1 when
+ * `index` was not applied yet (handed out by elector_ready and advanced)
+ * or is not past the current snapshot. */
+int elector_compact(struct elector *e, uint64_t index, const uint8_t *data, size_t len);
+
+/* Whether a member speaks protocol 3 (or its version is not known yet):
+ * see above.  Off by default. */
+void elector_set_compat(struct elector *e, bool compat);
+
+/* Leader: what it knows of member `id`: the last index its log matches
+ * the leader's up to, and the last index it said it applied.  -1 when not
+ * leader or `id` is not a member. */
+int elector_progress(const struct elector *e, uint64_t id, uint64_t *match, uint64_t *applied);
+
 struct elector_ready {
-	bool persist; /* state changed: write it before sending the messages */
+	bool persist; /* hard state or membership changed: write before sending */
 	struct elector_persistent state;
+	/* To install before appending the entries: replaces the log and the
+	 * state machine (or, membership_only, only the log).  NULL: none. */
+	const struct elector_snapshot *snapshot;
+	/* To write to the log: truncate it from entries[0].index, then
+	 * append them. */
+	const struct elector_entry *entries;
+	size_t entry_count;
+	/* Committed and to apply, in order, after the messages are sent. */
+	const struct elector_entry *committed;
+	size_t committed_count;
 	const struct elector_msg *msgs;
 	size_t msg_count;
 	enum elector_role role;
@@ -230,6 +410,14 @@ uint64_t elector_term(const struct elector *e);
 uint64_t elector_leader(const struct elector *e);
 const struct elector_config *elector_config(const struct elector *e);
 uint64_t elector_commit_index(const struct elector *e);
+/* The log: its last index and term, the index handed out to apply last,
+ * the snapshot, and entry `index` (NULL when not in the log: compacted
+ * or past the end). */
+uint64_t elector_last_index(const struct elector *e);
+uint64_t elector_last_term(const struct elector *e);
+uint64_t elector_applied_index(const struct elector *e);
+const struct elector_snapshot *elector_snapshot(const struct elector *e);
+const struct elector_entry *elector_entry(const struct elector *e, uint64_t index);
 /* Ticks since a leader last heard from `id` (leader only; UINT64_MAX if never). */
 uint64_t elector_silence(const struct elector *e, uint64_t id);
 /* The leader's view of member `id`: on the leader its own; on a follower

@@ -583,10 +583,16 @@ static void send_msg(const struct elector_msg *m)
 	struct out_link *out = out_for(m->to);
 	if (out == NULL || out->link == NULL || !peerlink_is_up(out->link))
 		return; /* lost, as on any network: the protocol copes */
-	/* Only heartbeats carry the membership. */
-	size_t len =
-	    m->type == ELECTOR_MSG_HEARTBEAT ? sizeof(*m) : offsetof(struct elector_msg, config);
-	peerlink_send(out->link, ELECTOR_WIRE_MSG, m, len);
+	/* Protocol 3 (every link until the log's frames come): its fields are
+	 * filled by the core; a snapshot is a heartbeat with the membership
+	 * (what the core's compat mode keeps it to), and only heartbeats carry
+	 * the membership. */
+	struct elector_msg v3 = *m;
+	if (v3.type == ELECTOR_MSG_SNAPSHOT)
+		v3.type = ELECTOR_MSG_APPEND;
+	size_t len = v3.type == ELECTOR_MSG_APPEND ? ELECTOR_MSG_V3_SIZE
+						   : offsetof(struct elector_msg, config);
+	peerlink_send(out->link, ELECTOR_WIRE_MSG, &v3, len);
 }
 
 /* Persist, then send: the order the core's contract asks for. */
@@ -1471,11 +1477,19 @@ int elector_io_configure(const struct config *cfg, bool first, char *why, size_t
 	    .election_ticks_max = cfg->cluster.election_timeout_max_ms / TICK_MS,
 	    .seed = shell.id ^ (uint64_t)getpid() ^ (uint64_t)now_ms(),
 	};
-	shell.core = elector_new(&options, &state);
+	/* The election file holds the memberships, not the log: in compat
+	 * mode (every link speaks protocol 3 for now) the log holds only
+	 * memberships, and the latest two are all it takes. */
+	struct elector_boot boot;
+	struct elector_entry entry;
+	static uint8_t entry_buf[ELECTOR_CONFIG_ENCODED_MAX];
+	elector_boot_from_state(&state, &boot, &entry, entry_buf);
+	shell.core = elector_new(&options, &boot);
 	if (shell.core == NULL) {
 		snprintf(why, why_size, "cannot start the election core");
 		return -1;
 	}
+	elector_set_compat(shell.core, true);
 	log_info("node %016" PRIx64 " at %s, term %" PRIu64 ", %u members", shell.id, shell.address,
 		 state.term, state.config.count);
 	shell.started_ms = now_ms();

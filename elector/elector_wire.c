@@ -19,7 +19,9 @@ static bool ends(const char *text, size_t size)
 static int decode_msg(const struct ipc_msg *msg, struct elector_msg *m, const char **why)
 {
 	size_t head = offsetof(struct elector_msg, config);
-	if (msg->len != head && msg->len != sizeof(*m)) {
+	/* Protocol 3's layout: the log's fields are not on this wire yet, and
+	 * the core reads what comes without them as 0.2.0 meant it. */
+	if (msg->len != head && msg->len != ELECTOR_MSG_V3_SIZE) {
 		*why = "an election message of the wrong size";
 		return -1;
 	}
@@ -35,7 +37,7 @@ static int decode_msg(const struct ipc_msg *msg, struct elector_msg *m, const ch
 		*why = "an election message with a flag it cannot carry";
 		return -1;
 	}
-	if ((m->type == ELECTOR_MSG_HEARTBEAT) != (msg->len == sizeof(*m))) {
+	if ((m->type == ELECTOR_MSG_APPEND) != (msg->len == ELECTOR_MSG_V3_SIZE)) {
 		*why = "only a heartbeat carries the membership, and it always does";
 		return -1;
 	}

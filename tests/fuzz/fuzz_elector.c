@@ -76,7 +76,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					  .election_ticks_min = 5,
 					  .election_ticks_max = 10,
 					  .seed = 1};
-	struct elector *e = elector_new(&options, &disk);
+	struct elector_boot boot;
+	struct elector_entry entry;
+	static uint8_t entry_buf[ELECTOR_CONFIG_ENCODED_MAX];
+	elector_boot_from_state(&disk, &boot, &entry, entry_buf);
+	struct elector *e = elector_new(&options, &boot);
 	if (e == NULL)
 		return 0;
 	uint8_t fingerprint[ELECTOR_FINGERPRINT_SIZE];

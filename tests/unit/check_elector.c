@@ -1,33 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The election core in simulation: 3- and 5-node clusters through thousands
- * of seeded random schedules with message loss, delay, reordering,
- * duplication, partitions and crash-restarts from the persisted state.
- *
- * Checked: at most one leader per term; persisted state never rolls back (a
- * term never decreases, a vote is never changed within its term); once a
- * majority can talk again, a leader within a bounded number of ticks that
- * every connected node follows.  An impostor (a node with a certificate of
- * its own) keeps sending messages in members' names and in its own: every
- * one is refused and changes nothing, and no honest message is refused.
- * What a follower holds of its leader's view of the members (piggybacked on
- * heartbeats) never says the leader heard from a member more recently than
- * a message of that member reached it, give or take one delivery delay.
- * In the five-node runs the leader removes one member at a random moment
- * (amid the chaos, or else once healed):
- * a node that knows it was removed never campaigns or leads again, and a
- * node that knows it never is one the leader did not remove.
- * A failing schedule prints its seed; ELECTOR_SEED=N replays that one,
- * ELECTOR_SCHEDULES=N runs more or fewer.  The shell's "link closed"
- * comes in the schedules too: every node linked to one that crashes hears
- * of it, and links also close now and then between healthy nodes (a
- * flap); leaders hand leadership over (elector_transfer) now and then, to
- * a member chosen at random or to the most up-to-date one.  Scenario tests
- * cover membership: initialize, add, remove (and telling the node
- * removed), rejoin, and what an impostor tries; a crash noticed by its
- * closed links; a link that closes while the leader is healthy; and
- * leadership transfer (to a lagging member, to one that crashes, while a
- * membership change is pending).
+ * The election core in scenarios: membership (initialize, add, remove and
+ * telling the node removed, rejoin, and what an impostor tries); a crash
+ * noticed by its closed links; a link that closes while the leader is
+ * healthy; leadership transfer (to a lagging member, to one that crashes,
+ * while a membership change is pending); the wire's checks.  The random
+ * schedules and Raft's invariants are in check_elector_sim.c, the
+ * exhaustive exploration in check_elector_explore.c, the scripted log
+ * scenarios in check_elector_scenarios.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,508 +15,18 @@
 
 #include "elector/elector_core.h"
 #include "elector/elector_wire.h"
+#include "elector_testkit.h"
 #include "unit.h"
 
-#define SIM_NODES_MAX 5
-#define HEARTBEAT     10
-#define ELECTION_MIN  50
-#define ELECTION_MAX  100
-#define IMPOSTOR      999
+#define HEARTBEAT    10
+#define ELECTION_MIN 50
+#define ELECTION_MAX 100
+#define IMPOSTOR     999
 
-/* The fingerprint of node `id`'s certificate: distinct per node. */
 static const uint8_t *cert_of(uint64_t id)
 {
-	static uint8_t fingerprints[8][ELECTOR_FINGERPRINT_SIZE];
-	static unsigned next;
-	uint8_t *fp = fingerprints[next++ % 8];
-	for (int i = 0; i < ELECTOR_FINGERPRINT_SIZE; i++)
-		fp[i] = (uint8_t)(id >> (8 * (i % 8))) ^ (uint8_t)(0x5a + i);
-	return fp;
+	return elector_testkit_cert(id);
 }
-
-struct sim_node {
-	uint64_t id;
-	struct elector *e;
-	struct elector_persistent disk;
-	bool up;
-};
-
-struct sim_msg {
-	uint64_t at;
-	struct elector_msg m;
-};
-
-struct sim {
-	int n;
-	struct sim_node nodes[SIM_NODES_MAX];
-	bool link[SIM_NODES_MAX][SIM_NODES_MAX];
-	struct sim_msg *queue;
-	size_t queued;
-	size_t cap;
-	uint64_t now;
-	uint64_t rng;
-	unsigned loss_percent;
-	unsigned max_delay;
-	uint64_t leader_of_term[4096];
-	uint64_t removed; /* the member the leader removed; 0: none yet */
-	/* tick a message from node i was last taken by node j; 0: never */
-	uint64_t delivered[SIM_NODES_MAX][SIM_NODES_MAX];
-	uint64_t seed;
-	char failure[256];
-};
-
-static uint64_t sim_random(struct sim *s)
-{
-	s->rng ^= s->rng << 13;
-	s->rng ^= s->rng >> 7;
-	s->rng ^= s->rng << 17;
-	return s->rng;
-}
-
-static int sim_index(const struct sim *s, uint64_t id)
-{
-	for (int i = 0; i < s->n; i++) {
-		if (s->nodes[i].id == id)
-			return i;
-	}
-	return -1;
-}
-
-static void sim_fail(struct sim *s, const char *what)
-{
-	if (s->failure[0] == '\0')
-		snprintf(s->failure, sizeof(s->failure), "seed %llu, tick %llu: %s",
-			 (unsigned long long)s->seed, (unsigned long long)s->now, what);
-}
-
-static void sim_boot(struct sim *s, int i)
-{
-	struct elector_options options = {
-	    .id = s->nodes[i].id,
-	    .heartbeat_ticks = HEARTBEAT,
-	    .election_ticks_min = ELECTION_MIN,
-	    .election_ticks_max = ELECTION_MAX,
-	    .seed = sim_random(s),
-	};
-	s->nodes[i].e = elector_new(&options, &s->nodes[i].disk);
-	s->nodes[i].up = true;
-}
-
-static void sim_drain(struct sim *s, int i);
-
-/* Its links close: every node that could hear it is told, as the shell
- * tells the core when a peer's process dies. */
-static void sim_crash(struct sim *s, int i)
-{
-	elector_free(s->nodes[i].e);
-	s->nodes[i].e = NULL;
-	s->nodes[i].up = false;
-	for (int k = 0; k < s->n; k++) {
-		if (k != i && s->nodes[k].up && s->link[i][k]) {
-			elector_link_closed(s->nodes[k].e, s->nodes[i].id);
-			sim_drain(s, k);
-		}
-	}
-}
-
-/* A link between two healthy nodes closes and comes back (a flap): the
- * node at one end hears of it. */
-static void sim_flap(struct sim *s)
-{
-	int i = (int)(sim_random(s) % (uint64_t)s->n), k = (int)(sim_random(s) % (uint64_t)s->n);
-	if (i == k || !s->nodes[i].up)
-		return;
-	elector_link_closed(s->nodes[i].e, s->nodes[k].id);
-	sim_drain(s, i);
-}
-
-/* The leader, if any, hands leadership to a member chosen at random, or
- * to the most up-to-date one. */
-static void sim_transfer(struct sim *s)
-{
-	for (int i = 0; i < s->n; i++) {
-		if (!s->nodes[i].up || elector_role(s->nodes[i].e) != ELECTOR_LEADER)
-			continue;
-		const struct elector_config *c = elector_config(s->nodes[i].e);
-		uint64_t to =
-		    sim_random(s) % 2 ? c->members[sim_random(s) % c->count].id : ELECTOR_NONE;
-		if (elector_transfer(s->nodes[i].e, to) == 0)
-			sim_drain(s, i);
-		return;
-	}
-}
-
-static void sim_send(struct sim *s, const struct elector_msg *m)
-{
-	if (sim_random(s) % 100 < s->loss_percent)
-		return;
-	int copies = sim_random(s) % 50 == 0 ? 2 : 1; /* occasional duplicates */
-	for (int c = 0; c < copies; c++) {
-		if (s->queued == s->cap) {
-			s->cap = s->cap ? 2 * s->cap : 256;
-			s->queue = realloc(s->queue, s->cap * sizeof(*s->queue));
-		}
-		/* A random delay per message also reorders them. */
-		s->queue[s->queued++] =
-		    (struct sim_msg){.at = s->now + 1 + sim_random(s) % s->max_delay, .m = *m};
-	}
-}
-
-/* Persist before send, as the shell does, checking the state never rolls back. */
-static void sim_drain(struct sim *s, int i)
-{
-	struct sim_node *node = &s->nodes[i];
-	while (elector_has_ready(node->e)) {
-		struct elector_ready r;
-		elector_ready(node->e, &r);
-		if (r.persist) {
-			if (r.state.term < node->disk.term)
-				sim_fail(s, "persisted term went backwards");
-			if (r.state.term == node->disk.term &&
-			    node->disk.voted_for != ELECTOR_NONE &&
-			    r.state.voted_for != node->disk.voted_for)
-				sim_fail(s, "vote changed within a term");
-			if (r.state.commit_index < node->disk.commit_index)
-				sim_fail(s, "commit index went backwards");
-			node->disk = r.state;
-		}
-		/* Once a node knows it was removed it stays out: no campaign, no
-		 * term of its own. */
-		if (elector_removed(node->e) && node->id != s->removed)
-			sim_fail(s, "a node holds itself removed that no leader removed");
-		if (elector_removed(node->e)) {
-			if (r.role != ELECTOR_FOLLOWER)
-				sim_fail(s, "a node that knows it was removed campaigns or leads");
-			for (size_t k = 0; k < r.msg_count; k++) {
-				if (r.msgs[k].type == ELECTOR_MSG_PRE_VOTE ||
-				    r.msgs[k].type == ELECTOR_MSG_VOTE)
-					sim_fail(s,
-						 "a node that knows it was removed asks for votes");
-			}
-		}
-		for (size_t k = 0; k < r.msg_count; k++)
-			sim_send(s, &r.msgs[k]);
-		if (r.role == ELECTOR_LEADER) {
-			uint64_t term = elector_term(node->e);
-			uint64_t *slot = &s->leader_of_term[term % 4096];
-			if (term < 4096) {
-				if (*slot != 0 && *slot != node->id)
-					sim_fail(s, "two leaders in one term");
-				*slot = node->id;
-			}
-		}
-		elector_advance(node->e);
-	}
-}
-
-/* The leader's view as a follower holds it: when it says the leader last
- * heard from a member, a message of that member had reached the leader by
- * then (the view left the leader up to a delivery delay before it came). */
-static void sim_check_views(struct sim *s)
-{
-	for (int f = 0; f < s->n; f++) {
-		struct elector *e = s->nodes[f].e;
-		if (!s->nodes[f].up || elector_role(e) == ELECTOR_LEADER)
-			continue;
-		int l = sim_index(s, elector_leader(e));
-		const struct elector_config *c = elector_config(e);
-		for (uint32_t k = 0; l >= 0 && k < c->count; k++) {
-			int m = sim_index(s, c->members[k].id);
-			uint64_t silence, age;
-			if (m < 0 || m == l ||
-			    elector_leader_view(e, c->members[k].id, &silence, &age) == -1 ||
-			    silence == UINT64_MAX)
-				continue;
-			if (silence + age > s->now ||
-			    s->now - age - silence > s->delivered[m][l] + s->max_delay)
-				sim_fail(s, "the leader's view says it heard a member it did not");
-		}
-	}
-}
-
-static void sim_step(struct sim *s)
-{
-	s->now++;
-	for (int i = 0; i < s->n; i++) {
-		if (s->nodes[i].up) {
-			elector_tick(s->nodes[i].e);
-			sim_drain(s, i);
-		}
-	}
-	size_t kept = 0;
-	for (size_t k = 0; k < s->queued; k++) {
-		struct sim_msg msg = s->queue[k];
-		if (msg.at > s->now) {
-			s->queue[kept++] = msg;
-			continue;
-		}
-		int from = sim_index(s, msg.m.from), to = sim_index(s, msg.m.to);
-		if (from < 0 || to < 0 || !s->nodes[to].up || !s->link[from][to])
-			continue;
-		const char *why;
-		/* A member removed may speak before it knows: it is no member. */
-		int taken = elector_step(s->nodes[to].e, &msg.m, cert_of(msg.m.from), &why);
-		if (taken == -1 && msg.m.from != s->removed)
-			sim_fail(s, "a member's own message refused");
-		if (taken == 0)
-			s->delivered[from][to] = s->now;
-		sim_drain(s, to);
-	}
-	s->queued = kept;
-	sim_check_views(s);
-}
-
-/* The impostor holds a certificate of its own and writes what it likes:
- * a member's name with a higher term (a forged heartbeat, vote or
- * pre-vote), or its own name with a membership that lists it with its
- * certificate.  Each is refused and changes nothing on the node it
- * reaches. */
-static void sim_impostor(struct sim *s)
-{
-	int to = (int)(sim_random(s) % (uint64_t)s->n);
-	if (!s->nodes[to].up)
-		return;
-	struct elector *e = s->nodes[to].e;
-	static const uint32_t types[] = {ELECTOR_MSG_HEARTBEAT, ELECTOR_MSG_VOTE,
-					 ELECTOR_MSG_PRE_VOTE, ELECTOR_MSG_VOTE_REPLY,
-					 ELECTOR_MSG_HEARTBEAT_REPLY};
-	static struct elector_msg m;
-	m = (struct elector_msg){
-	    .type = types[sim_random(s) % 5],
-	    .granted = 1,
-	    .to = s->nodes[to].id,
-	    .term = elector_term(e) + 1 + sim_random(s) % 3,
-	    .last_index = 1000,
-	    .last_term = elector_term(e) + 1,
-	    .commit_index = 1000,
-	};
-	bool own_name = sim_random(s) % 2 == 0;
-	m.from = own_name ? IMPOSTOR : s->nodes[sim_random(s) % (uint64_t)s->n].id;
-	if (m.from == m.to)
-		return; /* the node's own name: not something a link can bring */
-	if (m.type == ELECTOR_MSG_HEARTBEAT) {
-		m.config = *elector_config(e);
-		if (own_name && m.config.count < ELECTOR_MEMBERS_MAX) {
-			struct elector_member *me = &m.config.members[m.config.count++];
-			me->id = IMPOSTOR;
-			memcpy(me->fingerprint, cert_of(IMPOSTOR), ELECTOR_FINGERPRINT_SIZE);
-			snprintf(me->address, sizeof(me->address), "10.6.6.6:5224");
-		}
-	}
-	uint64_t term = elector_term(e), leader = elector_leader(e);
-	enum elector_role role = elector_role(e);
-	uint64_t index = elector_config(e)->index;
-	bool ready = elector_has_ready(e);
-	const char *why;
-	if (elector_step(e, &m, cert_of(IMPOSTOR), &why) != -1)
-		sim_fail(s, "an impostor's message was taken");
-	if (elector_term(e) != term || elector_leader(e) != leader || elector_role(e) != role ||
-	    elector_config(e)->index != index || elector_has_ready(e) != ready)
-		sim_fail(s, "an impostor's message changed something");
-}
-
-/* The leader, if there is one free to change the membership, removes a
- * member other than itself. */
-static void sim_remove_one(struct sim *s)
-{
-	for (int i = 0; i < s->n; i++) {
-		struct elector *e = s->nodes[i].e;
-		if (!s->nodes[i].up || elector_role(e) != ELECTOR_LEADER)
-			continue;
-		const struct elector_config *c = elector_config(e);
-		uint64_t id = c->members[sim_random(s) % c->count].id;
-		if (id != s->nodes[i].id && elector_propose_remove(e, id) == 0) {
-			s->removed = id;
-			sim_drain(s, i);
-		}
-		return;
-	}
-}
-
-static void sim_connect_all(struct sim *s)
-{
-	for (int a = 0; a < s->n; a++)
-		for (int b = 0; b < s->n; b++)
-			s->link[a][b] = true;
-}
-
-static void sim_partition(struct sim *s)
-{
-	/* Two random sides; occasionally one-way breaks too. */
-	int side[SIM_NODES_MAX];
-	for (int i = 0; i < s->n; i++)
-		side[i] = (int)(sim_random(s) % 2);
-	for (int a = 0; a < s->n; a++)
-		for (int b = 0; b < s->n; b++)
-			s->link[a][b] = side[a] == side[b] || sim_random(s) % 10 == 0;
-}
-
-static void sim_init(struct sim *s, int n, uint64_t seed)
-{
-	memset(s, 0, sizeof(*s));
-	s->n = n;
-	s->seed = seed;
-	s->rng = seed * 2654435761u + 1;
-	s->max_delay = 1 + (unsigned)(sim_random(s) % 8);
-	s->loss_percent = (unsigned)(sim_random(s) % 20);
-	struct elector_config config = {.index = 1, .term = 0, .count = (uint32_t)n};
-	for (int i = 0; i < n; i++) {
-		s->nodes[i].id = 100 + (uint64_t)i;
-		config.members[i].id = s->nodes[i].id;
-		memcpy(config.members[i].fingerprint, cert_of(s->nodes[i].id),
-		       ELECTOR_FINGERPRINT_SIZE);
-		snprintf(config.members[i].address, ELECTOR_ADDRESS_MAX, "10.0.0.%d:5224", i);
-	}
-	for (int i = 0; i < n; i++) {
-		s->nodes[i].disk.config = config;
-		s->nodes[i].disk.commit_index = 1;
-		sim_boot(s, i);
-	}
-	sim_connect_all(s);
-}
-
-static void sim_free(struct sim *s)
-{
-	for (int i = 0; i < s->n; i++)
-		elector_free(s->nodes[i].e);
-	free(s->queue);
-}
-
-/* A leader every up node follows, in one term; its id or 0. */
-static uint64_t sim_agreed_leader(struct sim *s)
-{
-	uint64_t leader = 0, term = 0;
-	for (int i = 0; i < s->n; i++) {
-		/* A node removed follows no one; one that does not know it yet
-		 * may still campaign in vain. */
-		if (!s->nodes[i].up || s->nodes[i].id == s->removed)
-			continue;
-		uint64_t l = elector_leader(s->nodes[i].e);
-		uint64_t t = elector_term(s->nodes[i].e);
-		if (l == ELECTOR_NONE || (leader != 0 && (l != leader || t != term)))
-			return 0;
-		leader = l;
-		term = t;
-	}
-	int at = sim_index(s, leader);
-	return at >= 0 && s->nodes[at].up && elector_role(s->nodes[at].e) == ELECTOR_LEADER ? leader
-											    : 0;
-}
-
-/* One schedule: chaos, then healing; returns the ticks a leader took. */
-static uint64_t sim_run(int n, uint64_t seed, char *failure, size_t failure_size, unsigned *told)
-{
-	struct sim s;
-	sim_init(&s, n, seed);
-	for (int t = 0; t < 3000 && s.failure[0] == '\0'; t++) {
-		uint64_t r = sim_random(&s) % 1000;
-		if (r < 3) {
-			int i = (int)(sim_random(&s) % (uint64_t)n);
-			if (s.nodes[i].up)
-				sim_crash(&s, i);
-			else
-				sim_boot(&s, i);
-		} else if (r < 6) {
-			sim_partition(&s);
-		} else if (r < 9) {
-			sim_connect_all(&s);
-		} else if (r < 40) {
-			sim_impostor(&s);
-		} else if (r < 41) {
-			sim_flap(&s);
-		} else if (r < 42) {
-			sim_transfer(&s);
-		} else if (r < 44 && n == 5 && s.removed == 0) {
-			/* Amid the chaos: the leader may die before the removal
-			 * commits, and the member removed may lead next. */
-			sim_remove_one(&s);
-		}
-		sim_step(&s);
-	}
-	/* A majority (here: everyone) can talk again, with the same loss. */
-	sim_connect_all(&s);
-	for (int i = 0; i < n; i++) {
-		if (!s.nodes[i].up)
-			sim_boot(&s, i);
-	}
-	uint64_t healed = s.now, took = 0;
-	const uint64_t bound = 40 * ELECTION_MAX;
-	while (s.failure[0] == '\0' && s.now - healed < bound) {
-		sim_step(&s);
-		if (sim_agreed_leader(&s) != 0) {
-			took = s.now - healed;
-			break;
-		}
-	}
-	if (s.failure[0] == '\0' && took == 0)
-		sim_fail(&s, "no leader within the bound after healing");
-	/* Five nodes: then, if none was yet, the leader removes a member, as
-	 * an administrator would, with the same loss; the four left agree on a
-	 * leader again. */
-	if (n == 5 && s.failure[0] == '\0') {
-		for (int t = 0; t < 4 * ELECTION_MAX && s.removed == 0; t++) {
-			sim_remove_one(&s);
-			sim_step(&s);
-		}
-		uint64_t removed_at = s.now, agreed = 0;
-		while (s.failure[0] == '\0' && s.now - removed_at < bound &&
-		       (agreed == 0 || s.now - removed_at < 4 * ELECTION_MAX)) {
-			sim_step(&s);
-			agreed = sim_agreed_leader(&s);
-		}
-		if (s.failure[0] == '\0' && agreed == 0)
-			sim_fail(&s, "no leader within the bound after a removal");
-		int at = sim_index(&s, s.removed);
-		if (at >= 0 && elector_removed(s.nodes[at].e))
-			(*told)++;
-	}
-	snprintf(failure, failure_size, "%s", s.failure);
-	sim_free(&s);
-	return took;
-}
-
-static unsigned schedules(unsigned fallback)
-{
-	const char *env = getenv("ELECTOR_SCHEDULES");
-	return env != NULL ? (unsigned)strtoul(env, NULL, 10) : fallback;
-}
-
-static void run_many(int n, unsigned count)
-{
-	const char *only = getenv("ELECTOR_SEED");
-	uint64_t worst = 0;
-	unsigned told = 0;
-	char failure[256];
-	for (unsigned k = 0; k < count; k++) {
-		uint64_t seed =
-		    only != NULL ? strtoull(only, NULL, 10) : 1000003ull * k + (uint64_t)n;
-		uint64_t took = sim_run(n, seed, failure, sizeof(failure), &told);
-		ck_assert_msg(failure[0] == '\0', "%d nodes: %s (replay: ELECTOR_SEED=%llu)", n,
-			      failure, (unsigned long long)seed);
-		if (took > worst)
-			worst = took;
-		if (only != NULL)
-			break;
-	}
-	printf("elector simulation: %u schedules of %d nodes, slowest recovery %llu ticks "
-	       "(election timeout %d-%d)",
-	       only ? 1 : count, n, (unsigned long long)worst, ELECTION_MIN, ELECTION_MAX);
-	if (n == 5)
-		printf("; the member removed knew it in %u", told);
-	printf("\n");
-}
-
-START_TEST(test_three_nodes_random_schedules)
-{
-	run_many(3, schedules(1500));
-}
-END_TEST
-
-START_TEST(test_five_nodes_random_schedules)
-{
-	run_many(5, schedules(700));
-}
-END_TEST
 
 /* Scenarios */
 
@@ -548,7 +38,11 @@ static struct elector *scenario_node(uint64_t id, const struct elector_persisten
 					  .election_ticks_max = ELECTION_MAX,
 					  .seed = id};
 	struct elector_persistent empty = {0};
-	return elector_new(&options, disk ? disk : &empty);
+	struct elector_boot boot;
+	struct elector_entry entry;
+	static uint8_t buf[ELECTOR_CONFIG_ENCODED_MAX];
+	elector_boot_from_state(disk ? disk : &empty, &boot, &entry, buf);
+	return elector_new(&options, &boot);
 }
 
 /* Messages between these two nodes are lost (0: none). */
@@ -564,7 +58,7 @@ static bool scenario_delivers(const struct elector_msg *m)
  * `ticks` ticks. */
 static void scenario_run(struct elector **nodes, int n, int ticks)
 {
-	static struct elector_msg queue[4096]; /* about 9 MB: not on the stack */
+	static struct elector_msg *queue[4096];
 	for (int t = 0; t < ticks; t++) {
 		size_t count = 0;
 		for (int i = 0; i < n; i++) {
@@ -580,16 +74,17 @@ static void scenario_run(struct elector **nodes, int n, int ticks)
 				struct elector_ready r;
 				elector_ready(nodes[i], &r);
 				for (size_t k = 0; k < r.msg_count && count < 4096; k++)
-					queue[count++] = r.msgs[k];
+					queue[count++] = elector_testkit_msg_clone(&r.msgs[k]);
 				elector_advance(nodes[i]);
 			}
 			for (size_t k = 0; k < count; k++) {
 				for (int i = 0; i < n; i++) {
 					const char *why;
-					if (nodes[i] != NULL && scenario_delivers(&queue[k]))
-						elector_step(nodes[i], &queue[k],
-							     cert_of(queue[k].from), &why);
+					if (nodes[i] != NULL && scenario_delivers(queue[k]))
+						elector_step(nodes[i], queue[k],
+							     cert_of(queue[k]->from), &why);
 				}
+				elector_testkit_msg_free(queue[k]);
 			}
 		}
 	}
@@ -775,7 +270,7 @@ START_TEST(test_uncommitted_removal_gives_way_to_the_removed)
 			ck_assert_int_eq(elector_role(nodes[gone]), ELECTOR_LEADER);
 			ck_assert_uint_eq(elector_leader(nodes[holder]), (uint64_t)gone + 1);
 			ck_assert_uint_eq(elector_config(nodes[holder])->count, 5);
-			ck_assert_uint_eq(elector_commit_index(nodes[holder]),
+			ck_assert_uint_ge(elector_commit_index(nodes[holder]),
 					  elector_config(nodes[holder])->index);
 		}
 		for (int i = 0; i < 5; i++)
@@ -894,7 +389,7 @@ START_TEST(test_impostor_changes_nothing)
 	uint64_t follower_id = (uint64_t)((li + 1) % 3) + 1;
 	const char *why = NULL;
 	static struct elector_msg hb;
-	hb = (struct elector_msg){.type = ELECTOR_MSG_HEARTBEAT,
+	hb = (struct elector_msg){.type = ELECTOR_MSG_APPEND,
 				  .from = follower_id,
 				  .to = leader_id,
 				  .term = term + 5,
@@ -995,13 +490,14 @@ END_TEST
 START_TEST(test_wire_frames_are_checked)
 {
 	static struct elector_msg hb;
-	hb = (struct elector_msg){.type = ELECTOR_MSG_HEARTBEAT, .from = 1, .to = 2, .term = 3};
+	hb = (struct elector_msg){.type = ELECTOR_MSG_APPEND, .from = 1, .to = 2, .term = 3};
 	hb.config.count = 1;
 	hb.config.members[0].id = 1;
 	snprintf(hb.config.members[0].address, ELECTOR_ADDRESS_MAX, "a:5224");
 	static struct elector_wire_msg m;
 	const char *why;
-	struct ipc_msg msg = {.type = ELECTOR_WIRE_MSG, .data = &hb, .len = sizeof(hb), .fd = -1};
+	struct ipc_msg msg = {
+	    .type = ELECTOR_WIRE_MSG, .data = &hb, .len = ELECTOR_MSG_V3_SIZE, .fd = -1};
 	ck_assert_int_eq(elector_wire_decode(&msg, &m, &why), 0);
 	ck_assert_uint_eq(m.u.msg.config.count, 1);
 	/* A heartbeat without the leader's view of the members (as before
@@ -1012,9 +508,9 @@ START_TEST(test_wire_frames_are_checked)
 	ck_assert_int_eq(elector_wire_decode(&msg, &m, &why), -1);
 	hb.type = ELECTOR_MSG_VOTE;
 	ck_assert_int_eq(elector_wire_decode(&msg, &m, &why), 0);
-	msg.len = sizeof(hb);
+	msg.len = ELECTOR_MSG_V3_SIZE;
 	ck_assert_int_eq(elector_wire_decode(&msg, &m, &why), -1);
-	hb.type = ELECTOR_MSG_HEARTBEAT;
+	hb.type = ELECTOR_MSG_APPEND;
 	memset(hb.config.members[0].address, 'x', ELECTOR_ADDRESS_MAX);
 	ck_assert_int_eq(elector_wire_decode(&msg, &m, &why), -1);
 	/* Addresses reach the state file and the log: host:port, nothing else. */
@@ -1063,7 +559,7 @@ START_TEST(test_wire_frames_are_checked)
 	hb.granted = 1;
 	ck_assert_int_eq(elector_wire_decode(&msg, &m, &why), -1);
 	hb.granted = 0;
-	msg.len = sizeof(hb);
+	msg.len = ELECTOR_MSG_V3_SIZE;
 	struct elector_change change = {.op = ELECTOR_CHANGE_JOIN, .node_id = 4};
 	snprintf(change.address, sizeof(change.address), "d:5224\nmember 5 e:1");
 	msg = (struct ipc_msg){
@@ -1283,7 +779,8 @@ START_TEST(test_transfer_while_a_change_is_pending)
 	ck_assert_int_eq(scenario_leader_index(nodes, 3), to);
 	const struct elector_config *c = elector_config(nodes[to]);
 	ck_assert_uint_eq(c->count, 4);
-	ck_assert_uint_eq(elector_commit_index(nodes[to]), c->index);
+	/* Committed, and the new leader's first entry after it. */
+	ck_assert_uint_ge(elector_commit_index(nodes[to]), c->index);
 	for (int i = 0; i < 3; i++)
 		ck_assert_uint_eq(elector_config(nodes[i])->count, 4);
 	for (int i = 0; i < 3; i++)
@@ -1312,8 +809,6 @@ Suite *elector_suite(void)
 	tcase_add_test(tc, test_transfer_to_a_crashed_target_is_given_up);
 	tcase_add_test(tc, test_transfer_to_a_lagging_member);
 	tcase_add_test(tc, test_transfer_while_a_change_is_pending);
-	tcase_add_test(tc, test_three_nodes_random_schedules);
-	tcase_add_test(tc, test_five_nodes_random_schedules);
 	suite_add_tcase(s, tc);
 	return s;
 }

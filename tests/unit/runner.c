@@ -21,6 +21,7 @@ int main(void)
 	srunner_add_suite(runner, table_suite());
 	srunner_add_suite(runner, accounts_suite());
 	srunner_add_suite(runner, elector_suite());
+	srunner_add_suite(runner, elector_sim_suite());
 	srunner_add_suite(runner, elector_state_suite());
 	srunner_add_suite(runner, elector_machine_suite());
 	srunner_add_suite(runner, elector_log_store_suite());

@@ -17,6 +17,7 @@ Suite *jidprep_suite(void);
 Suite *table_suite(void);
 Suite *accounts_suite(void);
 Suite *elector_suite(void);
+Suite *elector_sim_suite(void);
 Suite *elector_state_suite(void);
 Suite *elector_machine_suite(void);
 Suite *elector_log_store_suite(void);
