@@ -1181,11 +1181,44 @@ static void on_append_reply(struct elector *e, struct peer_progress *pr,
 		send_append(e, pr);
 }
 
+/* What no honest peer sends: entries that do not follow prev_index one
+ * after another, of terms past the message's or going back, past the
+ * bounds, or a membership that does not decode; a snapshot that is not
+ * the one the message names. */
+static const char *malformed(const struct elector_msg *m)
+{
+	if (m->type == ELECTOR_MSG_SNAPSHOT &&
+	    (m->snapshot == NULL || m->snapshot->index != m->prev_index ||
+	     m->snapshot->term != m->prev_term || m->snapshot->index == 0 ||
+	     m->snapshot->term > m->term || m->snapshot->config.count > ELECTOR_MEMBERS_MAX))
+		return "a snapshot that is not the one its message names";
+	if (m->type != ELECTOR_MSG_APPEND || m->entry_count == 0)
+		return NULL;
+	if (m->entries == NULL || m->entry_count > ELECTOR_APPEND_ENTRIES)
+		return "an append with more entries than one may carry";
+	uint64_t term = m->prev_term;
+	for (uint32_t i = 0; i < m->entry_count; i++) {
+		const struct elector_entry *x = &m->entries[i];
+		struct elector_config c;
+		if (x->index != m->prev_index + 1 + i || x->term < term || x->term > m->term)
+			return "an append whose entries do not follow one another";
+		if (x->type < ELECTOR_ENTRY_NOOP || x->type > ELECTOR_ENTRY_DATA ||
+		    (x->type == ELECTOR_ENTRY_CONFIG
+			 ? elector_config_decode(x->data, x->len, &c) == -1
+			 : x->len > (x->type == ELECTOR_ENTRY_DATA ? ELECTOR_DATA_MAX : 0)))
+			return "an append with an entry that is not one";
+		term = x->term;
+	}
+	return NULL;
+}
+
 int elector_step(struct elector *e, const struct elector_msg *m,
 		 const uint8_t fingerprint[ELECTOR_FINGERPRINT_SIZE], const char **why)
 {
 	if (m->to != e->opt.id || m->from == e->opt.id || m->from == ELECTOR_NONE)
 		return 0;
+	if ((*why = malformed(m)) != NULL)
+		return -1;
 	/* A member being told of its removal is heard only to learn that it
 	 * knows; whatever else it says (it may have campaigned before it
 	 * knew) changes nothing here. */

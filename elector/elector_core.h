@@ -300,8 +300,10 @@ void elector_free(struct elector *e);
 void elector_tick(struct elector *e);
 /* A message from a peer over a link whose certificate has `fingerprint`;
  * ones not addressed to this node are ignored.  -1 with `*why` when the
- * message is not the sender's to send (see above): the shell closes the
- * link. */
+ * message is not the sender's to send (see above) or breaks the protocol
+ * (entries that do not follow prev_index one after another, a CONFIG
+ * entry that does not decode, a snapshot other than the one named): the
+ * shell closes the link. */
 int elector_step(struct elector *e, const struct elector_msg *msg,
 		 const uint8_t fingerprint[ELECTOR_FINGERPRINT_SIZE], const char **why);
 

@@ -788,6 +788,67 @@ START_TEST(test_transfer_while_a_change_is_pending)
 }
 END_TEST
 
+/* Entries that break the protocol are refused (the shell closes the
+ * link) and change nothing: out of sequence, of a term past the
+ * message's, a membership that does not decode, a DATA entry past the
+ * bound, a snapshot other than the one named. */
+START_TEST(test_malformed_append_is_refused)
+{
+	struct elector *nodes[3];
+	scenario_three(nodes);
+	int li = (int)elector_leader(nodes[0]) - 1, fi = (li + 1) % 3;
+	uint64_t leader_id = (uint64_t)li + 1, follower_id = (uint64_t)fi + 1;
+	struct elector *f = nodes[fi];
+	uint64_t last = elector_last_index(f), term = elector_term(f);
+	static uint8_t big[ELECTOR_DATA_MAX + 1];
+	static const uint8_t junk[3] = {9, 9, 9};
+	struct elector_entry xs[2] = {
+	    {.index = last + 1, .term = term, .type = ELECTOR_ENTRY_NOOP},
+	    {.index = last + 3, .term = term, .type = ELECTOR_ENTRY_NOOP},
+	};
+	static struct elector_msg m;
+	m = (struct elector_msg){.type = ELECTOR_MSG_APPEND,
+				 .flags = ELECTOR_MSG_LOG,
+				 .from = leader_id,
+				 .to = follower_id,
+				 .term = term,
+				 .prev_index = last,
+				 .prev_term = elector_last_term(f),
+				 .entry_count = 2,
+				 .entries = xs};
+	m.config = *elector_config(f);
+	const char *why = NULL;
+	ck_assert_int_eq(elector_step(f, &m, cert_of(leader_id), &why), -1);
+	ck_assert_ptr_nonnull(why);
+	xs[1].index = last + 2;
+	xs[1].term = term + 1;
+	ck_assert_int_eq(elector_step(f, &m, cert_of(leader_id), &why), -1);
+	xs[1].term = term;
+	xs[1].type = ELECTOR_ENTRY_CONFIG;
+	xs[1].data = junk;
+	xs[1].len = sizeof(junk);
+	ck_assert_int_eq(elector_step(f, &m, cert_of(leader_id), &why), -1);
+	xs[1].type = ELECTOR_ENTRY_DATA;
+	xs[1].data = big;
+	xs[1].len = sizeof(big);
+	ck_assert_int_eq(elector_step(f, &m, cert_of(leader_id), &why), -1);
+	ck_assert_uint_eq(elector_last_index(f), last);
+	m.type = ELECTOR_MSG_SNAPSHOT;
+	m.entry_count = 0;
+	m.entries = NULL;
+	ck_assert_int_eq(elector_step(f, &m, cert_of(leader_id), &why), -1);
+	/* The same, well formed, is taken. */
+	xs[1].len = ELECTOR_DATA_MAX;
+	m.type = ELECTOR_MSG_APPEND;
+	m.entry_count = 2;
+	m.entries = xs;
+	ck_assert_int_eq(elector_step(f, &m, cert_of(leader_id), &why), 0);
+	ck_assert_uint_eq(elector_last_index(f), last + 2);
+	for (int i = 0; i < 3; i++)
+		elector_free(nodes[i]);
+}
+END_TEST
+
 Suite *elector_suite(void)
 {
 	Suite *s = suite_create("elector");
@@ -801,6 +862,7 @@ Suite *elector_suite(void)
 	tcase_add_test(tc, test_partitioned_node_cannot_depose_the_leader);
 	tcase_add_test(tc, test_leader_cut_off_steps_down);
 	tcase_add_test(tc, test_impostor_changes_nothing);
+	tcase_add_test(tc, test_malformed_append_is_refused);
 	tcase_add_test(tc, test_unbound_member_is_bound_once);
 	tcase_add_test(tc, test_crash_noticed_by_closed_links);
 	tcase_add_test(tc, test_link_flap_deposes_nobody);
