@@ -4,6 +4,7 @@
 #include "callbridge.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +63,13 @@ bool callbridge_address_valid(const char *address)
 			return false;
 	}
 	return true;
+}
+
+bool callbridge_state_in_use(const char *state_directory, bool cluster_enabled)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/%s", state_directory, CALLBRIDGE_STATE_FILE_NAME);
+	return cluster_enabled && access(path, F_OK) == 0;
 }
 
 int callbridge_state_save(const char *path, const struct proto_callbridge *items, size_t count,

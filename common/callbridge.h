@@ -38,6 +38,12 @@ bool callbridge_secret_valid(const char *secret);
 /* 1 to 255 bytes, no control character and no space: a JID's domain. */
 bool callbridge_address_valid(const char *address);
 
+/* Whether a node reads its bridges (and its accounts change) through the
+ * cluster's state: cluster.enabled, and the elector has materialised that
+ * state under `state_directory` (the file exists).  Until then -- outside
+ * a cluster, or in one all of whose state is still per node (an older
+ * release) -- the node keeps its own files. */
+bool callbridge_state_in_use(const char *state_directory, bool cluster_enabled);
 /* The cluster's bridges, `count` of them sorted by name, sealed into
  * `path`; and read back (a missing file is no bridges; a damaged one is
  * refused with the line in `why`).  *items is freed with buf_wipe_free

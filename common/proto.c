@@ -51,6 +51,7 @@ static const char *const proto_type_names[PROTO_TYPE_END] = {
     [PROTO_CTL_STATS_REPLY] = "CTL_STATS_REPLY",
     [PROTO_PROPOSE] = "PROPOSE",
     [PROTO_PROPOSE_RESULT] = "PROPOSE_RESULT",
+    [PROTO_CLUSTER_APPLIED] = "CLUSTER_APPLIED",
 };
 
 const char *proto_type_name(uint16_t type)

@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 /* Raised whenever a payload below changes, so mixed builds refuse each other. */
-#define PROTO_VERSION 13
+#define PROTO_VERSION 14
 
 /* Session ids start at 1; 0 names the server itself (see PROTO_STANZA). */
 #define PROTO_SERVER_SESSION 0
@@ -150,6 +150,10 @@ enum proto_type {
 	/* elector -> supervisor -> rxmppctl: struct proto_propose_result, then
 	 * its two texts (proto_propose_result_unpack) */
 	PROTO_PROPOSE_RESULT,
+	/* elector -> supervisor: the cluster's call bridges changed (the
+	 * elector materialised them, elector/elector_machine.h); no payload.
+	 * The supervisor reads them again and hands them to the listener. */
+	PROTO_CLUSTER_APPLIED,
 	PROTO_TYPE_END,
 };
 

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/fileio.h"
 #include "common/jid.h"
@@ -33,6 +34,10 @@ struct elector_machine {
 	struct proto_callbridge *bridges; /* sorted by name */
 	size_t bridge_count;
 	bool accounts_dirty, bridges_dirty;
+	/* A command was applied or a snapshot installed: the cluster
+	 * replicates its state, and this node's files are to be replaced by
+	 * it.  Until then materialising writes nothing (see the header). */
+	bool live;
 };
 
 /* A bounds-checked cursor over bytes; the first problem sticks, with its
@@ -705,6 +710,7 @@ int elector_machine_apply(struct elector_machine *m, const void *command, size_t
 	if (c == NULL)
 		return -1;
 	int rc = 0;
+	m->live = true;
 	if (!command_decode(command, len, c))
 		machine_malformed(command, len, result);
 	else
@@ -825,23 +831,36 @@ int elector_machine_snapshot_decode(struct elector_machine *m, const void *data,
 	}
 	machine_clear(m);
 	*m = next;
+	m->live = true;
 	return 0;
 }
 
 int elector_machine_materialise(struct elector_machine *m, const char *state_directory,
 				bool *bridges_changed, char *why, size_t why_size)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX], bridges[PATH_MAX], before[PATH_MAX];
 	*bridges_changed = false;
+	if (!m->live)
+		return 0;
+	snprintf(path, sizeof(path), "%s/%s", state_directory, ACCOUNTS_FILE_NAME);
+	snprintf(bridges, sizeof(bridges), "%s/%s", state_directory, CALLBRIDGE_STATE_FILE_NAME);
+	snprintf(before, sizeof(before), "%s/%s", state_directory, ELECTOR_MACHINE_BEFORE_CLUSTER);
+	/* The first time, this node's own accounts are kept aside (a second
+	 * name for the file, which the atomic replace below leaves holding
+	 * the old bytes): nothing is lost that `cluster join` did not merge. */
+	if (access(bridges, F_OK) == -1 && access(path, F_OK) == 0 && access(before, F_OK) == -1 &&
+	    link(path, before) == -1) {
+		snprintf(why, why_size, "cannot keep %s as %s: %s", path, before, strerror(errno));
+		return -1;
+	}
 	if (m->accounts_dirty) {
-		snprintf(path, sizeof(path), "%s/%s", state_directory, ACCOUNTS_FILE_NAME);
 		if (accounts_save(path, &m->accounts, why, why_size) == -1)
 			return -1;
 		m->accounts_dirty = false;
 	}
 	if (m->bridges_dirty) {
-		snprintf(path, sizeof(path), "%s/%s", state_directory, CALLBRIDGE_STATE_FILE_NAME);
-		if (callbridge_state_save(path, m->bridges, m->bridge_count, why, why_size) == -1)
+		if (callbridge_state_save(bridges, m->bridges, m->bridge_count, why, why_size) ==
+		    -1)
 			return -1;
 		m->bridges_dirty = false;
 		*bridges_changed = true;

@@ -57,6 +57,13 @@
  * rewritten).  The elector calls it after applying a batch of entries and
  * after installing a snapshot, then tells rxmppd (PROTO_CLUSTER_APPLIED)
  * when the bridges changed so that it hands them to the listener.
+ *
+ * A machine that has applied nothing and installed no snapshot writes
+ * nothing: a cluster whose log carries no state yet (just formed, or with
+ * a member of an older release) leaves every node its own files, and the
+ * commands keep working on them.  The first write on a node keeps its own
+ * accounts file as state_directory/accounts.before-cluster (what `cluster
+ * join` merges; never overwritten), so no account is lost silently.
  */
 #ifndef RXMPP_ELECTOR_MACHINE_H
 #define RXMPP_ELECTOR_MACHINE_H
@@ -73,9 +80,10 @@
 /* Piece A's bound on a log entry's data. */
 #define ELECTOR_MACHINE_COMMAND_MAX 8192
 /* Far above a site's accounts; what keeps a snapshot's size bounded. */
-#define ELECTOR_MACHINE_ACCOUNTS_MAX 1000000u
-#define ELECTOR_MACHINE_SNAPSHOT_MAX (256u * 1024u * 1024u)
-#define ELECTOR_MACHINE_TEXT_MAX     1024
+#define ELECTOR_MACHINE_ACCOUNTS_MAX   1000000u
+#define ELECTOR_MACHINE_SNAPSHOT_MAX   (256u * 1024u * 1024u)
+#define ELECTOR_MACHINE_TEXT_MAX       1024
+#define ELECTOR_MACHINE_BEFORE_CLUSTER "accounts.before-cluster"
 
 enum elector_machine_op {
 	ELECTOR_MACHINE_USER_ADD = 1,

@@ -81,7 +81,7 @@ static void usage(FILE *out)
 		"  undrain       accept clients and call bridges again\n"
 		"  callbridge add|add-secret|del|list   call bridges (rxmppctl callbridge --help)\n"
 		"  reset         forget this node's id and cluster state (rxmppd stopped)\n"
-		"  cluster enable|disable|trust|initialize|join|remove|leader|status\n"
+		"  cluster enable|disable|trust|initialize|join|merge|remove|leader|status\n"
 		"                the cluster (rxmppctl cluster --help)\n"
 		"  dns check [DOMAIN] [--server ADDRESS[:PORT]]\n"
 		"                the domain's SRV records against this cluster\n"

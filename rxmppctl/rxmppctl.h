@@ -78,6 +78,25 @@ void rxmppctl_cluster_note_draining(bool draining);
 /* rxmppctl_stats.c: `stats`; argv[0] is "stats". */
 int rxmppctl_stats(int argc, char **argv, const char *socket_path, bool json);
 
+/* rxmppctl_state.c: the cluster's replicated state (elector/elector_machine.h).
+ * Whether this node holds it (cluster.enabled, and the elector has
+ * materialised it): then user and callbridge changes go through the
+ * cluster. */
+bool rxmppctl_state_clustered(const struct config *cfg);
+/* Sends one command through rxmppd to the cluster and prints the answer:
+ * committed (with the state machine's answer) or why not. */
+struct buf;
+int rxmppctl_state_propose(const char *socket_path, const struct buf *command);
+/* Merges accounts and bridges into the cluster's state: every batch is
+ * checked first, and a conflict anywhere (named) changes nothing.
+ * *not_in_log: the first command was refused before it reached any log
+ * (no leader, no quorum, a cluster that does not replicate its state). */
+struct accounts;
+struct proto_callbridge;
+int rxmppctl_state_merge(const char *socket_path, const struct accounts *accounts,
+			 const struct proto_callbridge *bridges, size_t bridge_count,
+			 bool *not_in_log);
+
 /* A reload waits for every process to confirm (rxmppd gives them 10 s). */
 #define CTL_RELOAD_TIMEOUT_MS 15000
 

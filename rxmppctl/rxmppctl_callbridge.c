@@ -6,9 +6,12 @@
  * result must parse before it replaces the file (atomically, under a lock).
  * `add` makes a strong random secret and prints it once; `add-secret`
  * takes one made on another node from a prompt or standard input, never
- * from the command line.  The running node reloads.
+ * from the command line.  The running node reloads.  On a node that holds
+ * the cluster's replicated state, the changes are commands for it instead
+ * (rxmppctl_state.c), and the file stays as the administrator wrote it.
  */
 #include <errno.h>
+#include <limits.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <stdio.h>
@@ -22,6 +25,7 @@
 #include "common/scram.h"
 #include "config/callbridges.h"
 #include "config/config_edit.h"
+#include "elector/elector_machine.h"
 #include "rxmppctl.h"
 
 #define HEADER "# rxmpp call bridges: NAME: SECRET (rxmppctl callbridge add NAME)\n"
@@ -38,7 +42,12 @@ static void usage(FILE *out)
 		"            the same secret on the other nodes with add-secret\n"
 		"add-secret  set the secret of NAME (asked for, or one line on stdin)\n"
 		"del         remove NAME: its connections are refused from now on\n"
-		"list        names, addresses and secrets (the file is mode 0640)\n");
+		"list        names, addresses and secrets (the file is mode 0640)\n"
+		"\n"
+		"In a cluster that holds its state (rxmppctl(8), CLUSTER STATE) the bridges\n"
+		"are the cluster's: a change is committed by a majority and applied on every\n"
+		"node before the command returns; add-secret of the secret the cluster holds\n"
+		"is 'already known, identical', of another one refused.\n");
 }
 
 static int read_secret(bool from_stdin, char *out, size_t size)
@@ -122,6 +131,97 @@ static int list(const struct callbridges *b, bool json)
 	return CTL_OK;
 }
 
+/* A new random secret, in the characters that survive any copy and paste. */
+static int make_secret(char *secret)
+{
+	unsigned char random[24];
+	if (RAND_bytes(random, sizeof(random)) != 1) {
+		fprintf(stderr, "rxmppctl: no random bytes for a secret\n");
+		return -1;
+	}
+	scram_base64_encode(random, sizeof(random), secret);
+	for (char *p = secret; *p; p++)
+		*p = *p == '+' ? '-' : *p == '/' ? '_' : *p;
+	OPENSSL_cleanse(random, sizeof(random));
+	return 0;
+}
+
+/* The bridges of a node that holds the cluster's state: listed from what
+ * the elector materialised, changed through the cluster (one secret per
+ * bridge for the whole cluster: add-secret of another is refused). */
+static int callbridge_cluster(const char *verb, const char *name, bool from_stdin,
+			      const struct config *cfg, const char *socket_path, bool json)
+{
+	char path[PATH_MAX], why[512];
+	if (strcmp(verb, "list") == 0) {
+		snprintf(path, sizeof(path), "%s/%s", cfg->state_directory,
+			 CALLBRIDGE_STATE_FILE_NAME);
+		struct callbridges bridges = {0};
+		if (callbridge_state_load(path, &bridges.items, &bridges.count, why, sizeof(why)) ==
+		    -1) {
+			fprintf(stderr, "rxmppctl: %s\n", why);
+			return CTL_FAILED;
+		}
+		bridges.capacity = bridges.items ? CALLBRIDGES_MAX : 0;
+		int rc = list(&bridges, json);
+		callbridges_free(&bridges);
+		return rc;
+	}
+	enum elector_machine_op op = strcmp(verb, "add") == 0 ? ELECTOR_MACHINE_BRIDGE_ADD
+				     : strcmp(verb, "add-secret") == 0
+					 ? ELECTOR_MACHINE_BRIDGE_ADD_SECRET
+				     : strcmp(verb, "del") == 0 ? ELECTOR_MACHINE_BRIDGE_DEL
+								: 0;
+	if (op == 0) {
+		usage(stderr);
+		return CTL_USAGE;
+	}
+	if (rxmppctl_daemon_absent(socket_path)) {
+		fprintf(stderr,
+			"rxmppctl: this node holds the cluster's call bridges (cluster.enabled); "
+			"they change through the running cluster: start rxmppd here, or run the "
+			"command on another node (nothing changed)\n");
+		return CTL_FAILED;
+	}
+	static struct proto_callbridge bridge;
+	memset(&bridge, 0, sizeof(bridge));
+	snprintf(bridge.name, sizeof(bridge.name), "%s", name);
+	snprintf(bridge.address, sizeof(bridge.address), "%s.%s", name, cfg->domain);
+	int rc = CTL_FAILED;
+	if (op == ELECTOR_MACHINE_BRIDGE_ADD && make_secret(bridge.secret) == -1)
+		goto done;
+	if (op == ELECTOR_MACHINE_BRIDGE_ADD_SECRET &&
+	    read_secret(from_stdin, bridge.secret, sizeof(bridge.secret)) == -1) {
+		fprintf(stderr, "rxmppctl: no secret given\n");
+		goto done;
+	}
+	if (op != ELECTOR_MACHINE_BRIDGE_DEL && !callbridge_secret_valid(bridge.secret)) {
+		fprintf(stderr,
+			"rxmppctl: the secret must be %d to 255 characters, without control "
+			"characters or a space at either end\n",
+			CALLBRIDGE_SECRET_MIN);
+		goto done;
+	}
+	if (!callbridge_address_valid(bridge.address)) {
+		fprintf(stderr, "rxmppctl: %s.%s is not a valid address\n", name, cfg->domain);
+		goto done;
+	}
+	struct buf command;
+	if (elector_machine_encode_bridge(&command, op, &bridge) == -1) {
+		fprintf(stderr, "rxmppctl: call bridge %s cannot be encoded\n", name);
+		goto done;
+	}
+	rc = rxmppctl_state_propose(socket_path, &command);
+	buf_free(&command);
+	if (rc == CTL_OK && op == ELECTOR_MACHINE_BRIDGE_ADD)
+		printf("its secret (shown once; every node of the cluster knows it, give it to "
+		       "the call bridge):\n%s\n",
+		       bridge.secret);
+done:
+	OPENSSL_cleanse(&bridge, sizeof(bridge));
+	return rc;
+}
+
 int rxmppctl_callbridge(int argc, char **argv, const struct config *cfg, const char *socket_path,
 			bool json)
 {
@@ -154,6 +254,8 @@ int rxmppctl_callbridge(int argc, char **argv, const struct config *cfg, const c
 			name);
 		return CTL_FAILED;
 	}
+	if (rxmppctl_state_clustered(cfg))
+		return callbridge_cluster(verb, name, from_stdin, cfg, socket_path, json);
 	char why[512];
 	/* Writers replace the file atomically, so a reader needs no lock (and
 	 * may not be allowed to create the lock file). */
@@ -213,15 +315,8 @@ int rxmppctl_callbridge(int argc, char **argv, const struct config *cfg, const c
 			goto done;
 		}
 		if (adding) {
-			unsigned char random[24];
-			if (RAND_bytes(random, sizeof(random)) != 1) {
-				fprintf(stderr, "rxmppctl: no random bytes for a secret\n");
+			if (make_secret(secret) == -1)
 				goto done;
-			}
-			scram_base64_encode(random, sizeof(random), secret);
-			for (char *p = secret; *p; p++)
-				*p = *p == '+' ? '-' : *p == '/' ? '_' : *p;
-			OPENSSL_cleanse(random, sizeof(random));
 		} else if (read_secret(from_stdin, secret, sizeof(secret)) == -1) {
 			fprintf(stderr, "rxmppctl: no secret given\n");
 			goto done;

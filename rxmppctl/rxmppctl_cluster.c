@@ -6,20 +6,26 @@
  * not at a glance, and how this node and the leader last heard from it.
  */
 #include <inttypes.h>
+#include <limits.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "certtool/cert_load.h"
 #include "common/buf.h"
 #include "common/fileio.h"
 #include "config/config_edit.h"
 
+#include "common/accounts.h"
+#include "common/callbridge.h"
 #include "common/ipc.h"
 #include "common/proto.h"
+#include "config/callbridges.h"
 #include "elector/elector_core.h"
+#include "elector/elector_machine.h"
 #include "rxmppctl.h"
 
 static void cluster_usage(FILE *out)
@@ -29,6 +35,7 @@ static void cluster_usage(FILE *out)
 		     "       rxmppctl cluster initialize\n"
 		     "       rxmppctl cluster join HOST[:PORT]\n"
 		     "       rxmppctl cluster remove NODE\n"
+		     "       rxmppctl cluster merge\n"
 		     "       rxmppctl cluster leader [NODE]\n"
 		     "       rxmppctl cluster status [--json]\n"
 		     "\n"
@@ -37,10 +44,15 @@ static void cluster_usage(FILE *out)
 		     "trust       install FILE (PEM certificates of the nodes, or their CA) as\n"
 		     "            cluster.trust_bundle, mode 0644, and reload; a file with a\n"
 		     "            private key or anything but certificates is refused\n"
-		     "initialize  make this node a one-node cluster (it leads at once)\n"
+		     "initialize  make this node a one-node cluster (it leads at once); its\n"
+		     "            accounts and call bridges become the cluster's state\n"
 		     "join        join the cluster of the member at HOST (port: cluster.port),\n"
 		     "            following a follower's redirect to the leader and printing\n"
-		     "            each step; a node that was reset replaces its old entry\n"
+		     "            each step; a node that was reset replaces its old entry;\n"
+		     "            then merges this node's own accounts and bridges (as merge)\n"
+		     "merge       merge this node's own accounts and call-bridges file into the\n"
+		     "            cluster's state: new or identical entries; a name the cluster\n"
+		     "            holds differently is listed and nothing is merged\n"
 		     "remove      remove the member NODE (its node id or host:port); the leader\n"
 		     "            tells it, so its reset needs no --force\n"
 		     "leader      hand the leadership to the member NODE (node id or host:port),\n"
@@ -283,6 +295,74 @@ static int trust(const char *file, const struct config *cfg, const char *socket_
 	return rxmppctl_reload_after(socket_path, done);
 }
 
+/* This node's own accounts and bridges, read before a join or initialize
+ * can replace them: the accounts kept aside when the cluster's state first
+ * replaced them (elector_machine.h), else the accounts file; the bridges of
+ * callbridges_file, which stays the administrator's. */
+struct cluster_own {
+	struct accounts accounts;
+	struct callbridges bridges;
+	char accounts_path[PATH_MAX];
+};
+
+static int cluster_own_read(const struct config *cfg, struct cluster_own *own)
+{
+	char path[PATH_MAX], why[512];
+	memset(own, 0, sizeof(*own));
+	snprintf(path, sizeof(path), "%s/%s", cfg->state_directory, ELECTOR_MACHINE_BEFORE_CLUSTER);
+	if (access(path, F_OK) == -1)
+		snprintf(path, sizeof(path), "%s/%s", cfg->state_directory, ACCOUNTS_FILE_NAME);
+	if (accounts_load(path, &own->accounts, NULL, why, sizeof(why)) == -1) {
+		fprintf(stderr, "rxmppctl: %s\n", why);
+		return -1;
+	}
+	struct config_errors errors;
+	if (callbridges_load(cfg->callbridges_file, cfg->domain, &own->bridges, &errors) == -1) {
+		config_errors_print(&errors, stderr);
+		accounts_free(&own->accounts);
+		return -1;
+	}
+	return 0;
+}
+
+static void cluster_own_free(struct cluster_own *own)
+{
+	accounts_free(&own->accounts);
+	callbridges_free(&own->bridges);
+}
+
+/* Merges this node's own accounts and bridges into the cluster's state
+ * (all checked first: a conflict anywhere is named and changes nothing).
+ * `seed`: merge even nothing, so that the cluster's state starts (the
+ * first command makes every node's elector materialise it). */
+static int cluster_merge_own(const struct config *cfg, const char *socket_path,
+			     struct cluster_own *own, bool seed)
+{
+	if (!seed && own->accounts.count == 0 && own->bridges.count == 0) {
+		printf("this node has no accounts or call bridges of its own to merge\n");
+		return CTL_OK;
+	}
+	bool not_in_log;
+	int rc = rxmppctl_state_merge(socket_path, &own->accounts, own->bridges.items,
+				      own->bridges.count, &not_in_log);
+	/* A cluster that carries no state (a member of an older release, or
+	 * an elector that does not replicate): every node keeps its own files,
+	 * which stay in force here, so nothing is lost or out of date. */
+	if (rc != CTL_OK && not_in_log &&
+	    !callbridge_state_in_use(cfg->state_directory, cfg->cluster.enabled)) {
+		printf("the cluster's state is not replicated (see above): this node keeps its own "
+		       "accounts and call bridges; run `rxmppctl cluster merge` once it is\n");
+		return CTL_OK;
+	}
+	if (rc != CTL_OK)
+		fprintf(stderr,
+			"rxmppctl: this node's own accounts and call bridges are not in the "
+			"cluster's state; they are kept (%s and %s): put right what is named "
+			"above and run `rxmppctl cluster merge`\n",
+			own->accounts_path, cfg->callbridges_file);
+	return rc;
+}
+
 int rxmppctl_cluster(int argc, char **argv, const char *config_path, const char *socket_path,
 		     const struct config *cfg, bool json)
 {
@@ -314,6 +394,19 @@ int rxmppctl_cluster(int argc, char **argv, const char *config_path, const char 
 		else
 			snprintf(request.arg, sizeof(request.arg), "%s:%u", host,
 				 cfg->cluster.port);
+	} else if (strcmp(verb, "merge") == 0 && argc == 2) {
+		if (!cfg->cluster.enabled) {
+			fprintf(stderr,
+				"rxmppctl: the cluster is disabled (cluster.enabled: false); "
+				"nothing to merge into\n");
+			return CTL_FAILED;
+		}
+		struct cluster_own own;
+		if (cluster_own_read(cfg, &own) == -1)
+			return CTL_FAILED;
+		int rc = cluster_merge_own(cfg, socket_path, &own, true);
+		cluster_own_free(&own);
+		return rc;
 	} else if (strcmp(verb, "leader") == 0 && (argc == 2 || argc == 3)) {
 		request.op = PROTO_CLUSTER_OP_LEADER;
 		if (argc == 3)
@@ -329,6 +422,19 @@ int rxmppctl_cluster(int argc, char **argv, const char *config_path, const char 
 	    request.op == PROTO_CLUSTER_OP_STATUS ? PROTO_CLUSTER_STATUS : PROTO_CLUSTER_RESULT;
 	/* A join or remove may wait for a leader and a commit. */
 	int timeout_ms = request.op == PROTO_CLUSTER_OP_STATUS ? 5000 : 35000;
-	return rxmppctl_request(socket_path, PROTO_CLUSTER_REQUEST, &request, sizeof(request),
-				expect, json, timeout_ms);
+	bool seeds =
+	    request.op == PROTO_CLUSTER_OP_INITIALIZE || request.op == PROTO_CLUSTER_OP_JOIN;
+	struct cluster_own own;
+	/* Read before the request: once this node is a member, the elector
+	 * may replace its accounts file with the cluster's. */
+	if (seeds && cluster_own_read(cfg, &own) == -1)
+		return CTL_FAILED;
+	int rc = rxmppctl_request(socket_path, PROTO_CLUSTER_REQUEST, &request, sizeof(request),
+				  expect, json, timeout_ms);
+	if (seeds && rc == CTL_OK)
+		rc = cluster_merge_own(cfg, socket_path, &own,
+				       request.op == PROTO_CLUSTER_OP_INITIALIZE);
+	if (seeds)
+		cluster_own_free(&own);
+	return rc;
 }

@@ -7,7 +7,8 @@
  * scripts), and a node that is still a member of a larger cluster is told
  * to be removed from it first (--force to reset anyway).  A node that was
  * removed knows it (the leader told it: its persisted, committed
- * membership no longer lists it) and resets without --force.
+ * membership no longer lists it) and resets without --force.  A node that
+ * held the cluster's replicated state also forgets its copy of it.
  */
 #include <errno.h>
 #include <limits.h>
@@ -17,6 +18,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "common/accounts.h"
+#include "common/callbridge.h"
+#include "elector/elector_machine.h"
 #include "elector/elector_state.h"
 #include "rxmppctl.h"
 
@@ -93,6 +97,24 @@ int rxmppctl_reset(int argc, char **argv, const struct config *cfg, const char *
 			fprintf(stderr, "rxmppctl: %s: %s\n", path, strerror(errno));
 			return CTL_FAILED;
 		}
+	}
+	/* The accounts of a node that held the cluster's state are the
+	 * cluster's (and so are the ones kept from before it, merged when it
+	 * joined): it receives them again when it joins.  Merging them again
+	 * instead would bring back what the cluster deleted since. */
+	if (callbridge_state_in_use(cfg->state_directory, true)) {
+		const char *state[] = {ACCOUNTS_FILE_NAME, ELECTOR_MACHINE_BEFORE_CLUSTER,
+				       CALLBRIDGE_STATE_FILE_NAME};
+		for (size_t i = 0; i < sizeof(state) / sizeof(state[0]); i++) {
+			char path[PATH_MAX];
+			snprintf(path, sizeof(path), "%s/%s", cfg->state_directory, state[i]);
+			if (unlink(path) == -1 && errno != ENOENT) {
+				fprintf(stderr, "rxmppctl: %s: %s\n", path, strerror(errno));
+				return CTL_FAILED;
+			}
+		}
+		printf("reset: this node's copy of the cluster's accounts and call bridges "
+		       "removed; it receives them again when it joins\n");
 	}
 	printf("reset: node id and cluster state removed; the node starts as a new one\n");
 	return CTL_OK;

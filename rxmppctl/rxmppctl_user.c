@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * rxmppctl user add|del|passwd|list: the accounts file under the state
- * directory (see common/accounts.h).  Passwords come from a prompt without
- * echo, from standard input (--stdin) or from a file (--password-file),
- * never from the command line, where other users could read them.  Changes
- * are made under a lock and written atomically; the running listener sees
- * the new file at the next login, without a reload.  `del` and `passwd`
- * then ask the running node to end the user's sessions (<not-authorized/>,
- * <reset/>), so that nobody stays logged in on what no longer holds.
+ * directory (see common/accounts.h), or, on a node that holds the
+ * cluster's replicated state, commands for it (rxmppctl_state.c).  Passwords come from a prompt
+ * without echo, from standard input (--stdin) or from a file (--password-file), never from the
+ * command line, where other users could read them.  Changes are made under a lock and written
+ * atomically; the running listener sees the new file at the next login, without a reload.  `del`
+ * and `passwd` then ask the running node to end the user's sessions (<not-authorized/>, <reset/>),
+ * so that nobody stays logged in on what no longer holds.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -25,6 +25,8 @@
 #include "common/fileio.h"
 #include "common/jid.h"
 #include "common/proto.h"
+#include "common/scram.h"
+#include "elector/elector_machine.h"
 #include "rxmppctl.h"
 
 #define PASSWORD_MAX 1024
@@ -44,7 +46,10 @@ static void user_usage(FILE *out)
 		     "a control, an unassigned code point or invalid UTF-8 is refused.\n"
 		     "NAME@DOMAIN, as clients write it, is taken for this node's domain.\n"
 		     "passwd and del end the user's sessions on the running node (<reset/>,\n"
-		     "<not-authorized/>); accounts are per node.\n");
+		     "<not-authorized/>).  On a node of its own accounts are per node; in a\n"
+		     "cluster that holds its state (rxmppctl(8), CLUSTER STATE) they are the\n"
+		     "cluster's: the change is committed by a majority and applied on every\n"
+		     "node before the command returns, or fails changing nothing.\n");
 }
 
 /* NAME@DOMAIN as a client writes it: the local part, in `local`, when
@@ -187,6 +192,75 @@ static int user_list(const struct accounts *accounts, bool json)
 	return CTL_OK;
 }
 
+/* A deleted account or an old password must not stay logged in: the
+ * running node ends the user's sessions. */
+static int user_end_sessions(const char *verb, const char *name, const struct config *cfg,
+			     const char *socket_path)
+{
+	char jid[JID_MAX];
+	snprintf(jid, sizeof(jid), "%s@%s", name, cfg->domain);
+	if (rxmppctl_end_sessions(socket_path, jid,
+				  verb[0] == 'd' ? PROTO_ADMIN_KICK_DELETED
+						 : PROTO_ADMIN_KICK_PASSWORD) != CTL_OK) {
+		fprintf(stderr, "rxmppctl: the account is changed, but the running node "
+				"did not end its sessions (see above)\n");
+		return CTL_FAILED;
+	}
+	return CTL_OK;
+}
+
+/* add, passwd, del of a node that holds the cluster's state: the keys are
+ * made here (a fresh random salt) and only they travel; the state machine
+ * decides whether the user exists, the same way on every node. */
+static int user_cluster(const char *verb, const char *name, const char *source, const char *file,
+			const struct config *cfg, const char *socket_path)
+{
+	enum elector_machine_op op = strcmp(verb, "add") == 0	   ? ELECTOR_MACHINE_USER_ADD
+				     : strcmp(verb, "passwd") == 0 ? ELECTOR_MACHINE_USER_PASSWD
+				     : strcmp(verb, "del") == 0	   ? ELECTOR_MACHINE_USER_DEL
+								   : 0;
+	if (op == 0) {
+		user_usage(stderr);
+		return CTL_USAGE;
+	}
+	if (rxmppctl_daemon_absent(socket_path)) {
+		fprintf(stderr,
+			"rxmppctl: this node holds the cluster's accounts (cluster.enabled); they "
+			"change through the running cluster: start rxmppd here, or run the "
+			"command on another node (nothing changed)\n");
+		return CTL_FAILED;
+	}
+	struct scram_keys keys[SCRAM_HASH_COUNT];
+	memset(keys, 0, sizeof(keys));
+	if (op != ELECTOR_MACHINE_USER_DEL) {
+		char password[PASSWORD_MAX + 2];
+		int len = get_password(source, file, password, sizeof(password));
+		int derived = 0;
+		for (int h = 0; h < SCRAM_HASH_COUNT && len > 0 && derived == 0; h++)
+			derived = scram_derive_random((enum scram_hash)h, password, (size_t)len,
+						      SCRAM_ITERATIONS, &keys[h]);
+		OPENSSL_cleanse(password, sizeof(password));
+		if (len <= 0 || derived == -1) {
+			if (derived == -1)
+				fprintf(stderr, "rxmppctl: cannot derive the SCRAM keys\n");
+			OPENSSL_cleanse(keys, sizeof(keys));
+			return CTL_FAILED;
+		}
+	}
+	struct buf command;
+	int rc = elector_machine_encode_user(&command, op, name, keys);
+	OPENSSL_cleanse(keys, sizeof(keys));
+	if (rc == -1) {
+		fprintf(stderr, "rxmppctl: the user name %s is too long\n", name);
+		return CTL_FAILED;
+	}
+	rc = rxmppctl_state_propose(socket_path, &command);
+	buf_free(&command);
+	if (rc == CTL_OK && op != ELECTOR_MACHINE_USER_ADD)
+		rc = user_end_sessions(verb, name, cfg, socket_path);
+	return rc;
+}
+
 int rxmppctl_user(int argc, char **argv, const struct config *cfg, const char *socket_path,
 		  bool json)
 {
@@ -237,6 +311,9 @@ int rxmppctl_user(int argc, char **argv, const struct config *cfg, const char *s
 		fprintf(stderr, "': %s\n", prep_why);
 		return CTL_FAILED;
 	}
+
+	if (!is_list && rxmppctl_state_clustered(cfg))
+		return user_cluster(verb, name, source, file, cfg, socket_path);
 
 	char path[PATH_MAX], why[512];
 	snprintf(path, sizeof(path), "%s/%s", cfg->state_directory, ACCOUNTS_FILE_NAME);
@@ -303,16 +380,7 @@ done:
 	 * running node ends the user's sessions (on this node: accounts are
 	 * per node).  A stopped node has none. */
 	if (rc == CTL_OK && (verb[0] == 'd' || verb[0] == 'p') &&
-	    !rxmppctl_daemon_absent(socket_path)) {
-		char jid[JID_MAX];
-		snprintf(jid, sizeof(jid), "%s@%s", name, cfg->domain);
-		if (rxmppctl_end_sessions(socket_path, jid,
-					  verb[0] == 'd' ? PROTO_ADMIN_KICK_DELETED
-							 : PROTO_ADMIN_KICK_PASSWORD) != CTL_OK) {
-			fprintf(stderr, "rxmppctl: the account is changed, but the running node "
-					"did not end its sessions (see above)\n");
-			rc = CTL_FAILED;
-		}
-	}
+	    !rxmppctl_daemon_absent(socket_path))
+		rc = user_end_sessions(verb, name, cfg, socket_path);
 	return rc;
 }

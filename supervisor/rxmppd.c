@@ -238,7 +238,14 @@ int supervisor_reload(char *why, size_t why_size)
 		return -1;
 	}
 	struct callbridges bridges;
-	if (callbridges_load(next.callbridges_file, next.domain, &bridges, &errors) == -1) {
+	char bridges_why[512];
+	if (supervisor_bridges_load(&next, &bridges, &errors, bridges_why, sizeof(bridges_why)) ==
+	    -1) {
+		if (bridges_why[0] != '\0') {
+			log_warnx("%s; keeping the running configuration", bridges_why);
+			snprintf(why, why_size, "%s\n", bridges_why);
+			return -1;
+		}
 		log_warnx("the call-bridges file is invalid; keeping the running configuration:");
 		log_config_errors(&errors);
 		errors_to_text(&errors, why, why_size);
@@ -460,8 +467,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "rxmppd: %s is invalid; not starting\n", config_path);
 		return PROC_EXIT_CONFIG;
 	}
-	if (callbridges_load(supervisor_state.cfg.callbridges_file, supervisor_state.cfg.domain,
-			     &supervisor_state.bridges, &errors) == -1) {
+	char bridges_why[512];
+	if (supervisor_bridges_load(&supervisor_state.cfg, &supervisor_state.bridges, &errors,
+				    bridges_why, sizeof(bridges_why)) == -1) {
+		if (bridges_why[0] != '\0') {
+			fprintf(stderr, "rxmppd: %s; not starting\n", bridges_why);
+			return PROC_EXIT_CONFIG;
+		}
 		config_errors_print(&errors, stderr);
 		fprintf(stderr, "rxmppd: %s is invalid; not starting\n",
 			supervisor_state.cfg.callbridges_file);

@@ -227,4 +227,14 @@ void supervisor_ready(void);
 /* A child cannot run with this configuration: stop everything. */
 void supervisor_fail(int status);
 
+/* supervisor_bridges.c: the call bridges in force come from the cluster's
+ * state when this node holds it, else from callbridges_file.  On -1 the
+ * problems are in `errors` (the YAML file) or `why` (the cluster's file,
+ * when why[0] is set). */
+bool supervisor_bridges_clustered(const struct config *cfg);
+int supervisor_bridges_load(const struct config *cfg, struct callbridges *out,
+			    struct config_errors *errors, char *why, size_t why_size);
+/* PROTO_CLUSTER_APPLIED from the elector: read them again, reconfigure. */
+void supervisor_bridges_applied(void);
+
 #endif

@@ -461,6 +461,9 @@ static void child_msg(struct ipc_channel *ch, const struct ipc_msg *msg, void *a
 		    msg->type == PROTO_CLUSTER_PROGRESS || msg->type == PROTO_PROPOSE_RESULT)) {
 		if (!supervisor_handover_answer(msg->peer, msg->type, msg->data, msg->len))
 			supervisor_control_relay(msg->peer, msg->type, msg->data, msg->len);
+	} else if (c->spec->role == PROC_ELECTOR && c->greeted &&
+		   msg->type == PROTO_CLUSTER_APPLIED) {
+		supervisor_bridges_applied();
 	} else if (c->spec->role == PROC_LISTENER && c->greeted &&
 		   (msg->type == PROTO_SESSIONS || msg->type == PROTO_CTL_RESULT))
 		supervisor_control_relay(msg->peer, msg->type, msg->data, msg->len);

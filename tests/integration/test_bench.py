@@ -10,16 +10,17 @@ import os
 import subprocess
 
 from rxmpp_node import BUILD
-from test_cluster import form_cluster, leader_of
+from test_cluster import add_bridges, add_users, form_cluster, leader_of
 
 LOAD = os.path.join(BUILD, "tests", "rxmpp-load")
 SECRET = "load-test-bridge-secret"
 
 
-def prepare(node, accounts=3):
-    for i in range(accounts):
-        node.add_user(f"bench{i}", "bench-password")
-    node.write_bridges({"cb0": SECRET, "cb1": SECRET})
+def prepare(nodes, accounts=3):
+    """The load generator's accounts and bridges on every node of `nodes`
+    (once through a cluster that holds its state)."""
+    add_users(nodes, {f"bench{i}": "bench-password" for i in range(accounts)})
+    add_bridges(nodes, {"cb0": SECRET, "cb1": SECRET})
 
 
 def load(node, scenario, *args, ports=None, root=None, accounts=3, timeout=120):
@@ -34,7 +35,7 @@ def load(node, scenario, *args, ports=None, root=None, accounts=3, timeout=120):
 
 def test_setup_idle_chat_and_bridges_count_everything(node_factory):
     node = node_factory()
-    prepare(node, accounts=10)
+    prepare([node], accounts=10)
     node.start()
     # Enough log-ins that the server's CPU, read in 10 ms ticks from /proc,
     # cannot round to zero (30 did, once in a few runs).
@@ -63,9 +64,7 @@ def test_wrong_password_is_a_clear_failure(node):
 
 def test_failover_brings_the_leaders_clients_back(node_factory, certs):
     nodes = form_cluster(node_factory, certs)
-    for node in nodes:
-        prepare(node)
-        node.ctl("reload")  # the call bridges
+    prepare(nodes)
     leader = leader_of(nodes)
     followers = [n for n in nodes if n is not leader]
     pids = [leader.proc.pid] + [p["pid"] for p in leader.status()["processes"] if p["pid"]]

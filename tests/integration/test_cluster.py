@@ -241,12 +241,37 @@ def test_cluster_verbs_when_disabled(node):
 BRIDGE_SECRET = "cluster-bridge-secret"
 
 
-def with_accounts(nodes):
+def holds_cluster_state(node):
+    """The node's elector materialised the cluster's replicated state
+    (issue 15): accounts and bridges are the cluster's, changed once."""
+    return os.path.exists(os.path.join(node.dir, "state", "cluster-callbridges"))
+
+
+def add_users(nodes, users):
+    """users: name -> password, on every node of `nodes`: once, through the
+    cluster, when it holds its state; else on each node (per node)."""
+    for node in nodes[:1] if holds_cluster_state(nodes[0]) else nodes:
+        for name, password in users.items():
+            node.add_user(name, password)
+
+
+def add_bridges(nodes, bridges):
+    """bridges: name -> secret, on every node of `nodes` (as add_users)."""
+    if holds_cluster_state(nodes[0]):
+        for name, secret in bridges.items():
+            result = nodes[0].ctl_input(["callbridge", "add-secret", name, "--stdin"],
+                                        secret + "\n")
+            assert result.returncode == 0, result.stderr
+        return
     for node in nodes:
-        node.add_user("alice", "alice-pw")
-        node.add_user("bob", "bob-pw")
-        node.write_bridges({"cb1": BRIDGE_SECRET})
-        node.ctl("reload")
+        node.write_bridges(bridges)
+        if node.proc is not None and node.proc.poll() is None:
+            node.ctl("reload")
+
+
+def with_accounts(nodes):
+    add_users(nodes, {"alice": "alice-pw", "bob": "bob-pw"})
+    add_bridges(nodes, {"cb1": BRIDGE_SECRET})
 
 
 def cluster_with_accounts(node_factory, certs):

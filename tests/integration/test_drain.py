@@ -16,7 +16,7 @@ import threading
 
 from raw import HEADER, Raw
 from rxmpp_node import wait_until
-from test_cluster import BRIDGE_SECRET, form_cluster, leader_of
+from test_cluster import BRIDGE_SECRET, add_bridges, add_users, form_cluster, leader_of
 from xmpp import WAIT, Client, Component, run
 
 USERS = [f"u{n}" for n in range(4)]
@@ -25,12 +25,8 @@ BRIDGE = "cb1.test.example"
 
 def drain_cluster(node_factory, certs):
     nodes = form_cluster(node_factory, certs)
-    for node in nodes:
-        node.add_user("sender", "sender-pw")
-        for user in USERS:
-            node.add_user(user, f"{user}-pw")
-        node.write_bridges({"cb1": BRIDGE_SECRET})
-        node.ctl("reload")
+    add_users(nodes, {"sender": "sender-pw", **{user: f"{user}-pw" for user in USERS}})
+    add_bridges(nodes, {"cb1": BRIDGE_SECRET})
     leader = leader_of(nodes)
     one, two = [n for n in nodes if n is not leader]
     return leader, one, two

@@ -25,9 +25,7 @@ LIMITS = ("limits:\n  max_sessions: none\n  max_resources_per_user: none\n"
 
 def test_a_relogin_storm_loses_and_drops_nothing(node_factory, certs):
     nodes = form_cluster(node_factory, certs, extra=LIMITS)
-    for node in nodes:
-        prepare(node, accounts=ACCOUNTS)
-        node.ctl("reload")  # the call bridges
+    prepare(nodes, accounts=ACCOUNTS)
     leader = leader_of(nodes)
     followers = [n for n in nodes if n is not leader]
     pids = [leader.proc.pid] + [p["pid"] for p in leader.status()["processes"] if p["pid"]]

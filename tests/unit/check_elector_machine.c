@@ -402,6 +402,57 @@ START_TEST(test_machine_materialise)
 }
 END_TEST
 
+/* A machine that applied nothing leaves the node's files alone; the first
+ * write keeps the node's own accounts aside, once. */
+START_TEST(test_machine_materialise_first_time)
+{
+	char dir[] = "/tmp/rxmpp-machine-XXXXXX";
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	char why[512], path[300], before[300];
+	snprintf(path, sizeof(path), "%s/%s", dir, ACCOUNTS_FILE_NAME);
+	snprintf(before, sizeof(before), "%s/%s", dir, ELECTOR_MACHINE_BEFORE_CLUSTER);
+	struct accounts own = {0};
+	ck_assert_int_eq(accounts_set_password(&own, "local", "pw", 2, why, sizeof(why)), 0);
+	ck_assert_int_eq(accounts_save(path, &own, why, sizeof(why)), 0);
+	accounts_free(&own);
+
+	struct elector_machine *m = elector_machine_new();
+	bool bridges_changed = true;
+	ck_assert_int_eq(elector_machine_materialise(m, dir, &bridges_changed, why, sizeof(why)),
+			 0);
+	ck_assert(!bridges_changed);
+	ck_assert(!callbridge_state_in_use(dir, true));
+	ck_assert_int_eq(access(before, F_OK), -1);
+
+	user(m, ELECTOR_MACHINE_USER_ADD, "alice", 1);
+	ck_assert_int_eq(elector_machine_materialise(m, dir, &bridges_changed, why, sizeof(why)),
+			 0);
+	ck_assert(bridges_changed);
+	ck_assert(callbridge_state_in_use(dir, true));
+	ck_assert(!callbridge_state_in_use(dir, false));
+	struct accounts a;
+	ck_assert_int_eq(accounts_load(before, &a, NULL, why, sizeof(why)), 0);
+	ck_assert_uint_eq(a.count, 1);
+	ck_assert_str_eq(a.items[0].name, "local");
+	accounts_free(&a);
+	ck_assert_int_eq(accounts_load(path, &a, NULL, why, sizeof(why)), 0);
+	ck_assert_uint_eq(a.count, 1);
+	ck_assert_str_eq(a.items[0].name, "alice");
+	accounts_free(&a);
+	/* Later writes leave the kept file as it is. */
+	user(m, ELECTOR_MACHINE_USER_ADD, "bob", 2);
+	ck_assert_int_eq(elector_machine_materialise(m, dir, &bridges_changed, why, sizeof(why)),
+			 0);
+	ck_assert_int_eq(accounts_load(before, &a, NULL, why, sizeof(why)), 0);
+	ck_assert_uint_eq(a.count, 1);
+	accounts_free(&a);
+	elector_machine_free(m);
+	char cmd[400];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 Suite *elector_machine_suite(void)
 {
 	Suite *s = suite_create("elector_machine");
@@ -413,6 +464,7 @@ Suite *elector_machine_suite(void)
 	tcase_add_test(tc, test_machine_deterministic_and_strict);
 	tcase_add_test(tc, test_machine_snapshot);
 	tcase_add_test(tc, test_machine_materialise);
+	tcase_add_test(tc, test_machine_materialise_first_time);
 	suite_add_tcase(s, tc);
 	return s;
 }
