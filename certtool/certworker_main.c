@@ -37,10 +37,12 @@
 #include "cert_info.h"
 #include "cert_set.h"
 #include "certworker_watch.h"
+#include "common/buf.h"
 #include "common/child.h"
 #include "common/log.h"
 #include "common/proto.h"
 #include "common/tls.h"
+#include "common/tls_ticket.h"
 
 #define EXPIRY_CHECK_MS (24 * 60 * 60 * 1000)
 
@@ -123,6 +125,32 @@ static int seal(const char *pem, size_t len)
 	return fd;
 }
 
+/* Appends the cluster's TLS ticket key (tls_ticket.h) to the set's PEM as
+ * one more block; the old copy of the PEM is wiped. */
+static int add_ticket_key(const char *path, char **pem, size_t *len, char *why, size_t why_size)
+{
+	unsigned char key[TLS_TICKET_KEY_LEN];
+	if (tls_ticket_key_read(path, key, why, why_size) == -1)
+		return -1;
+	char block[160];
+	unsigned char encoded[4 * ((TLS_TICKET_KEY_LEN + 2) / 3) + 1];
+	EVP_EncodeBlock(encoded, key, TLS_TICKET_KEY_LEN);
+	int n = snprintf(block, sizeof(block), "-----BEGIN %s-----\n%s\n-----END %s-----\n",
+			 TLS_TICKET_PEM_NAME, (const char *)encoded, TLS_TICKET_PEM_NAME);
+	char *grown = buf_wipe_realloc(*pem, *len, *len + (size_t)n);
+	if (grown != NULL) {
+		memcpy(grown + *len, block, (size_t)n);
+		*pem = grown;
+		*len += (size_t)n;
+	} else {
+		snprintf(why, why_size, "no memory for the TLS ticket key");
+	}
+	OPENSSL_cleanse(key, sizeof(key));
+	OPENSSL_cleanse(encoded, sizeof(encoded));
+	OPENSSL_cleanse(block, sizeof(block));
+	return grown != NULL ? 0 : -1;
+}
+
 /*
  * Loads and checks the files `cfg` names; on success the set becomes the
  * one in use (sent to the listener if it differs).  Returns 0, or -1 with
@@ -145,6 +173,9 @@ static int take_files(const struct config *cfg, bool *changed, char *why, size_t
 		snprintf(why, why_size, "cannot encode the TLS set");
 		goto done;
 	}
+	if (cfg->tls.ticket_key[0] != '\0' &&
+	    add_ticket_key(cfg->tls.ticket_key, &pem, &len, why, why_size) == -1)
+		goto done;
 	/* What the listener will build must build here first (OpenSSL refuses
 	 * keys too small or digests too weak for its security level). */
 	ctx = tls_context_from_pem(&cfg->tls, pem, len, why, why_size);
@@ -210,7 +241,7 @@ static void accepted(void)
 static void watch(const struct config *cfg)
 {
 	const char *paths[CERTWATCH_FILES_MAX] = {cfg->tls.key, cfg->tls.certificate,
-						  cfg->tls.bundle};
+						  cfg->tls.bundle, cfg->tls.ticket_key};
 	certworker_watch_set(paths, CERTWATCH_FILES_MAX);
 }
 

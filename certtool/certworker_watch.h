@@ -14,7 +14,7 @@
 #include "common/ev.h"
 
 #define CERTWATCH_SETTLE_MS 500
-#define CERTWATCH_FILES_MAX 3
+#define CERTWATCH_FILES_MAX 4
 
 typedef void certwatch_cb(void);
 

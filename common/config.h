@@ -56,9 +56,10 @@ struct config_listen {
 struct config_tls {
 	char key[CONFIG_PATH_MAX];
 	char certificate[CONFIG_PATH_MAX];
-	char bundle[CONFIG_PATH_MAX]; /* "" when none */
-	uint32_t required;	      /* TLS before authentication */
-	uint32_t min_version;	      /* enum config_tls_version */
+	char bundle[CONFIG_PATH_MAX];	  /* "" when none */
+	char ticket_key[CONFIG_PATH_MAX]; /* the cluster's TLS ticket key; "" when none */
+	uint32_t required;		  /* TLS before authentication */
+	uint32_t min_version;		  /* enum config_tls_version */
 	uint32_t expiry_warning_ms;
 };
 

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "tls_ticket.h"
+
 static BIO_METHOD *buffer_method;
 
 static int buffer_write(BIO *bio, const char *data, int len)
@@ -127,6 +129,41 @@ static int tls_no_passphrase(char *buf, int size, int rwflag, void *arg)
 	return -1;
 }
 
+/* What follows the key and the node's certificate in a TLS set: the rest
+ * of the chain, then perhaps the cluster's ticket key (tls_ticket.h). */
+static int tls_read_rest(SSL_CTX *ctx, BIO *bio, char *why, size_t why_size)
+{
+	char *name = NULL, *header = NULL;
+	unsigned char *data = NULL;
+	long len = 0;
+	bool ticket_key = false;
+	int rc = 0;
+	while (rc == 0 && PEM_read_bio(bio, &name, &header, &data, &len) == 1) {
+		const unsigned char *p = data;
+		if (strcmp(name, PEM_STRING_X509) == 0 || strcmp(name, PEM_STRING_X509_OLD) == 0) {
+			X509 *member = d2i_X509(NULL, &p, len);
+			if (member == NULL || SSL_CTX_add0_chain_cert(ctx, member) != 1) {
+				X509_free(member);
+				tls_error_text(why, why_size, "the TLS chain");
+				rc = -1;
+			}
+		} else if (strcmp(name, TLS_TICKET_PEM_NAME) == 0 && !ticket_key &&
+			   len == TLS_TICKET_KEY_LEN) {
+			ticket_key = true;
+			rc = tls_ticket_use(ctx, data, why, why_size);
+		} else {
+			snprintf(why, why_size, "the TLS set: an unexpected %s block", name);
+			rc = -1;
+		}
+		OPENSSL_cleanse(data, (size_t)len);
+		OPENSSL_free(name);
+		OPENSSL_free(header);
+		OPENSSL_free(data);
+	}
+	ERR_clear_error(); /* the end of the input reads as an error */
+	return rc;
+}
+
 SSL_CTX *tls_context_from_pem(const struct config_tls *cfg, const char *pem, size_t len, char *why,
 			      size_t why_size)
 {
@@ -140,15 +177,8 @@ SSL_CTX *tls_context_from_pem(const struct config_tls *cfg, const char *pem, siz
 		tls_error_text(why, why_size, "the TLS set");
 		goto fail;
 	}
-	X509 *member;
-	while ((member = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
-		if (SSL_CTX_add0_chain_cert(ctx, member) != 1) {
-			X509_free(member);
-			tls_error_text(why, why_size, "the TLS chain");
-			goto fail;
-		}
-	}
-	ERR_clear_error(); /* the end of the input reads as an error */
+	if (tls_read_rest(ctx, bio, why, why_size) == -1)
+		goto fail;
 	if (tls_check_key(ctx, "the TLS set", why, why_size) == -1)
 		goto fail;
 	EVP_PKEY_free(key);

@@ -16,8 +16,9 @@
 #include "common/buf.h"
 #include "common/config.h"
 
-/* The server context from a checked set: the private key and then the
- * certificate chain as PEM (what the certificate worker hands over). */
+/* The server context from a checked set: the private key, the
+ * certificate chain and perhaps the cluster's TLS ticket key
+ * (tls_ticket.h), as PEM (what the certificate worker hands over). */
 SSL_CTX *tls_context_from_pem(const struct config_tls *cfg, const char *pem, size_t len, char *why,
 			      size_t why_size);
 /* Applies settings that may change on reload (the protocol floor) to a

@@ -64,6 +64,7 @@ const struct config_key config_keys[] = {
     {"tls", "certificate", CONFIG_TYPE_PATH, FIELD(tls.certificate), 0, 0, NULL,
      "/etc/rxmpp/rxmpp.crt"},
     {"tls", "bundle", CONFIG_TYPE_PATH_NONE, FIELD(tls.bundle), 0, 0, NULL, "none"},
+    {"tls", "ticket_key", CONFIG_TYPE_PATH_NONE, FIELD(tls.ticket_key), 0, 0, NULL, "none"},
     {"tls", "required", CONFIG_TYPE_BOOL, FIELD(tls.required), 0, 1, NULL, "true"},
     {"tls", "min_version", CONFIG_TYPE_ENUM, FIELD(tls.min_version), 0, 0, tls_version_choices,
      "1.2"},

@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import resource
+import secrets
 import shutil
 import statistics
 import subprocess
@@ -55,7 +56,17 @@ CLUSTER = [
 ]
 
 
-def start_node(directory, certs, cluster_port=None, component_tls="direct"):
+def write_ticket_key(directory):
+    """A cluster's TLS ticket key (tls.ticket_key): one file every node
+    names, readable by its owner only."""
+    path = os.path.join(directory, "ticket.key")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(secrets.token_hex(32) + "\n")
+    return path
+
+
+def start_node(directory, certs, cluster_port=None, component_tls="direct", ticket_key=None):
     extra = LIMITS
     if cluster_port:
         extra += (f"cluster:\n  enabled: true\n  port: {cluster_port}\n"
@@ -65,6 +76,8 @@ def start_node(directory, certs, cluster_port=None, component_tls="direct"):
     node.write_config(log_level="warning", extra=extra)
     text = open(node.config).read().replace(
         "listen:\n", f"listen:\n  component_tls: {component_tls}\n")
+    if ticket_key:
+        text = text.replace("\ntls:\n", f"\ntls:\n  ticket_key: {ticket_key}\n")
     node.write_config(text=text)
     for i in range(ACCOUNTS):
         node.add_user(f"bench{i}", PASSWORD)
@@ -112,15 +125,18 @@ def single_node_runs(tmp, certs):
 
 
 def cluster_runs(tmp, certs, storm=STORM, relogin_concurrency=RELOGIN_CONCURRENCY,
-                 failover_only=False):
+                 failover_only=False, resume=True):
     directory = os.path.join(tmp, "cluster")
     shutil.rmtree(directory, ignore_errors=True)
+    os.makedirs(directory)
+    # The nodes share a ticket key, as a cluster should (rxmpp.yaml(5)).
+    ticket_key = write_ticket_key(directory)
     nodes = []
     try:
         for i in range(3):
             os.makedirs(os.path.join(directory, str(i)))
             nodes.append(start_node(os.path.join(directory, str(i)), certs,
-                                    cluster_port=free_port(span=2)))
+                                    cluster_port=free_port(span=2), ticket_key=ticket_key))
         first = nodes[0]
         first.ctl("cluster", "initialize")
         address = f"127.0.0.1:{first.cluster_port}"
@@ -146,7 +162,7 @@ def cluster_runs(tmp, certs, storm=STORM, relogin_concurrency=RELOGIN_CONCURRENC
             ["--pairs", "10", "--rate", "20", "--seconds", "10", "--kill-after", "3",
              "--sessions", str(storm), "--concurrency", "100",
              "--relogin-concurrency", str(relogin_concurrency or storm),
-             "--kill-pids", ",".join(str(p) for p in pids)],
+             "--kill-pids", ",".join(str(p) for p in pids)] + (["--resume"] if resume else []),
             [leader.client_port, followers[0].client_port, followers[1].client_port],
             os.getpid())
         return results
@@ -193,6 +209,9 @@ def main():
                         help="failover: re-log-ins under way at once (default: all)")
     parser.add_argument("--failover-only", action="store_true",
                         help="of the cluster scenarios, only the failover (implies --no-single)")
+    parser.add_argument("--no-resume", action="store_true",
+                        help="failover: the storm's clients keep no TLS session, so none "
+                        "resumes on a survivor (by default they offer the leader's tickets)")
     args = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
@@ -206,7 +225,7 @@ def main():
             figures = single_node_runs(tmp, certs) if single else {}
             if not args.no_cluster:
                 figures.update(cluster_runs(tmp, certs, args.storm, args.relogin_concurrency,
-                                            args.failover_only))
+                                            args.failover_only, not args.no_resume))
             runs.append(figures)
     print_table(summarize(runs), len(runs))
     print(f"\n{len(runs)} run(s) in {time.monotonic() - started:.0f} s")

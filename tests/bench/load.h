@@ -51,6 +51,7 @@ struct load_options {
 	int kill_pids[64];	      /* failover: the leader node's processes */
 	size_t kill_count;
 	unsigned kill_after; /* failover: seconds of traffic before the kill */
+	bool resume;	     /* offer the TLS session of a client's last connection */
 	bool json;
 };
 
@@ -109,9 +110,14 @@ struct session {
 	char first_bare[320];
 	unsigned char server_signature[20];
 	int64_t ready_ns; /* when it became ready; 0 before */
+	/* --resume: the TLS session (ticket) its last connection was given,
+	 * kept across xmpp_session_init and offered on the next. */
+	SSL_SESSION *resume;
 };
 
 /* load_net.c */
+/* TLS handshakes that resumed a session (--resume), in this process. */
+extern unsigned load_resumed;
 int64_t load_now_ns(void);
 /* Sets up the loop; called again in a forked process, it gives that
  * process a loop of its own. */

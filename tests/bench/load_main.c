@@ -39,6 +39,11 @@ static const char usage[] =
     "   the traffic runs at least --seconds and until they are all back)\n"
     "  --relogin-concurrency C  failover: re-log-ins under way at once (default:\n"
     "                         --concurrency; --sessions for a crowd all at once)\n"
+    "  --resume               a client offers the TLS session (ticket) of its last\n"
+    "                         connection on its next (failover: the clients of the\n"
+    "                         killed leader offer the leader's tickets to the survivors;\n"
+    "                         idle, setup: a first round fetches the tickets, the\n"
+    "                         figures are the second's)\n"
     "  --json                 JSON instead of a table\n";
 
 void report_add(struct load_report *r, const char *name, double value, const char *unit)
@@ -267,6 +272,7 @@ int main(int argc, char **argv)
 	    {"kill-after", 1, 0, 'k'},
 	    {"component-plain", 0, 0, 'C'},
 	    {"relogin-concurrency", 1, 0, 'L'},
+	    {"resume", 0, 0, 'U'},
 	    {0, 0, 0, 0},
 	};
 	int c;
@@ -327,6 +333,9 @@ int main(int argc, char **argv)
 			break;
 		case 'L':
 			o.relogin_concurrency = number(optarg, "--relogin-concurrency");
+			break;
+		case 'U':
+			o.resume = true;
 			break;
 		case 'R':
 			o.server_root = (int)number(optarg, "--server-root");

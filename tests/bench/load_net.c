@@ -26,6 +26,25 @@ static const struct load_options *opts;
 /* The session load_close ended last: a caller that was reading it stops. */
 static struct session *just_closed;
 
+unsigned load_resumed;
+
+/* --resume: a client keeps the session its connection was given (a TLS
+ * 1.3 ticket arrives after the handshake, a resumed one brings a fresh
+ * one) and offers it on its next connection, as clients that cache TLS
+ * sessions do.  A copy: OpenSSL marks the connection's own session
+ * unusable when the connection ends without close_notify, as it does
+ * when a node dies, though the ticket in it is as good as before. */
+static int keep_session(SSL *ssl, SSL_SESSION *session)
+{
+	struct session *s = SSL_get_app_data(ssl);
+	SSL_SESSION *copy = SSL_SESSION_dup(session);
+	if (copy == NULL)
+		return 0;
+	SSL_SESSION_free(s->resume);
+	s->resume = copy;
+	return 0; /* OpenSSL keeps its own */
+}
+
 int64_t load_now_ns(void)
 {
 	struct timespec ts;
@@ -49,6 +68,11 @@ int load_loop_init(const struct load_options *options)
 	/* A write retried after WANT_WRITE may come from a grown buffer. */
 	SSL_CTX_set_mode(tls, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	SSL_CTX_set_verify(tls, SSL_VERIFY_PEER, NULL);
+	if (options->resume) {
+		SSL_CTX_set_session_cache_mode(tls, SSL_SESS_CACHE_CLIENT |
+							SSL_SESS_CACHE_NO_INTERNAL_STORE);
+		SSL_CTX_sess_set_new_cb(tls, keep_session);
+	}
 	if (SSL_CTX_load_verify_locations(tls, options->ca, NULL) != 1) {
 		fprintf(stderr, "rxmpp-load: cannot read the CA file %s\n", options->ca);
 		return -1;
@@ -125,6 +149,9 @@ int load_start_tls(struct session *s)
 		return -1;
 	SSL_set_tlsext_host_name(s->ssl, opts->domain);
 	SSL_set1_host(s->ssl, opts->domain);
+	SSL_set_app_data(s->ssl, s);
+	if (s->resume != NULL && SSL_set_session(s->ssl, s->resume) != 1)
+		return -1;
 	SSL_set_connect_state(s->ssl);
 	s->state = SESSION_HANDSHAKE;
 	watch(s, true);
@@ -186,6 +213,7 @@ static void handshake(struct session *s)
 {
 	int rc = SSL_do_handshake(s->ssl);
 	if (rc == 1) {
+		load_resumed += SSL_session_reused(s->ssl) == 1;
 		xmpp_tls_ready(s);
 		if (s->state != SESSION_CLOSED)
 			watch(s, s->out_len > 0);

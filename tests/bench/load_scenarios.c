@@ -370,6 +370,17 @@ static int run_idle_or_setup(struct load_report *r, bool idle)
 	for (unsigned i = 0; i < O->sessions; i++)
 		xmpp_session_init(&sessions[i], O, i, i % O->accounts, O->ports[0], &login_events,
 				  NULL);
+	if (O->resume) {
+		/* A first round only to be given tickets: the figures are the
+		 * second's, each log-in offering its ticket. */
+		if (login_all() == -1)
+			return -1;
+		close_all();
+		for (unsigned i = 0; i < O->sessions; i++)
+			xmpp_session_init(&sessions[i], O, i, i % O->accounts, O->ports[0],
+					  &login_events, NULL);
+	}
+	unsigned resumed_before = load_resumed;
 	long rss_before = server_rss_kib(O->server_root);
 	double cpu_before = server_cpu_seconds(O->server_root), own_before = own_cpu_seconds();
 	int64_t start = load_now_ns();
@@ -378,6 +389,7 @@ static int run_idle_or_setup(struct load_report *r, bool idle)
 	double seconds = (double)(load_now_ns() - start) / SECOND_NS;
 	double cpu = server_cpu_seconds(O->server_root) - cpu_before;
 	report_add(r, "sessions", O->sessions, "");
+	report_add(r, "resumed", load_resumed - resumed_before, "");
 	report_add(r, "setup_per_s", O->sessions / seconds, "sessions/s");
 	report_add(r, "server_cpu_per_setup", cpu * 1000.0 / O->sessions, "ms");
 	report_add(r, "load_cpu_per_setup", (own_cpu_seconds() - own_before) * 1000.0 / O->sessions,
@@ -468,8 +480,9 @@ struct storm_word {
 	bool ok;       /* the first log-in of every storm client succeeded */
 	unsigned back; /* logged in again on a survivor */
 	unsigned retries, gave_up;
-	int64_t back_ns; /* when the last came back */
-	double cpu;	 /* the storm process's CPU seconds from the kill to the end */
+	int64_t back_ns;  /* when the last came back */
+	double cpu;	  /* the storm process's CPU seconds from the kill to the end */
+	unsigned resumed; /* re-log-ins that resumed their TLS session (--resume) */
 };
 
 enum storm_client { STORM_ON_LEADER, STORM_RELOGGING, STORM_QUEUED, STORM_BACK };
@@ -576,6 +589,7 @@ static void storm_process(int to_flows)
 	    load_now_ns() + (int64_t)(O->kill_after + O->seconds + STORM_DEADLINE_S) * SECOND_NS;
 	/* Until the kill it only keeps idle sessions: its CPU is the re-login's. */
 	double cpu_before = own_cpu_seconds();
+	unsigned resumed_before = load_resumed;
 	load_run_until(storm_settled, NULL, deadline);
 	word = (struct storm_word){.final = true,
 				   .ok = true,
@@ -583,7 +597,8 @@ static void storm_process(int to_flows)
 				   .retries = storm_retries,
 				   .gave_up = storm_count - storm_back,
 				   .back_ns = storm_back_ns,
-				   .cpu = own_cpu_seconds() - cpu_before};
+				   .cpu = own_cpu_seconds() - cpu_before,
+				   .resumed = load_resumed - resumed_before};
 	if (write(to_flows, &word, sizeof(word)) != sizeof(word))
 		exit(1);
 	close_all();
@@ -776,6 +791,7 @@ static int run_failover(struct load_report *r)
 	report_add(r, "storm_back", storm_heard.back, "");
 	report_add(r, "storm_retries", storm_heard.retries, "");
 	report_add(r, "storm_gave_up", storm_heard.gave_up, "");
+	report_add(r, "storm_resumed", storm_heard.resumed, "");
 	if (storm_count > 0 && storm_heard.back == storm_count && killed_ns != 0)
 		report_add(r, "relogin_all", (storm_heard.back_ns - killed_ns) / 1e9, "s");
 	report_add(r, "survivors_rss_before", (double)rss_before, "KiB");

@@ -318,7 +318,9 @@ static void common_init(struct session *s, const struct load_options *o, unsigne
 	O = o;
 	if (salted_cache == NULL)
 		salted_cache = calloc(ACCOUNTS_CACHED, sizeof(*salted_cache));
+	SSL_SESSION *resume = s->resume;
 	memset(s, 0, sizeof(*s));
+	s->resume = resume;
 	s->fd = -1;
 	s->index = index;
 	s->events = events;

@@ -66,7 +66,7 @@ def top_functions(path, count=12):
     return rows[:count]
 
 
-def run(tmp, certs, pairs, seconds, logins=0):
+def run(tmp, certs, pairs, seconds, logins=0, resume=False):
     """Messages routed and each process's instruction counts; with logins,
     that many log-ins and no messages, the generator counted too."""
     tag = f"{seconds}-{logins}"
@@ -77,6 +77,10 @@ def run(tmp, certs, pairs, seconds, logins=0):
     bin_dir = profiled_bin(node_dir, out)
     node = bench.Node(node_dir, certs, bin_dir=bin_dir)
     node.write_config(log_level="warning", extra=bench.LIMITS)
+    if resume:
+        text = open(node.config).read().replace(
+            "\ntls:\n", f"\ntls:\n  ticket_key: {bench.write_ticket_key(node_dir)}\n")
+        node.write_config(text=text)
     for i in range(bench.ACCOUNTS):
         node.add_user(f"bench{i}", bench.PASSWORD)
     node.start(wait_ready=False)
@@ -86,7 +90,8 @@ def run(tmp, certs, pairs, seconds, logins=0):
         if logins:
             generator = os.path.join(out, "rxmpp-load.out")
             command = bench.load_command(
-                "setup", ["--sessions", str(logins), "--concurrency", "20"], [node.client_port],
+                "setup", ["--sessions", str(logins), "--concurrency", "20"]
+                + (["--resume"] if resume else []), [node.client_port],
                 node.component_port, certs["ca"], node.proc.pid)
             subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={generator}",
                             "--dump-instr=no", *command], check=True, capture_output=True,
@@ -114,6 +119,10 @@ def main():
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--logins", type=int, default=0,
                         help="count N log-ins (2N minus N) instead of messages")
+    parser.add_argument("--resume", action="store_true",
+                        help="with --logins: each client logs in twice, the second time "
+                        "resuming its TLS session (the node has a tls.ticket_key): the "
+                        "figures are then a full and a resumed log-in together")
     parser.add_argument("--keep", metavar="DIR",
                         help="run in DIR (new) and keep the callgrind files there, "
                         "for callgrind_annotate --tree=caller")
@@ -124,8 +133,8 @@ def main():
           else tempfile.TemporaryDirectory(prefix="rxmpp-profile-")) as tmp:
         certs = make_server_certs(os.path.join(tmp, "certs"))
         if args.logins:
-            _, base = run(tmp, certs, 0, 0, args.logins)
-            _, counts = run(tmp, certs, 0, 0, 2 * args.logins)
+            _, base = run(tmp, certs, 0, 0, args.logins, args.resume)
+            _, counts = run(tmp, certs, 0, 0, 2 * args.logins, args.resume)
             report = {"logins": args.logins}
             for name, (total, files) in counts.items():
                 report[name] = (total - base[name][0]) / args.logins
