@@ -710,6 +710,10 @@ static void become_leader(struct elector *e)
 	memset(e->progress, 0, sizeof(e->progress));
 	memset(e->departures, 0, sizeof(e->departures));
 	progress_sync(e);
+	/* A removal the leader before did not see committed: this one tells
+	 * the members it removed, as that one would have. */
+	if (e->p.committed.index < e->p.config.index)
+		departures_sync(e, &e->p.committed);
 	/* The first entry of a term: its commit commits the earlier terms'
 	 * entries.  Protocol 3 knows only memberships: then the membership
 	 * itself, re-entered (what 0.2.0 did). */
@@ -719,8 +723,6 @@ static void become_leader(struct elector *e)
 	} else {
 		leader_append(e, ELECTOR_ENTRY_NOOP, NULL, 0);
 	}
-	if (e->role == ELECTOR_LEADER)
-		send_heartbeats(e);
 }
 
 static void count_vote(struct elector *e, uint64_t from)
@@ -1162,8 +1164,12 @@ static void on_append_reply(struct elector *e, struct peer_progress *pr,
 		/* A refusal of an append it since matched is stale. */
 		if (m->prev_index <= pr->match)
 			return;
-		uint64_t next =
-		    m->hint_index + 1 < m->prev_index ? m->hint_index + 1 : m->prev_index;
+		/* The follower's hint, then ours (etcd's findConflictByTerm on
+		 * both sides): a whole term that cannot match is skipped. */
+		uint64_t hint = m->hint_index <= last_index(e) ? m->hint_index : last_index(e);
+		if (m->hint_term > 0)
+			hint = conflict_hint(e, hint, m->hint_term);
+		uint64_t next = hint + 1 < m->prev_index ? hint + 1 : m->prev_index;
 		pr->next = next > pr->match ? next : pr->match + 1;
 		send_append(e, pr);
 		return;
@@ -1738,4 +1744,90 @@ int elector_leader_view(const struct elector *e, uint64_t id, uint64_t *silence,
 		}
 	}
 	return -1;
+}
+
+/* FNV-1a over the fields that matter, in a fixed order. */
+static void mix(uint64_t *h, uint64_t v)
+{
+	for (int i = 0; i < 8; i++) {
+		*h ^= (uint8_t)(v >> (8 * i));
+		*h *= 0x100000001b3ull;
+	}
+}
+
+static void mix_config(uint64_t *h, const struct elector_config *c)
+{
+	mix(h, c->index);
+	mix(h, c->term);
+	mix(h, c->count);
+	for (uint32_t i = 0; i < c->count && i < ELECTOR_MEMBERS_MAX; i++)
+		mix(h, c->members[i].id);
+}
+
+static void mix_progress(uint64_t *h, const struct elector *e, const struct peer_progress *pr)
+{
+	mix(h, pr->id);
+	mix(h, pr->match);
+	mix(h, pr->next);
+	mix(h, pr->applied);
+	mix(h, pr->heard);
+	/* Only whether it was heard within an election timeout decides. */
+	uint64_t silence = e->now - pr->heard_at;
+	mix(h, silence < e->opt.election_ticks_min ? silence : UINT64_MAX);
+}
+
+uint64_t elector_digest(const struct elector *e)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	mix(&h, e->p.term);
+	mix(&h, e->p.voted_for);
+	mix(&h, e->p.commit_index);
+	mix_config(&h, &e->p.config);
+	mix_config(&h, &e->p.committed);
+	mix(&h, e->compat);
+	mix(&h, e->snap.index);
+	mix(&h, e->snap.term);
+	mix(&h, e->snap.len);
+	for (size_t i = 0; i < e->snap.len; i++)
+		mix(&h, e->snap.data[i]);
+	for (size_t i = 0; i < e->log_count; i++) {
+		const struct elector_entry *x = &e->log[i];
+		mix(&h, x->term);
+		mix(&h, x->type);
+		mix(&h, x->len);
+		for (uint32_t k = 0; k < x->len; k++)
+			mix(&h, x->data[k]);
+	}
+	mix(&h, e->applied);
+	mix(&h, e->role);
+	mix(&h, e->leader);
+	mix(&h, e->elapsed);
+	mix(&h, e->timeout);
+	mix(&h, e->heartbeat_due);
+	mix(&h, e->quorum_due);
+	mix(&h, e->leader_heard < e->opt.election_ticks_min ? e->leader_heard : UINT64_MAX);
+	mix(&h, e->transferee);
+	mix(&h, e->transfer_elapsed);
+	mix(&h, e->rng);
+	mix(&h, e->vote_count);
+	for (unsigned i = 0; i < e->vote_count; i++)
+		mix(&h, e->votes[i]);
+	if (e->role == ELECTOR_LEADER) {
+		for (size_t i = 0; i < ELECTOR_MEMBERS_MAX; i++)
+			mix_progress(&h, e, &e->progress[i]);
+		for (size_t i = 0; i < ELECTOR_MEMBERS_MAX; i++) {
+			const struct departure *d = &e->departures[i];
+			mix(&h, d->state);
+			if (d->state != ELECTOR_DEPARTURE_NONE) {
+				mix(&h, d->member.id);
+				mix(&h, d->index);
+				uint64_t since = e->now - d->since;
+				mix(&h, since < 2 * (uint64_t)e->opt.election_ticks_max
+					    ? since
+					    : UINT64_MAX);
+				mix_progress(&h, e, &d->pr);
+			}
+		}
+	}
+	return h;
 }

@@ -428,6 +428,13 @@ uint64_t elector_silence(const struct elector *e, uint64_t id);
  * not since it leads) and `*age` (ticks since the report; 0 on the
  * leader); -1 when there is no such report. */
 int elector_leader_view(const struct elector *e, uint64_t id, uint64_t *silence, uint64_t *age);
+/* A hash of everything that decides what this core does next (terms,
+ * votes, the log, the snapshot's meta, timers relative to now, what the
+ * leader knows of each member), not of what it merely reports (the
+ * leader's view of silences): states that hash alike behave alike, which
+ * lets the exhaustive explorer of the tests merge them.  Pending output
+ * is not in it. */
+uint64_t elector_digest(const struct elector *e);
 /* The one name of each role ("PRE-CANDIDATE"...): the elector's log lines
  * and rxmppctl cluster status both print it. */
 const char *elector_role_name(enum elector_role role);

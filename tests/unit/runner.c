@@ -22,6 +22,8 @@ int main(void)
 	srunner_add_suite(runner, accounts_suite());
 	srunner_add_suite(runner, elector_suite());
 	srunner_add_suite(runner, elector_sim_suite());
+	srunner_add_suite(runner, elector_explore_suite());
+	srunner_add_suite(runner, elector_scenarios_suite());
 	srunner_add_suite(runner, elector_state_suite());
 	srunner_add_suite(runner, elector_machine_suite());
 	srunner_add_suite(runner, elector_log_store_suite());

@@ -18,6 +18,8 @@ Suite *table_suite(void);
 Suite *accounts_suite(void);
 Suite *elector_suite(void);
 Suite *elector_sim_suite(void);
+Suite *elector_explore_suite(void);
+Suite *elector_scenarios_suite(void);
 Suite *elector_state_suite(void);
 Suite *elector_machine_suite(void);
 Suite *elector_log_store_suite(void);
