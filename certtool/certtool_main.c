@@ -23,9 +23,10 @@ static const struct verb {
      "[subjectAltName:name,...] [--key-type TYPE] [--force]",
      "Write a new private key to BASENAME.key (mode 0600) and a certificate request for it\n"
      "to BASENAME.csr.  Alternative names are DNS names or IP addresses; put the XMPP\n"
-     "domain and the node's own name there (RFC 6120 section 13.7).  TYPE is rsa2048\n"
-     "(default), rsa3072, rsa4096, p256 or p384.  An existing BASENAME.key is kept\n"
-     "unless --force is given."},
+     "domain and the node's own name there (RFC 6120 section 13.7).  TYPE is p256\n"
+     "(default: ECDSA P-256, which costs a server far less per TLS handshake than RSA),\n"
+     "p384, rsa2048 (for a CA that signs RSA keys only), rsa3072 or rsa4096.  An existing\n"
+     "BASENAME.key is kept unless --force is given."},
     {"selfsigned", certtool_selfsigned,
      "selfsigned BASENAME [CN:name] [...as csr...] [--days N] [--key-type TYPE] [--force]",
      "Write a new key to BASENAME.key and a self-signed certificate for it to BASENAME.crt\n"
@@ -135,7 +136,7 @@ int main(int argc, char **argv)
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
 	};
-	struct ct_options o = {.key_type = "rsa2048", .purpose = "server"};
+	struct ct_options o = {.key_type = "p256", .purpose = "server"};
 	bool help = false;
 	int c;
 	while ((c = getopt_long(argc, argv, "hV", options, NULL)) != -1) {

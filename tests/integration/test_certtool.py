@@ -60,7 +60,7 @@ def test_csr_writes_a_0600_key_and_a_request_with_the_names(tmp_path):
     result = certtool("csr", "node1", "CN:xmpp.example.com", "O:Example", "C:DE",
                       "subjectAltName:xmpp.example.com,node1.example.com,192.0.2.1", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "wrote node1.key (RSA 2048, mode 0600)" in result.stdout
+    assert "wrote node1.key (EC P-256, mode 0600)" in result.stdout
     assert stat.S_IMODE(os.stat(tmp_path / "node1.key").st_mode) == 0o600
     with open(tmp_path / "node1.csr", "rb") as f:
         csr = x509.load_pem_x509_csr(f.read())
@@ -70,7 +70,9 @@ def test_csr_writes_a_0600_key_and_a_request_with_the_names(tmp_path):
     alt = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert alt.get_values_for_type(x509.DNSName) == ["xmpp.example.com", "node1.example.com"]
     assert [str(a) for a in alt.get_values_for_type(x509.IPAddress)] == ["192.0.2.1"]
-    assert isinstance(csr.public_key(), rsa.RSAPublicKey) and csr.public_key().key_size == 2048
+    # ECDSA P-256 by default: the cheapest signature for every full handshake.
+    key = csr.public_key()
+    assert isinstance(key, ec.EllipticCurvePublicKey) and key.curve.name == "secp256r1"
     assert result.stderr == ""
     # The key is never printed.
     key_text = (tmp_path / "node1.key").read_text()
@@ -91,6 +93,12 @@ def test_csr_key_types_warnings_and_an_existing_key(tmp_path):
     assert (tmp_path / "ec.key").read_bytes() == before
     nosan = certtool("csr", "nosan", "CN:xmpp.example.com", cwd=tmp_path)
     assert "warning: no subjectAltName" in nosan.stderr
+    result = certtool("csr", "rsa", "CN:xmpp.example.com", "subjectAltName:xmpp.example.com",
+                      "--key-type", "rsa2048", cwd=tmp_path)
+    assert "wrote rsa.key (RSA 2048, mode 0600)" in result.stdout
+    with open(tmp_path / "rsa.csr", "rb") as f:
+        key = x509.load_pem_x509_csr(f.read()).public_key()
+    assert isinstance(key, rsa.RSAPublicKey) and key.key_size == 2048
     bad = certtool("csr", "bad", "CN:x.example", "--key-type", "dsa", cwd=tmp_path)
     assert bad.returncode == 1 and "--key-type 'dsa'" in bad.stderr
 
