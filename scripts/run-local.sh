@@ -31,6 +31,12 @@ if [ ! -f "$run/rxmpp.crt" ]; then
 	rm -f "$run/rxmpp.csr"
 fi
 
+if [ ! -f "$run/ticket.key" ]; then
+	# The cluster's TLS ticket key (tls.ticket_key, mode 0600 by the umask):
+	# a client of one node resumes its TLS session on another.
+	openssl rand -hex 32 >"$run/ticket.key"
+fi
+
 secret() {
 	openssl rand -base64 18 | tr '+/' '-_'
 }
@@ -64,6 +70,7 @@ listen:
 tls:
   key: ../rxmpp.key
   certificate: ../rxmpp.crt
+  ticket_key: ../ticket.key
 cluster:
   enabled: true
   port: $((base + 2))

@@ -15,6 +15,7 @@ import pwd
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import threading
 
@@ -86,6 +87,9 @@ def test_make_run_forms_a_cluster_where_the_demo_users_talk(tmp_path):
         credentials = dict(line.split() for line in (run / "demo-credentials").read_text()
                            .splitlines())
         demo_users_talk(run, credentials)
+        # The nodes share a TLS ticket key, the owner's only.
+        assert stat.S_IMODE(os.stat(run / "ticket.key").st_mode) == 0o600
+        assert "ticket_key: ../ticket.key" in (run / "node1" / "rxmpp.yaml").read_text()
         assert "call bridge (an XEP-0114 component" in text
         assert "component cb1.localhost, secret " + credentials["cb1.localhost"] in text
         brought_back = follow_the_failover_recipe(top, text)
