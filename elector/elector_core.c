@@ -1687,7 +1687,17 @@ bool elector_state_removed(const struct elector_persistent *p, uint64_t id)
 
 bool elector_removed(const struct elector *e)
 {
-	return elector_state_removed(&e->p, e->opt.id);
+	if (!elector_state_removed(&e->p, e->opt.id))
+		return false;
+	/* A node that joins replays memberships from before it was added:
+	 * the leader it follows listing it says it is joining, not removed. */
+	if (e->leader != ELECTOR_NONE && e->report.from == e->leader) {
+		for (uint32_t i = 0; i < e->report.count; i++) {
+			if (e->report.ids[i] == e->opt.id)
+				return false;
+		}
+	}
+	return true;
 }
 
 enum elector_departure elector_departure(const struct elector *e, uint64_t id)

@@ -395,8 +395,11 @@ enum elector_departure elector_departure(const struct elector *e, uint64_t id);
 /* Leader: the i-th removed member still being told (NULL past the last):
  * the shell keeps a link to each. */
 const struct elector_member *elector_departing(const struct elector *e, size_t i);
-/* This node's committed membership does not list it: it was removed.
- * The same of persisted state `p` of node `id` (rxmppctl reset asks). */
+/* This node's committed membership does not list it: it was removed
+ * (unless the leader it follows lists it: a node that joins replays the
+ * memberships from before it was added).  The same of persisted state
+ * `p` of node `id` (rxmppctl reset asks; a node stopped while it was
+ * joining may show as removed there). */
 bool elector_removed(const struct elector *e);
 bool elector_state_removed(const struct elector_persistent *p, uint64_t id);
 

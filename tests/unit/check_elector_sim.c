@@ -577,10 +577,19 @@ static void sim_check_progress(struct sim *s, int leader)
 	uint8_t data[4] = {1, 2, 3, 4};
 	uint64_t index, term;
 	const char *why;
-	if (elector_propose(s->nodes[leader].e, data, sizeof(data), &index, &term, &why) == -1)
-		return; /* a transfer under way, or too much in flight: not this time */
-	sim_drain(s, leader);
 	uint64_t start = s->now;
+	while (elector_propose(s->nodes[leader].e, data, sizeof(data), &index, &term, &why) == -1) {
+		if (s->now - start > 20 * ELECTION_MAX) {
+			sim_fail(s, "no proposal taken after healing");
+			return;
+		}
+		sim_step(s);
+		leader = sim_agreed_leader(s);
+		if (leader < 0)
+			leader = 0;
+	}
+	sim_drain(s, leader);
+	start = s->now;
 	for (;;) {
 		bool all = true;
 		for (int i = 0; i < s->n; i++) {
@@ -603,7 +612,48 @@ struct sim_totals {
 	uint64_t compactions;
 	uint64_t snapshots;
 	unsigned told;
+	unsigned rejoined;
 };
+
+/* The member removed is reset (its disk wiped: it knows nothing) and
+ * joins again under a new id, as `rxmppctl reset` makes it: the leader
+ * adds it, and it gets the log or a snapshot of it; then a proposal
+ * reaches its state machine too. */
+static void sim_rejoin(struct sim *s, int at, struct sim_totals *totals)
+{
+	elector_testkit_crash(&s->nodes[at]);
+	elector_testkit_disk_free(&s->nodes[at].disk);
+	s->nodes[at].id = 200 + (uint64_t)at;
+	s->nodes[at].machine = (struct elector_testkit_machine){0};
+	sim_boot(s, at);
+	struct elector_member m;
+	elector_testkit_member(s->nodes[at].id, &m);
+	bool added = false;
+	for (int t = 0; t < 20 * ELECTION_MAX && !added && s->failure[0] == '\0'; t++) {
+		int l = sim_leader(s);
+		if (l >= 0 &&
+		    elector_propose_add(s->nodes[l].e, m.id, m.address, m.fingerprint) == 0) {
+			added = true;
+			sim_drain(s, l);
+		}
+		sim_step(s);
+	}
+	if (!added) {
+		sim_fail(s, "the reset member could not be added again");
+		return;
+	}
+	for (int t = 0; t < 40 * ELECTION_MAX && s->failure[0] == '\0'; t++) {
+		int l = sim_agreed_leader(s);
+		if (l >= 0 && elector_config(s->nodes[at].e)->count > 0) {
+			sim_check_progress(s, l);
+			if (s->failure[0] == '\0')
+				totals->rejoined++;
+			return;
+		}
+		sim_step(s);
+	}
+	sim_fail(s, "the reset member never learnt the membership");
+}
 
 /* One schedule: chaos, then healing. */
 static void sim_run(int n, uint64_t seed, char *failure, size_t failure_size,
@@ -676,6 +726,8 @@ static void sim_run(int n, uint64_t seed, char *failure, size_t failure_size,
 		int at = sim_index(s, s->removed);
 		if (at >= 0 && elector_removed(s->nodes[at].e))
 			totals->told++;
+		if (at >= 0 && s->failure[0] == '\0')
+			sim_rejoin(s, at, totals);
 	}
 	if (took > totals->worst)
 		totals->worst = took;
@@ -714,7 +766,8 @@ static void run_many(int n, unsigned count)
 	       (unsigned long long)totals.proposals, (unsigned long long)totals.compactions,
 	       (unsigned long long)totals.snapshots);
 	if (n == 5)
-		printf("; the member removed knew it in %u", totals.told);
+		printf("; the member removed knew it in %u, was reset and joined again in %u",
+		       totals.told, totals.rejoined);
 	printf("\n");
 }
 
