@@ -45,8 +45,13 @@ LIMITS = ("limits:\n  max_sessions: none\n  max_resources_per_user: none\n"
 # name, scenario, arguments; the figures each reports are in docs/PERFORMANCE.md.
 SINGLE = [
     ("idle 1000", "idle", ["--sessions", "1000"]),
+    ("idle 10000", "idle", ["--sessions", "10000", "--concurrency", "100"]),
     ("setup 500", "setup", ["--sessions", "500", "--concurrency", "50"]),
     ("chat 20 pairs", "chat", ["--pairs", "20", "--seconds", "10", "--window", "16"]),
+    # Many users, each with one message in flight to the other of its pair:
+    # little to batch, so the cost of every single message shows (issue 21).
+    ("chat 1000 users", "chat",
+     ["--pairs", "500", "--seconds", "20", "--window", "1", "--both-ways"]),
     ("bridges 20 users, 2 bridges", "bridges",
      ["--pairs", "20", "--bridges", str(BRIDGES), "--seconds", "10", "--window", "8"]),
 ]
@@ -109,9 +114,11 @@ def load(node, scenario, args, ports, root):
     return json.loads(result.stdout)
 
 
-def single_node_runs(tmp, certs):
+def single_node_runs(tmp, certs, only=None):
     results = {}
     for name, scenario, args in SINGLE:
+        if only and name not in only:
+            continue
         # A fresh node per scenario: one's leftovers do not weigh on the next.
         directory = os.path.join(tmp, f"single-{scenario}")
         shutil.rmtree(directory, ignore_errors=True)
@@ -207,6 +214,9 @@ def main():
                         help="clients on the leader in the failover scenario")
     parser.add_argument("--relogin-concurrency", type=int, default=RELOGIN_CONCURRENCY,
                         help="failover: re-log-ins under way at once (default: all)")
+    parser.add_argument("--only", action="append", metavar="NAME",
+                        help="run only this one-node scenario (by its name, e.g. "
+                        "'chat 1000 users'; repeatable; implies --no-cluster)")
     parser.add_argument("--failover-only", action="store_true",
                         help="of the cluster scenarios, only the failover (implies --no-single)")
     parser.add_argument("--no-resume", action="store_true",
@@ -222,8 +232,8 @@ def main():
         for run in range(args.runs):
             print(f"run {run + 1} of {args.runs}", flush=True)
             single = not args.no_single and not args.failover_only
-            figures = single_node_runs(tmp, certs) if single else {}
-            if not args.no_cluster:
+            figures = single_node_runs(tmp, certs, args.only) if single else {}
+            if not args.no_cluster and not args.only:
                 figures.update(cluster_runs(tmp, certs, args.storm, args.relogin_concurrency,
                                             args.failover_only, not args.no_resume))
             runs.append(figures)

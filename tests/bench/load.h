@@ -38,6 +38,7 @@ struct load_options {
 	const char *bridge_secret;
 	bool plain;	      /* SASL PLAIN instead of SCRAM-SHA-1 */
 	bool component_plain; /* components without TLS (servers that offer none) */
+	bool both_ways;	      /* chat: each user of a pair sends to the other */
 	unsigned sessions;
 	unsigned pairs;
 	unsigned bridges;

@@ -30,6 +30,7 @@ static const char usage[] =
     "  --bridge-prefix B      components B0.D, B1.D, ... (default cb)\n"
     "  --bridge-secret S      their shared secret\n"
     "  --sessions N --pairs P --bridges B --seconds T --window W --concurrency C\n"
+    "  --both-ways            chat: both users of a pair send, each with W in flight\n"
     "  --server-root PID      measure this process and its descendants\n"
     "  --rate R               failover: messages per second per sender (default 20)\n"
     "  --kill-pids P,P...     failover: the leader node's processes, killed with SIGKILL\n"
@@ -273,6 +274,7 @@ int main(int argc, char **argv)
 	    {"component-plain", 0, 0, 'C'},
 	    {"relogin-concurrency", 1, 0, 'L'},
 	    {"resume", 0, 0, 'U'},
+	    {"both-ways", 0, 0, 'X'},
 	    {0, 0, 0, 0},
 	};
 	int c;
@@ -345,6 +347,9 @@ int main(int argc, char **argv)
 			break;
 		case 'C':
 			o.component_plain = true;
+			break;
+		case 'X':
+			o.both_ways = true;
 			break;
 		case 'T':
 			o.rate = number(optarg, "--rate");

@@ -409,16 +409,23 @@ static int run_chat(struct load_report *r)
 {
 	/* Receivers on the last port given: another node in a cluster run. */
 	uint16_t receive_port = O->ports[O->port_count - 1];
+	unsigned ways = O->both_ways ? 2 : 1;
 	sessions_alloc(2 * O->pairs);
-	flows = calloc(O->pairs, sizeof(*flows));
-	flow_count = O->pairs;
+	flows = calloc(ways * O->pairs, sizeof(*flows));
+	flow_count = ways * O->pairs;
+	/* Flow i goes from session 2i to 2i+1; with both ways, flow P+i goes
+	 * back.  A session's arg is the flow it receives. */
 	for (unsigned i = 0; i < O->pairs; i++) {
 		xmpp_session_init(&sessions[2 * i], O, 2 * i, (2 * i) % O->accounts, O->ports[0],
-				  &login_events, NULL);
+				  &login_events, ways == 2 ? &flows[O->pairs + i] : NULL);
 		xmpp_session_init(&sessions[2 * i + 1], O, 2 * i + 1, (2 * i + 1) % O->accounts,
 				  receive_port, &login_events, &flows[i]);
 		flows[i].from = &sessions[2 * i];
 		flows[i].to = &sessions[2 * i + 1];
+		if (ways == 2) {
+			flows[O->pairs + i].from = &sessions[2 * i + 1];
+			flows[O->pairs + i].to = &sessions[2 * i];
+		}
 	}
 	if (login_all() == -1)
 		return -1;

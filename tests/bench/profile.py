@@ -5,7 +5,8 @@ listener and router run under valgrind's callgrind (instruction counts, not
 seconds: repeatable on a shared machine), drives `rxmpp-load chat` through
 it, and prints each process's top functions per delivered message.
 
-    /usr/bin/python3 tests/bench/profile.py [--pairs 4] [--seconds 5] [--keep DIR]
+    /usr/bin/python3 tests/bench/profile.py [--pairs 4] [--seconds 5] [--window 8]
+        [--both-ways] [--keep DIR]
 
 The log-ins are part of the run; their share is measured separately with
 `--seconds 0` and subtracted.  With `--logins N` it counts log-ins instead
@@ -55,18 +56,36 @@ def total_instructions(path):
     return 0
 
 
-def top_functions(path, count=12):
-    out = subprocess.run(["callgrind_annotate", "--inclusive=no", path], capture_output=True,
-                         text=True, timeout=300).stdout
-    rows = []
+def function_counts(path):
+    """Exclusive instructions by function, as callgrind_annotate reports them."""
+    out = subprocess.run(["callgrind_annotate", "--inclusive=no", "--threshold=100", path],
+                         capture_output=True, text=True, timeout=300).stdout
+    counts = {}
     for line in out.splitlines():
-        m = re.match(r"\s*([\d,]+) \(\s*([\d.]+)%\)\s+(\S.*)", line)
-        if m:
-            rows.append((int(m.group(1).replace(",", "")), float(m.group(2)), m.group(3)))
-    return rows[:count]
+        m = re.match(r"\s*([\d,]+) \(\s*[\d.]+%\)\s+(\S.*)", line)
+        if m and not m.group(2).startswith(("=>", "<", "*")) and ":" in m.group(2):
+            name = re.sub(r" \[.*\]$", "", m.group(2))
+            counts[name] = counts.get(name, 0) + int(m.group(1).replace(",", ""))
+    return counts
 
 
-def run(tmp, certs, pairs, seconds, logins=0, resume=False):
+def top_functions(files, base_files, per, count=14):
+    """The functions that grew most from the base run to this one, per
+    message (or log-in): what the measured work itself cost, without the
+    set-up that both runs share."""
+    grown = {}
+    for path in files:
+        for name, n in function_counts(path).items():
+            grown[name] = grown.get(name, 0) + n
+    for path in base_files:
+        for name, n in function_counts(path).items():
+            grown[name] = grown.get(name, 0) - n
+    total = sum(grown.values())
+    rows = sorted(grown.items(), key=lambda item: -item[1])[:count]
+    return [(n / per, 100.0 * n / total if total else 0, name) for name, n in rows]
+
+
+def run(tmp, certs, pairs, seconds, logins=0, resume=False, chat_args=("--window", "8")):
     """Messages routed and each process's instruction counts; with logins,
     that many log-ins and no messages, the generator counted too."""
     tag = f"{seconds}-{logins}"
@@ -99,7 +118,7 @@ def run(tmp, certs, pairs, seconds, logins=0, resume=False):
             figures = {}
         else:
             figures = bench.load(node, "chat", ["--pairs", str(pairs), "--seconds",
-                                                str(seconds), "--window", "8"],
+                                                str(seconds), *chat_args],
                                  [node.client_port], node.proc.pid)
     finally:
         node.stop(timeout=120)
@@ -117,6 +136,9 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--pairs", type=int, default=4)
     parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--window", type=int, default=8, help="messages in flight per sender")
+    parser.add_argument("--both-ways", action="store_true",
+                        help="both users of a pair send (as `chat 1000 users` in make bench)")
     parser.add_argument("--logins", type=int, default=0,
                         help="count N log-ins (2N minus N) instead of messages")
     parser.add_argument("--resume", action="store_true",
@@ -139,12 +161,13 @@ def main():
             for name, (total, files) in counts.items():
                 report[name] = (total - base[name][0]) / args.logins
                 print(f"\n{name}: {report[name]:,.0f} instructions per log-in")
-                for instructions, share, function in top_functions(files[0]):
-                    print(f"  {share:5.1f}%  {function}")
+                for per, share, function in top_functions(files, base[name][1], args.logins):
+                    print(f"  {per:9,.0f} {share:5.1f}%  {function}")
             print(json.dumps(report))
             return
-        _, base = run(tmp, certs, args.pairs, 0)
-        messages, counts = run(tmp, certs, args.pairs, args.seconds)
+        chat_args = ["--window", str(args.window)] + (["--both-ways"] if args.both_ways else [])
+        _, base = run(tmp, certs, args.pairs, 0, chat_args=chat_args)
+        messages, counts = run(tmp, certs, args.pairs, args.seconds, chat_args=chat_args)
         report = {"messages": messages}
         print(f"{messages:.0f} messages routed under callgrind")
         for name, (total, files) in counts.items():
@@ -152,8 +175,9 @@ def main():
             report[name] = per_message
             print(f"\n{name}: {per_message:,.0f} instructions per message "
                   f"(log-ins subtracted)")
-            for instructions, share, function in top_functions(files[0]):
-                print(f"  {share:5.1f}%  {function}")
+            if messages:
+                for per, share, function in top_functions(files, base[name][1], messages):
+                    print(f"  {per:9,.0f} {share:5.1f}%  {function}")
         print(json.dumps(report))
 
 

@@ -47,6 +47,11 @@ def test_setup_idle_chat_and_bridges_count_everything(node_factory):
     assert chat["delivered_per_s"] > 0
     assert chat["lost"] == 0 and chat["duplicated"] == 0 and chat["bounced"] == 0
     assert chat["latency_max"] >= chat["latency_p99"] >= chat["latency_p50"] > 0
+    # Both users of each pair send (make bench's `chat 1000 users`): every
+    # message of both directions is counted, none lost.
+    both = load(node, "chat", "--pairs", "3", "--seconds", "1", "--window", "1", "--both-ways")
+    assert both["delivered_per_s"] > 0 and both["load_cpu_per_1000"] > 0
+    assert both["lost"] == 0 and both["duplicated"] == 0 and both["bounced"] == 0
     bridges = load(node, "bridges", "--pairs", "4", "--bridges", "2", "--seconds", "1")
     assert bridges["delivered_per_s"] > 0
     assert bridges["lost"] == 0 and bridges["duplicated"] == 0
