@@ -77,9 +77,21 @@ int buf_reserve(struct buf *b, size_t want)
 	size_t cap = b->cap < BUF_MIN_ALLOC ? BUF_MIN_ALLOC : b->cap;
 	while (cap - used < want)
 		cap *= 2;
-	char *data = b->sensitive ? buf_wipe_realloc(b->data, b->cap, cap) : realloc(b->data, cap);
-	if (data == NULL)
-		return -1;
+	char *data;
+	if (b->sensitive) {
+		/* Only [0, end) can hold anything: what was consumed or moved
+		 * down was wiped then, and nothing is written past end. */
+		data = malloc(cap);
+		if (data == NULL)
+			return -1;
+		if (b->data != NULL)
+			memcpy(data, b->data, b->end);
+		buf_wipe_free(b->data, b->end);
+	} else {
+		data = realloc(b->data, cap);
+		if (data == NULL)
+			return -1;
+	}
 	b->data = data;
 	b->cap = cap;
 	return 0;

@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #define STREAM_READ_CHUNK (16u * 1024u)
+/* Buffer memory a busy stream keeps once a buffer is empty. */
+#define STREAM_BUSY_KEEP (2u * STREAM_READ_CHUNK)
 /* Restarts of the input (STARTTLS) handled in one read. */
 #define STREAM_INPUT_ROUNDS 8
 
@@ -108,6 +110,32 @@ bool stream_leave(struct stream *s)
 		return true;
 	stream_release(s);
 	return false;
+}
+
+/* What an empty buffer keeps of its memory. */
+static size_t stream_keep(const struct stream *s)
+{
+	return s->busy && s->settings.idle_keep < STREAM_BUSY_KEEP ? STREAM_BUSY_KEEP
+								   : s->settings.idle_keep;
+}
+
+void stream_set_busy(struct stream *s, bool busy)
+{
+	if (s->busy == busy)
+		return;
+	s->busy = busy;
+	if (s->tls_active)
+		tls_conn_keep_buffers(&s->tls, busy);
+	if (busy)
+		return;
+	if (buf_len(&s->raw) == 0)
+		buf_reset(&s->raw, s->settings.idle_keep);
+	if (buf_len(&s->plain) == 0)
+		buf_reset(&s->plain, s->settings.idle_keep);
+	if (buf_len(&s->pending) == 0)
+		buf_reset(&s->pending, s->settings.idle_keep);
+	if (buf_len(&s->out) == 0)
+		buf_reset(&s->out, s->settings.idle_keep);
 }
 
 static void stream_mark_dirty(struct stream *s)
@@ -244,7 +272,7 @@ static int stream_seal(struct stream *s, char *why, size_t why_size)
 		return 0;
 	enum tls_status status =
 	    tls_conn_write(&s->tls, buf_head(&s->pending), buf_len(&s->pending), why, why_size);
-	buf_reset(&s->pending, s->settings.idle_keep);
+	buf_reset(&s->pending, stream_keep(s));
 	return status == TLS_OK ? 0 : -1;
 }
 
@@ -278,7 +306,7 @@ static int stream_send(struct stream *s)
 		}
 		buf_consume(&s->out, (size_t)n);
 	}
-	buf_reset(&s->out, s->settings.idle_keep);
+	buf_reset(&s->out, stream_keep(s));
 	stream_watch(s);
 	return 1;
 }
@@ -404,9 +432,9 @@ static void stream_process(struct stream *s)
 			break;
 	}
 	if (buf_len(&s->raw) == 0)
-		buf_reset(&s->raw, s->settings.idle_keep);
+		buf_reset(&s->raw, stream_keep(s));
 	if (buf_len(&s->plain) == 0)
-		buf_reset(&s->plain, s->settings.idle_keep);
+		buf_reset(&s->plain, stream_keep(s));
 }
 
 static void stream_read(struct stream *s)

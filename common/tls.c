@@ -9,6 +9,9 @@
 
 #include "tls_ticket.h"
 
+/* Below this much room, the plain text buffer is grown to a record's size. */
+#define TLS_PLAIN_ROOM_MIN 2048
+
 static BIO_METHOD *buffer_method;
 
 static int buffer_write(BIO *bio, const char *data, int len)
@@ -280,6 +283,20 @@ void tls_conn_free(struct tls_conn *t)
 	t->ssl = NULL;
 }
 
+void tls_conn_keep_buffers(struct tls_conn *t, bool keep)
+{
+	if (t->ssl == NULL)
+		return;
+	if (keep) {
+		SSL_clear_mode(t->ssl, SSL_MODE_RELEASE_BUFFERS);
+		return;
+	}
+	SSL_set_mode(t->ssl, SSL_MODE_RELEASE_BUFFERS);
+	/* Refused while a record is half read or half written; the mode gives
+	 * them back after that record. */
+	SSL_free_buffers(t->ssl);
+}
+
 static enum tls_status tls_status_of(struct tls_conn *t, int rc, char *why, size_t why_size,
 				     const char *what)
 {
@@ -318,7 +335,10 @@ enum tls_status tls_conn_read(struct tls_conn *t, struct buf *plain, char *why, 
 		 * 10,000 instructions for nothing, once per read event. */
 		if (buf_len(t->in) == 0 && !SSL_has_pending(t->ssl))
 			return TLS_OK;
-		if (buf_reserve(plain, 16384) == -1) {
+		/* Room for a whole record only when little is left: asking for
+		 * it every time would grow the buffer (a copy) for each record
+		 * after a short one in the same read. */
+		if (buf_room(plain) < TLS_PLAIN_ROOM_MIN && buf_reserve(plain, 16384) == -1) {
 			snprintf(why, why_size, "input buffer full");
 			return TLS_ERROR;
 		}

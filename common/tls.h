@@ -41,6 +41,12 @@ int tls_conn_init(struct tls_conn *t, SSL_CTX *ctx, struct buf *in, struct buf *
 /* The same for the side that connects. */
 int tls_conn_init_client(struct tls_conn *t, SSL_CTX *ctx, struct buf *in, struct buf *out);
 void tls_conn_free(struct tls_conn *t);
+/* Keeps OpenSSL's two record buffers (about 34 KiB) between reads and
+ * writes, or gives them back now and after each use from here on (the
+ * default).  Giving them back costs, per record read, the wiping of the
+ * whole 16 KiB read buffer (SSL_OP_CLEANSE_PLAINTEXT); a busy session
+ * keeps them, and what it read is still wiped as it is read. */
+void tls_conn_keep_buffers(struct tls_conn *t, bool keep);
 
 enum tls_status {
 	TLS_OK,	    /* progress made or nothing to do */

@@ -103,6 +103,7 @@ struct conn {
 	bool sm_final;		 /* ended on purpose: not kept for resumption */
 	struct listener_csi csi; /* XEP-0352 */
 	int64_t last_in;
+	unsigned inputs_since_quiet; /* reads since the session was last quiet */
 	int64_t last_out;
 	struct ev_timer *timer;
 	struct conn *next;

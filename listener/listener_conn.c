@@ -25,8 +25,11 @@
 
 /* A peer that does not read its output is dropped past this much. */
 #define CONN_OUTPUT_MAX (8u * 1024u * 1024u)
-/* A session silent this long gives its parser's memory back. */
+/* A session silent this long gives its parser's and its buffers' memory
+ * back. */
 #define CONN_PARSER_IDLE_MS 5000
+/* Reads after which a session counts as busy (stream_set_busy). */
+#define CONN_BUSY_INPUTS 16
 /* Time to flush the last bytes of a closing connection. */
 #define CONN_LINGER_MS 2000
 /* Buffers of an idle connection are given back whole. */
@@ -539,6 +542,14 @@ static void conn_input(struct stream *s)
 {
 	struct conn *c = (struct conn *)s;
 	c->last_in = ev_now(listener_state.loop);
+	/* A session in use keeps its buffers until it has been quiet for
+	 * CONN_PARSER_IDLE_MS (conn_timer); one logging in, or that sent only
+	 * its first few stanzas since, does not: kept for a moment, the
+	 * buffers of a crowd that logs in and falls idle leave holes in the
+	 * heap (measured: 3 KiB more per idle session at 10,000). */
+	if ((c->state == CONN_SESSION || c->state == CONN_COMPONENT) &&
+	    ++c->inputs_since_quiet >= CONN_BUSY_INPUTS)
+		stream_set_busy(s, true);
 	for (int rounds = 0; rounds < 8 && c->state != CONN_CLOSING; rounds++) {
 		struct buf *in = stream_input(s);
 		buf_consume(in, conn_parse(c, buf_head(in), buf_len(in)));
@@ -655,11 +666,13 @@ static int64_t conn_timer(struct ev_timer *timer, void *arg)
 		listener_conn_send(c, " ", 1); /* RFC 6120 4.6.1 whitespace keepalive */
 	}
 	int64_t next = lim->idle_timeout_ms - (now - c->last_in);
-	if (authenticated && listener_xml_stream_loaded(c->xml)) {
+	if (authenticated && (listener_xml_stream_loaded(c->xml) || c->stream.busy)) {
 		int64_t quiet = now - c->last_in;
-		if (quiet >= CONN_PARSER_IDLE_MS)
+		if (quiet >= CONN_PARSER_IDLE_MS) {
 			listener_xml_stream_release(c->xml);
-		else if (CONN_PARSER_IDLE_MS - quiet < next)
+			stream_set_busy(&c->stream, false);
+			c->inputs_since_quiet = 0;
+		} else if (CONN_PARSER_IDLE_MS - quiet < next)
 			next = CONN_PARSER_IDLE_MS - quiet;
 	}
 	if (!authenticated) {

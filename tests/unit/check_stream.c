@@ -4,7 +4,7 @@
  * loop; partial writes, the output bound, the end of a stream, frees
  * from inside the stream's own callbacks, paused input, reads an owner
  * defers, whitespace and plain text before the first TLS record (STARTTLS),
- * and the count of
+ * a busy stream's kept buffers, and the count of
  * unsent output over all streams (back to zero once every one is freed). */
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -305,6 +305,49 @@ START_TEST(test_tls_handshake_and_gathered_output)
 }
 END_TEST
 
+/* A busy stream keeps its buffers and OpenSSL's between reads; once it is
+ * no longer busy it gives them back, and OpenSSL gives its own back after
+ * each record again.  What it was sent arrives whole either way. */
+START_TEST(test_a_busy_stream_keeps_its_buffers)
+{
+	tls_pair_new();
+	SSL_set_mode(b->stream.tls.ssl, SSL_MODE_RELEASE_BUFFERS); /* as tls.c's contexts */
+	run_until(both_secured);
+	ck_assert(SSL_get_mode(b->stream.tls.ssl) & SSL_MODE_RELEASE_BUFFERS);
+	stream_set_busy(&b->stream, true);
+	ck_assert(!(SSL_get_mode(b->stream.tls.ssl) & SSL_MODE_RELEASE_BUFFERS));
+	static char data[40000];
+	fill_pattern(data, sizeof(data), 5);
+	ck_assert_int_eq(stream_write(&a->stream, data, 100), 0);
+	want = 100;
+	run_until(b_has_all);
+	/* Consumed, and kept: the input buffers of a busy stream stay. */
+	ck_assert_uint_eq(buf_len(&b->stream.plain), 0);
+	ck_assert_ptr_nonnull(b->stream.plain.data);
+	ck_assert_ptr_nonnull(b->stream.raw.data);
+	/* A short record followed by another in the same read does not grow
+	 * the plain text buffer to room for a whole record more (a copy). */
+	size_t cap = b->stream.plain.cap;
+	ck_assert_uint_le(cap, 16384);
+	for (size_t sent = 100; sent < sizeof(data); sent += 3900) {
+		size_t n = sizeof(data) - sent < 3900 ? sizeof(data) - sent : 3900;
+		ck_assert_int_eq(stream_write(&a->stream, data + sent, 100), 0);
+		ck_assert_int_eq(stream_flush(&a->stream), 0); /* a record of its own */
+		ck_assert_int_eq(stream_write(&a->stream, data + sent + 100, n - 100), 0);
+		want = sent + n;
+		run_until(b_has_all);
+	}
+	ck_assert_uint_eq(b->stream.plain.cap, cap);
+	ck_assert_int_eq(memcmp(buf_head(&b->got), data, sizeof(data)), 0);
+	stream_set_busy(&b->stream, false);
+	ck_assert(SSL_get_mode(b->stream.tls.ssl) & SSL_MODE_RELEASE_BUFFERS);
+	ck_assert_ptr_null(b->stream.plain.data);
+	ck_assert_ptr_null(b->stream.raw.data);
+	pair_free();
+	tls_contexts_free();
+}
+END_TEST
+
 START_TEST(test_garbage_under_tls_ends_the_stream)
 {
 	pair_new();
@@ -540,6 +583,7 @@ Suite *stream_suite(void)
 	tcase_add_test(tc, test_clear_output_leaves_whole_through_partial_sends);
 	tcase_add_test(tc, test_output_past_the_bound_is_refused_whole);
 	tcase_add_test(tc, test_tls_handshake_and_gathered_output);
+	tcase_add_test(tc, test_a_busy_stream_keeps_its_buffers);
 	tcase_add_test(tc, test_garbage_under_tls_ends_the_stream);
 	tcase_add_test(tc, test_tls_preamble);
 	tcase_add_test(tc, test_whitespace_before_the_first_tls_record_is_skipped);
