@@ -6,6 +6,7 @@
  * through elector_ready.
  */
 #include "elector_core.h"
+#include "elector_log.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -53,19 +54,9 @@ struct elector {
 	struct elector_persistent p;
 	struct elector_persistent told; /* as handed out last */
 	bool compat;
-	/* The log: entries snap.index+1 .. snap.index+log_count; each one's
-	 * data is its own allocation, freed at elector_advance once dropped. */
-	struct elector_snapshot snap;
-	struct elector_entry *log;
-	size_t log_count;
-	size_t log_cap;
-	uint64_t unstable;  /* the first index to write; 0: none */
-	bool snap_unstable; /* `snap` to install */
-	uint64_t applied;   /* handed out to apply and advanced */
-	uint64_t applying;  /* handed out by the last elector_ready */
-	void **garbage;
-	size_t garbage_count;
-	size_t garbage_cap;
+	struct elector_log log; /* the snapshot and the entries after it */
+	uint64_t applied;	/* handed out to apply and advanced */
+	uint64_t applying;	/* handed out by the last elector_ready */
 	enum elector_role role;
 	uint64_t leader;
 	uint64_t reported_leader;
@@ -189,123 +180,25 @@ static bool promotable(const struct elector *e)
 	return member(&e->p.config, e->opt.id) != NULL;
 }
 
-/* Room for one more of `size` bytes in *array of *cap; false when memory
- * is short (the caller drops what it would have added: a lost message). */
 static bool grow(void **array, size_t *cap, size_t count, size_t size)
 {
-	if (count < *cap)
-		return true;
-	size_t more = *cap ? 2 * *cap : 16;
-	void *grown = realloc(*array, more * size);
-	if (grown == NULL)
-		return false;
-	*array = grown;
-	*cap = more;
-	return true;
+	return elector_log_grow(array, cap, count, size);
 }
 
-/* Freed at elector_advance: what the core handed out stays valid until then. */
-static void discard(struct elector *e, const void *data)
-{
-	if (data == NULL)
-		return;
-	if (!grow((void **)&e->garbage, &e->garbage_cap, e->garbage_count, sizeof(void *)))
-		return; /* leaked rather than freed under a reader */
-	e->garbage[e->garbage_count++] = (void *)(uintptr_t)data;
-}
-
-/* Memberships as entry bytes: count, then each member's id, fingerprint
- * and address (length, bytes), integers little-endian. */
-static void put64(uint8_t **p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		*(*p)++ = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
-}
-
-size_t elector_config_encode(const struct elector_config *c, uint8_t *out)
-{
-	uint8_t *p = out;
-	uint32_t count = c->count <= ELECTOR_MEMBERS_MAX ? c->count : ELECTOR_MEMBERS_MAX;
-	for (int i = 0; i < 4; i++)
-		*p++ = (uint8_t)(count >> (8 * i));
-	for (uint32_t i = 0; i < count; i++) {
-		const struct elector_member *m = &c->members[i];
-		put64(&p, m->id);
-		memcpy(p, m->fingerprint, ELECTOR_FINGERPRINT_SIZE);
-		p += ELECTOR_FINGERPRINT_SIZE;
-		size_t len = strnlen(m->address, ELECTOR_ADDRESS_MAX - 1);
-		*p++ = (uint8_t)len;
-		memcpy(p, m->address, len);
-		p += len;
-	}
-	return (size_t)(p - out);
-}
-
-int elector_config_decode(const uint8_t *data, size_t len, struct elector_config *c)
-{
-	memset(c, 0, sizeof(*c));
-	if (len < 4)
-		return -1;
-	uint32_t count = (uint32_t)data[0] | (uint32_t)data[1] << 8 | (uint32_t)data[2] << 16 |
-			 (uint32_t)data[3] << 24;
-	if (count > ELECTOR_MEMBERS_MAX)
-		return -1;
-	size_t at = 4;
-	for (uint32_t i = 0; i < count; i++) {
-		struct elector_member *m = &c->members[i];
-		if (len - at < 8 + ELECTOR_FINGERPRINT_SIZE + 1)
-			return -1;
-		m->id = get64(data + at);
-		memcpy(m->fingerprint, data + at + 8, ELECTOR_FINGERPRINT_SIZE);
-		at += 8 + ELECTOR_FINGERPRINT_SIZE;
-		size_t n = data[at++];
-		if (n >= ELECTOR_ADDRESS_MAX || len - at < n)
-			return -1;
-		memcpy(m->address, data + at, n);
-		at += n;
-		if (m->id == ELECTOR_NONE || member(c, m->id) != NULL ||
-		    !elector_address_valid(m->address, ELECTOR_ADDRESS_MAX))
-			return -1;
-		c->count = i + 1;
-	}
-	return at == len ? 0 : -1;
-}
-
-/* The log */
-
+/* The log (elector_log.c) as the core reads it. */
 static uint64_t last_index(const struct elector *e)
 {
-	return e->snap.index + e->log_count;
-}
-
-static uint64_t first_index(const struct elector *e)
-{
-	return e->snap.index + 1;
+	return elector_log_last_index(&e->log);
 }
 
 static const struct elector_entry *entry_at(const struct elector *e, uint64_t index)
 {
-	if (index < first_index(e) || index > last_index(e))
-		return NULL;
-	return &e->log[index - first_index(e)];
+	return elector_log_entry(&e->log, index);
 }
 
-/* The term of entry `index`; 0 when it is not known (compacted away or
- * past the end; index 0 is of term 0). */
 static uint64_t term_at(const struct elector *e, uint64_t index)
 {
-	if (index == e->snap.index)
-		return e->snap.term;
-	const struct elector_entry *x = entry_at(e, index);
-	return x != NULL ? x->term : 0;
+	return elector_log_term(&e->log, index);
 }
 
 static uint64_t last_term(const struct elector *e)
@@ -313,74 +206,32 @@ static uint64_t last_term(const struct elector *e)
 	return term_at(e, last_index(e));
 }
 
-static void mark_unstable(struct elector *e, uint64_t index)
+static void config_at(const struct elector *e, uint64_t index, struct elector_config *c)
 {
-	if (e->unstable == 0 || index < e->unstable)
-		e->unstable = index;
+	elector_log_config_at(&e->log, index, c);
 }
 
 static void refresh_config(struct elector *e);
-static void config_of(const struct elector_entry *x, struct elector_config *c);
 
 /* Entries from `index` on are dropped (a conflicting uncommitted tail):
  * a membership among them is no longer in effect. */
 static void truncate_from(struct elector *e, uint64_t index)
 {
-	while (last_index(e) >= index && e->log_count > 0) {
-		discard(e, e->log[e->log_count - 1].data);
-		e->log_count--;
-	}
-	if (e->unstable > last_index(e) + 1)
-		e->unstable = last_index(e) + 1;
+	elector_log_truncate(&e->log, index);
 	if (e->p.config.index >= index)
 		refresh_config(e);
 }
 
-/* Appends a copy of `x` at the next index; -1 when memory is short. */
+/* An entry at the next index; -1 when memory is short. */
 static int append_entry(struct elector *e, uint64_t term, uint32_t type, const uint8_t *data,
 			size_t len)
 {
-	if (!grow((void **)&e->log, &e->log_cap, e->log_count, sizeof(*e->log)))
+	if (elector_log_append(&e->log, term, type, data, len) == -1)
 		return -1;
-	uint8_t *copy = NULL;
-	if (len > 0) {
-		copy = malloc(len);
-		if (copy == NULL)
-			return -1;
-		memcpy(copy, data, len);
-	}
-	uint64_t index = last_index(e) + 1;
-	e->log[e->log_count++] = (struct elector_entry){
-	    .index = index, .term = term, .type = type, .len = (uint32_t)len, .data = copy};
-	mark_unstable(e, last_index(e));
 	/* A membership is in effect once appended (thesis 4.1). */
 	if (type == ELECTOR_ENTRY_CONFIG)
-		config_of(&e->log[e->log_count - 1], &e->p.config);
+		elector_log_config_of(entry_at(e, last_index(e)), &e->p.config);
 	return 0;
-}
-
-/* The membership of CONFIG entry `x` (or an empty one when it does not
- * decode: elector_new and the append path check before they take one). */
-static void config_of(const struct elector_entry *x, struct elector_config *c)
-{
-	if (elector_config_decode(x->data, x->len, c) == -1)
-		memset(c, 0, sizeof(*c));
-	c->index = x->index;
-	c->term = x->term;
-}
-
-/* The membership in effect at `index`: the latest CONFIG entry up to it,
- * else the snapshot's. */
-static void config_at(const struct elector *e, uint64_t index, struct elector_config *c)
-{
-	for (uint64_t i = index; i >= first_index(e) && i > 0; i--) {
-		const struct elector_entry *x = entry_at(e, i);
-		if (x != NULL && x->type == ELECTOR_ENTRY_CONFIG) {
-			config_of(x, c);
-			return;
-		}
-	}
-	*c = e->snap.config;
 }
 
 /* The latest membership, and the latest committed one, follow the log
@@ -407,10 +258,10 @@ static void commit_to(struct elector *e, uint64_t index)
 		e->p.committed = e->p.config;
 		return;
 	}
-	for (uint64_t i = index; i >= from && i >= first_index(e); i--) {
+	for (uint64_t i = index; i >= from && i > e->log.snap.index; i--) {
 		const struct elector_entry *x = entry_at(e, i);
 		if (x->type == ELECTOR_ENTRY_CONFIG) {
-			config_of(x, &e->p.committed);
+			elector_log_config_of(x, &e->p.committed);
 			return;
 		}
 	}
@@ -493,13 +344,13 @@ static void send_snapshot(struct elector *e, struct peer_progress *pr)
 	if (m == NULL)
 		return;
 	fill_view(e, m);
-	m->prev_index = e->snap.index;
-	m->prev_term = e->snap.term;
-	e->snaps[e->snap_count++] = e->snap;
+	m->prev_index = e->log.snap.index;
+	m->prev_term = e->log.snap.term;
+	e->snaps[e->snap_count++] = e->log.snap;
 	e->refs[e->out_count - 1].snap = e->snap_count;
 	/* Optimistic: the entries after it follow at once; a lost snapshot
 	 * shows as a refused append, which brings next back below it. */
-	pr->next = e->snap.index + 1;
+	pr->next = e->log.snap.index + 1;
 }
 
 /* An append to `pr` from its next entry on (none: a heartbeat), bounded
@@ -507,7 +358,7 @@ static void send_snapshot(struct elector *e, struct peer_progress *pr)
  * snapshot. */
 static void send_append(struct elector *e, struct peer_progress *pr)
 {
-	if (pr->next <= e->snap.index) {
+	if (pr->next <= e->log.snap.index) {
 		send_snapshot(e, pr);
 		return;
 	}
@@ -774,30 +625,6 @@ static void campaign(struct elector *e, bool pre, bool transfer)
 	}
 }
 
-static void free_log(struct elector *e)
-{
-	for (size_t i = 0; i < e->log_count; i++)
-		discard(e, e->log[i].data);
-	e->log_count = 0;
-}
-
-/* Takes `s` as the snapshot (its bytes copied); the log is the caller's. */
-static int set_snapshot(struct elector *e, const struct elector_snapshot *s)
-{
-	uint8_t *copy = NULL;
-	if (s->len > 0) {
-		copy = malloc(s->len);
-		if (copy == NULL)
-			return -1;
-		memcpy(copy, s->data, s->len);
-	}
-	discard(e, e->snap.data);
-	e->snap = *s;
-	e->snap.data = copy;
-	e->snap.config.index = s->index == 0 ? 0 : s->config.index;
-	return 0;
-}
-
 void elector_boot_from_state(const struct elector_persistent *state, struct elector_boot *boot,
 			     struct elector_entry *entry, uint8_t buf[ELECTOR_CONFIG_ENCODED_MAX])
 {
@@ -841,7 +668,7 @@ struct elector *elector_new(const struct elector_options *options, const struct 
 	if (e->rng == 0)
 		e->rng = 0x2545f4914f6cdd1dull;
 	e->leader_heard = UINT64_MAX / 2;
-	bool ok = set_snapshot(e, &boot->snapshot) == 0;
+	bool ok = elector_log_snapshot(&e->log, &boot->snapshot, true) == 0;
 	for (size_t i = 0; ok && i < boot->entry_count; i++) {
 		const struct elector_entry *x = &boot->entries[i];
 		struct elector_config c;
@@ -857,9 +684,11 @@ struct elector *elector_new(const struct elector_options *options, const struct 
 	}
 	/* What is on disk need not be written again; what was committed is
 	 * applied again from the snapshot on (the shell rebuilt it). */
-	e->unstable = 0;
-	e->p.commit_index = boot->commit_index > e->snap.index ? boot->commit_index : e->snap.index;
-	e->applied = e->snap.index;
+	e->log.unstable = 0;
+	e->log.snap_unstable = false;
+	e->p.commit_index =
+	    boot->commit_index > e->log.snap.index ? boot->commit_index : e->log.snap.index;
+	e->applied = e->log.snap.index;
 	e->applying = e->applied;
 	refresh_config(e);
 	e->told = e->p;
@@ -867,22 +696,11 @@ struct elector *elector_new(const struct elector_options *options, const struct 
 	return e;
 }
 
-static void free_garbage(struct elector *e)
-{
-	for (size_t i = 0; i < e->garbage_count; i++)
-		free(e->garbage[i]);
-	e->garbage_count = 0;
-}
-
 void elector_free(struct elector *e)
 {
 	if (e == NULL)
 		return;
-	free_log(e);
-	discard(e, e->snap.data);
-	free_garbage(e);
-	free(e->garbage);
-	free(e->log);
+	elector_log_free(&e->log);
 	free(e->out);
 	free(e->refs);
 	free(e->arena);
@@ -970,7 +788,7 @@ static void reply(struct elector *e, const struct elector_msg *m, uint64_t match
  * (etcd's findConflictByTerm): where the leader's log may match ours. */
 static uint64_t conflict_hint(const struct elector *e, uint64_t index, uint64_t term)
 {
-	while (index > e->snap.index && term_at(e, index) > term)
+	while (index > e->log.snap.index && term_at(e, index) > term)
 		index--;
 	return index;
 }
@@ -1053,13 +871,10 @@ static void on_v3_heartbeat(struct elector *e, const struct elector_msg *m)
 							.term = term,
 							.config = e->p.committed,
 							.membership_only = true};
-			if (set_snapshot(e, &base) == -1)
+			base.config.index = at - 1;
+			base.config.term = term;
+			if (elector_log_snapshot(&e->log, &base, true) == -1)
 				return;
-			e->snap.config.index = at - 1;
-			e->snap.config.term = term;
-			free_log(e);
-			e->unstable = 0;
-			e->snap_unstable = true;
 			e->p.commit_index = at - 1;
 			e->applied = at - 1;
 			e->applying = at - 1;
@@ -1089,11 +904,8 @@ static void on_snapshot(struct elector *e, const struct elector_msg *m)
 		reply(e, m, s->index);
 		return;
 	}
-	if (set_snapshot(e, s) == -1)
+	if (elector_log_snapshot(&e->log, s, true) == -1)
 		return;
-	free_log(e);
-	e->unstable = 0;
-	e->snap_unstable = true;
 	e->p.commit_index = s->index;
 	e->applied = s->index;
 	e->applying = s->index;
@@ -1137,7 +949,7 @@ static uint64_t reply_match(const struct elector *e, const struct elector_msg *m
 {
 	if (m->flags & ELECTOR_MSG_LOG)
 		return m->flags & ELECTOR_MSG_REJECT ? 0 : m->prev_index;
-	if (m->last_index <= last_index(e) && m->last_index >= e->snap.index &&
+	if (m->last_index <= last_index(e) && m->last_index >= e->log.snap.index &&
 	    term_at(e, m->last_index) == m->last_term)
 		return m->last_index;
 	return 0;
@@ -1462,19 +1274,12 @@ int elector_propose(struct elector *e, const uint8_t *data, size_t len, uint64_t
 
 int elector_compact(struct elector *e, uint64_t index, const uint8_t *data, size_t len)
 {
-	if (index > e->applied || index <= e->snap.index || index > last_index(e))
+	if (index > e->applied || index <= e->log.snap.index || index > last_index(e))
 		return -1;
 	struct elector_snapshot s = {
 	    .index = index, .term = term_at(e, index), .data = data, .len = len};
 	config_at(e, index, &s.config);
-	size_t drop = (size_t)(index - e->snap.index);
-	if (set_snapshot(e, &s) == -1)
-		return -1;
-	for (size_t i = 0; i < drop; i++)
-		discard(e, e->log[i].data);
-	memmove(e->log, e->log + drop, (e->log_count - drop) * sizeof(*e->log));
-	e->log_count -= drop;
-	return 0;
+	return elector_log_snapshot(&e->log, &s, false);
 }
 
 void elector_set_compat(struct elector *e, bool compat)
@@ -1559,8 +1364,8 @@ uint64_t elector_transferee(const struct elector *e)
 
 bool elector_has_ready(const struct elector *e)
 {
-	return e->out_count > 0 || e->leader != e->reported_leader || e->unstable != 0 ||
-	       e->snap_unstable || e->applied < e->p.commit_index ||
+	return e->out_count > 0 || e->leader != e->reported_leader || e->log.unstable != 0 ||
+	       e->log.snap_unstable || e->applied < e->p.commit_index ||
 	       memcmp(&e->p, &e->told, sizeof(e->p)) != 0;
 }
 
@@ -1569,11 +1374,11 @@ void elector_ready(struct elector *e, struct elector_ready *out)
 	memset(out, 0, sizeof(*out));
 	out->persist = memcmp(&e->p, &e->told, sizeof(e->p)) != 0;
 	out->state = e->p;
-	if (e->snap_unstable)
-		out->snapshot = &e->snap;
-	if (e->unstable != 0 && e->unstable <= last_index(e)) {
-		out->entries = entry_at(e, e->unstable);
-		out->entry_count = (size_t)(last_index(e) - e->unstable + 1);
+	if (e->log.snap_unstable)
+		out->snapshot = &e->log.snap;
+	if (e->log.unstable != 0 && e->log.unstable <= last_index(e)) {
+		out->entries = entry_at(e, e->log.unstable);
+		out->entry_count = (size_t)(last_index(e) - e->log.unstable + 1);
 	}
 	/* Bounded, so that a long catch-up does not hold the loop. */
 	uint64_t end = e->p.commit_index;
@@ -1604,15 +1409,15 @@ void elector_advance(struct elector *e)
 	e->out_count = 0;
 	e->arena_count = 0;
 	e->snap_count = 0;
-	e->unstable = 0;
-	e->snap_unstable = false;
+	e->log.unstable = 0;
+	e->log.snap_unstable = false;
 	if (e->applying > e->applied)
 		e->applied = e->applying;
 	e->reported_leader = e->leader;
 	struct peer_progress *self = progress_of(e, e->opt.id);
 	if (self != NULL && e->role == ELECTOR_LEADER)
 		self->applied = e->applied;
-	free_garbage(e);
+	elector_log_release(&e->log);
 }
 
 enum elector_role elector_role(const struct elector *e)
@@ -1657,7 +1462,7 @@ uint64_t elector_applied_index(const struct elector *e)
 
 const struct elector_snapshot *elector_snapshot(const struct elector *e)
 {
-	return &e->snap;
+	return &e->log.snap;
 }
 
 const struct elector_entry *elector_entry(const struct elector *e, uint64_t index)
@@ -1795,13 +1600,13 @@ uint64_t elector_digest(const struct elector *e)
 	mix_config(&h, &e->p.config);
 	mix_config(&h, &e->p.committed);
 	mix(&h, e->compat);
-	mix(&h, e->snap.index);
-	mix(&h, e->snap.term);
-	mix(&h, e->snap.len);
-	for (size_t i = 0; i < e->snap.len; i++)
-		mix(&h, e->snap.data[i]);
-	for (size_t i = 0; i < e->log_count; i++) {
-		const struct elector_entry *x = &e->log[i];
+	mix(&h, e->log.snap.index);
+	mix(&h, e->log.snap.term);
+	mix(&h, e->log.snap.len);
+	for (size_t i = 0; i < e->log.snap.len; i++)
+		mix(&h, e->log.snap.data[i]);
+	for (size_t i = 0; i < e->log.count; i++) {
+		const struct elector_entry *x = &e->log.entries[i];
 		mix(&h, x->term);
 		mix(&h, x->type);
 		mix(&h, x->len);
