@@ -20,6 +20,9 @@
  *   drop [F T]         drop what is queued (from F to T)
  *   isolate I / heal   messages to or from I are lost / no longer
  *   link-closed I J    node I hears that its link to J closed (elector_link_closed)
+ *   v3 I               node I speaks protocol 3 (0.2.0): what goes to or from it is
+ *                      cut to protocol 3's layout as the shell's translation does, and
+ *                      every node is put in compat mode (elector_set_compat)
  *   propose I TEXT     node I takes a command
  *   add L I / remove L I   node L proposes a membership with / without I
  *   crash I / restart I    node I stops; starts again from its disk
@@ -44,6 +47,7 @@ struct scenario {
 	int n;
 	struct elector_testkit_node nodes[S_NODES_MAX + 1]; /* by id; [0] unused */
 	bool isolated[S_NODES_MAX + 1];
+	bool v3[S_NODES_MAX + 1];
 	struct elector_msg *queue[S_QUEUE_MAX];
 	size_t queued;
 	char *out;
@@ -121,6 +125,12 @@ static void say_msg(struct scenario *s, const struct elector_msg *m)
 		say(s, m->granted ? " granted" : " refused");
 		break;
 	case ELECTOR_MSG_APPEND:
+		if (!(m->flags & ELECTOR_MSG_LOG)) {
+			say(s, " (protocol 3) membership %llu/%llu commit %llu\n",
+			    (unsigned long long)m->last_term, (unsigned long long)m->last_index,
+			    (unsigned long long)m->commit_index);
+			return;
+		}
 		say(s, " prev %llu/%llu commit %llu", (unsigned long long)m->prev_term,
 		    (unsigned long long)m->prev_index, (unsigned long long)m->commit_index);
 		if (m->entry_count > 0) {
@@ -133,7 +143,11 @@ static void say_msg(struct scenario *s, const struct elector_msg *m)
 		}
 		break;
 	case ELECTOR_MSG_APPEND_REPLY:
-		if (m->flags & ELECTOR_MSG_REJECT)
+		if (!(m->flags & ELECTOR_MSG_LOG))
+			say(s, " (protocol 3) membership %llu/%llu commit %llu",
+			    (unsigned long long)m->last_term, (unsigned long long)m->last_index,
+			    (unsigned long long)m->commit_index);
+		else if (m->flags & ELECTOR_MSG_REJECT)
 			say(s, " refused at %llu, hint %llu/%llu",
 			    (unsigned long long)m->prev_index, (unsigned long long)m->hint_term,
 			    (unsigned long long)m->hint_index);
@@ -182,12 +196,36 @@ static void s_boot(struct scenario *s, uint64_t id)
 	struct elector_options o = s_options(id);
 	s->nodes[id].id = id;
 	ck_assert(elector_testkit_boot(&s->nodes[id], &o));
+	for (int k = 1; k <= S_NODES_MAX; k++) {
+		if (s->v3[k])
+			elector_set_compat(s->nodes[id].e, true);
+	}
 	s_drain(s, id);
 }
 
 static bool s_match(const struct elector_msg *m, uint64_t from, uint64_t to)
 {
 	return from == 0 || (m->from == from && m->to == to);
+}
+
+/* What crosses a protocol-3 link: its layout only (the shell's
+ * translation); a snapshot goes as the heartbeat with the membership. */
+static void s_cut_to_v3(struct elector_msg *m)
+{
+	struct elector_msg v3;
+	memset(&v3, 0, sizeof(v3));
+	if (m->type == ELECTOR_MSG_SNAPSHOT)
+		m->type = ELECTOR_MSG_APPEND;
+	size_t len = m->type == ELECTOR_MSG_APPEND ? ELECTOR_MSG_V3_SIZE
+						   : offsetof(struct elector_msg, config);
+	memcpy(&v3, m, len);
+	for (uint32_t i = 0; i < m->entry_count; i++)
+		free((void *)(uintptr_t)m->entries[i].data);
+	free((void *)(uintptr_t)m->entries);
+	if (m->snapshot != NULL)
+		free((void *)(uintptr_t)m->snapshot->data);
+	free((void *)(uintptr_t)m->snapshot);
+	*m = v3;
 }
 
 /* One pass over what is queued now; `drop`: lose it instead. */
@@ -205,6 +243,8 @@ static void s_deliver(struct scenario *s, uint64_t from, uint64_t to, bool drop)
 		}
 		bool lost = drop || m->to > (uint64_t)S_NODES_MAX || !s->nodes[m->to].up ||
 			    s->isolated[m->to] || (m->from <= S_NODES_MAX && s->isolated[m->from]);
+		if (!lost && (s->v3[m->to] || (m->from <= S_NODES_MAX && s->v3[m->from])))
+			s_cut_to_v3(m);
 		if (drop)
 			say(s, "dropped ");
 		else if (lost)
@@ -299,6 +339,13 @@ static void s_command(struct scenario *s, const char *line)
 		elector_link_closed(s->nodes[a].e, b);
 		s_drain(s, a);
 		say(s, "%s\n", elector_role_name(elector_role(s->nodes[a].e)));
+	} else if (strcmp(cmd, "v3") == 0 && node_ok) {
+		s->v3[a] = true;
+		for (int id = 1; id <= S_NODES_MAX; id++) {
+			if (s->nodes[id].up)
+				elector_set_compat(s->nodes[id].e, true);
+		}
+		say(s, "ok\n");
 	} else if (strcmp(cmd, "heal") == 0) {
 		memset(s->isolated, 0, sizeof(s->isolated));
 		say(s, "ok\n");
