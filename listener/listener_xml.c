@@ -24,6 +24,10 @@
  * checked at least this often. */
 #define XML_FEED_CHUNK	4096
 #define XML_ARENA_CHUNK 4096
+/* The namespace declarations of the stream root kept for a resume, and
+ * the longest default namespace kept (the limit of the old array). */
+#define XML_ROOT_NAMESPACES_MAX 1024
+#define XML_CONTENT_NS_MAX	255
 
 struct arena_chunk {
 	struct arena_chunk *next;
@@ -37,8 +41,8 @@ struct xml_stream {
 	struct xml_limits limits;
 	const struct xml_stream_events *events;
 	void *arg;
-	unsigned depth; /* 0 before the stream header, 1 inside it, 2+ in an element */
-	char content_ns[256];
+	unsigned depth;		  /* 0 before the stream header, 1 inside it, 2+ in an element */
+	char *content_ns;	  /* the root's default namespace ("" until declared) */
 	struct xml_node *element; /* the top-level element being built */
 	struct xml_node *current;
 	struct buf text; /* character data not yet attached to the tree */
@@ -56,9 +60,11 @@ struct xml_stream {
 	const char *error;
 	char error_text[128];
 	/* To rebuild the parser of an idle stream: the root's qualified name and
-	 * the namespaces it declared, replayed in a header nobody else sees. */
+	 * the namespaces it declared, replayed in a header nobody else sees.
+	 * Held at their size, not in fixed arrays: every idle session keeps
+	 * them (a kilobyte each before, about 5% of an idle session). */
 	char root_qname[64];
-	char root_namespaces[1024];
+	struct buf root_namespaces;
 	bool resuming;
 };
 
@@ -329,11 +335,18 @@ static void on_namespace(void *data, const XML_Char *prefix, const XML_Char *uri
 	struct xml_stream *s = data;
 	if (s->depth != 0 || s->resuming || uri == NULL)
 		return;
-	if (prefix == NULL)
-		snprintf(s->content_ns, sizeof(s->content_ns), "%s", uri);
+	if (prefix == NULL) {
+		char *ns = strndup(uri, XML_CONTENT_NS_MAX);
+		if (ns == NULL) {
+			stream_fail(s, "internal-server-error", "out of memory");
+			return;
+		}
+		free(s->content_ns);
+		s->content_ns = ns;
+	}
 	/* Kept (escaped as an attribute) for rebuilding the parser later. */
 	struct buf decl;
-	buf_init(&decl, sizeof(s->root_namespaces));
+	buf_init(&decl, XML_ROOT_NAMESPACES_MAX);
 	buf_append(&decl, " xmlns", 6);
 	if (prefix != NULL) {
 		buf_append(&decl, ":", 1);
@@ -341,9 +354,9 @@ static void on_namespace(void *data, const XML_Char *prefix, const XML_Char *uri
 	}
 	buf_append(&decl, "=\"", 2);
 	listener_xml_escape(&decl, uri, strlen(uri), true);
-	size_t used = strlen(s->root_namespaces);
-	if (buf_append(&decl, "\"", 1) == 0 && used + buf_len(&decl) < sizeof(s->root_namespaces))
-		memcpy(s->root_namespaces + used, buf_head(&decl), buf_len(&decl));
+	if (buf_append(&decl, "\"", 1) == 0 &&
+	    buf_len(&s->root_namespaces) + buf_len(&decl) < XML_ROOT_NAMESPACES_MAX)
+		buf_append(&s->root_namespaces, buf_head(&decl), buf_len(&decl));
 	buf_free(&decl);
 }
 
@@ -446,8 +459,9 @@ bool listener_xml_stream_release(struct xml_stream *s)
 /* A new parser standing where the old one stood: inside the stream root. */
 static int parser_resume(struct xml_stream *s)
 {
-	char header[sizeof(s->root_qname) + sizeof(s->root_namespaces) + 8];
-	int n = snprintf(header, sizeof(header), "<%s%s>", s->root_qname, s->root_namespaces);
+	char header[sizeof(s->root_qname) + XML_ROOT_NAMESPACES_MAX + 8];
+	int n = snprintf(header, sizeof(header), "<%s%.*s>", s->root_qname,
+			 (int)buf_len(&s->root_namespaces), buf_head(&s->root_namespaces));
 	if (n < 0 || (size_t)n >= sizeof(header) || parser_create(s) == -1)
 		return -1;
 	s->depth = 0;
@@ -480,6 +494,12 @@ struct xml_stream *listener_xml_stream_new(const struct xml_limits *limits,
 	s->arena_limit = 3 * limits->max_stanza_size + 64 * 1024;
 	buf_init(&s->text, limits->max_stanza_size);
 	buf_set_sensitive(&s->text);
+	buf_init(&s->root_namespaces, XML_ROOT_NAMESPACES_MAX);
+	s->content_ns = strdup("");
+	if (s->content_ns == NULL) {
+		free(s);
+		return NULL;
+	}
 	return s;
 }
 
@@ -489,6 +509,8 @@ void listener_xml_stream_free(struct xml_stream *s)
 		return;
 	arena_reset(s);
 	buf_free(&s->text);
+	buf_free(&s->root_namespaces);
+	free(s->content_ns);
 	if (s->parser != NULL)
 		XML_ParserFree(s->parser);
 	free(s);
