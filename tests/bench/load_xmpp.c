@@ -21,12 +21,14 @@
 
 static const struct load_options *O;
 
-/* RFC 5802 lets a client keep the salted password for a salt it has seen:
- * the generator's CPU goes to the load, not to PBKDF2 again and again. */
+/* RFC 5802 lets a client keep the salted password for a salt it has seen,
+ * and the keys made from it (ClientKey, StoredKey, ServerKey): the
+ * generator's CPU goes to the load, not to PBKDF2 and three HMACs again
+ * and again. */
 struct salted {
 	char salt[64];
 	unsigned iterations;
-	unsigned char password[20];
+	unsigned char client_key[20], stored_key[20], server_key[20];
 };
 static struct salted *salted_cache;
 
@@ -119,29 +121,30 @@ static void answer_challenge(struct session *s)
 	unsigned iterations = (unsigned)strtoul(iter, NULL, 10);
 	struct salted *cached = &salted_cache[s->account % ACCOUNTS_CACHED];
 	if (strcmp(cached->salt, salt64) != 0 || cached->iterations != iterations) {
-		unsigned char salt[64];
+		unsigned char salt[64], password[20];
 		int salt_len = scram_base64_decode(salt64, strlen(salt64), salt, sizeof(salt));
 		if (salt_len <= 0 ||
 		    PKCS5_PBKDF2_HMAC_SHA1(O->password, (int)strlen(O->password), salt, salt_len,
-					   (int)iterations, 20, cached->password) != 1) {
+					   (int)iterations, 20, password) != 1) {
 			load_close(s, "bad SCRAM salt");
 			return;
 		}
+		scram_hmac(SCRAM_SHA_1, password, 20, "Client Key", 10, cached->client_key);
+		scram_digest(SCRAM_SHA_1, cached->client_key, 20, cached->stored_key);
+		scram_hmac(SCRAM_SHA_1, password, 20, "Server Key", 10, cached->server_key);
 		snprintf(cached->salt, sizeof(cached->salt), "%s", salt64);
 		cached->iterations = iterations;
 	}
-	unsigned char client_key[20], stored_key[20], signature[20], server_key[20], proof[20];
+	unsigned char signature[20], proof[20];
 	char without_proof[200], auth_message[1024];
 	snprintf(without_proof, sizeof(without_proof), "c=biws,r=%s", nonce);
 	int len = snprintf(auth_message, sizeof(auth_message), "%s,%s,%s", s->first_bare, first,
 			   without_proof);
-	scram_hmac(SCRAM_SHA_1, cached->password, 20, "Client Key", 10, client_key);
-	scram_digest(SCRAM_SHA_1, client_key, 20, stored_key);
-	scram_hmac(SCRAM_SHA_1, stored_key, 20, auth_message, (size_t)len, signature);
+	scram_hmac(SCRAM_SHA_1, cached->stored_key, 20, auth_message, (size_t)len, signature);
 	for (int i = 0; i < 20; i++)
-		proof[i] = client_key[i] ^ signature[i];
-	scram_hmac(SCRAM_SHA_1, cached->password, 20, "Server Key", 10, server_key);
-	scram_hmac(SCRAM_SHA_1, server_key, 20, auth_message, (size_t)len, s->server_signature);
+		proof[i] = cached->client_key[i] ^ signature[i];
+	scram_hmac(SCRAM_SHA_1, cached->server_key, 20, auth_message, (size_t)len,
+		   s->server_signature);
 	char proof64[40], final[300], final64[420];
 	scram_base64_encode(proof, 20, proof64);
 	int m = snprintf(final, sizeof(final), "%s,p=%s", without_proof, proof64);
