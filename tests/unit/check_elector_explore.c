@@ -2,24 +2,28 @@
 /*
  * The election core explored exhaustively: every interleaving of a
  * three-node cluster's deliveries, drops, ticks, crash-restarts (from what
- * the node persisted) and proposals, breadth first up to a bounded depth,
- * each state hashed (elector_digest of each core, each node's state
- * machine, the messages in flight as a multiset, what the run saw so far)
- * so that a state reached by two paths is explored once.  The random
- * schedules of check_elector_sim.c sample long runs; this covers short
- * ones completely, orderings included that a random schedule almost never
- * draws (a vote that overtakes an append, a restart between a persist and
- * the reply it allowed).
+ * the node persisted), a proposal and a compaction (the state machine
+ * written as a snapshot at what the node applied, the log before it
+ * dropped: a follower behind it is then brought up to date by the
+ * snapshot), breadth first up to a bounded depth, each state hashed
+ * (elector_digest of each core, each node's state machine, the messages in
+ * flight as a multiset, what the run saw so far) so that a state reached
+ * by two paths is explored once.  The random schedules of
+ * check_elector_sim.c sample long runs; this covers short ones completely,
+ * orderings included that a random schedule almost never draws (a vote
+ * that overtakes an append, a restart between a persist and the reply it
+ * allowed).
  *
  * The timers are as short as they go (heartbeat and election timeout of
  * one tick) so that elections, check-quorum step-downs and their races
- * happen within the depth.  It starts from a leader (node 1) that has
- * just committed an entry with node 2 while node 3 missed it, so that
- * the first steps already decide whether a new leader keeps it.  Checked in every state: at most
- * one leader per term (over the path), log matching between every two logs, leader completeness (a
- * leader holds every entry known committed), and state-machine safety (what is applied at an index
- * is the same everywhere, machines agree at one index).  ELECTOR_EXPLORE_DEPTH sets the depth (make
- * unit runs a small one); a failure prints the path.
+ * happen within the depth.  It starts from a leader (node 1) that has just
+ * committed an entry with node 2 while node 3 missed it, so that the first
+ * steps already decide whether a new leader keeps it.  Checked in every
+ * state: at most one leader per term (over the path), log matching between
+ * every two logs, leader completeness (a leader holds every entry known
+ * committed), and state-machine safety (what is applied at an index is the
+ * same everywhere, machines agree at one index).  ELECTOR_EXPLORE_DEPTH
+ * sets the depth (make unit runs 6); a failure prints the path.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,7 +39,7 @@
 #define X_INDICES  32
 #define X_PATH_MAX 24
 
-enum x_kind { X_TICK, X_RESTART, X_DELIVER, X_DROP, X_PROPOSE };
+enum x_kind { X_TICK, X_RESTART, X_DELIVER, X_DROP, X_PROPOSE, X_COMPACT };
 
 struct x_action {
 	uint8_t kind;
@@ -49,6 +53,7 @@ struct x_state {
 	size_t net_count;
 	unsigned restarts;
 	unsigned proposals;
+	unsigned compactions;
 	uint64_t leader_of_term[X_TERMS];
 	uint64_t committed_term[X_INDICES];
 	uint64_t applied_entry[X_INDICES];
@@ -57,8 +62,9 @@ struct x_state {
 };
 
 /* Budgets per path: more branch on every level, so they stay small. */
-#define X_RESTARTS  1
-#define X_PROPOSALS 1
+#define X_RESTARTS    1
+#define X_PROPOSALS   1
+#define X_COMPACTIONS 1
 
 static void x_fail(struct x_state *x, const char *what)
 {
@@ -255,6 +261,11 @@ static bool x_valid(const struct x_state *x, struct x_action a)
 		return true;
 	case X_PROPOSE:
 		return x->proposals < X_PROPOSALS && x_leader(x) >= 0;
+	case X_COMPACT:
+		/* Only where it drops something: the applied index past the snapshot. */
+		return a.arg < X_NODES && x->compactions < X_COMPACTIONS &&
+		       elector_applied_index(x->nodes[a.arg].e) >
+			   elector_snapshot(x->nodes[a.arg].e)->index;
 	}
 	return false;
 }
@@ -279,6 +290,11 @@ static void x_apply(struct x_state *x, struct x_action a)
 	case X_DELIVER:
 	case X_DROP:
 		x_deliver(x, a.arg, a.kind == X_DROP);
+		break;
+	case X_COMPACT:
+		x->compactions++;
+		if (!elector_testkit_compact(&x->nodes[a.arg]))
+			x_fail(x, "a compaction at the applied index refused");
 		break;
 	case X_PROPOSE: {
 		int l = x_leader(x);
@@ -343,7 +359,8 @@ static uint64_t x_digest(const struct x_state *x)
 	for (size_t k = 0; k < x->net_count; k++)
 		net += x_msg_hash(x->net[k]) * 0xc2b2ae3d27d4eb4full;
 	h = (h ^ net) * 0x100000001b3ull;
-	h = (h ^ (x->restarts | (uint64_t)x->proposals << 8)) * 0x100000001b3ull;
+	h = (h ^ (x->restarts | (uint64_t)x->proposals << 8 | (uint64_t)x->compactions << 16)) *
+	    0x100000001b3ull;
 	for (int k = 0; k < X_TERMS; k++)
 		h = (h ^ x->leader_of_term[k]) * 0x100000001b3ull;
 	for (int k = 0; k < X_INDICES; k++)
@@ -398,7 +415,8 @@ static void x_replay(struct x_state *x, const struct x_path *p)
 
 static void x_describe(const struct x_path *p, char *out, size_t size)
 {
-	static const char *const names[] = {"tick", "restart", "deliver", "drop", "propose"};
+	static const char *const names[] = {"tick", "restart", "deliver",
+					    "drop", "propose", "compact"};
 	size_t at = 0;
 	out[0] = '\0';
 	for (unsigned i = 0; i < p->len && at < size; i++)
@@ -413,6 +431,7 @@ static size_t x_actions(const struct x_state *x, struct x_action *out)
 	for (uint8_t i = 0; i < X_NODES; i++) {
 		out[n++] = (struct x_action){X_TICK, i};
 		out[n++] = (struct x_action){X_RESTART, i};
+		out[n++] = (struct x_action){X_COMPACT, i};
 	}
 	for (uint8_t k = 0; k < x->net_count; k++) {
 		out[n++] = (struct x_action){X_DELIVER, k};
@@ -462,7 +481,7 @@ START_TEST(test_three_nodes_explored)
 		next.count = 0;
 		for (size_t f = 0; f < frontier.count; f++) {
 			const struct x_path *from = &frontier.paths[f];
-			struct x_action actions[2 * X_NODES + 2 * X_NET_MAX + 1];
+			struct x_action actions[3 * X_NODES + 2 * X_NET_MAX + 1];
 			x_replay(&x, from);
 			size_t n = x_actions(&x, actions);
 			x_free(&x);
