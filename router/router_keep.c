@@ -1,0 +1,552 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The session keeper core (router_keep.h says the protocol): the kept
+ * copy of other nodes' resumable sessions, their waiting after the holder
+ * is lost, resumption and expiry, with no I/O.  Runs in the router; the
+ * unit tests drive it together with the listener's stream-management core
+ * in simulation (tests/unit/check_keep.c).
+ *
+ * Out of memory is the one failure it cannot report, and it aborts (the
+ * supervisor restarts the router) rather than lose a stanza silently.
+ */
+#include "router_keep.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/table.h"
+
+struct keep_session {
+	char id[KEEP_ID_MAX + 1];
+	char *jid;
+	size_t jid_len;
+	uint64_t holder; /* its node while held */
+	uint64_t lost;	 /* while waiting: the node it was lost with */
+	uint64_t session;
+	uint32_t max_seconds;
+	int32_t priority;
+	bool available;
+	uint32_t handled;     /* the client's stanzas routed */
+	uint32_t acked, sent; /* ours: the items are acked+1 .. sent */
+	struct keep_item *head, **tail;
+	uint32_t count;
+	size_t bytes;
+	/* Delivered by the leader and not yet numbered by the holder. */
+	struct keep_item *fresh, **fresh_tail;
+	uint32_t fresh_count;
+	struct relay_marks marks; /* which deliveries it has, by relay key */
+	bool waiting;
+	int64_t deadline;
+	struct keep_session *next_waiting; /* and next on the dead list */
+};
+
+struct keep {
+	struct keep_options o;
+	struct table *by_id, *by_jid;
+	struct keep_session *waiting;
+	size_t bytes;
+	struct keep_out *outs;
+	size_t out_count, out_cap, out_next;
+	struct keep_session *dead;	       /* freed once the outputs pointing in are taken */
+	struct keep_item *spent, **spent_tail; /* stanzas bounced, likewise */
+};
+
+static void *keep_alloc(size_t size)
+{
+	void *p = calloc(1, size);
+	if (p == NULL)
+		abort();
+	return p;
+}
+
+static void keep_emit(struct keep *k, const struct keep_out *out)
+{
+	if (k->out_count == k->out_cap) {
+		size_t cap = k->out_cap ? 2 * k->out_cap : 16;
+		struct keep_out *outs = realloc(k->outs, cap * sizeof(*outs));
+		if (outs == NULL)
+			abort();
+		k->outs = outs;
+		k->out_cap = cap;
+	}
+	k->outs[k->out_count++] = *out;
+}
+
+static void keep_items_free(struct keep_item *item)
+{
+	while (item != NULL) {
+		struct keep_item *next = item->next;
+		free(item);
+		item = next;
+	}
+}
+
+static void keep_session_free(struct keep_session *s)
+{
+	keep_items_free(s->head);
+	keep_items_free(s->fresh);
+	free(s->jid);
+	free(s);
+}
+
+static void keep_unwait(struct keep *k, struct keep_session *s)
+{
+	for (struct keep_session **p = &k->waiting; *p != NULL; p = &(*p)->next_waiting)
+		if (*p == s) {
+			*p = s->next_waiting;
+			break;
+		}
+	s->waiting = false;
+	s->next_waiting = NULL;
+}
+
+/* Takes `s` out of the indexes; with `bounce`, every stanza it kept goes
+ * back to its sender and the router hears that the session ended.  Its
+ * memory lives until the outputs are taken. */
+static void keep_forget(struct keep *k, struct keep_session *s, bool bounce)
+{
+	if (s->waiting)
+		keep_unwait(k, s);
+	table_remove(k->by_id, s->id, strlen(s->id));
+	if (table_get(k->by_jid, s->jid, s->jid_len) == s)
+		table_remove(k->by_jid, s->jid, s->jid_len);
+	k->bytes -= s->bytes;
+	for (const struct keep_item *item = s->fresh; item != NULL; item = item->next)
+		k->bytes -= item->len;
+	if (bounce) {
+		for (const struct keep_item *item = s->head; item != NULL; item = item->next)
+			keep_emit(k, &(struct keep_out){.kind = KEEP_OUT_BOUNCE,
+							.id = s->id,
+							.jid = s->jid,
+							.jid_len = s->jid_len,
+							.data = item->data,
+							.len = item->len});
+		keep_emit(k, &(struct keep_out){.kind = KEEP_OUT_ENDED,
+						.id = s->id,
+						.jid = s->jid,
+						.jid_len = s->jid_len});
+	}
+	s->next_waiting = k->dead;
+	k->dead = s;
+}
+
+struct keep *router_keep_new(const struct keep_options *options)
+{
+	struct keep *k = keep_alloc(sizeof(*k));
+	k->o = *options;
+	k->spent_tail = &k->spent;
+	k->by_id = table_new();
+	k->by_jid = table_new();
+	if (k->by_id == NULL || k->by_jid == NULL)
+		abort();
+	return k;
+}
+
+static void keep_free_one(void *value, void *arg)
+{
+	(void)arg;
+	keep_session_free(value);
+}
+
+static void keep_free_dead(struct keep *k)
+{
+	keep_items_free(k->spent);
+	k->spent = NULL;
+	k->spent_tail = &k->spent;
+	while (k->dead != NULL) {
+		struct keep_session *s = k->dead;
+		k->dead = s->next_waiting;
+		keep_session_free(s);
+	}
+}
+
+void router_keep_free(struct keep *k)
+{
+	if (k == NULL)
+		return;
+	table_each(k->by_id, keep_free_one, NULL);
+	table_free(k->by_id);
+	table_free(k->by_jid);
+	keep_free_dead(k);
+	free(k->outs);
+	free(k);
+}
+
+static struct keep_session *keep_find(const struct keep *k, const char *id)
+{
+	return table_get(k->by_id, id, strlen(id));
+}
+
+/* A report from `from` about `id`: the session, if `from` holds it. */
+static struct keep_session *keep_reported(const struct keep *k, uint64_t from, const char *id,
+					  const char **why)
+{
+	struct keep_session *s = keep_find(k, id);
+	if (s == NULL) {
+		*why = "no such session kept here";
+		return NULL;
+	}
+	if (s->waiting || s->holder != from) {
+		*why = "the session is not held by that node";
+		return NULL;
+	}
+	return s;
+}
+
+static struct keep_item *keep_item_new(const void *data, size_t len)
+{
+	struct keep_item *item = keep_alloc(sizeof(*item) + len);
+	item->len = len;
+	memcpy(item->data, data, len);
+	return item;
+}
+
+/* Appends the next stanza; false when over the bounds. */
+static bool keep_append(struct keep *k, struct keep_session *s, struct keep_item *item)
+{
+	if (s->count + 1 > k->o.max_stanzas || s->bytes + item->len > k->o.max_bytes)
+		return false;
+	item->number = ++s->sent;
+	item->next = NULL;
+	*s->tail = item;
+	s->tail = &item->next;
+	s->count++;
+	s->bytes += item->len;
+	k->bytes += item->len;
+	return true;
+}
+
+enum keep_verdict router_keep_open(struct keep *k, uint64_t from, const char *id, const char *jid,
+				   size_t jid_len, uint64_t session, uint32_t max_seconds,
+				   uint32_t handled, uint32_t acked, uint32_t sent,
+				   const char **why)
+{
+	size_t id_len = strlen(id);
+	if (id_len == 0 || id_len > KEEP_ID_MAX || jid_len == 0 || jid_len > KEEP_JID_MAX) {
+		*why = "malformed session id or JID";
+		return KEEP_REFUSED;
+	}
+	struct keep_session *same = keep_find(k, id);
+	if (same != NULL) {
+		if (!same->waiting && same->holder == from && same->session == session &&
+		    same->handled == handled && same->sent == sent && same->acked == acked &&
+		    same->jid_len == jid_len && memcmp(same->jid, jid, jid_len) == 0)
+			return KEEP_KEPT; /* a resumption brought it here as it is */
+		if (same->waiting ? same->lost != from : same->holder != from) {
+			*why = "the session is kept for another node";
+			return KEEP_REFUSED;
+		}
+		/* Its holder is back and says afresh what it has; what was held
+		 * for it meanwhile never went there. */
+		for (const struct keep_item *item = same->waiting ? same->head : NULL; item != NULL;
+		     item = item->next)
+			if (item->unsure)
+				keep_emit(k, &(struct keep_out){.kind = KEEP_OUT_DELIVER,
+								.id = same->id,
+								.jid = same->jid,
+								.jid_len = same->jid_len,
+								.data = item->data,
+								.len = item->len});
+		keep_forget(k, same, false);
+	}
+	/* A full JID is one session: a client that bound afresh instead of
+	 * resuming replaces the one that waited (RFC 6120 7.7.2.2). */
+	struct keep_session *old = table_get(k->by_jid, jid, jid_len);
+	if (old != NULL)
+		keep_forget(k, old, true);
+	struct keep_session *s = keep_alloc(sizeof(*s));
+	memcpy(s->id, id, id_len + 1);
+	s->jid = keep_alloc(jid_len);
+	memcpy(s->jid, jid, jid_len);
+	s->jid_len = jid_len;
+	s->holder = from;
+	s->session = session;
+	s->max_seconds = max_seconds;
+	s->handled = handled;
+	s->acked = s->sent = acked;
+	s->tail = &s->head;
+	s->fresh_tail = &s->fresh;
+	if (table_put(k->by_id, s->id, id_len, s, NULL) < 0 ||
+	    table_put(k->by_jid, s->jid, jid_len, s, NULL) < 0)
+		abort();
+	return KEEP_KEPT;
+}
+
+void router_keep_delivered(struct keep *k, uint64_t holder, const char *jid, size_t jid_len,
+			   const void *data, size_t len)
+{
+	struct keep_session *s = table_get(k->by_jid, jid, jid_len);
+	if (s == NULL || s->waiting || s->holder != holder)
+		return;
+	/* Past the bounds the holder ends the session itself; the copy here
+	 * stops growing with it. */
+	if (s->fresh_count + 1 > k->o.max_stanzas)
+		return;
+	struct keep_item *item = keep_item_new(data, len);
+	*s->fresh_tail = item;
+	s->fresh_tail = &item->next;
+	s->fresh_count++;
+	k->bytes += len;
+}
+
+void router_keep_presence(struct keep *k, const char *jid, size_t jid_len, int32_t priority,
+			  bool available)
+{
+	struct keep_session *s = table_get(k->by_jid, jid, jid_len);
+	if (s != NULL) {
+		s->priority = priority;
+		s->available = available;
+	}
+}
+
+/* The holder numbered a stanza: the same bytes delivered here before, if
+ * any, are that stanza (deliveries reach the holder in the order they were
+ * made, and a local stanza has other bytes: another sender). */
+static struct keep_item *keep_take_fresh(struct keep *k, struct keep_session *s, const void *data,
+					 size_t len)
+{
+	for (struct keep_item **at = &s->fresh; *at != NULL; at = &(*at)->next) {
+		struct keep_item *item = *at;
+		if (item->len != len || memcmp(item->data, data, len) != 0)
+			continue;
+		*at = item->next;
+		if (s->fresh_tail == &item->next)
+			s->fresh_tail = at;
+		s->fresh_count--;
+		k->bytes -= item->len;
+		return item;
+	}
+	return NULL;
+}
+
+enum keep_verdict router_keep_stanza(struct keep *k, uint64_t from, const char *id, uint32_t number,
+				     const void *data, size_t len, const char **why)
+{
+	struct keep_session *s = keep_reported(k, from, id, why);
+	if (s == NULL)
+		return KEEP_REFUSED;
+	struct keep_item *item = keep_take_fresh(k, s, data, len);
+	if (item == NULL)
+		item = keep_item_new(data, len);
+	/* Out of turn, or past the bounds: the copy here would no longer be
+	 * the holder's queue, so it is not kept at all. */
+	if (number != s->sent + 1) {
+		free(item);
+		*why = "a stanza number out of turn";
+		keep_forget(k, s, false);
+		return KEEP_REFUSED;
+	}
+	if (!keep_append(k, s, item)) {
+		free(item);
+		*why = "beyond the keeper's bounds";
+		keep_forget(k, s, false);
+		return KEEP_REFUSED;
+	}
+	return KEEP_KEPT;
+}
+
+/* Lets go of the stanzas up to `h`; false when `h` is not between what
+ * was acknowledged and what was sent (counters wrap). */
+static bool keep_trim(struct keep *k, struct keep_session *s, uint32_t h)
+{
+	if ((uint32_t)(h - s->acked) > (uint32_t)(s->sent - s->acked))
+		return false;
+	while (s->acked != h) {
+		struct keep_item *item = s->head;
+		s->head = item->next;
+		s->count--;
+		s->bytes -= item->len;
+		k->bytes -= item->len;
+		free(item);
+		s->acked++;
+	}
+	if (s->head == NULL)
+		s->tail = &s->head;
+	return true;
+}
+
+enum keep_verdict router_keep_acked(struct keep *k, uint64_t from, const char *id, uint32_t h,
+				    const char **why)
+{
+	struct keep_session *s = keep_reported(k, from, id, why);
+	if (s == NULL)
+		return KEEP_REFUSED;
+	if (!keep_trim(k, s, h)) {
+		*why = "an acknowledgement of stanzas never sent";
+		return KEEP_REFUSED;
+	}
+	return KEEP_KEPT;
+}
+
+enum keep_verdict router_keep_handled(struct keep *k, uint64_t from, const char *id, uint32_t h,
+				      uint32_t *now_handled, const char **why)
+{
+	struct keep_session *s = keep_reported(k, from, id, why);
+	if (s == NULL)
+		return KEEP_REFUSED;
+	/* Forward only: reports on one link come in order, so an older one
+	 * here is the holder's mistake. */
+	if ((uint32_t)(h - s->handled) >= UINT32_C(1) << 31) {
+		*why = "a handled count going back";
+		return KEEP_REFUSED;
+	}
+	s->handled = h;
+	*now_handled = h;
+	return KEEP_KEPT;
+}
+
+void router_keep_end(struct keep *k, uint64_t from, const char *id)
+{
+	const char *why;
+	struct keep_session *s = keep_reported(k, from, id, &why);
+	if (s != NULL)
+		keep_forget(k, s, false);
+}
+
+struct keep_lost {
+	struct keep *k;
+	uint64_t node;
+	int64_t now;
+};
+
+static void keep_lose_one(void *value, void *arg)
+{
+	struct keep_session *s = value;
+	struct keep_lost *lost = arg;
+	if (s->waiting || s->holder != lost->node)
+		return;
+	/* What it was sent and had not numbered comes after what it had, in
+	 * the order it went; bounded like the rest (bounced beyond). */
+	struct keep_item *fresh = s->fresh;
+	s->fresh = NULL;
+	s->fresh_tail = &s->fresh;
+	s->fresh_count = 0;
+	while (fresh != NULL) {
+		struct keep_item *item = fresh;
+		fresh = item->next;
+		lost->k->bytes -= item->len;
+		item->unsure = true;
+		if (!keep_append(lost->k, s, item)) {
+			keep_emit(lost->k, &(struct keep_out){.kind = KEEP_OUT_BOUNCE,
+							      .id = s->id,
+							      .jid = s->jid,
+							      .jid_len = s->jid_len,
+							      .data = item->data,
+							      .len = item->len});
+			item->next = NULL;
+			/* Freed with the outputs: it is one of them. */
+			*lost->k->spent_tail = item;
+			lost->k->spent_tail = &item->next;
+		}
+	}
+	s->waiting = true;
+	s->lost = s->holder;
+	s->holder = 0;
+	s->deadline = lost->now + (int64_t)s->max_seconds * 1000;
+	s->next_waiting = lost->k->waiting;
+	lost->k->waiting = s;
+}
+
+void router_keep_node_lost(struct keep *k, uint64_t node, int64_t now_ms)
+{
+	struct keep_lost lost = {k, node, now_ms};
+	table_each(k->by_id, keep_lose_one, &lost);
+}
+
+const char *router_keep_waiting(const struct keep *k, const char *jid, size_t jid_len)
+{
+	const struct keep_session *s = table_get(k->by_jid, jid, jid_len);
+	return s != NULL && s->waiting ? s->id : NULL;
+}
+
+enum keep_verdict router_keep_hold(struct keep *k, const char *jid, size_t jid_len,
+				   struct relay_key key, const void *data, size_t len,
+				   const char **why)
+{
+	struct keep_session *s = table_get(k->by_jid, jid, jid_len);
+	if (s == NULL || !s->waiting) {
+		*why = "no session waits for that JID";
+		return KEEP_REFUSED;
+	}
+	if (router_relay_seen_before(&s->marks, key))
+		return KEEP_DUPLICATE;
+	struct keep_item *item = keep_item_new(data, len);
+	if (!keep_append(k, s, item)) {
+		free(item);
+		return KEEP_BOUNCED;
+	}
+	item->unsure = true;
+	return KEEP_KEPT;
+}
+
+void router_keep_tick(struct keep *k, int64_t now_ms)
+{
+	struct keep_session **p = &k->waiting;
+	while (*p != NULL) {
+		struct keep_session *s = *p;
+		if (s->deadline > now_ms) {
+			p = &s->next_waiting;
+			continue;
+		}
+		*p = s->next_waiting;
+		s->waiting = false;
+		keep_forget(k, s, true);
+	}
+}
+
+int router_keep_resume(struct keep *k, const char *id, const char *user, size_t user_len,
+		       uint32_t h, uint64_t holder, uint64_t session, struct keep_resumed *out)
+{
+	struct keep_session *s = keep_find(k, id);
+	/* Another user's id is unknown to this one: ids cannot be probed.
+	 * One whose holder lives is its holder's to resume. */
+	if (s == NULL || !s->waiting || user_len >= s->jid_len ||
+	    memcmp(s->jid, user, user_len) != 0 || s->jid[user_len] != '/')
+		return -1;
+	if (!keep_trim(k, s, h))
+		return -1;
+	keep_unwait(k, s);
+	s->holder = holder;
+	s->session = session;
+	for (struct keep_item *item = s->head; item != NULL; item = item->next)
+		item->unsure = false;
+	*out = (struct keep_resumed){.jid = s->jid,
+				     .jid_len = s->jid_len,
+				     .max_seconds = s->max_seconds,
+				     .priority = s->priority,
+				     .available = s->available,
+				     .handled = s->handled,
+				     .sent = s->sent,
+				     .first = s->head,
+				     .count = s->count};
+	return 0;
+}
+
+bool router_keep_next(struct keep *k, struct keep_out *out)
+{
+	if (k->out_next < k->out_count) {
+		*out = k->outs[k->out_next++];
+		return true;
+	}
+	k->out_next = k->out_count = 0;
+	keep_free_dead(k);
+	return false;
+}
+
+size_t router_keep_sessions(const struct keep *k)
+{
+	return table_count(k->by_id);
+}
+
+size_t router_keep_waiting_count(const struct keep *k)
+{
+	size_t n = 0;
+	for (const struct keep_session *s = k->waiting; s != NULL; s = s->next_waiting)
+		n++;
+	return n;
+}
+
+size_t router_keep_bytes(const struct keep *k)
+{
+	return k->bytes;
+}

@@ -1,0 +1,788 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The session keeper core (router/router_keep.c) in simulation, together
+ * with the listener's stream-management core (listener/listener_sm.c) as
+ * the holder's state: client B's session is held by node H and kept by the
+ * leader K; a sender S on another node sends B numbered messages through
+ * the leader (which keeps each as it delivers it), a sender on H sends B
+ * others that the leader never sees, and B sends numbered messages to T on
+ * another node (each stanza and its handled count in one record).  Frames
+ * on each link keep their order; every step is drawn at random:
+ * deliveries, reports, confirmations, acks and ack requests both ways.  In
+ * seven schedules of eight H is killed at a random step: what it had
+ * written to its links arrives up to a random point, the rest is lost; K
+ * declares it lost after reading what arrived, then B resumes on node H2
+ * with what K kept and sends again what the resumption says was not
+ * handled (as XEP-0198 clients do).
+ *
+ * Checked at every arrival: B gets S's messages and T gets B's each once
+ * and in order, B gets none of H's sender twice (those sent just before H
+ * died may be lost with their sender), an `h` the server acknowledges to
+ * B never goes back across the resumption.  Checked at the end, after
+ * everything settled: all of S's and B's arrived, nothing bounced, the
+ * keeper holds nothing.  The schedules fail if the holder writes to B
+ * before the keeper has the stanza, answers <r/> beyond the keeper's
+ * count, or the leader does not keep what it delivers, or the keeper does
+ * not recognise a delivered stanza when the holder numbers it.  A failing
+ * schedule prints its seed; KEEP_SEED=N replays it.  Scenario tests
+ * follow: what was not numbered, a holder back after its link dropped,
+ * expiry, another user, bounds, a JID bound afresh.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "listener/listener_sm.h"
+#include "router/router_keep.h"
+#include "router/router_relay.h"
+#include "unit.h"
+
+#define SIM_MESSAGES 60 /* each way */
+#define SIM_FIFO     1024
+#define NODE_K	     101
+#define NODE_H	     102
+#define NODE_H2	     103
+#define NODE_S	     104
+#define SESSION_B    9
+#define B_JID	     "b@example.org/phone"
+#define B_USER	     "b@example.org"
+
+static const struct keep_options roomy_keep = {.max_stanzas = 1000, .max_bytes = 1 << 20};
+static const struct listener_sm_limits roomy_sm = {.max_stanzas = 1000, .max_bytes = 1 << 20};
+
+enum sim_kind {
+	/* K -> holder */
+	F_DELIVER,   /* a: S's message number */
+	F_CONFIRMED, /* a: the handled count K keeps */
+	F_KEPT,	     /* a: the stanza number K keeps */
+	/* holder -> K */
+	F_STANZA, /* a: number, b: S's message */
+	F_ACKED,  /* a: B's h */
+	/* a: the holder's count of B's stanzas, b: B's message; with the
+	 * handled count after it, in one TLS record: both arrive or neither */
+	F_FORWARD,
+	/* holder -> B */
+	F_TO_B,	  /* a: stanza number, b: S's message */
+	F_A_TO_B, /* a: h */
+	/* B -> holder */
+	F_FROM_B, /* b: B's message */
+	F_A_FROM_B,
+	F_R_FROM_B,
+};
+
+struct sim_frame {
+	enum sim_kind kind;
+	uint32_t a;
+	uint64_t b;
+};
+
+struct sim_fifo {
+	struct sim_frame f[SIM_FIFO];
+	size_t head, count;
+};
+
+struct sim_holder {
+	uint64_t node;
+	bool alive;
+	struct listener_sm sm;
+	uint64_t count; /* B's stanzas handled here, not wrapped */
+	uint32_t confirmed, kept, written;
+	struct sim_fifo to_k, from_k, to_b, from_b;
+};
+
+struct sim {
+	uint64_t rng, seed;
+	struct keep *keep;
+	const char *id;
+	struct sim_holder holders[2];
+	int cur; /* B's holder */
+	bool killed, lost, resumed;
+	size_t steps, kill_at; /* SIZE_MAX: H lives */
+	uint64_t s_sent;
+	/* client B */
+	uint32_t b_handled, b_acked_by_server;
+	uint64_t b_last, b_sent, b_last_local;
+	uint64_t local_sent;
+	/* T */
+	uint64_t t_last;
+	char failure[200];
+};
+
+static uint64_t sim_random(struct sim *s)
+{
+	s->rng ^= s->rng << 13;
+	s->rng ^= s->rng >> 7;
+	s->rng ^= s->rng << 17;
+	return s->rng;
+}
+
+static void sim_fail(struct sim *s, const char *what, unsigned long long value)
+{
+	if (s->failure[0] == '\0')
+		snprintf(s->failure, sizeof(s->failure), "seed %llu: %s (%llu)",
+			 (unsigned long long)s->seed, what, value);
+}
+
+static void sim_push(struct sim *s, struct sim_fifo *q, enum sim_kind kind, uint32_t a, uint64_t b)
+{
+	if (q->count == SIM_FIFO) {
+		sim_fail(s, "a link overflowed", q->count);
+		return;
+	}
+	q->f[(q->head + q->count++) % SIM_FIFO] = (struct sim_frame){kind, a, b};
+}
+
+static bool sim_pop(struct sim_fifo *q, struct sim_frame *out)
+{
+	if (q->count == 0)
+		return false;
+	*out = q->f[q->head];
+	q->head = (q->head + 1) % SIM_FIFO;
+	q->count--;
+	return true;
+}
+
+static struct relay_key sim_s_key(uint64_t message)
+{
+	return (struct relay_key){.node = NODE_S, .epoch = 1, .seq = message};
+}
+
+/* A message of S, or (with LOCAL) of a sender on B's holder node. */
+#define LOCAL (UINT64_C(1) << 40)
+
+static size_t sim_bytes(uint64_t message, char *out, size_t size)
+{
+	return (size_t)snprintf(out, size, "<message>%llu</message>", (unsigned long long)message);
+}
+
+/* The leader routes S's next message to B. */
+static void sim_s_sends(struct sim *s)
+{
+	uint64_t m = ++s->s_sent;
+	const char *why = NULL;
+	char bytes[64];
+	size_t len = sim_bytes(m, bytes, sizeof(bytes));
+	if (router_keep_waiting(s->keep, B_JID, strlen(B_JID)) != NULL) {
+		if (router_keep_hold(s->keep, B_JID, strlen(B_JID), sim_s_key(m), bytes, len,
+				     &why) != KEEP_KEPT)
+			sim_fail(s, "a stanza for a waiting session was not held", m);
+		return;
+	}
+	/* Kept as it goes: a holder that dies before it numbers it leaves it
+	 * here (the relay does not bounce what the keeper has). */
+	struct sim_holder *h = &s->holders[s->cur];
+	router_keep_delivered(s->keep, h->node, B_JID, strlen(B_JID), bytes, len);
+	if (h->alive)
+		sim_push(s, &h->from_k, F_DELIVER, 0, m);
+}
+
+/* The holder writes what K keeps, in order. */
+static void sim_write_kept(struct sim *s, struct sim_holder *h)
+{
+	while (h->written != h->kept) {
+		uint32_t n = h->written + 1;
+		const struct listener_sm_item *item = h->sm.head;
+		for (uint32_t at = h->sm.acked + 1; at != n && item != NULL; at++)
+			item = item->next;
+		unsigned long long m;
+		if (item == NULL || sscanf(item->bytes, "<message>%llu<", &m) != 1) {
+			sim_fail(s, "a kept stanza not in the holder's queue", n);
+			return;
+		}
+		sim_push(s, &h->to_b, F_TO_B, n, m);
+		h->written = n;
+	}
+}
+
+/* A sender on the holder's node sends B its next message: numbered by the
+ * holder like every other stanza, but never seen by the leader. */
+static void sim_local_sends(struct sim *s, struct sim_holder *h)
+{
+	char bytes[64];
+	size_t len = sim_bytes(LOCAL | ++s->local_sent, bytes, sizeof(bytes));
+	if (listener_sm_sent(&h->sm, &roomy_sm, bytes, len) == LISTENER_SM_NO_MEMORY)
+		sim_fail(s, "no memory", 0);
+	sim_push(s, &h->to_k, F_STANZA, h->sm.sent, LOCAL | s->local_sent);
+}
+
+static void sim_holder_from_k(struct sim *s, struct sim_holder *h)
+{
+	struct sim_frame f;
+	if (!sim_pop(&h->from_k, &f))
+		return;
+	char bytes[64];
+	switch (f.kind) {
+	case F_DELIVER: {
+		size_t len = sim_bytes(f.b, bytes, sizeof(bytes));
+		if (listener_sm_sent(&h->sm, &roomy_sm, bytes, len) == LISTENER_SM_NO_MEMORY)
+			sim_fail(s, "no memory", f.b);
+		/* Kept before the leader hears it delivered, written once kept. */
+		sim_push(s, &h->to_k, F_STANZA, h->sm.sent, f.b);
+		break;
+	}
+	case F_CONFIRMED:
+		h->confirmed = f.a;
+		break;
+	case F_KEPT:
+		h->kept = f.a;
+		sim_write_kept(s, h);
+		break;
+	default:
+		sim_fail(s, "a frame out of place at the holder", f.kind);
+	}
+}
+
+static void sim_k_from_holder(struct sim *s, struct sim_holder *h)
+{
+	struct sim_frame f;
+	if (!sim_pop(&h->to_k, &f))
+		return;
+	const char *why = NULL;
+	char bytes[64];
+	uint32_t now_handled;
+	switch (f.kind) {
+	case F_STANZA: {
+		size_t len = sim_bytes(f.b, bytes, sizeof(bytes));
+		if (router_keep_stanza(s->keep, h->node, s->id, f.a, bytes, len, &why) != KEEP_KEPT)
+			sim_fail(s, why, f.a);
+		else if (h->alive)
+			sim_push(s, &h->from_k, F_KEPT, f.a, 0);
+		break;
+	}
+	case F_ACKED:
+		if (router_keep_acked(s->keep, h->node, s->id, f.a, &why) != KEEP_KEPT)
+			sim_fail(s, why, f.a);
+		break;
+	case F_FORWARD:
+		/* The leader routes it to T at once, and counts it. */
+		if (f.a != f.b)
+			sim_fail(s, "the holder counted B's stanza as another", f.b);
+		if (f.b != s->t_last + 1)
+			sim_fail(s, "T got B's message out of order or twice", f.b);
+		s->t_last = f.b;
+		if (router_keep_handled(s->keep, h->node, s->id, f.a, &now_handled, &why) !=
+		    KEEP_KEPT)
+			sim_fail(s, why, f.a);
+		else if (h->alive)
+			sim_push(s, &h->from_k, F_CONFIRMED, now_handled, 0);
+		break;
+	default:
+		sim_fail(s, "a frame out of place at the keeper", f.kind);
+	}
+}
+
+static void sim_holder_from_b(struct sim *s, struct sim_holder *h)
+{
+	struct sim_frame f;
+	if (!sim_pop(&h->from_b, &f))
+		return;
+	switch (f.kind) {
+	case F_FROM_B:
+		listener_sm_handled(&h->sm);
+		h->count++;
+		sim_push(s, &h->to_k, F_FORWARD, (uint32_t)h->count, f.b);
+		break;
+	case F_A_FROM_B:
+		if (listener_sm_acked(&h->sm, f.a) < 0)
+			sim_fail(s, "B acknowledged what was never sent", f.a);
+		sim_push(s, &h->to_k, F_ACKED, f.a, 0);
+		break;
+	case F_R_FROM_B:
+		/* Never more than the keeper has. */
+		sim_push(s, &h->to_b, F_A_TO_B, h->confirmed, 0);
+		break;
+	default:
+		sim_fail(s, "a frame out of place from B", f.kind);
+	}
+}
+
+static void sim_b_receives(struct sim *s, struct sim_holder *h)
+{
+	struct sim_frame f;
+	if (!sim_pop(&h->to_b, &f))
+		return;
+	if (f.kind == F_TO_B) {
+		if (f.a != s->b_handled + 1)
+			sim_fail(s, "B got a stanza numbered out of turn", f.a);
+		if (f.b & LOCAL) {
+			/* Its sender dies with the node: some may be lost, none twice. */
+			if ((f.b & ~LOCAL) <= s->b_last_local)
+				sim_fail(s, "B got a local message twice", f.b & ~LOCAL);
+			s->b_last_local = f.b & ~LOCAL;
+		} else {
+			if (f.b != s->b_last + 1)
+				sim_fail(s, "B got S's message out of order or twice", f.b);
+			s->b_last = f.b;
+		}
+		s->b_handled = f.a;
+	} else if (f.kind == F_A_TO_B) {
+		if ((uint32_t)(f.a - s->b_acked_by_server) >= UINT32_C(1) << 31)
+			sim_fail(s, "the server's h went back", f.a);
+		else
+			s->b_acked_by_server = f.a;
+	}
+}
+
+static void sim_kill(struct sim *s)
+{
+	struct sim_holder *h = &s->holders[s->cur];
+	h->alive = false;
+	s->killed = true;
+	/* What reached the sockets arrives up to a random point. */
+	h->to_k.count = h->to_k.count ? sim_random(s) % (h->to_k.count + 1) : 0;
+	h->to_b.count = h->to_b.count ? sim_random(s) % (h->to_b.count + 1) : 0;
+	h->from_k.count = 0;
+	h->from_b.count = 0;
+	/* B reads what arrived, then finds the connection gone. */
+	while (h->to_b.count > 0)
+		sim_b_receives(s, h);
+}
+
+static void sim_declare_lost(struct sim *s)
+{
+	struct sim_holder *h = &s->holders[s->cur];
+	router_keep_node_lost(s->keep, h->node, 1000);
+	s->lost = true;
+}
+
+static void sim_resume(struct sim *s)
+{
+	struct keep_resumed r;
+	struct sim_holder *h = &s->holders[1];
+	if (router_keep_resume(s->keep, s->id, B_USER, strlen(B_USER), s->b_handled, h->node, 77,
+			       &r) < 0) {
+		sim_fail(s, "the resumption failed", s->b_handled);
+		return;
+	}
+	if ((uint32_t)(r.handled - s->b_acked_by_server) >= UINT32_C(1) << 31)
+		sim_fail(s, "the resumed h is below what the server acknowledged", r.handled);
+	s->cur = 1;
+	s->resumed = true;
+	h->alive = true;
+	memset(&h->sm, 0, sizeof(h->sm));
+	h->sm.resumable = true;
+	h->sm.handled = r.handled;
+	h->sm.acked = h->sm.sent = s->b_handled;
+	h->sm.tail = &h->sm.head;
+	for (const struct keep_item *item = r.first; item != NULL; item = item->next)
+		if (listener_sm_sent(&h->sm, &roomy_sm, item->data, item->len) ==
+		    LISTENER_SM_NO_MEMORY)
+			sim_fail(s, "no memory", 0);
+	if (h->sm.sent != r.sent)
+		sim_fail(s, "the replay does not end where the keeper's count does", r.sent);
+	h->count = r.handled;
+	h->confirmed = r.handled;
+	h->kept = h->sm.sent;
+	h->written = s->b_handled;
+	sim_write_kept(s, h);
+	/* B sends again what the server did not handle. */
+	s->b_acked_by_server = r.handled;
+	for (uint64_t i = r.handled + 1; i <= s->b_sent; i++)
+		sim_push(s, &h->from_b, F_FROM_B, 0, i);
+}
+
+/* One random step; false when nothing was left to do. */
+static bool sim_step(struct sim *s, bool settle)
+{
+	struct sim_holder *h = &s->holders[s->cur];
+	struct sim_holder *old = &s->holders[0];
+	for (int tries = 0; tries < 64; tries++) {
+		switch (sim_random(s) % 13) {
+		case 0:
+			if (s->s_sent < SIM_MESSAGES) {
+				sim_s_sends(s);
+				return true;
+			}
+			break;
+		case 1:
+			if (h->alive && s->b_sent < SIM_MESSAGES && !(s->killed && !s->resumed)) {
+				sim_push(s, &h->from_b, F_FROM_B, 0, ++s->b_sent);
+				return true;
+			}
+			break;
+		case 2:
+			if (h->alive && s->b_handled != h->sm.acked && h->from_b.count < 8) {
+				sim_push(s, &h->from_b, F_A_FROM_B, s->b_handled, 0);
+				return true;
+			}
+			break;
+		case 3:
+			if (h->alive && h->from_b.count < 8 &&
+			    s->b_acked_by_server != (uint32_t)s->b_sent) {
+				sim_push(s, &h->from_b, F_R_FROM_B, 0, 0);
+				return true;
+			}
+			break;
+		case 4:
+			if (h->from_k.count > 0) {
+				sim_holder_from_k(s, h);
+				return true;
+			}
+			break;
+		case 5:
+		case 6:
+			if (old->to_k.count > 0) {
+				sim_k_from_holder(s, old);
+				return true;
+			}
+			if (h->to_k.count > 0) {
+				sim_k_from_holder(s, h);
+				return true;
+			}
+			break;
+		case 7:
+			if (h->alive && h->from_b.count > 0) {
+				sim_holder_from_b(s, h);
+				return true;
+			}
+			break;
+		case 8:
+			if (h->alive && h->to_b.count > 0) {
+				sim_b_receives(s, h);
+				return true;
+			}
+			break;
+		case 9:
+			if (!s->killed && !settle && s->steps >= s->kill_at) {
+				sim_kill(s);
+				return true;
+			}
+			break;
+		case 10:
+			if (s->killed && !s->lost && old->to_k.count == 0) {
+				sim_declare_lost(s);
+				return true;
+			}
+			break;
+		case 11:
+			if (s->lost && !s->resumed) {
+				sim_resume(s);
+				return true;
+			}
+			break;
+		case 12:
+			if (h->alive && s->local_sent < SIM_MESSAGES && !settle) {
+				sim_local_sends(s, h);
+				return true;
+			}
+			break;
+		}
+	}
+	/* Nothing drawn could move: is anything left at all? */
+	if (s->s_sent < SIM_MESSAGES || old->to_k.count || h->to_k.count || h->from_k.count ||
+	    h->to_b.count || h->from_b.count || (s->killed && !s->resumed))
+		return true;
+	if (h->alive && (s->b_sent < SIM_MESSAGES || s->b_handled != h->sm.acked ||
+			 s->b_acked_by_server != (uint32_t)s->b_sent))
+		return true;
+	return false;
+}
+
+static void sim_run(uint64_t seed)
+{
+	struct sim *s = calloc(1, sizeof(*s));
+	ck_assert_ptr_nonnull(s);
+	s->seed = seed;
+	s->rng = seed * 2654435761u + 1;
+	s->keep = router_keep_new(&roomy_keep);
+	s->id = "00112233445566778899aabbccddeeff";
+	s->holders[0].node = NODE_H;
+	s->holders[1].node = NODE_H2;
+	s->holders[0].alive = true;
+	s->holders[0].sm.resumable = true;
+	s->holders[0].sm.tail = &s->holders[0].sm.head;
+	const char *why = NULL;
+	ck_assert_int_eq(router_keep_open(s->keep, NODE_H, s->id, B_JID, strlen(B_JID), SESSION_B,
+					  300, 0, 0, 0, &why),
+			 KEEP_KEPT);
+	/* Seven schedules in eight kill H, anywhere in the traffic. */
+	size_t random_steps = 200 + sim_random(s) % 2000;
+	s->kill_at = sim_random(s) % 8 == 0 ? SIZE_MAX : 1 + sim_random(s) % random_steps;
+	while (s->steps < random_steps && s->failure[0] == '\0') {
+		sim_step(s, false);
+		s->steps++;
+	}
+	if (s->kill_at != SIZE_MAX && !s->killed)
+		sim_kill(s);
+	while (s->steps < 200000 && s->failure[0] == '\0' && sim_step(s, true))
+		s->steps++;
+	if (s->failure[0] == '\0' && s->steps == 200000)
+		sim_fail(s, "did not settle", s->steps);
+	if (s->failure[0] == '\0' && s->b_last != SIM_MESSAGES)
+		sim_fail(s, "B did not get every message of S", s->b_last);
+	if (s->failure[0] == '\0' && s->t_last != SIM_MESSAGES)
+		sim_fail(s, "T did not get every message of B", s->t_last);
+	struct keep_out out;
+	while (router_keep_next(s->keep, &out))
+		sim_fail(s, "something was bounced", out.kind);
+	if (s->failure[0] == '\0' && router_keep_bytes(s->keep) != 0)
+		sim_fail(s, "the keeper still holds bytes", router_keep_bytes(s->keep));
+	char failure[sizeof(s->failure)];
+	memcpy(failure, s->failure, sizeof(failure));
+	listener_sm_free(&s->holders[0].sm);
+	listener_sm_free(&s->holders[1].sm);
+	router_keep_free(s->keep);
+	free(s);
+	ck_assert_msg(failure[0] == '\0', "%s", failure);
+}
+
+START_TEST(test_holder_killed_anywhere_nothing_lost_nothing_twice)
+{
+	const char *only = getenv("KEEP_SEED");
+	if (only != NULL) {
+		sim_run(strtoull(only, NULL, 10));
+		return;
+	}
+	for (uint64_t seed = 1; seed <= 2000; seed++)
+		sim_run(seed);
+}
+END_TEST
+
+/* Scenarios */
+
+#define B_ID "0123456789abcdef0123456789abcdef"
+
+static struct keep *kept_session(uint32_t max_stanzas)
+{
+	const struct keep_options o = {.max_stanzas = max_stanzas, .max_bytes = 1 << 20};
+	struct keep *k = router_keep_new(&o);
+	const char *why = NULL;
+	ck_assert_int_eq(
+	    router_keep_open(k, NODE_H, B_ID, B_JID, strlen(B_JID), SESSION_B, 5, 0, 0, 0, &why),
+	    KEEP_KEPT);
+	return k;
+}
+
+static void expect_out(struct keep *k, enum keep_out_kind kind, const char *data)
+{
+	struct keep_out out;
+	ck_assert(router_keep_next(k, &out));
+	ck_assert_int_eq(out.kind, kind);
+	ck_assert(out.jid_len == strlen(B_JID) && memcmp(out.jid, B_JID, out.jid_len) == 0);
+	if (data != NULL)
+		ck_assert(out.len == strlen(data) && memcmp(out.data, data, out.len) == 0);
+}
+
+START_TEST(test_what_the_holder_did_not_number_comes_after_in_order)
+{
+	struct keep *k = kept_session(100);
+	const char *why = NULL;
+	router_keep_delivered(k, NODE_H, B_JID, strlen(B_JID), "r1", 2);
+	router_keep_delivered(k, NODE_H, B_JID, strlen(B_JID), "r2", 2);
+	router_keep_delivered(k, NODE_H, B_JID, strlen(B_JID), "r3", 2);
+	/* Not for a session another node holds, nor for another JID. */
+	router_keep_delivered(k, NODE_H2, B_JID, strlen(B_JID), "x", 1);
+	router_keep_delivered(k, NODE_H, "c@example.org/x", 15, "x", 1);
+	/* A local stanza numbered between the delivered ones. */
+	ck_assert_int_eq(router_keep_stanza(k, NODE_H, B_ID, 1, "r1", 2, &why), KEEP_KEPT);
+	ck_assert_int_eq(router_keep_stanza(k, NODE_H, B_ID, 2, "local", 5, &why), KEEP_KEPT);
+	ck_assert_int_eq(router_keep_stanza(k, NODE_H, B_ID, 3, "r2", 2, &why), KEEP_KEPT);
+	ck_assert_uint_eq(router_keep_bytes(k), 2 + 5 + 2 + 2);
+	router_keep_node_lost(k, NODE_H, 0);
+	struct keep_resumed r;
+	ck_assert_int_eq(router_keep_resume(k, B_ID, B_USER, strlen(B_USER), 1, NODE_H2, 1, &r), 0);
+	ck_assert_uint_eq(r.count, 3);
+	ck_assert_uint_eq(r.sent, 4);
+	const char *expected[] = {"local", "r2", "r3"};
+	const struct keep_item *item = r.first;
+	for (int i = 0; i < 3; i++, item = item->next) {
+		ck_assert_uint_eq(item->number, (uint32_t)i + 2);
+		ck_assert(item->len == strlen(expected[i]) &&
+			  memcmp(item->data, expected[i], item->len) == 0);
+	}
+	ck_assert_uint_eq(router_keep_bytes(k), 5 + 2 + 2);
+	struct keep_out out;
+	ck_assert(!router_keep_next(k, &out));
+	router_keep_free(k);
+}
+END_TEST
+
+START_TEST(test_a_holder_back_from_a_dropped_link_gets_what_was_held)
+{
+	struct keep *k = kept_session(100);
+	const char *why = NULL;
+	struct relay_key k1 = sim_s_key(1), k2 = sim_s_key(2);
+	ck_assert_int_eq(router_keep_stanza(k, NODE_H, B_ID, 1, "one", 3, &why), KEEP_KEPT);
+	router_keep_node_lost(k, NODE_H, 0);
+	ck_assert_int_eq(router_keep_hold(k, B_JID, strlen(B_JID), k1, "held1", 5, &why),
+			 KEEP_KEPT);
+	ck_assert_int_eq(router_keep_hold(k, B_JID, strlen(B_JID), k2, "held2", 5, &why),
+			 KEEP_KEPT);
+	/* Another node cannot take it over by saying it holds it. */
+	ck_assert_int_eq(
+	    router_keep_open(k, NODE_H2, B_ID, B_JID, strlen(B_JID), 1, 5, 0, 0, 0, &why),
+	    KEEP_REFUSED);
+	ck_assert_int_eq(
+	    router_keep_open(k, NODE_H, B_ID, B_JID, strlen(B_JID), SESSION_B, 5, 0, 1, 1, &why),
+	    KEEP_KEPT);
+	expect_out(k, KEEP_OUT_DELIVER, "held1");
+	expect_out(k, KEEP_OUT_DELIVER, "held2");
+	struct keep_out out;
+	ck_assert(!router_keep_next(k, &out));
+	ck_assert_ptr_null(router_keep_waiting(k, B_JID, strlen(B_JID)));
+	ck_assert_uint_eq(router_keep_sessions(k), 1);
+	ck_assert_uint_eq(router_keep_bytes(k), 0);
+	/* It numbers from where it said. */
+	ck_assert_int_eq(router_keep_stanza(k, NODE_H, B_ID, 2, "two", 3, &why), KEEP_KEPT);
+	router_keep_free(k);
+}
+END_TEST
+
+START_TEST(test_a_session_not_resumed_in_time_bounces_what_it_kept)
+{
+	struct keep *k = kept_session(100);
+	const char *why = NULL;
+	struct relay_key none = {0};
+	ck_assert_int_eq(router_keep_stanza(k, NODE_H, B_ID, 1, "one", 3, &why), KEEP_KEPT);
+	ck_assert_int_eq(router_keep_stanza(k, NODE_H, B_ID, 2, "two", 3, &why), KEEP_KEPT);
+	ck_assert_int_eq(router_keep_acked(k, NODE_H, B_ID, 1, &why), KEEP_KEPT);
+	ck_assert_ptr_null(router_keep_waiting(k, B_JID, strlen(B_JID)));
+	ck_assert_uint_eq(router_keep_waiting_count(k), 0);
+	router_keep_node_lost(k, NODE_H, 10000);
+	ck_assert_uint_eq(router_keep_waiting_count(k), 1);
+	ck_assert_str_eq(router_keep_waiting(k, B_JID, strlen(B_JID)), B_ID);
+	ck_assert_int_eq(router_keep_hold(k, B_JID, strlen(B_JID), none, "three", 5, &why),
+			 KEEP_KEPT);
+	/* Reports from the dead node are refused now. */
+	ck_assert_int_eq(router_keep_acked(k, NODE_H, B_ID, 2, &why), KEEP_REFUSED);
+	struct keep_out out;
+	router_keep_tick(k, 14999);
+	ck_assert(!router_keep_next(k, &out));
+	router_keep_tick(k, 15000);
+	ck_assert(router_keep_next(k, &out));
+	ck_assert_int_eq(out.kind, KEEP_OUT_BOUNCE);
+	ck_assert_int_eq((int)out.len, 3);
+	ck_assert(memcmp(out.data, "two", 3) == 0);
+	ck_assert(router_keep_next(k, &out));
+	ck_assert_int_eq(out.kind, KEEP_OUT_BOUNCE);
+	ck_assert(memcmp(out.data, "three", 5) == 0);
+	ck_assert(router_keep_next(k, &out));
+	ck_assert_int_eq(out.kind, KEEP_OUT_ENDED);
+	ck_assert_str_eq(out.id, B_ID);
+	ck_assert(out.jid_len == strlen(B_JID) && memcmp(out.jid, B_JID, out.jid_len) == 0);
+	ck_assert(!router_keep_next(k, &out));
+	ck_assert_uint_eq(router_keep_sessions(k), 0);
+	ck_assert_uint_eq(router_keep_bytes(k), 0);
+	struct keep_resumed r;
+	ck_assert_int_eq(router_keep_resume(k, B_ID, B_USER, strlen(B_USER), 1, NODE_H2, 1, &r),
+			 -1);
+	router_keep_free(k);
+}
+END_TEST
+
+START_TEST(test_a_resumption_needs_the_user_and_a_possible_h)
+{
+	struct keep *k = kept_session(100);
+	const char *why = NULL;
+	uint32_t handled = 0;
+	ck_assert_int_eq(router_keep_stanza(k, NODE_H, B_ID, 1, "one", 3, &why), KEEP_KEPT);
+	ck_assert_int_eq(router_keep_stanza(k, NODE_H, B_ID, 2, "two", 3, &why), KEEP_KEPT);
+	ck_assert_int_eq(router_keep_handled(k, NODE_H, B_ID, 4, &handled, &why), KEEP_KEPT);
+	ck_assert_uint_eq(handled, 4);
+	ck_assert_int_eq(router_keep_handled(k, NODE_H, B_ID, 3, &handled, &why), KEEP_REFUSED);
+	router_keep_node_lost(k, NODE_H, 0);
+	struct keep_resumed r;
+	/* Another user, a prefix of the user, an h beyond what was sent. */
+	ck_assert_int_eq(router_keep_resume(k, B_ID, "c@example.org", 13, 0, NODE_H2, 1, &r), -1);
+	ck_assert_int_eq(router_keep_resume(k, B_ID, "b@example.or", 12, 0, NODE_H2, 1, &r), -1);
+	ck_assert_int_eq(router_keep_resume(k, B_ID, B_USER, strlen(B_USER), 3, NODE_H2, 1, &r),
+			 -1);
+	ck_assert_str_eq(router_keep_waiting(k, B_JID, strlen(B_JID)), B_ID);
+	ck_assert_int_eq(router_keep_resume(k, B_ID, B_USER, strlen(B_USER), 1, NODE_H2, 1, &r), 0);
+	ck_assert_uint_eq(r.handled, 4);
+	ck_assert_uint_eq(r.sent, 2);
+	ck_assert_uint_eq(r.count, 1);
+	ck_assert(memcmp(r.first->data, "two", 3) == 0 && r.first->number == 2);
+	ck_assert_ptr_null(router_keep_waiting(k, B_JID, strlen(B_JID)));
+	/* The new holder reports from now on, the old one no more. */
+	ck_assert_int_eq(router_keep_stanza(k, NODE_H, B_ID, 3, "x", 1, &why), KEEP_REFUSED);
+	ck_assert_int_eq(router_keep_stanza(k, NODE_H2, B_ID, 3, "three", 5, &why), KEEP_KEPT);
+	router_keep_tick(k, 1000000);
+	struct keep_out out;
+	ck_assert(!router_keep_next(k, &out));
+	router_keep_end(k, NODE_H2, B_ID);
+	ck_assert_uint_eq(router_keep_sessions(k), 0);
+	ck_assert(!router_keep_next(k, &out));
+	router_keep_free(k);
+}
+END_TEST
+
+START_TEST(test_bounds_and_numbers_out_of_turn)
+{
+	struct keep *k = kept_session(2);
+	const char *why = NULL;
+	struct relay_key none = {0};
+	struct relay_key k2 = sim_s_key(2), k3 = sim_s_key(3);
+	ck_assert_int_eq(router_keep_stanza(k, NODE_H, B_ID, 1, "one", 3, &why), KEEP_KEPT);
+	router_keep_node_lost(k, NODE_H, 0);
+	/* A stanza routed again after a leader change is held once. */
+	ck_assert_int_eq(router_keep_hold(k, B_JID, strlen(B_JID), k2, "two", 3, &why), KEEP_KEPT);
+	ck_assert_int_eq(router_keep_hold(k, B_JID, strlen(B_JID), k2, "two", 3, &why),
+			 KEEP_DUPLICATE);
+	ck_assert_int_eq(router_keep_hold(k, B_JID, strlen(B_JID), k3, "three", 5, &why),
+			 KEEP_BOUNCED);
+	ck_assert_int_eq(router_keep_hold(k, "c@example.org/x", 15, none, "x", 1, &why),
+			 KEEP_REFUSED);
+	router_keep_free(k);
+
+	k = kept_session(100);
+	ck_assert_int_eq(router_keep_stanza(k, NODE_H, B_ID, 2, "two", 3, &why), KEEP_REFUSED);
+	ck_assert_str_eq(why, "a stanza number out of turn");
+	/* Not kept at all any more: the next one is refused too. */
+	ck_assert_int_eq(router_keep_stanza(k, NODE_H, B_ID, 1, "one", 3, &why), KEEP_REFUSED);
+	ck_assert_uint_eq(router_keep_sessions(k), 0);
+	router_keep_free(k);
+
+	k = kept_session(100);
+	ck_assert_int_eq(router_keep_acked(k, NODE_H, B_ID, 1, &why), KEEP_REFUSED);
+	ck_assert_int_eq(
+	    router_keep_open(k, NODE_H2, B_ID, "b@example.org/other", 19, 1, 5, 0, 0, 0, &why),
+	    KEEP_REFUSED);
+	router_keep_free(k);
+}
+END_TEST
+
+START_TEST(test_a_jid_bound_afresh_ends_the_waiting_session)
+{
+	struct keep *k = kept_session(100);
+	const char *why = NULL;
+	struct relay_key none = {0};
+	router_keep_node_lost(k, NODE_H, 0);
+	ck_assert_int_eq(router_keep_hold(k, B_JID, strlen(B_JID), none, "held", 4, &why),
+			 KEEP_KEPT);
+	ck_assert_int_eq(router_keep_open(k, NODE_H2,
+					  "0000000000000065ffffffffffffffffffffffffffffffff", B_JID,
+					  strlen(B_JID), 2, 5, 0, 0, 0, &why),
+			 KEEP_KEPT);
+	struct keep_out out;
+	ck_assert(router_keep_next(k, &out));
+	ck_assert_int_eq(out.kind, KEEP_OUT_BOUNCE);
+	ck_assert(memcmp(out.data, "held", 4) == 0);
+	ck_assert(router_keep_next(k, &out));
+	ck_assert_int_eq(out.kind, KEEP_OUT_ENDED);
+	ck_assert_str_eq(out.id, B_ID);
+	ck_assert(!router_keep_next(k, &out));
+	ck_assert_uint_eq(router_keep_sessions(k), 1);
+	ck_assert_ptr_null(router_keep_waiting(k, B_JID, strlen(B_JID)));
+	router_keep_free(k);
+}
+END_TEST
+
+Suite *keep_suite(void)
+{
+	Suite *s = suite_create("keep");
+	TCase *scenarios = tcase_create("scenarios");
+	tcase_add_test(scenarios, test_what_the_holder_did_not_number_comes_after_in_order);
+	tcase_add_test(scenarios, test_a_holder_back_from_a_dropped_link_gets_what_was_held);
+	tcase_add_test(scenarios, test_a_session_not_resumed_in_time_bounces_what_it_kept);
+	tcase_add_test(scenarios, test_a_resumption_needs_the_user_and_a_possible_h);
+	tcase_add_test(scenarios, test_bounds_and_numbers_out_of_turn);
+	tcase_add_test(scenarios, test_a_jid_bound_afresh_ends_the_waiting_session);
+	suite_add_tcase(s, scenarios);
+	TCase *failovers = tcase_create("failovers");
+	tcase_set_timeout(failovers, 600);
+	tcase_add_test(failovers, test_holder_killed_anywhere_nothing_lost_nothing_twice);
+	suite_add_tcase(s, failovers);
+	return s;
+}
