@@ -62,8 +62,11 @@
  * 1: rxmpp 0.1.0.  2: development builds between 0.1.0 and 0.2.0 (members
  * carry certificate fingerprints; the heartbeat grew twice), never released.
  * 3: rxmpp 0.2.0, the first release under this rule; it speaks only 3.
+ * 4: the stanza links' KEEP_ frames (stream management across nodes,
+ * router/router_relay_wire.h); a link that agreed on 3 carries none, and a
+ * follower whose link to the leader did so keeps its sessions to itself.
  */
-#define PEERLINK_VERSION     3
+#define PEERLINK_VERSION     4
 #define PEERLINK_VERSION_MIN 3
 
 struct peerlink_hello {

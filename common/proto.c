@@ -52,6 +52,17 @@ static const char *const proto_type_names[PROTO_TYPE_END] = {
     [PROTO_PROPOSE] = "PROPOSE",
     [PROTO_PROPOSE_RESULT] = "PROPOSE_RESULT",
     [PROTO_CLUSTER_APPLIED] = "CLUSTER_APPLIED",
+    [PROTO_SM_OPEN] = "SM_OPEN",
+    [PROTO_SM_STANZA] = "SM_STANZA",
+    [PROTO_SM_ACKED] = "SM_ACKED",
+    [PROTO_SM_HANDLED] = "SM_HANDLED",
+    [PROTO_SM_STANZA_IN] = "SM_STANZA_IN",
+    [PROTO_SM_KEPT] = "SM_KEPT",
+    [PROTO_SM_REKEEP] = "SM_REKEEP",
+    [PROTO_SM_RESUME] = "SM_RESUME",
+    [PROTO_SM_RESUMED] = "SM_RESUMED",
+    [PROTO_SM_ITEM] = "SM_ITEM",
+    [PROTO_SM_RETURN] = "SM_RETURN",
 };
 
 const char *proto_type_name(uint16_t type)

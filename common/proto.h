@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 /* Raised whenever a payload below changes, so mixed builds refuse each other. */
-#define PROTO_VERSION 14
+#define PROTO_VERSION 15
 
 /* Session ids start at 1; 0 names the server itself (see PROTO_STANZA). */
 #define PROTO_SERVER_SESSION 0
@@ -154,6 +154,47 @@ enum proto_type {
 	 * elector materialised them, elector/elector_machine.h); no payload.
 	 * The supervisor reads them again and hands them to the listener. */
 	PROTO_CLUSTER_APPLIED,
+	/*
+	 * Stream management across nodes (router/router_sm.c; the listener's
+	 * side is listener_client_sm.c).  The router of a follower has the
+	 * cluster's leader keep every resumable session of its listener; the
+	 * listener reports, in order, for each such session:
+	 */
+	/* listener -> router, header peer = session: a resumable session,
+	 * struct proto_sm_open (also again when the router asks, SM_REKEEP);
+	 * the reports below follow it */
+	PROTO_SM_OPEN,
+	/* listener -> router, header peer = session: struct proto_sm_count
+	 * (value: the stanza's number), then the stanza as the client gets it */
+	PROTO_SM_STANZA,
+	/* listener -> router, header peer = session: struct proto_sm_count,
+	 * value: the client's h */
+	PROTO_SM_ACKED,
+	/* listener -> router, header peer = session: struct proto_sm_count,
+	 * value: the client's stanzas handled, one that did not go to the
+	 * router (its count travels with the others: SM_STANZA_IN) */
+	PROTO_SM_HANDLED,
+	/* listener -> router, header peer = session: struct proto_sm_count
+	 * (value: the client's stanzas handled with this one), then a STANZA
+	 * payload: routed as STANZA, and its count goes to the keeper with it */
+	PROTO_SM_STANZA_IN,
+	/* router -> listener, header peer = session: struct proto_sm_count,
+	 * kind enum proto_sm_kept: what the keeper has */
+	PROTO_SM_KEPT,
+	/* router -> listener: a new keeper: report every resumable session
+	 * again (no payload) */
+	PROTO_SM_REKEEP,
+	/* listener -> router, header peer = the resuming connection's id: a
+	 * session unknown here, struct proto_sm_resume and the user's bare JID */
+	PROTO_SM_RESUME,
+	/* router -> listener, header peer = that id: struct proto_sm_resumed
+	 * and the full JID; then `count` SM_ITEMs */
+	PROTO_SM_RESUMED,
+	/* router -> listener, header peer = that id: a stanza to replay */
+	PROTO_SM_ITEM,
+	/* router -> listener: a stanza kept for a session that ended without
+	 * being resumed; its sender gets the error (bytes as the client would) */
+	PROTO_SM_RETURN,
 	PROTO_TYPE_END,
 };
 
@@ -601,6 +642,49 @@ _Static_assert(sizeof(struct proto_drain) == 1040, "proto_drain has a fixed size
  * when on, reserved zero, each target a terminated, non-empty host:port
  * of printable characters that need no escaping in XML; -1 if not. */
 int proto_drain_check(const struct proto_drain *drain);
+
+/* Stream management across nodes (PROTO_SM_*, above). */
+#define PROTO_SM_ID_MAX 64
+struct proto_sm_open {
+	uint32_t max_seconds;	  /* how long it may wait for a resumption */
+	uint32_t handled;	  /* the client's stanzas handled */
+	uint32_t acked;		  /* the client's h: the SM_STANZAs that follow are acked+1.. */
+	uint32_t sent;		  /* stanzas numbered (acked when the keeper is new to it) */
+	char id[PROTO_SM_ID_MAX]; /* its resumption id, NUL-terminated */
+};
+_Static_assert(sizeof(struct proto_sm_open) == 80, "proto_sm_open has a fixed size");
+
+enum proto_sm_kept {
+	PROTO_SM_KEEPER,    /* value 1: another node keeps it; 0: none does (any more) */
+	PROTO_SM_NUMBERED,  /* the keeper has the stanzas up to `value` */
+	PROTO_SM_CONFIRMED, /* the keeper counts `value` of the client's stanzas handled */
+	PROTO_SM_KEPT_END,
+};
+
+struct proto_sm_count {
+	uint32_t kind; /* SM_KEPT: enum proto_sm_kept; otherwise 0 */
+	uint32_t value;
+};
+_Static_assert(sizeof(struct proto_sm_count) == 8, "proto_sm_count has a fixed size");
+
+struct proto_sm_resume {
+	uint32_t h;	   /* the client's h */
+	uint32_t user_len; /* the bare JID's bytes follow */
+	char id[PROTO_SM_ID_MAX];
+};
+_Static_assert(sizeof(struct proto_sm_resume) == 72, "proto_sm_resume has a fixed size");
+
+struct proto_sm_resumed {
+	uint32_t ok; /* 0: unknown, expired, another user's or an impossible h */
+	uint32_t handled;
+	uint32_t sent; /* the number of the last SM_ITEM that follows (h if none) */
+	uint32_t count;
+	uint32_t max_seconds;
+	int32_t priority;
+	uint32_t available;
+	uint32_t jid_len; /* the full JID's bytes follow */
+};
+_Static_assert(sizeof(struct proto_sm_resumed) == 32, "proto_sm_resumed has a fixed size");
 
 struct proto_result {
 	uint32_t ok;

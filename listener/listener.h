@@ -66,6 +66,22 @@ struct sm_session {
 	bool available;
 	int64_t detached_at;
 	struct ev_timer *expiry;
+	/* Kept by the cluster's leader too (router/router_sm.c): `keeping`
+	 * once it was reported to the router, which then hears of every
+	 * stanza numbered; `kept` once the keeper said it has it: a stanza
+	 * is then written only once the keeper has it (`numbered`), and the
+	 * client's stanzas are acknowledged only as far as the keeper counts
+	 * them (`confirmed`). */
+	bool keeping, kept;
+	bool counted;	   /* the client's last stanza went with its count */
+	bool ack_owed;	   /* an <a/> went out below `handled`: another follows */
+	bool request_owed; /* an <r/> to send once what waits is written */
+	uint32_t written;  /* stanzas written, numbered up to */
+	struct listener_sm_item *last_written; /* valid while written != core.acked */
+	uint32_t numbered;		       /* the keeper has the stanzas up to */
+	uint32_t confirmed;		       /* the keeper counts the client's stanzas up to */
+	/* A resumption from what the leader kept, being received. */
+	uint32_t items_left, expected_sent;
 };
 
 struct conn {
@@ -96,11 +112,17 @@ struct conn {
 	bool available; /* last presence broadcast was available */
 	int priority;
 	int64_t created;
-	int64_t session_at;	 /* when it was bound (client) or handshaken (bridge) */
-	bool session_logged;	 /* its start was logged: its end will be */
-	char end_reason[160];	 /* why it ends, for the log line; the first cause wins */
-	struct sm_session *sm;	 /* XEP-0198 enabled */
-	bool sm_final;		 /* ended on purpose: not kept for resumption */
+	int64_t session_at;    /* when it was bound (client) or handshaken (bridge) */
+	bool session_logged;   /* its start was logged: its end will be */
+	char end_reason[160];  /* why it ends, for the log line; the first cause wins */
+	struct sm_session *sm; /* XEP-0198 enabled */
+	bool sm_final;	       /* ended on purpose: not kept for resumption */
+	/* A resumption asked of the cluster's leader (the id and h asked),
+	 * then the session being rebuilt from its answer. */
+	bool sm_asked;
+	char sm_previd[LISTENER_SM_ID_LEN + 1];
+	uint32_t sm_h;
+	struct sm_session *sm_resuming;
 	struct listener_csi csi; /* XEP-0352 */
 	int64_t last_in;
 	unsigned inputs_since_quiet; /* reads since the session was last quiet */
@@ -266,6 +288,15 @@ void listener_client_sm_announce_detached(void);
 /* The keepalive is due: an <r/> instead when stanzas wait for an ack;
  * true when it sent one. */
 bool listener_client_sm_keepalive(struct conn *c);
+/* After a stanza from the client: its count to the keeper, if it did not
+ * go with the stanza (listener_client_sm_count). */
+void listener_client_sm_after_stanza(struct conn *c);
+/* The handled count to send with the stanza of `c` being routed, if the
+ * leader keeps its session (NULL otherwise); marks it sent so. */
+const uint32_t *listener_client_sm_count(struct conn *c);
+/* SM_KEPT, SM_REKEEP, SM_RESUMED, SM_ITEM, SM_RETURN from the router;
+ * false when malformed. */
+bool listener_client_sm_message(const struct ipc_msg *msg);
 
 /* listener_component.c */
 void listener_component_open(struct conn *c, const char *content_ns, const struct xml_attr *attrs);

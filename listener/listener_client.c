@@ -501,6 +501,7 @@ void listener_client_element(struct conn *c, struct xml_node *element)
 		if (is_stanza(element)) {
 			listener_client_sm_received(c);
 			client_stanza(c, element);
+			listener_client_sm_after_stanza(c);
 			return;
 		}
 		listener_conn_stream_error(c, "unsupported-stanza-type", element->name);

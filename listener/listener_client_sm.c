@@ -25,9 +25,22 @@
  * 8.5.3.2: its sender gets the error), never dropped.  The same happens to
  * what a session that ends for good had not acknowledged or held back.
  *
+ * In a cluster, the leader keeps a copy of each resumable session of a
+ * follower (router/router_keep.h says how): this file reports to the
+ * router the session (SM_OPEN), every stanza numbered for the client
+ * (SM_STANZA) and every h of the client (SM_ACKED), and the client's
+ * handled count with each of its stanzas (SM_STANZA_IN, listener_route.c,
+ * or SM_HANDLED for one that is not routed).  Once the keeper has the
+ * session, a stanza is written to the client only when the keeper has it,
+ * and <a h/> never says more than the keeper counts: so a client whose
+ * node dies resumes on another, which asks the leader (SM_RESUME) when it
+ * does not know the id, and nothing is lost or sent twice either way.
+ * Without a keeper (one node, the leader's own sessions, a leader not yet
+ * linked or of protocol 3) the session is this process's only.
+ *
  * Detached sessions live in this process only: a listener that restarts
- * forgets them (the router drops its sessions), and a client that tries to
- * resume gets <failed><item-not-found/></failed> and binds afresh.
+ * forgets them (the router drops its sessions), and its client resumes
+ * from what the leader kept, if it kept it, or binds afresh.
  */
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -35,6 +48,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/child.h"
 #include "common/log.h"
 #include "common/table.h"
 #include "listener.h"
@@ -74,6 +88,21 @@ static void sm_failed(struct conn *c, const char *condition)
 	listener_conn_send_str(c, out);
 }
 
+/* The router's id of the session (the connection's while it has one). */
+static uint64_t sm_session_id(const struct sm_session *s)
+{
+	return s->conn != NULL ? s->conn->id : s->session;
+}
+
+static void sm_to_router(uint16_t type, uint64_t session, uint32_t value, const void *data,
+			 size_t len)
+{
+	struct proto_sm_count c = {.value = value};
+	struct iovec iov[2] = {{&c, sizeof(c)}, {(void *)data, len}};
+	if (child_peer_connected(PROC_ROUTER))
+		child_send_v(PROC_ROUTER, type, session, iov, 2);
+}
+
 /* The queue changes through these two only, so that the metric of what
  * all sessions keep (listener_state.counters.sm_unacked_bytes) stays exact. */
 static enum listener_sm_verdict sm_keep(struct sm_session *s, const char *bytes, size_t len)
@@ -81,15 +110,70 @@ static enum listener_sm_verdict sm_keep(struct sm_session *s, const char *bytes,
 	size_t before = s->core.bytes;
 	enum listener_sm_verdict v = listener_sm_sent(&s->core, sm_limits(), bytes, len);
 	listener_state.counters.sm_unacked_bytes += s->core.bytes - before;
+	/* Every stanza numbered goes to the keeper, which then has exactly
+	 * the queue (past the limits the session ends, and the keeper with it). */
+	if (s->keeping && (v == LISTENER_SM_FINE || v == LISTENER_SM_REQUEST))
+		sm_to_router(PROTO_SM_STANZA, sm_session_id(s), s->core.sent, bytes, len);
 	return v;
 }
 
 static int sm_take_ack(struct sm_session *s, uint32_t h)
 {
+	/* Not beyond what was written: the rest the client cannot have. */
+	if ((uint32_t)(h - s->core.acked) > (uint32_t)(s->written - s->core.acked))
+		return -1;
 	size_t before = s->core.bytes;
 	int r = listener_sm_acked(&s->core, h);
 	listener_state.counters.sm_unacked_bytes -= before - s->core.bytes;
+	if (r == 0 && s->keeping)
+		sm_to_router(PROTO_SM_ACKED, sm_session_id(s), h, NULL, 0);
 	return r;
+}
+
+/* The session to the router, for the leader to keep: its counters, then
+ * every stanza not acknowledged.  The answer (SM_KEPT, KEEPER) says
+ * whether it does. */
+static void sm_open(struct sm_session *s)
+{
+	struct proto_sm_open open = {.max_seconds = s->core.max_seconds,
+				     .handled = s->core.handled,
+				     .acked = s->core.acked,
+				     .sent = s->core.sent};
+	snprintf(open.id, sizeof(open.id), "%s", s->core.id);
+	uint64_t id = sm_session_id(s);
+	if (!child_peer_connected(PROC_ROUTER) ||
+	    child_send(PROC_ROUTER, PROTO_SM_OPEN, id, &open, sizeof(open), -1) == -1)
+		return;
+	s->keeping = true;
+	s->kept = false;
+	s->confirmed = s->core.handled;
+	uint32_t number = s->core.acked;
+	for (const struct listener_sm_item *item = s->core.head; item != NULL; item = item->next)
+		sm_to_router(PROTO_SM_STANZA, id, ++number, item->bytes, item->len);
+}
+
+/* Writes what the keeper has and the client has not had, in order. */
+static void sm_write_kept(struct sm_session *s)
+{
+	uint32_t upto = s->kept ? s->numbered : s->core.sent;
+	struct conn *c = s->conn;
+	if (c == NULL)
+		return;
+	/* The next to write follows the last written, or is the oldest when
+	 * everything written was acknowledged (and that one let go). */
+	struct listener_sm_item *item =
+	    s->written == s->core.acked ? s->core.head : s->last_written->next;
+	while (s->written != upto && item != NULL) {
+		listener_conn_send(c, item->bytes, item->len);
+		s->written++;
+		s->last_written = item;
+		item = item->next;
+	}
+	if (s->request_owed && s->written == s->core.sent) {
+		listener_conn_send_str(c, "<r xmlns='" XML_NS_SM "'/>");
+		listener_sm_requested(&s->core);
+		s->request_owed = false;
+	}
 }
 
 static void sm_session_free(struct sm_session *s)
@@ -114,12 +198,11 @@ static void sm_write(struct conn *c, const char *bytes, size_t len)
 	}
 	switch (sm_keep(s, bytes, len)) {
 	case LISTENER_SM_FINE:
-		listener_conn_send(c, bytes, len);
+		sm_write_kept(s);
 		return;
 	case LISTENER_SM_REQUEST:
-		listener_conn_send(c, bytes, len);
-		listener_conn_send_str(c, "<r xmlns='" XML_NS_SM "'/>");
-		listener_sm_requested(&s->core);
+		s->request_owed = true;
+		sm_write_kept(s);
 		return;
 	case LISTENER_SM_OVER: {
 		/* Kept, not written: returned to its sender with the rest. */
@@ -135,6 +218,7 @@ static void sm_write(struct conn *c, const char *bytes, size_t len)
 		return;
 	}
 	case LISTENER_SM_NO_MEMORY:
+		sm_write_kept(s);
 		listener_conn_send(c, bytes, len);
 		listener_conn_stream_error(c, "resource-constraint",
 					   "no memory to keep what was sent");
@@ -170,8 +254,10 @@ void listener_client_sm_send(struct conn *c, const char *bytes, size_t len)
 
 void listener_client_sm_received(struct conn *c)
 {
-	if (c->sm != NULL)
+	if (c->sm != NULL) {
 		listener_sm_handled(&c->sm->core);
+		c->sm->counted = false;
+	}
 }
 
 bool listener_client_sm_keepalive(struct conn *c)
@@ -226,6 +312,8 @@ static void sm_enable(struct conn *c, const struct xml_node *element)
 	listener_conn_send_str(c, out);
 	log_debug("%s: stream management enabled for %s%s", c->peer, c->jid,
 		  resumable ? " (resumable)" : "");
+	if (resumable)
+		sm_open(s);
 }
 
 /* An `h` of more than was sent: XEP-0198 section 4. */
@@ -281,12 +369,33 @@ static int sm_unhook(struct sm_session *s)
 	return 0;
 }
 
+/* A session this listener does not know: the cluster's leader may have
+ * kept it (its node died, or this listener restarted).  0 when asked. */
+static int sm_ask(struct conn *c, const char *previd, uint32_t h)
+{
+	/* The keeper knows the session by its full JID: the user's bare one. */
+	char bare[JID_MAX];
+	int n = snprintf(bare, sizeof(bare), "%s@%s", c->user, listener_state.cfg.domain);
+	if (n < 0 || (size_t)n >= sizeof(bare))
+		return -1;
+	struct proto_sm_resume q = {.h = h, .user_len = (uint32_t)n};
+	snprintf(q.id, sizeof(q.id), "%s", previd);
+	struct iovec iov[2] = {{&q, sizeof(q)}, {bare, q.user_len}};
+	if (!child_peer_connected(PROC_ROUTER) ||
+	    child_send_v(PROC_ROUTER, PROTO_SM_RESUME, c->id, iov, 2) == -1)
+		return -1;
+	c->sm_asked = true;
+	snprintf(c->sm_previd, sizeof(c->sm_previd), "%s", previd);
+	c->sm_h = h;
+	return 0;
+}
+
 /* <resume/>, after authentication and before binding (XEP-0198 section 5). */
 static void sm_resume(struct conn *c, const struct xml_node *element)
 {
 	const char *previd = listener_xml_attr_get(element, "previd");
 	uint32_t h;
-	if (c->state != CONN_BIND || !listener_state.cfg.sm.enabled) {
+	if (c->state != CONN_BIND || !listener_state.cfg.sm.enabled || c->sm_asked) {
 		sm_failed(c, "unexpected-request");
 		return;
 	}
@@ -295,6 +404,9 @@ static void sm_resume(struct conn *c, const struct xml_node *element)
 	struct sm_session *s = previd != NULL && strlen(previd) == LISTENER_SM_ID_LEN
 				   ? table_get(listener_state.sm_ids, previd, strlen(previd))
 				   : NULL;
+	if (s == NULL && previd != NULL && strlen(previd) == LISTENER_SM_ID_LEN && !c->sm_asked &&
+	    sm_ask(c, previd, h) == 0)
+		return; /* the leader may have kept it: the answer decides */
 	const char *owner = s == NULL ? NULL : s->conn != NULL ? s->conn->user : s->user;
 	/* Only its own user resumes a session; to anyone else it does not exist. */
 	if (s == NULL || owner == NULL || strcmp(owner, c->user) != 0) {
@@ -344,12 +456,16 @@ static void sm_resume(struct conn *c, const struct xml_node *element)
 	free(s->jid);
 	s->user = s->jid = NULL;
 	char out[256];
+	uint32_t handled = s->kept ? s->confirmed : s->core.handled;
+	s->ack_owed = handled != s->core.handled;
 	snprintf(out, sizeof(out), "<resumed xmlns='" XML_NS_SM "' previd='%s' h='%u'/>",
-		 s->core.id, s->core.handled);
+		 s->core.id, handled);
 	listener_conn_send_str(c, out);
-	/* Exactly what it has not acknowledged, in order, already counted. */
-	for (const struct listener_sm_item *item = s->core.head; item != NULL; item = item->next)
-		listener_conn_send(c, item->bytes, item->len);
+	/* Exactly what it has not acknowledged, in order, already counted
+	 * (what the keeper does not have yet follows once it has). */
+	s->written = s->core.acked;
+	s->last_written = NULL;
+	sm_write_kept(s);
 	listener_conn_session_started(c);
 	listener_state.counters.sm_resumptions++;
 	log_info("%s: resumed client session %s: %u stanzas sent again", c->peer, c->jid,
@@ -375,8 +491,12 @@ static void sm_request(struct conn *c)
 		sm_failed(c, "unexpected-request");
 		return;
 	}
+	struct sm_session *s = c->sm;
+	/* Kept: no more than the keeper counts; the rest when it does. */
+	uint32_t h = s->kept ? s->confirmed : s->core.handled;
+	s->ack_owed = h != s->core.handled;
 	char out[64];
-	snprintf(out, sizeof(out), "<a xmlns='" XML_NS_SM "' h='%u'/>", c->sm->core.handled);
+	snprintf(out, sizeof(out), "<a xmlns='" XML_NS_SM "' h='%u'/>", h);
 	listener_conn_send_str(c, out);
 }
 
@@ -566,4 +686,196 @@ void listener_client_sm_announce_detached(void)
 {
 	if (listener_state.sm_detached != NULL)
 		table_each(listener_state.sm_detached, sm_announce, NULL);
+}
+
+/* Stream management across nodes: the router's messages */
+
+static void sm_kept(struct sm_session *s, const struct proto_sm_count *k)
+{
+	switch (k->kind) {
+	case PROTO_SM_KEEPER:
+		s->kept = k->value != 0 && s->keeping;
+		if (k->value == 0) {
+			/* Nobody keeps it now: nothing waits for a keeper. */
+			s->keeping = false;
+			sm_write_kept(s);
+		}
+		break;
+	case PROTO_SM_NUMBERED:
+		if (s->keeping && (uint32_t)(k->value - s->numbered) < UINT32_C(1) << 31) {
+			s->numbered = k->value;
+			sm_write_kept(s);
+		}
+		return;
+	default:
+		if (s->keeping)
+			s->confirmed = k->value;
+		break;
+	}
+	if (s->ack_owed && s->conn != NULL) {
+		uint32_t h = s->kept ? s->confirmed : s->core.handled;
+		char out[64];
+		snprintf(out, sizeof(out), "<a xmlns='" XML_NS_SM "' h='%u'/>", h);
+		listener_conn_send_str(s->conn, out);
+		s->ack_owed = h != s->core.handled;
+	}
+}
+
+static void sm_reopen(void *value, void *arg)
+{
+	(void)arg;
+	sm_open(value);
+}
+
+/* A new leader keeps nothing yet: every resumable session to it again. */
+static void sm_rekeep(void)
+{
+	for (struct conn *c = listener_state.conns; c != NULL; c = c->next)
+		if (c->sm != NULL && c->sm->core.resumable && !c->sm_final && c->announced)
+			sm_open(c->sm);
+	table_each(listener_state.sm_detached, sm_reopen, NULL);
+}
+
+/* The rebuilt session goes on here: what the client had not acknowledged,
+ * and from now on this node holds it and the leader keeps it. */
+static void sm_resumed_here(struct conn *c)
+{
+	struct sm_session *s = c->sm_resuming;
+	c->sm_resuming = NULL;
+	if (s->core.sent != s->expected_sent || listener_conn_set(&c->jid, s->jid) == -1 ||
+	    listener_index_count_session(&listener_state.index, c) == -1) {
+		for (struct listener_sm_item *item = s->core.head; item != NULL; item = item->next)
+			listener_route_undeliverable(item->bytes, item->len);
+		sm_session_free(s);
+		listener_conn_stream_error(c, "internal-server-error",
+					   "the session could not be taken over");
+		return;
+	}
+	if (table_put(listener_state.sm_ids, s->core.id, strlen(s->core.id), s, NULL) == -1)
+		s->core.resumable = false; /* resumed, but not again */
+	c->sm = s;
+	s->conn = c;
+	s->session = c->id;
+	c->priority = s->priority;
+	c->available = s->available;
+	c->state = CONN_SESSION;
+	free(s->jid);
+	s->jid = NULL;
+	char out[256];
+	snprintf(out, sizeof(out), "<resumed xmlns='" XML_NS_SM "' previd='%s' h='%u'/>",
+		 s->core.id, s->core.handled);
+	listener_conn_send_str(c, out);
+	/* The keeper has every one of them. */
+	s->kept = s->keeping = true;
+	s->numbered = s->core.sent;
+	s->confirmed = s->core.handled;
+	s->written = s->core.acked;
+	s->last_written = NULL;
+	sm_write_kept(s);
+	listener_route_session_up(c);
+	if (c->available)
+		listener_route_presence_id(c->id, c->priority, true);
+	sm_open(s);
+	listener_conn_session_started(c);
+	listener_state.counters.sm_resumptions++;
+	log_info("%s: resumed client session %s from what the cluster kept: %u stanzas sent "
+		 "again",
+		 c->peer, c->jid, s->core.count);
+}
+
+/* The leader's answer to a resumption asked (SM_RESUMED). */
+static bool sm_answer(struct conn *c, const struct ipc_msg *msg)
+{
+	struct proto_sm_resumed r;
+	if (msg->len < sizeof(r))
+		return false;
+	memcpy(&r, msg->data, sizeof(r));
+	const char *jid = (const char *)msg->data + sizeof(r);
+	if (r.ok > 1 || msg->len != sizeof(r) + r.jid_len || (r.ok && r.jid_len == 0))
+		return false;
+	if (c == NULL || !c->sm_asked || c->sm_resuming != NULL || c->state != CONN_BIND) {
+		/* It went meanwhile: the session it was given cannot go on. */
+		if (r.ok && r.count == 0 && child_peer_connected(PROC_ROUTER))
+			listener_route_session_down_id(msg->peer);
+		return true;
+	}
+	if (!r.ok) {
+		static struct log_limit unknown;
+		log_warnx_limited(&unknown, "%s: %s asked to resume an unknown or expired session",
+				  c->peer, c->user);
+		sm_failed(c, "item-not-found");
+		return true;
+	}
+	struct sm_session *s = calloc(1, sizeof(*s));
+	if (s == NULL || (s->jid = strndup(jid, r.jid_len)) == NULL) {
+		free(s);
+		listener_conn_stream_error(c, "internal-server-error", "out of memory");
+		return true;
+	}
+	listener_sm_resumed(&s->core, c->sm_previd, r.max_seconds, r.handled, c->sm_h);
+	s->priority = r.priority;
+	s->available = r.available != 0;
+	s->items_left = r.count;
+	s->expected_sent = r.sent;
+	c->sm_resuming = s;
+	if (r.count == 0)
+		sm_resumed_here(c);
+	return true;
+}
+
+bool listener_client_sm_message(const struct ipc_msg *msg)
+{
+	struct conn *c = msg->type == PROTO_SM_REKEEP || msg->type == PROTO_SM_RETURN
+			     ? NULL
+			     : listener_index_find(&listener_state.index, msg->peer);
+	switch (msg->type) {
+	case PROTO_SM_KEPT: {
+		struct proto_sm_count k;
+		if (ipc_get_data(msg, &k, sizeof(k)) == -1 || k.kind >= PROTO_SM_KEPT_END)
+			return false;
+		struct sm_session *s = c != NULL ? c->sm : NULL;
+		if (s == NULL)
+			s = table_get(listener_state.sm_detached, &msg->peer, sizeof(msg->peer));
+		if (s != NULL)
+			sm_kept(s, &k);
+		return true;
+	}
+	case PROTO_SM_REKEEP:
+		sm_rekeep();
+		return true;
+	case PROTO_SM_RESUMED:
+		return sm_answer(c, msg);
+	case PROTO_SM_ITEM: {
+		struct sm_session *s = c != NULL ? c->sm_resuming : NULL;
+		if (s == NULL || s->items_left == 0)
+			return true; /* its connection went: the keeper moved it for nothing */
+		enum listener_sm_verdict v = sm_keep(s, msg->data, msg->len);
+		if (v == LISTENER_SM_NO_MEMORY)
+			listener_route_undeliverable(msg->data, msg->len);
+		if (--s->items_left == 0)
+			sm_resumed_here(c);
+		return true;
+	}
+	case PROTO_SM_RETURN:
+		listener_route_undeliverable(msg->data, msg->len);
+		return true;
+	default:
+		return false;
+	}
+}
+
+void listener_client_sm_after_stanza(struct conn *c)
+{
+	struct sm_session *s = c->sm;
+	if (s != NULL && s->keeping && !s->counted)
+		sm_to_router(PROTO_SM_HANDLED, c->id, s->core.handled, NULL, 0);
+}
+
+const uint32_t *listener_client_sm_count(struct conn *c)
+{
+	struct sm_session *s = c->sm;
+	if (s == NULL || !s->keeping)
+		return NULL;
+	s->counted = true;
+	return &s->core.handled;
 }

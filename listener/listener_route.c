@@ -230,9 +230,10 @@ void listener_route_router_gone(void)
 			  noted, answered);
 }
 
-/* Sends a stanza to the router as `session` (0: the server itself). */
+/* Sends a stanza to the router as `session` (0: the server itself); with
+ * `sm_count`, the client's handled count goes with it (SM_STANZA_IN). */
 static bool route_send(uint64_t session, const struct xml_node *stanza, const char *parent_ns,
-		       const char *from, const char *to, bool *too_large)
+		       const char *from, const char *to, const uint32_t *sm_count, bool *too_large)
 {
 	const char *type = listener_xml_attr_get(stanza, "type");
 	const char *id = listener_xml_attr_get(stanza, "id");
@@ -257,7 +258,9 @@ static bool route_send(uint64_t session, const struct xml_node *stanza, const ch
 		(uint16_t)(payload && strlen(payload->name) < 64 ? strlen(payload->name) : 0),
 	    .stanza_len = (uint32_t)buf_len(&bytes),
 	};
+	struct proto_sm_count count = {.value = sm_count != NULL ? *sm_count : 0};
 	struct iovec iov[] = {
+	    {.iov_base = &count, .iov_len = sizeof(count)},
 	    {.iov_base = &route, .iov_len = sizeof(route)},
 	    {.iov_base = (void *)(id ? id : ""), .iov_len = route.id_len},
 	    {.iov_base = (void *)from, .iov_len = route.from_len},
@@ -268,8 +271,10 @@ static bool route_send(uint64_t session, const struct xml_node *stanza, const ch
 	};
 	bool no_memory;
 	struct route_note *note = route_note_new(session, stanza, to, &no_memory);
-	bool sent = !no_memory && child_peer_connected(PROC_ROUTER) &&
-		    child_send_v(PROC_ROUTER, PROTO_STANZA, session, iov, 7) == 0;
+	bool sent =
+	    !no_memory && child_peer_connected(PROC_ROUTER) &&
+	    (sm_count != NULL ? child_send_v(PROC_ROUTER, PROTO_SM_STANZA_IN, session, iov, 8)
+			      : child_send_v(PROC_ROUTER, PROTO_STANZA, session, iov + 1, 7)) == 0;
 	if (sent)
 		route_note_add(note);
 	else
@@ -287,7 +292,8 @@ void listener_route_stanza(struct conn *c, struct xml_node *stanza, const char *
 	/* A redirected session's last stanzas are routed with the sender the
 	 * listener stamped, as those of a session that ended on their way. */
 	if ((c->announced || c->redirected) &&
-	    route_send(c->id, stanza, parent_ns, from, to, &too_large))
+	    route_send(c->id, stanza, parent_ns, from, to,
+		       c->redirected ? NULL : listener_client_sm_count(c), &too_large))
 		return;
 	if (too_large)
 		listener_conn_stream_error(c, "policy-violation",
@@ -318,7 +324,7 @@ static void undeliverable_element(void *arg, struct xml_node *stanza)
 	bool too_large = false;
 	/* RFC 6121 8.5.3.2.3: presence for a resource that is gone is ignored. */
 	if (from != NULL && to != NULL && strcmp(stanza->name, "presence") != 0 &&
-	    !route_send(PROTO_SERVER_SESSION, stanza, stanza->ns, from, to, &too_large))
+	    !route_send(PROTO_SERVER_SESSION, stanza, stanza->ns, from, to, NULL, &too_large))
 		log_warnx("a stanza from %s to %s found its session gone and could not be routed "
 			  "again%s",
 			  from, to, too_large ? " (too large)" : "");
@@ -443,6 +449,12 @@ bool listener_route_message(const struct ipc_msg *msg)
 		return true;
 	case PROTO_ROUTED:
 		return route_note_confirmed(msg);
+	case PROTO_SM_KEPT:
+	case PROTO_SM_REKEEP:
+	case PROTO_SM_RESUMED:
+	case PROTO_SM_ITEM:
+	case PROTO_SM_RETURN:
+		return listener_client_sm_message(msg);
 	case PROTO_SESSION_KICK: {
 		struct proto_kick kick;
 		if (ipc_get_data(msg, &kick, sizeof(kick)) == -1 || kick.reason >= PROTO_KICK_END)

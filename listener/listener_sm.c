@@ -22,6 +22,18 @@ void listener_sm_init(struct listener_sm *sm, bool resumable, uint32_t max_secon
 	sm->tail = &sm->head;
 }
 
+void listener_sm_resumed(struct listener_sm *sm, const char *id, uint32_t max_seconds,
+			 uint32_t handled, uint32_t h)
+{
+	memset(sm, 0, sizeof(*sm));
+	sm->resumable = true;
+	sm->max_seconds = max_seconds;
+	snprintf(sm->id, sizeof(sm->id), "%s", id);
+	sm->handled = handled;
+	sm->acked = sm->sent = h;
+	sm->tail = &sm->head;
+}
+
 void listener_sm_free(struct listener_sm *sm)
 {
 	while (sm->head != NULL) {

@@ -66,6 +66,11 @@ enum listener_sm_verdict {
  * counters start at 0 (XEP-0198 section 3). */
 void listener_sm_init(struct listener_sm *sm, bool resumable, uint32_t max_seconds,
 		      const unsigned char *random);
+/* A session resumed from what another node kept: id `id` (at most
+ * LISTENER_SM_ID_LEN characters), the handled count it kept and the
+ * client's `h`; the stanzas after h follow (listener_sm_sent). */
+void listener_sm_resumed(struct listener_sm *sm, const char *id, uint32_t max_seconds,
+			 uint32_t handled, uint32_t h);
 void listener_sm_free(struct listener_sm *sm);
 /* A stanza came from the client. */
 void listener_sm_handled(struct listener_sm *sm);

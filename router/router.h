@@ -50,6 +50,11 @@ struct rsession {
 	/* What it got from each origin, so that a stanza sent again after a
 	 * leader change is not delivered twice. */
 	struct relay_marks delivered;
+	/* Stream management across nodes (router_sm.c): its resumption id
+	 * once reported (here: by the listener; at the leader: by the node
+	 * that holds it), and whether the leader keeps it (here). */
+	char *sm_id;
+	bool sm_keeping;
 };
 
 /* router_table.c */
@@ -104,6 +109,9 @@ void router_cluster_session_down(struct rref ref);
 void router_cluster_session_presence(const struct rsession *s);
 /* The listener went away and took this node's sessions. */
 void router_cluster_local_forgotten(void);
+/* The relay's unconfirmed deliveries to a session that the keeper took
+ * over (router_relay_taken_over). */
+void router_cluster_taken_over(uint64_t node, uint64_t session);
 /* A leader routes what waited before anything newer (order per sender). */
 void router_cluster_catch_up(void);
 /* A reload: new trust bundle and queue limits (links made from now on). */
@@ -113,6 +121,14 @@ void router_cluster_stop(void);
 void router_cluster_identity(uint64_t *self, uint64_t *leader);
 uint64_t router_cluster_self(void);
 bool router_cluster_leading(void);
+/* A KEEP_ frame to `node` (0: the leader), on a link of protocol 4 or
+ * later; -1 when there is none. */
+int router_cluster_keep_send(uint64_t node, uint16_t type, const void *a, size_t alen,
+			     const void *b, size_t blen);
+/* A follower whose link to the leader is up and speaks protocol 4. */
+bool router_cluster_keeps(void);
+/* The relay key of the stanza being routed ({0} outside a route). */
+struct relay_key router_cluster_route_key(void);
 /* A question to the leader over the stanza link; -1 without a link up. */
 int router_cluster_query(const struct relay_wire_query *q, const char *jid);
 /* The leader's answer to `node`'s question `id`: iov[0..1], a
@@ -126,6 +142,33 @@ bool router_admin_supervisor_message(const struct ipc_msg *msg);
 /* A follower's question (leader side) and the leader's answer (follower). */
 void router_admin_query(uint64_t node, const struct relay_wire_query *q, const char *jid);
 void router_admin_answer(uint64_t id, const char *data, size_t len);
+
+/* router_sm.c: stream management across nodes, the shell of router_keep.c */
+void router_sm_init(const struct config *cfg);
+/* SM_OPEN, SM_STANZA, SM_ACKED, SM_HANDLED, SM_RESUME from the listener;
+ * false when malformed. */
+bool router_sm_listener_message(const struct ipc_msg *msg);
+/* A local session's stanzas handled, counted with one routed (SM_STANZA_IN). */
+void router_sm_handled(uint64_t session, uint32_t handled);
+/* Before a session of this node is removed: the keeper lets it go. */
+void router_sm_session_down(struct rref ref);
+/* A KEEP_ frame from `node` (on the link to the leader: from_leader); -1
+ * with `why` when it has no business there. */
+int router_sm_frame(uint64_t node, bool from_leader, const struct relay_wire_msg *m,
+		    const char **why);
+void router_sm_resume_here(uint64_t node, uint64_t asker, const struct proto_sm_resume *q,
+			   const char *user);
+/* Follower: the link to the leader came up (after REGISTER_ALL), or went. */
+void router_sm_up_link(bool up);
+/* Leader: it leads (keeps) or no longer does; a node's sessions are lost. */
+void router_sm_leading(bool leading);
+void router_sm_node_lost(uint64_t node, int64_t now_ms);
+/* Leader: a delivery to `target` on another node; a stanza routed for a
+ * full JID nobody holds (true: held for a session waiting for its
+ * resumption). */
+void router_sm_delivered(const struct rsession *target, const char *bytes, size_t len);
+bool router_sm_hold(struct rref origin, const struct proto_route_view *r, struct relay_key key);
+void router_sm_tick(int64_t now_ms);
 
 /* router_metrics.c: counted by the routing code, reported by the child
  * runtime (child_ops.metrics); `kind` is enum proto_stanza_kind. */

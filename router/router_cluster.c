@@ -194,6 +194,7 @@ static void perform(const struct relay_out *o)
 		log_info("stanza link to the leader at %s up; registering %zu sessions",
 			 cluster.leader_address, router_session_count());
 		router_sessions_each(register_one, cluster.up);
+		router_sm_up_link(true);
 		return;
 	case RELAY_OUT_ROUTE:
 		route_out(o);
@@ -219,6 +220,9 @@ static void perform(const struct relay_out *o)
 		return;
 	}
 	case RELAY_OUT_FORGET:
+		/* Its sessions wait for a resumption anywhere (only while this
+		 * node leads: one that stops has forgotten what it kept). */
+		router_sm_node_lost(o->node, now_ms());
 		router_sessions_clear_node(o->node);
 		return;
 	case RELAY_OUT_CLOSE: {
@@ -262,6 +266,12 @@ uint64_t router_cluster_oldest_kept(void)
 	return cluster.relay != NULL ? router_relay_oldest(cluster.relay) : UINT64_MAX;
 }
 
+void router_cluster_taken_over(uint64_t node, uint64_t session)
+{
+	if (cluster.relay != NULL)
+		router_relay_taken_over(cluster.relay, node, session);
+}
+
 void router_cluster_catch_up(void)
 {
 	if (cluster.relay == NULL)
@@ -273,6 +283,7 @@ void router_cluster_catch_up(void)
 void router_cluster_deliver(const struct rsession *target, const char *bytes, size_t len)
 {
 	struct relay_wire_deliver d;
+	router_sm_delivered(target, bytes, len);
 	/* No link: that node just left, and its sessions go with it. */
 	if (router_relay_deliver_remote(cluster.relay, target->ref.node, target->ref.session, bytes,
 					len, &d))
@@ -307,6 +318,35 @@ uint64_t router_cluster_self(void)
 bool router_cluster_leading(void)
 {
 	return cluster.relay != NULL && router_relay_leading(cluster.relay);
+}
+
+struct relay_key router_cluster_route_key(void)
+{
+	struct relay_key none = {0};
+	return cluster.relay != NULL ? router_relay_route_key(cluster.relay) : none;
+}
+
+static struct peerlink *keep_link(uint64_t node)
+{
+	struct peerlink *l =
+	    node == 0 ? (router_cluster_leading() ? NULL : cluster.up) : link_of(node);
+	return l != NULL && peerlink_is_up(l) && peerlink_version(l) >= 4 ? l : NULL;
+}
+
+bool router_cluster_keeps(void)
+{
+	return cluster.relay != NULL && keep_link(0) != NULL &&
+	       router_relay_link_wanted(cluster.relay) == peerlink_remote(cluster.up)->node_id;
+}
+
+int router_cluster_keep_send(uint64_t node, uint16_t type, const void *a, size_t alen,
+			     const void *b, size_t blen)
+{
+	struct peerlink *l = keep_link(node);
+	if (l == NULL)
+		return -1;
+	send_to(l, type, a, alen, b, blen);
+	return 0;
 }
 
 int router_cluster_query(const struct relay_wire_query *q, const char *jid)
@@ -411,6 +451,7 @@ static void link_gone(struct peerlink *l, bool was_up)
 	if (l == cluster.up) {
 		up_retry_later();
 		router_relay_up_link(cluster.relay, false);
+		router_sm_up_link(false);
 	} else {
 		struct peerlink **slot = slot_of(l);
 		if (slot != NULL) {
@@ -503,6 +544,22 @@ static void link_message(struct peerlink *l, const struct ipc_msg *msg, void *ar
 		}
 		router_admin_answer(m.u.answer.id, m.data, m.data_len);
 		return;
+	case RELAY_WIRE_KEEP_OPEN:
+	case RELAY_WIRE_KEEP_STANZA:
+	case RELAY_WIRE_KEEP_ACKED:
+	case RELAY_WIRE_KEEP_HANDLED:
+	case RELAY_WIRE_KEEP_END:
+	case RELAY_WIRE_KEEP_RESUME:
+	case RELAY_WIRE_KEEP_REPLY:
+	case RELAY_WIRE_KEEP_RESUMED:
+	case RELAY_WIRE_KEEP_ITEM:
+		if (peerlink_version(l) < 4) {
+			link_drop(l, "a frame of protocol 4 on a link that agreed on 3");
+			return;
+		}
+		if (router_sm_frame(node, from_leader, &m, &why) == -1)
+			link_drop(l, why);
+		return;
 	default:
 		if (cluster.relay == NULL ||
 		    router_relay_step(cluster.relay, node, from_leader, &m, &why) == -1) {
@@ -535,6 +592,9 @@ static void link_message(struct peerlink *l, const struct ipc_msg *msg, void *ar
 		router_session_remove((struct rref){node, m.u.session.session});
 		return;
 	case RELAY_WIRE_FORGET:
+		/* Its listener went, and with it the connections: its kept
+		 * sessions may be resumed anywhere. */
+		router_sm_node_lost(node, now_ms());
 		router_sessions_clear_node(node);
 		return;
 	default:
@@ -590,6 +650,7 @@ static int64_t on_drive(struct ev_timer *timer, void *arg)
 	(void)timer, (void)arg;
 	router_relay_tick(cluster.relay, now_ms());
 	pump();
+	router_sm_tick(now_ms());
 	connect_up();
 	return DRIVE_MS;
 }
@@ -614,7 +675,11 @@ void router_cluster_leader(const struct proto_leader *l)
 		peerlink_free(cluster.up);
 		cluster.up = NULL;
 		cluster.up_retry_at = 0;
+		router_sm_up_link(false);
 	}
+	/* Before the links of the others close: what a leader kept is for the
+	 * next one, which they now open it at. */
+	router_sm_leading(router_relay_leading(cluster.relay));
 	pump();
 	connect_up();
 }

@@ -44,6 +44,28 @@ int router_deliver_to(const struct rsession *target, const char *bytes, size_t l
 	return 0;
 }
 
+static void router_from_listener_stanza(uint64_t session, const void *data, size_t len)
+{
+	static struct proto_route_view r;
+	struct rref ref = {ROUTER_LOCAL, session};
+	if (proto_route_unpack(data, len, &r) == -1) {
+		log_warnx("malformed routing header from session %llu; dropped",
+			  (unsigned long long)session);
+		router_confirm_stanza(0);
+		return;
+	}
+	/* What only the leader can route goes there. */
+	router_cluster_catch_up();
+	uint64_t kept = 0;
+	if (!router_route_stanza(ref, &r, false)) {
+		kept = router_cluster_forward(session, data, len);
+		router_metrics_queued(r.kind, kept == 0);
+	} else {
+		router_metrics_routed(r.kind);
+	}
+	router_confirm_stanza(kept);
+}
+
 static bool router_from_listener(const struct ipc_msg *msg)
 {
 	struct rref ref = {ROUTER_LOCAL, msg->peer};
@@ -68,6 +90,7 @@ static bool router_from_listener(const struct ipc_msg *msg)
 		return true;
 	}
 	case PROTO_SESSION_DOWN:
+		router_sm_session_down(ref);
 		router_session_remove(ref);
 		router_cluster_session_down(ref);
 		return true;
@@ -81,26 +104,29 @@ static bool router_from_listener(const struct ipc_msg *msg)
 			router_cluster_session_presence(s);
 		return true;
 	}
-	case PROTO_STANZA: {
-		static struct proto_route_view r;
-		if (proto_route_unpack(msg->data, msg->len, &r) == -1) {
-			log_warnx("malformed routing header from session %llu; dropped",
-				  (unsigned long long)msg->peer);
-			router_confirm_stanza(0);
-			return true;
-		}
-		/* What only the leader can route goes there. */
-		router_cluster_catch_up();
-		uint64_t kept = 0;
-		if (!router_route_stanza(ref, &r, false)) {
-			kept = router_cluster_forward(msg->peer, msg->data, msg->len);
-			router_metrics_queued(r.kind, kept == 0);
-		} else {
-			router_metrics_routed(r.kind);
-		}
-		router_confirm_stanza(kept);
+	case PROTO_STANZA:
+		router_from_listener_stanza(msg->peer, msg->data, msg->len);
+		return true;
+	case PROTO_SM_STANZA_IN: {
+		/* Its count goes to the keeper right after it, in the same turn:
+		 * the same record on the link to the leader. */
+		struct proto_sm_count count;
+		if (msg->len < sizeof(count))
+			return false;
+		memcpy(&count, msg->data, sizeof(count));
+		if (count.kind != 0)
+			return false;
+		router_from_listener_stanza(msg->peer, (const char *)msg->data + sizeof(count),
+					    msg->len - sizeof(count));
+		router_sm_handled(msg->peer, count.value);
 		return true;
 	}
+	case PROTO_SM_OPEN:
+	case PROTO_SM_STANZA:
+	case PROTO_SM_ACKED:
+	case PROTO_SM_HANDLED:
+	case PROTO_SM_RESUME:
+		return router_sm_listener_message(msg);
 	default:
 		return false;
 	}
@@ -173,6 +199,7 @@ static int router_configure(const struct config *cfg, bool first, char *why, siz
 		return -1;
 	}
 	router_route_init(cfg);
+	router_sm_init(cfg);
 	return 0;
 }
 

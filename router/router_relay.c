@@ -496,6 +496,16 @@ void router_relay_peer_link(struct relay *r, uint64_t node, bool up)
 	}
 }
 
+void router_relay_taken_over(struct relay *r, uint64_t node, uint64_t session)
+{
+	for (size_t i = 0; i < r->pending_count;) {
+		if (r->pending[i].node == node && r->pending[i].head.session == session)
+			pending_done(r, i);
+		else
+			i++;
+	}
+}
+
 uint64_t router_relay_forward(struct relay *r, uint64_t session, const void *data, size_t len)
 {
 	uint64_t seq = ++r->next_seq;
@@ -791,13 +801,32 @@ int router_relay_wire_decode(const struct ipc_msg *msg, struct relay_wire_msg *o
 	case RELAY_WIRE_SYNCED:
 		fixed = 0;
 		break;
+	case RELAY_WIRE_KEEP_OPEN:
+		fixed = sizeof(out->u.keep_open);
+		break;
+	case RELAY_WIRE_KEEP_STANZA:
+	case RELAY_WIRE_KEEP_ACKED:
+	case RELAY_WIRE_KEEP_HANDLED:
+	case RELAY_WIRE_KEEP_END:
+	case RELAY_WIRE_KEEP_REPLY:
+	case RELAY_WIRE_KEEP_ITEM:
+		fixed = sizeof(out->u.keep);
+		break;
+	case RELAY_WIRE_KEEP_RESUME:
+		fixed = sizeof(out->u.keep_resume);
+		break;
+	case RELAY_WIRE_KEEP_RESUMED:
+		fixed = sizeof(out->u.keep_resumed);
+		break;
 	default:
 		*why = "unknown frame type";
 		return -1;
 	}
 	bool tail = msg->type == RELAY_WIRE_REGISTER || msg->type == RELAY_WIRE_FORWARD ||
 		    msg->type == RELAY_WIRE_DELIVER || msg->type == RELAY_WIRE_QUERY ||
-		    msg->type == RELAY_WIRE_ANSWER;
+		    msg->type == RELAY_WIRE_ANSWER || msg->type == RELAY_WIRE_KEEP_STANZA ||
+		    msg->type == RELAY_WIRE_KEEP_RESUME || msg->type == RELAY_WIRE_KEEP_RESUMED ||
+		    msg->type == RELAY_WIRE_KEEP_ITEM;
 	if (tail ? msg->len < fixed : ipc_get_data(msg, &out->u, fixed) == -1) {
 		*why = "a frame of the wrong size";
 		return -1;
@@ -837,6 +866,23 @@ int router_relay_wire_decode(const struct ipc_msg *msg, struct relay_wire_msg *o
 			*why = "a query with a control character in its JID";
 			return -1;
 		}
+	}
+	if ((msg->type == RELAY_WIRE_KEEP_OPEN &&
+	     (memchr(out->u.keep_open.id, '\0', RELAY_KEEP_ID_MAX) == NULL ||
+	      out->u.keep_open.id[0] == '\0')) ||
+	    (msg->type == RELAY_WIRE_KEEP_RESUME &&
+	     (out->u.keep_resume.user_len == 0 || out->u.keep_resume.user_len >= JID_MAX ||
+	      out->u.keep_resume.user_len != out->data_len ||
+	      memchr(out->u.keep_resume.id, '\0', RELAY_KEEP_ID_MAX) == NULL)) ||
+	    (msg->type == RELAY_WIRE_KEEP_RESUMED &&
+	     (out->u.keep_resumed.ok > 1 || out->u.keep_resumed.jid_len >= JID_MAX ||
+	      out->u.keep_resumed.jid_len != out->data_len)) ||
+	    (msg->type == RELAY_WIRE_KEEP_REPLY && out->u.keep.kind >= PROTO_SM_KEPT_END) ||
+	    (msg->type != RELAY_WIRE_KEEP_REPLY && msg->type >= RELAY_WIRE_FIRST_V4 &&
+	     msg->type != RELAY_WIRE_KEEP_OPEN && msg->type != RELAY_WIRE_KEEP_RESUME &&
+	     msg->type != RELAY_WIRE_KEEP_RESUMED && out->u.keep.kind != 0)) {
+		*why = "a malformed stream-management frame";
+		return -1;
 	}
 	struct proto_cluster_sessions head;
 	if (msg->type == RELAY_WIRE_ANSWER &&

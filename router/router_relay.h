@@ -156,6 +156,10 @@ uint64_t router_relay_forward(struct relay *r, uint64_t session, const void *dat
  * Its data must stay valid until router_relay_next returns false. */
 int router_relay_step(struct relay *r, uint64_t node, bool from_leader,
 		      const struct relay_wire_msg *m, const char **why);
+/* The deliveries to `session` on `node` not yet confirmed are done with:
+ * another keeps them (a stream-management session whose node was lost,
+ * router/router_keep.h), so they are neither sent again nor bounced. */
+void router_relay_taken_over(struct relay *r, uint64_t node, uint64_t session);
 /* Before a warm leader routes anything new: what waited goes first. */
 void router_relay_catch_up(struct relay *r);
 

@@ -11,7 +11,8 @@
  * asked.  The leader says DELIVER (bytes for one session of the follower),
  * ACK (a forwarded stanza is done with) and KICK.  For rxmppctl a follower
  * may send QUERY (list the cluster's sessions, or end a JID's); the leader
- * says ANSWER with the same id (router/router_admin.c).
+ * says ANSWER with the same id (router/router_admin.c).  From protocol 4,
+ * the KEEP_ frames (below) carry stream management across nodes.
  *
  * Payloads are fixed structs (sizes asserted, host byte order: nodes of a
  * cluster run on one architecture) of the protocol version both ends agreed
@@ -44,7 +45,23 @@ enum relay_wire_type {
 	RELAY_WIRE_SYNCED,	 /* no payload: every session of the sender is registered */
 	RELAY_WIRE_QUERY,	 /* struct relay_wire_query + jid (follower -> leader) */
 	RELAY_WIRE_ANSWER,	 /* struct relay_wire_answer + a CLUSTER_SESSIONS payload */
+	/* Protocol 4: the leader keeps the resumable sessions of followers
+	 * (router/router_keep.h says the protocol, router/router_sm.c does it).
+	 * Follower -> leader, for its session `session`: */
+	RELAY_WIRE_KEEP_OPEN,	 /* struct relay_wire_keep_open */
+	RELAY_WIRE_KEEP_STANZA,	 /* struct relay_wire_keep_count (number) + the stanza */
+	RELAY_WIRE_KEEP_ACKED,	 /* struct relay_wire_keep_count (the client's h) */
+	RELAY_WIRE_KEEP_HANDLED, /* struct relay_wire_keep_count (its stanzas handled) */
+	RELAY_WIRE_KEEP_END,	 /* struct relay_wire_keep_count (value 0): it ended */
+	RELAY_WIRE_KEEP_RESUME,	 /* struct relay_wire_keep_resume + the user's bare JID */
+	/* Leader -> follower: */
+	RELAY_WIRE_KEEP_REPLY,	 /* struct relay_wire_keep_count, kind enum proto_sm_kept */
+	RELAY_WIRE_KEEP_RESUMED, /* struct relay_wire_keep_resumed + the full JID */
+	RELAY_WIRE_KEEP_ITEM,	 /* struct relay_wire_keep_count (session: the asker) + a stanza */
 };
+
+/* The first frame type of protocol 4: a link that agreed on 3 has none. */
+#define RELAY_WIRE_FIRST_V4 RELAY_WIRE_KEEP_OPEN
 
 enum relay_query_op {
 	RELAY_QUERY_LIST, /* every session not on the asking node; jid_len 0 */
@@ -122,6 +139,46 @@ struct relay_wire_kick {
 };
 _Static_assert(sizeof(struct relay_wire_kick) == 16, "relay_wire_kick is fixed");
 
+#define RELAY_KEEP_ID_MAX 64
+
+struct relay_wire_keep_open {
+	uint64_t session;
+	uint32_t max_seconds;
+	uint32_t handled;
+	uint32_t acked;		    /* the KEEP_STANZAs that follow are numbered acked+1.. */
+	uint32_t sent;		    /* as the holder numbers them: a resumption brought it */
+	char id[RELAY_KEEP_ID_MAX]; /* NUL-terminated */
+};
+_Static_assert(sizeof(struct relay_wire_keep_open) == 88, "relay_wire_keep_open is fixed");
+
+struct relay_wire_keep_count {
+	uint64_t session;
+	uint32_t kind; /* KEEP_REPLY: enum proto_sm_kept; otherwise 0 */
+	uint32_t value;
+};
+_Static_assert(sizeof(struct relay_wire_keep_count) == 16, "relay_wire_keep_count is fixed");
+
+struct relay_wire_keep_resume {
+	uint64_t asker; /* the connection resuming, on the asking node */
+	uint32_t h;
+	uint32_t user_len;
+	char id[RELAY_KEEP_ID_MAX]; /* NUL-terminated */
+};
+_Static_assert(sizeof(struct relay_wire_keep_resume) == 80, "relay_wire_keep_resume is fixed");
+
+struct relay_wire_keep_resumed {
+	uint64_t asker;
+	uint32_t ok;
+	uint32_t handled;
+	uint32_t sent;
+	uint32_t count; /* KEEP_ITEMs that follow */
+	uint32_t max_seconds;
+	int32_t priority;
+	uint32_t available;
+	uint32_t jid_len;
+};
+_Static_assert(sizeof(struct relay_wire_keep_resumed) == 40, "relay_wire_keep_resumed is fixed");
+
 /* One decoded frame: the fixed part, and the variable data after it
  * (pointing into the frame). */
 struct relay_wire_msg {
@@ -137,6 +194,10 @@ struct relay_wire_msg {
 		struct relay_wire_kick kick;
 		struct relay_wire_query query;
 		struct relay_wire_answer answer;
+		struct relay_wire_keep_open keep_open;
+		struct relay_wire_keep_count keep;
+		struct relay_wire_keep_resume keep_resume;
+		struct relay_wire_keep_resumed keep_resumed;
 	} u;
 	const char *data;
 	size_t data_len;

@@ -345,6 +345,9 @@ bool router_route_stanza(struct rref origin, const struct proto_route_view *r, b
 	}
 	if (follower)
 		return false;
+	/* A session whose node was lost, waiting to be resumed anywhere. */
+	if (router_sm_hold(origin, r, router_cluster_route_key()))
+		return true;
 	/* RFC 6121 8.5.3.2: a full JID that is not online. */
 	if (r->kind == PROTO_STANZA_MESSAGE &&
 	    (r->type == PROTO_STANZA_TYPE_NONE || r->type == PROTO_STANZA_TYPE_NORMAL ||

@@ -66,6 +66,7 @@ static void bare_unlink(struct rsession *s)
 
 static void session_free(struct rsession *s)
 {
+	free(s->sm_id);
 	free(s->jid);
 	free(s->bare);
 	free(s);
@@ -97,7 +98,15 @@ struct rsession *router_session_add(struct rref ref, uint32_t kind, const char *
 	s->ref = ref;
 	s->kind = kind;
 	s->seq = ++next_seq;
-	router_session_remove(ref); /* announced again after a restart or a leader change */
+	/* Announced again after a restart or a leader change: what the keeper
+	 * knows of it stays (router_sm.c). */
+	struct rsession *same = router_session_by_ref(ref);
+	if (same != NULL && kind == same->kind && strcmp(same->jid, jid) == 0) {
+		s->sm_id = same->sm_id;
+		s->sm_keeping = same->sm_keeping;
+		same->sm_id = NULL;
+	}
+	router_session_remove(ref);
 	struct rsession *older = router_session_by_jid(jid);
 	if (older != NULL) {
 		if (kind == PROTO_SESSION_CLIENT) {

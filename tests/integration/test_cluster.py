@@ -419,7 +419,8 @@ def test_member_cut_off_shows_pre_candidate(node_factory, certs):
                    what="the elector's log line")
 
 
-PEERLINK_VERSION = 3  # common/peerlink.h
+PEERLINK_VERSION = 4  # common/peerlink.h
+PEERLINK_VERSION_MIN = 3
 
 
 def peer_link(port, certs, kind, node_id, versions=(PEERLINK_VERSION, PEERLINK_VERSION),
@@ -473,7 +474,7 @@ def test_a_peer_of_an_older_protocol_is_refused_naming_both_versions(node_factor
         sock = peer_link(port, certs, kind, member, versions=(1, 0), answered=False)
         assert closed_by_peer(sock)
         node.wait_log(rf"{what} .*it speaks protocol versions 1 to 1, this node \(rxmpp "
-                      rf"[0-9.]+\) {PEERLINK_VERSION} to {PEERLINK_VERSION}: upgrade that node",
+                      rf"[0-9.]+\) {PEERLINK_VERSION_MIN} to {PEERLINK_VERSION}: upgrade that node",
                       start=mark)
         sock.close()
         sock = peer_link(port, certs, kind, member)
@@ -490,10 +491,11 @@ def test_every_member_s_protocol_versions_are_known_to_the_leader(node_factory, 
     wait_until(lambda: status(leader)["protocol"] == PEERLINK_VERSION,
                what="the leader to know every member's protocol")
     for member in status(leader)["members"]:
-        assert member["protocol_versions"] == [PEERLINK_VERSION, PEERLINK_VERSION], member
+        assert member["protocol_versions"] == [PEERLINK_VERSION_MIN, PEERLINK_VERSION], member
     text = leader.ctl("cluster", "status").stdout
     assert f"Protocol: {PEERLINK_VERSION} (every member speaks it)\n" in text
-    assert text.count(f"speaks protocol versions {PEERLINK_VERSION} to {PEERLINK_VERSION}\n") == 3
+    assert text.count(f"speaks protocol versions {PEERLINK_VERSION_MIN} to "
+                      f"{PEERLINK_VERSION}\n") == 3
 
 
 def test_bad_frames_on_peer_links_close_them_with_one_warning(node_factory, certs):

@@ -1113,6 +1113,57 @@ START_TEST(test_a_delivery_given_up_with_its_node_is_bounced_to_its_sender)
 }
 END_TEST
 
+/* A session whose node was lost and whose stanzas the keeper took over
+ * (router_keep.h): its unconfirmed deliveries are done, neither sent again
+ * nor bounced; the other session's still are. */
+START_TEST(test_deliveries_taken_over_by_the_keeper_are_done)
+{
+	struct relay *r = scenario_relay();
+	router_relay_leader(r, 1, 1, 3, 2);
+	router_relay_peer_link(r, 2, true);
+	router_relay_peer_link(r, 3, true);
+	const char *why;
+	struct relay_wire_msg synced = {.type = RELAY_WIRE_SYNCED};
+	ck_assert_int_eq(router_relay_step(r, 2, false, &synced, &why), 0);
+	ck_assert_str_eq(scenario_outs(r), "");
+	struct relay_out first = {.kind = RELAY_OUT_ROUTE,
+				  .node = 3,
+				  .session = 44,
+				  .key = {3, 9, 1},
+				  .data = "h1",
+				  .len = 2};
+	struct relay_out second = {.kind = RELAY_OUT_ROUTE,
+				   .node = 3,
+				   .session = 44,
+				   .key = {3, 9, 2},
+				   .data = "h2",
+				   .len = 2};
+	struct relay_wire_deliver d;
+	router_relay_route_begin(r, &first);
+	ck_assert(router_relay_deliver_remote(r, 2, 77, "x", 1, &d));
+	router_relay_route_end(r);
+	router_relay_route_begin(r, &second);
+	ck_assert(router_relay_deliver_remote(r, 2, 78, "y", 1, &d));
+	router_relay_route_end(r);
+	router_relay_peer_link(r, 2, false);
+	ck_assert_str_eq(scenario_outs(r), "FORGET");
+	router_relay_taken_over(r, 2, 77);
+	struct relay_out o;
+	ck_assert(router_relay_next(r, &o)); /* node 3 hears the first is done */
+	ck_assert_uint_eq(o.type, RELAY_WIRE_ACK);
+	ck_assert_uint_eq(o.head.ack.seq, 1);
+	ck_assert(!router_relay_next(r, &o));
+	router_relay_tick(r, 5000);
+	ck_assert(router_relay_next(r, &o)); /* the other is given up */
+	ck_assert_int_eq(o.kind, RELAY_OUT_BOUNCE);
+	ck_assert_mem_eq(o.data, "h2", 2);
+	ck_assert(router_relay_next(r, &o));
+	ck_assert_uint_eq(o.head.ack.seq, 2);
+	ck_assert(!router_relay_next(r, &o));
+	router_relay_free(r);
+}
+END_TEST
+
 START_TEST(test_a_session_drops_what_it_had_from_an_origin)
 {
 	struct relay_marks marks = {0};
@@ -1234,6 +1285,7 @@ Suite *relay_suite(void)
 	tcase_add_test(scenarios, test_a_delivery_lost_with_its_link_goes_again_in_order);
 	tcase_add_test(scenarios, test_the_leaders_own_stanzas_are_numbered_kept_and_sent_again);
 	tcase_add_test(scenarios, test_a_delivery_given_up_with_its_node_is_bounced_to_its_sender);
+	tcase_add_test(scenarios, test_deliveries_taken_over_by_the_keeper_are_done);
 	tcase_add_test(scenarios, test_a_session_drops_what_it_had_from_an_origin);
 	tcase_add_test(scenarios, test_frames_out_of_place_or_malformed_are_refused);
 	tcase_add_test(scenarios, test_queries_and_answers_are_checked);

@@ -1,0 +1,519 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Stream management across nodes, in the router: the shell of the keeper
+ * core (router_keep.c, whose header says the protocol).  Runs in every
+ * router; what it does depends on the node's part:
+ *
+ *   - A follower's router passes its listener's reports on its resumable
+ *     sessions (PROTO_SM_OPEN, SM_STANZA, SM_ACKED, SM_HANDLED and the
+ *     counts of SM_STANZA_IN) to the leader as KEEP_ frames, on the stanza
+ *     link and so in order with the stanzas themselves, and the leader's
+ *     answers back (SM_KEPT).  When its link to a leader comes up it asks
+ *     the listener to report every session again (SM_REKEEP); when it goes,
+ *     it tells the listener that nothing is kept (SM_KEPT, KEEPER 0), so
+ *     that stanzas are no longer held back for a keeper that is gone.  A
+ *     resumption its listener cannot find (SM_RESUME) is asked of the
+ *     leader, whose answer goes back (SM_RESUMED, SM_ITEM).
+ *   - The leader keeps: the reports go into the core, and so does every
+ *     stanza it delivers to a kept session; when a follower's link drops
+ *     or its listener forgets its sessions, that node's sessions wait, and
+ *     what is routed to them is held (router_route.c asks router_sm_hold);
+ *     what the relay delivered to them unconfirmed is already kept here,
+ *     and the relay is done with it.  A
+ *     session not resumed in time has its stanzas returned to their
+ *     senders through the leader's listener (SM_RETURN), the one process
+ *     that reads XML.
+ *   - A leader's own sessions are not kept by anyone: their clients resume
+ *     on this node only (README).  A leader that stops leading forgets
+ *     what it kept: the followers open their sessions at the next one.
+ *
+ * A frame that makes no sense on its link closes the link (the peer sends
+ * again what was not confirmed), like every stanza-link frame; a report
+ * the keeper refuses is logged at debug level and answered with KEEPER 0,
+ * so that the holder stops holding back for it.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/child.h"
+#include "common/jid.h"
+#include "common/log.h"
+#include "router.h"
+#include "router_keep.h"
+
+#define RESUMES_MAX 64
+
+static struct {
+	struct keep *keep; /* while leading */
+	struct keep_options options;
+	uint64_t resumes[RESUMES_MAX]; /* a follower's questions to the leader */
+	size_t resume_count;
+} sm;
+
+void router_sm_init(const struct config *cfg)
+{
+	sm.options.max_stanzas = cfg->sm.max_unacked_stanzas;
+	sm.options.max_bytes = cfg->sm.max_unacked_bytes;
+}
+
+static void sm_to_listener(uint16_t type, uint64_t peer, const void *a, size_t alen, const void *b,
+			   size_t blen)
+{
+	struct iovec iov[2] = {{(void *)a, alen}, {(void *)b, blen}};
+	if (child_peer_connected(PROC_LISTENER))
+		child_send_v(PROC_LISTENER, type, peer, iov, 2);
+}
+
+static void sm_tell(uint64_t session, uint32_t kind, uint32_t value)
+{
+	struct proto_sm_count c = {.kind = kind, .value = value};
+	sm_to_listener(PROTO_SM_KEPT, session, &c, sizeof(c), NULL, 0);
+}
+
+/* The keeper's outputs, in order. */
+static void sm_pump(void)
+{
+	struct keep_out o;
+	while (sm.keep != NULL && router_keep_next(sm.keep, &o)) {
+		char jid[JID_MAX];
+		size_t n = o.jid_len < sizeof(jid) ? o.jid_len : sizeof(jid) - 1;
+		memcpy(jid, o.jid, n);
+		jid[n] = '\0';
+		switch (o.kind) {
+		case KEEP_OUT_BOUNCE:
+			sm_to_listener(PROTO_SM_RETURN, 0, o.data, o.len, NULL, 0);
+			break;
+		case KEEP_OUT_ENDED:
+			log_info("client session %s was not resumed in time; what was kept for it "
+				 "went back to its senders",
+				 jid);
+			break;
+		case KEEP_OUT_DELIVER: {
+			const struct rsession *target = router_session_by_jid(jid);
+			if (target != NULL)
+				router_deliver_to(target, o.data, o.len);
+			else
+				sm_to_listener(PROTO_SM_RETURN, 0, o.data, o.len, NULL, 0);
+			break;
+		}
+		}
+	}
+}
+
+void router_sm_leading(bool leading)
+{
+	if (leading && sm.keep == NULL) {
+		sm.keep = router_keep_new(&sm.options);
+		return;
+	}
+	if (!leading && sm.keep != NULL) {
+		size_t kept = router_keep_sessions(sm.keep);
+		if (kept > 0)
+			log_info(
+			    "no longer leading: %zu sessions kept for other nodes are theirs to "
+			    "keep at the next leader",
+			    kept);
+		router_keep_free(sm.keep);
+		sm.keep = NULL;
+	}
+}
+
+void router_sm_tick(int64_t now_ms)
+{
+	if (sm.keep == NULL)
+		return;
+	router_keep_tick(sm.keep, now_ms);
+	sm_pump();
+}
+
+/* Leader: what becomes of other nodes' sessions */
+
+static void sm_take_over(struct rsession *s, void *arg)
+{
+	uint64_t node = *(const uint64_t *)arg;
+	if (s->ref.node != node || s->sm_id == NULL)
+		return;
+	router_keep_presence(sm.keep, s->jid, strlen(s->jid), s->priority, s->available);
+	/* What the relay sent there unconfirmed is kept here already. */
+	router_cluster_taken_over(node, s->ref.session);
+}
+
+void router_sm_node_lost(uint64_t node, int64_t now_ms)
+{
+	if (sm.keep == NULL || node == ROUTER_LOCAL)
+		return;
+	size_t before = router_keep_waiting_count(sm.keep);
+	router_sessions_each(sm_take_over, &node);
+	router_keep_node_lost(sm.keep, node, now_ms);
+	size_t waiting = router_keep_waiting_count(sm.keep) - before;
+	if (waiting > 0)
+		log_info("node %016" PRIx64
+			 " lost: %zu client sessions kept here wait to be resumed "
+			 "on any node",
+			 node, waiting);
+	sm_pump();
+}
+
+void router_sm_delivered(const struct rsession *target, const char *bytes, size_t len)
+{
+	if (sm.keep != NULL && target->sm_id != NULL)
+		router_keep_delivered(sm.keep, target->ref.node, target->jid, strlen(target->jid),
+				      bytes, len);
+}
+
+bool router_sm_hold(struct rref origin, const struct proto_route_view *r, struct relay_key key)
+{
+	if (sm.keep == NULL || router_keep_waiting(sm.keep, r->to, strlen(r->to)) == NULL)
+		return false;
+	const char *why = NULL;
+	switch (
+	    router_keep_hold(sm.keep, r->to, strlen(r->to), key, r->stanza, r->stanza_len, &why)) {
+	case KEEP_BOUNCED:
+		router_route_bounce(origin, r, "wait", "resource-constraint");
+		break;
+	default:
+		router_metrics_routed(r->kind);
+		break;
+	}
+	return true;
+}
+
+/* Follower: reports to the leader */
+
+static void sm_up(uint16_t type, const void *a, size_t alen, const void *b, size_t blen)
+{
+	router_cluster_keep_send(0, type, a, alen, b, blen);
+}
+
+static void sm_report(uint16_t type, uint64_t session, uint32_t value, const void *data, size_t len)
+{
+	struct relay_wire_keep_count c = {.session = session, .value = value};
+	sm_up(type, &c, sizeof(c), data, len);
+}
+
+static void sm_unkeep_one(struct rsession *s, void *arg)
+{
+	(void)arg;
+	if (s->ref.node != ROUTER_LOCAL || !s->sm_keeping)
+		return;
+	s->sm_keeping = false;
+	sm_tell(s->ref.session, PROTO_SM_KEEPER, 0);
+}
+
+void router_sm_up_link(bool up)
+{
+	if (up) {
+		/* The new leader keeps nothing of ours yet. */
+		router_sessions_each(sm_unkeep_one, NULL);
+		if (router_cluster_keeps())
+			sm_to_listener(PROTO_SM_REKEEP, 0, NULL, 0, NULL, 0);
+		return;
+	}
+	router_sessions_each(sm_unkeep_one, NULL);
+	/* Questions the leader will not answer now: the clients bind afresh. */
+	struct proto_sm_resumed none = {0};
+	for (size_t i = 0; i < sm.resume_count; i++)
+		sm_to_listener(PROTO_SM_RESUMED, sm.resumes[i], &none, sizeof(none), NULL, 0);
+	sm.resume_count = 0;
+}
+
+void router_sm_handled(uint64_t session, uint32_t handled)
+{
+	struct rsession *s = router_session_by_ref((struct rref){ROUTER_LOCAL, session});
+	if (s != NULL && s->sm_keeping)
+		sm_report(RELAY_WIRE_KEEP_HANDLED, session, handled, NULL, 0);
+}
+
+void router_sm_session_down(struct rref ref)
+{
+	struct rsession *s = router_session_by_ref(ref);
+	if (s != NULL && ref.node == ROUTER_LOCAL && s->sm_keeping)
+		sm_report(RELAY_WIRE_KEEP_END, ref.session, 0, NULL, 0);
+}
+
+static bool sm_open(struct rsession *s, const struct ipc_msg *msg)
+{
+	struct proto_sm_open open;
+	if (ipc_get_data(msg, &open, sizeof(open)) == -1 ||
+	    memchr(open.id, '\0', sizeof(open.id)) == NULL || open.id[0] == '\0')
+		return false;
+	char *id = strdup(open.id);
+	if (id == NULL)
+		return true; /* not kept: the listener holds nothing back for it */
+	free(s->sm_id);
+	s->sm_id = id;
+	s->sm_keeping = router_cluster_keeps();
+	if (!s->sm_keeping) {
+		sm_tell(msg->peer, PROTO_SM_KEEPER, 0);
+		return true;
+	}
+	struct relay_wire_keep_open w = {.session = msg->peer,
+					 .max_seconds = open.max_seconds,
+					 .handled = open.handled,
+					 .acked = open.acked,
+					 .sent = open.sent};
+	memcpy(w.id, open.id, sizeof(w.id));
+	sm_up(RELAY_WIRE_KEEP_OPEN, &w, sizeof(w), NULL, 0);
+	return true;
+}
+
+static bool sm_resume(const struct ipc_msg *msg)
+{
+	struct proto_sm_resume q;
+	if (msg->len < sizeof(q))
+		return false;
+	memcpy(&q, msg->data, sizeof(q));
+	const char *user = (const char *)msg->data + sizeof(q);
+	if (q.user_len == 0 || q.user_len >= JID_MAX || msg->len != sizeof(q) + q.user_len ||
+	    memchr(q.id, '\0', sizeof(q.id)) == NULL)
+		return false;
+	if (router_cluster_leading()) {
+		router_sm_resume_here(ROUTER_LOCAL, msg->peer, &q, user);
+		return true;
+	}
+	struct relay_wire_keep_resume w = {.asker = msg->peer, .h = q.h, .user_len = q.user_len};
+	memcpy(w.id, q.id, sizeof(w.id));
+	if (sm.resume_count == RESUMES_MAX ||
+	    router_cluster_keep_send(0, RELAY_WIRE_KEEP_RESUME, &w, sizeof(w), user, q.user_len) ==
+		-1) {
+		struct proto_sm_resumed none = {0};
+		sm_to_listener(PROTO_SM_RESUMED, msg->peer, &none, sizeof(none), NULL, 0);
+		return true;
+	}
+	sm.resumes[sm.resume_count++] = msg->peer;
+	return true;
+}
+
+bool router_sm_listener_message(const struct ipc_msg *msg)
+{
+	if (msg->type == PROTO_SM_RESUME)
+		return sm_resume(msg);
+	struct rsession *s = router_session_by_ref((struct rref){ROUTER_LOCAL, msg->peer});
+	if (msg->type == PROTO_SM_OPEN)
+		return s == NULL || sm_open(s, msg);
+	struct proto_sm_count c;
+	if (msg->len < sizeof(c))
+		return false;
+	memcpy(&c, msg->data, sizeof(c));
+	if (c.kind != 0 || (msg->type != PROTO_SM_STANZA && msg->len != sizeof(c)))
+		return false;
+	/* A session ended or not kept meanwhile: nothing to report. */
+	if (s == NULL || !s->sm_keeping)
+		return true;
+	switch (msg->type) {
+	case PROTO_SM_STANZA:
+		sm_report(RELAY_WIRE_KEEP_STANZA, msg->peer, c.value,
+			  (const char *)msg->data + sizeof(c), msg->len - sizeof(c));
+		return true;
+	case PROTO_SM_ACKED:
+		sm_report(RELAY_WIRE_KEEP_ACKED, msg->peer, c.value, NULL, 0);
+		return true;
+	case PROTO_SM_HANDLED:
+		sm_report(RELAY_WIRE_KEEP_HANDLED, msg->peer, c.value, NULL, 0);
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Leader: a resumption asked here by `node` (ROUTER_LOCAL: this node) for
+ * its connection `asker`. */
+void router_sm_resume_here(uint64_t node, uint64_t asker, const struct proto_sm_resume *q,
+			   const char *user)
+{
+	struct keep_resumed r;
+	uint64_t holder = node == ROUTER_LOCAL ? router_cluster_self() : node;
+	bool ok = sm.keep != NULL && router_keep_resume(sm.keep, q->id, user, q->user_len, q->h,
+							holder, asker, &r) == 0;
+	if (node == ROUTER_LOCAL) {
+		struct proto_sm_resumed a = {0};
+		if (ok)
+			a = (struct proto_sm_resumed){.ok = 1,
+						      .handled = r.handled,
+						      .sent = r.sent,
+						      .count = r.count,
+						      .max_seconds = r.max_seconds,
+						      .priority = r.priority,
+						      .available = r.available,
+						      .jid_len = (uint32_t)r.jid_len};
+		sm_to_listener(PROTO_SM_RESUMED, asker, &a, sizeof(a), ok ? r.jid : NULL,
+			       ok ? r.jid_len : 0);
+		for (const struct keep_item *item = ok ? r.first : NULL; item != NULL;
+		     item = item->next)
+			sm_to_listener(PROTO_SM_ITEM, asker, item->data, item->len, NULL, 0);
+		/* Held by the leader now: nobody keeps it (a leader's own
+		 * sessions resume here only). */
+		if (ok)
+			router_keep_end(sm.keep, holder, q->id);
+		sm_pump();
+		return;
+	}
+	struct relay_wire_keep_resumed a = {.asker = asker};
+	if (ok)
+		a = (struct relay_wire_keep_resumed){.asker = asker,
+						     .ok = 1,
+						     .handled = r.handled,
+						     .sent = r.sent,
+						     .count = r.count,
+						     .max_seconds = r.max_seconds,
+						     .priority = r.priority,
+						     .available = r.available,
+						     .jid_len = (uint32_t)r.jid_len};
+	router_cluster_keep_send(node, RELAY_WIRE_KEEP_RESUMED, &a, sizeof(a), ok ? r.jid : NULL,
+				 ok ? r.jid_len : 0);
+	if (!ok)
+		return;
+	for (const struct keep_item *item = r.first; item != NULL; item = item->next) {
+		struct relay_wire_keep_count c = {.session = asker, .value = item->number};
+		router_cluster_keep_send(node, RELAY_WIRE_KEEP_ITEM, &c, sizeof(c), item->data,
+					 item->len);
+	}
+	/* Routed there from now on: what comes for it before that node
+	 * registers the session goes there, not to the error path. */
+	char jid[JID_MAX];
+	memcpy(jid, r.jid, r.jid_len);
+	jid[r.jid_len] = '\0';
+	struct rsession *s =
+	    router_session_add((struct rref){node, asker}, PROTO_SESSION_CLIENT, jid);
+	if (s != NULL) {
+		s->available = r.available;
+		s->priority = r.priority;
+		s->sm_id = strdup(q->id);
+	}
+	log_info("client session %s resumed on node %016" PRIx64 ": %u stanzas sent again", jid,
+		 node, r.count);
+	sm_pump();
+}
+
+/* Frames */
+
+static int sm_leader_frame(uint64_t node, const struct relay_wire_msg *m, const char **why)
+{
+	if (m->type == RELAY_WIRE_KEEP_RESUME) {
+		struct proto_sm_resume q = {.h = m->u.keep_resume.h,
+					    .user_len = m->u.keep_resume.user_len};
+		memcpy(q.id, m->u.keep_resume.id, sizeof(q.id));
+		router_sm_resume_here(node, m->u.keep_resume.asker, &q, m->data);
+		return 0;
+	}
+	uint64_t session =
+	    m->type == RELAY_WIRE_KEEP_OPEN ? m->u.keep_open.session : m->u.keep.session;
+	struct rsession *s = router_session_by_ref((struct rref){node, session});
+	struct relay_wire_keep_count reply = {.session = session, .kind = PROTO_SM_KEEPER};
+	const char *refused = NULL;
+	enum keep_verdict v = KEEP_REFUSED;
+	uint32_t handled = 0;
+	if (s == NULL || s->kind != PROTO_SESSION_CLIENT || sm.keep == NULL) {
+		refused = "no such client session here";
+	} else if (m->type == RELAY_WIRE_KEEP_OPEN) {
+		v = router_keep_open(sm.keep, node, m->u.keep_open.id, s->jid, strlen(s->jid),
+				     session, m->u.keep_open.max_seconds, m->u.keep_open.handled,
+				     m->u.keep_open.acked, m->u.keep_open.sent, &refused);
+		if (v == KEEP_KEPT) {
+			free(s->sm_id);
+			s->sm_id = strdup(m->u.keep_open.id);
+			reply.value = 1;
+		}
+	} else if (s->sm_id == NULL) {
+		refused = "a report on a session not kept";
+	} else {
+		switch (m->type) {
+		case RELAY_WIRE_KEEP_STANZA:
+			v = router_keep_stanza(sm.keep, node, s->sm_id, m->u.keep.value, m->data,
+					       m->data_len, &refused);
+			reply = (struct relay_wire_keep_count){.session = session,
+							       .kind = PROTO_SM_NUMBERED,
+							       .value = m->u.keep.value};
+			break;
+		case RELAY_WIRE_KEEP_ACKED:
+			v = router_keep_acked(sm.keep, node, s->sm_id, m->u.keep.value, &refused);
+			break;
+		case RELAY_WIRE_KEEP_HANDLED:
+			v = router_keep_handled(sm.keep, node, s->sm_id, m->u.keep.value, &handled,
+						&refused);
+			reply = (struct relay_wire_keep_count){
+			    .session = session, .kind = PROTO_SM_CONFIRMED, .value = handled};
+			break;
+		case RELAY_WIRE_KEEP_END:
+			router_keep_end(sm.keep, node, s->sm_id);
+			free(s->sm_id);
+			s->sm_id = NULL;
+			sm_pump();
+			return 0;
+		default:
+			*why = "a keeper's frame from a follower";
+			return -1;
+		}
+	}
+	if (v == KEEP_REFUSED) {
+		log_debug("node %016" PRIx64 " session %" PRIu64 ": not kept: %s", node, session,
+			  refused);
+		if (s != NULL && m->type != RELAY_WIRE_KEEP_OPEN) {
+			free(s->sm_id);
+			s->sm_id = NULL;
+		}
+		reply = (struct relay_wire_keep_count){.session = session, .kind = PROTO_SM_KEEPER};
+	}
+	if (v == KEEP_REFUSED || m->type != RELAY_WIRE_KEEP_ACKED)
+		router_cluster_keep_send(node, RELAY_WIRE_KEEP_REPLY, &reply, sizeof(reply), NULL,
+					 0);
+	sm_pump();
+	return 0;
+}
+
+static int sm_follower_frame(const struct relay_wire_msg *m, const char **why)
+{
+	switch (m->type) {
+	case RELAY_WIRE_KEEP_REPLY: {
+		struct rsession *s =
+		    router_session_by_ref((struct rref){ROUTER_LOCAL, m->u.keep.session});
+		if (s == NULL || !s->sm_keeping)
+			return 0; /* ended meanwhile */
+		if (m->u.keep.kind == PROTO_SM_KEEPER && m->u.keep.value == 0)
+			s->sm_keeping = false;
+		sm_tell(m->u.keep.session, m->u.keep.kind, m->u.keep.value);
+		return 0;
+	}
+	case RELAY_WIRE_KEEP_RESUMED: {
+		const struct relay_wire_keep_resumed *a = &m->u.keep_resumed;
+		size_t i = 0;
+		while (i < sm.resume_count && sm.resumes[i] != a->asker)
+			i++;
+		if (i == sm.resume_count) {
+			*why = "an answer to a resumption nobody asked for";
+			return -1;
+		}
+		sm.resumes[i] = sm.resumes[--sm.resume_count];
+		struct proto_sm_resumed r = {.ok = a->ok,
+					     .handled = a->handled,
+					     .sent = a->sent,
+					     .count = a->count,
+					     .max_seconds = a->max_seconds,
+					     .priority = a->priority,
+					     .available = a->available,
+					     .jid_len = a->jid_len};
+		sm_to_listener(PROTO_SM_RESUMED, a->asker, &r, sizeof(r), m->data, m->data_len);
+		return 0;
+	}
+	case RELAY_WIRE_KEEP_ITEM:
+		sm_to_listener(PROTO_SM_ITEM, m->u.keep.session, m->data, m->data_len, NULL, 0);
+		return 0;
+	default:
+		*why = "a keeper's report from the leader";
+		return -1;
+	}
+}
+
+int router_sm_frame(uint64_t node, bool from_leader, const struct relay_wire_msg *m,
+		    const char **why)
+{
+	if (from_leader)
+		return sm_follower_frame(m, why);
+	if (!router_cluster_leading()) {
+		*why = "a keeper's frame for a node that does not lead";
+		return -1;
+	}
+	return sm_leader_frame(node, m, why);
+}
