@@ -3,88 +3,15 @@
  * The election core and its replicated log; see elector_core.h.  Pure:
  * everything it knows comes in through elector_new, elector_tick,
  * elector_step and the propose calls, and everything it decides goes out
- * through elector_ready.
+ * through elector_ready.  Its state is elector_core_state.h; what may be
+ * read of it, elector_core_query.c; its log in memory, elector_log.c.
  */
 #include "elector_core.h"
+#include "elector_core_state.h"
 #include "elector_log.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-/* Leader: what it knows of a member (or of a member being told of its
- * removal). */
-struct peer_progress {
-	uint64_t id;
-	uint64_t match;	   /* the last index its log is known to match ours up to */
-	uint64_t next;	   /* the next index to send it */
-	uint64_t applied;  /* what it said it applied */
-	uint64_t heard_at; /* tick of its last reply (or of the start of the term) */
-	bool heard;	   /* a reply came since this node leads */
-};
-
-/* Follower: the leader's view of each member, from its last append. */
-struct leader_report {
-	uint64_t from; /* the leader that sent it; ELECTOR_NONE: no report */
-	uint64_t at;   /* tick it arrived */
-	uint32_t count;
-	uint64_t ids[ELECTOR_MEMBERS_MAX];
-	uint32_t silence[ELECTOR_MEMBERS_MAX];
-};
-
-/* Leader: a member just removed, told of its removal by appends until it
- * acknowledges the committed removal or a bounded time has passed. */
-struct departure {
-	struct elector_member member;
-	uint64_t index; /* the membership entry that removed it */
-	uint64_t since; /* tick it was removed at */
-	enum elector_departure state;
-	struct peer_progress pr;
-};
-
-/* What an outgoing message refers to, resolved into pointers by
- * elector_ready (the arrays grow while messages are made). */
-struct out_ref {
-	size_t first; /* into `arena` */
-	size_t snap;  /* into `snaps`, plus one; 0: none */
-};
-
-struct elector {
-	struct elector_options opt;
-	/* term, vote, commit index, latest and latest committed membership */
-	struct elector_persistent p;
-	struct elector_persistent told; /* as handed out last */
-	bool compat;
-	struct elector_log log; /* the snapshot and the entries after it */
-	uint64_t applied;	/* handed out to apply and advanced */
-	uint64_t applying;	/* handed out by the last elector_ready */
-	enum elector_role role;
-	uint64_t leader;
-	uint64_t reported_leader;
-	uint64_t now;		   /* ticks since start */
-	uint64_t elapsed;	   /* ticks since the election timer was reset */
-	uint64_t timeout;	   /* this round's election timeout */
-	uint64_t heartbeat_due;	   /* leader: ticks since the last heartbeat */
-	uint64_t quorum_due;	   /* leader: ticks since the last quorum check */
-	uint64_t leader_heard;	   /* ticks since a leader was last heard */
-	uint64_t transferee;	   /* leader: handing leadership to it; ELECTOR_NONE */
-	uint64_t transfer_elapsed; /* leader: ticks since the transfer began */
-	uint64_t rng;
-	uint64_t votes[ELECTOR_MEMBERS_MAX];
-	unsigned vote_count;
-	struct peer_progress progress[ELECTOR_MEMBERS_MAX];
-	struct departure departures[ELECTOR_MEMBERS_MAX];
-	struct leader_report report;
-	struct elector_msg *out;
-	struct out_ref *refs;
-	size_t out_count;
-	size_t out_cap;
-	struct elector_entry *arena; /* entries of outgoing appends */
-	size_t arena_count;
-	size_t arena_cap;
-	struct elector_snapshot *snaps; /* snapshots of outgoing messages */
-	size_t snap_count;
-	size_t snap_cap;
-};
 
 const char *elector_role_name(enum elector_role role)
 {
@@ -160,13 +87,18 @@ static bool unbound(const struct elector_member *m)
 	return same_fingerprint(m, zero);
 }
 
-static const struct elector_member *member(const struct elector_config *c, uint64_t id)
+const struct elector_member *elector_member_of(const struct elector_config *c, uint64_t id)
 {
 	for (uint32_t i = 0; i < c->count; i++) {
 		if (c->members[i].id == id)
 			return &c->members[i];
 	}
 	return NULL;
+}
+
+static const struct elector_member *member(const struct elector_config *c, uint64_t id)
+{
+	return elector_member_of(c, id);
 }
 
 static unsigned quorum(const struct elector *e)
@@ -1418,231 +1350,4 @@ void elector_advance(struct elector *e)
 	if (self != NULL && e->role == ELECTOR_LEADER)
 		self->applied = e->applied;
 	elector_log_release(&e->log);
-}
-
-enum elector_role elector_role(const struct elector *e)
-{
-	return e->role;
-}
-
-uint64_t elector_term(const struct elector *e)
-{
-	return e->p.term;
-}
-
-uint64_t elector_leader(const struct elector *e)
-{
-	return e->leader;
-}
-
-const struct elector_config *elector_config(const struct elector *e)
-{
-	return &e->p.config;
-}
-
-uint64_t elector_commit_index(const struct elector *e)
-{
-	return e->p.commit_index;
-}
-
-uint64_t elector_last_index(const struct elector *e)
-{
-	return last_index(e);
-}
-
-uint64_t elector_last_term(const struct elector *e)
-{
-	return last_term(e);
-}
-
-uint64_t elector_applied_index(const struct elector *e)
-{
-	return e->applied;
-}
-
-const struct elector_snapshot *elector_snapshot(const struct elector *e)
-{
-	return &e->log.snap;
-}
-
-const struct elector_entry *elector_entry(const struct elector *e, uint64_t index)
-{
-	return entry_at(e, index);
-}
-
-int elector_progress(const struct elector *e, uint64_t id, uint64_t *match, uint64_t *applied)
-{
-	if (e->role != ELECTOR_LEADER || member(&e->p.config, id) == NULL)
-		return -1;
-	for (size_t i = 0; i < ELECTOR_MEMBERS_MAX; i++) {
-		if (e->progress[i].id == id) {
-			*match = e->progress[i].match;
-			*applied = e->progress[i].applied;
-			return 0;
-		}
-	}
-	return -1;
-}
-
-bool elector_state_removed(const struct elector_persistent *p, uint64_t id)
-{
-	return p->config.count > 0 && member(&p->config, id) == NULL &&
-	       p->commit_index >= p->config.index;
-}
-
-bool elector_removed(const struct elector *e)
-{
-	if (!elector_state_removed(&e->p, e->opt.id))
-		return false;
-	/* A node that joins replays memberships from before it was added:
-	 * the leader it follows listing it says it is joining, not removed. */
-	if (e->leader != ELECTOR_NONE && e->report.from == e->leader) {
-		for (uint32_t i = 0; i < e->report.count; i++) {
-			if (e->report.ids[i] == e->opt.id)
-				return false;
-		}
-	}
-	return true;
-}
-
-enum elector_departure elector_departure(const struct elector *e, uint64_t id)
-{
-	if (e->role != ELECTOR_LEADER)
-		return ELECTOR_DEPARTURE_NONE;
-	size_t i = departure_slot(e, id);
-	return i < ELECTOR_MEMBERS_MAX ? e->departures[i].state : ELECTOR_DEPARTURE_NONE;
-}
-
-const struct elector_member *elector_departing(const struct elector *e, size_t i)
-{
-	if (e->role != ELECTOR_LEADER)
-		return NULL;
-	for (size_t k = 0; k < ELECTOR_MEMBERS_MAX; k++) {
-		if (e->departures[k].state == ELECTOR_DEPARTURE_TELLING && i-- == 0)
-			return &e->departures[k].member;
-	}
-	return NULL;
-}
-
-uint64_t elector_silence(const struct elector *e, uint64_t id)
-{
-	if (e->role != ELECTOR_LEADER)
-		return UINT64_MAX;
-	if (id == e->opt.id)
-		return 0;
-	for (size_t i = 0; i < ELECTOR_MEMBERS_MAX; i++) {
-		if (e->progress[i].id == id)
-			return e->progress[i].heard ? e->now - e->progress[i].heard_at : UINT64_MAX;
-	}
-	return UINT64_MAX;
-}
-
-int elector_leader_view(const struct elector *e, uint64_t id, uint64_t *silence, uint64_t *age)
-{
-	if (e->role == ELECTOR_LEADER) {
-		if (member(&e->p.config, id) == NULL)
-			return -1;
-		*silence = elector_silence(e, id);
-		*age = 0;
-		return 0;
-	}
-	/* Only the report of the leader this node follows. */
-	if (e->report.from == ELECTOR_NONE || e->report.from != e->leader)
-		return -1;
-	for (uint32_t i = 0; i < e->report.count; i++) {
-		if (e->report.ids[i] == id) {
-			*silence = e->report.silence[i] == ELECTOR_SILENCE_NEVER
-				       ? UINT64_MAX
-				       : e->report.silence[i];
-			*age = e->now - e->report.at;
-			return 0;
-		}
-	}
-	return -1;
-}
-
-/* FNV-1a over the fields that matter, in a fixed order. */
-static void mix(uint64_t *h, uint64_t v)
-{
-	for (int i = 0; i < 8; i++) {
-		*h ^= (uint8_t)(v >> (8 * i));
-		*h *= 0x100000001b3ull;
-	}
-}
-
-static void mix_config(uint64_t *h, const struct elector_config *c)
-{
-	mix(h, c->index);
-	mix(h, c->term);
-	mix(h, c->count);
-	for (uint32_t i = 0; i < c->count && i < ELECTOR_MEMBERS_MAX; i++)
-		mix(h, c->members[i].id);
-}
-
-static void mix_progress(uint64_t *h, const struct elector *e, const struct peer_progress *pr)
-{
-	mix(h, pr->id);
-	mix(h, pr->match);
-	mix(h, pr->next);
-	mix(h, pr->applied);
-	mix(h, pr->heard);
-	/* Only whether it was heard within an election timeout decides. */
-	uint64_t silence = e->now - pr->heard_at;
-	mix(h, silence < e->opt.election_ticks_min ? silence : UINT64_MAX);
-}
-
-uint64_t elector_digest(const struct elector *e)
-{
-	uint64_t h = 0xcbf29ce484222325ull;
-	mix(&h, e->p.term);
-	mix(&h, e->p.voted_for);
-	mix(&h, e->p.commit_index);
-	mix_config(&h, &e->p.config);
-	mix_config(&h, &e->p.committed);
-	mix(&h, e->compat);
-	mix(&h, e->log.snap.index);
-	mix(&h, e->log.snap.term);
-	mix(&h, e->log.snap.len);
-	for (size_t i = 0; i < e->log.snap.len; i++)
-		mix(&h, e->log.snap.data[i]);
-	for (size_t i = 0; i < e->log.count; i++) {
-		const struct elector_entry *x = &e->log.entries[i];
-		mix(&h, x->term);
-		mix(&h, x->type);
-		mix(&h, x->len);
-		for (uint32_t k = 0; k < x->len; k++)
-			mix(&h, x->data[k]);
-	}
-	mix(&h, e->applied);
-	mix(&h, e->role);
-	mix(&h, e->leader);
-	mix(&h, e->elapsed);
-	mix(&h, e->timeout);
-	mix(&h, e->heartbeat_due);
-	mix(&h, e->quorum_due);
-	mix(&h, e->leader_heard < e->opt.election_ticks_min ? e->leader_heard : UINT64_MAX);
-	mix(&h, e->transferee);
-	mix(&h, e->transfer_elapsed);
-	mix(&h, e->rng);
-	mix(&h, e->vote_count);
-	for (unsigned i = 0; i < e->vote_count; i++)
-		mix(&h, e->votes[i]);
-	if (e->role == ELECTOR_LEADER) {
-		for (size_t i = 0; i < ELECTOR_MEMBERS_MAX; i++)
-			mix_progress(&h, e, &e->progress[i]);
-		for (size_t i = 0; i < ELECTOR_MEMBERS_MAX; i++) {
-			const struct departure *d = &e->departures[i];
-			mix(&h, d->state);
-			if (d->state != ELECTOR_DEPARTURE_NONE) {
-				mix(&h, d->member.id);
-				mix(&h, d->index);
-				uint64_t since = e->now - d->since;
-				mix(&h, since < 2 * (uint64_t)e->opt.election_ticks_max
-					    ? since
-					    : UINT64_MAX);
-				mix_progress(&h, e, &d->pr);
-			}
-		}
-	}
-	return h;
 }
