@@ -126,7 +126,9 @@ $(BUILD)/lib/%.a:
 	@mkdir -p $(dir $@)
 	rm -f $@; $(AR) rcs $@ $(filter %.o,$^)
 
-$(BIN)/rxmppd: $(call obj,supervisor/rxmppd.c) $(call lib,supervisor config common)
+# The elector's library for the state machine's encoding and the node id
+# (supervisor_settings.c).
+$(BIN)/rxmppd: $(call obj,supervisor/rxmppd.c) $(call lib,supervisor elector config common)
 	$(LINK) $(YAML_LIBS) $(MNL_LIBS) $(CRYPTO_LIBS) $(IDN_LIBS) $(MHD_LIBS)
 
 # rxmppctl has a folder of its own and no library: nothing else links it.

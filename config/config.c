@@ -784,6 +784,46 @@ void config_print(const struct config *cfg, FILE *out)
 	}
 }
 
+size_t config_cluster_wide(const struct config *cfg, struct config_setting *out)
+{
+	/* Sorted: the state machine takes them sorted. */
+	static const char *const wide[CONFIG_CLUSTER_WIDE_MAX] = {
+	    "callbridge_conflict",
+	    "cluster.election_timeout_max",
+	    "cluster.election_timeout_min",
+	    "cluster.heartbeat_interval",
+	    "domain",
+	    "limits.max_resources_per_user",
+	    "limits.max_stanza_size",
+	    "stream_management.enabled",
+	    "stream_management.resume_timeout",
+	};
+	size_t n = 0;
+	for (size_t w = 0; w < CONFIG_CLUSTER_WIDE_MAX; w++) {
+		for (size_t i = 0; i < config_key_count; i++) {
+			const struct config_key *key = &config_keys[i];
+			char name[64];
+			snprintf(name, sizeof(name), "%s%s%s", key->section ? key->section : "",
+				 key->section ? "." : "", key->name);
+			if (strcmp(name, wide[w]) != 0)
+				continue;
+			char *text = NULL;
+			size_t len = 0;
+			FILE *f = open_memstream(&text, &len);
+			if (f == NULL)
+				break;
+			config_print_value(key, cfg, f);
+			fclose(f);
+			snprintf(out[n].key, sizeof(out[n].key), "%s", name);
+			snprintf(out[n].value, sizeof(out[n].value), "%s", text ? text : "");
+			free(text);
+			n++;
+			break;
+		}
+	}
+	return n;
+}
+
 const char *config_unready(const struct config *cfg)
 {
 	if (cfg->domain[0] == '\0')

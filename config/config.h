@@ -92,4 +92,18 @@ void config_validate(const struct config *cfg, const char *file, config_mark_fn 
 /* Prints every key with its value; the output parses back to the same struct. */
 void config_print(const struct config *cfg, FILE *out);
 
+/* The keys that must be the same on every member of a cluster (README "The
+ * cluster's state"): the domain; the call-bridge policy a bridge meets on
+ * whichever node it fails over to; the limits a stanza or a user's
+ * resources meet on any node; stream management, whose sessions resume
+ * across nodes; the election timing, which Raft needs alike everywhere.
+ * Everything else is the node's own.  Each with its canonical value (as
+ * config_print writes it), in the order of the list. */
+#define CONFIG_CLUSTER_WIDE_MAX 9
+struct config_setting {
+	char key[64];
+	char value[256];
+};
+size_t config_cluster_wide(const struct config *cfg, struct config_setting *out);
+
 #endif

@@ -10,6 +10,7 @@
 #include "elector_machine.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <openssl/crypto.h>
@@ -33,7 +34,10 @@ struct elector_machine {
 	struct accounts accounts;
 	struct proto_callbridge *bridges; /* sorted by name */
 	size_t bridge_count;
-	bool accounts_dirty, bridges_dirty;
+	struct elector_machine_node_settings *nodes; /* sorted by node */
+	size_t node_count;
+	uint64_t reports; /* the last report's number */
+	bool accounts_dirty, bridges_dirty, settings_dirty;
 	/* A command was applied or a snapshot installed: the cluster
 	 * replicates its state, and this node's files are to be replaced by
 	 * it.  Until then materialising writes nothing (see the header). */
@@ -70,13 +74,18 @@ static const unsigned char *reader_take(struct machine_reader *r, size_t n, cons
 	return p;
 }
 
-static uint32_t reader_u(struct machine_reader *r, size_t width, const char *what)
+static uint64_t reader_u64(struct machine_reader *r, size_t width, const char *what)
 {
 	const unsigned char *p = reader_take(r, width, what);
-	uint32_t v = 0;
+	uint64_t v = 0;
 	for (size_t i = 0; p != NULL && i < width; i++)
 		v = v << 8 | p[i];
 	return v;
+}
+
+static uint32_t reader_u(struct machine_reader *r, size_t width, const char *what)
+{
+	return (uint32_t)reader_u64(r, width, what);
 }
 
 /* A length-prefixed string of 1 to `max` bytes without NUL, copied into
@@ -182,10 +191,63 @@ static void reader_bridge(struct machine_reader *r, struct proto_callbridge *b, 
 	}
 }
 
-/* Writers: big-endian integers and length-prefixed strings. */
-static int put_u(struct buf *out, uint32_t v, size_t width)
+static bool setting_key_valid(const char *key)
 {
-	unsigned char b[4];
+	for (const char *p = key; *p; p++) {
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' ||
+		      *p == '.'))
+			return false;
+	}
+	return key[0] != '\0';
+}
+
+static bool setting_value_valid(const char *value)
+{
+	for (const unsigned char *p = (const unsigned char *)value; *p; p++) {
+		if (*p <= 0x20 || *p == 0x7f)
+			return false;
+	}
+	return value[0] != '\0';
+}
+
+/* A node's report: its id, then its settings sorted by key. */
+static void reader_node_settings(struct machine_reader *r, struct elector_machine_node_settings *n)
+{
+	memset(n, 0, sizeof(*n));
+	size_t at = r->at;
+	n->node = reader_u64(r, 8, "node");
+	if (!r->bad && n->node == 0) {
+		r->at = at;
+		reader_fail(r, "node");
+	}
+	at = r->at;
+	n->count = reader_u(r, 1, "settings");
+	if (!r->bad && n->count > ELECTOR_MACHINE_SETTINGS_MAX) {
+		r->at = at;
+		reader_fail(r, "settings");
+	}
+	for (size_t i = 0; i < n->count && !r->bad; i++) {
+		struct elector_machine_setting *item = &n->items[i];
+		at = r->at;
+		reader_string(r, 1, sizeof(item->key) - 1, item->key, "setting key");
+		if (!r->bad && (!setting_key_valid(item->key) ||
+				(i > 0 && strcmp(n->items[i - 1].key, item->key) >= 0))) {
+			r->at = at;
+			reader_fail(r, "setting key");
+		}
+		at = r->at;
+		reader_string(r, 1, sizeof(item->value) - 1, item->value, "setting value");
+		if (!r->bad && !setting_value_valid(item->value)) {
+			r->at = at;
+			reader_fail(r, "setting value");
+		}
+	}
+}
+
+/* Writers: big-endian integers and length-prefixed strings. */
+static int put_u(struct buf *out, uint64_t v, size_t width)
+{
+	unsigned char b[8];
 	for (size_t i = 0; i < width; i++)
 		b[i] = (unsigned char)(v >> (8 * (width - 1 - i)));
 	return buf_append(out, b, width);
@@ -197,6 +259,22 @@ static int put_string(struct buf *out, const char *s, size_t width)
 	if (n == 0 || n >= (size_t)1 << (8 * width))
 		return -1;
 	return put_u(out, (uint32_t)n, width) == 0 && buf_append(out, s, n) == 0 ? 0 : -1;
+}
+
+static int put_node_settings(struct buf *out, const struct elector_machine_node_settings *n)
+{
+	if (n->node == 0 || n->count > ELECTOR_MACHINE_SETTINGS_MAX ||
+	    put_u(out, n->node, 8) == -1 || put_u(out, n->count, 1) == -1)
+		return -1;
+	for (size_t i = 0; i < n->count; i++) {
+		if (!setting_key_valid(n->items[i].key) ||
+		    !setting_value_valid(n->items[i].value) ||
+		    (i > 0 && strcmp(n->items[i - 1].key, n->items[i].key) >= 0) ||
+		    put_string(out, n->items[i].key, 1) == -1 ||
+		    put_string(out, n->items[i].value, 1) == -1)
+			return -1;
+	}
+	return 0;
 }
 
 static int put_keys(struct buf *out, const struct scram_keys keys[SCRAM_HASH_COUNT])
@@ -331,12 +409,15 @@ struct elector_machine *elector_machine_new(void)
 {
 	struct elector_machine *m = calloc(1, sizeof(*m));
 	if (m != NULL)
-		m->accounts_dirty = m->bridges_dirty = true;
+		m->accounts_dirty = m->bridges_dirty = m->settings_dirty = true;
 	return m;
 }
 
 static void machine_clear(struct elector_machine *m)
 {
+	free(m->nodes);
+	m->nodes = NULL;
+	m->node_count = 0;
 	accounts_free(&m->accounts);
 	buf_wipe_free(m->bridges, m->bridges ? CALLBRIDGES_MAX * sizeof(*m->bridges) : 0);
 	m->bridges = NULL;
@@ -384,6 +465,7 @@ struct machine_command {
 	struct proto_callbridge bridge;
 	uint32_t account_count, bridge_count;
 	struct machine_reader entries;
+	struct elector_machine_node_settings settings;
 };
 
 /* Reads the entries of a MERGE, checking their order; calls `each` on
@@ -452,6 +534,10 @@ static bool command_decode(const void *data, size_t len, struct machine_command 
 		break;
 	case ELECTOR_MACHINE_BRIDGE_DEL:
 		reader_bridge(&r, &c->bridge, true);
+		break;
+	case ELECTOR_MACHINE_SETTINGS:
+	case ELECTOR_MACHINE_SETTINGS_CHECK:
+		reader_node_settings(&r, &c->settings);
 		break;
 	case ELECTOR_MACHINE_MERGE:
 	case ELECTOR_MACHINE_MERGE_CHECK:
@@ -560,6 +646,105 @@ static int merge_undo(const struct machine_account *a, const struct proto_callbr
 	return 0;
 }
 
+static size_t settings_position(const struct elector_machine *m, uint64_t node, bool *found)
+{
+	size_t i = 0;
+	while (i < m->node_count && m->nodes[i].node < node)
+		i++;
+	*found = i < m->node_count && m->nodes[i].node == node;
+	return i;
+}
+
+/* Records a node's report, forgetting the one reported longest ago when
+ * the table is full. */
+static int settings_record(struct elector_machine *m, const struct elector_machine_node_settings *n)
+{
+	if (m->nodes == NULL) {
+		m->nodes = calloc(ELECTOR_MACHINE_NODES_MAX, sizeof(*m->nodes));
+		if (m->nodes == NULL)
+			return -1;
+	}
+	bool found;
+	size_t i = settings_position(m, n->node, &found);
+	if (!found && m->node_count == ELECTOR_MACHINE_NODES_MAX) {
+		size_t oldest = 0;
+		for (size_t k = 1; k < m->node_count; k++)
+			oldest = m->nodes[k].reported < m->nodes[oldest].reported ? k : oldest;
+		memmove(&m->nodes[oldest], &m->nodes[oldest + 1],
+			(m->node_count - oldest - 1) * sizeof(*m->nodes));
+		m->node_count--;
+		i = settings_position(m, n->node, &found);
+	}
+	if (!found) {
+		memmove(&m->nodes[i + 1], &m->nodes[i], (m->node_count - i) * sizeof(*m->nodes));
+		m->node_count++;
+	}
+	m->nodes[i] = *n;
+	m->nodes[i].reported = ++m->reports;
+	m->settings_dirty = true;
+	return 0;
+}
+
+/* Each key of `n` whose value another node reported otherwise, with both
+ * values, into `text`; the count of differences. */
+static size_t settings_differences(const struct elector_machine *m,
+				   const struct elector_machine_node_settings *n, char *text,
+				   size_t size)
+{
+	size_t count = 0, used = 0;
+	text[0] = '\0';
+	for (size_t i = 0; i < n->count; i++) {
+		for (size_t o = 0; o < m->node_count; o++) {
+			const struct elector_machine_node_settings *other = &m->nodes[o];
+			for (size_t k = 0; other->node != n->node && k < other->count; k++) {
+				if (strcmp(other->items[k].key, n->items[i].key) != 0 ||
+				    strcmp(other->items[k].value, n->items[i].value) == 0)
+					continue;
+				count++;
+				int w =
+				    snprintf(text + used, size - used,
+					     "%s%s: this node %s, node %016" PRIx64 " %s",
+					     used ? "; " : "", n->items[i].key, n->items[i].value,
+					     other->node, other->items[k].value);
+				if (w < 0 || (size_t)w >= size - used)
+					text[used] = '\0';
+				else
+					used += (size_t)w;
+			}
+		}
+	}
+	return count;
+}
+
+static int machine_settings(struct elector_machine *m, const struct machine_command *c, bool apply,
+			    struct elector_machine_result *result)
+{
+	char differ[ELECTOR_MACHINE_TEXT_MAX - 160];
+	size_t count = settings_differences(m, &c->settings, differ, sizeof(differ));
+	if (c->op == ELECTOR_MACHINE_SETTINGS_CHECK) {
+		if (count > 0)
+			answer(result, ELECTOR_MACHINE_REFUSED,
+			       "%zu setting%s that must agree across the cluster differ%s: %s",
+			       count, count == 1 ? "" : "s", count == 1 ? "s" : "", differ);
+		else
+			answer(result, ELECTOR_MACHINE_OK,
+			       "the settings that must agree are the cluster's");
+		return 0;
+	}
+	if (apply && settings_record(m, &c->settings) == -1)
+		return -1;
+	if (count > 0)
+		answer(result, ELECTOR_MACHINE_OK,
+		       "settings of node %016" PRIx64
+		       " recorded; they differ from other nodes': %s",
+		       c->settings.node, differ);
+	else
+		answer(result, ELECTOR_MACHINE_OK,
+		       "settings of node %016" PRIx64 " recorded, the same as every other node's",
+		       c->settings.node);
+	return 0;
+}
+
 /* The answer (and, with `apply`, the change) of a decoded command. */
 static int machine_run(struct elector_machine *m, const struct machine_command *c, bool apply,
 		       struct elector_machine_result *result)
@@ -628,6 +813,9 @@ static int machine_run(struct elector_machine *m, const struct machine_command *
 		m->bridges_dirty |= apply;
 		answer(result, ELECTOR_MACHINE_OK, "call bridge %s added", c->bridge.name);
 		return 0;
+	case ELECTOR_MACHINE_SETTINGS:
+	case ELECTOR_MACHINE_SETTINGS_CHECK:
+		return machine_settings(m, c, apply, result);
 	case ELECTOR_MACHINE_BRIDGE_DEL:
 		if (bridge_find(m, c->bridge.name) == NULL) {
 			answer(result, ELECTOR_MACHINE_REFUSED, "no call bridge %s",
@@ -746,6 +934,10 @@ int elector_machine_snapshot_encode(const struct elector_machine *m, struct buf 
 		rc = put_account(out, m->accounts.items[i].name, m->accounts.items[i].keys);
 	for (size_t i = 0; i < m->bridge_count && rc == 0; i++)
 		rc = put_bridge(out, &m->bridges[i]);
+	rc |= put_u(out, m->node_count, 4);
+	for (size_t i = 0; i < m->node_count && rc == 0; i++)
+		rc = put_node_settings(out, &m->nodes[i]) == 0 ? put_u(out, m->nodes[i].reported, 8)
+							       : -1;
 	unsigned char digest[MACHINE_DIGEST_LEN];
 	if (rc == 0 && scram_digest(SCRAM_SHA_256, buf_head(out), buf_len(out), digest) == -1)
 		rc = -1;
@@ -787,7 +979,8 @@ int elector_machine_snapshot_decode(struct elector_machine *m, const void *data,
 			 bridges, ELECTOR_MACHINE_ACCOUNTS_MAX, CALLBRIDGES_MAX);
 		return -1;
 	}
-	struct elector_machine next = {.accounts_dirty = true, .bridges_dirty = true};
+	struct elector_machine next = {
+	    .accounts_dirty = true, .bridges_dirty = true, .settings_dirty = true};
 	struct machine_account *a = calloc(1, sizeof(*a));
 	struct proto_callbridge b;
 	bool oom = a == NULL;
@@ -816,6 +1009,32 @@ int elector_machine_snapshot_decode(struct elector_machine *m, const void *data,
 			oom = true;
 		}
 	}
+	uint32_t nodes = r.bad || oom ? 0 : reader_u(&r, 4, "nodes");
+	if (!r.bad && nodes > ELECTOR_MACHINE_NODES_MAX) {
+		r.at -= 4;
+		reader_fail(&r, "nodes");
+	}
+	struct elector_machine_node_settings *n = nodes ? malloc(sizeof(*n)) : NULL;
+	oom |= nodes > 0 && n == NULL;
+	for (uint32_t i = 0; i < nodes && !r.bad && !oom; i++) {
+		size_t at = r.at;
+		reader_node_settings(&r, n);
+		n->reported = reader_u64(&r, 8, "report number");
+		if (r.bad)
+			break;
+		if (i > 0 && next.nodes[i - 1].node >= n->node) {
+			r.at = at;
+			reader_fail(&r, "node order");
+		} else {
+			uint64_t reported = n->reported;
+			oom = settings_record(&next, n) == -1;
+			if (!oom) {
+				next.nodes[i].reported = reported;
+				next.reports = reported > next.reports ? reported : next.reports;
+			}
+		}
+	}
+	free(n);
 	if (!r.bad && !oom && r.at != r.len)
 		reader_fail(&r, "end (bytes after the last entry)");
 	buf_wipe_free(a, a ? sizeof(*a) : 0);
@@ -833,6 +1052,141 @@ int elector_machine_snapshot_decode(struct elector_machine *m, const void *data,
 	*m = next;
 	m->live = true;
 	return 0;
+}
+
+static int encode_start(struct buf *out, enum elector_machine_op op)
+{
+	buf_init(out, ELECTOR_MACHINE_COMMAND_MAX);
+	buf_set_sensitive(out);
+	return put_u(out, MACHINE_FORMAT, 1) == 0 && put_u(out, (uint32_t)op, 1) == 0 ? 0 : -1;
+}
+
+#define MACHINE_SETTINGS_KIND	 "cluster-settings"
+#define MACHINE_SETTINGS_VERSION 1
+
+/* "NODE KEY VALUE", one setting a line, sorted by node and key. */
+static int settings_save(const struct elector_machine *m, const char *path, char *why,
+			 size_t why_size)
+{
+	struct buf out;
+	buf_init(&out, ELECTOR_MACHINE_NODES_MAX * ELECTOR_MACHINE_SETTINGS_MAX * 400 + 4096);
+	static const char comment[] = "# the settings each node reported, written by the elector\n";
+	int rc = buf_append(&out, comment, strlen(comment));
+	for (size_t i = 0; i < m->node_count && rc == 0; i++) {
+		for (size_t k = 0; k < m->nodes[i].count && rc == 0; k++) {
+			char line[400];
+			int n =
+			    snprintf(line, sizeof(line), "%016" PRIx64 " %s %s\n", m->nodes[i].node,
+				     m->nodes[i].items[k].key, m->nodes[i].items[k].value);
+			rc = buf_append(&out, line, (size_t)n);
+		}
+	}
+	if (rc == 0)
+		rc = fileio_write_sealed(path, MACHINE_SETTINGS_KIND, MACHINE_SETTINGS_VERSION,
+					 buf_head(&out), buf_len(&out), 0644, why, why_size);
+	else
+		snprintf(why, why_size, "%s: too large", path);
+	buf_free(&out);
+	return rc;
+}
+
+int elector_machine_settings_load(const char *path, struct elector_machine_node_settings **out,
+				  size_t *count, char *why, size_t why_size)
+{
+	*out = NULL;
+	*count = 0;
+	if (access(path, F_OK) == -1 && errno == ENOENT)
+		return 0;
+	char *text;
+	size_t len, start, body_len;
+	unsigned version = 0;
+	if (fileio_read_all(path,
+			    ELECTOR_MACHINE_NODES_MAX * ELECTOR_MACHINE_SETTINGS_MAX * 400 + 8192,
+			    &text, &len, why, why_size) == -1)
+		return -1;
+	if (fileio_unseal(path, text, len, MACHINE_SETTINGS_KIND, &version, &start, &body_len, why,
+			  why_size) != FILEIO_SEALED ||
+	    version != MACHINE_SETTINGS_VERSION) {
+		if (version != 0 && version != MACHINE_SETTINGS_VERSION)
+			snprintf(why, why_size, "%s:1: format version %u, this rxmpp reads %u",
+				 path, version, MACHINE_SETTINGS_VERSION);
+		else if (why[0] == '\0')
+			snprintf(why, why_size, "%s: not sealed", path);
+		free(text);
+		return -1;
+	}
+	struct elector_machine_node_settings *nodes =
+	    calloc(ELECTOR_MACHINE_NODES_MAX, sizeof(*nodes));
+	char *cursor = text + start, *end = text + start + body_len, *line;
+	bool cut = false, ok = nodes != NULL;
+	unsigned line_no = 1;
+	size_t n = 0;
+	while (ok && fileio_next_line(&cursor, end, &line, &cut)) {
+		line_no++;
+		if (line[0] == '#')
+			continue;
+		char *key = strchr(line, ' '), *value = key ? strchr(key + 1, ' ') : NULL;
+		ok = value != NULL && strchr(value + 1, ' ') == NULL;
+		if (!ok)
+			break;
+		*key++ = '\0';
+		*value++ = '\0';
+		char *endp;
+		uint64_t node = strtoull(line, &endp, 16);
+		ok = *endp == '\0' && strlen(line) == 16 && node != 0 && setting_key_valid(key) &&
+		     setting_value_valid(value) && strlen(key) < 64 && strlen(value) < 256;
+		if (ok && (n == 0 || nodes[n - 1].node != node)) {
+			ok = n < ELECTOR_MACHINE_NODES_MAX && (n == 0 || nodes[n - 1].node < node);
+			if (ok)
+				nodes[n++].node = node;
+		}
+		struct elector_machine_node_settings *cur = ok ? &nodes[n - 1] : NULL;
+		ok = ok && cur->count < ELECTOR_MACHINE_SETTINGS_MAX;
+		if (ok) {
+			snprintf(cur->items[cur->count].key, sizeof(cur->items[0].key), "%s", key);
+			snprintf(cur->items[cur->count].value, sizeof(cur->items[0].value), "%s",
+				 value);
+			cur->count++;
+		}
+	}
+	free(text);
+	if (!ok || cut) {
+		snprintf(why, why_size, "%s:%u: not a valid settings line", path,
+			 line_no + (ok && cut));
+		free(nodes);
+		return -1;
+	}
+	*out = nodes;
+	*count = n;
+	return 0;
+}
+
+const struct elector_machine_node_settings *
+elector_machine_settings(const struct elector_machine *m, size_t *count)
+{
+	*count = m->node_count;
+	return m->nodes;
+}
+
+int elector_machine_encode_settings(struct buf *out, enum elector_machine_op op, uint64_t node,
+				    const struct elector_machine_setting *items, size_t count)
+{
+	if ((op != ELECTOR_MACHINE_SETTINGS && op != ELECTOR_MACHINE_SETTINGS_CHECK) ||
+	    count > ELECTOR_MACHINE_SETTINGS_MAX)
+		return -1;
+	struct elector_machine_node_settings *n = calloc(1, sizeof(*n));
+	if (n == NULL)
+		return -1;
+	n->node = node;
+	n->count = count;
+	memcpy(n->items, items, count * sizeof(*items));
+	int rc = encode_start(out, op);
+	if (rc == 0)
+		rc = put_node_settings(out, n);
+	free(n);
+	if (rc == -1)
+		buf_free(out);
+	return rc;
 }
 
 int elector_machine_materialise(struct elector_machine *m, const char *state_directory,
@@ -865,6 +1219,13 @@ int elector_machine_materialise(struct elector_machine *m, const char *state_dir
 		m->bridges_dirty = false;
 		*bridges_changed = true;
 	}
+	if (m->settings_dirty) {
+		snprintf(path, sizeof(path), "%s/%s", state_directory,
+			 ELECTOR_MACHINE_SETTINGS_FILE);
+		if (settings_save(m, path, why, why_size) == -1)
+			return -1;
+		m->settings_dirty = false;
+	}
 	return 0;
 }
 
@@ -878,13 +1239,6 @@ const struct proto_callbridge *elector_machine_bridges(const struct elector_mach
 {
 	*count = m->bridge_count;
 	return m->bridges;
-}
-
-static int encode_start(struct buf *out, enum elector_machine_op op)
-{
-	buf_init(out, ELECTOR_MACHINE_COMMAND_MAX);
-	buf_set_sensitive(out);
-	return put_u(out, MACHINE_FORMAT, 1) == 0 && put_u(out, (uint32_t)op, 1) == 0 ? 0 : -1;
 }
 
 int elector_machine_encode_user(struct buf *out, enum elector_machine_op op, const char *name,

@@ -22,6 +22,7 @@
  *   BRIDGE_DEL             str8 name
  *   MERGE, MERGE_CHECK     u32 accounts | u32 bridges | (str16 name | keys)... |
  *                          (str8 name | str8 address | str8 secret)...
+ *   SETTINGS, SETTINGS_CHECK  u64 node | u8 count | (str8 key | str8 value)...
  *   keys                   u32 iterations | str8 salt | stored key | server key
  *                          (the keys as long as the hash's output)
  *
@@ -36,6 +37,15 @@
  *              "the cluster holds a different secret"); each conflicting
  *              name of a merge; a command that does not decode
  * Every command is all or nothing, a MERGE too (all its entries or none).
+ *
+ * Besides accounts and bridges the state holds, per node, the settings that
+ * must agree across the cluster (config_cluster_wide, config/config.h) as
+ * each node last reported them: SETTINGS records a node's (answering OK,
+ * and naming what differs from the other nodes' as drift), SETTINGS_CHECK
+ * changes nothing and answers REFUSED with each differing key and both
+ * values (what `cluster join` asks before it merges anything).  A node's
+ * entry is replaced by its next report; past ELECTOR_MACHINE_NODES_MAX
+ * nodes the one reported longest ago is forgotten.
  * MERGE_CHECK answers what MERGE would and changes nothing; `cluster join`
  * runs it over every batch before it merges any.
  *
@@ -43,7 +53,8 @@
  *
  *   "RXMS" | u32 version (1) | u32 accounts | u32 bridges |
  *   (str16 name | keys)... sorted | (str8 name | str8 address | str8 secret)...
- *   sorted | SHA-256 of every byte before it
+ *   sorted | u32 nodes | (u64 node | u64 reported | u8 count |
+ *   (str8 key | str8 value)...)... sorted by node | SHA-256 of every byte before it
  *
  * decoded strictly (sizes, sorted and distinct names, limits, checksum): a
  * snapshot that fails any check is refused with the offset of the problem
@@ -54,7 +65,8 @@
  * when it is replaced, and state_directory/cluster-callbridges
  * (common/callbridge.h), which rxmppd reads instead of callbridges.yaml when
  * cluster.enabled is true (the administrator's YAML file is never
- * rewritten).  The elector calls it after applying a batch of entries and
+ * rewritten), and state_directory/cluster-settings (the nodes' reported
+ * settings, for `cluster status`).  The elector calls it after applying a batch of entries and
  * after installing a snapshot, then tells rxmppd (PROTO_CLUSTER_APPLIED)
  * when the bridges changed so that it hands them to the listener.
  *
@@ -84,6 +96,9 @@
 #define ELECTOR_MACHINE_SNAPSHOT_MAX   (256u * 1024u * 1024u)
 #define ELECTOR_MACHINE_TEXT_MAX       1024
 #define ELECTOR_MACHINE_BEFORE_CLUSTER "accounts.before-cluster"
+#define ELECTOR_MACHINE_SETTINGS_FILE  "cluster-settings"
+#define ELECTOR_MACHINE_SETTINGS_MAX   16
+#define ELECTOR_MACHINE_NODES_MAX      64
 
 enum elector_machine_op {
 	ELECTOR_MACHINE_USER_ADD = 1,
@@ -94,6 +109,23 @@ enum elector_machine_op {
 	ELECTOR_MACHINE_BRIDGE_DEL,
 	ELECTOR_MACHINE_MERGE,
 	ELECTOR_MACHINE_MERGE_CHECK,
+	ELECTOR_MACHINE_SETTINGS,
+	ELECTOR_MACHINE_SETTINGS_CHECK,
+};
+
+/* One setting that must agree, with its canonical value (1 to 255 bytes,
+ * no space or control). */
+struct elector_machine_setting {
+	char key[64];
+	char value[256];
+};
+
+/* What one node reported. */
+struct elector_machine_node_settings {
+	uint64_t node;
+	uint64_t reported; /* order of the reports, to forget the oldest */
+	size_t count;
+	struct elector_machine_setting items[ELECTOR_MACHINE_SETTINGS_MAX];
 };
 
 enum elector_machine_status {
@@ -153,6 +185,19 @@ int elector_machine_encode_merge(struct buf *out, enum elector_machine_op op,
 				 const struct account *accounts, size_t account_count,
 				 const struct proto_callbridge *bridges, size_t bridge_count,
 				 size_t *accounts_taken, size_t *bridges_taken);
+
+/* SETTINGS or SETTINGS_CHECK of `node` (not 0): `count` settings sorted by
+ * key. */
+int elector_machine_encode_settings(struct buf *out, enum elector_machine_op op, uint64_t node,
+				    const struct elector_machine_setting *items, size_t count);
+/* The nodes' reports as applied (sorted by node). */
+const struct elector_machine_node_settings *
+elector_machine_settings(const struct elector_machine *m, size_t *count);
+/* The file materialise writes (state_directory/cluster-settings), read back
+ * for `cluster status`; a missing file is no reports.  *out is freed with
+ * free(). */
+int elector_machine_settings_load(const char *path, struct elector_machine_node_settings **out,
+				  size_t *count, char *why, size_t why_size);
 
 const char *elector_machine_status_name(uint32_t status); /* "ok", "identical", "refused" */
 

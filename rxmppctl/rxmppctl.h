@@ -86,7 +86,12 @@ bool rxmppctl_state_clustered(const struct config *cfg);
 /* Sends one command through rxmppd to the cluster and prints the answer:
  * committed (with the state machine's answer) or why not. */
 struct buf;
-int rxmppctl_state_propose(const char *socket_path, const struct buf *command);
+int rxmppctl_state_propose(const char *socket_path, const struct buf *command, bool *not_in_log);
+/* Reports this node's settings that must agree (config_cluster_wide), or
+ * with `check` only compares them with the other nodes' (refused, printing
+ * each differing key with both values). */
+int rxmppctl_state_settings(const struct config *cfg, const char *socket_path, bool check,
+			    bool *not_in_log);
 /* Merges accounts and bridges into the cluster's state: every batch is
  * checked first, and a conflict anywhere (named) changes nothing.
  * *not_in_log: the first command was refused before it reached any log

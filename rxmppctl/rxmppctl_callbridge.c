@@ -211,7 +211,7 @@ static int callbridge_cluster(const char *verb, const char *name, bool from_stdi
 		fprintf(stderr, "rxmppctl: call bridge %s cannot be encoded\n", name);
 		goto done;
 	}
-	rc = rxmppctl_state_propose(socket_path, &command);
+	rc = rxmppctl_state_propose(socket_path, &command, NULL);
 	buf_free(&command);
 	if (rc == CTL_OK && op == ELECTOR_MACHINE_BRIDGE_ADD)
 		printf("its secret (shown once; every node of the cluster knows it, give it to "

@@ -113,6 +113,75 @@ static int cluster_note_status(const struct ipc_msg *msg, void *arg)
 	return CTL_OK;
 }
 
+/* Where the cluster's applied state is, for the settings in the status. */
+static const char *cluster_state_directory;
+
+/* The members whose settings that must agree differ from the leader's (or,
+ * without a leader, this node's), as this node applied their reports. */
+static void cluster_print_drift(const struct proto_cluster_status *st, const char *members,
+				bool json)
+{
+	char path[PATH_MAX], why[512];
+	struct elector_machine_node_settings *nodes = NULL;
+	size_t count = 0;
+	if (cluster_state_directory == NULL)
+		return;
+	snprintf(path, sizeof(path), "%s/%s", cluster_state_directory,
+		 ELECTOR_MACHINE_SETTINGS_FILE);
+	if (elector_machine_settings_load(path, &nodes, &count, why, sizeof(why)) == -1) {
+		if (!json)
+			printf("Settings: cannot be read (%s)\n", why);
+		free(nodes);
+		return;
+	}
+	uint64_t reference = st->leader ? st->leader : st->self;
+	const struct elector_machine_node_settings *ref = NULL;
+	for (size_t i = 0; i < count; i++)
+		ref = nodes[i].node == reference ? &nodes[i] : ref;
+	size_t drift = 0;
+	if (json)
+		printf(", \"settings_drift\": [");
+	for (uint32_t i = 0; ref != NULL && i < st->members; i++) {
+		struct proto_cluster_member m;
+		memcpy(&m, members + i * sizeof(m), sizeof(m));
+		for (size_t n = 0; m.id != reference && n < count; n++) {
+			if (nodes[n].node != m.id)
+				continue;
+			for (size_t k = 0; k < nodes[n].count; k++) {
+				const char *mine = NULL;
+				for (size_t r = 0; r < ref->count; r++)
+					mine = strcmp(ref->items[r].key, nodes[n].items[k].key) == 0
+						   ? ref->items[r].value
+						   : mine;
+				if (mine == NULL || strcmp(mine, nodes[n].items[k].value) == 0)
+					continue;
+				if (json) {
+					printf("%s{\"node\": \"%016" PRIx64 "\", \"key\": ",
+					       drift ? ", " : "", m.id);
+					rxmppctl_print_json_string(nodes[n].items[k].key);
+					printf(", \"value\": ");
+					rxmppctl_print_json_string(nodes[n].items[k].value);
+					printf(", \"reference\": ");
+					rxmppctl_print_json_string(mine);
+					printf("}");
+				} else {
+					printf(
+					    "%s  %016" PRIx64 " %s: %s (%s %016" PRIx64 ": %s)\n",
+					    drift ? "" : "Settings that must agree DIFFER:\n", m.id,
+					    nodes[n].items[k].key, nodes[n].items[k].value,
+					    st->leader ? "leader" : "this node", reference, mine);
+				}
+				drift++;
+			}
+		}
+	}
+	if (json)
+		printf("]");
+	else if (count > 0 && drift == 0)
+		printf("Settings that must agree: the same on every member that reported them\n");
+	free(nodes);
+}
+
 int rxmppctl_print_cluster_status(const struct ipc_msg *msg, bool json)
 {
 	struct proto_cluster_status st;
@@ -227,7 +296,11 @@ int rxmppctl_print_cluster_status(const struct ipc_msg *msg, bool json)
 			printf("    speaks protocol versions not known yet\n");
 	}
 	if (json)
-		printf("]}\n");
+		printf("]");
+	if (st.members > 0 && !st.removed)
+		cluster_print_drift(&st, members, json);
+	if (json)
+		printf("}\n");
 	return CTL_OK;
 }
 
@@ -331,20 +404,38 @@ static void cluster_own_free(struct cluster_own *own)
 	callbridges_free(&own->bridges);
 }
 
-/* Merges this node's own accounts and bridges into the cluster's state
- * (all checked first: a conflict anywhere is named and changes nothing).
- * `seed`: merge even nothing, so that the cluster's state starts (the
- * first command makes every node's elector materialise it). */
+/* Reports this node's settings that must agree and merges its own
+ * accounts and bridges into the cluster's state (all checked first: a
+ * conflict anywhere is named and changes nothing).  A joining node first
+ * compares its settings with the cluster's and goes no further when they
+ * differ.  `seed`: merge even nothing, so that the cluster's state starts
+ * (the first command makes every node's elector materialise it). */
 static int cluster_merge_own(const struct config *cfg, const char *socket_path,
-			     struct cluster_own *own, bool seed)
+			     struct cluster_own *own, bool seed, bool joining)
 {
-	if (!seed && own->accounts.count == 0 && own->bridges.count == 0) {
+	bool not_in_log = false;
+	int rc = CTL_OK;
+	if (joining) {
+		rc = rxmppctl_state_settings(cfg, socket_path, true, &not_in_log);
+		if (rc != CTL_OK && !not_in_log) {
+			fprintf(
+			    stderr,
+			    "rxmppctl: this node is a member now, but nothing of it was merged: "
+			    "put the settings named above right in rxmpp.yaml (they must be the "
+			    "same on every node), reload, and run `rxmppctl cluster merge`; or "
+			    "remove it from the cluster\n");
+			return rc;
+		}
+	}
+	if (rc == CTL_OK)
+		rc = rxmppctl_state_settings(cfg, socket_path, false, &not_in_log);
+	if (rc == CTL_OK && !seed && own->accounts.count == 0 && own->bridges.count == 0) {
 		printf("this node has no accounts or call bridges of its own to merge\n");
 		return CTL_OK;
 	}
-	bool not_in_log;
-	int rc = rxmppctl_state_merge(socket_path, &own->accounts, own->bridges.items,
-				      own->bridges.count, &not_in_log);
+	if (rc == CTL_OK)
+		rc = rxmppctl_state_merge(socket_path, &own->accounts, own->bridges.items,
+					  own->bridges.count, &not_in_log);
 	/* A cluster that carries no state (a member of an older release, or
 	 * an elector that does not replicate): every node keeps its own files,
 	 * which stay in force here, so nothing is lost or out of date. */
@@ -378,6 +469,7 @@ int rxmppctl_cluster(int argc, char **argv, const char *config_path, const char 
 		return trust(argv[2], cfg, socket_path);
 	if (strcmp(verb, "status") == 0 && argc == 2) {
 		request.op = PROTO_CLUSTER_OP_STATUS;
+		cluster_state_directory = cfg->state_directory;
 		/* Without an answer the node is shown as not draining; the
 		 * cluster request below says what is wrong. */
 		rxmppctl_request_with(socket_path, PROTO_CTL_STATUS, NULL, 0, 5000,
@@ -404,7 +496,7 @@ int rxmppctl_cluster(int argc, char **argv, const char *config_path, const char 
 		struct cluster_own own;
 		if (cluster_own_read(cfg, &own) == -1)
 			return CTL_FAILED;
-		int rc = cluster_merge_own(cfg, socket_path, &own, true);
+		int rc = cluster_merge_own(cfg, socket_path, &own, true, false);
 		cluster_own_free(&own);
 		return rc;
 	} else if (strcmp(verb, "leader") == 0 && (argc == 2 || argc == 3)) {
@@ -433,7 +525,8 @@ int rxmppctl_cluster(int argc, char **argv, const char *config_path, const char 
 				  expect, json, timeout_ms);
 	if (seeds && rc == CTL_OK)
 		rc = cluster_merge_own(cfg, socket_path, &own,
-				       request.op == PROTO_CLUSTER_OP_INITIALIZE);
+				       request.op == PROTO_CLUSTER_OP_INITIALIZE,
+				       request.op == PROTO_CLUSTER_OP_JOIN);
 	if (seeds)
 		cluster_own_free(&own);
 	return rc;

@@ -25,6 +25,7 @@
 #include "common/ipc.h"
 #include "common/proto.h"
 #include "elector/elector_machine.h"
+#include "elector/elector_state.h"
 #include "rxmppctl.h"
 
 /* A write waits for the majority and then up to about 2 s for the other
@@ -116,10 +117,47 @@ static int state_send(const char *socket_path, const struct buf *command, struct
 	return rc;
 }
 
-int rxmppctl_state_propose(const char *socket_path, const struct buf *command)
+int rxmppctl_state_propose(const char *socket_path, const struct buf *command, bool *not_in_log)
 {
 	struct state_answer a = {0};
-	return state_send(socket_path, command, &a);
+	int rc = state_send(socket_path, command, &a);
+	if (not_in_log != NULL)
+		*not_in_log = rc != CTL_OK && a.not_in_log;
+	return rc;
+}
+
+int rxmppctl_state_settings(const struct config *cfg, const char *socket_path, bool check,
+			    bool *not_in_log)
+{
+	uint64_t node;
+	char why[512];
+	*not_in_log = false;
+	int got = elector_state_node_id(cfg->state_directory, &node, why, sizeof(why));
+	if (got != 0) {
+		fprintf(stderr, "rxmppctl: %s\n",
+			got == 1 ? "this node has no node id yet (is it in a cluster?)" : why);
+		return CTL_FAILED;
+	}
+	struct config_setting wide[CONFIG_CLUSTER_WIDE_MAX];
+	struct elector_machine_setting items[CONFIG_CLUSTER_WIDE_MAX];
+	size_t count = config_cluster_wide(cfg, wide);
+	memset(items, 0, sizeof(items));
+	for (size_t i = 0; i < count; i++) {
+		snprintf(items[i].key, sizeof(items[i].key), "%s", wide[i].key);
+		snprintf(items[i].value, sizeof(items[i].value), "%s", wide[i].value);
+	}
+	struct buf command;
+	if (elector_machine_encode_settings(
+		&command, check ? ELECTOR_MACHINE_SETTINGS_CHECK : ELECTOR_MACHINE_SETTINGS, node,
+		items, count) == -1) {
+		fprintf(stderr, "rxmppctl: this node's settings cannot be encoded\n");
+		return CTL_FAILED;
+	}
+	struct state_answer a = {.quiet = true};
+	int rc = state_send(socket_path, &command, &a);
+	buf_free(&command);
+	*not_in_log = rc != CTL_OK && a.not_in_log;
+	return rc;
 }
 
 int rxmppctl_state_merge(const char *socket_path, const struct accounts *accounts,

@@ -254,7 +254,7 @@ static int user_cluster(const char *verb, const char *name, const char *source, 
 		fprintf(stderr, "rxmppctl: the user name %s is too long\n", name);
 		return CTL_FAILED;
 	}
-	rc = rxmppctl_state_propose(socket_path, &command);
+	rc = rxmppctl_state_propose(socket_path, &command, NULL);
 	buf_free(&command);
 	if (rc == CTL_OK && op != ELECTOR_MACHINE_USER_ADD)
 		rc = user_end_sessions(verb, name, cfg, socket_path);

@@ -301,6 +301,7 @@ int supervisor_reload(char *why, size_t why_size)
 				   sizeof(metrics_why)) == -1)
 		log_warnx("%s; the metrics endpoint is off", metrics_why);
 	log_info("configuration reloaded");
+	supervisor_settings_report();
 	const char *sockets = listen_changed || cluster_changed ? reload_sockets.text : "";
 	if (restarted[0] != '\0')
 		snprintf(why, why_size, "configuration reloaded; restarted: %s%s", restarted,
@@ -323,6 +324,7 @@ void supervisor_ready(void)
 	snprintf(state, sizeof(state), "READY=1\nSTATUS=serving %s\nMAINPID=%d",
 		 supervisor_state.cfg.domain, (int)getpid());
 	supervisor_notify_send(state);
+	supervisor_settings_report();
 }
 
 static void supervisor_stopped(void)

@@ -237,4 +237,10 @@ int supervisor_bridges_load(const struct config *cfg, struct callbridges *out,
 /* PROTO_CLUSTER_APPLIED from the elector: read them again, reconfigure. */
 void supervisor_bridges_applied(void);
 
+/* supervisor_settings.c: this node's settings that must agree, reported
+ * to the cluster's state (when it is ready, after each reload); the
+ * elector's answer (PROPOSE_RESULT with token 0). */
+void supervisor_settings_report(void);
+void supervisor_settings_answer(const void *data, size_t len);
+
 #endif

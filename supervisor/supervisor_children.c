@@ -457,6 +457,9 @@ static void child_msg(struct ipc_channel *ch, const struct ipc_msg *msg, void *a
 		if (ipc_get_data(msg, &supervisor_state.cert, sizeof(supervisor_state.cert)) == -1)
 			ipc_channel_fail(c->channel, "CERT_STATE of %zu bytes", msg->len);
 	} else if (c->spec->role == PROC_ELECTOR && c->greeted &&
+		   msg->type == PROTO_PROPOSE_RESULT && msg->peer == 0) {
+		supervisor_settings_answer(msg->data, msg->len);
+	} else if (c->spec->role == PROC_ELECTOR && c->greeted &&
 		   (msg->type == PROTO_CLUSTER_STATUS || msg->type == PROTO_CLUSTER_RESULT ||
 		    msg->type == PROTO_CLUSTER_PROGRESS || msg->type == PROTO_PROPOSE_RESULT)) {
 		if (!supervisor_handover_answer(msg->peer, msg->type, msg->data, msg->len))

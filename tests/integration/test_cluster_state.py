@@ -299,3 +299,24 @@ def test_join_merges_new_and_identical_entries_and_refuses_conflicts_by_name(
                    what="the merged accounts everywhere")
     # Nothing of the third node was dropped: its own account is kept aside.
     assert os.path.exists(os.path.join(third.dir, "state", "accounts.before-cluster"))
+
+
+@needs_write_path
+def test_settings_that_must_agree_refuse_a_join_and_show_a_drift(node_factory, certs):
+    nodes = form_cluster(node_factory, certs, size=2)
+    other = cluster_node(node_factory, certs, extra="callbridge_conflict: refuse\n").start()
+    result = other.ctl("cluster", "join", nodes[0].cluster_address, check=False)
+    assert result.returncode == 1
+    assert re.search(r'callbridge_conflict: this node "refuse", node [0-9a-f]{16} "replace"',
+                     result.stderr), result.stderr
+    assert "nothing of it was merged" in result.stderr
+    # A member whose setting drifts after a reload is shown on every node.
+    with open(nodes[1].config, "a") as f:
+        f.write("callbridge_conflict: refuse\n")
+    nodes[1].ctl("reload")
+    drifted = status(nodes[1])["node"]
+    for node in nodes:
+        wait_until(lambda: any(d["node"] == drifted and d["key"] == "callbridge_conflict"
+                               for d in status(node).get("settings_drift", [])),
+                   timeout=10, what="the drift in cluster status")
+    assert "Settings that must agree DIFFER" in nodes[0].ctl("cluster", "status").stdout

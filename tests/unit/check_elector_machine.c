@@ -453,6 +453,89 @@ START_TEST(test_machine_materialise_first_time)
 }
 END_TEST
 
+static struct elector_machine_result settings(struct elector_machine *m, enum elector_machine_op op,
+					      uint64_t node, const char *domain)
+{
+	struct elector_machine_setting items[2];
+	memset(items, 0, sizeof(items));
+	snprintf(items[0].key, sizeof(items[0].key), "callbridge_conflict");
+	snprintf(items[0].value, sizeof(items[0].value), "\"replace\"");
+	snprintf(items[1].key, sizeof(items[1].key), "domain");
+	snprintf(items[1].value, sizeof(items[1].value), "%s", domain);
+	struct buf cmd;
+	ck_assert_int_eq(elector_machine_encode_settings(&cmd, op, node, items, 2), 0);
+	return run(m, &cmd);
+}
+
+/* Settings that must agree: a join is refused with the key and both
+ * values; a drift after a reload is recorded and named. */
+START_TEST(test_machine_settings)
+{
+	struct elector_machine *m = elector_machine_new();
+	struct elector_machine_result r =
+	    settings(m, ELECTOR_MACHINE_SETTINGS, 0x1111, "a.example");
+	ck_assert_uint_eq(r.status, ELECTOR_MACHINE_OK);
+	ck_assert_ptr_nonnull(strstr(r.text, "the same as every other node's"));
+	r = settings(m, ELECTOR_MACHINE_SETTINGS_CHECK, 0x2222, "a.example");
+	ck_assert_uint_eq(r.status, ELECTOR_MACHINE_OK);
+	r = settings(m, ELECTOR_MACHINE_SETTINGS_CHECK, 0x2222, "b.example");
+	ck_assert_uint_eq(r.status, ELECTOR_MACHINE_REFUSED);
+	ck_assert_str_eq(r.text, "1 setting that must agree across the cluster differs: domain: "
+				 "this node b.example, node 0000000000001111 a.example");
+	size_t count;
+	elector_machine_settings(m, &count);
+	ck_assert_uint_eq(count, 1); /* a check records nothing */
+	r = settings(m, ELECTOR_MACHINE_SETTINGS, 0x2222, "b.example");
+	ck_assert_uint_eq(r.status, ELECTOR_MACHINE_OK);
+	ck_assert_ptr_nonnull(strstr(r.text, "they differ from other nodes': domain"));
+	const struct elector_machine_node_settings *n = elector_machine_settings(m, &count);
+	ck_assert_uint_eq(count, 2);
+	ck_assert_str_eq(n[1].items[1].value, "b.example");
+
+	/* Through a snapshot and the file `cluster status` reads. */
+	struct buf snap;
+	snapshot(m, &snap);
+	struct elector_machine *copy = elector_machine_new();
+	char why[512];
+	ck_assert_int_eq(elector_machine_snapshot_decode(copy, buf_head(&snap), buf_len(&snap), why,
+							 sizeof(why)),
+			 0);
+	ck_assert(same_state(m, copy));
+	buf_free(&snap);
+	char dir[] = "/tmp/rxmpp-machine-XXXXXX", path[300];
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	bool changed;
+	ck_assert_int_eq(elector_machine_materialise(copy, dir, &changed, why, sizeof(why)), 0);
+	snprintf(path, sizeof(path), "%s/%s", dir, ELECTOR_MACHINE_SETTINGS_FILE);
+	struct elector_machine_node_settings *loaded;
+	ck_assert_int_eq(elector_machine_settings_load(path, &loaded, &count, why, sizeof(why)), 0);
+	ck_assert_uint_eq(count, 2);
+	ck_assert_uint_eq(loaded[0].node, 0x1111);
+	ck_assert_uint_eq(loaded[1].count, 2);
+	ck_assert_str_eq(loaded[1].items[1].value, "b.example");
+	free(loaded);
+	elector_machine_free(copy);
+	elector_machine_free(m);
+	char cmd[400];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
+/* The table of reports is bounded: the one reported longest ago goes. */
+START_TEST(test_machine_settings_bounded)
+{
+	struct elector_machine *m = elector_machine_new();
+	for (uint64_t node = 1; node <= ELECTOR_MACHINE_NODES_MAX + 2; node++)
+		settings(m, ELECTOR_MACHINE_SETTINGS, node, "a.example");
+	size_t count;
+	const struct elector_machine_node_settings *n = elector_machine_settings(m, &count);
+	ck_assert_uint_eq(count, ELECTOR_MACHINE_NODES_MAX);
+	ck_assert_uint_eq(n[0].node, 3);
+	elector_machine_free(m);
+}
+END_TEST
+
 Suite *elector_machine_suite(void)
 {
 	Suite *s = suite_create("elector_machine");
@@ -465,6 +548,8 @@ Suite *elector_machine_suite(void)
 	tcase_add_test(tc, test_machine_snapshot);
 	tcase_add_test(tc, test_machine_materialise);
 	tcase_add_test(tc, test_machine_materialise_first_time);
+	tcase_add_test(tc, test_machine_settings);
+	tcase_add_test(tc, test_machine_settings_bounded);
 	suite_add_tcase(s, tc);
 	return s;
 }
