@@ -32,6 +32,8 @@ struct hour_key {
 struct ticket_keys {
 	unsigned char master[TLS_TICKET_KEY_LEN];
 	struct hour_key slot[SLOTS]; /* the hour h in slot h % SLOTS */
+	/* TLS 1.2 tickets: random, this context's own (see tls_ticket.h). */
+	struct hour_key own;
 };
 
 static int ex_index = -1;
@@ -150,11 +152,16 @@ static int ticket_key_cb(SSL *ssl, unsigned char key_name[NAME_LEN],
 	int rc = 1;
 	if (keys == NULL)
 		return -1;
+	bool tls13 = SSL_version(ssl) == TLS1_3_VERSION;
 	if (enc) {
-		k = key_of_hour(keys, now);
+		k = tls13 ? key_of_hour(keys, now) : &keys->own;
 		if (k == NULL || RAND_bytes(iv, EVP_CIPHER_get_iv_length(EVP_aes_256_cbc())) != 1)
 			return -1;
 		memcpy(key_name, k->name, NAME_LEN);
+	} else if (!tls13) {
+		if (CRYPTO_memcmp(keys->own.name, key_name, NAME_LEN) != 0)
+			return 0;
+		k = &keys->own;
 	} else {
 		for (int64_t hour = now + 1; hour >= now - TLS_TICKET_HOURS && k == NULL; hour--) {
 			struct hour_key *candidate = key_of_hour(keys, hour);
@@ -189,6 +196,14 @@ int tls_ticket_use(SSL_CTX *ctx, const unsigned char key[TLS_TICKET_KEY_LEN], ch
 	memcpy(keys->master, key, TLS_TICKET_KEY_LEN);
 	for (int i = 0; i < SLOTS; i++)
 		keys->slot[i].hour = -1;
+	keys->own.hour = -1;
+	if (RAND_bytes(keys->own.name, NAME_LEN) != 1 ||
+	    RAND_bytes(keys->own.aes, sizeof(keys->own.aes)) != 1 ||
+	    RAND_bytes(keys->own.hmac, sizeof(keys->own.hmac)) != 1) {
+		OPENSSL_clear_free(keys, sizeof(*keys));
+		snprintf(why, why_size, "no random bytes for the TLS ticket keys");
+		return -1;
+	}
 	if (SSL_CTX_set_ex_data(ctx, ex_index, keys) != 1) {
 		OPENSSL_clear_free(keys, sizeof(*keys));
 		snprintf(why, why_size, "cannot attach the TLS ticket key");

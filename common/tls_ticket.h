@@ -14,6 +14,13 @@
  * the nodes, and a ticket lives at most TLS_TICKET_HOURS hours.  A ticket
  * that no key opens means a full handshake, never a failure.
  *
+ * TLS 1.3 tickets only.  A TLS 1.2 ticket holds the session's master
+ * secret and its resumption adds no fresh key exchange, so under a key that
+ * lives in a file, whoever obtained the file could decrypt recorded TLS 1.2
+ * sessions; TLS 1.3 resumes with a fresh (EC)DHE exchange (psk_dhe_ke, all
+ * OpenSSL accepts).  TLS 1.2 tickets stay under a random key of the
+ * context's own, as without the file.
+ *
  * The certificate worker reads the file (tls_ticket_key_read) and hands the
  * key to the listener inside the sealed TLS set, as a PEM block named
  * TLS_TICKET_PEM_NAME after the chain; tls_context_from_pem puts it to use

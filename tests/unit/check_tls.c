@@ -133,9 +133,10 @@ static int keep_session(SSL *ssl, SSL_SESSION *session)
 
 /* One connection from a client offering `offer` (or none) to `server_ctx`;
  * true when the session was resumed.  The ticket it is given is kept. */
-static bool connect_once(SSL_CTX *server_ctx, SSL_SESSION *offer)
+static bool connect_once_max(SSL_CTX *server_ctx, SSL_SESSION *offer, int max_version)
 {
 	SSL_CTX *client_ctx = SSL_CTX_new(TLS_client_method());
+	SSL_CTX_set_max_proto_version(client_ctx, max_version);
 	SSL_CTX_set_verify(client_ctx, SSL_VERIFY_NONE, NULL);
 	SSL_CTX_set_session_cache_mode(client_ctx,
 				       SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
@@ -168,6 +169,11 @@ static bool connect_once(SSL_CTX *server_ctx, SSL_SESSION *offer)
 	return reused;
 }
 
+static bool connect_once(SSL_CTX *server_ctx, SSL_SESSION *offer)
+{
+	return connect_once_max(server_ctx, offer, TLS1_3_VERSION);
+}
+
 /* The client of one node resumes on another that shares the ticket key;
  * with another key, or none (each context its own random key, as before),
  * it is given a full handshake and gets in all the same. */
@@ -197,6 +203,30 @@ START_TEST(test_ticket_opens_on_another_node_with_the_same_key)
 	SSL_CTX_free(other);
 	SSL_CTX_free(plain_a);
 	SSL_CTX_free(plain_b);
+}
+END_TEST
+
+/* A TLS 1.2 ticket holds the session's master secret: it is never sealed
+ * under the cluster's key (which lives in a file), only under the
+ * context's own random key, so it opens where it was made and nowhere
+ * else. */
+START_TEST(test_tls12_tickets_stay_with_their_node)
+{
+	SSL_CTX *a = node_context(ticket_key_hex), *b = node_context(ticket_key_hex);
+	SSL_CTX_set_min_proto_version(a, TLS1_2_VERSION);
+	SSL_CTX_set_min_proto_version(b, TLS1_2_VERSION);
+	ck_assert(!connect_once_max(a, NULL, TLS1_2_VERSION));
+	ck_assert_ptr_nonnull(kept_session);
+	ck_assert_int_eq(SSL_SESSION_get_protocol_version(kept_session), TLS1_2_VERSION);
+	SSL_SESSION *from_a = kept_session;
+	SSL_SESSION_up_ref(from_a);
+	ck_assert(!connect_once_max(b, from_a, TLS1_2_VERSION));
+	ck_assert(connect_once_max(a, from_a, TLS1_2_VERSION));
+	SSL_SESSION_free(from_a);
+	SSL_SESSION_free(kept_session);
+	kept_session = NULL;
+	SSL_CTX_free(a);
+	SSL_CTX_free(b);
 }
 END_TEST
 
@@ -253,6 +283,7 @@ Suite *tls_suite(void)
 	TCase *tc = tcase_create("tls");
 	tcase_add_test(tc, test_one_ticket_per_full_handshake);
 	tcase_add_test(tc, test_ticket_opens_on_another_node_with_the_same_key);
+	tcase_add_test(tc, test_tls12_tickets_stay_with_their_node);
 	tcase_add_test(tc, test_ticket_key_file);
 	suite_add_tcase(s, tc);
 	return s;
