@@ -68,6 +68,10 @@ int rxmppctl_kick(int argc, char **argv, const char *socket_path);
 /* Ends the running node's sessions of `jid` (enum proto_admin_kick_reason)
  * and prints what it did. */
 int rxmppctl_end_sessions(const char *socket_path, const char *jid, uint32_t reason);
+/* Ends the sessions of `jid` on the cluster's other nodes (as `kick`:
+ * <policy-violation/>, the only reason the relay carries) and prints what
+ * the leader said. */
+int rxmppctl_end_sessions_elsewhere(const char *socket_path, const char *jid);
 
 /* rxmppctl_drain.c: `drain` and `undrain`; argv[0] is the command. */
 int rxmppctl_drain(int argc, char **argv, const char *socket_path);

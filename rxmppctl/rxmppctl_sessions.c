@@ -5,8 +5,9 @@
  * listener/listener_admin.c), and in a cluster the other nodes' as the
  * leader's routing table holds them, by JID and node (CTL_CLUSTER_SESSIONS,
  * CTL_CLUSTER_KICK; router/router_admin.c).  `user del` and `user passwd`
- * end the account's sessions on this node (rxmppctl_end_sessions):
- * accounts are per node.
+ * end the account's sessions on this node (rxmppctl_end_sessions), and in
+ * a cluster that holds its state, where the account changed everywhere, on
+ * the other nodes too (rxmppctl_end_sessions_elsewhere, as `kick` does).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -303,6 +304,55 @@ int rxmppctl_end_sessions(const char *socket_path, const char *jid, uint32_t rea
 				false, 5000);
 }
 
+/* Asks the leader to end `kick`'s sessions on the other nodes and prints
+ * what it said; whether any was ended. */
+static bool kick_elsewhere(const char *socket_path, const struct proto_admin_kick *kick)
+{
+	struct captured cluster = {0};
+	bool ended = false;
+	struct proto_cluster_sessions head;
+	if (rxmppctl_request_with(socket_path, PROTO_CTL_CLUSTER_KICK, kick, sizeof(*kick), 5000,
+				  capture, &cluster) == CTL_OK) {
+		bool ok;
+		const char *away = result_text(&cluster, &ok);
+		if (cluster.type == PROTO_CLUSTER_SESSIONS &&
+		    proto_cluster_sessions_unpack(cluster.data, cluster.len, &head, NULL, NULL) ==
+			0) {
+			if (head.state == PROTO_CLUSTER_SESSIONS_OK && head.total > 0)
+				printf("told the other nodes to end %u session%s of %s\n",
+				       head.total, head.total == 1 ? "" : "s", kick->jid);
+			else if (head.state == PROTO_CLUSTER_SESSIONS_OK)
+				printf("no session of %s on the other nodes\n", kick->jid);
+			else if (head.state == PROTO_CLUSTER_SESSIONS_NO_LEADER)
+				printf("the other nodes were not asked: no leader, or no link to "
+				       "it, now\n");
+			else if (head.state == PROTO_CLUSTER_SESSIONS_NO_ANSWER)
+				printf("the other nodes may not have been asked: the leader did "
+				       "not answer in time\n");
+			ended = head.state == PROTO_CLUSTER_SESSIONS_OK && head.total > 0;
+		} else {
+			printf("the other nodes were not asked: %s\n",
+			       away != NULL ? away : "malformed answer from rxmppd");
+		}
+	}
+	free(cluster.data);
+	return ended;
+}
+
+int rxmppctl_end_sessions_elsewhere(const char *socket_path, const char *jid)
+{
+	static struct proto_admin_kick kick;
+	memset(&kick, 0, sizeof(kick));
+	kick.reason = PROTO_ADMIN_KICK_ADMIN;
+	char why[JIDPREP_WHY_MAX];
+	if (jidprep_jid(jid, strlen(jid), kick.jid, sizeof(kick.jid), why, sizeof(why)) == -1) {
+		fprintf(stderr, "rxmppctl: '%s' is not a valid JID (%s)\n", jid, why);
+		return CTL_FAILED;
+	}
+	kick_elsewhere(socket_path, &kick);
+	return CTL_OK;
+}
+
 int rxmppctl_kick(int argc, char **argv, const char *socket_path)
 {
 	if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
@@ -321,7 +371,7 @@ int rxmppctl_kick(int argc, char **argv, const char *socket_path)
 		fprintf(stderr, "rxmppctl: '%s' is not a valid JID (%s)\n", argv[1], why);
 		return CTL_FAILED;
 	}
-	struct captured local = {0}, cluster = {0};
+	struct captured local = {0};
 	bool local_ok = false, ended = false;
 	int rc = rxmppctl_request_with(socket_path, PROTO_CTL_KICK, &kick, sizeof(kick), 5000,
 				       capture, &local);
@@ -331,34 +381,9 @@ int rxmppctl_kick(int argc, char **argv, const char *socket_path)
 	else if (text != NULL)
 		printf("%s\n", text);
 	ended = text != NULL && local_ok;
-	struct proto_cluster_sessions head;
-	if (rc == CTL_OK &&
-	    rxmppctl_request_with(socket_path, PROTO_CTL_CLUSTER_KICK, &kick, sizeof(kick), 5000,
-				  capture, &cluster) == CTL_OK) {
-		bool ok;
-		const char *away = result_text(&cluster, &ok);
-		if (cluster.type == PROTO_CLUSTER_SESSIONS &&
-		    proto_cluster_sessions_unpack(cluster.data, cluster.len, &head, NULL, NULL) ==
-			0) {
-			if (head.state == PROTO_CLUSTER_SESSIONS_OK && head.total > 0)
-				printf("told the other nodes to end %u session%s of %s\n",
-				       head.total, head.total == 1 ? "" : "s", kick.jid);
-			else if (head.state == PROTO_CLUSTER_SESSIONS_OK)
-				printf("no session of %s on the other nodes\n", kick.jid);
-			else if (head.state == PROTO_CLUSTER_SESSIONS_NO_LEADER)
-				printf("the other nodes were not asked: no leader, or no link to "
-				       "it, now\n");
-			else if (head.state == PROTO_CLUSTER_SESSIONS_NO_ANSWER)
-				printf("the other nodes may not have been asked: the leader did "
-				       "not answer in time\n");
-			ended |= head.state == PROTO_CLUSTER_SESSIONS_OK && head.total > 0;
-		} else {
-			printf("the other nodes were not asked: %s\n",
-			       away != NULL ? away : "malformed answer from rxmppd");
-		}
-	}
+	if (rc == CTL_OK)
+		ended |= kick_elsewhere(socket_path, &kick);
 	free(local.data);
-	free(cluster.data);
 	if (rc == CTL_OK && !ended)
 		fprintf(stderr, "rxmppctl: no session of %s ended\n", kick.jid);
 	return rc == CTL_OK && ended ? CTL_OK : CTL_FAILED;

@@ -256,8 +256,14 @@ static int user_cluster(const char *verb, const char *name, const char *source, 
 	}
 	rc = rxmppctl_state_propose(socket_path, &command, NULL);
 	buf_free(&command);
-	if (rc == CTL_OK && op != ELECTOR_MACHINE_USER_ADD)
+	if (rc == CTL_OK && op != ELECTOR_MACHINE_USER_ADD) {
 		rc = user_end_sessions(verb, name, cfg, socket_path);
+		/* The account changed everywhere: nobody stays logged in on it
+		 * on another node either. */
+		char jid[JID_MAX];
+		snprintf(jid, sizeof(jid), "%s@%s", name, cfg->domain);
+		rxmppctl_end_sessions_elsewhere(socket_path, jid);
+	}
 	return rc;
 }
 

@@ -9,8 +9,9 @@
  *
  * Sends PROTO_PROPOSE to the elector with token 0 (no control client has
  * it) and takes the PROTO_PROPOSE_RESULT back here: a drift is a warning in
- * the log, a report the cluster could not take (no leader, no quorum) an
- * info line; the next reload or start reports again.
+ * the log; a report the cluster could not take (no leader yet at start, no
+ * quorum) is sent again every SETTINGS_RETRY_MS, at most SETTINGS_RETRIES
+ * times, then left to the next reload or start, with an info line.
  */
 #include <inttypes.h>
 #include <string.h>
@@ -20,7 +21,15 @@
 #include "elector/elector_state.h"
 #include "supervisor.h"
 
-void supervisor_settings_report(void)
+#define SETTINGS_RETRY_MS 3000
+#define SETTINGS_RETRIES  20
+
+static struct {
+	unsigned attempts;
+	struct ev_timer *retry;
+} settings;
+
+static void settings_send(void)
 {
 	const struct config *cfg = &supervisor_state.cfg;
 	if (!supervisor_bridges_clustered(cfg))
@@ -54,6 +63,23 @@ void supervisor_settings_report(void)
 	buf_free(&command);
 }
 
+static int64_t settings_retry(struct ev_timer *timer, void *arg)
+{
+	(void)timer;
+	(void)arg;
+	settings.retry = NULL;
+	settings_send();
+	return EV_TIMER_DONE;
+}
+
+void supervisor_settings_report(void)
+{
+	settings.attempts = 0;
+	ev_timer_del(settings.retry);
+	settings.retry = NULL;
+	settings_send();
+}
+
 void supervisor_settings_answer(const void *data, size_t len)
 {
 	static struct proto_propose_result_view view;
@@ -67,6 +93,12 @@ void supervisor_settings_answer(const void *data, size_t len)
 			log_warnx("cluster: %s", view.outcome);
 		else
 			log_debug("cluster: %s", view.outcome);
+	} else if (++settings.attempts < SETTINGS_RETRIES && settings.retry == NULL) {
+		log_debug("this node's settings were not reported to the cluster (%s); again in "
+			  "%d s",
+			  view.text, SETTINGS_RETRY_MS / 1000);
+		settings.retry =
+		    ev_timer_add(supervisor_state.loop, SETTINGS_RETRY_MS, settings_retry, NULL);
 	} else {
 		log_info("this node's settings were not reported to the cluster (%s); the next "
 			 "reload reports them",
