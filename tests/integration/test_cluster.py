@@ -18,11 +18,14 @@ from certs import make_server_certs
 from rxmpp_node import free_port, process_alive, wait_until
 
 
-def cluster_node(node_factory, certs, trust=None, extra=""):
+def cluster_node(node_factory, certs, trust=None, extra="", ticket_key=None):
     port = free_port(span=2)  # the elector's peer port and the router's stanza port
     node = node_factory(extra=f"cluster:\n  enabled: true\n  port: {port}\n"
                               f"  trust_bundle: {trust or certs['ca']}\n"
                               "  peer_names: [test.example]\n" + extra)
+    if ticket_key:
+        text = open(node.config).read()
+        node.write_config(text=text.replace("\ntls:\n", f"\ntls:\n  ticket_key: {ticket_key}\n"))
     node.cluster_port = port
     node.cluster_address = f"127.0.0.1:{port}"
     return node
@@ -38,8 +41,9 @@ def status_when_answered(node):
     return json.loads(result.stdout) if result.returncode == 0 else None
 
 
-def form_cluster(node_factory, certs, size=3, extra=""):
-    nodes = [cluster_node(node_factory, certs, extra=extra).start() for _ in range(size)]
+def form_cluster(node_factory, certs, size=3, extra="", ticket_key=None):
+    nodes = [cluster_node(node_factory, certs, extra=extra, ticket_key=ticket_key).start()
+             for _ in range(size)]
     out = nodes[0].ctl("cluster", "initialize").stdout
     assert "initialized a one-node cluster" in out
     for node in nodes[1:]:
