@@ -127,11 +127,17 @@ static int seal(const char *pem, size_t len)
 
 /* Appends the cluster's TLS ticket key (tls_ticket.h) to the set's PEM as
  * one more block; the old copy of the PEM is wiped. */
-static int add_ticket_key(const char *path, char **pem, size_t *len, char *why, size_t why_size)
+static int add_ticket_key(const char *path, char **pem, size_t *len, char id[TLS_TICKET_ID_LEN],
+			  char *why, size_t why_size)
 {
 	unsigned char key[TLS_TICKET_KEY_LEN];
 	if (tls_ticket_key_read(path, key, why, why_size) == -1)
 		return -1;
+	if (tls_ticket_key_id(key, id) == -1) {
+		OPENSSL_cleanse(key, sizeof(key));
+		snprintf(why, why_size, "%s: cannot name the TLS ticket key", path);
+		return -1;
+	}
 	char block[160];
 	unsigned char encoded[4 * ((TLS_TICKET_KEY_LEN + 2) / 3) + 1];
 	EVP_EncodeBlock(encoded, key, TLS_TICKET_KEY_LEN);
@@ -165,7 +171,7 @@ static int take_files(const struct config *cfg, bool *changed, char *why, size_t
 	if (cert_set_load(&files, cfg->domain, cfg->cluster.enabled, time(NULL), &set, why,
 			  why_size, warnings, sizeof(warnings)) == -1)
 		return -1;
-	char *pem = NULL;
+	char *pem = NULL, ticket_id[TLS_TICKET_ID_LEN] = "";
 	size_t len = 0;
 	int rc = -1;
 	SSL_CTX *ctx = NULL;
@@ -174,7 +180,7 @@ static int take_files(const struct config *cfg, bool *changed, char *why, size_t
 		goto done;
 	}
 	if (cfg->tls.ticket_key[0] != '\0' &&
-	    add_ticket_key(cfg->tls.ticket_key, &pem, &len, why, why_size) == -1)
+	    add_ticket_key(cfg->tls.ticket_key, &pem, &len, ticket_id, why, why_size) == -1)
 		goto done;
 	/* What the listener will build must build here first (OpenSSL refuses
 	 * keys too small or digests too weak for its security level). */
@@ -212,6 +218,10 @@ static int take_files(const struct config *cfg, bool *changed, char *why, size_t
 	cert_time_text(set.not_after, until, sizeof(until));
 	log_info("TLS set checked: %s from %s, %d certificates, valid until %s", set.subject,
 		 cfg->tls.certificate, sk_X509_num(set.chain), until);
+	if (ticket_id[0] != '\0')
+		log_info("TLS session tickets under the cluster's key from %s, key id %s (the "
+			 "same id on every node: the same key)",
+			 cfg->tls.ticket_key, ticket_id);
 	send_set_to_listener();
 done:
 	SSL_CTX_free(ctx);

@@ -101,6 +101,20 @@ int tls_ticket_key_read(const char *path, unsigned char key[TLS_TICKET_KEY_LEN],
 	return rc;
 }
 
+int tls_ticket_key_id(const unsigned char key[TLS_TICKET_KEY_LEN], char id[TLS_TICKET_ID_LEN])
+{
+	static const char label[] = "rxmpp tls ticket key id";
+	unsigned char mac[32];
+	size_t mac_len = 0;
+	if (EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, TLS_TICKET_KEY_LEN,
+		      (const unsigned char *)label, sizeof(label) - 1, mac, sizeof(mac),
+		      &mac_len) == NULL)
+		return -1;
+	for (int i = 0; i < (TLS_TICKET_ID_LEN - 1) / 2; i++)
+		snprintf(id + 2 * i, 3, "%02x", mac[i]);
+	return 0;
+}
+
 /* The keys of `hour`: HKDF-SHA256 of the master, the hour in the info. */
 static int derive(const unsigned char *master, int64_t hour, struct hour_key *k)
 {

@@ -44,6 +44,11 @@
  * (never the key). */
 int tls_ticket_key_read(const char *path, unsigned char key[TLS_TICKET_KEY_LEN], char *why,
 			size_t why_size);
+/* A name for the key that says nothing of it (HMAC-SHA256 of a fixed
+ * label under the key, 8 bytes in hex), so that an administrator can see
+ * in the logs that every node has the same key. */
+#define TLS_TICKET_ID_LEN 17
+int tls_ticket_key_id(const unsigned char key[TLS_TICKET_KEY_LEN], char id[TLS_TICKET_ID_LEN]);
 /* Seals and opens `ctx`'s tickets under hourly keys derived from `key`
  * (copied; wiped when the context is freed).  -1 with the reason. */
 int tls_ticket_use(SSL_CTX *ctx, const unsigned char key[TLS_TICKET_KEY_LEN], char *why,

@@ -76,6 +76,16 @@ def test_a_ticket_opens_on_every_node_that_shares_the_key(node_factory, tmp_path
     a = node_with_key(node_factory, shared).start()
     b = node_with_key(node_factory, shared).start()
     c = node_with_key(node_factory, other).start()
+    # Each node names its key by an id that says nothing of it: the same
+    # on nodes that share the key, another on the third.
+    ids = [node.wait_log(r"certworker\[\d+\]: TLS session tickets under the cluster's key "
+                         r"from .*, key id [0-9a-f]{16} ").split("key id ")[1].split()[0]
+           for node in (a, b, c)]
+    assert ids[0] == ids[1] != ids[2]
+    for node in (a, b, c):
+        text = "\n".join(node.lines)
+        assert open(shared).read().strip() not in text
+        assert open(other).read().strip() not in text
     context = client_context(a)
     ticket, resumed = log_in(a, context)
     assert not resumed and ticket is not None and ticket.has_ticket
