@@ -15,15 +15,32 @@
 
 #include <stdint.h>
 
+#include "common/buf.h"
 #include "common/ipc.h"
+#include "common/proto.h"
 #include "elector_core.h"
+#include "elector_log_store.h"
 
 #define ELECTOR_LINK_KIND 0x454c4543u /* "ELEC": heartbeats and votes */
 
 enum elector_wire_type {
-	ELECTOR_WIRE_MSG = 2,	  /* struct elector_msg */
-	ELECTOR_WIRE_CHANGE,	  /* struct elector_change: join or remove */
-	ELECTOR_WIRE_CHANGE_REPLY /* struct elector_change_reply */
+	/* Protocol 3 only: struct elector_msg up to ELECTOR_MSG_V3_SIZE
+	 * (appends; 0.2.0's heartbeats) or up to its config (the others). */
+	ELECTOR_WIRE_MSG = 2,
+	ELECTOR_WIRE_CHANGE,	   /* struct elector_change: join or remove */
+	ELECTOR_WIRE_CHANGE_REPLY, /* struct elector_change_reply */
+	/* Protocol 4 (the replicated log): a message of the core with its
+	 * log fields; see "Protocol 4" below. */
+	ELECTOR_WIRE_LOG,
+	/* Protocol 4: a piece of a snapshot's state machine, leader ->
+	 * follower, struct elector_wire_chunk and its bytes. */
+	ELECTOR_WIRE_CHUNK,
+	/* Protocol 4: follower -> leader, a write for the cluster's state
+	 * (PROTO_PROPOSE forwarded), struct elector_wire_propose and the
+	 * command; answered once with ELECTOR_WIRE_PROPOSE_REPLY. */
+	ELECTOR_WIRE_PROPOSE,
+	/* Protocol 4: struct elector_wire_propose_reply and its two texts. */
+	ELECTOR_WIRE_PROPOSE_REPLY,
 };
 
 enum elector_change_op {
@@ -67,21 +84,103 @@ struct elector_change_reply {
 };
 _Static_assert(sizeof(struct elector_change_reply) == 264, "elector_change_reply is fixed");
 
-/* One decoded frame.  Only heartbeats carry the membership (`config`);
- * the other messages end before it, and it is zero in what is decoded. */
+/*
+ * Protocol 4.  ELECTOR_WIRE_LOG: the message's protocol-3 layout (up to
+ * ELECTOR_MSG_V3_SIZE for appends and snapshots, which carry the
+ * leader's membership; up to `config` for the others), then struct
+ * elector_wire_log, then for a snapshot its membership
+ * (elector_config_encode, config_len bytes), for an append its entries,
+ * each struct elector_wire_entry and its bytes.
+ *
+ * A snapshot's state machine travels ahead of its ELECTOR_WIRE_LOG
+ * message in ELECTOR_WIRE_CHUNKs, in order, on the same link; the
+ * follower's shell puts them together and hands the message to its core
+ * only when it holds every byte of that snapshot (index, term), so the
+ * core sees a snapshot whole or not at all.
+ */
+struct elector_wire_log {
+	uint32_t flags;	      /* ELECTOR_MSG_LOG, ELECTOR_MSG_REJECT */
+	uint32_t entry_count; /* appends: at most ELECTOR_APPEND_ENTRIES */
+	uint64_t prev_index;
+	uint64_t prev_term;
+	uint64_t hint_index;
+	uint64_t hint_term;
+	uint64_t applied_index;
+	uint64_t snapshot_len;	 /* snapshots: the state machine's bytes (in chunks) */
+	uint32_t snapshot_flags; /* ELECTOR_WIRE_MEMBERSHIP_ONLY */
+	uint32_t config_len;	 /* snapshots: the membership's bytes that follow */
+};
+_Static_assert(sizeof(struct elector_wire_log) == 64, "elector_wire_log has a fixed size");
+#define ELECTOR_WIRE_MEMBERSHIP_ONLY 1u
+
+struct elector_wire_entry {
+	uint64_t index;
+	uint64_t term;
+	uint32_t type; /* enum elector_entry_type */
+	uint32_t len;  /* the bytes that follow */
+};
+_Static_assert(sizeof(struct elector_wire_entry) == 24, "elector_wire_entry has a fixed size");
+
+#define ELECTOR_WIRE_CHUNK_MAX	  (256u * 1024u) /* bytes of a snapshot in one chunk */
+#define ELECTOR_SNAPSHOT_WIRE_MAX ELECTOR_SNAPSHOT_DATA_MAX
+struct elector_wire_chunk {
+	uint64_t term;	/* the leader's */
+	uint64_t index; /* the snapshot's */
+	uint64_t snapshot_term;
+	uint64_t total;	 /* bytes of its state machine */
+	uint64_t offset; /* of this chunk's first byte; chunks come in order */
+	uint32_t len;	 /* this chunk's bytes, which follow */
+	uint32_t reserved;
+};
+_Static_assert(sizeof(struct elector_wire_chunk) == 48, "elector_wire_chunk has a fixed size");
+
+struct elector_wire_propose {
+	uint64_t request; /* the asker's number for it, in the reply */
+	uint32_t len;	  /* the command's bytes that follow, 1..PROTO_PROPOSE_MAX */
+	uint32_t reserved;
+};
+_Static_assert(sizeof(struct elector_wire_propose) == 16, "elector_wire_propose is fixed");
+
+/* `result` as PROTO_PROPOSE_RESULT's, its texts after it. */
+struct elector_wire_propose_reply {
+	uint64_t request;
+	struct proto_propose_result result;
+};
+_Static_assert(sizeof(struct elector_wire_propose_reply) == 48,
+	       "elector_wire_propose_reply is fixed");
+
+/* One decoded frame.  Only appends and snapshots carry the membership
+ * (`config`); the other messages end before it, and it is zero in what
+ * is decoded.  Pointers (u.msg.entries, u.msg.snapshot, bytes, texts)
+ * point into the frame or into this struct: valid while both are. */
 struct elector_wire_msg {
 	uint16_t type;
 	union {
 		struct elector_msg msg;
 		struct elector_change change;
 		struct elector_change_reply reply;
+		struct elector_wire_chunk chunk;
+		struct elector_wire_propose propose;
+		struct elector_wire_propose_reply propose_reply;
 	} u;
+	struct elector_entry entries[ELECTOR_APPEND_ENTRIES];
+	struct elector_snapshot snapshot; /* a snapshot's meta; data: see above */
+	const uint8_t *bytes;		  /* a chunk's, a proposal's command */
+	const char *outcome, *text;	  /* a proposal's reply (lengths in the result) */
 };
 
 /* Checks the frame's type, size and contents (message types and flags,
  * counts, text ends, member and leader addresses: elector_address_valid)
- * and decodes it; -1 with `*why` set when it is malformed or of an unknown
- * type (the link is then closed). */
+ * and decodes it, for a link that agreed on protocol `version`; -1 with
+ * `*why` set when it is malformed or of an unknown type, or of the other
+ * version (the link is then closed). */
 int elector_wire_decode(const struct ipc_msg *msg, struct elector_wire_msg *out, const char **why);
+int elector_wire_decode_v4(const struct ipc_msg *msg, struct elector_wire_msg *out,
+			   const char **why);
+
+/* Encodes a message of the core for a protocol-4 link into `out` (a
+ * snapshot without its state machine: that goes in chunks); -1 when it
+ * does not fit. */
+int elector_wire_encode_log(const struct elector_msg *m, struct buf *out);
 
 #endif

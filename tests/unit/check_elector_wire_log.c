@@ -1,0 +1,193 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Protocol 4 on the electors' links (elector/elector_wire_log.c): what the
+ * encoder writes decodes to the same message, and every frame that breaks
+ * the protocol (entries out of order or too long, bytes after the end,
+ * flags a message cannot carry, a frame of protocol 3 on a link of 4) is
+ * refused with a reason, which closes the link.
+ */
+#include <string.h>
+
+#include "elector/elector_wire.h"
+#include "unit.h"
+
+static struct elector_msg append_msg(struct elector_entry *entries, uint32_t count)
+{
+	struct elector_msg m = {.type = ELECTOR_MSG_APPEND,
+				.from = 1,
+				.to = 2,
+				.term = 5,
+				.last_index = 3,
+				.last_term = 2,
+				.commit_index = 4,
+				.flags = ELECTOR_MSG_LOG,
+				.entry_count = count,
+				.prev_index = 4,
+				.prev_term = 4,
+				.entries = entries};
+	m.config.index = 3;
+	m.config.term = 2;
+	m.config.count = 1;
+	m.config.members[0].id = 1;
+	strcpy(m.config.members[0].address, "node1:5229");
+	return m;
+}
+
+static int decode(const struct buf *b, uint16_t type, struct elector_wire_msg *out,
+		  const char **why)
+{
+	struct ipc_msg msg = {.type = type, .data = buf_head(b), .len = buf_len(b), .fd = -1};
+	return elector_wire_decode_v4(&msg, out, why);
+}
+
+START_TEST(test_an_append_round_trips)
+{
+	struct elector_entry e[2] = {{.index = 5, .term = 5, .type = ELECTOR_ENTRY_NOOP},
+				     {.index = 6,
+				      .term = 5,
+				      .type = ELECTOR_ENTRY_DATA,
+				      .len = 3,
+				      .data = (const uint8_t *)"abc"}};
+	struct elector_msg m = append_msg(e, 2);
+	struct buf b;
+	buf_init(&b, 1 << 20);
+	ck_assert_int_eq(elector_wire_encode_log(&m, &b), 0);
+	static struct elector_wire_msg out;
+	const char *why = NULL;
+	ck_assert_msg(decode(&b, ELECTOR_WIRE_LOG, &out, &why) == 0, "%s", why);
+	ck_assert_uint_eq(out.u.msg.type, ELECTOR_MSG_APPEND);
+	ck_assert_uint_eq(out.u.msg.term, 5);
+	ck_assert_uint_eq(out.u.msg.commit_index, 4);
+	ck_assert_uint_eq(out.u.msg.config.count, 1);
+	ck_assert_uint_eq(out.u.msg.entry_count, 2);
+	ck_assert_uint_eq(out.u.msg.prev_index, 4);
+	ck_assert_uint_eq(out.u.msg.entries[1].index, 6);
+	ck_assert_uint_eq(out.u.msg.entries[1].len, 3);
+	ck_assert(memcmp(out.u.msg.entries[1].data, "abc", 3) == 0);
+
+	/* Every way of breaking it: cut, padded, entries out of order. */
+	struct buf bad;
+	buf_init(&bad, 1 << 20);
+	buf_append(&bad, buf_head(&b), buf_len(&b) - 1);
+	ck_assert_int_eq(decode(&bad, ELECTOR_WIRE_LOG, &out, &why), -1);
+	buf_reset(&bad, 0);
+	buf_append(&bad, buf_head(&b), buf_len(&b));
+	buf_append(&bad, "x", 1);
+	ck_assert_int_eq(decode(&bad, ELECTOR_WIRE_LOG, &out, &why), -1);
+	ck_assert_str_eq(why, "a log message with bytes after its end");
+	e[1].index = 7;
+	buf_reset(&bad, 0);
+	ck_assert_int_eq(elector_wire_encode_log(&m, &bad), 0);
+	ck_assert_int_eq(decode(&bad, ELECTOR_WIRE_LOG, &out, &why), -1);
+	ck_assert_str_eq(why, "a malformed entry in an append");
+	e[1].index = 6;
+	e[1].len = ELECTOR_DATA_MAX + 1;
+	static uint8_t big[ELECTOR_DATA_MAX + 1];
+	e[1].data = big;
+	buf_reset(&bad, 0);
+	ck_assert_int_eq(elector_wire_encode_log(&m, &bad), 0);
+	ck_assert_int_eq(decode(&bad, ELECTOR_WIRE_LOG, &out, &why), -1);
+	/* Not the protocol-3 frame on a link of 4. */
+	ck_assert_int_eq(decode(&b, ELECTOR_WIRE_MSG, &out, &why), -1);
+	/* A vote carries no entries. */
+	m = append_msg(NULL, 0);
+	m.type = ELECTOR_MSG_VOTE;
+	buf_reset(&bad, 0);
+	ck_assert_int_eq(elector_wire_encode_log(&m, &bad), 0);
+	ck_assert_int_eq(decode(&bad, ELECTOR_WIRE_LOG, &out, &why), 0);
+	ck_assert_uint_eq(out.u.msg.config.count, 0);
+	/* Nor a reject flag. */
+	m.flags |= ELECTOR_MSG_REJECT;
+	buf_reset(&bad, 0);
+	ck_assert_int_eq(elector_wire_encode_log(&m, &bad), 0);
+	ck_assert_int_eq(decode(&bad, ELECTOR_WIRE_LOG, &out, &why), -1);
+	buf_free(&bad);
+	buf_free(&b);
+}
+END_TEST
+
+START_TEST(test_a_snapshot_and_its_chunks)
+{
+	struct elector_snapshot snap = {.index = 40, .term = 4, .len = 300000};
+	snap.config.count = 2;
+	snap.config.members[0].id = 1;
+	strcpy(snap.config.members[0].address, "node1:5229");
+	snap.config.members[1].id = 2;
+	strcpy(snap.config.members[1].address, "[2001:db8::2]:5229");
+	struct elector_msg m = append_msg(NULL, 0);
+	m.type = ELECTOR_MSG_SNAPSHOT;
+	m.prev_index = 40;
+	m.prev_term = 4;
+	m.snapshot = &snap;
+	struct buf b;
+	buf_init(&b, 1 << 20);
+	ck_assert_int_eq(elector_wire_encode_log(&m, &b), 0);
+	static struct elector_wire_msg out;
+	const char *why = NULL;
+	ck_assert_msg(decode(&b, ELECTOR_WIRE_LOG, &out, &why) == 0, "%s", why);
+	ck_assert_uint_eq(out.u.msg.type, ELECTOR_MSG_SNAPSHOT);
+	ck_assert_ptr_nonnull(out.u.msg.snapshot);
+	ck_assert_uint_eq(out.u.msg.snapshot->index, 40);
+	ck_assert_uint_eq(out.u.msg.snapshot->len, 300000);
+	ck_assert_uint_eq(out.u.msg.snapshot->config.count, 2);
+	ck_assert_str_eq(out.u.msg.snapshot->config.members[1].address, "[2001:db8::2]:5229");
+	ck_assert_ptr_null(out.u.msg.snapshot->data);
+
+	struct elector_wire_chunk c = {
+	    .term = 5, .index = 40, .snapshot_term = 4, .total = 300000, .offset = 0, .len = 4};
+	buf_reset(&b, 0);
+	buf_append(&b, &c, sizeof(c));
+	buf_append(&b, "snap", 4);
+	ck_assert_msg(decode(&b, ELECTOR_WIRE_CHUNK, &out, &why) == 0, "%s", why);
+	ck_assert(memcmp(out.bytes, "snap", 4) == 0);
+	c.offset = 299999; /* past the end with its 4 bytes */
+	buf_reset(&b, 0);
+	buf_append(&b, &c, sizeof(c));
+	buf_append(&b, "snap", 4);
+	ck_assert_int_eq(decode(&b, ELECTOR_WIRE_CHUNK, &out, &why), -1);
+	buf_free(&b);
+}
+END_TEST
+
+START_TEST(test_a_forwarded_write_and_its_answer)
+{
+	struct elector_wire_propose p = {.request = 9, .len = 5};
+	struct buf b;
+	buf_init(&b, 1 << 20);
+	buf_append(&b, &p, sizeof(p));
+	buf_append(&b, "hello", 5);
+	static struct elector_wire_msg out;
+	const char *why = NULL;
+	ck_assert_int_eq(decode(&b, ELECTOR_WIRE_PROPOSE, &out, &why), 0);
+	ck_assert_uint_eq(out.u.propose.request, 9);
+	ck_assert(memcmp(out.bytes, "hello", 5) == 0);
+	buf_append(&b, "!", 1);
+	ck_assert_int_eq(decode(&b, ELECTOR_WIRE_PROPOSE, &out, &why), -1);
+
+	struct elector_wire_propose_reply r = {
+	    .request = 9,
+	    .result = {
+		.status = PROTO_PROPOSE_APPLIED, .index = 7, .outcome_len = 2, .text_len = 3}};
+	buf_reset(&b, 0);
+	buf_append(&b, &r, sizeof(r));
+	buf_append(&b, "okall", 5);
+	ck_assert_int_eq(decode(&b, ELECTOR_WIRE_PROPOSE_REPLY, &out, &why), 0);
+	ck_assert(memcmp(out.outcome, "ok", 2) == 0);
+	ck_assert(memcmp(out.text, "all", 3) == 0);
+	r.result.status = PROTO_PROPOSE_STATUS_END;
+	memcpy((char *)buf_head(&b), &r, sizeof(r));
+	ck_assert_int_eq(decode(&b, ELECTOR_WIRE_PROPOSE_REPLY, &out, &why), -1);
+	buf_free(&b);
+}
+END_TEST
+
+Suite *elector_wire_log_suite(void)
+{
+	Suite *s = suite_create("elector_wire_log");
+	TCase *tc = tcase_create("elector_wire_log");
+	tcase_add_test(tc, test_an_append_round_trips);
+	tcase_add_test(tc, test_a_snapshot_and_its_chunks);
+	tcase_add_test(tc, test_a_forwarded_write_and_its_answer);
+	suite_add_tcase(s, tc);
+	return s;
+}
