@@ -128,6 +128,11 @@ static int64_t link_broken(struct ev_timer *timer, void *arg)
 	return EV_TIMER_DONE;
 }
 
+size_t peerlink_queued(const struct peerlink *l)
+{
+	return buf_len(&l->stream.out) + buf_len(&l->stream.pending);
+}
+
 int peerlink_sendv(struct peerlink *l, uint16_t type, const struct iovec *iov, size_t count)
 {
 	if (!l->greeted || l->closed || l->broken)

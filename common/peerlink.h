@@ -65,6 +65,9 @@
  * 4: the stanza links' KEEP_ frames (stream management across nodes,
  * router/router_relay_wire.h); a link that agreed on 3 carries none, and a
  * follower whose link to the leader did so keeps its sessions to itself.
+ *    And the replicated log (elector/elector_wire.h: ELECTOR_WIRE_LOG and
+ * after); links of 3 keep 0.2.0's frames, and the cluster's log carries
+ * only memberships until every member speaks 4.
  */
 #define PEERLINK_VERSION     4
 #define PEERLINK_VERSION_MIN 3
@@ -126,6 +129,9 @@ void peerlink_listener_free(struct peerlink_listener *pl);
 int peerlink_sendv(struct peerlink *l, uint16_t type, const struct iovec *iov, size_t count);
 int peerlink_send(struct peerlink *l, uint16_t type, const void *data, size_t len);
 bool peerlink_is_up(const struct peerlink *l);
+/* Bytes queued on the link and not yet sent: what a sender of bulk (a
+ * snapshot in chunks) paces itself by, well below the link's limit. */
+size_t peerlink_queued(const struct peerlink *l);
 /* The version both ends agreed on (see above); valid once the link is up. */
 unsigned peerlink_version(const struct peerlink *l);
 /* The highest version in both [local_min, local_max] and the remote's

@@ -55,6 +55,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <netinet/in.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,8 +70,10 @@
 #include "elector_handover.h"
 #include "elector_health.h"
 #include "elector_peers.h"
+#include "elector_replica.h"
 #include "elector_state.h"
 #include "elector_wire.h"
+#include "elector_write.h"
 
 #define TICK_MS		    10
 #define LINKS_IN_MAX	    64
@@ -83,6 +86,26 @@
 #define CONTACT_TRIES	    3
 #define CONTACT_DEADLINE_MS 5000
 #define HEALTH_EVERY_TICKS  10
+/* The protocol of the replicated log: the cluster keeps to memberships
+ * (the core's compat mode) until every member speaks it. */
+#define PROTOCOL_LOG 4
+/* A snapshot goes out in chunks while the link holds less than this. */
+#define SNAPSHOT_QUEUE_MAX (4u * 1024u * 1024u)
+
+/* A snapshot on its way to a member: chunks, then the message. */
+struct snapshot_send {
+	bool active;
+	uint64_t index, term;
+	size_t offset;
+	struct elector_msg msg; /* the core's latest SNAPSHOT message to it */
+};
+
+/* A snapshot arriving from a member, put together chunk by chunk. */
+struct snapshot_receive {
+	uint64_t from;
+	uint64_t index, term, total, received;
+	uint8_t *data;
+};
 
 struct out_link {
 	uint64_t id;
@@ -91,6 +114,7 @@ struct out_link {
 	bool up; /* the link said hello and is the member's */
 	int64_t retry_at;
 	int64_t backoff;
+	struct snapshot_send snapshot;
 };
 
 struct heard {
@@ -150,9 +174,13 @@ static struct {
 	uint64_t elections_won;	    /* became leader */
 	bool pumping;
 	struct elector_handover handover;
+	struct elector_replica *replica;
+	struct snapshot_receive receiving[ELECTOR_MEMBERS_MAX];
 } shell;
 
 static void pump(void);
+static struct elector_write_env write_env(void);
+static struct peerlink *in_link_of(uint64_t id);
 static void request_finish(bool ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void request_progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -280,6 +308,11 @@ static void tell_router(void)
 	const struct elector_member *m = leader.leader ? member_of(leader.leader) : NULL;
 	if (m != NULL)
 		snprintf(leader.address, sizeof(leader.address), "%s", m->address);
+	/* A joining node hears its leader before the log gives it the
+	 * membership with the leader's address: until then the router knows
+	 * no leader (it links to one only when the leader or term changes). */
+	if (m == NULL)
+		leader.leader = ELECTOR_NONE;
 	child_send(PROC_ROUTER, PROTO_LEADER, 0, &leader, sizeof(leader), -1);
 }
 
@@ -509,6 +542,11 @@ static void link_closed(struct peerlink *l, const char *reason, void *arg)
 		bool was_up = out->up;
 		out->link = NULL;
 		out->up = false;
+		out->snapshot.active = false;
+		if (shell.core != NULL) {
+			struct elector_write_env env = write_env();
+			elector_write_link_lost(&env, out->id);
+		}
 		out->retry_at = now_ms() + out->backoff;
 		out->backoff = out->backoff * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : out->backoff * 2;
 		if (reason == NULL)
@@ -523,10 +561,14 @@ static void link_closed(struct peerlink *l, const char *reason, void *arg)
 				was_in = true;
 			}
 		}
-		/* Only the member's own certificate speaks for it. */
+		/* Only the member's own certificate speaks for it, and only when
+		 * it has no other link up: a joining node's request link closes
+		 * once it joined, while its own links stay. */
 		const struct elector_member *m =
 		    was_in ? member_of(peerlink_remote(l)->node_id) : NULL;
-		if (m != NULL &&
+		struct out_link *out = m != NULL ? out_for(m->id) : NULL;
+		bool other = (out != NULL && out->up) || (m != NULL && in_link_of(m->id) != NULL);
+		if (m != NULL && !other &&
 		    memcmp(m->fingerprint, peerlink_fingerprint(l), ELECTOR_FINGERPRINT_SIZE) == 0)
 			link_lost(m->id);
 	}
@@ -578,21 +620,135 @@ static void reconcile_links(void)
 	}
 }
 
+/* Chunks of the snapshot under way to `out`, as far as the link takes
+ * them this turn; then its message.  The core's snapshot moving on (a
+ * new compaction) ends the transfer: the core asks again with the new
+ * one. */
+static void snapshot_pump(struct out_link *out)
+{
+	struct snapshot_send *x = &out->snapshot;
+	const struct elector_snapshot *s = elector_snapshot(shell.core);
+	if (!x->active)
+		return;
+	if (out->link == NULL || !peerlink_is_up(out->link) || s->index != x->index ||
+	    s->term != x->term) {
+		x->active = false;
+		return;
+	}
+	while (x->offset < s->len && peerlink_queued(out->link) < SNAPSHOT_QUEUE_MAX) {
+		size_t n = s->len - x->offset;
+		struct elector_wire_chunk c = {
+		    .term = x->msg.term,
+		    .index = s->index,
+		    .snapshot_term = s->term,
+		    .total = s->len,
+		    .offset = x->offset,
+		    .len = (uint32_t)(n < ELECTOR_WIRE_CHUNK_MAX ? n : ELECTOR_WIRE_CHUNK_MAX)};
+		struct iovec iov[2] = {{&c, sizeof(c)}, {(void *)(s->data + x->offset), c.len}};
+		if (peerlink_sendv(out->link, ELECTOR_WIRE_CHUNK, iov, 2) == -1) {
+			x->active = false;
+			return;
+		}
+		x->offset += c.len;
+	}
+	if (x->offset < s->len)
+		return;
+	x->msg.snapshot = s;
+	struct buf frame;
+	buf_init(&frame, PEERLINK_FRAME_MAX);
+	if (elector_wire_encode_log(&x->msg, &frame) == 0)
+		peerlink_send(out->link, ELECTOR_WIRE_LOG, buf_head(&frame), buf_len(&frame));
+	buf_free(&frame);
+	x->active = false;
+}
+
+/* A link from node `id` that it opened: the way back to a leader for a
+ * node that is joining, which has no link of its own to it until the
+ * log gives it the membership (and it needs its replies for that). */
+static struct peerlink *in_link_of(uint64_t id)
+{
+	for (size_t i = 0; i < LINKS_IN_MAX; i++) {
+		if (shell.ins[i] != NULL && peerlink_is_up(shell.ins[i]) &&
+		    peerlink_remote(shell.ins[i])->node_id == id)
+			return shell.ins[i];
+	}
+	return NULL;
+}
+
 static void send_msg(const struct elector_msg *m)
 {
 	struct out_link *out = out_for(m->to);
-	if (out == NULL || out->link == NULL || !peerlink_is_up(out->link))
+	struct peerlink *link =
+	    out != NULL && out->link != NULL && peerlink_is_up(out->link) ? out->link : NULL;
+	if (link == NULL && elector_config(shell.core)->count == 0)
+		link = in_link_of(m->to);
+	if (link == NULL)
 		return; /* lost, as on any network: the protocol copes */
-	/* Protocol 3 (every link until the log's frames come): its fields are
-	 * filled by the core; a snapshot is a heartbeat with the membership
-	 * (what the core's compat mode keeps it to), and only heartbeats carry
-	 * the membership. */
+	if (peerlink_version(link) >= PROTOCOL_LOG) {
+		if (m->type == ELECTOR_MSG_SNAPSHOT && out != NULL && out->link == link) {
+			struct snapshot_send *x = &out->snapshot;
+			bool same = x->active && x->index == m->snapshot->index &&
+				    x->term == m->snapshot->term;
+			if (!same)
+				*x = (struct snapshot_send){.active = true,
+							    .index = m->snapshot->index,
+							    .term = m->snapshot->term};
+			x->msg = *m; /* the latest word goes last */
+			x->msg.snapshot = NULL;
+			snapshot_pump(out);
+			return;
+		}
+		struct buf frame;
+		buf_init(&frame, PEERLINK_FRAME_MAX);
+		if (m->type != ELECTOR_MSG_SNAPSHOT && elector_wire_encode_log(m, &frame) == 0)
+			peerlink_send(link, ELECTOR_WIRE_LOG, buf_head(&frame), buf_len(&frame));
+		buf_free(&frame);
+		return;
+	}
+	/* Protocol 3 (0.2.0): its fields are filled by the core; a snapshot
+	 * is a heartbeat with the membership (what the core's compat mode
+	 * keeps it to), and only heartbeats carry the membership. */
 	struct elector_msg v3 = *m;
 	if (v3.type == ELECTOR_MSG_SNAPSHOT)
 		v3.type = ELECTOR_MSG_APPEND;
 	size_t len = v3.type == ELECTOR_MSG_APPEND ? ELECTOR_MSG_V3_SIZE
 						   : offsetof(struct elector_msg, config);
-	peerlink_send(out->link, ELECTOR_WIRE_MSG, &v3, len);
+	peerlink_send(link, ELECTOR_WIRE_MSG, &v3, len);
+}
+
+/* Committed entries, in order, into the state machine; each answer to
+ * the write path.  Then the files the other processes read. */
+static void apply_committed(const struct elector_ready *r)
+{
+	struct elector_write_env env = write_env();
+	char why[512];
+	if (r->snapshot != NULL)
+		elector_write_skipped(&env, r->snapshot->index);
+	for (size_t i = 0; i < r->committed_count; i++) {
+		struct elector_machine_result result;
+		if (elector_replica_apply(shell.replica, &r->committed[i], &result) == -1) {
+			log_warnx("out of memory applying entry %" PRIu64
+				  "; stopping rather than diverging from the cluster",
+				  r->committed[i].index);
+			exit(PROC_EXIT_STORAGE);
+		}
+		elector_write_applied(&env, &r->committed[i], &result);
+	}
+	bool bridges_changed;
+	if (elector_replica_materialise(shell.replica, &bridges_changed, why, sizeof(why)) == -1) {
+		static struct log_limit failed;
+		log_warnx_limited(&failed,
+				  "cannot write the cluster's state for this node (%s); trying "
+				  "again with the next entry",
+				  why);
+		return;
+	}
+	/* rxmppd hands the bridges to the listener. */
+	if (bridges_changed)
+		child_send_supervisor_v(PROTO_CLUSTER_APPLIED, 0, NULL, 0);
+	/* The files are there: what waited for them is answered. */
+	if (r->committed_count > 0 || r->snapshot != NULL)
+		elector_write_tick(&env);
 }
 
 /* Persist, then send: the order the core's contract asks for. */
@@ -603,8 +759,11 @@ static void pump(void)
 	while (shell.core != NULL && elector_has_ready(shell.core)) {
 		struct elector_ready r;
 		elector_ready(shell.core, &r);
-		if (r.persist && elector_state_save(shell.cfg.state_directory, &r.state, why,
-						    sizeof(why)) == -1) {
+		/* The election file first: its term and vote are what a restart
+		 * trusts (elector_replica.h); then the snapshot and the entries. */
+		if ((r.persist && elector_state_save(shell.cfg.state_directory, &r.state, why,
+						     sizeof(why)) == -1) ||
+		    elector_replica_persist(shell.replica, &r, why, sizeof(why)) == -1) {
 			/* The supervisor restarts us once the folder takes a write again. */
 			log_warnx("cannot persist the election state (%s); stopping rather than "
 				  "risking a second vote",
@@ -613,9 +772,15 @@ static void pump(void)
 		}
 		for (size_t i = 0; i < r.msg_count; i++)
 			send_msg(&r.msgs[i]);
+		apply_committed(&r);
 		bool changed = r.leader_changed || elector_term(shell.core) != shell.told_term;
 		uint64_t leader = r.leader;
 		elector_advance(shell.core);
+		if (elector_replica_compact(shell.replica, shell.core, why, sizeof(why)) == -1) {
+			static struct log_limit compact;
+			log_warnx_limited(&compact, "cannot take a snapshot (%s); the log grows on",
+					  why);
+		}
 		if (changed && (leader != shell.told_leader || leader == shell.id))
 			leader_changed(leader);
 		else if (changed)
@@ -629,6 +794,7 @@ static void pump(void)
 		}
 	}
 	if (shell.core != NULL) {
+		elector_set_compat(shell.core, cluster_protocol() < PROTOCOL_LOG);
 		if (elector_config(shell.core)->count != shell.told_members) {
 			shell.told_members = elector_config(shell.core)->count;
 			tell_router();
@@ -658,7 +824,8 @@ static uint32_t apply_change(const struct elector_change *change, const uint8_t 
 			     const char **text)
 {
 	const struct elector_config *c = elector_config(shell.core);
-	bool committed = elector_commit_index(shell.core) == c->index;
+	/* Entries of the state machine may follow the membership's. */
+	bool committed = elector_commit_index(shell.core) >= c->index;
 	const struct elector_member *m = member_of(change->node_id);
 	*text = "";
 	if (change->op == ELECTOR_CHANGE_LEADER) {
@@ -876,32 +1043,147 @@ static void maybe_bind(uint64_t id, const uint8_t *fingerprint)
 		log_info("member %016" PRIx64 " at %s bound to its certificate", id, address);
 }
 
+/* Only a member, on a link with its own certificate, writes to the
+ * cluster's state or sends a piece of a snapshot. */
+static bool link_is_member(struct peerlink *l)
+{
+	const struct elector_member *m = member_of(peerlink_remote(l)->node_id);
+	return m != NULL &&
+	       memcmp(m->fingerprint, peerlink_fingerprint(l), ELECTOR_FINGERPRINT_SIZE) == 0;
+}
+
+static struct snapshot_receive *receiving_from(uint64_t id)
+{
+	struct snapshot_receive *free_slot = NULL;
+	for (size_t i = 0; i < ELECTOR_MEMBERS_MAX; i++) {
+		if (shell.receiving[i].from == id)
+			return &shell.receiving[i];
+		if (shell.receiving[i].from == 0 && free_slot == NULL)
+			free_slot = &shell.receiving[i];
+	}
+	return free_slot;
+}
+
+static void receiving_end(struct snapshot_receive *x)
+{
+	if (x->data != NULL) {
+		/* It holds the accounts' keys. */
+		OPENSSL_cleanse(x->data, x->total);
+		free(x->data);
+	}
+	*x = (struct snapshot_receive){0};
+}
+
+/* A chunk of a snapshot: in order, or the snapshot starts over. */
+static void on_chunk(uint64_t from, const struct elector_wire_chunk *c, const uint8_t *bytes)
+{
+	struct snapshot_receive *x = receiving_from(from);
+	if (x == NULL)
+		return;
+	if (c->offset == 0) {
+		receiving_end(x);
+		x->data = malloc(c->total);
+		if (x->data == NULL)
+			return;
+		*x = (struct snapshot_receive){.from = from,
+					       .index = c->index,
+					       .term = c->snapshot_term,
+					       .total = c->total,
+					       .data = x->data};
+	} else if (x->data == NULL || x->index != c->index || x->term != c->snapshot_term ||
+		   x->total != c->total || x->received != c->offset) {
+		receiving_end(x);
+		return;
+	}
+	memcpy(x->data + c->offset, bytes, c->len);
+	x->received += c->len;
+}
+
+/* A message of the core from a member; a snapshot only with all its
+ * bytes (the leader sends it again when this one is not taken). */
+static void on_core_msg(struct peerlink *l, void *arg, struct elector_wire_msg *m)
+{
+	const struct peerlink_hello *remote = peerlink_remote(l);
+	const char *why;
+	if (m->u.msg.from != remote->node_id) {
+		link_drop(l, arg, "a message in another node's name");
+		return;
+	}
+	if (shell.core == NULL)
+		return; /* the cluster is disabled here */
+	struct snapshot_receive *x = NULL;
+	if (m->u.msg.type == ELECTOR_MSG_SNAPSHOT && m->snapshot.len > 0) {
+		x = receiving_from(remote->node_id);
+		if (x == NULL || x->data == NULL || x->index != m->snapshot.index ||
+		    x->term != m->snapshot.term || x->total != m->snapshot.len ||
+		    x->received != x->total)
+			return;
+		m->snapshot.data = x->data;
+	}
+	if (!link_vouched(l, &why) ||
+	    elector_step(shell.core, &m->u.msg, peerlink_fingerprint(l), &why) == -1) {
+		link_drop(l, arg, why);
+		return;
+	}
+	heard_from(l);
+	maybe_bind(remote->node_id, peerlink_fingerprint(l));
+	pump();
+	if (x != NULL)
+		receiving_end(x); /* installed (pump) or refused by the core */
+}
+
 static void link_message(struct peerlink *l, const struct ipc_msg *msg, void *arg)
 {
 	const struct peerlink_hello *remote = peerlink_remote(l);
-	struct elector_wire_msg m;
+	static struct elector_wire_msg m;
 	const char *why;
-	if (elector_wire_decode(msg, &m, &why) == -1) {
+	bool v4 = peerlink_version(l) >= PROTOCOL_LOG;
+	if ((v4 ? elector_wire_decode_v4(msg, &m, &why) : elector_wire_decode(msg, &m, &why)) ==
+	    -1) {
 		link_drop(l, arg, why);
 		return;
 	}
 	switch (m.type) {
 	case ELECTOR_WIRE_MSG:
-		if (m.u.msg.from != remote->node_id) {
-			link_drop(l, arg, "a message in another node's name");
+	case ELECTOR_WIRE_LOG:
+		on_core_msg(l, arg, &m);
+		return;
+	case ELECTOR_WIRE_CHUNK:
+		/* A node that is joining hears its leader's snapshot before it
+		 * knows the membership; the core checks the message that ends it. */
+		if (shell.core == NULL ||
+		    !(link_is_member(l) ||
+		      (elector_config(shell.core)->count == 0 && link_vouched(l, &why)))) {
+			link_drop(l, arg, "a snapshot from a node that is not a member");
 			return;
 		}
-		if (shell.core == NULL)
-			return; /* the cluster is disabled here */
-		if (!link_vouched(l, &why) ||
-		    elector_step(shell.core, &m.u.msg, peerlink_fingerprint(l), &why) == -1) {
-			link_drop(l, arg, why);
+		on_chunk(remote->node_id, &m.u.chunk, m.bytes);
+		return;
+	case ELECTOR_WIRE_PROPOSE: {
+		if (shell.core == NULL || !link_is_member(l)) {
+			link_drop(l, arg, "a write from a node that is not a member");
 			return;
 		}
-		heard_from(l);
-		maybe_bind(remote->node_id, peerlink_fingerprint(l));
+		struct elector_write_env env = write_env();
+		elector_write_propose(&env, remote->node_id, m.u.propose.request, m.bytes,
+				      m.u.propose.len);
 		pump();
 		return;
+	}
+	case ELECTOR_WIRE_PROPOSE_REPLY: {
+		if (shell.core == NULL || !link_is_member(l)) {
+			link_drop(l, arg, "an answer to a write from a node that is not a member");
+			return;
+		}
+		struct elector_write_env env = write_env();
+		char outcome[PROTO_PROPOSE_TEXT_MAX + 1], text[PROTO_PROPOSE_TEXT_MAX + 1];
+		const struct proto_propose_result *r = &m.u.propose_reply.result;
+		snprintf(outcome, sizeof(outcome), "%.*s", (int)r->outcome_len, m.outcome);
+		snprintf(text, sizeof(text), "%.*s", (int)r->text_len, m.text);
+		elector_write_reply(&env, remote->node_id, m.u.propose_reply.request, r, outcome,
+				    text);
+		return;
+	}
 	case ELECTOR_WIRE_CHANGE:
 		/* A node speaks for itself when it joins. */
 		if (m.u.change.op == ELECTOR_CHANGE_JOIN && m.u.change.node_id != remote->node_id) {
@@ -949,16 +1231,54 @@ static void propose_answer(uint64_t token, const struct proto_propose_result *re
 	child_send_supervisor_v(PROTO_PROPOSE_RESULT, token, iov, 3);
 }
 
+/* A frame of the write path to member `id`, on a protocol-4 link. */
+static int write_send(uint64_t id, uint16_t type, const struct iovec *iov, size_t count)
+{
+	struct out_link *out = out_for(id);
+	if (out == NULL || out->link == NULL || !peerlink_is_up(out->link) ||
+	    peerlink_version(out->link) < PROTOCOL_LOG)
+		return -1;
+	return peerlink_sendv(out->link, type, iov, count);
+}
+
+static void write_name(uint64_t id, char *out, size_t size)
+{
+	const struct elector_member *m = member_of(id);
+	snprintf(out, size, "%016" PRIx64 " at %s", id, m != NULL ? m->address : "?");
+}
+
+static bool write_heard(uint64_t id)
+{
+	return heard_ago(id) < shell.cfg.cluster.election_timeout_min_ms;
+}
+
+static struct elector_write_env write_env(void)
+{
+	return (struct elector_write_env){
+	    .core = shell.core,
+	    .self = shell.id,
+	    .now_ms = now_ms(),
+	    .heard = write_heard,
+	    .answer = propose_answer,
+	    .send = write_send,
+	    .name = write_name,
+	};
+}
+
 void elector_io_propose(uint64_t token, const uint8_t *command, size_t len)
 {
-	(void)command;
-	(void)len;
-	struct proto_propose_result refused = {.status = PROTO_PROPOSE_REFUSED};
-	propose_answer(token, &refused, "",
-		       shell.enabled ? "this node's elector does not replicate the cluster's "
-				       "state yet: nothing changed"
-				     : "this node is not in a cluster (cluster.enabled is "
-				       "false): nothing changed");
+	if (shell.core == NULL || elector_config(shell.core)->count == 0) {
+		struct proto_propose_result refused = {.status = PROTO_PROPOSE_REFUSED};
+		propose_answer(token, &refused, "",
+			       shell.enabled ? "this node is in no cluster yet (cluster initialize "
+					       "or join): nothing changed"
+					     : "this node is not in a cluster (cluster.enabled is "
+					       "false): nothing changed");
+		return;
+	}
+	struct elector_write_env env = write_env();
+	elector_write_propose(&env, 0, token, command, len);
+	pump();
 }
 
 static const char *request_name(void)
@@ -1405,6 +1725,10 @@ static int64_t on_tick(struct ev_timer *timer, void *arg)
 		/* A leader read from an old state file binds itself too. */
 		maybe_bind(shell.id, shell.fingerprint);
 		pump();
+		struct elector_write_env env = write_env();
+		elector_write_tick(&env);
+		for (size_t i = 0; i < ELECTOR_MEMBERS_MAX; i++)
+			snapshot_pump(&shell.outs[i]);
 		struct elector_handover_news news;
 		elector_handover_watch(&shell.handover, shell.core, now_ms(), &news);
 		handover_said(&news);
@@ -1477,18 +1801,20 @@ int elector_io_configure(const struct config *cfg, bool first, char *why, size_t
 	    .election_ticks_max = cfg->cluster.election_timeout_max_ms / TICK_MS,
 	    .seed = shell.id ^ (uint64_t)getpid() ^ (uint64_t)now_ms(),
 	};
-	/* The election file holds the memberships, not the log: in compat
-	 * mode (every link speaks protocol 3 for now) the log holds only
-	 * memberships, and the latest two are all it takes. */
 	struct elector_boot boot;
-	struct elector_entry entry;
-	static uint8_t entry_buf[ELECTOR_CONFIG_ENCODED_MAX];
-	elector_boot_from_state(&state, &boot, &entry, entry_buf);
+	shell.replica = elector_replica_open(cfg->state_directory, &state, &boot, why, why_size);
+	if (shell.replica == NULL)
+		return -1;
 	shell.core = elector_new(&options, &boot);
 	if (shell.core == NULL) {
-		snprintf(why, why_size, "cannot start the election core");
+		snprintf(why, why_size,
+			 "%s: the log does not fit its snapshot and hard state; restore the state "
+			 "directory from a backup, or run `rxmppctl reset` and join the cluster "
+			 "again",
+			 cfg->state_directory);
 		return -1;
 	}
+	/* Until every member is heard speaking the log's protocol. */
 	elector_set_compat(shell.core, true);
 	log_info("node %016" PRIx64 " at %s, term %" PRIu64 ", %u members", shell.id, shell.address,
 		 state.term, state.config.count);

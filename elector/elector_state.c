@@ -15,6 +15,7 @@
 #include "common/buf.h"
 #include "common/fileio.h"
 #include "common/log.h"
+#include "elector_log_store.h"
 
 #define NODE_ID_KIND	"node-id"
 #define ELECTION_KIND	"election"
@@ -431,8 +432,13 @@ int elector_state_check(const char *state_dir, char *why, size_t why_size)
 	int id_rc, state_rc;
 	bool id_unsealed, state_unsealed;
 	snprintf(id_path, sizeof(id_path), "%s/%s", state_dir, ELECTOR_STATE_NODE_ID_FILE);
-	return state_read_both(state_dir, id_path, &id, &state, &id_rc, &state_rc, &id_unsealed,
-			       &state_unsealed, why, why_size);
+	if (state_read_both(state_dir, id_path, &id, &state, &id_rc, &state_rc, &id_unsealed,
+			    &state_unsealed, why, why_size) == -1)
+		return -1;
+	/* The log and snapshot too, as the elector reads them at start. */
+	struct elector_hard_state hard;
+	struct elector_snapshot_meta meta;
+	return elector_log_store_check(state_dir, &hard, &meta, why, why_size) == -1 ? -1 : 0;
 }
 
 int elector_state_open(const char *state_dir, uint64_t *id, struct elector_persistent *state,

@@ -40,8 +40,9 @@
  * file could not be written (disk full, read-only: worth retrying). */
 int elector_state_open(const char *state_dir, uint64_t *id, struct elector_persistent *state,
 		       char *why, size_t why_size);
-/* What elector_state_open would refuse (-1, the reason in `why`), without
- * writing anything: for rxmppctl while rxmppd is stopped. */
+/* What elector_state_open and the log (elector_log_store.h) would refuse
+ * (-1, the reason in `why`), without writing anything: for rxmppctl while
+ * rxmppd is stopped. */
 int elector_state_check(const char *state_dir, char *why, size_t why_size);
 /* Reads the persisted state: 0 when read (*unsealed: in the previous
  * format), 1 when there is no file (`state` is then empty), -1 when it

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * rxmppctl reset: forget this node's cluster identity, its node id and its
- * persisted term, vote and membership, so that it can start over (and join
+ * rxmppctl reset: forget this node's cluster identity, its node id, its
+ * persisted term, vote and membership and its copy of the replicated log
+ * (log, snapshot), so that it can start over (and join
  * again, replacing its old entry).  rxmppd must be stopped: a running
  * elector would write its state back.  It asks for confirmation (--yes for
  * scripts), and a node that is still a member of a larger cluster is told
@@ -21,6 +22,7 @@
 #include "common/accounts.h"
 #include "common/callbridge.h"
 #include "elector/elector_machine.h"
+#include "elector/elector_log_store.h"
 #include "elector/elector_state.h"
 #include "rxmppctl.h"
 
@@ -89,7 +91,9 @@ int rxmppctl_reset(int argc, char **argv, const struct config *cfg, const char *
 			return CTL_FAILED;
 		}
 	}
-	const char *files[] = {"node-id", "election"};
+	/* The log first: one left behind would start the new node with the
+	 * old one's entries. */
+	const char *files[] = {ELECTOR_LOG_FILE, ELECTOR_SNAPSHOT_FILE, "node-id", "election"};
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		char path[PATH_MAX];
 		snprintf(path, sizeof(path), "%s/%s", cfg->state_directory, files[i]);

@@ -427,7 +427,7 @@ PEERLINK_VERSION = 4  # common/peerlink.h
 PEERLINK_VERSION_MIN = 3
 
 
-def peer_link(port, certs, kind, node_id, versions=(PEERLINK_VERSION, PEERLINK_VERSION),
+def peer_link(port, certs, kind, node_id, versions=(PEERLINK_VERSION_MIN, PEERLINK_VERSION_MIN),
               answered=True):
     """A peer link by hand: mutual TLS with a certificate the node trusts,
     then the hello (common/peerlink.h: the highest and lowest protocol

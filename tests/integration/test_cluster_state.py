@@ -10,10 +10,8 @@ refuse to write behind a stopped node's back.  The end-to-end tests on
 three real nodes (a user added on one node logs in on the others, a
 password changed on one is refused with the old one everywhere, a bridge
 added on one connects to another, add-secret identical or different, no
-quorum, kill -9 of the leader during writes) need the write path of the
-elector (PROTO_PROPOSE committed and applied); they are marked
-`needs_write_path` and expected to fail until it is on main (strict: they
-turn red when it lands, to be unmarked)."""
+quorum, kill -9 of the leader during writes) go through the write path of
+the elector (PROTO_PROPOSE committed and applied)."""
 
 import hashlib
 import os
@@ -128,10 +126,7 @@ def test_reset_forgets_the_copy_of_the_cluster_state(node_factory, certs):
         assert not os.path.exists(os.path.join(node.dir, "state", name))
 
 
-# ---- end to end, three real nodes: needs the elector's write path ----
-
-needs_write_path = pytest.mark.xfail(
-    strict=True, reason="the elector's write path (issue 15 piece B) is not on main yet")
+# ---- end to end, three real nodes, through the elector's write path ----
 
 
 def added_secret(output):
@@ -144,7 +139,6 @@ def cluster_user(node, verb, name, password=None):
                           (password + "\n") if password else "")
 
 
-@needs_write_path
 def test_a_user_added_on_one_node_logs_in_on_the_others_at_once(node_factory, certs):
     from xmpp import login, run
 
@@ -165,7 +159,6 @@ def test_a_user_added_on_one_node_logs_in_on_the_others_at_once(node_factory, ce
         assert node.ctl("user", "list").stdout.split() == ["alice"]
 
 
-@needs_write_path
 def test_a_password_changed_on_node_2_is_refused_with_the_old_one_everywhere(node_factory, certs):
     from xmpp import login, run
 
@@ -188,7 +181,6 @@ def test_a_password_changed_on_node_2_is_refused_with_the_old_one_everywhere(nod
     assert again.returncode == 1 and "user bob exists" in again.stderr
 
 
-@needs_write_path
 def test_a_bridge_added_on_node_3_connects_to_node_1(node_factory, certs):
     from xmpp import connect_bridge, run
 
@@ -204,7 +196,6 @@ def test_a_bridge_added_on_node_3_connects_to_node_1(node_factory, certs):
     run(bridge())
 
 
-@needs_write_path
 def test_add_secret_identical_is_accepted_and_different_refused(node_factory, certs):
     nodes = form_cluster(node_factory, certs)
     secret = added_secret(nodes[0].ctl("callbridge", "add", "cb1").stdout)
@@ -221,7 +212,6 @@ def test_add_secret_identical_is_accepted_and_different_refused(node_factory, ce
     assert listed[0] == listed[1] == listed[2] and secret in listed[0]
 
 
-@needs_write_path
 def test_without_quorum_a_change_fails_naming_the_unreachable_and_changes_nothing(
         node_factory, certs):
     nodes = form_cluster(node_factory, certs)
@@ -241,7 +231,6 @@ def test_without_quorum_a_change_fails_naming_the_unreachable_and_changes_nothin
                    what="carol alone on every node")
 
 
-@needs_write_path
 def test_kill_9_of_the_leader_during_writes_loses_no_committed_write(node_factory, certs):
     nodes = form_cluster(node_factory, certs)
     leader = leader_of(nodes)
@@ -266,7 +255,6 @@ def test_kill_9_of_the_leader_during_writes_loses_no_committed_write(node_factor
                    timeout=20, what="every committed write on every survivor")
 
 
-@needs_write_path
 def test_join_merges_new_and_identical_entries_and_refuses_conflicts_by_name(
         node_factory, certs):
     first = cluster_node(node_factory, certs)

@@ -18,7 +18,7 @@ import time
 
 from certs import issue_server_cert
 from rxmpp_node import wait_until
-from test_cluster import PEERLINK_VERSION, form_cluster, leader_of, status
+from test_cluster import PEERLINK_VERSION_MIN, form_cluster, leader_of, status
 
 PEERLINK_HELLO = 1
 ELECTOR_LINK_KIND = 0x454C4543
@@ -46,8 +46,9 @@ class PeerLink:
         context.load_cert_chain(cert, key)
         raw = socket.create_connection(("127.0.0.1", port), timeout=10)
         self.sock = context.wrap_socket(raw)
-        # The highest and the lowest protocol version spoken (common/peerlink.h).
-        hello = struct.pack("<HHIQ128s", PEERLINK_VERSION, PEERLINK_VERSION, kind, node_id,
+        # The highest and the lowest protocol version spoken (common/peerlink.h):
+        # 0.2.0's, whose frames these are.
+        hello = struct.pack("<HHIQ128s", PEERLINK_VERSION_MIN, PEERLINK_VERSION_MIN, kind, node_id,
                             address.encode())
         self.sock.sendall(frame(PEERLINK_HELLO, hello))
         self.buffer = b""

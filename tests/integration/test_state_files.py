@@ -84,9 +84,14 @@ def test_previous_format_is_rewritten(node_factory, certs):
         f.write("# rxmpp election state (written by the elector; do not edit)\n"
                 f"term {before['term']}\nvoted_for {before['node']}\ncommit 1\nconfig 1 1\n"
                 f"member {member['node']} {member['address']}\n")
+    # Version 0.1 kept no log: its membership becomes the log's snapshot.
+    for name in ("log", "snapshot"):
+        if os.path.exists(os.path.join(state, name)):
+            os.unlink(os.path.join(state, name))
     mark = node.log_mark()
     node.start()
     node.wait_log(r"election was in the previous format .* rewrote it sealed", start=mark)
+    node.wait_log(r"is now the log's snapshot; the log starts behind it", start=mark)
     node.wait_log(r"node-id was in the previous format", start=mark)
     with open(os.path.join(state, "election")) as f:
         assert f.read().startswith("rxmpp-election 3\n")
