@@ -84,8 +84,11 @@ YAML
 		printf '# Whoever runs make run owns run/; started as root, rxmppd stays root.\nuser: %s\n' \
 			"$(id -un)" >>"$dir/rxmpp.yaml"
 	fi
-	if [ ! -f "$dir/state/accounts" ]; then
-		# Accounts are per node: every node gets the demo accounts.
+	if [ "$n" = 1 ] && [ ! -f "$dir/state/accounts" ]; then
+		# Accounts are the cluster's: node 1's go into its state with
+		# cluster initialize, and the others receive them when they join
+		# (the same accounts added on each node would be made with other
+		# salts, and a join refuses to merge keys that differ).
 		for user in alice bob; do
 			awk -v u="$user@$domain" '$1 == u {print $2}' "$run/demo-credentials" |
 				"$bin/rxmppctl" --config "$dir/rxmpp.yaml" user add "$user" --stdin >/dev/null
