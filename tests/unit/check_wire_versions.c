@@ -25,12 +25,14 @@ struct wire_layout {
 	size_t hello, elector_msg, elector_msg_head, change, change_reply, route;
 	size_t query, answer, reg, session, presence, forward, deliver, delivered, ack, kick;
 	size_t elector_log, elector_entry, elector_chunk, elector_propose, elector_propose_reply;
+	size_t keep_open, keep_count, keep_resume, keep_resumed;
 	unsigned last_elector_wire, last_elector_msg, last_change_op, last_relay_wire,
 	    last_query_op;
 };
 
-/* 3: rxmpp 0.2.0.  4: not released yet (the replicated log); its row is
- * updated with each change until a release speaks it. */
+/* 3: rxmpp 0.2.0.  4: not released yet (the replicated log, stream
+ * management across nodes); its row is updated with each change until a
+ * release speaks it. */
 static const struct wire_layout released[] = {
     {.version = 3,
      .hello = 144,
@@ -76,10 +78,14 @@ static const struct wire_layout released[] = {
      .elector_chunk = 48,
      .elector_propose = 16,
      .elector_propose_reply = 48,
+     .keep_open = 88,
+     .keep_count = 16,
+     .keep_resume = 80,
+     .keep_resumed = 40,
      .last_elector_wire = 8,
      .last_elector_msg = 8,
      .last_change_op = 2,
-     .last_relay_wire = 13,
+     .last_relay_wire = 22,
      .last_query_op = 1},
 };
 
@@ -107,7 +113,6 @@ static struct wire_layout built_for(unsigned version)
 	    .last_elector_wire = ELECTOR_WIRE_CHANGE_REPLY,
 	    .last_elector_msg = ELECTOR_MSG_TIMEOUT_NOW,
 	    .last_change_op = ELECTOR_CHANGE_LEADER,
-	    .last_relay_wire = RELAY_WIRE_ANSWER,
 	    .last_query_op = RELAY_QUERY_KICK,
 	};
 	if (version >= 4) {
@@ -118,6 +123,13 @@ static struct wire_layout built_for(unsigned version)
 		b.elector_propose_reply = sizeof(struct elector_wire_propose_reply);
 		b.last_elector_wire = ELECTOR_WIRE_PROPOSE_REPLY;
 		b.last_elector_msg = ELECTOR_MSG_SNAPSHOT;
+		b.keep_open = sizeof(struct relay_wire_keep_open);
+		b.keep_count = sizeof(struct relay_wire_keep_count);
+		b.keep_resume = sizeof(struct relay_wire_keep_resume);
+		b.keep_resumed = sizeof(struct relay_wire_keep_resumed);
+		b.last_relay_wire = RELAY_WIRE_KEEP_ITEM;
+	} else {
+		b.last_relay_wire = RELAY_WIRE_FIRST_V4 - 1;
 	}
 	return b;
 }
@@ -161,6 +173,10 @@ START_TEST(test_a_released_version_keeps_its_layout)
 		SAME(elector_chunk);
 		SAME(elector_propose);
 		SAME(elector_propose_reply);
+		SAME(keep_open);
+		SAME(keep_count);
+		SAME(keep_resume);
+		SAME(keep_resumed);
 		SAME(last_elector_wire);
 		SAME(last_elector_msg);
 		SAME(last_change_op);
