@@ -289,7 +289,6 @@ def test_join_merges_new_and_identical_entries_and_refuses_conflicts_by_name(
     assert os.path.exists(os.path.join(third.dir, "state", "accounts.before-cluster"))
 
 
-@needs_write_path
 def test_settings_that_must_agree_refuse_a_join_and_show_a_drift(node_factory, certs):
     nodes = form_cluster(node_factory, certs, size=2)
     other = cluster_node(node_factory, certs, extra="callbridge_conflict: refuse\n").start()
