@@ -91,11 +91,11 @@ static int state_on_answer(const struct ipc_msg *msg, void *arg)
 	}
 	if (!a->quiet)
 		printf("%s\n", view.outcome);
+	/* The elector's text names the members that have not applied it
+	 * (not heard lately, or late), when there are any. */
 	printf("committed at index %" PRIu64 " (term %" PRIu64 ") by a majority; applied on %u of "
 	       "%u members%s%s\n",
-	       h->index, h->term, h->applied, h->members,
-	       h->status == PROTO_PROPOSE_COMMITTED ? "; not yet applied on: " : "",
-	       h->status == PROTO_PROPOSE_COMMITTED ? view.text : "");
+	       h->index, h->term, h->applied, h->members, view.text[0] ? "; " : "", view.text);
 	return CTL_OK;
 }
 
