@@ -380,11 +380,12 @@ struct cluster_own {
 
 static int cluster_own_read(const struct config *cfg, struct cluster_own *own)
 {
-	char path[PATH_MAX], why[512];
+	char why[512];
 	memset(own, 0, sizeof(*own));
-	snprintf(path, sizeof(path), "%s/%s", cfg->state_directory, ELECTOR_MACHINE_BEFORE_CLUSTER);
+	char *path = own->accounts_path;
+	snprintf(path, PATH_MAX, "%s/%s", cfg->state_directory, ELECTOR_MACHINE_BEFORE_CLUSTER);
 	if (access(path, F_OK) == -1)
-		snprintf(path, sizeof(path), "%s/%s", cfg->state_directory, ACCOUNTS_FILE_NAME);
+		snprintf(path, PATH_MAX, "%s/%s", cfg->state_directory, ACCOUNTS_FILE_NAME);
 	if (accounts_load(path, &own->accounts, NULL, why, sizeof(why)) == -1) {
 		fprintf(stderr, "rxmppctl: %s\n", why);
 		return -1;
@@ -415,8 +416,12 @@ static int cluster_merge_own(const struct config *cfg, const char *socket_path,
 {
 	bool not_in_log = false;
 	int rc = CTL_OK;
+	/* The first command waits for the new member's link to the leader (a
+	 * cluster that carries no state refuses it all that while). */
+	int patience_ms = seed || joining ? 10000 : 0;
 	if (joining) {
-		rc = rxmppctl_state_settings(cfg, socket_path, true, &not_in_log);
+		rc = rxmppctl_state_settings(cfg, socket_path, true, patience_ms, &not_in_log);
+		patience_ms = 0;
 		if (rc != CTL_OK && !not_in_log) {
 			fprintf(
 			    stderr,
@@ -428,7 +433,7 @@ static int cluster_merge_own(const struct config *cfg, const char *socket_path,
 		}
 	}
 	if (rc == CTL_OK)
-		rc = rxmppctl_state_settings(cfg, socket_path, false, &not_in_log);
+		rc = rxmppctl_state_settings(cfg, socket_path, false, patience_ms, &not_in_log);
 	if (rc == CTL_OK && !seed && own->accounts.count == 0 && own->bridges.count == 0) {
 		printf("this node has no accounts or call bridges of its own to merge\n");
 		return CTL_OK;

@@ -42,6 +42,8 @@ struct state_answer {
 	uint32_t outcome;
 	bool committed;
 	bool not_in_log; /* refused before any log: nothing changed anywhere */
+	bool hold;	 /* keep such a refusal in `held` instead of printing it */
+	char held[PROTO_PROPOSE_TEXT_MAX + 64];
 };
 
 static int state_on_answer(const struct ipc_msg *msg, void *arg)
@@ -70,8 +72,10 @@ static int state_on_answer(const struct ipc_msg *msg, void *arg)
 	switch (h->status) {
 	case PROTO_PROPOSE_REFUSED:
 		a->not_in_log = true;
-		fprintf(stderr, "rxmppctl: not committed, nothing changed anywhere: %s\n",
-			view.text);
+		snprintf(a->held, sizeof(a->held),
+			 "rxmppctl: not committed, nothing changed anywhere: %s\n", view.text);
+		if (!a->hold)
+			fputs(a->held, stderr);
 		return CTL_FAILED;
 	case PROTO_PROPOSE_UNKNOWN:
 		fprintf(stderr,
@@ -127,7 +131,7 @@ int rxmppctl_state_propose(const char *socket_path, const struct buf *command, b
 }
 
 int rxmppctl_state_settings(const struct config *cfg, const char *socket_path, bool check,
-			    bool *not_in_log)
+			    int patience_ms, bool *not_in_log)
 {
 	uint64_t node;
 	char why[512];
@@ -153,8 +157,24 @@ int rxmppctl_state_settings(const struct config *cfg, const char *socket_path, b
 		fprintf(stderr, "rxmppctl: this node's settings cannot be encoded\n");
 		return CTL_FAILED;
 	}
-	struct state_answer a = {.quiet = true};
-	int rc = state_send(socket_path, &command, &a);
+	/* Right after a join the node may not reach the leader yet (its link
+	 * comes up after the membership change): a refusal before any log is
+	 * asked again for `patience_ms` once the node holds the cluster's state
+	 * (the cluster replicates: the refusal is about reaching the leader),
+	 * for a second before that (the state is on its way), and only the last
+	 * one printed.  A cluster that carries no state refuses for good. */
+	static struct state_answer a;
+	int rc;
+	for (int waited = 0;; waited += 250) {
+		bool holds = callbridge_state_in_use(cfg->state_directory, cfg->cluster.enabled);
+		memset(&a, 0, sizeof(a));
+		a.quiet = true;
+		a.hold = waited < (holds ? patience_ms : patience_ms > 0 ? 1000 : 0);
+		rc = state_send(socket_path, &command, &a);
+		if (rc == CTL_OK || !a.not_in_log || !a.hold)
+			break;
+		usleep(250 * 1000);
+	}
 	buf_free(&command);
 	*not_in_log = rc != CTL_OK && a.not_in_log;
 	return rc;
