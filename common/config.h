@@ -122,6 +122,7 @@ struct config_cluster {
 	uint32_t queue_max_stanzas;
 	uint32_t queue_max_bytes;
 	uint32_t queue_max_wait_ms;
+	uint32_t snapshot_entries; /* the log is compacted every this many entries */
 };
 
 /* The metrics endpoint (supervisor_http.c). */

@@ -131,6 +131,8 @@ const struct config_key config_keys[] = {
      1024 * MIB, NULL, "16MiB"},
     {"cluster", "queue_max_wait", CONFIG_TYPE_DURATION, FIELD(cluster.queue_max_wait_ms), 100,
      10 * MINUTE, NULL, "10s"},
+    {"cluster", "snapshot_entries", CONFIG_TYPE_INT, FIELD(cluster.snapshot_entries), 10, 10000000,
+     NULL, "10000"},
 
     {"metrics", "listen", CONFIG_TYPE_HOST_PORT, FIELD(metrics.listen), 0, 0, NULL, "none"},
 };

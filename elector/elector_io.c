@@ -1802,7 +1802,8 @@ int elector_io_configure(const struct config *cfg, bool first, char *why, size_t
 	    .seed = shell.id ^ (uint64_t)getpid() ^ (uint64_t)now_ms(),
 	};
 	struct elector_boot boot;
-	shell.replica = elector_replica_open(cfg->state_directory, &state, &boot, why, why_size);
+	shell.replica = elector_replica_open(cfg->state_directory, cfg->cluster.snapshot_entries,
+					     &state, &boot, why, why_size);
 	if (shell.replica == NULL)
 		return -1;
 	shell.core = elector_new(&options, &boot);

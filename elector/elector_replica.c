@@ -20,6 +20,7 @@ struct elector_replica {
 	 * a state machine installed, here or before a restart. */
 	bool has_state;
 	bool materialise_due;
+	uint32_t snapshot_every;
 	uint64_t applied, applied_term;
 	struct elector_hard_state written; /* the hard state the log holds */
 	struct elector_entry *boot_entries;
@@ -59,7 +60,7 @@ static int replica_create(const char *dir, const struct elector_persistent *stat
 	return 0;
 }
 
-struct elector_replica *elector_replica_open(const char *state_dir,
+struct elector_replica *elector_replica_open(const char *state_dir, uint32_t snapshot_every,
 					     const struct elector_persistent *state,
 					     struct elector_boot *boot, char *why, size_t why_size)
 {
@@ -69,6 +70,7 @@ struct elector_replica *elector_replica_open(const char *state_dir,
 		return NULL;
 	}
 	snprintf(r->dir, sizeof(r->dir), "%s", state_dir);
+	r->snapshot_every = snapshot_every;
 	if (!elector_log_store_exists(state_dir) &&
 	    replica_create(state_dir, state, why, why_size) == -1)
 		goto fail;
@@ -282,7 +284,7 @@ int elector_replica_compact(struct elector_replica *r, struct elector *core, cha
 	why[0] = '\0';
 	uint64_t since = elector_snapshot(core)->index;
 	if (r->applied <= since ||
-	    (r->applied - since < ELECTOR_REPLICA_SNAPSHOT_EVERY &&
+	    (r->applied - since < r->snapshot_every &&
 	     elector_log_store_log_bytes(r->store) < ELECTOR_REPLICA_LOG_BYTES))
 		return 0;
 	struct elector_snapshot_meta meta = {.index = r->applied, .term = r->applied_term};

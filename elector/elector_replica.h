@@ -21,8 +21,9 @@
  * its entries: never past the last whole entry, whatever a crash between
  * the two files left.
  *
- * A snapshot is taken after applying, every ELECTOR_REPLICA_SNAPSHOT_EVERY
- * entries or when the log file passes ELECTOR_REPLICA_LOG_BYTES: the
+ * A snapshot is taken after applying, every `snapshot_every` entries
+ * (cluster.snapshot_entries) or when the log file passes
+ * ELECTOR_REPLICA_LOG_BYTES: the
  * machine is encoded, written with the membership in effect at the
  * applied index, and the core told (elector_compact) so that it drops the
  * entries behind it and sends the snapshot to followers that need it.
@@ -37,8 +38,7 @@
 #include "elector_core.h"
 #include "elector_machine.h"
 
-#define ELECTOR_REPLICA_SNAPSHOT_EVERY 10000
-#define ELECTOR_REPLICA_LOG_BYTES      (64u * 1024u * 1024u)
+#define ELECTOR_REPLICA_LOG_BYTES (64u * 1024u * 1024u)
 
 struct elector_replica;
 
@@ -46,7 +46,7 @@ struct elector_replica;
  * file, when there is none) and fills `boot` for elector_new: valid until
  * elector_replica_free.  -1 with the file, offset and advice in `why`
  * (refused: the node must not start). */
-struct elector_replica *elector_replica_open(const char *state_dir,
+struct elector_replica *elector_replica_open(const char *state_dir, uint32_t snapshot_every,
 					     const struct elector_persistent *state,
 					     struct elector_boot *boot, char *why, size_t why_size);
 void elector_replica_free(struct elector_replica *r);

@@ -148,3 +148,36 @@ def test_a_damaged_log_keeps_the_node_from_starting(node_factory, certs):
     # rxmppctl says the same while the node is stopped.
     result = follower.ctl("status", check=False)
     assert re.search(rf"{re.escape(log)}, byte \d+: the checksum", result.stdout), result.stdout
+
+
+def test_a_member_behind_the_snapshot_and_a_new_member_receive_it(node_factory, certs):
+    # A snapshot every 10 entries: 25 writes compact the log twice.
+    nodes = form_cluster(node_factory, certs, extra="  snapshot_entries: 10\n")
+    wait_until(lambda: all(status(n)["protocol"] == 4 for n in nodes), timeout=15,
+               what="every node to speak protocol 4")
+    leader = leader_of(nodes)
+    behind = next(n for n in nodes if n is not leader)
+    behind.stop()
+    mark = leader.log_mark()
+    for i in range(25):
+        answer = propose(leader, bridge_add(f"cb{i}", f"cb{i}.test.example", "Dd4" * 8))
+        assert answer["status"] == APPLIED, answer
+    leader.wait_log(r"elector\[\d+\]: snapshot at entry \d+ \(\d+ bytes\); the log behind it "
+                    r"dropped", start=mark)
+    # The member that missed the entries the snapshot replaced gets it, in
+    # chunks, then the log after it.
+    mark = behind.log_mark()
+    behind.start()
+    behind.wait_log(r"elector\[\d+\]: installed the leader's snapshot at entry \d+", start=mark,
+                    timeout=15)
+    wait_until(lambda: all(f"cb{i}" in bridges_file(behind) for i in range(25)), timeout=15,
+               what="every bridge on the member that was behind")
+    # A node that joins starts from the snapshot too.
+    from test_cluster import cluster_node
+    newcomer = cluster_node(node_factory, certs, extra="  snapshot_entries: 10\n").start()
+    mark = newcomer.log_mark()
+    assert "joined" in newcomer.ctl("cluster", "join", leader.cluster_address).stdout
+    newcomer.wait_log(r"elector\[\d+\]: installed the leader's snapshot at entry \d+",
+                      start=mark, timeout=15)
+    wait_until(lambda: all(f"cb{i}" in bridges_file(newcomer) for i in range(25)), timeout=15,
+               what="every bridge on the node that joined")
