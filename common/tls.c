@@ -9,6 +9,8 @@
 
 #include "tls_ticket.h"
 
+/* The most plain text one TLS record carries. */
+#define TLS_RECORD_MAX 16384
 /* Below this much room, the plain text buffer is grown to a record's size. */
 #define TLS_PLAIN_ROOM_MIN 2048
 
@@ -337,8 +339,12 @@ enum tls_status tls_conn_read(struct tls_conn *t, struct buf *plain, char *why, 
 			return TLS_OK;
 		/* Room for a whole record only when little is left: asking for
 		 * it every time would grow the buffer (a copy) for each record
-		 * after a short one in the same read. */
-		if (buf_room(plain) < TLS_PLAIN_ROOM_MIN && buf_reserve(plain, 16384) == -1) {
+		 * after a short one in the same read.  The bound is checked every
+		 * time, as buf_reserve would: the capacity may be past it. */
+		if (plain->limit < TLS_RECORD_MAX ||
+		    buf_len(plain) > plain->limit - TLS_RECORD_MAX ||
+		    (buf_room(plain) < TLS_PLAIN_ROOM_MIN &&
+		     buf_reserve(plain, TLS_RECORD_MAX) == -1)) {
 			snprintf(why, why_size, "input buffer full");
 			return TLS_ERROR;
 		}

@@ -4,7 +4,8 @@
  * loop; partial writes, the output bound, the end of a stream, frees
  * from inside the stream's own callbacks, paused input, reads an owner
  * defers, whitespace and plain text before the first TLS record (STARTTLS),
- * a busy stream's kept buffers, and the count of
+ * a busy stream's kept buffers, the bound on plain text nobody consumes,
+ * and the count of
  * unsent output over all streams (back to zero once every one is freed). */
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -348,6 +349,41 @@ START_TEST(test_a_busy_stream_keeps_its_buffers)
 }
 END_TEST
 
+/* An owner that consumes nothing: its plain text stays within the
+ * buffer's limit even where the buffer's capacity is past it (limits
+ * that are not a power of two), and the stream ends, as it always did. */
+static void hoard_input(struct stream *s)
+{
+	(void)s;
+}
+
+static const struct stream_events hoard_events = {
+    .input = hoard_input,
+    .secured = peer_secured,
+    .ended = peer_ended,
+};
+
+START_TEST(test_unconsumed_plain_text_stays_within_its_limit)
+{
+	pair_new_with(&hoard_events);
+	tls_contexts_new();
+	ck_assert_int_eq(stream_start_tls(&a->stream, client_ctx, true), 0);
+	ck_assert_int_eq(stream_start_tls(&b->stream, server_ctx, false), 0);
+	stream_connecting(&a->stream);
+	b->stream.plain.limit = 100000;
+	run_until(both_secured);
+	static char data[400000];
+	fill_pattern(data, sizeof(data), 9);
+	ck_assert_int_eq(stream_write(&a->stream, data, sizeof(data)), 0);
+	run_until(b_ended);
+	ck_assert_int_eq(b->end, STREAM_END_TLS);
+	ck_assert_str_eq(b->reason, "input buffer full");
+	ck_assert_uint_le(buf_len(&b->stream.plain), 100000);
+	pair_free();
+	tls_contexts_free();
+}
+END_TEST
+
 START_TEST(test_garbage_under_tls_ends_the_stream)
 {
 	pair_new();
@@ -584,6 +620,7 @@ Suite *stream_suite(void)
 	tcase_add_test(tc, test_output_past_the_bound_is_refused_whole);
 	tcase_add_test(tc, test_tls_handshake_and_gathered_output);
 	tcase_add_test(tc, test_a_busy_stream_keeps_its_buffers);
+	tcase_add_test(tc, test_unconsumed_plain_text_stays_within_its_limit);
 	tcase_add_test(tc, test_garbage_under_tls_ends_the_stream);
 	tcase_add_test(tc, test_tls_preamble);
 	tcase_add_test(tc, test_whitespace_before_the_first_tls_record_is_skipped);
