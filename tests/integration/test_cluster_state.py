@@ -10,8 +10,9 @@ refuse to write behind a stopped node's back.  The end-to-end tests on
 three real nodes (a user added on one node logs in on the others, a
 password changed on one is refused with the old one everywhere, a bridge
 added on one connects to another, add-secret identical or different, no
-quorum, kill -9 of the leader during writes) go through the write path of
-the elector (PROTO_PROPOSE committed and applied)."""
+quorum, kill -9 of the leader during writes, writes on both sides of a
+real partition in network namespaces) go through the write path of the
+elector (PROTO_PROPOSE committed and applied)."""
 
 import hashlib
 import os
@@ -315,3 +316,92 @@ def test_settings_that_must_agree_refuse_a_join_and_show_a_drift(node_factory, c
                                for d in status(node).get("settings_drift", [])),
                    timeout=10, what="the drift in cluster status")
     assert "Settings that must agree DIFFER" in nodes[0].ctl("cluster", "status").stdout
+
+
+# ---- a real partition (network namespaces): the history of every answer ----
+
+@pytest.fixture
+def partitioned_network():
+    from netns import cannot_make_namespaces, cluster_network
+
+    reason = cannot_make_namespaces()
+    if reason:
+        pytest.skip(reason)
+    with cluster_network(3) as (_, places):
+        yield places
+
+
+def test_writes_on_both_sides_of_a_partition_keep_one_history(partitioned_network,
+                                                              node_factory):
+    """The leader is cut off; user add and callbridge add run on both sides
+    at once, each answer recorded.  After healing: what was reported
+    committed is on every node, what was reported refused (nothing changed)
+    is on none, and every node holds the same state."""
+    import netns
+
+    nodes = [netns.cluster_node(node_factory(), name, address).start()
+             for name, address in partitioned_network]
+    assert "initialized" in nodes[0].ctl("cluster", "initialize").stdout
+    for node in nodes[1:]:
+        assert "joined" in node.ctl("cluster", "join", nodes[0].cluster_address).stdout
+    wait_until(lambda: all(len(status(n)["members"]) == 3 for n in nodes), what="a formed cluster")
+    leader = next(n for n in nodes if status(n)["state"] == "LEADER")
+    majority = [n for n in nodes if n is not leader]
+    netns.ip("link", "set", "eth0", "down", ns=leader.namespace)
+
+    answers = []  # (side, kind, name, returncode, stdout + stderr)
+    lock = threading.Lock()
+
+    def writes(node, side):
+        for i in range(6):
+            name = f"{side}{i}"
+            result = cluster_user(node, "add", name, "pw")
+            bridge = node.ctl("callbridge", "add", f"cb-{side}{i}", check=False)
+            with lock:
+                answers.append((side, "user", name, result.returncode,
+                                result.stdout + result.stderr))
+                answers.append((side, "bridge", f"cb-{side}{i}", bridge.returncode,
+                                bridge.stdout + bridge.stderr))
+
+    threads = [threading.Thread(target=writes, args=(leader, "min")),
+               threading.Thread(target=writes, args=(majority[0], "maj"))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    assert not any(thread.is_alive() for thread in threads)
+    netns.ip("link", "set", "eth0", "up", ns=leader.namespace)
+
+    def one_leader():
+        views = [status(n) for n in nodes]
+        leaders = [v["node"] for v in views if v["state"] == "LEADER"]
+        return len(leaders) == 1 and {v["leader"] for v in views} == {leaders[0]}
+
+    wait_until(one_leader, timeout=30, what="one leader after healing")
+
+    def state(node):
+        users = set(node.ctl("user", "list").stdout.split())
+        bridges = {line.split()[0] for line in node.ctl("callbridge", "list").stdout.splitlines()
+                   if line.strip()}
+        return users, bridges
+
+    wait_until(lambda: state(nodes[0]) == state(nodes[1]) == state(nodes[2]), timeout=30,
+               what="every node to hold the same state")
+    users, bridges = state(nodes[0])
+    held = {"user": users, "bridge": bridges}
+    print("answers:", [(a[0], a[1], a[2], a[3]) for a in answers])
+    # Every answer is one of three: committed, refused having changed
+    # nothing, or honestly unknown (in a leader's log when it lost its
+    # majority).
+    for side, kind, name, code, text in answers:
+        assert code == 0 or "nothing changed" in text or "unknown whether" in text, text
+    committed = [a for a in answers if a[3] == 0]
+    refused = [a for a in answers if a[3] != 0 and "nothing changed" in a[4]]
+    for side, kind, name, _, text in committed:
+        assert "committed at index" in text, text
+        assert name in held[kind], (side, kind, name)
+    for side, kind, name, _, text in refused:
+        assert name not in held[kind], (side, kind, name, text)
+    # The majority side commits; the cut-off leader's side cannot.
+    assert any(a[0] == "maj" for a in committed)
+    assert not any(a[0] == "min" for a in committed)
