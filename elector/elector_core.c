@@ -780,10 +780,13 @@ static void on_append(struct elector *e, const struct elector_msg *m)
 }
 
 /* Protocol 3: a heartbeat that makes the leader's membership entry (I, T)
- * authoritative (see elector_core.h).  0.2.0 numbers memberships one
- * after another and re-enters the membership when it is elected, so a
- * gap before I holds memberships only: the committed one stands in for
- * them as a membership-only snapshot at I - 1. */
+ * authoritative (see elector_core.h).  It shows nothing of the log before
+ * I (no prev_index), so what this log holds before I is never taken as
+ * committed on its word: once the leader says I is committed, the
+ * membership entry stands for everything up to it (a membership-only
+ * snapshot at I: a log of protocol-3 times holds memberships only); until
+ * then I is appended after what this log holds before it (which may then
+ * be past the commit index: see below). */
 static void on_v3_heartbeat(struct elector *e, const struct elector_msg *m)
 {
 	heard_leader(e, m);
@@ -792,22 +795,39 @@ static void on_v3_heartbeat(struct elector *e, const struct elector_msg *m)
 		reply(e, m, 0);
 		return;
 	}
-	if (term_at(e, at) != term || at > last_index(e)) {
-		if (at <= e->p.commit_index) {
-			reply(e, m, 0); /* would undo a committed entry: not from a leader */
+	bool held = at <= last_index(e) && term_at(e, at) == term;
+	if (!held && at <= e->p.commit_index) {
+		reply(e, m, 0); /* would undo a committed entry: not from a leader */
+		return;
+	}
+	/* Everything committed applied first: the snapshot replaces the log. */
+	if (m->commit_index >= at && at > e->p.commit_index && e->applied >= e->p.commit_index) {
+		struct elector_snapshot base = {
+		    .index = at, .term = term, .config = m->config, .membership_only = true};
+		base.config.index = at;
+		base.config.term = term;
+		if (elector_log_snapshot(&e->log, &base, true) == -1)
 			return;
-		}
+		e->p.commit_index = at;
+		e->applied = at;
+		e->applying = at;
+		refresh_config(e);
+		reply(e, m, at);
+		return;
+	}
+	if (!held) {
 		truncate_from(e, at);
+		/* Memberships before it missed (a node that joins misses them
+		 * all): a membership-only snapshot of what this node had
+		 * committed stands before it, of no term (no entry of a leader
+		 * matches it) and not taken as committed. */
 		if (last_index(e) + 1 < at) {
-			struct elector_snapshot base = {.index = at - 1,
-							.term = term,
-							.config = e->p.committed,
-							.membership_only = true};
+			struct elector_snapshot base = {
+			    .index = at - 1, .config = e->p.committed, .membership_only = true};
 			base.config.index = at - 1;
-			base.config.term = term;
+			base.config.term = 0;
 			if (elector_log_snapshot(&e->log, &base, true) == -1)
 				return;
-			e->p.commit_index = at - 1;
 			e->applied = at - 1;
 			e->applying = at - 1;
 		}
@@ -816,7 +836,6 @@ static void on_v3_heartbeat(struct elector *e, const struct elector_msg *m)
 		if (append_entry(e, term, ELECTOR_ENTRY_CONFIG, buf, len) == -1)
 			return;
 	}
-	commit_to(e, m->commit_index < at ? m->commit_index : at);
 	reply(e, m, at);
 }
 
@@ -1312,8 +1331,10 @@ void elector_ready(struct elector *e, struct elector_ready *out)
 		out->entries = entry_at(e, e->log.unstable);
 		out->entry_count = (size_t)(last_index(e) - e->log.unstable + 1);
 	}
-	/* Bounded, so that a long catch-up does not hold the loop. */
-	uint64_t end = e->p.commit_index;
+	/* Bounded, so that a long catch-up does not hold the loop.  (A
+	 * membership-only snapshot from protocol 3 may stand past the commit
+	 * index: nothing to apply then.) */
+	uint64_t end = e->p.commit_index > e->applied ? e->p.commit_index : e->applied;
 	if (end - e->applied > 256)
 		end = e->applied + 256;
 	e->applying = end;

@@ -56,11 +56,14 @@
  * the shell translates to protocol 3 by dropping the rest.  What comes from
  * a protocol-3 peer has no ELECTOR_MSG_LOG flag and the core reads it as
  * 0.2.0 meant it: an append without entries that makes the leader's
- * membership entry authoritative (kept when the log holds it; appended when
- * it follows the log; taken as a membership-only snapshot when the log has
- * a gap before it, see struct elector_snapshot), and a reply that matches
- * the follower up to its membership entry when the leader's log holds that
- * entry.
+ * membership entry authoritative (appended after what the log holds
+ * before it, with a membership-only snapshot standing in for memberships
+ * the log misses; once the leader says it is committed it stands for the
+ * whole log before it: a membership-only snapshot at it; see struct
+ * elector_snapshot), and a reply that matches the follower up to its
+ * membership entry when the leader's log holds that entry.  A heartbeat of
+ * protocol 3 shows nothing of the log before its membership entry: while a
+ * protocol-3 member leads, log matching holds for what is committed only.
  *
  * Who a peer is: each member is bound to the SHA-256 fingerprint of the
  * certificate it joined with (the shell reads it from the link's TLS
@@ -173,7 +176,11 @@ struct elector_entry {
  * machine's bytes, opaque to the core.  membership_only: made from a
  * protocol-3 heartbeat (see above): it carries the membership and no
  * state machine, and the shell installs only its meta (keeps its state
- * machine; a log of protocol-3 times has no DATA entries). */
+ * machine; a log of protocol-3 times has no DATA entries).  Such a
+ * snapshot may be of term 0 and stand past the commit index: it stands
+ * in for memberships a protocol-3 leader did not show, before its own
+ * membership entry, and is not taken as committed (the hard state's
+ * commit index may then be below the snapshot's index). */
 struct elector_snapshot {
 	uint64_t index;
 	uint64_t term;

@@ -178,8 +178,7 @@ static void x_drain(struct x_state *x, int i)
 			x_send(x, &r.msgs[k]);
 		for (size_t k = 0; k < r.committed_count; k++) {
 			const struct elector_entry *e = &r.committed[k];
-			n->machine.hash = elector_testkit_chain(n->machine.hash, e);
-			n->machine.applied = e->index;
+			elector_testkit_apply(&n->machine, e);
 			if (e->index >= X_INDICES)
 				continue;
 			uint64_t content = elector_testkit_chain(0, e);

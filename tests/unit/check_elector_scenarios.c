@@ -179,8 +179,7 @@ static void s_drain(struct scenario *s, uint64_t id)
 			s->queue[s->queued++] = elector_testkit_msg_clone(&r.msgs[k]);
 		for (size_t k = 0; k < r.committed_count; k++) {
 			const struct elector_entry *x = &r.committed[k];
-			n->machine.hash = elector_testkit_chain(n->machine.hash, x);
-			n->machine.applied = x->index;
+			elector_testkit_apply(&n->machine, x);
 			if (x->type == ELECTOR_ENTRY_DATA) {
 				say(s, "%llu applies ", (unsigned long long)id);
 				say_entry(s, x);
@@ -208,26 +207,6 @@ static bool s_match(const struct elector_msg *m, uint64_t from, uint64_t to)
 	return from == 0 || (m->from == from && m->to == to);
 }
 
-/* What crosses a protocol-3 link: its layout only (the shell's
- * translation); a snapshot goes as the heartbeat with the membership. */
-static void s_cut_to_v3(struct elector_msg *m)
-{
-	struct elector_msg v3;
-	memset(&v3, 0, sizeof(v3));
-	if (m->type == ELECTOR_MSG_SNAPSHOT)
-		m->type = ELECTOR_MSG_APPEND;
-	size_t len = m->type == ELECTOR_MSG_APPEND ? ELECTOR_MSG_V3_SIZE
-						   : offsetof(struct elector_msg, config);
-	memcpy(&v3, m, len);
-	for (uint32_t i = 0; i < m->entry_count; i++)
-		free((void *)(uintptr_t)m->entries[i].data);
-	free((void *)(uintptr_t)m->entries);
-	if (m->snapshot != NULL)
-		free((void *)(uintptr_t)m->snapshot->data);
-	free((void *)(uintptr_t)m->snapshot);
-	*m = v3;
-}
-
 /* One pass over what is queued now; `drop`: lose it instead. */
 static void s_deliver(struct scenario *s, uint64_t from, uint64_t to, bool drop)
 {
@@ -244,7 +223,7 @@ static void s_deliver(struct scenario *s, uint64_t from, uint64_t to, bool drop)
 		bool lost = drop || m->to > (uint64_t)S_NODES_MAX || !s->nodes[m->to].up ||
 			    s->isolated[m->to] || (m->from <= S_NODES_MAX && s->isolated[m->from]);
 		if (!lost && (s->v3[m->to] || (m->from <= S_NODES_MAX && s->v3[m->from])))
-			s_cut_to_v3(m);
+			elector_testkit_msg_cut_v3(m);
 		if (drop)
 			say(s, "dropped ");
 		else if (lost)

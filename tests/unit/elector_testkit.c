@@ -194,6 +194,13 @@ uint64_t elector_testkit_chain(uint64_t hash, const struct elector_entry *x)
 	return h;
 }
 
+void elector_testkit_apply(struct elector_testkit_machine *m, const struct elector_entry *x)
+{
+	if (x->type == ELECTOR_ENTRY_DATA)
+		m->hash = elector_testkit_chain(m->hash, x);
+	m->applied = x->index;
+}
+
 struct elector_msg *elector_testkit_msg_clone(const struct elector_msg *m)
 {
 	struct elector_msg *c = malloc(sizeof(*c));
@@ -219,6 +226,24 @@ struct elector_msg *elector_testkit_msg_clone(const struct elector_msg *m)
 		c->snapshot = s;
 	}
 	return c;
+}
+
+void elector_testkit_msg_cut_v3(struct elector_msg *m)
+{
+	struct elector_msg v3;
+	memset(&v3, 0, sizeof(v3));
+	if (m->type == ELECTOR_MSG_SNAPSHOT)
+		m->type = ELECTOR_MSG_APPEND;
+	size_t len = m->type == ELECTOR_MSG_APPEND ? ELECTOR_MSG_V3_SIZE
+						   : offsetof(struct elector_msg, config);
+	memcpy(&v3, m, len);
+	for (uint32_t i = 0; i < m->entry_count && m->entries != NULL; i++)
+		free((void *)(uintptr_t)m->entries[i].data);
+	free((void *)(uintptr_t)m->entries);
+	if (m->snapshot != NULL)
+		free((void *)(uintptr_t)m->snapshot->data);
+	free((void *)(uintptr_t)m->snapshot);
+	*m = v3;
 }
 
 void elector_testkit_msg_free(struct elector_msg *m)

@@ -59,10 +59,17 @@ void elector_testkit_persist(struct elector_testkit_node *n, const struct electo
 bool elector_testkit_compact(struct elector_testkit_node *n);
 /* The machine's state after `x` when it stood at `hash`. */
 uint64_t elector_testkit_chain(uint64_t hash, const struct elector_entry *x);
+/* The machine applies `x`: a DATA entry changes its state, every entry
+ * its applied index. */
+void elector_testkit_apply(struct elector_testkit_machine *m, const struct elector_entry *x);
 /* Installs a snapshot's bytes into the machine (unless membership-only). */
 void elector_testkit_install(struct elector_testkit_node *n, const struct elector_snapshot *s);
 /* The snapshot bytes of the machine (16 bytes into `out`). */
 void elector_testkit_machine_bytes(const struct elector_testkit_machine *m, uint8_t out[16]);
+/* What crosses a link to or from a protocol-3 peer (0.2.0): `m` (a
+ * clone) cut to protocol 3's layout, as the shell translates it; a
+ * snapshot goes as the heartbeat with the membership. */
+void elector_testkit_msg_cut_v3(struct elector_msg *m);
 /* A copy of `m` with its own entries and snapshot; freed with _msg_free. */
 struct elector_msg *elector_testkit_msg_clone(const struct elector_msg *m);
 void elector_testkit_msg_free(struct elector_msg *m);
