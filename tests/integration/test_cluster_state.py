@@ -405,3 +405,33 @@ def test_writes_on_both_sides_of_a_partition_keep_one_history(partitioned_networ
     # The majority side commits; the cut-off leader's side cannot.
     assert any(a[0] == "maj" for a in committed)
     assert not any(a[0] == "min" for a in committed)
+
+
+def test_a_reset_node_joins_again_and_receives_the_state_without_bringing_back_the_old(
+        node_factory, certs):
+    """CSCvi67717 with the cluster's state: the node replaces its old entry,
+    receives the accounts and bridges, and what the cluster deleted while it
+    was away does not come back from its old copy."""
+    from xmpp import login, run
+
+    nodes = form_cluster(node_factory, certs)
+    leader = leader_of(nodes)
+    third = next(n for n in nodes if n is not leader)
+    assert cluster_user(leader, "add", "erin", "erin-pw").returncode == 0
+    assert cluster_user(leader, "add", "gone", "gone-pw").returncode == 0
+    wait_until(lambda: "gone" in third.ctl("user", "list").stdout.split(), what="gone on third")
+    assert third.stop() == 0
+    assert "receives them again" in third.ctl("reset", "--yes", "--force").stdout
+    assert cluster_user(leader, "del", "gone").returncode == 0
+    third.start()
+    assert "joined" in third.ctl("cluster", "join", leader.cluster_address).stdout
+    wait_until(lambda: third.ctl("user", "list").stdout.split() == ["erin"],
+               what="the cluster's accounts on the rejoined node")
+
+    async def erin_logs_in():
+        client = await login(third, "erin", "erin-pw")
+        await client.close()
+
+    run(erin_logs_in())
+    for node in nodes:
+        assert node.ctl("user", "list").stdout.split() == ["erin"]
