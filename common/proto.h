@@ -156,9 +156,9 @@ enum proto_type {
 	PROTO_CLUSTER_APPLIED,
 	/*
 	 * Stream management across nodes (router/router_sm.c; the listener's
-	 * side is listener_client_sm.c).  The router of a follower has the
-	 * cluster's leader keep every resumable session of its listener; the
-	 * listener reports, in order, for each such session:
+	 * side is listener_client_sm.c).  The router has another node keep every
+	 * resumable session of its listener (the leader, or for the leader's a
+	 * follower); the listener reports, in order, for each such session:
 	 */
 	/* listener -> router, header peer = session: a resumable session,
 	 * struct proto_sm_open (also again when the router asks, SM_REKEEP);

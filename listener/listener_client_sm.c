@@ -25,8 +25,9 @@
  * 8.5.3.2: its sender gets the error), never dropped.  The same happens to
  * what a session that ends for good had not acknowledged or held back.
  *
- * In a cluster, the leader keeps a copy of each resumable session of a
- * follower (router/router_keep.h says how): this file reports to the
+ * In a cluster, another node keeps a copy of each resumable session (the
+ * leader those of followers, a follower the leader's; router/router_keep.h
+ * says how): this file reports to the
  * router the session (SM_OPEN), every stanza numbered for the client
  * (SM_STANZA) and every h of the client (SM_ACKED), and the client's
  * handled count with each of its stanzas (SM_STANZA_IN, listener_route.c,
@@ -35,8 +36,8 @@
  * and <a h/> never says more than the keeper counts: so a client whose
  * node dies resumes on another, which asks the leader (SM_RESUME) when it
  * does not know the id, and nothing is lost or sent twice either way.
- * Without a keeper (one node, the leader's own sessions, a leader not yet
- * linked or of protocol 3) the session is this process's only.
+ * Without a keeper (one node, no link yet, a peer of protocol 3) the
+ * session is this process's only.
  *
  * Detached sessions live in this process only: a listener that restarts
  * forgets them (the router drops its sessions), and its client resumes

@@ -55,6 +55,7 @@ struct rsession {
 	 * that holds it), and whether the leader keeps it (here). */
 	char *sm_id;
 	bool sm_keeping;
+	uint64_t sm_keeper; /* here, while this node leads: the follower keeping it */
 };
 
 /* router_table.c */
@@ -127,6 +128,10 @@ int router_cluster_keep_send(uint64_t node, uint16_t type, const void *a, size_t
 			     const void *b, size_t blen);
 /* A follower whose link to the leader is up and speaks protocol 4. */
 bool router_cluster_keeps(void);
+/* A leader: a follower linked at protocol 4 to keep its sessions, or 0. */
+uint64_t router_cluster_keeper_node(void);
+/* A follower: the leader its link leads to (0: none). */
+uint64_t router_cluster_leader_node(void);
 /* The relay key of the stanza being routed ({0} outside a route). */
 struct relay_key router_cluster_route_key(void);
 /* A question to the leader over the stanza link; -1 without a link up. */
@@ -167,6 +172,10 @@ void router_sm_node_lost(uint64_t node, int64_t now_ms);
  * full JID nobody holds (true: held for a session waiting for its
  * resumption). */
 void router_sm_delivered(const struct rsession *target, const char *bytes, size_t len);
+/* Leader: a delivery to a session here (a follower keeps a copy). */
+void router_sm_local_delivery(const struct rsession *target, const char *bytes, size_t len);
+/* Leader: a follower linked (one can keep the leader's sessions now). */
+void router_sm_follower_linked(void);
 bool router_sm_hold(struct rref origin, const struct proto_route_view *r, struct relay_key key);
 void router_sm_tick(int64_t now_ms);
 

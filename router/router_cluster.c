@@ -339,6 +339,21 @@ bool router_cluster_keeps(void)
 	       router_relay_link_wanted(cluster.relay) == peerlink_remote(cluster.up)->node_id;
 }
 
+uint64_t router_cluster_keeper_node(void)
+{
+	for (size_t i = 0; router_cluster_leading() && i < LINKS_MAX; i++) {
+		struct peerlink *l = cluster.links[i];
+		if (l != NULL && peerlink_is_up(l) && peerlink_version(l) >= 4)
+			return peerlink_remote(l)->node_id;
+	}
+	return 0;
+}
+
+uint64_t router_cluster_leader_node(void)
+{
+	return cluster.relay != NULL ? router_relay_link_wanted(cluster.relay) : 0;
+}
+
 int router_cluster_keep_send(uint64_t node, uint16_t type, const void *a, size_t alen,
 			     const void *b, size_t blen)
 {
@@ -443,6 +458,7 @@ static void link_up(struct peerlink *l, void *arg)
 	}
 	router_relay_peer_link(cluster.relay, node, true);
 	pump();
+	router_sm_follower_linked();
 }
 
 /* The link went (closed by the peer, or by us): the core hears of it. */
@@ -553,6 +569,9 @@ static void link_message(struct peerlink *l, const struct ipc_msg *msg, void *ar
 	case RELAY_WIRE_KEEP_REPLY:
 	case RELAY_WIRE_KEEP_RESUMED:
 	case RELAY_WIRE_KEEP_ITEM:
+	case RELAY_WIRE_KEEP_FRESH:
+	case RELAY_WIRE_KEEP_ADOPT:
+	case RELAY_WIRE_KEEP_ADOPT_ITEM:
 		if (peerlink_version(l) < 4) {
 			link_drop(l, "a frame of protocol 4 on a link that agreed on 3");
 			return;

@@ -11,6 +11,7 @@
  */
 #include "router_keep.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -172,6 +173,27 @@ void router_keep_free(struct keep *k)
 	free(k);
 }
 
+struct keep_first {
+	struct keep_session *found;
+	bool waiting_too;
+};
+
+static void keep_first_one(void *value, void *arg)
+{
+	struct keep_session *s = value;
+	struct keep_first *f = arg;
+	if (f->found == NULL && (f->waiting_too || !s->waiting))
+		f->found = s;
+}
+
+/* Any session (held, or waiting too), for letting them all go. */
+static struct keep_session *keep_first(const struct keep *k, bool waiting_too)
+{
+	struct keep_first f = {NULL, waiting_too};
+	table_each(k->by_id, keep_first_one, &f);
+	return f.found;
+}
+
 static struct keep_session *keep_find(const struct keep *k, const char *id)
 {
 	return table_get(k->by_id, id, strlen(id));
@@ -273,7 +295,7 @@ enum keep_verdict router_keep_open(struct keep *k, uint64_t from, const char *id
 }
 
 void router_keep_delivered(struct keep *k, uint64_t holder, const char *jid, size_t jid_len,
-			   const void *data, size_t len)
+			   struct relay_key key, const void *data, size_t len)
 {
 	struct keep_session *s = table_get(k->by_jid, jid, jid_len);
 	if (s == NULL || s->waiting || s->holder != holder)
@@ -283,6 +305,7 @@ void router_keep_delivered(struct keep *k, uint64_t holder, const char *jid, siz
 	if (s->fresh_count + 1 > k->o.max_stanzas)
 		return;
 	struct keep_item *item = keep_item_new(data, len);
+	item->key = key;
 	*s->fresh_tail = item;
 	s->fresh_tail = &item->next;
 	s->fresh_count++;
@@ -426,6 +449,8 @@ static void keep_lose_one(void *value, void *arg)
 		fresh = item->next;
 		lost->k->bytes -= item->len;
 		item->unsure = true;
+		if (item->key.seq != 0)
+			(void)router_relay_seen_before(&s->marks, item->key);
 		if (!keep_append(lost->k, s, item)) {
 			keep_emit(lost->k, &(struct keep_out){.kind = KEEP_OUT_BOUNCE,
 							      .id = s->id,
@@ -471,6 +496,7 @@ enum keep_verdict router_keep_hold(struct keep *k, const char *jid, size_t jid_l
 	if (router_relay_seen_before(&s->marks, key))
 		return KEEP_DUPLICATE;
 	struct keep_item *item = keep_item_new(data, len);
+	item->key = key;
 	if (!keep_append(k, s, item)) {
 		free(item);
 		return KEEP_BOUNCED;
@@ -531,6 +557,92 @@ bool router_keep_next(struct keep *k, struct keep_out *out)
 	k->out_next = k->out_count = 0;
 	keep_free_dead(k);
 	return false;
+}
+
+enum keep_verdict router_keep_adopt(struct keep *k, const struct keep_waiting *w, int64_t now_ms,
+				    const char **why)
+{
+	size_t id_len = strlen(w->id);
+	if (id_len == 0 || id_len > KEEP_ID_MAX || w->jid_len == 0 || w->jid_len > KEEP_JID_MAX) {
+		*why = "malformed session id or JID";
+		return KEEP_REFUSED;
+	}
+	struct keep_session *same = keep_find(k, w->id);
+	if (same != NULL)
+		keep_forget(k, same, false); /* what comes now is newer */
+	struct keep_session *old = table_get(k->by_jid, w->jid, w->jid_len);
+	if (old != NULL)
+		keep_forget(k, old, true);
+	struct keep_session *s = keep_alloc(sizeof(*s));
+	memcpy(s->id, w->id, id_len + 1);
+	s->jid = keep_alloc(w->jid_len);
+	memcpy(s->jid, w->jid, w->jid_len);
+	s->jid_len = w->jid_len;
+	s->lost = w->lost;
+	s->max_seconds = w->max_seconds;
+	s->priority = w->priority;
+	s->available = w->available;
+	s->handled = w->handled;
+	s->acked = s->sent = w->acked;
+	s->tail = &s->head;
+	s->fresh_tail = &s->fresh;
+	s->waiting = true;
+	s->deadline = now_ms + w->remaining_ms;
+	s->next_waiting = k->waiting;
+	k->waiting = s;
+	if (table_put(k->by_id, s->id, id_len, s, NULL) < 0 ||
+	    table_put(k->by_jid, s->jid, s->jid_len, s, NULL) < 0)
+		abort();
+	return KEEP_KEPT;
+}
+
+enum keep_verdict router_keep_adopt_item(struct keep *k, const char *id, struct relay_key key,
+					 bool unsure, const void *data, size_t len,
+					 const char **why)
+{
+	struct keep_session *s = keep_find(k, id);
+	if (s == NULL || !s->waiting) {
+		*why = "no such session waits here";
+		return KEEP_REFUSED;
+	}
+	struct keep_item *item = keep_item_new(data, len);
+	item->key = key;
+	item->unsure = unsure;
+	if (key.seq != 0)
+		(void)router_relay_seen_before(&s->marks, key);
+	if (!keep_append(k, s, item)) {
+		free(item);
+		return KEEP_BOUNCED;
+	}
+	return KEEP_KEPT;
+}
+
+void router_keep_each_waiting(const struct keep *k, int64_t now_ms,
+			      void (*fn)(const struct keep_waiting *w,
+					 const struct keep_item *first, void *arg),
+			      void *arg)
+{
+	for (const struct keep_session *s = k->waiting; s != NULL; s = s->next_waiting) {
+		struct keep_waiting w = {.jid = s->jid,
+					 .jid_len = s->jid_len,
+					 .lost = s->lost,
+					 .remaining_ms =
+					     s->deadline > now_ms ? s->deadline - now_ms : 0,
+					 .max_seconds = s->max_seconds,
+					 .priority = s->priority,
+					 .available = s->available,
+					 .handled = s->handled,
+					 .acked = s->acked,
+					 .count = s->count};
+		snprintf(w.id, sizeof(w.id), "%s", s->id);
+		fn(&w, s->head, arg);
+	}
+}
+
+void router_keep_drop_all(struct keep *k, bool waiting_too)
+{
+	for (struct keep_session *s; (s = keep_first(k, waiting_too)) != NULL;)
+		keep_forget(k, s, false);
 }
 
 size_t router_keep_sessions(const struct keep *k)

@@ -9,8 +9,10 @@
  *
  * The protocol (README "What happens to my clients when a node dies").
  * Every resumable session has a holder (the node whose listener has its
- * connection) and a keeper (the leader, for sessions on followers), where
- * any node asks when a client resumes there.  The keeper is told:
+ * connection) and a keeper (the leader, for sessions on followers; a
+ * follower, for the leader's, which hands them over to the next leader if
+ * the leader dies: router_keep_each_waiting, router_keep_adopt); a client
+ * that resumes anywhere is looked up at the leader.  The keeper is told:
  *
  *   OPEN       the session became resumable (id, full JID, counters);
  *   DELIVERED  the leader itself sent the holder a stanza for the session
@@ -91,6 +93,7 @@ struct keep_out {
 struct keep_item {
 	struct keep_item *next;
 	uint32_t number;
+	struct relay_key key; /* as the relay routed it ({0}: not known) */
 	/* Numbered here after its holder was lost: the holder may not have
 	 * had it (delivered unconfirmed, or held since). */
 	bool unsure;
@@ -152,7 +155,7 @@ void router_keep_end(struct keep *k, uint64_t from, const char *id);
  * not numbered, until the holder reports it (router_keep_stanza with the
  * same bytes) or is lost.  Nothing when no such session is kept here. */
 void router_keep_delivered(struct keep *k, uint64_t holder, const char *jid, size_t jid_len,
-			   const void *data, size_t len);
+			   struct relay_key key, const void *data, size_t len);
 /* Its presence, kept for a resumption elsewhere. */
 void router_keep_presence(struct keep *k, const char *jid, size_t jid_len, int32_t priority,
 			  bool available);
@@ -177,6 +180,36 @@ void router_keep_tick(struct keep *k, int64_t now_ms);
  * held again (by `holder`, which replays them). */
 int router_keep_resume(struct keep *k, const char *id, const char *user, size_t user_len,
 		       uint32_t h, uint64_t holder, uint64_t session, struct keep_resumed *out);
+
+/* A waiting session as another keeper hands it over (the leader's
+ * sessions are kept by a follower, which hands those whose holder it lost
+ * to the next leader): router_keep_each_waiting gives them, and the next
+ * keeper takes each with router_keep_adopt, then its stanzas in order
+ * with router_keep_adopt_item. */
+struct keep_waiting {
+	char id[KEEP_ID_MAX + 1];
+	const char *jid;
+	size_t jid_len;
+	uint64_t lost;
+	int64_t remaining_ms;
+	uint32_t max_seconds;
+	int32_t priority;
+	bool available;
+	uint32_t handled, acked, count;
+};
+void router_keep_each_waiting(const struct keep *k, int64_t now_ms,
+			      void (*fn)(const struct keep_waiting *w,
+					 const struct keep_item *first, void *arg),
+			      void *arg);
+enum keep_verdict router_keep_adopt(struct keep *k, const struct keep_waiting *w, int64_t now_ms,
+				    const char **why);
+enum keep_verdict router_keep_adopt_item(struct keep *k, const char *id, struct relay_key key,
+					 bool unsure, const void *data, size_t len,
+					 const char **why);
+/* Lets every session go, silently: those held (their holders open them
+ * at the next keeper), and with `waiting_too` the waiting ones (handed
+ * over to it). */
+void router_keep_drop_all(struct keep *k, bool waiting_too);
 
 /* Outputs, first in first out; pointers stay valid until
  * router_keep_next returns false. */

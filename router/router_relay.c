@@ -818,6 +818,13 @@ int router_relay_wire_decode(const struct ipc_msg *msg, struct relay_wire_msg *o
 	case RELAY_WIRE_KEEP_RESUMED:
 		fixed = sizeof(out->u.keep_resumed);
 		break;
+	case RELAY_WIRE_KEEP_FRESH:
+	case RELAY_WIRE_KEEP_ADOPT_ITEM:
+		fixed = sizeof(out->u.keep_fresh);
+		break;
+	case RELAY_WIRE_KEEP_ADOPT:
+		fixed = sizeof(out->u.keep_adopt);
+		break;
 	default:
 		*why = "unknown frame type";
 		return -1;
@@ -826,7 +833,9 @@ int router_relay_wire_decode(const struct ipc_msg *msg, struct relay_wire_msg *o
 		    msg->type == RELAY_WIRE_DELIVER || msg->type == RELAY_WIRE_QUERY ||
 		    msg->type == RELAY_WIRE_ANSWER || msg->type == RELAY_WIRE_KEEP_STANZA ||
 		    msg->type == RELAY_WIRE_KEEP_RESUME || msg->type == RELAY_WIRE_KEEP_RESUMED ||
-		    msg->type == RELAY_WIRE_KEEP_ITEM;
+		    msg->type == RELAY_WIRE_KEEP_ITEM || msg->type == RELAY_WIRE_KEEP_OPEN ||
+		    msg->type == RELAY_WIRE_KEEP_FRESH || msg->type == RELAY_WIRE_KEEP_ADOPT ||
+		    msg->type == RELAY_WIRE_KEEP_ADOPT_ITEM;
 	if (tail ? msg->len < fixed : ipc_get_data(msg, &out->u, fixed) == -1) {
 		*why = "a frame of the wrong size";
 		return -1;
@@ -877,10 +886,18 @@ int router_relay_wire_decode(const struct ipc_msg *msg, struct relay_wire_msg *o
 	    (msg->type == RELAY_WIRE_KEEP_RESUMED &&
 	     (out->u.keep_resumed.ok > 1 || out->u.keep_resumed.jid_len >= JID_MAX ||
 	      out->u.keep_resumed.jid_len != out->data_len)) ||
+	    (msg->type == RELAY_WIRE_KEEP_OPEN && out->data_len >= JID_MAX) ||
+	    ((msg->type == RELAY_WIRE_KEEP_FRESH || msg->type == RELAY_WIRE_KEEP_ADOPT_ITEM) &&
+	     (out->u.keep_fresh.unsure > 1 || out->u.keep_fresh.reserved != 0)) ||
+	    (msg->type == RELAY_WIRE_KEEP_ADOPT &&
+	     (out->u.keep_adopt.reserved != 0 || out->u.keep_adopt.jid_len == 0 ||
+	      out->u.keep_adopt.jid_len >= JID_MAX || out->u.keep_adopt.jid_len != out->data_len ||
+	      memchr(out->u.keep_adopt.id, '\0', RELAY_KEEP_ID_MAX) == NULL)) ||
 	    (msg->type == RELAY_WIRE_KEEP_REPLY && out->u.keep.kind >= PROTO_SM_KEPT_END) ||
-	    (msg->type != RELAY_WIRE_KEEP_REPLY && msg->type >= RELAY_WIRE_FIRST_V4 &&
-	     msg->type != RELAY_WIRE_KEEP_OPEN && msg->type != RELAY_WIRE_KEEP_RESUME &&
-	     msg->type != RELAY_WIRE_KEEP_RESUMED && out->u.keep.kind != 0)) {
+	    ((msg->type == RELAY_WIRE_KEEP_STANZA || msg->type == RELAY_WIRE_KEEP_ACKED ||
+	      msg->type == RELAY_WIRE_KEEP_HANDLED || msg->type == RELAY_WIRE_KEEP_END ||
+	      msg->type == RELAY_WIRE_KEEP_ITEM) &&
+	     out->u.keep.kind != 0)) {
 		*why = "a malformed stream-management frame";
 		return -1;
 	}

@@ -58,6 +58,14 @@ enum relay_wire_type {
 	RELAY_WIRE_KEEP_REPLY,	 /* struct relay_wire_keep_count, kind enum proto_sm_kept */
 	RELAY_WIRE_KEEP_RESUMED, /* struct relay_wire_keep_resumed + the full JID */
 	RELAY_WIRE_KEEP_ITEM,	 /* struct relay_wire_keep_count (session: the asker) + a stanza */
+	/* The leader's own sessions are kept by a follower: the leader sends it
+	 * KEEP_OPEN (with the JID), KEEP_STANZA, KEEP_ACKED, KEEP_HANDLED and
+	 * KEEP_END, and for each stanza it delivers to such a session: */
+	RELAY_WIRE_KEEP_FRESH, /* struct relay_wire_keep_fresh + the stanza */
+	/* A follower that kept the sessions of a leader it lost hands those
+	 * that wait to the next leader, before it says SYNCED: */
+	RELAY_WIRE_KEEP_ADOPT,	    /* struct relay_wire_keep_adopt + the JID */
+	RELAY_WIRE_KEEP_ADOPT_ITEM, /* struct relay_wire_keep_fresh (of the last ADOPT) + stanza */
 };
 
 /* The first frame type of protocol 4: a link that agreed on 3 has none. */
@@ -179,6 +187,29 @@ struct relay_wire_keep_resumed {
 };
 _Static_assert(sizeof(struct relay_wire_keep_resumed) == 40, "relay_wire_keep_resumed is fixed");
 
+struct relay_wire_keep_fresh {
+	uint64_t session; /* KEEP_FRESH: the leader's session; ADOPT_ITEM: 0 */
+	uint64_t origin_node, origin_epoch, origin_seq; /* its relay key */
+	uint32_t unsure;   /* ADOPT_ITEM: 1 if its holder may not have had it */
+	uint32_t reserved; /* 0 */
+};
+_Static_assert(sizeof(struct relay_wire_keep_fresh) == 40, "relay_wire_keep_fresh is fixed");
+
+struct relay_wire_keep_adopt {
+	uint64_t lost;	      /* the node that held it */
+	int64_t remaining_ms; /* how much longer it waits */
+	uint32_t max_seconds;
+	uint32_t handled;
+	uint32_t acked;
+	uint32_t count; /* KEEP_ADOPT_ITEMs that follow */
+	int32_t priority;
+	uint32_t available;
+	uint32_t jid_len;
+	uint32_t reserved;	    /* 0 */
+	char id[RELAY_KEEP_ID_MAX]; /* NUL-terminated */
+};
+_Static_assert(sizeof(struct relay_wire_keep_adopt) == 112, "relay_wire_keep_adopt is fixed");
+
 /* One decoded frame: the fixed part, and the variable data after it
  * (pointing into the frame). */
 struct relay_wire_msg {
@@ -198,6 +229,8 @@ struct relay_wire_msg {
 		struct relay_wire_keep_count keep;
 		struct relay_wire_keep_resume keep_resume;
 		struct relay_wire_keep_resumed keep_resumed;
+		struct relay_wire_keep_fresh keep_fresh;
+		struct relay_wire_keep_adopt keep_adopt;
 	} u;
 	const char *data;
 	size_t data_len;

@@ -23,9 +23,16 @@
  *     session not resumed in time has its stanzas returned to their
  *     senders through the leader's listener (SM_RETURN), the one process
  *     that reads XML.
- *   - A leader's own sessions are not kept by anyone: their clients resume
- *     on this node only (README).  A leader that stops leading forgets
- *     what it kept: the followers open their sessions at the next one.
+ *   - A leader's own sessions are kept by a follower (the first linked at
+ *     protocol 4): the leader sends it the same KEEP_ frames, and a copy
+ *     of each stanza it delivers to them (KEEP_FRESH) as it routes it.
+ *     When a follower loses its leader, the leader's sessions it keeps
+ *     wait, and it hands them to the next leader (KEEP_ADOPT, before it
+ *     says SYNCED, so that the next leader holds what comes for them), or
+ *     keeps them if it leads next.
+ *   - A leader that stops leading lets go of the sessions it kept for
+ *     followers (they open them at the next one) and hands the ones that
+ *     wait to the next leader the same way.
  *
  * A frame that makes no sense on its link closes the link (the peer sends
  * again what was not confirmed), like every stanza-link frame; a report
@@ -40,14 +47,26 @@
 #include "common/child.h"
 #include "common/jid.h"
 #include "common/log.h"
+#include "common/table.h"
 #include "router.h"
 #include "router_keep.h"
 
 #define RESUMES_MAX 64
 
+/* A follower: a session of the leader it keeps. */
+struct sm_of_leader {
+	char id[KEEP_ID_MAX + 1];
+	char *jid;
+};
+
 static struct {
-	struct keep *keep; /* while leading */
+	struct keep *keep; /* the sessions of other nodes kept here */
 	struct keep_options options;
+	bool leading;
+	uint64_t up_leader;		/* a follower: the leader its link leads to */
+	struct table *of_leader;	/* a follower: session -> struct sm_of_leader */
+	char adopting[KEEP_ID_MAX + 1]; /* the leader: the last KEEP_ADOPT's id */
+	uint64_t adopting_from;
 	uint64_t resumes[RESUMES_MAX]; /* a follower's questions to the leader */
 	size_t resume_count;
 } sm;
@@ -56,6 +75,10 @@ void router_sm_init(const struct config *cfg)
 {
 	sm.options.max_stanzas = cfg->sm.max_unacked_stanzas;
 	sm.options.max_bytes = cfg->sm.max_unacked_bytes;
+	if (sm.keep == NULL)
+		sm.keep = router_keep_new(&sm.options);
+	if (sm.of_leader == NULL && (sm.of_leader = table_new()) == NULL)
+		abort();
 }
 
 static void sm_to_listener(uint16_t type, uint64_t peer, const void *a, size_t alen, const void *b,
@@ -102,28 +125,48 @@ static void sm_pump(void)
 	}
 }
 
+static void sm_of_leader_free(void *value, void *arg)
+{
+	(void)arg;
+	struct sm_of_leader *o = value;
+	free(o->jid);
+	free(o);
+}
+
+/* A follower: the leader's sessions it kept are no longer reported on. */
+static void sm_of_leader_clear(void)
+{
+	table_each(sm.of_leader, sm_of_leader_free, NULL);
+	table_free(sm.of_leader);
+	if ((sm.of_leader = table_new()) == NULL)
+		abort();
+}
+
+static void sm_unkeep_one(struct rsession *s, void *arg);
+
 void router_sm_leading(bool leading)
 {
-	if (leading && sm.keep == NULL) {
-		sm.keep = router_keep_new(&sm.options);
+	if (leading == sm.leading)
+		return;
+	sm.leading = leading;
+	if (leading) {
+		/* What it kept for the leader before waits here now (router_sm_up_link
+		 * made it wait); its own sessions get a follower to keep them once
+		 * one links (router_sm_follower_linked). */
+		sm_of_leader_clear();
 		return;
 	}
-	if (!leading && sm.keep != NULL) {
-		size_t kept = router_keep_sessions(sm.keep);
-		if (kept > 0)
-			log_info(
-			    "no longer leading: %zu sessions kept for other nodes are theirs to "
-			    "keep at the next leader",
-			    kept);
-		router_keep_free(sm.keep);
-		sm.keep = NULL;
-	}
+	size_t kept = router_keep_sessions(sm.keep) - router_keep_waiting_count(sm.keep);
+	if (kept > 0)
+		log_info("no longer leading: %zu sessions kept for other nodes are theirs to "
+			 "keep at the next leader",
+			 kept);
+	router_keep_drop_all(sm.keep, false);
+	router_sessions_each(sm_unkeep_one, NULL);
 }
 
 void router_sm_tick(int64_t now_ms)
 {
-	if (sm.keep == NULL)
-		return;
 	router_keep_tick(sm.keep, now_ms);
 	sm_pump();
 }
@@ -140,10 +183,23 @@ static void sm_take_over(struct rsession *s, void *arg)
 	router_cluster_taken_over(node, s->ref.session);
 }
 
+/* The leader: a follower that kept some of its own sessions is gone. */
+static void sm_keeper_gone(struct rsession *s, void *arg)
+{
+	uint64_t node = *(const uint64_t *)arg;
+	if (s->ref.node == ROUTER_LOCAL && s->sm_keeping && s->sm_keeper == node) {
+		s->sm_keeping = false;
+		sm_tell(s->ref.session, PROTO_SM_KEEPER, 0);
+	}
+}
+
 void router_sm_node_lost(uint64_t node, int64_t now_ms)
 {
-	if (sm.keep == NULL || node == ROUTER_LOCAL)
+	if (!sm.leading || node == ROUTER_LOCAL)
 		return;
+	router_sessions_each(sm_keeper_gone, &node);
+	/* Another follower keeps them from now on. */
+	router_sm_follower_linked();
 	size_t before = router_keep_waiting_count(sm.keep);
 	router_sessions_each(sm_take_over, &node);
 	router_keep_node_lost(sm.keep, node, now_ms);
@@ -158,14 +214,14 @@ void router_sm_node_lost(uint64_t node, int64_t now_ms)
 
 void router_sm_delivered(const struct rsession *target, const char *bytes, size_t len)
 {
-	if (sm.keep != NULL && target->sm_id != NULL)
+	if (sm.leading && target->sm_id != NULL)
 		router_keep_delivered(sm.keep, target->ref.node, target->jid, strlen(target->jid),
-				      bytes, len);
+				      router_cluster_route_key(), bytes, len);
 }
 
 bool router_sm_hold(struct rref origin, const struct proto_route_view *r, struct relay_key key)
 {
-	if (sm.keep == NULL || router_keep_waiting(sm.keep, r->to, strlen(r->to)) == NULL)
+	if (!sm.leading || router_keep_waiting(sm.keep, r->to, strlen(r->to)) == NULL)
 		return false;
 	const char *why = NULL;
 	switch (
@@ -180,17 +236,71 @@ bool router_sm_hold(struct rref origin, const struct proto_route_view *r, struct
 	return true;
 }
 
-/* Follower: reports to the leader */
+/* The holder: reports to the keeper (the leader, or when this node
+ * leads, the follower that keeps the session) */
 
-static void sm_up(uint16_t type, const void *a, size_t alen, const void *b, size_t blen)
+static void sm_report(const struct rsession *s, uint16_t type, uint32_t value, const void *data,
+		      size_t len)
 {
-	router_cluster_keep_send(0, type, a, alen, b, blen);
+	struct relay_wire_keep_count c = {.session = s->ref.session, .value = value};
+	router_cluster_keep_send(s->sm_keeper, type, &c, sizeof(c), data, len);
 }
 
-static void sm_report(uint16_t type, uint64_t session, uint32_t value, const void *data, size_t len)
+void router_sm_local_delivery(const struct rsession *target, const char *bytes, size_t len)
 {
-	struct relay_wire_keep_count c = {.session = session, .value = value};
-	sm_up(type, &c, sizeof(c), data, len);
+	if (!target->sm_keeping || target->sm_keeper == 0)
+		return;
+	struct relay_key key = router_cluster_route_key();
+	struct relay_wire_keep_fresh f = {.session = target->ref.session,
+					  .origin_node = key.node,
+					  .origin_epoch = key.epoch,
+					  .origin_seq = key.seq};
+	router_cluster_keep_send(target->sm_keeper, RELAY_WIRE_KEEP_FRESH, &f, sizeof(f), bytes,
+				 len);
+}
+
+struct sm_any {
+	bool unkept;
+};
+
+static void sm_find_unkept(struct rsession *s, void *arg)
+{
+	struct sm_any *any = arg;
+	if (s->ref.node == ROUTER_LOCAL && s->sm_id != NULL && !s->sm_keeping)
+		any->unkept = true;
+}
+
+void router_sm_follower_linked(void)
+{
+	struct sm_any any = {false};
+	router_sessions_each(sm_find_unkept, &any);
+	if (sm.leading && any.unkept && router_cluster_keeper_node() != 0)
+		sm_to_listener(PROTO_SM_REKEEP, 0, NULL, 0, NULL, 0);
+}
+
+/* A follower: the sessions that wait here, to the next leader. */
+static void sm_hand_over(const struct keep_waiting *w, const struct keep_item *first, void *arg)
+{
+	(void)arg;
+	struct relay_wire_keep_adopt a = {.lost = w->lost,
+					  .remaining_ms = w->remaining_ms,
+					  .max_seconds = w->max_seconds,
+					  .handled = w->handled,
+					  .acked = w->acked,
+					  .count = w->count,
+					  .priority = w->priority,
+					  .available = w->available,
+					  .jid_len = (uint32_t)w->jid_len};
+	memcpy(a.id, w->id, sizeof(a.id));
+	router_cluster_keep_send(0, RELAY_WIRE_KEEP_ADOPT, &a, sizeof(a), w->jid, w->jid_len);
+	for (const struct keep_item *item = first; item != NULL; item = item->next) {
+		struct relay_wire_keep_fresh f = {.origin_node = item->key.node,
+						  .origin_epoch = item->key.epoch,
+						  .origin_seq = item->key.seq,
+						  .unsure = item->unsure};
+		router_cluster_keep_send(0, RELAY_WIRE_KEEP_ADOPT_ITEM, &f, sizeof(f), item->data,
+					 item->len);
+	}
 }
 
 static void sm_unkeep_one(struct rsession *s, void *arg)
@@ -205,13 +315,37 @@ static void sm_unkeep_one(struct rsession *s, void *arg)
 void router_sm_up_link(bool up)
 {
 	if (up) {
-		/* The new leader keeps nothing of ours yet. */
+		/* The new leader keeps nothing of ours yet; what waits here for a
+		 * leader that was lost is its to hold from now on. */
 		router_sessions_each(sm_unkeep_one, NULL);
-		if (router_cluster_keeps())
-			sm_to_listener(PROTO_SM_REKEEP, 0, NULL, 0, NULL, 0);
+		if (!router_cluster_keeps())
+			return;
+		size_t waiting = router_keep_waiting_count(sm.keep);
+		router_keep_each_waiting(sm.keep, ev_now(child_loop()), sm_hand_over, NULL);
+		router_keep_drop_all(sm.keep, true);
+		sm_of_leader_clear();
+		if (waiting > 0)
+			log_info(
+			    "%zu client sessions of a lost leader handed to the new one, where "
+			    "they wait to be resumed",
+			    waiting);
+		sm.up_leader = router_cluster_leader_node();
+		sm_to_listener(PROTO_SM_REKEEP, 0, NULL, 0, NULL, 0);
 		return;
 	}
 	router_sessions_each(sm_unkeep_one, NULL);
+	/* The leader's sessions kept here wait: it may have died. */
+	if (!sm.leading && sm.up_leader != 0) {
+		size_t before = router_keep_waiting_count(sm.keep);
+		router_keep_node_lost(sm.keep, sm.up_leader, ev_now(child_loop()));
+		size_t waiting = router_keep_waiting_count(sm.keep) - before;
+		if (waiting > 0)
+			log_info("leader %016" PRIx64
+				 " lost: %zu client sessions kept here wait to "
+				 "be resumed on any node",
+				 sm.up_leader, waiting);
+		sm_pump();
+	}
 	/* Questions the leader will not answer now: the clients bind afresh. */
 	struct proto_sm_resumed none = {0};
 	for (size_t i = 0; i < sm.resume_count; i++)
@@ -223,14 +357,14 @@ void router_sm_handled(uint64_t session, uint32_t handled)
 {
 	struct rsession *s = router_session_by_ref((struct rref){ROUTER_LOCAL, session});
 	if (s != NULL && s->sm_keeping)
-		sm_report(RELAY_WIRE_KEEP_HANDLED, session, handled, NULL, 0);
+		sm_report(s, RELAY_WIRE_KEEP_HANDLED, handled, NULL, 0);
 }
 
 void router_sm_session_down(struct rref ref)
 {
 	struct rsession *s = router_session_by_ref(ref);
 	if (s != NULL && ref.node == ROUTER_LOCAL && s->sm_keeping)
-		sm_report(RELAY_WIRE_KEEP_END, ref.session, 0, NULL, 0);
+		sm_report(s, RELAY_WIRE_KEEP_END, 0, NULL, 0);
 }
 
 static bool sm_open(struct rsession *s, const struct ipc_msg *msg)
@@ -244,7 +378,9 @@ static bool sm_open(struct rsession *s, const struct ipc_msg *msg)
 		return true; /* not kept: the listener holds nothing back for it */
 	free(s->sm_id);
 	s->sm_id = id;
-	s->sm_keeping = router_cluster_keeps();
+	/* Kept by the leader; the leader's own by a follower. */
+	s->sm_keeper = sm.leading ? router_cluster_keeper_node() : 0;
+	s->sm_keeping = sm.leading ? s->sm_keeper != 0 : router_cluster_keeps();
 	if (!s->sm_keeping) {
 		sm_tell(msg->peer, PROTO_SM_KEEPER, 0);
 		return true;
@@ -255,7 +391,9 @@ static bool sm_open(struct rsession *s, const struct ipc_msg *msg)
 					 .acked = open.acked,
 					 .sent = open.sent};
 	memcpy(w.id, open.id, sizeof(w.id));
-	sm_up(RELAY_WIRE_KEEP_OPEN, &w, sizeof(w), NULL, 0);
+	/* A follower knows no JIDs of the leader's: the JID goes with it. */
+	router_cluster_keep_send(s->sm_keeper, RELAY_WIRE_KEEP_OPEN, &w, sizeof(w),
+				 sm.leading ? s->jid : NULL, sm.leading ? strlen(s->jid) : 0);
 	return true;
 }
 
@@ -269,7 +407,7 @@ static bool sm_resume(const struct ipc_msg *msg)
 	if (q.user_len == 0 || q.user_len >= JID_MAX || msg->len != sizeof(q) + q.user_len ||
 	    memchr(q.id, '\0', sizeof(q.id)) == NULL)
 		return false;
-	if (router_cluster_leading()) {
+	if (sm.leading) {
 		router_sm_resume_here(ROUTER_LOCAL, msg->peer, &q, user);
 		return true;
 	}
@@ -304,14 +442,14 @@ bool router_sm_listener_message(const struct ipc_msg *msg)
 		return true;
 	switch (msg->type) {
 	case PROTO_SM_STANZA:
-		sm_report(RELAY_WIRE_KEEP_STANZA, msg->peer, c.value,
-			  (const char *)msg->data + sizeof(c), msg->len - sizeof(c));
+		sm_report(s, RELAY_WIRE_KEEP_STANZA, c.value, (const char *)msg->data + sizeof(c),
+			  msg->len - sizeof(c));
 		return true;
 	case PROTO_SM_ACKED:
-		sm_report(RELAY_WIRE_KEEP_ACKED, msg->peer, c.value, NULL, 0);
+		sm_report(s, RELAY_WIRE_KEEP_ACKED, c.value, NULL, 0);
 		return true;
 	case PROTO_SM_HANDLED:
-		sm_report(RELAY_WIRE_KEEP_HANDLED, msg->peer, c.value, NULL, 0);
+		sm_report(s, RELAY_WIRE_KEEP_HANDLED, c.value, NULL, 0);
 		return true;
 	default:
 		return false;
@@ -325,8 +463,8 @@ void router_sm_resume_here(uint64_t node, uint64_t asker, const struct proto_sm_
 {
 	struct keep_resumed r;
 	uint64_t holder = node == ROUTER_LOCAL ? router_cluster_self() : node;
-	bool ok = sm.keep != NULL && router_keep_resume(sm.keep, q->id, user, q->user_len, q->h,
-							holder, asker, &r) == 0;
+	bool ok = sm.leading && router_keep_resume(sm.keep, q->id, user, q->user_len, q->h, holder,
+						   asker, &r) == 0;
 	if (node == ROUTER_LOCAL) {
 		struct proto_sm_resumed a = {0};
 		if (ok)
@@ -343,8 +481,8 @@ void router_sm_resume_here(uint64_t node, uint64_t asker, const struct proto_sm_
 		for (const struct keep_item *item = ok ? r.first : NULL; item != NULL;
 		     item = item->next)
 			sm_to_listener(PROTO_SM_ITEM, asker, item->data, item->len, NULL, 0);
-		/* Held by the leader now: nobody keeps it (a leader's own
-		 * sessions resume here only). */
+		/* Held by the leader now: a follower keeps it, once the
+		 * listener opens it again (as it does after a resumption). */
 		if (ok)
 			router_keep_end(sm.keep, holder, q->id);
 		sm_pump();
@@ -389,93 +527,172 @@ void router_sm_resume_here(uint64_t node, uint64_t asker, const struct proto_sm_
 
 /* Frames */
 
+/* A report to the keeper here about the session `session` of `node`
+ * (`id`, `jid`: NULL when unknown here); the answer goes to `reply_to`
+ * (0: the leader). */
+static void sm_keeper_report(uint64_t node, uint64_t reply_to, uint64_t session, const char *id,
+			     const char *jid, const struct relay_wire_msg *m)
+{
+	struct relay_wire_keep_count reply = {.session = session, .kind = PROTO_SM_KEEPER};
+	const char *refused = NULL;
+	enum keep_verdict v = KEEP_REFUSED;
+	uint32_t handled = 0;
+	if (id == NULL || jid == NULL) {
+		refused = "a report on a session not kept";
+	} else {
+		switch (m->type) {
+		case RELAY_WIRE_KEEP_OPEN:
+			v = router_keep_open(sm.keep, node, id, jid, strlen(jid), session,
+					     m->u.keep_open.max_seconds, m->u.keep_open.handled,
+					     m->u.keep_open.acked, m->u.keep_open.sent, &refused);
+			reply.value = 1;
+			break;
+		case RELAY_WIRE_KEEP_STANZA:
+			v = router_keep_stanza(sm.keep, node, id, m->u.keep.value, m->data,
+					       m->data_len, &refused);
+			reply.kind = PROTO_SM_NUMBERED;
+			reply.value = m->u.keep.value;
+			break;
+		case RELAY_WIRE_KEEP_ACKED:
+			v = router_keep_acked(sm.keep, node, id, m->u.keep.value, &refused);
+			break;
+		case RELAY_WIRE_KEEP_HANDLED:
+			v = router_keep_handled(sm.keep, node, id, m->u.keep.value, &handled,
+						&refused);
+			reply.kind = PROTO_SM_CONFIRMED;
+			reply.value = handled;
+			break;
+		case RELAY_WIRE_KEEP_FRESH: {
+			struct relay_key key = {m->u.keep_fresh.origin_node,
+						m->u.keep_fresh.origin_epoch,
+						m->u.keep_fresh.origin_seq};
+			router_keep_delivered(sm.keep, node, jid, strlen(jid), key, m->data,
+					      m->data_len);
+			return;
+		}
+		default: /* KEEP_END */
+			router_keep_end(sm.keep, node, id);
+			sm_pump();
+			return;
+		}
+	}
+	if (v == KEEP_REFUSED) {
+		log_debug("node %016" PRIx64 " session %" PRIu64 ": not kept: %s", node, session,
+			  refused);
+		reply = (struct relay_wire_keep_count){.session = session, .kind = PROTO_SM_KEEPER};
+	}
+	if (v == KEEP_REFUSED || m->type != RELAY_WIRE_KEEP_ACKED)
+		router_cluster_keep_send(reply_to, RELAY_WIRE_KEEP_REPLY, &reply, sizeof(reply),
+					 NULL, 0);
+	sm_pump();
+}
+
+/* The holder: the keeper's answer about a session here. */
+static void sm_keeper_replied(uint64_t from, const struct relay_wire_msg *m)
+{
+	struct rsession *s = router_session_by_ref((struct rref){ROUTER_LOCAL, m->u.keep.session});
+	if (s == NULL || !s->sm_keeping || s->sm_keeper != from)
+		return; /* ended meanwhile, or kept elsewhere now */
+	if (m->u.keep.kind == PROTO_SM_KEEPER && m->u.keep.value == 0)
+		s->sm_keeping = false;
+	sm_tell(m->u.keep.session, m->u.keep.kind, m->u.keep.value);
+}
+
+/* The leader: a frame from the follower `node`. */
 static int sm_leader_frame(uint64_t node, const struct relay_wire_msg *m, const char **why)
 {
-	if (m->type == RELAY_WIRE_KEEP_RESUME) {
+	switch (m->type) {
+	case RELAY_WIRE_KEEP_RESUME: {
 		struct proto_sm_resume q = {.h = m->u.keep_resume.h,
 					    .user_len = m->u.keep_resume.user_len};
 		memcpy(q.id, m->u.keep_resume.id, sizeof(q.id));
 		router_sm_resume_here(node, m->u.keep_resume.asker, &q, m->data);
 		return 0;
 	}
-	uint64_t session =
-	    m->type == RELAY_WIRE_KEEP_OPEN ? m->u.keep_open.session : m->u.keep.session;
-	struct rsession *s = router_session_by_ref((struct rref){node, session});
-	struct relay_wire_keep_count reply = {.session = session, .kind = PROTO_SM_KEEPER};
-	const char *refused = NULL;
-	enum keep_verdict v = KEEP_REFUSED;
-	uint32_t handled = 0;
-	if (s == NULL || s->kind != PROTO_SESSION_CLIENT || sm.keep == NULL) {
-		refused = "no such client session here";
-	} else if (m->type == RELAY_WIRE_KEEP_OPEN) {
-		v = router_keep_open(sm.keep, node, m->u.keep_open.id, s->jid, strlen(s->jid),
-				     session, m->u.keep_open.max_seconds, m->u.keep_open.handled,
-				     m->u.keep_open.acked, m->u.keep_open.sent, &refused);
-		if (v == KEEP_KEPT) {
-			free(s->sm_id);
-			s->sm_id = strdup(m->u.keep_open.id);
-			reply.value = 1;
-		}
-	} else if (s->sm_id == NULL) {
-		refused = "a report on a session not kept";
-	} else {
-		switch (m->type) {
-		case RELAY_WIRE_KEEP_STANZA:
-			v = router_keep_stanza(sm.keep, node, s->sm_id, m->u.keep.value, m->data,
-					       m->data_len, &refused);
-			reply = (struct relay_wire_keep_count){.session = session,
-							       .kind = PROTO_SM_NUMBERED,
-							       .value = m->u.keep.value};
-			break;
-		case RELAY_WIRE_KEEP_ACKED:
-			v = router_keep_acked(sm.keep, node, s->sm_id, m->u.keep.value, &refused);
-			break;
-		case RELAY_WIRE_KEEP_HANDLED:
-			v = router_keep_handled(sm.keep, node, s->sm_id, m->u.keep.value, &handled,
-						&refused);
-			reply = (struct relay_wire_keep_count){
-			    .session = session, .kind = PROTO_SM_CONFIRMED, .value = handled};
-			break;
-		case RELAY_WIRE_KEEP_END:
-			router_keep_end(sm.keep, node, s->sm_id);
-			free(s->sm_id);
-			s->sm_id = NULL;
-			sm_pump();
+	case RELAY_WIRE_KEEP_REPLY:
+		sm_keeper_replied(node, m);
+		return 0;
+	case RELAY_WIRE_KEEP_ADOPT: {
+		const struct relay_wire_keep_adopt *a = &m->u.keep_adopt;
+		struct keep_waiting w = {.jid = m->data,
+					 .jid_len = m->data_len,
+					 .lost = a->lost,
+					 .remaining_ms = a->remaining_ms,
+					 .max_seconds = a->max_seconds,
+					 .priority = a->priority,
+					 .available = a->available != 0,
+					 .handled = a->handled,
+					 .acked = a->acked,
+					 .count = a->count};
+		memcpy(w.id, a->id, sizeof(a->id));
+		w.id[KEEP_ID_MAX] = '\0';
+		sm.adopting_from = node;
+		/* This node's own sessions (its link to the follower dropped, it
+		 * did not die) are alive here: their listener opens them again. */
+		if (w.lost == router_cluster_self()) {
+			sm.adopting[0] = '\0';
 			return 0;
-		default:
-			*why = "a keeper's frame from a follower";
+		}
+		const char *refused = NULL;
+		if (router_keep_adopt(sm.keep, &w, ev_now(child_loop()), &refused) != KEEP_KEPT) {
+			*why = refused;
 			return -1;
 		}
-	}
-	if (v == KEEP_REFUSED) {
-		log_debug("node %016" PRIx64 " session %" PRIu64 ": not kept: %s", node, session,
-			  refused);
-		if (s != NULL && m->type != RELAY_WIRE_KEEP_OPEN) {
-			free(s->sm_id);
-			s->sm_id = NULL;
-		}
-		reply = (struct relay_wire_keep_count){.session = session, .kind = PROTO_SM_KEEPER};
-	}
-	if (v == KEEP_REFUSED || m->type != RELAY_WIRE_KEEP_ACKED)
-		router_cluster_keep_send(node, RELAY_WIRE_KEEP_REPLY, &reply, sizeof(reply), NULL,
-					 0);
-	sm_pump();
-	return 0;
-}
-
-static int sm_follower_frame(const struct relay_wire_msg *m, const char **why)
-{
-	switch (m->type) {
-	case RELAY_WIRE_KEEP_REPLY: {
-		struct rsession *s =
-		    router_session_by_ref((struct rref){ROUTER_LOCAL, m->u.keep.session});
-		if (s == NULL || !s->sm_keeping)
-			return 0; /* ended meanwhile */
-		if (m->u.keep.kind == PROTO_SM_KEEPER && m->u.keep.value == 0)
-			s->sm_keeping = false;
-		sm_tell(m->u.keep.session, m->u.keep.kind, m->u.keep.value);
+		snprintf(sm.adopting, sizeof(sm.adopting), "%s", w.id);
+		sm_pump();
 		return 0;
 	}
+	case RELAY_WIRE_KEEP_ADOPT_ITEM: {
+		const struct relay_wire_keep_fresh *f = &m->u.keep_fresh;
+		struct relay_key key = {f->origin_node, f->origin_epoch, f->origin_seq};
+		const char *refused = NULL;
+		if (sm.adopting_from == node && sm.adopting[0] == '\0')
+			return 0; /* of a session alive here */
+		if (sm.adopting_from != node ||
+		    router_keep_adopt_item(sm.keep, sm.adopting, key, f->unsure != 0, m->data,
+					   m->data_len, &refused) == KEEP_REFUSED) {
+			*why = "a stanza of a session not handed over";
+			return -1;
+		}
+		return 0;
+	}
+	case RELAY_WIRE_KEEP_OPEN:
+	case RELAY_WIRE_KEEP_STANZA:
+	case RELAY_WIRE_KEEP_ACKED:
+	case RELAY_WIRE_KEEP_HANDLED:
+	case RELAY_WIRE_KEEP_END: {
+		uint64_t session =
+		    m->type == RELAY_WIRE_KEEP_OPEN ? m->u.keep_open.session : m->u.keep.session;
+		struct rsession *s = router_session_by_ref((struct rref){node, session});
+		bool client = s != NULL && s->kind == PROTO_SESSION_CLIENT;
+		const char *id = !client			   ? NULL
+				 : m->type == RELAY_WIRE_KEEP_OPEN ? m->u.keep_open.id
+								   : s->sm_id;
+		sm_keeper_report(node, node, session, id, client ? s->jid : NULL, m);
+		if (!client)
+			return 0;
+		if (m->type == RELAY_WIRE_KEEP_END) {
+			free(s->sm_id);
+			s->sm_id = NULL;
+		} else if (m->type == RELAY_WIRE_KEEP_OPEN) {
+			free(s->sm_id);
+			s->sm_id = strdup(m->u.keep_open.id);
+		}
+		return 0;
+	}
+	default:
+		*why = "a keeper's answer from a follower";
+		return -1;
+	}
+}
+
+/* A follower: a frame from the leader. */
+static int sm_follower_frame(uint64_t node, const struct relay_wire_msg *m, const char **why)
+{
+	switch (m->type) {
+	case RELAY_WIRE_KEEP_REPLY:
+		sm_keeper_replied(0, m);
+		return 0;
 	case RELAY_WIRE_KEEP_RESUMED: {
 		const struct relay_wire_keep_resumed *a = &m->u.keep_resumed;
 		size_t i = 0;
@@ -500,8 +717,44 @@ static int sm_follower_frame(const struct relay_wire_msg *m, const char **why)
 	case RELAY_WIRE_KEEP_ITEM:
 		sm_to_listener(PROTO_SM_ITEM, m->u.keep.session, m->data, m->data_len, NULL, 0);
 		return 0;
+	case RELAY_WIRE_KEEP_OPEN: {
+		/* The leader's session, kept here. */
+		if (m->data_len == 0) {
+			*why = "a session of the leader without its JID";
+			return -1;
+		}
+		struct sm_of_leader *o = calloc(1, sizeof(*o));
+		if (o == NULL || (o->jid = strndup(m->data, m->data_len)) == NULL)
+			abort();
+		snprintf(o->id, sizeof(o->id), "%s", m->u.keep_open.id);
+		uint64_t session = m->u.keep_open.session;
+		void *replaced = NULL;
+		if (table_put(sm.of_leader, &session, sizeof(session), o, &replaced) == -1)
+			abort();
+		if (replaced != NULL)
+			sm_of_leader_free(replaced, NULL);
+		sm.up_leader = node;
+		sm_keeper_report(node, 0, session, o->id, o->jid, m);
+		return 0;
+	}
+	case RELAY_WIRE_KEEP_STANZA:
+	case RELAY_WIRE_KEEP_ACKED:
+	case RELAY_WIRE_KEEP_HANDLED:
+	case RELAY_WIRE_KEEP_END:
+	case RELAY_WIRE_KEEP_FRESH: {
+		uint64_t session =
+		    m->type == RELAY_WIRE_KEEP_FRESH ? m->u.keep_fresh.session : m->u.keep.session;
+		struct sm_of_leader *o = table_get(sm.of_leader, &session, sizeof(session));
+		sm_keeper_report(node, 0, session, o != NULL ? o->id : NULL,
+				 o != NULL ? o->jid : NULL, m);
+		if (o != NULL && m->type == RELAY_WIRE_KEEP_END) {
+			table_remove(sm.of_leader, &session, sizeof(session));
+			sm_of_leader_free(o, NULL);
+		}
+		return 0;
+	}
 	default:
-		*why = "a keeper's report from the leader";
+		*why = "a frame for the leader from the leader";
 		return -1;
 	}
 }
@@ -510,8 +763,12 @@ int router_sm_frame(uint64_t node, bool from_leader, const struct relay_wire_msg
 		    const char **why)
 {
 	if (from_leader)
-		return sm_follower_frame(m, why);
-	if (!router_cluster_leading()) {
+		return sm_follower_frame(node, m, why);
+	/* A follower links only to the node it believes leads, which may
+	 * hear it from its elector a moment later: what is handed over to it
+	 * is taken at once (it would be lost otherwise). */
+	if (!sm.leading && m->type != RELAY_WIRE_KEEP_ADOPT &&
+	    m->type != RELAY_WIRE_KEEP_ADOPT_ITEM) {
 		*why = "a keeper's frame for a node that does not lead";
 		return -1;
 	}

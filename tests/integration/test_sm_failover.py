@@ -9,11 +9,11 @@ clients do), and every message arrives exactly once and in order, in both
 directions.  B is a hand-written stream-management client (raw sockets,
 every byte seen), so that what it acknowledges and sends again is exact.
 
-The leader keeps the sessions of followers (router/router_keep.h); a
-session held by the leader itself is kept by nobody yet, so resumption
-after the leader's death is expected to fail (xfail, strict).  Last, a
-session whose client never comes back: the leader returns what it kept to
-its senders when resume_timeout ends."""
+The leader keeps the sessions of followers (router/router_keep.h), a
+follower the leader's: with B on the leader, the follower that kept its
+session either leads next or hands it to the next leader, and the test
+says which.  Last, a session whose client never comes back: the leader
+returns what it kept to its senders when resume_timeout ends."""
 
 import asyncio
 import re
@@ -167,6 +167,30 @@ class SmClient:
         self.raw.close()
 
 
+def keeper_ready(survivors, marks):
+    """After the leader died: a new leader, and B's session waiting on it
+    (the follower that kept it leads, or handed it over)."""
+    from test_cluster import leader_of
+
+    new = wait_until(lambda: leader_of(survivors), timeout=20, what="a new leader")
+    keeper = None
+
+    def kept():
+        nonlocal keeper
+        for node, mark in zip(survivors, marks):
+            if any("wait to be resumed" in line for line in node.lines[mark:]):
+                keeper = node
+                return True
+        return False
+
+    wait_until(kept, timeout=20, what="the follower that kept B's session to say so")
+    if keeper is not new:
+        keeper.wait_log(r"1 client sessions of a lost leader handed to the new one",
+                        start=marks[survivors.index(keeper)], timeout=20)
+        return "the follower that kept B's session handed it to the new leader"
+    return "the follower that kept B's session leads now"
+
+
 def bodies(messages, prefix):
     return [body for _, body, _ in messages if body is not None and body.startswith(prefix)]
 
@@ -219,6 +243,7 @@ def run_failover(node_factory, certs, b_on_leader, resume_on_leader):
             await asyncio.sleep(0.02)
             if n == kill_at:
                 mark = leader.log_mark()
+                marks = [a_node.log_mark(), c_node.log_mark()]
                 await loop.run_in_executor(None, kill_node, b_node)
             if n == kill_at + 10:
                 # Ten more each way went meanwhile: A's and C's are held for
@@ -230,6 +255,9 @@ def run_failover(node_factory, certs, b_on_leader, resume_on_leader):
                     await loop.run_in_executor(None, lambda: leader.wait_log(
                         r"lost: 1 client sessions kept here wait to be resumed", start=mark,
                         timeout=20))
+                else:
+                    print(await loop.run_in_executor(None, keeper_ready, [a_node, c_node],
+                                                     marks))
                 try:
                     h = await loop.run_in_executor(None, b.resume, survivor)
                 except AssertionError:
@@ -285,8 +313,6 @@ def test_b_resumes_on_the_leader_after_its_node_is_killed(node_factory, certs):
     run_failover(node_factory, certs, b_on_leader=False, resume_on_leader=True)
 
 
-@pytest.mark.xfail(strict=True, reason="a leader's own sessions are kept by nobody yet "
-                                       "(README: what happens to my clients when a node dies)")
 def test_b_resumes_after_its_node_the_leader_is_killed(node_factory, certs):
     run_failover(node_factory, certs, b_on_leader=True, resume_on_leader=False)
 

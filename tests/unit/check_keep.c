@@ -172,7 +172,7 @@ static void sim_s_sends(struct sim *s)
 	/* Kept as it goes: a holder that dies before it numbers it leaves it
 	 * here (the relay does not bounce what the keeper has). */
 	struct sim_holder *h = &s->holders[s->cur];
-	router_keep_delivered(s->keep, h->node, B_JID, strlen(B_JID), bytes, len);
+	router_keep_delivered(s->keep, h->node, B_JID, strlen(B_JID), sim_s_key(m), bytes, len);
 	if (h->alive)
 		sim_push(s, &h->from_k, F_DELIVER, 0, m);
 }
@@ -568,12 +568,12 @@ START_TEST(test_what_the_holder_did_not_number_comes_after_in_order)
 {
 	struct keep *k = kept_session(100);
 	const char *why = NULL;
-	router_keep_delivered(k, NODE_H, B_JID, strlen(B_JID), "r1", 2);
-	router_keep_delivered(k, NODE_H, B_JID, strlen(B_JID), "r2", 2);
-	router_keep_delivered(k, NODE_H, B_JID, strlen(B_JID), "r3", 2);
+	router_keep_delivered(k, NODE_H, B_JID, strlen(B_JID), (struct relay_key){0}, "r1", 2);
+	router_keep_delivered(k, NODE_H, B_JID, strlen(B_JID), (struct relay_key){0}, "r2", 2);
+	router_keep_delivered(k, NODE_H, B_JID, strlen(B_JID), (struct relay_key){0}, "r3", 2);
 	/* Not for a session another node holds, nor for another JID. */
-	router_keep_delivered(k, NODE_H2, B_JID, strlen(B_JID), "x", 1);
-	router_keep_delivered(k, NODE_H, "c@example.org/x", 15, "x", 1);
+	router_keep_delivered(k, NODE_H2, B_JID, strlen(B_JID), (struct relay_key){0}, "x", 1);
+	router_keep_delivered(k, NODE_H, "c@example.org/x", 15, (struct relay_key){0}, "x", 1);
 	/* A local stanza numbered between the delivered ones. */
 	ck_assert_int_eq(router_keep_stanza(k, NODE_H, B_ID, 1, "r1", 2, &why), KEEP_KEPT);
 	ck_assert_int_eq(router_keep_stanza(k, NODE_H, B_ID, 2, "local", 5, &why), KEEP_KEPT);
@@ -769,6 +769,72 @@ START_TEST(test_a_jid_bound_afresh_ends_the_waiting_session)
 }
 END_TEST
 
+static void hand_over(const struct keep_waiting *w, const struct keep_item *first, void *arg)
+{
+	struct keep *next = arg;
+	const char *why = NULL;
+	ck_assert_int_eq(router_keep_adopt(next, w, 1000, &why), KEEP_KEPT);
+	for (const struct keep_item *item = first; item != NULL; item = item->next)
+		ck_assert_int_eq(router_keep_adopt_item(next, w->id, item->key, item->unsure,
+							item->data, item->len, &why),
+				 KEEP_KEPT);
+}
+
+/* A follower kept the leader's session; the leader died; the follower
+ * hands what waits to the next leader, where the client resumes. */
+START_TEST(test_a_waiting_session_handed_over_resumes_at_the_next_keeper)
+{
+	struct keep *k = kept_session(100);
+	const char *why = NULL;
+	struct relay_key k1 = sim_s_key(1), k2 = sim_s_key(2);
+	ck_assert_int_eq(router_keep_stanza(k, NODE_H, B_ID, 1, "one", 3, &why), KEEP_KEPT);
+	router_keep_delivered(k, NODE_H, B_JID, strlen(B_JID), k1, "two", 3);
+	router_keep_presence(k, B_JID, strlen(B_JID), 5, true);
+	ck_assert_uint_eq(router_keep_handled(k, NODE_H, B_ID, 7, &(uint32_t){0}, &why), KEEP_KEPT);
+	router_keep_node_lost(k, NODE_H, 0);
+	/* Held ones are dropped, waiting ones stay, until they are handed over. */
+	router_keep_drop_all(k, false);
+	ck_assert_uint_eq(router_keep_sessions(k), 1);
+	struct keep *next = router_keep_new(&roomy_keep);
+	router_keep_each_waiting(k, 2000, hand_over, next);
+	router_keep_drop_all(k, true);
+	ck_assert_uint_eq(router_keep_sessions(k), 0);
+	ck_assert_uint_eq(router_keep_bytes(k), 0);
+	/* What was routed to it twice (a leader change) is held once. */
+	ck_assert_int_eq(router_keep_hold(next, B_JID, strlen(B_JID), k1, "two", 3, &why),
+			 KEEP_DUPLICATE);
+	ck_assert_int_eq(router_keep_hold(next, B_JID, strlen(B_JID), k2, "three", 5, &why),
+			 KEEP_KEPT);
+	struct keep_resumed r;
+	ck_assert_int_eq(router_keep_resume(next, B_ID, B_USER, strlen(B_USER), 1, NODE_H2, 9, &r),
+			 0);
+	ck_assert_uint_eq(r.handled, 7);
+	ck_assert_uint_eq(r.sent, 3);
+	ck_assert_uint_eq(r.count, 2);
+	ck_assert_int_eq(r.priority, 5);
+	ck_assert(r.available);
+	ck_assert(memcmp(r.first->data, "two", 3) == 0 && r.first->number == 2);
+	ck_assert(memcmp(r.first->next->data, "three", 5) == 0);
+	/* It waits out the rest of its time there, not a fresh one. */
+	router_keep_free(next);
+	next = router_keep_new(&roomy_keep);
+	router_keep_node_lost(k, NODE_H, 0);
+	router_keep_free(k);
+	k = kept_session(100);
+	router_keep_node_lost(k, NODE_H, 0);
+	router_keep_each_waiting(k, 3000, hand_over, next);
+	router_keep_tick(next, 1000 + 2000 - 1);
+	struct keep_out out;
+	ck_assert(!router_keep_next(next, &out));
+	router_keep_tick(next, 1000 + 2000);
+	ck_assert(router_keep_next(next, &out));
+	ck_assert_int_eq(out.kind, KEEP_OUT_ENDED);
+	ck_assert(!router_keep_next(next, &out));
+	router_keep_free(next);
+	router_keep_free(k);
+}
+END_TEST
+
 Suite *keep_suite(void)
 {
 	Suite *s = suite_create("keep");
@@ -779,6 +845,7 @@ Suite *keep_suite(void)
 	tcase_add_test(scenarios, test_a_resumption_needs_the_user_and_a_possible_h);
 	tcase_add_test(scenarios, test_bounds_and_numbers_out_of_turn);
 	tcase_add_test(scenarios, test_a_jid_bound_afresh_ends_the_waiting_session);
+	tcase_add_test(scenarios, test_a_waiting_session_handed_over_resumes_at_the_next_keeper);
 	suite_add_tcase(s, scenarios);
 	TCase *failovers = tcase_create("failovers");
 	tcase_set_timeout(failovers, 600);
