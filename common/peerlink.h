@@ -63,8 +63,8 @@
  * carry certificate fingerprints; the heartbeat grew twice), never released.
  * 3: rxmpp 0.2.0, the first release under this rule; it speaks only 3.
  * 4: the stanza links' KEEP_ frames (stream management across nodes,
- * router/router_relay_wire.h); a link that agreed on 3 carries none, and a
- * follower whose link to the leader did so keeps its sessions to itself.
+ * router/router_relay_wire.h); a link that agreed on 3 carries none, and
+ * the sessions of the nodes at its ends are not kept by each other.
  *    And the replicated log (elector/elector_wire.h: ELECTOR_WIRE_LOG and
  * after); links of 3 keep 0.2.0's frames, and the cluster's log carries
  * only memberships until every member speaks 4.

@@ -456,6 +456,28 @@ bool router_sm_listener_message(const struct ipc_msg *msg)
 	}
 }
 
+/* Leader: the session resumed by `asker` on `node` is routed there from
+ * now on: what comes for it before that node announces the session goes
+ * there, not to the error path. */
+static void sm_route_to(uint64_t node, uint64_t asker, const struct keep_resumed *r, const char *id)
+{
+	char jid[JID_MAX];
+	memcpy(jid, r->jid, r->jid_len);
+	jid[r->jid_len] = '\0';
+	struct rsession *s =
+	    router_session_add((struct rref){node, asker}, PROTO_SESSION_CLIENT, jid);
+	if (s != NULL) {
+		s->available = r->available;
+		s->priority = r->priority;
+		/* Kept here while a follower holds it; the leader's own are
+		 * opened at a follower by its listener. */
+		if (node != ROUTER_LOCAL)
+			s->sm_id = strdup(id);
+	}
+	log_info("client session %s resumed on node %016" PRIx64 ": %u stanzas sent again", jid,
+		 node == ROUTER_LOCAL ? router_cluster_self() : node, r->count);
+}
+
 /* Leader: a resumption asked here by `node` (ROUTER_LOCAL: this node) for
  * its connection `asker`. */
 void router_sm_resume_here(uint64_t node, uint64_t asker, const struct proto_sm_resume *q,
@@ -482,9 +504,12 @@ void router_sm_resume_here(uint64_t node, uint64_t asker, const struct proto_sm_
 		     item = item->next)
 			sm_to_listener(PROTO_SM_ITEM, asker, item->data, item->len, NULL, 0);
 		/* Held by the leader now: a follower keeps it, once the
-		 * listener opens it again (as it does after a resumption). */
-		if (ok)
+		 * listener opens it again (as it does after a resumption); and
+		 * routed here at once, before the listener announces it. */
+		if (ok) {
+			sm_route_to(ROUTER_LOCAL, asker, &r, q->id);
 			router_keep_end(sm.keep, holder, q->id);
+		}
 		sm_pump();
 		return;
 	}
