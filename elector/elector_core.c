@@ -618,8 +618,12 @@ struct elector *elector_new(const struct elector_options *options, const struct 
 	 * applied again from the snapshot on (the shell rebuilt it). */
 	e->log.unstable = 0;
 	e->log.snap_unstable = false;
-	e->p.commit_index =
-	    boot->commit_index > e->log.snap.index ? boot->commit_index : e->log.snap.index;
+	/* A snapshot is of committed state, but for the stand-in of no term a
+	 * protocol-3 heartbeat leaves (on_v3_heartbeat): not taken as
+	 * committed after a restart either. */
+	e->p.commit_index = boot->commit_index;
+	if (e->log.snap.term != 0 && e->p.commit_index < e->log.snap.index)
+		e->p.commit_index = e->log.snap.index;
 	e->applied = e->log.snap.index;
 	e->applying = e->applied;
 	refresh_config(e);
