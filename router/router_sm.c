@@ -326,8 +326,7 @@ void router_sm_up_link(bool up)
 		sm_of_leader_clear();
 		if (waiting > 0)
 			log_info(
-			    "%zu client sessions of a lost leader handed to the new one, where "
-			    "they wait to be resumed",
+			    "%zu client sessions waiting to be resumed handed to the new leader",
 			    waiting);
 		sm.up_leader = router_cluster_leader_node();
 		sm_to_listener(PROTO_SM_REKEEP, 0, NULL, 0, NULL, 0);

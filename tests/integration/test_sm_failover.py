@@ -12,8 +12,10 @@ every byte seen), so that what it acknowledges and sends again is exact.
 The leader keeps the sessions of followers (router/router_keep.h), a
 follower the leader's: with B on the leader, the follower that kept its
 session either leads next or hands it to the next leader, and the test
-says which.  Last, a session whose client never comes back: the leader
-returns what it kept to its senders when resume_timeout ends."""
+says which.  Then a session that waits while the leader hands its leadership over:
+the old leader hands it to the new one.  Last, a session whose client
+never comes back: the leader returns what it kept to its senders when
+resume_timeout ends."""
 
 import asyncio
 import re
@@ -185,7 +187,7 @@ def keeper_ready(survivors, marks):
 
     wait_until(kept, timeout=20, what="the follower that kept B's session to say so")
     if keeper is not new:
-        keeper.wait_log(r"1 client sessions of a lost leader handed to the new one",
+        keeper.wait_log(r"1 client sessions waiting to be resumed handed to the new leader",
                         start=marks[survivors.index(keeper)], timeout=20)
         return "the follower that kept B's session handed it to the new leader"
     return "the follower that kept B's session leads now"
@@ -315,6 +317,55 @@ def test_b_resumes_on_the_leader_after_its_node_is_killed(node_factory, certs):
 
 def test_b_resumes_after_its_node_the_leader_is_killed(node_factory, certs):
     run_failover(node_factory, certs, b_on_leader=True, resume_on_leader=False)
+
+
+def test_a_waiting_session_goes_to_the_next_leader_of_a_leadership_transfer(node_factory,
+                                                                           certs):
+    """B's node dies; while B's session waits, the leader hands leadership
+    to the other follower (rxmppctl cluster leader): the old leader hands
+    the waiting session to it, and B resumes there with what it had not
+    acknowledged and what came while it was away, each once."""
+    from test_cluster import status
+    from xmpp import login, run
+
+    leader, one, two = cluster_with_accounts(node_factory, certs)
+    b = SmClient(one.certs["ca"], "bob", "bob-pw", "b")
+
+    async def scenario():
+        loop = asyncio.get_event_loop()
+        alice = await login(leader, "alice", "alice-pw", resource="a")
+        await loop.run_in_executor(None, b.connect, one)
+        probe = await login(one, "bob", "bob-pw", resource="probe")
+        await until_reachable(alice, probe, "bob@test.example/probe")
+        await probe.close()
+        for n in range(5):
+            alice.send_message(mto=b.jid, mbody=f"a{n}", mtype="chat")
+        await loop.run_in_executor(None, lambda: wait_until(
+            lambda: len(bodies(b.received, "a")) == 5, timeout=15, what="B's first five"))
+        mark = leader.log_mark()
+        await loop.run_in_executor(None, kill_node, one)
+        await loop.run_in_executor(None, lambda: leader.wait_log(
+            r"lost: 1 client sessions kept here wait to be resumed", start=mark, timeout=20))
+        for n in range(5, 10):
+            alice.send_message(mto=b.jid, mbody=f"a{n}", mtype="chat")
+        out = await loop.run_in_executor(
+            None, lambda: leader.ctl("cluster", "leader", two.cluster_address).stdout)
+        assert "leadership handed over" in out, out
+        await loop.run_in_executor(None, lambda: leader.wait_log(
+            r"1 client sessions waiting to be resumed handed to the new leader", start=mark,
+            timeout=20))
+        assert status(two)["state"] == "LEADER"
+        for n in range(10, 15):
+            alice.send_message(mto=b.jid, mbody=f"a{n}", mtype="chat")
+        await loop.run_in_executor(None, b.resume, two)
+        await loop.run_in_executor(None, lambda: wait_until(
+            lambda: len(bodies(b.received, "a")) >= 15, timeout=20, what="all fifteen"))
+        await asyncio.sleep(1.0)
+        assert bodies(b.received, "a") == numbered("a", 15)
+        b.close()
+        await alice.close()
+
+    run(scenario())
 
 
 def test_a_session_not_resumed_in_time_after_its_node_died_bounces_what_was_kept(
