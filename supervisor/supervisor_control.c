@@ -24,7 +24,11 @@
 #include "supervisor.h"
 
 #define CONTROL_CLIENTS_MAX 16
-#define CONTROL_FRAME_MAX   4096
+/* The largest request: a write for the cluster's state (PROTO_PROPOSE,
+ * PROTO_PROPOSE_MAX bytes of command), with its head and the frame's. */
+#define CONTROL_FRAME_MAX 16384
+_Static_assert(CONTROL_FRAME_MAX >= 16 + sizeof(struct proto_propose) + PROTO_PROPOSE_MAX,
+	       "a PROPOSE fits a control frame");
 
 static struct {
 	int fd;
