@@ -173,6 +173,12 @@ static struct {
 	uint64_t elections_started; /* became candidate (metrics) */
 	uint64_t elections_won;	    /* became leader */
 	bool pumping;
+	/* Writes came in this turn of the loop: one pump before it sleeps
+	 * takes them all (one flush to disk for the batch, not one each). */
+	bool pump_due;
+	/* What the election file holds: a change of the commit index alone
+	 * is not worth its rewrite (the log records it with the entries). */
+	struct elector_persistent saved;
 	struct elector_handover handover;
 	struct elector_replica *replica;
 	struct snapshot_receive receiving[ELECTOR_MEMBERS_MAX];
@@ -761,8 +767,11 @@ static void pump(void)
 		elector_ready(shell.core, &r);
 		/* The election file first: its term and vote are what a restart
 		 * trusts (elector_replica.h); then the snapshot and the entries. */
-		if ((r.persist && elector_state_save(shell.cfg.state_directory, &r.state, why,
-						     sizeof(why)) == -1) ||
+		struct elector_persistent commit_only = shell.saved;
+		commit_only.commit_index = r.state.commit_index;
+		bool rewrite = r.persist && memcmp(&commit_only, &r.state, sizeof(r.state)) != 0;
+		if ((rewrite && elector_state_save(shell.cfg.state_directory, &r.state, why,
+						   sizeof(why)) == -1) ||
 		    elector_replica_persist(shell.replica, &r, why, sizeof(why)) == -1) {
 			/* The supervisor restarts us once the folder takes a write again. */
 			log_warnx("cannot persist the election state (%s); stopping rather than "
@@ -770,6 +779,8 @@ static void pump(void)
 				  why);
 			exit(PROC_EXIT_STORAGE);
 		}
+		if (rewrite)
+			shell.saved = r.state;
 		for (size_t i = 0; i < r.msg_count; i++)
 			send_msg(&r.msgs[i]);
 		apply_committed(&r);
@@ -1127,9 +1138,14 @@ static void on_core_msg(struct peerlink *l, void *arg, struct elector_wire_msg *
 	}
 	heard_from(l);
 	maybe_bind(remote->node_id, peerlink_fingerprint(l));
+	if (x == NULL) {
+		/* The messages of this turn share one pump (one flush to disk). */
+		shell.pump_due = true;
+		return;
+	}
+	/* The snapshot's bytes are ours until the core took them. */
 	pump();
-	if (x != NULL)
-		receiving_end(x); /* installed (pump) or refused by the core */
+	receiving_end(x);
 }
 
 static void link_message(struct peerlink *l, const struct ipc_msg *msg, void *arg)
@@ -1167,7 +1183,7 @@ static void link_message(struct peerlink *l, const struct ipc_msg *msg, void *ar
 		struct elector_write_env env = write_env();
 		elector_write_propose(&env, remote->node_id, m.u.propose.request, m.bytes,
 				      m.u.propose.len);
-		pump();
+		shell.pump_due = true;
 		return;
 	}
 	case ELECTOR_WIRE_PROPOSE_REPLY: {
@@ -1278,7 +1294,19 @@ void elector_io_propose(uint64_t token, const uint8_t *command, size_t len)
 	}
 	struct elector_write_env env = write_env();
 	elector_write_propose(&env, 0, token, command, len);
+	shell.pump_due = true;
+}
+
+/* Before the loop sleeps, in the first phase: the messages a pump queues
+ * on peer links leave with that phase's flush. */
+static bool pump_hook(struct ev_loop *loop, void *arg)
+{
+	(void)loop, (void)arg;
+	if (!shell.pump_due)
+		return false;
+	shell.pump_due = false;
 	pump();
+	return true;
 }
 
 static const char *request_name(void)
@@ -1801,6 +1829,7 @@ int elector_io_configure(const struct config *cfg, bool first, char *why, size_t
 	    .election_ticks_max = cfg->cluster.election_timeout_max_ms / TICK_MS,
 	    .seed = shell.id ^ (uint64_t)getpid() ^ (uint64_t)now_ms(),
 	};
+	shell.saved = state;
 	struct elector_boot boot;
 	shell.replica = elector_replica_open(cfg->state_directory, cfg->cluster.snapshot_entries,
 					     &state, &boot, why, why_size);
@@ -1821,6 +1850,10 @@ int elector_io_configure(const struct config *cfg, bool first, char *why, size_t
 		 state.term, state.config.count);
 	shell.started_ms = now_ms();
 	shell.ticker = ev_timer_add(shell.loop, TICK_MS, on_tick, NULL);
+	if (ev_hook_add(shell.loop, EV_PHASE_STREAMS, pump_hook, NULL) == -1) {
+		snprintf(why, why_size, "out of memory");
+		return -1;
+	}
 	return 0;
 }
 

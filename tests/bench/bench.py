@@ -71,7 +71,8 @@ def write_ticket_key(directory):
     return path
 
 
-def start_node(directory, certs, cluster_port=None, component_tls="direct", ticket_key=None):
+def start_node(directory, certs, cluster_port=None, component_tls="direct", ticket_key=None,
+               accounts_from=None):
     extra = LIMITS
     if cluster_port:
         extra += (f"cluster:\n  enabled: true\n  port: {cluster_port}\n"
@@ -84,8 +85,15 @@ def start_node(directory, certs, cluster_port=None, component_tls="direct", tick
     if ticket_key:
         text = text.replace("\ntls:\n", f"\ntls:\n  ticket_key: {ticket_key}\n")
     node.write_config(text=text)
-    for i in range(ACCOUNTS):
-        node.add_user(f"bench{i}", PASSWORD)
+    if accounts_from:
+        # The same keys as that node's: merged as identical when it joins
+        # (accounts are the cluster's state; the same names added here
+        # would get other salts, and a join refuses keys that differ).
+        os.makedirs(os.path.join(directory, "state"), exist_ok=True)
+        shutil.copy(accounts_from, os.path.join(directory, "state", "accounts"))
+    else:
+        for i in range(ACCOUNTS):
+            node.add_user(f"bench{i}", PASSWORD)
     node.write_bridges({f"cb{i}": BRIDGE_SECRET for i in range(BRIDGES)})
     node.start(wait_ready=False)
     wait_until(lambda: ready(node), timeout=60, interval=0.1, what="the node to be ready")
@@ -142,8 +150,10 @@ def cluster_runs(tmp, certs, storm=STORM, relogin_concurrency=RELOGIN_CONCURRENC
     try:
         for i in range(3):
             os.makedirs(os.path.join(directory, str(i)))
-            nodes.append(start_node(os.path.join(directory, str(i)), certs,
-                                    cluster_port=free_port(span=2), ticket_key=ticket_key))
+            nodes.append(start_node(
+                os.path.join(directory, str(i)), certs, cluster_port=free_port(span=2),
+                ticket_key=ticket_key,
+                accounts_from=os.path.join(nodes[0].dir, "state", "accounts") if nodes else None))
         first = nodes[0]
         first.ctl("cluster", "initialize")
         address = f"127.0.0.1:{first.cluster_port}"

@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -42,7 +43,7 @@ def cluster_config(heartbeat, timeout_min, timeout_max, certs, port):
             f"  election_timeout_max: {timeout_max}\n")
 
 
-def start(directory, certs, settings):
+def start(directory, certs, settings, accounts_from=None):
     node = bench.Node(directory, certs)
     node.cluster_port = free_port(span=2)
     # Info level: the leader changes are logged at info and warning.
@@ -54,8 +55,13 @@ def start(directory, certs, settings):
                       cluster_config(*settings, certs, node.cluster_port))
     text = open(node.config).read().replace("listen:\n", "listen:\n  component_tls: direct\n")
     node.write_config(text=text)
-    for i in range(bench.ACCOUNTS):
-        node.add_user(f"bench{i}", bench.PASSWORD)
+    if accounts_from:
+        # Node 0's keys: merged as identical when this node joins.
+        os.makedirs(os.path.join(directory, "state"), exist_ok=True)
+        shutil.copy(accounts_from, os.path.join(directory, "state", "accounts"))
+    else:
+        for i in range(bench.ACCOUNTS):
+            node.add_user(f"bench{i}", bench.PASSWORD)
     node.write_bridges({f"cb{i}": bench.BRIDGE_SECRET for i in range(bench.BRIDGES)})
     node.start(wait_ready=False)
     wait_until(lambda: bench.ready(node), timeout=60, interval=0.1, what="the node to be ready")
@@ -85,7 +91,9 @@ def main():
         try:
             for i in range(3):
                 os.makedirs(os.path.join(tmp, str(i)))
-                nodes.append(start(os.path.join(tmp, str(i)), certs, settings))
+                nodes.append(start(
+                    os.path.join(tmp, str(i)), certs, settings,
+                    os.path.join(nodes[0].dir, "state", "accounts") if nodes else None))
             nodes[0].ctl("cluster", "initialize")
             for node in nodes[1:]:
                 node.ctl("cluster", "join", f"127.0.0.1:{nodes[0].cluster_port}")
