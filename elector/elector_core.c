@@ -1136,11 +1136,21 @@ int elector_initialize(struct elector *e, const char *address,
 }
 
 /* Not while leadership is being handed over: the target must be up to
- * date when it campaigns (thesis 3.10). */
-static bool change_allowed(const struct elector *e)
+ * date when it campaigns (thesis 3.10).  Not before an entry of this
+ * leader's term is committed (its first, the NOOP): a membership one
+ * change away from the committed one, appended by a leader before and
+ * not committed, may still be in other logs, and the majorities of that
+ * one and of a change made now need not overlap (Ongaro, raft-dev 2015:
+ * the single-server change bug). */
+bool elector_change_allowed(const struct elector *e)
 {
 	return e->role == ELECTOR_LEADER && e->p.commit_index >= e->p.config.index &&
-	       e->transferee == ELECTOR_NONE;
+	       term_at(e, e->p.commit_index) == e->p.term && e->transferee == ELECTOR_NONE;
+}
+
+static bool change_allowed(const struct elector *e)
+{
+	return elector_change_allowed(e);
 }
 
 int elector_propose_add(struct elector *e, uint64_t id, const char *address,

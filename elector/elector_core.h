@@ -326,6 +326,11 @@ int elector_initialize(struct elector *e, const char *address,
 int elector_propose_add(struct elector *e, uint64_t id, const char *address,
 			const uint8_t fingerprint[ELECTOR_FINGERPRINT_SIZE]);
 int elector_propose_remove(struct elector *e, uint64_t id);
+/* Whether a membership change may start now: this node leads, the latest
+ * membership is committed, so is an entry of this leader's own term (a
+ * new leader's first), and no transfer is under way.  When it may not,
+ * the shell answers "pending", not "refused". */
+bool elector_change_allowed(const struct elector *e);
 
 /* A peer link to member `id` closed (FIN or RST); see above.  Whether the
  * member was heard lately is the core's business: nothing for a leader,

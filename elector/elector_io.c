@@ -837,6 +837,8 @@ static uint32_t apply_change(const struct elector_change *change, const uint8_t 
 	const struct elector_config *c = elector_config(shell.core);
 	/* Entries of the state machine may follow the membership's. */
 	bool committed = elector_commit_index(shell.core) >= c->index;
+	/* A change may start once an entry of this leader's term commits too. */
+	bool can_change = elector_change_allowed(shell.core);
 	const struct elector_member *m = member_of(change->node_id);
 	*text = "";
 	if (change->op == ELECTOR_CHANGE_LEADER) {
@@ -860,7 +862,7 @@ static uint32_t apply_change(const struct elector_change *change, const uint8_t 
 		    m != NULL && memcmp(m->fingerprint, fingerprint, ELECTOR_FINGERPRINT_SIZE) == 0;
 		if (same_cert && strcmp(m->address, change->address) == 0)
 			return committed ? ELECTOR_CHANGE_DONE : ELECTOR_CHANGE_PENDING;
-		if (!committed)
+		if (!can_change)
 			return ELECTOR_CHANGE_PENDING;
 		/* A node that was reset comes back with a new id at its old address
 		 * (and with its certificate): its old entry goes first, so the
@@ -910,7 +912,7 @@ static uint32_t apply_change(const struct elector_change *change, const uint8_t 
 			return ELECTOR_CHANGE_DONE;
 		}
 	}
-	if (!committed)
+	if (!can_change)
 		return ELECTOR_CHANGE_PENDING;
 	if (elector_propose_remove(shell.core, change->node_id) == -1) {
 		*text = "the last member cannot be removed; disable the cluster instead";
