@@ -169,7 +169,8 @@ def main():
         commands = [merge(names[i:i + 50]) for i in range(0, len(names), 50)]
         seconds, lat, failed = stream(leader, commands, 15)
         results["merge of 50 accounts, 15 at a time"] = {
-            "accounts/s": round(args.accounts / seconds), "not applied": len(failed)}
+            "accounts/s": round(args.accounts / seconds), "not applied": len(failed),
+            "why": sorted({text for _, text in failed})[:3]}
         print(results["merge of 50 accounts, 15 at a time"], flush=True)
         mark = leader.log_mark()
         control = Control(leader)
