@@ -160,6 +160,7 @@ static int append_entry(struct elector *e, uint64_t term, uint32_t type, const u
 {
 	if (elector_log_append(&e->log, term, type, data, len) == -1)
 		return -1;
+	e->data_seen |= type == ELECTOR_ENTRY_DATA;
 	/* A membership is in effect once appended (thesis 4.1). */
 	if (type == ELECTOR_ENTRY_CONFIG)
 		elector_log_config_of(entry_at(e, last_index(e)), &e->p.config);
@@ -618,6 +619,7 @@ struct elector *elector_new(const struct elector_options *options, const struct 
 	 * applied again from the snapshot on (the shell rebuilt it). */
 	e->log.unstable = 0;
 	e->log.snap_unstable = false;
+	e->data_seen |= boot->snapshot.len > 0 && !boot->snapshot.membership_only;
 	/* A snapshot is of committed state, but for the stand-in of no term a
 	 * protocol-3 heartbeat leaves (on_v3_heartbeat): not taken as
 	 * committed after a restart either. */
@@ -799,6 +801,13 @@ static void on_v3_heartbeat(struct elector *e, const struct elector_msg *m)
 		reply(e, m, 0);
 		return;
 	}
+	/* Once commands exist, a protocol-3 heartbeat cannot stand for them:
+	 * wait for a leader of protocol 4 (0.2.0 members are not to be
+	 * admitted then; README, upgrading). */
+	if (e->data_seen) {
+		reply(e, m, 0);
+		return;
+	}
 	bool held = at <= last_index(e) && term_at(e, at) == term;
 	if (!held && at <= e->p.commit_index) {
 		reply(e, m, 0); /* would undo a committed entry: not from a leader */
@@ -859,8 +868,16 @@ static void on_snapshot(struct elector *e, const struct elector_msg *m)
 		reply(e, m, s->index);
 		return;
 	}
-	if (elector_log_snapshot(&e->log, s, true) == -1)
+	/* The membership's entry is the snapshot's at the latest (a decoder
+	 * may leave it unset). */
+	struct elector_snapshot taken = *s;
+	if (taken.config.index == 0 || taken.config.index > taken.index) {
+		taken.config.index = taken.index;
+		taken.config.term = taken.term;
+	}
+	if (elector_log_snapshot(&e->log, &taken, true) == -1)
 		return;
+	e->data_seen |= taken.len > 0;
 	e->p.commit_index = s->index;
 	e->applied = s->index;
 	e->applying = s->index;
@@ -904,6 +921,10 @@ static uint64_t reply_match(const struct elector *e, const struct elector_msg *m
 {
 	if (m->flags & ELECTOR_MSG_LOG)
 		return m->flags & ELECTOR_MSG_REJECT ? 0 : m->prev_index;
+	/* A member of protocol 3 holds memberships only: once commands
+	 * exist it holds no log the leader may count. */
+	if (e->data_seen)
+		return 0;
 	if (m->last_index <= last_index(e) && m->last_index >= e->log.snap.index &&
 	    term_at(e, m->last_index) == m->last_term)
 		return m->last_index;
@@ -1244,6 +1265,7 @@ int elector_compact(struct elector *e, uint64_t index, const uint8_t *data, size
 	struct elector_snapshot s = {
 	    .index = index, .term = term_at(e, index), .data = data, .len = len};
 	config_at(e, index, &s.config);
+	e->data_seen |= len > 0;
 	return elector_log_snapshot(&e->log, &s, false);
 }
 

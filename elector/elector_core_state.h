@@ -57,6 +57,9 @@ struct elector {
 	struct elector_persistent p;
 	struct elector_persistent told; /* as handed out last */
 	bool compat;
+	/* The log or the state machine held a DATA entry: from then on a
+	 * protocol-3 member's word moves nothing (on_v3_heartbeat). */
+	bool data_seen;
 	struct elector_log log; /* the snapshot and the entries after it */
 	uint64_t applied;	/* handed out to apply and advanced */
 	uint64_t applying;	/* handed out by the last elector_ready */

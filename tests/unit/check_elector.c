@@ -849,6 +849,40 @@ START_TEST(test_malformed_append_is_refused)
 }
 END_TEST
 
+/* Once commands exist, a protocol-3 member's reply (its membership entry)
+ * does not count as holding the log: 0.2.0 holds memberships only.  The
+ * leader with node 2 cut off removes it; node 3's protocol-3 reply naming
+ * the new membership entry commits nothing.  (Review of issue 15.) */
+START_TEST(test_protocol3_reply_does_not_count_once_commands_exist)
+{
+	struct elector *nodes[3];
+	scenario_three(nodes);
+	int li = scenario_leader_index(nodes, 3);
+	struct elector *leader = nodes[li];
+	uint64_t index, term;
+	const char *why;
+	ck_assert_int_eq(elector_propose(leader, (const uint8_t *)"a", 1, &index, &term, &why), 0);
+	scenario_run(nodes, 3, 3);
+	ck_assert_uint_eq(elector_commit_index(leader), index);
+	elector_set_compat(leader, true);
+	int gone = (li + 1) % 3, v3 = (li + 2) % 3;
+	ck_assert_int_eq(elector_propose_remove(leader, (uint64_t)gone + 1), 0);
+	uint64_t change = elector_last_index(leader);
+	static struct elector_msg r;
+	r = (struct elector_msg){.type = ELECTOR_MSG_APPEND_REPLY,
+				 .from = (uint64_t)v3 + 1,
+				 .to = (uint64_t)li + 1,
+				 .term = elector_term(leader),
+				 .last_index = change,
+				 .last_term = elector_term(leader),
+				 .commit_index = index};
+	ck_assert_int_eq(elector_step(leader, &r, cert_of((uint64_t)v3 + 1), &why), 0);
+	ck_assert_uint_lt(elector_commit_index(leader), change);
+	for (int i = 0; i < 3; i++)
+		elector_free(nodes[i]);
+}
+END_TEST
+
 Suite *elector_suite(void)
 {
 	Suite *s = suite_create("elector");
@@ -863,6 +897,7 @@ Suite *elector_suite(void)
 	tcase_add_test(tc, test_leader_cut_off_steps_down);
 	tcase_add_test(tc, test_impostor_changes_nothing);
 	tcase_add_test(tc, test_malformed_append_is_refused);
+	tcase_add_test(tc, test_protocol3_reply_does_not_count_once_commands_exist);
 	tcase_add_test(tc, test_unbound_member_is_bound_once);
 	tcase_add_test(tc, test_crash_noticed_by_closed_links);
 	tcase_add_test(tc, test_link_flap_deposes_nobody);

@@ -51,12 +51,9 @@ void elector_testkit_disk_seed(struct elector_testkit_disk *d, const struct elec
 	d->snapshot.index = config->index;
 	d->snapshot.config = *config;
 	d->commit_index = config->index;
-	/* The machine stood at 0 then. */
-	struct elector_testkit_machine zero = {.applied = config->index};
-	uint8_t bytes[16];
-	elector_testkit_machine_bytes(&zero, bytes);
-	d->snapshot.data = dup_bytes(bytes, sizeof(bytes));
-	d->snapshot.len = sizeof(bytes);
+	/* A machine without state: no bytes (as the shell writes it). */
+	d->snapshot.data = NULL;
+	d->snapshot.len = 0;
 }
 
 static void disk_append(struct elector_testkit_disk *d, const struct elector_entry *x)
@@ -98,8 +95,10 @@ void elector_testkit_install(struct elector_testkit_node *n, const struct electo
 		n->machine.applied = s->index;
 		return;
 	}
-	struct elector_testkit_machine m = {0};
+	struct elector_testkit_machine m = {.applied = s->index};
 	for (size_t i = 0; i < 8 && s->len == 16; i++) {
+		if (i == 0)
+			m.applied = 0;
 		m.applied |= (uint64_t)s->data[i] << (8 * i);
 		m.hash |= (uint64_t)s->data[8 + i] << (8 * i);
 	}
@@ -161,8 +160,10 @@ bool elector_testkit_compact(struct elector_testkit_node *n)
 {
 	uint8_t bytes[16];
 	elector_testkit_machine_bytes(&n->machine, bytes);
+	/* A machine without state (no DATA applied yet) writes no bytes. */
+	size_t len = n->machine.hash != 0 ? sizeof(bytes) : 0;
 	if (n->machine.applied != elector_applied_index(n->e) ||
-	    elector_compact(n->e, n->machine.applied, bytes, sizeof(bytes)) == -1)
+	    elector_compact(n->e, n->machine.applied, bytes, len) == -1)
 		return false;
 	struct elector_testkit_disk *d = &n->disk;
 	const struct elector_snapshot *s = elector_snapshot(n->e);
