@@ -1265,8 +1265,19 @@ static void write_name(uint64_t id, char *out, size_t size)
 	snprintf(out, size, "%016" PRIx64 " at %s", id, m != NULL ? m->address : "?");
 }
 
+/* A member counts for a write when a link to it is up and it was heard
+ * within an election timeout: on the leader by the core's count of ticks
+ * (a loop that stalled on its own work, writing a large snapshot or
+ * accounts file, has not stopped hearing its followers: their messages
+ * wait in the sockets), elsewhere by the clock. */
 static bool write_heard(uint64_t id)
 {
+	struct out_link *out = out_for(id);
+	if ((out == NULL || !out->up) && in_link_of(id) == NULL)
+		return false;
+	if (elector_role(shell.core) == ELECTOR_LEADER)
+		return elector_silence(shell.core, id) <
+		       shell.cfg.cluster.election_timeout_min_ms / TICK_MS;
 	return heard_ago(id) < shell.cfg.cluster.election_timeout_min_ms;
 }
 
