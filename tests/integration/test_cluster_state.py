@@ -127,6 +127,21 @@ def test_reset_forgets_the_copy_of_the_cluster_state(node_factory, certs):
         assert not os.path.exists(os.path.join(node.dir, "state", name))
 
 
+def test_initialize_seeds_more_accounts_than_one_small_request_holds(node_factory, certs):
+    """40 accounts make a MERGE of more than 4 KiB: the control socket took
+    no request that large, closed the connection, and the accounts stayed
+    out of the cluster's state."""
+    node = cluster_node(node_factory, certs)
+    names = [f"user{i}" for i in range(40)]
+    for name in names:
+        node.add_user(name, "same-pw")
+    node.start()
+    result = node.ctl("cluster", "initialize", check=False)
+    assert result.returncode == 0, result.stderr
+    assert "merged this node's 40 accounts" in result.stdout
+    assert sorted(node.ctl("user", "list").stdout.split()) == sorted(names)
+
+
 # ---- end to end, three real nodes, through the elector's write path ----
 
 
