@@ -23,6 +23,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
+sys.path.insert(0, os.path.dirname(__file__))
+import cluster_state  # noqa: E402
 from certs import make_server_certs  # noqa: E402
 from rxmpp_node import BUILD, Node, free_port, wait_until  # noqa: E402
 
@@ -72,11 +74,13 @@ def write_ticket_key(directory):
 
 
 def start_node(directory, certs, cluster_port=None, component_tls="direct", ticket_key=None,
-               accounts_from=None):
+               accounts_from=None, cluster_extra=""):
+    """`cluster_extra`: more lines of the cluster: section."""
     extra = LIMITS
     if cluster_port:
         extra += (f"cluster:\n  enabled: true\n  port: {cluster_port}\n"
-                  f"  trust_bundle: {certs['ca']}\n  peer_names: [test.example]\n")
+                  f"  trust_bundle: {certs['ca']}\n  peer_names: [test.example]\n"
+                  + cluster_extra)
     node = Node(directory, certs)
     node.cluster_port = cluster_port
     node.write_config(log_level="warning", extra=extra)
@@ -227,6 +231,9 @@ def main():
     parser.add_argument("--only", action="append", metavar="NAME",
                         help="run only this one-node scenario (by its name, e.g. "
                         "'chat 1000 users'; repeatable; implies --no-cluster)")
+    parser.add_argument("--no-state", action="store_true",
+                        help="skip the cluster's replicated state (tests/bench/cluster_state.py: "
+                        "committed writes/s, user add to log-in elsewhere, snapshot install)")
     parser.add_argument("--failover-only", action="store_true",
                         help="of the cluster scenarios, only the failover (implies --no-single)")
     parser.add_argument("--no-resume", action="store_true",
@@ -246,6 +253,12 @@ def main():
             if not args.no_cluster and not args.only:
                 figures.update(cluster_runs(tmp, certs, args.storm, args.relogin_concurrency,
                                             args.failover_only, not args.no_resume))
+            if not args.no_cluster and not args.only and not args.failover_only \
+                    and not args.no_state:
+                # Only the numbers: the table takes their medians.
+                for name, values in cluster_state.run(tmp, certs).items():
+                    figures[name] = {k: v for k, v in values.items()
+                                     if isinstance(v, (int, float))}
             runs.append(figures)
     print_table(summarize(runs), len(runs))
     print(f"\n{len(runs)} run(s) in {time.monotonic() - started:.0f} s")

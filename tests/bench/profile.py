@@ -85,9 +85,13 @@ def top_functions(files, base_files, per, count=14):
     return [(n / per, 100.0 * n / total if total else 0, name) for name, n in rows]
 
 
-def run(tmp, certs, pairs, seconds, logins=0, resume=False, chat_args=("--window", "8")):
+def run(tmp, certs, pairs, seconds, logins=0, resume=False, chat_args=("--window", "8"),
+        cluster=False):
     """Messages routed and each process's instruction counts; with logins,
-    that many log-ins and no messages, the generator counted too."""
+    that many log-ins and no messages, the generator counted too.  With
+    cluster, the node first makes itself a one-node cluster holding the
+    cluster's state (issue 15): its accounts are then the ones its elector
+    applied from the log, read locally as before."""
     tag = f"{seconds}-{logins}"
     out = os.path.join(tmp, f"callgrind-{tag}")
     os.makedirs(out)
@@ -95,7 +99,11 @@ def run(tmp, certs, pairs, seconds, logins=0, resume=False, chat_args=("--window
     os.makedirs(node_dir)
     bin_dir = profiled_bin(node_dir, out)
     node = bench.Node(node_dir, certs, bin_dir=bin_dir)
-    node.write_config(log_level="warning", extra=bench.LIMITS)
+    extra = bench.LIMITS
+    if cluster:
+        extra += (f"cluster:\n  enabled: true\n  port: {bench.free_port(span=2)}\n"
+                  f"  trust_bundle: {certs['ca']}\n  peer_names: [test.example]\n")
+    node.write_config(log_level="warning", extra=extra)
     if resume:
         text = open(node.config).read().replace(
             "\ntls:\n", f"\ntls:\n  ticket_key: {bench.write_ticket_key(node_dir)}\n")
@@ -106,6 +114,8 @@ def run(tmp, certs, pairs, seconds, logins=0, resume=False, chat_args=("--window
     try:
         bench.wait_until(lambda: bench.ready(node), timeout=120, interval=0.2,
                          what="the node under callgrind")
+        if cluster:
+            node.ctl("cluster", "initialize")
         if logins:
             generator = os.path.join(out, "rxmpp-load.out")
             command = bench.load_command(
@@ -145,6 +155,9 @@ def main():
                         help="with --logins: each client logs in twice, the second time "
                         "resuming its TLS session (the node has a tls.ticket_key): the "
                         "figures are then a full and a resumed log-in together")
+    parser.add_argument("--cluster", action="store_true",
+                        help="the node is a one-node cluster that holds the cluster's "
+                        "state (its accounts come through the elector's log)")
     parser.add_argument("--keep", metavar="DIR",
                         help="run in DIR (new) and keep the callgrind files there, "
                         "for callgrind_annotate --tree=caller")
@@ -155,8 +168,9 @@ def main():
           else tempfile.TemporaryDirectory(prefix="rxmpp-profile-")) as tmp:
         certs = make_server_certs(os.path.join(tmp, "certs"))
         if args.logins:
-            _, base = run(tmp, certs, 0, 0, args.logins, args.resume)
-            _, counts = run(tmp, certs, 0, 0, 2 * args.logins, args.resume)
+            _, base = run(tmp, certs, 0, 0, args.logins, args.resume, cluster=args.cluster)
+            _, counts = run(tmp, certs, 0, 0, 2 * args.logins, args.resume,
+                            cluster=args.cluster)
             report = {"logins": args.logins}
             for name, (total, files) in counts.items():
                 report[name] = (total - base[name][0]) / args.logins
