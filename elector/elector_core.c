@@ -830,11 +830,15 @@ static void on_v3_heartbeat(struct elector *e, const struct elector_msg *m)
 	}
 	if (!held) {
 		truncate_from(e, at);
-		/* Memberships before it missed (a node that joins misses them
-		 * all): a membership-only snapshot of what this node had
-		 * committed stands before it, of no term (no entry of a leader
-		 * matches it) and not taken as committed. */
-		if (last_index(e) + 1 < at) {
+		/* What stands before it must be what this node committed: an
+		 * uncommitted entry there may be another leader's, and with
+		 * the leader's entry after it, it would win elections without
+		 * the entries committed in its place (leader completeness).
+		 * Memberships before it missed or not known committed (a node
+		 * that joins misses them all): a membership-only snapshot of
+		 * what this node had committed stands before it, of no term (no
+		 * entry of a leader matches it) and not taken as committed. */
+		if (last_index(e) + 1 < at || at - 1 > e->p.commit_index) {
 			struct elector_snapshot base = {
 			    .index = at - 1, .config = e->p.committed, .membership_only = true};
 			base.config.index = at - 1;
