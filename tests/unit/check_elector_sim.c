@@ -80,6 +80,10 @@ struct sim {
 	uint64_t leader_of_term[4096];
 	uint64_t removed; /* the member the leader removed; 0: none yet */
 	int v3;		  /* the node that speaks protocol 3 (0.2.0); -1: none */
+	/* Membership churn: the last node starts outside the membership, and
+	 * leaders add and remove members at random amid the chaos (only the
+	 * safety invariants are checked then). */
+	bool churn;
 	uint64_t delivered[SIM_NODES_MAX][SIM_NODES_MAX];
 	enum elector_role role[SIM_NODES_MAX];
 	struct seen_entry seen[1u << TABLE_BITS];
@@ -361,7 +365,7 @@ static void sim_drain(struct sim *s, int i)
 		if (d->commit_index > last)
 			sim_fail(s, "commit index past the log's end");
 		sim_note_commit(s, i, old_commit, d->commit_index);
-		if (elector_removed(node->e) && node->id != s->removed)
+		if (!s->churn && elector_removed(node->e) && node->id != s->removed)
 			sim_fail(s, "a node holds itself removed that no leader removed");
 		if (elector_removed(node->e)) {
 			if (r.role != ELECTOR_FOLLOWER)
@@ -442,7 +446,7 @@ static void sim_step(struct sim *s)
 			/* A member removed may speak before it knows: it is no member. */
 			int taken = elector_step(s->nodes[to].e, msg.m,
 						 elector_testkit_cert(msg.m->from), &why);
-			if (taken == -1 && msg.m->from != s->removed)
+			if (taken == -1 && msg.m->from != s->removed && !s->churn)
 				sim_fail(s, "a member's own message refused");
 			if (taken == 0)
 				s->delivered[from][to] = s->now;
@@ -463,6 +467,10 @@ static void sim_impostor(struct sim *s)
 	if (!s->nodes[to].up)
 		return;
 	struct elector *e = s->nodes[to].e;
+	/* A node that knows no membership yet takes the first leader's word
+	 * that lists it with its certificate: that is how it joins. */
+	if (elector_config(e)->count == 0)
+		return;
 	static const uint32_t types[] = {ELECTOR_MSG_APPEND, ELECTOR_MSG_VOTE, ELECTOR_MSG_PRE_VOTE,
 					 ELECTOR_MSG_VOTE_REPLY, ELECTOR_MSG_APPEND_REPLY};
 	static struct elector_msg m;
@@ -512,6 +520,27 @@ static void sim_remove_one(struct sim *s)
 	}
 }
 
+/* Churn: the leader adds a node that is not a member, or removes a
+ * member other than itself (three at least stay). */
+static void sim_churn(struct sim *s)
+{
+	int l = sim_leader(s);
+	if (l < 0)
+		return;
+	struct elector *e = s->nodes[l].e;
+	int j = (int)(sim_random(s) % (uint64_t)s->n);
+	const struct elector_config *c = elector_config(e);
+	bool is_member = false;
+	for (uint32_t k = 0; k < c->count; k++)
+		is_member |= c->members[k].id == s->nodes[j].id;
+	struct elector_member m;
+	elector_testkit_member(s->nodes[j].id, &m);
+	int rc = is_member ? (j != l && c->count > 3 ? elector_propose_remove(e, m.id) : -1)
+			   : elector_propose_add(e, m.id, m.address, m.fingerprint);
+	if (rc == 0)
+		sim_drain(s, l);
+}
+
 static void sim_connect_all(struct sim *s)
 {
 	for (int a = 0; a < s->n; a++)
@@ -530,22 +559,26 @@ static void sim_partition(struct sim *s)
 			s->link[a][b] = side[a] == side[b] || sim_random(s) % 10 == 0;
 }
 
-static void sim_init(struct sim *s, int n, uint64_t seed, int v3)
+static void sim_init(struct sim *s, int n, uint64_t seed, int v3, bool churn)
 {
 	memset(s, 0, sizeof(*s));
 	s->n = n;
 	s->v3 = v3;
+	s->churn = churn;
 	s->seed = seed;
 	s->rng = seed * 2654435761u + 1;
 	s->max_delay = 1 + (unsigned)(sim_random(s) % 8);
 	s->loss_percent = (unsigned)(sim_random(s) % 20);
-	struct elector_config config = {.index = 1, .term = 1, .count = (uint32_t)n};
+	int members = churn ? n - 1 : n;
+	struct elector_config config = {.index = 1, .term = 1, .count = (uint32_t)members};
 	for (int i = 0; i < n; i++) {
 		s->nodes[i].id = 100 + (uint64_t)i;
-		elector_testkit_member(s->nodes[i].id, &config.members[i]);
+		if (i < members)
+			elector_testkit_member(s->nodes[i].id, &config.members[i]);
 	}
 	for (int i = 0; i < n; i++) {
-		elector_testkit_disk_seed(&s->nodes[i].disk, &config);
+		if (i < members)
+			elector_testkit_disk_seed(&s->nodes[i].disk, &config);
 		sim_boot(s, i);
 	}
 	sim_connect_all(s);
@@ -678,12 +711,12 @@ static void sim_rejoin(struct sim *s, int at, struct sim_totals *totals)
 }
 
 /* One schedule: chaos, then healing. */
-static void sim_run(int n, int v3, uint64_t seed, char *failure, size_t failure_size,
+static void sim_run(int n, int v3, bool churn, uint64_t seed, char *failure, size_t failure_size,
 		    struct sim_totals *totals)
 {
 	struct sim *s = calloc(1, sizeof(*s));
 	ck_assert_ptr_nonnull(s);
-	sim_init(s, n, seed, v3);
+	sim_init(s, n, seed, v3, churn);
 	for (int t = 0; t < 3000 && s->failure[0] == '\0'; t++) {
 		uint64_t r = sim_random(s) % 1000;
 		if (r < 3) {
@@ -702,6 +735,8 @@ static void sim_run(int n, int v3, uint64_t seed, char *failure, size_t failure_
 			sim_flap(s);
 		} else if (r < 42) {
 			sim_transfer(s);
+		} else if (r < 44 && churn) {
+			sim_churn(s);
 		} else if (r < 44 && n == 5 && s->removed == 0) {
 			sim_remove_one(s);
 		} else if (r < 90) {
@@ -715,6 +750,18 @@ static void sim_run(int n, int v3, uint64_t seed, char *failure, size_t failure_
 	for (int i = 0; i < n; i++) {
 		if (!s->nodes[i].up)
 			sim_boot(s, i);
+	}
+	/* Churn: safety only, through a healed stretch too. */
+	for (int t = 0; churn && t < 10 * ELECTION_MAX && s->failure[0] == '\0'; t++)
+		sim_step(s);
+	if (churn) {
+		totals->proposals += s->proposals;
+		totals->compactions += s->compactions;
+		totals->snapshots += s->snapshots_installed;
+		snprintf(failure, failure_size, "%s", s->failure);
+		sim_free(s);
+		free(s);
+		return;
 	}
 	uint64_t healed = s->now, took = 0;
 	const uint64_t bound = 40 * ELECTION_MAX;
@@ -768,29 +815,35 @@ static unsigned schedules(unsigned fallback)
 	return env != NULL ? (unsigned)strtoul(env, NULL, 10) : fallback;
 }
 
-static void run_many(int n, int v3, unsigned count)
+static void run_many(int n, int v3, bool churn, unsigned count)
 {
 	const char *only = getenv("ELECTOR_SEED");
 	struct sim_totals totals = {0};
 	char failure[256];
 	for (unsigned k = 0; k < count; k++) {
 		uint64_t seed = only != NULL ? strtoull(only, NULL, 10)
-					     : 1000003ull * k + (uint64_t)n + (v3 >= 0 ? 7 : 0);
-		sim_run(n, v3, seed, failure, sizeof(failure), &totals);
+					     : 1000003ull * k + (uint64_t)n + (v3 >= 0 ? 7 : 0) +
+						   (churn ? 11 : 0);
+		sim_run(n, v3, churn, seed, failure, sizeof(failure), &totals);
 		ck_assert_msg(failure[0] == '\0', "%d nodes%s: %s (replay: ELECTOR_SEED=%llu)", n,
-			      v3 >= 0 ? " with a protocol-3 member" : "", failure,
-			      (unsigned long long)seed);
+			      v3 >= 0 ? " with a protocol-3 member"
+			      : churn ? " with churn"
+				      : "",
+			      failure, (unsigned long long)seed);
 		if (only != NULL)
 			break;
 	}
 	printf("elector simulation: %u schedules of %d nodes%s, slowest recovery %llu ticks "
 	       "(election timeout %d-%d); %llu entries proposed, %llu compactions, %llu "
 	       "snapshots installed",
-	       only ? 1 : count, n, v3 >= 0 ? " (one speaks protocol 3)" : "",
+	       only ? 1 : count, n,
+	       v3 >= 0 ? " (one speaks protocol 3)"
+	       : churn ? " (membership churn)"
+		       : "",
 	       (unsigned long long)totals.worst, ELECTION_MIN, ELECTION_MAX,
 	       (unsigned long long)totals.proposals, (unsigned long long)totals.compactions,
 	       (unsigned long long)totals.snapshots);
-	if (n == 5)
+	if (n == 5 && !churn)
 		printf("; the member removed knew it in %u, was reset and joined again in %u",
 		       totals.told, totals.rejoined);
 	printf("\n");
@@ -798,13 +851,13 @@ static void run_many(int n, int v3, unsigned count)
 
 START_TEST(test_three_nodes_random_schedules)
 {
-	run_many(3, -1, schedules(1500));
+	run_many(3, -1, false, schedules(1500));
 }
 END_TEST
 
 START_TEST(test_five_nodes_random_schedules)
 {
-	run_many(5, -1, schedules(700));
+	run_many(5, -1, false, schedules(700));
 }
 END_TEST
 
@@ -813,17 +866,29 @@ END_TEST
  * every node is in compat mode (memberships only, commands refused). */
 START_TEST(test_three_nodes_with_a_protocol3_member)
 {
-	run_many(3, 2, schedules(500));
+	run_many(3, 2, false, schedules(500));
 }
 END_TEST
 
 /* One case each, so that a long run can take one (CK_RUN_CASE). */
+/* Membership churn: five nodes, four members at first; leaders add and
+ * remove members at random amid the chaos (Ongaro's single-server change
+ * bug lives there: review of issue 15). */
+START_TEST(test_five_nodes_membership_churn)
+{
+	run_many(5, -1, true, schedules(500));
+}
+END_TEST
+
 Suite *elector_sim_suite(void)
 {
 	Suite *s = suite_create("elector_sim");
 	TCase *three = tcase_create("three_nodes");
 	TCase *five = tcase_create("five_nodes");
 	TCase *protocol3 = tcase_create("protocol3_member");
+	TCase *churn = tcase_create("membership_churn");
+	tcase_set_timeout(churn, 0);
+	tcase_add_test(churn, test_five_nodes_membership_churn);
 	tcase_set_timeout(three, 0);
 	tcase_set_timeout(five, 0);
 	tcase_set_timeout(protocol3, 0);
@@ -833,5 +898,6 @@ Suite *elector_sim_suite(void)
 	suite_add_tcase(s, three);
 	suite_add_tcase(s, five);
 	suite_add_tcase(s, protocol3);
+	suite_add_tcase(s, churn);
 	return s;
 }
