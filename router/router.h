@@ -130,6 +130,8 @@ int router_cluster_keep_send(uint64_t node, uint16_t type, const void *a, size_t
 bool router_cluster_keeps(void);
 /* A leader: a follower linked at protocol 4 to keep its sessions, or 0. */
 uint64_t router_cluster_keeper_node(void);
+/* A leader: whether `node` has a stanza link to it. */
+bool router_cluster_linked(uint64_t node);
 /* A follower: the leader its link leads to (0: none). */
 uint64_t router_cluster_leader_node(void);
 /* The relay key of the stanza being routed ({0} outside a route). */

@@ -339,6 +339,11 @@ bool router_cluster_keeps(void)
 	       router_relay_link_wanted(cluster.relay) == peerlink_remote(cluster.up)->node_id;
 }
 
+bool router_cluster_linked(uint64_t node)
+{
+	return link_of(node) != NULL;
+}
+
 uint64_t router_cluster_keeper_node(void)
 {
 	for (size_t i = 0; router_cluster_leading() && i < LINKS_MAX; i++) {

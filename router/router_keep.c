@@ -38,6 +38,9 @@ struct keep_session {
 	struct relay_marks marks; /* which deliveries it has, by relay key */
 	bool waiting;
 	int64_t deadline;
+	/* Held, and its holder not heard from since a change of leader: since
+	 * when (0: heard from). */
+	int64_t unconfirmed_since;
 	struct keep_session *next_waiting; /* and next on the dead list */
 };
 
@@ -173,25 +176,19 @@ void router_keep_free(struct keep *k)
 	free(k);
 }
 
-struct keep_first {
-	struct keep_session *found;
-	bool waiting_too;
-};
-
 static void keep_first_one(void *value, void *arg)
 {
-	struct keep_session *s = value;
-	struct keep_first *f = arg;
-	if (f->found == NULL && (f->waiting_too || !s->waiting))
-		f->found = s;
+	struct keep_session **found = arg;
+	if (*found == NULL)
+		*found = value;
 }
 
-/* Any session (held, or waiting too), for letting them all go. */
-static struct keep_session *keep_first(const struct keep *k, bool waiting_too)
+/* Any session, for letting them all go. */
+static struct keep_session *keep_first(const struct keep *k)
 {
-	struct keep_first f = {NULL, waiting_too};
-	table_each(k->by_id, keep_first_one, &f);
-	return f.found;
+	struct keep_session *found = NULL;
+	table_each(k->by_id, keep_first_one, &found);
+	return found;
 }
 
 static struct keep_session *keep_find(const struct keep *k, const char *id)
@@ -212,6 +209,7 @@ static struct keep_session *keep_reported(const struct keep *k, uint64_t from, c
 		*why = "the session is not held by that node";
 		return NULL;
 	}
+	s->unconfirmed_since = 0;
 	return s;
 }
 
@@ -586,10 +584,17 @@ enum keep_verdict router_keep_adopt(struct keep *k, const struct keep_waiting *w
 	s->acked = s->sent = w->acked;
 	s->tail = &s->head;
 	s->fresh_tail = &s->fresh;
-	s->waiting = true;
-	s->deadline = now_ms + w->remaining_ms;
-	s->next_waiting = k->waiting;
-	k->waiting = s;
+	if (w->held) {
+		/* Its holder says so again once it links here, or is lost. */
+		s->holder = w->lost;
+		s->lost = 0;
+		s->unconfirmed_since = now_ms;
+	} else {
+		s->waiting = true;
+		s->deadline = now_ms + w->remaining_ms;
+		s->next_waiting = k->waiting;
+		k->waiting = s;
+	}
 	if (table_put(k->by_id, s->id, id_len, s, NULL) < 0 ||
 	    table_put(k->by_jid, s->jid, s->jid_len, s, NULL) < 0)
 		abort();
@@ -601,8 +606,8 @@ enum keep_verdict router_keep_adopt_item(struct keep *k, const char *id, struct 
 					 const char **why)
 {
 	struct keep_session *s = keep_find(k, id);
-	if (s == NULL || !s->waiting) {
-		*why = "no such session waits here";
+	if (s == NULL) {
+		*why = "no such session handed over";
 		return KEEP_REFUSED;
 	}
 	struct keep_item *item = keep_item_new(data, len);
@@ -617,32 +622,106 @@ enum keep_verdict router_keep_adopt_item(struct keep *k, const char *id, struct 
 	return KEEP_KEPT;
 }
 
-void router_keep_each_waiting(const struct keep *k, int64_t now_ms,
-			      void (*fn)(const struct keep_waiting *w,
-					 const struct keep_item *first, void *arg),
-			      void *arg)
+struct keep_each {
+	int64_t now;
+	void (*fn)(const struct keep_waiting *w, const struct keep_item *first, void *arg);
+	void *arg;
+};
+
+static void keep_each_one(void *value, void *arg)
 {
-	for (const struct keep_session *s = k->waiting; s != NULL; s = s->next_waiting) {
-		struct keep_waiting w = {.jid = s->jid,
-					 .jid_len = s->jid_len,
-					 .lost = s->lost,
-					 .remaining_ms =
-					     s->deadline > now_ms ? s->deadline - now_ms : 0,
-					 .max_seconds = s->max_seconds,
-					 .priority = s->priority,
-					 .available = s->available,
-					 .handled = s->handled,
-					 .acked = s->acked,
-					 .count = s->count};
-		snprintf(w.id, sizeof(w.id), "%s", s->id);
-		fn(&w, s->head, arg);
-	}
+	const struct keep_session *s = value;
+	const struct keep_each *e = arg;
+	struct keep_waiting w = {.jid = s->jid,
+				 .jid_len = s->jid_len,
+				 .held = !s->waiting,
+				 .lost = s->waiting ? s->lost : s->holder,
+				 .remaining_ms = s->deadline > e->now ? s->deadline - e->now : 0,
+				 .max_seconds = s->max_seconds,
+				 .priority = s->priority,
+				 .available = s->available,
+				 .handled = s->handled,
+				 .acked = s->acked,
+				 .count = s->count};
+	snprintf(w.id, sizeof(w.id), "%s", s->id);
+	e->fn(&w, s->head, e->arg);
 }
 
-void router_keep_drop_all(struct keep *k, bool waiting_too)
+void router_keep_each(const struct keep *k, int64_t now_ms,
+		      void (*fn)(const struct keep_waiting *w, const struct keep_item *first,
+				 void *arg),
+		      void *arg)
 {
-	for (struct keep_session *s; (s = keep_first(k, waiting_too)) != NULL;)
+	struct keep_each e = {now_ms, fn, arg};
+	table_each(k->by_id, keep_each_one, &e);
+}
+
+static void keep_unsure_one(void *value, void *arg)
+{
+	struct keep_session *s = value;
+	if (!s->waiting && s->unconfirmed_since == 0)
+		s->unconfirmed_since = *(const int64_t *)arg;
+}
+
+void router_keep_holders_unsure(struct keep *k, int64_t now_ms)
+{
+	table_each(k->by_id, keep_unsure_one, &now_ms);
+}
+
+struct keep_confirm {
+	uint64_t node;
+};
+
+static void keep_confirm_one(void *value, void *arg)
+{
+	struct keep_session *s = value;
+	if (!s->waiting && s->holder == ((const struct keep_confirm *)arg)->node)
+		s->unconfirmed_since = 0;
+}
+
+struct keep_due {
+	int64_t now, grace;
+	uint64_t node; /* the first holder due, or 0 */
+};
+
+static void keep_due_one(void *value, void *arg)
+{
+	struct keep_session *s = value;
+	struct keep_due *d = arg;
+	if (d->node == 0 && !s->waiting && s->unconfirmed_since != 0 &&
+	    d->now - s->unconfirmed_since >= d->grace)
+		d->node = s->holder;
+}
+
+size_t router_keep_confirm_due(struct keep *k, int64_t now_ms, int64_t grace_ms,
+			       bool (*linked)(uint64_t node, void *arg), void *arg)
+{
+	size_t before = router_keep_waiting_count(k);
+	for (;;) {
+		struct keep_due d = {now_ms, grace_ms, 0};
+		table_each(k->by_id, keep_due_one, &d);
+		if (d.node == 0)
+			break;
+		if (linked(d.node, arg)) {
+			struct keep_confirm c = {d.node};
+			table_each(k->by_id, keep_confirm_one, &c);
+		} else {
+			router_keep_node_lost(k, d.node, now_ms);
+		}
+	}
+	return router_keep_waiting_count(k) - before;
+}
+
+void router_keep_drop_all(struct keep *k)
+{
+	for (struct keep_session *s; (s = keep_first(k)) != NULL;)
 		keep_forget(k, s, false);
+}
+
+uint64_t router_keep_unconfirmed_holder(const struct keep *k, const char *jid, size_t jid_len)
+{
+	const struct keep_session *s = table_get(k->by_jid, jid, jid_len);
+	return s != NULL && !s->waiting && s->unconfirmed_since != 0 ? s->holder : 0;
 }
 
 size_t router_keep_sessions(const struct keep *k)

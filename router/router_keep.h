@@ -11,7 +11,7 @@
  * Every resumable session has a holder (the node whose listener has its
  * connection) and a keeper (the leader, for sessions on followers; a
  * follower, for the leader's, which hands them over to the next leader if
- * the leader dies: router_keep_each_waiting, router_keep_adopt); a client
+ * the leader dies: router_keep_each, router_keep_adopt); a client
  * that resumes anywhere is looked up at the leader.  The keeper is told:
  *
  *   OPEN       the session became resumable (id, full JID, counters);
@@ -181,35 +181,48 @@ void router_keep_tick(struct keep *k, int64_t now_ms);
 int router_keep_resume(struct keep *k, const char *id, const char *user, size_t user_len,
 		       uint32_t h, uint64_t holder, uint64_t session, struct keep_resumed *out);
 
-/* A waiting session as another keeper hands it over (the leader's
- * sessions are kept by a follower, which hands those whose holder it lost
- * to the next leader): router_keep_each_waiting gives them, and the next
- * keeper takes each with router_keep_adopt, then its stanzas in order
- * with router_keep_adopt_item. */
+/* A session as another keeper hands it over (the leader's sessions are
+ * kept by a follower, which hands them to the next leader; a leader that
+ * stops leading hands what it kept to the next one): router_keep_each
+ * gives them all, and the next keeper takes each with router_keep_adopt,
+ * then its stanzas in order with router_keep_adopt_item.  A held one stays
+ * held by its holder until router_keep_confirm_due finds the holder has
+ * not linked to the new leader within the grace time: then it waits, as
+ * if its holder had been lost then. */
 struct keep_waiting {
 	char id[KEEP_ID_MAX + 1];
 	const char *jid;
 	size_t jid_len;
-	uint64_t lost;
+	bool held;     /* held by `lost` (its holder), not waiting */
+	uint64_t lost; /* the node that held it */
 	int64_t remaining_ms;
 	uint32_t max_seconds;
 	int32_t priority;
 	bool available;
 	uint32_t handled, acked, count;
 };
-void router_keep_each_waiting(const struct keep *k, int64_t now_ms,
-			      void (*fn)(const struct keep_waiting *w,
-					 const struct keep_item *first, void *arg),
-			      void *arg);
+void router_keep_each(const struct keep *k, int64_t now_ms,
+		      void (*fn)(const struct keep_waiting *w, const struct keep_item *first,
+				 void *arg),
+		      void *arg);
 enum keep_verdict router_keep_adopt(struct keep *k, const struct keep_waiting *w, int64_t now_ms,
 				    const char **why);
 enum keep_verdict router_keep_adopt_item(struct keep *k, const char *id, struct relay_key key,
 					 bool unsure, const void *data, size_t len,
 					 const char **why);
-/* Lets every session go, silently: those held (their holders open them
- * at the next keeper), and with `waiting_too` the waiting ones (handed
- * over to it). */
-void router_keep_drop_all(struct keep *k, bool waiting_too);
+/* A change of leader: every holder must be heard from again (a report, or
+ * a link to the new leader) before router_keep_confirm_due's grace ends. */
+void router_keep_holders_unsure(struct keep *k, int64_t now_ms);
+/* The holder of the session kept for `jid` if it was not heard from since
+ * a change of leader, else 0. */
+uint64_t router_keep_unconfirmed_holder(const struct keep *k, const char *jid, size_t jid_len);
+/* The sessions whose holders were not heard from for `grace_ms` since a
+ * change of leader: those of holders `linked` are confirmed, the others
+ * wait from `now_ms`.  Returns how many began to wait. */
+size_t router_keep_confirm_due(struct keep *k, int64_t now_ms, int64_t grace_ms,
+			       bool (*linked)(uint64_t node, void *arg), void *arg);
+/* Lets every session go, silently (handed over to the next keeper). */
+void router_keep_drop_all(struct keep *k);
 
 /* Outputs, first in first out; pointers stay valid until
  * router_keep_next returns false. */

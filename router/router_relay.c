@@ -890,7 +890,7 @@ int router_relay_wire_decode(const struct ipc_msg *msg, struct relay_wire_msg *o
 	    ((msg->type == RELAY_WIRE_KEEP_FRESH || msg->type == RELAY_WIRE_KEEP_ADOPT_ITEM) &&
 	     (out->u.keep_fresh.unsure > 1 || out->u.keep_fresh.reserved != 0)) ||
 	    (msg->type == RELAY_WIRE_KEEP_ADOPT &&
-	     (out->u.keep_adopt.reserved != 0 || out->u.keep_adopt.jid_len == 0 ||
+	     (out->u.keep_adopt.held > 1 || out->u.keep_adopt.jid_len == 0 ||
 	      out->u.keep_adopt.jid_len >= JID_MAX || out->u.keep_adopt.jid_len != out->data_len ||
 	      memchr(out->u.keep_adopt.id, '\0', RELAY_KEEP_ID_MAX) == NULL)) ||
 	    (msg->type == RELAY_WIRE_KEEP_REPLY && out->u.keep.kind >= PROTO_SM_KEPT_END) ||

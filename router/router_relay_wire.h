@@ -62,8 +62,9 @@ enum relay_wire_type {
 	 * KEEP_OPEN (with the JID), KEEP_STANZA, KEEP_ACKED, KEEP_HANDLED and
 	 * KEEP_END, and for each stanza it delivers to such a session: */
 	RELAY_WIRE_KEEP_FRESH, /* struct relay_wire_keep_fresh + the stanza */
-	/* A follower that kept the sessions of a leader it lost hands those
-	 * that wait to the next leader, before it says SYNCED: */
+	/* A follower that kept the sessions of a leader it lost, or a leader
+	 * that stopped leading, hands what it kept to the next leader before
+	 * it says SYNCED: */
 	RELAY_WIRE_KEEP_ADOPT,	    /* struct relay_wire_keep_adopt + the JID */
 	RELAY_WIRE_KEEP_ADOPT_ITEM, /* struct relay_wire_keep_fresh (of the last ADOPT) + stanza */
 };
@@ -205,7 +206,7 @@ struct relay_wire_keep_adopt {
 	int32_t priority;
 	uint32_t available;
 	uint32_t jid_len;
-	uint32_t reserved;	    /* 0 */
+	uint32_t held;		    /* 1: held by `lost`, which may link to the new leader */
 	char id[RELAY_KEEP_ID_MAX]; /* NUL-terminated */
 };
 _Static_assert(sizeof(struct relay_wire_keep_adopt) == 112, "relay_wire_keep_adopt is fixed");

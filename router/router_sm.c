@@ -52,6 +52,10 @@
 #include "router_keep.h"
 
 #define RESUMES_MAX 64
+/* After a change of leader, how long a node that held sessions has to link
+ * to the new leader before they are taken for lost: beyond its warm-up
+ * (router_cluster.c), within which every live member links. */
+#define CONFIRM_GRACE_MS 2000
 
 /* A follower: a session of the leader it keeps. */
 struct sm_of_leader {
@@ -149,24 +153,38 @@ void router_sm_leading(bool leading)
 	if (leading == sm.leading)
 		return;
 	sm.leading = leading;
+	/* What it kept is the next leader's to confirm or declare lost: its
+	 * holders must link to it (router_sm_tick).  Its own sessions get a
+	 * follower to keep them once one links (router_sm_follower_linked). */
+	router_keep_holders_unsure(sm.keep, ev_now(child_loop()));
 	if (leading) {
-		/* What it kept for the leader before waits here now (router_sm_up_link
-		 * made it wait); its own sessions get a follower to keep them once
-		 * one links (router_sm_follower_linked). */
 		sm_of_leader_clear();
 		return;
 	}
-	size_t kept = router_keep_sessions(sm.keep) - router_keep_waiting_count(sm.keep);
+	size_t kept = router_keep_sessions(sm.keep);
 	if (kept > 0)
-		log_info("no longer leading: %zu sessions kept for other nodes are theirs to "
-			 "keep at the next leader",
+		log_info("no longer leading: %zu client sessions kept here go to the next leader",
 			 kept);
-	router_keep_drop_all(sm.keep, false);
 	router_sessions_each(sm_unkeep_one, NULL);
+}
+
+static bool sm_linked(uint64_t node, void *arg)
+{
+	(void)arg;
+	return router_cluster_linked(node);
 }
 
 void router_sm_tick(int64_t now_ms)
 {
+	if (sm.leading) {
+		size_t waiting =
+		    router_keep_confirm_due(sm.keep, now_ms, CONFIRM_GRACE_MS, sm_linked, NULL);
+		if (waiting > 0)
+			log_info(
+			    "%zu client sessions kept here wait to be resumed: their nodes did "
+			    "not link to this leader",
+			    waiting);
+	}
 	router_keep_tick(sm.keep, now_ms);
 	sm_pump();
 }
@@ -221,7 +239,19 @@ void router_sm_delivered(const struct rsession *target, const char *bytes, size_
 
 bool router_sm_hold(struct rref origin, const struct proto_route_view *r, struct relay_key key)
 {
-	if (!sm.leading || router_keep_waiting(sm.keep, r->to, strlen(r->to)) == NULL)
+	if (!sm.leading)
+		return false;
+	/* A warm leader routes this only once every live member linked: a
+	 * holder that has not is lost, and its sessions wait from now. */
+	uint64_t holder = router_keep_unconfirmed_holder(sm.keep, r->to, strlen(r->to));
+	if (holder != 0 && !router_cluster_linked(holder)) {
+		size_t before = router_keep_waiting_count(sm.keep);
+		router_keep_node_lost(sm.keep, holder, ev_now(child_loop()));
+		log_info("%zu client sessions kept here wait to be resumed: their nodes did not "
+			 "link to this leader",
+			 router_keep_waiting_count(sm.keep) - before);
+	}
+	if (router_keep_waiting(sm.keep, r->to, strlen(r->to)) == NULL)
 		return false;
 	const char *why = NULL;
 	switch (
@@ -283,6 +313,7 @@ static void sm_hand_over(const struct keep_waiting *w, const struct keep_item *f
 {
 	(void)arg;
 	struct relay_wire_keep_adopt a = {.lost = w->lost,
+					  .held = w->held,
 					  .remaining_ms = w->remaining_ms,
 					  .max_seconds = w->max_seconds,
 					  .handled = w->handled,
@@ -320,31 +351,21 @@ void router_sm_up_link(bool up)
 		router_sessions_each(sm_unkeep_one, NULL);
 		if (!router_cluster_keeps())
 			return;
-		size_t waiting = router_keep_waiting_count(sm.keep);
-		router_keep_each_waiting(sm.keep, ev_now(child_loop()), sm_hand_over, NULL);
-		router_keep_drop_all(sm.keep, true);
+		size_t kept = router_keep_sessions(sm.keep);
+		router_keep_each(sm.keep, ev_now(child_loop()), sm_hand_over, NULL);
+		router_keep_drop_all(sm.keep);
 		sm_of_leader_clear();
-		if (waiting > 0)
-			log_info(
-			    "%zu client sessions waiting to be resumed handed to the new leader",
-			    waiting);
+		if (kept > 0)
+			log_info("%zu client sessions kept here handed to the new leader", kept);
 		sm.up_leader = router_cluster_leader_node();
 		sm_to_listener(PROTO_SM_REKEEP, 0, NULL, 0, NULL, 0);
 		return;
 	}
 	router_sessions_each(sm_unkeep_one, NULL);
-	/* The leader's sessions kept here wait: it may have died. */
-	if (!sm.leading && sm.up_leader != 0) {
-		size_t before = router_keep_waiting_count(sm.keep);
-		router_keep_node_lost(sm.keep, sm.up_leader, ev_now(child_loop()));
-		size_t waiting = router_keep_waiting_count(sm.keep) - before;
-		if (waiting > 0)
-			log_info("leader %016" PRIx64
-				 " lost: %zu client sessions kept here wait to "
-				 "be resumed on any node",
-				 sm.up_leader, waiting);
-		sm_pump();
-	}
+	/* The leader's sessions kept here: it may have died, or only stopped
+	 * leading; the next leader finds out (router_keep_confirm_due). */
+	if (!sm.leading)
+		router_keep_holders_unsure(sm.keep, ev_now(child_loop()));
 	/* Questions the leader will not answer now: the clients bind afresh. */
 	struct proto_sm_resumed none = {0};
 	for (size_t i = 0; i < sm.resume_count; i++)
@@ -640,6 +661,7 @@ static int sm_leader_frame(uint64_t node, const struct relay_wire_msg *m, const 
 		const struct relay_wire_keep_adopt *a = &m->u.keep_adopt;
 		struct keep_waiting w = {.jid = m->data,
 					 .jid_len = m->data_len,
+					 .held = a->held != 0,
 					 .lost = a->lost,
 					 .remaining_ms = a->remaining_ms,
 					 .max_seconds = a->max_seconds,

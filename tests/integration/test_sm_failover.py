@@ -170,25 +170,17 @@ class SmClient:
 
 
 def keeper_ready(survivors, marks):
-    """After the leader died: a new leader, and B's session waiting on it
-    (the follower that kept it leads, or handed it over)."""
+    """After the leader died: a new leader, where B's session waits (the
+    follower that kept it leads, or handed it over, and its holder did not
+    link to the new leader)."""
     from test_cluster import leader_of
 
     new = wait_until(lambda: leader_of(survivors), timeout=20, what="a new leader")
-    keeper = None
-
-    def kept():
-        nonlocal keeper
-        for node, mark in zip(survivors, marks):
-            if any("wait to be resumed" in line for line in node.lines[mark:]):
-                keeper = node
-                return True
-        return False
-
-    wait_until(kept, timeout=20, what="the follower that kept B's session to say so")
-    if keeper is not new:
-        keeper.wait_log(r"1 client sessions waiting to be resumed handed to the new leader",
-                        start=marks[survivors.index(keeper)], timeout=20)
+    mark = marks[survivors.index(new)]
+    new.wait_log(r"1 client sessions kept here wait to be resumed", start=mark, timeout=20)
+    other = survivors[1 - survivors.index(new)]
+    if any("client sessions kept here handed to the new leader" in line
+           for line in other.lines[marks[survivors.index(other)]:]):
         return "the follower that kept B's session handed it to the new leader"
     return "the follower that kept B's session leads now"
 
@@ -352,7 +344,7 @@ def test_a_waiting_session_goes_to_the_next_leader_of_a_leadership_transfer(node
             None, lambda: leader.ctl("cluster", "leader", two.cluster_address).stdout)
         assert "leadership handed over" in out, out
         await loop.run_in_executor(None, lambda: leader.wait_log(
-            r"1 client sessions waiting to be resumed handed to the new leader", start=mark,
+            r"1 client sessions kept here handed to the new leader", start=mark,
             timeout=20))
         assert status(two)["state"] == "LEADER"
         for n in range(10, 15):

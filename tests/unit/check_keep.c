@@ -792,12 +792,9 @@ START_TEST(test_a_waiting_session_handed_over_resumes_at_the_next_keeper)
 	router_keep_presence(k, B_JID, strlen(B_JID), 5, true);
 	ck_assert_uint_eq(router_keep_handled(k, NODE_H, B_ID, 7, &(uint32_t){0}, &why), KEEP_KEPT);
 	router_keep_node_lost(k, NODE_H, 0);
-	/* Held ones are dropped, waiting ones stay, until they are handed over. */
-	router_keep_drop_all(k, false);
-	ck_assert_uint_eq(router_keep_sessions(k), 1);
 	struct keep *next = router_keep_new(&roomy_keep);
-	router_keep_each_waiting(k, 2000, hand_over, next);
-	router_keep_drop_all(k, true);
+	router_keep_each(k, 2000, hand_over, next);
+	router_keep_drop_all(k);
 	ck_assert_uint_eq(router_keep_sessions(k), 0);
 	ck_assert_uint_eq(router_keep_bytes(k), 0);
 	/* What was routed to it twice (a leader change) is held once. */
@@ -822,13 +819,57 @@ START_TEST(test_a_waiting_session_handed_over_resumes_at_the_next_keeper)
 	router_keep_free(k);
 	k = kept_session(100);
 	router_keep_node_lost(k, NODE_H, 0);
-	router_keep_each_waiting(k, 3000, hand_over, next);
+	router_keep_each(k, 3000, hand_over, next);
 	router_keep_tick(next, 1000 + 2000 - 1);
 	struct keep_out out;
 	ck_assert(!router_keep_next(next, &out));
 	router_keep_tick(next, 1000 + 2000);
 	ck_assert(router_keep_next(next, &out));
 	ck_assert_int_eq(out.kind, KEEP_OUT_ENDED);
+	ck_assert(!router_keep_next(next, &out));
+	router_keep_free(next);
+	router_keep_free(k);
+}
+END_TEST
+
+static bool linked_h2(uint64_t node, void *arg)
+{
+	(void)arg;
+	return node == NODE_H2;
+}
+
+/* A leader stepped down (or a follower lost its leader) and handed over
+ * what it kept, held ones too: a holder that links to the new leader keeps
+ * its session held, one that does not within the grace is taken as lost
+ * and its session waits (nothing of it sent again to anyone). */
+START_TEST(test_held_sessions_handed_over_wait_if_their_holder_does_not_link)
+{
+	struct keep *k = kept_session(100);
+	const char *why = NULL;
+	ck_assert_int_eq(router_keep_open(k, NODE_H2, "ffffffffffffffffffffffffffffffff",
+					  "c@example.org/x", 15, 4, 5, 0, 0, 0, &why),
+			 KEEP_KEPT);
+	ck_assert_int_eq(router_keep_stanza(k, NODE_H, B_ID, 1, "one", 3, &why), KEEP_KEPT);
+	router_keep_holders_unsure(k, 100);
+	struct keep *next = router_keep_new(&roomy_keep);
+	router_keep_each(k, 100, hand_over, next);
+	router_keep_drop_all(k);
+	ck_assert_uint_eq(router_keep_sessions(next), 2);
+	ck_assert_uint_eq(router_keep_waiting_count(next), 0);
+	ck_assert_uint_eq(router_keep_confirm_due(next, 1000 + 1999, 2000, linked_h2, NULL), 0);
+	ck_assert_uint_eq(router_keep_confirm_due(next, 1000 + 2000, 2000, linked_h2, NULL), 1);
+	ck_assert_str_eq(router_keep_waiting(next, B_JID, strlen(B_JID)), B_ID);
+	ck_assert_ptr_null(router_keep_waiting(next, "c@example.org/x", 15));
+	/* The linked holder goes on reporting. */
+	ck_assert_int_eq(
+	    router_keep_stanza(next, NODE_H2, "ffffffffffffffffffffffffffffffff", 1, "c1", 2, &why),
+	    KEEP_KEPT);
+	struct keep_resumed r;
+	ck_assert_int_eq(router_keep_resume(next, B_ID, B_USER, strlen(B_USER), 0, NODE_H2, 9, &r),
+			 0);
+	ck_assert_uint_eq(r.count, 1);
+	ck_assert(memcmp(r.first->data, "one", 3) == 0);
+	struct keep_out out;
 	ck_assert(!router_keep_next(next, &out));
 	router_keep_free(next);
 	router_keep_free(k);
@@ -846,6 +887,8 @@ Suite *keep_suite(void)
 	tcase_add_test(scenarios, test_bounds_and_numbers_out_of_turn);
 	tcase_add_test(scenarios, test_a_jid_bound_afresh_ends_the_waiting_session);
 	tcase_add_test(scenarios, test_a_waiting_session_handed_over_resumes_at_the_next_keeper);
+	tcase_add_test(scenarios,
+		       test_held_sessions_handed_over_wait_if_their_holder_does_not_link);
 	suite_add_tcase(s, scenarios);
 	TCase *failovers = tcase_create("failovers");
 	tcase_set_timeout(failovers, 600);
