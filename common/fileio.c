@@ -69,11 +69,21 @@ int fileio_write_atomic(const char *path, const void *data, size_t len, mode_t m
 	fd = -1;
 	if (rename(tmp, path) == -1)
 		goto fail;
+	/* The rename is durable only once the folder is: a caller that sends
+	 * what depends on the file (a vote, an acknowledgement) must not send
+	 * it when a power loss could bring the old file back. */
 	int dir = open(dir_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dir != -1) {
-		fsync(dir);
-		close(dir);
+	if (dir == -1 || fsync(dir) == -1) {
+		int err = errno;
+		if (dir != -1)
+			close(dir);
+		snprintf(why, why_size,
+			 "writing %s: flushing its folder %s: %s (the new file is in place but may "
+			 "not survive a power loss)",
+			 path, dir_name, strerror(err));
+		return -1;
 	}
+	close(dir);
 	return 0;
 fail:
 	snprintf(why, why_size, "writing %s: %s", path, strerror(errno));

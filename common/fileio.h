@@ -43,7 +43,10 @@
 
 /* Replaces `path` with `len` bytes of `data`, created with `mode`.  Run as
  * root, the new file keeps the owner and group of the old one (or of the
- * folder), so that a daemon running as its own user can still read it. */
+ * folder), so that a daemon running as its own user can still read it.
+ * -1 also when the folder cannot be opened or flushed after the rename:
+ * the new file is then in place but may not survive a power loss, so
+ * nothing that depends on it may be sent or reported as done. */
 int fileio_write_atomic(const char *path, const void *data, size_t len, mode_t mode, char *why,
 			size_t why_size);
 /* Reads a whole file of at most `max` bytes; the caller frees *data. */

@@ -132,6 +132,43 @@ START_TEST(test_temporary_file_is_new)
 }
 END_TEST
 
+/* A folder that cannot be flushed after the rename (here: one its writer
+ * may not read, so it cannot be opened) fails the write, so that nothing
+ * that depends on the file is sent.  Run as root, the writer is a child
+ * that becomes nobody, as root may open any folder. */
+START_TEST(test_folder_not_flushed_fails)
+{
+	char dir[] = "/tmp/rxmpp-dirsync-XXXXXX";
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	char path[128];
+	snprintf(path, sizeof(path), "%s/state", dir);
+	uid_t writer = geteuid() == 0 ? 65534 : geteuid();
+	ck_assert_int_eq(chown(dir, writer, writer == geteuid() ? getegid() : 65534), 0);
+	ck_assert_int_eq(chmod(dir, 0300), 0);
+	pid_t pid = fork();
+	ck_assert_int_ne(pid, -1);
+	if (pid == 0) {
+		char why[512];
+		if (geteuid() == 0 && (setgid(65534) == -1 || setuid(65534) == -1))
+			_exit(3);
+		int rc = fileio_write_atomic(path, "new", 3, 0600, why, sizeof(why));
+		if (rc == 0)
+			_exit(1);
+		_exit(strstr(why, "flushing its folder") != NULL ? 0 : 2);
+	}
+	int status = 0;
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	ck_assert_msg(WEXITSTATUS(status) == 0,
+		      "exit %d: 1 = the write was reported done, 2 = the reason does not say "
+		      "the folder, 3 = could not become nobody",
+		      WEXITSTATUS(status));
+	ck_assert_int_eq(chmod(dir, 0700), 0);
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
+
 /* The seal: the kind, the version and a checksum over all before it. */
 START_TEST(test_seal_round_trip_and_damage)
 {
@@ -181,6 +218,7 @@ Suite *fileio_suite(void)
 	tcase_add_test(tc, test_killed_writer_leaves_old_or_new);
 	tcase_add_test(tc, test_lock_waits_for_the_holder);
 	tcase_add_test(tc, test_temporary_file_is_new);
+	tcase_add_test(tc, test_folder_not_flushed_fails);
 	tcase_add_test(tc, test_seal_round_trip_and_damage);
 	suite_add_tcase(s, tc);
 	return s;
