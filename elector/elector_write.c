@@ -4,6 +4,7 @@
 #include "elector_write.h"
 
 #include <inttypes.h>
+#include <openssl/rand.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -34,7 +35,26 @@ struct pending {
 static struct {
 	struct pending p[ELECTOR_WRITE_PENDING_MAX];
 	uint64_t next_request;
+	bool drawn; /* next_request was drawn at random */
 } writes;
+
+/* The number of a write forwarded to the leader.  They begin at random in
+ * every process: a leader answers by (member id, number) over whatever
+ * link that member has now, so after this elector restarted, an answer to
+ * a request of the process before (the leader holds one up to
+ * ELECTOR_WRITE_FORWARD_MS) must not match one of this process's.  -1 when
+ * no random number can be drawn. */
+static int request_next(uint64_t *request)
+{
+	if (!writes.drawn) {
+		if (RAND_bytes((unsigned char *)&writes.next_request,
+			       sizeof(writes.next_request)) != 1)
+			return -1;
+		writes.drawn = true;
+	}
+	*request = ++writes.next_request;
+	return 0;
+}
 
 static void finish(const struct elector_write_env *env, struct pending *w, uint32_t status,
 		   const char *text)
@@ -137,8 +157,13 @@ void elector_write_propose(const struct elector_write_env *env, uint64_t origin,
 			refuse(env, origin, tag, text);
 			return;
 		}
-		struct elector_wire_propose head = {.request = ++writes.next_request,
-						    .len = (uint32_t)len};
+		struct elector_wire_propose head = {.len = (uint32_t)len};
+		if (request_next(&head.request) == -1) {
+			refuse(env, origin, tag,
+			       "this node cannot draw a random number for the request to the "
+			       "leader; nothing changed");
+			return;
+		}
 		struct iovec iov[2] = {{&head, sizeof(head)}, {(void *)command, len}};
 		if (env->send(leader, ELECTOR_WIRE_PROPOSE, iov, 2) == -1) {
 			char name[200];

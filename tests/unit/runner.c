@@ -28,6 +28,7 @@ int main(void)
 	srunner_add_suite(runner, elector_machine_suite());
 	srunner_add_suite(runner, elector_log_store_suite());
 	srunner_add_suite(runner, elector_wire_log_suite());
+	srunner_add_suite(runner, elector_write_suite());
 	srunner_add_suite(runner, relay_suite());
 	srunner_add_suite(runner, keep_suite());
 	srunner_add_suite(runner, fileio_suite());
