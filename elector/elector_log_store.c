@@ -534,15 +534,6 @@ static int store_load(struct elector_log_store *s, bool repair, bool *created, c
 	struct elector_log_entry *all = NULL;
 	if (log_parse(s, s->log_bytes, log_size, &good, &all, &n, why, why_size) == -1)
 		return -1;
-	/* Entries of a term the hard state does not reach were appended
-	 * with the hard state that raised it, which comes after them and is
-	 * not there: that append was never flushed, so never acknowledged. */
-	size_t unflushed = 0;
-	while (n > 0 && all[n - 1].term > s->hard.term) {
-		good = (size_t)(all[n - 1].data - RECORD_HEAD - s->log_bytes);
-		n--;
-		unflushed++;
-	}
 	/* Entries the snapshot covers are left behind (see the header). */
 	size_t skip = 0;
 	while (skip < n && all[skip].index <= s->meta.index)
@@ -594,9 +585,9 @@ static int store_load(struct elector_log_store *s, bool repair, bool *created, c
 			return -1;
 		}
 		snprintf(note, note_size,
-			 "%s: the last %zu bytes from byte %zu (%zu entries) are an append a "
-			 "crash cut short (never flushed, never acknowledged): dropped",
-			 s->log_path, log_size - good, good, unflushed);
+			 "%s: the last %zu bytes from byte %zu are an append a crash cut short "
+			 "(never flushed, never acknowledged): dropped",
+			 s->log_path, log_size - good, good);
 	}
 	s->size = good;
 	/* The offsets of the kept entries, from their data pointers. */
@@ -752,10 +743,8 @@ int elector_log_store_append(struct elector_log_store *s, const struct elector_h
 			rc = append_record(&b, RECORD_ENTRY, entries[i].type, entries[i].index,
 					   entries[i].term, entries[i].data, entries[i].len);
 	}
-	/* The hard state after the entries: an append torn before it is
-	 * recognised at start (entries of a term the hard state does not
-	 * reach yet, or a commit index past the last whole entry, can only
-	 * be damage then). */
+	/* The hard state after the entries: a commit index past the last
+	 * whole entry can then only be damage. */
 	if (rc == 0 && hard != NULL)
 		rc = append_hard(&b, hard);
 	if (rc == 0 && at != s->size && ftruncate(s->fd, (off_t)at) == -1)

@@ -38,10 +38,15 @@
  * header) or be followed by zero bytes only (a file system that grew the
  * file but never wrote the data).  Such a record was never flushed, so
  * nothing that depended on it was ever sent: dropping it is safe, and
- * the file is cut back to the last whole record (said in *note).  An
- * append writes its entries first and the hard state after them, so
- * whole entries at the end whose term is above the hard state's belong
- * to an append whose hard state was lost the same way: they go too.  A
+ * the file is cut back to the last whole record (said in *note).  Whole
+ * entries before it are kept, whatever their term: the log's hard state
+ * may lag the election file's (a crash between the two files of one
+ * persist), so a term above the log's hard state does not tell an
+ * unflushed entry from one flushed and acknowledged; keeping a whole,
+ * checksummed entry that was never acknowledged is harmless (Raft
+ * replaces or commits it like any other), dropping an acknowledged one
+ * could lose a committed entry.  elector_replica_open writes the boot's
+ * term and vote to the log when they differ from the log's.  A
  * whole record whose checksum fails is damage, even at the end: its
  * length was written with it, so it is not a torn append.  The
  * commit-index check above catches a log cut back further than any crash

@@ -111,7 +111,6 @@ struct elector_replica *elector_replica_open(const char *state_dir, uint32_t sna
 							    .data = x->data};
 		r->has_state |= x->type == ELECTOR_ENTRY_DATA;
 	}
-	r->written = loaded.hard;
 	/* The election file is written first (elector_io.c): its term and
 	 * vote are the latest unless the log's are higher. */
 	bool log_newer = loaded.hard.term > state->term;
@@ -127,6 +126,16 @@ struct elector_replica *elector_replica_open(const char *state_dir, uint32_t sna
 	    .entries = r->boot_entries,
 	    .entry_count = loaded.count,
 	};
+	/* The log's hard state lags the election file's after a crash
+	 * between the two (elector_io.c writes the election file first):
+	 * brought level now, so that the log never holds entries of a term
+	 * its hard state does not know. */
+	struct elector_hard_state level = {
+	    .term = boot->term, .vote = boot->voted_for, .commit = loaded.hard.commit};
+	if ((level.term != loaded.hard.term || level.vote != loaded.hard.vote) &&
+	    elector_log_store_append(r->store, &level, NULL, 0, why, why_size) == -1)
+		goto fail;
+	r->written = level;
 	r->applied = loaded.meta.index;
 	r->applied_term = loaded.meta.term;
 	return r;
