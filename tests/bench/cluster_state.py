@@ -52,6 +52,7 @@ PROTO_PROPOSE_RESULT = TYPES["PROTO_PROPOSE_RESULT"]
 STATUS = ["applied", "committed", "refused", "unknown"]
 # elector/elector_machine.h: command format and operations.
 MACHINE_FORMAT, USER_ADD, MERGE = 1, 1, 7
+MACHINE_REFUSED = 2  # enum elector_machine_status
 COMMAND_MAX = 8192
 HEADER = struct.Struct("=HHIQ")  # struct ipc_header, host order
 RESULT = struct.Struct("=IIQQIIII")  # struct proto_propose_result
@@ -85,6 +86,8 @@ def user_add(name, keys):
 def merges(names, keys):
     """MERGE commands of as many accounts as fit in one command each."""
     commands, batch = [], []
+    # A MERGE lists its accounts in byte order (the machine refuses others).
+    names = sorted(names)
     per = (COMMAND_MAX - 10) // len(account(max(names, key=len), keys))
     for i in range(0, len(names), per):
         batch = names[i:i + per]
@@ -169,7 +172,8 @@ def propose_all(nodes, commands, connections=CONNECTIONS_MAX, window=6, timeout=
                 c.in_flight -= 1
                 answered += 1
                 counts[status] += 1
-                refused_by_machine += status in ("applied", "committed") and outcome == 2
+                refused_by_machine += (status in ("applied", "committed")
+                                       and outcome == MACHINE_REFUSED)
     elapsed = time.monotonic() - started
     for c in conns:
         selector.unregister(c.sock)
@@ -268,8 +272,11 @@ def fill(node, commands, tries=60):
                 answers = []
                 while not answers:
                     answers = c.read_answers()
-                status, _, text = answers[0]
+                status, outcome, text = answers[0]
                 if status in ("applied", "committed"):
+                    if outcome == MACHINE_REFUSED:
+                        raise RuntimeError(f"command {i} of the fill refused by the state "
+                                           "machine")
                     break
                 refusals += 1
                 if attempt == tries - 1:
