@@ -10,8 +10,12 @@
  *             u64 index, u64 term, then `len` bytes.  The head has a
  *             checksum of its own so that a damaged length is told from
  *             a record cut short.
- *             A hard-state record has index and term 0 and 24 bytes:
- *             u64 term, u64 vote, u64 commit.
+ *             A hard-state record has term 0 and 24 bytes: u64 term,
+ *             u64 vote, u64 commit; its index is the byte offset where
+ *             the write it ends began (version 2; 0 in version 1).  It
+ *             ends every write, so the last write is told from the ones
+ *             before it at start.  In a tail a compaction copied, that
+ *             offset is stale: only the last record's is read.
  *   snapshot  "RXMPPSNP", u32 version, u32 0, u64 index, u64 term,
  *             u32 members, u32 0, per member u64 id, 32 bytes of
  *             fingerprint, u16 address length, the address; u64 data
@@ -33,9 +37,13 @@
 #include "common/buf.h"
 #include "common/fileio.h"
 
-#define LOG_MAGIC	 "RXMPPLOG"
-#define SNAPSHOT_MAGIC	 "RXMPPSNP"
-#define LOG_VERSION	 1
+#define LOG_MAGIC      "RXMPPLOG"
+#define SNAPSHOT_MAGIC "RXMPPSNP"
+/* 2: every write ends with a hard-state record naming where the write
+ * began (see log_parse); 1 (written by builds of this release before
+ * it, never released) is read and rewritten as 2 at open. */
+#define LOG_VERSION	 2
+#define LOG_VERSION_1	 1
 #define SNAPSHOT_VERSION 1
 #define FILE_HEAD	 16
 #define RECORD_HEAD	 40
@@ -167,13 +175,15 @@ static int append_record(struct buf *b, uint8_t kind, uint32_t type, uint64_t in
 											     : 0;
 }
 
-static int append_hard(struct buf *b, const struct elector_hard_state *h)
+/* The record that ends every write; `begin`: the byte offset where the
+ * write began. */
+static int append_hard(struct buf *b, const struct elector_hard_state *h, uint64_t begin)
 {
 	uint8_t data[HARD_LEN];
 	put_u64(data, h->term);
 	put_u64(data + 8, h->vote);
 	put_u64(data + 16, h->commit);
-	return append_record(b, RECORD_HARD, 0, 0, 0, data, sizeof(data));
+	return append_record(b, RECORD_HARD, 0, begin, 0, data, sizeof(data));
 }
 
 static int append_file_head(struct buf *b, const char *magic, uint32_t version)
@@ -330,12 +340,48 @@ bad:
 
 /* Log */
 
-/* Parses the log in `p`; fills s->offsets, entries and hard state.  The
- * torn tail, if any, is left out of *good_size. */
-static int log_parse(struct elector_log_store *s, const uint8_t *p, size_t size, size_t *good_size,
-		     struct elector_log_entry **entries, size_t *count, char *why, size_t why_size)
+/* Whether a whole hard-state record starts at `h` (`rest` bytes on). */
+static bool whole_hard(const uint8_t *h, size_t rest)
 {
-	size_t off = 0, n = 0, cap = 0;
+	return rest >= RECORD_HEAD + HARD_LEN && h[12] == RECORD_HARD &&
+	       get_u32(h + 8) == HARD_LEN && get_u32(h) == crc32c(0, h + 4, RECORD_HEAD - 4) &&
+	       get_u32(h + 4) == crc32c(0, h + RECORD_HEAD, HARD_LEN);
+}
+
+/* A record at `off` (after the last whole hard-state record, which ends
+ * at `marked`) fails its checksum: whether it lies in the last write, one
+ * a crash cut short (version 2).  Every write ends with a hard-state
+ * record, so a failure in an earlier, finished write is followed by that
+ * write's record; the last write's own record may have reached the disk
+ * before a page in its middle did, which its begin offset tells.  The
+ * search is byte by byte, as a damaged length says nothing of where the
+ * next record starts. */
+static bool last_write_torn(const uint8_t *p, size_t size, size_t off, size_t marked)
+{
+	size_t last = 0;
+	bool found = false;
+	for (size_t at = off + 1; at + RECORD_HEAD + HARD_LEN <= size; at++) {
+		if (whole_hard(p + at, size - at)) {
+			last = at;
+			found = true;
+			at += RECORD_HEAD + HARD_LEN - 1;
+		}
+	}
+	if (!found)
+		return true;
+	uint64_t begin = get_u64(p + last + 24);
+	size_t end = last + RECORD_HEAD + HARD_LEN;
+	return begin >= marked && begin <= off && all_zero(p + end, size - end);
+}
+
+/* Parses the log in `p`; fills s->offsets, entries and hard state.  The
+ * torn tail, if any, is left out of *good_size; *version: the file's;
+ * *marked_size: where the last hard-state record ends. */
+static int log_parse(struct elector_log_store *s, const uint8_t *p, size_t size, size_t *good_size,
+		     size_t *marked_size, struct elector_log_entry **entries, size_t *count,
+		     uint32_t *version, char *why, size_t why_size)
+{
+	size_t off = 0, n = 0, cap = 0, marked = FILE_HEAD;
 	const char *what = NULL;
 	char detail[160];
 	uint64_t prev = 0, prev_term = 0;
@@ -344,13 +390,14 @@ static int log_parse(struct elector_log_store *s, const uint8_t *p, size_t size,
 		what = "not a log of rxmpp";
 		goto bad;
 	}
-	if (get_u32(p + 8) != LOG_VERSION || get_u32(p + 12) != 0) {
+	*version = get_u32(p + 8);
+	if ((*version != LOG_VERSION && *version != LOG_VERSION_1) || get_u32(p + 12) != 0) {
 		off = 8;
-		what = get_u32(p + 8) > LOG_VERSION
-			   ? "a log of a newer format; " FILEIO_NEWER_ADVICE
-			   : "a log of an unknown format";
+		what = *version > LOG_VERSION ? "a log of a newer format; " FILEIO_NEWER_ADVICE
+					      : "a log of an unknown format";
 		goto bad;
 	}
+	bool marks = *version >= LOG_VERSION;
 	off = FILE_HEAD;
 	while (off < size) {
 		size_t rest = size - off;
@@ -358,6 +405,8 @@ static int log_parse(struct elector_log_store *s, const uint8_t *p, size_t size,
 			break; /* torn: see the header */
 		const uint8_t *h = p + off;
 		if (get_u32(h) != crc32c(0, h + 4, RECORD_HEAD - 4)) {
+			if (marks && last_write_torn(p, size, off, marked))
+				break;
 			what = "the checksum of a record's head does not match it (damaged)";
 			goto bad;
 		}
@@ -369,6 +418,8 @@ static int log_parse(struct elector_log_store *s, const uint8_t *p, size_t size,
 		if (rest - RECORD_HEAD < len)
 			break; /* torn */
 		if (get_u32(h + 4) != crc32c(0, h + RECORD_HEAD, len)) {
+			if (marks && last_write_torn(p, size, off, marked))
+				break;
 			what = "the checksum of a record's bytes does not match them (damaged)";
 			goto bad;
 		}
@@ -380,13 +431,15 @@ static int log_parse(struct elector_log_store *s, const uint8_t *p, size_t size,
 			goto bad;
 		}
 		if (kind == RECORD_HARD) {
-			if (len != HARD_LEN || index != 0 || term != 0 || get_u32(h + 16) != 0) {
+			if (len != HARD_LEN || (!marks && index != 0) || term != 0 ||
+			    get_u32(h + 16) != 0) {
 				what = "a malformed hard-state record";
 				goto bad;
 			}
 			s->hard.term = get_u64(h + RECORD_HEAD);
 			s->hard.vote = get_u64(h + RECORD_HEAD + 8);
 			s->hard.commit = get_u64(h + RECORD_HEAD + 16);
+			marked = off + RECORD_HEAD + len;
 		} else {
 			if (index == 0 || term == 0 || (n > 0 && index != prev + 1) ||
 			    (n == 0 && index > s->meta.index + 1)) {
@@ -425,6 +478,7 @@ static int log_parse(struct elector_log_store *s, const uint8_t *p, size_t size,
 		off += RECORD_HEAD + len;
 	}
 	*good_size = off;
+	*marked_size = marked;
 	*count = n;
 	return 0;
 bad:
@@ -434,17 +488,14 @@ bad:
 	return -1;
 }
 
-/* Writes the log file anew, atomically: the hard state, then `count`
- * entries. */
+/* Writes the log file anew, atomically: `count` entries, then the hard
+ * state (which ends every write). */
 static int log_rewrite(struct elector_log_store *s, const struct elector_log_entry *entries,
 		       size_t count, char *why, size_t why_size)
 {
 	struct buf b;
 	buf_init(&b, LOG_FILE_MAX);
-	int rc =
-	    append_file_head(&b, LOG_MAGIC, LOG_VERSION) == -1 || append_hard(&b, &s->hard) == -1
-		? -1
-		: 0;
+	int rc = append_file_head(&b, LOG_MAGIC, LOG_VERSION);
 	s->count = 0;
 	for (size_t i = 0; rc == 0 && i < count; i++) {
 		rc = slots_push(s, buf_len(&b), entries[i].term);
@@ -452,6 +503,8 @@ static int log_rewrite(struct elector_log_store *s, const struct elector_log_ent
 			rc = append_record(&b, RECORD_ENTRY, entries[i].type, entries[i].index,
 					   entries[i].term, entries[i].data, entries[i].len);
 	}
+	if (rc == 0)
+		rc = append_hard(&b, &s->hard, FILE_HEAD);
 	if (rc == -1) {
 		snprintf(why, why_size, "%s: %s", s->log_path, strerror(ENOMEM));
 		buf_free(&b);
@@ -530,9 +583,11 @@ static int store_load(struct elector_log_store *s, bool repair, bool *created, c
 		*created = true;
 		return repair ? log_rewrite(s, NULL, 0, why, why_size) : 0;
 	}
-	size_t good = 0, n = 0;
+	size_t good = 0, marked = 0, n = 0;
+	uint32_t version = 0;
 	struct elector_log_entry *all = NULL;
-	if (log_parse(s, s->log_bytes, log_size, &good, &all, &n, why, why_size) == -1)
+	if (log_parse(s, s->log_bytes, log_size, &good, &marked, &all, &n, &version, why,
+		      why_size) == -1)
 		return -1;
 	/* Entries the snapshot covers are left behind (see the header). */
 	size_t skip = 0;
@@ -573,6 +628,17 @@ static int store_load(struct elector_log_store *s, bool repair, bool *created, c
 			 conflict ? " (of another term: all of them)" : "");
 		return log_rewrite(s, all, keep, why, why_size);
 	}
+	if (version == LOG_VERSION_1) {
+		/* Its appends did not all end with a hard-state record, which
+		 * a torn append is told by: rewritten whole in the format of
+		 * this build (a torn tail left out). */
+		snprintf(note, note_size,
+			 "%s: rewritten from log format 1 to %d%s (%zu entries, their bytes "
+			 "unchanged)",
+			 s->log_path, LOG_VERSION,
+			 good < log_size ? " without a last append a crash cut short" : "", keep);
+		return log_rewrite(s, all, keep, why, why_size);
+	}
 	s->fd = open(s->log_path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
 	if (s->fd == -1) {
 		snprintf(why, why_size, "%s: %s", s->log_path, strerror(errno));
@@ -598,6 +664,10 @@ static int store_load(struct elector_log_store *s, bool repair, bool *created, c
 			return -1;
 		}
 	}
+	/* Whole entries of the torn write are kept; a hard-state record
+	 * closes them, as it closes every write. */
+	if (marked < good)
+		return elector_log_store_append(s, NULL, NULL, 0, why, why_size);
 	return 0;
 }
 
@@ -743,10 +813,12 @@ int elector_log_store_append(struct elector_log_store *s, const struct elector_h
 			rc = append_record(&b, RECORD_ENTRY, entries[i].type, entries[i].index,
 					   entries[i].term, entries[i].data, entries[i].len);
 	}
-	/* The hard state after the entries: a commit index past the last
-	 * whole entry can then only be damage. */
-	if (rc == 0 && hard != NULL)
-		rc = append_hard(&b, hard);
+	/* The hard state ends every write (unchanged when NULL), naming
+	 * where the write began: a checksum that fails in the last write is a
+	 * crash's, one before it damage (see log_parse).  After the entries:
+	 * a commit index past the last whole entry can then only be damage. */
+	if (rc == 0)
+		rc = append_hard(&b, hard != NULL ? hard : &s->hard, at);
 	if (rc == 0 && at != s->size && ftruncate(s->fd, (off_t)at) == -1)
 		rc = -1;
 	if (rc == 0 && write_all(s->fd, at, buf_head(&b), buf_len(&b)) == -1)
@@ -807,12 +879,13 @@ int elector_log_store_snapshot(struct elector_log_store *s,
 	struct buf b;
 	buf_init(&b, LOG_FILE_MAX);
 	int rc = append_file_head(&b, LOG_MAGIC, LOG_VERSION) == -1 ||
-			 append_hard(&b, &s->hard) == -1 || append_bytes(&b, tail, tail_len) == -1
+			 append_bytes(&b, tail, tail_len) == -1 ||
+			 append_hard(&b, &s->hard, FILE_HEAD) == -1
 		     ? -1
 		     : 0;
 	free(tail);
 	if (rc == 0) {
-		uint64_t shift = buf_len(&b) - tail_len;
+		uint64_t shift = FILE_HEAD;
 		for (size_t i = 0; i < keep; i++) {
 			s->slots[i].offset = s->slots[from + i].offset - base + shift;
 			s->slots[i].term = s->slots[from + i].term;

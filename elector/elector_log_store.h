@@ -6,12 +6,12 @@
  *   log       a header, then records appended in order: log entries
  *             (index, term, type, bytes) and the hard state (term, vote,
  *             commit index), each record checksummed (CRC-32C over its
- *             header and bytes).  The latest hard-state record is the one
- *             in force; an entry at an index already in the file replaces
- *             it and everything after it (the file is cut there first).
- *   snapshot  the state machine as of an index: that index and term, the
- *             membership in force there, the state machine's bytes, and a
- *             SHA-256 of all of it; written whole and atomically.
+ *             header and bytes).  Every write (append or rewrite) ends
+ *             with a hard-state record that names where the write began.
+ *             The latest hard-state record is the one in force; an entry at an index already in the
+ * file replaces it and everything after it (the file is cut there first). snapshot  the state
+ * machine as of an index: that index and term, the membership in force there, the state machine's
+ * bytes, and a SHA-256 of all of it; written whole and atomically.
  *
  * Everything written is flushed (fdatasync; for a new file, rename and
  * the folder's fsync) before elector_log_store_append or _snapshot
@@ -25,9 +25,9 @@
  * leader's snapshot over a conflicting log), none of its entries is kept.
  *
  * What is refused at start (-1, the file, the byte offset and what is
- * wrong, then STATE_ADVICE): a record whose checksum fails, a header or
- * type that is not ours, indexes that do not follow each other, terms
- * that go back, a log that ends before the commit index its hard state
+ * wrong, then STATE_ADVICE): a record whose checksum fails (but see
+ * below), a header or type that is not ours, indexes that do not follow
+ * each other, terms that go back, a log that ends before the commit index its hard state
  * records, a snapshot whose checksum fails or whose fields are out of
  * range, a log that does not continue the snapshot.  The node then does
  * not start: serving a state it cannot trust could acknowledge what the
@@ -36,21 +36,36 @@
  * One exception, a crash in the middle of an append: the last record may
  * be cut short (fewer bytes than its header says, or not even a whole
  * header) or be followed by zero bytes only (a file system that grew the
- * file but never wrote the data).  Such a record was never flushed, so
+ * file but never wrote the data); and as a write of several pages may
+ * reach the disk in any order (the new file size and some pages, not
+ * others), a record whose checksum fails is a torn append too when it
+ * lies in the last write: no whole hard-state record after it, or only
+ * the last write's own, whose begin offset is at or before it, with
+ * nothing but zeros after that.  Such a write was never flushed, so
  * nothing that depended on it was ever sent: dropping it is safe, and
- * the file is cut back to the last whole record (said in *note).  Whole
- * entries before it are kept, whatever their term: the log's hard state
- * may lag the election file's (a crash between the two files of one
- * persist), so a term above the log's hard state does not tell an
+ * the file is cut back to the last whole record before the failure (said
+ * in *note), closed by a hard-state record.  A checksum that fails before
+ * the last write is damage and refused: that write ended with a
+ * hard-state record whose flush preceded everything after it.  Damage
+ * confined to the last write cannot be told from a tear and is taken as
+ * one: its entries from the failing record on are dropped although they
+ * may have been acknowledged, as after a disk that lost that write.
+ *
+ * Whole entries before the cut are kept, whatever their term: the log's
+ * hard state may lag the election file's (a crash between the two files
+ * of one persist), so a term above the log's hard state does not tell an
  * unflushed entry from one flushed and acknowledged; keeping a whole,
  * checksummed entry that was never acknowledged is harmless (Raft
  * replaces or commits it like any other), dropping an acknowledged one
  * could lose a committed entry.  elector_replica_open writes the boot's
- * term and vote to the log when they differ from the log's.  A
- * whole record whose checksum fails is damage, even at the end: its
- * length was written with it, so it is not a torn append.  The
+ * term and vote to the log when they differ from the log's.  The
  * commit-index check above catches a log cut back further than any crash
  * can (the commit index is written after the entries it covers).
+ *
+ * Log format 1 (builds of this release before the closing hard-state
+ * record; never released) is read with the rules above but one, that a
+ * whole record whose checksum fails is always damage, and rewritten in
+ * format 2 at open (said in *note).
  */
 #ifndef RXMPP_ELECTOR_LOG_STORE_H
 #define RXMPP_ELECTOR_LOG_STORE_H
