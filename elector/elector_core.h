@@ -371,6 +371,11 @@ int elector_compact(struct elector *e, uint64_t index, const uint8_t *data, size
  * see above.  Off by default. */
 void elector_set_compat(struct elector *e, bool compat);
 
+/* Whether the log or its snapshot holds a command (DATA), on disk since
+ * the node started or received since: only a leader out of compat mode
+ * appends one, so the cluster has left protocol 3 for good. */
+bool elector_commands_seen(const struct elector *e);
+
 /* Leader: what it knows of member `id`: the last index its log matches
  * the leader's up to, and the last index it said it applied.  -1 when not
  * leader or `id` is not a member. */

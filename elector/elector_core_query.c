@@ -79,6 +79,11 @@ bool elector_state_removed(const struct elector_persistent *p, uint64_t id)
 	       p->commit_index >= p->config.index;
 }
 
+bool elector_commands_seen(const struct elector *e)
+{
+	return e->data_seen;
+}
+
 bool elector_removed(const struct elector *e)
 {
 	if (!elector_state_removed(&e->p, e->opt.id))

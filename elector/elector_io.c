@@ -87,7 +87,8 @@
 #define CONTACT_DEADLINE_MS 5000
 #define HEALTH_EVERY_TICKS  10
 /* The protocol of the replicated log: the cluster keeps to memberships
- * (the core's compat mode) until every member speaks it. */
+ * (the core's compat mode) until every member speaks it, and never again
+ * once the log holds a command (cluster_compat). */
 #define PROTOCOL_LOG 4
 /* A snapshot goes out in chunks while the link holds less than this. */
 #define SNAPSHOT_QUEUE_MAX (4u * 1024u * 1024u)
@@ -274,6 +275,47 @@ static unsigned cluster_protocol(void)
 			version = h->version_max;
 	}
 	return c->count > 0 ? version : 0;
+}
+
+static void write_name(uint64_t id, char *out, size_t size);
+
+/* Whether the cluster keeps to protocol 3 (the core's compat mode, which
+ * refuses commands), told to the core so that both agree; `why` names the
+ * members that hold it there.  Decided from what is durable first: once
+ * the log or its snapshot holds a command, never again -- a leader
+ * appends one only out of compat mode, i.e. having heard every member
+ * speak protocol 4 (cluster initialize, join and merge write one, and
+ * every node reports its settings as one when it is ready), and from then
+ * on a node of protocol 3 is refused at join.  So a member powered off
+ * while this elector restarted does not hold the cluster's writes back.
+ * Before any command, a member not heard since this elector started is
+ * taken to speak 3: it may be a 0.2.0 node the rolling upgrade has not
+ * reached. */
+static bool cluster_compat(char *why, size_t size)
+{
+	const struct elector_config *c = elector_config(shell.core);
+	bool compat = !elector_commands_seen(shell.core) && cluster_protocol() < PROTOCOL_LOG;
+	elector_set_compat(shell.core, compat);
+	size_t at = 0;
+	why[0] = '\0';
+	for (uint32_t i = 0; compat && i < c->count && at < size; i++) {
+		uint64_t id = c->members[i].id;
+		const struct heard *h = heard_of(id);
+		if (id == shell.id || (h != NULL && h->version_max >= PROTOCOL_LOG))
+			continue;
+		char name[200];
+		write_name(id, name, sizeof(name));
+		if (h == NULL)
+			at += (size_t)snprintf(why + at, size - at,
+					       "%s%s has not been heard since this node's elector "
+					       "started (the release it runs is not known yet)",
+					       at ? "; " : "", name);
+		else
+			at += (size_t)snprintf(why + at, size - at,
+					       "%s%s speaks protocol %u (rxmpp 0.2.0): upgrade it",
+					       at ? "; " : "", name, h->version_max);
+	}
+	return compat;
 }
 
 /* A member whose link closed is not counted as heard until it speaks
@@ -805,7 +847,8 @@ static void pump(void)
 		}
 	}
 	if (shell.core != NULL) {
-		elector_set_compat(shell.core, cluster_protocol() < PROTOCOL_LOG);
+		char why[PROTO_PROPOSE_TEXT_MAX];
+		cluster_compat(why, sizeof(why));
 		if (elector_config(shell.core)->count != shell.told_members) {
 			shell.told_members = elector_config(shell.core)->count;
 			tell_router();
@@ -960,6 +1003,16 @@ static void on_change(struct peerlink *l, const struct elector_change *change)
 		bool known = elector_leader(shell.core) != ELECTOR_NONE;
 		reply_change(l, known ? ELECTOR_CHANGE_REDIRECT : ELECTOR_CHANGE_PENDING,
 			     known ? "" : "no leader at the moment");
+		return;
+	}
+	/* Once the log holds commands the cluster never goes back to
+	 * protocol 3 (cluster_compat): a node that speaks only 3 could not
+	 * follow it. */
+	if (change->op == ELECTOR_CHANGE_JOIN && elector_commands_seen(shell.core) &&
+	    peerlink_version(l) < PROTOCOL_LOG) {
+		reply_change(l, ELECTOR_CHANGE_REFUSED,
+			     "the cluster's state needs protocol 4; this node speaks 3 (rxmpp "
+			     "0.2.0): upgrade it, then join");
 		return;
 	}
 	const char *text;
@@ -1291,6 +1344,7 @@ static struct elector_write_env write_env(void)
 	    .answer = propose_answer,
 	    .send = write_send,
 	    .name = write_name,
+	    .compat = cluster_compat,
 	};
 }
 
@@ -1857,8 +1911,10 @@ int elector_io_configure(const struct config *cfg, bool first, char *why, size_t
 			 cfg->state_directory);
 		return -1;
 	}
-	/* Until every member is heard speaking the log's protocol. */
-	elector_set_compat(shell.core, true);
+	/* Until every member is heard speaking the log's protocol, unless
+	 * the log says the cluster left protocol 3 already. */
+	char held[PROTO_PROPOSE_TEXT_MAX];
+	cluster_compat(held, sizeof(held));
 	log_info("node %016" PRIx64 " at %s, term %" PRIu64 ", %u members", shell.id, shell.address,
 		 state.term, state.config.count);
 	shell.started_ms = now_ms();

@@ -192,6 +192,15 @@ void elector_write_propose(const struct elector_write_env *env, uint64_t origin,
 		refuse(env, origin, tag, text);
 		return;
 	}
+	if (env->compat(names, sizeof(names))) {
+		snprintf(text, sizeof(text),
+			 "the cluster keeps to protocol 3 (rxmpp 0.2.0), which carries no accounts "
+			 "or bridges, until every member is heard speaking protocol 4: %s; nothing "
+			 "changed",
+			 names);
+		refuse(env, origin, tag, text);
+		return;
+	}
 	uint64_t index, term;
 	const char *why = NULL;
 	if (elector_propose(env->core, command, len, &index, &term, &why) == -1) {

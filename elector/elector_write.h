@@ -57,6 +57,10 @@ struct elector_write_env {
 	int (*send)(uint64_t id, uint16_t type, const struct iovec *iov, size_t count);
 	/* Printable name of member `id` for texts ("0123456789abcdef at host:port"). */
 	void (*name)(uint64_t id, char *out, size_t size);
+	/* Whether the cluster keeps to protocol 3, which carries no commands
+	 * (the core's compat mode), naming in `why` the members that hold it
+	 * there. */
+	bool (*compat)(char *why, size_t size);
 };
 
 /* A command from this node's rxmppctl (origin 0, `tag` its token) or

@@ -486,6 +486,34 @@ def test_a_peer_of_an_older_protocol_is_refused_naming_both_versions(node_factor
     assert status(node)["state"] == "LEADER"
 
 
+def test_a_node_of_protocol_3_is_refused_at_join_once_the_log_holds_commands(node_factory,
+                                                                             certs):
+    """cluster initialize writes the cluster's first command (the node's
+    settings): from then on the cluster never goes back to protocol 3, so a
+    node that speaks only 3 (rxmpp 0.2.0) asking to join is refused, with
+    what to do, and the membership is unchanged."""
+    import struct
+
+    node = cluster_node(node_factory, certs).start()
+    node.ctl("cluster", "initialize")
+    joiner = 0x0123456789ABCDEF
+    sock = peer_link(node.cluster_port, certs, 0x454C4543, joiner)
+    change = struct.pack("<IIQ", 0, 0, joiner) + b"127.0.0.1:9".ljust(128, b"\0")
+    sock.sendall(struct.pack("<HHIQ", 3, 0, 16 + len(change), 0) + change)  # WIRE_CHANGE, JOIN
+    got = b""
+    while len(got) < 16 + 264:
+        chunk = sock.recv(4096)
+        assert chunk, "the node closed the link before it answered"
+        got += chunk
+    sock.close()
+    kind, = struct.unpack_from("<H", got, 0)
+    status_code, = struct.unpack_from("<I", got, 16)
+    text = got[16 + 8 + 128:16 + 264].split(b"\0")[0].decode()
+    assert (kind, status_code) == (4, 3), (kind, status_code, text)  # CHANGE_REPLY, REFUSED
+    assert "needs protocol 4; this node speaks 3 (rxmpp 0.2.0): upgrade it" in text, text
+    assert len(status(node)["members"]) == 1
+
+
 def test_every_member_s_protocol_versions_are_known_to_the_leader(node_factory, certs):
     """The leader knows which protocol versions each member speaks (the
     hellos of its links) and so the version every member speaks, which

@@ -255,6 +255,35 @@ def test_without_quorum_a_change_fails_naming_the_unreachable_and_changes_nothin
                    what="carol alone on every node")
 
 
+def test_a_member_powered_off_while_the_others_restart_holds_no_write_back(node_factory, certs):
+    """The cluster's protocol is decided by what the log holds, not by who
+    was heard since the elector started: with one member off and the
+    rxmppd of the two others restarted (the leader first), neither has
+    heard the member that is off, and a write on either still commits."""
+    nodes = form_cluster(node_factory, certs)
+    assert cluster_user(nodes[0], "add", "erin", "erin-pw").returncode == 0
+    leader = leader_of(nodes)
+    off = next(n for n in nodes if n is not leader)
+    other = next(n for n in nodes if n is not leader and n is not off)
+    off.stop()
+    for node in (leader, other):
+        node.stop()
+        node.start()
+    up = [leader, other]
+    wait_until(lambda: leader_of(up), timeout=30, what="a leader of the two nodes up")
+    for node, name in ((leader, "frank"), (other, "grace")):
+        result = cluster_user(node, "add", name, name + "-pw")
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "committed at index" in result.stdout, result.stdout
+        assert "protocol 3" not in result.stdout + result.stderr
+    for node in up:
+        wait_until(lambda: node.ctl("user", "list").stdout.split() == ["erin", "frank", "grace"],
+                   timeout=10, what="the three users on both nodes up")
+    off.start()
+    wait_until(lambda: off.ctl("user", "list").stdout.split() == ["erin", "frank", "grace"],
+               timeout=20, what="the three users on the member that was off")
+
+
 def test_kill_9_of_the_leader_during_writes_loses_no_committed_write(node_factory, certs):
     nodes = form_cluster(node_factory, certs)
     leader = leader_of(nodes)

@@ -57,6 +57,12 @@ static void fake_name(uint64_t id, char *out, size_t size)
 	snprintf(out, size, "node %llu", (unsigned long long)id);
 }
 
+static bool fake_compat(char *why, size_t size)
+{
+	snprintf(why, size, "none");
+	return false;
+}
+
 /* Node 2, a follower of leader 1 in a membership of {1, 2}. */
 static struct elector *follower_of_one(struct elector **leader)
 {
@@ -111,7 +117,8 @@ static struct elector_write_env env_of(struct elector *core)
 					  .heard = fake_heard,
 					  .answer = fake_answer,
 					  .send = fake_send,
-					  .name = fake_name};
+					  .name = fake_name,
+					  .compat = fake_compat};
 }
 
 static const uint8_t command[] = "a command";
