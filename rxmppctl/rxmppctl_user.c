@@ -7,7 +7,7 @@
  * command line, where other users could read them.  Changes are made under a lock and written
  * atomically; the running listener sees the new file at the next login, without a reload.  `del`
  * and `passwd` then ask the running node to end the user's sessions (<not-authorized/>, <reset/>),
- * so that nobody stays logged in on what no longer holds.
+ * and in a cluster the other nodes too, so that nobody stays logged in on what no longer holds.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -46,7 +46,8 @@ static void user_usage(FILE *out)
 		     "a control, an unassigned code point or invalid UTF-8 is refused.\n"
 		     "NAME@DOMAIN, as clients write it, is taken for this node's domain.\n"
 		     "passwd and del end the user's sessions on the running node (<reset/>,\n"
-		     "<not-authorized/>).  On a node of its own accounts are per node; in a\n"
+		     "<not-authorized/>), and in a cluster on the other nodes too (as kick\n"
+		     "does).  On a node of its own accounts are per node; in a\n"
 		     "cluster that holds its state (rxmppctl(8), CLUSTER STATE) they are the\n"
 		     "cluster's: the change is committed by a majority and applied on every\n"
 		     "node before the command returns, or fails changing nothing.\n");
