@@ -170,7 +170,8 @@ int elector_log_snapshot(struct elector_log *l, const struct elector_snapshot *s
 								  : 0);
 	for (size_t i = 0; i < drop; i++)
 		discard(l, l->entries[i].data);
-	memmove(l->entries, l->entries + drop, (l->count - drop) * sizeof(*l->entries));
+	if (l->count > drop) /* an empty log may have no array at all */
+		memmove(l->entries, l->entries + drop, (l->count - drop) * sizeof(*l->entries));
 	l->count -= drop;
 	discard(l, l->snap.data);
 	l->snap = *s;

@@ -597,7 +597,8 @@ static int store_load(struct elector_log_store *s, bool repair, bool *created, c
 	    skip > 0 && all[skip - 1].index == s->meta.index && all[skip - 1].term != s->meta.term;
 	size_t keep = conflict ? 0 : n - skip;
 	s->entries = all;
-	memmove(all, all + skip * !conflict, keep * sizeof(*all));
+	if (keep > 0) /* a log without entries has no array */
+		memmove(all, all + skip * !conflict, keep * sizeof(*all));
 	s->count = 0;
 	uint64_t last = keep > 0 ? all[keep - 1].index : s->meta.index;
 	uint64_t last_term = keep > 0 ? all[keep - 1].term : s->meta.term;

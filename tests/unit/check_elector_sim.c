@@ -455,7 +455,8 @@ static void sim_step(struct sim *s)
 		elector_testkit_msg_free(msg.m);
 	}
 	/* Messages sent while delivering came after `count`. */
-	memmove(s->queue + kept, s->queue + count, (s->queued - count) * sizeof(*s->queue));
+	if (s->queued > count) /* an empty queue may have no array yet */
+		memmove(s->queue + kept, s->queue + count, (s->queued - count) * sizeof(*s->queue));
 	s->queued = kept + (s->queued - count);
 	sim_check_views(s);
 }

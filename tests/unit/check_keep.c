@@ -186,7 +186,12 @@ static void sim_write_kept(struct sim *s, struct sim_holder *h)
 		for (uint32_t at = h->sm.acked + 1; at != n && item != NULL; at++)
 			item = item->next;
 		unsigned long long m;
-		if (item == NULL || sscanf(item->bytes, "<message>%llu<", &m) != 1) {
+		/* The queue's bytes are not NUL-ended: parse a bounded copy. */
+		char text[64] = "";
+		if (item != NULL)
+			memcpy(text, item->bytes,
+			       item->len < sizeof(text) - 1 ? item->len : sizeof(text) - 1);
+		if (item == NULL || sscanf(text, "<message>%llu<", &m) != 1) {
 			sim_fail(s, "a kept stanza not in the holder's queue", n);
 			return;
 		}
