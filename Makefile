@@ -142,8 +142,10 @@ $(BIN)/rxmpp-router: $(call obj,router/router_main.c) $(call lib,router common)
 	$(LINK) $(SSL_LIBS)
 
 # libidn: the state machine keeps account names in their nodeprep form.
-$(BIN)/rxmpp-elector: $(call obj,elector/elector_main.c) $(call lib,elector common)
-	$(LINK) $(SSL_LIBS) $(IDN_LIBS)
+# config: a join carries the node's settings that must agree
+# (config_cluster_wide), which the leader checks before the membership changes.
+$(BIN)/rxmpp-elector: $(call obj,elector/elector_main.c) $(call lib,elector config common)
+	$(LINK) $(YAML_LIBS) $(SSL_LIBS) $(IDN_LIBS)
 
 $(BIN)/rxmpp-certworker: $(call obj,certtool/certworker_main.c) $(call lib,certtool common)
 	$(LINK) $(SSL_LIBS)

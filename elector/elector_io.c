@@ -66,6 +66,7 @@
 #include "common/log.h"
 #include "common/peerlink.h"
 #include "common/tls.h"
+#include "config/config.h"
 #include "elector_core.h"
 #include "elector_handover.h"
 #include "elector_health.h"
@@ -440,6 +441,44 @@ static struct out_link *out_for(uint64_t id)
 	return NULL;
 }
 
+_Static_assert(ELECTOR_WIRE_JOIN_SETTINGS_MAX == ELECTOR_MACHINE_COMMAND_MAX &&
+		   ELECTOR_WIRE_REPLY_TEXT_MAX == ELECTOR_MACHINE_TEXT_MAX,
+	       "a join's settings and an answer's text travel whole");
+
+/* Sends the request's change; on protocol 4 a join carries this node's
+ * settings that must agree (its running configuration), so that the
+ * leader refuses a join whose settings differ before the membership
+ * changes. */
+static void request_send(struct peerlink *l)
+{
+	struct buf frame;
+	buf_init(&frame, sizeof(shell.req.change) + ELECTOR_WIRE_JOIN_SETTINGS_MAX);
+	int rc = buf_append(&frame, &shell.req.change, sizeof(shell.req.change));
+	if (rc == 0 && shell.req.change.op == ELECTOR_CHANGE_JOIN &&
+	    peerlink_version(l) >= PROTOCOL_LOG) {
+		struct config_setting wide[CONFIG_CLUSTER_WIDE_MAX];
+		struct elector_machine_setting items[CONFIG_CLUSTER_WIDE_MAX];
+		size_t count = config_cluster_wide(&shell.cfg, wide);
+		memset(items, 0, sizeof(items));
+		for (size_t i = 0; i < count; i++) {
+			memcpy(items[i].key, wide[i].key, sizeof(items[i].key));
+			memcpy(items[i].value, wide[i].value, sizeof(items[i].value));
+		}
+		struct buf command;
+		rc = elector_machine_encode_settings(&command, ELECTOR_MACHINE_SETTINGS_CHECK,
+						     shell.id, items, count);
+		if (rc == 0) {
+			rc = buf_append(&frame, buf_head(&command), buf_len(&command));
+			buf_free(&command);
+		}
+	}
+	if (rc == 0)
+		peerlink_send(l, ELECTOR_WIRE_CHANGE, buf_head(&frame), buf_len(&frame));
+	else
+		request_finish(false, "this node's settings cannot be encoded");
+	buf_free(&frame);
+}
+
 static void link_up(struct peerlink *l, void *arg);
 static void link_message(struct peerlink *l, const struct ipc_msg *msg, void *arg);
 static void link_closed(struct peerlink *l, const char *reason, void *arg);
@@ -477,7 +516,7 @@ static void link_up(struct peerlink *l, void *arg)
 		}
 		shell.req.contacted = true;
 		shell.req.failures = 0;
-		peerlink_send(l, ELECTOR_WIRE_CHANGE, &shell.req.change, sizeof(shell.req.change));
+		request_send(l);
 		return;
 	}
 	if (arg != NULL) {
@@ -869,7 +908,29 @@ static void reply_change(struct peerlink *l, uint32_t status, const char *text)
 	if (m != NULL)
 		snprintf(reply.leader_address, sizeof(reply.leader_address), "%s", m->address);
 	snprintf(reply.text, sizeof(reply.text), "%s", text);
-	peerlink_send(l, ELECTOR_WIRE_CHANGE_REPLY, &reply, sizeof(reply));
+	size_t len = strlen(text);
+	if (len < sizeof(reply.text) || peerlink_version(l) < PROTOCOL_LOG) {
+		peerlink_send(l, ELECTOR_WIRE_CHANGE_REPLY, &reply, sizeof(reply));
+		return;
+	}
+	static char frame[sizeof(reply) + ELECTOR_WIRE_REPLY_TEXT_MAX];
+	len = len < ELECTOR_WIRE_REPLY_TEXT_MAX ? len : ELECTOR_WIRE_REPLY_TEXT_MAX;
+	memcpy(frame, &reply, sizeof(reply));
+	memcpy(frame + sizeof(reply), text, len);
+	peerlink_send(l, ELECTOR_WIRE_CHANGE_REPLY, frame, sizeof(reply) + len);
+}
+
+/* The leader's check of a joiner's settings (protocol 4) against the
+ * cluster's state: NULL when they agree (or none came), else the refusal. */
+static const char *join_settings_differ(const uint8_t *settings, size_t len)
+{
+	static struct elector_machine_result r;
+	if (len == 0)
+		return NULL;
+	if (settings[1] != ELECTOR_MACHINE_SETTINGS_CHECK)
+		return "a join whose settings are not a settings check";
+	elector_machine_check(elector_replica_machine(shell.replica), settings, len, &r);
+	return r.status == ELECTOR_MACHINE_REFUSED ? r.text : NULL;
 }
 
 /* The leader's answer to a join or remove; applies what it can now.  A
@@ -965,7 +1026,8 @@ static uint32_t apply_change(const struct elector_change *change, const uint8_t 
 	return ELECTOR_CHANGE_PENDING;
 }
 
-static void on_change(struct peerlink *l, const struct elector_change *change)
+static void on_change(struct peerlink *l, const struct elector_change *change,
+		      const uint8_t *settings, size_t settings_len)
 {
 	if (shell.core == NULL) {
 		reply_change(l, ELECTOR_CHANGE_REFUSED, "the cluster is disabled on that node");
@@ -1015,7 +1077,14 @@ static void on_change(struct peerlink *l, const struct elector_change *change)
 			     "0.2.0): upgrade it, then join");
 		return;
 	}
-	const char *text;
+	const char *text =
+	    change->op == ELECTOR_CHANGE_JOIN ? join_settings_differ(settings, settings_len) : NULL;
+	if (text != NULL) {
+		log_info("join of %016" PRIx64 " at %s refused: %s", change->node_id,
+			 change->address, text);
+		reply_change(l, ELECTOR_CHANGE_REFUSED, text);
+		return;
+	}
 	uint32_t status = apply_change(change, peerlink_fingerprint(l), &text);
 	pump();
 	reply_change(l, status, text);
@@ -1044,7 +1113,7 @@ static void request_retarget(const char *target)
 	peerlink_free(old);
 }
 
-static void on_reply(const struct elector_change_reply *reply)
+static void on_reply(const struct elector_change_reply *reply, const char *whole, size_t whole_len)
 {
 	const char *what = shell.req.op == PROTO_CLUSTER_OP_JOIN     ? "joined"
 			   : shell.req.op == PROTO_CLUSTER_OP_REMOVE ? "removed"
@@ -1088,7 +1157,11 @@ static void on_reply(const struct elector_change_reply *reply)
 		shell.req.retry_at = now_ms() + REQUEST_RETRY_MS;
 		return;
 	default:
-		request_finish(false, "refused by %s: %s", shell.req.target, reply->text);
+		if (whole_len > 0)
+			request_finish(false, "refused by %s: %.*s", shell.req.target,
+				       (int)whole_len, whole);
+		else
+			request_finish(false, "refused by %s: %s", shell.req.target, reply->text);
 		return;
 	}
 }
@@ -1261,7 +1334,7 @@ static void link_message(struct peerlink *l, const struct ipc_msg *msg, void *ar
 			link_drop(l, arg, "a join in another node's name");
 			return;
 		}
-		on_change(l, &m.u.change);
+		on_change(l, &m.u.change, m.bytes, m.tail_len);
 		return;
 	default:
 		if (arg != &shell.req) {
@@ -1271,7 +1344,7 @@ static void link_message(struct peerlink *l, const struct ipc_msg *msg, void *ar
 		/* One that comes after the request ended (its deadline) is late,
 		 * not wrong. */
 		if (shell.req.active)
-			on_reply(&m.u.reply);
+			on_reply(&m.u.reply, m.text, m.tail_len);
 		return;
 	}
 }
@@ -1402,7 +1475,7 @@ static void request_progress(const char *fmt, ...)
 
 static void request_finish(bool ok, const char *fmt, ...)
 {
-	char text[512];
+	char text[512 + ELECTOR_WIRE_REPLY_TEXT_MAX];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
@@ -1433,8 +1506,7 @@ static void request_drive(void)
 		return;
 	shell.req.retry_at = 0;
 	if (shell.req.link != NULL && peerlink_is_up(shell.req.link)) {
-		peerlink_send(shell.req.link, ELECTOR_WIRE_CHANGE, &shell.req.change,
-			      sizeof(shell.req.change));
+		request_send(shell.req.link);
 		return;
 	}
 	if (shell.req.link != NULL)

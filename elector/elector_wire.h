@@ -76,6 +76,16 @@ enum elector_change_status {
 	ELECTOR_CHANGE_REFUSED,	 /* cannot be done; `text` says why */
 };
 
+/* Protocol 4: a JOIN's struct elector_change may be followed by the
+ * joiner's settings that must agree, as its SETTINGS_CHECK command
+ * (elector/elector_machine.h), which the leader checks against the
+ * cluster's state before it changes the membership: a join whose settings
+ * differ is refused, naming each key with both values, and changes
+ * nothing.  An answer's struct elector_change_reply may be followed by its
+ * whole text when `text` holds only its start. */
+#define ELECTOR_WIRE_JOIN_SETTINGS_MAX 8192u /* ELECTOR_MACHINE_COMMAND_MAX */
+#define ELECTOR_WIRE_REPLY_TEXT_MAX    1024u /* ELECTOR_MACHINE_TEXT_MAX */
+
 struct elector_change_reply {
 	uint32_t status;
 	uint32_t reserved;
@@ -167,6 +177,9 @@ struct elector_wire_msg {
 	struct elector_snapshot snapshot; /* a snapshot's meta; data: see above */
 	const uint8_t *bytes;		  /* a chunk's, a proposal's command */
 	const char *outcome, *text;	  /* a proposal's reply (lengths in the result) */
+	/* Protocol 4, after a change's fixed layout: a join's settings (in
+	 * bytes), an answer's whole text (in text, not NUL-terminated). */
+	size_t tail_len;
 };
 
 /* Checks the frame's type, size and contents (message types and flags,

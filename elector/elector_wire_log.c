@@ -166,6 +166,39 @@ static bool printable(const char *text, size_t len)
 	return memchr(text, '\0', len) == NULL;
 }
 
+/* Protocol 4: a join may carry the joiner's settings, an answer its whole
+ * text, after protocol 3's fixed layout. */
+static int decode_change(const struct ipc_msg *msg, struct elector_wire_msg *out, const char **why)
+{
+	bool change = msg->type == ELECTOR_WIRE_CHANGE;
+	size_t head = change ? sizeof(out->u.change) : sizeof(out->u.reply);
+	if (msg->len <= head)
+		return elector_wire_decode(msg, out, why);
+	size_t tail = msg->len - head;
+	struct ipc_msg fixed = *msg;
+	fixed.len = head;
+	if (elector_wire_decode(&fixed, out, why) == -1)
+		return -1;
+	const uint8_t *data = msg->data;
+	if (change &&
+	    (out->u.change.op != ELECTOR_CHANGE_JOIN || tail > ELECTOR_WIRE_JOIN_SETTINGS_MAX)) {
+		*why = "a membership change with bytes only a join's settings may have";
+		return -1;
+	}
+	if (!change &&
+	    (tail > ELECTOR_WIRE_REPLY_TEXT_MAX || !printable((const char *)data + head, tail))) {
+		*why = "an answer to a membership change with a malformed text";
+		return -1;
+	}
+	out->type = msg->type;
+	if (change)
+		out->bytes = data + head;
+	else
+		out->text = (const char *)data + head;
+	out->tail_len = tail;
+	return 0;
+}
+
 int elector_wire_decode_v4(const struct ipc_msg *msg, struct elector_wire_msg *out,
 			   const char **why)
 {
@@ -175,7 +208,7 @@ int elector_wire_decode_v4(const struct ipc_msg *msg, struct elector_wire_msg *o
 	switch (msg->type) {
 	case ELECTOR_WIRE_CHANGE:
 	case ELECTOR_WIRE_CHANGE_REPLY:
-		return elector_wire_decode(msg, out, why);
+		return decode_change(msg, out, why);
 	case ELECTOR_WIRE_LOG:
 		return decode_log(msg, out, why);
 	case ELECTOR_WIRE_CHUNK: {

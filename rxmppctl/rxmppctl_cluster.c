@@ -49,6 +49,8 @@ static void cluster_usage(FILE *out)
 		     "join        join the cluster of the member at HOST (port: cluster.port),\n"
 		     "            following a follower's redirect to the leader and printing\n"
 		     "            each step; a node that was reset replaces its old entry;\n"
+		     "            the leader refuses a node whose settings that must agree\n"
+		     "            differ (each key named with both values; not a member);\n"
 		     "            then merges this node's own accounts and bridges (as merge)\n"
 		     "merge       merge this node's own accounts and call-bridges file into the\n"
 		     "            cluster's state: new or identical entries; a name the cluster\n"

@@ -349,7 +349,8 @@ def test_settings_that_must_agree_refuse_a_join_and_show_a_drift(node_factory, c
     assert result.returncode == 1
     assert re.search(r'callbridge_conflict: this node "refuse", node [0-9a-f]{16} "replace"',
                      result.stderr), result.stderr
-    assert "nothing of it was merged" in result.stderr
+    # Refused by the leader before the membership changed.
+    assert len(status(nodes[0])["members"]) == 2
     # A member whose setting drifts after a reload is shown on every node.
     with open(nodes[1].config, "a") as f:
         f.write("callbridge_conflict: refuse\n")
@@ -360,6 +361,33 @@ def test_settings_that_must_agree_refuse_a_join_and_show_a_drift(node_factory, c
                                for d in status(node).get("settings_drift", [])),
                    timeout=10, what="the drift in cluster status")
     assert "Settings that must agree DIFFER" in nodes[0].ctl("cluster", "status").stdout
+
+
+def test_a_node_with_another_domain_is_refused_at_join_and_joins_once_fixed(node_factory, certs):
+    """The leader compares the joiner's settings that must agree before it
+    changes the membership: a node of another domain is told each differing
+    key with both values and is not a member; with its domain put right it
+    joins."""
+    nodes = form_cluster(node_factory, certs, size=2)
+    other = cluster_node(node_factory, certs)
+    text = open(other.config).read()
+    other.write_config(text=text.replace("domain: test.example\n", "domain: chat.test.example\n"))
+    other.start()
+    result = other.ctl("cluster", "join", nodes[0].cluster_address, check=False)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert re.search(r'domain: this node "?chat\.test\.example"?, node [0-9a-f]{16} "?test\.example"?',
+                     result.stderr), result.stderr
+    assert "joined" not in result.stdout
+    for node in nodes:
+        assert len(status(node)["members"]) == 2, status(node)
+    assert len(status(other)["members"]) <= 1
+    other.stop()
+    other.write_config(text=text)
+    other.start()
+    result = other.ctl("cluster", "join", nodes[0].cluster_address)
+    assert "joined" in result.stdout
+    wait_until(lambda: all(len(status(n)["members"]) == 3 for n in nodes + [other]),
+               timeout=20, what="three members")
 
 
 # ---- a real partition (network namespaces): the history of every answer ----

@@ -181,6 +181,48 @@ START_TEST(test_a_forwarded_write_and_its_answer)
 }
 END_TEST
 
+START_TEST(test_a_join_carries_its_settings_and_an_answer_its_whole_text)
+{
+	/* Protocol 3's layout alone still decodes, with nothing after it. */
+	struct elector_change c = {.op = ELECTOR_CHANGE_JOIN, .node_id = 7};
+	strcpy(c.address, "node7:5229");
+	struct buf b;
+	buf_init(&b, 1 << 20);
+	buf_append(&b, &c, sizeof(c));
+	static struct elector_wire_msg out;
+	const char *why = NULL;
+	ck_assert_int_eq(decode(&b, ELECTOR_WIRE_CHANGE, &out, &why), 0);
+	ck_assert_uint_eq(out.tail_len, 0);
+	buf_append(&b, "settings", 8);
+	ck_assert_int_eq(decode(&b, ELECTOR_WIRE_CHANGE, &out, &why), 0);
+	ck_assert_uint_eq(out.u.change.node_id, 7);
+	ck_assert_uint_eq(out.tail_len, 8);
+	ck_assert(memcmp(out.bytes, "settings", 8) == 0);
+	/* Only a join carries settings, and no more than a command holds. */
+	c.op = ELECTOR_CHANGE_REMOVE;
+	memcpy((char *)buf_head(&b), &c, sizeof(c));
+	ck_assert_int_eq(decode(&b, ELECTOR_WIRE_CHANGE, &out, &why), -1);
+	c.op = ELECTOR_CHANGE_JOIN;
+	buf_reset(&b, 0);
+	buf_append(&b, &c, sizeof(c));
+	static char big[ELECTOR_WIRE_JOIN_SETTINGS_MAX + 1];
+	buf_append(&b, big, sizeof(big));
+	ck_assert_int_eq(decode(&b, ELECTOR_WIRE_CHANGE, &out, &why), -1);
+
+	struct elector_change_reply r = {.status = ELECTOR_CHANGE_REFUSED};
+	strcpy(r.text, "2 settings differ");
+	buf_reset(&b, 0);
+	buf_append(&b, &r, sizeof(r));
+	buf_append(&b, "2 settings differ: domain", 25);
+	ck_assert_int_eq(decode(&b, ELECTOR_WIRE_CHANGE_REPLY, &out, &why), 0);
+	ck_assert_uint_eq(out.tail_len, 25);
+	ck_assert(memcmp(out.text, "2 settings differ: domain", 25) == 0);
+	buf_append(&b, "\0", 1);
+	ck_assert_int_eq(decode(&b, ELECTOR_WIRE_CHANGE_REPLY, &out, &why), -1);
+	buf_free(&b);
+}
+END_TEST
+
 Suite *elector_wire_log_suite(void)
 {
 	Suite *s = suite_create("elector_wire_log");
@@ -188,6 +230,7 @@ Suite *elector_wire_log_suite(void)
 	tcase_add_test(tc, test_an_append_round_trips);
 	tcase_add_test(tc, test_a_snapshot_and_its_chunks);
 	tcase_add_test(tc, test_a_forwarded_write_and_its_answer);
+	tcase_add_test(tc, test_a_join_carries_its_settings_and_an_answer_its_whole_text);
 	suite_add_tcase(s, tc);
 	return s;
 }
