@@ -2014,6 +2014,7 @@ void elector_io_stop(void)
 	for (size_t i = 0; i < shell.socket_count; i++)
 		peerlink_listener_free(shell.sockets[i]);
 	elector_free(shell.core);
+	elector_replica_free(shell.replica);
 	SSL_CTX_free(shell.tls);
 	memset(&shell, 0, sizeof(shell));
 }
