@@ -7,6 +7,7 @@ import logging
 
 import slixmpp
 from slixmpp.exceptions import IqError
+from slixmpp.xmlstream.tostring import tostring
 
 logging.getLogger("slixmpp").setLevel(logging.CRITICAL)
 
@@ -35,6 +36,18 @@ class Peer:
             self.started.set_exception(ConnectionError("disconnected before the session"))
         if not self.gone.done():
             self.gone.set_result(True)
+
+    def send_now(self, stanza):
+        """Writes `stanza` to the connection at once; False when there is no
+        open connection.  slixmpp's send() only queues a stanza for a task
+        that writes it later, and discards that queue when the stream ends:
+        a stanza "sent" just before the server ends the stream may never
+        leave the client.  A test that counts what it sent counts only what
+        was written."""
+        if self.transport is None or self.transport.is_closing():
+            return False
+        self.send_raw(tostring(stanza.xml, xmlns=self.default_ns, stream=self, top_level=True))
+        return True
 
     async def next_message(self, timeout=WAIT):
         return await asyncio.wait_for(self.inbox.get(), timeout)
