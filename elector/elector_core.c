@@ -304,8 +304,8 @@ static void send_append(struct elector *e, struct peer_progress *pr)
 	m->prev_index = pr->next - 1;
 	m->prev_term = term_at(e, m->prev_index);
 	size_t first = e->arena_count, bytes = 0;
-	for (uint64_t i = pr->next; i <= last_index(e) && m->entry_count < ELECTOR_APPEND_ENTRIES;
-	     i++) {
+	for (uint64_t i = pr->next;
+	     i <= last_index(e) && m->entry_count < e->opt.append_entries_max; i++) {
 		const struct elector_entry *x = entry_at(e, i);
 		if (m->entry_count > 0 && bytes + x->len > ELECTOR_APPEND_BYTES)
 			break;
@@ -589,12 +589,14 @@ struct elector *elector_new(const struct elector_options *options, const struct 
 {
 	if (options->id == ELECTOR_NONE || options->election_ticks_min == 0 ||
 	    options->election_ticks_max < options->election_ticks_min ||
-	    options->heartbeat_ticks == 0)
+	    options->heartbeat_ticks == 0 || options->append_entries_max > ELECTOR_APPEND_ENTRIES)
 		return NULL;
 	struct elector *e = calloc(1, sizeof(*e));
 	if (e == NULL)
 		return NULL;
 	e->opt = *options;
+	if (e->opt.append_entries_max == 0)
+		e->opt.append_entries_max = ELECTOR_APPEND_ENTRIES;
 	e->p.term = boot->term;
 	e->p.voted_for = boot->voted_for;
 	e->rng = options->seed ^ (options->id * 0x9e3779b97f4a7c15ull);
@@ -975,7 +977,7 @@ static void on_append_reply(struct elector *e, struct peer_progress *pr,
 		return;
 	/* More to send: on at once, up to the bound of what is in flight. */
 	if ((m->flags & ELECTOR_MSG_LOG) && pr->next <= last_index(e) &&
-	    pr->next - pr->match <= ELECTOR_APPEND_ENTRIES)
+	    pr->next - pr->match <= e->opt.append_entries_max)
 		send_append(e, pr);
 }
 

@@ -273,6 +273,11 @@ struct elector_options {
 	unsigned election_ticks_min; /* the timeout is drawn from [min, max) */
 	unsigned election_ticks_max;
 	uint64_t seed;
+	/* Entries in one append, 1..ELECTOR_APPEND_ENTRIES; 0 means
+	 * ELECTOR_APPEND_ENTRIES.  The shell keeps the default; the tests cut
+	 * batches short so that a follower can hold part of a leader's tail,
+	 * which the byte bound does only with thousands of large entries. */
+	unsigned append_entries_max;
 };
 
 struct elector;

@@ -11,6 +11,8 @@
  * result before keeping it).
  *
  * Commands:
+ *   batch N            nodes booted from now on put at most N entries in one
+ *                      append (as a leader's size bound does with large entries)
  *   nodes N            members 1..N, their membership committed at index 1
  *   join I             a new node I with an empty disk (knows no membership)
  *   campaign I         tick node I until it campaigns (election timeout: 10)
@@ -48,6 +50,7 @@ struct scenario {
 	struct elector_testkit_node nodes[S_NODES_MAX + 1]; /* by id; [0] unused */
 	bool isolated[S_NODES_MAX + 1];
 	bool v3[S_NODES_MAX + 1];
+	unsigned batch; /* entries per append; 0: the core's default */
 	struct elector_msg *queue[S_QUEUE_MAX];
 	size_t queued;
 	char *out;
@@ -75,13 +78,14 @@ static void say(struct scenario *s, const char *fmt, ...)
 	s->out[s->out_len] = '\0';
 }
 
-static struct elector_options s_options(uint64_t id)
+static struct elector_options s_options(const struct scenario *s, uint64_t id)
 {
 	return (struct elector_options){.id = id,
 					.heartbeat_ticks = 1,
 					.election_ticks_min = 10,
 					.election_ticks_max = 10,
-					.seed = id};
+					.seed = id,
+					.append_entries_max = s->batch};
 }
 
 static const char *type_name(uint32_t type)
@@ -192,7 +196,7 @@ static void s_drain(struct scenario *s, uint64_t id)
 
 static void s_boot(struct scenario *s, uint64_t id)
 {
-	struct elector_options o = s_options(id);
+	struct elector_options o = s_options(s, id);
 	s->nodes[id].id = id;
 	ck_assert(elector_testkit_boot(&s->nodes[id], &o));
 	for (int k = 1; k <= S_NODES_MAX; k++) {
@@ -281,7 +285,10 @@ static void s_command(struct scenario *s, const char *line)
 	unsigned long long a = 0, b = 0;
 	int got = sscanf(line, "%31s %llu %llu", cmd, &a, &b);
 	bool node_ok = a >= 1 && a <= S_NODES_MAX;
-	if (strcmp(cmd, "nodes") == 0 && a >= 1 && a <= S_NODES_MAX) {
+	if (strcmp(cmd, "batch") == 0 && a >= 1 && a <= ELECTOR_APPEND_ENTRIES) {
+		s->batch = (unsigned)a;
+		say(s, "ok\n");
+	} else if (strcmp(cmd, "nodes") == 0 && a >= 1 && a <= S_NODES_MAX) {
 		struct elector_config c = {.index = 1, .term = 1, .count = (uint32_t)a};
 		for (uint32_t i = 0; i < c.count; i++)
 			elector_testkit_member(i + 1, &c.members[i]);

@@ -77,6 +77,10 @@ struct sim {
 	uint64_t rng;
 	unsigned loss_percent;
 	unsigned max_delay;
+	/* Entries in one append (0: the core's default): batches cut to one
+	 * or two entries let a follower hold part of a leader's tail, where
+	 * the commit rules matter most (the figure-8 case of the thesis). */
+	unsigned batch;
 	uint64_t leader_of_term[4096];
 	uint64_t removed; /* the member the leader removed; 0: none yet */
 	int v3;		  /* the node that speaks protocol 3 (0.2.0); -1: none */
@@ -129,6 +133,7 @@ static void sim_boot(struct sim *s, int i)
 	    .election_ticks_min = ELECTION_MIN,
 	    .election_ticks_max = ELECTION_MAX,
 	    .seed = sim_random(s),
+	    .append_entries_max = s->batch,
 	};
 	if (!elector_testkit_boot(&s->nodes[i], &options))
 		sim_fail(s, "a node's disk was refused at restart");
@@ -570,6 +575,7 @@ static void sim_init(struct sim *s, int n, uint64_t seed, int v3, bool churn)
 	s->rng = seed * 2654435761u + 1;
 	s->max_delay = 1 + (unsigned)(sim_random(s) % 8);
 	s->loss_percent = (unsigned)(sim_random(s) % 20);
+	s->batch = (unsigned)(sim_random(s) % 3);
 	int members = churn ? n - 1 : n;
 	struct elector_config config = {.index = 1, .term = 1, .count = (uint32_t)members};
 	for (int i = 0; i < n; i++) {
