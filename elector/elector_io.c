@@ -266,10 +266,19 @@ static unsigned cluster_protocol(void)
 {
 	const struct elector_config *c = elector_config(shell.core);
 	unsigned version = PEERLINK_VERSION;
+	/* Once the log holds a command every member speaks 4 at least (see
+	 * below: a node of 3 is refused at join from then on), heard lately
+	 * or not. */
+	bool commands = elector_commands_seen(shell.core);
 	for (uint32_t i = 0; i < c->count; i++) {
 		if (c->members[i].id == shell.id)
 			continue;
 		const struct heard *h = heard_of(c->members[i].id);
+		if (h == NULL && commands) {
+			if (version > 4)
+				version = 4;
+			continue;
+		}
 		if (h == NULL)
 			return 0;
 		if (h->version_max < version)

@@ -15,6 +15,7 @@ real partition in network namespaces) go through the write path of the
 elector (PROTO_PROPOSE committed and applied)."""
 
 import hashlib
+import json
 import os
 import re
 import threading
@@ -259,7 +260,8 @@ def test_a_member_powered_off_while_the_others_restart_holds_no_write_back(node_
     """The cluster's protocol is decided by what the log holds, not by who
     was heard since the elector started: with one member off and the
     rxmppd of the two others restarted (the leader first), neither has
-    heard the member that is off, and a write on either still commits."""
+    heard the member that is off, and a write on either still commits;
+    `cluster status` names protocol 4 there all the same."""
     nodes = form_cluster(node_factory, certs)
     assert cluster_user(nodes[0], "add", "erin", "erin-pw").returncode == 0
     leader = leader_of(nodes)
@@ -279,6 +281,8 @@ def test_a_member_powered_off_while_the_others_restart_holds_no_write_back(node_
     for node in up:
         wait_until(lambda: node.ctl("user", "list").stdout.split() == ["erin", "frank", "grace"],
                    timeout=10, what="the three users on both nodes up")
+        said = json.loads(node.ctl("cluster", "status", "--json").stdout)
+        assert said["protocol"] == 4, said
     off.start()
     wait_until(lambda: off.ctl("user", "list").stdout.split() == ["erin", "frank", "grace"],
                timeout=20, what="the three users on the member that was off")
