@@ -72,7 +72,9 @@ CHECK_LIBS = $(shell $(PKG_CONFIG) --libs check)
 # first and common last (common/ depends on nothing above it), and the
 # linker takes only the objects it needs.  A new file joins its folder's
 # library by being there.
-LIB_DIRS := listener router elector supervisor certtool config common
+# im/ has no program yet: its pure cores (rosters, presence, offline
+# storage) are a library the unit tests and fuzz targets link.
+LIB_DIRS := listener router elector supervisor certtool im config common
 MAINS := supervisor/rxmppd.c listener/listener_main.c router/router_main.c elector/elector_main.c \
 	certtool/certworker_main.c certtool/certtool_main.c
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
@@ -86,7 +88,7 @@ UNIT_RUNNER := $(BUILD)/tests/unit-tests
 # A fuzz target is tests/fuzz/fuzz_NAME.c with its seeds in
 # tests/fuzz/corpus/NAME/; adding one is adding its NAME here.
 FUZZ_TARGETS := stream config route relay elector ipc sasl accounts callbridges election jidprep \
-	machine wire4 logstore
+	machine wire4 logstore roster
 FUZZ_SECONDS ?= 60
 # Or stop each target after this many inputs (-1: no limit).
 FUZZ_RUNS ?= -1
@@ -176,7 +178,7 @@ check: deps-test
 
 # Every name a process exports carries its prefix and is defined once
 # (scripts/check-names.sh says the rule).
-names-check: $(PROGRAMS)
+names-check: $(PROGRAMS) $(call lib,im)
 	@scripts/check-names.sh $(BUILD)
 
 # The SPDX identifier at the top of every source file (LICENSE, the MIT licence).

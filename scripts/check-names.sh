@@ -3,7 +3,7 @@
 # The names rule of docs/STYLE (issue 14): every function or variable that
 # a process's code exports carries that process's prefix, so that grep finds
 # one definition and no name means two things in two processes.  Process
-# folders: listener/, router/, elector/, supervisor/, rxmppctl/ export only
+# folders: listener/, router/, elector/, supervisor/, rxmppctl/, im/ export only
 # FOLDER_*; certtool/ holds two programs and their certificate library, so
 # there a file exports only the first word of its name (certtool_*,
 # certworker_*, cert_*).  The libraries common/ and config/ are shared by
@@ -17,6 +17,7 @@ trap 'rm -f "$symbols"' EXIT
 status=0
 for obj in "$build"/obj/listener/*.o "$build"/obj/router/*.o "$build"/obj/elector/*.o \
 	"$build"/obj/supervisor/*.o "$build"/obj/rxmppctl/*.o "$build"/obj/certtool/*.o \
+	"$build"/obj/im/*.o \
 	"$build"/obj/common/*.o "$build"/obj/config/*.o; do
 	[ -e "$obj" ] || continue
 	folder=$(basename "$(dirname "$obj")")

@@ -49,6 +49,8 @@ int main(void)
 	srunner_add_suite(runner, wire_versions_suite());
 	srunner_add_suite(runner, metrics_suite());
 	srunner_add_suite(runner, tls_suite());
+	srunner_add_suite(runner, im_sub_suite());
+	srunner_add_suite(runner, im_roster_suite());
 	srunner_run_all(runner, CK_NORMAL);
 	int failed = srunner_ntests_failed(runner);
 	srunner_free(runner);

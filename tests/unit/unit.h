@@ -45,6 +45,8 @@ Suite *elector_health_suite(void);
 Suite *wire_versions_suite(void);
 Suite *metrics_suite(void);
 Suite *tls_suite(void);
+Suite *im_sub_suite(void);
+Suite *im_roster_suite(void);
 
 /* Runs `emit` with stderr redirected to a pipe and returns what it wrote
  * (at most `size` - 1 bytes, ended); check_log.c. */
