@@ -47,6 +47,7 @@ Suite *metrics_suite(void);
 Suite *tls_suite(void);
 Suite *im_sub_suite(void);
 Suite *im_roster_suite(void);
+Suite *im_presence_suite(void);
 
 /* Runs `emit` with stderr redirected to a pipe and returns what it wrote
  * (at most `size` - 1 bytes, ended); check_log.c. */
