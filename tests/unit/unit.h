@@ -48,6 +48,7 @@ Suite *tls_suite(void);
 Suite *im_sub_suite(void);
 Suite *im_roster_suite(void);
 Suite *im_presence_suite(void);
+Suite *im_offline_suite(void);
 
 /* Runs `emit` with stderr redirected to a pipe and returns what it wrote
  * (at most `size` - 1 bytes, ended); check_log.c. */
