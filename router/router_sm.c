@@ -51,7 +51,12 @@
 #include "router.h"
 #include "router_keep.h"
 
-#define RESUMES_MAX 64
+/* A follower's resumptions waiting for the leader's answer, one per client
+ * connection that asked.  A crowd resumes at once when a node dies (all its
+ * clients, within a second): 64 refused the 65th and later of them, which
+ * then bound afresh and lost their sessions.  The bound only stops a table
+ * without end; the listener's connection limits come first. */
+#define RESUMES_MAX 65536
 /* After a change of leader, how long a node that held sessions has to link
  * to the new leader before they are taken for lost: beyond its warm-up
  * (router_cluster.c), within which every live member links. */
@@ -71,8 +76,8 @@ static struct {
 	struct table *of_leader;	/* a follower: session -> struct sm_of_leader */
 	char adopting[KEEP_ID_MAX + 1]; /* the leader: the last KEEP_ADOPT's id */
 	uint64_t adopting_from;
-	uint64_t resumes[RESUMES_MAX]; /* a follower's questions to the leader */
-	size_t resume_count;
+	/* A follower's questions to the leader: asker -> a copy of the asker. */
+	struct table *resumes;
 } sm;
 
 void router_sm_init(const struct config *cfg)
@@ -82,6 +87,8 @@ void router_sm_init(const struct config *cfg)
 	if (sm.keep == NULL)
 		sm.keep = router_keep_new(&sm.options);
 	if (sm.of_leader == NULL && (sm.of_leader = table_new()) == NULL)
+		abort();
+	if (sm.resumes == NULL && (sm.resumes = table_new()) == NULL)
 		abort();
 }
 
@@ -334,6 +341,15 @@ static void sm_hand_over(const struct keep_waiting *w, const struct keep_item *f
 	}
 }
 
+/* A question the leader will not answer now: its client binds afresh. */
+static void sm_resume_unanswered(void *value, void *arg)
+{
+	(void)arg;
+	struct proto_sm_resumed none = {0};
+	sm_to_listener(PROTO_SM_RESUMED, *(uint64_t *)value, &none, sizeof(none), NULL, 0);
+	free(value);
+}
+
 static void sm_unkeep_one(struct rsession *s, void *arg)
 {
 	(void)arg;
@@ -367,10 +383,10 @@ void router_sm_up_link(bool up)
 	if (!sm.leading)
 		router_keep_holders_unsure(sm.keep, ev_now(child_loop()));
 	/* Questions the leader will not answer now: the clients bind afresh. */
-	struct proto_sm_resumed none = {0};
-	for (size_t i = 0; i < sm.resume_count; i++)
-		sm_to_listener(PROTO_SM_RESUMED, sm.resumes[i], &none, sizeof(none), NULL, 0);
-	sm.resume_count = 0;
+	table_each(sm.resumes, sm_resume_unanswered, NULL);
+	table_free(sm.resumes);
+	if ((sm.resumes = table_new()) == NULL)
+		abort();
 }
 
 void router_sm_handled(uint64_t session, uint32_t handled)
@@ -433,14 +449,21 @@ static bool sm_resume(const struct ipc_msg *msg)
 	}
 	struct relay_wire_keep_resume w = {.asker = msg->peer, .h = q.h, .user_len = q.user_len};
 	memcpy(w.id, q.id, sizeof(w.id));
-	if (sm.resume_count == RESUMES_MAX ||
-	    router_cluster_keep_send(0, RELAY_WIRE_KEEP_RESUME, &w, sizeof(w), user, q.user_len) ==
-		-1) {
-		struct proto_sm_resumed none = {0};
-		sm_to_listener(PROTO_SM_RESUMED, msg->peer, &none, sizeof(none), NULL, 0);
-		return true;
+	/* One question per connection at a time (a second is refused). */
+	uint64_t *asker = NULL;
+	if (table_get(sm.resumes, &msg->peer, sizeof(msg->peer)) == NULL &&
+	    table_count(sm.resumes) < RESUMES_MAX && (asker = malloc(sizeof(*asker))) != NULL) {
+		*asker = msg->peer;
+		if (table_put(sm.resumes, asker, sizeof(*asker), asker, NULL) == 0) {
+			if (router_cluster_keep_send(0, RELAY_WIRE_KEEP_RESUME, &w, sizeof(w), user,
+						     q.user_len) == 0)
+				return true;
+			table_remove(sm.resumes, asker, sizeof(*asker));
+		}
+		free(asker);
 	}
-	sm.resumes[sm.resume_count++] = msg->peer;
+	struct proto_sm_resumed none = {0};
+	sm_to_listener(PROTO_SM_RESUMED, msg->peer, &none, sizeof(none), NULL, 0);
 	return true;
 }
 
@@ -741,14 +764,12 @@ static int sm_follower_frame(uint64_t node, const struct relay_wire_msg *m, cons
 		return 0;
 	case RELAY_WIRE_KEEP_RESUMED: {
 		const struct relay_wire_keep_resumed *a = &m->u.keep_resumed;
-		size_t i = 0;
-		while (i < sm.resume_count && sm.resumes[i] != a->asker)
-			i++;
-		if (i == sm.resume_count) {
+		uint64_t *asked = table_remove(sm.resumes, &a->asker, sizeof(a->asker));
+		if (asked == NULL) {
 			*why = "an answer to a resumption nobody asked for";
 			return -1;
 		}
-		sm.resumes[i] = sm.resumes[--sm.resume_count];
+		free(asked);
 		struct proto_sm_resumed r = {.ok = a->ok,
 					     .handled = a->handled,
 					     .sent = a->sent,

@@ -18,8 +18,11 @@ never comes back: the leader returns what it kept to its senders when
 resume_timeout ends."""
 
 import asyncio
+import os
 import re
+import signal
 import threading
+import time
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -309,6 +312,55 @@ def test_b_resumes_on_the_leader_after_its_node_is_killed(node_factory, certs):
 
 def test_b_resumes_after_its_node_the_leader_is_killed(node_factory, certs):
     run_failover(node_factory, certs, b_on_leader=True, resume_on_leader=False)
+
+
+def test_a_crowd_resuming_at_once_on_a_follower_all_resume(node_factory, certs):
+    """A dead node's clients all come back within a second, and those that
+    resume on a follower wait there for the leader's answer together: 70 of
+    them, all asking while the leader's router is stopped (SIGSTOP), all
+    resume once it runs again.  A follower once let only 64 questions wait
+    and refused the others with item-not-found (found by make bench's SM
+    failover: clients that then bound afresh, losing and repeating
+    messages)."""
+    leader, one, two = cluster_with_accounts(node_factory, certs)
+    crowd = 70
+    clients = [SmClient(one.certs["ca"], user, f"{user}-pw", f"c{n}")
+               for n in range(crowd) for user in ["alice" if n % 2 else "bob"]]
+    for client in clients:
+        client.connect(one)
+    mark = leader.log_mark()
+    kill_node(one)
+    leader.wait_log(rf"lost: {crowd} client sessions kept here wait to be resumed", start=mark,
+                    timeout=20)
+    router = next(p["pid"] for p in leader.status()["processes"] if p["name"] == "router")
+    asked = []
+
+    def ask(client):
+        client.reader.join(10)
+        client.raw.close()
+        client.raw = Raw(two.client_port, client.ca, timeout=30)
+        client.raw.authenticate(client.user, client.password)
+        client.raw.send(f"<resume xmlns='{SM}' previd='{client.id}' "
+                        f"h='{client.handled}'/>".encode())
+        asked.append(client)
+
+    os.kill(router, signal.SIGSTOP)
+    try:
+        threads = [threading.Thread(target=ask, args=(c,), daemon=True) for c in clients]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert len(asked) == crowd
+        # Every question reaches the follower's router and waits there.
+        time.sleep(1)
+    finally:
+        os.kill(router, signal.SIGCONT)
+    answers = [c.raw.read_until(b"/>") for c in clients]
+    refused = [a for a in answers if b"<resumed" not in a]
+    assert refused == [], f"{len(refused)} of {crowd} refused: {refused[0]!r}"
+    for client in clients:
+        client.close()
 
 
 def test_a_waiting_session_goes_to_the_next_leader_of_a_leadership_transfer(node_factory,
