@@ -22,8 +22,29 @@ static bool im_presence_is(const char *type, const char *value)
 static void im_presence_bounce(struct im_route *out, const char *condition, const char *why)
 {
 	out->action = IM_ROUTE_BOUNCE;
-	out->err = (struct im_error){"cancel", condition, NULL};
+	/* RFC 6120 8.3.2: bad-request is to be fixed by the sender, the
+	 * others are final. */
+	out->err = (struct im_error){strcmp(condition, "bad-request") == 0 ? "modify" : "cancel",
+				     condition, NULL};
 	out->why = why;
+}
+
+/* Subscription stanzas and probes are the server's whatever resource
+ * they name: a subscription is between bare JIDs (RFC 6121 3), a probe is
+ * answered by the server (4.3).  8.5.3.2.2 would ignore a subscribed,
+ * unsubscribe or unsubscribed sent to a resource that is not there; the
+ * state machine takes them all, so that the two rosters do not drift
+ * apart. */
+static bool im_presence_for_server(const char *type)
+{
+	return type != NULL && (im_sub_type_parse(type) != -1 || strcmp(type, "probe") == 0);
+}
+
+/* 4.7.1: a presence type outside the RFC's list is refused. */
+static bool im_presence_type_known(const char *type)
+{
+	return type == NULL || strcmp(type, "unavailable") == 0 || strcmp(type, "error") == 0 ||
+	       im_presence_for_server(type);
 }
 
 static void im_presence_do(struct im_route *out, enum im_route_action action, const char *why)
@@ -74,11 +95,6 @@ static void im_presence_bare_message(const struct im_route_in *in, bool *deliver
 static void im_presence_bare_presence(const struct im_route_in *in, bool *deliver,
 				      struct im_route *out)
 {
-	const char *t = in->type;
-	if (t != NULL && (im_sub_type_parse(t) != -1 || strcmp(t, "probe") == 0))
-		return im_presence_do(out, IM_ROUTE_SERVER, "3, 4.3: subscription or probe");
-	if (t != NULL && strcmp(t, "unavailable") != 0 && strcmp(t, "error") != 0)
-		return im_presence_bounce(out, "bad-request", "RFC 6120 8.3.3.1: no such type");
 	if (im_presence_all_available(in, deliver) > 0)
 		return im_presence_do(out, IM_ROUTE_DELIVER, "8.5.2.1.2: presence");
 	im_presence_do(out, IM_ROUTE_IGNORE, "8.5.2.2.2: presence, nobody online");
@@ -107,10 +123,6 @@ static void im_presence_no_resource(const struct im_route_in *in, bool *deliver,
 		return im_presence_bounce(out, "service-unavailable",
 					  "8.5.3.2.1: no such resource");
 	case IM_KIND_PRESENCE:
-		/* 8.5.3.2.2: subscriptions and probes as for the bare JID,
-		 * the rest ignored. */
-		if (t != NULL && (im_sub_type_parse(t) != -1 || strcmp(t, "probe") == 0))
-			return im_presence_do(out, IM_ROUTE_SERVER, "8.5.3.2.2: subscription");
 		return im_presence_do(out, IM_ROUTE_IGNORE, "8.5.3.2.2: no such resource");
 	case IM_KIND_IQ:
 		if (im_presence_iq_request(t))
@@ -140,6 +152,10 @@ void im_presence_route(const struct im_route_in *in, bool *deliver, struct im_ro
 						  "8.5.1: no such user");
 		return im_presence_do(out, IM_ROUTE_IGNORE, "8.5.1: no such user, error or result");
 	}
+	if (in->kind == IM_KIND_PRESENCE && im_presence_for_server(t))
+		return im_presence_do(out, IM_ROUTE_SERVER, "3, 4.3: subscription or probe");
+	if (in->kind == IM_KIND_PRESENCE && !im_presence_type_known(t))
+		return im_presence_bounce(out, "bad-request", "4.7.1: no such presence type");
 	if (in->full) {
 		if (in->resource < in->nres) {
 			/* 8.5.3.1: the resource is connected; it gets the

@@ -101,6 +101,11 @@ static const struct row rows[] = {
     R(P, NULL, true, ALL, 2, D, 4, NULL),
     R(Q, "get", true, ALL, 2, D, 4, NULL),
     R(Q, "result", true, ALL, 0, D, 1, NULL),
+    /* Subscriptions and probes are the server's, whatever the resource. */
+    R(P, "subscribe", true, ALL, 0, V, 0, NULL),
+    R(P, "unsubscribed", true, ALL, 2, V, 0, NULL),
+    R(P, "probe", true, ALL, 0, V, 0, NULL),
+    R(P, "bogus", true, ALL, 0, E, 0, "bad-request"),
     /* 8.5.3.2: no such resource. */
     R(M, "chat", true, ALL, MISSING, D, 1, NULL),
     R(M, "chat", true, NONE, MISSING, S, 0, NULL),
@@ -115,6 +120,8 @@ static const struct row rows[] = {
     R(P, "error", true, ALL, MISSING, I, 0, NULL),
     R(P, "subscribed", true, ALL, MISSING, V, 0, NULL),
     R(P, "probe", true, NONE, MISSING, V, 0, NULL),
+    R(P, "unsubscribe", true, NONE, MISSING, V, 0, NULL),
+    R(P, "bogus", true, NONE, MISSING, E, 0, "bad-request"),
     R(Q, "get", true, ALL, MISSING, E, 0, "service-unavailable"),
     R(Q, "set", true, NONE, MISSING, E, 0, "service-unavailable"),
     R(Q, "result", true, ALL, MISSING, I, 0, NULL),
@@ -144,7 +151,9 @@ START_TEST(test_route_rows)
 		ck_assert_ptr_nonnull(out.why);
 		if (w->condition != NULL) {
 			ck_assert_str_eq(out.err.condition, w->condition);
-			ck_assert_str_eq(out.err.type, "cancel");
+			ck_assert_str_eq(out.err.type, strcmp(w->condition, "bad-request") == 0
+							   ? "modify"
+							   : "cancel");
 		}
 	}
 }
