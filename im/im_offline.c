@@ -67,8 +67,8 @@ static int im_offline_insertion(const char *s, size_t len, size_t *at, int *empt
 		return 0;
 	}
 	/* An empty root element: its "/>" is the first '>' of the stanza
-	 * (the im process escapes '>' in attribute values, as every XML
-	 * writer of rxmpp does), so a child's "/>" is not taken for it. */
+	 * (the im process escapes '>' in attribute values, im_offline.h), so
+	 * a child's "/>" is not taken for it. */
 	if (len >= 2 && memcmp(s + len - 2, "/>", 2) == 0 && memchr(s, '>', len) == s + len - 1) {
 		*at = len - 2;
 		*empty = 1;

@@ -11,8 +11,9 @@
  *
  * Stored form: u8 format (1), u64 stamp (seconds since 1970-01-01 UTC,
  * at most the end of year 9999), then the stanza, a <message/> element as
- * the im process wrote it ('>' escaped in attribute values, as rxmpp's XML
- * writers do).  Key: u64, big-endian.
+ * the im process wrote it, with '>' escaped in attribute values (as
+ * listener_xml_serialize writes them; im_offline_stamp relies on it).
+ * Key: u64, big-endian.
  */
 #ifndef RXMPP_IM_OFFLINE_H
 #define RXMPP_IM_OFFLINE_H
