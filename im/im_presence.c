@@ -274,11 +274,11 @@ static void im_presence_forget(struct im_presence_session *s, size_t i)
 	s->ndirected--;
 }
 
-int im_presence_directed(struct im_presence_session *s, const char *to, bool available,
-			 struct im_error *err)
+int im_presence_directed(struct im_presence_session *s, const char *to, bool subscriber,
+			 bool available, struct im_error *err)
 {
 	size_t i = im_presence_directed_index(s, to);
-	if (!available) {
+	if (!available || subscriber) {
 		/* 4.6.3: the target has been told; nothing is owed to it. */
 		if (i < s->ndirected)
 			im_presence_forget(s, i);

@@ -113,12 +113,15 @@ void im_presence_step_free(struct im_presence_step *step);
 void im_presence_broadcast(struct im_presence_session *s, bool available, int priority,
 			   struct im_presence_step *step);
 /* Directed presence from the session to `to` (4.6): remembered when
- * available, forgotten when unavailable.  -1 with `err`
+ * available, forgotten when unavailable.  A target whose bare JID is a
+ * contact with a subscription from or both (`subscriber`) is not
+ * remembered: the broadcast unavailable reaches it anyway (4.6.3 is about
+ * entities that do not get the broadcast).  -1 with `err`
  * (resource-constraint) when a new target would pass `directed_max`: the
  * stanza is bounced rather than sent, because its unavailable could not be
  * promised. */
-int im_presence_directed(struct im_presence_session *s, const char *to, bool available,
-			 struct im_error *err);
+int im_presence_directed(struct im_presence_session *s, const char *to, bool subscriber,
+			 bool available, struct im_error *err);
 /* A presence of type error from `from` (RFC 6120 8.3): a directed-presence
  * target that refused is forgotten, so that it is not sent an unavailable
  * later.  Whether the session remembered it. */

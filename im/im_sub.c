@@ -238,8 +238,11 @@ void im_sub_step(struct im_sub_item from, enum im_sub_dir dir, enum im_sub_type 
 	} else if (dir == IM_SUB_INBOUND && type == IM_SUB_SUBSCRIBE &&
 		   im_sub_has_from(from.state)) {
 		/* 3.1.3: the contact already has a subscription; the server
-		 * answers for the user instead of asking again. */
-		out->generate |= IM_SUB_GEN_SUBSCRIBED;
+		 * answers for the user instead of asking again.  The contact's
+		 * server evidently lost the state, so the user's presence goes
+		 * with the answer (the RFC leaves it open; Prosody does the
+		 * same, and it is the oracle of make conformance). */
+		out->generate |= IM_SUB_GEN_SUBSCRIBED | IM_SUB_GEN_AVAILABLE;
 	}
 	/* A subscription or a pre-approval keeps no meaning once the contact
 	 * is subscribed. */

@@ -54,7 +54,10 @@ enum im_sub_generate {
 	 * subscribed, or pre-approved, 3.4). */
 	IM_SUB_GEN_SUBSCRIBED = 1 << 0,
 	/* The last presence of each of the user's available resources, to the
-	 * contact: the contact has just been allowed to see it (3.1.5, 3.4). */
+	 * contact: the contact has just been allowed to see it (3.1.5, 3.4),
+	 * or asked again while subscribed (3.1.3).  With none available
+	 * nothing is sent: the contact's client shows the user offline until
+	 * told otherwise (4.3). */
 	IM_SUB_GEN_AVAILABLE = 1 << 1,
 	/* <presence type='unavailable'/> from each of the user's available
 	 * resources to the contact: the contact may no longer see the user's

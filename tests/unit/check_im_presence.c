@@ -212,7 +212,7 @@ START_TEST(test_session)
 	struct im_error err;
 	im_presence_session_init(&s, 2);
 	/* Directed presence before initial presence is remembered too. */
-	ck_assert_int_eq(im_presence_directed(&s, "room@muc.example.org/j", true, &err), 0);
+	ck_assert_int_eq(im_presence_directed(&s, "room@muc.example.org/j", false, true, &err), 0);
 	/* Initial presence at a negative priority: no offline messages. */
 	im_presence_broadcast(&s, true, -1, &step);
 	ck_assert(step.initial && step.broadcast && !step.offline);
@@ -222,19 +222,27 @@ START_TEST(test_session)
 	ck_assert(!step.initial && step.broadcast && step.offline);
 	im_presence_broadcast(&s, true, 2, &step);
 	ck_assert(!step.initial && !step.offline);
-	ck_assert_int_eq(im_presence_directed(&s, "romeo@example.net/a", true, &err), 0);
-	ck_assert_int_eq(im_presence_directed(&s, "romeo@example.net/a", true, &err), 0);
+	ck_assert_int_eq(im_presence_directed(&s, "romeo@example.net/a", false, true, &err), 0);
+	ck_assert_int_eq(im_presence_directed(&s, "romeo@example.net/a", false, true, &err), 0);
 	ck_assert_uint_eq(s.ndirected, 2);
 	/* Bounded: a third target is refused, not forgotten later. */
-	ck_assert_int_eq(im_presence_directed(&s, "paris@example.net", true, &err), -1);
+	ck_assert_int_eq(im_presence_directed(&s, "paris@example.net", false, true, &err), -1);
 	ck_assert_str_eq(err.condition, "resource-constraint");
 	/* A directed unavailable, or an error from the target, forgets it. */
-	ck_assert_int_eq(im_presence_directed(&s, "romeo@example.net/a", false, &err), 0);
+	ck_assert_int_eq(im_presence_directed(&s, "romeo@example.net/a", false, false, &err), 0);
 	ck_assert_uint_eq(s.ndirected, 1);
-	ck_assert_int_eq(im_presence_directed(&s, "paris@example.net", true, &err), 0);
+	ck_assert_int_eq(im_presence_directed(&s, "paris@example.net", false, true, &err), 0);
 	ck_assert(im_presence_error_from(&s, "paris@example.net"));
 	ck_assert(!im_presence_error_from(&s, "paris@example.net"));
-	ck_assert_int_eq(im_presence_directed(&s, "nobody@example.net", false, &err), 0);
+	ck_assert_int_eq(im_presence_directed(&s, "nobody@example.net", false, false, &err), 0);
+	/* A subscriber gets the broadcast: not remembered, and an earlier
+	 * entry for it is dropped. */
+	ck_assert_int_eq(im_presence_directed(&s, "nurse@example.com/x", false, true, &err), 0);
+	ck_assert_uint_eq(s.ndirected, 2);
+	ck_assert_int_eq(im_presence_directed(&s, "nurse@example.com/x", true, true, &err), 0);
+	ck_assert_uint_eq(s.ndirected, 1);
+	ck_assert_int_eq(im_presence_directed(&s, "romeo@example.net", true, true, &err), 0);
+	ck_assert_uint_eq(s.ndirected, 1);
 	/* Unavailable (or the end of the session): broadcast, and the
 	 * directed targets that are left. */
 	im_presence_broadcast(&s, false, 0, &step);

@@ -72,16 +72,17 @@ static const struct row rows[2][4][9] =
 	    },
 	[IM_SUB_INBOUND] =
 	    {
-		[IM_SUB_SUBSCRIBE] = /* A.3.1; already subscribed: auto-reply */
-		{{N, 1, NI, 0, 0},
-		 {NO, 1, NOI, 0, 0},
-		 {NI, 0, K, 0, 0},
-		 {NOI, 0, K, 0, 0},
-		 {T, 1, TI, 0, 0},
-		 {TI, 0, K, 0, 0},
-		 {F, 0, K, 0, SUBD},
-		 {FO, 0, K, 0, SUBD},
-		 {B, 0, K, 0, SUBD}},
+		/* A.3.1; already subscribed: auto-reply, with the user's
+		 * presence (3.1.3, as Prosody does) */
+		[IM_SUB_SUBSCRIBE] = {{N, 1, NI, 0, 0},
+				      {NO, 1, NOI, 0, 0},
+				      {NI, 0, K, 0, 0},
+				      {NOI, 0, K, 0, 0},
+				      {T, 1, TI, 0, 0},
+				      {TI, 0, K, 0, 0},
+				      {F, 0, K, 0, SUBD | AVAIL},
+				      {FO, 0, K, 0, SUBD | AVAIL},
+				      {B, 0, K, 0, SUBD | AVAIL}},
 		[IM_SUB_SUBSCRIBED] = /* A.3.2 */
 		{{N, 0, K, 0, 0},
 		 {NO, 1, T, 1, 0},
