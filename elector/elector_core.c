@@ -224,6 +224,17 @@ static struct elector_msg *emit(struct elector *e, uint32_t type, uint64_t to)
 	m->last_term = e->p.config.term;
 	m->commit_index = e->p.commit_index;
 	m->applied_index = e->applied;
+	/* A reply vouches for the leader this node follows, as its
+	 * membership binds it (a node that missed its addition takes its
+	 * appends on this word: check_sender). */
+	const struct elector_member *leader = member(&e->p.config, e->leader);
+	if ((type == ELECTOR_MSG_PRE_VOTE_REPLY || type == ELECTOR_MSG_VOTE_REPLY ||
+	     type == ELECTOR_MSG_APPEND_REPLY) &&
+	    leader != NULL && !unbound(leader)) {
+		m->vouch_id = leader->id;
+		m->vouch_term = e->p.term;
+		memcpy(m->vouch_fingerprint, leader->fingerprint, ELECTOR_FINGERPRINT_SIZE);
+	}
 	return m;
 }
 
@@ -704,6 +715,7 @@ static void heard_leader(struct elector *e, const struct elector_msg *m)
 	if (e->role != ELECTOR_FOLLOWER || e->leader != m->from)
 		become_follower(e, m->term, m->from);
 	e->leader = m->from;
+	e->unverified = ELECTOR_NONE;
 	e->elapsed = 0;
 	/* A turn taken after a closed link (elector_link_closed) ends when
 	 * the leader is heard again. */
@@ -907,17 +919,54 @@ static int check_sender(const struct elector *e, const struct elector_msg *m,
 	/* A node that knows no membership yet (it is joining) learns it from
 	 * the leader's first append or snapshot, which must list that leader
 	 * with the certificate it speaks with.  A node with a membership hears
-	 * only its members: one that missed the change adding a new leader
-	 * learns it from the next leader it knows, as a majority always
-	 * includes one. */
+	 * a leader its membership does not list (it missed that leader's
+	 * addition) only on a member's word (elector_core.h). */
 	const struct elector_member *claimed =
 	    m->type == ELECTOR_MSG_APPEND || m->type == ELECTOR_MSG_SNAPSHOT
 		? member(&m->config, m->from)
 		: NULL;
 	if (e->p.config.count == 0 && claimed != NULL && same_fingerprint(claimed, fingerprint))
 		return 0;
-	*why = "an election message from a node that is not a member";
+	if ((m->type == ELECTOR_MSG_APPEND || m->type == ELECTOR_MSG_SNAPSHOT) &&
+	    m->term >= e->vouch.term && elector_vouched(e, m->from, fingerprint))
+		return 0;
+	*why = claimed != NULL && same_fingerprint(claimed, fingerprint)
+		   ? "a leader that is not in this node's membership, and no member vouched for "
+		     "it"
+		   : "an election message from a node that is not a member";
 	return -1;
+}
+
+bool elector_vouched(const struct elector *e, uint64_t id,
+		     const uint8_t fingerprint[ELECTOR_FINGERPRINT_SIZE])
+{
+	return id != ELECTOR_NONE && e->vouch.id == id && e->vouch.term >= e->p.term &&
+	       memcmp(e->vouch.fingerprint, fingerprint, ELECTOR_FINGERPRINT_SIZE) == 0 &&
+	       member(&e->p.config, id) == NULL;
+}
+
+uint64_t elector_unverified_leader(const struct elector *e, uint64_t *term)
+{
+	*term = e->unverified_term;
+	return e->unverified;
+}
+
+/* A member's reply names the leader it follows (emit): the newest word on
+ * a leader this node's membership does not list is kept, for
+ * check_sender.  A word older than this node's term is of no use. */
+static void take_vouch(struct elector *e, const struct elector_msg *m)
+{
+	static const uint8_t zero[ELECTOR_FINGERPRINT_SIZE];
+	if ((m->type != ELECTOR_MSG_PRE_VOTE_REPLY && m->type != ELECTOR_MSG_VOTE_REPLY &&
+	     m->type != ELECTOR_MSG_APPEND_REPLY) ||
+	    m->vouch_id == ELECTOR_NONE || m->vouch_id == e->opt.id ||
+	    member(&e->p.config, m->from) == NULL || member(&e->p.config, m->vouch_id) != NULL ||
+	    m->vouch_term < e->p.term || m->vouch_term < e->vouch.term ||
+	    memcmp(m->vouch_fingerprint, zero, ELECTOR_FINGERPRINT_SIZE) == 0)
+		return;
+	e->vouch.id = m->vouch_id;
+	e->vouch.term = m->vouch_term;
+	memcpy(e->vouch.fingerprint, m->vouch_fingerprint, ELECTOR_FINGERPRINT_SIZE);
 }
 
 /* Leader: the index a reply says its sender now matches up to, 0 when it
@@ -1034,8 +1083,25 @@ int elector_step(struct elector *e, const struct elector_msg *m,
 		}
 		return 0;
 	}
-	if (check_sender(e, m, fingerprint, why) == -1)
+	if (check_sender(e, m, fingerprint, why) == -1) {
+		/* What looks like a leader this node cannot verify is said (the
+		 * shell says it once, loudly); the message changes nothing. */
+		const struct elector_member *claimed =
+		    m->type == ELECTOR_MSG_APPEND || m->type == ELECTOR_MSG_SNAPSHOT
+			? member(&m->config, m->from)
+			: NULL;
+		if (claimed != NULL && same_fingerprint(claimed, fingerprint) &&
+		    m->term >= e->p.term && member(&e->p.config, m->from) == NULL) {
+			e->unverified = m->from;
+			e->unverified_term = m->term;
+		}
 		return -1;
+	}
+	take_vouch(e, m);
+	/* A leader taken on a member's word is its term's: its word holds
+	 * for that term too. */
+	if (elector_vouched(e, m->from, fingerprint) && m->term > e->vouch.term)
+		e->vouch.term = m->term;
 	step(e, m);
 	return 0;
 }

@@ -73,7 +73,25 @@
  * yet (it is joining), a heartbeat whose membership lists its sender with
  * that certificate.  Members of the last committed membership are heard
  * too while the latest entry is not committed: one that removed a member
- * may give way to that member's leadership (Raft's log truncation).  Which certificates may join at
+ * may give way to that member's leadership (Raft's log truncation).
+ *
+ * A leader this node's membership does not list yet (the node missed its
+ * addition: it was cut off or down meanwhile) must still be heard, as it
+ * alone can bring the node up to date (thesis 4.1: a server accepts
+ * AppendEntries from a leader not in its latest configuration).  Its
+ * appends alone cannot tell it from an impostor with a trusted
+ * certificate (entries are not signed), so a member this node knows
+ * vouches for it: every reply a node sends (PRE_VOTE_REPLY, VOTE_REPLY,
+ * APPEND_REPLY) names the leader it follows, that leader's term and the
+ * fingerprint its membership binds it to; from a member's reply this node
+ * keeps the newest such word, and takes appends and snapshots from that
+ * node, on a link with that certificate, of that term or later, as long
+ * as its own term has not moved past it on another's word.  The node that
+ * refuses its leader campaigns at its election timeout, and the members'
+ * refusals of its pre-votes carry the word (elector_unverified_leader
+ * says whom it refuses meanwhile).  Only protocol 4 carries it.  A node
+ * none of whose known members is still in the cluster stays stuck: reset
+ * it and join it again.  Which certificates may join at
  * all is the shell's decision (the trust bundle, cluster.peer_names). A removed member is told: the
  * leader goes on sending it heartbeats with the membership without it until it acknowledges the
  * committed removal (or for two election timeouts at most), and hears from it nothing but that
@@ -259,7 +277,14 @@ struct elector_msg {
 	/* Rejecting replies: where the leader may try next (see above). */
 	uint64_t hint_index;
 	uint64_t hint_term;
-	uint64_t applied_index;			 /* replies: what the sender applied */
+	uint64_t applied_index; /* replies: what the sender applied */
+	/* Replies: the leader the sender follows in term `vouch_term`
+	 * (ELECTOR_NONE: none known) and the fingerprint the sender's
+	 * membership binds it to: a member's word that lets a node which
+	 * missed that leader's addition take its appends (see above). */
+	uint64_t vouch_id;
+	uint64_t vouch_term;
+	uint8_t vouch_fingerprint[ELECTOR_FINGERPRINT_SIZE];
 	const struct elector_entry *entries;	 /* appends: entry_count entries */
 	const struct elector_snapshot *snapshot; /* snapshots */
 };
@@ -354,6 +379,17 @@ int elector_transfer(struct elector *e, uint64_t id);
 /* The member a transfer under way hands leadership to; ELECTOR_NONE when
  * no transfer is under way. */
 uint64_t elector_transferee(const struct elector *e);
+
+/* Whether appends and snapshots of node `id`, which is not in this
+ * node's membership, on a link with `fingerprint`, are taken on a
+ * member's word (see above; the shell takes a snapshot's chunks then). */
+bool elector_vouched(const struct elector *e, uint64_t id,
+		     const uint8_t fingerprint[ELECTOR_FINGERPRINT_SIZE]);
+/* The node this one last refused as its leader (an append or snapshot of
+ * a term not behind this node's, from a node that is not a member and
+ * that no member vouched for, listing itself with the certificate it
+ * speaks with) and that term; ELECTOR_NONE once a leader is heard. */
+uint64_t elector_unverified_leader(const struct elector *e, uint64_t *term);
 
 /* Leader: a DATA entry of `len` bytes at the end of the log; its index
  * and term in *index and *term: it is committed when the commit index

@@ -222,6 +222,10 @@ uint64_t elector_digest(const struct elector *e)
 	mix(&h, e->transferee);
 	mix(&h, e->transfer_elapsed);
 	mix(&h, e->rng);
+	mix(&h, e->vouch.id);
+	mix(&h, e->vouch.term);
+	for (size_t i = 0; i < ELECTOR_FINGERPRINT_SIZE; i++)
+		mix(&h, e->vouch.fingerprint[i]);
 	mix(&h, e->vote_count);
 	for (unsigned i = 0; i < e->vote_count; i++)
 		mix(&h, e->votes[i]);

@@ -80,6 +80,18 @@ struct elector {
 	struct peer_progress progress[ELECTOR_MEMBERS_MAX];
 	struct departure departures[ELECTOR_MEMBERS_MAX];
 	struct leader_report report;
+	/* A leader not in this node's membership that a member said it
+	 * follows: its id (ELECTOR_NONE: none), the term it was said to lead
+	 * in (moved on with what is taken from it), its certificate. */
+	struct {
+		uint64_t id;
+		uint64_t term;
+		uint8_t fingerprint[ELECTOR_FINGERPRINT_SIZE];
+	} vouch;
+	/* What elector_unverified_leader reports (not in the digest: it
+	 * changes nothing the core does). */
+	uint64_t unverified;
+	uint64_t unverified_term;
 	struct elector_msg *out;
 	struct out_ref *refs;
 	size_t out_count;

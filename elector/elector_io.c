@@ -184,6 +184,7 @@ static struct {
 	struct elector_handover handover;
 	struct elector_replica *replica;
 	struct snapshot_receive receiving[ELECTOR_MEMBERS_MAX];
+	uint64_t stuck_on; /* the leader refused_leader said it refuses; 0: none */
 } shell;
 
 static void pump(void);
@@ -429,8 +430,20 @@ static void leader_changed(uint64_t leader)
 		log_info("no leader known in term %" PRIu64, term);
 	else {
 		const struct elector_member *m = member_of(leader);
-		log_info("leader is %016" PRIx64 " at %s in term %" PRIu64, leader,
-			 m ? m->address : "?", term);
+		if (m == NULL && elector_config(shell.core)->count > 0)
+			log_warnx("leader is %016" PRIx64 " in term %" PRIu64
+				  ", which this node's membership does not list yet (it missed "
+				  "its addition): followed on a member's word, catching up",
+				  leader, term);
+		else
+			log_info("leader is %016" PRIx64 " at %s in term %" PRIu64, leader,
+				 m ? m->address : "?", term);
+	}
+	/* A leader followed: a refusal later is said again. */
+	if (leader != ELECTOR_NONE && shell.stuck_on != ELECTOR_NONE) {
+		if (leader == shell.stuck_on)
+			log_info("no longer stuck: following %016" PRIx64, leader);
+		shell.stuck_on = ELECTOR_NONE;
 	}
 	shell.told_leader = leader;
 	shell.leader_since = now_ms();
@@ -778,6 +791,14 @@ static void send_msg(const struct elector_msg *m)
 	    out != NULL && out->link != NULL && peerlink_is_up(out->link) ? out->link : NULL;
 	if (link == NULL && elector_config(shell.core)->count == 0)
 		link = in_link_of(m->to);
+	/* A leader this node's membership does not list yet, heard on a
+	 * member's word: back on the link it opened, with its certificate. */
+	for (size_t i = 0; link == NULL && out == NULL && i < LINKS_IN_MAX; i++) {
+		struct peerlink *in = shell.ins[i];
+		if (in != NULL && peerlink_is_up(in) && peerlink_remote(in)->node_id == m->to &&
+		    elector_vouched(shell.core, m->to, peerlink_fingerprint(in)))
+			link = in;
+	}
 	if (link == NULL)
 		return; /* lost, as on any network: the protocol copes */
 	if (peerlink_version(link) >= PROTOCOL_LOG) {
@@ -1247,6 +1268,24 @@ static void on_chunk(uint64_t from, const struct elector_wire_chunk *c, const ui
 	x->received += c->len;
 }
 
+/* A node leads that this node's membership does not list yet (this node
+ * missed its addition) and no member vouched for it yet: this node is cut
+ * off from the cluster's state until one does (elector_core.h).  Said
+ * once per such leader, loudly, not once per link it opens again. */
+static void refused_leader(uint64_t id, uint64_t term)
+{
+	if (shell.stuck_on == id)
+		return;
+	shell.stuck_on = id;
+	log_warnx("refusing node %016" PRIx64 " as the leader of term %" PRIu64
+		  ": it is not in this node's membership (this node missed its addition) and no "
+		  "member this node knows has vouched for it yet; this node is stuck, does not "
+		  "follow the cluster's state and is one member short of its quorum until a member "
+		  "it knows answers it (it asks at its next election timeout). If this lasts, "
+		  "remove this node (rxmppctl cluster remove) and join it again",
+		  id, term);
+}
+
 /* A message of the core from a member; a snapshot only with all its
  * bytes (the leader sends it again when this one is not taken). */
 static void on_core_msg(struct peerlink *l, void *arg, struct elector_wire_msg *m)
@@ -1268,9 +1307,18 @@ static void on_core_msg(struct peerlink *l, void *arg, struct elector_wire_msg *
 			return;
 		m->snapshot.data = x->data;
 	}
-	if (!link_vouched(l, &why) ||
-	    elector_step(shell.core, &m->u.msg, peerlink_fingerprint(l), &why) == -1) {
+	if (!link_vouched(l, &why)) {
 		link_drop(l, arg, why);
+		return;
+	}
+	if (elector_step(shell.core, &m->u.msg, peerlink_fingerprint(l), &why) == -1) {
+		uint64_t term;
+		if (elector_unverified_leader(shell.core, &term) == remote->node_id) {
+			refused_leader(remote->node_id, term);
+			link_closed(l, why, arg);
+		} else {
+			link_drop(l, arg, why);
+		}
 		return;
 	}
 	heard_from(l);
@@ -1306,7 +1354,8 @@ static void link_message(struct peerlink *l, const struct ipc_msg *msg, void *ar
 		 * knows the membership; the core checks the message that ends it. */
 		if (shell.core == NULL ||
 		    !(link_is_member(l) ||
-		      (elector_config(shell.core)->count == 0 && link_vouched(l, &why)))) {
+		      (elector_config(shell.core)->count == 0 && link_vouched(l, &why)) ||
+		      elector_vouched(shell.core, remote->node_id, peerlink_fingerprint(l)))) {
 			link_drop(l, arg, "a snapshot from a node that is not a member");
 			return;
 		}

@@ -119,8 +119,13 @@ struct elector_wire_log {
 	uint64_t snapshot_len;	 /* snapshots: the state machine's bytes (in chunks) */
 	uint32_t snapshot_flags; /* ELECTOR_WIRE_MEMBERSHIP_ONLY */
 	uint32_t config_len;	 /* snapshots: the membership's bytes that follow */
+	/* Replies: the leader the sender follows, its term and certificate
+	 * (elector_msg's vouch_*); all zero in other messages. */
+	uint64_t vouch_id;
+	uint64_t vouch_term;
+	uint8_t vouch_fingerprint[ELECTOR_FINGERPRINT_SIZE];
 };
-_Static_assert(sizeof(struct elector_wire_log) == 64, "elector_wire_log has a fixed size");
+_Static_assert(sizeof(struct elector_wire_log) == 112, "elector_wire_log has a fixed size");
 #define ELECTOR_WIRE_MEMBERSHIP_ONLY 1u
 
 struct elector_wire_entry {

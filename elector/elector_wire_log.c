@@ -29,7 +29,10 @@ int elector_wire_encode_log(const struct elector_msg *m, struct buf *out)
 				       .prev_term = m->prev_term,
 				       .hint_index = m->hint_index,
 				       .hint_term = m->hint_term,
-				       .applied_index = m->applied_index};
+				       .applied_index = m->applied_index,
+				       .vouch_id = m->vouch_id,
+				       .vouch_term = m->vouch_term};
+	memcpy(log.vouch_fingerprint, m->vouch_fingerprint, ELECTOR_FINGERPRINT_SIZE);
 	uint8_t config[ELECTOR_CONFIG_ENCODED_MAX];
 	if (m->type == ELECTOR_MSG_SNAPSHOT) {
 		log.snapshot_len = m->snapshot->len;
@@ -101,7 +104,20 @@ static int decode_log(const struct ipc_msg *msg, struct elector_wire_msg *out, c
 		*why = "a log message with entries or a snapshot it cannot carry";
 		return -1;
 	}
+	static const struct elector_wire_log none;
+	bool vouches =
+	    head.type == ELECTOR_MSG_PRE_VOTE_REPLY || head.type == ELECTOR_MSG_VOTE_REPLY || reply;
+	if ((log.vouch_id == ELECTOR_NONE || !vouches) &&
+	    (log.vouch_id != 0 || log.vouch_term != 0 ||
+	     memcmp(log.vouch_fingerprint, none.vouch_fingerprint, ELECTOR_FINGERPRINT_SIZE) !=
+		 0)) {
+		*why = "a log message that names a leader where only a reply may";
+		return -1;
+	}
 	m->flags = log.flags;
+	m->vouch_id = log.vouch_id;
+	m->vouch_term = log.vouch_term;
+	memcpy(m->vouch_fingerprint, log.vouch_fingerprint, ELECTOR_FINGERPRINT_SIZE);
 	m->entry_count = log.entry_count;
 	m->prev_index = log.prev_index;
 	m->prev_term = log.prev_term;

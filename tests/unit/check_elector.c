@@ -437,6 +437,88 @@ START_TEST(test_impostor_changes_nothing)
 }
 END_TEST
 
+/* A leader that node 3's membership (1 2 3) does not list (node 3 missed
+ * the addition of node 4, which now leads in term 2; review of issue 15,
+ * finding 3) is taken only once a member node 3 knows vouched for it,
+ * naming it with its certificate: until then, and for anyone else (a
+ * word from a node that is not a member, the vouched id on a link with
+ * another certificate, an older term), its appends are refused and change
+ * nothing; elector_unverified_leader says whom node 3 refuses. */
+START_TEST(test_unknown_leader_only_on_a_members_word)
+{
+	struct elector_persistent disk = {.term = 1, .commit_index = 1};
+	disk.config = (struct elector_config){.index = 1, .term = 1, .count = 3};
+	for (uint32_t i = 0; i < 3; i++)
+		elector_testkit_member(i + 1, &disk.config.members[i]);
+	disk.committed = disk.config;
+	struct elector *e = scenario_node(3, &disk);
+	ck_assert_ptr_nonnull(e);
+	static struct elector_msg append;
+	append = (struct elector_msg){.type = ELECTOR_MSG_APPEND,
+				      .flags = ELECTOR_MSG_LOG,
+				      .from = 4,
+				      .to = 3,
+				      .term = 2,
+				      .prev_index = 1,
+				      .prev_term = 1,
+				      .commit_index = 1};
+	append.config = disk.config;
+	append.config.index = 2;
+	elector_testkit_member(4, &append.config.members[append.config.count++]);
+	const char *why = NULL;
+	uint64_t term = 0;
+	ck_assert_int_eq(elector_step(e, &append, cert_of(4), &why), -1);
+	ck_assert_ptr_nonnull(why);
+	ck_assert_uint_eq(elector_unverified_leader(e, &term), 4);
+	ck_assert_uint_eq(term, 2);
+	/* A word for it from a node that is not a member is no word. */
+	static struct elector_msg word;
+	word = (struct elector_msg){.type = ELECTOR_MSG_PRE_VOTE_REPLY,
+				    .flags = ELECTOR_MSG_LOG,
+				    .from = 5,
+				    .to = 3,
+				    .term = 2,
+				    .vouch_id = 4,
+				    .vouch_term = 2};
+	memcpy(word.vouch_fingerprint, cert_of(4), ELECTOR_FINGERPRINT_SIZE);
+	ck_assert_int_eq(elector_step(e, &word, cert_of(5), &why), -1);
+	ck_assert_int_eq(elector_step(e, &append, cert_of(4), &why), -1);
+	ck_assert_uint_eq(elector_term(e), 1);
+	ck_assert_uint_eq(elector_leader(e), ELECTOR_NONE);
+	/* Member 1 refuses node 3's pre-vote and names the leader it follows. */
+	word.from = 1;
+	ck_assert_int_eq(elector_step(e, &word, cert_of(1), &why), 0);
+	ck_assert_uint_eq(elector_term(e), 2);
+	ck_assert(elector_vouched(e, 4, cert_of(4)));
+	/* Still nobody else: the impostor in its own name, node 4's id on a
+	 * link with another certificate, node 4 in an older term. */
+	static struct elector_msg other;
+	other = append;
+	other.from = IMPOSTOR;
+	elector_testkit_member(IMPOSTOR, &other.config.members[other.config.count++]);
+	ck_assert_int_eq(elector_step(e, &other, cert_of(IMPOSTOR), &why), -1);
+	ck_assert(!elector_vouched(e, 4, cert_of(IMPOSTOR)));
+	ck_assert_int_eq(elector_step(e, &append, cert_of(IMPOSTOR), &why), -1);
+	other = append;
+	other.term = 1;
+	ck_assert_int_eq(elector_step(e, &other, cert_of(4), &why), -1);
+	ck_assert_uint_eq(elector_leader(e), ELECTOR_NONE);
+	/* Node 4 itself: followed, and answered. */
+	ck_assert_int_eq(elector_step(e, &append, cert_of(4), &why), 0);
+	ck_assert_uint_eq(elector_leader(e), 4);
+	ck_assert_uint_eq(elector_unverified_leader(e, &term), ELECTOR_NONE);
+	struct elector_ready r;
+	elector_ready(e, &r);
+	bool answered = false;
+	for (size_t i = 0; i < r.msg_count; i++)
+		answered |= r.msgs[i].to == 4 && r.msgs[i].type == ELECTOR_MSG_APPEND_REPLY &&
+			    !(r.msgs[i].flags & ELECTOR_MSG_REJECT) && r.msgs[i].prev_index == 1;
+	ck_assert(answered);
+	elector_advance(e);
+	elector_free(e);
+}
+END_TEST
+
 /* A member bound to no certificate yet (read from a state file of before
  * fingerprints) is heard from any; the leader binds it, and from then on
  * only its certificate speaks for it. */
@@ -949,6 +1031,7 @@ Suite *elector_suite(void)
 	tcase_add_test(tc, test_partitioned_node_cannot_depose_the_leader);
 	tcase_add_test(tc, test_leader_cut_off_steps_down);
 	tcase_add_test(tc, test_impostor_changes_nothing);
+	tcase_add_test(tc, test_unknown_leader_only_on_a_members_word);
 	tcase_add_test(tc, test_malformed_append_is_refused);
 	tcase_add_test(tc, test_a_follower_commits_only_what_it_was_shown_to_match);
 	tcase_add_test(tc, test_protocol3_reply_does_not_count_once_commands_exist);

@@ -127,6 +127,9 @@ static void say_msg(struct scenario *s, const struct elector_msg *m)
 	case ELECTOR_MSG_PRE_VOTE_REPLY:
 	case ELECTOR_MSG_VOTE_REPLY:
 		say(s, m->granted ? " granted" : " refused");
+		if (m->vouch_id != ELECTOR_NONE)
+			say(s, " (follows %llu of term %llu)", (unsigned long long)m->vouch_id,
+			    (unsigned long long)m->vouch_term);
 		break;
 	case ELECTOR_MSG_APPEND:
 		if (!(m->flags & ELECTOR_MSG_LOG)) {

@@ -88,6 +88,9 @@ struct sim {
 	 * leaders add and remove members at random amid the chaos (only the
 	 * safety invariants are checked then). */
 	bool churn;
+	uint64_t cut_off;	  /* churn: members cut off during an addition */
+	uint64_t unknown_leaders; /* churn: a member caught up with a leader it did not list */
+	uint64_t left_stuck;	  /* churn: members no member they know could vouch for */
 	uint64_t delivered[SIM_NODES_MAX][SIM_NODES_MAX];
 	enum elector_role role[SIM_NODES_MAX];
 	struct seen_entry seen[1u << TABLE_BITS];
@@ -398,6 +401,12 @@ static void sim_drain(struct sim *s, int i)
 				sim_check_new_leader(s, i);
 		}
 		s->role[i] = r.role;
+		const struct elector_config *own = elector_config(node->e);
+		bool listed = false;
+		for (uint32_t k = 0; k < own->count; k++)
+			listed |= own->members[k].id == r.leader;
+		if (r.leader_changed && r.leader != ELECTOR_NONE && own->count > 0 && !listed)
+			s->unknown_leaders++;
 		elector_advance(node->e);
 	}
 }
@@ -493,6 +502,11 @@ static void sim_impostor(struct sim *s)
 	};
 	bool own_name = sim_random(s) % 2 == 0;
 	m.from = own_name ? IMPOSTOR : s->nodes[sim_random(s) % (uint64_t)s->n].id;
+	/* A reply in a member's name vouching for the impostor as leader
+	 * (which would let its appends in) is refused like the rest. */
+	m.vouch_id = IMPOSTOR;
+	m.vouch_term = m.term;
+	memcpy(m.vouch_fingerprint, elector_testkit_cert(IMPOSTOR), ELECTOR_FINGERPRINT_SIZE);
 	if (m.from == m.to)
 		return; /* the node's own name: not something a link can bring */
 	if (m.type == ELECTOR_MSG_APPEND) {
@@ -543,8 +557,18 @@ static void sim_churn(struct sim *s)
 	elector_testkit_member(s->nodes[j].id, &m);
 	int rc = is_member ? (j != l && c->count > 3 ? elector_propose_remove(e, m.id) : -1)
 			   : elector_propose_add(e, m.id, m.address, m.fingerprint);
-	if (rc == 0)
-		sim_drain(s, l);
+	if (rc != 0)
+		return;
+	sim_drain(s, l);
+	/* Often a member is cut off while a node is added: it misses the
+	 * addition, and the node added may lead before it is back (it must
+	 * then be taken on a member's word: review of issue 15, finding 3). */
+	int k = (int)(sim_random(s) % (uint64_t)s->n);
+	if (!is_member && k != l && k != j && sim_random(s) % 2 == 0) {
+		for (int o = 0; o < s->n; o++)
+			s->link[k][o] = s->link[o][k] = o == k;
+		s->cut_off++;
+	}
 }
 
 static void sim_connect_all(struct sim *s)
@@ -675,6 +699,9 @@ struct sim_totals {
 	uint64_t snapshots;
 	unsigned told;
 	unsigned rejoined;
+	uint64_t cut_off;
+	uint64_t unknown_leaders;
+	uint64_t left_stuck;
 };
 
 /* The member removed is reset (its disk wiped: it knows nothing) and
@@ -715,6 +742,71 @@ static void sim_rejoin(struct sim *s, int at, struct sim_totals *totals)
 		sim_step(s);
 	}
 	sim_fail(s, "the reset member never learnt the membership");
+}
+
+/* Churn: whether member `i` of leader `l`'s membership can be brought up
+ * to date: its membership lists the leader, or lists itself (it
+ * campaigns at its timeout) and another member of the leader's, which
+ * answers its pre-votes with the leader it follows (elector_core.h).  A
+ * member whose known members all left the cluster cannot tell the leader
+ * from an impostor: it stays stuck (it must be reset and join again). */
+static bool sim_reachable(struct sim *s, int i, int l)
+{
+	const struct elector_config *own = elector_config(s->nodes[i].e);
+	const struct elector_config *lc = elector_config(s->nodes[l].e);
+	bool self = false, other = false;
+	for (uint32_t k = 0; k < own->count; k++) {
+		uint64_t id = own->members[k].id;
+		if (id == s->nodes[l].id)
+			return true;
+		self |= id == s->nodes[i].id;
+		for (uint32_t q = 0; q < lc->count; q++)
+			other |= id != s->nodes[i].id && lc->members[q].id == id;
+	}
+	return self && other;
+}
+
+/* Churn, once healed: a proposal on the leader is applied by every member
+ * of its membership that can be brought up to date, those that missed the
+ * leader's addition included (review of issue 15, finding 3). */
+static void sim_check_caught_up(struct sim *s)
+{
+	uint8_t data[4] = {5, 6, 7, 8};
+	uint64_t index = 0, term = 0, start = s->now;
+	bool proposed = false;
+	while (s->failure[0] == '\0') {
+		if (s->now - start > 40 * ELECTION_MAX) {
+			sim_fail(s, proposed ? "churn: a member of the leader's membership never "
+					       "caught up"
+					     : "churn: no proposal taken after healing");
+			return;
+		}
+		int l = sim_leader(s);
+		if (!proposed || sim_entry_lost(s, index, term)) {
+			const char *why;
+			proposed = l >= 0 && elector_propose(s->nodes[l].e, data, sizeof(data),
+							     &index, &term, &why) == 0;
+			if (proposed)
+				sim_drain(s, l);
+		}
+		bool all = proposed && l >= 0;
+		uint64_t stuck = 0;
+		const struct elector_config *c = l >= 0 ? elector_config(s->nodes[l].e) : NULL;
+		for (uint32_t k = 0; all && k < c->count; k++) {
+			int i = sim_index(s, c->members[k].id);
+			if (i < 0 || i == l)
+				continue;
+			if (!sim_reachable(s, i, l))
+				stuck++;
+			else if (s->nodes[i].machine.applied < index)
+				all = false;
+		}
+		if (all) {
+			s->left_stuck += stuck;
+			return;
+		}
+		sim_step(s);
+	}
 }
 
 /* One schedule: chaos, then healing. */
@@ -758,10 +850,16 @@ static void sim_run(int n, int v3, bool churn, uint64_t seed, char *failure, siz
 		if (!s->nodes[i].up)
 			sim_boot(s, i);
 	}
-	/* Churn: safety only, through a healed stretch too. */
+	/* Churn: safety through a healed stretch too, then every member that
+	 * can be brought up to date is. */
 	for (int t = 0; churn && t < 10 * ELECTION_MAX && s->failure[0] == '\0'; t++)
 		sim_step(s);
+	if (churn && s->failure[0] == '\0')
+		sim_check_caught_up(s);
 	if (churn) {
+		totals->cut_off += s->cut_off;
+		totals->unknown_leaders += s->unknown_leaders;
+		totals->left_stuck += s->left_stuck;
 		totals->proposals += s->proposals;
 		totals->compactions += s->compactions;
 		totals->snapshots += s->snapshots_installed;
@@ -853,6 +951,13 @@ static void run_many(int n, int v3, bool churn, unsigned count)
 	if (n == 5 && !churn)
 		printf("; the member removed knew it in %u, was reset and joined again in %u",
 		       totals.told, totals.rejoined);
+	if (churn)
+		printf("; %llu members cut off during an addition, %llu times a leader followed "
+		       "that the follower's membership did not list, %llu members left behind "
+		       "with no member they know in the cluster",
+		       (unsigned long long)totals.cut_off,
+		       (unsigned long long)totals.unknown_leaders,
+		       (unsigned long long)totals.left_stuck);
 	printf("\n");
 }
 

@@ -106,6 +106,45 @@ START_TEST(test_an_append_round_trips)
 }
 END_TEST
 
+/* A reply names the leader its sender follows (the word that lets a node
+ * which missed that leader's addition take its appends): it travels
+ * whole; any other message that names one is refused. */
+START_TEST(test_a_reply_vouches_for_its_leader)
+{
+	struct elector_msg m = {.type = ELECTOR_MSG_PRE_VOTE_REPLY,
+				.from = 1,
+				.to = 3,
+				.term = 2,
+				.flags = ELECTOR_MSG_LOG,
+				.vouch_id = 4,
+				.vouch_term = 2};
+	memset(m.vouch_fingerprint, 0xab, sizeof(m.vouch_fingerprint));
+	struct buf b;
+	buf_init(&b, 1 << 20);
+	ck_assert_int_eq(elector_wire_encode_log(&m, &b), 0);
+	static struct elector_wire_msg out;
+	const char *why = NULL;
+	ck_assert_msg(decode(&b, ELECTOR_WIRE_LOG, &out, &why) == 0, "%s", why);
+	ck_assert_uint_eq(out.u.msg.vouch_id, 4);
+	ck_assert_uint_eq(out.u.msg.vouch_term, 2);
+	ck_assert(memcmp(out.u.msg.vouch_fingerprint, m.vouch_fingerprint,
+			 sizeof(m.vouch_fingerprint)) == 0);
+	/* An append naming a leader, a reply naming none with a term. */
+	struct elector_entry none[1];
+	struct elector_msg a = append_msg(none, 0);
+	a.vouch_id = 4;
+	buf_reset(&b, 0);
+	ck_assert_int_eq(elector_wire_encode_log(&a, &b), 0);
+	ck_assert_int_eq(decode(&b, ELECTOR_WIRE_LOG, &out, &why), -1);
+	ck_assert_str_eq(why, "a log message that names a leader where only a reply may");
+	m.vouch_id = ELECTOR_NONE;
+	buf_reset(&b, 0);
+	ck_assert_int_eq(elector_wire_encode_log(&m, &b), 0);
+	ck_assert_int_eq(decode(&b, ELECTOR_WIRE_LOG, &out, &why), -1);
+	buf_free(&b);
+}
+END_TEST
+
 START_TEST(test_a_snapshot_and_its_chunks)
 {
 	struct elector_snapshot snap = {.index = 40, .term = 4, .len = 300000};
@@ -229,6 +268,7 @@ Suite *elector_wire_log_suite(void)
 	TCase *tc = tcase_create("elector_wire_log");
 	tcase_add_test(tc, test_an_append_round_trips);
 	tcase_add_test(tc, test_a_snapshot_and_its_chunks);
+	tcase_add_test(tc, test_a_reply_vouches_for_its_leader);
 	tcase_add_test(tc, test_a_forwarded_write_and_its_answer);
 	tcase_add_test(tc, test_a_join_carries_its_settings_and_an_answer_its_whole_text);
 	suite_add_tcase(s, tc);
