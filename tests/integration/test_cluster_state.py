@@ -511,3 +511,44 @@ def test_a_reset_node_joins_again_and_receives_the_state_without_bringing_back_t
     run(erin_logs_in())
     for node in nodes:
         assert node.ctl("user", "list").stdout.split() == ["erin"]
+
+
+def test_a_member_that_missed_the_leaders_addition_follows_it_and_catches_up(node_factory,
+                                                                              certs):
+    """Review of issue 15, finding 3: node 3 is down while node 4 joins, and
+    node 4 then leads.  Node 3's membership does not list node 4; it takes
+    node 4 as its leader on the word of a member it knows (1 and 2 answer
+    its pre-votes naming the leader they follow) and applies what is
+    written after: a user added on the leader logs in on node 3."""
+    from xmpp import login, run
+
+    nodes = form_cluster(node_factory, certs)
+    third = nodes[2]
+    third.stop()
+    fourth = cluster_node(node_factory, certs).start()
+    joined = fourth.ctl("cluster", "join", nodes[0].cluster_address)
+    assert "joined" in joined.stdout, joined.stdout + joined.stderr
+    up = [nodes[0], nodes[1], fourth]
+    wait_until(lambda: all(len(status(n)["members"]) == 4 for n in up), timeout=20,
+               what="the three nodes up to list four members")
+    leader = leader_of(up)
+    if leader is not fourth:
+        out = leader.ctl("cluster", "leader", fourth.cluster_address).stdout
+        assert "leadership handed over" in out, out
+    wait_until(lambda: leader_of(up) is fourth, timeout=20, what="node 4 to lead")
+    mark = third.log_mark()
+    third.start()
+    result = cluster_user(fourth, "add", "zoe", "zoe-pw")
+    assert result.returncode == 0, result.stdout + result.stderr
+    wait_until(lambda: "zoe" in third.ctl("user", "list").stdout.split(), timeout=30,
+               what="node 3 to apply the user added on node 4")
+    assert status(third)["leader"] == status(fourth)["node"]
+
+    async def logins():
+        client = await login(third, "zoe", "zoe-pw")
+        await client.close()
+
+    run(logins())
+    # A refusal of the leader it could not verify yet is said once at most.
+    refusals = [line for line in third.lines[mark:] if "as the leader of term" in line]
+    assert len(refusals) <= 1, refusals

@@ -954,7 +954,7 @@ static void run_many(int n, int v3, bool churn, unsigned count)
 	if (churn)
 		printf("; %llu members cut off during an addition, %llu times a leader followed "
 		       "that the follower's membership did not list, %llu members left behind "
-		       "with no member they know in the cluster",
+		       "that no member they know could vouch for",
 		       (unsigned long long)totals.cut_off,
 		       (unsigned long long)totals.unknown_leaders,
 		       (unsigned long long)totals.left_stuck);
