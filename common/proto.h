@@ -66,8 +66,12 @@ enum proto_type {
 	/* supervisor -> elector: a listening socket for peer links,
 	 * struct proto_listen_socket with the socket (as LISTEN_SOCKET) */
 	PROTO_CLUSTER_SOCKET,
-	/* rxmppctl -> supervisor -> elector: struct proto_cluster_request;
-	 * the supervisor sets header peer to tell its clients apart */
+	/* rxmppctl -> supervisor -> elector: struct proto_cluster_request,
+	 * and for a JOIN optionally the node's own accounts and call bridges
+	 * as names and digests (elector/elector_digests.h, at most
+	 * PROTO_CLUSTER_JOIN_DIGESTS_MAX bytes), which the leader checks
+	 * before the membership changes; the supervisor sets header peer to
+	 * tell its clients apart */
 	PROTO_CLUSTER_REQUEST,
 	/* elector -> supervisor -> rxmppctl: struct proto_cluster_status, then
 	 * `members` times struct proto_cluster_member */
@@ -423,6 +427,9 @@ struct proto_cluster_request {
 	char arg[256];
 };
 _Static_assert(sizeof(struct proto_cluster_request) == 264, "proto_cluster_request is fixed");
+/* A JOIN's digests after its request: what a peer-link frame holds after
+ * the JOIN and its settings (elector/elector_wire.h). */
+#define PROTO_CLUSTER_JOIN_DIGESTS_MAX (1024u * 1024u - 16u * 1024u)
 
 struct proto_cluster_status {
 	uint32_t enabled;

@@ -68,6 +68,7 @@
 #include "common/tls.h"
 #include "config/config.h"
 #include "elector_core.h"
+#include "elector_digests.h"
 #include "elector_handover.h"
 #include "elector_health.h"
 #include "elector_peers.h"
@@ -185,6 +186,9 @@ static struct {
 	struct elector_replica *replica;
 	struct snapshot_receive receiving[ELECTOR_MEMBERS_MAX];
 	uint64_t stuck_on; /* the leader refused_leader said it refuses; 0: none */
+	/* The join under way's digests of this node's accounts and bridges
+	 * (rxmppctl's), sent with every JOIN of it; freed when it ends. */
+	struct buf join_digests;
 } shell;
 
 static void pump(void);
@@ -464,17 +468,24 @@ static struct out_link *out_for(uint64_t id)
 }
 
 _Static_assert(ELECTOR_WIRE_JOIN_SETTINGS_MAX == ELECTOR_MACHINE_COMMAND_MAX &&
-		   ELECTOR_WIRE_REPLY_TEXT_MAX == ELECTOR_MACHINE_TEXT_MAX,
-	       "a join's settings and an answer's text travel whole");
+		   ELECTOR_WIRE_REPLY_TEXT_MAX == ELECTOR_MACHINE_TEXT_MAX &&
+		   ELECTOR_DIGESTS_MAX == PROTO_CLUSTER_JOIN_DIGESTS_MAX,
+	       "a join's settings and digests and an answer's text travel whole");
+_Static_assert(sizeof(struct elector_change) + 2 + ELECTOR_WIRE_JOIN_SETTINGS_MAX +
+		       ELECTOR_DIGESTS_MAX <=
+		   PEERLINK_FRAME_MAX - 64,
+	       "a join fits a peer-link frame");
 
 /* Sends the request's change; on protocol 4 a join carries this node's
- * settings that must agree (its running configuration), so that the
- * leader refuses a join whose settings differ before the membership
- * changes. */
+ * settings that must agree (its running configuration) and the digests
+ * of its own accounts and bridges, so that the leader refuses a join
+ * whose settings differ, or whose entries the cluster holds differently,
+ * before the membership changes. */
 static void request_send(struct peerlink *l)
 {
 	struct buf frame;
-	buf_init(&frame, sizeof(shell.req.change) + ELECTOR_WIRE_JOIN_SETTINGS_MAX);
+	buf_init(&frame, sizeof(shell.req.change) + 2 + ELECTOR_WIRE_JOIN_SETTINGS_MAX +
+			     ELECTOR_DIGESTS_MAX);
 	int rc = buf_append(&frame, &shell.req.change, sizeof(shell.req.change));
 	if (rc == 0 && shell.req.change.op == ELECTOR_CHANGE_JOIN &&
 	    peerlink_version(l) >= PROTOCOL_LOG) {
@@ -490,9 +501,15 @@ static void request_send(struct peerlink *l)
 		rc = elector_machine_encode_settings(&command, ELECTOR_MACHINE_SETTINGS_CHECK,
 						     shell.id, items, count);
 		if (rc == 0) {
-			rc = buf_append(&frame, buf_head(&command), buf_len(&command));
+			uint8_t len[2] = {(uint8_t)(buf_len(&command) >> 8),
+					  (uint8_t)buf_len(&command)};
+			rc = buf_append(&frame, len, 2);
+			rc |= buf_append(&frame, buf_head(&command), buf_len(&command));
 			buf_free(&command);
 		}
+		if (rc == 0 && buf_len(&shell.join_digests) > 0)
+			rc = buf_append(&frame, buf_head(&shell.join_digests),
+					buf_len(&shell.join_digests));
 	}
 	if (rc == 0)
 		peerlink_send(l, ELECTOR_WIRE_CHANGE, buf_head(&frame), buf_len(&frame));
@@ -950,17 +967,44 @@ static void reply_change(struct peerlink *l, uint32_t status, const char *text)
 	peerlink_send(l, ELECTOR_WIRE_CHANGE_REPLY, frame, sizeof(reply) + len);
 }
 
-/* The leader's check of a joiner's settings (protocol 4) against the
- * cluster's state: NULL when they agree (or none came), else the refusal. */
-static const char *join_settings_differ(const uint8_t *settings, size_t len)
+/* The leader's check of a joiner (protocol 4) against the cluster's
+ * state: its settings against the current members' reports (not those a
+ * removed node left, nor the old entry of a reset node that this join
+ * replaces), its accounts and bridges against the cluster's.  NULL when
+ * nothing differs (or nothing came), else the refusal naming what does:
+ * both when they fit one answer, else the settings (the entries are named
+ * once the settings agree). */
+static const char *join_refusal(const struct elector_change *change, const uint8_t *settings,
+				size_t len, const uint8_t *digests, size_t digests_len)
 {
-	static struct elector_machine_result r;
+	static struct elector_machine_result s, d;
+	static char both[ELECTOR_MACHINE_TEXT_MAX];
 	if (len == 0)
 		return NULL;
-	if (settings[1] != ELECTOR_MACHINE_SETTINGS_CHECK)
-		return "a join whose settings are not a settings check";
-	elector_machine_check(elector_replica_machine(shell.replica), settings, len, &r);
-	return r.status == ELECTOR_MACHINE_REFUSED ? r.text : NULL;
+	const struct elector_machine *machine = elector_replica_machine(shell.replica);
+	const struct elector_config *c = elector_config(shell.core);
+	uint64_t members[ELECTOR_MEMBERS_MAX];
+	size_t count = 0;
+	for (uint32_t i = 0; i < c->count; i++) {
+		if (c->members[i].id != change->node_id &&
+		    strcmp(c->members[i].address, change->address) != 0)
+			members[count++] = c->members[i].id;
+	}
+	elector_machine_check_settings(machine, settings, len, members, count, &s);
+	bool settings_refused = s.status == ELECTOR_MACHINE_REFUSED;
+	bool entries_refused = false;
+	if (digests_len > 0) {
+		elector_digests_compare(machine, digests, digests_len, &d);
+		entries_refused = d.status == ELECTOR_MACHINE_REFUSED;
+	}
+	size_t sl = strlen(s.text), dl = strlen(d.text);
+	if (settings_refused && entries_refused && sl + dl + 7 < sizeof(both)) {
+		memcpy(both, s.text, sl);
+		memcpy(both + sl, "; and ", 6);
+		memcpy(both + sl + 6, d.text, dl + 1);
+		return both;
+	}
+	return settings_refused ? s.text : entries_refused ? d.text : NULL;
 }
 
 /* The leader's answer to a join or remove; applies what it can now.  A
@@ -1057,7 +1101,8 @@ static uint32_t apply_change(const struct elector_change *change, const uint8_t 
 }
 
 static void on_change(struct peerlink *l, const struct elector_change *change,
-		      const uint8_t *settings, size_t settings_len)
+		      const uint8_t *settings, size_t settings_len, const uint8_t *digests,
+		      size_t digests_len)
 {
 	if (shell.core == NULL) {
 		reply_change(l, ELECTOR_CHANGE_REFUSED, "the cluster is disabled on that node");
@@ -1107,8 +1152,9 @@ static void on_change(struct peerlink *l, const struct elector_change *change,
 			     "0.2.0): upgrade it, then join");
 		return;
 	}
-	const char *text =
-	    change->op == ELECTOR_CHANGE_JOIN ? join_settings_differ(settings, settings_len) : NULL;
+	const char *text = change->op == ELECTOR_CHANGE_JOIN
+			       ? join_refusal(change, settings, settings_len, digests, digests_len)
+			       : NULL;
 	if (text != NULL) {
 		log_info("join of %016" PRIx64 " at %s refused: %s", change->node_id,
 			 change->address, text);
@@ -1393,7 +1439,7 @@ static void link_message(struct peerlink *l, const struct ipc_msg *msg, void *ar
 			link_drop(l, arg, "a join in another node's name");
 			return;
 		}
-		on_change(l, &m.u.change, m.bytes, m.tail_len);
+		on_change(l, &m.u.change, m.bytes, m.tail_len, m.digests, m.digests_len);
 		return;
 	default:
 		if (arg != &shell.req) {
@@ -1545,6 +1591,7 @@ static void request_finish(bool ok, const char *fmt, ...)
 	(ok ? log_info : log_warnx)("cluster %s: %s", request_name(), text);
 	peerlink_free(shell.req.link);
 	shell.req = (struct request){0};
+	buf_free(&shell.join_digests);
 }
 
 static void request_drive(void)
@@ -1785,8 +1832,16 @@ static void handover_local(uint64_t token, uint64_t target, bool yield)
 	handover_said(&news);
 }
 
-void elector_io_request(uint64_t token, const struct proto_cluster_request *request)
+void elector_io_request(uint64_t token, const struct proto_cluster_request *request,
+			const uint8_t *tail, size_t tail_len)
 {
+	if (tail_len > 0 &&
+	    (request->op != PROTO_CLUSTER_OP_JOIN || !elector_digests_valid(tail, tail_len))) {
+		send_result(token, false,
+			    "malformed list of this node's accounts and call bridges (rxmppctl "
+			    "and rxmppd of different versions?)");
+		return;
+	}
 	if (request->op == PROTO_CLUSTER_OP_STATUS) {
 		send_status(token);
 		return;
@@ -1853,6 +1908,11 @@ void elector_io_request(uint64_t token, const struct proto_cluster_request *requ
 		}
 		snprintf(shell.req.target, sizeof(shell.req.target), "%.*s",
 			 (int)sizeof(shell.req.target) - 1, request->arg);
+		buf_init(&shell.join_digests, ELECTOR_DIGESTS_MAX);
+		if (tail_len > 0 && buf_append(&shell.join_digests, tail, tail_len) == -1) {
+			request_finish(false, "out of memory");
+			return;
+		}
 		break;
 	case PROTO_CLUSTER_OP_LEADER: {
 		uint64_t id = request->arg[0] != '\0' ? resolve_node(request->arg) : ELECTOR_NONE;
@@ -2075,5 +2135,6 @@ void elector_io_stop(void)
 	elector_free(shell.core);
 	elector_replica_free(shell.replica);
 	SSL_CTX_free(shell.tls);
+	buf_free(&shell.join_digests);
 	memset(&shell, 0, sizeof(shell));
 }

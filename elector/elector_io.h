@@ -15,8 +15,10 @@
 int elector_io_configure(const struct config *cfg, bool first, char *why, size_t why_size);
 void elector_io_socket(int fd, const struct proto_listen_socket *info);
 /* A request from rxmppctl (through the supervisor); the answer goes back
- * with the same token. */
-void elector_io_request(uint64_t token, const struct proto_cluster_request *request);
+ * with the same token.  A join may carry `tail`: the node's accounts and
+ * bridges as names and digests (elector_digests.h), sent on to the leader. */
+void elector_io_request(uint64_t token, const struct proto_cluster_request *request,
+			const uint8_t *tail, size_t tail_len);
 /* A write from rxmppctl (PROTO_PROPOSE, checked): `len` bytes of a
  * command for the cluster's state; answered once with
  * PROTO_PROPOSE_RESULT and the same token. */

@@ -685,10 +685,21 @@ static int settings_record(struct elector_machine *m, const struct elector_machi
 	return 0;
 }
 
+static bool node_listed(uint64_t node, const uint64_t *members, size_t member_count)
+{
+	for (size_t i = 0; i < member_count; i++) {
+		if (members[i] == node)
+			return true;
+	}
+	return members == NULL;
+}
+
 /* Each key of `n` whose value another node reported otherwise, with both
- * values, into `text`; the count of differences. */
+ * values, into `text`; the count of differences.  Only the reports of
+ * `members` count, or every report when it is NULL. */
 static size_t settings_differences(const struct elector_machine *m,
-				   const struct elector_machine_node_settings *n, char *text,
+				   const struct elector_machine_node_settings *n,
+				   const uint64_t *members, size_t member_count, char *text,
 				   size_t size)
 {
 	size_t count = 0, used = 0;
@@ -696,6 +707,8 @@ static size_t settings_differences(const struct elector_machine *m,
 	for (size_t i = 0; i < n->count; i++) {
 		for (size_t o = 0; o < m->node_count; o++) {
 			const struct elector_machine_node_settings *other = &m->nodes[o];
+			if (!node_listed(other->node, members, member_count))
+				continue;
 			for (size_t k = 0; other->node != n->node && k < other->count; k++) {
 				if (strcmp(other->items[k].key, n->items[i].key) != 0 ||
 				    strcmp(other->items[k].value, n->items[i].value) == 0)
@@ -717,10 +730,12 @@ static size_t settings_differences(const struct elector_machine *m,
 }
 
 static int machine_settings(struct elector_machine *m, const struct machine_command *c, bool apply,
+			    const uint64_t *members, size_t member_count,
 			    struct elector_machine_result *result)
 {
 	char differ[ELECTOR_MACHINE_TEXT_MAX - 160];
-	size_t count = settings_differences(m, &c->settings, differ, sizeof(differ));
+	size_t count =
+	    settings_differences(m, &c->settings, members, member_count, differ, sizeof(differ));
 	if (c->op == ELECTOR_MACHINE_SETTINGS_CHECK) {
 		if (count > 0)
 			answer(result, ELECTOR_MACHINE_REFUSED,
@@ -815,7 +830,7 @@ static int machine_run(struct elector_machine *m, const struct machine_command *
 		return 0;
 	case ELECTOR_MACHINE_SETTINGS:
 	case ELECTOR_MACHINE_SETTINGS_CHECK:
-		return machine_settings(m, c, apply, result);
+		return machine_settings(m, c, apply, NULL, 0, result);
 	case ELECTOR_MACHINE_BRIDGE_DEL:
 		if (bridge_find(m, c->bridge.name) == NULL) {
 			answer(result, ELECTOR_MACHINE_REFUSED, "no call bridge %s",
@@ -921,6 +936,23 @@ void elector_machine_check(const struct elector_machine *m, const void *command,
 	else if (machine_run((struct elector_machine *)m, c, false, result) == -1)
 		answer(result, ELECTOR_MACHINE_REFUSED, "out of memory");
 	OPENSSL_cleanse(c, sizeof(*c));
+	free(c);
+}
+
+void elector_machine_check_settings(const struct elector_machine *m, const void *command,
+				    size_t len, const uint64_t *members, size_t member_count,
+				    struct elector_machine_result *result)
+{
+	struct machine_command *c = malloc(sizeof(*c));
+	if (c == NULL) {
+		answer(result, ELECTOR_MACHINE_REFUSED, "out of memory");
+		return;
+	}
+	if (!command_decode(command, len, c) || c->op != ELECTOR_MACHINE_SETTINGS_CHECK)
+		machine_malformed(command, len, result);
+	else
+		machine_settings((struct elector_machine *)m, c, false, members, member_count,
+				 result);
 	free(c);
 }
 

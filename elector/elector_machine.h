@@ -43,7 +43,10 @@
  * each node last reported them: SETTINGS records a node's (answering OK,
  * and naming what differs from the other nodes' as drift), SETTINGS_CHECK
  * changes nothing and answers REFUSED with each differing key and both
- * values (what `cluster join` asks before it merges anything).  A node's
+ * values (what the leader asks of a joining node before the membership
+ * changes, among the current members: elector_machine_check_settings;
+ * a joiner's accounts and bridges it compares as digests,
+ * elector_digests.h).  A node's
  * entry is replaced by its next report; past ELECTOR_MACHINE_NODES_MAX
  * nodes the one reported longest ago is forgotten.
  * MERGE_CHECK answers what MERGE would and changes nothing; `cluster join`
@@ -153,6 +156,14 @@ int elector_machine_apply(struct elector_machine *m, const void *command, size_t
 /* What applying would answer, without changing anything. */
 void elector_machine_check(const struct elector_machine *m, const void *command, size_t len,
 			   struct elector_machine_result *result);
+
+/* A SETTINGS_CHECK compared only with the reports of `members` (the
+ * current membership, as the leader knows it), so that the report a
+ * removed node left behind refuses no one; what a join is checked with.
+ * Any other command is refused as malformed.  Changes nothing. */
+void elector_machine_check_settings(const struct elector_machine *m, const void *command,
+				    size_t len, const uint64_t *members, size_t member_count,
+				    struct elector_machine_result *result);
 
 /* The whole state into `out` (a sensitive buffer: it holds secrets), or
  * replaced by a snapshot; on -1 the reason with the byte offset in `why`

@@ -24,10 +24,12 @@ static bool elector_supervisor_message(const struct ipc_msg *msg)
 		return true;
 	}
 	struct proto_cluster_request request;
-	if (msg->type == PROTO_CLUSTER_REQUEST && msg->fd == -1 &&
-	    ipc_get_data(msg, &request, sizeof(request)) == 0) {
+	if (msg->type == PROTO_CLUSTER_REQUEST && msg->fd == -1 && msg->len >= sizeof(request)) {
+		memcpy(&request, msg->data, sizeof(request));
 		request.arg[sizeof(request.arg) - 1] = '\0';
-		elector_io_request(msg->peer, &request);
+		elector_io_request(msg->peer, &request,
+				   (const uint8_t *)msg->data + sizeof(request),
+				   msg->len - sizeof(request));
 		return true;
 	}
 	if (msg->type == PROTO_PROPOSE && msg->fd == -1 &&

@@ -76,13 +76,22 @@ enum elector_change_status {
 	ELECTOR_CHANGE_REFUSED,	 /* cannot be done; `text` says why */
 };
 
-/* Protocol 4: a JOIN's struct elector_change may be followed by the
- * joiner's settings that must agree, as its SETTINGS_CHECK command
- * (elector/elector_machine.h), which the leader checks against the
- * cluster's state before it changes the membership: a join whose settings
- * differ is refused, naming each key with both values, and changes
- * nothing.  An answer's struct elector_change_reply may be followed by its
- * whole text when `text` holds only its start. */
+/* Protocol 4: a JOIN's struct elector_change may be followed by what the
+ * leader checks against the cluster's state before it changes the
+ * membership:
+ *
+ *   u16 settings length | the joiner's settings that must agree, as its
+ *   SETTINGS_CHECK command (elector/elector_machine.h), 1 to
+ *   ELECTOR_WIRE_JOIN_SETTINGS_MAX bytes | its own accounts and call
+ *   bridges as names and digests (elector/elector_digests.h), valid, or
+ *   nothing when the joiner has too many to send (they are then checked
+ *   when they are merged, after the join)
+ *
+ * A join whose settings differ, or whose accounts or bridges the cluster
+ * holds differently, is refused, naming each key with both values and
+ * each conflicting name, and changes nothing.  An answer's struct
+ * elector_change_reply may be followed by its whole text when `text` holds
+ * only its start. */
 #define ELECTOR_WIRE_JOIN_SETTINGS_MAX 8192u /* ELECTOR_MACHINE_COMMAND_MAX */
 #define ELECTOR_WIRE_REPLY_TEXT_MAX    1024u /* ELECTOR_MACHINE_TEXT_MAX */
 
@@ -183,8 +192,11 @@ struct elector_wire_msg {
 	const uint8_t *bytes;		  /* a chunk's, a proposal's command */
 	const char *outcome, *text;	  /* a proposal's reply (lengths in the result) */
 	/* Protocol 4, after a change's fixed layout: a join's settings (in
-	 * bytes), an answer's whole text (in text, not NUL-terminated). */
+	 * bytes) and its accounts' and bridges' digests (length 0 when it
+	 * sent none), an answer's whole text (in text, not NUL-terminated). */
 	size_t tail_len;
+	const uint8_t *digests;
+	size_t digests_len;
 };
 
 /* Checks the frame's type, size and contents (message types and flags,

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "elector_digests.h"
 #include "elector_wire.h"
 
 static bool carries_config(uint32_t type)
@@ -182,6 +183,30 @@ static bool printable(const char *text, size_t len)
 	return memchr(text, '\0', len) == NULL;
 }
 
+/* A join's settings and digests (elector_wire.h), on `out` decoded from
+ * the fixed layout. */
+static int decode_join_tail(const uint8_t *tail, size_t len, struct elector_wire_msg *out,
+			    const char **why)
+{
+	size_t settings = len >= 2 ? (size_t)tail[0] << 8 | tail[1] : 0;
+	if (out->u.change.op != ELECTOR_CHANGE_JOIN || len < 2 || settings == 0 ||
+	    settings > ELECTOR_WIRE_JOIN_SETTINGS_MAX || settings > len - 2) {
+		*why = "a membership change with bytes only a join's settings may have";
+		return -1;
+	}
+	size_t digests = len - 2 - settings;
+	if (digests > 0 && !elector_digests_valid(tail + 2 + settings, digests)) {
+		*why = "a join with a malformed list of accounts and call bridges";
+		return -1;
+	}
+	out->type = ELECTOR_WIRE_CHANGE;
+	out->bytes = tail + 2;
+	out->tail_len = settings;
+	out->digests = digests > 0 ? tail + 2 + settings : NULL;
+	out->digests_len = digests;
+	return 0;
+}
+
 /* Protocol 4: a join may carry the joiner's settings, an answer its whole
  * text, after protocol 3's fixed layout. */
 static int decode_change(const struct ipc_msg *msg, struct elector_wire_msg *out, const char **why)
@@ -196,21 +221,14 @@ static int decode_change(const struct ipc_msg *msg, struct elector_wire_msg *out
 	if (elector_wire_decode(&fixed, out, why) == -1)
 		return -1;
 	const uint8_t *data = msg->data;
-	if (change &&
-	    (out->u.change.op != ELECTOR_CHANGE_JOIN || tail > ELECTOR_WIRE_JOIN_SETTINGS_MAX)) {
-		*why = "a membership change with bytes only a join's settings may have";
-		return -1;
-	}
-	if (!change &&
-	    (tail > ELECTOR_WIRE_REPLY_TEXT_MAX || !printable((const char *)data + head, tail))) {
+	if (change)
+		return decode_join_tail(data + head, tail, out, why);
+	if (tail > ELECTOR_WIRE_REPLY_TEXT_MAX || !printable((const char *)data + head, tail)) {
 		*why = "an answer to a membership change with a malformed text";
 		return -1;
 	}
 	out->type = msg->type;
-	if (change)
-		out->bytes = data + head;
-	else
-		out->text = (const char *)data + head;
+	out->text = (const char *)data + head;
 	out->tail_len = tail;
 	return 0;
 }

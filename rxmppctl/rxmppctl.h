@@ -91,12 +91,12 @@ bool rxmppctl_state_clustered(const struct config *cfg);
  * committed (with the state machine's answer) or why not. */
 struct buf;
 int rxmppctl_state_propose(const char *socket_path, const struct buf *command, bool *not_in_log);
-/* Reports this node's settings that must agree (config_cluster_wide), or
- * with `check` only compares them with the other nodes' (refused, printing
- * each differing key with both values).  A refusal before any log (no
- * leader or no link to it yet) is asked again for up to `patience_ms`. */
-int rxmppctl_state_settings(const struct config *cfg, const char *socket_path, bool check,
-			    int patience_ms, bool *not_in_log);
+/* Reports this node's settings that must agree (config_cluster_wide); a
+ * join's were compared by the leader before it changed the membership.  A
+ * refusal before any log (no leader or no link to it yet) is asked again
+ * for up to `patience_ms`. */
+int rxmppctl_state_settings(const struct config *cfg, const char *socket_path, int patience_ms,
+			    bool *not_in_log);
 /* Merges accounts and bridges into the cluster's state: every batch is
  * checked first, and a conflict anywhere (named) changes nothing.
  * *not_in_log: the first command was refused before it reached any log

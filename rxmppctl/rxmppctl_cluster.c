@@ -25,6 +25,7 @@
 #include "common/proto.h"
 #include "config/callbridges.h"
 #include "elector/elector_core.h"
+#include "elector/elector_digests.h"
 #include "elector/elector_machine.h"
 #include "rxmppctl.h"
 
@@ -50,8 +51,11 @@ static void cluster_usage(FILE *out)
 		     "            following a follower's redirect to the leader and printing\n"
 		     "            each step; a node that was reset replaces its old entry;\n"
 		     "            the leader refuses a node whose settings that must agree\n"
-		     "            differ (each key named with both values; not a member);\n"
-		     "            then merges this node's own accounts and bridges (as merge)\n"
+		     "            differ from the members' (each key named with both values)\n"
+		     "            or whose own accounts or call bridges it holds differently\n"
+		     "            (each name listed; sent as digests, never a secret): the\n"
+		     "            node is not a member and nothing changed; once joined,\n"
+		     "            merges this node's own accounts and bridges (as merge)\n"
 		     "merge       merge this node's own accounts and call-bridges file into the\n"
 		     "            cluster's state: new or identical entries; a name the cluster\n"
 		     "            holds differently is listed and nothing is merged\n"
@@ -409,33 +413,20 @@ static void cluster_own_free(struct cluster_own *own)
 
 /* Reports this node's settings that must agree and merges its own
  * accounts and bridges into the cluster's state (all checked first: a
- * conflict anywhere is named and changes nothing).  A joining node first
- * compares its settings with the cluster's and goes no further when they
- * differ.  `seed`: merge even nothing, so that the cluster's state starts
- * (the first command makes every node's elector materialise it). */
+ * conflict anywhere is named and changes nothing).  A joining node's
+ * settings and entries were checked by the leader before it became a
+ * member (elector_io.c join_refusal): what is refused here is what changed
+ * in the cluster meanwhile, or entries too many to send with the join.
+ * `seed`: merge even nothing, so that the cluster's state starts (the
+ * first command makes every node's elector materialise it). */
 static int cluster_merge_own(const struct config *cfg, const char *socket_path,
 			     struct cluster_own *own, bool seed, bool joining)
 {
 	bool not_in_log = false;
-	int rc = CTL_OK;
 	/* The first command waits for the new member's link to the leader (a
 	 * cluster that carries no state refuses it all that while). */
 	int patience_ms = seed || joining ? 10000 : 0;
-	if (joining) {
-		rc = rxmppctl_state_settings(cfg, socket_path, true, patience_ms, &not_in_log);
-		patience_ms = 0;
-		if (rc != CTL_OK && !not_in_log) {
-			fprintf(
-			    stderr,
-			    "rxmppctl: this node is a member now, but nothing of it was merged: "
-			    "put the settings named above right in rxmpp.yaml (they must be the "
-			    "same on every node), reload, and run `rxmppctl cluster merge`; or "
-			    "remove it from the cluster\n");
-			return rc;
-		}
-	}
-	if (rc == CTL_OK)
-		rc = rxmppctl_state_settings(cfg, socket_path, false, patience_ms, &not_in_log);
+	int rc = rxmppctl_state_settings(cfg, socket_path, patience_ms, &not_in_log);
 	if (rc == CTL_OK && !seed && own->accounts.count == 0 && own->bridges.count == 0) {
 		printf("this node has no accounts or call bridges of its own to merge\n");
 		return CTL_OK;
@@ -458,6 +449,29 @@ static int cluster_merge_own(const struct config *cfg, const char *socket_path,
 			"cluster's state; they are kept (%s and %s): put right what is named "
 			"above and run `rxmppctl cluster merge`\n",
 			own->accounts_path, cfg->callbridges_file);
+	return rc;
+}
+
+/* A join carries this node's accounts and bridges as names and digests,
+ * so that the leader refuses it, naming each conflict, before this node
+ * becomes a member.  Too many for one message: none, said here, and the
+ * merge after the join checks them (a conflict is then named, nothing is
+ * merged, and the node is a member). */
+static int cluster_join_digests(const struct cluster_own *own, struct buf *message)
+{
+	struct buf digests;
+	if (own->accounts.count + own->bridges.count == 0)
+		return 0;
+	if (elector_digests_encode(&digests, own->accounts.items, own->accounts.count,
+				   own->bridges.items, own->bridges.count) == -1) {
+		printf("this node's %zu accounts and %zu call bridges are too many to be checked "
+		       "before it joins (more than %u bytes of names and digests): they are "
+		       "checked when they are merged, once it is a member\n",
+		       own->accounts.count, own->bridges.count, PROTO_CLUSTER_JOIN_DIGESTS_MAX);
+		return 0;
+	}
+	int rc = buf_append(message, buf_head(&digests), buf_len(&digests));
+	buf_free(&digests);
 	return rc;
 }
 
@@ -528,8 +542,19 @@ int rxmppctl_cluster(int argc, char **argv, const char *config_path, const char 
 	 * may replace its accounts file with the cluster's. */
 	if (seeds && cluster_own_read(cfg, &own) == -1)
 		return CTL_FAILED;
-	int rc = rxmppctl_request(socket_path, PROTO_CLUSTER_REQUEST, &request, sizeof(request),
-				  expect, json, timeout_ms);
+	struct buf message;
+	buf_init(&message, sizeof(request) + PROTO_CLUSTER_JOIN_DIGESTS_MAX);
+	if (buf_append(&message, &request, sizeof(request)) == -1 ||
+	    (request.op == PROTO_CLUSTER_OP_JOIN && cluster_join_digests(&own, &message) == -1)) {
+		fprintf(stderr, "rxmppctl: out of memory\n");
+		buf_free(&message);
+		if (seeds)
+			cluster_own_free(&own);
+		return CTL_FAILED;
+	}
+	int rc = rxmppctl_request(socket_path, PROTO_CLUSTER_REQUEST, buf_head(&message),
+				  buf_len(&message), expect, json, timeout_ms);
+	buf_free(&message);
 	if (seeds && rc == CTL_OK)
 		rc = cluster_merge_own(cfg, socket_path, &own,
 				       request.op == PROTO_CLUSTER_OP_INITIALIZE,

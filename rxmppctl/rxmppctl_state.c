@@ -130,8 +130,8 @@ int rxmppctl_state_propose(const char *socket_path, const struct buf *command, b
 	return rc;
 }
 
-int rxmppctl_state_settings(const struct config *cfg, const char *socket_path, bool check,
-			    int patience_ms, bool *not_in_log)
+int rxmppctl_state_settings(const struct config *cfg, const char *socket_path, int patience_ms,
+			    bool *not_in_log)
 {
 	uint64_t node;
 	char why[512];
@@ -151,9 +151,8 @@ int rxmppctl_state_settings(const struct config *cfg, const char *socket_path, b
 		snprintf(items[i].value, sizeof(items[i].value), "%s", wide[i].value);
 	}
 	struct buf command;
-	if (elector_machine_encode_settings(
-		&command, check ? ELECTOR_MACHINE_SETTINGS_CHECK : ELECTOR_MACHINE_SETTINGS, node,
-		items, count) == -1) {
+	if (elector_machine_encode_settings(&command, ELECTOR_MACHINE_SETTINGS, node, items,
+					    count) == -1) {
 		fprintf(stderr, "rxmppctl: this node's settings cannot be encoded\n");
 		return CTL_FAILED;
 	}

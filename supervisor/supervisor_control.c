@@ -24,11 +24,14 @@
 #include "supervisor.h"
 
 #define CONTROL_CLIENTS_MAX 16
-/* The largest request: a write for the cluster's state (PROTO_PROPOSE,
- * PROTO_PROPOSE_MAX bytes of command), with its head and the frame's. */
-#define CONTROL_FRAME_MAX 16384
+/* The largest request: a join with its digests (a write for the
+ * cluster's state, PROTO_PROPOSE, is at most PROTO_PROPOSE_MAX bytes of
+ * command), with its head and the frame's. */
+#define CONTROL_FRAME_MAX                                                                          \
+	(16u + sizeof(struct proto_cluster_request) + PROTO_CLUSTER_JOIN_DIGESTS_MAX)
 _Static_assert(CONTROL_FRAME_MAX >= 16 + sizeof(struct proto_propose) + PROTO_PROPOSE_MAX,
 	       "a PROPOSE fits a control frame");
+_Static_assert(CONTROL_FRAME_MAX <= IPC_FRAME_MAX, "a join's request fits an IPC frame");
 
 static struct {
 	int fd;
@@ -202,12 +205,19 @@ static void control_client_msg(struct ipc_channel *ch, const struct ipc_msg *msg
 		break;
 	}
 	case PROTO_CLUSTER_REQUEST: {
+		/* Only a join carries more: its digests, which the elector
+		 * checks before it sends them on. */
 		struct proto_cluster_request request;
-		if (ipc_get_data(msg, &request, sizeof(request)) == -1) {
+		if (msg->len < sizeof(request)) {
 			ipc_channel_fail(ch, "bad CLUSTER_REQUEST");
 			break;
 		}
-		control_forward(ch, PROC_ELECTOR, msg->type, &request, sizeof(request),
+		memcpy(&request, msg->data, sizeof(request));
+		if (msg->len > sizeof(request) && request.op != PROTO_CLUSTER_OP_JOIN) {
+			ipc_channel_fail(ch, "bad CLUSTER_REQUEST: only a join carries digests");
+			break;
+		}
+		control_forward(ch, PROC_ELECTOR, msg->type, msg->data, msg->len,
 				PROTO_CLUSTER_RESULT);
 		break;
 	}

@@ -332,18 +332,44 @@ def test_join_merges_new_and_identical_entries_and_refuses_conflicts_by_name(
     assert "merged this node's 2 accounts and 2 call bridges" in joined.stdout
     third = cluster_node(node_factory, certs)
     third.add_user("alice", "another-pw")
-    third.write_bridges({"cb1": "a-different-secret"})
+    third.add_user("dave", "dave-pw")
+    third.write_bridges({"cb1": "a-different-secret", "cb3": "third-bridge-1"})
     third.start()
+    # Refused by the leader before the membership changes, naming each
+    # conflict (not the new entries), never printing a secret or password.
     refused = third.ctl("cluster", "join", first.cluster_address, check=False)
-    assert refused.returncode == 1
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "joined" not in refused.stdout
     assert "user alice" in refused.stderr and "call bridge cb1" in refused.stderr
-    assert "another-pw" not in refused.stderr and "a-different-secret" not in refused.stderr
+    assert "dave" not in refused.stderr and "cb3" not in refused.stderr
+    for secret in ("another-pw", "a-different-secret", "first-bridge-secret", "alice-pw"):
+        assert secret not in refused.stderr + refused.stdout
+    for node in (first, second):
+        assert len(status(node)["members"]) == 2, status(node)
+    assert len(status(third)["members"]) <= 1
+    assert third.ctl("user", "list").stdout.split() == ["alice", "dave"]
+    # With the conflicts put right on the third node, it joins, merges
+    # its new entries and holds the cluster's state.
+    third.ctl("user", "del", "alice")
+    third.write_bridges({"cb1": "first-bridge-secret", "cb3": "third-bridge-1"})
+    joined = third.ctl("cluster", "join", first.cluster_address)
+    assert "merged this node's 1 account and 2 call bridges" in joined.stdout, joined.stdout
     wait_until(lambda: len(status(first)["members"]) == 3, what="three members")
     for node in (first, second, third):
-        wait_until(lambda: node.ctl("user", "list").stdout.split() == ["alice", "bob"],
+        wait_until(lambda: node.ctl("user", "list").stdout.split() == ["alice", "bob", "dave"],
                    what="the merged accounts everywhere")
-    # Nothing of the third node was dropped: its own account is kept aside.
-    assert os.path.exists(os.path.join(third.dir, "state", "accounts.before-cluster"))
+        wait_until(lambda: all(n in node.ctl("callbridge", "list").stdout
+                               for n in ("cb1", "cb2", "cb3")),
+                   what="the merged bridges everywhere")
+    assert "first-bridge-secret" in third.ctl("callbridge", "list").stdout
+
+    from xmpp import login, run
+
+    async def alice_logs_in_on_the_third():
+        client = await login(third, "alice", "alice-pw")
+        await client.close()
+
+    run(alice_logs_in_on_the_third())
 
 
 def test_settings_that_must_agree_refuse_a_join_and_show_a_drift(node_factory, certs):
@@ -392,6 +418,28 @@ def test_a_node_with_another_domain_is_refused_at_join_and_joins_once_fixed(node
     assert "joined" in result.stdout
     wait_until(lambda: all(len(status(n)["members"]) == 3 for n in nodes + [other]),
                timeout=20, what="three members")
+
+
+def test_the_settings_a_removed_member_reported_refuse_no_joiner(node_factory, certs):
+    """The state keeps the settings a removed node last reported; the
+    leader compares a joiner with the current members' only."""
+    nodes = form_cluster(node_factory, certs)
+    leader = leader_of(nodes)
+    drifting = next(n for n in nodes if n is not leader)
+    with open(drifting.config, "a") as f:
+        f.write("callbridge_conflict: refuse\n")
+    drifting.ctl("reload")
+    drifted = status(drifting)["node"]
+    wait_until(lambda: any(d["node"] == drifted for d in status(leader).get("settings_drift", [])),
+               timeout=10, what="the drift recorded")
+    leader.ctl("cluster", "remove", drifted)
+    wait_until(lambda: len(status(leader)["members"]) == 2, what="the member removed")
+    drifting.stop()
+    newcomer = cluster_node(node_factory, certs).start()
+    result = newcomer.ctl("cluster", "join", leader.cluster_address, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "joined" in result.stdout
+    wait_until(lambda: len(status(leader)["members"]) == 3, what="three members")
 
 
 # ---- a real partition (network namespaces): the history of every answer ----

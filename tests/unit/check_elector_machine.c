@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* The cluster's replicated state machine (elector/elector_machine.h):
  * answers, determinism, all-or-nothing merges, snapshots that refuse
- * damage, and the files it materialises. */
+ * damage, and the files it materialises; and the leader's comparisons of
+ * a joining node with it (its settings among the members', its accounts
+ * and bridges as digests, elector/elector_digests.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +11,7 @@
 #include <unistd.h>
 
 #include "common/callbridge.h"
+#include "elector/elector_digests.h"
 #include "elector/elector_machine.h"
 #include "unit.h"
 
@@ -536,6 +539,216 @@ START_TEST(test_machine_settings_bounded)
 }
 END_TEST
 
+/* A join's settings are compared with the current members' reports only:
+ * the report a removed node left behind refuses no one. */
+START_TEST(test_machine_settings_among_members)
+{
+	struct elector_machine *m = elector_machine_new();
+	settings(m, ELECTOR_MACHINE_SETTINGS, 0x1111, "a.example");
+	settings(m, ELECTOR_MACHINE_SETTINGS, 0x2222, "b.example"); /* removed since */
+	struct elector_machine_setting items[2];
+	memset(items, 0, sizeof(items));
+	snprintf(items[0].key, sizeof(items[0].key), "callbridge_conflict");
+	snprintf(items[0].value, sizeof(items[0].value), "\"replace\"");
+	snprintf(items[1].key, sizeof(items[1].key), "domain");
+	snprintf(items[1].value, sizeof(items[1].value), "a.example");
+	struct buf cmd;
+	ck_assert_int_eq(
+	    elector_machine_encode_settings(&cmd, ELECTOR_MACHINE_SETTINGS_CHECK, 0x3333, items, 2),
+	    0);
+	struct elector_machine_result r;
+	uint64_t members[] = {0x1111, 0x2222};
+	elector_machine_check_settings(m, buf_head(&cmd), buf_len(&cmd), members, 1, &r);
+	ck_assert_uint_eq(r.status, ELECTOR_MACHINE_OK);
+	elector_machine_check_settings(m, buf_head(&cmd), buf_len(&cmd), members, 2, &r);
+	ck_assert_uint_eq(r.status, ELECTOR_MACHINE_REFUSED);
+	ck_assert_str_eq(r.text, "1 setting that must agree across the cluster differs: domain: "
+				 "this node a.example, node 0000000000002222 b.example");
+	buf_free(&cmd);
+	/* Only a SETTINGS_CHECK is compared. */
+	ck_assert_int_eq(
+	    elector_machine_encode_settings(&cmd, ELECTOR_MACHINE_SETTINGS, 0x3333, items, 2), 0);
+	elector_machine_check_settings(m, buf_head(&cmd), buf_len(&cmd), members, 1, &r);
+	ck_assert_uint_eq(r.status, ELECTOR_MACHINE_REFUSED);
+	ck_assert_ptr_nonnull(strstr(r.text, "malformed"));
+	buf_free(&cmd);
+	size_t count;
+	elector_machine_settings(m, &count);
+	ck_assert_uint_eq(count, 2); /* nothing recorded */
+	elector_machine_free(m);
+}
+END_TEST
+
+static struct account account_of(const char *name, unsigned seed)
+{
+	struct account a;
+	a.name = (char *)name;
+	fake_keys(a.keys, seed);
+	return a;
+}
+
+static struct elector_machine_result compare(const struct elector_machine *m,
+					     const struct account *accounts, size_t account_count,
+					     const struct proto_callbridge *bridges,
+					     size_t bridge_count)
+{
+	struct buf list;
+	struct elector_machine_result r;
+	ck_assert_int_eq(
+	    elector_digests_encode(&list, accounts, account_count, bridges, bridge_count), 0);
+	ck_assert(elector_digests_valid(buf_head(&list), buf_len(&list)));
+	elector_digests_compare(m, buf_head(&list), buf_len(&list), &r);
+	buf_free(&list);
+	return r;
+}
+
+/* A joiner's accounts and bridges against the cluster's, as digests: the
+ * names held differently are named (and only they), new and identical
+ * ones pass, no secret is in the answer, and nothing changes. */
+START_TEST(test_digests_name_each_conflict)
+{
+	struct elector_machine *m = elector_machine_new();
+	user(m, ELECTOR_MACHINE_USER_ADD, "alice", 1);
+	user(m, ELECTOR_MACHINE_USER_ADD, "carol", 3);
+	bridge(m, ELECTOR_MACHINE_BRIDGE_ADD, "cb1", "cb1-cluster-secret");
+	bridge(m, ELECTOR_MACHINE_BRIDGE_ADD, "cb2", "cb2-cluster-secret");
+	bridge(m, ELECTOR_MACHINE_BRIDGE_ADD, "cb4", "cb4-cluster-secret");
+	struct account accounts[] = {account_of("alice", 2), account_of("bob", 5),
+				     account_of("carol", 3)};
+	/* In no order: the list sorts them. */
+	struct proto_callbridge bridges[] = {
+	    bridge_of("cb9", "cb9-joiner-secret"), bridge_of("cb2", "cb2-cluster-secret"),
+	    bridge_of("cb1", "cb1-joiner-secret"), bridge_of("cb4", "cb4-cluster-secret")};
+	snprintf(bridges[3].address, sizeof(bridges[3].address), "elsewhere.example.com");
+	struct elector_machine_result r = compare(m, accounts, 3, bridges, 4);
+	ck_assert_uint_eq(r.status, ELECTOR_MACHINE_REFUSED);
+	ck_assert_ptr_nonnull(strstr(r.text, "for 3 names"));
+	ck_assert_ptr_nonnull(strstr(r.text, "user alice, call bridge cb1, call bridge cb4;"));
+	const char *absent[] = {"bob", "carol", "cb2", "cb9", "-secret", "more"};
+	for (size_t i = 0; i < sizeof(absent) / sizeof(absent[0]); i++)
+		ck_assert_msg(strstr(r.text, absent[i]) == NULL, "%s in %s", absent[i], r.text);
+	r = compare(m, accounts + 1, 2, bridges, 2);
+	ck_assert_uint_eq(r.status, ELECTOR_MACHINE_OK);
+	ck_assert_str_eq(r.text, "2 new and 2 identical accounts and call bridges");
+	/* The cluster's state is as it was. */
+	ck_assert_uint_eq(elector_machine_accounts(m)->count, 2);
+	ck_assert(accounts_find(elector_machine_accounts(m), "bob") == NULL);
+	size_t count;
+	elector_machine_bridges(m, &count);
+	ck_assert_uint_eq(count, 3);
+	elector_machine_free(m);
+}
+END_TEST
+
+/* Many conflicts: as many names as the answer holds, then "and N more". */
+START_TEST(test_digests_answer_is_bounded)
+{
+	struct elector_machine *m = elector_machine_new();
+	enum { N = 200 };
+	static char names[N][64];
+	static struct account accounts[N];
+	for (int i = 0; i < N; i++) {
+		snprintf(names[i], sizeof(names[i]), "a-rather-long-user-name-%03d", i);
+		user(m, ELECTOR_MACHINE_USER_ADD, names[i], 1);
+		accounts[i] = account_of(names[i], 2);
+	}
+	struct elector_machine_result r = compare(m, accounts, N, NULL, 0);
+	ck_assert_uint_eq(r.status, ELECTOR_MACHINE_REFUSED);
+	ck_assert_uint_lt(strlen(r.text), ELECTOR_MACHINE_TEXT_MAX - 1);
+	size_t listed = 0;
+	for (const char *p = strstr(r.text, "user "); p != NULL; p = strstr(p + 1, "user "))
+		listed++;
+	char more[64];
+	snprintf(more, sizeof(more), " and %zu more;", (size_t)N - listed);
+	ck_assert_msg(listed > 10 && strstr(r.text, more) != NULL, "%s", r.text);
+	elector_machine_free(m);
+}
+END_TEST
+
+/* Appends one entry of a list by hand: width-byte length, name, digest. */
+static void put_entry(struct buf *b, size_t width, const char *name, size_t len)
+{
+	unsigned char prefix[2] = {(unsigned char)(len >> 8), (unsigned char)len};
+	unsigned char digest[ELECTOR_DIGEST_LEN] = {0};
+	buf_append(b, width == 2 ? prefix : prefix + 1, width);
+	buf_append(b, name, len);
+	buf_append(b, digest, sizeof(digest));
+}
+
+static bool list_valid(uint8_t format, uint32_t accounts, uint32_t bridges,
+		       const char *const *names, const size_t *lens, size_t count, bool extra)
+{
+	struct buf b;
+	buf_init(&b, ELECTOR_DIGESTS_MAX + 64);
+	unsigned char head[9] = {format};
+	for (int i = 0; i < 4; i++) {
+		head[1 + i] = (unsigned char)(accounts >> (8 * (3 - i)));
+		head[5 + i] = (unsigned char)(bridges >> (8 * (3 - i)));
+	}
+	buf_append(&b, head, sizeof(head));
+	for (size_t i = 0; i < count; i++)
+		put_entry(&b, i < accounts ? 2 : 1, names[i], lens[i]);
+	if (extra)
+		buf_append(&b, "x", 1);
+	bool valid = elector_digests_valid(buf_head(&b), buf_len(&b));
+	/* Every shorter prefix of a valid list is not valid. */
+	for (size_t cut = 0; valid && cut < buf_len(&b); cut++)
+		ck_assert(!elector_digests_valid(buf_head(&b), cut));
+	buf_free(&b);
+	return valid;
+}
+
+/* The list is decoded strictly: format, counts, lengths, sorted and
+ * distinct names, valid bridge names, nothing after the last entry; and
+ * the encoder refuses what would not fit or not be valid. */
+START_TEST(test_digests_strict)
+{
+	const char *names[] = {"alice", "bob", "cb1", "cb2"};
+	size_t lens[] = {5, 3, 3, 3};
+	ck_assert(list_valid(1, 2, 2, names, lens, 4, false));
+	ck_assert(list_valid(1, 0, 0, names, lens, 0, false));
+	ck_assert(!list_valid(2, 2, 2, names, lens, 4, false)); /* format */
+	ck_assert(!list_valid(1, 2, 2, names, lens, 4, true));	/* a byte after */
+	ck_assert(!list_valid(1, 2, 3, names, lens, 4, false)); /* one missing */
+	const char *unsorted[] = {"bob", "alice"}, *twice[] = {"cb1", "cb1"};
+	size_t lens2[] = {3, 5}, lens3[] = {3, 3};
+	ck_assert(!list_valid(1, 2, 0, unsorted, lens2, 2, false));
+	ck_assert(!list_valid(1, 0, 2, twice, lens3, 2, false));
+	/* A user's and a bridge's names are apart: the same name in both is fine. */
+	ck_assert(list_valid(1, 1, 1, twice, lens3, 2, false));
+	const char *nul[] = {"a\0b"}, *empty[] = {""}, *upper[] = {"CB1"};
+	size_t lens4[] = {3}, lens5[] = {0};
+	ck_assert(!list_valid(1, 1, 0, nul, lens4, 1, false));
+	ck_assert(!list_valid(1, 1, 0, empty, lens5, 1, false));
+	ck_assert(!list_valid(1, 0, 1, upper, lens4, 1, false));
+	ck_assert(!list_valid(1, ELECTOR_MACHINE_ACCOUNTS_MAX + 1, 0, names, lens, 0, false));
+
+	/* Encoding: unsorted accounts or a bridge twice are refused, and so
+	 * is a list above ELECTOR_DIGESTS_MAX (5,000 names of 250 bytes). */
+	struct buf out;
+	struct account two[] = {account_of("bob", 1), account_of("alice", 1)};
+	ck_assert_int_eq(elector_digests_encode(&out, two, 2, NULL, 0), -1);
+	struct proto_callbridge same[] = {bridge_of("cb1", "secret-one"),
+					  bridge_of("cb1", "secret-two")};
+	ck_assert_int_eq(elector_digests_encode(&out, NULL, 0, same, 2), -1);
+	enum { MANY = 5000 };
+	struct account *many = calloc(MANY, sizeof(*many));
+	char *text = calloc(MANY, 256);
+	ck_assert(many != NULL && text != NULL);
+	for (int i = 0; i < MANY; i++) {
+		memset(text + 256 * i, 'u', 250);
+		snprintf(text + 256 * i + 245, 11, "%05d", i);
+		many[i].name = text + 256 * i;
+		fake_keys(many[i].keys, 1);
+	}
+	ck_assert_int_eq(elector_digests_encode(&out, many, MANY / 10, NULL, 0), 0);
+	buf_free(&out);
+	ck_assert_int_eq(elector_digests_encode(&out, many, MANY, NULL, 0), -1);
+	free(many);
+	free(text);
+}
+END_TEST
+
 Suite *elector_machine_suite(void)
 {
 	Suite *s = suite_create("elector_machine");
@@ -550,6 +763,10 @@ Suite *elector_machine_suite(void)
 	tcase_add_test(tc, test_machine_materialise_first_time);
 	tcase_add_test(tc, test_machine_settings);
 	tcase_add_test(tc, test_machine_settings_bounded);
+	tcase_add_test(tc, test_machine_settings_among_members);
+	tcase_add_test(tc, test_digests_name_each_conflict);
+	tcase_add_test(tc, test_digests_answer_is_bounded);
+	tcase_add_test(tc, test_digests_strict);
 	suite_add_tcase(s, tc);
 	return s;
 }

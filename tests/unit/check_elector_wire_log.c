@@ -8,6 +8,7 @@
  */
 #include <string.h>
 
+#include "elector/elector_digests.h"
 #include "elector/elector_wire.h"
 #include "unit.h"
 
@@ -226,25 +227,57 @@ START_TEST(test_a_join_carries_its_settings_and_an_answer_its_whole_text)
 	struct elector_change c = {.op = ELECTOR_CHANGE_JOIN, .node_id = 7};
 	strcpy(c.address, "node7:5229");
 	struct buf b;
-	buf_init(&b, 1 << 20);
+	buf_init(&b, 2 << 20);
 	buf_append(&b, &c, sizeof(c));
 	static struct elector_wire_msg out;
 	const char *why = NULL;
 	ck_assert_int_eq(decode(&b, ELECTOR_WIRE_CHANGE, &out, &why), 0);
 	ck_assert_uint_eq(out.tail_len, 0);
-	buf_append(&b, "settings", 8);
+	ck_assert_uint_eq(out.digests_len, 0);
+	/* Settings, length first; no digests. */
+	buf_append(&b, "\0\10settings", 10);
 	ck_assert_int_eq(decode(&b, ELECTOR_WIRE_CHANGE, &out, &why), 0);
 	ck_assert_uint_eq(out.u.change.node_id, 7);
 	ck_assert_uint_eq(out.tail_len, 8);
 	ck_assert(memcmp(out.bytes, "settings", 8) == 0);
-	/* Only a join carries settings, and no more than a command holds. */
-	c.op = ELECTOR_CHANGE_REMOVE;
-	memcpy((char *)buf_head(&b), &c, sizeof(c));
+	ck_assert_uint_eq(out.digests_len, 0);
+	/* Then the accounts' and bridges' digests, checked. */
+	struct buf list;
+	struct proto_callbridge cb = {
+	    .name = "cb1", .address = "cb1.example.com", .secret = "the-secret-1"};
+	ck_assert_int_eq(elector_digests_encode(&list, NULL, 0, &cb, 1), 0);
+	buf_append(&b, buf_head(&list), buf_len(&list));
+	ck_assert_int_eq(decode(&b, ELECTOR_WIRE_CHANGE, &out, &why), 0);
+	ck_assert_uint_eq(out.tail_len, 8);
+	ck_assert_uint_eq(out.digests_len, buf_len(&list));
+	ck_assert(memcmp(out.digests, buf_head(&list), buf_len(&list)) == 0);
+	ck_assert(memmem(buf_head(&b), buf_len(&b), "the-secret-1", 12) == NULL);
+	/* A malformed list (one byte more) breaks the protocol. */
+	buf_append(&b, "x", 1);
 	ck_assert_int_eq(decode(&b, ELECTOR_WIRE_CHANGE, &out, &why), -1);
-	c.op = ELECTOR_CHANGE_JOIN;
+	ck_assert_str_eq(why, "a join with a malformed list of accounts and call bridges");
+	buf_free(&list);
+	/* Only a join carries settings, and no more than a command holds;
+	 * their length is 1 to that and within the frame. */
+	c.op = ELECTOR_CHANGE_REMOVE;
 	buf_reset(&b, 0);
 	buf_append(&b, &c, sizeof(c));
-	static char big[ELECTOR_WIRE_JOIN_SETTINGS_MAX + 1];
+	buf_append(&b, "\0\10settings", 10);
+	ck_assert_int_eq(decode(&b, ELECTOR_WIRE_CHANGE, &out, &why), -1);
+	c.op = ELECTOR_CHANGE_JOIN;
+	const char *bad[] = {"\0", "\0\0settings", "\0\11settings", "\x20\x01settings"};
+	size_t bad_len[] = {1, 10, 10, 10};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		buf_reset(&b, 0);
+		buf_append(&b, &c, sizeof(c));
+		buf_append(&b, bad[i], bad_len[i]);
+		ck_assert_int_eq(decode(&b, ELECTOR_WIRE_CHANGE, &out, &why), -1);
+	}
+	buf_reset(&b, 0);
+	buf_append(&b, &c, sizeof(c));
+	static char big[2 + ELECTOR_WIRE_JOIN_SETTINGS_MAX + 1];
+	big[0] = (char)((ELECTOR_WIRE_JOIN_SETTINGS_MAX + 1) >> 8);
+	big[1] = (char)((ELECTOR_WIRE_JOIN_SETTINGS_MAX + 1) & 0xff);
 	buf_append(&b, big, sizeof(big));
 	ck_assert_int_eq(decode(&b, ELECTOR_WIRE_CHANGE, &out, &why), -1);
 
