@@ -24,6 +24,20 @@ int rxmppctl_cluster(int argc, char **argv, const char *config_path, const char 
 struct ipc_msg;
 int rxmppctl_print_cluster_status(const struct ipc_msg *msg, bool json);
 
+/* rxmppctl_merged.c: which bridges of this node's call-bridges file are
+ * already in the cluster's state as they are now
+ * (state_directory/callbridges.merged), so that a join does not bring back
+ * what the cluster deleted.  Filter: the bridges not recorded so (a new
+ * array in *out, freed with free()), and how many were; save: records
+ * `bridges` as merged.  -1 with the reason. */
+#define RXMPPCTL_MERGED_FILE "callbridges.merged"
+struct proto_callbridge;
+int rxmppctl_merged_filter(const char *state_directory, const struct proto_callbridge *bridges,
+			   size_t count, struct proto_callbridge **out, size_t *out_count,
+			   size_t *skipped, char *why, size_t why_size);
+int rxmppctl_merged_save(const char *state_directory, const struct proto_callbridge *bridges,
+			 size_t count, char *why, size_t why_size);
+
 /* rxmppctl_config.c: domain, listen, certs, enable, disable, max-sessions,
  * config check; argv[0] is the verb. */
 bool rxmppctl_is_config_verb(const char *name);

@@ -55,10 +55,13 @@ static void cluster_usage(FILE *out)
 		     "            or whose own accounts or call bridges it holds differently\n"
 		     "            (each name listed; sent as digests, never a secret): the\n"
 		     "            node is not a member and nothing changed; once joined,\n"
-		     "            merges this node's own accounts and bridges (as merge)\n"
-		     "merge       merge this node's own accounts and call-bridges file into the\n"
-		     "            cluster's state: new or identical entries; a name the cluster\n"
-		     "            holds differently is listed and nothing is merged\n"
+		     "            merges this node's own accounts and bridges (as merge, but\n"
+		     "            a bridge merged before and unchanged since is not merged\n"
+		     "            again: the cluster may have deleted it)\n"
+		     "merge       merge this node's own accounts and its whole call-bridges\n"
+		     "            file into the cluster's state: new or identical entries; a\n"
+		     "            name the cluster holds differently is listed and nothing is\n"
+		     "            merged\n"
 		     "remove      remove the member NODE (its node id or host:port); the leader\n"
 		     "            tells it, so its reset needs no --force\n"
 		     "leader      hand the leadership to the member NODE (node id or host:port),\n"
@@ -377,14 +380,52 @@ static int trust(const char *file, const struct config *cfg, const char *socket_
 /* This node's own accounts and bridges, read before a join or initialize
  * can replace them: the accounts kept aside when the cluster's state first
  * replaced them (elector_machine.h), else the accounts file; the bridges of
- * callbridges_file, which stays the administrator's. */
+ * callbridges_file, which stays the administrator's, and of those the ones
+ * to merge: at a join, only those not merged before as they are now
+ * (rxmppctl_merged.c), so that a join does not bring back a bridge the
+ * cluster deleted; else all. */
 struct cluster_own {
 	struct accounts accounts;
 	struct callbridges bridges;
+	struct proto_callbridge *merging;
+	size_t merging_count;
 	char accounts_path[PATH_MAX];
 };
 
-static int cluster_own_read(const struct config *cfg, struct cluster_own *own)
+static int cluster_own_bridges(const struct config *cfg, struct cluster_own *own, bool joining)
+{
+	char why[PATH_MAX + 256];
+	size_t skipped = 0;
+	if (!joining) {
+		own->merging =
+		    calloc(own->bridges.count ? own->bridges.count : 1, sizeof(*own->merging));
+		if (own->merging == NULL) {
+			fprintf(stderr, "rxmppctl: out of memory\n");
+			return -1;
+		}
+		if (own->bridges.count > 0)
+			memcpy(own->merging, own->bridges.items,
+			       own->bridges.count * sizeof(*own->merging));
+		own->merging_count = own->bridges.count;
+		return 0;
+	}
+	if (rxmppctl_merged_filter(cfg->state_directory, own->bridges.items, own->bridges.count,
+				   &own->merging, &own->merging_count, &skipped, why,
+				   sizeof(why)) == -1) {
+		fprintf(stderr, "rxmppctl: %s\n", why);
+		return -1;
+	}
+	if (skipped > 0)
+		printf("%zu call bridge%s of %s %s merged into a cluster's state before and %s "
+		       "not changed since: not merged again (the cluster's state decides "
+		       "whether %s; `rxmppctl cluster merge` merges the whole file)\n",
+		       skipped, skipped == 1 ? "" : "s", cfg->callbridges_file,
+		       skipped == 1 ? "was" : "were", skipped == 1 ? "has" : "have",
+		       skipped == 1 ? "it stays" : "they stay");
+	return 0;
+}
+
+static int cluster_own_read(const struct config *cfg, struct cluster_own *own, bool joining)
 {
 	char why[512];
 	memset(own, 0, sizeof(*own));
@@ -402,6 +443,11 @@ static int cluster_own_read(const struct config *cfg, struct cluster_own *own)
 		accounts_free(&own->accounts);
 		return -1;
 	}
+	if (cluster_own_bridges(cfg, own, joining) == -1) {
+		accounts_free(&own->accounts);
+		callbridges_free(&own->bridges);
+		return -1;
+	}
 	return 0;
 }
 
@@ -409,6 +455,9 @@ static void cluster_own_free(struct cluster_own *own)
 {
 	accounts_free(&own->accounts);
 	callbridges_free(&own->bridges);
+	if (own->merging != NULL)
+		explicit_bzero(own->merging, own->merging_count * sizeof(*own->merging));
+	free(own->merging);
 }
 
 /* Reports this node's settings that must agree and merges its own
@@ -427,13 +476,20 @@ static int cluster_merge_own(const struct config *cfg, const char *socket_path,
 	 * cluster that carries no state refuses it all that while). */
 	int patience_ms = seed || joining ? 10000 : 0;
 	int rc = rxmppctl_state_settings(cfg, socket_path, patience_ms, &not_in_log);
-	if (rc == CTL_OK && !seed && own->accounts.count == 0 && own->bridges.count == 0) {
+	if (rc == CTL_OK && !seed && own->accounts.count == 0 && own->merging_count == 0) {
 		printf("this node has no accounts or call bridges of its own to merge\n");
 		return CTL_OK;
 	}
 	if (rc == CTL_OK)
-		rc = rxmppctl_state_merge(socket_path, &own->accounts, own->bridges.items,
-					  own->bridges.count, &not_in_log);
+		rc = rxmppctl_state_merge(socket_path, &own->accounts, own->merging,
+					  own->merging_count, &not_in_log);
+	char why[PATH_MAX + 256];
+	if (rc == CTL_OK && rxmppctl_merged_save(cfg->state_directory, own->bridges.items,
+						 own->bridges.count, why, sizeof(why)) == -1)
+		fprintf(stderr,
+			"rxmppctl: warning: the bridges of %s were merged, but which is not "
+			"recorded (%s): the next join merges them again\n",
+			cfg->callbridges_file, why);
 	/* A cluster that carries no state (a member of an older release, or
 	 * an elector that does not replicate): every node keeps its own files,
 	 * which stay in force here, so nothing is lost or out of date. */
@@ -460,14 +516,14 @@ static int cluster_merge_own(const struct config *cfg, const char *socket_path,
 static int cluster_join_digests(const struct cluster_own *own, struct buf *message)
 {
 	struct buf digests;
-	if (own->accounts.count + own->bridges.count == 0)
+	if (own->accounts.count + own->merging_count == 0)
 		return 0;
-	if (elector_digests_encode(&digests, own->accounts.items, own->accounts.count,
-				   own->bridges.items, own->bridges.count) == -1) {
+	if (elector_digests_encode(&digests, own->accounts.items, own->accounts.count, own->merging,
+				   own->merging_count) == -1) {
 		printf("this node's %zu accounts and %zu call bridges are too many to be checked "
 		       "before it joins (more than %u bytes of names and digests): they are "
 		       "checked when they are merged, once it is a member\n",
-		       own->accounts.count, own->bridges.count, PROTO_CLUSTER_JOIN_DIGESTS_MAX);
+		       own->accounts.count, own->merging_count, PROTO_CLUSTER_JOIN_DIGESTS_MAX);
 		return 0;
 	}
 	int rc = buf_append(message, buf_head(&digests), buf_len(&digests));
@@ -515,7 +571,7 @@ int rxmppctl_cluster(int argc, char **argv, const char *config_path, const char 
 			return CTL_FAILED;
 		}
 		struct cluster_own own;
-		if (cluster_own_read(cfg, &own) == -1)
+		if (cluster_own_read(cfg, &own, false) == -1)
 			return CTL_FAILED;
 		int rc = cluster_merge_own(cfg, socket_path, &own, true, false);
 		cluster_own_free(&own);
@@ -540,7 +596,7 @@ int rxmppctl_cluster(int argc, char **argv, const char *config_path, const char 
 	struct cluster_own own;
 	/* Read before the request: once this node is a member, the elector
 	 * may replace its accounts file with the cluster's. */
-	if (seeds && cluster_own_read(cfg, &own) == -1)
+	if (seeds && cluster_own_read(cfg, &own, request.op == PROTO_CLUSTER_OP_JOIN) == -1)
 		return CTL_FAILED;
 	struct buf message;
 	buf_init(&message, sizeof(request) + PROTO_CLUSTER_JOIN_DIGESTS_MAX);

@@ -105,7 +105,10 @@ int rxmppctl_reset(int argc, char **argv, const struct config *cfg, const char *
 	/* The accounts of a node that held the cluster's state are the
 	 * cluster's (and so are the ones kept from before it, merged when it
 	 * joined): it receives them again when it joins.  Merging them again
-	 * instead would bring back what the cluster deleted since. */
+	 * instead would bring back what the cluster deleted since.  For the
+	 * same reason callbridges.merged stays (rxmppctl_merged.c): it keeps
+	 * the next join from merging again the bridges of the call-bridges
+	 * file, which stays too. */
 	if (callbridge_state_in_use(cfg->state_directory, true)) {
 		const char *state[] = {ACCOUNTS_FILE_NAME, ELECTOR_MACHINE_BEFORE_CLUSTER,
 				       CALLBRIDGE_STATE_FILE_NAME};

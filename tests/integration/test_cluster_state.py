@@ -442,6 +442,43 @@ def test_the_settings_a_removed_member_reported_refuse_no_joiner(node_factory, c
     wait_until(lambda: len(status(leader)["members"]) == 3, what="three members")
 
 
+def test_a_bridge_the_cluster_deleted_does_not_come_back_from_an_unchanged_file(
+        node_factory, certs):
+    """A node's call-bridges file is the administrator's and keeps a bridge
+    the cluster deleted; a join merges only what is new or changed in it
+    since it was merged (state_directory/callbridges.merged)."""
+    first = cluster_node(node_factory, certs).start()
+    first.ctl("cluster", "initialize")
+    second = cluster_node(node_factory, certs)
+    second.write_bridges({"cb7": "seventh-bridge-1"})
+    second.start()
+    joined = second.ctl("cluster", "join", first.cluster_address)
+    assert "1 call bridge into the cluster's state" in joined.stdout, joined.stdout
+    wait_until(lambda: "cb7" in first.ctl("callbridge", "list").stdout, what="cb7 merged")
+    first.ctl("callbridge", "del", "cb7")
+    wait_until(lambda: "cb7" not in second.ctl("callbridge", "list").stdout,
+               what="cb7 deleted everywhere")
+    first.ctl("cluster", "remove", status(second)["node"])
+    wait_until(lambda: len(status(first)["members"]) == 1, what="the member removed")
+    assert second.stop() == 0
+    second.ctl("reset", "--yes", "--force")
+    # The file is unchanged but for a new bridge.
+    second.write_bridges({"cb7": "seventh-bridge-1", "cb8": "eighth-bridge-1"})
+    second.start()
+    joined = second.ctl("cluster", "join", first.cluster_address)
+    for node in (first, second):
+        wait_until(lambda: "cb8" in node.ctl("callbridge", "list").stdout, what="cb8 merged")
+        assert "cb7" not in node.ctl("callbridge", "list").stdout
+    assert "1 call bridge of" in joined.stdout and "not merged again" in joined.stdout
+    assert "merged this node's 0 accounts and 1 call bridge" in joined.stdout, joined.stdout
+    # A damaged record is named, and nothing is asked of the cluster.
+    with open(os.path.join(second.dir, "state", "callbridges.merged"), "a") as f:
+        f.write("cb9 not-a-digest\n")
+    result = second.ctl("cluster", "join", first.cluster_address, check=False)
+    assert result.returncode == 1
+    assert re.search(r"callbridges\.merged:4: not a record of merged call bridges", result.stderr)
+
+
 # ---- a real partition (network namespaces): the history of every answer ----
 
 @pytest.fixture
