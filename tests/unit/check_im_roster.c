@@ -365,6 +365,100 @@ START_TEST(test_value_strict)
 }
 END_TEST
 
+/* Two local users, each with a roster: a stanza from one goes through the
+ * outbound step on its sender's roster and, if routed, the inbound step on
+ * its recipient's; an auto-reply the recipient's server generates comes
+ * back the same way.  The RFC 6121 3.1 to 3.3 conversations end with both
+ * rosters agreeing. */
+struct side {
+	struct im_roster roster;
+	const char *jid;
+	int pushes;
+};
+
+static const struct im_roster_limits flow_limits = {10, 1000, 100, 100};
+
+static void send_sub(struct side *from, struct side *to, enum im_sub_type type)
+{
+	struct im_roster_effect e;
+	struct im_error err;
+	ck_assert_int_eq(im_roster_subscription(&from->roster, to->jid, IM_SUB_OUTBOUND, type, NULL,
+						&flow_limits, &e, &err),
+			 0);
+	from->pushes += e.push;
+	if (!e.forward)
+		return;
+	ck_assert_int_eq(im_roster_subscription(&to->roster, from->jid, IM_SUB_INBOUND, type, NULL,
+						&flow_limits, &e, &err),
+			 0);
+	to->pushes += e.push;
+	if (e.generate & IM_SUB_GEN_SUBSCRIBED) {
+		ck_assert_int_eq(im_roster_subscription(&from->roster, to->jid, IM_SUB_INBOUND,
+							IM_SUB_SUBSCRIBED, NULL, &flow_limits, &e,
+							&err),
+				 0);
+		from->pushes += e.push;
+	}
+}
+
+static int state_of(const struct side *s, const struct side *contact)
+{
+	const struct im_roster_item *it = im_roster_find(&s->roster, contact->jid);
+	return it == NULL ? -1 : (int)it->sub.state;
+}
+
+START_TEST(test_two_users)
+{
+	struct side j = {.jid = "juliet@example.com"}, r = {.jid = "romeo@example.net"};
+	im_roster_init(&j.roster);
+	im_roster_init(&r.roster);
+	/* 3.1: Juliet asks, Romeo approves; Romeo asks back, Juliet approves. */
+	send_sub(&j, &r, IM_SUB_SUBSCRIBE);
+	ck_assert_int_eq(state_of(&j, &r), IM_SUB_NONE_OUT);
+	ck_assert_int_eq(state_of(&r, &j), IM_SUB_NONE_IN);
+	ck_assert(!im_roster_find(&r.roster, j.jid)->listed);
+	send_sub(&r, &j, IM_SUB_SUBSCRIBED);
+	ck_assert_int_eq(state_of(&j, &r), IM_SUB_TO);
+	ck_assert_int_eq(state_of(&r, &j), IM_SUB_FROM);
+	send_sub(&r, &j, IM_SUB_SUBSCRIBE);
+	send_sub(&j, &r, IM_SUB_SUBSCRIBED);
+	ck_assert_int_eq(state_of(&j, &r), IM_SUB_BOTH);
+	ck_assert_int_eq(state_of(&r, &j), IM_SUB_BOTH);
+	/* Asking again while subscribed: answered by Romeo's server, nothing
+	 * changes and nobody is asked. */
+	send_sub(&j, &r, IM_SUB_SUBSCRIBE);
+	ck_assert_int_eq(state_of(&j, &r), IM_SUB_BOTH);
+	ck_assert_int_eq(state_of(&r, &j), IM_SUB_BOTH);
+	/* 3.3: Juliet unsubscribes from Romeo; 3.2: she cancels his. */
+	send_sub(&j, &r, IM_SUB_UNSUBSCRIBE);
+	ck_assert_int_eq(state_of(&j, &r), IM_SUB_FROM);
+	ck_assert_int_eq(state_of(&r, &j), IM_SUB_TO);
+	/* Romeo cannot cancel what he does not grant: not even routed. */
+	send_sub(&r, &j, IM_SUB_UNSUBSCRIBED);
+	ck_assert_int_eq(state_of(&j, &r), IM_SUB_FROM);
+	send_sub(&j, &r, IM_SUB_UNSUBSCRIBED);
+	ck_assert_int_eq(state_of(&j, &r), IM_SUB_NONE);
+	ck_assert_int_eq(state_of(&r, &j), IM_SUB_NONE);
+	/* 3.4: Romeo pre-approves Juliet; her request is granted at once. */
+	send_sub(&r, &j, IM_SUB_SUBSCRIBED);
+	ck_assert(im_roster_find(&r.roster, j.jid)->sub.approved);
+	ck_assert_int_eq(state_of(&j, &r), IM_SUB_NONE);
+	send_sub(&j, &r, IM_SUB_SUBSCRIBE);
+	ck_assert_int_eq(state_of(&j, &r), IM_SUB_TO);
+	ck_assert_int_eq(state_of(&r, &j), IM_SUB_FROM);
+	ck_assert(!im_roster_find(&r.roster, j.jid)->sub.approved);
+	/* A denied request leaves the subscription there was. */
+	send_sub(&r, &j, IM_SUB_SUBSCRIBE);
+	send_sub(&j, &r, IM_SUB_UNSUBSCRIBED);
+	ck_assert_int_eq(state_of(&j, &r), IM_SUB_TO);
+	ck_assert_int_eq(state_of(&r, &j), IM_SUB_FROM);
+	ck_assert_int_gt(j.pushes, 0);
+	ck_assert_int_gt(r.pushes, 0);
+	im_roster_free(&j.roster);
+	im_roster_free(&r.roster);
+}
+END_TEST
+
 Suite *im_roster_suite(void)
 {
 	Suite *s = suite_create("im_roster");
@@ -379,6 +473,7 @@ Suite *im_roster_suite(void)
 	tcase_add_test(tc, test_ver);
 	tcase_add_test(tc, test_value_roundtrip);
 	tcase_add_test(tc, test_value_strict);
+	tcase_add_test(tc, test_two_users);
 	suite_add_tcase(s, tc);
 	return s;
 }
