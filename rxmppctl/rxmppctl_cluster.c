@@ -392,6 +392,15 @@ struct cluster_own {
 	char accounts_path[PATH_MAX];
 };
 
+static int bridge_name_order(const void *a, const void *b)
+{
+	return strcmp(((const struct proto_callbridge *)a)->name,
+		      ((const struct proto_callbridge *)b)->name);
+}
+
+/* The bridges to merge, in name order: a MERGE lists them so (the state
+ * machine refuses any other order, so that a batch cannot hold a name
+ * twice), and the file keeps the administrator's order. */
 static int cluster_own_bridges(const struct config *cfg, struct cluster_own *own, bool joining)
 {
 	char why[PATH_MAX + 256];
@@ -407,6 +416,7 @@ static int cluster_own_bridges(const struct config *cfg, struct cluster_own *own
 			memcpy(own->merging, own->bridges.items,
 			       own->bridges.count * sizeof(*own->merging));
 		own->merging_count = own->bridges.count;
+		qsort(own->merging, own->merging_count, sizeof(*own->merging), bridge_name_order);
 		return 0;
 	}
 	if (rxmppctl_merged_filter(cfg->state_directory, own->bridges.items, own->bridges.count,
@@ -415,6 +425,7 @@ static int cluster_own_bridges(const struct config *cfg, struct cluster_own *own
 		fprintf(stderr, "rxmppctl: %s\n", why);
 		return -1;
 	}
+	qsort(own->merging, own->merging_count, sizeof(*own->merging), bridge_name_order);
 	if (skipped > 0)
 		printf("%zu call bridge%s of %s %s merged into a cluster's state before and %s "
 		       "not changed since: not merged again (the cluster's state decides "

@@ -442,6 +442,25 @@ def test_the_settings_a_removed_member_reported_refuse_no_joiner(node_factory, c
     wait_until(lambda: len(status(leader)["members"]) == 3, what="three members")
 
 
+def test_a_call_bridges_file_in_any_order_is_merged(node_factory, certs):
+    """The file keeps the administrator's order; a MERGE lists its bridges
+    by name (the state machine refuses another order)."""
+    first = cluster_node(node_factory, certs)
+    first.write_bridges({"cb2": "second-bridge-1", "cb1": "first-bridge-1"})
+    first.start()
+    initialized = first.ctl("cluster", "initialize")
+    assert "0 accounts and 2 call bridges" in initialized.stdout, initialized.stdout
+    second = cluster_node(node_factory, certs)
+    second.write_bridges({"cb4": "fourth-bridge-1", "cb3": "third-bridge-1"})
+    second.start()
+    joined = second.ctl("cluster", "join", first.cluster_address)
+    assert "0 accounts and 2 call bridges" in joined.stdout, joined.stdout
+    for node in (first, second):
+        wait_until(lambda: all(name in node.ctl("callbridge", "list").stdout
+                               for name in ("cb1", "cb2", "cb3", "cb4")),
+                   what="every bridge on every node")
+
+
 def test_a_bridge_the_cluster_deleted_does_not_come_back_from_an_unchanged_file(
         node_factory, certs):
     """A node's call-bridges file is the administrator's and keeps a bridge
