@@ -5,13 +5,15 @@
  * then the payload.  Nothing may crash or read out of bounds; a refusal
  * says why; a message with the log that is taken encodes again
  * (elector_wire_encode_log) into the very bytes it came from, its entries
- * follow each other from prev_index + 1 within their bounds, and the texts
- * of an answer to a write hold no NUL.
+ * follow each other from prev_index + 1 within their bounds, the texts
+ * of an answer to a write hold no NUL, and a join's settings and digests
+ * are within the frame, bounded and valid.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "elector/elector_digests.h"
 #include "elector/elector_wire.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -47,6 +49,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		buf_free(&again);
 	}
+	/* A join's tail: its settings within the frame and their bound, and
+	 * a list of digests only when it is one (elector_digests.h). */
+	if (type == ELECTOR_WIRE_CHANGE && m.tail_len > 0 &&
+	    (m.u.change.op != ELECTOR_CHANGE_JOIN || m.tail_len > ELECTOR_WIRE_JOIN_SETTINGS_MAX ||
+	     m.bytes < (const uint8_t *)msg.data ||
+	     m.bytes + m.tail_len > (const uint8_t *)msg.data + msg.len ||
+	     (m.digests_len > 0 && !elector_digests_valid(m.digests, m.digests_len))))
+		abort();
 	if (type == ELECTOR_WIRE_PROPOSE_REPLY) {
 		const struct proto_propose_result *r = &m.u.propose_reply.result;
 		if (memchr(m.outcome, '\0', r->outcome_len) != NULL ||
