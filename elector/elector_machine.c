@@ -23,10 +23,11 @@
 #include "common/jid.h"
 #include "common/jidprep.h"
 #include "common/scram.h"
+#include "elector_userdata.h"
 
 #define MACHINE_FORMAT		 1
 #define MACHINE_SNAPSHOT_MAGIC	 "RXMS"
-#define MACHINE_SNAPSHOT_VERSION 1
+#define MACHINE_SNAPSHOT_VERSION 2
 #define MACHINE_DIGEST_LEN	 32
 #define MACHINE_ITERATIONS_MAX	 10000000u
 
@@ -37,6 +38,7 @@ struct elector_machine {
 	struct elector_machine_node_settings *nodes; /* sorted by node */
 	size_t node_count;
 	uint64_t reports; /* the last report's number */
+	struct elector_userdata *userdata;
 	bool accounts_dirty, bridges_dirty, settings_dirty;
 	/* A command was applied or a snapshot installed: the cluster
 	 * replicates its state, and this node's files are to be replaced by
@@ -112,6 +114,22 @@ static void reader_string(struct machine_reader *r, size_t width, size_t max, ch
 	}
 	memcpy(out, p, n);
 	out[n] = '\0';
+}
+
+/* A length-prefixed run of `min` to `max` opaque bytes, pointed to. */
+static const uint8_t *reader_bytes(struct machine_reader *r, size_t width, size_t min, size_t max,
+				   size_t *len, const char *what)
+{
+	size_t at = r->at;
+	*len = reader_u(r, width, what);
+	if (!r->bad && (*len < min || *len > max)) {
+		r->at = at;
+		reader_fail(r, what);
+	}
+	const uint8_t *p = reader_take(r, *len, what);
+	if (p == NULL)
+		*len = 0;
+	return p;
 }
 
 struct machine_account {
@@ -408,8 +426,14 @@ static void bridge_remove(struct elector_machine *m, const char *name)
 struct elector_machine *elector_machine_new(void)
 {
 	struct elector_machine *m = calloc(1, sizeof(*m));
-	if (m != NULL)
-		m->accounts_dirty = m->bridges_dirty = m->settings_dirty = true;
+	if (m == NULL)
+		return NULL;
+	m->accounts_dirty = m->bridges_dirty = m->settings_dirty = true;
+	m->userdata = elector_userdata_new();
+	if (m->userdata == NULL) {
+		free(m);
+		return NULL;
+	}
 	return m;
 }
 
@@ -422,6 +446,8 @@ static void machine_clear(struct elector_machine *m)
 	buf_wipe_free(m->bridges, m->bridges ? CALLBRIDGES_MAX * sizeof(*m->bridges) : 0);
 	m->bridges = NULL;
 	m->bridge_count = 0;
+	elector_userdata_free(m->userdata);
+	m->userdata = NULL;
 }
 
 void elector_machine_free(struct elector_machine *m)
@@ -466,6 +492,12 @@ struct machine_command {
 	uint32_t account_count, bridge_count;
 	struct machine_reader entries;
 	struct elector_machine_node_settings settings;
+	/* USERDATA_*: pointers into the command's bytes. */
+	uint32_t collection;
+	struct elector_userdata_limit limit;
+	const uint8_t *key, *value;
+	size_t key_len, value_len;
+	uint64_t index; /* of the entry applied (its version and APPEND's key) */
 };
 
 /* Reads the entries of a MERGE, checking their order; calls `each` on
@@ -513,6 +545,35 @@ static int merge_validate(const struct machine_account *a, const struct proto_ca
 	return 0;
 }
 
+/* user | collection | (limit) | (key) | (value), as the op has them
+ * (elector_machine.h). */
+static void userdata_decode(struct machine_reader *r, struct machine_command *c)
+{
+	reader_string(r, 2, JID_PART_MAX, c->account.name, "user name");
+	if (c->op == ELECTOR_MACHINE_USERDATA_CLEAR)
+		return;
+	size_t at = r->at;
+	c->collection = reader_u(r, 1, "collection");
+	if (!r->bad && elector_userdata_collection_name(c->collection) == NULL) {
+		r->at = at;
+		reader_fail(r, "collection");
+	}
+	if (c->op == ELECTOR_MACHINE_USERDATA_PUT || c->op == ELECTOR_MACHINE_USERDATA_APPEND) {
+		at = r->at;
+		c->limit.count = reader_u(r, 4, "limit");
+		c->limit.bytes = reader_u(r, 4, "limit");
+		if (!r->bad && !elector_userdata_limit_valid(&c->limit)) {
+			r->at = at;
+			reader_fail(r, "limit");
+		}
+	}
+	if (c->op != ELECTOR_MACHINE_USERDATA_APPEND)
+		c->key = reader_bytes(r, 2, 1, ELECTOR_USERDATA_KEY_MAX, &c->key_len, "key");
+	if (c->op == ELECTOR_MACHINE_USERDATA_PUT || c->op == ELECTOR_MACHINE_USERDATA_APPEND)
+		c->value =
+		    reader_bytes(r, 2, 0, ELECTOR_USERDATA_VALUE_MAX, &c->value_len, "value");
+}
+
 static bool command_decode(const void *data, size_t len, struct machine_command *c)
 {
 	struct machine_reader r = {.data = data, .len = len};
@@ -538,6 +599,13 @@ static bool command_decode(const void *data, size_t len, struct machine_command 
 	case ELECTOR_MACHINE_SETTINGS:
 	case ELECTOR_MACHINE_SETTINGS_CHECK:
 		reader_node_settings(&r, &c->settings);
+		break;
+	case ELECTOR_MACHINE_USERDATA_PUT:
+	case ELECTOR_MACHINE_USERDATA_DEL:
+	case ELECTOR_MACHINE_USERDATA_APPEND:
+	case ELECTOR_MACHINE_USERDATA_TAKE:
+	case ELECTOR_MACHINE_USERDATA_CLEAR:
+		userdata_decode(&r, c);
 		break;
 	case ELECTOR_MACHINE_MERGE:
 	case ELECTOR_MACHINE_MERGE_CHECK:
@@ -760,6 +828,58 @@ static int machine_settings(struct elector_machine *m, const struct machine_comm
 	return 0;
 }
 
+/* A change of a user's data; the user must have an account (CLEAR
+ * excepted: it forgets whatever is left). */
+static int machine_userdata(struct elector_machine *m, const struct machine_command *c, bool apply,
+			    struct elector_machine_result *result)
+{
+	const char *name = c->account.name;
+	char why[ELECTOR_MACHINE_TEXT_MAX - 200];
+	int rc;
+	uint32_t taken = 0;
+	if (c->op == ELECTOR_MACHINE_USERDATA_CLEAR) {
+		size_t items = elector_userdata_clear(m->userdata, name, apply);
+		answer(result, items ? ELECTOR_MACHINE_OK : ELECTOR_MACHINE_IDENTICAL,
+		       "user %s: %zu item%s of user data cleared", name, items,
+		       items == 1 ? "" : "s");
+		return 0;
+	}
+	if (accounts_find(&m->accounts, name) == NULL) {
+		answer(result, ELECTOR_MACHINE_REFUSED, "no user %s", name);
+		return 0;
+	}
+	switch (c->op) {
+	case ELECTOR_MACHINE_USERDATA_PUT:
+		rc = elector_userdata_put(m->userdata, name, c->collection, c->key, c->key_len,
+					  c->value, c->value_len, &c->limit, c->index, apply, why,
+					  sizeof(why));
+		break;
+	case ELECTOR_MACHINE_USERDATA_DEL:
+		rc = elector_userdata_del(m->userdata, name, c->collection, c->key, c->key_len,
+					  c->index, apply, why, sizeof(why));
+		break;
+	case ELECTOR_MACHINE_USERDATA_APPEND:
+		rc = elector_userdata_append(m->userdata, name, c->collection, c->value,
+					     c->value_len, &c->limit, c->index, apply, why,
+					     sizeof(why));
+		break;
+	default:
+		rc = elector_userdata_take(m->userdata, name, c->collection, c->key, c->key_len,
+					   c->index, apply, &taken, why, sizeof(why));
+		break;
+	}
+	if (rc == -1)
+		return -1;
+	if (rc == ELECTOR_USERDATA_CHANGED)
+		answer(result, ELECTOR_MACHINE_OK, "user %s: %s", name, why);
+	else
+		answer(result,
+		       rc == ELECTOR_USERDATA_SAME ? ELECTOR_MACHINE_IDENTICAL
+						   : ELECTOR_MACHINE_REFUSED,
+		       "user %s: %s", name, why);
+	return 0;
+}
+
 /* The answer (and, with `apply`, the change) of a decoded command. */
 static int machine_run(struct elector_machine *m, const struct machine_command *c, bool apply,
 		       struct elector_machine_result *result)
@@ -796,7 +916,15 @@ static int machine_run(struct elector_machine *m, const struct machine_command *
 		if (apply)
 			accounts_remove(&m->accounts, name);
 		m->accounts_dirty |= apply;
-		answer(result, ELECTOR_MACHINE_OK, "user %s deleted", name);
+		/* The user's data goes in the same entry: a name added again
+		 * later is a new user, who finds nothing of the old one's. */
+		size_t items = elector_userdata_clear(m->userdata, name, apply);
+		if (items > 0)
+			answer(result, ELECTOR_MACHINE_OK,
+			       "user %s deleted, with %zu item%s of user data", name, items,
+			       items == 1 ? "" : "s");
+		else
+			answer(result, ELECTOR_MACHINE_OK, "user %s deleted", name);
 		return 0;
 	case ELECTOR_MACHINE_BRIDGE_ADD:
 	case ELECTOR_MACHINE_BRIDGE_ADD_SECRET:
@@ -831,6 +959,12 @@ static int machine_run(struct elector_machine *m, const struct machine_command *
 	case ELECTOR_MACHINE_SETTINGS:
 	case ELECTOR_MACHINE_SETTINGS_CHECK:
 		return machine_settings(m, c, apply, NULL, 0, result);
+	case ELECTOR_MACHINE_USERDATA_PUT:
+	case ELECTOR_MACHINE_USERDATA_DEL:
+	case ELECTOR_MACHINE_USERDATA_APPEND:
+	case ELECTOR_MACHINE_USERDATA_TAKE:
+	case ELECTOR_MACHINE_USERDATA_CLEAR:
+		return machine_userdata(m, c, apply, result);
 	case ELECTOR_MACHINE_BRIDGE_DEL:
 		if (bridge_find(m, c->bridge.name) == NULL) {
 			answer(result, ELECTOR_MACHINE_REFUSED, "no call bridge %s",
@@ -906,18 +1040,20 @@ static void machine_malformed(const void *command, size_t len,
 	(void)command;
 }
 
-int elector_machine_apply(struct elector_machine *m, const void *command, size_t len,
-			  struct elector_machine_result *result)
+int elector_machine_apply(struct elector_machine *m, uint64_t index, const void *command,
+			  size_t len, struct elector_machine_result *result)
 {
 	struct machine_command *c = malloc(sizeof(*c));
 	if (c == NULL)
 		return -1;
 	int rc = 0;
 	m->live = true;
-	if (!command_decode(command, len, c))
+	if (!command_decode(command, len, c)) {
 		machine_malformed(command, len, result);
-	else
+	} else {
+		c->index = index;
 		rc = machine_run(m, c, true, result);
+	}
 	OPENSSL_cleanse(c, sizeof(*c));
 	free(c);
 	return rc;
@@ -931,10 +1067,16 @@ void elector_machine_check(const struct elector_machine *m, const void *command,
 		answer(result, ELECTOR_MACHINE_REFUSED, "out of memory");
 		return;
 	}
-	if (!command_decode(command, len, c))
+	/* The entry's index is not known yet: APPEND is checked as at an
+	 * index past every key (its answer could differ only from a key a
+	 * PUT made that large). */
+	if (!command_decode(command, len, c)) {
 		machine_malformed(command, len, result);
-	else if (machine_run((struct elector_machine *)m, c, false, result) == -1)
-		answer(result, ELECTOR_MACHINE_REFUSED, "out of memory");
+	} else {
+		c->index = UINT64_MAX;
+		if (machine_run((struct elector_machine *)m, c, false, result) == -1)
+			answer(result, ELECTOR_MACHINE_REFUSED, "out of memory");
+	}
 	OPENSSL_cleanse(c, sizeof(*c));
 	free(c);
 }
@@ -956,6 +1098,117 @@ void elector_machine_check_settings(const struct elector_machine *m, const void 
 	free(c);
 }
 
+/* Version 2's section: the users that hold data, sorted by name, each
+ * with its collections in order and their items sorted by key. */
+static int put_userdata(const struct elector_machine *m, struct buf *out)
+{
+	const char **names;
+	size_t count;
+	if (elector_userdata_users(m->userdata, &names, &count) == -1)
+		return -1;
+	int rc = put_u(out, count, 4);
+	for (size_t i = 0; i < count && rc == 0; i++) {
+		const struct elector_userdata_collection *c[ELECTOR_USERDATA_COLLECTION_END];
+		uint32_t held = 0;
+		for (uint32_t k = 1; k < ELECTOR_USERDATA_COLLECTION_END; k++) {
+			c[k] = elector_userdata_find(m->userdata, names[i], k);
+			held += elector_userdata_view(c[k]).version != 0;
+		}
+		rc = put_string(out, names[i], 2) == 0 && put_u(out, held, 1) == 0 ? 0 : -1;
+		for (uint32_t k = 1; k < ELECTOR_USERDATA_COLLECTION_END && rc == 0; k++) {
+			struct elector_userdata_view v = elector_userdata_view(c[k]);
+			if (v.version == 0)
+				continue;
+			rc = put_u(out, k, 1) == 0 && put_u(out, v.version, 8) == 0 &&
+				     put_u(out, v.count, 4) == 0
+				 ? 0
+				 : -1;
+			const uint8_t *key, *value;
+			size_t key_len, value_len;
+			for (size_t n = 0; rc == 0 && elector_userdata_item(c[k], n, &key, &key_len,
+									    &value, &value_len);
+			     n++)
+				rc = put_u(out, key_len, 2) == 0 &&
+					     buf_append(out, key, key_len) == 0 &&
+					     put_u(out, value_len, 2) == 0 &&
+					     buf_append(out, value, value_len) == 0
+					 ? 0
+					 : -1;
+		}
+	}
+	free(names);
+	return rc == 0 ? 0 : -1;
+}
+
+/* The section put_userdata writes, into `next` (its accounts decoded):
+ * strictly, each user holding an account. */
+static int reader_userdata(struct machine_reader *r, struct elector_machine *next)
+{
+	size_t at = r->at;
+	uint32_t users = reader_u(r, 4, "users with data");
+	if (!r->bad && users > next->accounts.count) {
+		r->at = at;
+		reader_fail(r, "users with data");
+	}
+	char *name = malloc(JID_PART_MAX + 1), *prev = malloc(JID_PART_MAX + 1);
+	int rc = name == NULL || prev == NULL ? -1 : 0;
+	for (uint32_t i = 0; i < users && !r->bad && rc == 0; i++) {
+		at = r->at;
+		reader_string(r, 2, JID_PART_MAX, name, "user with data");
+		if (!r->bad && ((i > 0 && strcmp(prev, name) >= 0) ||
+				accounts_find(&next->accounts, name) == NULL)) {
+			r->at = at;
+			reader_fail(r, "user with data");
+		}
+		strcpy(prev, name);
+		at = r->at;
+		uint32_t held = reader_u(r, 1, "collections");
+		if (!r->bad && (held == 0 || held > ELECTOR_USERDATA_COLLECTIONS)) {
+			r->at = at;
+			reader_fail(r, "collections");
+		}
+		uint32_t last = 0;
+		for (uint32_t k = 0; k < held && !r->bad && rc == 0; k++) {
+			at = r->at;
+			uint32_t collection = reader_u(r, 1, "collection");
+			uint64_t version = reader_u64(r, 8, "collection");
+			uint32_t count = reader_u(r, 4, "collection");
+			if (!r->bad &&
+			    (collection <= last || collection >= ELECTOR_USERDATA_COLLECTION_END ||
+			     version == 0 || count > ELECTOR_USERDATA_COUNT_MAX)) {
+				r->at = at;
+				reader_fail(r, "collection");
+			}
+			last = collection;
+			if (!r->bad)
+				rc = elector_userdata_restore_version(next->userdata, name,
+								      collection, version);
+			for (uint32_t n = 0; n < count && !r->bad && rc == 0; n++) {
+				at = r->at;
+				size_t key_len, value_len;
+				const uint8_t *key = reader_bytes(r, 2, 1, ELECTOR_USERDATA_KEY_MAX,
+								  &key_len, "item key");
+				const uint8_t *value = reader_bytes(
+				    r, 2, 0, ELECTOR_USERDATA_VALUE_MAX, &value_len, "item value");
+				const char *what;
+				if (!r->bad && elector_userdata_restore_item(
+						   next->userdata, name, collection, key, key_len,
+						   value, value_len, &what) == -1) {
+					if (strcmp(what, "out of memory") == 0) {
+						rc = -1;
+					} else {
+						r->at = at;
+						reader_fail(r, what);
+					}
+				}
+			}
+		}
+	}
+	free(name);
+	free(prev);
+	return rc;
+}
+
 int elector_machine_snapshot_encode(const struct elector_machine *m, struct buf *out)
 {
 	int rc = buf_append(out, MACHINE_SNAPSHOT_MAGIC, 4);
@@ -970,6 +1223,8 @@ int elector_machine_snapshot_encode(const struct elector_machine *m, struct buf 
 	for (size_t i = 0; i < m->node_count && rc == 0; i++)
 		rc = put_node_settings(out, &m->nodes[i]) == 0 ? put_u(out, m->nodes[i].reported, 8)
 							       : -1;
+	if (rc == 0)
+		rc = put_userdata(m, out);
 	unsigned char digest[MACHINE_DIGEST_LEN];
 	if (rc == 0 && scram_digest(SCRAM_SHA_256, buf_head(out), buf_len(out), digest) == -1)
 		rc = -1;
@@ -998,9 +1253,10 @@ int elector_machine_snapshot_decode(struct elector_machine *m, const void *data,
 	}
 	struct machine_reader r = {.data = bytes, .len = body, .at = 4};
 	uint32_t version = reader_u(&r, 4, "version");
-	if (version != MACHINE_SNAPSHOT_VERSION) {
-		snprintf(why, why_size, "snapshot offset 4: format version %u, this rxmpp reads %u",
-			 version, MACHINE_SNAPSHOT_VERSION);
+	if (version != 1 && version != MACHINE_SNAPSHOT_VERSION) {
+		snprintf(why, why_size,
+			 "snapshot offset 4: format version %u, this rxmpp reads 1 to %u", version,
+			 MACHINE_SNAPSHOT_VERSION);
 		return -1;
 	}
 	uint32_t accounts = reader_u(&r, 4, "accounts");
@@ -1011,11 +1267,13 @@ int elector_machine_snapshot_decode(struct elector_machine *m, const void *data,
 			 bridges, ELECTOR_MACHINE_ACCOUNTS_MAX, CALLBRIDGES_MAX);
 		return -1;
 	}
-	struct elector_machine next = {
-	    .accounts_dirty = true, .bridges_dirty = true, .settings_dirty = true};
+	struct elector_machine next = {.accounts_dirty = true,
+				       .bridges_dirty = true,
+				       .settings_dirty = true,
+				       .userdata = elector_userdata_new()};
 	struct machine_account *a = calloc(1, sizeof(*a));
 	struct proto_callbridge b;
-	bool oom = a == NULL;
+	bool oom = a == NULL || next.userdata == NULL;
 	for (uint32_t i = 0; i < accounts && !r.bad && !oom; i++) {
 		size_t at = r.at;
 		reader_account(&r, a);
@@ -1067,6 +1325,9 @@ int elector_machine_snapshot_decode(struct elector_machine *m, const void *data,
 		}
 	}
 	free(n);
+	/* Version 1 had no user data: none is held. */
+	if (!r.bad && !oom && version >= 2)
+		oom = reader_userdata(&r, &next) == -1;
 	if (!r.bad && !oom && r.at != r.len)
 		reader_fail(&r, "end (bytes after the last entry)");
 	buf_wipe_free(a, a ? sizeof(*a) : 0);
@@ -1358,4 +1619,43 @@ invalid:
 	buf_free(out);
 	*accounts_taken = *bridges_taken = 0;
 	return -1;
+}
+
+const struct elector_userdata *elector_machine_userdata(const struct elector_machine *m)
+{
+	return m->userdata;
+}
+
+int elector_machine_encode_userdata(struct buf *out, enum elector_machine_op op, const char *user,
+				    uint32_t collection, const struct elector_userdata_limit *limit,
+				    const void *key, size_t key_len, const void *value,
+				    size_t value_len)
+{
+	bool has_limit =
+	    op == ELECTOR_MACHINE_USERDATA_PUT || op == ELECTOR_MACHINE_USERDATA_APPEND;
+	bool has_key = op == ELECTOR_MACHINE_USERDATA_PUT || op == ELECTOR_MACHINE_USERDATA_DEL ||
+		       op == ELECTOR_MACHINE_USERDATA_TAKE;
+	if (op < ELECTOR_MACHINE_USERDATA_PUT || op > ELECTOR_MACHINE_USERDATA_CLEAR ||
+	    strlen(user) > JID_PART_MAX ||
+	    (op != ELECTOR_MACHINE_USERDATA_CLEAR &&
+	     elector_userdata_collection_name(collection) == NULL) ||
+	    (has_limit && !elector_userdata_limit_valid(limit)) ||
+	    (has_key && (key_len == 0 || key_len > ELECTOR_USERDATA_KEY_MAX)) ||
+	    (has_limit && value_len > ELECTOR_USERDATA_VALUE_MAX))
+		return -1;
+	int rc = encode_start(out, op) == 0 && put_string(out, user, 2) == 0 ? 0 : -1;
+	if (rc == 0 && op != ELECTOR_MACHINE_USERDATA_CLEAR)
+		rc = put_u(out, collection, 1);
+	if (rc == 0 && has_limit)
+		rc = put_u(out, limit->count, 4) == 0 && put_u(out, limit->bytes, 4) == 0 ? 0 : -1;
+	if (rc == 0 && has_key)
+		rc = put_u(out, key_len, 2) == 0 && buf_append(out, key, key_len) == 0 ? 0 : -1;
+	if (rc == 0 && has_limit)
+		rc = put_u(out, value_len, 2) == 0 &&
+			     (value_len == 0 || buf_append(out, value, value_len) == 0)
+			 ? 0
+			 : -1;
+	if (rc == -1)
+		buf_free(out);
+	return rc;
 }

@@ -11,6 +11,9 @@
  *   accounts      name -> salted SCRAM-SHA-1 and SCRAM-SHA-256 keys (never
  *                 passwords), the names in their nodeprep form
  *   call bridges  name -> address (the component's JID) and shared secret
+ *   user data     per account, per collection (roster, offline, vcard,
+ *                 block, meta), opaque key -> opaque value, each
+ *                 collection with its version (elector_userdata.h)
  *
  * Commands are bytes (a log entry's DATA, at most ELECTOR_MACHINE_COMMAND_MAX),
  * big-endian, made by the elector_machine_encode_* functions:
@@ -23,6 +26,13 @@
  *   MERGE, MERGE_CHECK     u32 accounts | u32 bridges | (str16 name | keys)... |
  *                          (str8 name | str8 address | str8 secret)...
  *   SETTINGS, SETTINGS_CHECK  u64 node | u8 count | (str8 key | str8 value)...
+ *   USERDATA_PUT           str16 user | u8 collection | limit | bytes16 key |
+ *                          bytes16 value
+ *   USERDATA_APPEND        str16 user | u8 collection | limit | bytes16 value
+ *   USERDATA_DEL, USERDATA_TAKE  str16 user | u8 collection | bytes16 key
+ *   USERDATA_CLEAR         str16 user
+ *   limit                  u32 items | u32 bytes (the collection's quota,
+ *                          1 to ELECTOR_USERDATA_COUNT_MAX and _BYTES_MAX)
  *   keys                   u32 iterations | str8 salt | stored key | server key
  *                          (the keys as long as the hash's output)
  *
@@ -37,6 +47,24 @@
  *              "the cluster holds a different secret"); each conflicting
  *              name of a merge; a command that does not decode
  * Every command is all or nothing, a MERGE too (all its entries or none).
+ *
+ * User data (issue 18; the IM process writes it, the machine does not
+ * understand it): PUT inserts or replaces an item (IDENTICAL when the
+ * value is the same), DEL removes one (REFUSED "no such item"), APPEND
+ * inserts a value under the key made of the entry's log index (8 bytes,
+ * big-endian: a queue in arrival order, the same on every node), TAKE
+ * removes every key <= the one given (offline messages delivered;
+ * IDENTICAL when there is none), CLEAR forgets all of a user's data.  A
+ * change to a user without an account is REFUSED ("no user"), and so is
+ * one past the collection's quota, which the command carries (the writer
+ * reads it from its configuration; every node then applies the same one):
+ * the text names the quota.  USER_DEL clears the user's data in the same
+ * entry.  A collection's version is the log index of the entry that last
+ * changed it, which PROTO_PROPOSE_RESULT carries as its index: strictly
+ * increasing and the same on every node (XEP-0237 roster versions).  The
+ * reads of the IM process and of `rxmppctl user data` come from the
+ * machine in memory (elector_userdata_read.h); user data is never
+ * materialised to files.
  *
  * Besides accounts and bridges the state holds, per node, the settings that
  * must agree across the cluster (config_cluster_wide, config/config.h) as
@@ -54,12 +82,21 @@
  *
  * Snapshot (elector_machine_snapshot_encode/decode): the whole state as
  *
- *   "RXMS" | u32 version (1) | u32 accounts | u32 bridges |
+ *   "RXMS" | u32 version (2) | u32 accounts | u32 bridges |
  *   (str16 name | keys)... sorted | (str8 name | str8 address | str8 secret)...
  *   sorted | u32 nodes | (u64 node | u64 reported | u8 count |
- *   (str8 key | str8 value)...)... sorted by node | SHA-256 of every byte before it
+ *   (str8 key | str8 value)...)... sorted by node | user data |
+ *   SHA-256 of every byte before it
+ *   user data  u32 users | (str16 name | u8 collections | (u8 collection |
+ *              u64 version | u32 items | (bytes16 key | bytes16 value)...
+ *              sorted by key)... ascending)... sorted by name
  *
- * decoded strictly (sizes, sorted and distinct names, limits, checksum): a
+ * Version 1 (the builds before issue 18, never released) is the same
+ * without the user data and still decodes (no user holds data); encoding
+ * writes version 2.
+ *
+ * decoded strictly (sizes, sorted and distinct names and keys, limits,
+ * user data only for accounts, versions not 0, checksum): a
  * snapshot that fails any check is refused with the offset of the problem
  * and replaces nothing.
  *
@@ -91,6 +128,7 @@
 #include "common/buf.h"
 #include "common/callbridge.h"
 #include "common/proto.h"
+#include "elector_userdata.h"
 
 /* Piece A's bound on a log entry's data. */
 #define ELECTOR_MACHINE_COMMAND_MAX 8192
@@ -114,6 +152,11 @@ enum elector_machine_op {
 	ELECTOR_MACHINE_MERGE_CHECK,
 	ELECTOR_MACHINE_SETTINGS,
 	ELECTOR_MACHINE_SETTINGS_CHECK,
+	ELECTOR_MACHINE_USERDATA_PUT,
+	ELECTOR_MACHINE_USERDATA_DEL,
+	ELECTOR_MACHINE_USERDATA_APPEND,
+	ELECTOR_MACHINE_USERDATA_TAKE,
+	ELECTOR_MACHINE_USERDATA_CLEAR,
 };
 
 /* One setting that must agree, with its canonical value (1 to 255 bytes,
@@ -147,13 +190,15 @@ struct elector_machine;
 struct elector_machine *elector_machine_new(void);
 void elector_machine_free(struct elector_machine *m);
 
-/* Applies one committed command.  Returns 0 with the answer in *result
- * (a REFUSED answer included: refusing is part of the replicated outcome);
- * -1 only when memory ran out, after which the machine is unchanged and the
- * elector must not go on applying (it would diverge from the others). */
-int elector_machine_apply(struct elector_machine *m, const void *command, size_t len,
-			  struct elector_machine_result *result);
-/* What applying would answer, without changing anything. */
+/* Applies one committed command, the log's entry `index`.  Returns 0 with
+ * the answer in *result (a REFUSED answer included: refusing is part of
+ * the replicated outcome); -1 only when memory ran out, after which the
+ * machine is unchanged and the elector must not go on applying (it would
+ * diverge from the others). */
+int elector_machine_apply(struct elector_machine *m, uint64_t index, const void *command,
+			  size_t len, struct elector_machine_result *result);
+/* What applying would answer, without changing anything (an APPEND as at
+ * an index past every key). */
 void elector_machine_check(const struct elector_machine *m, const void *command, size_t len,
 			   struct elector_machine_result *result);
 
@@ -196,6 +241,15 @@ int elector_machine_encode_merge(struct buf *out, enum elector_machine_op op,
 				 const struct account *accounts, size_t account_count,
 				 const struct proto_callbridge *bridges, size_t bridge_count,
 				 size_t *accounts_taken, size_t *bridges_taken);
+
+/* A USERDATA_* command: `collection` but for CLEAR; `limit` for PUT and
+ * APPEND; `key` for PUT, DEL and TAKE; `value` for PUT and APPEND. */
+int elector_machine_encode_userdata(struct buf *out, enum elector_machine_op op, const char *user,
+				    uint32_t collection, const struct elector_userdata_limit *limit,
+				    const void *key, size_t key_len, const void *value,
+				    size_t value_len);
+/* The users' data as applied, for reads (elector_userdata.h). */
+const struct elector_userdata *elector_machine_userdata(const struct elector_machine *m);
 
 /* SETTINGS or SETTINGS_CHECK of `node` (not 0): `count` settings sorted by
  * key. */

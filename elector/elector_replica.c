@@ -244,7 +244,8 @@ int elector_replica_apply(struct elector_replica *r, const struct elector_entry 
 {
 	memset(result, 0, sizeof(*result));
 	if (entry->type == ELECTOR_ENTRY_DATA) {
-		if (elector_machine_apply(r->machine, entry->data, entry->len, result) == -1)
+		if (elector_machine_apply(r->machine, entry->index, entry->data, entry->len,
+					  result) == -1)
 			return -1;
 		r->has_state = true;
 		r->materialise_due = true;

@@ -28,10 +28,13 @@ static void fake_keys(struct scram_keys keys[SCRAM_HASH_COUNT], unsigned seed)
 	}
 }
 
+/* The log index of the next entry applied: every command its own. */
+static uint64_t run_index;
+
 static struct elector_machine_result run(struct elector_machine *m, struct buf *cmd)
 {
 	struct elector_machine_result r;
-	ck_assert_int_eq(elector_machine_apply(m, buf_head(cmd), buf_len(cmd), &r), 0);
+	ck_assert_int_eq(elector_machine_apply(m, ++run_index, buf_head(cmd), buf_len(cmd), &r), 0);
 	buf_free(cmd);
 	return r;
 }
@@ -290,7 +293,7 @@ START_TEST(test_machine_deterministic_and_strict)
 			 0);
 	for (size_t cut = 0; cut < buf_len(&cmd); cut++) {
 		struct elector_machine_result r;
-		ck_assert_int_eq(elector_machine_apply(a, buf_head(&cmd), cut, &r), 0);
+		ck_assert_int_eq(elector_machine_apply(a, 1, buf_head(&cmd), cut, &r), 0);
 		ck_assert_uint_eq(r.status, ELECTOR_MACHINE_REFUSED);
 		ck_assert_ptr_nonnull(strstr(r.text, "malformed"));
 	}
@@ -299,7 +302,7 @@ START_TEST(test_machine_deterministic_and_strict)
 	memcpy(longer, buf_head(&cmd), buf_len(&cmd));
 	longer[buf_len(&cmd)] = 0;
 	struct elector_machine_result r;
-	ck_assert_int_eq(elector_machine_apply(a, longer, buf_len(&cmd) + 1, &r), 0);
+	ck_assert_int_eq(elector_machine_apply(a, 1, longer, buf_len(&cmd) + 1, &r), 0);
 	ck_assert_uint_eq(r.status, ELECTOR_MACHINE_REFUSED);
 	buf_free(&cmd);
 	ck_assert(same_state(a, b));
