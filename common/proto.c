@@ -63,6 +63,8 @@ static const char *const proto_type_names[PROTO_TYPE_END] = {
     [PROTO_SM_RESUMED] = "SM_RESUMED",
     [PROTO_SM_ITEM] = "SM_ITEM",
     [PROTO_SM_RETURN] = "SM_RETURN",
+    [PROTO_USERDATA_GET] = "USERDATA_GET",
+    [PROTO_USERDATA_ANSWER] = "USERDATA_ANSWER",
 };
 
 const char *proto_type_name(uint16_t type)
@@ -344,4 +346,81 @@ int proto_propose_result_unpack(const void *data, size_t len, struct proto_propo
 	memcpy(out->text, text, h->text_len);
 	out->text[h->text_len] = '\0';
 	return 0;
+}
+
+int proto_userdata_get_unpack(const void *data, size_t len, struct proto_userdata_get_view *out)
+{
+	const uint8_t *bytes = data;
+	if (len < sizeof(out->head))
+		return -1;
+	memcpy(&out->head, bytes, sizeof(out->head));
+	const struct proto_userdata_get *h = &out->head;
+	bool one = h->flags == PROTO_USERDATA_ONE;
+	if (h->collection > 5 || (h->flags != 0 && !one) || h->reserved != 0 || h->user_len == 0 ||
+	    h->user_len > PROTO_USERDATA_USER_MAX || h->key_len > PROTO_USERDATA_KEY_MAX ||
+	    (one && h->key_len == 0) ||
+	    (h->collection == 0 && (h->flags != 0 || h->key_len != 0)) ||
+	    len != sizeof(*h) + (size_t)h->user_len + h->key_len)
+		return -1;
+	const uint8_t *user = bytes + sizeof(*h);
+	if (memchr(user, '\0', h->user_len) != NULL)
+		return -1;
+	memcpy(out->user, user, h->user_len);
+	out->user[h->user_len] = '\0';
+	out->key = user + h->user_len;
+	return 0;
+}
+
+bool proto_userdata_next_item(const uint8_t **cursor, size_t *left, const uint8_t **key,
+			      size_t *key_len, const uint8_t **value, size_t *value_len)
+{
+	struct proto_userdata_item item;
+	if (*left < sizeof(item))
+		return false;
+	memcpy(&item, *cursor, sizeof(item));
+	if (item.key_len == 0 || item.key_len > PROTO_USERDATA_KEY_MAX ||
+	    item.value_len > PROTO_USERDATA_ANSWER_MAX ||
+	    *left - sizeof(item) < (size_t)item.key_len + item.value_len)
+		return false;
+	*key = *cursor + sizeof(item);
+	*key_len = item.key_len;
+	*value = *key + item.key_len;
+	*value_len = item.value_len;
+	*cursor += sizeof(item) + item.key_len + item.value_len;
+	*left -= sizeof(item) + item.key_len + item.value_len;
+	return true;
+}
+
+int proto_userdata_answer_unpack(const void *data, size_t len, struct proto_userdata_answer *head,
+				 const uint8_t **items, size_t *items_len)
+{
+	if (len < sizeof(*head))
+		return -1;
+	memcpy(head, data, sizeof(*head));
+	const uint8_t *rest = (const uint8_t *)data + sizeof(*head);
+	size_t left = len - sizeof(*head);
+	if (head->status >= PROTO_USERDATA_STATUS_END || head->collection > 5 || head->more > 1 ||
+	    head->reserved != 0 || left > PROTO_USERDATA_ANSWER_MAX ||
+	    head->items > (head->collection == 0 ? 5 : head->count))
+		return -1;
+	*items = rest;
+	*items_len = left;
+	if (head->collection == 0) {
+		if (left != head->items * sizeof(struct proto_userdata_summary) || head->more)
+			return -1;
+		for (uint32_t i = 0; i < head->items; i++) {
+			struct proto_userdata_summary sum;
+			memcpy(&sum, rest + i * sizeof(sum), sizeof(sum));
+			if (sum.collection != i + 1)
+				return -1;
+		}
+		return 0;
+	}
+	const uint8_t *key, *value;
+	size_t key_len, value_len;
+	for (uint32_t i = 0; i < head->items; i++) {
+		if (!proto_userdata_next_item(&rest, &left, &key, &key_len, &value, &value_len))
+			return -1;
+	}
+	return left == 0 ? 0 : -1;
 }

@@ -9,11 +9,12 @@
 #ifndef RXMPP_PROTO_H
 #define RXMPP_PROTO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 /* Raised whenever a payload below changes, so mixed builds refuse each other. */
-#define PROTO_VERSION 16
+#define PROTO_VERSION 17
 
 /* Session ids start at 1; 0 names the server itself (see PROTO_STANZA). */
 #define PROTO_SERVER_SESSION 0
@@ -199,6 +200,16 @@ enum proto_type {
 	/* router -> listener: a stanza kept for a session that ended without
 	 * being resumed; its sender gets the error (bytes as the client would) */
 	PROTO_SM_RETURN,
+	/* rxmppctl -> supervisor -> elector (header peer: the supervisor's
+	 * token for its client, as CLUSTER_REQUEST), and the IM process to
+	 * come: read a user's data from this node's copy of the cluster's
+	 * state (elector/elector_userdata.h), struct proto_userdata_get and
+	 * its strings (proto_userdata_get_unpack).  Answered once with
+	 * PROTO_USERDATA_ANSWER, from memory, without the network. */
+	PROTO_USERDATA_GET,
+	/* elector -> supervisor -> rxmppctl: struct proto_userdata_answer and
+	 * its items (proto_userdata_answer_unpack) */
+	PROTO_USERDATA_ANSWER,
 	PROTO_TYPE_END,
 };
 
@@ -770,5 +781,86 @@ struct proto_propose_result_view {
  * for a malformed answer. */
 int proto_propose_result_unpack(const void *data, size_t len,
 				struct proto_propose_result_view *out);
+
+/*
+ * Reads of the users' data (README "Cluster state"; the writes are
+ * PROPOSEs of elector_machine.h's USERDATA_* commands).  A GET names a user
+ * and a collection (elector_userdata.h's numbers) and asks for one item
+ * (PROTO_USERDATA_ONE, by its key) or for the items after a key (none:
+ * from the first); the ANSWER carries the collection's version, count and
+ * bytes, and as many items as fit PROTO_USERDATA_ANSWER_MAX bytes, with
+ * `more` set when items remain: the reader asks again after the last key
+ * it got, and starts over if the version changed meanwhile.  Collection 0
+ * asks for a summary: one struct proto_userdata_summary per collection,
+ * the head's count and bytes their sums and its version the latest.
+ */
+#define PROTO_USERDATA_KEY_MAX	  3071u
+#define PROTO_USERDATA_USER_MAX	  1023u
+#define PROTO_USERDATA_ANSWER_MAX (64u * 1024u) /* bytes of items in one answer */
+#define PROTO_USERDATA_ONE	  1u
+
+struct proto_userdata_get {
+	uint32_t collection; /* 1 to 5, or 0: a summary */
+	uint32_t flags;	     /* PROTO_USERDATA_ONE or 0 */
+	uint16_t user_len;   /* 1..PROTO_USERDATA_USER_MAX bytes of the user's name */
+	uint16_t key_len;    /* 0..PROTO_USERDATA_KEY_MAX bytes; ONE needs 1 or more */
+	uint32_t reserved;
+};
+_Static_assert(sizeof(struct proto_userdata_get) == 16, "proto_userdata_get has a fixed size");
+
+struct proto_userdata_get_view {
+	struct proto_userdata_get head;
+	char user[PROTO_USERDATA_USER_MAX + 1]; /* NUL-terminated */
+	const uint8_t *key;			/* into the payload */
+};
+/* Checks a GET (sizes, flags, a user without NUL) and points into it; -1
+ * for a malformed one. */
+int proto_userdata_get_unpack(const void *data, size_t len, struct proto_userdata_get_view *out);
+
+enum proto_userdata_status {
+	PROTO_USERDATA_OK,
+	PROTO_USERDATA_NO_USER,	 /* no account of that name in the cluster's state */
+	PROTO_USERDATA_NO_ITEM,	 /* ONE: no item of that key (the head still counts) */
+	PROTO_USERDATA_NO_STATE, /* this node holds no cluster state (not in a cluster) */
+	PROTO_USERDATA_STATUS_END,
+};
+
+struct proto_userdata_answer {
+	uint32_t status;     /* enum proto_userdata_status */
+	uint32_t collection; /* as asked */
+	uint64_t version;    /* the log index of the collection's last change; 0: never */
+	uint64_t bytes;	     /* of the whole collection's keys and values */
+	uint32_t count;	     /* items in the whole collection */
+	uint32_t items;	     /* in this answer */
+	uint32_t more;	     /* 1: items remain after the last one here */
+	uint32_t reserved;
+};
+_Static_assert(sizeof(struct proto_userdata_answer) == 40, "proto_userdata_answer is fixed");
+
+/* Each item: this, then the key and the value. */
+struct proto_userdata_item {
+	uint32_t key_len; /* 1..PROTO_USERDATA_KEY_MAX */
+	uint32_t value_len;
+};
+_Static_assert(sizeof(struct proto_userdata_item) == 8, "proto_userdata_item is fixed");
+
+struct proto_userdata_summary {
+	uint32_t collection;
+	uint32_t count;
+	uint64_t bytes;
+	uint64_t version;
+};
+_Static_assert(sizeof(struct proto_userdata_summary) == 24, "proto_userdata_summary is fixed");
+
+/* Checks an ANSWER (status, every item's lengths against the payload, at
+ * most PROTO_USERDATA_ANSWER_MAX bytes of items; a summary's collections
+ * 1 to 5 in order) and points *items at them (`items_len` bytes); -1 for
+ * a malformed one. */
+int proto_userdata_answer_unpack(const void *data, size_t len, struct proto_userdata_answer *head,
+				 const uint8_t **items, size_t *items_len);
+/* The next item of a checked answer's items, advancing the cursor; false
+ * at the end. */
+bool proto_userdata_next_item(const uint8_t **cursor, size_t *left, const uint8_t **key,
+			      size_t *key_len, const uint8_t **value, size_t *value_len);
 
 #endif

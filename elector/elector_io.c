@@ -73,6 +73,7 @@
 #include "elector_health.h"
 #include "elector_peers.h"
 #include "elector_replica.h"
+#include "elector_userdata_read.h"
 #include "elector_state.h"
 #include "elector_wire.h"
 #include "elector_write.h"
@@ -1540,6 +1541,24 @@ void elector_io_propose(uint64_t token, const uint8_t *command, size_t len)
 	struct elector_write_env env = write_env();
 	elector_write_propose(&env, 0, token, command, len);
 	shell.pump_due = true;
+}
+
+void elector_io_userdata_get(uint64_t token, const struct proto_userdata_get_view *get)
+{
+	/* Outside a cluster, or before its state holds anything, there is
+	 * no user data to read (and no account to find). */
+	const struct elector_machine *m =
+	    shell.replica != NULL && elector_replica_has_state(shell.replica)
+		? elector_replica_machine(shell.replica)
+		: NULL;
+	struct buf out;
+	if (elector_userdata_read(m, get, &out) == -1)
+		log_warnx("out of memory answering a read of %s's data; it goes unanswered",
+			  get->user);
+	else
+		child_send_supervisor_v(PROTO_USERDATA_ANSWER, token,
+					&(struct iovec){(void *)buf_head(&out), buf_len(&out)}, 1);
+	buf_free(&out);
 }
 
 /* Before the loop sleeps, in the first phase: the messages a pump queues

@@ -23,6 +23,10 @@ void elector_io_request(uint64_t token, const struct proto_cluster_request *requ
  * command for the cluster's state; answered once with
  * PROTO_PROPOSE_RESULT and the same token. */
 void elector_io_propose(uint64_t token, const uint8_t *command, size_t len);
+/* A read of a user's data (PROTO_USERDATA_GET, checked): answered at once
+ * from this node's copy of the cluster's state (elector_userdata_read.h)
+ * with PROTO_USERDATA_ANSWER and the same token. */
+void elector_io_userdata_get(uint64_t token, const struct proto_userdata_get_view *get);
 /* The router (re)connected: tell it who leads. */
 void elector_io_router_up(void);
 void elector_io_stop(void);

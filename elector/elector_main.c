@@ -32,6 +32,12 @@ static bool elector_supervisor_message(const struct ipc_msg *msg)
 				   msg->len - sizeof(request));
 		return true;
 	}
+	static struct proto_userdata_get_view get;
+	if (msg->type == PROTO_USERDATA_GET && msg->fd == -1 &&
+	    proto_userdata_get_unpack(msg->data, msg->len, &get) == 0) {
+		elector_io_userdata_get(msg->peer, &get);
+		return true;
+	}
 	if (msg->type == PROTO_PROPOSE && msg->fd == -1 &&
 	    proto_propose_check(msg->data, msg->len) == 0) {
 		elector_io_propose(msg->peer,

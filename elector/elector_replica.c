@@ -327,6 +327,11 @@ const struct elector_machine *elector_replica_machine(const struct elector_repli
 	return r->machine;
 }
 
+bool elector_replica_has_state(const struct elector_replica *r)
+{
+	return r->has_state;
+}
+
 uint64_t elector_replica_applied(const struct elector_replica *r, uint64_t *term)
 {
 	if (term != NULL)

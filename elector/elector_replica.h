@@ -73,6 +73,9 @@ int elector_replica_compact(struct elector_replica *r, struct elector *core, cha
 			    size_t why_size);
 
 const struct elector_machine *elector_replica_machine(const struct elector_replica *r);
+/* Whether the cluster's state holds anything yet (a command applied or a
+ * snapshot with a state machine installed). */
+bool elector_replica_has_state(const struct elector_replica *r);
 /* The last index applied here, and its term. */
 uint64_t elector_replica_applied(const struct elector_replica *r, uint64_t *term);
 

@@ -14,6 +14,9 @@ enum { CTL_OK = 0, CTL_FAILED = 1, CTL_USAGE = 2 };
 
 void rxmppctl_print_json_string(const char *s);
 
+/* rxmppctl_userdata.c: `user data NAME` (NAME prepared). */
+int rxmppctl_user_data(const char *name, const char *socket_path, bool json);
+
 /* rxmppctl_user.c: `user ...`; argv[0] is "user". */
 int rxmppctl_user(int argc, char **argv, const struct config *cfg, const char *socket_path,
 		  bool json);

@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * rxmppctl user add|del|passwd|list: the accounts file under the state
- * directory (see common/accounts.h), or, on a node that holds the
- * cluster's replicated state, commands for it (rxmppctl_state.c).  Passwords come from a prompt
- * without echo, from standard input (--stdin) or from a file (--password-file), never from the
- * command line, where other users could read them.  Changes are made under a lock and written
- * atomically; the running listener sees the new file at the next login, without a reload.  `del`
- * and `passwd` then ask the running node to end the user's sessions (<not-authorized/>, <reset/>),
- * and in a cluster the other nodes too, so that nobody stays logged in on what no longer holds.
+ * rxmppctl user add|del|passwd|list (and data, rxmppctl_userdata.c): the accounts file under the
+ * state directory (see common/accounts.h), or, on a node that holds the cluster's replicated state,
+ * commands for it (rxmppctl_state.c).  Passwords come from a prompt without echo, from standard
+ * input (--stdin) or from a file (--password-file), never from the command line, where other users
+ * could read them.  Changes are made under a lock and written atomically; the running listener sees
+ * the new file at the next login, without a reload.  `del` and `passwd` then ask the running node
+ * to end the user's sessions (<not-authorized/>, <reset/>), and in a cluster the other nodes too,
+ * so that nobody stays logged in on what no longer holds.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -37,6 +37,7 @@ static void user_usage(FILE *out)
 		     "       rxmppctl user passwd NAME [--stdin | --password-file FILE]\n"
 		     "       rxmppctl user del NAME\n"
 		     "       rxmppctl user list [--json]\n"
+		     "       rxmppctl user data NAME [--json]\n"
 		     "\n"
 		     "Accounts are stored as salted SCRAM-SHA-1 and SCRAM-SHA-256 keys in\n"
 		     "STATE_DIRECTORY/accounts (mode 0600); the password itself is never stored.\n"
@@ -50,7 +51,10 @@ static void user_usage(FILE *out)
 		     "does).  On a node of its own accounts are per node; in a\n"
 		     "cluster that holds its state (rxmppctl(8), CLUSTER STATE) they are the\n"
 		     "cluster's: the change is committed by a majority and applied on every\n"
-		     "node before the command returns, or fails changing nothing.\n");
+		     "node before the command returns, or fails changing nothing.\n"
+		     "data shows what the cluster's state holds of the user's own data\n"
+		     "(roster, offline messages, vCard, block list, meta): per collection\n"
+		     "its items, bytes and version, never the items themselves.\n");
 }
 
 /* NAME@DOMAIN as a client writes it: the local part, in `local`, when
@@ -319,6 +323,8 @@ int rxmppctl_user(int argc, char **argv, const struct config *cfg, const char *s
 		return CTL_FAILED;
 	}
 
+	if (strcmp(verb, "data") == 0)
+		return rxmppctl_user_data(name, socket_path, json);
 	if (!is_list && rxmppctl_state_clustered(cfg))
 		return user_cluster(verb, name, source, file, cfg, socket_path);
 

@@ -461,7 +461,8 @@ static void child_msg(struct ipc_channel *ch, const struct ipc_msg *msg, void *a
 		supervisor_settings_answer(msg->data, msg->len);
 	} else if (c->spec->role == PROC_ELECTOR && c->greeted &&
 		   (msg->type == PROTO_CLUSTER_STATUS || msg->type == PROTO_CLUSTER_RESULT ||
-		    msg->type == PROTO_CLUSTER_PROGRESS || msg->type == PROTO_PROPOSE_RESULT)) {
+		    msg->type == PROTO_CLUSTER_PROGRESS || msg->type == PROTO_PROPOSE_RESULT ||
+		    msg->type == PROTO_USERDATA_ANSWER)) {
 		if (!supervisor_handover_answer(msg->peer, msg->type, msg->data, msg->len))
 			supervisor_control_relay(msg->peer, msg->type, msg->data, msg->len);
 	} else if (c->spec->role == PROC_ELECTOR && c->greeted &&

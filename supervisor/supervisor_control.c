@@ -231,6 +231,17 @@ static void control_client_msg(struct ipc_channel *ch, const struct ipc_msg *msg
 		control_forward(ch, PROC_ELECTOR, msg->type, msg->data, msg->len, PROTO_CTL_RESULT);
 		break;
 	}
+	case PROTO_USERDATA_GET: {
+		/* Checked here too, so that a malformed read from a client ends
+		 * that client, not the elector's channel. */
+		static struct proto_userdata_get_view get;
+		if (proto_userdata_get_unpack(msg->data, msg->len, &get) == -1) {
+			ipc_channel_fail(ch, "bad USERDATA_GET of %zu bytes", msg->len);
+			break;
+		}
+		control_forward(ch, PROC_ELECTOR, msg->type, msg->data, msg->len, PROTO_CTL_RESULT);
+		break;
+	}
 	case PROTO_CTL_SESSIONS:
 		if (msg->len != 0) {
 			ipc_channel_fail(ch, "CTL_SESSIONS with a payload");

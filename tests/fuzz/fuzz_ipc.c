@@ -7,7 +7,8 @@
  * (elector_wire_decode), the relay messages of the router
  * (router_relay_wire_decode) and the administration messages (session
  * lists, proto_sessions_unpack and proto_cluster_sessions_unpack; a kick,
- * proto_admin_kick_check) and the children's figures (metrics_unpack, as
+ * proto_admin_kick_check; reads of users' data, proto_userdata_get_unpack
+ * and proto_userdata_answer_unpack) and the children's figures (metrics_unpack, as
  * from each child), each given every frame.  The input goes through a
  * real socketpair into a real channel on one event loop, as a child reads
  * it; the channel must end, by end of file or by refusing a frame, and
@@ -69,6 +70,23 @@ static void fuzz_ipc_on_msg(struct ipc_channel *ch, const struct ipc_msg *msg, v
 	static struct proto_admin_kick kick;
 	if (ipc_get_data(msg, &kick, sizeof(kick)) == 0)
 		proto_admin_kick_check(&kick);
+	static struct proto_userdata_get_view get;
+	if (proto_userdata_get_unpack(msg->data, msg->len, &get) == 0 &&
+	    strlen(get.user) != get.head.user_len)
+		abort();
+	struct proto_userdata_answer answer;
+	const uint8_t *items, *key, *value;
+	size_t items_len, key_len, value_len;
+	if (proto_userdata_answer_unpack(msg->data, msg->len, &answer, &items, &items_len) == 0 &&
+	    answer.collection != 0) {
+		/* A checked answer's items walk to its end. */
+		for (uint32_t i = 0; i < answer.items; i++)
+			if (!proto_userdata_next_item(&items, &items_len, &key, &key_len, &value,
+						      &value_len))
+				abort();
+		if (items_len != 0)
+			abort();
+	}
 	static struct metrics_entry entries[METRICS_ENTRIES_MAX];
 	static const enum proc_role roles[] = {PROC_LISTENER, PROC_ROUTER, PROC_ELECTOR};
 	for (size_t r = 0; r < sizeof(roles) / sizeof(roles[0]); r++) {

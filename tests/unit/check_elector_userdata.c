@@ -11,6 +11,7 @@
 #include "common/scram.h"
 #include "elector/elector_machine.h"
 #include "elector/elector_replica.h"
+#include "elector/elector_userdata_read.h"
 #include "unit.h"
 
 static uint64_t next_index;
@@ -631,6 +632,176 @@ START_TEST(test_userdata_replica_index)
 }
 END_TEST
 
+/* A GET payload: head, user, key. */
+static size_t get_payload(uint8_t *out, uint32_t collection, uint32_t flags, const char *user,
+			  const void *key, size_t key_len)
+{
+	struct proto_userdata_get h = {.collection = collection,
+				       .flags = flags,
+				       .user_len = (uint16_t)strlen(user),
+				       .key_len = (uint16_t)key_len};
+	memcpy(out, &h, sizeof(h));
+	memcpy(out + sizeof(h), user, h.user_len);
+	if (key_len > 0)
+		memcpy(out + sizeof(h) + h.user_len, key, key_len);
+	return sizeof(h) + h.user_len + key_len;
+}
+
+/* The elector's answer to a GET, checked as a reader would. */
+static struct proto_userdata_answer read_answer(const struct elector_machine *m,
+						const uint8_t *payload, size_t len, struct buf *out,
+						const uint8_t **items, size_t *items_len)
+{
+	struct proto_userdata_get_view get;
+	ck_assert_int_eq(proto_userdata_get_unpack(payload, len, &get), 0);
+	ck_assert_int_eq(elector_userdata_read(m, &get, out), 0);
+	struct proto_userdata_answer head;
+	ck_assert_int_eq(
+	    proto_userdata_answer_unpack(buf_head(out), buf_len(out), &head, items, items_len), 0);
+	return head;
+}
+
+START_TEST(test_userdata_get_checks)
+{
+	uint8_t p[4096];
+	struct proto_userdata_get_view v;
+	size_t n = get_payload(p, ELECTOR_USERDATA_ROSTER, 0, "mia", "k", 1);
+	ck_assert_int_eq(proto_userdata_get_unpack(p, n, &v), 0);
+	ck_assert_str_eq(v.user, "mia");
+	ck_assert_mem_eq(v.key, "k", 1);
+	ck_assert_int_eq(proto_userdata_get_unpack(p, n - 1, &v), -1); /* cut */
+	ck_assert_int_eq(proto_userdata_get_unpack(p, n + 1, &v), -1); /* longer */
+	n = get_payload(p, 6, 0, "mia", NULL, 0);		       /* no collection 6 */
+	ck_assert_int_eq(proto_userdata_get_unpack(p, n, &v), -1);
+	n = get_payload(p, 1, PROTO_USERDATA_ONE, "mia", NULL, 0); /* ONE without a key */
+	ck_assert_int_eq(proto_userdata_get_unpack(p, n, &v), -1);
+	n = get_payload(p, 1, 2, "mia", NULL, 0); /* unknown flag */
+	ck_assert_int_eq(proto_userdata_get_unpack(p, n, &v), -1);
+	n = get_payload(p, 0, 0, "mia", "k", 1); /* a summary takes no key */
+	ck_assert_int_eq(proto_userdata_get_unpack(p, n, &v), -1);
+	n = get_payload(p, 1, 0, "", NULL, 0); /* no user */
+	ck_assert_int_eq(proto_userdata_get_unpack(p, n, &v), -1);
+	n = get_payload(p, 1, 0, "m\x01a", NULL, 0);
+	p[sizeof(struct proto_userdata_get) + 1] = 0; /* a NUL in the name */
+	ck_assert_int_eq(proto_userdata_get_unpack(p, n, &v), -1);
+
+	/* Answers: lengths that do not add up are refused. */
+	uint8_t a[sizeof(struct proto_userdata_answer) + 64];
+	struct proto_userdata_answer h = {.collection = 1, .count = 1, .items = 1};
+	struct proto_userdata_item it = {.key_len = 2, .value_len = 3};
+	memcpy(a, &h, sizeof(h));
+	memcpy(a + sizeof(h), &it, sizeof(it));
+	memcpy(a + sizeof(h) + sizeof(it), "k1v11", 5);
+	size_t len = sizeof(h) + sizeof(it) + 5;
+	struct proto_userdata_answer got;
+	const uint8_t *items;
+	size_t items_len;
+	ck_assert_int_eq(proto_userdata_answer_unpack(a, len, &got, &items, &items_len), 0);
+	ck_assert_int_eq(proto_userdata_answer_unpack(a, len - 1, &got, &items, &items_len), -1);
+	ck_assert_int_eq(proto_userdata_answer_unpack(a, len + 1, &got, &items, &items_len), -1);
+	h.status = PROTO_USERDATA_STATUS_END;
+	memcpy(a, &h, sizeof(h));
+	ck_assert_int_eq(proto_userdata_answer_unpack(a, len, &got, &items, &items_len), -1);
+}
+END_TEST
+
+START_TEST(test_userdata_read)
+{
+	struct elector_machine *m = elector_machine_new();
+	next_index = 60;
+	add_user(m, "nora", ELECTOR_MACHINE_USER_ADD);
+	uint8_t p[4096];
+	const uint8_t *items, *key, *value;
+	size_t items_len, key_len, value_len;
+	struct buf out;
+
+	/* No cluster state: said so. */
+	size_t n = get_payload(p, 0, 0, "nora", NULL, 0);
+	struct proto_userdata_answer h = read_answer(NULL, p, n, &out, &items, &items_len);
+	ck_assert_uint_eq(h.status, PROTO_USERDATA_NO_STATE);
+	buf_free(&out);
+	n = get_payload(p, 0, 0, "olga", NULL, 0);
+	h = read_answer(m, p, n, &out, &items, &items_len);
+	ck_assert_uint_eq(h.status, PROTO_USERDATA_NO_USER);
+	buf_free(&out);
+
+	ud(m, ELECTOR_MACHINE_USERDATA_PUT, "nora", ELECTOR_USERDATA_VCARD, "v", "card");
+	uint64_t vcard_version = next_index;
+	/* Big values: a collection that takes several answers. */
+	struct elector_userdata_limit big = {ELECTOR_USERDATA_COUNT_MAX,
+					     ELECTOR_USERDATA_BYTES_MAX};
+	static char value_text[7001];
+	memset(value_text, 'x', sizeof(value_text) - 1);
+	for (int i = 0; i < 30; i++) {
+		char k[16];
+		snprintf(k, sizeof(k), "c%02d@x", i);
+		ud_limited(m, ELECTOR_MACHINE_USERDATA_PUT, "nora", ELECTOR_USERDATA_ROSTER, k,
+			   value_text, big);
+	}
+	n = get_payload(p, 0, 0, "nora", NULL, 0);
+	h = read_answer(m, p, n, &out, &items, &items_len);
+	ck_assert_uint_eq(h.status, PROTO_USERDATA_OK);
+	ck_assert_uint_eq(h.items, ELECTOR_USERDATA_COLLECTIONS);
+	ck_assert_uint_eq(h.count, 31);
+	ck_assert_uint_eq(h.version, next_index);
+	struct proto_userdata_summary sum;
+	memcpy(&sum, items + 2 * sizeof(sum), sizeof(sum));
+	ck_assert_uint_eq(sum.collection, ELECTOR_USERDATA_VCARD);
+	ck_assert_uint_eq(sum.count, 1);
+	ck_assert_uint_eq(sum.bytes, 5);
+	ck_assert_uint_eq(sum.version, vcard_version);
+	buf_free(&out);
+
+	/* One item, there or not. */
+	n = get_payload(p, ELECTOR_USERDATA_VCARD, PROTO_USERDATA_ONE, "nora", "v", 1);
+	h = read_answer(m, p, n, &out, &items, &items_len);
+	ck_assert_uint_eq(h.status, PROTO_USERDATA_OK);
+	ck_assert_uint_eq(h.items, 1);
+	ck_assert(proto_userdata_next_item(&items, &items_len, &key, &key_len, &value, &value_len));
+	ck_assert_mem_eq(value, "card", 4);
+	buf_free(&out);
+	n = get_payload(p, ELECTOR_USERDATA_VCARD, PROTO_USERDATA_ONE, "nora", "w", 1);
+	h = read_answer(m, p, n, &out, &items, &items_len);
+	ck_assert_uint_eq(h.status, PROTO_USERDATA_NO_ITEM);
+	ck_assert_uint_eq(h.items, 0);
+	ck_assert_uint_eq(h.count, 1);
+	buf_free(&out);
+
+	/* The whole roster, page after page, each after the last key. */
+	char after[64] = "";
+	size_t after_len = 0, seen = 0, pages = 0;
+	for (bool more = true; more && pages < 30; pages++) {
+		n = get_payload(p, ELECTOR_USERDATA_ROSTER, 0, "nora", after, after_len);
+		h = read_answer(m, p, n, &out, &items, &items_len);
+		ck_assert_uint_eq(h.count, 30);
+		ck_assert_uint_le(items_len, PROTO_USERDATA_ANSWER_MAX);
+		for (uint32_t i = 0; i < h.items; i++) {
+			ck_assert(proto_userdata_next_item(&items, &items_len, &key, &key_len,
+							   &value, &value_len));
+			char want[16];
+			snprintf(want, sizeof(want), "c%02zu@x", seen++);
+			ck_assert_uint_eq(key_len, strlen(want));
+			ck_assert_mem_eq(key, want, key_len);
+			ck_assert_uint_eq(value_len, 7000);
+			memcpy(after, key, key_len);
+			after_len = key_len;
+		}
+		more = h.more;
+		buf_free(&out);
+	}
+	ck_assert_uint_eq(seen, 30);
+	ck_assert_uint_ge(pages, 4); /* 30 items of 7 KB in answers of 64 KiB */
+	/* An empty collection of a user: version 0, nothing. */
+	n = get_payload(p, ELECTOR_USERDATA_BLOCK, 0, "nora", NULL, 0);
+	h = read_answer(m, p, n, &out, &items, &items_len);
+	ck_assert_uint_eq(h.status, PROTO_USERDATA_OK);
+	ck_assert_uint_eq(h.version, 0);
+	ck_assert_uint_eq(h.items, 0);
+	buf_free(&out);
+	elector_machine_free(m);
+}
+END_TEST
+
 Suite *elector_userdata_suite(void)
 {
 	Suite *s = suite_create("elector_userdata");
@@ -645,6 +816,8 @@ Suite *elector_userdata_suite(void)
 	tcase_add_test(tc, test_userdata_snapshot_strict);
 	tcase_add_test(tc, test_userdata_snapshot_v1);
 	tcase_add_test(tc, test_userdata_replica_index);
+	tcase_add_test(tc, test_userdata_get_checks);
+	tcase_add_test(tc, test_userdata_read);
 	suite_add_tcase(s, tc);
 	return s;
 }
