@@ -32,6 +32,7 @@ struct userdata_user {
 
 struct elector_userdata {
 	struct table *users; /* name -> struct userdata_user */
+	uint64_t bytes;	     /* every user's keys and values */
 };
 
 static const char *const collection_names[ELECTOR_USERDATA_COLLECTION_END] = {
@@ -215,11 +216,17 @@ static bool bad_collection(uint32_t collection, char *why, size_t why_size)
 
 /* Whether an item of `add` bytes replacing one of `remove` bytes (0 and
  * 0: none) stays within the limit; why not in `why`. */
-static bool within(const struct elector_userdata_collection *c, uint32_t collection,
-		   const struct elector_userdata_limit *limit, bool new_item, uint64_t add,
-		   uint64_t remove, char *why, size_t why_size)
+static bool within(const struct elector_userdata *u, const struct elector_userdata_collection *c,
+		   uint32_t collection, const struct elector_userdata_limit *limit, bool new_item,
+		   uint64_t add, uint64_t remove, char *why, size_t why_size)
 {
 	const char *name = elector_userdata_collection_name(collection);
+	if (u->bytes - remove + add > ELECTOR_USERDATA_TOTAL_MAX) {
+		snprintf(why, why_size,
+			 "the cluster's user data is full (%" PRIu64 " of %u bytes held)", u->bytes,
+			 ELECTOR_USERDATA_TOTAL_MAX);
+		return false;
+	}
 	if (c != NULL && new_item && c->count >= limit->count) {
 		snprintf(why, why_size, "the %s quota of %" PRIu32 " items is reached", name,
 			 limit->count);
@@ -281,13 +288,14 @@ static int insert(struct elector_userdata *u, const char *user, uint32_t collect
 			 elector_userdata_collection_name(collection));
 		return ELECTOR_USERDATA_SAME;
 	}
-	if (!within(c, collection, limit, old == NULL, key_len + value_len,
+	if (!within(u, c, collection, limit, old == NULL, key_len + value_len,
 		    old ? old->key_len + old->value_len : 0, why, why_size))
 		return ELECTOR_USERDATA_REFUSED;
 	snprintf(why, why_size, "%s item %s", elector_userdata_collection_name(collection),
 		 old ? "replaced" : "added");
 	if (!apply)
 		return ELECTOR_USERDATA_CHANGED;
+	uint64_t old_bytes = old ? old->key_len + old->value_len : 0;
 	struct userdata_item *it = item_new(key, key_len, value, value_len);
 	bool made = owner == NULL;
 	if (it != NULL && owner == NULL)
@@ -299,6 +307,8 @@ static int insert(struct elector_userdata *u, const char *user, uint32_t collect
 			user_drop_if_empty(u, owner);
 		return -1;
 	}
+	u->bytes -= old_bytes;
+	u->bytes += key_len + value_len;
 	collection_place(c, at, old != NULL, it, index);
 	return ELECTOR_USERDATA_CHANGED;
 }
@@ -342,6 +352,7 @@ int elector_userdata_del(struct elector_userdata *u, const char *user, uint32_t 
 	if (!apply)
 		return ELECTOR_USERDATA_CHANGED;
 	c->bytes -= c->items[at]->key_len + c->items[at]->value_len;
+	u->bytes -= c->items[at]->key_len + c->items[at]->value_len;
 	free(c->items[at]);
 	memmove(&c->items[at], &c->items[at + 1], (c->count - at - 1) * sizeof(*c->items));
 	c->count--;
@@ -370,6 +381,7 @@ int elector_userdata_take(struct elector_userdata *u, const char *user, uint32_t
 		return ELECTOR_USERDATA_CHANGED;
 	for (size_t i = 0; i < end; i++) {
 		c->bytes -= c->items[i]->key_len + c->items[i]->value_len;
+		u->bytes -= c->items[i]->key_len + c->items[i]->value_len;
 		free(c->items[i]);
 	}
 	memmove(&c->items[0], &c->items[end], (c->count - end) * sizeof(*c->items));
@@ -384,9 +396,13 @@ size_t elector_userdata_clear(struct elector_userdata *u, const char *user, bool
 	if (owner == NULL)
 		return 0;
 	size_t items = 0;
-	for (int k = 0; k < ELECTOR_USERDATA_COLLECTIONS; k++)
+	uint64_t bytes = 0;
+	for (int k = 0; k < ELECTOR_USERDATA_COLLECTIONS; k++) {
 		items += owner->c[k].count;
+		bytes += owner->c[k].bytes;
+	}
 	if (apply) {
+		u->bytes -= bytes;
 		table_remove(u->users, owner->name, strlen(owner->name));
 		user_free(owner, NULL);
 	}
@@ -488,7 +504,8 @@ int elector_userdata_restore_item(struct elector_userdata *u, const char *user, 
 		return -1;
 	}
 	if (c->count >= ELECTOR_USERDATA_COUNT_MAX ||
-	    c->bytes + key_len + value_len > ELECTOR_USERDATA_BYTES_MAX) {
+	    c->bytes + key_len + value_len > ELECTOR_USERDATA_BYTES_MAX ||
+	    u->bytes + key_len + value_len > ELECTOR_USERDATA_TOTAL_MAX) {
 		*why = "collection size";
 		return -1;
 	}
@@ -499,5 +516,6 @@ int elector_userdata_restore_item(struct elector_userdata *u, const char *user, 
 	}
 	uint64_t version = c->version;
 	collection_place(c, c->count, false, it, version);
+	u->bytes += key_len + value_len;
 	return 0;
 }

@@ -47,6 +47,12 @@ enum elector_userdata_collection_id {
  * one user from filling every node's memory and the snapshot. */
 #define ELECTOR_USERDATA_COUNT_MAX 10000u
 #define ELECTOR_USERDATA_BYTES_MAX (8u * 1024u * 1024u)
+/* All users' keys and values together: what keeps the machine's snapshot
+ * within ELECTOR_MACHINE_SNAPSHOT_MAX (256 MiB) beside a million accounts
+ * of ordinary names (about 170 bytes each), so that the log can always be
+ * compacted, and every node's memory bounded.  Past it, every change that
+ * adds bytes is refused, naming it. */
+#define ELECTOR_USERDATA_TOTAL_MAX (64u * 1024u * 1024u)
 
 /* A collection's quota: items and bytes (keys and values).  The command
  * carries it, so that every node applies the same one whatever its own

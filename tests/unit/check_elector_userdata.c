@@ -306,6 +306,56 @@ START_TEST(test_userdata_quotas)
 }
 END_TEST
 
+/* All users together are bounded too: past it, refused naming it, and
+ * room made by a TAKE is taken again. */
+START_TEST(test_userdata_total_bound)
+{
+	struct elector_machine *m = elector_machine_new();
+	static char value[8100];
+	memset(value, 'm', sizeof(value) - 1);
+	struct elector_userdata_limit full = {ELECTOR_USERDATA_COUNT_MAX,
+					      ELECTOR_USERDATA_BYTES_MAX};
+	struct elector_machine_result r = {0};
+	int users = 0, appended = 0;
+	for (; users < 10 && r.status != ELECTOR_MACHINE_REFUSED; users++) {
+		char name[16];
+		snprintf(name, sizeof(name), "u%d", users);
+		add_user(m, name, ELECTOR_MACHINE_USER_ADD);
+		for (int i = 0; i < 1000; i++) {
+			r = ud_limited(m, ELECTOR_MACHINE_USERDATA_APPEND, name,
+				       ELECTOR_USERDATA_OFFLINE, NULL, value, full);
+			if (r.status == ELECTOR_MACHINE_REFUSED)
+				break;
+			appended++;
+		}
+	}
+	/* 64 MiB of 8 KB messages: 8 users and a part of a ninth. */
+	ck_assert_int_eq(users, 9);
+	ck_assert_int_eq(appended, (int)(ELECTOR_USERDATA_TOTAL_MAX / (8 + 8099)));
+	ck_assert_ptr_nonnull(strstr(r.text, "the cluster's user data is full"));
+	uint8_t all[8];
+	memset(all, 0xff, sizeof(all));
+	struct buf cmd;
+	ck_assert_int_eq(elector_machine_encode_userdata(&cmd, ELECTOR_MACHINE_USERDATA_TAKE, "u0",
+							 ELECTOR_USERDATA_OFFLINE, NULL, all,
+							 sizeof(all), NULL, 0),
+			 0);
+	ck_assert_uint_eq(apply(m, &cmd).status, ELECTOR_MACHINE_OK);
+	r = ud_limited(m, ELECTOR_MACHINE_USERDATA_APPEND, "u8", ELECTOR_USERDATA_OFFLINE, NULL,
+		       value, full);
+	ck_assert_uint_eq(r.status, ELECTOR_MACHINE_OK);
+	/* A user deleted gives its bytes back too. */
+	add_user(m, "u1", ELECTOR_MACHINE_USER_DEL);
+	add_user(m, "v", ELECTOR_MACHINE_USER_ADD);
+	for (int i = 0; i < 900; i++)
+		ck_assert_uint_eq(ud_limited(m, ELECTOR_MACHINE_USERDATA_APPEND, "v",
+					     ELECTOR_USERDATA_OFFLINE, NULL, value, full)
+				      .status,
+				  ELECTOR_MACHINE_OK);
+	elector_machine_free(m);
+}
+END_TEST
+
 /* Hand-made commands the encoder refuses to make: refused as malformed,
  * nothing changed. */
 START_TEST(test_userdata_malformed)
@@ -809,6 +859,7 @@ Suite *elector_userdata_suite(void)
 	tcase_add_test(tc, test_userdata_put_del_versions);
 	tcase_add_test(tc, test_userdata_append_take);
 	tcase_add_test(tc, test_userdata_quotas);
+	tcase_add_test(tc, test_userdata_total_bound);
 	tcase_add_test(tc, test_userdata_malformed);
 	tcase_add_test(tc, test_userdata_user_del_clears);
 	tcase_add_test(tc, test_userdata_big_roster_deterministic);
