@@ -467,6 +467,81 @@ START_TEST(test_userdata_big_roster_deterministic)
 }
 END_TEST
 
+/* Seeded random user-data commands, of every op and outcome. */
+static void random_op(struct elector_machine *m, unsigned *seed)
+{
+	static const char *const users[] = {"pat", "quinn", "rob", "nobody"};
+	*seed = *seed * 1103515245u + 12345u;
+	unsigned x = *seed >> 8;
+	const char *user = users[x % 4];
+	uint32_t coll = 1 + (x >> 2) % ELECTOR_USERDATA_COLLECTIONS;
+	char key[8], value[32];
+	snprintf(key, sizeof(key), "k%u", (x >> 5) % 20);
+	snprintf(value, sizeof(value), "v%u", (x >> 10) % 3);
+	struct elector_userdata_limit tight = {12, 200};
+	switch ((x >> 12) % 8) {
+	case 0:
+	case 1:
+	case 2:
+		ud_limited(m, ELECTOR_MACHINE_USERDATA_PUT, user, coll, key, value, tight);
+		break;
+	case 3:
+		ud(m, ELECTOR_MACHINE_USERDATA_DEL, user, coll, key, NULL);
+		break;
+	case 4:
+	case 5:
+		ud_limited(m, ELECTOR_MACHINE_USERDATA_APPEND, user, coll, NULL, value, tight);
+		break;
+	case 6:
+		ud(m, ELECTOR_MACHINE_USERDATA_TAKE, user, coll, key, NULL);
+		break;
+	default:
+		if ((x >> 16) % 8 == 0)
+			add_user(m, user, ELECTOR_MACHINE_USER_DEL);
+		else if ((x >> 16) % 8 == 1)
+			add_user(m, user, ELECTOR_MACHINE_USER_ADD);
+		break;
+	}
+}
+
+/* A node that installs a snapshot halfway and applies the rest holds
+ * what a node that applied everything holds: the same snapshot bytes. */
+START_TEST(test_userdata_random_ops_through_a_snapshot)
+{
+	struct elector_machine *a = elector_machine_new(), *b = elector_machine_new();
+	for (int i = 0; i < 3; i++) {
+		static const char *const users[] = {"pat", "quinn", "rob"};
+		uint64_t index = next_index;
+		add_user(a, users[i], ELECTOR_MACHINE_USER_ADD);
+		next_index = index;
+		add_user(b, users[i], ELECTOR_MACHINE_USER_ADD);
+	}
+	unsigned seed_a = (unsigned)_i * 7919u + 1, seed_b = seed_a;
+	uint64_t start = next_index;
+	for (int i = 0; i < 400; i++)
+		random_op(a, &seed_a);
+	uint64_t end = next_index;
+	next_index = start;
+	for (int i = 0; i < 200; i++)
+		random_op(b, &seed_b);
+	struct buf snap;
+	snapshot(b, &snap);
+	struct elector_machine *c = elector_machine_new();
+	char why[512];
+	ck_assert_int_eq(
+	    elector_machine_snapshot_decode(c, buf_head(&snap), buf_len(&snap), why, sizeof(why)),
+	    0);
+	buf_free(&snap);
+	for (int i = 0; i < 200; i++)
+		random_op(c, &seed_b);
+	ck_assert_uint_eq(next_index, end);
+	ck_assert(same_state(a, c));
+	elector_machine_free(a);
+	elector_machine_free(b);
+	elector_machine_free(c);
+}
+END_TEST
+
 /* The checksum made again over `body`, as a writer would. */
 static void reseal(struct buf *snap)
 {
@@ -863,6 +938,7 @@ Suite *elector_userdata_suite(void)
 	tcase_add_test(tc, test_userdata_malformed);
 	tcase_add_test(tc, test_userdata_user_del_clears);
 	tcase_add_test(tc, test_userdata_big_roster_deterministic);
+	tcase_add_loop_test(tc, test_userdata_random_ops_through_a_snapshot, 0, 8);
 	tcase_add_test(tc, test_userdata_snapshot);
 	tcase_add_test(tc, test_userdata_snapshot_strict);
 	tcase_add_test(tc, test_userdata_snapshot_v1);
