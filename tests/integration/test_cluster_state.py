@@ -461,6 +461,37 @@ def test_a_call_bridges_file_in_any_order_is_merged(node_factory, certs):
                    what="every bridge on every node")
 
 
+def test_a_node_with_too_many_accounts_for_the_join_request_is_checked_when_merged(
+        node_factory, certs):
+    """Names and digests of more than about 1 MiB do not travel with the
+    join: rxmppctl says so, and the merge after the join refuses the
+    conflict by name and merges nothing (the node is a member then)."""
+    first = cluster_node(node_factory, certs)
+    first.add_user("alice", "alice-pw")
+    first.start()
+    first.ctl("cluster", "initialize")
+    big = cluster_node(node_factory, certs)
+    big.add_user("alice", "another-pw")
+    path = os.path.join(big.dir, "state", "accounts")
+    with open(path) as f:
+        lines = f.read().splitlines()
+    alice = next(line for line in lines if line.startswith("alice "))
+    keys = alice.split(" ", 1)[1]
+    # 5,000 names of 200 bytes: some 1.1 MB of names and digests.
+    body = [alice] + [f"{'u' * 195}{i:05d} {keys}" for i in range(5000)]
+    text = lines[0] + "\n" + "\n".join(body) + "\n"
+    text += "sha256 " + hashlib.sha256(text.encode()).hexdigest() + "\n"
+    with open(path, "w") as f:
+        f.write(text)
+    big.start()
+    result = big.ctl("cluster", "join", first.cluster_address, check=False)
+    assert "too many to be checked before it joins" in result.stdout, result.stdout
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "user alice" in result.stderr and "another-pw" not in result.stderr
+    assert len(status(first)["members"]) == 2
+    assert first.ctl("user", "list").stdout.split() == ["alice"]
+
+
 def test_a_bridge_the_cluster_deleted_does_not_come_back_from_an_unchanged_file(
         node_factory, certs):
     """A node's call-bridges file is the administrator's and keeps a bridge
