@@ -90,8 +90,12 @@ def test_user_data_written_on_one_node_is_read_on_the_others(node_factory, certs
     assert nobody["outcome"] == REFUSED and nobody["outcome_text"] == "no user nobody"
     assert data(third, "alice")["block"] == (0, 0, 0)
 
-    # A node restarted holds the same (its snapshot is of format 2: more
-    # than snapshot_entries entries were applied).
+    # A node restarted holds the same, from a snapshot of format 2 (more
+    # than snapshot_entries entries applied) and the log after it.
+    for i in range(12):
+        meta = propose(leader, userdata(PUT, "alice", META, b"k", b"%d" % i))
+        assert meta["outcome"] == OK, meta
+    third.wait_log(r"snapshot at entry \d+", timeout=15, what="a snapshot on the third node")
     third.stop()
     third.start()
     wait_until(lambda: isinstance(data(third, "alice"), dict) and
@@ -99,8 +103,9 @@ def test_user_data_written_on_one_node_is_read_on_the_others(node_factory, certs
                what="the restarted node to hold alice's data again")
 
     # The account deleted: its data goes in the same entry, everywhere.
+    assert data(third, "alice")["meta"] == (1, 3, meta["index"])
     result = follower.ctl("user", "del", "alice")
-    assert "with 2 items of user data" in result.stdout, result.stdout
+    assert "with 3 items of user data" in result.stdout, result.stdout
     for node in nodes:
         assert data(node, "alice") == "rxmppctl: no user alice in the cluster's state\n"
     leader.ctl_input(["user", "add", "alice", "--stdin"], "alice-pw\n")
