@@ -3,12 +3,15 @@
 #include "accounts.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "accounts_journal.h"
 #include "buf.h"
 #include "fileio.h"
 #include "jidprep.h"
@@ -16,7 +19,13 @@
 #define ACCOUNTS_KIND	 "accounts"
 #define ACCOUNTS_VERSION 1
 #define ACCOUNTS_COMMENT                                                                           \
-	"# salted SCRAM keys only; written by rxmppctl user (the last line is a checksum)\n"
+	"# salted SCRAM keys only; written by rxmppctl user or the elector (the last line is a "   \
+	"checksum)\n"
+/* A comment line with random digits makes every writing of the file, and
+ * so its seal, unique: a journal names the file it follows by the seal,
+ * and must never apply to a later file that merely holds the same
+ * accounts (a user deleted again outside the cluster). */
+#define ACCOUNTS_WRITING "# writing "
 #define ACCOUNTS_ADVICE                                                                            \
 	"restore the file from a backup, or remove it and add the users again with "               \
 	"`rxmppctl user add`"
@@ -182,26 +191,41 @@ static int accounts_parse_keys(char *field, struct account *account)
 
 int accounts_load(const char *path, struct accounts *a, bool *unsealed, char *why, size_t why_size)
 {
+	return accounts_load_following(path, a, unsealed, NULL, NULL, why, why_size);
+}
+
+int accounts_load_following(const char *path, struct accounts *a, bool *unsealed, char seal[65],
+			    struct accounts_journal_pos *pos, char *why, size_t why_size)
+{
 	char *text;
 	size_t len, start, body_len;
 	unsigned version = 0;
+	char own_seal[65] = "";
+	struct accounts_journal_pos own_pos = {0};
+	if (seal == NULL)
+		seal = own_seal;
+	if (pos == NULL)
+		pos = &own_pos;
+	seal[0] = '\0';
+	*pos = (struct accounts_journal_pos){0};
 	accounts_init(a);
 	if (access(path, F_OK) == -1 && errno == ENOENT)
 		return 0; /* no account made yet */
 	if (fileio_read_all(path, ACCOUNTS_FILE_MAX, &text, &len, why, why_size) == -1)
 		return -1;
 	char inner[512];
-	enum fileio_seal seal = fileio_unseal(path, text, len, ACCOUNTS_KIND, &version, &start,
-					      &body_len, inner, sizeof(inner));
-	if (seal == FILEIO_SEALED && version > ACCOUNTS_VERSION) {
+	enum fileio_seal seal_state = fileio_unseal(path, text, len, ACCOUNTS_KIND, &version,
+						    &start, &body_len, inner, sizeof(inner));
+	if (seal_state == FILEIO_SEALED && version > ACCOUNTS_VERSION) {
 		snprintf(why, why_size,
 			 "%s:1: format version %u: a newer rxmpp wrote it (rxmpp %s reads %u); %s",
 			 path, version, RXMPP_VERSION, ACCOUNTS_VERSION, FILEIO_NEWER_ADVICE);
 		buf_wipe_free(text, len);
 		return -1;
 	}
-	if (seal == FILEIO_SEAL_BROKEN || (seal == FILEIO_SEALED && version != ACCOUNTS_VERSION)) {
-		if (seal == FILEIO_SEALED)
+	if (seal_state == FILEIO_SEAL_BROKEN ||
+	    (seal_state == FILEIO_SEALED && version != ACCOUNTS_VERSION)) {
+		if (seal_state == FILEIO_SEALED)
 			snprintf(inner, sizeof(inner),
 				 "%s:1: format version %u, this rxmpp reads %u", path, version,
 				 ACCOUNTS_VERSION);
@@ -210,8 +234,13 @@ int accounts_load(const char *path, struct accounts *a, bool *unsealed, char *wh
 		return -1;
 	}
 	if (unsealed != NULL)
-		*unsealed = seal == FILEIO_UNSEALED;
-	unsigned line_no = seal == FILEIO_SEALED ? 1 : 0;
+		*unsealed = seal_state == FILEIO_UNSEALED;
+	/* The seal is the last line, "sha256 " and 64 hex digits. */
+	if (seal_state == FILEIO_SEALED && len - start - body_len == 7 + ACCOUNTS_SEAL_LEN + 1) {
+		memcpy(seal, text + start + body_len + 7, ACCOUNTS_SEAL_LEN);
+		seal[ACCOUNTS_SEAL_LEN] = '\0';
+	}
+	unsigned line_no = seal_state == FILEIO_SEALED ? 1 : 0;
 	char *cursor = text + start, *end = text + start + body_len, *line;
 	bool cut = false;
 	while (fileio_next_line(&cursor, end, &line, &cut)) {
@@ -265,6 +294,11 @@ int accounts_load(const char *path, struct accounts *a, bool *unsealed, char *wh
 		goto bad;
 	}
 	buf_wipe_free(text, len);
+	/* What changed since the file was written whole. */
+	if (seal[0] != '\0' && accounts_journal_apply(path, seal, a, pos, why, why_size) == -1) {
+		accounts_free(a);
+		return -1;
+	}
 	return 0;
 bad:
 	snprintf(why, why_size, "%s:%u: not a valid account line%s; %s", path, line_no,
@@ -277,10 +311,27 @@ refused:
 
 int accounts_save(const char *path, const struct accounts *a, char *why, size_t why_size)
 {
+	return accounts_save_sealed(path, a, NULL, why, why_size);
+}
+
+int accounts_save_sealed(const char *path, const struct accounts *a, char seal[65], char *why,
+			 size_t why_size)
+{
 	struct buf out;
 	buf_init(&out, ACCOUNTS_FILE_MAX);
 	buf_set_sensitive(&out);
+	unsigned char nonce[16];
+	char writing[sizeof(ACCOUNTS_WRITING) + 2 * sizeof(nonce) + 1];
+	if (RAND_bytes(nonce, sizeof(nonce)) != 1) {
+		snprintf(why, why_size, "%s: no random bytes for the file's writing", path);
+		return -1;
+	}
+	int n = snprintf(writing, sizeof(writing), ACCOUNTS_WRITING);
+	for (size_t i = 0; i < sizeof(nonce); i++)
+		n += snprintf(writing + n, sizeof(writing) - (size_t)n, "%02x", nonce[i]);
+	writing[n++] = '\n';
 	int rc = buf_append(&out, ACCOUNTS_COMMENT, strlen(ACCOUNTS_COMMENT));
+	rc |= buf_append(&out, writing, (size_t)n);
 	for (size_t i = 0; i < a->count && rc == 0; i++) {
 		const struct account *account = &a->items[i];
 		rc = buf_append(&out, account->name, strlen(account->name));
@@ -307,8 +358,18 @@ int accounts_save(const char *path, const struct accounts *a, char *why, size_t 
 		buf_free(&out);
 		return -1;
 	}
-	rc = fileio_write_sealed(path, ACCOUNTS_KIND, ACCOUNTS_VERSION, buf_head(&out),
-				 buf_len(&out), 0600, why, why_size);
+	char sum[65];
+	rc = fileio_write_sealed_sum(path, ACCOUNTS_KIND, ACCOUNTS_VERSION, buf_head(&out),
+				     buf_len(&out), 0600, sum, why, why_size);
 	buf_free(&out);
+	if (rc == 0 && seal != NULL)
+		memcpy(seal, sum, sizeof(sum));
+	if (rc == 0) {
+		/* Stale now; left behind by a crash it is still never read,
+		 * as it names the file before this one. */
+		char journal[PATH_MAX];
+		snprintf(journal, sizeof(journal), "%s" ACCOUNTS_JOURNAL_SUFFIX, path);
+		unlink(journal);
+	}
 	return rc;
 }

@@ -12,7 +12,9 @@
  * "rxmpp-accounts 1" first line, a SHA-256 last line) and parsed strictly:
  * a damaged file is refused, never read as "one user fewer".  rxmppd
  * checks it at start (a damaged file stops the node) and rewrites a file of
- * the previous format (no header, no checksum) sealed.
+ * the previous format (no header, no checksum) sealed.  In a cluster the
+ * elector appends the changes to a journal beside it (accounts_journal.h)
+ * and writes the file whole only now and then; every load applies it.
  */
 #ifndef RXMPP_ACCOUNTS_H
 #define RXMPP_ACCOUNTS_H
@@ -43,7 +45,18 @@ void accounts_free(struct accounts *a);
  * the line number and what to do in `why`), `a` is left empty.  *unsealed
  * (may be NULL) tells a file of the previous format. */
 int accounts_load(const char *path, struct accounts *a, bool *unsealed, char *why, size_t why_size);
+struct accounts_journal_pos;
+/* accounts_load, also telling the file's seal (its checksum, 64 hex digits
+ * and a NUL; "" for a missing or unsealed file) and where its journal was
+ * read to, for a reader that follows the journal; either may be NULL. */
+int accounts_load_following(const char *path, struct accounts *a, bool *unsealed, char seal[65],
+			    struct accounts_journal_pos *pos, char *why, size_t why_size);
 int accounts_save(const char *path, const struct accounts *a, char *why, size_t why_size);
+/* accounts_save, telling the new file's seal (may be NULL).  Every writing
+ * is unique, and the journal beside the old file is removed: the new file
+ * holds its changes. */
+int accounts_save_sealed(const char *path, const struct accounts *a, char seal[65], char *why,
+			 size_t why_size);
 const struct account *accounts_find(const struct accounts *a, const char *name);
 /* Adds or replaces `name` with keys derived from `password`. */
 int accounts_set_password(struct accounts *a, const char *name, const char *password,

@@ -111,6 +111,12 @@ static int fileio_sha256_hex(const void *data, size_t len, char hex[65])
 int fileio_write_sealed(const char *path, const char *kind, unsigned version, const void *body,
 			size_t len, mode_t mode, char *why, size_t why_size)
 {
+	return fileio_write_sealed_sum(path, kind, version, body, len, mode, NULL, why, why_size);
+}
+
+int fileio_write_sealed_sum(const char *path, const char *kind, unsigned version, const void *body,
+			    size_t len, mode_t mode, char sum[65], char *why, size_t why_size)
+{
 	char header[96];
 	int n = snprintf(header, sizeof(header), SEAL_PREFIX "%s %u\n", kind, version);
 	size_t total = (size_t)n + len + SEAL_SUM_LINE;
@@ -129,6 +135,8 @@ int fileio_write_sealed(const char *path, const char *kind, unsigned version, co
 	}
 	snprintf(text + n + len, SEAL_SUM_LINE + 1, SEAL_SUM "%s\n", hex);
 	int rc = fileio_write_atomic(path, text, total, mode, why, why_size);
+	if (sum != NULL)
+		memcpy(sum, hex, sizeof(hex));
 	/* The body may be the accounts' keys. */
 	buf_wipe_free(text, total + 1);
 	return rc;

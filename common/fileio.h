@@ -55,6 +55,10 @@ int fileio_read_all(const char *path, size_t max, char **data, size_t *len, char
 /* Writes `body` sealed as `kind`, `version` (see above), atomically. */
 int fileio_write_sealed(const char *path, const char *kind, unsigned version, const void *body,
 			size_t len, mode_t mode, char *why, size_t why_size);
+/* The same, with the checksum of the new file (its last line's 64 hex
+ * digits and a NUL) in `sum`: what names this writing of it. */
+int fileio_write_sealed_sum(const char *path, const char *kind, unsigned version, const void *body,
+			    size_t len, mode_t mode, char sum[65], char *why, size_t why_size);
 
 enum fileio_seal {
 	FILEIO_SEALED,	   /* header and checksum found and right */

@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/crc32c.h"
 #include "common/fileio.h"
 
 #define LOG_MAGIC      "RXMPPLOG"
@@ -82,25 +83,6 @@ struct elector_log_store {
 	struct elector_log_entry *entries;
 	size_t loaded_count;
 };
-
-/* CRC-32C (Castagnoli), the checksum of storage formats (iSCSI, ext4
- * metadata, etcd's WAL): it catches every burst of 32 bits or fewer. */
-static uint32_t crc32c(uint32_t crc, const uint8_t *p, size_t n)
-{
-	static uint32_t table[256];
-	if (table[1] == 0) {
-		for (uint32_t i = 0; i < 256; i++) {
-			uint32_t c = i;
-			for (int k = 0; k < 8; k++)
-				c = c & 1 ? (c >> 1) ^ 0x82f63b78u : c >> 1;
-			table[i] = c;
-		}
-	}
-	crc = ~crc;
-	while (n-- > 0)
-		crc = table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
-	return ~crc;
-}
 
 static void put_u16(uint8_t *p, uint16_t v)
 {
@@ -164,13 +146,13 @@ static int append_record(struct buf *b, uint8_t kind, uint32_t type, uint64_t in
 			 const uint8_t *data, uint32_t len)
 {
 	uint8_t head[RECORD_HEAD] = {0};
-	put_u32(head + 4, crc32c(0, data, len));
+	put_u32(head + 4, crc32c_update(0, data, len));
 	put_u32(head + 8, len);
 	head[12] = kind;
 	put_u32(head + 16, type);
 	put_u64(head + 24, index);
 	put_u64(head + 32, term);
-	put_u32(head, crc32c(0, head + 4, RECORD_HEAD - 4));
+	put_u32(head, crc32c_update(0, head + 4, RECORD_HEAD - 4));
 	return append_bytes(b, head, sizeof(head)) == -1 || append_bytes(b, data, len) == -1 ? -1
 											     : 0;
 }
@@ -344,8 +326,9 @@ bad:
 static bool whole_hard(const uint8_t *h, size_t rest)
 {
 	return rest >= RECORD_HEAD + HARD_LEN && h[12] == RECORD_HARD &&
-	       get_u32(h + 8) == HARD_LEN && get_u32(h) == crc32c(0, h + 4, RECORD_HEAD - 4) &&
-	       get_u32(h + 4) == crc32c(0, h + RECORD_HEAD, HARD_LEN);
+	       get_u32(h + 8) == HARD_LEN &&
+	       get_u32(h) == crc32c_update(0, h + 4, RECORD_HEAD - 4) &&
+	       get_u32(h + 4) == crc32c_update(0, h + RECORD_HEAD, HARD_LEN);
 }
 
 /* A record at `off` (after the last whole hard-state record, which ends
@@ -404,7 +387,7 @@ static int log_parse(struct elector_log_store *s, const uint8_t *p, size_t size,
 		if (rest < RECORD_HEAD || all_zero(p + off, rest))
 			break; /* torn: see the header */
 		const uint8_t *h = p + off;
-		if (get_u32(h) != crc32c(0, h + 4, RECORD_HEAD - 4)) {
+		if (get_u32(h) != crc32c_update(0, h + 4, RECORD_HEAD - 4)) {
 			if (marks && last_write_torn(p, size, off, marked))
 				break;
 			what = "the checksum of a record's head does not match it (damaged)";
@@ -417,7 +400,7 @@ static int log_parse(struct elector_log_store *s, const uint8_t *p, size_t size,
 		}
 		if (rest - RECORD_HEAD < len)
 			break; /* torn */
-		if (get_u32(h + 4) != crc32c(0, h + RECORD_HEAD, len)) {
+		if (get_u32(h + 4) != crc32c_update(0, h + RECORD_HEAD, len)) {
 			if (marks && last_write_torn(p, size, off, marked))
 				break;
 			what = "the checksum of a record's bytes does not match them (damaged)";

@@ -17,8 +17,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/accounts_journal.h"
 #include "common/fileio.h"
 #include "common/jid.h"
 #include "common/jidprep.h"
@@ -30,6 +32,13 @@
 #define MACHINE_SNAPSHOT_VERSION 2
 #define MACHINE_DIGEST_LEN	 32
 #define MACHINE_ITERATIONS_MAX	 10000000u
+/* Past this many changed accounts between two materialisations the file
+ * is written whole: cheaper than a journal record of most of it. */
+#define MACHINE_CHANGED_MAX 4096
+/* The journal is folded into a new accounts file once it is larger than
+ * a quarter of the file (and than this): appending stays cheap, and
+ * reading file and journal costs at most a quarter more. */
+#define MACHINE_JOURNAL_MIN (256u * 1024u)
 
 struct elector_machine {
 	struct accounts accounts;
@@ -39,7 +48,15 @@ struct elector_machine {
 	size_t node_count;
 	uint64_t reports; /* the last report's number */
 	struct elector_userdata *userdata;
+	/* accounts_dirty: the accounts file is to be written whole; else the
+	 * names in `changed` go to its journal (accounts_journal.h). */
 	bool accounts_dirty, bridges_dirty, settings_dirty;
+	char **changed;
+	size_t changed_count;
+	/* The accounts file as last written whole: its seal ("" until then)
+	 * and size, and the size of its journal. */
+	char seal[ACCOUNTS_SEAL_LEN + 1];
+	size_t file_size, journal_size;
 	/* A command was applied or a snapshot installed: the cluster
 	 * replicates its state, and this node's files are to be replaced by
 	 * it.  Until then materialising writes nothing (see the header). */
@@ -423,6 +440,35 @@ static void bridge_remove(struct elector_machine *m, const char *name)
 	OPENSSL_cleanse(&m->bridges[m->bridge_count], sizeof(*m->bridges));
 }
 
+static void changed_forget(struct elector_machine *m)
+{
+	for (size_t i = 0; i < m->changed_count; i++)
+		free(m->changed[i]);
+	free(m->changed);
+	m->changed = NULL;
+	m->changed_count = 0;
+}
+
+/* `name` is to be written: to the journal, or with the whole file when
+ * there are too many (or no memory to list them). */
+static void changed_note(struct elector_machine *m, const char *name)
+{
+	if (m->accounts_dirty)
+		return;
+	char **more = m->changed;
+	if (m->changed_count % 64 == 0 && m->changed_count < MACHINE_CHANGED_MAX)
+		more = realloc(m->changed, (m->changed_count + 64) * sizeof(*more));
+	char *copy = more != NULL && m->changed_count < MACHINE_CHANGED_MAX ? strdup(name) : NULL;
+	if (more != NULL)
+		m->changed = more;
+	if (copy == NULL) {
+		m->accounts_dirty = true;
+		changed_forget(m);
+		return;
+	}
+	m->changed[m->changed_count++] = copy;
+}
+
 struct elector_machine *elector_machine_new(void)
 {
 	struct elector_machine *m = calloc(1, sizeof(*m));
@@ -439,6 +485,7 @@ struct elector_machine *elector_machine_new(void)
 
 static void machine_clear(struct elector_machine *m)
 {
+	changed_forget(m);
 	free(m->nodes);
 	m->nodes = NULL;
 	m->node_count = 0;
@@ -691,7 +738,7 @@ static int merge_insert(const struct machine_account *a, const struct proto_call
 		if (accounts_set_keys(&ma->added, a->name, a->keys) == -1 ||
 		    accounts_set_keys(&ma->m->accounts, a->name, a->keys) == -1)
 			return -1;
-		ma->m->accounts_dirty = true;
+		changed_note(ma->m, a->name);
 		return 0;
 	}
 	size_t seen = ma->bridge_seen++;
@@ -895,7 +942,8 @@ static int machine_run(struct elector_machine *m, const struct machine_command *
 		}
 		if (apply && accounts_set_keys(&m->accounts, name, c->account.keys) == -1)
 			return -1;
-		m->accounts_dirty |= apply;
+		if (apply)
+			changed_note(m, name);
 		answer(result, ELECTOR_MACHINE_OK, "user %s added", name);
 		return 0;
 	case ELECTOR_MACHINE_USER_PASSWD:
@@ -905,7 +953,8 @@ static int machine_run(struct elector_machine *m, const struct machine_command *
 		}
 		if (apply && accounts_set_keys(&m->accounts, name, c->account.keys) == -1)
 			return -1;
-		m->accounts_dirty |= apply;
+		if (apply)
+			changed_note(m, name);
 		answer(result, ELECTOR_MACHINE_OK, "user %s password changed", name);
 		return 0;
 	case ELECTOR_MACHINE_USER_DEL:
@@ -915,7 +964,8 @@ static int machine_run(struct elector_machine *m, const struct machine_command *
 		}
 		if (apply)
 			accounts_remove(&m->accounts, name);
-		m->accounts_dirty |= apply;
+		if (apply)
+			changed_note(m, name);
 		/* The user's data goes in the same entry: a name added again
 		 * later is a new user, who finds nothing of the old one's. */
 		size_t items = elector_userdata_clear(m->userdata, name, apply);
@@ -1017,12 +1067,13 @@ static int machine_run(struct elector_machine *m, const struct machine_command *
 	if (ma == NULL)
 		return -1;
 	ma->m = m;
-	bool accounts_dirty = m->accounts_dirty, bridges_dirty = m->bridges_dirty;
+	bool bridges_dirty = m->bridges_dirty;
 	int rc = merge_walk(c, merge_insert, ma);
 	if (rc != 0) {
+		/* The accounts noted as changed stay noted: each is written as
+		 * it is, which after the undo is as it was. */
 		ma->bridge_seen = 0;
 		merge_walk(c, merge_undo, ma);
-		m->accounts_dirty = accounts_dirty;
 		m->bridges_dirty = bridges_dirty;
 	}
 	accounts_free(&ma->added);
@@ -1482,6 +1533,47 @@ int elector_machine_encode_settings(struct buf *out, enum elector_machine_op op,
 	return rc;
 }
 
+/* The accounts file whole, or what changed appended to its journal. */
+static int materialise_accounts(struct elector_machine *m, const char *path, char *why,
+				size_t why_size)
+{
+	bool compact = m->journal_size > m->file_size / 4 && m->journal_size > MACHINE_JOURNAL_MIN;
+	if (m->accounts_dirty || m->seal[0] == '\0' || compact) {
+		struct stat st;
+		if (accounts_save_sealed(path, &m->accounts, m->seal, why, why_size) == -1) {
+			m->seal[0] = '\0';
+			return -1;
+		}
+		m->file_size = stat(path, &st) == 0 ? (size_t)st.st_size : 0;
+		m->journal_size = 0;
+		m->accounts_dirty = false;
+		changed_forget(m);
+		return 0;
+	}
+	if (m->changed_count == 0)
+		return 0;
+	struct accounts_journal_change *changes = calloc(m->changed_count, sizeof(*changes));
+	if (changes == NULL) {
+		snprintf(why, why_size, "out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < m->changed_count; i++) {
+		const struct account *a = accounts_find(&m->accounts, m->changed[i]);
+		changes[i] = (struct accounts_journal_change){.name = m->changed[i],
+							      .keys = a != NULL ? a->keys : NULL};
+	}
+	int rc = accounts_journal_append(path, m->seal, changes, m->changed_count, &m->journal_size,
+					 why, why_size);
+	free(changes);
+	if (rc == -1) {
+		/* Its tail may be torn now: the next write is the whole file. */
+		m->accounts_dirty = true;
+		return -1;
+	}
+	changed_forget(m);
+	return 0;
+}
+
 int elector_machine_materialise(struct elector_machine *m, const char *state_directory,
 				bool *bridges_changed, char *why, size_t why_size)
 {
@@ -1500,11 +1592,17 @@ int elector_machine_materialise(struct elector_machine *m, const char *state_dir
 		snprintf(why, why_size, "cannot keep %s as %s: %s", path, before, strerror(errno));
 		return -1;
 	}
-	if (m->accounts_dirty) {
-		if (accounts_save(path, &m->accounts, why, why_size) == -1)
-			return -1;
-		m->accounts_dirty = false;
+	char journal[PATH_MAX + 16], before_journal[PATH_MAX + 16];
+	snprintf(journal, sizeof(journal), "%s" ACCOUNTS_JOURNAL_SUFFIX, path);
+	snprintf(before_journal, sizeof(before_journal), "%s" ACCOUNTS_JOURNAL_SUFFIX, before);
+	if (access(bridges, F_OK) == -1 && access(journal, F_OK) == 0 &&
+	    access(before_journal, F_OK) == -1 && link(journal, before_journal) == -1) {
+		snprintf(why, why_size, "cannot keep %s as %s: %s", journal, before_journal,
+			 strerror(errno));
+		return -1;
 	}
+	if (materialise_accounts(m, path, why, why_size) == -1)
+		return -1;
 	if (m->bridges_dirty) {
 		if (callbridge_state_save(bridges, m->bridges, m->bridge_count, why, why_size) ==
 		    -1)

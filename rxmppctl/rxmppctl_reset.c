@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "common/accounts.h"
+#include "common/accounts_journal.h"
 #include "common/callbridge.h"
 #include "elector/elector_machine.h"
 #include "elector/elector_log_store.h"
@@ -110,7 +111,10 @@ int rxmppctl_reset(int argc, char **argv, const struct config *cfg, const char *
 	 * the next join from merging again the bridges of the call-bridges
 	 * file, which stays too. */
 	if (callbridge_state_in_use(cfg->state_directory, true)) {
-		const char *state[] = {ACCOUNTS_FILE_NAME, ELECTOR_MACHINE_BEFORE_CLUSTER,
+		const char *state[] = {ACCOUNTS_FILE_NAME,
+				       ACCOUNTS_FILE_NAME ACCOUNTS_JOURNAL_SUFFIX,
+				       ELECTOR_MACHINE_BEFORE_CLUSTER,
+				       ELECTOR_MACHINE_BEFORE_CLUSTER ACCOUNTS_JOURNAL_SUFFIX,
 				       CALLBRIDGE_STATE_FILE_NAME};
 		for (size_t i = 0; i < sizeof(state) / sizeof(state[0]); i++) {
 			char path[PATH_MAX];

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "common/accounts.h"
+#include "common/accounts_journal.h"
 #include "common/log.h"
 #include "config/config_yaml.h"
 #include "supervisor.h"
@@ -77,11 +78,32 @@ static int accounts_check_at_start(void)
 	char path[PATH_MAX], why[1024];
 	struct accounts accounts;
 	bool unsealed = false;
+	struct accounts_journal_pos pos;
 	snprintf(path, sizeof(path), "%s/%s", supervisor_state.cfg.state_directory,
 		 ACCOUNTS_FILE_NAME);
-	if (accounts_load(path, &accounts, &unsealed, why, sizeof(why)) == -1) {
+	if (accounts_load_following(path, &accounts, &unsealed, NULL, &pos, why, sizeof(why)) ==
+	    -1) {
 		log_warnx("%s; not starting", why);
 		return -1;
+	}
+	if (pos.torn > 0) {
+		/* Never answered (the elector flushes an append before it
+		 * answers): cut, so that nothing is ever appended after it.
+		 * In a cluster the elector writes the file whole when it
+		 * starts anyway. */
+		char journal[PATH_MAX + 16];
+		snprintf(journal, sizeof(journal), "%s" ACCOUNTS_JOURNAL_SUFFIX, path);
+		int fd = open(journal, O_WRONLY | O_CLOEXEC);
+		if (fd == -1 || ftruncate(fd, (off_t)pos.offset) == -1 || fsync(fd) == -1)
+			log_warnx("%s: cannot cut the last %zu bytes from byte %zu, an append a "
+				  "crash cut short: %s",
+				  journal, pos.torn, pos.offset, strerror(errno));
+		else
+			log_warnx("%s: the last %zu bytes from byte %zu were an append a crash "
+				  "cut short; cut",
+				  journal, pos.torn, pos.offset);
+		if (fd != -1)
+			close(fd);
 	}
 	if (unsealed) {
 		if (accounts_save(path, &accounts, why, sizeof(why)) == -1)

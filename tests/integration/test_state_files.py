@@ -174,6 +174,56 @@ def test_damaged_accounts_file_stops_the_node(node_factory):
     assert re.search(rf"{re.escape(path)}:\d+: checksum mismatch", offline_status(node))
 
 
+def test_the_accounts_journal_is_read_back_at_restart_and_damage_stops_the_node(
+        node_factory, certs):
+    """In a cluster a change is appended to state/accounts.journal, not a
+    rewrite of every account: the listener reads it at the next log-in,
+    rxmppd reads it at start (a damaged record stops the node, naming the
+    file and byte; an append a crash cut short is cut), and the node comes
+    back with every user."""
+    from xmpp import login, run
+
+    node = form_cluster(node_factory, certs, size=1)[0]
+    for name in ("alice", "bob", "carol"):
+        result = node.ctl_input(["user", "add", name, "--stdin"], name + "-pw\n")
+        assert result.returncode == 0, result.stderr
+    state = os.path.join(node.dir, "state")
+    accounts, journal = os.path.join(state, "accounts"), os.path.join(state, "accounts.journal")
+    with open(accounts) as f:
+        assert "\ncarol " not in f.read()  # in the journal only
+    with open(journal, "rb") as f:
+        data = f.read()
+    assert data.startswith(b"RXMPPACJ") and b"carol" in data
+
+    async def logins():
+        for name in ("alice", "carol"):
+            client = await login(node, name, name + "-pw")
+            await client.close()
+
+    run(logins())
+    assert node.stop() == 0
+
+    # A flipped byte in the first of several records: damage, not a tail.
+    first = 80
+    assert data.count(b"RXMPPACJ") == 1 and len(data) > first + 200
+    with open(journal, "r+b") as f:
+        f.seek(first + 20)
+        f.write(bytes([data[first + 20] ^ 0x10]))
+    log = damaged_start(node)
+    assert re.search(rf"{re.escape(journal)}, byte {first}: the checksum of a record's bytes "
+                     r"does not match them \(damaged\)", log), log
+
+    # The last append cut short by a crash: cut at start, nothing else lost.
+    with open(journal, "wb") as f:
+        f.write(data[:-7])
+    node.start()
+    node.wait_log(rf"{re.escape(journal)}: the last \d+ bytes from byte \d+ were an append a "
+                  r"crash cut short; cut")
+    wait_until(lambda: node.ctl("user", "list").stdout.split() == ["alice", "bob", "carol"],
+               timeout=20, what="every user back from the cluster's log")
+    run(logins())
+
+
 def test_accounts_of_the_previous_format_are_rewritten(node_factory):
     from xmpp import login, run
 

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/accounts_journal.h"
 #include "common/callbridge.h"
 #include "elector/elector_digests.h"
 #include "elector/elector_machine.h"
@@ -408,6 +409,72 @@ START_TEST(test_machine_materialise)
 }
 END_TEST
 
+/* After the first whole write, changes go to the journal beside the
+ * accounts file, which is folded into a new file once it grows past a
+ * quarter of it; a load of file and journal is the machine's state. */
+START_TEST(test_machine_materialise_journal)
+{
+	char dir[] = "/tmp/rxmpp-machine-XXXXXX";
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	char why[512], path[300], journal[320];
+	snprintf(path, sizeof(path), "%s/%s", dir, ACCOUNTS_FILE_NAME);
+	snprintf(journal, sizeof(journal), "%s" ACCOUNTS_JOURNAL_SUFFIX, path);
+	struct elector_machine *m = elector_machine_new();
+	bool bridges_changed;
+	user(m, ELECTOR_MACHINE_USER_ADD, "alice", 1);
+	ck_assert_int_eq(elector_machine_materialise(m, dir, &bridges_changed, why, sizeof(why)),
+			 0);
+	ck_assert_int_eq(access(journal, F_OK), -1);
+	struct stat first, now;
+	ck_assert_int_eq(stat(path, &first), 0);
+
+	user(m, ELECTOR_MACHINE_USER_ADD, "bob", 2);
+	ck_assert_int_eq(elector_machine_materialise(m, dir, &bridges_changed, why, sizeof(why)),
+			 0);
+	user(m, ELECTOR_MACHINE_USER_DEL, "alice", 0);
+	user(m, ELECTOR_MACHINE_USER_PASSWD, "bob", 3);
+	ck_assert_int_eq(elector_machine_materialise(m, dir, &bridges_changed, why, sizeof(why)),
+			 0);
+	ck_assert_int_eq(stat(path, &now), 0);
+	ck_assert_uint_eq(now.st_ino, first.st_ino); /* not written whole again */
+	ck_assert_int_eq(access(journal, F_OK), 0);
+	struct accounts a;
+	ck_assert_int_eq(accounts_load(path, &a, NULL, why, sizeof(why)), 0);
+	ck_assert_uint_eq(a.count, 1);
+	ck_assert_mem_eq(a.items[0].keys, elector_machine_accounts(m)->items[0].keys,
+			 sizeof(a.items[0].keys));
+	accounts_free(&a);
+
+	/* Batches of 100 new users: the file is written whole again at
+	 * least once, and file plus journal always hold every user. */
+	bool compacted = false;
+	char name[32];
+	for (unsigned batch = 0; batch < 40; batch++) {
+		for (unsigned i = 0; i < 100; i++) {
+			snprintf(name, sizeof(name), "u%u-%u", batch, i);
+			user(m, ELECTOR_MACHINE_USER_ADD, name, batch);
+		}
+		ck_assert_int_eq(
+		    elector_machine_materialise(m, dir, &bridges_changed, why, sizeof(why)), 0);
+		ck_assert_int_eq(stat(path, &now), 0);
+		compacted |= now.st_ino != first.st_ino;
+	}
+	ck_assert(compacted);
+	ck_assert_int_eq(accounts_load(path, &a, NULL, why, sizeof(why)), 0);
+	ck_assert_uint_eq(a.count, 4001);
+	const struct accounts *held = elector_machine_accounts(m);
+	for (size_t i = 0; i < a.count; i++) {
+		ck_assert_str_eq(a.items[i].name, held->items[i].name);
+		ck_assert_mem_eq(a.items[i].keys, held->items[i].keys, sizeof(a.items[i].keys));
+	}
+	accounts_free(&a);
+	elector_machine_free(m);
+	char cmd[400];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 /* A machine that applied nothing leaves the node's files alone; the first
  * write keeps the node's own accounts aside, once. */
 START_TEST(test_machine_materialise_first_time)
@@ -763,6 +830,7 @@ Suite *elector_machine_suite(void)
 	tcase_add_test(tc, test_machine_deterministic_and_strict);
 	tcase_add_test(tc, test_machine_snapshot);
 	tcase_add_test(tc, test_machine_materialise);
+	tcase_add_test(tc, test_machine_materialise_journal);
 	tcase_add_test(tc, test_machine_materialise_first_time);
 	tcase_add_test(tc, test_machine_settings);
 	tcase_add_test(tc, test_machine_settings_bounded);

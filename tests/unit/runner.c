@@ -20,6 +20,7 @@ int main(void)
 	srunner_add_suite(runner, jidprep_suite());
 	srunner_add_suite(runner, table_suite());
 	srunner_add_suite(runner, accounts_suite());
+	srunner_add_suite(runner, accounts_journal_suite());
 	srunner_add_suite(runner, elector_suite());
 	srunner_add_suite(runner, elector_sim_suite());
 	srunner_add_suite(runner, elector_explore_suite());

@@ -16,6 +16,7 @@ Suite *jid_suite(void);
 Suite *jidprep_suite(void);
 Suite *table_suite(void);
 Suite *accounts_suite(void);
+Suite *accounts_journal_suite(void);
 Suite *elector_suite(void);
 Suite *elector_sim_suite(void);
 Suite *elector_explore_suite(void);
