@@ -292,10 +292,16 @@ int elector_replica_compact(struct elector_replica *r, struct elector *core, cha
 			    size_t why_size)
 {
 	why[0] = '\0';
-	uint64_t since = elector_snapshot(core)->index;
-	if (r->applied <= since ||
-	    (r->applied - since < r->snapshot_every &&
-	     elector_log_store_log_bytes(r->store) < ELECTOR_REPLICA_LOG_BYTES))
+	const struct elector_snapshot *last = elector_snapshot(core);
+	uint64_t since = last->index, log = elector_log_store_log_bytes(r->store);
+	/* A snapshot writes the whole state: with many accounts and small
+	 * entries, one every snapshot_every entries would cost far more than
+	 * the entries (100,000 accounts: 15 MB per 1,000 writes of 250 bytes,
+	 * on every node).  Waiting also for the log to hold a quarter of the
+	 * last snapshot's bytes keeps that cost within four times what the
+	 * log took, whatever the size of the state. */
+	bool due = r->applied - since >= r->snapshot_every && log >= last->len / 4;
+	if (r->applied <= since || (!due && log < ELECTOR_REPLICA_LOG_BYTES))
 		return 0;
 	struct elector_snapshot_meta meta = {.index = r->applied, .term = r->applied_term};
 	if (config_at(core, r->applied, &meta.config) == -1) {

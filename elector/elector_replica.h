@@ -22,7 +22,8 @@
  * the two files left.
  *
  * A snapshot is taken after applying, every `snapshot_every` entries
- * (cluster.snapshot_entries) or when the log file passes
+ * (cluster.snapshot_entries) once the log holds a quarter of the last
+ * snapshot's bytes, or when the log file passes
  * ELECTOR_REPLICA_LOG_BYTES: the
  * machine is encoded, written with the membership in effect at the
  * applied index, and the core told (elector_compact) so that it drops the

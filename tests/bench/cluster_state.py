@@ -9,7 +9,8 @@ a 3-node loopback cluster:
   many in flight at a time;
 * the time from `rxmppctl user add` returning on one node to a successful
   log-in of that user on another (median and p99 over --logins users);
-* the snapshot of --snapshot-accounts accounts: its size, and how long a
+* the snapshot of --snapshot-accounts accounts: its size, the committed
+  writes a second again with that many accounts held, and how long a
   fourth node that joins takes to hold all of them.
 
     /usr/bin/python3 tests/bench/cluster_state.py [--writes N] [--connections C]
@@ -208,8 +209,8 @@ def load_average():
     return os.getloadavg()[0]
 
 
-def write_rate(nodes, count, connections, window, keys):
-    commands = [user_add(f"w{i}", keys) for i in range(count)]
+def write_rate(nodes, count, connections, window, keys, prefix="w"):
+    commands = [user_add(f"{prefix}{i}", keys) for i in range(count)]
     load = load_average()
     elapsed, counts = propose_all(nodes, commands, connections, window)
     ok = counts["applied"] + counts["committed"] - counts["refused by the state machine"]
@@ -292,10 +293,13 @@ def fill(node, commands, tries=60):
     return tenths, refusals
 
 
-def snapshot_install(directory, certs, nodes, accounts, keys, snapshot_entries):
-    """Fills the cluster to `accounts` accounts (MERGE commands), then a
-    fourth node joins: the leader's snapshot size, and the seconds from
-    `cluster join` to the new node listing every account."""
+def snapshot_install(directory, certs, nodes, accounts, keys, snapshot_entries, writes,
+                     connections, window):
+    """Fills the cluster to `accounts` accounts (MERGE commands), measures
+    `writes` user adds again with them held (what a write costs must not
+    grow with the accounts), then a fourth node joins: the leader's
+    snapshot size, and the seconds from `cluster join` to the new node
+    listing every account."""
     have = user_count(nodes[0])
     names = [f"s{i}" for i in range(max(0, accounts - have))]
     commands = merges(names, keys)
@@ -303,6 +307,7 @@ def snapshot_install(directory, certs, nodes, accounts, keys, snapshot_entries):
     started = time.monotonic()
     tenths, refusals = fill(nodes[0], commands)
     elapsed = time.monotonic() - started
+    held = write_rate(nodes, writes, connections, window, keys, prefix="x") if writes else None
     total = user_count(nodes[0])
     leader = next(n for n in nodes if bench.cluster_status(n)["state"] == "LEADER")
     snapshot = os.path.join(leader.dir, "state", "snapshot")
@@ -327,11 +332,15 @@ def snapshot_install(directory, certs, nodes, accounts, keys, snapshot_entries):
     joined = time.monotonic() - started
     wait_until(lambda: user_count(joiner) >= total, timeout=300, interval=0.2,
                what="the joining node to hold every account")
+    journal = os.path.join(leader.dir, "state", "accounts.journal")
     return {"accounts": total, "fill commands": len(commands), "fill seconds": elapsed,
             "fill seconds per tenth": tenths, "fill answers refused or unknown": refusals,
             "fill load average before": load,
             "accounts file bytes": os.path.getsize(os.path.join(leader.dir, "state",
                                                                 "accounts")),
+            "accounts journal bytes": (os.path.getsize(journal) if os.path.exists(journal)
+                                       else 0),
+            "cluster writes with these accounts held": held,
             "snapshot bytes": os.path.getsize(snapshot),
             "log bytes on the leader": os.path.getsize(os.path.join(leader.dir, "state", "log")),
             "join returned s": joined,
@@ -358,7 +367,11 @@ def run(tmp, certs, writes=5000, connections=CONNECTIONS_MAX, window=6, logins=5
         if snapshot_accounts:
             results["snapshot install"] = snapshot_install(directory, certs, nodes,
                                                            snapshot_accounts, keys,
-                                                           snapshot_entries)
+                                                           snapshot_entries, writes,
+                                                           connections, window)
+            held = results["snapshot install"].pop("cluster writes with these accounts held")
+            if held:
+                results["cluster writes with the snapshot's accounts held"] = held
     finally:
         for node in nodes:
             node.stop()
