@@ -88,7 +88,7 @@ UNIT_RUNNER := $(BUILD)/tests/unit-tests
 # A fuzz target is tests/fuzz/fuzz_NAME.c with its seeds in
 # tests/fuzz/corpus/NAME/; adding one is adding its NAME here.
 FUZZ_TARGETS := stream config route relay elector ipc sasl accounts callbridges election jidprep \
-	machine wire4 logstore roster offline
+	machine wire4 logstore roster offline journal
 FUZZ_SECONDS ?= 60
 # Or stop each target after this many inputs (-1: no limit).
 FUZZ_RUNS ?= -1

@@ -368,7 +368,10 @@ int accounts_journal_apply(const char *accounts_path, const char seal[ACCOUNTS_S
 	rc = 0;
 	goto out;
 bad:
-	snprintf(why, why_size, "%s, byte %zu: %s; %s", path, off, what, JOURNAL_ADVICE);
+	/* A newer format carries its own advice: run that release. */
+	snprintf(why, why_size, "%s, byte %zu: %s%s%s", path, off, what,
+		 strstr(what, FILEIO_NEWER_ADVICE) != NULL ? "" : "; ",
+		 strstr(what, FILEIO_NEWER_ADVICE) != NULL ? "" : JOURNAL_ADVICE);
 out:
 	buf_wipe_free(p, size - from + 1);
 	return rc;
