@@ -940,7 +940,7 @@ static int check_sender(const struct elector *e, const struct elector_msg *m,
 bool elector_vouched(const struct elector *e, uint64_t id,
 		     const uint8_t fingerprint[ELECTOR_FINGERPRINT_SIZE])
 {
-	return id != ELECTOR_NONE && e->vouch.id == id && e->vouch.term >= e->p.term &&
+	return id != ELECTOR_NONE && e->vouch.id == id &&
 	       memcmp(e->vouch.fingerprint, fingerprint, ELECTOR_FINGERPRINT_SIZE) == 0 &&
 	       member(&e->p.config, id) == NULL;
 }
@@ -953,7 +953,12 @@ uint64_t elector_unverified_leader(const struct elector *e, uint64_t *term)
 
 /* A member's reply names the leader it follows (emit): the newest word on
  * a leader this node's membership does not list is kept, for
- * check_sender.  A word older than this node's term is of no use. */
+ * check_sender.  A word of a term behind this node's is kept too: this
+ * node then answers that leader's appends with its own term, which
+ * deposes it (step), as it would a member that leads in a stale term; a
+ * node whose term went up in an election it lost (pre-votes granted while
+ * no leader was heard) would otherwise never be heard by that leader
+ * again, nor hear it. */
 static void take_vouch(struct elector *e, const struct elector_msg *m)
 {
 	static const uint8_t zero[ELECTOR_FINGERPRINT_SIZE];
@@ -961,7 +966,7 @@ static void take_vouch(struct elector *e, const struct elector_msg *m)
 	     m->type != ELECTOR_MSG_APPEND_REPLY) ||
 	    m->vouch_id == ELECTOR_NONE || m->vouch_id == e->opt.id ||
 	    member(&e->p.config, m->from) == NULL || member(&e->p.config, m->vouch_id) != NULL ||
-	    m->vouch_term < e->p.term || m->vouch_term < e->vouch.term ||
+	    m->vouch_term < e->vouch.term ||
 	    memcmp(m->vouch_fingerprint, zero, ELECTOR_FINGERPRINT_SIZE) == 0)
 		return;
 	e->vouch.id = m->vouch_id;

@@ -85,8 +85,9 @@
  * APPEND_REPLY) names the leader it follows, that leader's term and the
  * fingerprint its membership binds it to; from a member's reply this node
  * keeps the newest such word, and takes appends and snapshots from that
- * node, on a link with that certificate, of that term or later, as long
- * as its own term has not moved past it on another's word.  The node that
+ * node, on a link with that certificate, of that term or later (one of a
+ * term behind this node's is answered with this node's term, which
+ * deposes a stale leader, as for a member).  The node that
  * refuses its leader campaigns at its election timeout, and the members'
  * refusals of its pre-votes carry the word (elector_unverified_leader
  * says whom it refuses meanwhile).  Only protocol 4 carries it.  A node

@@ -515,6 +515,27 @@ START_TEST(test_unknown_leader_only_on_a_members_word)
 			    !(r.msgs[i].flags & ELECTOR_MSG_REJECT) && r.msgs[i].prev_index == 1;
 	ck_assert(answered);
 	elector_advance(e);
+	/* Node 3's term moves past node 4's (here a member's refusal naming
+	 * term 3; in life an election it lost): node 4's appends of term 2 are
+	 * still heard, and answered with term 3, which deposes node 4 (else
+	 * neither would ever hear the other again). */
+	word = (struct elector_msg){.type = ELECTOR_MSG_PRE_VOTE_REPLY,
+				    .flags = ELECTOR_MSG_LOG,
+				    .from = 2,
+				    .to = 3,
+				    .term = 3};
+	ck_assert_int_eq(elector_step(e, &word, cert_of(2), &why), 0);
+	ck_assert_uint_eq(elector_term(e), 3);
+	ck_assert_int_eq(elector_step(e, &append, cert_of(4), &why), 0);
+	ck_assert_uint_eq(elector_term(e), 3);
+	ck_assert_uint_eq(elector_leader(e), ELECTOR_NONE);
+	elector_ready(e, &r);
+	answered = false;
+	for (size_t i = 0; i < r.msg_count; i++)
+		answered |= r.msgs[i].to == 4 && r.msgs[i].type == ELECTOR_MSG_APPEND_REPLY &&
+			    r.msgs[i].term == 3;
+	ck_assert(answered);
+	elector_advance(e);
 	elector_free(e);
 }
 END_TEST
