@@ -55,7 +55,8 @@ struct rsession {
 	 * that holds it), and whether the leader keeps it (here). */
 	char *sm_id;
 	bool sm_keeping;
-	uint64_t sm_keeper; /* here, while this node leads: the follower keeping it */
+	uint64_t sm_keeper;  /* here, while this node leads: the follower keeping it */
+	uint32_t sm_counted; /* here, while this node leads: the last count it was told */
 };
 
 /* router_table.c */
@@ -155,8 +156,14 @@ void router_sm_init(const struct config *cfg);
 /* SM_OPEN, SM_STANZA, SM_ACKED, SM_HANDLED, SM_RESUME from the listener;
  * false when malformed. */
 bool router_sm_listener_message(const struct ipc_msg *msg);
-/* A local session's stanzas handled, counted with one routed (SM_STANZA_IN). */
-void router_sm_handled(uint64_t session, uint32_t handled);
+/* A local session's stanzas handled, counted with one routed (SM_STANZA_IN)
+ * that went to the relay as `seq` (0: routed here). */
+void router_sm_handled(uint64_t session, uint32_t handled, uint64_t seq);
+/* Leader: the relay routes a stanza of this node's `session` as `seq`
+ * (begin, end); the counts that wait for the relay may go (release). */
+void router_sm_route_begin(uint64_t session);
+void router_sm_route_end(uint64_t seq);
+void router_sm_counts_release(void);
 /* Before a session of this node is removed: the keeper lets it go. */
 void router_sm_session_down(struct rref ref);
 /* A KEEP_ frame from `node` (on the link to the leader: from_leader); -1

@@ -178,8 +178,12 @@ static void route_out(const struct relay_out *o)
 		return;
 	}
 	router_relay_route_begin(cluster.relay, o);
+	if (o->node == RELAY_LOCAL)
+		router_sm_route_begin(o->session);
 	router_route_stanza((struct rref){o->node, o->session}, &r, true);
 	router_metrics_routed(r.kind);
+	if (o->node == RELAY_LOCAL)
+		router_sm_route_end(o->key.seq);
 	router_relay_route_end(cluster.relay);
 }
 
@@ -247,6 +251,8 @@ static void pump(void)
 	while (router_relay_next(cluster.relay, &o))
 		perform(&o);
 	cluster.pumping = false;
+	/* Confirmations may have made the leader's own counts safe to send. */
+	router_sm_counts_release();
 }
 
 uint64_t router_cluster_forward(uint64_t session, const void *data, size_t len)

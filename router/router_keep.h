@@ -24,7 +24,8 @@
  *   ACKED      the client acknowledged h of them;
  *   HANDLED    the client's stanzas up to h reached the leader (sent on
  *              the same link right after the stanza itself, so that the
- *              two arrive together or not at all), and the keeper answers
+ *              two arrive together or not at all; the leader's own, once
+ *              they are safe beyond it: router_counts.h), and the keeper answers
  *              with the count it now has: the holder never acknowledges to
  *              its client more than that (`<a h/>`), so an acknowledgement
  *              means the stanza is routed and counted on two nodes;

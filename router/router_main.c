@@ -46,7 +46,8 @@ int router_deliver_to(const struct rsession *target, const char *bytes, size_t l
 	return 0;
 }
 
-static void router_from_listener_stanza(uint64_t session, const void *data, size_t len)
+/* Returns the stanza's number in the relay, or 0 when it was routed here. */
+static uint64_t router_from_listener_stanza(uint64_t session, const void *data, size_t len)
 {
 	static struct proto_route_view r;
 	struct rref ref = {ROUTER_LOCAL, session};
@@ -54,7 +55,7 @@ static void router_from_listener_stanza(uint64_t session, const void *data, size
 		log_warnx("malformed routing header from session %llu; dropped",
 			  (unsigned long long)session);
 		router_confirm_stanza(0);
-		return;
+		return 0;
 	}
 	/* What only the leader can route goes there. */
 	router_cluster_catch_up();
@@ -66,6 +67,7 @@ static void router_from_listener_stanza(uint64_t session, const void *data, size
 		router_metrics_routed(r.kind);
 	}
 	router_confirm_stanza(kept);
+	return kept;
 }
 
 static bool router_from_listener(const struct ipc_msg *msg)
@@ -107,20 +109,21 @@ static bool router_from_listener(const struct ipc_msg *msg)
 		return true;
 	}
 	case PROTO_STANZA:
-		router_from_listener_stanza(msg->peer, msg->data, msg->len);
+		(void)router_from_listener_stanza(msg->peer, msg->data, msg->len);
 		return true;
 	case PROTO_SM_STANZA_IN: {
 		/* Its count goes to the keeper right after it, in the same turn:
-		 * the same record on the link to the leader. */
+		 * the same record on the link to the leader (on the leader, once
+		 * it is safe beyond this node: router_counts.h). */
 		struct proto_sm_count count;
 		if (msg->len < sizeof(count))
 			return false;
 		memcpy(&count, msg->data, sizeof(count));
 		if (count.kind != 0)
 			return false;
-		router_from_listener_stanza(msg->peer, (const char *)msg->data + sizeof(count),
-					    msg->len - sizeof(count));
-		router_sm_handled(msg->peer, count.value);
+		uint64_t seq = router_from_listener_stanza(
+		    msg->peer, (const char *)msg->data + sizeof(count), msg->len - sizeof(count));
+		router_sm_handled(msg->peer, count.value, seq);
 		return true;
 	}
 	case PROTO_SM_OPEN:

@@ -26,6 +26,9 @@
  *   - A leader's own sessions are kept by a follower (the first linked at
  *     protocol 4): the leader sends it the same KEEP_ frames, and a copy
  *     of each stanza it delivers to them (KEEP_FRESH) as it routes it.
+ *     Their handled counts go only once what they cover is safe beyond
+ *     the leader (router_counts.h: a third node confirmed it), so that a
+ *     count never reaches the keeper without its stanza.
  *     When a follower loses its leader, the leader's sessions it keeps
  *     wait, and it hands them to the next leader (KEEP_ADOPT, before it
  *     says SYNCED, so that the next leader holds what comes for them), or
@@ -49,6 +52,7 @@
 #include "common/log.h"
 #include "common/table.h"
 #include "router.h"
+#include "router_counts.h"
 #include "router_keep.h"
 
 /* A follower's resumptions waiting for the leader's answer, one per client
@@ -78,6 +82,12 @@ static struct {
 	uint64_t adopting_from;
 	/* A follower's questions to the leader: asker -> a copy of the asker. */
 	struct table *resumes;
+	/* The leader: its own sessions' counts that wait for the relay, and
+	 * the route of one of their stanzas under way: its keeper, and
+	 * whether it went to a node other than that one. */
+	struct counts *counts;
+	uint64_t route_keeper;
+	bool route_third;
 } sm;
 
 void router_sm_init(const struct config *cfg)
@@ -90,6 +100,8 @@ void router_sm_init(const struct config *cfg)
 		abort();
 	if (sm.resumes == NULL && (sm.resumes = table_new()) == NULL)
 		abort();
+	if (sm.counts == NULL)
+		sm.counts = router_counts_new();
 }
 
 static void sm_to_listener(uint16_t type, uint64_t peer, const void *a, size_t alen, const void *b,
@@ -160,6 +172,10 @@ void router_sm_leading(bool leading)
 	if (leading == sm.leading)
 		return;
 	sm.leading = leading;
+	/* Counts for keepers of a leadership that ended: its sessions open
+	 * afresh at the next keeper, with the listener's counts. */
+	router_counts_free(sm.counts);
+	sm.counts = router_counts_new();
 	/* What it kept is the next leader's to confirm or declare lost: its
 	 * holders must link to it (router_sm_tick).  Its own sessions get a
 	 * follower to keep them once one links (router_sm_follower_linked). */
@@ -239,6 +255,8 @@ void router_sm_node_lost(uint64_t node, int64_t now_ms)
 
 void router_sm_delivered(const struct rsession *target, const char *bytes, size_t len)
 {
+	if (sm.route_keeper != 0 && target->ref.node != sm.route_keeper)
+		sm.route_third = true;
 	if (sm.leading && target->sm_id != NULL)
 		router_keep_delivered(sm.keep, target->ref.node, target->jid, strlen(target->jid),
 				      router_cluster_route_key(), bytes, len);
@@ -389,11 +407,54 @@ void router_sm_up_link(bool up)
 		abort();
 }
 
-void router_sm_handled(uint64_t session, uint32_t handled)
+/* The leader: a count of its own session's to the keeper, never one that
+ * goes back (a count from before the keeper changed). */
+static void sm_counted(uint64_t session, uint32_t handled)
 {
 	struct rsession *s = router_session_by_ref((struct rref){ROUTER_LOCAL, session});
-	if (s != NULL && s->sm_keeping)
+	if (s == NULL || !s->sm_keeping || (uint32_t)(handled - s->sm_counted) >= UINT32_C(1) << 31)
+		return;
+	s->sm_counted = handled;
+	sm_report(s, RELAY_WIRE_KEEP_HANDLED, handled, NULL, 0);
+}
+
+void router_sm_counts_release(void)
+{
+	uint64_t session;
+	uint32_t handled;
+	while (sm.counts != NULL &&
+	       router_counts_next(sm.counts, router_cluster_oldest_kept(), &session, &handled))
+		sm_counted(session, handled);
+}
+
+void router_sm_route_begin(uint64_t session)
+{
+	const struct rsession *s = router_session_by_ref((struct rref){ROUTER_LOCAL, session});
+	sm.route_keeper = sm.leading && s != NULL && s->sm_keeping ? s->sm_keeper : 0;
+	sm.route_third = false;
+}
+
+void router_sm_route_end(uint64_t seq)
+{
+	/* Delivered here (the keeper hears of what a session here gets before
+	 * the count, on its link) or on the keeper's node, before the count
+	 * on the same link: the count need not wait for the confirmation. */
+	if (sm.route_keeper != 0 && !sm.route_third)
+		router_counts_safe(sm.counts, seq);
+	sm.route_keeper = 0;
+}
+
+void router_sm_handled(uint64_t session, uint32_t handled, uint64_t seq)
+{
+	struct rsession *s = router_session_by_ref((struct rref){ROUTER_LOCAL, session});
+	if (s == NULL || !s->sm_keeping)
+		return;
+	if (!sm.leading) {
 		sm_report(s, RELAY_WIRE_KEEP_HANDLED, handled, NULL, 0);
+		return;
+	}
+	router_counts_add(sm.counts, session, handled, seq);
+	router_sm_counts_release();
 }
 
 void router_sm_session_down(struct rref ref)
@@ -427,6 +488,7 @@ static bool sm_open(struct rsession *s, const struct ipc_msg *msg)
 					 .acked = open.acked,
 					 .sent = open.sent};
 	memcpy(w.id, open.id, sizeof(w.id));
+	s->sm_counted = open.handled;
 	/* A follower knows no JIDs of the leader's: the JID goes with it. */
 	router_cluster_keep_send(s->sm_keeper, RELAY_WIRE_KEEP_OPEN, &w, sizeof(w),
 				 sm.leading ? s->jid : NULL, sm.leading ? strlen(s->jid) : 0);
@@ -492,7 +554,7 @@ bool router_sm_listener_message(const struct ipc_msg *msg)
 		sm_report(s, RELAY_WIRE_KEEP_ACKED, c.value, NULL, 0);
 		return true;
 	case PROTO_SM_HANDLED:
-		sm_report(s, RELAY_WIRE_KEEP_HANDLED, c.value, NULL, 0);
+		router_sm_handled(msg->peer, c.value, 0);
 		return true;
 	default:
 		return false;
