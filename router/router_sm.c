@@ -88,6 +88,7 @@ static struct {
 	struct counts *counts;
 	uint64_t route_keeper;
 	bool route_third;
+	uint64_t own_keeper; /* the leader: the follower its sessions went to last */
 } sm;
 
 void router_sm_init(const struct config *cfg)
@@ -478,6 +479,11 @@ static bool sm_open(struct rsession *s, const struct ipc_msg *msg)
 	/* Kept by the leader; the leader's own by a follower. */
 	s->sm_keeper = sm.leading ? router_cluster_keeper_node() : 0;
 	s->sm_keeping = sm.leading ? s->sm_keeper != 0 : router_cluster_keeps();
+	if (sm.leading && s->sm_keeping && s->sm_keeper != sm.own_keeper) {
+		/* Once per keeper: which follower a death of this node needs. */
+		sm.own_keeper = s->sm_keeper;
+		log_info("client sessions of this node are kept by node %016" PRIx64, s->sm_keeper);
+	}
 	if (!s->sm_keeping) {
 		sm_tell(msg->peer, PROTO_SM_KEEPER, 0);
 		return true;
