@@ -25,9 +25,9 @@
  * the leader dies is sent again by the client and arrives twice.  Never
  * lost; twice only in that window of one round trip.
  *
- * Counts leave in the order they came, whatever their session, so that a
- * session's counts never go back; one waiting for a third node holds the
- * others back by that round trip.
+ * A session's counts leave in the order they came, so that they never go
+ * back: one waiting for a third node holds back that session's later
+ * ones by that round trip, and no other session's.
  */
 #ifndef RXMPP_ROUTER_COUNTS_H
 #define RXMPP_ROUTER_COUNTS_H
@@ -47,8 +47,9 @@ void router_counts_add(struct counts *c, uint64_t session, uint32_t count, uint6
  * and the keeper's node only: its count need not wait for confirmations.
  * It may come before router_counts_add for the same `seq`. */
 void router_counts_safe(struct counts *c, uint64_t seq);
-/* The next count that may go, oldest first: the relay keeps no stanza of
- * this node below `oldest` (router_relay_oldest).  False when none. */
+/* A count that may go now (a session's highest that may): the relay
+ * keeps no stanza of this node below `oldest` (router_relay_oldest).
+ * False when none. */
 bool router_counts_next(struct counts *c, uint64_t oldest, uint64_t *session, uint32_t *count);
 
 #endif
