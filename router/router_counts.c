@@ -122,6 +122,14 @@ void router_counts_add(struct counts *c, uint64_t session, uint32_t count, uint6
 		if (table_put(c->sessions, &session, sizeof(session), s, NULL) == -1)
 			abort();
 	}
+	/* Behind one that waits, counts of stanzas that need not wait are one
+	 * count: only the highest goes.  So a session's queue holds about
+	 * two entries per stanza the relay keeps, however fast it sends. */
+	if (seq == 0 && s->n > 0 && counts_at(s, s->n - 1)->seq == 0) {
+		counts_at(s, s->n - 1)->count = count;
+		counts_touch(c, s);
+		return;
+	}
 	if (s->n == s->cap) {
 		s->ring = counts_grow(s->ring, s->head, s->n, &s->cap, sizeof(*s->ring));
 		s->head = 0;
