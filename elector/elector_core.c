@@ -928,7 +928,7 @@ static int check_sender(const struct elector *e, const struct elector_msg *m,
 	if (e->p.config.count == 0 && claimed != NULL && same_fingerprint(claimed, fingerprint))
 		return 0;
 	if ((m->type == ELECTOR_MSG_APPEND || m->type == ELECTOR_MSG_SNAPSHOT) &&
-	    m->term >= e->vouch.term && elector_vouched(e, m->from, fingerprint))
+	    m->term == e->vouch.term && elector_vouched(e, m->from, fingerprint))
 		return 0;
 	*why = claimed != NULL && same_fingerprint(claimed, fingerprint)
 		   ? "a leader that is not in this node's membership, and no member vouched for "
@@ -1096,17 +1096,14 @@ int elector_step(struct elector *e, const struct elector_msg *m,
 			? member(&m->config, m->from)
 			: NULL;
 		if (claimed != NULL && same_fingerprint(claimed, fingerprint) &&
-		    m->term >= e->p.term && member(&e->p.config, m->from) == NULL) {
+		    m->term >= e->p.term && member(&e->p.config, m->from) == NULL &&
+		    !leader_recently_heard(e)) {
 			e->unverified = m->from;
 			e->unverified_term = m->term;
 		}
 		return -1;
 	}
 	take_vouch(e, m);
-	/* A leader taken on a member's word is its term's: its word holds
-	 * for that term too. */
-	if (elector_vouched(e, m->from, fingerprint) && m->term > e->vouch.term)
-		e->vouch.term = m->term;
 	step(e, m);
 	return 0;
 }

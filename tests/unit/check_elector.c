@@ -1039,6 +1039,105 @@ START_TEST(test_protocol3_reply_does_not_count_once_commands_exist)
 }
 END_TEST
 
+/* A member's word that node 4 leads term 2 holds for term 2 only: a
+ * removed member's certificate (still in the trust bundle), or a node that
+ * lost the next election, cannot lead node 3 in a later term on it, feed it
+ * entries of its own making or push its term up.  (Review 16, finding 1: a
+ * word once held for every later term.) */
+START_TEST(test_a_members_word_holds_for_its_term_only)
+{
+	struct elector_persistent disk = {.term = 1, .commit_index = 1};
+	disk.config = (struct elector_config){.index = 1, .term = 1, .count = 3};
+	for (uint32_t i = 0; i < 3; i++)
+		elector_testkit_member(i + 1, &disk.config.members[i]);
+	disk.committed = disk.config;
+	struct elector *e = scenario_node(3, &disk);
+	ck_assert_ptr_nonnull(e);
+	const char *why = NULL;
+	static struct elector_msg word;
+	word = (struct elector_msg){.type = ELECTOR_MSG_PRE_VOTE_REPLY,
+				    .flags = ELECTOR_MSG_LOG,
+				    .from = 1,
+				    .to = 3,
+				    .term = 2,
+				    .vouch_id = 4,
+				    .vouch_term = 2};
+	memcpy(word.vouch_fingerprint, cert_of(4), ELECTOR_FINGERPRINT_SIZE);
+	ck_assert_int_eq(elector_step(e, &word, cert_of(1), &why), 0);
+	ck_assert(elector_vouched(e, 4, cert_of(4)));
+	static const uint8_t forged_bytes[] = "forged";
+	static struct elector_entry forged;
+	forged = (struct elector_entry){.index = 2,
+					.term = 3,
+					.type = ELECTOR_ENTRY_DATA,
+					.len = sizeof(forged_bytes),
+					.data = forged_bytes};
+	static struct elector_msg append;
+	append = (struct elector_msg){.type = ELECTOR_MSG_APPEND,
+				      .flags = ELECTOR_MSG_LOG,
+				      .from = 4,
+				      .to = 3,
+				      .term = 3,
+				      .prev_index = 1,
+				      .prev_term = 1,
+				      .commit_index = 2,
+				      .entry_count = 1,
+				      .entries = &forged};
+	append.config = disk.config;
+	append.config.index = 2;
+	elector_testkit_member(4, &append.config.members[append.config.count++]);
+	uint64_t term = elector_term(e);
+	ck_assert_int_eq(elector_step(e, &append, cert_of(4), &why), -1);
+	ck_assert_uint_eq(elector_last_index(e), 1);
+	/* Nor can it push the node's term up. */
+	append.term = 1000;
+	append.entry_count = 0;
+	append.commit_index = 1;
+	ck_assert_int_eq(elector_step(e, &append, cert_of(4), &why), -1);
+	ck_assert_uint_eq(elector_term(e), term);
+	/* In the term vouched for, node 4 is followed. */
+	forged.term = 2;
+	append.term = 2;
+	append.entry_count = 1;
+	ck_assert_int_eq(elector_step(e, &append, cert_of(4), &why), 0);
+	ck_assert_uint_eq(elector_leader(e), 4);
+	ck_assert_uint_eq(elector_last_index(e), 2);
+	elector_free(e);
+}
+END_TEST
+
+/* Any certificate of the trust bundle can send a follower appends in the
+ * name of a node it does not list; a follower that hears its own leader is
+ * not stuck and must not say so (the shell would log "this node is stuck
+ * ... remove this node and join it again" about a healthy node).  (Review
+ * 16, finding 2.) */
+START_TEST(test_a_node_that_hears_its_leader_is_not_stuck)
+{
+	struct elector *nodes[3];
+	scenario_three(nodes);
+	int li = (int)elector_leader(nodes[0]) - 1;
+	struct elector *follower = nodes[(li + 1) % 3];
+	uint64_t follower_id = (uint64_t)((li + 1) % 3) + 1;
+	const char *why = NULL;
+	static struct elector_msg hb;
+	hb = (struct elector_msg){.type = ELECTOR_MSG_APPEND,
+				  .flags = ELECTOR_MSG_LOG,
+				  .from = IMPOSTOR,
+				  .to = follower_id,
+				  .term = elector_term(follower),
+				  .prev_index = elector_last_index(follower),
+				  .prev_term = elector_last_term(follower),
+				  .commit_index = elector_commit_index(follower)};
+	hb.config = *elector_config(follower);
+	elector_testkit_member(IMPOSTOR, &hb.config.members[hb.config.count++]);
+	ck_assert_int_eq(elector_step(follower, &hb, cert_of(IMPOSTOR), &why), -1);
+	uint64_t term = 0;
+	ck_assert_uint_eq(elector_unverified_leader(follower, &term), ELECTOR_NONE);
+	for (int i = 0; i < 3; i++)
+		elector_free(nodes[i]);
+}
+END_TEST
+
 Suite *elector_suite(void)
 {
 	Suite *s = suite_create("elector");
@@ -1053,6 +1152,8 @@ Suite *elector_suite(void)
 	tcase_add_test(tc, test_leader_cut_off_steps_down);
 	tcase_add_test(tc, test_impostor_changes_nothing);
 	tcase_add_test(tc, test_unknown_leader_only_on_a_members_word);
+	tcase_add_test(tc, test_a_members_word_holds_for_its_term_only);
+	tcase_add_test(tc, test_a_node_that_hears_its_leader_is_not_stuck);
 	tcase_add_test(tc, test_malformed_append_is_refused);
 	tcase_add_test(tc, test_a_follower_commits_only_what_it_was_shown_to_match);
 	tcase_add_test(tc, test_protocol3_reply_does_not_count_once_commands_exist);
