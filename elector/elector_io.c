@@ -1324,14 +1324,19 @@ static void refused_leader(uint64_t id, uint64_t term)
 	if (shell.stuck_on == id)
 		return;
 	shell.stuck_on = id;
-	log_warnx("refusing node %016" PRIx64 " as the leader of term %" PRIu64
-		  ": it is not in this node's membership (this node missed its addition) and no "
-		  "member this node knows has vouched for it yet; this node is stuck: it does not "
-		  "follow the cluster's state, and the cluster runs one member short (one more "
-		  "failure may cost it its quorum), until a member it knows answers it (it asks "
-		  "at its next election timeout). If this lasts, remove this node (rxmppctl "
-		  "cluster remove) and join it again",
-		  id, term);
+	/* Ids are the sender's own claim: a peer that names a new one each
+	 * time is not given a line each time. */
+	static struct log_limit refused;
+	log_warnx_limited(
+	    &refused,
+	    "refusing node %016" PRIx64 " as the leader of term %" PRIu64
+	    ": it is not in this node's membership (this node missed its addition) and no "
+	    "member this node knows has vouched for it yet; this node is stuck: it does not "
+	    "follow the cluster's state, and the cluster runs one member short (one more "
+	    "failure may cost it its quorum), until a member it knows answers it (it asks "
+	    "at its next election timeout). If this lasts, remove this node (rxmppctl "
+	    "cluster remove) and join it again",
+	    id, term);
 }
 
 /* A message of the core from a member; a snapshot only with all its
