@@ -32,8 +32,17 @@ struct userdata_user {
 
 struct elector_userdata {
 	struct table *users; /* name -> struct userdata_user */
-	uint64_t bytes;	     /* every user's keys and values */
+	uint64_t bytes;	     /* what the snapshot holds of them (see below) */
 };
+
+/* ELECTOR_USERDATA_TOTAL_MAX bounds what the machine's snapshot writes of
+ * the users' data (elector_machine.h), not keys and values alone, which
+ * would let tiny items take three times what is counted: per user its
+ * name (str16) and a count of collections, and up to 13 bytes for each
+ * collection (number, version, item count) -- counted for all five --;
+ * per item two 16-bit lengths besides its key and value. */
+#define USERDATA_USER_STORED(name_len) (3u + (name_len) + ELECTOR_USERDATA_COLLECTIONS * 13u)
+#define USERDATA_ITEM_STORED	       4u
 
 static const char *const collection_names[ELECTOR_USERDATA_COLLECTION_END] = {
     [ELECTOR_USERDATA_ROSTER] = "roster", [ELECTOR_USERDATA_OFFLINE] = "offline",
@@ -131,6 +140,7 @@ static struct userdata_user *user_make(struct elector_userdata *u, const char *n
 		free(user);
 		return NULL;
 	}
+	u->bytes += USERDATA_USER_STORED(strlen(name));
 	return user;
 }
 
@@ -142,6 +152,7 @@ static void user_drop_if_empty(struct elector_userdata *u, struct userdata_user 
 		if (user->c[k].version != 0 || user->c[k].count != 0)
 			return;
 	}
+	u->bytes -= USERDATA_USER_STORED(strlen(user->name));
 	table_remove(u->users, user->name, strlen(user->name));
 	user_free(user, NULL);
 }
@@ -215,13 +226,14 @@ static bool bad_collection(uint32_t collection, char *why, size_t why_size)
 }
 
 /* Whether an item of `add` bytes replacing one of `remove` bytes (0 and
- * 0: none) stays within the limit; why not in `why`. */
+ * 0: none) stays within the limit, `stored` more bytes of records for the
+ * snapshot besides (a new item's, a new user's); why not in `why`. */
 static bool within(const struct elector_userdata *u, const struct elector_userdata_collection *c,
 		   uint32_t collection, const struct elector_userdata_limit *limit, bool new_item,
-		   uint64_t add, uint64_t remove, char *why, size_t why_size)
+		   uint64_t add, uint64_t remove, uint64_t stored, char *why, size_t why_size)
 {
 	const char *name = elector_userdata_collection_name(collection);
-	if (u->bytes - remove + add > ELECTOR_USERDATA_TOTAL_MAX) {
+	if (u->bytes - remove + add + stored > ELECTOR_USERDATA_TOTAL_MAX) {
 		snprintf(why, why_size,
 			 "the cluster's user data is full (%" PRIu64 " of %u bytes held)", u->bytes,
 			 ELECTOR_USERDATA_TOTAL_MAX);
@@ -288,8 +300,10 @@ static int insert(struct elector_userdata *u, const char *user, uint32_t collect
 			 elector_userdata_collection_name(collection));
 		return ELECTOR_USERDATA_SAME;
 	}
+	uint64_t stored =
+	    (old ? 0 : USERDATA_ITEM_STORED) + (owner ? 0 : USERDATA_USER_STORED(strlen(user)));
 	if (!within(u, c, collection, limit, old == NULL, key_len + value_len,
-		    old ? old->key_len + old->value_len : 0, why, why_size))
+		    old ? old->key_len + old->value_len : 0, stored, why, why_size))
 		return ELECTOR_USERDATA_REFUSED;
 	snprintf(why, why_size, "%s item %s", elector_userdata_collection_name(collection),
 		 old ? "replaced" : "added");
@@ -308,7 +322,7 @@ static int insert(struct elector_userdata *u, const char *user, uint32_t collect
 		return -1;
 	}
 	u->bytes -= old_bytes;
-	u->bytes += key_len + value_len;
+	u->bytes += key_len + value_len + (old ? 0 : USERDATA_ITEM_STORED);
 	collection_place(c, at, old != NULL, it, index);
 	return ELECTOR_USERDATA_CHANGED;
 }
@@ -352,7 +366,7 @@ int elector_userdata_del(struct elector_userdata *u, const char *user, uint32_t 
 	if (!apply)
 		return ELECTOR_USERDATA_CHANGED;
 	c->bytes -= c->items[at]->key_len + c->items[at]->value_len;
-	u->bytes -= c->items[at]->key_len + c->items[at]->value_len;
+	u->bytes -= c->items[at]->key_len + c->items[at]->value_len + USERDATA_ITEM_STORED;
 	free(c->items[at]);
 	memmove(&c->items[at], &c->items[at + 1], (c->count - at - 1) * sizeof(*c->items));
 	c->count--;
@@ -381,13 +395,18 @@ int elector_userdata_take(struct elector_userdata *u, const char *user, uint32_t
 		return ELECTOR_USERDATA_CHANGED;
 	for (size_t i = 0; i < end; i++) {
 		c->bytes -= c->items[i]->key_len + c->items[i]->value_len;
-		u->bytes -= c->items[i]->key_len + c->items[i]->value_len;
+		u->bytes -= c->items[i]->key_len + c->items[i]->value_len + USERDATA_ITEM_STORED;
 		free(c->items[i]);
 	}
 	memmove(&c->items[0], &c->items[end], (c->count - end) * sizeof(*c->items));
 	c->count -= (uint32_t)end;
 	c->version = index;
 	return ELECTOR_USERDATA_CHANGED;
+}
+
+uint64_t elector_userdata_stored(const struct elector_userdata *u)
+{
+	return u->bytes;
 }
 
 size_t elector_userdata_clear(struct elector_userdata *u, const char *user, bool apply)
@@ -399,10 +418,10 @@ size_t elector_userdata_clear(struct elector_userdata *u, const char *user, bool
 	uint64_t bytes = 0;
 	for (int k = 0; k < ELECTOR_USERDATA_COLLECTIONS; k++) {
 		items += owner->c[k].count;
-		bytes += owner->c[k].bytes;
+		bytes += owner->c[k].bytes + owner->c[k].count * USERDATA_ITEM_STORED;
 	}
 	if (apply) {
-		u->bytes -= bytes;
+		u->bytes -= bytes + USERDATA_USER_STORED(strlen(owner->name));
 		table_remove(u->users, owner->name, strlen(owner->name));
 		user_free(owner, NULL);
 	}
@@ -505,7 +524,7 @@ int elector_userdata_restore_item(struct elector_userdata *u, const char *user, 
 	}
 	if (c->count >= ELECTOR_USERDATA_COUNT_MAX ||
 	    c->bytes + key_len + value_len > ELECTOR_USERDATA_BYTES_MAX ||
-	    u->bytes + key_len + value_len > ELECTOR_USERDATA_TOTAL_MAX) {
+	    u->bytes + key_len + value_len + USERDATA_ITEM_STORED > ELECTOR_USERDATA_TOTAL_MAX) {
 		*why = "collection size";
 		return -1;
 	}
@@ -516,6 +535,6 @@ int elector_userdata_restore_item(struct elector_userdata *u, const char *user, 
 	}
 	uint64_t version = c->version;
 	collection_place(c, c->count, false, it, version);
-	u->bytes += key_len + value_len;
+	u->bytes += key_len + value_len + USERDATA_ITEM_STORED;
 	return 0;
 }

@@ -47,11 +47,12 @@ enum elector_userdata_collection_id {
  * one user from filling every node's memory and the snapshot. */
 #define ELECTOR_USERDATA_COUNT_MAX 10000u
 #define ELECTOR_USERDATA_BYTES_MAX (8u * 1024u * 1024u)
-/* All users' keys and values together: what keeps the machine's snapshot
- * within ELECTOR_MACHINE_SNAPSHOT_MAX (256 MiB) beside a million accounts
- * of ordinary names (about 170 bytes each), so that the log can always be
- * compacted, and every node's memory bounded.  Past it, every change that
- * adds bytes is refused, naming it. */
+/* All users' data together, as the snapshot holds it (keys, values and
+ * the records around them: elector_userdata_stored): what keeps the
+ * machine's snapshot within ELECTOR_MACHINE_SNAPSHOT_MAX (256 MiB) beside
+ * a million accounts of ordinary names (about 170 bytes each), so that the
+ * log can always be compacted, and every node's memory bounded.  Past it,
+ * every change that adds bytes is refused, naming it. */
 #define ELECTOR_USERDATA_TOTAL_MAX (64u * 1024u * 1024u)
 
 /* A collection's quota: items and bytes (keys and values).  The command
@@ -109,6 +110,9 @@ int elector_userdata_take(struct elector_userdata *u, const char *user, uint32_t
 			  uint32_t *taken, char *why, size_t why_size);
 /* Forgets everything of `user`; how many items it held (0: nothing). */
 size_t elector_userdata_clear(struct elector_userdata *u, const char *user, bool apply);
+/* The bytes counted against ELECTOR_USERDATA_TOTAL_MAX: at least what the
+ * snapshot writes of the users' data. */
+uint64_t elector_userdata_stored(const struct elector_userdata *u);
 
 /* Reads: one user's collection, NULL when it holds no data (it reads as
  * empty, version 0).  Valid until the next change. */
