@@ -37,6 +37,19 @@ BRIDGES = 2
 # all at once by default: the crowd a failed node leaves (issue 16).
 STORM = 10000
 RELOGIN_CONCURRENCY = None  # None: all of them at once
+# Clients with stream management (XEP-0198) on a follower that is killed:
+# they resume their sessions on the survivors (issue 17; 10,000 by hand
+# with --sm-clients).  Each exchanges one numbered message a second each
+# way with a peer on a survivor.
+SM_CLIENTS = 1000
+SM_INTERVAL_MS = 1000
+# One peer per client up to this many (beyond, a peer talks with several):
+# the generator holds clients and peers in one process, whose descriptors
+# are limited (20,000 here).
+SM_PEERS_MAX = 5000
+# With stream management, a client asks for an ack after every SM_ACK
+# stanzas it sends and gives one after every SM_ACK it receives.
+SM_ACK = 10
 # Every storm client of the failover scenario is a resource of one of
 # ACCOUNTS accounts: far more than the default 64 resources per user.  The
 # generator opens thousands of connections from loopback as fast as it
@@ -60,6 +73,21 @@ SINGLE = [
 CLUSTER = [
     ("cluster-chat 20 pairs", "cluster-chat",
      ["--pairs", "20", "--seconds", "10", "--window", "16"]),
+]
+# What stream management costs, beside the same without it (issue 17):
+# memory per session on the node and on its keeper (the leader, for the
+# sessions of a follower), CPU per message (and per ack) across the cluster.
+SM_COSTS = [
+    ("sm-costs idle 1000 off", "idle", ["--sessions", "1000", "--concurrency", "50"]),
+    ("sm-costs idle 1000 on", "idle",
+     ["--sessions", "1000", "--concurrency", "50", "--sm", "--sm-ack", str(SM_ACK)]),
+    ("sm-costs chat 20 pairs off", "cluster-chat",
+     ["--pairs", "20", "--seconds", "10", "--window", "16"]),
+    ("sm-costs chat 20 pairs on", "cluster-chat",
+     ["--pairs", "20", "--seconds", "10", "--window", "16", "--sm", "--sm-ack", str(SM_ACK)]),
+    # Every stanza acknowledged on its own, both ways: the most acks.
+    ("sm-costs chat 20 pairs on, ack 1", "cluster-chat",
+     ["--pairs", "20", "--seconds", "10", "--window", "16", "--sm", "--sm-ack", "1"]),
 ]
 
 
@@ -121,8 +149,11 @@ def load_command(scenario, args, ports, component_port, ca, root):
 def load(node, scenario, args, ports, root):
     command = load_command(scenario, args, ports, node.component_port, node.certs["ca"], root)
     result = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    # What the generator saw go wrong (a client cut off, one that gave up).
+    sys.stderr.write(result.stderr[-4000:])
     if result.returncode != 0:
-        raise RuntimeError(f"rxmpp-load {scenario} failed: {result.stderr.strip()}")
+        raise RuntimeError(f"rxmpp-load {scenario} failed (exit status "
+                           f"{result.returncode}): {result.stderr.strip()}")
     return json.loads(result.stdout)
 
 
@@ -143,29 +174,38 @@ def single_node_runs(tmp, certs, only=None):
     return results
 
 
-def cluster_runs(tmp, certs, storm=STORM, relogin_concurrency=RELOGIN_CONCURRENCY,
-                 failover_only=False, resume=True):
-    directory = os.path.join(tmp, "cluster")
+def form_cluster(directory, nodes, certs):
+    """Three nodes in `directory`, appended to `nodes` (the caller stops
+    them); returns the two followers."""
     shutil.rmtree(directory, ignore_errors=True)
     os.makedirs(directory)
     # The nodes share a ticket key, as a cluster should (rxmpp.yaml(5)).
     ticket_key = write_ticket_key(directory)
+    for i in range(3):
+        os.makedirs(os.path.join(directory, str(i)))
+        nodes.append(start_node(
+            os.path.join(directory, str(i)), certs, cluster_port=free_port(span=2),
+            ticket_key=ticket_key,
+            accounts_from=os.path.join(nodes[0].dir, "state", "accounts") if nodes else None))
+    first = nodes[0]
+    first.ctl("cluster", "initialize")
+    address = f"127.0.0.1:{first.cluster_port}"
+    for node in nodes[1:]:
+        node.ctl("cluster", "join", address)
+    wait_until(lambda: all(len(cluster_status(n)["members"]) == 3 for n in nodes),
+               timeout=30, what="the cluster to form")
+    return [n for n in nodes if cluster_status(n)["state"] != "LEADER"]
+
+
+def node_pids(node):
+    return [node.proc.pid] + [p["pid"] for p in node.status()["processes"] if p["pid"]]
+
+
+def cluster_runs(tmp, certs, storm=STORM, relogin_concurrency=RELOGIN_CONCURRENCY,
+                 failover_only=False, resume=True):
     nodes = []
     try:
-        for i in range(3):
-            os.makedirs(os.path.join(directory, str(i)))
-            nodes.append(start_node(
-                os.path.join(directory, str(i)), certs, cluster_port=free_port(span=2),
-                ticket_key=ticket_key,
-                accounts_from=os.path.join(nodes[0].dir, "state", "accounts") if nodes else None))
-        first = nodes[0]
-        first.ctl("cluster", "initialize")
-        address = f"127.0.0.1:{first.cluster_port}"
-        for node in nodes[1:]:
-            node.ctl("cluster", "join", address)
-        wait_until(lambda: all(len(cluster_status(n)["members"]) == 3 for n in nodes),
-                   timeout=30, what="the cluster to form")
-        followers = [n for n in nodes if cluster_status(n)["state"] != "LEADER"]
+        followers = form_cluster(os.path.join(tmp, "cluster"), nodes, certs)
         results = {}
         for name, scenario, args in ([] if failover_only else CLUSTER):
             # Sender on one follower, receiver on the other: every message
@@ -177,7 +217,7 @@ def cluster_runs(tmp, certs, storm=STORM, relogin_concurrency=RELOGIN_CONCURRENC
         # the followers and to a bridge, STORM clients on the leader, then
         # kill -9 of every process of the leader.
         leader = next(n for n in nodes if n not in followers)
-        pids = [leader.proc.pid] + [p["pid"] for p in leader.status()["processes"] if p["pid"]]
+        pids = node_pids(leader)
         results["failover"] = load(
             followers[0], "failover",
             ["--pairs", "10", "--rate", "20", "--seconds", "10", "--kill-after", "3",
@@ -190,6 +230,54 @@ def cluster_runs(tmp, certs, storm=STORM, relogin_concurrency=RELOGIN_CONCURRENC
     finally:
         for node in nodes:
             node.stop()
+
+
+def sm_runs(tmp, certs, sm_clients=SM_CLIENTS, sm_interval=SM_INTERVAL_MS,
+            relogin_concurrency=RELOGIN_CONCURRENCY, failover_only=False):
+    """Stream management in 3-node clusters of their own (a follower does
+    not survive the failover): what it costs (SM_COSTS), then the failover
+    of `sm_clients` clients with stream management on a follower killed
+    with SIGKILL, resuming on the survivors."""
+    results = {}
+    for name, scenario, args in ([] if failover_only else SM_COSTS):
+        nodes = []
+        try:
+            # A fresh cluster each: memory a run freed would be reused by
+            # the next and hide its cost.
+            followers = form_cluster(os.path.join(tmp, "cluster-sm"), nodes, certs)
+            leader = next(n for n in nodes if n not in followers)
+            if scenario == "idle":
+                # The sessions on a follower, measured there; their keeper
+                # is the leader, measured apart.
+                results[name] = load(followers[0], scenario,
+                                     args + ["--keeper-root", str(leader.proc.pid)],
+                                     [followers[0].client_port], followers[0].proc.pid)
+            else:
+                results[name] = load(followers[0], scenario, args,
+                                     [followers[0].client_port, followers[1].client_port],
+                                     os.getpid())
+        finally:
+            for node in nodes:
+                node.stop()
+    nodes = []
+    try:
+        killed, other = form_cluster(os.path.join(tmp, "cluster-sm"), nodes, certs)
+        leader = next(n for n in nodes if n not in (killed, other))
+        # The survivors: the leader (the keeper) and the other follower,
+        # which also holds the bridge.
+        results[f"failover SM {sm_clients}"] = load(
+            other, "failover",
+            ["--pairs", "10", "--rate", "20", "--seconds", "10", "--kill-after", "3",
+             "--sessions", "0", "--concurrency", "100",
+             "--relogin-concurrency", str(relogin_concurrency or sm_clients),
+             "--sm-clients", str(sm_clients), "--sm-interval", str(sm_interval),
+             "--sm-peers", str(min(sm_clients, SM_PEERS_MAX)),
+             "--sm-ack", str(SM_ACK), "--kill-pids", ",".join(str(p) for p in node_pids(killed))],
+            [killed.client_port, leader.client_port, other.client_port], os.getpid())
+    finally:
+        for node in nodes:
+            node.stop()
+    return results
 
 
 def cluster_status(node):
@@ -236,6 +324,16 @@ def main():
                         "committed writes/s, user add to log-in elsewhere, snapshot install)")
     parser.add_argument("--failover-only", action="store_true",
                         help="of the cluster scenarios, only the failover (implies --no-single)")
+    parser.add_argument("--sm-clients", type=int, default=SM_CLIENTS,
+                        help="failover SM: clients with stream management on the follower "
+                        "killed, resuming on the survivors")
+    parser.add_argument("--sm-interval", type=int, default=SM_INTERVAL_MS,
+                        help="failover SM: ms between two messages of a flow (each way)")
+    parser.add_argument("--sm-only", action="store_true",
+                        help="only the stream management scenarios: its costs in a cluster "
+                        "and the failover of its clients (implies --no-single)")
+    parser.add_argument("--no-sm", action="store_true",
+                        help="skip the stream management scenarios")
     parser.add_argument("--no-resume", action="store_true",
                         help="failover: the storm's clients keep no TLS session, so none "
                         "resumes on a survivor (by default they offer the leader's tickets)")
@@ -248,13 +346,16 @@ def main():
         certs = make_server_certs(os.path.join(tmp, "certs"))
         for run in range(args.runs):
             print(f"run {run + 1} of {args.runs}", flush=True)
-            single = not args.no_single and not args.failover_only
+            single = not args.no_single and not args.failover_only and not args.sm_only
             figures = single_node_runs(tmp, certs, args.only) if single else {}
-            if not args.no_cluster and not args.only:
+            cluster = not args.no_cluster and not args.only
+            if cluster and not args.sm_only:
                 figures.update(cluster_runs(tmp, certs, args.storm, args.relogin_concurrency,
                                             args.failover_only, not args.no_resume))
-            if not args.no_cluster and not args.only and not args.failover_only \
-                    and not args.no_state:
+            if cluster and not args.no_sm:
+                figures.update(sm_runs(tmp, certs, args.sm_clients, args.sm_interval,
+                                       args.relogin_concurrency, args.failover_only))
+            if cluster and not args.failover_only and not args.sm_only and not args.no_state:
                 # Only the numbers: the table takes their medians.
                 for name, values in cluster_state.run(tmp, certs).items():
                     figures[name] = {k: v for k, v in values.items()

@@ -6,6 +6,7 @@
  *   load_net.c        the loop, connections, TLS, buffered writes, reads
  *   load_xmpp.c       the XMPP side of a session: STARTTLS, SASL (SCRAM-SHA-1
  *                     or PLAIN), bind; XEP-0114 components; stanzas out
+ *   load_sm.c         XEP-0198 stream management on the client side (--sm)
  *   load_scenarios.c  idle, setup, chat, cluster-chat, bridges, failover
  *   load_main.c       options, server figures from /proc, the report
  *
@@ -53,6 +54,17 @@ struct load_options {
 	size_t kill_count;
 	unsigned kill_after; /* failover: seconds of traffic before the kill */
 	bool resume;	     /* offer the TLS session of a client's last connection */
+	/* --sm: clients enable stream management, ask for an ack after every
+	 * sm_ack stanzas sent and give one after every sm_ack received. */
+	bool sm;
+	unsigned sm_ack;
+	/* failover: clients with stream management on the node killed
+	 * (ports[0]), each with a peer on a survivor; one message every
+	 * sm_interval_ms each way. */
+	unsigned sm_clients;
+	unsigned sm_peers; /* 0: one per client */
+	unsigned sm_interval_ms;
+	int keeper_root; /* idle: a second node measured apart (the keeper) */
 	bool json;
 };
 
@@ -69,6 +81,7 @@ enum session_state {
 };
 
 struct session;
+struct load_sm;
 
 /* What a scenario hears of its sessions. */
 struct session_events {
@@ -103,6 +116,7 @@ struct session {
 	char from[256];
 	char id[64];
 	char type[16];
+	char h[16]; /* XEP-0198 <a/>, <resumed/> */
 	char text[1024];
 	size_t text_len;
 	bool in_body;
@@ -114,6 +128,9 @@ struct session {
 	/* --resume: the TLS session (ticket) its last connection was given,
 	 * kept across xmpp_session_init and offered on the next. */
 	SSL_SESSION *resume;
+	/* --sm: its stream management state, kept across connections as
+	 * `resume` is (and then its bound JID too). */
+	struct load_sm *sm;
 };
 
 /* load_net.c */
@@ -149,12 +166,38 @@ void xmpp_tls_ready(struct session *s);
 void xmpp_received(struct session *s, const char *data, size_t len);
 void xmpp_free(struct session *s);
 
+/* load_sm.c */
+enum load_sm_step {
+	LOAD_SM_NONE,	 /* not a stream management element */
+	LOAD_SM_HANDLED, /* taken care of */
+	LOAD_SM_READY,	 /* enabled or resumed: the session is ready */
+	LOAD_SM_REBIND,	 /* resumption failed: bind afresh */
+};
+/* Resumptions, failed resumptions, stanzas sent again after one. */
+extern unsigned load_sm_resumes, load_sm_failures;
+extern uint64_t load_sm_sent_again;
+void load_sm_attach(struct session *s, unsigned ack_every);
+/* A new connection begins: it will resume if the session was enabled. */
+void load_sm_reconnecting(struct session *s);
+bool load_sm_resuming(const struct session *s);
+void load_sm_resume(struct session *s);
+/* Bound afresh: <enable/>; the stanzas from now on are numbered. */
+void load_sm_bound(struct session *s);
+/* Sends a stanza (numbered and kept until acknowledged, with --sm). */
+void load_sm_stanzaf(struct session *s, const char *format, ...)
+    __attribute__((format(printf, 2, 3)));
+/* A stanza arrived and was handled. */
+void load_sm_received(struct session *s);
+/* A top-level element `name` arrived (its h attribute in s->h). */
+enum load_sm_step load_sm_element(struct session *s, const char *name);
+unsigned load_sm_unacked(const struct session *s);
+
 /* load_scenarios.c: each returns 0 and fills the report, or -1. */
 struct load_report;
 int scenario_run(const struct load_options *o, struct load_report *report);
 
 /* load_main.c */
-#define REPORT_FIGURES_MAX 32
+#define REPORT_FIGURES_MAX 64
 struct load_report {
 	const char *names[REPORT_FIGURES_MAX];
 	double values[REPORT_FIGURES_MAX];

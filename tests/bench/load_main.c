@@ -7,6 +7,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,18 @@ static const char usage[] =
     "                         killed leader offer the leader's tickets to the survivors;\n"
     "                         idle, setup: a first round fetches the tickets, the\n"
     "                         figures are the second's)\n"
+    "  --sm                   idle, setup, chat: clients enable stream management\n"
+    "                         (XEP-0198) and acknowledge as --sm-ack says\n"
+    "  --sm-ack K             with stream management: <r/> after every K stanzas\n"
+    "                         sent, <a/> after every K received (default 10)\n"
+    "  --keeper-root PID      idle: also the memory of this node (the keeper of\n"
+    "                         the sessions of another, --sm)\n"
+    "  --sm-clients N         failover: N clients with stream management on the\n"
+    "                         node killed (--port KILLED,SURVIVOR1,SURVIVOR2), each\n"
+    "                         with a peer on a survivor; they resume on the survivors\n"
+    "  --sm-interval MS       failover: one message every MS each way (default 1000)\n"
+    "  --sm-peers P           failover: P peers, each talking with every P-th client\n"
+    "                         (default: one per client)\n"
     "  --json                 JSON instead of a table\n";
 
 void report_add(struct load_report *r, const char *name, double value, const char *unit)
@@ -246,6 +259,8 @@ int main(int argc, char **argv)
 	    .accounts = 1,
 	    .rate = 20,
 	    .kill_after = 3,
+	    .sm_ack = 10,
+	    .sm_interval_ms = 1000,
 	};
 	static const struct option long_options[] = {
 	    {"host", 1, 0, 'h'},
@@ -275,6 +290,12 @@ int main(int argc, char **argv)
 	    {"relogin-concurrency", 1, 0, 'L'},
 	    {"resume", 0, 0, 'U'},
 	    {"both-ways", 0, 0, 'X'},
+	    {"sm", 0, 0, 'S'},
+	    {"sm-ack", 1, 0, 'Q'},
+	    {"keeper-root", 1, 0, 'E'},
+	    {"sm-clients", 1, 0, 'Z'},
+	    {"sm-interval", 1, 0, 'I'},
+	    {"sm-peers", 1, 0, 'G'},
 	    {0, 0, 0, 0},
 	};
 	int c;
@@ -351,6 +372,24 @@ int main(int argc, char **argv)
 		case 'X':
 			o.both_ways = true;
 			break;
+		case 'S':
+			o.sm = true;
+			break;
+		case 'Q':
+			o.sm_ack = number(optarg, "--sm-ack");
+			break;
+		case 'E':
+			o.keeper_root = (int)number(optarg, "--keeper-root");
+			break;
+		case 'Z':
+			o.sm_clients = number(optarg, "--sm-clients");
+			break;
+		case 'G':
+			o.sm_peers = number(optarg, "--sm-peers");
+			break;
+		case 'I':
+			o.sm_interval_ms = number(optarg, "--sm-interval");
+			break;
 		case 'T':
 			o.rate = number(optarg, "--rate");
 			break;
@@ -383,6 +422,10 @@ int main(int argc, char **argv)
 		limit.rlim_cur = limit.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &limit);
 	}
+	/* A client writing to a connection its node's death just cut gets
+	 * EPIPE and sees the close on its next read, as a client would; the
+	 * signal would end the generator. */
+	signal(SIGPIPE, SIG_IGN);
 	if (load_loop_init(&o) == -1)
 		return 1;
 	struct load_report report = {0};

@@ -184,6 +184,10 @@ static bool flush(struct session *s)
 	while (s->out_len > 0) {
 		ssize_t n;
 		if (s->ssl != NULL) {
+			/* OpenSSL's error queue is one per thread: what another
+			 * connection left in it (one cut when its node died) would
+			 * make SSL_get_error call this one failed too. */
+			ERR_clear_error();
 			int w = SSL_write(s->ssl, s->out, (int)s->out_len);
 			if (w <= 0) {
 				int e = SSL_get_error(s->ssl, w);
@@ -211,6 +215,7 @@ static bool flush(struct session *s)
 
 static void handshake(struct session *s)
 {
+	ERR_clear_error(); /* another connection's errors are not this one's */
 	int rc = SSL_do_handshake(s->ssl);
 	if (rc == 1) {
 		load_resumed += SSL_session_reused(s->ssl) == 1;
@@ -238,6 +243,7 @@ static void readable(struct session *s)
 	for (int i = 0; i < 16 && s->state != SESSION_CLOSED; i++) {
 		ssize_t n;
 		if (s->ssl != NULL) {
+			ERR_clear_error(); /* as in flush */
 			int r = SSL_read(s->ssl, buf, sizeof(buf));
 			if (r <= 0) {
 				int e = SSL_get_error(s->ssl, r);

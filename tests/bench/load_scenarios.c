@@ -9,7 +9,8 @@
  *   bridges       users and B components exchanging messages and iq
  *   failover      steady traffic across followers and a bridge while the
  *                 leader's processes are killed; its clients log in again
- *                 on the survivors
+ *                 on the survivors; with --sm-clients, clients with stream
+ *                 management on a follower killed resume on the survivors
  *
  * A message body is "SEQ SENT_NS": the receiver counts gaps and repeats
  * by sequence and latency from the time it was sent (one clock: one host).
@@ -157,6 +158,7 @@ struct flow {
 	int64_t last_ns, longest_gap_ns, longest_gap_from_ns;
 	int64_t longest_storm_gap_ns; /* failover: begun STORM_GAP_AFTER_MS past the kill */
 	bool iq;		      /* alternate messages and iq (to a component) */
+	bool sm; /* failover: to or from a client that resumes; no gaps, no latency */
 };
 
 /* Messages the server sent back as errors (no route, or no leader within
@@ -175,15 +177,20 @@ static void flow_send(struct flow *f)
 	int64_t now = load_now_ns();
 	uint64_t seq = f->sent++;
 	if (f->iq && seq % 2 == 1)
-		load_sendf(f->from,
-			   "<iq type='get' to='%s' id='q%" PRIu64 "_%" PRId64 "'><query "
-			   "xmlns='jabber:iq:version'/></iq>",
-			   f->to->jid, seq, now);
+		load_sm_stanzaf(f->from,
+				"<iq type='get' to='%s' id='q%" PRIu64 "_%" PRId64 "'><query "
+				"xmlns='jabber:iq:version'/></iq>",
+				f->to->jid, seq, now);
+	else if (f->sm)
+		load_sm_stanzaf(f->from,
+				"<message to='%s' type='chat'><body>%" PRIu64 " %" PRId64
+				" %u</body></message>",
+				f->to->jid, seq, now, (unsigned)(f - flows));
 	else
-		load_sendf(f->from,
-			   "<message to='%s' type='chat'><body>%" PRIu64 " %" PRId64
-			   "</body></message>",
-			   f->to->jid, seq, now);
+		load_sm_stanzaf(f->from,
+				"<message to='%s' type='chat'><body>%" PRIu64 " %" PRId64
+				"</body></message>",
+				f->to->jid, seq, now);
 }
 
 /* What arrived at the end of a flow, as "SEQ NS" (or an iq id "qSEQ_NS"). */
@@ -195,15 +202,18 @@ static void flow_arrived(struct flow *f, const char *text)
 		   &sent_ns) != 2)
 		return;
 	int64_t now = load_now_ns();
-	if (f->last_ns != 0 && now - f->last_ns > f->longest_gap_ns) {
-		f->longest_gap_ns = now - f->last_ns;
-		f->longest_gap_from_ns = f->last_ns;
+	/* A flow of a client that resumes has the outage in it: no gap, no latency. */
+	if (!f->sm) {
+		if (f->last_ns != 0 && now - f->last_ns > f->longest_gap_ns) {
+			f->longest_gap_ns = now - f->last_ns;
+			f->longest_gap_from_ns = f->last_ns;
+		}
+		if (killed_ns != 0 && f->last_ns >= killed_ns + STORM_GAP_AFTER_MS * 1000000LL &&
+		    now - f->last_ns > f->longest_storm_gap_ns)
+			f->longest_storm_gap_ns = now - f->last_ns;
+		f->last_ns = now;
+		sample(now - sent_ns);
 	}
-	if (killed_ns != 0 && f->last_ns >= killed_ns + STORM_GAP_AFTER_MS * 1000000LL &&
-	    now - f->last_ns > f->longest_storm_gap_ns)
-		f->longest_storm_gap_ns = now - f->last_ns;
-	f->last_ns = now;
-	sample(now - sent_ns);
 	if (seq >= f->sent)
 		return; /* not ours */
 	size_t byte = (size_t)(seq / 8);
@@ -239,6 +249,12 @@ static void on_flow_stanza(struct session *s, bool iq, const char *from, const c
 {
 	(void)from;
 	struct flow *f = s->arg;
+	unsigned named;
+	/* A session that receives several flows (a peer of --sm-clients):
+	 * the body's third number names the flow. */
+	if (f == NULL && sscanf(body, "%*u %*d %u", &named) == 1 && named < flow_count &&
+	    flows[named].to == s)
+		f = &flows[named];
 	if (f == NULL)
 		return;
 	(void)iq;
@@ -286,10 +302,11 @@ struct totals {
 	int64_t longest_gap_ns, longest_gap_from_ns, longest_storm_gap_ns;
 };
 
-static struct totals flow_totals(void)
+/* Flows first, first+step, ... below first+count. */
+static struct totals flow_totals_of(unsigned first, unsigned count, unsigned step)
 {
 	struct totals t = {0};
-	for (unsigned i = 0; i < flow_count; i++) {
+	for (unsigned i = first; i < first + count; i += step) {
 		t.sent += flows[i].sent;
 		t.received += flows[i].received;
 		t.duplicated += flows[i].duplicated;
@@ -303,6 +320,11 @@ static struct totals flow_totals(void)
 			t.longest_storm_gap_ns = flows[i].longest_storm_gap_ns;
 	}
 	return t;
+}
+
+static struct totals flow_totals(void)
+{
+	return flow_totals_of(0, flow_count, 1);
 }
 
 static bool all_delivered(void *arg)
@@ -367,9 +389,12 @@ static void sessions_alloc(unsigned count)
 static int run_idle_or_setup(struct load_report *r, bool idle)
 {
 	sessions_alloc(O->sessions);
-	for (unsigned i = 0; i < O->sessions; i++)
+	for (unsigned i = 0; i < O->sessions; i++) {
 		xmpp_session_init(&sessions[i], O, i, i % O->accounts, O->ports[0], &login_events,
 				  NULL);
+		if (O->sm)
+			load_sm_attach(&sessions[i], O->sm_ack);
+	}
 	if (O->resume) {
 		/* A first round only to be given tickets: the figures are the
 		 * second's, each log-in offering its ticket. */
@@ -382,6 +407,7 @@ static int run_idle_or_setup(struct load_report *r, bool idle)
 	}
 	unsigned resumed_before = load_resumed;
 	long rss_before = server_rss_kib(O->server_root);
+	long keeper_before = O->keeper_root ? server_rss_kib(O->keeper_root) : 0;
 	double cpu_before = server_cpu_seconds(O->server_root), own_before = own_cpu_seconds();
 	int64_t start = load_now_ns();
 	if (login_all() == -1)
@@ -400,6 +426,14 @@ static int run_idle_or_setup(struct load_report *r, bool idle)
 		report_add(r, "server_rss_before", (double)rss_before, "KiB");
 		report_add(r, "server_rss_with_sessions", (double)rss, "KiB");
 		report_add(r, "per_session", (double)(rss - rss_before) / O->sessions, "KiB");
+		if (O->keeper_root) {
+			/* The node that keeps them for their resumption (--sm). */
+			long keeper = server_rss_kib(O->keeper_root);
+			report_add(r, "keeper_rss_before", (double)keeper_before, "KiB");
+			report_add(r, "keeper_rss_with_sessions", (double)keeper, "KiB");
+			report_add(r, "keeper_per_session",
+				   (double)(keeper - keeper_before) / O->sessions, "KiB");
+		}
 	}
 	close_all();
 	return 0;
@@ -420,6 +454,10 @@ static int run_chat(struct load_report *r)
 				  &login_events, ways == 2 ? &flows[O->pairs + i] : NULL);
 		xmpp_session_init(&sessions[2 * i + 1], O, 2 * i + 1, (2 * i + 1) % O->accounts,
 				  receive_port, &login_events, &flows[i]);
+		if (O->sm) {
+			load_sm_attach(&sessions[2 * i], O->sm_ack);
+			load_sm_attach(&sessions[2 * i + 1], O->sm_ack);
+		}
 		flows[i].from = &sessions[2 * i];
 		flows[i].to = &sessions[2 * i + 1];
 		if (ways == 2) {
@@ -642,15 +680,167 @@ static void on_steady_closed(struct session *s, const char *why)
 		return;
 	}
 	lost_sessions++;
-	fprintf(stderr, "rxmpp-load: a client of a surviving node was cut off: %s\n", why);
+	fprintf(stderr,
+		"rxmpp-load: a client of a surviving node was cut off (%s, port %u, %.1f s after "
+		"the kill): %s\n",
+		s->jid, s->port, killed_ns ? (load_now_ns() - killed_ns) / 1e9 : -1.0, why);
 }
 
+static void on_failover_bounced(struct session *s);
 static const struct session_events steady_events = {.ready = on_login_ready,
 						    .stanza = on_flow_stanza,
 						    .closed = on_steady_closed,
-						    .bounced = on_bounced};
+						    .bounced = on_failover_bounced};
 static const struct session_events steady_bridge_events = {
     .ready = on_login_ready, .stanza = on_bridge_stanza, .closed = on_steady_closed};
+
+/* --sm-clients: clients with stream management on the node killed
+ * (ports[0], a follower), each with a peer on a survivor, one numbered
+ * message every sm_interval_ms each way.  After the kill each resumes its
+ * session on a survivor (spread over both, `relogin_concurrency` at a
+ * time, tried again on the other one if a connection fails).  Sessions
+ * sm_first.. are theirs: the clients, then sm_peers peers (client i talks
+ * with peer i % sm_peers: fewer peers than clients keep 10,000 clients and
+ * their peers within one process's descriptors); flows sm_flow..: the
+ * peer's to the client 2i, the client's to the peer 2i+1. */
+
+enum sm_client { SM_AWAY, SM_QUEUED, SM_RESUMING, SM_BACK };
+
+static unsigned sm_count, sm_peers, sm_first, sm_flow, sm_back, sm_retries, sm_gave_up,
+    sm_resuming_now;
+static uint8_t *sm_attempts, *sm_state;
+static unsigned *sm_queue, sm_queue_head, sm_queue_len;
+static bool sm_armed;
+static int64_t sm_back_ns;
+static uint64_t sm_bounced;
+static unsigned sm_cuts; /* resumptions cut before they went through */
+
+static void sm_resume_more(void)
+{
+	while (sm_resuming_now < O->relogin_concurrency && sm_queue_len > 0) {
+		unsigned i = sm_queue[sm_queue_head];
+		sm_queue_head = (sm_queue_head + 1) % sm_count;
+		sm_queue_len--;
+		struct session *s = &sessions[sm_first + i];
+		unsigned attempt = sm_attempts[i]++;
+		sm_retries += attempt > 0;
+		xmpp_session_init(s, O, s->index, s->account, O->ports[1 + (i + attempt) % 2],
+				  s->events, s->arg);
+		sm_state[i] = SM_RESUMING;
+		sm_resuming_now++;
+		if (load_connect(s, s->port) == -1) {
+			sm_state[i] = SM_AWAY;
+			sm_resuming_now--;
+			sm_gave_up++;
+		}
+	}
+}
+
+static void on_sm_ready(struct session *s)
+{
+	if (!sm_armed) {
+		on_login_ready(s);
+		return;
+	}
+	unsigned i = s->index - sm_first;
+	sm_state[i] = SM_BACK;
+	sm_resuming_now--;
+	if (++sm_back == sm_count)
+		sm_back_ns = load_now_ns();
+	sm_resume_more();
+}
+
+static void on_sm_closed(struct session *s, const char *why)
+{
+	if (!sm_armed) {
+		on_login_closed(s, why);
+		return;
+	}
+	unsigned i = s->index - sm_first;
+	/* The first few reasons a resumption did not go through, as seen. */
+	if (sm_state[i] == SM_RESUMING && sm_cuts++ < 10)
+		fprintf(
+		    stderr,
+		    "rxmpp-load: a resumption was cut (attempt %u, %.1f s after the kill): %s\n",
+		    sm_attempts[i], (load_now_ns() - killed_ns) / 1e9, why);
+	if (sm_state[i] == SM_RESUMING)
+		sm_resuming_now--;
+	else if (sm_state[i] == SM_BACK)
+		sm_back--;
+	if (sm_attempts[i] == STORM_ATTEMPTS) {
+		sm_state[i] = SM_AWAY;
+		if (sm_gave_up++ < 10)
+			fprintf(stderr, "rxmpp-load: a client with stream management gave up: %s\n",
+				why);
+	} else {
+		sm_state[i] = SM_QUEUED;
+		sm_queue[(sm_queue_head + sm_queue_len++) % sm_count] = i;
+	}
+	sm_resume_more();
+}
+
+static bool sm_side(const struct session *s)
+{
+	return sm_count > 0 && s->index >= sm_first && s->index < sm_first + sm_count + sm_peers;
+}
+
+static void on_failover_bounced(struct session *s)
+{
+	bounced++;
+	sm_bounced += sm_side(s);
+}
+
+static bool sm_settled(void)
+{
+	return !sm_armed || killed_ns == 0 || sm_back + sm_gave_up == sm_count;
+}
+
+/* Asks every client for an ack of what it still keeps. */
+static bool sm_all_acked(void *arg)
+{
+	(void)arg;
+	for (unsigned i = 0; i < sm_count; i++)
+		if (load_sm_unacked(&sessions[sm_first + i]) > 0)
+			return false;
+	return true;
+}
+
+static void report_sm(struct load_report *r)
+{
+	for (unsigned i = 0; i < sm_count; i++) {
+		struct session *s = &sessions[sm_first + i];
+		if (s->state == SESSION_READY && load_sm_unacked(s) > 0)
+			load_sendf(s, "<r xmlns='urn:xmpp:sm:3'/>");
+	}
+	load_run_until(sm_all_acked, NULL, load_now_ns() + DRAIN_MS * 1000000LL);
+	unsigned unacked = 0;
+	for (unsigned i = 0; i < sm_count; i++)
+		unacked += load_sm_unacked(&sessions[sm_first + i]);
+	struct totals to = flow_totals_of(sm_flow, 2 * sm_count, 2);
+	struct totals from = flow_totals_of(sm_flow + 1, 2 * sm_count, 2);
+	report_add(r, "sm_clients", sm_count, "");
+	report_add(r, "sm_peers", sm_peers, "");
+	report_add(r, "sm_resumed", load_sm_resumes, "");
+	report_add(r, "sm_resume_failed", load_sm_failures, "");
+	report_add(r, "sm_gave_up", sm_gave_up, "");
+	report_add(r, "sm_retries", sm_retries, "");
+	report_add(r, "sm_cut", sm_cuts, "");
+	if (sm_back == sm_count && killed_ns != 0)
+		report_add(r, "sm_resume_all", (sm_back_ns - killed_ns) / 1e9, "s");
+	report_add(r, "sm_sent", (double)(to.sent + from.sent), "msg");
+	report_add(r, "sm_sent_again", (double)load_sm_sent_again, "stanzas");
+	report_add(r, "sm_lost_to_clients", (double)(to.sent - to.received), "msg");
+	report_add(r, "sm_lost_from_clients", (double)(from.sent - from.received), "msg");
+	report_add(r, "sm_bounced", (double)sm_bounced, "msg");
+	report_add(r, "sm_duplicated", (double)(to.duplicated + from.duplicated), "msg");
+	report_add(r, "sm_reordered", (double)(to.reordered + from.reordered), "msg");
+	report_add(r, "sm_unacked_at_end", unacked, "stanzas");
+}
+
+static const struct session_events sm_events = {.ready = on_sm_ready,
+						.stanza = on_flow_stanza,
+						.closed = on_sm_closed,
+						.bounced = on_failover_bounced};
 
 static pid_t storm_start(void)
 {
@@ -691,15 +881,19 @@ static int run_failover(struct load_report *r)
 		return -1;
 	}
 	unsigned pairs = O->pairs, users = O->pairs;
+	sm_count = O->sm_clients;
+	sm_first = 2 * pairs + users + 1;
+	sm_flow = pairs + users;
 	storm_count = O->sessions;
-	storm_first = 2 * pairs + users + 1;
+	sm_peers = O->sm_peers == 0 || O->sm_peers > sm_count ? sm_count : O->sm_peers;
+	storm_first = sm_first + sm_count + sm_peers;
 	pid_t storm = storm_count > 0 ? storm_start() : 0;
 	if (storm == -1) {
 		fprintf(stderr, "rxmpp-load: cannot start the storm's process\n");
 		return -1;
 	}
-	sessions_alloc(2 * pairs + users + 1);
-	flow_count = pairs + users;
+	sessions_alloc(storm_first);
+	flow_count = pairs + users + 2 * sm_count;
 	flows = calloc(flow_count, sizeof(*flows));
 	unsigned n = 0;
 	for (unsigned i = 0; i < pairs; i++, n += 2) {
@@ -720,6 +914,27 @@ static int run_failover(struct load_report *r)
 		f->to = bridge;
 		f->iq = true;
 	}
+	sm_attempts = calloc(sm_count + 1, 1);
+	sm_state = calloc(sm_count + 1, 1);
+	sm_queue = calloc(sm_count + 1, sizeof(*sm_queue));
+	if (sm_attempts == NULL || sm_state == NULL || sm_queue == NULL)
+		return -1;
+	for (unsigned j = 0; j < sm_peers; j++) {
+		unsigned k = sm_first + sm_count + j;
+		/* A peer receives several flows: each message names its own. */
+		xmpp_session_init(&sessions[k], O, k, k % O->accounts, O->ports[1 + j % 2],
+				  &steady_events, NULL);
+	}
+	for (unsigned i = 0; i < sm_count; i++, n++) {
+		struct flow *to = &flows[sm_flow + 2 * i], *from = &flows[sm_flow + 2 * i + 1];
+		struct session *peer = &sessions[sm_first + sm_count + i % sm_peers];
+		xmpp_session_init(&sessions[n], O, n, n % O->accounts, O->ports[0], &sm_events, to);
+		load_sm_attach(&sessions[n], O->sm_ack);
+		to->from = from->to = peer;
+		to->to = from->from = &sessions[n];
+		to->sm = from->sm = true;
+	}
+
 	if (login_all() == -1 ||
 	    (storm > 0 &&
 	     (!load_run_until(storm_listen, NULL, load_now_ns() + LOGIN_DEADLINE_S * SECOND_NS) ||
@@ -732,6 +947,7 @@ static int run_failover(struct load_report *r)
 	}
 	if (storm == 0)
 		storm_heard_final = true;
+	sm_armed = true;
 	load_run_for(500);
 	long rss_before = server_rss_kib_except(O->server_root, O->kill_pids, O->kill_count);
 	long rss_peak = rss_before;
@@ -741,7 +957,8 @@ static int run_failover(struct load_report *r)
 	int64_t start = load_now_ns(), end = start + (int64_t)O->seconds * SECOND_NS;
 	int64_t kill_at = start + (int64_t)O->kill_after * SECOND_NS;
 	int64_t give_up = end + (int64_t)STORM_DEADLINE_S * SECOND_NS;
-	for (int64_t now = start; (now < end || !storm_heard_final) && now < give_up;
+	for (int64_t now = start;
+	     (now < end || !storm_heard_final || !sm_settled()) && now < give_up;
 	     now = load_now_ns()) {
 		if (killed_ns == 0 && now >= kill_at) {
 			server_cpu_before =
@@ -750,7 +967,7 @@ static int run_failover(struct load_report *r)
 				kill(O->kill_pids[k], SIGKILL);
 			killed_ns = load_now_ns();
 		}
-		if (killed_ns != 0 && !storm_heard_final &&
+		if (killed_ns != 0 && (!storm_heard_final || !sm_settled()) &&
 		    now - sampled_ns >= RSS_SAMPLE_MS * 1000000LL) {
 			long rss =
 			    server_rss_kib_except(O->server_root, O->kill_pids, O->kill_count);
@@ -760,7 +977,11 @@ static int run_failover(struct load_report *r)
 		/* Steady rate: each flow catches up with rate * elapsed. */
 		uint64_t due = (uint64_t)((now - start) / 1000000) * O->rate / 1000;
 		for (unsigned i = 0; i < flow_count; i++) {
-			while (flows[i].sent < due && flows[i].from->state == SESSION_READY)
+			uint64_t owed = i < sm_flow
+					    ? due
+					    : (uint64_t)((now - start) / 1000000) /
+						  (O->sm_interval_ms ? O->sm_interval_ms : 1);
+			while (flows[i].sent < owed && flows[i].from->state == SESSION_READY)
 				flow_send(&flows[i]);
 		}
 		load_run_for(5);
@@ -775,7 +996,9 @@ static int run_failover(struct load_report *r)
 	double own = own_cpu_seconds() - own_before;
 	if (storm > 0)
 		storm_stop(storm);
-	struct totals t = flow_totals();
+	/* The flows of the survivors' own clients (--sm-clients: theirs apart). */
+	struct totals t = flow_totals_of(0, sm_flow, 1);
+	uint64_t steady_bounced = bounced - sm_bounced;
 	report_add(r, "pairs", pairs, "");
 	report_add(r, "bridge_users", users, "");
 	report_add(r, "rate_per_sender", O->rate, "msg/s");
@@ -787,9 +1010,13 @@ static int run_failover(struct load_report *r)
 		report_add(r, "longest_gap_began", (t.longest_gap_from_ns - killed_ns) / 1e6, "ms");
 	report_add(r, "longest_gap_in_storm", t.longest_storm_gap_ns / 1e6, "ms");
 	report_latency(r);
-	report_add(r, "lost", (double)flows_lost(t), "msg");
+	report_add(r, "lost",
+		   (double)(t.sent > t.received + steady_bounced
+				? t.sent - t.received - steady_bounced
+				: 0),
+		   "msg");
 	report_add(r, "late", (double)t.late, "msg");
-	report_add(r, "bounced", (double)bounced, "msg");
+	report_add(r, "bounced", (double)steady_bounced, "msg");
 	report_add(r, "duplicated", (double)t.duplicated, "msg");
 	report_add(r, "reordered", (double)t.reordered, "msg");
 	report_add(r, "cut_off_survivors", lost_sessions, "sessions");
@@ -806,6 +1033,9 @@ static int run_failover(struct load_report *r)
 	report_add(r, "survivors_cpu", server_cpu, "s");
 	report_add(r, "load_cpu_flows", own, "s");
 	report_add(r, "load_cpu_storm", storm_heard.cpu, "s");
+	if (sm_count > 0)
+		report_sm(r);
+	sm_armed = false; /* closed now by the generator, not cut */
 	close_all();
 	return 0;
 }

@@ -4,6 +4,8 @@
  * through STARTTLS, SASL (SCRAM-SHA-1, RFC 5802, or PLAIN), bind and
  * initial presence; a component through TLS from the first byte and the
  * XEP-0114 handshake.  Once ready, messages and iq reach the scenario.
+ * With --sm a client enables stream management after bind and resumes
+ * its session on its next connection (load_sm.c).
  */
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -168,6 +170,15 @@ static bool server_signature_ok(struct session *s)
 	       memcmp(signature, s->server_signature, 20) == 0;
 }
 
+static void send_bind(struct session *s)
+{
+	load_sendf(s,
+		   "<iq type='set' id='bind'><bind "
+		   "xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>r%u</resource>"
+		   "</bind></iq>",
+		   s->index);
+}
+
 static void ready(struct session *s)
 {
 	s->state = SESSION_READY;
@@ -185,6 +196,20 @@ static void top_level_done(struct session *s)
 		snprintf(why, sizeof(why), "stream error: %.*s", (int)s->text_len, s->text);
 		load_close(s, why);
 		return;
+	}
+	if (s->sm != NULL) {
+		switch (load_sm_element(s, name)) {
+		case LOAD_SM_NONE:
+			break;
+		case LOAD_SM_HANDLED:
+			return;
+		case LOAD_SM_READY:
+			ready(s);
+			return;
+		case LOAD_SM_REBIND:
+			send_bind(s);
+			return;
+		}
 	}
 	switch (s->state) {
 	case SESSION_STREAM:
@@ -215,12 +240,10 @@ static void top_level_done(struct session *s)
 		break;
 	case SESSION_BIND:
 		if (strcmp(name, "features") == 0) {
-			load_sendf(
-			    s,
-			    "<iq type='set' id='bind'><bind "
-			    "xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>r%u</resource>"
-			    "</bind></iq>",
-			    s->index);
+			if (load_sm_resuming(s))
+				load_sm_resume(s);
+			else
+				send_bind(s);
 		} else if (strcmp(name, "iq") == 0) {
 			if (s->text_len == 0 || s->text_len >= sizeof(s->jid)) {
 				load_close(s, "bind failed");
@@ -228,8 +251,14 @@ static void top_level_done(struct session *s)
 			}
 			memcpy(s->jid, s->text, s->text_len);
 			s->jid[s->text_len] = '\0';
-			load_sendf(s, "<presence/>");
-			ready(s);
+			if (s->sm == NULL) {
+				load_sendf(s, "<presence/>");
+				ready(s);
+				break;
+			}
+			/* Ready once <enabled/> comes; the presence is numbered. */
+			load_sm_bound(s);
+			load_sm_stanzaf(s, "<presence/>");
 		}
 		break;
 	case SESSION_COMPONENT:
@@ -237,6 +266,9 @@ static void top_level_done(struct session *s)
 			ready(s);
 		break;
 	case SESSION_READY:
+		if (strcmp(name, "message") == 0 || strcmp(name, "iq") == 0 ||
+		    strcmp(name, "presence") == 0)
+			load_sm_received(s);
 		/* An iq error is a bounce too, not the answer the flow waits for. */
 		if ((strcmp(name, "message") == 0 || strcmp(name, "iq") == 0) &&
 		    strcmp(s->type, "error") == 0) {
@@ -275,7 +307,17 @@ static void on_start(void *arg, const char *name, const char **attrs)
 		snprintf(s->id, sizeof(s->id), "%s", id ? id : "");
 		const char *type = attribute(attrs, "type");
 		snprintf(s->type, sizeof(s->type), "%s", type ? type : "");
+		const char *h = attribute(attrs, "h");
+		snprintf(s->h, sizeof(s->h), "%s", h ? h : "");
 		s->text_len = 0;
+	}
+	/* A stream error's condition: the reason the session reports. */
+	if (s->depth == 2 && strcmp(s->top, "error") == 0 && strcmp(local, "text") != 0 &&
+	    s->text_len == 0) {
+		size_t n =
+		    strlen(local) < sizeof(s->text) - 1 ? strlen(local) : sizeof(s->text) - 1;
+		memcpy(s->text, local, n);
+		s->text_len = n;
 	}
 	/* Text worth keeping: a message body, SASL data, the bound JID. */
 	s->in_body = s->depth >= 2 && (strcmp(local, "body") == 0 || strcmp(local, "jid") == 0);
@@ -322,8 +364,17 @@ static void common_init(struct session *s, const struct load_options *o, unsigne
 	if (salted_cache == NULL)
 		salted_cache = calloc(ACCOUNTS_CACHED, sizeof(*salted_cache));
 	SSL_SESSION *resume = s->resume;
+	struct load_sm *sm = s->sm;
+	char jid[sizeof(s->jid)];
+	memcpy(jid, s->jid, sizeof(jid));
 	memset(s, 0, sizeof(*s));
 	s->resume = resume;
+	s->sm = sm;
+	if (sm != NULL) {
+		/* Its peers keep sending to it while it is away. */
+		memcpy(s->jid, jid, sizeof(jid));
+		load_sm_reconnecting(s);
+	}
 	s->fd = -1;
 	s->index = index;
 	s->events = events;
