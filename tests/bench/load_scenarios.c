@@ -164,6 +164,8 @@ struct flow {
 /* Messages the server sent back as errors (no route, or no leader within
  * cluster.queue_max_wait): not delivered, but not silently lost either. */
 static uint64_t bounced;
+/* --sm-clients: messages that reached another resource of their user. */
+static uint64_t sm_redirected;
 
 static struct flow *flows;
 static unsigned flow_count;
@@ -231,6 +233,15 @@ static void flow_arrived(struct flow *f, const char *text)
 	uint8_t bit = (uint8_t)(1u << (seq % 8));
 	if (f->seen[byte] & bit) {
 		f->duplicated++;
+		/* The first few, with what names them in the servers' logs. */
+		static unsigned told;
+		if (f->sm && told++ < 10)
+			fprintf(stderr,
+				"rxmpp-load: message %" PRIu64
+				" from %s to %s arrived twice (%.1f s "
+				"after the kill)\n",
+				seq, f->from->jid, f->to->jid,
+				killed_ns ? (now - killed_ns) / 1e9 : -1.0);
 		return;
 	}
 	f->seen[byte] |= bit;
@@ -250,11 +261,16 @@ static void on_flow_stanza(struct session *s, bool iq, const char *from, const c
 	(void)from;
 	struct flow *f = s->arg;
 	unsigned named;
-	/* A session that receives several flows (a peer of --sm-clients):
-	 * the body's third number names the flow. */
-	if (f == NULL && sscanf(body, "%*u %*d %u", &named) == 1 && named < flow_count &&
-	    flows[named].to == s)
+	/* The flows of --sm-clients name themselves (a peer receives several).
+	 * One that reaches another resource of its user was sent on by the
+	 * server when its session ended (RFC 6121 8.5.3.2): not its flow's. */
+	if (sscanf(body, "%*u %*d %u", &named) == 1 && named < flow_count && flows[named].sm) {
+		if (flows[named].to != s) {
+			sm_redirected++;
+			return;
+		}
 		f = &flows[named];
+	}
 	if (f == NULL)
 		return;
 	(void)iq;
@@ -713,7 +729,7 @@ static unsigned *sm_queue, sm_queue_head, sm_queue_len;
 static bool sm_armed;
 static int64_t sm_back_ns;
 static uint64_t sm_bounced;
-static unsigned sm_cuts; /* resumptions cut before they went through */
+static unsigned sm_cuts; /* resumptions cut before they went through, or after */
 
 static void sm_resume_more(void)
 {
@@ -757,12 +773,13 @@ static void on_sm_closed(struct session *s, const char *why)
 		return;
 	}
 	unsigned i = s->index - sm_first;
-	/* The first few reasons a resumption did not go through, as seen. */
-	if (sm_state[i] == SM_RESUMING && sm_cuts++ < 10)
-		fprintf(
-		    stderr,
-		    "rxmpp-load: a resumption was cut (attempt %u, %.1f s after the kill): %s\n",
-		    sm_attempts[i], (load_now_ns() - killed_ns) / 1e9, why);
+	/* The first few reasons a resumption did not go through, or a resumed
+	 * session ended, as seen. */
+	bool back = sm_state[i] == SM_BACK;
+	if ((sm_state[i] == SM_RESUMING || back) && sm_cuts++ < 10)
+		fprintf(stderr, "rxmpp-load: %s (%s, attempt %u, %.1f s after the kill): %s\n",
+			back ? "a resumed session was cut" : "a resumption was cut", s->jid,
+			sm_attempts[i], (load_now_ns() - killed_ns) / 1e9, why);
 	if (sm_state[i] == SM_RESUMING)
 		sm_resuming_now--;
 	else if (sm_state[i] == SM_BACK)
@@ -832,6 +849,7 @@ static void report_sm(struct load_report *r)
 	report_add(r, "sm_lost_to_clients", (double)(to.sent - to.received), "msg");
 	report_add(r, "sm_lost_from_clients", (double)(from.sent - from.received), "msg");
 	report_add(r, "sm_bounced", (double)sm_bounced, "msg");
+	report_add(r, "sm_redirected", (double)sm_redirected, "msg");
 	report_add(r, "sm_duplicated", (double)(to.duplicated + from.duplicated), "msg");
 	report_add(r, "sm_reordered", (double)(to.reordered + from.reordered), "msg");
 	report_add(r, "sm_unacked_at_end", unacked, "stanzas");
