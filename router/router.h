@@ -99,8 +99,14 @@ uint64_t router_cluster_forward(uint64_t session, const void *data, size_t len);
 size_t router_cluster_queued(void);
 /* The relay number of the oldest stanza the relay keeps; UINT64_MAX for none. */
 uint64_t router_cluster_oldest_kept(void);
-/* Bytes for a session on another node (leader only). */
-void router_cluster_deliver(const struct rsession *target, const char *bytes, size_t len);
+/* Bytes for a session on another node (leader only); -1 when that node
+ * is no longer reached (router_cluster_reaches): the session is gone. */
+int router_cluster_deliver(const struct rsession *target, const char *bytes, size_t len);
+/* Whether a session on `node` is there to deliver to: this node's, or one
+ * of a node linked here (router_relay_reaches).  The table lists a lost
+ * node's sessions until the relay's FORGET of it is done; router_route.c
+ * routes a stanza for one as for a session that ended. */
+bool router_cluster_reaches(uint64_t node);
 void router_cluster_kick(const struct rsession *target, uint32_t reason);
 /* The forwarded stanza being routed already reached `s` (sent again after
  * a leader change): skip it.  Marks it delivered otherwise. */
@@ -201,7 +207,8 @@ void router_metrics(struct metrics_set *set);
 int router_deliver(uint64_t session, const char *bytes, size_t len);
 void router_kick(uint64_t session, uint32_t reason);
 /* Delivers to a session wherever it lives (locally, or through the leader);
- * -1 when a local delivery was refused (router_deliver). */
+ * -1 when a local delivery was refused (router_deliver) or the session's
+ * node is no longer reached (router_cluster_deliver). */
 int router_deliver_to(const struct rsession *target, const char *bytes, size_t len);
 
 /* router_confirm.c: PROTO_ROUTED to the listener.  Every STANZA from the

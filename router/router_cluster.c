@@ -286,14 +286,26 @@ void router_cluster_catch_up(void)
 	pump();
 }
 
-void router_cluster_deliver(const struct rsession *target, const char *bytes, size_t len)
+bool router_cluster_reaches(uint64_t node)
 {
+	return node == ROUTER_LOCAL ||
+	       (cluster.relay != NULL && router_relay_reaches(cluster.relay, node));
+}
+
+int router_cluster_deliver(const struct rsession *target, const char *bytes, size_t len)
+{
+	/* No link: that node just left, and its sessions with it, though the
+	 * table lists them until its FORGET is done.  The caller routes the
+	 * stanza as for a session that ended; counted as sent here (stream
+	 * management's keeper, router_counts.h) it would be acknowledged to
+	 * its sender while it went nowhere. */
 	struct relay_wire_deliver d;
+	if (!router_relay_deliver_remote(cluster.relay, target->ref.node, target->ref.session,
+					 bytes, len, &d))
+		return -1;
 	router_sm_delivered(target, bytes, len);
-	/* No link: that node just left, and its sessions go with it. */
-	if (router_relay_deliver_remote(cluster.relay, target->ref.node, target->ref.session, bytes,
-					len, &d))
-		send_to(link_of(target->ref.node), RELAY_WIRE_DELIVER, &d, sizeof(d), bytes, len);
+	send_to(link_of(target->ref.node), RELAY_WIRE_DELIVER, &d, sizeof(d), bytes, len);
+	return 0;
 }
 
 bool router_cluster_already_delivered(struct rsession *s)

@@ -38,7 +38,7 @@ void router_kick(uint64_t session, uint32_t reason)
 int router_deliver_to(const struct rsession *target, const char *bytes, size_t len)
 {
 	if (target->ref.node != ROUTER_LOCAL) {
-		router_cluster_deliver(target, bytes, len);
+		return router_cluster_deliver(target, bytes, len);
 	} else if (!router_cluster_already_delivered((struct rsession *)target)) {
 		router_sm_local_delivery(target, bytes, len);
 		return router_deliver(target->ref.session, bytes, len);

@@ -749,6 +749,15 @@ uint64_t router_relay_link_wanted(const struct relay *r)
 	return r->leading ? 0 : r->leader;
 }
 
+bool router_relay_reaches(const struct relay *r, uint64_t node)
+{
+	for (size_t i = 0; i < r->peer_count && node != RELAY_LOCAL; i++) {
+		if (r->peers[i].node == node)
+			return true;
+	}
+	return node == RELAY_LOCAL;
+}
+
 size_t router_relay_queued(const struct relay *r)
 {
 	return r->queue.count;

@@ -189,6 +189,13 @@ bool router_relay_leading(const struct relay *r);
 bool router_relay_routes_for_all(const struct relay *r);
 /* The node to keep a link to (the leader, when following), or 0. */
 uint64_t router_relay_link_wanted(const struct relay *r);
+/* True when `node` is this one, or a node with a link here.  A node whose
+ * link went is not, at once, although its sessions are forgotten only when
+ * its FORGET output comes, behind what was queued before it (a route of a
+ * batch in which an earlier stanza closed that node's link): its sessions
+ * are gone all the same, and a stanza for one is routed as for a session
+ * that ended, not handed to router_relay_deliver_remote. */
+bool router_relay_reaches(const struct relay *r, uint64_t node);
 size_t router_relay_queued(const struct relay *r);
 /* The sequence number of the oldest stanza of this node still kept (not
  * acknowledged, not bounced); UINT64_MAX when none.  Numbers only grow. */

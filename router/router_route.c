@@ -71,15 +71,25 @@ static void put_attr(struct buf *out, const char *name, const char *value)
 	put(out, "\"");
 }
 
+/* The session `s` if it is there to deliver to: one of a node whose link
+ * went is gone with it, although the table lists it until the relay's
+ * FORGET of that node is done (router_relay_reaches); a stanza for it is
+ * routed as for a session that ended (RFC 6121 8.5.3.2), never handed to a
+ * link that is not there. */
+static const struct rsession *live(const struct rsession *s)
+{
+	return s != NULL && router_cluster_reaches(s->ref.node) ? s : NULL;
+}
+
 /* <kind from to type id>payload</kind> to the session `to`. */
 static void reply(struct rref to, const struct proto_route_view *r, const char *type,
 		  const char *payload)
 {
 	/* A stanza that the listener routed again for a session that ended
 	 * (PROTO_SERVER_SESSION) is answered by its sender's address. */
-	const struct rsession *target = to.session == PROTO_SERVER_SESSION
-					    ? router_session_by_jid(r->from)
-					    : router_session_by_ref(to);
+	const struct rsession *target =
+	    live(to.session == PROTO_SERVER_SESSION ? router_session_by_jid(r->from)
+						    : router_session_by_ref(to));
 	if (target == NULL)
 		return; /* the sender is gone */
 	struct buf out;
@@ -203,7 +213,7 @@ static const struct rsession *best_resource(const char *bare)
 	const struct rsession *best = NULL;
 	for (const struct rsession *s = router_sessions_of_bare(bare); s != NULL;
 	     s = s->next_of_bare) {
-		if (!s->available || s->priority < 0)
+		if (!s->available || s->priority < 0 || live(s) == NULL)
 			continue;
 		if (best == NULL || s->priority > best->priority ||
 		    (s->priority == best->priority && s->seq > best->seq))
@@ -220,7 +230,7 @@ static void fan_out(struct rref origin, const struct proto_route_view *r, const 
 	size_t sent = 0;
 	for (const struct rsession *s = router_sessions_of_bare(bare); s != NULL;
 	     s = s->next_of_bare) {
-		if (!s->available || (!any_priority && s->priority < 0))
+		if (!s->available || (!any_priority && s->priority < 0) || live(s) == NULL)
 			continue;
 		if (sent + r->stanza_len > fanout_max) {
 			fanout_capped(origin, r, bare, sent);
@@ -297,7 +307,7 @@ bool router_route_stanza(struct rref origin, const struct proto_route_view *r, b
 	    to.domain_len < sizeof(to_domain) ? to.domain_len : sizeof(to_domain) - 1;
 	memcpy(to_domain, to.domain, domain_len);
 	to_domain[domain_len] = '\0';
-	const struct rsession *component = router_session_by_jid(to_domain);
+	const struct rsession *component = live(router_session_by_jid(to_domain));
 	if (component != NULL && component->kind == PROTO_SESSION_COMPONENT) {
 		/* A warming leader already knows some remote sessions; it must not
 		 * deliver to them ahead of what waits for it (order per sender). */
@@ -338,7 +348,7 @@ bool router_route_stanza(struct rref origin, const struct proto_route_view *r, b
 		route_to_bare(origin, r, bare);
 		return true;
 	}
-	const struct rsession *target = router_session_by_jid(r->to);
+	const struct rsession *target = live(router_session_by_jid(r->to));
 	if (target != NULL && !(follower && target->ref.node != ROUTER_LOCAL)) {
 		deliver(origin, target, r);
 		return true;

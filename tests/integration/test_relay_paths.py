@@ -1,15 +1,20 @@
 # SPDX-License-Identifier: MIT
 """Places on the cluster's relay path where a stanza could once be lost
 without a word (issue 16, point 4): a stanza whose sender logged out
-before a leader routed it, and the stanzas a router held when it died.
-Each is delivered, or its sender hears of it with an RFC 6120 error."""
+before a leader routed it, the stanzas a router held when it died, and a
+stanza for a session of a node whose stanza link the leader closed while
+its table still listed that session.  Each is delivered, or its sender
+hears of it with an RFC 6120 error."""
 
 import asyncio
 import os
 import signal
+import struct
 
 from test_cluster import (cluster_with_accounts, form_cluster, kill_node, leader_of,
-                          next_real, until_reachable, with_accounts)
+                          next_real, status, until_reachable, with_accounts)
+from test_peer_identity import PeerLink
+from test_stanza_identity import ROUTER_LINK_KIND, SESSION_CLIENT, WIRE_REGISTER
 from xmpp import login, run
 
 NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
@@ -110,3 +115,79 @@ def test_a_router_that_dies_after_routing_everything_leaves_nothing_to_answer(no
     run(scenario(), timeout=120)
     with node.lock:
         assert not [line for line in node.lines if "before it confirmed" in line]
+
+
+WIRE_FORWARD, WIRE_SYNCED = 6, 11  # router/router_relay_wire.h (WIRE_REGISTER: 2)
+
+
+def relay_frame(kind, payload=b""):
+    return struct.pack("<HHIQ", kind, 0, 16 + len(payload), 0) + payload
+
+
+def test_a_stanza_for_a_session_of_a_node_whose_link_went_is_bounced(node_factory, certs):
+    """The leader closes a node's stanza link when a stanza it forwarded has
+    a malformed routing header, in the middle of routing a batch (what a
+    warming leader held); the node's sessions stay in its table until the
+    relay's FORGET of that node, which comes behind the rest of the batch.
+    A stanza of that batch for one of them was once handed to a link that
+    was not there: nothing sent, no error, and the stanza acknowledged as
+    done.  It must be routed as for a session that ended (RFC 6121
+    8.5.3.2): here no other resource, so alice hears service-unavailable.
+
+    The node is played by hand with the members' certificate, under the id
+    of a member whose router is stopped (SIGSTOP), so that it does not link
+    again meanwhile: its link replaces that member's at the leader, which
+    then holds what is forwarded (it warms again) until the played node says
+    SYNCED.  Before it does, the played node has forwarded the malformed
+    stanza and alice, on the other follower, her message to its session."""
+    leader, one, two = cluster_with_accounts(node_factory, certs)
+    two_id = int(status(two)["node"], 16)
+    router = two.children()["router"]["pid"]
+
+    async def scenario():
+        alice = await login(one, "alice", "alice-pw", resource="a")
+        bob = await login(leader, "bob", "bob-pw", resource="b")
+        await until_reachable(alice, bob, "bob@test.example/b")
+        # Errors without the original body come as message_error.
+        bounced = asyncio.Queue()
+        alice.add_event_handler("message_error", bounced.put_nowait)
+        os.kill(router, signal.SIGSTOP)
+        try:
+            mark = leader.log_mark()
+            link = PeerLink(leader.cluster_port + 1, certs["cert"], certs["key"], certs["ca"],
+                            two_id, kind=ROUTER_LINK_KIND)
+            # carol's session is on the played node; the leader, which
+            # warms again, holds the forwarded stanza, whose routing
+            # header of zeros is malformed.
+            jid = b"carol@test.example/c"
+            forward = struct.pack("<QQQ", 1, 1, 1) + bytes(8)
+            # One write: the leader reads both before anything alice sends
+            # after it has taken the registration.
+            link.sock.sendall(relay_frame(WIRE_REGISTER, struct.pack(
+                "<QIiII", 1, SESSION_CLIENT, 0, 1, len(jid)) + jid) +
+                relay_frame(WIRE_FORWARD, forward))
+            leader.wait_log(r"session carol@test\.example/c up", start=mark)
+            message = alice.make_message(mto="carol@test.example/c", mbody="to a gone node",
+                                         mtype="chat")
+            message["id"] = "gone1"
+            message.send()
+            # alice's message goes to the leader over loopback; the leader
+            # holds it behind the malformed one (a warm-up lasts 1.5 s).
+            await asyncio.sleep(0.3)
+            link.sock.sendall(relay_frame(WIRE_SYNCED))
+            leader.wait_log(r"node %016x forwarded a malformed routing header; closing it"
+                            % two_id, start=mark)
+            reply = await asyncio.wait_for(bounced.get(), 15)
+            assert reply["id"] == "gone1"
+            assert str(reply["from"]) == "carol@test.example/c"
+            assert reply["error"]["condition"] == "service-unavailable"
+            link.sock.close()
+        finally:
+            os.kill(router, signal.SIGCONT)
+        # The stopped router links again: bob and alice still talk.
+        bob.send_message(mto="alice@test.example/a", mbody="still here", mtype="chat")
+        assert (await asyncio.wait_for(next_real(alice), 30))["body"] == "still here"
+        for client in (alice, bob):
+            await client.close()
+
+    run(scenario(), timeout=120)

@@ -995,6 +995,55 @@ START_TEST(test_a_delivery_lost_with_its_link_goes_again_in_order)
 }
 END_TEST
 
+/* A node whose link goes in the middle of a batch of routes (the shell
+ * closes it when a stanza it forwarded has a malformed routing header,
+ * router_cluster.c) is not reached from that moment, although its FORGET
+ * comes behind the routes queued before it and the shell's table lists
+ * its sessions until then.  A route among them for one of its sessions
+ * gets no delivery to it: the shell asks router_relay_reaches and routes
+ * the stanza as for a session that ended (router_route.c), never treating
+ * it as sent. */
+START_TEST(test_a_node_whose_link_went_is_not_reached_before_its_forget)
+{
+	struct relay *r = scenario_relay();
+	router_relay_leader(r, 1, 1, 3, 3);
+	router_relay_peer_link(r, 2, true);
+	router_relay_peer_link(r, 3, true);
+	const char *why;
+	struct relay_wire_msg synced = {.type = RELAY_WIRE_SYNCED};
+	ck_assert_int_eq(router_relay_step(r, 2, false, &synced, &why), 0);
+	ck_assert_int_eq(router_relay_step(r, 3, false, &synced, &why), 0);
+	ck_assert_str_eq(scenario_outs(r), "");
+	ck_assert(router_relay_reaches(r, RELAY_LOCAL));
+	ck_assert(router_relay_reaches(r, 2));
+	ck_assert(router_relay_reaches(r, 3));
+	ck_assert(!router_relay_reaches(r, 4));
+	/* Two stanzas of node 3 taken in one turn: two routes wait. */
+	for (uint64_t seq = 1; seq <= 2; seq++) {
+		struct relay_wire_msg fwd = scenario_forward(seq);
+		ck_assert_int_eq(router_relay_step(r, 3, false, &fwd, &why), 0);
+	}
+	struct relay_out o;
+	ck_assert(router_relay_next(r, &o));
+	ck_assert_int_eq(o.kind, RELAY_OUT_ROUTE);
+	router_relay_route_begin(r, &o);
+	router_relay_peer_link(r, 2, false); /* the shell closes node 2's link */
+	router_relay_route_end(r);
+	ck_assert(!router_relay_reaches(r, 2));
+	ck_assert(router_relay_reaches(r, 3));
+	/* The next route comes before node 2's FORGET. */
+	ck_assert(router_relay_next(r, &o));
+	ck_assert_int_eq(o.kind, RELAY_OUT_ROUTE);
+	ck_assert_uint_eq(o.key.seq, 2);
+	router_relay_route_begin(r, &o);
+	struct relay_wire_deliver d;
+	ck_assert(!router_relay_deliver_remote(r, 2, 77, "x", 1, &d));
+	router_relay_route_end(r);
+	ck_assert_str_eq(scenario_outs(r), "FORGET S9 S9");
+	router_relay_free(r);
+}
+END_TEST
+
 /* Issue 16: "the leader's own users' stanzas to other nodes are neither
  * numbered nor resent".  They are: a leader's own stanza is numbered like
  * any node's, routed from its queue, and kept until the node it went to
@@ -1283,6 +1332,7 @@ Suite *relay_suite(void)
 	tcase_add_test(scenarios, test_a_leader_that_loses_a_follower_holds_until_it_is_back);
 	tcase_add_test(scenarios, test_only_what_never_reached_a_leader_is_bounced);
 	tcase_add_test(scenarios, test_a_delivery_lost_with_its_link_goes_again_in_order);
+	tcase_add_test(scenarios, test_a_node_whose_link_went_is_not_reached_before_its_forget);
 	tcase_add_test(scenarios, test_the_leaders_own_stanzas_are_numbered_kept_and_sent_again);
 	tcase_add_test(scenarios, test_a_delivery_given_up_with_its_node_is_bounced_to_its_sender);
 	tcase_add_test(scenarios, test_deliveries_taken_over_by_the_keeper_are_done);
