@@ -138,10 +138,10 @@ static void sm_pump(void)
 				 jid);
 			break;
 		case KEEP_OUT_DELIVER: {
+			/* Not delivered (gone, its node's link gone, or the
+			 * listener's channel full): back to its sender. */
 			const struct rsession *target = router_session_by_jid(jid);
-			if (target != NULL)
-				router_deliver_to(target, o.data, o.len);
-			else
+			if (target == NULL || router_deliver_to(target, o.data, o.len) == -1)
 				sm_to_listener(PROTO_SM_RETURN, 0, o.data, o.len, NULL, 0);
 			break;
 		}
