@@ -40,7 +40,7 @@
 #include "listener_sm.h"
 #include "listener_sasl.h"
 #include "common/tls.h"
-#include "listener_xml.h"
+#include "common/xml.h"
 
 enum conn_state {
 	CONN_TLS_HANDSHAKE, /* direct TLS: handshake before the stream */

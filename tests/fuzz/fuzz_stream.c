@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "listener/listener_xml.h"
+#include "common/xml.h"
 
 static void on_open(void *arg, const char *ns, const struct xml_attr *attrs)
 {

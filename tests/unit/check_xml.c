@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "listener/listener_xml.h"
+#include "common/xml.h"
 #include "unit.h"
 
 struct events {

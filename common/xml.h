@@ -12,8 +12,8 @@
  * entity declarations, processing instructions and comments are refused
  * (RFC 6120 11.1, restricted-xml).
  */
-#ifndef RXMPP_LISTENER_XML_H
-#define RXMPP_LISTENER_XML_H
+#ifndef RXMPP_XML_H
+#define RXMPP_XML_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -10,7 +10,7 @@
  * a password in base64): the arena, the text buffer and expat's own memory
  * are wiped with OPENSSL_cleanse before they are freed.
  */
-#include "listener_xml.h"
+#include "xml.h"
 
 #include <expat.h>
 #include <malloc.h>
