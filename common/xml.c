@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The XML stream parser; see listener_xml.h.  Runs in the listener.
+ * The XML stream parser, its trees and their writer; see xml.h.  Shared:
+ * the listener parses its clients' and call bridges' streams with it.
  *
  * expat reports names as "namespace\xFFlocal".  The tree of the element
  * being read lives in an arena that is emptied after each element, so a
@@ -353,7 +354,7 @@ static void on_namespace(void *data, const XML_Char *prefix, const XML_Char *uri
 		buf_append(&decl, prefix, strlen(prefix));
 	}
 	buf_append(&decl, "=\"", 2);
-	listener_xml_escape(&decl, uri, strlen(uri), true);
+	xml_escape(&decl, uri, strlen(uri), true);
 	if (buf_append(&decl, "\"", 1) == 0 &&
 	    buf_len(&s->root_namespaces) + buf_len(&decl) < XML_ROOT_NAMESPACES_MAX)
 		buf_append(&s->root_namespaces, buf_head(&decl), buf_len(&decl));
@@ -440,12 +441,12 @@ static int parser_create(struct xml_stream *s)
 	return 0;
 }
 
-bool listener_xml_stream_loaded(const struct xml_stream *s)
+bool xml_stream_loaded(const struct xml_stream *s)
 {
 	return s->parser != NULL;
 }
 
-bool listener_xml_stream_release(struct xml_stream *s)
+bool xml_stream_release(struct xml_stream *s)
 {
 	if (s->parser == NULL || s->depth != 1 || s->fed != s->settled || s->error != NULL ||
 	    s->stopped || s->root_qname[0] == '\0')
@@ -477,14 +478,14 @@ static int parser_resume(struct xml_stream *s)
 	return 0;
 }
 
-struct xml_stream *listener_xml_stream_new(const struct xml_limits *limits,
-					   const struct xml_stream_events *events, void *arg)
+struct xml_stream *xml_stream_new(const struct xml_limits *limits,
+				  const struct xml_stream_events *events, void *arg)
 {
 	struct xml_stream *s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return NULL;
 	s->limits = *limits;
-	/* The parser comes with the first byte (listener_xml_stream_feed): a
+	/* The parser comes with the first byte (xml_stream_feed): a
 	 * stream restarted for STARTTLS waits through the TLS handshake, and a
 	 * crowd of handshakes would each hold one for nothing. */
 	s->events = events;
@@ -503,7 +504,7 @@ struct xml_stream *listener_xml_stream_new(const struct xml_limits *limits,
 	return s;
 }
 
-void listener_xml_stream_free(struct xml_stream *s)
+void xml_stream_free(struct xml_stream *s)
 {
 	if (s == NULL)
 		return;
@@ -516,17 +517,17 @@ void listener_xml_stream_free(struct xml_stream *s)
 	free(s);
 }
 
-void listener_xml_stream_stop(struct xml_stream *s)
+void xml_stream_stop(struct xml_stream *s)
 {
 	s->stopped = true;
 }
 
-const char *listener_xml_stream_error(const struct xml_stream *s)
+const char *xml_stream_error(const struct xml_stream *s)
 {
 	return s->error;
 }
 
-const char *listener_xml_stream_error_text(const struct xml_stream *s)
+const char *xml_stream_error_text(const struct xml_stream *s)
 {
 	return s->error_text;
 }
@@ -537,7 +538,7 @@ static bool xml_space(char c)
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-size_t listener_xml_stream_feed(struct xml_stream *s, const char *data, size_t len)
+size_t xml_stream_feed(struct xml_stream *s, const char *data, size_t len)
 {
 	size_t done = 0;
 	/* Before expat has seen a byte: an XML declaration must be the very
@@ -580,7 +581,7 @@ size_t listener_xml_stream_feed(struct xml_stream *s, const char *data, size_t l
 
 /* Tree helpers */
 
-const char *listener_xml_attr_get(const struct xml_node *node, const char *name)
+const char *xml_attr_get(const struct xml_node *node, const char *name)
 {
 	for (const struct xml_attr *a = node->attrs; a != NULL; a = a->next) {
 		if (a->ns[0] == '\0' && strcmp(a->name, name) == 0)
@@ -589,22 +590,22 @@ const char *listener_xml_attr_get(const struct xml_node *node, const char *name)
 	return NULL;
 }
 
-bool listener_xml_is(const struct xml_node *node, const char *ns, const char *name)
+bool xml_is(const struct xml_node *node, const char *ns, const char *name)
 {
 	return node != NULL && node->name != NULL && strcmp(node->name, name) == 0 &&
 	       strcmp(node->ns, ns) == 0;
 }
 
-struct xml_node *listener_xml_child(const struct xml_node *node, const char *ns, const char *name)
+struct xml_node *xml_child(const struct xml_node *node, const char *ns, const char *name)
 {
 	for (struct xml_node *c = node->children; c != NULL; c = c->next) {
-		if (listener_xml_is(c, ns, name))
+		if (xml_is(c, ns, name))
 			return c;
 	}
 	return NULL;
 }
 
-struct xml_node *listener_xml_first_element(const struct xml_node *node)
+struct xml_node *xml_first_element(const struct xml_node *node)
 {
 	for (struct xml_node *c = node->children; c != NULL; c = c->next) {
 		if (c->name != NULL)
@@ -613,7 +614,7 @@ struct xml_node *listener_xml_first_element(const struct xml_node *node)
 	return NULL;
 }
 
-int listener_xml_text(const struct xml_node *node, char *out, size_t size)
+int xml_text(const struct xml_node *node, char *out, size_t size)
 {
 	size_t used = 0;
 	for (const struct xml_node *c = node->children; c != NULL; c = c->next) {
@@ -628,7 +629,7 @@ int listener_xml_text(const struct xml_node *node, char *out, size_t size)
 	return (int)used;
 }
 
-int listener_xml_escape(struct buf *out, const char *text, size_t len, bool attribute)
+int xml_escape(struct buf *out, const char *text, size_t len, bool attribute)
 {
 	size_t start = 0;
 	for (size_t i = 0; i < len; i++) {
@@ -678,7 +679,7 @@ static int put_attr(struct buf *out, const char *prefix, const char *name, const
 	if (put(out, " ") == -1 ||
 	    (prefix != NULL && (put(out, prefix) == -1 || put(out, ":") == -1)) ||
 	    put(out, name) == -1 || put(out, "=\"") == -1 ||
-	    listener_xml_escape(out, value, strlen(value), true) == -1)
+	    xml_escape(out, value, strlen(value), true) == -1)
 		return -1;
 	return put(out, "\"");
 }
@@ -687,7 +688,7 @@ static int serialize(const struct xml_node *node, const char *parent_ns, const c
 		     const char *to, struct buf *out)
 {
 	if (node->name == NULL)
-		return listener_xml_escape(out, node->text, node->text_len, false);
+		return xml_escape(out, node->text, node->text_len, false);
 	if (put(out, "<") == -1 || put(out, node->name) == -1)
 		return -1;
 	if (strcmp(node->ns, parent_ns) != 0 && put_attr(out, NULL, "xmlns", node->ns) == -1)
@@ -729,8 +730,8 @@ static int serialize(const struct xml_node *node, const char *parent_ns, const c
 	return put(out, ">");
 }
 
-int listener_xml_serialize(const struct xml_node *node, const char *parent_ns, const char *from,
-			   const char *to, struct buf *out)
+int xml_serialize(const struct xml_node *node, const char *parent_ns, const char *from,
+		  const char *to, struct buf *out)
 {
 	return serialize(node, parent_ns, from, to, out);
 }

@@ -69,37 +69,37 @@ struct xml_stream_events {
 	void (*close)(void *arg);
 };
 
-struct xml_stream *listener_xml_stream_new(const struct xml_limits *limits,
-					   const struct xml_stream_events *events, void *arg);
-void listener_xml_stream_free(struct xml_stream *s);
+struct xml_stream *xml_stream_new(const struct xml_limits *limits,
+				  const struct xml_stream_events *events, void *arg);
+void xml_stream_free(struct xml_stream *s);
 
 /*
  * Parses `len` bytes; whitespace before the stream header is skipped.
  * Returns how many were consumed: all of them, or fewer
- * when a callback asked for a restart (listener_xml_stream_stop) or an error stopped
- * the stream.  After an error, listener_xml_stream_error() names the RFC 6120 stream
+ * when a callback asked for a restart (xml_stream_stop) or an error stopped
+ * the stream.  After an error, xml_stream_error() names the RFC 6120 stream
  * error condition and further input is refused.
  */
-size_t listener_xml_stream_feed(struct xml_stream *s, const char *data, size_t len);
+size_t xml_stream_feed(struct xml_stream *s, const char *data, size_t len);
 /* Gives expat's memory back while nothing is pending between stanzas; the
- * next listener_xml_stream_feed builds a new parser positioned inside the stream.
+ * next xml_stream_feed builds a new parser positioned inside the stream.
  * True when released. */
-bool listener_xml_stream_release(struct xml_stream *s);
-bool listener_xml_stream_loaded(const struct xml_stream *s);
+bool xml_stream_release(struct xml_stream *s);
+bool xml_stream_loaded(const struct xml_stream *s);
 /* From a callback: stop after the current element (a stream restart, or
- * the connection is closing); listener_xml_stream_feed then returns early. */
-void listener_xml_stream_stop(struct xml_stream *s);
-const char *listener_xml_stream_error(const struct xml_stream *s);
-const char *listener_xml_stream_error_text(const struct xml_stream *s);
+ * the connection is closing); xml_stream_feed then returns early. */
+void xml_stream_stop(struct xml_stream *s);
+const char *xml_stream_error(const struct xml_stream *s);
+const char *xml_stream_error_text(const struct xml_stream *s);
 
 /* Tree helpers. */
-const char *listener_xml_attr_get(const struct xml_node *node, const char *name);
-struct xml_node *listener_xml_child(const struct xml_node *node, const char *ns, const char *name);
-struct xml_node *listener_xml_first_element(const struct xml_node *node);
+const char *xml_attr_get(const struct xml_node *node, const char *name);
+struct xml_node *xml_child(const struct xml_node *node, const char *ns, const char *name);
+struct xml_node *xml_first_element(const struct xml_node *node);
 /* The concatenated text directly inside `node`, in `out` (NUL-terminated);
  * -1 when it does not fit. */
-int listener_xml_text(const struct xml_node *node, char *out, size_t size);
-bool listener_xml_is(const struct xml_node *node, const char *ns, const char *name);
+int xml_text(const struct xml_node *node, char *out, size_t size);
+bool xml_is(const struct xml_node *node, const char *ns, const char *name);
 
 /*
  * Serializes `node` into `out`.  Its namespace is left out when it equals
@@ -107,10 +107,10 @@ bool listener_xml_is(const struct xml_node *node, const char *ns, const char *na
  * it is written to); children declare theirs where it changes.  `from` and
  * `to`, when not NULL, replace those attributes of the top element.
  */
-int listener_xml_serialize(const struct xml_node *node, const char *parent_ns, const char *from,
-			   const char *to, struct buf *out);
+int xml_serialize(const struct xml_node *node, const char *parent_ns, const char *from,
+		  const char *to, struct buf *out);
 
 /* Escaped text and attribute values. */
-int listener_xml_escape(struct buf *out, const char *text, size_t len, bool attribute);
+int xml_escape(struct buf *out, const char *text, size_t len, bool attribute);
 
 #endif

@@ -15,7 +15,7 @@
  *   listener_accounts.c   the accounts file, re-read when it changes
  *   listener_admin.c      rxmppctl sessions and kick, relayed by the supervisor
  *   listener_drain.c      rxmppctl drain: streams and sessions sent to other nodes
- *   listener_xml.c, listener_sasl.c, common/tls.c   parser, SASL, TLS
+ *   listener_sasl.c, common/xml.c, common/tls.c   SASL, XML parser, TLS
  */
 #ifndef RXMPP_LISTENER_H
 #define RXMPP_LISTENER_H

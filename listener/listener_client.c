@@ -134,7 +134,7 @@ static void client_sasl_reply(struct conn *c, enum sasl_result result, struct bu
 		const char *why = c->sasl != NULL ? c->sasl->why : "";
 		if (why[0] != '\0') {
 			buf_append(&out, "<text xml:lang='en'>", 20);
-			listener_xml_escape(&out, why, strlen(why), false);
+			xml_escape(&out, why, strlen(why), false);
 			buf_append(&out, "</text>", 7);
 		}
 		buf_append(&out, "</failure>", 10);
@@ -193,7 +193,7 @@ static int client_sasl_payload(struct conn *c, const struct xml_node *element, c
 			       size_t size)
 {
 	char text[8192];
-	int len = listener_xml_text(element, text, sizeof(text));
+	int len = xml_text(element, text, sizeof(text));
 	if (len < 0)
 		return -1;
 	(void)c;
@@ -209,7 +209,7 @@ static void client_auth(struct conn *c, const struct xml_node *element)
 	struct buf reply;
 	buf_init(&reply, 4096);
 	enum sasl_mechanism mechanism;
-	const char *name = listener_xml_attr_get(element, "mechanism");
+	const char *name = xml_attr_get(element, "mechanism");
 	char payload[6144];
 	int len;
 	if (name == NULL || listener_sasl_mechanism_parse(name, &mechanism) == -1) {
@@ -268,7 +268,7 @@ static void client_send_iq(struct conn *c, const char *type, const char *id, con
 	buf_append(&out, "<iq type='", 10);
 	buf_append(&out, type, strlen(type));
 	buf_append(&out, "' id='", 6);
-	listener_xml_escape(&out, id, strlen(id), true);
+	xml_escape(&out, id, strlen(id), true);
 	buf_append(&out, "'>", 2);
 	buf_append(&out, payload, strlen(payload));
 	buf_append(&out, "</iq>", 5);
@@ -305,8 +305,8 @@ static void client_iq_error_text(struct conn *c, const char *id, const char *typ
 
 static void client_bind(struct conn *c, const struct xml_node *iq, const struct xml_node *bind)
 {
-	const char *id = listener_xml_attr_get(iq, "id");
-	const char *type = listener_xml_attr_get(iq, "type");
+	const char *id = xml_attr_get(iq, "id");
+	const char *type = xml_attr_get(iq, "type");
 	if (id == NULL || type == NULL || strcmp(type, "set") != 0) {
 		listener_conn_stream_error(c, "bad-format",
 					   "resource binding is an iq of type set with an id");
@@ -336,8 +336,8 @@ static void client_bind(struct conn *c, const struct xml_node *iq, const struct 
 		return;
 	}
 	char resource[JID_PART_MAX + 1] = "";
-	struct xml_node *wanted = listener_xml_child(bind, XML_NS_BIND, "resource");
-	if (wanted != NULL && listener_xml_text(wanted, resource, sizeof(resource)) < 0) {
+	struct xml_node *wanted = xml_child(bind, XML_NS_BIND, "resource");
+	if (wanted != NULL && xml_text(wanted, resource, sizeof(resource)) < 0) {
 		client_iq_error(c, id, "modify", "bad-request");
 		return;
 	}
@@ -371,7 +371,7 @@ static void client_bind(struct conn *c, const struct xml_node *iq, const struct 
 	char payload[JID_MAX + 128];
 	struct buf escaped;
 	buf_init(&escaped, sizeof(payload));
-	listener_xml_escape(&escaped, c->jid, strlen(c->jid), false);
+	xml_escape(&escaped, c->jid, strlen(c->jid), false);
 	snprintf(payload, sizeof(payload), "<bind xmlns='" XML_NS_BIND "'><jid>%.*s</jid></bind>",
 		 (int)buf_len(&escaped), buf_head(&escaped));
 	buf_free(&escaped);
@@ -391,9 +391,9 @@ static bool is_stanza(const struct xml_node *e)
 
 static void client_stanza(struct conn *c, struct xml_node *stanza)
 {
-	const char *id = listener_xml_attr_get(stanza, "id");
-	const char *type = listener_xml_attr_get(stanza, "type");
-	const char *to = listener_xml_attr_get(stanza, "to");
+	const char *id = xml_attr_get(stanza, "id");
+	const char *type = xml_attr_get(stanza, "type");
+	const char *to = xml_attr_get(stanza, "to");
 	if (id != NULL && strlen(id) > CLIENT_ID_MAX) {
 		listener_conn_stream_error(c, "policy-violation", "an id longer than 255 bytes");
 		return;
@@ -421,7 +421,7 @@ static void client_stanza(struct conn *c, struct xml_node *stanza)
 						   "an iq needs an id and a known type");
 			return;
 		}
-		struct xml_node *session = listener_xml_child(stanza, XML_NS_SESSION, "session");
+		struct xml_node *session = xml_child(stanza, XML_NS_SESSION, "session");
 		if (to == NULL && session != NULL && strcmp(type, "set") == 0) {
 			client_iq_result(c, id, ""); /* RFC 3921 session: nothing to do */
 			return;
@@ -432,9 +432,9 @@ static void client_stanza(struct conn *c, struct xml_node *stanza)
 		/* Availability for routing to the bare JID; with no roster there
 		 * is nobody to broadcast it to. */
 		int priority = 0;
-		struct xml_node *p = listener_xml_child(stanza, XML_NS_CLIENT, "priority");
+		struct xml_node *p = xml_child(stanza, XML_NS_CLIENT, "priority");
 		char text[16];
-		if (p != NULL && listener_xml_text(p, text, sizeof(text)) > 0) {
+		if (p != NULL && xml_text(p, text, sizeof(text)) > 0) {
 			long value = strtol(text, NULL, 10);
 			priority = value < -128 ? -128 : value > 127 ? 127 : (int)value;
 		}
@@ -448,7 +448,7 @@ void listener_client_element(struct conn *c, struct xml_node *element)
 {
 	switch (c->state) {
 	case CONN_AUTH:
-		if (listener_xml_is(element, XML_NS_TLS, "starttls")) {
+		if (xml_is(element, XML_NS_TLS, "starttls")) {
 			if (c->stream.tls_active || listener_state.tls == NULL) {
 				/* RFC 6120 5.4.2.2: a failure, then the stream ends. */
 				static struct log_limit no_starttls;
@@ -465,17 +465,17 @@ void listener_client_element(struct conn *c, struct xml_node *element)
 			listener_conn_restart_stream(c);
 			return;
 		}
-		if (listener_xml_is(element, XML_NS_SASL, "auth")) {
+		if (xml_is(element, XML_NS_SASL, "auth")) {
 			client_auth(c, element);
 			return;
 		}
 		break;
 	case CONN_SASL:
-		if (listener_xml_is(element, XML_NS_SASL, "response")) {
+		if (xml_is(element, XML_NS_SASL, "response")) {
 			client_response(c, element);
 			return;
 		}
-		if (listener_xml_is(element, XML_NS_SASL, "abort")) {
+		if (xml_is(element, XML_NS_SASL, "abort")) {
 			struct buf reply;
 			buf_init(&reply, 64);
 			buf_append(&reply, "aborted", 7);
@@ -487,8 +487,8 @@ void listener_client_element(struct conn *c, struct xml_node *element)
 	case CONN_BIND:
 		if (listener_client_sm_element(c, element))
 			return;
-		if (listener_xml_is(element, XML_NS_CLIENT, "iq")) {
-			struct xml_node *bind = listener_xml_child(element, XML_NS_BIND, "bind");
+		if (xml_is(element, XML_NS_CLIENT, "iq")) {
+			struct xml_node *bind = xml_child(element, XML_NS_BIND, "bind");
 			if (bind != NULL) {
 				client_bind(c, element, bind);
 				return;

@@ -278,8 +278,8 @@ static void sm_enable(struct conn *c, const struct xml_node *element)
 		sm_failed(c, "unexpected-request");
 		return;
 	}
-	const char *resume = listener_xml_attr_get(element, "resume");
-	const char *wanted = listener_xml_attr_get(element, "max");
+	const char *resume = xml_attr_get(element, "resume");
+	const char *wanted = xml_attr_get(element, "max");
 	bool resumable = resume != NULL && (!strcmp(resume, "true") || !strcmp(resume, "1"));
 	uint32_t max = listener_state.cfg.sm.resume_timeout_ms / 1000, asked;
 	/* The client may ask for less time, never more. */
@@ -331,7 +331,7 @@ static void sm_count_too_high(struct conn *c, const struct sm_session *s, uint32
 
 static bool sm_read_h(struct conn *c, const struct xml_node *element, uint32_t *h)
 {
-	if (listener_sm_parse_h(listener_xml_attr_get(element, "h"), h) == 0)
+	if (listener_sm_parse_h(xml_attr_get(element, "h"), h) == 0)
 		return true;
 	listener_conn_stream_error(c, "bad-format", "h must be a number from 0 to 4294967295");
 	return false;
@@ -394,7 +394,7 @@ static int sm_ask(struct conn *c, const char *previd, uint32_t h)
 /* <resume/>, after authentication and before binding (XEP-0198 section 5). */
 static void sm_resume(struct conn *c, const struct xml_node *element)
 {
-	const char *previd = listener_xml_attr_get(element, "previd");
+	const char *previd = xml_attr_get(element, "previd");
 	uint32_t h;
 	if (c->state != CONN_BIND || !listener_state.cfg.sm.enabled || c->sm_asked) {
 		sm_failed(c, "unexpected-request");

@@ -70,7 +70,7 @@ static void component_handshake(struct conn *c, const struct xml_node *element)
 {
 	const struct proto_callbridge *bridge = bridge_find_address(c->jid);
 	char given[64] = "";
-	int len = listener_xml_text(element, given, sizeof(given));
+	int len = xml_text(element, given, sizeof(given));
 	for (int i = 0; i < len; i++) {
 		if (given[i] >= 'A' && given[i] <= 'F')
 			given[i] = (char)(given[i] - 'A' + 'a');
@@ -127,7 +127,7 @@ static void jid_domain(const char *jid, char *out, size_t size)
 void listener_component_element(struct conn *c, struct xml_node *element)
 {
 	if (c->state == CONN_HANDSHAKE) {
-		if (listener_xml_is(element, XML_NS_COMPONENT, "handshake"))
+		if (xml_is(element, XML_NS_COMPONENT, "handshake"))
 			component_handshake(c, element);
 		else
 			listener_conn_stream_error(c, "not-authorized", "handshake first");
@@ -142,9 +142,9 @@ void listener_component_element(struct conn *c, struct xml_node *element)
 		listener_conn_stream_error(c, "unsupported-stanza-type", element->name);
 		return;
 	}
-	const char *from = listener_xml_attr_get(element, "from");
-	const char *to = listener_xml_attr_get(element, "to");
-	const char *id = listener_xml_attr_get(element, "id");
+	const char *from = xml_attr_get(element, "from");
+	const char *to = xml_attr_get(element, "to");
+	const char *id = xml_attr_get(element, "id");
 	char from_normal[JID_MAX], to_normal[JID_MAX], domain[JID_MAX], why[JIDPREP_WHY_MAX];
 	if (id != NULL && strlen(id) > 255) {
 		listener_conn_stream_error(c, "policy-violation", "an id longer than 255 bytes");

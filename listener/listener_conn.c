@@ -81,7 +81,7 @@ static struct xml_stream *conn_new_stream(struct conn *c)
 	    .max_depth = listener_state.cfg.limits.max_depth,
 	    .max_attributes = listener_state.cfg.limits.max_attributes,
 	};
-	return listener_xml_stream_new(&limits, &xml_events, c);
+	return xml_stream_new(&limits, &xml_events, c);
 }
 
 /* Every stream, the first and each restarted one, gets an id of its own
@@ -246,7 +246,7 @@ static void listener_conn_close(struct conn *c, const char *why)
 	if (c->next != NULL)
 		c->next->prev = c->prev;
 	ev_timer_del(c->timer);
-	listener_xml_stream_free(c->xml);
+	xml_stream_free(c->xml);
 	if (c->sasl != NULL) {
 		listener_sasl_free(c->sasl);
 		free(c->sasl);
@@ -376,7 +376,7 @@ static void conn_finish(struct conn *c, const char *last, size_t len)
 	stream_shutdown(&c->stream);
 	c->state = CONN_CLOSING;
 	stream_stop_input(&c->stream);
-	listener_xml_stream_stop(c->xml);
+	xml_stream_stop(c->xml);
 	ev_timer_reset(c->timer, CONN_LINGER_MS);
 }
 
@@ -414,7 +414,7 @@ void listener_conn_stream_error_app(struct conn *c, const char *condition, const
 	if (text != NULL) {
 		const char *open = "<text xmlns='" XML_NS_STREAM_ERRORS "'>";
 		buf_append(&out, open, strlen(open));
-		listener_xml_escape(&out, text, strlen(text), false);
+		xml_escape(&out, text, strlen(text), false);
 		buf_append(&out, "</text>", 7);
 	}
 	if (app != NULL)
@@ -489,7 +489,7 @@ void listener_conn_end_stream(struct conn *c)
 void listener_conn_restart_stream(struct conn *c)
 {
 	c->restart_pending = true;
-	listener_xml_stream_stop(c->xml);
+	xml_stream_stop(c->xml);
 }
 
 /* Input */
@@ -497,10 +497,10 @@ void listener_conn_restart_stream(struct conn *c)
 /* Parses `data`; returns how much was consumed. Handles restarts. */
 static size_t conn_parse(struct conn *c, const char *data, size_t len)
 {
-	size_t used = listener_xml_stream_feed(c->xml, data, len);
-	const char *error = listener_xml_stream_error(c->xml);
+	size_t used = xml_stream_feed(c->xml, data, len);
+	const char *error = xml_stream_error(c->xml);
 	if (error != NULL) {
-		listener_conn_stream_error(c, error, listener_xml_stream_error_text(c->xml));
+		listener_conn_stream_error(c, error, xml_stream_error_text(c->xml));
 		return len;
 	}
 	return used;
@@ -512,7 +512,7 @@ static bool conn_apply_restart(struct conn *c)
 	if (!c->restart_pending || c->state == CONN_CLOSING)
 		return false;
 	c->restart_pending = false;
-	listener_xml_stream_free(c->xml);
+	xml_stream_free(c->xml);
 	c->xml = conn_new_stream(c);
 	c->header_sent = false;
 	if (c->xml == NULL || conn_new_stream_id(c) == -1) {
@@ -666,10 +666,10 @@ static int64_t conn_timer(struct ev_timer *timer, void *arg)
 		listener_conn_send(c, " ", 1); /* RFC 6120 4.6.1 whitespace keepalive */
 	}
 	int64_t next = lim->idle_timeout_ms - (now - c->last_in);
-	if (authenticated && (listener_xml_stream_loaded(c->xml) || c->stream.busy)) {
+	if (authenticated && (xml_stream_loaded(c->xml) || c->stream.busy)) {
 		int64_t quiet = now - c->last_in;
 		if (quiet >= CONN_PARSER_IDLE_MS) {
-			listener_xml_stream_release(c->xml);
+			xml_stream_release(c->xml);
 			stream_set_busy(&c->stream, false);
 			c->inputs_since_quiet = 0;
 		} else if (CONN_PARSER_IDLE_MS - quiet < next)

@@ -10,7 +10,7 @@
  * before anything else.
  *
  * The stanzas are the router's deliveries, serialised by this listener
- * (listener_xml_serialize: attributes in double quotes, `from` first after
+ * (xml_serialize: attributes in double quotes, `from` first after
  * any xmlns), so the sorting reads their first tag, never parses them.
  */
 #ifndef RXMPP_LISTENER_CSI_H

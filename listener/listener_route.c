@@ -53,13 +53,13 @@ static void route_error(struct conn *c, const char *name, const char *to, const 
 	buf_append(&out, name, strlen(name));
 	if (to != NULL) {
 		buf_append(&out, " from=\"", 7);
-		listener_xml_escape(&out, to, strlen(to), true);
+		xml_escape(&out, to, strlen(to), true);
 		buf_append(&out, "\"", 1);
 	}
 	buf_append(&out, " type=\"error\"", 13);
 	if (id != NULL) {
 		buf_append(&out, " id=\"", 5);
-		listener_xml_escape(&out, id, strlen(id), true);
+		xml_escape(&out, id, strlen(id), true);
 		buf_append(&out, "\"", 1);
 	}
 	char error[256];
@@ -69,7 +69,7 @@ static void route_error(struct conn *c, const char *name, const char *to, const 
 	if (text != NULL) {
 		const char *open = "<text xmlns='" XML_NS_STANZA_ERRORS "'>";
 		buf_append(&out, open, strlen(open));
-		listener_xml_escape(&out, text, strlen(text), false);
+		xml_escape(&out, text, strlen(text), false);
 		buf_append(&out, "</text>", 7);
 	}
 	snprintf(error, sizeof(error), "</error></%s>", name);
@@ -81,9 +81,9 @@ static void route_error(struct conn *c, const char *name, const char *to, const 
 void listener_route_bounce(struct conn *c, const struct xml_node *stanza, const char *to,
 			   const char *error_type, const char *condition, const char *text)
 {
-	if (route_answerable(stanza->name, listener_xml_attr_get(stanza, "type")))
-		route_error(c, stanza->name, to, listener_xml_attr_get(stanza, "id"), error_type,
-			    condition, text);
+	if (route_answerable(stanza->name, xml_attr_get(stanza, "type")))
+		route_error(c, stanza->name, to, xml_attr_get(stanza, "id"), error_type, condition,
+			    text);
 }
 
 /* A stanza the router has not confirmed yet: what its error needs. */
@@ -114,10 +114,10 @@ static struct {
 static struct route_note *route_note_new(uint64_t session, const struct xml_node *stanza,
 					 const char *to, bool *failed)
 {
-	const char *id = listener_xml_attr_get(stanza, "id");
+	const char *id = xml_attr_get(stanza, "id");
 	*failed = false;
 	if (session == PROTO_SERVER_SESSION ||
-	    !route_answerable(stanza->name, listener_xml_attr_get(stanza, "type")))
+	    !route_answerable(stanza->name, xml_attr_get(stanza, "type")))
 		return NULL;
 	size_t to_size = to ? strlen(to) + 1 : 0, id_size = id ? strlen(id) + 1 : 0;
 	struct route_note *n = malloc(sizeof(*n) + to_size + id_size);
@@ -235,13 +235,13 @@ void listener_route_router_gone(void)
 static bool route_send(uint64_t session, const struct xml_node *stanza, const char *parent_ns,
 		       const char *from, const char *to, const uint32_t *sm_count, bool *too_large)
 {
-	const char *type = listener_xml_attr_get(stanza, "type");
-	const char *id = listener_xml_attr_get(stanza, "id");
-	struct xml_node *payload = listener_xml_first_element(stanza);
+	const char *type = xml_attr_get(stanza, "type");
+	const char *id = xml_attr_get(stanza, "id");
+	struct xml_node *payload = xml_first_element(stanza);
 	struct buf bytes;
 	/* The serialized form stays within the IPC frame whatever the input. */
 	buf_init(&bytes, IPC_FRAME_MAX - 16 * 1024);
-	if (listener_xml_serialize(stanza, parent_ns, from, to, &bytes) == -1) {
+	if (xml_serialize(stanza, parent_ns, from, to, &bytes) == -1) {
 		buf_free(&bytes);
 		*too_large = true;
 		return false;
@@ -319,8 +319,8 @@ static void undeliverable_close(void *arg)
 static void undeliverable_element(void *arg, struct xml_node *stanza)
 {
 	(void)arg;
-	const char *from = listener_xml_attr_get(stanza, "from");
-	const char *to = listener_xml_attr_get(stanza, "to");
+	const char *from = xml_attr_get(stanza, "from");
+	const char *to = xml_attr_get(stanza, "to");
 	bool too_large = false;
 	/* RFC 6121 8.5.3.2.3: presence for a resource that is gone is ignored. */
 	if (from != NULL && to != NULL && strcmp(stanza->name, "presence") != 0 &&
@@ -350,12 +350,12 @@ void listener_route_undeliverable(const char *bytes, size_t len)
 	    .max_depth = listener_state.cfg.limits.max_depth,
 	    .max_attributes = listener_state.cfg.limits.max_attributes,
 	};
-	struct xml_stream *s = listener_xml_stream_new(&limits, &events, NULL);
+	struct xml_stream *s = xml_stream_new(&limits, &events, NULL);
 	if (s == NULL)
 		return;
-	listener_xml_stream_feed(s, header, sizeof(header) - 1);
-	listener_xml_stream_feed(s, bytes, len);
-	listener_xml_stream_free(s);
+	xml_stream_feed(s, header, sizeof(header) - 1);
+	xml_stream_feed(s, bytes, len);
+	xml_stream_free(s);
 }
 
 static void route_session_up(uint64_t id, enum proto_session_kind kind, const char *jid)

@@ -20,7 +20,7 @@ static void on_element(void *arg, struct xml_node *element)
 	struct buf out;
 	(void)arg;
 	buf_init(&out, 1 << 20);
-	listener_xml_serialize(element, XML_NS_CLIENT, "a@b/c", NULL, &out);
+	xml_serialize(element, XML_NS_CLIENT, "a@b/c", NULL, &out);
 	buf_free(&out);
 }
 
@@ -38,14 +38,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size == 0)
 		return 0;
 	struct xml_limits limits = {.max_stanza_size = 4096, .max_depth = 16, .max_attributes = 16};
-	struct xml_stream *s = listener_xml_stream_new(&limits, &events, NULL);
+	struct xml_stream *s = xml_stream_new(&limits, &events, NULL);
 	if (s == NULL)
 		return 0;
 	size_t split = (size_t)data[0] * (size - 1) / 255;
 	const char *text = (const char *)data + 1;
-	size_t used = listener_xml_stream_feed(s, text, split);
-	if (used == split && listener_xml_stream_error(s) == NULL)
-		listener_xml_stream_feed(s, text + split, size - 1 - split);
-	listener_xml_stream_free(s);
+	size_t used = xml_stream_feed(s, text, split);
+	if (used == split && xml_stream_error(s) == NULL)
+		xml_stream_feed(s, text + split, size - 1 - split);
+	xml_stream_free(s);
 	return 0;
 }

@@ -40,14 +40,14 @@ static void on_element(void *arg, struct xml_node *element)
 	struct events *e = arg;
 	struct buf out;
 	buf_init(&out, 1 << 20);
-	ck_assert_int_eq(listener_xml_serialize(element, XML_NS_CLIENT, NULL, NULL, &out), 0);
+	ck_assert_int_eq(xml_serialize(element, XML_NS_CLIENT, NULL, NULL, &out), 0);
 	if (e->elements < 8)
 		snprintf(e->serialized[e->elements], sizeof(e->serialized[0]), "%.*s",
 			 (int)buf_len(&out), buf_head(&out));
 	buf_free(&out);
 	e->elements++;
 	if (e->stop_after_first)
-		listener_xml_stream_stop(e->stream);
+		xml_stream_stop(e->stream);
 }
 
 static void on_close(void *arg)
@@ -62,7 +62,7 @@ static struct xml_stream *make_stream(struct events *e, size_t max_stanza)
 	struct xml_limits limits = {
 	    .max_stanza_size = max_stanza, .max_depth = 8, .max_attributes = 8};
 	memset(e, 0, sizeof(*e));
-	e->stream = listener_xml_stream_new(&limits, &callbacks, e);
+	e->stream = xml_stream_new(&limits, &callbacks, e);
 	ck_assert_ptr_nonnull(e->stream);
 	return e->stream;
 }
@@ -99,10 +99,10 @@ START_TEST(test_normal_stream)
 	struct events e;
 	struct xml_stream *s = make_stream(&e, 65536);
 	size_t len = strlen(good_stream);
-	ck_assert_uint_eq(listener_xml_stream_feed(s, good_stream, len), len);
-	ck_assert_ptr_null(listener_xml_stream_error(s));
+	ck_assert_uint_eq(xml_stream_feed(s, good_stream, len), len);
+	ck_assert_ptr_null(xml_stream_error(s));
 	check_good(&e);
-	listener_xml_stream_free(s);
+	xml_stream_free(s);
 }
 END_TEST
 
@@ -112,12 +112,12 @@ START_TEST(test_split_at_every_byte)
 	for (size_t split = 1; split < len; split++) {
 		struct events e;
 		struct xml_stream *s = make_stream(&e, 65536);
-		ck_assert_uint_eq(listener_xml_stream_feed(s, good_stream, split), split);
-		ck_assert_uint_eq(listener_xml_stream_feed(s, good_stream + split, len - split),
+		ck_assert_uint_eq(xml_stream_feed(s, good_stream, split), split);
+		ck_assert_uint_eq(xml_stream_feed(s, good_stream + split, len - split),
 				  len - split);
-		ck_assert_ptr_null(listener_xml_stream_error(s));
+		ck_assert_ptr_null(xml_stream_error(s));
 		check_good(&e);
-		listener_xml_stream_free(s);
+		xml_stream_free(s);
 	}
 }
 END_TEST
@@ -127,9 +127,9 @@ START_TEST(test_one_byte_at_a_time)
 	struct events e;
 	struct xml_stream *s = make_stream(&e, 65536);
 	for (size_t i = 0; good_stream[i] != '\0'; i++)
-		ck_assert_uint_eq(listener_xml_stream_feed(s, good_stream + i, 1), 1);
+		ck_assert_uint_eq(xml_stream_feed(s, good_stream + i, 1), 1);
 	check_good(&e);
-	listener_xml_stream_free(s);
+	xml_stream_free(s);
 }
 END_TEST
 
@@ -143,11 +143,11 @@ START_TEST(test_stop_returns_the_rest)
 	struct xml_stream *s = make_stream(&e, 65536);
 	e.stop_after_first = true;
 	size_t len = strlen(text);
-	size_t used = listener_xml_stream_feed(s, text, len);
+	size_t used = xml_stream_feed(s, text, len);
 	ck_assert_int_eq(e.elements, 1);
 	ck_assert_uint_eq(used, len - 3);
-	ck_assert_ptr_null(listener_xml_stream_error(s));
-	listener_xml_stream_free(s);
+	ck_assert_ptr_null(xml_stream_error(s));
+	xml_stream_free(s);
 }
 END_TEST
 
@@ -164,21 +164,20 @@ START_TEST(test_whitespace_before_the_header_is_skipped)
 	for (size_t split = 0; split <= strlen(lead) + 1; split++) {
 		struct events e;
 		struct xml_stream *s = make_stream(&e, 65536);
-		ck_assert_uint_eq(listener_xml_stream_feed(s, text, split), split);
-		ck_assert_uint_eq(listener_xml_stream_feed(s, text + split, len - split),
-				  len - split);
-		ck_assert_ptr_null(listener_xml_stream_error(s));
+		ck_assert_uint_eq(xml_stream_feed(s, text, split), split);
+		ck_assert_uint_eq(xml_stream_feed(s, text + split, len - split), len - split);
+		ck_assert_ptr_null(xml_stream_error(s));
 		check_good(&e);
-		listener_xml_stream_free(s);
+		xml_stream_free(s);
 	}
 	/* Only whitespace: anything else before the declaration is refused. */
 	struct events e;
 	struct xml_stream *s = make_stream(&e, 65536);
-	ck_assert_uint_eq(listener_xml_stream_feed(s, "\n", 1), 1);
-	listener_xml_stream_feed(s, "x" HEADER, strlen(HEADER) + 1);
-	ck_assert_str_eq(listener_xml_stream_error(s), "not-well-formed");
+	ck_assert_uint_eq(xml_stream_feed(s, "\n", 1), 1);
+	xml_stream_feed(s, "x" HEADER, strlen(HEADER) + 1);
+	ck_assert_str_eq(xml_stream_error(s), "not-well-formed");
 	ck_assert_int_eq(e.opens, 0);
-	listener_xml_stream_free(s);
+	xml_stream_free(s);
 }
 END_TEST
 
@@ -186,12 +185,12 @@ static void expect_error(const char *text, const char *condition, size_t max_sta
 {
 	struct events e;
 	struct xml_stream *s = make_stream(&e, max_stanza);
-	listener_xml_stream_feed(s, text, strlen(text));
-	ck_assert_msg(listener_xml_stream_error(s) != NULL, "no error for: %.80s", text);
-	ck_assert_str_eq(listener_xml_stream_error(s), condition);
+	xml_stream_feed(s, text, strlen(text));
+	ck_assert_msg(xml_stream_error(s) != NULL, "no error for: %.80s", text);
+	ck_assert_str_eq(xml_stream_error(s), condition);
 	/* Nothing more is taken after an error. */
-	ck_assert_uint_eq(listener_xml_stream_feed(s, "<a/>", 4), 0);
-	listener_xml_stream_free(s);
+	ck_assert_uint_eq(xml_stream_feed(s, "<a/>", 4), 0);
+	xml_stream_free(s);
 }
 
 START_TEST(test_restricted_xml)
@@ -220,12 +219,12 @@ START_TEST(test_size_limits)
 	/* Many small stanzas are fine: the limit is per stanza. */
 	struct events e;
 	struct xml_stream *s = make_stream(&e, 1024);
-	listener_xml_stream_feed(s, HEADER, strlen(HEADER));
+	xml_stream_feed(s, HEADER, strlen(HEADER));
 	for (int i = 0; i < 2000; i++)
-		listener_xml_stream_feed(s, "<presence/> ", 12);
-	ck_assert_ptr_null(listener_xml_stream_error(s));
+		xml_stream_feed(s, "<presence/> ", 12);
+	ck_assert_ptr_null(xml_stream_error(s));
 	ck_assert_int_eq(e.elements, 2000);
-	listener_xml_stream_free(s);
+	xml_stream_free(s);
 	free(big);
 }
 END_TEST
@@ -257,28 +256,28 @@ START_TEST(test_release_and_resume_between_stanzas)
 			      "version='1.0'>";
 	struct events e;
 	struct xml_stream *s = make_stream(&e, 65536);
-	listener_xml_stream_feed(s, header, strlen(header));
-	ck_assert(!listener_xml_stream_release(s) || e.opens == 1);
+	xml_stream_feed(s, header, strlen(header));
+	ck_assert(!xml_stream_release(s) || e.opens == 1);
 	const char one[] = "<message><body>one</body></message>";
-	listener_xml_stream_feed(s, one, strlen(one));
-	ck_assert(listener_xml_stream_release(s));
-	ck_assert(!listener_xml_stream_loaded(s));
+	xml_stream_feed(s, one, strlen(one));
+	ck_assert(xml_stream_release(s));
+	ck_assert(!xml_stream_loaded(s));
 	const char two[] = "<message><x:data>two</x:data></message>";
-	ck_assert_uint_eq(listener_xml_stream_feed(s, two, strlen(two)), strlen(two));
-	ck_assert(listener_xml_stream_loaded(s));
+	ck_assert_uint_eq(xml_stream_feed(s, two, strlen(two)), strlen(two));
+	ck_assert(xml_stream_loaded(s));
 	/* Not released in the middle of an element. */
-	listener_xml_stream_feed(s, "<presence>", 10);
-	ck_assert(!listener_xml_stream_release(s));
-	listener_xml_stream_feed(s, "</presence>", 11);
-	ck_assert(listener_xml_stream_release(s));
-	listener_xml_stream_feed(s, "</s:stream>", 11);
-	ck_assert_ptr_null(listener_xml_stream_error(s));
+	xml_stream_feed(s, "<presence>", 10);
+	ck_assert(!xml_stream_release(s));
+	xml_stream_feed(s, "</presence>", 11);
+	ck_assert(xml_stream_release(s));
+	xml_stream_feed(s, "</s:stream>", 11);
+	ck_assert_ptr_null(xml_stream_error(s));
 	ck_assert_int_eq(e.opens, 1); /* the rebuilt header is nobody's business */
 	ck_assert_int_eq(e.elements, 3);
 	ck_assert_str_eq(e.serialized[1],
 			 "<message><data xmlns=\"urn:example:x\">two</data></message>");
 	ck_assert_int_eq(e.closes, 1);
-	listener_xml_stream_free(s);
+	xml_stream_free(s);
 }
 END_TEST
 
@@ -287,11 +286,11 @@ START_TEST(test_escaping)
 	struct buf out;
 	buf_init(&out, 1024);
 	const char text[] = "a&b<c>d]]>e\"f";
-	ck_assert_int_eq(listener_xml_escape(&out, text, strlen(text), false), 0);
+	ck_assert_int_eq(xml_escape(&out, text, strlen(text), false), 0);
 	ck_assert_str_eq(buf_len(&out) ? (buf_append(&out, "", 1), buf_head(&out)) : "",
 			 "a&amp;b&lt;c>d]]&gt;e\"f");
 	buf_reset(&out, 0);
-	ck_assert_int_eq(listener_xml_escape(&out, text, strlen(text), true), 0);
+	ck_assert_int_eq(xml_escape(&out, text, strlen(text), true), 0);
 	buf_append(&out, "", 1);
 	ck_assert_str_eq(buf_head(&out), "a&amp;b&lt;c>d]]>e&quot;f");
 	buf_free(&out);
