@@ -10,7 +10,8 @@
  * element (so a start tag that never ends is caught too), nesting depth,
  * attributes per element, and the arena that holds the tree.  DOCTYPE,
  * entity declarations, processing instructions and comments are refused
- * (RFC 6120 11.1, restricted-xml).
+ * (RFC 6120 11.1, restricted-xml).  Writing the trees (and escaping) is
+ * xml_write.h's.
  */
 #ifndef RXMPP_XML_H
 #define RXMPP_XML_H
@@ -18,8 +19,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#include "common/buf.h"
 
 #define XML_NS_STREAM	     "http://etherx.jabber.org/streams"
 #define XML_NS_CLIENT	     "jabber:client"
@@ -100,17 +99,5 @@ struct xml_node *xml_first_element(const struct xml_node *node);
  * -1 when it does not fit. */
 int xml_text(const struct xml_node *node, char *out, size_t size);
 bool xml_is(const struct xml_node *node, const char *ns, const char *name);
-
-/*
- * Serializes `node` into `out`.  Its namespace is left out when it equals
- * `parent_ns` (so a stanza inherits the default namespace of whatever stream
- * it is written to); children declare theirs where it changes.  `from` and
- * `to`, when not NULL, replace those attributes of the top element.
- */
-int xml_serialize(const struct xml_node *node, const char *parent_ns, const char *from,
-		  const char *to, struct buf *out);
-
-/* Escaped text and attribute values. */
-int xml_escape(struct buf *out, const char *text, size_t len, bool attribute);
 
 #endif

@@ -15,7 +15,8 @@
  *   listener_accounts.c   the accounts file, re-read when it changes
  *   listener_admin.c      rxmppctl sessions and kick, relayed by the supervisor
  *   listener_drain.c      rxmppctl drain: streams and sessions sent to other nodes
- *   listener_sasl.c, common/xml.c, common/tls.c   SASL, XML parser, TLS
+ *   listener_sasl.c, common/tls.c   SASL, TLS
+ *   common/xml.c, common/xml_write.c   the XML parser and writer
  */
 #ifndef RXMPP_LISTENER_H
 #define RXMPP_LISTENER_H
@@ -41,6 +42,7 @@
 #include "listener_sasl.h"
 #include "common/tls.h"
 #include "common/xml.h"
+#include "common/xml_write.h"
 
 enum conn_state {
 	CONN_TLS_HANDSHAKE, /* direct TLS: handshake before the stream */

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "common/xml.h"
+#include "common/xml_write.h"
 
 static void on_open(void *arg, const char *ns, const struct xml_attr *attrs)
 {

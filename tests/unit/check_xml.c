@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "common/xml.h"
+#include "common/xml_write.h"
 #include "unit.h"
 
 struct events {
