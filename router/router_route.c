@@ -20,6 +20,7 @@
 #include "common/buf.h"
 #include "common/jid.h"
 #include "common/log.h"
+#include "common/xml_write.h"
 #include "router.h"
 
 #define NS_PING	       "urn:xmpp:ping"
@@ -53,21 +54,10 @@ static void put_attr(struct buf *out, const char *name, const char *value)
 	put(out, " ");
 	put(out, name);
 	put(out, "=\"");
-	for (const char *p = value; *p != '\0'; p++) {
-		switch (*p) {
-		case '&':
-			put(out, "&amp;");
-			break;
-		case '<':
-			put(out, "&lt;");
-			break;
-		case '"':
-			put(out, "&quot;");
-			break;
-		default:
-			buf_append(out, p, 1);
-		}
-	}
+	/* A tab or line break in an id, written as it is, would come back
+	 * to its client as a space (XML 1.0 3.3.3): xml_escape writes them
+	 * as character references, as the listener does. */
+	xml_escape(out, value, strlen(value), true);
 	put(out, "\"");
 }
 

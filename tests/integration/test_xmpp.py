@@ -8,6 +8,7 @@ import asyncio
 
 import pytest
 
+from raw import Raw
 from xmpp import IqError, connect_bridge, login, run
 
 BRIDGE_SECRET = "s3cret-for-cb1-bridge"
@@ -137,6 +138,23 @@ def test_server_iqs_ping_disco_version(xnode):
         await alice.close()
 
     run(scenario())
+
+
+def test_server_answer_keeps_white_space_in_the_id(xnode):
+    # An id is any string (RFC 6120 8.1.3).  The router writes its own
+    # answers; a tab, line feed or carriage return written there as it is
+    # would reach the client as a space (XML 1.0 3.3.3) and the answer
+    # would not match its request.  (slixmpp cannot send such an id: its
+    # writer does not escape them.)
+    raw = Raw(xnode.client_port, xnode.certs["ca"])
+    try:
+        raw.login("alice", "alice-pw")
+        raw.send(b"<iq type='get' to='test.example' id='p&#9;1&#10;2&#13;'>"
+                 b"<ping xmlns='urn:xmpp:ping'/></iq>")
+        answer = raw.read_until(b'type="result"') + raw.read_until(b"/>")
+        assert b'id="p&#9;1&#10;2&#13;"' in answer, answer
+    finally:
+        raw.close()
 
 
 def test_iq_between_users(xnode):
