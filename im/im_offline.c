@@ -53,6 +53,26 @@ static int im_offline_is_message(const char *s, size_t len)
 	       s[n] != '\0';
 }
 
+/* The first '>' outside a quoted attribute value: the end of the root's
+ * start tag.  XML does not ask for '>' to be escaped in an attribute value
+ * and rxmpp's writer (xml_escape) leaves it, so the first '>' of the
+ * stanza may stand inside one. */
+static const char *im_offline_start_tag_end(const char *s, size_t len)
+{
+	char quote = '\0';
+	for (size_t i = 0; i < len; i++) {
+		if (quote != '\0') {
+			if (s[i] == quote)
+				quote = '\0';
+		} else if (s[i] == '"' || s[i] == '\'') {
+			quote = s[i];
+		} else if (s[i] == '>') {
+			return s + i;
+		}
+	}
+	return NULL;
+}
+
 /* Where the delay goes: before the end tag, or (for an empty element)
  * where its "/>" is; -1 when neither ends the stanza. */
 static int im_offline_insertion(const char *s, size_t len, size_t *at, int *empty)
@@ -66,10 +86,10 @@ static int im_offline_insertion(const char *s, size_t len, size_t *at, int *empt
 		*empty = 0;
 		return 0;
 	}
-	/* An empty root element: its "/>" is the first '>' of the stanza
-	 * (the im process escapes '>' in attribute values, im_offline.h), so
-	 * a child's "/>" is not taken for it. */
-	if (len >= 2 && memcmp(s + len - 2, "/>", 2) == 0 && memchr(s, '>', len) == s + len - 1) {
+	/* An empty root element: its "/>" ends its start tag, so a child's
+	 * "/>" is not taken for it. */
+	if (len >= 2 && memcmp(s + len - 2, "/>", 2) == 0 &&
+	    im_offline_start_tag_end(s, len) == s + len - 1) {
 		*at = len - 2;
 		*empty = 1;
 		return 0;

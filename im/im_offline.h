@@ -11,8 +11,8 @@
  *
  * Stored form: u8 format (1), u64 stamp (seconds since 1970-01-01 UTC,
  * at most the end of year 9999), then the stanza, a <message/> element as
- * the im process wrote it, with '>' escaped in attribute values (as
- * xml_serialize writes them; im_offline_stamp relies on it).
+ * the im process wrote it (attribute values may hold '>' unescaped, as
+ * xml_serialize writes them and XML allows).
  * Key: u64, big-endian.
  */
 #ifndef RXMPP_IM_OFFLINE_H

@@ -77,6 +77,8 @@ START_TEST(test_value)
 	    "<message><body/></message",
 	    "<message>\0</message>",
 	    "<message><body/>",
+	    /* The quote is never closed: the start tag does not end. */
+	    "<message id='x/>",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		size_t len = i == 6 ? 20 : strlen(bad[i]);
@@ -86,6 +88,16 @@ START_TEST(test_value)
 	}
 	n = im_offline_encode(0, "<message/>", 10, v, sizeof(v));
 	ck_assert_int_eq(im_offline_decode(key, 8, v, n, 512, &e, &why), 0);
+	/* '>' unescaped in an attribute value, as xml_serialize writes it. */
+	static const char *const good[] = {
+	    "<message id=\"a>b\"/>",
+	    "<message id='a/>b' type=\"chat\"/>",
+	    "<message id=\"it's>\"><body>x</body></message>",
+	};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		n = im_offline_encode(0, good[i], strlen(good[i]), v, sizeof(v));
+		ck_assert_int_eq(im_offline_decode(key, 8, v, n, 512, &e, &why), 0);
+	}
 }
 END_TEST
 
@@ -143,6 +155,11 @@ START_TEST(test_stamp)
 	/* Exactly too small, then exactly enough (with the NUL). */
 	ck_assert_int_eq(im_offline_stamp(empty, strlen(empty), "<delay/>", out, (size_t)n), -1);
 	ck_assert_int_eq(im_offline_stamp(empty, strlen(empty), "<delay/>", out, (size_t)n + 1), n);
+	/* The root's "/>" after a '>' in an attribute value. */
+	const char *quoted = "<message id=\"a>b\" to='c/>d'/>";
+	n = im_offline_stamp(quoted, strlen(quoted), "<delay/>", out, sizeof(out));
+	ck_assert_str_eq(out, "<message id=\"a>b\" to='c/>d'><delay/></message>");
+	ck_assert_int_eq(n, (int)strlen(out));
 	ck_assert_int_eq(im_offline_stamp("<iq/>", 5, "<delay/>", out, sizeof(out)), -1);
 	ck_assert_int_eq(im_offline_stamp("<message>", 9, "<delay/>", out, sizeof(out)), -1);
 }
