@@ -308,7 +308,12 @@ def snapshot_install(directory, certs, nodes, accounts, keys, snapshot_entries, 
     tenths, refusals = fill(nodes[0], commands)
     elapsed = time.monotonic() - started
     held = write_rate(nodes, writes, connections, window, keys, prefix="x") if writes else None
+    if held:
+        print(f"writes with the accounts held: {json.dumps(held)}", file=sys.stderr, flush=True)
     total = user_count(nodes[0])
+    # A cluster that lost its leader under the load elects another.
+    wait_until(lambda: any(bench.cluster_status(n)["state"] == "LEADER" for n in nodes),
+               timeout=60, what="a leader after the writes")
     leader = next(n for n in nodes if bench.cluster_status(n)["state"] == "LEADER")
     snapshot = os.path.join(leader.dir, "state", "snapshot")
     wait_until(lambda: os.path.exists(snapshot), timeout=60, what="a snapshot on the leader")
