@@ -84,6 +84,9 @@ struct sm_session {
 	uint32_t confirmed;		       /* the keeper counts the client's stanzas up to */
 	/* A resumption from what the leader kept, being received. */
 	uint32_t items_left, expected_sent;
+	/* In sm_orphans, asked by a connection that went before the answer
+	 * (core.id and core.acked: the id and h it asked with). */
+	bool answer_due;
 };
 
 struct conn {
@@ -122,6 +125,7 @@ struct conn {
 	/* A resumption asked of the cluster's leader (the id and h asked),
 	 * then the session being rebuilt from its answer. */
 	bool sm_asked;
+	bool sm_answer_due; /* asked, and the answer is not in yet */
 	char sm_previd[LISTENER_SM_ID_LEN + 1];
 	uint32_t sm_h;
 	struct sm_session *sm_resuming;
@@ -175,6 +179,10 @@ struct listener {
 	 * session id (listener_client_sm.c). */
 	struct table *sm_ids;
 	struct table *sm_detached;
+	/* Resumptions the leader granted to a connection that went before
+	 * the answer was in, by session id: their SM_ITEMs still come in,
+	 * then they wait here as detached sessions (listener_client_sm.c). */
+	struct table *sm_orphans;
 	struct listener_counters counters; /* listener_metrics.c */
 };
 

@@ -36,6 +36,9 @@
  * and <a h/> never says more than the keeper counts: so a client whose
  * node dies resumes on another, which asks the leader (SM_RESUME) when it
  * does not know the id, and nothing is lost or sent twice either way.
+ * A connection that goes before the leader's answer is in does not lose
+ * the session the leader moved here: it waits here, detached, as after
+ * any cut (sm_wait_here).
  * Without a keeper (one node, no link yet, a peer of protocol 3) the
  * session is this process's only.
  *
@@ -66,7 +69,11 @@ int listener_client_sm_init(void)
 {
 	listener_state.sm_ids = table_new();
 	listener_state.sm_detached = table_new();
-	return listener_state.sm_ids != NULL && listener_state.sm_detached != NULL ? 0 : -1;
+	listener_state.sm_orphans = table_new();
+	return listener_state.sm_ids != NULL && listener_state.sm_detached != NULL &&
+		       listener_state.sm_orphans != NULL
+		   ? 0
+		   : -1;
 }
 
 void listener_client_sm_features(struct buf *features)
@@ -385,7 +392,7 @@ static int sm_ask(struct conn *c, const char *previd, uint32_t h)
 	if (!child_peer_connected(PROC_ROUTER) ||
 	    child_send_v(PROC_ROUTER, PROTO_SM_RESUME, c->id, iov, 2) == -1)
 		return -1;
-	c->sm_asked = true;
+	c->sm_asked = c->sm_answer_due = true;
 	snprintf(c->sm_previd, sizeof(c->sm_previd), "%s", previd);
 	c->sm_h = h;
 	return 0;
@@ -603,8 +610,39 @@ bool listener_client_sm_detach(struct conn *c)
 	return true;
 }
 
+/* The connection `c` that asked goes (or is going) before the answer is
+ * in: the answer is taken for it (sm_answer, SM_ITEM). */
+static void sm_orphan_ask(struct conn *c)
+{
+	c->sm_answer_due = false;
+	struct sm_session *o = calloc(1, sizeof(*o));
+	if (o == NULL)
+		return; /* the answer finds nobody: as before, the keeper holds it */
+	listener_sm_resumed(&o->core, c->sm_previd, 0, 0, c->sm_h);
+	o->core.resumable = false;
+	o->session = c->id;
+	o->answer_due = true;
+	if (table_put(listener_state.sm_orphans, &o->session, sizeof(o->session), o, NULL) == -1)
+		sm_session_free(o);
+}
+
 void listener_client_sm_end(struct conn *c)
 {
+	/* A resumption asked and not yet answered, or being received: its
+	 * session waits here once it is all in (sm_wait_here). */
+	if (c->sm_answer_due)
+		sm_orphan_ask(c);
+	struct sm_session *o = c->sm_resuming;
+	c->sm_resuming = NULL;
+	if (o != NULL) {
+		o->session = c->id;
+		if (table_put(listener_state.sm_orphans, &o->session, sizeof(o->session), o,
+			      NULL) == -1) {
+			listener_route_session_down_id(o->session);
+			sm_return_all(&o->core, NULL);
+			sm_session_free(o);
+		}
+	}
 	struct sm_session *s = c->sm;
 	unsigned n = sm_return_all(s != NULL ? &s->core : NULL, &c->csi);
 	if (n > 0)
@@ -659,8 +697,30 @@ static void sm_collect(void *value, void *arg)
 	*(*next)++ = value;
 }
 
+/* Their answers or items will not come now. */
+static void sm_end_orphans(void)
+{
+	size_t n = listener_state.sm_orphans != NULL ? table_count(listener_state.sm_orphans) : 0;
+	if (n == 0)
+		return;
+	struct sm_session **all = calloc(n, sizeof(*all)), **next = all;
+	if (all == NULL)
+		return;
+	table_each(listener_state.sm_orphans, sm_collect, &next);
+	for (size_t i = 0; i < n; i++) {
+		table_remove(listener_state.sm_orphans, &all[i]->session, sizeof(all[i]->session));
+		if (!all[i]->answer_due) {
+			listener_route_session_down_id(all[i]->session);
+			sm_return_all(&all[i]->core, NULL);
+		}
+		sm_session_free(all[i]);
+	}
+	free(all);
+}
+
 void listener_client_sm_end_detached(const char *why)
 {
+	sm_end_orphans();
 	size_t n = listener_state.sm_detached != NULL ? table_count(listener_state.sm_detached) : 0;
 	if (n == 0)
 		return;
@@ -784,6 +844,110 @@ static void sm_resumed_here(struct conn *c)
 		 c->peer, c->jid, s->core.count);
 }
 
+/* A session the leader moved to this node for a connection that went
+ * before the answer was in waits here, detached, as if that connection
+ * had been cut right after <resumed/>: resumable again (here; or wherever
+ * the keeper is asked once this node is lost), what the keeper had for it
+ * still kept, and returned to its senders with the error when its time
+ * runs out.  Dropping it instead would leave the keeper's record held by
+ * this node with nobody holding it: item-not-found for every resumption,
+ * and its stanzas neither delivered nor returned. */
+static void sm_wait_here(struct sm_session *s)
+{
+	uint64_t session = s->session;
+	const char *at = strchr(s->jid, '@');
+	bool free_id = table_get(listener_state.sm_ids, s->core.id, strlen(s->core.id)) == NULL;
+	s->core.resumable = false; /* not in sm_ids (yet): sm_session_free leaves it */
+	if (s->core.sent != s->expected_sent || at == NULL || !free_id ||
+	    (s->user = strndup(s->jid, (size_t)(at - s->jid))) == NULL ||
+	    table_put(listener_state.sm_ids, s->core.id, strlen(s->core.id), s, NULL) == -1) {
+		listener_route_session_down_id(session);
+		unsigned n = sm_return_all(&s->core, NULL);
+		log_warnx("client session %s could not wait for a resumption here: %u stanzas "
+			  "returned to their senders",
+			  s->jid, n);
+		sm_session_free(s);
+		return;
+	}
+	s->core.resumable = true;
+	if (table_put(listener_state.sm_detached, &session, sizeof(session), s, NULL) == -1) {
+		listener_route_session_down_id(session);
+		sm_return_all(&s->core, NULL);
+		sm_session_free(s);
+		return;
+	}
+	if (listener_index_hold(&listener_state.index, s->user) == -1) {
+		table_remove(listener_state.sm_detached, &session, sizeof(session));
+		listener_route_session_down_id(session);
+		sm_return_all(&s->core, NULL);
+		sm_session_free(s);
+		return;
+	}
+	s->expiry =
+	    ev_timer_add(listener_state.loop, (int64_t)s->core.max_seconds * 1000, sm_expired, s);
+	if (s->expiry == NULL) {
+		sm_detached_end(s, "out of memory");
+		return;
+	}
+	s->detached_at = ev_now(listener_state.loop);
+	/* The keeper has every one of them (as for a resumption here). */
+	s->kept = s->keeping = true;
+	s->numbered = s->core.sent;
+	s->confirmed = s->core.handled;
+	s->written = s->core.acked;
+	s->last_written = NULL;
+	listener_route_session_up_id(session, s->jid);
+	if (s->available)
+		listener_route_presence_id(session, s->priority, true);
+	sm_open(s);
+	log_info("client session %s was resumed from what the cluster kept for a connection that "
+		 "went before the answer: it waits here for %u s (%u stanzas not acknowledged)",
+		 s->jid, s->core.max_seconds, s->core.count);
+}
+
+/* The orphan `o` (sm_orphans) has had its answer and every item. */
+static void sm_orphan_done(struct sm_session *o)
+{
+	table_remove(listener_state.sm_orphans, &o->session, sizeof(o->session));
+	sm_wait_here(o);
+}
+
+/* The answer to a resumption asked by a connection that went. */
+static void sm_orphan_answer(uint64_t asker, const struct proto_sm_resumed *r, const char *jid)
+{
+	struct sm_session *o = table_get(listener_state.sm_orphans, &asker, sizeof(asker));
+	if (o == NULL || !o->answer_due) {
+		/* Nobody to give it to (out of memory when it went). */
+		if (r->ok && r->count == 0 && child_peer_connected(PROC_ROUTER))
+			listener_route_session_down_id(asker);
+		return;
+	}
+	if (!r->ok) {
+		table_remove(listener_state.sm_orphans, &asker, sizeof(asker));
+		sm_session_free(o);
+		return;
+	}
+	char id[LISTENER_SM_ID_LEN + 1];
+	snprintf(id, sizeof(id), "%s", o->core.id);
+	uint32_t h = o->core.acked;
+	listener_sm_resumed(&o->core, id, r->max_seconds, r->handled, h);
+	o->answer_due = false;
+	o->priority = r->priority;
+	o->available = r->available != 0;
+	o->items_left = r->count;
+	o->expected_sent = r->sent;
+	if ((o->jid = strndup(jid, r->jid_len)) == NULL) {
+		/* It cannot wait here: the keeper's record stays held by this
+		 * node until it is lost (then it waits there and expires). */
+		table_remove(listener_state.sm_orphans, &asker, sizeof(asker));
+		sm_session_free(o);
+		listener_route_session_down_id(asker);
+		return;
+	}
+	if (r->count == 0)
+		sm_orphan_done(o);
+}
+
 /* The leader's answer to a resumption asked (SM_RESUMED). */
 static bool sm_answer(struct conn *c, const struct ipc_msg *msg)
 {
@@ -794,7 +958,14 @@ static bool sm_answer(struct conn *c, const struct ipc_msg *msg)
 	const char *jid = (const char *)msg->data + sizeof(r);
 	if (r.ok > 1 || msg->len != sizeof(r) + r.jid_len || (r.ok && r.jid_len == 0))
 		return false;
-	if (c == NULL || !c->sm_asked || c->sm_resuming != NULL || c->state != CONN_BIND) {
+	if (c != NULL && c->state == CONN_CLOSING && c->sm_answer_due)
+		sm_orphan_ask(c);
+	if (c == NULL || c->state == CONN_CLOSING) {
+		sm_orphan_answer(msg->peer, &r, jid);
+		return true;
+	}
+	c->sm_answer_due = false;
+	if (!c->sm_asked || c->sm_resuming != NULL || c->state != CONN_BIND) {
 		/* It went meanwhile: the session it was given cannot go on. */
 		if (r.ok && r.count == 0 && child_peer_connected(PROC_ROUTER))
 			listener_route_session_down_id(msg->peer);
@@ -848,13 +1019,20 @@ bool listener_client_sm_message(const struct ipc_msg *msg)
 		return sm_answer(c, msg);
 	case PROTO_SM_ITEM: {
 		struct sm_session *s = c != NULL ? c->sm_resuming : NULL;
-		if (s == NULL || s->items_left == 0)
-			return true; /* its connection went: the keeper moved it for nothing */
+		bool orphan = s == NULL;
+		if (orphan)
+			s = table_get(listener_state.sm_orphans, &msg->peer, sizeof(msg->peer));
+		if (s == NULL || s->answer_due || s->items_left == 0)
+			return true; /* nobody to give it to (out of memory when it went) */
 		enum listener_sm_verdict v = sm_keep(s, msg->data, msg->len);
 		if (v == LISTENER_SM_NO_MEMORY)
 			listener_route_undeliverable(msg->data, msg->len);
-		if (--s->items_left == 0)
-			sm_resumed_here(c);
+		if (--s->items_left == 0) {
+			if (orphan)
+				sm_orphan_done(s);
+			else
+				sm_resumed_here(c);
+		}
 		return true;
 	}
 	case PROTO_SM_RETURN:

@@ -363,9 +363,6 @@ def test_a_crowd_resuming_at_once_on_a_follower_all_resume(node_factory, certs):
         client.close()
 
 
-@pytest.mark.xfail(strict=True, reason="a resumption whose connection goes before the leader "
-                   "answers moves the session to that node with no connection: item-not-found "
-                   "afterwards, and what the keeper holds for it stays there (issue 17)")
 def test_a_resumption_cut_before_the_answer_can_be_asked_again(node_factory, certs):
     """B's node dies; B asks a survivor to resume, and its connection goes
     before the leader answers (the leader's router is stopped meanwhile, as
@@ -391,6 +388,7 @@ def test_a_resumption_cut_before_the_answer_can_be_asked_again(node_factory, cer
     router = next(p["pid"] for p in leader.status()["processes"] if p["name"] == "router")
     b.reader.join(10)
     b.raw.close()
+    mark = two.log_mark()
     os.kill(router, signal.SIGSTOP)
     try:
         cut = Raw(two.client_port, b.ca, timeout=30)
@@ -401,13 +399,100 @@ def test_a_resumption_cut_before_the_answer_can_be_asked_again(node_factory, cer
         time.sleep(1)
     finally:
         os.kill(router, signal.SIGCONT)
-    time.sleep(1.5)
+    # The answer comes for a connection that is gone: the session waits there.
+    two.wait_log(r"client session bob@test\.example/b was resumed from what the cluster kept "
+                 r"for a connection that went before the answer", start=mark, timeout=10)
     b.resume(two)
     for n in range(6, 9):
         a.send(b.jid, f"x{n}")
     wait_until(lambda: len(bodies(b.received, "x")) >= 9, timeout=10, what="every message")
     time.sleep(1)
     assert bodies(b.received, "x") == [f"x{n}" for n in range(9)]
+
+
+def test_a_resumption_cut_before_the_answer_and_never_asked_again_bounces_what_was_kept(
+        node_factory, certs):
+    """As above, but B does not come back after its resumption was cut: the
+    session waits on the node it was asked on, and when resume_timeout ends
+    there, what was kept for B -- what it had read and not acknowledged, and
+    what came while it was away -- goes back to its sender with the RFC 6120
+    error; the id is forgotten (item-not-found)."""
+    from test_cluster import form_cluster, leader_of, with_accounts
+    from xmpp import WAIT, login, run
+
+    nodes = form_cluster(node_factory, certs,
+                         extra="stream_management:\n  resume_timeout: 3s\n")
+    with_accounts(nodes)
+    leader = leader_of(nodes)
+    one, two = [n for n in nodes if n is not leader]
+    bob = Raw(one.client_port, one.certs["ca"])
+    bob.login("bob", "bob-pw", resource="b")
+    bob.send(f"<enable xmlns='{SM}' resume='true'/>".encode())
+    bob.read_until(b"<enabled")
+    previd = re.search(rb"id='([0-9a-f]+)'", bob.read_until(b"/>")).group(1).decode()
+
+    async def scenario():
+        loop = asyncio.get_event_loop()
+        alice = await login(two, "alice", "alice-pw", resource="a")
+        probe = await login(one, "bob", "bob-pw", resource="probe")
+        await until_reachable(alice, probe, "bob@test.example/probe")
+        await probe.close()
+        errors = asyncio.Queue()
+        alice.add_event_handler("message_error", errors.put_nowait)
+
+        def send(prefix):
+            for n in range(3):
+                message = alice.make_message(mto="bob@test.example/b", mbody=f"{prefix}{n}",
+                                             mtype="chat")
+                message["id"] = f"{prefix}{n}"
+                message.send()
+
+        send("before")
+        await loop.run_in_executor(None, bob.read_until, b"before2")
+        mark = leader.log_mark()
+        await loop.run_in_executor(None, kill_node, one)
+        await loop.run_in_executor(None, lambda: leader.wait_log(
+            r"lost: 1 client sessions kept here wait to be resumed", start=mark, timeout=20))
+        send("held")
+        await asyncio.sleep(0.5)  # held by the leader before its router stops
+        router = next(p["pid"] for p in leader.status()["processes"] if p["name"] == "router")
+        here = two.log_mark()
+        os.kill(router, signal.SIGSTOP)
+        try:
+            cut = Raw(two.client_port, two.certs["ca"], timeout=30)
+            cut.authenticate("bob", "bob-pw")
+            cut.send(f"<resume xmlns='{SM}' previd='{previd}' h='0'/>".encode())
+            await asyncio.sleep(0.3)
+            cut.close()
+            await asyncio.sleep(1)
+        finally:
+            os.kill(router, signal.SIGCONT)
+        await loop.run_in_executor(None, lambda: two.wait_log(
+            r"client session bob@test\.example/b was resumed from what the cluster kept for a "
+            r"connection that went before the answer: it waits here", start=here, timeout=10))
+        bounced = []
+        for _ in range(6):
+            bounced.append(await asyncio.wait_for(errors.get(), WAIT))
+        await loop.run_in_executor(None, lambda: two.wait_log(
+            r"client session bob@test\.example/b ended without its connection: not resumed "
+            r"within 3 s; 6 stanzas returned", start=here))
+        assert sorted(m["id"] for m in bounced) == sorted(
+            [f"before{n}" for n in range(3)] + [f"held{n}" for n in range(3)])
+        for m in bounced:
+            assert m["error"]["condition"] == "service-unavailable", m
+        await asyncio.sleep(0.5)
+        assert errors.empty()
+        await alice.close()
+
+    run(scenario())
+    late = Raw(two.client_port, two.certs["ca"])
+    try:
+        late.authenticate("bob", "bob-pw")
+        late.send(f"<resume xmlns='{SM}' previd='{previd}' h='0'/>".encode())
+        assert b"<item-not-found" in late.read_until(b"</failed>")
+    finally:
+        late.close()
+        bob.close()
 
 
 def test_a_waiting_session_goes_to_the_next_leader_of_a_leadership_transfer(node_factory,
