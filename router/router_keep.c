@@ -346,6 +346,18 @@ enum keep_verdict router_keep_stanza(struct keep *k, uint64_t from, const char *
 	struct keep_session *s = keep_reported(k, from, id, why);
 	if (s == NULL)
 		return KEEP_REFUSED;
+	/* The holder a resumption moved the session to opens it as it is
+	 * (router_keep_open) and reports the stanzas it was given, which are
+	 * kept here with these numbers already: nothing changes.  Refused as
+	 * out of turn, they made the keeper forget every session resumed on
+	 * another node with stanzas to replay. */
+	if ((uint32_t)(number - s->acked - 1) < (uint32_t)(s->sent - s->acked)) {
+		const struct keep_item *kept = s->head;
+		while (kept != NULL && kept->number != number)
+			kept = kept->next;
+		if (kept != NULL && kept->len == len && memcmp(kept->data, data, len) == 0)
+			return KEEP_KEPT;
+	}
 	struct keep_item *item = keep_take_fresh(k, s, data, len);
 	if (item == NULL)
 		item = keep_item_new(data, len);

@@ -137,7 +137,9 @@ void router_keep_free(struct keep *k);
  * of an id kept already replaces it when it comes from its holder, or
  * from the node it was lost with (back after its link dropped), and is
  * refused otherwise; one with the counters of the record already there
- * (the holder a resumption moved it to) changes nothing.  A new record
+ * (the holder a resumption moved it to) changes nothing, and neither do
+ * that holder's reports of the stanzas kept already (same number, same
+ * bytes) that follow it.  A new record
  * starts at `acked`: the holder reports its stanzas acked+1.. after it. */
 enum keep_verdict router_keep_open(struct keep *k, uint64_t from, const char *id, const char *jid,
 				   size_t jid_len, uint64_t session, uint32_t max_seconds,

@@ -495,6 +495,43 @@ def test_a_resumption_cut_before_the_answer_and_never_asked_again_bounces_what_w
         bob.close()
 
 
+def test_a_session_resumed_with_stanzas_to_replay_survives_its_new_node_too(node_factory,
+                                                                            certs):
+    """Five nodes (two may be lost, one after the other).  B's node dies;
+    B resumes on a follower and is given the six messages it had not
+    acknowledged; that follower dies too: the leader still keeps B's
+    session (the new holder's report of the six it was given changes
+    nothing there), and B resumes on a third follower with every message
+    once and in order."""
+    from test_cluster import form_cluster, leader_of, with_accounts
+
+    nodes = form_cluster(node_factory, certs, size=5)
+    with_accounts(nodes)
+    leader = leader_of(nodes)
+    one, two, three, _ = [n for n in nodes if n is not leader]
+    a = SmClient(leader.certs["ca"], "alice", "alice-pw", "a")
+    a.connect(leader)
+    b = SmClient(one.certs["ca"], "bob", "bob-pw", "b")
+    b.connect(one)
+    time.sleep(0.5)
+    for n in range(3):
+        a.send(b.jid, f"x{n}")
+    wait_until(lambda: len(bodies(b.received, "x")) == 3, timeout=10, what="the first three")
+    for node, upto in ((one, 6), (two, 9)):
+        mark = leader.log_mark()
+        kill_node(node)
+        leader.wait_log(r"lost: 1 client sessions kept here wait to be resumed", start=mark,
+                        timeout=20)
+        for n in range(upto - 3, upto):
+            a.send(b.jid, f"x{n}")
+        time.sleep(0.5)
+        b.resume(two if node is one else three)
+        wait_until(lambda: len(bodies(b.received, "x")) >= upto, timeout=10,
+                   what=f"the first {upto}")
+    time.sleep(1)
+    assert bodies(b.received, "x") == [f"x{n}" for n in range(9)]
+
+
 def test_a_waiting_session_goes_to_the_next_leader_of_a_leadership_transfer(node_factory,
                                                                            certs):
     """B's node dies; while B's session waits, the leader hands leadership

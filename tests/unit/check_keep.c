@@ -1072,6 +1072,56 @@ START_TEST(test_a_session_not_resumed_in_time_bounces_what_it_kept)
 }
 END_TEST
 
+/* A session resumed on another node (or given to a node whose asking
+ * connection went before the answer: listener_client_sm.c, sm_wait_here):
+ * that node opens it with the same counters and reports the stanzas it was
+ * given, and the session stays kept: a second resumption finds it once
+ * that node is lost too, and its time running out returns what it held.
+ * (The re-reported stanzas were refused as out of turn before, and the
+ * keeper forgot the session.) */
+START_TEST(test_a_session_given_to_a_node_that_lost_the_asker_stays_kept)
+{
+	struct keep *k = kept_session(100);
+	const char *why = NULL;
+	struct relay_key none = {0};
+	ck_assert_int_eq(router_keep_stanza(k, NODE_H, B_ID, 1, "one", 3, &why), KEEP_KEPT);
+	ck_assert_int_eq(router_keep_stanza(k, NODE_H, B_ID, 2, "two", 3, &why), KEEP_KEPT);
+	router_keep_node_lost(k, NODE_H, 0);
+	ck_assert_int_eq(router_keep_hold(k, B_JID, strlen(B_JID), none, "three", 5, &why),
+			 KEEP_KEPT);
+	struct keep_resumed r;
+	ck_assert_int_eq(router_keep_resume(k, B_ID, B_USER, strlen(B_USER), 0, NODE_H2, 7, &r), 0);
+	ck_assert_uint_eq(r.count, 3);
+	ck_assert_uint_eq(r.sent, 3);
+	/* Held by NODE_H2 now: not waiting, so not resumable elsewhere while
+	 * NODE_H2 lives (the README's remaining gap). */
+	ck_assert_uint_eq(router_keep_waiting_count(k), 0);
+	ck_assert_int_eq(router_keep_resume(k, B_ID, B_USER, strlen(B_USER), 0, NODE_S, 8, &r), -1);
+	/* NODE_H2's listener makes it wait there and reports it again. */
+	ck_assert_int_eq(
+	    router_keep_open(k, NODE_H2, B_ID, B_JID, strlen(B_JID), 7, 5, 0, 0, 3, &why),
+	    KEEP_KEPT);
+	ck_assert_int_eq(router_keep_stanza(k, NODE_H2, B_ID, 1, "one", 3, &why), KEEP_KEPT);
+	ck_assert_int_eq(router_keep_stanza(k, NODE_H2, B_ID, 2, "two", 3, &why), KEEP_KEPT);
+	ck_assert_int_eq(router_keep_stanza(k, NODE_H2, B_ID, 3, "three", 5, &why), KEEP_KEPT);
+	ck_assert_uint_eq(router_keep_bytes(k), 3 + 3 + 5);
+	/* NODE_H2 lost as well: the session waits with all three. */
+	router_keep_node_lost(k, NODE_H2, 1000);
+	ck_assert_str_eq(router_keep_waiting(k, B_JID, strlen(B_JID)), B_ID);
+	router_keep_tick(k, 5999);
+	struct keep_out out;
+	ck_assert(!router_keep_next(k, &out));
+	router_keep_tick(k, 6000);
+	expect_out(k, KEEP_OUT_BOUNCE, "one");
+	expect_out(k, KEEP_OUT_BOUNCE, "two");
+	expect_out(k, KEEP_OUT_BOUNCE, "three");
+	expect_out(k, KEEP_OUT_ENDED, NULL);
+	ck_assert(!router_keep_next(k, &out));
+	ck_assert_uint_eq(router_keep_sessions(k), 0);
+	router_keep_free(k);
+}
+END_TEST
+
 START_TEST(test_a_resumption_needs_the_user_and_a_possible_h)
 {
 	struct keep *k = kept_session(100);
@@ -1287,6 +1337,7 @@ Suite *keep_suite(void)
 	tcase_add_test(scenarios, test_a_holder_back_from_a_dropped_link_gets_what_was_held);
 	tcase_add_test(scenarios, test_a_session_not_resumed_in_time_bounces_what_it_kept);
 	tcase_add_test(scenarios, test_a_resumption_needs_the_user_and_a_possible_h);
+	tcase_add_test(scenarios, test_a_session_given_to_a_node_that_lost_the_asker_stays_kept);
 	tcase_add_test(scenarios, test_bounds_and_numbers_out_of_turn);
 	tcase_add_test(scenarios, test_a_jid_bound_afresh_ends_the_waiting_session);
 	tcase_add_test(scenarios, test_a_waiting_session_handed_over_resumes_at_the_next_keeper);
