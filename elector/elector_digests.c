@@ -205,29 +205,11 @@ bool elector_digests_valid(const void *data, size_t len)
 
 struct digests_tally {
 	const struct elector_machine *m;
-	const struct proto_callbridge *bridges;
-	size_t bridge_count;
 	size_t new_entries, same_entries, conflicts, listed;
 	char names[ELECTOR_MACHINE_TEXT_MAX - 300];
 	size_t names_len;
 	bool names_cut;
 };
-
-static const struct proto_callbridge *bridge_held(const struct digests_tally *t, const char *name)
-{
-	size_t lo = 0, hi = t->bridge_count;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(t->bridges[mid].name, name);
-		if (c == 0)
-			return &t->bridges[mid];
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
-}
 
 static void digests_count(const struct digests_entry *e, void *arg)
 {
@@ -241,7 +223,7 @@ static void digests_count(const struct digests_entry *e, void *arg)
 		}
 		elector_digests_account(a->keys, held);
 	} else {
-		const struct proto_callbridge *b = bridge_held(t, e->name);
+		const struct proto_callbridge *b = elector_machine_bridge_find(t->m, e->name);
 		if (b == NULL) {
 			t->new_entries++;
 			return;
@@ -276,7 +258,6 @@ void elector_digests_compare(const struct elector_machine *m, const void *data, 
 		return;
 	}
 	t->m = m;
-	t->bridges = elector_machine_bridges(m, &t->bridge_count);
 	if (!digests_walk(data, len, digests_count, t)) {
 		result->status = ELECTOR_MACHINE_REFUSED;
 		snprintf(result->text, sizeof(result->text),

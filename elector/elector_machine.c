@@ -398,7 +398,8 @@ static size_t bridge_position(const struct elector_machine *m, const char *name,
 	return lo;
 }
 
-static const struct proto_callbridge *bridge_find(const struct elector_machine *m, const char *name)
+const struct proto_callbridge *elector_machine_bridge_find(const struct elector_machine *m,
+							   const char *name)
 {
 	bool found;
 	size_t i = bridge_position(m, name, &found);
@@ -707,7 +708,7 @@ static int merge_count(const struct machine_account *a, const struct proto_callb
 		else
 			t->conflicts++;
 	} else {
-		const struct proto_callbridge *have = bridge_find(t->m, b->name);
+		const struct proto_callbridge *have = elector_machine_bridge_find(t->m, b->name);
 		if (have == NULL)
 			t->new_bridges++;
 		else if (bridge_equal(have, b))
@@ -742,7 +743,7 @@ static int merge_insert(const struct machine_account *a, const struct proto_call
 		return 0;
 	}
 	size_t seen = ma->bridge_seen++;
-	if (bridge_find(ma->m, b->name) != NULL)
+	if (elector_machine_bridge_find(ma->m, b->name) != NULL)
 		return 0;
 	if (bridge_insert(ma->m, b) == -1)
 		return -1;
@@ -978,7 +979,7 @@ static int machine_run(struct elector_machine *m, const struct machine_command *
 		return 0;
 	case ELECTOR_MACHINE_BRIDGE_ADD:
 	case ELECTOR_MACHINE_BRIDGE_ADD_SECRET:
-		bridge = bridge_find(m, c->bridge.name);
+		bridge = elector_machine_bridge_find(m, c->bridge.name);
 		if (bridge != NULL && c->op == ELECTOR_MACHINE_BRIDGE_ADD) {
 			answer(result, ELECTOR_MACHINE_REFUSED,
 			       "call bridge %s exists; use callbridge add-secret", c->bridge.name);
@@ -1016,7 +1017,7 @@ static int machine_run(struct elector_machine *m, const struct machine_command *
 	case ELECTOR_MACHINE_USERDATA_CLEAR:
 		return machine_userdata(m, c, apply, result);
 	case ELECTOR_MACHINE_BRIDGE_DEL:
-		if (bridge_find(m, c->bridge.name) == NULL) {
+		if (elector_machine_bridge_find(m, c->bridge.name) == NULL) {
 			answer(result, ELECTOR_MACHINE_REFUSED, "no call bridge %s",
 			       c->bridge.name);
 			return 0;

@@ -228,6 +228,9 @@ int elector_machine_materialise(struct elector_machine *m, const char *state_dir
 const struct accounts *elector_machine_accounts(const struct elector_machine *m);
 const struct proto_callbridge *elector_machine_bridges(const struct elector_machine *m,
 						       size_t *count);
+/* The bridge of that name, or NULL. */
+const struct proto_callbridge *elector_machine_bridge_find(const struct elector_machine *m,
+							   const char *name);
 
 /* Commands, made by rxmppctl.  -1 when an argument is not valid or it
  * would not fit ELECTOR_MACHINE_COMMAND_MAX. */
