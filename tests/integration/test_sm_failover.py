@@ -410,15 +410,11 @@ def test_a_resumption_cut_before_the_answer_can_be_asked_again(node_factory, cer
     assert bodies(b.received, "x") == [f"x{n}" for n in range(9)]
 
 
-def test_a_resumption_cut_before_the_answer_and_never_asked_again_bounces_what_was_kept(
-        node_factory, certs):
-    """As above, but B does not come back after its resumption was cut: the
-    session waits on the node it was asked on, and when resume_timeout ends
-    there, what was kept for B -- what it had read and not acknowledged, and
-    what came while it was away -- goes back to its sender with the RFC 6120
-    error; the id is forgotten (item-not-found)."""
+def bob_kept_on_a_follower(node_factory, certs):
+    """Three nodes with a 3 s resumption window; bob/b on a follower has
+    enabled resumption.  Returns the leader, bob's node, the other
+    follower, bob's connection and his session's id."""
     from test_cluster import form_cluster, leader_of, with_accounts
-    from xmpp import WAIT, login, run
 
     nodes = form_cluster(node_factory, certs,
                          extra="stream_management:\n  resume_timeout: 3s\n")
@@ -430,30 +426,87 @@ def test_a_resumption_cut_before_the_answer_and_never_asked_again_bounces_what_w
     bob.send(f"<enable xmlns='{SM}' resume='true'/>".encode())
     bob.read_until(b"<enabled")
     previd = re.search(rb"id='([0-9a-f]+)'", bob.read_until(b"/>")).group(1).decode()
+    return leader, one, two, bob, previd
+
+
+async def alice_watching_her_errors(one, two):
+    """alice/a on `two`, once a message reaches bob on `one`; and the queue
+    of the errors she is sent."""
+    from xmpp import login
+
+    alice = await login(two, "alice", "alice-pw", resource="a")
+    probe = await login(one, "bob", "bob-pw", resource="probe")
+    await until_reachable(alice, probe, "bob@test.example/probe")
+    await probe.close()
+    errors = asyncio.Queue()
+    alice.add_event_handler("message_error", errors.put_nowait)
+    return alice, errors
+
+
+def send_to_bob(alice, prefix):
+    for n in range(3):
+        message = alice.make_message(mto="bob@test.example/b", mbody=f"{prefix}{n}",
+                                     mtype="chat")
+        message["id"] = f"{prefix}{n}"
+        message.send()
+
+
+async def bob_read_then_his_node_killed(leader, one, bob):
+    """bob reads before0-2 (acknowledging nothing); his node is killed and
+    the leader keeps his session.  Returns the leader's log mark from before
+    the kill."""
+    loop = asyncio.get_event_loop()
+    await loop.run_in_executor(None, bob.read_until, b"before2")
+    mark = leader.log_mark()
+    await loop.run_in_executor(None, kill_node, one)
+    await loop.run_in_executor(None, lambda: leader.wait_log(
+        r"lost: 1 client sessions kept here wait to be resumed", start=mark, timeout=20))
+    return mark
+
+
+async def before_and_held_returned(errors):
+    """Each of before0-2 and held0-2 comes back once with
+    service-unavailable, and nothing else."""
+    from xmpp import WAIT
+
+    bounced = []
+    for _ in range(6):
+        bounced.append(await asyncio.wait_for(errors.get(), WAIT))
+    assert sorted(m["id"] for m in bounced) == sorted(
+        [f"before{n}" for n in range(3)] + [f"held{n}" for n in range(3)])
+    for m in bounced:
+        assert m["error"]["condition"] == "service-unavailable", m
+    await asyncio.sleep(0.5)
+    assert errors.empty()
+
+
+def assert_id_forgotten(node, previd):
+    late = Raw(node.client_port, node.certs["ca"])
+    try:
+        late.authenticate("bob", "bob-pw")
+        late.send(f"<resume xmlns='{SM}' previd='{previd}' h='0'/>".encode())
+        assert b"<item-not-found" in late.read_until(b"</failed>")
+    finally:
+        late.close()
+
+
+def test_a_resumption_cut_before_the_answer_and_never_asked_again_bounces_what_was_kept(
+        node_factory, certs):
+    """As above, but B does not come back after its resumption was cut: the
+    session waits on the node it was asked on, and when resume_timeout ends
+    there, what was kept for B -- what it had read and not acknowledged, and
+    what came while it was away -- goes back to its sender with the RFC 6120
+    error; the id is forgotten (item-not-found)."""
+    from xmpp import run
+
+    leader, one, two, bob, previd = bob_kept_on_a_follower(node_factory, certs)
 
     async def scenario():
         loop = asyncio.get_event_loop()
-        alice = await login(two, "alice", "alice-pw", resource="a")
-        probe = await login(one, "bob", "bob-pw", resource="probe")
-        await until_reachable(alice, probe, "bob@test.example/probe")
-        await probe.close()
-        errors = asyncio.Queue()
-        alice.add_event_handler("message_error", errors.put_nowait)
-
-        def send(prefix):
-            for n in range(3):
-                message = alice.make_message(mto="bob@test.example/b", mbody=f"{prefix}{n}",
-                                             mtype="chat")
-                message["id"] = f"{prefix}{n}"
-                message.send()
-
-        send("before")
-        await loop.run_in_executor(None, bob.read_until, b"before2")
-        mark = leader.log_mark()
-        await loop.run_in_executor(None, kill_node, one)
-        await loop.run_in_executor(None, lambda: leader.wait_log(
-            r"lost: 1 client sessions kept here wait to be resumed", start=mark, timeout=20))
-        send("held")
+        alice, errors = await alice_watching_her_errors(one, two)
+        send_to_bob(alice, "before")
+        await bob_read_then_his_node_killed(leader, one, bob)
+        send_to_bob(alice, "held")
         await asyncio.sleep(0.5)  # held by the leader before its router stops
         router = next(p["pid"] for p in leader.status()["processes"] if p["name"] == "router")
         here = two.log_mark()
@@ -470,28 +523,16 @@ def test_a_resumption_cut_before_the_answer_and_never_asked_again_bounces_what_w
         await loop.run_in_executor(None, lambda: two.wait_log(
             r"client session bob@test\.example/b was resumed from what the cluster kept for a "
             r"connection that went before the answer: it waits here", start=here, timeout=10))
-        bounced = []
-        for _ in range(6):
-            bounced.append(await asyncio.wait_for(errors.get(), WAIT))
+        await before_and_held_returned(errors)
         await loop.run_in_executor(None, lambda: two.wait_log(
             r"client session bob@test\.example/b ended without its connection: not resumed "
             r"within 3 s; 6 stanzas returned", start=here))
-        assert sorted(m["id"] for m in bounced) == sorted(
-            [f"before{n}" for n in range(3)] + [f"held{n}" for n in range(3)])
-        for m in bounced:
-            assert m["error"]["condition"] == "service-unavailable", m
-        await asyncio.sleep(0.5)
-        assert errors.empty()
         await alice.close()
 
-    run(scenario())
-    late = Raw(two.client_port, two.certs["ca"])
     try:
-        late.authenticate("bob", "bob-pw")
-        late.send(f"<resume xmlns='{SM}' previd='{previd}' h='0'/>".encode())
-        assert b"<item-not-found" in late.read_until(b"</failed>")
+        run(scenario())
+        assert_id_forgotten(two, previd)
     finally:
-        late.close()
         bob.close()
 
 
@@ -587,63 +628,24 @@ def test_a_session_not_resumed_in_time_after_its_node_died_bounces_what_was_kept
     leader returns what it kept -- what B had not acknowledged, and what
     came while it was away -- to its sender with the RFC 6120 error, and
     forgets the id."""
-    from test_cluster import form_cluster, leader_of, with_accounts
-    from xmpp import WAIT, login, run
+    from xmpp import run
 
-    nodes = form_cluster(node_factory, certs,
-                         extra="stream_management:\n  resume_timeout: 3s\n")
-    with_accounts(nodes)
-    leader = leader_of(nodes)
-    one, two = [n for n in nodes if n is not leader]
-    bob = Raw(one.client_port, one.certs["ca"])
-    bob.login("bob", "bob-pw", resource="b")
-    bob.send(f"<enable xmlns='{SM}' resume='true'/>".encode())
-    bob.read_until(b"<enabled")
-    previd = re.search(rb"id='([0-9a-f]+)'", bob.read_until(b"/>")).group(1).decode()
+    leader, one, two, bob, previd = bob_kept_on_a_follower(node_factory, certs)
 
     async def scenario():
         loop = asyncio.get_event_loop()
-        alice = await login(two, "alice", "alice-pw", resource="a")
-        probe = await login(one, "bob", "bob-pw", resource="probe")
-        await until_reachable(alice, probe, "bob@test.example/probe")
-        await probe.close()
-        errors = asyncio.Queue()
-        alice.add_event_handler("message_error", errors.put_nowait)
-        for n in range(3):
-            message = alice.make_message(mto="bob@test.example/b", mbody=f"before{n}",
-                                         mtype="chat")
-            message["id"] = f"before{n}"
-            message.send()
+        alice, errors = await alice_watching_her_errors(one, two)
+        send_to_bob(alice, "before")
         # B gets them (written once the leader has them) and acknowledges nothing.
-        await loop.run_in_executor(None, bob.read_until, b"before2")
-        mark = leader.log_mark()
-        await loop.run_in_executor(None, kill_node, one)
-        await loop.run_in_executor(None, lambda: leader.wait_log(
-            r"lost: 1 client sessions kept here wait to be resumed", start=mark, timeout=20))
-        for n in range(3):
-            message = alice.make_message(mto="bob@test.example/b", mbody=f"held{n}",
-                                         mtype="chat")
-            message["id"] = f"held{n}"
-            message.send()
-        bounced = []
-        for _ in range(6):
-            bounced.append(await asyncio.wait_for(errors.get(), WAIT))
+        mark = await bob_read_then_his_node_killed(leader, one, bob)
+        send_to_bob(alice, "held")
+        await before_and_held_returned(errors)
         await loop.run_in_executor(None, lambda: leader.wait_log(
             r"client session bob@test\.example/b was not resumed in time", start=mark))
-        assert sorted(m["id"] for m in bounced) == sorted(
-            [f"before{n}" for n in range(3)] + [f"held{n}" for n in range(3)])
-        for m in bounced:
-            assert m["error"]["condition"] == "service-unavailable", m
-        await asyncio.sleep(0.5)
-        assert errors.empty()
         await alice.close()
 
-    run(scenario())
-    late = Raw(two.client_port, two.certs["ca"])
     try:
-        late.authenticate("bob", "bob-pw")
-        late.send(f"<resume xmlns='{SM}' previd='{previd}' h='0'/>".encode())
-        assert b"<item-not-found" in late.read_until(b"</failed>")
+        run(scenario())
+        assert_id_forgotten(two, previd)
     finally:
-        late.close()
         bob.close()
