@@ -437,6 +437,35 @@ START_TEST(test_impostor_changes_nothing)
 }
 END_TEST
 
+/* Node 3 of the membership (1 2 3), committed at index 1, term 1: the
+ * node that missed the addition of node 4 in the tests below. */
+static struct elector *node3_of_one_two_three(struct elector_persistent *disk)
+{
+	*disk = (struct elector_persistent){.term = 1, .commit_index = 1};
+	disk->config = (struct elector_config){.index = 1, .term = 1, .count = 3};
+	for (uint32_t i = 0; i < 3; i++)
+		elector_testkit_member(i + 1, &disk->config.members[i]);
+	disk->committed = disk->config;
+	struct elector *e = scenario_node(3, disk);
+	ck_assert_ptr_nonnull(e);
+	return e;
+}
+
+/* `from`'s reply to node 3 saying that it follows node 4 (with node 4's
+ * certificate) in term 2. */
+static struct elector_msg word_that_node4_leads_term2(uint64_t from)
+{
+	struct elector_msg word = {.type = ELECTOR_MSG_PRE_VOTE_REPLY,
+				   .flags = ELECTOR_MSG_LOG,
+				   .from = from,
+				   .to = 3,
+				   .term = 2,
+				   .vouch_id = 4,
+				   .vouch_term = 2};
+	memcpy(word.vouch_fingerprint, cert_of(4), ELECTOR_FINGERPRINT_SIZE);
+	return word;
+}
+
 /* A leader that node 3's membership (1 2 3) does not list (node 3 missed
  * the addition of node 4, which now leads in term 2; review of issue 15,
  * finding 3) is taken only once a member node 3 knows vouched for it,
@@ -446,13 +475,8 @@ END_TEST
  * nothing; elector_unverified_leader says whom node 3 refuses. */
 START_TEST(test_unknown_leader_only_on_a_members_word)
 {
-	struct elector_persistent disk = {.term = 1, .commit_index = 1};
-	disk.config = (struct elector_config){.index = 1, .term = 1, .count = 3};
-	for (uint32_t i = 0; i < 3; i++)
-		elector_testkit_member(i + 1, &disk.config.members[i]);
-	disk.committed = disk.config;
-	struct elector *e = scenario_node(3, &disk);
-	ck_assert_ptr_nonnull(e);
+	struct elector_persistent disk;
+	struct elector *e = node3_of_one_two_three(&disk);
 	static struct elector_msg append;
 	append = (struct elector_msg){.type = ELECTOR_MSG_APPEND,
 				      .flags = ELECTOR_MSG_LOG,
@@ -473,14 +497,7 @@ START_TEST(test_unknown_leader_only_on_a_members_word)
 	ck_assert_uint_eq(term, 2);
 	/* A word for it from a node that is not a member is no word. */
 	static struct elector_msg word;
-	word = (struct elector_msg){.type = ELECTOR_MSG_PRE_VOTE_REPLY,
-				    .flags = ELECTOR_MSG_LOG,
-				    .from = 5,
-				    .to = 3,
-				    .term = 2,
-				    .vouch_id = 4,
-				    .vouch_term = 2};
-	memcpy(word.vouch_fingerprint, cert_of(4), ELECTOR_FINGERPRINT_SIZE);
+	word = word_that_node4_leads_term2(5);
 	ck_assert_int_eq(elector_step(e, &word, cert_of(5), &why), -1);
 	ck_assert_int_eq(elector_step(e, &append, cert_of(4), &why), -1);
 	ck_assert_uint_eq(elector_term(e), 1);
@@ -1046,23 +1063,11 @@ END_TEST
  * word once held for every later term.) */
 START_TEST(test_a_members_word_holds_for_its_term_only)
 {
-	struct elector_persistent disk = {.term = 1, .commit_index = 1};
-	disk.config = (struct elector_config){.index = 1, .term = 1, .count = 3};
-	for (uint32_t i = 0; i < 3; i++)
-		elector_testkit_member(i + 1, &disk.config.members[i]);
-	disk.committed = disk.config;
-	struct elector *e = scenario_node(3, &disk);
-	ck_assert_ptr_nonnull(e);
+	struct elector_persistent disk;
+	struct elector *e = node3_of_one_two_three(&disk);
 	const char *why = NULL;
 	static struct elector_msg word;
-	word = (struct elector_msg){.type = ELECTOR_MSG_PRE_VOTE_REPLY,
-				    .flags = ELECTOR_MSG_LOG,
-				    .from = 1,
-				    .to = 3,
-				    .term = 2,
-				    .vouch_id = 4,
-				    .vouch_term = 2};
-	memcpy(word.vouch_fingerprint, cert_of(4), ELECTOR_FINGERPRINT_SIZE);
+	word = word_that_node4_leads_term2(1);
 	ck_assert_int_eq(elector_step(e, &word, cert_of(1), &why), 0);
 	ck_assert(elector_vouched(e, 4, cert_of(4)));
 	static const uint8_t forged_bytes[] = "forged";
