@@ -765,7 +765,9 @@ struct proto_propose_result {
 	uint64_t index;	  /* where it is in the log; 0 when refused */
 	uint64_t term;
 	uint32_t applied; /* members known to have applied it, this node included */
-	uint32_t members; /* in the membership it was committed in */
+	uint32_t members; /* in the membership it was committed in; 0: written to
+			   * the store of a node in no cluster (elector_local.h),
+			   * index 0 when nothing needed writing */
 	uint32_t outcome_len;
 	uint32_t text_len;
 };

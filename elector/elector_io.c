@@ -49,6 +49,12 @@
  * - The router is told who leads whenever that changes (PROTO_LEADER), and
  *   the members with their certificates whenever those change
  *   (PROTO_MEMBERS): its stanza links are held only by members.
+ * - A node in no cluster keeps its users' data in a store of its own
+ *   (elector_local.h), open while the node is not a member: USERDATA_*
+ *   PROPOSEs are written there (answered APPLIED with `members` 0), reads
+ *   answered from it.  It closes once the node initialized a cluster
+ *   (rxmppctl then carries its data into the cluster's state) or joined
+ *   one; a join is refused while it holds data, which a join would lose.
  */
 #include "elector_io.h"
 
@@ -71,6 +77,7 @@
 #include "elector_digests.h"
 #include "elector_handover.h"
 #include "elector_health.h"
+#include "elector_local.h"
 #include "elector_peers.h"
 #include "elector_replica.h"
 #include "elector_userdata_read.h"
@@ -185,6 +192,7 @@ static struct {
 	struct elector_persistent saved;
 	struct elector_handover handover;
 	struct elector_replica *replica;
+	struct elector_local *local; /* while in no cluster */
 	struct snapshot_receive receiving[ELECTOR_MEMBERS_MAX];
 	uint64_t stuck_on; /* the leader refused_leader said it refuses; 0: none */
 	/* The join under way's digests of this node's accounts and bridges
@@ -1532,8 +1540,49 @@ static struct elector_write_env write_env(void)
 	};
 }
 
+/* The node's own store while it is in no cluster; closed once it is a
+ * member (its data then is the cluster's, or refused a join). */
+static struct elector_local *local_store(void)
+{
+	if (shell.local != NULL && shell.core != NULL && elector_config(shell.core)->count > 0) {
+		elector_local_free(shell.local);
+		shell.local = NULL;
+		log_info("this node is in a cluster: its local user data (%s/%s) is no longer "
+			 "served",
+			 shell.cfg.state_directory, ELECTOR_LOCAL_DIR);
+	}
+	return shell.local;
+}
+
+static void local_propose(uint64_t token, const uint8_t *command, size_t len)
+{
+	struct elector_machine_result result;
+	uint64_t index;
+	char why[PROTO_PROPOSE_TEXT_MAX];
+	struct proto_propose_result head = {.status = PROTO_PROPOSE_APPLIED};
+	if (elector_local_propose(shell.local, command, len, &result, &index, why, sizeof(why)) ==
+	    -1) {
+		log_warnx("a write of user data to %s/%s failed: %s", shell.cfg.state_directory,
+			  ELECTOR_LOCAL_DIR, why);
+		head.status = PROTO_PROPOSE_REFUSED;
+		propose_answer(token, &head, "", why);
+		return;
+	}
+	head.outcome = result.status;
+	head.index = index;
+	head.term = index > 0 ? 1 : 0;
+	head.applied = 1;
+	propose_answer(token, &head, result.text,
+		       index > 0 ? "written to this node's local store (it is in no cluster)"
+				 : "nothing written (it changes nothing)");
+}
+
 void elector_io_propose(uint64_t token, const uint8_t *command, size_t len)
 {
+	if (local_store() != NULL && elector_local_takes(command, len)) {
+		local_propose(token, command, len);
+		return;
+	}
 	if (shell.core == NULL || elector_config(shell.core)->count == 0) {
 		struct proto_propose_result refused = {.status = PROTO_PROPOSE_REFUSED};
 		propose_answer(token, &refused, "",
@@ -1550,10 +1599,11 @@ void elector_io_propose(uint64_t token, const uint8_t *command, size_t len)
 
 void elector_io_userdata_get(uint64_t token, const struct proto_userdata_get_view *get)
 {
-	/* Outside a cluster, or before its state holds anything, there is
-	 * no user data to read (and no account to find). */
+	/* In no cluster, the node's own store; in a cluster whose state holds
+	 * nothing yet, no user data to read (and no account to find). */
 	const struct elector_machine *m =
-	    shell.replica != NULL && elector_replica_has_state(shell.replica)
+	    local_store() != NULL ? elector_local_machine(shell.local)
+	    : shell.replica != NULL && elector_replica_has_state(shell.replica)
 		? elector_replica_machine(shell.replica)
 		: NULL;
 	struct buf out;
@@ -1901,6 +1951,9 @@ void elector_io_request(uint64_t token, const struct proto_cluster_request *requ
 			return;
 		}
 		pump();
+		/* Closed before the answer: rxmppctl reads it next, to carry its
+		 * data into the cluster's state. */
+		local_store();
 		snprintf(text, sizeof(text),
 			 "initialized a one-node cluster: node %016" PRIx64 " at %s", shell.id,
 			 shell.address);
@@ -1918,6 +1971,22 @@ void elector_io_request(uint64_t token, const struct proto_cluster_request *requ
 			send_result(
 			    token, false,
 			    "this node is already in a cluster; remove it or reset it first");
+			return;
+		}
+		if (local_store() != NULL && elector_local_users(shell.local) > 0) {
+			char
+			    refusal[PROTO_PROPOSE_TEXT_MAX + 2 * sizeof(shell.cfg.state_directory)];
+			size_t users = elector_local_users(shell.local);
+			snprintf(
+			    refusal, sizeof(refusal),
+			    "this node holds user data (rosters, offline messages...) of %zu "
+			    "user%s in %s/%s, which a join does not carry into the cluster: "
+			    "make this node the first member instead (cluster initialize here, "
+			    "then join the others to it), or, to give that data up, stop "
+			    "rxmppd, move %s/%s away and start it again; nothing changed",
+			    users, users == 1 ? "" : "s", shell.cfg.state_directory,
+			    ELECTOR_LOCAL_DIR, shell.cfg.state_directory, ELECTOR_LOCAL_DIR);
+			send_result(token, false, refusal);
 			return;
 		}
 		shell.req = (struct request){.active = true, .token = token, .op = request->op};
@@ -2027,6 +2096,14 @@ void elector_io_socket(int fd, const struct proto_listen_socket *info)
 	log_info("accepting cluster links on %s port %u", info->address, info->port);
 }
 
+static struct elector_local *local_open(const struct config *cfg, char *why, size_t why_size)
+{
+	char accounts[sizeof(cfg->state_directory) + sizeof(ACCOUNTS_FILE_NAME) + 1];
+	snprintf(accounts, sizeof(accounts), "%s/%s", cfg->state_directory, ACCOUNTS_FILE_NAME);
+	return elector_local_open(cfg->state_directory, accounts, cfg->cluster.snapshot_entries,
+				  why, why_size);
+}
+
 static int64_t on_tick(struct ev_timer *timer, void *arg)
 {
 	(void)timer, (void)arg;
@@ -2079,6 +2156,9 @@ int elector_io_configure(const struct config *cfg, bool first, char *why, size_t
 	shell.enabled = cfg->cluster.enabled;
 	if (!shell.enabled) {
 		log_info("cluster disabled: this node runs alone");
+		shell.local = local_open(cfg, why, why_size);
+		if (shell.local == NULL)
+			return -1;
 		shell.ticker = ev_timer_add(shell.loop, TICK_MS, on_tick, NULL);
 		return 0;
 	}
@@ -2126,6 +2206,11 @@ int elector_io_configure(const struct config *cfg, bool first, char *why, size_t
 			 cfg->state_directory);
 		return -1;
 	}
+	if (elector_config(shell.core)->count == 0) {
+		shell.local = local_open(cfg, why, why_size);
+		if (shell.local == NULL)
+			return -1;
+	}
 	/* Until every member is heard speaking the log's protocol, unless
 	 * the log says the cluster left protocol 3 already. */
 	char held[PROTO_PROPOSE_TEXT_MAX];
@@ -2158,6 +2243,7 @@ void elector_io_stop(void)
 		peerlink_listener_free(shell.sockets[i]);
 	elector_free(shell.core);
 	elector_replica_free(shell.replica);
+	elector_local_free(shell.local);
 	SSL_CTX_free(shell.tls);
 	buf_free(&shell.join_digests);
 	memset(&shell, 0, sizeof(shell));

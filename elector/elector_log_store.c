@@ -55,9 +55,6 @@
 #define STORE_MODE	 0600
 /* A log is at most this large: the shell snapshots long before. */
 #define LOG_FILE_MAX (1024ull * 1024 * 1024)
-#define LOG_ADVICE                                                                                 \
-	"restore the state directory from a backup, or run `rxmppctl reset` and join the "         \
-	"cluster again (see rxmppd(8), DAMAGED STATE FILES)"
 
 struct elector_log_store {
 	char log_path[4096];
@@ -316,7 +313,7 @@ static int snapshot_parse(const char *path, const uint8_t *p, size_t size,
 	return 0;
 #undef NEED
 bad:
-	snprintf(why, why_size, "%s, byte %zu: %s; %s", path, off, what, LOG_ADVICE);
+	snprintf(why, why_size, "%s, byte %zu: %s; %s", path, off, what, ELECTOR_LOG_STORE_ADVICE);
 	return -1;
 }
 
@@ -465,7 +462,8 @@ static int log_parse(struct elector_log_store *s, const uint8_t *p, size_t size,
 	*count = n;
 	return 0;
 bad:
-	snprintf(why, why_size, "%s, byte %zu: %s; %s", s->log_path, off, what, LOG_ADVICE);
+	snprintf(why, why_size, "%s, byte %zu: %s; %s", s->log_path, off, what,
+		 ELECTOR_LOG_STORE_ADVICE);
 	free(*entries);
 	*entries = NULL;
 	return -1;
@@ -560,7 +558,7 @@ static int store_load(struct elector_log_store *s, bool repair, bool *created, c
 			return -1;
 		if (s->snapshot_bytes != NULL) {
 			snprintf(why, why_size, "%s is there but %s is not; %s", s->snapshot_path,
-				 s->log_path, LOG_ADVICE);
+				 s->log_path, ELECTOR_LOG_STORE_ADVICE);
 			return -1;
 		}
 		*created = true;
@@ -589,7 +587,8 @@ static int store_load(struct elector_log_store *s, bool repair, bool *created, c
 		snprintf(why, why_size,
 			 "%s: the log starts at entry %" PRIu64 ", after the snapshot's %" PRIu64
 			 " in %s; %s",
-			 s->log_path, all[0].index, s->meta.index, s->snapshot_path, LOG_ADVICE);
+			 s->log_path, all[0].index, s->meta.index, s->snapshot_path,
+			 ELECTOR_LOG_STORE_ADVICE);
 		return -1;
 	}
 	if (s->hard.commit > last) {
@@ -597,7 +596,7 @@ static int store_load(struct elector_log_store *s, bool repair, bool *created, c
 			 "%s, byte %zu: the log ends at entry %" PRIu64
 			 ", before the commit index %" PRIu64 " of its hard state: "
 			 "entries are missing; %s",
-			 s->log_path, good, last, s->hard.commit, LOG_ADVICE);
+			 s->log_path, good, last, s->hard.commit, ELECTOR_LOG_STORE_ADVICE);
 		return -1;
 	}
 	s->last_term = last_term;

@@ -78,6 +78,11 @@
 
 #define ELECTOR_LOG_FILE      "log"
 #define ELECTOR_SNAPSHOT_FILE "snapshot"
+/* What the refusals end with: a cluster's store can be had again from
+ * the cluster (a store of another use, elector_local.h, says its own). */
+#define ELECTOR_LOG_STORE_ADVICE                                                                   \
+	"restore the state directory from a backup, or run `rxmppctl reset` and join the "         \
+	"cluster again (see rxmppd(8), DAMAGED STATE FILES)"
 /* Bytes of one entry: far above a DATA entry (8 KiB) or a membership. */
 #define ELECTOR_LOG_ENTRY_MAX (64u * 1024u)
 /* Bytes of the state machine in a snapshot. */

@@ -1626,6 +1626,21 @@ const struct accounts *elector_machine_accounts(const struct elector_machine *m)
 	return &m->accounts;
 }
 
+int elector_machine_set_accounts(struct elector_machine *m, const struct accounts *accounts)
+{
+	struct accounts next = {0};
+	for (size_t i = 0; i < accounts->count; i++)
+		if (accounts_set_keys(&next, accounts->items[i].name, accounts->items[i].keys) ==
+		    -1) {
+			accounts_free(&next);
+			return -1;
+		}
+	accounts_free(&m->accounts);
+	m->accounts = next;
+	m->accounts_dirty = true;
+	return 0;
+}
+
 const struct proto_callbridge *elector_machine_bridges(const struct elector_machine *m,
 						       size_t *count)
 {

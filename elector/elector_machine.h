@@ -226,6 +226,12 @@ int elector_machine_materialise(struct elector_machine *m, const char *state_dir
 
 /* What the state holds, for `list` and tests (sorted by name). */
 const struct accounts *elector_machine_accounts(const struct elector_machine *m);
+/* A node outside a cluster (elector_local.h): its accounts are its
+ * accounts file's, not the log's.  Replaces the machine's with a copy of
+ * `accounts`; the users' data stays (the caller clears that of users who
+ * lost their account: a snapshot holds data of accounts only).  -1: out
+ * of memory, nothing changed. */
+int elector_machine_set_accounts(struct elector_machine *m, const struct accounts *accounts);
 const struct proto_callbridge *elector_machine_bridges(const struct elector_machine *m,
 						       size_t *count);
 /* The bridge of that name, or NULL. */

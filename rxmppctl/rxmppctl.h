@@ -15,7 +15,15 @@ enum { CTL_OK = 0, CTL_FAILED = 1, CTL_USAGE = 2 };
 void rxmppctl_print_json_string(const char *s);
 
 /* rxmppctl_userdata.c: `user data NAME` (NAME prepared). */
-int rxmppctl_user_data(const char *name, const char *socket_path, bool json);
+int rxmppctl_user_data(const char *name, const char *socket_path, bool clustered, bool json);
+/* How many items of user data the running node holds of `name` (0 for no
+ * account, or no cluster state yet); CTL_FAILED said on stderr. */
+int rxmppctl_user_data_items(const char *name, const char *socket_path, uint32_t *items);
+/* rxmppctl_userdata_merge.c: this node's own users' data carried into the
+ * cluster's state (cluster initialize, merge); `accounts_path` holds the
+ * node's own accounts. */
+int rxmppctl_userdata_merge(const struct config *cfg, const char *socket_path,
+			    const char *accounts_path);
 
 /* rxmppctl_user.c: `user ...`; argv[0] is "user". */
 int rxmppctl_user(int argc, char **argv, const struct config *cfg, const char *socket_path,
@@ -123,6 +131,8 @@ struct proto_callbridge;
 int rxmppctl_state_merge(const char *socket_path, const struct accounts *accounts,
 			 const struct proto_callbridge *bridges, size_t bridge_count,
 			 bool *not_in_log);
+/* The same, printing nothing but a failure. */
+int rxmppctl_state_propose_silent(const char *socket_path, const struct buf *command);
 
 /* A reload waits for every process to confirm (rxmppd gives them 10 s). */
 #define CTL_RELOAD_TIMEOUT_MS 15000

@@ -46,7 +46,9 @@ static void cluster_usage(FILE *out)
 		     "            cluster.trust_bundle, mode 0644, and reload; a file with a\n"
 		     "            private key or anything but certificates is refused\n"
 		     "initialize  make this node a one-node cluster (it leads at once); its\n"
-		     "            accounts and call bridges become the cluster's state\n"
+		     "            accounts and call bridges become the cluster's state, then\n"
+		     "            its users' data (STATE_DIRECTORY/local, kept while in no\n"
+		     "            cluster; versions become the cluster's log indexes)\n"
 		     "join        join the cluster of the member at HOST (port: cluster.port),\n"
 		     "            following a follower's redirect to the leader and printing\n"
 		     "            each step; a node that was reset replaces its old entry;\n"
@@ -57,11 +59,14 @@ static void cluster_usage(FILE *out)
 		     "            node is not a member and nothing changed; once joined,\n"
 		     "            merges this node's own accounts and bridges (as merge, but\n"
 		     "            a bridge merged before and unchanged since is not merged\n"
-		     "            again: the cluster may have deleted it)\n"
+		     "            again: the cluster may have deleted it); refused at once\n"
+		     "            while this node holds users' data of its own\n"
+		     "            (STATE_DIRECTORY/local: initialize this node instead)\n"
 		     "merge       merge this node's own accounts and its whole call-bridges\n"
 		     "            file into the cluster's state: new or identical entries; a\n"
 		     "            name the cluster holds differently is listed and nothing is\n"
-		     "            merged\n"
+		     "            merged; then the users' data of STATE_DIRECTORY/local if\n"
+		     "            still there (a user the cluster holds data of keeps it)\n"
 		     "remove      remove the member NODE (its node id or host:port); the leader\n"
 		     "            tells it, so its reset needs no --force\n"
 		     "leader      hand the leadership to the member NODE (node id or host:port),\n"
@@ -436,14 +441,20 @@ static int cluster_own_bridges(const struct config *cfg, struct cluster_own *own
 	return 0;
 }
 
+/* This node's own accounts file (see struct cluster_own). */
+static void cluster_own_accounts_path(const struct config *cfg, char path[PATH_MAX])
+{
+	snprintf(path, PATH_MAX, "%s/%s", cfg->state_directory, ELECTOR_MACHINE_BEFORE_CLUSTER);
+	if (access(path, F_OK) == -1)
+		snprintf(path, PATH_MAX, "%s/%s", cfg->state_directory, ACCOUNTS_FILE_NAME);
+}
+
 static int cluster_own_read(const struct config *cfg, struct cluster_own *own, bool joining)
 {
 	char why[512];
 	memset(own, 0, sizeof(*own));
 	char *path = own->accounts_path;
-	snprintf(path, PATH_MAX, "%s/%s", cfg->state_directory, ELECTOR_MACHINE_BEFORE_CLUSTER);
-	if (access(path, F_OK) == -1)
-		snprintf(path, PATH_MAX, "%s/%s", cfg->state_directory, ACCOUNTS_FILE_NAME);
+	cluster_own_accounts_path(cfg, path);
 	if (accounts_load(path, &own->accounts, NULL, why, sizeof(why)) == -1) {
 		fprintf(stderr, "rxmppctl: %s\n", why);
 		return -1;
@@ -519,6 +530,17 @@ static int cluster_merge_own(const struct config *cfg, const char *socket_path,
 	return rc;
 }
 
+/* Its accounts first, which the users' data needs in the cluster's state;
+ * read again, as the first write of the cluster's state kept them aside. */
+static int cluster_merge_all(const struct config *cfg, const char *socket_path,
+			     struct cluster_own *own, bool seed)
+{
+	int rc = cluster_merge_own(cfg, socket_path, own, seed, false);
+	char path[PATH_MAX];
+	cluster_own_accounts_path(cfg, path);
+	return rc == CTL_OK ? rxmppctl_userdata_merge(cfg, socket_path, path) : rc;
+}
+
 /* A join carries this node's accounts and bridges as names and digests,
  * so that the leader refuses it, naming each conflict, before this node
  * becomes a member.  Too many for one message: none, said here, and the
@@ -584,7 +606,7 @@ int rxmppctl_cluster(int argc, char **argv, const char *config_path, const char 
 		struct cluster_own own;
 		if (cluster_own_read(cfg, &own, false) == -1)
 			return CTL_FAILED;
-		int rc = cluster_merge_own(cfg, socket_path, &own, true, false);
+		int rc = cluster_merge_all(cfg, socket_path, &own, true);
 		cluster_own_free(&own);
 		return rc;
 	} else if (strcmp(verb, "leader") == 0 && (argc == 2 || argc == 3)) {
@@ -622,10 +644,10 @@ int rxmppctl_cluster(int argc, char **argv, const char *config_path, const char 
 	int rc = rxmppctl_request(socket_path, PROTO_CLUSTER_REQUEST, buf_head(&message),
 				  buf_len(&message), expect, json, timeout_ms);
 	buf_free(&message);
-	if (seeds && rc == CTL_OK)
-		rc = cluster_merge_own(cfg, socket_path, &own,
-				       request.op == PROTO_CLUSTER_OP_INITIALIZE,
-				       request.op == PROTO_CLUSTER_OP_JOIN);
+	if (seeds && rc == CTL_OK && request.op == PROTO_CLUSTER_OP_INITIALIZE)
+		rc = cluster_merge_all(cfg, socket_path, &own, true);
+	else if (seeds && rc == CTL_OK)
+		rc = cluster_merge_own(cfg, socket_path, &own, false, true);
 	if (seeds)
 		cluster_own_free(&own);
 	return rc;

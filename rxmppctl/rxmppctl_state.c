@@ -38,7 +38,8 @@ bool rxmppctl_state_clustered(const struct config *cfg)
 }
 
 struct state_answer {
-	bool quiet; /* print only failures (for merges, which print a summary) */
+	bool quiet;  /* print only failures (for merges, which print a summary) */
+	bool silent; /* not even the commit's line (one of many writes) */
 	uint32_t outcome;
 	bool committed;
 	bool not_in_log; /* refused before any log: nothing changed anywhere */
@@ -93,8 +94,19 @@ static int state_on_answer(const struct ipc_msg *msg, void *arg)
 		fprintf(stderr, "rxmppctl: %s\n", view.outcome);
 		return CTL_FAILED;
 	}
+	if (a->silent)
+		return CTL_OK;
 	if (!a->quiet)
 		printf("%s\n", view.outcome);
+	/* A node in no cluster wrote it to its own store
+	 * (elector/elector_local.h). */
+	if (h->members == 0) {
+		if (h->index > 0)
+			printf("%s, at index %" PRIu64 "\n", view.text, h->index);
+		else
+			printf("%s\n", view.text);
+		return CTL_OK;
+	}
 	/* The elector's text names the members that have not applied it
 	 * (not heard lately, or late), when there are any. */
 	printf("committed at index %" PRIu64 " (term %" PRIu64 ") by a majority; applied on %u of "
@@ -128,6 +140,12 @@ int rxmppctl_state_propose(const char *socket_path, const struct buf *command, b
 	if (not_in_log != NULL)
 		*not_in_log = rc != CTL_OK && a.not_in_log;
 	return rc;
+}
+
+int rxmppctl_state_propose_silent(const char *socket_path, const struct buf *command)
+{
+	struct state_answer a = {.quiet = true, .silent = true};
+	return state_send(socket_path, command, &a);
 }
 
 int rxmppctl_state_settings(const struct config *cfg, const char *socket_path, int patience_ms,

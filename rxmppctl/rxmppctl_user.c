@@ -26,6 +26,7 @@
 #include "common/jid.h"
 #include "common/proto.h"
 #include "common/scram.h"
+#include "elector/elector_local.h"
 #include "elector/elector_machine.h"
 #include "rxmppctl.h"
 
@@ -52,9 +53,11 @@ static void user_usage(FILE *out)
 		     "cluster that holds its state (rxmppctl(8), CLUSTER STATE) they are the\n"
 		     "cluster's: the change is committed by a majority and applied on every\n"
 		     "node before the command returns, or fails changing nothing.\n"
-		     "data shows what the cluster's state holds of the user's own data\n"
-		     "(roster, offline messages, vCard, block list, meta): per collection\n"
-		     "its items, bytes and version, never the items themselves.\n");
+		     "del also deletes the user's data (roster, offline messages...).\n"
+		     "data shows what the cluster's state (on a node in no cluster: its own\n"
+		     "store, STATE_DIRECTORY/local) holds of the user's own data (roster,\n"
+		     "offline messages, vCard, block list, meta): per collection its items,\n"
+		     "bytes and version, never the items themselves.\n");
 }
 
 /* NAME@DOMAIN as a client writes it: the local part, in `local`, when
@@ -214,6 +217,54 @@ static int user_end_sessions(const char *verb, const char *name, const struct co
 	return CTL_OK;
 }
 
+/* A node in no cluster keeps the users' data in its own store
+ * (elector/elector_local.h): a deleted account's goes with it, so that an
+ * account made again under that name does not find the old roster.
+ * Cleared before the account goes, while the running elector still knows
+ * it (it would clear the data by itself when it next reads the accounts
+ * file, but an account made again before then would keep it).  With
+ * rxmppd stopped the store is opened here, which clears the data of
+ * every user the accounts file no longer lists. */
+static void user_clear_local(const char *name, const struct config *cfg, const char *socket_path)
+{
+	char dir[PATH_MAX], why[PATH_MAX + 512];
+	snprintf(dir, sizeof(dir), "%s/%s", cfg->state_directory, ELECTOR_LOCAL_DIR);
+	struct buf command;
+	if ((!rxmppctl_daemon_absent(socket_path) || access(dir, F_OK) == 0) &&
+	    elector_machine_encode_userdata(&command, ELECTOR_MACHINE_USERDATA_CLEAR, name, 0, NULL,
+					    NULL, 0, NULL, 0) == -1) {
+		fprintf(stderr, "rxmppctl: out of memory\n");
+		return;
+	}
+	if (!rxmppctl_daemon_absent(socket_path)) {
+		if (rxmppctl_state_propose(socket_path, &command, NULL) != CTL_OK)
+			fprintf(stderr,
+				"rxmppctl: warning: user %s's data was not cleared (see above); "
+				"the running node clears it when it next reads the accounts file\n",
+				name);
+		buf_free(&command);
+		return;
+	}
+	if (access(dir, F_OK) == -1)
+		return;
+	char accounts[PATH_MAX];
+	snprintf(accounts, sizeof(accounts), "%s/%s", cfg->state_directory, ACCOUNTS_FILE_NAME);
+	struct elector_local *local = elector_local_open(
+	    cfg->state_directory, accounts, cfg->cluster.snapshot_entries, why, sizeof(why));
+	struct elector_machine_result result;
+	uint64_t index;
+	if (local == NULL || elector_local_propose(local, buf_head(&command), buf_len(&command),
+						   &result, &index, why, sizeof(why)) == -1)
+		fprintf(stderr,
+			"rxmppctl: warning: user %s's data was not cleared: %s; rxmppd clears it "
+			"when it starts, unless the account is made again before\n",
+			name, why);
+	else
+		printf("%s\n", result.text);
+	elector_local_free(local);
+	buf_free(&command);
+}
+
 /* add, passwd, del of a node that holds the cluster's state: the keys are
  * made here (a fresh random salt) and only they travel; the state machine
  * decides whether the user exists, the same way on every node. */
@@ -324,7 +375,7 @@ int rxmppctl_user(int argc, char **argv, const struct config *cfg, const char *s
 	}
 
 	if (strcmp(verb, "data") == 0)
-		return rxmppctl_user_data(name, socket_path, json);
+		return rxmppctl_user_data(name, socket_path, rxmppctl_state_clustered(cfg), json);
 	if (!is_list && rxmppctl_state_clustered(cfg))
 		return user_cluster(verb, name, source, file, cfg, socket_path);
 
@@ -350,6 +401,7 @@ int rxmppctl_user(int argc, char **argv, const struct config *cfg, const char *s
 			fprintf(stderr, "rxmppctl: no user %s\n", name);
 			goto done;
 		}
+		user_clear_local(name, cfg, socket_path);
 		accounts_remove(&accounts, name);
 	} else if (strcmp(verb, "add") == 0 || strcmp(verb, "passwd") == 0) {
 		bool adding = verb[0] == 'a';

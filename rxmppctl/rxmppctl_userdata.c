@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * rxmppctl user data NAME: what the cluster's state holds of a user's own
+ * rxmppctl user data NAME: what the cluster's state (or, on a node in no
+ * cluster, its own store: elector/elector_local.h) holds of a user's own
  * data (rosters, offline messages, vCards, block lists: issue 18), per
  * collection its items, bytes and version, as the running node's elector
  * applied it (PROTO_USERDATA_GET, a summary; answered from memory).  It
  * prints counts, never the items: they are the user's.  Fails, saying
- * why, when the user has no account in the cluster's state or the node
- * holds none (not in a cluster).
+ * why, when the user has no account there or the cluster's state holds
+ * nothing yet.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -21,7 +22,9 @@
 
 struct userdata_answer {
 	const char *name;
+	const char *where;
 	bool json;
+	uint32_t *items; /* only count them, into here */
 };
 
 static int userdata_print(const struct proto_userdata_answer *head, const uint8_t *items,
@@ -33,8 +36,8 @@ static int userdata_print(const struct proto_userdata_answer *head, const uint8_
 		printf(", \"items\": %" PRIu32 ", \"bytes\": %" PRIu64 ", \"collections\": [",
 		       head->count, head->bytes);
 	} else {
-		printf("user %s: %" PRIu32 " item%s, %" PRIu64 " bytes in the cluster's state\n",
-		       a->name, head->count, head->count == 1 ? "" : "s", head->bytes);
+		printf("user %s: %" PRIu32 " item%s, %" PRIu64 " bytes in %s\n", a->name,
+		       head->count, head->count == 1 ? "" : "s", head->bytes, a->where);
 		printf("%-10s %8s %10s %12s\n", "collection", "items", "bytes", "version");
 	}
 	for (uint32_t i = 0; i < head->items; i++) {
@@ -77,29 +80,48 @@ static int userdata_on_answer(const struct ipc_msg *msg, void *arg)
 			proto_type_name(msg->type));
 		return CTL_FAILED;
 	}
+	if (a->items != NULL) {
+		*a->items = head.status == PROTO_USERDATA_OK ? head.count : 0;
+		return CTL_OK;
+	}
 	switch (head.status) {
 	case PROTO_USERDATA_NO_USER:
-		fprintf(stderr, "rxmppctl: no user %s in the cluster's state\n", a->name);
+		fprintf(stderr, "rxmppctl: no user %s in %s\n", a->name, a->where);
 		return CTL_FAILED;
 	case PROTO_USERDATA_NO_STATE:
 		fprintf(stderr,
-			"rxmppctl: this node holds no cluster state (not in a cluster, or the "
-			"cluster's state holds nothing yet): users' data lives there\n");
+			"rxmppctl: this node holds no cluster state yet (the cluster's state "
+			"holds nothing yet): users' data lives there\n");
 		return CTL_FAILED;
 	default:
 		return userdata_print(&head, items, a);
 	}
 }
 
-int rxmppctl_user_data(const char *name, const char *socket_path, bool json)
+static int userdata_get(const char *name, const char *socket_path, struct userdata_answer *a)
 {
 	struct {
 		struct proto_userdata_get head;
 		char user[PROTO_USERDATA_USER_MAX];
 	} get = {.head = {.user_len = (uint16_t)strlen(name)}};
 	memcpy(get.user, name, get.head.user_len);
-	struct userdata_answer a = {.name = name, .json = json};
 	return rxmppctl_request_with(socket_path, PROTO_USERDATA_GET, &get,
 				     sizeof(get.head) + get.head.user_len, USERDATA_TIMEOUT_MS,
-				     userdata_on_answer, &a);
+				     userdata_on_answer, a);
+}
+
+int rxmppctl_user_data(const char *name, const char *socket_path, bool clustered, bool json)
+{
+	struct userdata_answer a = {.name = name,
+				    .where = clustered
+						 ? "the cluster's state"
+						 : "this node's own store (it is in no cluster)",
+				    .json = json};
+	return userdata_get(name, socket_path, &a);
+}
+
+int rxmppctl_user_data_items(const char *name, const char *socket_path, uint32_t *items)
+{
+	struct userdata_answer a = {.name = name, .items = items};
+	return userdata_get(name, socket_path, &a);
 }

@@ -8,7 +8,7 @@ as test_cluster_log.py does for bridges) and reads the result with
 each node's elector from memory).  Versions are the log indexes of the
 writes; quotas and unknown users are refused; `user del` clears the data
 in the same entry; a node restarted with its log snapshotted holds it
-again; outside a cluster `user data` says there is no cluster state."""
+again; outside a cluster `user data` reads the node's own store."""
 
 import json
 import struct
@@ -113,7 +113,11 @@ def test_user_data_written_on_one_node_is_read_on_the_others(node_factory, certs
 
 
 def test_user_data_outside_a_cluster(node):
+    # The node's own store answers (test_userdata_local.py writes to it).
     node.add_user("alice", "alice-pw")
-    result = node.ctl("user", "data", "alice", check=False)
+    result = node.ctl("user", "data", "alice")
+    assert "in this node's own store (it is in no cluster)" in result.stdout, result.stdout
+    assert data(node, "alice")["roster"] == (0, 0, 0)
+    result = node.ctl("user", "data", "nobody", check=False)
     assert result.returncode == 1
-    assert "this node holds no cluster state" in result.stderr
+    assert "no user nobody in this node's own store" in result.stderr, result.stderr

@@ -28,6 +28,7 @@ int main(void)
 	srunner_add_suite(runner, elector_state_suite());
 	srunner_add_suite(runner, elector_machine_suite());
 	srunner_add_suite(runner, elector_userdata_suite());
+	srunner_add_suite(runner, elector_local_suite());
 	srunner_add_suite(runner, elector_log_store_suite());
 	srunner_add_suite(runner, elector_wire_log_suite());
 	srunner_add_suite(runner, elector_write_suite());

@@ -24,6 +24,7 @@ Suite *elector_scenarios_suite(void);
 Suite *elector_state_suite(void);
 Suite *elector_machine_suite(void);
 Suite *elector_userdata_suite(void);
+Suite *elector_local_suite(void);
 Suite *elector_log_store_suite(void);
 Suite *elector_wire_log_suite(void);
 Suite *elector_write_suite(void);

@@ -1,0 +1,301 @@
+/* SPDX-License-Identifier: MIT */
+/* The users' data of a node in no cluster; see elector_local.h.  Runs in
+ * the elector, and in rxmppctl while rxmppd does not hold the store. */
+#include "elector_local.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/accounts.h"
+#include "common/buf.h"
+#include "common/log.h"
+#include "elector_log_store.h"
+#include "elector_replica.h"
+
+/* Every local entry's term: there is no election here, and the store
+ * wants terms that never go back. */
+#define LOCAL_TERM 1
+
+struct elector_local {
+	char dir[4096];
+	char accounts_path[4096];
+	struct elector_log_store *store;
+	struct elector_machine *machine;
+	uint32_t snapshot_every;
+	uint64_t snapshot_index;
+	size_t snapshot_len;
+	/* The accounts file as last read: reread when any of these changed. */
+	bool accounts_known;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+};
+
+/* The store wants a membership in a snapshot; this one names no node
+ * (nothing ever reads it back but the store's own checks). */
+static struct elector_config local_config(void)
+{
+	struct elector_config c = {.count = 1};
+	c.members[0].id = 1;
+	snprintf(c.members[0].address, sizeof(c.members[0].address), "local:1");
+	return c;
+}
+
+/* The log store's refusals advise what suits a cluster's store. */
+static void local_advice(char *why, size_t why_size)
+{
+	size_t len = strlen(why), advice = strlen(ELECTOR_LOG_STORE_ADVICE);
+	if (len >= advice && strcmp(why + len - advice, ELECTOR_LOG_STORE_ADVICE) == 0)
+		why[len - advice] = '\0';
+	len = strlen(why);
+	snprintf(why + len, why_size - len, "%s", ELECTOR_LOCAL_ADVICE);
+}
+
+bool elector_local_takes(const void *command, size_t len)
+{
+	const uint8_t *c = command;
+	return len >= 2 && c[0] == 1 && c[1] >= ELECTOR_MACHINE_USERDATA_PUT &&
+	       c[1] <= ELECTOR_MACHINE_USERDATA_CLEAR;
+}
+
+static int local_write(struct elector_local *l, const void *command, size_t len,
+		       struct elector_machine_result *result, uint64_t *index, char *why,
+		       size_t why_size)
+{
+	uint64_t at = elector_log_store_last_index(l->store) + 1;
+	struct elector_log_entry entry = {.index = at,
+					  .term = LOCAL_TERM,
+					  .type = ELECTOR_ENTRY_DATA,
+					  .len = (uint32_t)len,
+					  .data = command};
+	struct elector_hard_state hard = {.term = LOCAL_TERM, .commit = at};
+	if (elector_log_store_append(l->store, &hard, &entry, 1, why, why_size) == -1)
+		return -1;
+	/* Written and flushed but not applied: what memory holds would differ
+	 * from what the next start reads; that start must come now. */
+	if (elector_machine_apply(l->machine, at, command, len, result) == -1)
+		fatalx("out of memory applying entry %" PRIu64 " of %s: starting again from it", at,
+		       l->dir);
+	*index = at;
+	return 0;
+}
+
+/* A user who lost an account loses the data too, through the log. */
+static int local_clear_orphans(struct elector_local *l, char *why, size_t why_size)
+{
+	const char **names;
+	size_t count;
+	if (elector_userdata_users(elector_machine_userdata(l->machine), &names, &count) == -1) {
+		snprintf(why, why_size, "out of memory");
+		return -1;
+	}
+	const struct accounts *accounts = elector_machine_accounts(l->machine);
+	int rc = 0;
+	for (size_t i = 0; i < count && rc == 0; i++) {
+		if (accounts_find(accounts, names[i]) != NULL)
+			continue;
+		struct buf command;
+		struct elector_machine_result result;
+		uint64_t index;
+		/* The name belongs to the store, which the clear frees. */
+		char user[JID_PART_MAX + 1];
+		snprintf(user, sizeof(user), "%s", names[i]);
+		if (elector_machine_encode_userdata(&command, ELECTOR_MACHINE_USERDATA_CLEAR, user,
+						    0, NULL, NULL, 0, NULL, 0) == -1) {
+			snprintf(why, why_size, "out of memory");
+			rc = -1;
+			break;
+		}
+		rc = local_write(l, buf_head(&command), buf_len(&command), &result, &index, why,
+				 why_size);
+		buf_free(&command);
+		if (rc == 0)
+			log_info("%s, entry %" PRIu64 ": user %s has no account any more: %s",
+				 l->dir, index, user, result.text);
+		/* The names after it still stand: a clear frees its own only. */
+	}
+	free(names);
+	return rc;
+}
+
+/* Rereads the accounts file when it changed; `clear`: and clears the data
+ * of users it no longer lists. */
+static int local_accounts(struct elector_local *l, bool clear, char *why, size_t why_size)
+{
+	struct stat st;
+	memset(&st, 0, sizeof(st));
+	if (stat(l->accounts_path, &st) == -1 && errno != ENOENT) {
+		snprintf(why, why_size, "%s: %s", l->accounts_path, strerror(errno));
+		return -1;
+	}
+	if (l->accounts_known && st.st_dev == l->dev && st.st_ino == l->ino &&
+	    st.st_size == l->size && st.st_mtim.tv_sec == l->mtime.tv_sec &&
+	    st.st_mtim.tv_nsec == l->mtime.tv_nsec)
+		return 0;
+	struct accounts accounts;
+	if (accounts_load(l->accounts_path, &accounts, NULL, why, why_size) == -1)
+		return -1;
+	int rc = elector_machine_set_accounts(l->machine, &accounts);
+	accounts_free(&accounts);
+	if (rc == -1) {
+		snprintf(why, why_size, "out of memory");
+		return -1;
+	}
+	l->accounts_known = true;
+	l->dev = st.st_dev;
+	l->ino = st.st_ino;
+	l->size = st.st_size;
+	l->mtime = st.st_mtim;
+	return clear ? local_clear_orphans(l, why, why_size) : 0;
+}
+
+/* After a write: a snapshot when one is due (the rule of
+ * elector_replica.h, for the same reasons). */
+static void local_compact(struct elector_local *l)
+{
+	uint64_t last = elector_log_store_last_index(l->store);
+	uint64_t log = elector_log_store_log_bytes(l->store);
+	bool due = last - l->snapshot_index >= l->snapshot_every && log >= l->snapshot_len / 4;
+	if (last <= l->snapshot_index || (!due && log < ELECTOR_REPLICA_LOG_BYTES))
+		return;
+	struct elector_snapshot_meta meta = {
+	    .index = last, .term = LOCAL_TERM, .config = local_config()};
+	struct buf out;
+	buf_init(&out, ELECTOR_MACHINE_SNAPSHOT_MAX);
+	buf_set_sensitive(&out);
+	char why[1024];
+	if (elector_machine_snapshot_encode(l->machine, &out) == -1)
+		snprintf(why, sizeof(why), "the user data does not fit a snapshot");
+	else if (elector_log_store_snapshot(l->store, &meta, (const uint8_t *)buf_head(&out),
+					    buf_len(&out), why, sizeof(why)) == 0) {
+		l->snapshot_index = last;
+		l->snapshot_len = buf_len(&out);
+		log_info("%s: snapshot at entry %" PRIu64 " (%zu bytes); the log behind it dropped",
+			 l->dir, last, buf_len(&out));
+		why[0] = '\0';
+	}
+	/* The write is done and flushed: a snapshot that failed is tried
+	 * again after the next one. */
+	if (why[0] != '\0')
+		log_warnx("%s: no snapshot at entry %" PRIu64 ": %s", l->dir, last, why);
+	buf_free(&out);
+}
+
+struct elector_local *elector_local_open(const char *state_dir, const char *accounts_path,
+					 uint32_t snapshot_every, char *why, size_t why_size)
+{
+	struct elector_local *l = calloc(1, sizeof(*l));
+	if (l == NULL) {
+		snprintf(why, why_size, "out of memory");
+		return NULL;
+	}
+	snprintf(l->dir, sizeof(l->dir), "%s/%s", state_dir, ELECTOR_LOCAL_DIR);
+	snprintf(l->accounts_path, sizeof(l->accounts_path), "%s", accounts_path);
+	l->snapshot_every = snapshot_every;
+	if (mkdir(l->dir, 0700) == -1 && errno != EEXIST) {
+		snprintf(why, why_size, "%s: %s", l->dir, strerror(errno));
+		goto fail;
+	}
+	struct elector_log_loaded loaded;
+	char note[512];
+	l->store = elector_log_store_open(l->dir, &loaded, note, sizeof(note), why, why_size);
+	if (l->store == NULL) {
+		local_advice(why, why_size);
+		goto fail;
+	}
+	if (note[0] != '\0')
+		log_warnx("%s", note);
+	l->machine = elector_machine_new();
+	if (l->machine == NULL) {
+		snprintf(why, why_size, "out of memory");
+		goto fail;
+	}
+	char reason[512];
+	if (loaded.snapshot_len > 0 &&
+	    elector_machine_snapshot_decode(l->machine, loaded.snapshot, loaded.snapshot_len,
+					    reason, sizeof(reason)) == -1) {
+		snprintf(why, why_size, "%s/%s: the user data in it: %s; %s", l->dir,
+			 ELECTOR_SNAPSHOT_FILE, reason, ELECTOR_LOCAL_ADVICE);
+		goto fail;
+	}
+	l->snapshot_index = loaded.meta.index;
+	l->snapshot_len = loaded.snapshot_len;
+	/* The entries were written against the accounts of their time, which
+	 * the file has now (an account made after the snapshot included); the
+	 * data of those deleted since is cleared once they are applied. */
+	if (local_accounts(l, false, why, why_size) == -1)
+		goto fail;
+	for (size_t i = 0; i < loaded.count; i++) {
+		const struct elector_log_entry *x = &loaded.entries[i];
+		struct elector_machine_result result;
+		if (x->type != ELECTOR_ENTRY_DATA || !elector_local_takes(x->data, x->len)) {
+			snprintf(why, why_size,
+				 "%s/%s: entry %" PRIu64 " is not a user-data command; %s", l->dir,
+				 ELECTOR_LOG_FILE, x->index, ELECTOR_LOCAL_ADVICE);
+			goto fail;
+		}
+		if (elector_machine_apply(l->machine, x->index, x->data, x->len, &result) == -1) {
+			snprintf(why, why_size, "out of memory");
+			goto fail;
+		}
+	}
+	if (local_clear_orphans(l, why, why_size) == -1)
+		goto fail;
+	return l;
+fail:
+	elector_local_free(l);
+	return NULL;
+}
+
+void elector_local_free(struct elector_local *l)
+{
+	if (l == NULL)
+		return;
+	elector_log_store_free(l->store);
+	elector_machine_free(l->machine);
+	free(l);
+}
+
+int elector_local_propose(struct elector_local *l, const void *command, size_t len,
+			  struct elector_machine_result *result, uint64_t *index, char *why,
+			  size_t why_size)
+{
+	*index = 0;
+	if (local_accounts(l, true, why, why_size) == -1)
+		return -1;
+	elector_machine_check(l->machine, command, len, result);
+	if (result->status != ELECTOR_MACHINE_OK)
+		return 0;
+	if (local_write(l, command, len, result, index, why, why_size) == -1)
+		return -1;
+	local_compact(l);
+	return 0;
+}
+
+const struct elector_machine *elector_local_machine(struct elector_local *l)
+{
+	char why[1024];
+	if (local_accounts(l, true, why, sizeof(why)) == -1)
+		log_warnx("%s: the accounts as last read stay in force: %s", l->dir, why);
+	return l->machine;
+}
+
+size_t elector_local_users(const struct elector_local *l)
+{
+	const char **names;
+	size_t count;
+	if (elector_userdata_users(elector_machine_userdata(l->machine), &names, &count) == -1)
+		return SIZE_MAX;
+	free(names);
+	return count;
+}
+
+uint64_t elector_local_last_index(const struct elector_local *l)
+{
+	return elector_log_store_last_index(l->store);
+}

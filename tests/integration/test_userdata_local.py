@@ -1,0 +1,160 @@
+# SPDX-License-Identifier: MIT
+"""The users' data on a node in no cluster (issue 18): its elector keeps
+them in state_directory/local/ (elector/elector_local.h), written through
+the same PROPOSE of USERDATA_* commands as in a cluster (the production
+write path the IM process takes; sent here on the control socket as
+test_userdata.py does) and read with `rxmppctl user data`.  Versions are
+the local log's indexes, strictly increasing across restarts and
+snapshots; a user without an account is refused; `user del` clears the
+data; a damaged local log keeps the node from starting, naming the file
+and the reason; `cluster initialize` carries the data into the cluster's
+state, and a join is refused while the node holds some."""
+
+import os
+import re
+import struct
+
+from rxmpp_node import wait_until
+from test_cluster import cluster_node, status
+from test_cluster_log import APPLIED, propose
+from test_userdata import (APPEND, IDENTICAL, META, OFFLINE, OK, PUT, REFUSED, ROSTER, TAKE,
+                           data, userdata)
+
+LONE = "cluster:\n  snapshot_entries: 10\n"
+
+
+def local_write(node, command):
+    answer = propose(node, command)
+    assert answer["status"] == APPLIED and answer["members"] == 0, answer
+    return answer
+
+
+def test_a_lone_node_keeps_user_data_across_restarts_and_snapshots(node_factory):
+    node = node_factory(extra=LONE).start()
+    node.add_user("alice", "alice-pw")
+
+    put = local_write(node, userdata(PUT, "alice", ROSTER, b"bob@test.example", b"item-1"))
+    assert put["outcome"] == OK and put["outcome_text"] == "user alice: roster item added", put
+    assert put["index"] >= 1
+    roster = (1, len(b"bob@test.example") + len(b"item-1"), put["index"])
+    assert data(node, "alice")["roster"] == roster
+    assert os.path.exists(os.path.join(node.dir, "state", "local", "log"))
+
+    # Nothing to change, or refused: answered, nothing written.
+    again = local_write(node, userdata(PUT, "alice", ROSTER, b"bob@test.example", b"item-1"))
+    assert again["outcome"] == IDENTICAL and again["index"] == 0, again
+    nobody = local_write(node, userdata(PUT, "nobody", ROSTER, b"x@y", b""))
+    assert nobody["outcome"] == REFUSED and nobody["outcome_text"] == "no user nobody", nobody
+
+    first = local_write(node, userdata(APPEND, "alice", OFFLINE, value=b"<message>1</message>"))
+    second = local_write(node, userdata(APPEND, "alice", OFFLINE, value=b"<message>2</message>"))
+    assert first["index"] < second["index"]
+    taken = local_write(node, userdata(TAKE, "alice", OFFLINE, struct.pack(">Q", first["index"])))
+    assert taken["outcome_text"] == "user alice: 1 offline item taken", taken
+    offline = (1, 8 + 20, taken["index"])
+
+    # rxmppctl prints where it went.
+    result = node.ctl("user", "data", "alice")
+    assert "roster" in result.stdout and str(put["index"]) in result.stdout
+
+    node.stop()
+    node.start()
+    held = data(node, "alice")
+    assert held["roster"] == roster and held["offline"] == offline, held
+
+    # More writes than snapshot_entries: the log is compacted behind a
+    # snapshot; versions go on from the last index after a restart.
+    for i in range(12):
+        meta = local_write(node, userdata(PUT, "alice", META, b"k", b"%d" % i))
+        assert meta["outcome"] == OK, meta
+    node.wait_log(r"local: snapshot at entry \d+", what="a snapshot of the local store")
+    assert os.path.exists(os.path.join(node.dir, "state", "local", "snapshot"))
+    node.stop()
+    node.start()
+    held = data(node, "alice")
+    assert held["roster"] == roster and held["meta"] == (1, 3, meta["index"]), held
+    later = local_write(node, userdata(PUT, "alice", ROSTER, b"carol@test.example", b"item-2"))
+    assert later["index"] > meta["index"], later
+    assert data(node, "alice")["roster"][2] == later["index"]
+
+
+def test_user_del_on_a_lone_node_clears_the_data(node_factory):
+    node = node_factory(extra=LONE).start()
+    node.add_user("alice", "alice-pw")
+    local_write(node, userdata(PUT, "alice", ROSTER, b"bob@test.example", b"item-1"))
+    result = node.ctl("user", "del", "alice")
+    assert "user alice deleted" in result.stdout
+    assert "1 item of user data cleared" in result.stdout, result.stdout
+    node.add_user("alice", "alice-pw")
+    assert data(node, "alice")["roster"] == (0, 0, 0)
+    # And it stays so after a restart (the clear is in the log).
+    node.stop()
+    node.start()
+    assert data(node, "alice")["roster"] == (0, 0, 0)
+
+
+def test_a_damaged_local_log_keeps_the_node_from_starting(node_factory):
+    node = node_factory(extra=LONE).start()
+    node.add_user("alice", "alice-pw")
+    local_write(node, userdata(PUT, "alice", ROSTER, b"bob@test.example", b"item-1"))
+    local_write(node, userdata(PUT, "alice", ROSTER, b"carol@test.example", b"item-2"))
+    node.stop()
+    log = os.path.join(node.dir, "state", "local", "log")
+    with open(log, "r+b") as f:
+        content = f.read()
+        f.seek(content.index(b"bob@test.example"))
+        f.write(b"X")
+    node.start(wait_ready=False)
+    assert node.proc.wait(timeout=30) != 0
+    node.reader.join(timeout=10)
+    text = "\n".join(node.lines)
+    assert re.search(rf"{re.escape(log)}, byte \d+: the checksum of a record's bytes.*"
+                     r"restore it from a backup, or move the folder away", text), text
+
+
+def test_initialize_carries_the_local_user_data_into_the_cluster(node_factory, certs):
+    # cluster.enabled, neither initialized nor joined: still the node's own store.
+    node = cluster_node(node_factory, certs).start()
+    node.add_user("alice", "alice-pw")
+    node.add_user("bob", "bob-pw")
+    put = local_write(node, userdata(PUT, "alice", ROSTER, b"bob@test.example", b"item-1"))
+    local_write(node, userdata(APPEND, "alice", OFFLINE, value=b"<message>1</message>"))
+    local_write(node, userdata(PUT, "bob", META, b"k", b"v"))
+    roster = (1, len(b"bob@test.example") + len(b"item-1"), put["index"])
+    assert data(node, "alice")["roster"] == roster
+
+    # A join would leave the data behind: refused, saying what to do.
+    other = cluster_node(node_factory, certs).start()
+    assert "initialized" in other.ctl("cluster", "initialize").stdout
+    result = node.ctl("cluster", "join", other.cluster_address, check=False)
+    assert result.returncode != 0
+    text = result.stdout + result.stderr
+    assert "holds user data (rosters, offline messages...) of 2 users" in text, text
+    assert "cluster initialize here" in text and "nothing changed" in text, text
+    assert status(node)["members"] == []
+
+    # Initialize: the data becomes the cluster's, with the cluster's versions.
+    out = node.ctl("cluster", "initialize").stdout
+    assert "merged this node's own user data into the cluster's state: 2 users, 3 items" in out, out
+    state = os.path.join(node.dir, "state")
+    assert not os.path.exists(os.path.join(state, "local"))
+    assert [d for d in os.listdir(state) if d.startswith("local.merged-")], os.listdir(state)
+    alice = data(node, "alice")
+    assert alice["roster"][:2] == roster[:2] and alice["roster"][2] > 0, alice
+    assert alice["offline"][0] == 1 and data(node, "bob")["meta"][0] == 1
+    assert "in the cluster's state" in node.ctl("user", "data", "alice").stdout
+
+    # The merged offline message queues before one stored since.
+    merged_at = alice["offline"][2]
+    wait_until(lambda: status(node)["protocol"] == 4, timeout=15, what="protocol 4")
+    later = propose(node, userdata(APPEND, "alice", OFFLINE, value=b"<message>2</message>"))
+    assert later["status"] == APPLIED and later["members"] == 1 and later["index"] > merged_at
+    taken = propose(node, userdata(TAKE, "alice", OFFLINE, struct.pack(">Q", merged_at)))
+    assert taken["outcome_text"] == "user alice: 1 offline item taken", taken
+    assert data(node, "alice")["offline"][0] == 1
+
+    # The node restarted holds the cluster's data, not a local store.
+    node.stop()
+    node.start()
+    assert data(node, "alice")["roster"][:2] == roster[:2]
+    assert not os.path.exists(os.path.join(state, "local"))
