@@ -52,9 +52,8 @@
  * - A node in no cluster keeps its users' data in a store of its own
  *   (elector_local.h), open while the node is not a member: USERDATA_*
  *   PROPOSEs are written there (answered APPLIED with `members` 0), reads
- *   answered from it.  It closes once the node initialized a cluster
- *   (rxmppctl then carries its data into the cluster's state) or joined
- *   one; a join is refused while it holds data, which a join would lose.
+ *   answered from it.  It closes once the node initialized or joined a
+ *   cluster (rxmppctl then carries its data into the cluster's state).
  */
 #include "elector_io.h"
 
@@ -1952,7 +1951,8 @@ void elector_io_request(uint64_t token, const struct proto_cluster_request *requ
 		}
 		pump();
 		/* Closed before the answer: rxmppctl reads it next, to carry its
-		 * data into the cluster's state. */
+		 * data into the cluster's state (after a join, the first request
+		 * that finds the node a member closes it). */
 		local_store();
 		snprintf(text, sizeof(text),
 			 "initialized a one-node cluster: node %016" PRIx64 " at %s", shell.id,
@@ -1971,22 +1971,6 @@ void elector_io_request(uint64_t token, const struct proto_cluster_request *requ
 			send_result(
 			    token, false,
 			    "this node is already in a cluster; remove it or reset it first");
-			return;
-		}
-		if (local_store() != NULL && elector_local_users(shell.local) > 0) {
-			char
-			    refusal[PROTO_PROPOSE_TEXT_MAX + 2 * sizeof(shell.cfg.state_directory)];
-			size_t users = elector_local_users(shell.local);
-			snprintf(
-			    refusal, sizeof(refusal),
-			    "this node holds user data (rosters, offline messages...) of %zu "
-			    "user%s in %s/%s, which a join does not carry into the cluster: "
-			    "make this node the first member instead (cluster initialize here, "
-			    "then join the others to it), or, to give that data up, stop "
-			    "rxmppd, move %s/%s away and start it again; nothing changed",
-			    users, users == 1 ? "" : "s", shell.cfg.state_directory,
-			    ELECTOR_LOCAL_DIR, shell.cfg.state_directory, ELECTOR_LOCAL_DIR);
-			send_result(token, false, refusal);
 			return;
 		}
 		shell.req = (struct request){.active = true, .token = token, .op = request->op};
@@ -2108,6 +2092,7 @@ static int64_t on_tick(struct ev_timer *timer, void *arg)
 {
 	(void)timer, (void)arg;
 	if (shell.core != NULL) {
+		local_store();
 		elector_tick(shell.core);
 		/* A leader read from an old state file binds itself too. */
 		maybe_bind(shell.id, shell.fingerprint);

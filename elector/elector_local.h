@@ -11,7 +11,7 @@
  * a guess could hand a client a roster it never had.
  *
  * Runs in the elector (elector_io.c), and in rxmppctl when it carries the
- * data into a cluster (`cluster initialize`, `cluster merge`) or clears a
+ * data into a cluster (`cluster initialize`, `join`, `merge`) or clears a
  * deleted user's data while rxmppd is stopped.  One user at a time: the
  * elector closes the store once the node is a member.
  *

@@ -59,9 +59,9 @@ static void cluster_usage(FILE *out)
 		     "            node is not a member and nothing changed; once joined,\n"
 		     "            merges this node's own accounts and bridges (as merge, but\n"
 		     "            a bridge merged before and unchanged since is not merged\n"
-		     "            again: the cluster may have deleted it); refused at once\n"
-		     "            while this node holds users' data of its own\n"
-		     "            (STATE_DIRECTORY/local: initialize this node instead)\n"
+		     "            again: the cluster may have deleted it), then its users'\n"
+		     "            data as initialize does (a user the cluster holds data of\n"
+		     "            keeps the cluster's; named)\n"
 		     "merge       merge this node's own accounts and its whole call-bridges\n"
 		     "            file into the cluster's state: new or identical entries; a\n"
 		     "            name the cluster holds differently is listed and nothing is\n"
@@ -533,9 +533,9 @@ static int cluster_merge_own(const struct config *cfg, const char *socket_path,
 /* Its accounts first, which the users' data needs in the cluster's state;
  * read again, as the first write of the cluster's state kept them aside. */
 static int cluster_merge_all(const struct config *cfg, const char *socket_path,
-			     struct cluster_own *own, bool seed)
+			     struct cluster_own *own, bool seed, bool joining)
 {
-	int rc = cluster_merge_own(cfg, socket_path, own, seed, false);
+	int rc = cluster_merge_own(cfg, socket_path, own, seed, joining);
 	char path[PATH_MAX];
 	cluster_own_accounts_path(cfg, path);
 	return rc == CTL_OK ? rxmppctl_userdata_merge(cfg, socket_path, path) : rc;
@@ -606,7 +606,7 @@ int rxmppctl_cluster(int argc, char **argv, const char *config_path, const char 
 		struct cluster_own own;
 		if (cluster_own_read(cfg, &own, false) == -1)
 			return CTL_FAILED;
-		int rc = cluster_merge_all(cfg, socket_path, &own, true);
+		int rc = cluster_merge_all(cfg, socket_path, &own, true, false);
 		cluster_own_free(&own);
 		return rc;
 	} else if (strcmp(verb, "leader") == 0 && (argc == 2 || argc == 3)) {
@@ -644,10 +644,10 @@ int rxmppctl_cluster(int argc, char **argv, const char *config_path, const char 
 	int rc = rxmppctl_request(socket_path, PROTO_CLUSTER_REQUEST, buf_head(&message),
 				  buf_len(&message), expect, json, timeout_ms);
 	buf_free(&message);
-	if (seeds && rc == CTL_OK && request.op == PROTO_CLUSTER_OP_INITIALIZE)
-		rc = cluster_merge_all(cfg, socket_path, &own, true);
-	else if (seeds && rc == CTL_OK)
-		rc = cluster_merge_own(cfg, socket_path, &own, false, true);
+	if (seeds && rc == CTL_OK)
+		rc = cluster_merge_all(cfg, socket_path, &own,
+				       request.op == PROTO_CLUSTER_OP_INITIALIZE,
+				       request.op == PROTO_CLUSTER_OP_JOIN);
 	if (seeds)
 		cluster_own_free(&own);
 	return rc;

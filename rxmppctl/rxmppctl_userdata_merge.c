@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * rxmppctl cluster initialize | merge: this node's own users' data (its
+ * rxmppctl cluster initialize | join | merge: this node's own users' data (its
  * store while it was in no cluster, state_directory/local:
  * elector/elector_local.h) carried into the cluster's state, after its
  * accounts (a user's data needs the account there).  The running elector
@@ -16,7 +16,8 @@
  * cluster's, and is named.
  *
  * When every user is done the folder is renamed local.merged-SECONDS
- * (kept, never deleted: the administrator decides).  After a failure it
+ * (kept, never deleted: the administrator decides; a folder that holds
+ * no user's data stays as it is, unmentioned).  After a failure it
  * stays, and `rxmppctl cluster merge` carries it again: users merged
  * before are then named as held by the cluster already, and a user whose
  * merge was cut short keeps what got in (named too).
@@ -90,13 +91,19 @@ int rxmppctl_userdata_merge(const struct config *cfg, const char *socket_path,
 		return CTL_FAILED;
 	}
 	int rc = CTL_OK;
+	if (count == 0) {
+		/* Nothing to carry, nothing to say: the folder stays as it is. */
+		free(names);
+		elector_local_free(local);
+		return CTL_OK;
+	}
 	for (size_t i = 0; i < count && rc == CTL_OK; i++) {
 		uint32_t held = 0;
 		rc = rxmppctl_user_data_items(names[i], socket_path, &held);
 		if (rc == CTL_OK && held > 0) {
 			printf(
 			    "user %s: the cluster's state holds data of this user already, which "
-			    "stays; this node's is not merged\n",
+			    "stays; this node's is not merged (the folder keeps it)\n",
 			    names[i]);
 			kept++;
 		} else if (rc == CTL_OK &&

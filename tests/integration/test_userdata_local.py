@@ -7,18 +7,20 @@ test_userdata.py does) and read with `rxmppctl user data`.  Versions are
 the local log's indexes, strictly increasing across restarts and
 snapshots; a user without an account is refused; `user del` clears the
 data; a damaged local log keeps the node from starting, naming the file
-and the reason; `cluster initialize` carries the data into the cluster's
-state, and a join is refused while the node holds some."""
+and the reason; `cluster initialize` and `cluster join` carry the data
+into the cluster's state (a join keeps the cluster's data of a user it
+holds already)."""
 
 import os
 import re
+import shutil
 import struct
 
 from rxmpp_node import wait_until
 from test_cluster import cluster_node, status
 from test_cluster_log import APPLIED, propose
 from test_userdata import (APPEND, IDENTICAL, META, OFFLINE, OK, PUT, REFUSED, ROSTER, TAKE,
-                           data, userdata)
+                           VCARD, data, userdata)
 
 LONE = "cluster:\n  snapshot_entries: 10\n"
 
@@ -123,16 +125,6 @@ def test_initialize_carries_the_local_user_data_into_the_cluster(node_factory, c
     roster = (1, len(b"bob@test.example") + len(b"item-1"), put["index"])
     assert data(node, "alice")["roster"] == roster
 
-    # A join would leave the data behind: refused, saying what to do.
-    other = cluster_node(node_factory, certs).start()
-    assert "initialized" in other.ctl("cluster", "initialize").stdout
-    result = node.ctl("cluster", "join", other.cluster_address, check=False)
-    assert result.returncode != 0
-    text = result.stdout + result.stderr
-    assert "holds user data (rosters, offline messages...) of 2 users" in text, text
-    assert "cluster initialize here" in text and "nothing changed" in text, text
-    assert status(node)["members"] == []
-
     # Initialize: the data becomes the cluster's, with the cluster's versions.
     out = node.ctl("cluster", "initialize").stdout
     assert "merged this node's own user data into the cluster's state: 2 users, 3 items" in out, out
@@ -158,3 +150,37 @@ def test_initialize_carries_the_local_user_data_into_the_cluster(node_factory, c
     node.start()
     assert data(node, "alice")["roster"][:2] == roster[:2]
     assert not os.path.exists(os.path.join(state, "local"))
+
+
+def test_join_carries_the_local_user_data_and_keeps_the_clusters(node_factory, certs):
+    first = cluster_node(node_factory, certs).start()
+    first.add_user("carol", "carol-pw")
+    joiner = cluster_node(node_factory, certs)
+    # The same account, keys and all, on both: the join merges it as identical.
+    shutil.copy(os.path.join(first.dir, "state", "accounts"),
+                os.path.join(joiner.dir, "state", "accounts"))
+    joiner.start()
+    joiner.add_user("bob", "bob-pw")
+    assert "initialized" in first.ctl("cluster", "initialize").stdout
+    wait_until(lambda: status(first)["protocol"] == 4, timeout=15, what="protocol 4")
+    held = propose(first, userdata(PUT, "carol", ROSTER, b"x@test.example", b"the cluster's"))
+    assert held["status"] == APPLIED and held["outcome"] == OK, held
+
+    local_write(joiner, userdata(PUT, "carol", ROSTER, b"z@test.example", b"the node's"))
+    local_write(joiner, userdata(PUT, "bob", VCARD, b"v", b"card"))
+    local_write(joiner, userdata(APPEND, "bob", OFFLINE, value=b"<message>1</message>"))
+
+    out = joiner.ctl("cluster", "join", first.cluster_address).stdout
+    assert "joined" in out
+    assert ("user carol: the cluster's state holds data of this user already, which stays; "
+            "this node's is not merged (the folder keeps it)") in out, out
+    assert "merged this node's own user data into the cluster's state: 1 user, 2 items" in out, out
+    carol = (1, len(b"x@test.example") + len(b"the cluster's"), held["index"])
+    for node in (first, joiner):
+        wait_until(lambda: isinstance(data(node, "bob"), dict) and
+                   data(node, "bob")["offline"][0] == 1, timeout=15,
+                   what="bob's data on every node")
+        assert data(node, "carol")["roster"] == carol
+        assert data(node, "bob")["vcard"][0] == 1
+    state = os.listdir(os.path.join(joiner.dir, "state"))
+    assert "local" not in state and [d for d in state if d.startswith("local.merged-")], state
