@@ -285,17 +285,14 @@ const struct elector_machine *elector_local_machine(struct elector_local *l)
 	return l->machine;
 }
 
-size_t elector_local_users(const struct elector_local *l)
+int elector_local_check(const char *state_dir, char *why, size_t why_size)
 {
-	const char **names;
-	size_t count;
-	if (elector_userdata_users(elector_machine_userdata(l->machine), &names, &count) == -1)
-		return SIZE_MAX;
-	free(names);
-	return count;
-}
-
-uint64_t elector_local_last_index(const struct elector_local *l)
-{
-	return elector_log_store_last_index(l->store);
+	char dir[4096];
+	struct elector_hard_state hard;
+	struct elector_snapshot_meta meta;
+	snprintf(dir, sizeof(dir), "%s/%s", state_dir, ELECTOR_LOCAL_DIR);
+	if (elector_log_store_check(dir, &hard, &meta, why, why_size) != -1)
+		return 0;
+	local_advice(why, why_size);
+	return -1;
 }

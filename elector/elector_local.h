@@ -78,9 +78,9 @@ int elector_local_propose(struct elector_local *l, const void *command, size_t l
  * accounts file that cannot be read is warned about; the last one read
  * stays in force). */
 const struct elector_machine *elector_local_machine(struct elector_local *l);
-/* How many users hold data. */
-size_t elector_local_users(const struct elector_local *l);
-/* The last index written (the collections' versions are at most it). */
-uint64_t elector_local_last_index(const struct elector_local *l);
+/* What elector_local_open would refuse of state_dir/local, reading only
+ * (no folder or no log: 0); for `rxmppctl config check` and `status` of a
+ * stopped node.  -1 with the file, offset and advice in `why`. */
+int elector_local_check(const char *state_dir, char *why, size_t why_size);
 
 #endif

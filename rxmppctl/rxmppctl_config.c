@@ -25,6 +25,7 @@
 #include "config/callbridges.h"
 #include "config/config_edit.h"
 #include "config/config_yaml.h"
+#include "elector/elector_local.h"
 #include "elector/elector_state.h"
 #include "rxmppctl.h"
 
@@ -119,6 +120,11 @@ static int check_node_files(const struct config *cfg, FILE *out)
 	}
 	if (cfg->cluster.enabled &&
 	    elector_state_check(cfg->state_directory, why, sizeof(why)) == -1) {
+		fprintf(out, "rxmppctl: %s\n", why);
+		rc = -1;
+	}
+	/* The users' data of a node in no cluster, as its elector reads it. */
+	if (elector_local_check(cfg->state_directory, why, sizeof(why)) == -1) {
 		fprintf(out, "rxmppctl: %s\n", why);
 		rc = -1;
 	}

@@ -112,6 +112,9 @@ def test_a_damaged_local_log_keeps_the_node_from_starting(node_factory):
     text = "\n".join(node.lines)
     assert re.search(rf"{re.escape(log)}, byte \d+: the checksum of a record's bytes.*"
                      r"restore it from a backup, or move the folder away", text), text
+    # rxmppctl says the same while the node is stopped.
+    result = node.ctl("status", check=False)
+    assert re.search(rf"{re.escape(log)}, byte \d+: the checksum", result.stdout), result.stdout
 
 
 def test_initialize_carries_the_local_user_data_into_the_cluster(node_factory, certs):
