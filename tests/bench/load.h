@@ -95,6 +95,7 @@ struct session_events {
 
 struct session {
 	int fd;
+	uint32_t watched; /* the epoll events asked for fd, so as not to ask again */
 	SSL *ssl;
 	XML_Parser parser;
 	enum session_state state;

@@ -25,6 +25,9 @@ static SSL_CTX *tls;
 static const struct load_options *opts;
 /* The session load_close ended last: a caller that was reading it stops. */
 static struct session *just_closed;
+/* The session whose event is being served: its output is flushed when the
+ * event is done, so what it sends meanwhile needs no EPOLLOUT. */
+static struct session *serving;
 
 unsigned load_resumed;
 
@@ -68,6 +71,10 @@ int load_loop_init(const struct load_options *options)
 	/* A write retried after WANT_WRITE may come from a grown buffer. */
 	SSL_CTX_set_mode(tls, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	SSL_CTX_set_verify(tls, SSL_VERIFY_PEER, NULL);
+	/* One read() takes what the server sent (a whole flight of records)
+	 * instead of two per record, header then body: readable() serves what
+	 * OpenSSL holds before it goes back to epoll, which cannot see it. */
+	SSL_CTX_set_read_ahead(tls, 1);
 	if (options->resume) {
 		SSL_CTX_set_session_cache_mode(tls, SSL_SESS_CACHE_CLIENT |
 							SSL_SESS_CACHE_NO_INTERNAL_STORE);
@@ -83,7 +90,10 @@ int load_loop_init(const struct load_options *options)
 static void watch(struct session *s, bool want_write)
 {
 	struct epoll_event e = {.events = EPOLLIN | (want_write ? EPOLLOUT : 0), .data.ptr = s};
-	epoll_ctl(epoll_fd, EPOLL_CTL_MOD, s->fd, &e);
+	if (e.events == s->watched)
+		return;
+	if (epoll_ctl(epoll_fd, EPOLL_CTL_MOD, s->fd, &e) == 0)
+		s->watched = e.events;
 }
 
 int load_connect(struct session *s, uint16_t port)
@@ -106,6 +116,7 @@ int load_connect(struct session *s, uint16_t port)
 	}
 	struct epoll_event e = {.events = EPOLLOUT | EPOLLIN, .data.ptr = s};
 	epoll_ctl(epoll_fd, EPOLL_CTL_ADD, s->fd, &e);
+	s->watched = e.events;
 	return 0;
 }
 
@@ -127,7 +138,8 @@ void load_send(struct session *s, const char *data, size_t len)
 	}
 	memcpy(s->out + s->out_len, data, len);
 	s->out_len += len;
-	if (s->out_len == len && s->state != SESSION_CONNECTING && s->state != SESSION_HANDSHAKE)
+	if (s->out_len == len && s != serving && s->state != SESSION_CONNECTING &&
+	    s->state != SESSION_HANDSHAKE)
 		watch(s, true);
 }
 
@@ -191,16 +203,20 @@ static bool flush(struct session *s)
 			int w = SSL_write(s->ssl, s->out, (int)s->out_len);
 			if (w <= 0) {
 				int e = SSL_get_error(s->ssl, w);
-				if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ)
+				if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) {
+					watch(s, true);
 					return true;
+				}
 				load_close(s, "TLS write failed");
 				return false;
 			}
 			n = w;
 		} else {
 			n = write(s->fd, s->out, s->out_len);
-			if (n == -1 && (errno == EAGAIN || errno == EINTR))
+			if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
+				watch(s, true);
 				return true;
+			}
 			if (n <= 0) {
 				load_close(s, strerror(errno));
 				return false;
@@ -213,6 +229,27 @@ static bool flush(struct session *s)
 	return true;
 }
 
+/* Read-ahead leaves records in OpenSSL that epoll does not report: the
+ * sessions that still hold some when readable() stops are served again
+ * after this turn's events. */
+static struct session **again;
+static size_t again_len, again_cap;
+
+static void serve_later(struct session *s)
+{
+	if (again_len == again_cap) {
+		size_t cap = again_cap ? 2 * again_cap : 64;
+		struct session **grown = realloc(again, cap * sizeof(*again));
+		if (grown == NULL) {
+			load_close(s, "out of memory");
+			return;
+		}
+		again = grown;
+		again_cap = cap;
+	}
+	again[again_len++] = s;
+}
+
 static void handshake(struct session *s)
 {
 	ERR_clear_error(); /* another connection's errors are not this one's */
@@ -220,8 +257,12 @@ static void handshake(struct session *s)
 	if (rc == 1) {
 		load_resumed += SSL_session_reused(s->ssl) == 1;
 		xmpp_tls_ready(s);
-		if (s->state != SESSION_CLOSED)
-			watch(s, s->out_len > 0);
+		if (s->state == SESSION_CLOSED)
+			return;
+		watch(s, s->out_len > 0);
+		/* What came with the server's last flight (read ahead). */
+		if (SSL_has_pending(s->ssl))
+			serve_later(s);
 		return;
 	}
 	int e = SSL_get_error(s->ssl, rc);
@@ -240,7 +281,12 @@ static void readable(struct session *s)
 {
 	char buf[16384];
 	/* Bounded: one busy session must not starve the others. */
-	for (int i = 0; i < 16 && s->state != SESSION_CLOSED; i++) {
+	for (int i = 0; s->state != SESSION_CLOSED; i++) {
+		if (i == 16) {
+			if (s->ssl != NULL && SSL_has_pending(s->ssl))
+				serve_later(s);
+			return;
+		}
 		ssize_t n;
 		if (s->ssl != NULL) {
 			ERR_clear_error(); /* as in flush */
@@ -268,10 +314,16 @@ static void readable(struct session *s)
 		/* Closed meanwhile, and perhaps already connecting again. */
 		if (just_closed == s)
 			return;
+		/* Nothing held in OpenSSL, or a short read: the socket is empty
+		 * as far as is known, and epoll (level-triggered) reports what
+		 * comes next; a read only to hear EAGAIN would be one more
+		 * system call per message. */
+		if (s->ssl != NULL ? !SSL_has_pending(s->ssl) : (size_t)n < sizeof(buf))
+			return;
 	}
 }
 
-static void on_event(struct session *s, uint32_t events)
+static void serve(struct session *s, uint32_t events)
 {
 	if (s->state == SESSION_CONNECTING) {
 		int error = 0;
@@ -298,12 +350,28 @@ static void on_event(struct session *s, uint32_t events)
 		flush(s);
 }
 
+static void on_event(struct session *s, uint32_t events)
+{
+	serving = s;
+	serve(s, events);
+	serving = NULL;
+}
+
 static void run_once(int timeout_ms)
 {
 	struct epoll_event events[256];
-	int n = epoll_wait(epoll_fd, events, 256, timeout_ms);
+	int n = epoll_wait(epoll_fd, events, 256, again_len > 0 ? 0 : timeout_ms);
 	for (int i = 0; i < n; i++)
 		on_event(events[i].data.ptr, events[i].events);
+	/* Those asked for before this turn; one served may ask again. */
+	size_t count = again_len;
+	for (size_t i = 0; i < count; i++) {
+		struct session *s = again[i];
+		if (s->ssl != NULL && s->state != SESSION_HANDSHAKE && SSL_has_pending(s->ssl))
+			on_event(s, EPOLLIN);
+	}
+	again_len -= count;
+	memmove(again, again + count, again_len * sizeof(*again));
 }
 
 bool load_run_until(bool (*done)(void *arg), void *arg, int64_t deadline_ns)
