@@ -4,8 +4,9 @@
  * logging in is paused and queued, and read again on the next turns first
  * come first served, a bounded number per turn; TLS handshakes in progress
  * are bounded, the next waiting for a slot that a finished or closed one
- * gives back; backpressure from the router keeps a resumed connection
- * paused.  Connections here have no socket: pausing only sets the flag. */
+ * gives back; time spent waiting for a core is not counted; backpressure
+ * from the router keeps a resumed connection paused.  Connections here have no socket: pausing only
+ * sets the flag. */
 #include <stdlib.h>
 #include <time.h>
 
@@ -81,6 +82,27 @@ START_TEST(test_past_the_budget_log_ins_wait_their_turn)
 }
 END_TEST
 
+/* Time the listener waits for a core (here: asleep) is not log-in work. */
+START_TEST(test_waiting_for_a_core_spends_no_budget)
+{
+	struct conn *c = conn_in(CONN_AUTH);
+	listener_pace_turn(NULL, NULL);
+	for (int i = 0; i < 3; i++) {
+		ck_assert(listener_pace_may_read(c));
+		struct timespec pause = {.tv_nsec = 3 * 1000 * 1000};
+		nanosleep(&pause, NULL);
+		listener_pace_end();
+	}
+	ck_assert(listener_pace_may_read(c));
+	listener_pace_end();
+	/* Work on the CPU still spends it. */
+	spend_the_budget();
+	ck_assert(!listener_pace_may_read(c));
+	listener_pace_forget(c);
+	free(c);
+}
+END_TEST
+
 START_TEST(test_handshakes_in_progress_are_bounded)
 {
 	struct conn *c[MANY];
@@ -140,6 +162,7 @@ Suite *listener_pace_suite(void)
 	Suite *s = suite_create("listener_pace");
 	TCase *tc = tcase_create("pace");
 	tcase_add_test(tc, test_past_the_budget_log_ins_wait_their_turn);
+	tcase_add_test(tc, test_waiting_for_a_core_spends_no_budget);
 	tcase_add_test(tc, test_handshakes_in_progress_are_bounded);
 	tcase_add_test(tc, test_backpressure_keeps_a_resumed_connection_paused);
 	suite_add_tcase(s, tc);
