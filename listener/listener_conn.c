@@ -91,10 +91,16 @@ static int conn_new_stream_id(struct conn *c)
 {
 	unsigned char random[15];
 	_Static_assert(2 * sizeof(random) < sizeof(c->stream_id), "the id fits");
+	static const char hex[] = "0123456789abcdef";
 	if (RAND_bytes(random, sizeof(random)) != 1)
 		return -1;
-	for (size_t i = 0; i < sizeof(random); i++)
-		snprintf(c->stream_id + 2 * i, 3, "%02x", random[i]);
+	/* By hand: 15 snprintf calls were about 11,000 instructions a stream,
+	 * three streams a log-in. */
+	for (size_t i = 0; i < sizeof(random); i++) {
+		c->stream_id[2 * i] = hex[random[i] >> 4];
+		c->stream_id[2 * i + 1] = hex[random[i] & 15];
+	}
+	c->stream_id[2 * sizeof(random)] = '\0';
 	return 0;
 }
 
