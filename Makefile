@@ -72,18 +72,16 @@ CHECK_LIBS = $(shell $(PKG_CONFIG) --libs check)
 # first and common last (common/ depends on nothing above it), and the
 # linker takes only the objects it needs.  A new file joins its folder's
 # library by being there.
-# im/ has no program yet: its pure cores (rosters, presence, offline
-# storage) are a library the unit tests and fuzz targets link.
 LIB_DIRS := listener router elector supervisor certtool im config common
 MAINS := supervisor/rxmppd.c listener/listener_main.c router/router_main.c elector/elector_main.c \
-	certtool/certworker_main.c certtool/certtool_main.c
+	certtool/certworker_main.c certtool/certtool_main.c im/im_main.c
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 lib = $(foreach d,$(1),$(BUILD)/lib/librxmpp-$(d).a)
 LINK = mkdir -p $(dir $@) && $(CC) $(LDFLAGS) $^ -o $@
 
 BIN := $(BUILD)/bin
 PROGRAMS := $(BIN)/rxmppd $(BIN)/rxmppctl $(BIN)/rxmpp-listener $(BIN)/rxmpp-router \
-	$(BIN)/rxmpp-elector $(BIN)/rxmpp-certworker $(BIN)/rxmpp-certtool
+	$(BIN)/rxmpp-elector $(BIN)/rxmpp-certworker $(BIN)/rxmpp-certtool $(BIN)/rxmpp-im
 UNIT_RUNNER := $(BUILD)/tests/unit-tests
 # A fuzz target is tests/fuzz/fuzz_NAME.c with its seeds in
 # tests/fuzz/corpus/NAME/; adding one is adding its NAME here.
@@ -142,6 +140,11 @@ $(BIN)/rxmpp-listener: $(call obj,listener/listener_main.c) $(call lib,listener 
 
 $(BIN)/rxmpp-router: $(call obj,router/router_main.c) $(call lib,router common)
 	$(LINK) $(SSL_LIBS)
+
+# The elector's library for the encoding of the users' data commands and
+# their default quotas; expat to parse the stanzas the router hands over.
+$(BIN)/rxmpp-im: $(call obj,im/im_main.c) $(call lib,im elector config common)
+	$(LINK) $(YAML_LIBS) $(SSL_LIBS) $(EXPAT_LIBS) $(IDN_LIBS)
 
 # libidn: the state machine keeps account names in their nodeprep form.
 # config: a join carries the node's settings that must agree
@@ -279,7 +282,7 @@ install: all
 	install -m 0755 $(BIN)/rxmppd $(BIN)/rxmppctl $(DESTDIR)$(SBINDIR)
 	install -m 0755 $(BIN)/rxmpp-certtool $(DESTDIR)$(BINDIR)
 	install -m 0755 $(BIN)/rxmpp-listener $(BIN)/rxmpp-router $(BIN)/rxmpp-elector \
-		$(BIN)/rxmpp-certworker $(DESTDIR)$(LIBEXECDIR)
+		$(BIN)/rxmpp-certworker $(BIN)/rxmpp-im $(DESTDIR)$(LIBEXECDIR)
 	install -m 0644 packaging/man/rxmpp-certtool.1 $(DESTDIR)$(MANDIR)/man1
 	install -m 0644 packaging/man/rxmpp.yaml.5 $(DESTDIR)$(MANDIR)/man5
 	install -m 0644 packaging/man/rxmppd.8 packaging/man/rxmppctl.8 $(DESTDIR)$(MANDIR)/man8

@@ -3,15 +3,14 @@
 #include "proc.h"
 
 const struct proc_link proc_links[] = {
-    {PROC_LISTENER, PROC_ROUTER},
-    {PROC_ROUTER, PROC_ELECTOR},
-    {PROC_CERTWORKER, PROC_LISTENER},
+    {PROC_LISTENER, PROC_ROUTER}, {PROC_ROUTER, PROC_ELECTOR}, {PROC_CERTWORKER, PROC_LISTENER},
+    {PROC_ROUTER, PROC_IM},	  {PROC_IM, PROC_ELECTOR},
 };
 const unsigned proc_link_count = sizeof(proc_links) / sizeof(proc_links[0]);
 
 static const char *const proc_role_names[PROC_ROLE_COUNT] = {
     [PROC_SUPERVISOR] = "supervisor", [PROC_LISTENER] = "listener",	[PROC_ROUTER] = "router",
-    [PROC_ELECTOR] = "elector",	      [PROC_CERTWORKER] = "certworker",
+    [PROC_ELECTOR] = "elector",	      [PROC_CERTWORKER] = "certworker", [PROC_IM] = "im",
 };
 
 const char *proc_role_name(enum proc_role role)

@@ -14,6 +14,7 @@ enum proc_role {
 	PROC_ROUTER,
 	PROC_ELECTOR,
 	PROC_CERTWORKER,
+	PROC_IM,
 	PROC_ROLE_COUNT,
 };
 
@@ -36,8 +37,11 @@ struct proc_link {
 	enum proc_role b;
 };
 
-/* The channels between children: listener <-> router <-> elector, and
- * certworker -> listener for TLS sets. */
+/* The channels between children: listener <-> router <-> elector,
+ * certworker -> listener for TLS sets, and router <-> im <-> elector for
+ * the IM work (rosters: the router hands stanzas over, the elector holds
+ * the users' data).  New channels go at the end, so that the descriptors
+ * of the older ones stay where they were. */
 extern const struct proc_link proc_links[];
 extern const unsigned proc_link_count;
 

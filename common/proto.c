@@ -65,6 +65,8 @@ static const char *const proto_type_names[PROTO_TYPE_END] = {
     [PROTO_SM_RETURN] = "SM_RETURN",
     [PROTO_USERDATA_GET] = "USERDATA_GET",
     [PROTO_USERDATA_ANSWER] = "USERDATA_ANSWER",
+    [PROTO_IM_STANZA] = "IM_STANZA",
+    [PROTO_IM_OUT] = "IM_OUT",
 };
 
 const char *proto_type_name(uint16_t type)
@@ -423,4 +425,28 @@ int proto_userdata_answer_unpack(const void *data, size_t len, struct proto_user
 			return -1;
 	}
 	return left == 0 ? 0 : -1;
+}
+
+int proto_im_out_unpack(const void *data, size_t len, struct proto_im_out_view *out)
+{
+	if (len < sizeof(out->head))
+		return -1;
+	memcpy(&out->head, data, sizeof(out->head));
+	const struct proto_im_out *h = &out->head;
+	size_t rest = len - sizeof(out->head);
+	if (h->target >= PROTO_IM_TARGET_END || h->stanza_len == 0 ||
+	    (size_t)h->bare_len + h->stanza_len != rest)
+		return -1;
+	if ((h->target == PROTO_IM_TO_ORIGIN) != (h->bare_len == 0) ||
+	    h->bare_len > PROTO_ROUTE_STRING_MAX)
+		return -1;
+	if (h->to_at != PROTO_IM_NO_TO && h->to_at > h->stanza_len)
+		return -1;
+	const char *bare = (const char *)data + sizeof(out->head);
+	if (memchr(bare, '\0', h->bare_len) != NULL)
+		return -1;
+	memcpy(out->bare, bare, h->bare_len);
+	out->bare[h->bare_len] = '\0';
+	out->stanza = bare + h->bare_len;
+	return 0;
 }

@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 /* Raised whenever a payload below changes, so mixed builds refuse each other. */
-#define PROTO_VERSION 17
+#define PROTO_VERSION 18
 
 /* Session ids start at 1; 0 names the server itself (see PROTO_STANZA). */
 #define PROTO_SERVER_SESSION 0
@@ -201,15 +201,24 @@ enum proto_type {
 	 * being resumed; its sender gets the error (bytes as the client would) */
 	PROTO_SM_RETURN,
 	/* rxmppctl -> supervisor -> elector (header peer: the supervisor's
-	 * token for its client, as CLUSTER_REQUEST), and the IM process to
-	 * come: read a user's data from this node's copy of the cluster's
-	 * state (elector/elector_userdata.h), struct proto_userdata_get and
-	 * its strings (proto_userdata_get_unpack).  Answered once with
-	 * PROTO_USERDATA_ANSWER, from memory, without the network. */
+	 * token for its client, as CLUSTER_REQUEST), and im -> elector
+	 * (header peer: im's own request number): read a user's data from this node's copy of the
+	 * cluster's state (elector/elector_userdata.h), struct proto_userdata_get and its strings
+	 * (proto_userdata_get_unpack).  Answered once with PROTO_USERDATA_ANSWER, from memory,
+	 * without the network. */
 	PROTO_USERDATA_GET,
-	/* elector -> supervisor -> rxmppctl: struct proto_userdata_answer and
-	 * its items (proto_userdata_answer_unpack) */
+	/* elector -> supervisor -> rxmppctl, or elector -> im: struct
+	 * proto_userdata_answer and its items (proto_userdata_answer_unpack) */
 	PROTO_USERDATA_ANSWER,
+	/* router -> im: a stanza for the IM process (im/im_main.c), handed
+	 * over by the router that routes for the cluster (the leader's, or a
+	 * lone node's): struct proto_im_origin, then the PROTO_STANZA payload
+	 * (routing header, its strings, the stanza's bytes) */
+	PROTO_IM_STANZA,
+	/* im -> router: a stanza the IM process makes, for the router to
+	 * deliver as the server's: struct proto_im_out, the bare JID, then the
+	 * stanza's bytes.  The router takes it only on its channel to im. */
+	PROTO_IM_OUT,
 	PROTO_TYPE_END,
 };
 
@@ -864,5 +873,45 @@ int proto_userdata_answer_unpack(const void *data, size_t len, struct proto_user
  * at the end. */
 bool proto_userdata_next_item(const uint8_t **cursor, size_t *left, const uint8_t **key,
 			      size_t *key_len, const uint8_t **value, size_t *value_len);
+
+/* Where an IM stanza came from: the session (rref of the router: its node,
+ * ROUTER_LOCAL or another node's id, and its session id) that answers go
+ * to. */
+struct proto_im_origin {
+	uint64_t node;
+	uint64_t session;
+};
+_Static_assert(sizeof(struct proto_im_origin) == 16, "proto_im_origin has a fixed size");
+
+enum proto_im_target {
+	/* The session of `origin` (an iq's result or error); dropped if it
+	 * ended meanwhile, as the router's own answers are. */
+	PROTO_IM_TO_ORIGIN,
+	/* Every client session bound to the bare JID that follows (a roster
+	 * push: RFC 6121 2.1.6), wherever it lives.  At `to_at` in the
+	 * stanza's bytes the router writes ` to="FULL JID"` of each session. */
+	PROTO_IM_TO_RESOURCES,
+	PROTO_IM_TARGET_END,
+};
+
+#define PROTO_IM_NO_TO UINT32_MAX /* to_at: no 'to' written */
+struct proto_im_out {
+	uint32_t target; /* enum proto_im_target */
+	uint32_t to_at;	 /* an offset in the stanza, or PROTO_IM_NO_TO */
+	struct proto_im_origin origin;
+	uint32_t bare_len; /* 0 for TO_ORIGIN; 1..PROTO_ROUTE_STRING_MAX for TO_RESOURCES */
+	uint32_t stanza_len;
+};
+_Static_assert(sizeof(struct proto_im_out) == 32, "proto_im_out has a fixed size");
+
+struct proto_im_out_view {
+	struct proto_im_out head;
+	char bare[PROTO_ROUTE_STRING_MAX + 1]; /* NUL-terminated */
+	const char *stanza;		       /* into the payload */
+};
+/* Checks an IM_OUT (target, lengths against the payload, to_at within the
+ * stanza, a bare JID without NUL where the target wants one) and copies
+ * the bare JID out; -1 for a malformed one. */
+int proto_im_out_unpack(const void *data, size_t len, struct proto_im_out_view *out);
 
 #endif

@@ -1476,6 +1476,16 @@ static void send_result(uint64_t token, bool ok, const char *text)
 	child_send_supervisor_v(PROTO_CLUSTER_RESULT, token, iov, 2);
 }
 
+/* An answer to a request of rxmppctl (through the supervisor) or of the
+ * IM process (ELECTOR_IO_FROM_IM). */
+static void answer_request(uint64_t token, uint16_t type, const struct iovec *iov, int count)
+{
+	if (token & ELECTOR_IO_FROM_IM)
+		child_send_v(PROC_IM, type, token & ~ELECTOR_IO_FROM_IM, iov, count);
+	else
+		child_send_supervisor_v(type, token, iov, count);
+}
+
 /* The one answer to a PROPOSE; the texts are cut to what the answer
  * carries. */
 static void propose_answer(uint64_t token, const struct proto_propose_result *result,
@@ -1490,7 +1500,7 @@ static void propose_answer(uint64_t token, const struct proto_propose_result *re
 	struct iovec iov[3] = {{&head, sizeof(head)},
 			       {(void *)outcome, head.outcome_len},
 			       {(void *)text, head.text_len}};
-	child_send_supervisor_v(PROTO_PROPOSE_RESULT, token, iov, 3);
+	answer_request(token, PROTO_PROPOSE_RESULT, iov, 3);
 }
 
 /* A frame of the write path to member `id`, on a protocol-4 link. */
@@ -1610,8 +1620,8 @@ void elector_io_userdata_get(uint64_t token, const struct proto_userdata_get_vie
 		log_warnx("out of memory answering a read of %s's data; it goes unanswered",
 			  get->user);
 	else
-		child_send_supervisor_v(PROTO_USERDATA_ANSWER, token,
-					&(struct iovec){(void *)buf_head(&out), buf_len(&out)}, 1);
+		answer_request(token, PROTO_USERDATA_ANSWER,
+			       &(struct iovec){(void *)buf_head(&out), buf_len(&out)}, 1);
 	buf_free(&out);
 }
 

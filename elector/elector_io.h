@@ -19,8 +19,13 @@ void elector_io_socket(int fd, const struct proto_listen_socket *info);
  * bridges as names and digests (elector_digests.h), sent on to the leader. */
 void elector_io_request(uint64_t token, const struct proto_cluster_request *request,
 			const uint8_t *tail, size_t tail_len);
-/* A write from rxmppctl (PROTO_PROPOSE, checked): `len` bytes of a
- * command for the cluster's state; answered once with
+/* A token with this bit set is a request of the IM process (its own
+ * number in the other bits, which never reach it): the answer goes back
+ * on the channel to im rather than to the supervisor.  The supervisor's
+ * tokens count from 1 and never get that far. */
+#define ELECTOR_IO_FROM_IM (UINT64_C(1) << 63)
+/* A write from rxmppctl or the IM process (PROTO_PROPOSE, checked): `len`
+ * bytes of a command for the cluster's state; answered once with
  * PROTO_PROPOSE_RESULT and the same token. */
 void elector_io_propose(uint64_t token, const uint8_t *command, size_t len);
 /* A read of a user's data (PROTO_USERDATA_GET, checked): answered at once

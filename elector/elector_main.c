@@ -4,7 +4,8 @@
  *
  * Runs under rxmppd (common/child.c does the handshake).  The pure election
  * core is elector_core.c; its I/O shell (peer links, persistence, requests
- * from rxmppctl) is elector_io.c.  If this process dies, it comes back as a
+ * from rxmppctl, reads and writes of the users' data from the IM process)
+ * is elector_io.c.  If this process dies, it comes back as a
  * follower from the persisted term and vote, so it can never vote twice in
  * one term; a persisted state it cannot read stops it (PROC_EXIT_CONFIG).
  */
@@ -13,6 +14,29 @@
 #include "common/child.h"
 #include "common/log.h"
 #include "elector_io.h"
+
+/* Reads and writes of the users' data, from rxmppctl through the
+ * supervisor or from the IM process (`from_im`: ELECTOR_IO_FROM_IM, so
+ * that the answer goes back to it). */
+static bool elector_user_data_message(const struct ipc_msg *msg, uint64_t from_im)
+{
+	if ((msg->peer & ELECTOR_IO_FROM_IM) != 0)
+		return false;
+	static struct proto_userdata_get_view get;
+	if (msg->type == PROTO_USERDATA_GET && msg->fd == -1 &&
+	    proto_userdata_get_unpack(msg->data, msg->len, &get) == 0) {
+		elector_io_userdata_get(msg->peer | from_im, &get);
+		return true;
+	}
+	if (msg->type == PROTO_PROPOSE && msg->fd == -1 &&
+	    proto_propose_check(msg->data, msg->len) == 0) {
+		elector_io_propose(msg->peer | from_im,
+				   (const uint8_t *)msg->data + sizeof(struct proto_propose),
+				   msg->len - sizeof(struct proto_propose));
+		return true;
+	}
+	return false;
+}
 
 static bool elector_supervisor_message(const struct ipc_msg *msg)
 {
@@ -32,20 +56,12 @@ static bool elector_supervisor_message(const struct ipc_msg *msg)
 				   msg->len - sizeof(request));
 		return true;
 	}
-	static struct proto_userdata_get_view get;
-	if (msg->type == PROTO_USERDATA_GET && msg->fd == -1 &&
-	    proto_userdata_get_unpack(msg->data, msg->len, &get) == 0) {
-		elector_io_userdata_get(msg->peer, &get);
-		return true;
-	}
-	if (msg->type == PROTO_PROPOSE && msg->fd == -1 &&
-	    proto_propose_check(msg->data, msg->len) == 0) {
-		elector_io_propose(msg->peer,
-				   (const uint8_t *)msg->data + sizeof(struct proto_propose),
-				   msg->len - sizeof(struct proto_propose));
-		return true;
-	}
-	return false;
+	return elector_user_data_message(msg, 0);
+}
+
+static bool elector_peer_message(enum proc_role peer, const struct ipc_msg *msg)
+{
+	return peer == PROC_IM && elector_user_data_message(msg, ELECTOR_IO_FROM_IM);
 }
 
 static void elector_peer_up(enum proc_role peer)
@@ -58,6 +74,7 @@ static const struct child_ops elector_ops = {
     .role = PROC_ELECTOR,
     .configure = elector_io_configure,
     .peer_up = elector_peer_up,
+    .peer_message = elector_peer_message,
     .supervisor_message = elector_supervisor_message,
     .stop = elector_io_stop,
     .metrics = elector_io_metrics,

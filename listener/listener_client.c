@@ -42,6 +42,9 @@ static void client_send_features(struct conn *c)
 		const char *bind = "<bind xmlns='" XML_NS_BIND "'/>"
 				   "<session xmlns='" XML_NS_SESSION "'><optional/></session>";
 		buf_append(&f, bind, strlen(bind));
+		/* XEP-0237: rosters carry versions (README "Rosters"). */
+		const char *ver = "<ver xmlns='urn:xmpp:features:rosterver'/>";
+		buf_append(&f, ver, strlen(ver));
 		listener_client_sm_features(&f);
 	} else {
 		if (offer_tls) {

@@ -10,6 +10,7 @@
  *   router_relay.c    the relay protocol between them, a pure core
  *   router_admin.c    rxmppctl sessions and kick across the cluster
  *   router_confirm.c  which of the listener's stanzas are done (PROTO_ROUTED)
+ *   router_im.c     the IM stanzas handed to im, and what im sends back
  *
  * The router never parses XML: it routes on the header the listener sends
  * with each stanza, and writes the few replies it makes itself.
@@ -82,6 +83,14 @@ bool router_route_stanza(struct rref origin, const struct proto_route_view *r, b
 /* An RFC 6120 error reply to `origin` for the stanza `r`. */
 void router_route_bounce(struct rref origin, const struct proto_route_view *r, const char *type,
 			 const char *condition);
+
+/* router_im.c */
+/* A stanza the IM process handles (a roster get or set). */
+bool router_im_wants(const struct proto_route_view *r);
+/* Hands it to im (PROTO_IM_STANZA); answers the sender when it cannot. */
+void router_im_hand(struct rref origin, const struct proto_route_view *r);
+/* A message on the channel from im; false for one it must not send. */
+bool router_im_message(const struct ipc_msg *msg);
 
 /* router_cluster.c: stanza links between the nodes' routers, the shell of
  * the relay core (router_relay.c) */

@@ -5,7 +5,8 @@
  * Runs under rxmppd (common/child.c does the handshake and keeps the
  * channels to the listener and the elector).  From the listener:
  * SESSION_UP/DOWN/PRESENCE and STANZA; to it: DELIVER, SESSION_KICK and
- * ROUTED (router_confirm.c).  From the elector: LEADER.  In a cluster, stanza links to the other
+ * ROUTED (router_confirm.c).  From the elector: LEADER.  To the IM process:
+ * IM_STANZA; from it: IM_OUT (router_im.c).  In a cluster, stanza links to the other
  * nodes' routers (router_cluster.c).  When the listener goes away, its sessions are forgotten (its
  * clients log in again); when this process restarts, the listener announces its sessions again, so
  * no state here has to survive a crash.
@@ -160,6 +161,8 @@ static bool router_peer_message(enum proc_role peer, const struct ipc_msg *msg)
 		return false;
 	if (peer == PROC_ELECTOR)
 		return router_from_elector(msg);
+	if (peer == PROC_IM)
+		return router_im_message(msg);
 	return peer == PROC_LISTENER && router_from_listener(msg);
 }
 

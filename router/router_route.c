@@ -2,7 +2,7 @@
 /*
  * Routing rules of the router (RFC 6120 section 10, RFC 6121 section 8)
  * and the server's own iqs (ping XEP-0199, disco XEP-0030, version
- * XEP-0092, an empty roster).  Stanzas arrive with a routing header and
+ * XEP-0092).  Rosters are the IM process's (router_im.c).  Stanzas arrive with a routing header and
  * their serialized bytes; the router reads only the header.
  *
  * An undeliverable message or iq is answered with the RFC 6120 error
@@ -27,7 +27,6 @@
 #define NS_DISCO_INFO  "http://jabber.org/protocol/disco#info"
 #define NS_DISCO_ITEMS "http://jabber.org/protocol/disco#items"
 #define NS_VERSION     "jabber:iq:version"
-#define NS_ROSTER      "jabber:iq:roster"
 #define NS_STANZAS     "urn:ietf:params:xml:ns:xmpp-stanzas"
 
 #ifndef RXMPP_VERSION
@@ -165,9 +164,6 @@ static void server_iq(struct rref origin, const struct proto_route_view *r, bool
 		reply(origin, r, "result",
 		      "<query xmlns='" NS_VERSION "'><name>rxmpp</name><version>" RXMPP_VERSION
 		      "</version></query>");
-	} else if (get && for_account && strcmp(ns, NS_ROSTER) == 0) {
-		/* Rosters are not kept: every client starts with an empty one. */
-		reply(origin, r, "result", "<query xmlns='" NS_ROSTER "'/>");
 	} else {
 		bounce(origin, r, "service-unavailable");
 	}
@@ -262,6 +258,18 @@ static void route_to_bare(struct rref origin, const struct proto_route_view *r, 
 	}
 }
 
+/* RFC 6120 10.3: no 'to', or the sender's own bare JID (the 'from' the
+ * listener stamped). */
+static bool for_own_account(const struct proto_route_view *r)
+{
+	if (r->to[0] == '\0')
+		return true;
+	char to_bare[JID_MAX], from_bare[JID_MAX];
+	jid_bare(r->to, to_bare, sizeof(to_bare));
+	jid_bare(r->from, from_bare, sizeof(from_bare));
+	return strcmp(r->to, to_bare) == 0 && strcmp(to_bare, from_bare) == 0;
+}
+
 bool router_route_stanza(struct rref origin, const struct proto_route_view *r, bool forwarded)
 {
 	/* NULL when the session ended while its stanza was on the way (a
@@ -278,6 +286,14 @@ bool router_route_stanza(struct rref origin, const struct proto_route_view *r, b
 	bool follower = router_cluster_relaying() && !forwarded;
 
 	char bare[JID_MAX];
+	if (router_im_wants(r) && for_own_account(r)) {
+		/* The leader's im handles them (one writer per user's data):
+		 * a follower's go there through the relay. */
+		if (follower)
+			return false;
+		router_im_hand(origin, r);
+		return true;
+	}
 	if (r->to[0] == '\0') {
 		/* RFC 6120 10.3: no 'to' means the sender's own account. */
 		if (r->kind == PROTO_STANZA_IQ)

@@ -110,7 +110,7 @@ struct child_spec {
 	const struct child_restart_policy *policy;
 };
 
-#define SUPERVISOR_CHILD_COUNT 4
+#define SUPERVISOR_CHILD_COUNT 5
 /* In start order; its channels are proc_links (common/proc.c). */
 extern const struct child_spec supervisor_child_specs[SUPERVISOR_CHILD_COUNT];
 

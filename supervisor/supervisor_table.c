@@ -42,6 +42,17 @@ const struct child_spec supervisor_child_specs[] = {
 	.policy = &child_policy_default,
     },
     {
+	/* After the elector, whose users' data it reads and writes; before
+	 * the router, which hands it the IM stanzas.  It holds nothing that
+	 * must survive it: every user's data is the elector's. */
+	.role = PROC_IM,
+	.executable = "rxmpp-im",
+	.needed_for_ready = true,
+	/* Nothing restarts it: a reload reaches it as a new configuration,
+	 * and it writes no domain of its own into what it sends. */
+	.policy = &child_policy_default,
+    },
+    {
 	.role = PROC_ROUTER,
 	.executable = "rxmpp-router",
 	.needed_for_ready = true,

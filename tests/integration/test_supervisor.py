@@ -15,7 +15,7 @@ import pytest
 
 from rxmpp_node import BIN, copy_bin_with, process_alive, wait_until
 
-CHILDREN = ["certworker", "elector", "router", "listener"]
+CHILDREN = ["certworker", "elector", "im", "router", "listener"]
 
 
 def connect(port):
@@ -113,7 +113,7 @@ def test_sigterm_stops_every_process_in_order(node):
         assert not process_alive(pid), f"{name} (pid {pid}) survived"
     order = [line.split("stopping ")[1].split(" ")[0]
              for line in node.lines[mark:] if "rxmppd" in line and "]: stopping " in line]
-    assert order == ["listener", "router", "elector", "certworker"]
+    assert order == ["listener", "router", "im", "elector", "certworker"]
     assert not os.path.exists(node.control)
     with pytest.raises(ConnectionRefusedError):
         connect(node.client_port)
@@ -221,7 +221,7 @@ def test_reload_with_a_new_port_restarts_nothing(node):
     assert b"<proceed" in answer, answer
     held.close()
     after = node.children()
-    for name in ("certworker", "elector", "router", "listener"):
+    for name in CHILDREN:
         assert after[name]["pid"] == before[name]["pid"]
 
 

@@ -37,7 +37,7 @@ ACCOUNTS = "/var/lib/rxmpp/accounts"
 INSTALLED = [
     "/usr/sbin/rxmppd", "/usr/sbin/rxmppctl", "/usr/bin/rxmpp-certtool",
     "/usr/lib/rxmpp/rxmpp-listener", "/usr/lib/rxmpp/rxmpp-router",
-    "/usr/lib/rxmpp/rxmpp-elector", "/usr/lib/rxmpp/rxmpp-certworker",
+    "/usr/lib/rxmpp/rxmpp-elector", "/usr/lib/rxmpp/rxmpp-certworker", "/usr/lib/rxmpp/rxmpp-im",
     "/lib/systemd/system/rxmpp.service", CONFIG,
     "/usr/share/man/man8/rxmppd.8.gz", "/usr/share/man/man8/rxmppctl.8.gz",
     "/usr/share/man/man1/rxmpp-certtool.1.gz", "/usr/share/man/man5/rxmpp.yaml.5.gz",

@@ -1,0 +1,241 @@
+/* SPDX-License-Identifier: MIT */
+/* Roster iqs as XML; see im_rosteriq.h. */
+#include "im_rosteriq.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/xml_write.h"
+
+#define NS_STANZAS "urn:ietf:params:xml:ns:xmpp-stanzas"
+
+static void put(struct buf *out, const char *text)
+{
+	buf_append(out, text, strlen(text));
+}
+
+static void put_attr(struct buf *out, const char *name, const char *value)
+{
+	put(out, " ");
+	put(out, name);
+	put(out, "=\"");
+	xml_escape(out, value, strlen(value), true);
+	put(out, "\"");
+}
+
+static void put_text(struct buf *out, const char *text)
+{
+	xml_escape(out, text, strlen(text), false);
+}
+
+static void refuse(struct im_rosteriq_req *req, const char *type, const char *condition,
+		   const char *text)
+{
+	req->is_bad = true;
+	req->bad = (struct im_error){.type = type, .condition = condition, .text = text};
+}
+
+/* A copy of `node`'s text into *out; 1 when it is longer than
+ * IM_ROSTERIQ_TEXT_MAX, -1 without memory. */
+static int text_of(const struct xml_node *node, char **out)
+{
+	static char text[IM_ROSTERIQ_TEXT_MAX + 1];
+	if (xml_text(node, text, sizeof(text)) == -1)
+		return 1;
+	*out = strdup(text);
+	return *out == NULL ? -1 : 0;
+}
+
+static char *dup_or_null(const char *text, bool *no_memory)
+{
+	if (text == NULL)
+		return NULL;
+	char *copy = strdup(text);
+	if (copy == NULL)
+		*no_memory = true;
+	return copy;
+}
+
+/* The set's first <item/>, its attributes and groups. */
+static int read_item(const struct xml_node *item, struct im_rosteriq_req *req)
+{
+	bool no_memory = false;
+	req->jid = dup_or_null(xml_attr_get(item, "jid"), &no_memory);
+	req->name = dup_or_null(xml_attr_get(item, "name"), &no_memory);
+	const char *subscription = xml_attr_get(item, "subscription");
+	req->remove = subscription != NULL && strcmp(subscription, "remove") == 0;
+	if (no_memory)
+		return -1;
+	for (const struct xml_node *c = item->children; c != NULL; c = c->next) {
+		if (!xml_is(c, IM_ROSTERIQ_NS, "group"))
+			continue;
+		if (req->ngroups == IM_ROSTERIQ_GROUPS_MAX) {
+			refuse(req, "modify", "not-acceptable", "too many groups");
+			return 0;
+		}
+		int rc = text_of(c, &req->groups[req->ngroups]);
+		if (rc == -1)
+			return -1;
+		if (rc == 1) {
+			refuse(req, "modify", "not-acceptable", "a group's name is too long");
+			return 0;
+		}
+		req->ngroups++;
+	}
+	return 0;
+}
+
+int im_rosteriq_read(const struct xml_node *iq, bool set, struct im_rosteriq_req *req)
+{
+	*req = (struct im_rosteriq_req){.set = set};
+	const struct xml_node *query = xml_first_element(iq);
+	if (query == NULL || !xml_is(query, IM_ROSTERIQ_NS, "query")) {
+		refuse(req, "modify", "bad-request", "the roster query is not the iq's payload");
+		return 0;
+	}
+	if (!set) {
+		/* A get carries no items (RFC 6121 2.1.3); its ver is all that
+		 * counts. */
+		bool no_memory = false;
+		req->ver = dup_or_null(xml_attr_get(query, "ver"), &no_memory);
+		return no_memory ? -1 : 0;
+	}
+	const struct xml_node *first = NULL;
+	for (const struct xml_node *c = query->children; c != NULL; c = c->next) {
+		if (c->name == NULL || !xml_is(c, IM_ROSTERIQ_NS, "item"))
+			continue;
+		if (first == NULL)
+			first = c;
+		req->items++;
+	}
+	if (first != NULL && read_item(first, req) == -1) {
+		im_rosteriq_req_free(req);
+		return -1;
+	}
+	return 0;
+}
+
+void im_rosteriq_req_free(struct im_rosteriq_req *req)
+{
+	free(req->ver);
+	free(req->jid);
+	free(req->name);
+	for (size_t i = 0; i < req->ngroups; i++)
+		free(req->groups[i]);
+	*req = (struct im_rosteriq_req){0};
+}
+
+void im_rosteriq_as_set(const struct im_rosteriq_req *req, struct im_roster_set *set)
+{
+	*set = (struct im_roster_set){
+	    .items = req->items,
+	    .jid = req->jid,
+	    .name = req->name,
+	    .groups = (const char *const *)req->groups,
+	    .ngroups = req->ngroups,
+	    .remove = req->remove,
+	};
+}
+
+void im_rosteriq_item(struct buf *out, const struct im_roster_item *item)
+{
+	put(out, "<item");
+	put_attr(out, "jid", item->jid);
+	if (item->name != NULL && item->name[0] != '\0')
+		put_attr(out, "name", item->name);
+	put_attr(out, "subscription", im_sub_subscription(item->sub.state));
+	if (im_sub_ask(item->sub.state))
+		put_attr(out, "ask", "subscribe");
+	if (item->ngroups == 0) {
+		put(out, "/>");
+		return;
+	}
+	put(out, ">");
+	for (size_t i = 0; i < item->ngroups; i++) {
+		put(out, "<group>");
+		put_text(out, item->groups[i]);
+		put(out, "</group>");
+	}
+	put(out, "</item>");
+}
+
+/* <iq type=TYPE id to from */
+static void iq_head(struct buf *out, const char *type, const char *to, const char *from,
+		    const char *id)
+{
+	put(out, "<iq");
+	put_attr(out, "type", type);
+	if (id[0] != '\0')
+		put_attr(out, "id", id);
+	if (to[0] != '\0')
+		put_attr(out, "to", to);
+	if (from[0] != '\0')
+		put_attr(out, "from", from);
+}
+
+static void query_head(struct buf *out, const char *ver)
+{
+	put(out, "<query xmlns=\"" IM_ROSTERIQ_NS "\"");
+	if (ver != NULL)
+		put_attr(out, "ver", ver);
+	put(out, ">");
+}
+
+void im_rosteriq_result(struct buf *out, const char *to, const char *from, const char *id,
+			const struct im_roster *roster, const char *ver)
+{
+	iq_head(out, "result", to, from, id);
+	if (roster == NULL) {
+		put(out, "/>");
+		return;
+	}
+	put(out, ">");
+	query_head(out, ver);
+	for (size_t i = 0; i < roster->count; i++)
+		if (roster->items[i].listed)
+			im_rosteriq_item(out, &roster->items[i]);
+	put(out, "</query></iq>");
+}
+
+void im_rosteriq_done(struct buf *out, const char *to, const char *from, const char *id)
+{
+	iq_head(out, "result", to, from, id);
+	put(out, "/>");
+}
+
+size_t im_rosteriq_push(struct buf *out, const char *id, const char *ver,
+			const struct im_roster_item *item, const char *removed_jid)
+{
+	/* RFC 6121 2.1.6: no 'from' (it is the user's own server's). */
+	iq_head(out, "set", "", "", id);
+	size_t to_at = buf_len(out);
+	put(out, ">");
+	query_head(out, ver);
+	if (item != NULL) {
+		im_rosteriq_item(out, item);
+	} else {
+		put(out, "<item");
+		put_attr(out, "jid", removed_jid);
+		put_attr(out, "subscription", "remove");
+		put(out, "/>");
+	}
+	put(out, "</query></iq>");
+	return to_at;
+}
+
+void im_rosteriq_error(struct buf *out, const char *to, const char *from, const char *id,
+		       const struct im_error *err)
+{
+	iq_head(out, "error", to, from, id);
+	put(out, "><error");
+	put_attr(out, "type", err->type);
+	put(out, "><");
+	put(out, err->condition);
+	put(out, " xmlns=\"" NS_STANZAS "\"/>");
+	if (err->text != NULL && err->text[0] != '\0') {
+		put(out, "<text xmlns=\"" NS_STANZAS "\">");
+		put_text(out, err->text);
+		put(out, "</text>");
+	}
+	put(out, "</error></iq>");
+}
