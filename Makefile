@@ -14,6 +14,9 @@
 #                     or until FUZZ_RUNS inputs; figures in docs/FUZZING.md
 #   make bench        the benchmark set against rxmpp (BENCH_RUNS, default 3)
 #   make bench-peers  the one-node set against rxmpp, Prosody, ejabberd and jabberd2
+#   make conformance  the scripted conversations (tests/conformance) against Prosody
+#                     (installed if missing: root) and rxmpp, and where they differ
+#   make conformance-check  the conversations rxmpp is expected to pass (in make check)
 #   make format       format the C sources with the checked-in .clang-format
 #   make install      install into DESTDIR (what the packages use)
 #   make deb          build-deb/rxmpp_VERSION_ARCH.deb (DEB_VERSION=… for another version)
@@ -94,7 +97,7 @@ FUZZ_RUNS ?= -1
 TEST_LIBS := $(call lib,$(LIB_DIRS))
 TEST_LDLIBS = $(YAML_LIBS) $(SSL_LIBS) $(EXPAT_LIBS) $(MNL_LIBS) $(IDN_LIBS) $(MHD_LIBS) -lresolv
 
-.PHONY: version-stamp all check names-check licence-check unit integration upgrade-test package-tests fuzz-replay fuzz run bench bench-peers deps-build \
+.PHONY: version-stamp all check conformance conformance-check names-check licence-check unit integration upgrade-test package-tests fuzz-replay fuzz run bench bench-peers deps-build \
 	deps-test \
 	deps-fuzz deps-package format format-check clean install deb rpm
 .DEFAULT_GOAL := all
@@ -177,7 +180,7 @@ $(BUILD)/tests/fuzz-%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(TEST_LIBS)
 # read after the packages are there.
 check: deps-test
 	$(MAKE) --no-print-directory format-check licence-check
-	$(MAKE) --no-print-directory names-check unit fuzz-replay integration
+	$(MAKE) --no-print-directory names-check unit fuzz-replay integration conformance-check
 
 # Every name a process exports carries its prefix and is defined once
 # (scripts/check-names.sh says the rule).
@@ -249,6 +252,24 @@ bench-peers: deps-test
 	$(MAKE) --no-print-directory all $(BUILD)/tests/rxmpp-load
 	RXMPP_BUILD=$(abspath $(BUILD)) /usr/bin/python3 tests/bench/peers.py --runs $(BENCH_RUNS) \
 		--json $(BUILD)/bench-peers.json
+
+# The scripted conversations (tests/conformance/README.md): the matcher's own
+# tests, then the scripts rxmpp has the features for (rxmpp.features), against
+# one node; seconds.
+CONFORMANCE := tests/conformance
+conformance-check: $(PROGRAMS)
+	/usr/bin/python3 -m pytest -p no:cacheprovider -q $(CONFORMANCE)/test_conversation.py
+	RXMPP_BUILD=$(abspath $(BUILD)) /usr/bin/python3 $(CONFORMANCE)/run.py --server rxmpp --expected
+
+# Every script against Debian's Prosody (the oracle: it proves the scripts)
+# and against rxmpp; a table and the first difference of each script on
+# which they differ (tests/conformance/DIFFERENCES.md says why).
+conformance: deps-test
+	scripts/ensure-deps.sh conformance
+	$(MAKE) --no-print-directory all
+	/usr/bin/python3 -m pytest -p no:cacheprovider -q $(CONFORMANCE)/test_conversation.py
+	RXMPP_BUILD=$(abspath $(BUILD)) /usr/bin/python3 $(CONFORMANCE)/run.py --server prosody \
+		--server rxmpp
 
 run: deps-build
 	$(MAKE) --no-print-directory all

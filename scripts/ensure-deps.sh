@@ -3,7 +3,8 @@
 # Installs the Debian packages rxmpp needs: "build" for building, "test" for
 # building and testing, "fuzz" for the libFuzzer targets, "package" for
 # building and checking the Debian package and the RPM, "peers" for the
-# servers make bench-peers measures beside rxmpp (nodejs, in "test", runs
+# servers make bench-peers measures beside rxmpp, "conformance" for the
+# server make conformance compares rxmpp with (nodejs, in "test", runs
 # xmpp.js, which `make deps-test` installs from npm as its lockfile pins it).
 # As root it runs apt-get; otherwise it prints the exact command to run and
 # fails, changing nothing.
@@ -17,6 +18,9 @@ PACKAGE_PACKAGES="dpkg-dev debhelper lintian rpm systemd adduser"
 # The servers make bench-peers compares with; their system services are not
 # started (policy-rc.d below) and the benchmark runs its own instances.
 PEER_PACKAGES="prosody ejabberd jabberd2"
+# make conformance: Prosody is the oracle the scripted conversations are
+# checked against (tests/conformance/README.md); only that target needs it.
+CONFORMANCE_PACKAGES="prosody"
 
 case "${1:-}" in
 build) wanted="$BUILD_PACKAGES" ;;
@@ -24,8 +28,9 @@ test) wanted="$BUILD_PACKAGES $TEST_PACKAGES" ;;
 fuzz) wanted="$BUILD_PACKAGES $FUZZ_PACKAGES" ;;
 package) wanted="$BUILD_PACKAGES $PACKAGE_PACKAGES" ;;
 peers) wanted="$PEER_PACKAGES" ;;
+conformance) wanted="$CONFORMANCE_PACKAGES" ;;
 *)
-	echo "usage: $0 build|test|fuzz|package|peers" >&2
+	echo "usage: $0 build|test|fuzz|package|peers|conformance" >&2
 	exit 2
 	;;
 esac
@@ -52,7 +57,7 @@ apt-get update -q
 # Installing a server must not start its system service: the benchmarks
 # run their own instances, and a service would hold the standard ports.
 made_policy=""
-if [ "$1" = peers ] && [ ! -e /usr/sbin/policy-rc.d ]; then
+if { [ "$1" = peers ] || [ "$1" = conformance ]; } && [ ! -e /usr/sbin/policy-rc.d ]; then
 	printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
 	chmod 755 /usr/sbin/policy-rc.d
 	made_policy=yes
