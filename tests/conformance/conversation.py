@@ -337,9 +337,13 @@ def match_any_order(expected_list, received_list, captures=None):
     captures = dict(captures or {})
     required = [e for e in expected_list if not optional(e)]
     if not len(required) <= len(received_list) <= len(expected_list):
-        raise Mismatch(f"{len(received_list)} stanzas, not {len(required)}"
-                       + (f" to {len(expected_list)}" if len(required) < len(expected_list)
-                          else ""))
+        count = f"{len(received_list)} stanzas, not {len(required)}" + \
+            (f" to {len(expected_list)}" if len(required) < len(expected_list) else "")
+        for e in required:
+            if not any(_matches(e, r, captures) for r in received_list):
+                raise Mismatch(f"{count}; none matches the {clark_name(e.tag)} expected "
+                               f"({pretty(e).split(chr(10))[0].strip()})")
+        raise Mismatch(count)
 
     def solve(k, free, caps):
         if k == len(received_list):

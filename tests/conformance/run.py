@@ -71,6 +71,7 @@ def main():
     accounts = sorted({account_name(s, u) for s in scripts for u in s.users()})
 
     results = {}
+    sanitizer = []
     with tempfile.TemporaryDirectory(prefix="rxmpp-conformance-") as top:
         certs = make_server_certs(os.path.join(top, "certs"))
         for name in servers:
@@ -91,9 +92,12 @@ def main():
                     if not result.passed:
                         print(indent(result.describe()), flush=True)
             finally:
-                server.stop()
+                reports = server.stop()
+            if reports:
+                print(f"{name}: sanitizer reports:\n" + "\n".join(reports), flush=True)
+                sanitizer.append(name)
 
-    must_fail = []
+    must_fail = [f"sanitizer reports from {name}" for name in sanitizer]
     if len(servers) > 1:
         width = max(len(s.name) for s in scripts)
         print()

@@ -62,7 +62,10 @@ class Rxmpp(Server):
         return self
 
     def stop(self):
+        """Returns what AddressSanitizer, LeakSanitizer or UBSan reported
+        (make check SANITIZE=1 runs these scripts on that build)."""
         self.node.stop()
+        return self.node.sanitizer_reports()
 
 
 PROSODY_MODULES = ["roster", "saslauth", "tls", "disco", "ping", "presence", "offline", "carbons",
@@ -126,6 +129,7 @@ VirtualHost "{self.domain}"
         return self
 
     def stop(self):
+        """Ends Prosody by its PID; nothing to report."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -133,6 +137,7 @@ VirtualHost "{self.domain}"
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=10)
+        return []
 
 
 SERVERS = {"prosody": Prosody, "rxmpp": Rxmpp}

@@ -165,8 +165,8 @@ def test_any_order_pairs_stanzas():
     assert match_any_order(expected, received, {}) == {}
     with pytest.raises(Mismatch, match="no stanza received matches the presence"):
         match_any_order(expected, [got("<iq type='set'/>"), got("<presence/>")], {})
-    with pytest.raises(Mismatch, match="1 stanzas, not 2"):
-        match_any_order(expected, received[:1], {})
+    with pytest.raises(Mismatch, match="1 stanzas, not 2; none matches the iq"):
+        match_any_order(expected, received[1:], {})
 
 
 def test_any_order_with_optional_stanzas():
@@ -175,7 +175,7 @@ def test_any_order_with_optional_stanzas():
     assert match_any_order(expected, [iq], {}) == {}
     assert match_any_order(expected, [unavailable, iq], {}) == {}
     # The optional one alone is not enough, and a stranger is not optional.
-    with pytest.raises(Mismatch, match="0 to 2|1 stanzas|no stanza received matches the iq"):
+    with pytest.raises(Mismatch, match="no stanza received matches the iq"):
         match_any_order(expected, [unavailable], {})
     with pytest.raises(Mismatch, match="matches none expected"):
         match_any_order(expected, [iq, got("<message/>")], {})
