@@ -75,7 +75,10 @@ def main():
     with tempfile.TemporaryDirectory(prefix="rxmpp-conformance-") as top:
         certs = make_server_certs(os.path.join(top, "certs"))
         for name in servers:
-            server = SERVERS[name](os.path.join(top, name), certs).start(accounts)
+            try:
+                server = SERVERS[name](os.path.join(top, name), certs).start(accounts)
+            except RuntimeError as e:
+                sys.exit(f"{name} did not start: {e}")
             try:
                 for script in scripts:
                     result = run_script(script, server)

@@ -5,6 +5,7 @@ the accounts the scripts need; host, port, domain, ca and password for the
 runner; stop() ends what it started, by PID."""
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -105,6 +106,9 @@ VirtualHost "{self.domain}"
 """
 
     def start(self, accounts):
+        if shutil.which("prosody") is None or shutil.which("prosodyctl") is None:
+            raise RuntimeError("prosody is not installed: scripts/ensure-deps.sh conformance "
+                               "installs it (Debian package prosody)")
         os.makedirs(os.path.join(self.dir, "data"), exist_ok=True)
         os.makedirs(os.path.join(self.dir, "certs"), exist_ok=True)
         self.port = free_port()
