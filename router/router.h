@@ -139,7 +139,8 @@ void router_cluster_identity(uint64_t *self, uint64_t *leader);
 uint64_t router_cluster_self(void);
 bool router_cluster_leading(void);
 /* A KEEP_ frame to `node` (0: the leader), on a link of protocol 4 or
- * later; -1 when there is none. */
+ * later; -1 when there is none, or when the frame could not be queued
+ * (the link then breaks, and closes on the next turn). */
 int router_cluster_keep_send(uint64_t node, uint16_t type, const void *a, size_t alen,
 			     const void *b, size_t blen);
 /* A follower whose link to the leader is up and speaks protocol 4. */

@@ -86,13 +86,13 @@ static struct peerlink_hello hello(void)
  * then sends again, on the next link, whatever the other end did not
  * confirm (forwards, deliveries; an ack lost makes the origin send again,
  * and the receivers drop what they had). */
-static void send_to(struct peerlink *l, uint16_t type, const void *a, size_t alen, const void *b,
-		    size_t blen)
+static int send_to(struct peerlink *l, uint16_t type, const void *a, size_t alen, const void *b,
+		   size_t blen)
 {
 	if (l == NULL || !peerlink_is_up(l))
-		return;
+		return -1;
 	struct iovec iov[2] = {{(void *)a, alen}, {(void *)b, blen}};
-	peerlink_sendv(l, type, iov, 2);
+	return peerlink_sendv(l, type, iov, 2);
 }
 
 static struct peerlink *link_of(uint64_t node)
@@ -380,19 +380,16 @@ uint64_t router_cluster_leader_node(void)
 int router_cluster_keep_send(uint64_t node, uint16_t type, const void *a, size_t alen,
 			     const void *b, size_t blen)
 {
-	struct peerlink *l = keep_link(node);
-	if (l == NULL)
-		return -1;
-	send_to(l, type, a, alen, b, blen);
-	return 0;
+	/* A frame refused breaks its link (send_to): the keeper protocol
+	 * hears of that when the link closes; the caller hears of it now. */
+	return send_to(keep_link(node), type, a, alen, b, blen);
 }
 
 int router_cluster_query(const struct relay_wire_query *q, const char *jid)
 {
 	if (cluster.up == NULL || !peerlink_is_up(cluster.up) || router_cluster_leading())
 		return -1;
-	send_to(cluster.up, RELAY_WIRE_QUERY, q, sizeof(*q), jid, q->jid_len);
-	return 0;
+	return send_to(cluster.up, RELAY_WIRE_QUERY, q, sizeof(*q), jid, q->jid_len);
 }
 
 void router_cluster_answer(uint64_t node, uint64_t id, const struct iovec *iov)
@@ -401,6 +398,10 @@ void router_cluster_answer(uint64_t node, uint64_t id, const struct iovec *iov)
 	struct peerlink *l = link_of(node);
 	if (l == NULL)
 		return; /* it left meanwhile; its question times out there */
+	/* An answer the link refuses breaks the link (peerlink_sendv): the
+	 * asking node then answers its rxmppctl NO_ANSWER after its wait
+	 * (router_admin.c), as for any answer lost with a link; nothing else
+	 * waits for it. */
 	struct iovec parts[3] = {{&a, sizeof(a)}, iov[0], iov[1]};
 	peerlink_sendv(l, RELAY_WIRE_ANSWER, parts, 3);
 }
