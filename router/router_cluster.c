@@ -237,6 +237,19 @@ static void perform(const struct relay_out *o)
 		}
 		return;
 	}
+	case RELAY_OUT_RETURN:
+		/* The listener, the one process that reads XML, routes it again
+		 * from the stanza itself, as for a session that ended. */
+		if (child_send(PROC_LISTENER, PROTO_SM_RETURN, 0, o->data, o->len, -1) == -1) {
+			/* A node lost with many of them makes as many lines. */
+			static struct log_limit unreturned;
+			log_warnx_limited(&unreturned,
+					  "a stanza for node %016" PRIx64
+					  ", which did not come back, could not be routed again: "
+					  "the listener is away or its channel full",
+					  o->node);
+		}
+		return;
 	}
 }
 
@@ -311,7 +324,9 @@ int router_cluster_deliver(const struct rsession *target, const char *bytes, siz
 bool router_cluster_already_delivered(struct rsession *s)
 {
 	return cluster.relay != NULL &&
-	       router_relay_seen_before(&s->delivered, router_relay_route_key(cluster.relay));
+	       router_relay_seen_before(
+		   &s->delivered,
+		   router_relay_route_key_to(cluster.relay, s->ref.node, s->ref.session));
 }
 
 void router_cluster_kick(const struct rsession *target, uint32_t reason)

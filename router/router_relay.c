@@ -47,7 +47,10 @@ struct relay_list {
  * with its bytes, to send again if the link to its node drops and comes
  * back; given up with the node if it does not come back within relink_ms,
  * and then bounced to its sender (`routed`: the stanza as routed, shared
- * by its deliveries), who would otherwise never hear of it. */
+ * by its deliveries), who would otherwise never hear of it.  A delivery
+ * made outside a route (an error to a sender, a kept stanza replayed) has
+ * no `routed`: it is numbered in this node's outside series (`key`),
+ * and given up, it goes back to the shell to be routed again (RETURN). */
 struct relay_pending {
 	uint64_t node; /* where it went */
 	struct relay_key key;
@@ -70,7 +73,7 @@ struct relay {
 	uint32_t alive;
 	bool leading, warm, up;
 	int64_t warm_deadline;
-	uint64_t next_seq, next_delivery;
+	uint64_t next_seq, next_delivery, next_outside;
 	struct relay_list queue; /* for the leader, in sequence order */
 	struct relay_list held;	 /* forwarded to this warming leader */
 	struct relay_list dead;	 /* freed once the outputs that point in are taken */
@@ -88,6 +91,14 @@ struct relay {
 		struct relay_stanza *routed; /* its copy, made at its first delivery */
 	} route;
 };
+
+/* The epoch of this node's outside series (deliveries outside a route):
+ * never its stanzas' epoch, so that the two keep a mark each per session
+ * (router_relay_seen_before), and no other run's but by a 2^-64 chance. */
+static uint64_t outside_epoch(const struct relay *r)
+{
+	return ~r->o.epoch;
+}
 
 static void *relay_alloc(size_t size)
 {
@@ -207,20 +218,23 @@ static bool same_key(struct relay_key a, struct relay_key b)
 static void pending_forget(struct relay *r, struct relay_pending *p)
 {
 	list_append(&r->dead, p->copy);
-	if (--p->routed->refs == 0)
+	if (p->routed != NULL && --p->routed->refs == 0)
 		list_append(&r->dead, p->routed);
 }
 
 static void pending_done(struct relay *r, size_t i)
 {
 	struct relay_key key = r->pending[i].key;
+	bool outside = r->pending[i].routed == NULL;
 	pending_forget(r, &r->pending[i]);
 	r->pending[i] = r->pending[--r->pending_count];
-	for (size_t k = 0; k < r->pending_count; k++) {
+	/* Nobody waits for an acknowledgement of a delivery outside a route. */
+	for (size_t k = 0; k < r->pending_count && !outside; k++) {
 		if (same_key(r->pending[k].key, key))
 			return;
 	}
-	ack(r, key);
+	if (!outside)
+		ack(r, key);
 }
 
 static void route_out(struct relay *r, struct relay_stanza *s, uint64_t node)
@@ -248,7 +262,18 @@ static void bounce_out(struct relay *r, uint64_t session, const char *data, size
 static void give_up(struct relay *r, size_t i)
 {
 	struct relay_pending *p = &r->pending[i];
-	if (!p->routed->bounced) {
+	if (p->routed == NULL) {
+		/* Not for the sender of a route: the shell routes it again, as
+		 * one whose session is gone (an error then reaches its sender
+		 * where it is now, or nobody; a stanza is answered with one). */
+		struct relay_out o = {.kind = RELAY_OUT_RETURN,
+				      .node = p->node,
+				      .session = p->head.session,
+				      .key = p->key,
+				      .data = p->copy->data,
+				      .len = p->copy->len};
+		out_push(r, &o);
+	} else if (!p->routed->bounced) {
 		p->routed->bounced = true;
 		struct relay_out o = {.kind = RELAY_OUT_BOUNCE,
 				      .node = p->key.node == r->self ? RELAY_LOCAL : p->key.node,
@@ -664,14 +689,23 @@ struct relay_key router_relay_route_key(const struct relay *r)
 	return r->route.active ? r->route.key : none;
 }
 
+struct relay_key router_relay_route_key_to(const struct relay *r, uint64_t node, uint64_t session)
+{
+	struct relay_key none = {0};
+	/* The sender's marks of its own series are not in routing order: the
+	 * error for a later stanza may come from one leader before the error
+	 * for an earlier one, sent again, from the next. */
+	if (!r->route.active || (node == r->route.out->node && session == r->route.out->session))
+		return none;
+	return r->route.key;
+}
+
 bool router_relay_deliver_remote(struct relay *r, uint64_t node, uint64_t session,
 				 const void *bytes, size_t len, struct relay_wire_deliver *out)
 {
 	if (peer_of(r, node) == NULL)
 		return false;
 	*out = (struct relay_wire_deliver){.session = session};
-	if (!r->route.active)
-		return true;
 	if (r->pending_count == r->pending_cap) {
 		size_t cap = r->pending_cap ? 2 * r->pending_cap : 64;
 		struct relay_pending *grown = realloc(r->pending, cap * sizeof(*grown));
@@ -680,13 +714,27 @@ bool router_relay_deliver_remote(struct relay *r, uint64_t node, uint64_t sessio
 		r->pending = grown;
 		r->pending_cap = cap;
 	}
-	out->origin_node = r->route.key.node;
-	out->origin_epoch = r->route.key.epoch;
-	out->origin_seq = r->route.key.seq;
+	/* Outside a route, nothing names it: it is named by this node in its
+	 * outside series, whose numbers the links carry in the order they are
+	 * taken, so that a session's marks drop a copy sent again. */
+	struct relay_key key =
+	    r->route.active ? r->route.key
+			    : (struct relay_key){r->self, outside_epoch(r), ++r->next_outside};
+	struct relay_key marked =
+	    r->route.active ? router_relay_route_key_to(r, node, session) : key;
+	out->origin_node = marked.node;
+	out->origin_epoch = marked.epoch;
+	out->origin_seq = marked.seq;
 	out->delivery = ++r->next_delivery;
 	struct relay_stanza *copy = relay_alloc(sizeof(*copy) + len);
 	*copy = (struct relay_stanza){.len = len};
-	memcpy(copy->data, bytes, len);
+	if (len > 0)
+		memcpy(copy->data, bytes, len);
+	if (!r->route.active) {
+		r->pending[r->pending_count++] =
+		    (struct relay_pending){.node = node, .key = key, .head = *out, .copy = copy};
+		return true;
+	}
 	if (r->route.routed == NULL) {
 		const struct relay_out *o = r->route.out;
 		struct relay_stanza *routed = relay_alloc(sizeof(*routed) + o->len);
@@ -721,9 +769,12 @@ bool router_relay_seen_before(struct relay_marks *marks, struct relay_key key)
 	struct relay_key *mark = NULL, *free_mark = NULL;
 	for (size_t i = 0; i < RELAY_ORIGINS_MAX; i++) {
 		struct relay_key *m = &marks->last[i];
+		/* A node's earlier run is done with, but not the other series
+		 * of this run (its stanzas', its outside deliveries'). */
 		if (m->node == key.node && m->epoch == key.epoch)
 			mark = m;
-		else if (free_mark == NULL && (m->node == 0 || m->node == key.node))
+		else if (free_mark == NULL &&
+			 (m->node == 0 || (m->node == key.node && m->epoch != ~key.epoch)))
 			free_mark = m;
 	}
 	if (mark != NULL && key.seq <= mark->seq)

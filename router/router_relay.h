@@ -16,7 +16,13 @@
  * if the link to that node drops and comes back, and gives it up with the
  * node after `relink_ms`, bouncing it to its sender (the node may have
  * delivered it and lost only the confirmation: a needless error then,
- * never a silent loss).  Once every delivery of a stanza is confirmed
+ * never a silent loss).  A delivery the leader makes outside a route (an
+ * error bounced to a sender on another node, a stanza the keeper replays
+ * to a resumed session, router/router_keep.h) is kept and sent again the
+ * same way, numbered in the leader's outside series (its node, the
+ * complement of its epoch, a number of its own) for the receiving session
+ * to drop a copy it had; given up with its node, it goes back to the shell
+ * to be routed again (RETURN).  Once every delivery of a stanza is confirmed
  * (or given up) the leader acknowledges it to its origin (ACK).  After a
  * leader change, or when its link drops, the origin sends everything
  * unacknowledged again, in order, and a receiving node drops what a session
@@ -47,7 +53,16 @@
  * node, at a leader), router_relay_forward, router_relay_step (a decoded frame of type
  * FORWARD, DELIVER, DELIVERED, ACK or SYNCED), router_relay_catch_up.  While the
  * shell routes a ROUTE output it brackets it with router_relay_route_begin/end and
- * asks router_relay_deliver_remote for each delivery to another node.
+ * asks router_relay_deliver_remote for each delivery to another node; it asks
+ * the same for each delivery to another node it makes outside a route.
+ *
+ * Not covered: a leader that stops leading forgets its deliveries outside
+ * routes that were not confirmed, as it forgets all it delivered (its links
+ * close).  For a routed stanza the origin sends it again to the next
+ * leader; for an error, the acknowledgement of the stanza it answers comes
+ * after it on the same link, so an error lost leaves that stanza
+ * unacknowledged and sent again; a replayed stanza stays with the keeper,
+ * which goes to the next leader (router/router_keep.h).
  */
 #ifndef RXMPP_ROUTER_RELAY_H
 #define RXMPP_ROUTER_RELAY_H
@@ -95,6 +110,12 @@ enum relay_out_kind {
 	RELAY_OUT_FORGET,
 	/* Close the link from `node` (no longer leading). */
 	RELAY_OUT_CLOSE,
+	/* A delivery made outside a route to `session` on `node`, given up
+	 * with that node: `data` is the stanza as it was delivered (no routing
+	 * header).  Route it again as one whose session is gone (an error goes
+	 * to its recipient wherever it is now, or to nobody; anything else is
+	 * answered to its sender). */
+	RELAY_OUT_RETURN,
 };
 
 struct relay_key {
@@ -171,10 +192,19 @@ bool router_relay_next(struct relay *r, struct relay_out *out);
 void router_relay_route_begin(struct relay *r, const struct relay_out *route);
 /* The key of the stanza being routed ({0} outside a route). */
 struct relay_key router_relay_route_key(const struct relay *r);
+/* The key a delivery to `session` on `node` (RELAY_LOCAL: here) in the
+ * route under way is deduplicated by (router_relay_seen_before): the
+ * route's, but none ({0}) for the stanza's own sender (an error, a
+ * result), whose marks of its own series are not in routing order.  An
+ * answer sent again may then arrive twice (a needless copy); one taken
+ * for a copy would be lost. */
+struct relay_key router_relay_route_key_to(const struct relay *r, uint64_t node, uint64_t session);
 /* A delivery of `len` bytes to `session` on `node`: fills the DELIVER
- * header to send with them; inside a route it asks for a confirmation and
- * keeps a copy until then.  False when there is no link to that node (its
- * sessions are gone). */
+ * header to send with them, asks for a confirmation and keeps a copy until
+ * then.  Inside a route it carries the route's key and holds back the
+ * stanza's acknowledgement; outside a route (a bounce, a replay) it is
+ * numbered in this node's outside series.  False when there is no link to
+ * that node (its sessions are gone). */
 bool router_relay_deliver_remote(struct relay *r, uint64_t node, uint64_t session,
 				 const void *bytes, size_t len, struct relay_wire_deliver *out);
 void router_relay_route_end(struct relay *r);
