@@ -1,10 +1,11 @@
 # SPDX-License-Identifier: MIT
 """Places on the cluster's relay path where a stanza could once be lost
 without a word (issue 16, point 4): a stanza whose sender logged out
-before a leader routed it, the stanzas a router held when it died, and a
+before a leader routed it, the stanzas a router held when it died, a
 stanza for a session of a node whose stanza link the leader closed while
-its table still listed that session.  Each is delivered, or its sender
-hears of it with an RFC 6120 error."""
+its table still listed that session, and an error the leader sent outside
+the routing of a stanza on a link that broke.  Each is delivered, or its
+sender hears of it with an RFC 6120 error."""
 
 import asyncio
 import os
@@ -14,7 +15,7 @@ import struct
 from test_cluster import (cluster_with_accounts, form_cluster, kill_node, leader_of,
                           next_real, status, until_reachable, with_accounts)
 from test_peer_identity import PeerLink
-from test_stanza_identity import ROUTER_LINK_KIND, SESSION_CLIENT, WIRE_REGISTER
+from test_stanza_identity import ROUTER_LINK_KIND, SESSION_CLIENT, WIRE_DELIVER, WIRE_REGISTER
 from xmpp import login, run
 
 NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
@@ -191,3 +192,109 @@ def test_a_stanza_for_a_session_of_a_node_whose_link_went_is_bounced(node_factor
             await client.close()
 
     run(scenario(), timeout=120)
+
+
+WIRE_DELIVERED, WIRE_ACK = 8, 9  # router/router_relay_wire.h
+STANZA_MESSAGE, STANZA_TYPE_CHAT = 0, 3  # common/proto.h
+
+
+def route_header(stanza_id, sender, to, stanza):
+    """common/proto.h struct proto_route, then its strings and the stanza."""
+    return struct.pack("<IHHHHHHI", STANZA_MESSAGE, STANZA_TYPE_CHAT, len(stanza_id), len(sender),
+                       len(to), 0, 0, len(stanza)) + stanza_id + sender + to + stanza
+
+
+def play_member(leader, certs, node_id, jid):
+    """A member's stanza link played by hand: one session (1), registered,
+    then SYNCED."""
+    link = PeerLink(leader.cluster_port + 1, certs["cert"], certs["key"], certs["ca"], node_id,
+                    kind=ROUTER_LINK_KIND)
+    link.sock.settimeout(15)
+    link.sock.sendall(relay_frame(WIRE_REGISTER, struct.pack(
+        "<QIiII", 1, SESSION_CLIENT, 0, 1, len(jid)) + jid) + relay_frame(WIRE_SYNCED))
+    return link
+
+
+def next_of(link, kind):
+    """The payload of the next frame of `kind` (others are skipped)."""
+    for _ in range(100):
+        got, payload = link.read_frame()
+        assert got is not None, "the leader closed the link"
+        if got == kind:
+            return payload
+    raise AssertionError(f"no frame of type {kind}")
+
+
+def test_an_error_lost_with_its_senders_link_is_sent_again_on_the_next(node_factory, certs):
+    """What the leader delivers outside the routing of a stanza (here the
+    error for a stanza whose recipient's node did not come back within 5 s)
+    was sent once and forgotten: lost if its node's stanza link dropped just
+    then.  It is kept until that node confirms it, and sent again, with the
+    same number, on the node's next link.
+
+    Both followers are played by hand (their routers stopped): carol's node
+    forwards a message to dave's; dave's node takes the delivery and goes
+    without confirming it.  5 s later the leader gives it up: carol's node
+    gets the error, then the acknowledgement of carol's message, on its
+    link, which it closes without confirming the error (a link that broke).
+    On its next link the error comes again, numbered as before, so that a
+    node that had it drops it (the relay's marks).
+
+    (A real node that lost the error lost the acknowledgement after it too,
+    sent carol's message again, and carol heard an error for it all the
+    same: errors were covered by that, this checks the relay's own
+    keeping, which also covers what no acknowledgement follows: the
+    keeper's replays, router/router_relay.h.)"""
+    leader, one, two = cluster_with_accounts(node_factory, certs)
+    ids = {node: int(status(node)["node"], 16) for node in (leader, one, two)}
+    routers = [node.children()["router"]["pid"] for node in (one, two)]
+    for pid in routers:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        mark = leader.log_mark()
+        dave = play_member(leader, certs, ids[two], b"dave@test.example/d")
+        carol = play_member(leader, certs, ids[one], b"carol@test.example/c")
+        leader.wait_log(r"session carol@test\.example/c up", start=mark)
+        stanza = (b"<message from='carol@test.example/c' to='dave@test.example/d' type='chat' "
+                  b"id='lost1'><body>hello</body></message>")
+        carol.sock.sendall(relay_frame(WIRE_FORWARD, struct.pack("<QQQ", 7, 1, 1) + route_header(
+            b"lost1", b"carol@test.example/c", b"dave@test.example/d", stanza)))
+        delivered = next_of(dave, WIRE_DELIVER)
+        assert delivered[40:] == stanza
+        dave.sock.close()  # gone, unconfirmed, and its router stopped: not back
+        error = next_of(carol, WIRE_DELIVER)
+        session, origin_node, origin_epoch, origin_seq, delivery = struct.unpack(
+            "<QQQQQ", error[:40])
+        assert session == 1
+        assert error[40:].startswith(b'<message from="dave@test.example/d" '
+                                     b'to="carol@test.example/c" type="error" id="lost1">')
+        assert b"<recipient-unavailable " in error[40:]
+        # Numbered in the leader's series for deliveries outside a route,
+        # and a confirmation asked for.
+        assert (origin_node, origin_seq) == (ids[leader], 1)
+        assert delivery != 0
+        # The acknowledgement of carol's message follows it on the link.
+        assert struct.unpack("<QQ", next_of(carol, WIRE_ACK)) == (7, 1)
+        carol.sock.close()
+        again = play_member(leader, certs, ids[one], b"carol@test.example/c")
+        resent = next_of(again, WIRE_DELIVER)
+        assert struct.unpack("<QQQQQ", resent[:40]) == (
+            session, origin_node, origin_epoch, origin_seq, delivery)
+        assert resent[40:] == error[40:]
+        # Confirmed: done with, not sent again on a link after this one.
+        again.sock.sendall(relay_frame(WIRE_DELIVERED, struct.pack("<Q", delivery)))
+        again.sock.close()
+        last = play_member(leader, certs, ids[one], b"carol@test.example/c")
+        last.sock.settimeout(2)
+        try:
+            while True:
+                kind, _ = last.read_frame()
+                assert kind != WIRE_DELIVER, "a confirmed error was sent again"
+                if kind is None:
+                    break
+        except (TimeoutError, OSError):
+            pass
+        last.sock.close()
+    finally:
+        for pid in routers:
+            os.kill(pid, signal.SIGCONT)
