@@ -262,14 +262,15 @@ conformance-check: $(PROGRAMS)
 	RXMPP_BUILD=$(abspath $(BUILD)) /usr/bin/python3 $(CONFORMANCE)/run.py --server rxmpp --expected
 
 # Every script against Debian's Prosody (the oracle: it proves the scripts)
-# and against rxmpp; a table and the first difference of each script on
-# which they differ (tests/conformance/DIFFERENCES.md says why).
+# and against rxmpp, one node and a 3-node cluster with the clients spread
+# over it; a table and the first difference of each script on which they
+# differ (tests/conformance/DIFFERENCES.md says why).
 conformance: deps-test
 	scripts/ensure-deps.sh conformance
 	$(MAKE) --no-print-directory all
 	/usr/bin/python3 -m pytest -p no:cacheprovider -q $(CONFORMANCE)/test_conversation.py
 	RXMPP_BUILD=$(abspath $(BUILD)) /usr/bin/python3 $(CONFORMANCE)/run.py --server prosody \
-		--server rxmpp
+		--server rxmpp --server rxmpp3
 
 run: deps-build
 	$(MAKE) --no-print-directory all

@@ -321,6 +321,10 @@ def _pair(parent, wanted, got, captures, strict):
 
     result = solve(0, frozenset(range(len(got))), captures)
     if result is None:
+        for w in wanted:
+            if not any(_matches(w, g, captures) for g in got):
+                raise Mismatch(f"{clark_name(parent.tag)} has no child matching "
+                               f"{pretty(w).split(chr(10))[0].strip()} (in any order)")
         raise Mismatch(f"the children of {clark_name(parent.tag)} cannot be paired with those "
                        f"expected (in any order)")
     return result

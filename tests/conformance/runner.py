@@ -96,7 +96,8 @@ class Run:
     def do(self, step):
         if step.action == "connects":
             user, resource = self.script.clients[step.client]
-            conn = Connection(self.server.host, self.server.port, self.server.domain,
+            index = list(self.script.clients).index(step.client)
+            conn = Connection(self.server.host, self.server.port_for(index), self.server.domain,
                               self.server.ca)
             self.connections[step.client] = conn
             try:

@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: MIT
 """The servers a conversation runs against, each behind the same hook:
 start(accounts) in a temporary directory of its own, on loopback only, with
-the accounts the scripts need; host, port, domain, ca and password for the
-runner; stop() ends what it started, by PID."""
+the accounts the scripts need; host, port_for(client), domain, ca and
+password for the runner; stop() ends what it started, by PID, and returns
+the sanitizer reports of rxmpp's processes."""
 
 import os
 import shutil
@@ -48,6 +49,12 @@ class Server:
         self.port = None
 
 
+    def port_for(self, client):
+        """The port the script's client number `client` (in the order the
+        script declares them) connects to."""
+        return self.port
+
+
 class Rxmpp(Server):
     """A lone rxmpp node started as the integration tests start one."""
 
@@ -67,6 +74,64 @@ class Rxmpp(Server):
         (make check SANITIZE=1 runs these scripts on that build)."""
         self.node.stop()
         return self.node.sanitizer_reports()
+
+
+class RxmppCluster(Server):
+    """Three rxmpp nodes formed into a cluster as the integration tests form
+    one (test_cluster.form_cluster); a script's clients are spread over
+    the nodes in turn (the first on node 1, the second on node 2...), so
+    that what a script checks between two clients crosses nodes."""
+
+    name = "rxmpp3"
+
+    def start(self, accounts):
+        from test_cluster import form_cluster
+
+        self.nodes = []
+
+        def make(**kwargs):
+            directory = os.path.join(self.dir, f"node{len(self.nodes) + 1}")
+            os.makedirs(directory)
+            node = Node(directory, self.certs, **kwargs)
+            self.nodes.append(node)
+            return node
+
+        try:
+            form_cluster(make, self.certs)
+            for user in accounts:
+                # One node: the account is the cluster's, on all three.
+                result = self.nodes[0].ctl_input(["user", "add", user, "--stdin"],
+                                                 self.password + "\n")
+                if result.returncode != 0:
+                    raise RuntimeError(f"rxmppctl user add {user}: {result.stderr}")
+            for node in self.nodes:
+                _wait_accounts(node, accounts)
+        except BaseException:
+            self.stop()
+            raise
+        self.port = self.nodes[0].client_port
+        return self
+
+    def port_for(self, client):
+        return self.nodes[client % len(self.nodes)].client_port
+
+    def stop(self):
+        reports = []
+        for node in self.nodes:
+            node.stop()
+            reports += node.sanitizer_reports()
+        return reports
+
+
+def _wait_accounts(node, accounts):
+    """Until `node` has applied every account (a member may apply a
+    committed entry a moment after the leader answered)."""
+    wanted = set(accounts)
+    deadline = time.monotonic() + START_WAIT
+    while not wanted <= set(node.ctl("user", "list").stdout.split()):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"a member did not apply the accounts within {START_WAIT:g} s")
+        time.sleep(0.1)
 
 
 PROSODY_MODULES = ["roster", "saslauth", "tls", "disco", "ping", "presence", "offline", "carbons",
@@ -144,4 +209,4 @@ VirtualHost "{self.domain}"
         return []
 
 
-SERVERS = {"prosody": Prosody, "rxmpp": Rxmpp}
+SERVERS = {"prosody": Prosody, "rxmpp": Rxmpp, "rxmpp3": RxmppCluster}
