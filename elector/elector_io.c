@@ -51,9 +51,12 @@
  *   (PROTO_MEMBERS): its stanza links are held only by members.
  * - A node in no cluster keeps its users' data in a store of its own
  *   (elector_local.h), open while the node is not a member: USERDATA_*
- *   PROPOSEs are written there (answered APPLIED with `members` 0), reads
- *   answered from it.  It closes once the node initialized or joined a
- *   cluster (rxmppctl then carries its data into the cluster's state).
+ *   PROPOSEs are applied there, those of one turn of the loop flushed to
+ *   disk together before the loop sleeps and only then answered (APPLIED
+ *   with `members` 0; local_hook); a read flushes first.  It closes once
+ *   the node initialized or joined a cluster (rxmppctl then carries its
+ *   data into the cluster's state).  A failed flush stops the elector, as
+ *   a failed persist does: what memory holds may not be on disk.
  */
 #include "elector_io.h"
 
@@ -155,6 +158,13 @@ struct request {
 	bool handing;	/* cluster leader: the leader began the transfer */
 };
 
+/* A write to the local store waiting for its flush. */
+struct local_answer {
+	uint64_t token;
+	uint64_t index;
+	struct elector_machine_result result;
+};
+
 static struct {
 	struct ev_loop *loop;
 	struct config cfg;
@@ -192,6 +202,9 @@ static struct {
 	struct elector_handover handover;
 	struct elector_replica *replica;
 	struct elector_local *local; /* while in no cluster */
+	/* Its writes of this turn, answered once flushed (local_hook). */
+	struct local_answer *local_answers;
+	size_t local_answer_count, local_answer_cap;
 	struct snapshot_receive receiving[ELECTOR_MEMBERS_MAX];
 	uint64_t stuck_on; /* the leader refused_leader said it refuses; 0: none */
 	/* The join under way's digests of this node's accounts and bridges
@@ -1549,11 +1562,26 @@ static struct elector_write_env write_env(void)
 	};
 }
 
+/* Memory may hold what the disk does not: a restart reads the disk. */
+static void local_flush(void)
+{
+	char why[1024];
+	if (elector_local_flush(shell.local, why, sizeof(why)) == -1) {
+		log_warnx("cannot write the users' data to %s/%s (%s); stopping rather than "
+			  "answering what is not on disk",
+			  shell.cfg.state_directory, ELECTOR_LOCAL_DIR, why);
+		exit(PROC_EXIT_STORAGE);
+	}
+}
+
 /* The node's own store while it is in no cluster; closed once it is a
  * member (its data then is the cluster's, or refused a join). */
 static struct elector_local *local_store(void)
 {
 	if (shell.local != NULL && shell.core != NULL && elector_config(shell.core)->count > 0) {
+		/* What this turn staged is on disk before the store goes (its
+		 * answers leave from local_hook as always). */
+		local_flush();
 		elector_local_free(shell.local);
 		shell.local = NULL;
 		log_info("this node is in a cluster: its local user data (%s/%s) is no longer "
@@ -1563,27 +1591,56 @@ static struct elector_local *local_store(void)
 	return shell.local;
 }
 
+/* Before the loop sleeps: the turn's writes flushed together, then
+ * answered in the order they came. */
+static bool local_hook(struct ev_loop *loop, void *arg)
+{
+	(void)loop, (void)arg;
+	if (shell.local_answer_count == 0)
+		return false;
+	if (shell.local != NULL)
+		local_flush();
+	for (size_t i = 0; i < shell.local_answer_count; i++) {
+		struct local_answer *a = &shell.local_answers[i];
+		struct proto_propose_result head = {.status = PROTO_PROPOSE_APPLIED,
+						    .outcome = a->result.status,
+						    .index = a->index,
+						    .term = a->index > 0 ? 1 : 0,
+						    .applied = 1};
+		propose_answer(a->token, &head, a->result.text,
+			       a->index > 0
+				   ? "written to this node's local store (it is in no cluster)"
+				   : "nothing written (it changes nothing)");
+	}
+	shell.local_answer_count = 0;
+	return true;
+}
+
 static void local_propose(uint64_t token, const uint8_t *command, size_t len)
 {
-	struct elector_machine_result result;
-	uint64_t index;
 	char why[PROTO_PROPOSE_TEXT_MAX];
-	struct proto_propose_result head = {.status = PROTO_PROPOSE_APPLIED};
-	if (elector_local_propose(shell.local, command, len, &result, &index, why, sizeof(why)) ==
-	    -1) {
+	struct proto_propose_result refused = {.status = PROTO_PROPOSE_REFUSED};
+	if (shell.local_answer_count == shell.local_answer_cap) {
+		size_t cap = shell.local_answer_cap ? 2 * shell.local_answer_cap : 16;
+		struct local_answer *grown =
+		    realloc(shell.local_answers, cap * sizeof(*shell.local_answers));
+		if (grown == NULL) {
+			propose_answer(token, &refused, "", "out of memory: nothing changed");
+			return;
+		}
+		shell.local_answers = grown;
+		shell.local_answer_cap = cap;
+	}
+	struct local_answer *a = &shell.local_answers[shell.local_answer_count];
+	if (elector_local_stage(shell.local, command, len, &a->result, &a->index, why,
+				sizeof(why)) == -1) {
 		log_warnx("a write of user data to %s/%s failed: %s", shell.cfg.state_directory,
 			  ELECTOR_LOCAL_DIR, why);
-		head.status = PROTO_PROPOSE_REFUSED;
-		propose_answer(token, &head, "", why);
+		propose_answer(token, &refused, "", why);
 		return;
 	}
-	head.outcome = result.status;
-	head.index = index;
-	head.term = index > 0 ? 1 : 0;
-	head.applied = 1;
-	propose_answer(token, &head, result.text,
-		       index > 0 ? "written to this node's local store (it is in no cluster)"
-				 : "nothing written (it changes nothing)");
+	a->token = token;
+	shell.local_answer_count++;
 }
 
 void elector_io_propose(uint64_t token, const uint8_t *command, size_t len)
@@ -1615,6 +1672,10 @@ void elector_io_userdata_get(uint64_t token, const struct proto_userdata_get_vie
 	    : shell.replica != NULL && elector_replica_has_state(shell.replica)
 		? elector_replica_machine(shell.replica)
 		: NULL;
+	/* Nothing is read before it is on disk (writes of this turn
+	 * included). */
+	if (shell.local != NULL)
+		local_flush();
 	struct buf out;
 	if (elector_userdata_read(m, get, &out) == -1)
 		log_warnx("out of memory answering a read of %s's data; it goes unanswered",
@@ -2094,8 +2155,14 @@ static struct elector_local *local_open(const struct config *cfg, char *why, siz
 {
 	char accounts[sizeof(cfg->state_directory) + sizeof(ACCOUNTS_FILE_NAME) + 1];
 	snprintf(accounts, sizeof(accounts), "%s/%s", cfg->state_directory, ACCOUNTS_FILE_NAME);
-	return elector_local_open(cfg->state_directory, accounts, cfg->cluster.snapshot_entries,
-				  why, why_size);
+	struct elector_local *l = elector_local_open(cfg->state_directory, accounts,
+						     cfg->cluster.snapshot_entries, why, why_size);
+	if (l != NULL && ev_hook_add(shell.loop, EV_PHASE_STREAMS, local_hook, NULL) == -1) {
+		elector_local_free(l);
+		snprintf(why, why_size, "out of memory");
+		return NULL;
+	}
+	return l;
 }
 
 static int64_t on_tick(struct ev_timer *timer, void *arg)
@@ -2239,6 +2306,7 @@ void elector_io_stop(void)
 	elector_free(shell.core);
 	elector_replica_free(shell.replica);
 	elector_local_free(shell.local);
+	free(shell.local_answers);
 	SSL_CTX_free(shell.tls);
 	buf_free(&shell.join_digests);
 	memset(&shell, 0, sizeof(shell));

@@ -26,6 +26,9 @@ struct elector_local {
 	struct elector_log_store *store;
 	struct elector_machine *machine;
 	uint32_t snapshot_every;
+	/* Applied in memory, not yet in the log (local_stage). */
+	struct elector_log_entry *staged;
+	size_t staged_count, staged_cap;
 	uint64_t snapshot_index;
 	size_t snapshot_len;
 	/* The accounts file as last read: reread when any of these changed. */
@@ -63,26 +66,45 @@ bool elector_local_takes(const void *command, size_t len)
 	       c[1] <= ELECTOR_MACHINE_USERDATA_CLEAR;
 }
 
-static int local_write(struct elector_local *l, const void *command, size_t len,
+/* Applies a command in memory at the next index and keeps it for the
+ * next local_flush; nothing that depends on it may leave before that. */
+static int local_stage(struct elector_local *l, const void *command, size_t len,
 		       struct elector_machine_result *result, uint64_t *index, char *why,
 		       size_t why_size)
 {
-	uint64_t at = elector_log_store_last_index(l->store) + 1;
-	struct elector_log_entry entry = {.index = at,
-					  .term = LOCAL_TERM,
-					  .type = ELECTOR_ENTRY_DATA,
-					  .len = (uint32_t)len,
-					  .data = command};
-	struct elector_hard_state hard = {.term = LOCAL_TERM, .commit = at};
-	if (elector_log_store_append(l->store, &hard, &entry, 1, why, why_size) == -1)
+	if (l->staged_count == l->staged_cap) {
+		size_t cap = l->staged_cap ? 2 * l->staged_cap : 16;
+		struct elector_log_entry *grown = realloc(l->staged, cap * sizeof(*grown));
+		if (grown == NULL) {
+			snprintf(why, why_size, "out of memory");
+			return -1;
+		}
+		l->staged = grown;
+		l->staged_cap = cap;
+	}
+	uint8_t *copy = malloc(len);
+	uint64_t at = elector_log_store_last_index(l->store) + l->staged_count + 1;
+	/* Out of memory leaves the machine as it was: nothing to undo. */
+	if (copy == NULL || elector_machine_apply(l->machine, at, command, len, result) == -1) {
+		free(copy);
+		snprintf(why, why_size, "out of memory");
 		return -1;
-	/* Written and flushed but not applied: what memory holds would differ
-	 * from what the next start reads; that start must come now. */
-	if (elector_machine_apply(l->machine, at, command, len, result) == -1)
-		fatalx("out of memory applying entry %" PRIu64 " of %s: starting again from it", at,
-		       l->dir);
+	}
+	memcpy(copy, command, len);
+	l->staged[l->staged_count++] = (struct elector_log_entry){.index = at,
+								  .term = LOCAL_TERM,
+								  .type = ELECTOR_ENTRY_DATA,
+								  .len = (uint32_t)len,
+								  .data = copy};
 	*index = at;
 	return 0;
+}
+
+static void local_staged_free(struct elector_local *l)
+{
+	for (size_t i = 0; i < l->staged_count; i++)
+		free((void *)l->staged[i].data);
+	l->staged_count = 0;
 }
 
 /* A user who lost an account loses the data too, through the log. */
@@ -111,7 +133,7 @@ static int local_clear_orphans(struct elector_local *l, char *why, size_t why_si
 			rc = -1;
 			break;
 		}
-		rc = local_write(l, buf_head(&command), buf_len(&command), &result, &index, why,
+		rc = local_stage(l, buf_head(&command), buf_len(&command), &result, &index, why,
 				 why_size);
 		buf_free(&command);
 		if (rc == 0)
@@ -244,7 +266,8 @@ struct elector_local *elector_local_open(const char *state_dir, const char *acco
 			goto fail;
 		}
 	}
-	if (local_clear_orphans(l, why, why_size) == -1)
+	if (local_clear_orphans(l, why, why_size) == -1 ||
+	    elector_local_flush(l, why, why_size) == -1)
 		goto fail;
 	return l;
 fail:
@@ -258,12 +281,14 @@ void elector_local_free(struct elector_local *l)
 		return;
 	elector_log_store_free(l->store);
 	elector_machine_free(l->machine);
+	local_staged_free(l);
+	free(l->staged);
 	free(l);
 }
 
-int elector_local_propose(struct elector_local *l, const void *command, size_t len,
-			  struct elector_machine_result *result, uint64_t *index, char *why,
-			  size_t why_size)
+int elector_local_stage(struct elector_local *l, const void *command, size_t len,
+			struct elector_machine_result *result, uint64_t *index, char *why,
+			size_t why_size)
 {
 	*index = 0;
 	if (local_accounts(l, true, why, why_size) == -1)
@@ -271,10 +296,30 @@ int elector_local_propose(struct elector_local *l, const void *command, size_t l
 	elector_machine_check(l->machine, command, len, result);
 	if (result->status != ELECTOR_MACHINE_OK)
 		return 0;
-	if (local_write(l, command, len, result, index, why, why_size) == -1)
+	return local_stage(l, command, len, result, index, why, why_size);
+}
+
+int elector_local_flush(struct elector_local *l, char *why, size_t why_size)
+{
+	if (l->staged_count == 0)
+		return 0;
+	struct elector_hard_state hard = {.term = LOCAL_TERM,
+					  .commit = l->staged[l->staged_count - 1].index};
+	if (elector_log_store_append(l->store, &hard, l->staged, l->staged_count, why, why_size) ==
+	    -1)
 		return -1;
+	local_staged_free(l);
 	local_compact(l);
 	return 0;
+}
+
+int elector_local_propose(struct elector_local *l, const void *command, size_t len,
+			  struct elector_machine_result *result, uint64_t *index, char *why,
+			  size_t why_size)
+{
+	if (elector_local_stage(l, command, len, result, index, why, why_size) == -1)
+		return -1;
+	return elector_local_flush(l, why, why_size);
 }
 
 const struct elector_machine *elector_local_machine(struct elector_local *l)

@@ -17,13 +17,15 @@
  *
  * A write (a PROPOSE of a USERDATA_* command, the only commands taken
  * here) is checked against the machine.  One that changes something is
- * appended to the log at the next index (term 1) and flushed, then
- * applied at that index, which is the changed collection's version as in
- * a cluster: strictly increasing across restarts, as the log (or, once
- * compacted, its snapshot) keeps the last index.  One that changes
- * nothing (IDENTICAL, REFUSED) is answered without a write: a refused
- * command in the log could be applied at the next start, against
- * accounts made since.  After `snapshot_every` writes
+ * applied at the next index (term 1), which is the changed collection's
+ * version as in a cluster: strictly increasing across restarts, as the
+ * log (or, once compacted, its snapshot) keeps the last index.  It is
+ * staged, and the writes staged in one turn of the elector's loop are
+ * appended to the log with one flush (elector_local_flush) before any of
+ * them is answered, and before a read is: as a cluster's commit, one
+ * flush serves a batch.  One that changes nothing (IDENTICAL, REFUSED)
+ * writes nothing: a refused command in the log could be applied at the
+ * next start, against accounts made since.  After `snapshot_every` writes
  * (cluster.snapshot_entries), once the log holds a quarter of the last
  * snapshot's bytes (or past ELECTOR_REPLICA_LOG_BYTES), the machine is
  * written as the snapshot and the log emptied behind it: a write costs
@@ -66,17 +68,27 @@ void elector_local_free(struct elector_local *l);
 
 /* Whether `command` is one this store takes (a USERDATA_* command). */
 bool elector_local_takes(const void *command, size_t len);
-/* Writes and applies one command that elector_local_takes: 0 with the
- * machine's answer in *result and the index it was written at in *index
- * (0 when nothing needed writing); -1 with `why` when it could not be
- * written (nothing changed). */
+/* Applies one command that elector_local_takes, staged for the next
+ * flush: 0 with the machine's answer in *result and its index in *index
+ * (0 when nothing needed writing); -1 with `why` (the accounts file could
+ * not be read, or memory ran out): nothing changed. */
+int elector_local_stage(struct elector_local *l, const void *command, size_t len,
+			struct elector_machine_result *result, uint64_t *index, char *why,
+			size_t why_size);
+/* Appends every staged write to the log and flushes it (then compacts
+ * when due).  -1 with `why`: memory holds what the disk may not; nothing
+ * staged may be answered, and the store must not be used further (the
+ * elector stops; its restart reads the disk). */
+int elector_local_flush(struct elector_local *l, char *why, size_t why_size);
+/* Both, for one write (rxmppctl). */
 int elector_local_propose(struct elector_local *l, const void *command, size_t len,
 			  struct elector_machine_result *result, uint64_t *index, char *why,
 			  size_t why_size);
 
 /* The machine for reads, its accounts first brought up to date (an
  * accounts file that cannot be read is warned about; the last one read
- * stays in force). */
+ * stays in force): flush before answering from it (a deleted account's
+ * data may have been cleared, staged). */
 const struct elector_machine *elector_local_machine(struct elector_local *l);
 /* What elector_local_open would refuse of state_dir/local, reading only
  * (no folder or no log: 0); for `rxmppctl config check` and `status` of a

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* The users' data of a node in no cluster (elector/elector_local.h): writes
  * and their versions (the local log's indexes, on across reopenings and
- * snapshots), what is not written, accounts following the accounts file,
- * and damaged files refused with the file, the offset and the advice. */
+ * snapshots), a turn's writes flushed together, what is not written,
+ * accounts following the accounts file, and damaged files refused with the
+ * file, the offset and the advice. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -204,6 +205,48 @@ START_TEST(test_local_accounts_follow_the_file)
 }
 END_TEST
 
+/* A turn's writes: applied at consecutive indexes at once, on disk only
+ * with the one flush that precedes their answers. */
+START_TEST(test_local_staged_writes_flush_together)
+{
+	struct local_dir d;
+	local_dir_make(&d);
+	const char *names[] = {"lee"};
+	accounts_write(&d, names, 1);
+	struct elector_local *l = local_open(&d, 1000);
+	char why[512], key[8];
+	for (int i = 0; i < 3; i++) {
+		struct buf cmd;
+		struct elector_userdata_limit limit =
+		    elector_userdata_default_limit(ELECTOR_USERDATA_ROSTER);
+		snprintf(key, sizeof(key), "k%d", i);
+		ck_assert_int_eq(elector_machine_encode_userdata(&cmd, ELECTOR_MACHINE_USERDATA_PUT,
+								 "lee", ELECTOR_USERDATA_ROSTER,
+								 &limit, key, 2, "v", 1),
+				 0);
+		struct elector_machine_result r;
+		uint64_t at;
+		ck_assert_int_eq(elector_local_stage(l, buf_head(&cmd), buf_len(&cmd), &r, &at, why,
+						     sizeof(why)),
+				 0);
+		ck_assert_uint_eq(at, (uint64_t)i + 1);
+		buf_free(&cmd);
+	}
+	ck_assert_uint_eq(local_view(l, "lee", ELECTOR_USERDATA_ROSTER).count, 3);
+	/* Another reader of the folder sees none of it yet. */
+	struct elector_local *other = local_open(&d, 1000);
+	ck_assert_uint_eq(local_view(other, "lee", ELECTOR_USERDATA_ROSTER).count, 0);
+	elector_local_free(other);
+	ck_assert_msg(elector_local_flush(l, why, sizeof(why)) == 0, "%s", why);
+	elector_local_free(l);
+	l = local_open(&d, 1000);
+	ck_assert_uint_eq(local_view(l, "lee", ELECTOR_USERDATA_ROSTER).count, 3);
+	ck_assert_uint_eq(local_view(l, "lee", ELECTOR_USERDATA_ROSTER).version, 3);
+	elector_local_free(l);
+	local_dir_remove(&d);
+}
+END_TEST
+
 START_TEST(test_local_takes_user_data_only)
 {
 	struct buf cmd;
@@ -293,6 +336,7 @@ Suite *elector_local_suite(void)
 	tcase_add_test(tc, test_local_versions_are_the_local_indexes);
 	tcase_add_test(tc, test_local_snapshot_compacts_and_versions_go_on);
 	tcase_add_test(tc, test_local_accounts_follow_the_file);
+	tcase_add_test(tc, test_local_staged_writes_flush_together);
 	tcase_add_test(tc, test_local_takes_user_data_only);
 	tcase_add_test(tc, test_local_damage_refused);
 	suite_add_tcase(s, tc);
