@@ -67,6 +67,8 @@ static const char *const proto_type_names[PROTO_TYPE_END] = {
     [PROTO_USERDATA_ANSWER] = "USERDATA_ANSWER",
     [PROTO_IM_STANZA] = "IM_STANZA",
     [PROTO_IM_OUT] = "IM_OUT",
+    [PROTO_SM_GIVE_UP] = "SM_GIVE_UP",
+    [PROTO_SM_GIVEN] = "SM_GIVEN",
 };
 
 const char *proto_type_name(uint16_t type)

@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 /* Raised whenever a payload below changes, so mixed builds refuse each other. */
-#define PROTO_VERSION 18
+#define PROTO_VERSION 19
 
 /* Session ids start at 1; 0 names the server itself (see PROTO_STANZA). */
 #define PROTO_SERVER_SESSION 0
@@ -219,6 +219,17 @@ enum proto_type {
 	 * deliver as the server's: struct proto_im_out, the bare JID, then the
 	 * stanza's bytes.  The router takes it only on its channel to im. */
 	PROTO_IM_OUT,
+	/* router -> listener, header peer = session: the keeper asks for a
+	 * resumable session of this node that a client resumes on another
+	 * node while this one lives (router/router_keep.h, handover); no
+	 * payload.  A live connection of it gets the stream error conflict. */
+	PROTO_SM_GIVE_UP,
+	/* listener -> router, header peer = that session: struct
+	 * proto_sm_count, kind 1 when it was given up (ended without
+	 * returning anything: the keeper has every stanza, reported before
+	 * this), 0 when there was none to give; value: the milliseconds left
+	 * of its waiting time */
+	PROTO_SM_GIVEN,
 	PROTO_TYPE_END,
 };
 
@@ -709,9 +720,11 @@ struct proto_sm_resumed {
 	uint32_t max_seconds;
 	int32_t priority;
 	uint32_t available;
-	uint32_t jid_len; /* the full JID's bytes follow */
+	uint32_t jid_len;      /* the full JID's bytes follow */
+	uint32_t remaining_ms; /* what is left of its waiting time */
+	uint32_t reserved;     /* 0 */
 };
-_Static_assert(sizeof(struct proto_sm_resumed) == 32, "proto_sm_resumed has a fixed size");
+_Static_assert(sizeof(struct proto_sm_resumed) == 40, "proto_sm_resumed has a fixed size");
 
 struct proto_result {
 	uint32_t ok;

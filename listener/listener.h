@@ -66,7 +66,7 @@ struct sm_session {
 	char *user, *jid;
 	int priority;
 	bool available;
-	int64_t detached_at;
+	int64_t expires_at; /* while detached: when its waiting time ends */
 	struct ev_timer *expiry;
 	/* Kept by the cluster's leader too (router/router_sm.c): `keeping`
 	 * once it was reported to the router, which then hears of every
@@ -85,8 +85,10 @@ struct sm_session {
 	/* A resumption from what the leader kept, being received. */
 	uint32_t items_left, expected_sent;
 	/* In sm_orphans, asked by a connection that went before the answer
-	 * (core.id and core.acked: the id and h it asked with). */
+	 * (core.id and core.acked: the id and h it asked with); the answer's
+	 * time left of the session's wait, which it then waits here. */
 	bool answer_due;
+	uint32_t remaining_ms;
 };
 
 struct conn {

@@ -600,7 +600,7 @@ bool listener_client_sm_detach(struct conn *c)
 		s->expiry = NULL;
 		return false;
 	}
-	s->detached_at = ev_now(listener_state.loop);
+	s->expires_at = ev_now(listener_state.loop) + (int64_t)s->core.max_seconds * 1000;
 	log_info("client session %s keeps its place for %u s, for a resumption (%u stanzas not "
 		 "acknowledged)",
 		 s->jid, s->core.max_seconds, s->core.count);
@@ -883,13 +883,15 @@ static void sm_wait_here(struct sm_session *s)
 		sm_session_free(s);
 		return;
 	}
-	s->expiry =
-	    ev_timer_add(listener_state.loop, (int64_t)s->core.max_seconds * 1000, sm_expired, s);
+	/* What was left of its wait when it was asked for, not a whole
+	 * window again: asking and going cannot stretch it. */
+	int64_t wait_ms = s->remaining_ms > 0 ? s->remaining_ms : 1;
+	s->expiry = ev_timer_add(listener_state.loop, wait_ms, sm_expired, s);
 	if (s->expiry == NULL) {
 		sm_detached_end(s, "out of memory");
 		return;
 	}
-	s->detached_at = ev_now(listener_state.loop);
+	s->expires_at = ev_now(listener_state.loop) + wait_ms;
 	/* The keeper has every one of them (as for a resumption here). */
 	s->kept = s->keeping = true;
 	s->numbered = s->core.sent;
@@ -901,8 +903,9 @@ static void sm_wait_here(struct sm_session *s)
 		listener_route_presence_id(session, s->priority, true);
 	sm_open(s);
 	log_info("client session %s was resumed from what the cluster kept for a connection that "
-		 "went before the answer: it waits here for %u s (%u stanzas not acknowledged)",
-		 s->jid, s->core.max_seconds, s->core.count);
+		 "went before the answer: it waits here for the %lld ms left of its %u s (%u "
+		 "stanzas not acknowledged)",
+		 s->jid, (long long)wait_ms, s->core.max_seconds, s->core.count);
 }
 
 /* The orphan `o` (sm_orphans) has had its answer and every item. */
@@ -936,6 +939,7 @@ static void sm_orphan_answer(uint64_t asker, const struct proto_sm_resumed *r, c
 	o->available = r->available != 0;
 	o->items_left = r->count;
 	o->expected_sent = r->sent;
+	o->remaining_ms = r->remaining_ms;
 	if ((o->jid = strndup(jid, r->jid_len)) == NULL) {
 		/* It cannot wait here: the keeper's record stays held by this
 		 * node until it is lost (then it waits there and expires). */
@@ -956,7 +960,8 @@ static bool sm_answer(struct conn *c, const struct ipc_msg *msg)
 		return false;
 	memcpy(&r, msg->data, sizeof(r));
 	const char *jid = (const char *)msg->data + sizeof(r);
-	if (r.ok > 1 || msg->len != sizeof(r) + r.jid_len || (r.ok && r.jid_len == 0))
+	if (r.ok > 1 || msg->len != sizeof(r) + r.jid_len || (r.ok && r.jid_len == 0) ||
+	    r.reserved != 0)
 		return false;
 	if (c != NULL && c->state == CONN_CLOSING && c->sm_answer_due)
 		sm_orphan_ask(c);
@@ -993,6 +998,55 @@ static bool sm_answer(struct conn *c, const struct ipc_msg *msg)
 	if (r.count == 0)
 		sm_resumed_here(c);
 	return true;
+}
+
+/* The keeper asks for the session `session` of this node, which its client
+ * resumes on another node (router/router_keep.h, the handover): it ends
+ * here without returning anything.  The keeper has every stanza numbered
+ * for it, reported before this answer on the same channel, and the new
+ * node replays what the client has not acknowledged.  A live connection
+ * of it gets the stream error conflict (XEP-0198 section 5: the newer
+ * resumption wins).  None to give (not kept, ending for good, being taken
+ * over here): the answer says so, and the asker gets item-not-found. */
+static void sm_give_up(struct conn *c, uint64_t session)
+{
+	struct sm_session *s = c != NULL ? c->sm : NULL;
+	if (s == NULL)
+		s = table_get(listener_state.sm_detached, &session, sizeof(session));
+	struct proto_sm_count a = {.kind = 0};
+	if (s == NULL || !s->keeping || !s->core.resumable || sm_session_id(s) != session ||
+	    (s->conn != NULL && s->conn->sm_final)) {
+		sm_to_router(PROTO_SM_GIVEN, session, 0, NULL, 0);
+		return;
+	}
+	int64_t now = ev_now(listener_state.loop);
+	uint32_t left;
+	if (s->conn != NULL) {
+		struct conn *old = s->conn;
+		/* What it held back (CSI) is numbered and reported first. */
+		if (sm_unhook(s) == -1 || sm_rekey(old, ++listener_state.next_id) == -1) {
+			sm_to_router(PROTO_SM_GIVEN, session, 0, NULL, 0);
+			return;
+		}
+		listener_conn_end_reason(old, "resumed on another node");
+		listener_conn_stream_error(old, "conflict",
+					   "the session was resumed on another node");
+		left = s->core.max_seconds * 1000;
+	} else {
+		table_remove(listener_state.sm_detached, &s->session, sizeof(s->session));
+		listener_index_release(&listener_state.index, s->user);
+		int64_t rest = s->expires_at - now;
+		left = rest <= 0 ? 0 : rest >= UINT32_MAX ? UINT32_MAX : (uint32_t)rest;
+	}
+	a.kind = 1;
+	a.value = left;
+	struct iovec iov = {&a, sizeof(a)};
+	if (child_peer_connected(PROC_ROUTER))
+		child_send_v(PROC_ROUTER, PROTO_SM_GIVEN, session, &iov, 1);
+	log_info("client session %s handed over to the node it resumes on (%u stanzas not "
+		 "acknowledged go with it)",
+		 s->jid, s->core.count);
+	sm_session_free(s);
 }
 
 bool listener_client_sm_message(const struct ipc_msg *msg)
@@ -1037,6 +1091,11 @@ bool listener_client_sm_message(const struct ipc_msg *msg)
 	}
 	case PROTO_SM_RETURN:
 		listener_route_undeliverable(msg->data, msg->len);
+		return true;
+	case PROTO_SM_GIVE_UP:
+		if (msg->len != 0)
+			return false;
+		sm_give_up(c, msg->peer);
 		return true;
 	default:
 		return false;

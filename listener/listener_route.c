@@ -454,6 +454,7 @@ bool listener_route_message(const struct ipc_msg *msg)
 	case PROTO_SM_RESUMED:
 	case PROTO_SM_ITEM:
 	case PROTO_SM_RETURN:
+	case PROTO_SM_GIVE_UP:
 		return listener_client_sm_message(msg);
 	case PROTO_SESSION_KICK: {
 		struct proto_kick kick;

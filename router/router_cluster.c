@@ -611,6 +611,8 @@ static void link_message(struct peerlink *l, const struct ipc_msg *msg, void *ar
 	case RELAY_WIRE_KEEP_FRESH:
 	case RELAY_WIRE_KEEP_ADOPT:
 	case RELAY_WIRE_KEEP_ADOPT_ITEM:
+	case RELAY_WIRE_KEEP_GIVE_UP:
+	case RELAY_WIRE_KEEP_GIVEN:
 		if (peerlink_version(l) < 4) {
 			link_drop(l, "a frame of protocol 4 on a link that agreed on 3");
 			return;

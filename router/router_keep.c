@@ -41,6 +41,14 @@ struct keep_session {
 	/* Held, and its holder not heard from since a change of leader: since
 	 * when (0: heard from). */
 	int64_t unconfirmed_since;
+	/* A handover under way: who asked, with which h, and what was routed
+	 * to it since (numbered after the holder's once it gave it up). */
+	bool handing;
+	uint64_t asker_node, asker_session;
+	uint32_t asker_h;
+	struct keep_item *held, **held_tail;
+	uint32_t held_count;
+	size_t held_bytes;
 	struct keep_session *next_waiting; /* and next on the dead list */
 };
 
@@ -89,6 +97,7 @@ static void keep_session_free(struct keep_session *s)
 {
 	keep_items_free(s->head);
 	keep_items_free(s->fresh);
+	keep_items_free(s->held);
 	free(s->jid);
 	free(s);
 }
@@ -104,6 +113,36 @@ static void keep_unwait(struct keep *k, struct keep_session *s)
 	s->next_waiting = NULL;
 }
 
+/* A handover that cannot be: its asker gets item-not-found, and what came
+ * for the session meanwhile (it went nowhere else) goes back. */
+static void keep_unhand(struct keep *k, struct keep_session *s)
+{
+	k->bytes -= s->held_bytes;
+	for (const struct keep_item *item = s->held; item != NULL; item = item->next)
+		keep_emit(k, &(struct keep_out){.kind = KEEP_OUT_BOUNCE,
+						.id = s->id,
+						.jid = s->jid,
+						.jid_len = s->jid_len,
+						.data = item->data,
+						.len = item->len});
+	keep_emit(k, &(struct keep_out){.kind = KEEP_OUT_REFUSED,
+					.id = s->id,
+					.jid = s->jid,
+					.jid_len = s->jid_len,
+					.node = s->asker_node,
+					.session = s->asker_session});
+	/* Freed with the outputs: they point into them. */
+	if (s->held != NULL) {
+		*k->spent_tail = s->held;
+		k->spent_tail = s->held_tail;
+	}
+	s->held = NULL;
+	s->held_tail = &s->held;
+	s->held_count = 0;
+	s->held_bytes = 0;
+	s->handing = false;
+}
+
 /* Takes `s` out of the indexes; with `bounce`, every stanza it kept goes
  * back to its sender and the router hears that the session ended.  Its
  * memory lives until the outputs are taken. */
@@ -117,6 +156,8 @@ static void keep_forget(struct keep *k, struct keep_session *s, bool bounce)
 	k->bytes -= s->bytes;
 	for (const struct keep_item *item = s->fresh; item != NULL; item = item->next)
 		k->bytes -= item->len;
+	if (s->handing)
+		keep_unhand(k, s);
 	if (bounce) {
 		for (const struct keep_item *item = s->head; item != NULL; item = item->next)
 			keep_emit(k, &(struct keep_out){.kind = KEEP_OUT_BOUNCE,
@@ -442,6 +483,90 @@ struct keep_lost {
 	int64_t now;
 };
 
+/* Appends a stanza that its holder may not have had; over the bounds it
+ * goes back to its sender (freed with the outputs: it is one of them). */
+static void keep_append_unsure(struct keep *k, struct keep_session *s, struct keep_item *item)
+{
+	item->unsure = true;
+	if (keep_append(k, s, item))
+		return;
+	keep_emit(k, &(struct keep_out){.kind = KEEP_OUT_BOUNCE,
+					.id = s->id,
+					.jid = s->jid,
+					.jid_len = s->jid_len,
+					.data = item->data,
+					.len = item->len});
+	item->next = NULL;
+	*k->spent_tail = item;
+	k->spent_tail = &item->next;
+}
+
+/* Takes a waiting session over for a resumption (see router_keep_resume). */
+static int keep_take(struct keep *k, struct keep_session *s, uint32_t h, uint64_t holder,
+		     uint64_t session, int64_t now, struct keep_resumed *out)
+{
+	if (!keep_trim(k, s, h))
+		return -1;
+	int64_t left = s->deadline > now ? s->deadline - now : 0;
+	keep_unwait(k, s);
+	s->holder = holder;
+	s->session = session;
+	for (struct keep_item *item = s->head; item != NULL; item = item->next)
+		item->unsure = false;
+	*out =
+	    (struct keep_resumed){.jid = s->jid,
+				  .jid_len = s->jid_len,
+				  .max_seconds = s->max_seconds,
+				  .priority = s->priority,
+				  .available = s->available,
+				  .handled = s->handled,
+				  .sent = s->sent,
+				  .first = s->head,
+				  .count = s->count,
+				  .remaining_ms = left < UINT32_MAX ? (uint32_t)left : UINT32_MAX};
+	return 0;
+}
+
+/* Makes a held session wait from `now` for `wait_ms`. */
+static void keep_wait(struct keep *k, struct keep_session *s, int64_t now, int64_t wait_ms)
+{
+	s->waiting = true;
+	s->lost = s->holder;
+	s->holder = 0;
+	s->deadline = now + wait_ms;
+	s->next_waiting = k->waiting;
+	k->waiting = s;
+}
+
+/* The end of a handover: the session waits here; what was held for it
+ * follows what its holder had, and the asker takes it over at once. */
+static void keep_hand_on(struct keep *k, struct keep_session *s, int64_t now)
+{
+	struct keep_item *held = s->held;
+	s->held = NULL;
+	s->held_tail = &s->held;
+	s->held_count = 0;
+	k->bytes -= s->held_bytes;
+	s->held_bytes = 0;
+	s->handing = false;
+	while (held != NULL) {
+		struct keep_item *item = held;
+		held = item->next;
+		keep_append_unsure(k, s, item);
+	}
+	struct keep_out out = {.id = s->id,
+			       .jid = s->jid,
+			       .jid_len = s->jid_len,
+			       .node = s->asker_node,
+			       .session = s->asker_session};
+	/* An h that is no longer possible leaves it waiting, as if lost. */
+	out.kind =
+	    keep_take(k, s, s->asker_h, s->asker_node, s->asker_session, now, &out.resumed) == 0
+		? KEEP_OUT_RESUMED
+		: KEEP_OUT_REFUSED;
+	keep_emit(k, &out);
+}
+
 static void keep_lose_one(void *value, void *arg)
 {
 	struct keep_session *s = value;
@@ -458,28 +583,14 @@ static void keep_lose_one(void *value, void *arg)
 		struct keep_item *item = fresh;
 		fresh = item->next;
 		lost->k->bytes -= item->len;
-		item->unsure = true;
 		if (item->key.seq != 0)
 			(void)router_relay_seen_before(&s->marks, item->key);
-		if (!keep_append(lost->k, s, item)) {
-			keep_emit(lost->k, &(struct keep_out){.kind = KEEP_OUT_BOUNCE,
-							      .id = s->id,
-							      .jid = s->jid,
-							      .jid_len = s->jid_len,
-							      .data = item->data,
-							      .len = item->len});
-			item->next = NULL;
-			/* Freed with the outputs: it is one of them. */
-			*lost->k->spent_tail = item;
-			lost->k->spent_tail = &item->next;
-		}
+		keep_append_unsure(lost->k, s, item);
 	}
-	s->waiting = true;
-	s->lost = s->holder;
-	s->holder = 0;
-	s->deadline = lost->now + (int64_t)s->max_seconds * 1000;
-	s->next_waiting = lost->k->waiting;
-	lost->k->waiting = s;
+	keep_wait(lost->k, s, lost->now, (int64_t)s->max_seconds * 1000);
+	/* Lost during a handover: the asker takes what it reported. */
+	if (s->handing)
+		keep_hand_on(lost->k, s, lost->now);
 }
 
 void router_keep_node_lost(struct keep *k, uint64_t node, int64_t now_ms)
@@ -491,7 +602,7 @@ void router_keep_node_lost(struct keep *k, uint64_t node, int64_t now_ms)
 const char *router_keep_waiting(const struct keep *k, const char *jid, size_t jid_len)
 {
 	const struct keep_session *s = table_get(k->by_jid, jid, jid_len);
-	return s != NULL && s->waiting ? s->id : NULL;
+	return s != NULL && (s->waiting || s->handing) ? s->id : NULL;
 }
 
 enum keep_verdict router_keep_hold(struct keep *k, const char *jid, size_t jid_len,
@@ -499,7 +610,7 @@ enum keep_verdict router_keep_hold(struct keep *k, const char *jid, size_t jid_l
 				   const char **why)
 {
 	struct keep_session *s = table_get(k->by_jid, jid, jid_len);
-	if (s == NULL || !s->waiting) {
+	if (s == NULL || !(s->waiting || s->handing)) {
 		*why = "no session waits for that JID";
 		return KEEP_REFUSED;
 	}
@@ -507,6 +618,20 @@ enum keep_verdict router_keep_hold(struct keep *k, const char *jid, size_t jid_l
 		return KEEP_DUPLICATE;
 	struct keep_item *item = keep_item_new(data, len);
 	item->key = key;
+	if (s->handing) {
+		/* Numbered once the holder has reported the last of its own. */
+		if (s->count + s->held_count + 1 > k->o.max_stanzas ||
+		    s->bytes + s->held_bytes + len > k->o.max_bytes) {
+			free(item);
+			return KEEP_BOUNCED;
+		}
+		*s->held_tail = item;
+		s->held_tail = &item->next;
+		s->held_count++;
+		s->held_bytes += len;
+		k->bytes += len;
+		return KEEP_KEPT;
+	}
 	if (!keep_append(k, s, item)) {
 		free(item);
 		return KEEP_BOUNCED;
@@ -531,31 +656,54 @@ void router_keep_tick(struct keep *k, int64_t now_ms)
 }
 
 int router_keep_resume(struct keep *k, const char *id, const char *user, size_t user_len,
-		       uint32_t h, uint64_t holder, uint64_t session, struct keep_resumed *out)
+		       uint32_t h, uint64_t holder, uint64_t session, int64_t now_ms,
+		       struct keep_resumed *out)
 {
 	struct keep_session *s = keep_find(k, id);
 	/* Another user's id is unknown to this one: ids cannot be probed.
-	 * One whose holder lives is its holder's to resume. */
-	if (s == NULL || !s->waiting || user_len >= s->jid_len ||
+	 * One handed over already is the first asker's (a second connection
+	 * of the client binds afresh). */
+	if (s == NULL || s->handing || user_len >= s->jid_len ||
 	    memcmp(s->jid, user, user_len) != 0 || s->jid[user_len] != '/')
 		return -1;
-	if (!keep_trim(k, s, h))
+	if (s->waiting)
+		return keep_take(k, s, h, holder, session, now_ms, out);
+	/* Its holder lives: the client can have had no more than was kept. */
+	if ((uint32_t)(h - s->acked) > (uint32_t)(s->sent - s->acked))
 		return -1;
-	keep_unwait(k, s);
-	s->holder = holder;
-	s->session = session;
-	for (struct keep_item *item = s->head; item != NULL; item = item->next)
-		item->unsure = false;
-	*out = (struct keep_resumed){.jid = s->jid,
-				     .jid_len = s->jid_len,
-				     .max_seconds = s->max_seconds,
-				     .priority = s->priority,
-				     .available = s->available,
-				     .handled = s->handled,
-				     .sent = s->sent,
-				     .first = s->head,
-				     .count = s->count};
-	return 0;
+	s->handing = true;
+	s->asker_node = holder;
+	s->asker_session = session;
+	s->asker_h = h;
+	s->held_tail = &s->held;
+	*out = (struct keep_resumed){.holder = s->holder, .holder_session = s->session};
+	return 1;
+}
+
+void router_keep_given(struct keep *k, uint64_t from, const char *id, bool given,
+		       uint32_t remaining_ms, int64_t now_ms)
+{
+	const char *why;
+	struct keep_session *s = keep_reported(k, from, id, &why);
+	if (s == NULL || !s->handing)
+		return;
+	if (!given) {
+		/* Not there to give (being resumed there itself, or gone with
+		 * its END on the way): the record stays as its holder says. */
+		keep_unhand(k, s);
+		return;
+	}
+	/* Delivered there and never numbered: the holder routed it again
+	 * when it found the session gone. */
+	struct keep_item *fresh = s->fresh;
+	s->fresh = NULL;
+	s->fresh_tail = &s->fresh;
+	s->fresh_count = 0;
+	for (const struct keep_item *item = fresh; item != NULL; item = item->next)
+		k->bytes -= item->len;
+	keep_items_free(fresh);
+	keep_wait(k, s, now_ms, remaining_ms);
+	keep_hand_on(k, s, now_ms);
 }
 
 bool router_keep_next(struct keep *k, struct keep_out *out)

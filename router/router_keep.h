@@ -47,6 +47,24 @@
  * lost -- which it may have had after all: a link that drops without its
  * node dying can duplicate those (a second failure of a kind).
  *
+ * A resumption asked on another node while the holder lives (the client's
+ * connection was cut, or it is still connected there: XEP-0198 section 5,
+ * the new resumption wins and the old connection gets a conflict) is a
+ * handover (router_keep_resume returns 1): the keeper asks the holder to
+ * give the session up (GIVE_UP) and holds what is routed to it meanwhile;
+ * the holder ends it without bouncing anything, after reporting every
+ * stanza it numbered (the same link, in order), and says so (GIVEN, with
+ * what was left of its waiting time).  What the leader delivered there and
+ * the holder never numbered went elsewhere (routed again when the session
+ * was gone): it is not kept.  The session then waits here and is resumed
+ * for the asker at once (KEEP_OUT_RESUMED), with exactly the stanzas after
+ * the client's h.  The holder lost meanwhile: the same, from what it
+ * reported.  The session ended meanwhile (its window ran out there, a
+ * fresh bind of its JID), or the holder had none to give (a resumption
+ * being taken over there): the asker gets item-not-found
+ * (KEEP_OUT_REFUSED) and what was held for it goes back to its senders.
+ * A second resumption asked during a handover is refused.
+ *
  * Covered: one node lost at a time.  The holder and the keeper lost
  * together lose the session (the client binds afresh, as before).
  */
@@ -79,15 +97,12 @@ enum keep_out_kind {
 	/* The stanza `data` was held for `jid` while its holder was away, and
 	 * the holder is back: deliver it to the session there. */
 	KEEP_OUT_DELIVER,
-};
-
-struct keep_out {
-	enum keep_out_kind kind;
-	const char *id;
-	const char *jid;
-	size_t jid_len;
-	const char *data;
-	size_t len;
+	/* The handover of `id` is done: `resumed` goes to the connection
+	 * `session` that asked on `node` (as router_keep_resume's 0). */
+	KEEP_OUT_RESUMED,
+	/* The handover of `id` failed: the connection `session` that asked on
+	 * `node` gets item-not-found. */
+	KEEP_OUT_REFUSED,
 };
 
 /* One kept stanza, numbered as the client counts it. */
@@ -115,6 +130,23 @@ struct keep_resumed {
 	uint32_t sent; /* the number of the last stanza below, or h when none */
 	const struct keep_item *first;
 	uint32_t count;
+	/* What is left of its waiting time: a connection that goes before the
+	 * answer leaves the session waiting this long, not a whole window
+	 * again (a client cannot stretch its wait by asking and going). */
+	uint32_t remaining_ms;
+	/* router_keep_resume's 1: the holder to ask, and its session there. */
+	uint64_t holder, holder_session;
+};
+
+struct keep_out {
+	enum keep_out_kind kind;
+	const char *id;
+	const char *jid;
+	size_t jid_len;
+	const char *data;
+	size_t len;
+	uint64_t node, session; /* RESUMED, REFUSED: who asked */
+	struct keep_resumed resumed;
 };
 
 enum keep_verdict {
@@ -166,7 +198,8 @@ void router_keep_presence(struct keep *k, const char *jid, size_t jid_len, int32
 /* The holder `node` is gone (declared dead, or its link did not come back):
  * its sessions wait from `now_ms` for their max time. */
 void router_keep_node_lost(struct keep *k, uint64_t node, int64_t now_ms);
-/* A waiting session of this full JID, or NULL: its id. */
+/* A waiting session of this full JID, or one being handed over, or NULL:
+ * its id (what is routed to it is held here: router_keep_hold). */
 const char *router_keep_waiting(const struct keep *k, const char *jid, size_t jid_len);
 /* A stanza for the waiting session of `jid` (see router_keep_waiting). */
 enum keep_verdict router_keep_hold(struct keep *k, const char *jid, size_t jid_len,
@@ -176,13 +209,21 @@ void router_keep_tick(struct keep *k, int64_t now_ms);
 
 /* The client of `user` (its bare JID) resumes `id` having handled `h` of
  * our stanzas, now on node `holder` as `session`.  -1 (item-not-found for
- * the client) when the id is unknown here, belongs to another user, does
- * not wait (its holder lives: it resumes there), or `h` is not between
- * what it acknowledged and what was sent; otherwise the
- * stanzas up to h are let go and the rest fills `out`, and the session is
- * held again (by `holder`, which replays them). */
+ * the client) when the id is unknown here, belongs to another user, is
+ * being handed over already, or `h` is not between what it acknowledged
+ * and what was sent; 0 when it waits: the stanzas up to h are let go and
+ * the rest fills `out`, and the session is held again (by `holder`, which
+ * replays them); 1 when its holder lives: `out->holder` must be asked to
+ * give up its session `out->holder_session` (a handover, above), and the
+ * answer comes later as KEEP_OUT_RESUMED or KEEP_OUT_REFUSED. */
 int router_keep_resume(struct keep *k, const char *id, const char *user, size_t user_len,
-		       uint32_t h, uint64_t holder, uint64_t session, struct keep_resumed *out);
+		       uint32_t h, uint64_t holder, uint64_t session, int64_t now_ms,
+		       struct keep_resumed *out);
+/* The holder `from` gave up the session `id` it was asked for (`given`,
+ * with `remaining_ms` of its waiting time left), or had none to give (the
+ * asker gets item-not-found; the record stays as the holder reports). */
+void router_keep_given(struct keep *k, uint64_t from, const char *id, bool given,
+		       uint32_t remaining_ms, int64_t now_ms);
 
 /* A session as another keeper hands it over (the leader's sessions are
  * kept by a follower, which hands them to the next leader; a leader that

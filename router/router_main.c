@@ -132,6 +132,7 @@ static bool router_from_listener(const struct ipc_msg *msg)
 	case PROTO_SM_ACKED:
 	case PROTO_SM_HANDLED:
 	case PROTO_SM_RESUME:
+	case PROTO_SM_GIVEN:
 		return router_sm_listener_message(msg);
 	default:
 		return false;

@@ -870,6 +870,8 @@ int router_relay_wire_decode(const struct ipc_msg *msg, struct relay_wire_msg *o
 	case RELAY_WIRE_KEEP_END:
 	case RELAY_WIRE_KEEP_REPLY:
 	case RELAY_WIRE_KEEP_ITEM:
+	case RELAY_WIRE_KEEP_GIVE_UP:
+	case RELAY_WIRE_KEEP_GIVEN:
 		fixed = sizeof(out->u.keep);
 		break;
 	case RELAY_WIRE_KEEP_RESUME:
@@ -945,7 +947,7 @@ int router_relay_wire_decode(const struct ipc_msg *msg, struct relay_wire_msg *o
 	      memchr(out->u.keep_resume.id, '\0', RELAY_KEEP_ID_MAX) == NULL)) ||
 	    (msg->type == RELAY_WIRE_KEEP_RESUMED &&
 	     (out->u.keep_resumed.ok > 1 || out->u.keep_resumed.jid_len >= JID_MAX ||
-	      out->u.keep_resumed.jid_len != out->data_len)) ||
+	      out->u.keep_resumed.jid_len != out->data_len || out->u.keep_resumed.reserved != 0)) ||
 	    (msg->type == RELAY_WIRE_KEEP_OPEN && out->data_len >= JID_MAX) ||
 	    ((msg->type == RELAY_WIRE_KEEP_FRESH || msg->type == RELAY_WIRE_KEEP_ADOPT_ITEM) &&
 	     (out->u.keep_fresh.unsure > 1 || out->u.keep_fresh.reserved != 0)) ||
@@ -956,8 +958,10 @@ int router_relay_wire_decode(const struct ipc_msg *msg, struct relay_wire_msg *o
 	    (msg->type == RELAY_WIRE_KEEP_REPLY && out->u.keep.kind >= PROTO_SM_KEPT_END) ||
 	    ((msg->type == RELAY_WIRE_KEEP_STANZA || msg->type == RELAY_WIRE_KEEP_ACKED ||
 	      msg->type == RELAY_WIRE_KEEP_HANDLED || msg->type == RELAY_WIRE_KEEP_END ||
-	      msg->type == RELAY_WIRE_KEEP_ITEM) &&
-	     out->u.keep.kind != 0)) {
+	      msg->type == RELAY_WIRE_KEEP_ITEM || msg->type == RELAY_WIRE_KEEP_GIVE_UP) &&
+	     out->u.keep.kind != 0) ||
+	    (msg->type == RELAY_WIRE_KEEP_GIVE_UP && out->u.keep.value != 0) ||
+	    (msg->type == RELAY_WIRE_KEEP_GIVEN && out->u.keep.kind > 1)) {
 		*why = "a malformed stream-management frame";
 		return -1;
 	}

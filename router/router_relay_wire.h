@@ -67,6 +67,12 @@ enum relay_wire_type {
 	 * it says SYNCED: */
 	RELAY_WIRE_KEEP_ADOPT,	    /* struct relay_wire_keep_adopt + the JID */
 	RELAY_WIRE_KEEP_ADOPT_ITEM, /* struct relay_wire_keep_fresh (of the last ADOPT) + stanza */
+	/* A resumption on another node while the holder lives (a handover,
+	 * router/router_keep.h): leader -> follower, give up the session: */
+	RELAY_WIRE_KEEP_GIVE_UP, /* struct relay_wire_keep_count (kind 0, value 0) */
+	/* follower -> leader, after its last report on the session: */
+	RELAY_WIRE_KEEP_GIVEN, /* struct relay_wire_keep_count (kind 1: given up, 0: none;
+				* value: its waiting time left, ms) */
 };
 
 /* The first frame type of protocol 4: a link that agreed on 3 has none. */
@@ -185,8 +191,10 @@ struct relay_wire_keep_resumed {
 	int32_t priority;
 	uint32_t available;
 	uint32_t jid_len;
+	uint32_t remaining_ms; /* what is left of its waiting time */
+	uint32_t reserved;     /* 0 */
 };
-_Static_assert(sizeof(struct relay_wire_keep_resumed) == 40, "relay_wire_keep_resumed is fixed");
+_Static_assert(sizeof(struct relay_wire_keep_resumed) == 48, "relay_wire_keep_resumed is fixed");
 
 struct relay_wire_keep_fresh {
 	uint64_t session; /* KEEP_FRESH: the leader's session; ADOPT_ITEM: 0 */

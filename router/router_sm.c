@@ -119,6 +119,15 @@ static void sm_tell(uint64_t session, uint32_t kind, uint32_t value)
 	sm_to_listener(PROTO_SM_KEPT, session, &c, sizeof(c), NULL, 0);
 }
 
+static void sm_answer(uint64_t node, uint64_t asker, const char *id, const struct keep_resumed *r);
+
+/* The node a handover's asker is on, as the keeper core knows it
+ * (router_cluster_self for this one), as the answer's paths know it. */
+static uint64_t sm_asker_node(uint64_t node)
+{
+	return node == router_cluster_self() ? ROUTER_LOCAL : node;
+}
+
 /* The keeper's outputs, in order. */
 static void sm_pump(void)
 {
@@ -145,6 +154,16 @@ static void sm_pump(void)
 				sm_to_listener(PROTO_SM_RETURN, 0, o.data, o.len, NULL, 0);
 			break;
 		}
+		case KEEP_OUT_RESUMED:
+			log_info("client session %s was handed over by the node that held it", jid);
+			sm_answer(sm_asker_node(o.node), o.session, o.id, &o.resumed);
+			break;
+		case KEEP_OUT_REFUSED:
+			log_info("client session %s could not be handed over: its resumption is "
+				 "refused",
+				 jid);
+			sm_answer(sm_asker_node(o.node), o.session, o.id, NULL);
+			break;
 		}
 	}
 }
@@ -535,10 +554,51 @@ static bool sm_resume(const struct ipc_msg *msg)
 	return true;
 }
 
+/* The listener gave up a session the keeper asked for (or had none to
+ * give): the keeper hears it after every report on the session, and the
+ * session is no longer routed here (its stanzas go where it resumes). */
+static bool sm_given(const struct ipc_msg *msg)
+{
+	struct proto_sm_count c;
+	if (ipc_get_data(msg, &c, sizeof(c)) == -1 || c.kind > 1)
+		return false;
+	struct rref ref = {ROUTER_LOCAL, msg->peer};
+	struct rsession *s = router_session_by_ref(ref);
+	if (s == NULL)
+		return true; /* ended meanwhile: its END went to the keeper */
+	char id[KEEP_ID_MAX + 1] = "";
+	if (s->sm_id != NULL)
+		snprintf(id, sizeof(id), "%s", s->sm_id);
+	/* A follower's keeper hears it before the session's UNREGISTER, which
+	 * would leave it without the session's id. */
+	if (!sm.leading && s->sm_keeping) {
+		struct relay_wire_keep_count w = {
+		    .session = msg->peer, .kind = c.kind, .value = c.value};
+		router_cluster_keep_send(0, RELAY_WIRE_KEEP_GIVEN, &w, sizeof(w), NULL, 0);
+	}
+	if (c.kind == 1) {
+		log_info("client session %s given up for a resumption on another node", s->jid);
+		/* The leader's own: its follower keeper lets it go (END). */
+		if (sm.leading)
+			router_sm_session_down(ref);
+		s->sm_keeping = false;
+		router_session_remove(ref);
+		router_cluster_session_down(ref);
+	}
+	if (sm.leading && id[0] != '\0') {
+		router_keep_given(sm.keep, router_cluster_self(), id, c.kind == 1, c.value,
+				  ev_now(child_loop()));
+		sm_pump();
+	}
+	return true;
+}
+
 bool router_sm_listener_message(const struct ipc_msg *msg)
 {
 	if (msg->type == PROTO_SM_RESUME)
 		return sm_resume(msg);
+	if (msg->type == PROTO_SM_GIVEN)
+		return sm_given(msg);
 	struct rsession *s = router_session_by_ref((struct rref){ROUTER_LOCAL, msg->peer});
 	if (msg->type == PROTO_SM_OPEN)
 		return s == NULL || sm_open(s, msg);
@@ -589,6 +649,78 @@ static void sm_route_to(uint64_t node, uint64_t asker, const struct keep_resumed
 		 node == ROUTER_LOCAL ? router_cluster_self() : node, r->count);
 }
 
+/* Leader: the answer to a resumption asked by `node` (ROUTER_LOCAL: this
+ * node) for its connection `asker`: `r`, or NULL for item-not-found. */
+static void sm_answer(uint64_t node, uint64_t asker, const char *id, const struct keep_resumed *r)
+{
+	bool ok = r != NULL;
+	if (node == ROUTER_LOCAL) {
+		struct proto_sm_resumed a = {0};
+		if (ok)
+			a = (struct proto_sm_resumed){.ok = 1,
+						      .handled = r->handled,
+						      .sent = r->sent,
+						      .count = r->count,
+						      .max_seconds = r->max_seconds,
+						      .priority = r->priority,
+						      .available = r->available,
+						      .jid_len = (uint32_t)r->jid_len,
+						      .remaining_ms = r->remaining_ms};
+		sm_to_listener(PROTO_SM_RESUMED, asker, &a, sizeof(a), ok ? r->jid : NULL,
+			       ok ? r->jid_len : 0);
+		for (const struct keep_item *item = ok ? r->first : NULL; item != NULL;
+		     item = item->next)
+			sm_to_listener(PROTO_SM_ITEM, asker, item->data, item->len, NULL, 0);
+		/* Held by the leader now: a follower keeps it, once the
+		 * listener opens it again (as it does after a resumption); and
+		 * routed here at once, before the listener announces it. */
+		if (ok) {
+			sm_route_to(ROUTER_LOCAL, asker, r, id);
+			router_keep_end(sm.keep, router_cluster_self(), id);
+		}
+		return;
+	}
+	struct relay_wire_keep_resumed a = {.asker = asker};
+	if (ok)
+		a = (struct relay_wire_keep_resumed){.asker = asker,
+						     .ok = 1,
+						     .handled = r->handled,
+						     .sent = r->sent,
+						     .count = r->count,
+						     .max_seconds = r->max_seconds,
+						     .priority = r->priority,
+						     .available = r->available,
+						     .jid_len = (uint32_t)r->jid_len,
+						     .remaining_ms = r->remaining_ms};
+	router_cluster_keep_send(node, RELAY_WIRE_KEEP_RESUMED, &a, sizeof(a), ok ? r->jid : NULL,
+				 ok ? r->jid_len : 0);
+	if (!ok)
+		return;
+	for (const struct keep_item *item = r->first; item != NULL; item = item->next) {
+		struct relay_wire_keep_count c = {.session = asker, .value = item->number};
+		router_cluster_keep_send(node, RELAY_WIRE_KEEP_ITEM, &c, sizeof(c), item->data,
+					 item->len);
+	}
+	/* Routed there from now on: what comes for it before that node
+	 * registers the session goes there, not to the error path. */
+	sm_route_to(node, asker, r, id);
+}
+
+/* Leader: the holder of a session resumed elsewhere is asked to give it
+ * up (a handover: router_keep.h); its answer comes on the same link after
+ * its last report on the session (router_sm_frame, KEEP_GIVEN). */
+static void sm_ask_holder(uint64_t holder, uint64_t session)
+{
+	if (holder == router_cluster_self()) {
+		sm_to_listener(PROTO_SM_GIVE_UP, session, NULL, 0, NULL, 0);
+		return;
+	}
+	struct relay_wire_keep_count c = {.session = session};
+	/* Not sent (its link went): the node is lost soon, and the session
+	 * is handed on from what it reported. */
+	(void)router_cluster_keep_send(holder, RELAY_WIRE_KEEP_GIVE_UP, &c, sizeof(c), NULL, 0);
+}
+
 /* Leader: a resumption asked here by `node` (ROUTER_LOCAL: this node) for
  * its connection `asker`. */
 void router_sm_resume_here(uint64_t node, uint64_t asker, const struct proto_sm_resume *q,
@@ -596,68 +728,17 @@ void router_sm_resume_here(uint64_t node, uint64_t asker, const struct proto_sm_
 {
 	struct keep_resumed r;
 	uint64_t holder = node == ROUTER_LOCAL ? router_cluster_self() : node;
-	bool ok = sm.leading && router_keep_resume(sm.keep, q->id, user, q->user_len, q->h, holder,
-						   asker, &r) == 0;
-	if (node == ROUTER_LOCAL) {
-		struct proto_sm_resumed a = {0};
-		if (ok)
-			a = (struct proto_sm_resumed){.ok = 1,
-						      .handled = r.handled,
-						      .sent = r.sent,
-						      .count = r.count,
-						      .max_seconds = r.max_seconds,
-						      .priority = r.priority,
-						      .available = r.available,
-						      .jid_len = (uint32_t)r.jid_len};
-		sm_to_listener(PROTO_SM_RESUMED, asker, &a, sizeof(a), ok ? r.jid : NULL,
-			       ok ? r.jid_len : 0);
-		for (const struct keep_item *item = ok ? r.first : NULL; item != NULL;
-		     item = item->next)
-			sm_to_listener(PROTO_SM_ITEM, asker, item->data, item->len, NULL, 0);
-		/* Held by the leader now: a follower keeps it, once the
-		 * listener opens it again (as it does after a resumption); and
-		 * routed here at once, before the listener announces it. */
-		if (ok) {
-			sm_route_to(ROUTER_LOCAL, asker, &r, q->id);
-			router_keep_end(sm.keep, holder, q->id);
-		}
-		sm_pump();
+	int v = sm.leading ? router_keep_resume(sm.keep, q->id, user, q->user_len, q->h, holder,
+						asker, ev_now(child_loop()), &r)
+			   : -1;
+	if (v == 1) {
+		log_info("a client session of node %016" PRIx64 " is resumed on node %016" PRIx64
+			 ": asked its node to hand it over",
+			 r.holder, holder);
+		sm_ask_holder(r.holder, r.holder_session);
 		return;
 	}
-	struct relay_wire_keep_resumed a = {.asker = asker};
-	if (ok)
-		a = (struct relay_wire_keep_resumed){.asker = asker,
-						     .ok = 1,
-						     .handled = r.handled,
-						     .sent = r.sent,
-						     .count = r.count,
-						     .max_seconds = r.max_seconds,
-						     .priority = r.priority,
-						     .available = r.available,
-						     .jid_len = (uint32_t)r.jid_len};
-	router_cluster_keep_send(node, RELAY_WIRE_KEEP_RESUMED, &a, sizeof(a), ok ? r.jid : NULL,
-				 ok ? r.jid_len : 0);
-	if (!ok)
-		return;
-	for (const struct keep_item *item = r.first; item != NULL; item = item->next) {
-		struct relay_wire_keep_count c = {.session = asker, .value = item->number};
-		router_cluster_keep_send(node, RELAY_WIRE_KEEP_ITEM, &c, sizeof(c), item->data,
-					 item->len);
-	}
-	/* Routed there from now on: what comes for it before that node
-	 * registers the session goes there, not to the error path. */
-	char jid[JID_MAX];
-	memcpy(jid, r.jid, r.jid_len);
-	jid[r.jid_len] = '\0';
-	struct rsession *s =
-	    router_session_add((struct rref){node, asker}, PROTO_SESSION_CLIENT, jid);
-	if (s != NULL) {
-		s->available = r.available;
-		s->priority = r.priority;
-		s->sm_id = strdup(q->id);
-	}
-	log_info("client session %s resumed on node %016" PRIx64 ": %u stanzas sent again", jid,
-		 node, r.count);
+	sm_answer(node, asker, q->id, v == 0 ? &r : NULL);
 	sm_pump();
 }
 
@@ -793,6 +874,19 @@ static int sm_leader_frame(uint64_t node, const struct relay_wire_msg *m, const 
 		}
 		return 0;
 	}
+	case RELAY_WIRE_KEEP_GIVEN: {
+		/* After its last report on the session: what the keeper has is
+		 * what it had.  Its registration goes with it (UNREGISTER). */
+		struct rsession *s = router_session_by_ref((struct rref){node, m->u.keep.session});
+		if (s != NULL && s->sm_id != NULL) {
+			char id[KEEP_ID_MAX + 1];
+			snprintf(id, sizeof(id), "%s", s->sm_id);
+			router_keep_given(sm.keep, node, id, m->u.keep.kind == 1, m->u.keep.value,
+					  ev_now(child_loop()));
+			sm_pump();
+		}
+		return 0;
+	}
 	case RELAY_WIRE_KEEP_OPEN:
 	case RELAY_WIRE_KEEP_STANZA:
 	case RELAY_WIRE_KEEP_ACKED:
@@ -845,12 +939,16 @@ static int sm_follower_frame(uint64_t node, const struct relay_wire_msg *m, cons
 					     .max_seconds = a->max_seconds,
 					     .priority = a->priority,
 					     .available = a->available,
-					     .jid_len = a->jid_len};
+					     .jid_len = a->jid_len,
+					     .remaining_ms = a->remaining_ms};
 		sm_to_listener(PROTO_SM_RESUMED, a->asker, &r, sizeof(r), m->data, m->data_len);
 		return 0;
 	}
 	case RELAY_WIRE_KEEP_ITEM:
 		sm_to_listener(PROTO_SM_ITEM, m->u.keep.session, m->data, m->data_len, NULL, 0);
+		return 0;
+	case RELAY_WIRE_KEEP_GIVE_UP:
+		sm_to_listener(PROTO_SM_GIVE_UP, m->u.keep.session, NULL, 0, NULL, 0);
 		return 0;
 	case RELAY_WIRE_KEEP_OPEN: {
 		/* The leader's session, kept here. */
