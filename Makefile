@@ -253,12 +253,13 @@ bench-peers: deps-test
 	RXMPP_BUILD=$(abspath $(BUILD)) /usr/bin/python3 tests/bench/peers.py --runs $(BENCH_RUNS) \
 		--json $(BUILD)/bench-peers.json
 
-# The scripted conversations (tests/conformance/README.md): the matcher's own
-# tests, then the scripts rxmpp has the features for (rxmpp.features), against
+# The scripted conversations (tests/conformance/README.md): the matcher's and
+# the runner's own tests, then the scripts rxmpp has the features for (rxmpp.features), against
 # one node; seconds.
 CONFORMANCE := tests/conformance
 conformance-check: $(PROGRAMS)
-	/usr/bin/python3 -m pytest -p no:cacheprovider -q $(CONFORMANCE)/test_conversation.py
+	/usr/bin/python3 -m pytest -p no:cacheprovider -q $(CONFORMANCE)/test_conversation.py \
+		$(CONFORMANCE)/test_runner.py
 	RXMPP_BUILD=$(abspath $(BUILD)) /usr/bin/python3 $(CONFORMANCE)/run.py --server rxmpp --expected
 
 # Every script against Debian's Prosody (the oracle: it proves the scripts)
@@ -268,7 +269,8 @@ conformance-check: $(PROGRAMS)
 conformance: deps-test
 	scripts/ensure-deps.sh conformance
 	$(MAKE) --no-print-directory all
-	/usr/bin/python3 -m pytest -p no:cacheprovider -q $(CONFORMANCE)/test_conversation.py
+	/usr/bin/python3 -m pytest -p no:cacheprovider -q $(CONFORMANCE)/test_conversation.py \
+		$(CONFORMANCE)/test_runner.py
 	RXMPP_BUILD=$(abspath $(BUILD)) /usr/bin/python3 $(CONFORMANCE)/run.py --server prosody \
 		--server rxmpp --server rxmpp3
 
