@@ -212,6 +212,8 @@ long server_rss_kib(int root);
 /* The same, leaving out the processes in `pids` (a node about to be killed). */
 double server_cpu_seconds_except(int root, const int *pids, size_t count);
 long server_rss_kib_except(int root, const int *pids, size_t count);
+/* The same CPU seconds, of the processes of one command only. */
+double server_cpu_seconds_named(int root, const int *pids, size_t count, const char *name);
 double own_cpu_seconds(void);
 
 #endif

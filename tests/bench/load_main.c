@@ -75,6 +75,7 @@ struct proc_entry {
 	double cpu;
 	long rss_kib;
 	bool counted;
+	char name[16]; /* the command, as the kernel keeps it */
 };
 
 /* Every process, with parent, CPU seconds and resident memory. */
@@ -116,8 +117,12 @@ static size_t proc_scan(struct proc_entry **out)
 				break;
 			*out = grown;
 		}
-		(*out)[count++] = (struct proc_entry){
-		    atoi(d->d_name), ppid, (double)(utime + stime) / tick, rss * page_kib, false};
+		struct proc_entry *e = &(*out)[count++];
+		*e = (struct proc_entry){atoi(d->d_name), ppid,	 (double)(utime + stime) / tick,
+					 rss * page_kib,  false, ""};
+		char *open = strchr(buf, '(');
+		if (open != NULL && p > open)
+			snprintf(e->name, sizeof(e->name), "%.*s", (int)(p - open - 1), open + 1);
 	}
 	closedir(dir);
 	return count;
@@ -162,15 +167,17 @@ static size_t proc_tree(int root, struct proc_entry **out)
 	return n;
 }
 
-/* CPU seconds and resident KiB of the tree, leaving out `pids`. */
-static void server_sum(int root, const int *pids, size_t count, double *cpu, long *rss_kib)
+/* CPU seconds and resident KiB of the tree, leaving out `pids`; with
+ * `name`, only the processes of that command. */
+static void server_sum(int root, const int *pids, size_t count, const char *name, double *cpu,
+		       long *rss_kib)
 {
 	struct proc_entry *p;
 	size_t n = root > 0 ? proc_tree(root, &p) : 0;
 	*cpu = 0;
 	*rss_kib = 0;
 	for (size_t i = 0; i < n; i++) {
-		bool left_out = !p[i].counted;
+		bool left_out = !p[i].counted || (name != NULL && strcmp(p[i].name, name) != 0);
 		for (size_t k = 0; k < count && !left_out; k++)
 			left_out = p[i].pid == pids[k];
 		if (!left_out) {
@@ -196,7 +203,7 @@ double server_cpu_seconds_except(int root, const int *pids, size_t count)
 {
 	double cpu;
 	long rss;
-	server_sum(root, pids, count, &cpu, &rss);
+	server_sum(root, pids, count, NULL, &cpu, &rss);
 	return cpu;
 }
 
@@ -204,8 +211,16 @@ long server_rss_kib_except(int root, const int *pids, size_t count)
 {
 	double cpu;
 	long rss;
-	server_sum(root, pids, count, &cpu, &rss);
+	server_sum(root, pids, count, NULL, &cpu, &rss);
 	return rss;
+}
+
+double server_cpu_seconds_named(int root, const int *pids, size_t count, const char *name)
+{
+	double cpu;
+	long rss;
+	server_sum(root, pids, count, name, &cpu, &rss);
+	return cpu;
 }
 
 double own_cpu_seconds(void)

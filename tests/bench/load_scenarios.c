@@ -969,7 +969,7 @@ static int run_failover(struct load_report *r)
 	load_run_for(500);
 	long rss_before = server_rss_kib_except(O->server_root, O->kill_pids, O->kill_count);
 	long rss_peak = rss_before;
-	double own_before = own_cpu_seconds(), server_cpu_before = 0;
+	double own_before = own_cpu_seconds(), server_cpu_before = 0, listeners_cpu_before = 0;
 	int64_t sampled_ns = 0;
 	sending = true;
 	int64_t start = load_now_ns(), end = start + (int64_t)O->seconds * SECOND_NS;
@@ -981,6 +981,8 @@ static int run_failover(struct load_report *r)
 		if (killed_ns == 0 && now >= kill_at) {
 			server_cpu_before =
 			    server_cpu_seconds_except(O->server_root, O->kill_pids, O->kill_count);
+			listeners_cpu_before = server_cpu_seconds_named(
+			    O->server_root, O->kill_pids, O->kill_count, "rxmpp-listener");
 			for (size_t k = 0; k < O->kill_count; k++)
 				kill(O->kill_pids[k], SIGKILL);
 			killed_ns = load_now_ns();
@@ -1008,6 +1010,9 @@ static int run_failover(struct load_report *r)
 	}
 	double server_cpu = server_cpu_seconds_except(O->server_root, O->kill_pids, O->kill_count) -
 			    server_cpu_before;
+	double listeners_cpu = server_cpu_seconds_named(O->server_root, O->kill_pids, O->kill_count,
+							"rxmpp-listener") -
+			       listeners_cpu_before;
 	sending = false;
 	/* The final pass: what is still on its way may arrive (late, if so). */
 	load_run_until(all_delivered, NULL, load_now_ns() + FINAL_DRAIN_MS * 1000000LL);
@@ -1049,6 +1054,9 @@ static int run_failover(struct load_report *r)
 	report_add(r, "survivors_rss_before", (double)rss_before, "KiB");
 	report_add(r, "survivors_rss_peak", (double)rss_peak, "KiB");
 	report_add(r, "survivors_cpu", server_cpu, "s");
+	/* Of which their listeners' (TLS, SASL, XML): the rest is routers,
+	 * electors and the supervisors. */
+	report_add(r, "survivors_cpu_listeners", listeners_cpu, "s");
 	report_add(r, "load_cpu_flows", own, "s");
 	report_add(r, "load_cpu_storm", storm_heard.cpu, "s");
 	if (sm_count > 0)
