@@ -94,6 +94,16 @@ def test_user_del_on_a_lone_node_clears_the_data(node_factory):
     node.start()
     assert data(node, "alice")["roster"] == (0, 0, 0)
 
+    # rxmppd stopped: rxmppctl clears it in the store itself, so that the
+    # account made again before the next start does not find it.
+    local_write(node, userdata(PUT, "alice", ROSTER, b"bob@test.example", b"item-1"))
+    node.stop()
+    result = node.ctl("user", "del", "alice")
+    assert "user alice: 1 item of user data cleared" in result.stdout, result.stdout
+    node.add_user("alice", "alice-pw")
+    node.start()
+    assert data(node, "alice")["roster"] == (0, 0, 0)
+
 
 def test_a_damaged_local_log_keeps_the_node_from_starting(node_factory):
     node = node_factory(extra=LONE).start()
