@@ -19,6 +19,9 @@ SASL_NS = "urn:ietf:params:xml:ns:xmpp-sasl"
 BIND_NS = "urn:ietf:params:xml:ns:xmpp-bind"
 SESSION_NS = "urn:ietf:params:xml:ns:xmpp-session"
 LOGIN_WAIT = 10.0
+# The bound on one socket call: a write to a server that stops reading, or
+# a read of a TLS record that never completes, fails rather than hangs.
+IO_WAIT = 10.0
 
 
 class StreamClosed(Exception):
@@ -31,8 +34,7 @@ class Connection:
     def __init__(self, host, port, domain, ca):
         self.domain = domain
         self.ca = ca
-        self.sock = socket.create_connection((host, port), timeout=LOGIN_WAIT)
-        self.sock.settimeout(None)
+        self.sock = socket.create_connection((host, port), timeout=IO_WAIT)
         self.stanzas = []
         self.closed = False
         self.jid = None
@@ -84,7 +86,8 @@ class Connection:
                     return None
             try:
                 data = self.sock.recv(65536)
-            except ssl.SSLWantReadError:
+            except (ssl.SSLWantReadError, socket.timeout):
+                # Part of a TLS record: the deadline above still bounds it.
                 continue
             except (ConnectionError, ssl.SSLError) as e:
                 self.closed = True
@@ -119,9 +122,8 @@ class Connection:
         self.write(f"<starttls xmlns='{TLS_NS}'/>")
         self._expect(f"{{{TLS_NS}}}proceed", deadline, "proceed")
         context = ssl.create_default_context(cafile=self.ca)
-        self.sock.settimeout(LOGIN_WAIT)
         self.sock = context.wrap_socket(self.sock, server_hostname=self.domain)
-        self.sock.settimeout(None)
+        self.sock.settimeout(IO_WAIT)
         self._open_stream()
         self._expect(f"{{{STREAM_NS}}}features", deadline, "stream features")
         token = base64.b64encode(b"\0" + user.encode() + b"\0" + password.encode()).decode()
