@@ -9,6 +9,7 @@ import xml.etree.ElementTree as ET
 from xml.sax.saxutils import escape
 
 CLIENT_NS = "jabber:client"
+STREAM_NS = "http://etherx.jabber.org/streams"
 # The namespace of the script's own attributes (t:strict), declared for
 # every block so that scripts need not declare it.
 T_NS = "urn:rxmpp:conformance"
@@ -52,7 +53,8 @@ class Step:
     def __init__(self, line, client, action, body="", wait=DEFAULT_WAIT):
         self.line = line
         self.client = client
-        self.action = action  # connects, sends, receives, receives-any-order, nothing, disconnects
+        # connects, sends, receives, receives-any-order, features, nothing, disconnects
+        self.action = action
         self.body = body
         self.wait = wait
 
@@ -78,7 +80,8 @@ class Script:
 
 COMMAND = re.compile(
     rf"^(?P<client>{NAME}) (?:(?P<simple>connects|disconnects)"
-    rf"|(?P<block>sends|receives|receives in any order)(?: within (?P<within>[0-9.]+))?:"
+    rf"|(?P<block>sends|receives|receives in any order|has stream features)"
+    rf"(?: within (?P<within>[0-9.]+))?:"
     rf"|receives nothing within (?P<nothing>[0-9.]+))$")
 CLIENT = re.compile(rf"^client (?P<name>{NAME}): (?P<user>{NAME})/(?P<resource>[A-Za-z0-9_-]+)$")
 HEADER = re.compile(r"^# (?P<key>title|checks|requires|prosody-fails): ?(?P<value>.*)$")
@@ -150,7 +153,8 @@ def parse(text, name="script"):
         if not body_text:
             raise ScriptError(f"line {number}: {command['block']} without stanzas under it")
         action = {"sends": "sends", "receives": "receives",
-                  "receives in any order": "receives-any-order"}[command["block"]]
+                  "receives in any order": "receives-any-order",
+                  "has stream features": "features"}[command["block"]]
         wait = _seconds(command["within"], number) if command["within"] else DEFAULT_WAIT
         step = Step(number, who, action, body_text, wait)
         # A block must be XML once variables are filled in: check it now with
@@ -330,6 +334,14 @@ def _pair(parent, wanted, got, captures, strict):
     return result
 
 
+def match_features(expected_list, features, captures=None):
+    """Every expected element among the children of the stream features
+    the server sent after authentication, in any order, others allowed."""
+    wanted = ET.Element(f"{{{STREAM_NS}}}features", {T_UNORDERED: "1"})
+    wanted.extend(expected_list)
+    return match(wanted, features, captures)
+
+
 def optional(element):
     return element.get(T_OPTIONAL) == "1"
 
@@ -387,7 +399,7 @@ def _matches(expected, received, captures):
 
 # --- printing ---------------------------------------------------------------
 
-KNOWN_PREFIXES = {"http://www.w3.org/XML/1998/namespace": "xml", T_NS: "t"}
+KNOWN_PREFIXES = {"http://www.w3.org/XML/1998/namespace": "xml", T_NS: "t", STREAM_NS: "stream"}
 # Stanzas are in it: no need to say so.
 QUIET_NS = {CLIENT_NS}
 

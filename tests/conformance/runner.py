@@ -4,8 +4,8 @@ and expects stanzas step by step, and returns the first mismatch."""
 
 import time
 
-from conversation import (Mismatch, ScriptError, elements, match, match_any_order, optional,
-                          pretty, substitute)
+from conversation import (Mismatch, ScriptError, elements, match, match_any_order,
+                          match_features, optional, pretty, substitute)
 from stream import Connection, StreamClosed
 
 DISCONNECT_WAIT = 3.0
@@ -118,6 +118,14 @@ class Run:
             if got:
                 raise Mismatch(f"a stanza within {step.wait:g} s where nothing was expected",
                                received=got)
+        elif step.action == "features":
+            expected = self.blocks(step)
+            features = self.connection(step).features
+            try:
+                self.variables.update(match_features(expected, features, self.variables))
+            except Mismatch as m:
+                raise Mismatch(f"stream features: {m}", expected=expected,
+                               received=[features]) from None
         else:
             expected = self.blocks(step)
             if step.action == "receives":

@@ -38,6 +38,7 @@ class Connection:
         self.stanzas = []
         self.closed = False
         self.jid = None
+        self.features = None
         self._new_parser()
 
     def _new_parser(self):
@@ -131,6 +132,9 @@ class Connection:
         self._expect(f"{{{SASL_NS}}}success", deadline, "SASL success")
         self._open_stream()
         features = self._expect(f"{{{STREAM_NS}}}features", deadline, "stream features")
+        # What the server offers an authenticated client: a script may ask
+        # (roster versioning, pre-approvals are announced here).
+        self.features = features
         self.write(f"<iq type='set' id='conformance-bind'><bind xmlns='{BIND_NS}'>"
                    f"<resource>{resource}</resource></bind></iq>")
         bound = self._expect("{jabber:client}iq", deadline, "the bind result")

@@ -31,6 +31,10 @@ class FakeConnection:
 
     def login(self, user, password, resource):
         self.name = f"{user}@test.example/{resource}"
+        self.features = ET.fromstring(
+            "<stream:features xmlns:stream='http://etherx.jabber.org/streams'>"
+            "<bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/>"
+            "<ver xmlns='urn:xmpp:features:rosterver'/></stream:features>")
         self.queue = list(FakeConnection.inbox.get(self.name, []))
         FakeConnection.sent[self.name] = []
         return self.name
@@ -144,3 +148,13 @@ def test_clients_connect_to_the_port_of_their_turn():
     finally:
         FakeConnection.__init__ = original
     assert seen == [1000, 1001]
+
+
+def test_stream_features_are_found_in_any_order_or_named_when_missing():
+    script = HEAD + "romeo has stream features:\n\t<ver xmlns='urn:xmpp:features:rosterver'/>\n"
+    assert play(script, {}).passed
+    script = HEAD + ("romeo has stream features:\n\t<ver xmlns='urn:xmpp:features:rosterver'/>"
+                     "\n\t<sub xmlns='urn:xmpp:features:pre-approval'/>\n")
+    result = play(script, {})
+    assert not result.passed
+    assert "no child matching <sub xmlns='urn:xmpp:features:pre-approval'/>" in result.message
