@@ -18,7 +18,8 @@
  * delivered it and lost only the confirmation: a needless error then,
  * never a silent loss).  A delivery the leader makes outside a route (an
  * error bounced to a sender on another node, a stanza the keeper replays
- * to a resumed session, router/router_keep.h) is kept and sent again the
+ * to a resumed session, router/router_keep.h, an answer of the IM process,
+ * router/router_im.c) is kept and sent again the
  * same way, numbered in the leader's outside series (its node, the
  * complement of its epoch, a number of its own) for the receiving session
  * to drop a copy it had; given up with its node, it goes back to the shell

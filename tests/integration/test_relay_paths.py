@@ -195,13 +195,16 @@ def test_a_stanza_for_a_session_of_a_node_whose_link_went_is_bounced(node_factor
 
 
 WIRE_DELIVERED, WIRE_ACK = 8, 9  # router/router_relay_wire.h
-STANZA_MESSAGE, STANZA_TYPE_CHAT = 0, 3  # common/proto.h
+STANZA_MESSAGE, STANZA_IQ = 0, 2  # common/proto.h
+STANZA_TYPE_CHAT, STANZA_TYPE_GET = 3, 6
 
 
-def route_header(stanza_id, sender, to, stanza):
+def route_header(stanza_id, sender, to, stanza, kind=STANZA_MESSAGE, kind_type=STANZA_TYPE_CHAT,
+                 ns=b"", name=b""):
     """common/proto.h struct proto_route, then its strings and the stanza."""
-    return struct.pack("<IHHHHHHI", STANZA_MESSAGE, STANZA_TYPE_CHAT, len(stanza_id), len(sender),
-                       len(to), 0, 0, len(stanza)) + stanza_id + sender + to + stanza
+    head = struct.pack("<IHHHHHHI", kind, kind_type, len(stanza_id), len(sender), len(to),
+                       len(ns), len(name), len(stanza))
+    return head + stanza_id + sender + to + ns + name + stanza
 
 
 def play_member(leader, certs, node_id, jid):
@@ -298,3 +301,49 @@ def test_an_error_lost_with_its_senders_link_is_sent_again_on_the_next(node_fact
     finally:
         for pid in routers:
             os.kill(pid, signal.SIGCONT)
+
+
+def test_a_roster_answer_lost_with_its_link_is_sent_again_on_the_next(node_factory, certs):
+    """The leader's IM process answers a roster get after the router has
+    routed it, and so after the get's acknowledgement went to its origin:
+    the answer is delivered outside the routing of any stanza, and nothing
+    sends the get again if the answer is lost.  It was sent once: a stanza
+    link that broke just then lost it, and the client waited for ever.  It
+    is kept until the node confirms it, and sent again on the next link.
+
+    The follower is played by hand (its router stopped): alice's session
+    there asks for her roster, takes the acknowledgement and the answer,
+    and the link goes without confirming the answer; on the next link the
+    answer comes again, numbered as before."""
+    leader, one, _ = cluster_with_accounts(node_factory, certs)
+    ids = {node: int(status(node)["node"], 16) for node in (leader, one)}
+    router = one.children()["router"]["pid"]
+    os.kill(router, signal.SIGSTOP)
+    try:
+        mark = leader.log_mark()
+        link = play_member(leader, certs, ids[one], b"alice@test.example/p")
+        leader.wait_log(r"session alice@test\.example/p up", start=mark)
+        get = (b"<iq type='get' id='r1' from='alice@test.example/p'>"
+               b"<query xmlns='jabber:iq:roster'/></iq>")
+        link.sock.sendall(relay_frame(WIRE_FORWARD, struct.pack("<QQQ", 7, 1, 1) + route_header(
+            b"r1", b"alice@test.example/p", b"", get, kind=STANZA_IQ,
+            kind_type=STANZA_TYPE_GET, ns=b"jabber:iq:roster", name=b"query")))
+        answer = next_of(link, WIRE_DELIVER)
+        head = struct.unpack("<QQQQQ", answer[:40])
+        assert b'type="result"' in answer[40:] and b'id="r1"' in answer[40:]
+        assert head[0] == 1
+        link.sock.close()
+        again = play_member(leader, certs, ids[one], b"alice@test.example/p")
+        again.sock.settimeout(5)
+        try:
+            resent = next_of(again, WIRE_DELIVER)
+        except TimeoutError:
+            raise AssertionError("the answer lost with the link was not sent again") from None
+        assert (head[1], head[3]) == (ids[leader], 1)  # the leader's outside series
+        assert head[4] != 0  # a confirmation asked for
+        assert struct.unpack("<QQQQQ", resent[:40]) == head
+        assert resent[40:] == answer[40:]
+        again.sock.sendall(relay_frame(WIRE_DELIVERED, struct.pack("<Q", head[4])))
+        again.sock.close()
+    finally:
+        os.kill(router, signal.SIGCONT)
