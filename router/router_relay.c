@@ -263,9 +263,8 @@ static void give_up(struct relay *r, size_t i)
 {
 	struct relay_pending *p = &r->pending[i];
 	if (p->routed == NULL) {
-		/* Not for the sender of a route: the shell routes it again, as
-		 * one whose session is gone (an error then reaches its sender
-		 * where it is now, or nobody; a stanza is answered with one). */
+		/* Nobody's route waits for it: the shell routes it again, as
+		 * one whose session is gone (RELAY_OUT_RETURN). */
 		struct relay_out o = {.kind = RELAY_OUT_RETURN,
 				      .node = p->node,
 				      .session = p->head.session,

@@ -113,9 +113,10 @@ enum relay_out_kind {
 	RELAY_OUT_CLOSE,
 	/* A delivery made outside a route to `session` on `node`, given up
 	 * with that node: `data` is the stanza as it was delivered (no routing
-	 * header).  Route it again as one whose session is gone (an error goes
-	 * to its recipient wherever it is now, or to nobody; anything else is
-	 * answered to its sender). */
+	 * header).  Route it again as one whose session is gone: it reaches
+	 * its recipient's JID if that is connected again elsewhere; otherwise
+	 * a message goes to another resource or its sender hears an error
+	 * (RFC 6121 8.5.3.2), and an error or a result goes to nobody. */
 	RELAY_OUT_RETURN,
 };
 
