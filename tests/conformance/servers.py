@@ -109,7 +109,6 @@ class RxmppCluster(Server):
         except BaseException:
             self.stop()
             raise
-        self.port = self.nodes[0].client_port
         return self
 
     def port_for(self, client):

@@ -88,7 +88,8 @@ def test_strict_children_allows_extra_attributes_only():
 
 
 def test_without_names_attributes_that_must_be_absent():
-    ok("<presence t:without='type'/>", "<presence from='a@b/c'><delay xmlns='urn:xmpp:delay'/></presence>")
+    ok("<presence t:without='type'/>",
+       "<presence from='a@b/c'><delay xmlns='urn:xmpp:delay'/></presence>")
     assert "expected without it" in bad("<presence t:without='type'/>",
                                         "<presence type='unavailable'/>")
 
