@@ -222,7 +222,9 @@ enum proto_type {
 	/* router -> listener, header peer = session: the keeper asks for a
 	 * resumable session of this node that a client resumes on another
 	 * node while this one lives (router/router_keep.h, handover); no
-	 * payload.  A live connection of it gets the stream error conflict. */
+	 * payload, or struct proto_sm_count with kind 1 (value 0): this node
+	 * leads and keeps it from now on, report it first (SM_OPEN and its
+	 * stanzas).  A live connection of it gets the stream error conflict. */
 	PROTO_SM_GIVE_UP,
 	/* listener -> router, header peer = that session: struct
 	 * proto_sm_count, kind 1 when it was given up (ended without

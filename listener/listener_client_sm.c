@@ -1007,18 +1007,23 @@ static bool sm_answer(struct conn *c, const struct ipc_msg *msg)
  * node replays what the client has not acknowledged.  A live connection
  * of it gets the stream error conflict (XEP-0198 section 5: the newer
  * resumption wins).  None to give (not kept, ending for good, being taken
- * over here): the answer says so, and the asker gets item-not-found. */
-static void sm_give_up(struct conn *c, uint64_t session)
+ * over here): the answer says so, and the asker gets item-not-found.
+ * `here`: this node leads and the session is its own, kept by a follower;
+ * it is reported to the router first (SM_OPEN and its queue), whose
+ * keeper core then has it. */
+static void sm_give_up(struct conn *c, uint64_t session, bool here)
 {
 	struct sm_session *s = c != NULL ? c->sm : NULL;
 	if (s == NULL)
 		s = table_get(listener_state.sm_detached, &session, sizeof(session));
 	struct proto_sm_count a = {.kind = 0};
-	if (s == NULL || !s->keeping || !s->core.resumable || sm_session_id(s) != session ||
-	    (s->conn != NULL && s->conn->sm_final)) {
+	if (s == NULL || !s->core.resumable || sm_session_id(s) != session ||
+	    (s->conn != NULL && s->conn->sm_final) || (here ? false : !s->keeping)) {
 		sm_to_router(PROTO_SM_GIVEN, session, 0, NULL, 0);
 		return;
 	}
+	if (here)
+		sm_open(s);
 	int64_t now = ev_now(listener_state.loop);
 	uint32_t left;
 	if (s->conn != NULL) {
@@ -1092,11 +1097,15 @@ bool listener_client_sm_message(const struct ipc_msg *msg)
 	case PROTO_SM_RETURN:
 		listener_route_undeliverable(msg->data, msg->len);
 		return true;
-	case PROTO_SM_GIVE_UP:
-		if (msg->len != 0)
+	case PROTO_SM_GIVE_UP: {
+		/* Empty, or kind 1: report it to the router first. */
+		struct proto_sm_count k = {0};
+		if ((msg->len != 0 && ipc_get_data(msg, &k, sizeof(k)) == -1) || k.kind > 1 ||
+		    k.value != 0)
 			return false;
-		sm_give_up(c, msg->peer);
+		sm_give_up(c, msg->peer, k.kind == 1);
 		return true;
+	}
 	default:
 		return false;
 	}

@@ -685,7 +685,7 @@ void router_keep_given(struct keep *k, uint64_t from, const char *id, bool given
 {
 	const char *why;
 	struct keep_session *s = keep_reported(k, from, id, &why);
-	if (s == NULL || !s->handing)
+	if (s == NULL || (!s->handing && !given))
 		return;
 	if (!given) {
 		/* Not there to give (being resumed there itself, or gone with
@@ -703,7 +703,10 @@ void router_keep_given(struct keep *k, uint64_t from, const char *id, bool given
 		k->bytes -= item->len;
 	keep_items_free(fresh);
 	keep_wait(k, s, now_ms, remaining_ms);
-	keep_hand_on(k, s, now_ms);
+	/* Given up with no handover under way (its asker could not have it):
+	 * it waits here, resumable anywhere, for the rest of its time. */
+	if (s->handing)
+		keep_hand_on(k, s, now_ms);
 }
 
 bool router_keep_next(struct keep *k, struct keep_out *out)

@@ -221,7 +221,9 @@ int router_keep_resume(struct keep *k, const char *id, const char *user, size_t 
 		       struct keep_resumed *out);
 /* The holder `from` gave up the session `id` it was asked for (`given`,
  * with `remaining_ms` of its waiting time left), or had none to give (the
- * asker gets item-not-found; the record stays as the holder reports). */
+ * asker gets item-not-found; the record stays as the holder reports).  A
+ * session given up with no handover under way waits here for the rest of
+ * its time, resumable on any node. */
 void router_keep_given(struct keep *k, uint64_t from, const char *id, bool given,
 		       uint32_t remaining_ms, int64_t now_ms);
 

@@ -36,6 +36,16 @@
  *   - A leader that stops leading lets go of the sessions it kept for
  *     followers (they open them at the next one) and hands the ones that
  *     wait to the next leader the same way.
+ *   - A resumption asked for a session whose node lives is a handover
+ *     (router_keep.h): the leader asks that node (KEEP_GIVE_UP, then
+ *     SM_GIVE_UP to its listener), which answers after its last report on
+ *     the session (SM_GIVEN, then KEEP_GIVEN before the session's
+ *     UNREGISTER), and the leader answers the asker.  For one of the
+ *     leader's own sessions (kept by a follower, so unknown to the core
+ *     here) the leader's listener first reports it to this router too
+ *     (SM_GIVE_UP of kind 1: SM_OPEN and its stanzas go into the core
+ *     here as well as to the follower), then gives it up; the follower's
+ *     copy ends (KEEP_END).
  *
  * A frame that makes no sense on its link closes the link (the peer sends
  * again what was not confirmed), like every stanza-link frame; a report
@@ -66,6 +76,19 @@
  * (router_cluster.c), within which every live member links. */
 #define CONFIRM_GRACE_MS 2000
 
+/* The leader: a handover of one of its own sessions (held here, kept by a
+ * follower), asked for by `asker` on `asker_node` (as the keeper core
+ * knows it): the listener reports the session to this router's keeper
+ * core too (`opened` once it did), then gives it up. */
+struct sm_own_handover {
+	uint64_t asker_node, asker;
+	uint32_t h;
+	bool opened;
+	char id[KEEP_ID_MAX + 1];
+	uint32_t user_len;
+	char user[JID_MAX];
+};
+
 /* A follower: a session of the leader it keeps. */
 struct sm_of_leader {
 	char id[KEEP_ID_MAX + 1];
@@ -88,7 +111,8 @@ static struct {
 	struct counts *counts;
 	uint64_t route_keeper;
 	bool route_third;
-	uint64_t own_keeper; /* the leader: the follower its sessions went to last */
+	uint64_t own_keeper;	     /* the leader: the follower its sessions went to last */
+	struct table *own_handovers; /* the leader: its session -> struct sm_own_handover */
 } sm;
 
 void router_sm_init(const struct config *cfg)
@@ -103,6 +127,8 @@ void router_sm_init(const struct config *cfg)
 		abort();
 	if (sm.counts == NULL)
 		sm.counts = router_counts_new();
+	if (sm.own_handovers == NULL && (sm.own_handovers = table_new()) == NULL)
+		abort();
 }
 
 static void sm_to_listener(uint16_t type, uint64_t peer, const void *a, size_t alen, const void *b,
@@ -186,6 +212,7 @@ static void sm_of_leader_clear(void)
 }
 
 static void sm_unkeep_one(struct rsession *s, void *arg);
+static void sm_own_handover_refuse(void *value, void *arg);
 
 void router_sm_leading(bool leading)
 {
@@ -204,6 +231,11 @@ void router_sm_leading(bool leading)
 		sm_of_leader_clear();
 		return;
 	}
+	/* Handovers of its own sessions under way: their askers bind afresh. */
+	table_each(sm.own_handovers, sm_own_handover_refuse, NULL);
+	table_free(sm.own_handovers);
+	if ((sm.own_handovers = table_new()) == NULL)
+		abort();
 	size_t kept = router_keep_sessions(sm.keep);
 	if (kept > 0)
 		log_info("no longer leading: %zu client sessions kept here go to the next leader",
@@ -473,6 +505,12 @@ void router_sm_handled(uint64_t session, uint32_t handled, uint64_t seq)
 		sm_report(s, RELAY_WIRE_KEEP_HANDLED, handled, NULL, 0);
 		return;
 	}
+	struct sm_own_handover *p = table_get(sm.own_handovers, &session, sizeof(session));
+	uint32_t now_handled;
+	const char *why;
+	if (p != NULL && p->opened)
+		(void)router_keep_handled(sm.keep, router_cluster_self(), p->id, handled,
+					  &now_handled, &why);
 	router_counts_add(sm.counts, session, handled, seq);
 	router_sm_counts_release();
 }
@@ -482,6 +520,18 @@ void router_sm_session_down(struct rref ref)
 	struct rsession *s = router_session_by_ref(ref);
 	if (s != NULL && ref.node == ROUTER_LOCAL && s->sm_keeping)
 		sm_report(s, RELAY_WIRE_KEEP_END, 0, NULL, 0);
+	/* Ended here before it was handed over: its listener returned what
+	 * it held, and its asker binds afresh. */
+	struct sm_own_handover *p =
+	    ref.node == ROUTER_LOCAL && sm.own_handovers != NULL
+		? table_remove(sm.own_handovers, &ref.session, sizeof(ref.session))
+		: NULL;
+	if (p != NULL) {
+		if (p->opened)
+			router_keep_end(sm.keep, router_cluster_self(), p->id);
+		sm_own_handover_refuse(p, NULL);
+		sm_pump();
+	}
 }
 
 static bool sm_open(struct rsession *s, const struct ipc_msg *msg)
@@ -495,6 +545,16 @@ static bool sm_open(struct rsession *s, const struct ipc_msg *msg)
 		return true; /* not kept: the listener holds nothing back for it */
 	free(s->sm_id);
 	s->sm_id = id;
+	/* A handover of the leader's own: this router's keeper core takes the
+	 * session as the listener reports it now (and its stanzas after). */
+	struct sm_own_handover *p =
+	    sm.leading ? table_get(sm.own_handovers, &msg->peer, sizeof(msg->peer)) : NULL;
+	const char *why = NULL;
+	if (p != NULL && strcmp(p->id, open.id) == 0 &&
+	    router_keep_open(sm.keep, router_cluster_self(), open.id, s->jid, strlen(s->jid),
+			     msg->peer, open.max_seconds, open.handled, open.acked, open.sent,
+			     &why) == KEEP_KEPT)
+		p->opened = true;
 	/* Kept by the leader; the leader's own by a follower. */
 	s->sm_keeper = sm.leading ? router_cluster_keeper_node() : 0;
 	s->sm_keeping = sm.leading ? s->sm_keeper != 0 : router_cluster_keeps();
@@ -563,20 +623,22 @@ static bool sm_given(const struct ipc_msg *msg)
 	if (ipc_get_data(msg, &c, sizeof(c)) == -1 || c.kind > 1)
 		return false;
 	struct rref ref = {ROUTER_LOCAL, msg->peer};
+	/* Taken first: the session's end below is not one before its
+	 * handover (router_sm_session_down). */
+	struct sm_own_handover *p =
+	    sm.leading ? table_remove(sm.own_handovers, &msg->peer, sizeof(msg->peer)) : NULL;
 	struct rsession *s = router_session_by_ref(ref);
-	if (s == NULL)
-		return true; /* ended meanwhile: its END went to the keeper */
 	char id[KEEP_ID_MAX + 1] = "";
-	if (s->sm_id != NULL)
+	if (s != NULL && s->sm_id != NULL)
 		snprintf(id, sizeof(id), "%s", s->sm_id);
 	/* A follower's keeper hears it before the session's UNREGISTER, which
 	 * would leave it without the session's id. */
-	if (!sm.leading && s->sm_keeping) {
+	if (s != NULL && !sm.leading && s->sm_keeping) {
 		struct relay_wire_keep_count w = {
 		    .session = msg->peer, .kind = c.kind, .value = c.value};
 		router_cluster_keep_send(0, RELAY_WIRE_KEEP_GIVEN, &w, sizeof(w), NULL, 0);
 	}
-	if (c.kind == 1) {
+	if (s != NULL && c.kind == 1) {
 		log_info("client session %s given up for a resumption on another node", s->jid);
 		/* The leader's own: its follower keeper lets it go (END). */
 		if (sm.leading)
@@ -585,11 +647,32 @@ static bool sm_given(const struct ipc_msg *msg)
 		router_session_remove(ref);
 		router_cluster_session_down(ref);
 	}
-	if (sm.leading && id[0] != '\0') {
-		router_keep_given(sm.keep, router_cluster_self(), id, c.kind == 1, c.value,
-				  ev_now(child_loop()));
+	if (!sm.leading)
+		return true;
+	int64_t now = ev_now(child_loop());
+	if (p == NULL) {
+		if (id[0] != '\0')
+			router_keep_given(sm.keep, router_cluster_self(), id, c.kind == 1, c.value,
+					  now);
 		sm_pump();
+		return true;
 	}
+	/* The leader's own, reported to its core since it was asked: the
+	 * asker takes it over (or, with an h it cannot have, it waits). */
+	struct keep_resumed r;
+	int v = -1;
+	if (c.kind == 1 && p->opened) {
+		v = router_keep_resume(sm.keep, p->id, p->user, p->user_len, p->h, p->asker_node,
+				       p->asker, now, &r);
+		router_keep_given(sm.keep, router_cluster_self(), p->id, true, c.value, now);
+	} else if (p->opened) {
+		router_keep_end(sm.keep, router_cluster_self(), p->id);
+	}
+	if (v != 1)
+		sm_own_handover_refuse(p, NULL);
+	else
+		free(p);
+	sm_pump();
 	return true;
 }
 
@@ -608,6 +691,15 @@ bool router_sm_listener_message(const struct ipc_msg *msg)
 	memcpy(&c, msg->data, sizeof(c));
 	if (c.kind != 0 || (msg->type != PROTO_SM_STANZA && msg->len != sizeof(c)))
 		return false;
+	struct sm_own_handover *p =
+	    sm.leading ? table_get(sm.own_handovers, &msg->peer, sizeof(msg->peer)) : NULL;
+	const char *why = NULL;
+	if (p != NULL && p->opened && msg->type == PROTO_SM_STANZA)
+		(void)router_keep_stanza(sm.keep, router_cluster_self(), p->id, c.value,
+					 (const char *)msg->data + sizeof(c), msg->len - sizeof(c),
+					 &why);
+	else if (p != NULL && p->opened && msg->type == PROTO_SM_ACKED)
+		(void)router_keep_acked(sm.keep, router_cluster_self(), p->id, c.value, &why);
 	/* A session ended or not kept meanwhile: nothing to report. */
 	if (s == NULL || !s->sm_keeping)
 		return true;
@@ -721,6 +813,62 @@ static void sm_ask_holder(uint64_t holder, uint64_t session)
 	(void)router_cluster_keep_send(holder, RELAY_WIRE_KEEP_GIVE_UP, &c, sizeof(c), NULL, 0);
 }
 
+static void sm_own_handover_refuse(void *value, void *arg)
+{
+	(void)arg;
+	struct sm_own_handover *p = value;
+	sm_answer(sm_asker_node(p->asker_node), p->asker, p->id, NULL);
+	free(p);
+}
+
+struct sm_own_find {
+	const char *id;
+	struct rsession *found;
+};
+
+static void sm_own_find_one(struct rsession *s, void *arg)
+{
+	struct sm_own_find *f = arg;
+	if (f->found == NULL && s->ref.node == ROUTER_LOCAL && s->sm_id != NULL &&
+	    strcmp(s->sm_id, f->id) == 0)
+		f->found = s;
+}
+
+/* Leader: a resumption of one of this node's own sessions (its keeper is a
+ * follower, so the core here does not know it), asked on another node or
+ * by another connection here: this node's listener reports it here and
+ * gives it up (sm_given).  False when there is no such session of that
+ * user, or it is being handed over already. */
+static bool sm_own_handover_ask(uint64_t asker_node, uint64_t asker,
+				const struct proto_sm_resume *q, const char *user)
+{
+	struct sm_own_find f = {q->id, NULL};
+	router_sessions_each(sm_own_find_one, &f);
+	struct rsession *s = f.found;
+	if (s == NULL || s->kind != PROTO_SESSION_CLIENT || strlen(s->bare) != q->user_len ||
+	    memcmp(s->bare, user, q->user_len) != 0 ||
+	    table_get(sm.own_handovers, &s->ref.session, sizeof(s->ref.session)) != NULL)
+		return false;
+	struct sm_own_handover *p = calloc(1, sizeof(*p));
+	if (p == NULL)
+		return false;
+	*p = (struct sm_own_handover){.asker_node = asker_node, .asker = asker, .h = q->h};
+	snprintf(p->id, sizeof(p->id), "%s", q->id);
+	p->user_len = q->user_len;
+	memcpy(p->user, user, q->user_len);
+	if (table_put(sm.own_handovers, &s->ref.session, sizeof(s->ref.session), p, NULL) == -1) {
+		free(p);
+		return false;
+	}
+	log_info("client session %s of this node is resumed on node %016" PRIx64
+		 ": asked its connection here to hand it over",
+		 s->jid, asker_node);
+	/* Kind 1: report it here first (this router's core takes it). */
+	struct proto_sm_count c = {.kind = 1};
+	sm_to_listener(PROTO_SM_GIVE_UP, s->ref.session, &c, sizeof(c), NULL, 0);
+	return true;
+}
+
 /* Leader: a resumption asked here by `node` (ROUTER_LOCAL: this node) for
  * its connection `asker`. */
 void router_sm_resume_here(uint64_t node, uint64_t asker, const struct proto_sm_resume *q,
@@ -738,6 +886,8 @@ void router_sm_resume_here(uint64_t node, uint64_t asker, const struct proto_sm_
 		sm_ask_holder(r.holder, r.holder_session);
 		return;
 	}
+	if (v == -1 && sm.leading && sm_own_handover_ask(holder, asker, q, user))
+		return;
 	sm_answer(node, asker, q->id, v == 0 ? &r : NULL);
 	sm_pump();
 }

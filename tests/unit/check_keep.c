@@ -1432,6 +1432,30 @@ START_TEST(test_a_handover_of_a_session_that_ended_refuses_the_asker)
 }
 END_TEST
 
+/* A session its holder gives up with no handover under way (the leader's
+ * own, whose asker turned out unable to take it: router_sm.c) waits, with
+ * what the holder reported and for the time it had left. */
+START_TEST(test_a_session_given_up_without_a_handover_waits)
+{
+	struct keep *k = kept_session(100);
+	const char *why = NULL;
+	ck_assert_int_eq(router_keep_stanza(k, NODE_H, B_ID, 1, "one", 3, &why), KEEP_KEPT);
+	router_keep_given(k, NODE_H, B_ID, false, 0, 0);
+	ck_assert_ptr_null(router_keep_waiting(k, B_JID, strlen(B_JID)));
+	router_keep_given(k, NODE_H, B_ID, true, 2000, 1000);
+	ck_assert_str_eq(router_keep_waiting(k, B_JID, strlen(B_JID)), B_ID);
+	struct keep_out out;
+	ck_assert(!router_keep_next(k, &out));
+	router_keep_tick(k, 2999);
+	ck_assert(!router_keep_next(k, &out));
+	router_keep_tick(k, 3000);
+	expect_out(k, KEEP_OUT_BOUNCE, "one");
+	expect_out(k, KEEP_OUT_ENDED, NULL);
+	ck_assert(!router_keep_next(k, &out));
+	router_keep_free(k);
+}
+END_TEST
+
 /* A resumption takes over what is left of the session's waiting time, not
  * a whole window: a connection that goes before the answer leaves the
  * session waiting only that long (a client cannot stretch its wait by
@@ -1672,6 +1696,7 @@ Suite *keep_suite(void)
 	tcase_add_test(scenarios, test_a_holder_lost_during_a_handover_hands_on_what_it_reported);
 	tcase_add_test(scenarios, test_a_handover_of_a_session_that_ended_refuses_the_asker);
 	tcase_add_test(scenarios, test_a_resumption_carries_what_is_left_of_the_wait);
+	tcase_add_test(scenarios, test_a_session_given_up_without_a_handover_waits);
 	tcase_add_test(scenarios, test_bounds_and_numbers_out_of_turn);
 	tcase_add_test(scenarios, test_a_jid_bound_afresh_ends_the_waiting_session);
 	tcase_add_test(scenarios, test_a_waiting_session_handed_over_resumes_at_the_next_keeper);
