@@ -906,6 +906,9 @@ enum proto_im_target {
 	 * push: RFC 6121 2.1.6), wherever it lives.  At `to_at` in the
 	 * stanza's bytes the router writes ` to="FULL JID"` of each session. */
 	PROTO_IM_TO_RESOURCES,
+	/* The same, only the sessions that are available (presence:
+	 * RFC 6121 4.4.2, 3.1.3). */
+	PROTO_IM_TO_AVAILABLE,
 	PROTO_IM_TARGET_END,
 };
 

@@ -1,43 +1,33 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The roster iqs the router hands over (RFC 6121 2.1-2.6, XEP-0237), one
- * at a time, each in three steps:
- *
- *   load    read the user's ROSTER collection from this node's elector
- *           (PROTO_USERDATA_GET, page by page; a change of version between
- *           pages starts over)
- *   write   a set: im_roster_set decides; the item is PUT (or DELeted)
- *           by PROTO_PROPOSE with the roster quota in the command
- *   answer  the iq's result or error to its sender, then the push to the
- *           user's resources with ver = the write's log index
- *
- * One at a time, so that a set reads the roster the previous one wrote
- * (one writer, no read-modify-write race).  Every iq gets exactly one
- * answer: a full queue, a malformed stanza, an elector that is away or
- * does not answer within IM_WORK_DEADLINE_MS, a write refused: each has
- * its error.
+ * The shell of the im process's work (im_job.h): the queue of jobs, one
+ * at a time, so that each reads the rosters the previous one wrote (one
+ * writer, no read-modify-write race); loading a user's roster from this
+ * node's elector (PROTO_USERDATA_GET, page by page; a change of version
+ * between pages starts over); writing one item (PROTO_PROPOSE of
+ * USERDATA_PUT or DEL with the roster quota in the command); stanzas out
+ * to the router (PROTO_IM_OUT).  An elector that is away or does not
+ * answer within IM_WORK_DEADLINE_MS ends the job (a roster iq is answered
+ * internal-server-error, type wait).
  */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/buf.h"
 #include "common/child.h"
-#include "common/jid.h"
-#include "common/jidprep.h"
 #include "common/log.h"
 #include "elector/elector_machine.h"
 #include "elector/elector_userdata.h"
 #include "im.h"
-#include "im_rosteriq.h"
+#include "im_avail.h"
+#include "im_job.h"
 #include "im_rosterval.h"
-#include "im_stanza.h"
 
-/* Stanzas waiting; more are answered resource-constraint. */
+/* Jobs waiting; more are refused (a roster iq: resource-constraint). */
 #define IM_WORK_QUEUE_MAX 4096
-/* A step the elector does not answer within this is given up (wait). A
- * write is answered within about 2 s (common/proto.h). */
+/* A step the elector does not answer within this is given up.  A write
+ * is answered within about 2 s (common/proto.h). */
 #define IM_WORK_DEADLINE_MS 10000
 /* Times a load starts over because the roster changed between pages. */
 #define IM_WORK_RESTARTS_MAX 3
@@ -47,31 +37,21 @@
  * longest user and key (elector_machine.h; im18store's figure). */
 #define IM_WORK_ITEM_BYTES_MAX 4000
 
-struct job {
-	struct job *next;
-	struct proto_im_origin origin;
-	char id[256];
-	char from[PROTO_ROUTE_STRING_MAX + 8]; /* the sender's full JID: the answer's 'to' */
-	char to[PROTO_ROUTE_STRING_MAX + 8];   /* "" or the own bare JID: the answer's 'from' */
-	char bare[JID_MAX];		       /* the user's bare JID */
-	char user[JID_MAX];		       /* the account: the store's user */
-	bool parsed;			       /* the stanza was read into req */
-	struct im_rosteriq_req req;
-};
-
 enum step { IDLE, LOADING, WRITING };
 
 static struct {
+	char domain[CONFIG_DOMAIN_MAX];
 	struct xml_limits xml;
 	struct im_roster_limits limits;
 	struct elector_userdata_limit quota;
 
-	struct job *head, *tail;
+	struct im_job *head, *tail;
 	size_t queued;
-	struct job *cur;
+	struct im_job *cur;
 	enum step step;
 	uint64_t request; /* the number of the elector request awaited */
 	struct ev_timer *deadline;
+	char loading[JID_MAX]; /* whose roster */
 	struct im_roster roster;
 	uint64_t version;
 	unsigned restarts;
@@ -87,9 +67,12 @@ int im_work_configure(const struct config *cfg)
 	if (w.deadline == NULL) {
 		im_roster_init(&w.roster);
 		w.deadline = ev_timer_add(child_loop(), IM_WORK_IDLE_MS, on_deadline, NULL);
-		if (w.deadline == NULL)
+		if (w.deadline == NULL || im_avail_init() == -1)
 			return -1;
 	}
+	snprintf(w.domain, sizeof(w.domain), "%s", cfg->domain);
+	/* The router bounded the stanza's size; depth and attributes as
+	 * the listener's. */
 	w.xml = (struct xml_limits){
 	    .max_stanza_size = IPC_FRAME_MAX,
 	    .max_depth = cfg->limits.max_depth,
@@ -107,14 +90,48 @@ int im_work_configure(const struct config *cfg)
 	return 0;
 }
 
-static void job_free(struct job *j)
+const char *im_work_domain(void)
+{
+	return w.domain;
+}
+
+const struct im_roster_limits *im_work_limits(void)
+{
+	return &w.limits;
+}
+
+const struct xml_limits *im_work_xml_limits(void)
+{
+	return &w.xml;
+}
+
+struct im_roster *im_work_roster(void)
+{
+	return &w.roster;
+}
+
+uint64_t im_work_version(void)
+{
+	return w.version;
+}
+
+struct im_job *im_work_job_new(enum im_job_kind kind)
+{
+	struct im_job *j = calloc(1, sizeof(*j));
+	if (j != NULL)
+		j->kind = kind;
+	return j;
+}
+
+static void job_free(struct im_job *j)
 {
 	im_rosteriq_req_free(&j->req);
+	free(j->stanza);
 	free(j);
 }
 
-static void send_out(const struct job *j, uint32_t target, const char *bare, const struct buf *b,
-		     uint32_t to_at)
+void im_work_out(const struct im_job *j, uint32_t target, const char *bare, const struct buf *b,
+		 uint32_t to_at)
 {
 	struct proto_im_out out = {
 	    .target = target,
@@ -132,19 +149,37 @@ static void send_out(const struct job *j, uint32_t target, const char *bare, con
 	}
 }
 
-static void answer_error(const struct job *j, const char *type, const char *condition,
+void im_work_push(const struct im_job *j, const char *bare, const struct im_roster_item *item,
+		  const char *removed_jid, uint64_t version)
+{
+	/* RFC 6121 2.3.2 and 2.5.2: only what the user sees is pushed. */
+	if (item != NULL && !item->listed)
+		return;
+	char id[32], ver[32];
+	snprintf(id, sizeof(id), "push%" PRIu64, ++w.pushes);
+	im_roster_ver_format(version, ver, sizeof(ver));
+	struct buf b;
+	buf_init(&b, 64 * 1024);
+	size_t to_at = im_rosteriq_push(&b, id, ver, item, removed_jid);
+	im_work_out(j, PROTO_IM_TO_RESOURCES, bare, &b, (uint32_t)to_at);
+	buf_free(&b);
+}
+
+static void answer_error(const struct im_job *j, const char *type, const char *condition,
 			 const char *text)
 {
+	if (j->kind != IM_JOB_ROSTER)
+		return; /* presence is never answered with an error here */
 	struct im_error err = {.type = type, .condition = condition, .text = text};
 	struct buf b;
 	buf_init(&b, 64 * 1024);
 	im_rosteriq_error(&b, j->from, j->to, j->id, &err);
-	send_out(j, PROTO_IM_TO_ORIGIN, "", &b, PROTO_IM_NO_TO);
+	im_work_out(j, PROTO_IM_TO_ORIGIN, "", &b, PROTO_IM_NO_TO);
 	buf_free(&b);
 }
 
-/* The current job is answered; pump() takes the next. */
-static void finish(void)
+/* The current job is done; pump() takes the next. */
+void im_work_finish(void)
 {
 	job_free(w.cur);
 	w.cur = NULL;
@@ -157,8 +192,10 @@ static void finish(void)
 
 static void fail(const char *text)
 {
+	log_info("%s job of %s ended: %s", w.cur->kind == IM_JOB_ROSTER ? "a roster" : "a presence",
+		 w.cur->from, text);
 	answer_error(w.cur, "wait", "internal-server-error", text);
-	finish();
+	im_work_finish();
 }
 
 static void pump(void);
@@ -167,33 +204,31 @@ static int64_t on_deadline(struct ev_timer *t, void *arg)
 {
 	(void)t, (void)arg;
 	if (w.cur != NULL) {
-		log_warnx("the elector did not answer a roster %s of %s within %d ms; answered "
-			  "internal-server-error",
-			  w.step == WRITING ? "write" : "read", w.cur->bare, IM_WORK_DEADLINE_MS);
+		log_warnx("the elector did not answer a roster %s of %s within %d ms",
+			  w.step == WRITING ? "write" : "read", w.loading, IM_WORK_DEADLINE_MS);
 		fail("the cluster's state did not answer in time");
 		pump();
 	}
 	return IM_WORK_IDLE_MS;
 }
 
-/* Asks for the roster's items after w.after; false when the elector
- * cannot be reached (the job is answered). */
+/* Asks for the roster's items after w.after. */
 static bool send_get(void)
 {
 	struct proto_userdata_get get = {
 	    .collection = ELECTOR_USERDATA_ROSTER,
-	    .user_len = (uint16_t)strlen(w.cur->user),
+	    .user_len = (uint16_t)strlen(w.loading),
 	    .key_len = (uint16_t)w.after_len,
 	};
 	struct iovec iov[] = {
-	    {&get, sizeof(get)}, {w.cur->user, get.user_len}, {w.after, w.after_len}};
+	    {&get, sizeof(get)}, {w.loading, get.user_len}, {w.after, w.after_len}};
 	if (child_send_v(PROC_ELECTOR, PROTO_USERDATA_GET, ++w.request, iov, 3) == 0)
 		return true;
 	fail("the cluster's state cannot be reached");
 	return false;
 }
 
-static bool start_load(void)
+static bool restart_load(void)
 {
 	im_roster_free(&w.roster);
 	im_roster_init(&w.roster);
@@ -203,36 +238,64 @@ static bool start_load(void)
 	return send_get();
 }
 
-/* Starts the job; false when it was answered at once. */
-static bool begin(struct job *j)
+bool im_work_load(const char *user)
+{
+	snprintf(w.loading, sizeof(w.loading), "%s", user);
+	w.restarts = 0;
+	ev_timer_reset(w.deadline, IM_WORK_DEADLINE_MS);
+	return restart_load();
+}
+
+bool im_work_write(const char *user, const struct im_roster_effect *effect, const char *key)
+{
+	struct buf cmd;
+	buf_init(&cmd, PROTO_PROPOSE_MAX);
+	int rc;
+	if (effect->removed) {
+		rc = elector_machine_encode_userdata(&cmd, ELECTOR_MACHINE_USERDATA_DEL, user,
+						     ELECTOR_USERDATA_ROSTER, NULL, key,
+						     strlen(key), NULL, 0);
+	} else {
+		unsigned char value[IM_WORK_ITEM_BYTES_MAX];
+		size_t len = im_rosterval_encode(effect->item, value, sizeof(value));
+		rc = len == 0
+			 ? -1
+			 : elector_machine_encode_userdata(
+			       &cmd, ELECTOR_MACHINE_USERDATA_PUT, user, ELECTOR_USERDATA_ROSTER,
+			       &w.quota, effect->item->jid, strlen(effect->item->jid), value, len);
+	}
+	struct proto_propose head = {.len = (uint32_t)buf_len(&cmd)};
+	struct iovec iov[] = {{&head, sizeof(head)}, {(void *)buf_head(&cmd), buf_len(&cmd)}};
+	bool sent = false;
+	if (rc == -1) {
+		/* im_roster bounded the item; a user name too long for the
+		 * store is all that is left. */
+		answer_error(w.cur, "modify", "not-acceptable", "the item does not fit the store");
+		im_work_finish();
+	} else if (child_send_v(PROC_ELECTOR, PROTO_PROPOSE, ++w.request, iov, 2) == -1) {
+		fail("the cluster's state cannot be reached");
+	} else {
+		snprintf(w.loading, sizeof(w.loading), "%s", user);
+		w.step = WRITING;
+		ev_timer_reset(w.deadline, IM_WORK_DEADLINE_MS);
+		sent = true;
+	}
+	buf_free(&cmd);
+	return sent;
+}
+
+/* Starts the job; false when it ended at once. */
+static bool begin(struct im_job *j)
 {
 	w.cur = j;
-	if (j->user[0] == '\0') {
-		/* A component's address: it has no account, so no roster. */
-		answer_error(j, "cancel", "service-unavailable", NULL);
-		finish();
-		return false;
-	}
-	if (!j->parsed) {
-		answer_error(j, "modify", "bad-request", "the stanza could not be read");
-		finish();
-		return false;
-	}
-	if (j->req.is_bad) {
-		answer_error(j, j->req.bad.type, j->req.bad.condition, j->req.bad.text);
-		finish();
-		return false;
-	}
-	ev_timer_reset(w.deadline, IM_WORK_DEADLINE_MS);
-	w.restarts = 0;
-	return start_load();
+	return j->kind == IM_JOB_ROSTER ? im_rosterjob_begin(j) : im_presjob_begin(j);
 }
 
 /* Takes the next jobs until one waits for the elector. */
 static void pump(void)
 {
 	while (w.cur == NULL && w.head != NULL) {
-		struct job *j = w.head;
+		struct im_job *j = w.head;
 		w.head = j->next;
 		if (w.head == NULL)
 			w.tail = NULL;
@@ -242,115 +305,29 @@ static void pump(void)
 	}
 }
 
-/* The roster's version as XEP-0237's ver. */
-static void ver_of(uint64_t version, char *out, size_t size)
+void im_work_push_front(struct im_job *j)
 {
-	im_roster_ver_format(version, out, size);
+	j->next = w.head;
+	w.head = j;
+	if (w.tail == NULL)
+		w.tail = j;
+	w.queued++;
 }
 
-static void push(const struct im_roster_item *item, const char *removed_jid, uint64_t version)
-{
-	char id[32], ver[32];
-	snprintf(id, sizeof(id), "push%" PRIu64, ++w.pushes);
-	ver_of(version, ver, sizeof(ver));
-	struct buf b;
-	buf_init(&b, 64 * 1024);
-	size_t to_at = im_rosteriq_push(&b, id, ver, item, removed_jid);
-	send_out(w.cur, PROTO_IM_TO_RESOURCES, w.cur->bare, &b, (uint32_t)to_at);
-	buf_free(&b);
-}
-
-static void answer_done(void)
-{
-	struct buf b;
-	buf_init(&b, 4096 + 3 * JID_MAX);
-	im_rosteriq_done(&b, w.cur->from, w.cur->to, w.cur->id);
-	send_out(w.cur, PROTO_IM_TO_ORIGIN, "", &b, PROTO_IM_NO_TO);
-	buf_free(&b);
-}
-
-/* A get: the roster, or nothing new (RFC 6121 2.6.3). */
-static void answer_get(bool stored)
-{
-	struct buf b;
-	buf_init(&b, IPC_FRAME_MAX / 2);
-	char ver[32];
-	ver_of(w.version, ver, sizeof(ver));
-	bool current = stored && im_roster_ver_current(w.cur->req.ver, w.version);
-	/* Nothing stored (see loaded): the empty roster, with no ver that a
-	 * later get could compare. */
-	im_rosteriq_result(&b, w.cur->from, w.cur->to, w.cur->id, current ? NULL : &w.roster,
-			   stored ? ver : NULL);
-	send_out(w.cur, PROTO_IM_TO_ORIGIN, "", &b, PROTO_IM_NO_TO);
-	buf_free(&b);
-	finish();
-}
-
-/* A set: decide, then write (or answer at once). */
-static void decide_set(void)
-{
-	struct job *j = w.cur;
-	struct im_roster_set set;
-	im_rosteriq_as_set(&j->req, &set);
-	/* The key of a removal: im_roster_set checks the JID the same way. */
-	char key[JID_MAX], why[JIDPREP_WHY_MAX];
-	if (j->req.jid == NULL ||
-	    jidprep_jid(j->req.jid, strlen(j->req.jid), key, sizeof(key), why, sizeof(why)) == -1)
-		key[0] = '\0';
-	struct im_roster_effect effect;
-	struct im_error err;
-	if (im_roster_set(&w.roster, j->bare, &set, &w.limits, &effect, &err) == -1) {
-		answer_error(j, err.type, err.condition, err.text);
-		finish();
-		return;
-	}
-	struct buf cmd;
-	buf_init(&cmd, PROTO_PROPOSE_MAX);
-	int rc;
-	if (effect.removed) {
-		rc = elector_machine_encode_userdata(&cmd, ELECTOR_MACHINE_USERDATA_DEL, j->user,
-						     ELECTOR_USERDATA_ROSTER, NULL, key,
-						     strlen(key), NULL, 0);
-	} else {
-		unsigned char value[IM_WORK_ITEM_BYTES_MAX];
-		size_t len = im_rosterval_encode(effect.item, value, sizeof(value));
-		rc = len == 0
-			 ? -1
-			 : elector_machine_encode_userdata(
-			       &cmd, ELECTOR_MACHINE_USERDATA_PUT, j->user, ELECTOR_USERDATA_ROSTER,
-			       &w.quota, effect.item->jid, strlen(effect.item->jid), value, len);
-	}
-	struct proto_propose head = {.len = (uint32_t)buf_len(&cmd)};
-	struct iovec iov[] = {{&head, sizeof(head)}, {(void *)buf_head(&cmd), buf_len(&cmd)}};
-	if (rc == -1) {
-		/* im_roster_set bounded the item; a user name too long for
-		 * the store is all that is left. */
-		answer_error(j, "modify", "not-acceptable", "the item does not fit the store");
-		finish();
-	} else if (child_send_v(PROC_ELECTOR, PROTO_PROPOSE, ++w.request, iov, 2) == -1) {
-		fail("the cluster's state cannot be reached");
-	} else {
-		w.step = WRITING;
-	}
-	buf_free(&cmd);
-}
-
-/* The roster is loaded (stored: the cluster holds the user's data). */
 static void loaded(bool stored)
 {
-	if (!w.cur->req.set) {
-		answer_get(stored);
-		return;
-	}
-	if (!stored) {
-		/* A node whose cluster state holds nothing yet (joining), or
-		 * an account the state does not hold: nowhere to write. */
-		answer_error(w.cur, "cancel", "service-unavailable",
-			     "this account's data is not held here yet");
-		finish();
-		return;
-	}
-	decide_set();
+	if (w.cur->kind == IM_JOB_ROSTER)
+		im_rosterjob_loaded(w.cur, stored);
+	else
+		im_presjob_loaded(w.cur, stored);
+}
+
+static void written(const struct im_error *err, uint64_t index)
+{
+	if (w.cur->kind == IM_JOB_ROSTER)
+		im_rosterjob_written(w.cur, err, index);
+	else
+		im_presjob_written(w.cur, err, index);
 }
 
 static void on_userdata_answer(const struct ipc_msg *msg)
@@ -360,13 +337,14 @@ static void on_userdata_answer(const struct ipc_msg *msg)
 	size_t left;
 	if (proto_userdata_answer_unpack(msg->data, msg->len, &head, &items, &left) == -1 ||
 	    head.collection != ELECTOR_USERDATA_ROSTER) {
-		log_warnx("a malformed answer to a read of %s's roster", w.cur->user);
+		log_warnx("a malformed answer to a read of %s's roster", w.loading);
 		fail("the cluster's state answered wrongly");
 		return;
 	}
 	if (head.status == PROTO_USERDATA_NO_STATE || head.status == PROTO_USERDATA_NO_USER) {
 		/* A cluster node whose state holds nothing yet, or an account
 		 * the state does not hold: nothing stored. */
+		w.step = IDLE;
 		loaded(false);
 		return;
 	}
@@ -377,13 +355,13 @@ static void on_userdata_answer(const struct ipc_msg *msg)
 	if (w.after_len == 0) {
 		w.version = head.version;
 	} else if (head.version != w.version) {
-		/* Changed between pages (a write from before this process,
-		 * or rxmppctl): read it again. */
+		/* Changed between pages (rxmppctl, or a write of another
+		 * node's im just before this one led): read it again. */
 		if (++w.restarts > IM_WORK_RESTARTS_MAX) {
 			fail("the roster kept changing while it was read");
 			return;
 		}
-		start_load();
+		restart_load();
 		return;
 	}
 	const uint8_t *key, *value;
@@ -396,7 +374,7 @@ static void on_userdata_answer(const struct ipc_msg *msg)
 		if (im_rosterval_decode((const char *)key, key_len, value, value_len, &w.limits,
 					&item, &why) == -1) {
 			static struct log_limit bad;
-			log_warnx_limited(&bad, "a roster item of %s is left out: %s", w.cur->user,
+			log_warnx_limited(&bad, "a roster item of %s is left out: %s", w.loading,
 					  why);
 			continue;
 		}
@@ -412,6 +390,7 @@ static void on_userdata_answer(const struct ipc_msg *msg)
 		send_get();
 		return;
 	}
+	w.step = IDLE;
 	loaded(true);
 }
 
@@ -419,48 +398,48 @@ static void on_propose_result(const struct ipc_msg *msg)
 {
 	static struct proto_propose_result_view r;
 	if (proto_propose_result_unpack(msg->data, msg->len, &r) == -1) {
-		log_warnx("a malformed answer to a write of %s's roster", w.cur->user);
+		log_warnx("a malformed answer to a write of %s's roster", w.loading);
 		fail("the cluster's state answered wrongly");
 		return;
 	}
 	const struct proto_propose_result *h = &r.head;
+	w.step = IDLE;
 	if (h->status == PROTO_PROPOSE_REFUSED || h->status == PROTO_PROPOSE_UNKNOWN) {
 		/* RFC 6120 8.3.3.8 internal-server-error, of type wait (8.3.2:
 		 * retry later): no leader or quorum now, nothing the client
 		 * got wrong. */
-		log_warnx("a roster write of %s was not committed: %s", w.cur->bare, r.text);
-		fail(h->status == PROTO_PROPOSE_REFUSED
-			 ? "the cluster cannot commit now (no leader or no quorum): nothing changed"
-			 : "the cluster lost its leader during the write: it may or may not be "
-			   "applied");
+		log_warnx("a roster write of %s was not committed: %s", w.loading, r.text);
+		struct im_error err = {
+		    .type = "wait",
+		    .condition = "internal-server-error",
+		    .text = h->status == PROTO_PROPOSE_REFUSED
+				? "the cluster cannot commit now (no leader or no quorum): "
+				  "nothing changed"
+				: "the cluster lost its leader during the write: it may or may not "
+				  "be applied",
+		};
+		written(&err, 0);
 		return;
 	}
 	if (h->outcome == ELECTOR_MACHINE_REFUSED) {
-		log_info("a roster write of %s was refused: %s", w.cur->bare, r.outcome);
-		if (strncmp(r.outcome, "no user", 7) == 0)
-			answer_error(w.cur, "cancel", "service-unavailable",
-				     "the account is not in the cluster's state");
-		else
-			answer_error(w.cur, "wait", "resource-constraint",
-				     "the roster is full (the cluster's quota)");
-		finish();
+		log_info("a roster write of %s was refused: %s", w.loading, r.outcome);
+		struct im_error quota = {.type = "wait",
+					 .condition = "resource-constraint",
+					 .text = "the roster is full (the cluster's quota)"};
+		struct im_error no_user = {.type = "cancel",
+					   .condition = "service-unavailable",
+					   .text = "the account is not in the cluster's state"};
+		written(strncmp(r.outcome, "no user", 7) == 0 ? &no_user : &quota, 0);
 		return;
 	}
-	/* Committed: the result, then the push (RFC 6121 2.3.2), with the
-	 * index of the write as the new version. */
-	struct im_rosteriq_req *req = &w.cur->req;
-	char key[JID_MAX], why[JIDPREP_WHY_MAX];
-	jidprep_jid(req->jid, strlen(req->jid), key, sizeof(key), why, sizeof(why));
-	answer_done();
-	push(req->remove ? NULL : im_roster_find(&w.roster, key), key, h->index);
-	finish();
+	written(NULL, h->index);
 }
 
 bool im_work_elector_message(const struct ipc_msg *msg)
 {
 	if (msg->type != PROTO_USERDATA_ANSWER && msg->type != PROTO_PROPOSE_RESULT)
 		return false;
-	/* Late (the job was answered at its deadline) or not ours. */
+	/* Late (the job ended at its deadline) or not ours. */
 	if (w.cur == NULL || msg->peer != w.request)
 		return true;
 	if (msg->type == PROTO_USERDATA_ANSWER && w.step == LOADING)
@@ -479,14 +458,6 @@ void im_work_elector_down(void)
 	}
 }
 
-/* The stanza's tree: the roster request read out of it. */
-static void on_stanza(void *arg, struct xml_node *stanza)
-{
-	struct job *j = arg;
-	if (im_rosteriq_read(stanza, j->req.set, &j->req) == 0)
-		j->parsed = true;
-}
-
 bool im_work_stanza(const struct ipc_msg *msg)
 {
 	static struct proto_route_view r;
@@ -495,16 +466,28 @@ bool im_work_stanza(const struct ipc_msg *msg)
 		return false;
 	memcpy(&origin, msg->data, sizeof(origin));
 	if (proto_route_unpack((const char *)msg->data + sizeof(origin), msg->len - sizeof(origin),
-			       &r) == -1 ||
-	    r.kind != PROTO_STANZA_IQ ||
-	    (r.type != PROTO_STANZA_TYPE_GET && r.type != PROTO_STANZA_TYPE_SET))
+			       &r) == -1)
 		return false;
-	struct job *j = calloc(1, sizeof(*j));
-	if (j == NULL) {
-		log_warnx("out of memory: a roster iq of %s is dropped", r.from);
+	enum im_job_kind kind;
+	if (r.kind == PROTO_STANZA_IQ &&
+	    (r.type == PROTO_STANZA_TYPE_GET || r.type == PROTO_STANZA_TYPE_SET))
+		kind = IM_JOB_ROSTER;
+	else if (r.kind == PROTO_STANZA_PRESENCE &&
+		 (r.type == PROTO_STANZA_TYPE_NONE || r.type == PROTO_STANZA_TYPE_UNAVAILABLE))
+		kind = IM_JOB_PRESENCE;
+	else if (r.kind == PROTO_STANZA_PRESENCE && r.type >= PROTO_STANZA_TYPE_SUBSCRIBE &&
+		 r.type <= PROTO_STANZA_TYPE_UNSUBSCRIBED)
+		kind = IM_JOB_SUB;
+	else
+		return false;
+	struct im_job *j = im_work_job_new(kind);
+	if (j == NULL || (kind != IM_JOB_ROSTER && (j->stanza = malloc(r.stanza_len)) == NULL)) {
+		log_warnx("out of memory: a stanza of %s is dropped", r.from);
+		free(j);
 		return true;
 	}
 	j->origin = origin;
+	j->type = r.type;
 	snprintf(j->id, sizeof(j->id), "%s", r.id);
 	snprintf(j->from, sizeof(j->from), "%s", r.from);
 	snprintf(j->to, sizeof(j->to), "%s", r.to);
@@ -512,15 +495,17 @@ bool im_work_stanza(const struct ipc_msg *msg)
 	struct jid_parts parts;
 	if (jid_split(j->bare, strlen(j->bare), &parts) == 0 && parts.local_len > 0)
 		snprintf(j->user, sizeof(j->user), "%.*s", (int)parts.local_len, parts.local);
-	j->req.set = r.type == PROTO_STANZA_TYPE_SET;
-	if (j->user[0] != '\0' &&
-	    im_stanza_parse(r.stanza, r.stanza_len, &w.xml, on_stanza, j) == -1) {
-		/* Not one element within the limits. */
-		im_rosteriq_req_free(&j->req);
-		j->parsed = false;
+	if (kind == IM_JOB_ROSTER) {
+		im_rosterjob_read(j, r.stanza, r.stanza_len);
+	} else {
+		memcpy(j->stanza, r.stanza, r.stanza_len);
+		j->stanza_len = r.stanza_len;
 	}
 	if (w.queued >= IM_WORK_QUEUE_MAX) {
 		answer_error(j, "wait", "resource-constraint", "too many roster requests at once");
+		static struct log_limit full;
+		log_warnx_limited(&full, "a stanza of %s is refused: %d jobs wait already", j->from,
+				  IM_WORK_QUEUE_MAX);
 		job_free(j);
 		return true;
 	}

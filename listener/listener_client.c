@@ -432,8 +432,8 @@ static void client_stanza(struct conn *c, struct xml_node *stanza)
 	}
 	if (strcmp(stanza->name, "presence") == 0 && to == NULL &&
 	    (type == NULL || strcmp(type, "unavailable") == 0)) {
-		/* Availability for routing to the bare JID; with no roster there
-		 * is nobody to broadcast it to. */
+		/* Availability for routing to the bare JID, then the stanza for
+		 * the IM process to broadcast (router_im.c). */
 		int priority = 0;
 		struct xml_node *p = xml_child(stanza, XML_NS_CLIENT, "priority");
 		char text[16];
@@ -442,7 +442,6 @@ static void client_stanza(struct conn *c, struct xml_node *stanza)
 			priority = value < -128 ? -128 : value > 127 ? 127 : (int)value;
 		}
 		listener_route_presence(c, priority, type == NULL);
-		return;
 	}
 	listener_route_stanza(c, stanza, c->jid, to != NULL ? to_normal : NULL);
 }

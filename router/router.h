@@ -85,8 +85,15 @@ void router_route_bounce(struct rref origin, const struct proto_route_view *r, c
 			 const char *condition);
 
 /* router_im.c */
-/* A stanza the IM process handles (a roster get or set). */
+/* A stanza the IM process handles for the sender's own account (a
+ * roster get or set, broadcast presence). */
 bool router_im_wants(const struct proto_route_view *r);
+/* A subscription stanza (RFC 6121 3), which the IM process handles for a
+ * local contact. */
+bool router_im_subscription(const struct proto_route_view *r);
+/* A session is removed: if it was available, im hears of an unavailable
+ * presence in its name (on the router that routes for the cluster). */
+void router_im_session_gone(const struct rsession *s);
 /* Hands it to im (PROTO_IM_STANZA); answers the sender when it cannot. */
 void router_im_hand(struct rref origin, const struct proto_route_view *r);
 /* A message on the channel from im; false for one it must not send. */

@@ -648,9 +648,14 @@ static void link_message(struct peerlink *l, const struct ipc_msg *msg, void *ar
 		}
 		return;
 	}
-	case RELAY_WIRE_UNREGISTER:
-		router_session_remove((struct rref){node, m.u.session.session});
+	case RELAY_WIRE_UNREGISTER: {
+		struct rref ref = {node, m.u.session.session};
+		const struct rsession *gone = router_session_by_ref(ref);
+		if (gone != NULL)
+			router_im_session_gone(gone);
+		router_session_remove(ref);
 		return;
+	}
 	case RELAY_WIRE_FORGET:
 		/* Its listener went, and with it the connections: its kept
 		 * sessions may be resumed anywhere. */

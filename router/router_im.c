@@ -10,6 +10,7 @@
  * never parses XML: it picks the stanzas by their routing header and
  * passes the header on, as the listener made it.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "common/buf.h"
@@ -22,11 +23,58 @@
 
 bool router_im_wants(const struct proto_route_view *r)
 {
-	/* RFC 6121 2.1: a roster get or set, for the sender's own account
-	 * (the caller checks the 'to'). */
+	/* RFC 6121 2.1: a roster get or set; 4.2-4.5: broadcast presence,
+	 * available or unavailable.  For the sender's own account: the
+	 * caller checks the 'to'. */
+	if (r->kind == PROTO_STANZA_PRESENCE)
+		return r->type == PROTO_STANZA_TYPE_NONE ||
+		       r->type == PROTO_STANZA_TYPE_UNAVAILABLE;
 	return r->kind == PROTO_STANZA_IQ &&
 	       (r->type == PROTO_STANZA_TYPE_GET || r->type == PROTO_STANZA_TYPE_SET) &&
 	       strcmp(r->payload_ns, NS_ROSTER) == 0;
+}
+
+bool router_im_subscription(const struct proto_route_view *r)
+{
+	/* RFC 6121 3: the server handles them on both rosters. */
+	return r->kind == PROTO_STANZA_PRESENCE &&
+	       (r->type == PROTO_STANZA_TYPE_SUBSCRIBE || r->type == PROTO_STANZA_TYPE_SUBSCRIBED ||
+		r->type == PROTO_STANZA_TYPE_UNSUBSCRIBE ||
+		r->type == PROTO_STANZA_TYPE_UNSUBSCRIBED);
+}
+
+/* This router routes for the cluster (it leads, or there is no cluster):
+ * its im does the IM work. */
+static bool routes_for_cluster(void)
+{
+	if (!router_cluster_relaying())
+		return true;
+	uint64_t self, leader;
+	router_cluster_identity(&self, &leader);
+	return leader != 0 && self == leader;
+}
+
+void router_im_session_gone(const struct rsession *s)
+{
+	/* RFC 6121 4.5.2: a session that ends without unavailable presence
+	 * is treated as if it had sent one. */
+	if (s->kind != PROTO_SESSION_CLIENT || !s->available || !routes_for_cluster())
+		return;
+	struct buf bytes;
+	buf_init(&bytes, 64 + 6 * strlen(s->jid));
+	buf_append(&bytes, "<presence type=\"unavailable\" from=\"", 35);
+	xml_escape(&bytes, s->jid, strlen(s->jid), true);
+	buf_append(&bytes, "\"/>", 3);
+	static struct proto_route_view r;
+	r = (struct proto_route_view){
+	    .kind = PROTO_STANZA_PRESENCE,
+	    .type = PROTO_STANZA_TYPE_UNAVAILABLE,
+	    .stanza = buf_head(&bytes),
+	    .stanza_len = buf_len(&bytes),
+	};
+	snprintf(r.from, sizeof(r.from), "%s", s->jid);
+	router_im_hand(s->ref, &r);
+	buf_free(&bytes);
 }
 
 void router_im_hand(struct rref origin, const struct proto_route_view *r)
@@ -103,7 +151,8 @@ bool router_im_message(const struct ipc_msg *msg)
 	}
 	for (const struct rsession *s = router_sessions_of_bare(out.bare); s != NULL;
 	     s = s->next_of_bare) {
-		if (s->kind != PROTO_SESSION_CLIENT || !router_cluster_reaches(s->ref.node))
+		if (s->kind != PROTO_SESSION_CLIENT || !router_cluster_reaches(s->ref.node) ||
+		    (h->target == PROTO_IM_TO_AVAILABLE && !s->available))
 			continue;
 		if (deliver_with_to(s, out.stanza, h->stanza_len, h->to_at) == -1)
 			log_warnx_limited(&full,

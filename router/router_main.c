@@ -94,11 +94,15 @@ static bool router_from_listener(const struct ipc_msg *msg)
 			router_cluster_session_up(s);
 		return true;
 	}
-	case PROTO_SESSION_DOWN:
+	case PROTO_SESSION_DOWN: {
+		const struct rsession *gone = router_session_by_ref(ref);
+		if (gone != NULL)
+			router_im_session_gone(gone);
 		router_sm_session_down(ref);
 		router_session_remove(ref);
 		router_cluster_session_down(ref);
 		return true;
+	}
 	case PROTO_SESSION_PRESENCE: {
 		struct proto_presence presence;
 		if (ipc_get_data(msg, &presence, sizeof(presence)) == -1)

@@ -286,7 +286,10 @@ bool router_route_stanza(struct rref origin, const struct proto_route_view *r, b
 	bool follower = router_cluster_relaying() && !forwarded;
 
 	char bare[JID_MAX];
-	if (router_im_wants(r) && for_own_account(r)) {
+	/* Presence is a broadcast only without a 'to' (RFC 6121 4.2.1); one
+	 * to the own bare JID goes to the user's resources as directed. */
+	if (router_im_wants(r) &&
+	    (r->kind == PROTO_STANZA_PRESENCE ? r->to[0] == '\0' : for_own_account(r))) {
 		/* The leader's im handles them (one writer per user's data):
 		 * a follower's go there through the relay. */
 		if (follower)
@@ -342,6 +345,14 @@ bool router_route_stanza(struct rref origin, const struct proto_route_view *r, b
 		return true;
 	}
 	jid_bare(r->to, bare, sizeof(bare));
+	if (router_im_subscription(r)) {
+		/* Both rosters change on the leader's im (one writer); to a
+		 * full JID too, as to the bare one (RFC 6121 3.1.1). */
+		if (follower)
+			return false;
+		router_im_hand(origin, r);
+		return true;
+	}
 	if (to.resource_len == 0) {
 		bool own = sender != NULL && strcmp(bare, sender->bare) == 0;
 		if (r->kind == PROTO_STANZA_IQ && own) {

@@ -57,6 +57,7 @@ int main(void)
 	srunner_add_suite(runner, im_presence_suite());
 	srunner_add_suite(runner, im_offline_suite());
 	srunner_add_suite(runner, im_rosteriq_suite());
+	srunner_add_suite(runner, im_avail_suite());
 	srunner_run_all(runner, CK_NORMAL);
 	int failed = srunner_ntests_failed(runner);
 	srunner_free(runner);

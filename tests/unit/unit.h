@@ -53,6 +53,7 @@ Suite *im_roster_suite(void);
 Suite *im_presence_suite(void);
 Suite *im_offline_suite(void);
 Suite *im_rosteriq_suite(void);
+Suite *im_avail_suite(void);
 
 /* Runs `emit` with stderr redirected to a pipe and returns what it wrote
  * (at most `size` - 1 bytes, ended); check_log.c. */
