@@ -90,6 +90,11 @@ bool im_rosterjob_begin(struct im_job *j);
 void im_rosterjob_loaded(struct im_job *j, bool stored);
 void im_rosterjob_written(struct im_job *j, const struct im_error *err, uint64_t index);
 bool im_presjob_begin(struct im_job *j);
+/* After the user `j` removed `contact` from the roster: what the removal
+ * tells the contact (im_roster_effect's send_unsubscribe, _unsubscribed
+ * and generate bits), as jobs first in the queue. */
+void im_presjob_after_removal(const struct im_job *j, const char *contact, bool unsubscribe,
+			      bool unsubscribed, unsigned generate);
 void im_presjob_loaded(struct im_job *j, bool stored);
 void im_presjob_written(struct im_job *j, const struct im_error *err, uint64_t index);
 

@@ -153,7 +153,53 @@ bool im_presjob_begin(struct im_job *j)
 	}
 	if (!local_account(j->contact, j->contact_user, sizeof(j->contact_user)))
 		j->contact_user[0] = '\0';
+	if (j->phase == 1) {
+		/* The user's side is done already (a roster removal). */
+		if (j->contact_user[0] == '\0') {
+			im_work_finish();
+			return false;
+		}
+		j->forward = true;
+		return im_work_load(j->contact_user);
+	}
 	return im_work_load(j->user);
+}
+
+void im_presjob_after_removal(const struct im_job *j, const char *contact, bool unsubscribe,
+			      bool unsubscribed, unsigned generate)
+{
+	/* RFC 6121 2.5.2: the contact's server hears unsubscribe and
+	 * unsubscribed from the user, and the contact the user's
+	 * unavailable (3.2.2).  Jobs of their own, first in the queue: only
+	 * the contact's side is left to do. */
+	const char *types[2] = {NULL, NULL};
+	uint32_t codes[2];
+	size_t n = 0;
+	if (unsubscribed) {
+		types[n] = "unsubscribed";
+		codes[n++] = PROTO_STANZA_TYPE_UNSUBSCRIBED;
+	}
+	if (unsubscribe) {
+		types[n] = "unsubscribe";
+		codes[n++] = PROTO_STANZA_TYPE_UNSUBSCRIBE;
+	}
+	while (n-- > 0) {
+		struct im_job *k = im_work_job_new(IM_JOB_SUB);
+		if (k == NULL) {
+			log_warnx("out of memory: %s of %s to %s not sent", types[n], j->bare,
+				  contact);
+			continue;
+		}
+		k->origin = j->origin;
+		k->type = codes[n];
+		k->phase = 1;
+		k->generate_out = n == 0 ? generate & IM_SUB_GEN_UNAVAILABLE : 0;
+		snprintf(k->from, sizeof(k->from), "%s", j->from);
+		snprintf(k->bare, sizeof(k->bare), "%s", j->bare);
+		snprintf(k->user, sizeof(k->user), "%s", j->user);
+		snprintf(k->to, sizeof(k->to), "%s", contact);
+		im_work_push_front(k);
+	}
 }
 
 static void broadcast(struct im_job *j, const struct im_roster *roster)

@@ -111,6 +111,10 @@ void im_rosterjob_loaded(struct im_job *j, bool stored)
 		answer_error(j, err.type, err.condition, err.text);
 		return;
 	}
+	/* Kept for after the write: what a removal tells the contact. */
+	j->push = effect.send_unsubscribe;
+	j->forward = effect.send_unsubscribed;
+	j->generate = effect.generate;
 	im_work_write(j->user, &effect, key);
 }
 
@@ -131,5 +135,7 @@ void im_rosterjob_written(struct im_job *j, const struct im_error *err, uint64_t
 	buf_free(&b);
 	im_work_push(j, j->bare, j->req.remove ? NULL : im_roster_find(im_work_roster(), key), key,
 		     index);
+	if (j->req.remove && (j->push || j->forward))
+		im_presjob_after_removal(j, key, j->push, j->forward, j->generate);
 	im_work_finish();
 }

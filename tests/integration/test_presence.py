@@ -5,7 +5,8 @@ nothing by themselves: alice asks bob, bob approves and asks back, alice
 approves.  Each step changes both rosters in the cluster's state, pushes
 them, and delivers the stanza; once subscribed, each sees the other's
 presence, an unavailable when the other's session ends, and the other's
-presence again (and gives its own) when it logs in anew on a third node."""
+presence again (and gives its own) when it logs in anew on a third node.
+A roster removal ends both subscriptions and tells the contact."""
 
 import asyncio
 
@@ -94,6 +95,27 @@ def test_two_users_subscribe_and_see_each_other_across_nodes(node_factory, certs
         again = await quiet_login(leader, "bob", "c")
         await presence(alice, BOB + "/c", "")
         await presence(again, ALICE + "/a", "")
+
+        # alice removes bob (RFC 6121 2.5.2): her roster forgets him, his
+        # says none, he hears unsubscribed, unsubscribe and her going.
+        again_pushes = watch_pushes(again)
+        remove = alice.Iq()
+        remove["type"] = "set"
+        remove["roster"]["items"] = {BOB: {"subscription": "remove"}}
+        await remove.send(timeout=WAIT)
+        await presence(again, ALICE, "unsubscribed")
+        await presence(again, ALICE + "/a", "unavailable")
+        await presence(again, ALICE, "unsubscribe")
+        assert items(await get_roster(alice)) == {}
+        wait_none = asyncio.get_event_loop().time() + WAIT
+        while items(await get_roster(again)) != {ALICE: (None, "none", [])}:
+            assert asyncio.get_event_loop().time() < wait_none
+            await asyncio.sleep(0.2)
+        # Two pushes: unsubscribed (his 'to' goes), then unsubscribe.
+        _, got = await pushed(again_pushes)
+        assert got == {ALICE: (None, "from", [])}
+        _, got = await pushed(again_pushes)
+        assert got == {ALICE: (None, "none", [])}
         await again.close()
         await alice.close()
 
