@@ -52,8 +52,9 @@ static void answer_error(struct im_job *j, const char *type, const char *conditi
 bool im_rosterjob_begin(struct im_job *j)
 {
 	if (j->user[0] == '\0') {
-		/* A component's address: it has no account, so no roster. */
-		answer_error(j, "cancel", "service-unavailable", NULL);
+		/* Not an account of this domain (a component's address): the
+		 * router hands over only its users' own; RFC 6121 2.3.3. */
+		answer_error(j, "auth", "forbidden", NULL);
 		return false;
 	}
 	if (!j->parsed) {

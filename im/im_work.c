@@ -493,7 +493,11 @@ bool im_work_stanza(const struct ipc_msg *msg)
 	snprintf(j->to, sizeof(j->to), "%s", r.to);
 	jid_bare(r.from, j->bare, sizeof(j->bare));
 	struct jid_parts parts;
-	if (jid_split(j->bare, strlen(j->bare), &parts) == 0 && parts.local_len > 0)
+	/* The store's users are this domain's accounts, by localpart:
+	 * alice@bridge.example must not read alice@example's roster. */
+	if (jid_split(j->bare, strlen(j->bare), &parts) == 0 && parts.local_len > 0 &&
+	    parts.domain_len == strlen(w.domain) &&
+	    memcmp(parts.domain, w.domain, parts.domain_len) == 0)
 		snprintf(j->user, sizeof(j->user), "%.*s", (int)parts.local_len, parts.local);
 	if (kind == IM_JOB_ROSTER) {
 		im_rosterjob_read(j, r.stanza, r.stanza_len);

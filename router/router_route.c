@@ -252,6 +252,12 @@ static void route_to_bare(struct rref origin, const struct proto_route_view *r, 
 		fan_out(origin, r, bare, true);
 		return;
 	default:
+		/* RFC 6121 2.3.3: nobody but the user reads or changes a
+		 * roster (another user's bare JID: forbidden). */
+		if (router_im_wants(r)) {
+			router_route_bounce(origin, r, "auth", "forbidden");
+			return;
+		}
 		/* An iq to a bare JID is the server's to answer for the account. */
 		server_iq(origin, r, true);
 		return;
@@ -290,6 +296,13 @@ bool router_route_stanza(struct rref origin, const struct proto_route_view *r, b
 	 * to the own bare JID goes to the user's resources as directed. */
 	if (router_im_wants(r) &&
 	    (r->kind == PROTO_STANZA_PRESENCE ? r->to[0] == '\0' : for_own_account(r))) {
+		/* Only a client session of the user has a roster: a component
+		 * may send from any JID of its domain (alice@bridge) and has
+		 * no account (RFC 6121 2.3.3: forbidden). */
+		if (sender == NULL || sender->kind != PROTO_SESSION_CLIENT) {
+			router_route_bounce(origin, r, "auth", "forbidden");
+			return true;
+		}
 		/* The leader's im handles them (one writer per user's data):
 		 * a follower's go there through the relay. */
 		if (follower)
