@@ -2,7 +2,8 @@
 /* The server's TLS context (common/tls.c) after a real in-memory TLS 1.3
  * handshake: the client is sent one session ticket, not OpenSSL's default
  * two (each costs the server work on every full handshake, and a client
- * holds one connection per account); a ticket from one node opens on
+ * holds one connection per account), and the suite is AES-128-GCM with
+ * SHA-256, the server's first; a ticket from one node opens on
  * another that shares the cluster's ticket key (common/tls_ticket.c). */
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
@@ -80,6 +81,9 @@ START_TEST(test_one_ticket_per_full_handshake)
 	}
 	ck_assert(client_done && server_done);
 	ck_assert_int_eq(SSL_version(client), TLS1_3_VERSION);
+	/* The client offers OpenSSL's order (AES-256-GCM first); the server's
+	 * own order chooses. */
+	ck_assert_str_eq(SSL_get_cipher_name(client), "TLS_AES_128_GCM_SHA256");
 	/* TLS 1.3 tickets follow the handshake; the client reads them with
 	 * the server's first data. */
 	char byte;
