@@ -16,9 +16,11 @@ void rxmppctl_print_json_string(const char *s);
 
 /* rxmppctl_userdata.c: `user data NAME` (NAME prepared). */
 int rxmppctl_user_data(const char *name, const char *socket_path, bool clustered, bool json);
-/* How many items of user data the running node holds of `name` (0 for no
- * account, or no cluster state yet); CTL_FAILED said on stderr. */
-int rxmppctl_user_data_items(const char *name, const char *socket_path, uint32_t *items);
+/* Whether the running node's state holds one item: CTL_OK with the
+ * answer's enum proto_userdata_status in *status (OK: it does, NO_ITEM:
+ * it does not, NO_USER / NO_STATE: no such account or no state yet). */
+int rxmppctl_user_data_item(const char *name, uint32_t collection, const void *key, size_t key_len,
+			    const char *socket_path, uint32_t *status);
 /* rxmppctl_userdata_merge.c: this node's own users' data carried into the
  * cluster's state (cluster initialize, merge); `accounts_path` holds the
  * node's own accounts. */

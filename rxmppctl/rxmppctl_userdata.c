@@ -24,7 +24,8 @@ struct userdata_answer {
 	const char *name;
 	const char *where;
 	bool json;
-	uint32_t *items; /* only count them, into here */
+	uint32_t *items;  /* only count them, into here */
+	uint32_t *status; /* only the answer's status, into here */
 };
 
 static int userdata_print(const struct proto_userdata_answer *head, const uint8_t *items,
@@ -75,13 +76,13 @@ static int userdata_on_answer(const struct ipc_msg *msg, void *arg)
 	size_t items_len;
 	if (msg->type != PROTO_USERDATA_ANSWER ||
 	    proto_userdata_answer_unpack(msg->data, msg->len, &head, &items, &items_len) == -1 ||
-	    head.collection != 0) {
+	    (a->status == NULL && head.collection != 0)) {
 		fprintf(stderr, "rxmppctl: malformed answer %s from rxmppd\n",
 			proto_type_name(msg->type));
 		return CTL_FAILED;
 	}
-	if (a->items != NULL) {
-		*a->items = head.status == PROTO_USERDATA_OK ? head.count : 0;
+	if (a->status != NULL) {
+		*a->status = head.status;
 		return CTL_OK;
 	}
 	switch (head.status) {
@@ -98,15 +99,21 @@ static int userdata_on_answer(const struct ipc_msg *msg, void *arg)
 	}
 }
 
-static int userdata_get(const char *name, const char *socket_path, struct userdata_answer *a)
+static int userdata_get(const char *name, uint32_t collection, const void *key, size_t key_len,
+			const char *socket_path, struct userdata_answer *a)
 {
-	struct {
-		struct proto_userdata_get head;
-		char user[PROTO_USERDATA_USER_MAX];
-	} get = {.head = {.user_len = (uint16_t)strlen(name)}};
-	memcpy(get.user, name, get.head.user_len);
-	return rxmppctl_request_with(socket_path, PROTO_USERDATA_GET, &get,
-				     sizeof(get.head) + get.head.user_len, USERDATA_TIMEOUT_MS,
+	static uint8_t message[sizeof(struct proto_userdata_get) + PROTO_USERDATA_USER_MAX +
+			       PROTO_USERDATA_KEY_MAX];
+	struct proto_userdata_get head = {.collection = collection,
+					  .flags = key_len > 0 ? PROTO_USERDATA_ONE : 0,
+					  .user_len = (uint16_t)strlen(name),
+					  .key_len = (uint16_t)key_len};
+	memcpy(message, &head, sizeof(head));
+	memcpy(message + sizeof(head), name, head.user_len);
+	if (key_len > 0)
+		memcpy(message + sizeof(head) + head.user_len, key, key_len);
+	return rxmppctl_request_with(socket_path, PROTO_USERDATA_GET, message,
+				     sizeof(head) + head.user_len + key_len, USERDATA_TIMEOUT_MS,
 				     userdata_on_answer, a);
 }
 
@@ -117,11 +124,15 @@ int rxmppctl_user_data(const char *name, const char *socket_path, bool clustered
 						 ? "the cluster's state"
 						 : "this node's own store (it is in no cluster)",
 				    .json = json};
-	return userdata_get(name, socket_path, &a);
+	return userdata_get(name, 0, NULL, 0, socket_path, &a);
 }
 
-int rxmppctl_user_data_items(const char *name, const char *socket_path, uint32_t *items)
+int rxmppctl_user_data_item(const char *name, uint32_t collection, const void *key, size_t key_len,
+			    const char *socket_path, uint32_t *status)
 {
-	struct userdata_answer a = {.name = name, .items = items};
-	return userdata_get(name, socket_path, &a);
+	struct userdata_answer a = {.name = name, .status = status};
+	if (key_len == 0 || key_len > PROTO_USERDATA_KEY_MAX || strlen(name) == 0 ||
+	    strlen(name) > PROTO_USERDATA_USER_MAX)
+		return CTL_FAILED;
+	return userdata_get(name, collection, key, key_len, socket_path, &a);
 }

@@ -11,8 +11,9 @@
 set -eu
 
 BUILD_PACKAGES="gcc make pkg-config libssl-dev libexpat1-dev libyaml-dev libmnl-dev libidn-dev libmicrohttpd-dev openssl"
+# gdb: test_userdata_merge.py stops rxmppctl at an exact point of a merge.
 # prometheus: its promtool checks the metrics endpoint's output (test_metrics.py).
-TEST_PACKAGES="prometheus check python3 python3-pytest python3-slixmpp go-sendxmpp python3-cryptography clang-format iproute2 nftables dnsmasq-base nodejs"
+TEST_PACKAGES="prometheus check python3 python3-pytest python3-slixmpp go-sendxmpp python3-cryptography clang-format iproute2 nftables dnsmasq-base nodejs gdb"
 FUZZ_PACKAGES="clang libclang-rt-dev"
 PACKAGE_PACKAGES="dpkg-dev debhelper lintian rpm systemd adduser"
 # The servers make bench-peers compares with; their system services are not
