@@ -56,7 +56,12 @@
  *   with `members` 0; local_hook); a read flushes first.  It closes once
  *   the node initialized or joined a cluster (rxmppctl then carries its
  *   data into the cluster's state).  A failed flush stops the elector, as
- *   a failed persist does: what memory holds may not be on disk.
+ *   a failed persist does: what memory holds may not be on disk.  Not on a
+ *   node whose cluster is disabled while it holds a cluster's state
+ *   (`cluster disable` on a member): its users' data is the cluster's,
+ *   which an empty store of its own would hide (clients trusting the
+ *   empty roster drop their contacts) and whose writes would be stranded
+ *   there; it answers NO_STATE and refuses writes until enabled again.
  */
 #include "elector_io.h"
 
@@ -70,6 +75,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/callbridge.h"
 #include "common/child.h"
 #include "common/log.h"
 #include "common/peerlink.h"
@@ -202,6 +208,7 @@ static struct {
 	struct elector_handover handover;
 	struct elector_replica *replica;
 	struct elector_local *local; /* while in no cluster */
+	bool holds_cluster;	     /* disabled, holding a cluster's state: no local */
 	/* Its writes of this turn, answered once flushed (local_hook). */
 	struct local_answer *local_answers;
 	size_t local_answer_count, local_answer_cap;
@@ -1654,8 +1661,13 @@ void elector_io_propose(uint64_t token, const uint8_t *command, size_t len)
 		propose_answer(token, &refused, "",
 			       shell.enabled ? "this node is in no cluster yet (cluster initialize "
 					       "or join): nothing changed"
-					     : "this node is not in a cluster (cluster.enabled is "
-					       "false): nothing changed");
+			       : shell.holds_cluster
+				   ? "this node holds a cluster's state and its "
+				     "cluster is disabled (cluster.enabled is false): "
+				     "the users' data is written through the cluster "
+				     "only; nothing changed"
+				   : "this node is not in a cluster (cluster.enabled is "
+				     "false): nothing changed");
 		return;
 	}
 	struct elector_write_env env = write_env();
@@ -2218,8 +2230,12 @@ int elector_io_configure(const struct config *cfg, bool first, char *why, size_t
 	shell.enabled = cfg->cluster.enabled;
 	if (!shell.enabled) {
 		log_info("cluster disabled: this node runs alone");
-		shell.local = local_open(cfg, why, why_size);
-		if (shell.local == NULL)
+		shell.holds_cluster = callbridge_state_in_use(cfg->state_directory, true);
+		if (shell.holds_cluster)
+			log_warnx("this node holds a cluster's state: its users' data (rosters, "
+				  "offline messages...) stays the cluster's, neither read nor "
+				  "written here until cluster.enabled is true again");
+		else if ((shell.local = local_open(cfg, why, why_size)) == NULL)
 			return -1;
 		shell.ticker = ev_timer_add(shell.loop, TICK_MS, on_tick, NULL);
 		return 0;

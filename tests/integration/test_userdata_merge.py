@@ -1,18 +1,22 @@
 # SPDX-License-Identifier: MIT
 """A lone node's user data carried into a cluster (issue 18, review18l F1,
-F2): `cluster initialize`, `join` and `merge` carry it item by item
+F2, F4): `cluster initialize`, `join` and `merge` carry it item by item
 (rxmppctl/rxmppctl_userdata_merge.c), so a write in the cluster for the
 same user, before or during the carry, keeps its own item and loses none
-of the node's; a carry cut short and run again carries exactly the rest.
-rxmppctl runs under gdb so that a write, or its death, lands at an exact point of the carry (userdata_propose.py is run
+of the node's; a carry cut short and run again carries exactly the rest;
+`cluster disable` on a member does not put an empty store in place of
+the cluster's data.  rxmppctl runs under gdb so that a write, or its
+death, lands at an exact point of the carry (userdata_propose.py is run
 from gdb to write)."""
 
 import os
 import subprocess
 import sys
 
+from rxmpp_node import wait_until
 from test_cluster import cluster_node, status
-from test_cluster_log import APPLIED
+from test_cluster_log import APPLIED, propose
+from test_cluster_log import REFUSED as NOT_COMMITTED
 from test_userdata import APPEND, OFFLINE, OK, PUT, ROSTER, data, userdata
 from test_userdata_local import local_write
 
@@ -100,3 +104,26 @@ def test_a_carry_cut_short_and_run_again_carries_exactly_the_rest(node_factory, 
     assert alice["roster"][0] == len(contacts) and alice["offline"][0] == 3, alice
     assert local_folders(node)[0] is False and local_folders(node)[1]
 
+
+def test_cluster_disable_on_a_member_keeps_the_clusters_data_and_strands_nothing(
+        node_factory, certs):
+    node = cluster_node(node_factory, certs).start()
+    node.add_user("alice", "alice-pw")
+    assert "initialized" in node.ctl("cluster", "initialize").stdout
+    wait_until(lambda: status(node)["protocol"] == 4, timeout=15, what="protocol 4")
+    put = propose(node, userdata(PUT, "alice", ROSTER, b"a@test.example", b"in the cluster"))
+    assert put["status"] == APPLIED and put["outcome"] == OK, put
+    # "cluster disable: the node runs alone" -- but the users' data stays the
+    # cluster's: not an empty store of this node's read in its place, nor
+    # writes kept where the cluster never sees them.
+    node.ctl("cluster", "disable")
+    wait_until(lambda: "holds no cluster state" in str(data(node, "alice")), timeout=15,
+               what="the elector back, disabled")
+    meanwhile = propose(node, userdata(APPEND, "alice", OFFLINE, value=b"<message>x</message>"))
+    print("write while disabled:", meanwhile)
+    assert meanwhile["status"] == NOT_COMMITTED, meanwhile
+    assert "holds a cluster's state" in meanwhile["text"], meanwhile
+    node.ctl("cluster", "enable")
+    wait_until(lambda: isinstance(data(node, "alice"), dict) and
+               data(node, "alice")["roster"][0] == 1, timeout=15, what="cluster state back")
+    assert data(node, "alice")["offline"][0] == 0
