@@ -176,6 +176,51 @@ static int local_accounts(struct elector_local *l, bool clear, char *why, size_t
 	return clear ? local_clear_orphans(l, why, why_size) : 0;
 }
 
+/* The user a USERDATA_* command names (str16 after its two bytes), into
+ * `user`; false when it names none that fits. */
+static bool local_command_user(const struct elector_log_entry *x, char user[JID_PART_MAX + 1])
+{
+	const uint8_t *c = x->data;
+	if (x->len < 4)
+		return false;
+	size_t len = (size_t)c[2] << 8 | c[3];
+	if (len == 0 || len > JID_PART_MAX || 4 + len > x->len || memchr(c + 4, '\0', len) != NULL)
+		return false;
+	memcpy(user, c + 4, len);
+	user[len] = '\0';
+	return true;
+}
+
+/* The log is replayed against the accounts file plus every user its
+ * entries name: an account deleted while no elector ran (rxmppctl writes
+ * the file first) still gets its data applied, and so cleared through the
+ * log once the file is read; replayed against the file alone, its
+ * entries would be refused now and applied again at a later start should
+ * the account be made again, handing the new account the old data. */
+static int local_replay_accounts(struct elector_local *l, const struct elector_log_loaded *loaded,
+				 char *why, size_t why_size)
+{
+	struct accounts accounts;
+	if (accounts_load(l->accounts_path, &accounts, NULL, why, why_size) == -1)
+		return -1;
+	const struct scram_keys none[SCRAM_HASH_COUNT] = {0};
+	int rc = 0;
+	for (size_t i = 0; i < loaded->count && rc == 0; i++) {
+		char user[JID_PART_MAX + 1];
+		if (loaded->entries[i].type == ELECTOR_ENTRY_DATA &&
+		    elector_local_takes(loaded->entries[i].data, loaded->entries[i].len) &&
+		    local_command_user(&loaded->entries[i], user) &&
+		    accounts_find(&accounts, user) == NULL)
+			rc = accounts_set_keys(&accounts, user, none);
+	}
+	if (rc == 0)
+		rc = elector_machine_set_accounts(l->machine, &accounts);
+	accounts_free(&accounts);
+	if (rc == -1)
+		snprintf(why, why_size, "out of memory");
+	return rc;
+}
+
 /* After a write: a snapshot when one is due (the rule of
  * elector_replica.h, for the same reasons). */
 static void local_compact(struct elector_local *l)
@@ -247,10 +292,10 @@ struct elector_local *elector_local_open(const char *state_dir, const char *acco
 	}
 	l->snapshot_index = loaded.meta.index;
 	l->snapshot_len = loaded.snapshot_len;
-	/* The entries were written against the accounts of their time, which
-	 * the file has now (an account made after the snapshot included); the
-	 * data of those deleted since is cleared once they are applied. */
-	if (local_accounts(l, false, why, why_size) == -1)
+	/* The entries were written against the accounts of their time: the
+	 * file's now (an account made after the snapshot included) and those
+	 * deleted since, whose data is cleared once they are applied. */
+	if (local_replay_accounts(l, &loaded, why, why_size) == -1)
 		goto fail;
 	for (size_t i = 0; i < loaded.count; i++) {
 		const struct elector_log_entry *x = &loaded.entries[i];
@@ -266,7 +311,7 @@ struct elector_local *elector_local_open(const char *state_dir, const char *acco
 			goto fail;
 		}
 	}
-	if (local_clear_orphans(l, why, why_size) == -1 ||
+	if (local_accounts(l, true, why, why_size) == -1 ||
 	    elector_local_flush(l, why, why_size) == -1)
 		goto fail;
 	return l;

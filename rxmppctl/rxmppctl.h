@@ -135,6 +135,11 @@ int rxmppctl_state_merge(const char *socket_path, const struct accounts *account
 			 bool *not_in_log);
 /* The same, printing nothing but a failure. */
 int rxmppctl_state_propose_silent(const char *socket_path, const struct buf *command);
+/* As rxmppctl_state_propose, but a command the machine refused is
+ * committed too: CTL_OK with the outcome (enum elector_machine_status) in
+ * *outcome, printed only when it is OK. */
+int rxmppctl_state_propose_outcome(const char *socket_path, const struct buf *command,
+				   uint32_t *outcome);
 
 /* A reload waits for every process to confirm (rxmppd gives them 10 s). */
 #define CTL_RELOAD_TIMEOUT_MS 15000

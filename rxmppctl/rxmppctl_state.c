@@ -42,8 +42,9 @@ struct state_answer {
 	bool silent; /* not even the commit's line (one of many writes) */
 	uint32_t outcome;
 	bool committed;
-	bool not_in_log; /* refused before any log: nothing changed anywhere */
-	bool hold;	 /* keep such a refusal in `held` instead of printing it */
+	bool not_in_log;  /* refused before any log: nothing changed anywhere */
+	bool hold;	  /* keep such a refusal in `held` instead of printing it */
+	bool any_outcome; /* a committed REFUSED outcome is the caller's to judge */
 	char held[PROTO_PROPOSE_TEXT_MAX + 64];
 };
 
@@ -90,6 +91,8 @@ static int state_on_answer(const struct ipc_msg *msg, void *arg)
 	}
 	a->committed = true;
 	a->outcome = h->outcome;
+	if (h->outcome == ELECTOR_MACHINE_REFUSED && a->any_outcome)
+		return CTL_OK;
 	if (h->outcome == ELECTOR_MACHINE_REFUSED) {
 		fprintf(stderr, "rxmppctl: %s\n", view.outcome);
 		return CTL_FAILED;
@@ -139,6 +142,15 @@ int rxmppctl_state_propose(const char *socket_path, const struct buf *command, b
 	int rc = state_send(socket_path, command, &a);
 	if (not_in_log != NULL)
 		*not_in_log = rc != CTL_OK && a.not_in_log;
+	return rc;
+}
+
+int rxmppctl_state_propose_outcome(const char *socket_path, const struct buf *command,
+				   uint32_t *outcome)
+{
+	struct state_answer a = {.any_outcome = true};
+	int rc = state_send(socket_path, command, &a);
+	*outcome = a.outcome;
 	return rc;
 }
 

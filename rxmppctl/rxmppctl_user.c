@@ -220,33 +220,38 @@ static int user_end_sessions(const char *verb, const char *name, const struct co
 /* A node in no cluster keeps the users' data in its own store
  * (elector/elector_local.h): a deleted account's goes with it, so that an
  * account made again under that name does not find the old roster.
- * Cleared before the account goes, while the running elector still knows
- * it (it would clear the data by itself when it next reads the accounts
- * file, but an account made again before then would keep it).  With
- * rxmppd stopped the store is opened here, which clears the data of
- * every user the accounts file no longer lists. */
-static void user_clear_local(const char *name, const struct config *cfg, const char *socket_path)
+ * Called with the accounts file already saved without the user, and its
+ * lock held (no `user add` can come in between): from then on the
+ * elector refuses the user's writes (it looks at the file before each),
+ * so nothing written after the clear survives it.  The CLEAR makes the
+ * running elector look now: that look clears the data (the clear itself
+ * then changes nothing).  With rxmppd stopped the store is opened here,
+ * which clears the data of every user the file no longer lists.  -1 when
+ * it could not be done, said on stderr. */
+static int user_clear_local(const char *name, const struct config *cfg, const char *socket_path)
 {
 	char dir[PATH_MAX], why[PATH_MAX + 512];
 	snprintf(dir, sizeof(dir), "%s/%s", cfg->state_directory, ELECTOR_LOCAL_DIR);
+	bool running = !rxmppctl_daemon_absent(socket_path);
+	if (!running && access(dir, F_OK) == -1)
+		return 0;
 	struct buf command;
-	if ((!rxmppctl_daemon_absent(socket_path) || access(dir, F_OK) == 0) &&
-	    elector_machine_encode_userdata(&command, ELECTOR_MACHINE_USERDATA_CLEAR, name, 0, NULL,
+	if (elector_machine_encode_userdata(&command, ELECTOR_MACHINE_USERDATA_CLEAR, name, 0, NULL,
 					    NULL, 0, NULL, 0) == -1) {
 		fprintf(stderr, "rxmppctl: out of memory\n");
-		return;
+		return -1;
 	}
-	if (!rxmppctl_daemon_absent(socket_path)) {
-		if (rxmppctl_state_propose(socket_path, &command, NULL) != CTL_OK)
-			fprintf(stderr,
-				"rxmppctl: warning: user %s's data was not cleared (see above); "
-				"the running node clears it when it next reads the accounts file\n",
-				name);
+	int rc = 0;
+	if (running) {
+		uint32_t outcome;
+		rc = rxmppctl_state_propose_outcome(socket_path, &command, &outcome) == CTL_OK ? 0
+											       : -1;
+		/* OK printed its count; otherwise the elector's look did it. */
+		if (rc == 0 && outcome != ELECTOR_MACHINE_OK)
+			printf("user %s: user data cleared\n", name);
 		buf_free(&command);
-		return;
+		return rc;
 	}
-	if (access(dir, F_OK) == -1)
-		return;
 	char accounts[PATH_MAX];
 	snprintf(accounts, sizeof(accounts), "%s/%s", cfg->state_directory, ACCOUNTS_FILE_NAME);
 	struct elector_local *local = elector_local_open(
@@ -254,15 +259,16 @@ static void user_clear_local(const char *name, const struct config *cfg, const c
 	struct elector_machine_result result;
 	uint64_t index;
 	if (local == NULL || elector_local_propose(local, buf_head(&command), buf_len(&command),
-						   &result, &index, why, sizeof(why)) == -1)
-		fprintf(stderr,
-			"rxmppctl: warning: user %s's data was not cleared: %s; rxmppd clears it "
-			"when it starts, unless the account is made again before\n",
-			name, why);
-	else
-		printf("%s\n", result.text);
+						   &result, &index, why, sizeof(why)) == -1) {
+		fprintf(stderr, "rxmppctl: %s\n", why);
+		rc = -1;
+	} else {
+		/* Opening it cleared the data already (elector_local_open). */
+		printf("user %s: user data cleared\n", name);
+	}
 	elector_local_free(local);
 	buf_free(&command);
+	return rc;
 }
 
 /* add, passwd, del of a node that holds the cluster's state: the keys are
@@ -401,8 +407,36 @@ int rxmppctl_user(int argc, char **argv, const struct config *cfg, const char *s
 			fprintf(stderr, "rxmppctl: no user %s\n", name);
 			goto done;
 		}
-		user_clear_local(name, cfg, socket_path);
+		/* The file first, then the data, the lock held throughout (see
+		 * user_clear_local); a clear that cannot be done puts the
+		 * account back: deleted, it could be made again and inherit
+		 * the data before the elector looks. */
+		struct scram_keys kept[SCRAM_HASH_COUNT];
+		memcpy(kept, accounts_find(&accounts, name)->keys, sizeof(kept));
 		accounts_remove(&accounts, name);
+		int cleared = -1;
+		if (accounts_save(path, &accounts, why, sizeof(why)) == -1)
+			fprintf(stderr, "rxmppctl: %s\n", why);
+		else if ((cleared = user_clear_local(name, cfg, socket_path)) == -1 &&
+			 (accounts_set_keys(&accounts, name, kept) == -1 ||
+			  accounts_save(path, &accounts, why, sizeof(why)) == -1))
+			fprintf(
+			    stderr,
+			    "rxmppctl: user %s is deleted, but its data is not cleared (see "
+			    "above) and the account could not be put back (%s): make no account "
+			    "of that name before `rxmppctl user data %s` says there is none\n",
+			    name, why, name);
+		else if (cleared == -1)
+			fprintf(stderr,
+				"rxmppctl: user %s not deleted: its data could not be cleared (see "
+				"above); try again once rxmppd runs, or with it stopped\n",
+				name);
+		OPENSSL_cleanse(kept, sizeof(kept));
+		if (cleared == -1)
+			goto done;
+		rc = CTL_OK;
+		printf("user %s deleted\n", name);
+		goto done;
 	} else if (strcmp(verb, "add") == 0 || strcmp(verb, "passwd") == 0) {
 		bool adding = verb[0] == 'a';
 		if (adding && exists) {
@@ -433,10 +467,7 @@ int rxmppctl_user(int argc, char **argv, const struct config *cfg, const char *s
 		fprintf(stderr, "rxmppctl: %s\n", why);
 		goto done;
 	}
-	printf("user %s %s\n", name,
-	       verb[0] == 'd'	? "deleted"
-	       : verb[0] == 'a' ? "added"
-				: "password changed");
+	printf("user %s %s\n", name, verb[0] == 'a' ? "added" : "password changed");
 	rc = CTL_OK;
 done:
 	accounts_free(&accounts);

@@ -86,7 +86,7 @@ def test_user_del_on_a_lone_node_clears_the_data(node_factory):
     local_write(node, userdata(PUT, "alice", ROSTER, b"bob@test.example", b"item-1"))
     result = node.ctl("user", "del", "alice")
     assert "user alice deleted" in result.stdout
-    assert "1 item of user data cleared" in result.stdout, result.stdout
+    assert "user alice: user data cleared" in result.stdout, result.stdout
     node.add_user("alice", "alice-pw")
     assert data(node, "alice")["roster"] == (0, 0, 0)
     # And it stays so after a restart (the clear is in the log).
@@ -99,7 +99,7 @@ def test_user_del_on_a_lone_node_clears_the_data(node_factory):
     local_write(node, userdata(PUT, "alice", ROSTER, b"bob@test.example", b"item-1"))
     node.stop()
     result = node.ctl("user", "del", "alice")
-    assert "user alice: 1 item of user data cleared" in result.stdout, result.stdout
+    assert "user alice: user data cleared" in result.stdout, result.stdout
     node.add_user("alice", "alice-pw")
     node.start()
     assert data(node, "alice")["roster"] == (0, 0, 0)
@@ -201,3 +201,27 @@ def test_join_carries_the_local_user_data_and_keeps_the_clusters(node_factory, c
         assert data(node, "bob")["vcard"][0] == 1
     state = os.listdir(os.path.join(joiner.dir, "state"))
     assert "local" not in state and [d for d in state if d.startswith("local.merged-")], state
+
+
+def test_a_write_while_user_del_runs_does_not_reach_the_account_made_again(node_factory):
+    # review18l F3: the still logged-in user's client writes while `user
+    # del` runs (gdb holds rxmppctl as it saves the accounts file).  The old
+    # order (clear, then the file) let that write survive into an account
+    # made again at once; the file goes first now, and the clear after it.
+    import subprocess
+    import sys
+    node = node_factory(extra=LONE).start()
+    node.add_user("alice", "alice-pw")
+    local_write(node, userdata(PUT, "alice", ROSTER, b"bob@test.example", b"item-1"))
+    write = userdata(PUT, "alice", ROSTER, b"carol@test.example", b"item-2")
+    helper = os.path.join(os.path.dirname(os.path.abspath(__file__)), "userdata_propose.py")
+    out = subprocess.run(
+        ["gdb", "-q", "-batch", "-nx", "-ex", "break accounts_save", "-ex", "run",
+         "-ex", f"shell {sys.executable} {helper} {node.dir} {write.hex()}", "-ex", "continue",
+         "--args", os.path.join(node.bin, "rxmppctl"), "--config", node.config,
+         "user", "del", "alice"], capture_output=True, text=True, timeout=120)
+    print(out.stdout, out.stderr)
+    assert "user alice deleted" in out.stdout
+    assert "userdata_propose:" in out.stdout
+    node.add_user("alice", "alice-pw")
+    assert data(node, "alice")["roster"] == (0, 0, 0)

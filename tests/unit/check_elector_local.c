@@ -329,6 +329,70 @@ START_TEST(test_local_damage_refused)
 }
 END_TEST
 
+/* review18l F3: `rxmppctl user del` on a running lone node saves the
+ * accounts file without the user first, then clears: a write for the
+ * still logged-in user in between is refused, the clear changes nothing
+ * (the elector's look cleared the data already), and an account
+ * made again at once starts empty.  (The old order, clear then file, let
+ * that write survive into the new account.) */
+START_TEST(test_local_deleted_account_made_again_inherits_nothing)
+{
+	struct local_dir d;
+	local_dir_make(&d);
+	const char *both[] = {"kim", "lee"}, *lee[] = {"lee"};
+	accounts_write(&d, both, 2);
+	struct elector_local *l = local_open(&d, 1000);
+	uint64_t at;
+	ck_assert_uint_eq(write_ud(l, ELECTOR_MACHINE_USERDATA_PUT, "kim", ELECTOR_USERDATA_ROSTER,
+				   "a@x", "old", &at),
+			  ELECTOR_MACHINE_OK);
+	/* user del kim: 1. the file without kim */
+	accounts_write(&d, lee, 1);
+	/* (the still logged-in kim's client adds a contact) */
+	ck_assert_uint_eq(write_ud(l, ELECTOR_MACHINE_USERDATA_PUT, "kim", ELECTOR_USERDATA_ROSTER,
+				   "b@x", "old", &at),
+			  ELECTOR_MACHINE_REFUSED);
+	/* 2. the clear: nothing left to clear (the elector's look did it) */
+	ck_assert_uint_eq(write_ud(l, ELECTOR_MACHINE_USERDATA_CLEAR, "kim", 0, NULL, NULL, &at),
+			  ELECTOR_MACHINE_IDENTICAL);
+	/* then `user add kim` at once */
+	accounts_write(&d, both, 2);
+	ck_assert_uint_eq(local_view(l, "kim", ELECTOR_USERDATA_ROSTER).count, 0);
+	elector_local_free(l);
+	local_dir_remove(&d);
+}
+END_TEST
+
+/* An account deleted while no elector ran (`user del` with rxmppd
+ * stopped writes the file first; or the elector died before it looked):
+ * the next open replays the user's entries and clears them through the
+ * log, so an account made again later does not get them back at the
+ * open after that.  Replayed against the file alone they were refused,
+ * left in the log, and applied again once the account was back. */
+START_TEST(test_local_account_deleted_while_closed_is_cleared_for_good)
+{
+	struct local_dir d;
+	local_dir_make(&d);
+	const char *both[] = {"kim", "lee"}, *lee[] = {"lee"};
+	accounts_write(&d, both, 2);
+	struct elector_local *l = local_open(&d, 1000);
+	uint64_t at;
+	ck_assert_uint_eq(write_ud(l, ELECTOR_MACHINE_USERDATA_PUT, "kim", ELECTOR_USERDATA_ROSTER,
+				   "a@x", "old", &at),
+			  ELECTOR_MACHINE_OK);
+	elector_local_free(l);
+	accounts_write(&d, lee, 1);
+	l = local_open(&d, 1000);
+	ck_assert_uint_eq(local_view(l, "kim", ELECTOR_USERDATA_ROSTER).count, 0);
+	elector_local_free(l);
+	accounts_write(&d, both, 2);
+	l = local_open(&d, 1000);
+	ck_assert_uint_eq(local_view(l, "kim", ELECTOR_USERDATA_ROSTER).count, 0);
+	elector_local_free(l);
+	local_dir_remove(&d);
+}
+END_TEST
+
 Suite *elector_local_suite(void)
 {
 	Suite *s = suite_create("elector_local");
@@ -339,6 +403,8 @@ Suite *elector_local_suite(void)
 	tcase_add_test(tc, test_local_staged_writes_flush_together);
 	tcase_add_test(tc, test_local_takes_user_data_only);
 	tcase_add_test(tc, test_local_damage_refused);
+	tcase_add_test(tc, test_local_deleted_account_made_again_inherits_nothing);
+	tcase_add_test(tc, test_local_account_deleted_while_closed_is_cleared_for_good);
 	suite_add_tcase(s, tc);
 	return s;
 }
