@@ -253,6 +253,31 @@ static void local_compact(struct elector_local *l)
 	buf_free(&out);
 }
 
+/* What open refuses beyond the files' structure: a snapshot that does not
+ * decode (into `m`), an entry that is no user-data command. */
+static int local_verify(const char *dir, const struct elector_log_loaded *loaded,
+			struct elector_machine *m, char *why, size_t why_size)
+{
+	char reason[512];
+	if (loaded->snapshot_len > 0 &&
+	    elector_machine_snapshot_decode(m, loaded->snapshot, loaded->snapshot_len, reason,
+					    sizeof(reason)) == -1) {
+		snprintf(why, why_size, "%s/%s: the user data in it: %s; %s", dir,
+			 ELECTOR_SNAPSHOT_FILE, reason, ELECTOR_LOCAL_ADVICE);
+		return -1;
+	}
+	for (size_t i = 0; i < loaded->count; i++) {
+		const struct elector_log_entry *x = &loaded->entries[i];
+		if (x->type != ELECTOR_ENTRY_DATA || !elector_local_takes(x->data, x->len)) {
+			snprintf(why, why_size,
+				 "%s/%s: entry %" PRIu64 " is not a user-data command; %s", dir,
+				 ELECTOR_LOG_FILE, x->index, ELECTOR_LOCAL_ADVICE);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 struct elector_local *elector_local_open(const char *state_dir, const char *accounts_path,
 					 uint32_t snapshot_every, char *why, size_t why_size)
 {
@@ -282,14 +307,8 @@ struct elector_local *elector_local_open(const char *state_dir, const char *acco
 		snprintf(why, why_size, "out of memory");
 		goto fail;
 	}
-	char reason[512];
-	if (loaded.snapshot_len > 0 &&
-	    elector_machine_snapshot_decode(l->machine, loaded.snapshot, loaded.snapshot_len,
-					    reason, sizeof(reason)) == -1) {
-		snprintf(why, why_size, "%s/%s: the user data in it: %s; %s", l->dir,
-			 ELECTOR_SNAPSHOT_FILE, reason, ELECTOR_LOCAL_ADVICE);
+	if (local_verify(l->dir, &loaded, l->machine, why, why_size) == -1)
 		goto fail;
-	}
 	l->snapshot_index = loaded.meta.index;
 	l->snapshot_len = loaded.snapshot_len;
 	/* The entries were written against the accounts of their time: the
@@ -300,12 +319,6 @@ struct elector_local *elector_local_open(const char *state_dir, const char *acco
 	for (size_t i = 0; i < loaded.count; i++) {
 		const struct elector_log_entry *x = &loaded.entries[i];
 		struct elector_machine_result result;
-		if (x->type != ELECTOR_ENTRY_DATA || !elector_local_takes(x->data, x->len)) {
-			snprintf(why, why_size,
-				 "%s/%s: entry %" PRIu64 " is not a user-data command; %s", l->dir,
-				 ELECTOR_LOG_FILE, x->index, ELECTOR_LOCAL_ADVICE);
-			goto fail;
-		}
 		if (elector_machine_apply(l->machine, x->index, x->data, x->len, &result) == -1) {
 			snprintf(why, why_size, "out of memory");
 			goto fail;
@@ -378,11 +391,18 @@ const struct elector_machine *elector_local_machine(struct elector_local *l)
 int elector_local_check(const char *state_dir, char *why, size_t why_size)
 {
 	char dir[4096];
-	struct elector_hard_state hard;
-	struct elector_snapshot_meta meta;
 	snprintf(dir, sizeof(dir), "%s/%s", state_dir, ELECTOR_LOCAL_DIR);
-	if (elector_log_store_check(dir, &hard, &meta, why, why_size) != -1)
-		return 0;
-	local_advice(why, why_size);
-	return -1;
+	struct elector_log_loaded loaded;
+	struct elector_log_store *s = elector_log_store_read(dir, &loaded, why, why_size);
+	if (s == NULL) {
+		local_advice(why, why_size);
+		return -1;
+	}
+	struct elector_machine *m = elector_machine_new();
+	int rc = m == NULL ? -1 : local_verify(dir, &loaded, m, why, why_size);
+	if (m == NULL)
+		snprintf(why, why_size, "out of memory");
+	elector_machine_free(m);
+	elector_log_store_free(s);
+	return rc;
 }

@@ -90,8 +90,9 @@ int elector_local_propose(struct elector_local *l, const void *command, size_t l
  * stays in force): flush before answering from it (a deleted account's
  * data may have been cleared, staged). */
 const struct elector_machine *elector_local_machine(struct elector_local *l);
-/* What elector_local_open would refuse of state_dir/local, reading only
- * (no folder or no log: 0); for `rxmppctl config check` and `status` of a
+/* What elector_local_open would refuse of state_dir/local (the files'
+ * structure, the snapshot's user data, entries that are no user-data
+ * command), reading only (no folder or no log: 0); for `rxmppctl config check` and `status` of a
  * stopped node.  -1 with the file, offset and advice in `why`. */
 int elector_local_check(const char *state_dir, char *why, size_t why_size);
 

@@ -688,6 +688,29 @@ struct elector_log_store *elector_log_store_open(const char *dir, struct elector
 	return s;
 }
 
+struct elector_log_store *elector_log_store_read(const char *dir, struct elector_log_loaded *loaded,
+						 char *why, size_t why_size)
+{
+	struct elector_log_store *s = store_new(dir);
+	if (s == NULL) {
+		snprintf(why, why_size, "%s: %s", dir, strerror(ENOMEM));
+		return NULL;
+	}
+	bool created;
+	char note[8];
+	if (store_load(s, false, &created, note, sizeof(note), why, why_size) == -1) {
+		elector_log_store_free(s);
+		return NULL;
+	}
+	*loaded = (struct elector_log_loaded){.hard = s->hard,
+					      .meta = s->meta,
+					      .snapshot = s->snapshot_data,
+					      .snapshot_len = s->snapshot_len,
+					      .entries = s->entries,
+					      .count = s->loaded_count};
+	return s;
+}
+
 int elector_log_store_check(const char *dir, struct elector_hard_state *hard,
 			    struct elector_snapshot_meta *meta, char *why, size_t why_size)
 {

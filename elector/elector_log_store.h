@@ -128,6 +128,11 @@ struct elector_log_store *elector_log_store_open(const char *dir, struct elector
 						 char *note, size_t note_size, char *why,
 						 size_t why_size);
 /* Reads what elector_log_store_open would, writing nothing (a torn tail
+ * is left out, not cut), into *loaded (none of it when there is no log):
+ * a store to free, never to write to.  NULL with `why` when refused. */
+struct elector_log_store *elector_log_store_read(const char *dir, struct elector_log_loaded *loaded,
+						 char *why, size_t why_size);
+/* Reads what elector_log_store_open would, writing nothing (a torn tail
  * is left as it is): 0, 1 when there is no log, -1 refused. */
 int elector_log_store_check(const char *dir, struct elector_hard_state *hard,
 			    struct elector_snapshot_meta *meta, char *why, size_t why_size);

@@ -329,6 +329,38 @@ START_TEST(test_local_damage_refused)
 }
 END_TEST
 
+/* review18l F6: `rxmppctl status` / `config check` of a stopped node
+ * refuse what the elector's open refuses beyond the files' structure:
+ * here a log entry that is no user-data command (written with the log
+ * store itself), which only open saw. */
+START_TEST(test_local_check_refuses_what_open_refuses)
+{
+	struct local_dir d;
+	local_dir_make(&d);
+	const char *names[] = {"lee"};
+	accounts_write(&d, names, 1);
+	char why[2048], checked[2048], note[256], dir[128];
+	ck_assert_int_eq(elector_local_check(d.dir, why, sizeof(why)), 0); /* no folder */
+	elector_local_free(local_open(&d, 1000));
+	snprintf(dir, sizeof(dir), "%s/%s", d.dir, ELECTOR_LOCAL_DIR);
+	struct elector_log_loaded loaded;
+	struct elector_log_store *s =
+	    elector_log_store_open(dir, &loaded, note, sizeof(note), why, sizeof(why));
+	ck_assert_msg(s != NULL, "%s", why);
+	const uint8_t settings[] = {1, ELECTOR_MACHINE_SETTINGS};
+	struct elector_log_entry x = {
+	    .index = 1, .term = 1, .type = ELECTOR_ENTRY_DATA, .len = 2, .data = settings};
+	struct elector_hard_state hard = {.term = 1, .commit = 1};
+	ck_assert_int_eq(elector_log_store_append(s, &hard, &x, 1, why, sizeof(why)), 0);
+	elector_log_store_free(s);
+	ck_assert_ptr_null(elector_local_open(d.dir, d.accounts, 1000, why, sizeof(why)));
+	ck_assert_msg(strstr(why, "entry 1 is not a user-data command") != NULL, "%s", why);
+	ck_assert_int_eq(elector_local_check(d.dir, checked, sizeof(checked)), -1);
+	ck_assert_str_eq(checked, why);
+	local_dir_remove(&d);
+}
+END_TEST
+
 /* review18l F3: `rxmppctl user del` on a running lone node saves the
  * accounts file without the user first, then clears: a write for the
  * still logged-in user in between is refused, the clear changes nothing
@@ -403,6 +435,7 @@ Suite *elector_local_suite(void)
 	tcase_add_test(tc, test_local_staged_writes_flush_together);
 	tcase_add_test(tc, test_local_takes_user_data_only);
 	tcase_add_test(tc, test_local_damage_refused);
+	tcase_add_test(tc, test_local_check_refuses_what_open_refuses);
 	tcase_add_test(tc, test_local_deleted_account_made_again_inherits_nothing);
 	tcase_add_test(tc, test_local_account_deleted_while_closed_is_cleared_for_good);
 	suite_add_tcase(s, tc);
