@@ -14,6 +14,7 @@
 #include "common/child.h"
 #include "common/log.h"
 #include "elector_io.h"
+#include "elector_local.h"
 
 /* Reads and writes of the users' data, from rxmppctl through the
  * supervisor or from the IM process (`from_im`: ELECTOR_IO_FROM_IM, so
@@ -30,9 +31,18 @@ static bool elector_user_data_message(const struct ipc_msg *msg, uint64_t from_i
 	}
 	if (msg->type == PROTO_PROPOSE && msg->fd == -1 &&
 	    proto_propose_check(msg->data, msg->len) == 0) {
-		elector_io_propose(msg->peer | from_im,
-				   (const uint8_t *)msg->data + sizeof(struct proto_propose),
-				   msg->len - sizeof(struct proto_propose));
+		const uint8_t *command = (const uint8_t *)msg->data + sizeof(struct proto_propose);
+		size_t len = msg->len - sizeof(struct proto_propose);
+		/* Privilege separation: im parses clients' XML, so it may
+		 * write users' data and nothing else (no accounts, bridges or
+		 * settings); anything more is bad peer input: warn and close. */
+		if (from_im != 0 && !elector_local_takes(command, len)) {
+			log_warnx("im proposed a command that is not users' data (operation %u): "
+				  "refused, its channel is closed",
+				  len >= 2 ? command[1] : 0);
+			return false;
+		}
+		elector_io_propose(msg->peer | from_im, command, len);
 		return true;
 	}
 	return false;

@@ -11,7 +11,8 @@
 set -eu
 
 BUILD_PACKAGES="gcc make pkg-config libssl-dev libexpat1-dev libyaml-dev libmnl-dev libidn-dev libmicrohttpd-dev openssl"
-# gdb: test_userdata_merge.py stops rxmppctl at an exact point of a merge.
+# gdb: test_userdata_merge.py stops rxmppctl at an exact point of a merge;
+# test_im_elector_gate.py makes a running im send what a subverted one would.
 # prometheus: its promtool checks the metrics endpoint's output (test_metrics.py).
 TEST_PACKAGES="prometheus check python3 python3-pytest python3-slixmpp go-sendxmpp python3-cryptography clang-format iproute2 nftables dnsmasq-base nodejs gdb"
 FUZZ_PACKAGES="clang libclang-rt-dev"
