@@ -9,23 +9,22 @@
 
 #define NS_STANZAS "urn:ietf:params:xml:ns:xmpp-stanzas"
 
-static void put(struct buf *out, const char *text)
+/* The writers below check every append: -1 as soon as one does not fit
+ * the buffer's limit, so that no stanza leaves with a piece missing. */
+static int put(struct buf *out, const char *text)
 {
-	buf_append(out, text, strlen(text));
+	return buf_append(out, text, strlen(text));
 }
 
-static void put_attr(struct buf *out, const char *name, const char *value)
+static int put_attr(struct buf *out, const char *name, const char *value)
 {
-	put(out, " ");
-	put(out, name);
-	put(out, "=\"");
-	xml_escape(out, value, strlen(value), true);
-	put(out, "\"");
+	return put(out, " ") | put(out, name) | put(out, "=\"") |
+	       xml_escape(out, value, strlen(value), true) | put(out, "\"");
 }
 
-static void put_text(struct buf *out, const char *text)
+static int put_text(struct buf *out, const char *text)
 {
-	xml_escape(out, text, strlen(text), false);
+	return xml_escape(out, text, strlen(text), false);
 }
 
 static void refuse(struct im_rosteriq_req *req, const char *type, const char *condition,
@@ -137,105 +136,93 @@ void im_rosteriq_as_set(const struct im_rosteriq_req *req, struct im_roster_set 
 	};
 }
 
-void im_rosteriq_item(struct buf *out, const struct im_roster_item *item)
+int im_rosteriq_item(struct buf *out, const struct im_roster_item *item)
 {
-	put(out, "<item");
-	put_attr(out, "jid", item->jid);
+	int rc = put(out, "<item") | put_attr(out, "jid", item->jid);
 	if (item->name != NULL && item->name[0] != '\0')
-		put_attr(out, "name", item->name);
-	put_attr(out, "subscription", im_sub_subscription(item->sub.state));
+		rc |= put_attr(out, "name", item->name);
+	rc |= put_attr(out, "subscription", im_sub_subscription(item->sub.state));
 	if (im_sub_ask(item->sub.state))
-		put_attr(out, "ask", "subscribe");
-	if (item->ngroups == 0) {
-		put(out, "/>");
-		return;
-	}
-	put(out, ">");
-	for (size_t i = 0; i < item->ngroups; i++) {
-		put(out, "<group>");
-		put_text(out, item->groups[i]);
-		put(out, "</group>");
-	}
-	put(out, "</item>");
+		rc |= put_attr(out, "ask", "subscribe");
+	if (item->ngroups == 0)
+		return rc | put(out, "/>");
+	rc |= put(out, ">");
+	for (size_t i = 0; i < item->ngroups; i++)
+		rc |= put(out, "<group>") | put_text(out, item->groups[i]) | put(out, "</group>");
+	return rc | put(out, "</item>");
 }
 
 /* <iq type=TYPE id to from */
-static void iq_head(struct buf *out, const char *type, const char *to, const char *from,
-		    const char *id)
+static int iq_head(struct buf *out, const char *type, const char *to, const char *from,
+		   const char *id)
 {
-	put(out, "<iq");
-	put_attr(out, "type", type);
+	int rc = put(out, "<iq") | put_attr(out, "type", type);
 	if (id[0] != '\0')
-		put_attr(out, "id", id);
+		rc |= put_attr(out, "id", id);
 	if (to[0] != '\0')
-		put_attr(out, "to", to);
+		rc |= put_attr(out, "to", to);
 	if (from[0] != '\0')
-		put_attr(out, "from", from);
+		rc |= put_attr(out, "from", from);
+	return rc;
 }
 
-static void query_head(struct buf *out, const char *ver)
+static int query_head(struct buf *out, const char *ver)
 {
-	put(out, "<query xmlns=\"" IM_ROSTERIQ_NS "\"");
+	int rc = put(out, "<query xmlns=\"" IM_ROSTERIQ_NS "\"");
 	if (ver != NULL)
-		put_attr(out, "ver", ver);
-	put(out, ">");
+		rc |= put_attr(out, "ver", ver);
+	return rc | put(out, ">");
 }
 
-void im_rosteriq_result(struct buf *out, const char *to, const char *from, const char *id,
-			const struct im_roster *roster, const char *ver)
+int im_rosteriq_items(struct buf *out, const struct im_roster *roster)
 {
-	iq_head(out, "result", to, from, id);
-	if (roster == NULL) {
-		put(out, "/>");
-		return;
-	}
-	put(out, ">");
-	query_head(out, ver);
 	for (size_t i = 0; i < roster->count; i++)
-		if (roster->items[i].listed)
-			im_rosteriq_item(out, &roster->items[i]);
-	put(out, "</query></iq>");
+		if (roster->items[i].listed && im_rosteriq_item(out, &roster->items[i]) == -1)
+			return -1;
+	return 0;
 }
 
-void im_rosteriq_done(struct buf *out, const char *to, const char *from, const char *id)
+int im_rosteriq_result(struct buf *out, const char *to, const char *from, const char *id,
+		       const struct im_roster *roster, const char *ver)
 {
-	iq_head(out, "result", to, from, id);
-	put(out, "/>");
+	int rc = iq_head(out, "result", to, from, id);
+	if (roster == NULL)
+		return rc | put(out, "/>");
+	rc |= put(out, ">") | query_head(out, ver);
+	if (rc == 0)
+		rc = im_rosteriq_items(out, roster);
+	return rc | put(out, "</query></iq>");
+}
+
+int im_rosteriq_done(struct buf *out, const char *to, const char *from, const char *id)
+{
+	return iq_head(out, "result", to, from, id) | put(out, "/>");
 }
 
 size_t im_rosteriq_push(struct buf *out, const char *id, const char *ver,
 			const struct im_roster_item *item, const char *removed_jid)
 {
 	/* RFC 6121 2.1.6: no 'from' (it is the user's own server's). */
-	iq_head(out, "set", "", "", id);
+	int rc = iq_head(out, "set", "", "", id);
 	size_t to_at = buf_len(out);
-	put(out, ">");
-	query_head(out, ver);
-	if (item != NULL) {
-		im_rosteriq_item(out, item);
-	} else {
-		put(out, "<item");
-		put_attr(out, "jid", removed_jid);
-		put_attr(out, "subscription", "remove");
-		put(out, "/>");
-	}
-	put(out, "</query></iq>");
-	return to_at;
+	rc |= put(out, ">") | query_head(out, ver);
+	if (item != NULL)
+		rc |= im_rosteriq_item(out, item);
+	else
+		rc |= put(out, "<item") | put_attr(out, "jid", removed_jid) |
+		      put_attr(out, "subscription", "remove") | put(out, "/>");
+	rc |= put(out, "</query></iq>");
+	return rc == 0 ? to_at : 0;
 }
 
-void im_rosteriq_error(struct buf *out, const char *to, const char *from, const char *id,
-		       const struct im_error *err)
+int im_rosteriq_error(struct buf *out, const char *to, const char *from, const char *id,
+		      const struct im_error *err)
 {
-	iq_head(out, "error", to, from, id);
-	put(out, "><error");
-	put_attr(out, "type", err->type);
-	put(out, "><");
-	put(out, err->condition);
-	put(out, " xmlns=\"" NS_STANZAS "\"/>");
-	if (err->text != NULL && err->text[0] != '\0') {
-		put(out, "<text xmlns=\"" NS_STANZAS "\">");
-		put_text(out, err->text);
-		put(out, "</text>");
-	}
-	put(out, "</error></iq>");
+	int rc = iq_head(out, "error", to, from, id) | put(out, "><error") |
+		 put_attr(out, "type", err->type) | put(out, "><") | put(out, err->condition) |
+		 put(out, " xmlns=\"" NS_STANZAS "\"/>");
+	if (err->text != NULL && err->text[0] != '\0')
+		rc |= put(out, "<text xmlns=\"" NS_STANZAS "\">") | put_text(out, err->text) |
+		      put(out, "</text>");
+	return rc | put(out, "</error></iq>");
 }

@@ -13,6 +13,7 @@
 #include <stddef.h>
 
 #include "common/buf.h"
+#include "common/ipc.h"
 #include "common/xml.h"
 #include "im_roster.h"
 
@@ -23,6 +24,15 @@
 /* Bytes of one group or name read at most; longer ones are refused
  * by im_roster_set's limits, which are below this. */
 #define IM_ROSTERIQ_TEXT_MAX 4096
+/* A roster result is one IPC frame from im to the router, and to the
+ * listener, or on a peer link, with their headers: half a frame at most
+ * (common/ipc.h).  Its <item/>s get all but 64 KiB of that: the rest is
+ * for the iq's own head (an id of 255 bytes and two JIDs of 3071, each
+ * escaped at worst six times over).  A write that would make the listed
+ * items' XML longer is refused (im_work.c), so that every roster within
+ * it is sent whole. */
+#define IM_ROSTERIQ_RESULT_MAX (IPC_FRAME_MAX / 2)
+#define IM_ROSTERIQ_ITEMS_MAX  (IM_ROSTERIQ_RESULT_MAX - 64 * 1024)
 
 struct im_rosteriq_req {
 	bool set;
@@ -46,24 +56,28 @@ void im_rosteriq_req_free(struct im_rosteriq_req *req);
 /* The view im_roster_set takes; valid while `req` is. */
 void im_rosteriq_as_set(const struct im_rosteriq_req *req, struct im_roster_set *set);
 
+/* The writers return -1 (size_t 0 for a push) when the stanza did not
+ * fit `out`'s limit; what is in `out` then must not be sent. */
 /* <item/> of a roster result or push (listed items only: the caller
  * skips the others). */
-void im_rosteriq_item(struct buf *out, const struct im_roster_item *item);
+int im_rosteriq_item(struct buf *out, const struct im_roster_item *item);
+/* The <item/>s of a result: every listed item of `roster`. */
+int im_rosteriq_items(struct buf *out, const struct im_roster *roster);
 /* The answer to a get: the items listed, with `ver` (NULL: none);
  * `roster` NULL: an empty result with no <query/> (2.6.3, the client's
  * copy is current).  `from` "" for none. */
-void im_rosteriq_result(struct buf *out, const char *to, const char *from, const char *id,
-			const struct im_roster *roster, const char *ver);
+int im_rosteriq_result(struct buf *out, const char *to, const char *from, const char *id,
+		       const struct im_roster *roster, const char *ver);
 /* An empty result (a set done). */
-void im_rosteriq_done(struct buf *out, const char *to, const char *from, const char *id);
+int im_rosteriq_done(struct buf *out, const char *to, const char *from, const char *id);
 /* A push of `item`, or of the removal of `removed_jid` (item NULL), with
  * `ver` (NULL: none).  Returns the offset where the 'to' of each resource
- * goes (PROTO_IM_OUT's to_at). */
+ * goes (PROTO_IM_OUT's to_at), 0 when it did not fit. */
 size_t im_rosteriq_push(struct buf *out, const char *id, const char *ver,
 			const struct im_roster_item *item, const char *removed_jid);
 /* An error answer (RFC 6120 8.3) with the condition and, when there is
  * one, the text. */
-void im_rosteriq_error(struct buf *out, const char *to, const char *from, const char *id,
-		       const struct im_error *err);
+int im_rosteriq_error(struct buf *out, const char *to, const char *from, const char *id,
+		      const struct im_error *err);
 
 #endif

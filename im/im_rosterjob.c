@@ -45,7 +45,13 @@ static void answer_error(struct im_job *j, const char *type, const char *conditi
 	struct im_error err = {.type = type, .condition = condition, .text = text};
 	struct buf b;
 	buf_init(&b, 64 * 1024);
-	im_rosteriq_error(&b, j->from, j->to, j->id, &err);
+	if (im_rosteriq_error(&b, j->from, j->to, j->id, &err) == -1) {
+		/* Not with JIDs and ids within their limits. */
+		log_warnx("an error answer to %s did not fit %d bytes", j->from, 64 * 1024);
+		buf_free(&b);
+		im_work_finish();
+		return;
+	}
 	answer(j, &b);
 }
 
@@ -84,14 +90,24 @@ void im_rosterjob_loaded(struct im_job *j, bool stored)
 	uint64_t version = im_work_version();
 	if (!j->req.set) {
 		struct buf b;
-		buf_init(&b, IPC_FRAME_MAX / 2);
+		buf_init(&b, IM_ROSTERIQ_RESULT_MAX);
 		char ver[32];
 		im_roster_ver_format(version, ver, sizeof(ver));
 		bool current = stored && im_roster_ver_current(j->req.ver, version);
 		/* Nothing stored: the empty roster, with no ver that a later
 		 * get could compare. */
-		im_rosteriq_result(&b, j->from, j->to, j->id, current ? NULL : roster,
-				   stored ? ver : NULL);
+		if (im_rosteriq_result(&b, j->from, j->to, j->id, current ? NULL : roster,
+				       stored ? ver : NULL) == -1) {
+			/* Only a roster stored before writes were bounded
+			 * (im_work_write): an error, never a stanza cut short. */
+			log_warnx("the roster of %s is over %u bytes of XML: a get is refused "
+				  "(remove items)",
+				  j->bare, (unsigned)IM_ROSTERIQ_ITEMS_MAX);
+			buf_free(&b);
+			answer_error(j, "cancel", "resource-constraint",
+				     "the roster is too large to be sent");
+			return;
+		}
 		answer(j, &b);
 		return;
 	}
@@ -131,8 +147,8 @@ void im_rosterjob_written(struct im_job *j, const struct im_error *err, uint64_t
 	key_of(j, key, sizeof(key));
 	struct buf b;
 	buf_init(&b, 4096 + 3 * JID_MAX);
-	im_rosteriq_done(&b, j->from, j->to, j->id);
-	im_work_out(j, PROTO_IM_TO_ORIGIN, "", &b, PROTO_IM_NO_TO);
+	if (im_rosteriq_done(&b, j->from, j->to, j->id) == 0)
+		im_work_out(j, PROTO_IM_TO_ORIGIN, "", &b, PROTO_IM_NO_TO);
 	buf_free(&b);
 	im_work_push(j, j->bare, j->req.remove ? NULL : im_roster_find(im_work_roster(), key), key,
 		     index);

@@ -161,7 +161,10 @@ void im_work_push(const struct im_job *j, const char *bare, const struct im_rost
 	struct buf b;
 	buf_init(&b, 64 * 1024);
 	size_t to_at = im_rosteriq_push(&b, id, ver, item, removed_jid);
-	im_work_out(j, PROTO_IM_TO_RESOURCES, bare, &b, (uint32_t)to_at);
+	if (to_at == 0)
+		log_warnx("a roster push to %s did not fit %d bytes", bare, 64 * 1024);
+	else
+		im_work_out(j, PROTO_IM_TO_RESOURCES, bare, &b, (uint32_t)to_at);
 	buf_free(&b);
 }
 
@@ -173,8 +176,10 @@ static void answer_error(const struct im_job *j, const char *type, const char *c
 	struct im_error err = {.type = type, .condition = condition, .text = text};
 	struct buf b;
 	buf_init(&b, 64 * 1024);
-	im_rosteriq_error(&b, j->from, j->to, j->id, &err);
-	im_work_out(j, PROTO_IM_TO_ORIGIN, "", &b, PROTO_IM_NO_TO);
+	if (im_rosteriq_error(&b, j->from, j->to, j->id, &err) == 0)
+		im_work_out(j, PROTO_IM_TO_ORIGIN, "", &b, PROTO_IM_NO_TO);
+	else
+		log_warnx("an error answer to %s did not fit %d bytes", j->from, 64 * 1024);
 	buf_free(&b);
 }
 
@@ -246,8 +251,30 @@ bool im_work_load(const char *user)
 	return restart_load();
 }
 
+/* Whether the listed items of the roster as it would be written fit a
+ * roster result (IM_ROSTERIQ_ITEMS_MAX): bounded at write time, every
+ * roster a get reads is sent whole. */
+static bool roster_fits_result(void)
+{
+	struct buf b;
+	buf_init(&b, IM_ROSTERIQ_ITEMS_MAX);
+	bool fits = im_rosteriq_items(&b, &w.roster) == 0;
+	buf_free(&b);
+	return fits;
+}
+
 bool im_work_write(const char *user, const struct im_roster_effect *effect, const char *key)
 {
+	if (!effect->removed && !roster_fits_result()) {
+		/* The effect is already applied to w.roster (im_roster). */
+		log_info("a roster write of %s is refused: its items would be over %u bytes of "
+			 "XML",
+			 user, (unsigned)IM_ROSTERIQ_ITEMS_MAX);
+		answer_error(w.cur, "cancel", "resource-constraint",
+			     "the roster would be too large to be sent");
+		im_work_finish();
+		return false;
+	}
 	struct buf cmd;
 	buf_init(&cmd, PROTO_PROPOSE_MAX);
 	int rc;

@@ -217,6 +217,47 @@ START_TEST(test_push_and_error)
 }
 END_TEST
 
+/* Every writer at every limit around its stanza's size: whole or -1,
+ * never a stanza with a piece missing (a short append that still fits
+ * after a long one that did not). */
+START_TEST(test_writers_at_their_limit)
+{
+	char *groups[] = {"A&&&&&&&&B", "C"};
+	struct im_roster_item items[] = {
+	    item("a@x", "\"&&&&&&&&&&\"", groups, 2, IM_SUB_TO, true),
+	    item("c@x", "", NULL, 0, IM_SUB_NONE_OUT, true),
+	};
+	struct im_roster r = {.items = items, .count = 2, .cap = 2};
+	struct im_error err = {.type = "wait", .condition = "resource-constraint", .text = "a<b"};
+	struct buf whole[4], b;
+	for (int k = 0; k < 4; k++)
+		buf_init(&whole[k], 65536);
+	im_rosteriq_result(&whole[0], "u@x/r", "u@x", "i&1", &r, "7");
+	im_rosteriq_push(&whole[1], "push1", "9", &items[0], NULL);
+	im_rosteriq_error(&whole[2], "u@x/r", "", "e", &err);
+	im_rosteriq_items(&whole[3], &r);
+	for (int k = 0; k < 4; k++) {
+		size_t n = buf_len(&whole[k]);
+		for (size_t limit = 0; limit <= n + 1; limit++) {
+			buf_init(&b, limit);
+			int rc =
+			    k == 0 ? im_rosteriq_result(&b, "u@x/r", "u@x", "i&1", &r, "7")
+			    : k == 1
+				? (im_rosteriq_push(&b, "push1", "9", &items[0], NULL) == 0 ? -1
+											    : 0)
+			    : k == 2 ? im_rosteriq_error(&b, "u@x/r", "", "e", &err)
+				     : im_rosteriq_items(&b, &r);
+			ck_assert_int_eq(rc, limit >= n ? 0 : -1);
+			if (rc == 0)
+				ck_assert(buf_len(&b) == n &&
+					  memcmp(buf_head(&b), buf_head(&whole[k]), n) == 0);
+			buf_free(&b);
+		}
+		buf_free(&whole[k]);
+	}
+}
+END_TEST
+
 static size_t out_msg(unsigned char *m, uint32_t target, uint32_t to_at, const char *bare,
 		      const char *stanza)
 {
@@ -271,6 +312,7 @@ Suite *im_rosteriq_suite(void)
 	tcase_add_test(tc, test_read_refused);
 	tcase_add_test(tc, test_result);
 	tcase_add_test(tc, test_push_and_error);
+	tcase_add_test(tc, test_writers_at_their_limit);
 	tcase_add_test(tc, test_im_out);
 	suite_add_tcase(s, tc);
 	return s;
