@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 /* Raised whenever a payload below changes, so mixed builds refuse each other. */
-#define PROTO_VERSION 19
+#define PROTO_VERSION 20
 
 /* Session ids start at 1; 0 names the server itself (see PROTO_STANZA). */
 #define PROTO_SERVER_SESSION 0
@@ -895,8 +895,13 @@ bool proto_userdata_next_item(const uint8_t **cursor, size_t *left, const uint8_
 struct proto_im_origin {
 	uint64_t node;
 	uint64_t session;
+	/* For an iq, the router's number of the hand-off, which im sends back
+	 * with every stanza of the job: the answer (TO_ORIGIN) tells the
+	 * router it need not answer the iq itself if im goes away
+	 * (router/router_imwait.c).  0 for other stanzas. */
+	uint64_t handoff;
 };
-_Static_assert(sizeof(struct proto_im_origin) == 16, "proto_im_origin has a fixed size");
+_Static_assert(sizeof(struct proto_im_origin) == 24, "proto_im_origin has a fixed size");
 
 enum proto_im_target {
 	/* The session of `origin` (an iq's result or error); dropped if it
@@ -920,7 +925,7 @@ struct proto_im_out {
 	uint32_t bare_len; /* 0 for TO_ORIGIN; 1..PROTO_ROUTE_STRING_MAX for TO_RESOURCES */
 	uint32_t stanza_len;
 };
-_Static_assert(sizeof(struct proto_im_out) == 32, "proto_im_out has a fixed size");
+_Static_assert(sizeof(struct proto_im_out) == 40, "proto_im_out has a fixed size");
 
 struct proto_im_out_view {
 	struct proto_im_out head;

@@ -5,8 +5,9 @@
  * Runs under rxmppd (common/child.c does the handshake and keeps the
  * channels).  From the router: IM_STANZA; to it: IM_OUT.  To the elector:
  * USERDATA_GET and PROPOSE; from it: USERDATA_ANSWER and PROPOSE_RESULT.
- * Nothing here must survive a crash: a stanza being handled then goes
- * unanswered, as one the router held when it died.
+ * Nothing here must survive a crash: the router answers the iqs it
+ * handed over and im had not answered (router/router_imwait.c); a write
+ * under way may or may not be committed (the next get tells).
  */
 #include <stdio.h>
 

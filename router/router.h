@@ -11,6 +11,7 @@
  *   router_admin.c    rxmppctl sessions and kick across the cluster
  *   router_confirm.c  which of the listener's stanzas are done (PROTO_ROUTED)
  *   router_im.c     the IM stanzas handed to im, and what im sends back
+ *   router_imwait.c the iqs handed to im and not answered yet
  *
  * The router never parses XML: it routes on the header the listener sends
  * with each stanza, and writes the few replies it makes itself.
@@ -96,6 +97,15 @@ bool router_im_subscription(const struct proto_route_view *r);
 void router_im_session_gone(const struct rsession *s);
 /* Hands it to im (PROTO_IM_STANZA); answers the sender when it cannot. */
 void router_im_hand(struct rref origin, const struct proto_route_view *r);
+/* router_imwait.c: the iqs handed to im that it has not answered.  Add:
+ * the number for proto_im_origin.handoff, 0 when the table is full (do
+ * not hand it over). */
+uint64_t router_imwait_add(struct rref origin, const struct proto_route_view *r);
+/* im answered it (or it was not handed over); 0 is nothing. */
+void router_imwait_answered(uint64_t number);
+/* The channel to im went down: each one left is answered
+ * internal-server-error (wait). */
+void router_imwait_fail_all(void);
 /* A message on the channel from im; false for one it must not send. */
 bool router_im_message(const struct ipc_msg *msg);
 

@@ -79,7 +79,20 @@ void router_im_session_gone(const struct rsession *s)
 
 void router_im_hand(struct rref origin, const struct proto_route_view *r)
 {
-	struct proto_im_origin o = {.node = origin.node, .session = origin.session};
+	/* An iq is answered whatever becomes of im (router_imwait.c). */
+	bool iq = r->kind == PROTO_STANZA_IQ;
+	struct proto_im_origin o = {.node = origin.node,
+				    .session = origin.session,
+				    .handoff = iq ? router_imwait_add(origin, r) : 0};
+	if (iq && o.handoff == 0) {
+		static struct log_limit full;
+		log_warnx_limited(&full,
+				  "an IM iq from %s is not handed to im: too many wait for its "
+				  "answers already; answered internal-server-error",
+				  r->from);
+		router_route_bounce(origin, r, "wait", "internal-server-error");
+		return;
+	}
 	struct proto_route head = {
 	    .kind = r->kind,
 	    .type = (uint16_t)r->type,
@@ -102,6 +115,7 @@ void router_im_hand(struct rref origin, const struct proto_route_view *r)
 	};
 	if (child_send_v(PROC_IM, PROTO_IM_STANZA, 0, iov, sizeof(iov) / sizeof(iov[0])) == 0)
 		return;
+	router_imwait_answered(o.handoff);
 	/* Restarting, or beyond its channel's budget: a temporary failure
 	 * the client may retry (RFC 6120 8.3.2 "wait"). */
 	static struct log_limit away;
@@ -138,6 +152,7 @@ bool router_im_message(const struct ipc_msg *msg)
 	const struct proto_im_out *h = &out.head;
 	static struct log_limit full;
 	if (h->target == PROTO_IM_TO_ORIGIN) {
+		router_imwait_answered(h->origin.handoff);
 		struct rref origin = {h->origin.node, h->origin.session};
 		const struct rsession *s = router_session_by_ref(origin);
 		/* Gone meanwhile: the answer has nobody to go to. */

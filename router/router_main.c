@@ -173,6 +173,8 @@ static bool router_peer_message(enum proc_role peer, const struct ipc_msg *msg)
 
 static void router_peer_down(enum proc_role peer)
 {
+	if (peer == PROC_IM)
+		router_imwait_fail_all();
 	if (peer == PROC_LISTENER) {
 		router_sessions_clear_node(ROUTER_LOCAL);
 		router_cluster_local_forgotten();
