@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "common/child.h"
 #include "common/log.h"
@@ -65,6 +67,14 @@ static int64_t on_deadline(struct ev_timer *t, void *arg);
 int im_work_configure(const struct config *cfg)
 {
 	if (w.deadline == NULL) {
+		/* Request numbers unique to this process: the elector still
+		 * answers a dead im's requests, to the new im, which must not
+		 * take them for its own.  62 bits: bit 63 is the elector's
+		 * mark of im's requests (ELECTOR_IO_FROM_IM), and counting up
+		 * never reaches it. */
+		if (getentropy(&w.request, sizeof(w.request)) == -1)
+			w.request = (uint64_t)getpid() << 32 ^ (uint64_t)time(NULL);
+		w.request &= (UINT64_C(1) << 62) - 1;
 		im_roster_init(&w.roster);
 		w.deadline = ev_timer_add(child_loop(), IM_WORK_IDLE_MS, on_deadline, NULL);
 		if (w.deadline == NULL || im_avail_init() == -1)
