@@ -469,7 +469,11 @@ static void on_propose_result(const struct ipc_msg *msg)
 		written(strncmp(r.outcome, "no user", 7) == 0 ? &no_user : &quota, 0);
 		return;
 	}
-	written(NULL, h->index);
+	/* IDENTICAL: nothing changed, so the roster's version is still the
+	 * one read at load (XEP-0237: a ver never goes back, and the push
+	 * says what a get says); h->index is the entry's, or 0 on a lone
+	 * node that wrote nothing. */
+	written(NULL, h->outcome == ELECTOR_MACHINE_IDENTICAL ? w.version : h->index);
 }
 
 bool im_work_elector_message(const struct ipc_msg *msg)
