@@ -8,7 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "common/accounts.h"
 #include "common/buf.h"
@@ -19,9 +23,14 @@
 /* Every local entry's term: there is no election here, and the store
  * wants terms that never go back. */
 #define LOCAL_TERM 1
+/* How long an open waits for another holder of the folder (an rxmppctl
+ * clearing one user's data holds it for milliseconds). */
+#define LOCAL_LOCK_TRIES    40
+#define LOCAL_LOCK_PAUSE_NS 50000000L
 
 struct elector_local {
 	char dir[4096];
+	int lock; /* the folder, flock'd: one writer (elector or rxmppctl) */
 	char accounts_path[4096];
 	struct elector_log_store *store;
 	struct elector_machine *machine;
@@ -286,11 +295,28 @@ struct elector_local *elector_local_open(const char *state_dir, const char *acco
 		snprintf(why, why_size, "out of memory");
 		return NULL;
 	}
+	l->lock = -1;
 	snprintf(l->dir, sizeof(l->dir), "%s/%s", state_dir, ELECTOR_LOCAL_DIR);
 	snprintf(l->accounts_path, sizeof(l->accounts_path), "%s", accounts_path);
 	l->snapshot_every = snapshot_every;
 	if (mkdir(l->dir, 0700) == -1 && errno != EEXIST) {
 		snprintf(why, why_size, "%s: %s", l->dir, strerror(errno));
+		goto fail;
+	}
+	/* Two writers would append at the same offsets, one over the
+	 * other's entries (rxmppctl's clear of a deleted user while rxmppd
+	 * starts, say). */
+	l->lock = open(l->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int locked = l->lock == -1 ? -1 : flock(l->lock, LOCK_EX | LOCK_NB);
+	for (int i = 1; locked == -1 && errno == EWOULDBLOCK && i < LOCAL_LOCK_TRIES; i++) {
+		nanosleep(&(struct timespec){.tv_nsec = LOCAL_LOCK_PAUSE_NS}, NULL);
+		locked = flock(l->lock, LOCK_EX | LOCK_NB);
+	}
+	if (locked == -1) {
+		snprintf(why, why_size, "%s: %s", l->dir,
+			 errno == EWOULDBLOCK ? "in use by another process (rxmppd's elector, or "
+						"an rxmppctl command): try again once it is done"
+					      : strerror(errno));
 		goto fail;
 	}
 	struct elector_log_loaded loaded;
@@ -341,6 +367,8 @@ void elector_local_free(struct elector_local *l)
 	elector_machine_free(l->machine);
 	local_staged_free(l);
 	free(l->staged);
+	if (l->lock != -1)
+		close(l->lock);
 	free(l);
 }
 

@@ -13,7 +13,9 @@
  * Runs in the elector (elector_io.c), and in rxmppctl when it carries the
  * data into a cluster (`cluster initialize`, `join`, `merge`) or clears a
  * deleted user's data while rxmppd is stopped.  One user at a time: the
- * elector closes the store once the node is a member.
+ * elector closes the store once the node is a member, and an open takes
+ * the folder's flock, waiting up to 2 s for another holder (then refused,
+ * saying so): two writers would append over each other's entries.
  *
  * A write (a PROPOSE of a USERDATA_* command, the only commands taken
  * here) is checked against the machine.  One that changes something is

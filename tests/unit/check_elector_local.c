@@ -233,10 +233,18 @@ START_TEST(test_local_staged_writes_flush_together)
 		buf_free(&cmd);
 	}
 	ck_assert_uint_eq(local_view(l, "lee", ELECTOR_USERDATA_ROSTER).count, 3);
-	/* Another reader of the folder sees none of it yet. */
-	struct elector_local *other = local_open(&d, 1000);
-	ck_assert_uint_eq(local_view(other, "lee", ELECTOR_USERDATA_ROSTER).count, 0);
-	elector_local_free(other);
+	/* A reader of the folder sees none of it yet, and a second store
+	 * cannot be opened on it meanwhile (its writes would overlap). */
+	char dir[128];
+	snprintf(dir, sizeof(dir), "%s/%s", d.dir, ELECTOR_LOCAL_DIR);
+	struct elector_log_loaded loaded;
+	struct elector_log_store *other = elector_log_store_read(dir, &loaded, why, sizeof(why));
+	ck_assert_msg(other != NULL, "%s", why);
+	ck_assert_uint_eq(loaded.count, 0);
+	elector_log_store_free(other);
+	char busy[1024];
+	ck_assert_ptr_null(elector_local_open(d.dir, d.accounts, 1000, busy, sizeof(busy)));
+	ck_assert_msg(strstr(busy, "in use by another process") != NULL, "%s", busy);
 	ck_assert_msg(elector_local_flush(l, why, sizeof(why)) == 0, "%s", why);
 	elector_local_free(l);
 	l = local_open(&d, 1000);
