@@ -2163,6 +2163,23 @@ void elector_io_socket(int fd, const struct proto_listen_socket *info)
 	log_info("accepting cluster links on %s port %u", info->address, info->port);
 }
 
+/* A member whose own users' data was not all carried into the cluster's
+ * state (rxmppctl stopped, or its carry failed): nothing reads local/ any
+ * more, so say so at every start until it is carried. */
+static void local_left_warn(const struct config *cfg)
+{
+	char why[1024];
+	size_t items;
+	if (elector_local_left(cfg->state_directory, &items, why, sizeof(why)) == -1)
+		log_warnx("%s/%s cannot be read: %s", cfg->state_directory, ELECTOR_LOCAL_DIR, why);
+	else if (items > 0)
+		log_warnx(
+		    "%s/%s holds %zu item%s of this node's users' data (rosters, offline "
+		    "messages...) not carried into the cluster's state: run `rxmppctl cluster "
+		    "merge`",
+		    cfg->state_directory, ELECTOR_LOCAL_DIR, items, items == 1 ? "" : "s");
+}
+
 static struct elector_local *local_open(const struct config *cfg, char *why, size_t why_size)
 {
 	char accounts[sizeof(cfg->state_directory) + sizeof(ACCOUNTS_FILE_NAME) + 1];
@@ -2288,6 +2305,8 @@ int elector_io_configure(const struct config *cfg, bool first, char *why, size_t
 		shell.local = local_open(cfg, why, why_size);
 		if (shell.local == NULL)
 			return -1;
+	} else {
+		local_left_warn(cfg);
 	}
 	/* Until every member is heard speaking the log's protocol, unless
 	 * the log says the cluster left protocol 3 already. */

@@ -434,3 +434,55 @@ int elector_local_check(const char *state_dir, char *why, size_t why_size)
 	elector_log_store_free(s);
 	return rc;
 }
+
+int elector_local_left(const char *state_dir, size_t *items, char *why, size_t why_size)
+{
+	char dir[4096];
+	snprintf(dir, sizeof(dir), "%s/%s", state_dir, ELECTOR_LOCAL_DIR);
+	*items = 0;
+	why[0] = '\0';
+	if (access(dir, F_OK) == -1)
+		return 0;
+	struct elector_log_loaded loaded;
+	struct elector_log_store *s = elector_log_store_read(dir, &loaded, why, why_size);
+	if (s == NULL)
+		return -1;
+	/* Replayed against the snapshot's accounts and every user the log
+	 * names: what an open would hold before it reads an accounts file. */
+	struct elector_machine *m = elector_machine_new();
+	struct accounts accounts = {0};
+	int rc = m == NULL ? -1 : local_verify(dir, &loaded, m, why, why_size);
+	const struct accounts *had = rc == 0 ? elector_machine_accounts(m) : NULL;
+	const struct scram_keys none[SCRAM_HASH_COUNT] = {0};
+	for (size_t i = 0; had != NULL && i < had->count && rc == 0; i++)
+		rc = accounts_set_keys(&accounts, had->items[i].name, none);
+	for (size_t i = 0; i < loaded.count && rc == 0; i++) {
+		char user[JID_PART_MAX + 1];
+		if (local_command_user(&loaded.entries[i], user) &&
+		    accounts_find(&accounts, user) == NULL)
+			rc = accounts_set_keys(&accounts, user, none);
+	}
+	if (rc == 0)
+		rc = elector_machine_set_accounts(m, &accounts);
+	for (size_t i = 0; i < loaded.count && rc == 0; i++) {
+		struct elector_machine_result result;
+		rc = elector_machine_apply(m, loaded.entries[i].index, loaded.entries[i].data,
+					   loaded.entries[i].len, &result);
+	}
+	const struct elector_userdata *u = m != NULL ? elector_machine_userdata(m) : NULL;
+	const char **names = NULL;
+	size_t count = 0;
+	if (rc == 0)
+		rc = elector_userdata_users(u, &names, &count);
+	for (size_t i = 0; i < count; i++)
+		for (uint32_t coll = 1; coll <= ELECTOR_USERDATA_COLLECTIONS; coll++)
+			*items +=
+			    elector_userdata_view(elector_userdata_find(u, names[i], coll)).count;
+	free(names);
+	if (rc == -1 && m != NULL && why[0] == '\0')
+		snprintf(why, why_size, "out of memory");
+	accounts_free(&accounts);
+	elector_machine_free(m);
+	elector_log_store_free(s);
+	return rc;
+}

@@ -97,5 +97,9 @@ const struct elector_machine *elector_local_machine(struct elector_local *l);
  * command), reading only (no folder or no log: 0); for `rxmppctl config check` and `status` of a
  * stopped node.  -1 with the file, offset and advice in `why`. */
 int elector_local_check(const char *state_dir, char *why, size_t why_size);
+/* How many items of user data state_dir/local holds, reading only (no
+ * folder: 0): for a member, what a carry into the cluster left (see
+ * rxmppctl_userdata_merge.c).  -1 with `why`. */
+int elector_local_left(const char *state_dir, size_t *items, char *why, size_t why_size);
 
 #endif
