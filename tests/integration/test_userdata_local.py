@@ -225,3 +225,28 @@ def test_a_write_while_user_del_runs_does_not_reach_the_account_made_again(node_
     assert "userdata_propose:" in out.stdout
     node.add_user("alice", "alice-pw")
     assert data(node, "alice")["roster"] == (0, 0, 0)
+
+
+def test_user_del_whose_clear_cannot_be_done_keeps_the_account(node_factory):
+    # rxmppd stopped and local/ held by another writer (its flock, as the
+    # elector of an rxmppd starting meanwhile holds it): the data cannot be
+    # cleared, so the account is put back and the deletion refused -- deleted,
+    # it could be made again and find the old roster.
+    import fcntl
+    node = node_factory(extra=LONE).start()
+    node.add_user("alice", "alice-pw")
+    local_write(node, userdata(PUT, "alice", ROSTER, b"bob@test.example", b"item-1"))
+    node.stop()
+    folder = os.open(os.path.join(node.dir, "state", "local"), os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(folder, fcntl.LOCK_EX)
+        result = node.ctl("user", "del", "alice", check=False)
+    finally:
+        os.close(folder)
+    print(result.stdout, result.stderr)
+    assert result.returncode == 1
+    assert "in use by another process" in result.stderr, result.stderr
+    assert "user alice not deleted: its data could not be cleared" in result.stderr
+    assert "alice" in node.ctl("user", "list").stdout
+    node.start()
+    assert data(node, "alice")["roster"][0] == 1
