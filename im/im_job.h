@@ -27,6 +27,7 @@ enum im_job_kind {
 struct im_job {
 	struct im_job *next;
 	enum im_job_kind kind;
+	int64_t arrival; /* ev_now when it was queued */
 	struct proto_im_origin origin;
 	uint32_t type; /* enum proto_stanza_type */
 	char id[256];

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/jid.h"
 #include "common/xml_write.h"
 
 #define NS_STANZAS "urn:ietf:params:xml:ns:xmpp-stanzas"
@@ -55,12 +56,24 @@ static char *dup_or_null(const char *text, bool *no_memory)
 	return copy;
 }
 
-/* The set's first <item/>, its attributes and groups. */
+/* The set's first <item/>, its attributes and groups.  Bounded here, as
+ * it is read, so that a request waiting in im's queue holds a few KB
+ * whatever the stanza's size: what is longer would be refused anyway. */
 static int read_item(const struct xml_node *item, struct im_rosteriq_req *req)
 {
+	const char *jid = xml_attr_get(item, "jid"), *name = xml_attr_get(item, "name");
+	if (jid != NULL && strlen(jid) >= JID_MAX) {
+		refuse(req, "modify", "jid-malformed", "the JID is too long");
+		return 0;
+	}
+	size_t text = name != NULL ? strlen(name) : 0;
+	if (text > IM_ROSTERIQ_TEXT_MAX) {
+		refuse(req, "modify", "not-acceptable", "the name is too long");
+		return 0;
+	}
 	bool no_memory = false;
-	req->jid = dup_or_null(xml_attr_get(item, "jid"), &no_memory);
-	req->name = dup_or_null(xml_attr_get(item, "name"), &no_memory);
+	req->jid = dup_or_null(jid, &no_memory);
+	req->name = dup_or_null(name, &no_memory);
 	const char *subscription = xml_attr_get(item, "subscription");
 	req->remove = subscription != NULL && strcmp(subscription, "remove") == 0;
 	if (no_memory)
@@ -79,7 +92,11 @@ static int read_item(const struct xml_node *item, struct im_rosteriq_req *req)
 			refuse(req, "modify", "not-acceptable", "a group's name is too long");
 			return 0;
 		}
-		req->ngroups++;
+		text += strlen(req->groups[req->ngroups++]);
+		if (text > IM_ROSTERIQ_TEXT_MAX) {
+			refuse(req, "modify", "not-acceptable", "the item is too large");
+			return 0;
+		}
 	}
 	return 0;
 }
@@ -95,8 +112,13 @@ int im_rosteriq_read(const struct xml_node *iq, bool set, struct im_rosteriq_req
 	if (!set) {
 		/* A get carries no items (RFC 6121 2.1.3); its ver is all that
 		 * counts. */
+		/* A ver longer than any this server gives is not current
+		 * (2.6.3): the whole roster, as without one. */
+		const char *ver = xml_attr_get(query, "ver");
+		if (ver != NULL && strlen(ver) > IM_ROSTERIQ_VER_MAX)
+			ver = NULL;
 		bool no_memory = false;
-		req->ver = dup_or_null(xml_attr_get(query, "ver"), &no_memory);
+		req->ver = dup_or_null(ver, &no_memory);
 		return no_memory ? -1 : 0;
 	}
 	const struct xml_node *first = NULL;

@@ -21,9 +21,12 @@
 /* Groups of one item read at most; more is not-acceptable (RFC 6121
  * 2.3.3 leaves the bound to the server). */
 #define IM_ROSTERIQ_GROUPS_MAX 64
-/* Bytes of one group or name read at most; longer ones are refused
- * by im_roster_set's limits, which are below this. */
+/* Bytes of one group or name read at most, and of the name and groups
+ * together: longer is refused as the request is read (not-acceptable),
+ * and im_roster_set's limits are below this anyway. */
 #define IM_ROSTERIQ_TEXT_MAX 4096
+/* A get's ver kept at most; a longer one is none (the whole roster). */
+#define IM_ROSTERIQ_VER_MAX 64
 /* A roster result is one IPC frame from im to the router, and to the
  * listener, or on a peer link, with their headers: half a frame at most
  * (common/ipc.h).  Its <item/>s get all but 64 KiB of that: the rest is

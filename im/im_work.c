@@ -28,6 +28,9 @@
 
 /* Jobs waiting; more are refused (a roster iq: resource-constraint). */
 #define IM_WORK_QUEUE_MAX 4096
+/* Roster iqs of one account waiting; more are refused the same way, so
+ * that one client cannot fill the queue for everyone. */
+#define IM_WORK_USER_JOBS_MAX 32
 /* A step the elector does not answer within this is given up.  A write
  * is answered within about 2 s (common/proto.h). */
 #define IM_WORK_DEADLINE_MS 10000
@@ -128,8 +131,10 @@ uint64_t im_work_version(void)
 struct im_job *im_work_job_new(enum im_job_kind kind)
 {
 	struct im_job *j = calloc(1, sizeof(*j));
-	if (j != NULL)
+	if (j != NULL) {
 		j->kind = kind;
+		j->arrival = ev_now(child_loop());
+	}
 	return j;
 }
 
@@ -253,11 +258,22 @@ static bool restart_load(void)
 	return send_get();
 }
 
+/* When the step about to start is given up: a roster iq's deadline
+ * counts from its arrival, for the whole job (its client waits for the
+ * answer); other jobs get IM_WORK_DEADLINE_MS for each step. */
+static int64_t step_deadline(void)
+{
+	if (w.cur == NULL || w.cur->kind != IM_JOB_ROSTER)
+		return IM_WORK_DEADLINE_MS;
+	int64_t left = w.cur->arrival + IM_WORK_DEADLINE_MS - ev_now(child_loop());
+	return left > 0 ? left : 1;
+}
+
 bool im_work_load(const char *user)
 {
 	snprintf(w.loading, sizeof(w.loading), "%s", user);
 	w.restarts = 0;
-	ev_timer_reset(w.deadline, IM_WORK_DEADLINE_MS);
+	ev_timer_reset(w.deadline, step_deadline());
 	return restart_load();
 }
 
@@ -314,7 +330,7 @@ bool im_work_write(const char *user, const struct im_roster_effect *effect, cons
 	} else {
 		snprintf(w.loading, sizeof(w.loading), "%s", user);
 		w.step = WRITING;
-		ev_timer_reset(w.deadline, IM_WORK_DEADLINE_MS);
+		ev_timer_reset(w.deadline, step_deadline());
 		sent = true;
 	}
 	buf_free(&cmd);
@@ -325,6 +341,16 @@ bool im_work_write(const char *user, const struct im_roster_effect *effect, cons
 static bool begin(struct im_job *j)
 {
 	w.cur = j;
+	if (j->kind == IM_JOB_ROSTER &&
+	    ev_now(child_loop()) - j->arrival > (int64_t)IM_WORK_DEADLINE_MS) {
+		/* The deadline counts from arrival: while the elector is slow
+		 * the queue would otherwise drain one job per deadline, long
+		 * after its clients gave up. */
+		answer_error(j, "wait", "internal-server-error",
+			     "the request waited too long for the cluster's state");
+		im_work_finish();
+		return false;
+	}
 	return j->kind == IM_JOB_ROSTER ? im_rosterjob_begin(j) : im_presjob_begin(j);
 }
 
@@ -499,6 +525,17 @@ void im_work_elector_down(void)
 	}
 }
 
+/* Roster iqs of `bare` in the queue (at most IM_WORK_QUEUE_MAX looked
+ * at, and only when a roster iq comes). */
+static int roster_jobs_of(const char *bare)
+{
+	int n = 0;
+	for (const struct im_job *q = w.head; q != NULL; q = q->next)
+		if (q->kind == IM_JOB_ROSTER && strcmp(q->bare, bare) == 0)
+			n++;
+	return n;
+}
+
 bool im_work_stanza(const struct ipc_msg *msg)
 {
 	static struct proto_route_view r;
@@ -551,6 +588,15 @@ bool im_work_stanza(const struct ipc_msg *msg)
 		static struct log_limit full;
 		log_warnx_limited(&full, "a stanza of %s is refused: %d jobs wait already", j->from,
 				  IM_WORK_QUEUE_MAX);
+		job_free(j);
+		return true;
+	}
+	if (kind == IM_JOB_ROSTER && roster_jobs_of(j->bare) >= IM_WORK_USER_JOBS_MAX) {
+		answer_error(j, "wait", "resource-constraint",
+			     "too many roster requests of this account at once");
+		static struct log_limit many;
+		log_warnx_limited(&many, "a roster iq of %s is refused: %d of its own wait already",
+				  j->from, IM_WORK_USER_JOBS_MAX);
 		job_free(j);
 		return true;
 	}

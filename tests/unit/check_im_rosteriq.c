@@ -132,6 +132,34 @@ START_TEST(test_read_refused)
 	ck_assert_str_eq(req.bad.text, "too many groups");
 	im_rosteriq_req_free(&req);
 	buf_free(&b);
+	/* Refused as it is read, and no more of it kept: a name longer than
+	 * what is read, groups longer than that together, a JID longer than
+	 * any; a get's ver longer than any given is none. */
+	static const char *const over[][2] = {
+	    {"<item jid='a@b' name='%s'/>", "not-acceptable"},
+	    {"<item jid='a@b'><group>%.3000s</group><group>%.3000s</group></item>",
+	     "not-acceptable"},
+	    {"<item jid='%.3100s@b'/>", "jid-malformed"},
+	};
+	static char big[IM_ROSTERIQ_TEXT_MAX + 2], iq[3 * sizeof(big)], item_text[2 * sizeof(big)];
+	memset(big, 'n', sizeof(big) - 1);
+	for (size_t i = 0; i < sizeof(over) / sizeof(over[0]); i++) {
+		snprintf(item_text, sizeof(item_text), over[i][0], big, big);
+		snprintf(iq, sizeof(iq),
+			 "<iq type='set'><query xmlns='jabber:iq:roster'>%s</query></iq>",
+			 item_text);
+		ck_assert_int_eq(read_iq(iq, true, &req), 0);
+		ck_assert(req.is_bad);
+		ck_assert_str_eq(req.bad.condition, over[i][1]);
+		/* At most what was read until the bound was met. */
+		ck_assert(req.name == NULL && req.ngroups == (i == 1 ? 2 : 0));
+		im_rosteriq_req_free(&req);
+	}
+	snprintf(iq, sizeof(iq),
+		 "<iq type='get'><query xmlns='jabber:iq:roster' ver='%.65s'/></iq>", big);
+	ck_assert_int_eq(read_iq(iq, false, &req), 0);
+	ck_assert(!req.is_bad && req.ver == NULL);
+	im_rosteriq_req_free(&req);
 	/* Not one well-formed element. */
 	ck_assert_int_eq(read_iq("<iq type='set'><query", true, &req), -1);
 	ck_assert_int_eq(read_iq("<iq/><iq/>", true, &req), -1);
