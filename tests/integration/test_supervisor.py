@@ -65,7 +65,8 @@ def test_killed_child_is_back_at_once_and_alone(node, victim):
         assert after[name]["generation"] == 1
         assert after[name]["restarts"] == 0
     # Its peers got fresh channels to the new process.
-    peers = {"listener": ["router"], "router": ["listener", "elector"], "elector": ["router"]}
+    peers = {"listener": ["router"], "router": ["listener", "elector", "im"],
+             "elector": ["router", "im"], "im": ["router", "elector"]}
     for peer in peers.get(victim, []):
         node.wait_log(rf"{peer}\[\d+\]: connected to {victim} \(pid {back['pid']}, generation 2\)",
                       start=mark)
