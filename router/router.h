@@ -59,6 +59,10 @@ struct rsession {
 	bool sm_keeping;
 	uint64_t sm_keeper;  /* here, while this node leads: the follower keeping it */
 	uint32_t sm_counted; /* here, while this node leads: the last count it was told */
+	/* Here, on a follower: the leader asked for it (a handover), so what
+	 * is routed to it goes to the leader, which holds it for the asker;
+	 * delivered here it would find the session gone. */
+	bool sm_given_up;
 };
 
 /* router_table.c */
@@ -219,6 +223,10 @@ void router_sm_local_delivery(const struct rsession *target, const char *bytes, 
 /* Leader: a follower linked (one can keep the leader's sessions now). */
 void router_sm_follower_linked(void);
 bool router_sm_hold(struct rref origin, const struct proto_route_view *r, struct relay_key key);
+/* Leader: a delivery to `target`, a session being handed over (or
+ * waiting): held for it instead, as router_sm_hold (true: held). */
+bool router_sm_hold_for(struct rref origin, const struct proto_route_view *r,
+			const struct rsession *target, struct relay_key key);
 void router_sm_tick(int64_t now_ms);
 
 /* router_metrics.c: counted by the routing code, reported by the child

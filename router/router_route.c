@@ -171,6 +171,11 @@ static void server_iq(struct rref origin, const struct proto_route_view *r, bool
 
 static void deliver(struct rref origin, const struct rsession *s, const struct proto_route_view *r)
 {
+	/* A session being handed over to another node (its holder asked to
+	 * give it up) is held by the keeper until the asker has it, full JID
+	 * or bare, so that nothing reaches the holder after it gave it up. */
+	if (router_sm_hold_for(origin, r, s, router_cluster_route_key()))
+		return;
 	if (router_deliver_to(s, r->stanza, r->stanza_len) == -1)
 		router_route_bounce(origin, r, "wait", "resource-constraint");
 }
@@ -379,6 +384,9 @@ bool router_route_stanza(struct rref origin, const struct proto_route_view *r, b
 		return true;
 	}
 	const struct rsession *target = live(router_session_by_jid(r->to));
+	/* Given up here for a handover: the leader holds it for the asker. */
+	if (target != NULL && target->sm_given_up)
+		target = NULL;
 	if (target != NULL && !(follower && target->ref.node != ROUTER_LOCAL)) {
 		deliver(origin, target, r);
 		return true;

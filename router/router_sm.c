@@ -314,6 +314,24 @@ void router_sm_delivered(const struct rsession *target, const char *bytes, size_
 				      router_cluster_route_key(), bytes, len);
 }
 
+/* Holds `r` for the waiting (or handed over) session of `jid`, if any. */
+static bool sm_hold_as(struct rref origin, const struct proto_route_view *r, const char *jid,
+		       struct relay_key key)
+{
+	if (router_keep_waiting(sm.keep, jid, strlen(jid)) == NULL)
+		return false;
+	const char *why = NULL;
+	switch (router_keep_hold(sm.keep, jid, strlen(jid), key, r->stanza, r->stanza_len, &why)) {
+	case KEEP_BOUNCED:
+		router_route_bounce(origin, r, "wait", "resource-constraint");
+		break;
+	default:
+		router_metrics_routed(r->kind);
+		break;
+	}
+	return true;
+}
+
 bool router_sm_hold(struct rref origin, const struct proto_route_view *r, struct relay_key key)
 {
 	if (!sm.leading)
@@ -328,19 +346,16 @@ bool router_sm_hold(struct rref origin, const struct proto_route_view *r, struct
 			 "link to this leader",
 			 router_keep_waiting_count(sm.keep) - before);
 	}
-	if (router_keep_waiting(sm.keep, r->to, strlen(r->to)) == NULL)
-		return false;
-	const char *why = NULL;
-	switch (
-	    router_keep_hold(sm.keep, r->to, strlen(r->to), key, r->stanza, r->stanza_len, &why)) {
-	case KEEP_BOUNCED:
-		router_route_bounce(origin, r, "wait", "resource-constraint");
-		break;
-	default:
-		router_metrics_routed(r->kind);
-		break;
-	}
-	return true;
+	return sm_hold_as(origin, r, r->to, key);
+}
+
+bool router_sm_hold_for(struct rref origin, const struct proto_route_view *r,
+			const struct rsession *target, struct relay_key key)
+{
+	/* Its holder was asked to give it up: delivered there, it would find
+	 * the session gone and be routed again behind what comes next, or be
+	 * dropped (presence); held here, it follows what the holder reports. */
+	return sm.leading && target->sm_id != NULL && sm_hold_as(origin, r, target->jid, key);
 }
 
 /* The holder: reports to the keeper (the leader, or when this node
@@ -638,6 +653,9 @@ static bool sm_given(const struct ipc_msg *msg)
 		    .session = msg->peer, .kind = c.kind, .value = c.value};
 		router_cluster_keep_send(0, RELAY_WIRE_KEEP_GIVEN, &w, sizeof(w), NULL, 0);
 	}
+	/* None to give: it lives on here (taken over by a resumption here). */
+	if (s != NULL && c.kind == 0)
+		s->sm_given_up = false;
 	if (s != NULL && c.kind == 1) {
 		log_info("client session %s given up for a resumption on another node", s->jid);
 		/* The leader's own: its follower keeper lets it go (END). */
@@ -1031,6 +1049,10 @@ static int sm_leader_frame(uint64_t node, const struct relay_wire_msg *m, const 
 		if (s != NULL && s->sm_id != NULL) {
 			char id[KEEP_ID_MAX + 1];
 			snprintf(id, sizeof(id), "%s", s->sm_id);
+			/* The asker's session is as available as this one was
+			 * (bare-JID routing), as after a lost node (sm_take_over). */
+			router_keep_presence(sm.keep, s->jid, strlen(s->jid), s->priority,
+					     s->available);
 			router_keep_given(sm.keep, node, id, m->u.keep.kind == 1, m->u.keep.value,
 					  ev_now(child_loop()));
 			sm_pump();
@@ -1097,9 +1119,17 @@ static int sm_follower_frame(uint64_t node, const struct relay_wire_msg *m, cons
 	case RELAY_WIRE_KEEP_ITEM:
 		sm_to_listener(PROTO_SM_ITEM, m->u.keep.session, m->data, m->data_len, NULL, 0);
 		return 0;
-	case RELAY_WIRE_KEEP_GIVE_UP:
+	case RELAY_WIRE_KEEP_GIVE_UP: {
+		/* From now on the leader holds what comes for it: this node's
+		 * own senders' stanzas go there too (router_route.c), not to a
+		 * session the listener is giving up. */
+		struct rsession *s =
+		    router_session_by_ref((struct rref){ROUTER_LOCAL, m->u.keep.session});
+		if (s != NULL)
+			s->sm_given_up = true;
 		sm_to_listener(PROTO_SM_GIVE_UP, m->u.keep.session, NULL, 0, NULL, 0);
 		return 0;
+	}
 	case RELAY_WIRE_KEEP_OPEN: {
 		/* The leader's session, kept here. */
 		if (m->data_len == 0) {
