@@ -155,9 +155,25 @@ bool router_im_message(const struct ipc_msg *msg)
 		router_imwait_answered(h->origin.handoff);
 		struct rref origin = {h->origin.node, h->origin.session};
 		const struct rsession *s = router_session_by_ref(origin);
-		/* Gone meanwhile: the answer has nobody to go to. */
-		if (s != NULL && router_cluster_reaches(s->ref.node) &&
-		    deliver_with_to(s, out.stanza, h->stanza_len, h->to_at) == -1)
+		/* Gone meanwhile (logged out): the answer has nobody to go to.
+		 * Not reached: this router no longer routes for the cluster
+		 * (the leadership moved while im held the iq; a follower's
+		 * sessions are forgotten or out of reach), or the session's
+		 * node is lost; nothing else answers it (README "Rosters"). */
+		bool gone = s == NULL && (origin.node == ROUTER_LOCAL || routes_for_cluster());
+		if (gone)
+			return true;
+		if (s == NULL || !router_cluster_reaches(s->ref.node)) {
+			static struct log_limit unreached;
+			log_warnx_limited(&unreached,
+					  "an answer of im to %s is dropped: its node is not "
+					  "reached from here (%s)",
+					  s != NULL ? s->jid : "a session of another node",
+					  routes_for_cluster() ? "its link is down"
+							       : "this node no longer leads");
+			return true;
+		}
+		if (deliver_with_to(s, out.stanza, h->stanza_len, h->to_at) == -1)
 			log_warnx_limited(&full,
 					  "an answer of im to %s was not delivered: its "
 					  "channel is full",
