@@ -44,6 +44,7 @@ struct keep_session {
 	/* A handover under way: who asked, with which h, and what was routed
 	 * to it since (numbered after the holder's once it gave it up). */
 	bool handing;
+	int64_t hand_deadline; /* when the handover is given up (KEEP_HANDOVER_MS) */
 	uint64_t asker_node, asker_session;
 	uint32_t asker_h;
 	struct keep_item *held, **held_tail;
@@ -59,6 +60,7 @@ struct keep {
 	size_t bytes;
 	struct keep_out *outs;
 	size_t out_count, out_cap, out_next;
+	size_t handing;			       /* handovers under way (router_keep_tick) */
 	struct keep_session *dead;	       /* freed once the outputs pointing in are taken */
 	struct keep_item *spent, **spent_tail; /* stanzas bounced, likewise */
 };
@@ -141,6 +143,7 @@ static void keep_unhand(struct keep *k, struct keep_session *s)
 	s->held_count = 0;
 	s->held_bytes = 0;
 	s->handing = false;
+	k->handing--;
 }
 
 /* Takes `s` out of the indexes; with `bounce`, every stanza it kept goes
@@ -549,6 +552,7 @@ static void keep_hand_on(struct keep *k, struct keep_session *s, int64_t now)
 	k->bytes -= s->held_bytes;
 	s->held_bytes = 0;
 	s->handing = false;
+	k->handing--;
 	while (held != NULL) {
 		struct keep_item *item = held;
 		held = item->next;
@@ -640,8 +644,23 @@ enum keep_verdict router_keep_hold(struct keep *k, const char *jid, size_t jid_l
 	return KEEP_KEPT;
 }
 
+/* A handover whose holder never answered (its GIVE_UP was not sent, or it
+ * does not report the session): the asker gets item-not-found, what was
+ * held goes back, and the session stays where it is, resumable again. */
+static void keep_hand_expire(void *value, void *arg)
+{
+	struct keep_session *s = value;
+	struct keep_lost *t = arg;
+	if (s->handing && s->hand_deadline <= t->now)
+		keep_unhand(t->k, s);
+}
+
 void router_keep_tick(struct keep *k, int64_t now_ms)
 {
+	if (k->handing > 0) {
+		struct keep_lost t = {k, 0, now_ms};
+		table_each(k->by_id, keep_hand_expire, &t);
+	}
 	struct keep_session **p = &k->waiting;
 	while (*p != NULL) {
 		struct keep_session *s = *p;
@@ -672,6 +691,8 @@ int router_keep_resume(struct keep *k, const char *id, const char *user, size_t 
 	if ((uint32_t)(h - s->acked) > (uint32_t)(s->sent - s->acked))
 		return -1;
 	s->handing = true;
+	k->handing++;
+	s->hand_deadline = now_ms + KEEP_HANDOVER_MS;
 	s->asker_node = holder;
 	s->asker_session = session;
 	s->asker_h = h;

@@ -51,18 +51,32 @@
  * connection was cut, or it is still connected there: XEP-0198 section 5,
  * the new resumption wins and the old connection gets a conflict) is a
  * handover (router_keep_resume returns 1): the keeper asks the holder to
- * give the session up (GIVE_UP) and holds what is routed to it meanwhile;
+ * give the session up (GIVE_UP) and holds what is routed to it meanwhile
+ * (the router asks before it delivers to the holder, which still lists
+ * the session: router_sm_hold_for; the holder sends its own senders'
+ * stanzas for it to the leader once asked);
  * the holder ends it without bouncing anything, after reporting every
  * stanza it numbered (the same link, in order), and says so (GIVEN, with
  * what was left of its waiting time).  What the leader delivered there and
- * the holder never numbered went elsewhere (routed again when the session
- * was gone): it is not kept.  The session then waits here and is resumed
+ * the holder never numbered (nothing, as everything delivered went ahead
+ * of GIVE_UP on the link, unless the link was made again in between)
+ * went elsewhere (routed again when the session was gone): it is not
+ * kept.  The session then waits here and is resumed
  * for the asker at once (KEEP_OUT_RESUMED), with exactly the stanzas after
  * the client's h.  The holder lost meanwhile: the same, from what it
  * reported.  The session ended meanwhile (its window ran out there, a
  * fresh bind of its JID), or the holder had none to give (a resumption
  * being taken over there): the asker gets item-not-found
  * (KEEP_OUT_REFUSED) and what was held for it goes back to its senders.
+ * The same when the holder has not answered within KEEP_HANDOVER_MS
+ * (router_keep_tick): the session stays as its holder reports it,
+ * resumable again, and a GIVEN that comes after all makes it wait here
+ * for the rest of its time.  The asker is refused too when its h is no
+ * longer between what was acknowledged and what was sent once the holder
+ * gave the session up (the old connection acknowledged more meanwhile):
+ * then the session waits here, with what the holder reported and what was
+ * held, resumable on any node for the rest of its time, although its old
+ * node has ended it.
  * A second resumption asked during a handover is refused.
  *
  * Covered: one node lost at a time.  The holder and the keeper lost
@@ -79,6 +93,11 @@
 
 #define KEEP_ID_MAX  64
 #define KEEP_JID_MAX 3072
+/* How long a handover waits for the holder's answer (GIVEN): far beyond a
+ * round trip on a loaded node, so that only a holder that cannot answer
+ * (its GIVE_UP was never sent, or it does not report the session) hits
+ * it; the asker's client is waiting for `<resumed/>` meanwhile. */
+#define KEEP_HANDOVER_MS 10000
 
 struct keep_options {
 	/* Per session, like stream_management.max_unacked_*: what a waiting
@@ -205,6 +224,7 @@ const char *router_keep_waiting(const struct keep *k, const char *jid, size_t ji
 enum keep_verdict router_keep_hold(struct keep *k, const char *jid, size_t jid_len,
 				   struct relay_key key, const void *data, size_t len,
 				   const char **why);
+/* Ends the waits and the handovers whose time is up. */
 void router_keep_tick(struct keep *k, int64_t now_ms);
 
 /* The client of `user` (its bare JID) resumes `id` having handled `h` of

@@ -1292,6 +1292,57 @@ START_TEST(test_a_session_given_to_a_node_that_lost_the_asker_stays_kept)
 }
 END_TEST
 
+/* Issue 17, review reviewsm #4: a holder that never answers a handover
+ * (its GIVE_UP was not sent, or it does not report the session) does not
+ * keep it under way for ever: after KEEP_HANDOVER_MS the asker gets
+ * item-not-found, what was held goes back to its senders, and the session
+ * stays with its holder, resumable again; a GIVEN that comes after all
+ * makes it wait here for the rest of its time.  Before, it stayed handed
+ * over until the session ended, refusing every later resumption. */
+START_TEST(test_a_handover_the_holder_never_answers_ends_at_its_deadline)
+{
+	struct keep *k = kept_session(100);
+	const char *why = NULL;
+	ck_assert_int_eq(router_keep_stanza(k, NODE_H, B_ID, 1, "one", 3, &why), KEEP_KEPT);
+	struct keep_resumed r;
+	ck_assert_int_eq(
+	    router_keep_resume(k, B_ID, B_USER, strlen(B_USER), 0, NODE_H2, 1, 1000, &r), 1);
+	ck_assert_int_eq(router_keep_hold(k, B_JID, strlen(B_JID), sim_s_key(10), "held", 4, &why),
+			 KEEP_KEPT);
+	struct keep_out out;
+	router_keep_tick(k, 1000 + KEEP_HANDOVER_MS - 1);
+	ck_assert(!router_keep_next(k, &out));
+	ck_assert_str_eq(router_keep_waiting(k, B_JID, strlen(B_JID)), B_ID);
+	router_keep_tick(k, 1000 + KEEP_HANDOVER_MS);
+	expect_out(k, KEEP_OUT_BOUNCE, "held");
+	ck_assert(router_keep_next(k, &out));
+	ck_assert_int_eq(out.kind, KEEP_OUT_REFUSED);
+	ck_assert_uint_eq(out.node, NODE_H2);
+	ck_assert_uint_eq(out.session, 1);
+	ck_assert(!router_keep_next(k, &out));
+	/* Held by H again: routed there, and resumable by a next asker. */
+	ck_assert_ptr_null(router_keep_waiting(k, B_JID, strlen(B_JID)));
+	ck_assert_uint_eq(router_keep_bytes(k), 3);
+	ck_assert_int_eq(router_keep_stanza(k, NODE_H, B_ID, 2, "two", 3, &why), KEEP_KEPT);
+	ck_assert_int_eq(
+	    router_keep_resume(k, B_ID, B_USER, strlen(B_USER), 0, NODE_S, 2, 20000, &r), 1);
+	router_keep_tick(k, 20000 + KEEP_HANDOVER_MS);
+	ck_assert(router_keep_next(k, &out));
+	ck_assert_int_eq(out.kind, KEEP_OUT_REFUSED);
+	ck_assert_uint_eq(out.node, NODE_S);
+	ck_assert(!router_keep_next(k, &out));
+	/* H's GIVEN after all: it waits here, resumable anywhere. */
+	router_keep_given(k, NODE_H, B_ID, true, 3000, 40000);
+	ck_assert(!router_keep_next(k, &out));
+	ck_assert_str_eq(router_keep_waiting(k, B_JID, strlen(B_JID)), B_ID);
+	ck_assert_int_eq(
+	    router_keep_resume(k, B_ID, B_USER, strlen(B_USER), 1, NODE_H2, 3, 41000, &r), 0);
+	ck_assert_uint_eq(r.count, 1);
+	ck_assert_uint_eq(r.remaining_ms, 2000);
+	router_keep_free(k);
+}
+END_TEST
+
 /* Issue 17: B's connection to its holder H was cut (or B is still
  * connected there) and B resumes on NODE_H2 while H lives.  The keeper
  * asks H to give the session up; meanwhile what comes for it is held, a
@@ -1715,6 +1766,7 @@ Suite *keep_suite(void)
 	tcase_add_test(scenarios, test_a_resumption_needs_the_user_and_a_possible_h);
 	tcase_add_test(scenarios, test_a_session_given_to_a_node_that_lost_the_asker_stays_kept);
 	tcase_add_test(scenarios, test_a_resumption_while_its_holder_lives_is_handed_over);
+	tcase_add_test(scenarios, test_a_handover_the_holder_never_answers_ends_at_its_deadline);
 	tcase_add_test(scenarios, test_a_holder_lost_during_a_handover_hands_on_what_it_reported);
 	tcase_add_test(scenarios, test_a_handover_of_a_session_that_ended_refuses_the_asker);
 	tcase_add_test(scenarios, test_a_resumption_carries_what_is_left_of_the_wait);
