@@ -49,6 +49,11 @@ struct peerlink {
 };
 _Static_assert(offsetof(struct peerlink, stream) == 0, "a link begins with its stream");
 
+void peerlink_pause_input(struct peerlink *l, bool paused)
+{
+	stream_pause_input(&l->stream, paused);
+}
+
 void peerlink_free(struct peerlink *l)
 {
 	if (l == NULL)

@@ -129,6 +129,9 @@ void peerlink_listener_free(struct peerlink_listener *pl);
 int peerlink_sendv(struct peerlink *l, uint16_t type, const struct iovec *iov, size_t count);
 int peerlink_send(struct peerlink *l, uint16_t type, const void *data, size_t len);
 bool peerlink_is_up(const struct peerlink *l);
+/* Stops reading frames from the peer for now, or reads again
+ * (backpressure: where they go is congested).  Its end is still noticed. */
+void peerlink_pause_input(struct peerlink *l, bool paused);
 /* Bytes queued on the link and not yet sent: what a sender of bulk (a
  * snapshot in chunks) paces itself by, well below the link's limit. */
 size_t peerlink_queued(const struct peerlink *l);

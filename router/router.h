@@ -125,6 +125,9 @@ bool router_cluster_relaying(void); /* stanzas it cannot deliver go through the 
 /* Returns the relay's number for the stanza while the relay keeps it, 0
  * when it bounced it at once (its queue full). */
 uint64_t router_cluster_forward(uint64_t session, const void *data, size_t len);
+/* The channel to the listener is congested, or no longer: the stanza link
+ * to the leader is not read meanwhile (backpressure). */
+void router_cluster_listener_congested(bool congested);
 /* Stanzas the relay holds (0 without a cluster). */
 size_t router_cluster_queued(void);
 /* The relay number of the oldest stanza the relay keeps; UINT64_MAX for none. */

@@ -53,6 +53,10 @@ static struct {
 	char leader_address[160];
 	struct relay *relay;
 	bool pumping;
+	/* The channel to the listener is over its budget: the leader's
+	 * deliveries wait in the link to it (backpressure) rather than be
+	 * refused one by one (each refusal closes the link). */
+	bool listener_congested;
 	/* follower: the link to the leader */
 	struct peerlink *up;
 	int64_t up_retry_at;
@@ -156,6 +160,8 @@ void router_cluster_session_presence(const struct rsession *s)
 		send_to(cluster.up, RELAY_WIRE_PRESENCE, &w, sizeof(w), NULL, 0);
 }
 
+static void link_gone(struct peerlink *l, bool was_up);
+
 /* Doing what the core says, in its order */
 
 static void route_out(const struct relay_out *o)
@@ -207,8 +213,25 @@ static void perform(const struct relay_out *o)
 		struct rsession *s = router_session_by_ref((struct rref){ROUTER_LOCAL, o->session});
 		/* A session that ended after the leader routed to it: the listener
 		 * finds it gone and routes the stanza again (listener_route.c). */
+		struct relay_marks before;
+		if (s != NULL)
+			before = s->delivered;
+		bool ok = true;
 		if (s == NULL || !router_relay_seen_before(&s->delivered, o->key))
-			router_deliver(o->session, o->data, o->len);
+			ok = router_deliver(o->session, o->data, o->len) == 0;
+		if (!ok) {
+			/* The listener's channel is over its budget: not marked,
+			 * not confirmed; the leader sends it again on the next
+			 * link (the core closes this one). */
+			if (s != NULL)
+				s->delivered = before;
+			static struct log_limit refused;
+			log_warnx_limited(&refused,
+					  "a stanza from the leader could not be handed to the "
+					  "listener (its channel is full); the stanza link is "
+					  "closed for the leader to send it again");
+		}
+		router_relay_delivered_here(cluster.relay, o, ok);
 		return;
 	}
 	case RELAY_OUT_BOUNCE: {
@@ -230,6 +253,11 @@ static void perform(const struct relay_out *o)
 		router_sessions_clear_node(o->node);
 		return;
 	case RELAY_OUT_CLOSE: {
+		if (o->to_leader) {
+			if (cluster.up != NULL)
+				link_gone(cluster.up, true);
+			return;
+		}
 		struct peerlink *l;
 		while ((l = link_of(o->node)) != NULL) {
 			*slot_of(l) = NULL;
@@ -273,6 +301,13 @@ uint64_t router_cluster_forward(uint64_t session, const void *data, size_t len)
 	uint64_t seq = router_relay_forward(cluster.relay, session, data, len);
 	pump();
 	return seq;
+}
+
+void router_cluster_listener_congested(bool congested)
+{
+	cluster.listener_congested = congested;
+	if (cluster.up != NULL)
+		peerlink_pause_input(cluster.up, congested);
 }
 
 size_t router_cluster_queued(void)
@@ -351,6 +386,12 @@ uint64_t router_cluster_self(void)
 bool router_cluster_leading(void)
 {
 	return cluster.relay != NULL && router_relay_leading(cluster.relay);
+}
+
+void router_cluster_route_chosen(void)
+{
+	if (cluster.relay != NULL)
+		router_relay_route_chosen(cluster.relay);
 }
 
 struct relay_key router_cluster_route_key(void)
@@ -704,6 +745,8 @@ static void connect_up(void)
 	struct peerlink_hello h = hello();
 	cluster.up = peerlink_connect(cluster.loop, cluster.tls, cluster.leader_address, &h,
 				      &events, NULL, why, sizeof(why));
+	if (cluster.up != NULL && cluster.listener_congested)
+		peerlink_pause_input(cluster.up, true);
 	if (cluster.up == NULL) {
 		log_debug("stanza link to %s: %s", cluster.leader_address, why);
 		cluster.up_retry_at = now_ms() + RETRY_MS;

@@ -188,8 +188,11 @@ static void router_peer_down(enum proc_role peer)
  * listener never stops reading ours, so this cannot wait on itself. */
 static void router_peer_pressure(enum proc_role peer, bool congested)
 {
-	if (peer == PROC_LISTENER)
+	if (peer == PROC_LISTENER) {
 		child_peer_pause_input(PROC_LISTENER, congested);
+		/* The leader's deliveries fill the same channel. */
+		router_cluster_listener_congested(congested);
+	}
 }
 
 static bool router_supervisor_message(const struct ipc_msg *msg)

@@ -86,6 +86,7 @@ struct relay {
 	struct {
 		bool active;
 		struct relay_key key;
+		bool chosen; /* router_relay_route_chosen: its deliveries unkeyed */
 		unsigned deliveries;
 		const struct relay_out *out; /* valid until router_relay_route_end */
 		struct relay_stanza *routed; /* its copy, made at its first delivery */
@@ -593,16 +594,17 @@ int router_relay_step(struct relay *r, uint64_t node, bool from_leader,
 			return -1;
 		}
 		const struct relay_wire_deliver *d = &m->u.deliver;
+		/* Confirmed only once the shell says it handed it on
+		 * (router_relay_delivered_here): a confirmation of what was
+		 * not delivered would make the leader acknowledge a loss. */
 		struct relay_out o = {.kind = RELAY_OUT_DELIVER,
 				      .session = d->session,
 				      .key = {d->origin_node, d->origin_epoch, d->origin_seq},
+				      .head.deliver = *d,
+				      .head_len = sizeof(*d),
 				      .data = m->data,
 				      .len = m->data_len};
 		out_push(r, &o);
-		if (d->delivery != 0) {
-			struct relay_wire_delivered ok = {.delivery = d->delivery};
-			send_up(r, RELAY_WIRE_DELIVERED, &ok, sizeof(ok), NULL, 0);
-		}
 		return 0;
 	}
 	case RELAY_WIRE_DELIVERED:
@@ -662,10 +664,33 @@ void router_relay_catch_up(struct relay *r)
 		drain(r);
 }
 
+void router_relay_delivered_here(struct relay *r, const struct relay_out *deliver, bool ok)
+{
+	if (ok) {
+		struct relay_wire_delivered done = {.delivery = deliver->head.deliver.delivery};
+		if (done.delivery != 0 && r->up)
+			send_up(r, RELAY_WIRE_DELIVERED, &done, sizeof(done), NULL, 0);
+		return;
+	}
+	/* Not confirmed, it is sent again on the next link, and what came
+	 * after it on this one too (skipped in router_relay_next): delivered
+	 * before it, one of them would make the session's mark drop it. */
+	if (!r->up)
+		return;
+	r->up = false;
+	unsend_all(r);
+	struct relay_out o = {.kind = RELAY_OUT_CLOSE, .to_leader = true, .node = r->leader};
+	out_push(r, &o);
+}
+
 bool router_relay_next(struct relay *r, struct relay_out *out)
 {
-	if (r->out_head < r->out_count) {
+	while (r->out_head < r->out_count) {
 		*out = r->outs[r->out_head++];
+		/* A delivery that came by a link to the leader that is gone
+		 * since goes again on the next one (it was not confirmed). */
+		if (out->kind == RELAY_OUT_DELIVER && !r->up)
+			continue;
 		return true;
 	}
 	r->out_head = r->out_count = 0;
@@ -677,6 +702,7 @@ void router_relay_route_begin(struct relay *r, const struct relay_out *route)
 {
 	r->route.active = true;
 	r->route.key = route->key;
+	r->route.chosen = false;
 	r->route.deliveries = 0;
 	r->route.out = route;
 	r->route.routed = NULL;
@@ -694,9 +720,15 @@ struct relay_key router_relay_route_key_to(const struct relay *r, uint64_t node,
 	/* The sender's marks of its own series are not in routing order: the
 	 * error for a later stanza may come from one leader before the error
 	 * for an earlier one, sent again, from the next. */
-	if (!r->route.active || (node == r->route.out->node && session == r->route.out->session))
+	if (!r->route.active || r->route.chosen ||
+	    (node == r->route.out->node && session == r->route.out->session))
 		return none;
 	return r->route.key;
+}
+
+void router_relay_route_chosen(struct relay *r)
+{
+	r->route.chosen = r->route.active;
 }
 
 bool router_relay_deliver_remote(struct relay *r, uint64_t node, uint64_t session,
@@ -761,26 +793,66 @@ void router_relay_route_end(struct relay *r)
 	r->route.routed = NULL;
 }
 
+/* Bit `k` of a window: number seq - 1 - k of its mark. */
+static bool window_has(const struct relay_mark *m, uint64_t k)
+{
+	return (m->below[k / 64] >> (k % 64)) & 1;
+}
+
+static void window_set(struct relay_mark *m, uint64_t k)
+{
+	m->below[k / 64] |= 1ull << (k % 64);
+}
+
+/* The mark moves up by `by`: what it had becomes `by` - 1 below the new
+ * one, the rest moves down as far. */
+static void window_shift(struct relay_mark *m, uint64_t by)
+{
+	if (by >= RELAY_MARK_WINDOW + 1) {
+		memset(m->below, 0, sizeof(m->below));
+		return;
+	}
+	uint64_t old[RELAY_MARK_WINDOW / 64];
+	memcpy(old, m->below, sizeof(old));
+	memset(m->below, 0, sizeof(m->below));
+	for (uint64_t k = 0; k + by < RELAY_MARK_WINDOW; k++) {
+		if ((old[k / 64] >> (k % 64)) & 1)
+			window_set(m, k + by);
+	}
+	window_set(m, by - 1);
+}
+
 bool router_relay_seen_before(struct relay_marks *marks, struct relay_key key)
 {
 	if (key.seq == 0)
 		return false;
-	struct relay_key *mark = NULL, *free_mark = NULL;
+	struct relay_mark *mark = NULL, *free_mark = NULL;
 	for (size_t i = 0; i < RELAY_ORIGINS_MAX; i++) {
-		struct relay_key *m = &marks->last[i];
+		struct relay_mark *m = &marks->last[i];
 		/* A node's earlier run is done with, but not the other series
 		 * of this run (its stanzas', its outside deliveries'). */
-		if (m->node == key.node && m->epoch == key.epoch)
+		if (m->key.node == key.node && m->key.epoch == key.epoch)
 			mark = m;
-		else if (free_mark == NULL &&
-			 (m->node == 0 || (m->node == key.node && m->epoch != ~key.epoch)))
+		else if (free_mark == NULL && (m->key.node == 0 || (m->key.node == key.node &&
+								    m->key.epoch != ~key.epoch)))
 			free_mark = m;
 	}
-	if (mark != NULL && key.seq <= mark->seq)
-		return true;
-	if (mark == NULL)
+	if (mark != NULL && key.seq <= mark->key.seq) {
+		/* Below the highest: a copy if it came, or if it is too far
+		 * below to tell. */
+		uint64_t k = mark->key.seq - key.seq;
+		if (k == 0 || k > RELAY_MARK_WINDOW || window_has(mark, k - 1))
+			return true;
+		window_set(mark, k - 1);
+		return false;
+	}
+	if (mark == NULL) {
 		mark = free_mark != NULL ? free_mark : &marks->last[0];
-	*mark = key;
+		*mark = (struct relay_mark){.key = key};
+		return false;
+	}
+	window_shift(mark, key.seq - mark->key.seq);
+	mark->key = key;
 	return false;
 }
 

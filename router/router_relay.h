@@ -27,9 +27,14 @@
  * (or given up) the leader acknowledges it to its origin (ACK).  After a
  * leader change, or when its link drops, the origin sends everything
  * unacknowledged again, in order, and a receiving node drops what a session
- * already got from that origin (router_relay_seen_before: per session, the highest
- * sequence number delivered from each origin and epoch, which works because
- * each origin's stanzas are routed, and delivered, in sequence order).
+ * already got from that origin (router_relay_seen_before: per session, the
+ * highest sequence number delivered from each origin and epoch, and which
+ * of the RELAY_MARK_WINDOW numbers below it were delivered: the next leader
+ * may route a stanza sent again to another session than the first did, one
+ * that had later stanzas of that origin).  A follower confirms a delivery
+ * only once its listener took it (router_relay_delivered_here); one the
+ * listener refuses (its channel full) closes the link to the leader, which
+ * sends it again, with what followed it, on the next.
  * A node that stops leading closes the links of the others, which then
  * send again, in order, what it had not acknowledged.
  *
@@ -62,8 +67,16 @@
  * close).  For a routed stanza the origin sends it again to the next
  * leader; for an error, the acknowledgement of the stanza it answers comes
  * after it on the same link, so an error lost leaves that stanza
- * unacknowledged and sent again; a replayed stanza stays with the keeper,
- * which goes to the next leader (router/router_keep.h).
+ * unacknowledged and sent again.  But a stanza the keeper replays to a
+ * resumed session, and an answer of the IM process, are lost if they are
+ * in flight (not confirmed) when this node stops leading or dies: the
+ * stanzas a keeper replays were acknowledged to their origins when it took
+ * them, and it hands only the numbered ones to the next leader
+ * (router_sm.c); the iq an IM answer answers was acknowledged when its route
+ * ended.  The simulation counts these ("abandoned"); nothing warns of them.
+ * Also not covered: a stanza sent again that the next leader routes to a
+ * session which had a stanza of its origin more than RELAY_MARK_WINDOW
+ * numbers later is taken for a copy.
  */
 #ifndef RXMPP_ROUTER_RELAY_H
 #define RXMPP_ROUTER_RELAY_H
@@ -102,14 +115,18 @@ enum relay_out_kind {
 	 * router_relay_route_begin and router_relay_route_end. */
 	RELAY_OUT_ROUTE,
 	/* Deliver `data` to the local session `session` unless
-	 * router_relay_seen_before says it had `key` already. */
+	 * router_relay_seen_before says it had `key` already, then say
+	 * whether it was handed on (router_relay_delivered_here): only then
+	 * is it confirmed.  `head.deliver` is the DELIVER header. */
 	RELAY_OUT_DELIVER,
 	/* Bounce the stanza `data` (routing header and stanza) to its sender
 	 * `session` on node `node` (RELAY_LOCAL: here): `why`. */
 	RELAY_OUT_BOUNCE,
 	/* Forget every session of `node`: its link went. */
 	RELAY_OUT_FORGET,
-	/* Close the link from `node` (no longer leading). */
+	/* Close the link from `node` (no longer leading); or, `to_leader`,
+	 * the link to the leader, which then sends again on the next one
+	 * what this node did not confirm (it could not deliver it). */
 	RELAY_OUT_CLOSE,
 	/* A delivery made outside a route to `session` on `node`, given up
 	 * with that node: `data` is the stanza as it was delivered (no routing
@@ -145,9 +162,20 @@ struct relay_out {
 	size_t len;
 };
 
-/* Per session: the highest stanza delivered from each origin. */
+/* How far below an origin's highest number a session remembers which
+ * numbers it had (router_relay_seen_before). */
+#define RELAY_MARK_WINDOW 256
+
+/* Per session and origin: the highest stanza delivered, and which of the
+ * RELAY_MARK_WINDOW numbers below it were delivered too (bit k: key.seq
+ * - 1 - k). */
+struct relay_mark {
+	struct relay_key key;
+	uint64_t below[RELAY_MARK_WINDOW / 64];
+};
+
 struct relay_marks {
-	struct relay_key last[RELAY_ORIGINS_MAX];
+	struct relay_mark last[RELAY_ORIGINS_MAX];
 };
 
 struct relay;
@@ -179,6 +207,12 @@ uint64_t router_relay_forward(struct relay *r, uint64_t session, const void *dat
  * Its data must stay valid until router_relay_next returns false. */
 int router_relay_step(struct relay *r, uint64_t node, bool from_leader,
 		      const struct relay_wire_msg *m, const char **why);
+/* The shell performed the DELIVER output `deliver`: `ok` when it handed
+ * the stanza on (or dropped it as a copy), and it is confirmed; otherwise
+ * (the listener's channel is full) the session's marks must be as before
+ * it, and this node closes its link to the leader (a CLOSE output): the
+ * leader sends it again, with what followed it, on the next link. */
+void router_relay_delivered_here(struct relay *r, const struct relay_out *deliver, bool ok);
 /* The deliveries to `session` on `node` not yet confirmed are done with:
  * another keeps them (a stream-management session whose node was lost,
  * router/router_keep.h), so they are neither sent again nor bounced. */
@@ -201,6 +235,15 @@ struct relay_key router_relay_route_key(const struct relay *r);
  * answer sent again may then arrive twice (a needless copy); one taken
  * for a copy would be lost. */
 struct relay_key router_relay_route_key_to(const struct relay *r, uint64_t node, uint64_t session);
+/* The rest of the route under way goes to a session the router chose
+ * among others (a message to a bare JID, or for a full JID that is not
+ * online, RFC 6121 8.5.2.1 and 8.5.3.2): another leader, routing it again
+ * after a failover, may choose another, which may have had a later stanza
+ * of the same origin; a mark would take it for a copy and lose it.  Its
+ * deliveries carry no key (router_relay_route_key_to gives {0}): sent
+ * again, such a stanza may arrive twice, or after a later one, never be
+ * lost. */
+void router_relay_route_chosen(struct relay *r);
 /* A delivery of `len` bytes to `session` on `node`: fills the DELIVER
  * header to send with them, asks for a confirmation and keeps a copy until
  * then.  Inside a route it carries the route's key and holds back the
@@ -212,7 +255,12 @@ bool router_relay_deliver_remote(struct relay *r, uint64_t node, uint64_t sessio
 void router_relay_route_end(struct relay *r);
 
 /* True when `key` already reached the session of `marks` (sent again after
- * a leader change); otherwise records it. */
+ * a leader change); otherwise records it.  Exact within RELAY_MARK_WINDOW
+ * numbers below the origin's highest delivered: a stanza that the next
+ * leader routes to another session than the first did (another resource,
+ * RFC 6121 8.5.2.1 and 8.5.3.2), which had later stanzas of that origin,
+ * is delivered, not taken for a copy.  Farther below, it is taken for a
+ * copy (a burst of resends after a failover is mostly that). */
 bool router_relay_seen_before(struct relay_marks *marks, struct relay_key key);
 
 /* Queries */

@@ -32,7 +32,12 @@
  * links: a needless error, never a loss or a duplicate.)  Every notice
  * between two nodes that never crashed was delivered, or went back to be
  * routed again, unless its leader stopped leading before its node
- * confirmed it (router_relay.h says why nothing is lost then).  A failing
+ * confirmed it: then it is lost, as a keeper's replay or an IM answer is
+ * (router_relay.h, "Not covered"), and counted as abandoned.  Errors that
+ * reach their sender twice are counted too.  Variants: half the stanzas
+ * have another resource on a third node, which the leader routes to when
+ * the first is not reached (a detour may come after a later stanza, never
+ * twice to one node); followers' listeners refuse deliveries.  A failing
  * schedule prints its seed; RELAY_SEED=N replays it, RELAY_SCHEDULES=N runs
  * more or fewer.  Scenario tests follow.
  */
@@ -63,6 +68,11 @@ struct sim_stanza {
 	uint32_t from, to; /* node indices (a notice: the leader that sent it) */
 	uint32_t number;   /* per sender (per leader for notices), from 1 */
 	uint32_t kind;	   /* enum sim_kind */
+	/* Another resource of the recipient's account, on node `alt` (== to:
+	 * none): RFC 6121 8.5.3.2, router_route.c routes a message for a full
+	 * JID whose session is gone (or whose node is not reached) to another
+	 * resource of the account (sim_other_resources). */
+	uint32_t alt;
 };
 
 struct sim_frame {
@@ -120,6 +130,12 @@ struct sim {
 	int64_t max_wait;
 	uint8_t outcome[SIM_NODES_MAX][SIM_SENT_MAX]; /* enum sim_outcome bits */
 	uint8_t dest[SIM_NODES_MAX][SIM_SENT_MAX];
+	uint8_t got[SIM_NODES_MAX][SIM_SENT_MAX]; /* bit per receiving node */
+	/* Delivered after a later stanza of its sender: allowed (and counted)
+	 * only for a detour, or for one whose sender also heard an error (a
+	 * delivery given up, then sent again: a needless error), checked at
+	 * the end when every error has come. */
+	bool late[SIM_NODES_MAX][SIM_SENT_MAX];
 	uint32_t last[SIM_NODES_MAX][SIM_NODES_MAX];
 	uint64_t crashed_ever; /* bit per node */
 	/* The shell closes a link in the middle of a batch of routes, as
@@ -132,12 +148,31 @@ struct sim {
 	uint8_t notice_dest[SIM_NODES_MAX][SIM_SENT_MAX];
 	uint32_t notice_stepdowns[SIM_NODES_MAX][SIM_SENT_MAX];
 	unsigned delivered, resent, bounced_between_survivors;
+	/* Stanzas with another resource: delivered to both (one leader
+	 * chose one, the next the other), or after a later stanza of the same
+	 * sender; refusals of the simulated listener. */
+	unsigned detours_both, detours_late, refused;
+	bool healing; /* the listeners' channels drained: no more refusals */
+	/* Errors that reached their sender a second time (review #5). */
+	unsigned errors_twice;
+	unsigned late_after_error; /* delivered late, its sender had an error */
 	unsigned errors_delivered, notices_delivered, notices_returned, notices_given_up,
 	    notices_abandoned;
 	char failure[256];
 };
 
 static bool sim_tracing;
+/* Half the stanzas are for an account with a second resource on a third
+ * node, chosen where the first is not reached (router_route.c). */
+static bool sim_other_resources;
+/* The followers' listeners refuse one delivery in 32 (their channel is
+ * full), as router_deliver can (router_cluster.c), up to SIM_REFUSALS_MAX
+ * a schedule: with the link paused while the channel is congested, a
+ * refusal is rare.  (Refused without end, a node's link would keep closing
+ * and the leader's warm-up would end without it: what is for its session
+ * would bounce, as for a node that left.) */
+#define SIM_REFUSALS_MAX 12
+static bool sim_refusals;
 
 /* RELAY_TRACE=1 with RELAY_SEED=N tells the story of one schedule. */
 static void sim_trace(const struct sim *s, const char *fmt, ...)
@@ -239,26 +274,47 @@ static struct sim_conn *sim_inbound(struct sim *s, int at, int from)
 
 static void sim_pump(struct sim *s, int i);
 
-static void sim_record(struct sim *s, const struct sim_stanza *st, enum sim_outcome what)
+/* `detour`: a stanza with another resource, which one leader may route
+ * there and the next, sent again, to the first: it may come after a later
+ * stanza of its sender (counted), never twice to one node. */
+static void sim_record_at(struct sim *s, const struct sim_stanza *st, enum sim_outcome what,
+			  uint32_t at, bool detour)
 {
 	uint8_t *o = &s->outcome[st->from][st->number];
-	sim_trace(s, "stanza %u %u->%u %s", st->number, st->from, st->to,
-		  what == SIM_DELIVERED ? "DELIVERED" : "BOUNCED");
+	sim_trace(s, "stanza %u %u->%u %s at %u", st->number, st->from, st->to,
+		  what == SIM_DELIVERED ? "DELIVERED" : "BOUNCED", at);
 	if (what == SIM_DELIVERED) {
-		if (*o & SIM_DELIVERED)
+		bool twice = s->got[st->from][st->number] & (1u << at);
+		bool late = st->number <= s->last[st->from][at];
+		if (twice)
 			sim_fail(s, "stanza %u from node %u delivered twice to node %u", st);
-		if (st->number <= s->last[st->from][st->to])
-			sim_fail(s, "stanza %u from node %u overtaken at node %u", st);
-		s->last[st->from][st->to] = st->number;
+		else if (late && detour)
+			s->detours_late++;
+		else if (late)
+			s->late[st->from][st->number] = true;
+		s->got[st->from][st->number] |= (uint8_t)(1u << at);
+		/* The order checked is that of the others: a detour may come
+		 * before one sent earlier that was sent again. */
+		if (!detour && st->number > s->last[st->from][at])
+			s->last[st->from][at] = st->number;
 		s->delivered++;
+		s->detours_both += detour && (s->got[st->from][st->number] & ~(1u << at)) != 0;
 	}
 	*o |= (uint8_t)what;
+}
+
+static void sim_record(struct sim *s, const struct sim_stanza *st, enum sim_outcome what)
+{
+	sim_record_at(s, st, what, st->to, false);
 }
 
 static void sim_deliver_local(struct sim *s, int i, const struct sim_stanza *st,
 			      struct relay_key key)
 {
 	if (router_relay_seen_before(&s->nodes[i].marks, key)) {
+		sim_trace(s, "kind %u %u %u->%u (alt %u) dropped as a copy at %d, key %llu/%llu",
+			  st->kind, st->number, st->from, st->to, st->alt, i,
+			  (unsigned long long)key.node, (unsigned long long)key.seq);
 		s->resent++;
 		return;
 	}
@@ -268,6 +324,7 @@ static void sim_deliver_local(struct sim *s, int i, const struct sim_stanza *st,
 		if ((int)st->from != i)
 			sim_fail(s, "the error for stanza %u of node %u went to another node", st);
 		s->errors_delivered++;
+		s->errors_twice += (s->outcome[st->from][st->number] & SIM_BOUNCED) != 0;
 		sim_record(s, st, SIM_BOUNCED);
 		return;
 	case SIM_NOTICE: {
@@ -282,9 +339,9 @@ static void sim_deliver_local(struct sim *s, int i, const struct sim_stanza *st,
 		return;
 	}
 	default:
-		if ((int)st->to != i)
+		if ((int)st->to != i && (int)st->alt != i)
 			sim_fail(s, "stanza %u from node %u for node %u delivered elsewhere", st);
-		sim_record(s, st, SIM_DELIVERED);
+		sim_record_at(s, st, SIM_DELIVERED, (uint32_t)i, st->alt != st->to);
 	}
 }
 
@@ -365,6 +422,16 @@ static void sim_route(struct sim *s, int i, const struct sim_stanza *st, bool fo
 	if (s->closes && sim_random(s) % 64 == 0)
 		sim_shell_close(s, i, (int)(sim_random(s) % (uint64_t)s->n));
 	if (!sim_live(s, i, (int)st->to)) {
+		/* RFC 6121 8.5.3.2, another resource of the account. */
+		if (st->alt != st->to && (int)st->alt == i) {
+			sim_deliver_local(s, i, st,
+					  router_relay_route_key_to(node->r, RELAY_LOCAL, SESSION));
+			return;
+		}
+		if (st->alt != st->to && sim_live(s, i, (int)st->alt)) {
+			sim_deliver_remote(s, i, (int)st->alt, st);
+			return;
+		}
 		sim_bounce(s, i, st); /* service-unavailable, to the sender */
 		return;
 	}
@@ -435,7 +502,18 @@ static void sim_perform(struct sim *s, int i, const struct relay_out *o)
 	case RELAY_OUT_DELIVER: {
 		struct sim_stanza st;
 		memcpy(&st, o->data, sizeof(st));
+		/* The listener's channel is full: router_cluster.c leaves the
+		 * marks as they were and tells the core, which closes the link. */
+		if (sim_refusals && !s->healing && s->refused < SIM_REFUSALS_MAX &&
+		    sim_random(s) % 32 == 0) {
+			sim_trace(s, "node %d: the listener refuses stanza %u %u->%u", i, st.number,
+				  st.from, st.to);
+			s->refused++;
+			router_relay_delivered_here(node->r, o, false);
+			return;
+		}
 		sim_deliver_local(s, i, &st, o->key);
+		router_relay_delivered_here(node->r, o, true);
 		return;
 	}
 	case RELAY_OUT_BOUNCE: {
@@ -470,6 +548,16 @@ static void sim_perform(struct sim *s, int i, const struct relay_out *o)
 		node->registered[sim_index(s, o->node)] = false;
 		return;
 	case RELAY_OUT_CLOSE:
+		if (o->to_leader) {
+			/* link_gone on the link to the leader. */
+			if (node->up >= 0) {
+				sim_close(s, &s->conns[node->up], 1);
+				node->up = -1;
+				node->retry_at = s->now + 5;
+				router_relay_up_link(node->r, false);
+			}
+			return;
+		}
 		for (size_t k = 0; k < s->conn_count; k++) {
 			struct sim_conn *c = &s->conns[k];
 			if (c->open && c->l == i && c->f == sim_index(s, o->node))
@@ -718,7 +806,14 @@ static void sim_client_send(struct sim *s, int i)
 		to++;
 	if (node->sent + 1 >= SIM_SENT_MAX)
 		return;
-	struct sim_stanza st = {.from = (uint32_t)i, .to = (uint32_t)to, .number = ++node->sent};
+	struct sim_stanza st = {
+	    .from = (uint32_t)i, .to = (uint32_t)to, .number = ++node->sent, .alt = (uint32_t)to};
+	if (sim_other_resources && s->n >= 3 && sim_random(s) % 2 == 0) {
+		int alt = (int)(sim_random(s) % (uint64_t)s->n);
+		while (alt == i || alt == to)
+			alt = (alt + 1) % s->n;
+		st.alt = (uint32_t)alt;
+	}
 	s->dest[i][st.number] = (uint8_t)to;
 	sim_trace(s, "stanza %u %d->%d sent", st.number, i, to);
 	/* As router_main.c does with a stanza from the listener. */
@@ -834,11 +929,16 @@ static void sim_verify(struct sim *s)
 	for (int a = 0; a < s->n; a++) {
 		for (uint32_t k = 1; k <= s->nodes[a].sent; k++) {
 			int b = s->dest[a][k];
-			struct sim_stanza st = {(uint32_t)a, (uint32_t)b, k, SIM_STANZA};
+			struct sim_stanza st = {(uint32_t)a, (uint32_t)b, k, SIM_STANZA,
+						(uint32_t)b};
 			if ((s->crashed_ever & (1ull << a)) || (s->crashed_ever & (1ull << b)))
 				continue;
 			if (s->outcome[a][k] & SIM_BOUNCED)
 				s->bounced_between_survivors++;
+			if (s->late[a][k] && (s->outcome[a][k] & SIM_BOUNCED))
+				s->late_after_error++;
+			else if (s->late[a][k])
+				sim_fail(s, "stanza %u from node %u overtaken at node %u", &st);
 			if (s->outcome[a][k] == 0)
 				sim_fail(s, "stanza %u from node %u to node %u lost", &st);
 			else if (s->strict && s->outcome[a][k] & SIM_BOUNCED)
@@ -847,11 +947,12 @@ static void sim_verify(struct sim *s)
 					 &st);
 		}
 		/* Delivered outside a route: once, or back to be routed again.
-		 * Not covered: a leader that stopped leading before its node
-		 * confirmed it (router_relay.h says why nothing is lost then). */
+		 * Not covered, and counted: lost when its leader stopped leading
+		 * before its node confirmed it (router_relay.h). */
 		for (uint32_t k = 1; k <= s->nodes[a].notices; k++) {
 			int b = s->notice_dest[a][k];
-			struct sim_stanza st = {(uint32_t)a, (uint32_t)b, k, SIM_NOTICE};
+			struct sim_stanza st = {(uint32_t)a, (uint32_t)b, k, SIM_NOTICE,
+						(uint32_t)b};
 			if ((s->crashed_ever & (1ull << a)) || (s->crashed_ever & (1ull << b)) ||
 			    s->notice_outcome[a][k] != 0)
 				continue;
@@ -864,13 +965,14 @@ static void sim_verify(struct sim *s)
 }
 
 static int sim_run(int n, uint64_t seed, bool strict, bool transfers, char *failure,
-		   size_t failure_size, unsigned counts[8])
+		   size_t failure_size, unsigned counts[13])
 {
 	static struct sim s;
 	sim_init(&s, n, seed, strict, transfers);
 	for (int t = 0; t < 4000 && s.failure[0] == '\0'; t++)
 		sim_step(&s, true, true);
 	/* Healing: a leader every survivor hears of, then quiet. */
+	s.healing = true;
 	if (s.leader < 0 || !s.nodes[s.leader].alive) {
 		int leader = 0;
 		while (!s.nodes[leader].alive)
@@ -894,6 +996,11 @@ static int sim_run(int n, uint64_t seed, bool strict, bool transfers, char *fail
 	counts[5] += s.notices_returned;
 	counts[6] += s.notices_given_up;
 	counts[7] += s.notices_abandoned;
+	counts[8] += s.errors_twice;
+	counts[9] += s.detours_both;
+	counts[10] += s.detours_late;
+	counts[11] += s.refused;
+	counts[12] += s.late_after_error;
 	sim_free(&s);
 	return failure[0] == '\0' ? 0 : -1;
 }
@@ -908,7 +1015,7 @@ static void run_many(int n, bool strict, bool transfers, unsigned count)
 {
 	const char *only = getenv("RELAY_SEED");
 	sim_tracing = only != NULL && getenv("RELAY_TRACE") != NULL;
-	unsigned counts[8] = {0};
+	unsigned counts[13] = {0};
 	char failure[256];
 	for (unsigned k = 0; k < count; k++) {
 		uint64_t seed = only != NULL ? strtoull(only, NULL, 10)
@@ -926,14 +1033,17 @@ static void run_many(int n, bool strict, bool transfers, unsigned count)
 	printf("relay simulation: %u schedules of %d nodes%s: %u stanzas delivered, %u copies "
 	       "dropped as delivered before, %u bounced between nodes that stayed up, %u errors "
 	       "delivered by leaders to senders; outside routes: %u delivered, %u returned "
-	       "at once (no link), %u given up after relink_ms, %u abandoned by a leader that "
-	       "stopped leading\n",
+	       "at once (no link), %u given up after relink_ms, %u LOST, abandoned by a leader "
+	       "that stopped leading; %u errors that reached their sender twice; with another "
+	       "resource: %u to both, %u after a later one; %u refused by a listener; %u "
+	       "delivered after a later one and bounced too\n",
 	       only ? 1 : count, n,
 	       transfers ? " (transfers)"
 	       : strict	 ? " (failovers only)"
 			 : "",
 	       counts[0], counts[1], counts[2], counts[3], counts[4], counts[5], counts[6],
-	       counts[7]);
+	       counts[7], counts[8], counts[9], counts[10], counts[11], counts[12]);
+	sim_other_resources = sim_refusals = false;
 }
 
 START_TEST(test_three_routers_failovers)
@@ -957,6 +1067,39 @@ END_TEST
 START_TEST(test_five_routers_transfers)
 {
 	run_many(5, true, true, schedules(80));
+}
+END_TEST
+
+/* Review #1: a stanza sent again that the next leader routes to another
+ * resource than the first did (RFC 6121 8.5.3.2), which had a later one of
+ * the same sender, is not taken for a copy (RELAY_SEED=530578 lost one). */
+START_TEST(test_five_routers_chaos_other_resources)
+{
+	sim_other_resources = true;
+	run_many(5, false, false, schedules(80));
+}
+END_TEST
+
+START_TEST(test_three_routers_transfers_other_resources)
+{
+	sim_other_resources = true;
+	run_many(3, true, true, schedules(150));
+}
+END_TEST
+
+/* Review #3: a follower whose listener refuses a delivery neither marks
+ * nor confirms it; its link closes and the leader sends it again. */
+START_TEST(test_three_routers_chaos_listener_refusals)
+{
+	sim_refusals = true;
+	run_many(3, false, false, schedules(150));
+}
+END_TEST
+
+START_TEST(test_five_routers_failovers_listener_refusals)
+{
+	sim_refusals = true;
+	run_many(5, true, false, schedules(80));
 }
 END_TEST
 
@@ -1551,6 +1694,35 @@ START_TEST(test_a_nodes_two_series_keep_a_mark_each)
 }
 END_TEST
 
+/* Review #1: a session that had stanza 9 of an origin and gets 7, which
+ * an earlier leader routed to another resource, takes it; a copy of 7 or
+ * 9 it drops; and a number farther below than the window, as before. */
+START_TEST(test_a_session_takes_an_earlier_stanza_it_never_had)
+{
+	struct relay_marks marks = {0};
+	struct relay_key k = {4, 77, 9};
+	ck_assert(!router_relay_seen_before(&marks, k));
+	k.seq = 7;
+	ck_assert(!router_relay_seen_before(&marks, k));
+	ck_assert(router_relay_seen_before(&marks, k));
+	k.seq = 9;
+	ck_assert(router_relay_seen_before(&marks, k));
+	k.seq = 8;
+	ck_assert(!router_relay_seen_before(&marks, k));
+	/* Moving up keeps what was had below. */
+	k.seq = 9 + RELAY_MARK_WINDOW - 2;
+	ck_assert(!router_relay_seen_before(&marks, k));
+	for (uint64_t seq = 7; seq <= 9; seq++) {
+		k.seq = seq;
+		ck_assert(router_relay_seen_before(&marks, k));
+	}
+	k.seq = 10;
+	ck_assert(!router_relay_seen_before(&marks, k));
+	k.seq = 6; /* farther than the window below: taken for a copy */
+	ck_assert(router_relay_seen_before(&marks, k));
+}
+END_TEST
+
 START_TEST(test_a_session_drops_what_it_had_from_an_origin)
 {
 	struct relay_marks marks = {0};
@@ -1678,6 +1850,7 @@ Suite *relay_suite(void)
 	tcase_add_test(scenarios, test_a_nodes_two_series_keep_a_mark_each);
 	tcase_add_test(scenarios, test_an_error_for_its_own_sender_is_never_taken_for_a_copy);
 	tcase_add_test(scenarios, test_a_session_drops_what_it_had_from_an_origin);
+	tcase_add_test(scenarios, test_a_session_takes_an_earlier_stanza_it_never_had);
 	tcase_add_test(scenarios, test_frames_out_of_place_or_malformed_are_refused);
 	tcase_add_test(scenarios, test_queries_and_answers_are_checked);
 	suite_add_tcase(s, scenarios);
@@ -1692,6 +1865,10 @@ Suite *relay_suite(void)
 	tcase_set_timeout(chaos, 600);
 	tcase_add_test(chaos, test_three_routers_chaos);
 	tcase_add_test(chaos, test_five_routers_chaos);
+	tcase_add_test(chaos, test_five_routers_chaos_other_resources);
+	tcase_add_test(chaos, test_three_routers_transfers_other_resources);
+	tcase_add_test(chaos, test_three_routers_chaos_listener_refusals);
+	tcase_add_test(chaos, test_five_routers_failovers_listener_refusals);
 	suite_add_tcase(s, chaos);
 	return s;
 }
