@@ -72,6 +72,10 @@ struct relay {
 	uint64_t self, leader, term;
 	uint32_t alive;
 	bool leading, warm, up;
+	/* The output taken last is a give-up's BOUNCE to a sender on this
+	 * other node (0: not): its error to that node is not kept
+	 * (router_relay_deliver_remote). */
+	uint64_t bouncing;
 	int64_t warm_deadline;
 	uint64_t next_seq, next_delivery, next_outside;
 	struct relay_list queue; /* for the leader, in sequence order */
@@ -691,9 +695,11 @@ bool router_relay_next(struct relay *r, struct relay_out *out)
 		 * since goes again on the next one (it was not confirmed). */
 		if (out->kind == RELAY_OUT_DELIVER && !r->up)
 			continue;
+		r->bouncing = out->kind == RELAY_OUT_BOUNCE ? out->node : RELAY_LOCAL;
 		return true;
 	}
 	r->out_head = r->out_count = 0;
+	r->bouncing = RELAY_LOCAL;
 	list_free(&r->dead);
 	return false;
 }
@@ -737,6 +743,12 @@ bool router_relay_deliver_remote(struct relay *r, uint64_t node, uint64_t sessio
 	if (peer_of(r, node) == NULL)
 		return false;
 	*out = (struct relay_wire_deliver){.session = session};
+	/* A give-up's error: the stanza's ACK follows it on the same link, so
+	 * if it is lost the stanza is sent again and answered again; kept and
+	 * sent again too, its sender would hear it twice.  (To a sender found
+	 * by its JID on another node, the ACK does not follow: kept.) */
+	if (!r->route.active && r->bouncing != RELAY_LOCAL && r->bouncing == node)
+		return true;
 	if (r->pending_count == r->pending_cap) {
 		size_t cap = r->pending_cap ? 2 * r->pending_cap : 64;
 		struct relay_pending *grown = realloc(r->pending, cap * sizeof(*grown));

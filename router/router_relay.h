@@ -16,8 +16,9 @@
  * if the link to that node drops and comes back, and gives it up with the
  * node after `relink_ms`, bouncing it to its sender (the node may have
  * delivered it and lost only the confirmation: a needless error then,
- * never a silent loss).  A delivery the leader makes outside a route (an
- * error bounced to a sender on another node, a stanza the keeper replays
+ * never a silent loss; its error is not kept: the stanza's ACK follows it
+ * on the same link).  A delivery the leader makes outside a route (a
+ * stanza the keeper replays
  * to a resumed session, router/router_keep.h, an answer of the IM process,
  * router/router_im.c) is kept and sent again the
  * same way, numbered in the leader's outside series (its node, the
@@ -248,8 +249,10 @@ void router_relay_route_chosen(struct relay *r);
  * header to send with them, asks for a confirmation and keeps a copy until
  * then.  Inside a route it carries the route's key and holds back the
  * stanza's acknowledgement; outside a route (a bounce, a replay) it is
- * numbered in this node's outside series.  False when there is no link to
- * that node (its sessions are gone). */
+ * numbered in this node's outside series, except the error of a delivery
+ * given up (a BOUNCE output to another node), whose stanza's ACK follows it
+ * on the same link: it is not kept (delivery 0).  False when there is no
+ * link to that node (its sessions are gone). */
 bool router_relay_deliver_remote(struct relay *r, uint64_t node, uint64_t session,
 				 const void *bytes, size_t len, struct relay_wire_deliver *out);
 void router_relay_route_end(struct relay *r);
