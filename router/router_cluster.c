@@ -778,6 +778,12 @@ void router_cluster_leader(const struct proto_leader *l)
 	cluster.self = l->self;
 	router_relay_tick(cluster.relay, now_ms());
 	if (router_relay_leader(cluster.relay, l->self, l->leader, l->term, l->alive)) {
+		size_t forgotten = router_relay_outside_forgotten(cluster.relay);
+		if (forgotten > 0)
+			log_warnx("no longer leading: %zu deliveries outside a route (stanzas "
+				  "replayed to resumed sessions, answers of im) were not confirmed "
+				  "by their nodes and may be lost",
+				  forgotten);
 		stanza_address(l->address, cluster.leader_address, sizeof(cluster.leader_address));
 		/* Whatever link led to the old leader is of no use now. */
 		peerlink_free(cluster.up);

@@ -78,9 +78,10 @@ struct relay {
 	uint64_t bouncing;
 	int64_t warm_deadline;
 	uint64_t next_seq, next_delivery, next_outside;
-	struct relay_list queue; /* for the leader, in sequence order */
-	struct relay_list held;	 /* forwarded to this warming leader */
-	struct relay_list dead;	 /* freed once the outputs that point in are taken */
+	size_t outside_forgotten; /* router_relay_outside_forgotten */
+	struct relay_list queue;  /* for the leader, in sequence order */
+	struct relay_list held;	  /* forwarded to this warming leader */
+	struct relay_list dead;	  /* freed once the outputs that point in are taken */
 	struct relay_pending *pending;
 	size_t pending_count, pending_cap;
 	struct relay_peer peers[PEERS_MAX];
@@ -420,8 +421,11 @@ bool router_relay_leader(struct relay *r, uint64_t self, uint64_t leader, uint64
 			out_push(r, &o);
 		}
 		r->peer_count = 0;
-		while (r->pending_count > 0)
-			pending_forget(r, &r->pending[--r->pending_count]);
+		while (r->pending_count > 0) {
+			struct relay_pending *p = &r->pending[--r->pending_count];
+			r->outside_forgotten += p->routed == NULL;
+			pending_forget(r, p);
+		}
 	}
 	if (r->leading && !was_leading) {
 		r->warm = false;
@@ -890,6 +894,13 @@ bool router_relay_reaches(const struct relay *r, uint64_t node)
 			return true;
 	}
 	return node == RELAY_LOCAL;
+}
+
+size_t router_relay_outside_forgotten(struct relay *r)
+{
+	size_t n = r->outside_forgotten;
+	r->outside_forgotten = 0;
+	return n;
 }
 
 size_t router_relay_queued(const struct relay *r)

@@ -74,7 +74,8 @@
  * stanzas a keeper replays were acknowledged to their origins when it took
  * them, and it hands only the numbered ones to the next leader
  * (router_sm.c); the iq an IM answer answers was acknowledged when its route
- * ended.  The simulation counts these ("abandoned"); nothing warns of them.
+ * ended.  The shell logs how many it forgot (router_relay_outside_forgotten);
+ * the simulation counts them ("LOST, abandoned").
  * Also not covered: a stanza sent again that the next leader routes to a
  * session which had a stanza of its origin more than RELAY_MARK_WINDOW
  * numbers later is taken for a copy.
@@ -280,6 +281,10 @@ uint64_t router_relay_link_wanted(const struct relay *r);
  * that ended, not handed to router_relay_deliver_remote. */
 bool router_relay_reaches(const struct relay *r, uint64_t node);
 size_t router_relay_queued(const struct relay *r);
+/* How many deliveries outside a route, not confirmed, this node forgot
+ * when it stopped leading, since the last call: lost unless their node
+ * had them ("Not covered" above), for the shell to say so. */
+size_t router_relay_outside_forgotten(struct relay *r);
 /* The sequence number of the oldest stanza of this node still kept (not
  * acknowledged, not bounced); UINT64_MAX when none.  Numbers only grow. */
 uint64_t router_relay_oldest(const struct relay *r);
