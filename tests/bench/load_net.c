@@ -371,7 +371,10 @@ static void run_once(int timeout_ms)
 			on_event(s, EPOLLIN);
 	}
 	again_len -= count;
-	memmove(again, again + count, again_len * sizeof(*again));
+	/* Nothing left (the array may never have been allocated): memmove's
+	 * arguments must not be NULL even for no bytes (UBSan says so). */
+	if (again_len > 0)
+		memmove(again, again + count, again_len * sizeof(*again));
 }
 
 bool load_run_until(bool (*done)(void *arg), void *arg, int64_t deadline_ns)

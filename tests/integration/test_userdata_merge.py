@@ -18,7 +18,7 @@ from test_cluster import cluster_node, status
 from test_cluster_log import APPLIED, propose
 from test_cluster_log import REFUSED as NOT_COMMITTED
 from test_userdata import APPEND, OFFLINE, OK, PUT, ROSTER, data, userdata
-from test_userdata_local import local_write
+from test_userdata_local import local_write, under_gdb_env
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -28,7 +28,7 @@ def ctl_under_gdb(node, gdb_commands, *args):
     for c in gdb_commands:
         cmd += ["-ex", c]
     cmd += ["--args", os.path.join(node.bin, "rxmppctl"), "--config", node.config, *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=under_gdb_env())
 
 
 def write_from_gdb(node, command):
