@@ -354,8 +354,10 @@ static int sm_rekey(struct conn *c, uint64_t id)
 }
 
 /* Takes a session away from its connection, which goes on closing without
- * ending it; what the connection held back is now merely unacknowledged. */
-static int sm_unhook(struct sm_session *s)
+ * ending it; what the connection held back is now merely unacknowledged.
+ * `over`: how many of those went past stream_management.max_unacked_*
+ * (queued, not reported to the keeper: the caller ends the session). */
+static int sm_unhook(struct sm_session *s, unsigned *over)
 {
 	struct conn *old = s->conn;
 	if (s->user == NULL && (listener_conn_set(&s->user, old->user) == -1 ||
@@ -366,6 +368,8 @@ static int sm_unhook(struct sm_session *s)
 		enum listener_sm_verdict v = sm_keep(s, item->bytes, item->len);
 		if (v == LISTENER_SM_NO_MEMORY)
 			listener_route_undeliverable(item->bytes, item->len);
+		else if (v == LISTENER_SM_OVER)
+			(*over)++;
 		free(item);
 	}
 	s->session = old->id;
@@ -430,8 +434,10 @@ static void sm_resume(struct conn *c, const struct xml_node *element)
 	}
 	struct conn *old = s->conn;
 	if (old != NULL) {
-		/* Its server side had not noticed the connection was gone. */
-		if (sm_unhook(s) == -1 || sm_rekey(old, ++listener_state.next_id) == -1) {
+		/* Its server side had not noticed the connection was gone.  What
+		 * went past the limits stays queued, replayed here with the rest. */
+		unsigned over = 0;
+		if (sm_unhook(s, &over) == -1 || sm_rekey(old, ++listener_state.next_id) == -1) {
 			sm_failed(c, "internal-server-error");
 			return;
 		}
@@ -593,7 +599,8 @@ bool listener_client_sm_detach(struct conn *c)
 	}
 	s->expiry =
 	    ev_timer_add(listener_state.loop, (int64_t)s->core.max_seconds * 1000, sm_expired, s);
-	if (s->expiry == NULL || sm_unhook(s) == -1) {
+	unsigned over = 0;
+	if (s->expiry == NULL || sm_unhook(s, &over) == -1) {
 		listener_index_release(&listener_state.index, c->user);
 		table_remove(listener_state.sm_detached, &c->id, sizeof(c->id));
 		ev_timer_del(s->expiry);
@@ -604,7 +611,10 @@ bool listener_client_sm_detach(struct conn *c)
 	log_info("client session %s keeps its place for %u s, for a resumption (%u stanzas not "
 		 "acknowledged)",
 		 s->jid, s->core.max_seconds, s->core.count);
-	if (s->core.count > listener_state.cfg.sm.max_unacked_stanzas ||
+	/* What CSI held back went past the limits (not reported to the
+	 * keeper, which would refuse the next report out of turn): it ends
+	 * here, everything returned to its senders. */
+	if (over > 0 || s->core.count > listener_state.cfg.sm.max_unacked_stanzas ||
 	    s->core.bytes > listener_state.cfg.sm.max_unacked_bytes)
 		sm_detached_end(s, "too much held for it");
 	return true;
@@ -1029,8 +1039,29 @@ static void sm_give_up(struct conn *c, uint64_t session, bool here)
 	if (s->conn != NULL) {
 		struct conn *old = s->conn;
 		/* What it held back (CSI) is numbered and reported first. */
-		if (sm_unhook(s) == -1 || sm_rekey(old, ++listener_state.next_id) == -1) {
+		unsigned over = 0;
+		if (sm_unhook(s, &over) == -1 || sm_rekey(old, ++listener_state.next_id) == -1) {
 			sm_to_router(PROTO_SM_GIVEN, session, 0, NULL, 0);
+			return;
+		}
+		if (over > 0) {
+			/* Past the limits with what CSI held back: the keeper lacks
+			 * those, so the session cannot go whole.  None to give (the
+			 * asker gets item-not-found); it ends here as a client that
+			 * does not acknowledge does (sm_write), everything returned
+			 * to its senders. */
+			sm_to_router(PROTO_SM_GIVEN, session, 0, NULL, 0);
+			listener_conn_end_reason(old, "too many stanzas not acknowledged");
+			listener_conn_stream_error(old, "policy-violation",
+						   "too many stanzas not acknowledged (XEP-0198)");
+			listener_route_session_down_id(s->session);
+			unsigned n = sm_return_all(&s->core, NULL);
+			log_info(
+			    "client session %s not handed over: %u stanzas held back (CSI) went "
+			    "past stream_management.max_unacked_*; %u stanzas returned to their "
+			    "senders",
+			    s->jid, over, n);
+			sm_session_free(s);
 			return;
 		}
 		listener_conn_end_reason(old, "resumed on another node");
