@@ -11,17 +11,21 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "common/buf.h"
+#include "common/ipc.h"
 #include "common/jid.h"
 #include "common/proto.h"
 #include "im_roster.h"
 #include "im_rosteriq.h"
 
 enum im_job_kind {
-	IM_JOB_ROSTER,	 /* a roster get or set (RFC 6121 2) */
-	IM_JOB_PRESENCE, /* broadcast presence, available or unavailable (4) */
-	IM_JOB_SUB,	 /* a subscription stanza between local users (3) */
+	IM_JOB_ROSTER,	   /* a roster get or set (RFC 6121 2) */
+	IM_JOB_PRESENCE,   /* broadcast presence, available or unavailable (4) */
+	IM_JOB_SUB,	   /* a subscription stanza between local users (3) */
+	IM_JOB_OFFSTORE,   /* a message to store offline (XEP-0160; RFC 6121 8.5.2.2.1) */
+	IM_JOB_OFFDELIVER, /* the offline messages to a new available resource */
 };
 
 struct im_job {
@@ -50,6 +54,7 @@ struct im_job {
 	bool push, forward;
 	unsigned generate;
 	unsigned generate_out; /* the outbound step's, done after the inbound */
+	unsigned pages;	       /* IM_JOB_OFFDELIVER: pages delivered */
 };
 
 /* The shell (im_work.c). */
@@ -66,13 +71,17 @@ bool im_work_load(const char *user);
  * for a removal); the handler's written() follows.  False when it was
  * not sent (the job was ended, answered for a roster iq). */
 bool im_work_write(const char *user, const struct im_roster_effect *effect, const char *key);
-/* A stanza to the router (PROTO_IM_OUT). */
-void im_work_out(const struct im_job *j, uint32_t target, const char *bare, const struct buf *b,
-		 uint32_t to_at);
+/* A stanza to the router (PROTO_IM_OUT); -1 when its channel refused it. */
+int im_work_out(const struct im_job *j, uint32_t target, const char *bare, const struct buf *b,
+		uint32_t to_at);
 /* A roster push of `item` (or of the removal of `removed_jid`) to every
  * resource of `bare`, with the version. */
 void im_work_push(const struct im_job *j, const char *bare, const struct im_roster_item *item,
 		  const char *removed_jid, uint64_t version);
+/* Sends a request to the elector (PROTO_USERDATA_GET or PROTO_PROPOSE)
+ * whose answer goes to the job's im_offjob_answer; false when it was not
+ * sent (the job was ended). */
+bool im_work_request(uint32_t type, struct iovec *iov, int count);
 /* Ends the current job. */
 void im_work_finish(void);
 /* Puts `j` first in the queue (a stanza the server generates, handled
@@ -98,5 +107,13 @@ void im_presjob_after_removal(const struct im_job *j, const char *contact, bool 
 			      bool unsubscribed, unsigned generate);
 void im_presjob_loaded(struct im_job *j, bool stored);
 void im_presjob_written(struct im_job *j, const struct im_error *err, uint64_t index);
+/* Offline messages (im_offjob.c). */
+bool im_offjob_begin(struct im_job *j);
+void im_offjob_answer(struct im_job *j, const struct ipc_msg *msg);
+/* The message of a store job bounced with `err`. */
+void im_offjob_error(const struct im_job *j, const struct im_error *err);
+/* After the initial presence `j`: a delivery job first in the queue when
+ * its priority is not negative. */
+void im_offjob_after_initial(const struct im_job *j);
 
 #endif

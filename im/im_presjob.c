@@ -361,6 +361,9 @@ void im_presjob_loaded(struct im_job *j, bool stored)
 			struct im_roster none = {0};
 			broadcast(j, &none);
 		}
+		/* XEP-0160 4: after the presence of its contacts. */
+		if (j->phase == 1 && j->type != PROTO_STANZA_TYPE_UNAVAILABLE)
+			im_offjob_after_initial(j);
 		im_work_finish();
 		return;
 	}

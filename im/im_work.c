@@ -42,7 +42,8 @@
  * longest user and key (elector_machine.h; im18store's figure). */
 #define IM_WORK_ITEM_BYTES_MAX 4000
 
-enum step { IDLE, LOADING, WRITING };
+/* REQUEST: an offline job's (im_offjob.c), answered to it as it is. */
+enum step { IDLE, LOADING, WRITING, REQUEST };
 
 static struct {
 	char domain[CONFIG_DOMAIN_MAX];
@@ -145,8 +146,8 @@ static void job_free(struct im_job *j)
 	free(j);
 }
 
-void im_work_out(const struct im_job *j, uint32_t target, const char *bare, const struct buf *b,
-		 uint32_t to_at)
+int im_work_out(const struct im_job *j, uint32_t target, const char *bare, const struct buf *b,
+		uint32_t to_at)
 {
 	struct proto_im_out out = {
 	    .target = target,
@@ -161,7 +162,9 @@ void im_work_out(const struct im_job *j, uint32_t target, const char *bare, cons
 		static struct log_limit lost;
 		log_warnx_limited(&lost, "a stanza for %s could not be handed to the router",
 				  target == PROTO_IM_TO_ORIGIN ? j->from : bare);
+		return -1;
 	}
+	return 0;
 }
 
 void im_work_push(const struct im_job *j, const char *bare, const struct im_roster_item *item,
@@ -186,9 +189,13 @@ void im_work_push(const struct im_job *j, const char *bare, const struct im_rost
 static void answer_error(const struct im_job *j, const char *type, const char *condition,
 			 const char *text)
 {
-	if (j->kind != IM_JOB_ROSTER)
+	if (j->kind != IM_JOB_ROSTER && j->kind != IM_JOB_OFFSTORE)
 		return; /* presence is never answered with an error here */
 	struct im_error err = {.type = type, .condition = condition, .text = text};
+	if (j->kind == IM_JOB_OFFSTORE) {
+		im_offjob_error(j, &err);
+		return;
+	}
 	struct buf b;
 	buf_init(&b, 64 * 1024);
 	if (im_rosteriq_error(&b, j->from, j->to, j->id, &err) == 0)
@@ -212,8 +219,9 @@ void im_work_finish(void)
 
 static void fail(const char *text)
 {
-	log_info("%s job of %s ended: %s", w.cur->kind == IM_JOB_ROSTER ? "a roster" : "a presence",
-		 w.cur->from, text);
+	static const char *const kinds[] = {"a roster", "a presence", "a subscription",
+					    "an offline store", "an offline delivery"};
+	log_info("%s job of %s ended: %s", kinds[w.cur->kind], w.cur->from, text);
 	answer_error(w.cur, "wait", "internal-server-error", text);
 	im_work_finish();
 }
@@ -337,6 +345,17 @@ bool im_work_write(const char *user, const struct im_roster_effect *effect, cons
 	return sent;
 }
 
+bool im_work_request(uint32_t type, struct iovec *iov, int count)
+{
+	if (child_send_v(PROC_ELECTOR, (uint16_t)type, ++w.request, iov, count) == -1) {
+		fail("the cluster's state cannot be reached");
+		return false;
+	}
+	w.step = REQUEST;
+	ev_timer_reset(w.deadline, IM_WORK_DEADLINE_MS);
+	return true;
+}
+
 /* Starts the job; false when it ended at once. */
 static bool begin(struct im_job *j)
 {
@@ -351,6 +370,8 @@ static bool begin(struct im_job *j)
 		im_work_finish();
 		return false;
 	}
+	if (j->kind == IM_JOB_OFFSTORE || j->kind == IM_JOB_OFFDELIVER)
+		return im_offjob_begin(j);
 	return j->kind == IM_JOB_ROSTER ? im_rosterjob_begin(j) : im_presjob_begin(j);
 }
 
@@ -513,6 +534,10 @@ bool im_work_elector_message(const struct ipc_msg *msg)
 		on_userdata_answer(msg);
 	else if (msg->type == PROTO_PROPOSE_RESULT && w.step == WRITING)
 		on_propose_result(msg);
+	else if (w.step == REQUEST) {
+		w.step = IDLE;
+		im_offjob_answer(w.cur, msg);
+	}
 	pump();
 	return true;
 }
@@ -556,6 +581,8 @@ bool im_work_stanza(const struct ipc_msg *msg)
 	else if (r.kind == PROTO_STANZA_PRESENCE && r.type >= PROTO_STANZA_TYPE_SUBSCRIBE &&
 		 r.type <= PROTO_STANZA_TYPE_UNSUBSCRIBED)
 		kind = IM_JOB_SUB;
+	else if (r.kind == PROTO_STANZA_MESSAGE)
+		kind = IM_JOB_OFFSTORE; /* router_route.c hands over only those to store */
 	else
 		return false;
 	struct im_job *j = im_work_job_new(kind);

@@ -250,7 +250,7 @@ static void route_to_bare(struct rref origin, const struct proto_route_view *r, 
 		if (best != NULL)
 			deliver(origin, best, r);
 		else
-			bounce(origin, r, "service-unavailable"); /* no offline storage */
+			router_im_hand(origin, r); /* offline storage (RFC 6121 8.5.2.2.1) */
 		return;
 	}
 	case PROTO_STANZA_PRESENCE:
