@@ -2,14 +2,15 @@
 """A stream that a client ends gracefully is forgotten by the router in the
 same turn of the listener's loop, not at the listener's next timer: on an
 idle node the router's table shrinks at once, and in a cluster a message to
-that full JID sent right afterwards from another node comes back as an
-error instead of vanishing."""
+that full JID sent right afterwards from another node is stored offline
+(RFC 6121 8.5.3.2.1) instead of vanishing."""
 
 import json
 import time
 
 from rxmpp_node import wait_until
 from test_cluster import cluster_with_accounts
+from test_offline import offline_count
 
 
 def test_router_forgets_a_gracefully_closed_session_at_once(node):
@@ -38,10 +39,11 @@ def test_router_forgets_a_gracefully_closed_session_at_once(node):
                timeout=2.0, what="rxmppctl status to count no session")
 
 
-def test_message_to_a_full_jid_that_just_left_another_node_bounces(node_factory, certs):
+def test_message_to_a_full_jid_that_just_left_another_node_is_stored_offline(node_factory,
+                                                                               certs):
     import asyncio
 
-    from xmpp import WAIT, login, run
+    from xmpp import login, run
 
     leader, one, two = cluster_with_accounts(node_factory, certs)
 
@@ -57,22 +59,24 @@ def test_message_to_a_full_jid_that_just_left_another_node_bounces(node_factory,
         await bob.close()
         alice.send_message(mto="bob@test.example/gone", mbody="still there?", mtype="chat",
                            mfrom=alice.boundjid)
-        reply = await asyncio.wait_for(errors.get(), WAIT)
-        assert reply["type"] == "error", reply
         # RFC 6121 8.5.3.2.1: no resource of bob is online, so the message
-        # cannot go to the bare JID either: service-unavailable.
-        assert reply["error"]["condition"] == "service-unavailable", reply
-        assert str(reply["from"]) == "bob@test.example/gone"
-        assert alice.inbox.empty()
+        # is treated as sent to the bare JID: stored offline.
+        await asyncio.get_event_loop().run_in_executor(None, lambda: wait_until(
+            lambda: offline_count(two, "bob") == 1, what="the message stored offline"))
+        assert errors.empty() and alice.inbox.empty()
         await alice.close()
+        again = await login(one, "bob", "bob-pw", resource="back")
+        assert (await again.next_message())["body"] == "still there?"
+        await again.close()
 
     run(scenario())
 
 
-def test_messages_racing_a_session_end_arrive_or_come_back(node_factory, certs):
+def test_messages_racing_a_session_end_arrive_or_are_stored(node_factory, certs):
     """A burst from another node races bob's end of stream: each message
-    is either read by bob before his stream closed or comes back to alice
-    as an error, none vanishes, none does both."""
+    is either read by bob before his stream closed, or stored offline and
+    read at his next login, or (beyond the offline quota of 200) comes back
+    to alice as an error; none vanishes, none arrives twice."""
     import asyncio
 
     from xmpp import login, run
@@ -100,17 +104,30 @@ def test_messages_racing_a_session_end_arrive_or_come_back(node_factory, certs):
             if n % 10 == 0:
                 await asyncio.sleep(0.001)
         await closing
+        # Every message is settled: read, stored or bounced.
         bounced = []
-        while len(received) + len(bounced) < count:
-            bounced.append((await asyncio.wait_for(errors.get(), 15))["id"])
+        loop = asyncio.get_event_loop()
+        deadline = loop.time() + 30
+        while len(received) + len(bounced) + (offline_count(two, "bob") or 0) < count:
+            assert loop.time() < deadline, (len(received), len(bounced))
+            try:
+                bounced.append((await asyncio.wait_for(errors.get(), 0.5))["id"])
+            except asyncio.TimeoutError:
+                pass
+        stored = offline_count(two, "bob")
+        again = await login(one, "bob", "bob-pw", resource="back")
+        later = [(await again.next_message())["id"] for _ in range(stored)]
         await asyncio.sleep(0.5)  # anything more would be a duplicate
         while not errors.empty():
             bounced.append(errors.get_nowait()["id"])
+        assert again.inbox.empty()
         rerouted = sum("ended before a delivery" in line for line in two.lines)
-        print(f"{len(received)} read by bob, {len(bounced)} came back to alice, "
-              f"{rerouted} found bob's session gone on his node and were routed again")
-        assert sorted(received + bounced) == sorted(sent)
-        assert len(bounced) > 0 and len(received) > 0
+        print(f"{len(received)} read by bob, {stored} stored offline, {len(bounced)} came "
+              f"back to alice, {rerouted} found bob's session gone on his node and were "
+              "routed again")
+        assert sorted(received + later + bounced) == sorted(sent)
+        assert stored > 0 and len(received) > 0
+        await again.close()
         await alice.close()
 
     run(scenario())

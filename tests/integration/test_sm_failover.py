@@ -30,6 +30,7 @@ import pytest
 from raw import Raw
 from rxmpp_node import wait_until
 from test_cluster import BRIDGE_SECRET, cluster_with_accounts, kill_node, until_reachable
+from test_offline import offline_count
 
 SM = "urn:xmpp:sm:3"
 CLIENT = "jabber:client"
@@ -464,18 +465,11 @@ async def bob_read_then_his_node_killed(leader, one, bob):
     return mark
 
 
-async def before_and_held_returned(errors):
-    """Each of before0-2 and held0-2 comes back once with
-    service-unavailable, and nothing else."""
-    from xmpp import WAIT
-
-    bounced = []
-    for _ in range(6):
-        bounced.append(await asyncio.wait_for(errors.get(), WAIT))
-    assert sorted(m["id"] for m in bounced) == sorted(
-        [f"before{n}" for n in range(3)] + [f"held{n}" for n in range(3)])
-    for m in bounced:
-        assert m["error"]["condition"] == "service-unavailable", m
+async def before_and_held_stored(errors, node):
+    """Each of before0-2 and held0-2 is stored offline for bob, who has no
+    resource left (RFC 6121 8.5.3.2.1), and nothing comes back to alice."""
+    await asyncio.get_event_loop().run_in_executor(None, lambda: wait_until(
+        lambda: offline_count(node, "bob") == 6, timeout=30, what="the 6 stored offline"))
     await asyncio.sleep(0.5)
     assert errors.empty()
 
@@ -490,14 +484,14 @@ def assert_id_forgotten(node, previd):
         late.close()
 
 
-def test_a_resumption_cut_before_the_answer_and_never_asked_again_bounces_what_was_kept(
+def test_a_resumption_cut_before_the_answer_and_never_asked_again_stores_what_was_kept(
         node_factory, certs):
     """As above, but B does not come back after its resumption was cut: the
     session waits on the node it was asked on for what was left of its
     resume_timeout (not a whole one again), and when that ends there, what
     was kept for B -- what it had read and not acknowledged, and
-    what came while it was away -- goes back to its sender with the RFC 6120
-    error; the id is forgotten (item-not-found)."""
+    what came while it was away -- is routed again and stored offline (B
+    has no resource left); the id is forgotten (item-not-found)."""
     from xmpp import run
 
     leader, one, two, bob, previd = bob_kept_on_a_follower(node_factory, certs)
@@ -529,7 +523,7 @@ def test_a_resumption_cut_before_the_answer_and_never_asked_again_bounces_what_w
         # stretch a session's wait.
         left = int(re.search(r"for the (\d+) ms left of its 3 s", line).group(1))
         assert 100 <= left <= 2000, line
-        await before_and_held_returned(errors)
+        await before_and_held_stored(errors, two)
         await loop.run_in_executor(None, lambda: two.wait_log(
             r"client session bob@test\.example/b ended without its connection: not resumed "
             r"within 3 s; 6 stanzas returned", start=here))
@@ -628,12 +622,12 @@ def test_a_waiting_session_goes_to_the_next_leader_of_a_leadership_transfer(node
     run(scenario())
 
 
-def test_a_session_not_resumed_in_time_after_its_node_died_bounces_what_was_kept(
+def test_a_session_not_resumed_in_time_after_its_node_died_stores_what_was_kept(
         node_factory, certs):
     """B's node is killed and B never comes back: after resume_timeout the
-    leader returns what it kept -- what B had not acknowledged, and what
-    came while it was away -- to its sender with the RFC 6120 error, and
-    forgets the id."""
+    leader routes what it kept -- what B had not acknowledged, and what
+    came while it was away -- again: stored offline, as B has no resource
+    left; the id is forgotten."""
     from xmpp import run
 
     leader, one, two, bob, previd = bob_kept_on_a_follower(node_factory, certs)
@@ -645,7 +639,7 @@ def test_a_session_not_resumed_in_time_after_its_node_died_bounces_what_was_kept
         # B gets them (written once the leader has them) and acknowledges nothing.
         mark = await bob_read_then_his_node_killed(leader, one, bob)
         send_to_bob(alice, "held")
-        await before_and_held_returned(errors)
+        await before_and_held_stored(errors, two)
         await loop.run_in_executor(None, lambda: leader.wait_log(
             r"client session bob@test\.example/b was not resumed in time", start=mark))
         await alice.close()
