@@ -352,7 +352,7 @@ bool im_work_request(uint32_t type, struct iovec *iov, int count)
 		return false;
 	}
 	w.step = REQUEST;
-	ev_timer_reset(w.deadline, IM_WORK_DEADLINE_MS);
+	ev_timer_reset(w.deadline, step_deadline());
 	return true;
 }
 
