@@ -160,7 +160,7 @@ static void read_priority(void *arg, struct xml_node *stanza)
 	struct xml_node *p = xml_child(stanza, "jabber:client", "priority");
 	if (p == NULL)
 		p = xml_child(stanza, "", "priority");
-	if (p != NULL && xml_text(p, text, sizeof(text)) == 0)
+	if (p != NULL && xml_text(p, text, sizeof(text)) >= 0)
 		*priority = atoi(text);
 }
 

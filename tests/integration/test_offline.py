@@ -10,6 +10,7 @@ and a message to an account that does not exist."""
 
 import asyncio
 
+from raw import Raw
 from rxmpp_node import wait_until
 from test_cluster import form_cluster, kill_node, leader_of
 from test_roster import get_roster
@@ -124,6 +125,18 @@ def test_a_full_queue_and_an_unknown_account_bounce(node):
         assert error["id"] == "nobody" and error["error"]["condition"] == "service-unavailable"
         await alice.close()
 
+        # XEP-0160 4: not to a resource of negative priority.
+        shy = Raw(node.client_port, node.certs["ca"])
+        try:
+            shy.login("bob", "bob-pw", resource="shy")
+            shy.send(b"<presence><priority>-1</priority></presence>"
+                     b"<iq type='get' id='r1'><query xmlns='jabber:iq:roster'/></iq>")
+            # Answered after anything im queued for it before (one job at
+            # a time, one channel to the router).
+            seen = await asyncio.get_event_loop().run_in_executor(None, shy.read_until, b"r1")
+            assert b"<message" not in seen, seen
+        finally:
+            shy.close()
         bob = await login(node, "bob", "bob-pw", resource="b")
         got = [await bob.next_message() for _ in range(200)]
         assert [m["body"] for m in got] == [f"m{n}" for n in range(200)]
