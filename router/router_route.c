@@ -144,11 +144,14 @@ static void server_iq(struct rref origin, const struct proto_route_view *r, bool
 					   ? "<identity category='account' type='registered'/>"
 					   : "<identity category='server' type='im' name='rxmpp'/>";
 		char payload[1024];
-		snprintf(payload, sizeof(payload),
-			 "<query xmlns='" NS_DISCO_INFO "'>%s<feature var='" NS_DISCO_INFO "'/>"
-			 "<feature var='" NS_DISCO_ITEMS "'/><feature var='" NS_PING
-			 "'/>%s</query>",
-			 identity, for_account ? "" : "<feature var='" NS_VERSION "'/>");
+		snprintf(
+		    payload, sizeof(payload),
+		    "<query xmlns='" NS_DISCO_INFO "'>%s<feature var='" NS_DISCO_INFO "'/>"
+		    "<feature var='" NS_DISCO_ITEMS "'/><feature var='" NS_PING "'/>%s</query>",
+		    identity,
+		    /* msgoffline: XEP-0160's offline storage (the IM process). */
+		    for_account ? ""
+				: "<feature var='" NS_VERSION "'/><feature var='msgoffline'/>");
 		reply(origin, r, "result", payload);
 	} else if (get && strcmp(ns, NS_DISCO_ITEMS) == 0) {
 		struct buf items;
