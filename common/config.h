@@ -84,6 +84,10 @@ struct config_limits {
 	uint32_t max_resources_per_user; /* CONFIG_NONE: unlimited */
 	uint32_t max_fanout_bytes;	 /* one stanza to all of an account's resources */
 	uint32_t max_queued_bytes_total; /* output queued for all connections */
+	/* Offline messages kept per account (XEP-0160; the leader's im puts
+	 * them in each command, the state machine enforces them). */
+	uint32_t max_offline_messages;
+	uint32_t max_offline_bytes;
 	uint32_t tls_handshake_timeout_ms;
 	uint32_t auth_timeout_ms;
 	uint32_t idle_timeout_ms;

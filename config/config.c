@@ -92,6 +92,11 @@ const struct config_key config_keys[] = {
      1, 100000, NULL, "64"},
     {"limits", "max_fanout_bytes", CONFIG_TYPE_SIZE, FIELD(limits.max_fanout_bytes), 64 * KIB,
      1024 * MIB, NULL, "4MiB"},
+    /* At most the state machine's caps per collection (elector_userdata.h). */
+    {"limits", "max_offline_messages", CONFIG_TYPE_INT, FIELD(limits.max_offline_messages), 1,
+     10000, NULL, "200"},
+    {"limits", "max_offline_bytes", CONFIG_TYPE_SIZE, FIELD(limits.max_offline_bytes), 1 * KIB,
+     8 * MIB, NULL, "2MiB"},
     {"limits", "max_queued_bytes_total", CONFIG_TYPE_SIZE, FIELD(limits.max_queued_bytes_total),
      1 * MIB, 4095 * MIB, NULL, "64MiB"},
     {"limits", "tls_handshake_timeout", CONFIG_TYPE_DURATION,

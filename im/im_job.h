@@ -14,6 +14,7 @@
 #include <sys/uio.h>
 
 #include "common/buf.h"
+#include "common/config.h"
 #include "common/ipc.h"
 #include "common/jid.h"
 #include "common/proto.h"
@@ -107,7 +108,8 @@ void im_presjob_after_removal(const struct im_job *j, const char *contact, bool 
 			      bool unsubscribed, unsigned generate);
 void im_presjob_loaded(struct im_job *j, bool stored);
 void im_presjob_written(struct im_job *j, const struct im_error *err, uint64_t index);
-/* Offline messages (im_offjob.c). */
+/* Offline messages (im_offjob.c); the quota from limits.max_offline_*. */
+void im_offjob_configure(const struct config *cfg);
 bool im_offjob_begin(struct im_job *j);
 void im_offjob_answer(struct im_job *j, const struct ipc_msg *msg);
 /* The message of a store job bounced with `err`. */

@@ -41,10 +41,19 @@
 
 enum phase { STORE_USAGE, STORE_APPEND, DELIVER_READ, DELIVER_TAKE };
 
-/* The quota each command carries (elector_userdata.h's default). */
+static struct elector_userdata_limit configured;
+
+void im_offjob_configure(const struct config *cfg)
+{
+	configured = (struct elector_userdata_limit){.count = cfg->limits.max_offline_messages,
+						     .bytes = cfg->limits.max_offline_bytes};
+}
+
+/* The quota each command carries: the configuration of the im that
+ * writes (the leader's), enforced by the state machine on every node. */
 static struct im_offline_quota quota(struct elector_userdata_limit *limit)
 {
-	*limit = elector_userdata_default_limit(ELECTOR_USERDATA_OFFLINE);
+	*limit = configured;
 	return (struct im_offline_quota){.count_max = limit->count, .bytes_max = limit->bytes};
 }
 

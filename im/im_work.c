@@ -85,6 +85,7 @@ int im_work_configure(const struct config *cfg)
 			return -1;
 	}
 	snprintf(w.domain, sizeof(w.domain), "%s", cfg->domain);
+	im_offjob_configure(cfg);
 	/* The router bounded the stanza's size; depth and attributes as
 	 * the listener's. */
 	w.xml = (struct xml_limits){

@@ -145,3 +145,23 @@ def test_a_full_queue_and_an_unknown_account_bounce(node):
 
     run(scenario(), timeout=180)
     assert offline_count(node, "bob") == 0
+
+
+def test_the_offline_quota_is_configured(node_factory):
+    """limits.max_offline_messages: the fourth of three bounces."""
+    node = node_factory(extra="limits:\n  max_offline_messages: 3\n").start()
+    node.ctl_input(["user", "add", "alice", "--stdin"], "alice-pw\n")
+    node.ctl_input(["user", "add", "bob", "--stdin"], "bob-pw\n")
+
+    async def scenario():
+        alice = await sender(node, "alice", "a")
+        for n in range(4):
+            m = alice.make_message(mto=BOB, mbody=f"m{n}", mtype="chat")
+            m["id"] = f"c{n}"
+            m.send()
+        error = await alice.next_message()
+        assert error["id"] == "c3" and error["error"]["condition"] == "service-unavailable"
+        await alice.close()
+
+    run(scenario())
+    assert offline_count(node, "bob") == 3
