@@ -226,8 +226,8 @@ void router_sm_local_delivery(const struct rsession *target, const char *bytes, 
 /* Leader: a follower linked (one can keep the leader's sessions now). */
 void router_sm_follower_linked(void);
 bool router_sm_hold(struct rref origin, const struct proto_route_view *r, struct relay_key key);
-/* Leader: a delivery to `target`, a session being handed over (or
- * waiting): held for it instead, as router_sm_hold (true: held). */
+/* Leader: a delivery to `target`, a session being handed over: held for
+ * it instead, as router_sm_hold (true: held). */
 bool router_sm_hold_for(struct rref origin, const struct proto_route_view *r,
 			const struct rsession *target, struct relay_key key);
 void router_sm_tick(int64_t now_ms);

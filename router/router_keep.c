@@ -609,6 +609,12 @@ const char *router_keep_waiting(const struct keep *k, const char *jid, size_t ji
 	return s != NULL && (s->waiting || s->handing) ? s->id : NULL;
 }
 
+bool router_keep_handing(const struct keep *k, const char *jid, size_t jid_len)
+{
+	const struct keep_session *s = table_get(k->by_jid, jid, jid_len);
+	return s != NULL && s->handing;
+}
+
 enum keep_verdict router_keep_hold(struct keep *k, const char *jid, size_t jid_len,
 				   struct relay_key key, const void *data, size_t len,
 				   const char **why)

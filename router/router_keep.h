@@ -220,6 +220,11 @@ void router_keep_node_lost(struct keep *k, uint64_t node, int64_t now_ms);
 /* A waiting session of this full JID, or one being handed over, or NULL:
  * its id (what is routed to it is held here: router_keep_hold). */
 const char *router_keep_waiting(const struct keep *k, const char *jid, size_t jid_len);
+/* Whether the session of this full JID is being handed over: its holder,
+ * which still lists it, was asked to give it up (what is routed to it is
+ * held here, although a live target is there).  A session that merely
+ * waits has no live target but one bound afresh, which is delivered to. */
+bool router_keep_handing(const struct keep *k, const char *jid, size_t jid_len);
 /* A stanza for the waiting session of `jid` (see router_keep_waiting). */
 enum keep_verdict router_keep_hold(struct keep *k, const char *jid, size_t jid_len,
 				   struct relay_key key, const void *data, size_t len,

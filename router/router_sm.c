@@ -355,7 +355,9 @@ bool router_sm_hold_for(struct rref origin, const struct proto_route_view *r,
 	/* Its holder was asked to give it up: delivered there, it would find
 	 * the session gone and be routed again behind what comes next, or be
 	 * dropped (presence); held here, it follows what the holder reports. */
-	return sm.leading && target->sm_id != NULL && sm_hold_as(origin, r, target->jid, key);
+	return sm.leading && target->sm_id != NULL &&
+	       router_keep_handing(sm.keep, target->jid, strlen(target->jid)) &&
+	       sm_hold_as(origin, r, target->jid, key);
 }
 
 /* The holder: reports to the keeper (the leader, or when this node

@@ -176,8 +176,9 @@ static size_t sim_bytes(uint64_t message, char *out, size_t size)
 /* The leader routes S's message m to B, as router_route.c does.  H's
  * session stays in its routing table, a live target, until H's GIVEN and
  * UNREGISTER reach it and the asker's session replaces it; so a session
- * that waits or is being handed over is held before any live target is
- * delivered to (router_sm_hold_for).  Delivered to H after it gave the
+ * being handed over is held before that live target is delivered to
+ * (router_sm_hold_for), and one that waits (H dead: no live target) is
+ * held (router_sm_hold).  Delivered to H after it gave the
  * session up, a stanza would be routed again behind what follows
  * (F_REROUTE): out of order, as review reviewsm #1 found. */
 static void sim_s_route(struct sim *s, uint64_t m)
@@ -185,7 +186,9 @@ static void sim_s_route(struct sim *s, uint64_t m)
 	const char *why = NULL;
 	char bytes[64];
 	size_t len = sim_bytes(m, bytes, sizeof(bytes));
-	if (router_keep_waiting(s->keep, B_JID, strlen(B_JID)) != NULL) {
+	bool table_has_h = s->cur == 0 && !s->killed;
+	if (table_has_h ? router_keep_handing(s->keep, B_JID, strlen(B_JID))
+			: router_keep_waiting(s->keep, B_JID, strlen(B_JID)) != NULL) {
 		if (router_keep_hold(s->keep, B_JID, strlen(B_JID), sim_s_key(m), bytes, len,
 				     &why) != KEEP_KEPT)
 			sim_fail(s, "a stanza for a waiting session was not held", m);
@@ -1212,6 +1215,8 @@ START_TEST(test_a_session_not_resumed_in_time_bounces_what_it_kept)
 	router_keep_node_lost(k, NODE_H, 10000);
 	ck_assert_uint_eq(router_keep_waiting_count(k), 1);
 	ck_assert_str_eq(router_keep_waiting(k, B_JID, strlen(B_JID)), B_ID);
+	/* Waiting, not handed over: a session bound afresh is delivered to. */
+	ck_assert(!router_keep_handing(k, B_JID, strlen(B_JID)));
 	ck_assert_int_eq(router_keep_hold(k, B_JID, strlen(B_JID), none, "three", 5, &why),
 			 KEEP_KEPT);
 	/* Reports from the dead node are refused now. */
@@ -1374,6 +1379,7 @@ START_TEST(test_a_resumption_while_its_holder_lives_is_handed_over)
 	/* Routed to it during the handover: held, and a relay's resend of
 	 * the same is recognised. */
 	ck_assert_str_eq(router_keep_waiting(k, B_JID, strlen(B_JID)), B_ID);
+	ck_assert(router_keep_handing(k, B_JID, strlen(B_JID)));
 	ck_assert_int_eq(router_keep_hold(k, B_JID, strlen(B_JID), sim_s_key(10), "held", 4, &why),
 			 KEEP_KEPT);
 	ck_assert_int_eq(router_keep_hold(k, B_JID, strlen(B_JID), sim_s_key(10), "held", 4, &why),
