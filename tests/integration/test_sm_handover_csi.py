@@ -11,9 +11,9 @@ session was handed over without them and they were gone, no error to
 anybody; now it is not handed over (`<failed/>` with item-not-found, as
 for any session that cannot be resumed whole), the old connection gets
 policy-violation as a client that never acknowledges does, and every
-stanza B had not acknowledged goes back to alice as an error."""
+stanza B had not acknowledged is returned to its sender (routed again as
+for a session that ended: an error, or offline storage)."""
 
-import re
 import time
 
 from raw import Raw
@@ -79,26 +79,13 @@ def test_stanzas_held_back_past_the_limit_are_returned_not_lost(node_factory, ce
     time.sleep(1)
     new.send(f"<resume xmlns='{SM}' previd='{b.id}' h='{b.handled}'/>".encode())
     answer = new.read_until(b"/>").decode()
-    expected_errors = sent + 5
-    # Every one of them comes back as an error (bounded in count and time).
-    errors = []
-    for _ in range(4 * expected_errors):
-        errors = re.findall(rb"<message[^>]*type=[\"']error[\"'][^>]*>", a.received)
-        if len(errors) >= expected_errors:
-            break
-        try:
-            chunk = a.sock.recv(65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        a.received += chunk
-    ids = sorted(re.search(rb"id=[\"']([^\"']*)", e).group(1).decode() for e in errors)
     assert "<failed" in answer and "item-not-found" in answer, answer
-    one.wait_log(r"client session bob@test\.example/b not handed over: 3 stanzas held back",
-                 start=mark)
-    assert ids == sorted([f"x{n}" for n in range(sent)] +
-                         [f"c{n}" for n in range(5)]), ids
+    # Every stanza B had not acknowledged is returned to its sender: the
+    # queue, and the five held back (the three past the limit among them).
+    # What becomes of them then (an error to alice, or offline storage for
+    # bob) is the router's, as for any session that ended.
+    one.wait_log(r"client session bob@test\.example/b not handed over: 3 stanzas held back"
+                 rf".*; {LIMIT - 2 + 5} stanzas returned to their senders", start=mark)
     a.close()
     b.close()
     new.close()
