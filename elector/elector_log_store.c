@@ -665,6 +665,17 @@ static struct elector_log_store *store_new(const char *dir)
 	return s;
 }
 
+/* What a store loaded, as its opener and its reader see it. */
+static void loaded_view(const struct elector_log_store *s, struct elector_log_loaded *loaded)
+{
+	*loaded = (struct elector_log_loaded){.hard = s->hard,
+					      .meta = s->meta,
+					      .snapshot = s->snapshot_data,
+					      .snapshot_len = s->snapshot_len,
+					      .entries = s->entries,
+					      .count = s->loaded_count};
+}
+
 struct elector_log_store *elector_log_store_open(const char *dir, struct elector_log_loaded *loaded,
 						 char *note, size_t note_size, char *why,
 						 size_t why_size)
@@ -679,12 +690,7 @@ struct elector_log_store *elector_log_store_open(const char *dir, struct elector
 		elector_log_store_free(s);
 		return NULL;
 	}
-	*loaded = (struct elector_log_loaded){.hard = s->hard,
-					      .meta = s->meta,
-					      .snapshot = s->snapshot_data,
-					      .snapshot_len = s->snapshot_len,
-					      .entries = s->entries,
-					      .count = s->loaded_count};
+	loaded_view(s, loaded);
 	return s;
 }
 
@@ -702,12 +708,7 @@ struct elector_log_store *elector_log_store_read(const char *dir, struct elector
 		elector_log_store_free(s);
 		return NULL;
 	}
-	*loaded = (struct elector_log_loaded){.hard = s->hard,
-					      .meta = s->meta,
-					      .snapshot = s->snapshot_data,
-					      .snapshot_len = s->snapshot_len,
-					      .entries = s->entries,
-					      .count = s->loaded_count};
+	loaded_view(s, loaded);
 	return s;
 }
 

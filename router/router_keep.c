@@ -115,18 +115,24 @@ static void keep_unwait(struct keep *k, struct keep_session *s)
 	s->next_waiting = NULL;
 }
 
-/* A handover that cannot be: its asker gets item-not-found, and what came
- * for the session meanwhile (it went nowhere else) goes back. */
-static void keep_unhand(struct keep *k, struct keep_session *s)
+/* Every stanza of the list `first`, kept for `s`, goes back to its sender. */
+static void keep_bounce(struct keep *k, const struct keep_session *s, const struct keep_item *first)
 {
-	k->bytes -= s->held_bytes;
-	for (const struct keep_item *item = s->held; item != NULL; item = item->next)
+	for (const struct keep_item *item = first; item != NULL; item = item->next)
 		keep_emit(k, &(struct keep_out){.kind = KEEP_OUT_BOUNCE,
 						.id = s->id,
 						.jid = s->jid,
 						.jid_len = s->jid_len,
 						.data = item->data,
 						.len = item->len});
+}
+
+/* A handover that cannot be: its asker gets item-not-found, and what came
+ * for the session meanwhile (it went nowhere else) goes back. */
+static void keep_unhand(struct keep *k, struct keep_session *s)
+{
+	k->bytes -= s->held_bytes;
+	keep_bounce(k, s, s->held);
 	keep_emit(k, &(struct keep_out){.kind = KEEP_OUT_REFUSED,
 					.id = s->id,
 					.jid = s->jid,
@@ -162,13 +168,7 @@ static void keep_forget(struct keep *k, struct keep_session *s, bool bounce)
 	if (s->handing)
 		keep_unhand(k, s);
 	if (bounce) {
-		for (const struct keep_item *item = s->head; item != NULL; item = item->next)
-			keep_emit(k, &(struct keep_out){.kind = KEEP_OUT_BOUNCE,
-							.id = s->id,
-							.jid = s->jid,
-							.jid_len = s->jid_len,
-							.data = item->data,
-							.len = item->len});
+		keep_bounce(k, s, s->head);
 		keep_emit(k, &(struct keep_out){.kind = KEEP_OUT_ENDED,
 						.id = s->id,
 						.jid = s->jid,
