@@ -106,9 +106,14 @@ def test_user_data_written_on_one_node_is_read_on_the_others(node_factory, certs
     assert data(third, "alice")["meta"] == (1, 3, meta["index"])
     result = follower.ctl("user", "del", "alice")
     assert "with 3 items of user data" in result.stdout, result.stdout
+    # Committed by a majority when rxmppctl answers; a member applies it
+    # when the leader's next message tells it the entry is committed.
     for node in nodes:
-        assert data(node, "alice") == "rxmppctl: no user alice in the cluster's state\n"
+        wait_until(lambda: data(node, "alice") == "rxmppctl: no user alice in the cluster's state\n",
+                   timeout=15, what=f"alice's data gone on {node.cluster_address}")
     leader.ctl_input(["user", "add", "alice", "--stdin"], "alice-pw\n")
+    wait_until(lambda: isinstance(data(third, "alice"), dict), timeout=15,
+               what="the account made again on the third node")
     assert data(third, "alice")["roster"] == (0, 0, 0)
 
 
