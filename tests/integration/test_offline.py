@@ -12,7 +12,8 @@ import asyncio
 
 from raw import Raw
 from rxmpp_node import wait_until
-from test_cluster import form_cluster, kill_node, leader_of
+from test_cluster import kill_node, leader_of
+from test_presence import cluster_with_alice_and_bob
 from test_roster import get_roster
 from test_userdata import data
 from xmpp import login, run
@@ -43,13 +44,7 @@ async def nothing_more(client):
 
 
 def test_offline_messages_survive_the_leader_and_come_with_a_delay(node_factory, certs):
-    nodes = form_cluster(node_factory, certs)
-    leader = leader_of(nodes)
-    first, second = [n for n in nodes if n is not leader]
-    for user in ("alice", "bob"):
-        leader.ctl_input(["user", "add", user, "--stdin"], f"{user}-pw\n")
-    wait_until(lambda: all("bob" in n.ctl("user", "list").stdout for n in nodes),
-               what="the accounts on every node")
+    nodes, leader, first, second = cluster_with_alice_and_bob(node_factory, certs)
 
     async def store():
         alice = await sender(first, "alice", "a")

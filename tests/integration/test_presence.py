@@ -43,7 +43,9 @@ async def quiet_login(node, user, resource):
     return client
 
 
-def test_two_users_subscribe_and_see_each_other_across_nodes(node_factory, certs):
+def cluster_with_alice_and_bob(node_factory, certs):
+    """Three nodes with alice and bob on every one: (nodes, the leader, the
+    two followers)."""
     nodes = form_cluster(node_factory, certs)
     leader = leader_of(nodes)
     first, second = [n for n in nodes if n is not leader]
@@ -51,6 +53,11 @@ def test_two_users_subscribe_and_see_each_other_across_nodes(node_factory, certs
         leader.ctl_input(["user", "add", user, "--stdin"], f"{user}-pw\n")
     wait_until(lambda: all("bob" in n.ctl("user", "list").stdout for n in nodes),
                what="the accounts on every node")
+    return nodes, leader, first, second
+
+
+def test_two_users_subscribe_and_see_each_other_across_nodes(node_factory, certs):
+    nodes, leader, first, second = cluster_with_alice_and_bob(node_factory, certs)
 
     async def scenario():
         alice = await quiet_login(first, "alice", "a")
